@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""CDK entry point: read the configuration, build the stacks, run the gates.
+
+`cdk synth -c env=NAME` picks an embedded environment; `-c env=path/to/env.json`
+reads a file. A bad configuration stops here, before any template is written.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App
+
+from compliance.gate import register_gates, synthesize
+from compliance.registry import AcknowledgmentError
+from config import ConfigError, load_environment
+from stacks.landing_zone import build_landing_zone
+
+
+def main() -> int:
+    app = App()
+    try:
+        config = load_environment(app.node.try_get_context("env"))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    build_landing_zone(app, config)
+    try:
+        gate = register_gates(app)
+    except AcknowledgmentError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    _, report = synthesize(app, gate)
+    for finding in report.findings:
+        print(f"compliance gate: {finding}", file=sys.stderr)
+    print(
+        f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"
+        f" findings; packs: {', '.join(gate.packs)}",
+        file=sys.stderr,
+    )
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The synth-time compliance gate and its single acknowledgment registry."""

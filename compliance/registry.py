@@ -1,0 +1,90 @@
+"""Applying the acknowledgment registry to a construct tree.
+
+An acknowledgment names a construct path pattern (segments matched with
+fnmatch, so `*` never crosses a `/`), one rule ID with any finding sub-ID, a
+specific reason and the PCI DSS v4.0.1 requirement it concerns. It is applied
+with CDK's native `Validations.of(construct).acknowledge`, so cdk-nag records
+it in the validation report next to the finding it suppresses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from aws_cdk import Acknowledgment as CdkAcknowledgment
+from aws_cdk import Stage, Validations
+from constructs import IConstruct
+
+_REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
+_RULE = re.compile(
+    r"^((AwsSolutions|PCI\.DSS\.321|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[.+\])?|CloudFormation-Validate::[EW]\d{4})$"
+)
+GENERIC_REASONS = frozenset(
+    {"n/a", "na", "not applicable", "false positive", "suppressed", "ok", "todo", "tbd", "ignore", "wip"}
+)
+MIN_REASON_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class Acknowledgment:
+    path: str
+    rule: str
+    reason: str
+    requirement: str
+
+    def problems(self) -> list[str]:
+        """Why this entry is not acceptable as written (empty when it is)."""
+        found = []
+        segments = self.path.split("/")
+        if len(segments) < 3 or segments[-1] == "*" or all(s == "*" for s in segments[1:]):
+            found.append("path must name a construct inside a stack, not a whole stack or app")
+        if not _RULE.match(self.rule):
+            found.append(f"rule {self.rule!r} is not a known pack's rule ID")
+        reason = self.reason.strip()
+        if reason.lower().rstrip(".") in GENERIC_REASONS or len(reason) < MIN_REASON_LENGTH:
+            found.append(f"reason must be specific (>= {MIN_REASON_LENGTH} characters, not generic)")
+        if not _REQUIREMENT.match(self.requirement):
+            found.append("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
+        return found
+
+    def matches(self, construct_path: str) -> bool:
+        pattern, path = self.path.split("/"), construct_path.split("/")
+        return len(pattern) == len(path) and all(map(fnmatchcase, path, pattern))
+
+
+class AcknowledgmentError(ValueError):
+    """The registry has an unacceptable or stale entry; synth stops before any template."""
+
+
+def _walk(scope: IConstruct) -> Iterator[IConstruct]:
+    yield scope
+    for child in scope.node.children:
+        yield from _walk(child)
+
+
+def apply_acknowledgments(app: Stage, entries: Iterable[Acknowledgment]) -> dict[Acknowledgment, list[str]]:
+    """Acknowledge each entry on every construct it matches; return the matched paths.
+
+    Raises when an entry is malformed or matches nothing: a stale acknowledgment
+    is a silent hole waiting for a construct to be renamed into it.
+    """
+    entries = list(entries)
+    bad = [f"{e.path} {e.rule}: {p}" for e in entries for p in e.problems()]
+    if bad:
+        raise AcknowledgmentError("invalid acknowledgments:\n  " + "\n  ".join(bad))
+    constructs = [c for c in _walk(app) if c.node.path]
+    matched: dict[Acknowledgment, list[str]] = {}
+    for entry in entries:
+        hits = [c for c in constructs if entry.matches(c.node.path)]
+        for construct in hits:
+            Validations.of(construct).acknowledge(
+                CdkAcknowledgment(id=entry.rule, reason=f"{entry.reason} [{entry.requirement}]")
+            )
+        matched[entry] = [c.node.path for c in hits]
+    stale = [f"{e.path} {e.rule}" for e, paths in matched.items() if not paths]
+    if stale:
+        raise AcknowledgmentError("stale acknowledgments (match no construct):\n  " + "\n  ".join(stale))
+    return matched

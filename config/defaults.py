@@ -1,0 +1,36 @@
+"""Embedded environments: they synthesize with no AWS account and no credentials.
+
+The account and certificate ARNs are placeholders (the documentation account
+111111111111); deploy with your own environment file (see README).
+"""
+
+from typing import Any
+
+PLACEHOLDER_ACCOUNT = "111111111111"
+
+EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
+    "default": {
+        "name": "default",
+        "account": PLACEHOLDER_ACCOUNT,
+        "home_region": "us-east-1",
+        "regions": {
+            "us-east-1": {
+                "vpc_cidr": "10.10.0.0/16",
+                "certificate_arn": (
+                    f"arn:aws:acm:us-east-1:{PLACEHOLDER_ACCOUNT}:certificate/00000000-0000-4000-8000-000000000001"
+                ),
+            },
+            "us-west-2": {
+                "vpc_cidr": "10.20.0.0/16",
+                "certificate_arn": (
+                    f"arn:aws:acm:us-west-2:{PLACEHOLDER_ACCOUNT}:certificate/00000000-0000-4000-8000-000000000002"
+                ),
+            },
+        },
+        "az_count": 2,
+        "allowed_ingress_cidrs": ["0.0.0.0/0"],
+        "domain_name": "payments.example.com",
+        "alarm_email": "security-alerts@example.com",
+        "log_retention_days": 365,
+    },
+}

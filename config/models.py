@@ -1,0 +1,192 @@
+"""Typed, validated description of one landing-zone environment.
+
+Nothing here knows about CDK: the models are plain pydantic so that a bad
+configuration is rejected before a single construct is built.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import cache
+from typing import Annotated, Self
+
+import botocore.session
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+# CloudWatch Logs accepts only these retention values; PCI DSS 10.5.1 needs at least a year.
+CLOUDWATCH_RETENTION_DAYS = (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+MIN_LOG_RETENTION_DAYS = 365
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_ACM_ARN = re.compile(r"^arn:aws(?:-us-gov)?:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$")
+_PARTITIONS = ("aws", "aws-us-gov")
+_AZ_SUFFIX = re.compile(r"^[a-z]$")
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Regions from botocore's bundled endpoint data: offline, no AWS call."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region for partition in _PARTITIONS for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def _check_region(value: str) -> str:
+    if value not in known_regions():
+        raise ValueError(f"unknown AWS region {value!r}")
+    return value
+
+
+def _check_private_cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"malformed IPv4 CIDR {value!r}: {err}") from None
+    if not network.is_private:
+        raise ValueError(f"VPC CIDR {value} is not in a private (RFC 1918) range")
+    if not 16 <= network.prefixlen <= 22:
+        raise ValueError(f"VPC CIDR {value} must be between /16 and /22 to fit three tiers in three AZs")
+    return str(network)
+
+
+def _check_ingress_cidr(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(value, strict=True))
+    except ValueError as err:
+        raise ValueError(f"malformed IPv4 CIDR {value!r}: {err}") from None
+
+
+Region = Annotated[str, AfterValidator(_check_region)]
+VpcCidr = Annotated[str, AfterValidator(_check_private_cidr)]
+IngressCidr = Annotated[str, AfterValidator(_check_ingress_cidr)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class RegionConfig(_Frozen):
+    """What differs per deployed region: its network and its edge certificate."""
+
+    vpc_cidr: VpcCidr
+    certificate_arn: str = Field(description="ACM certificate for the public HTTPS listener in this region.")
+    az_suffixes: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Availability-zone letters to use (for example ['a', 'b']). Defaults to the first"
+            " az_count letters; set it where a region's zones are not a, b, c."
+        ),
+    )
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate_arn_shape(cls, value: str) -> str:
+        if not _ACM_ARN.match(value):
+            raise ValueError(
+                "must be an ACM certificate ARN: arn:aws:acm:<region>:<12-digit account>:certificate/<uuid>"
+            )
+        return value
+
+    @field_validator("az_suffixes")
+    @classmethod
+    def _az_suffix_shape(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if any(not _AZ_SUFFIX.match(s) for s in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct single lower-case letters, for example ['a', 'b']")
+        return value
+
+
+class EnvironmentConfig(_Frozen):
+    """One environment (dev, prod, ...) of the landing zone."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    account: str = Field(description="12-digit AWS account ID the stacks deploy into.")
+    home_region: Region = Field(description="Region of the audit stack (trail, log archive, alarms).")
+    regions: dict[Region, RegionConfig] = Field(
+        min_length=1, description="Every region the regional stacks deploy to, home included."
+    )
+    az_count: int = Field(default=2, ge=2, le=3)
+    allowed_ingress_cidrs: tuple[IngressCidr, ...] = Field(
+        min_length=1, description="Sources allowed to reach the public load balancer (443/80)."
+    )
+    domain_name: str | None = Field(default=None, max_length=253, pattern=r"^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
+    alarm_email: str
+    log_retention_days: int = Field(default=365)
+    app_port: int = Field(default=8443, ge=1024, le=65535)
+    db_port: int = Field(default=5432, ge=1024, le=65535)
+
+    @field_validator("account")
+    @classmethod
+    def _account_is_twelve_digits(cls, value: str) -> str:
+        if not _ACCOUNT_ID.match(value):
+            raise ValueError("AWS account ID must be exactly 12 digits")
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email_shape(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_at_least_a_year(cls, value: int) -> int:
+        if value < MIN_LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"retention {value} days is under the {MIN_LOG_RETENTION_DAYS} days PCI DSS 10.5.1 requires"
+            )
+        if value not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs does not offer {value} days; choose one of {CLOUDWATCH_RETENTION_DAYS}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Self:
+        if self.home_region not in self.regions:
+            raise ValueError(f"home_region {self.home_region!r} must be one of regions")
+        if self.app_port == self.db_port:
+            raise ValueError("app_port and db_port must differ so NACLs can tell the tiers apart")
+        networks = [(r, ipaddress.IPv4Network(c.vpc_cidr)) for r, c in self.regions.items()]
+        for i, (region_a, net_a) in enumerate(networks):
+            for region_b, net_b in networks[i + 1 :]:
+                if net_a.overlaps(net_b):
+                    raise ValueError(
+                        f"regions.{region_a}.vpc_cidr {net_a} overlaps regions.{region_b}.vpc_cidr {net_b}"
+                    )
+        for region, regional in self.regions.items():
+            match = _ACM_ARN.match(regional.certificate_arn)
+            assert match is not None  # checked by the field validator
+            if match["region"] != region:
+                raise ValueError(
+                    f"regions.{region}.certificate_arn is in {match['region']}; ACM certificates are regional"
+                )
+            if match["account"] != self.account:
+                raise ValueError(
+                    f"regions.{region}.certificate_arn belongs to account {match['account']}, not {self.account}"
+                )
+            suffixes = regional.az_suffixes
+            if suffixes is not None and len(suffixes) < self.az_count:
+                raise ValueError(
+                    f"regions.{region}.az_suffixes lists {len(suffixes)} zones; az_count needs {self.az_count}"
+                )
+        return self
+
+    @property
+    def additional_regions(self) -> tuple[str, ...]:
+        return tuple(r for r in self.regions if r != self.home_region)
+
+    def availability_zones(self, region: str) -> list[str]:
+        """AZ names from configuration, so synth never needs an AZ lookup."""
+        suffixes = self.regions[region].az_suffixes or ("a", "b", "c")
+        return [f"{region}{s}" for s in suffixes[: self.az_count]]

@@ -1,0 +1,1 @@
+"""Thin stacks: they compose pci_constructs and wire references one way."""

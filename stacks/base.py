@@ -1,0 +1,39 @@
+"""Shared behaviour of every landing-zone stack."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stack
+from constructs import Construct
+
+from config import EnvironmentConfig
+
+
+class LandingZoneStack(Stack):
+    """A stack pinned to the configured account and region, with AZs from configuration.
+
+    Overriding `availability_zones` keeps synth free of AZ context lookups, which
+    would otherwise need AWS credentials for an explicit-environment stack.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        region: str,
+        description: str,
+    ) -> None:
+        self._availability_zones = config.availability_zones(region)
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=config.account, region=region),
+            description=description,
+            termination_protection=True,
+        )
+        self.config = config
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return list(self._availability_zones)

@@ -1,0 +1,19 @@
+"""Per-region customer-managed keys; every other regional stack reads from it."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from config import EnvironmentConfig
+from pci_constructs.key_ring import KeyRing
+from stacks.base import LandingZoneStack
+
+
+class KeysStack(LandingZoneStack):
+    keys: KeyRing
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, region: str) -> None:
+        super().__init__(
+            scope, construct_id, config=config, region=region, description="PCI landing zone: customer-managed KMS keys"
+        )
+        self.keys = KeyRing(self, "Keys", alias_prefix=f"pci-lz/{self.config.name}")

@@ -1,0 +1,45 @@
+"""Builds every stack of one environment; app.py and the tests share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_cdk import App, Tags
+
+from config import EnvironmentConfig
+from stacks.keys_stack import KeysStack
+from stacks.network_stack import NetworkStack
+
+
+@dataclass
+class RegionalStacks:
+    keys: KeysStack
+    network: NetworkStack
+
+
+@dataclass
+class LandingZone:
+    config: EnvironmentConfig
+    regions: dict[str, RegionalStacks] = field(default_factory=dict)
+
+
+def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:
+    return "-".join(p for p in ("PciLz", config.name, part, region) if p)
+
+
+def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
+    """Regional stacks per configured region; references flow keys -> network only."""
+    zone = LandingZone(config=config)
+    for region in config.regions:
+        keys = KeysStack(app, stack_name(config, "Keys", region), config=config, region=region)
+        network = NetworkStack(
+            app,
+            stack_name(config, "Network", region),
+            config=config,
+            region=region,
+            log_key=keys.keys.logs,
+        )
+        zone.regions[region] = RegionalStacks(keys=keys, network=network)
+    Tags.of(app).add("project", "pci-dss-landing-zone")
+    Tags.of(app).add("environment", config.name)
+    return zone

@@ -1,0 +1,81 @@
+"""One synthesis of the default landing zone per test session, shared by every test.
+
+`synthesized` is the app exactly as `make synth` builds it (same cdk.json context,
+same gates, same acknowledgments). `unacknowledged` is the same app with no
+acknowledgments at all, used only to prove each acknowledgment still hides a
+real finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Validations
+from aws_cdk import assertions as cdk_assertions
+from aws_cdk import cx_api
+
+from compliance.gate import NAG_PACKS, Gate, GateReport, read_report, register_gates, synthesize
+from config import EnvironmentConfig, load_environment
+from stacks.landing_zone import LandingZone, build_landing_zone
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(outdir: Path, **context: Any) -> App:
+    """An App with the project's cdk.json context, as the CLI would build it."""
+    return App(outdir=str(outdir), context={**CDK_CONTEXT, **context})
+
+
+@dataclass
+class Synthesized:
+    config: EnvironmentConfig
+    zone: LandingZone
+    gate: Gate
+    report: GateReport
+    assembly: cx_api.CloudAssembly
+    outdir: Path
+
+    def template(self, stack_name: str) -> cdk_assertions.Template:
+        artifact = self.assembly.get_stack_by_name(stack_name)
+        return cdk_assertions.Template.from_json(artifact.template, skip_cyclical_dependencies_check=True)
+
+    def templates(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for artifact in self.assembly.stacks:
+            yield artifact.stack_name, artifact.template
+
+
+@pytest.fixture(scope="session")
+def default_config() -> EnvironmentConfig:
+    return load_environment(None)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory, default_config: EnvironmentConfig) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = new_app(outdir)
+    zone = build_landing_zone(app, default_config)
+    gate = register_gates(app)
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, "\n".join(map(str, report.findings))
+    return Synthesized(default_config, zone, gate, report, assembly, outdir)
+
+
+@pytest.fixture(scope="session")
+def unacknowledged(tmp_path_factory: pytest.TempPathFactory, default_config: EnvironmentConfig) -> GateReport:
+    """The default app's findings with the registry switched off."""
+    outdir = tmp_path_factory.mktemp("cdk.out.raw")
+    app = new_app(outdir)
+    build_landing_zone(app, default_config)
+    Validations.of(app).add_plugins(*(pack(app) for pack in NAG_PACKS))
+    try:
+        app.synth()
+    except RuntimeError as err:
+        if "ValidationFailed" not in str(err):
+            raise
+    return read_report(outdir)

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Validations
+from aws_cdk import App, Validations, cx_api
 from aws_cdk import assertions as cdk_assertions
-from aws_cdk import cx_api
 
 from compliance.gate import NAG_PACKS, Gate, GateReport, read_report, register_gates, synthesize
 from config import EnvironmentConfig, load_environment

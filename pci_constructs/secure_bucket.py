@@ -1,0 +1,122 @@
+"""The one S3 bucket construct of the landing zone (PCI DSS 3.5, 4.2, 10.2).
+
+Every bucket: Block Public Access, versioning, ACLs disabled, TLS 1.2+ only,
+server-side encryption (SSE-KMS with a bucket key; SSE-S3 only where AWS
+requires it, with the reason given), server access logging (except for the
+access-log bucket itself), lifecycle for old versions, retained on delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from pci_constructs.retention import retain
+
+MIN_TLS_VERSION = 1.2
+
+
+class SecureBucket(Construct):
+    """A bucket with the landing zone's defaults; options only add, never weaken."""
+
+    bucket: s3.Bucket
+    encryption_key: kms.IKey | None
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey | None = None,
+        s3_managed_encryption_reason: str | None = None,
+        access_logs_bucket: s3.IBucket | None = None,
+        access_logs_prefix: str | None = None,
+        is_access_log_target: bool = False,
+        noncurrent_version_expiration_days: int = 365,
+        lifecycle_rules: Sequence[s3.LifecycleRule] = (),
+        object_lock_retention: s3.ObjectLockRetention | None = None,
+        bucket_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if (encryption_key is None) == (s3_managed_encryption_reason is None):
+            raise ValueError(
+                "give exactly one of encryption_key (SSE-KMS, the default choice) or"
+                " s3_managed_encryption_reason (SSE-S3, only where an AWS service requires it)"
+            )
+        if is_access_log_target == (access_logs_bucket is not None):
+            raise ValueError(
+                "access_logs_bucket is required, except for the access-log bucket itself"
+                " (is_access_log_target=True), which must not log to another bucket"
+            )
+        if noncurrent_version_expiration_days < 1:
+            raise ValueError("noncurrent_version_expiration_days must be at least 1")
+        self.encryption_key = encryption_key
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=bucket_name,
+            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=encryption_key,
+            bucket_key_enabled=encryption_key is not None,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            enforce_ssl=True,
+            minimum_tls_version=MIN_TLS_VERSION,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix=access_logs_prefix,
+            object_lock_enabled=object_lock_retention is not None or None,
+            object_lock_default_retention=object_lock_retention,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldVersionsAndAbortUploads",
+                    noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                *lifecycle_rules,
+            ],
+        )
+        retain(self.bucket)
+        self._deny_unexpected_encryption(encryption_key)
+
+    def _deny_unexpected_encryption(self, encryption_key: kms.IKey | None) -> None:
+        """The source guide's DenyUnEncryptedObjectUploads, tightened to the expected algorithm and key.
+
+        A request that names no encryption gets the bucket default (the same algorithm and
+        key), so nothing is stored unencrypted; a request that names another algorithm or
+        another KMS key is denied. Denying requests without the header would break AWS log
+        delivery services, which rely on the bucket default.
+        """
+        objects = self.bucket.arn_for_objects("*")
+        expected = "aws:kms" if encryption_key else "AES256"
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUnexpectedEncryptionAlgorithm",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": expected}},
+            )
+        )
+        if encryption_key is not None:
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="DenyOtherKmsKeys",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[objects],
+                    conditions={
+                        "StringNotEqualsIfExists": {
+                            "s3:x-amz-server-side-encryption-aws-kms-key-id": encryption_key.key_arn
+                        }
+                    },
+                )
+            )

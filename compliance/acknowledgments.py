@@ -52,4 +52,44 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         ),
         requirement="PCI DSS v4.0.1 12.5.2",
     ),
+    *(
+        Acknowledgment(
+            path="PciLz-*-Data-*/AccessLogs",
+            rule=rule,
+            reason=(
+                "This is the region's S3 server-access-log target: logging it into itself would loop,"
+                " and any other target would only move the gap one bucket further"
+            ),
+            requirement="PCI DSS v4.0.1 10.2.1",
+        )
+        for rule in (
+            "AwsSolutions-S1",
+            "PCI.DSS.321-S3BucketLoggingEnabled",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+        )
+    ),
+    *(
+        Acknowledgment(
+            path="PciLz-*-Data-*/AccessLogs",
+            rule=rule,
+            reason=(
+                "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256);"
+                " SSE-KMS on the target bucket makes delivery fail silently"
+            ),
+            requirement="PCI DSS v4.0.1 3.5.1, 10.3.2",
+        )
+        for rule in ("PCI.DSS.321-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS")
+    ),
+    *(
+        Acknowledgment(
+            path="PciLz-*-Data-*/AccessLogs",
+            rule=rule,
+            reason=(
+                "Server access logs stay in their region, versioned and retained; the replicated,"
+                " object-locked audit copy of data access is the CloudTrail log archive"
+            ),
+            requirement="PCI DSS v4.0.1 10.5.1",
+        )
+        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    ),
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from aws_cdk import App, Tags
 
 from config import EnvironmentConfig
+from stacks.data_stack import DataStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
 
@@ -15,6 +16,7 @@ from stacks.network_stack import NetworkStack
 class RegionalStacks:
     keys: KeysStack
     network: NetworkStack
+    data: DataStack
 
 
 @dataclass
@@ -28,7 +30,7 @@ def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) 
 
 
 def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
-    """Regional stacks per configured region; references flow keys -> network only."""
+    """Regional stacks per configured region; references flow keys -> network -> data."""
     zone = LandingZone(config=config)
     for region in config.regions:
         keys = KeysStack(app, stack_name(config, "Keys", region), config=config, region=region)
@@ -39,7 +41,15 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             region=region,
             log_key=keys.keys.logs,
         )
-        zone.regions[region] = RegionalStacks(keys=keys, network=network)
+        data = DataStack(
+            app,
+            stack_name(config, "Data", region),
+            config=config,
+            region=region,
+            keys=keys.keys,
+            network=network.network,
+        )
+        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data)
     Tags.of(app).add("project", "pci-dss-landing-zone")
     Tags.of(app).add("environment", config.name)
     return zone

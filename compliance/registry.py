@@ -39,7 +39,7 @@ class Acknowledgment:
         """Why this entry is not acceptable as written (empty when it is)."""
         found = []
         segments = self.path.split("/")
-        if len(segments) < 3 or segments[-1] == "*" or all(s == "*" for s in segments[1:]):
+        if len(segments) < 2 or all(s == "*" for s in segments[1:]):
             found.append("path must name a construct inside a stack, not a whole stack or app")
         if not _RULE.match(self.rule):
             found.append(f"rule {self.rule!r} is not a known pack's rule ID")

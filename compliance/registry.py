@@ -58,7 +58,7 @@ class Acknowledgment:
         this reason, under `suppressedViolations` in validation-report.json. A bare
         ID is filtered inside cdk-nag and leaves no trace in the report.
         """
-        if "::" in self.rule:
+        if "::" in self.rule.split("[", 1)[0]:
             return self.rule
         return f"{self.rule.split('-', 1)[0]}::{self.rule}"
 

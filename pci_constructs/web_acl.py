@@ -4,6 +4,11 @@ Rules, in evaluation order: Amazon IP reputation list, a rate limit per client I
 a request-body size limit, then the AWS managed rule groups for common web
 exploits (OWASP-style), known bad inputs, SQL injection and Linux exploits.
 Anything no rule blocks is allowed on to the load balancer's listener.
+
+The managed groups run at their default version, so the signatures AWS publishes
+reach the ACL without a deploy; pinning a version would need its own process to
+move it forward. Client IP is the connection's source address: put a CDN in front
+and the rate rule must switch to the forwarded-IP header, or it limits the CDN.
 """
 
 from __future__ import annotations

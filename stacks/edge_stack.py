@@ -15,7 +15,12 @@ from stacks.base import LandingZoneStack
 
 
 class EdgeStack(LandingZoneStack):
-    """The only internet-facing entry point of a region; workloads add their targets to its listener."""
+    """The only internet-facing entry point of a region; workloads add their targets to its listener.
+
+    A workload attaches a target group and listener rules to `alb.https_listener`; until one
+    does, every request gets a 404. Security response headers (HSTS, CSP, ...) are the
+    workload's job: the load balancer does not add headers to responses.
+    """
 
     web_acl: RegionalWebAcl
     alb: ProtectedAlb

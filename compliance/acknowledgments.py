@@ -130,4 +130,65 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         )
         for rule in ("PCI.DSS.321-ELBv2ACMCertificateRequired", "NIST.800.53.R5-ELBv2ACMCertificateRequired")
     ),
+    # --- Audit and detection (issue 6): log-archive replication, AWS Config delivery ------------
+    *(
+        Acknowledgment(
+            path="PciLz-*-AuditReplica-*/LogArchiveReplica",
+            rule=rule,
+            reason=(
+                "This bucket is the cross-region replica of the object-locked CloudTrail archive; it is"
+                " itself object-locked with the same retention, and a copy of the copy adds no protection"
+            ),
+            requirement="PCI DSS v4.0.1 10.5.1",
+        )
+        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    ),
+    *(
+        Acknowledgment(
+            path="PciLz-*-Detection-*/Config/History",
+            rule=rule,
+            reason=(
+                "AWS Config keeps every configuration item in the service itself (seven years by default);"
+                " this bucket holds delivered copies, and Config cannot deliver to an Object Lock bucket"
+            ),
+            requirement="PCI DSS v4.0.1 10.5.1, 11.5.2",
+        )
+        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    ),
+    Acknowledgment(
+        path="PciLz-*-Detection-*/Config/Role",
+        rule="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWS_ConfigRole]",
+        reason=(
+            "AWS_ConfigRole is the read-only Describe/List/Get set AWS maintains for every resource type"
+            " Config records; a hand-written copy would silently stop recording new resource types"
+        ),
+        requirement="PCI DSS v4.0.1 11.5.2",
+    ),
+    Acknowledgment(
+        path="PciLz-*-Detection-*/Config/DeliveryPolicy",
+        rule="AwsSolutions-IAM5[Resource::<ConfigHistoryBucket554E9119.Arn>/AWSLogs/<AWS::AccountId>/Config/*]",
+        reason=(
+            "Config names its snapshot and history objects itself; the wildcard is limited to this"
+            " account's Config prefix of the history bucket, and to s3:PutObject with the owner ACL"
+        ),
+        requirement="PCI DSS v4.0.1 7.2.2",
+    ),
+    Acknowledgment(
+        path="PciLz-*-Audit-*/LogArchive/ReplicationSourcePolicy",
+        rule="AwsSolutions-IAM5[Resource::<LogArchiveBucket9D881C39.Arn>/*]",
+        reason=(
+            "S3 replication must read every new log object of the archive; the role may only read"
+            " object versions, their tags, retention and legal hold, never list other buckets or write"
+        ),
+        requirement="PCI DSS v4.0.1 7.2.2, 10.5.1",
+    ),
+    Acknowledgment(
+        path="PciLz-*-AuditReplica-*/ReplicaWriter/ReplicaWritePolicy",
+        rule="AwsSolutions-IAM5[Resource::<LogArchiveReplicaArchiveBucket04B28F03.Arn>/*]",
+        reason=(
+            "S3 replication writes every replicated log object under the key it had in the archive;"
+            " the role may only replicate objects and tags into this one replica bucket"
+        ),
+        requirement="PCI DSS v4.0.1 7.2.2, 10.5.1",
+    ),
 )

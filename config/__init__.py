@@ -1,6 +1,6 @@
 """Environment configuration: pydantic models, embedded defaults and the loader."""
 
 from config.loader import ConfigError, load_environment, parse_environment
-from config.models import EnvironmentConfig, RegionConfig
+from config.models import AuditConfig, EnvironmentConfig, RegionConfig
 
-__all__ = ["ConfigError", "EnvironmentConfig", "RegionConfig", "load_environment", "parse_environment"]
+__all__ = ["AuditConfig", "ConfigError", "EnvironmentConfig", "RegionConfig", "load_environment", "parse_environment"]

@@ -32,5 +32,6 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "domain_name": "payments.example.com",
         "alarm_email": "security-alerts@example.com",
         "log_retention_days": 365,
+        "audit": {"object_lock_mode": "GOVERNANCE", "archive_retention_days": 365},
     },
 }

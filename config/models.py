@@ -30,6 +30,10 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _ACM_ARN = re.compile(r"^arn:aws(?:-us-gov)?:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$")
 _PARTITIONS = ("aws", "aws-us-gov")
 _AZ_SUFFIX = re.compile(r"^[a-z]$")
+_S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_LAMBDA_FUNCTION_ARN = re.compile(
+    r"^arn:aws(?:-us-gov)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
+)
 
 
 @cache
@@ -173,6 +177,86 @@ class EdgeConfig(_Frozen):
         return value
 
 
+class AuditConfig(_Frozen):
+    """Audit and detection options (PCI DSS 10, 11.5); every default is the stricter choice that still deploys."""
+
+    organization_trail: bool = Field(
+        default=False,
+        description=(
+            "Make the trail an AWS Organizations organization trail (deploy from the management account or"
+            " a delegated administrator); it then also logs every member account. Needs organization_id."
+        ),
+    )
+    organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description=(
+            "S3 Object Lock mode of the log archive. COMPLIANCE: nobody, root included, can shorten or remove"
+            " retention; GOVERNANCE: only principals allowed s3:BypassGovernanceRetention can (the bucket"
+            " policy denies it to everyone). Choose COMPLIANCE for production once the retention is settled."
+        ),
+    )
+    archive_retention_days: int = Field(
+        default=365, description="Object Lock default retention and lifecycle expiry of archived logs."
+    )
+    s3_data_event_buckets: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Buckets whose object-level access the trail records (S3 data events). None records every bucket"
+            " of the account except the log archive itself; list the cardholder-data buckets to narrow it."
+        ),
+    )
+    lambda_data_event_functions: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Function ARNs whose invocations the trail records (Lambda data events). None records every"
+            " function of the account, so workloads added later are covered without a change here."
+        ),
+    )
+    config_enabled: bool = Field(default=True, description="AWS Config recorder, delivery and conformance pack.")
+    security_hub_enabled: bool = Field(default=True, description="Security Hub with PCI DSS v4.0.1 and FSBP.")
+    guardduty_enabled: bool = Field(default=True, description="GuardDuty with S3 protection and runtime monitoring.")
+
+    @field_validator("archive_retention_days")
+    @classmethod
+    def _archive_kept_a_year(cls, value: int) -> int:
+        if value < MIN_LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"retention {value} days is under the {MIN_LOG_RETENTION_DAYS} days PCI DSS 10.5.1 requires"
+            )
+        return value
+
+    @field_validator("s3_data_event_buckets")
+    @classmethod
+    def _bucket_names(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("list at least one bucket, or leave it unset to record every bucket")
+        bad = [name for name in value if not _S3_BUCKET_NAME.match(name)]
+        if bad:
+            raise ValueError(f"not S3 bucket names: {bad}")
+        return value
+
+    @field_validator("lambda_data_event_functions")
+    @classmethod
+    def _function_arns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("list at least one function ARN, or leave it unset to record every function")
+        bad = [arn for arn in value if not _LAMBDA_FUNCTION_ARN.match(arn)]
+        if bad:
+            raise ValueError(f"not Lambda function ARNs (arn:aws:lambda:<region>:<account>:function:<name>): {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _organization_trail_needs_an_id(self) -> Self:
+        if self.organization_trail and self.organization_id is None:
+            raise ValueError("organization_trail needs organization_id (o-...) for the trail bucket policy")
+        return self
+
+
 class EnvironmentConfig(_Frozen):
     """One environment (dev, prod, ...) of the landing zone."""
 
@@ -192,6 +276,7 @@ class EnvironmentConfig(_Frozen):
     app_port: int = Field(default=8443, ge=1024, le=65535)
     db_port: int = Field(default=5432, ge=1024, le=65535)
     edge: EdgeConfig = Field(default_factory=EdgeConfig, description="Public load balancer and WAF settings.")
+    audit: AuditConfig = Field(default_factory=AuditConfig, description="Trail, log archive and detective controls.")
 
     @field_validator("account")
     @classmethod
@@ -247,7 +332,19 @@ class EnvironmentConfig(_Frozen):
                 raise ValueError(
                     f"regions.{region}.az_suffixes lists {len(suffixes)} zones; az_count needs {self.az_count}"
                 )
+        for arn in self.audit.lambda_data_event_functions or ():
+            match = _LAMBDA_FUNCTION_ARN.match(arn)
+            assert match is not None  # checked by the field validator
+            if match["account"] != self.account or match["region"] not in self.regions:
+                raise ValueError(
+                    f"audit.lambda_data_event_functions: {arn} is not in account {self.account} and a configured region"
+                )
         return self
+
+    @property
+    def replica_region(self) -> str | None:
+        """Where the log archive is replicated: the first additional region, if any."""
+        return next(iter(self.additional_regions), None)
 
     @property
     def additional_regions(self) -> tuple[str, ...]:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from aws_cdk import App, Tags
 
 from config import EnvironmentConfig
+from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
 from stacks.data_stack import DataStack
+from stacks.detection_stack import DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
@@ -22,9 +24,17 @@ class RegionalStacks:
 
 
 @dataclass
+class AuditStacks:
+    trail: AuditStack
+    replica: AuditReplicaStack | None
+    detection: dict[str, DetectionStack]
+
+
+@dataclass
 class LandingZone:
     config: EnvironmentConfig
     regions: dict[str, RegionalStacks] = field(default_factory=dict)
+    audit: AuditStacks | None = None
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:
@@ -61,6 +71,46 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             access_logs_bucket=data.access_logs.bucket,
         )
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
+    zone.audit = _build_audit(app, config, zone.regions)
     Tags.of(app).add("project", "pci-dss-landing-zone")
     Tags.of(app).add("environment", config.name)
     return zone
+
+
+def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, RegionalStacks]) -> AuditStacks:
+    """Once per environment: the archive's replica (second region), then the trail (home); detection per region."""
+    replication = archive_replication(config)
+    replica = None
+    if replication is not None:
+        replica_region = regions[replication.replica_region]
+        replica = AuditReplicaStack(
+            app,
+            stack_name(config, "AuditReplica", replication.replica_region),
+            config=config,
+            replication=replication,
+            keys=replica_region.keys.keys,
+            access_logs_bucket=replica_region.data.access_logs.bucket,
+        )
+    home = regions[config.home_region]
+    trail = AuditStack(
+        app,
+        stack_name(config, "Audit", config.home_region),
+        config=config,
+        keys=home.keys.keys,
+        access_logs_bucket=home.data.access_logs.bucket,
+        replication=replication,
+    )
+    if replica is not None:
+        trail.add_dependency(replica, "the replication role and replica bucket must exist first")
+    detection = {}
+    if detection_enabled(config):
+        for region, regional in regions.items():
+            detection[region] = DetectionStack(
+                app,
+                stack_name(config, "Detection", region),
+                config=config,
+                region=region,
+                keys=regional.keys.keys,
+                access_logs_bucket=regional.data.access_logs.bucket,
+            )
+    return AuditStacks(trail=trail, replica=replica, detection=detection)

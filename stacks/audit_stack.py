@@ -1,0 +1,157 @@
+"""The audit trail and its archive (home region), and the archive's copy (second region).
+
+Deployed once per environment, after the regional stacks: AuditReplicaStack in
+the first additional region, then AuditStack in the home region. Both only
+receive keys and buckets from the regional stacks of their own region; they
+meet each other through names derived from configuration (see ArchiveReplication).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from config import EnvironmentConfig
+from pci_constructs.audit_trail import AuditTrail
+from pci_constructs.key_ring import KeyRing
+from pci_constructs.log_archive import ArchiveReplication, LogArchive, ReplicaWriter
+from pci_constructs.security_alarms import SecurityAlarms
+from stacks.base import LandingZoneStack
+
+
+def log_archive_bucket_name(config: EnvironmentConfig, region: str) -> str:
+    """Globally unique and known before deployment, so the other region can name it (at most 61 characters)."""
+    return f"pcilz-{config.name}-logs-{config.account}-{region}"
+
+
+def archive_replication(config: EnvironmentConfig) -> ArchiveReplication | None:
+    """The archive's copy goes to the first additional region; None when only one region is configured."""
+    if config.replica_region is None:
+        return None
+    return ArchiveReplication(
+        source_region=config.home_region,
+        source_bucket_name=log_archive_bucket_name(config, config.home_region),
+        replica_region=config.replica_region,
+        replica_bucket_name=log_archive_bucket_name(config, config.replica_region),
+        role_name=f"pci-lz-{config.name}-log-archive-replication",
+        replica_key_alias=f"alias/pci-lz/{config.name}/log-archive-replica",
+    )
+
+
+def _log_archive(
+    scope: Construct,
+    construct_id: str,
+    config: EnvironmentConfig,
+    *,
+    encryption_key: kms.IKey,
+    access_logs_bucket: s3.IBucket,
+    region: str,
+) -> LogArchive:
+    """The archive and its replica share retention, lock mode and naming."""
+    return LogArchive(
+        scope,
+        construct_id,
+        encryption_key=encryption_key,
+        access_logs_bucket=access_logs_bucket,
+        bucket_name=log_archive_bucket_name(config, region),
+        retention_days=config.audit.archive_retention_days,
+        object_lock_mode=config.audit.object_lock_mode,
+    )
+
+
+class AuditReplicaStack(LandingZoneStack):
+    """The log archive's copy in a second region; deploys before AuditStack, which replicates into it."""
+
+    archive: LogArchive
+    writer: ReplicaWriter
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        replication: ArchiveReplication,
+        keys: KeyRing,
+        access_logs_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            region=replication.replica_region,
+            description="PCI landing zone: cross-region copy of the audit-log archive",
+        )
+        self.archive = _log_archive(
+            self,
+            "LogArchiveReplica",
+            config,
+            encryption_key=keys.s3_data,
+            access_logs_bucket=access_logs_bucket,
+            region=replication.replica_region,
+        )
+        self.writer = ReplicaWriter(self, "ReplicaWriter", archive=self.archive, replication=replication)
+
+
+class AuditStack(LandingZoneStack):
+    """Home region: the multi-region trail, the object-locked archive, the security alarms."""
+
+    archive: LogArchive
+    trail: AuditTrail
+    alarms: SecurityAlarms
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        keys: KeyRing,
+        access_logs_bucket: s3.IBucket,
+        replication: ArchiveReplication | None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            region=config.home_region,
+            description="PCI landing zone: CloudTrail, log archive, security alarms",
+        )
+        audit = config.audit
+        # The archive's default key is the trail's key: SecureBucket denies uploads under any other key.
+        self.archive = _log_archive(
+            self,
+            "LogArchive",
+            config,
+            encryption_key=keys.logs,
+            access_logs_bucket=access_logs_bucket,
+            region=config.home_region,
+        )
+        if replication is not None:
+            self.archive.replicate_to(replication)
+        else:
+            Annotations.of(self.archive).add_info(
+                "Only one region is configured: the log archive is not replicated to a second region"
+                " (PCI DSS 10.5.1 retention holds; a regional outage could make the archive unavailable)."
+            )
+        self.trail = AuditTrail(
+            self,
+            "Trail",
+            trail_name=f"pci-lz-{config.name}-trail",
+            bucket=self.archive.bucket,
+            encryption_key=keys.logs,
+            log_retention_days=config.log_retention_days,
+            s3_data_event_buckets=audit.s3_data_event_buckets,
+            lambda_data_event_functions=audit.lambda_data_event_functions,
+            organization_id=audit.organization_id if audit.organization_trail else None,
+        )
+        self.alarms = SecurityAlarms(
+            self,
+            "SecurityAlarms",
+            log_group=self.trail.log_group,
+            topic_key=keys.alerts,
+            email=config.alarm_email,
+            metric_namespace=f"PciLz/{config.name}/Security",
+        )

@@ -131,6 +131,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         for rule in ("PCI.DSS.321-ELBv2ACMCertificateRequired", "NIST.800.53.R5-ELBv2ACMCertificateRequired")
     ),
     # --- Audit and detection (issue 6): log-archive replication, AWS Config delivery ------------
+    # Conditional: the replica exists only with a second region, Config only with its flag on.
     *(
         Acknowledgment(
             path="PciLz-*-AuditReplica-*/LogArchiveReplica",
@@ -140,6 +141,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
                 " itself object-locked with the same retention, and a copy of the copy adds no protection"
             ),
             requirement="PCI DSS v4.0.1 10.5.1",
+            conditional=True,
         )
         for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
     ),
@@ -152,6 +154,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
                 " this bucket holds delivered copies, and Config cannot deliver to an Object Lock bucket"
             ),
             requirement="PCI DSS v4.0.1 10.5.1, 11.5.2",
+            conditional=True,
         )
         for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
     ),
@@ -163,6 +166,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             " Config records; a hand-written copy would silently stop recording new resource types"
         ),
         requirement="PCI DSS v4.0.1 11.5.2",
+        conditional=True,
     ),
     Acknowledgment(
         path="PciLz-*-Detection-*/Config/DeliveryPolicy",
@@ -172,6 +176,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             " account's Config prefix of the history bucket, and to s3:PutObject with the owner ACL"
         ),
         requirement="PCI DSS v4.0.1 7.2.2",
+        conditional=True,
     ),
     Acknowledgment(
         path="PciLz-*-Audit-*/LogArchive/ReplicationSourcePolicy",
@@ -181,6 +186,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             " object versions, their tags, retention and legal hold, never list other buckets or write"
         ),
         requirement="PCI DSS v4.0.1 7.2.2, 10.5.1",
+        conditional=True,
     ),
     Acknowledgment(
         path="PciLz-*-AuditReplica-*/ReplicaWriter/ReplicaWritePolicy",
@@ -190,5 +196,6 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             " the role may only replicate objects and tags into this one replica bucket"
         ),
         requirement="PCI DSS v4.0.1 7.2.2, 10.5.1",
+        conditional=True,
     ),
 )

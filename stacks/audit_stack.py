@@ -133,8 +133,9 @@ class AuditStack(LandingZoneStack):
             self.archive.replicate_to(replication)
         else:
             Annotations.of(self.archive).add_info(
-                "Only one region is configured: the log archive is not replicated to a second region"
-                " (PCI DSS 10.5.1 retention holds; a regional outage could make the archive unavailable)."
+                "Only one region is configured: the log archive is not replicated to a second region."
+                " The compliance gate reports S3BucketReplicationEnabled on it; add a region, or"
+                " acknowledge the single-region archive in compliance/acknowledgments.py with your reason."
             )
         self.trail = AuditTrail(
             self,

@@ -88,7 +88,7 @@ class AuditTrail(Construct):
                 )
             ],
         )
-        bucket_policy_statements = self._only_this_trail_writes(bucket, account, organization_id)
+        bucket_policy = self._only_this_trail_writes(bucket, account, organization_id)
 
         self.trail = cloudtrail.CfnTrail(
             self,
@@ -107,9 +107,9 @@ class AuditTrail(Construct):
                 partition, bucket.bucket_name, s3_data_event_buckets, lambda_data_event_functions
             ),
         )
-        self.trail.node.add_dependency(delivery_policy, *bucket_policy_statements)
+        self.trail.node.add_dependency(delivery_policy, bucket_policy)
 
-    def _only_this_trail_writes(self, bucket: s3.Bucket, account: str, organization_id: str | None) -> list[Construct]:
+    def _only_this_trail_writes(self, bucket: s3.Bucket, account: str, organization_id: str | None) -> s3.BucketPolicy:
         """CloudTrail's documented bucket policy limited to this trail (`aws:SourceArn`); any other writer is denied."""
         principal = iam.ServicePrincipal(_CLOUDTRAIL)
         this_trail = {"aws:SourceArn": self.trail_arn}
@@ -145,7 +145,7 @@ class AuditTrail(Construct):
             )
         )
         assert bucket.policy is not None  # created by the statements above
-        return [bucket.policy]
+        return bucket.policy
 
     @staticmethod
     def _event_selectors(

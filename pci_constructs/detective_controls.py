@@ -103,7 +103,8 @@ class ConfigRecorder(Construct):
                 delivery_frequency="TwentyFour_Hours"
             ),
         )
-        self.delivery_channel.node.add_dependency(delivery_policy)
+        # Config needs the recorder before a delivery channel, and the channel's permissions in place.
+        self.delivery_channel.node.add_dependency(self.recorder, delivery_policy)
         self.conformance_pack = config.CfnConformancePack(
             self,
             "ConformancePack",
@@ -111,8 +112,8 @@ class ConfigRecorder(Construct):
             template_body=conformance_pack_template,
         )
         # Rules evaluate what the recorder records; both must exist first.
-        self.conformance_pack.add_dependency(self.recorder)
-        self.conformance_pack.add_dependency(self.delivery_channel)
+        self.conformance_pack.node.add_dependency(self.recorder)
+        self.conformance_pack.node.add_dependency(self.delivery_channel)
 
 
 class SecurityHub(Construct):
@@ -138,7 +139,7 @@ class SecurityHub(Construct):
                 construct_id_,
                 standards_arn=f"arn:{stack.partition}:securityhub:{stack.region}::{standard}",
             )
-            cfn_standard.add_dependency(self.hub)
+            cfn_standard.node.add_dependency(self.hub)
             self.standards[standard] = cfn_standard
 
 

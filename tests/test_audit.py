@@ -419,7 +419,10 @@ def test_config_records_everything_and_global_resources_in_the_home_region_only(
 
 def test_config_delivers_to_its_own_kms_encrypted_bucket(synthesized: Synthesized, region: str) -> None:
     template = _detection(synthesized, region)
-    channel = _only(template, "AWS::Config::DeliveryChannel")["Properties"]
+    channel_resource = _only(template, "AWS::Config::DeliveryChannel")
+    channel = channel_resource["Properties"]
+    (recorder_id,) = template.find_resources("AWS::Config::ConfigurationRecorder")
+    assert recorder_id in channel_resource["DependsOn"]
     (bucket_id,) = template.find_resources("AWS::S3::Bucket")
     assert channel["S3BucketName"] == {"Ref": bucket_id}
     assert "S3DataKey" in json.dumps(channel["S3KmsKeyArn"])

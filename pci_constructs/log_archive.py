@@ -70,7 +70,6 @@ class LogArchive(Construct):
 
     secure_bucket: SecureBucket
     bucket: s3.Bucket
-    retention_days: int
 
     def __init__(
         self,
@@ -94,7 +93,6 @@ class LogArchive(Construct):
             if object_lock_mode == "COMPLIANCE"
             else s3.ObjectLockRetention.governance(retention)
         )
-        self.retention_days = retention_days
         self.secure_bucket = SecureBucket(
             self,
             "Archive",
@@ -112,15 +110,10 @@ class LogArchive(Construct):
                             storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
                             transition_after=Duration.days(IMMEDIATELY_AVAILABLE_DAYS),
                         ),
-                        *(
-                            [
-                                s3.Transition(
-                                    storage_class=s3.StorageClass.GLACIER,
-                                    transition_after=Duration.days(FLEXIBLE_RETRIEVAL_AFTER_DAYS),
-                                )
-                            ]
-                            if retention_days > FLEXIBLE_RETRIEVAL_AFTER_DAYS + 90
-                            else []
+                        # Retention is at least 365 days, so Flexible Retrieval's 90-day minimum always fits.
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER,
+                            transition_after=Duration.days(FLEXIBLE_RETRIEVAL_AFTER_DAYS),
                         ),
                     ],
                     expiration=retention,

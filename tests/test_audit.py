@@ -344,6 +344,27 @@ def test_at_least_twelve_metric_filters_each_with_an_alarm_to_the_encrypted_topi
         assert alarm["Properties"]["Threshold"] == 1
 
 
+def test_alarms_may_publish_to_the_topic(synthesized: Synthesized) -> None:
+    template = _audit(synthesized)
+    allow = _by_sid(_doc(_only(template, "AWS::SNS::TopicPolicy")), "AllowThisAccountsAlarms")
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == synthesized.config.account
+
+
+@pytest.mark.parametrize("event", SECURITY_EVENTS, ids=lambda e: e.name)
+def test_security_event_patterns_are_well_formed(event: SecurityEvent) -> None:
+    pattern = event.pattern
+    assert pattern.startswith("{ ")
+    assert pattern.endswith(" }")
+    depth = 0
+    for char in pattern:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth >= 0, pattern
+    assert depth == 0, pattern
+    assert pattern.count('"') % 2 == 0, pattern
+
+
 def test_required_security_events_are_watched() -> None:
     required = {
         "RootAccountUsage",

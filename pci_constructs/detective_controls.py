@@ -7,6 +7,8 @@ administrator turns the matching flag off instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, Stack
 from aws_cdk import aws_config as config
 from aws_cdk import aws_guardduty as guardduty
@@ -117,14 +119,21 @@ class ConfigRecorder(Construct):
 
 
 class SecurityHub(Construct):
-    """PCI DSS 10.4.1.1, 11.5.1: Security Hub with the PCI DSS v4.0.1 and AWS Foundational standards only."""
+    """PCI DSS 10.4.1.1, 11.5.1: Security Hub with the PCI DSS v4.0.1 and AWS Foundational standards only.
+
+    In the home region, `aggregate_regions` links the other regions' findings
+    (GuardDuty's included) into this hub, so one alert rule there sees them all.
+    """
 
     hub: securityhub.CfnHub
     standards: dict[str, securityhub.CfnStandard]
+    aggregator: securityhub.CfnFindingAggregator | None
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, aggregate_regions: Sequence[str] = ()) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        if stack.region in aggregate_regions:
+            raise ValueError(f"aggregate_regions: {stack.region} is the aggregating region itself")
         self.hub = securityhub.CfnHub(
             self,
             "Hub",
@@ -141,6 +150,12 @@ class SecurityHub(Construct):
             )
             cfn_standard.node.add_dependency(self.hub)
             self.standards[standard] = cfn_standard
+        self.aggregator = None
+        if aggregate_regions:
+            self.aggregator = securityhub.CfnFindingAggregator(
+                self, "FindingAggregator", region_linking_mode="SPECIFIED_REGIONS", regions=list(aggregate_regions)
+            )
+            self.aggregator.node.add_dependency(self.hub)
 
 
 class ThreatDetection(Construct):

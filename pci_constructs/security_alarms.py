@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -266,3 +268,33 @@ class SecurityAlarms(Construct):
             alarm.add_alarm_action(action)
             self.metric_filters[event.name] = metric_filter
             self.alarms[event.name] = alarm
+
+
+class FindingAlerts(Construct):
+    """PCI DSS 10.7.2, 11.5.1: new high and critical Security Hub findings (GuardDuty's included) reach people.
+
+    Security Hub in the home region aggregates every configured region, so one
+    EventBridge rule here covers them all.
+    """
+
+    rule: events.Rule
+
+    def __init__(self, scope: Construct, construct_id: str, *, topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description="New HIGH and CRITICAL Security Hub findings to the security alerts topic",
+            event_pattern=events.EventPattern(
+                source=["aws.securityhub"],
+                detail_type=["Security Hub Findings - Imported"],
+                detail={
+                    "findings": {
+                        "Severity": {"Label": ["HIGH", "CRITICAL"]},
+                        "Workflow": {"Status": ["NEW"]},
+                        "RecordState": ["ACTIVE"],
+                    }
+                },
+            ),
+            targets=[events_targets.SnsTopic(topic)],
+        )

@@ -17,7 +17,7 @@ from config import EnvironmentConfig
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.log_archive import ArchiveReplication, LogArchive, ReplicaWriter
-from pci_constructs.security_alarms import SecurityAlarms
+from pci_constructs.security_alarms import FindingAlerts, SecurityAlarms
 from stacks.base import LandingZoneStack
 
 
@@ -101,6 +101,7 @@ class AuditStack(LandingZoneStack):
     archive: LogArchive
     trail: AuditTrail
     alarms: SecurityAlarms
+    finding_alerts: FindingAlerts
 
     def __init__(
         self,
@@ -156,3 +157,4 @@ class AuditStack(LandingZoneStack):
             email=config.alarm_email,
             metric_namespace=f"PciLz/{config.name}/Security",
         )
+        self.finding_alerts = FindingAlerts(self, "FindingAlerts", topic=self.alarms.topic)

@@ -60,5 +60,13 @@ class DetectionStack(LandingZoneStack):
             if audit.config_enabled
             else None
         )
-        self.security_hub = SecurityHub(self, "SecurityHub") if audit.security_hub_enabled else None
+        self.security_hub = (
+            SecurityHub(
+                self,
+                "SecurityHub",
+                aggregate_regions=config.additional_regions if region == config.home_region else (),
+            )
+            if audit.security_hub_enabled
+            else None
+        )
         self.threat_detection = ThreatDetection(self, "GuardDuty") if audit.guardduty_enabled else None

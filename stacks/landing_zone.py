@@ -101,7 +101,7 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
         replication=replication,
     )
     if replica is not None:
-        trail.add_dependency(replica, "the replication role and replica bucket must exist first")
+        trail.add_stack_dependency(replica, "the replication role and replica bucket must exist first")
     detection = {}
     if detection_enabled(config):
         for region, regional in regions.items():

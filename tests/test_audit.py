@@ -40,6 +40,7 @@ DETECTOR_TYPES = (
     "AWS::Config::ConformancePack",
     "AWS::SecurityHub::Hub",
     "AWS::SecurityHub::Standard",
+    "AWS::SecurityHub::FindingAggregator",
     "AWS::GuardDuty::Detector",
 )
 ORG_ID = "o-abcdefghij"
@@ -484,6 +485,28 @@ def test_security_hub_enables_pci_dss_v401_and_fsbp_only(synthesized: Synthesize
         f"arn:aws:securityhub:{region}::standards/pci-dss/v/4.0.1",
         f"arn:aws:securityhub:{region}::standards/aws-foundational-security-best-practices/v/1.0.0",
     }
+
+
+def test_home_security_hub_aggregates_the_other_regions(synthesized: Synthesized, region: str) -> None:
+    config = synthesized.config
+    aggregators = _detection(synthesized, region).find_resources("AWS::SecurityHub::FindingAggregator")
+    if region != config.home_region:
+        assert aggregators == {}
+        return
+    (aggregator,) = aggregators.values()
+    assert aggregator["Properties"] == {
+        "RegionLinkingMode": "SPECIFIED_REGIONS",
+        "Regions": list(config.additional_regions),
+    }
+
+
+def test_new_high_and_critical_findings_reach_the_alert_topic(synthesized: Synthesized) -> None:
+    template = _audit(synthesized)
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    rule = _only(template, "AWS::Events::Rule")["Properties"]
+    assert rule["EventPattern"]["source"] == ["aws.securityhub"]
+    assert rule["EventPattern"]["detail"]["findings"]["Severity"]["Label"] == ["HIGH", "CRITICAL"]
+    assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
 
 
 def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthesized, region: str) -> None:

@@ -214,6 +214,7 @@ class EncryptedDatabase(Construct):
                 security_groups=[self.proxy_security_group],
                 require_tls=True,
                 iam_auth=True,
+                db_proxy_name=f"{instance_identifier}-proxy",
             )
             # CDK tags the target group, which CloudFormation's schema does not allow to carry tags.
             target_group = self.proxy.node.find_child("ProxyTargetGroup")
@@ -226,8 +227,8 @@ class EncryptedDatabase(Construct):
         """The instance as the proxy target sees it: a literal port and a read-only view of its group.
 
         Binding a proxy opens the database group to the proxy; on the network stack's group that
-        rule would land in the network stack, pointing back down at this one. The proxy group's
-        `allow_to` already writes that ingress rule here, so the view is immutable.
+        rule would land in the network stack, pointing back down at this one. The ingress rule is
+        written here instead (`_proxy_security_group`), so the view is immutable.
         """
         group_view = ec2.SecurityGroup.from_security_group_id(
             self, "DatabaseGroupView", database_security_group.security_group_id, mutable=False
@@ -330,7 +331,11 @@ class EncryptedDatabase(Construct):
         )
         # The endpoint group already admits HTTPS from the whole VPC: only the egress side is ours to add.
         group.add_egress_rule(endpoint_security_group, ec2.Port.tcp(HTTPS), "To the Secrets Manager endpoint")
-        group.connections.allow_to(database_security_group, ec2.Port.tcp(self.port), "To the CDE database")
+        group.add_egress_rule(database_security_group, ec2.Port.tcp(self.port), "To the CDE database")
+        # A remote rule: it lives in this stack although it opens the network stack's group.
+        database_security_group.add_ingress_rule(
+            group, ec2.Port.tcp(self.port), "From the secret rotation function", remote_rule=True
+        )
         return group
 
     def _proxy_security_group(
@@ -349,6 +354,7 @@ class EncryptedDatabase(Construct):
             allow_all_outbound=False,
         )
         group.connections.allow_from(client_security_group, ec2.Port.tcp(self.port), "From the application tier")
-        group.connections.allow_to(database_security_group, ec2.Port.tcp(self.port), "To the CDE database")
+        # Binding the proxy target writes the egress half; the ingress half is a remote rule kept here.
+        database_security_group.add_ingress_rule(group, ec2.Port.tcp(self.port), "From RDS Proxy", remote_rule=True)
         group.add_egress_rule(endpoint_security_group, ec2.Port.tcp(HTTPS), "To the Secrets Manager endpoint")
         return group

@@ -129,17 +129,15 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         ),
         requirement="PCI DSS v4.0.1 12.10.1",
     ),
-    *(
-        Acknowledgment(
-            path=f"{_DATA}/EbsDefaultEncryption/FunctionPolicy",
-            rule="AwsSolutions-IAM5[Resource::*]",
-            reason=(
-                "EnableEbsEncryptionByDefault, ModifyEbsDefaultKmsKeyId and their Get calls change an"
-                " account-and-region setting: IAM defines no resource type for them, so the resource is *;"
-                " the statement is pinned to this region with aws:RequestedRegion"
-            ),
-            requirement="PCI DSS v4.0.1 7.2.1",
+    Acknowledgment(
+        path=f"{_DATA}/EbsDefaultEncryption/FunctionPolicy",
+        rule="AwsSolutions-IAM5[Resource::*]",
+        reason=(
+            "EnableEbsEncryptionByDefault, ModifyEbsDefaultKmsKeyId and their Get calls change an"
+            " account-and-region setting: IAM defines no resource type for them, so the resource is *;"
+            " the statement is pinned to this region with aws:RequestedRegion"
         ),
+        requirement="PCI DSS v4.0.1 7.2.1",
     ),
     *(
         Acknowledgment(

@@ -317,6 +317,10 @@ def test_every_bucket_is_encrypted_private_versioned_retained_and_tls_only(synth
             "s3:x-amz-server-side-encryption" in s.get("Condition", {}).get("StringNotEqualsIfExists", {})
             for s in denies
         ), where
+        assert any(
+            s.get("Condition", {}).get("Null") == {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}
+            for s in denies
+        ), f"{where}: SSE-C uploads must be denied"
 
 
 def _small_stack() -> Stack:
@@ -419,6 +423,15 @@ def test_ebs_encryption_by_default_is_switched_on_with_the_block_storage_key(syn
         }
         (wildcard,) = [s for s in policy if s["Resource"] == "*"]
         assert wildcard["Condition"] == {"StringEquals": {"aws:RequestedRegion": region}}
+
+
+def test_any_launch_template_encrypts_its_volumes(synthesized: Synthesized) -> None:
+    """Encryption by default covers volumes; a launch template still says so itself (none is defined yet)."""
+    for name, logical_id, template in _resources(synthesized, "AWS::EC2::LaunchTemplate"):
+        data = template["Properties"]["LaunchTemplateData"]
+        for mapping in data.get("BlockDeviceMappings", []):
+            if "Ebs" in mapping:
+                assert mapping["Ebs"].get("Encrypted") is True, f"{name}/{logical_id}"
 
 
 # --- Everything stateful survives `cdk destroy` ------------------------------------------------

@@ -57,8 +57,9 @@ class EncryptedDatabase(Construct):
 
     The construct owns the instance, its subnet and parameter groups, its log groups, its master
     secret and rotation, the monitoring role, and the proxy with the security groups of the
-    proxy and of the rotation function. It only adds rules to the database and endpoint groups it
-    is given, in its own stack, so the network stack never depends on it.
+    proxy and of the rotation function. The network's groups are opened only by remote rules
+    written in this construct's stack (database group: from the proxy and the rotation function;
+    application group: to the proxy), so the network stack never depends on the data stack.
     """
 
     instance: rds.DatabaseInstance

@@ -26,7 +26,7 @@ deps: $(BIN)/.installed node_modules/.installed
 
 ## synth: synthesize every stack of the embedded default environment with all gates on.
 synth: deps
-	$(CDK) synth --all --quiet $(if $(ENV),-c env=$(ENV))
+	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
 
 ## test: lint, type-check and run the whole test suite.
 test: deps lint pytest

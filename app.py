@@ -7,7 +7,9 @@ reads a file. A bad configuration stops here, before any template is written.
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 from aws_cdk import App
 
@@ -16,9 +18,13 @@ from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from stacks.landing_zone import build_landing_zone
 
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+
 
 def main() -> int:
-    app = App()
+    # The CLI hands the app cdk.json's context (feature flags included); a direct
+    # `python app.py` run takes the same context as defaults, so both build the same app.
+    app = App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
     try:
         config = load_environment(app.node.try_get_context("env"))
     except ConfigError as err:

@@ -9,6 +9,7 @@ matches nothing, suppresses nothing, or has a generic reason.
 from compliance.registry import Acknowledgment
 
 _NETWORK = "PciLz-*-Network-*/Network"
+_EDGE_ALB = "PciLz-*-Edge-*/PublicAlb"
 _DATA = "PciLz-*-Data-*"
 # The fixed ID CDK gives the singleton function behind every AwsCustomResource of a stack.
 _CDK_SDK_CALL_FUNCTION = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -94,6 +95,43 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             requirement="PCI DSS v4.0.1 10.5.1",
         )
         for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    ),
+    # --- Public edge (issue 4): the ALB's log bucket and its port-80 redirect listener ----------
+    *(
+        Acknowledgment(
+            path=f"{_EDGE_ALB}/Logs/Bucket",
+            rule=rule,
+            reason=(
+                "Elastic Load Balancing delivers ALB access and connection logs only to buckets"
+                " encrypted with SSE-S3 (AES-256); with SSE-KMS as the default, delivery fails"
+            ),
+            requirement="PCI DSS v4.0.1 3.5.1, 10.3.2",
+        )
+        for rule in ("PCI.DSS.321-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS")
+    ),
+    *(
+        Acknowledgment(
+            path=f"{_EDGE_ALB}/Logs/Bucket",
+            rule=rule,
+            reason=(
+                "ALB logs stay in the region that served the traffic, versioned and retained on delete;"
+                " each request the WAF evaluates is also recorded, redacted, in the KMS-encrypted WAF log"
+            ),
+            requirement="PCI DSS v4.0.1 10.3.3, 10.5.1",
+        )
+        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    ),
+    *(
+        Acknowledgment(
+            path=f"{_EDGE_ALB}/LoadBalancer/HttpRedirect",
+            rule=rule,
+            reason=(
+                "The port-80 listener carries no content and so no certificate: its only action is a"
+                " 301 redirect to the HTTPS listener, which uses the ACM certificate and a TLS 1.2+ policy"
+            ),
+            requirement="PCI DSS v4.0.1 4.2.1",
+        )
+        for rule in ("PCI.DSS.321-ELBv2ACMCertificateRequired", "NIST.800.53.R5-ELBv2ACMCertificateRequired")
     ),
     # --- Data protection (issue 3): the CDE database, its rotation, EBS default encryption ---
     Acknowledgment(

@@ -50,6 +50,18 @@ class Acknowledgment:
             found.append("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
         return found
 
+    @property
+    def validation_id(self) -> str:
+        """The plugin-namespaced ID (`AwsSolutions::AwsSolutions-VPC3`).
+
+        With a namespaced ID, CDK itself suppresses the finding and records it, with
+        this reason, under `suppressedViolations` in validation-report.json. A bare
+        ID is filtered inside cdk-nag and leaves no trace in the report.
+        """
+        if "::" in self.rule.split("[", 1)[0]:
+            return self.rule
+        return f"{self.rule.split('-', 1)[0]}::{self.rule}"
+
     def matches(self, construct_path: str) -> bool:
         pattern, path = self.path.split("/"), construct_path.split("/")
         return len(pattern) == len(path) and all(map(fnmatchcase, path, pattern))
@@ -81,7 +93,7 @@ def apply_acknowledgments(app: Stage, entries: Iterable[Acknowledgment]) -> dict
         hits = [c for c in constructs if entry.matches(c.node.path)]
         for construct in hits:
             Validations.of(construct).acknowledge(
-                CdkAcknowledgment(id=entry.rule, reason=f"{entry.reason} [{entry.requirement}]")
+                CdkAcknowledgment(id=entry.validation_id, reason=f"{entry.reason} [{entry.requirement}]")
             )
         matched[entry] = [c.node.path for c in hits]
     stale = [f"{e.path} {e.rule}" for e, paths in matched.items() if not paths]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import cache
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 import botocore.session
 from pydantic import (
@@ -113,6 +113,72 @@ class RegionConfig(_Frozen):
         return value
 
 
+# ELB security policies that negotiate TLS 1.2 or 1.3 only (PCI DSS 4.2.1). The restricted
+# ("Res") policies also drop CBC-mode TLS 1.2 ciphers; the "PQ" ones add hybrid post-quantum
+# key exchange. Anything older (TLS 1.0/1.1, SHA-1 ciphers) is not offered as a choice.
+TlsPolicy = Literal[
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+]
+# AWS WAF limits for a rate-based rule and what it can see of a body behind an ALB.
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+WAF_RATE_WINDOWS_SECONDS = (60, 120, 300, 600)
+ALB_WAF_BODY_INSPECTION_LIMIT = 8192
+
+
+class EdgeConfig(_Frozen):
+    """The public edge: TLS policy of the HTTPS listener and the WAF's request limits."""
+
+    tls_policy: TlsPolicy = Field(
+        default="ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        description="ELB security policy of the HTTPS listener; only TLS 1.2+ policies are accepted.",
+    )
+    waf_rate_limit: int = Field(
+        default=1000,
+        description="Requests one client IP may send per rate window before the WAF blocks it.",
+    )
+    waf_rate_window_seconds: int = Field(default=300, description="Window the rate limit is counted over.")
+    max_body_bytes: int = Field(
+        default=ALB_WAF_BODY_INSPECTION_LIMIT,
+        description="Requests with a larger body are blocked; at most 8192, all WAF sees behind an ALB.",
+    )
+
+    @field_validator("waf_rate_limit")
+    @classmethod
+    def _rate_limit_in_waf_range(cls, value: int) -> int:
+        low, high = WAF_RATE_LIMIT_RANGE
+        if not low <= value <= high:
+            raise ValueError(f"rate limit {value} is outside the {low}..{high} requests AWS WAF accepts")
+        return value
+
+    @field_validator("waf_rate_window_seconds")
+    @classmethod
+    def _rate_window_offered(cls, value: int) -> int:
+        if value not in WAF_RATE_WINDOWS_SECONDS:
+            raise ValueError(f"AWS WAF counts rates over {WAF_RATE_WINDOWS_SECONDS} seconds only, not {value}")
+        return value
+
+    @field_validator("max_body_bytes")
+    @classmethod
+    def _body_limit_inspectable(cls, value: int) -> int:
+        if not 1 <= value <= ALB_WAF_BODY_INSPECTION_LIMIT:
+            raise ValueError(
+                f"{value} bytes: must be 1..{ALB_WAF_BODY_INSPECTION_LIMIT}; AWS WAF sees only the first"
+                f" {ALB_WAF_BODY_INSPECTION_LIMIT} bytes of a body behind an ALB, so a larger limit is unenforceable"
+            )
+        return value
+
+
 class DatabaseConfig(_Frozen):
     """The CDE PostgreSQL database of each region (PCI DSS 3.5, 8.6, 10.2)."""
 
@@ -175,6 +241,7 @@ class EnvironmentConfig(_Frozen):
     log_retention_days: int = Field(default=365)
     app_port: int = Field(default=8443, ge=1024, le=65535)
     db_port: int = Field(default=5432, ge=1024, le=65535)
+    edge: EdgeConfig = Field(default_factory=EdgeConfig, description="Public load balancer and WAF settings.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     key_administrator_role_arns: tuple[str, ...] = Field(
         default=(),

@@ -8,6 +8,7 @@ from aws_cdk import App, Tags
 
 from config import EnvironmentConfig
 from stacks.data_stack import DataStack
+from stacks.edge_stack import EdgeStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
 
@@ -17,6 +18,7 @@ class RegionalStacks:
     keys: KeysStack
     network: NetworkStack
     data: DataStack
+    edge: EdgeStack
 
 
 @dataclass
@@ -30,7 +32,7 @@ def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) 
 
 
 def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
-    """Regional stacks per configured region; references flow keys -> network -> data."""
+    """Regional stacks per configured region; references flow keys -> network -> data -> edge."""
     zone = LandingZone(config=config)
     for region in config.regions:
         keys = KeysStack(app, stack_name(config, "Keys", region), config=config, region=region)
@@ -49,7 +51,16 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             keys=keys.keys,
             network=network.network,
         )
-        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data)
+        edge = EdgeStack(
+            app,
+            stack_name(config, "Edge", region),
+            config=config,
+            region=region,
+            keys=keys.keys,
+            network=network.network,
+            access_logs_bucket=data.access_logs.bucket,
+        )
+        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
     Tags.of(app).add("project", "pci-dss-landing-zone")
     Tags.of(app).add("environment", config.name)
     return zone

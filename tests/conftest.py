@@ -1,9 +1,7 @@
 """One synthesis of the default landing zone per test session, shared by every test.
 
 `synthesized` is the app exactly as `make synth` builds it (same cdk.json context,
-same gates, same acknowledgments). `unacknowledged` is the same app with no
-acknowledgments at all, used only to prove each acknowledgment still hides a
-real finding.
+same gates, same acknowledgments).
 """
 
 from __future__ import annotations
@@ -15,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Validations, cx_api
+from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
-from compliance.gate import NAG_PACKS, Gate, GateReport, read_report, register_gates, synthesize
+from compliance.gate import Gate, GateReport, register_gates, synthesize
 from config import EnvironmentConfig, load_environment
 from stacks.landing_zone import LandingZone, build_landing_zone
 
@@ -63,18 +61,3 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, default_config: Enviro
     assembly, report = synthesize(app, gate)
     assert assembly is not None, "\n".join(map(str, report.findings))
     return Synthesized(default_config, zone, gate, report, assembly, outdir)
-
-
-@pytest.fixture(scope="session")
-def unacknowledged(tmp_path_factory: pytest.TempPathFactory, default_config: EnvironmentConfig) -> GateReport:
-    """The default app's findings with the registry switched off."""
-    outdir = tmp_path_factory.mktemp("cdk.out.raw")
-    app = new_app(outdir)
-    build_landing_zone(app, default_config)
-    Validations.of(app).add_plugins(*(pack(app) for pack in NAG_PACKS))
-    try:
-        app.synth()
-    except RuntimeError as err:
-        if "ValidationFailed" not in str(err):
-            raise
-    return read_report(outdir)

@@ -15,8 +15,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
-from compliance.acknowledgments import ACKNOWLEDGMENTS
-from compliance.gate import GateReport
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from pci_constructs.encrypted_database import EncryptedDatabase
@@ -178,8 +176,9 @@ def test_every_database_secret_rotates_within_thirty_days_from_the_application_t
         (schedule,) = [r for r in resources.values() if r["Type"] == "AWS::SecretsManager::RotationSchedule"]
         properties = schedule["Properties"]
         assert properties["SecretId"] == {"Ref": attachment_id}
-        days = int(re.fullmatch(r"rate\((\d+) days?\)", properties["RotationRules"]["ScheduleExpression"])[1])
-        assert 1 <= days <= 30
+        rate = re.fullmatch(r"rate\((\d+) days?\)", properties["RotationRules"]["ScheduleExpression"])
+        assert rate is not None
+        assert 1 <= int(rate[1]) <= 30
         hosted = properties["HostedRotationLambda"]
         assert hosted["RotationType"] == "PostgreSQLSingleUser"
         assert _imports(hosted["KmsKeyArn"], "SecretsKey")
@@ -537,21 +536,3 @@ def test_encrypted_database_rejects_weak_or_conflicting_options(changes: dict[st
 def test_data_stack_names_follow_the_landing_zone_convention(synthesized: Synthesized) -> None:
     for region in synthesized.config.regions:
         assert synthesized.zone.regions[region].data.stack_name == stack_name(synthesized.config, "Data", region)
-
-
-# --- Acknowledgments of this issue each hide a real finding ---------------------------------------
-
-_DATA_PROTECTION_CONSTRUCTS = ("/Database", "/EbsDefaultEncryption", "/AWS679f53fac002430cb0da5b7982bd2287")
-
-
-def test_data_protection_acknowledgments_each_hide_a_real_finding(unacknowledged: GateReport) -> None:
-    entries = [a for a in ACKNOWLEDGMENTS if any(part in a.path for part in _DATA_PROTECTION_CONSTRUCTS)]
-    assert len(entries) == 8
-    for entry in entries:
-        hidden = [
-            finding
-            for finding in unacknowledged.findings
-            if finding.rule == entry.rule
-            and any(entry.matches("/".join(finding.path.split("/")[:depth])) for depth in range(2, 6))
-        ]
-        assert hidden, f"{entry.path} {entry.rule} hides nothing"

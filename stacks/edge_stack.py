@@ -1,0 +1,69 @@
+"""Per-region public edge: WAF-protected, TLS-only load balancer (PCI DSS 1.4, 4.2.1, 6.4.2, 10.2)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from config import EnvironmentConfig
+from pci_constructs.key_ring import KeyRing
+from pci_constructs.protected_alb import ProtectedAlb
+from pci_constructs.segmented_vpc import SegmentedVpc
+from pci_constructs.web_acl import RegionalWebAcl
+from stacks.base import LandingZoneStack
+
+
+class EdgeStack(LandingZoneStack):
+    """The only internet-facing entry point of a region; workloads add their targets to its listener.
+
+    A workload attaches a target group and listener rules to `alb.https_listener`; until one
+    does, every request gets a 404. Security response headers (HSTS, CSP, ...) are the
+    workload's job: the load balancer does not add headers to responses.
+    """
+
+    web_acl: RegionalWebAcl
+    alb: ProtectedAlb
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        region: str,
+        keys: KeyRing,
+        network: SegmentedVpc,
+        access_logs_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            region=region,
+            description="PCI landing zone: public load balancer behind AWS WAF",
+        )
+        edge = config.edge
+        # The WAF web ACL and its association must share the ALB's stack: an association
+        # (like the nag rules that look for it) refers to the load balancer in its own template.
+        self.web_acl = RegionalWebAcl(
+            self,
+            "WebAcl",
+            name=f"pci-lz-{config.name}-edge",
+            rate_limit=edge.waf_rate_limit,
+            rate_window_seconds=edge.waf_rate_window_seconds,
+            max_body_bytes=edge.max_body_bytes,
+            log_key=keys.logs,
+            log_retention_days=config.log_retention_days,
+        )
+        self.alb = ProtectedAlb(
+            self,
+            "PublicAlb",
+            vpc=network.vpc,
+            subnets=ec2.SubnetSelection(subnets=network.public_subnets.subnets),
+            security_group=network.edge_security_group,
+            certificate_arn=config.regions[region].certificate_arn,
+            tls_policy=edge.tls_policy,
+            web_acl=self.web_acl,
+            access_logs_bucket=access_logs_bucket,
+        )

@@ -1,0 +1,55 @@
+"""`python app.py` as the CDK CLI runs it: bad configuration stops before any template."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from config.defaults import EMBEDDED_ENVIRONMENTS
+from tests.conftest import ROOT
+
+
+def run_app(tmp_path: Path, env_selector: str) -> subprocess.CompletedProcess[str]:
+    outdir = tmp_path / "cdk.out"
+    environ = {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "CDK_CONTEXT_JSON": json.dumps({"env": env_selector}),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def templates_in(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "cdk.out").glob("*.template.json"))
+
+
+def test_invalid_configuration_file_fails_before_synthesis(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["account"] = "1234"
+    data["log_retention_days"] = 30
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    result = run_app(tmp_path, str(path))
+    assert result.returncode == 2
+    assert "account: AWS account ID must be exactly 12 digits" in result.stderr
+    assert "log_retention_days" in result.stderr
+    assert templates_in(tmp_path) == []
+
+
+def test_unknown_environment_fails_before_synthesis(tmp_path: Path) -> None:
+    result = run_app(tmp_path, "staging-typo")
+    assert result.returncode == 2
+    assert "unknown environment 'staging-typo' (field: env)" in result.stderr
+    assert templates_in(tmp_path) == []

@@ -1,0 +1,115 @@
+"""Bad configuration fails early, naming the field and the rule it broke."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import ConfigError, load_environment, parse_environment
+from config.defaults import EMBEDDED_ENVIRONMENTS
+
+
+def default_data() -> dict[str, Any]:
+    return copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+
+
+def test_embedded_default_is_valid_and_needs_no_account() -> None:
+    config = load_environment(None)
+    assert config.account == "111111111111"
+    assert config.home_region == "us-east-1"
+    assert config.additional_regions == ("us-west-2",)
+    assert config.availability_zones("us-west-2") == ["us-west-2a", "us-west-2b"]
+
+
+def test_config_is_frozen() -> None:
+    config = load_environment("default")
+    with pytest.raises(ValueError, match="frozen"):
+        config.account = "222222222222"
+
+
+def _break(path: str, value: Any) -> dict[str, Any]:
+    data = default_data()
+    *parents, leaf = path.split(".")
+    target = data
+    for part in parents:
+        target = target[part]
+    target[leaf] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "rule"),
+    [
+        ("account", "12345", "account", "exactly 12 digits"),
+        ("account", "12345678901a", "account", "exactly 12 digits"),
+        ("home_region", "mars-east-1", "home_region", "unknown AWS region"),
+        ("regions.us-east-1.vpc_cidr", "10.10.0.0/33", "regions.us-east-1.vpc_cidr", "malformed IPv4 CIDR"),
+        ("regions.us-east-1.vpc_cidr", "10.10.0.1/16", "regions.us-east-1.vpc_cidr", "malformed IPv4 CIDR"),
+        ("regions.us-east-1.vpc_cidr", "8.8.0.0/16", "regions.us-east-1.vpc_cidr", "private"),
+        ("regions.us-east-1.vpc_cidr", "10.10.0.0/26", "regions.us-east-1.vpc_cidr", "between /16 and /22"),
+        ("regions.us-west-2.vpc_cidr", "10.10.128.0/17", "<environment>", "overlaps"),
+        ("allowed_ingress_cidrs", ["300.0.0.0/8"], "allowed_ingress_cidrs.0", "malformed IPv4 CIDR"),
+        ("allowed_ingress_cidrs", [], "allowed_ingress_cidrs", "at least 1"),
+        ("log_retention_days", 90, "log_retention_days", "under the 365 days"),
+        ("log_retention_days", 366, "log_retention_days", "does not offer"),
+        ("az_count", 1, "az_count", "greater than or equal to 2"),
+        ("az_count", 4, "az_count", "less than or equal to 3"),
+        ("alarm_email", "not-an-email", "alarm_email", "not an e-mail"),
+        ("regions.us-east-1.certificate_arn", "arn:aws:acm:us-east-1:1:x", "certificate_arn", "ACM certificate ARN"),
+        ("db_port", 8443, "<environment>", "must differ"),
+        ("surprise", True, "surprise", "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_configuration_names_the_field(path: str, value: Any, field: str, rule: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(_break(path, value))
+    message = str(caught.value)
+    assert field in message
+    assert rule in message
+
+
+def test_unknown_region_key_is_rejected() -> None:
+    data = default_data()
+    data["regions"]["atlantis-1"] = data["regions"].pop("us-west-2")
+    with pytest.raises(ConfigError, match=r"regions\.atlantis-1.*unknown AWS region"):
+        parse_environment(data)
+
+
+def test_certificate_must_be_in_its_region() -> None:
+    data = default_data()
+    data["regions"]["us-west-2"]["certificate_arn"] = data["regions"]["us-east-1"]["certificate_arn"]
+    with pytest.raises(ConfigError, match=r"regions\.us-west-2\.certificate_arn is in us-east-1"):
+        parse_environment(data)
+
+
+def test_home_region_must_be_deployed() -> None:
+    data = default_data()
+    data["home_region"] = "eu-west-1"
+    with pytest.raises(ConfigError, match="home_region 'eu-west-1' must be one of regions"):
+        parse_environment(data)
+
+
+def test_unknown_environment_name() -> None:
+    with pytest.raises(ConfigError, match=r"unknown environment 'nope' \(field: env\)"):
+        load_environment("nope")
+
+
+def test_environment_from_file(tmp_path: Path) -> None:
+    data = default_data()
+    data["name"] = "prod"
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(data))
+    assert load_environment(str(path)).name == "prod"
+
+
+def test_environment_file_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read environment file"):
+        load_environment(str(tmp_path / "missing.json"))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="is not valid JSON"):
+        load_environment(str(broken))

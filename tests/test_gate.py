@@ -1,0 +1,137 @@
+"""The compliance gate fails closed, and every acknowledgment earns its place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_s3 as s3
+
+from compliance.acknowledgments import ACKNOWLEDGMENTS
+from compliance.gate import EVIDENCE_DIR, EVIDENCE_FILE, register_gates, synthesize
+from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
+from tests.conftest import Synthesized, new_app
+
+PACKS = ("AwsSolutions", "PCI.DSS.321", "NIST.800.53.R5")
+
+
+def test_default_app_has_no_unacknowledged_finding(synthesized: Synthesized) -> None:
+    assert synthesized.report.passed, "\n".join(map(str, synthesized.report.findings))
+
+
+def test_all_three_packs_run(synthesized: Synthesized) -> None:
+    assert synthesized.gate.packs == PACKS
+
+
+def test_evidence_lists_packs_and_every_acknowledgment(synthesized: Synthesized) -> None:
+    evidence = json.loads((synthesized.outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text())
+    assert evidence["packs"] == list(PACKS)
+    assert evidence["passed"] is True
+    assert evidence["unacknowledged"] == []
+    assert len(evidence["acknowledgments"]) == len(ACKNOWLEDGMENTS)
+    for entry in evidence["acknowledgments"]:
+        assert entry["constructs"], entry
+        assert {"path", "rule", "reason", "requirement"} <= entry.keys()
+
+
+@pytest.mark.parametrize("entry", ACKNOWLEDGMENTS, ids=lambda e: f"{e.rule}@{e.path}")
+def test_acknowledgment_is_well_formed(entry: Acknowledgment) -> None:
+    assert entry.problems() == []
+
+
+@pytest.mark.parametrize("entry", ACKNOWLEDGMENTS, ids=lambda e: f"{e.rule}@{e.path}")
+def test_acknowledgment_still_hides_a_real_finding(entry: Acknowledgment, synthesized: Synthesized) -> None:
+    """Stale acknowledgments are holes: each must suppress a finding the app really has."""
+    paths = synthesized.gate.acknowledged_paths[entry]
+    hidden = [
+        f
+        for f in synthesized.report.acknowledged
+        if f.acknowledged_as == entry.validation_id and any(f.path == p or f.path.startswith(p + "/") for p in paths)
+    ]
+    assert hidden, f"{entry.rule} at {entry.path} suppresses nothing"
+
+
+def test_validation_report_lists_every_pack_with_reasons(synthesized: Synthesized) -> None:
+    """Acknowledged findings stay visible to an assessor in CDK's own report, with the reason."""
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    assert set(PACKS) <= plugins.keys()
+    for name in PACKS:
+        assert plugins[name]["violations"] == []
+        for suppressed in plugins[name]["suppressedViolations"]:
+            assert suppressed["acknowledgedId"].startswith(f"{name}::")
+            assert "[PCI DSS v4.0.1 " in suppressed["reason"]
+
+
+def test_gate_fails_on_a_deliberately_broken_construct(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = Stack(app, "Broken")
+    s3.Bucket(stack, "PlainBucket")  # no encryption key, no logging, no TLS policy
+    gate = register_gates(app, acknowledgments=())
+    assembly, report = synthesize(app, gate)
+    assert assembly is None
+    assert not report.passed
+    rules = {f.rule for f in report.findings}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10", "PCI.DSS.321-S3BucketSSLRequestsOnly"} <= rules
+    assert all(f.path.startswith("Broken/PlainBucket") for f in report.findings)
+    assert json.loads((tmp_path / EVIDENCE_DIR / EVIDENCE_FILE).read_text())["passed"] is False
+
+
+def _tiny_app(tmp_path: Path) -> Stack:
+    return Stack(new_app(tmp_path), "Tiny")
+
+
+def test_stale_acknowledgment_is_rejected(tmp_path: Path) -> None:
+    stack = _tiny_app(tmp_path)
+    s3.Bucket(stack, "Bucket")
+    stale = Acknowledgment(
+        path="Tiny/NoSuchConstruct",
+        rule="AwsSolutions-S1",
+        reason="A reason that is long enough to pass the length rule of the registry",
+        requirement="PCI DSS v4.0.1 10.2.1",
+    )
+    with pytest.raises(AcknowledgmentError, match="stale acknowledgments"):
+        apply_acknowledgments(stack.node.root, [stale])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "rule", "reason", "requirement", "problem"),
+    [
+        ("Tiny", "AwsSolutions-S1", "x" * 50, "PCI DSS v4.0.1 10.2.1", "not a whole stack"),
+        ("Tiny/*", "AwsSolutions-S1", "x" * 50, "PCI DSS v4.0.1 10.2.1", "not a whole stack"),
+        ("Tiny/Bucket", "S1", "x" * 50, "PCI DSS v4.0.1 10.2.1", "not a known pack's rule ID"),
+        ("Tiny/Bucket", "AwsSolutions-S1", "false positive", "PCI DSS v4.0.1 10.2.1", "must be specific"),
+        ("Tiny/Bucket", "AwsSolutions-S1", "", "PCI DSS v4.0.1 10.2.1", "must be specific"),
+        ("Tiny/Bucket", "AwsSolutions-S1", "x" * 50, "10.2.1", "PCI DSS v4.0.1"),
+    ],
+)
+def test_malformed_acknowledgment_is_rejected(
+    tmp_path: Path, path: str, rule: str, reason: str, requirement: str, problem: str
+) -> None:
+    stack = _tiny_app(tmp_path)
+    s3.Bucket(stack, "Bucket")
+    entry = Acknowledgment(path=path, rule=rule, reason=reason, requirement=requirement)
+    with pytest.raises(AcknowledgmentError, match=problem):
+        apply_acknowledgments(stack.node.root, [entry])  # type: ignore[arg-type]
+
+
+def test_wildcards_match_one_segment_only() -> None:
+    entry = Acknowledgment(path="S/*/Route", rule="AwsSolutions-S1", reason="x" * 50, requirement="PCI DSS v4.0.1 1.2")
+    assert entry.matches("S/PublicSubnet1/Route")
+    assert not entry.matches("S/Vpc/PublicSubnet1/Route")
+
+
+@pytest.mark.parametrize(
+    ("rule", "validation_id"),
+    [
+        ("AwsSolutions-VPC3", "AwsSolutions::AwsSolutions-VPC3"),
+        ("PCI.DSS.321-VPCFlowLogsEnabled", "PCI.DSS.321::PCI.DSS.321-VPCFlowLogsEnabled"),
+        ("AwsSolutions-IAM5[Resource::*]", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+        ("CloudFormation-Validate::W3010", "CloudFormation-Validate::W3010"),
+    ],
+)
+def test_acknowledgments_use_plugin_namespaced_ids(rule: str, validation_id: str) -> None:
+    entry = Acknowledgment(path="S/C", rule=rule, reason="x" * 50, requirement="PCI DSS v4.0.1 1.2")
+    assert entry.validation_id == validation_id

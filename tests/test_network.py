@@ -1,0 +1,332 @@
+"""The segmented VPC: tiers, routes, NACLs, security groups, flow logs and endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import assertions as cdk_assertions
+from aws_cdk.assertions import Match
+
+from pci_constructs.segmented_vpc import Tier
+from stacks.landing_zone import stack_name
+from tests.conftest import Synthesized
+
+REGIONS = ("us-east-1", "us-west-2")
+
+
+@pytest.fixture(scope="module", params=REGIONS)
+def region(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def network_template(synthesized: Synthesized, region: str) -> cdk_assertions.Template:
+    return synthesized.template(stack_name(synthesized.config, "Network", region))
+
+
+def ref(construct: Any, token: str) -> Any:
+    """The CloudFormation expression a token resolves to, e.g. {"Ref": "..."}; no logical IDs in tests."""
+    return Stack.of(construct).resolve(token)
+
+
+def resources(template: cdk_assertions.Template, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def test_vpc_uses_configured_cidr_and_three_tiers(
+    synthesized: Synthesized, network_template: cdk_assertions.Template, region: str
+) -> None:
+    network_template.has_resource_properties(
+        "AWS::EC2::VPC", {"CidrBlock": synthesized.config.regions[region].vpc_cidr}
+    )
+    subnets = resources(network_template, "AWS::EC2::Subnet")
+    tiers = [
+        tag["Value"]
+        for subnet in subnets.values()
+        for tag in subnet["Properties"]["Tags"]
+        if tag["Key"] == "aws-cdk:subnet-name"
+    ]
+    assert sorted(tiers) == sorted([t.value for t in Tier] * synthesized.config.az_count)
+
+
+def test_no_subnet_auto_assigns_public_ips(network_template: cdk_assertions.Template) -> None:
+    for subnet in resources(network_template, "AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+
+
+def test_azs_come_from_configuration(synthesized: Synthesized, region: str) -> None:
+    stack = synthesized.zone.regions[region].network
+    assert stack.availability_zones == synthesized.config.availability_zones(region)
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    assert manifest.get("missing", []) == [], "synth must need no context lookups"
+
+
+def _routes_of(synthesized: Synthesized, region: str, tier: Tier) -> list[dict[str, Any]]:
+    network = synthesized.zone.regions[region].network.network
+    subnets = {
+        Tier.PUBLIC: network.public_subnets,
+        Tier.APPLICATION: network.application_subnets,
+        Tier.CDE: network.cde_subnets,
+    }[tier].subnets
+    tables = [ref(network, s.route_table.route_table_id) for s in subnets]
+    template = synthesized.template(stack_name(synthesized.config, "Network", region))
+    return [
+        r["Properties"]
+        for r in resources(template, "AWS::EC2::Route").values()
+        if r["Properties"]["RouteTableId"] in tables
+    ]
+
+
+def test_cde_has_no_route_to_the_internet(synthesized: Synthesized, region: str) -> None:
+    for route in _routes_of(synthesized, region, Tier.CDE):
+        assert "GatewayId" not in route
+        assert "NatGatewayId" not in route
+        assert route.get("DestinationCidrBlock") != "0.0.0.0/0"
+
+
+def test_application_tier_egresses_through_nat_only(synthesized: Synthesized, region: str) -> None:
+    routes = _routes_of(synthesized, region, Tier.APPLICATION)
+    defaults = [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    assert defaults
+    assert all("NatGatewayId" in r and "GatewayId" not in r for r in defaults)
+
+
+def test_only_public_tier_routes_to_the_internet_gateway(synthesized: Synthesized, region: str) -> None:
+    public = _routes_of(synthesized, region, Tier.PUBLIC)
+    assert any("GatewayId" in r for r in public)
+
+
+def _nacl_entries(synthesized: Synthesized, region: str, tier: Tier) -> list[dict[str, Any]]:
+    network = synthesized.zone.regions[region].network.network
+    acl = ref(network, network.network_acls[tier].network_acl_id)
+    template = synthesized.template(stack_name(synthesized.config, "Network", region))
+    return [
+        e["Properties"]
+        for e in resources(template, "AWS::EC2::NetworkAclEntry").values()
+        if e["Properties"]["NetworkAclId"] == acl
+    ]
+
+
+def _ports(entry: dict[str, Any]) -> tuple[int, int]:
+    return entry["PortRange"]["From"], entry["PortRange"]["To"]
+
+
+def test_every_tier_has_its_own_nacl_of_allow_tcp_entries(synthesized: Synthesized, region: str) -> None:
+    for tier in Tier:
+        entries = _nacl_entries(synthesized, region, tier)
+        assert entries
+        assert all(e["Protocol"] == 6 and e["RuleAction"] == "allow" for e in entries)
+
+
+def test_cde_nacl_admits_only_the_database_port_from_the_application_tier(
+    synthesized: Synthesized, region: str
+) -> None:
+    network = synthesized.zone.regions[region].network.network
+    config = synthesized.config
+    public = {s.ipv4_cidr_block for s in network.public_subnets.subnets}
+    app = {s.ipv4_cidr_block for s in network.application_subnets.subnets}
+    cde = {s.ipv4_cidr_block for s in network.cde_subnets.subnets}
+    ephemeral = (1024, 65535)
+    inbound = [e for e in _nacl_entries(synthesized, region, Tier.CDE) if not e["Egress"]]
+    for entry in inbound:
+        assert entry["CidrBlock"] not in public, "nothing reaches the CDE from the public tier"
+        assert entry["CidrBlock"] in app | cde
+        assert _ports(entry) in {(config.db_port, config.db_port), ephemeral}
+    db_sources = {e["CidrBlock"] for e in inbound if _ports(e) == (config.db_port, config.db_port)}
+    assert app <= db_sources
+
+
+def test_application_nacl_admits_app_port_from_public_tier_only(synthesized: Synthesized, region: str) -> None:
+    network = synthesized.zone.regions[region].network.network
+    port = synthesized.config.app_port
+    public = {s.ipv4_cidr_block for s in network.public_subnets.subnets}
+    inbound = [e for e in _nacl_entries(synthesized, region, Tier.APPLICATION) if not e["Egress"]]
+    assert {e["CidrBlock"] for e in inbound if _ports(e) == (port, port)} == public
+    outbound = [e for e in _nacl_entries(synthesized, region, Tier.APPLICATION) if e["Egress"]]
+    assert any(_ports(e) == (443, 443) and e["CidrBlock"] == "0.0.0.0/0" for e in outbound)
+
+
+def test_public_nacl_is_stateless_correct(synthesized: Synthesized, region: str) -> None:
+    entries = _nacl_entries(synthesized, region, Tier.PUBLIC)
+    inbound = [_ports(e) for e in entries if not e["Egress"]]
+    outbound = [_ports(e) for e in entries if e["Egress"]]
+    assert (443, 443) in inbound
+    assert (80, 80) in inbound
+    assert (1024, 65535) in inbound, "replies to NAT-forwarded flows"
+    assert (1024, 65535) in outbound, "replies to clients"
+
+
+def _group_ref(synthesized: Synthesized, region: str, attribute: str) -> Any:
+    network = synthesized.zone.regions[region].network.network
+    return ref(network, getattr(network, attribute).security_group_id)
+
+
+def _ingress(template: cdk_assertions.Template) -> list[dict[str, Any]]:
+    inline = [
+        rule
+        for group in resources(template, "AWS::EC2::SecurityGroup").values()
+        for rule in group["Properties"].get("SecurityGroupIngress", [])
+    ]
+    separate = [r["Properties"] for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()]
+    return inline + separate
+
+
+def test_security_groups_chain_edge_app_database(
+    synthesized: Synthesized, network_template: cdk_assertions.Template, region: str
+) -> None:
+    config = synthesized.config
+    edge = _group_ref(synthesized, region, "edge_security_group")
+    app = _group_ref(synthesized, region, "application_security_group")
+    database = _group_ref(synthesized, region, "database_security_group")
+    network_template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"FromPort": config.app_port, "ToPort": config.app_port, "SourceSecurityGroupId": edge, "GroupId": app},
+    )
+    network_template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"FromPort": config.db_port, "ToPort": config.db_port, "SourceSecurityGroupId": app, "GroupId": database},
+    )
+    network_template.has_resource_properties(
+        "AWS::EC2::SecurityGroupEgress",
+        {"FromPort": config.db_port, "DestinationSecurityGroupId": database, "GroupId": app},
+    )
+
+
+def test_no_open_ingress_except_the_edge_web_ports(network_template: cdk_assertions.Template) -> None:
+    for group in resources(network_template, "AWS::EC2::SecurityGroup").values():
+        for rule in group["Properties"].get("SecurityGroupIngress", []):
+            if rule.get("CidrIp") == "0.0.0.0/0":
+                assert "load balancer" in group["Properties"]["GroupDescription"]
+                assert rule["FromPort"] == rule["ToPort"]
+                assert rule["FromPort"] in (80, 443)
+
+
+def test_no_group_allows_all_outbound(network_template: cdk_assertions.Template) -> None:
+    for group in resources(network_template, "AWS::EC2::SecurityGroup").values():
+        for rule in group["Properties"].get("SecurityGroupEgress", []):
+            assert rule["IpProtocol"] != "-1", group["Properties"]["GroupDescription"]
+
+
+def test_database_group_has_no_egress(synthesized: Synthesized, region: str) -> None:
+    network = synthesized.zone.regions[region].network.network
+    template = synthesized.template(stack_name(synthesized.config, "Network", region))
+    database = ref(network, network.database_security_group.security_group_id)
+    egress = [
+        r
+        for r in resources(template, "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == database
+    ]
+    assert egress == []
+    # CDK's "no egress" marker: an impossible ICMP rule to 255.255.255.255/32.
+    rules = [
+        rule
+        for group in resources(template, "AWS::EC2::SecurityGroup").values()
+        if "CDE database" in group["Properties"]["GroupDescription"]
+        for rule in group["Properties"]["SecurityGroupEgress"]
+    ]
+    assert rules
+    assert all(r["CidrIp"] == "255.255.255.255/32" for r in rules)
+
+
+def test_default_security_group_is_restricted(network_template: cdk_assertions.Template) -> None:
+    network_template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
+def test_flow_logs_capture_all_traffic_to_an_encrypted_year_long_group(
+    synthesized: Synthesized, network_template: cdk_assertions.Template, region: str
+) -> None:
+    network = synthesized.zone.regions[region].network.network
+    log_group = network.flow_log_group.log_group
+    network_template.has_resource_properties(
+        "AWS::EC2::FlowLog",
+        {
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs",
+            "LogGroupName": ref(network, log_group.log_group_name),
+        },
+    )
+    network_template.has_resource(
+        "AWS::Logs::LogGroup",
+        {
+            "Properties": {
+                "KmsKeyId": Match.any_value(),
+                "RetentionInDays": Match.any_value(),
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+    for group in resources(network_template, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] >= 365
+
+
+def test_flow_log_role_is_scoped_and_not_inline(network_template: cdk_assertions.Template) -> None:
+    network_template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                            "Condition": Match.object_like({"StringEquals": {"aws:SourceAccount": "111111111111"}}),
+                        }
+                    )
+                ]
+            }
+        },
+    )
+    network_template.resource_count_is("AWS::IAM::Policy", 0)
+
+
+def test_private_endpoints_for_aws_apis(network_template: cdk_assertions.Template, region: str) -> None:
+    network_template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {"VpcEndpointType": "Gateway", "ServiceName": Match.object_like({"Fn::Join": Match.any_value()})},
+    )
+    interface = resources(network_template, "AWS::EC2::VPCEndpoint")
+    services = {
+        str(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1]
+        for e in interface.values()
+        if e["Properties"].get("VpcEndpointType") == "Interface"
+    }
+    assert services == {"kms", "secretsmanager", "logs", "sts"}
+    for endpoint in interface.values():
+        props = endpoint["Properties"]
+        policy = props["PolicyDocument"]["Statement"]
+        assert all(s["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "111111111111" for s in policy)
+        if props.get("VpcEndpointType") == "Interface":
+            assert props["PrivateDnsEnabled"] is True
+
+
+def test_endpoint_group_admits_https_from_the_vpc_only(
+    synthesized: Synthesized, network_template: cdk_assertions.Template, region: str
+) -> None:
+    cidr = synthesized.config.regions[region].vpc_cidr
+    network_template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": Match.string_like_regexp("Interface VPC endpoints"),
+            "SecurityGroupIngress": [Match.object_like({"CidrIp": cidr, "FromPort": 443, "ToPort": 443})],
+        },
+    )
+
+
+def test_cde_subnets_are_tagged_for_scope(network_template: cdk_assertions.Template) -> None:
+    tagged = [
+        s
+        for s in resources(network_template, "AWS::EC2::Subnet").values()
+        if {"Key": "pci-scope", "Value": "cde"} in s["Properties"]["Tags"]
+    ]
+    assert len(tagged) == 2
+
+
+def test_subnets_fit_inside_the_vpc(synthesized: Synthesized, region: str) -> None:
+    vpc = ipaddress.IPv4Network(synthesized.config.regions[region].vpc_cidr)
+    network = synthesized.zone.regions[region].network.network
+    for subnet in network.vpc.public_subnets + network.vpc.private_subnets + network.vpc.isolated_subnets:
+        assert ipaddress.IPv4Network(subnet.ipv4_cidr_block).subnet_of(vpc)

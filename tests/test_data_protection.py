@@ -536,3 +536,15 @@ def test_encrypted_database_rejects_weak_or_conflicting_options(changes: dict[st
 def test_data_stack_names_follow_the_landing_zone_convention(synthesized: Synthesized) -> None:
     for region in synthesized.config.regions:
         assert synthesized.zone.regions[region].data.stack_name == stack_name(synthesized.config, "Data", region)
+
+
+def test_references_flow_one_way_into_the_data_stack(synthesized: Synthesized) -> None:
+    """The data stack imports from keys and network; neither imports anything from it."""
+    for region in synthesized.config.regions:
+        data_name = stack_name(synthesized.config, "Data", region)
+        for part in ("Keys", "Network"):
+            upstream = json.dumps(synthesized.template(stack_name(synthesized.config, part, region)).to_json())
+            assert f"{data_name}:" not in upstream, f"{part} reaches back into {data_name}"
+        data = json.dumps(synthesized.template(data_name).to_json())
+        for part in ("Keys", "Network"):
+            assert f"{stack_name(synthesized.config, part, region)}:Exports" in data

@@ -32,6 +32,8 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "domain_name": "payments.example.com",
         "alarm_email": "security-alerts@example.com",
         "log_retention_days": 365,
+        # A placeholder custodian role: keys get administrators who can never decrypt (PCI DSS 3.6.1.2).
+        "key_administrator_role_arns": [f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/pci-lz-key-administrator"],
         "audit": {"object_lock_mode": "GOVERNANCE", "archive_retention_days": 365},
     },
 }

@@ -34,6 +34,12 @@ _S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LAMBDA_FUNCTION_ARN = re.compile(
     r"^arn:aws(?:-us-gov)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
 )
+_ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+# Secrets Manager rotation: PCI DSS 8.6.3 wants system-account passwords changed periodically; 30 days is our ceiling.
+MAX_CREDENTIAL_ROTATION_DAYS = 30
+MIN_BACKUP_RETENTION_DAYS = 7
+POSTGRES_PROXY_PORT = 5432
 
 
 @cache
@@ -257,6 +263,50 @@ class AuditConfig(_Frozen):
         return self
 
 
+class DatabaseConfig(_Frozen):
+    """The CDE PostgreSQL database of each region (PCI DSS 3.5, 8.6, 10.2)."""
+
+    instance_type: str = Field(
+        default="m7g.large", description="RDS instance class without the 'db.' prefix, for example 'r7g.large'."
+    )
+    allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
+    max_allocated_storage_gib: int = Field(
+        default=500, ge=20, le=65536, description="Ceiling for storage autoscaling; equal to allocated to disable it."
+    )
+    backup_retention_days: int = Field(
+        default=MIN_BACKUP_RETENTION_DAYS,
+        ge=MIN_BACKUP_RETENTION_DAYS,
+        le=35,
+        description="Automated backups kept this many days (RDS allows up to 35).",
+    )
+    credential_rotation_days: int = Field(
+        default=MAX_CREDENTIAL_ROTATION_DAYS,
+        ge=1,
+        le=MAX_CREDENTIAL_ROTATION_DAYS,
+        description="Days between automatic rotations of the master password.",
+    )
+    enable_proxy: bool = Field(
+        default=True, description="Put an RDS Proxy (TLS and IAM authentication required) in front of the database."
+    )
+    database_name: str = Field(default="cde", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type_shape(cls, value: str) -> str:
+        if not _INSTANCE_TYPE.match(value):
+            raise ValueError(f"{value!r} is not an instance class like 'm7g.large' (leave out the 'db.' prefix)")
+        return value
+
+    @model_validator(mode="after")
+    def _storage_ceiling(self) -> Self:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError(
+                f"max_allocated_storage_gib {self.max_allocated_storage_gib} is below"
+                f" allocated_storage_gib {self.allocated_storage_gib}"
+            )
+        return self
+
+
 class EnvironmentConfig(_Frozen):
     """One environment (dev, prod, ...) of the landing zone."""
 
@@ -276,6 +326,14 @@ class EnvironmentConfig(_Frozen):
     app_port: int = Field(default=8443, ge=1024, le=65535)
     db_port: int = Field(default=5432, ge=1024, le=65535)
     edge: EdgeConfig = Field(default_factory=EdgeConfig, description="Public load balancer and WAF settings.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    key_administrator_role_arns: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "IAM roles (existing, of this account) that manage the KMS keys' lifecycle but may never use them"
+            " for encryption or decryption (PCI DSS 3.6.1.2 separation of duties). Not the deployment role."
+        ),
+    )
     audit: AuditConfig = Field(default_factory=AuditConfig, description="Trail, log archive and detective controls.")
 
     @field_validator("account")
@@ -283,6 +341,16 @@ class EnvironmentConfig(_Frozen):
     def _account_is_twelve_digits(cls, value: str) -> str:
         if not _ACCOUNT_ID.match(value):
             raise ValueError("AWS account ID must be exactly 12 digits")
+        return value
+
+    @field_validator("key_administrator_role_arns")
+    @classmethod
+    def _key_admins_are_role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _ROLE_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a role more than once")
         return value
 
     @field_validator("alarm_email")
@@ -309,6 +377,11 @@ class EnvironmentConfig(_Frozen):
             raise ValueError(f"home_region {self.home_region!r} must be one of regions")
         if self.app_port == self.db_port:
             raise ValueError("app_port and db_port must differ so NACLs can tell the tiers apart")
+        if self.database.enable_proxy and self.db_port != POSTGRES_PROXY_PORT:
+            raise ValueError(
+                f"db_port {self.db_port} with database.enable_proxy: RDS Proxy for PostgreSQL listens on"
+                f" {POSTGRES_PROXY_PORT} only; use that port or turn the proxy off"
+            )
         networks = [(r, ipaddress.IPv4Network(c.vpc_cidr)) for r, c in self.regions.items()]
         for i, (region_a, net_a) in enumerate(networks):
             for region_b, net_b in networks[i + 1 :]:
@@ -316,6 +389,13 @@ class EnvironmentConfig(_Frozen):
                     raise ValueError(
                         f"regions.{region_a}.vpc_cidr {net_a} overlaps regions.{region_b}.vpc_cidr {net_b}"
                     )
+        for arn in self.key_administrator_role_arns:
+            role = _ROLE_ARN.match(arn)
+            assert role is not None  # checked by the field validator
+            if role["account"] != self.account:
+                raise ValueError(
+                    f"key_administrator_role_arns: {arn} belongs to account {role['account']}, not {self.account}"
+                )
         for region, regional in self.regions.items():
             match = _ACM_ARN.match(regional.certificate_arn)
             assert match is not None  # checked by the field validator

@@ -1,6 +1,19 @@
-"""Customer-managed KMS keys, one per purpose (PCI DSS 3.6, 3.7)."""
+"""Customer-managed KMS keys, one per purpose, with separation of duties (PCI DSS 3.6, 3.7).
+
+Who may do what with a key is written in its key policy:
+
+- the account root keeps the default statement, so IAM policies (and CloudFormation) can
+  manage the key and the key can never become unmanageable;
+- key administrators (configured role ARNs) get the lifecycle operations they need and an
+  explicit deny on every cryptographic operation, on creating grants and on rewriting the key
+  policy: an administrator can neither decrypt nor give itself the means to (PCI DSS 3.6.1.2);
+- key users reach the secrets, S3 and EBS keys only through the service the key exists for
+  (`kms:ViaService`); AWS service principals keep the statements that name them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -8,6 +21,44 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from pci_constructs.retention import retain
+
+# Lifecycle operations only. Deliberately absent: kms:CreateGrant (a grant could hand the
+# administrator decrypt), kms:PutKeyPolicy (it could delete the deny below) and
+# kms:DisableKeyRotation (annual rotation is a requirement, not an option).
+KEY_ADMINISTRATOR_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+
+# Every operation that turns ciphertext into plaintext or produces key material.
+CRYPTOGRAPHIC_ACTIONS = (
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+# Denied to key administrators: crypto, and the two ways around the deny.
+DENIED_TO_KEY_ADMINISTRATORS = (*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant", "kms:PutKeyPolicy")
 
 
 def purpose_key(scope: Construct, construct_id: str, *, alias: str, description: str) -> kms.Key:
@@ -26,12 +77,13 @@ def purpose_key(scope: Construct, construct_id: str, *, alias: str, description:
 
 
 class KeyRing(Construct):
-    """The per-region keys, one per purpose, so a grant on one never opens another.
+    """The per-region keys, one per purpose, so a grant on one never opens another (PCI DSS 3.6.1, 3.7).
 
-    - cardholder_data: the CDE database, its snapshots and the vault's envelope encryption
+    - cardholder_data: the CDE database, its snapshots and Performance Insights, the vault's envelope encryption
     - logs: CloudWatch Logs groups (flow, database, WAF, trail logs) and CloudTrail files
-    - secrets: Secrets Manager secrets
-    - s3_data: S3 buckets that hold data (not the SSE-S3 access-log targets)
+    - secrets: Secrets Manager secrets; usable only through Secrets Manager
+    - s3_data: S3 buckets that hold data (not the SSE-S3 access-log targets); usable only through S3
+    - block_storage: the account's default EBS key; usable only through EC2
     - alerts: the security-alarm SNS topic
     """
 
@@ -39,10 +91,22 @@ class KeyRing(Construct):
     logs: kms.Key
     secrets: kms.Key
     s3_data: kms.Key
+    block_storage: kms.Key
     alerts: kms.Key
+    administrator_role_arns: tuple[str, ...]
 
-    def __init__(self, scope: Construct, construct_id: str, *, alias_prefix: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias_prefix: str,
+        administrator_role_arns: Sequence[str] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
+        if len(set(administrator_role_arns)) != len(administrator_role_arns):
+            raise ValueError("administrator_role_arns: a role is listed more than once")
+        self.administrator_role_arns = tuple(administrator_role_arns)
 
         def key(construct_id: str, purpose: str, description: str) -> kms.Key:
             return purpose_key(self, construct_id, alias=f"alias/{alias_prefix}/{purpose}", description=description)
@@ -51,9 +115,90 @@ class KeyRing(Construct):
         self.logs = key("LogsKey", "logs", "Encrypts CloudWatch Logs groups and CloudTrail log files")
         self.secrets = key("SecretsKey", "secrets", "Encrypts Secrets Manager secrets")
         self.s3_data = key("S3DataKey", "s3-data", "Encrypts S3 data buckets")
+        self.block_storage = key("BlockStorageKey", "ebs", "Encrypts EBS volumes and snapshots (account default)")
         self.alerts = key("AlertsKey", "alerts", "Encrypts the security alerts SNS topic")
         self._allow_log_services()
         self._allow_alert_publishers()
+        region = Stack.of(self).region
+        self._only_through_service(self.secrets, f"secretsmanager.{region}.amazonaws.com", "SecretsManager")
+        self._only_through_service(self.s3_data, f"s3.{region}.amazonaws.com", "S3")
+        self._only_through_service(self.block_storage, f"ec2.{region}.amazonaws.com", "Ec2")
+        self._allow_account_volumes_through_ec2(self.block_storage)
+        for purpose_key_ in self.all_keys:
+            self._separate_administrators(purpose_key_)
+
+    @property
+    def all_keys(self) -> tuple[kms.Key, ...]:
+        return (self.cardholder_data, self.logs, self.secrets, self.s3_data, self.block_storage, self.alerts)
+
+    def _separate_administrators(self, key: kms.Key) -> None:
+        if not self.administrator_role_arns:
+            return
+        administrators = [iam.ArnPrincipal(arn) for arn in self.administrator_role_arns]
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="KeyAdministratorsManageTheKeyLifecycle",
+                principals=administrators,
+                actions=list(KEY_ADMINISTRATOR_ACTIONS),
+                resources=["*"],
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="KeyAdministratorsNeverUseTheKey",
+                effect=iam.Effect.DENY,
+                principals=administrators,
+                actions=list(DENIED_TO_KEY_ADMINISTRATORS),
+                resources=["*"],
+            )
+        )
+
+    @staticmethod
+    def _only_through_service(key: kms.Key, via_service: str, service_label: str) -> None:
+        """No principal of the account uses the key directly, only through the service it serves.
+
+        AWS service principals are exempt: they act under their own statements and conditions.
+        """
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"DenyUseOutside{service_label}",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "StringNotEquals": {"kms:ViaService": via_service},
+                    "Bool": {"aws:PrincipalIsAWSService": "false"},
+                },
+            )
+        )
+
+    def _allow_account_volumes_through_ec2(self, key: kms.Key) -> None:
+        """The account-default EBS key works like aws/ebs: any principal of this account, through EC2 only.
+
+        Without it, Auto Scaling's service-linked role (which no IAM policy of ours can extend)
+        could not launch instances once encryption by default names this key.
+        """
+        stack = Stack.of(self)
+        via_ec2 = {"kms:CallerAccount": stack.account, "kms:ViaService": f"ec2.{stack.region}.amazonaws.com"}
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowVolumeEncryptionThroughEc2ForThisAccount",
+                principals=[iam.AnyPrincipal()],
+                actions=[*CRYPTOGRAPHIC_ACTIONS, "kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": via_ec2},
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowVolumeGrantsThroughEc2ForThisAccount",
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={"StringEquals": via_ec2, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
 
     def _allow_log_services(self) -> None:
         stack = Stack.of(self)

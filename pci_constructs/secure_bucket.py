@@ -105,6 +105,18 @@ class SecureBucket(Construct):
                 conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": expected}},
             )
         )
+        # SSE-C names no x-amz-server-side-encryption header, so the statement above lets it through;
+        # objects under a key that AWS never holds are unreadable to the owner (a known ransomware path).
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyCustomerProvidedKeys",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            )
+        )
         if encryption_key is not None:
             self.bucket.add_to_resource_policy(
                 iam.PolicyStatement(

@@ -1,10 +1,13 @@
-"""Per-region data protection: buckets, database and secrets (PCI DSS 3.5-3.7, 8.6)."""
+"""Per-region data protection: buckets, database, secrets, EBS defaults (PCI DSS 3.5-3.7, 8.6)."""
 
 from __future__ import annotations
 
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from config import EnvironmentConfig
+from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
+from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
@@ -13,6 +16,8 @@ from stacks.base import LandingZoneStack
 
 class DataStack(LandingZoneStack):
     access_logs: SecureBucket
+    database: EncryptedDatabase
+    ebs_default_encryption: EbsDefaultEncryption
 
     def __init__(
         self,
@@ -33,4 +38,35 @@ class DataStack(LandingZoneStack):
             "AccessLogs",
             s3_managed_encryption_reason="S3 server access logging delivers only to SSE-S3 buckets",
             is_access_log_target=True,
+        )
+        database = config.database
+        self.database = EncryptedDatabase(
+            self,
+            "Database",
+            vpc=network.vpc,
+            database_subnets=ec2.SubnetSelection(subnets=network.cde_subnets.subnets),
+            database_security_group=network.database_security_group,
+            client_security_group=network.application_security_group,
+            rotation_subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
+            endpoint_security_group=network.endpoint_security_group,
+            instance_identifier=f"pci-lz-{config.name}-cde",
+            port=config.db_port,
+            storage_key=keys.cardholder_data,
+            secrets_key=keys.secrets,
+            log_key=keys.logs,
+            log_retention_days=config.log_retention_days,
+            instance_type=database.instance_type,
+            allocated_storage_gib=database.allocated_storage_gib,
+            max_allocated_storage_gib=database.max_allocated_storage_gib,
+            backup_retention_days=database.backup_retention_days,
+            rotation_days=database.credential_rotation_days,
+            database_name=database.database_name,
+            enable_proxy=database.enable_proxy,
+        )
+        self.ebs_default_encryption = EbsDefaultEncryption(
+            self,
+            "EbsDefaultEncryption",
+            encryption_key=keys.block_storage,
+            log_key=keys.logs,
+            log_retention_days=config.log_retention_days,
         )

@@ -16,4 +16,9 @@ class KeysStack(LandingZoneStack):
         super().__init__(
             scope, construct_id, config=config, region=region, description="PCI landing zone: customer-managed KMS keys"
         )
-        self.keys = KeyRing(self, "Keys", alias_prefix=f"pci-lz/{self.config.name}")
+        self.keys = KeyRing(
+            self,
+            "Keys",
+            alias_prefix=f"pci-lz/{self.config.name}",
+            administrator_role_arns=config.key_administrator_role_arns,
+        )

@@ -1,0 +1,171 @@
+"""The key hierarchy: one key per purpose, rotated, retained, with separation of duties (PCI DSS 3.6, 3.7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment, Stack
+from aws_cdk import assertions as cdk_assertions
+
+from pci_constructs.key_ring import CRYPTOGRAPHIC_ACTIONS, KeyRing
+from stacks.landing_zone import stack_name
+from tests.conftest import Synthesized
+
+Statement = dict[str, Any]
+ADMIN_ONLY_DENIED = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant")
+
+
+def _keys(synthesized: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for name, template in synthesized.templates():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::KMS::Key":
+                yield name, logical_id, resource
+
+
+def _statements(key: dict[str, Any]) -> list[Statement]:
+    return list(key["Properties"]["KeyPolicy"]["Statement"])
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _aws_principals(statement: Statement) -> list[Any]:
+    principal = statement.get("Principal", {})
+    if principal == "*":
+        return ["*"]
+    return _as_list(principal.get("AWS", []))
+
+
+def _matches_action(statement: Statement, action: str) -> bool:
+    return any(fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement["Action"]))
+
+
+def _key_statements(synthesized: Synthesized, region: str, purpose: str) -> list[Statement]:
+    """The policy of one KeyRing attribute (`secrets`, `logs` ...), found through the construct, not its ID."""
+    key = getattr(synthesized.zone.regions[region].keys.keys, purpose)
+    stack = Stack.of(key)
+    logical_id = stack.resolve(stack.get_logical_id(key.node.default_child))
+    template = synthesized.template(stack.stack_name).to_json()
+    return _statements(template["Resources"][logical_id])
+
+
+def test_every_region_has_one_key_per_purpose(synthesized: Synthesized) -> None:
+    for region in synthesized.config.regions:
+        template = synthesized.template(stack_name(synthesized.config, "Keys", region))
+        template.resource_count_is("AWS::KMS::Key", 6)
+        for purpose in ("cardholder-data", "logs", "secrets", "s3-data", "ebs", "alerts"):
+            template.has_resource_properties(
+                "AWS::KMS::Alias", {"AliasName": f"alias/pci-lz/{synthesized.config.name}/{purpose}"}
+            )
+
+
+def test_every_key_rotates_yearly_is_retained_and_waits_thirty_days(synthesized: Synthesized) -> None:
+    keys = list(_keys(synthesized))
+    assert len(keys) == 6 * len(synthesized.config.regions)
+    for name, logical_id, key in keys:
+        where = f"{name}/{logical_id}"
+        assert key["Properties"]["EnableKeyRotation"] is True, where
+        assert key["Properties"]["RotationPeriodInDays"] == 365, where
+        assert key["Properties"]["PendingWindowInDays"] == 30, where
+        assert key["DeletionPolicy"] == "Retain", where
+        assert key["UpdateReplacePolicy"] == "Retain", where
+
+
+def test_only_the_account_root_statement_grants_kms_star(synthesized: Synthesized) -> None:
+    account = synthesized.config.account
+    for name, logical_id, key in _keys(synthesized):
+        broad = [s for s in _statements(key) if s["Effect"] == "Allow" and "kms:*" in _as_list(s["Action"])]
+        assert len(broad) == 1, f"{name}/{logical_id}"
+        (root,) = broad
+        assert _aws_principals(root) == [f"arn:aws:iam::{account}:root"]
+        assert "Condition" not in root
+        for statement in _statements(key):
+            assert "*" not in _as_list(statement["Action"]), f"{name}/{logical_id}: action '*'"
+
+
+def test_key_administrators_cannot_decrypt_or_grant_themselves_decrypt(synthesized: Synthesized) -> None:
+    """An unconditional explicit deny in the key policy beats any IAM allow the role may carry."""
+    administrators = synthesized.config.key_administrator_role_arns
+    assert administrators, "the default environment demonstrates key administrators"
+    for name, logical_id, key in _keys(synthesized):
+        statements = _statements(key)
+        for admin in administrators:
+            named = [s for s in statements if admin in _aws_principals(s)]
+            denies = [s for s in named if s["Effect"] == "Deny" and "Condition" not in s]
+            for action in ADMIN_ONLY_DENIED:
+                assert any(_matches_action(s, action) for s in denies), f"{name}/{logical_id}: {action}"
+            assert any(_matches_action(s, "kms:PutKeyPolicy") for s in denies), "could rewrite its own deny"
+            allows = [s for s in named if s["Effect"] == "Allow"]
+            assert allows, f"{name}/{logical_id}: administrators must be able to manage the key"
+            for action in (*ADMIN_ONLY_DENIED, "kms:PutKeyPolicy", "kms:DisableKeyRotation"):
+                assert not any(_matches_action(s, action) for s in allows), f"{name}/{logical_id}: {action}"
+            assert any(_matches_action(s, "kms:ScheduleKeyDeletion") for s in allows)
+            assert any(_matches_action(s, "kms:EnableKeyRotation") for s in allows)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "service"),
+    [("secrets", "secretsmanager"), ("s3_data", "s3"), ("block_storage", "ec2")],
+)
+def test_purpose_keys_are_usable_only_through_their_service(
+    synthesized: Synthesized, purpose: str, service: str
+) -> None:
+    for region in synthesized.config.regions:
+        statements = _key_statements(synthesized, region, purpose)
+        (guard,) = [s for s in statements if s["Effect"] == "Deny" and _aws_principals(s) == ["*"]]
+        for action in CRYPTOGRAPHIC_ACTIONS:
+            assert _matches_action(guard, action.replace("*", ""))
+        assert guard["Condition"]["StringNotEquals"] == {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        assert guard["Condition"]["Bool"] == {"aws:PrincipalIsAWSService": "false"}
+
+
+def test_ebs_key_serves_this_accounts_volumes_through_ec2_only(synthesized: Synthesized) -> None:
+    account = synthesized.config.account
+    for region in synthesized.config.regions:
+        statements = _key_statements(synthesized, region, "block_storage")
+        open_to_account = [s for s in statements if s["Effect"] == "Allow" and _aws_principals(s) == ["*"]]
+        assert len(open_to_account) == 2
+        for statement in open_to_account:
+            assert statement["Condition"]["StringEquals"] == {
+                "kms:CallerAccount": account,
+                "kms:ViaService": f"ec2.{region}.amazonaws.com",
+            }
+        (grants,) = [s for s in open_to_account if _matches_action(s, "kms:CreateGrant")]
+        assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_log_and_alert_service_statements_are_kept(synthesized: Synthesized) -> None:
+    for region in synthesized.config.regions:
+        log_sids = {s.get("Sid") for s in _key_statements(synthesized, region, "logs")}
+        assert {
+            "AllowCloudWatchLogsForThisAccountLogGroups",
+            "AllowCloudTrailToEncryptThisAccountsTrails",
+            "AllowCloudTrailToDescribeKey",
+        } <= log_sids
+        alert_sids = {s.get("Sid") for s in _key_statements(synthesized, region, "alerts")}
+        assert "AllowAlarmAndEventPublishers" in alert_sids
+
+
+def _key_ring_stack(**options: Any) -> Stack:
+    stack = Stack(App(), "KeyRingUnderTest", env=Environment(account="111111111111", region="eu-west-1"))
+    KeyRing(stack, "Keys", alias_prefix="test", **options)
+    return stack
+
+
+def test_without_administrators_no_administrator_statements() -> None:
+    template = cdk_assertions.Template.from_stack(_key_ring_stack()).to_json()
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::KMS::Key":
+            sids = {s.get("Sid") for s in _statements(resource)}
+            assert "KeyAdministratorsNeverUseTheKey" not in sids
+            assert "KeyAdministratorsManageTheKeyLifecycle" not in sids
+
+
+def test_duplicate_administrators_are_rejected() -> None:
+    arn = "arn:aws:iam::111111111111:role/custodian"
+    with pytest.raises(ValueError, match="administrator_role_arns"):
+        _key_ring_stack(administrator_role_arns=[arn, arn])

@@ -12,7 +12,6 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -274,27 +273,39 @@ class FindingAlerts(Construct):
     """PCI DSS 10.7.2, 11.5.1: new high and critical Security Hub findings (GuardDuty's included) reach people.
 
     Security Hub in the home region aggregates every configured region, so one
-    EventBridge rule here covers them all.
+    EventBridge rule here covers them all. Written with the L1 rule so that the
+    topic admits EventBridge for this rule only: the L2 SNS target grants
+    publishing to every rule of every account.
     """
 
-    rule: events.Rule
+    rule: events.CfnRule
 
-    def __init__(self, scope: Construct, construct_id: str, *, topic: sns.ITopic) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, topic: sns.Topic) -> None:
         super().__init__(scope, construct_id)
-        self.rule = events.Rule(
+        self.rule = events.CfnRule(
             self,
             "Rule",
             description="New HIGH and CRITICAL Security Hub findings to the security alerts topic",
-            event_pattern=events.EventPattern(
-                source=["aws.securityhub"],
-                detail_type=["Security Hub Findings - Imported"],
-                detail={
+            state="ENABLED",
+            event_pattern={
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {
                     "findings": {
                         "Severity": {"Label": ["HIGH", "CRITICAL"]},
                         "Workflow": {"Status": ["NEW"]},
                         "RecordState": ["ACTIVE"],
                     }
                 },
-            ),
-            targets=[events_targets.SnsTopic(topic)],
+            },
+            targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSecurityHubFindingRule",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": self.rule.attr_arn}},
+            )
         )

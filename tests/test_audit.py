@@ -503,10 +503,20 @@ def test_home_security_hub_aggregates_the_other_regions(synthesized: Synthesized
 def test_new_high_and_critical_findings_reach_the_alert_topic(synthesized: Synthesized) -> None:
     template = _audit(synthesized)
     (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    (rule_id,) = template.find_resources("AWS::Events::Rule")
     rule = _only(template, "AWS::Events::Rule")["Properties"]
     assert rule["EventPattern"]["source"] == ["aws.securityhub"]
     assert rule["EventPattern"]["detail"]["findings"]["Severity"]["Label"] == ["HIGH", "CRITICAL"]
     assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
+    allow = _by_sid(_doc(_only(template, "AWS::SNS::TopicPolicy")), "AllowSecurityHubFindingRule")
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+
+
+def test_only_known_publishers_may_use_the_alert_topic(synthesized: Synthesized) -> None:
+    for statement in _doc(_only(_audit(synthesized), "AWS::SNS::TopicPolicy")):
+        if statement["Effect"] == "Allow":
+            assert statement.get("Condition"), statement
 
 
 def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthesized, region: str) -> None:

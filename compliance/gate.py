@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from aws_cdk import App, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
+from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import Acknowledgment, apply_acknowledgments
 
 NAG_PACKS = (AwsSolutionsChecks, PCIDSS321Checks, NIST80053R5Checks)
@@ -58,14 +59,23 @@ class Gate:
 
     packs: tuple[str, ...]
     acknowledged_paths: dict[Acknowledgment, list[str]]
+    checkov_skipped_paths: dict[CheckovSkip, list[str]] = field(default_factory=dict)
 
 
-def register_gates(app: App, acknowledgments: Iterable[Acknowledgment] = ACKNOWLEDGMENTS) -> Gate:
-    """Apply the acknowledgment registry, then register every pack. Call after the stacks exist."""
+def register_gates(
+    app: App,
+    acknowledgments: Iterable[Acknowledgment] = ACKNOWLEDGMENTS,
+    checkov_skips: Iterable[CheckovSkip] = CHECKOV_SKIPS,
+) -> Gate:
+    """Apply the acknowledgment and checkov-skip registries, then register every pack.
+
+    Call after the stacks exist.
+    """
     matched = apply_acknowledgments(app, acknowledgments)
+    skipped = apply_checkov_skips(app, checkov_skips)
     packs = [pack(app) for pack in NAG_PACKS]
     Validations.of(app).add_plugins(*packs)
-    return Gate(packs=tuple(p.read_pack_name for p in packs), acknowledged_paths=matched)
+    return Gate(packs=tuple(p.read_pack_name for p in packs), acknowledged_paths=matched, checkov_skipped_paths=skipped)
 
 
 def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
@@ -105,6 +115,7 @@ def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
         "passed": report.passed,
         "unacknowledged": [asdict(f) for f in report.findings],
         "acknowledgments": [{**asdict(entry), "constructs": paths} for entry, paths in gate.acknowledged_paths.items()],
+        "checkov_skips": [{**asdict(entry), "resources": paths} for entry, paths in gate.checkov_skipped_paths.items()],
     }
     target = Path(outdir) / EVIDENCE_DIR / EVIDENCE_FILE
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,162 @@
+"""Every checkov check the landing zone skips, in one place, each on named resources only.
+
+checkov reads per-resource skips from a CloudFormation resource's
+`Metadata.checkov.skip` (`[{id, comment}]`); this module writes that metadata at
+synth from the registry below, so a skip covers exactly the resources its path
+pattern names (same pattern syntax as the cdk-nag acknowledgments: `*` matches
+one path segment), and its reason travels inside the template to any checkov
+run, the project's or a user's own. `.checkov.yaml` holds no `skip-check`: a
+global skip would hide the check on every future resource too.
+
+An entry is refused when its check ID is malformed, its reason is generic or
+short, or its path matches no CloudFormation resource (a stale skip).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from aws_cdk import CfnResource, Stage
+from constructs import IConstruct
+
+from compliance.registry import GENERIC_REASONS, MIN_REASON_LENGTH, AcknowledgmentError
+
+_CHECK = re.compile(r"^CKV2?_AWS_\d+$")
+_REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
+METADATA_KEY = "checkov"
+
+_NETWORK = "PciLz-*-Network-*"
+_RESTRICT_DEFAULT_SG_HANDLER = f"{_NETWORK}/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler"
+_CDK_HANDLER = (
+    "CDK-generated custom-resource handler of ec2.Vpc(restrict_default_security_group=True): CloudFormation"
+    " invokes it only at deploy time to strip every rule from the VPC's default security group"
+)
+
+
+@dataclass(frozen=True)
+class CheckovSkip:
+    path: str
+    check: str
+    reason: str
+    requirement: str
+
+    def problems(self) -> list[str]:
+        found = []
+        segments = self.path.split("/")
+        if len(segments) < 2 or all(s == "*" for s in segments[1:]):
+            found.append("path must name a construct inside a stack, not a whole stack or app")
+        if not _CHECK.match(self.check):
+            found.append(f"check {self.check!r} is not a checkov AWS check ID (CKV_AWS_n / CKV2_AWS_n)")
+        reason = self.reason.strip()
+        if reason.lower().rstrip(".") in GENERIC_REASONS or len(reason) < MIN_REASON_LENGTH:
+            found.append(f"reason must be specific (>= {MIN_REASON_LENGTH} characters, not generic)")
+        if not _REQUIREMENT.match(self.requirement):
+            found.append("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
+        return found
+
+    def matches(self, construct_path: str) -> bool:
+        pattern, path = self.path.split("/"), construct_path.split("/")
+        return len(pattern) == len(path) and all(map(fnmatchcase, path, pattern))
+
+    @property
+    def comment(self) -> str:
+        return f"{self.reason} [{self.requirement}]"
+
+
+CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
+    CheckovSkip(
+        path=_RESTRICT_DEFAULT_SG_HANDLER,
+        check="CKV_AWS_115",
+        reason=f"{_CDK_HANDLER}; it has no event source to throttle and CDK exposes no concurrency setting for it",
+        requirement="PCI DSS v4.0.1 2.2.1",
+    ),
+    CheckovSkip(
+        path=_RESTRICT_DEFAULT_SG_HANDLER,
+        check="CKV_AWS_116",
+        reason=(
+            f"{_CDK_HANDLER}; the invocation is synchronous, so a failure fails and rolls back the stack"
+            " update where it is seen, and a dead-letter queue only ever receives asynchronous failures"
+        ),
+        requirement="PCI DSS v4.0.1 2.2.1",
+    ),
+    CheckovSkip(
+        path=_RESTRICT_DEFAULT_SG_HANDLER,
+        check="CKV_AWS_117",
+        reason=(
+            f"{_CDK_HANDLER}; it calls only the EC2 API, handles no cardholder data, and CDK places it"
+            " outside the VPC so the CDE needs no route or endpoint just for it"
+        ),
+        requirement="PCI DSS v4.0.1 1.3.1",
+    ),
+    CheckovSkip(
+        path=f"{_NETWORK}/Network/EdgeSecurityGroup",
+        check="CKV_AWS_260",
+        reason=(
+            "The internet-facing load balancer's group admits port 80 from the configured client CIDRs"
+            " (0.0.0.0/0 in the default environment, a public payment page) only so HTTP can be redirected"
+            " to HTTPS; the same finding is acknowledged for cdk-nag as AwsSolutions-EC23"
+        ),
+        requirement="PCI DSS v4.0.1 1.4.1, 4.2.1",
+    ),
+    CheckovSkip(
+        path="PciLz-*-Data-*/AccessLogs/Bucket",
+        check="CKV_AWS_18",
+        reason=(
+            "This is the region's S3 server-access-log target: logging it into itself would loop, and any"
+            " other target would only move the gap one bucket further (acknowledged for cdk-nag as AwsSolutions-S1)"
+        ),
+        requirement="PCI DSS v4.0.1 10.2.1",
+    ),
+)
+
+
+def _walk(scope: IConstruct) -> Iterable[IConstruct]:
+    yield scope
+    for child in scope.node.children:
+        yield from _walk(child)
+
+
+def _resource_of(construct: IConstruct) -> CfnResource | None:
+    """The CloudFormation resource a construct stands for: itself, or its default child (L2)."""
+    if isinstance(construct, CfnResource):
+        return construct
+    child = construct.node.default_child
+    return child if isinstance(child, CfnResource) else None
+
+
+def apply_checkov_skips(app: Stage, entries: Iterable[CheckovSkip] = CHECKOV_SKIPS) -> dict[CheckovSkip, list[str]]:
+    """Write each entry into `Metadata.checkov.skip` of every resource it matches; return the matched paths.
+
+    Raises AcknowledgmentError when an entry is malformed or matches no CloudFormation resource.
+    """
+    entries = list(entries)
+    bad = [f"{e.path} {e.check}: {p}" for e in entries for p in e.problems()]
+    if bad:
+        raise AcknowledgmentError("invalid checkov skips:\n  " + "\n  ".join(bad))
+    constructs = [c for c in _walk(app) if c.node.path]
+    per_resource: dict[str, tuple[CfnResource, list[CheckovSkip]]] = {}
+    matched: dict[CheckovSkip, list[str]] = {}
+    for entry in entries:
+        hits = []
+        for construct in constructs:
+            if not entry.matches(construct.node.path):
+                continue
+            resource = _resource_of(construct)
+            if resource is None:
+                continue
+            per_resource.setdefault(resource.node.path, (resource, []))[1].append(entry)
+            hits.append(resource.node.path)
+        matched[entry] = hits
+    stale = [f"{e.path} {e.check}" for e, paths in matched.items() if not paths]
+    if stale:
+        raise AcknowledgmentError("stale checkov skips (match no CloudFormation resource):\n  " + "\n  ".join(stale))
+    for resource, skips in per_resource.values():
+        existing: Any = resource.get_metadata(METADATA_KEY) or {}
+        listed = list(existing.get("skip", [])) if isinstance(existing, dict) else []
+        listed += [{"id": s.check, "comment": s.comment} for s in skips]
+        resource.add_metadata(METADATA_KEY, {**(existing if isinstance(existing, dict) else {}), "skip": listed})
+    return matched

@@ -1,0 +1,202 @@
+"""Outside yardsticks on the session's one synth: cfn-lint (zero errors) and checkov (zero failed checks).
+
+A skip is allowed only in compliance/checkov_skips.py, per resource, with a reason.
+The same scanners run on a deliberately broken template to prove a new failure fails.
+Reports (JSON, SARIF for code scanning) land in $SCAN_REPORT_DIR, default cdk.out/compliance/scans/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, CfnResource, Stack
+
+from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
+from compliance.registry import AcknowledgmentError
+from compliance.scanners import CHECKOV_CONFIG, PendingScan, ScanResult, construct_paths
+from tests.conftest import ROOT, Synthesized
+
+Scans = dict[str, ScanResult]
+
+_BROKEN_PATH = "Broken-us-east-1/Payments/Bucket/Resource"
+
+
+def _write_broken_assembly(outdir: Path) -> None:
+    """A one-stack assembly whose bucket has no encryption or logging and a misspelt property."""
+    outdir.mkdir(parents=True)
+    template = {
+        "Resources": {
+            "PaymentsBucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {"BucketNam": "card-data"},
+                "Metadata": {"aws:cdk:path": _BROKEN_PATH},
+            }
+        }
+    }
+    (outdir / "Broken.template.json").write_text(json.dumps(template, indent=1), encoding="utf-8")
+    manifest = {
+        "version": "1.0.0",
+        "artifacts": {
+            "Broken": {
+                "type": "aws:cloudformation:stack",
+                "environment": "aws://111111111111/us-east-1",
+                "properties": {"templateFile": "Broken.template.json"},
+            }
+        },
+    }
+    (outdir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def scans(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> tuple[Scans, Scans]:
+    """(project, broken): both scans start at once so their start-up times overlap."""
+    broken = tmp_path_factory.mktemp("broken") / "cdk.out"
+    _write_broken_assembly(broken)
+    report_dir = Path(os.environ.get("SCAN_REPORT_DIR", ROOT / "cdk.out" / "compliance" / "scans"))
+    project = PendingScan(synthesized.outdir, report_dir)
+    negative = PendingScan(broken, broken.parent / "reports")
+    return project.finish(), negative.finish()
+
+
+def _listing(findings: list[object]) -> str:
+    return "\n  ".join(map(str, findings))
+
+
+def test_cfn_lint_reports_no_errors(scans: tuple[Scans, Scans]) -> None:
+    result = scans[0]["cfn-lint"]
+    errors = [f for f in result.findings if f.level == "Error"]
+    assert not errors, f"cfn-lint errors in the synthesized templates:\n  {_listing(errors)}"
+    if result.findings:  # warnings and informational matches: shown, not failed (the report has them all)
+        counts = Counter(f"{f.level} {f.check}" for f in result.findings)
+        warnings.warn(f"cfn-lint: {dict(sorted(counts.items()))}", UserWarning, stacklevel=1)
+
+
+def test_checkov_has_no_failed_check(scans: tuple[Scans, Scans]) -> None:
+    result = scans[0]["checkov"]
+    assert not result.findings, (
+        "checkov failed checks (fix the construct, or add a CheckovSkip with a specific reason to"
+        f" compliance/checkov_skips.py):\n  {_listing(result.findings)}"
+    )
+
+
+def test_checkov_scanned_every_stack(scans: tuple[Scans, Scans], synthesized: Synthesized) -> None:
+    summary = scans[0]["checkov"].summary
+    assert summary.get("parsing_errors") == 0
+    assert summary.get("passed", 0) > 0
+    templates = {f"{name}.template.json" for name, _ in synthesized.templates()}
+    reported = {Path(c["file_path"]).name for c in scans[0]["checkov"].skipped}
+    assert summary.get("resource_count", 0) >= len(templates), summary
+    assert reported <= templates, reported - templates
+
+
+def test_every_checkov_skip_is_honoured_on_the_resources_it_names(
+    scans: tuple[Scans, Scans], synthesized: Synthesized
+) -> None:
+    """Each registry entry shows up in checkov's skipped list, on each resource it matched, with its reason."""
+    skipped = scans[0]["checkov"].skipped
+    seen = {
+        (
+            c["check_id"],
+            c["resource"].split(".", 1)[-1],
+            Path(c["file_path"]).name,
+            c["check_result"]["suppress_comment"],
+        )
+        for c in skipped
+    }
+    paths = {path: key for key, path in construct_paths(synthesized.outdir).items()}
+    missing = []
+    for entry, resources in synthesized.gate.checkov_skipped_paths.items():
+        assert resources, f"{entry.path} {entry.check} matched nothing"
+        for path in resources:
+            file, logical_id = paths[path]
+            if (entry.check, logical_id, file, entry.comment) not in seen:
+                missing.append(f"{entry.check} on {path}")
+    assert not missing, "skips written but not reported as skipped by checkov:\n  " + "\n  ".join(missing)
+
+
+def test_checkov_config_holds_no_global_skip() -> None:
+    text = CHECKOV_CONFIG.read_text(encoding="utf-8")
+    keys = {line.split(":", 1)[0].strip() for line in text.splitlines() if line and not line.startswith((" ", "#"))}
+    assert {"framework", "skip-download"} <= keys
+    forbidden = keys & {"skip-check", "soft-fail", "soft-fail-on", "skip-path", "skip-framework", "baseline"}
+    assert not forbidden, f".checkov.yaml must not skip globally: {sorted(forbidden)}"
+
+
+def test_a_new_checkov_failure_fails_with_check_resource_and_file(scans: tuple[Scans, Scans]) -> None:
+    failures = [str(f) for f in scans[1]["checkov"].findings]
+    assert failures, "checkov found nothing wrong with an unencrypted, unlogged bucket"
+    assert any(
+        "CKV_AWS_18" in f
+        and "AWS::S3::Bucket.PaymentsBucket" in f
+        and _BROKEN_PATH in f
+        and "Broken.template.json" in f
+        for f in failures
+    ), "\n".join(failures)
+
+
+def test_a_cfn_lint_error_fails_with_rule_resource_and_file(scans: tuple[Scans, Scans]) -> None:
+    errors = [str(f) for f in scans[1]["cfn-lint"].findings if f.level == "Error"]
+    assert any("E3002" in e and "PaymentsBucket" in e and "Broken.template.json" in e for e in errors), errors
+
+
+def test_checkov_sarif_points_at_cdk_out(scans: tuple[Scans, Scans]) -> None:
+    report_dir = scans[1]["checkov"].report_dir
+    assert report_dir is not None
+    sarif = json.loads((report_dir / "checkov.sarif").read_text(encoding="utf-8"))
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for run in sarif["runs"]
+        for res in run["results"]
+        for loc in res["locations"]
+    }
+    assert uris == {"cdk.out/Broken.template.json"}
+
+
+def _tiny_app() -> App:
+    app = App()
+    stack = Stack(app, "PciLz-test-Network-us-east-1")
+    CfnResource(stack, "Thing", type="AWS::SNS::Topic")
+    return app
+
+
+_REASON = "A specific reason long enough to say why this check does not apply here"
+
+
+def test_a_stale_checkov_skip_is_refused() -> None:
+    stale = CheckovSkip("PciLz-*-Network-*/Gone", "CKV_AWS_26", _REASON, "PCI DSS v4.0.1 3.5.1")
+    with pytest.raises(AcknowledgmentError, match="stale checkov skips"):
+        apply_checkov_skips(_tiny_app(), [stale])
+
+
+@pytest.mark.parametrize(
+    ("check", "reason", "requirement", "problem"),
+    [
+        ("CKV_AWS_26", "not applicable", "PCI DSS v4.0.1 3.5.1", "reason must be specific"),
+        ("AwsSolutions-S1", _REASON, "PCI DSS v4.0.1 3.5.1", "not a checkov AWS check ID"),
+        ("CKV_AWS_26", _REASON, "3.5.1", "requirement must read"),
+    ],
+)
+def test_a_malformed_checkov_skip_is_refused(check: str, reason: str, requirement: str, problem: str) -> None:
+    entry = CheckovSkip("PciLz-*-Network-*/Thing", check, reason, requirement)
+    with pytest.raises(AcknowledgmentError, match=problem):
+        apply_checkov_skips(_tiny_app(), [entry])
+
+
+def test_skips_on_one_resource_merge_into_one_metadata_entry() -> None:
+    app = _tiny_app()
+    entries = [
+        CheckovSkip("PciLz-*-Network-*/Thing", c, _REASON, "PCI DSS v4.0.1 3.5.1") for c in ("CKV_AWS_26", "CKV_AWS_1")
+    ]
+    apply_checkov_skips(app, entries)
+    resource = app.node.find_child("PciLz-test-Network-us-east-1").node.find_child("Thing")
+    assert isinstance(resource, CfnResource)
+    assert [s["id"] for s in resource.get_metadata("checkov")["skip"]] == ["CKV_AWS_26", "CKV_AWS_1"]
+
+
+def test_every_registry_skip_is_well_formed() -> None:
+    assert all(not entry.problems() for entry in CHECKOV_SKIPS)

@@ -65,13 +65,16 @@ class Gate:
 def register_gates(
     app: App,
     acknowledgments: Iterable[Acknowledgment] = ACKNOWLEDGMENTS,
-    checkov_skips: Iterable[CheckovSkip] = CHECKOV_SKIPS,
+    checkov_skips: Iterable[CheckovSkip] | None = None,
 ) -> Gate:
     """Apply the acknowledgment and checkov-skip registries, then register every pack.
 
-    Call after the stacks exist.
+    Call after the stacks exist. `checkov_skips` defaults to the project's registry when
+    the acknowledgments are the project's, and to none when a purpose-built app passes its own.
     """
     matched = apply_acknowledgments(app, acknowledgments)
+    if checkov_skips is None:
+        checkov_skips = CHECKOV_SKIPS if acknowledgments is ACKNOWLEDGMENTS else ()
     skipped = apply_checkov_skips(app, checkov_skips)
     packs = [pack(app) for pack in NAG_PACKS]
     Validations.of(app).add_plugins(*packs)

@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def scans(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) ->
     return project.finish(), negative.finish()
 
 
-def _listing(findings: list[object]) -> str:
+def _listing(findings: Sequence[object]) -> str:
     return "\n  ".join(map(str, findings))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from aws_cdk import CfnResource, Stage
 from constructs import IConstruct
 
-from compliance.registry import GENERIC_REASONS, MIN_REASON_LENGTH, AcknowledgmentError
+from compliance.registry import GENERIC_REASONS, MIN_REASON_LENGTH, AcknowledgmentError, construct_paths
 
 _CHECK = re.compile(r"^CKV2?_AWS_\d+$")
 _REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
@@ -114,12 +114,6 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
 )
 
 
-def _walk(scope: IConstruct) -> Iterable[IConstruct]:
-    yield scope
-    for child in scope.node.children:
-        yield from _walk(child)
-
-
 def _resource_of(construct: IConstruct) -> CfnResource | None:
     """The CloudFormation resource a construct stands for: itself, or its default child (L2)."""
     if isinstance(construct, CfnResource):
@@ -137,19 +131,20 @@ def apply_checkov_skips(app: Stage, entries: Iterable[CheckovSkip] = CHECKOV_SKI
     bad = [f"{e.path} {e.check}: {p}" for e in entries for p in e.problems()]
     if bad:
         raise AcknowledgmentError("invalid checkov skips:\n  " + "\n  ".join(bad))
-    constructs = [c for c in _walk(app) if c.node.path]
+    constructs = construct_paths(app)
     per_resource: dict[str, tuple[CfnResource, list[CheckovSkip]]] = {}
     matched: dict[CheckovSkip, list[str]] = {}
     for entry in entries:
         hits = []
-        for construct in constructs:
-            if not entry.matches(construct.node.path):
+        for construct, path in constructs:
+            if not entry.matches(path):
                 continue
             resource = _resource_of(construct)
             if resource is None:
                 continue
-            per_resource.setdefault(resource.node.path, (resource, []))[1].append(entry)
-            hits.append(resource.node.path)
+            resource_path = resource.node.path
+            per_resource.setdefault(resource_path, (resource, []))[1].append(entry)
+            hits.append(resource_path)
         matched[entry] = hits
     stale = [f"{e.path} {e.check}" for e, paths in matched.items() if not paths]
     if stale:

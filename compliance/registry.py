@@ -10,7 +10,7 @@ it in the validation report next to the finding it suppresses.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -74,10 +74,14 @@ class AcknowledgmentError(ValueError):
     """The registry has an unacceptable or stale entry; synth stops before any template."""
 
 
-def _walk(scope: IConstruct) -> Iterator[IConstruct]:
-    yield scope
-    for child in scope.node.children:
-        yield from _walk(child)
+def construct_paths(scope: IConstruct) -> list[tuple[IConstruct, str]]:
+    """Every construct under `scope` with its path, read once.
+
+    Each `.node` / `.path` is a jsii round trip to the Node kernel: reading the
+    paths once and matching patterns on the strings keeps the registries'
+    cost linear in the tree, not tree x entries (measured: 6 s of a 20 s synth).
+    """
+    return [(c, path) for c in scope.node.find_all() if (path := c.node.path)]
 
 
 def apply_acknowledgments(app: Stage, entries: Iterable[Acknowledgment]) -> dict[Acknowledgment, list[str]]:
@@ -90,15 +94,15 @@ def apply_acknowledgments(app: Stage, entries: Iterable[Acknowledgment]) -> dict
     bad = [f"{e.path} {e.rule}: {p}" for e in entries for p in e.problems()]
     if bad:
         raise AcknowledgmentError("invalid acknowledgments:\n  " + "\n  ".join(bad))
-    constructs = [c for c in _walk(app) if c.node.path]
+    constructs = construct_paths(app)
     matched: dict[Acknowledgment, list[str]] = {}
     for entry in entries:
-        hits = [c for c in constructs if entry.matches(c.node.path)]
-        for construct in hits:
+        hits = [(c, path) for c, path in constructs if entry.matches(path)]
+        for construct, _ in hits:
             Validations.of(construct).acknowledge(
                 CdkAcknowledgment(id=entry.validation_id, reason=f"{entry.reason} [{entry.requirement}]")
             )
-        matched[entry] = [c.node.path for c in hits]
+        matched[entry] = [path for _, path in hits]
     stale = [f"{e.path} {e.rule}" for e, paths in matched.items() if not paths and not e.conditional]
     if stale:
         raise AcknowledgmentError("stale acknowledgments (match no construct):\n  " + "\n  ".join(stale))

@@ -1,0 +1,1 @@
+"""Scripts that print figures (`make bench`); they assert nothing about time."""

@@ -1,0 +1,218 @@
+"""`make bench`: how fast the landing zone synthesizes and tests, as figures (never timed assertions).
+
+Each case runs in a fresh process (a new interpreter and jsii kernel, as `cdk synth`
+and CI pay them), several times, interleaved round-robin so that load from other
+work on the machine spreads over every case; the table shows medians.
+
+Cases
+- floor:      empty App + Stack synth, the jsii start-up floor
+- synth-N:    app.py with every gate on, for a configuration of N regions (1, 2, 4),
+              built from the default environment with non-overlapping CIDRs and
+              per-region placeholder certificate ARNs
+- nogates-2:  the 2-region landing zone without the cdk-nag packs (the gates' share)
+- make-test:  the whole `make test` after set-up (lint, types, every test)
+
+Peak memory is the largest resident set of the case's process tree (wait4 rusage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config import parse_environment
+from config.defaults import EMBEDDED_ENVIRONMENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+EXTRA_REGIONS = ("us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
+TARGET_RATIO = 2.5
+TARGET_PER_REGION_S = 0.5
+TARGET_MAKE_TEST_S = 60.0
+
+
+def environment(regions: int) -> dict[str, Any]:
+    """The default environment with its home region plus `regions - 1` others."""
+    base = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    home = base["home_region"]
+    template = base["regions"][home]
+    chosen = [home, *[r for r in EXTRA_REGIONS if r != home]][:regions]
+    base["regions"] = {}
+    for index, region in enumerate(chosen, start=1):
+        regional = copy.deepcopy(template)
+        regional["vpc_cidr"] = f"10.{10 * index}.0.0/16"
+        regional["certificate_arn"] = (
+            f"arn:aws:acm:{region}:{base['account']}:certificate/00000000-0000-4000-8000-{index:012d}"
+        )
+        regional.pop("az_suffixes", None)
+        base["regions"][region] = regional
+    parse_environment(base, source=f"benchmark {regions} regions")  # fail here, not inside a timed run
+    return base
+
+
+@dataclass
+class Case:
+    name: str
+    cmd: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    walls: list[float] = field(default_factory=list)
+    peaks_mib: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "case": self.name,
+            "runs": len(self.walls),
+            "median_s": round(self.median, 2),
+            "min_s": round(min(self.walls), 2),
+            "max_s": round(max(self.walls), 2),
+            "peak_rss_mib": round(max(self.peaks_mib), 1),
+            "walls_s": [round(w, 3) for w in self.walls],
+        }
+
+
+def measure(case: Case, workdir: Path) -> None:
+    outdir = Path(tempfile.mkdtemp(prefix=f"{case.name}-", dir=workdir))
+    env = {**os.environ, **case.env, "CDK_OUTDIR": str(outdir)}
+    cmd = [part.replace("{outdir}", str(outdir)) for part in case.cmd]
+    log = outdir.with_suffix(".log")
+    with log.open("wb") as sink:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise SystemExit(f"bench case {case.name} failed (exit {proc.returncode}):\n{tail}")
+    case.walls.append(wall)
+    case.peaks_mib.append(usage.ru_maxrss / 1024)  # KiB on Linux
+    shutil.rmtree(outdir, ignore_errors=True)
+    log.unlink(missing_ok=True)
+
+
+def _machine() -> dict[str, Any]:
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S607
+    mem = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")),
+        "?",
+    )
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(int(mem) / 1024 / 1024, 1) if mem.isdigit() else mem,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "node": node,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _verdict(value: float, target: float) -> str:
+    return "meets" if value <= target else "MISSES"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark synth and test-suite time.")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "cdk.out" / "benchmarks" / "bench.json")
+    parser.add_argument("--skip-tests", action="store_true", help="leave out the `make test` case")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="pci-lz-bench-"))
+    env_files = {}
+    for regions in (1, 2, 4):
+        env_files[regions] = workdir / f"env-{regions}-regions.json"
+        env_files[regions].write_text(json.dumps(environment(regions)), encoding="utf-8")
+
+    def gated(regions: int) -> Case:
+        context = json.dumps({"env": str(env_files[regions])})
+        return Case(f"synth-{regions}", [PYTHON, "app.py"], env={"CDK_CONTEXT_JSON": context})
+
+    cases = [
+        Case("floor", [PYTHON, "-m", "benchmarks.synth_case", "floor", "{outdir}"]),
+        gated(1),
+        gated(2),
+        gated(4),
+        Case("nogates-2", [PYTHON, "-m", "benchmarks.synth_case", "nogates", "{outdir}", str(env_files[2])]),
+    ]
+    if not args.skip_tests:
+        cases.append(Case("make-test", ["make", "--no-print-directory", "test"]))
+    machine = _machine()
+    print(f"bench: {args.runs} runs of {len(cases)} cases, round-robin; machine {machine}", file=sys.stderr)
+    for run in range(args.runs):
+        for case in cases:
+            measure(case, workdir)
+            print(f"  run {run + 1}: {case.name:<10} {case.walls[-1]:6.2f} s", file=sys.stderr)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    by_name = {c.name: c for c in cases}
+    floor, s1, s2, s4 = (by_name[n].median for n in ("floor", "synth-1", "synth-2", "synth-4"))
+    nogates = by_name["nogates-2"].median
+    derived: dict[str, Any] = {
+        "synth2_over_floor": round(s2 / floor, 2),
+        "per_extra_region_s_1_to_2": round(s2 - s1, 2),
+        "per_extra_region_s_2_to_4": round((s4 - s2) / 2, 2),
+        "gates_share_of_synth2": round((s2 - nogates) / s2, 3),
+        "gates_cost_s": round(s2 - nogates, 2),
+    }
+    per_region = max(derived["per_extra_region_s_1_to_2"], derived["per_extra_region_s_2_to_4"])
+    targets = {
+        "synth2_over_floor <= 2.5": _verdict(derived["synth2_over_floor"], TARGET_RATIO),
+        "per_extra_region <= 0.5 s": _verdict(per_region, TARGET_PER_REGION_S),
+    }
+    if "make-test" in by_name:
+        derived["make_test_s"] = round(by_name["make-test"].median, 2)
+        targets["make_test <= 60 s"] = _verdict(derived["make_test_s"], TARGET_MAKE_TEST_S)
+
+    print(f"\n{'case':<11}{'median s':>9}{'min s':>8}{'max s':>8}{'peak MiB':>10}  runs")
+    for case in cases:
+        row = case.row()
+        print(
+            f"{row['case']:<11}{row['median_s']:>9.2f}{row['min_s']:>8.2f}{row['max_s']:>8.2f}"
+            f"{row['peak_rss_mib']:>10.0f}  {row['runs']}"
+        )
+    print()
+    print(f"synth (2 regions, every gate) / floor  {derived['synth2_over_floor']:>6.2f} x    target <= 2.5 x")
+    print(f"extra region, 1 -> 2                   {derived['per_extra_region_s_1_to_2']:>6.2f} s    target <= 0.5 s")
+    print(f"extra region, 2 -> 4 (each)            {derived['per_extra_region_s_2_to_4']:>6.2f} s    target <= 0.5 s")
+    print(
+        f"cdk-nag gates' share of the synth      {100 * derived['gates_share_of_synth2']:>6.1f} %"
+        f"    ({derived['gates_cost_s']:.2f} s)"
+    )
+    if "make_test_s" in derived:
+        print(f"make test (after set-up)               {derived['make_test_s']:>6.2f} s    target <= 60 s")
+    for target, verdict in targets.items():
+        print(f"  {verdict:<7} {target}")
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "machine": machine,
+        "cases": [c.row() for c in cases],
+        "derived": derived,
+        "targets": targets,
+        "note": "figures, not pass/fail: the machine is shared and timings are noisy",
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -122,7 +122,11 @@ def _resource_of(construct: IConstruct) -> CfnResource | None:
     return child if isinstance(child, CfnResource) else None
 
 
-def apply_checkov_skips(app: Stage, entries: Iterable[CheckovSkip] = CHECKOV_SKIPS) -> dict[CheckovSkip, list[str]]:
+def apply_checkov_skips(
+    app: Stage,
+    entries: Iterable[CheckovSkip] = CHECKOV_SKIPS,
+    constructs: list[tuple[IConstruct, str]] | None = None,
+) -> dict[CheckovSkip, list[str]]:
     """Write each entry into `Metadata.checkov.skip` of every resource it matches; return the matched paths.
 
     Raises AcknowledgmentError when an entry is malformed or matches no CloudFormation resource.
@@ -131,7 +135,8 @@ def apply_checkov_skips(app: Stage, entries: Iterable[CheckovSkip] = CHECKOV_SKI
     bad = [f"{e.path} {e.check}: {p}" for e in entries for p in e.problems()]
     if bad:
         raise AcknowledgmentError("invalid checkov skips:\n  " + "\n  ".join(bad))
-    constructs = construct_paths(app)
+    if constructs is None:
+        constructs = construct_paths(app)
     per_resource: dict[str, tuple[CfnResource, list[CheckovSkip]]] = {}
     matched: dict[CheckovSkip, list[str]] = {}
     for entry in entries:

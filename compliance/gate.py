@@ -19,7 +19,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
-from compliance.registry import Acknowledgment, apply_acknowledgments
+from compliance.registry import Acknowledgment, apply_acknowledgments, construct_paths
 
 NAG_PACKS = (AwsSolutionsChecks, PCIDSS321Checks, NIST80053R5Checks)
 REPORT_FILE = "validation-report.json"
@@ -72,10 +72,11 @@ def register_gates(
     Call after the stacks exist. `checkov_skips` defaults to the project's registry when
     the acknowledgments are the project's, and to none when a purpose-built app passes its own.
     """
-    matched = apply_acknowledgments(app, acknowledgments)
+    constructs = construct_paths(app)  # one read of the tree for both registries
+    matched = apply_acknowledgments(app, acknowledgments, constructs)
     if checkov_skips is None:
         checkov_skips = CHECKOV_SKIPS if acknowledgments is ACKNOWLEDGMENTS else ()
-    skipped = apply_checkov_skips(app, checkov_skips)
+    skipped = apply_checkov_skips(app, checkov_skips, constructs)
     packs = [pack(app) for pack in NAG_PACKS]
     Validations.of(app).add_plugins(*packs)
     return Gate(packs=tuple(p.read_pack_name for p in packs), acknowledged_paths=matched, checkov_skipped_paths=skipped)

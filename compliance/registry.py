@@ -84,7 +84,11 @@ def construct_paths(scope: IConstruct) -> list[tuple[IConstruct, str]]:
     return [(c, path) for c in scope.node.find_all() if (path := c.node.path)]
 
 
-def apply_acknowledgments(app: Stage, entries: Iterable[Acknowledgment]) -> dict[Acknowledgment, list[str]]:
+def apply_acknowledgments(
+    app: Stage,
+    entries: Iterable[Acknowledgment],
+    constructs: list[tuple[IConstruct, str]] | None = None,
+) -> dict[Acknowledgment, list[str]]:
     """Acknowledge each entry on every construct it matches; return the matched paths.
 
     Raises when an entry is malformed or matches nothing: a stale acknowledgment
@@ -94,7 +98,8 @@ def apply_acknowledgments(app: Stage, entries: Iterable[Acknowledgment]) -> dict
     bad = [f"{e.path} {e.rule}: {p}" for e in entries for p in e.problems()]
     if bad:
         raise AcknowledgmentError("invalid acknowledgments:\n  " + "\n  ".join(bad))
-    constructs = construct_paths(app)
+    if constructs is None:
+        constructs = construct_paths(app)
     matched: dict[Acknowledgment, list[str]] = {}
     for entry in entries:
         hits = [(c, path) for c, path in constructs if entry.matches(path)]

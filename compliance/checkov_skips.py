@@ -30,11 +30,35 @@ _REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(
 METADATA_KEY = "checkov"
 
 _NETWORK = "PciLz-*-Network-*"
+# CDK-generated deploy-time handlers: CloudFormation invokes them synchronously, they call one AWS API.
 _RESTRICT_DEFAULT_SG_HANDLER = f"{_NETWORK}/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler"
-_CDK_HANDLER = (
+_RESTRICT_DEFAULT_SG = (
     "CDK-generated custom-resource handler of ec2.Vpc(restrict_default_security_group=True): CloudFormation"
     " invokes it only at deploy time to strip every rule from the VPC's default security group"
 )
+# custom_resources.AwsCustomResource shares one singleton function per stack, under this fixed UUID.
+_AWS_CUSTOM_RESOURCE_HANDLER = "PciLz-*-Data-*/AWS679f53fac002430cb0da5b7982bd2287"
+_EBS_DEFAULTS = (
+    "CDK-generated singleton handler of custom_resources.AwsCustomResource (pci_constructs/ebs_default_encryption.py):"
+    " CloudFormation invokes it only at deploy time to switch on EBS encryption by default with the block-storage key"
+)
+_NO_CONCURRENCY = "it has no event source to throttle and CDK exposes no concurrency setting for it"
+_NO_DLQ = (
+    "the invocation is synchronous, so a failure fails and rolls back the stack update where it is seen,"
+    " and a dead-letter queue only ever receives asynchronous failures"
+)
+_NO_VPC = (
+    "it calls only the EC2 API, handles no cardholder data, and CDK places it outside the VPC so the CDE"
+    " needs no route or endpoint just for it"
+)
+
+
+def _handler_skips(path: str, what: str) -> tuple[CheckovSkip, ...]:
+    return (
+        CheckovSkip(path, "CKV_AWS_115", f"{what}; {_NO_CONCURRENCY}", "PCI DSS v4.0.1 2.2.1"),
+        CheckovSkip(path, "CKV_AWS_116", f"{what}; {_NO_DLQ}", "PCI DSS v4.0.1 2.2.1"),
+        CheckovSkip(path, "CKV_AWS_117", f"{what}; {_NO_VPC}", "PCI DSS v4.0.1 1.3.1"),
+    )
 
 
 @dataclass(frozen=True)
@@ -68,29 +92,18 @@ class CheckovSkip:
 
 
 CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
+    *_handler_skips(_RESTRICT_DEFAULT_SG_HANDLER, _RESTRICT_DEFAULT_SG),
+    *_handler_skips(_AWS_CUSTOM_RESOURCE_HANDLER, _EBS_DEFAULTS),
     CheckovSkip(
-        path=_RESTRICT_DEFAULT_SG_HANDLER,
-        check="CKV_AWS_115",
-        reason=f"{_CDK_HANDLER}; it has no event source to throttle and CDK exposes no concurrency setting for it",
-        requirement="PCI DSS v4.0.1 2.2.1",
-    ),
-    CheckovSkip(
-        path=_RESTRICT_DEFAULT_SG_HANDLER,
-        check="CKV_AWS_116",
+        path="PciLz-*-Keys-*/Keys/BlockStorageKey",
+        check="CKV_AWS_33",
         reason=(
-            f"{_CDK_HANDLER}; the invocation is synchronous, so a failure fails and rolls back the stack"
-            " update where it is seen, and a dead-letter queue only ever receives asynchronous failures"
+            "The account's default EBS key must be usable by every principal of the account that creates a"
+            " volume, so its Allow statements name Principal '*' but hold kms:CallerAccount = this account and"
+            " kms:ViaService = EC2 of this region (AWS's documented pattern), and its '*' Deny blocks any use"
+            " outside EC2; checkov does not read the conditions"
         ),
-        requirement="PCI DSS v4.0.1 2.2.1",
-    ),
-    CheckovSkip(
-        path=_RESTRICT_DEFAULT_SG_HANDLER,
-        check="CKV_AWS_117",
-        reason=(
-            f"{_CDK_HANDLER}; it calls only the EC2 API, handles no cardholder data, and CDK places it"
-            " outside the VPC so the CDE needs no route or endpoint just for it"
-        ),
-        requirement="PCI DSS v4.0.1 1.3.1",
+        requirement="PCI DSS v4.0.1 3.6.1, 7.2.1",
     ),
     CheckovSkip(
         path=f"{_NETWORK}/Network/EdgeSecurityGroup",

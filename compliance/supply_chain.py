@@ -143,7 +143,7 @@ def classify(source: str, report: str, returncode: int, stdout: str, stderr: str
     return audit
 
 
-def _pip_audit(requirements: Path, source: str, report: Path, root: Path) -> Audit:
+def _pip_audit(requirements: Path, source: str, report: Path) -> Audit:
     cmd = [
         _bin("pip-audit"),
         "--requirement",
@@ -164,9 +164,7 @@ def _pip_audit(requirements: Path, source: str, report: Path, root: Path) -> Aud
 
 
 def audit_requirements(requirements: Path, out_dir: Path, root: Path = ROOT) -> Audit:
-    return _pip_audit(
-        requirements, str(requirements.relative_to(root)), out_dir / f"{label(requirements, root)}.json", root
-    )
+    return _pip_audit(requirements, str(requirements.relative_to(root)), out_dir / f"{label(requirements, root)}.json")
 
 
 def audit_venv(venv: Path, out_dir: Path, root: Path = ROOT) -> Audit:
@@ -179,7 +177,7 @@ def audit_venv(venv: Path, out_dir: Path, root: Path = ROOT) -> Audit:
         lock = Path(tmp) / "installed.txt"
         lock.write_text(pins, encoding="utf-8")
         name = f"env{venv.name.replace('.venv', '')}-venv"
-        return _pip_audit(lock, f"{venv.name}/ (installed)", out_dir / f"{name}.json", root)
+        return _pip_audit(lock, f"{venv.name}/ (installed)", out_dir / f"{name}.json")
 
 
 def build_sboms(out: Path, root: Path = ROOT, *, venvs: Iterable[str] = VENVS) -> list[Sbom]:

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.conftest import ROOT
@@ -17,8 +16,6 @@ from tests.conftest import ROOT
 WORKFLOW = ROOT / ".github" / "workflows" / "pr.yml"
 CI_RUN = ROOT / ".ci" / "run"
 README = ROOT / "README.md"
-# Documented by the section that issue 5 hands to the README's author; until it is pasted these xfail.
-PENDING_IN_README = {"make audit", "make bench"}
 _SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -51,9 +48,7 @@ def test_workflow_runs_exactly_the_readme_commands() -> None:
     assert commands == ["make synth", "make test", "make audit"], commands
     documented = readme_commands()
     missing = [c for c in commands if c not in documented]
-    assert not [c for c in missing if c not in PENDING_IN_README], f"not in README.md: {missing}"
-    if missing:
-        pytest.xfail(f"README.md does not document {missing} yet (section in issue 5's report)")
+    assert not missing, f"not in README.md: {missing}"
 
 
 def test_ci_run_is_make_test() -> None:
@@ -102,7 +97,7 @@ def test_evidence_and_sarif_are_uploaded_from_where_the_checks_write_them() -> N
 def test_every_readme_make_command_is_a_makefile_target() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.MULTILINE))
-    documented = {c.split()[1] for c in readme_commands()} | {c.split()[1] for c in PENDING_IN_README}
+    documented = {c.split()[1] for c in readme_commands()}
     assert documented <= targets, documented - targets
 
 

@@ -232,6 +232,19 @@ class KeyRing(Construct):
                 },
             )
         )
+        # With an S3 Bucket Key on the archive, CloudTrail must also decrypt to create or update a trail.
+        self.logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToDecryptForBucketKeys",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "StringLike": {"aws:SourceArn": f"arn:{partition}:cloudtrail:*:{account}:trail/*"},
+                },
+            )
+        )
         self.logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudTrailToDescribeKey",

@@ -102,6 +102,9 @@ class LogArchive(Construct):
             access_logs_prefix=f"{bucket_name}/",
             object_lock_retention=lock,
             noncurrent_version_expiration_days=retention_days,
+            # CloudTrail writes digest files with SSE-S3 whatever the bucket default; log-file
+            # validation (PCI DSS 10.3.4) depends on them arriving.
+            encryption_exempt_prefixes=["AWSLogs/*/CloudTrail-Digest/"],
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ImmediateThenArchiveThenExpire",

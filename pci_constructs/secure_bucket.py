@@ -9,6 +9,7 @@ access-log bucket itself), lifecycle for old versions, retained on delete.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
@@ -41,6 +42,7 @@ class SecureBucket(Construct):
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
         object_lock_retention: s3.ObjectLockRetention | None = None,
         bucket_name: str | None = None,
+        encryption_exempt_prefixes: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         if (encryption_key is None) == (s3_managed_encryption_reason is None):
@@ -83,52 +85,50 @@ class SecureBucket(Construct):
             ],
         )
         retain(self.bucket)
-        self._deny_unexpected_encryption(encryption_key)
+        self._deny_unexpected_encryption(encryption_key, encryption_exempt_prefixes)
 
-    def _deny_unexpected_encryption(self, encryption_key: kms.IKey | None) -> None:
+    def _deny_put(self, sid: str, conditions: dict[str, Any], *, exempt_prefixes: Sequence[str] = ()) -> None:
+        """Deny `s3:PutObject` to everyone under `conditions`, outside `exempt_prefixes`."""
+        scope: dict[str, Any] = (
+            {"not_resources": [self.bucket.arn_for_objects(f"{p}*") for p in exempt_prefixes]}
+            if exempt_prefixes
+            else {"resources": [self.bucket.arn_for_objects("*")]}
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                conditions=conditions,
+                **scope,
+            )
+        )
+
+    def _deny_unexpected_encryption(self, encryption_key: kms.IKey | None, exempt_prefixes: Sequence[str]) -> None:
         """The source guide's DenyUnEncryptedObjectUploads, tightened to the expected algorithm and key.
 
         A request that names no encryption gets the bucket default (the same algorithm and
         key), so nothing is stored unencrypted; a request that names another algorithm or
         another KMS key is denied. Denying requests without the header would break AWS log
-        delivery services, which rely on the bucket default.
+        delivery services, which rely on the bucket default. `exempt_prefixes` are keys an
+        AWS service writes with SSE-S3 whatever the bucket default (CloudTrail digest files).
         """
-        objects = self.bucket.arn_for_objects("*")
         expected = "aws:kms" if encryption_key else "AES256"
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyUnexpectedEncryptionAlgorithm",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[objects],
-                conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": expected}},
-            )
+        self._deny_put(
+            "DenyUnexpectedEncryptionAlgorithm",
+            {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": expected}},
+            exempt_prefixes=exempt_prefixes,
         )
         # SSE-C names no x-amz-server-side-encryption header, so the statement above lets it through;
         # objects under a key that AWS never holds are unreadable to the owner (a known ransomware path).
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyCustomerProvidedKeys",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[objects],
-                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
-            )
+        self._deny_put(
+            "DenyCustomerProvidedKeys",
+            {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
         )
         if encryption_key is not None:
-            self.bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="DenyOtherKmsKeys",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=["s3:PutObject"],
-                    resources=[objects],
-                    conditions={
-                        "StringNotEqualsIfExists": {
-                            "s3:x-amz-server-side-encryption-aws-kms-key-id": encryption_key.key_arn
-                        }
-                    },
-                )
+            self._deny_put(
+                "DenyOtherKmsKeys",
+                {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": encryption_key.key_arn}},
+                exempt_prefixes=exempt_prefixes,
             )

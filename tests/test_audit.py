@@ -729,3 +729,12 @@ def test_audit_acknowledgments_are_conditional_and_match_the_default_app(synthes
     for entry in audit_entries:
         assert entry.conditional, entry
         assert synthesized.gate.acknowledged_paths[entry], entry
+
+
+def test_digest_files_are_exempt_from_the_encryption_denies(synthesized: Synthesized) -> None:
+    """CloudTrail writes digest files with SSE-S3; denying them would silently break log-file validation."""
+    statements = _statements(_audit(synthesized))
+    for sid in ("DenyUnexpectedEncryptionAlgorithm", "DenyOtherKmsKeys"):
+        exempt = [s for s in statements if s.get("Sid") == sid and "NotResource" in s]
+        assert exempt, sid
+        assert all("/AWSLogs/*/CloudTrail-Digest/*" in json.dumps(s["NotResource"]) for s in exempt)

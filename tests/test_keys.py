@@ -169,3 +169,14 @@ def test_duplicate_administrators_are_rejected() -> None:
     arn = "arn:aws:iam::111111111111:role/custodian"
     with pytest.raises(ValueError, match="administrator_role_arns"):
         _key_ring_stack(administrator_role_arns=[arn, arn])
+
+
+def test_cloudtrail_may_decrypt_with_the_logs_key_for_this_accounts_trails(synthesized: Synthesized) -> None:
+    """An S3 Bucket Key on the archive makes CloudTrail decrypt when it creates or updates the trail."""
+    config = synthesized.config
+    statements = _key_statements(synthesized, config.home_region, "logs")
+    decrypt = [s for s in statements if s.get("Sid") == "AllowCloudTrailToDecryptForBucketKeys"]
+    assert len(decrypt) == 1
+    assert decrypt[0]["Action"] == "kms:Decrypt"
+    assert decrypt[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": config.account}
+    assert decrypt[0]["Condition"]["StringLike"]["aws:SourceArn"].endswith(f":{config.account}:trail/*")

@@ -40,6 +40,7 @@ class _AclRule:
     direction: ec2.TrafficDirection
     traffic: ec2.AclTraffic
     cidrs: Sequence[str]
+    action: ec2.Action = ec2.Action.ALLOW
 
 
 class SegmentedVpc(Construct):
@@ -209,6 +210,10 @@ class SegmentedVpc(Construct):
             Tier.APPLICATION: [
                 _AclRule(inbound, app_traffic, public),
                 _AclRule(inbound, https, app + cde),  # interface endpoints live in this tier
+                # The public tier reaches this tier on the app port only: without this deny, the
+                # ephemeral allow below would admit it on every port >= 1024. Replies to NAT-routed
+                # egress carry the remote server's address, never a public-subnet one.
+                _AclRule(inbound, EPHEMERAL_PORTS, public, ec2.Action.DENY),
                 _AclRule(inbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to HTTPS egress and DB calls
                 _AclRule(outbound, https, [ANYWHERE]),
                 _AclRule(outbound, db_traffic, cde),
@@ -246,7 +251,7 @@ class SegmentedVpc(Construct):
                         rule_number=number,
                         traffic=rule.traffic,
                         direction=rule.direction,
-                        rule_action=ec2.Action.ALLOW,
+                        rule_action=rule.action,
                     )
             self.network_acls[tier] = acl
 

@@ -119,7 +119,7 @@ def test_every_tier_has_its_own_nacl_of_allow_tcp_entries(synthesized: Synthesiz
     for tier in Tier:
         entries = _nacl_entries(synthesized, region, tier)
         assert entries
-        assert all(e["Protocol"] == 6 and e["RuleAction"] == "allow" for e in entries)
+        assert all(e["Protocol"] == 6 for e in entries)
 
 
 def test_cde_nacl_admits_only_the_database_port_from_the_application_tier(
@@ -330,3 +330,26 @@ def test_subnets_fit_inside_the_vpc(synthesized: Synthesized, region: str) -> No
     network = synthesized.zone.regions[region].network.network
     for subnet in network.vpc.public_subnets + network.vpc.private_subnets + network.vpc.isolated_subnets:
         assert ipaddress.IPv4Network(subnet.ipv4_cidr_block).subnet_of(vpc)
+
+
+def test_public_tier_reaches_the_application_tier_on_the_app_port_only(synthesized: Synthesized, region: str) -> None:
+    """NACLs are evaluated lowest rule first: app-port allow, then public-source deny, then ephemeral allow."""
+    network = synthesized.zone.regions[region].network.network
+    port = synthesized.config.app_port
+    public = {s.ipv4_cidr_block for s in network.public_subnets.subnets}
+    inbound = sorted(
+        (e for e in _nacl_entries(synthesized, region, Tier.APPLICATION) if not e["Egress"]),
+        key=lambda e: e["RuleNumber"],
+    )
+
+    def first_match(source_in: set[str], port_number: int) -> str:
+        for entry in inbound:
+            low, high = _ports(entry)
+            if low <= port_number <= high and (entry["CidrBlock"] in source_in or entry["CidrBlock"] == "0.0.0.0/0"):
+                return str(entry["RuleAction"])
+        return "deny"
+
+    assert first_match(public, port) == "allow"
+    for other in (1024, 5432, 22000, 65535):
+        assert first_match(public, other) == "deny", other
+    assert first_match({"203.0.113.10/32"}, 40000) == "allow", "replies to NAT-routed egress"

@@ -22,3 +22,8 @@ class KeysStack(LandingZoneStack):
             alias_prefix=f"pci-lz/{self.config.name}",
             administrator_role_arns=config.key_administrator_role_arns,
         )
+        # Pin every key's ARN as an export. Which stacks import a key depends on configuration
+        # (Config on or off, ...); without the pin, switching a consumer off makes this stack try
+        # to drop an export that the consumer, updated later, still imports, and the deploy fails.
+        for key in self.keys.all_keys:
+            self.export_value(key.key_arn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import Any
@@ -180,3 +181,14 @@ def test_cloudtrail_may_decrypt_with_the_logs_key_for_this_accounts_trails(synth
     assert decrypt[0]["Action"] == "kms:Decrypt"
     assert decrypt[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": config.account}
     assert decrypt[0]["Condition"]["StringLike"]["aws:SourceArn"].endswith(f":{config.account}:trail/*")
+
+
+def test_every_key_arn_is_pinned_as_an_export(synthesized: Synthesized) -> None:
+    """Consumers of a key change with configuration; a pinned export keeps such updates deployable."""
+    for region, regional in synthesized.zone.regions.items():
+        keys = regional.keys
+        outputs = synthesized.template(keys.stack_name).to_json().get("Outputs", {})
+        exported = {json.dumps(o["Value"], sort_keys=True) for o in outputs.values() if "Export" in o}
+        for key in keys.keys.all_keys:
+            arn = json.dumps(keys.resolve(key.key_arn), sort_keys=True)
+            assert arn in exported, f"{region}: {key.node.path}"

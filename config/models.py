@@ -219,6 +219,13 @@ class AuditConfig(_Frozen):
             " function of the account, so workloads added later are covered without a change here."
         ),
     )
+    replica_region: Region | None = Field(
+        default=None,
+        description=(
+            "Region of the log archive's replica. Defaults to the first additional region; set it explicitly"
+            " before adding regions, because moving the replica means a new replica stack and bucket."
+        ),
+    )
     config_enabled: bool = Field(default=True, description="AWS Config recorder, delivery and conformance pack.")
     security_hub_enabled: bool = Field(default=True, description="Security Hub with PCI DSS v4.0.1 and FSBP.")
     guardduty_enabled: bool = Field(default=True, description="GuardDuty with S3 protection and runtime monitoring.")
@@ -412,6 +419,11 @@ class EnvironmentConfig(_Frozen):
                 raise ValueError(
                     f"regions.{region}.az_suffixes lists {len(suffixes)} zones; az_count needs {self.az_count}"
                 )
+        replica = self.audit.replica_region
+        if replica is not None and (replica not in self.regions or replica == self.home_region):
+            raise ValueError(
+                f"audit.replica_region {replica!r} must be one of regions and not the home region {self.home_region!r}"
+            )
         for arn in self.audit.lambda_data_event_functions or ():
             match = _LAMBDA_FUNCTION_ARN.match(arn)
             assert match is not None  # checked by the field validator
@@ -423,8 +435,8 @@ class EnvironmentConfig(_Frozen):
 
     @property
     def replica_region(self) -> str | None:
-        """Where the log archive is replicated: the first additional region, if any."""
-        return next(iter(self.additional_regions), None)
+        """Where the log archive is replicated: `audit.replica_region`, else the first additional region."""
+        return self.audit.replica_region or next(iter(self.additional_regions), None)
 
     @property
     def additional_regions(self) -> tuple[str, ...]:

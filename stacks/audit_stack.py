@@ -35,7 +35,8 @@ def archive_replication(config: EnvironmentConfig) -> ArchiveReplication | None:
         source_bucket_name=log_archive_bucket_name(config, config.home_region),
         replica_region=config.replica_region,
         replica_bucket_name=log_archive_bucket_name(config, config.replica_region),
-        role_name=f"pci-lz-{config.name}-log-archive-replication",
+        # IAM names are account-wide: the region keeps a moved replica from colliding with the old one.
+        role_name=f"pci-lz-{config.name}-archive-repl-{config.replica_region}",
         replica_key_alias=f"alias/pci-lz/{config.name}/log-archive-replica",
     )
 

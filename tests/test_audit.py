@@ -738,3 +738,25 @@ def test_digest_files_are_exempt_from_the_encryption_denies(synthesized: Synthes
         exempt = [s for s in statements if s.get("Sid") == sid and "NotResource" in s]
         assert exempt, sid
         assert all("/AWSLogs/*/CloudTrail-Digest/*" in json.dumps(s["NotResource"]) for s in exempt)
+
+
+def test_replica_region_can_be_pinned_and_is_validated() -> None:
+    data = _environment()
+    data["regions"]["eu-west-1"] = {
+        "vpc_cidr": "10.30.0.0/16",
+        "certificate_arn": f"arn:aws:acm:eu-west-1:{data['account']}:certificate/00000000-0000-4000-8000-000000000003",
+    }
+    data["regions"] = {
+        "us-east-1": data["regions"]["us-east-1"],
+        **{k: v for k, v in data["regions"].items() if k != "us-east-1"},
+    }
+    data["audit"] = {**data.get("audit", {}), "replica_region": "eu-west-1"}
+    config = parse_environment(data)
+    assert config.replica_region == "eu-west-1"
+    replication = archive_replication(config)
+    assert replication is not None
+    assert replication.role_name.endswith("-eu-west-1")
+    assert len(replication.role_name) <= 64
+    data["audit"]["replica_region"] = "us-east-1"
+    with pytest.raises(ConfigError, match=r"audit\.replica_region 'us-east-1' must be one of regions and not the home"):
+        parse_environment(data)

@@ -189,8 +189,9 @@ class AuditConfig(_Frozen):
     organization_trail: bool = Field(
         default=False,
         description=(
-            "Make the trail an AWS Organizations organization trail (deploy from the management account or"
-            " a delegated administrator); it then also logs every member account. Needs organization_id."
+            "Make the trail an AWS Organizations organization trail (deploy from the management account;"
+            " delegated administrators are not supported yet); it then also logs every member account."
+            " Needs organization_id."
         ),
     )
     organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
@@ -325,7 +326,10 @@ class EnvironmentConfig(_Frozen):
     )
     az_count: int = Field(default=2, ge=2, le=3)
     allowed_ingress_cidrs: tuple[IngressCidr, ...] = Field(
-        min_length=1, description="Sources allowed to reach the public load balancer (443/80)."
+        min_length=1,
+        # Each source costs two inbound entries in the public NACL, whose default quota is 20 per direction.
+        max_length=8,
+        description="Sources allowed to reach the public load balancer (443/80); at most 8.",
     )
     domain_name: str | None = Field(default=None, max_length=253, pattern=r"^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
     alarm_email: str

@@ -2,8 +2,10 @@
 
 Tiers: public (load balancer and NAT only), application (private, HTTPS egress
 through NAT), CDE (isolated: no route to the internet). Security groups chain
-edge -> app -> database by reference; NACLs repeat the same intent statelessly,
-so a mistake in one layer is caught by the other.
+edge -> app -> database by reference; NACLs repeat the same tier boundaries
+statelessly (the public tier reaches the application tier on the app port only,
+the CDE only from the application tier), so a mistake in a security group does
+not open a path between tiers on its own.
 """
 
 from __future__ import annotations

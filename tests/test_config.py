@@ -54,6 +54,7 @@ def _break(path: str, value: Any) -> dict[str, Any]:
         ("regions.us-west-2.vpc_cidr", "10.10.128.0/17", "<environment>", "overlaps"),
         ("allowed_ingress_cidrs", ["300.0.0.0/8"], "allowed_ingress_cidrs.0", "malformed IPv4 CIDR"),
         ("allowed_ingress_cidrs", [], "allowed_ingress_cidrs", "at least 1"),
+        ("allowed_ingress_cidrs", [f"198.51.100.{i}/32" for i in range(9)], "allowed_ingress_cidrs", "at most 8"),
         ("log_retention_days", 90, "log_retention_days", "under the 365 days"),
         ("log_retention_days", 366, "log_retention_days", "does not offer"),
         ("az_count", 1, "az_count", "greater than or equal to 2"),

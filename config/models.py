@@ -29,7 +29,7 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _ACM_ARN = re.compile(r"^arn:aws(?:-us-gov)?:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$")
 _PARTITIONS = ("aws", "aws-us-gov")
-_AZ_SUFFIX = re.compile(r"^[a-z]$")
+_AZ_SUFFIX = re.compile(r"^[a-d]$")  # each VPC tier reserves a fixed subnet slot for zones a-d
 _S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LAMBDA_FUNCTION_ARN = re.compile(
     r"^arn:aws(?:-us-gov)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
@@ -113,7 +113,7 @@ class RegionConfig(_Frozen):
         if value is None:
             return None
         if any(not _AZ_SUFFIX.match(s) for s in value) or len(set(value)) != len(value):
-            raise ValueError("must be distinct single lower-case letters, for example ['a', 'b']")
+            raise ValueError("must be distinct letters from a to d, for example ['a', 'b']")
         return value
 
 

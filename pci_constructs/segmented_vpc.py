@@ -14,7 +14,9 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+import jsii
 from aws_cdk import Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -33,6 +35,39 @@ class Tier(StrEnum):
     PUBLIC = "Public"
     APPLICATION = "Application"
     CDE = "Cde"
+
+
+AZ_SLOT_LETTERS = "abcd"
+
+
+@jsii.implements(ec2.IIpAddresses)
+class TierSlotAddresses:
+    """Gives each (tier, AZ letter) a fixed sixteenth of the VPC CIDR.
+
+    CDK's default allocator hands out subnet CIDRs one after another, so adding an AZ
+    re-addresses every later subnet (and the database, endpoints and NAT inside them).
+    Here tier i, zone letter j always gets slice 4*i + j: growing from two AZs to three
+    only adds subnets.
+    """
+
+    def __init__(self, network: ipaddress.IPv4Network) -> None:
+        self._network = network
+        self._slices = list(network.subnets(new_prefix=network.prefixlen + 4))
+
+    def allocate_vpc_cidr(self) -> ec2.VpcIpamOptions:
+        return ec2.VpcIpamOptions(cidr_block=str(self._network))
+
+    def allocate_subnets_cidr(
+        self, *, requested_subnets: Sequence[ec2.RequestedSubnet | dict[str, Any]], vpc_cidr: str
+    ) -> ec2.SubnetIpamOptions:
+        tiers = [tier.value for tier in Tier]
+        allocated = []
+        for requested in requested_subnets:
+            request = ec2.RequestedSubnet(**requested) if isinstance(requested, dict) else requested
+            tier = tiers.index(request.configuration.name)
+            zone = AZ_SLOT_LETTERS.index(request.availability_zone[-1])
+            allocated.append(ec2.AllocatedSubnet(cidr=str(self._slices[tier * len(AZ_SLOT_LETTERS) + zone])))
+        return ec2.SubnetIpamOptions(allocated_subnets=allocated)
 
 
 @dataclass(frozen=True)
@@ -80,13 +115,14 @@ class SegmentedVpc(Construct):
             raise ValueError("allowed_ingress_cidrs: at least one source CIDR is required")
         if app_port == db_port:
             raise ValueError("app_port and db_port must differ")
-        # 16 equal slices: room for 3 tiers x 3 AZs and growth.
-        subnet_mask = network.prefixlen + 4
+        bad_zones = [az for az in availability_zones if az[-1] not in AZ_SLOT_LETTERS]
+        if bad_zones:
+            raise ValueError(f"availability_zones: {bad_zones} end in a letter outside {AZ_SLOT_LETTERS!r}")
 
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            ip_addresses=TierSlotAddresses(network),
             availability_zones=list(availability_zones),
             nat_gateways=len(availability_zones),
             restrict_default_security_group=True,
@@ -96,18 +132,15 @@ class SegmentedVpc(Construct):
                 ec2.SubnetConfiguration(
                     name=Tier.PUBLIC.value,
                     subnet_type=ec2.SubnetType.PUBLIC,
-                    cidr_mask=subnet_mask,
                     map_public_ip_on_launch=False,
                 ),
                 ec2.SubnetConfiguration(
                     name=Tier.APPLICATION.value,
                     subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
-                    cidr_mask=subnet_mask,
                 ),
                 ec2.SubnetConfiguration(
                     name=Tier.CDE.value,
                     subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
-                    cidr_mask=subnet_mask,
                 ),
             ],
         )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import Stack
 from aws_cdk import assertions as cdk_assertions
+from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
-from pci_constructs.segmented_vpc import Tier
+from pci_constructs.segmented_vpc import SegmentedVpc, Tier
 from stacks.landing_zone import stack_name
-from tests.conftest import Synthesized
+from tests.conftest import Synthesized, new_app
 
 REGIONS = ("us-east-1", "us-west-2")
 
@@ -353,3 +355,52 @@ def test_public_tier_reaches_the_application_tier_on_the_app_port_only(synthesiz
     for other in (1024, 5432, 22000, 65535):
         assert first_match(public, other) == "deny", other
     assert first_match({"203.0.113.10/32"}, 40000) == "allow", "replies to NAT-routed egress"
+
+
+def test_subnet_slots_do_not_move_when_an_az_is_added(tmp_path: Path) -> None:
+    """Tier i, zone letter j always owns slice 4*i + j: a third AZ only adds subnets."""
+    network = ipaddress.IPv4Network("10.40.0.0/16")
+
+    def cidrs(zones: list[str]) -> dict[str, str]:
+        stack = Stack(new_app(tmp_path / str(len(zones))), "Slots")
+        vpc = SegmentedVpc(
+            stack,
+            "Network",
+            cidr=str(network),
+            availability_zones=zones,
+            allowed_ingress_cidrs=["0.0.0.0/0"],
+            app_port=8443,
+            db_port=5432,
+            log_key=kms.Key(stack, "Key"),
+            log_retention_days=365,
+        )
+        return {
+            f"{tier.value}-{subnet.availability_zone}": subnet.ipv4_cidr_block
+            for tier, selected in (
+                (Tier.PUBLIC, vpc.public_subnets),
+                (Tier.APPLICATION, vpc.application_subnets),
+                (Tier.CDE, vpc.cde_subnets),
+            )
+            for subnet in selected.subnets
+        }
+
+    two = cidrs(["eu-west-1a", "eu-west-1b"])
+    three = cidrs(["eu-west-1a", "eu-west-1b", "eu-west-1c"])
+    assert {k: three[k] for k in two} == two
+    assert three["Cde-eu-west-1c"] == str(list(network.subnets(new_prefix=20))[2 * 4 + 2])
+
+
+def test_zone_letters_outside_the_slots_are_refused(tmp_path: Path) -> None:
+    stack = Stack(new_app(tmp_path), "Slots")
+    with pytest.raises(ValueError, match="end in a letter outside 'abcd'"):
+        SegmentedVpc(
+            stack,
+            "Network",
+            cidr="10.40.0.0/16",
+            availability_zones=["us-east-1a", "us-east-1f"],
+            allowed_ingress_cidrs=["0.0.0.0/0"],
+            app_port=8443,
+            db_port=5432,
+            log_key=kms.Key(stack, "Key"),
+            log_retention_days=365,
+        )

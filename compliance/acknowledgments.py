@@ -12,7 +12,23 @@ _NETWORK = "PciLz-*-Network-*/Network"
 _EDGE_ALB = "PciLz-*-Edge-*/PublicAlb"
 _DATA = "PciLz-*-Data-*"
 # The fixed ID CDK gives the singleton function behind every AwsCustomResource of a stack.
-_CDK_SDK_CALL_FUNCTION = "AWS679f53fac002430cb0da5b7982bd2287"
+CDK_SDK_CALL_FUNCTION = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
+def _pci_and_nist(rule: str) -> tuple[str, str]:
+    """The same check as the PCI DSS 3.2.1 and NIST 800-53 R5 packs name it."""
+    return (f"PCI.DSS.321-{rule}", f"NIST.800.53.R5-{rule}")
+
+
+def _each(
+    rules: tuple[str, ...], *, path: str, reason: str, requirement: str, conditional: bool = False
+) -> tuple[Acknowledgment, ...]:
+    """One reason for the same finding raised by several packs on one construct."""
+    return tuple(
+        Acknowledgment(path=path, rule=rule, reason=reason, requirement=requirement, conditional=conditional)
+        for rule in rules
+    )
+
 
 ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
     Acknowledgment(
@@ -24,18 +40,15 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         ),
         requirement="PCI DSS v4.0.1 1.2.1, 1.3.1, 1.3.2",
     ),
-    *(
-        Acknowledgment(
-            path=f"{_NETWORK}/Vpc/PublicSubnet*/DefaultRoute",
-            rule=rule,
-            reason=(
-                "The public tier is the DMZ: its default route to the internet gateway is what lets"
-                " the load balancer answer clients and the NAT gateways forward egress; no workload"
-                " runs in it and the CDE route tables have no such route"
-            ),
-            requirement="PCI DSS v4.0.1 1.4.1, 1.4.2",
-        )
-        for rule in ("PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")
+    *_each(
+        _pci_and_nist("VPCNoUnrestrictedRouteToIGW"),
+        path=f"{_NETWORK}/Vpc/PublicSubnet*/DefaultRoute",
+        reason=(
+            "The public tier is the DMZ: its default route to the internet gateway is what lets"
+            " the load balancer answer clients and the NAT gateways forward egress; no workload"
+            " runs in it and the CDE route tables have no such route"
+        ),
+        requirement="PCI DSS v4.0.1 1.4.1, 1.4.2",
     ),
     Acknowledgment(
         path=f"{_NETWORK}/EdgeSecurityGroup",
@@ -56,82 +69,64 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         ),
         requirement="PCI DSS v4.0.1 12.5.2",
     ),
-    *(
-        Acknowledgment(
-            path="PciLz-*-Data-*/AccessLogs",
-            rule=rule,
-            reason=(
-                "This is the region's S3 server-access-log target: logging it into itself would loop,"
-                " and any other target would only move the gap one bucket further"
-            ),
-            requirement="PCI DSS v4.0.1 10.2.1",
-        )
-        for rule in (
+    *_each(
+        (
             "AwsSolutions-S1",
             "PCI.DSS.321-S3BucketLoggingEnabled",
             "NIST.800.53.R5-S3BucketLoggingEnabled",
-        )
+        ),
+        path="PciLz-*-Data-*/AccessLogs",
+        reason=(
+            "This is the region's S3 server-access-log target: logging it into itself would loop,"
+            " and any other target would only move the gap one bucket further"
+        ),
+        requirement="PCI DSS v4.0.1 10.2.1",
     ),
-    *(
-        Acknowledgment(
-            path="PciLz-*-Data-*/AccessLogs",
-            rule=rule,
-            reason=(
-                "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256);"
-                " SSE-KMS on the target bucket makes delivery fail silently"
-            ),
-            requirement="PCI DSS v4.0.1 3.5.1, 10.3.2",
-        )
-        for rule in ("PCI.DSS.321-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS")
+    *_each(
+        _pci_and_nist("S3DefaultEncryptionKMS"),
+        path="PciLz-*-Data-*/AccessLogs",
+        reason=(
+            "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256);"
+            " SSE-KMS on the target bucket makes delivery fail silently"
+        ),
+        requirement="PCI DSS v4.0.1 3.5.1, 10.3.2",
     ),
-    *(
-        Acknowledgment(
-            path="PciLz-*-Data-*/AccessLogs",
-            rule=rule,
-            reason=(
-                "Server access logs stay in their region, versioned and retained; the replicated,"
-                " object-locked audit copy of data access is the CloudTrail log archive"
-            ),
-            requirement="PCI DSS v4.0.1 10.5.1",
-        )
-        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    *_each(
+        _pci_and_nist("S3BucketReplicationEnabled"),
+        path="PciLz-*-Data-*/AccessLogs",
+        reason=(
+            "Server access logs stay in their region, versioned and retained; the replicated,"
+            " object-locked audit copy of data access is the CloudTrail log archive"
+        ),
+        requirement="PCI DSS v4.0.1 10.5.1",
     ),
     # --- Public edge (issue 4): the ALB's log bucket and its port-80 redirect listener ----------
-    *(
-        Acknowledgment(
-            path=f"{_EDGE_ALB}/Logs/Bucket",
-            rule=rule,
-            reason=(
-                "Elastic Load Balancing delivers ALB access and connection logs only to buckets"
-                " encrypted with SSE-S3 (AES-256); with SSE-KMS as the default, delivery fails"
-            ),
-            requirement="PCI DSS v4.0.1 3.5.1, 10.3.2",
-        )
-        for rule in ("PCI.DSS.321-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS")
+    *_each(
+        _pci_and_nist("S3DefaultEncryptionKMS"),
+        path=f"{_EDGE_ALB}/Logs/Bucket",
+        reason=(
+            "Elastic Load Balancing delivers ALB access and connection logs only to buckets"
+            " encrypted with SSE-S3 (AES-256); with SSE-KMS as the default, delivery fails"
+        ),
+        requirement="PCI DSS v4.0.1 3.5.1, 10.3.2",
     ),
-    *(
-        Acknowledgment(
-            path=f"{_EDGE_ALB}/Logs/Bucket",
-            rule=rule,
-            reason=(
-                "ALB logs stay in the region that served the traffic, versioned and retained on delete;"
-                " each request the WAF evaluates is also recorded, redacted, in the KMS-encrypted WAF log"
-            ),
-            requirement="PCI DSS v4.0.1 10.3.3, 10.5.1",
-        )
-        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    *_each(
+        _pci_and_nist("S3BucketReplicationEnabled"),
+        path=f"{_EDGE_ALB}/Logs/Bucket",
+        reason=(
+            "ALB logs stay in the region that served the traffic, versioned and retained on delete;"
+            " each request the WAF evaluates is also recorded, redacted, in the KMS-encrypted WAF log"
+        ),
+        requirement="PCI DSS v4.0.1 10.3.3, 10.5.1",
     ),
-    *(
-        Acknowledgment(
-            path=f"{_EDGE_ALB}/LoadBalancer/HttpRedirect",
-            rule=rule,
-            reason=(
-                "The port-80 listener carries no content and so no certificate: its only action is a"
-                " 301 redirect to the HTTPS listener, which uses the ACM certificate and a TLS 1.2+ policy"
-            ),
-            requirement="PCI DSS v4.0.1 4.2.1",
-        )
-        for rule in ("PCI.DSS.321-ELBv2ACMCertificateRequired", "NIST.800.53.R5-ELBv2ACMCertificateRequired")
+    *_each(
+        _pci_and_nist("ELBv2ACMCertificateRequired"),
+        path=f"{_EDGE_ALB}/LoadBalancer/HttpRedirect",
+        reason=(
+            "The port-80 listener carries no content and so no certificate: its only action is a"
+            " 301 redirect to the HTTPS listener, which uses the ACM certificate and a TLS 1.2+ policy"
+        ),
+        requirement="PCI DSS v4.0.1 4.2.1",
     ),
     # --- Data protection (issue 3): the CDE database, its rotation, EBS default encryption ---
     Acknowledgment(
@@ -177,21 +172,18 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         ),
         requirement="PCI DSS v4.0.1 7.2.1",
     ),
-    *(
-        Acknowledgment(
-            path=f"{_DATA}/{_CDK_SDK_CALL_FUNCTION}",
-            rule=rule,
-            reason=(
-                "CDK's AWS SDK custom-resource function runs only during deployment, to switch EBS encryption"
-                " by default on; outside the VPC because the S3 gateway endpoint admits only this account's"
-                " principals and CloudFormation's pre-signed response URL is signed by AWS's own account"
-            ),
-            requirement="PCI DSS v4.0.1 1.3.1, 1.4.1",
-        )
-        for rule in ("PCI.DSS.321-LambdaInsideVPC", "NIST.800.53.R5-LambdaInsideVPC")
+    *_each(
+        _pci_and_nist("LambdaInsideVPC"),
+        path=f"{_DATA}/{CDK_SDK_CALL_FUNCTION}",
+        reason=(
+            "CDK's AWS SDK custom-resource function runs only during deployment, to switch EBS encryption"
+            " by default on; outside the VPC because the S3 gateway endpoint admits only this account's"
+            " principals and CloudFormation's pre-signed response URL is signed by AWS's own account"
+        ),
+        requirement="PCI DSS v4.0.1 1.3.1, 1.4.1",
     ),
     Acknowledgment(
-        path=f"{_DATA}/{_CDK_SDK_CALL_FUNCTION}",
+        path=f"{_DATA}/{CDK_SDK_CALL_FUNCTION}",
         rule="NIST.800.53.R5-LambdaConcurrency",
         reason=(
             "CDK's AWS SDK custom-resource function runs twice per deployment; reserving concurrency for it"
@@ -200,7 +192,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         requirement="PCI DSS v4.0.1 6.4.3",
     ),
     Acknowledgment(
-        path=f"{_DATA}/{_CDK_SDK_CALL_FUNCTION}",
+        path=f"{_DATA}/{CDK_SDK_CALL_FUNCTION}",
         rule="NIST.800.53.R5-LambdaDLQ",
         reason=(
             "CloudFormation invokes CDK's custom-resource function and waits for its answer; a failed call"
@@ -211,31 +203,25 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
     ),
     # --- Audit and detection (issue 6): log-archive replication, AWS Config delivery ------------
     # Conditional: the replica exists only with a second region, Config only with its flag on.
-    *(
-        Acknowledgment(
-            path="PciLz-*-AuditReplica-*/LogArchiveReplica",
-            rule=rule,
-            reason=(
-                "This bucket is the cross-region replica of the object-locked CloudTrail archive; it is"
-                " itself object-locked with the same retention, and a copy of the copy adds no protection"
-            ),
-            requirement="PCI DSS v4.0.1 10.5.1",
-            conditional=True,
-        )
-        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    *_each(
+        _pci_and_nist("S3BucketReplicationEnabled"),
+        path="PciLz-*-AuditReplica-*/LogArchiveReplica",
+        reason=(
+            "This bucket is the cross-region replica of the object-locked CloudTrail archive; it is"
+            " itself object-locked with the same retention, and a copy of the copy adds no protection"
+        ),
+        requirement="PCI DSS v4.0.1 10.5.1",
+        conditional=True,
     ),
-    *(
-        Acknowledgment(
-            path="PciLz-*-Detection-*/Config/History",
-            rule=rule,
-            reason=(
-                "AWS Config keeps every configuration item in the service itself (seven years by default);"
-                " this bucket holds delivered copies, and Config cannot deliver to an Object Lock bucket"
-            ),
-            requirement="PCI DSS v4.0.1 10.5.1, 11.5.2",
-            conditional=True,
-        )
-        for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+    *_each(
+        _pci_and_nist("S3BucketReplicationEnabled"),
+        path="PciLz-*-Detection-*/Config/History",
+        reason=(
+            "AWS Config keeps every configuration item in the service itself (seven years by default);"
+            " this bucket holds delivered copies, and Config cannot deliver to an Object Lock bucket"
+        ),
+        requirement="PCI DSS v4.0.1 10.5.1, 11.5.2",
+        conditional=True,
     ),
     Acknowledgment(
         path="PciLz-*-Detection-*/Config/Role",

@@ -17,16 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from aws_cdk import CfnResource, Stage
 from constructs import IConstruct
 
-from compliance.registry import GENERIC_REASONS, MIN_REASON_LENGTH, AcknowledgmentError, construct_paths
+from compliance.acknowledgments import CDK_SDK_CALL_FUNCTION
+from compliance.registry import AcknowledgmentError, construct_paths, path_matches, shared_problems
 
 _CHECK = re.compile(r"^CKV2?_AWS_\d+$")
-_REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
 METADATA_KEY = "checkov"
 
 _NETWORK = "PciLz-*-Network-*"
@@ -36,8 +35,7 @@ _RESTRICT_DEFAULT_SG = (
     "CDK-generated custom-resource handler of ec2.Vpc(restrict_default_security_group=True): CloudFormation"
     " invokes it only at deploy time to strip every rule from the VPC's default security group"
 )
-# custom_resources.AwsCustomResource shares one singleton function per stack, under this fixed UUID.
-_AWS_CUSTOM_RESOURCE_HANDLER = "PciLz-*-Data-*/AWS679f53fac002430cb0da5b7982bd2287"
+_AWS_CUSTOM_RESOURCE_HANDLER = f"PciLz-*-Data-*/{CDK_SDK_CALL_FUNCTION}"
 _EBS_DEFAULTS = (
     "CDK-generated singleton handler of custom_resources.AwsCustomResource (pci_constructs/ebs_default_encryption.py):"
     " CloudFormation invokes it only at deploy time to switch on EBS encryption by default with the block-storage key"
@@ -69,22 +67,13 @@ class CheckovSkip:
     requirement: str
 
     def problems(self) -> list[str]:
-        found = []
-        segments = self.path.split("/")
-        if len(segments) < 2 or all(s == "*" for s in segments[1:]):
-            found.append("path must name a construct inside a stack, not a whole stack or app")
+        found = shared_problems(self.path, self.reason, self.requirement)
         if not _CHECK.match(self.check):
             found.append(f"check {self.check!r} is not a checkov AWS check ID (CKV_AWS_n / CKV2_AWS_n)")
-        reason = self.reason.strip()
-        if reason.lower().rstrip(".") in GENERIC_REASONS or len(reason) < MIN_REASON_LENGTH:
-            found.append(f"reason must be specific (>= {MIN_REASON_LENGTH} characters, not generic)")
-        if not _REQUIREMENT.match(self.requirement):
-            found.append("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
         return found
 
     def matches(self, construct_path: str) -> bool:
-        pattern, path = self.path.split("/"), construct_path.split("/")
-        return len(pattern) == len(path) and all(map(fnmatchcase, path, pattern))
+        return path_matches(self.path, construct_path)
 
     @property
     def comment(self) -> str:

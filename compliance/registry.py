@@ -28,6 +28,26 @@ GENERIC_REASONS = frozenset(
 MIN_REASON_LENGTH = 40
 
 
+def shared_problems(path: str, reason: str, requirement: str) -> list[str]:
+    """What every registry entry (acknowledgment or scanner skip) must get right."""
+    found = []
+    segments = path.split("/")
+    if len(segments) < 2 or all(s == "*" for s in segments[1:]):
+        found.append("path must name a construct inside a stack, not a whole stack or app")
+    reason = reason.strip()
+    if reason.lower().rstrip(".") in GENERIC_REASONS or len(reason) < MIN_REASON_LENGTH:
+        found.append(f"reason must be specific (>= {MIN_REASON_LENGTH} characters, not generic)")
+    if not _REQUIREMENT.match(requirement):
+        found.append("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
+    return found
+
+
+def path_matches(pattern: str, construct_path: str) -> bool:
+    """Segment-wise fnmatch: `*` never crosses a `/`."""
+    wanted, path = pattern.split("/"), construct_path.split("/")
+    return len(wanted) == len(path) and all(map(fnmatchcase, path, wanted))
+
+
 @dataclass(frozen=True)
 class Acknowledgment:
     path: str
@@ -40,17 +60,9 @@ class Acknowledgment:
 
     def problems(self) -> list[str]:
         """Why this entry is not acceptable as written (empty when it is)."""
-        found = []
-        segments = self.path.split("/")
-        if len(segments) < 2 or all(s == "*" for s in segments[1:]):
-            found.append("path must name a construct inside a stack, not a whole stack or app")
+        found = shared_problems(self.path, self.reason, self.requirement)
         if not _RULE.match(self.rule):
             found.append(f"rule {self.rule!r} is not a known pack's rule ID")
-        reason = self.reason.strip()
-        if reason.lower().rstrip(".") in GENERIC_REASONS or len(reason) < MIN_REASON_LENGTH:
-            found.append(f"reason must be specific (>= {MIN_REASON_LENGTH} characters, not generic)")
-        if not _REQUIREMENT.match(self.requirement):
-            found.append("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
         return found
 
     @property
@@ -66,8 +78,7 @@ class Acknowledgment:
         return f"{self.rule.split('-', 1)[0]}::{self.rule}"
 
     def matches(self, construct_path: str) -> bool:
-        pattern, path = self.path.split("/"), construct_path.split("/")
-        return len(pattern) == len(path) and all(map(fnmatchcase, path, pattern))
+        return path_matches(self.path, construct_path)
 
 
 class AcknowledgmentError(ValueError):

@@ -32,7 +32,6 @@ class DataStack(LandingZoneStack):
         super().__init__(
             scope, construct_id, config=config, region=region, description="PCI landing zone: encrypted data stores"
         )
-        self.keys, self.network = keys, network
         self.access_logs = SecureBucket(
             self,
             "AccessLogs",

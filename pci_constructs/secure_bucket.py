@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -86,9 +86,18 @@ class SecureBucket(Construct):
         )
         retain(self.bucket)
         self._deny_unexpected_encryption(encryption_key, encryption_exempt_prefixes)
+        if is_access_log_target:
+            self._deny_log_delivery_for_other_accounts()
 
-    def _deny_put(self, sid: str, conditions: dict[str, Any], *, exempt_prefixes: Sequence[str] = ()) -> None:
-        """Deny `s3:PutObject` to everyone under `conditions`, outside `exempt_prefixes`."""
+    def _deny_put(
+        self,
+        sid: str,
+        conditions: dict[str, Any],
+        *,
+        exempt_prefixes: Sequence[str] = (),
+        principal: iam.IPrincipal | None = None,
+    ) -> None:
+        """Deny `s3:PutObject` to `principal` (everyone by default) under `conditions`, outside `exempt_prefixes`."""
         scope: dict[str, Any] = (
             {"not_resources": [self.bucket.arn_for_objects(f"{p}*") for p in exempt_prefixes]}
             if exempt_prefixes
@@ -98,11 +107,24 @@ class SecureBucket(Construct):
             iam.PolicyStatement(
                 sid=sid,
                 effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
+                principals=[principal or iam.AnyPrincipal()],
                 actions=["s3:PutObject"],
                 conditions=conditions,
                 **scope,
             )
+        )
+
+    def _deny_log_delivery_for_other_accounts(self) -> None:
+        """S3 log delivery writes here only for this account's buckets.
+
+        The per-prefix grants CDK adds for source buckets in other stacks carry no
+        `aws:SourceAccount` condition (cross-stack, it cannot name the source ARN), so
+        one explicit deny closes the confused-deputy path for all of them.
+        """
+        self._deny_put(
+            "DenyLogDeliveryForOtherAccounts",
+            {"StringNotEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            principal=iam.ServicePrincipal("logging.s3.amazonaws.com"),
         )
 
     def _deny_unexpected_encryption(self, encryption_key: kms.IKey | None, exempt_prefixes: Sequence[str]) -> None:

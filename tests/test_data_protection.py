@@ -548,3 +548,28 @@ def test_references_flow_one_way_into_the_data_stack(synthesized: Synthesized) -
         data = json.dumps(synthesized.template(data_name).to_json())
         for part in ("Keys", "Network"):
             assert f"{stack_name(synthesized.config, part, region)}:Exports" in data
+
+
+def test_access_log_bucket_refuses_log_delivery_for_other_accounts(synthesized: Synthesized) -> None:
+    for region in synthesized.config.regions:
+        template = synthesized.template(stack_name(synthesized.config, "Data", region))
+        template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Sid": "DenyLogDeliveryForOtherAccounts",
+                                    "Effect": "Deny",
+                                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                                    "Action": "s3:PutObject",
+                                    "Condition": {"StringNotEquals": {"aws:SourceAccount": synthesized.config.account}},
+                                }
+                            )
+                        ]
+                    )
+                }
+            },
+        )

@@ -106,7 +106,10 @@ class SegmentedVpc(Construct):
         db_port: int,
         log_key: kms.IKey,
         log_retention_days: int,
+        database_behind_proxy: bool = False,
     ) -> None:
+        """`database_behind_proxy`: the application tier reaches the database only through a
+        proxy that the data layer adds, so no direct app -> database rule is created here."""
         super().__init__(scope, construct_id)
         network = ipaddress.IPv4Network(cidr)
         if not 2 <= len(availability_zones) <= 3:
@@ -150,7 +153,7 @@ class SegmentedVpc(Construct):
         for subnet in self.cde_subnets.subnets:
             Tags.of(subnet).add("pci-scope", "cde")
 
-        self._create_security_groups(network, allowed_ingress_cidrs, app_port, db_port)
+        self._create_security_groups(network, allowed_ingress_cidrs, app_port, db_port, database_behind_proxy)
         self._create_network_acls(network, allowed_ingress_cidrs, app_port, db_port)
         self._create_endpoints()
 
@@ -175,7 +178,10 @@ class SegmentedVpc(Construct):
         allowed_ingress_cidrs: Sequence[str],
         app_port: int,
         db_port: int,
+        database_behind_proxy: bool,
     ) -> None:
+        """Edge -> app -> database (or -> the data stack's proxy, which alone reaches the database)."""
+
         def group(construct_id: str, description: str) -> ec2.SecurityGroup:
             return ec2.SecurityGroup(
                 self,
@@ -207,12 +213,13 @@ class SegmentedVpc(Construct):
         self.application_security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS), "HTTPS to AWS endpoints and via NAT"
         )
-        self.application_security_group.add_egress_rule(
-            self.database_security_group, ec2.Port.tcp(db_port), "To the CDE database"
-        )
-        self.database_security_group.add_ingress_rule(
-            self.application_security_group, ec2.Port.tcp(db_port), "From the application tier"
-        )
+        if not database_behind_proxy:
+            self.application_security_group.add_egress_rule(
+                self.database_security_group, ec2.Port.tcp(db_port), "To the CDE database"
+            )
+            self.database_security_group.add_ingress_rule(
+                self.application_security_group, ec2.Port.tcp(db_port), "From the application tier"
+            )
         self.endpoint_security_group.add_ingress_rule(
             ec2.Peer.ipv4(str(network)), ec2.Port.tcp(HTTPS), "HTTPS from inside the VPC"
         )

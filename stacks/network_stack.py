@@ -29,4 +29,5 @@ class NetworkStack(LandingZoneStack):
             db_port=config.db_port,
             log_key=log_key,
             log_retention_days=config.log_retention_days,
+            database_behind_proxy=config.database.enable_proxy,
         )

@@ -177,10 +177,12 @@ def _ingress(template: cdk_assertions.Template) -> list[dict[str, Any]]:
     return inline + separate
 
 
-def test_security_groups_chain_edge_app_database(
+def test_security_groups_chain_edge_app_proxy_database(
     synthesized: Synthesized, network_template: cdk_assertions.Template, region: str
 ) -> None:
+    """Edge -> app in the network; with RDS Proxy on (default) app -> database goes through the proxy only."""
     config = synthesized.config
+    assert config.database.enable_proxy
     edge = _group_ref(synthesized, region, "edge_security_group")
     app = _group_ref(synthesized, region, "application_security_group")
     database = _group_ref(synthesized, region, "database_security_group")
@@ -188,13 +190,49 @@ def test_security_groups_chain_edge_app_database(
         "AWS::EC2::SecurityGroupIngress",
         {"FromPort": config.app_port, "ToPort": config.app_port, "SourceSecurityGroupId": edge, "GroupId": app},
     )
-    network_template.has_resource_properties(
-        "AWS::EC2::SecurityGroupIngress",
-        {"FromPort": config.db_port, "ToPort": config.db_port, "SourceSecurityGroupId": app, "GroupId": database},
+    direct = [
+        rule
+        for name, template in synthesized.templates()
+        for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")
+        for rule in (r["Properties"] for r in template["Resources"].values() if r["Type"] == kind)
+        if name.endswith(region)
+        and {
+            json.dumps(rule.get(field)) for field in ("GroupId", "SourceSecurityGroupId", "DestinationSecurityGroupId")
+        }
+        >= {json.dumps(database), json.dumps(app)}
+    ]
+    assert direct == [], "no app -> database rule may bypass the proxy"
+
+
+def _tiny_network(tmp_path: Path, *, zones: list[str], database_behind_proxy: bool = False) -> SegmentedVpc:
+    stack = Stack(new_app(tmp_path), "Tiny")
+    return SegmentedVpc(
+        stack,
+        "Network",
+        cidr="10.40.0.0/16",
+        availability_zones=zones,
+        allowed_ingress_cidrs=["0.0.0.0/0"],
+        app_port=8443,
+        db_port=5432,
+        log_key=kms.Key(stack, "Key"),
+        log_retention_days=365,
+        database_behind_proxy=database_behind_proxy,
     )
-    network_template.has_resource_properties(
+
+
+def test_without_a_proxy_the_app_tier_reaches_the_database_directly(tmp_path: Path) -> None:
+    network = _tiny_network(tmp_path, zones=["eu-west-1a", "eu-west-1b"])
+    stack = Stack.of(network)
+    template = cdk_assertions.Template.from_stack(stack)
+    app = stack.resolve(network.application_security_group.security_group_id)
+    database = stack.resolve(network.database_security_group.security_group_id)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"FromPort": 5432, "ToPort": 5432, "SourceSecurityGroupId": app, "GroupId": database},
+    )
+    template.has_resource_properties(
         "AWS::EC2::SecurityGroupEgress",
-        {"FromPort": config.db_port, "DestinationSecurityGroupId": database, "GroupId": app},
+        {"FromPort": 5432, "DestinationSecurityGroupId": database, "GroupId": app},
     )
 
 
@@ -362,18 +400,7 @@ def test_subnet_slots_do_not_move_when_an_az_is_added(tmp_path: Path) -> None:
     network = ipaddress.IPv4Network("10.40.0.0/16")
 
     def cidrs(zones: list[str]) -> dict[str, str]:
-        stack = Stack(new_app(tmp_path / str(len(zones))), "Slots")
-        vpc = SegmentedVpc(
-            stack,
-            "Network",
-            cidr=str(network),
-            availability_zones=zones,
-            allowed_ingress_cidrs=["0.0.0.0/0"],
-            app_port=8443,
-            db_port=5432,
-            log_key=kms.Key(stack, "Key"),
-            log_retention_days=365,
-        )
+        vpc = _tiny_network(tmp_path / str(len(zones)), zones=zones)
         return {
             f"{tier.value}-{subnet.availability_zone}": subnet.ipv4_cidr_block
             for tier, selected in (
@@ -391,16 +418,5 @@ def test_subnet_slots_do_not_move_when_an_az_is_added(tmp_path: Path) -> None:
 
 
 def test_zone_letters_outside_the_slots_are_refused(tmp_path: Path) -> None:
-    stack = Stack(new_app(tmp_path), "Slots")
     with pytest.raises(ValueError, match="end in a letter outside 'abcd'"):
-        SegmentedVpc(
-            stack,
-            "Network",
-            cidr="10.40.0.0/16",
-            availability_zones=["us-east-1a", "us-east-1f"],
-            allowed_ingress_cidrs=["0.0.0.0/0"],
-            app_port=8443,
-            db_port=5432,
-            log_key=kms.Key(stack, "Key"),
-            log_retention_days=365,
-        )
+        _tiny_network(tmp_path, zones=["us-east-1a", "us-east-1f"])

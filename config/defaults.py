@@ -17,13 +17,13 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
             "us-east-1": {
                 "vpc_cidr": "10.10.0.0/16",
                 "certificate_arn": (
-                    f"arn:aws:acm:us-east-1:{PLACEHOLDER_ACCOUNT}:certificate/00000000-0000-4000-8000-000000000001"
+                    f"arn:aws:acm:us-east-1:{PLACEHOLDER_ACCOUNT}:certificate/00000000-0000-4000-8000-00000000ce01"
                 ),
             },
             "us-west-2": {
                 "vpc_cidr": "10.20.0.0/16",
                 "certificate_arn": (
-                    f"arn:aws:acm:us-west-2:{PLACEHOLDER_ACCOUNT}:certificate/00000000-0000-4000-8000-000000000002"
+                    f"arn:aws:acm:us-west-2:{PLACEHOLDER_ACCOUNT}:certificate/00000000-0000-4000-8000-00000000ce02"
                 ),
             },
         },

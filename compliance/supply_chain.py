@@ -22,11 +22,11 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = (".venv", ".venv-scan")
@@ -180,23 +180,31 @@ def audit_venv(venv: Path, out_dir: Path, root: Path = ROOT) -> Audit:
         return _pip_audit(lock, f"{venv.name}/ (installed)", out_dir / f"{name}.json")
 
 
-def build_sboms(out: Path, root: Path = ROOT, *, venvs: Iterable[str] = VENVS) -> list[Sbom]:
-    """Every SBOM, built concurrently (each run is mostly interpreter start-up)."""
-    sbom_dir = out / "sbom"
+T = TypeVar("T")
+
+
+def _for_each_source(
+    per_requirements: Callable[[Path, Path, Path], T],
+    per_venv: Callable[[Path, Path, Path], T],
+    out_dir: Path,
+    root: Path,
+    venvs: Iterable[str],
+) -> list[T]:
+    """Run one job per requirements file and per installed venv, concurrently (each is mostly start-up)."""
     present = [root / v for v in venvs if (root / v / "bin" / "python").exists()]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        jobs = [pool.submit(sbom_for_requirements, r, sbom_dir, root) for r in requirements_files(root)]
-        jobs += [pool.submit(sbom_for_venv, v, sbom_dir, root) for v in present]
+        jobs = [pool.submit(per_requirements, r, out_dir, root) for r in requirements_files(root)]
+        jobs += [pool.submit(per_venv, v, out_dir, root) for v in present]
         return [job.result() for job in jobs]
+
+
+def build_sboms(out: Path, root: Path = ROOT, *, venvs: Iterable[str] = VENVS) -> list[Sbom]:
+    """Every SBOM: one per requirements file and one per installed venv."""
+    return _for_each_source(sbom_for_requirements, sbom_for_venv, out / "sbom", root, venvs)
 
 
 def run_audits(out: Path, root: Path = ROOT, *, venvs: Iterable[str] = VENVS) -> list[Audit]:
-    audit_dir = out / "pip-audit"
-    present = [root / v for v in venvs if (root / v / "bin" / "python").exists()]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        jobs = [pool.submit(audit_requirements, r, audit_dir, root) for r in requirements_files(root)]
-        jobs += [pool.submit(audit_venv, v, audit_dir, root) for v in present]
-        return [job.result() for job in jobs]
+    return _for_each_source(audit_requirements, audit_venv, out / "pip-audit", root, venvs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

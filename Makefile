@@ -17,7 +17,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 .PHONY: synth test lint pytest audit bench clean deps
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt $(wildcard lambda/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

@@ -11,6 +11,7 @@ helpers recorded (`leak_guard`).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -31,10 +32,15 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from card_vault import migrate, runtime
 from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
+from card_vault.logs import SERVICE, MaskingFormatter
 from card_vault.pan import find_pans
 from card_vault.settings import VaultSettings
 from card_vault.store import CardStore, open_pool
 from card_vault.vault import Vault
+
+# X-Ray has no daemon here; Powertools' Tracer must not try to reach one.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+os.environ.setdefault("POWERTOOLS_DEV", "0")
 
 REGION = "eu-west-1"
 CLIENT_SUBJECT = "CN=payments-client,OU=Payments,O=Example Corp,C=GB"
@@ -200,15 +206,34 @@ def captured() -> Captured:
     return Captured()
 
 
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """The service's log lines exactly as the Lambda would print them (Powertools JSON, masked)."""
+    from card_vault import api  # the first Logger of the service sets up the handler all share
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    formatter = api.logger.registered_formatter
+    assert isinstance(formatter, MaskingFormatter)
+    handler.setFormatter(formatter)
+    service_logger = logging.getLogger(SERVICE)
+    service_logger.addHandler(handler)
+    yield buffer
+    service_logger.removeHandler(handler)
+
+
 @pytest.fixture(autouse=True)
 def leak_guard(
-    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, captured: Captured
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    captured: Captured,
+    log_lines: io.StringIO,
 ) -> Iterator[None]:
-    """No Luhn-valid card number in captured output, raw log records, or recorded responses/exceptions."""
-    caplog.set_level(logging.DEBUG)
+    """No Luhn-valid card number in captured output, formatted or raw log records, responses or exceptions."""
+    caplog.set_level(logging.INFO)
     yield
     out, err = capfd.readouterr()
-    texts = [out, err, *captured.texts]
+    texts = [out, err, log_lines.getvalue(), *captured.texts]
     for record in caplog.records:
         texts.append(record.getMessage())
         texts.append(json.dumps({k: v for k, v in vars(record).items() if k not in {"args", "exc_info"}}, default=str))

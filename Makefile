@@ -61,3 +61,14 @@ bench: deps
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+## vault-local: the card vault on http://127.0.0.1:$(VAULT_PORT) (embedded PostgreSQL, moto KMS and
+## Secrets Manager; no AWS). Send X-Amzn-Mtls-Clientcert-Subject as the ALB would (README).
+VAULT_PORT ?= 8080
+.PHONY: vault-local bench-vault
+vault-local: $(BIN)/.installed
+	VAULT_PORT=$(VAULT_PORT) $(BIN)/python -m benchmarks.vault_local
+
+## bench-vault: card-vault throughput, latency, KMS calls, cold import and memory (figures, not tests).
+bench-vault: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.vault_bench

@@ -78,8 +78,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     client = boto3.client("secretsmanager")
     secret = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])
     # The instance endpoint and database come from the function's settings, not from the secret.
-    secret = {**secret, "host": os.environ["VAULT_DB_HOST"], "port": os.environ.get("VAULT_DB_PORT", "5432"),
-              "dbname": os.environ["VAULT_DB_NAME"]}
+    secret = {
+        **secret,
+        "host": os.environ["VAULT_DB_HOST"],
+        "port": os.environ.get("VAULT_DB_PORT", "5432"),
+        "dbname": os.environ["VAULT_DB_NAME"],
+    }
     url = master_url(secret, RDS_CA_BUNDLE)
     applied = apply_migrations(url)
     set_logins(url, "iam")

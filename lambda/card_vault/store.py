@@ -82,11 +82,6 @@ class CardStore:
             raise LookupError(f"data key {key_id} not found")
         return bytes(row[0])
 
-    def token_for_hash(self, pan_hmac: bytes) -> str | None:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT token FROM vault.cards WHERE pan_hmac = %s", (pan_hmac,)).fetchone()
-        return None if row is None else str(row[0])
-
     def insert(self, card: NewCard) -> str:
         """Insert `card` unless its keyed hash exists; returns the token of the one stored row.
 

@@ -52,29 +52,30 @@ class Vault:
         self._hasher = hasher
 
     def tokenize(self, request: TokenizeRequest) -> Tokenized:
-        """Store the card once; the same card number again returns the first token (`created=False`)."""
+        """Store the card once; the same card number again returns the first token (`created=False`).
+
+        One round trip for a new card: the insert itself detects a duplicate (unique keyed hash),
+        so concurrent submissions of one card give one row and one token.
+        """
         pan_hmac = self._hasher.digest(request.pan)
-        token = self._store.token_for_hash(pan_hmac)
-        if token is None:
-            candidate = new_token()
-            first6, last4 = masked_view(request.pan)
-            token = self._store.insert(
-                NewCard(
-                    token=candidate,
-                    pan_hmac=pan_hmac,
-                    pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
-                    name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
-                    brand=request.brand,
-                    first6=first6,
-                    last4=last4,
-                    expiry_month=request.expiry_month,
-                    expiry_year=request.expiry_year,
-                )
+        candidate = new_token()
+        first6, last4 = masked_view(request.pan)
+        token = self._store.insert(
+            NewCard(
+                token=candidate,
+                pan_hmac=pan_hmac,
+                pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
+                name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
+                brand=request.brand,
+                first6=first6,
+                last4=last4,
+                expiry_month=request.expiry_month,
+                expiry_year=request.expiry_year,
             )
-            if token == candidate:
-                stored = StoredCard(candidate, request.brand, first6, last4, request.expiry_month, request.expiry_year)
-                return Tokenized(view_of(stored), created=True)
-        assert token is not None
+        )
+        if token == candidate:
+            stored = StoredCard(candidate, request.brand, first6, last4, request.expiry_month, request.expiry_year)
+            return Tokenized(view_of(stored), created=True)
         card = self._store.get(token)
         if card is None:
             raise CardNotFound(token)

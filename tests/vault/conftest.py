@@ -164,7 +164,9 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
             conn.execute("TRUNCATE vault.cards, vault.data_keys")
 
 
-def make_vault(database: Database, aws: Aws, role: str = "card_vault_app", *, pool_size: int = 4, **cipher: Any) -> Vault:
+def make_vault(
+    database: Database, aws: Aws, role: str = "card_vault_app", *, pool_size: int = 4, **cipher: Any
+) -> Vault:
     store = CardStore(open_pool(database.role_urls[role], max_size=pool_size))
     return Vault(
         store=store,

@@ -87,7 +87,9 @@ def test_standard_logging_filter_masks_message_args_and_exception() -> None:
     assert "ValueError" in (record.exc_text or "")
 
 
-@pytest.mark.parametrize("name", ["cvv", "CVV2", "cvc", "cid", "security-code", "pin", "PIN_BLOCK", "track1", "track_2_data", "magstripe"])
+@pytest.mark.parametrize(
+    "name", ["cvv", "CVV2", "cvc", "cid", "security-code", "pin", "PIN_BLOCK", "track1", "track_2_data", "magstripe"]
+)
 def test_sad_field_names(name: str) -> None:
     assert is_sad_field(name)
 
@@ -154,7 +156,9 @@ def bad_bodies(draw: st.DrawFn) -> Any:
     elif kind == "missing":
         del body[draw(st.sampled_from(_FIELDS))]
     elif kind == "unknown":
-        name = draw(st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=12).filter(lambda n: n not in _FIELDS))
+        name = draw(
+            st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=12).filter(lambda n: n not in _FIELDS)
+        )
         body[name] = draw(_bad_values())
     else:
         return draw(_bad_values().filter(lambda v: not isinstance(v, dict)))

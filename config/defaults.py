@@ -35,5 +35,10 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         # A placeholder custodian role: keys get administrators who can never decrypt (PCI DSS 3.6.1.2).
         "key_administrator_role_arns": [f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/pci-lz-key-administrator"],
         "audit": {"object_lock_mode": "GOVERNANCE", "archive_retention_days": 365},
+        # The card vault with the demonstration client CA (config/certs/demo-client-ca.pem) and a
+        # placeholder role allowed to detokenize.
+        "card_vault": {
+            "detokenize_caller_role_arns": [f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/pci-lz-card-vault-detokenizer"],
+        },
     },
 }

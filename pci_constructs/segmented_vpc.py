@@ -364,6 +364,8 @@ class SegmentedVpc(Construct):
             "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             "LogsEndpoint": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
             "StsEndpoint": ec2.InterfaceVpcEndpointAwsService.STS,
+            # Lambda functions in the VPC send trace segments to X-Ray through it (no NAT path needed).
+            "XRayEndpoint": ec2.InterfaceVpcEndpointAwsService.XRAY,
         }
         for construct_id, service in services.items():
             endpoint = self.vpc.add_interface_endpoint(

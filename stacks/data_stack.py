@@ -11,6 +11,7 @@ from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
+from stacks.workload_stack import card_vault_database_users
 from stacks.base import LandingZoneStack
 
 
@@ -61,6 +62,7 @@ class DataStack(LandingZoneStack):
             rotation_days=database.credential_rotation_days,
             database_name=database.database_name,
             enable_proxy=database.enable_proxy,
+            proxy_database_users=card_vault_database_users(config),
         )
         self.ebs_default_encryption = EbsDefaultEncryption(
             self,

@@ -13,6 +13,7 @@ from stacks.detection_stack import DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
+from stacks.workload_stack import WorkloadStack, card_vault_enabled
 
 
 @dataclass
@@ -21,6 +22,7 @@ class RegionalStacks:
     network: NetworkStack
     data: DataStack
     edge: EdgeStack
+    workload: WorkloadStack | None = None
 
 
 @dataclass
@@ -42,7 +44,7 @@ def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) 
 
 
 def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
-    """Regional stacks per configured region; references flow keys -> network -> data -> edge."""
+    """Regional stacks per configured region; references flow keys -> network -> data -> edge -> workload."""
     zone = LandingZone(config=config)
     for region in config.regions:
         keys = KeysStack(app, stack_name(config, "Keys", region), config=config, region=region)
@@ -70,7 +72,19 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             network=network.network,
             access_logs_bucket=data.access_logs.bucket,
         )
-        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
+        workload = None
+        if card_vault_enabled(config):
+            workload = WorkloadStack(
+                app,
+                stack_name(config, "Workload", region),
+                config=config,
+                region=region,
+                keys=keys.keys,
+                network=network.network,
+                database=data.database,
+                alb=edge.alb,
+            )
+        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge, workload=workload)
     zone.audit = _build_audit(app, config, zone.regions)
     Tags.of(app).add("project", "pci-dss-landing-zone")
     Tags.of(app).add("environment", config.name)

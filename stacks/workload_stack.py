@@ -1,0 +1,76 @@
+"""Per-region workload: the card vault behind the edge's load balancer (PCI DSS 3.2-3.7, 7.2, 8.3, 10.2)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from config import EnvironmentConfig
+from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultDatabase
+from pci_constructs.encrypted_database import EncryptedDatabase
+from pci_constructs.key_ring import KeyRing
+from pci_constructs.protected_alb import ProtectedAlb
+from pci_constructs.segmented_vpc import SegmentedVpc
+from stacks.base import LandingZoneStack
+
+
+def card_vault_enabled(config: EnvironmentConfig) -> bool:
+    return config.card_vault is not None and config.card_vault.enabled
+
+
+def card_vault_database_users(config: EnvironmentConfig) -> tuple[str, ...]:
+    """The database users the proxy logs in as (none without the vault)."""
+    return DATABASE_USERS if card_vault_enabled(config) else ()
+
+
+class WorkloadStack(LandingZoneStack):
+    """Composes the card vault from the keys, network, database and edge of its region."""
+
+    vault: CardVault
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        region: str,
+        keys: KeyRing,
+        network: SegmentedVpc,
+        database: EncryptedDatabase,
+        alb: ProtectedAlb,
+    ) -> None:
+        super().__init__(
+            scope, construct_id, config=config, region=region, description="PCI landing zone: card vault workload"
+        )
+        vault = config.card_vault
+        if vault is None or database.proxy is None:
+            raise ValueError("WorkloadStack needs card_vault configured and database.enable_proxy")
+        self.vault = CardVault(
+            self,
+            "CardVault",
+            name_prefix=f"pci-lz-{config.name}",
+            vpc=network.vpc,
+            subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
+            function_security_group=network.application_security_group,
+            endpoint_security_group=network.endpoint_security_group,
+            database=VaultDatabase(
+                proxy=database.proxy,
+                proxy_endpoint=database.proxy.endpoint,
+                instance_endpoint=database.instance.db_instance_endpoint_address,
+                port=database.port,
+                database_name=config.database.database_name,
+                master_secret=database.attached_secret,
+                database_security_group=network.database_security_group,
+            ),
+            cardholder_data_key=keys.cardholder_data,
+            secrets_key=keys.secrets,
+            log_key=keys.logs,
+            log_retention_days=config.log_retention_days,
+            listener=alb.https_listener,
+            listener_rule_priority=vault.listener_rule_priority,
+            allowed_client_subjects=vault.allowed_client_subjects,
+            detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
+            purge_grace_days=vault.purge_grace_days,
+            purge_schedule_hour_utc=vault.purge_schedule_hour_utc,
+        )

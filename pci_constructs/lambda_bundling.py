@@ -71,7 +71,7 @@ class _PipBundler:
         self._requirements = requirements
         self._python_version = python_version
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
         deps = install_dependencies(self._requirements, self._python_version)
         shutil.copytree(deps, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
         shutil.copytree(self._package, Path(output_dir) / self._package.name, dirs_exist_ok=True, ignore=_IGNORED)

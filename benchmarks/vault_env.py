@@ -47,12 +47,11 @@ def local_vault(data_dir: Path, *, pool_size: int = 8, allowed_subjects: tuple[s
     import boto3
     import pgserver
     import psycopg
-    from moto import mock_aws
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
     from card_vault import migrate
     from card_vault.runtime import build_vault
     from card_vault.settings import VaultSettings
+    from moto import mock_aws
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o755)

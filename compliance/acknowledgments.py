@@ -298,14 +298,26 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             requirement="PCI DSS v4.0.1 10.7.2",
         )
         for function, reason in (
-            ("Api", "the ALB invokes the API synchronously and returns its error to the client; a dead-letter"
-             " queue applies to asynchronous invocations only and would never receive anything"),
-            ("Detokenize", "callers invoke detokenization synchronously and get its error; a dead-letter queue"
-             " applies to asynchronous invocations only and would hold card-number requests besides"),
-            ("Migrate", "the CDK trigger invokes the migration synchronously and fails the deployment on error,"
-             " which is where an operator sees it; a dead-letter queue would never receive anything"),
-            ("Purge", "the purge is idempotent and daily: EventBridge retries a failed run twice and the next"
-             " run deletes the same rows; failures are in the function's error metric and encrypted log group"),
+            (
+                "Api",
+                "the ALB invokes the API synchronously and returns its error to the client; a dead-letter"
+                " queue applies to asynchronous invocations only and would never receive anything",
+            ),
+            (
+                "Detokenize",
+                "callers invoke detokenization synchronously and get its error; a dead-letter queue"
+                " applies to asynchronous invocations only and would hold card-number requests besides",
+            ),
+            (
+                "Migrate",
+                "the CDK trigger invokes the migration synchronously and fails the deployment on error,"
+                " which is where an operator sees it; a dead-letter queue would never receive anything",
+            ),
+            (
+                "Purge",
+                "the purge is idempotent and daily: EventBridge retries a failed run twice and the next"
+                " run deletes the same rows; failures are in the function's error metric and encrypted log group",
+            ),
         )
     ),
 )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 import botocore.session

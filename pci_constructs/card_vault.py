@@ -272,8 +272,9 @@ class CardVault(Construct):
         function = lambda_.Function(
             self,
             name,
-            **self._function_props(name, handler, requirements, description, environment, security_groups, timeout,
-                                   log_group, statements),
+            **self._function_props(
+                name, handler, requirements, description, environment, security_groups, timeout, log_group, statements
+            ),
         )
         function.node.add_dependency(self._policies[name])
         return function
@@ -318,9 +319,7 @@ class CardVault(Construct):
         return iam.PolicyStatement(
             actions=["kms:Decrypt"],
             resources=[self._secrets_key.key_arn],
-            conditions={
-                "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}
-            },
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}},
         )
 
     # -- migration trigger -----------------------------------------------------------------
@@ -370,7 +369,10 @@ class CardVault(Construct):
         )
         props["reserved_concurrent_executions"] = 1  # one migration at a time (yoyo also locks)
         trigger = triggers.TriggerFunction(
-            self, name, execute_on_handler_change=True, **props  # type: ignore[arg-type]
+            self,
+            name,
+            execute_on_handler_change=True,
+            **props,  # type: ignore[arg-type]
         )
         trigger.node.add_dependency(self._policies[name])
         return trigger

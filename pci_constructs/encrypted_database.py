@@ -17,7 +17,6 @@ What an assessor looks for, and where it is set:
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 
 from aws_cdk import ArnFormat, Aws, CfnResource, Duration, Stack

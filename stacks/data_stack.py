@@ -11,8 +11,8 @@ from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
-from stacks.workload_stack import card_vault_database_users
 from stacks.base import LandingZoneStack
+from stacks.workload_stack import card_vault_database_users
 
 
 class DataStack(LandingZoneStack):

@@ -26,13 +26,16 @@ def _workload(synthesized: Synthesized, region: str) -> Template:
 
 
 def _functions(template: Template) -> dict[str, dict[str, Any]]:
-    return template.find_resources("AWS::Lambda::Function", {"Properties": {"Runtime": Match.string_like_regexp("python")}})
+    return template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Runtime": Match.string_like_regexp("python")}}
+    )
 
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_a_workload_stack_per_region_after_edge(synthesized: Synthesized, region: str) -> None:
     workload = synthesized.zone.regions[region].workload
-    assert workload is not None and workload.stack_name == f"PciLz-default-Workload-{region}"
+    assert workload is not None
+    assert workload.stack_name == f"PciLz-default-Workload-{region}"
     assert synthesized.zone.regions[region].edge in workload.dependencies
 
 
@@ -44,10 +47,13 @@ def test_functions_in_application_subnets_encrypted_traced(synthesized: Synthesi
         props = resource["Properties"]
         assert props["Runtime"] == card_vault.RUNTIME.name
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert "KmsKeyArn" in props and props["Environment"]["Variables"]
+        assert "KmsKeyArn" in props
+        assert props["Environment"]["Variables"]
         subnets = json.dumps(props["VpcConfig"]["SubnetIds"])
-        assert "ApplicationSubnet" in subnets and "Public" not in subnets
-        assert "LoggingConfig" in props and "LogGroup" in props["LoggingConfig"]
+        assert "ApplicationSubnet" in subnets
+        assert "Public" not in subnets
+        assert "LoggingConfig" in props
+        assert "LogGroup" in props["LoggingConfig"]
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -93,7 +99,8 @@ def test_database_users_match_the_migration() -> None:
 @pytest.mark.parametrize("region", REGIONS)
 def test_data_keys_only_with_the_vault_encryption_context(synthesized: Synthesized, region: str) -> None:
     kms = [s for s in _statements(_workload(synthesized, region)) if s["Action"] in ("kms:GenerateDataKey",)]
-    assert kms and all(s["Condition"] == {"StringEquals": card_vault.DATA_KEY_CONTEXT} for s in kms)
+    assert kms
+    assert all(s["Condition"] == {"StringEquals": card_vault.DATA_KEY_CONTEXT} for s in kms)
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -139,7 +146,8 @@ def test_purge_is_scheduled_and_migration_is_a_trigger(synthesized: Synthesized,
     assert len(triggers) == 1
     (trigger,) = triggers.values()
     rules = template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
-    assert rules and all(list(triggers)[0] in r.get("DependsOn", []) for r in rules.values())
+    assert rules
+    assert all(next(iter(triggers)) in r.get("DependsOn", []) for r in rules.values())
     assert trigger["Properties"]["ExecuteOnHandlerChange"] is True
 
 
@@ -181,9 +189,9 @@ def master_secret_ids(template: dict[str, Any]) -> set[str]:
             if props.get("ManageMasterUserPassword"):
                 master.add(f"{logical_id}.MasterUserSecret")
     for logical_id, resource in resources.items():
-        if resource["Type"] == "AWS::SecretsManager::SecretTargetAttachment":
-            if _refs(resource["Properties"].get("SecretId")) & master:
-                master.add(logical_id)
+        attachment = resource["Type"] == "AWS::SecretsManager::SecretTargetAttachment"
+        if attachment and _refs(resource["Properties"].get("SecretId")) & master:
+            master.add(logical_id)
     return master
 
 
@@ -197,9 +205,11 @@ def proxies_using_master_secret(template: dict[str, Any]) -> list[str]:
         for auth in resource["Properties"].get("Auth", []):
             secret = auth.get("SecretArn")
             referenced = _refs(secret)
-            if referenced & master or any(m.split(".")[0] in referenced for m in master if "." in m):
-                bad.append(logical_id)
-            elif "Fn::ImportValue" in json.dumps(secret):
+            if (
+                referenced & master
+                or any(m.split(".")[0] in referenced for m in master if "." in m)
+                or "Fn::ImportValue" in json.dumps(secret)
+            ):
                 bad.append(logical_id)
     return bad
 
@@ -223,7 +233,8 @@ def test_proxy_logs_in_end_to_end_by_iam_as_application_users_only(synthesized: 
     ]
     assert len(connects) == 1
     rendered = json.dumps(connects[0]["Resource"])
-    assert all(user in rendered for user in card_vault.DATABASE_USERS) and "cde_admin" not in rendered
+    assert all(user in rendered for user in card_vault.DATABASE_USERS)
+    assert "cde_admin" not in rendered
 
 
 def test_the_check_catches_a_proxy_on_the_master_secret() -> None:
@@ -248,7 +259,7 @@ def test_the_check_catches_a_proxy_on_the_master_secret() -> None:
 def test_vault_needs_the_proxy() -> None:
     data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
     data["database"] = {"enable_proxy": False}
-    with pytest.raises(ConfigError, match="card_vault.enabled needs database.enable_proxy"):
+    with pytest.raises(ConfigError, match=r"card_vault\.enabled needs database\.enable_proxy"):
         parse_environment(data)
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools import Tracer
@@ -32,9 +33,7 @@ from card_vault.models import (
     refuse_sad_fields,
 )
 from card_vault.pan import mask_pans
-from card_vault.vault import CardNotFound
-
-import re
+from card_vault.vault import CardNotFoundError
 
 CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
 MAX_BODY_BYTES = 4096
@@ -145,7 +144,7 @@ def create_app() -> ALBResolver:
         vault, _ = runtime.current()
         try:
             view = vault.lookup(token)
-        except CardNotFound:
+        except CardNotFoundError:
             logger.info("lookup: no such card", extra={"event": "lookup_missing", "client": client, "token": token})
             return _error(404, "not found")
         logger.info("card looked up", extra={"event": "lookup", "client": client, "token": token})
@@ -160,7 +159,7 @@ def create_app() -> ALBResolver:
         vault, _ = runtime.current()
         try:
             vault.dispose(token)
-        except CardNotFound:
+        except CardNotFoundError:
             logger.info("dispose: no such card", extra={"event": "dispose_missing", "client": client, "token": token})
             return _error(404, "not found")
         logger.info("card disposed of", extra={"event": "dispose", "client": client, "token": token})

@@ -22,7 +22,7 @@ from card_vault import runtime
 from card_vault.envelope import DecryptionError
 from card_vault.logs import vault_logger
 from card_vault.models import DetokenizeRequest, error_details
-from card_vault.vault import CardNotFound
+from card_vault.vault import CardNotFoundError
 
 logger = vault_logger()
 tracer = Tracer(service="card-vault")
@@ -41,7 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         vault, _ = runtime.current()
         pan = vault.detokenize(request.token)
-    except CardNotFound:
+    except CardNotFoundError:
         logger.warning("detokenize: no such card", extra={**audit, "outcome": "not_found"})
         return {"error": "not found"}
     except DecryptionError:

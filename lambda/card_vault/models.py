@@ -22,7 +22,7 @@ MIN_NAME_CHARS = 2
 MAX_EXPIRY_YEARS_AHEAD = 20
 MIN_REASON_CHARS = 10
 MAX_REASON_CHARS = 200
-TOKEN_PATTERN = r"^tok_[A-Za-z0-9_-]{32}$"
+TOKEN_PATTERN = r"^tok_[A-Za-z0-9_-]{32}$"  # noqa: S105 -- a format, not a credential
 
 # Sensitive authentication data (PCI DSS 3.3.1): never accepted, whatever the spelling.
 _SAD_FIELD = re.compile(

@@ -1,7 +1,7 @@
 """The vault's logic, independent of Lambda and HTTP: tokenize, masked lookup, detokenize, dispose, purge.
 
 Thread-safe; one `Vault` per process (the Lambda handlers build it once, at cold start).
-Errors raised carry no card data: `CardNotFound` names the token only.
+Errors raised carry no card data: `CardNotFoundError` names the token only.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from card_vault.models import CardView, TokenizeRequest
 from card_vault.pan import masked_view
 from card_vault.store import CardStore, NewCard, StoredCard
 
-TOKEN_PREFIX = "tok_"
+TOKEN_PREFIX = "tok_"  # noqa: S105 -- a format, not a credential
 TOKEN_BYTES = 24  # 32 URL-safe characters, 192 random bits
 
 
-class CardNotFound(LookupError):
+class CardNotFoundError(LookupError):
     """No card has this token (never stored, disposed of or purged)."""
 
 
@@ -78,25 +78,25 @@ class Vault:
             return Tokenized(view_of(stored), created=True)
         card = self._store.get(token)
         if card is None:
-            raise CardNotFound(token)
+            raise CardNotFoundError(token)
         return Tokenized(view_of(card), created=False)
 
     def lookup(self, token: str) -> CardView:
         card = self._store.get(token)
         if card is None:
-            raise CardNotFound(token)
+            raise CardNotFoundError(token)
         return view_of(card)
 
     def detokenize(self, token: str) -> str:
-        """The card number behind `token`; raises CardNotFound or envelope.DecryptionError."""
+        """The card number behind `token`; raises CardNotFoundError or envelope.DecryptionError."""
         sealed = self._store.sealed_pan(token)
         if sealed is None:
-            raise CardNotFound(token)
+            raise CardNotFoundError(token)
         return self._cipher.open(sealed, token=token, field="pan")
 
     def dispose(self, token: str) -> None:
         if not self._store.delete(token):
-            raise CardNotFound(token)
+            raise CardNotFoundError(token)
 
     def purge(self, *, grace_days: int, today: dt.date | None = None, dry_run: bool = False) -> int:
         return self._store.purge_expired(

@@ -26,9 +26,6 @@ from urllib.parse import quote
 import boto3
 import psycopg
 import pytest
-from moto import mock_aws
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from card_vault import migrate, runtime
 from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
@@ -37,6 +34,8 @@ from card_vault.pan import find_pans
 from card_vault.settings import VaultSettings
 from card_vault.store import CardStore, open_pool
 from card_vault.vault import Vault
+from moto import mock_aws
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 # X-Ray has no daemon here; Powertools' Tracer must not try to reach one.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")

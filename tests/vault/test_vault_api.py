@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-
 from card_vault import api
 from card_vault.vault import Vault
+
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import CLIENT_SUBJECT, Captured, Database
 from tests.vault.events import FakeContext, alb_event
@@ -43,7 +43,8 @@ def test_tokenize_then_masked_lookup(captured: Captured) -> None:
     assert set(body) == {"token", "brand", "first6", "last4", "expiry"}
     assert (body["first6"], body["last4"]) == (pan[:6], pan[-4:])
     looked_up = call(captured, "GET", f"/v1/cards/{body['token']}")
-    assert looked_up["statusCode"] == 200 and payload(looked_up) == body
+    assert looked_up["statusCode"] == 200
+    assert payload(looked_up) == body
 
 
 def test_same_card_twice_same_token(captured: Captured) -> None:
@@ -71,7 +72,8 @@ def test_sensitive_authentication_data_refused_and_not_stored(
     assert "sensitive authentication data" in payload(response)["error"]
     assert rows(database) == 0
     logged = log_lines.getvalue()
-    assert "sad_refused" in logged and '"123"' not in logged
+    assert "sad_refused" in logged
+    assert '"123"' not in logged
 
 
 @pytest.mark.parametrize(
@@ -119,13 +121,15 @@ def test_malformed_requests(captured: Captured) -> None:
 
 def test_missing_client_certificate_is_401_without_detail(captured: Captured, database: Database) -> None:
     response = call(captured, "POST", "/v1/cards", card_body(), subject=None)
-    assert response["statusCode"] == 401 and payload(response) == {"error": "unauthorized"}
+    assert response["statusCode"] == 401
+    assert payload(response) == {"error": "unauthorized"}
     assert rows(database) == 0
 
 
 def test_unlisted_client_is_403_without_detail(captured: Captured, database: Database) -> None:
     response = call(captured, "POST", "/v1/cards", card_body(), subject="CN=intruder,O=Elsewhere")
-    assert response["statusCode"] == 403 and payload(response) == {"error": "forbidden"}
+    assert response["statusCode"] == 403
+    assert payload(response) == {"error": "forbidden"}
     assert rows(database) == 0
 
 
@@ -150,14 +154,17 @@ def test_internal_error_has_no_detail_and_log_masks_the_number(
 
     monkeypatch.setattr(installed, "tokenize", boom)
     response = call(captured, "POST", "/v1/cards", card_body(pan))
-    assert response["statusCode"] == 500 and payload(response) == {"error": "internal error"}
+    assert response["statusCode"] == 500
+    assert payload(response) == {"error": "internal error"}
     logged = log_lines.getvalue()
-    assert "RuntimeError" in logged and "[PAN masked: 16 digits]" in logged
+    assert "RuntimeError" in logged
+    assert "[PAN masked: 16 digits]" in logged
 
 
 def test_audit_log_names_client_and_event(captured: Captured, log_lines: io.StringIO) -> None:
     call(captured, "POST", "/v1/cards", card_body())
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     events = [line for line in lines if line.get("event") == "tokenize"]
-    assert events and events[0]["client"] == CLIENT_SUBJECT
+    assert events
+    assert events[0]["client"] == CLIENT_SUBJECT
     assert events[0]["correlation_id"].startswith("Root=1-")

@@ -6,11 +6,11 @@ import io
 import json
 
 import pytest
-
 from card_vault import detokenize, migrate, purge, runtime
 from card_vault.models import TokenizeRequest
 from card_vault.settings import SettingsError, VaultSettings, from_environment
 from card_vault.vault import Vault
+
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import Captured, Database
 from tests.vault.events import FakeContext
@@ -32,7 +32,8 @@ def test_detokenize_returns_number_and_logs_reason_not_number(
     assert answer == {"token": token, "pan": pan}
     audit = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     entry = next(line for line in audit if line.get("event") == "detokenize")
-    assert entry["reason"] == "chargeback case 2026-118" and entry["token"] == token
+    assert entry["reason"] == "chargeback case 2026-118"
+    assert entry["token"] == token
     assert entry["function_request_id"] == context.aws_request_id  # joins CloudTrail's record of the caller
 
 
@@ -40,7 +41,8 @@ def test_detokenize_returns_number_and_logs_reason_not_number(
 def test_detokenize_requires_token_and_reason(event: dict[str, str], as_detokenizer: Vault, captured: Captured) -> None:
     answer = detokenize.handler(event, FakeContext())  # type: ignore[arg-type]
     captured.add(answer)
-    assert answer["error"] == "validation failed" and "pan" not in answer
+    assert answer["error"] == "validation failed"
+    assert "pan" not in answer
 
 
 def test_detokenize_tampered_record_fails_loudly(
@@ -51,7 +53,8 @@ def test_detokenize_tampered_record_fails_loudly(
         conn.execute("UPDATE vault.cards SET pan_ciphertext = pan_ciphertext || '\\x00'::bytea")
     answer = detokenize.handler({"token": token, "reason": "fraud investigation 7"}, FakeContext())  # type: ignore[arg-type]
     assert answer == {"error": "decryption failed"}
-    assert '"level":"ERROR"' in log_lines.getvalue().replace(" ", "") and "tampered" in log_lines.getvalue()
+    assert '"level":"ERROR"' in log_lines.getvalue().replace(" ", "")
+    assert "tampered" in log_lines.getvalue()
 
 
 def test_detokenize_unknown_token(as_detokenizer: Vault) -> None:
@@ -88,7 +91,8 @@ def test_roles_have_only_their_grants(database: Database) -> None:
             " WHERE table_schema = 'vault' AND grantee LIKE 'card_vault_%' ORDER BY 1, 2, 3"
         ).fetchall()
         supers = conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'card_vault_%' AND (rolsuper OR rolcreaterole OR rolcreatedb)"
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'card_vault_%'"
+            " AND (rolsuper OR rolcreaterole OR rolcreatedb)"
         ).fetchall()
     assert rows == [
         ("card_vault_app", "cards", "DELETE"),
@@ -105,7 +109,8 @@ def test_master_url_verifies_tls() -> None:
         {"username": "cde_admin", "password": "p@ss:w/rd", "host": "db.example", "port": 5432, "dbname": "cde"},
         migrate.MIGRATIONS / "ca.pem",
     )
-    assert "sslmode=verify-full" in url and "p%40ss%3Aw%2Frd" in url
+    assert "sslmode=verify-full" in url
+    assert "p%40ss%3Aw%2Frd" in url
 
 
 def test_settings_from_environment_name_the_variable() -> None:
@@ -135,5 +140,6 @@ def test_iam_conninfo_verifies_the_proxy_certificate() -> None:
             return "signed-token"
 
     conninfo = runtime.iam_conninfo(settings, Rds())()
-    assert "sslmode=verify-full" in conninfo and "rds-proxy-ca-bundle.pem" in conninfo
+    assert "sslmode=verify-full" in conninfo
+    assert "rds-proxy-ca-bundle.pem" in conninfo
     assert "password=signed-token" in conninfo

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-
 from card_vault.envelope import FORMAT_VERSION, DecryptionError, Sealed
 from card_vault.models import TokenizeRequest
-from card_vault.vault import CardNotFound, Vault
+from card_vault.vault import CardNotFoundError, Vault
+
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import Aws, Database, make_vault
 
@@ -22,7 +22,7 @@ def _request(pan: str | None = None, **overrides: object) -> TokenizeRequest:
 
 def _count(database: Database, table: str = "cards") -> int:
     with database.admin() as conn:
-        row = conn.execute(f"SELECT count(*) FROM vault.{table}").fetchone()  # noqa: S608 -- fixed table names
+        row = conn.execute(f"SELECT count(*) FROM vault.{table}").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -33,23 +33,29 @@ def test_tokenize_returns_masked_view_and_stores_only_ciphertext(vault: Vault, d
     assert result.created
     view = result.view
     assert (view.brand, view.first6, view.last4) == ("visa", pan[:6], pan[-4:])
-    assert view.token.startswith("tok_") and pan not in view.model_dump_json()
+    assert view.token.startswith("tok_")
+    assert pan not in view.model_dump_json()
     with database.admin() as conn:
         row = conn.execute(
             "SELECT pan_ciphertext, name_ciphertext, pan_hmac, format_version FROM vault.cards"
         ).fetchone()
         dump = conn.execute("SELECT row_to_json(c)::text FROM vault.cards c").fetchone()
-    assert row is not None and dump is not None
+    assert row is not None
+    assert dump is not None
     assert len(bytes(row[0])) == 12 + 16 + 16  # nonce + 16-digit PAN + GCM tag: 44 bytes
-    assert len(bytes(row[2])) == 32 and row[3] == FORMAT_VERSION
-    assert pan.encode() not in bytes(row[0]) and pan not in dump[0] and "Lovelace" not in dump[0]
+    assert len(bytes(row[2])) == 32
+    assert row[3] == FORMAT_VERSION
+    assert pan.encode() not in bytes(row[0])
+    assert pan not in dump[0]
+    assert "Lovelace" not in dump[0]
 
 
 def test_same_card_twice_gives_one_token(vault: Vault, database: Database) -> None:
     pan = card_number("51", 16)
     first = vault.tokenize(_request(pan))
     second = vault.tokenize(_request(pan, cardholder_name="Someone Else"))
-    assert first.created and not second.created
+    assert first.created
+    assert not second.created
     assert first.view.token == second.view.token
     assert _count(database) == 1
 
@@ -123,7 +129,8 @@ def test_record_under_older_data_key_still_decrypts(database: Database, aws: Aws
     assert _count(database, "data_keys") >= 2  # the cache expired between the two: a new data key
     with database.admin() as conn:
         keys = conn.execute("SELECT count(DISTINCT data_key_id) FROM vault.cards").fetchone()
-    assert keys is not None and keys[0] == 2
+    assert keys is not None
+    assert keys[0] == 2
     fresh_reader = make_vault(database, aws, "card_vault_detokenize")
     assert fresh_reader.detokenize(old) == old_pan
     assert fresh_reader.detokenize(new) == new_pan
@@ -148,9 +155,9 @@ def test_lookup_and_disposal(vault: Vault, database: Database) -> None:
     assert vault.lookup(token).token == token
     vault.dispose(token)
     assert _count(database) == 0
-    with pytest.raises(CardNotFound):
+    with pytest.raises(CardNotFoundError):
         vault.lookup(token)
-    with pytest.raises(CardNotFound):
+    with pytest.raises(CardNotFoundError):
         vault.dispose(token)
 
 
@@ -167,7 +174,7 @@ def test_purge_deletes_cards_past_expiry_and_grace(database: Database, aws: Aws,
     assert purger.purge(grace_days=30, dry_run=True) == 1
     assert purger.purge(grace_days=30) == 1
     assert vault.lookup(kept).token == kept
-    with pytest.raises(CardNotFound):
+    with pytest.raises(CardNotFoundError):
         vault.lookup(expired)
 
 
@@ -189,7 +196,8 @@ def test_200_concurrent_tokenizations(database: Database, aws: Aws) -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(lambda p: shared.tokenize(_request(p)), sorted(pans)))
     tokens = {r.view.token for r in results}
-    assert len(tokens) == 200 and all(r.created for r in results)
+    assert len(tokens) == 200
+    assert all(r.created for r in results)
     assert _count(database) == 200
 
 

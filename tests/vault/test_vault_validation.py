@@ -8,13 +8,13 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from card_vault import api
 from card_vault.logs import PanMaskingFilter
 from card_vault.models import DetokenizeRequest, TokenizeRequest, is_sad_field
 from card_vault.pan import brand_of, find_pans, luhn_valid, mask_pans
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import CLIENT_SUBJECT, Captured, Database
 from tests.vault.events import FakeContext, alb_event
@@ -50,7 +50,8 @@ def test_numbers_outside_brand_ranges(prefix: str, length: int) -> None:
 
 
 def test_luhn() -> None:
-    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("4111111111111112")
 
 
 @pytest.mark.parametrize("separator", ["", " ", "-"])
@@ -58,7 +59,8 @@ def test_mask_finds_numbers_with_separators(separator: str) -> None:
     pan = card_number()
     spaced = separator.join(pan[i : i + 4] for i in range(0, 16, 4))
     masked = mask_pans(f"card {spaced} declined")
-    assert not find_pans(masked) and "[PAN masked: 16 digits]" in masked
+    assert not find_pans(masked)
+    assert "[PAN masked: 16 digits]" in masked
 
 
 def test_mask_leaves_other_numbers() -> None:
@@ -68,7 +70,8 @@ def test_mask_leaves_other_numbers() -> None:
 
 def test_mask_finds_number_embedded_in_longer_run() -> None:
     pan = card_number()
-    assert find_pans(f"ref 99{pan}7") and not find_pans(mask_pans(f"ref 99{pan}7"))
+    assert find_pans(f"ref 99{pan}7")
+    assert not find_pans(mask_pans(f"ref 99{pan}7"))
 
 
 def test_standard_logging_filter_masks_message_args_and_exception() -> None:
@@ -81,7 +84,8 @@ def test_standard_logging_filter_masks_message_args_and_exception() -> None:
 
         record.exc_info = sys.exc_info()
     PanMaskingFilter().filter(record)
-    assert not find_pans(record.getMessage()) and not find_pans(record.exc_text or "")
+    assert not find_pans(record.getMessage())
+    assert not find_pans(record.exc_text or "")
     assert "ValueError" in (record.exc_text or "")
 
 
@@ -104,7 +108,8 @@ def test_nested_sad_field_refused() -> None:
 
 def test_request_repr_hides_the_number() -> None:
     request = TokenizeRequest.model_validate(card_body())
-    assert not find_pans(repr(request)) and not find_pans(str(request))
+    assert not find_pans(repr(request))
+    assert not find_pans(str(request))
 
 
 @pytest.mark.parametrize(
@@ -176,4 +181,5 @@ def test_generated_bad_input_gets_4xx_and_stores_nothing(body: Any, captured: Ca
         assert all(d["reason"] for d in answer["details"])
     with database.admin() as conn:
         row = conn.execute("SELECT count(*) FROM vault.cards").fetchone()
-    assert row is not None and row[0] == 0
+    assert row is not None
+    assert row[0] == 0

@@ -62,12 +62,12 @@ def local_vault(data_dir: Path, *, pool_size: int = 8, allowed_subjects: tuple[s
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
             conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(DATABASE)))
     params = {**conninfo_to_dict(server_url), "dbname": DATABASE}
-    admin_url = make_conninfo(**params)
+    admin_url = make_conninfo("", **params)
     socket_dir = params.get("host", "")
     migrate.apply_migrations(f"postgresql://{params.get('user', 'postgres')}@/{DATABASE}?host={socket_dir}")
     passwords = {role: secrets.token_urlsafe(24) for role in migrate.APP_ROLES}
     migrate.set_logins(admin_url, "password", passwords)
-    role_urls = {role: make_conninfo(**{**params, "user": role, "password": pw}) for role, pw in passwords.items()}
+    role_urls = {role: make_conninfo("", **{**params, "user": role, "password": pw}) for role, pw in passwords.items()}
     # moto's keys live only in this process: rows from an earlier run could be neither decrypted
     # nor matched by keyed hash, so every start begins with an empty vault.
     with psycopg.connect(admin_url, autocommit=True) as conn:

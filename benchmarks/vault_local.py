@@ -72,7 +72,7 @@ def make_handler() -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
             event = alb_event(self.command, self.path, dict(self.headers.items()), body)
             with one_event_at_a_time:
-                response = api.handler(event, _Context())  # type: ignore[arg-type]
+                response = api.handler(event, _Context())
             payload = (response.get("body") or "").encode()
             self.send_response(int(response["statusCode"]))
             for name, value in (response.get("headers") or {}).items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Fn, Stack, triggers
 from aws_cdk import aws_ec2 as ec2
@@ -290,7 +291,7 @@ class CardVault(Construct):
         timeout: Duration,
         log_group: EncryptedLogGroup,
         statements: list[iam.PolicyStatement],
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         return {
             "runtime": RUNTIME,
             "architecture": lambda_.Architecture.X86_64,
@@ -372,7 +373,7 @@ class CardVault(Construct):
             self,
             name,
             execute_on_handler_change=True,
-            **props,  # type: ignore[arg-type]
+            **props,
         )
         trigger.node.add_dependency(self._policies[name])
         return trigger

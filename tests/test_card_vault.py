@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ def _workload(synthesized: Synthesized, region: str) -> Template:
     return synthesized.template(stack_name(synthesized.config, "Workload", region))
 
 
-def _functions(template: Template) -> dict[str, dict[str, Any]]:
+def _functions(template: Template) -> Mapping[str, Mapping[str, Any]]:
     return template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"Runtime": Match.string_like_regexp("python")}}
     )
@@ -177,7 +177,7 @@ def _refs(value: Any) -> set[str]:
     return found
 
 
-def master_secret_ids(template: dict[str, Any]) -> set[str]:
+def master_secret_ids(template: Mapping[str, Any]) -> set[str]:
     """Secrets (and their attachments) that hold a database's master credentials in this template."""
     resources = template.get("Resources", {})
     master: set[str] = set()
@@ -195,7 +195,7 @@ def master_secret_ids(template: dict[str, Any]) -> set[str]:
     return master
 
 
-def proxies_using_master_secret(template: dict[str, Any]) -> list[str]:
+def proxies_using_master_secret(template: Mapping[str, Any]) -> list[str]:
     """Proxies whose auth entries name a master secret (or any imported secret: unprovable)."""
     master = master_secret_ids(template)
     bad = []

@@ -94,11 +94,11 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
-    admin_url = make_conninfo(**params)
+    admin_url = make_conninfo("", **params)
     migrate.apply_migrations(_as_url(params))
     passwords = {role: secrets.token_urlsafe(24) for role in migrate.APP_ROLES}
     migrate.set_logins(admin_url, "password", passwords)
-    role_urls = {role: make_conninfo(**{**params, "user": role, "password": pw}) for role, pw in passwords.items()}
+    role_urls = {role: make_conninfo("", **{**params, "user": role, "password": pw}) for role, pw in passwords.items()}
     description = f"PostgreSQL {version[0] if version else '?'} ({where})"
     _server_description.append(description)
     yield Database(admin_url, role_urls, description)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("installed")
 
 def call(captured: Captured, method: str, path: str, body: object | None = None, **kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("subject", CLIENT_SUBJECT)
-    response = api.handler(alb_event(method, path, body, **kwargs), FakeContext())  # type: ignore[arg-type]
+    response: dict[str, Any] = api.handler(alb_event(method, path, body, **kwargs), FakeContext())
     captured.add(response)
     return response
 
@@ -94,7 +94,7 @@ def test_sensitive_authentication_data_refused_and_not_stored(
 def test_invalid_input_gets_422_with_reason(
     captured: Captured, database: Database, overrides: dict[str, object], field: str
 ) -> None:
-    response = call(captured, "POST", "/v1/cards", card_body(**overrides))
+    response = call(captured, "POST", "/v1/cards", {**card_body(), **overrides})
     assert response["statusCode"] == 422
     details = payload(response)["details"]
     assert any(d["field"] == field and d["reason"] for d in details), details

@@ -28,7 +28,7 @@ def test_detokenize_returns_number_and_logs_reason_not_number(
     pan = card_number()
     token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan))).view.token
     context = FakeContext(function_name="card-vault-detokenize")
-    answer = detokenize.handler({"token": token, "reason": "chargeback case 2026-118"}, context)  # type: ignore[arg-type]
+    answer = detokenize.handler({"token": token, "reason": "chargeback case 2026-118"}, context)
     assert answer == {"token": token, "pan": pan}
     audit = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     entry = next(line for line in audit if line.get("event") == "detokenize")
@@ -39,7 +39,7 @@ def test_detokenize_returns_number_and_logs_reason_not_number(
 
 @pytest.mark.parametrize("event", [{"token": "tok_" + "a" * 32}, {"token": "x", "reason": "a valid reason"}, {}])
 def test_detokenize_requires_token_and_reason(event: dict[str, str], as_detokenizer: Vault, captured: Captured) -> None:
-    answer = detokenize.handler(event, FakeContext())  # type: ignore[arg-type]
+    answer = detokenize.handler(event, FakeContext())
     captured.add(answer)
     assert answer["error"] == "validation failed"
     assert "pan" not in answer
@@ -51,14 +51,14 @@ def test_detokenize_tampered_record_fails_loudly(
     token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
     with database.admin() as conn:
         conn.execute("UPDATE vault.cards SET pan_ciphertext = pan_ciphertext || '\\x00'::bytea")
-    answer = detokenize.handler({"token": token, "reason": "fraud investigation 7"}, FakeContext())  # type: ignore[arg-type]
+    answer = detokenize.handler({"token": token, "reason": "fraud investigation 7"}, FakeContext())
     assert answer == {"error": "decryption failed"}
     assert '"level":"ERROR"' in log_lines.getvalue().replace(" ", "")
     assert "tampered" in log_lines.getvalue()
 
 
 def test_detokenize_unknown_token(as_detokenizer: Vault) -> None:
-    answer = detokenize.handler({"token": "tok_" + "b" * 32, "reason": "customer dispute 1"}, FakeContext())  # type: ignore[arg-type]
+    answer = detokenize.handler({"token": "tok_" + "b" * 32, "reason": "customer dispute 1"}, FakeContext())
     assert answer == {"error": "not found"}
 
 
@@ -67,9 +67,9 @@ def test_purge_handler_deletes_expired(vault: Vault, settings: VaultSettings, da
     with database.admin() as conn:
         conn.execute("UPDATE vault.cards SET expiry_year = 2021 WHERE token = %s", (token,))
     runtime.install(vault, settings)
-    assert purge.handler({"dry_run": True}, FakeContext()) == {"would_delete": 1}  # type: ignore[arg-type]
+    assert purge.handler({"dry_run": True}, FakeContext()) == {"would_delete": 1}
     scheduled_event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-    assert purge.handler(scheduled_event, FakeContext()) == {"deleted": 1}  # type: ignore[arg-type]
+    assert purge.handler(scheduled_event, FakeContext()) == {"deleted": 1}
 
 
 def test_migrations_are_idempotent(database: Database) -> None:

@@ -172,7 +172,7 @@ def bad_bodies(draw: st.DrawFn) -> Any:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bad_bodies())
 def test_generated_bad_input_gets_4xx_and_stores_nothing(body: Any, captured: Captured, database: Database) -> None:
-    response = api.handler(alb_event("POST", "/v1/cards", body, subject=CLIENT_SUBJECT), FakeContext())  # type: ignore[arg-type]
+    response = api.handler(alb_event("POST", "/v1/cards", body, subject=CLIENT_SUBJECT), FakeContext())
     captured.add(response)
     assert 400 <= response["statusCode"] < 500, (response["statusCode"], response["body"])
     answer = json.loads(response["body"])

@@ -87,7 +87,7 @@ class CardVault(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        name_prefix: str,
+        alias_prefix: str,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         function_security_group: ec2.ISecurityGroup,
@@ -109,7 +109,6 @@ class CardVault(Construct):
             raise ValueError("detokenize_caller_role_arns: name at least one role")
         if not 1 <= listener_rule_priority <= 50000:
             raise ValueError(f"listener_rule_priority={listener_rule_priority}: must be 1-50000")
-        self._name_prefix = name_prefix
         self._vpc = vpc
         self._subnets = subnets
         self._log_key = log_key
@@ -120,7 +119,7 @@ class CardVault(Construct):
         self.environment_key = purpose_key(
             self,
             "EnvironmentKey",
-            alias=f"alias/{name_prefix}/card-vault-environment",
+            alias=f"alias/{alias_prefix}/card-vault-environment",
             description="Encrypts the card-vault functions' environment variables",
         )
         self.hmac_secret = secretsmanager.Secret(
@@ -169,6 +168,7 @@ class CardVault(Construct):
             environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
             security_groups=[function_security_group],
             timeout=Duration.seconds(10),
+            concurrency=5,
             statements=[
                 _data_key_statement(cardholder_data_key, "kms:Decrypt"),
                 _connect_statement(self, database.proxy, DETOKENIZE_USER),
@@ -182,6 +182,7 @@ class CardVault(Construct):
             environment={**common, "VAULT_DB_USER": PURGE_USER, "VAULT_PURGE_GRACE_DAYS": str(purge_grace_days)},
             security_groups=[function_security_group],
             timeout=Duration.minutes(5),
+            concurrency=1,
             statements=[_connect_statement(self, database.proxy, PURGE_USER)],
         )
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
@@ -268,6 +269,7 @@ class CardVault(Construct):
         security_groups: list[ec2.ISecurityGroup],
         timeout: Duration,
         statements: list[iam.PolicyStatement],
+        concurrency: int = 20,
     ) -> lambda_.Function:
         log_group = self._log_group(name)
         function = lambda_.Function(
@@ -278,6 +280,10 @@ class CardVault(Construct):
             ),
         )
         function.node.add_dependency(self._policies[name])
+        # A ceiling on database connections through the proxy and on blast radius; Lambda keeps at
+        # least 100 unreserved, so the account's concurrency quota must exceed 100 + 27 per region.
+        assert isinstance(function.node.default_child, lambda_.CfnFunction)
+        function.node.default_child.reserved_concurrent_executions = concurrency
         return function
 
     def _function_props(
@@ -312,8 +318,6 @@ class CardVault(Construct):
             "log_group": log_group.log_group,
             "logging_format": lambda_.LoggingFormat.JSON,
             "role": self._role(name, log_group, statements),
-            # A ceiling on database connections through the proxy and on blast radius.
-            "reserved_concurrent_executions": 20,
         }
 
     def _secrets_decrypt_statement(self) -> iam.PolicyStatement:

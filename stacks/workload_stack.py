@@ -49,7 +49,7 @@ class WorkloadStack(LandingZoneStack):
         self.vault = CardVault(
             self,
             "CardVault",
-            name_prefix=f"pci-lz-{config.name}",
+            alias_prefix=f"pci-lz/{config.name}",
             vpc=network.vpc,
             subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
             function_security_group=network.application_security_group,

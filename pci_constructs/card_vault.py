@@ -64,6 +64,17 @@ class VaultDatabase:
     database_security_group: ec2.ISecurityGroup
 
 
+@dataclass(frozen=True)
+class _FunctionSpec:
+    handler: str
+    requirements: str  # lambda/<requirements>/requirements.txt
+    description: str
+    environment: dict[str, str]
+    security_groups: list[ec2.ISecurityGroup]
+    timeout: Duration
+    statements: list[iam.PolicyStatement]
+
+
 class CardVault(Construct):
     """The four functions, their roles, keys, logs, schedule and ALB wiring.
 
@@ -143,47 +154,56 @@ class CardVault(Construct):
         }
         self.api = self._function(
             "Api",
-            handler="card_vault.api.handler",
-            requirements="api",
-            description="Card vault API behind the ALB: tokenize, masked lookup, disposal",
-            environment={
-                **common,
-                "VAULT_DB_USER": APP_USER,
-                "VAULT_ALLOWED_CLIENT_SUBJECTS": _json_list(allowed_client_subjects),
-            },
-            security_groups=[function_security_group],
-            timeout=Duration.seconds(10),
-            statements=[
-                _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
-                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[self.hmac_secret.secret_arn]),
-                self._secrets_decrypt_statement(),
-                _connect_statement(self, database.proxy, APP_USER),
-            ],
+            _FunctionSpec(
+                handler="card_vault.api.handler",
+                requirements="api",
+                description="Card vault API behind the ALB: tokenize, masked lookup, disposal",
+                environment={
+                    **common,
+                    "VAULT_DB_USER": APP_USER,
+                    "VAULT_ALLOWED_CLIENT_SUBJECTS": _json_list(allowed_client_subjects),
+                },
+                security_groups=[function_security_group],
+                timeout=Duration.seconds(10),
+                statements=[
+                    _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:GetSecretValue"], resources=[self.hmac_secret.secret_arn]
+                    ),
+                    self._secrets_decrypt_statement(),
+                    _connect_statement(self, database.proxy, APP_USER),
+                ],
+            ),
+            concurrency=20,
         )
         self.detokenize = self._function(
             "Detokenize",
-            handler="card_vault.detokenize.handler",
-            requirements="detokenize",
-            description="Card vault detokenization: returns a card number to an authorized role, with a reason",
-            environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
-            security_groups=[function_security_group],
-            timeout=Duration.seconds(10),
+            _FunctionSpec(
+                handler="card_vault.detokenize.handler",
+                requirements="detokenize",
+                description="Card vault detokenization: returns a card number to an authorized role, with a reason",
+                environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
+                security_groups=[function_security_group],
+                timeout=Duration.seconds(10),
+                statements=[
+                    _data_key_statement(cardholder_data_key, "kms:Decrypt"),
+                    _connect_statement(self, database.proxy, DETOKENIZE_USER),
+                ],
+            ),
             concurrency=5,
-            statements=[
-                _data_key_statement(cardholder_data_key, "kms:Decrypt"),
-                _connect_statement(self, database.proxy, DETOKENIZE_USER),
-            ],
         )
         self.purge = self._function(
             "Purge",
-            handler="card_vault.purge.handler",
-            requirements="purge",
-            description="Card vault purge: deletes cards past expiry plus the grace period",
-            environment={**common, "VAULT_DB_USER": PURGE_USER, "VAULT_PURGE_GRACE_DAYS": str(purge_grace_days)},
-            security_groups=[function_security_group],
-            timeout=Duration.minutes(5),
+            _FunctionSpec(
+                handler="card_vault.purge.handler",
+                requirements="purge",
+                description="Card vault purge: deletes cards past expiry plus the grace period",
+                environment={**common, "VAULT_DB_USER": PURGE_USER, "VAULT_PURGE_GRACE_DAYS": str(purge_grace_days)},
+                security_groups=[function_security_group],
+                timeout=Duration.minutes(5),
+                statements=[_connect_statement(self, database.proxy, PURGE_USER)],
+            ),
             concurrency=1,
-            statements=[_connect_statement(self, database.proxy, PURGE_USER)],
         )
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database)
@@ -258,27 +278,8 @@ class CardVault(Construct):
         self._policies[name] = policy
         return role.without_policy_updates()
 
-    def _function(
-        self,
-        name: str,
-        *,
-        handler: str,
-        requirements: str,
-        description: str,
-        environment: dict[str, str],
-        security_groups: list[ec2.ISecurityGroup],
-        timeout: Duration,
-        statements: list[iam.PolicyStatement],
-        concurrency: int = 20,
-    ) -> lambda_.Function:
-        log_group = self._log_group(name)
-        function = lambda_.Function(
-            self,
-            name,
-            **self._function_props(
-                name, handler, requirements, description, environment, security_groups, timeout, log_group, statements
-            ),
-        )
+    def _function(self, name: str, spec: _FunctionSpec, *, concurrency: int) -> lambda_.Function:
+        function = lambda_.Function(self, name, **self._function_props(name, spec))
         function.node.add_dependency(self._policies[name])
         # A ceiling on database connections through the proxy and on blast radius; Lambda keeps at
         # least 100 unreserved, so the account's concurrency quota must exceed 100 + 27 per region.
@@ -286,38 +287,29 @@ class CardVault(Construct):
         function.node.default_child.reserved_concurrent_executions = concurrency
         return function
 
-    def _function_props(
-        self,
-        name: str,
-        handler: str,
-        requirements: str,
-        description: str,
-        environment: dict[str, str],
-        security_groups: list[ec2.ISecurityGroup],
-        timeout: Duration,
-        log_group: EncryptedLogGroup,
-        statements: list[iam.PolicyStatement],
-    ) -> dict[str, Any]:
+    def _function_props(self, name: str, spec: _FunctionSpec) -> dict[str, Any]:
+        """Lambda function properties shared by every vault function (its log group and role made here)."""
+        log_group = self._log_group(name)
         return {
             "runtime": RUNTIME,
             "architecture": lambda_.Architecture.X86_64,
-            "handler": handler,
+            "handler": spec.handler,
             "code": python_asset(
-                package=PACKAGE, requirements=LAMBDA_ROOT / requirements / "requirements.txt", runtime=RUNTIME
+                package=PACKAGE, requirements=LAMBDA_ROOT / spec.requirements / "requirements.txt", runtime=RUNTIME
             ),
-            "description": description,
-            "environment": {**environment, "POWERTOOLS_LOGGER_LOG_EVENT": "false"},
+            "description": spec.description,
+            "environment": {**spec.environment, "POWERTOOLS_LOGGER_LOG_EVENT": "false"},
             "environment_encryption": self.environment_key,
             "vpc": self._vpc,
             "vpc_subnets": self._subnets,
-            "security_groups": security_groups,
+            "security_groups": spec.security_groups,
             "allow_public_subnet": False,
-            "timeout": timeout,
+            "timeout": spec.timeout,
             "memory_size": 512,
             "tracing": lambda_.Tracing.ACTIVE,
             "log_group": log_group.log_group,
             "logging_format": lambda_.LoggingFormat.JSON,
-            "role": self._role(name, log_group, statements),
+            "role": self._role(name, log_group, spec.statements),
         }
 
     def _secrets_decrypt_statement(self) -> iam.PolicyStatement:
@@ -349,29 +341,26 @@ class CardVault(Construct):
 
     def _migration_trigger(self, database: VaultDatabase) -> triggers.TriggerFunction:
         name = "Migrate"
-        log_group = self._log_group(name)
-        statements = [
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[database.master_secret.secret_arn]
-            ),
-            self._secrets_decrypt_statement(),
-        ]
-        props = self._function_props(
-            name,
-            "card_vault.migrate.handler",
-            "migrate",
-            "Card vault schema migrations and database roles, run at every deploy that changes them",
-            {
+        spec = _FunctionSpec(
+            handler="card_vault.migrate.handler",
+            requirements="migrate",
+            description="Card vault schema migrations and database roles, run at every deploy that changes them",
+            environment={
                 "VAULT_MIGRATION_SECRET_ID": database.master_secret.secret_arn,
                 "VAULT_DB_HOST": database.instance_endpoint,
                 "VAULT_DB_PORT": str(database.port),
                 "VAULT_DB_NAME": database.database_name,
             },
-            [self.migration_security_group],
-            Duration.minutes(5),
-            log_group,
-            statements,
+            security_groups=[self.migration_security_group],
+            timeout=Duration.minutes(5),
+            statements=[
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"], resources=[database.master_secret.secret_arn]
+                ),
+                self._secrets_decrypt_statement(),
+            ],
         )
+        props = self._function_props(name, spec)
         props["reserved_concurrent_executions"] = 1  # one migration at a time (yoyo also locks)
         trigger = triggers.TriggerFunction(
             self,

@@ -19,7 +19,8 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt $(wildcard lambda/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+		$(foreach r,$(wildcard lambda/*/requirements.txt),-r $(r))
 	touch $@
 
 $(SCAN_BIN)/.installed: requirements-scan.txt

@@ -325,7 +325,10 @@ DEMO_CLIENT_CA_BUNDLE = "config/certs/demo-client-ca.pem"
 class CardVaultConfig(_Frozen):
     """The card-vault reference workload in lambda/ (PCI DSS 3.2-3.7, 7.2, 8.3, 10.2), one per region."""
 
-    enabled: bool = Field(default=True, description="Deploy the card vault (needs database.enable_proxy).")
+    enabled: bool = Field(
+        default=True,
+        description="Deploy the card vault (through the RDS proxy, or straight to the instance when it is off).",
+    )
     client_ca_bundle: str = Field(
         default=DEMO_CLIENT_CA_BUNDLE,
         description=(
@@ -513,11 +516,6 @@ class EnvironmentConfig(_Frozen):
         vault = self.card_vault
         if vault is None or not vault.enabled:
             return self
-        if not self.database.enable_proxy:
-            raise ValueError(
-                "card_vault.enabled needs database.enable_proxy: the vault reaches PostgreSQL only through"
-                " the RDS proxy (IAM authentication, TLS verified)"
-            )
         for arn in vault.detokenize_caller_role_arns:
             match = _ROLE_ARN.match(arn)
             assert match is not None  # checked by the field validator

@@ -33,7 +33,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
-from pci_constructs.key_ring import purpose_key
+from pci_constructs.key_ring import purpose_key, separate_administrators
 from pci_constructs.lambda_bundling import python_asset
 from pci_constructs.retention import retain
 
@@ -55,9 +55,9 @@ API_PATH_PATTERN = "/v1/*"
 class VaultDatabase:
     """Where the vault's data lives: the proxy (functions) and the instance (migration trigger)."""
 
-    proxy: rds.IDatabaseProxy
-    proxy_endpoint: str
+    proxy: rds.IDatabaseProxy | None  # None: the functions connect to the instance by IAM
     instance_endpoint: str
+    instance_resource_id: str
     port: int
     database_name: str
     master_secret: secretsmanager.ISecret
@@ -99,6 +99,7 @@ class CardVault(Construct):
         construct_id: str,
         *,
         alias_prefix: str,
+        key_administrator_role_arns: tuple[str, ...],
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         function_security_group: ec2.ISecurityGroup,
@@ -133,6 +134,7 @@ class CardVault(Construct):
             alias=f"alias/{alias_prefix}/card-vault-environment",
             description="Encrypts the card-vault functions' environment variables",
         )
+        separate_administrators(self.environment_key, key_administrator_role_arns)
         self.hmac_secret = secretsmanager.Secret(
             self,
             "HmacKey",
@@ -147,7 +149,8 @@ class CardVault(Construct):
         common = {
             "VAULT_KMS_KEY_ID": cardholder_data_key.key_arn,
             "VAULT_HMAC_SECRET_ID": self.hmac_secret.secret_arn,
-            "VAULT_DB_HOST": database.proxy_endpoint,
+            "VAULT_DB_HOST": database.proxy.endpoint if database.proxy else database.instance_endpoint,
+            "VAULT_DB_TLS_CA": "proxy" if database.proxy else "rds",
             "VAULT_DB_PORT": str(database.port),
             "VAULT_DB_NAME": database.database_name,
             "POWERTOOLS_SERVICE_NAME": "card-vault",
@@ -171,7 +174,7 @@ class CardVault(Construct):
                         actions=["secretsmanager:GetSecretValue"], resources=[self.hmac_secret.secret_arn]
                     ),
                     self._secrets_decrypt_statement(),
-                    _connect_statement(self, database.proxy, APP_USER),
+                    _connect_statement(self, database, APP_USER),
                 ],
             ),
             concurrency=20,
@@ -187,7 +190,7 @@ class CardVault(Construct):
                 timeout=Duration.seconds(10),
                 statements=[
                     _data_key_statement(cardholder_data_key, "kms:Decrypt"),
-                    _connect_statement(self, database.proxy, DETOKENIZE_USER),
+                    _connect_statement(self, database, DETOKENIZE_USER),
                 ],
             ),
             concurrency=5,
@@ -201,7 +204,7 @@ class CardVault(Construct):
                 environment={**common, "VAULT_DB_USER": PURGE_USER, "VAULT_PURGE_GRACE_DAYS": str(purge_grace_days)},
                 security_groups=[function_security_group],
                 timeout=Duration.minutes(5),
-                statements=[_connect_statement(self, database.proxy, PURGE_USER)],
+                statements=[_connect_statement(self, database, PURGE_USER)],
             ),
             concurrency=1,
         )
@@ -413,10 +416,15 @@ def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:
     )
 
 
-def _connect_statement(scope: Construct, proxy: rds.IDatabaseProxy, user: str) -> iam.PolicyStatement:
-    """`rds-db:connect` as one database user through the proxy ("Creating and using an IAM policy for
-    IAM database access"; the proxy's resource ID, prx-..., is the last part of its ARN)."""
-    resource_id = Fn.select(6, Fn.split(":", proxy.db_proxy_arn))
+def _connect_statement(scope: Construct, database: VaultDatabase, user: str) -> iam.PolicyStatement:
+    """`rds-db:connect` as one database user, through the proxy or to the instance ("Creating and using an
+    IAM policy for IAM database access": the proxy's resource ID, prx-..., is the last part of its ARN;
+    the instance's is its DbiResourceId)."""
+    resource_id = (
+        Fn.select(6, Fn.split(":", database.proxy.db_proxy_arn))
+        if database.proxy is not None
+        else database.instance_resource_id
+    )
     return iam.PolicyStatement(
         actions=["rds-db:connect"],
         resources=[

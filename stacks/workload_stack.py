@@ -44,20 +44,21 @@ class WorkloadStack(LandingZoneStack):
             scope, construct_id, config=config, region=region, description="PCI landing zone: card vault workload"
         )
         vault = config.card_vault
-        if vault is None or database.proxy is None:
-            raise ValueError("WorkloadStack needs card_vault configured and database.enable_proxy")
+        if vault is None:
+            raise ValueError("WorkloadStack needs card_vault configured")
         self.vault = CardVault(
             self,
             "CardVault",
             alias_prefix=f"pci-lz/{config.name}",
+            key_administrator_role_arns=config.key_administrator_role_arns,
             vpc=network.vpc,
             subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
             function_security_group=network.application_security_group,
             endpoint_security_group=network.endpoint_security_group,
             database=VaultDatabase(
                 proxy=database.proxy,
-                proxy_endpoint=database.proxy.endpoint,
                 instance_endpoint=database.instance.db_instance_endpoint_address,
+                instance_resource_id=database.instance.instance_resource_id,
                 port=database.port,
                 database_name=config.database.database_name,
                 master_secret=database.attached_secret,

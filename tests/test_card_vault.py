@@ -256,11 +256,20 @@ def test_the_check_catches_a_proxy_on_the_master_secret() -> None:
     assert proxies_using_master_secret(template) != []
 
 
-def test_vault_needs_the_proxy() -> None:
+def test_without_the_proxy_functions_connect_to_the_instance_by_iam(tmp_path: Any) -> None:
+    from stacks.landing_zone import build_landing_zone
+
     data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
     data["database"] = {"enable_proxy": False}
-    with pytest.raises(ConfigError, match=r"card_vault\.enabled needs database\.enable_proxy"):
-        parse_environment(data)
+    app = App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    zone = build_landing_zone(app, parse_environment(data))
+    workload = zone.regions["us-east-1"].workload
+    assert workload is not None
+    template = Template.from_stack(workload).to_json()
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    api = next(f for f in functions if "card_vault.api" in f["Properties"]["Handler"])
+    assert api["Properties"]["Environment"]["Variables"]["VAULT_DB_TLS_CA"] == "rds"
+    assert "DbiResourceId" in json.dumps(template)
 
 
 @pytest.mark.parametrize(

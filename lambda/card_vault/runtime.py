@@ -11,7 +11,7 @@ from psycopg.conninfo import make_conninfo
 
 from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
-from card_vault.settings import PROXY_CA_BUNDLE, VaultSettings, from_environment
+from card_vault.settings import PROXY_CA_BUNDLE, RDS_CA_BUNDLE, VaultSettings, from_environment
 from card_vault.store import CardStore, open_pool
 from card_vault.vault import Vault
 
@@ -41,7 +41,7 @@ def iam_conninfo(settings: VaultSettings, rds_client: Any) -> Callable[[], str]:
             user=settings.db_user,
             password=token,
             sslmode="verify-full",
-            sslrootcert=str(PROXY_CA_BUNDLE),
+            sslrootcert=str(PROXY_CA_BUNDLE if settings.db_tls_ca == "proxy" else RDS_CA_BUNDLE),
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name="card-vault",
         )

@@ -6,6 +6,8 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
 - `VAULT_HMAC_SECRET_ID`: ARN of the Secrets Manager secret holding the HMAC key;
 - `VAULT_DB_HOST`, `VAULT_DB_PORT`, `VAULT_DB_NAME`, `VAULT_DB_USER`: the RDS proxy endpoint and
   this function's own database user (IAM authentication, TLS with the certificate verified);
+- `VAULT_DB_TLS_CA`: `proxy` (Amazon root CAs, the proxy's ACM certificate) or `rds` (the RDS CAs,
+  straight to the instance when the landing zone runs without the proxy);
 - `VAULT_DATABASE_URL`: instead of the four above, a full libpq URL (local run and tests only);
 - `VAULT_ALLOWED_CLIENT_SUBJECTS`: JSON list of client-certificate subjects the API accepts;
 - `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -40,6 +42,7 @@ class VaultSettings(BaseModel):
     db_user: str | None = None
     database_url: str | None = Field(default=None, repr=False)
     allowed_client_subjects: tuple[Subject, ...] = ()
+    db_tls_ca: Literal["proxy", "rds"] = "proxy"
     purge_grace_days: int = Field(default=30, ge=0, le=3650)
     region: str | None = None
 

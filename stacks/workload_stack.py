@@ -46,6 +46,8 @@ class WorkloadStack(LandingZoneStack):
         vault = config.card_vault
         if vault is None:
             raise ValueError("WorkloadStack needs card_vault configured")
+        resource_id = database.instance.instance_resource_id
+        assert resource_id is not None  # an instance defined here always has its DbiResourceId attribute
         self.vault = CardVault(
             self,
             "CardVault",
@@ -58,7 +60,7 @@ class WorkloadStack(LandingZoneStack):
             database=VaultDatabase(
                 proxy=database.proxy,
                 instance_endpoint=database.instance.db_instance_endpoint_address,
-                instance_resource_id=database.instance.instance_resource_id,
+                instance_resource_id=resource_id,
                 port=database.port,
                 database_name=config.database.database_name,
                 master_secret=database.attached_secret,

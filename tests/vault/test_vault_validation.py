@@ -37,7 +37,7 @@ from tests.vault.events import FakeContext, alb_event
         ("3528", 16, "jcb"),
         ("36", 14, "diners"),
         ("300", 14, "diners"),
-        ("62", 16, "unionpay"),
+        ("621", 16, "unionpay"),  # 622126-622925 is Discover's co-branded range
     ],
 )
 def test_brand_ranges(prefix: str, length: int, brand: str) -> None:

@@ -308,6 +308,16 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             ),
         )
     ),
+    *_each(
+        _pci_and_nist("VPCNoUnrestrictedRouteToIGW"),
+        path=f"{_NETWORK}/Vpc/EgressSubnet*/DefaultRoute",
+        reason=(
+            "The egress subnets hold only the NAT gateways behind the Network Firewall: their default route"
+            " to the internet gateway is the firewall's way out, and only allow-listed flows reach it"
+        ),
+        requirement="PCI DSS v4.0.1 1.3.2, 1.4.1",
+        conditional=True,
+    ),
     *(
         Acknowledgment(
             path="PciLz-*-Keys-*/PermissionsBoundary/Policy",

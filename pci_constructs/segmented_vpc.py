@@ -40,8 +40,10 @@ class Tier(StrEnum):
     EGRESS = "Egress"
 
 
-# The three original tiers own slices 0-11; the two egress tiers share the last four slices.
-_FULL_SLOT_TIERS = 3
+# The three segmentation tiers (each with its own NACL) own slices 0-11; the two egress tiers share the
+# last four slices and keep the VPC's default NACL: Network Firewall is the control on that path.
+SEGMENT_TIERS = (Tier.PUBLIC, Tier.APPLICATION, Tier.CDE)
+_FULL_SLOT_TIERS = len(SEGMENT_TIERS)
 
 
 AZ_SLOT_LETTERS = "abcd"

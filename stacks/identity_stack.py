@@ -8,16 +8,23 @@
   account setting rolls back nothing else.
 
 Both deploy after the region's Keys stack, which owns the permissions boundary and the logs key.
+
+- `OrgGuardrailsStack` (`PciLz-<env>-OrgGuardrails-<home region>`), only when
+  `guardrails.organization_unit_ids` is set: the service control policies, in the management
+  account (`guardrails.management_account`, default the environment's account).
 """
 
 from __future__ import annotations
 
+from aws_cdk import Environment, Stack
 from constructs import Construct
 
 from config import EnvironmentConfig
 from pci_constructs.account_guards import AccessAnalyzers, GlobalAccountGuards, RegionalAccountGuards
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.operator_roles import CardDataScope, OperatorRoles, vault_function_patterns
+from pci_constructs.org_guardrails import OrganizationGuardrails
+from pci_constructs.permissions_boundary import guard_role_name
 from stacks.base import LandingZoneStack
 
 
@@ -99,4 +106,31 @@ class AccountGuardsStack(LandingZoneStack):
             "AccessAnalyzer",
             environment=config.name,
             unused_access_age_days=identity.unused_access_age_days if unused else None,
+        )
+
+
+class OrgGuardrailsStack(Stack):
+    """The organization's service control policies; deploy it from the management account."""
+
+    guardrails: OrganizationGuardrails
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        settings = config.guardrails
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=settings.management_account or config.account, region=config.home_region),
+            description="PCI landing zone: AWS Organizations service control policies (management account)",
+            termination_protection=True,
+        )
+        self.guardrails = OrganizationGuardrails(
+            self,
+            "Guardrails",
+            name_prefix=f"pci-lz-{config.name}",
+            target_ids=settings.organization_unit_ids,
+            allowed_regions=settings.allowed_regions or tuple(config.regions),
+            exempt_principal_patterns=(
+                *settings.exempt_role_patterns,
+                f"arn:*:iam::*:role/{guard_role_name(config.name, '*')}",
+            ),
         )

@@ -12,7 +12,7 @@ from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replicatio
 from stacks.data_stack import DataStack
 from stacks.detection_stack import DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
-from stacks.identity_stack import AccountGuardsStack, IdentityStack
+from stacks.identity_stack import AccountGuardsStack, IdentityStack, OrgGuardrailsStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
 
@@ -39,6 +39,7 @@ class LandingZone:
     audit: AuditStacks | None = None
     identity: IdentityStack | None = None
     account_guards: dict[str, AccountGuardsStack] = field(default_factory=dict)
+    guardrails: OrgGuardrailsStack | None = None
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:
@@ -135,4 +136,8 @@ def _build_identity(app: App, config: EnvironmentConfig, zone: LandingZone) -> N
     for region, regional in zone.regions.items():
         zone.account_guards[region] = AccountGuardsStack(
             app, stack_name(config, "AccountGuards", region), config=config, region=region, keys=regional.keys.keys
+        )
+    if config.guardrails.enabled:
+        zone.guardrails = OrgGuardrailsStack(
+            app, stack_name(config, "OrgGuardrails", config.home_region), config=config
         )

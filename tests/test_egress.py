@@ -31,7 +31,7 @@ def template(synthesized: Synthesized, region: str) -> cdk_assertions.Template:
     return synthesized.template(stack_name(synthesized.config, "Network", region))
 
 
-def _resources(template: cdk_assertions.Template, kind: str) -> list[dict[str, Any]]:
+def _resources(template: cdk_assertions.Template, kind: str) -> list[Any]:
     return list(template.find_resources(kind).values())
 
 

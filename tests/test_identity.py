@@ -274,11 +274,11 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
 
 def test_boundary_leaves_what_cdk_roles_need(synthesized: Synthesized) -> None:
     """Boundaries intersect with identity policies: nothing a landing-zone role is granted may be denied."""
+    keys = synthesized.template(stack_name(synthesized.config, "Keys", "us-east-1"))
+    (boundary,) = keys.find_resources("AWS::IAM::ManagedPolicy").values()
     denied = {
         a
-        for s in synthesized.template(stack_name(synthesized.config, "Keys", "us-east-1"))
-        .find_resources("AWS::IAM::ManagedPolicy")
-        .popitem()[1]["Properties"]["PolicyDocument"]["Statement"]
+        for s in boundary["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and "Condition" not in s and s["Resource"] == "*"
         for a in s["Action"]
     }

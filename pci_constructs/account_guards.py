@@ -39,6 +39,7 @@ from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.permissions_boundary import guard_role_name
+from pci_constructs.retention import retain
 
 SSM_PUBLIC_SHARING_SETTING = "/ssm/documents/console/public-sharing-permission"
 # Two hops let containers on an instance reach IMDSv2 (AWS's recommendation for container hosts).
@@ -206,6 +207,8 @@ class RegionalAccountGuards(Construct):
         self.ssm_document_sharing = ssm.CfnServiceSetting(
             self, "SsmDocumentPublicSharing", setting_id=SSM_PUBLIC_SHARING_SETTING, setting_value="Disable"
         )
+        # Deleting either resource would switch its guard off; deleting the stack must loosen nothing.
+        retain(self.snapshot_block_public_access, self.ssm_document_sharing)
         self.guards = _GuardCalls(
             self,
             "Calls",

@@ -7,6 +7,7 @@ which cover the critical security-control changes PCI DSS 10.7.2 names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -282,11 +283,9 @@ class FindingAlerts(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, topic: sns.Topic) -> None:
         super().__init__(scope, construct_id)
-        self.rule = events.CfnRule(
+        self.rule = rule_to_topic(
             self,
-            "Rule",
             description="New HIGH and CRITICAL Security Hub findings to the security alerts topic",
-            state="ENABLED",
             event_pattern={
                 "source": ["aws.securityhub"],
                 "detail-type": ["Security Hub Findings - Imported"],
@@ -298,17 +297,33 @@ class FindingAlerts(Construct):
                     }
                 },
             },
-            targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
+            topic=topic,
+            sid="AllowSecurityHubFindingRule",
         )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowSecurityHubFindingRule",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": self.rule.attr_arn}},
-            )
+
+
+def rule_to_topic(
+    scope: Construct, *, description: str, event_pattern: dict[str, Any], topic: sns.Topic, sid: str
+) -> events.CfnRule:
+    """An EventBridge rule ("Rule" under `scope`) targeting `topic`, which admits this rule only (aws:SourceArn)."""
+    rule = events.CfnRule(
+        scope,
+        "Rule",
+        description=description,
+        state="ENABLED",
+        event_pattern=event_pattern,
+        targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
+    )
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
         )
+    )
+    return rule
 
 
 def break_glass_event(role_arn: str) -> SecurityEvent:
@@ -344,11 +359,9 @@ class ComplianceChangeAlerts(Construct):
         super().__init__(scope, construct_id)
         if not rule_name_prefixes:
             raise ValueError("rule_name_prefixes: name at least one Config rule prefix")
-        self.rule = events.CfnRule(
+        self.rule = rule_to_topic(
             self,
-            "Rule",
             description="Watched AWS Config rules turning NON_COMPLIANT, to the security alerts topic",
-            state="ENABLED",
             event_pattern={
                 "source": ["aws.config"],
                 "detail-type": ["Config Rules Compliance Change"],
@@ -357,14 +370,6 @@ class ComplianceChangeAlerts(Construct):
                     "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
                 },
             },
-            targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
-        )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowConfigComplianceRule",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": self.rule.attr_arn}},
-            )
+            topic=topic,
+            sid="AllowConfigComplianceRule",
         )

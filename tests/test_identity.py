@@ -365,6 +365,9 @@ def test_s3_block_public_access_for_the_account(synthesized: Synthesized) -> Non
 def test_regional_account_guards(synthesized: Synthesized, region: str) -> None:
     template = synthesized.template(stack_name(synthesized.config, "AccountGuards", region))
     template.has_resource_properties("AWS::EC2::SnapshotBlockPublicAccess", {"State": "block-all-sharing"})
+    for kind in ("AWS::EC2::SnapshotBlockPublicAccess", "AWS::SSM::ServiceSetting"):
+        (resource,) = template.find_resources(kind).values()
+        assert resource["DeletionPolicy"] == "Retain", f"deleting the stack must not switch {kind} off"
     template.has_resource_properties(
         "AWS::SSM::ServiceSetting", {"SettingId": SSM_PUBLIC_SHARING_SETTING, "SettingValue": "Disable"}
     )

@@ -263,4 +263,136 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         requirement="PCI DSS v4.0.1 7.2.2, 10.5.1",
         conditional=True,
     ),
+    # --- Issue #13: identity and account baseline -------------------------------------------------
+    *(
+        ack
+        for stack in ("Identity", "AccountGuards")
+        for ack in (
+            *_each(
+                _pci_and_nist("LambdaInsideVPC"),
+                path=f"PciLz-*-{stack}-*/{CDK_SDK_CALL_FUNCTION}",
+                reason=(
+                    "CDK's AWS SDK custom-resource function runs only during deployment, to set account-level"
+                    " guards (password policy, S3/AMI public-access blocks, IMDS defaults) through IAM, S3"
+                    " Control and EC2 APIs; no VPC of the landing zone has a route or endpoint for them"
+                ),
+                requirement="PCI DSS v4.0.1 1.3.1",
+            ),
+            Acknowledgment(
+                path=f"PciLz-*-{stack}-*/{CDK_SDK_CALL_FUNCTION}",
+                rule="NIST.800.53.R5-LambdaConcurrency",
+                reason=(
+                    "CDK's AWS SDK custom-resource function runs a few times per deployment; reserving"
+                    " concurrency for it would fail in accounts whose unreserved pool may not drop below 10"
+                ),
+                requirement="PCI DSS v4.0.1 2.2.1",
+            ),
+            Acknowledgment(
+                path=f"PciLz-*-{stack}-*/{CDK_SDK_CALL_FUNCTION}",
+                rule="NIST.800.53.R5-LambdaDLQ",
+                reason=(
+                    "CloudFormation invokes CDK's custom-resource function synchronously; a failed guard call"
+                    " fails and rolls back the deployment, so a dead-letter queue would never receive anything"
+                ),
+                requirement="PCI DSS v4.0.1 2.2.1",
+            ),
+            Acknowledgment(
+                path=f"PciLz-*-{stack}-*/AccountGuards/Calls/Policy",
+                rule="AwsSolutions-IAM5[Resource::*]",
+                reason=(
+                    "UpdateAccountPasswordPolicy, PutAccountPublicAccessBlock, EnableImageBlockPublicAccess and"
+                    " ModifyInstanceMetadataDefaults change account settings: IAM defines no resource type for"
+                    " them, so * is the only resource; regional ones are pinned with aws:RequestedRegion"
+                ),
+                requirement="PCI DSS v4.0.1 7.2.2",
+            ),
+        )
+    ),
+    *_each(
+        _pci_and_nist("VPCNoUnrestrictedRouteToIGW"),
+        path=f"{_NETWORK}/Vpc/EgressSubnet*/DefaultRoute",
+        reason=(
+            "The egress subnets hold only the NAT gateways behind the Network Firewall: their default route"
+            " to the internet gateway is the firewall's way out, and only allow-listed flows reach it"
+        ),
+        requirement="PCI DSS v4.0.1 1.3.2, 1.4.1",
+        conditional=True,
+    ),
+    *(
+        Acknowledgment(
+            path="PciLz-*-Keys-*/PermissionsBoundary/Policy",
+            rule=rule,
+            reason=(
+                "A permissions boundary only caps what identity policies grant (effective access is their"
+                " intersection), so its Allow must be * on *; it grants nothing on its own and its Deny"
+                " statements are what it is for (no privilege escalation, no disabling of controls)"
+            ),
+            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+        )
+        for rule in (
+            "AwsSolutions-IAM5[Action::*]",
+            "AwsSolutions-IAM5[Resource::*]",
+            *_pci_and_nist("IAMPolicyNoStatementsWithAdminAccess"),
+            *_pci_and_nist("IAMPolicyNoStatementsWithFullAccess"),
+        )
+    ),
+    *(
+        Acknowledgment(
+            path=f"PciLz-*-Identity-*/Operators/{role}/Role",
+            rule=f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+            reason=reason,
+            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+            conditional=True,
+        )
+        for role, policy, reason in (
+            (
+                "PlatformAdministrator",
+                "PowerUserAccess",
+                "PowerUserAccess is every service but IAM, Organizations and account settings, kept current by"
+                " AWS as services appear; the role's own policy adds explicit denies on card data",
+            ),
+            (
+                "PlatformAdministrator",
+                "IAMReadOnlyAccess",
+                "The administrator reads IAM to operate the platform; AWS keeps this read-only set current",
+            ),
+            (
+                "SecurityAuditor",
+                "SecurityAudit",
+                "SecurityAudit is AWS's maintained read-only set of configuration metadata an assessor needs"
+                " for every service; a hand-written copy would miss services as they appear",
+            ),
+            (
+                "BreakGlass",
+                "AdministratorAccess",
+                "Break-glass is the emergency administrator: full access within the permissions boundary,"
+                " every assumption and use raising an alarm on the security alerts topic",
+            ),
+        )
+    ),
+    *(
+        Acknowledgment(
+            path="PciLz-*-Identity-*/Operators/SecurityAuditor/Policy",
+            rule=rule,
+            reason=reason,
+            requirement="PCI DSS v4.0.1 7.2.2, 10.3.1",
+            conditional=True,
+        )
+        for rule, reason in (
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "An assessor reads every log group and trail event (CloudWatch Logs and LookupEvents queries"
+                " span groups); the only KMS grant is Decrypt through S3 on the logs key (kms:ResourceAliases)",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:aws:s3:::pcilz-default-logs-111111111111-*]",
+                "The log archive and its replica are named pcilz-<env>-logs-<account>-<region>: read-only on"
+                " both, one pattern for every configured region",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:aws:s3:::pcilz-default-logs-111111111111-*/*]",
+                "Every archived log object of the archive and its replica, read-only",
+            ),
+        )
+    ),
 )

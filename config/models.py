@@ -315,6 +315,176 @@ class DatabaseConfig(_Frozen):
         return self
 
 
+# IAM principals an operator role may trust (PCI DSS 7.2, 8.4). Each form carries different
+# condition keys on its assume-role path (IAM User Guide, "AWS global condition context keys"):
+# an IAM user or role calls sts:AssumeRole and its session carries aws:MultiFactorAuthPresent when
+# MFA was used; IAM Identity Center permission-set roles and SAML sessions come from a federation
+# (AssumeRoleWithSAML) whose sessions never carry the key, so MFA is enforced at the identity provider.
+_IAM_ROLE_OR_USER_ARN = re.compile(
+    r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):(?P<kind>role|user)/(?!aws-reserved/)[\w+=,.@/-]{1,512}$"
+)
+_IDENTITY_CENTER_ROLE = re.compile(
+    r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/aws-reserved/sso\.amazonaws\.com/"
+    r"(?:[a-z0-9-]+/)?AWSReservedSSO_(?P<permission_set>[\w+=,.@-]{1,32})_\*$"
+)
+_SAML_PROVIDER_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):saml-provider/[\w.-]{1,128}$")
+PRINCIPAL_FORMS = (
+    "an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>; MFA required in the trust)",
+    "an IAM Identity Center permission-set role pattern"
+    " (arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/[<region>/]AWSReservedSSO_<PermissionSet>_*)",
+    "a SAML provider ARN (arn:aws:iam::<account>:saml-provider/<name>)",
+)
+MAX_OPERATOR_SESSION_SECONDS = 3600  # PCI DSS 8.2.8: re-authenticate after 15 minutes idle; sessions end within 1 h
+
+
+def principal_kind(value: str) -> Literal["iam", "identity_center", "saml"]:
+    """Which assume-role path a configured principal takes; ValueError naming the accepted forms."""
+    if _IAM_ROLE_OR_USER_ARN.match(value):
+        return "iam"
+    if _IDENTITY_CENTER_ROLE.match(value):
+        return "identity_center"
+    if _SAML_PROVIDER_ARN.match(value):
+        return "saml"
+    raise ValueError(f"{value!r} is not a known principal form; use one of: " + "; ".join(PRINCIPAL_FORMS))
+
+
+def _check_principals(value: tuple[str, ...]) -> tuple[str, ...]:
+    for principal in value:
+        principal_kind(principal)
+    if len(set(value)) != len(value):
+        raise ValueError("lists a principal more than once")
+    return value
+
+
+OperatorPrincipals = Annotated[tuple[str, ...], AfterValidator(_check_principals)]
+
+
+class IdentityConfig(_Frozen):
+    """Operator roles, password policy and IAM Access Analyzer (PCI DSS 7.2, 8.2-8.6)."""
+
+    administrator_principals: OperatorPrincipals = Field(
+        default=(),
+        description="Who may assume the platform administrator role (no cardholder-data decryption). Empty: no role.",
+    )
+    auditor_principals: OperatorPrincipals = Field(
+        default=(), description="Who may assume the read-only security auditor / assessor role. Empty: no role."
+    )
+    break_glass_principals: OperatorPrincipals = Field(
+        default=(),
+        description="Who may assume the break-glass role; every use alarms on the alerts topic. Empty: no role.",
+    )
+    session_duration_seconds: int = Field(
+        default=MAX_OPERATOR_SESSION_SECONDS,
+        ge=900,
+        le=MAX_OPERATOR_SESSION_SECONDS,
+        description="Maximum session of every operator role, 900-3600 seconds.",
+    )
+    password_min_length: int = Field(default=14, ge=12, le=128, description="PCI DSS 8.3.6 needs at least 12.")
+    password_reuse_prevention: int = Field(default=24, ge=4, le=24, description="PCI DSS 8.3.7: not one of the last 4.")
+    password_max_age_days: int = Field(default=90, ge=1, le=90, description="PCI DSS 8.3.9: at most 90 days.")
+    unused_access_analyzer: bool = Field(
+        default=False,
+        description=(
+            "Also run an IAM Access Analyzer unused-access analyzer (home region; billed per IAM role and user"
+            " analysed per month)."
+        ),
+    )
+    unused_access_age_days: int = Field(default=90, ge=1, le=365)
+
+
+DEFAULT_EGRESS_DOMAINS = (
+    # A placeholder payment processor: replace with the processors and services the workload really calls.
+    ".payments.example.net",
+)
+_DOMAIN = re.compile(r"^\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class EgressConfig(_Frozen):
+    """Egress from the application tier to the internet (PCI DSS 1.3.2, 1.4.1, 1.5)."""
+
+    mode: Literal["firewall", "nat"] = Field(
+        default="firewall",
+        description=(
+            "firewall: AWS Network Firewall per AZ between the application tier and the NAT gateways, allowing"
+            " only allowed_domains; nat: NAT gateways only (any HTTPS destination). Choose before the first"
+            " deploy: switching moves the NAT gateways (new egress addresses)."
+        ),
+    )
+    allowed_domains: tuple[str, ...] = Field(
+        default=DEFAULT_EGRESS_DOMAINS,
+        min_length=1,
+        max_length=500,
+        description=(
+            "Destination domains the firewall lets through (TLS SNI, HTTP Host). A leading dot allows the"
+            " domain and every subdomain. AWS APIs the tiers use go through VPC endpoints, not this list."
+        ),
+    )
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domain_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [domain for domain in value if not _DOMAIN.match(domain)]
+        if bad:
+            raise ValueError(f"not lower-case domain names (optionally with a leading dot): {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a domain more than once")
+        return value
+
+
+_OU_ID = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+
+
+class GuardrailsConfig(_Frozen):
+    """Optional AWS Organizations service control policies, deployed from the management account."""
+
+    organization_unit_ids: tuple[str, ...] = Field(
+        default=(),
+        description=("Organizational units (ou-...) or the root (r-...) the SCPs attach to. Empty: no SCP is created."),
+    )
+    management_account: str | None = Field(
+        default=None,
+        description="Account the guardrails stack deploys to (the organization's management account).",
+    )
+    allowed_regions: tuple[Region, ...] | None = Field(
+        default=None,
+        description="Regions the region SCP leaves open (default: the configured regions); must hold the home region.",
+    )
+    exempt_role_patterns: tuple[str, ...] = Field(
+        default=("arn:aws:iam::*:role/cdk-*-cfn-exec-role-*",),
+        description=(
+            "Principal ARN patterns the SCPs do not apply to: the CloudFormation execution role that deploys"
+            " the landing zone (it updates the trail, Config and the account guards)."
+        ),
+    )
+
+    @field_validator("organization_unit_ids")
+    @classmethod
+    def _ou_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [ou for ou in value if not _OU_ID.match(ou)]
+        if bad:
+            raise ValueError(f"not organizational unit (ou-...) or root (r-...) IDs: {bad}")
+        return value
+
+    @field_validator("management_account")
+    @classmethod
+    def _management_account_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT_ID.match(value):
+            raise ValueError("AWS account ID must be exactly 12 digits")
+        return value
+
+    @field_validator("exempt_role_patterns")
+    @classmethod
+    def _exempt_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [p for p in value if not re.match(r"^arn:aws(?:-us-gov)?:iam::(\d{12}|\*):role/[\w+=,.@/*-]+$", p)]
+        if bad:
+            raise ValueError(f"not IAM role ARN patterns (arn:aws:iam::<account or *>:role/<name>): {bad}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.organization_unit_ids)
+
+
 class EnvironmentConfig(_Frozen):
     """One environment (dev, prod, ...) of the landing zone."""
 
@@ -346,6 +516,13 @@ class EnvironmentConfig(_Frozen):
         ),
     )
     audit: AuditConfig = Field(default_factory=AuditConfig, description="Trail, log archive and detective controls.")
+    identity: IdentityConfig = Field(
+        default_factory=IdentityConfig, description="Operator roles, password policy, IAM Access Analyzer."
+    )
+    egress: EgressConfig = Field(default_factory=EgressConfig, description="Application-tier egress allow-list.")
+    guardrails: GuardrailsConfig = Field(
+        default_factory=GuardrailsConfig, description="Optional organization service control policies."
+    )
 
     @field_validator("account")
     @classmethod
@@ -434,6 +611,18 @@ class EnvironmentConfig(_Frozen):
             if match["account"] != self.account or match["region"] not in self.regions:
                 raise ValueError(
                     f"audit.lambda_data_event_functions: {arn} is not in account {self.account} and a configured region"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _identity_and_guardrail_rules(self) -> Self:
+        allowed = self.guardrails.allowed_regions
+        if allowed is not None:
+            missing = [r for r in (self.home_region, *self.regions) if r not in allowed]
+            if missing:
+                raise ValueError(
+                    f"guardrails.allowed_regions leaves out {sorted(set(missing))}: the region SCP would lock the"
+                    f" landing zone out of its own regions (home region {self.home_region!r})"
                 )
         return self
 

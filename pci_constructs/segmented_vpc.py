@@ -35,6 +35,15 @@ class Tier(StrEnum):
     PUBLIC = "Public"
     APPLICATION = "Application"
     CDE = "Cde"
+    # With the egress firewall only: its endpoints, and the NAT gateways behind it.
+    FIREWALL = "Firewall"
+    EGRESS = "Egress"
+
+
+# The three segmentation tiers (each with its own NACL) own slices 0-11; the two egress tiers share the
+# last four slices and keep the VPC's default NACL: Network Firewall is the control on that path.
+SEGMENT_TIERS = (Tier.PUBLIC, Tier.APPLICATION, Tier.CDE)
+_FULL_SLOT_TIERS = len(SEGMENT_TIERS)
 
 
 AZ_SLOT_LETTERS = "abcd"
@@ -47,7 +56,8 @@ class TierSlotAddresses:
     CDK's default allocator hands out subnet CIDRs one after another, so adding an AZ
     re-addresses every later subnet (and the database, endpoints and NAT inside them).
     Here tier i, zone letter j always gets slice 4*i + j: growing from two AZs to three
-    only adds subnets.
+    only adds subnets. The egress firewall's two small tiers (firewall endpoints, NAT gateways)
+    split slice 12 + j in halves, so turning the firewall on leaves every existing subnet alone.
     """
 
     def __init__(self, network: ipaddress.IPv4Network) -> None:
@@ -66,8 +76,15 @@ class TierSlotAddresses:
             request = ec2.RequestedSubnet(**requested) if isinstance(requested, dict) else requested
             tier = tiers.index(request.configuration.name)
             zone = AZ_SLOT_LETTERS.index(request.availability_zone[-1])
-            allocated.append(ec2.AllocatedSubnet(cidr=str(self._slices[tier * len(AZ_SLOT_LETTERS) + zone])))
+            allocated.append(ec2.AllocatedSubnet(cidr=self._slot(tier, zone)))
         return ec2.SubnetIpamOptions(allocated_subnets=allocated)
+
+    def _slot(self, tier: int, zone: int) -> str:
+        slots = len(AZ_SLOT_LETTERS)
+        if tier < _FULL_SLOT_TIERS:
+            return str(self._slices[tier * slots + zone])
+        halves = list(self._slices[_FULL_SLOT_TIERS * slots + zone].subnets(prefixlen_diff=1))
+        return str(halves[tier - _FULL_SLOT_TIERS])
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,8 @@ class SegmentedVpc(Construct):
     endpoint_security_group: ec2.SecurityGroup
     network_acls: dict[Tier, ec2.NetworkAcl]
     flow_log_group: EncryptedLogGroup
+    firewall_subnets: ec2.SelectedSubnets | None
+    egress_subnets: ec2.SelectedSubnets | None
 
     def __init__(
         self,
@@ -107,9 +126,12 @@ class SegmentedVpc(Construct):
         log_key: kms.IKey,
         log_retention_days: int,
         database_behind_proxy: bool = False,
+        egress_firewall_subnets: bool = False,
     ) -> None:
         """`database_behind_proxy`: the application tier reaches the database only through a
-        proxy that the data layer adds, so no direct app -> database rule is created here."""
+        proxy that the data layer adds, so no direct app -> database rule is created here.
+        `egress_firewall_subnets`: add the firewall and egress tiers and put the NAT gateways in the
+        egress tier (pci_constructs/egress_firewall.py then routes the application tier through it)."""
         super().__init__(scope, construct_id)
         network = ipaddress.IPv4Network(cidr)
         if not 2 <= len(availability_zones) <= 3:
@@ -128,6 +150,9 @@ class SegmentedVpc(Construct):
             ip_addresses=TierSlotAddresses(network),
             availability_zones=list(availability_zones),
             nat_gateways=len(availability_zones),
+            nat_gateway_subnets=ec2.SubnetSelection(
+                subnet_group_name=(Tier.EGRESS if egress_firewall_subnets else Tier.PUBLIC).value
+            ),
             restrict_default_security_group=True,
             subnet_configuration=[
                 # Nothing in any tier gets a public IP by default: the ALB and NAT gateways
@@ -145,6 +170,7 @@ class SegmentedVpc(Construct):
                     name=Tier.CDE.value,
                     subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
                 ),
+                *(self._egress_tiers() if egress_firewall_subnets else ()),
             ],
         )
         self.public_subnets = self._tier(Tier.PUBLIC)
@@ -152,6 +178,8 @@ class SegmentedVpc(Construct):
         self.cde_subnets = self._tier(Tier.CDE)
         for subnet in self.cde_subnets.subnets:
             Tags.of(subnet).add("pci-scope", "cde")
+        self.firewall_subnets = self._tier(Tier.FIREWALL) if egress_firewall_subnets else None
+        self.egress_subnets = self._tier(Tier.EGRESS) if egress_firewall_subnets else None
 
         self._create_security_groups(network, allowed_ingress_cidrs, app_port, db_port, database_behind_proxy)
         self._create_network_acls(network, allowed_ingress_cidrs, app_port, db_port)
@@ -164,6 +192,16 @@ class SegmentedVpc(Construct):
             retention_days=log_retention_days,
         )
         self._create_flow_log()
+
+    @staticmethod
+    def _egress_tiers() -> tuple[ec2.SubnetConfiguration, ...]:
+        """Firewall endpoints (default route to the NAT gateway of their AZ) and the NAT gateways' own subnets."""
+        return (
+            ec2.SubnetConfiguration(name=Tier.FIREWALL.value, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            ec2.SubnetConfiguration(
+                name=Tier.EGRESS.value, subnet_type=ec2.SubnetType.PUBLIC, map_public_ip_on_launch=False
+            ),
+        )
 
     def _tier(self, tier: Tier) -> ec2.SelectedSubnets:
         return self.vpc.select_subnets(subnet_group_name=tier.value)

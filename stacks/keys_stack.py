@@ -6,11 +6,13 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from pci_constructs.key_ring import KeyRing
+from pci_constructs.permissions_boundary import PermissionsBoundary
 from stacks.base import LandingZoneStack
 
 
 class KeysStack(LandingZoneStack):
     keys: KeyRing
+    boundary: PermissionsBoundary
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, region: str) -> None:
         super().__init__(
@@ -27,3 +29,6 @@ class KeysStack(LandingZoneStack):
         # to drop an export that the consumer, updated later, still imports, and the deploy fails.
         for key in self.keys.all_keys:
             self.export_value(key.key_arn)
+        # The first stack of every region: every other stack deploys after it, so the region's
+        # permissions boundary exists before any role names it (pci_constructs/permissions_boundary.py).
+        self.boundary = PermissionsBoundary(self, "PermissionsBoundary", environment=config.name)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import App, Tags
+from aws_cdk import App, Aspects, Tags
 
 from config import EnvironmentConfig
+from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
 from stacks.data_stack import DataStack
 from stacks.detection_stack import DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
+from stacks.identity_stack import AccountGuardsStack, IdentityStack, OrgGuardrailsStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
 
@@ -35,6 +37,9 @@ class LandingZone:
     config: EnvironmentConfig
     regions: dict[str, RegionalStacks] = field(default_factory=dict)
     audit: AuditStacks | None = None
+    identity: IdentityStack | None = None
+    account_guards: dict[str, AccountGuardsStack] = field(default_factory=dict)
+    guardrails: OrgGuardrailsStack | None = None
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:
@@ -72,6 +77,12 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
         )
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
     zone.audit = _build_audit(app, config, zone.regions)
+    _build_identity(app, config, zone)
+    # Every IAM role and user of every stack, CDK-generated ones and those added later, gets its
+    # region's permissions boundary.
+    Aspects.of(app).add(
+        PermissionsBoundaryAspect(boundaries={region: stacks.keys.boundary for region, stacks in zone.regions.items()})
+    )
     Tags.of(app).add("project", "pci-dss-landing-zone")
     Tags.of(app).add("environment", config.name)
     return zone
@@ -114,3 +125,19 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
                 access_logs_bucket=regional.data.access_logs.bucket,
             )
     return AuditStacks(trail=trail, replica=replica, detection=detection)
+
+
+def _build_identity(app: App, config: EnvironmentConfig, zone: LandingZone) -> None:
+    """Once per account: the identity stack (home region); per region: the account guards."""
+    home = zone.regions[config.home_region]
+    zone.identity = IdentityStack(
+        app, stack_name(config, "Identity", config.home_region), config=config, keys=home.keys.keys
+    )
+    for region, regional in zone.regions.items():
+        zone.account_guards[region] = AccountGuardsStack(
+            app, stack_name(config, "AccountGuards", region), config=config, region=region, keys=regional.keys.keys
+        )
+    if config.guardrails.enabled:
+        zone.guardrails = OrgGuardrailsStack(
+            app, stack_name(config, "OrgGuardrails", config.home_region), config=config
+        )

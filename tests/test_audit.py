@@ -503,9 +503,11 @@ def test_home_security_hub_aggregates_the_other_regions(synthesized: Synthesized
 def test_new_high_and_critical_findings_reach_the_alert_topic(synthesized: Synthesized) -> None:
     template = _audit(synthesized)
     (topic_id,) = template.find_resources("AWS::SNS::Topic")
-    (rule_id,) = template.find_resources("AWS::Events::Rule")
-    rule = _only(template, "AWS::Events::Rule")["Properties"]
-    assert rule["EventPattern"]["source"] == ["aws.securityhub"]
+    rules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"EventPattern": {"source": ["aws.securityhub"]}}}
+    )
+    (rule_id,) = rules
+    rule = rules[rule_id]["Properties"]
     assert rule["EventPattern"]["detail"]["findings"]["Severity"]["Label"] == ["HIGH", "CRITICAL"]
     assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
     allow = _by_sid(_doc(_only(template, "AWS::SNS::TopicPolicy")), "AllowSecurityHubFindingRule")

@@ -524,6 +524,7 @@ def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthes
     assert detector["Enable"] is True
     features = {f["Name"]: f for f in detector["Features"]}
     assert features["S3_DATA_EVENTS"]["Status"] == "ENABLED"
+    assert features["RDS_LOGIN_EVENTS"]["Status"] == "ENABLED"
     assert features["RUNTIME_MONITORING"]["Status"] == "ENABLED"
     agents = {c["Name"]: c["Status"] for c in features["RUNTIME_MONITORING"]["AdditionalConfiguration"]}
     assert set(agents.values()) == {"ENABLED"}
@@ -536,9 +537,9 @@ def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthes
 def flags_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[LandingZone, GateReport, dict[str, dict[str, Any]]]:
     data = _environment(
         audit={
-            "config_enabled": False,
-            "security_hub_enabled": False,
-            "guardduty_enabled": False,
+            "config_mode": "off",
+            "security_hub_mode": "off",
+            "guardduty_mode": "off",
             "organization_trail": True,
             "organization_id": ORG_ID,
             "s3_data_event_buckets": [CHD_BUCKET],
@@ -603,7 +604,7 @@ def test_organization_trail_and_narrowed_data_events(
 
 
 def test_each_detector_flag_is_independent(tmp_path: Path) -> None:
-    config = parse_environment(_environment(audit={"config_enabled": False}))
+    config = parse_environment(_environment(audit={"config_mode": "off"}))
     zone = build_landing_zone(new_app(tmp_path), config)
     assert zone.audit is not None
     for detection in zone.audit.detection.values():
@@ -617,7 +618,7 @@ def test_each_detector_flag_is_independent(tmp_path: Path) -> None:
 
 def test_default_audit_configuration() -> None:
     audit = parse_environment(_environment()).audit
-    assert (audit.config_enabled, audit.security_hub_enabled, audit.guardduty_enabled) == (True, True, True)
+    assert (audit.config_mode, audit.security_hub_mode, audit.guardduty_mode) == ("create", "create", "create")
     assert audit.organization_trail is False
     assert audit.archive_retention_days >= MIN_RETENTION
     assert audit.s3_data_event_buckets is None

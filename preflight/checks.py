@@ -219,10 +219,14 @@ def _quota(account: Account, region: str, quota: tuple[str, str, int]) -> tuple[
     """(value, read from Service Quotas); the AWS default when the API cannot be read."""
     service, code, default = quota
     try:
-        response = account.client("service-quotas", region).get_service_quota(ServiceCode=service, QuotaCode=code)
-        return float(response["Quota"]["Value"]), True
+        return _quota_api(account, region, service, code), True
     except (ClientError, BotoCoreError, NotImplementedError):
         return float(default), False
+
+
+def _quota_api(account: Account, region: str, service: str, code: str) -> float:
+    response = account.client("service-quotas", region).get_service_quota(ServiceCode=service, QuotaCode=code)
+    return float(response["Quota"]["Value"])
 
 
 def _capacity(name: str, used: int, needed: int, quota: float, from_api: bool, what: str) -> Result:

@@ -76,6 +76,8 @@ class DataStack(LandingZoneStack):
             enable_proxy=database.enable_proxy,
         )
         self.database.instance.node.add_dependency(self.enhanced_monitoring_logs)
+        # Edge, Audit, AuditReplica and Detection log here; the last two exist only in some configurations.
+        self.pin_exports(self.access_logs.bucket.bucket_name)
         self.ebs_default_encryption = EbsDefaultEncryption(
             self,
             "EbsDefaultEncryption",

@@ -25,5 +25,4 @@ class KeysStack(LandingZoneStack):
         # Pin every key's ARN as an export. Which stacks import a key depends on configuration
         # (Config on or off, ...); without the pin, switching a consumer off makes this stack try
         # to drop an export that the consumer, updated later, still imports, and the deploy fails.
-        for key in self.keys.all_keys:
-            self.export_value(key.key_arn)
+        self.pin_exports(*(key.key_arn for key in self.keys.all_keys))

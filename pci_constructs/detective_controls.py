@@ -27,7 +27,9 @@ RDS_LOGIN_EVENTS = "RDS_LOGIN_EVENTS"
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", RDS_LOGIN_EVENTS, "RUNTIME_MONITORING")
 
 
-def conformance_pack(scope: Construct, construct_id: str, *, name: str, template_body: str) -> config.CfnConformancePack:
+def conformance_pack(
+    scope: Construct, construct_id: str, *, name: str, template_body: str
+) -> config.CfnConformancePack:
     """The PCI DSS conformance pack; its rules need a configuration recorder in the region.
 
     Raises ValueError on an empty template body. With an account-managed recorder (AWS Control

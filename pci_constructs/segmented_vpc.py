@@ -327,7 +327,9 @@ class SegmentedVpc(Construct):
         Without LoggingConfig, Lambda creates /aws/lambda/<generated name> on first run, unencrypted
         and kept forever. The provider's role has AWSLambdaBasicExecutionRole, which covers the group.
         """
-        group = EncryptedLogGroup(self, "DefaultSecurityGroupRestrictionLogs", encryption_key=log_key, retention_days=retention_days)
+        group = EncryptedLogGroup(
+            self, "DefaultSecurityGroupRestrictionLogs", encryption_key=log_key, retention_days=retention_days
+        )
         provider = Stack.of(self).node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER_ID)
         assert provider is not None, "restrict_default_security_group adds the provider at stack level"
         handler = provider.node.find_child("Handler")

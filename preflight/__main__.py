@@ -20,7 +20,10 @@ def render(results: Sequence[Result]) -> str:
     """A plain-text table: check, status, detail, fix; then a one-line summary."""
     rows = [("CHECK", "STATUS", "DETAIL", "FIX"), *((r.check, r.status.upper(), r.detail, r.fix) for r in results)]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in rows
+    ]
     counts = {status: sum(1 for r in results if r.status is status) for status in Status}
     lines.append(f"\n{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, {counts[Status.FAIL]} failed")
     return "\n".join(line.rstrip() for line in lines)

@@ -32,7 +32,7 @@ NAT_GATEWAYS_PER_AZ = ("vpc", "L-FE5A380F", 5)
 
 
 class Status(StrEnum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a check status, not a password
     FAIL = "fail"
     WARN = "warn"
 
@@ -143,9 +143,7 @@ def check_certificates(account: Account, config: EnvironmentConfig) -> Iterator[
         yield Result(name, Status.PASS, f"issued for {names}")
 
 
-def _singleton(
-    name: str, mode: str, exists: bool, control: str, field: str, in_place: str = ""
-) -> Result:
+def _singleton(name: str, mode: str, exists: bool, control: str, field: str, in_place: str = "") -> Result:
     if mode == "create" and exists:
         return Result(
             name,
@@ -162,7 +160,7 @@ def _singleton(
         )
     if mode == "off":
         return Result(
-            name, Status.WARN, f"audit.{field} is 'off'", f"PCI DSS 10/11.5 need it: choose 'create' or 'existing'"
+            name, Status.WARN, f"audit.{field} is 'off'", "PCI DSS 10/11.5 need it: choose 'create' or 'existing'"
         )
     return Result(name, Status.PASS, f"{control}: {'present' if exists else 'absent'}, mode {mode}{in_place}")
 
@@ -171,9 +169,13 @@ def check_detective_singletons(account: Account, config: EnvironmentConfig) -> I
     audit = config.audit
     for region in config.regions:
         recorders = account.client("config", region).describe_configuration_recorders()["ConfigurationRecorders"]
-        yield _singleton(f"AWS Config {region}", audit.config_mode, bool(recorders), "a configuration recorder", "config_mode")
+        yield _singleton(
+            f"AWS Config {region}", audit.config_mode, bool(recorders), "a configuration recorder", "config_mode"
+        )
         detectors = account.client("guardduty", region).list_detectors()["DetectorIds"]
-        yield _singleton(f"GuardDuty {region}", audit.guardduty_mode, bool(detectors), "a GuardDuty detector", "guardduty_mode")
+        yield _singleton(
+            f"GuardDuty {region}", audit.guardduty_mode, bool(detectors), "a GuardDuty detector", "guardduty_mode"
+        )
         try:
             account.client("securityhub", region).describe_hub()
             subscribed = True
@@ -182,7 +184,11 @@ def check_detective_singletons(account: Account, config: EnvironmentConfig) -> I
                 raise
             subscribed = False
         yield _singleton(
-            f"Security Hub {region}", audit.security_hub_mode, subscribed, "a Security Hub subscription", "security_hub_mode"
+            f"Security Hub {region}",
+            audit.security_hub_mode,
+            subscribed,
+            "a Security Hub subscription",
+            "security_hub_mode",
         )
 
 
@@ -234,7 +240,12 @@ def _capacity(name: str, used: int, needed: int, quota: float, from_api: bool, w
     detail = f"{used} in use + {needed} needed of {quota:g}{source}"
     if used + needed > quota:
         return Result(name, Status.FAIL, detail, f"request a {what} quota increase in Service Quotas")
-    return Result(name, Status.PASS if from_api else Status.WARN, detail, "" if from_api else "allow servicequotas:GetServiceQuota")
+    return Result(
+        name,
+        Status.PASS if from_api else Status.WARN,
+        detail,
+        "" if from_api else "allow servicequotas:GetServiceQuota",
+    )
 
 
 def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
@@ -245,7 +256,11 @@ def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result
         yield _capacity(f"VPC quota {region}", vpcs, 1, *_quota(account, region, VPCS_PER_REGION), "VPCs per Region")
         eips = len(ec2.describe_addresses()["Addresses"])
         yield _capacity(
-            f"Elastic IP quota {region}", eips, config.az_count, *_quota(account, region, EIPS_PER_REGION), "EC2-VPC Elastic IPs"
+            f"Elastic IP quota {region}",
+            eips,
+            config.az_count,
+            *_quota(account, region, EIPS_PER_REGION),
+            "EC2-VPC Elastic IPs",
         )
         nats = ec2.describe_nat_gateways(Filter=[{"Name": "state", "Values": ["pending", "available"]}])["NatGateways"]
         subnets = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets()["Subnets"]}

@@ -198,9 +198,13 @@ def endpoint_gaps(template: Template, required: dict[str, list[tuple[str, str]]]
     for logical_id, endpoint in of_type(template, "AWS::EC2::VPCEndpoint").items():
         props = endpoint["Properties"]
         name = props["ServiceName"]
-        rendered = "".join(p if isinstance(p, str) else "" for p in name["Fn::Join"][1]) if isinstance(name, dict) else name
+        rendered = (
+            "".join(p if isinstance(p, str) else "" for p in name["Fn::Join"][1]) if isinstance(name, dict) else name
+        )
         service = rendered.rsplit(".", 1)[-1]
-        statements = [s for s in as_list(props.get("PolicyDocument", {}).get("Statement", [])) if _statement_admits_anyone(s)]
+        statements = [
+            s for s in as_list(props.get("PolicyDocument", {}).get("Statement", [])) if _statement_admits_anyone(s)
+        ]
         for action, resource in required.get(service, []):
             if not any(action in as_list(s["Action"]) and resource in as_list(s["Resource"]) for s in statements):
                 gaps.append(f"{logical_id}: {action} on {resource}")

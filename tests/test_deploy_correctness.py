@@ -94,7 +94,8 @@ def test_a_source_account_condition_on_an_eventbridge_key_grant_is_caught(tmp_pa
         )
     )
     findings = _condition_findings([("Bad", _template(stack))])
-    assert len(findings) == 1 and "aws:SourceAccount" in findings[0]
+    assert len(findings) == 1
+    assert "aws:SourceAccount" in findings[0]
 
 
 def test_an_unreviewed_service_principal_is_caught(tmp_path: Path) -> None:
@@ -160,7 +161,9 @@ def test_every_endpoint_lets_aws_owned_access_through(synthesized: Synthesized) 
 
 def test_a_same_account_only_s3_endpoint_is_caught(tmp_path: Path) -> None:
     stack = _bad_stack(tmp_path)
-    vpc = ec2.Vpc(stack, "Vpc", availability_zones=["us-east-1a"], nat_gateways=0, restrict_default_security_group=False)
+    vpc = ec2.Vpc(
+        stack, "Vpc", availability_zones=["us-east-1a"], nat_gateways=0, restrict_default_security_group=False
+    )
     endpoint = vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
     endpoint.add_to_policy(
         iam.PolicyStatement(
@@ -171,7 +174,8 @@ def test_a_same_account_only_s3_endpoint_is_caught(tmp_path: Path) -> None:
         )
     )
     gaps = endpoint_gaps(_template(stack), _required_endpoint_access("us-east-1"))
-    assert len(gaps) == 3 and all("s3:GetObject" in gap for gap in gaps)
+    assert len(gaps) == 3
+    assert all("s3:GetObject" in gap for gap in gaps)
 
 
 # --- 5. Log groups a service or a CDK-generated function would create implicitly ------------------
@@ -197,7 +201,9 @@ def test_enhanced_monitoring_log_group_is_in_each_data_stack(synthesized: Synthe
         template = synthesized.template(regional.data.stack_name)
         template.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "RDSOSMetrics"})
         instance = next(iter(template.find_resources("AWS::RDS::DBInstance").values()))
-        group_id = next(iter(template.find_resources("AWS::Logs::LogGroup", {"Properties": {"LogGroupName": "RDSOSMetrics"}})))
+        group_id = next(
+            iter(template.find_resources("AWS::Logs::LogGroup", {"Properties": {"LogGroupName": "RDSOSMetrics"}}))
+        )
         assert group_id in instance["DependsOn"], region
 
 
@@ -211,7 +217,8 @@ def test_a_function_without_its_log_group_is_caught(tmp_path: Path) -> None:
         code=lambda_.Code.from_inline("def handler(event, context): pass"),
     )
     findings = missing_log_groups(_template(stack))
-    assert len(findings) == 1 and "only known at deploy time" in findings[0]
+    assert len(findings) == 1
+    assert "only known at deploy time" in findings[0]
 
 
 def test_enhanced_monitoring_without_rdsosmetrics_is_caught(tmp_path: Path) -> None:
@@ -257,7 +264,11 @@ def test_archive_expiry_has_no_size_filter(synthesized: Synthesized) -> None:
         "AWS::S3::Bucket",
         {
             "LifecycleConfiguration": Match.object_like(
-                {"Rules": Match.array_with([{"Id": "ExpireAfterRetention", "Status": "Enabled", "ExpirationInDays": 365}])}
+                {
+                    "Rules": Match.array_with(
+                        [{"Id": "ExpireAfterRetention", "Status": "Enabled", "ExpirationInDays": 365}]
+                    )
+                }
             )
         },
     )
@@ -270,7 +281,9 @@ def test_a_default_lifecycle_transition_is_caught(tmp_path: Path) -> None:
         "Bucket",
         lifecycle_rules=[
             s3.LifecycleRule(
-                transitions=[s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=_days(90))]
+                transitions=[
+                    s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=_days(90))
+                ]
             )
         ],
     )
@@ -313,7 +326,7 @@ def test_old_boolean_switches_are_rejected_naming_the_new_field(old: str) -> Non
 
 
 def test_an_unknown_mode_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="audit.guardduty_mode"):
+    with pytest.raises(ConfigError, match=r"audit\.guardduty_mode"):
         parse_environment(_environment(guardduty_mode="maybe"))
 
 

@@ -104,7 +104,8 @@ def test_a_ready_account_passes_every_check(aws: boto3.Session) -> None:
 def test_the_wrong_account_fails(aws: boto3.Session) -> None:
     config = _config(aws).model_copy(update={"account": "210987654321"})
     (result,) = check_account(Account(aws, config.home_region), config)
-    assert result.status is Status.FAIL and "210987654321" in result.detail
+    assert result.status is Status.FAIL
+    assert "210987654321" in result.detail
 
 
 def test_a_missing_key_administrator_role_fails(aws: boto3.Session) -> None:
@@ -119,7 +120,9 @@ def test_a_missing_key_administrator_role_fails(aws: boto3.Session) -> None:
 def test_a_missing_certificate_fails(aws: boto3.Session) -> None:
     config = _config(aws)
     _healthy_account(aws, config)
-    aws.client("acm", region_name="us-west-2").delete_certificate(CertificateArn=config.regions["us-west-2"].certificate_arn)
+    aws.client("acm", region_name="us-west-2").delete_certificate(
+        CertificateArn=config.regions["us-west-2"].certificate_arn
+    )
     assert list(_failed(_results(aws, config))) == ["certificate us-west-2"]
 
 
@@ -142,7 +145,10 @@ def test_an_existing_config_recorder_with_create_mode_fails_and_names_existing(a
     config = _config(aws)
     _healthy_account(aws, config)
     aws.client("config", region_name="us-east-1").put_configuration_recorder(
-        ConfigurationRecorder={"name": "aws-controltower-BaselineConfigRecorder", "roleARN": "arn:aws:iam::123456789012:role/x"}
+        ConfigurationRecorder={
+            "name": "aws-controltower-BaselineConfigRecorder",
+            "roleARN": "arn:aws:iam::123456789012:role/x",
+        }
     )
     failed = _failed(_results(aws, config))
     assert list(failed) == ["AWS Config us-east-1"]
@@ -150,7 +156,11 @@ def test_an_existing_config_recorder_with_create_mode_fails_and_names_existing(a
 
 
 def test_existing_modes_need_the_account_to_have_them(aws: boto3.Session) -> None:
-    data_audit = {**EMBEDDED_ENVIRONMENTS["default"]["audit"], "guardduty_mode": "existing", "security_hub_mode": "existing"}
+    data_audit = {
+        **EMBEDDED_ENVIRONMENTS["default"]["audit"],
+        "guardduty_mode": "existing",
+        "security_hub_mode": "existing",
+    }
     config = _config(aws, audit=data_audit)
     _healthy_account(aws, config)
     aws.client("guardduty", region_name="us-east-1").create_detector(Enable=True)
@@ -175,7 +185,9 @@ def test_bootstrap_version_falls_back_to_the_ssm_parameter(aws: boto3.Session) -
     _healthy_account(aws, config)
     for region in REGIONS:
         cloudformation = aws.client("cloudformation", region_name=region)
-        cloudformation.update_stack(StackName=BOOTSTRAP_STACK, TemplateBody=json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}))
+        cloudformation.update_stack(
+            StackName=BOOTSTRAP_STACK, TemplateBody=json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})
+        )
         aws.client("ssm", region_name=region).put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="21", Type="String")
     results = _results(aws, config)
     assert results["CDK bootstrap us-east-1"].status is Status.PASS
@@ -221,6 +233,8 @@ def test_a_check_without_permission_becomes_a_failure_not_a_crash(aws: boto3.Ses
 
 def test_the_table_and_exit_status(aws: boto3.Session, capsys: pytest.CaptureFixture[str]) -> None:
     table = render([Result("a", Status.PASS, "ok"), Result("b", Status.FAIL, "broken", "fix it")])
-    assert "FAIL" in table and "fix it" in table and "1 passed, 0 warnings, 1 failed" in table
+    assert "FAIL" in table
+    assert "fix it" in table
+    assert "1 passed, 0 warnings, 1 failed" in table
     assert main(["--env", "default"], session=aws) == 1  # moto's account is not the placeholder account
     assert "account" in capsys.readouterr().out

@@ -63,6 +63,14 @@ def _healthy_account(session: boto3.Session, config: EnvironmentConfig) -> None:
         )
 
 
+@pytest.fixture
+def ready(aws: boto3.Session) -> EnvironmentConfig:
+    """The default environment in an account where every check passes."""
+    config = _config(aws)
+    _healthy_account(aws, config)
+    return config
+
+
 def _issued(config: EnvironmentConfig) -> Any:
     """moto leaves DNS-validated certificates PENDING_VALIDATION; the real ACM issues them once validated."""
     original = boto3.Session.client
@@ -93,9 +101,8 @@ def _failed(results: dict[str, Result]) -> dict[str, Result]:
     return {name: r for name, r in results.items() if r.status is Status.FAIL}
 
 
-def test_a_ready_account_passes_every_check(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_ready_account_passes_every_check(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     results = _results(aws, config)
     assert _failed(results) == {}
     assert {"account", "certificate us-east-1", "CDK bootstrap us-west-2", "VPC quota us-east-1"} <= results.keys()
@@ -108,27 +115,24 @@ def test_the_wrong_account_fails(aws: boto3.Session) -> None:
     assert "210987654321" in result.detail
 
 
-def test_a_missing_key_administrator_role_fails(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_missing_key_administrator_role_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     aws.client("iam").delete_role(RoleName="pci-lz-key-administrator")
     failed = _failed(_results(aws, config))
     assert list(failed) == ["key administrator pci-lz-key-administrator"]
     assert "KMS refuses" in failed["key administrator pci-lz-key-administrator"].detail
 
 
-def test_a_missing_certificate_fails(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_missing_certificate_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     aws.client("acm", region_name="us-west-2").delete_certificate(
         CertificateArn=config.regions["us-west-2"].certificate_arn
     )
     assert list(_failed(_results(aws, config))) == ["certificate us-west-2"]
 
 
-def test_a_pending_certificate_fails(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_pending_certificate_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     results = {r.check: r for r in run_checks(Account(aws, config.home_region), config)}  # moto: PENDING_VALIDATION
     assert results["certificate us-east-1"].status is Status.FAIL
     assert "DNS validation" in results["certificate us-east-1"].fix
@@ -141,9 +145,10 @@ def test_a_certificate_for_another_domain_fails(aws: boto3.Session) -> None:
     assert set(failed) == {"certificate us-east-1", "certificate us-west-2"}
 
 
-def test_an_existing_config_recorder_with_create_mode_fails_and_names_existing(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_an_existing_config_recorder_with_create_mode_fails_and_names_existing(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    config = ready
     aws.client("config", region_name="us-east-1").put_configuration_recorder(
         ConfigurationRecorder={
             "name": "aws-controltower-BaselineConfigRecorder",
@@ -169,9 +174,8 @@ def test_existing_modes_need_the_account_to_have_them(aws: boto3.Session) -> Non
     assert set(failed) == {"GuardDuty us-west-2", "Security Hub us-west-2"}
 
 
-def test_a_missing_or_old_bootstrap_fails(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_missing_or_old_bootstrap_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     aws.client("cloudformation", region_name="us-west-2").delete_stack(StackName=BOOTSTRAP_STACK)
     old = BOOTSTRAP_TEMPLATE.replace('"28"', '"5"')
     aws.client("cloudformation", region_name="us-east-1").update_stack(StackName=BOOTSTRAP_STACK, TemplateBody=old)
@@ -180,9 +184,8 @@ def test_a_missing_or_old_bootstrap_fails(aws: boto3.Session) -> None:
     assert failed["CDK bootstrap us-west-2"].fix.startswith("cdk bootstrap aws://")
 
 
-def test_bootstrap_version_falls_back_to_the_ssm_parameter(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_bootstrap_version_falls_back_to_the_ssm_parameter(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     for region in REGIONS:
         cloudformation = aws.client("cloudformation", region_name=region)
         cloudformation.update_stack(
@@ -193,9 +196,8 @@ def test_bootstrap_version_falls_back_to_the_ssm_parameter(aws: boto3.Session) -
     assert results["CDK bootstrap us-east-1"].status is Status.PASS
 
 
-def test_exhausted_elastic_ip_quota_fails(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_exhausted_elastic_ip_quota_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     ec2 = aws.client("ec2", region_name="us-east-1")
     for _ in range(4):
         ec2.allocate_address(Domain="vpc")
@@ -204,9 +206,10 @@ def test_exhausted_elastic_ip_quota_fails(aws: boto3.Session) -> None:
     assert "quota increase" in failed["Elastic IP quota us-east-1"].fix
 
 
-def test_unreadable_service_quotas_fall_back_to_defaults_with_a_warning(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_unreadable_service_quotas_fall_back_to_defaults_with_a_warning(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    config = ready
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetServiceQuota")
     with mock.patch("preflight.checks._quota_api", side_effect=denied):
         results = _results(aws, config)
@@ -214,17 +217,15 @@ def test_unreadable_service_quotas_fall_back_to_defaults_with_a_warning(aws: bot
     assert "AWS default assumed" in results["VPC quota us-east-1"].detail
 
 
-def test_a_foreign_rdsosmetrics_group_fails(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_foreign_rdsosmetrics_group_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     aws.client("logs", region_name="us-west-2").create_log_group(logGroupName="RDSOSMetrics")
     failed = _failed(_results(aws, config))
     assert list(failed) == ["RDSOSMetrics us-west-2"]
 
 
-def test_a_check_without_permission_becomes_a_failure_not_a_crash(aws: boto3.Session) -> None:
-    config = _config(aws)
-    _healthy_account(aws, config)
+def test_a_check_without_permission_becomes_a_failure_not_a_crash(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
     denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetRole")
     with mock.patch("preflight.checks.CHECKS", (mock.Mock(side_effect=denied, __name__="check_key_administrators"),)):
         results = run_checks(Account(aws, config.home_region), config)

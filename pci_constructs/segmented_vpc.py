@@ -438,5 +438,5 @@ class SegmentedVpc(Construct):
                 open=False,
             )
             endpoint.add_to_policy(same_account_only)
-            if service is ec2.InterfaceVpcEndpointAwsService.STS:
+            if construct_id == "StsEndpoint":
                 endpoint.add_to_policy(federation)

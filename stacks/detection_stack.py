@@ -23,6 +23,12 @@ GUARDDUTY_EXISTING_NOTE = (
     " database's logins) and Runtime Monitoring with agent management, or PCI DSS 11.5.1 is not met."
 )
 
+SECURITY_HUB_EXISTING_NOTE = (
+    "audit.security_hub_mode is 'existing': only the PCI DSS v4.0.1 and FSBP standards are enabled here."
+    " The finding alerts rule in the home region sees other regions' findings only if the account's"
+    " finding aggregator is in the home region; otherwise they alert wherever the aggregator is."
+)
+
 
 def detection_enabled(config: EnvironmentConfig) -> bool:
     audit = config.audit
@@ -89,6 +95,8 @@ class DetectionStack(LandingZoneStack):
                 aggregate_regions=config.additional_regions if create_hub and region == config.home_region else (),
                 existing_hub=not create_hub,
             )
+        if audit.security_hub_mode == "existing" and region == config.home_region:
+            Annotations.of(self).add_info(SECURITY_HUB_EXISTING_NOTE)
         self.threat_detection = ThreatDetection(self, "GuardDuty") if audit.guardduty_mode == "create" else None
         if audit.guardduty_mode == "existing":
             Annotations.of(self).add_info(GUARDDUTY_EXISTING_NOTE)

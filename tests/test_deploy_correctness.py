@@ -351,6 +351,7 @@ def test_existing_modes_add_only_the_pack_and_the_standards(existing_everything:
         "AWS::SecurityHub::Standard",
     ]
     Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("RDS_LOGIN_EVENTS"))
+    Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("finding aggregator"))
 
 
 def test_existing_standards_do_not_wait_for_a_hub(existing_everything: Any) -> None:

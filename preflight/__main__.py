@@ -38,7 +38,11 @@ def main(argv: Sequence[str] | None = None, session: boto3.Session | None = None
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    results = run_checks(Account(session or boto3.Session(), config.home_region), config)
+    session = session or boto3.Session()
+    if session.get_credentials() is None:
+        print("preflight needs AWS credentials of the target account (profile, SSO or environment)", file=sys.stderr)
+        return 2
+    results = run_checks(Account(session, config.home_region), config)
     print(render(results))
     return 1 if any(r.status is Status.FAIL for r in results) else 0
 

@@ -232,6 +232,13 @@ def test_a_check_without_permission_becomes_a_failure_not_a_crash(aws: boto3.Ses
     assert any(r.status is Status.FAIL and "could not run" in r.detail for r in results)
 
 
+def test_without_credentials_it_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    session = mock.Mock(spec=boto3.Session)
+    session.get_credentials.return_value = None
+    assert main([], session=session) == 2
+    assert "needs AWS credentials" in capsys.readouterr().err
+
+
 def test_the_table_and_exit_status(aws: boto3.Session, capsys: pytest.CaptureFixture[str]) -> None:
     table = render([Result("a", Status.PASS, "ok"), Result("b", Status.FAIL, "broken", "fix it")])
     assert "FAIL" in table

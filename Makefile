@@ -15,7 +15,7 @@ CDK := node_modules/.bin/cdk --no-notices
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit bench clean deps
+.PHONY: synth test lint pytest audit bench clean deps preflight
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ audit: $(BIN)/.installed $(SCAN_BIN)/.installed
 RUNS ?= 3
 bench: deps
 	$(BIN)/python -m benchmarks.run --runs $(RUNS) --out cdk.out/benchmarks/bench.json
+
+## preflight: read-only checks of the target account before a deploy (account, key administrators,
+## certificates, Config/GuardDuty/Security Hub versus their modes, CDK bootstrap, VPC/EIP/NAT quotas).
+## Needs AWS credentials of the target account: the only target that calls AWS.
+preflight: $(BIN)/.installed
+	$(BIN)/python -m preflight $(if $(ENV),--env $(ENV))
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

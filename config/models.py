@@ -183,6 +183,16 @@ class EdgeConfig(_Frozen):
         return value
 
 
+# create: this stack creates the account-level singleton; existing: the account already has it (AWS
+# Control Tower, Organizations-managed security services) and only what sits on top is added; off: nothing.
+DetectiveControlMode = Literal["create", "existing", "off"]
+_RENAMED_DETECTIVE_SWITCHES = {
+    "config_enabled": "config_mode",
+    "security_hub_enabled": "security_hub_mode",
+    "guardduty_enabled": "guardduty_mode",
+}
+
+
 class AuditConfig(_Frozen):
     """Audit and detection options (PCI DSS 10, 11.5); every default is the stricter choice that still deploys."""
 
@@ -227,9 +237,40 @@ class AuditConfig(_Frozen):
             " before adding regions, because moving the replica means a new replica stack and bucket."
         ),
     )
-    config_enabled: bool = Field(default=True, description="AWS Config recorder, delivery and conformance pack.")
-    security_hub_enabled: bool = Field(default=True, description="Security Hub with PCI DSS v4.0.1 and FSBP.")
-    guardduty_enabled: bool = Field(default=True, description="GuardDuty with S3 protection and runtime monitoring.")
+    config_mode: DetectiveControlMode = Field(
+        default="create",
+        description=(
+            "AWS Config. create: recorder, delivery channel, history bucket and the PCI conformance pack;"
+            " existing: the account already records (Control Tower, Organizations), only the conformance pack"
+            " is added; off: nothing."
+        ),
+    )
+    security_hub_mode: DetectiveControlMode = Field(
+        default="create",
+        description=(
+            "Security Hub. create: the hub, the PCI DSS v4.0.1 and FSBP standards and (home region) the finding"
+            " aggregator; existing: the account is already subscribed, only the two standards are added; off: nothing."
+        ),
+    )
+    guardduty_mode: DetectiveControlMode = Field(
+        default="create",
+        description=(
+            "GuardDuty. create: a detector with S3, RDS login and runtime monitoring; existing: the account has a"
+            " detector (one per region), nothing is created and synth notes the features to turn on; off: nothing."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_detective_switches(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for old, new in _RENAMED_DETECTIVE_SWITCHES.items():
+                if old in data:
+                    raise ValueError(
+                        f"{old} was replaced by {new}: 'create' | 'existing' | 'off'"
+                        f" ({old}: false is {new}: 'off'; under AWS Control Tower choose 'existing')"
+                    )
+        return data
 
     @field_validator("archive_retention_days")
     @classmethod

@@ -203,7 +203,8 @@ class KeyRing(Construct):
     def _allow_log_services(self) -> None:
         stack = Stack.of(self)
         account, region, partition = stack.account, stack.region, stack.partition
-        # CloudWatch Logs may use the key only for log groups of this account and region.
+        # CloudWatch Logs may use the key only for log groups of this account and region
+        # ("Encrypt log data in CloudWatch Logs using AWS Key Management Service").
         self.logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsForThisAccountLogGroups",
@@ -217,7 +218,8 @@ class KeyRing(Construct):
                 },
             )
         )
-        # CloudTrail encrypts log files for trails of this account only.
+        # CloudTrail encrypts log files for trails of this account only ("Configure AWS KMS key policies
+        # for CloudTrail": aws:SourceArn and aws:SourceAccount are both supported there).
         self.logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudTrailToEncryptThisAccountsTrails",
@@ -257,15 +259,25 @@ class KeyRing(Construct):
 
     def _allow_alert_publishers(self) -> None:
         account = Stack.of(self).account
+        # Amazon SNS "Key management" (enable compatibility between event sources from AWS services
+        # and encrypted topics): CloudWatch alarms may be confined to this account's alarms.
         self.alerts.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowAlarmAndEventPublishers",
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
+                sid="AllowThisAccountsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        # Same page: EventBridge delivery to an encrypted topic does not support aws:SourceAccount,
+        # aws:SourceArn or aws:SourceOrgID in the key policy; with one, every delivery fails. The
+        # topic policy (FindingAlerts) is what confines publishing to this account's finding rule.
+        self.alerts.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToEncryptedTopic",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
             )
         )

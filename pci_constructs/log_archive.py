@@ -29,6 +29,8 @@ from pci_constructs.secure_bucket import SecureBucket
 IMMEDIATELY_AVAILABLE_DAYS = 90  # PCI DSS 10.5.1: the last three months at hand
 FLEXIBLE_RETRIEVAL_AFTER_DAYS = 180
 MIN_RETENTION_DAYS = 365
+# A transition rule filtered on size > 0 bytes overrides S3's 128 KB default minimum for transitions.
+TRANSITION_OBJECTS_LARGER_THAN_BYTES = 0
 
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 
@@ -106,8 +108,12 @@ class LogArchive(Construct):
             # validation (PCI DSS 10.3.4) depends on them arriving.
             encryption_exempt_prefixes=["AWSLogs/*/CloudTrail-Digest/"],
             lifecycle_rules=[
+                # Most CloudTrail files are under 128 KB, which S3 skips by default ("Transitioning
+                # objects using Amazon S3 Lifecycle", minimum object size): a size filter on the rule
+                # takes precedence over that default, so every non-empty object transitions.
                 s3.LifecycleRule(
-                    id="ImmediateThenArchiveThenExpire",
+                    id="ImmediateThenArchive",
+                    object_size_greater_than=TRANSITION_OBJECTS_LARGER_THAN_BYTES,
                     transitions=[
                         s3.Transition(
                             storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
@@ -119,11 +125,19 @@ class LogArchive(Construct):
                             transition_after=Duration.days(FLEXIBLE_RETRIEVAL_AFTER_DAYS),
                         ),
                     ],
-                    expiration=retention,
-                )
+                ),
+                # Expiry has no size filter: every object, whatever its size, leaves when retention ends.
+                s3.LifecycleRule(id="ExpireAfterRetention", expiration=retention),
             ],
         )
         self.bucket = self.secure_bucket.bucket
+        # CloudFormation types ObjectSizeGreaterThan as a string; CDK writes the number (cfn-lint W9003).
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.add_property_override(
+            f"LifecycleConfiguration.Rules.{SecureBucket.OWN_LIFECYCLE_RULES}.ObjectSizeGreaterThan",
+            str(TRANSITION_OBJECTS_LARGER_THAN_BYTES),
+        )
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="DenyDeletingAuditLogs",
@@ -202,7 +216,7 @@ class LogArchive(Construct):
 class ReplicaWriter(Construct):
     """PCI DSS 10.5.1: the replica side of the archive copy; only S3 replication writes into the replica.
 
-    Owns the replication role (trusted by S3 for the source bucket only), its
+    Owns the replication role (trusted by S3; only this account can pass it to a bucket), its
     permission to write replicas into `archive` and encrypt them with the replica
     key, and the key alias the source side names in its replication rule. Plain
     uploads into the replica are denied to everyone.
@@ -224,7 +238,6 @@ class ReplicaWriter(Construct):
             raise ValueError(f"ReplicaWriter belongs in {replication.replica_region}, not {stack.region}")
         key = archive.secure_bucket.encryption_key
         assert key is not None  # LogArchive always passes a key
-        source_bucket_arn = f"arn:{stack.partition}:s3:::{replication.source_bucket_name}"
         kms.Alias(self, "KeyAlias", alias_name=replication.replica_key_alias, target_key=key)
         self.role = iam.Role(
             self,
@@ -233,13 +246,11 @@ class ReplicaWriter(Construct):
             description=(
                 f"S3 replication of the audit-log archive from {replication.source_region} into {stack.region}"
             ),
-            assumed_by=iam.ServicePrincipal(
-                "s3.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {"aws:SourceArn": source_bucket_arn},
-                },
-            ),
+            # "Setting up permissions for live replication" documents this trust without conditions and no
+            # S3 page says replication sends aws:SourceArn/SourceAccount to STS; with them the role could
+            # fail to be assumed. Another account cannot point its bucket at this role: naming it in a
+            # replication configuration needs iam:PassRole on it, which only this account can grant.
+            assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
         )
         iam.ManagedPolicy(
             self,

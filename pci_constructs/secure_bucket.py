@@ -27,6 +27,7 @@ class SecureBucket(Construct):
 
     bucket: s3.Bucket
     encryption_key: kms.IKey | None
+    OWN_LIFECYCLE_RULES = 1  # rules of its own before the caller's `lifecycle_rules`
 
     def __init__(
         self,
@@ -75,6 +76,11 @@ class SecureBucket(Construct):
             server_access_logs_prefix=access_logs_prefix,
             object_lock_enabled=object_lock_retention is not None or None,
             object_lock_default_retention=object_lock_retention,
+            # S3 "Transitioning objects using Amazon S3 Lifecycle": with the default
+            # (all_storage_classes_128K) objects under 128 KB never transition at all; this lets
+            # them reach Glacier Flexible Retrieval / Deep Archive, and a rule's own
+            # ObjectSizeGreaterThan filter (see LogArchive) takes precedence for the other classes.
+            transition_default_minimum_object_size=s3.TransitionDefaultMinimumObjectSize.VARIES_BY_STORAGE_CLASS,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireOldVersionsAndAbortUploads",
@@ -121,6 +127,7 @@ class SecureBucket(Construct):
         `aws:SourceAccount` condition (cross-stack, it cannot name the source ARN), so
         one explicit deny closes the confused-deputy path for all of them.
         """
+        # "Enabling Amazon S3 server access logging": the logging service principal sends aws:SourceAccount.
         self._deny_put(
             "DenyLogDeliveryForOtherAccounts",
             {"StringNotEquals": {"aws:SourceAccount": Stack.of(self).account}},

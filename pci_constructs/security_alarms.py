@@ -228,7 +228,8 @@ class SecurityAlarms(Construct):
         )
         self.topic.add_subscription(subscriptions.EmailSubscription(email))
         stack = Stack.of(self)
-        # The topic policy holds only the TLS deny otherwise; let this account's alarms publish explicitly.
+        # The topic policy holds only the TLS deny otherwise; let this account's alarms publish explicitly
+        # (CloudWatch "Confused deputy prevention": aws:SourceArn and aws:SourceAccount on the topic policy).
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisAccountsAlarms",
@@ -314,6 +315,8 @@ def rule_to_topic(
         event_pattern=event_pattern,
         targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
     )
+    # EventBridge "Using resource-based policies for Amazon EventBridge" (Amazon SNS permissions): the
+    # topic policy may name the rule in aws:SourceArn. Not so the key policy: see KeyRing.
     topic.add_to_resource_policy(
         iam.PolicyStatement(
             sid=sid,

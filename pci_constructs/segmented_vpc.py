@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import jsii
-from aws_cdk import Stack, Tags
+from aws_cdk import CfnResource, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,10 +25,30 @@ from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 
+# Stack-level construct ID of CDK's provider behind Vpc(restrict_default_security_group=True).
+RESTRICT_DEFAULT_SG_PROVIDER_ID = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 EPHEMERAL_PORTS = ec2.AclTraffic.tcp_port_range(1024, 65535)
 ANYWHERE = "0.0.0.0/0"
 HTTPS = 443
 HTTP = 80
+
+
+# AWS-owned buckets that workloads in the application tier read through the S3 gateway endpoint:
+# - ECR image layers: "Amazon ECR interface VPC endpoints (AWS PrivateLink)", minimum Amazon S3 bucket
+#   permissions for Amazon ECR (prod-<region>-starport-layer-bucket);
+# - Amazon Linux 2023 and Amazon Linux 2 package repositories (dnf/yum through the gateway endpoint).
+AWS_OWNED_BUCKET_OBJECTS = (
+    "prod-{region}-starport-layer-bucket/*",
+    "al2023-repos-{region}-de612dc2/*",
+    "amazonlinux-2-repos-{region}/*",
+)
+# STS calls made without AWS credentials, so no aws:PrincipalAccount: they need their own statement.
+UNSIGNED_STS_ACTIONS = ("sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+
+
+def aws_owned_bucket_objects(partition: str, region: str) -> list[str]:
+    """Object ARNs of the AWS-owned buckets above in `region`."""
+    return [f"arn:{partition}:s3:::{pattern.format(region=region)}" for pattern in AWS_OWNED_BUCKET_OBJECTS]
 
 
 class Tier(StrEnum):
@@ -112,6 +132,7 @@ class SegmentedVpc(Construct):
     flow_log_group: EncryptedLogGroup
     firewall_subnets: ec2.SelectedSubnets | None
     egress_subnets: ec2.SelectedSubnets | None
+    default_security_group_function_logs: EncryptedLogGroup
 
     def __init__(
         self,
@@ -192,6 +213,9 @@ class SegmentedVpc(Construct):
             retention_days=log_retention_days,
         )
         self._create_flow_log()
+        self.default_security_group_function_logs = self._log_default_security_group_restriction(
+            log_key, log_retention_days
+        )
 
     @staticmethod
     def _egress_tiers() -> tuple[ec2.SubnetConfiguration, ...]:
@@ -335,6 +359,22 @@ class SegmentedVpc(Construct):
                     )
             self.network_acls[tier] = acl
 
+    def _log_default_security_group_restriction(self, log_key: kms.IKey, retention_days: int) -> EncryptedLogGroup:
+        """CDK's provider function that empties the default security group logs into a group of ours.
+
+        Without LoggingConfig, Lambda creates /aws/lambda/<generated name> on first run, unencrypted
+        and kept forever. The provider's role has AWSLambdaBasicExecutionRole, which covers the group.
+        """
+        group = EncryptedLogGroup(
+            self, "DefaultSecurityGroupRestrictionLogs", encryption_key=log_key, retention_days=retention_days
+        )
+        provider = Stack.of(self).node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER_ID)
+        assert provider is not None, "restrict_default_security_group adds the provider at stack level"
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource)
+        handler.add_property_override("LoggingConfig", {"LogGroup": group.log_group.log_group_name})
+        return group
+
     def _create_flow_log(self) -> None:
         """ALL traffic (PCI DSS 10.2), delivered by a role whose permissions are a managed policy.
 
@@ -347,6 +387,7 @@ class SegmentedVpc(Construct):
             self,
             "FlowLogRole",
             description="Lets VPC Flow Logs deliver to its encrypted log group",
+            # "IAM role for publishing flow logs to CloudWatch Logs": aws:SourceAccount and aws:SourceArn.
             assumed_by=iam.ServicePrincipal(
                 "vpc-flow-logs.amazonaws.com",
                 conditions={
@@ -357,7 +398,7 @@ class SegmentedVpc(Construct):
                 },
             ),
         )
-        iam.ManagedPolicy(
+        delivery_policy = iam.ManagedPolicy(
             self,
             "FlowLogDeliveryPolicy",
             description="Write VPC flow log records to the flow-log group only",
@@ -369,7 +410,7 @@ class SegmentedVpc(Construct):
                 )
             ],
         )
-        ec2.CfnFlowLog(
+        flow_log = ec2.CfnFlowLog(
             self,
             "FlowLog",
             resource_id=self.vpc.vpc_id,
@@ -380,10 +421,12 @@ class SegmentedVpc(Construct):
             deliver_logs_permission_arn=role.role_arn,
             max_aggregation_interval=60,
         )
+        flow_log.node.add_dependency(delivery_policy)  # delivery starts at once, with the role's permissions
 
     def _create_endpoints(self) -> None:
         """Private paths to AWS APIs; each endpoint only serves principals of this account."""
-        account = Stack.of(self).account
+        stack = Stack.of(self)
+        account = stack.account
         same_account_only = iam.PolicyStatement(
             sid="OnlyThisAccountsPrincipals",
             principals=[iam.AnyPrincipal()],
@@ -397,12 +440,32 @@ class SegmentedVpc(Construct):
             subnets=[ec2.SubnetSelection(subnet_group_name=Tier.APPLICATION.value)],
         )
         s3.add_to_policy(same_account_only)
+        # Requests to AWS-owned buckets are signed by AWS (ECR hands out layer URLs) or anonymous (the
+        # Amazon Linux repositories): aws:PrincipalAccount never matches them, so read-only access to
+        # exactly those buckets is allowed on its own (see AWS_OWNED_BUCKET_OBJECTS for the sources).
+        s3.add_to_policy(
+            iam.PolicyStatement(
+                sid="AwsOwnedBucketsTheTiersNeed",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=aws_owned_bucket_objects(stack.partition, stack.region),
+            )
+        )
         services = {
             "KmsEndpoint": ec2.InterfaceVpcEndpointAwsService.KMS,
             "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             "LogsEndpoint": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
             "StsEndpoint": ec2.InterfaceVpcEndpointAwsService.STS,
         }
+        # Web-identity and SAML federation (EKS IRSA, CI OIDC) call STS unsigned, so aws:PrincipalAccount is
+        # absent: allow them through the endpoint for this account's roles only ("Control access to VPC
+        # endpoints using endpoint policies"; STS "AssumeRoleWithWebIdentity" needs no AWS credentials).
+        federation = iam.PolicyStatement(
+            sid="FederationIntoThisAccountsRoles",
+            principals=[iam.AnyPrincipal()],
+            actions=list(UNSIGNED_STS_ACTIONS),
+            resources=[f"arn:{stack.partition}:iam::{account}:role/*"],
+        )
         for construct_id, service in services.items():
             endpoint = self.vpc.add_interface_endpoint(
                 construct_id,
@@ -413,3 +476,5 @@ class SegmentedVpc(Construct):
                 open=False,
             )
             endpoint.add_to_policy(same_account_only)
+            if construct_id == "StsEndpoint":
+                endpoint.add_to_policy(federation)

@@ -49,3 +49,22 @@ class NetworkStack(LandingZoneStack):
                 log_key=log_key,
                 log_retention_days=config.log_retention_days,
             )
+        # What the data and edge stacks take from here; the proxy flag decides who imports the
+        # application group, so every group, the VPC and every subnet is pinned (see pin_exports).
+        self.pin_exports(
+            network.vpc.vpc_id,
+            *(
+                subnet.subnet_id
+                for tier in (network.public_subnets, network.application_subnets, network.cde_subnets)
+                for subnet in tier.subnets
+            ),
+            *(
+                group.security_group_id
+                for group in (
+                    network.edge_security_group,
+                    network.application_security_group,
+                    network.database_security_group,
+                    network.endpoint_security_group,
+                )
+            ),
+        )

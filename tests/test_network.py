@@ -339,7 +339,17 @@ def test_private_endpoints_for_aws_apis(network_template: cdk_assertions.Templat
     for endpoint in interface.values():
         props = endpoint["Properties"]
         policy = props["PolicyDocument"]["Statement"]
-        assert all(s["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "111111111111" for s in policy)
+        same_account, *aws_owned_access = policy
+        assert same_account["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "111111111111"
+        assert same_account["Action"] == "*"
+        # The other statements (#9) are read-only or federation, on named resources only, never "*".
+        for statement in aws_owned_access:
+            assert statement["Resource"] != "*"
+            assert set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]) <= {
+                "s3:GetObject",
+                "sts:AssumeRoleWithWebIdentity",
+                "sts:AssumeRoleWithSAML",
+            }
         if props.get("VpcEndpointType") == "Interface":
             assert props["PrivateDnsEnabled"] is True
 

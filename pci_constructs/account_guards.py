@@ -37,6 +37,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from pci_constructs.ebs_default_encryption import singleton_waits_for
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.permissions_boundary import guard_role_name
 from pci_constructs.retention import retain
@@ -106,6 +107,7 @@ class _GuardCalls(Construct):
             install_latest_aws_sdk=False,
         )
         resource.node.add_dependency(self.policy)  # the call waits for its permissions
+        singleton_waits_for(self, self.policy)
         self.calls[construct_id] = resource
 
 

@@ -177,7 +177,7 @@ class AuditStack(LandingZoneStack):
                 topic=self.alarms.topic,
                 rule_name_prefixes=WATCHED_CONFIG_RULE_PREFIXES,
             )
-            if audit.config_enabled
+            if audit.config_mode != "off"
             else None
         )
 

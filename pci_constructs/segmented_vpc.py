@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import jsii
-from aws_cdk import Stack, Tags
+from aws_cdk import CfnResource, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -38,6 +38,8 @@ class Tier(StrEnum):
 
 
 AZ_SLOT_LETTERS = "abcd"
+# The construct ID CDK gives the stack-wide provider behind `restrict_default_security_group`.
+DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 
 
 @jsii.implements(ec2.IIpAddresses)
@@ -164,6 +166,44 @@ class SegmentedVpc(Construct):
             retention_days=log_retention_days,
         )
         self._create_flow_log()
+        self._harden_default_sg_provider(log_key, log_retention_days)
+
+    def _harden_default_sg_provider(self, log_key: kms.IKey, log_retention_days: int) -> None:
+        """CDK's default-SG provider: its own encrypted, retained log group, no AWS managed policy.
+
+        `restrict_default_security_group` adds a stack-wide singleton function built from raw
+        `CfnResource`s (no L2 to configure): it logs to an implicit, unencrypted, never-expiring
+        group, and its role carries AWSLambdaBasicExecutionRole. Both are replaced here, once
+        per stack: `LoggingConfig.LogGroup` ("Configuring advanced logging controls for Lambda
+        functions", AWS Lambda Developer Guide) and an inline policy limited to that group.
+        It stays outside the VPC (see the acknowledgment): its reply goes to CloudFormation's
+        pre-signed S3 URL, which the S3 gateway endpoint's account-only policy would refuse.
+        """
+        provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
+        if provider is None or provider.node.try_find_child("Logs") is not None:
+            return  # no provider (flag off), or already hardened by another VPC of this stack
+        handler, role = provider.node.find_child("Handler"), provider.node.find_child("Role")
+        if not isinstance(handler, CfnResource) or not isinstance(role, CfnResource):
+            raise TypeError(f"{DEFAULT_SG_PROVIDER}: CDK changed its provider; review this hardening")
+        logs = EncryptedLogGroup(provider, "Logs", encryption_key=log_key, retention_days=log_retention_days)
+        handler.add_property_override("LoggingConfig", {"LogGroup": logs.log_group.log_group_name})
+        role.add_property_deletion_override("ManagedPolicyArns")
+        role.add_property_override(
+            "Policies.1",
+            {
+                "PolicyName": "OwnLogGroup",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": logs.log_group.log_group_arn,
+                        }
+                    ],
+                },
+            },
+        )
 
     def _tier(self, tier: Tier) -> ec2.SelectedSubnets:
         return self.vpc.select_subnets(subnet_group_name=tier.value)

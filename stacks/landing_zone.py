@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import App, Tags
+from aws_cdk import App, Stack, Tags
 
 from config import EnvironmentConfig
 from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
@@ -35,6 +35,15 @@ class LandingZone:
     config: EnvironmentConfig
     regions: dict[str, RegionalStacks] = field(default_factory=dict)
     audit: AuditStacks | None = None
+
+    @property
+    def stack_names(self) -> list[str]:
+        """Every stack of this environment (what its own acknowledgments may apply to)."""
+        stacks: list[Stack] = [s for r in self.regions.values() for s in (r.keys, r.network, r.data, r.edge)]
+        if self.audit is not None:
+            stacks += [self.audit.trail, *([self.audit.replica] if self.audit.replica else [])]
+            stacks += list(self.audit.detection.values())
+        return [s.stack_name for s in stacks]
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:

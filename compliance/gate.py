@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from aws_cdk import App, Validations, cx_api
+from aws_cdk import App, IPolicyValidationPlugin, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
@@ -136,7 +136,9 @@ def register_gates(
     skipped = apply_checkov_skips(app, checkov_skips, constructs)
     packs = [pack(app) for pack in NAG_PACKS]
     pci_dss_v4 = PciDssV4Plugin()
-    Validations.of(app).add_plugins(*packs, pci_dss_v4)
+    # add_plugins is typed with the newer IPolicyValidationPlugin, whose context and report are
+    # supersets of the Beta1 shapes the plugin implements; CDK calls both the same way.
+    Validations.of(app).add_plugins(*packs, cast("IPolicyValidationPlugin", pci_dss_v4))
     return Gate(
         packs=(*(p.read_pack_name for p in packs), pci_dss_v4.name),
         acknowledged_paths=matched,

@@ -180,7 +180,7 @@ class SegmentedVpc(Construct):
         pre-signed S3 URL, which the S3 gateway endpoint's account-only policy would refuse.
         """
         provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
-        if provider is None or provider.node.try_find_child("Logs") is not None:
+        if not isinstance(provider, Construct) or provider.node.try_find_child("Logs") is not None:
             return  # no provider (flag off), or already hardened by another VPC of this stack
         handler, role = provider.node.find_child("Handler"), provider.node.find_child("Role")
         if not isinstance(handler, CfnResource) or not isinstance(role, CfnResource):

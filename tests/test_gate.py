@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from compliance.gate import EVIDENCE_DIR, EVIDENCE_FILE, register_gates, synthes
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
 from tests.conftest import Synthesized, new_app
 
-PACKS = ("AwsSolutions", "PCI.DSS.321", "NIST.800.53.R5")
+PACKS = ("AwsSolutions", "PCI.DSS.321", "NIST.800.53.R5", "PCI-DSS-v4.0.1")
+OWNER = "payments-platform"
+REVIEW_BY = date.today() + timedelta(days=90)
 
 
 def test_default_app_has_no_unacknowledged_finding(synthesized: Synthesized) -> None:
@@ -91,6 +94,8 @@ def test_stale_acknowledgment_is_rejected(tmp_path: Path) -> None:
         rule="AwsSolutions-S1",
         reason="A reason that is long enough to pass the length rule of the registry",
         requirement="PCI DSS v4.0.1 10.2.1",
+        owner=OWNER,
+        review_by=REVIEW_BY,
     )
     with pytest.raises(AcknowledgmentError, match="stale acknowledgments"):
         apply_acknowledgments(stack.node.root, [stale])  # type: ignore[arg-type]
@@ -112,13 +117,22 @@ def test_malformed_acknowledgment_is_rejected(
 ) -> None:
     stack = _tiny_app(tmp_path)
     s3.Bucket(stack, "Bucket")
-    entry = Acknowledgment(path=path, rule=rule, reason=reason, requirement=requirement)
+    entry = Acknowledgment(
+        path=path, rule=rule, reason=reason, requirement=requirement, owner=OWNER, review_by=REVIEW_BY
+    )
     with pytest.raises(AcknowledgmentError, match=problem):
         apply_acknowledgments(stack.node.root, [entry])  # type: ignore[arg-type]
 
 
 def test_wildcards_match_one_segment_only() -> None:
-    entry = Acknowledgment(path="S/*/Route", rule="AwsSolutions-S1", reason="x" * 50, requirement="PCI DSS v4.0.1 1.2")
+    entry = Acknowledgment(
+        path="S/*/Route",
+        rule="AwsSolutions-S1",
+        reason="x" * 50,
+        requirement="PCI DSS v4.0.1 1.2",
+        owner=OWNER,
+        review_by=REVIEW_BY,
+    )
     assert entry.matches("S/PublicSubnet1/Route")
     assert not entry.matches("S/Vpc/PublicSubnet1/Route")
 
@@ -130,8 +144,11 @@ def test_wildcards_match_one_segment_only() -> None:
         ("PCI.DSS.321-VPCFlowLogsEnabled", "PCI.DSS.321::PCI.DSS.321-VPCFlowLogsEnabled"),
         ("AwsSolutions-IAM5[Resource::*]", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
         ("CloudFormation-Validate::W3010", "CloudFormation-Validate::W3010"),
+        ("PCI4-LAMBDA-IN-VPC", "PCI-DSS-v4.0.1::PCI4-LAMBDA-IN-VPC"),
     ],
 )
 def test_acknowledgments_use_plugin_namespaced_ids(rule: str, validation_id: str) -> None:
-    entry = Acknowledgment(path="S/C", rule=rule, reason="x" * 50, requirement="PCI DSS v4.0.1 1.2")
+    entry = Acknowledgment(
+        path="S/C", rule=rule, reason="x" * 50, requirement="PCI DSS v4.0.1 1.2", owner=OWNER, review_by=REVIEW_BY
+    )
     assert entry.validation_id == validation_id

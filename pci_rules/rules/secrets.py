@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 
-from pci_rules.model import TemplateModel
+from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
 from pci_rules.rules._common import flatten
 
@@ -26,21 +26,21 @@ def _days(expression: object) -> int | None:
     fix="Add an AWS::SecretsManager::RotationSchedule of at most 90 days (CDK: secret.add_rotation_schedule).",
 )
 def secret_rotation(model: TemplateModel) -> Iterator[Check]:
-    schedules = {}
+    schedules: dict[tuple[str, str], Resource] = {}
     for schedule in model.resources("AWS::SecretsManager::RotationSchedule"):
         target = model.target(schedule.stack, schedule.prop("SecretId"))
         if target is not None and target.type == "AWS::SecretsManager::SecretTargetAttachment":
-            target = model.target(target.stack, target.prop("SecretId"))
+            target = model.target(target.stack, target.prop("SecretId"))  # the attachment names the secret
         if target is not None:
             schedules[target.key] = schedule
     for secret in model.resources("AWS::SecretsManager::Secret"):
-        schedule = schedules.get(secret.key)
-        if schedule is None:
+        found = schedules.get(secret.key)
+        if found is None:
             yield Check(secret, False, "no rotation schedule")
             continue
-        days = schedule.prop("RotationRules", "AutomaticallyAfterDays")
+        days = found.prop("RotationRules", "AutomaticallyAfterDays")
         if days is None:
-            days = _days(schedule.prop("RotationRules", "ScheduleExpression"))
+            days = _days(found.prop("RotationRules", "ScheduleExpression"))
         ok = isinstance(days, int) and 0 < days <= MAX_ROTATION_DAYS
         yield Check(secret, ok, "" if ok else f"rotation interval {days!r} is not 1-{MAX_ROTATION_DAYS} days")
 

@@ -62,5 +62,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, default_config: Enviro
     )
     gate = register_gates(app, environment=own)
     assembly, report = synthesize(app, gate)
-    assert assembly is not None, "\n".join(map(str, report.findings))
+    # A finding fails only test_default_app_has_no_unacknowledged_finding (which names it), never
+    # every test of the session: CDK has written the templates before validation stopped it.
+    if assembly is None:
+        assembly = cx_api.CloudAssembly(str(outdir))
     return Synthesized(default_config, zone, gate, report, assembly, outdir)

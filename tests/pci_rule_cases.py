@@ -21,37 +21,37 @@ def retained(resource: dict[str, Any]) -> dict[str, Any]:
 
 REF = {"Ref": "Key"}
 KEY = {"Key": r("AWS::KMS::Key", EnableKeyRotation=True)}
-TRAIL_OK = dict(
-    IsLogging=True,
-    IsMultiRegionTrail=True,
-    IncludeGlobalServiceEvents=True,
-    EnableLogFileValidation=True,
-    KMSKeyId=REF,
-    CloudWatchLogsLogGroupArn={"Fn::GetAtt": ["Group", "Arn"]},
-    CloudWatchLogsRoleArn={"Fn::GetAtt": ["Role", "Arn"]},
-    S3BucketName={"Ref": "Archive"},
-)
-LOCKED = dict(ObjectLockEnabled=True, ObjectLockConfiguration={"Rule": {"DefaultRetention": {"Days": 365}}})
-ALB = dict(
-    Scheme="internet-facing",
-    Type="application",
-    SecurityGroups=[{"Fn::GetAtt": ["Edge", "GroupId"]}],
-    Subnets=[{"Ref": "Public"}],
-    LoadBalancerAttributes=[
+TRAIL_OK: dict[str, Any] = {
+    "IsLogging": True,
+    "IsMultiRegionTrail": True,
+    "IncludeGlobalServiceEvents": True,
+    "EnableLogFileValidation": True,
+    "KMSKeyId": REF,
+    "CloudWatchLogsLogGroupArn": {"Fn::GetAtt": ["Group", "Arn"]},
+    "CloudWatchLogsRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+    "S3BucketName": {"Ref": "Archive"},
+}
+LOCKED = {"ObjectLockEnabled": True, "ObjectLockConfiguration": {"Rule": {"DefaultRetention": {"Days": 365}}}}
+ALB: dict[str, Any] = {
+    "Scheme": "internet-facing",
+    "Type": "application",
+    "SecurityGroups": [{"Fn::GetAtt": ["Edge", "GroupId"]}],
+    "Subnets": [{"Ref": "Public"}],
+    "LoadBalancerAttributes": [
         {"Key": "access_logs.s3.enabled", "Value": "true"},
         {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
         {"Key": "deletion_protection.enabled", "Value": "true"},
     ],
-)
-DB_OK = dict(
-    StorageEncrypted=True,
-    KmsKeyId=REF,
-    PubliclyAccessible=False,
-    DeletionProtection=True,
-    DBParameterGroupName={"Ref": "Params"},
-    EnableCloudwatchLogsExports=["postgresql"],
-    BackupRetentionPeriod=7,
-)
+}
+DB_OK: dict[str, Any] = {
+    "StorageEncrypted": True,
+    "KmsKeyId": REF,
+    "PubliclyAccessible": False,
+    "DeletionProtection": True,
+    "DBParameterGroupName": {"Ref": "Params"},
+    "EnableCloudwatchLogsExports": ["postgresql"],
+    "BackupRetentionPeriod": 7,
+}
 PARAMS = {"Params": r("AWS::RDS::DBParameterGroup", Family="postgres17", Parameters={"rds.force_ssl": "1"})}
 TLS_DENY = {
     "Effect": "Deny",
@@ -59,7 +59,7 @@ TLS_DENY = {
     "Principal": {"AWS": "*"},
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
-BPA = {f: True for f in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")}
+BPA = dict.fromkeys(("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True)
 CDE_SUBNET = r("AWS::EC2::Subnet", VpcId={"Ref": "Vpc"}, Tags=[{"Key": "pci-scope", "Value": "cde"}])
 LOG_GROUP = r("AWS::Logs::LogGroup", KmsKeyId=REF, RetentionInDays=365)
 ALLOW_ALL_POLICY = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}

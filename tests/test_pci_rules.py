@@ -29,8 +29,10 @@ def test_at_least_forty_rules_each_with_requirements_description_and_fix() -> No
     assert len(RULES) >= 40
     for rule in RULES:
         assert rule.id.startswith("PCI4-"), rule.id
-        assert rule.requirements and all(r[0].isdigit() for r in rule.requirements), rule.id
-        assert rule.description.endswith(".") and "\n" not in rule.description, rule.id
+        assert rule.requirements, rule.id
+        assert all(r[0].isdigit() for r in rule.requirements), rule.id
+        assert rule.description.endswith("."), rule.id
+        assert "\n" not in rule.description, rule.id
         assert rule.fix, rule.id
 
 

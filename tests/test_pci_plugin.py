@@ -87,15 +87,15 @@ def test_gate_exposes_the_plugins_model_and_results(synthesized: Synthesized) ->
     assert plugin.model is not None
     assert set(plugin.model.stacks) == {name for name, _ in synthesized.templates()}
     assert [r.rule.id for r in plugin.results] == [r.id for r in RULES]
-    assert sum(len(r.passes) for r in plugin.results) > 500
+    assert sum(len(r.passes) for r in plugin.results) > 300  # every examined resource, passes kept
 
 
 def test_default_sg_provider_logs_to_its_own_group_without_an_aws_managed_policy(synthesized: Synthesized) -> None:
     plugin = synthesized.gate.pci_dss_v4
     by_id = {r.rule.id: r for r in plugin.results}
-    provider = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
+    provider = "CustomVpcRestrictDefaultSGCustomResourceProvider"  # logical ID prefix of its Role and Handler
     for rule_id in ("PCI4-LAMBDA-LOG-GROUP", "PCI4-IAM-NO-AWS-MANAGED-POLICY"):
-        checks = [c for c in by_id[rule_id].checks if provider in c.resource.path]
+        checks = [c for c in by_id[rule_id].checks if c.resource.logical_id.startswith(provider)]
         assert checks, rule_id
         assert all(c.passed for c in checks), rule_id
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pci_rules import TemplateModel, evaluate
+from pci_rules.docs import replace_table
 from pci_rules.rules import RULES
 from tests.pci_rule_cases import CASES, Resources
 
@@ -73,6 +74,14 @@ def test_escape_hatch_strings_count_as_booleans() -> None:
         {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "EnableLogFileValidation": "False"})},
     )
     assert failures
+
+
+def test_readme_lists_every_rule_with_its_requirements() -> None:
+    """The README's table is generated from the rules (`python -m pci_rules.docs README.md`)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert replace_table(readme) == readme, "README's rule table is out of date: run python -m pci_rules.docs README.md"
+    for rule in RULES:
+        assert f"| `{rule.id}` | {', '.join(rule.requirements)} |" in readme
 
 
 def test_rule_package_depends_on_no_landing_zone_code() -> None:

@@ -13,6 +13,7 @@ After `validate()`, `model` and `results` stay on the instance for whoever write
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import jsii
@@ -42,14 +43,16 @@ class PciDssV4Plugin:
     """CDK policy-validation plugin running the PCI DSS v4.0.1 rules on the rendered templates.
 
     `rules` defaults to every rule of `pci_rules.rules`. After `validate()`:
-    `model` is the parsed `TemplateModel` and `results` the `RuleResult` of each rule
-    (passes and failures), in rule order.
+    `model` is the parsed `TemplateModel`, `results` the `RuleResult` of each rule
+    (passes and failures), in rule order, and `elapsed_s` the seconds validate() took
+    (parsing, every rule, building the report).
     """
 
     def __init__(self, rules: Iterable[Rule] | None = None) -> None:
         self._rules: tuple[Rule, ...] = RULES if rules is None else tuple(rules)
         self.model: TemplateModel | None = None
         self.results: list[RuleResult] = []
+        self.elapsed_s: float | None = None
 
     @property
     def name(self) -> str:
@@ -68,12 +71,15 @@ class PciDssV4Plugin:
         return self._rules
 
     def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
+        start = time.perf_counter()
         self.model = TemplateModel.from_template_paths(context.template_paths)
         self.results = evaluate(self.model, self._rules)
         violations = [v for result in self.results if (v := self._violation(result)) is not None]
-        return PolicyValidationPluginReportBeta1(
+        report = PolicyValidationPluginReportBeta1(
             success=not violations, violations=violations, plugin_version=RULE_SET_VERSION
         )
+        self.elapsed_s = time.perf_counter() - start
+        return report
 
     def _violation(self, result: RuleResult) -> PolicyViolationBeta1 | None:
         failures = result.failures

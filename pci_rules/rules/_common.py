@@ -87,3 +87,15 @@ CDE_TAG = ("pci-scope", "cde")
 
 def is_cde_subnet(subnet: Resource) -> bool:
     return subnet.type == "AWS::EC2::Subnet" and tag(subnet, CDE_TAG[0]) == CDE_TAG[1]
+
+
+def allows_anyone(statement: Mapping[str, Any]) -> bool:
+    """An Allow statement whose principal is `*` (or AWS `*`) with no condition to narrow it."""
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS")))
+    return statement.get("Effect") == "Allow" and not statement.get("Condition") and anyone
+
+
+def is_customer_key(value: Any) -> bool:
+    """A KMS key reference that is not an AWS managed key (`alias/aws/...`)."""
+    return bool(value) and "alias/aws/" not in str(value)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_false, is_true, statements
+from pci_rules.rules._common import as_list, is_customer_key, is_false, is_true, statements
 
 
 @rule(
@@ -40,8 +40,7 @@ def config_all_resources(model: TemplateModel) -> Iterator[Check]:
 )
 def sns_encrypted(model: TemplateModel) -> Iterator[Check]:
     for topic in model.resources("AWS::SNS::Topic"):
-        key = topic.prop("KmsMasterKeyId")
-        ok = bool(key) and "alias/aws/sns" not in str(key)
+        ok = is_customer_key(topic.prop("KmsMasterKeyId"))
         yield Check(topic, ok, "" if ok else "no customer-managed KmsMasterKeyId")
 
 

@@ -6,6 +6,7 @@ from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, rule
 from pci_rules.rules._common import (
     IAM_IDENTITY_TYPES,
+    allows_anyone,
     as_list,
     identity_policy_documents,
     managed_policy_arns,
@@ -82,11 +83,5 @@ def iam_no_users(model: TemplateModel) -> Iterator[Check]:
 )
 def iam_trust_scoped(model: TemplateModel) -> Iterator[Check]:
     for role in model.resources("AWS::IAM::Role"):
-        bad = [
-            s.get("Sid", "?")
-            for s in statements(role.prop("AssumeRolePolicyDocument"))
-            if s.get("Effect") == "Allow"
-            and not s.get("Condition")
-            and (s.get("Principal") == "*" or "*" in as_list((s.get("Principal") or {}).get("AWS")))
-        ]
+        bad = [s.get("Sid", "?") for s in statements(role.prop("AssumeRolePolicyDocument")) if allows_anyone(s)]
         yield Check(role, not bad, f"anyone may assume it: {bad}" if bad else "")

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_true, statements
+from pci_rules.rules._common import allows_anyone, is_true, statements
 
 
 @rule(
@@ -29,13 +29,7 @@ def kms_rotation(model: TemplateModel) -> Iterator[Check]:
 )
 def kms_no_public_principal(model: TemplateModel) -> Iterator[Check]:
     for key in model.resources("AWS::KMS::Key"):
-        open_statements = [
-            s.get("Sid", "?")
-            for s in statements(key.prop("KeyPolicy"))
-            if s.get("Effect") == "Allow"
-            and not s.get("Condition")
-            and (s.get("Principal") == "*" or "*" in as_list((s.get("Principal") or {}).get("AWS")))
-        ]
+        open_statements = [s.get("Sid", "?") for s in statements(key.prop("KeyPolicy")) if allows_anyone(s)]
         yield Check(key, not open_statements, f"statements {open_statements} allow Principal * unconditionally")
 
 

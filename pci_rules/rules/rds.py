@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import is_false, is_true
+from pci_rules.rules._common import is_customer_key, is_false, is_true
 
 DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
 # Parameters that refuse unencrypted client connections ("Using SSL/TLS to encrypt a connection to
@@ -42,8 +42,7 @@ def rds_storage_encrypted(model: TemplateModel) -> Iterator[Check]:
 )
 def rds_customer_key(model: TemplateModel) -> Iterator[Check]:
     for db in _databases(model):
-        key = db.prop("KmsKeyId")
-        ok = bool(key) and "alias/aws/" not in str(key)
+        ok = is_customer_key(db.prop("KmsKeyId"))
         yield Check(db, ok, "" if ok else "no customer-managed KmsKeyId")
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import flatten
+from pci_rules.rules._common import flatten, is_customer_key
 
 MAX_ROTATION_DAYS = 90  # PCI DSS 8.3.9: at least every 90 days when the secret is the only factor
 
@@ -53,6 +53,5 @@ def secret_rotation(model: TemplateModel) -> Iterator[Check]:
 )
 def secret_customer_key(model: TemplateModel) -> Iterator[Check]:
     for secret in model.resources("AWS::SecretsManager::Secret"):
-        key = secret.prop("KmsKeyId")
-        ok = bool(key) and "alias/aws/" not in str(key)
+        ok = is_customer_key(secret.prop("KmsKeyId"))
         yield Check(secret, ok, "" if ok else "no customer-managed KmsKeyId")

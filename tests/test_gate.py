@@ -11,7 +11,18 @@ from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
-from compliance.gate import EVIDENCE_DIR, EVIDENCE_FILE, failure_summary, register_gates, suppressed_by, synthesize
+from compliance.gate import (
+    EVIDENCE_DIR,
+    EVIDENCE_FILE,
+    Finding,
+    Gate,
+    GateReport,
+    failure_summary,
+    register_gates,
+    suppressed_by,
+    synthesize,
+    unused_acknowledgments,
+)
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
 from tests.conftest import Synthesized, new_app
 
@@ -175,3 +186,22 @@ def test_acknowledgments_use_plugin_namespaced_ids(rule: str, validation_id: str
         path="S/C", rule=rule, reason="x" * 50, requirement="PCI DSS v4.0.1 1.2", owner=OWNER, review_by=REVIEW_BY
     )
     assert entry.validation_id == validation_id
+
+
+def test_a_resource_added_elsewhere_never_makes_an_acknowledgment_unused() -> None:
+    """What a fork does: a new construct brings its own findings (or none); each entry is judged
+    on its own rule at its own constructs, so the registry's verdict on it does not move."""
+    entry = Acknowledgment(
+        path="S/Logs",
+        rule="AwsSolutions-S1",
+        reason="A reason that is long enough to pass the length rule of the registry",
+        requirement="PCI DSS v4.0.1 10.2.1",
+        owner=OWNER,
+        review_by=REVIEW_BY,
+    )
+    hidden = Finding("AwsSolutions", "AwsSolutions-S1", "error", "S/Logs/Resource", "d", entry.validation_id)
+    gate = Gate(packs=(), acknowledged_paths={entry: ["S/Logs"]})
+    before = GateReport(plugins=("AwsSolutions",), findings=(), acknowledged=(hidden,))
+    new_bucket = Finding("AwsSolutions", "AwsSolutions-S1", "error", "S/ForkBucket/Resource", "d")
+    after = GateReport(plugins=("AwsSolutions",), findings=(new_bucket,), acknowledged=(hidden,))
+    assert unused_acknowledgments(gate, before) == unused_acknowledgments(gate, after) == ()

@@ -225,6 +225,11 @@ class TemplateModel:
         """Resources (of the given types, or any) whose properties reference `resource`, across stacks."""
         return [r for r in self._referrers.get(resource.key, []) if not types or r.type in types]
 
+    def attached(self, resource: Resource, type_: str, prop: str) -> list[Resource]:
+        """Resources of `type_` whose property `prop` points at `resource` (a flow log's ResourceId,
+        a bucket policy's Bucket, a web ACL association's ResourceArn...), across stacks."""
+        return [r for r in self.referrers(resource, type_) if self.target(r.stack, r.prop(prop)) == resource]
+
     def literal(self, stack: str, value: Any) -> Any:
         """`value` when it holds no intrinsic function, the import's literal value when it is a plain
         `Fn::ImportValue` of a literal export, else None (unknown until deploy)."""

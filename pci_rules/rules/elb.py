@@ -73,10 +73,7 @@ def http_redirect_only(model: TemplateModel) -> Iterator[Check]:
 )
 def alb_waf(model: TemplateModel) -> Iterator[Check]:
     for lb in _internet_facing_albs(model):
-        associated = any(
-            model.target(a.stack, a.prop("ResourceArn")) == lb
-            for a in model.referrers(lb, "AWS::WAFv2::WebACLAssociation")
-        )
+        associated = bool(model.attached(lb, "AWS::WAFv2::WebACLAssociation", "ResourceArn"))
         yield Check(lb, associated, "" if associated else "no web ACL association")
 
 
@@ -89,8 +86,8 @@ def alb_waf(model: TemplateModel) -> Iterator[Check]:
 def waf_logging(model: TemplateModel) -> Iterator[Check]:
     for acl in model.resources("AWS::WAFv2::WebACL"):
         logged = any(
-            model.target(c.stack, c.prop("ResourceArn")) == acl and c.prop("LogDestinationConfigs")
-            for c in model.referrers(acl, "AWS::WAFv2::LoggingConfiguration")
+            c.prop("LogDestinationConfigs")
+            for c in model.attached(acl, "AWS::WAFv2::LoggingConfiguration", "ResourceArn")
         )
         yield Check(acl, logged, "" if logged else "no logging configuration")
 

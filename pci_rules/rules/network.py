@@ -159,10 +159,7 @@ def cde_no_internet_route(model: TemplateModel) -> Iterator[Check]:
 )
 def vpc_flow_logs(model: TemplateModel) -> Iterator[Check]:
     for vpc in model.resources("AWS::EC2::VPC"):
-        logged = any(
-            model.target(f.stack, f.prop("ResourceId")) == vpc and f.prop("TrafficType") == "ALL"
-            for f in model.referrers(vpc, "AWS::EC2::FlowLog")
-        )
+        logged = any(f.prop("TrafficType") == "ALL" for f in model.attached(vpc, "AWS::EC2::FlowLog", "ResourceId"))
         yield Check(vpc, logged, "" if logged else "no flow log with TrafficType ALL")
 
 

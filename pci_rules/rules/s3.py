@@ -12,9 +12,7 @@ BLOCK_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "Rest
 
 
 def _policies(model: TemplateModel, bucket: Resource) -> list[Resource]:
-    return [
-        p for p in model.referrers(bucket, "AWS::S3::BucketPolicy") if model.target(p.stack, p.prop("Bucket")) == bucket
-    ]
+    return model.attached(bucket, "AWS::S3::BucketPolicy", "Bucket")
 
 
 def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:

@@ -136,6 +136,11 @@ FORWARD = [{"Type": "forward", "TargetGroupArn": "arn:aws:elasticloadbalancing:u
 WEB_ACL = {"Acl": r("AWS::WAFv2::WebACL", Scope="REGIONAL", DefaultAction={"Allow": {}})}
 
 # rule id -> (compliant, non-compliant)
+WAF_WITHOUT_LOGS: Resources = {
+    "Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB),
+    **WEB_ACL,
+    "Assoc": r("AWS::WAFv2::WebACLAssociation", ResourceArn={"Ref": "Lb"}, WebACLArn={"Fn::GetAtt": ["Acl", "Arn"]}),
+}
 CASES: dict[str, tuple[Resources, Resources]] = {
     "PCI4-KMS-ROTATION": (KEY, {"Key": r("AWS::KMS::Key", EnableKeyRotation=False)}),
     "PCI4-KMS-NO-PUBLIC-PRINCIPAL": (
@@ -195,6 +200,11 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         {
             "Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB),
             **WEB_ACL,
+            "Logging": r(
+                "AWS::WAFv2::LoggingConfiguration",
+                ResourceArn={"Fn::GetAtt": ["Acl", "Arn"]},
+                LogDestinationConfigs=["arn:aws:logs:us-east-1:1:log-group:aws-waf-logs-x"],
+            ),
             "Assoc": r(
                 "AWS::WAFv2::WebACLAssociation", ResourceArn={"Ref": "Lb"}, WebACLArn={"Fn::GetAtt": ["Acl", "Arn"]}
             ),

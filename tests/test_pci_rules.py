@@ -65,6 +65,13 @@ def test_open_ingress_is_allowed_only_on_the_edge_load_balancers_group() -> None
     assert failures, "443 from anywhere on a group no internet-facing load balancer uses"
 
 
+def test_an_alb_behind_a_web_acl_that_does_not_log_fails() -> None:
+    from tests.pci_rule_cases import WAF_WITHOUT_LOGS
+
+    _, failures = _run("PCI4-ELB-WAF", WAF_WITHOUT_LOGS)
+    assert failures == ["Lb: its web ACL does not log"]
+
+
 def test_escape_hatch_strings_count_as_booleans() -> None:
     """`add_property_override` can write "false" as a string: CloudFormation reads it as false."""
     from tests.pci_rule_cases import TRAIL_OK, r

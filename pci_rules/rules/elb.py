@@ -67,14 +67,26 @@ def http_redirect_only(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ELB-WAF",
-    requirements=("6.4.2",),
-    description="Every internet-facing Application Load Balancer is associated with an AWS WAF web ACL.",
-    fix="Add an AWS::WAFv2::WebACLAssociation with the load balancer's ARN and a REGIONAL web ACL.",
+    requirements=("6.4.2", "10.2.1"),
+    description="Every internet-facing Application Load Balancer is associated with an AWS WAF web ACL that logs.",
+    fix="Add an AWS::WAFv2::WebACLAssociation to a REGIONAL web ACL with an AWS::WAFv2::LoggingConfiguration.",
 )
 def alb_waf(model: TemplateModel) -> Iterator[Check]:
     for lb in _internet_facing_albs(model):
-        associated = bool(model.attached(lb, "AWS::WAFv2::WebACLAssociation", "ResourceArn"))
-        yield Check(lb, associated, "" if associated else "no web ACL association")
+        acls = [
+            acl
+            for association in model.attached(lb, "AWS::WAFv2::WebACLAssociation", "ResourceArn")
+            if (acl := model.target(association.stack, association.prop("WebACLArn"))) is not None
+        ]
+        logged = any(_logs(model, acl) for acl in acls)
+        detail = "" if logged else ("its web ACL does not log" if acls else "no web ACL association")
+        yield Check(lb, logged, detail)
+
+
+def _logs(model: TemplateModel, acl: Resource) -> bool:
+    return any(
+        c.prop("LogDestinationConfigs") for c in model.attached(acl, "AWS::WAFv2::LoggingConfiguration", "ResourceArn")
+    )
 
 
 @rule(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from compliance.gate import register_gates, synthesize
+from compliance.gate import environment_acknowledgments, failure_summary, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from stacks.landing_zone import build_landing_zone
@@ -30,20 +30,22 @@ def main() -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    build_landing_zone(app, config)
+    zone = build_landing_zone(app, config)
+    own = environment_acknowledgments(config.acknowledgments, environment=config.name, stacks=zone.stack_names)
     try:
-        gate = register_gates(app)
+        gate = register_gates(app, environment=own)
     except AcknowledgmentError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, report = synthesize(app, gate)
-    for finding in report.findings:
-        print(f"compliance gate: {finding}", file=sys.stderr)
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"
-        f" findings; packs: {', '.join(gate.packs)}",
+        f" findings, {len(report.unused)} acknowledgments no longer needed; packs: {', '.join(gate.packs)}"
+        f"; v4.0.1 plugin {gate.pci_dss_v4.elapsed_s or 0:.2f} s",
         file=sys.stderr,
     )
+    if not report.passed:  # last, so the pointer to where things are fixed ends the output
+        print(f"compliance gate failed:\n{failure_summary(report)}", file=sys.stderr)
     return 0 if report.passed else 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 from functools import cache
 from typing import Annotated, Literal, Self
 
@@ -526,6 +527,28 @@ class GuardrailsConfig(_Frozen):
         return bool(self.organization_unit_ids)
 
 
+class EnvironmentAcknowledgment(_Frozen):
+    """A finding this environment's owner accepts, applied to this environment's stacks only.
+
+    Same fields as the project's registry (compliance/acknowledgments.py). Only the shape is
+    checked here; the compliance gate checks the rule ID, that review_by has not passed and is
+    at most 12 months ahead, and that the rule may be acknowledged at all.
+    """
+
+    path: str = Field(
+        min_length=3,
+        pattern=r"^[^/\s]+/[^\s]+$",
+        description="Construct path pattern inside a stack ('*' = one segment): 'PciLz-test-Audit-*/LogArchive'.",
+    )
+    rule: str = Field(
+        min_length=3, description="Rule ID with any finding sub-ID, e.g. 'PCI.DSS.321-S3BucketReplicationEnabled'."
+    )
+    reason: str = Field(min_length=40, description="Why it cannot be fixed here: specific, at least 40 characters.")
+    requirement: str = Field(pattern=r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
+    owner: str = Field(min_length=3, description="The accountable person or team.")
+    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+
+
 class EnvironmentConfig(_Frozen):
     """One environment (dev, prod, ...) of the landing zone."""
 
@@ -563,6 +586,13 @@ class EnvironmentConfig(_Frozen):
     egress: EgressConfig = Field(default_factory=EgressConfig, description="Application-tier egress allow-list.")
     guardrails: GuardrailsConfig = Field(
         default_factory=GuardrailsConfig, description="Optional organization service control policies."
+    )
+    acknowledgments: tuple[EnvironmentAcknowledgment, ...] = Field(
+        default=(),
+        description=(
+            "Findings this environment's owner accepts, applied to this environment's stacks only"
+            " (same fields and rules as compliance/acknowledgments.py)."
+        ),
     )
 
     @field_validator("account")

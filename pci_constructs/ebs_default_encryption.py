@@ -26,6 +26,8 @@ def singleton_waits_for(scope: Construct, policy: iam.ManagedPolicy) -> None:
     function = Stack.of(scope).node.try_find_child(SINGLETON_FUNCTION_ID)
     assert function is not None, "AwsCustomResource creates its singleton function at stack level"
     function.node.add_dependency(policy)
+
+
 # These EC2 actions act on an account setting: IAM knows no resource type for them.
 EBS_DEFAULT_ACTIONS = (
     "ec2:EnableEbsEncryptionByDefault",

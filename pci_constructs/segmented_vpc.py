@@ -25,8 +25,6 @@ from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 
-# Stack-level construct ID of CDK's provider behind Vpc(restrict_default_security_group=True).
-RESTRICT_DEFAULT_SG_PROVIDER_ID = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 EPHEMERAL_PORTS = ec2.AclTraffic.tcp_port_range(1024, 65535)
 ANYWHERE = "0.0.0.0/0"
 HTTPS = 443
@@ -67,6 +65,8 @@ _FULL_SLOT_TIERS = len(SEGMENT_TIERS)
 
 
 AZ_SLOT_LETTERS = "abcd"
+# The construct ID CDK gives the stack-wide provider behind `restrict_default_security_group`.
+DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 
 
 @jsii.implements(ec2.IIpAddresses)
@@ -132,7 +132,6 @@ class SegmentedVpc(Construct):
     flow_log_group: EncryptedLogGroup
     firewall_subnets: ec2.SelectedSubnets | None
     egress_subnets: ec2.SelectedSubnets | None
-    default_security_group_function_logs: EncryptedLogGroup
 
     def __init__(
         self,
@@ -213,8 +212,43 @@ class SegmentedVpc(Construct):
             retention_days=log_retention_days,
         )
         self._create_flow_log()
-        self.default_security_group_function_logs = self._log_default_security_group_restriction(
-            log_key, log_retention_days
+        self._harden_default_sg_provider(log_key, log_retention_days)
+
+    def _harden_default_sg_provider(self, log_key: kms.IKey, log_retention_days: int) -> None:
+        """CDK's default-SG provider: its own encrypted, retained log group, no AWS managed policy.
+
+        `restrict_default_security_group` adds a stack-wide singleton function built from raw
+        `CfnResource`s (no L2 to configure): it logs to an implicit, unencrypted, never-expiring
+        group, and its role carries AWSLambdaBasicExecutionRole. Both are replaced here, once
+        per stack: `LoggingConfig.LogGroup` ("Configuring advanced logging controls for Lambda
+        functions", AWS Lambda Developer Guide) and an inline policy limited to that group.
+        It stays outside the VPC (see the acknowledgment): its reply goes to CloudFormation's
+        pre-signed S3 URL, which the S3 gateway endpoint's account-only policy would refuse.
+        """
+        provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
+        if not isinstance(provider, Construct) or provider.node.try_find_child("Logs") is not None:
+            return  # no provider (flag off), or already hardened by another VPC of this stack
+        handler, role = provider.node.find_child("Handler"), provider.node.find_child("Role")
+        if not isinstance(handler, CfnResource) or not isinstance(role, CfnResource):
+            raise TypeError(f"{DEFAULT_SG_PROVIDER}: CDK changed its provider; review this hardening")
+        logs = EncryptedLogGroup(provider, "Logs", encryption_key=log_key, retention_days=log_retention_days)
+        handler.add_property_override("LoggingConfig", {"LogGroup": logs.log_group.log_group_name})
+        role.add_property_deletion_override("ManagedPolicyArns")
+        role.add_property_override(
+            "Policies.1",
+            {
+                "PolicyName": "OwnLogGroup",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": logs.log_group.log_group_arn,
+                        }
+                    ],
+                },
+            },
         )
 
     @staticmethod
@@ -358,22 +392,6 @@ class SegmentedVpc(Construct):
                         rule_action=rule.action,
                     )
             self.network_acls[tier] = acl
-
-    def _log_default_security_group_restriction(self, log_key: kms.IKey, retention_days: int) -> EncryptedLogGroup:
-        """CDK's provider function that empties the default security group logs into a group of ours.
-
-        Without LoggingConfig, Lambda creates /aws/lambda/<generated name> on first run, unencrypted
-        and kept forever. The provider's role has AWSLambdaBasicExecutionRole, which covers the group.
-        """
-        group = EncryptedLogGroup(
-            self, "DefaultSecurityGroupRestrictionLogs", encryption_key=log_key, retention_days=retention_days
-        )
-        provider = Stack.of(self).node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER_ID)
-        assert provider is not None, "restrict_default_security_group adds the provider at stack level"
-        handler = provider.node.find_child("Handler")
-        assert isinstance(handler, CfnResource)
-        handler.add_property_override("LoggingConfig", {"LogGroup": group.log_group.log_group_name})
-        return group
 
     def _create_flow_log(self) -> None:
         """ALL traffic (PCI DSS 10.2), delivered by a role whose permissions are a managed policy.

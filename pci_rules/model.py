@@ -71,6 +71,7 @@ class StackTemplate:
     account: str | None = None
     region: str | None = None
     assembly: str = ""  # "" for the app's own assembly, else the nested assembly (a Stage) directory name
+    template_path: str | None = None  # the file it was read from, when it was read from one
 
     @cached_property
     def resources(self) -> dict[str, Resource]:
@@ -161,7 +162,9 @@ class TemplateModel:
             name, account, region = environments.get(
                 path.resolve(), (path.name.removesuffix(TEMPLATE_SUFFIX), None, None)
             )
-            stacks.append(StackTemplate(name=name, template=template, account=account, region=region))
+            stacks.append(
+                StackTemplate(name=name, template=template, account=account, region=region, template_path=str(path))
+            )
         return cls(stacks)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -222,6 +225,11 @@ class TemplateModel:
         """Resources (of the given types, or any) whose properties reference `resource`, across stacks."""
         return [r for r in self._referrers.get(resource.key, []) if not types or r.type in types]
 
+    def attached(self, resource: Resource, type_: str, prop: str) -> list[Resource]:
+        """Resources of `type_` whose property `prop` points at `resource` (a flow log's ResourceId,
+        a bucket policy's Bucket, a web ACL association's ResourceArn...), across stacks."""
+        return [r for r in self.referrers(resource, type_) if self.target(r.stack, r.prop(prop)) == resource]
+
     def literal(self, stack: str, value: Any) -> Any:
         """`value` when it holds no intrinsic function, the import's literal value when it is a plain
         `Fn::ImportValue` of a literal export, else None (unknown until deploy)."""
@@ -253,9 +261,10 @@ def _read_assembly(directory: Path, assembly: str) -> Iterator[StackTemplate]:
     for artifact_id, artifact in _manifest_artifacts(directory):
         properties = artifact.get("properties") or {}
         if artifact.get("type") == STACK_ARTIFACT:
-            template = json.loads((directory / properties["templateFile"]).read_text(encoding="utf-8"))
+            template_file = directory / properties["templateFile"]
+            template = json.loads(template_file.read_text(encoding="utf-8"))
             account, region = _environment(artifact.get("environment"))
-            yield StackTemplate(artifact_id, template, account, region, assembly)
+            yield StackTemplate(artifact_id, template, account, region, assembly, str(template_file))
         elif artifact.get("type") == NESTED_ASSEMBLY_ARTIFACT:
             nested = properties["directoryName"]
             yield from _read_assembly(directory / nested, nested)

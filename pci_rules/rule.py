@@ -31,6 +31,8 @@ class Rule:
 
     `id` is stable (acknowledgments name it); `requirements` are v4.0.1 requirement
     numbers such as "10.5.1"; `description` is one line; `fix` tells how to comply.
+    `acknowledgeable` False marks a finding no registry may accept (a CDE route to the
+    internet, an unencrypted cardholder-data store, a disabled trail): it can only be fixed.
     """
 
     id: str
@@ -38,6 +40,7 @@ class Rule:
     description: str
     fix: str
     check: RuleCheck
+    acknowledgeable: bool = True
 
     def __call__(self, model: TemplateModel) -> list[Check]:
         return list(self.check(model))
@@ -60,13 +63,22 @@ class RuleResult:
 REGISTRY: list[Rule] = []
 
 
-def rule(*, id: str, requirements: tuple[str, ...], description: str, fix: str) -> Callable[[RuleCheck], Rule]:
+def rule(
+    *, id: str, requirements: tuple[str, ...], description: str, fix: str, acknowledgeable: bool = True
+) -> Callable[[RuleCheck], Rule]:
     """Decorator: turn a check function into a `Rule` and register it (in import order)."""
 
     def register(check: RuleCheck) -> Rule:
         if any(r.id == id for r in REGISTRY):
             raise ValueError(f"rule {id} is defined twice")
-        made = Rule(id=id, requirements=requirements, description=description, fix=fix, check=check)
+        made = Rule(
+            id=id,
+            requirements=requirements,
+            description=description,
+            fix=fix,
+            check=check,
+            acknowledgeable=acknowledgeable,
+        )
         REGISTRY.append(made)
         return made
 

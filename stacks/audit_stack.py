@@ -146,7 +146,7 @@ class AuditStack(LandingZoneStack):
             Annotations.of(self.archive).add_info(
                 "Only one region is configured: the log archive is not replicated to a second region."
                 " The compliance gate reports S3BucketReplicationEnabled on it; add a region, or"
-                " acknowledge the single-region archive in compliance/acknowledgments.py with your reason."
+                " acknowledge the single-region archive in this environment's file (acknowledgments) with your reason."
             )
         self.trail = AuditTrail(
             self,

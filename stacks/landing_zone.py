@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import App, Aspects, Tags
+from aws_cdk import App, Aspects, Stack, Tags
 
 from config import EnvironmentConfig
 from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
@@ -40,6 +40,15 @@ class LandingZone:
     identity: IdentityStack | None = None
     account_guards: dict[str, AccountGuardsStack] = field(default_factory=dict)
     guardrails: OrgGuardrailsStack | None = None
+
+    @property
+    def stack_names(self) -> list[str]:
+        """Every stack of this environment (what its own acknowledgments may apply to)."""
+        stacks: list[Stack] = [s for r in self.regions.values() for s in (r.keys, r.network, r.data, r.edge)]
+        if self.audit is not None:
+            stacks += [self.audit.trail, *([self.audit.replica] if self.audit.replica else [])]
+            stacks += list(self.audit.detection.values())
+        return [s.stack_name for s in stacks]
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:

@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
-from compliance.gate import Gate, GateReport, register_gates, synthesize
+from compliance.gate import Gate, GateReport, environment_acknowledgments, register_gates, synthesize
 from config import EnvironmentConfig, load_environment
 from stacks.landing_zone import LandingZone, build_landing_zone
 
@@ -57,7 +57,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, default_config: Enviro
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = new_app(outdir)
     zone = build_landing_zone(app, default_config)
-    gate = register_gates(app)
+    own = environment_acknowledgments(
+        default_config.acknowledgments, environment=default_config.name, stacks=zone.stack_names
+    )
+    gate = register_gates(app, environment=own)
     assembly, report = synthesize(app, gate)
-    assert assembly is not None, "\n".join(map(str, report.findings))
+    # A finding fails only test_default_app_has_no_unacknowledged_finding (which names it), never
+    # every test of the session: CDK has written the templates before validation stopped it.
+    if assembly is None:
+        assembly = cx_api.CloudAssembly(str(outdir))
     return Synthesized(default_config, zone, gate, report, assembly, outdir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
-from compliance.gate import GateReport, register_gates, synthesize
+from compliance.gate import GateReport, environment_acknowledgments, register_gates, synthesize
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
 from config import ConfigError, EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
@@ -46,14 +47,17 @@ DETECTOR_TYPES = (
 ORG_ID = "o-abcdefghij"
 CHD_BUCKET = "example-cardholder-data"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:111111111111:function:card-vault"
-# What an operator who accepts a single-region archive adds to the registry (the default has two regions).
+# What the owner of a one-region environment writes in that environment's file (`acknowledgments`):
+# the default environment has two regions and needs none of this.
 SINGLE_REGION_ARCHIVE = tuple(
-    Acknowledgment(
-        path="PciLz-*-Audit-*/LogArchive",
-        rule=rule,
-        reason="Test environment with one region: the archive is object-locked but has no second-region copy",
-        requirement="PCI DSS v4.0.1 10.5.1",
-    )
+    {
+        "path": "PciLz-default-Audit-*/LogArchive",
+        "rule": rule,
+        "reason": "Test environment with one region: the archive is object-locked but has no second-region copy",
+        "requirement": "PCI DSS v4.0.1 10.5.1",
+        "owner": "test-environment owner",
+        "review_by": (date.today() + timedelta(days=90)).isoformat(),
+    }
     for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
 )
 
@@ -553,11 +557,13 @@ def flags_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[LandingZone, Ga
         }
     )
     data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
+    data["acknowledgments"] = list(SINGLE_REGION_ARCHIVE)
     config = parse_environment(data)
     outdir = tmp_path_factory.mktemp("cdk.out.audit-flags-off")
     app = new_app(outdir)
     zone = build_landing_zone(app, config)
-    gate = register_gates(app, (*ACKNOWLEDGMENTS, *SINGLE_REGION_ARCHIVE))
+    own = environment_acknowledgments(config.acknowledgments, environment=config.name, stacks=zone.stack_names)
+    gate = register_gates(app, environment=own)
     assembly, report = synthesize(app, gate)
     assert assembly is not None, "\n".join(map(str, report.findings))
     return zone, report, {a.stack_name: a.template for a in assembly.stacks}
@@ -569,7 +575,7 @@ def test_flags_off_app_passes_the_gate_once_the_single_region_archive_is_acknowl
     _, report, _ = flags_off
     assert report.passed, "\n".join(map(str, report.findings))
     single_region = {f.rule for f in report.acknowledged if f.path.startswith("PciLz-default-Audit-")}
-    assert {a.rule for a in SINGLE_REGION_ARCHIVE} <= single_region
+    assert {a["rule"] for a in SINGLE_REGION_ARCHIVE} <= single_region
 
 
 def test_flags_off_creates_no_config_security_hub_or_guardduty(
@@ -721,7 +727,12 @@ def test_conditional_acknowledgment_may_match_nothing_but_a_plain_one_may_not() 
     s3.Bucket(stack, "Bucket")
     reason = "A reason long enough for the registry's specific-reason rule to accept"
     absent = Acknowledgment(
-        path="Tiny/Replica", rule="AwsSolutions-S1", reason=reason, requirement="PCI DSS v4.0.1 10.5.1"
+        path="Tiny/Replica",
+        rule="AwsSolutions-S1",
+        reason=reason,
+        requirement="PCI DSS v4.0.1 10.5.1",
+        owner="test-environment owner",
+        review_by=date.today() + timedelta(days=90),
     )
     conditional = dataclasses.replace(absent, conditional=True)
     assert apply_acknowledgments(stack.node.root, [conditional]) == {conditional: []}  # type: ignore[arg-type]

@@ -478,13 +478,63 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
             reason=(
                 "CDK's deploy-time custom-resource function answers CloudFormation through a pre-signed S3 URL"
                 " in AWS's own account, which the VPC's S3 gateway endpoint (this account's principals only)"
-                " refuses; it calls only the EC2 API, holds no cardholder data, and logs to its own encrypted group"
+                " refuses; it only sets account settings (EC2, IAM, S3 Control APIs), holds no cardholder data,"
+                " and logs to its own encrypted group"
             ),
             requirement="PCI DSS v4.0.1 1.3.1, 1.4.4",
         )
         for path in (
             "PciLz-*-Network-*/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler",
             f"{_DATA}/{CDK_SDK_CALL_FUNCTION}",
+            f"PciLz-*-Identity-*/{CDK_SDK_CALL_FUNCTION}",
+            f"PciLz-*-AccountGuards-*/{CDK_SDK_CALL_FUNCTION}",
+        )
+    ),
+    Acknowledgment(
+        owner=OWNER,
+        review_by=REVIEW_BY,
+        path="PciLz-*-Keys-*/PermissionsBoundary/Policy",
+        rule="PCI4-IAM-NO-STAR-ACTIONS",
+        reason=(
+            "A permissions boundary only caps what identity policies grant (effective access is their"
+            " intersection), so its Allow must be * on *; it grants nothing on its own and its Deny"
+            " statements are what it is for (no privilege escalation, no disabling of controls)"
+        ),
+        requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+    ),
+    *(
+        Acknowledgment(
+            owner=OWNER,
+            review_by=REVIEW_BY,
+            path=f"PciLz-*-Identity-*/Operators/{role}/Role",
+            rule=rule,
+            reason=reason,
+            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+            conditional=True,
+        )
+        for role, rule, reason in (
+            (
+                "PlatformAdministrator",
+                "PCI4-IAM-NO-ADMIN-POLICY",
+                "The platform administrator operates every service of the landing zone (PowerUserAccess, kept"
+                " current by AWS); its own policy explicitly denies the cardholder-data key, the vault's"
+                " detokenization and CDE database credentials, and the boundary denies escalation",
+            ),
+            (
+                "BreakGlass",
+                "PCI4-IAM-NO-ADMIN-POLICY",
+                "Break-glass is the emergency administrator: full access within the permissions boundary, MFA"
+                " required to assume it, and every assumption and use raises an alarm on the alerts topic",
+            ),
+            *(
+                (
+                    role,
+                    "PCI4-IAM-NO-AWS-MANAGED-POLICY",
+                    "Operator roles use AWS's maintained job-function policies (PowerUserAccess, SecurityAudit,"
+                    " AdministratorAccess) so they follow new services; a hand-written copy would fall behind",
+                )
+                for role in ("PlatformAdministrator", "SecurityAuditor", "BreakGlass")
+            ),
         )
     ),
     *(

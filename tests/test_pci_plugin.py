@@ -71,11 +71,11 @@ def test_validation_report_has_the_v4_plugin_beside_cdk_nag(synthesized: Synthes
     assert PLUGIN_NAME in plugins
     assert plugins[PLUGIN_NAME]["violations"] == []
     suppressed = plugins[PLUGIN_NAME]["suppressedViolations"]
-    assert {v["ruleName"] for v in suppressed} == {
-        "PCI4-LAMBDA-IN-VPC",
-        "PCI4-EC2-NACL-NO-OPEN-INGRESS",
-        "PCI4-IAM-NO-AWS-MANAGED-POLICY",
-    }
+    # Every suppressed v4.0.1 finding is one the registry acknowledges by name (a fork that adds
+    # acknowledgments extends the registry, not this test).
+    acknowledged_rules = {entry.rule for entry in ACKNOWLEDGMENTS if entry.rule.startswith("PCI4-")}
+    assert suppressed
+    assert {v["ruleName"] for v in suppressed} <= acknowledged_rules
     for violation in suppressed:
         assert violation["acknowledgedId"] == f"{PLUGIN_NAME}::{violation['ruleName']}"
         assert violation["ruleMetadata"]["requirements"]

@@ -244,7 +244,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         conditional=True,
     ),
     Acknowledgment(
-        path="PciLz-*-Audit-*/LogArchive/ReplicationSourcePolicy",
+        path="PciLz-*-Audit-*/LogArchive/Archive/ReplicationSourcePolicy",
         rule="AwsSolutions-IAM5[Resource::<LogArchiveBucket9D881C39.Arn>/*]",
         reason=(
             "S3 replication must read every new log object of the archive; the role may only read"

@@ -1,0 +1,260 @@
+"""Customer-managed KMS keys, one per purpose, with separation of duties (PCI DSS 3.6, 3.7).
+
+Who may do what with a key is written in its key policy:
+
+- the account root keeps the default statement, so IAM policies (and CloudFormation) can
+  manage the key and the key can never become unmanageable;
+- key administrators (configured role ARNs) get the lifecycle operations they need and an
+  explicit deny on every cryptographic operation, on creating grants and on rewriting the key
+  policy: an administrator can neither decrypt nor give itself the means to (PCI DSS 3.6.1.2);
+- key users reach the secrets, S3 and EBS keys only through the service the key exists for
+  (`kms:ViaService`); AWS service principals keep the statements that name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from pci_constructs.encrypted_log_group import cloudwatch_logs_key_statement
+from pci_constructs.retention import retain
+
+# Lifecycle operations only. Deliberately absent: kms:CreateGrant (a grant could hand the
+# administrator decrypt), kms:PutKeyPolicy (it could delete the deny below) and
+# kms:DisableKeyRotation (annual rotation is a requirement, not an option).
+KEY_ADMINISTRATOR_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+
+# Every operation that turns ciphertext into plaintext or produces key material.
+CRYPTOGRAPHIC_ACTIONS = (
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+# Denied to key administrators: crypto, and the two ways around the deny.
+DENIED_TO_KEY_ADMINISTRATORS = (*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant", "kms:PutKeyPolicy")
+
+
+def purpose_key(scope: Construct, construct_id: str, *, alias: str, description: str) -> kms.Key:
+    """A symmetric key with the landing zone's non-negotiable settings."""
+    key = kms.Key(
+        scope,
+        construct_id,
+        alias=alias,
+        description=description,
+        enable_key_rotation=True,
+        rotation_period=Duration.days(365),
+        pending_window=Duration.days(30),
+    )
+    retain(key)
+    return key
+
+
+class KeyRing(Construct):
+    """The per-region keys, one per purpose, so a grant on one never opens another (PCI DSS 3.6.1, 3.7).
+
+    - cardholder_data: the CDE database, its snapshots and Performance Insights, the vault's envelope encryption
+    - logs: CloudWatch Logs groups (flow, database, WAF, trail logs) and CloudTrail files
+    - secrets: Secrets Manager secrets; usable only through Secrets Manager
+    - s3_data: S3 buckets that hold data (not the SSE-S3 access-log targets); usable only through S3
+    - block_storage: the account's default EBS key; usable only through EC2
+    - alerts: the security-alarm SNS topic
+    """
+
+    cardholder_data: kms.Key
+    logs: kms.Key
+    secrets: kms.Key
+    s3_data: kms.Key
+    block_storage: kms.Key
+    alerts: kms.Key
+    administrator_role_arns: tuple[str, ...]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias_prefix: str,
+        administrator_role_arns: Sequence[str] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if len(set(administrator_role_arns)) != len(administrator_role_arns):
+            raise ValueError("administrator_role_arns: a role is listed more than once")
+        self.administrator_role_arns = tuple(administrator_role_arns)
+
+        def key(construct_id: str, purpose: str, description: str) -> kms.Key:
+            return purpose_key(self, construct_id, alias=f"alias/{alias_prefix}/{purpose}", description=description)
+
+        self.cardholder_data = key("CardholderDataKey", "cardholder-data", "Encrypts cardholder data (database, vault)")
+        self.logs = key("LogsKey", "logs", "Encrypts CloudWatch Logs groups and CloudTrail log files")
+        self.secrets = key("SecretsKey", "secrets", "Encrypts Secrets Manager secrets")
+        self.s3_data = key("S3DataKey", "s3-data", "Encrypts S3 data buckets")
+        self.block_storage = key("BlockStorageKey", "ebs", "Encrypts EBS volumes and snapshots (account default)")
+        self.alerts = key("AlertsKey", "alerts", "Encrypts the security alerts SNS topic")
+        self._allow_log_services()
+        self._allow_alert_publishers()
+        region = Stack.of(self).region
+        self._only_through_service(self.secrets, f"secretsmanager.{region}.amazonaws.com", "SecretsManager")
+        self._only_through_service(self.s3_data, f"s3.{region}.amazonaws.com", "S3")
+        self._only_through_service(self.block_storage, f"ec2.{region}.amazonaws.com", "Ec2")
+        self._allow_account_volumes_through_ec2(self.block_storage)
+        for purpose_key_ in self.all_keys:
+            self._separate_administrators(purpose_key_)
+
+    @property
+    def all_keys(self) -> tuple[kms.Key, ...]:
+        return (self.cardholder_data, self.logs, self.secrets, self.s3_data, self.block_storage, self.alerts)
+
+    def _separate_administrators(self, key: kms.Key) -> None:
+        if not self.administrator_role_arns:
+            return
+        administrators = [iam.ArnPrincipal(arn) for arn in self.administrator_role_arns]
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="KeyAdministratorsManageTheKeyLifecycle",
+                principals=administrators,
+                actions=list(KEY_ADMINISTRATOR_ACTIONS),
+                resources=["*"],
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="KeyAdministratorsNeverUseTheKey",
+                effect=iam.Effect.DENY,
+                principals=administrators,
+                actions=list(DENIED_TO_KEY_ADMINISTRATORS),
+                resources=["*"],
+            )
+        )
+
+    @staticmethod
+    def _only_through_service(key: kms.Key, via_service: str, service_label: str) -> None:
+        """No principal of the account uses the key directly, only through the service it serves.
+
+        AWS service principals are exempt: they act under their own statements and conditions.
+        """
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"DenyUseOutside{service_label}",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "StringNotEquals": {"kms:ViaService": via_service},
+                    "Bool": {"aws:PrincipalIsAWSService": "false"},
+                },
+            )
+        )
+
+    def _allow_account_volumes_through_ec2(self, key: kms.Key) -> None:
+        """The account-default EBS key works like aws/ebs: any principal of this account, through EC2 only.
+
+        Without it, Auto Scaling's service-linked role (which no IAM policy of ours can extend)
+        could not launch instances once encryption by default names this key.
+        """
+        stack = Stack.of(self)
+        via_ec2 = {"kms:CallerAccount": stack.account, "kms:ViaService": f"ec2.{stack.region}.amazonaws.com"}
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowVolumeEncryptionThroughEc2ForThisAccount",
+                principals=[iam.AnyPrincipal()],
+                actions=[*CRYPTOGRAPHIC_ACTIONS, "kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": via_ec2},
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowVolumeGrantsThroughEc2ForThisAccount",
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={"StringEquals": via_ec2, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+
+    def _allow_log_services(self) -> None:
+        stack = Stack.of(self)
+        account, partition = stack.account, stack.partition
+        # CloudWatch Logs may use the key only for log groups of this account and region.
+        self.logs.add_to_resource_policy(cloudwatch_logs_key_statement(self))
+        # CloudTrail encrypts log files for trails of this account only.
+        self.logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToEncryptThisAccountsTrails",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition}:cloudtrail:*:{account}:trail/*"
+                    },
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            )
+        )
+        # With an S3 Bucket Key on the archive, CloudTrail must also decrypt to create or update a trail.
+        self.logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToDecryptForBucketKeys",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "StringLike": {"aws:SourceArn": f"arn:{partition}:cloudtrail:*:{account}:trail/*"},
+                },
+            )
+        )
+        self.logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToDescribeKey",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+
+    def _allow_alert_publishers(self) -> None:
+        account = Stack.of(self).account
+        self.alerts.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlarmAndEventPublishers",
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )

@@ -1,0 +1,377 @@
+"""A three-tier VPC segmented for PCI DSS 1.2-1.4.
+
+Tiers: public (load balancer and NAT only), application (private, HTTPS egress
+through NAT), CDE (isolated: no route to the internet). Security groups chain
+edge -> app -> database by reference; NACLs repeat the same tier boundaries
+statelessly (the public tier reaches the application tier on the app port only,
+the CDE only from the application tier), so a mistake in a security group does
+not open a path between tiers on its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jsii
+from aws_cdk import Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from pci_constructs.encrypted_log_group import EncryptedLogGroup
+
+EPHEMERAL_PORTS = ec2.AclTraffic.tcp_port_range(1024, 65535)
+ANYWHERE = "0.0.0.0/0"
+HTTPS = 443
+HTTP = 80
+
+
+class Tier(StrEnum):
+    PUBLIC = "Public"
+    APPLICATION = "Application"
+    CDE = "Cde"
+
+
+AZ_SLOT_LETTERS = "abcd"
+
+
+@jsii.implements(ec2.IIpAddresses)
+class TierSlotAddresses:
+    """Gives each (tier, AZ letter) a fixed sixteenth of the VPC CIDR.
+
+    CDK's default allocator hands out subnet CIDRs one after another, so adding an AZ
+    re-addresses every later subnet (and the database, endpoints and NAT inside them).
+    Here tier i, zone letter j always gets slice 4*i + j: growing from two AZs to three
+    only adds subnets.
+    """
+
+    def __init__(self, network: ipaddress.IPv4Network) -> None:
+        self._network = network
+        self._slices = list(network.subnets(new_prefix=network.prefixlen + 4))
+
+    def allocate_vpc_cidr(self) -> ec2.VpcIpamOptions:
+        return ec2.VpcIpamOptions(cidr_block=str(self._network))
+
+    def allocate_subnets_cidr(
+        self, *, requested_subnets: Sequence[ec2.RequestedSubnet | dict[str, Any]], vpc_cidr: str
+    ) -> ec2.SubnetIpamOptions:
+        tiers = [tier.value for tier in Tier]
+        allocated = []
+        for requested in requested_subnets:
+            request = ec2.RequestedSubnet(**requested) if isinstance(requested, dict) else requested
+            tier = tiers.index(request.configuration.name)
+            zone = AZ_SLOT_LETTERS.index(request.availability_zone[-1])
+            allocated.append(ec2.AllocatedSubnet(cidr=str(self._slices[tier * len(AZ_SLOT_LETTERS) + zone])))
+        return ec2.SubnetIpamOptions(allocated_subnets=allocated)
+
+
+@dataclass(frozen=True)
+class _AclRule:
+    """One NACL entry: traffic to or from each of `cidrs`."""
+
+    direction: ec2.TrafficDirection
+    traffic: ec2.AclTraffic
+    cidrs: Sequence[str]
+    action: ec2.Action = ec2.Action.ALLOW
+
+
+class SegmentedVpc(Construct):
+    """The landing zone's network. Exposes the tiers, their groups and the flow-log group."""
+
+    vpc: ec2.Vpc
+    public_subnets: ec2.SelectedSubnets
+    application_subnets: ec2.SelectedSubnets
+    cde_subnets: ec2.SelectedSubnets
+    edge_security_group: ec2.SecurityGroup
+    application_security_group: ec2.SecurityGroup
+    database_security_group: ec2.SecurityGroup
+    endpoint_security_group: ec2.SecurityGroup
+    network_acls: dict[Tier, ec2.NetworkAcl]
+    flow_log_group: EncryptedLogGroup
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cidr: str,
+        availability_zones: Sequence[str],
+        allowed_ingress_cidrs: Sequence[str],
+        app_port: int,
+        db_port: int,
+        log_key: kms.IKey,
+        log_retention_days: int,
+        database_behind_proxy: bool = False,
+    ) -> None:
+        """`database_behind_proxy`: the application tier reaches the database only through a
+        proxy that the data layer adds, so no direct app -> database rule is created here."""
+        super().__init__(scope, construct_id)
+        network = ipaddress.IPv4Network(cidr)
+        if not 2 <= len(availability_zones) <= 3:
+            raise ValueError("availability_zones: give 2 or 3 zones")
+        if not allowed_ingress_cidrs:
+            raise ValueError("allowed_ingress_cidrs: at least one source CIDR is required")
+        if app_port == db_port:
+            raise ValueError("app_port and db_port must differ")
+        bad_zones = [az for az in availability_zones if az[-1] not in AZ_SLOT_LETTERS]
+        if bad_zones:
+            raise ValueError(f"availability_zones: {bad_zones} end in a letter outside {AZ_SLOT_LETTERS!r}")
+
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=TierSlotAddresses(network),
+            availability_zones=list(availability_zones),
+            nat_gateways=len(availability_zones),
+            restrict_default_security_group=True,
+            subnet_configuration=[
+                # Nothing in any tier gets a public IP by default: the ALB and NAT gateways
+                # bring their own addresses.
+                ec2.SubnetConfiguration(
+                    name=Tier.PUBLIC.value,
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    map_public_ip_on_launch=False,
+                ),
+                ec2.SubnetConfiguration(
+                    name=Tier.APPLICATION.value,
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                ),
+                ec2.SubnetConfiguration(
+                    name=Tier.CDE.value,
+                    subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
+                ),
+            ],
+        )
+        self.public_subnets = self._tier(Tier.PUBLIC)
+        self.application_subnets = self._tier(Tier.APPLICATION)
+        self.cde_subnets = self._tier(Tier.CDE)
+        for subnet in self.cde_subnets.subnets:
+            Tags.of(subnet).add("pci-scope", "cde")
+
+        self._create_security_groups(network, allowed_ingress_cidrs, app_port, db_port, database_behind_proxy)
+        self._create_network_acls(network, allowed_ingress_cidrs, app_port, db_port)
+        self._create_endpoints()
+
+        self.flow_log_group = EncryptedLogGroup(
+            self,
+            "FlowLogs",
+            encryption_key=log_key,
+            retention_days=log_retention_days,
+        )
+        self._create_flow_log()
+
+    def _tier(self, tier: Tier) -> ec2.SelectedSubnets:
+        return self.vpc.select_subnets(subnet_group_name=tier.value)
+
+    @staticmethod
+    def _cidrs(subnets: ec2.SelectedSubnets) -> list[str]:
+        return [subnet.ipv4_cidr_block for subnet in subnets.subnets]
+
+    def _create_security_groups(
+        self,
+        network: ipaddress.IPv4Network,
+        allowed_ingress_cidrs: Sequence[str],
+        app_port: int,
+        db_port: int,
+        database_behind_proxy: bool,
+    ) -> None:
+        """Edge -> app -> database (or -> the data stack's proxy, which alone reaches the database)."""
+
+        def group(construct_id: str, description: str) -> ec2.SecurityGroup:
+            return ec2.SecurityGroup(
+                self,
+                construct_id,
+                vpc=self.vpc,
+                description=description,
+                allow_all_outbound=False,
+            )
+
+        self.edge_security_group = group("EdgeSecurityGroup", "Public load balancer: HTTPS in, app tier out")
+        self.application_security_group = group("ApplicationSecurityGroup", "Application tier: from the edge only")
+        self.database_security_group = group("DatabaseSecurityGroup", "CDE database: from the application tier only")
+        self.endpoint_security_group = group(
+            "EndpointSecurityGroup", "Interface VPC endpoints: HTTPS from inside the VPC"
+        )
+
+        for source in allowed_ingress_cidrs:
+            peer = ec2.Peer.ipv4(source)
+            self.edge_security_group.add_ingress_rule(peer, ec2.Port.tcp(HTTPS), "HTTPS from allowed clients")
+            self.edge_security_group.add_ingress_rule(
+                peer, ec2.Port.tcp(HTTP), "HTTP from allowed clients, redirected to HTTPS"
+            )
+        self.edge_security_group.add_egress_rule(
+            self.application_security_group, ec2.Port.tcp(app_port), "To application targets"
+        )
+        self.application_security_group.add_ingress_rule(
+            self.edge_security_group, ec2.Port.tcp(app_port), "From the load balancer"
+        )
+        self.application_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS), "HTTPS to AWS endpoints and via NAT"
+        )
+        if not database_behind_proxy:
+            self.application_security_group.add_egress_rule(
+                self.database_security_group, ec2.Port.tcp(db_port), "To the CDE database"
+            )
+            self.database_security_group.add_ingress_rule(
+                self.application_security_group, ec2.Port.tcp(db_port), "From the application tier"
+            )
+        self.endpoint_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(str(network)), ec2.Port.tcp(HTTPS), "HTTPS from inside the VPC"
+        )
+
+    def _create_network_acls(
+        self,
+        network: ipaddress.IPv4Network,
+        allowed_ingress_cidrs: Sequence[str],
+        app_port: int,
+        db_port: int,
+    ) -> None:
+        inbound, outbound = ec2.TrafficDirection.INGRESS, ec2.TrafficDirection.EGRESS
+        public = self._cidrs(self.public_subnets)
+        app = self._cidrs(self.application_subnets)
+        cde = self._cidrs(self.cde_subnets)
+        vpc = [str(network)]
+        https, http = ec2.AclTraffic.tcp_port(HTTPS), ec2.AclTraffic.tcp_port(HTTP)
+        app_traffic, db_traffic = ec2.AclTraffic.tcp_port(app_port), ec2.AclTraffic.tcp_port(db_port)
+
+        rules: dict[Tier, list[_AclRule]] = {
+            Tier.PUBLIC: [
+                _AclRule(inbound, https, allowed_ingress_cidrs),
+                _AclRule(inbound, http, allowed_ingress_cidrs),
+                _AclRule(inbound, https, app),  # app tier egress through the NAT gateways
+                _AclRule(inbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to NAT and ALB flows
+                _AclRule(outbound, app_traffic, app),
+                _AclRule(outbound, https, [ANYWHERE]),  # NAT forwarding app-tier HTTPS
+                _AclRule(outbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to clients
+            ],
+            Tier.APPLICATION: [
+                _AclRule(inbound, app_traffic, public),
+                _AclRule(inbound, https, app + cde),  # interface endpoints live in this tier
+                # The public tier reaches this tier on the app port only: without this deny, the
+                # ephemeral allow below would admit it on every port >= 1024. Replies to NAT-routed
+                # egress carry the remote server's address, never a public-subnet one.
+                _AclRule(inbound, EPHEMERAL_PORTS, public, ec2.Action.DENY),
+                _AclRule(inbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to HTTPS egress and DB calls
+                _AclRule(outbound, https, [ANYWHERE]),
+                _AclRule(outbound, db_traffic, cde),
+                _AclRule(outbound, EPHEMERAL_PORTS, vpc),  # replies to the ALB and endpoint callers
+            ],
+            Tier.CDE: [
+                _AclRule(inbound, db_traffic, app + cde),  # clients, and proxy-to-database across AZs
+                _AclRule(inbound, EPHEMERAL_PORTS, app + cde),
+                _AclRule(outbound, EPHEMERAL_PORTS, app + cde),
+                _AclRule(outbound, https, app),  # AWS APIs only through the interface endpoints
+                _AclRule(outbound, db_traffic, cde),
+            ],
+        }
+        subnets = {
+            Tier.PUBLIC: self.public_subnets,
+            Tier.APPLICATION: self.application_subnets,
+            Tier.CDE: self.cde_subnets,
+        }
+        self.network_acls = {}
+        for tier, tier_rules in rules.items():
+            acl = ec2.NetworkAcl(
+                self,
+                f"{tier.value}Nacl",
+                vpc=self.vpc,
+                subnet_selection=ec2.SubnetSelection(subnets=subnets[tier].subnets),
+            )
+            numbers = {inbound: 100, outbound: 100}
+            for rule in tier_rules:
+                for cidr in rule.cidrs:
+                    number = numbers[rule.direction]
+                    numbers[rule.direction] += 10
+                    acl.add_entry(
+                        f"{'In' if rule.direction == inbound else 'Out'}{number}",
+                        cidr=ec2.AclCidr.ipv4(cidr),
+                        rule_number=number,
+                        traffic=rule.traffic,
+                        direction=rule.direction,
+                        rule_action=rule.action,
+                    )
+            self.network_acls[tier] = acl
+
+    def _create_flow_log(self) -> None:
+        """ALL traffic (PCI DSS 10.2), delivered by a role whose permissions are a managed policy.
+
+        The L2 `add_flow_log` writes an inline policy; a customer-managed policy keeps
+        the role's permissions reviewable on their own (PCI DSS 7.2).
+        """
+        stack = Stack.of(self)
+        log_group = self.flow_log_group.log_group
+        role = iam.Role(
+            self,
+            "FlowLogRole",
+            description="Lets VPC Flow Logs deliver to its encrypted log group",
+            assumed_by=iam.ServicePrincipal(
+                "vpc-flow-logs.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:vpc-flow-log/*"
+                    },
+                },
+            ),
+        )
+        iam.ManagedPolicy(
+            self,
+            "FlowLogDeliveryPolicy",
+            description="Write VPC flow log records to the flow-log group only",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[log_group.log_group_arn],
+                )
+            ],
+        )
+        ec2.CfnFlowLog(
+            self,
+            "FlowLog",
+            resource_id=self.vpc.vpc_id,
+            resource_type="VPC",
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_group_name=log_group.log_group_name,
+            deliver_logs_permission_arn=role.role_arn,
+            max_aggregation_interval=60,
+        )
+
+    def _create_endpoints(self) -> None:
+        """Private paths to AWS APIs; each endpoint only serves principals of this account."""
+        account = Stack.of(self).account
+        same_account_only = iam.PolicyStatement(
+            sid="OnlyThisAccountsPrincipals",
+            principals=[iam.AnyPrincipal()],
+            actions=["*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:PrincipalAccount": account}},
+        )
+        s3 = self.vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[ec2.SubnetSelection(subnet_group_name=Tier.APPLICATION.value)],
+        )
+        s3.add_to_policy(same_account_only)
+        services = {
+            "KmsEndpoint": ec2.InterfaceVpcEndpointAwsService.KMS,
+            "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            "LogsEndpoint": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+            "StsEndpoint": ec2.InterfaceVpcEndpointAwsService.STS,
+        }
+        for construct_id, service in services.items():
+            endpoint = self.vpc.add_interface_endpoint(
+                construct_id,
+                service=service,
+                subnets=ec2.SubnetSelection(subnet_group_name=Tier.APPLICATION.value),
+                security_groups=[self.endpoint_security_group],
+                private_dns_enabled=True,
+                open=False,
+            )
+            endpoint.add_to_policy(same_account_only)

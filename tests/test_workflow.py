@@ -97,7 +97,7 @@ def test_node_is_pinned_to_22_or_later_everywhere() -> None:
 def test_readme_cdk_commands_resolve_to_the_pinned_cli() -> None:
     """`npx cdk` in a fresh clone fetches an unrelated npm package named `cdk`."""
     text = README.read_text(encoding="utf-8")
-    assert not re.search(r"npx cdk\b", text)
+    assert not re.search(r"npx cdk [a-z]", text)
 
 
 def test_makefile_selects_environments_with_lz_env_not_env() -> None:

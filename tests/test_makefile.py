@@ -99,3 +99,33 @@ def test_node_modules_bin_comes_first_on_path() -> None:
     result = _make("--eval", "print-path: ; @echo PATH=$$PATH", "print-path")
     assert result.returncode == 0, result.stderr
     assert f"PATH={ROOT}/node_modules/.bin:" in result.stdout
+
+
+def test_the_venv_is_rebuilt_only_when_the_interpreter_changes(tmp_path: Path) -> None:
+    """Run in a scratch copy of the Makefile: the venv recipe runs on first use and on a new interpreter only."""
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
+    # The real interpreter for its checks; `-m venv DIR` only makes the folder (a real venv takes a minute here).
+    python = tmp_path / "python3"
+    python.write_text(
+        f'#!/bin/sh\nif [ "$1 $2" = "-m venv" ]; then mkdir -p "$3"; exit 0; fi\nexec {sys.executable} "$@"\n',
+        encoding="utf-8",
+    )
+    python.chmod(0o755)
+    environ = dict(os.environ)
+
+    def build() -> str:
+        result = subprocess.run(
+            [MAKE, "--no-print-directory", "-C", str(tmp_path), ".venv/.created", f"PYTHON={python}"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "-m venv .venv" in build()
+    assert "-m venv .venv" not in build()
+    (tmp_path / ".venv.interpreter").write_text("3.10.0 /usr/bin/python3.10\n", encoding="utf-8")
+    assert "rm -rf .venv" in build()

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """CDK entry point: read the configuration, build the stacks, run the gates.
 
-`cdk synth -c env=NAME` picks an embedded environment; `-c env=path/to/env.json`
-reads a file. A bad configuration stops here, before any template is written.
+`cdk synth -c env=NAME` picks an embedded environment; `-c env=envs/prod.yaml` (or .json)
+reads a file (`make synth LZ_ENV=...` passes it). A bad configuration stops here, before any
+template is written.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ _ROLE_ARN = re.compile(
 # Roles `cdk bootstrap` creates (any qualifier; the default one is hnb659fds). The deployment and
 # CloudFormation execution roles deploy every stack: as key administrators they would hold both duties.
 _CDK_BOOTSTRAP_ROLE = re.compile(
-    r"^cdk-[a-z0-9]{1,10}-(?:cfn-exec|deploy|file-publishing|image-publishing|lookup)-role-"
+    r"^cdk-[A-Za-z0-9]{1,10}-(?:cfn-exec|deploy|file-publishing|image-publishing|lookup)-role-"
 )
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Secrets Manager rotation: PCI DSS 8.6.3 wants system-account passwords changed periodically; 30 days is our ceiling.

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """CDK entry point: read the configuration, build the stacks, run the gates.
 
-`cdk synth -c env=NAME` picks an embedded environment; `-c env=path/to/env.json`
-reads a file. A bad configuration stops here, before any template is written.
+`cdk synth -c env=NAME` picks an embedded environment; `-c env=envs/prod.yaml` (or .json)
+reads a file (`make synth LZ_ENV=...` passes it). A bad configuration stops here, before any
+template is written.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from stacks.landing_zone import build_landing_zone
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
 
-def main() -> int:
+def main(app: App | None = None) -> int:
+    """Build, gate and synthesize `app` (default: an App with cdk.json's context); the exit code.
+
+    0: synthesized and passed the gate; 1: the gate found unacknowledged findings; 2: the
+    configuration or the acknowledgment registry is invalid (nothing was synthesized).
+    """
     # The CLI hands the app cdk.json's context (feature flags included); a direct
     # `python app.py` run takes the same context as defaults, so both build the same app.
-    app = App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
+    app = app or App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
     try:
         config = load_environment(app.node.try_get_context("env"))
     except ConfigError as err:

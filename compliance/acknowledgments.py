@@ -303,7 +303,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
     Acknowledgment(
         owner=OWNER,
         review_by=REVIEW_BY,
-        path="PciLz-*-Audit-*/LogArchive/ReplicationSourcePolicy",
+        path="PciLz-*-Audit-*/LogArchive/Archive/ReplicationSourcePolicy",
         rule="AwsSolutions-IAM5[Resource::<LogArchiveBucket9D881C39.Arn>/*]",
         reason=(
             "S3 replication must read every new log object of the archive; the role may only read"

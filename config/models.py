@@ -28,14 +28,23 @@ MIN_LOG_RETENTION_DAYS = 365
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_ACM_ARN = re.compile(r"^arn:aws(?:-us-gov)?:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$")
+_ACM_ARN = re.compile(
+    r"^arn:(?P<partition>aws(?:-us-gov)?):acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$"
+)
 _PARTITIONS = ("aws", "aws-us-gov")
 _AZ_SUFFIX = re.compile(r"^[a-d]$")  # each VPC tier reserves a fixed subnet slot for zones a-d
 _S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LAMBDA_FUNCTION_ARN = re.compile(
-    r"^arn:aws(?:-us-gov)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
+    r"^arn:(?P<partition>aws(?:-us-gov)?):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
 )
-_ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+_ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws(?:-us-gov)?):iam::(?P<account>\d{12}):role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$"
+)
+# Roles `cdk bootstrap` creates (any qualifier; the default one is hnb659fds). The deployment and
+# CloudFormation execution roles deploy every stack: as key administrators they would hold both duties.
+_CDK_BOOTSTRAP_ROLE = re.compile(
+    r"^cdk-[A-Za-z0-9]{1,10}-(?:cfn-exec|deploy|file-publishing|image-publishing|lookup)-role-"
+)
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Secrets Manager rotation: PCI DSS 8.6.3 wants system-account passwords changed periodically; 30 days is our ceiling.
 MAX_CREDENTIAL_ROTATION_DAYS = 30
@@ -46,10 +55,22 @@ POSTGRES_PROXY_PORT = 5432
 @cache
 def known_regions() -> frozenset[str]:
     """Regions from botocore's bundled endpoint data: offline, no AWS call."""
+    return frozenset(region_partitions())
+
+
+@cache
+def region_partitions() -> dict[str, str]:
+    """Region -> partition (aws, aws-us-gov), from botocore's bundled endpoint data."""
     session = botocore.session.get_session()
-    return frozenset(
-        region for partition in _PARTITIONS for region in session.get_available_regions("ec2", partition_name=partition)
-    )
+    return {
+        region: partition
+        for partition in _PARTITIONS
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    }
+
+
+def partition_of(region: str) -> str:
+    return region_partitions()[region]
 
 
 def _check_region(value: str) -> str:
@@ -58,23 +79,37 @@ def _check_region(value: str) -> str:
     return value
 
 
-def _check_private_cidr(value: str) -> str:
+# RFC 1918: the only ranges a VPC of this landing zone may use (not 0/8, loopback, link-local, reserved...).
+RFC1918_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def _ipv4_network(value: str) -> ipaddress.IPv4Network:
+    """One clear message for each way a CIDR can be wrong: not a CIDR, IPv6, or host bits set."""
     try:
-        network = ipaddress.IPv4Network(value, strict=True)
-    except ValueError as err:
-        raise ValueError(f"malformed IPv4 CIDR {value!r}: {err}") from None
-    if not network.is_private:
-        raise ValueError(f"VPC CIDR {value} is not in a private (RFC 1918) range")
+        interface = ipaddress.ip_interface(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR like 10.10.0.0/16 (malformed IPv4 CIDR)") from None
+    if not isinstance(interface, ipaddress.IPv4Interface):
+        raise ValueError(f"{value!r} is an IPv6 range; this field takes IPv4 CIDRs like 10.10.0.0/16")
+    if interface.ip != interface.network.network_address:
+        raise ValueError(f"{value!r} has host bits set: write the network address, {interface.network}")
+    return interface.network
+
+
+def _check_private_cidr(value: str) -> str:
+    network = _ipv4_network(value)
+    if not any(network.subnet_of(private) for private in RFC1918_RANGES):
+        raise ValueError(
+            f"VPC CIDR {value} is not in a private (RFC 1918) range: it must lie inside 10.0.0.0/8,"
+            " 172.16.0.0/12 or 192.168.0.0/16"
+        )
     if not 16 <= network.prefixlen <= 22:
         raise ValueError(f"VPC CIDR {value} must be between /16 and /22 to fit three tiers in three AZs")
     return str(network)
 
 
 def _check_ingress_cidr(value: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(value, strict=True))
-    except ValueError as err:
-        raise ValueError(f"malformed IPv4 CIDR {value!r}: {err}") from None
+    return str(_ipv4_network(value))
 
 
 Region = Annotated[str, AfterValidator(_check_region)]
@@ -606,8 +641,14 @@ class EnvironmentConfig(_Frozen):
     @classmethod
     def _key_admins_are_role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for arn in value:
-            if not _ROLE_ARN.match(arn):
+            role = _ROLE_ARN.match(arn)
+            if not role:
                 raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+            if _CDK_BOOTSTRAP_ROLE.match(role["name"]):
+                raise ValueError(
+                    f"{arn} is a CDK bootstrap role; the role that deploys the stacks must not also administer"
+                    " the keys (PCI DSS 3.6.1.2 separation of duties): name a dedicated key-custodian role"
+                )
         if len(set(value)) != len(value):
             raise ValueError("lists a role more than once")
         return value
@@ -648,9 +689,21 @@ class EnvironmentConfig(_Frozen):
                     raise ValueError(
                         f"regions.{region_a}.vpc_cidr {net_a} overlaps regions.{region_b}.vpc_cidr {net_b}"
                     )
+        partition = partition_of(self.home_region)
+        for region in self.regions:
+            if partition_of(region) != partition:
+                raise ValueError(
+                    f"regions.{region} is in partition {partition_of(region)}, the home region {self.home_region}"
+                    f" in {partition}: one account lives in one partition"
+                )
         for arn in self.key_administrator_role_arns:
             role = _ROLE_ARN.match(arn)
             assert role is not None  # checked by the field validator
+            if role["partition"] != partition:
+                raise ValueError(
+                    f"key_administrator_role_arns: {arn} is in partition {role['partition']}; the environment's"
+                    f" regions are in {partition} (arn:{partition}:iam::...)"
+                )
             if role["account"] != self.account:
                 raise ValueError(
                     f"key_administrator_role_arns: {arn} belongs to account {role['account']}, not {self.account}"
@@ -661,6 +714,11 @@ class EnvironmentConfig(_Frozen):
             if match["region"] != region:
                 raise ValueError(
                     f"regions.{region}.certificate_arn is in {match['region']}; ACM certificates are regional"
+                )
+            if match["partition"] != partition_of(region):
+                raise ValueError(
+                    f"regions.{region}.certificate_arn is in partition {match['partition']}; {region} is in"
+                    f" {partition_of(region)} (arn:{partition_of(region)}:acm:...)"
                 )
             if match["account"] != self.account:
                 raise ValueError(
@@ -682,6 +740,11 @@ class EnvironmentConfig(_Frozen):
             if match["account"] != self.account or match["region"] not in self.regions:
                 raise ValueError(
                     f"audit.lambda_data_event_functions: {arn} is not in account {self.account} and a configured region"
+                )
+            if match["partition"] != partition_of(match["region"]):
+                raise ValueError(
+                    f"audit.lambda_data_event_functions: {arn} is in partition {match['partition']};"
+                    f" {match['region']} is in {partition_of(match['region'])}"
                 )
         return self
 

@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from pci_constructs.encrypted_log_group import cloudwatch_logs_key_statement
 from pci_constructs.retention import retain
 
 # Lifecycle operations only. Deliberately absent: kms:CreateGrant (a grant could hand the
@@ -202,22 +203,9 @@ class KeyRing(Construct):
 
     def _allow_log_services(self) -> None:
         stack = Stack.of(self)
-        account, region, partition = stack.account, stack.region, stack.partition
-        # CloudWatch Logs may use the key only for log groups of this account and region
-        # ("Encrypt log data in CloudWatch Logs using AWS Key Management Service").
-        self.logs.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForThisAccountLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account}:log-group:*"
-                    }
-                },
-            )
-        )
+        account, partition = stack.account, stack.partition
+        # CloudWatch Logs may use the key only for log groups of this account and region.
+        self.logs.add_to_resource_policy(cloudwatch_logs_key_statement(self))
         # CloudTrail encrypts log files for trails of this account only ("Configure AWS KMS key policies
         # for CloudTrail": aws:SourceArn and aws:SourceAccount are both supported there).
         self.logs.add_to_resource_policy(

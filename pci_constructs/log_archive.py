@@ -24,7 +24,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from pci_constructs.secure_bucket import SecureBucket
+from pci_constructs.secure_bucket import REPLICATION_DESTINATION_ACTIONS, BucketReplication, SecureBucket
 
 IMMEDIATELY_AVAILABLE_DAYS = 90  # PCI DSS 10.5.1: the last three months at hand
 FLEXIBLE_RETRIEVAL_AFTER_DAYS = 180
@@ -33,15 +33,6 @@ MIN_RETENTION_DAYS = 365
 TRANSITION_OBJECTS_LARGER_THAN_BYTES = 0
 
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
-
-# Replication reads these from the source; the Object Lock ones carry retention to the copy.
-_SOURCE_READ_ACTIONS = [
-    "s3:GetObjectVersionForReplication",
-    "s3:GetObjectVersionAcl",
-    "s3:GetObjectVersionTagging",
-    "s3:GetObjectRetention",
-    "s3:GetObjectLegalHold",
-]
 
 
 @dataclass(frozen=True)
@@ -162,55 +153,22 @@ class LogArchive(Construct):
         stack = Stack.of(self)
         if stack.region != replication.source_region:
             raise ValueError(f"replicate_to: this archive is in {stack.region}, not {replication.source_region}")
-        partition, account = stack.partition, stack.account
-        role = iam.Role.from_role_name(self, "ReplicationRole", replication.role_name)
-        source_key = self.secure_bucket.encryption_key
-        assert source_key is not None  # LogArchive always passes a key
-        iam.ManagedPolicy(
-            self,
-            "ReplicationSourcePolicy",
-            description="Lets the log-archive replication role read this archive and decrypt its objects",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                    resources=[self.bucket.bucket_arn],
-                ),
-                iam.PolicyStatement(actions=_SOURCE_READ_ACTIONS, resources=[self.bucket.arn_for_objects("*")]),
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[source_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-                ),
-            ],
-        )
-        cfn_bucket = self.bucket.node.default_child
-        assert isinstance(cfn_bucket, s3.CfnBucket)
-        cfn_bucket.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
-            role=f"arn:{partition}:iam::{account}:role/{replication.role_name}",
-            rules=[
-                s3.CfnBucket.ReplicationRuleProperty(
-                    id=f"AuditLogsTo-{replication.replica_region}",
-                    status="Enabled",
-                    priority=1,
-                    filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
-                    # A delete here is denied anyway; never carry delete markers to the copy.
-                    delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(status="Disabled"),
-                    source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
-                        sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(status="Enabled")
-                    ),
-                    destination=s3.CfnBucket.ReplicationDestinationProperty(
-                        bucket=f"arn:{partition}:s3:::{replication.replica_bucket_name}",
-                        encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
-                            replica_kms_key_id=(
-                                f"arn:{partition}:kms:{replication.replica_region}:{account}"
-                                f":{replication.replica_key_alias}"
-                            )
-                        ),
-                    ),
-                )
-            ],
-        )
+        self.secure_bucket.replicate_to(_bucket_replication(self, replication))
+
+
+def _bucket_replication(scope: Construct, replication: ArchiveReplication) -> BucketReplication:
+    """The archive link as a SecureBucket replication, the role and key named by configuration."""
+    stack = Stack.of(scope)
+    partition, account = stack.partition, stack.account
+    return BucketReplication(
+        role=iam.Role.from_role_name(scope, "ReplicationRole", replication.role_name),
+        destination_bucket_arn=f"arn:{partition}:s3:::{replication.replica_bucket_name}",
+        destination_region=replication.replica_region,
+        destination_key_arn=(
+            f"arn:{partition}:kms:{replication.replica_region}:{account}:{replication.replica_key_alias}"
+        ),
+        rule_id=f"AuditLogsTo-{replication.replica_region}",
+    )
 
 
 class ReplicaWriter(Construct):
@@ -259,7 +217,7 @@ class ReplicaWriter(Construct):
             roles=[self.role],
             statements=[
                 iam.PolicyStatement(
-                    actions=["s3:ReplicateObject", "s3:ReplicateTags"],
+                    actions=list(REPLICATION_DESTINATION_ACTIONS),
                     resources=[archive.bucket.arn_for_objects("*")],
                 ),
                 iam.PolicyStatement(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
+from compliance.evidence import write_evidence_for_assembly
 from compliance.gate import register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
@@ -37,6 +38,8 @@ def main() -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, report = synthesize(app, gate)
+    if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
+        write_evidence_for_assembly(app.outdir, gate, report)
     for finding in report.findings:
         print(f"compliance gate: {finding}", file=sys.stderr)
     print(

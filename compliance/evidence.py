@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,8 +316,12 @@ def build_diagrams(model: TemplateModel, topology: Topology | None = None) -> li
     return built
 
 
-def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> None:
-    """Write .mmd and .dot; with `dot` on PATH, render SVG and PNG, every diagram concurrently."""
+def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callable[[], None]:
+    """Write .mmd and .dot; with `dot` on PATH, start rendering SVG and PNG of every diagram at once.
+
+    Returns a function that waits for the renders and records their files (call it before reading
+    `svg`); raises RuntimeError there when `dot` fails on a diagram.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     for built in diagrams:
         name = built.diagram.name
@@ -326,19 +330,23 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> None:
         built.files = [f"{DIAGRAM_DIR}/{name}.mmd", f"{DIAGRAM_DIR}/{name}.dot"]
     dot = shutil.which("dot")
     if dot is None:
-        return
+        return lambda: None
     running = []
     for built in diagrams:
         name = built.diagram.name
         command = [dot, "-Tsvg", "-o", f"{name}.svg", "-Tpng", "-o", f"{name}.png", f"{name}.dot"]
         running.append((built, subprocess.Popen(command, cwd=directory, stderr=subprocess.PIPE)))  # noqa: S603
-    for built, process in running:
-        _, err = process.communicate()
-        name = built.diagram.name
-        if process.returncode != 0:
-            raise RuntimeError(f"dot failed on {name}.dot: {err.decode(errors='replace').strip()}")
         built.files += [f"{DIAGRAM_DIR}/{name}.svg", f"{DIAGRAM_DIR}/{name}.png"]
-        built.svg = (directory / f"{name}.svg").read_text(encoding="utf-8")
+
+    def wait() -> None:
+        for built, process in running:
+            _, err = process.communicate()
+            if process.returncode != 0:
+                message = err.decode(errors="replace").strip()
+                raise RuntimeError(f"dot failed on {built.diagram.name}.dot: {message}")
+            built.svg = (directory / f"{built.diagram.name}.svg").read_text(encoding="utf-8")
+
+    return wait
 
 
 # -- the report ---------------------------------------------------------------------------------------
@@ -486,12 +494,17 @@ def _inline_svg(svg: str) -> str:
     return svg[start:] if start >= 0 else svg
 
 
-def report_html(markdown_text: str, *, title_text: str, diagrams: Sequence[DiagramFiles]) -> str:
-    """Self-contained HTML: CommonMark + tables (markdown-it-py, raw HTML off), diagrams as inline SVG,
-    or their Mermaid source when Graphviz is not installed."""
+def markdown_to_html(markdown_text: str) -> str:
+    """CommonMark + tables with markdown-it-py, raw HTML off (labels come from templates)."""
     from markdown_it import MarkdownIt
 
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
+    html_text: str = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
+    return html_text
+
+
+def report_html(body: str, *, title_text: str, diagrams: Sequence[DiagramFiles]) -> str:
+    """Self-contained HTML around a rendered body: each diagram placeholder becomes inline SVG,
+    or the diagram's Mermaid source when Graphviz is not installed."""
     for built in diagrams:
         marker = f"<p>{_placeholder(built.diagram.name)}</p>"
         if built.svg is not None:
@@ -531,7 +544,7 @@ def write_compliance_evidence(
     """
     directory = Path(outdir) / EVIDENCE_DIR
     diagrams = build_diagrams(model)
-    render_diagrams(directory / DIAGRAM_DIR, diagrams)
+    rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     common: dict[str, Any] = {
         "app_name": _app_name(model),
@@ -545,9 +558,11 @@ def write_compliance_evidence(
     }
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")
+    html_body = markdown_to_html(report_markdown(**common, for_html=True))
+    rendered()
     html_path = directory / f"{REPORT_NAME}.html"
     html_text = report_html(
-        report_markdown(**common, for_html=True),
+        html_body,
         title_text=f"{STANDARD} compliance evidence: {common['app_name']}",
         diagrams=diagrams,
     )

@@ -212,7 +212,11 @@ def network_diagram(topo: RegionTopology) -> Diagram:
                 if endpoint.prop("VpcEndpointType") == "Gateway"
                 else "Gateway Load Balancer endpoint"
             )
-            gateway_nodes[endpoint.key] = diagram.add(Node(ids("gwe"), f"{kind}\n{display_name(endpoint)}", "gateway"))
+            endpoint_vpc = topo.endpoint_vpcs.get(endpoint.key)
+            gateway_nodes[endpoint.key] = diagram.add(
+                Node(ids("gwe"), f"{kind}\n{display_name(endpoint)}", "gateway"),
+                vpc_clusters.get(endpoint_vpc.key) if endpoint_vpc is not None else None,
+            )
     tables_to_subnets: dict[tuple[str, str], list[str]] = {}
     for subnet in topo.subnets:
         if subnet.route_table is not None:
@@ -543,7 +547,7 @@ def to_dot(diagram: Diagram) -> str:
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
         f"  graph [label={_dot_quote(diagram.title)}, labelloc=t, fontsize=16, fontname=Helvetica,"
-        " rankdir=TB, newrank=true, nodesep=0.35, ranksep=0.9, pad=0.3];",
+        " rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.5, pad=0.2, dpi=80];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
         "  edge [fontname=Helvetica, fontsize=9];",
     ]

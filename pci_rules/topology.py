@@ -150,6 +150,7 @@ class RegionTopology:
     internet_gateways: list[Resource] = field(default_factory=list)
     nat_gateways: list[tuple[Resource, Resource | None]] = field(default_factory=list)  # (NAT, its subnet)
     endpoints: list[Resource] = field(default_factory=list)
+    endpoint_vpcs: dict[tuple[str, str], Resource] = field(default_factory=dict)  # endpoint key -> its VPC
     load_balancers: list[Resource] = field(default_factory=list)
     functions: list[Resource] = field(default_factory=list)  # Lambda functions placed in a VPC
     databases: list[Resource] = field(default_factory=list)
@@ -241,6 +242,10 @@ class Topology:
         for nat in self._in(region, "AWS::EC2::NatGateway"):
             topo.nat_gateways.append((nat, self._ref(nat, nat.prop("SubnetId"), "AWS::EC2::Subnet")))
         topo.endpoints = self._in(region, "AWS::EC2::VPCEndpoint")
+        for endpoint in topo.endpoints:
+            vpc = self._ref(endpoint, endpoint.prop("VpcId"), "AWS::EC2::VPC")
+            if vpc is not None:
+                topo.endpoint_vpcs[endpoint.key] = vpc
         topo.load_balancers = self._in(region, "AWS::ElasticLoadBalancingV2::LoadBalancer")
         topo.functions = [f for f in self._in(region, "AWS::Lambda::Function") if f.prop("VpcConfig")]
         topo.databases = self._in(region, "AWS::RDS::DBInstance", "AWS::RDS::DBCluster")

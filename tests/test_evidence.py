@@ -7,6 +7,7 @@ security-group rule or NACL entry that the topology missed fails here.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping
@@ -399,6 +400,12 @@ def test_two_runs_on_one_commit_write_byte_identical_evidence(synthesized: Synth
     assert outputs[0].keys() == outputs[1].keys()
     differing = [name for name in outputs[0] if outputs[0][name] != outputs[1][name]]
     assert differing == []
+
+
+def test_ci_has_graphviz_so_rendering_is_tested() -> None:
+    if not os.environ.get("CI"):
+        pytest.skip("outside CI, rendering is tested when Graphviz is installed")
+    assert DOT is not None, ".ci/run installs Graphviz before make test"
 
 
 @pytest.mark.skipif(DOT is None, reason=NO_DOT)

@@ -60,7 +60,8 @@ def test_ci_run_is_make_test() -> None:
     assert "set -euo pipefail" in lines
     graphviz = [line for line in lines if line.startswith("command -v dot ")]
     assert len(graphviz) == 1, "Graphviz is installed so the diagram renders are tested"
-    assert "apt-get install" in graphviz[0] and " graphviz " in graphviz[0]
+    assert "apt-get install" in graphviz[0]
+    assert " graphviz " in graphviz[0]
     assert [line for line in lines if not line.startswith(("set ", "cd ", "command -v dot "))] == ["make test"]
     assert "make test" in readme_commands()
     assert "apt-get install -y graphviz" in README.read_text(encoding="utf-8")

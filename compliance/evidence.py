@@ -459,7 +459,7 @@ def report_markdown(
             out += [_placeholder(built.diagram.name), ""]
         else:
             out += ["```mermaid", built.mermaid.rstrip("\n"), "```", ""]
-        out.append(f"Files: {', '.join(_code(f) for f in built.files)}")
+        out.append("Files: " + ", ".join(f"[{Path(f).name}]({f})" for f in built.files))
         out.append("")
         flows = [e for e in built.diagram.edges if e.kind == "flow"]
         if flows:

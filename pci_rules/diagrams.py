@@ -101,6 +101,25 @@ def _group_tier(topo: RegionTopology, members: list[Member], group: Resource | N
     return tiers.pop() if len(tiers) == 1 else None
 
 
+ROUTE_TARGET_LABELS = {
+    "internet-gateway": "Internet gateway",
+    "nat-gateway": "NAT gateway",
+    "virtual-private-gateway": "Virtual private gateway",
+    "transit-gateway": "Transit gateway",
+    "peering": "VPC peering connection",
+    "gateway-endpoint": "Gateway endpoint",
+}
+
+
+def _route_target_label(kind: str, target: Resource) -> str:
+    """What a route points at, in AWS terms (a Network Firewall's endpoint, a GWLB endpoint...)."""
+    if target.type == "AWS::NetworkFirewall::Firewall":
+        return "AWS Network Firewall endpoint"
+    if kind == "vpc-endpoint":
+        return "Firewall / Gateway Load Balancer endpoint"
+    return ROUTE_TARGET_LABELS.get(kind, target.type.removeprefix("AWS::"))
+
+
 class _Ids:
     def __init__(self) -> None:
         self.count = 0
@@ -227,7 +246,7 @@ def network_diagram(topo: RegionTopology) -> Diagram:
             continue
         if target.key not in gateway_nodes:
             gateway_nodes[target.key] = diagram.add(
-                Node(ids("gw"), f"{route.target_kind}\n{display_name(target)}", "gateway")
+                Node(ids("gw"), f"{_route_target_label(route.target_kind, target)}\n{display_name(target)}", "gateway")
             )
         for subnet_node in tables_to_subnets.get(route.route_table.key, []):
             diagram.edges.append(Edge(subnet_node, gateway_nodes[target.key], f"route {route.destination}", "route"))

@@ -395,7 +395,7 @@ def display_name(resource: Resource) -> str:
     """A short name a reader recognises: the resource's own name property, else its construct id."""
     if resource.type == "AWS::EC2::VPCEndpoint":
         return service_name(resource)
-    for prop in ("DBInstanceIdentifier", "DBClusterIdentifier", "DBProxyName", "FunctionName", "Name"):
+    for prop in ("DBInstanceIdentifier", "DBClusterIdentifier", "DBProxyName", "FunctionName", "FirewallName", "Name"):
         value = resource.prop(prop)
         if isinstance(value, str):
             return value

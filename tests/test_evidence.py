@@ -419,3 +419,48 @@ def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence
             assert text in svg, text
     page = evidence.read(f"{REPORT_NAME}.html")
     assert page.count("<svg") == 2 * len(Topology(evidence.model).regions)
+
+
+def test_an_unknown_tier_and_a_firewall_route_are_drawn_generically(evidence: Evidence) -> None:
+    """A firewall tier per AZ, as a Network Firewall adds it: its own cluster, its endpoint as a route target."""
+    templates: dict[str, Any] = copy.deepcopy(_templates(evidence.model))
+    region = next(iter(Topology(evidence.model).regions))
+    network = next(n for n in templates if n.endswith(f"-Network-{region}"))
+    resources = templates[network]["Resources"]
+    vpc = next(k for k, v in resources.items() if v["Type"] == "AWS::EC2::VPC")
+    app_table = next(k for k, v in resources.items() if v["Type"] == "AWS::EC2::RouteTable" and "Application" in k)
+    resources["FirewallSubnetA"] = {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {
+            "VpcId": {"Ref": vpc},
+            "AvailabilityZone": f"{region}a",
+            "CidrBlock": "10.10.240.0/28",
+            "Tags": [{"Key": "aws-cdk:subnet-name", "Value": "Firewall"}],
+        },
+    }
+    resources["Firewall"] = {
+        "Type": "AWS::NetworkFirewall::Firewall",
+        "Properties": {
+            "FirewallName": "pci-lz-inspection",
+            "SubnetMappings": [{"SubnetId": {"Ref": "FirewallSubnetA"}}],
+        },
+    }
+    resources["InspectedEgress"] = {
+        "Type": "AWS::EC2::Route",
+        "Properties": {
+            "RouteTableId": {"Ref": app_table},
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "VpcEndpointId": {
+                "Fn::Select": [
+                    1,
+                    {"Fn::Split": [":", {"Fn::Select": [0, {"Fn::GetAtt": ["Firewall", "EndpointIds"]}]}]},
+                ]
+            },
+        },
+    }
+    topo = Topology(_model_like(evidence.model, templates)).regions[region]
+    assert "Firewall" in topo.tiers
+    dot = to_dot(network_diagram(topo))
+    assert "Firewall tier" in dot
+    assert f"Firewall subnet {region}a\\n10.10.240.0/28" in dot
+    assert "AWS Network Firewall endpoint\\npci-lz-inspection" in dot

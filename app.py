@@ -39,7 +39,8 @@ def main() -> int:
         return 2
     _, report = synthesize(app, gate)
     if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
-        write_evidence_for_assembly(app.outdir, gate, report)
+        files = write_evidence_for_assembly(app.outdir, gate, report)
+        print(f"compliance evidence: {len(files)} files in {Path(app.outdir).name}/compliance/", file=sys.stderr)
     for finding in report.findings:
         print(f"compliance gate: {finding}", file=sys.stderr)
     print(

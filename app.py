@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
+from compliance.evidence import write_compliance_evidence, write_evidence_for_assembly
 from compliance.gate import environment_acknowledgments, failure_summary, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
@@ -44,6 +45,15 @@ def main(app: App | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, report = synthesize(app, gate)
+    if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
+        plugin = gate.pci_dss_v4
+        if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
+            files = write_compliance_evidence(
+                app.outdir, model=plugin.model, results=plugin.results, gate=gate, report=report
+            )
+        else:  # validation stopped before the plugin ran
+            files = write_evidence_for_assembly(app.outdir, gate, report)
+        print(f"compliance evidence: {len(files)} files in {Path(app.outdir).name}/compliance/", file=sys.stderr)
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"
         f" findings, {len(report.unused)} acknowledgments no longer needed; packs: {', '.join(gate.packs)}"

@@ -44,8 +44,14 @@ def readme_commands() -> set[str]:
     return {" ".join(line.split()[:2]) for line in lines if line.startswith("make ")} | set(inline)
 
 
+GRAPHVIZ_INSTALL = "sudo apt-get install -y --no-install-recommends graphviz"
+
+
 def test_workflow_runs_exactly_the_readme_commands() -> None:
     commands = _run_commands()
+    # Graphviz first, so the evidence diagrams are rendered (and uploaded) and their tests run.
+    assert commands[0] == GRAPHVIZ_INSTALL
+    commands = commands[1:]
     assert commands == ["make synth", "make test", "make audit"], commands
     documented = readme_commands()
     missing = [c for c in commands if c not in documented]
@@ -59,8 +65,13 @@ def test_ci_run_is_make_test() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert "set -euo pipefail" in lines
-    assert [line for line in lines if not line.startswith(("set ", "cd "))] == ["make test"]
+    graphviz = [line for line in lines if line.startswith("command -v dot ")]
+    assert len(graphviz) == 1, "Graphviz is installed so the diagram renders are tested"
+    assert "apt-get install" in graphviz[0]
+    assert " graphviz " in graphviz[0]
+    assert [line for line in lines if not line.startswith(("set ", "cd ", "command -v dot "))] == ["make test"]
     assert "make test" in readme_commands()
+    assert "apt-get install -y graphviz" in README.read_text(encoding="utf-8")
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha() -> None:

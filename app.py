@@ -2,7 +2,10 @@
 """CDK entry point: read the configuration, build the stacks, run the gates.
 
 `cdk synth -c env=NAME` picks an embedded environment; `-c env=path/to/env.json`
-reads a file. A bad configuration stops here, before any template is written.
+reads a file. `-c delivery=default|path/to/delivery.json` builds the multi-account
+delivery instead: the pipeline and GitHub OIDC stacks and every environment in its
+Stage, every stack of every stage under the same gate. A bad configuration stops here,
+before any template is written.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from aws_cdk import App
 from compliance.gate import register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
+from config.delivery_loader import load_delivery
+from stacks.delivery import build_delivery
 from stacks.landing_zone import build_landing_zone
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
@@ -25,12 +30,15 @@ def main() -> int:
     # The CLI hands the app cdk.json's context (feature flags included); a direct
     # `python app.py` run takes the same context as defaults, so both build the same app.
     app = App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
+    delivery = app.node.try_get_context("delivery")
     try:
-        config = load_environment(app.node.try_get_context("env"))
+        if delivery:
+            build_delivery(app, load_delivery(delivery), selector=delivery)
+        else:
+            build_landing_zone(app, load_environment(app.node.try_get_context("env")))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    build_landing_zone(app, config)
     try:
         gate = register_gates(app)
     except AcknowledgmentError as err:

@@ -4,6 +4,15 @@ cdk-nag 3 is a CDK policy-validation plugin (`Validations.of(app).add_plugins`),
 so its findings land in `<outdir>/validation-report.json`, not in stack
 annotations. The gate reads that report after synthesis: any unacknowledged
 finding, error or warning, of any plugin fails the run.
+
+Stages (CDK Pipelines): packs registered on the App check every stack of every
+Stage. CDK (2.275) hands each App-level plugin the templates of the App's nested
+assemblies (`stacksRecursively`) and the App itself as `appConstruct`, and cdk-nag 3
+walks that whole construct tree, Stages included. (cdk-nag 2 was an Aspect, and
+Aspects added to the App stop at a Stage: the "green pipeline that checked nothing".)
+Registering the packs again on each Stage would report every finding twice. CDK
+writes one validation report, at the top of the cloud assembly, for all stages;
+`read_report` places each finding in its stage from the nested assemblies' manifests.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ class Finding:
     path: str
     description: str
     acknowledged_as: str | None = None
+    stage: str = ""  # path of the Stage holding the construct; "" for stacks of the App itself
 
     def __str__(self) -> str:
         return f"{self.severity.upper()} {self.rule} at {self.path}: {self.description}"
@@ -43,6 +53,9 @@ class GateReport:
     plugins: tuple[str, ...]
     findings: tuple[Finding, ...]
     acknowledged: tuple[Finding, ...]
+    # Stage path ("" for the App itself) -> CloudFormation stack names synthesized in it, so the
+    # evidence shows which stacks of which stage the packs saw.
+    stages: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -82,7 +95,7 @@ def register_gates(
     return Gate(packs=tuple(p.read_pack_name for p in packs), acknowledged_paths=matched, checkov_skipped_paths=skipped)
 
 
-def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
+def _findings(violations: list[dict[str, Any]], plugin: str, stages: Iterable[str]) -> list[Finding]:
     return [
         Finding(
             plugin=plugin,
@@ -91,21 +104,51 @@ def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
             path=construct["constructPath"],
             description=v.get("description", "").split(" - (Control IDs")[0],
             acknowledged_as=v.get("acknowledgedId"),
+            stage=_stage_of(construct["constructPath"], stages),
         )
         for v in violations
         for construct in v.get("violatingConstructs", [])
     ]
 
 
+def _stage_of(path: str, stages: Iterable[str]) -> str:
+    """The innermost stage whose path prefixes `path` ("" when none does)."""
+    return max((s for s in stages if s and path.startswith(s + "/")), key=len, default="")
+
+
+def assembly_stages(outdir: str | Path) -> dict[str, tuple[str, ...]]:
+    """Stage path -> stack names, from the cloud assembly's manifest and its nested assemblies.
+
+    A stack artifact's `displayName` is its construct path (`prod/PciLz-prod-Keys-us-east-1`);
+    the stage is that path without the stack's own ID. Raises FileNotFoundError without a manifest.
+    """
+    stages: dict[str, list[str]] = {}
+    pending = [Path(outdir)]
+    while pending:
+        directory = pending.pop()
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            properties = artifact.get("properties", {})
+            if artifact["type"] == "cdk:cloud-assembly":
+                pending.append(directory / properties["directoryName"])
+            elif artifact["type"] == "aws:cloudformation:stack":
+                display = artifact.get("displayName", artifact_id)
+                stage = display.rsplit("/", 1)[0] if "/" in display else ""
+                stages.setdefault(stage, []).append(properties.get("stackName", artifact_id))
+    return {stage: tuple(sorted(names)) for stage, names in sorted(stages.items())}
+
+
 def read_report(outdir: str | Path) -> GateReport:
+    """The findings of every plugin in `<outdir>/validation-report.json`, each placed in its stage."""
     data = json.loads((Path(outdir) / REPORT_FILE).read_text(encoding="utf-8"))
+    stages = assembly_stages(outdir) if (Path(outdir) / "manifest.json").exists() else {}
     plugins, findings, acknowledged = [], [], []
     for plugin in data.get("pluginReports", []):
         name = plugin["pluginName"]
         plugins.append(name)
-        findings += _findings(plugin.get("violations", []), name)
-        acknowledged += _findings(plugin.get("suppressedViolations", []), name)
-    return GateReport(tuple(plugins), tuple(findings), tuple(acknowledged))
+        findings += _findings(plugin.get("violations", []), name, stages)
+        acknowledged += _findings(plugin.get("suppressedViolations", []), name, stages)
+    return GateReport(tuple(plugins), tuple(findings), tuple(acknowledged), stages)
 
 
 def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
@@ -120,11 +163,24 @@ def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
         "unacknowledged": [asdict(f) for f in report.findings],
         "acknowledgments": [{**asdict(entry), "constructs": paths} for entry, paths in gate.acknowledged_paths.items()],
         "checkov_skips": [{**asdict(entry), "resources": paths} for entry, paths in gate.checkov_skipped_paths.items()],
+        "stages": _per_stage(report),
     }
     target = Path(outdir) / EVIDENCE_DIR / EVIDENCE_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evidence, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def _per_stage(report: GateReport) -> dict[str, dict[str, Any]]:
+    """Per stage ("" is the App itself): the stacks the packs saw, open and acknowledged findings."""
+    return {
+        stage: {
+            "stacks": list(stacks),
+            "unacknowledged": [str(f) for f in report.findings if f.stage == stage],
+            "acknowledged": sum(1 for f in report.acknowledged if f.stage == stage),
+        }
+        for stage, stacks in report.stages.items()
+    }
 
 
 def synthesize(app: App, gate: Gate) -> tuple[cx_api.CloudAssembly | None, GateReport]:

@@ -85,14 +85,41 @@ class AcknowledgmentError(ValueError):
     """The registry has an unacceptable or stale entry; synth stops before any template."""
 
 
+def stage_prefixes(scope: IConstruct) -> list[str]:
+    """Paths (with a trailing `/`) of the `Stage`s under `scope`: its children and theirs, recursively.
+
+    CDK Pipelines puts each environment in a Stage, so its construct paths gain the
+    stage's path in front (`prod/PciLz-prod-Network-us-east-1/...`). Only Stages are
+    descended into, so this costs a few jsii calls, not one per construct.
+    """
+    found = []
+    for child in scope.node.children:
+        if Stage.is_stage(child):
+            found.append(child.node.path + "/")
+            found += stage_prefixes(child)
+    return found
+
+
 def construct_paths(scope: IConstruct) -> list[tuple[IConstruct, str]]:
-    """Every construct under `scope` with its path, read once.
+    """Every construct under `scope` with its path relative to its Stage, read once.
+
+    Registry patterns start with the stack ID (`PciLz-*-Network-*/...`); inside a
+    pipeline Stage the path loses the stage's prefix before matching, so one registry
+    entry applies to the `cdk deploy` app and to every stage alike.
 
     Each `.node` / `.path` is a jsii round trip to the Node kernel: reading the
     paths once and matching patterns on the strings keeps the registries'
     cost linear in the tree, not tree x entries (measured: 6 s of a 20 s synth).
     """
-    return [(c, path) for c in scope.node.find_all() if (path := c.node.path)]
+    prefixes = sorted(stage_prefixes(scope), key=len, reverse=True)  # innermost stage first
+    return [(c, _within_stage(path, prefixes)) for c in scope.node.find_all() if (path := c.node.path)]
+
+
+def _within_stage(path: str, prefixes: list[str]) -> str:
+    for prefix in prefixes:
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
 
 
 def apply_acknowledgments(
@@ -118,7 +145,7 @@ def apply_acknowledgments(
             Validations.of(construct).acknowledge(
                 CdkAcknowledgment(id=entry.validation_id, reason=f"{entry.reason} [{entry.requirement}]")
             )
-        matched[entry] = [path for _, path in hits]
+        matched[entry] = [construct.node.path for construct, _ in hits]  # full paths: stage included
     stale = [f"{e.path} {e.rule}" for e, paths in matched.items() if not paths and not e.conditional]
     if stale:
         raise AcknowledgmentError("stale acknowledgments (match no construct):\n  " + "\n  ".join(stale))

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from aws_cdk import Acknowledgment as CdkAcknowledgment
-from aws_cdk import Stage, Validations
+from aws_cdk import Stack, Stage, Validations
 from constructs import IConstruct
 
 _REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
 _RULE = re.compile(
     r"^((AwsSolutions|PCI\.DSS\.321|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[.+\])?|CloudFormation-Validate::[EW]\d{4})$"
 )
+# The only placeholders a rule's finding sub-ID may hold (see Acknowledgment.validation_ids).
+_PLACEHOLDERS = re.compile(r"\{(?!account\}|region\})[^}]*\}")
 GENERIC_REASONS = frozenset(
     {"n/a", "na", "not applicable", "false positive", "suppressed", "ok", "todo", "tbd", "ignore", "wip"}
 )
@@ -63,6 +65,8 @@ class Acknowledgment:
         found = shared_problems(self.path, self.reason, self.requirement)
         if not _RULE.match(self.rule):
             found.append(f"rule {self.rule!r} is not a known pack's rule ID")
+        if _PLACEHOLDERS.search(self.rule):
+            found.append("a rule may hold only the placeholders {account} and {region}")
         return found
 
     @property
@@ -79,6 +83,18 @@ class Acknowledgment:
 
     def matches(self, construct_path: str) -> bool:
         return path_matches(self.path, construct_path)
+
+    def validation_ids(self, account: str, regions: Iterable[str]) -> list[str]:
+        """`validation_id` with its placeholders filled: `{account}` by the account of the stack the
+        construct is in, `{region}` by each region the app deploys to.
+
+        A finding sub-ID that names an ARN carries the account and region; CDK Pipelines' generated
+        policies name the tooling account's resources and every stage region's artifact bucket.
+        """
+        template = self.validation_id.replace("{account}", account)
+        if "{region}" not in template:
+            return [template]
+        return [template.replace("{region}", region) for region in sorted(set(regions))]
 
 
 class AcknowledgmentError(ValueError):
@@ -98,6 +114,17 @@ def stage_prefixes(scope: IConstruct) -> list[str]:
             found.append(child.node.path + "/")
             found += stage_prefixes(child)
     return found
+
+
+def stack_regions(scope: IConstruct) -> list[str]:
+    """Regions of the stacks that are children of `scope` or of its Stages."""
+    regions = []
+    for child in scope.node.children:
+        if Stack.is_stack(child):
+            regions.append(child.region)
+        elif Stage.is_stage(child):
+            regions += stack_regions(child)
+    return sorted(set(regions))
 
 
 def construct_paths(scope: IConstruct) -> list[tuple[IConstruct, str]]:
@@ -139,12 +166,18 @@ def apply_acknowledgments(
     if constructs is None:
         constructs = construct_paths(app)
     matched: dict[Acknowledgment, list[str]] = {}
+    regions: list[str] | None = None
     for entry in entries:
         hits = [(c, path) for c, path in constructs if entry.matches(path)]
         for construct, _ in hits:
-            Validations.of(construct).acknowledge(
-                CdkAcknowledgment(id=entry.validation_id, reason=f"{entry.reason} [{entry.requirement}]")
-            )
+            ids = [entry.validation_id]
+            if "{" in entry.rule:  # placeholders: a jsii round trip for these few hits only
+                regions = stack_regions(app) if regions is None else regions
+                ids = entry.validation_ids(Stack.of(construct).account, regions)
+            for validation_id in ids:
+                Validations.of(construct).acknowledge(
+                    CdkAcknowledgment(id=validation_id, reason=f"{entry.reason} [{entry.requirement}]")
+                )
         matched[entry] = [construct.node.path for construct, _ in hits]  # full paths: stage included
     stale = [f"{e.path} {e.rule}" for e, paths in matched.items() if not paths and not e.conditional]
     if stale:

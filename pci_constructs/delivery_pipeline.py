@@ -23,6 +23,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
@@ -78,6 +79,7 @@ class DeliveryPipeline(Construct):
         synth_commands: Sequence[str],
         waves: Mapping[str, Sequence[PipelineStage]],
         log_retention_days: int,
+        replication_buckets: Mapping[str, s3.IBucket],
     ) -> None:
         super().__init__(scope, construct_id)
         if any(not stages for stages in waves.values()):
@@ -147,7 +149,6 @@ class DeliveryPipeline(Construct):
             pipeline_name=pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             synth=synth,
-            artifact_bucket=self.artifact_bucket.bucket,
             code_build_defaults=build_defaults,
             cli_version=pinned_cdk_cli_version(),
             # One publishing project per asset type, not per asset: fewer roles, fewer projects.
@@ -155,8 +156,11 @@ class DeliveryPipeline(Construct):
             docker_enabled_for_synth=False,
             docker_enabled_for_self_mutation=False,
             use_change_sets=True,
-            cross_account_keys=True,
-            enable_key_rotation=True,
+            # Our own per-region artifact buckets (ReplicationArtifacts): CDK's generated support stacks
+            # would hold buckets without access logs or versioning, under names no registry entry can name.
+            # The tooling region's entry is the pipeline's own artifact bucket (CodePipeline takes
+            # either artifact_bucket or this map, never both).
+            cross_region_replication_buckets={**replication_buckets, Stack.of(self).region: self.artifact_bucket.bucket},
         )
         for wave_name, stages in waves.items():
             wave = self.pipeline.add_wave(wave_name)
@@ -198,3 +202,51 @@ class DeliveryPipeline(Construct):
                 },
             )
         )
+
+
+class ReplicationArtifacts(Construct):
+    """The pipeline's artifact bucket in one more region, for the stages' stacks in that region.
+
+    CodePipeline copies artifacts into a bucket in each region an action runs in. The bucket
+    and its key alias carry physical names (`pcilz-delivery-artifacts-<account>-<region>`,
+    `alias/pci-lz/delivery/artifacts-<region>`) so the pipeline in the tooling region can
+    name them; the bucket's default key is the alias, as CodePipeline's artifact store names
+    it, so the bucket's deny of other keys accepts what CodePipeline sends.
+    Attributes: `bucket` (SecureBucket), `key` (kms.Key), `alias` (kms.Alias).
+    """
+
+    bucket: SecureBucket
+    key: kms.Key
+    alias: kms.Alias
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = purpose_key(
+            self,
+            "ArtifactKey",
+            alias=f"pci-lz/delivery/artifacts-{stack.region}",
+            description="PCI landing zone delivery: pipeline artifacts replicated into this region",
+        )
+        alias = self.key.node.find_child("Alias")
+        assert isinstance(alias, kms.Alias)
+        self.alias = alias
+        access_logs = SecureBucket(
+            self,
+            "AccessLogs",
+            s3_managed_encryption_reason="S3 server access logging delivers only to SSE-S3 buckets",
+            is_access_log_target=True,
+        )
+        self.bucket = SecureBucket(
+            self,
+            "Artifacts",
+            bucket_name=replication_bucket_name(stack.account, stack.region),
+            encryption_key=self.alias,
+            access_logs_bucket=access_logs.bucket,
+            noncurrent_version_expiration_days=90,
+        )
+
+
+def replication_bucket_name(account: str, region: str) -> str:
+    """`pcilz-delivery-artifacts-<account>-<region>` (at most 63 characters for every AWS region)."""
+    return f"pcilz-delivery-artifacts-{account}-{region}"

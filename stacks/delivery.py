@@ -12,7 +12,7 @@ from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from config.delivery import DELIVERY_STACK_PREFIX, DeliveryConfig
-from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage
+from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, ReplicationArtifacts
 from pci_constructs.github_oidc import DeployTarget, GitHubDeployRoles
 from stacks.landing_zone import LandingZone, build_landing_zone
 
@@ -54,6 +54,7 @@ class PipelineStack(Stack):
         delivery: DeliveryConfig,
         selector: str,
         stages: dict[str, LandingZoneStage],
+        replicas: dict[str, ReplicationArtifactsStack],
     ) -> None:
         tooling = delivery.tooling
         super().__init__(
@@ -77,7 +78,27 @@ class PipelineStack(Stack):
                 for wave in delivery.waves
             },
             log_retention_days=PIPELINE_LOG_RETENTION_DAYS,
+            replication_buckets={region: replica.artifacts.bucket.bucket for region, replica in replicas.items()},
         )
+        for replica in replicas.values():
+            self.add_dependency(replica, "the pipeline names the artifact bucket of every stage region")
+
+
+class ReplicationArtifactsStack(Stack):
+    """The pipeline's artifact bucket in a region other than the tooling region (tooling account)."""
+
+    artifacts: ReplicationArtifacts
+
+    def __init__(self, scope: Construct, construct_id: str, *, delivery: DeliveryConfig, region: str) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=construct_id,
+            env=Environment(account=delivery.tooling.account, region=region),
+            description="PCI landing zone delivery: pipeline artifacts for the stacks in this region",
+            termination_protection=True,
+        )
+        self.artifacts = ReplicationArtifacts(self, "Replication")
 
 
 class GitHubOidcStack(Stack):
@@ -118,6 +139,7 @@ class GitHubOidcStack(Stack):
 class Delivery:
     config: DeliveryConfig
     stages: dict[str, LandingZoneStage] = field(default_factory=dict)
+    replicas: dict[str, ReplicationArtifactsStack] = field(default_factory=dict)
     pipeline: PipelineStack | None = None
     github: GitHubOidcStack | None = None
 
@@ -132,8 +154,18 @@ def build_delivery(scope: Construct, delivery: DeliveryConfig, *, selector: str)
         name = entry.config.name
         built.stages[name] = LandingZoneStage(scope, name, delivery=delivery, environment=name)
     region = delivery.tooling.region
+    stage_regions = sorted({r for entry in delivery.environments for r in entry.config.regions} - {region})
+    for other in stage_regions:
+        built.replicas[other] = ReplicationArtifactsStack(
+            scope, delivery_stack_name("Artifacts", other), delivery=delivery, region=other
+        )
     built.pipeline = PipelineStack(
-        scope, delivery_stack_name("Pipeline", region), delivery=delivery, selector=selector, stages=built.stages
+        scope,
+        delivery_stack_name("Pipeline", region),
+        delivery=delivery,
+        selector=selector,
+        stages=built.stages,
+        replicas=built.replicas,
     )
     if delivery.github_oidc.enabled:
         built.github = GitHubOidcStack(scope, delivery_stack_name("GitHubOidc", region), delivery=delivery)

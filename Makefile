@@ -34,8 +34,9 @@ node_modules/.installed: package.json package-lock.json
 deps: $(BIN)/.installed $(SCAN_BIN)/.installed node_modules/.installed
 
 ## synth: synthesize every stack of the embedded default environment with all gates on.
+## DELIVERY=default|path/to/delivery.json synthesizes the multi-account delivery instead (pipeline, OIDC, stages).
 synth: deps
-	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
+	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
 
 ## test: lint, type-check and run the whole test suite (gates, cfn-lint, checkov, SBOM, workflow).
 test: deps lint pytest

@@ -16,13 +16,15 @@ from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, Re
 from pci_constructs.github_oidc import DeployTarget, GitHubDeployRoles
 from stacks.landing_zone import LandingZone, build_landing_zone
 
+# Construct paths (and stack names) of the delivery's own stacks start with this.
+DELIVERY_PATH_PREFIX = f"PciLz-{DELIVERY_STACK_PREFIX}-"
 # Build logs of the pipeline are audit evidence of every change (PCI DSS 10.5.1: a year at least).
 PIPELINE_LOG_RETENTION_DAYS = 365
 
 
 def delivery_stack_name(part: str, region: str) -> str:
     """`PciLz-delivery-<Part>-<region>`, beside the environments' `PciLz-<env>-<Part>-<region>`."""
-    return f"PciLz-{DELIVERY_STACK_PREFIX}-{part}-{region}"
+    return f"{DELIVERY_PATH_PREFIX}{part}-{region}"
 
 
 def synth_command(selector: str) -> str:
@@ -81,7 +83,7 @@ class PipelineStack(Stack):
             replication_buckets={region: replica.artifacts.bucket.bucket for region, replica in replicas.items()},
         )
         for replica in replicas.values():
-            self.add_dependency(replica, "the pipeline names the artifact bucket of every stage region")
+            self.add_stack_dependency(replica, "the pipeline names the artifact bucket of every stage region")
 
 
 class ReplicationArtifactsStack(Stack):

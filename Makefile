@@ -15,7 +15,7 @@ CDK := node_modules/.bin/cdk --no-notices
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit bench clean deps
+.PHONY: synth test lint pytest audit bench clean deps deploy
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ deps: $(BIN)/.installed $(SCAN_BIN)/.installed node_modules/.installed
 ## DELIVERY=default|path/to/delivery.json synthesizes the multi-account delivery instead (pipeline, OIDC, stages).
 synth: deps
 	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
+
+## deploy: deploy one environment of a delivery with the credentials at hand (the GitHub deploy role in
+## .github/workflows/deploy.yml): make deploy DELIVERY=path/to/delivery.json STAGE=<environment name>.
+## The synth (and so the gate) runs first; the CLI then assumes the CDK bootstrap roles of the stage's account.
+deploy: synth
+	$(if $(and $(DELIVERY),$(STAGE)),,$(error deploy needs DELIVERY=<delivery> and STAGE=<environment name>))
+	$(CDK) deploy --app cdk.out --require-approval never '$(STAGE)/*'
 
 ## test: lint, type-check and run the whole test suite (gates, cfn-lint, checkov, SBOM, workflow).
 test: deps lint pytest

@@ -120,7 +120,7 @@ def stack_regions(scope: IConstruct) -> list[str]:
     """Regions of the stacks that are children of `scope` or of its Stages."""
     regions = []
     for child in scope.node.children:
-        if Stack.is_stack(child):
+        if isinstance(child, Stack):
             regions.append(child.region)
         elif Stage.is_stage(child):
             regions += stack_regions(child)

@@ -192,7 +192,8 @@ class DeliveryConfig(_Frozen):
                     )
                 if stage.environment in deployed:
                     raise ValueError(
-                        f"{where}.environment: {stage.environment!r} is already deployed at {deployed[stage.environment]}"
+                        f"{where}.environment: {stage.environment!r} is already deployed"
+                        f" at {deployed[stage.environment]}"
                     )
                 deployed[stage.environment] = where
                 if kind == "production" and not stage.approval:
@@ -237,4 +238,3 @@ class DeliveryConfig(_Frozen):
             if entry.config.name == name:
                 return entry
         raise KeyError(name)
-

@@ -39,9 +39,7 @@ def placeholder_environment(name: str, account: str, cidr_second_octets: tuple[i
         "regions": {
             region: {
                 "vpc_cidr": f"10.{octet}.0.0/16",
-                "certificate_arn": (
-                    f"arn:aws:acm:{region}:{account}:certificate/00000000-0000-4000-8000-{index:012d}"
-                ),
+                "certificate_arn": (f"arn:aws:acm:{region}:{account}:certificate/00000000-0000-4000-8000-{index:012d}"),
             }
             for index, (region, octet) in enumerate(regions.items(), start=1)
         },

@@ -18,13 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, Stack, Stage
+from aws_cdk import Duration, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import pipelines
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
@@ -160,7 +159,10 @@ class DeliveryPipeline(Construct):
             # would hold buckets without access logs or versioning, under names no registry entry can name.
             # The tooling region's entry is the pipeline's own artifact bucket (CodePipeline takes
             # either artifact_bucket or this map, never both).
-            cross_region_replication_buckets={**replication_buckets, Stack.of(self).region: self.artifact_bucket.bucket},
+            cross_region_replication_buckets={
+                **replication_buckets,
+                Stack.of(self).region: self.artifact_bucket.bucket,
+            },
         )
         for wave_name, stages in waves.items():
             wave = self.pipeline.add_wave(wave_name)

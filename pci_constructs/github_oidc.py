@@ -33,7 +33,7 @@ def deploy_role_name(environment: str) -> str:
 
 
 def github_subject(repository: str, environment: str) -> str:
-    """The `sub` claim of a GitHub Actions job in a GitHub environment ("About security hardening with OpenID Connect")."""
+    """The `sub` claim of a job in a GitHub environment ("About security hardening with OpenID Connect", GitHub)."""
     return f"repo:{repository}:environment:{environment}"
 
 
@@ -90,7 +90,7 @@ class GitHubDeployRoles(Construct):
                 self,
                 f"Deploy-{environment}",
                 role_name=deploy_role_name(environment),
-                description=f"GitHub Actions deploys environment {environment} of {repository} (CDK bootstrap roles only)",
+                description=f"GitHub Actions deploys {environment} of {repository} (CDK bootstrap roles only)",
                 max_session_duration=MAX_SESSION,
                 # "Configuring a role for GitHub OIDC identity provider" (IAM User Guide): aud and sub pinned.
                 assumed_by=iam.WebIdentityPrincipal(

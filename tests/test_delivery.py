@@ -100,7 +100,7 @@ def test_bad_delivery_fails_naming_the_field(mutate: Any, message: str) -> None:
 def test_connection_must_belong_to_the_tooling_account() -> None:
     data = _default()
     data["source"]["connection_arn"] = data["source"]["connection_arn"].replace("111111111111", "999999999999")
-    with pytest.raises(ConfigError, match="source.connection_arn: the connection is in account 999999999999"):
+    with pytest.raises(ConfigError, match=r"source\.connection_arn: the connection is in account 999999999999"):
         parse_delivery(data)
 
 
@@ -115,7 +115,7 @@ def test_delivery_file_names_environments_by_embedded_name_or_relative_file(tmp_
     assert load_delivery(str(path)).environment("prod").config.account == "333333333333"
     data["environments"][1]["config"] = "envs/missing.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match="environments.1.config: cannot read environment file"):
+    with pytest.raises(ConfigError, match=r"environments\.1\.config: cannot read environment file"):
         load_delivery(str(path))
 
 
@@ -230,8 +230,7 @@ def test_registry_paths_drop_the_stage_prefix(tmp_path: Path) -> None:
 
 
 def _resources(delivered: Delivered, stack: str, kind: str) -> dict[str, Any]:
-    found: dict[str, Any] = delivered.template(stack).find_resources(kind)
-    return found
+    return dict(delivered.template(stack).find_resources(kind))
 
 
 def test_pipeline_promotes_preprod_then_prod_with_an_approval_before_prod(delivered: Delivered) -> None:
@@ -242,9 +241,11 @@ def test_pipeline_promotes_preprod_then_prod_with_an_approval_before_prod(delive
     assert names[:4] == ["Source", "Build", "UpdatePipeline", "Assets"]
     assert names.index("preprod") < names.index("prod")
     approvals = [a for a in stages["prod"] if a["ActionTypeId"]["Category"] == "Approval"]
-    assert len(approvals) == 1 and approvals[0]["RunOrder"] == 1
+    assert len(approvals) == 1
+    assert approvals[0]["RunOrder"] == 1
     deploys = [a for a in stages["prod"] if a["ActionTypeId"]["Category"] == "Deploy"]
-    assert deploys and all(a["RunOrder"] > 1 for a in deploys)
+    assert deploys
+    assert all(a["RunOrder"] > 1 for a in deploys)
     assert not [a for a in stages["preprod"] if a["ActionTypeId"]["Category"] == "Approval"]
     # Cross-account: the stage's actions run with the target account's CDK bootstrap roles.
     assert all(":role/cdk-hnb659fds-deploy-role-333333333333-" in json.dumps(a["RoleArn"]) for a in deploys)
@@ -279,7 +280,8 @@ def test_artifact_buckets_are_kms_encrypted_versioned_logged_and_retained(delive
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(b["DeletionPolicy"] == "Retain" and b["UpdateReplacePolicy"] == "Retain" for b in buckets.values())
     keys = _resources(delivered, stack, "AWS::KMS::Key")
-    assert keys and all(k["Properties"]["EnableKeyRotation"] and k["DeletionPolicy"] == "Retain" for k in keys.values())
+    assert keys
+    assert all(k["Properties"]["EnableKeyRotation"] and k["DeletionPolicy"] == "Retain" for k in keys.values())
 
 
 def test_codebuild_projects_are_unprivileged_and_log_to_the_encrypted_group(delivered: Delivered) -> None:
@@ -310,9 +312,12 @@ def test_synth_step_runs_the_readme_command_on_the_project_toolchain(delivered: 
     assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     self_mutation = [
-        p for p in template.find_resources("AWS::CodeBuild::Project").values() if "cdk -a" in p["Properties"]["Source"]["BuildSpec"]
+        p
+        for p in template.find_resources("AWS::CodeBuild::Project").values()
+        if "cdk -a" in p["Properties"]["Source"]["BuildSpec"]
     ]
-    assert self_mutation and f"aws-cdk@{pinned_cdk_cli_version()}" in self_mutation[0]["Properties"]["Source"]["BuildSpec"]
+    assert self_mutation
+    assert f"aws-cdk@{pinned_cdk_cli_version()}" in self_mutation[0]["Properties"]["Source"]["BuildSpec"]
 
 
 def test_log_key_is_usable_by_cloudwatch_logs_for_the_build_log_group_only(delivered: Delivered) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from compliance.gate import register_gates, synthesize
+from compliance.gate import prepare_stage, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from config.delivery_loader import load_delivery
@@ -33,7 +33,7 @@ def main() -> int:
     delivery = app.node.try_get_context("delivery")
     try:
         if delivery:
-            build_delivery(app, load_delivery(delivery), selector=delivery)
+            build_delivery(app, load_delivery(delivery), selector=delivery, prepare_stage=prepare_stage)
         else:
             build_landing_zone(app, load_environment(app.node.try_get_context("env")))
     except ConfigError as err:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Validations, cx_api
+from aws_cdk import App, Stage, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
@@ -73,6 +73,20 @@ class Gate:
     packs: tuple[str, ...]
     acknowledged_paths: dict[Acknowledgment, list[str]]
     checkov_skipped_paths: dict[CheckovSkip, list[str]] = field(default_factory=dict)
+
+
+def prepare_stage(stage: Stage, checkov_skips: Iterable[CheckovSkip] = CHECKOV_SKIPS) -> None:
+    """Write the checkov-skip registry into a Stage's resources before CDK Pipelines synthesizes it.
+
+    `pipelines.Wave.add_stage` synthesizes the stage's cloud assembly at once, and later
+    synthesis reuses it: template metadata written after that never reaches the stage's
+    templates. (Acknowledgments are unaffected: cdk-nag reads them from the construct tree
+    at validation time.) Call for every stage before adding it to a pipeline; register_gates
+    on the App afterwards still applies and reports every registry.
+    """
+    constructs = construct_paths(stage)
+    present = [e for e in checkov_skips if any(e.matches(path) for _, path in constructs)]
+    apply_checkov_skips(stage, present, constructs)
 
 
 def register_gates(

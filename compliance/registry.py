@@ -138,7 +138,10 @@ def construct_paths(scope: IConstruct) -> list[tuple[IConstruct, str]]:
     paths once and matching patterns on the strings keeps the registries'
     cost linear in the tree, not tree x entries (measured: 6 s of a 20 s synth).
     """
-    prefixes = sorted(stage_prefixes(scope), key=len, reverse=True)  # innermost stage first
+    prefixes = stage_prefixes(scope)
+    if isinstance(scope, Stage) and scope.node.path:  # a Stage itself (not the App): its own prefix too
+        prefixes.append(scope.node.path + "/")
+    prefixes.sort(key=len, reverse=True)  # innermost stage first
     return [(c, _within_stage(path, prefixes)) for c in scope.node.find_all() if (path := c.node.path)]
 
 

@@ -6,6 +6,7 @@ pipeline's own synth step runs the same command, so the pipeline updates itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
@@ -146,15 +147,20 @@ class Delivery:
     github: GitHubOidcStack | None = None
 
 
-def build_delivery(scope: Construct, delivery: DeliveryConfig, *, selector: str) -> Delivery:
+def build_delivery(
+    scope: Construct, delivery: DeliveryConfig, *, selector: str, prepare_stage: Callable[[Stage], None]
+) -> Delivery:
     """Every environment in its Stage (stage ID = environment name), then the pipeline and the OIDC stack.
 
     `selector` is the `-c delivery=` value the pipeline's synth step passes again.
+    `prepare_stage` runs on each finished Stage before the pipeline takes it: adding a stage to
+    a CDK pipeline synthesizes its templates there and then (compliance.gate.prepare_stage).
     """
     built = Delivery(config=delivery)
     for entry in delivery.environments:
         name = entry.config.name
         built.stages[name] = LandingZoneStage(scope, name, delivery=delivery, environment=name)
+        prepare_stage(built.stages[name])
     region = delivery.tooling.region
     stage_regions = sorted({r for entry in delivery.environments for r in entry.config.regions} - {region})
     for other in stage_regions:

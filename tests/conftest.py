@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
-from compliance.gate import Gate, GateReport, register_gates, synthesize
+from compliance.gate import Gate, GateReport, prepare_stage, register_gates, synthesize
 from config import EnvironmentConfig, load_environment
 from config.delivery import DeliveryConfig
 from config.delivery_loader import DEFAULT_DELIVERY, load_delivery
@@ -87,7 +87,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Delivered:
     outdir = tmp_path_factory.mktemp("cdk.out.delivery")
     app = new_app(outdir, delivery=DEFAULT_DELIVERY)
     config = load_delivery(DEFAULT_DELIVERY)
-    delivery = build_delivery(app, config, selector=DEFAULT_DELIVERY)
+    delivery = build_delivery(app, config, selector=DEFAULT_DELIVERY, prepare_stage=prepare_stage)
     gate = register_gates(app)
     assembly, report = synthesize(app, gate)
     assert assembly is not None, "\n".join(map(str, report.findings))

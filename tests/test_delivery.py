@@ -347,3 +347,27 @@ def test_log_key_is_usable_by_cloudwatch_logs_for_the_build_log_group_only(deliv
             }
         },
     )
+
+
+def test_stage_templates_carry_the_checkov_skips_of_the_single_environment(
+    delivered: Delivered, synthesized: Synthesized
+) -> None:
+    """Adding a stage to a pipeline synthesizes it at once: the registry must be written before (prepare_stage)."""
+
+    def skips(templates: dict[str, Any], prefix: str) -> dict[tuple[str, str], Any]:
+        return {
+            (name.replace(prefix, ""), logical_id): resource["Metadata"]["checkov"]
+            for name, template in templates.items()
+            for logical_id, resource in template.get("Resources", {}).items()
+            if "checkov" in resource.get("Metadata", {})
+        }
+
+    single = skips(dict(synthesized.templates()), "PciLz-default-")
+    assert single
+    for env in ("preprod", "prod"):
+        staged = {
+            s.stack_name: s.template
+            for s in delivered.assembly.stacks_recursively
+            if s.stack_name.startswith(f"PciLz-{env}-")
+        }
+        assert skips(staged, f"PciLz-{env}-") == single

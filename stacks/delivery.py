@@ -44,7 +44,21 @@ class LandingZoneStage(Stage):
         self.zone = build_landing_zone(self, config)
 
 
-class PipelineStack(Stack):
+class ToolingStack(Stack):
+    """A stack of the tooling account: named by its construct ID, termination protection on."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, account: str, region: str, description: str) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=construct_id,
+            env=Environment(account=account, region=region),
+            description=description,
+            termination_protection=True,
+        )
+
+
+class PipelineStack(ToolingStack):
     """The CDK pipeline in the tooling account."""
 
     pipeline: DeliveryPipeline
@@ -59,14 +73,12 @@ class PipelineStack(Stack):
         stages: dict[str, LandingZoneStage],
         replicas: dict[str, ReplicationArtifactsStack],
     ) -> None:
-        tooling = delivery.tooling
         super().__init__(
             scope,
             construct_id,
-            stack_name=construct_id,
-            env=Environment(account=tooling.account, region=tooling.region),
+            account=delivery.tooling.account,
+            region=delivery.tooling.region,
             description="PCI landing zone delivery: CDK pipeline promoting the landing zone through accounts",
-            termination_protection=True,
         )
         self.pipeline = DeliveryPipeline(
             self,
@@ -87,7 +99,7 @@ class PipelineStack(Stack):
             self.add_stack_dependency(replica, "the pipeline names the artifact bucket of every stage region")
 
 
-class ReplicationArtifactsStack(Stack):
+class ReplicationArtifactsStack(ToolingStack):
     """The pipeline's artifact bucket in a region other than the tooling region (tooling account)."""
 
     artifacts: ReplicationArtifacts
@@ -96,28 +108,25 @@ class ReplicationArtifactsStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            stack_name=construct_id,
-            env=Environment(account=delivery.tooling.account, region=region),
+            account=delivery.tooling.account,
+            region=region,
             description="PCI landing zone delivery: pipeline artifacts for the stacks in this region",
-            termination_protection=True,
         )
         self.artifacts = ReplicationArtifacts(self, "Replication")
 
 
-class GitHubOidcStack(Stack):
+class GitHubOidcStack(ToolingStack):
     """The GitHub OIDC provider and one deploy role per environment, in the tooling account."""
 
     roles: GitHubDeployRoles
 
     def __init__(self, scope: Construct, construct_id: str, *, delivery: DeliveryConfig) -> None:
-        tooling = delivery.tooling
         super().__init__(
             scope,
             construct_id,
-            stack_name=construct_id,
-            env=Environment(account=tooling.account, region=tooling.region),
+            account=delivery.tooling.account,
+            region=delivery.tooling.region,
             description="PCI landing zone delivery: GitHub Actions OIDC deploy roles",
-            termination_protection=True,
         )
         self.roles = GitHubDeployRoles(
             self,

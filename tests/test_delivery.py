@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,8 @@ from config.delivery_loader import (
 )
 from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, pinned_cdk_cli_version
 from stacks.delivery import DELIVERY_PATH_PREFIX, delivery_stack_name
-from tests.conftest import ROOT, Delivered, Synthesized, new_app
+from tests.conftest import Delivered, Synthesized, new_app
+from tests.test_app_cli import run_app
 
 PIPELINE = delivery_stack_name("Pipeline", "us-east-1")
 DELIVERY_ACKNOWLEDGMENTS = tuple(e for e in ACKNOWLEDGMENTS if e.path.startswith(DELIVERY_PATH_PREFIX))
@@ -382,22 +380,7 @@ def test_app_refuses_a_bad_delivery_file_before_synthesis(tmp_path: Path) -> Non
     data["waves"][1]["stages"][0]["approval"] = False
     path = tmp_path / "delivery.json"
     path.write_text(json.dumps(data))
-    outdir = tmp_path / "cdk.out"
-    environ = {
-        **os.environ,
-        "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"delivery": str(path)}),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    }
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_app(tmp_path, str(path), context="delivery")
     assert result.returncode == 2, result.stderr
     assert "waves.1.stages.0.approval: production environment 'prod' needs a manual approval" in result.stderr
-    assert not list(outdir.glob("**/*.template.json"))
+    assert not list((tmp_path / "cdk.out").glob("**/*.template.json"))

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
+from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip
 from compliance.gate import EVIDENCE_DIR, EVIDENCE_FILE, read_report, register_gates, synthesize
 from compliance.registry import Acknowledgment, construct_paths
 from config import ConfigError
@@ -384,3 +385,19 @@ def test_app_refuses_a_bad_delivery_file_before_synthesis(tmp_path: Path) -> Non
     assert result.returncode == 2, result.stderr
     assert "waves.1.stages.0.approval: production environment 'prod' needs a manual approval" in result.stderr
     assert not list((tmp_path / "cdk.out").glob("**/*.template.json"))
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in CHECKOV_SKIPS if e.path.startswith(DELIVERY_PATH_PREFIX)], ids=lambda e: f"{e.check}@{e.path}"
+)
+def test_delivery_checkov_skip_lands_on_the_pipeline_resource(entry: CheckovSkip, delivered: Delivered) -> None:
+    """The delivery's checkov skips match its stacks and are written into their templates."""
+    resources = delivered.gate.checkov_skipped_paths[entry]
+    assert resources, f"{entry.path} {entry.check} matches nothing in the default delivery"
+    stack = resources[0].split("/", 1)[0]
+    written = [
+        r["Metadata"]["checkov"]["skip"]
+        for r in delivered.template(stack).to_json()["Resources"].values()
+        if "checkov" in r.get("Metadata", {})
+    ]
+    assert any({"id": entry.check, "comment": entry.comment} in skips for skips in written)

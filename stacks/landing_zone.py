@@ -49,7 +49,8 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
     CloudFormation name is its construct ID, `PciLz-<env>-<Part>-<region>`, in both:
     inside a Stage only the cloud-assembly artifact ID takes the stage's prefix, so moving
     an environment from `cdk deploy` to the pipeline updates its stacks instead of
-    creating new ones beside them.
+    creating new ones beside them. Aspects (tags, and any environment-wide Aspect) go on
+    `scope`, never on the App: an Aspect added to the App does not enter a Stage.
     """
     zone = LandingZone(config=config)
     for region in config.regions:

@@ -401,3 +401,14 @@ def test_delivery_checkov_skip_lands_on_the_pipeline_resource(entry: CheckovSkip
         if "checkov" in r.get("Metadata", {})
     ]
     assert any({"id": entry.check, "comment": entry.comment} in skips for skips in written)
+
+
+def test_aspects_of_the_environment_reach_its_stage_stacks(delivered: Delivered) -> None:
+    """Tags (an Aspect) are added on the environment's scope: inside a Stage they still land on every resource."""
+    for env in ("preprod", "prod"):
+        keys = delivered.template(f"PciLz-{env}-Keys-us-east-1").find_resources("AWS::KMS::Key")
+        assert keys
+        for key in keys.values():
+            tags = {t["Key"]: t["Value"] for t in key["Properties"]["Tags"]}
+            assert tags["environment"] == env
+            assert tags["project"] == "pci-dss-landing-zone"

@@ -9,7 +9,9 @@ Cases
 - synth-N:    app.py with every gate on, for a configuration of N regions (1, 2, 4),
               built from the default environment with non-overlapping CIDRs and
               per-region placeholder certificate ARNs
-- nogates-2:  the 2-region landing zone without the cdk-nag packs (the gates' share)
+- nogates-2:  the 2-region landing zone without the cdk-nag packs or the v4.0.1 plugin (the gates' share)
+- v4.0.1 plugin: what the PCI DSS v4.0.1 plugin adds to each gated synth, read from app.py's
+              output (its validate(): parsing every template, every rule, the report)
 - make-test:  the whole `make test` after set-up (lint, types, every test)
 - delivery-N: app.py with `-c delivery=` for a delivery of N environments (1, 4, 16), each
               two regions in its own account, every gate on (pipeline, OIDC and every stage);
@@ -26,6 +28,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -47,6 +50,8 @@ EXTRA_REGIONS = ("us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
 TARGET_RATIO = 2.5
 TARGET_PER_REGION_S = 0.5
 TARGET_MAKE_TEST_S = 60.0
+TARGET_PLUGIN_S = 0.5
+PLUGIN_TIME = re.compile(r"v4\.0\.1 plugin (\d+\.\d+) s")
 DELIVERY_SIZES = (1, 4, 16)
 
 
@@ -103,6 +108,7 @@ class Case:
     exits: list[int] = field(default_factory=list)
     walls: list[float] = field(default_factory=list)
     peaks_mib: list[float] = field(default_factory=list)
+    plugin_s: list[float] = field(default_factory=list)  # the v4.0.1 plugin's time, when app.py reports it
 
     @property
     def median(self) -> float:
@@ -137,6 +143,8 @@ def measure(case: Case, workdir: Path) -> None:
         raise SystemExit(f"bench case {case.name} failed (exit {proc.returncode}):\n{tail}")
     case.exits.append(proc.returncode)
     case.walls.append(wall)
+    if plugin := PLUGIN_TIME.search(log.read_text(encoding="utf-8", errors="replace")):
+        case.plugin_s.append(float(plugin.group(1)))
     case.peaks_mib.append(usage.ru_maxrss / 1024)  # KiB on Linux
     shutil.rmtree(outdir, ignore_errors=True)
     log.unlink(missing_ok=True)
@@ -225,12 +233,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gates_cost_s": round(s2 - nogates, 2),
         "gates_share_of_synth2_best_of_runs": round((best["synth-2"] - best["nogates-2"]) / best["synth-2"], 3),
     }
+    plugin_runs = by_name["synth-2"].plugin_s
+    if plugin_runs:
+        derived["pci_v4_plugin_s_synth2"] = round(statistics.median(plugin_runs), 3)
+        derived["pci_v4_plugin_s_synth4"] = round(statistics.median(by_name["synth-4"].plugin_s or [0.0]), 3)
     # 2 -> 4 is the headline: 1 -> 2 also adds the one-off audit replica stack.
     per_region = derived["per_extra_region_s_2_to_4"]
     targets = {
         "synth2_over_floor <= 2.5": _verdict(derived["synth2_over_floor"], TARGET_RATIO),
         "per_extra_region (2 -> 4) <= 0.5 s": _verdict(per_region, TARGET_PER_REGION_S),
     }
+    if "pci_v4_plugin_s_synth2" in derived:
+        targets["pci_v4_plugin (2 regions) <= 0.5 s"] = _verdict(derived["pci_v4_plugin_s_synth2"], TARGET_PLUGIN_S)
     if "make-test" in by_name:
         derived["make_test_s"] = round(by_name["make-test"].median, 2)
         targets["make_test <= 60 s"] = _verdict(derived["make_test_s"], TARGET_MAKE_TEST_S)
@@ -254,6 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"    ({derived['gates_cost_s']:.2f} s)"
     )
     print(f"  same, fastest run of each              {100 * derived['gates_share_of_synth2_best_of_runs']:>6.1f} %")
+    if "pci_v4_plugin_s_synth2" in derived:
+        print(
+            f"v4.0.1 plugin, 2 regions (4 regions)   {derived['pci_v4_plugin_s_synth2']:>6.2f} s"
+            f"    ({derived['pci_v4_plugin_s_synth4']:.2f} s)   target <= 0.5 s"
+        )
     if "make_test_s" in derived:
         print(f"make test (after set-up)               {derived['make_test_s']:>6.2f} s    target <= 60 s")
     for target, verdict in targets.items():

@@ -40,6 +40,15 @@ _EBS_DEFAULTS = (
     "CDK-generated singleton handler of custom_resources.AwsCustomResource (pci_constructs/ebs_default_encryption.py):"
     " CloudFormation invokes it only at deploy time to switch on EBS encryption by default with the block-storage key"
 )
+_ACCOUNT_GUARDS = (
+    "CDK-generated singleton handler of custom_resources.AwsCustomResource (pci_constructs/account_guards.py):"
+    " CloudFormation invokes it only at deploy time to set account-level guards (password policy, S3 and AMI"
+    " public-access blocks, IMDSv2 defaults)"
+)
+_ACCOUNT_GUARDS_NO_VPC = (
+    "it calls only the IAM, S3 Control and EC2 APIs, handles no cardholder data, and no VPC of the landing"
+    " zone has a route or endpoint for IAM or S3 Control"
+)
 _NO_CONCURRENCY = "it has no event source to throttle and CDK exposes no concurrency setting for it"
 _NO_DLQ = (
     "the invocation is synchronous, so a failure fails and rolls back the stack update where it is seen,"
@@ -51,11 +60,11 @@ _NO_VPC = (
 )
 
 
-def _handler_skips(path: str, what: str) -> tuple[CheckovSkip, ...]:
+def _handler_skips(path: str, what: str, no_vpc: str = _NO_VPC) -> tuple[CheckovSkip, ...]:
     return (
         CheckovSkip(path, "CKV_AWS_115", f"{what}; {_NO_CONCURRENCY}", "PCI DSS v4.0.1 2.2.1"),
         CheckovSkip(path, "CKV_AWS_116", f"{what}; {_NO_DLQ}", "PCI DSS v4.0.1 2.2.1"),
-        CheckovSkip(path, "CKV_AWS_117", f"{what}; {_NO_VPC}", "PCI DSS v4.0.1 1.3.1"),
+        CheckovSkip(path, "CKV_AWS_117", f"{what}; {no_vpc}", "PCI DSS v4.0.1 1.3.1"),
     )
 
 
@@ -114,6 +123,28 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
             " other target would only move the gap one bucket further (acknowledged for cdk-nag as AwsSolutions-S1)"
         ),
         requirement="PCI DSS v4.0.1 10.2.1",
+    ),
+    # --- Issue #13: account-guard SDK calls ---------------------------------------------------------
+    *_handler_skips(f"PciLz-*-Identity-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
+    *_handler_skips(f"PciLz-*-AccountGuards-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
+    *(
+        CheckovSkip(
+            path="PciLz-*-Keys-*/PermissionsBoundary/Policy",
+            check=check,
+            reason=(
+                f"{what}: this policy is a permissions boundary, which grants nothing on its own (effective access is"
+                " the intersection with the role's identity policies), so its Allow is * on *; its Deny statements"
+                " are the point: no boundary removal, no role without it, no key-policy or control tampering"
+            ),
+            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+        )
+        for check, what in (
+            ("CKV_AWS_107", "credentials exposure"),
+            ("CKV_AWS_108", "data exfiltration"),
+            ("CKV_AWS_109", "permissions management"),
+            ("CKV_AWS_110", "privilege escalation"),
+            ("CKV_AWS_111", "unconstrained write access"),
+        )
     ),
     # --- Issue #14: the delivery's pipeline stacks (only in the delivery app, `-c delivery=...`).
     *(

@@ -37,6 +37,17 @@ class LandingZoneStack(Stack):
         )
         self.config = config
 
+    def pin_exports(self, *values: str) -> None:
+        """Export each value whether or not a consumer imports it today.
+
+        Which stacks import a value depends on configuration (the proxy, detective controls, a
+        second region). Without the pin, switching a consumer off makes this stack drop an export
+        that the deployed consumer still imports, and CloudFormation refuses the update. The export
+        names are the ones CDK gives the automatic exports, so pinning never renames one.
+        """
+        for value in values:
+            self.export_value(value)
+
     @property
     def availability_zones(self) -> list[str]:
         return list(self._availability_zones)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import Tags
+from aws_cdk import Aspects, Stack, Tags
 from constructs import Construct
 
 from config import EnvironmentConfig
+from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
 from stacks.data_stack import DataStack
 from stacks.detection_stack import DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
+from stacks.identity_stack import AccountGuardsStack, IdentityStack, OrgGuardrailsStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
 
@@ -36,6 +38,18 @@ class LandingZone:
     config: EnvironmentConfig
     regions: dict[str, RegionalStacks] = field(default_factory=dict)
     audit: AuditStacks | None = None
+    identity: IdentityStack | None = None
+    account_guards: dict[str, AccountGuardsStack] = field(default_factory=dict)
+    guardrails: OrgGuardrailsStack | None = None
+
+    @property
+    def stack_names(self) -> list[str]:
+        """Every stack of this environment (what its own acknowledgments may apply to)."""
+        stacks: list[Stack] = [s for r in self.regions.values() for s in (r.keys, r.network, r.data, r.edge)]
+        if self.audit is not None:
+            stacks += [self.audit.trail, *([self.audit.replica] if self.audit.replica else [])]
+            stacks += list(self.audit.detection.values())
+        return [s.stack_name for s in stacks]
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:
@@ -81,6 +95,13 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
         )
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
     zone.audit = _build_audit(scope, config, zone.regions)
+    _build_identity(scope, config, zone)
+    # Every IAM role and user of every stack of this environment, CDK-generated ones and those
+    # added later, gets its region's permissions boundary. On `scope`, once: an Aspect on the App
+    # would not reach the stacks of a Stage.
+    Aspects.of(scope).add(
+        PermissionsBoundaryAspect(boundaries={region: stacks.keys.boundary for region, stacks in zone.regions.items()})
+    )
     Tags.of(scope).add("project", "pci-dss-landing-zone")
     Tags.of(scope).add("environment", config.name)
     return zone
@@ -123,3 +144,19 @@ def _build_audit(scope: Construct, config: EnvironmentConfig, regions: dict[str,
                 access_logs_bucket=regional.data.access_logs.bucket,
             )
     return AuditStacks(trail=trail, replica=replica, detection=detection)
+
+
+def _build_identity(scope: Construct, config: EnvironmentConfig, zone: LandingZone) -> None:
+    """Once per account: the identity stack (home region); per region: the account guards."""
+    home = zone.regions[config.home_region]
+    zone.identity = IdentityStack(
+        scope, stack_name(config, "Identity", config.home_region), config=config, keys=home.keys.keys
+    )
+    for region, regional in zone.regions.items():
+        zone.account_guards[region] = AccountGuardsStack(
+            scope, stack_name(config, "AccountGuards", region), config=config, region=region, keys=regional.keys.keys
+        )
+    if config.guardrails.enabled:
+        zone.guardrails = OrgGuardrailsStack(
+            scope, stack_name(config, "OrgGuardrails", config.home_region), config=config
+        )

@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
-from compliance.gate import Gate, GateReport, prepare_stage, register_gates, synthesize
+from compliance.gate import Gate, GateReport, environment_acknowledgments, prepare_stage, register_gates, synthesize
 from config import EnvironmentConfig, load_environment
 from config.delivery import DeliveryConfig
 from config.delivery_loader import DEFAULT_DELIVERY, load_delivery
@@ -60,9 +60,15 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, default_config: Enviro
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = new_app(outdir)
     zone = build_landing_zone(app, default_config)
-    gate = register_gates(app)
+    own = environment_acknowledgments(
+        default_config.acknowledgments, environment=default_config.name, stacks=zone.stack_names
+    )
+    gate = register_gates(app, environment=own)
     assembly, report = synthesize(app, gate)
-    assert assembly is not None, "\n".join(map(str, report.findings))
+    # A finding fails only test_default_app_has_no_unacknowledged_finding (which names it), never
+    # every test of the session: CDK has written the templates before validation stopped it.
+    if assembly is None:
+        assembly = cx_api.CloudAssembly(str(outdir))
     return Synthesized(default_config, zone, gate, report, assembly, outdir)
 
 
@@ -88,7 +94,16 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Delivered:
     app = new_app(outdir, delivery=DEFAULT_DELIVERY)
     config = load_delivery(DEFAULT_DELIVERY)
     delivery = build_delivery(app, config, selector=DEFAULT_DELIVERY, prepare_stage=prepare_stage)
-    gate = register_gates(app)
+    own = [
+        entry
+        for stage in delivery.stages.values()
+        for entry in environment_acknowledgments(
+            stage.zone.config.acknowledgments, environment=stage.zone.config.name, stacks=stage.zone.stack_names
+        )
+    ]
+    gate = register_gates(app, environment=own)
     assembly, report = synthesize(app, gate)
-    assert assembly is not None, "\n".join(map(str, report.findings))
+    # As in `synthesized`: a finding fails test_default_delivery_passes_the_gate_in_every_stage only.
+    if assembly is None:
+        assembly = cx_api.CloudAssembly(str(outdir))
     return Delivered(config, delivery, gate, report, assembly, outdir)

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Environment, Stack, Stage
+from aws_cdk import Aspects, Environment, Stack, Stage
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
+from constructs import IConstruct
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip
-from compliance.gate import EVIDENCE_DIR, EVIDENCE_FILE, read_report, register_gates, synthesize
-from compliance.registry import Acknowledgment, construct_paths
+from compliance.gate import (
+    EVIDENCE_DIR,
+    EVIDENCE_FILE,
+    GateReport,
+    environment_acknowledgments,
+    read_report,
+    register_gates,
+    synthesize,
+)
+from compliance.registry import Acknowledgment, construct_paths, environment_of
 from config import ConfigError
 from config.delivery_loader import (
     EMBEDDED_DELIVERIES,
@@ -25,6 +36,7 @@ from config.delivery_loader import (
     placeholder_environment,
 )
 from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, pinned_cdk_cli_version
+from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.delivery import DELIVERY_PATH_PREFIX, delivery_stack_name
 from tests.conftest import Delivered, Synthesized, new_app
 from tests.test_app_cli import run_app
@@ -139,7 +151,11 @@ def test_default_delivery_passes_the_gate_in_every_stage(delivered: Delivered) -
         delivery_stack_name("Artifacts", "us-west-2"),
     }
     for env in ("preprod", "prod"):
-        assert len(stages[env]) == 12, stages[env]
+        # 5 stacks per region (Keys, Network, Data, Edge, AccountGuards) x 2, Audit, AuditReplica,
+        # Identity, Detection x 2: every stack of the environment, #13's identity stacks included.
+        stack_names = {c.stack_name for c in delivered.delivery.stages[env].node.children if isinstance(c, Stack)}
+        assert set(stages[env]) == stack_names, stages[env]
+        assert len(stack_names) == 15
         # The packs really looked inside the stage: its acknowledged findings carry the stage.
         assert any(f.stage == env and f.path.startswith(f"{env}/PciLz-{env}-") for f in delivered.report.acknowledged)
 
@@ -183,12 +199,16 @@ def test_evidence_lists_findings_per_stage(delivered: Delivered) -> None:
         assert f"PciLz-{env}-Network-us-east-1" in evidence["stages"][env]["stacks"]
 
 
-def _broken_pipeline_app(tmp_path: Path) -> None:
-    """A pipeline whose pre-production stage holds a bucket with none of the landing zone's defaults."""
-    app = new_app(tmp_path)
+@pytest.fixture(scope="module")
+def broken_pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GateReport]:
+    """A pipeline whose pre-production stage holds a bucket with none of the landing zone's defaults
+    and a KMS key that never rotates, under the gate with no acknowledgment; synthesized once."""
+    outdir = tmp_path_factory.mktemp("cdk.out.broken-stage")
+    app = new_app(outdir)
     stage = Stage(app, "preprod", env=Environment(account="222222222222", region="us-east-1"))
     data = Stack(stage, "PciLz-preprod-Data-us-east-1", stack_name="PciLz-preprod-Data-us-east-1")
     s3.Bucket(data, "PlainBucket")  # no KMS key, no access logs, no TLS-only policy
+    kms.Key(data, "StaticKey", enable_key_rotation=False)  # PCI DSS v4.0.1 3.7.4
     tooling = Stack(app, PIPELINE, env=Environment(account="111111111111", region="us-east-1"))
     DeliveryPipeline(
         tooling,
@@ -204,19 +224,56 @@ def _broken_pipeline_app(tmp_path: Path) -> None:
     )
     assembly, report = synthesize(app, register_gates(app, acknowledgments=()))
     assert assembly is None
+    return outdir, report
+
+
+def test_a_broken_bucket_inside_a_pipeline_stage_fails_the_synth(broken_pipeline: tuple[Path, GateReport]) -> None:
+    outdir, report = broken_pipeline
     assert not report.passed
     broken = [f for f in report.findings if f.path.startswith("preprod/PciLz-preprod-Data-us-east-1/PlainBucket")]
     assert {"AwsSolutions-S1", "AwsSolutions-S10", "PCI.DSS.321-S3BucketSSLRequestsOnly"} <= {f.rule for f in broken}
     assert {f.stage for f in broken} == {"preprod"}
-
-
-def test_a_broken_bucket_inside_a_pipeline_stage_fails_the_synth(tmp_path: Path) -> None:
-    _broken_pipeline_app(tmp_path)
-    reread = read_report(tmp_path)  # read back from disk, the findings are still placed in their stage
+    reread = read_report(outdir)  # read back from disk, the findings are still placed in their stage
     assert any(f.stage == "preprod" and "PlainBucket" in f.path for f in reread.findings)
-    evidence = json.loads((tmp_path / EVIDENCE_DIR / EVIDENCE_FILE).read_text())
+    evidence = json.loads((outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text())
     assert evidence["passed"] is False
     assert any("PlainBucket" in f for f in evidence["stages"]["preprod"]["unacknowledged"])
+
+
+def test_the_v4_plugin_checks_every_stack_of_every_stage(broken_pipeline: tuple[Path, GateReport]) -> None:
+    outdir, report = broken_pipeline
+    rotation = [f for f in report.findings if f.rule == "PCI4-KMS-ROTATION"]
+    assert [(f.plugin, f.stage, f.path.split("/")[:3]) for f in rotation] == [
+        ("PCI-DSS-v4.0.1", "preprod", ["preprod", "PciLz-preprod-Data-us-east-1", "StaticKey"])
+    ]
+    evidence = json.loads((outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text())
+    assert any("PCI4-KMS-ROTATION" in f for f in evidence["stages"]["preprod"]["unacknowledged"])
+
+
+def test_environment_acknowledgments_apply_inside_that_environments_stage_only(tmp_path: Path) -> None:
+    """An environment file's entry (limited to its stacks) suppresses its finding in its own stage,
+    and the same construct in another environment's stage keeps failing."""
+    app = new_app(tmp_path)
+    for name, account in (("preprod", "222222222222"), ("prod", "333333333333")):
+        stage = Stage(app, name, env=Environment(account=account, region="us-east-1"))
+        data = Stack(stage, f"PciLz-{name}-Data-us-east-1", stack_name=f"PciLz-{name}-Data-us-east-1")
+        kms.Key(data, "StaticKey", enable_key_rotation=False)
+
+    class Entry:  # what config.models.EnvironmentAcknowledgment carries
+        path = "PciLz-*-Data-*/StaticKey"
+        rule = "PCI4-KMS-ROTATION"
+        reason = "A test key whose material is replaced by re-encryption under a new key every quarter"
+        requirement = "PCI DSS v4.0.1 3.7.4"
+        owner = "payments-platform"
+        review_by = date.today() + timedelta(days=90)
+
+    own = environment_acknowledgments([Entry()], environment="preprod", stacks=["PciLz-preprod-Data-us-east-1"])
+    gate = register_gates(app, acknowledgments=(), environment=own)
+    _, report = synthesize(app, gate)
+    assert gate.acknowledged_paths[own[0]] == ["preprod/PciLz-preprod-Data-us-east-1/StaticKey"]
+    assert {(f.rule, f.stage) for f in report.acknowledged} == {("PCI4-KMS-ROTATION", "preprod")}
+    assert {(f.rule, f.stage) for f in report.findings if f.rule.startswith("PCI4-")} == {("PCI4-KMS-ROTATION", "prod")}
+    assert report.unused == ()
 
 
 def test_registry_paths_drop_the_stage_prefix(tmp_path: Path) -> None:
@@ -412,3 +469,43 @@ def test_aspects_of_the_environment_reach_its_stage_stacks(delivered: Delivered)
             tags = {t["Key"]: t["Value"] for t in key["Properties"]["Tags"]}
             assert tags["environment"] == env
             assert tags["project"] == "pci-dss-landing-zone"
+
+
+def test_environment_and_account_placeholders_follow_the_stack_of_the_construct(tmp_path: Path) -> None:
+    """#13's entries name the log archive `pcilz-<env>-logs-<account>-*`: one entry for every stage."""
+    app = new_app(tmp_path)
+    stage = Stage(app, "prod", env=Environment(account="333333333333", region="us-west-2"))
+    stack = Stack(stage, "PciLz-prod-Identity-us-west-2")
+    entry = next(e for e in ACKNOWLEDGMENTS if "pcilz-{environment}-logs-{account}-*]" in e.rule)
+    assert environment_of(stack) == "prod"
+    assert environment_of(Stack(app, "Tiny")) == ""
+    (filled,) = entry.validation_ids(stack.account, ["us-west-2"], environment_of(stack))
+    assert filled == "AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::pcilz-prod-logs-333333333333-*]"
+    assert entry.acknowledges(filled)
+    assert not entry.acknowledges(filled.replace("-*]", "-*/*]"))
+
+
+def _boundary_aspects(scope: IConstruct) -> int:
+    return sum(isinstance(a, PermissionsBoundaryAspect) for a in Aspects.of(scope).all)
+
+
+def test_the_permissions_boundary_reaches_every_role_of_every_stage_once(
+    delivered: Delivered, synthesized: Synthesized
+) -> None:
+    """#13's boundary Aspect goes on the environment's scope: once on the App of `cdk deploy`, once
+    on each Stage (an Aspect on the App never enters a Stage), never on the delivery's App."""
+    assert _boundary_aspects(synthesized.zone.regions[synthesized.config.home_region].keys.node.root) == 1
+    root = next(iter(delivered.delivery.stages.values())).node.root
+    assert _boundary_aspects(root) == 0
+    for env, stage in delivered.delivery.stages.items():
+        assert _boundary_aspects(stage) == 1
+        roles = delivered.template(f"PciLz-{env}-Identity-us-east-1").find_resources("AWS::IAM::Role")
+        assert roles
+        for role in roles.values():
+            assert f":iam::{stage.account}:policy/" in json.dumps(role["Properties"]["PermissionsBoundary"])
+
+
+def test_the_v4_plugin_parses_every_stack_of_the_delivery(delivered: Delivered) -> None:
+    model = delivered.gate.pci_dss_v4.model
+    assert model is not None
+    assert len(model.stacks) == len(delivered.assembly.stacks_recursively) == 33

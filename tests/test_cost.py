@@ -57,7 +57,7 @@ def test_default_environment_is_priced_per_region(estimates: list[RegionEstimate
         assert result.fixed["waf_web_acl"] == 1
         assert result.monthly(table) > 0
     home = estimates[0]
-    assert home.fixed["cloudwatch_alarm"] == 14
+    assert home.fixed["cloudwatch_alarm"] == 15  # the 14 trail alarms and the break-glass alarm (#13)
 
 
 def test_report_prints_region_and_total_figures_and_usage_per_unit(estimates: list[RegionEstimate]) -> None:

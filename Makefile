@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit bench cost prices schema cdk clean deps toolchain preflight FORCE
+.PHONY: synth test lint pytest audit bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
 
 ## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
 toolchain:
@@ -78,14 +78,23 @@ deps: $(BIN)/.installed $(SCAN_BIN)/.installed node_modules/.installed
 
 ## synth: synthesize every stack of one environment (LZ_ENV, default: the embedded `default`) with all
 ## gates on. cdk.out/ is emptied first, so it holds only this environment's assembly.
+## DELIVERY=default|path/to/delivery.json synthesizes the multi-account delivery instead (pipeline, OIDC,
+## every environment in its stage). Needs only the app's venv and the CDK CLI, not the scanners' venv.
 synth: $(BIN)/.synth-installed node_modules/.installed
 	rm -rf cdk.out
-	$(CDK) synth --quiet $(if $(LZ_ENV),-c env=$(LZ_ENV))
+	$(CDK) synth --quiet $(if $(LZ_ENV),-c env=$(LZ_ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
+
+## deploy: deploy one environment of a delivery with the credentials at hand (the GitHub deploy role in
+## .github/workflows/deploy.yml): make deploy DELIVERY=path/to/delivery.json STAGE=<environment name>.
+## The synth (and so the gate) runs first; the CLI then assumes the CDK bootstrap roles of the stage's account.
+deploy: synth
+	$(if $(and $(DELIVERY),$(STAGE)),,$(error deploy needs DELIVERY=<delivery> and STAGE=<environment name>))
+	$(CDK) deploy --app cdk.out --require-approval never '$(STAGE)/*'
 
 ## cdk: any CDK CLI command on the pinned CLI and Node, e.g. make cdk CDK_ARGS="deploy --all" LZ_ENV=envs/prod.yaml
 CDK_ARGS ?= ls
 cdk: $(BIN)/.synth-installed node_modules/.installed
-	$(CDK) $(CDK_ARGS) $(if $(LZ_ENV),-c env=$(LZ_ENV))
+	$(CDK) $(CDK_ARGS) $(if $(LZ_ENV),-c env=$(LZ_ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
 
 ## test: lint, type-check and run the whole test suite (gates, cfn-lint, checkov over the default
 ## environment and every file in envs/, SBOM, workflow).

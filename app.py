@@ -2,8 +2,10 @@
 """CDK entry point: read the configuration, build the stacks, run the gates.
 
 `cdk synth -c env=NAME` picks an embedded environment; `-c env=envs/prod.yaml` (or .json)
-reads a file (`make synth LZ_ENV=...` passes it). A bad configuration stops here, before any
-template is written.
+reads a file (`make synth LZ_ENV=...` passes it). `-c delivery=default|path/to/delivery.json`
+(`make synth DELIVERY=...`) builds the multi-account delivery instead: the pipeline and GitHub
+OIDC stacks and every environment in its Stage, every stack of every stage under the same gate.
+A bad configuration stops here, before any template is written.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 from aws_cdk import App
 
 from compliance.evidence import write_compliance_evidence, write_evidence_for_assembly
-from compliance.gate import environment_acknowledgments, failure_summary, register_gates, synthesize
+from compliance.gate import environment_acknowledgments, failure_summary, prepare_stage, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
+from config.delivery_loader import load_delivery
+from stacks.delivery import build_delivery
 from stacks.landing_zone import build_landing_zone
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
@@ -32,13 +36,24 @@ def main(app: App | None = None) -> int:
     # The CLI hands the app cdk.json's context (feature flags included); a direct
     # `python app.py` run takes the same context as defaults, so both build the same app.
     app = app or App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
+    delivery = app.node.try_get_context("delivery")
     try:
-        config = load_environment(app.node.try_get_context("env"))
+        if delivery:
+            built = build_delivery(app, load_delivery(delivery), selector=delivery, prepare_stage=prepare_stage)
+            zones = [stage.zone for stage in built.stages.values()]
+        else:
+            zones = [build_landing_zone(app, load_environment(app.node.try_get_context("env")))]
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    zone = build_landing_zone(app, config)
-    own = environment_acknowledgments(config.acknowledgments, environment=config.name, stacks=zone.stack_names)
+    # Each environment's own acknowledgments apply to its stacks only (in its Stage in a delivery).
+    own = [
+        entry
+        for zone in zones
+        for entry in environment_acknowledgments(
+            zone.config.acknowledgments, environment=zone.config.name, stacks=zone.stack_names
+        )
+    ]
     try:
         gate = register_gates(app, environment=own)
     except AcknowledgmentError as err:

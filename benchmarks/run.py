@@ -16,6 +16,9 @@ Cases
 - evidence:   what the compliance evidence (report + diagrams, dot renders included) adds to
               the 2-region synth: one synth, then `python -m compliance.evidence` rewrites the
               evidence of that assembly RUNS times in one process (wall and CPU, Python and dot)
+- delivery-N: app.py with `-c delivery=` for a delivery of N environments (1, 4, 16), each
+              two regions in its own account, every gate on (pipeline, OIDC and every stage);
+              timed `--delivery-runs` times (default 1: the 16-environment case takes minutes)
 
 Peak memory is the largest resident set of the case's process tree (wait4 rusage).
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import os
 import platform
@@ -41,6 +45,7 @@ from typing import Any
 
 from config import parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from config.delivery_loader import EMBEDDED_DELIVERIES, parse_delivery, placeholder_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -51,6 +56,7 @@ TARGET_MAKE_TEST_S = 60.0
 TARGET_PLUGIN_S = 0.5
 PLUGIN_TIME = re.compile(r"v4\.0\.1 plugin (\d+\.\d+) s")
 TARGET_EVIDENCE_S = 0.5
+DELIVERY_SIZES = (1, 4, 16)
 
 
 def environment(regions: int) -> dict[str, Any]:
@@ -69,6 +75,30 @@ def environment(regions: int) -> dict[str, Any]:
         regional.pop("az_suffixes", None)
         base["regions"][region] = regional
     parse_environment(base, source=f"benchmark {regions} regions")  # fail here, not inside a timed run
+    return base
+
+
+def delivery(environments: int) -> dict[str, Any]:
+    """The default delivery with `environments` two-region environments in accounts of their own.
+
+    The last one is production (behind an approval); the others deploy in parallel in one
+    pre-production wave before it.
+    """
+    base = copy.deepcopy(EMBEDDED_DELIVERIES["default"])
+    names = [f"env{index:02d}" for index in range(1, environments + 1)]
+    base["environments"] = [
+        {
+            "kind": "production" if name == names[-1] else "pre-production",
+            "config": placeholder_environment(name, f"{200000000000 + index}", (2 * index, 2 * index + 1)),
+        }
+        for index, name in enumerate(names, start=1)
+    ]
+    pre = [{"environment": name} for name in names[:-1]]
+    base["waves"] = [
+        *([{"name": "PreProduction", "stages": pre}] if pre else []),
+        {"name": "Production", "stages": [{"environment": names[-1], "approval": True}]},
+    ]
+    parse_delivery(base, source=f"benchmark delivery of {environments}")  # fail here, not inside a timed run
     return base
 
 
@@ -169,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "cdk.out" / "benchmarks" / "bench.json")
     parser.add_argument("--skip-tests", action="store_true", help="leave out the `make test` case")
+    parser.add_argument("--delivery-runs", type=int, default=1, help="runs of each delivery-N case (0: none)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="pci-lz-bench-"))
@@ -192,6 +223,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if not args.skip_tests:
         cases.append(Case("make-test", ["make", "--no-print-directory", "test"]))
+    deliveries = []
+    for size in DELIVERY_SIZES if args.delivery_runs > 0 else ():
+        path = workdir / f"delivery-{size}.json"
+        path.write_text(json.dumps(delivery(size)), encoding="utf-8")
+        deliveries.append(
+            Case(f"delivery-{size}", [PYTHON, "app.py"], env={"CDK_CONTEXT_JSON": json.dumps({"delivery": str(path)})})
+        )
     machine = _machine()
     print(f"bench: {args.runs} runs of {len(cases)} cases, round-robin; machine {machine}", file=sys.stderr)
     for run in range(args.runs):
@@ -200,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  run {run + 1}: {case.name:<10} {case.walls[-1]:6.2f} s", file=sys.stderr)
     evidence = evidence_cost(env_files[2], workdir, args.runs)
     print(f"  evidence: {evidence}", file=sys.stderr)
+    for run in range(args.delivery_runs):
+        for case in deliveries:
+            measure(case, workdir)
+            print(f"  run {run + 1}: {case.name:<11} {case.walls[-1]:6.2f} s", file=sys.stderr)
     shutil.rmtree(workdir, ignore_errors=True)
 
     by_name = {c.name: c for c in cases}
@@ -269,11 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"make test (after set-up)               {derived['make_test_s']:>6.2f} s    target <= 60 s")
     for target, verdict in targets.items():
         print(f"  {verdict:<7} {target}")
+    if deliveries:
+        derived["delivery"] = _delivery_figures(deliveries)
+        _print_delivery(derived["delivery"])
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "machine": machine,
-        "cases": [c.row() for c in cases],
+        "cases": [c.row() for c in (*cases, *deliveries)],
         "derived": derived,
         "evidence": evidence,
         "targets": targets,
@@ -282,6 +327,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten: {args.out}")
     return 0
+
+
+def _delivery_figures(deliveries: Sequence[Case]) -> list[dict[str, Any]]:
+    """Per delivery size: total time and peak memory, and both per environment (flat = linear total)."""
+    rows = []
+    for case in deliveries:
+        size = int(case.name.rsplit("-", 1)[1])
+        rows.append(
+            {
+                "environments": size,
+                "median_s": round(case.median, 2),
+                "s_per_environment": round(case.median / size, 2),
+                "peak_rss_mib": round(max(case.peaks_mib), 1),
+                "peak_mib_per_environment": round(max(case.peaks_mib) / size, 1),
+            }
+        )
+    for smaller, larger in itertools.pairwise(rows):
+        added = larger["environments"] - smaller["environments"]
+        larger["s_per_added_environment"] = round((larger["median_s"] - smaller["median_s"]) / added, 2)
+        larger["mib_per_added_environment"] = round((larger["peak_rss_mib"] - smaller["peak_rss_mib"]) / added, 1)
+    return rows
+
+
+def _print_delivery(rows: Sequence[dict[str, Any]]) -> None:
+    print("\ndelivery (2 regions per environment, every gate, pipeline + OIDC stacks)")
+    print(f"{'envs':>5}{'total s':>9}{'s/env':>8}{'s/added env':>13}{'peak MiB':>10}{'MiB/env':>9}{'MiB/added':>11}")
+    for row in rows:
+        print(
+            f"{row['environments']:>5}{row['median_s']:>9.2f}{row['s_per_environment']:>8.2f}"
+            f"{row.get('s_per_added_environment', float('nan')):>13.2f}{row['peak_rss_mib']:>10.0f}"
+            f"{row['peak_mib_per_environment']:>9.0f}{row.get('mib_per_added_environment', float('nan')):>11.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,15 @@ land in `<outdir>/validation-report.json`, not in stack annotations. The gate
 reads that report after synthesis: any unacknowledged finding, error or warning,
 of any plugin fails the run, and so does an acknowledgment whose finding is no
 longer raised.
+
+Stages (CDK Pipelines): packs registered on the App check every stack of every
+Stage. CDK (2.275) hands each App-level plugin the templates of the App's nested
+assemblies (`stacksRecursively`) and the App itself as `appConstruct`, and cdk-nag 3
+walks that whole construct tree, Stages included. (cdk-nag 2 was an Aspect, and
+Aspects added to the App stop at a Stage: the "green pipeline that checked nothing".)
+Registering the packs again on each Stage would report every finding twice. CDK
+writes one validation report, at the top of the cloud assembly, for all stages;
+`read_report` places each finding in its stage from the nested assemblies' manifests.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from aws_cdk import App, IPolicyValidationPlugin, Validations, cx_api
+from aws_cdk import App, IPolicyValidationPlugin, Stage, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
@@ -37,6 +46,7 @@ class Finding:
     path: str
     description: str
     acknowledged_as: str | None = None
+    stage: str = ""  # path of the Stage holding the construct; "" for stacks of the App itself
 
     def __str__(self) -> str:
         return f"{self.severity.upper()} {self.rule} at {self.path}: {self.description}"
@@ -47,6 +57,9 @@ class GateReport:
     plugins: tuple[str, ...]
     findings: tuple[Finding, ...]
     acknowledged: tuple[Finding, ...]
+    # Stage path ("" for the App itself) -> CloudFormation stack names synthesized in it, so the
+    # evidence shows which stacks of which stage the packs saw.
+    stages: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Acknowledgments that matched constructs but whose finding is no longer raised there.
     unused: tuple[Acknowledgment, ...] = ()
 
@@ -113,6 +126,20 @@ def environment_acknowledgments(
     )
 
 
+def prepare_stage(stage: Stage, checkov_skips: Iterable[CheckovSkip] = CHECKOV_SKIPS) -> None:
+    """Write the checkov-skip registry into a Stage's resources before CDK Pipelines synthesizes it.
+
+    `pipelines.Wave.add_stage` synthesizes the stage's cloud assembly at once, and later
+    synthesis reuses it: template metadata written after that never reaches the stage's
+    templates. (Acknowledgments are unaffected: cdk-nag reads them from the construct tree
+    at validation time.) Call for every stage before adding it to a pipeline; register_gates
+    on the App afterwards still applies and reports every registry.
+    """
+    constructs = construct_paths(stage)
+    present = [e for e in checkov_skips if any(e.matches(path) for _, path in constructs)]
+    apply_checkov_skips(stage, present, constructs)
+
+
 def register_gates(
     app: App,
     acknowledgments: Iterable[Acknowledgment] = ACKNOWLEDGMENTS,
@@ -147,7 +174,7 @@ def register_gates(
     )
 
 
-def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
+def _findings(violations: list[dict[str, Any]], plugin: str, stages: Iterable[str]) -> list[Finding]:
     return [
         Finding(
             plugin=plugin,
@@ -156,26 +183,57 @@ def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
             path=construct["constructPath"],
             description=v.get("description", "").split(" - (Control IDs")[0],
             acknowledged_as=v.get("acknowledgedId"),
+            stage=_stage_of(construct["constructPath"], stages),
         )
         for v in violations
         for construct in v.get("violatingConstructs", [])
     ]
 
 
+def _stage_of(path: str, stages: Iterable[str]) -> str:
+    """The innermost stage whose path prefixes `path` ("" when none does)."""
+    return max((s for s in stages if s and path.startswith(s + "/")), key=len, default="")
+
+
+def assembly_stages(outdir: str | Path) -> dict[str, tuple[str, ...]]:
+    """Stage path -> stack names, from the cloud assembly's manifest and its nested assemblies.
+
+    A stack artifact's `displayName` is its construct path (`prod/PciLz-prod-Keys-us-east-1`);
+    the stage is that path without the stack's own ID. Raises FileNotFoundError without a manifest.
+    """
+    stages: dict[str, list[str]] = {}
+    pending = [Path(outdir)]
+    while pending:
+        directory = pending.pop()
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            properties = artifact.get("properties", {})
+            if artifact["type"] == "cdk:cloud-assembly":
+                pending.append(directory / properties["directoryName"])
+            elif artifact["type"] == "aws:cloudformation:stack":
+                display = artifact.get("displayName", artifact_id)
+                stage = display.rsplit("/", 1)[0] if "/" in display else ""
+                stages.setdefault(stage, []).append(properties.get("stackName", artifact_id))
+    return {stage: tuple(sorted(names)) for stage, names in sorted(stages.items())}
+
+
 def read_report(outdir: str | Path, gate: Gate | None = None) -> GateReport:
-    """The findings of every plugin in `<outdir>/validation-report.json`; with `gate`, also the
-    acknowledgments whose finding is no longer raised (see `unused_acknowledgments`)."""
+    """The findings of every plugin in `<outdir>/validation-report.json`, each placed in its stage;
+    with `gate`, also the acknowledgments whose finding is no longer raised (see `unused_acknowledgments`)."""
     data = json.loads((Path(outdir) / REPORT_FILE).read_text(encoding="utf-8"))
+    stages = assembly_stages(outdir) if (Path(outdir) / "manifest.json").exists() else {}
     plugins, findings, acknowledged = [], [], []
     for plugin in data.get("pluginReports", []):
         name = plugin["pluginName"]
         plugins.append(name)
-        findings += _findings(plugin.get("violations", []), name)
-        acknowledged += _findings(plugin.get("suppressedViolations", []), name)
-    report = GateReport(tuple(plugins), tuple(findings), tuple(acknowledged))
+        findings += _findings(plugin.get("violations", []), name, stages)
+        acknowledged += _findings(plugin.get("suppressedViolations", []), name, stages)
+    report = GateReport(tuple(plugins), tuple(findings), tuple(acknowledged), stages)
     if gate is None:
         return report
-    return GateReport(report.plugins, report.findings, report.acknowledged, unused_acknowledgments(gate, report))
+    return GateReport(
+        report.plugins, report.findings, report.acknowledged, stages, unused=unused_acknowledgments(gate, report)
+    )
 
 
 def suppressed_by(entry: Acknowledgment, paths: Iterable[str], report: GateReport) -> list[Finding]:
@@ -184,7 +242,7 @@ def suppressed_by(entry: Acknowledgment, paths: Iterable[str], report: GateRepor
     return [
         f
         for f in report.acknowledged
-        if f.acknowledged_as == entry.validation_id and any(f.path == p or f.path.startswith(p + "/") for p in roots)
+        if entry.acknowledges(f.acknowledged_as) and any(f.path == p or f.path.startswith(p + "/") for p in roots)
     ]
 
 
@@ -240,11 +298,24 @@ def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
         "unused_acknowledgments": [str(entry) for entry in report.unused],
         "acknowledgments": [_acknowledgment_evidence(entry, paths) for entry, paths in gate.acknowledged_paths.items()],
         "checkov_skips": [{**asdict(entry), "resources": paths} for entry, paths in gate.checkov_skipped_paths.items()],
+        "stages": _per_stage(report),
     }
     target = Path(outdir) / EVIDENCE_DIR / EVIDENCE_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evidence, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def _per_stage(report: GateReport) -> dict[str, dict[str, Any]]:
+    """Per stage ("" is the App itself): the stacks the packs saw, open and acknowledged findings."""
+    return {
+        stage: {
+            "stacks": list(stacks),
+            "unacknowledged": [str(f) for f in report.findings if f.stage == stage],
+            "acknowledged": sum(1 for f in report.acknowledged if f.stage == stage),
+        }
+        for stage, stacks in report.stages.items()
+    }
 
 
 def _acknowledgment_evidence(entry: Acknowledgment, paths: list[str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 from aws_cdk import Acknowledgment as CdkAcknowledgment
-from aws_cdk import Stage, Validations
+from aws_cdk import Stack, Stage, Validations
 from constructs import IConstruct
 
 from pci_rules.plugin import acknowledgment_id
@@ -34,6 +34,8 @@ _RULE = re.compile(
     r"^((AwsSolutions|PCI\.DSS\.321|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[.+\])?|CloudFormation-Validate::[EW]\d{4}"
     r"|PCI4-[A-Z0-9-]+)$"
 )
+# The only placeholders a rule's finding sub-ID may hold (see Acknowledgment.validation_ids).
+_PLACEHOLDERS = re.compile(r"\{(?!account\}|region\}|environment\})[^}]*\}")
 PCI4_RULE_IDS = frozenset(r.id for r in RULES)
 # Findings no owner may accept: they are fixed, never acknowledged. The project's v4.0.1 rules
 # marked `acknowledgeable=False`, and the cdk-nag checks that report the same faults.
@@ -110,6 +112,8 @@ class Acknowledgment:
         base_rule = self.rule.split("[", 1)[0]
         if not _RULE.match(self.rule) or (base_rule.startswith("PCI4-") and base_rule not in PCI4_RULE_IDS):
             found.append(f"rule {self.rule!r} is not a known pack's rule ID")
+        if _PLACEHOLDERS.search(self.rule):
+            found.append("a rule may hold only the placeholders {account}, {region} and {environment}")
         if base_rule in NEVER_ACKNOWLEDGEABLE:
             found.append(f"rule {base_rule} can never be acknowledged: fix the finding at the construct")
         if len(self.owner.strip()) < 3:
@@ -150,6 +154,33 @@ class Acknowledgment:
             return False
         return path_matches(self.path, construct_path)
 
+    def validation_ids(self, account: str, regions: Iterable[str], environment: str = "") -> list[str]:
+        """`validation_id` with its placeholders filled: `{account}` by the account of the stack the
+        construct is in, `{environment}` by that stack's environment name (`environment_of`),
+        `{region}` by each region the app deploys to.
+
+        A finding sub-ID that names an ARN carries the account and region; CDK Pipelines' generated
+        policies name the tooling account's resources and every stage region's artifact bucket, and
+        the landing zone's own bucket names carry the environment (`pcilz-<env>-logs-<account>-*`),
+        so one entry holds for every environment and every stage.
+        """
+        template = self.validation_id.replace("{account}", account).replace("{environment}", environment)
+        if "{region}" not in template:
+            return [template]
+        return [template.replace("{region}", region) for region in sorted(set(regions))]
+
+    def acknowledges(self, acknowledged_as: str | None) -> bool:
+        """Whether a finding recorded as acknowledged by `acknowledged_as` is this entry's:
+        its `validation_id`, with `{account}` / `{region}` standing for any account or region."""
+        if acknowledged_as is None:
+            return False
+        if "{" not in self.validation_id:
+            return acknowledged_as == self.validation_id
+        pattern = re.escape(self.validation_id)
+        for placeholder in (r"\{account\}", r"\{region\}", r"\{environment\}"):
+            pattern = pattern.replace(placeholder, r"[^/:\[\]]+")
+        return re.fullmatch(pattern, acknowledged_as) is not None
+
     def __str__(self) -> str:
         return f"{self.rule} at {self.path} ({self.source}, owner {self.owner})"
 
@@ -158,14 +189,65 @@ class AcknowledgmentError(ValueError):
     """The registry has an unacceptable or stale entry; synth stops before any template."""
 
 
+def stage_prefixes(scope: IConstruct) -> list[str]:
+    """Paths (with a trailing `/`) of the `Stage`s under `scope`: its children and theirs, recursively.
+
+    CDK Pipelines puts each environment in a Stage, so its construct paths gain the
+    stage's path in front (`prod/PciLz-prod-Network-us-east-1/...`). Only Stages are
+    descended into, so this costs a few jsii calls, not one per construct.
+    """
+    found = []
+    for child in scope.node.children:
+        if Stage.is_stage(child):
+            found.append(child.node.path + "/")
+            found += stage_prefixes(child)
+    return found
+
+
+def environment_of(stack: Stack) -> str:
+    """The environment name in a landing-zone stack's ID, `PciLz-<environment>-<Part>-<region>`
+    (stacks.landing_zone.stack_name); "" for a stack named otherwise."""
+    name = stack.node.id
+    if not name.startswith("PciLz-"):
+        return ""
+    name = name.removeprefix("PciLz-").removesuffix(f"-{stack.region}")
+    return name.rsplit("-", 1)[0] if "-" in name else ""
+
+
+def stack_regions(scope: IConstruct) -> list[str]:
+    """Regions of the stacks that are children of `scope` or of its Stages."""
+    regions = []
+    for child in scope.node.children:
+        if isinstance(child, Stack):
+            regions.append(child.region)
+        elif Stage.is_stage(child):
+            regions += stack_regions(child)
+    return sorted(set(regions))
+
+
 def construct_paths(scope: IConstruct) -> list[tuple[IConstruct, str]]:
-    """Every construct under `scope` with its path, read once.
+    """Every construct under `scope` with its path relative to its Stage, read once.
+
+    Registry patterns start with the stack ID (`PciLz-*-Network-*/...`); inside a
+    pipeline Stage the path loses the stage's prefix before matching, so one registry
+    entry applies to the `cdk deploy` app and to every stage alike.
 
     Each `.node` / `.path` is a jsii round trip to the Node kernel: reading the
     paths once and matching patterns on the strings keeps the registries'
     cost linear in the tree, not tree x entries (measured: 6 s of a 20 s synth).
     """
-    return [(c, path) for c in scope.node.find_all() if (path := c.node.path)]
+    prefixes = stage_prefixes(scope)
+    if isinstance(scope, Stage) and scope.node.path:  # a Stage itself (not the App): its own prefix too
+        prefixes.append(scope.node.path + "/")
+    prefixes.sort(key=len, reverse=True)  # innermost stage first
+    return [(c, _within_stage(path, prefixes)) for c in scope.node.find_all() if (path := c.node.path)]
+
+
+def _within_stage(path: str, prefixes: list[str]) -> str:
+    for prefix in prefixes:
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
 
 
 def apply_acknowledgments(
@@ -188,13 +270,20 @@ def apply_acknowledgments(
     if constructs is None:
         constructs = construct_paths(app)
     matched: dict[Acknowledgment, list[str]] = {}
+    regions: list[str] | None = None
     for entry in entries:
         hits = [(c, path) for c, path in constructs if entry.matches(path)]
         for construct, _ in hits:
-            Validations.of(construct).acknowledge(
-                CdkAcknowledgment(id=entry.validation_id, reason=f"{entry.reason} [{entry.requirement}]")
-            )
-        matched[entry] = [path for _, path in hits]
+            ids = [entry.validation_id]
+            if "{" in entry.rule:  # placeholders: a jsii round trip for these few hits only
+                regions = stack_regions(app) if regions is None else regions
+                stack = Stack.of(construct)
+                ids = entry.validation_ids(stack.account, regions, environment_of(stack))
+            for validation_id in ids:
+                Validations.of(construct).acknowledge(
+                    CdkAcknowledgment(id=validation_id, reason=f"{entry.reason} [{entry.requirement}]")
+                )
+        matched[entry] = [construct.node.path for construct, _ in hits]  # full paths: stage included
     stale = [
         f"{e}: no construct matches {e.path}; delete this entry"
         for e, paths in matched.items()

@@ -29,6 +29,9 @@ class LandingZoneStack(Stack):
             scope,
             construct_id,
             env=Environment(account=config.account, region=region),
+            # The construct ID, explicitly: inside a pipeline Stage the default name would take
+            # the stage's prefix and a move from `cdk deploy` to the pipeline would replace stacks.
+            stack_name=construct_id,
             description=description,
             termination_protection=True,
         )

@@ -1,10 +1,11 @@
-"""Builds every stack of one environment; app.py and the tests share it."""
+"""Builds every stack of one environment in any scope (the App, or a pipeline's Stage)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import App, Aspects, Stack, Tags
+from aws_cdk import Aspects, Stack, Tags
+from constructs import Construct
 
 from config import EnvironmentConfig
 from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
@@ -55,20 +56,28 @@ def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) 
     return "-".join(p for p in ("PciLz", config.name, part, region) if p)
 
 
-def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
-    """Regional stacks per configured region; references flow keys -> network -> data -> edge."""
+def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZone:
+    """Regional stacks per configured region; references flow keys -> network -> data -> edge.
+
+    `scope` is the App (`cdk deploy`) or a `Stage` (CDK Pipelines). Each stack's
+    CloudFormation name is its construct ID, `PciLz-<env>-<Part>-<region>`, in both:
+    inside a Stage only the cloud-assembly artifact ID takes the stage's prefix, so moving
+    an environment from `cdk deploy` to the pipeline updates its stacks instead of
+    creating new ones beside them. Aspects (tags, and any environment-wide Aspect) go on
+    `scope`, never on the App: an Aspect added to the App does not enter a Stage.
+    """
     zone = LandingZone(config=config)
     for region in config.regions:
-        keys = KeysStack(app, stack_name(config, "Keys", region), config=config, region=region)
+        keys = KeysStack(scope, stack_name(config, "Keys", region), config=config, region=region)
         network = NetworkStack(
-            app,
+            scope,
             stack_name(config, "Network", region),
             config=config,
             region=region,
             log_key=keys.keys.logs,
         )
         data = DataStack(
-            app,
+            scope,
             stack_name(config, "Data", region),
             config=config,
             region=region,
@@ -76,7 +85,7 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             network=network.network,
         )
         edge = EdgeStack(
-            app,
+            scope,
             stack_name(config, "Edge", region),
             config=config,
             region=region,
@@ -85,26 +94,27 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             access_logs_bucket=data.access_logs.bucket,
         )
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
-    zone.audit = _build_audit(app, config, zone.regions)
-    _build_identity(app, config, zone)
-    # Every IAM role and user of every stack, CDK-generated ones and those added later, gets its
-    # region's permissions boundary.
-    Aspects.of(app).add(
+    zone.audit = _build_audit(scope, config, zone.regions)
+    _build_identity(scope, config, zone)
+    # Every IAM role and user of every stack of this environment, CDK-generated ones and those
+    # added later, gets its region's permissions boundary. On `scope`, once: an Aspect on the App
+    # would not reach the stacks of a Stage.
+    Aspects.of(scope).add(
         PermissionsBoundaryAspect(boundaries={region: stacks.keys.boundary for region, stacks in zone.regions.items()})
     )
-    Tags.of(app).add("project", "pci-dss-landing-zone")
-    Tags.of(app).add("environment", config.name)
+    Tags.of(scope).add("project", "pci-dss-landing-zone")
+    Tags.of(scope).add("environment", config.name)
     return zone
 
 
-def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, RegionalStacks]) -> AuditStacks:
+def _build_audit(scope: Construct, config: EnvironmentConfig, regions: dict[str, RegionalStacks]) -> AuditStacks:
     """Once per environment: the archive's replica (second region), then the trail (home); detection per region."""
     replication = archive_replication(config)
     replica = None
     if replication is not None:
         replica_region = regions[replication.replica_region]
         replica = AuditReplicaStack(
-            app,
+            scope,
             stack_name(config, "AuditReplica", replication.replica_region),
             config=config,
             replication=replication,
@@ -113,7 +123,7 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
         )
     home = regions[config.home_region]
     trail = AuditStack(
-        app,
+        scope,
         stack_name(config, "Audit", config.home_region),
         config=config,
         keys=home.keys.keys,
@@ -126,7 +136,7 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
     if detection_enabled(config):
         for region, regional in regions.items():
             detection[region] = DetectionStack(
-                app,
+                scope,
                 stack_name(config, "Detection", region),
                 config=config,
                 region=region,
@@ -136,17 +146,17 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
     return AuditStacks(trail=trail, replica=replica, detection=detection)
 
 
-def _build_identity(app: App, config: EnvironmentConfig, zone: LandingZone) -> None:
+def _build_identity(scope: Construct, config: EnvironmentConfig, zone: LandingZone) -> None:
     """Once per account: the identity stack (home region); per region: the account guards."""
     home = zone.regions[config.home_region]
     zone.identity = IdentityStack(
-        app, stack_name(config, "Identity", config.home_region), config=config, keys=home.keys.keys
+        scope, stack_name(config, "Identity", config.home_region), config=config, keys=home.keys.keys
     )
     for region, regional in zone.regions.items():
         zone.account_guards[region] = AccountGuardsStack(
-            app, stack_name(config, "AccountGuards", region), config=config, region=region, keys=regional.keys.keys
+            scope, stack_name(config, "AccountGuards", region), config=config, region=region, keys=regional.keys.keys
         )
     if config.guardrails.enabled:
         zone.guardrails = OrgGuardrailsStack(
-            app, stack_name(config, "OrgGuardrails", config.home_region), config=config
+            scope, stack_name(config, "OrgGuardrails", config.home_region), config=config
         )

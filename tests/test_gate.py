@@ -24,11 +24,14 @@ from compliance.gate import (
     unused_acknowledgments,
 )
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
+from stacks.delivery import DELIVERY_PATH_PREFIX
 from tests.conftest import Synthesized, new_app
 
 PACKS = ("AwsSolutions", "PCI.DSS.321", "NIST.800.53.R5", "PCI-DSS-v4.0.1")
 OWNER = "payments-platform"
 REVIEW_BY = date.today() + timedelta(days=90)
+# The delivery's entries (issue #14) match only the delivery app: tests/test_delivery.py holds them to it.
+LANDING_ZONE_ACKNOWLEDGMENTS = tuple(e for e in ACKNOWLEDGMENTS if not e.path.startswith(DELIVERY_PATH_PREFIX))
 
 
 def test_default_app_has_no_unacknowledged_finding(synthesized: Synthesized) -> None:
@@ -46,7 +49,7 @@ def test_evidence_lists_packs_and_every_acknowledgment(synthesized: Synthesized)
     assert evidence["unacknowledged"] == []
     assert len(evidence["acknowledgments"]) == len(ACKNOWLEDGMENTS)
     for entry in evidence["acknowledgments"]:
-        assert entry["constructs"], entry
+        assert entry["constructs"] or entry["path"].startswith(DELIVERY_PATH_PREFIX), entry
         assert {"path", "rule", "reason", "requirement", "owner", "review_by"} <= entry.keys()
 
 
@@ -55,7 +58,7 @@ def test_acknowledgment_is_well_formed(entry: Acknowledgment) -> None:
     assert entry.problems() == []
 
 
-@pytest.mark.parametrize("entry", ACKNOWLEDGMENTS, ids=lambda e: f"{e.rule}@{e.path}")
+@pytest.mark.parametrize("entry", LANDING_ZONE_ACKNOWLEDGMENTS, ids=lambda e: f"{e.rule}@{e.path}")
 def test_acknowledgment_still_hides_a_real_finding(entry: Acknowledgment, synthesized: Synthesized) -> None:
     """Stale acknowledgments are holes: each must suppress a finding the app really has.
 

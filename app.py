@@ -25,6 +25,8 @@ from stacks.delivery import build_delivery
 from stacks.landing_zone import build_landing_zone
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+# What the CDK CLI sets: each resource's construct path in its metadata ("aws:cdk:path").
+PATH_METADATA_CONTEXT = "aws:cdk:enable-path-metadata"
 
 
 def main(app: App | None = None) -> int:
@@ -35,7 +37,12 @@ def main(app: App | None = None) -> int:
     """
     # The CLI hands the app cdk.json's context (feature flags included); a direct
     # `python app.py` run takes the same context as defaults, so both build the same app.
-    app = app or App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
+    app = app or App(
+        context={
+            **json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"],
+            PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
+        }
+    )
     delivery = app.node.try_get_context("delivery")
     try:
         if delivery:

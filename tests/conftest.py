@@ -16,6 +16,7 @@ import pytest
 from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
+from app import PATH_METADATA_CONTEXT
 from compliance.gate import Gate, GateReport, environment_acknowledgments, prepare_stage, register_gates, synthesize
 from config import EnvironmentConfig, load_environment
 from config.delivery import DeliveryConfig
@@ -28,8 +29,9 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["conte
 
 
 def new_app(outdir: Path, **context: Any) -> App:
-    """An App with the project's cdk.json context, as the CLI would build it."""
-    return App(outdir=str(outdir), context={**CDK_CONTEXT, **context})
+    """An App with the project's cdk.json context, as the CLI would build it (construct paths in
+    each resource's metadata included, which the v4.0.1 rules and the evidence report name)."""
+    return App(outdir=str(outdir), context={**CDK_CONTEXT, PATH_METADATA_CONTEXT: True, **context})
 
 
 @dataclass

@@ -1,44 +1,106 @@
 # Two entry points for users: `make synth` (the main job) and `make test` (the full suite);
-# `make audit` (vulnerabilities + SBOM) and `make bench` (figures) for pull-request checks.
-# Each installs what it needs: Python venvs from pinned requirements and the CDK CLI
-# pinned in package.json. Nothing here needs AWS credentials.
+# `make audit` (vulnerabilities + SBOM), `make bench` (figures), `make cost` (monthly estimate)
+# and `make cdk CDK_ARGS=...` (any CDK CLI command, e.g. deploy) besides.
+# Each installs only what it needs, from pinned versions: the app's venv (.venv) from
+# requirements*.txt, the scanners' venv (.venv-scan, `make test` only), and Node.js 22 plus the
+# CDK CLI from package.json into node_modules. Nothing here needs AWS credentials.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
+
+# The environment to synthesize: an embedded name (default) or a file such as envs/example.yaml.
+# Not `ENV`: POSIX shells read $ENV as their start-up file, so an exported ENV would pick an environment.
+LZ_ENV ?=
+ifeq ($(origin ENV),command line)
+$(error ENV was renamed LZ_ENV (POSIX shells use $$ENV for their start-up file): make $(MAKECMDGOALS) LZ_ENV=$(ENV))
+endif
+
 PYTHON ?= python3
+# Keep in step with requires-python in pyproject.toml (a test checks it).
+MIN_PYTHON := 3.11
+MIN_NODE := 22
 VENV := .venv
 BIN := $(VENV)/bin
 # checkov pins boto3/packaging versions that conflict with the app's: it lives in its own venv.
 SCAN_VENV := .venv-scan
 SCAN_BIN := $(SCAN_VENV)/bin
-CDK := node_modules/.bin/cdk --no-notices
-# jsii prints a banner on Node 20 (end of life); the CDK still supports running on it.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Which interpreter built the venvs; when it changes, both venvs are rebuilt from scratch.
+INTERPRETER := .venv.interpreter
+PIP_INSTALL = --quiet --disable-pip-version-check
+# The pinned toolchain first: node_modules/.bin holds Node.js 22 (npm package `node`) and the
+# CDK CLI, so the CLI and jsii inside the Python app run on it, not on the machine's Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit bench clean deps
+.PHONY: synth test lint pytest audit bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt $(wildcard lambda/*/requirements.txt)
+## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
+toolchain:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python >= $(MIN_PYTHON), or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; v = tuple(map(int, "$(MIN_PYTHON)".split("."))); sys.exit(sys.version_info[:2] < v)' \
+		|| { echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); this project needs >= $(MIN_PYTHON) (make PYTHON=python3.12 ...)" >&2; exit 1; }
+	@command -v npm >/dev/null && npm --version >/dev/null 2>&1 || { echo "error: npm not found (it comes with Node.js): install Node.js and npm; make then installs the pinned Node.js $(MIN_NODE) into node_modules" >&2; exit 1; }
+
+$(INTERPRETER): FORCE | toolchain
+	@current="$$($(PYTHON) -c 'import sys; print(sys.version.split()[0], sys.executable)')"; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$current" ] || { echo "$$current" > $@; echo "python: $$current"; }
+
+$(VENV)/.created: $(INTERPRETER)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+	touch $@
+
+# What `make synth` needs: the app's runtime pins only.
+$(BIN)/.synth-installed: requirements.txt $(VENV)/.created
+	$(BIN)/pip install $(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+# What `make test` adds: test, lint and supply-chain tools, and the card vault's function pins
+# (lambda/*/requirements.txt) so its tests import the code as Lambda runs it. Synth does not need
+# them: it bundles the functions with pip for the Lambda platform (pci_constructs/lambda_bundling.py).
+$(BIN)/.installed: requirements.txt requirements-dev.txt $(wildcard lambda/*/requirements.txt) $(BIN)/.synth-installed
+	$(BIN)/pip install $(PIP_INSTALL) -r requirements-dev.txt \
 		$(foreach r,$(wildcard lambda/*/requirements.txt),-r $(r))
 	touch $@
 
-$(SCAN_BIN)/.installed: requirements-scan.txt
+$(SCAN_VENV)/.created: $(INTERPRETER)
+	rm -rf $(SCAN_VENV)
 	$(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_BIN)/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
+$(SCAN_BIN)/.installed: requirements-scan.txt $(SCAN_VENV)/.created
+	$(SCAN_BIN)/pip install $(PIP_INSTALL) -r requirements-scan.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json | toolchain
 	npm ci --no-fund --no-audit --loglevel=error
+	@node_modules/.bin/node -e 'const [major] = process.versions.node.split("."); if (+major < $(MIN_NODE)) { console.error(`error: node_modules/.bin/node is ${process.version}; need >= $(MIN_NODE)`); process.exit(1); }'
 	touch $@
 
 deps: $(BIN)/.installed $(SCAN_BIN)/.installed node_modules/.installed
 
-## synth: synthesize every stack of the embedded default environment with all gates on.
-synth: deps
-	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
+## synth: synthesize every stack of one environment (LZ_ENV, default: the embedded `default`) with all
+## gates on. cdk.out/ is emptied first, so it holds only this environment's assembly.
+## DELIVERY=default|path/to/delivery.json synthesizes the multi-account delivery instead (pipeline, OIDC,
+## every environment in its stage). Needs only the app's venv and the CDK CLI, not the scanners' venv.
+synth: $(BIN)/.synth-installed node_modules/.installed
+	rm -rf cdk.out
+	$(CDK) synth --quiet $(if $(LZ_ENV),-c env=$(LZ_ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
 
-## test: lint, type-check and run the whole test suite (gates, cfn-lint, checkov, SBOM, workflow).
+## deploy: deploy one environment of a delivery with the credentials at hand (the GitHub deploy role in
+## .github/workflows/deploy.yml): make deploy DELIVERY=path/to/delivery.json STAGE=<environment name>.
+## The synth (and so the gate) runs first; the CLI then assumes the CDK bootstrap roles of the stage's account.
+deploy: synth
+	$(if $(and $(DELIVERY),$(STAGE)),,$(error deploy needs DELIVERY=<delivery> and STAGE=<environment name>))
+	$(CDK) deploy --app cdk.out --require-approval never '$(STAGE)/*'
+
+## cdk: any CDK CLI command on the pinned CLI and Node, e.g. make cdk CDK_ARGS="deploy --all" LZ_ENV=envs/prod.yaml
+CDK_ARGS ?= ls
+cdk: $(BIN)/.synth-installed node_modules/.installed
+	$(CDK) $(CDK_ARGS) $(if $(LZ_ENV),-c env=$(LZ_ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
+
+## test: lint, type-check and run the whole test suite (gates, cfn-lint, checkov over the default
+## environment and every file in envs/, SBOM, workflow).
 test: deps lint pytest
 
 lint: $(BIN)/.installed
@@ -48,6 +110,19 @@ lint: $(BIN)/.installed
 
 pytest: deps
 	$(BIN)/pytest
+
+## schema: regenerate envs/environment.schema.json from config/models.py (a test fails when it is stale).
+schema: $(BIN)/.synth-installed
+	$(BIN)/python -m config.schema envs/environment.schema.json
+
+## cost: monthly list-price estimate per region of the LZ_ENV environment, from its synthesized templates
+## and the dated price table costs/prices.json.
+cost: synth
+	$(BIN)/python -m costs cdk.out
+
+## prices: regenerate costs/prices.json from AWS's public price-list files (needs internet).
+prices: $(BIN)/.synth-installed
+	$(BIN)/python -m costs.prices --write costs/prices.json
 
 ## audit: pip-audit of every requirements file and installed venv (needs network; says so when it
 ## has none) and CycloneDX SBOMs of each (offline) into cdk.out/compliance/. AUDIT_STRICT=1 makes
@@ -59,6 +134,14 @@ audit: $(BIN)/.installed $(SCAN_BIN)/.installed
 RUNS ?= 3
 bench: deps
 	$(BIN)/python -m benchmarks.run --runs $(RUNS) --out cdk.out/benchmarks/bench.json
+
+## preflight: read-only checks of the target account before a deploy (account, key administrators,
+## certificates, Config/GuardDuty/Security Hub versus their modes, CDK bootstrap, VPC/EIP/NAT quotas).
+## Needs AWS credentials of the target account: the only target that calls AWS.
+preflight: $(BIN)/.installed
+	$(BIN)/python -m preflight $(if $(LZ_ENV),--env $(LZ_ENV))
+
+FORCE:
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """CDK entry point: read the configuration, build the stacks, run the gates.
 
-`cdk synth -c env=NAME` picks an embedded environment; `-c env=path/to/env.json`
-reads a file. A bad configuration stops here, before any template is written.
+`cdk synth -c env=NAME` picks an embedded environment; `-c env=envs/prod.yaml` (or .json)
+reads a file (`make synth LZ_ENV=...` passes it). `-c delivery=default|path/to/delivery.json`
+(`make synth DELIVERY=...`) builds the multi-account delivery instead: the pipeline and GitHub
+OIDC stacks and every environment in its Stage, every stack of every stage under the same gate.
+A bad configuration stops here, before any template is written.
 """
 
 from __future__ import annotations
@@ -13,37 +16,74 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from compliance.gate import register_gates, synthesize
+from compliance.evidence import write_compliance_evidence, write_evidence_for_assembly
+from compliance.gate import environment_acknowledgments, failure_summary, prepare_stage, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
+from config.delivery_loader import load_delivery
+from stacks.delivery import build_delivery
 from stacks.landing_zone import build_landing_zone
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+# What the CDK CLI sets: each resource's construct path in its metadata ("aws:cdk:path").
+PATH_METADATA_CONTEXT = "aws:cdk:enable-path-metadata"
 
 
-def main() -> int:
+def main(app: App | None = None) -> int:
+    """Build, gate and synthesize `app` (default: an App with cdk.json's context); the exit code.
+
+    0: synthesized and passed the gate; 1: the gate found unacknowledged findings; 2: the
+    configuration or the acknowledgment registry is invalid (nothing was synthesized).
+    """
     # The CLI hands the app cdk.json's context (feature flags included); a direct
     # `python app.py` run takes the same context as defaults, so both build the same app.
-    app = App(context=json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
+    app = app or App(
+        context={
+            **json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"],
+            PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
+        }
+    )
+    delivery = app.node.try_get_context("delivery")
     try:
-        config = load_environment(app.node.try_get_context("env"))
+        if delivery:
+            built = build_delivery(app, load_delivery(delivery), selector=delivery, prepare_stage=prepare_stage)
+            zones = [stage.zone for stage in built.stages.values()]
+        else:
+            zones = [build_landing_zone(app, load_environment(app.node.try_get_context("env")))]
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    build_landing_zone(app, config)
+    # Each environment's own acknowledgments apply to its stacks only (in its Stage in a delivery).
+    own = [
+        entry
+        for zone in zones
+        for entry in environment_acknowledgments(
+            zone.config.acknowledgments, environment=zone.config.name, stacks=zone.stack_names
+        )
+    ]
     try:
-        gate = register_gates(app)
+        gate = register_gates(app, environment=own)
     except AcknowledgmentError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, report = synthesize(app, gate)
-    for finding in report.findings:
-        print(f"compliance gate: {finding}", file=sys.stderr)
+    if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
+        plugin = gate.pci_dss_v4
+        if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
+            files = write_compliance_evidence(
+                app.outdir, model=plugin.model, results=plugin.results, gate=gate, report=report
+            )
+        else:  # validation stopped before the plugin ran
+            files = write_evidence_for_assembly(app.outdir, gate, report)
+        print(f"compliance evidence: {len(files)} files in {Path(app.outdir).name}/compliance/", file=sys.stderr)
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"
-        f" findings; packs: {', '.join(gate.packs)}",
+        f" findings, {len(report.unused)} acknowledgments no longer needed; packs: {', '.join(gate.packs)}"
+        f"; v4.0.1 plugin {gate.pci_dss_v4.elapsed_s or 0:.2f} s",
         file=sys.stderr,
     )
+    if not report.passed:  # last, so the pointer to where things are fixed ends the output
+        print(f"compliance gate failed:\n{failure_summary(report)}", file=sys.stderr)
     return 0 if report.passed else 1
 
 

@@ -9,8 +9,16 @@ Cases
 - synth-N:    app.py with every gate on, for a configuration of N regions (1, 2, 4),
               built from the default environment with non-overlapping CIDRs and
               per-region placeholder certificate ARNs
-- nogates-2:  the 2-region landing zone without the cdk-nag packs (the gates' share)
+- nogates-2:  the 2-region landing zone without the cdk-nag packs or the v4.0.1 plugin (the gates' share)
+- v4.0.1 plugin: what the PCI DSS v4.0.1 plugin adds to each gated synth, read from app.py's
+              output (its validate(): parsing every template, every rule, the report)
 - make-test:  the whole `make test` after set-up (lint, types, every test)
+- evidence:   what the compliance evidence (report + diagrams, dot renders included) adds to
+              the 2-region synth: one synth, then `python -m compliance.evidence` rewrites the
+              evidence of that assembly RUNS times in one process (wall and CPU, Python and dot)
+- delivery-N: app.py with `-c delivery=` for a delivery of N environments (1, 4, 16), each
+              two regions in its own account, every gate on (pipeline, OIDC and every stage);
+              timed `--delivery-runs` times (default 1: the 16-environment case takes minutes)
 
 Peak memory is the largest resident set of the case's process tree (wait4 rusage).
 """
@@ -19,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +45,7 @@ from typing import Any
 
 from config import parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from config.delivery_loader import EMBEDDED_DELIVERIES, parse_delivery, placeholder_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -42,6 +53,10 @@ EXTRA_REGIONS = ("us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
 TARGET_RATIO = 2.5
 TARGET_PER_REGION_S = 0.5
 TARGET_MAKE_TEST_S = 60.0
+TARGET_PLUGIN_S = 0.5
+PLUGIN_TIME = re.compile(r"v4\.0\.1 plugin (\d+\.\d+) s")
+TARGET_EVIDENCE_S = 0.5
+DELIVERY_SIZES = (1, 4, 16)
 
 
 def environment(regions: int) -> dict[str, Any]:
@@ -63,6 +78,30 @@ def environment(regions: int) -> dict[str, Any]:
     return base
 
 
+def delivery(environments: int) -> dict[str, Any]:
+    """The default delivery with `environments` two-region environments in accounts of their own.
+
+    The last one is production (behind an approval); the others deploy in parallel in one
+    pre-production wave before it.
+    """
+    base = copy.deepcopy(EMBEDDED_DELIVERIES["default"])
+    names = [f"env{index:02d}" for index in range(1, environments + 1)]
+    base["environments"] = [
+        {
+            "kind": "production" if name == names[-1] else "pre-production",
+            "config": placeholder_environment(name, f"{200000000000 + index}", (2 * index, 2 * index + 1)),
+        }
+        for index, name in enumerate(names, start=1)
+    ]
+    pre = [{"environment": name} for name in names[:-1]]
+    base["waves"] = [
+        *([{"name": "PreProduction", "stages": pre}] if pre else []),
+        {"name": "Production", "stages": [{"environment": names[-1], "approval": True}]},
+    ]
+    parse_delivery(base, source=f"benchmark delivery of {environments}")  # fail here, not inside a timed run
+    return base
+
+
 @dataclass
 class Case:
     name: str
@@ -73,6 +112,7 @@ class Case:
     exits: list[int] = field(default_factory=list)
     walls: list[float] = field(default_factory=list)
     peaks_mib: list[float] = field(default_factory=list)
+    plugin_s: list[float] = field(default_factory=list)  # the v4.0.1 plugin's time, when app.py reports it
 
     @property
     def median(self) -> float:
@@ -107,9 +147,30 @@ def measure(case: Case, workdir: Path) -> None:
         raise SystemExit(f"bench case {case.name} failed (exit {proc.returncode}):\n{tail}")
     case.exits.append(proc.returncode)
     case.walls.append(wall)
+    if plugin := PLUGIN_TIME.search(log.read_text(encoding="utf-8", errors="replace")):
+        case.plugin_s.append(float(plugin.group(1)))
     case.peaks_mib.append(usage.ru_maxrss / 1024)  # KiB on Linux
     shutil.rmtree(outdir, ignore_errors=True)
     log.unlink(missing_ok=True)
+
+
+def evidence_cost(env_file: Path, workdir: Path, runs: int) -> dict[str, Any]:
+    """Seconds the compliance evidence adds to a synth of `env_file` (see the module docstring)."""
+    outdir = workdir / "evidence-assembly"
+    context = json.dumps({"env": str(env_file)})
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": context}
+    subprocess.run([PYTHON, "app.py"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+    timed = subprocess.run(  # noqa: S603
+        [PYTHON, "-m", "compliance.evidence", str(outdir), "--repeat", str(runs)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(timed.stdout.strip().splitlines()[-1])
+    shutil.rmtree(outdir, ignore_errors=True)
+    return result
 
 
 def _machine() -> dict[str, Any]:
@@ -138,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "cdk.out" / "benchmarks" / "bench.json")
     parser.add_argument("--skip-tests", action="store_true", help="leave out the `make test` case")
+    parser.add_argument("--delivery-runs", type=int, default=1, help="runs of each delivery-N case (0: none)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="pci-lz-bench-"))
@@ -161,12 +223,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if not args.skip_tests:
         cases.append(Case("make-test", ["make", "--no-print-directory", "test"]))
+    deliveries = []
+    for size in DELIVERY_SIZES if args.delivery_runs > 0 else ():
+        path = workdir / f"delivery-{size}.json"
+        path.write_text(json.dumps(delivery(size)), encoding="utf-8")
+        deliveries.append(
+            Case(f"delivery-{size}", [PYTHON, "app.py"], env={"CDK_CONTEXT_JSON": json.dumps({"delivery": str(path)})})
+        )
     machine = _machine()
     print(f"bench: {args.runs} runs of {len(cases)} cases, round-robin; machine {machine}", file=sys.stderr)
     for run in range(args.runs):
         for case in cases:
             measure(case, workdir)
             print(f"  run {run + 1}: {case.name:<10} {case.walls[-1]:6.2f} s", file=sys.stderr)
+    evidence = evidence_cost(env_files[2], workdir, args.runs)
+    print(f"  evidence: {evidence}", file=sys.stderr)
+    for run in range(args.delivery_runs):
+        for case in deliveries:
+            measure(case, workdir)
+            print(f"  run {run + 1}: {case.name:<11} {case.walls[-1]:6.2f} s", file=sys.stderr)
     shutil.rmtree(workdir, ignore_errors=True)
 
     by_name = {c.name: c for c in cases}
@@ -183,12 +258,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gates_cost_s": round(s2 - nogates, 2),
         "gates_share_of_synth2_best_of_runs": round((best["synth-2"] - best["nogates-2"]) / best["synth-2"], 3),
     }
+    plugin_runs = by_name["synth-2"].plugin_s
+    if plugin_runs:
+        derived["pci_v4_plugin_s_synth2"] = round(statistics.median(plugin_runs), 3)
+        derived["pci_v4_plugin_s_synth4"] = round(statistics.median(by_name["synth-4"].plugin_s or [0.0]), 3)
     # 2 -> 4 is the headline: 1 -> 2 also adds the one-off audit replica stack.
     per_region = derived["per_extra_region_s_2_to_4"]
     targets = {
         "synth2_over_floor <= 2.5": _verdict(derived["synth2_over_floor"], TARGET_RATIO),
         "per_extra_region (2 -> 4) <= 0.5 s": _verdict(per_region, TARGET_PER_REGION_S),
     }
+    if "pci_v4_plugin_s_synth2" in derived:
+        targets["pci_v4_plugin (2 regions) <= 0.5 s"] = _verdict(derived["pci_v4_plugin_s_synth2"], TARGET_PLUGIN_S)
+    derived["evidence_s"] = evidence["median_s"]
+    derived["evidence_first_s"] = evidence["first_s"]
+    derived["evidence_cpu_s"] = round(evidence["python_cpu_s"] + evidence["dot_and_git_cpu_s"], 3)
+    targets["compliance evidence (2 regions) <= 0.5 s"] = _verdict(derived["evidence_s"], TARGET_EVIDENCE_S)
     if "make-test" in by_name:
         derived["make_test_s"] = round(by_name["make-test"].median, 2)
         targets["make_test <= 60 s"] = _verdict(derived["make_test_s"], TARGET_MAKE_TEST_S)
@@ -212,22 +297,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"    ({derived['gates_cost_s']:.2f} s)"
     )
     print(f"  same, fastest run of each              {100 * derived['gates_share_of_synth2_best_of_runs']:>6.1f} %")
+    if "pci_v4_plugin_s_synth2" in derived:
+        print(
+            f"v4.0.1 plugin, 2 regions (4 regions)   {derived['pci_v4_plugin_s_synth2']:>6.2f} s"
+            f"    ({derived['pci_v4_plugin_s_synth4']:.2f} s)   target <= 0.5 s"
+        )
+    print(
+        f"compliance evidence, 2 regions         {derived['evidence_s']:>6.2f} s    target <= 0.5 s"
+        f"    (first run {derived['evidence_first_s']:.2f} s; CPU {evidence['python_cpu_s']:.2f} s Python"
+        f" + {evidence['dot_and_git_cpu_s']:.2f} s dot/git, renders concurrent)"
+    )
     if "make_test_s" in derived:
         print(f"make test (after set-up)               {derived['make_test_s']:>6.2f} s    target <= 60 s")
     for target, verdict in targets.items():
         print(f"  {verdict:<7} {target}")
+    if deliveries:
+        derived["delivery"] = _delivery_figures(deliveries)
+        _print_delivery(derived["delivery"])
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "machine": machine,
-        "cases": [c.row() for c in cases],
+        "cases": [c.row() for c in (*cases, *deliveries)],
         "derived": derived,
+        "evidence": evidence,
         "targets": targets,
         "note": "figures, not pass/fail: the machine is shared and timings are noisy",
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten: {args.out}")
     return 0
+
+
+def _delivery_figures(deliveries: Sequence[Case]) -> list[dict[str, Any]]:
+    """Per delivery size: total time and peak memory, and both per environment (flat = linear total)."""
+    rows = []
+    for case in deliveries:
+        size = int(case.name.rsplit("-", 1)[1])
+        rows.append(
+            {
+                "environments": size,
+                "median_s": round(case.median, 2),
+                "s_per_environment": round(case.median / size, 2),
+                "peak_rss_mib": round(max(case.peaks_mib), 1),
+                "peak_mib_per_environment": round(max(case.peaks_mib) / size, 1),
+            }
+        )
+    for smaller, larger in itertools.pairwise(rows):
+        added = larger["environments"] - smaller["environments"]
+        larger["s_per_added_environment"] = round((larger["median_s"] - smaller["median_s"]) / added, 2)
+        larger["mib_per_added_environment"] = round((larger["peak_rss_mib"] - smaller["peak_rss_mib"]) / added, 1)
+    return rows
+
+
+def _print_delivery(rows: Sequence[dict[str, Any]]) -> None:
+    print("\ndelivery (2 regions per environment, every gate, pipeline + OIDC stacks)")
+    print(f"{'envs':>5}{'total s':>9}{'s/env':>8}{'s/added env':>13}{'peak MiB':>10}{'MiB/env':>9}{'MiB/added':>11}")
+    for row in rows:
+        print(
+            f"{row['environments']:>5}{row['median_s']:>9.2f}{row['s_per_environment']:>8.2f}"
+            f"{row.get('s_per_added_environment', float('nan')):>13.2f}{row['peak_rss_mib']:>10.0f}"
+            f"{row['peak_mib_per_environment']:>9.0f}{row.get('mib_per_added_environment', float('nan')):>11.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,20 @@
-"""The synth-time compliance gate: cdk-nag packs on the App, fail closed.
+"""The synth-time compliance gate: cdk-nag packs and the PCI DSS v4.0.1 plugin on the App, fail closed.
 
-cdk-nag 3 is a CDK policy-validation plugin (`Validations.of(app).add_plugins`),
-so its findings land in `<outdir>/validation-report.json`, not in stack
-annotations. The gate reads that report after synthesis: any unacknowledged
-finding, error or warning, of any plugin fails the run.
+cdk-nag 3 and the project's own v4.0.1 rules (`pci_rules.plugin`) are CDK
+policy-validation plugins (`Validations.of(app).add_plugins`), so their findings
+land in `<outdir>/validation-report.json`, not in stack annotations. The gate
+reads that report after synthesis: any unacknowledged finding, error or warning,
+of any plugin fails the run, and so does an acknowledgment whose finding is no
+longer raised.
+
+Stages (CDK Pipelines): packs registered on the App check every stack of every
+Stage. CDK (2.275) hands each App-level plugin the templates of the App's nested
+assemblies (`stacksRecursively`) and the App itself as `appConstruct`, and cdk-nag 3
+walks that whole construct tree, Stages included. (cdk-nag 2 was an Aspect, and
+Aspects added to the App stop at a Stage: the "green pipeline that checked nothing".)
+Registering the packs again on each Stage would report every finding twice. CDK
+writes one validation report, at the top of the cloud assembly, for all stages;
+`read_report` places each finding in its stage from the nested assemblies' manifests.
 """
 
 from __future__ import annotations
@@ -11,15 +22,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
-from aws_cdk import App, Validations, cx_api
+from aws_cdk import App, IPolicyValidationPlugin, Stage, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import Acknowledgment, apply_acknowledgments, construct_paths
+from pci_rules.plugin import PciDssV4Plugin
 
 NAG_PACKS = (AwsSolutionsChecks, PCIDSS321Checks, NIST80053R5Checks)
 REPORT_FILE = "validation-report.json"
@@ -33,6 +46,7 @@ class Finding:
     path: str
     description: str
     acknowledged_as: str | None = None
+    stage: str = ""  # path of the Stage holding the construct; "" for stacks of the App itself
 
     def __str__(self) -> str:
         return f"{self.severity.upper()} {self.rule} at {self.path}: {self.description}"
@@ -43,10 +57,15 @@ class GateReport:
     plugins: tuple[str, ...]
     findings: tuple[Finding, ...]
     acknowledged: tuple[Finding, ...]
+    # Stage path ("" for the App itself) -> CloudFormation stack names synthesized in it, so the
+    # evidence shows which stacks of which stage the packs saw.
+    stages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Acknowledgments that matched constructs but whose finding is no longer raised there.
+    unused: tuple[Acknowledgment, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        return not self.findings and not self.unused
 
 
 EVIDENCE_DIR = "compliance"
@@ -55,34 +74,107 @@ EVIDENCE_FILE = "gate-report.json"
 
 @dataclass(frozen=True)
 class Gate:
-    """What was registered on an App: the packs and where each acknowledgment applied."""
+    """What was registered on an App: the packs, where each acknowledgment applied, and the v4.0.1 plugin.
+
+    `pci_dss_v4` keeps, after synthesis, the parsed templates (`.model`) and every rule's
+    passes and failures (`.results`) for the evidence writer: no second parse.
+    """
 
     packs: tuple[str, ...]
     acknowledged_paths: dict[Acknowledgment, list[str]]
     checkov_skipped_paths: dict[CheckovSkip, list[str]] = field(default_factory=dict)
+    pci_dss_v4: PciDssV4Plugin = field(default_factory=PciDssV4Plugin)
+
+
+class AcknowledgmentEntry(Protocol):
+    """An acknowledgment as an environment file carries it (config.models.EnvironmentAcknowledgment)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def requirement(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def review_by(self) -> date: ...
+
+
+def environment_acknowledgments(
+    entries: Iterable[AcknowledgmentEntry], *, environment: str, stacks: Iterable[str]
+) -> tuple[Acknowledgment, ...]:
+    """An environment file's acknowledgments, limited to that environment's `stacks` (stack names).
+
+    They go through the same checks as the project's registry when applied.
+    """
+    scope = frozenset(stacks)
+    return tuple(
+        Acknowledgment(
+            path=e.path,
+            rule=e.rule,
+            reason=e.reason,
+            requirement=e.requirement,
+            owner=e.owner,
+            review_by=e.review_by,
+            stacks=scope,
+            source=f"environment {environment!r} (acknowledgments)",
+        )
+        for e in entries
+    )
+
+
+def prepare_stage(stage: Stage, checkov_skips: Iterable[CheckovSkip] = CHECKOV_SKIPS) -> None:
+    """Write the checkov-skip registry into a Stage's resources before CDK Pipelines synthesizes it.
+
+    `pipelines.Wave.add_stage` synthesizes the stage's cloud assembly at once, and later
+    synthesis reuses it: template metadata written after that never reaches the stage's
+    templates. (Acknowledgments are unaffected: cdk-nag reads them from the construct tree
+    at validation time.) Call for every stage before adding it to a pipeline; register_gates
+    on the App afterwards still applies and reports every registry.
+    """
+    constructs = construct_paths(stage)
+    present = [e for e in checkov_skips if any(e.matches(path) for _, path in constructs)]
+    apply_checkov_skips(stage, present, constructs)
 
 
 def register_gates(
     app: App,
     acknowledgments: Iterable[Acknowledgment] = ACKNOWLEDGMENTS,
     checkov_skips: Iterable[CheckovSkip] | None = None,
+    *,
+    environment: Iterable[Acknowledgment] = (),
+    today: date | None = None,
 ) -> Gate:
-    """Apply the acknowledgment and checkov-skip registries, then register every pack.
+    """Apply the acknowledgment and checkov-skip registries, then register every pack and the v4.0.1 plugin.
 
-    Call after the stacks exist. `checkov_skips` defaults to the project's registry when
-    the acknowledgments are the project's, and to none when a purpose-built app passes its own.
+    Call after the stacks exist. `environment` holds an environment file's own acknowledgments
+    (`environment_acknowledgments`). `today` is the clock the review dates are judged by
+    (default: the real date). `checkov_skips` defaults to the project's registry when the
+    acknowledgments are the project's, and to none when a purpose-built app passes its own.
+    Raises `AcknowledgmentError` on a malformed, expired, never-acknowledgeable or stale entry.
     """
     constructs = construct_paths(app)  # one read of the tree for both registries
-    matched = apply_acknowledgments(app, acknowledgments, constructs)
+    matched = apply_acknowledgments(app, [*acknowledgments, *environment], constructs, today=today)
     if checkov_skips is None:
         checkov_skips = CHECKOV_SKIPS if acknowledgments is ACKNOWLEDGMENTS else ()
     skipped = apply_checkov_skips(app, checkov_skips, constructs)
     packs = [pack(app) for pack in NAG_PACKS]
-    Validations.of(app).add_plugins(*packs)
-    return Gate(packs=tuple(p.read_pack_name for p in packs), acknowledged_paths=matched, checkov_skipped_paths=skipped)
+    pci_dss_v4 = PciDssV4Plugin()
+    # add_plugins is typed with the newer IPolicyValidationPlugin, whose context and report are
+    # supersets of the Beta1 shapes the plugin implements; CDK calls both the same way.
+    Validations.of(app).add_plugins(*packs, cast("IPolicyValidationPlugin", pci_dss_v4))
+    return Gate(
+        packs=(*(p.read_pack_name for p in packs), pci_dss_v4.name),
+        acknowledged_paths=matched,
+        checkov_skipped_paths=skipped,
+        pci_dss_v4=pci_dss_v4,
+    )
 
 
-def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
+def _findings(violations: list[dict[str, Any]], plugin: str, stages: Iterable[str]) -> list[Finding]:
     return [
         Finding(
             plugin=plugin,
@@ -91,21 +183,106 @@ def _findings(violations: list[dict[str, Any]], plugin: str) -> list[Finding]:
             path=construct["constructPath"],
             description=v.get("description", "").split(" - (Control IDs")[0],
             acknowledged_as=v.get("acknowledgedId"),
+            stage=_stage_of(construct["constructPath"], stages),
         )
         for v in violations
         for construct in v.get("violatingConstructs", [])
     ]
 
 
-def read_report(outdir: str | Path) -> GateReport:
+def _stage_of(path: str, stages: Iterable[str]) -> str:
+    """The innermost stage whose path prefixes `path` ("" when none does)."""
+    return max((s for s in stages if s and path.startswith(s + "/")), key=len, default="")
+
+
+def assembly_stages(outdir: str | Path) -> dict[str, tuple[str, ...]]:
+    """Stage path -> stack names, from the cloud assembly's manifest and its nested assemblies.
+
+    A stack artifact's `displayName` is its construct path (`prod/PciLz-prod-Keys-us-east-1`);
+    the stage is that path without the stack's own ID. Raises FileNotFoundError without a manifest.
+    """
+    stages: dict[str, list[str]] = {}
+    pending = [Path(outdir)]
+    while pending:
+        directory = pending.pop()
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            properties = artifact.get("properties", {})
+            if artifact["type"] == "cdk:cloud-assembly":
+                pending.append(directory / properties["directoryName"])
+            elif artifact["type"] == "aws:cloudformation:stack":
+                display = artifact.get("displayName", artifact_id)
+                stage = display.rsplit("/", 1)[0] if "/" in display else ""
+                stages.setdefault(stage, []).append(properties.get("stackName", artifact_id))
+    return {stage: tuple(sorted(names)) for stage, names in sorted(stages.items())}
+
+
+def read_report(outdir: str | Path, gate: Gate | None = None) -> GateReport:
+    """The findings of every plugin in `<outdir>/validation-report.json`, each placed in its stage;
+    with `gate`, also the acknowledgments whose finding is no longer raised (see `unused_acknowledgments`)."""
     data = json.loads((Path(outdir) / REPORT_FILE).read_text(encoding="utf-8"))
+    stages = assembly_stages(outdir) if (Path(outdir) / "manifest.json").exists() else {}
     plugins, findings, acknowledged = [], [], []
     for plugin in data.get("pluginReports", []):
         name = plugin["pluginName"]
         plugins.append(name)
-        findings += _findings(plugin.get("violations", []), name)
-        acknowledged += _findings(plugin.get("suppressedViolations", []), name)
-    return GateReport(tuple(plugins), tuple(findings), tuple(acknowledged))
+        findings += _findings(plugin.get("violations", []), name, stages)
+        acknowledged += _findings(plugin.get("suppressedViolations", []), name, stages)
+    report = GateReport(tuple(plugins), tuple(findings), tuple(acknowledged), stages)
+    if gate is None:
+        return report
+    return GateReport(
+        report.plugins, report.findings, report.acknowledged, stages, unused=unused_acknowledgments(gate, report)
+    )
+
+
+def suppressed_by(entry: Acknowledgment, paths: Iterable[str], report: GateReport) -> list[Finding]:
+    """The findings `entry` suppressed: its rule, at (or under) a construct it was applied to."""
+    roots = tuple(paths)
+    return [
+        f
+        for f in report.acknowledged
+        if entry.acknowledges(f.acknowledged_as) and any(f.path == p or f.path.startswith(p + "/") for p in roots)
+    ]
+
+
+def unused_acknowledgments(gate: Gate, report: GateReport) -> tuple[Acknowledgment, ...]:
+    """Entries that suppress no finding of this synthesis, leaving `conditional` ones out.
+
+    Judged per entry against its own rule and constructs only, so a resource added
+    elsewhere never makes an unrelated entry unused.
+    """
+    return tuple(
+        entry
+        for entry, paths in gate.acknowledged_paths.items()
+        if paths and not entry.conditional and not suppressed_by(entry, paths, report)
+    )
+
+
+FIX_AND_ACKNOWLEDGE = (
+    "Fix a finding at the construct that creates the resource (pci_constructs/; the v4.0.1 rules' fix hints"
+    " are in README.md, 'PCI DSS v4.0.1 rules'). Only what truly cannot be fixed is acknowledged, with a"
+    " specific reason, an owner and a review date: in compliance/acknowledgments.py for every environment,"
+    " or in the environment file's `acknowledgments` for that environment only."
+)
+
+
+def failure_summary(report: GateReport) -> str:
+    """What failed, grouped per construct, ending with where findings are fixed and acknowledged."""
+    lines = []
+    by_construct: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        by_construct.setdefault(finding.path, []).append(finding)
+    for path in sorted(by_construct):
+        lines.append(f"{path}:")
+        lines += [f"  {f.severity.upper()} {f.rule} ({f.plugin}): {f.description}" for f in by_construct[path]]
+    for entry in report.unused:
+        lines.append(
+            f"{entry}: the finding is no longer raised at {entry.path}: delete this entry"
+            f" (or mark it conditional if another configuration still raises it)"
+        )
+    lines.append(FIX_AND_ACKNOWLEDGE)
+    return "\n".join(lines)
 
 
 def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
@@ -118,13 +295,34 @@ def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
         "packs": list(gate.packs),
         "passed": report.passed,
         "unacknowledged": [asdict(f) for f in report.findings],
-        "acknowledgments": [{**asdict(entry), "constructs": paths} for entry, paths in gate.acknowledged_paths.items()],
+        "unused_acknowledgments": [str(entry) for entry in report.unused],
+        "acknowledgments": [_acknowledgment_evidence(entry, paths) for entry, paths in gate.acknowledged_paths.items()],
         "checkov_skips": [{**asdict(entry), "resources": paths} for entry, paths in gate.checkov_skipped_paths.items()],
+        "stages": _per_stage(report),
     }
     target = Path(outdir) / EVIDENCE_DIR / EVIDENCE_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evidence, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def _per_stage(report: GateReport) -> dict[str, dict[str, Any]]:
+    """Per stage ("" is the App itself): the stacks the packs saw, open and acknowledged findings."""
+    return {
+        stage: {
+            "stacks": list(stacks),
+            "unacknowledged": [str(f) for f in report.findings if f.stage == stage],
+            "acknowledged": sum(1 for f in report.acknowledged if f.stage == stage),
+        }
+        for stage, stacks in report.stages.items()
+    }
+
+
+def _acknowledgment_evidence(entry: Acknowledgment, paths: list[str]) -> dict[str, Any]:
+    data = asdict(entry)
+    data["review_by"] = entry.review_by.isoformat()
+    data["stacks"] = sorted(entry.stacks) if entry.stacks is not None else None
+    return {**data, "constructs": paths}
 
 
 def synthesize(app: App, gate: Gate) -> tuple[cx_api.CloudAssembly | None, GateReport]:
@@ -136,6 +334,6 @@ def synthesize(app: App, gate: Gate) -> tuple[cx_api.CloudAssembly | None, GateR
         if "ValidationFailed" not in str(err):
             raise
         assembly = None
-    report = read_report(app.outdir)
+    report = read_report(app.outdir, gate)
     write_evidence(app.outdir, gate, report)
     return assembly, report

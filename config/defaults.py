@@ -7,6 +7,8 @@ The account and certificate ARNs are placeholders (the documentation account
 from typing import Any
 
 PLACEHOLDER_ACCOUNT = "111111111111"
+# A placeholder identity account whose IAM users (with MFA) reach the break-glass role.
+PLACEHOLDER_IDENTITY_ACCOUNT = "222222222222"
 
 EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
     "default": {
@@ -35,6 +37,17 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         # A placeholder custodian role: keys get administrators who can never decrypt (PCI DSS 3.6.1.2).
         "key_administrator_role_arns": [f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/pci-lz-key-administrator"],
         "audit": {"object_lock_mode": "GOVERNANCE", "archive_retention_days": 365},
+        # Operators arrive through IAM Identity Center permission sets (MFA at the identity provider);
+        # break-glass through IAM users of an identity account, with MFA required in the trust.
+        "identity": {
+            "administrator_principals": [
+                f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_PciPlatformAdmin_*"
+            ],
+            "auditor_principals": [
+                f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_PciAssessor_*"
+            ],
+            "break_glass_principals": [f"arn:aws:iam::{PLACEHOLDER_IDENTITY_ACCOUNT}:user/break-glass-1"],
+        },
         # The card vault with the demonstration client CA (config/certs/demo-client-ca.pem) and a
         # placeholder role allowed to detokenize.
         "card_vault": {

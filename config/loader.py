@@ -1,42 +1,213 @@
-"""Turns the `env` context value into a validated EnvironmentConfig, or a clear error."""
+"""Turns the `env` context value into a validated EnvironmentConfig, or a clear error.
+
+An environment is an embedded name (`default`) or a file: JSON (`.json`) or YAML
+(`.yaml`, `.yml`; safe loading only, no tags that build Python objects). Both reject
+a key given twice in one object (JSON's and YAML's parsers otherwise keep the last one
+silently), and anything that is not one object gets "expected a JSON or YAML object".
+A top-level `$schema` key (an editor's pointer to envs/environment.schema.json) is ignored.
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
+import types
+import typing
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.models import EnvironmentConfig
 
 DEFAULT_ENVIRONMENT = "default"
+FILE_SUFFIXES = (".json", ".yaml", ".yml")
+SCHEMA_KEY = "$schema"
+NOT_AN_OBJECT = "expected a JSON or YAML object (field: value) at the top level"
 
 
 class ConfigError(ValueError):
     """An environment could not be loaded; the message names the field and the rule."""
 
 
-def _describe(source: str, err: ValidationError) -> str:
-    lines = [f"invalid environment configuration ({source}):"]
-    for problem in err.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "<environment>"
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {field}: {message}")
-    return "\n".join(lines)
+class _Object(dict[str, Any]):
+    """A parsed JSON/YAML object that remembers the keys it saw more than once (and where, for YAML)."""
+
+    duplicates: list[str]
+
+
+def _object(pairs: list[tuple[Any, Any]], lines: list[int] | None = None) -> _Object:
+    """An object from key/value pairs (in order); `lines` gives each pair's line, for YAML."""
+    result = _Object()
+    result.duplicates = []
+    for index, (key, value) in enumerate(pairs):
+        if key in result:
+            result.duplicates.append(f"{key!r}" + (f" (line {lines[index]})" if lines else ""))
+        result[key] = value
+    return result
+
+
+def _duplicate_keys(value: Any, path: str = "") -> Iterator[str]:
+    if isinstance(value, dict):
+        for key in getattr(value, "duplicates", ()):
+            yield f"{path or '<top level>'}: key {key} appears more than once"
+        for key, child in value.items():
+            yield from _duplicate_keys(child, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _duplicate_keys(child, f"{path}.{index}")
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """yaml.SafeLoader whose mappings remember duplicate keys instead of keeping the last."""
+
+
+def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode) -> _Object:
+    loader.flatten_mapping(node)
+    pairs: list[tuple[Any, Any]] = []
+    lines: list[int] = []
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            raise ConfigError(f"line {key_node.start_mark.line + 1}: a key must be text, not {type(key).__name__}")
+        pairs.append((key, loader.construct_object(value_node, deep=True)))
+        lines.append(key_node.start_mark.line + 1)
+    return _object(pairs, lines)
+
+
+_StrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_object)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"environment file {source} is not valid JSON: {err}") from None
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ConfigError(f"environment file {source} is not valid YAML: {err}") from None
+
+
+def parse_text(text: str, *, source: str, suffix: str) -> dict[str, Any]:
+    """The object in `text`: JSON for `.json`, YAML otherwise (YAML 1.1, safe loading).
+
+    Raises ConfigError for a syntax error, a duplicated key (with its path) or anything but one object.
+    """
+    data = _parse_json(text, source) if suffix == ".json" else _parse_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"environment file {source}: {NOT_AN_OBJECT}, not {_kind(data)}")
+    duplicates = list(_duplicate_keys(data))
+    if duplicates:
+        raise ConfigError(
+            f"environment file {source} gives a key twice (the second would silently replace the first):\n"
+            + "\n".join(f"  - {d}" for d in duplicates)
+        )
+    data = dict(data)
+    data.pop(SCHEMA_KEY, None)
+    return data
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "an empty document"
+    return {list: "a list", str: "a single text value", bool: "true/false"}.get(type(value), type(value).__name__)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read environment file {path}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"environment file {path} is not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"environment file {path} must hold a JSON object")
-    return data
+    except UnicodeDecodeError:
+        raise ConfigError(f"environment file {path}: {NOT_AN_OBJECT}; the file is not UTF-8 text") from None
+    return parse_text(text, source=str(path), suffix=path.suffix.lower())
+
+
+def _model_fields_at(loc: tuple[int | str, ...]) -> dict[str, Any] | None:
+    """The fields of the model that holds the last element of `loc`, walking EnvironmentConfig's annotations."""
+    annotation: Any = EnvironmentConfig
+    parts = list(loc[:-1])
+    while True:
+        model = _model_in(annotation)
+        if model is not None and not parts:
+            return dict(model.model_fields)
+        if not parts:
+            return None
+        part = parts.pop(0)
+        if model is not None:
+            field = model.model_fields.get(str(part))
+            if field is None:
+                return None
+            annotation = field.annotation
+            continue
+        origin = typing.get_origin(annotation)
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin in (types.UnionType, typing.Union) and args:
+            annotation = args[0]
+            parts.insert(0, part)
+        elif origin is dict and len(args) == 2:
+            annotation = args[1]
+        elif origin in (tuple, list) and args:
+            annotation = args[0]
+        else:
+            return None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        for arg in typing.get_args(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return None
+
+
+def _unknown_field(problem: ErrorDetails) -> str:
+    name = str(problem["loc"][-1])
+    fields = _model_fields_at(problem["loc"])
+    if not fields:
+        return f"unknown field {name!r}"
+    close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+    if close:
+        return f"unknown field {name!r}: did you mean {close[0]!r}?"
+    return f"unknown field {name!r}; valid fields here: {', '.join(fields)}"
+
+
+def _message(problem: ErrorDetails) -> str:
+    if problem["type"] == "extra_forbidden":
+        return _unknown_field(problem)
+    message = problem["msg"].removeprefix("Value error, ")
+    if problem["type"] == "string_type" and isinstance(problem["input"], int | float | bool):
+        message += f" (got {problem['input']!r}; in YAML, quote it: '...')"
+    return message
+
+
+def _consequences_dropped(problems: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop "too short after validation" on a list whose own items failed: the item error is the cause."""
+    failed = [p["loc"] for p in problems]
+    return [
+        p
+        for p in problems
+        if not (p["type"] == "too_short" and any(loc[: len(p["loc"])] == p["loc"] != loc for loc in failed))
+    ]
+
+
+def _describe(source: str, err: ValidationError) -> str:
+    lines = [f"invalid environment configuration ({source}):"]
+    for problem in _consequences_dropped(err.errors()):
+        field = ".".join(str(part) for part in problem["loc"]) or "<environment>"
+        lines.append(f"  - {field}: {_message(problem)}")
+    return "\n".join(lines)
 
 
 def parse_environment(data: dict[str, Any], *, source: str = "inline") -> EnvironmentConfig:
@@ -46,16 +217,20 @@ def parse_environment(data: dict[str, Any], *, source: str = "inline") -> Enviro
         raise ConfigError(_describe(source, err)) from None
 
 
+def is_file_selector(selector: str) -> bool:
+    return selector.lower().endswith(FILE_SUFFIXES) or "/" in selector
+
+
 def load_environment(selector: str | None) -> EnvironmentConfig:
-    """`selector` is an embedded environment name or a path to a JSON file; None means default."""
+    """`selector` is an embedded environment name or a path to a JSON/YAML file; None means default."""
     selector = selector or DEFAULT_ENVIRONMENT
-    if selector.endswith(".json") or "/" in selector:
+    if is_file_selector(selector):
         path = Path(selector)
         return parse_environment(_read_file(path), source=str(path))
     if selector not in EMBEDDED_ENVIRONMENTS:
         known = ", ".join(sorted(EMBEDDED_ENVIRONMENTS))
         raise ConfigError(
             f"unknown environment {selector!r} (field: env); embedded environments: {known};"
-            " or pass a path to a JSON file"
+            " or pass a path to a JSON or YAML file (for example envs/example.yaml)"
         )
     return parse_environment(EMBEDDED_ENVIRONMENTS[selector], source=f"embedded {selector!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -28,14 +29,23 @@ MIN_LOG_RETENTION_DAYS = 365
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_ACM_ARN = re.compile(r"^arn:aws(?:-us-gov)?:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$")
+_ACM_ARN = re.compile(
+    r"^arn:(?P<partition>aws(?:-us-gov)?):acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$"
+)
 _PARTITIONS = ("aws", "aws-us-gov")
 _AZ_SUFFIX = re.compile(r"^[a-d]$")  # each VPC tier reserves a fixed subnet slot for zones a-d
 _S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LAMBDA_FUNCTION_ARN = re.compile(
-    r"^arn:aws(?:-us-gov)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
+    r"^arn:(?P<partition>aws(?:-us-gov)?):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
 )
-_ROLE_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+_ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws(?:-us-gov)?):iam::(?P<account>\d{12}):role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$"
+)
+# Roles `cdk bootstrap` creates (any qualifier; the default one is hnb659fds). The deployment and
+# CloudFormation execution roles deploy every stack: as key administrators they would hold both duties.
+_CDK_BOOTSTRAP_ROLE = re.compile(
+    r"^cdk-[A-Za-z0-9]{1,10}-(?:cfn-exec|deploy|file-publishing|image-publishing|lookup)-role-"
+)
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Secrets Manager rotation: PCI DSS 8.6.3 wants system-account passwords changed periodically; 30 days is our ceiling.
 MAX_CREDENTIAL_ROTATION_DAYS = 30
@@ -46,10 +56,22 @@ POSTGRES_PROXY_PORT = 5432
 @cache
 def known_regions() -> frozenset[str]:
     """Regions from botocore's bundled endpoint data: offline, no AWS call."""
+    return frozenset(region_partitions())
+
+
+@cache
+def region_partitions() -> dict[str, str]:
+    """Region -> partition (aws, aws-us-gov), from botocore's bundled endpoint data."""
     session = botocore.session.get_session()
-    return frozenset(
-        region for partition in _PARTITIONS for region in session.get_available_regions("ec2", partition_name=partition)
-    )
+    return {
+        region: partition
+        for partition in _PARTITIONS
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    }
+
+
+def partition_of(region: str) -> str:
+    return region_partitions()[region]
 
 
 def _check_region(value: str) -> str:
@@ -58,23 +80,37 @@ def _check_region(value: str) -> str:
     return value
 
 
-def _check_private_cidr(value: str) -> str:
+# RFC 1918: the only ranges a VPC of this landing zone may use (not 0/8, loopback, link-local, reserved...).
+RFC1918_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def _ipv4_network(value: str) -> ipaddress.IPv4Network:
+    """One clear message for each way a CIDR can be wrong: not a CIDR, IPv6, or host bits set."""
     try:
-        network = ipaddress.IPv4Network(value, strict=True)
-    except ValueError as err:
-        raise ValueError(f"malformed IPv4 CIDR {value!r}: {err}") from None
-    if not network.is_private:
-        raise ValueError(f"VPC CIDR {value} is not in a private (RFC 1918) range")
+        interface = ipaddress.ip_interface(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR like 10.10.0.0/16 (malformed IPv4 CIDR)") from None
+    if not isinstance(interface, ipaddress.IPv4Interface):
+        raise ValueError(f"{value!r} is an IPv6 range; this field takes IPv4 CIDRs like 10.10.0.0/16")
+    if interface.ip != interface.network.network_address:
+        raise ValueError(f"{value!r} has host bits set: write the network address, {interface.network}")
+    return interface.network
+
+
+def _check_private_cidr(value: str) -> str:
+    network = _ipv4_network(value)
+    if not any(network.subnet_of(private) for private in RFC1918_RANGES):
+        raise ValueError(
+            f"VPC CIDR {value} is not in a private (RFC 1918) range: it must lie inside 10.0.0.0/8,"
+            " 172.16.0.0/12 or 192.168.0.0/16"
+        )
     if not 16 <= network.prefixlen <= 22:
         raise ValueError(f"VPC CIDR {value} must be between /16 and /22 to fit three tiers in three AZs")
     return str(network)
 
 
 def _check_ingress_cidr(value: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(value, strict=True))
-    except ValueError as err:
-        raise ValueError(f"malformed IPv4 CIDR {value!r}: {err}") from None
+    return str(_ipv4_network(value))
 
 
 Region = Annotated[str, AfterValidator(_check_region)]
@@ -184,6 +220,16 @@ class EdgeConfig(_Frozen):
         return value
 
 
+# create: this stack creates the account-level singleton; existing: the account already has it (AWS
+# Control Tower, Organizations-managed security services) and only what sits on top is added; off: nothing.
+DetectiveControlMode = Literal["create", "existing", "off"]
+_RENAMED_DETECTIVE_SWITCHES = {
+    "config_enabled": "config_mode",
+    "security_hub_enabled": "security_hub_mode",
+    "guardduty_enabled": "guardduty_mode",
+}
+
+
 class AuditConfig(_Frozen):
     """Audit and detection options (PCI DSS 10, 11.5); every default is the stricter choice that still deploys."""
 
@@ -228,9 +274,40 @@ class AuditConfig(_Frozen):
             " before adding regions, because moving the replica means a new replica stack and bucket."
         ),
     )
-    config_enabled: bool = Field(default=True, description="AWS Config recorder, delivery and conformance pack.")
-    security_hub_enabled: bool = Field(default=True, description="Security Hub with PCI DSS v4.0.1 and FSBP.")
-    guardduty_enabled: bool = Field(default=True, description="GuardDuty with S3 protection and runtime monitoring.")
+    config_mode: DetectiveControlMode = Field(
+        default="create",
+        description=(
+            "AWS Config. create: recorder, delivery channel, history bucket and the PCI conformance pack;"
+            " existing: the account already records (Control Tower, Organizations), only the conformance pack"
+            " is added; off: nothing."
+        ),
+    )
+    security_hub_mode: DetectiveControlMode = Field(
+        default="create",
+        description=(
+            "Security Hub. create: the hub, the PCI DSS v4.0.1 and FSBP standards and (home region) the finding"
+            " aggregator; existing: the account is already subscribed, only the two standards are added; off: nothing."
+        ),
+    )
+    guardduty_mode: DetectiveControlMode = Field(
+        default="create",
+        description=(
+            "GuardDuty. create: a detector with S3, RDS login and runtime monitoring; existing: the account has a"
+            " detector (one per region), nothing is created and synth notes the features to turn on; off: nothing."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_detective_switches(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for old, new in _RENAMED_DETECTIVE_SWITCHES.items():
+                if old in data:
+                    raise ValueError(
+                        f"{old} was replaced by {new}: 'create' | 'existing' | 'off'"
+                        f" ({old}: false is {new}: 'off'; under AWS Control Tower choose 'existing')"
+                    )
+        return data
 
     @field_validator("archive_retention_days")
     @classmethod
@@ -386,6 +463,198 @@ class CardVaultConfig(_Frozen):
         return value
 
 
+# IAM principals an operator role may trust (PCI DSS 7.2, 8.4). Each form carries different
+# condition keys on its assume-role path (IAM User Guide, "AWS global condition context keys"):
+# an IAM user or role calls sts:AssumeRole and its session carries aws:MultiFactorAuthPresent when
+# MFA was used; IAM Identity Center permission-set roles and SAML sessions come from a federation
+# (AssumeRoleWithSAML) whose sessions never carry the key, so MFA is enforced at the identity provider.
+_IAM_ROLE_OR_USER_ARN = re.compile(
+    r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):(?P<kind>role|user)/(?!aws-reserved/)[\w+=,.@/-]{1,512}$"
+)
+_IDENTITY_CENTER_ROLE = re.compile(
+    r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/aws-reserved/sso\.amazonaws\.com/"
+    r"(?:[a-z0-9-]+/)?AWSReservedSSO_(?P<permission_set>[\w+=,.@-]{1,32})_\*$"
+)
+_SAML_PROVIDER_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):saml-provider/[\w.-]{1,128}$")
+PRINCIPAL_FORMS = (
+    "an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>; MFA required in the trust)",
+    "an IAM Identity Center permission-set role pattern"
+    " (arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/[<region>/]AWSReservedSSO_<PermissionSet>_*)",
+    "a SAML provider ARN (arn:aws:iam::<account>:saml-provider/<name>)",
+)
+MAX_OPERATOR_SESSION_SECONDS = 3600  # PCI DSS 8.2.8: re-authenticate after 15 minutes idle; sessions end within 1 h
+
+
+def principal_kind(value: str) -> Literal["iam", "identity_center", "saml"]:
+    """Which assume-role path a configured principal takes; ValueError naming the accepted forms."""
+    if _IAM_ROLE_OR_USER_ARN.match(value):
+        return "iam"
+    if _IDENTITY_CENTER_ROLE.match(value):
+        return "identity_center"
+    if _SAML_PROVIDER_ARN.match(value):
+        return "saml"
+    raise ValueError(f"{value!r} is not a known principal form; use one of: " + "; ".join(PRINCIPAL_FORMS))
+
+
+def _check_principals(value: tuple[str, ...]) -> tuple[str, ...]:
+    for principal in value:
+        principal_kind(principal)
+    if len(set(value)) != len(value):
+        raise ValueError("lists a principal more than once")
+    return value
+
+
+OperatorPrincipals = Annotated[tuple[str, ...], AfterValidator(_check_principals)]
+
+
+class IdentityConfig(_Frozen):
+    """Operator roles, password policy and IAM Access Analyzer (PCI DSS 7.2, 8.2-8.6)."""
+
+    administrator_principals: OperatorPrincipals = Field(
+        default=(),
+        description="Who may assume the platform administrator role (no cardholder-data decryption). Empty: no role.",
+    )
+    auditor_principals: OperatorPrincipals = Field(
+        default=(), description="Who may assume the read-only security auditor / assessor role. Empty: no role."
+    )
+    break_glass_principals: OperatorPrincipals = Field(
+        default=(),
+        description="Who may assume the break-glass role; every use alarms on the alerts topic. Empty: no role.",
+    )
+    session_duration_seconds: int = Field(
+        default=MAX_OPERATOR_SESSION_SECONDS,
+        ge=900,
+        le=MAX_OPERATOR_SESSION_SECONDS,
+        description="Maximum session of every operator role, 900-3600 seconds.",
+    )
+    password_min_length: int = Field(default=14, ge=12, le=128, description="PCI DSS 8.3.6 needs at least 12.")
+    password_reuse_prevention: int = Field(default=24, ge=4, le=24, description="PCI DSS 8.3.7: not one of the last 4.")
+    password_max_age_days: int = Field(default=90, ge=1, le=90, description="PCI DSS 8.3.9: at most 90 days.")
+    unused_access_analyzer: bool = Field(
+        default=False,
+        description=(
+            "Also run an IAM Access Analyzer unused-access analyzer (home region; billed per IAM role and user"
+            " analysed per month)."
+        ),
+    )
+    unused_access_age_days: int = Field(default=90, ge=1, le=365)
+
+
+DEFAULT_EGRESS_DOMAINS = (
+    # A placeholder payment processor: replace with the processors and services the workload really calls.
+    ".payments.example.net",
+)
+_DOMAIN = re.compile(r"^\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class EgressConfig(_Frozen):
+    """Egress from the application tier to the internet (PCI DSS 1.3.2, 1.4.1, 1.5)."""
+
+    mode: Literal["firewall", "nat"] = Field(
+        default="firewall",
+        description=(
+            "firewall: AWS Network Firewall per AZ between the application tier and the NAT gateways, allowing"
+            " only allowed_domains; nat: NAT gateways only (any HTTPS destination). Choose before the first"
+            " deploy: switching moves the NAT gateways (new egress addresses)."
+        ),
+    )
+    allowed_domains: tuple[str, ...] = Field(
+        default=DEFAULT_EGRESS_DOMAINS,
+        min_length=1,
+        max_length=500,
+        description=(
+            "Destination domains the firewall lets through (TLS SNI, HTTP Host). A leading dot allows the"
+            " domain and every subdomain. AWS APIs the tiers use go through VPC endpoints, not this list."
+        ),
+    )
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domain_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [domain for domain in value if not _DOMAIN.match(domain)]
+        if bad:
+            raise ValueError(f"not lower-case domain names (optionally with a leading dot): {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a domain more than once")
+        return value
+
+
+_OU_ID = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+
+
+class GuardrailsConfig(_Frozen):
+    """Optional AWS Organizations service control policies, deployed from the management account."""
+
+    organization_unit_ids: tuple[str, ...] = Field(
+        default=(),
+        description=("Organizational units (ou-...) or the root (r-...) the SCPs attach to. Empty: no SCP is created."),
+    )
+    management_account: str | None = Field(
+        default=None,
+        description="Account the guardrails stack deploys to (the organization's management account).",
+    )
+    allowed_regions: tuple[Region, ...] | None = Field(
+        default=None,
+        description="Regions the region SCP leaves open (default: the configured regions); must hold the home region.",
+    )
+    exempt_role_patterns: tuple[str, ...] = Field(
+        default=("arn:aws:iam::*:role/cdk-*-cfn-exec-role-*",),
+        description=(
+            "Principal ARN patterns the SCPs do not apply to: the CloudFormation execution role that deploys"
+            " the landing zone (it updates the trail, Config and the account guards)."
+        ),
+    )
+
+    @field_validator("organization_unit_ids")
+    @classmethod
+    def _ou_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [ou for ou in value if not _OU_ID.match(ou)]
+        if bad:
+            raise ValueError(f"not organizational unit (ou-...) or root (r-...) IDs: {bad}")
+        return value
+
+    @field_validator("management_account")
+    @classmethod
+    def _management_account_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT_ID.match(value):
+            raise ValueError("AWS account ID must be exactly 12 digits")
+        return value
+
+    @field_validator("exempt_role_patterns")
+    @classmethod
+    def _exempt_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [p for p in value if not re.match(r"^arn:aws(?:-us-gov)?:iam::(\d{12}|\*):role/[\w+=,.@/*-]+$", p)]
+        if bad:
+            raise ValueError(f"not IAM role ARN patterns (arn:aws:iam::<account or *>:role/<name>): {bad}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.organization_unit_ids)
+
+
+class EnvironmentAcknowledgment(_Frozen):
+    """A finding this environment's owner accepts, applied to this environment's stacks only.
+
+    Same fields as the project's registry (compliance/acknowledgments.py). Only the shape is
+    checked here; the compliance gate checks the rule ID, that review_by has not passed and is
+    at most 12 months ahead, and that the rule may be acknowledged at all.
+    """
+
+    path: str = Field(
+        min_length=3,
+        pattern=r"^[^/\s]+/[^\s]+$",
+        description="Construct path pattern inside a stack ('*' = one segment): 'PciLz-test-Audit-*/LogArchive'.",
+    )
+    rule: str = Field(
+        min_length=3, description="Rule ID with any finding sub-ID, e.g. 'PCI.DSS.321-S3BucketReplicationEnabled'."
+    )
+    reason: str = Field(min_length=40, description="Why it cannot be fixed here: specific, at least 40 characters.")
+    requirement: str = Field(pattern=r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
+    owner: str = Field(min_length=3, description="The accountable person or team.")
+    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+
+
 class EnvironmentConfig(_Frozen):
     """One environment (dev, prod, ...) of the landing zone."""
 
@@ -417,6 +686,20 @@ class EnvironmentConfig(_Frozen):
         ),
     )
     audit: AuditConfig = Field(default_factory=AuditConfig, description="Trail, log archive and detective controls.")
+    identity: IdentityConfig = Field(
+        default_factory=IdentityConfig, description="Operator roles, password policy, IAM Access Analyzer."
+    )
+    egress: EgressConfig = Field(default_factory=EgressConfig, description="Application-tier egress allow-list.")
+    guardrails: GuardrailsConfig = Field(
+        default_factory=GuardrailsConfig, description="Optional organization service control policies."
+    )
+    acknowledgments: tuple[EnvironmentAcknowledgment, ...] = Field(
+        default=(),
+        description=(
+            "Findings this environment's owner accepts, applied to this environment's stacks only"
+            " (same fields and rules as compliance/acknowledgments.py)."
+        ),
+    )
     card_vault: CardVaultConfig | None = Field(
         default=None, description="The card-vault workload (issue #10); absent or enabled=false deploys none."
     )
@@ -432,8 +715,14 @@ class EnvironmentConfig(_Frozen):
     @classmethod
     def _key_admins_are_role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for arn in value:
-            if not _ROLE_ARN.match(arn):
+            role = _ROLE_ARN.match(arn)
+            if not role:
                 raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+            if _CDK_BOOTSTRAP_ROLE.match(role["name"]):
+                raise ValueError(
+                    f"{arn} is a CDK bootstrap role; the role that deploys the stacks must not also administer"
+                    " the keys (PCI DSS 3.6.1.2 separation of duties): name a dedicated key-custodian role"
+                )
         if len(set(value)) != len(value):
             raise ValueError("lists a role more than once")
         return value
@@ -474,9 +763,21 @@ class EnvironmentConfig(_Frozen):
                     raise ValueError(
                         f"regions.{region_a}.vpc_cidr {net_a} overlaps regions.{region_b}.vpc_cidr {net_b}"
                     )
+        partition = partition_of(self.home_region)
+        for region in self.regions:
+            if partition_of(region) != partition:
+                raise ValueError(
+                    f"regions.{region} is in partition {partition_of(region)}, the home region {self.home_region}"
+                    f" in {partition}: one account lives in one partition"
+                )
         for arn in self.key_administrator_role_arns:
             role = _ROLE_ARN.match(arn)
             assert role is not None  # checked by the field validator
+            if role["partition"] != partition:
+                raise ValueError(
+                    f"key_administrator_role_arns: {arn} is in partition {role['partition']}; the environment's"
+                    f" regions are in {partition} (arn:{partition}:iam::...)"
+                )
             if role["account"] != self.account:
                 raise ValueError(
                     f"key_administrator_role_arns: {arn} belongs to account {role['account']}, not {self.account}"
@@ -487,6 +788,11 @@ class EnvironmentConfig(_Frozen):
             if match["region"] != region:
                 raise ValueError(
                     f"regions.{region}.certificate_arn is in {match['region']}; ACM certificates are regional"
+                )
+            if match["partition"] != partition_of(region):
+                raise ValueError(
+                    f"regions.{region}.certificate_arn is in partition {match['partition']}; {region} is in"
+                    f" {partition_of(region)} (arn:{partition_of(region)}:acm:...)"
                 )
             if match["account"] != self.account:
                 raise ValueError(
@@ -508,6 +814,23 @@ class EnvironmentConfig(_Frozen):
             if match["account"] != self.account or match["region"] not in self.regions:
                 raise ValueError(
                     f"audit.lambda_data_event_functions: {arn} is not in account {self.account} and a configured region"
+                )
+            if match["partition"] != partition_of(match["region"]):
+                raise ValueError(
+                    f"audit.lambda_data_event_functions: {arn} is in partition {match['partition']};"
+                    f" {match['region']} is in {partition_of(match['region'])}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _identity_and_guardrail_rules(self) -> Self:
+        allowed = self.guardrails.allowed_regions
+        if allowed is not None:
+            missing = [r for r in (self.home_region, *self.regions) if r not in allowed]
+            if missing:
+                raise ValueError(
+                    f"guardrails.allowed_regions leaves out {sorted(set(missing))}: the region SCP would lock the"
+                    f" landing zone out of its own regions (home region {self.home_region!r})"
                 )
         return self
 

@@ -68,13 +68,10 @@ class AuditTrail(Construct):
             self,
             "LogsDeliveryRole",
             description="Lets CloudTrail deliver this trail's events to its encrypted log group",
-            assumed_by=iam.ServicePrincipal(
-                _CLOUDTRAIL,
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnEquals": {"aws:SourceArn": self.trail_arn},
-                },
-            ),
+            # "Sending events to CloudWatch Logs" documents this trust without conditions; no CloudTrail page
+            # says the service sends aws:SourceArn when it assumes the delivery role, and if it does not, the
+            # trail fails to create. Only this account can pass the role to a trail (iam:PassRole).
+            assumed_by=iam.ServicePrincipal(_CLOUDTRAIL),
         )
         delivery_policy = iam.ManagedPolicy(
             self,
@@ -110,7 +107,10 @@ class AuditTrail(Construct):
         self.trail.node.add_dependency(delivery_policy, bucket_policy)
 
     def _only_this_trail_writes(self, bucket: s3.Bucket, account: str, organization_id: str | None) -> s3.BucketPolicy:
-        """CloudTrail's documented bucket policy limited to this trail (`aws:SourceArn`); any other writer is denied."""
+        """CloudTrail's documented bucket policy limited to this trail (`aws:SourceArn`); any other writer is denied.
+
+        Source: "Amazon S3 bucket policy for CloudTrail" (aws:SourceArn, s3:x-amz-acl).
+        """
         principal = iam.ServicePrincipal(_CLOUDTRAIL)
         this_trail = {"aws:SourceArn": self.trail_arn}
         prefixes = [f"AWSLogs/{account}/*"]

@@ -22,6 +22,22 @@ from pci_constructs.secure_bucket import SecureBucket
 
 PCI_DSS_V401_STANDARD = "standards/pci-dss/v/4.0.1"
 FSBP_STANDARD = "standards/aws-foundational-security-best-practices/v/1.0.0"
+# GuardDuty detector features ("AWS::GuardDuty::Detector CFNFeatureConfiguration") this landing zone turns on.
+RDS_LOGIN_EVENTS = "RDS_LOGIN_EVENTS"
+GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", RDS_LOGIN_EVENTS, "RUNTIME_MONITORING")
+
+
+def conformance_pack(
+    scope: Construct, construct_id: str, *, name: str, template_body: str
+) -> config.CfnConformancePack:
+    """The PCI DSS conformance pack; its rules need a configuration recorder in the region.
+
+    Raises ValueError on an empty template body. With an account-managed recorder (AWS Control
+    Tower, "existing" mode) this is all the landing zone adds to AWS Config.
+    """
+    if not template_body.strip():
+        raise ValueError("conformance_pack_template: the template body is empty")
+    return config.CfnConformancePack(scope, construct_id, conformance_pack_name=name, template_body=template_body)
 
 
 class ConfigRecorder(Construct):
@@ -52,8 +68,6 @@ class ConfigRecorder(Construct):
         retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        if not conformance_pack_template.strip():
-            raise ValueError("conformance_pack_template: the template body is empty")
         self.history = SecureBucket(
             self,
             "History",
@@ -68,6 +82,7 @@ class ConfigRecorder(Construct):
             self,
             "Role",
             description="AWS Config: read resource configurations, deliver history to its bucket",
+            # "Permissions for the IAM role assigned to AWS Config": the trust's aws:SourceAccount condition.
             assumed_by=iam.ServicePrincipal(
                 "config.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
             ),
@@ -105,13 +120,12 @@ class ConfigRecorder(Construct):
                 delivery_frequency="TwentyFour_Hours"
             ),
         )
+        # The recorder starts recording (and delivering) with the role's permissions in place.
+        self.recorder.node.add_dependency(delivery_policy)
         # Config needs the recorder before a delivery channel, and the channel's permissions in place.
         self.delivery_channel.node.add_dependency(self.recorder, delivery_policy)
-        self.conformance_pack = config.CfnConformancePack(
-            self,
-            "ConformancePack",
-            conformance_pack_name=conformance_pack_name,
-            template_body=conformance_pack_template,
+        self.conformance_pack = conformance_pack(
+            self, "ConformancePack", name=conformance_pack_name, template_body=conformance_pack_template
         )
         # Rules evaluate what the recorder records; both must exist first.
         self.conformance_pack.node.add_dependency(self.recorder)
@@ -125,21 +139,37 @@ class SecurityHub(Construct):
     (GuardDuty's included) into this hub, so one alert rule there sees them all.
     """
 
-    hub: securityhub.CfnHub
+    hub: securityhub.CfnHub | None
     standards: dict[str, securityhub.CfnStandard]
     aggregator: securityhub.CfnFindingAggregator | None
 
-    def __init__(self, scope: Construct, construct_id: str, *, aggregate_regions: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        aggregate_regions: Sequence[str] = (),
+        existing_hub: bool = False,
+    ) -> None:
+        """`existing_hub`: the account is already subscribed (AWS Control Tower, Organizations); only the
+        standards are enabled on it. Raises ValueError when aggregating into the region itself, or when
+        `aggregate_regions` is given with an existing hub (an account has one aggregator, the admin's)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         if stack.region in aggregate_regions:
             raise ValueError(f"aggregate_regions: {stack.region} is the aggregating region itself")
-        self.hub = securityhub.CfnHub(
-            self,
-            "Hub",
-            enable_default_standards=False,
-            control_finding_generator="SECURITY_CONTROL",
-            auto_enable_controls=True,
+        if existing_hub and aggregate_regions:
+            raise ValueError("aggregate_regions: an existing hub keeps the account's own finding aggregator")
+        self.hub = (
+            None
+            if existing_hub
+            else securityhub.CfnHub(
+                self,
+                "Hub",
+                enable_default_standards=False,
+                control_finding_generator="SECURITY_CONTROL",
+                auto_enable_controls=True,
+            )
         )
         self.standards = {}
         for construct_id_, standard in (("PciDssV401", PCI_DSS_V401_STANDARD), ("Fsbp", FSBP_STANDARD)):
@@ -148,10 +178,11 @@ class SecurityHub(Construct):
                 construct_id_,
                 standards_arn=f"arn:{stack.partition}:securityhub:{stack.region}::{standard}",
             )
-            cfn_standard.node.add_dependency(self.hub)
+            if self.hub is not None:
+                cfn_standard.node.add_dependency(self.hub)
             self.standards[standard] = cfn_standard
         self.aggregator = None
-        if aggregate_regions:
+        if aggregate_regions and self.hub is not None:
             self.aggregator = securityhub.CfnFindingAggregator(
                 self, "FindingAggregator", region_linking_mode="SPECIFIED_REGIONS", regions=list(aggregate_regions)
             )
@@ -159,7 +190,7 @@ class SecurityHub(Construct):
 
 
 class ThreatDetection(Construct):
-    """PCI DSS 11.5.1 (intrusion detection), 5.2: GuardDuty with S3 protection and runtime monitoring.
+    """PCI DSS 11.5.1 (intrusion detection), 5.2: GuardDuty with S3, RDS login and runtime monitoring.
 
     Runtime monitoring manages its agent on EKS, ECS Fargate and EC2; where a
     region does not offer a feature yet, GuardDuty reports it and keeps the rest.
@@ -177,6 +208,8 @@ class ThreatDetection(Construct):
             finding_publishing_frequency="FIFTEEN_MINUTES",
             features=[
                 guardduty.CfnDetector.CFNFeatureConfigurationProperty(name="S3_DATA_EVENTS", status=enabled),
+                # RDS Protection: login activity of the CDE database (PCI DSS 10.2.1.4, 11.5.1).
+                guardduty.CfnDetector.CFNFeatureConfigurationProperty(name=RDS_LOGIN_EVENTS, status=enabled),
                 guardduty.CfnDetector.CFNFeatureConfigurationProperty(
                     name="RUNTIME_MONITORING",
                     status=enabled,

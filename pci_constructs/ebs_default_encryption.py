@@ -16,6 +16,18 @@ from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 
+# Construct ID of the function every AwsCustomResource of a stack shares (aws-cdk-lib custom_resources).
+SINGLETON_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
+def singleton_waits_for(scope: Construct, policy: iam.ManagedPolicy) -> None:
+    """CDK's AwsCustomResource singleton function (one per stack) names the calls' role too: make it
+    wait for the role's separately attached policy, or it may be created before it can act."""
+    function = Stack.of(scope).node.try_find_child(SINGLETON_FUNCTION_ID)
+    assert function is not None, "AwsCustomResource creates its singleton function at stack level"
+    function.node.add_dependency(policy)
+
+
 # These EC2 actions act on an account setting: IAM knows no resource type for them.
 EBS_DEFAULT_ACTIONS = (
     "ec2:EnableEbsEncryptionByDefault",
@@ -104,3 +116,4 @@ class EbsDefaultEncryption(Construct):
             "DefaultKey", sdk_call("modifyEbsDefaultKmsKeyId", {"KmsKeyId": encryption_key.key_arn})
         )
         self.default_key.node.add_dependency(self.enable)
+        singleton_waits_for(self, self.policy)

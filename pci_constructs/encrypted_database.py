@@ -71,6 +71,10 @@ class EncryptedDatabase(Construct):
     parameter_group: rds.ParameterGroup
     log_groups: dict[str, EncryptedLogGroup]
     monitoring_role: iam.Role
+    monitoring_policy: iam.ManagedPolicy
+    rotation_log_group_name: str
+    rotation_logs: EncryptedLogGroup
+    proxy_logs: EncryptedLogGroup | None
     rotation_security_group: ec2.SecurityGroup
     proxy: rds.DatabaseProxy | None
     proxy_policy: iam.ManagedPolicy
@@ -148,7 +152,7 @@ class EncryptedDatabase(Construct):
             encryption_key=secrets_key,
         )
         retain(self.master_secret)
-        self.monitoring_role = self._enhanced_monitoring_role()
+        self.monitoring_role, self.monitoring_policy = self._enhanced_monitoring_role()
 
         self.instance = rds.DatabaseInstance(
             self,
@@ -184,11 +188,21 @@ class EncryptedDatabase(Construct):
             cloudwatch_logs_exports=list(LOG_EXPORTS),
         )
         retain(self.instance)
+        # Enhanced monitoring starts with the instance: the role's permissions must exist first.
+        self.instance.node.add_dependency(self.monitoring_policy)
         for log_group in self.log_groups.values():
             self.instance.node.add_dependency(log_group)
         assert self.instance.secret is not None  # credentials come from a secret
         self.attached_secret = self.instance.secret
 
+        self.rotation_log_group_name = f"/aws/lambda/{instance_identifier}-rotation"
+        self.rotation_logs = EncryptedLogGroup(
+            self,
+            "RotationLogs",
+            encryption_key=log_key,
+            retention_days=log_retention_days,
+            log_group_name=self.rotation_log_group_name,
+        )
         self.rotation_security_group = self._rotation_security_group(
             vpc, database_security_group, endpoint_security_group
         )
@@ -196,13 +210,17 @@ class EncryptedDatabase(Construct):
             "Rotation",
             automatically_after=Duration.days(rotation_days),
             hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                # Named, so that its log group can exist before it runs (else Lambda creates it unencrypted).
+                function_name=self.rotation_log_group_name.removeprefix("/aws/lambda/"),
                 vpc=vpc,
                 vpc_subnets=rotation_subnets,
                 security_groups=[self.rotation_security_group],
             ),
         )
 
-        self.proxy, self.proxy_security_group = None, None
+        self.rotation.node.add_dependency(self.rotation_logs)
+
+        self.proxy, self.proxy_security_group, self.proxy_logs = None, None, None
         if enable_proxy:
             self.proxy_security_group = self._proxy_security_group(
                 vpc, database_security_group, client_security_group, endpoint_security_group
@@ -224,6 +242,15 @@ class EncryptedDatabase(Construct):
                 iam_auth=True,
                 db_proxy_name=f"{instance_identifier}-proxy",
             )
+            # RDS Proxy logs to /aws/rds/proxy/<name>, created unencrypted unless it exists first.
+            self.proxy_logs = EncryptedLogGroup(
+                self,
+                "ProxyLogs",
+                encryption_key=log_key,
+                retention_days=log_retention_days,
+                log_group_name=f"/aws/rds/proxy/{instance_identifier}-proxy",
+            )
+            self.proxy.node.add_dependency(self.proxy_logs)
             # CDK tags the target group, which CloudFormation's schema does not allow to carry tags.
             target_group = self.proxy.node.find_child("ProxyTargetGroup")
             assert isinstance(target_group, CfnResource)
@@ -297,7 +324,7 @@ class EncryptedDatabase(Construct):
         self.proxy_policy = policy
         return role
 
-    def _enhanced_monitoring_role(self) -> iam.Role:
+    def _enhanced_monitoring_role(self) -> tuple[iam.Role, iam.ManagedPolicy]:
         """What AmazonRDSEnhancedMonitoringRole allows, narrowed to this account, region and log group."""
         stack = Stack.of(self)
         # Pseudo-parameters rather than literals: the same policy text, and finding ID, in every region.
@@ -308,28 +335,27 @@ class EncryptedDatabase(Construct):
             self,
             "MonitoringRole",
             description="Lets RDS enhanced monitoring publish OS metrics of the CDE database",
+            # "Setting up and enabling Enhanced Monitoring" (confused deputy): aws:SourceAccount is documented.
             assumed_by=iam.ServicePrincipal(
                 "monitoring.rds.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             ),
         )
-        iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             "MonitoringPolicy",
             description="Publish RDS enhanced monitoring metrics to the RDSOSMetrics log group only",
             roles=[role],
             statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
-                    resources=[log_group_arn],
-                ),
+                # No logs:PutRetentionPolicy: the group exists (DataStack) and RDS must not shorten its retention.
+                iam.PolicyStatement(actions=["logs:CreateLogGroup"], resources=[log_group_arn]),
                 iam.PolicyStatement(
                     actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                     resources=[f"{log_group_arn}:log-stream:*"],
                 ),
             ],
         )
-        return role
+        return role, policy
 
     def _rotation_security_group(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aws_cdk import Annotations, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -23,8 +25,37 @@ _RETENTION = {
 }
 
 
+def cloudwatch_logs_key_statement(scope: Construct) -> iam.PolicyStatement:
+    """Key-policy statement letting CloudWatch Logs use a key for log groups of `scope`'s account and region.
+
+    "Encrypt log data in CloudWatch Logs using AWS KMS" (CloudWatch Logs User Guide): the regional
+    service principal, these actions, and `kms:EncryptionContext:aws:logs:arn` limited to this
+    account's log groups in this region. (A log group's own ARN cannot be named: the key policy would
+    then depend on the log group that depends on the key.) Identical for every log group of a stack,
+    so CDK renders it once per key however many groups use the key.
+    """
+    stack = Stack.of(scope)
+    account, region, partition = stack.account, stack.region, stack.partition
+    return iam.PolicyStatement(
+        sid="AllowCloudWatchLogsForThisAccountLogGroups",
+        principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+        actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        resources=["*"],
+        conditions={
+            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account}:log-group:*"}
+        },
+    )
+
+
 class EncryptedLogGroup(Construct):
-    """PCI DSS 10.5.1: logs retained >= 12 months; 3.5/10.3.2: encrypted with a customer key."""
+    """PCI DSS 10.5.1: logs retained >= 12 months; 3.5/10.3.2: encrypted with a customer key.
+
+    The key's policy gets the CloudWatch Logs statement (`cloudwatch_logs_key_statement`), so a
+    caller's own key works; without it CloudFormation fails to create the group (AccessDenied from
+    logs:CreateLogGroup / AssociateKmsKey). An imported key's policy cannot be changed from here:
+    its owner must already allow CloudWatch Logs, and the synth says so (a warning on the group).
+    Raises ValueError for a retention CloudWatch Logs does not offer or under 365 days.
+    """
 
     log_group: logs.LogGroup
 
@@ -48,3 +79,11 @@ class EncryptedLogGroup(Construct):
             retention=_RETENTION[retention_days],
         )
         retain(self.log_group)
+        added = encryption_key.add_to_resource_policy(cloudwatch_logs_key_statement(self)).statement_added
+        if not added:
+            Annotations.of(self).add_warning_v2(
+                "pci-lz:ImportedLogKey",
+                "The encryption key is imported, so its key policy cannot be extended here: it must already allow"
+                " CloudWatch Logs (see 'Encrypt log data in CloudWatch Logs using AWS KMS'), or creating the"
+                " log group fails at deploy.",
+            )

@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from pci_constructs.encrypted_log_group import cloudwatch_logs_key_statement
 from pci_constructs.retention import retain
 
 # Lifecycle operations only. Deliberately absent: kms:CreateGrant (a grant could hand the
@@ -207,22 +208,11 @@ class KeyRing(Construct):
 
     def _allow_log_services(self) -> None:
         stack = Stack.of(self)
-        account, region, partition = stack.account, stack.region, stack.partition
+        account, partition = stack.account, stack.partition
         # CloudWatch Logs may use the key only for log groups of this account and region.
-        self.logs.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForThisAccountLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account}:log-group:*"
-                    }
-                },
-            )
-        )
-        # CloudTrail encrypts log files for trails of this account only.
+        self.logs.add_to_resource_policy(cloudwatch_logs_key_statement(self))
+        # CloudTrail encrypts log files for trails of this account only ("Configure AWS KMS key policies
+        # for CloudTrail": aws:SourceArn and aws:SourceAccount are both supported there).
         self.logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudTrailToEncryptThisAccountsTrails",
@@ -262,15 +252,25 @@ class KeyRing(Construct):
 
     def _allow_alert_publishers(self) -> None:
         account = Stack.of(self).account
+        # Amazon SNS "Key management" (enable compatibility between event sources from AWS services
+        # and encrypted topics): CloudWatch alarms may be confined to this account's alarms.
         self.alerts.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowAlarmAndEventPublishers",
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
+                sid="AllowThisAccountsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        # Same page: EventBridge delivery to an encrypted topic does not support aws:SourceAccount,
+        # aws:SourceArn or aws:SourceOrgID in the key policy; with one, every delivery fails. The
+        # topic policy (FindingAlerts) is what confines publishing to this account's finding rule.
+        self.alerts.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToEncryptedTopic",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
             )
         )

@@ -24,22 +24,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from pci_constructs.secure_bucket import SecureBucket
+from pci_constructs.secure_bucket import REPLICATION_DESTINATION_ACTIONS, BucketReplication, SecureBucket
 
 IMMEDIATELY_AVAILABLE_DAYS = 90  # PCI DSS 10.5.1: the last three months at hand
 FLEXIBLE_RETRIEVAL_AFTER_DAYS = 180
 MIN_RETENTION_DAYS = 365
+# A transition rule filtered on size > 0 bytes overrides S3's 128 KB default minimum for transitions.
+TRANSITION_OBJECTS_LARGER_THAN_BYTES = 0
 
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
-
-# Replication reads these from the source; the Object Lock ones carry retention to the copy.
-_SOURCE_READ_ACTIONS = [
-    "s3:GetObjectVersionForReplication",
-    "s3:GetObjectVersionAcl",
-    "s3:GetObjectVersionTagging",
-    "s3:GetObjectRetention",
-    "s3:GetObjectLegalHold",
-]
 
 
 @dataclass(frozen=True)
@@ -106,8 +99,12 @@ class LogArchive(Construct):
             # validation (PCI DSS 10.3.4) depends on them arriving.
             encryption_exempt_prefixes=["AWSLogs/*/CloudTrail-Digest/"],
             lifecycle_rules=[
+                # Most CloudTrail files are under 128 KB, which S3 skips by default ("Transitioning
+                # objects using Amazon S3 Lifecycle", minimum object size): a size filter on the rule
+                # takes precedence over that default, so every non-empty object transitions.
                 s3.LifecycleRule(
-                    id="ImmediateThenArchiveThenExpire",
+                    id="ImmediateThenArchive",
+                    object_size_greater_than=TRANSITION_OBJECTS_LARGER_THAN_BYTES,
                     transitions=[
                         s3.Transition(
                             storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
@@ -119,11 +116,19 @@ class LogArchive(Construct):
                             transition_after=Duration.days(FLEXIBLE_RETRIEVAL_AFTER_DAYS),
                         ),
                     ],
-                    expiration=retention,
-                )
+                ),
+                # Expiry has no size filter: every object, whatever its size, leaves when retention ends.
+                s3.LifecycleRule(id="ExpireAfterRetention", expiration=retention),
             ],
         )
         self.bucket = self.secure_bucket.bucket
+        # CloudFormation types ObjectSizeGreaterThan as a string; CDK writes the number (cfn-lint W9003).
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.add_property_override(
+            f"LifecycleConfiguration.Rules.{SecureBucket.OWN_LIFECYCLE_RULES}.ObjectSizeGreaterThan",
+            str(TRANSITION_OBJECTS_LARGER_THAN_BYTES),
+        )
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="DenyDeletingAuditLogs",
@@ -148,61 +153,28 @@ class LogArchive(Construct):
         stack = Stack.of(self)
         if stack.region != replication.source_region:
             raise ValueError(f"replicate_to: this archive is in {stack.region}, not {replication.source_region}")
-        partition, account = stack.partition, stack.account
-        role = iam.Role.from_role_name(self, "ReplicationRole", replication.role_name)
-        source_key = self.secure_bucket.encryption_key
-        assert source_key is not None  # LogArchive always passes a key
-        iam.ManagedPolicy(
-            self,
-            "ReplicationSourcePolicy",
-            description="Lets the log-archive replication role read this archive and decrypt its objects",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                    resources=[self.bucket.bucket_arn],
-                ),
-                iam.PolicyStatement(actions=_SOURCE_READ_ACTIONS, resources=[self.bucket.arn_for_objects("*")]),
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[source_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-                ),
-            ],
-        )
-        cfn_bucket = self.bucket.node.default_child
-        assert isinstance(cfn_bucket, s3.CfnBucket)
-        cfn_bucket.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
-            role=f"arn:{partition}:iam::{account}:role/{replication.role_name}",
-            rules=[
-                s3.CfnBucket.ReplicationRuleProperty(
-                    id=f"AuditLogsTo-{replication.replica_region}",
-                    status="Enabled",
-                    priority=1,
-                    filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
-                    # A delete here is denied anyway; never carry delete markers to the copy.
-                    delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(status="Disabled"),
-                    source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
-                        sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(status="Enabled")
-                    ),
-                    destination=s3.CfnBucket.ReplicationDestinationProperty(
-                        bucket=f"arn:{partition}:s3:::{replication.replica_bucket_name}",
-                        encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
-                            replica_kms_key_id=(
-                                f"arn:{partition}:kms:{replication.replica_region}:{account}"
-                                f":{replication.replica_key_alias}"
-                            )
-                        ),
-                    ),
-                )
-            ],
-        )
+        self.secure_bucket.replicate_to(_bucket_replication(self, replication))
+
+
+def _bucket_replication(scope: Construct, replication: ArchiveReplication) -> BucketReplication:
+    """The archive link as a SecureBucket replication, the role and key named by configuration."""
+    stack = Stack.of(scope)
+    partition, account = stack.partition, stack.account
+    return BucketReplication(
+        role=iam.Role.from_role_name(scope, "ReplicationRole", replication.role_name),
+        destination_bucket_arn=f"arn:{partition}:s3:::{replication.replica_bucket_name}",
+        destination_region=replication.replica_region,
+        destination_key_arn=(
+            f"arn:{partition}:kms:{replication.replica_region}:{account}:{replication.replica_key_alias}"
+        ),
+        rule_id=f"AuditLogsTo-{replication.replica_region}",
+    )
 
 
 class ReplicaWriter(Construct):
     """PCI DSS 10.5.1: the replica side of the archive copy; only S3 replication writes into the replica.
 
-    Owns the replication role (trusted by S3 for the source bucket only), its
+    Owns the replication role (trusted by S3; only this account can pass it to a bucket), its
     permission to write replicas into `archive` and encrypt them with the replica
     key, and the key alias the source side names in its replication rule. Plain
     uploads into the replica are denied to everyone.
@@ -224,7 +196,6 @@ class ReplicaWriter(Construct):
             raise ValueError(f"ReplicaWriter belongs in {replication.replica_region}, not {stack.region}")
         key = archive.secure_bucket.encryption_key
         assert key is not None  # LogArchive always passes a key
-        source_bucket_arn = f"arn:{stack.partition}:s3:::{replication.source_bucket_name}"
         kms.Alias(self, "KeyAlias", alias_name=replication.replica_key_alias, target_key=key)
         self.role = iam.Role(
             self,
@@ -233,13 +204,11 @@ class ReplicaWriter(Construct):
             description=(
                 f"S3 replication of the audit-log archive from {replication.source_region} into {stack.region}"
             ),
-            assumed_by=iam.ServicePrincipal(
-                "s3.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {"aws:SourceArn": source_bucket_arn},
-                },
-            ),
+            # "Setting up permissions for live replication" documents this trust without conditions and no
+            # S3 page says replication sends aws:SourceArn/SourceAccount to STS; with them the role could
+            # fail to be assumed. Another account cannot point its bucket at this role: naming it in a
+            # replication configuration needs iam:PassRole on it, which only this account can grant.
+            assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
         )
         iam.ManagedPolicy(
             self,
@@ -248,7 +217,7 @@ class ReplicaWriter(Construct):
             roles=[self.role],
             statements=[
                 iam.PolicyStatement(
-                    actions=["s3:ReplicateObject", "s3:ReplicateTags"],
+                    actions=list(REPLICATION_DESTINATION_ACTIONS),
                     resources=[archive.bucket.arn_for_objects("*")],
                 ),
                 iam.PolicyStatement(

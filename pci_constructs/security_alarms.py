@@ -7,6 +7,7 @@ which cover the critical security-control changes PCI DSS 10.7.2 names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -227,7 +228,8 @@ class SecurityAlarms(Construct):
         )
         self.topic.add_subscription(subscriptions.EmailSubscription(email))
         stack = Stack.of(self)
-        # The topic policy holds only the TLS deny otherwise; let this account's alarms publish explicitly.
+        # The topic policy holds only the TLS deny otherwise; let this account's alarms publish explicitly
+        # (CloudWatch "Confused deputy prevention": aws:SourceArn and aws:SourceAccount on the topic policy).
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisAccountsAlarms",
@@ -282,11 +284,9 @@ class FindingAlerts(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, topic: sns.Topic) -> None:
         super().__init__(scope, construct_id)
-        self.rule = events.CfnRule(
+        self.rule = rule_to_topic(
             self,
-            "Rule",
             description="New HIGH and CRITICAL Security Hub findings to the security alerts topic",
-            state="ENABLED",
             event_pattern={
                 "source": ["aws.securityhub"],
                 "detail-type": ["Security Hub Findings - Imported"],
@@ -298,14 +298,81 @@ class FindingAlerts(Construct):
                     }
                 },
             },
-            targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
+            topic=topic,
+            sid="AllowSecurityHubFindingRule",
         )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowSecurityHubFindingRule",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": self.rule.attr_arn}},
-            )
+
+
+def rule_to_topic(
+    scope: Construct, *, description: str, event_pattern: dict[str, Any], topic: sns.Topic, sid: str
+) -> events.CfnRule:
+    """An EventBridge rule ("Rule" under `scope`) targeting `topic`, which admits this rule only (aws:SourceArn)."""
+    rule = events.CfnRule(
+        scope,
+        "Rule",
+        description=description,
+        state="ENABLED",
+        event_pattern=event_pattern,
+        targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
+    )
+    # EventBridge "Using resource-based policies for Amazon EventBridge" (Amazon SNS permissions): the
+    # topic policy may name the rule in aws:SourceArn. Not so the key policy: see KeyRing.
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+        )
+    )
+    return rule
+
+
+def break_glass_event(role_arn: str) -> SecurityEvent:
+    """Any assumption of, or call made with, the break-glass role (PCI DSS 8.2.2, 8.6.1, 10.2.1.2).
+
+    The multi-region trail delivers every region's STS and API events to one log group, so one
+    metric filter sees the role assumed through any regional STS endpoint. The assume-role event
+    names the role in `requestParameters.roleArn` (in the role's account, also for cross-account
+    callers); calls made with its session carry it in `userIdentity.sessionContext.sessionIssuer.arn`.
+    """
+    return SecurityEvent(
+        "BreakGlassRoleUsed",
+        "The break-glass role was assumed or used",
+        f'{{ ($.requestParameters.roleArn = "{role_arn}")'
+        f' || ($.userIdentity.sessionContext.sessionIssuer.arn = "{role_arn}") }}',
+    )
+
+
+class ComplianceChangeAlerts(Construct):
+    """PCI DSS 8.3.6, 10.7.2: AWS Config rules turning NON_COMPLIANT reach the alerts topic.
+
+    `rule_name_prefixes`: the Config rule names to watch (a conformance pack appends a suffix to
+    each of its rules' names, so they are matched by prefix). EventBridge receives "Config Rules
+    Compliance Change" events in the region that evaluated the rule ("Monitoring AWS Config with
+    Amazon EventBridge"). Like FindingAlerts, the topic admits this rule only (aws:SourceArn).
+    """
+
+    rule: events.CfnRule
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, topic: sns.Topic, rule_name_prefixes: tuple[str, ...]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not rule_name_prefixes:
+            raise ValueError("rule_name_prefixes: name at least one Config rule prefix")
+        self.rule = rule_to_topic(
+            self,
+            description="Watched AWS Config rules turning NON_COMPLIANT, to the security alerts topic",
+            event_pattern={
+                "source": ["aws.config"],
+                "detail-type": ["Config Rules Compliance Change"],
+                "detail": {
+                    "configRuleName": [{"prefix": prefix} for prefix in rule_name_prefixes],
+                    "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
+                },
+            },
+            topic=topic,
+            sid="AllowConfigComplianceRule",
         )

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import jsii
-from aws_cdk import Stack, Tags
+from aws_cdk import CfnResource, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,13 +31,42 @@ HTTPS = 443
 HTTP = 80
 
 
+# AWS-owned buckets that workloads in the application tier read through the S3 gateway endpoint:
+# - ECR image layers: "Amazon ECR interface VPC endpoints (AWS PrivateLink)", minimum Amazon S3 bucket
+#   permissions for Amazon ECR (prod-<region>-starport-layer-bucket);
+# - Amazon Linux 2023 and Amazon Linux 2 package repositories (dnf/yum through the gateway endpoint).
+AWS_OWNED_BUCKET_OBJECTS = (
+    "prod-{region}-starport-layer-bucket/*",
+    "al2023-repos-{region}-de612dc2/*",
+    "amazonlinux-2-repos-{region}/*",
+)
+# STS calls made without AWS credentials, so no aws:PrincipalAccount: they need their own statement.
+UNSIGNED_STS_ACTIONS = ("sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+
+
+def aws_owned_bucket_objects(partition: str, region: str) -> list[str]:
+    """Object ARNs of the AWS-owned buckets above in `region`."""
+    return [f"arn:{partition}:s3:::{pattern.format(region=region)}" for pattern in AWS_OWNED_BUCKET_OBJECTS]
+
+
 class Tier(StrEnum):
     PUBLIC = "Public"
     APPLICATION = "Application"
     CDE = "Cde"
+    # With the egress firewall only: its endpoints, and the NAT gateways behind it.
+    FIREWALL = "Firewall"
+    EGRESS = "Egress"
+
+
+# The three segmentation tiers (each with its own NACL) own slices 0-11; the two egress tiers share the
+# last four slices and keep the VPC's default NACL: Network Firewall is the control on that path.
+SEGMENT_TIERS = (Tier.PUBLIC, Tier.APPLICATION, Tier.CDE)
+_FULL_SLOT_TIERS = len(SEGMENT_TIERS)
 
 
 AZ_SLOT_LETTERS = "abcd"
+# The construct ID CDK gives the stack-wide provider behind `restrict_default_security_group`.
+DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 
 
 @jsii.implements(ec2.IIpAddresses)
@@ -47,7 +76,8 @@ class TierSlotAddresses:
     CDK's default allocator hands out subnet CIDRs one after another, so adding an AZ
     re-addresses every later subnet (and the database, endpoints and NAT inside them).
     Here tier i, zone letter j always gets slice 4*i + j: growing from two AZs to three
-    only adds subnets.
+    only adds subnets. The egress firewall's two small tiers (firewall endpoints, NAT gateways)
+    split slice 12 + j in halves, so turning the firewall on leaves every existing subnet alone.
     """
 
     def __init__(self, network: ipaddress.IPv4Network) -> None:
@@ -66,8 +96,15 @@ class TierSlotAddresses:
             request = ec2.RequestedSubnet(**requested) if isinstance(requested, dict) else requested
             tier = tiers.index(request.configuration.name)
             zone = AZ_SLOT_LETTERS.index(request.availability_zone[-1])
-            allocated.append(ec2.AllocatedSubnet(cidr=str(self._slices[tier * len(AZ_SLOT_LETTERS) + zone])))
+            allocated.append(ec2.AllocatedSubnet(cidr=self._slot(tier, zone)))
         return ec2.SubnetIpamOptions(allocated_subnets=allocated)
+
+    def _slot(self, tier: int, zone: int) -> str:
+        slots = len(AZ_SLOT_LETTERS)
+        if tier < _FULL_SLOT_TIERS:
+            return str(self._slices[tier * slots + zone])
+        halves = list(self._slices[_FULL_SLOT_TIERS * slots + zone].subnets(prefixlen_diff=1))
+        return str(halves[tier - _FULL_SLOT_TIERS])
 
 
 @dataclass(frozen=True)
@@ -93,6 +130,8 @@ class SegmentedVpc(Construct):
     endpoint_security_group: ec2.SecurityGroup
     network_acls: dict[Tier, ec2.NetworkAcl]
     flow_log_group: EncryptedLogGroup
+    firewall_subnets: ec2.SelectedSubnets | None
+    egress_subnets: ec2.SelectedSubnets | None
 
     def __init__(
         self,
@@ -107,9 +146,12 @@ class SegmentedVpc(Construct):
         log_key: kms.IKey,
         log_retention_days: int,
         database_behind_proxy: bool = False,
+        egress_firewall_subnets: bool = False,
     ) -> None:
         """`database_behind_proxy`: the application tier reaches the database only through a
-        proxy that the data layer adds, so no direct app -> database rule is created here."""
+        proxy that the data layer adds, so no direct app -> database rule is created here.
+        `egress_firewall_subnets`: add the firewall and egress tiers and put the NAT gateways in the
+        egress tier (pci_constructs/egress_firewall.py then routes the application tier through it)."""
         super().__init__(scope, construct_id)
         network = ipaddress.IPv4Network(cidr)
         if not 2 <= len(availability_zones) <= 3:
@@ -128,6 +170,9 @@ class SegmentedVpc(Construct):
             ip_addresses=TierSlotAddresses(network),
             availability_zones=list(availability_zones),
             nat_gateways=len(availability_zones),
+            nat_gateway_subnets=ec2.SubnetSelection(
+                subnet_group_name=(Tier.EGRESS if egress_firewall_subnets else Tier.PUBLIC).value
+            ),
             restrict_default_security_group=True,
             subnet_configuration=[
                 # Nothing in any tier gets a public IP by default: the ALB and NAT gateways
@@ -145,6 +190,7 @@ class SegmentedVpc(Construct):
                     name=Tier.CDE.value,
                     subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
                 ),
+                *(self._egress_tiers() if egress_firewall_subnets else ()),
             ],
         )
         self.public_subnets = self._tier(Tier.PUBLIC)
@@ -152,6 +198,8 @@ class SegmentedVpc(Construct):
         self.cde_subnets = self._tier(Tier.CDE)
         for subnet in self.cde_subnets.subnets:
             Tags.of(subnet).add("pci-scope", "cde")
+        self.firewall_subnets = self._tier(Tier.FIREWALL) if egress_firewall_subnets else None
+        self.egress_subnets = self._tier(Tier.EGRESS) if egress_firewall_subnets else None
 
         self._create_security_groups(network, allowed_ingress_cidrs, app_port, db_port, database_behind_proxy)
         self._create_network_acls(network, allowed_ingress_cidrs, app_port, db_port)
@@ -164,6 +212,54 @@ class SegmentedVpc(Construct):
             retention_days=log_retention_days,
         )
         self._create_flow_log()
+        self._harden_default_sg_provider(log_key, log_retention_days)
+
+    def _harden_default_sg_provider(self, log_key: kms.IKey, log_retention_days: int) -> None:
+        """CDK's default-SG provider: its own encrypted, retained log group, no AWS managed policy.
+
+        `restrict_default_security_group` adds a stack-wide singleton function built from raw
+        `CfnResource`s (no L2 to configure): it logs to an implicit, unencrypted, never-expiring
+        group, and its role carries AWSLambdaBasicExecutionRole. Both are replaced here, once
+        per stack: `LoggingConfig.LogGroup` ("Configuring advanced logging controls for Lambda
+        functions", AWS Lambda Developer Guide) and an inline policy limited to that group.
+        It stays outside the VPC (see the acknowledgment): its reply goes to CloudFormation's
+        pre-signed S3 URL, which the S3 gateway endpoint's account-only policy would refuse.
+        """
+        provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
+        if not isinstance(provider, Construct) or provider.node.try_find_child("Logs") is not None:
+            return  # no provider (flag off), or already hardened by another VPC of this stack
+        handler, role = provider.node.find_child("Handler"), provider.node.find_child("Role")
+        if not isinstance(handler, CfnResource) or not isinstance(role, CfnResource):
+            raise TypeError(f"{DEFAULT_SG_PROVIDER}: CDK changed its provider; review this hardening")
+        logs = EncryptedLogGroup(provider, "Logs", encryption_key=log_key, retention_days=log_retention_days)
+        handler.add_property_override("LoggingConfig", {"LogGroup": logs.log_group.log_group_name})
+        role.add_property_deletion_override("ManagedPolicyArns")
+        role.add_property_override(
+            "Policies.1",
+            {
+                "PolicyName": "OwnLogGroup",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": logs.log_group.log_group_arn,
+                        }
+                    ],
+                },
+            },
+        )
+
+    @staticmethod
+    def _egress_tiers() -> tuple[ec2.SubnetConfiguration, ...]:
+        """Firewall endpoints (default route to the NAT gateway of their AZ) and the NAT gateways' own subnets."""
+        return (
+            ec2.SubnetConfiguration(name=Tier.FIREWALL.value, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            ec2.SubnetConfiguration(
+                name=Tier.EGRESS.value, subnet_type=ec2.SubnetType.PUBLIC, map_public_ip_on_launch=False
+            ),
+        )
 
     def _tier(self, tier: Tier) -> ec2.SelectedSubnets:
         return self.vpc.select_subnets(subnet_group_name=tier.value)
@@ -309,6 +405,7 @@ class SegmentedVpc(Construct):
             self,
             "FlowLogRole",
             description="Lets VPC Flow Logs deliver to its encrypted log group",
+            # "IAM role for publishing flow logs to CloudWatch Logs": aws:SourceAccount and aws:SourceArn.
             assumed_by=iam.ServicePrincipal(
                 "vpc-flow-logs.amazonaws.com",
                 conditions={
@@ -319,7 +416,7 @@ class SegmentedVpc(Construct):
                 },
             ),
         )
-        iam.ManagedPolicy(
+        delivery_policy = iam.ManagedPolicy(
             self,
             "FlowLogDeliveryPolicy",
             description="Write VPC flow log records to the flow-log group only",
@@ -331,7 +428,7 @@ class SegmentedVpc(Construct):
                 )
             ],
         )
-        ec2.CfnFlowLog(
+        flow_log = ec2.CfnFlowLog(
             self,
             "FlowLog",
             resource_id=self.vpc.vpc_id,
@@ -342,10 +439,12 @@ class SegmentedVpc(Construct):
             deliver_logs_permission_arn=role.role_arn,
             max_aggregation_interval=60,
         )
+        flow_log.node.add_dependency(delivery_policy)  # delivery starts at once, with the role's permissions
 
     def _create_endpoints(self) -> None:
         """Private paths to AWS APIs; each endpoint only serves principals of this account."""
-        account = Stack.of(self).account
+        stack = Stack.of(self)
+        account = stack.account
         same_account_only = iam.PolicyStatement(
             sid="OnlyThisAccountsPrincipals",
             principals=[iam.AnyPrincipal()],
@@ -359,6 +458,17 @@ class SegmentedVpc(Construct):
             subnets=[ec2.SubnetSelection(subnet_group_name=Tier.APPLICATION.value)],
         )
         s3.add_to_policy(same_account_only)
+        # Requests to AWS-owned buckets are signed by AWS (ECR hands out layer URLs) or anonymous (the
+        # Amazon Linux repositories): aws:PrincipalAccount never matches them, so read-only access to
+        # exactly those buckets is allowed on its own (see AWS_OWNED_BUCKET_OBJECTS for the sources).
+        s3.add_to_policy(
+            iam.PolicyStatement(
+                sid="AwsOwnedBucketsTheTiersNeed",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=aws_owned_bucket_objects(stack.partition, stack.region),
+            )
+        )
         services = {
             "KmsEndpoint": ec2.InterfaceVpcEndpointAwsService.KMS,
             "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -367,6 +477,15 @@ class SegmentedVpc(Construct):
             # Lambda functions in the VPC send trace segments to X-Ray through it (no NAT path needed).
             "XRayEndpoint": ec2.InterfaceVpcEndpointAwsService.XRAY,
         }
+        # Web-identity and SAML federation (EKS IRSA, CI OIDC) call STS unsigned, so aws:PrincipalAccount is
+        # absent: allow them through the endpoint for this account's roles only ("Control access to VPC
+        # endpoints using endpoint policies"; STS "AssumeRoleWithWebIdentity" needs no AWS credentials).
+        federation = iam.PolicyStatement(
+            sid="FederationIntoThisAccountsRoles",
+            principals=[iam.AnyPrincipal()],
+            actions=list(UNSIGNED_STS_ACTIONS),
+            resources=[f"arn:{stack.partition}:iam::{account}:role/*"],
+        )
         for construct_id, service in services.items():
             endpoint = self.vpc.add_interface_endpoint(
                 construct_id,
@@ -377,3 +496,5 @@ class SegmentedVpc(Construct):
                 open=False,
             )
             endpoint.add_to_policy(same_account_only)
+            if construct_id == "StsEndpoint":
+                endpoint.add_to_policy(federation)

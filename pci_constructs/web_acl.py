@@ -191,6 +191,8 @@ class RegionalWebAcl(Construct):
             "LogDeliveryPolicy",
             resource_policy_name=f"{log_group_name}-delivery",
             policy_statements=[
+                # "Enable logging from AWS services" (CloudWatch Logs, logs sent to CloudWatch Logs):
+                # the delivery service sends aws:SourceAccount and aws:SourceArn.
                 iam.PolicyStatement(
                     sid="AllowWafLogDeliveryToThisGroupOnly",
                     principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],

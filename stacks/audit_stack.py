@@ -17,7 +17,15 @@ from config import EnvironmentConfig
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.log_archive import ArchiveReplication, LogArchive, ReplicaWriter
-from pci_constructs.security_alarms import FindingAlerts, SecurityAlarms
+from pci_constructs.permissions_boundary import operator_role_name
+from pci_constructs.security_alarms import (
+    SECURITY_EVENTS,
+    ComplianceChangeAlerts,
+    FindingAlerts,
+    SecurityAlarms,
+    SecurityEvent,
+    break_glass_event,
+)
 from stacks.base import LandingZoneStack
 
 
@@ -103,6 +111,7 @@ class AuditStack(LandingZoneStack):
     trail: AuditTrail
     alarms: SecurityAlarms
     finding_alerts: FindingAlerts
+    compliance_alerts: ComplianceChangeAlerts | None
 
     def __init__(
         self,
@@ -137,7 +146,7 @@ class AuditStack(LandingZoneStack):
             Annotations.of(self.archive).add_info(
                 "Only one region is configured: the log archive is not replicated to a second region."
                 " The compliance gate reports S3BucketReplicationEnabled on it; add a region, or"
-                " acknowledge the single-region archive in compliance/acknowledgments.py with your reason."
+                " acknowledge the single-region archive in this environment's file (acknowledgments) with your reason."
             )
         self.trail = AuditTrail(
             self,
@@ -157,5 +166,29 @@ class AuditStack(LandingZoneStack):
             topic_key=keys.alerts,
             email=config.alarm_email,
             metric_namespace=f"PciLz/{config.name}/Security",
+            events=_security_events(self, config),
         )
         self.finding_alerts = FindingAlerts(self, "FindingAlerts", topic=self.alarms.topic)
+        # The conformance pack (Detection stack, home region) evaluates the IAM password policy.
+        self.compliance_alerts = (
+            ComplianceChangeAlerts(
+                self,
+                "ComplianceAlerts",
+                topic=self.alarms.topic,
+                rule_name_prefixes=WATCHED_CONFIG_RULE_PREFIXES,
+            )
+            if audit.config_mode != "off"
+            else None
+        )
+
+
+# The conformance pack's IAM_PASSWORD_POLICY rule (compliance/conformance/pci-dss-v4.json).
+WATCHED_CONFIG_RULE_PREFIXES = ("pci-dss-v4-iam-password-policy",)
+
+
+def _security_events(stack: LandingZoneStack, config: EnvironmentConfig) -> tuple[SecurityEvent, ...]:
+    """The standard events, and the break-glass role's use when the environment has one."""
+    if not config.identity.break_glass_principals:
+        return SECURITY_EVENTS
+    role_arn = f"arn:{stack.partition}:iam::{stack.account}:role/{operator_role_name(config.name, 'break-glass')}"
+    return (*SECURITY_EVENTS, break_glass_event(role_arn))

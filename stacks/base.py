@@ -29,10 +29,24 @@ class LandingZoneStack(Stack):
             scope,
             construct_id,
             env=Environment(account=config.account, region=region),
+            # The construct ID, explicitly: inside a pipeline Stage the default name would take
+            # the stage's prefix and a move from `cdk deploy` to the pipeline would replace stacks.
+            stack_name=construct_id,
             description=description,
             termination_protection=True,
         )
         self.config = config
+
+    def pin_exports(self, *values: str) -> None:
+        """Export each value whether or not a consumer imports it today.
+
+        Which stacks import a value depends on configuration (the proxy, detective controls, a
+        second region). Without the pin, switching a consumer off makes this stack drop an export
+        that the deployed consumer still imports, and CloudFormation refuses the update. The export
+        names are the ones CDK gives the automatic exports, so pinning never renames one.
+        """
+        for value in values:
+            self.export_value(value)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -7,7 +7,8 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
-from pci_constructs.encrypted_database import EncryptedDatabase
+from pci_constructs.encrypted_database import ENHANCED_MONITORING_LOG_GROUP, EncryptedDatabase
+from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
@@ -18,6 +19,7 @@ from stacks.workload_stack import card_vault_database_users
 class DataStack(LandingZoneStack):
     access_logs: SecureBucket
     database: EncryptedDatabase
+    enhanced_monitoring_logs: EncryptedLogGroup
     ebs_default_encryption: EbsDefaultEncryption
 
     def __init__(
@@ -38,6 +40,17 @@ class DataStack(LandingZoneStack):
             "AccessLogs",
             s3_managed_encryption_reason="S3 server access logging delivers only to SSE-S3 buckets",
             is_access_log_target=True,
+        )
+        # RDS enhanced monitoring writes every instance's OS metrics of the region into one log group,
+        # RDSOSMetrics, and creates it unencrypted with 30-day retention if it is missing ("Setting up and
+        # enabling Enhanced Monitoring"). Created here first, encrypted with the logs key (the key lets
+        # CloudWatch Logs use it for any log group of this account and region) and kept the configured days.
+        self.enhanced_monitoring_logs = EncryptedLogGroup(
+            self,
+            "EnhancedMonitoringLogs",
+            encryption_key=keys.logs,
+            retention_days=config.log_retention_days,
+            log_group_name=ENHANCED_MONITORING_LOG_GROUP,
         )
         database = config.database
         self.database = EncryptedDatabase(
@@ -64,6 +77,9 @@ class DataStack(LandingZoneStack):
             enable_proxy=database.enable_proxy,
             proxy_database_users=card_vault_database_users(config),
         )
+        self.database.instance.node.add_dependency(self.enhanced_monitoring_logs)
+        # Edge, Audit, AuditReplica and Detection log here; the last two exist only in some configurations.
+        self.pin_exports(self.access_logs.bucket.bucket_name)
         self.ebs_default_encryption = EbsDefaultEncryption(
             self,
             "EbsDefaultEncryption",

@@ -4,26 +4,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aws_cdk import Annotations
+from aws_cdk import aws_config as config_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection
+from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection, conformance_pack
 from pci_constructs.key_ring import KeyRing
 from stacks.base import LandingZoneStack
 
 CONFORMANCE_PACK_TEMPLATE = Path(__file__).resolve().parent.parent / "compliance" / "conformance" / "pci-dss-v4.json"
 
 
+GUARDDUTY_EXISTING_NOTE = (
+    "audit.guardduty_mode is 'existing': no detector is created here (a region has one per account)."
+    " On the account's detector, turn on S3 protection, RDS Protection (RDS_LOGIN_EVENTS: the CDE"
+    " database's logins) and Runtime Monitoring with agent management, or PCI DSS 11.5.1 is not met."
+)
+
+SECURITY_HUB_EXISTING_NOTE = (
+    "audit.security_hub_mode is 'existing': only the PCI DSS v4.0.1 and FSBP standards are enabled here."
+    " The finding alerts rule in the home region sees other regions' findings only if the account's"
+    " finding aggregator is in the home region; otherwise they alert wherever the aggregator is."
+)
+
+
 def detection_enabled(config: EnvironmentConfig) -> bool:
     audit = config.audit
-    return audit.config_enabled or audit.security_hub_enabled or audit.guardduty_enabled
+    return any(mode != "off" for mode in (audit.config_mode, audit.security_hub_mode, audit.guardduty_mode))
 
 
 class DetectionStack(LandingZoneStack):
-    """One region's Config recorder and conformance pack, Security Hub and GuardDuty."""
+    """One region's Config recorder and conformance pack, Security Hub and GuardDuty.
+
+    Each follows its `audit.*_mode`: `create` builds the account-level singleton, `existing` adds
+    only what sits on top of one the account already has (AWS Control Tower), `off` nothing.
+    """
 
     config_recorder: ConfigRecorder | None
+    conformance_pack: config_.CfnConformancePack | None
     security_hub: SecurityHub | None
     threat_detection: ThreatDetection | None
 
@@ -45,28 +65,38 @@ class DetectionStack(LandingZoneStack):
             description="PCI landing zone: AWS Config, Security Hub and GuardDuty in this region",
         )
         audit = config.audit
-        self.config_recorder = (
-            ConfigRecorder(
+        pack_name = f"pci-lz-{config.name}-pci-dss-v4"
+        pack_template = CONFORMANCE_PACK_TEMPLATE.read_text(encoding="utf-8")
+        self.config_recorder, self.conformance_pack = None, None
+        if audit.config_mode == "create":
+            self.config_recorder = ConfigRecorder(
                 self,
                 "Config",
                 encryption_key=keys.s3_data,
                 access_logs_bucket=access_logs_bucket,
                 # IAM and other global resources are recorded once, in the home region.
                 record_global_resources=region == config.home_region,
-                conformance_pack_name=f"pci-lz-{config.name}-pci-dss-v4",
-                conformance_pack_template=CONFORMANCE_PACK_TEMPLATE.read_text(encoding="utf-8"),
+                conformance_pack_name=pack_name,
+                conformance_pack_template=pack_template,
                 retention_days=audit.archive_retention_days,
             )
-            if audit.config_enabled
-            else None
-        )
-        self.security_hub = (
-            SecurityHub(
+            self.conformance_pack = self.config_recorder.conformance_pack
+        elif audit.config_mode == "existing":
+            # The account's recorder (Control Tower's) evaluates the pack's rules.
+            self.conformance_pack = conformance_pack(
+                self, "ConformancePack", name=pack_name, template_body=pack_template
+            )
+        self.security_hub = None
+        if audit.security_hub_mode != "off":
+            create_hub = audit.security_hub_mode == "create"
+            self.security_hub = SecurityHub(
                 self,
                 "SecurityHub",
-                aggregate_regions=config.additional_regions if region == config.home_region else (),
+                aggregate_regions=config.additional_regions if create_hub and region == config.home_region else (),
+                existing_hub=not create_hub,
             )
-            if audit.security_hub_enabled
-            else None
-        )
-        self.threat_detection = ThreatDetection(self, "GuardDuty") if audit.guardduty_enabled else None
+        if audit.security_hub_mode == "existing" and region == config.home_region:
+            Annotations.of(self).add_info(SECURITY_HUB_EXISTING_NOTE)
+        self.threat_detection = ThreatDetection(self, "GuardDuty") if audit.guardduty_mode == "create" else None
+        if audit.guardduty_mode == "existing":
+            Annotations.of(self).add_info(GUARDDUTY_EXISTING_NOTE)

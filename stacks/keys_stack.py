@@ -6,11 +6,13 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from pci_constructs.key_ring import KeyRing
+from pci_constructs.permissions_boundary import PermissionsBoundary
 from stacks.base import LandingZoneStack
 
 
 class KeysStack(LandingZoneStack):
     keys: KeyRing
+    boundary: PermissionsBoundary
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, region: str) -> None:
         super().__init__(
@@ -25,5 +27,7 @@ class KeysStack(LandingZoneStack):
         # Pin every key's ARN as an export. Which stacks import a key depends on configuration
         # (Config on or off, ...); without the pin, switching a consumer off makes this stack try
         # to drop an export that the consumer, updated later, still imports, and the deploy fails.
-        for key in self.keys.all_keys:
-            self.export_value(key.key_arn)
+        self.pin_exports(*(key.key_arn for key in self.keys.all_keys))
+        # The first stack of every region: every other stack deploys after it, so the region's
+        # permissions boundary exists before any role names it (pci_constructs/permissions_boundary.py).
+        self.boundary = PermissionsBoundary(self, "PermissionsBoundary", environment=config.name)

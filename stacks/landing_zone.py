@@ -1,16 +1,19 @@
-"""Builds every stack of one environment; app.py and the tests share it."""
+"""Builds every stack of one environment in any scope (the App, or a pipeline's Stage)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import App, Tags
+from aws_cdk import Aspects, Stack, Tags
+from constructs import Construct
 
 from config import EnvironmentConfig
+from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
 from stacks.data_stack import DataStack
 from stacks.detection_stack import DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
+from stacks.identity_stack import AccountGuardsStack, IdentityStack, OrgGuardrailsStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
 from stacks.workload_stack import WorkloadStack, card_vault_enabled
@@ -37,26 +40,47 @@ class LandingZone:
     config: EnvironmentConfig
     regions: dict[str, RegionalStacks] = field(default_factory=dict)
     audit: AuditStacks | None = None
+    identity: IdentityStack | None = None
+    account_guards: dict[str, AccountGuardsStack] = field(default_factory=dict)
+    guardrails: OrgGuardrailsStack | None = None
+
+    @property
+    def stack_names(self) -> list[str]:
+        """Every stack of this environment (what its own acknowledgments may apply to)."""
+        stacks: list[Stack] = [s for r in self.regions.values() for s in (r.keys, r.network, r.data, r.edge)]
+        stacks += [r.workload for r in self.regions.values() if r.workload is not None]
+        if self.audit is not None:
+            stacks += [self.audit.trail, *([self.audit.replica] if self.audit.replica else [])]
+            stacks += list(self.audit.detection.values())
+        return [s.stack_name for s in stacks]
 
 
 def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) -> str:
     return "-".join(p for p in ("PciLz", config.name, part, region) if p)
 
 
-def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
-    """Regional stacks per configured region; references flow keys -> network -> data -> edge -> workload."""
+def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZone:
+    """Regional stacks per configured region; references flow keys -> network -> data -> edge -> workload.
+
+    `scope` is the App (`cdk deploy`) or a `Stage` (CDK Pipelines). Each stack's
+    CloudFormation name is its construct ID, `PciLz-<env>-<Part>-<region>`, in both:
+    inside a Stage only the cloud-assembly artifact ID takes the stage's prefix, so moving
+    an environment from `cdk deploy` to the pipeline updates its stacks instead of
+    creating new ones beside them. Aspects (tags, and any environment-wide Aspect) go on
+    `scope`, never on the App: an Aspect added to the App does not enter a Stage.
+    """
     zone = LandingZone(config=config)
     for region in config.regions:
-        keys = KeysStack(app, stack_name(config, "Keys", region), config=config, region=region)
+        keys = KeysStack(scope, stack_name(config, "Keys", region), config=config, region=region)
         network = NetworkStack(
-            app,
+            scope,
             stack_name(config, "Network", region),
             config=config,
             region=region,
             log_key=keys.keys.logs,
         )
         data = DataStack(
-            app,
+            scope,
             stack_name(config, "Data", region),
             config=config,
             region=region,
@@ -64,7 +88,7 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
             network=network.network,
         )
         edge = EdgeStack(
-            app,
+            scope,
             stack_name(config, "Edge", region),
             config=config,
             region=region,
@@ -75,7 +99,7 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
         workload = None
         if card_vault_enabled(config):
             workload = WorkloadStack(
-                app,
+                scope,
                 stack_name(config, "Workload", region),
                 config=config,
                 region=region,
@@ -85,20 +109,27 @@ def build_landing_zone(app: App, config: EnvironmentConfig) -> LandingZone:
                 alb=edge.alb,
             )
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge, workload=workload)
-    zone.audit = _build_audit(app, config, zone.regions)
-    Tags.of(app).add("project", "pci-dss-landing-zone")
-    Tags.of(app).add("environment", config.name)
+    zone.audit = _build_audit(scope, config, zone.regions)
+    _build_identity(scope, config, zone)
+    # Every IAM role and user of every stack of this environment, CDK-generated ones and those
+    # added later, gets its region's permissions boundary. On `scope`, once: an Aspect on the App
+    # would not reach the stacks of a Stage.
+    Aspects.of(scope).add(
+        PermissionsBoundaryAspect(boundaries={region: stacks.keys.boundary for region, stacks in zone.regions.items()})
+    )
+    Tags.of(scope).add("project", "pci-dss-landing-zone")
+    Tags.of(scope).add("environment", config.name)
     return zone
 
 
-def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, RegionalStacks]) -> AuditStacks:
+def _build_audit(scope: Construct, config: EnvironmentConfig, regions: dict[str, RegionalStacks]) -> AuditStacks:
     """Once per environment: the archive's replica (second region), then the trail (home); detection per region."""
     replication = archive_replication(config)
     replica = None
     if replication is not None:
         replica_region = regions[replication.replica_region]
         replica = AuditReplicaStack(
-            app,
+            scope,
             stack_name(config, "AuditReplica", replication.replica_region),
             config=config,
             replication=replication,
@@ -107,7 +138,7 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
         )
     home = regions[config.home_region]
     trail = AuditStack(
-        app,
+        scope,
         stack_name(config, "Audit", config.home_region),
         config=config,
         keys=home.keys.keys,
@@ -120,7 +151,7 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
     if detection_enabled(config):
         for region, regional in regions.items():
             detection[region] = DetectionStack(
-                app,
+                scope,
                 stack_name(config, "Detection", region),
                 config=config,
                 region=region,
@@ -128,3 +159,19 @@ def _build_audit(app: App, config: EnvironmentConfig, regions: dict[str, Regiona
                 access_logs_bucket=regional.data.access_logs.bucket,
             )
     return AuditStacks(trail=trail, replica=replica, detection=detection)
+
+
+def _build_identity(scope: Construct, config: EnvironmentConfig, zone: LandingZone) -> None:
+    """Once per account: the identity stack (home region); per region: the account guards."""
+    home = zone.regions[config.home_region]
+    zone.identity = IdentityStack(
+        scope, stack_name(config, "Identity", config.home_region), config=config, keys=home.keys.keys
+    )
+    for region, regional in zone.regions.items():
+        zone.account_guards[region] = AccountGuardsStack(
+            scope, stack_name(config, "AccountGuards", region), config=config, region=region, keys=regional.keys.keys
+        )
+    if config.guardrails.enabled:
+        zone.guardrails = OrgGuardrailsStack(
+            scope, stack_name(config, "OrgGuardrails", config.home_region), config=config
+        )

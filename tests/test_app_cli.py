@@ -12,12 +12,13 @@ from config.defaults import EMBEDDED_ENVIRONMENTS
 from tests.conftest import ROOT
 
 
-def run_app(tmp_path: Path, env_selector: str) -> subprocess.CompletedProcess[str]:
+def run_app(tmp_path: Path, env_selector: str, *, context: str = "env") -> subprocess.CompletedProcess[str]:
+    """`python app.py` with `-c <context>=<env_selector>` (context `delivery` for a delivery)."""
     outdir = tmp_path / "cdk.out"
     environ = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"env": env_selector}),
+        "CDK_CONTEXT_JSON": json.dumps({context: env_selector}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     return subprocess.run(

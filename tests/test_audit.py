@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
-from compliance.gate import GateReport, register_gates, synthesize
+from compliance.gate import GateReport, environment_acknowledgments, register_gates, synthesize
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
 from config import ConfigError, EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
@@ -46,14 +47,17 @@ DETECTOR_TYPES = (
 ORG_ID = "o-abcdefghij"
 CHD_BUCKET = "example-cardholder-data"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:111111111111:function:card-vault"
-# What an operator who accepts a single-region archive adds to the registry (the default has two regions).
+# What the owner of a one-region environment writes in that environment's file (`acknowledgments`):
+# the default environment has two regions and needs none of this.
 SINGLE_REGION_ARCHIVE = tuple(
-    Acknowledgment(
-        path="PciLz-*-Audit-*/LogArchive",
-        rule=rule,
-        reason="Test environment with one region: the archive is object-locked but has no second-region copy",
-        requirement="PCI DSS v4.0.1 10.5.1",
-    )
+    {
+        "path": "PciLz-default-Audit-*/LogArchive",
+        "rule": rule,
+        "reason": "Test environment with one region: the archive is object-locked but has no second-region copy",
+        "requirement": "PCI DSS v4.0.1 10.5.1",
+        "owner": "test-environment owner",
+        "review_by": (date.today() + timedelta(days=90)).isoformat(),
+    }
     for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
 )
 
@@ -232,7 +236,8 @@ def test_trail_delivery_role_is_scoped_to_this_trail(synthesized: Synthesized) -
     template = _audit(synthesized)
     trust = _only(template, "AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
-    assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":trail/pci-lz-{synthesized.config.name}-trail")
+    # No source conditions: no CloudTrail page says the service sends them when it assumes the role (#9).
+    assert "Condition" not in trust
     template.has_resource_properties(
         "AWS::IAM::ManagedPolicy",
         {
@@ -271,11 +276,14 @@ def test_archive_lifecycle_keeps_90_days_at_hand_then_archives_then_expires(
 ) -> None:
     template = _audit(synthesized) if which == "Audit" else _replica(synthesized)
     rules = _only(template, "AWS::S3::Bucket")["Properties"]["LifecycleConfiguration"]["Rules"]
-    archive_rule = next(r for r in rules if r["Id"] == "ImmediateThenArchiveThenExpire")
+    archive_rule = next(r for r in rules if r["Id"] == "ImmediateThenArchive")
     transitions = {t["StorageClass"]: t["TransitionInDays"] for t in archive_rule["Transitions"]}
     assert transitions["GLACIER_IR"] == 90
     assert transitions["GLACIER"] > 90
-    assert archive_rule["ExpirationInDays"] == synthesized.config.audit.archive_retention_days >= MIN_RETENTION
+    assert archive_rule["ObjectSizeGreaterThan"] == "0"  # small CloudTrail files transition too
+    expiry = next(r for r in rules if r["Id"] == "ExpireAfterRetention")
+    assert expiry["ExpirationInDays"] == synthesized.config.audit.archive_retention_days >= MIN_RETENTION
+    assert "ObjectSizeGreaterThan" not in expiry
 
 
 def test_archive_replicates_to_the_second_region_with_a_key_there(synthesized: Synthesized) -> None:
@@ -309,7 +317,7 @@ def test_replica_side_owns_the_names_the_source_side_uses(synthesized: Synthesiz
     assert role["RoleName"] == replication.role_name
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
-    assert trust["Condition"]["ArnEquals"]["aws:SourceArn"] == f"arn:aws:s3:::{replication.source_bucket_name}"
+    assert "Condition" not in trust  # no S3 page says replication sends source conditions to STS (#9)
     only_replication = _by_sid(_statements(replica), "OnlyReplicationWritesHere")
     assert only_replication["Effect"] == "Deny"
     assert only_replication["Action"] == "s3:PutObject"
@@ -503,9 +511,11 @@ def test_home_security_hub_aggregates_the_other_regions(synthesized: Synthesized
 def test_new_high_and_critical_findings_reach_the_alert_topic(synthesized: Synthesized) -> None:
     template = _audit(synthesized)
     (topic_id,) = template.find_resources("AWS::SNS::Topic")
-    (rule_id,) = template.find_resources("AWS::Events::Rule")
-    rule = _only(template, "AWS::Events::Rule")["Properties"]
-    assert rule["EventPattern"]["source"] == ["aws.securityhub"]
+    rules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"EventPattern": {"source": ["aws.securityhub"]}}}
+    )
+    (rule_id,) = rules
+    rule = rules[rule_id]["Properties"]
     assert rule["EventPattern"]["detail"]["findings"]["Severity"]["Label"] == ["HIGH", "CRITICAL"]
     assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
     allow = _by_sid(_doc(_only(template, "AWS::SNS::TopicPolicy")), "AllowSecurityHubFindingRule")
@@ -524,6 +534,7 @@ def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthes
     assert detector["Enable"] is True
     features = {f["Name"]: f for f in detector["Features"]}
     assert features["S3_DATA_EVENTS"]["Status"] == "ENABLED"
+    assert features["RDS_LOGIN_EVENTS"]["Status"] == "ENABLED"
     assert features["RUNTIME_MONITORING"]["Status"] == "ENABLED"
     agents = {c["Name"]: c["Status"] for c in features["RUNTIME_MONITORING"]["AdditionalConfiguration"]}
     assert set(agents.values()) == {"ENABLED"}
@@ -536,9 +547,9 @@ def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthes
 def flags_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[LandingZone, GateReport, dict[str, dict[str, Any]]]:
     data = _environment(
         audit={
-            "config_enabled": False,
-            "security_hub_enabled": False,
-            "guardduty_enabled": False,
+            "config_mode": "off",
+            "security_hub_mode": "off",
+            "guardduty_mode": "off",
             "organization_trail": True,
             "organization_id": ORG_ID,
             "s3_data_event_buckets": [CHD_BUCKET],
@@ -546,11 +557,13 @@ def flags_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[LandingZone, Ga
         }
     )
     data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
+    data["acknowledgments"] = list(SINGLE_REGION_ARCHIVE)
     config = parse_environment(data)
     outdir = tmp_path_factory.mktemp("cdk.out.audit-flags-off")
     app = new_app(outdir)
     zone = build_landing_zone(app, config)
-    gate = register_gates(app, (*ACKNOWLEDGMENTS, *SINGLE_REGION_ARCHIVE))
+    own = environment_acknowledgments(config.acknowledgments, environment=config.name, stacks=zone.stack_names)
+    gate = register_gates(app, environment=own)
     assembly, report = synthesize(app, gate)
     assert assembly is not None, "\n".join(map(str, report.findings))
     return zone, report, {a.stack_name: a.template for a in assembly.stacks}
@@ -562,7 +575,7 @@ def test_flags_off_app_passes_the_gate_once_the_single_region_archive_is_acknowl
     _, report, _ = flags_off
     assert report.passed, "\n".join(map(str, report.findings))
     single_region = {f.rule for f in report.acknowledged if f.path.startswith("PciLz-default-Audit-")}
-    assert {a.rule for a in SINGLE_REGION_ARCHIVE} <= single_region
+    assert {a["rule"] for a in SINGLE_REGION_ARCHIVE} <= single_region
 
 
 def test_flags_off_creates_no_config_security_hub_or_guardduty(
@@ -603,7 +616,7 @@ def test_organization_trail_and_narrowed_data_events(
 
 
 def test_each_detector_flag_is_independent(tmp_path: Path) -> None:
-    config = parse_environment(_environment(audit={"config_enabled": False}))
+    config = parse_environment(_environment(audit={"config_mode": "off"}))
     zone = build_landing_zone(new_app(tmp_path), config)
     assert zone.audit is not None
     for detection in zone.audit.detection.values():
@@ -617,7 +630,7 @@ def test_each_detector_flag_is_independent(tmp_path: Path) -> None:
 
 def test_default_audit_configuration() -> None:
     audit = parse_environment(_environment()).audit
-    assert (audit.config_enabled, audit.security_hub_enabled, audit.guardduty_enabled) == (True, True, True)
+    assert (audit.config_mode, audit.security_hub_mode, audit.guardduty_mode) == ("create", "create", "create")
     assert audit.organization_trail is False
     assert audit.archive_retention_days >= MIN_RETENTION
     assert audit.s3_data_event_buckets is None
@@ -714,7 +727,12 @@ def test_conditional_acknowledgment_may_match_nothing_but_a_plain_one_may_not() 
     s3.Bucket(stack, "Bucket")
     reason = "A reason long enough for the registry's specific-reason rule to accept"
     absent = Acknowledgment(
-        path="Tiny/Replica", rule="AwsSolutions-S1", reason=reason, requirement="PCI DSS v4.0.1 10.5.1"
+        path="Tiny/Replica",
+        rule="AwsSolutions-S1",
+        reason=reason,
+        requirement="PCI DSS v4.0.1 10.5.1",
+        owner="test-environment owner",
+        review_by=date.today() + timedelta(days=90),
     )
     conditional = dataclasses.replace(absent, conditional=True)
     assert apply_acknowledgments(stack.node.root, [conditional]) == {conditional: []}  # type: ignore[arg-type]

@@ -6,8 +6,9 @@ import ipaddress
 
 import pytest
 
-from benchmarks.run import environment
+from benchmarks.run import delivery, environment
 from config import parse_environment
+from config.delivery_loader import parse_delivery
 
 
 @pytest.mark.parametrize("regions", [1, 2, 4])
@@ -23,3 +24,13 @@ def test_benchmark_environment_is_valid_with_distinct_networks_and_regional_cert
 def test_two_region_benchmark_is_the_default_environment_shape() -> None:
     default = parse_environment(environment(2))
     assert set(default.regions) == {"us-east-1", "us-west-2"}
+
+
+@pytest.mark.parametrize("environments", [1, 4, 16])
+def test_benchmark_delivery_is_valid_one_account_per_environment(environments: int) -> None:
+    """Only the configuration is checked here; `make bench` synthesizes it (16 environments take minutes)."""
+    config = parse_delivery(delivery(environments))
+    assert len(config.environments) == environments
+    assert len({e.config.account for e in config.environments}) == environments
+    assert all(len(e.config.regions) == 2 for e in config.environments)
+    assert config.environments[-1].kind == "production"

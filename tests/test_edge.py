@@ -146,7 +146,7 @@ def test_default_edge_config_is_strict(default_config: EnvironmentConfig) -> Non
         ({"max_body_bytes": 16384}, "edge.max_body_bytes", "must be 1..8192"),
         ({"tls_policy": "ELBSecurityPolicy-2016-08"}, "edge.tls_policy", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"),
         ({"tls_policy": "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06"}, "edge.tls_policy", "Input should be"),
-        ({"waf_rate_limt": 100}, "edge.waf_rate_limt", "Extra inputs are not permitted"),
+        ({"waf_rate_limt": 100}, "edge.waf_rate_limt", "did you mean 'waf_rate_limit'?"),
     ],
 )
 def test_bad_edge_config_fails_before_synthesis(edge: dict[str, Any], field: str, rule: str) -> None:

@@ -150,7 +150,7 @@ def test_log_and_alert_service_statements_are_kept(synthesized: Synthesized) -> 
             "AllowCloudTrailToDescribeKey",
         } <= log_sids
         alert_sids = {s.get("Sid") for s in _key_statements(synthesized, region, "alerts")}
-        assert "AllowAlarmAndEventPublishers" in alert_sids
+        assert {"AllowThisAccountsAlarms", "AllowEventBridgeToEncryptedTopic"} <= alert_sids
 
 
 def _key_ring_stack(**options: Any) -> Stack:

@@ -13,7 +13,7 @@ from aws_cdk import assertions as cdk_assertions
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
-from pci_constructs.segmented_vpc import SegmentedVpc, Tier
+from pci_constructs.segmented_vpc import SEGMENT_TIERS, SegmentedVpc, Tier
 from stacks.landing_zone import stack_name
 from tests.conftest import Synthesized, new_app
 
@@ -90,11 +90,12 @@ def test_cde_has_no_route_to_the_internet(synthesized: Synthesized, region: str)
         assert route.get("DestinationCidrBlock") != "0.0.0.0/0"
 
 
-def test_application_tier_egresses_through_nat_only(synthesized: Synthesized, region: str) -> None:
+def test_application_tier_egresses_through_the_firewall_only(synthesized: Synthesized, region: str) -> None:
+    """Default egress mode `firewall`: the default route names a Network Firewall endpoint, never NAT or IGW."""
     routes = _routes_of(synthesized, region, Tier.APPLICATION)
     defaults = [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
     assert defaults
-    assert all("NatGatewayId" in r and "GatewayId" not in r for r in defaults)
+    assert all("VpcEndpointId" in r and "NatGatewayId" not in r and "GatewayId" not in r for r in defaults)
 
 
 def test_only_public_tier_routes_to_the_internet_gateway(synthesized: Synthesized, region: str) -> None:
@@ -118,7 +119,7 @@ def _ports(entry: dict[str, Any]) -> tuple[int, int]:
 
 
 def test_every_tier_has_its_own_nacl_of_allow_tcp_entries(synthesized: Synthesized, region: str) -> None:
-    for tier in Tier:
+    for tier in SEGMENT_TIERS:
         entries = _nacl_entries(synthesized, region, tier)
         assert entries
         assert all(e["Protocol"] == 6 for e in entries)
@@ -338,7 +339,17 @@ def test_private_endpoints_for_aws_apis(network_template: cdk_assertions.Templat
     for endpoint in interface.values():
         props = endpoint["Properties"]
         policy = props["PolicyDocument"]["Statement"]
-        assert all(s["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "111111111111" for s in policy)
+        same_account, *aws_owned_access = policy
+        assert same_account["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "111111111111"
+        assert same_account["Action"] == "*"
+        # The other statements (#9) are read-only or federation, on named resources only, never "*".
+        for statement in aws_owned_access:
+            assert statement["Resource"] != "*"
+            assert set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]) <= {
+                "s3:GetObject",
+                "sts:AssumeRoleWithWebIdentity",
+                "sts:AssumeRoleWithSAML",
+            }
         if props.get("VpcEndpointType") == "Interface":
             assert props["PrivateDnsEnabled"] is True
 

@@ -112,7 +112,8 @@ def test_every_checkov_skip_is_honoured_on_the_resources_it_names(
     paths = {path: key for key, path in construct_paths(synthesized.outdir).items()}
     missing = []
     for entry, resources in synthesized.gate.checkov_skipped_paths.items():
-        assert resources, f"{entry.path} {entry.check} matched nothing"
+        # A conditional entry (the delivery's pipeline stacks, issue #14) exists only in another app.
+        assert resources or entry.conditional, f"{entry.path} {entry.check} matched nothing"
         for path in resources:
             file, logical_id = paths[path]
             if (entry.check, logical_id, file, entry.comment) not in seen:

@@ -35,7 +35,8 @@ def _pins(requirements: Path) -> dict[str, str]:
         if line.startswith("-r "):
             pins |= _pins(requirements.parent / line[3:].strip())
         elif match := _PIN.match(line):
-            pins[match[1].lower().replace("_", "-")] = match[2]
+            name = match[1].split("[", 1)[0]  # extras (moto[cloudformation]) are not part of the name
+            pins[name.lower().replace("_", "-")] = match[2]
     return pins
 
 

@@ -5,6 +5,7 @@ The workflow is not run here (no GitHub); what can be checked offline is checked
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,14 @@ def readme_commands() -> set[str]:
     return {" ".join(line.split()[:2]) for line in lines if line.startswith("make ")} | set(inline)
 
 
+GRAPHVIZ_INSTALL = "sudo apt-get install -y --no-install-recommends graphviz"
+
+
 def test_workflow_runs_exactly_the_readme_commands() -> None:
     commands = _run_commands()
+    # Graphviz first, so the evidence diagrams are rendered (and uploaded) and their tests run.
+    assert commands[0] == GRAPHVIZ_INSTALL
+    commands = commands[1:]
     assert commands == ["make synth", "make test", "make audit"], commands
     documented = readme_commands()
     missing = [c for c in commands if c not in documented]
@@ -58,8 +65,13 @@ def test_ci_run_is_make_test() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert "set -euo pipefail" in lines
-    assert [line for line in lines if not line.startswith(("set ", "cd "))] == ["make test"]
+    graphviz = [line for line in lines if line.startswith("command -v dot ")]
+    assert len(graphviz) == 1, "Graphviz is installed so the diagram renders are tested"
+    assert "apt-get install" in graphviz[0]
+    assert " graphviz " in graphviz[0]
+    assert [line for line in lines if not line.startswith(("set ", "cd ", "command -v dot "))] == ["make test"]
     assert "make test" in readme_commands()
+    assert "apt-get install -y graphviz" in README.read_text(encoding="utf-8")
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
@@ -77,7 +89,33 @@ def test_python_and_node_match_the_project() -> None:
     target = re.search(r'target-version = "py3(\d+)"', pyproject)
     assert target is not None
     assert with_by_action["actions/setup-python"]["python-version"] == f"3.{target[1]}"
-    assert with_by_action["actions/setup-node"]["node-version"] == "20"
+    assert with_by_action["actions/setup-node"]["node-version-file"] == ".nvmrc"
+
+
+def test_node_is_pinned_to_22_or_later_everywhere() -> None:
+    """package.json pins Node (npm package `node`) and declares `engines`; .nvmrc and the README agree."""
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    pinned = package["devDependencies"]["node"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), pinned
+    assert int(pinned.split(".")[0]) >= 22
+    assert package["engines"]["node"] == ">=22"
+    assert (ROOT / ".nvmrc").read_text(encoding="utf-8").strip() == pinned
+    assert "Node.js 22" in README.read_text(encoding="utf-8")
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/node"]["version"] == pinned
+
+
+def test_readme_cdk_commands_resolve_to_the_pinned_cli() -> None:
+    """`npx cdk` in a fresh clone fetches an unrelated npm package named `cdk`."""
+    text = README.read_text(encoding="utf-8")
+    assert not re.search(r"npx cdk [a-z]", text)
+
+
+def test_makefile_selects_environments_with_lz_env_not_env() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "LZ_ENV ?=" in makefile
+    assert "$(ENV)" not in makefile.replace("make $(MAKECMDGOALS) LZ_ENV=$(ENV)", "")
+    assert "ENV=" not in README.read_text(encoding="utf-8").replace("LZ_ENV=", "")
 
 
 def test_evidence_and_sarif_are_uploaded_from_where_the_checks_write_them() -> None:

@@ -1,0 +1,132 @@
+"""Curated tables the compliance report reads: requirement titles, Security Hub controls, customer duties.
+
+Kept small and reviewable on purpose; the report says which entries it used.
+
+- `TITLES`: short paraphrases of PCI DSS v4.0.1 requirement statements (PCI Security Standards
+  Council, "Payment Card Industry Data Security Standard: Requirements and Testing Procedures",
+  v4.0.1, June 2024). A requirement missing here is shown under its principal requirement's title.
+- `SECURITY_HUB_CONTROLS`: AWS Security Hub CSPM controls of the PCI DSS v4.0.1 standard, keyed by
+  the AWS Config managed rule each control evaluates (the control's "AWS Config rule" field), with
+  the requirements listed under "Related requirements: PCI DSS v4.0.1/..." on the control's page
+  of the AWS Security Hub CSPM User Guide (S3, RDS, EC2, ELB and CloudTrail control references).
+  Only controls whose Config rule the project's conformance pack also deploys are listed, so each
+  row is watched twice after deploy.
+- `CUSTOMER_RESPONSIBILITIES`: what the infrastructure cannot do for the customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STANDARD = "PCI DSS v4.0.1"
+
+PRINCIPAL_TITLES = {
+    "1": "Install and maintain network security controls",
+    "2": "Apply secure configurations to all system components",
+    "3": "Protect stored account data",
+    "4": "Protect cardholder data with strong cryptography during transmission over open, public networks",
+    "5": "Protect all systems and networks from malicious software",
+    "6": "Develop and maintain secure systems and software",
+    "7": "Restrict access to system components and cardholder data by business need to know",
+    "8": "Identify users and authenticate access to system components",
+    "9": "Restrict physical access to cardholder data",
+    "10": "Log and monitor all access to system components and cardholder data",
+    "11": "Test security of systems and networks regularly",
+    "12": "Support information security with organizational policies and programs",
+}
+
+TITLES = {
+    "1.2.1": "Configuration standards for network security controls are defined, implemented and maintained",
+    "1.2.2": "Changes to network connections and NSC configurations are approved and managed",
+    "1.2.3": "An accurate network diagram shows all connections between the CDE and other networks",
+    "1.2.4": "An accurate data-flow diagram shows all account data flows across systems and networks",
+    "1.2.5": "All services, protocols and ports allowed are identified, approved and have a business need",
+    "1.2.7": "NSC configurations are reviewed at least once every six months",
+    "1.3.1": "Inbound traffic to the CDE is restricted to only what is necessary",
+    "1.3.2": "Outbound traffic from the CDE is restricted to only what is necessary",
+    "1.4.1": "NSCs are implemented between trusted and untrusted networks",
+    "1.4.2": "Inbound traffic from untrusted networks to trusted networks is restricted",
+    "1.4.4": "System components that store cardholder data are not directly accessible from untrusted networks",
+    "2.2.1": "Configuration standards are developed, implemented and maintained",
+    "2.2.6": "System security parameters are configured to prevent misuse",
+    "3.2.1": "Account data storage is kept to a minimum with retention and disposal policies",
+    "3.5.1": "PAN is rendered unreadable anywhere it is stored",
+    "3.6.1": "Procedures protect cryptographic keys used to protect stored account data",
+    "3.7.2": "Key-management procedures cover secure key distribution",
+    "3.7.4": "Cryptographic keys are changed at the end of their defined cryptoperiod",
+    "4.2.1": "Strong cryptography protects PAN during transmission over open, public networks",
+    "6.3.3": "Security vulnerabilities are addressed by installing patches and updates",
+    "6.4.2": "An automated technical solution detects and prevents web-based attacks on public-facing web apps",
+    "6.4.3": "Payment-page scripts loaded in the consumer's browser are managed",
+    "7.2.1": "An access control model is defined and grants access by need to know",
+    "7.2.2": "Access is assigned based on job classification and least privilege",
+    "8.2.2": "Shared, group or generic accounts are used only when necessary and are managed",
+    "8.2.6": "Inactive user accounts are removed or disabled within 90 days",
+    "8.3.2": "Strong cryptography renders authentication factors unreadable in transmission and storage",
+    "8.3.6": "Passwords meet minimum length and complexity",
+    "8.3.7": "Passwords cannot equal any of the last four used",
+    "8.3.9": "Passwords or passphrases are changed at least every 90 days (or access is analysed dynamically)",
+    "8.4.1": "MFA is implemented for all non-console access into the CDE for administrators",
+    "8.4.2": "MFA is implemented for all access into the CDE",
+    "8.6.1": "Interactive login to system or application accounts is managed",
+    "8.6.3": "Passwords for application and system accounts are protected and changed periodically",
+    "10.2.1": "Audit logs are enabled and active for all system components and cardholder data",
+    "10.2.2": "Audit logs record the required details for each auditable event",
+    "10.3.2": "Audit log files are protected from modification",
+    "10.3.3": "Audit log files are promptly backed up to a secure, central store",
+    "10.3.4": "File integrity monitoring or change detection protects audit logs",
+    "10.4.1": "Security events and critical-component logs are reviewed at least daily",
+    "10.4.1.1": "Automated mechanisms perform audit log reviews",
+    "10.5.1": "Audit log history is retained for at least 12 months, three months immediately available",
+    "10.6.1": "System clocks and time are synchronized",
+    "10.7.2": "Failures of critical security control systems are detected, alerted and addressed",
+    "11.3.1": "Internal vulnerability scans are performed at least every three months",
+    "11.3.2": "External vulnerability scans are performed by an ASV at least every three months",
+    "11.4.1": "A penetration-testing methodology is defined and testing is performed",
+    "11.5.1": "Intrusion-detection or -prevention techniques detect and/or prevent intrusions into the network",
+    "12.8.1": "A list of third-party service providers with which account data is shared is maintained",
+    "12.10.1": "An incident response plan exists and is ready to be activated",
+}
+
+
+def title(requirement: str) -> str:
+    """The requirement's short title, else its principal requirement's."""
+    if requirement in TITLES:
+        return TITLES[requirement]
+    return PRINCIPAL_TITLES.get(requirement.split(".", 1)[0], "")
+
+
+@dataclass(frozen=True)
+class SecurityHubControl:
+    control_id: str
+    config_rule: str  # AWS Config managed rule identifier (SourceIdentifier)
+    requirements: tuple[str, ...]
+
+
+SECURITY_HUB_CONTROLS: tuple[SecurityHubControl, ...] = (
+    SecurityHubControl("CloudTrail.2", "CLOUD_TRAIL_ENCRYPTION_ENABLED", ("10.3.2",)),
+    SecurityHubControl("EC2.13", "INCOMING_SSH_DISABLED", ("1.3.1",)),
+    SecurityHubControl("ELB.1", "ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK", ("4.2.1",)),
+    SecurityHubControl("RDS.9", "RDS_LOGGING_ENABLED", ("10.2.1",)),
+    SecurityHubControl("S3.5", "S3_BUCKET_SSL_REQUESTS_ONLY", ("4.2.1",)),
+    SecurityHubControl("S3.8", "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED", ("1.4.4",)),
+    SecurityHubControl("S3.9", "S3_BUCKET_LOGGING_ENABLED", ("10.2.1",)),
+    SecurityHubControl("S3.17", "S3_DEFAULT_ENCRYPTION_KMS", ("3.5.1",)),
+)
+
+CUSTOMER_RESPONSIBILITIES = {
+    "1.2.2": "Route every change to the network code through reviewed pull requests and keep the approvals;"
+    " the report's diff between commits is the change record to attach.",
+    "1.2.5": "Approve each allowed flow listed in the flow table below and record its business need.",
+    "1.2.7": "Review the network diagram and flow table at least every six months and record the review.",
+    "3.2.1": "Define how long card data is kept and delete it when the period ends (application logic).",
+    "6.3.3": "Patch application code and its dependencies; keep runtime and engine minor versions current.",
+    "6.4.3": "Inventory, authorise and integrity-check every script on the payment page.",
+    "8.4.2": "Enforce MFA for every human access into the CDE (IAM Identity Center or the identity provider).",
+    "10.4.1": "Review security events and the alarms this landing zone raises at least daily.",
+    "11.3.1": "Run internal vulnerability scans at least quarterly and after significant changes.",
+    "11.3.2": "Have an Approved Scanning Vendor scan the internet-facing endpoints at least quarterly.",
+    "11.4.1": "Penetration-test the CDE boundary and segmentation controls at least yearly.",
+    "12.8.1": "Keep the list of third-party service providers (AWS included) and their PCI DSS status.",
+    "12.10.1": "Keep an incident response plan that uses the alarms, GuardDuty and Security Hub findings.",
+}

@@ -1,0 +1,228 @@
+"""A permissions boundary on every IAM role and user the landing zone creates (PCI DSS 7.2.1, 7.2.2, 10.3.2).
+
+A permissions boundary caps what a principal's identity policies can grant: the effective
+permissions are the intersection of the two ("Permissions boundaries for IAM entities", IAM
+User Guide). This boundary allows everything except privilege escalation and the switching off
+of security controls, so it never takes away what a role legitimately needs (flow-log delivery,
+rotation, CDK's custom-resource handlers), and a workload role that is granted too much still
+cannot:
+
+- change or detach the boundary, or create a role or user without it;
+- change the landing zone's own roles (its operator roles and every CloudFormation-named role of
+  its stacks), or pass an operator role to a service;
+- rewrite a key policy, turn off key rotation or schedule a key's deletion;
+- stop, delete or narrow the trail, Config, GuardDuty, Security Hub or IAM Access Analyzer;
+- change the account-level guards (S3 Block Public Access, EBS snapshot and AMI public-access
+  blocks, IMDS defaults, SSM document sharing, the password policy, EBS encryption by default),
+  except through the landing zone's own guard roles, which set them at deploy time.
+
+IAM policies are global but each region gets its own copy with a region-qualified name, created
+in that region's Keys stack: the Keys stack is the first stack of every region and every other
+stack already deploys after it, so a role never names a boundary that does not exist yet, and the
+ARN is built from the name (no CloudFormation export ties the stacks together).
+`PermissionsBoundaryAspect`, added once to the App, puts the boundary on every `AWS::IAM::Role`
+and `AWS::IAM::User` in every stack, CDK-generated ones included (custom-resource providers,
+AwsCustomResource and log-retention singletons: some are raw `CfnResource`s, not `CfnRole`s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jsii
+from aws_cdk import Annotations, CfnResource, IAspect, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
+
+PRINCIPAL_TYPES = ("AWS::IAM::Role", "AWS::IAM::User")
+
+
+def boundary_policy_name(environment: str, region: str) -> str:
+    """`pci-lz-<env>-boundary-<region>`: IAM names are account-wide, so the region keeps the copies apart."""
+    return f"pci-lz-{environment}-boundary-{region}"
+
+
+def guard_role_name(environment: str, scope: str) -> str:
+    """The roles that set account-level guards at deploy time (exempt from the guard deny below)."""
+    return f"pci-lz-{environment}-account-guards-{scope}"
+
+
+def operator_role_name(environment: str, role: str) -> str:
+    return f"pci-lz-{environment}-{role}"
+
+
+# Stopping or narrowing the detective controls (PCI DSS 10.2, 10.7.2, 11.5).
+AUDIT_TAMPERING_ACTIONS = (
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopLogging",
+    "cloudtrail:UpdateTrail",
+    "config:DeleteConfigRule",
+    "config:DeleteConfigurationRecorder",
+    "config:DeleteConformancePack",
+    "config:DeleteDeliveryChannel",
+    "config:PutConfigurationRecorder",
+    "config:StopConfigurationRecorder",
+    "guardduty:DeleteDetector",
+    "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DisassociateFromMasterAccount",
+    "guardduty:UpdateDetector",
+    "securityhub:BatchDisableStandards",
+    "securityhub:DisableSecurityHub",
+    "securityhub:DisassociateFromAdministratorAccount",
+    "securityhub:DisassociateFromMasterAccount",
+    "access-analyzer:CreateArchiveRule",
+    "access-analyzer:DeleteAnalyzer",
+)
+# Key-policy and key-lifecycle changes that would open or destroy encrypted data (PCI DSS 3.6, 3.7).
+KEY_TAMPERING_ACTIONS = ("kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+# Account-level guards; only the landing zone's guard roles set them (PCI DSS 1.3, 1.4, 2.2, 3.5, 8.3).
+ACCOUNT_GUARD_ACTIONS = (
+    "ec2:DisableEbsEncryptionByDefault",
+    "ec2:DisableImageBlockPublicAccess",
+    "ec2:DisableSnapshotBlockPublicAccess",
+    "ec2:EnableSnapshotBlockPublicAccess",
+    "ec2:ModifyInstanceMetadataDefaults",
+    "ec2:ResetEbsDefaultKmsKeyId",
+    "iam:DeleteAccountPasswordPolicy",
+    "iam:UpdateAccountPasswordPolicy",
+    "s3:PutAccountPublicAccessBlock",
+    "ssm:ResetServiceSetting",
+    "ssm:UpdateServiceSetting",
+)
+# Changing a role's permissions or trust (privilege escalation, PCI DSS 7.2.2).
+ROLE_CHANGE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+)
+
+
+def boundary_statements(*, environment: str, partition: str, account: str) -> list[iam.PolicyStatement]:
+    """The boundary's statements; the first allows everything the identity policy allows."""
+    iam_arn = f"arn:{partition}:iam::{account}"
+    boundaries = f"{iam_arn}:policy/{boundary_policy_name(environment, '*')}"
+    own_roles = [f"{iam_arn}:role/PciLz-{environment}-*", f"{iam_arn}:role/{operator_role_name(environment, '*')}"]
+    operator_roles = [
+        f"{iam_arn}:role/{operator_role_name(environment, role)}"
+        for role in ("platform-admin", "security-auditor", "break-glass")
+    ]
+    return [
+        iam.PolicyStatement(sid="AllowWhatIdentityPoliciesAllow", actions=["*"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="DenyBoundaryPolicyChanges",
+            effect=iam.Effect.DENY,
+            actions=[
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            resources=[boundaries],
+        ),
+        iam.PolicyStatement(
+            sid="DenyBoundaryRemoval",
+            effect=iam.Effect.DENY,
+            actions=["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+            resources=["*"],
+        ),
+        # iam:PermissionsBoundary is absent when no boundary is given, and StringNotLike then matches:
+        # a role or user created without the boundary is denied too.
+        iam.PolicyStatement(
+            sid="DenyPrincipalsWithoutThisBoundary",
+            effect=iam.Effect.DENY,
+            actions=[
+                "iam:CreateRole",
+                "iam:CreateUser",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutUserPermissionsBoundary",
+            ],
+            resources=["*"],
+            conditions={"StringNotLike": {"iam:PermissionsBoundary": boundaries}},
+        ),
+        iam.PolicyStatement(
+            sid="DenyChangesToLandingZoneRoles",
+            effect=iam.Effect.DENY,
+            actions=list(ROLE_CHANGE_ACTIONS),
+            resources=own_roles,
+        ),
+        iam.PolicyStatement(
+            sid="DenyPassingOperatorRoles", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=operator_roles
+        ),
+        iam.PolicyStatement(
+            sid="DenyKeyPolicyAndLifecycleChanges",
+            effect=iam.Effect.DENY,
+            actions=list(KEY_TAMPERING_ACTIONS),
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="DenyDisablingDetectiveControls",
+            effect=iam.Effect.DENY,
+            actions=list(AUDIT_TAMPERING_ACTIONS),
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="DenyAccountGuardChangesOutsideGuardRoles",
+            effect=iam.Effect.DENY,
+            actions=list(ACCOUNT_GUARD_ACTIONS),
+            resources=["*"],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{guard_role_name(environment, '*')}"}},
+        ),
+    ]
+
+
+class PermissionsBoundary(Construct):
+    """This region's copy of the boundary policy (`policy` is its `AWS::IAM::ManagedPolicy`)."""
+
+    policy: iam.ManagedPolicy
+    policy_name: str
+
+    def __init__(self, scope: Construct, construct_id: str, *, environment: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.policy_name = boundary_policy_name(environment, stack.region)
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            managed_policy_name=self.policy_name,
+            description="PCI landing zone permissions boundary: no privilege escalation, no disabling of controls",
+            statements=boundary_statements(environment=environment, partition=stack.partition, account=stack.account),
+        )
+
+
+@jsii.implements(IAspect)
+class PermissionsBoundaryAspect:
+    """Sets `PermissionsBoundary` on every IAM role and user of every stack under the scope it is added to.
+
+    `boundaries` maps a region to the `PermissionsBoundary` of that region. A stack in another
+    region, or another account, gets an error annotation (the synth fails). A stack that is not
+    the boundary's own is made to depend on it; inside the boundary's own stack the role depends
+    on the policy resource.
+    """
+
+    def __init__(self, *, boundaries: Mapping[str, PermissionsBoundary]) -> None:
+        self._boundaries = dict(boundaries)
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnResource) or node.cfn_resource_type not in PRINCIPAL_TYPES:
+            return
+        stack = Stack.of(node)
+        boundary = self._boundaries.get(stack.region)
+        owner = Stack.of(boundary) if boundary is not None else None
+        if boundary is None or owner is None or owner.account != stack.account:
+            Annotations.of(node).add_error(
+                f"No permissions boundary for {stack.account}/{stack.region}: every IAM role and user of the"
+                " landing zone needs one (pci_constructs/permissions_boundary.py)"
+            )
+            return
+        node.add_property_override(
+            "PermissionsBoundary", f"arn:{stack.partition}:iam::{stack.account}:policy/{boundary.policy_name}"
+        )
+        if owner is stack:
+            node.add_dependency(boundary.policy.node.default_child)  # type: ignore[arg-type]
+        else:
+            stack.add_dependency(owner, "IAM roles name this region's permissions boundary")

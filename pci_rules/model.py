@@ -1,0 +1,270 @@
+"""One parsed model of a set of rendered CloudFormation templates.
+
+Rules and diagrams read this model, never the CDK construct tree: what is
+checked is what CloudFormation will receive, escape-hatch overrides and raw
+`CfnResource`s included.
+
+References are followed the way CloudFormation resolves them: `Ref` and
+`Fn::GetAtt` inside one template, `Fn::ImportValue` across templates through
+the producing stack's `Outputs.*.Export.Name` (CloudFormation User Guide,
+"Fn::ImportValue" and "Get exported outputs from a deployed CloudFormation stack").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+CDK_PATH_METADATA = "aws:cdk:path"
+TEMPLATE_SUFFIX = ".template.json"
+STACK_ARTIFACT = "aws:cloudformation:stack"
+NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of one template.
+
+    `path` is the construct path CDK recorded in `Metadata["aws:cdk:path"]`, or
+    `<stack>/<logical id>` for a template written by hand.
+    """
+
+    stack: str
+    logical_id: str
+    type: str
+    properties: Mapping[str, Any]
+    path: str
+    deletion_policy: str | None = None
+    update_replace_policy: str | None = None
+    depends_on: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.stack, self.logical_id)
+
+    def prop(self, *keys: str | int, default: Any = None) -> Any:
+        """A nested property: `prop("BucketEncryption", "ServerSideEncryptionConfiguration")`."""
+        value: Any = self.properties
+        for key in keys:
+            if isinstance(key, int):
+                if not isinstance(value, list) or not -len(value) <= key < len(value):
+                    return default
+                value = value[key]
+            elif isinstance(value, Mapping) and key in value:
+                value = value[key]
+            else:
+                return default
+        return value
+
+
+@dataclass(frozen=True)
+class StackTemplate:
+    """A stack's template with its environment when the assembly manifest names it."""
+
+    name: str
+    template: Mapping[str, Any]
+    account: str | None = None
+    region: str | None = None
+    assembly: str = ""  # "" for the app's own assembly, else the nested assembly (a Stage) directory name
+    template_path: str | None = None  # the file it was read from, when it was read from one
+
+    @cached_property
+    def resources(self) -> dict[str, Resource]:
+        out: dict[str, Resource] = {}
+        for logical_id, body in (self.template.get("Resources") or {}).items():
+            metadata = body.get("Metadata") or {}
+            depends = body.get("DependsOn") or ()
+            out[logical_id] = Resource(
+                stack=self.name,
+                logical_id=logical_id,
+                type=body.get("Type", ""),
+                properties=body.get("Properties") or {},
+                path=metadata.get(CDK_PATH_METADATA) or f"{self.name}/{logical_id}",
+                deletion_policy=body.get("DeletionPolicy"),
+                update_replace_policy=body.get("UpdateReplacePolicy"),
+                depends_on=(depends,) if isinstance(depends, str) else tuple(depends),
+                metadata=metadata,
+            )
+        return out
+
+    @cached_property
+    def exports(self) -> dict[str, Any]:
+        """Export name -> the output's value (still in this stack's terms)."""
+        found = {}
+        for output in (self.template.get("Outputs") or {}).values():
+            name = (output.get("Export") or {}).get("Name")
+            if isinstance(name, str):
+                found[name] = output.get("Value")
+        return found
+
+
+def _environment(env: str | None) -> tuple[str | None, str | None]:
+    """`aws://123456789012/us-east-1` -> (account, region); unknown parts are None."""
+    if not env or not env.startswith("aws://"):
+        return None, None
+    account, _, region = env.removeprefix("aws://").partition("/")
+    unknown = ("unknown-account", "unknown-region")
+    return (None if account in unknown else account), (None if region in unknown else region)
+
+
+class TemplateModel:
+    """Every stack of a synthesis, with references resolved across templates."""
+
+    def __init__(self, stacks: Iterable[StackTemplate]) -> None:
+        self.stacks: dict[str, StackTemplate] = {}
+        for stack in stacks:
+            if stack.name in self.stacks:
+                raise ValueError(f"two templates for stack {stack.name!r}")
+            self.stacks[stack.name] = stack
+        self._exports: dict[str, tuple[str, Any]] = {}
+        for stack in self.stacks.values():
+            for name, value in stack.exports.items():
+                self._exports[name] = (stack.name, value)
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def from_templates(cls, templates: Mapping[str, Mapping[str, Any]]) -> TemplateModel:
+        """From `{stack name: template dict}` (no environments known)."""
+        return cls(StackTemplate(name=name, template=t) for name, t in templates.items())
+
+    @classmethod
+    def from_assembly(cls, outdir: str | Path) -> TemplateModel:
+        """From a cloud assembly directory (`cdk.out`), nested assemblies (Stages) included.
+
+        Stack names are the artifacts' IDs, which are unique across the assembly tree.
+        """
+        return cls(_read_assembly(Path(outdir), ""))
+
+    @classmethod
+    def from_template_paths(cls, paths: Iterable[str | Path]) -> TemplateModel:
+        """From the template files a policy-validation plugin is handed (`context.template_paths`).
+
+        Environments come from the `manifest.json` beside each template when there is one.
+        """
+        files = [Path(p) for p in paths]
+        environments: dict[Path, tuple[str, str | None, str | None]] = {}
+        for directory in {p.parent for p in files}:
+            for artifact_id, artifact in _manifest_artifacts(directory):
+                if artifact.get("type") == STACK_ARTIFACT:
+                    template_file = (artifact.get("properties") or {}).get("templateFile", "")
+                    environments[(directory / template_file).resolve()] = (
+                        artifact_id,
+                        *_environment(artifact.get("environment")),
+                    )
+        stacks = []
+        for path in files:
+            template = json.loads(path.read_text(encoding="utf-8"))
+            name, account, region = environments.get(
+                path.resolve(), (path.name.removesuffix(TEMPLATE_SUFFIX), None, None)
+            )
+            stacks.append(
+                StackTemplate(name=name, template=template, account=account, region=region, template_path=str(path))
+            )
+        return cls(stacks)
+
+    # -- queries ---------------------------------------------------------------------------------
+    def resources(self, *types: str) -> Iterator[Resource]:
+        """Every resource, or those of the given CloudFormation types, in stack order."""
+        for stack in self.stacks.values():
+            for resource in stack.resources.values():
+                if not types or resource.type in types:
+                    yield resource
+
+    def resource(self, stack: str, logical_id: str) -> Resource | None:
+        template = self.stacks.get(stack)
+        return None if template is None else template.resources.get(logical_id)
+
+    def stack_of(self, resource: Resource) -> StackTemplate:
+        return self.stacks[resource.stack]
+
+    def target(self, stack: str, value: Any) -> Resource | None:
+        """The resource a `Ref`, `Fn::GetAtt` or `Fn::ImportValue` points at, else None."""
+        if not isinstance(value, Mapping) or len(value) != 1:
+            return None
+        if "Ref" in value and isinstance(value["Ref"], str):
+            return self.resource(stack, value["Ref"])
+        if "Fn::GetAtt" in value:
+            ref = value["Fn::GetAtt"]
+            logical_id = ref.split(".", 1)[0] if isinstance(ref, str) else ref[0]
+            return self.resource(stack, logical_id) if isinstance(logical_id, str) else None
+        if "Fn::ImportValue" in value and isinstance(value["Fn::ImportValue"], str):
+            producer = self._exports.get(value["Fn::ImportValue"])
+            return None if producer is None else self.target(producer[0], producer[1])
+        return None
+
+    def references(self, stack: str, value: Any) -> list[Resource]:
+        """Every resource referenced anywhere inside `value` (deep), in order, without repeats."""
+        seen: dict[tuple[str, str], Resource] = {}
+        stack_of_value = [(stack, value)]
+        while stack_of_value:
+            where, item = stack_of_value.pop()
+            found = self.target(where, item)
+            if found is not None:
+                seen.setdefault(found.key, found)
+                continue
+            if isinstance(item, Mapping):
+                stack_of_value.extend((where, v) for v in reversed(list(item.values())))
+            elif isinstance(item, list):
+                stack_of_value.extend((where, v) for v in reversed(item))
+        return list(seen.values())
+
+    @cached_property
+    def _referrers(self) -> dict[tuple[str, str], list[Resource]]:
+        index: dict[tuple[str, str], list[Resource]] = {}
+        for resource in self.resources():
+            for target in self.references(resource.stack, dict(resource.properties)):
+                index.setdefault(target.key, []).append(resource)
+        return index
+
+    def referrers(self, resource: Resource, *types: str) -> list[Resource]:
+        """Resources (of the given types, or any) whose properties reference `resource`, across stacks."""
+        return [r for r in self._referrers.get(resource.key, []) if not types or r.type in types]
+
+    def attached(self, resource: Resource, type_: str, prop: str) -> list[Resource]:
+        """Resources of `type_` whose property `prop` points at `resource` (a flow log's ResourceId,
+        a bucket policy's Bucket, a web ACL association's ResourceArn...), across stacks."""
+        return [r for r in self.referrers(resource, type_) if self.target(r.stack, r.prop(prop)) == resource]
+
+    def literal(self, stack: str, value: Any) -> Any:
+        """`value` when it holds no intrinsic function, the import's literal value when it is a plain
+        `Fn::ImportValue` of a literal export, else None (unknown until deploy)."""
+        if isinstance(value, Mapping) and len(value) == 1 and "Fn::ImportValue" in value:
+            name = value["Fn::ImportValue"]
+            producer = self._exports.get(name) if isinstance(name, str) else None
+            return None if producer is None else self.literal(*producer)
+        if _has_intrinsic(value):
+            return None
+        return value
+
+
+def _has_intrinsic(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(k == "Ref" or k.startswith("Fn::") for k in value) or any(map(_has_intrinsic, value.values()))
+    if isinstance(value, list):
+        return any(map(_has_intrinsic, value))
+    return False
+
+
+def _manifest_artifacts(directory: Path) -> list[tuple[str, Mapping[str, Any]]]:
+    manifest = directory / "manifest.json"
+    if not manifest.is_file():
+        return []
+    return list((json.loads(manifest.read_text(encoding="utf-8")).get("artifacts") or {}).items())
+
+
+def _read_assembly(directory: Path, assembly: str) -> Iterator[StackTemplate]:
+    for artifact_id, artifact in _manifest_artifacts(directory):
+        properties = artifact.get("properties") or {}
+        if artifact.get("type") == STACK_ARTIFACT:
+            template_file = directory / properties["templateFile"]
+            template = json.loads(template_file.read_text(encoding="utf-8"))
+            account, region = _environment(artifact.get("environment"))
+            yield StackTemplate(artifact_id, template, account, region, assembly, str(template_file))
+        elif artifact.get("type") == NESTED_ASSEMBLY_ARTIFACT:
+            nested = properties["directoryName"]
+            yield from _read_assembly(directory / nested, nested)

@@ -1,0 +1,112 @@
+"""The PCI DSS v4.0.1 rules as a CDK policy-validation plugin.
+
+Register it like cdk-nag 3: `Validations.of(app).add_plugins(PciDssV4Plugin())`. At synthesis
+CDK hands the plugin the path of every template it wrote (`IPolicyValidationContextBeta1.template_paths`);
+the plugin parses them once into a `TemplateModel`, runs every rule, and returns each failure
+as a `PolicyViolationBeta1` naming the resource by logical ID and template path. CDK maps that
+pair to the construct path, applies `Validations.of(construct).acknowledge(...)` acknowledgments
+(ID `PCI-DSS-v4.0.1::<rule id>`), writes `validation-report.json`, and fails the synth when an
+unacknowledged violation of severity `error` is left.
+
+After `validate()`, `model` and `results` stay on the instance for whoever writes the evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import jsii
+from aws_cdk import (
+    IPolicyValidationContextBeta1,
+    IPolicyValidationPluginBeta1,
+    PolicyValidationPluginReportBeta1,
+    PolicyViolatingResourceBeta1,
+    PolicyViolationBeta1,
+)
+
+from pci_rules.model import TemplateModel
+from pci_rules.rule import Rule, RuleResult, evaluate
+from pci_rules.rules import RULES
+
+PLUGIN_NAME = "PCI-DSS-v4.0.1"
+RULE_SET_VERSION = "1.0.0"
+
+
+def acknowledgment_id(rule_id: str) -> str:
+    """The ID CDK matches an acknowledgment of this plugin's rule against."""
+    return f"{PLUGIN_NAME}::{rule_id}"
+
+
+@jsii.implements(IPolicyValidationPluginBeta1)
+class PciDssV4Plugin:
+    """CDK policy-validation plugin running the PCI DSS v4.0.1 rules on the rendered templates.
+
+    `rules` defaults to every rule of `pci_rules.rules`. After `validate()`:
+    `model` is the parsed `TemplateModel`, `results` the `RuleResult` of each rule
+    (passes and failures), in rule order, and `elapsed_s` the seconds validate() took
+    (parsing, every rule, building the report).
+    """
+
+    def __init__(self, rules: Iterable[Rule] | None = None) -> None:
+        self._rules: tuple[Rule, ...] = RULES if rules is None else tuple(rules)
+        self.model: TemplateModel | None = None
+        self.results: list[RuleResult] = []
+        self.elapsed_s: float | None = None
+
+    @property
+    def name(self) -> str:
+        return PLUGIN_NAME
+
+    @property
+    def version(self) -> str:
+        return RULE_SET_VERSION
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [r.id for r in self._rules]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._rules
+
+    def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
+        start = time.perf_counter()
+        self.model = TemplateModel.from_template_paths(context.template_paths)
+        self.results = evaluate(self.model, self._rules)
+        violations = [v for result in self.results if (v := self._violation(result)) is not None]
+        report = PolicyValidationPluginReportBeta1(
+            success=not violations, violations=violations, plugin_version=RULE_SET_VERSION
+        )
+        self.elapsed_s = time.perf_counter() - start
+        return report
+
+    def _violation(self, result: RuleResult) -> PolicyViolationBeta1 | None:
+        failures = result.failures
+        if not failures:
+            return None
+        assert self.model is not None
+        resources = []
+        for check in failures:
+            template_path = self.model.stack_of(check.resource).template_path
+            if template_path is None:  # only a model built from dicts has none; validate() reads files
+                raise ValueError(f"no template file known for stack {check.resource.stack}")
+            resources.append(
+                PolicyViolatingResourceBeta1(
+                    resource_logical_id=check.resource.logical_id,
+                    template_path=template_path,
+                    locations=[check.detail or result.rule.description],
+                )
+            )
+        rule_ = result.rule
+        return PolicyViolationBeta1(
+            rule_name=rule_.id,
+            description=f"{rule_.description} (PCI DSS v4.0.1 {', '.join(rule_.requirements)})",
+            fix=rule_.fix,
+            severity="error",
+            violating_resources=resources,
+            rule_metadata={
+                "requirements": ", ".join(rule_.requirements),
+                "acknowledgeable": "yes" if rule_.acknowledgeable else "no: fix it",
+            },
+        )

@@ -1,0 +1,90 @@
+"""What a rule is, what it returns, and how a set of rules is run over a model.
+
+A rule is one small function from a `TemplateModel` to `Check`s: one per
+resource it examined, passed or not. Keeping the passes (not only the
+violations) is what lets the evidence report say which resources *meet* a
+requirement and by which rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pci_rules.model import Resource, TemplateModel
+
+RuleCheck = Callable[[TemplateModel], Iterable["Check"]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one rule on one resource; `detail` says what was wrong (or what was seen)."""
+
+    resource: Resource
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One PCI DSS v4.0.1 check on rendered templates.
+
+    `id` is stable (acknowledgments name it); `requirements` are v4.0.1 requirement
+    numbers such as "10.5.1"; `description` is one line; `fix` tells how to comply.
+    `acknowledgeable` False marks a finding no registry may accept (a CDE route to the
+    internet, an unencrypted cardholder-data store, a disabled trail): it can only be fixed.
+    """
+
+    id: str
+    requirements: tuple[str, ...]
+    description: str
+    fix: str
+    check: RuleCheck
+    acknowledgeable: bool = True
+
+    def __call__(self, model: TemplateModel) -> list[Check]:
+        return list(self.check(model))
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    checks: tuple[Check, ...]
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    @property
+    def passes(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.passed)
+
+
+REGISTRY: list[Rule] = []
+
+
+def rule(
+    *, id: str, requirements: tuple[str, ...], description: str, fix: str, acknowledgeable: bool = True
+) -> Callable[[RuleCheck], Rule]:
+    """Decorator: turn a check function into a `Rule` and register it (in import order)."""
+
+    def register(check: RuleCheck) -> Rule:
+        if any(r.id == id for r in REGISTRY):
+            raise ValueError(f"rule {id} is defined twice")
+        made = Rule(
+            id=id,
+            requirements=requirements,
+            description=description,
+            fix=fix,
+            check=check,
+            acknowledgeable=acknowledgeable,
+        )
+        REGISTRY.append(made)
+        return made
+
+    return register
+
+
+def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
+    """Run each rule once over the model."""
+    return [RuleResult(rule=r, checks=tuple(r(model))) for r in rules]

@@ -1,0 +1,21 @@
+"""The PCI DSS v4.0.1 rule set: importing this package registers every rule."""
+
+from pci_rules.rule import REGISTRY, Rule
+from pci_rules.rules import (  # noqa: F401  (registration by import, in this order)
+    detection,
+    elb,
+    functions,
+    iam,
+    kms,
+    logs,
+    network,
+    rds,
+    s3,
+    secrets,
+    stateful,
+    trail,
+)
+
+RULES: tuple[Rule, ...] = tuple(REGISTRY)
+
+__all__ = ["RULES"]

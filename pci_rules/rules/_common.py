@@ -1,0 +1,101 @@
+"""Small readers shared by the rules: booleans as CloudFormation accepts them, tags, policy statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pci_rules.model import Resource
+
+ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def is_true(value: Any) -> bool:
+    """CloudFormation takes `true` and `"true"` alike for a Boolean property."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def is_false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.lower() == "false")
+
+
+def tag(resource: Resource, key: str) -> Any:
+    """The value of a tag in a `[{Key, Value}]` list (None when absent)."""
+    tags = resource.prop("Tags")
+    if isinstance(tags, list):
+        for item in tags:
+            if isinstance(item, Mapping) and item.get("Key") == key:
+                return item.get("Value")
+    return None
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: Any) -> Iterator[Mapping[str, Any]]:
+    """The statements of an IAM policy document (a single statement object included)."""
+    if isinstance(document, Mapping):
+        for statement in as_list(document.get("Statement")):
+            if isinstance(statement, Mapping):
+                yield statement
+
+
+def identity_policy_documents(resource: Resource) -> list[Any]:
+    """Policy documents an IAM identity resource carries (inline on a role/user/group, or a policy)."""
+    if resource.type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        return [resource.prop("PolicyDocument")]
+    return [p.get("PolicyDocument") for p in as_list(resource.prop("Policies")) if isinstance(p, Mapping)]
+
+
+IAM_IDENTITY_TYPES = (
+    "AWS::IAM::Role",
+    "AWS::IAM::User",
+    "AWS::IAM::Group",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+)
+
+
+def managed_policy_arns(resource: Resource) -> list[str]:
+    """Managed policy ARNs attached to a role/user/group, rendered to strings (`Fn::Sub`/`Fn::Join` read through)."""
+    return [text for arn in as_list(resource.prop("ManagedPolicyArns")) if (text := flatten(arn))]
+
+
+def flatten(value: Any) -> str:
+    """A readable string of a value: `Fn::Sub` template text, `Fn::Join` parts joined, refs as `<Ref>`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Fn::Sub":
+            return flatten(inner[0] if isinstance(inner, list) else inner)
+        if key == "Fn::Join" and isinstance(inner, list) and len(inner) == 2:
+            return str(inner[0]).join(flatten(v) for v in as_list(inner[1]))
+        if key == "Ref":
+            return f"<{inner}>"
+        return f"<{key}>"
+    return ""
+
+
+# A subnet is in the cardholder-data environment when it carries this tag (the landing zone's
+# segmented VPC tags its CDE tier so). Other apps tag their CDE subnets the same way.
+CDE_TAG = ("pci-scope", "cde")
+
+
+def is_cde_subnet(subnet: Resource) -> bool:
+    return subnet.type == "AWS::EC2::Subnet" and tag(subnet, CDE_TAG[0]) == CDE_TAG[1]
+
+
+def allows_anyone(statement: Mapping[str, Any]) -> bool:
+    """An Allow statement whose principal is `*` (or AWS `*`) with no condition to narrow it."""
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS")))
+    return statement.get("Effect") == "Allow" and not statement.get("Condition") and anyone
+
+
+def is_customer_key(value: Any) -> bool:
+    """A KMS key reference that is not an AWS managed key (`alias/aws/...`)."""
+    return bool(value) and "alias/aws/" not in str(value)

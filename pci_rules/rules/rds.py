@@ -1,0 +1,136 @@
+"""Cardholder-data stores in RDS (PCI DSS v4.0.1 3.5.1, 4.2.1, 1.4.4, 8.3)."""
+
+from collections.abc import Iterator
+
+from pci_rules.model import Resource, TemplateModel
+from pci_rules.rule import Check, rule
+from pci_rules.rules._common import is_customer_key, is_false, is_true
+
+DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
+# Parameters that refuse unencrypted client connections ("Using SSL/TLS to encrypt a connection to
+# a DB instance or cluster", Amazon RDS User Guide): PostgreSQL and SQL Server, MySQL and MariaDB.
+FORCE_TLS = {"rds.force_ssl": {"1", "true", "on"}, "require_secure_transport": {"1", "on", "true"}}
+
+
+def _standalone(db: Resource) -> bool:
+    """An instance that is a member of an Aurora cluster takes these settings from the cluster."""
+    return db.type == "AWS::RDS::DBCluster" or not db.prop("DBClusterIdentifier")
+
+
+def _databases(model: TemplateModel) -> Iterator[Resource]:
+    return (db for db in model.resources(*DATABASES) if _standalone(db))
+
+
+@rule(
+    id="PCI4-RDS-STORAGE-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every RDS instance and cluster encrypts its storage.",
+    fix="Set StorageEncrypted: true (CDK: storage_encrypted=True); an existing database needs a snapshot restore.",
+    acknowledgeable=False,
+)
+def rds_storage_encrypted(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        encrypted = is_true(db.prop("StorageEncrypted"))
+        yield Check(db, encrypted, "" if encrypted else "StorageEncrypted is not true")
+
+
+@rule(
+    id="PCI4-RDS-CUSTOMER-KEY",
+    requirements=("3.5.1", "3.6.1"),
+    description="Every RDS instance and cluster encrypts with a customer-managed KMS key, not the AWS managed aws/rds.",
+    fix="Set KmsKeyId to a customer-managed key (CDK: storage_encryption_key=...).",
+)
+def rds_customer_key(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        ok = is_customer_key(db.prop("KmsKeyId"))
+        yield Check(db, ok, "" if ok else "no customer-managed KmsKeyId")
+
+
+@rule(
+    id="PCI4-RDS-NOT-PUBLIC",
+    requirements=("1.3.1", "1.4.4"),
+    description="No RDS instance is publicly accessible.",
+    fix="Set PubliclyAccessible: false and place the database in isolated (CDE) subnets.",
+)
+def rds_not_public(model: TemplateModel) -> Iterator[Check]:
+    for db in model.resources("AWS::RDS::DBInstance"):
+        public = is_true(db.prop("PubliclyAccessible"))
+        yield Check(db, not public, "PubliclyAccessible is true" if public else "")
+
+
+@rule(
+    id="PCI4-RDS-DELETION-PROTECTION",
+    requirements=("3.5.1", "10.5.1"),
+    description="Every RDS instance and cluster has deletion protection.",
+    fix="Set DeletionProtection: true (CDK: deletion_protection=True).",
+)
+def rds_deletion_protection(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        protected = is_true(db.prop("DeletionProtection"))
+        yield Check(db, protected, "" if protected else "DeletionProtection is not true")
+
+
+@rule(
+    id="PCI4-RDS-TLS-FORCED",
+    requirements=("4.2.1",),
+    description="Every RDS database's parameter group refuses connections without TLS.",
+    fix="Use a parameter group with rds.force_ssl=1 (PostgreSQL, SQL Server) or require_secure_transport=ON (MySQL).",
+)
+def rds_tls_forced(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        name = "DBClusterParameterGroupName" if db.type == "AWS::RDS::DBCluster" else "DBParameterGroupName"
+        group = model.target(db.stack, db.prop(name))
+        forced = group is not None and any(
+            str((group.prop("Parameters") or {}).get(param, "")).lower() in values
+            for param, values in FORCE_TLS.items()
+        )
+        yield Check(db, forced, "" if forced else "no parameter group of these templates forces TLS")
+
+
+@rule(
+    id="PCI4-RDS-LOG-EXPORTS",
+    requirements=("10.2.1",),
+    description="Every RDS database exports its engine logs to CloudWatch Logs.",
+    fix="Set EnableCloudwatchLogsExports (CDK: cloudwatch_logs_exports=[...]).",
+)
+def rds_log_exports(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        exported = bool(db.prop("EnableCloudwatchLogsExports"))
+        yield Check(db, exported, "" if exported else "no EnableCloudwatchLogsExports")
+
+
+@rule(
+    id="PCI4-RDS-BACKUPS",
+    requirements=("12.10.1", "3.5.1"),
+    description="Every RDS database keeps automated backups at least 7 days.",
+    fix="Set BackupRetentionPeriod to 7 or more (CDK: backup_retention=Duration.days(7)).",
+)
+def rds_backups(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        days = db.prop("BackupRetentionPeriod", default=1)
+        ok = (isinstance(days, int) and days >= 7) or (isinstance(days, str) and days.isdigit() and int(days) >= 7)
+        yield Check(db, ok, "" if ok else f"BackupRetentionPeriod is {days}")
+
+
+@rule(
+    id="PCI4-RDS-PROXY-TLS",
+    requirements=("4.2.1",),
+    description="Every RDS Proxy requires TLS from its clients.",
+    fix="Set RequireTLS: true on the AWS::RDS::DBProxy (CDK: require_tls=True).",
+)
+def rds_proxy_tls(model: TemplateModel) -> Iterator[Check]:
+    for proxy in model.resources("AWS::RDS::DBProxy"):
+        required = is_true(proxy.prop("RequireTLS"))
+        yield Check(proxy, required, "" if required else "RequireTLS is not true")
+
+
+@rule(
+    id="PCI4-RDS-MINOR-UPGRADES",
+    requirements=("6.3.3",),
+    description="Every RDS database takes minor engine versions (security patches) automatically.",
+    fix="Leave AutoMinorVersionUpgrade on (it defaults to true).",
+)
+def rds_minor_upgrades(model: TemplateModel) -> Iterator[Check]:
+    for db in model.resources("AWS::RDS::DBInstance"):
+        off = is_false(db.prop("AutoMinorVersionUpgrade"))
+        yield Check(db, not off, "AutoMinorVersionUpgrade is false" if off else "")

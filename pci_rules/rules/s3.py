@@ -1,0 +1,112 @@
+"""S3 buckets: encrypted, private, TLS-only, versioned, logged (PCI DSS v4.0.1 3.5.1, 4.2.1, 1.4.4, 10.2.1)."""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pci_rules.model import Resource, TemplateModel
+from pci_rules.rule import Check, rule
+from pci_rules.rules._common import as_list, is_true, statements
+
+BUCKET = "AWS::S3::Bucket"
+BLOCK_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+
+
+def _policies(model: TemplateModel, bucket: Resource) -> list[Resource]:
+    return model.attached(bucket, "AWS::S3::BucketPolicy", "Bucket")
+
+
+def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
+    if statement.get("Effect") != "Deny":
+        return False
+    condition = statement.get("Condition") or {}
+    secure = (condition.get("Bool") or {}).get("aws:SecureTransport")
+    tls = (condition.get("NumericLessThan") or {}).get("s3:TlsVersion")
+    actions = as_list(statement.get("Action"))
+    return ("s3:*" in actions or "*" in actions) and (str(secure).lower() == "false" or tls is not None)
+
+
+@rule(
+    id="PCI4-S3-ENCRYPTION",
+    requirements=("3.5.1",),
+    description="Every bucket declares default encryption (SSE-KMS, or SSE-S3 where a log service requires it).",
+    fix="Set BucketEncryption with SSEAlgorithm aws:kms and a KMSMasterKeyID (CDK: encryption=BucketEncryption.KMS).",
+    acknowledgeable=False,
+)
+def s3_encryption(model: TemplateModel) -> Iterator[Check]:
+    for bucket in model.resources(BUCKET):
+        rules = as_list(bucket.prop("BucketEncryption", "ServerSideEncryptionConfiguration"))
+        algorithms = [
+            (r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules if isinstance(r, Mapping)
+        ]
+        ok = bool(algorithms) and all(a in ("aws:kms", "aws:kms:dsse", "AES256") for a in algorithms)
+        yield Check(bucket, ok, "" if ok else "no default server-side encryption")
+
+
+@rule(
+    id="PCI4-S3-PUBLIC-ACCESS-BLOCK",
+    requirements=("1.4.4", "7.2.1"),
+    description="Every bucket blocks public ACLs and policies (all four Block Public Access settings).",
+    fix="Set PublicAccessBlockConfiguration with all four flags true (CDK: block_public_access=BLOCK_ALL).",
+)
+def s3_public_access_block(model: TemplateModel) -> Iterator[Check]:
+    for bucket in model.resources(BUCKET):
+        missing = [f for f in BLOCK_FLAGS if not is_true(bucket.prop("PublicAccessBlockConfiguration", f))]
+        yield Check(bucket, not missing, f"not set: {missing}" if missing else "")
+
+
+@rule(
+    id="PCI4-S3-TLS-ONLY",
+    requirements=("4.2.1",),
+    description="Every bucket policy denies requests that do not use TLS.",
+    fix="Add a Deny statement on s3:* with Bool aws:SecureTransport false (CDK: enforce_ssl=True).",
+)
+def s3_tls_only(model: TemplateModel) -> Iterator[Check]:
+    for bucket in model.resources(BUCKET):
+        enforced = any(
+            _denies_insecure_transport(s)
+            for p in _policies(model, bucket)
+            for s in statements(p.prop("PolicyDocument"))
+        )
+        yield Check(bucket, enforced, "" if enforced else "no bucket policy denies aws:SecureTransport false")
+
+
+@rule(
+    id="PCI4-S3-VERSIONING",
+    requirements=("10.5.1", "10.3.4"),
+    description="Every bucket keeps object versions, so an overwrite or delete is recoverable.",
+    fix="Set VersioningConfiguration Status Enabled (CDK: versioned=True).",
+)
+def s3_versioning(model: TemplateModel) -> Iterator[Check]:
+    for bucket in model.resources(BUCKET):
+        versioned = bucket.prop("VersioningConfiguration", "Status") == "Enabled"
+        yield Check(bucket, versioned, "" if versioned else "versioning is not enabled")
+
+
+@rule(
+    id="PCI4-S3-ACCESS-LOGGING",
+    requirements=("10.2.1",),
+    description="Every bucket logs access to another bucket; a bucket receiving access logs is exempt (loop).",
+    fix="Set LoggingConfiguration DestinationBucketName (CDK: server_access_logs_bucket=...).",
+)
+def s3_access_logging(model: TemplateModel) -> Iterator[Check]:
+    targets = {
+        t.key
+        for b in model.resources(BUCKET)
+        if (t := model.target(b.stack, b.prop("LoggingConfiguration", "DestinationBucketName"))) is not None
+    }
+    for bucket in model.resources(BUCKET):
+        logged = bool(bucket.prop("LoggingConfiguration", "DestinationBucketName")) or bucket.key in targets
+        yield Check(bucket, logged, "" if logged else "no server access logging")
+
+
+@rule(
+    id="PCI4-S3-ACLS-DISABLED",
+    requirements=("7.2.1",),
+    description="Every bucket disables ACLs (object ownership BucketOwnerEnforced); access is by policy only.",
+    fix="Set OwnershipControls ObjectOwnership BucketOwnerEnforced (CDK: object_ownership=BUCKET_OWNER_ENFORCED).",
+)
+def s3_acls_disabled(model: TemplateModel) -> Iterator[Check]:
+    for bucket in model.resources(BUCKET):
+        rules = as_list(bucket.prop("OwnershipControls", "Rules"))
+        enforced = any(isinstance(r, Mapping) and r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules)
+        yield Check(bucket, enforced, "" if enforced else "ACLs are not disabled")

@@ -1,0 +1,57 @@
+"""Secrets: rotated, encrypted with a customer key (PCI DSS v4.0.1 8.3.9, 8.6.3, 3.5.1)."""
+
+from collections.abc import Iterator
+
+from pci_rules.model import Resource, TemplateModel
+from pci_rules.rule import Check, rule
+from pci_rules.rules._common import flatten, is_customer_key
+
+MAX_ROTATION_DAYS = 90  # PCI DSS 8.3.9: at least every 90 days when the secret is the only factor
+
+
+def _days(expression: object) -> int | None:
+    """`rate(30 days)` -> 30; anything else (a cron) -> None."""
+    text = flatten(expression).strip()
+    if text.startswith("rate(") and text.endswith(")"):
+        amount, _, unit = text[5:-1].partition(" ")
+        if amount.isdigit():
+            return int(amount) * (1 if unit.startswith("day") else 7 if unit.startswith("week") else 0) or None
+    return None
+
+
+@rule(
+    id="PCI4-SECRET-ROTATION",
+    requirements=("8.3.9", "8.6.3"),
+    description="Every Secrets Manager secret has a rotation schedule of 90 days or less.",
+    fix="Add an AWS::SecretsManager::RotationSchedule of at most 90 days (CDK: secret.add_rotation_schedule).",
+)
+def secret_rotation(model: TemplateModel) -> Iterator[Check]:
+    schedules: dict[tuple[str, str], Resource] = {}
+    for schedule in model.resources("AWS::SecretsManager::RotationSchedule"):
+        target = model.target(schedule.stack, schedule.prop("SecretId"))
+        if target is not None and target.type == "AWS::SecretsManager::SecretTargetAttachment":
+            target = model.target(target.stack, target.prop("SecretId"))  # the attachment names the secret
+        if target is not None:
+            schedules[target.key] = schedule
+    for secret in model.resources("AWS::SecretsManager::Secret"):
+        found = schedules.get(secret.key)
+        if found is None:
+            yield Check(secret, False, "no rotation schedule")
+            continue
+        days = found.prop("RotationRules", "AutomaticallyAfterDays")
+        if days is None:
+            days = _days(found.prop("RotationRules", "ScheduleExpression"))
+        ok = isinstance(days, int) and 0 < days <= MAX_ROTATION_DAYS
+        yield Check(secret, ok, "" if ok else f"rotation interval {days!r} is not 1-{MAX_ROTATION_DAYS} days")
+
+
+@rule(
+    id="PCI4-SECRET-CUSTOMER-KEY",
+    requirements=("3.5.1", "8.3.2"),
+    description="Every Secrets Manager secret is encrypted with a customer-managed KMS key.",
+    fix="Set KmsKeyId on the AWS::SecretsManager::Secret (CDK: encryption_key=...).",
+)
+def secret_customer_key(model: TemplateModel) -> Iterator[Check]:
+    for secret in model.resources("AWS::SecretsManager::Secret"):
+        ok = is_customer_key(secret.prop("KmsKeyId"))
+        yield Check(secret, ok, "" if ok else "no customer-managed KmsKeyId")

@@ -1,0 +1,38 @@
+"""Stateful resources survive a stack deletion or replacement (PCI DSS v4.0.1 3.5, 10.5.1)."""
+
+from collections.abc import Iterator
+
+from pci_rules.model import TemplateModel
+from pci_rules.rule import Check, rule
+
+STATEFUL = (
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::Logs::LogGroup",
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBCluster",
+    "AWS::SecretsManager::Secret",
+    "AWS::DynamoDB::Table",
+    "AWS::EC2::Volume",
+    "AWS::EFS::FileSystem",
+)
+KEEPS = ("Retain", "RetainExceptOnCreate", "Snapshot")
+
+
+@rule(
+    id="PCI4-STATEFUL-RETAINED",
+    requirements=("3.5.1", "10.5.1"),
+    description="Keys, buckets, log groups, databases, secrets, tables, volumes are retained on delete and replace.",
+    fix="Set DeletionPolicy and UpdateReplacePolicy to Retain (CDK: removal_policy=RemovalPolicy.RETAIN).",
+)
+def stateful_retained(model: TemplateModel) -> Iterator[Check]:
+    for resource in model.resources(*STATEFUL):
+        problems = [
+            f"{name} is {value or 'Delete'}"
+            for name, value in (
+                ("DeletionPolicy", resource.deletion_policy),
+                ("UpdateReplacePolicy", resource.update_replace_policy),
+            )
+            if value not in KEEPS
+        ]
+        yield Check(resource, not problems, "; ".join(problems))

@@ -1,0 +1,92 @@
+"""CloudTrail: what is recorded, and how the record is protected (PCI DSS v4.0.1 10.2, 10.3)."""
+
+from collections.abc import Iterator
+
+from pci_rules.model import TemplateModel
+from pci_rules.rule import Check, rule
+from pci_rules.rules._common import is_false, is_true
+
+TRAIL = "AWS::CloudTrail::Trail"
+
+
+@rule(
+    id="PCI4-TRAIL-LOGGING",
+    requirements=("10.2.1",),
+    description="Every CloudTrail trail is logging.",
+    fix="Set IsLogging: true on the AWS::CloudTrail::Trail; a stopped trail records nothing.",
+    acknowledgeable=False,
+)
+def trail_logging(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        logging = is_true(trail.prop("IsLogging"))
+        yield Check(trail, logging, "" if logging else "IsLogging is not true")
+
+
+@rule(
+    id="PCI4-TRAIL-MULTI-REGION",
+    requirements=("10.2.1", "10.2.2"),
+    description="Every trail records all regions and global service events (IAM, STS, CloudFront).",
+    fix="Set IsMultiRegionTrail: true and leave IncludeGlobalServiceEvents on.",
+)
+def trail_multi_region(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        problems = []
+        if not is_true(trail.prop("IsMultiRegionTrail")):
+            problems.append("IsMultiRegionTrail is not true")
+        if is_false(trail.prop("IncludeGlobalServiceEvents")):
+            problems.append("IncludeGlobalServiceEvents is false")
+        yield Check(trail, not problems, "; ".join(problems))
+
+
+@rule(
+    id="PCI4-TRAIL-VALIDATION",
+    requirements=("10.3.2", "10.3.4"),
+    description="Every trail writes signed digest files so log tampering is detectable.",
+    fix="Set EnableLogFileValidation: true (CDK: enable_file_validation=True).",
+)
+def trail_validation(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        validated = is_true(trail.prop("EnableLogFileValidation"))
+        yield Check(trail, validated, "" if validated else "EnableLogFileValidation is not true")
+
+
+@rule(
+    id="PCI4-TRAIL-KMS",
+    requirements=("10.3.2", "3.5.1"),
+    description="Every trail encrypts its log files with a customer-managed KMS key.",
+    fix="Set KMSKeyId on the AWS::CloudTrail::Trail (CDK: encryption_key=...).",
+)
+def trail_kms(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        encrypted = bool(trail.prop("KMSKeyId"))
+        yield Check(trail, encrypted, "" if encrypted else "no KMSKeyId")
+
+
+@rule(
+    id="PCI4-TRAIL-CLOUDWATCH",
+    requirements=("10.3.3", "10.4.1.1"),
+    description="Every trail also delivers to a CloudWatch Logs group, where metric filters and alarms read it.",
+    fix="Set CloudWatchLogsLogGroupArn and CloudWatchLogsRoleArn (CDK: send_to_cloud_watch_logs=True).",
+)
+def trail_cloudwatch(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        delivered = bool(trail.prop("CloudWatchLogsLogGroupArn")) and bool(trail.prop("CloudWatchLogsRoleArn"))
+        yield Check(trail, delivered, "" if delivered else "no CloudWatch Logs delivery")
+
+
+@rule(
+    id="PCI4-TRAIL-ARCHIVE-OBJECT-LOCK",
+    requirements=("10.3.3", "10.5.1"),
+    description="The bucket a trail writes to is object-locked with a default retention (write once, read many).",
+    fix="Create the trail's bucket with ObjectLockEnabled: true and an ObjectLockConfiguration default retention.",
+)
+def trail_archive_object_lock(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        bucket = model.target(trail.stack, trail.prop("S3BucketName"))
+        if bucket is None:
+            yield Check(trail, False, "S3BucketName is not a bucket of these templates: its object lock is unknown")
+            continue
+        locked = is_true(bucket.prop("ObjectLockEnabled")) and bool(
+            bucket.prop("ObjectLockConfiguration", "Rule", "DefaultRetention")
+        )
+        yield Check(bucket, locked, "" if locked else "no object lock with a default retention")

@@ -1,0 +1,322 @@
+"""Read-only checks of the target account before `cdk deploy` (issue #9).
+
+Each check is one small function: it takes an `Account` (boto3 clients per region) and the
+environment configuration, makes only Describe/Get/List calls, and returns `Result`s with a
+status (pass, fail, warn) and, unless passing, the fix. Nothing here creates or changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from config import EnvironmentConfig
+
+# `cdk bootstrap` template versions: CDK v2 templates of this aws-cdk-lib need 6 or later (their
+# BootstrapVersion rule); 21 added what current CLIs use for asset publishing and lookups.
+MIN_BOOTSTRAP_VERSION = 6
+RECOMMENDED_BOOTSTRAP_VERSION = 21
+BOOTSTRAP_STACK = "CDKToolkit"
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
+
+# Service Quotas codes and the AWS defaults used when the Service Quotas API cannot be read.
+VPCS_PER_REGION = ("vpc", "L-F678F1CE", 5)
+EIPS_PER_REGION = ("ec2", "L-0263D0A3", 5)
+NAT_GATEWAYS_PER_AZ = ("vpc", "L-FE5A380F", 5)
+
+
+class Status(StrEnum):
+    PASS = "pass"  # noqa: S105 - a check status, not a password
+    FAIL = "fail"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+class Account:
+    """boto3 clients of one session, one per (service, region), created on first use."""
+
+    def __init__(self, session: boto3.Session, home_region: str) -> None:
+        self._session = session
+        self._home_region = home_region
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self._home_region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(service, region_name=key[1])
+        return self._clients[key]
+
+
+def _error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def check_account(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    actual = account.client("sts").get_caller_identity()["Account"]
+    if actual == config.account:
+        yield Result("account", Status.PASS, f"credentials are for {actual}")
+    else:
+        yield Result(
+            "account",
+            Status.FAIL,
+            f"credentials are for {actual}, the configuration deploys to {config.account}",
+            "use credentials of the configured account, or correct `account` in the environment file",
+        )
+
+
+def check_key_administrators(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """KMS rejects a key policy that names a role that does not exist (MalformedPolicyDocument)."""
+    if not config.key_administrator_role_arns:
+        yield Result(
+            "key administrators",
+            Status.WARN,
+            "no key_administrator_role_arns: only the account root administers the keys",
+            "name the custodian roles (PCI DSS 3.6.1.2) in key_administrator_role_arns",
+        )
+    iam = account.client("iam")
+    for arn in config.key_administrator_role_arns:
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            iam.get_role(RoleName=name)
+        except ClientError as err:
+            if _error_code(err) != "NoSuchEntity":
+                raise
+            yield Result(
+                f"key administrator {name}",
+                Status.FAIL,
+                f"{arn} does not exist; KMS refuses a key policy naming it",
+                "create the role first, or remove it from key_administrator_role_arns",
+            )
+        else:
+            yield Result(f"key administrator {name}", Status.PASS, f"{arn} exists")
+
+
+def _covers(pattern: str, domain: str) -> bool:
+    """ACM name matching: a wildcard covers exactly one label (`*.example.com` covers `a.example.com`)."""
+    if pattern.startswith("*."):
+        head, _, rest = domain.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == domain
+
+
+def check_certificates(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    for region, regional in config.regions.items():
+        name = f"certificate {region}"
+        arn = regional.certificate_arn
+        try:
+            cert = account.client("acm", region).describe_certificate(CertificateArn=arn)["Certificate"]
+        except ClientError as err:
+            if _error_code(err) not in ("ResourceNotFoundException", "ValidationException"):
+                raise
+            yield Result(name, Status.FAIL, f"{arn} not found", "request or import the certificate in ACM there")
+            continue
+        if cert["Status"] != "ISSUED":
+            yield Result(
+                name,
+                Status.FAIL,
+                f"{arn} is {cert['Status']}",
+                "complete DNS validation (or replace the certificate) so that ACM issues it",
+            )
+            continue
+        names = [cert["DomainName"], *cert.get("SubjectAlternativeNames", [])]
+        if config.domain_name is not None and not any(_covers(n, config.domain_name) for n in names):
+            yield Result(
+                name,
+                Status.FAIL,
+                f"{arn} covers {names}, not {config.domain_name}",
+                "issue a certificate whose names include domain_name",
+            )
+            continue
+        yield Result(name, Status.PASS, f"issued for {names}")
+
+
+def _singleton(name: str, mode: str, exists: bool, control: str, field: str, in_place: str = "") -> Result:
+    if mode == "create" and exists:
+        return Result(
+            name,
+            Status.FAIL,
+            f"the account already has {control}; creating another fails the deploy",
+            f"set audit.{field} to 'existing' (AWS Control Tower and Organizations-managed accounts)",
+        )
+    if mode == "existing" and not exists:
+        return Result(
+            name,
+            Status.FAIL,
+            f"audit.{field} is 'existing' but the account has no {control}",
+            f"set audit.{field} to 'create', or enable it from the delegated administrator first",
+        )
+    if mode == "off":
+        return Result(
+            name, Status.WARN, f"audit.{field} is 'off'", "PCI DSS 10/11.5 need it: choose 'create' or 'existing'"
+        )
+    return Result(name, Status.PASS, f"{control}: {'present' if exists else 'absent'}, mode {mode}{in_place}")
+
+
+def check_detective_singletons(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    audit = config.audit
+    for region in config.regions:
+        recorders = account.client("config", region).describe_configuration_recorders()["ConfigurationRecorders"]
+        yield _singleton(
+            f"AWS Config {region}", audit.config_mode, bool(recorders), "a configuration recorder", "config_mode"
+        )
+        detectors = account.client("guardduty", region).list_detectors()["DetectorIds"]
+        yield _singleton(
+            f"GuardDuty {region}", audit.guardduty_mode, bool(detectors), "a GuardDuty detector", "guardduty_mode"
+        )
+        try:
+            account.client("securityhub", region).describe_hub()
+            subscribed = True
+        except ClientError as err:
+            if _error_code(err) not in ("InvalidAccessException", "ResourceNotFoundException"):
+                raise
+            subscribed = False
+        yield _singleton(
+            f"Security Hub {region}",
+            audit.security_hub_mode,
+            subscribed,
+            "a Security Hub subscription",
+            "security_hub_mode",
+        )
+
+
+def _bootstrap_version(account: Account, region: str) -> int | None:
+    try:
+        stacks = account.client("cloudformation", region).describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+    except ClientError as err:
+        if "does not exist" not in str(err):
+            raise
+        return None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if "BootstrapVersion" in outputs:
+        return int(outputs["BootstrapVersion"])
+    parameter = account.client("ssm", region).get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)
+    return int(parameter["Parameter"]["Value"])
+
+
+def check_bootstrap(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    for region in config.regions:
+        name = f"CDK bootstrap {region}"
+        fix = f"cdk bootstrap aws://{config.account}/{region}"
+        version = _bootstrap_version(account, region)
+        if version is None:
+            yield Result(name, Status.FAIL, f"no {BOOTSTRAP_STACK} stack", fix)
+        elif version < MIN_BOOTSTRAP_VERSION:
+            yield Result(name, Status.FAIL, f"bootstrap version {version} < {MIN_BOOTSTRAP_VERSION}", fix)
+        elif version < RECOMMENDED_BOOTSTRAP_VERSION:
+            yield Result(name, Status.WARN, f"bootstrap version {version} < {RECOMMENDED_BOOTSTRAP_VERSION}", fix)
+        else:
+            yield Result(name, Status.PASS, f"bootstrap version {version}")
+
+
+def _quota(account: Account, region: str, quota: tuple[str, str, int]) -> tuple[float, bool]:
+    """(value, read from Service Quotas); the AWS default when the API cannot be read."""
+    service, code, default = quota
+    try:
+        return _quota_api(account, region, service, code), True
+    except (ClientError, BotoCoreError, NotImplementedError):
+        return float(default), False
+
+
+def _quota_api(account: Account, region: str, service: str, code: str) -> float:
+    response = account.client("service-quotas", region).get_service_quota(ServiceCode=service, QuotaCode=code)
+    return float(response["Quota"]["Value"])
+
+
+def _capacity(name: str, used: int, needed: int, quota: float, from_api: bool, what: str) -> Result:
+    source = "" if from_api else " (Service Quotas unreadable: AWS default assumed)"
+    detail = f"{used} in use + {needed} needed of {quota:g}{source}"
+    if used + needed > quota:
+        return Result(name, Status.FAIL, detail, f"request a {what} quota increase in Service Quotas")
+    return Result(
+        name,
+        Status.PASS if from_api else Status.WARN,
+        detail,
+        "" if from_api else "allow servicequotas:GetServiceQuota",
+    )
+
+
+def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """One VPC and one NAT gateway (with its Elastic IP) per configured AZ, per region."""
+    for region in config.regions:
+        ec2 = account.client("ec2", region)
+        vpcs = len(ec2.describe_vpcs()["Vpcs"])
+        yield _capacity(f"VPC quota {region}", vpcs, 1, *_quota(account, region, VPCS_PER_REGION), "VPCs per Region")
+        eips = len(ec2.describe_addresses()["Addresses"])
+        yield _capacity(
+            f"Elastic IP quota {region}",
+            eips,
+            config.az_count,
+            *_quota(account, region, EIPS_PER_REGION),
+            "EC2-VPC Elastic IPs",
+        )
+        nats = ec2.describe_nat_gateways(Filter=[{"Name": "state", "Values": ["pending", "available"]}])["NatGateways"]
+        subnets = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets()["Subnets"]}
+        busiest = max(
+            (sum(1 for n in nats if subnets.get(n["SubnetId"]) == az) for az in config.availability_zones(region)),
+            default=0,
+        )
+        yield _capacity(
+            f"NAT gateway quota {region}",
+            busiest,
+            1,
+            *_quota(account, region, NAT_GATEWAYS_PER_AZ),
+            "NAT gateways per Availability Zone",
+        )
+
+
+def check_enhanced_monitoring_log_group(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """RDSOSMetrics is one per region and account; the Data stack creates it, so it must not exist yet."""
+    for region in config.regions:
+        name = f"{ENHANCED_MONITORING_LOG_GROUP} {region}"
+        groups = account.client("logs", region).describe_log_groups(logGroupNamePrefix=ENHANCED_MONITORING_LOG_GROUP)
+        existing = [g for g in groups["logGroups"] if g["logGroupName"] == ENHANCED_MONITORING_LOG_GROUP]
+        if not existing:
+            yield Result(name, Status.PASS, "absent: the Data stack creates it encrypted and retained")
+            continue
+        tags = account.client("logs", region).list_tags_for_resource(resourceArn=existing[0]["arn"].removesuffix(":*"))
+        if tags.get("tags", {}).get("aws:cloudformation:stack-name", "").startswith(f"PciLz-{config.name}-Data-"):
+            yield Result(name, Status.PASS, "created by this landing zone's Data stack")
+        else:
+            yield Result(
+                name,
+                Status.FAIL,
+                "exists outside the landing zone (another database's enhanced monitoring created it)",
+                "import it into the Data stack (cdk import) or delete it, so the deploy can create it",
+            )
+
+
+CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
+    check_account,
+    check_key_administrators,
+    check_certificates,
+    check_detective_singletons,
+    check_bootstrap,
+    check_quotas,
+    check_enhanced_monitoring_log_group,
+)
+
+
+def run_checks(account: Account, config: EnvironmentConfig) -> list[Result]:
+    """Every check; one that cannot run (missing permission, ...) becomes a failure naming the error."""
+    results: list[Result] = []
+    for check in CHECKS:
+        try:
+            results.extend(check(account, config))
+        except (ClientError, BotoCoreError) as err:
+            results.append(
+                Result(check.__name__.removeprefix("check_"), Status.FAIL, f"could not run: {err}", "grant read access")
+            )
+    return results

@@ -1,0 +1,451 @@
+"""A compliant and a non-compliant template for every PCI DSS v4.0.1 rule.
+
+Each case is `{logical id: resource}` for one stack named "S". The compliant one must
+give the rule something to examine and pass it all; the non-compliant one must fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Resources = dict[str, dict[str, Any]]
+
+
+def r(type_: str, **properties: Any) -> dict[str, Any]:
+    return {"Type": type_, "Properties": properties}
+
+
+def retained(resource: dict[str, Any]) -> dict[str, Any]:
+    return {**resource, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+
+REF = {"Ref": "Key"}
+KEY = {"Key": r("AWS::KMS::Key", EnableKeyRotation=True)}
+TRAIL_OK: dict[str, Any] = {
+    "IsLogging": True,
+    "IsMultiRegionTrail": True,
+    "IncludeGlobalServiceEvents": True,
+    "EnableLogFileValidation": True,
+    "KMSKeyId": REF,
+    "CloudWatchLogsLogGroupArn": {"Fn::GetAtt": ["Group", "Arn"]},
+    "CloudWatchLogsRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+    "S3BucketName": {"Ref": "Archive"},
+}
+LOCKED = {"ObjectLockEnabled": True, "ObjectLockConfiguration": {"Rule": {"DefaultRetention": {"Days": 365}}}}
+ALB: dict[str, Any] = {
+    "Scheme": "internet-facing",
+    "Type": "application",
+    "SecurityGroups": [{"Fn::GetAtt": ["Edge", "GroupId"]}],
+    "Subnets": [{"Ref": "Public"}],
+    "LoadBalancerAttributes": [
+        {"Key": "access_logs.s3.enabled", "Value": "true"},
+        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+        {"Key": "deletion_protection.enabled", "Value": "true"},
+    ],
+}
+DB_OK: dict[str, Any] = {
+    "StorageEncrypted": True,
+    "KmsKeyId": REF,
+    "PubliclyAccessible": False,
+    "DeletionProtection": True,
+    "DBParameterGroupName": {"Ref": "Params"},
+    "EnableCloudwatchLogsExports": ["postgresql"],
+    "BackupRetentionPeriod": 7,
+}
+PARAMS = {"Params": r("AWS::RDS::DBParameterGroup", Family="postgres17", Parameters={"rds.force_ssl": "1"})}
+TLS_DENY = {
+    "Effect": "Deny",
+    "Action": "s3:*",
+    "Principal": {"AWS": "*"},
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+BPA = dict.fromkeys(("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True)
+CDE_SUBNET = r("AWS::EC2::Subnet", VpcId={"Ref": "Vpc"}, Tags=[{"Key": "pci-scope", "Value": "cde"}])
+LOG_GROUP = r("AWS::Logs::LogGroup", KmsKeyId=REF, RetentionInDays=365)
+ALLOW_ALL_POLICY = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+LAMBDA_TRUST = {
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]
+}
+
+
+def _cde_route(target: dict[str, Any]) -> Resources:
+    return {
+        "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
+        "Cde": CDE_SUBNET,
+        "Table": r("AWS::EC2::RouteTable", VpcId={"Ref": "Vpc"}),
+        "Assoc": r("AWS::EC2::SubnetRouteTableAssociation", SubnetId={"Ref": "Cde"}, RouteTableId={"Ref": "Table"}),
+        "Igw": r("AWS::EC2::InternetGateway"),
+        "Route": r("AWS::EC2::Route", RouteTableId={"Ref": "Table"}, DestinationCidrBlock="0.0.0.0/0", **target),
+    }
+
+
+def _secret(**rules: Any) -> Resources:
+    out: Resources = {"Secret": r("AWS::SecretsManager::Secret", KmsKeyId=REF)}
+    if rules:
+        out["Rotation"] = r("AWS::SecretsManager::RotationSchedule", SecretId={"Ref": "Secret"}, RotationRules=rules)
+    return out
+
+
+def _bucket(policy: list[dict[str, Any]] | None = None, **properties: Any) -> Resources:
+    out: Resources = {"Bucket": r("AWS::S3::Bucket", **properties)}
+    if policy is not None:
+        out["Policy"] = r("AWS::S3::BucketPolicy", Bucket={"Ref": "Bucket"}, PolicyDocument={"Statement": policy})
+    return out
+
+
+def _nacl_entry(cidr: str, port: int) -> Resources:
+    return {
+        "Nacl": r("AWS::EC2::NetworkAcl", VpcId={"Ref": "Vpc"}),
+        "Entry": r(
+            "AWS::EC2::NetworkAclEntry",
+            NetworkAclId={"Ref": "Nacl"},
+            Egress=False,
+            RuleAction="allow",
+            RuleNumber=100,
+            Protocol=6,
+            CidrBlock=cidr,
+            PortRange={"From": port, "To": port},
+        ),
+    }
+
+
+def _function(**properties: Any) -> Resources:
+    return {
+        "Fn": r("AWS::Lambda::Function", Role="arn:aws:iam::111111111111:role/x", Runtime="python3.12", **properties)
+    }
+
+
+def _sg(ingress: list[dict[str, Any]], edge: bool) -> Resources:
+    out: Resources = {"Edge": r("AWS::EC2::SecurityGroup", GroupDescription="edge", SecurityGroupIngress=ingress)}
+    if edge:
+        out["Lb"] = r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB)
+    return out
+
+
+def _listener(protocol: str, **properties: Any) -> Resources:
+    return {
+        "Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB),
+        "Listener": r(
+            "AWS::ElasticLoadBalancingV2::Listener", LoadBalancerArn={"Ref": "Lb"}, Protocol=protocol, **properties
+        ),
+    }
+
+
+REDIRECT = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
+FORWARD = [{"Type": "forward", "TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/y"}]
+WEB_ACL = {"Acl": r("AWS::WAFv2::WebACL", Scope="REGIONAL", DefaultAction={"Allow": {}})}
+
+# rule id -> (compliant, non-compliant)
+WAF_WITHOUT_LOGS: Resources = {
+    "Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB),
+    **WEB_ACL,
+    "Assoc": r("AWS::WAFv2::WebACLAssociation", ResourceArn={"Ref": "Lb"}, WebACLArn={"Fn::GetAtt": ["Acl", "Arn"]}),
+}
+CASES: dict[str, tuple[Resources, Resources]] = {
+    "PCI4-KMS-ROTATION": (KEY, {"Key": r("AWS::KMS::Key", EnableKeyRotation=False)}),
+    "PCI4-KMS-NO-PUBLIC-PRINCIPAL": (
+        {
+            "Key": r(
+                "AWS::KMS::Key",
+                KeyPolicy={
+                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*"}]
+                },
+            )
+        },
+        {
+            "Key": r(
+                "AWS::KMS::Key",
+                KeyPolicy={"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt"}]},
+            )
+        },
+    ),
+    "PCI4-KMS-DELETION-WINDOW": (
+        {"Key": r("AWS::KMS::Key", PendingWindowInDays=30)},
+        {"Key": r("AWS::KMS::Key", PendingWindowInDays=7)},
+    ),
+    "PCI4-LOGS-KMS-RETAINED": ({"Group": LOG_GROUP}, {"Group": r("AWS::Logs::LogGroup", RetentionInDays=30)}),
+    "PCI4-TRAIL-LOGGING": (
+        {"Trail": r("AWS::CloudTrail::Trail", IsLogging=True)},
+        {"Trail": r("AWS::CloudTrail::Trail", IsLogging=False)},
+    ),
+    "PCI4-TRAIL-MULTI-REGION": (
+        {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK)},
+        {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "IsMultiRegionTrail": False})},
+    ),
+    "PCI4-TRAIL-VALIDATION": (
+        {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK)},
+        {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "EnableLogFileValidation": "false"})},
+    ),
+    "PCI4-TRAIL-KMS": (
+        {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK)},
+        {"Trail": r("AWS::CloudTrail::Trail", **{k: v for k, v in TRAIL_OK.items() if k != "KMSKeyId"})},
+    ),
+    "PCI4-TRAIL-CLOUDWATCH": (
+        {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK)},
+        {"Trail": r("AWS::CloudTrail::Trail", **{k: v for k, v in TRAIL_OK.items() if not k.startswith("CloudWatch")})},
+    ),
+    "PCI4-TRAIL-ARCHIVE-OBJECT-LOCK": (
+        {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK), "Archive": r("AWS::S3::Bucket", **LOCKED)},
+        {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK), "Archive": r("AWS::S3::Bucket")},
+    ),
+    "PCI4-ELB-HTTPS-TLS12": (
+        _listener("HTTPS", SslPolicy="ELBSecurityPolicy-TLS13-1-2-Res-2021-06", Certificates=[{"CertificateArn": "a"}]),
+        _listener("HTTPS", SslPolicy="ELBSecurityPolicy-2016-08", Certificates=[{"CertificateArn": "a"}]),
+    ),
+    "PCI4-ELB-HTTP-REDIRECT-ONLY": (
+        _listener("HTTP", DefaultActions=REDIRECT),
+        _listener("HTTP", DefaultActions=FORWARD),
+    ),
+    "PCI4-ELB-WAF": (
+        {
+            "Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB),
+            **WEB_ACL,
+            "Logging": r(
+                "AWS::WAFv2::LoggingConfiguration",
+                ResourceArn={"Fn::GetAtt": ["Acl", "Arn"]},
+                LogDestinationConfigs=["arn:aws:logs:us-east-1:1:log-group:aws-waf-logs-x"],
+            ),
+            "Assoc": r(
+                "AWS::WAFv2::WebACLAssociation", ResourceArn={"Ref": "Lb"}, WebACLArn={"Fn::GetAtt": ["Acl", "Arn"]}
+            ),
+        },
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB)},
+    ),
+    "PCI4-WAF-LOGGING": (
+        {
+            **WEB_ACL,
+            "Logging": r(
+                "AWS::WAFv2::LoggingConfiguration",
+                ResourceArn={"Fn::GetAtt": ["Acl", "Arn"]},
+                LogDestinationConfigs=["arn:aws:logs:us-east-1:1:log-group:aws-waf-logs-x"],
+            ),
+        },
+        WEB_ACL,
+    ),
+    "PCI4-ELB-ACCESS-LOGS": (
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB)},
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **{**ALB, "LoadBalancerAttributes": []})},
+    ),
+    "PCI4-ELB-DROP-INVALID-HEADERS": (
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB)},
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **{**ALB, "LoadBalancerAttributes": []})},
+    ),
+    "PCI4-ELB-PUBLIC-SUBNETS-ONLY": (
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB), "Public": r("AWS::EC2::Subnet", VpcId="v")},
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB), "Public": CDE_SUBNET},
+    ),
+    "PCI4-ELB-DELETION-PROTECTION": (
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB)},
+        {"Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **{**ALB, "LoadBalancerAttributes": []})},
+    ),
+    "PCI4-EC2-SG-NO-OPEN-INGRESS": (
+        _sg([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}], edge=True),
+        _sg([{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}], edge=True),
+    ),
+    "PCI4-EC2-SG-NO-ALLOW-ALL-EGRESS": (
+        {
+            "Sg": r(
+                "AWS::EC2::SecurityGroup",
+                GroupDescription="x",
+                SecurityGroupEgress=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}],
+            )
+        },
+        {
+            "Sg": r(
+                "AWS::EC2::SecurityGroup",
+                GroupDescription="x",
+                SecurityGroupEgress=[{"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}],
+            )
+        },
+    ),
+    "PCI4-EC2-NACL-NO-OPEN-INGRESS": (_nacl_entry("0.0.0.0/0", 443), _nacl_entry("0.0.0.0/0", 22)),
+    "PCI4-EC2-CDE-NO-INTERNET-ROUTE": (
+        {k: v for k, v in _cde_route({}).items() if k != "Route"},
+        _cde_route({"GatewayId": {"Ref": "Igw"}}),
+    ),
+    "PCI4-EC2-FLOW-LOGS": (
+        {
+            "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
+            "Flow": r("AWS::EC2::FlowLog", ResourceId={"Ref": "Vpc"}, ResourceType="VPC", TrafficType="ALL"),
+        },
+        {
+            "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
+            "Flow": r("AWS::EC2::FlowLog", ResourceId={"Ref": "Vpc"}, ResourceType="VPC", TrafficType="REJECT"),
+        },
+    ),
+    "PCI4-EC2-NO-AUTO-PUBLIC-IP": (
+        {"Subnet": r("AWS::EC2::Subnet", VpcId="v", MapPublicIpOnLaunch=False)},
+        {"Subnet": r("AWS::EC2::Subnet", VpcId="v", MapPublicIpOnLaunch=True)},
+    ),
+    "PCI4-EC2-DEFAULT-SG-RESTRICTED": (
+        {
+            "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
+            "Restrict": r(
+                "Custom::VpcRestrictDefaultSG", DefaultSecurityGroupId={"Fn::GetAtt": ["Vpc", "DefaultSecurityGroup"]}
+            ),
+        },
+        {"Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16")},
+    ),
+    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": (
+        {
+            "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
+            "Ebs": r("Custom::AWS", Create='{"action":"enableEbsEncryptionByDefault"}'),
+        },
+        {"Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16")},
+    ),
+    "PCI4-EC2-VOLUME-ENCRYPTED": (
+        {"Volume": r("AWS::EC2::Volume", Encrypted=True, KmsKeyId=REF)},
+        {"Volume": r("AWS::EC2::Volume", Encrypted=False)},
+    ),
+    "PCI4-RDS-STORAGE-ENCRYPTED": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
+        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "StorageEncrypted": False})},
+    ),
+    "PCI4-RDS-CUSTOMER-KEY": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
+        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "KmsKeyId": "alias/aws/rds"})},
+    ),
+    "PCI4-RDS-NOT-PUBLIC": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
+        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "PubliclyAccessible": True})},
+    ),
+    "PCI4-RDS-DELETION-PROTECTION": (
+        {"Db": r("AWS::RDS::DBCluster", **DB_OK)},
+        {"Db": r("AWS::RDS::DBCluster", **{**DB_OK, "DeletionProtection": False})},
+    ),
+    "PCI4-RDS-TLS-FORCED": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK), **PARAMS},
+        {
+            "Db": r("AWS::RDS::DBInstance", **DB_OK),
+            "Params": r("AWS::RDS::DBParameterGroup", Family="postgres17", Parameters={"rds.force_ssl": "0"}),
+        },
+    ),
+    "PCI4-RDS-LOG-EXPORTS": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
+        {"Db": r("AWS::RDS::DBInstance", **{k: v for k, v in DB_OK.items() if k != "EnableCloudwatchLogsExports"})},
+    ),
+    "PCI4-RDS-BACKUPS": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
+        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "BackupRetentionPeriod": 1})},
+    ),
+    "PCI4-RDS-PROXY-TLS": (
+        {"Proxy": r("AWS::RDS::DBProxy", RequireTLS=True)},
+        {"Proxy": r("AWS::RDS::DBProxy", RequireTLS=False)},
+    ),
+    "PCI4-RDS-MINOR-UPGRADES": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
+        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "AutoMinorVersionUpgrade": False})},
+    ),
+    "PCI4-SECRET-ROTATION": (_secret(ScheduleExpression="rate(30 days)"), _secret()),
+    "PCI4-SECRET-CUSTOMER-KEY": (_secret(), {"Secret": r("AWS::SecretsManager::Secret")}),
+    "PCI4-S3-ENCRYPTION": (
+        _bucket(
+            BucketEncryption={
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            }
+        ),
+        _bucket(),
+    ),
+    "PCI4-S3-PUBLIC-ACCESS-BLOCK": (
+        _bucket(PublicAccessBlockConfiguration=BPA),
+        _bucket(PublicAccessBlockConfiguration={**BPA, "RestrictPublicBuckets": False}),
+    ),
+    "PCI4-S3-TLS-ONLY": (_bucket([TLS_DENY]), _bucket([])),
+    "PCI4-S3-VERSIONING": (
+        _bucket(VersioningConfiguration={"Status": "Enabled"}),
+        _bucket(VersioningConfiguration={"Status": "Suspended"}),
+    ),
+    "PCI4-S3-ACCESS-LOGGING": (
+        {**_bucket(LoggingConfiguration={"DestinationBucketName": {"Ref": "Logs"}}), "Logs": r("AWS::S3::Bucket")},
+        _bucket(),
+    ),
+    "PCI4-S3-ACLS-DISABLED": (
+        _bucket(OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}),
+        _bucket(OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}),
+    ),
+    "PCI4-LAMBDA-IN-VPC": (
+        _function(VpcConfig={"SubnetIds": [{"Ref": "Cde"}], "SecurityGroupIds": ["sg-1"]}),
+        _function(),
+    ),
+    "PCI4-LAMBDA-ENV-ENCRYPTED": (
+        _function(Environment={"Variables": {"A": "b"}}, KmsKeyArn={"Fn::GetAtt": ["Key", "Arn"]}),
+        _function(Environment={"Variables": {"A": "b"}}),
+    ),
+    "PCI4-LAMBDA-LOG-GROUP": (
+        {**_function(LoggingConfig={"LogGroup": {"Ref": "Group"}}), "Group": LOG_GROUP},
+        _function(),
+    ),
+    "PCI4-LAMBDA-SUPPORTED-RUNTIME": (_function(), {"Fn": r("AWS::Lambda::Function", Runtime="python3.7")}),
+    "PCI4-IAM-NO-STAR-ACTIONS": (
+        {
+            "Policy": r(
+                "AWS::IAM::Policy",
+                PolicyDocument={"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]},
+            )
+        },
+        {"Policy": r("AWS::IAM::ManagedPolicy", PolicyDocument=ALLOW_ALL_POLICY)},
+    ),
+    "PCI4-IAM-NO-ADMIN-POLICY": (
+        {"Role": r("AWS::IAM::Role", AssumeRolePolicyDocument=LAMBDA_TRUST)},
+        {
+            "Role": r(
+                "AWS::IAM::Role",
+                AssumeRolePolicyDocument=LAMBDA_TRUST,
+                ManagedPolicyArns=[{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"}],
+            )
+        },
+    ),
+    "PCI4-IAM-NO-AWS-MANAGED-POLICY": (
+        {"Role": r("AWS::IAM::Role", AssumeRolePolicyDocument=LAMBDA_TRUST, ManagedPolicyArns=[{"Ref": "Mine"}])},
+        {
+            "Role": r(
+                "AWS::IAM::Role",
+                AssumeRolePolicyDocument=LAMBDA_TRUST,
+                ManagedPolicyArns=["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            )
+        },
+    ),
+    "PCI4-IAM-NO-USERS": ({"Group": r("AWS::IAM::Group")}, {"User": r("AWS::IAM::User")}),
+    "PCI4-IAM-TRUST-SCOPED": (
+        {"Role": r("AWS::IAM::Role", AssumeRolePolicyDocument=LAMBDA_TRUST)},
+        {
+            "Role": r(
+                "AWS::IAM::Role",
+                AssumeRolePolicyDocument={
+                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}]
+                },
+            )
+        },
+    ),
+    "PCI4-STATEFUL-RETAINED": ({"Group": retained(LOG_GROUP)}, {"Group": LOG_GROUP}),
+    "PCI4-GUARDDUTY-ENABLED": (
+        {"Detector": r("AWS::GuardDuty::Detector", Enable=True)},
+        {"Detector": r("AWS::GuardDuty::Detector", Enable=False)},
+    ),
+    "PCI4-CONFIG-ALL-RESOURCES": (
+        {"Recorder": r("AWS::Config::ConfigurationRecorder", RoleARN="r", RecordingGroup={"AllSupported": True})},
+        {
+            "Recorder": r(
+                "AWS::Config::ConfigurationRecorder",
+                RoleARN="r",
+                RecordingGroup={"AllSupported": False, "ResourceTypes": ["AWS::S3::Bucket"]},
+            )
+        },
+    ),
+    "PCI4-SNS-ENCRYPTED": ({"Topic": r("AWS::SNS::Topic", KmsMasterKeyId=REF)}, {"Topic": r("AWS::SNS::Topic")}),
+    "PCI4-SNS-TLS-ONLY": (
+        {
+            "Topic": r("AWS::SNS::Topic", KmsMasterKeyId=REF),
+            "Policy": r(
+                "AWS::SNS::TopicPolicy",
+                Topics=[{"Ref": "Topic"}],
+                PolicyDocument={"Statement": [{**TLS_DENY, "Action": "sns:Publish"}]},
+            ),
+        },
+        {"Topic": r("AWS::SNS::Topic", KmsMasterKeyId=REF)},
+    ),
+    "PCI4-ALARM-ACTIONS": (
+        {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[{"Ref": "Topic"}])},
+        {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[{"Ref": "Topic"}], ActionsEnabled=False)},
+    ),
+}

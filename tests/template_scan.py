@@ -1,0 +1,288 @@
+"""Walks synthesized CloudFormation templates for the deploy-correctness checks (issue #9).
+
+Every helper takes plain template dicts (as `Synthesized.templates()` yields them), so the same
+check runs over the session's default synthesis, a configuration variant, or a small bad app.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from compliance.service_conditions import PolicyKind
+
+Template = dict[str, Any]
+
+# Where each resource type keeps the policy document whose service-principal statements we check.
+POLICY_DOCUMENTS: dict[str, tuple[str, PolicyKind]] = {
+    "AWS::KMS::Key": ("KeyPolicy", "key"),
+    "AWS::S3::BucketPolicy": ("PolicyDocument", "bucket"),
+    "AWS::SNS::TopicPolicy": ("PolicyDocument", "topic"),
+    "AWS::Logs::ResourcePolicy": ("PolicyDocument", "log-group"),
+    "AWS::EC2::VPCEndpoint": ("PolicyDocument", "endpoint"),
+    "AWS::IAM::Role": ("AssumeRolePolicyDocument", "trust"),
+}
+_SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
+
+
+def resources(template: Template) -> dict[str, dict[str, Any]]:
+    return dict(template.get("Resources", {}))
+
+
+def of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in resources(template).items() if r["Type"] == resource_type}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def references(value: Any) -> set[str]:
+    """Logical IDs a property value points at: Ref, Fn::GetAtt and ${X} inside Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str) and not inner.startswith("AWS::"):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= set(_SUB_REFERENCE.findall(text))
+                if isinstance(inner, list):
+                    found |= references(inner[1:])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    return found
+
+
+def prerequisites(template: Template, logical_id: str) -> set[str]:
+    """Everything CloudFormation creates before `logical_id`: DependsOn and references, transitively."""
+    all_resources = resources(template)
+    seen: set[str] = set()
+    pending = [logical_id]
+    while pending:
+        resource = all_resources.get(pending.pop(), {})
+        direct = set(as_list(resource.get("DependsOn", []))) | references(resource.get("Properties", {}))
+        for other in direct - seen:
+            if other in all_resources:
+                seen.add(other)
+                pending.append(other)
+    return seen
+
+
+def _rendered(document: Any) -> Any:
+    """A policy document as a dict; JSON strings (log-group resource policies) are parsed, tokens kept."""
+    if isinstance(document, str):
+        return json.loads(document)
+    if isinstance(document, dict) and "Fn::Join" in document:
+        separator, parts = document["Fn::Join"]
+        text = separator.join(part if isinstance(part, str) else "TOKEN" for part in parts)
+        return json.loads(text)
+    return document
+
+
+@dataclass(frozen=True)
+class ServiceStatement:
+    stack: str
+    logical_id: str
+    kind: PolicyKind
+    service: str
+    sid: str
+    condition_keys: frozenset[str]
+
+    def __str__(self) -> str:
+        return f"{self.stack}/{self.logical_id} ({self.kind}) {self.sid or '<no Sid>'} -> {self.service}"
+
+
+def _services(principal: Any) -> list[str]:
+    if not isinstance(principal, dict):
+        return []
+    services = principal.get("Service", [])
+    return [s for s in as_list(services) if isinstance(s, str)]
+
+
+def service_statements(templates: Iterable[tuple[str, Template]]) -> Iterator[ServiceStatement]:
+    """Every statement naming a service principal in a key, bucket, topic, log-group, endpoint or trust policy."""
+    for stack, template in templates:
+        for logical_id, resource in resources(template).items():
+            located = POLICY_DOCUMENTS.get(resource["Type"])
+            if located is None:
+                continue
+            prop, kind = located
+            document = resource.get("Properties", {}).get(prop)
+            if document is None:
+                continue
+            for statement in as_list(_rendered(document).get("Statement", [])):
+                condition = statement.get("Condition", {})
+                keys = frozenset(key for operator in condition.values() for key in operator)
+                for service in _services(statement.get("Principal")):
+                    yield ServiceStatement(stack, logical_id, kind, service, statement.get("Sid", ""), keys)
+
+
+def role_users_without_policies(template: Template) -> list[str]:
+    """Resources that use a role of this template before every policy attached to that role exists.
+
+    A policy is attached to a role by its `Roles` (AWS::IAM::Policy / ManagedPolicy). A user is any
+    other resource whose properties reference the role, except IAM and key/bucket/topic policies,
+    which only name it. Each finding reads `<user> uses <role> before <policy>`.
+    """
+    all_resources = resources(template)
+    attached: dict[str, set[str]] = {}
+    for policy_id, policy in all_resources.items():
+        if policy["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for role in references(policy.get("Properties", {}).get("Roles", [])):
+                attached.setdefault(role, set()).add(policy_id)
+    not_users = {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", *POLICY_DOCUMENTS}
+    findings = []
+    for user_id, user in all_resources.items():
+        if user["Type"] in not_users:
+            continue
+        used_roles = references(user.get("Properties", {})) & attached.keys()
+        if not used_roles:
+            continue
+        before = prerequisites(template, user_id)
+        for role in sorted(used_roles):
+            for policy_id in sorted(attached[role] - before):
+                findings.append(f"{user_id} uses {role} before {policy_id}")
+    return findings
+
+
+def exports(template: Template) -> set[str]:
+    """Export names, as literal strings (CDK writes them literally)."""
+    return {
+        output["Export"]["Name"]
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output and isinstance(output["Export"]["Name"], str)
+    }
+
+
+def imports(template: Template) -> set[str]:
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "Fn::ImportValue" and isinstance(inner, str):
+                    found.add(inner)
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(template.get("Resources", {}))
+    walk(template.get("Outputs", {}))
+    return found
+
+
+def _statement_admits_anyone(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, dict) and as_list(principal.get("AWS")) == ["*"])
+    return statement.get("Effect") == "Allow" and anyone and not statement.get("Condition")
+
+
+def endpoint_gaps(template: Template, required: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """Endpoints whose policy does not let `required[service]` (action, resource) pairs through unconditioned.
+
+    `service` is the last part of the endpoint's ServiceName (s3, sts, ...). Each gap reads
+    `<endpoint>: <action> on <resource>`.
+    """
+    gaps = []
+    for logical_id, endpoint in of_type(template, "AWS::EC2::VPCEndpoint").items():
+        props = endpoint["Properties"]
+        name = props["ServiceName"]
+        rendered = (
+            "".join(p if isinstance(p, str) else "" for p in name["Fn::Join"][1]) if isinstance(name, dict) else name
+        )
+        service = rendered.rsplit(".", 1)[-1]
+        statements = [
+            s for s in as_list(props.get("PolicyDocument", {}).get("Statement", [])) if _statement_admits_anyone(s)
+        ]
+        for action, resource in required.get(service, []):
+            if not any(action in as_list(s["Action"]) and resource in as_list(s["Resource"]) for s in statements):
+                gaps.append(f"{logical_id}: {action} on {resource}")
+    return gaps
+
+
+def _log_group_names(template: Template) -> dict[str, str | None]:
+    return {lid: r["Properties"].get("LogGroupName") for lid, r in of_type(template, "AWS::Logs::LogGroup").items()}
+
+
+def _literal(value: Any) -> str | None:
+    """A string, or a Fn::Join of strings only; None when a token is in it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        if all(isinstance(p, str) for p in parts):
+            return str(separator.join(parts))
+    return None
+
+
+def log_destinations(template: Template) -> list[tuple[str, Any]]:
+    """(writer, destination) for every log group a resource of this template writes to.
+
+    The destination is a literal log-group name or a property value referencing a log group.
+    Covered writers: Lambda functions (LoggingConfig, else /aws/lambda/<FunctionName>, else an
+    unnamed function whose group AWS would create), hosted secret rotation functions, RDS log
+    exports, enhanced monitoring and proxies, VPC flow logs, WAF logging, CloudTrail.
+    """
+    found: list[tuple[str, Any]] = []
+    for lid, resource in resources(template).items():
+        props, kind = resource.get("Properties", {}), resource["Type"]
+        if kind == "AWS::Lambda::Function":
+            logging_config = props.get("LoggingConfig", {})
+            if "LogGroup" in logging_config:
+                found.append((lid, logging_config["LogGroup"]))
+            else:
+                name = _literal(props.get("FunctionName"))
+                found.append((lid, f"/aws/lambda/{name}" if name else None))
+        elif kind == "AWS::SecretsManager::RotationSchedule" and "HostedRotationLambda" in props:
+            name = _literal(props["HostedRotationLambda"].get("RotationLambdaName"))
+            found.append((lid, f"/aws/lambda/{name}" if name else None))
+        elif kind == "AWS::RDS::DBInstance":
+            identifier = _literal(props.get("DBInstanceIdentifier"))
+            for export in props.get("EnableCloudwatchLogsExports", []):
+                found.append((lid, f"/aws/rds/instance/{identifier}/{export}" if identifier else None))
+            if props.get("MonitoringInterval", 0):
+                found.append((lid, "RDSOSMetrics"))
+        elif kind == "AWS::RDS::DBProxy":
+            name = _literal(props.get("DBProxyName"))
+            found.append((lid, f"/aws/rds/proxy/{name}" if name else None))
+        elif kind == "AWS::EC2::FlowLog" and props.get("LogDestinationType", "cloud-watch-logs") == "cloud-watch-logs":
+            found.append((lid, props.get("LogGroupName", props.get("LogDestination"))))
+        elif kind == "AWS::WAFv2::LoggingConfiguration":
+            for destination in props.get("LogDestinationConfigs", []):
+                found.append((lid, destination))
+        elif kind == "AWS::CloudTrail::Trail" and "CloudWatchLogsLogGroupArn" in props:
+            found.append((lid, props["CloudWatchLogsLogGroupArn"]))
+    return found
+
+
+def missing_log_groups(template: Template) -> list[str]:
+    """Writers whose log group is not a resource of the same template: AWS would create it, unencrypted."""
+    groups = _log_group_names(template)
+    names = {name for name in groups.values() if isinstance(name, str)}
+    missing = []
+    for writer, destination in log_destinations(template):
+        if destination is None:
+            missing.append(f"{writer}: writes to a log group whose name is only known at deploy time")
+            continue
+        literal = _literal(destination)
+        if literal is not None:
+            # A WAF destination is a log-group ARN: arn:...:log-group:<name>
+            name = literal.split(":log-group:")[-1].removesuffix(":*")
+            if name not in names:
+                missing.append(f"{writer}: {name}")
+        elif not references(destination) & groups.keys() and not any(
+            isinstance(n, str) and n in json.dumps(destination) for n in names
+        ):
+            missing.append(f"{writer}: {json.dumps(destination)}")
+    return missing

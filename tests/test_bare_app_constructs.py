@@ -1,0 +1,342 @@
+"""Every public construct of pci_constructs in a bare `App()`: no cdk.json, no context, default feature flags.
+
+A fork reuses the constructs in its own app; they must not depend on this project's cdk.json.
+One bare App holds one stack per construct group and is synthesized once through the gate (the
+three cdk-nag packs, no acknowledgments): it must synthesize, and every finding must be one the
+project itself acknowledges for the same rule (the findings the constructs cannot fix, such as
+the public subnets' route to the internet), never a new one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment, Stack, assertions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from compliance.acknowledgments import ACKNOWLEDGMENTS
+from compliance.gate import GateReport, read_report, register_gates
+from pci_constructs.audit_trail import AuditTrail
+from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection
+from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
+from pci_constructs.encrypted_database import EncryptedDatabase
+from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.key_ring import KeyRing
+from pci_constructs.log_archive import LogArchive
+from pci_constructs.protected_alb import ProtectedAlb
+from pci_constructs.secure_bucket import BucketReplication, SecureBucket
+from pci_constructs.security_alarms import FindingAlerts, SecurityAlarms
+from pci_constructs.segmented_vpc import SegmentedVpc
+from pci_constructs.web_acl import RegionalWebAcl
+from tests.conftest import ROOT
+
+ACCOUNT = "111111111111"
+ENV = Environment(account=ACCOUNT, region="us-east-1")
+CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/00000000-0000-4000-8000-00000000ce01"
+AZS = ["us-east-1a", "us-east-1b"]
+
+
+class _Stack(Stack):
+    """A plain Stack with AZs from configuration (no lookup), as a fork's own stack would be."""
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return list(AZS)
+
+
+def _access_logs(scope: Stack) -> SecureBucket:
+    return SecureBucket(
+        scope,
+        "AccessLogs",
+        s3_managed_encryption_reason="S3 server access logging delivers only to SSE-S3 buckets",
+        is_access_log_target=True,
+    )
+
+
+def _network(scope: Stack, log_key: kms.IKey, *, behind_proxy: bool = False) -> SegmentedVpc:
+    return SegmentedVpc(
+        scope,
+        "Network",
+        cidr="10.0.0.0/16",
+        availability_zones=AZS,
+        allowed_ingress_cidrs=["0.0.0.0/0"],
+        app_port=8443,
+        db_port=5432,
+        log_key=log_key,
+        log_retention_days=365,
+        database_behind_proxy=behind_proxy,
+    )
+
+
+def _storage(app: App) -> None:
+    stack = _Stack(app, "BareStorage", env=ENV)
+    key = kms.Key(stack, "CallersKey", enable_key_rotation=True)
+    logs = _access_logs(stack)
+    replication_role = iam.Role(stack, "ReplicationRole", assumed_by=iam.ServicePrincipal("s3.amazonaws.com"))
+    SecureBucket(
+        stack,
+        "Data",
+        encryption_key=key,
+        access_logs_bucket=logs.bucket,
+        replication=BucketReplication(
+            role=replication_role,
+            destination_bucket_arn="arn:aws:s3:::bare-data-replica-111111111111-us-west-2",
+            destination_region="us-west-2",
+            destination_key_arn=f"arn:aws:kms:us-west-2:{ACCOUNT}:alias/bare/replica",
+        ),
+    )
+    EncryptedLogGroup(stack, "AppLogs", encryption_key=key, retention_days=365)
+
+
+def _keys_and_compute(app: App) -> None:
+    stack = _Stack(app, "BareRegional", env=ENV)
+    ring = KeyRing(stack, "Keys", alias_prefix="bare", administrator_role_arns=[f"arn:aws:iam::{ACCOUNT}:role/admin"])
+    network = _network(stack, ring.logs, behind_proxy=True)
+    EncryptedDatabase(
+        stack,
+        "Database",
+        vpc=network.vpc,
+        database_subnets=ec2.SubnetSelection(subnets=network.cde_subnets.subnets),
+        database_security_group=network.database_security_group,
+        client_security_group=network.application_security_group,
+        rotation_subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
+        endpoint_security_group=network.endpoint_security_group,
+        instance_identifier="bare-cde",
+        port=5432,
+        storage_key=ring.cardholder_data,
+        secrets_key=ring.secrets,
+        log_key=ring.logs,
+        log_retention_days=365,
+        instance_type="m7g.large",
+        allocated_storage_gib=100,
+        max_allocated_storage_gib=200,
+        backup_retention_days=7,
+        rotation_days=30,
+        database_name="cde",
+        enable_proxy=True,
+    )
+    EbsDefaultEncryption(stack, "Ebs", encryption_key=ring.block_storage, log_key=ring.logs, log_retention_days=365)
+    web_acl = RegionalWebAcl(
+        stack,
+        "WebAcl",
+        name="bare-edge",
+        rate_limit=1000,
+        rate_window_seconds=300,
+        max_body_bytes=8192,
+        log_key=ring.logs,
+        log_retention_days=365,
+    )
+    ProtectedAlb(
+        stack,
+        "Alb",
+        vpc=network.vpc,
+        subnets=ec2.SubnetSelection(subnets=network.public_subnets.subnets),
+        security_group=network.edge_security_group,
+        certificate_arn=CERTIFICATE,
+        tls_policy="ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        web_acl=web_acl,
+        access_logs_bucket=_access_logs(stack).bucket,
+    )
+
+
+def _audit(app: App) -> None:
+    stack = _Stack(app, "BareAudit", env=ENV)
+    ring = KeyRing(stack, "Keys", alias_prefix="bare-audit")
+    logs = _access_logs(stack)
+    archive = LogArchive(
+        stack,
+        "LogArchive",
+        encryption_key=ring.logs,
+        access_logs_bucket=logs.bucket,
+        retention_days=365,
+        object_lock_mode="GOVERNANCE",
+        bucket_name=f"bare-archive-{ACCOUNT}-us-east-1",
+    )
+    trail = AuditTrail(
+        stack,
+        "Trail",
+        trail_name="bare-trail",
+        bucket=archive.bucket,
+        encryption_key=ring.logs,
+        log_retention_days=365,
+        s3_data_event_buckets=None,
+        lambda_data_event_functions=None,
+    )
+    alarms = SecurityAlarms(
+        stack,
+        "Alarms",
+        log_group=trail.log_group,
+        topic_key=ring.alerts,
+        email="security@example.com",
+        metric_namespace="Bare/Security",
+    )
+    FindingAlerts(stack, "FindingAlerts", topic=alarms.topic)
+    ConfigRecorder(
+        stack,
+        "Config",
+        encryption_key=ring.s3_data,
+        access_logs_bucket=logs.bucket,
+        record_global_resources=True,
+        conformance_pack_name="bare-pci-dss-v4",
+        conformance_pack_template=(ROOT / "compliance" / "conformance" / "pci-dss-v4.json").read_text(encoding="utf-8"),
+        retention_days=365,
+    )
+    SecurityHub(stack, "SecurityHub")
+    ThreatDetection(stack, "GuardDuty")
+
+
+@dataclass
+class Bare:
+    templates: dict[str, dict[str, Any]]
+    report: GateReport
+
+    def template(self, name: str) -> assertions.Template:
+        return assertions.Template.from_json(self.templates[name])
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Bare:
+    outdir = tmp_path_factory.mktemp("bare") / "cdk.out"
+    app = App(outdir=str(outdir))  # no context at all: default feature flags
+    _storage(app)
+    _keys_and_compute(app)
+    _audit(app)
+    gate = register_gates(app, acknowledgments=())
+    try:
+        app.synth()
+    except RuntimeError as err:  # the gate's findings stop CDK after the templates are written
+        if "ValidationFailed" not in str(err):
+            raise
+    templates = {
+        p.name.removesuffix(".template.json"): json.loads(p.read_text()) for p in outdir.glob("*.template.json")
+    }
+    assert gate.packs
+    return Bare(templates, read_report(outdir))
+
+
+def test_every_construct_synthesizes_in_a_bare_app(bare: Bare) -> None:
+    assert set(bare.templates) == {"BareStorage", "BareRegional", "BareAudit"}
+
+
+def _rule_id(rule: str) -> str:
+    """`CloudFormation-Validate::W3010` and `AwsSolutions-IAM5[Resource::*]` -> `W3010`, `AwsSolutions-IAM5`."""
+    return rule.split("[", 1)[0].rsplit("::", 1)[-1]
+
+
+def test_bare_constructs_raise_no_finding_the_project_does_not_acknowledge(bare: Bare) -> None:
+    acknowledged = {_rule_id(entry.rule) for entry in ACKNOWLEDGMENTS}
+    new = [str(f) for f in bare.report.findings if _rule_id(f.rule) not in acknowledged]
+    assert not new, "findings the constructs raise outside this project's app:\n  " + "\n  ".join(new)
+
+
+def test_secure_bucket_grants_log_delivery_by_bucket_policy_without_the_cdk_json_flag(bare: Bare) -> None:
+    template = bare.template("BareStorage")
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": assertions.Match.array_with(
+                    [
+                        assertions.Match.object_like(
+                            {
+                                "Action": "s3:PutObject",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    for bucket in template.find_resources("AWS::S3::Bucket").values():
+        assert "AccessControl" not in bucket["Properties"]
+        assert bucket["Properties"]["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_encrypted_log_group_lets_cloudwatch_logs_use_the_callers_key(bare: Bare) -> None:
+    (key,) = bare.template("BareStorage").find_resources("AWS::KMS::Key").values()
+    statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal", {}).get("Service", "").startswith("logs.")
+    ]
+    assert len(statements) == 1, statements
+    (statement,) = statements
+    assert statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert statement["Effect"] == "Allow"
+    # The partition is a token in a bare App (no partition-literals flag): the condition joins it in.
+    condition = json.dumps(statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])
+    assert f":logs:us-east-1:{ACCOUNT}:log-group:*" in condition
+
+
+def test_the_logs_statement_is_rendered_once_per_key_however_many_groups_use_it(bare: Bare) -> None:
+    keys = bare.template("BareRegional").find_resources("AWS::KMS::Key")
+    for key in keys.values():
+        sids = [s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]]
+        assert sids.count("AllowCloudWatchLogsForThisAccountLogGroups") <= 1, sids
+
+
+def test_secure_bucket_replicates_kms_objects_with_the_destination_key(bare: Bare) -> None:
+    template = bare.template("BareStorage")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "ReplicationConfiguration": {
+                "Role": assertions.Match.any_value(),
+                "Rules": [
+                    assertions.Match.object_like(
+                        {
+                            "Status": "Enabled",
+                            "DeleteMarkerReplication": {"Status": "Disabled"},
+                            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                            "Destination": {
+                                "Bucket": "arn:aws:s3:::bare-data-replica-111111111111-us-west-2",
+                                "EncryptionConfiguration": {
+                                    "ReplicaKmsKeyID": f"arn:aws:kms:us-west-2:{ACCOUNT}:alias/bare/replica"
+                                },
+                            },
+                        }
+                    )
+                ],
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": assertions.Match.array_with(
+                    [
+                        assertions.Match.object_like(
+                            {
+                                "Action": "kms:Decrypt",
+                                "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_replicating_a_kms_bucket_needs_the_destination_key(tmp_path: Path) -> None:
+    stack = _Stack(App(outdir=str(tmp_path)), "Replication", env=ENV)
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("s3.amazonaws.com"))
+    with pytest.raises(ValueError, match="needs destination_key_arn"):
+        SecureBucket(
+            stack,
+            "Data",
+            encryption_key=kms.Key(stack, "Key", enable_key_rotation=True),
+            access_logs_bucket=_access_logs(stack).bucket,
+            replication=BucketReplication(
+                role=role, destination_bucket_arn="arn:aws:s3:::elsewhere", destination_region="us-west-2"
+            ),
+        )

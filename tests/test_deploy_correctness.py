@@ -1,0 +1,361 @@
+"""Deploy correctness by whole kind (issue #9): each check scans every synthesized template.
+
+Each kind has a generic check over the session's synthesis and a purpose-built bad construct
+that the same check catches, so the check is known to bite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Annotations, Match
+
+from compliance.service_conditions import SERVICE_CONDITION_KEYS, principal_key, undocumented_condition_keys
+from config import parse_environment
+from config.defaults import EMBEDDED_ENVIRONMENTS
+from config.loader import ConfigError
+from pci_constructs.detective_controls import GUARDDUTY_FEATURES
+from pci_constructs.segmented_vpc import UNSIGNED_STS_ACTIONS, aws_owned_bucket_objects
+from stacks.landing_zone import build_landing_zone
+from tests.conftest import Synthesized, new_app
+from tests.template_scan import (
+    Template,
+    as_list,
+    endpoint_gaps,
+    missing_log_groups,
+    of_type,
+    role_users_without_policies,
+    service_statements,
+)
+
+ACCOUNT = "111111111111"
+SMALL_BYTES = 128 * 1024
+# Storage classes that take objects under 128 KB with varies_by_storage_class.
+SMALL_OBJECT_CLASSES = {"GLACIER", "DEEP_ARCHIVE"}
+
+
+def _template(stack: Stack) -> Template:
+    return dict(App.of(stack).synth().get_stack_by_name(stack.stack_name).template)  # type: ignore[union-attr]
+
+
+def _bad_stack(tmp_path: Path) -> Stack:
+    return Stack(App(outdir=str(tmp_path)), "Bad", env={"account": ACCOUNT, "region": "us-east-1"})
+
+
+# --- 1. Condition keys a service principal does not send -----------------------------------------
+
+
+def _condition_findings(templates: Any) -> list[str]:
+    findings = []
+    for statement in service_statements(templates):
+        if (principal_key(statement.service), statement.kind) not in SERVICE_CONDITION_KEYS:
+            findings.append(f"{statement}: no documented entry in SERVICE_CONDITION_KEYS")
+            continue
+        bad = undocumented_condition_keys(statement.service, statement.kind, set(statement.condition_keys))
+        if bad:
+            findings.append(f"{statement}: {sorted(bad)} not sent by the service")
+    return findings
+
+
+def test_every_service_principal_statement_uses_documented_condition_keys(synthesized: Synthesized) -> None:
+    statements = list(service_statements(synthesized.templates()))
+    assert {s.kind for s in statements} >= {"key", "bucket", "topic", "trust", "log-group"}
+    assert _condition_findings(synthesized.templates()) == []
+
+
+def test_every_table_entry_names_its_aws_source() -> None:
+    assert all(entry.source for entry in SERVICE_CONDITION_KEYS.values())
+
+
+def test_eventbridge_may_use_the_alerts_key_without_source_conditions(synthesized: Synthesized) -> None:
+    for statement in service_statements(synthesized.templates()):
+        if statement.service == "events.amazonaws.com" and statement.kind == "key":
+            assert statement.condition_keys == frozenset()
+
+
+def test_a_source_account_condition_on_an_eventbridge_key_grant_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    key = kms.Key(stack, "Key")
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        )
+    )
+    findings = _condition_findings([("Bad", _template(stack))])
+    assert len(findings) == 1
+    assert "aws:SourceAccount" in findings[0]
+
+
+def test_an_unreviewed_service_principal_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+    assert any("no documented entry" in f for f in _condition_findings([("Bad", _template(stack))]))
+
+
+# --- 3. A resource that uses a role before the role's policies exist ------------------------------
+
+
+def test_every_role_user_waits_for_the_roles_policies(synthesized: Synthesized) -> None:
+    findings = [f"{name}: {f}" for name, t in synthesized.templates() for f in role_users_without_policies(t)]
+    assert findings == []
+
+
+def test_a_monitored_instance_without_the_policy_dependency_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    role = iam.Role(stack, "MonitoringRole", assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"))
+    iam.ManagedPolicy(
+        stack,
+        "MonitoringPolicy",
+        roles=[role],
+        statements=[iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=["*"])],
+    )
+    rds.CfnDBInstance(
+        stack, "Instance", db_instance_class="db.m7g.large", engine="postgres", monitoring_role_arn=role.role_arn
+    )
+    assert role_users_without_policies(_template(stack)) == [
+        f"Instance uses {_logical(stack, role)} before {_logical_by_id(stack, 'MonitoringPolicy')}"
+    ]
+
+
+def _logical(stack: Stack, construct: Any) -> str:
+    return str(stack.resolve(construct.node.default_child.logical_id))
+
+
+def _logical_by_id(stack: Stack, construct_id: str) -> str:
+    return _logical(stack, stack.node.find_child(construct_id))
+
+
+# --- 4. Endpoint policies that block AWS-owned access the tiers need ------------------------------
+
+
+def _required_endpoint_access(region: str) -> dict[str, list[tuple[str, str]]]:
+    return {
+        "s3": [("s3:GetObject", arn) for arn in aws_owned_bucket_objects("aws", region)],
+        "sts": [(action, f"arn:aws:iam::{ACCOUNT}:role/*") for action in UNSIGNED_STS_ACTIONS],
+    }
+
+
+def test_every_endpoint_lets_aws_owned_access_through(synthesized: Synthesized) -> None:
+    checked = 0
+    for name, template in synthesized.templates():
+        endpoints = of_type(template, "AWS::EC2::VPCEndpoint")
+        if not endpoints:
+            continue
+        checked += len(endpoints)
+        region = name.rsplit("-", 3)[-3:]
+        assert endpoint_gaps(template, _required_endpoint_access("-".join(region))) == [], name
+    assert checked
+
+
+def test_a_same_account_only_s3_endpoint_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    vpc = ec2.Vpc(
+        stack, "Vpc", availability_zones=["us-east-1a"], nat_gateways=0, restrict_default_security_group=False
+    )
+    endpoint = vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+    endpoint.add_to_policy(
+        iam.PolicyStatement(
+            principals=[iam.AnyPrincipal()],
+            actions=["*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+        )
+    )
+    gaps = endpoint_gaps(_template(stack), _required_endpoint_access("us-east-1"))
+    assert len(gaps) == 3
+    assert all("s3:GetObject" in gap for gap in gaps)
+
+
+# --- 5. Log groups a service or a CDK-generated function would create implicitly ------------------
+
+
+def test_every_log_group_written_to_exists_in_the_templates(synthesized: Synthesized) -> None:
+    findings = [f"{name}: {f}" for name, t in synthesized.templates() for f in missing_log_groups(t)]
+    assert findings == []
+
+
+def test_every_log_group_is_encrypted_retained_and_kept_the_configured_days(synthesized: Synthesized) -> None:
+    days = synthesized.config.log_retention_days
+    for name, template in synthesized.templates():
+        for logical_id, group in of_type(template, "AWS::Logs::LogGroup").items():
+            props = group["Properties"]
+            assert "KmsKeyId" in props, f"{name}/{logical_id}"
+            assert props["RetentionInDays"] >= days, f"{name}/{logical_id}"
+            assert group["DeletionPolicy"] == "Retain", f"{name}/{logical_id}"
+
+
+def test_enhanced_monitoring_log_group_is_in_each_data_stack(synthesized: Synthesized) -> None:
+    for region, regional in synthesized.zone.regions.items():
+        template = synthesized.template(regional.data.stack_name)
+        template.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "RDSOSMetrics"})
+        instance = next(iter(template.find_resources("AWS::RDS::DBInstance").values()))
+        group_id = next(
+            iter(template.find_resources("AWS::Logs::LogGroup", {"Properties": {"LogGroupName": "RDSOSMetrics"}}))
+        )
+        assert group_id in instance["DependsOn"], region
+
+
+def test_a_function_without_its_log_group_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
+    findings = missing_log_groups(_template(stack))
+    assert len(findings) == 1
+    assert "only known at deploy time" in findings[0]
+
+
+def test_enhanced_monitoring_without_rdsosmetrics_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    rds.CfnDBInstance(stack, "Instance", db_instance_class="db.m7g.large", engine="postgres", monitoring_interval=60)
+    assert missing_log_groups(_template(stack)) == ["Instance: RDSOSMetrics"]
+
+
+# --- 7. Lifecycle transitions that skip small objects ----------------------------------------------
+
+
+def _small_object_skips(template: Template) -> list[str]:
+    """Transitions that objects under 128 KB never make, per S3's default minimum transition size."""
+    skips = []
+    for logical_id, bucket in of_type(template, "AWS::S3::Bucket").items():
+        lifecycle = bucket["Properties"].get("LifecycleConfiguration", {})
+        varies = lifecycle.get("TransitionDefaultMinimumObjectSize") == "varies_by_storage_class"
+        for rule in lifecycle.get("Rules", []):
+            if int(rule.get("ObjectSizeGreaterThan", SMALL_BYTES)) < SMALL_BYTES:
+                continue
+            for transition in rule.get("Transitions", []):
+                if not (varies and transition["StorageClass"] in SMALL_OBJECT_CLASSES):
+                    skips.append(f"{logical_id}/{rule.get('Id')}: {transition['StorageClass']}")
+    return skips
+
+
+def test_every_lifecycle_transition_takes_small_objects(synthesized: Synthesized) -> None:
+    transitions = 0
+    for name, template in synthesized.templates():
+        transitions += sum(
+            len(rule.get("Transitions", []))
+            for bucket in of_type(template, "AWS::S3::Bucket").values()
+            for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+        )
+        assert _small_object_skips(template) == [], name
+    assert transitions
+
+
+def test_archive_expiry_has_no_size_filter(synthesized: Synthesized) -> None:
+    assert synthesized.zone.audit is not None
+    template = synthesized.template(synthesized.zone.audit.trail.stack_name)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": Match.object_like(
+                {
+                    "Rules": Match.array_with(
+                        [{"Id": "ExpireAfterRetention", "Status": "Enabled", "ExpirationInDays": 365}]
+                    )
+                }
+            )
+        },
+    )
+
+
+def test_a_default_lifecycle_transition_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    s3.Bucket(
+        stack,
+        "Bucket",
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                transitions=[
+                    s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=_days(90))
+                ]
+            )
+        ],
+    )
+    assert len(_small_object_skips(_template(stack))) == 1
+
+
+def _days(days: int) -> Any:
+    from aws_cdk import Duration
+
+    return Duration.days(days)
+
+
+# --- 8. GuardDuty features ------------------------------------------------------------------------
+
+
+def test_every_detector_enables_rds_login_monitoring_and_the_other_features(synthesized: Synthesized) -> None:
+    detectors = 0
+    for _, template in synthesized.templates():
+        for detector in of_type(template, "AWS::GuardDuty::Detector").values():
+            detectors += 1
+            features = {f["Name"]: f["Status"] for f in detector["Properties"]["Features"]}
+            assert all(features.get(name) == "ENABLED" for name in GUARDDUTY_FEATURES), features
+    assert detectors == len(synthesized.config.regions)
+
+
+# --- 9. Account-level singletons: create / existing / off ----------------------------------------
+
+
+def _environment(**audit: Any) -> dict[str, Any]:
+    data = dict(EMBEDDED_ENVIRONMENTS["default"])
+    data["audit"] = {**data["audit"], **audit}
+    return data
+
+
+@pytest.mark.parametrize("old", ["config_enabled", "security_hub_enabled", "guardduty_enabled"])
+def test_old_boolean_switches_are_rejected_naming_the_new_field(old: str) -> None:
+    new = old.replace("_enabled", "_mode")
+    with pytest.raises(ConfigError, match=rf"{old} was replaced by {new}"):
+        parse_environment(_environment(**{old: False}))
+
+
+def test_an_unknown_mode_is_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"audit\.guardduty_mode"):
+        parse_environment(_environment(guardduty_mode="maybe"))
+
+
+@pytest.fixture(scope="module")
+def existing_everything(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Template]]:
+    data = _environment(config_mode="existing", security_hub_mode="existing", guardduty_mode="existing")
+    data["regions"] = {"us-east-1": data["regions"]["us-east-1"]}
+    app = new_app(tmp_path_factory.mktemp("cdk.out.existing"))
+    zone = build_landing_zone(app, parse_environment(data))
+    assembly = app.synth()
+    return zone, {a.stack_name: a.template for a in assembly.stacks}
+
+
+def test_existing_modes_add_only_the_pack_and_the_standards(existing_everything: Any) -> None:
+    zone, templates = existing_everything
+    assert zone.audit is not None
+    detection = zone.audit.detection["us-east-1"]
+    types = [r["Type"] for r in templates[detection.stack_name]["Resources"].values()]
+    assert sorted(t for t in types if t != "AWS::CDK::Metadata") == [
+        "AWS::Config::ConformancePack",
+        "AWS::SecurityHub::Standard",
+        "AWS::SecurityHub::Standard",
+    ]
+    Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("RDS_LOGIN_EVENTS"))
+    Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("finding aggregator"))
+
+
+def test_existing_standards_do_not_wait_for_a_hub(existing_everything: Any) -> None:
+    _, templates = existing_everything
+    for template in templates.values():
+        for standard in of_type(template, "AWS::SecurityHub::Standard").values():
+            assert not as_list(standard.get("DependsOn", []))

@@ -1,0 +1,115 @@
+"""Every environment file in envs/ is held to the default's bar: loaded, synthesized, gated, scanned.
+
+One synthesis per file (module-scoped, parametrized by file); cfn-lint and checkov start on it
+at once. A fork adds its own environment file to envs/ and `make test` checks it the same way.
+The committed JSON Schema must equal what the models generate (`make schema` rewrites it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from compliance.gate import GateReport, register_gates, synthesize
+from compliance.scanners import PendingScan, ScanResult
+from config import EnvironmentConfig, load_environment
+from config.loader import FILE_SUFFIXES
+from config.schema import render
+from stacks.landing_zone import build_landing_zone
+from tests.conftest import ROOT, new_app
+
+ENVS = ROOT / "envs"
+SCHEMA = ENVS / "environment.schema.json"
+ENV_FILES = sorted(p for p in ENVS.iterdir() if p.suffix in FILE_SUFFIXES and p != SCHEMA)
+
+
+@dataclass
+class Checked:
+    config: EnvironmentConfig
+    report: GateReport
+    stacks: list[str]
+    scans: dict[str, ScanResult]
+
+
+@pytest.fixture(scope="module", params=ENV_FILES, ids=lambda p: p.name)
+def checked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Checked:
+    path: Path = request.param
+    config = load_environment(str(path.relative_to(ROOT)))
+    outdir = tmp_path_factory.mktemp(path.stem) / "cdk.out"
+    app = new_app(outdir, env=str(path))
+    build_landing_zone(app, config)
+    gate = register_gates(app)
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
+    scans = PendingScan(outdir, outdir.parent / "scans").finish()
+    return Checked(config, report, [s.stack_name for s in assembly.stacks], scans)
+
+
+def test_there_is_an_example_and_a_low_cost_profile() -> None:
+    assert {p.name for p in ENV_FILES} >= {"example.yaml", "nonprod-low-cost.yaml"}
+
+
+def test_environment_file_passes_the_gate(checked: Checked) -> None:
+    assert checked.report.passed, "\n".join(map(str, checked.report.findings))
+    assert all(name.startswith(f"PciLz-{checked.config.name}-") for name in checked.stacks)
+
+
+def test_environment_file_has_no_cfn_lint_error(checked: Checked) -> None:
+    errors = [f for f in checked.scans["cfn-lint"].findings if f.level == "Error"]
+    assert not errors, "\n".join(map(str, errors))
+
+
+def test_environment_file_has_no_failed_checkov_check(checked: Checked) -> None:
+    result = checked.scans["checkov"]
+    assert not result.findings, "\n".join(map(str, result.findings))
+    assert result.summary.get("passed", 0) > 0
+
+
+def test_environment_names_are_unique_so_assemblies_never_mix() -> None:
+    names = [load_environment(str(p)).name for p in ENV_FILES]
+    assert len(set(names)) == len(names), names
+    assert "default" not in names
+
+
+def test_committed_schema_matches_the_models() -> None:
+    assert SCHEMA.read_text(encoding="utf-8") == render(), (
+        "envs/environment.schema.json is stale: run `make schema` and commit it"
+    )
+
+
+def test_the_projects_files_point_editors_at_the_schema() -> None:
+    """The shipped files show how; a fork's own files are not required to (it changes no behaviour)."""
+    for path in (ENVS / "example.yaml", ENVS / "nonprod-low-cost.yaml"):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        if path.suffix == ".json":
+            assert json.loads(path.read_text(encoding="utf-8")).get("$schema") == SCHEMA.name
+        else:
+            assert first == f"# yaml-language-server: $schema={SCHEMA.name}", path.name
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        for candidate in _models_in(field.annotation):
+            names |= _field_names(candidate)
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def test_the_example_documents_every_field() -> None:
+    """Every field of every model appears in envs/example.yaml (set, or shown commented out)."""
+    text = (ENVS / "example.yaml").read_text(encoding="utf-8")
+    shown = set(re.findall(r"^\s*#?\s*([a-z_0-9]+):", text, re.MULTILINE))
+    missing = sorted(_field_names(EnvironmentConfig) - shown)
+    assert not missing, f"envs/example.yaml does not show: {missing}"

@@ -1,0 +1,466 @@
+"""The assessor evidence: report statuses agree with the rules, diagrams carry every allowed flow, bytes repeat.
+
+The flow checks read the raw template JSON on their own (not through pci_rules.topology), so a
+security-group rule or NACL entry that the topology missed fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.evidence import (
+    ACKNOWLEDGED,
+    CUSTOMER,
+    DIAGRAM_DIR,
+    MET,
+    NOT_MET,
+    REPORT_NAME,
+    build_diagrams,
+    requirement_statuses,
+    write_compliance_evidence,
+    write_evidence_for_assembly,
+)
+from compliance.gate import EVIDENCE_DIR, Gate, GateReport
+from pci_rules.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
+from pci_rules.model import Resource, StackTemplate, TemplateModel
+from pci_rules.rule import Check, Rule, RuleResult, evaluate
+from pci_rules.rules import RULES
+from pci_rules.topology import Topology
+from tests.conftest import Synthesized
+
+DOT = shutil.which("dot")
+NO_DOT = "Graphviz `dot` is not installed (apt-get install graphviz; .ci/run installs it)"
+NO_EGRESS = {"CidrIp": "255.255.255.255/32", "IpProtocol": "icmp", "FromPort": 252, "ToPort": 86}
+
+
+@dataclass
+class Evidence:
+    model: TemplateModel
+    results: list[RuleResult]
+    directory: Path
+    files: list[Path]
+
+    def read(self, name: str) -> str:
+        return (self.directory / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def evidence(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Evidence:
+    model = TemplateModel.from_assembly(synthesized.outdir)
+    results = evaluate(model, RULES)
+    out = tmp_path_factory.mktemp("evidence")
+    files = write_compliance_evidence(
+        out, model=model, results=results, gate=synthesized.gate, report=synthesized.report
+    )
+    return Evidence(model, results, out / EVIDENCE_DIR, files)
+
+
+def _templates(model: TemplateModel) -> dict[str, Mapping[str, Any]]:
+    return {name: stack.template for name, stack in model.stacks.items()}
+
+
+# -- what the templates allow, read straight from the JSON ----------------------------------------
+def template_sg_rules(templates: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(reference, rule body) of every security-group rule: inline and separate resources."""
+    for stack, template in templates.items():
+        for logical_id, body in (template.get("Resources") or {}).items():
+            props = body.get("Properties") or {}
+            if body.get("Type") == "AWS::EC2::SecurityGroup":
+                for prop in ("SecurityGroupIngress", "SecurityGroupEgress"):
+                    for index, rule in enumerate(props.get(prop) or []):
+                        yield f"{stack}/{logical_id}/{prop}/{index}", rule
+            elif body.get("Type") in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+                yield f"{stack}/{logical_id}", props
+
+
+def template_acl_entries(templates: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for stack, template in templates.items():
+        for logical_id, body in (template.get("Resources") or {}).items():
+            if body.get("Type") == "AWS::EC2::NetworkAclEntry":
+                yield f"{stack}/{logical_id}", body.get("Properties") or {}
+
+
+_EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[label=\"((?:[^\"\\]|\\.)*)\".*?tooltip=\"([^\"]*)\"", re.MULTILINE)
+_ROW = re.compile(r'<TD ALIGN="LEFT" TITLE="([^"]+)">([^<]*)</TD>')
+
+
+def missing_flows(templates: Mapping[str, Mapping[str, Any]], dot_text: str) -> list[str]:
+    """Every security-group rule and NACL entry of the templates that no diagram shows."""
+    edges: dict[str, str] = {}
+    for _, _, label, tooltip in _EDGE.findall(dot_text):
+        for ref in tooltip.split("; "):
+            edges[ref] = label
+    rows = dict(_ROW.findall(dot_text))
+    missing = []
+    for ref, rule in template_sg_rules(templates):
+        if {k: rule.get(k) for k in NO_EGRESS} == NO_EGRESS:
+            continue  # CDK's "no egress" marker matches no traffic; the group's node says "egress: none"
+        label = edges.get(ref)
+        port = str(rule.get("FromPort", ""))
+        if label is None or (rule.get("IpProtocol") not in ("-1", -1) and port not in label):
+            missing.append(f"security-group rule {ref} (port {port})")
+    for ref, entry in template_acl_entries(templates):
+        row = rows.get(ref, "")
+        number, cidr = f"#{entry.get('RuleNumber')} ", str(entry.get("CidrBlock"))
+        if number not in row or cidr not in row:
+            missing.append(f"NACL entry {ref} ({number.strip()} {cidr})")
+    return missing
+
+
+def _network_dots(model: TemplateModel) -> str:
+    return "".join(to_dot(network_diagram(t)) for t in Topology(model).regions.values())
+
+
+# -- files ------------------------------------------------------------------------------------------
+def test_report_and_both_diagrams_per_region_are_written(evidence: Evidence) -> None:
+    names = {p.relative_to(evidence.directory).as_posix() for p in evidence.files}
+    assert {f"{REPORT_NAME}.md", f"{REPORT_NAME}.html"} <= names
+    regions = {stack.region for stack in evidence.model.stacks.values() if stack.region}
+    for region in regions:
+        for kind in ("network", "data-flow"):
+            assert {f"{DIAGRAM_DIR}/{kind}-{region}.mmd", f"{DIAGRAM_DIR}/{kind}-{region}.dot"} <= names
+    assert all(p.is_file() and p.stat().st_size > 0 for p in evidence.files)
+
+
+def test_markdown_embeds_mermaid_that_github_renders(evidence: Evidence) -> None:
+    text = evidence.read(f"{REPORT_NAME}.md")
+    blocks = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) == 2 * len(Topology(evidence.model).regions)
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[0] == "flowchart LR"
+        for line in lines[1:]:
+            stripped = line.strip()
+            # Only the flowchart statements GitHub's Mermaid accepts, every label quoted.
+            assert re.match(
+                r'^(subgraph \w+\["[^"]*"\]|end|\w+\["[^"]*"\]|\w+ (-->|==>|-\.->)\|"[^"]*"\| \w+'
+                r"|classDef \w+ \S+|class [\w,]+ \w+|style \w+ \S+)$",
+                stripped,
+            ), stripped
+
+
+def test_html_is_self_contained(evidence: Evidence) -> None:
+    page = evidence.read(f"{REPORT_NAME}.html")
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"<(script|link|img|iframe)\b", page, re.IGNORECASE)
+    assert not re.search(r"""(src|href)=["']?https?://""", page, re.IGNORECASE)
+    assert "DIAGRAM-PLACEHOLDER" not in page
+    assert "<table>" in page  # Markdown tables rendered
+
+
+def test_report_names_tool_versions_and_commit_and_no_timestamp(evidence: Evidence) -> None:
+    text = evidence.read(f"{REPORT_NAME}.md")
+    for tool in ("aws-cdk-lib", "cdk-nag", "CDK CLI", "Graphviz"):
+        assert f"- {tool}: `" in text
+    assert re.search(r"- Git commit: `([0-9a-f]{40}|unknown)", text)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d", text)
+
+
+# -- statuses against the rules' results ----------------------------------------------------------------
+def _reported_statuses(markdown: str) -> dict[str, str]:
+    found = re.findall(r"^### (\d+(?:\.\d+)+) .*\n\n\*\*Status: ([a-z ]+)\*\*", markdown, re.MULTILINE)
+    return dict(found)
+
+
+def test_report_statuses_agree_with_the_rule_results(evidence: Evidence, synthesized: Synthesized) -> None:
+    reported = _reported_statuses(evidence.read(f"{REPORT_NAME}.md"))
+    acknowledged_requirements = {
+        req
+        for entry, paths in synthesized.gate.acknowledged_paths.items()
+        if paths
+        for req in re.findall(r"\d+(?:\.\d+)+", entry.requirement)
+    }
+    for result in evidence.results:
+        assert result.checks, f"{result.rule.id} examined nothing in the default app"
+        for requirement in result.rule.requirements:
+            assert requirement in reported, requirement
+            if result.failures:
+                assert reported[requirement] in (NOT_MET, ACKNOWLEDGED), requirement
+            elif requirement in acknowledged_requirements:
+                assert reported[requirement] == ACKNOWLEDGED, requirement
+            else:
+                assert reported[requirement] == MET, requirement
+    # Every requirement with neither rule nor acknowledgment is the customer's.
+    ruled = {r for result in evidence.results for r in result.rule.requirements}
+    for requirement, status in reported.items():
+        if requirement not in ruled | acknowledged_requirements | {"1.2.3", "1.2.4"}:
+            assert status == CUSTOMER, requirement
+
+
+def _one_check_rule(passed: bool, requirement: str) -> RuleResult:
+    resource = Resource("S", "Key", "AWS::KMS::Key", {}, "S/Key")
+    rule = Rule("TEST-RULE", (requirement,), "test rule", "fix it", lambda _: [])
+    return RuleResult(rule, (Check(resource, passed, "" if passed else "broken"),))
+
+
+def test_a_failing_rule_makes_its_requirement_not_met_and_a_passing_one_met() -> None:
+    gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
+    failing = {s.requirement: s for s in requirement_statuses([_one_check_rule(False, "3.6.1")], gate, report)}
+    assert failing["3.6.1"].status == NOT_MET
+    assert failing["3.6.1"].rules[0].failed == ["S/Key: broken"]
+    passing = {s.requirement: s for s in requirement_statuses([_one_check_rule(True, "3.6.1")], gate, report)}
+    assert passing["3.6.1"].status == MET
+    assert passing["3.6.1"].resources == ["S/Key"]
+
+
+def test_customer_responsibilities_say_what_to_do(evidence: Evidence) -> None:
+    text = evidence.read(f"{REPORT_NAME}.md")
+    for requirement in ("11.3.2", "11.4.1", "12.10.1"):
+        section = text.split(f"### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        assert "Customer responsibility: " in section
+
+
+# -- diagrams against the templates ---------------------------------------------------------------
+def test_every_security_group_rule_and_nacl_entry_is_a_flow_in_the_diagrams(evidence: Evidence) -> None:
+    templates = _templates(evidence.model)
+    assert list(template_sg_rules(templates))
+    assert list(template_acl_entries(templates))
+    dots = "".join(
+        (evidence.directory / DIAGRAM_DIR / f"network-{region}.dot").read_text(encoding="utf-8")
+        for region in Topology(evidence.model).regions
+    )
+    assert missing_flows(templates, dots) == []
+
+
+def _with_extra_rules(model: TemplateModel) -> dict[str, Any]:
+    """The default templates plus SSH from 10.0.0.0/8 to the database group and a NACL entry."""
+    templates: dict[str, Any] = copy.deepcopy(_templates(model))
+    network = next(n for n in templates if "-Network-" in n)
+    resources = templates[network]["Resources"]
+    database_sg = next(k for k, v in resources.items() if v["Type"] == "AWS::EC2::SecurityGroup" and "Database" in k)
+    acl = next(k for k, v in resources.items() if v["Type"] == "AWS::EC2::NetworkAcl" and "Cde" in k)
+    resources["ExtraSshIngress"] = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": [database_sg, "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "CidrIp": "10.0.0.0/8",
+        },
+    }
+    resources["ExtraAclEntry"] = {
+        "Type": "AWS::EC2::NetworkAclEntry",
+        "Properties": {
+            "NetworkAclId": {"Ref": acl},
+            "RuleNumber": 990,
+            "Protocol": 6,
+            "RuleAction": "allow",
+            "Egress": False,
+            "CidrBlock": "10.0.0.0/8",
+            "PortRange": {"From": 22, "To": 22},
+        },
+    }
+    return templates
+
+
+def _model_like(model: TemplateModel, templates: Mapping[str, Mapping[str, Any]]) -> TemplateModel:
+    return TemplateModel(
+        StackTemplate(name, templates[name], stack.account, stack.region, stack.assembly)
+        for name, stack in model.stacks.items()
+    )
+
+
+def test_a_rule_added_to_a_template_but_missing_from_the_diagram_is_noticed(evidence: Evidence) -> None:
+    changed = _with_extra_rules(evidence.model)
+    stale_diagrams = _network_dots(evidence.model)
+    missing = missing_flows(changed, stale_diagrams)
+    assert len(missing) == 2, missing
+    assert any("ExtraSshIngress" in m for m in missing)
+    assert any("ExtraAclEntry" in m for m in missing)
+    fresh = _network_dots(_model_like(evidence.model, changed))
+    assert missing_flows(changed, fresh) == []
+    assert re.search(r'label="tcp 22\\nCIDR \(ingress\)"', fresh)
+
+
+def test_mermaid_and_dot_carry_the_same_flows(evidence: Evidence) -> None:
+    for built in build_diagrams(evidence.model):
+        flows = [e for e in built.diagram.edges if e.kind in ("flow", "data")]
+        assert built.dot.count("tooltip=") >= len([e for e in flows if e.refs])
+        arrows = re.findall(r"^\s+\w+ (-->|==>|-\.->)\|", built.mermaid, re.MULTILINE)
+        assert len(arrows) == len(built.diagram.edges)
+
+
+def test_network_diagram_shows_tiers_subnets_per_az_gateways_and_the_cde_boundary(evidence: Evidence) -> None:
+    for region, topo in Topology(evidence.model).regions.items():
+        dot = to_dot(network_diagram(topo))
+        for tier in ("Public tier", "Application tier", "Cde tier", "CDE boundary"):
+            assert tier in dot, (region, tier)
+        for subnet in topo.subnets:
+            assert f"{subnet.tier} subnet {subnet.az}\\n{subnet.cidr}" in dot
+        assert "Internet gateway" in dot
+        assert "NAT gateway" in dot
+        assert "Gateway endpoint\\ns3" in dot
+        assert "Interface endpoints: kms, logs, secretsmanager, sts" in dot
+        cde_cluster = dot.split("CDE boundary", 1)[1]
+        assert "RDS DB instance" in cde_cluster
+        assert "RDS Proxy" in cde_cluster
+
+
+def _path_exists(edges: list[tuple[str, str]], start: str, goal: str) -> bool:
+    seen, frontier = {start}, [start]
+    while frontier:
+        node = frontier.pop()
+        for a, b in edges:
+            if a == node and b not in seen:
+                seen.add(b)
+                frontier.append(b)
+    return goal in seen
+
+
+def test_data_flow_follows_card_data_from_client_through_waf_alb_proxy_to_database_and_kms(
+    evidence: Evidence,
+) -> None:
+    for topo in Topology(evidence.model).regions.values():
+        diagram = data_flow_diagram(evidence.model, topo)
+        labels = {n.id: n.label for n in diagram.nodes.values()}
+        data = [(e.source, e.target) for e in diagram.edges if e.kind == "data"]
+        waf = next(i for i, label in labels.items() if label.startswith("AWS WAF"))
+        alb = next(i for i, label in labels.items() if label.startswith("Application Load Balancer"))
+        proxy = next(i for i, label in labels.items() if "RDS Proxy" in label)
+        database = next(i for i, label in labels.items() if "RDS DB instance" in label)
+        assert ("client", waf) in data
+        assert (waf, alb) in data
+        assert _path_exists(data, "client", proxy)
+        assert _path_exists(data, proxy, database)
+        keys = [e for e in diagram.edges if e.kind == "key"]
+        assert any(e.target == database and "storage" in e.label for e in keys)
+        assert any("cardholder-data" in labels[e.source] for e in keys)
+        cde = next(c for c in diagram.clusters if c.kind == "cde")
+        assert {proxy, database} <= set(cde.nodes)
+
+
+def test_data_flow_picks_up_lambda_targets_behind_the_load_balancer(evidence: Evidence) -> None:
+    """A vault function in the application tier, behind an ALB listener rule (as the workload adds it)."""
+    templates: dict[str, Any] = copy.deepcopy(_templates(evidence.model))
+    region = next(iter(Topology(evidence.model).regions))
+    network = next(n for n in templates if n.endswith(f"-Network-{region}"))
+    edge = next(n for n in templates if n.endswith(f"-Edge-{region}"))
+    net = templates[network]["Resources"]
+    app_sg = next(k for k, v in net.items() if v["Type"] == "AWS::EC2::SecurityGroup" and "Application" in k)
+    subnets = [k for k, v in net.items() if v["Type"] == "AWS::EC2::Subnet" and "Application" in k]
+    net["VaultTokenize"] = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "FunctionName": "pci-lz-vault-tokenize",
+            "VpcConfig": {
+                "SecurityGroupIds": [{"Fn::GetAtt": [app_sg, "GroupId"]}],
+                "SubnetIds": [{"Ref": s} for s in subnets],
+            },
+        },
+    }
+    net["VaultTargets"] = {
+        "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "Properties": {"TargetType": "lambda", "Targets": [{"Id": {"Fn::GetAtt": ["VaultTokenize", "Arn"]}}]},
+    }
+    templates[network].setdefault("Outputs", {})["VaultTargetsArn"] = {
+        "Value": {"Ref": "VaultTargets"},
+        "Export": {"Name": "test-vault-targets"},
+    }
+    edge_resources = templates[edge]["Resources"]
+    https = next(
+        k
+        for k, v in edge_resources.items()
+        if v["Type"] == "AWS::ElasticLoadBalancingV2::Listener" and v["Properties"].get("Protocol") == "HTTPS"
+    )
+    edge_resources["VaultRule"] = {
+        "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "Properties": {
+            "ListenerArn": {"Ref": https},
+            "Priority": 10,
+            "Actions": [{"Type": "forward", "TargetGroupArn": {"Fn::ImportValue": "test-vault-targets"}}],
+            "Conditions": [],
+        },
+    }
+    model = _model_like(evidence.model, templates)
+    topo = Topology(model).regions[region]
+    diagram = data_flow_diagram(model, topo)
+    vault = next(n for n in diagram.nodes.values() if "pci-lz-vault-tokenize" in n.label)
+    assert any(e.target == vault.id and e.label.startswith("invoke") for e in diagram.edges)
+    assert "pci-lz-vault-tokenize" in to_mermaid(network_diagram(topo))
+
+
+# -- determinism and rendering ----------------------------------------------------------------------
+def test_two_runs_on_one_commit_write_byte_identical_evidence(synthesized: Synthesized, tmp_path: Path) -> None:
+    outputs = []
+    for run in ("first", "second"):
+        assembly = tmp_path / run
+        shutil.copytree(synthesized.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+        files = write_evidence_for_assembly(assembly, synthesized.gate, synthesized.report)
+        outputs.append({p.relative_to(assembly).as_posix(): p.read_bytes() for p in files})
+    assert outputs[0].keys() == outputs[1].keys()
+    differing = [name for name in outputs[0] if outputs[0][name] != outputs[1][name]]
+    assert differing == []
+
+
+def test_ci_has_graphviz_so_rendering_is_tested() -> None:
+    if not os.environ.get("CI"):
+        pytest.skip("outside CI, rendering is tested when Graphviz is installed")
+    assert DOT is not None, ".ci/run installs Graphviz before make test"
+
+
+@pytest.mark.skipif(DOT is None, reason=NO_DOT)
+def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence: Evidence) -> None:
+    for region in Topology(evidence.model).regions:
+        for kind in ("network", "data-flow"):
+            png = (evidence.directory / DIAGRAM_DIR / f"{kind}-{region}.png").read_bytes()
+            assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        svg = (evidence.directory / DIAGRAM_DIR / f"network-{region}.svg").read_text(encoding="utf-8")
+        for text in ("Public tier", "Application tier", "Cde tier", "CDE boundary", "tcp 8443", "tcp 5432"):
+            assert text in svg, text
+    page = evidence.read(f"{REPORT_NAME}.html")
+    assert page.count("<svg") == 2 * len(Topology(evidence.model).regions)
+
+
+def test_an_unknown_tier_and_a_firewall_route_are_drawn_generically(evidence: Evidence) -> None:
+    """A firewall tier per AZ, as a Network Firewall adds it: its own cluster, its endpoint as a route target."""
+    templates: dict[str, Any] = copy.deepcopy(_templates(evidence.model))
+    region = next(iter(Topology(evidence.model).regions))
+    network = next(n for n in templates if n.endswith(f"-Network-{region}"))
+    resources = templates[network]["Resources"]
+    vpc = next(k for k, v in resources.items() if v["Type"] == "AWS::EC2::VPC")
+    app_table = next(k for k, v in resources.items() if v["Type"] == "AWS::EC2::RouteTable" and "Application" in k)
+    resources["FirewallSubnetA"] = {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {
+            "VpcId": {"Ref": vpc},
+            "AvailabilityZone": f"{region}a",
+            "CidrBlock": "10.10.240.0/28",
+            "Tags": [{"Key": "aws-cdk:subnet-name", "Value": "Firewall"}],
+        },
+    }
+    resources["Firewall"] = {
+        "Type": "AWS::NetworkFirewall::Firewall",
+        "Properties": {
+            "FirewallName": "pci-lz-inspection",
+            "SubnetMappings": [{"SubnetId": {"Ref": "FirewallSubnetA"}}],
+        },
+    }
+    resources["InspectedEgress"] = {
+        "Type": "AWS::EC2::Route",
+        "Properties": {
+            "RouteTableId": {"Ref": app_table},
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "VpcEndpointId": {
+                "Fn::Select": [
+                    1,
+                    {"Fn::Split": [":", {"Fn::Select": [0, {"Fn::GetAtt": ["Firewall", "EndpointIds"]}]}]},
+                ]
+            },
+        },
+    }
+    topo = Topology(_model_like(evidence.model, templates)).regions[region]
+    assert "Firewall" in topo.tiers
+    dot = to_dot(network_diagram(topo))
+    assert "Firewall tier" in dot
+    assert f"Firewall subnet {region}a\\n10.10.240.0/28" in dot
+    assert "AWS Network Firewall endpoint\\npci-lz-inspection" in dot

@@ -1,0 +1,106 @@
+"""Every PCI DSS v4.0.1 rule passes a compliant template and fails a non-compliant one."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from pci_rules import TemplateModel, evaluate
+from pci_rules.docs import replace_table
+from pci_rules.rules import RULES
+from tests.pci_rule_cases import CASES, Resources
+
+BY_ID = {r.id: r for r in RULES}
+# Rules with nothing to examine in the default app (it has no such resource), by design.
+NOTHING_IN_THE_DEFAULT_APP = {
+    "PCI4-IAM-NO-USERS": "the landing zone creates no IAM user or access key",
+    "PCI4-EC2-VOLUME-ENCRYPTED": "the landing zone creates no EC2 volume, instance or launch template",
+}
+
+
+def _run(rule_id: str, resources: Resources) -> tuple[int, list[str]]:
+    model = TemplateModel.from_templates({"S": {"Resources": resources}})
+    (result,) = evaluate(model, [BY_ID[rule_id]])
+    return len(result.checks), [f"{c.resource.logical_id}: {c.detail}" for c in result.failures]
+
+
+def test_at_least_forty_rules_each_with_requirements_description_and_fix() -> None:
+    assert len(RULES) >= 40
+    for rule in RULES:
+        assert rule.id.startswith("PCI4-"), rule.id
+        assert rule.requirements, rule.id
+        assert all(r[0].isdigit() for r in rule.requirements), rule.id
+        assert rule.description.endswith("."), rule.id
+        assert "\n" not in rule.description, rule.id
+        assert rule.fix, rule.id
+
+
+def test_every_rule_has_a_compliant_and_a_non_compliant_case() -> None:
+    assert set(CASES) == set(BY_ID)
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_compliant_template_passes(rule_id: str) -> None:
+    examined, failures = _run(rule_id, CASES[rule_id][0])
+    # "no IAM users" is met by absence: its compliant template has nothing of the kind to examine
+    assert examined or rule_id == "PCI4-IAM-NO-USERS", f"{rule_id} examined nothing in its compliant case"
+    assert failures == []
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_non_compliant_template_fails(rule_id: str) -> None:
+    _, failures = _run(rule_id, CASES[rule_id][1])
+    assert failures, f"{rule_id} passed its non-compliant case"
+
+
+def test_open_ingress_is_allowed_only_on_the_edge_load_balancers_group() -> None:
+    from tests.pci_rule_cases import _sg
+
+    _, failures = _run(
+        "PCI4-EC2-SG-NO-OPEN-INGRESS",
+        _sg([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}], edge=False),
+    )
+    assert failures, "443 from anywhere on a group no internet-facing load balancer uses"
+
+
+def test_an_alb_behind_a_web_acl_that_does_not_log_fails() -> None:
+    from tests.pci_rule_cases import WAF_WITHOUT_LOGS
+
+    _, failures = _run("PCI4-ELB-WAF", WAF_WITHOUT_LOGS)
+    assert failures == ["Lb: its web ACL does not log"]
+
+
+def test_escape_hatch_strings_count_as_booleans() -> None:
+    """`add_property_override` can write "false" as a string: CloudFormation reads it as false."""
+    from tests.pci_rule_cases import TRAIL_OK, r
+
+    _, failures = _run(
+        "PCI4-TRAIL-VALIDATION",
+        {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "EnableLogFileValidation": "False"})},
+    )
+    assert failures
+
+
+def test_readme_lists_every_rule_with_its_requirements() -> None:
+    """The README's table is generated from the rules (`python -m pci_rules.docs README.md`)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert replace_table(readme) == readme, "README's rule table is out of date: run python -m pci_rules.docs README.md"
+    for rule in RULES:
+        assert f"| `{rule.id}` | {', '.join(rule.requirements)} |" in readme
+
+
+def test_rule_package_depends_on_no_landing_zone_code() -> None:
+    """pci_rules is importable by any CDK app: it never imports config/, stacks/ or compliance/."""
+    forbidden = ("config", "stacks", "compliance", "pci_constructs")
+    for source in Path(__file__).resolve().parent.parent.joinpath("pci_rules").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.split(".")[0] in forbidden], f"{source.name} imports {names}"

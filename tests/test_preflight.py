@@ -1,0 +1,248 @@
+"""`make preflight` against moto: a passing account, then each failing state (issue #9)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from config import EnvironmentConfig, parse_environment
+from config.defaults import EMBEDDED_ENVIRONMENTS
+from preflight.__main__ import main, render
+from preflight.checks import (
+    BOOTSTRAP_STACK,
+    BOOTSTRAP_VERSION_PARAMETER,
+    Account,
+    Result,
+    Status,
+    check_account,
+    run_checks,
+)
+
+DOMAIN = "payments.example.com"
+REGIONS = ("us-east-1", "us-west-2")
+BOOTSTRAP_TEMPLATE = json.dumps(
+    {
+        "Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {"BootstrapVersion": {"Value": "28"}},
+    }
+)
+
+
+@pytest.fixture
+def aws() -> Iterator[boto3.Session]:
+    with mock_aws():
+        yield boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+
+
+def _config(session: boto3.Session, **overrides: Any) -> EnvironmentConfig:
+    """The default environment, pointed at moto's account and at certificates issued there."""
+    account = session.client("sts").get_caller_identity()["Account"]
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]).replace("111111111111", account))
+    for region in REGIONS:
+        acm = session.client("acm", region_name=region)
+        arn = acm.request_certificate(DomainName=DOMAIN, ValidationMethod="DNS")["CertificateArn"]
+        data["regions"][region]["certificate_arn"] = arn
+    data.update(overrides)
+    return parse_environment(data)
+
+
+def _healthy_account(session: boto3.Session, config: EnvironmentConfig) -> None:
+    iam = session.client("iam")
+    for arn in config.key_administrator_role_arns:
+        iam.create_role(RoleName=arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
+    for region in REGIONS:
+        session.client("cloudformation", region_name=region).create_stack(
+            StackName=BOOTSTRAP_STACK, TemplateBody=BOOTSTRAP_TEMPLATE
+        )
+
+
+@pytest.fixture
+def ready(aws: boto3.Session) -> EnvironmentConfig:
+    """The default environment in an account where every check passes."""
+    config = _config(aws)
+    _healthy_account(aws, config)
+    return config
+
+
+def _issued(config: EnvironmentConfig) -> Any:
+    """moto leaves DNS-validated certificates PENDING_VALIDATION; the real ACM issues them once validated."""
+    original = boto3.Session.client
+
+    def client(self: boto3.Session, service: str, *args: Any, **kwargs: Any) -> Any:
+        real = original(self, service, *args, **kwargs)
+        if service != "acm":
+            return real
+        describe = real.describe_certificate
+
+        def issued(**params: Any) -> Any:
+            response = describe(**params)
+            response["Certificate"]["Status"] = "ISSUED"
+            return response
+
+        real.describe_certificate = issued
+        return real
+
+    return mock.patch.object(boto3.Session, "client", client)
+
+
+def _results(session: boto3.Session, config: EnvironmentConfig) -> dict[str, Result]:
+    with _issued(config):
+        return {r.check: r for r in run_checks(Account(session, config.home_region), config)}
+
+
+def _failed(results: dict[str, Result]) -> dict[str, Result]:
+    return {name: r for name, r in results.items() if r.status is Status.FAIL}
+
+
+def test_a_ready_account_passes_every_check(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    results = _results(aws, config)
+    assert _failed(results) == {}
+    assert {"account", "certificate us-east-1", "CDK bootstrap us-west-2", "VPC quota us-east-1"} <= results.keys()
+
+
+def test_the_wrong_account_fails(aws: boto3.Session) -> None:
+    config = _config(aws).model_copy(update={"account": "210987654321"})
+    (result,) = check_account(Account(aws, config.home_region), config)
+    assert result.status is Status.FAIL
+    assert "210987654321" in result.detail
+
+
+def test_a_missing_key_administrator_role_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    aws.client("iam").delete_role(RoleName="pci-lz-key-administrator")
+    failed = _failed(_results(aws, config))
+    assert list(failed) == ["key administrator pci-lz-key-administrator"]
+    assert "KMS refuses" in failed["key administrator pci-lz-key-administrator"].detail
+
+
+def test_a_missing_certificate_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    aws.client("acm", region_name="us-west-2").delete_certificate(
+        CertificateArn=config.regions["us-west-2"].certificate_arn
+    )
+    assert list(_failed(_results(aws, config))) == ["certificate us-west-2"]
+
+
+def test_a_pending_certificate_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    results = {r.check: r for r in run_checks(Account(aws, config.home_region), config)}  # moto: PENDING_VALIDATION
+    assert results["certificate us-east-1"].status is Status.FAIL
+    assert "DNS validation" in results["certificate us-east-1"].fix
+
+
+def test_a_certificate_for_another_domain_fails(aws: boto3.Session) -> None:
+    config = _config(aws, domain_name="shop.example.org")
+    _healthy_account(aws, config)
+    failed = _failed(_results(aws, config))
+    assert set(failed) == {"certificate us-east-1", "certificate us-west-2"}
+
+
+def test_an_existing_config_recorder_with_create_mode_fails_and_names_existing(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    config = ready
+    aws.client("config", region_name="us-east-1").put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "aws-controltower-BaselineConfigRecorder",
+            "roleARN": "arn:aws:iam::123456789012:role/x",
+        }
+    )
+    failed = _failed(_results(aws, config))
+    assert list(failed) == ["AWS Config us-east-1"]
+    assert "'existing'" in failed["AWS Config us-east-1"].fix
+
+
+def test_existing_modes_need_the_account_to_have_them(aws: boto3.Session) -> None:
+    data_audit = {
+        **EMBEDDED_ENVIRONMENTS["default"]["audit"],
+        "guardduty_mode": "existing",
+        "security_hub_mode": "existing",
+    }
+    config = _config(aws, audit=data_audit)
+    _healthy_account(aws, config)
+    aws.client("guardduty", region_name="us-east-1").create_detector(Enable=True)
+    aws.client("securityhub", region_name="us-east-1").enable_security_hub()
+    failed = _failed(_results(aws, config))
+    assert set(failed) == {"GuardDuty us-west-2", "Security Hub us-west-2"}
+
+
+def test_a_missing_or_old_bootstrap_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    aws.client("cloudformation", region_name="us-west-2").delete_stack(StackName=BOOTSTRAP_STACK)
+    old = BOOTSTRAP_TEMPLATE.replace('"28"', '"5"')
+    aws.client("cloudformation", region_name="us-east-1").update_stack(StackName=BOOTSTRAP_STACK, TemplateBody=old)
+    failed = _failed(_results(aws, config))
+    assert set(failed) == {"CDK bootstrap us-east-1", "CDK bootstrap us-west-2"}
+    assert failed["CDK bootstrap us-west-2"].fix.startswith("cdk bootstrap aws://")
+
+
+def test_bootstrap_version_falls_back_to_the_ssm_parameter(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    for region in REGIONS:
+        cloudformation = aws.client("cloudformation", region_name=region)
+        cloudformation.update_stack(
+            StackName=BOOTSTRAP_STACK, TemplateBody=json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})
+        )
+        aws.client("ssm", region_name=region).put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="21", Type="String")
+    results = _results(aws, config)
+    assert results["CDK bootstrap us-east-1"].status is Status.PASS
+
+
+def test_exhausted_elastic_ip_quota_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    ec2 = aws.client("ec2", region_name="us-east-1")
+    for _ in range(4):
+        ec2.allocate_address(Domain="vpc")
+    failed = _failed(_results(aws, config))
+    assert list(failed) == ["Elastic IP quota us-east-1"]
+    assert "quota increase" in failed["Elastic IP quota us-east-1"].fix
+
+
+def test_unreadable_service_quotas_fall_back_to_defaults_with_a_warning(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    config = ready
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetServiceQuota")
+    with mock.patch("preflight.checks._quota_api", side_effect=denied):
+        results = _results(aws, config)
+    assert results["VPC quota us-east-1"].status is Status.WARN
+    assert "AWS default assumed" in results["VPC quota us-east-1"].detail
+
+
+def test_a_foreign_rdsosmetrics_group_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    aws.client("logs", region_name="us-west-2").create_log_group(logGroupName="RDSOSMetrics")
+    failed = _failed(_results(aws, config))
+    assert list(failed) == ["RDSOSMetrics us-west-2"]
+
+
+def test_a_check_without_permission_becomes_a_failure_not_a_crash(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetRole")
+    with mock.patch("preflight.checks.CHECKS", (mock.Mock(side_effect=denied, __name__="check_key_administrators"),)):
+        results = run_checks(Account(aws, config.home_region), config)
+    assert any(r.status is Status.FAIL and "could not run" in r.detail for r in results)
+
+
+def test_without_credentials_it_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    session = mock.Mock(spec=boto3.Session)
+    session.get_credentials.return_value = None
+    assert main([], session=session) == 2
+    assert "needs AWS credentials" in capsys.readouterr().err
+
+
+def test_the_table_and_exit_status(aws: boto3.Session, capsys: pytest.CaptureFixture[str]) -> None:
+    table = render([Result("a", Status.PASS, "ok"), Result("b", Status.FAIL, "broken", "fix it")])
+    assert "FAIL" in table
+    assert "fix it" in table
+    assert "1 passed, 0 warnings, 1 failed" in table
+    assert main(["--env", "default"], session=aws) == 1  # moto's account is not the placeholder account
+    assert "account" in capsys.readouterr().out

@@ -35,6 +35,7 @@ from constructs import Construct
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import purpose_key, separate_administrators
 from pci_constructs.lambda_bundling import python_asset
+from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -49,6 +50,8 @@ DATABASE_USERS = (APP_USER, DETOKENIZE_USER, PURGE_USER)
 # What the vault passes as KMS encryption context for its data keys (lambda/card_vault/envelope.py).
 DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
+# The CDK provider behind every `aws_cdk.triggers` trigger of a stack (one per stack).
+TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProviderCustomResourceProvider"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class CardVault(Construct):
     purge: lambda_.Function
     migrate: triggers.TriggerFunction
     log_groups: dict[str, EncryptedLogGroup]
+    trigger_provider_logs: EncryptedLogGroup
     target_group: elbv2.ApplicationTargetGroup
     listener_rule: elbv2.ApplicationListenerRule
     purge_rule: events.Rule
@@ -372,6 +376,13 @@ class CardVault(Construct):
             **props,
         )
         trigger.node.add_dependency(self._policies[name])
+        # The trigger's CDK provider (a stack-wide singleton) logs to its own encrypted, retained group.
+        provider = Stack.of(self).node.try_find_child(TRIGGER_PROVIDER)
+        if not isinstance(provider, Construct):
+            raise TypeError(f"{TRIGGER_PROVIDER}: aws_cdk.triggers changed its provider; review this hardening")
+        self.trigger_provider_logs = harden_provider(
+            provider, log_key=self._log_key, log_retention_days=self._log_retention_days
+        )
         return trigger
 
     # -- callers ---------------------------------------------------------------------------

@@ -59,11 +59,30 @@ def test_functions_in_application_subnets_encrypted_traced(synthesized: Synthesi
 @pytest.mark.parametrize("region", REGIONS)
 def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region: str) -> None:
     groups = _workload(synthesized, region).find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 5  # the four functions' and the trigger's CDK provider's
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["Properties"]["RetentionInDays"] >= synthesized.config.log_retention_days
         assert group["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_trigger_provider_logs_to_its_own_group_without_a_managed_policy(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region).to_json()
+    resources = template["Resources"]
+    (handler,) = (
+        r
+        for lid, r in resources.items()
+        if lid.startswith("AWSCDKTriggerCustomResourceProvider") and r["Type"] == "AWS::Lambda::Function"
+    )
+    (group_id,) = handler["Properties"]["LoggingConfig"]["LogGroup"].values()
+    assert resources[group_id]["Type"] == "AWS::Logs::LogGroup"
+    (role,) = (
+        r
+        for lid, r in resources.items()
+        if lid.startswith("AWSCDKTriggerCustomResourceProvider") and r["Type"] == "AWS::IAM::Role"
+    )
+    assert "ManagedPolicyArns" not in role["Properties"]
 
 
 def _statements(template: Template) -> Iterator[dict[str, Any]]:

@@ -90,8 +90,13 @@ synth: $(BIN)/.synth-installed node_modules/.installed
 ## deploy: deploy one environment of a delivery with the credentials at hand (the GitHub deploy role in
 ## .github/workflows/deploy.yml): make deploy DELIVERY=path/to/delivery.json STAGE=<environment name>.
 ## The synth (and so the gate) runs first; the CLI then assumes the CDK bootstrap roles of the stage's account.
+# Checked when make reads the file, before the synth empties cdk.out.
+ifneq ($(filter deploy,$(MAKECMDGOALS)),)
+ifeq ($(and $(DELIVERY),$(STAGE)),)
+$(error deploy needs DELIVERY=<delivery> and STAGE=<environment name>)
+endif
+endif
 deploy: synth
-	$(if $(and $(DELIVERY),$(STAGE)),,$(error deploy needs DELIVERY=<delivery> and STAGE=<environment name>))
 	$(CDK) deploy --app cdk.out --require-approval never '$(STAGE)/*'
 
 ## cdk: any CDK CLI command on the pinned CLI and Node, e.g. make cdk CDK_ARGS="deploy --all" LZ_ENV=envs/prod.yaml

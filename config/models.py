@@ -538,6 +538,14 @@ class IdentityConfig(_Frozen):
         ),
     )
     unused_access_age_days: int = Field(default=90, ge=1, le=365)
+    access_analyzer_mode: Literal["create", "existing"] = Field(
+        default="create",
+        description=(
+            "create: an external-access analyzer per region (and the unused-access one when asked); existing:"
+            " the account already has them (console, AWS Control Tower or an organization baseline) and none is"
+            " created. IAM Access Analyzer allows one account analyzer per type and region, not adjustable."
+        ),
+    )
 
 
 DEFAULT_EGRESS_DOMAINS = (
@@ -598,7 +606,8 @@ class GuardrailsConfig(_Frozen):
         description="Regions the region SCP leaves open (default: the configured regions); must hold the home region.",
     )
     exempt_role_patterns: tuple[str, ...] = Field(
-        default=("arn:aws:iam::*:role/cdk-*-cfn-exec-role-*",),
+        # arn:* so the exemption holds in every partition (aws, aws-us-gov) the configuration accepts.
+        default=("arn:*:iam::*:role/cdk-*-cfn-exec-role-*",),
         description=(
             "Principal ARN patterns the SCPs do not apply to: the CloudFormation execution role that deploys"
             " the landing zone (it updates the trail, Config and the account guards)."
@@ -623,9 +632,11 @@ class GuardrailsConfig(_Frozen):
     @field_validator("exempt_role_patterns")
     @classmethod
     def _exempt_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [p for p in value if not re.match(r"^arn:aws(?:-us-gov)?:iam::(\d{12}|\*):role/[\w+=,.@/*-]+$", p)]
+        bad = [p for p in value if not re.match(r"^arn:(aws|aws-us-gov|\*):iam::(\d{12}|\*):role/[\w+=,.@/*-]+$", p)]
         if bad:
-            raise ValueError(f"not IAM role ARN patterns (arn:aws:iam::<account or *>:role/<name>): {bad}")
+            raise ValueError(
+                f"not IAM role ARN patterns (arn:<aws, aws-us-gov or *>:iam::<account or *>:role/<name>): {bad}"
+            )
         return value
 
     @property
@@ -824,6 +835,21 @@ class EnvironmentConfig(_Frozen):
 
     @model_validator(mode="after")
     def _identity_and_guardrail_rules(self) -> Self:
+        guardrails = self.guardrails
+        if guardrails.enabled:
+            # AWS::Organizations::Policy is created from the management account (or a delegated
+            # administrator), and SCPs never restrict the management account itself: a CDE there
+            # would be unprotected ("Service control policies (SCPs)", AWS Organizations User Guide).
+            if guardrails.management_account is None:
+                raise ValueError(
+                    "guardrails.management_account: name the organization's management account the SCP stack"
+                    " deploys to (required with organization_unit_ids)"
+                )
+            if guardrails.management_account == self.account:
+                raise ValueError(
+                    "guardrails.management_account is this environment's account: SCPs never apply to the"
+                    " management account, so keep the cardholder-data environment in a member account"
+                )
         allowed = self.guardrails.allowed_regions
         if allowed is not None:
             missing = [r for r in (self.home_region, *self.regions) if r not in allowed]

@@ -1,8 +1,8 @@
 """Regional detective controls: AWS Config, Security Hub, GuardDuty (PCI DSS 10.4.1.1, 11.5.1, 11.5.2).
 
 All three are regional services, so each configured region gets its own; an
-account that already runs them from an AWS Organizations delegated
-administrator turns the matching flag off instead.
+account that already runs them (AWS Control Tower, an Organizations delegated
+administrator) sets the matching `audit.*_mode` to `existing` or `off` instead.
 """
 
 from __future__ import annotations

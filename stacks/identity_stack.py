@@ -11,12 +11,12 @@ Both deploy after the region's Keys stack, which owns the permissions boundary a
 
 - `OrgGuardrailsStack` (`PciLz-<env>-OrgGuardrails-<home region>`), only when
   `guardrails.organization_unit_ids` is set: the service control policies, in the management
-  account (`guardrails.management_account`, default the environment's account).
+  account (`guardrails.management_account`, required, never the environment's own account).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stack
+from aws_cdk import Annotations, Environment, Stack
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -80,7 +80,7 @@ class AccountGuardsStack(LandingZoneStack):
     """One region's account-level guards and IAM Access Analyzer."""
 
     guards: RegionalAccountGuards
-    analyzers: AccessAnalyzers
+    analyzers: AccessAnalyzers | None
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, region: str, keys: KeyRing
@@ -101,12 +101,19 @@ class AccountGuardsStack(LandingZoneStack):
         )
         identity = config.identity
         unused = identity.unused_access_analyzer and region == config.home_region
-        self.analyzers = AccessAnalyzers(
-            self,
-            "AccessAnalyzer",
-            environment=config.name,
-            unused_access_age_days=identity.unused_access_age_days if unused else None,
-        )
+        self.analyzers = None
+        if identity.access_analyzer_mode == "create":
+            self.analyzers = AccessAnalyzers(
+                self,
+                "AccessAnalyzer",
+                environment=config.name,
+                unused_access_age_days=identity.unused_access_age_days if unused else None,
+            )
+        else:
+            Annotations.of(self).add_info(
+                "identity.access_analyzer_mode is 'existing': this region relies on the account's own IAM Access"
+                " Analyzer (one account analyzer per type and region); make sure it exists"
+            )
 
 
 class OrgGuardrailsStack(Stack):

@@ -25,7 +25,8 @@ from pci_constructs.permissions_boundary import (
     PermissionsBoundaryAspect,
     boundary_policy_name,
 )
-from stacks.identity_stack import OrgGuardrailsStack
+from stacks.identity_stack import AccountGuardsStack, OrgGuardrailsStack
+from stacks.keys_stack import KeysStack
 from stacks.landing_zone import stack_name
 from tests.conftest import Synthesized, new_app
 
@@ -481,7 +482,11 @@ def test_unknown_principal_format_fails_naming_the_field(principal: str) -> None
 
 def test_region_guardrail_excluding_the_home_region_fails(tmp_path: Path) -> None:
     data = _data()
-    data["guardrails"] = {"organization_unit_ids": ["ou-ab12-cdefgh34"], "allowed_regions": ["us-west-2"]}
+    data["guardrails"] = {
+        "organization_unit_ids": ["ou-ab12-cdefgh34"],
+        "allowed_regions": ["us-west-2"],
+        "management_account": "333333333333",
+    }
     with pytest.raises(ConfigError, match=r"guardrails\.allowed_regions.*us-east-1"):
         parse_environment(data)
 
@@ -516,3 +521,36 @@ def test_default_identity_is_complete(default_config: EnvironmentConfig) -> None
     assert identity.administrator_principals
     assert identity.auditor_principals
     assert identity.break_glass_principals
+
+
+@pytest.mark.parametrize(
+    ("guardrails", "message"),
+    [
+        ({"organization_unit_ids": ["ou-ab12-cdefgh34"]}, r"guardrails\.management_account: name"),
+        (
+            {"organization_unit_ids": ["ou-ab12-cdefgh34"], "management_account": "111111111111"},
+            r"SCPs never apply to the management account",
+        ),
+    ],
+)
+def test_guardrails_need_a_management_account_other_than_the_cde(guardrails: dict[str, Any], message: str) -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["guardrails"] = guardrails
+    with pytest.raises(ConfigError, match=message):
+        parse_environment(data)
+
+
+def test_scp_exemption_for_the_deployer_holds_in_every_partition() -> None:
+    exempt = parse_environment(copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])).guardrails.exempt_role_patterns
+    assert exempt == ("arn:*:iam::*:role/cdk-*-cfn-exec-role-*",)
+
+
+def test_existing_access_analyzer_mode_creates_no_analyzer(tmp_path: Path) -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["identity"] = {**data.get("identity", {}), "access_analyzer_mode": "existing"}
+    config = parse_environment(data)
+    app = new_app(tmp_path)
+    keys = KeysStack(app, "Keys", config=config, region=config.home_region)
+    guards = AccountGuardsStack(app, "Guards", config=config, region=config.home_region, keys=keys.keys)
+    assert guards.analyzers is None
+    cdk_assertions.Template.from_stack(guards).resource_count_is("AWS::AccessAnalyzer::Analyzer", 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -13,7 +14,7 @@ from pci_constructs.key_ring import KeyRing
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
 from stacks.base import LandingZoneStack
-from stacks.workload_stack import card_vault_database_users
+from stacks.workload_stack import card_vault_database_users, proxy_parameter_name
 
 
 class DataStack(LandingZoneStack):
@@ -78,6 +79,21 @@ class DataStack(LandingZoneStack):
             proxy_database_users=card_vault_database_users(config),
         )
         self.database.instance.node.add_dependency(self.enhanced_monitoring_logs)
+        if self.database.proxy is not None:
+            # The workload reads the proxy through SSM parameters, not exports: turning the proxy off
+            # deletes it (and would delete an export the workload still imports) before the workload
+            # stack is updated to connect to the instance.
+            for attribute, value in (
+                ("endpoint", self.database.proxy.endpoint),
+                ("arn", self.database.proxy.db_proxy_arn),
+            ):
+                ssm.StringParameter(
+                    self,
+                    f"Proxy{attribute.capitalize()}Parameter",
+                    parameter_name=proxy_parameter_name(config, attribute),
+                    string_value=value,
+                    description=f"RDS Proxy {attribute} of the CDE database, read by the card vault at deploy",
+                )
         # Edge, Audit, AuditReplica and Detection log here; the last two exist only in some configurations.
         self.pin_exports(self.access_logs.bucket.bucket_name)
         self.ebs_default_encryption = EbsDefaultEncryption(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -21,6 +26,11 @@ def card_vault_enabled(config: EnvironmentConfig) -> bool:
 def card_vault_database_users(config: EnvironmentConfig) -> tuple[str, ...]:
     """The database users the proxy logs in as (none without the vault)."""
     return DATABASE_USERS if card_vault_enabled(config) else ()
+
+
+def proxy_parameter_name(config: EnvironmentConfig, attribute: Literal["endpoint", "arn"]) -> str:
+    """SSM parameter (regional) where the data stack publishes an attribute of its RDS Proxy."""
+    return f"/pci-lz/{config.name}/database/proxy-{attribute}"
 
 
 class WorkloadStack(LandingZoneStack):
@@ -58,7 +68,7 @@ class WorkloadStack(LandingZoneStack):
             function_security_group=network.application_security_group,
             endpoint_security_group=network.endpoint_security_group,
             database=VaultDatabase(
-                proxy=database.proxy,
+                proxy=self._proxy(config, database),
                 instance_endpoint=database.instance.db_instance_endpoint_address,
                 instance_resource_id=resource_id,
                 port=database.port,
@@ -76,4 +86,22 @@ class WorkloadStack(LandingZoneStack):
             detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
             purge_grace_days=vault.purge_grace_days,
             purge_schedule_hour_utc=vault.purge_schedule_hour_utc,
+        )
+
+    def _proxy(self, config: EnvironmentConfig, database: EncryptedDatabase) -> rds.IDatabaseProxy | None:
+        """The data stack's proxy, read from its SSM parameters at deploy (CloudFormation resolves them).
+
+        Not an export: with `database.enable_proxy` turned off the data stack deletes the proxy
+        before this stack stops using it, and CloudFormation refuses to delete an imported export.
+        """
+        if database.proxy is None:
+            return None
+        self.add_dependency(Stack.of(database), "the proxy's SSM parameters must exist first")
+        return rds.DatabaseProxy.from_database_proxy_attributes(
+            self,
+            "DatabaseProxy",
+            db_proxy_arn=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "arn")),
+            db_proxy_name=f"pci-lz-{config.name}-cde-proxy",  # a literal: a token would be an export again
+            endpoint=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "endpoint")),
+            security_groups=[],
         )

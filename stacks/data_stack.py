@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -83,10 +85,11 @@ class DataStack(LandingZoneStack):
             # The workload reads the proxy through SSM parameters, not exports: turning the proxy off
             # deletes it (and would delete an export the workload still imports) before the workload
             # stack is updated to connect to the instance.
-            for attribute, value in (
+            published: tuple[tuple[Literal["endpoint", "arn"], str], ...] = (
                 ("endpoint", self.database.proxy.endpoint),
                 ("arn", self.database.proxy.db_proxy_arn),
-            ):
+            )
+            for attribute, value in published:
                 ssm.StringParameter(
                     self,
                     f"Proxy{attribute.capitalize()}Parameter",

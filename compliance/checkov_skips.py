@@ -60,11 +60,13 @@ _NO_VPC = (
 )
 
 
-def _handler_skips(path: str, what: str, no_vpc: str = _NO_VPC) -> tuple[CheckovSkip, ...]:
+def _handler_skips(
+    path: str, what: str, no_vpc: str = _NO_VPC, *, conditional: bool = False
+) -> tuple[CheckovSkip, ...]:
     return (
-        CheckovSkip(path, "CKV_AWS_115", f"{what}; {_NO_CONCURRENCY}", "PCI DSS v4.0.1 2.2.1"),
-        CheckovSkip(path, "CKV_AWS_116", f"{what}; {_NO_DLQ}", "PCI DSS v4.0.1 2.2.1"),
-        CheckovSkip(path, "CKV_AWS_117", f"{what}; {no_vpc}", "PCI DSS v4.0.1 1.3.1"),
+        CheckovSkip(path, "CKV_AWS_115", f"{what}; {_NO_CONCURRENCY}", "PCI DSS v4.0.1 2.2.1", conditional),
+        CheckovSkip(path, "CKV_AWS_116", f"{what}; {_NO_DLQ}", "PCI DSS v4.0.1 2.2.1", conditional),
+        CheckovSkip(path, "CKV_AWS_117", f"{what}; {no_vpc}", "PCI DSS v4.0.1 1.3.1", conditional),
     )
 
 
@@ -188,6 +190,7 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
                 " cdk-nag as AwsSolutions-IAM5); every data action names its resource"
             ),
             requirement="PCI DSS v4.0.1 7.2.1",
+            conditional=True,  # the vault is optional (card_vault absent or enabled: false)
         )
         for function in ("Api", "Detokenize", "Purge", "Migrate")
     ),
@@ -197,6 +200,7 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
             check="CKV_AWS_116",
             reason=f"{reason} (acknowledged for cdk-nag as NIST.800.53.R5-LambdaDLQ)",
             requirement="PCI DSS v4.0.1 10.7.2",
+            conditional=True,  # the vault is optional (card_vault absent or enabled: false)
         )
         for function, reason in (
             (
@@ -230,11 +234,13 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
             " function is reachable only through the listener rule of this account's ALB"
         ),
         requirement="PCI DSS v4.0.1 7.2.1",
+        conditional=True,  # the vault is optional (card_vault absent or enabled: false)
     ),
     *_handler_skips(
         "PciLz-*-Workload-*/AWSCDK.TriggerCustomResourceProviderCustomResourceProvider/Handler",
         "CDK-generated provider of aws_cdk.triggers (the card vault's migration trigger): CloudFormation invokes"
         " it at deploy time only to invoke the migration function and wait for it",
+        conditional=True,  # the vault is optional (card_vault absent or enabled: false)
     ),
 )
 

@@ -55,9 +55,12 @@ $(BIN)/.synth-installed: requirements.txt $(VENV)/.created
 	$(BIN)/pip install $(PIP_INSTALL) -r requirements.txt
 	touch $@
 
-# What `make test` adds: test, lint and supply-chain tools.
-$(BIN)/.installed: requirements.txt requirements-dev.txt $(BIN)/.synth-installed
-	$(BIN)/pip install $(PIP_INSTALL) -r requirements-dev.txt
+# What `make test` adds: test, lint and supply-chain tools, and the card vault's function pins
+# (lambda/*/requirements.txt) so its tests import the code as Lambda runs it. Synth does not need
+# them: it bundles the functions with pip for the Lambda platform (pci_constructs/lambda_bundling.py).
+$(BIN)/.installed: requirements.txt requirements-dev.txt $(wildcard lambda/*/requirements.txt) $(BIN)/.synth-installed
+	$(BIN)/pip install $(PIP_INSTALL) -r requirements-dev.txt \
+		$(foreach r,$(wildcard lambda/*/requirements.txt),-r $(r))
 	touch $@
 
 $(SCAN_VENV)/.created: $(INTERPRETER)
@@ -147,3 +150,14 @@ FORCE:
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+## vault-local: the card vault on http://127.0.0.1:$(VAULT_PORT) (embedded PostgreSQL, moto KMS and
+## Secrets Manager; no AWS). Send X-Amzn-Mtls-Clientcert-Subject as the ALB would (README).
+VAULT_PORT ?= 8080
+.PHONY: vault-local bench-vault
+vault-local: $(BIN)/.installed
+	VAULT_PORT=$(VAULT_PORT) $(BIN)/python -m benchmarks.vault_local
+
+## bench-vault: card-vault throughput, latency, KMS calls, cold import and memory (figures, not tests).
+bench-vault: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.vault_bench

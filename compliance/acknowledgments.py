@@ -730,4 +730,84 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         "Asset publishing reads the cloud assembly, starts its own CodeBuild builds and logs under"
         " CodeBuild's generated names, then publishes only through the target accounts' bootstrap roles",
     ),
+    # --- Card vault workload (issue 10) ------------------------------------------------------------
+    *(
+        Acknowledgment(
+            owner=OWNER,
+            review_by=REVIEW_BY,
+            path=f"PciLz-*-Workload-*/CardVault/{function}Policy",
+            rule="AwsSolutions-IAM5[Resource::*]",
+            reason=(
+                "The Lambda VPC network-interface actions (ec2:CreateNetworkInterface, Describe*, Delete,"
+                " Assign/UnassignPrivateIpAddresses) and X-Ray's PutTraceSegments/PutTelemetryRecords have"
+                " no resource-level permissions in IAM; every other statement names its resource"
+            ),
+            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+            conditional=True,  # the vault is optional (card_vault absent or enabled: false)
+        )
+        for function in ("Api", "Detokenize", "Purge", "Migrate")
+    ),
+    *(
+        Acknowledgment(
+            owner=OWNER,
+            review_by=REVIEW_BY,
+            path="PciLz-*-Workload-*/CardVault/HmacKey",
+            rule=rule,
+            reason=(
+                "The duplicate-detection HMAC key cannot rotate on a schedule: every stored keyed hash would"
+                " stop matching; re-keying (decrypt, re-hash, swap) is an operator procedure, and the key is"
+                " readable only by the API function's role through Secrets Manager"
+            ),
+            requirement="PCI DSS v4.0.1 3.5.1.1, 3.6.1",
+            conditional=True,  # the vault is optional (card_vault absent or enabled: false)
+        )
+        for rule in ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled", "PCI4-SECRET-ROTATION")
+    ),
+    Acknowledgment(
+        owner=OWNER,
+        review_by=REVIEW_BY,
+        path="PciLz-*-Workload-*/AWSCDK.TriggerCustomResourceProviderCustomResourceProvider/Handler",
+        rule="PCI4-LAMBDA-IN-VPC",
+        reason=(
+            "CDK's trigger provider (aws_cdk.triggers, no VPC option) only invokes the migration function,"
+            " which runs in the VPC, and answers CloudFormation through a pre-signed S3 URL in AWS's own"
+            " account that the S3 gateway endpoint (this account's principals only) refuses; it holds no"
+            " cardholder data and logs to its own encrypted, retained group"
+        ),
+        requirement="PCI DSS v4.0.1 1.3.1, 1.4.4",
+        conditional=True,  # the vault is optional (card_vault absent or enabled: false)
+    ),
+    *(
+        Acknowledgment(
+            owner=OWNER,
+            review_by=REVIEW_BY,
+            path=f"PciLz-*-Workload-*/CardVault/{function}",
+            rule="NIST.800.53.R5-LambdaDLQ",
+            reason=reason,
+            requirement="PCI DSS v4.0.1 10.7.2",
+            conditional=True,  # the vault is optional (card_vault absent or enabled: false)
+        )
+        for function, reason in (
+            (
+                "Api",
+                "the ALB invokes the API synchronously and returns its error to the client; a dead-letter"
+                " queue applies to asynchronous invocations only and would never receive anything",
+            ),
+            (
+                "Detokenize",
+                "callers invoke detokenization synchronously and get its error; a dead-letter queue"
+                " applies to asynchronous invocations only and would hold card-number requests besides",
+            ),
+            (
+                "Migrate",
+                "the CDK trigger invokes the migration synchronously and fails the deployment on error,"
+                " which is where an operator sees it; a dead-letter queue would never receive anything",
+            ),
+            (
+                "Purge",
+                "the purge is idempotent and daily: EventBridge retries a failed run twice and the next"
+                " run deletes the same rows; failures are in the function's error metric and encrypted log group",
+            ),
+        )
+    ),
 )

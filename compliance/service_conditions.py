@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-PolicyKind = Literal["key", "bucket", "topic", "log-group", "endpoint", "trust"]
+# "function": a Lambda function's resource-based policy (AWS::Lambda::Permission; its SourceArn and
+# SourceAccount properties are the aws:SourceArn and aws:SourceAccount conditions).
+PolicyKind = Literal["key", "bucket", "topic", "log-group", "endpoint", "trust", "function"]
 
 # Regional service principals (logs.us-east-1.amazonaws.com) are looked up as logs.<region>.amazonaws.com.
 _REGIONAL_PRINCIPAL = re.compile(r"^(?P<service>[a-z0-9-]+)\.[a-z]{2}(?:-gov)?-[a-z]+-\d\.amazonaws\.com$")
@@ -96,6 +98,15 @@ SERVICE_CONDITION_KEYS: dict[tuple[str, PolicyKind], DocumentedConditions] = {
     ("s3.amazonaws.com", "trust"): _documented("Setting up permissions for live replication"),
     ("lambda.amazonaws.com", "trust"): _documented("Defining Lambda function permissions with an execution role"),
     ("rds.amazonaws.com", "trust"): _documented("Setting up AWS Identity and Access Management (IAM) for RDS Proxy"),
+    # --- Lambda resource-based policies (issue #10: the card vault) --------------------------------
+    ("elasticloadbalancing.amazonaws.com", "function"): _documented(
+        "Lambda functions as targets (Application Load Balancers: prepare the Lambda function)", "aws:SourceArn"
+    ),
+    ("events.amazonaws.com", "function"): _documented(
+        "Using resource-based policies for Amazon EventBridge (AWS Lambda permissions)",
+        "aws:SourceArn",
+        "aws:SourceAccount",
+    ),
 }
 
 

@@ -48,5 +48,10 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
             ],
             "break_glass_principals": [f"arn:aws:iam::{PLACEHOLDER_IDENTITY_ACCOUNT}:user/break-glass-1"],
         },
+        # The card vault with the demonstration client CA (config/certs/demo-client-ca.pem) and a
+        # placeholder role allowed to detokenize.
+        "card_vault": {
+            "detokenize_caller_role_arns": [f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/pci-lz-card-vault-detokenizer"],
+        },
     },
 }

@@ -50,6 +50,8 @@ def placeholder_environment(name: str, account: str, cidr_second_octets: tuple[i
         "log_retention_days": 365,
         "key_administrator_role_arns": [f"arn:aws:iam::{account}:role/pci-lz-key-administrator"],
         "audit": {"object_lock_mode": "GOVERNANCE", "archive_retention_days": 365},
+        # The card vault (issue #10) with the demonstration client CA and a placeholder detokenizing role.
+        "card_vault": {"detokenize_caller_role_arns": [f"arn:aws:iam::{account}:role/pci-lz-card-vault-detokenizer"]},
     }
 
 

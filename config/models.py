@@ -10,6 +10,7 @@ import ipaddress
 import re
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 import botocore.session
@@ -392,6 +393,76 @@ class DatabaseConfig(_Frozen):
         return self
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+_CERT_SUBJECT = re.compile(r"^(?:[A-Za-z.0-9]+=[^,]+)(?:,[A-Za-z.0-9]+=[^,]+)*$")
+DEMO_CLIENT_CA_BUNDLE = "config/certs/demo-client-ca.pem"
+
+
+class CardVaultConfig(_Frozen):
+    """The card-vault reference workload in lambda/ (PCI DSS 3.2-3.7, 7.2, 8.3, 10.2), one per region."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Deploy the card vault (through the RDS proxy, or straight to the instance when it is off).",
+    )
+    client_ca_bundle: str = Field(
+        default=DEMO_CLIENT_CA_BUNDLE,
+        description=(
+            "PEM file (path from the repository root) of the CA certificates the ALB trusts for client"
+            " certificates (mutual TLS, verify mode). Public certificates only. The default is a demonstration"
+            " CA whose private key was discarded: replace it before real use."
+        ),
+    )
+    allowed_client_subjects: tuple[str, ...] = Field(
+        default=("CN=payments-client,OU=Payments,O=PCI Landing Zone Demo",),
+        min_length=1,
+        max_length=20,
+        description="Client-certificate subjects (as the ALB writes them, RFC 2253) allowed to call the API.",
+    )
+    detokenize_caller_role_arns: tuple[str, ...] = Field(
+        min_length=1,
+        max_length=5,
+        description="IAM roles (existing, of this account) allowed to invoke the detokenize function.",
+    )
+    purge_grace_days: int = Field(
+        default=30, ge=0, le=365, description="Days after a card's expiry month before the scheduled purge deletes it."
+    )
+    purge_schedule_hour_utc: int = Field(default=3, ge=0, le=23, description="Hour (UTC) of the daily purge.")
+    listener_rule_priority: int = Field(default=100, ge=1, le=50000, description="Priority of the /v1/* ALB rule.")
+
+    @field_validator("client_ca_bundle")
+    @classmethod
+    def _bundle_is_public_pem(cls, value: str) -> str:
+        path = (REPO_ROOT / value).resolve()
+        if not path.is_file():
+            raise ValueError(f"{value}: no such file (a path from the repository root)")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "PRIVATE KEY" in text:
+            raise ValueError(f"{value}: holds a private key; ship the public CA certificates only")
+        if not _PEM_CERTIFICATE.search(text):
+            raise ValueError(f"{value}: no PEM certificate in it")
+        return value
+
+    @field_validator("allowed_client_subjects")
+    @classmethod
+    def _subjects_are_distinguished_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for subject in value:
+            if not _CERT_SUBJECT.match(subject):
+                raise ValueError(f"{subject!r} is not a distinguished name like 'CN=client,O=Example'")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a subject more than once")
+        return value
+
+    @field_validator("detokenize_caller_role_arns")
+    @classmethod
+    def _callers_are_role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _ROLE_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        return value
+
+
 # IAM principals an operator role may trust (PCI DSS 7.2, 8.4). Each form carries different
 # condition keys on its assume-role path (IAM User Guide, "AWS global condition context keys"):
 # an IAM user or role calls sts:AssumeRole and its session carries aws:MultiFactorAuthPresent when
@@ -640,6 +711,9 @@ class EnvironmentConfig(_Frozen):
             " (same fields and rules as compliance/acknowledgments.py)."
         ),
     )
+    card_vault: CardVaultConfig | None = Field(
+        default=None, description="The card-vault workload (issue #10); absent or enabled=false deploys none."
+    )
 
     @field_validator("account")
     @classmethod
@@ -784,6 +858,18 @@ class EnvironmentConfig(_Frozen):
                     f"guardrails.allowed_regions leaves out {sorted(set(missing))}: the region SCP would lock the"
                     f" landing zone out of its own regions (home region {self.home_region!r})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _card_vault_rules(self) -> Self:
+        vault = self.card_vault
+        if vault is None or not vault.enabled:
+            return self
+        for arn in vault.detokenize_caller_role_arns:
+            match = _ROLE_ARN.match(arn)
+            assert match is not None  # checked by the field validator
+            if match["account"] != self.account:
+                raise ValueError(f"card_vault.detokenize_caller_role_arns: {arn} is not in account {self.account}")
         return self
 
     @property

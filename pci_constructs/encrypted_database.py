@@ -9,15 +9,17 @@ What an assessor looks for, and where it is set:
   to KMS-encrypted log groups kept at least a year (4.2.1, 10.2, 10.5.1);
 - the master password generated into Secrets Manager (secrets key), never in a template, and
   rotated by a hosted rotation function in the application tier at most every 30 days (8.3.1, 8.6.3);
-- IAM database authentication on, and an RDS Proxy that requires TLS and IAM (8.3, 8.6.2);
+- IAM database authentication on, and an RDS Proxy that requires TLS and IAM end to end: it logs in
+  as each application user by IAM, never with the master secret (7.2.2, 8.2.2, 8.3, 8.6.2);
 - deletion protection, automated backups, tags copied to snapshots, retained on `cdk destroy`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from aws_cdk import Aws, CfnResource, Duration, Stack
+from aws_cdk import ArnFormat, Aws, CfnResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -73,9 +75,9 @@ class EncryptedDatabase(Construct):
     rotation_log_group_name: str
     rotation_logs: EncryptedLogGroup
     proxy_logs: EncryptedLogGroup | None
-    _proxy_policy: iam.ManagedPolicy
     rotation_security_group: ec2.SecurityGroup
     proxy: rds.DatabaseProxy | None
+    proxy_policy: iam.ManagedPolicy
     proxy_security_group: ec2.SecurityGroup | None
     port: int
 
@@ -103,6 +105,7 @@ class EncryptedDatabase(Construct):
         rotation_days: int,
         database_name: str,
         enable_proxy: bool,
+        proxy_database_users: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         if not _IDENTIFIER.match(instance_identifier):
@@ -227,8 +230,11 @@ class EncryptedDatabase(Construct):
                 "Proxy",
                 proxy_target=rds.ProxyTarget.from_instance(self._proxy_target_view(engine, database_security_group)),
                 # The role's permissions are all in its managed policy; CDK must not add an inline one.
-                role=self._proxy_role(secrets_key).without_policy_updates(),
-                secrets=[self._secret_without_key()],
+                role=self._proxy_role(proxy_database_users).without_policy_updates(),
+                # End-to-end IAM (PCI DSS 8.2.2, 7.2.2): clients log in to the proxy with IAM tokens and the
+                # proxy logs in to PostgreSQL with IAM tokens as the same user. No secret is registered, so
+                # no session can ever run as the master user through the proxy.
+                default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
                 vpc=vpc,
                 vpc_subnets=database_subnets,
                 security_groups=[self.proxy_security_group],
@@ -236,8 +242,6 @@ class EncryptedDatabase(Construct):
                 iam_auth=True,
                 db_proxy_name=f"{instance_identifier}-proxy",
             )
-            # The proxy reads its secret as soon as it starts: the role's policy must exist first.
-            self.proxy.node.add_dependency(self._proxy_policy)
             # RDS Proxy logs to /aws/rds/proxy/<name>, created unencrypted unless it exists first.
             self.proxy_logs = EncryptedLogGroup(
                 self,
@@ -251,6 +255,8 @@ class EncryptedDatabase(Construct):
             target_group = self.proxy.node.find_child("ProxyTargetGroup")
             assert isinstance(target_group, CfnResource)
             target_group.add_property_deletion_override("Tags")
+            # The proxy must not start before its role can log in (its policy is attached separately).
+            self.proxy.node.add_dependency(self.proxy_policy)
 
     def _proxy_target_view(
         self, engine: rds.IInstanceEngine, database_security_group: ec2.ISecurityGroup
@@ -274,42 +280,48 @@ class EncryptedDatabase(Construct):
             engine=engine,
         )
 
-    def _secret_without_key(self) -> secretsmanager.ISecret:
-        """The attached secret as the proxy sees it: same ARN, no key object.
+    def _proxy_role(self, database_users: Sequence[str]) -> iam.Role:
+        """What the proxy needs for end-to-end IAM: `rds-db:connect` to the instance as each application user.
 
-        CDK's grant on a secret also grants on its key through `kms:ViaService`, which it can
-        only write into the key policy, in the keys stack: a reference back up from this stack.
-        The proxy role gets that decrypt permission in IAM instead (`_proxy_role`).
+        "Configuring end-to-end IAM authentication for RDS Proxy" / "Creating and using an IAM policy
+        for IAM database access": resource `arn:<partition>:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>`.
+        Never the master user: it has no IAM login (`rds_iam` is granted only to the application roles).
         """
-        return secretsmanager.Secret.from_secret_attributes(
-            self, "ProxySecret", secret_complete_arn=self.attached_secret.secret_arn
-        )
-
-    def _proxy_role(self, secrets_key: kms.IKey) -> iam.Role:
+        if MASTER_USERNAME in database_users:
+            raise ValueError(f"proxy_database_users: {MASTER_USERNAME} is the master user; the proxy never uses it")
         stack = Stack.of(self)
         role = iam.Role(
             self,
             "ProxyRole",
-            description="Lets RDS Proxy read the CDE database secret",
+            description="Lets RDS Proxy log in to the CDE database as the application users, by IAM",
             assumed_by=iam.ServicePrincipal("rds.amazonaws.com"),
         )
-        self._proxy_policy = iam.ManagedPolicy(
+        users = sorted(set(database_users))
+        statements = [
+            iam.PolicyStatement(
+                actions=["rds-db:connect"],
+                resources=[
+                    stack.format_arn(
+                        service="rds-db",
+                        resource="dbuser",
+                        resource_name=f"{self.instance.instance_resource_id}/{user}",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for user in users
+                ],
+            )
+        ]
+        policy = iam.ManagedPolicy(
             self,
             "ProxyPolicy",
-            description="Read the CDE database secret, decrypting it through Secrets Manager only",
+            description="Log in to the CDE database by IAM as the application users only",
             roles=[role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    resources=[self.attached_secret.secret_arn],
-                ),
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[secrets_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}},
-                ),
-            ],
+            # A managed policy needs a statement: with no application user, one that matches nothing.
+            statements=statements
+            if users
+            else [iam.PolicyStatement(effect=iam.Effect.DENY, actions=["rds-db:connect"], resources=["*"])],
         )
+        self.proxy_policy = policy
         return role
 
     def _enhanced_monitoring_role(self) -> tuple[iam.Role, iam.ManagedPolicy]:

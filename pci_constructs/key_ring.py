@@ -77,6 +77,30 @@ def purpose_key(scope: Construct, construct_id: str, *, alias: str, description:
     return key
 
 
+def separate_administrators(key: kms.Key, administrator_role_arns: Sequence[str]) -> None:
+    """Key administrators manage the key's lifecycle and are explicitly denied its use (PCI DSS 3.6.1.2)."""
+    if not administrator_role_arns:
+        return
+    administrators = [iam.ArnPrincipal(arn) for arn in administrator_role_arns]
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="KeyAdministratorsManageTheKeyLifecycle",
+            principals=administrators,
+            actions=list(KEY_ADMINISTRATOR_ACTIONS),
+            resources=["*"],
+        )
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="KeyAdministratorsNeverUseTheKey",
+            effect=iam.Effect.DENY,
+            principals=administrators,
+            actions=list(DENIED_TO_KEY_ADMINISTRATORS),
+            resources=["*"],
+        )
+    )
+
+
 class KeyRing(Construct):
     """The per-region keys, one per purpose, so a grant on one never opens another (PCI DSS 3.6.1, 3.7).
 
@@ -133,26 +157,7 @@ class KeyRing(Construct):
         return (self.cardholder_data, self.logs, self.secrets, self.s3_data, self.block_storage, self.alerts)
 
     def _separate_administrators(self, key: kms.Key) -> None:
-        if not self.administrator_role_arns:
-            return
-        administrators = [iam.ArnPrincipal(arn) for arn in self.administrator_role_arns]
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="KeyAdministratorsManageTheKeyLifecycle",
-                principals=administrators,
-                actions=list(KEY_ADMINISTRATOR_ACTIONS),
-                resources=["*"],
-            )
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="KeyAdministratorsNeverUseTheKey",
-                effect=iam.Effect.DENY,
-                principals=administrators,
-                actions=list(DENIED_TO_KEY_ADMINISTRATORS),
-                resources=["*"],
-            )
-        )
+        separate_administrators(key, self.administrator_role_arns)
 
     @staticmethod
     def _only_through_service(key: kms.Key, via_service: str, service_label: str) -> None:

@@ -20,9 +20,10 @@ IAM policies are global but each region gets its own copy with a region-qualifie
 in that region's Keys stack: the Keys stack is the first stack of every region and every other
 stack already deploys after it, so a role never names a boundary that does not exist yet, and the
 ARN is built from the name (no CloudFormation export ties the stacks together).
-`PermissionsBoundaryAspect`, added once per environment on its scope (the App, or its Stage in a delivery), puts the boundary on every `AWS::IAM::Role`
-and `AWS::IAM::User` in every stack, CDK-generated ones included (custom-resource providers,
-AwsCustomResource and log-retention singletons: some are raw `CfnResource`s, not `CfnRole`s).
+`PermissionsBoundaryAspect`, added once per environment on its scope (the App, or its Stage in a
+delivery), puts the boundary on every `AWS::IAM::Role` and `AWS::IAM::User` in every stack,
+CDK-generated ones included (custom-resource providers, AwsCustomResource and log-retention
+singletons: some are raw `CfnResource`s, not `CfnRole`s).
 """
 
 from __future__ import annotations

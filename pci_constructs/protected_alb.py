@@ -72,6 +72,7 @@ class ProtectedAlb(Construct):
         tls_policy: str,
         web_acl: RegionalWebAcl,
         access_logs_bucket: s3.IBucket,
+        mutual_authentication: elbv2.MutualAuthentication | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if tls_policy not in TLS_POLICIES:
@@ -113,6 +114,8 @@ class ProtectedAlb(Construct):
             ssl_policy=TLS_POLICIES[tls_policy],
             # The security group is managed by the network; a listener must not widen it.
             open=False,
+            # Mutual TLS (verify mode) when a workload needs authenticated clients (PCI DSS 8.3).
+            mutual_authentication=mutual_authentication,
             default_action=elbv2.ListenerAction.fixed_response(
                 404, content_type="text/plain", message_body="Not Found"
             ),

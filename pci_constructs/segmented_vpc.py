@@ -17,13 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 import jsii
-from aws_cdk import CfnResource, Stack, Tags
+from aws_cdk import Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.provider_logging import harden_provider
 
 EPHEMERAL_PORTS = ec2.AclTraffic.tcp_port_range(1024, 65535)
 ANYWHERE = "0.0.0.0/0"
@@ -226,30 +227,8 @@ class SegmentedVpc(Construct):
         pre-signed S3 URL, which the S3 gateway endpoint's account-only policy would refuse.
         """
         provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
-        if not isinstance(provider, Construct) or provider.node.try_find_child("Logs") is not None:
-            return  # no provider (flag off), or already hardened by another VPC of this stack
-        handler, role = provider.node.find_child("Handler"), provider.node.find_child("Role")
-        if not isinstance(handler, CfnResource) or not isinstance(role, CfnResource):
-            raise TypeError(f"{DEFAULT_SG_PROVIDER}: CDK changed its provider; review this hardening")
-        logs = EncryptedLogGroup(provider, "Logs", encryption_key=log_key, retention_days=log_retention_days)
-        handler.add_property_override("LoggingConfig", {"LogGroup": logs.log_group.log_group_name})
-        role.add_property_deletion_override("ManagedPolicyArns")
-        role.add_property_override(
-            "Policies.1",
-            {
-                "PolicyName": "OwnLogGroup",
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                            "Resource": logs.log_group.log_group_arn,
-                        }
-                    ],
-                },
-            },
-        )
+        if isinstance(provider, Construct):  # no provider when the flag is off
+            harden_provider(provider, log_key=log_key, log_retention_days=log_retention_days)
 
     @staticmethod
     def _egress_tiers() -> tuple[ec2.SubnetConfiguration, ...]:
@@ -474,6 +453,8 @@ class SegmentedVpc(Construct):
             "SecretsManagerEndpoint": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             "LogsEndpoint": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
             "StsEndpoint": ec2.InterfaceVpcEndpointAwsService.STS,
+            # Lambda functions in the VPC send trace segments to X-Ray through it (no NAT path needed).
+            "XRayEndpoint": ec2.InterfaceVpcEndpointAwsService.XRAY,
         }
         # Web-identity and SAML federation (EKS IRSA, CI OIDC) call STS unsigned, so aws:PrincipalAccount is
         # absent: allow them through the endpoint for this account's roles only ("Control access to VPC

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -13,6 +16,7 @@ from pci_constructs.key_ring import KeyRing
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
 from stacks.base import LandingZoneStack
+from stacks.workload_stack import card_vault_database_users, proxy_parameter_name
 
 
 class DataStack(LandingZoneStack):
@@ -74,8 +78,25 @@ class DataStack(LandingZoneStack):
             rotation_days=database.credential_rotation_days,
             database_name=database.database_name,
             enable_proxy=database.enable_proxy,
+            proxy_database_users=card_vault_database_users(config),
         )
         self.database.instance.node.add_dependency(self.enhanced_monitoring_logs)
+        if self.database.proxy is not None:
+            # The workload reads the proxy through SSM parameters, not exports: turning the proxy off
+            # deletes it (and would delete an export the workload still imports) before the workload
+            # stack is updated to connect to the instance.
+            published: tuple[tuple[Literal["endpoint", "arn"], str], ...] = (
+                ("endpoint", self.database.proxy.endpoint),
+                ("arn", self.database.proxy.db_proxy_arn),
+            )
+            for attribute, value in published:
+                ssm.StringParameter(
+                    self,
+                    f"Proxy{attribute.capitalize()}Parameter",
+                    parameter_name=proxy_parameter_name(config, attribute),
+                    string_value=value,
+                    description=f"RDS Proxy {attribute} of the CDE database, read by the card vault at deploy",
+                )
         # Edge, Audit, AuditReplica and Detection log here; the last two exist only in some configurations.
         self.pin_exports(self.access_logs.bucket.bucket_name)
         self.ebs_default_encryption = EbsDefaultEncryption(

@@ -7,6 +7,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.models import REPO_ROOT
+from pci_constructs.client_trust_store import ClientTrustStore
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
@@ -24,6 +26,7 @@ class EdgeStack(LandingZoneStack):
 
     web_acl: RegionalWebAcl
     alb: ProtectedAlb
+    client_trust_store: ClientTrustStore | None
 
     def __init__(
         self,
@@ -56,6 +59,15 @@ class EdgeStack(LandingZoneStack):
             log_key=keys.logs,
             log_retention_days=config.log_retention_days,
         )
+        self.client_trust_store = None
+        vault = config.card_vault
+        if vault is not None and vault.enabled:
+            self.client_trust_store = ClientTrustStore(
+                self,
+                "ClientTrustStore",
+                ca_bundle=REPO_ROOT / vault.client_ca_bundle,
+                name=f"pci-lz-{config.name}-clients",
+            )
         self.alb = ProtectedAlb(
             self,
             "PublicAlb",
@@ -66,4 +78,5 @@ class EdgeStack(LandingZoneStack):
             tls_policy=edge.tls_policy,
             web_acl=self.web_acl,
             access_logs_bucket=access_logs_bucket,
+            mutual_authentication=self.client_trust_store.mutual_authentication if self.client_trust_store else None,
         )

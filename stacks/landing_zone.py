@@ -16,6 +16,7 @@ from stacks.edge_stack import EdgeStack
 from stacks.identity_stack import AccountGuardsStack, IdentityStack, OrgGuardrailsStack
 from stacks.keys_stack import KeysStack
 from stacks.network_stack import NetworkStack
+from stacks.workload_stack import WorkloadStack, card_vault_enabled
 
 
 @dataclass
@@ -24,6 +25,7 @@ class RegionalStacks:
     network: NetworkStack
     data: DataStack
     edge: EdgeStack
+    workload: WorkloadStack | None = None
 
 
 @dataclass
@@ -46,6 +48,7 @@ class LandingZone:
     def stack_names(self) -> list[str]:
         """Every stack of this environment (what its own acknowledgments may apply to)."""
         stacks: list[Stack] = [s for r in self.regions.values() for s in (r.keys, r.network, r.data, r.edge)]
+        stacks += [r.workload for r in self.regions.values() if r.workload is not None]
         if self.audit is not None:
             stacks += [self.audit.trail, *([self.audit.replica] if self.audit.replica else [])]
             stacks += list(self.audit.detection.values())
@@ -57,7 +60,7 @@ def stack_name(config: EnvironmentConfig, part: str, region: str | None = None) 
 
 
 def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZone:
-    """Regional stacks per configured region; references flow keys -> network -> data -> edge.
+    """Regional stacks per configured region; references flow keys -> network -> data -> edge -> workload.
 
     `scope` is the App (`cdk deploy`) or a `Stage` (CDK Pipelines). Each stack's
     CloudFormation name is its construct ID, `PciLz-<env>-<Part>-<region>`, in both:
@@ -93,7 +96,19 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
             network=network.network,
             access_logs_bucket=data.access_logs.bucket,
         )
-        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge)
+        workload = None
+        if card_vault_enabled(config):
+            workload = WorkloadStack(
+                scope,
+                stack_name(config, "Workload", region),
+                config=config,
+                region=region,
+                keys=keys.keys,
+                network=network.network,
+                database=data.database,
+                alb=edge.alb,
+            )
+        zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge, workload=workload)
     zone.audit = _build_audit(scope, config, zone.regions)
     _build_identity(scope, config, zone)
     # Every IAM role and user of every stack of this environment, CDK-generated ones and those

@@ -26,6 +26,8 @@ from stacks.landing_zone import LandingZone, build_landing_zone
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+# Stack unit tests never bundle Lambda assets (pip downloads): CDK's own switch, no stack selected.
+CDK_CONTEXT.setdefault("aws:cdk:bundling-stacks", [])
 
 
 def new_app(outdir: Path, **context: Any) -> App:

@@ -108,10 +108,25 @@ def _services(principal: Any) -> list[str]:
     return [s for s in as_list(services) if isinstance(s, str)]
 
 
+def _function_permission(stack: str, logical_id: str, props: dict[str, Any]) -> Iterator[ServiceStatement]:
+    """A Lambda permission for a service principal; its SourceArn/SourceAccount are those condition keys."""
+    principal = props.get("Principal")
+    if isinstance(principal, str) and principal.endswith(".amazonaws.com"):
+        keys = frozenset(
+            key
+            for prop, key in (("SourceArn", "aws:SourceArn"), ("SourceAccount", "aws:SourceAccount"))
+            if prop in props
+        )
+        yield ServiceStatement(stack, logical_id, "function", principal, "", keys)
+
+
 def service_statements(templates: Iterable[tuple[str, Template]]) -> Iterator[ServiceStatement]:
-    """Every statement naming a service principal in a key, bucket, topic, log-group, endpoint or trust policy."""
+    """Every service-principal statement of a key, bucket, topic, log-group, endpoint, trust or function policy."""
     for stack, template in templates:
         for logical_id, resource in resources(template).items():
+            if resource["Type"] == "AWS::Lambda::Permission":
+                yield from _function_permission(stack, logical_id, resource.get("Properties", {}))
+                continue
             located = POLICY_DOCUMENTS.get(resource["Type"])
             if located is None:
                 continue

@@ -22,7 +22,10 @@ from aws_cdk import aws_kms as kms
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.gate import GateReport, read_report, register_gates
+from config.models import DEMO_CLIENT_CA_BUNDLE
 from pci_constructs.audit_trail import AuditTrail
+from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultDatabase
+from pci_constructs.client_trust_store import ClientTrustStore
 from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection
 from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
 from pci_constructs.encrypted_database import EncryptedDatabase
@@ -98,7 +101,7 @@ def _keys_and_compute(app: App) -> None:
     stack = _Stack(app, "BareRegional", env=ENV)
     ring = KeyRing(stack, "Keys", alias_prefix="bare", administrator_role_arns=[f"arn:aws:iam::{ACCOUNT}:role/admin"])
     network = _network(stack, ring.logs, behind_proxy=True)
-    EncryptedDatabase(
+    database = EncryptedDatabase(
         stack,
         "Database",
         vpc=network.vpc,
@@ -120,6 +123,7 @@ def _keys_and_compute(app: App) -> None:
         rotation_days=30,
         database_name="cde",
         enable_proxy=True,
+        proxy_database_users=DATABASE_USERS,
     )
     EbsDefaultEncryption(stack, "Ebs", encryption_key=ring.block_storage, log_key=ring.logs, log_retention_days=365)
     web_acl = RegionalWebAcl(
@@ -132,7 +136,8 @@ def _keys_and_compute(app: App) -> None:
         log_key=ring.logs,
         log_retention_days=365,
     )
-    ProtectedAlb(
+    trust_store = ClientTrustStore(stack, "ClientTrust", ca_bundle=ROOT / DEMO_CLIENT_CA_BUNDLE, name="bare-clients")
+    alb = ProtectedAlb(
         stack,
         "Alb",
         vpc=network.vpc,
@@ -142,6 +147,38 @@ def _keys_and_compute(app: App) -> None:
         tls_policy="ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
         web_acl=web_acl,
         access_logs_bucket=_access_logs(stack).bucket,
+        mutual_authentication=trust_store.mutual_authentication,
+    )
+    resource_id = database.instance.instance_resource_id
+    assert resource_id is not None
+    CardVault(
+        stack,
+        "CardVault",
+        alias_prefix="bare",
+        key_administrator_role_arns=(f"arn:aws:iam::{ACCOUNT}:role/admin",),
+        vpc=network.vpc,
+        subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
+        function_security_group=network.application_security_group,
+        endpoint_security_group=network.endpoint_security_group,
+        database=VaultDatabase(
+            proxy=database.proxy,
+            instance_endpoint=database.instance.db_instance_endpoint_address,
+            instance_resource_id=resource_id,
+            port=database.port,
+            database_name="cde",
+            master_secret=database.attached_secret,
+            database_security_group=network.database_security_group,
+        ),
+        cardholder_data_key=ring.cardholder_data,
+        secrets_key=ring.secrets,
+        log_key=ring.logs,
+        log_retention_days=365,
+        listener=alb.https_listener,
+        listener_rule_priority=100,
+        allowed_client_subjects=("CN=payments-client,O=Bare",),
+        detokenize_caller_role_arns=(f"arn:aws:iam::{ACCOUNT}:role/detokenizer",),
+        purge_grace_days=30,
+        purge_schedule_hour_utc=3,
     )
 
 

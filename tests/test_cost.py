@@ -48,12 +48,12 @@ def test_default_environment_is_priced_per_region(estimates: list[RegionEstimate
     for result in estimates:
         assert not result.unpriced, result.unpriced
         assert result.fixed["nat_gateway"] == 2  # one per AZ
-        assert result.fixed["vpc_interface_endpoint_az"] == 8  # 4 interface endpoints x 2 AZs
+        assert result.fixed["vpc_interface_endpoint_az"] == 10  # 5 interface endpoints (X-Ray: #10) x 2 AZs
         assert result.fixed["application_load_balancer"] == 1
         assert result.fixed["rds_postgresql_db.m7g.large_multi_az"] == 1
         assert result.fixed["rds_gp3_storage_multi_az"] == 100
         assert result.fixed["rds_proxy_vcpu"] == 2
-        assert result.fixed["kms_key"] == 6
+        assert result.fixed["kms_key"] == 7  # the key ring's 6 and the card vault's environment key
         assert result.fixed["waf_web_acl"] == 1
         assert result.monthly(table) > 0
     home = estimates[0]

@@ -259,7 +259,9 @@ def test_proxy_requires_tls_and_iam_and_sits_in_the_cde(synthesized: Synthesized
             {
                 "EngineFamily": "POSTGRESQL",
                 "RequireTLS": True,
-                "Auth": [Match.object_like({"IAMAuth": "REQUIRED", "AuthScheme": "SECRETS"})],
+                # End to end IAM (issue 9, case 6): no secret, so never the master user's.
+                "DefaultAuthScheme": "IAM_AUTH",
+                "Auth": Match.absent(),
                 "VpcSecurityGroupIds": [{"Fn::GetAtt": [_logical_id(stack.database.proxy_security_group), "GroupId"]}],
             },
         )

@@ -151,11 +151,12 @@ def test_default_delivery_passes_the_gate_in_every_stage(delivered: Delivered) -
         delivery_stack_name("Artifacts", "us-west-2"),
     }
     for env in ("preprod", "prod"):
-        # 5 stacks per region (Keys, Network, Data, Edge, AccountGuards) x 2, Audit, AuditReplica,
-        # Identity, Detection x 2: every stack of the environment, #13's identity stacks included.
+        # 6 stacks per region (Keys, Network, Data, Edge, Workload, AccountGuards) x 2, Audit,
+        # AuditReplica, Identity, Detection x 2: every stack of the environment, #13's identity stacks
+        # and #10's card vault included.
         stack_names = {c.stack_name for c in delivered.delivery.stages[env].node.children if isinstance(c, Stack)}
         assert set(stages[env]) == stack_names, stages[env]
-        assert len(stack_names) == 15
+        assert len(stack_names) == 17
         # The packs really looked inside the stage: its acknowledged findings carry the stage.
         assert any(f.stage == env and f.path.startswith(f"{env}/PciLz-{env}-") for f in delivered.report.acknowledged)
 
@@ -508,4 +509,4 @@ def test_the_permissions_boundary_reaches_every_role_of_every_stage_once(
 def test_the_v4_plugin_parses_every_stack_of_the_delivery(delivered: Delivered) -> None:
     model = delivered.gate.pci_dss_v4.model
     assert model is not None
-    assert len(model.stacks) == len(delivered.assembly.stacks_recursively) == 33
+    assert len(model.stacks) == len(delivered.assembly.stacks_recursively) == 37

@@ -68,7 +68,7 @@ def _condition_findings(templates: Any) -> list[str]:
 
 def test_every_service_principal_statement_uses_documented_condition_keys(synthesized: Synthesized) -> None:
     statements = list(service_statements(synthesized.templates()))
-    assert {s.kind for s in statements} >= {"key", "bucket", "topic", "trust", "log-group"}
+    assert {s.kind for s in statements} >= {"key", "bucket", "topic", "trust", "log-group", "function"}
     assert _condition_findings(synthesized.templates()) == []
 
 

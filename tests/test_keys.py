@@ -66,7 +66,9 @@ def test_every_region_has_one_key_per_purpose(synthesized: Synthesized) -> None:
 
 def test_every_key_rotates_yearly_is_retained_and_waits_thirty_days(synthesized: Synthesized) -> None:
     keys = list(_keys(synthesized))
-    assert len(keys) == 6 * len(synthesized.config.regions)
+    # Six per region in the key ring, plus the card vault's environment key (issue 10) per region.
+    vault = synthesized.config.card_vault is not None and synthesized.config.card_vault.enabled
+    assert len(keys) == (6 + vault) * len(synthesized.config.regions)
     for name, logical_id, key in keys:
         where = f"{name}/{logical_id}"
         assert key["Properties"]["EnableKeyRotation"] is True, where

@@ -335,7 +335,7 @@ def test_private_endpoints_for_aws_apis(network_template: cdk_assertions.Templat
         for e in interface.values()
         if e["Properties"].get("VpcEndpointType") == "Interface"
     }
-    assert services == {"kms", "secretsmanager", "logs", "sts"}
+    assert services == {"kms", "secretsmanager", "logs", "sts", "xray"}
     for endpoint in interface.values():
         props = endpoint["Properties"]
         policy = props["PolicyDocument"]["Statement"]

@@ -1,0 +1,90 @@
+"""A complete local card vault: embedded PostgreSQL (pgserver), moto's KMS and Secrets Manager.
+
+Shared by `make vault-local` (benchmarks/vault_local.py) and `make bench-vault`
+(benchmarks/vault_bench.py). Nothing here talks to AWS: moto answers every call in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "lambda"))
+
+REGION = "eu-west-1"
+DATABASE = "card_vault"
+# The subject `make vault-local` allows by default (what the ALB puts in X-Amzn-Mtls-Clientcert-Subject).
+DEFAULT_CLIENT_SUBJECT = "CN=vault-local-client,OU=Payments,O=PCI Landing Zone Demo"
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": REGION,
+}.items():
+    os.environ[_name] = _value
+
+
+@dataclass
+class LocalVault:
+    vault: Any  # card_vault.vault.Vault
+    settings: Any  # card_vault.settings.VaultSettings
+    server_description: str
+    role_urls: dict[str, str]
+    admin_url: str
+
+
+@contextmanager
+def local_vault(data_dir: Path, *, pool_size: int = 8, allowed_subjects: tuple[str, ...] = ()) -> Iterator[LocalVault]:
+    """Start (or reuse) the embedded PostgreSQL in `data_dir`, migrate it, and build a vault on moto."""
+    import boto3
+    import pgserver
+    import psycopg
+    from card_vault import migrate
+    from card_vault.runtime import build_vault
+    from card_vault.settings import VaultSettings
+    from moto import mock_aws
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o755)
+    server = pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    server_url = server.get_uri("postgres")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(DATABASE)))
+    params = {**conninfo_to_dict(server_url), "dbname": DATABASE}
+    admin_url = make_conninfo("", **params)
+    socket_dir = params.get("host", "")
+    migrate.apply_migrations(f"postgresql://{params.get('user', 'postgres')}@/{DATABASE}?host={socket_dir}")
+    passwords = {role: secrets.token_urlsafe(24) for role in migrate.APP_ROLES}
+    migrate.set_logins(admin_url, "password", passwords)
+    role_urls = {role: make_conninfo("", **{**params, "user": role, "password": pw}) for role, pw in passwords.items()}
+    # moto's keys live only in this process: rows from an earlier run could be neither decrypted
+    # nor matched by keyed hash, so every start begins with an empty vault.
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE vault.cards, vault.data_keys")
+    with mock_aws():
+        session = boto3.session.Session(region_name=REGION)
+        key_arn = session.client("kms").create_key(Description="cardholder data (local)")["KeyMetadata"]["Arn"]
+        secret_arn = session.client("secretsmanager").create_secret(
+            Name="card-vault/hmac-key", SecretString=secrets.token_urlsafe(48)
+        )["ARN"]
+        settings = VaultSettings(
+            kms_key_id=key_arn,
+            hmac_secret_id=secret_arn,
+            database_url=role_urls["card_vault_app"],
+            allowed_client_subjects=allowed_subjects or (DEFAULT_CLIENT_SUBJECT,),
+            region=REGION,
+        )
+        vault = build_vault(settings, session=session, pool_size=pool_size)
+        description = f"PostgreSQL {version[0] if version else '?'} (embedded pgserver, {data_dir / 'pgdata'})"
+        yield LocalVault(vault, settings, description, role_urls, admin_url)

@@ -1,0 +1,115 @@
+"""`make vault-local`: the card vault's ALB handler on http://127.0.0.1:$VAULT_PORT (default 8080).
+
+Plain HTTP on the loopback interface only. Each request becomes the event an ALB would send,
+with the caller identity taken from the `X-Amzn-Mtls-Clientcert-Subject` header (what the ALB
+sets in mutual-TLS verify mode); the default allow-listed subject is `DEFAULT_CLIENT_SUBJECT`
+(`VAULT_CLIENT_SUBJECTS`, a JSON list, replaces the allow-list). Logs go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from benchmarks.vault_env import DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
+
+HOST = "127.0.0.1"
+MAX_BODY_BYTES = 1_048_576  # the ALB's limit for a Lambda target's request body
+
+
+class _Context:
+    function_name = "card-vault-api-local"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:000000000000:function:card-vault-api-local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def alb_event(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
+    """The event an ALB sends a Lambda target (single-value headers, lower-case names)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    lowered.setdefault("x-amzn-trace-id", f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}")
+    path, _, query = path.partition("?")
+    return {
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:local:0:targetgroup/vault/0"}},
+        "httpMethod": method,
+        "path": path,
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&") if "=" in p),
+        "headers": lowered,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def make_handler() -> type[BaseHTTPRequestHandler]:
+    """Request handler class. Powertools' resolvers keep the current event in class state, so handler
+    calls are serialized, one event at a time as in a Lambda instance; sockets and parsing stay concurrent."""
+    import threading
+
+    from card_vault import api
+
+    one_event_at_a_time = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "card-vault-local"
+        sys_version = ""
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self.send_error(413)
+                return
+            body = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
+            event = alb_event(self.command, self.path, dict(self.headers.items()), body)
+            with one_event_at_a_time:
+                response = api.handler(event, _Context())
+            payload = (response.get("body") or "").encode()
+            self.send_response(int(response["statusCode"]))
+            for name, value in (response.get("headers") or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve  # noqa: N815 -- http.server's names
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the handler's own JSON log lines are the access log
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("VAULT_PORT", "8080")))
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".vault-local")
+    args = parser.parse_args()
+    subjects = tuple(json.loads(os.environ["VAULT_CLIENT_SUBJECTS"])) if "VAULT_CLIENT_SUBJECTS" in os.environ else ()
+    from card_vault import runtime
+
+    with local_vault(args.data_dir, allowed_subjects=subjects) as local:
+        runtime.install(local.vault, local.settings)
+        server = ThreadingHTTPServer((HOST, args.port), make_handler())
+        print(f"card vault on http://{HOST}:{args.port}/v1/cards against {local.server_description}", flush=True)
+        print(f"allowed client subjects: {list(local.settings.allowed_client_subjects)}", flush=True)
+        print(f"default subject header: X-Amzn-Mtls-Clientcert-Subject: {DEFAULT_CLIENT_SUBJECT}", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Detokenize Lambda: returns a card number to an authorized caller, never through the ALB.
+
+Invoked directly (`lambda:InvokeFunction`) by the one IAM role the configuration names; the
+function has no URL and no load-balancer target. Event: `{"token": "tok_...", "reason": "..."}`;
+the reason is required (10-200 characters, no markup, no card number) and is logged with the
+request ID, which CloudTrail's Lambda data event for the same call records with the caller's
+identity (PCI DSS v4.0.1 3.4.2, 7.2.1, 10.2.1.1, 10.2.2).
+
+Answers `{"token", "pan"}` or `{"error", ...}`; never raises, so no traceback reaches the
+runtime's own log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from card_vault import runtime
+from card_vault.envelope import DecryptionError
+from card_vault.logs import vault_logger
+from card_vault.models import DetokenizeRequest, error_details
+from card_vault.vault import CardNotFoundError
+
+logger = vault_logger()
+tracer = Tracer(service="card-vault")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request = DetokenizeRequest.model_validate(event)
+    except ValidationError as err:
+        details = error_details(err)
+        logger.warning("detokenize refused: validation", extra={"event": "detokenize_refused", "details": details})
+        return {"error": "validation failed", "details": details}
+    audit = {"event": "detokenize", "token": request.token, "reason": request.reason}
+    try:
+        vault, _ = runtime.current()
+        pan = vault.detokenize(request.token)
+    except CardNotFoundError:
+        logger.warning("detokenize: no such card", extra={**audit, "outcome": "not_found"})
+        return {"error": "not found"}
+    except DecryptionError:
+        logger.error("detokenize: ciphertext failed authentication", extra={**audit, "outcome": "tampered"})
+        return {"error": "decryption failed"}
+    except Exception as err:
+        logger.exception("detokenize failed", extra={**audit, "outcome": "error", "error_type": type(err).__name__})
+        return {"error": "internal error"}
+    logger.info("card detokenized", extra={**audit, "outcome": "returned"})
+    return {"token": request.token, "pan": pan}

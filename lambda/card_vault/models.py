@@ -1,0 +1,172 @@
+"""Request and response shapes of the vault (pydantic v2, strict, unknown fields rejected).
+
+Validation errors are reported as `[{"field": ..., "reason": ...}]` built from the error's
+location and message only: pydantic's `input` (which may hold a card number) is never echoed
+(PCI DSS v4.0.1 3.3, 3.4.1, 6.2.4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Any, Literal
+
+import nh3
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from card_vault.pan import MAX_PAN_DIGITS, MIN_PAN_DIGITS, brand_of, find_pans, luhn_valid
+
+MAX_NAME_CHARS = 26  # ISO/IEC 7813 track 1 name field, what card printers emboss
+MIN_NAME_CHARS = 2
+MAX_EXPIRY_YEARS_AHEAD = 20
+MIN_REASON_CHARS = 10
+MAX_REASON_CHARS = 200
+TOKEN_PATTERN = r"^tok_[A-Za-z0-9_-]{32}$"  # noqa: S105 -- a format, not a credential
+
+# Sensitive authentication data (PCI DSS 3.3.1): never accepted, whatever the spelling.
+_SAD_FIELD = re.compile(
+    r"^(cvv2?|cvc2?|cav2|cid|csc|cvn|cvd|security_?code|card_?verification\w*|pin|pin_?block|pvv|"
+    r"track(_?[12])?(_?data)?|magstripe|mag_?stripe\w*|chip_?data|icc_?data|emv\w*)$"
+)
+_NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '.-][^\W\d_]*)*$")
+
+
+class SensitiveAuthenticationDataError(ValueError):
+    """A request carried a CVV/CVC/PIN/track-data field (refused with 422, never stored)."""
+
+
+def is_sad_field(name: str) -> bool:
+    """True for a field name that denotes sensitive authentication data (PCI DSS 3.3.1.1-3.3.1.3)."""
+    return bool(_SAD_FIELD.match(name.strip().lower().replace("-", "_")))
+
+
+def refuse_sad_fields(body: object) -> None:
+    """Raise SensitiveAuthenticationDataError when any key at any depth of `body` is a SAD field."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and is_sad_field(key):
+                    raise SensitiveAuthenticationDataError(
+                        "sensitive authentication data (CVV/CVC/PIN/track data) is never accepted"
+                    )
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def clean_text(value: str) -> str:
+    """Free text after nh3 (HTML stripped) and Unicode NFC; raises ValueError when markup was present."""
+    normalized = unicodedata.normalize("NFC", value).strip()
+    if nh3.clean(normalized, tags=set()) != normalized.replace("&", "&amp;"):
+        raise ValueError("markup is not allowed")
+    return normalized
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, str_strip_whitespace=False)
+
+
+class TokenizeRequest(_Strict):
+    """Body of POST /v1/cards: `{pan, expiry_month, expiry_year, cardholder_name}`."""
+
+    pan: str = Field(min_length=MIN_PAN_DIGITS, max_length=MAX_PAN_DIGITS, repr=False)
+    expiry_month: int = Field(ge=1, le=12)
+    expiry_year: int = Field(ge=2000, le=2099)
+    cardholder_name: str = Field(min_length=MIN_NAME_CHARS, max_length=MAX_NAME_CHARS * 4)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sensitive_authentication_data(cls, data: Any) -> Any:
+        refuse_sad_fields(data)
+        return data
+
+    @field_validator("pan")
+    @classmethod
+    def _pan(cls, value: str) -> str:
+        if not value.isascii() or not value.isdigit():
+            raise ValueError("must be 13-19 digits")
+        if not luhn_valid(value):
+            raise ValueError("fails the Luhn check")
+        if brand_of(value) is None:
+            raise ValueError("is not in a known card brand's range and length")
+        return value
+
+    @field_validator("cardholder_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        cleaned = clean_text(value)
+        if not MIN_NAME_CHARS <= len(cleaned) <= MAX_NAME_CHARS:
+            raise ValueError(f"must be {MIN_NAME_CHARS}-{MAX_NAME_CHARS} characters")
+        if not _NAME_CHARS.match(cleaned):
+            raise ValueError("letters with single spaces, apostrophes, dots or hyphens only")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _not_expired(self) -> TokenizeRequest:
+        today = dt.datetime.now(dt.UTC).date()
+        if (self.expiry_year, self.expiry_month) < (today.year, today.month):
+            raise ValueError("card has expired")
+        if self.expiry_year > today.year + MAX_EXPIRY_YEARS_AHEAD:
+            raise ValueError(f"expiry is more than {MAX_EXPIRY_YEARS_AHEAD} years ahead")
+        return self
+
+    @property
+    def brand(self) -> str:
+        brand = brand_of(self.pan)
+        assert brand is not None  # checked by the validator
+        return brand
+
+
+class CardView(BaseModel):
+    """The masked view of a stored card (PCI DSS 3.4.1: first six and last four at most)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    brand: str
+    first6: str
+    last4: str
+    expiry: str  # "YYYY-MM"
+
+
+class DetokenizeRequest(_Strict):
+    """Event of the detokenize function: `{token, reason}`; the reason is logged with the caller."""
+
+    token: str = Field(pattern=TOKEN_PATTERN)
+    reason: str = Field(min_length=MIN_REASON_CHARS, max_length=MAX_REASON_CHARS)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        cleaned = clean_text(value)
+        if len(cleaned) < MIN_REASON_CHARS:
+            raise ValueError(f"must be at least {MIN_REASON_CHARS} characters")
+        if find_pans(cleaned):
+            raise ValueError("must not contain a card number")
+        if any(unicodedata.category(c).startswith("C") for c in cleaned):
+            raise ValueError("must not contain control characters")
+        return cleaned
+
+
+class PurgeRequest(_Strict):
+    """Event of the purge function (EventBridge Scheduler sends `{}`; a dry run counts only)."""
+
+    dry_run: bool = False
+
+
+ErrorKind = Literal["validation", "sensitive_authentication_data"]
+
+
+def error_details(err: ValidationError) -> list[dict[str, str]]:
+    """`[{"field", "reason"}]` from a ValidationError, without the offending input or its context."""
+    details = []
+    for item in err.errors(include_input=False, include_context=False, include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        details.append({"field": field, "reason": message})
+    return details

@@ -1,0 +1,31 @@
+"""Scheduled purge: deletes cards past their expiry month plus the grace period (PCI DSS v4.0.1 3.2.1).
+
+Invoked by an EventBridge rule on a schedule with `{}` (`{"dry_run": true}` only counts).
+Answers `{"deleted": n}` or `{"would_delete": n}`; a failure raises, so the invocation is
+recorded as failed and the function's error alarm fires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from card_vault import runtime
+from card_vault.logs import vault_logger
+from card_vault.models import PurgeRequest
+
+logger = vault_logger()
+tracer = Tracer(service="card-vault")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    request = PurgeRequest.model_validate({k: v for k, v in event.items() if k == "dry_run"})
+    vault, settings = runtime.current()
+    count = vault.purge(grace_days=settings.purge_grace_days, dry_run=request.dry_run)
+    key = "would_delete" if request.dry_run else "deleted"
+    logger.info("expired cards purged", extra={"event": "purge", key: count, "grace_days": settings.purge_grace_days})
+    return {key: count}

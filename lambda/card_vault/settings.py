@@ -1,0 +1,73 @@
+"""The functions' settings, from their (KMS-encrypted) environment; bad settings fail at cold start.
+
+Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
+
+- `VAULT_KMS_KEY_ID`: ARN of the cardholder-data KMS key (data keys are generated under it);
+- `VAULT_HMAC_SECRET_ID`: ARN of the Secrets Manager secret holding the HMAC key;
+- `VAULT_DB_HOST`, `VAULT_DB_PORT`, `VAULT_DB_NAME`, `VAULT_DB_USER`: the RDS proxy endpoint and
+  this function's own database user (IAM authentication, TLS with the certificate verified);
+- `VAULT_DB_TLS_CA`: `proxy` (Amazon root CAs, the proxy's ACM certificate) or `rds` (the RDS CAs,
+  straight to the instance when the landing zone runs without the proxy);
+- `VAULT_DATABASE_URL`: instead of the four above, a full libpq URL (local run and tests only);
+- `VAULT_ALLOWED_CLIENT_SUBJECTS`: JSON list of client-certificate subjects the API accepts;
+- `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CERTS = Path(__file__).resolve().parent / "certs"
+# Amazon Root CA 1-4 and Starfield G2: RDS Proxy endpoints present ACM certificates.
+PROXY_CA_BUNDLE = CERTS / "rds-proxy-ca-bundle.pem"
+# Every RDS certificate authority (rds-ca-rsa2048-g1 and the others), for direct instance connections.
+RDS_CA_BUNDLE = CERTS / "rds-ca-bundle.pem"
+
+Subject = Annotated[str, Field(min_length=3, max_length=1024)]
+
+
+class VaultSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kms_key_id: str = Field(min_length=1)
+    hmac_secret_id: str = Field(min_length=1)
+    db_host: str | None = None
+    db_port: int = Field(default=5432, ge=1, le=65535)
+    db_name: str | None = None
+    db_user: str | None = None
+    database_url: str | None = Field(default=None, repr=False)
+    allowed_client_subjects: tuple[Subject, ...] = ()
+    db_tls_ca: Literal["proxy", "rds"] = "proxy"
+    purge_grace_days: int = Field(default=30, ge=0, le=3650)
+    region: str | None = None
+
+    @model_validator(mode="after")
+    def _one_database(self) -> VaultSettings:
+        direct = (self.db_host, self.db_name, self.db_user)
+        if self.database_url is None and not all(direct):
+            raise ValueError("set VAULT_DATABASE_URL, or VAULT_DB_HOST, VAULT_DB_NAME and VAULT_DB_USER")
+        return self
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a usable vault (names the variables, never their values)."""
+
+
+def from_environment(environ: dict[str, str] | None = None) -> VaultSettings:
+    env = dict(os.environ if environ is None else environ)
+    raw: dict[str, object] = {}
+    for field in VaultSettings.model_fields:
+        value = env.get(f"VAULT_{field.upper()}")
+        if value is not None:
+            raw[field] = json.loads(value) if field == "allowed_client_subjects" else value
+    raw.setdefault("region", env.get("AWS_REGION"))
+    try:
+        return VaultSettings.model_validate(raw)
+    except ValidationError as err:
+        fields = sorted({f"VAULT_{str(e['loc'][0]).upper()}" for e in err.errors() if e["loc"]})
+        raise SettingsError(f"invalid vault settings: {', '.join(fields) or err.errors()[0]['msg']}") from None

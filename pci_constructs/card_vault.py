@@ -1,0 +1,449 @@
+"""The card-vault workload: tokenize, detokenize, purge and migrate functions (PCI DSS v4.0.1 3.2-3.7, 7.2, 8.3, 10.2).
+
+- `Api`: the ALB's target for `/v1/*` (target group + listener rule on the given HTTPS listener,
+  which verifies client certificates); tokenizes with data keys of the cardholder-data key.
+- `Detokenize`: no URL, no ALB target; invokable by the configured caller roles only (resource policy).
+- `Purge`: an EventBridge rule runs it daily; deletes cards past expiry plus the grace period.
+- `Migrate`: a CDK trigger (`aws_cdk.triggers`) that applies the yoyo migrations at deploy and
+  creates one database role per function, each logging in by IAM token through the RDS proxy.
+
+Every function: Python (`RUNTIME`), application subnets, its own KMS-encrypted log group kept
+>= the configured days, X-Ray tracing, environment encrypted with the vault's own KMS key, and a
+role whose permissions are written out here (no AWS managed policies, no wildcard actions).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, Fn, Stack, triggers
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_elasticloadbalancingv2_targets as elb_targets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.key_ring import purpose_key, separate_administrators
+from pci_constructs.lambda_bundling import python_asset
+from pci_constructs.provider_logging import harden_provider
+from pci_constructs.retention import retain
+
+LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+PACKAGE = LAMBDA_ROOT / "card_vault"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+HTTPS = 443
+# The database roles the migration creates (lambda/card_vault/migrate.py APP_ROLES), one per function.
+APP_USER = "card_vault_app"
+DETOKENIZE_USER = "card_vault_detokenize"
+PURGE_USER = "card_vault_purge"
+DATABASE_USERS = (APP_USER, DETOKENIZE_USER, PURGE_USER)
+# What the vault passes as KMS encryption context for its data keys (lambda/card_vault/envelope.py).
+DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
+API_PATH_PATTERN = "/v1/*"
+# The CDK provider behind every `aws_cdk.triggers` trigger of a stack (one per stack).
+TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProviderCustomResourceProvider"
+
+
+@dataclass(frozen=True)
+class VaultDatabase:
+    """Where the vault's data lives: the proxy (functions) and the instance (migration trigger)."""
+
+    proxy: rds.IDatabaseProxy | None  # None: the functions connect to the instance by IAM
+    instance_endpoint: str
+    instance_resource_id: str
+    port: int
+    database_name: str
+    master_secret: secretsmanager.ISecret
+    database_security_group: ec2.ISecurityGroup
+
+
+@dataclass(frozen=True)
+class _FunctionSpec:
+    handler: str
+    requirements: str  # lambda/<requirements>/requirements.txt
+    description: str
+    environment: dict[str, str]
+    security_groups: list[ec2.ISecurityGroup]
+    timeout: Duration
+    statements: list[iam.PolicyStatement]
+
+
+class CardVault(Construct):
+    """The four functions, their roles, keys, logs, schedule and ALB wiring.
+
+    Raises ValueError for a listener rule priority outside 1-50000 or no detokenize caller.
+    """
+
+    environment_key: kms.Key
+    hmac_secret: secretsmanager.Secret
+    api: lambda_.Function
+    detokenize: lambda_.Function
+    purge: lambda_.Function
+    migrate: triggers.TriggerFunction
+    log_groups: dict[str, EncryptedLogGroup]
+    trigger_provider_logs: EncryptedLogGroup
+    target_group: elbv2.ApplicationTargetGroup
+    listener_rule: elbv2.ApplicationListenerRule
+    purge_rule: events.Rule
+    migration_security_group: ec2.SecurityGroup
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias_prefix: str,
+        key_administrator_role_arns: tuple[str, ...],
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        function_security_group: ec2.ISecurityGroup,
+        endpoint_security_group: ec2.ISecurityGroup,
+        database: VaultDatabase,
+        cardholder_data_key: kms.IKey,
+        secrets_key: kms.IKey,
+        log_key: kms.IKey,
+        log_retention_days: int,
+        listener: elbv2.IApplicationListener,
+        listener_rule_priority: int,
+        allowed_client_subjects: tuple[str, ...],
+        detokenize_caller_role_arns: tuple[str, ...],
+        purge_grace_days: int,
+        purge_schedule_hour_utc: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not detokenize_caller_role_arns:
+            raise ValueError("detokenize_caller_role_arns: name at least one role")
+        if not 1 <= listener_rule_priority <= 50000:
+            raise ValueError(f"listener_rule_priority={listener_rule_priority}: must be 1-50000")
+        self._vpc = vpc
+        self._subnets = subnets
+        self._log_key = log_key
+        self._log_retention_days = log_retention_days
+        self._secrets_key = secrets_key
+        self.log_groups = {}
+
+        self.environment_key = purpose_key(
+            self,
+            "EnvironmentKey",
+            alias=f"alias/{alias_prefix}/card-vault-environment",
+            description="Encrypts the card-vault functions' environment variables",
+        )
+        separate_administrators(self.environment_key, key_administrator_role_arns)
+        self.hmac_secret = secretsmanager.Secret(
+            self,
+            "HmacKey",
+            description="HMAC-SHA-256 key of the card vault's duplicate detection (PCI DSS 3.5.1.1)",
+            encryption_key=secrets_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True, include_space=False
+            ),
+        )
+        retain(self.hmac_secret)
+
+        common = {
+            "VAULT_KMS_KEY_ID": cardholder_data_key.key_arn,
+            "VAULT_HMAC_SECRET_ID": self.hmac_secret.secret_arn,
+            "VAULT_DB_HOST": database.proxy.endpoint if database.proxy else database.instance_endpoint,
+            "VAULT_DB_TLS_CA": "proxy" if database.proxy else "rds",
+            "VAULT_DB_PORT": str(database.port),
+            "VAULT_DB_NAME": database.database_name,
+            "POWERTOOLS_SERVICE_NAME": "card-vault",
+        }
+        self.api = self._function(
+            "Api",
+            _FunctionSpec(
+                handler="card_vault.api.handler",
+                requirements="api",
+                description="Card vault API behind the ALB: tokenize, masked lookup, disposal",
+                environment={
+                    **common,
+                    "VAULT_DB_USER": APP_USER,
+                    "VAULT_ALLOWED_CLIENT_SUBJECTS": _json_list(allowed_client_subjects),
+                },
+                security_groups=[function_security_group],
+                timeout=Duration.seconds(10),
+                statements=[
+                    _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:GetSecretValue"], resources=[self.hmac_secret.secret_arn]
+                    ),
+                    self._secrets_decrypt_statement(),
+                    _connect_statement(self, database, APP_USER),
+                ],
+            ),
+            concurrency=20,
+        )
+        self.detokenize = self._function(
+            "Detokenize",
+            _FunctionSpec(
+                handler="card_vault.detokenize.handler",
+                requirements="detokenize",
+                description="Card vault detokenization: returns a card number to an authorized role, with a reason",
+                environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
+                security_groups=[function_security_group],
+                timeout=Duration.seconds(10),
+                statements=[
+                    _data_key_statement(cardholder_data_key, "kms:Decrypt"),
+                    _connect_statement(self, database, DETOKENIZE_USER),
+                ],
+            ),
+            concurrency=5,
+        )
+        self.purge = self._function(
+            "Purge",
+            _FunctionSpec(
+                handler="card_vault.purge.handler",
+                requirements="purge",
+                description="Card vault purge: deletes cards past expiry plus the grace period",
+                environment={**common, "VAULT_DB_USER": PURGE_USER, "VAULT_PURGE_GRACE_DAYS": str(purge_grace_days)},
+                security_groups=[function_security_group],
+                timeout=Duration.minutes(5),
+                statements=[_connect_statement(self, database, PURGE_USER)],
+            ),
+            concurrency=1,
+        )
+        self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
+        self.migrate = self._migration_trigger(database)
+
+        self._allow_detokenize_callers(detokenize_caller_role_arns)
+        self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority)
+        # The migration needs its database ingress rule first; the ALB routes to the API only once the
+        # schema and roles exist.
+        self.migrate.execute_after(self.migration_security_group)
+        self.migrate.execute_before(self.listener_rule)
+        self.purge_rule = events.Rule(
+            self,
+            "PurgeSchedule",
+            description="Daily purge of expired cards (PCI DSS 3.2.1)",
+            schedule=events.Schedule.cron(minute="17", hour=str(purge_schedule_hour_utc)),
+            # "Using resource-based policies for Amazon EventBridge": the target adds a Lambda
+            # permission for events.amazonaws.com limited to this rule's ARN.
+            targets=[
+                events_targets.LambdaFunction(
+                    self.purge, event=events.RuleTargetInput.from_object({}), retry_attempts=2
+                )
+            ],
+        )
+
+    # -- functions -------------------------------------------------------------------------
+
+    def _log_group(self, name: str) -> EncryptedLogGroup:
+        group = EncryptedLogGroup(
+            self, f"{name}Logs", encryption_key=self._log_key, retention_days=self._log_retention_days
+        )
+        self.log_groups[name] = group
+        return group
+
+    def _role(self, name: str, log_group: EncryptedLogGroup, statements: list[iam.PolicyStatement]) -> iam.IRole:
+        """A role with every permission in one managed policy the function waits for (no AWS managed policies)."""
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            description=f"Card vault {name} function",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            f"{name}Policy",
+            description=f"Card vault {name}: logs, network interfaces, tracing and its own data access",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group.log_group_arn],
+                ),
+                # "Giving Lambda functions access to resources in an Amazon VPC": the ENI actions,
+                # which EC2 does not scope to resources (what AWSLambdaVPCAccessExecutionRole grants).
+                iam.PolicyStatement(
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                ),
+                # "Visualize Lambda function invocations using AWS X-Ray": no resource-level permissions.
+                iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.environment_key.key_arn]),
+                *statements,
+            ],
+        )
+        self._policies = getattr(self, "_policies", {})
+        self._policies[name] = policy
+        return role.without_policy_updates()
+
+    def _function(self, name: str, spec: _FunctionSpec, *, concurrency: int) -> lambda_.Function:
+        function = lambda_.Function(self, name, **self._function_props(name, spec))
+        function.node.add_dependency(self._policies[name])
+        # A ceiling on database connections through the proxy and on blast radius; Lambda keeps at
+        # least 100 unreserved, so the account's concurrency quota must exceed 100 + 27 per region.
+        assert isinstance(function.node.default_child, lambda_.CfnFunction)
+        function.node.default_child.reserved_concurrent_executions = concurrency
+        return function
+
+    def _function_props(self, name: str, spec: _FunctionSpec) -> dict[str, Any]:
+        """Lambda function properties shared by every vault function (its log group and role made here)."""
+        log_group = self._log_group(name)
+        return {
+            "runtime": RUNTIME,
+            "architecture": lambda_.Architecture.X86_64,
+            "handler": spec.handler,
+            "code": python_asset(
+                package=PACKAGE, requirements=LAMBDA_ROOT / spec.requirements / "requirements.txt", runtime=RUNTIME
+            ),
+            "description": spec.description,
+            "environment": {**spec.environment, "POWERTOOLS_LOGGER_LOG_EVENT": "false"},
+            "environment_encryption": self.environment_key,
+            "vpc": self._vpc,
+            "vpc_subnets": self._subnets,
+            "security_groups": spec.security_groups,
+            "allow_public_subnet": False,
+            "timeout": spec.timeout,
+            "memory_size": 512,
+            "tracing": lambda_.Tracing.ACTIVE,
+            "log_group": log_group.log_group,
+            "logging_format": lambda_.LoggingFormat.JSON,
+            "role": self._role(name, log_group, spec.statements),
+        }
+
+    def _secrets_decrypt_statement(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["kms:Decrypt"],
+            resources=[self._secrets_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}},
+        )
+
+    # -- migration trigger -----------------------------------------------------------------
+
+    def _migration_security_group(
+        self, database: VaultDatabase, endpoint_security_group: ec2.ISecurityGroup
+    ) -> ec2.SecurityGroup:
+        """The migration reaches the instance directly (the proxy serves IAM logins only) and Secrets Manager."""
+        group = ec2.SecurityGroup(
+            self,
+            "MigrationSecurityGroup",
+            vpc=self._vpc,
+            description="Card vault migration trigger: the CDE database and the Secrets Manager endpoint only",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(endpoint_security_group, ec2.Port.tcp(HTTPS), "To the Secrets Manager endpoint")
+        group.add_egress_rule(database.database_security_group, ec2.Port.tcp(database.port), "To the CDE database")
+        database.database_security_group.add_ingress_rule(
+            group, ec2.Port.tcp(database.port), "From the card vault migration trigger", remote_rule=True
+        )
+        return group
+
+    def _migration_trigger(self, database: VaultDatabase) -> triggers.TriggerFunction:
+        name = "Migrate"
+        spec = _FunctionSpec(
+            handler="card_vault.migrate.handler",
+            requirements="migrate",
+            description="Card vault schema migrations and database roles, run at every deploy that changes them",
+            environment={
+                "VAULT_MIGRATION_SECRET_ID": database.master_secret.secret_arn,
+                "VAULT_DB_HOST": database.instance_endpoint,
+                "VAULT_DB_PORT": str(database.port),
+                "VAULT_DB_NAME": database.database_name,
+            },
+            security_groups=[self.migration_security_group],
+            timeout=Duration.minutes(5),
+            statements=[
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"], resources=[database.master_secret.secret_arn]
+                ),
+                self._secrets_decrypt_statement(),
+            ],
+        )
+        props = self._function_props(name, spec)
+        props["reserved_concurrent_executions"] = 1  # one migration at a time (yoyo also locks)
+        trigger = triggers.TriggerFunction(
+            self,
+            name,
+            execute_on_handler_change=True,
+            **props,
+        )
+        trigger.node.add_dependency(self._policies[name])
+        # The trigger's CDK provider (a stack-wide singleton) logs to its own encrypted, retained group.
+        provider = Stack.of(self).node.try_find_child(TRIGGER_PROVIDER)
+        if not isinstance(provider, Construct):
+            raise TypeError(f"{TRIGGER_PROVIDER}: aws_cdk.triggers changed its provider; review this hardening")
+        self.trigger_provider_logs = harden_provider(
+            provider, log_key=self._log_key, log_retention_days=self._log_retention_days
+        )
+        return trigger
+
+    # -- callers ---------------------------------------------------------------------------
+
+    def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> None:
+        """Resource policy naming each caller role ("Using resource-based policies in Lambda")."""
+        for index, arn in enumerate(role_arns):
+            self.detokenize.add_permission(
+                f"Caller{index}", principal=iam.ArnPrincipal(arn), action="lambda:InvokeFunction"
+            )
+
+    def _alb_route(
+        self, listener: elbv2.IApplicationListener, priority: int
+    ) -> tuple[elbv2.ApplicationTargetGroup, elbv2.ApplicationListenerRule]:
+        """`/v1/*` -> the API function. "Lambda functions as targets" (ELB): the target's permission for
+        elasticloadbalancing.amazonaws.com is added by the LambdaTarget before registration."""
+        target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "ApiTargets",
+            target_type=elbv2.TargetType.LAMBDA,
+            targets=[elb_targets.LambdaTarget(self.api)],
+        )
+        rule = elbv2.ApplicationListenerRule(
+            self,
+            "ApiRoute",
+            listener=listener,
+            priority=priority,
+            conditions=[elbv2.ListenerCondition.path_patterns([API_PATH_PATTERN])],
+            action=elbv2.ListenerAction.forward([target_group]),
+        )
+        return target_group, rule
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values))
+
+
+def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:
+    """Data keys of the cardholder-data key, only with the vault's encryption context."""
+    return iam.PolicyStatement(
+        actions=[action], resources=[key.key_arn], conditions={"StringEquals": dict(DATA_KEY_CONTEXT)}
+    )
+
+
+def _connect_statement(scope: Construct, database: VaultDatabase, user: str) -> iam.PolicyStatement:
+    """`rds-db:connect` as one database user, through the proxy or to the instance ("Creating and using an
+    IAM policy for IAM database access": the proxy's resource ID, prx-..., is the last part of its ARN;
+    the instance's is its DbiResourceId)."""
+    resource_id = (
+        Fn.select(6, Fn.split(":", database.proxy.db_proxy_arn))
+        if database.proxy is not None
+        else database.instance_resource_id
+    )
+    return iam.PolicyStatement(
+        actions=["rds-db:connect"],
+        resources=[
+            Stack.of(scope).format_arn(
+                service="rds-db",
+                resource="dbuser",
+                resource_name=f"{resource_id}/{user}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        ],
+    )

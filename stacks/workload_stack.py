@@ -1,0 +1,107 @@
+"""Per-region workload: the card vault behind the edge's load balancer (PCI DSS 3.2-3.7, 7.2, 8.3, 10.2)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from config import EnvironmentConfig
+from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultDatabase
+from pci_constructs.encrypted_database import EncryptedDatabase
+from pci_constructs.key_ring import KeyRing
+from pci_constructs.protected_alb import ProtectedAlb
+from pci_constructs.segmented_vpc import SegmentedVpc
+from stacks.base import LandingZoneStack
+
+
+def card_vault_enabled(config: EnvironmentConfig) -> bool:
+    return config.card_vault is not None and config.card_vault.enabled
+
+
+def card_vault_database_users(config: EnvironmentConfig) -> tuple[str, ...]:
+    """The database users the proxy logs in as (none without the vault)."""
+    return DATABASE_USERS if card_vault_enabled(config) else ()
+
+
+def proxy_parameter_name(config: EnvironmentConfig, attribute: Literal["endpoint", "arn"]) -> str:
+    """SSM parameter (regional) where the data stack publishes an attribute of its RDS Proxy."""
+    return f"/pci-lz/{config.name}/database/proxy-{attribute}"
+
+
+class WorkloadStack(LandingZoneStack):
+    """Composes the card vault from the keys, network, database and edge of its region."""
+
+    vault: CardVault
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        region: str,
+        keys: KeyRing,
+        network: SegmentedVpc,
+        database: EncryptedDatabase,
+        alb: ProtectedAlb,
+    ) -> None:
+        super().__init__(
+            scope, construct_id, config=config, region=region, description="PCI landing zone: card vault workload"
+        )
+        vault = config.card_vault
+        if vault is None:
+            raise ValueError("WorkloadStack needs card_vault configured")
+        resource_id = database.instance.instance_resource_id
+        assert resource_id is not None  # an instance defined here always has its DbiResourceId attribute
+        self.vault = CardVault(
+            self,
+            "CardVault",
+            alias_prefix=f"pci-lz/{config.name}",
+            key_administrator_role_arns=config.key_administrator_role_arns,
+            vpc=network.vpc,
+            subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
+            function_security_group=network.application_security_group,
+            endpoint_security_group=network.endpoint_security_group,
+            database=VaultDatabase(
+                proxy=self._proxy(config, database),
+                instance_endpoint=database.instance.db_instance_endpoint_address,
+                instance_resource_id=resource_id,
+                port=database.port,
+                database_name=config.database.database_name,
+                master_secret=database.attached_secret,
+                database_security_group=network.database_security_group,
+            ),
+            cardholder_data_key=keys.cardholder_data,
+            secrets_key=keys.secrets,
+            log_key=keys.logs,
+            log_retention_days=config.log_retention_days,
+            listener=alb.https_listener,
+            listener_rule_priority=vault.listener_rule_priority,
+            allowed_client_subjects=vault.allowed_client_subjects,
+            detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
+            purge_grace_days=vault.purge_grace_days,
+            purge_schedule_hour_utc=vault.purge_schedule_hour_utc,
+        )
+
+    def _proxy(self, config: EnvironmentConfig, database: EncryptedDatabase) -> rds.IDatabaseProxy | None:
+        """The data stack's proxy, read from its SSM parameters at deploy (CloudFormation resolves them).
+
+        Not an export: with `database.enable_proxy` turned off the data stack deletes the proxy
+        before this stack stops using it, and CloudFormation refuses to delete an imported export.
+        """
+        if database.proxy is None:
+            return None
+        self.add_dependency(Stack.of(database), "the proxy's SSM parameters must exist first")
+        return rds.DatabaseProxy.from_database_proxy_attributes(
+            self,
+            "DatabaseProxy",
+            db_proxy_arn=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "arn")),
+            db_proxy_name=f"pci-lz-{config.name}-cde-proxy",  # a literal: a token would be an export again
+            endpoint=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "endpoint")),
+            security_groups=[],
+        )

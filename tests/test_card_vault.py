@@ -1,0 +1,321 @@
+"""The card-vault workload as synthesized (issue 10) and the proxy's logins (issue 9, case 6)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk.assertions import Match, Template
+
+from config import ConfigError, parse_environment
+from config.defaults import EMBEDDED_ENVIRONMENTS
+from pci_constructs import card_vault
+from stacks.landing_zone import stack_name
+from tests.conftest import CDK_CONTEXT, Synthesized
+
+REGIONS = ("us-east-1", "us-west-2")
+
+
+def _workload(synthesized: Synthesized, region: str) -> Template:
+    return synthesized.template(stack_name(synthesized.config, "Workload", region))
+
+
+def _functions(template: Template) -> Mapping[str, Mapping[str, Any]]:
+    return template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Runtime": Match.string_like_regexp("python")}}
+    )
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_a_workload_stack_per_region_after_edge(synthesized: Synthesized, region: str) -> None:
+    workload = synthesized.zone.regions[region].workload
+    assert workload is not None
+    assert workload.stack_name == f"PciLz-default-Workload-{region}"
+    assert synthesized.zone.regions[region].edge in workload.dependencies
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_functions_in_application_subnets_encrypted_traced(synthesized: Synthesized, region: str) -> None:
+    functions = _functions(_workload(synthesized, region))
+    assert len(functions) == 4
+    for resource in functions.values():
+        props = resource["Properties"]
+        assert props["Runtime"] == card_vault.RUNTIME.name
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert "KmsKeyArn" in props
+        assert props["Environment"]["Variables"]
+        subnets = json.dumps(props["VpcConfig"]["SubnetIds"])
+        assert "ApplicationSubnet" in subnets
+        assert "Public" not in subnets
+        assert "LoggingConfig" in props
+        assert "LogGroup" in props["LoggingConfig"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region: str) -> None:
+    groups = _workload(synthesized, region).find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 5  # the four functions' and the trigger's CDK provider's
+    for group in groups.values():
+        assert "KmsKeyId" in group["Properties"]
+        assert group["Properties"]["RetentionInDays"] >= synthesized.config.log_retention_days
+        assert group["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_trigger_provider_logs_to_its_own_group_without_a_managed_policy(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region).to_json()
+    resources = template["Resources"]
+    (handler,) = (
+        r
+        for lid, r in resources.items()
+        if lid.startswith("AWSCDKTriggerCustomResourceProvider") and r["Type"] == "AWS::Lambda::Function"
+    )
+    (group_id,) = handler["Properties"]["LoggingConfig"]["LogGroup"].values()
+    assert resources[group_id]["Type"] == "AWS::Logs::LogGroup"
+    (role,) = (
+        r
+        for lid, r in resources.items()
+        if lid.startswith("AWSCDKTriggerCustomResourceProvider") and r["Type"] == "AWS::IAM::Role"
+    )
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def _statements(template: Template) -> Iterator[dict[str, Any]]:
+    for resource_type in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+        for policy in template.find_resources(resource_type).values():
+            yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_roles_have_no_wildcard_actions_and_no_managed_aws_policies(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    for statement in _statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), actions
+    for logical_id, role in template.find_resources("AWS::IAM::Role").items():
+        if logical_id.startswith("CardVault"):  # CDK's trigger provider brings its own role
+            assert "ManagedPolicyArns" not in role["Properties"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_function_connects_as_its_own_database_user(synthesized: Synthesized, region: str) -> None:
+    connects = [s for s in _statements(_workload(synthesized, region)) if s["Action"] == "rds-db:connect"]
+    users = sorted(json.dumps(s["Resource"]).split("/")[-1].split('"')[0] for s in connects)
+    assert users == sorted(card_vault.DATABASE_USERS)
+
+
+def test_database_users_match_the_migration() -> None:
+    from card_vault.migrate import APP_ROLES
+
+    assert set(APP_ROLES) == set(card_vault.DATABASE_USERS)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_data_keys_only_with_the_vault_encryption_context(synthesized: Synthesized, region: str) -> None:
+    kms = [s for s in _statements(_workload(synthesized, region)) if s["Action"] in ("kms:GenerateDataKey",)]
+    assert kms
+    assert all(s["Condition"] == {"StringEquals": card_vault.DATA_KEY_CONTEXT} for s in kms)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_alb_forwards_v1_to_the_api(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        {"Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/v1/*"]}}]},
+    )
+    template.has_resource_properties("AWS::ElasticLoadBalancingV2::TargetGroup", {"TargetType": "lambda"})
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_https_listener_verifies_client_certificates(synthesized: Synthesized, region: str) -> None:
+    edge = synthesized.template(stack_name(synthesized.config, "Edge", region))
+    edge.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Protocol": "HTTPS", "MutualAuthentication": {"Mode": "verify", "TrustStoreArn": Match.any_value()}},
+    )
+    edge.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TrustStore",
+        {"CaCertificatesBundleS3Bucket": Match.any_value(), "CaCertificatesBundleS3Key": Match.any_value()},
+    )
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_detokenize_invokable_only_by_configured_role(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    permissions = template.find_resources("AWS::Lambda::Permission")
+    principals = {p["Properties"]["Principal"] for p in permissions.values()}
+    assert principals == {
+        "elasticloadbalancing.amazonaws.com",
+        "events.amazonaws.com",
+        *synthesized.config.card_vault.detokenize_caller_role_arns,  # type: ignore[union-attr]
+    }
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_purge_is_scheduled_and_migration_is_a_trigger(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "cron(17 3 * * ? *)"})
+    triggers = template.find_resources("Custom::Trigger")
+    assert len(triggers) == 1
+    (trigger,) = triggers.values()
+    rules = template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert rules
+    assert all(next(iter(triggers)) in r.get("DependsOn", []) for r in rules.values())
+    assert trigger["Properties"]["ExecuteOnHandlerChange"] is True
+
+
+def test_x_ray_endpoint_serves_the_functions(synthesized: Synthesized) -> None:
+    network = synthesized.template(stack_name(synthesized.config, "Network", "us-east-1"))
+    network.has_resource_properties(
+        "AWS::EC2::VPCEndpoint", {"ServiceName": "com.amazonaws.us-east-1.xray", "VpcEndpointType": "Interface"}
+    )
+
+
+# --- Issue 9, case 6: the proxy never logs in with a master secret ----------------------------------
+
+
+def _refs(value: Any) -> set[str]:
+    """Logical IDs a property value refers to (Ref / Fn::GetAtt), at any depth."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            found |= _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _refs(item)
+    return found
+
+
+def master_secret_ids(template: Mapping[str, Any]) -> set[str]:
+    """Secrets (and their attachments) that hold a database's master credentials in this template."""
+    resources = template.get("Resources", {})
+    master: set[str] = set()
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
+            master |= {r for r in _refs(props.get("MasterUserPassword")) if r in resources}
+            master |= {r for r in _refs(props.get("MasterUsername")) if r in resources}
+            if props.get("ManageMasterUserPassword"):
+                master.add(f"{logical_id}.MasterUserSecret")
+    for logical_id, resource in resources.items():
+        attachment = resource["Type"] == "AWS::SecretsManager::SecretTargetAttachment"
+        if attachment and _refs(resource["Properties"].get("SecretId")) & master:
+            master.add(logical_id)
+    return master
+
+
+def proxies_using_master_secret(template: Mapping[str, Any]) -> list[str]:
+    """Proxies whose auth entries name a master secret (or any imported secret: unprovable)."""
+    master = master_secret_ids(template)
+    bad = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] != "AWS::RDS::DBProxy":
+            continue
+        for auth in resource["Properties"].get("Auth", []):
+            secret = auth.get("SecretArn")
+            referenced = _refs(secret)
+            if (
+                referenced & master
+                or any(m.split(".")[0] in referenced for m in master if "." in m)
+                or "Fn::ImportValue" in json.dumps(secret)
+            ):
+                bad.append(logical_id)
+    return bad
+
+
+def test_no_proxy_in_any_template_uses_a_master_secret(synthesized: Synthesized) -> None:
+    proxies = 0
+    for name, template in synthesized.templates():
+        proxies += sum(r["Type"] == "AWS::RDS::DBProxy" for r in template["Resources"].values())
+        assert proxies_using_master_secret(template) == [], name
+    assert proxies == 2
+
+
+def test_proxy_logs_in_end_to_end_by_iam_as_application_users_only(synthesized: Synthesized) -> None:
+    data = synthesized.template(stack_name(synthesized.config, "Data", "us-east-1"))
+    data.has_resource_properties("AWS::RDS::DBProxy", {"DefaultAuthScheme": "IAM_AUTH", "Auth": Match.absent()})
+    connects = [
+        s
+        for policy in data.find_resources("AWS::IAM::ManagedPolicy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "rds-db:connect"
+    ]
+    assert len(connects) == 1
+    rendered = json.dumps(connects[0]["Resource"])
+    assert all(user in rendered for user in card_vault.DATABASE_USERS)
+    assert "cde_admin" not in rendered
+
+
+def test_the_check_catches_a_proxy_on_the_master_secret() -> None:
+    app = App(context=CDK_CONTEXT)
+    stack = Stack(app, "Bad", env=Environment(account="111111111111", region="us-east-1"))
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    instance = rds.DatabaseInstance(
+        stack,
+        "Db",
+        engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17),
+        vpc=vpc,
+        vpc_subnets=isolated,
+        credentials=rds.Credentials.from_generated_secret("admin_user"),
+    )
+    assert instance.secret is not None
+    instance.add_proxy("Proxy", secrets=[instance.secret], vpc=vpc, vpc_subnets=isolated, iam_auth=True)
+    template = Template.from_stack(stack).to_json()
+    assert proxies_using_master_secret(template) != []
+
+
+def test_without_the_proxy_functions_connect_to_the_instance_by_iam(tmp_path: Any) -> None:
+    from stacks.landing_zone import build_landing_zone
+
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["database"] = {"enable_proxy": False}
+    app = App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    zone = build_landing_zone(app, parse_environment(data))
+    workload = zone.regions["us-east-1"].workload
+    assert workload is not None
+    template = Template.from_stack(workload).to_json()
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    api = next(f for f in functions if "card_vault.api" in f["Properties"]["Handler"])
+    assert api["Properties"]["Environment"]["Variables"]["VAULT_DB_TLS_CA"] == "rds"
+    assert "DbiResourceId" in json.dumps(template)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"client_ca_bundle": "config/certs/missing.pem"}, "client_ca_bundle"),
+        ({"allowed_client_subjects": ["not a dn"]}, "allowed_client_subjects"),
+        ({"detokenize_caller_role_arns": []}, "detokenize_caller_role_arns"),
+        ({"detokenize_caller_role_arns": ["arn:aws:iam::222222222222:role/x"]}, "detokenize_caller_role_arns"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_vault_configuration_fails_naming_the_field(change: dict[str, Any], field: str) -> None:
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["card_vault"] = {**data["card_vault"], **change}
+    with pytest.raises(ConfigError, match=field):
+        parse_environment(data)
+
+
+def test_vault_off_builds_no_workload_and_proxy_has_no_users(tmp_path: Any) -> None:
+    from stacks.landing_zone import build_landing_zone
+
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["card_vault"] = {**data["card_vault"], "enabled": False}
+    config = parse_environment(data)
+    app = App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    zone = build_landing_zone(app, config)
+    assert all(r.workload is None for r in zone.regions.values())
+    data_template = Template.from_stack(zone.regions["us-east-1"].data).to_json()
+    assert proxies_using_master_secret(data_template) == []

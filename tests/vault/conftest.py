@@ -1,0 +1,246 @@
+"""Fixtures of the card-vault tests: a real PostgreSQL and moto's KMS and Secrets Manager.
+
+The database is the embedded `pgserver` PostgreSQL unless `PCI_TEST_DATABASE_URL` names another
+server (a superuser URL: the tests create a database and the vault's roles). Each session gets a
+fresh database migrated by the vault's own migrations; each test starts with empty tables.
+
+Suite-wide guard: every vault test fails if a Luhn-valid card number appears in anything it
+captured (stdout/stderr, log records before formatting) or in any response or exception the
+helpers recorded (`leak_guard`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import psycopg
+import pytest
+from card_vault import migrate, runtime
+from card_vault.envelope import EnvelopeCipher
+from card_vault.keyed_hash import KeyedHasher
+from card_vault.logs import SERVICE, MaskingFormatter
+from card_vault.pan import find_pans
+from card_vault.settings import VaultSettings
+from card_vault.store import CardStore, open_pool
+from card_vault.vault import Vault
+from moto import mock_aws
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+# X-Ray has no daemon here; Powertools' Tracer must not try to reach one.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+os.environ.setdefault("POWERTOOLS_DEV", "0")
+
+REGION = "eu-west-1"
+CLIENT_SUBJECT = "CN=payments-client,OU=Payments,O=Example Corp,C=GB"
+_server_description: list[str] = []
+
+
+@dataclass
+class Database:
+    admin_url: str
+    role_urls: dict[str, str]
+    description: str
+
+    def admin(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.admin_url, autocommit=True)
+
+
+@dataclass
+class Aws:
+    session: boto3.session.Session
+    kms_key_arn: str
+    hmac_secret_arn: str
+
+
+@dataclass
+class Captured:
+    texts: list[str] = field(default_factory=list)
+
+    def add(self, value: object) -> None:
+        self.texts.append(value if isinstance(value, str) else json.dumps(value, default=str))
+
+
+def _server_url(tmp_root: Path) -> tuple[str, str]:
+    url = os.environ.get("PCI_TEST_DATABASE_URL")
+    if url:
+        params = conninfo_to_dict(url)
+        return url, f"PCI_TEST_DATABASE_URL ({params.get('host', 'local socket')}:{params.get('port', 5432)})"
+    import pgserver
+
+    server = pgserver.get_server(tmp_root / "pgdata", cleanup_mode="stop")
+    return server.get_uri("postgres"), f"embedded pgserver at {tmp_root / 'pgdata'}"
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    # pgserver runs postgres as an unprivileged user when we are root: keep its data dir short and open.
+    tmp_root = Path(tempfile.mkdtemp(prefix="vaultpg-"))
+    tmp_root.chmod(0o755)
+    server_url, where = _server_url(tmp_root)
+    name = f"vault_test_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    admin_url = make_conninfo("", **params)
+    migrate.apply_migrations(_as_url(params))
+    passwords = {role: secrets.token_urlsafe(24) for role in migrate.APP_ROLES}
+    migrate.set_logins(admin_url, "password", passwords)
+    role_urls = {role: make_conninfo("", **{**params, "user": role, "password": pw}) for role, pw in passwords.items()}
+    description = f"PostgreSQL {version[0] if version else '?'} ({where})"
+    _server_description.append(description)
+    yield Database(admin_url, role_urls, description)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+
+
+def _as_url(params: dict[str, Any]) -> str:
+    """A postgresql:// URL (what yoyo reads) from libpq parameters, socket directory as `host` query."""
+    user = quote(str(params.get("user", "postgres")), safe="")
+    password = quote(str(params.get("password", "")), safe="")
+    host = str(params.get("host", ""))
+    port = params.get("port")
+    query = []
+    netloc_host = host
+    if host.startswith("/"):
+        netloc_host = ""
+        query.append(f"host={quote(host)}")
+    for key in ("sslmode", "sslrootcert"):
+        if key in params:
+            query.append(f"{key}={quote(str(params[key]))}")
+    return (
+        f"postgresql://{user}:{password}@{netloc_host}{':' + str(port) if port and netloc_host else ''}"
+        f"/{params['dbname']}{'?' + '&'.join(query) if query else ''}"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for description in _server_description:
+        terminalreporter.write_line(f"card-vault tests ran against {description}")
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[Aws]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    with mock_aws():
+        session = boto3.session.Session(region_name=REGION)
+        key = session.client("kms").create_key(Description="cardholder data (test)")["KeyMetadata"]["Arn"]
+        secret = session.client("secretsmanager").create_secret(
+            Name="card-vault/hmac-key", SecretString=secrets.token_urlsafe(48)
+        )["ARN"]
+        yield Aws(session, key, secret)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> None:
+    if "database" in request.fixturenames:
+        db: Database = request.getfixturevalue("database")
+        with db.admin() as conn:
+            conn.execute("TRUNCATE vault.cards, vault.data_keys")
+
+
+def make_vault(
+    database: Database, aws: Aws, role: str = "card_vault_app", *, pool_size: int = 4, **cipher: Any
+) -> Vault:
+    store = CardStore(open_pool(database.role_urls[role], max_size=pool_size))
+    return Vault(
+        store=store,
+        cipher=EnvelopeCipher(kms=aws.session.client("kms"), key_id=aws.kms_key_arn, store=store, **cipher),
+        hasher=KeyedHasher(secrets_client=aws.session.client("secretsmanager"), secret_id=aws.hmac_secret_arn),
+    )
+
+
+@pytest.fixture
+def vault(database: Database, aws: Aws) -> Vault:
+    return make_vault(database, aws)
+
+
+@pytest.fixture
+def detokenizer(database: Database, aws: Aws) -> Vault:
+    return make_vault(database, aws, "card_vault_detokenize")
+
+
+@pytest.fixture
+def settings(database: Database, aws: Aws) -> VaultSettings:
+    return VaultSettings(
+        kms_key_id=aws.kms_key_arn,
+        hmac_secret_id=aws.hmac_secret_arn,
+        database_url=database.role_urls["card_vault_app"],
+        allowed_client_subjects=(CLIENT_SUBJECT,),
+        purge_grace_days=30,
+        region=REGION,
+    )
+
+
+@pytest.fixture
+def installed(vault: Vault, settings: VaultSettings) -> Vault:
+    runtime.install(vault, settings)
+    return vault
+
+
+@pytest.fixture
+def captured() -> Captured:
+    return Captured()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """The service's log lines exactly as the Lambda would print them (Powertools JSON, masked)."""
+    from card_vault import api  # the first Logger of the service sets up the handler all share
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    formatter = api.logger.registered_formatter
+    assert isinstance(formatter, MaskingFormatter)
+    handler.setFormatter(formatter)
+    service_logger = logging.getLogger(SERVICE)
+    service_logger.addHandler(handler)
+    yield buffer
+    service_logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    captured: Captured,
+    log_lines: io.StringIO,
+) -> Iterator[None]:
+    """No Luhn-valid card number in captured output, formatted or raw log records, responses or exceptions."""
+    caplog.set_level(logging.INFO)
+    yield
+    out, err = capfd.readouterr()
+    texts = [out, err, log_lines.getvalue(), *captured.texts]
+    for record in caplog.records:
+        texts.append(record.getMessage())
+        texts.append(json.dumps({k: v for k, v in vars(record).items() if k not in {"args", "exc_info"}}, default=str))
+        if record.exc_info and record.exc_info[1] is not None:
+            texts.append(str(record.exc_info[1]))
+    leaks = [found for text in texts for found in find_pans(text)]
+    assert not leaks, f"{len(leaks)} card number(s) leaked into captured output, logs or responses"
+    # Output is consumed by the guard; show it again so a failing test still prints it.
+    print(out, end="")

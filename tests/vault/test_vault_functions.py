@@ -1,0 +1,145 @@
+"""Detokenize and purge functions, and the migrations (yoyo) they rely on."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from card_vault import detokenize, migrate, purge, runtime
+from card_vault.models import TokenizeRequest
+from card_vault.settings import SettingsError, VaultSettings, from_environment
+from card_vault.vault import Vault
+
+from tests.vault.cards import card_body, card_number
+from tests.vault.conftest import Captured, Database
+from tests.vault.events import FakeContext
+
+
+@pytest.fixture
+def as_detokenizer(detokenizer: Vault, settings: VaultSettings) -> Vault:
+    runtime.install(detokenizer, settings)
+    return detokenizer
+
+
+def test_detokenize_returns_number_and_logs_reason_not_number(
+    vault: Vault, as_detokenizer: Vault, log_lines: io.StringIO
+) -> None:
+    pan = card_number()
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan))).view.token
+    context = FakeContext(function_name="card-vault-detokenize")
+    answer = detokenize.handler({"token": token, "reason": "chargeback case 2026-118"}, context)
+    assert answer == {"token": token, "pan": pan}
+    audit = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    entry = next(line for line in audit if line.get("event") == "detokenize")
+    assert entry["reason"] == "chargeback case 2026-118"
+    assert entry["token"] == token
+    assert entry["function_request_id"] == context.aws_request_id  # joins CloudTrail's record of the caller
+
+
+@pytest.mark.parametrize("event", [{"token": "tok_" + "a" * 32}, {"token": "x", "reason": "a valid reason"}, {}])
+def test_detokenize_requires_token_and_reason(event: dict[str, str], as_detokenizer: Vault, captured: Captured) -> None:
+    answer = detokenize.handler(event, FakeContext())
+    captured.add(answer)
+    assert answer["error"] == "validation failed"
+    assert "pan" not in answer
+
+
+def test_detokenize_tampered_record_fails_loudly(
+    vault: Vault, as_detokenizer: Vault, database: Database, log_lines: io.StringIO
+) -> None:
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
+    with database.admin() as conn:
+        conn.execute("UPDATE vault.cards SET pan_ciphertext = pan_ciphertext || '\\x00'::bytea")
+    answer = detokenize.handler({"token": token, "reason": "fraud investigation 7"}, FakeContext())
+    assert answer == {"error": "decryption failed"}
+    assert '"level":"ERROR"' in log_lines.getvalue().replace(" ", "")
+    assert "tampered" in log_lines.getvalue()
+
+
+def test_detokenize_unknown_token(as_detokenizer: Vault) -> None:
+    answer = detokenize.handler({"token": "tok_" + "b" * 32, "reason": "customer dispute 1"}, FakeContext())
+    assert answer == {"error": "not found"}
+
+
+def test_purge_handler_deletes_expired(vault: Vault, settings: VaultSettings, database: Database) -> None:
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
+    with database.admin() as conn:
+        conn.execute("UPDATE vault.cards SET expiry_year = 2021 WHERE token = %s", (token,))
+    runtime.install(vault, settings)
+    assert purge.handler({"dry_run": True}, FakeContext()) == {"would_delete": 1}
+    scheduled_event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    assert purge.handler(scheduled_event, FakeContext()) == {"deleted": 1}
+
+
+def test_migrations_are_idempotent(database: Database) -> None:
+    assert migrate.apply_migrations(_yoyo_url(database)) == []
+
+
+def _yoyo_url(database: Database) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tests.vault.conftest import _as_url
+
+    return _as_url(conninfo_to_dict(database.admin_url))
+
+
+def test_roles_have_only_their_grants(database: Database) -> None:
+    with database.admin() as conn:
+        rows = conn.execute(
+            "SELECT grantee, table_name, privilege_type FROM information_schema.role_table_grants"
+            " WHERE table_schema = 'vault' AND grantee LIKE 'card_vault_%' ORDER BY 1, 2, 3"
+        ).fetchall()
+        supers = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'card_vault_%'"
+            " AND (rolsuper OR rolcreaterole OR rolcreatedb)"
+        ).fetchall()
+    assert rows == [
+        ("card_vault_app", "cards", "DELETE"),
+        ("card_vault_app", "cards", "INSERT"),
+        ("card_vault_app", "data_keys", "INSERT"),
+        ("card_vault_detokenize", "data_keys", "SELECT"),
+        ("card_vault_purge", "cards", "DELETE"),
+    ]
+    assert supers == []
+
+
+def test_master_url_verifies_tls() -> None:
+    url = migrate.master_url(
+        {"username": "cde_admin", "password": "p@ss:w/rd", "host": "db.example", "port": 5432, "dbname": "cde"},
+        migrate.MIGRATIONS / "ca.pem",
+    )
+    assert "sslmode=verify-full" in url
+    assert "p%40ss%3Aw%2Frd" in url
+
+
+def test_settings_from_environment_name_the_variable() -> None:
+    with pytest.raises(SettingsError, match="VAULT_DB_HOST"):
+        from_environment({"VAULT_KMS_KEY_ID": "k", "VAULT_HMAC_SECRET_ID": "s"})
+    settings = from_environment(
+        {
+            "VAULT_KMS_KEY_ID": "k",
+            "VAULT_HMAC_SECRET_ID": "s",
+            "VAULT_DB_HOST": "proxy.example",
+            "VAULT_DB_NAME": "cde",
+            "VAULT_DB_USER": "card_vault_app",
+            "VAULT_ALLOWED_CLIENT_SUBJECTS": '["CN=a"]',
+        }
+    )
+    assert settings.allowed_client_subjects == ("CN=a",)
+
+
+def test_iam_conninfo_verifies_the_proxy_certificate() -> None:
+    settings = VaultSettings(
+        kms_key_id="k", hmac_secret_id="s", db_host="proxy.example", db_name="cde", db_user="card_vault_app"
+    )
+
+    class Rds:
+        def generate_db_auth_token(self, **kwargs: object) -> str:
+            assert kwargs == {"DBHostname": "proxy.example", "Port": 5432, "DBUsername": "card_vault_app"}
+            return "signed-token"
+
+    conninfo = runtime.iam_conninfo(settings, Rds())()
+    assert "sslmode=verify-full" in conninfo
+    assert "rds-proxy-ca-bundle.pem" in conninfo
+    assert "password=signed-token" in conninfo

@@ -52,6 +52,8 @@ class LandingZone:
         if self.audit is not None:
             stacks += [self.audit.trail, *([self.audit.replica] if self.audit.replica else [])]
             stacks += list(self.audit.detection.values())
+        stacks += [*([self.identity] if self.identity else []), *self.account_guards.values()]
+        stacks += [self.guardrails] if self.guardrails else []
         return [s.stack_name for s in stacks]
 
 

@@ -208,3 +208,8 @@ def test_a_resource_added_elsewhere_never_makes_an_acknowledgment_unused() -> No
     new_bucket = Finding("AwsSolutions", "AwsSolutions-S1", "error", "S/ForkBucket/Resource", "d")
     after = GateReport(plugins=("AwsSolutions",), findings=(new_bucket,), acknowledged=(hidden,))
     assert unused_acknowledgments(gate, before) == unused_acknowledgments(gate, after) == ()
+
+
+def test_an_environment_may_acknowledge_findings_in_every_one_of_its_stacks(synthesized: Synthesized) -> None:
+    # An environment file's acknowledgments apply to `stack_names` only: it must name every stack.
+    assert set(synthesized.zone.stack_names) == {name for name, _ in synthesized.templates()}

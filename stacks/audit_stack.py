@@ -27,6 +27,7 @@ from pci_constructs.security_alarms import (
     break_glass_event,
 )
 from stacks.base import LandingZoneStack
+from stacks.keys_stack import key_alias
 
 
 def log_archive_bucket_name(config: EnvironmentConfig, region: str) -> str:
@@ -45,7 +46,7 @@ def archive_replication(config: EnvironmentConfig) -> ArchiveReplication | None:
         replica_bucket_name=log_archive_bucket_name(config, config.replica_region),
         # IAM names are account-wide: the region keeps a moved replica from colliding with the old one.
         role_name=f"pci-lz-{config.name}-archive-repl-{config.replica_region}",
-        replica_key_alias=f"alias/pci-lz/{config.name}/log-archive-replica",
+        replica_key_alias=key_alias(config, "log-archive-replica"),
     )
 
 

@@ -25,12 +25,9 @@ from pci_constructs.key_ring import KeyRing
 from pci_constructs.operator_roles import CardDataScope, OperatorRoles, vault_function_patterns
 from pci_constructs.org_guardrails import OrganizationGuardrails
 from pci_constructs.permissions_boundary import guard_role_name
+from stacks.audit_stack import log_archive_bucket_name
 from stacks.base import LandingZoneStack
-
-
-def key_alias(config: EnvironmentConfig, purpose: str) -> str:
-    """The alias KeyRing gives each purpose key (`alias/pci-lz/<env>/<purpose>`)."""
-    return f"alias/pci-lz/{config.name}/{purpose}"
+from stacks.keys_stack import key_alias
 
 
 class IdentityStack(LandingZoneStack):
@@ -61,7 +58,7 @@ class IdentityStack(LandingZoneStack):
                 cardholder_data_key_arns=(keys.cardholder_data.key_arn,),
                 vault_function_patterns=vault_function_patterns(config.name),
             ),
-            log_archive_bucket_pattern=f"pcilz-{config.name}-logs-{config.account}-*",
+            log_archive_bucket_pattern=log_archive_bucket_name(config, "*"),
             logs_key_alias=key_alias(config, "logs"),
         )
         self.account_guards = GlobalAccountGuards(

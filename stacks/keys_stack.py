@@ -21,7 +21,7 @@ class KeysStack(LandingZoneStack):
         self.keys = KeyRing(
             self,
             "Keys",
-            alias_prefix=f"pci-lz/{self.config.name}",
+            alias_prefix=key_alias_prefix(config),
             administrator_role_arns=config.key_administrator_role_arns,
         )
         # Pin every key's ARN as an export. Which stacks import a key depends on configuration
@@ -31,3 +31,13 @@ class KeysStack(LandingZoneStack):
         # The first stack of every region: every other stack deploys after it, so the region's
         # permissions boundary exists before any role names it (pci_constructs/permissions_boundary.py).
         self.boundary = PermissionsBoundary(self, "PermissionsBoundary", environment=config.name)
+
+
+def key_alias_prefix(config: EnvironmentConfig) -> str:
+    """`pci-lz/<env>`: every key alias of the environment is `alias/pci-lz/<env>/<purpose>`."""
+    return f"pci-lz/{config.name}"
+
+
+def key_alias(config: EnvironmentConfig, purpose: str) -> str:
+    """The alias KeyRing gives each purpose key (`alias/pci-lz/<env>/<purpose>`)."""
+    return f"alias/{key_alias_prefix(config)}/{purpose}"

@@ -133,7 +133,7 @@ prices: $(BIN)/.synth-installed
 ## has none) and CycloneDX SBOMs of each (offline) into cdk.out/compliance/. AUDIT_STRICT=1 makes
 ## an unreachable vulnerability service a failure (the CI workflow sets it).
 audit: $(BIN)/.installed $(SCAN_BIN)/.installed
-	$(BIN)/python -m compliance.supply_chain --out cdk.out/compliance $(if $(AUDIT_STRICT),--strict)
+	$(BIN)/python -m ci_tools.supply_chain --out cdk.out/compliance $(if $(AUDIT_STRICT),--strict)
 
 ## bench: synth/test-suite timings and memory, medians of RUNS runs, into cdk.out/benchmarks/.
 RUNS ?= 3

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from compliance.evidence import write_compliance_evidence, write_evidence_for_assembly
+from evidence.report import write_compliance_evidence, write_evidence_for_assembly
 from compliance.gate import environment_acknowledgments, failure_summary, prepare_stage, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment

@@ -14,7 +14,7 @@ Cases
               output (its validate(): parsing every template, every rule, the report)
 - make-test:  the whole `make test` after set-up (lint, types, every test)
 - evidence:   what the compliance evidence (report + diagrams, dot renders included) adds to
-              the 2-region synth: one synth, then `python -m compliance.evidence` rewrites the
+              the 2-region synth: one synth, then `python -m evidence.report` rewrites the
               evidence of that assembly RUNS times in one process (wall and CPU, Python and dot)
 - delivery-N: app.py with `-c delivery=` for a delivery of N environments (1, 4, 16), each
               two regions in its own account, every gate on (pipeline, OIDC and every stage);
@@ -161,7 +161,7 @@ def evidence_cost(env_file: Path, workdir: Path, runs: int) -> dict[str, Any]:
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": context}
     subprocess.run([PYTHON, "app.py"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
     timed = subprocess.run(  # noqa: S603
-        [PYTHON, "-m", "compliance.evidence", str(outdir), "--repeat", str(runs)],
+        [PYTHON, "-m", "evidence.report", str(outdir), "--repeat", str(runs)],
         cwd=ROOT,
         env=env,
         check=True,

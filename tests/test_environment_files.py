@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 from compliance.gate import GateReport, register_gates, synthesize
-from compliance.scanners import PendingScan, ScanResult
+from ci_tools.scanners import PendingScan, ScanResult
 from config import EnvironmentConfig, load_environment
 from config.loader import FILE_SUFFIXES
 from config.schema import render

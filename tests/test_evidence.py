@@ -1,6 +1,6 @@
 """The assessor evidence: report statuses agree with the rules, diagrams carry every allowed flow, bytes repeat.
 
-The flow checks read the raw template JSON on their own (not through pci_rules.topology), so a
+The flow checks read the raw template JSON on their own (not through evidence.topology), so a
 security-group rule or NACL entry that the topology missed fails here.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from compliance.evidence import (
+from evidence.report import (
     ACKNOWLEDGED,
     CUSTOMER,
     DIAGRAM_DIR,
@@ -30,11 +30,11 @@ from compliance.evidence import (
     write_evidence_for_assembly,
 )
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
-from pci_rules.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
-from pci_rules.topology import Topology
+from evidence.topology import Topology
 from tests.conftest import Synthesized
 from tests.test_pci_rules import NOTHING_IN_THE_DEFAULT_APP
 

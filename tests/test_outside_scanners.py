@@ -19,7 +19,7 @@ from aws_cdk import App, CfnResource, Stack
 
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import AcknowledgmentError
-from compliance.scanners import CHECKOV_CONFIG, PendingScan, ScanResult, construct_paths
+from ci_tools.scanners import CHECKOV_CONFIG, PendingScan, ScanResult, construct_paths
 from tests.conftest import ROOT, Synthesized
 
 Scans = dict[str, ScanResult]

@@ -92,8 +92,8 @@ def test_readme_lists_every_rule_with_its_requirements() -> None:
 
 
 def test_rule_package_depends_on_no_landing_zone_code() -> None:
-    """pci_rules is importable by any CDK app: it never imports config/, stacks/ or compliance/."""
-    forbidden = ("config", "stacks", "compliance", "pci_constructs")
+    """pci_rules is importable by any CDK app: it never imports config/, stacks/, compliance/, evidence/ or ci_tools/."""
+    forbidden = ("config", "stacks", "compliance", "pci_constructs", "evidence", "ci_tools")
     for source in Path(__file__).resolve().parent.parent.joinpath("pci_rules").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             names = (
@@ -104,3 +104,14 @@ def test_rule_package_depends_on_no_landing_zone_code() -> None:
                 else []
             )
             assert not [n for n in names if n.split(".")[0] in forbidden], f"{source.name} imports {names}"
+
+
+def test_synth_time_code_imports_no_ci_tooling() -> None:
+    """compliance/ and evidence/ run at synth; ci_tools/ (scanners, SBOMs) runs only in CI or by hand."""
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("compliance", "evidence", "pci_rules", "stacks", "pci_constructs", "config"):
+        for source in root.joinpath(folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom | ast.Import):
+                    names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                    assert not [n for n in names if n.split(".")[0] == "ci_tools"], f"{source} imports {names}"

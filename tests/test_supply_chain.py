@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance.supply_chain import (
+from ci_tools.supply_chain import (
     CLEAN,
     NOT_DONE,
     TOOL_FAILED,

@@ -31,17 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compliance.evidence_catalog import (
+from evidence.catalog import (
     CUSTOMER_RESPONSIBILITIES,
     SECURITY_HUB_CONTROLS,
     STANDARD,
     title,
 )
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
-from pci_rules.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
-from pci_rules.topology import Topology
+from evidence.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE_PACK = ROOT / "compliance" / "conformance" / "pci-dss-v4.json"
@@ -581,7 +581,7 @@ def write_evidence_for_assembly(outdir: str | Path, gate: Gate, report: GateRepo
     return write_compliance_evidence(outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report)
 
 
-# -- `python -m compliance.evidence OUTDIR`: regenerate and time the evidence of an existing assembly ----
+# -- `python -m evidence.report OUTDIR`: regenerate and time the evidence of an existing assembly ----
 def _gate_from_evidence(outdir: Path) -> tuple[Gate, GateReport]:
     """The gate as gate-report.json recorded it: packs, acknowledgments and where they applied."""
     from dataclasses import fields

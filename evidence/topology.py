@@ -6,7 +6,7 @@ network ACL entries; every security-group rule (inline `SecurityGroupIngress`/`S
 and separate `AWS::EC2::SecurityGroupIngress`/`Egress` resources, by group reference or CIDR);
 what is attached to each security group (load balancers, functions, databases, proxies, endpoints);
 KMS keys; WAF associations; load-balancer targets. The PCI DSS v4.0.1 1.2.3 network diagram and
-1.2.4 data-flow diagram are drawn from this (pci_rules/diagrams.py), never by hand.
+1.2.4 data-flow diagram are drawn from this (evidence/diagrams.py), never by hand.
 
 A subnet's tier is CDK's `aws-cdk:subnet-name` tag (the `SubnetConfiguration` name), else its
 `Name` tag; a tier is in the cardholder data environment when a subnet of it is tagged

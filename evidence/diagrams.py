@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
-from pci_rules.topology import (
+from evidence.topology import (
     AclEntry,
     Member,
     RegionTopology,

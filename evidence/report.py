@@ -31,17 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.catalog import (
     CUSTOMER_RESPONSIBILITIES,
     SECURITY_HUB_CONTROLS,
     STANDARD,
     title,
 )
-from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.topology import Topology
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
-from evidence.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE_PACK = ROOT / "compliance" / "conformance" / "pci-dss-v4.json"
@@ -584,16 +584,12 @@ def write_evidence_for_assembly(outdir: str | Path, gate: Gate, report: GateRepo
 # -- `python -m evidence.report OUTDIR`: regenerate and time the evidence of an existing assembly ----
 def _gate_from_evidence(outdir: Path) -> tuple[Gate, GateReport]:
     """The gate as gate-report.json recorded it: packs, acknowledgments and where they applied."""
-    from dataclasses import fields
-
     from compliance.gate import EVIDENCE_FILE, read_report
     from compliance.registry import Acknowledgment
 
     data = json.loads((outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text(encoding="utf-8"))
-    names = {f.name for f in fields(Acknowledgment)}
     acknowledged = {
-        Acknowledgment(**{k: v for k, v in row.items() if k in names}): list(row["constructs"])
-        for row in data.get("acknowledgments", [])
+        Acknowledgment.from_evidence(row): list(row["constructs"]) for row in data.get("acknowledgments", [])
     }
     return Gate(packs=tuple(data["packs"]), acknowledged_paths=acknowledged), read_report(outdir)
 

@@ -164,6 +164,24 @@ class Attestation:
     aws_aoc_date: str | None = None
 
 
+def attestation_of(evidence: Any) -> Attestation:
+    """An `Attestation` from an environment's `evidence:` block (config.models.EvidenceConfig)."""
+
+    def text(name: str) -> str | None:
+        value = getattr(evidence, name, None)
+        return None if value is None else str(value)
+
+    return Attestation(
+        preparer=text("preparer") or PENDING,
+        approver=text("approver") or PENDING,
+        approval_date=text("approval_date") or PENDING,
+        last_review_date=text("last_review_date"),
+        last_reviewed_commit=text("last_reviewed_commit"),
+        aws_aoc_edition=text("aws_aoc_edition"),
+        aws_aoc_date=text("aws_aoc_date"),
+    )
+
+
 @dataclass(frozen=True)
 class Provenance:
     generated_at: str
@@ -837,13 +855,17 @@ def write_compliance_evidence(
     return files
 
 
-def write_evidence_for_assembly(outdir: str | Path, gate: Gate, report: GateReport) -> list[Path]:
+def write_evidence_for_assembly(
+    outdir: str | Path, gate: Gate, report: GateReport, *, attestation: Attestation | None = None
+) -> list[Path]:
     """Parse the assembly once, run the PCI DSS v4.0.1 rules on it, write the evidence from both."""
     from pci_rules.rule import evaluate
     from pci_rules.rules import RULES
 
     model = TemplateModel.from_assembly(outdir)
-    return write_compliance_evidence(outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report)
+    return write_compliance_evidence(
+        outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
+    )
 
 
 # -- `python -m evidence.report OUTDIR`: regenerate and time the evidence of an existing assembly ----

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from evidence.report import write_compliance_evidence, write_evidence_for_assembly
 from compliance.gate import environment_acknowledgments, failure_summary, prepare_stage, register_gates, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from config.delivery_loader import load_delivery
+from evidence.report import write_compliance_evidence, write_evidence_for_assembly
 from stacks.delivery import build_delivery
 from stacks.landing_zone import build_landing_zone
 

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pci_rules.model import Resource, TemplateModel
 from evidence.topology import (
     AclEntry,
     Member,
@@ -28,6 +27,7 @@ from evidence.topology import (
     display_name,
     in_cidr,
 )
+from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 

@@ -31,17 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.catalog import (
     CUSTOMER_RESPONSIBILITIES,
     SECURITY_HUB_CONTROLS,
     STANDARD,
     title,
 )
-from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.topology import Topology
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
-from evidence.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE_PACK = ROOT / "compliance" / "conformance" / "pci-dss-v4.json"

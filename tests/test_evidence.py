@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from compliance.gate import EVIDENCE_DIR, Gate, GateReport
+from evidence.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.report import (
     ACKNOWLEDGED,
     CUSTOMER,
@@ -29,12 +31,10 @@ from evidence.report import (
     write_compliance_evidence,
     write_evidence_for_assembly,
 )
-from compliance.gate import EVIDENCE_DIR, Gate, GateReport
-from evidence.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.topology import Topology
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
-from evidence.topology import Topology
 from tests.conftest import Synthesized
 from tests.test_pci_rules import NOTHING_IN_THE_DEFAULT_APP
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from compliance.gate import GateReport, register_gates, synthesize
 from ci_tools.scanners import PendingScan, ScanResult
+from compliance.gate import GateReport, register_gates, synthesize
 from config import EnvironmentConfig, load_environment
 from config.loader import FILE_SUFFIXES
 from config.schema import render

@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -560,3 +561,20 @@ def test_an_unknown_tier_and_a_firewall_route_are_drawn_generically(evidence: Ev
     assert "Firewall tier" in dot
     assert f"Firewall subnet {region}a\\n10.10.240.0/28" in dot
     assert "AWS Network Firewall endpoint\\npci-lz-inspection" in dot
+
+
+def test_evidence_attribution_is_validated_and_printed_from_the_environment_config() -> None:
+    from pydantic import ValidationError
+
+    from config.models import EvidenceConfig
+    from evidence.report import attestation_of
+
+    with pytest.raises(ValidationError, match="other than the preparer"):
+        EvidenceConfig(preparer="Jane Doe", approver="jane doe")
+    with pytest.raises(ValidationError, match="40-character"):
+        EvidenceConfig(last_review_date=date(2026, 11, 1), last_reviewed_commit="abc123")
+    with pytest.raises(ValidationError, match="needs an approver"):
+        EvidenceConfig(approval_date=date(2026, 11, 30))
+    assert attestation_of(EvidenceConfig()) == Attestation()
+    set_ = attestation_of(EvidenceConfig(preparer="Jane Doe", approver="Raj Patel", approval_date=date(2026, 11, 30)))
+    assert (set_.preparer, set_.approver, set_.approval_date) == ("Jane Doe", "Raj Patel", "2026-11-30")

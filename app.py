@@ -20,7 +20,7 @@ from compliance.gate import Gate, failure_summary, gate_zones, prepare_stage, sy
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from config.delivery_loader import load_delivery
-from evidence.report import write_compliance_evidence, write_evidence_for_assembly
+from evidence.report import attestation_of, write_compliance_evidence, write_evidence_for_assembly
 from stacks.delivery import build_delivery
 from stacks.landing_zone import LandingZone, build_landing_zone
 
@@ -63,19 +63,25 @@ def main(app: App | None = None) -> int:
         }
     )
     try:
-        _, gate = gate_app(app)
+        zones, gate = gate_app(app)
     except (ConfigError, AcknowledgmentError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, report = synthesize(app, gate)
     if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
         plugin = gate.pci_dss_v4
+        attestation = attestation_of(zones[0].config.evidence) if len(zones) == 1 else None
         if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
             files = write_compliance_evidence(
-                app.outdir, model=plugin.model, results=plugin.results, gate=gate, report=report
+                app.outdir,
+                model=plugin.model,
+                results=plugin.results,
+                gate=gate,
+                report=report,
+                attestation=attestation,
             )
         else:  # validation stopped before the plugin ran
-            files = write_evidence_for_assembly(app.outdir, gate, report)
+            files = write_evidence_for_assembly(app.outdir, gate, report, attestation=attestation)
         print(f"compliance evidence: {len(files)} files in {Path(app.outdir).name}/compliance/", file=sys.stderr)
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"

@@ -644,6 +644,50 @@ class GuardrailsConfig(_Frozen):
         return bool(self.organization_unit_ids)
 
 
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class EvidenceConfig(_Frozen):
+    """Attribution of the assessor evidence (evidence/report.py): who prepared and approved it, the
+    last recorded review, and the AWS PCI DSS Attestation of Compliance relied on. Every field is
+    optional; the evidence prints "pending" (or "none recorded", "unverified") until it is set."""
+
+    preparer: str | None = Field(default=None, min_length=3, description="Who prepares the evidence (name, role).")
+    approver: str | None = Field(
+        default=None, min_length=3, description="Who approves it: a person other than the preparer."
+    )
+    approval_date: date | None = Field(default=None, description="ISO date of the approval.")
+    last_review_date: date | None = Field(
+        default=None, description="ISO date of the last review of the network and data-flow evidence (1.2.7)."
+    )
+    last_reviewed_commit: str | None = Field(
+        default=None, description="The 40-hex git commit that review examined; the evidence shows what changed since."
+    )
+    aws_aoc_edition: str | None = Field(
+        default=None,
+        min_length=3,
+        description="Edition of the AWS PCI DSS Attestation of Compliance relied on (from AWS Artifact).",
+    )
+    aws_aoc_date: date | None = Field(default=None, description="ISO date of that Attestation of Compliance.")
+
+    @field_validator("last_reviewed_commit")
+    @classmethod
+    def _full_commit(cls, value: str | None) -> str | None:
+        if value is not None and not _COMMIT.match(value):
+            raise ValueError("must be a full 40-character lowercase git commit hash")
+        return value
+
+    @model_validator(mode="after")
+    def _approver_is_not_the_preparer(self) -> Self:
+        if self.approver and self.preparer and self.approver.casefold() == self.preparer.casefold():
+            raise ValueError("approver must be a person other than the preparer")
+        if self.approval_date and not self.approver:
+            raise ValueError("approval_date needs an approver")
+        if self.last_reviewed_commit and not self.last_review_date:
+            raise ValueError("last_reviewed_commit needs last_review_date")
+        return self
+
+
 _PENDING: Literal["pending"] = "pending"
 _REQUIREMENT_PATTERN = r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$"
 
@@ -752,6 +796,15 @@ class EnvironmentConfig(_Frozen):
     card_vault: CardVaultConfig | None = Field(
         default=None, description="The card-vault workload (issue #10); absent or enabled=false deploys none."
     )
+    evidence: EvidenceConfig = Field(
+        default_factory=EvidenceConfig,
+        description="Preparer, approver, last review and AWS AOC edition printed in the assessor evidence.",
+    )
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _evidence_block_may_be_empty(cls, value: object) -> object:
+        return {} if value is None else value  # `evidence:` with every field commented out
 
     @field_validator("account")
     @classmethod

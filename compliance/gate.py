@@ -39,6 +39,7 @@ from compliance.registry import (
     EnvironmentScope,
     Governance,
     apply_acknowledgments,
+    construct_justifications,
     construct_paths,
 )
 from pci_rules.plugin import PciDssV4Plugin
@@ -260,7 +261,10 @@ def register_gates(
     constructs = construct_paths(app)  # one read of the tree for both registries
     scopes = tuple(environments)
     acknowledgments = tuple(acknowledgments)
-    matched = apply_acknowledgments(app, [*acknowledgments, *environment], constructs, environments=scopes, today=today)
+    carried = construct_justifications(app, constructs)  # what reusable constructs justify themselves
+    matched = apply_acknowledgments(
+        app, [*acknowledgments, *environment, *carried], constructs, environments=scopes, today=today
+    )
     if checkov_skips is None:
         checkov_skips = CHECKOV_SKIPS if acknowledgments == ACKNOWLEDGMENTS else ()
     skipped = apply_checkov_skips(app, checkov_skips, constructs)

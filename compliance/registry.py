@@ -34,6 +34,7 @@ from aws_cdk import CfnResource, Stack, Stage, Validations
 from constructs import IConstruct
 
 from compliance.predicates import CONFIG_PREDICATES, RESOURCE_PREDICATES
+from pci_constructs.justification import justifications_of
 from pci_rules.plugin import acknowledgment_id
 from pci_rules.rules import RULES
 
@@ -140,6 +141,9 @@ class Acknowledgment:
     conditional: bool = False
     scope: str | None = None
     source: str = PROJECT_REGISTRY
+    # Set for a justification a reusable construct carries (pci_constructs.justification): the
+    # construct acknowledged the finding itself; the gate records and judges it like any entry.
+    carried_by: str | None = None
 
     def problems(self, today: date | None = None) -> list[str]:
         """Why this entry is not acceptable as written, on `today` (default: the real date)."""
@@ -278,6 +282,7 @@ class Acknowledgment:
             "conditional": self.conditional,
             "scope": self.scope,
             "source": self.source,
+            "carried_by": self.carried_by,
         }
 
     @classmethod
@@ -300,6 +305,7 @@ class Acknowledgment:
             conditional=bool(row.get("conditional", False)),
             scope=row.get("scope"),
             source=row.get("source", PROJECT_REGISTRY),
+            carried_by=row.get("carried_by"),
         )
 
 
@@ -472,7 +478,7 @@ def apply_acknowledgments(
         candidates = [(c, path) for c, path in constructs if entry.matches(path)]
         in_scope = [(c, full) for c, _ in candidates if _under(full := c.node.path, scopes)]
         hits = [(c, full) for c, full in in_scope if entry.matches_resource(c)]
-        for construct, _ in hits:
+        for construct, _ in [] if entry.carried_by else hits:
             ids = [entry.validation_id]
             if "{" in entry.rule:  # placeholders: a jsii round trip for these few hits only
                 regions = stack_regions(app) if regions is None else regions
@@ -598,3 +604,34 @@ class Adoption:
             governance=Governance.from_evidence(row),
             problems=tuple(row.get("problems", ())),
         )
+
+
+def construct_justifications(
+    app: Stage, constructs: list[tuple[IConstruct, str]] | None = None
+) -> tuple[Acknowledgment, ...]:
+    """The justifications reusable constructs under `app` carry, as registry entries (one per rule
+    and resource; the same construct in several Stages gives one entry, applied in each).
+
+    A justification names the exact resource its construct made, so its path is that resource's
+    path (relative to its Stage), never a pattern.
+    """
+    prefixes = stage_prefixes(app)
+    prefixes.sort(key=len, reverse=True)
+    found: dict[Acknowledgment, None] = {}
+    for construct, _ in construct_paths(app) if constructs is None else constructs:
+        for carried in justifications_of(construct):
+            found[
+                Acknowledgment(
+                    path=_within_stage(carried.target.node.path, prefixes),
+                    rule=carried.rule,
+                    reason=carried.reason,
+                    requirement=carried.requirement,
+                    owner=carried.owner,
+                    approver=carried.approver,
+                    ticket=carried.ticket,
+                    review_by=carried.review_by,
+                    source=f"construct {carried.construct_type} (pci_constructs)",
+                    carried_by=carried.construct_type,
+                )
+            ] = None
+    return tuple(found)

@@ -66,17 +66,33 @@ class _StrictSafeLoader(yaml.SafeLoader):
     """yaml.SafeLoader whose mappings remember duplicate keys instead of keeping the last."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode) -> _Object:
+    """A mapping whose own keys may appear once each; YAML merge keys (`<<: *base`) behave as YAML
+    defines them: the merged mappings' keys come first (the first merged mapping wins among them)
+    and the mapping's own keys override them, which is no duplicate."""
+    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
     loader.flatten_mapping(node)
+    merged = len(node.value) - own
     pairs: list[tuple[Any, Any]] = []
     lines: list[int] = []
-    for key_node, value_node in node.value:
+    inherited: dict[Any, Any] = {}
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, Hashable):
             raise ConfigError(f"line {key_node.start_mark.line + 1}: a key must be text, not {type(key).__name__}")
-        pairs.append((key, loader.construct_object(value_node, deep=True)))
+        value = loader.construct_object(value_node, deep=True)
+        if index < merged:
+            inherited[key] = value  # flatten_mapping orders them so that the last one is YAML's winner
+            continue
+        pairs.append((key, value))
         lines.append(key_node.start_mark.line + 1)
-    return _object(pairs, lines)
+    result = _object(pairs, lines)
+    for key, value in inherited.items():
+        result.setdefault(key, value)
+    return result
 
 
 _StrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

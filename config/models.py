@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import types
+import typing
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import botocore.session
 from pydantic import (
@@ -118,8 +120,50 @@ VpcCidr = Annotated[str, AfterValidator(_check_private_cidr)]
 IngressCidr = Annotated[str, AfterValidator(_check_ingress_cidr)]
 
 
+def _scalar_kind(annotation: Any) -> type | None:
+    """bool, int or float when a field holds exactly that scalar (optionally None or Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _scalar_kind(typing.get_args(annotation)[0])
+    if origin in (types.UnionType, typing.Union):
+        kinds = {_scalar_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    return annotation if annotation in (bool, int, float) else None
+
+
+def _scalar_problem(kind: type, value: Any) -> str | None:
+    if value is None:
+        return None
+    if kind is bool and not isinstance(value, bool):
+        return "must be true or false"
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return "must be a whole number"
+    if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return "must be a number"
+    return None
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_scalars(cls, data: Any) -> Any:
+        """Booleans and numbers are strict everywhere: pydantic would take "yes", "1" or "8443" (a
+        quoted value, so text) for them; a configuration says true/false and numbers unquoted."""
+        if not isinstance(data, dict):
+            return data
+        problems = []
+        for name, info in cls.model_fields.items():
+            kind = _scalar_kind(info.annotation)
+            if kind is None or name not in data:
+                continue
+            problem = _scalar_problem(kind, data[name])
+            if problem:
+                problems.append(f"{name} {problem}, not {data[name]!r} (in YAML, a quoted value is text)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
 
 class RegionConfig(_Frozen):

@@ -24,6 +24,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.justification import justify
 from pci_constructs.provider_logging import harden_provider
 
 EPHEMERAL_PORTS = ec2.AclTraffic.tcp_port_range(1024, 65535)
@@ -116,6 +117,29 @@ class _AclRule:
     traffic: ec2.AclTraffic
     cidrs: Sequence[str]
     action: ec2.Action = ec2.Action.ALLOW
+    # Why an entry that admits the internet is needed (the construct's justification of
+    # PCI4-EC2-NACL-NO-OPEN-INGRESS on it); None for every other entry.
+    open_ingress_reason: str | None = None
+
+
+VPC3_REASON = (
+    "AwsSolutions advises security groups instead of NACLs; PCI DSS asks for both layers, so the"
+    " tier NACLs (public, application, CDE) are deliberate defence in depth"
+)
+IGW_ROUTE_REASON = (
+    "The public tier is the DMZ: its default route to the internet gateway is what lets the load"
+    " balancer answer clients{nat}; no workload runs in it and the CDE route tables have no such route"
+)
+PUBLIC_EPHEMERAL_REASON = (
+    "NACLs are stateless: the NAT gateways in this tier receive the replies to the application tier's"
+    " outbound HTTPS from any internet address on ephemeral ports 1024-65535; nothing else in the tier"
+    " has a public address but the load balancer, whose security group admits only the client CIDRs"
+)
+APPLICATION_EPHEMERAL_REASON = (
+    "NACLs are stateless: replies to this tier's own outbound HTTPS ({path}) arrive from internet"
+    " addresses on ephemeral ports 1024-65535; nothing in the tier has a public address and its"
+    " stateful security groups admit no such traffic"
+)
 
 
 class SegmentedVpc(Construct):
@@ -203,7 +227,10 @@ class SegmentedVpc(Construct):
         self.egress_subnets = self._tier(Tier.EGRESS) if egress_firewall_subnets else None
 
         self._create_security_groups(network, allowed_ingress_cidrs, app_port, db_port, database_behind_proxy)
-        self._create_network_acls(network, allowed_ingress_cidrs, app_port, db_port)
+        self._create_network_acls(
+            network, allowed_ingress_cidrs, app_port, db_port, nat_in_public_tier=not egress_firewall_subnets
+        )
+        self._justify_internet_routes(nat_in_public_tier=not egress_firewall_subnets)
         self._create_endpoints()
 
         self.flow_log_group = EncryptedLogGroup(
@@ -229,6 +256,20 @@ class SegmentedVpc(Construct):
         provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
         if isinstance(provider, Construct):  # no provider when the flag is off
             harden_provider(provider, log_key=log_key, log_retention_days=log_retention_days)
+            handler = provider.node.try_find_child("Handler")
+            if handler is not None:
+                justify(
+                    self,
+                    handler,
+                    rule="PCI4-LAMBDA-IN-VPC",
+                    reason=(
+                        "CDK's default-security-group provider runs only during deployment, to empty the VPC's"
+                        " default group through EC2 APIs, and answers CloudFormation through a pre-signed S3 URL"
+                        " in AWS's own account, which a VPC's account-only S3 gateway endpoint refuses; it holds"
+                        " no cardholder data and logs to its own encrypted, retained group"
+                    ),
+                    requirement="PCI DSS v4.0.1 1.3.1, 1.4.4",
+                )
 
     @staticmethod
     def _egress_tiers() -> tuple[ec2.SubnetConfiguration, ...]:
@@ -305,7 +346,18 @@ class SegmentedVpc(Construct):
         allowed_ingress_cidrs: Sequence[str],
         app_port: int,
         db_port: int,
+        *,
+        nat_in_public_tier: bool,
     ) -> None:
+        """Each tier's entries, narrowed to what the egress mode needs.
+
+        With the NAT gateways in the public tier (`egress.mode: nat`) it forwards the application
+        tier's HTTPS and takes the replies from anywhere; behind the Network Firewall the NAT
+        gateways sit in the egress tier, so the public tier admits ephemeral ports only from the
+        application tier (replies of instance and IP targets; an ALB invokes Lambda targets
+        without a network connection, "Lambda functions as targets", ELB User Guide) and replies
+        only to the client CIDRs.
+        """
         inbound, outbound = ec2.TrafficDirection.INGRESS, ec2.TrafficDirection.EGRESS
         public = self._cidrs(self.public_subnets)
         app = self._cidrs(self.application_subnets)
@@ -318,11 +370,25 @@ class SegmentedVpc(Construct):
             Tier.PUBLIC: [
                 _AclRule(inbound, https, allowed_ingress_cidrs),
                 _AclRule(inbound, http, allowed_ingress_cidrs),
-                _AclRule(inbound, https, app),  # app tier egress through the NAT gateways
-                _AclRule(inbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to NAT and ALB flows
+                *(
+                    (
+                        _AclRule(inbound, https, app),  # app-tier egress through the NAT gateways
+                        _AclRule(
+                            inbound, EPHEMERAL_PORTS, [ANYWHERE], open_ingress_reason=PUBLIC_EPHEMERAL_REASON
+                        ),  # replies to NAT-forwarded flows (and to targets' replies)
+                    )
+                    if nat_in_public_tier
+                    else (_AclRule(inbound, EPHEMERAL_PORTS, app),)  # targets' replies to the load balancer
+                ),
                 _AclRule(outbound, app_traffic, app),
-                _AclRule(outbound, https, [ANYWHERE]),  # NAT forwarding app-tier HTTPS
-                _AclRule(outbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to clients
+                *(
+                    (
+                        _AclRule(outbound, https, [ANYWHERE]),  # NAT forwarding app-tier HTTPS
+                        _AclRule(outbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to clients and NAT replies
+                    )
+                    if nat_in_public_tier
+                    else (_AclRule(outbound, EPHEMERAL_PORTS, allowed_ingress_cidrs),)  # replies to clients
+                ),
             ],
             Tier.APPLICATION: [
                 _AclRule(inbound, app_traffic, public),
@@ -331,7 +397,14 @@ class SegmentedVpc(Construct):
                 # ephemeral allow below would admit it on every port >= 1024. Replies to NAT-routed
                 # egress carry the remote server's address, never a public-subnet one.
                 _AclRule(inbound, EPHEMERAL_PORTS, public, ec2.Action.DENY),
-                _AclRule(inbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to HTTPS egress and DB calls
+                _AclRule(
+                    inbound,
+                    EPHEMERAL_PORTS,
+                    [ANYWHERE],
+                    open_ingress_reason=APPLICATION_EPHEMERAL_REASON.format(
+                        path="through the NAT gateways" if nat_in_public_tier else "through the Network Firewall"
+                    ),
+                ),  # replies to HTTPS egress and DB calls
                 _AclRule(outbound, https, [ANYWHERE]),
                 _AclRule(outbound, db_traffic, cde),
                 _AclRule(outbound, EPHEMERAL_PORTS, vpc),  # replies to the ALB and endpoint callers
@@ -357,12 +430,13 @@ class SegmentedVpc(Construct):
                 vpc=self.vpc,
                 subnet_selection=ec2.SubnetSelection(subnets=subnets[tier].subnets),
             )
+            justify(self, acl, rule="AwsSolutions-VPC3", reason=VPC3_REASON, requirement="PCI DSS v4.0.1 1.2.1, 1.3.1")
             numbers = {inbound: 100, outbound: 100}
             for rule in tier_rules:
                 for cidr in rule.cidrs:
                     number = numbers[rule.direction]
                     numbers[rule.direction] += 10
-                    acl.add_entry(
+                    entry = acl.add_entry(
                         f"{'In' if rule.direction == inbound else 'Out'}{number}",
                         cidr=ec2.AclCidr.ipv4(cidr),
                         rule_number=number,
@@ -370,7 +444,26 @@ class SegmentedVpc(Construct):
                         direction=rule.direction,
                         rule_action=rule.action,
                     )
+                    if rule.open_ingress_reason is not None:
+                        justify(
+                            self,
+                            entry,
+                            rule="PCI4-EC2-NACL-NO-OPEN-INGRESS",
+                            reason=rule.open_ingress_reason,
+                            requirement="PCI DSS v4.0.1 1.3.1, 1.4.2",
+                        )
             self.network_acls[tier] = acl
+
+    def _justify_internet_routes(self, *, nat_in_public_tier: bool) -> None:
+        """The public subnets' default route to the internet gateway (cdk-nag's PCI DSS 3.2.1 and
+        NIST packs flag every such route); the egress tier's are the EgressFirewall's to justify."""
+        reason = IGW_ROUTE_REASON.format(nat=" and the NAT gateways forward egress" if nat_in_public_tier else "")
+        for subnet in self.public_subnets.subnets:
+            route = subnet.node.try_find_child("DefaultRoute")
+            if route is None:
+                continue
+            for rule in ("PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW"):
+                justify(self, route, rule=rule, reason=reason, requirement="PCI DSS v4.0.1 1.4.1, 1.4.2")
 
     def _create_flow_log(self) -> None:
         """ALL traffic (PCI DSS 10.2), delivered by a role whose permissions are a managed policy.

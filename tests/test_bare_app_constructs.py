@@ -19,6 +19,7 @@ from aws_cdk import App, Environment, Stack, assertions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.gate import GateReport, read_report, register_gates
@@ -30,6 +31,7 @@ from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, Threa
 from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
 from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.justification import justifications_of, justify
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.log_archive import LogArchive
 from pci_constructs.protected_alb import ProtectedAlb
@@ -377,3 +379,42 @@ def test_replicating_a_kms_bucket_needs_the_destination_key(tmp_path: Path) -> N
                 role=role, destination_bucket_arn="arn:aws:s3:::elsewhere", destination_region="us-west-2"
             ),
         )
+
+
+JUSTIFIED_BY_SEGMENTED_VPC = {
+    "AwsSolutions-VPC3",
+    "PCI4-EC2-NACL-NO-OPEN-INGRESS",
+    "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW",
+    "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+    "PCI4-LAMBDA-IN-VPC",
+}
+
+
+def test_segmented_vpc_carries_its_own_justifications_into_a_bare_app(bare: Bare) -> None:
+    """The findings SegmentedVpc knowingly produces are acknowledged by the construct itself (with
+    its reason and requirement), so an app that uses it without this project's registry passes."""
+    raised = {_rule_id(f.rule) for f in bare.report.findings if "/Network/" in f.path or "VpcRestrict" in f.path}
+    assert not raised & JUSTIFIED_BY_SEGMENTED_VPC, raised
+    hidden = [f for f in bare.report.acknowledged if _rule_id(f.rule) in JUSTIFIED_BY_SEGMENTED_VPC]
+    assert {_rule_id(f.rule) for f in hidden} == JUSTIFIED_BY_SEGMENTED_VPC
+    copied = [
+        e
+        for e in ACKNOWLEDGMENTS
+        if e.rule in JUSTIFIED_BY_SEGMENTED_VPC and any(p in e.path for p in ("Nacl", "PublicSubnet", "VpcRestrict"))
+    ]
+    assert not copied, "the registry copies none of the construct's own justifications"
+
+
+def test_a_justification_is_structured_and_checked() -> None:
+    stack = Stack(App(), "J")
+    bucket = s3.Bucket(stack, "B")
+    with pytest.raises(ValueError, match="specific"):
+        justify(stack, bucket, rule="AwsSolutions-S1", reason="n/a", requirement="PCI DSS v4.0.1 10.2.1")
+    with pytest.raises(ValueError, match=r"PCI DSS v4\.0\.1"):
+        justify(stack, bucket, rule="AwsSolutions-S1", reason="x" * 50, requirement="10.2.1")
+    with pytest.raises(ValueError, match="no known pack"):
+        justify(stack, bucket, rule="S1", reason="x" * 50, requirement="PCI DSS v4.0.1 10.2.1")
+    entry = justify(stack, bucket, rule="AwsSolutions-S1", reason="x" * 50, requirement="PCI DSS v4.0.1 10.2.1")
+    assert justifications_of(stack) == (entry,)
+    assert (entry.rule, entry.construct_type) == ("AwsSolutions-S1", "Stack")
+    assert entry.requirement == "PCI DSS v4.0.1 10.2.1"

@@ -173,9 +173,15 @@ def test_stage_stacks_keep_the_single_environment_stack_names(delivered: Deliver
 
 
 def test_one_registry_applies_inside_stages(delivered: Delivered) -> None:
-    nacl = next(e for e in ACKNOWLEDGMENTS if e.rule == "AwsSolutions-VPC3")
-    paths = delivered.gate.acknowledged_paths[nacl]
+    backups = next(e for e in ACKNOWLEDGMENTS if e.rule == "NIST.800.53.R5-RDSInBackupPlan")
+    paths = delivered.gate.acknowledged_paths[backups]
     assert {p.split("/", 1)[0] for p in paths} == {"preprod", "prod"}
+
+
+def test_a_constructs_own_justification_applies_inside_every_stage(delivered: Delivered) -> None:
+    carried = [e for e in delivered.gate.acknowledged_paths if e.carried_by == "SegmentedVpc"]
+    vpc3 = next(e for e in carried if e.rule == "AwsSolutions-VPC3")
+    assert {p.split("/", 1)[0] for p in delivered.gate.acknowledged_paths[vpc3]} == {"preprod", "prod"}
 
 
 @pytest.mark.parametrize("entry", DELIVERY_ACKNOWLEDGMENTS, ids=lambda e: f"{e.rule}@{e.path}")

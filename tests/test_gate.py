@@ -54,7 +54,8 @@ def test_evidence_lists_packs_and_every_acknowledgment(synthesized: Synthesized)
     assert evidence["packs"] == list(PACKS)
     assert evidence["passed"] is True
     assert evidence["unacknowledged"] == []
-    assert len(evidence["acknowledgments"]) == len(ACKNOWLEDGMENTS)
+    registry = [row for row in evidence["acknowledgments"] if not row["carried_by"]]
+    assert len(registry) == len(ACKNOWLEDGMENTS)
     for entry in evidence["acknowledgments"]:
         held_elsewhere = entry["path"].startswith(DELIVERY_PATH_PREFIX) or entry["id"] in NOT_IN_DEFAULT
         assert entry["constructs"] or held_elsewhere, entry
@@ -264,3 +265,15 @@ def test_the_no_match_message_says_what_was_searched(tmp_path: Path) -> None:
     assert "'Tiny/Buckets'" in message
     assert "'prod'" in message
     assert "0 matched the path" in message
+
+
+def test_what_constructs_justify_is_recorded_and_judged_like_any_entry(synthesized: Synthesized) -> None:
+    """SegmentedVpc's own justifications appear in the gate (and its evidence) with their reason,
+    requirement and governance, and each still suppresses a real finding of the default app."""
+    carried = [e for e in synthesized.gate.acknowledged_paths if e.carried_by]
+    assert {e.rule for e in carried} >= {"AwsSolutions-VPC3", "PCI4-EC2-NACL-NO-OPEN-INGRESS", "PCI4-LAMBDA-IN-VPC"}
+    for entry in carried:
+        assert entry.problems() == []
+        assert suppressed_by(entry, synthesized.gate.acknowledged_paths[entry], synthesized.report), entry
+    evidence = json.loads((synthesized.outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text())
+    assert {row["carried_by"] for row in evidence["acknowledgments"]} >= {None, "SegmentedVpc"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,10 @@ import yaml
 import app as cdk_app
 from config import ConfigError, load_environment, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from config.loader import parse_text
 from tests.conftest import new_app
+
+YAML: dict[str, str] = {"source": "test.yaml", "suffix": ".yaml"}
 
 
 def _data() -> dict[str, Any]:
@@ -176,3 +180,49 @@ def test_a_yaml_anchor_merges_but_a_duplicate_after_it_is_still_refused(tmp_path
     )
     with pytest.raises(ConfigError, match=r"key 'edge' \(line \d+\) appears more than once"):
         load_environment(str(path))
+
+
+def test_a_yaml_merge_key_then_an_override_is_no_duplicate(tmp_path: Path) -> None:
+    """`<<: *base` then keys of its own: YAML's merge, the own keys win (issue #18 case 6)."""
+    data = _data()
+    first, second = list(data["regions"])
+    text = yaml.safe_dump({k: v for k, v in data.items() if k != "regions"})
+    text += f"regions:\n  {first}: &home\n"
+    text += "".join(f"    {k}: {v}\n" for k, v in data["regions"][first].items())
+    text += f"  {second}:\n    <<: *home\n"
+    text += "".join(f"    {k}: {v}\n" for k, v in data["regions"][second].items())
+    path = tmp_path / "env.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_environment(str(path)) == parse_environment(data)
+
+
+def test_a_real_duplicate_beside_a_merge_key_is_still_refused() -> None:
+    text = "base: &b {a: 1}\nx:\n  <<: *b\n  c: 1\n  c: 2\n"
+    with pytest.raises(ConfigError, match=r"x: key 'c' \(line 5\) appears more than once"):
+        parse_text(text, **YAML)
+
+
+def test_the_first_of_several_merged_mappings_wins_as_yaml_defines() -> None:
+    data = parse_text("a: &a {k: 1}\nb: &b {k: 2, j: 3}\nx:\n  <<: [*a, *b]\n", **YAML)
+    assert data["x"] == {"k": 1, "j": 3}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (("database", "enable_proxy"), "yes", "enable_proxy must be true or false, not 'yes'"),
+        (("database", "enable_proxy"), 1, "enable_proxy must be true or false, not 1"),
+        (("az_count",), "3", "az_count must be a whole number, not '3'"),
+        (("app_port",), True, "app_port must be a whole number, not True"),
+        (("audit", "organization_trail"), "false", "organization_trail must be true or false"),
+    ],
+)
+def test_booleans_and_numbers_are_strict_everywhere(field: tuple[str, ...], value: object, message: str) -> None:
+    data = _data()
+    target = data
+    for part in field[:-1]:
+        target[part] = dict(target.get(part, {}))
+        target = target[part]
+    target[field[-1]] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_environment(data)

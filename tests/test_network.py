@@ -159,8 +159,57 @@ def test_public_nacl_is_stateless_correct(synthesized: Synthesized, region: str)
     outbound = [_ports(e) for e in entries if e["Egress"]]
     assert (443, 443) in inbound
     assert (80, 80) in inbound
-    assert (1024, 65535) in inbound, "replies to NAT-forwarded flows"
+    assert (1024, 65535) in inbound, "replies of the load balancer's targets"
     assert (1024, 65535) in outbound, "replies to clients"
+
+
+def test_behind_the_firewall_the_public_tier_admits_the_internet_on_443_and_80_only(
+    synthesized: Synthesized, region: str
+) -> None:
+    """egress.mode firewall (the default) moved the NAT gateways to the egress tier: nothing in the
+    public tier receives internet replies on ephemeral ports, and no NAT forwarding entry remains."""
+    assert synthesized.config.egress.mode == "firewall"
+    network = synthesized.zone.regions[region].network.network
+    app = {s.ipv4_cidr_block for s in network.application_subnets.subnets}
+    entries = _nacl_entries(synthesized, region, Tier.PUBLIC)
+    open_inbound = {_ports(e) for e in entries if not e["Egress"] and e["CidrBlock"] == "0.0.0.0/0"}
+    assert open_inbound == {(443, 443), (80, 80)}
+    assert {e["CidrBlock"] for e in entries if not e["Egress"] and _ports(e) == (1024, 65535)} == app
+    outbound = [e for e in entries if e["Egress"]]
+    assert not any(_ports(e) == (443, 443) for e in outbound), "no NAT forwarding from the public tier"
+    clients = set(synthesized.config.allowed_ingress_cidrs)
+    assert {e["CidrBlock"] for e in outbound if _ports(e) == (1024, 65535)} == clients
+
+
+def _public_entries(*, firewall: bool, tmp_path: Path) -> list[dict[str, Any]]:
+    stack = Stack(new_app(tmp_path), "Nacls")
+    network = SegmentedVpc(
+        stack,
+        "Network",
+        cidr="10.0.0.0/16",
+        availability_zones=["us-east-1a", "us-east-1b", "us-east-1c"],
+        allowed_ingress_cidrs=["198.51.100.0/24", "203.0.113.0/25"],
+        app_port=8443,
+        db_port=5432,
+        log_key=kms.Key(stack, "Key"),
+        log_retention_days=365,
+        egress_firewall_subnets=firewall,
+    )
+    public = stack.resolve(network.network_acls[Tier.PUBLIC].network_acl_id)
+    template = cdk_assertions.Template.from_stack(stack)
+    entries = template.find_resources("AWS::EC2::NetworkAclEntry", {"Properties": {"NetworkAclId": public}})
+    return [r["Properties"] for r in entries.values()]
+
+
+def test_with_nat_gateways_in_the_public_tier_it_forwards_and_takes_replies_from_anywhere(tmp_path: Path) -> None:
+    entries = _public_entries(firewall=False, tmp_path=tmp_path)
+    inbound = {(e["CidrBlock"], _ports(e)) for e in entries if not e["Egress"]}
+    outbound = {(e["CidrBlock"], _ports(e)) for e in entries if e["Egress"]}
+    assert ("0.0.0.0/0", (1024, 65535)) in inbound
+    assert ("0.0.0.0/0", (443, 443)) in outbound
+    assert ("0.0.0.0/0", (1024, 65535)) in outbound
+    narrowed = _public_entries(firewall=True, tmp_path=tmp_path / "fw")
+    assert ("0.0.0.0/0", (1024, 65535)) not in {(e["CidrBlock"], _ports(e)) for e in narrowed}
 
 
 def _group_ref(synthesized: Synthesized, region: str, attribute: str) -> Any:

@@ -84,9 +84,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for file in _package_sources():
             (source / file.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(file, source / file.relative_to(ROOT))
+        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps"]
         build = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps"]
-            + ["--wheel-dir", str(wheels), str(source)],
+            [*pip_wheel, "--wheel-dir", str(wheels), str(source)],
             capture_output=True,
             text=True,
             timeout=900,

@@ -688,12 +688,30 @@ class EvidenceConfig(_Frozen):
         return self
 
 
-class EnvironmentAcknowledgment(_Frozen):
-    """A finding this environment's owner accepts, applied to this environment's stacks only.
+_PENDING: Literal["pending"] = "pending"
+_REQUIREMENT_PATTERN = r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$"
 
-    Same fields as the project's registry (compliance/acknowledgments.py). Only the shape is
-    checked here; the compliance gate checks the rule ID, that review_by has not passed and is
-    at most 12 months ahead, and that the rule may be acknowledged at all.
+
+class _GovernanceFields(_Frozen):
+    """Governance of an accepted risk (PCI DSS v4.0.1 12.3.1); "pending" where not known yet."""
+
+    owner: str = Field(min_length=3, description="The accountable person or team (the risk owner).")
+    approver: str = Field(
+        default=_PENDING, min_length=3, description="Who approved the risk, never the owner; 'pending' until known."
+    )
+    approval_date: date | Literal["pending"] = Field(
+        default=_PENDING, description="ISO date of the approval, or 'pending'."
+    )
+    ticket: str = Field(default=_PENDING, min_length=3, description="Change or risk record, or 'pending'.")
+    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+
+
+class EnvironmentAcknowledgment(_GovernanceFields):
+    """A finding this environment's owner accepts, applied to every stack of this environment's scope.
+
+    Same model as the project's registry (compliance/acknowledgments.yaml). Only the shape is
+    checked here; the compliance gate checks the rule ID, the predicate and condition names, that
+    review_by has not passed and is at most 12 months ahead, and that the rule may be acknowledged.
     """
 
     path: str = Field(
@@ -704,10 +722,23 @@ class EnvironmentAcknowledgment(_Frozen):
     rule: str = Field(
         min_length=3, description="Rule ID with any finding sub-ID, e.g. 'PCI.DSS.321-S3BucketReplicationEnabled'."
     )
+    resource_type: str | None = Field(
+        default=None, description="Only rendered resources of this CloudFormation type under path."
+    )
+    predicate: str | None = Field(
+        default=None, description="With resource_type: a predicate of compliance/predicates.py they must satisfy."
+    )
     reason: str = Field(min_length=40, description="Why it cannot be fixed here: specific, at least 40 characters.")
-    requirement: str = Field(pattern=r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
-    owner: str = Field(min_length=3, description="The accountable person or team.")
-    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+    requirement: str = Field(pattern=_REQUIREMENT_PATTERN)
+
+
+class AcknowledgmentAdoption(_GovernanceFields):
+    """A project registry entry this environment takes under its own risk owner (evidence only:
+    what is matched and whether the gate passes never change)."""
+
+    entry: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{2,80}$", description="The id of an entry of compliance/acknowledgments.yaml."
+    )
 
 
 class EnvironmentConfig(_Frozen):
@@ -751,8 +782,15 @@ class EnvironmentConfig(_Frozen):
     acknowledgments: tuple[EnvironmentAcknowledgment, ...] = Field(
         default=(),
         description=(
-            "Findings this environment's owner accepts, applied to this environment's stacks only"
-            " (same fields and rules as compliance/acknowledgments.py)."
+            "Findings this environment's owner accepts, applied to every stack of this environment's scope"
+            " (its own stacks and any a fork adds; same fields and rules as compliance/acknowledgments.yaml)."
+        ),
+    )
+    adopt: tuple[AcknowledgmentAdoption, ...] = Field(
+        default=(),
+        description=(
+            "Entries of compliance/acknowledgments.yaml this environment's risk owner adopts (by id), with"
+            " their own governance; shown in the evidence, never changing whether the gate passes."
         ),
     )
     card_vault: CardVaultConfig | None = Field(

@@ -953,16 +953,12 @@ def write_evidence_for_assembly(
 # -- `python -m evidence.report OUTDIR`: regenerate and time the evidence of an existing assembly ----
 def _gate_from_evidence(outdir: Path) -> tuple[Gate, GateReport]:
     """The gate as gate-report.json recorded it: packs, acknowledgments and where they applied."""
-    from dataclasses import fields
-
     from compliance.gate import EVIDENCE_FILE, read_report
     from compliance.registry import Acknowledgment
 
     data = json.loads((outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text(encoding="utf-8"))
-    names = {f.name for f in fields(Acknowledgment)}
     acknowledged = {
-        Acknowledgment(**{k: v for k, v in row.items() if k in names}): list(row["constructs"])
-        for row in data.get("acknowledgments", [])
+        Acknowledgment.from_evidence(row): list(row["constructs"]) for row in data.get("acknowledgments", [])
     }
     return Gate(packs=tuple(data["packs"]), acknowledged_paths=acknowledged), read_report(outdir)
 

@@ -396,39 +396,41 @@ def _acknowledged_check(rule_id: str, check: Check, report: GateReport) -> bool:
     )
 
 
-def _governance(entry: Any, name: str) -> str:
-    """A governance field of an acknowledgment when its model carries it, else "pending"."""
-    value = getattr(entry, name, None)
-    return str(value) if value not in (None, "") else PENDING
-
-
 def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[str]]]:
+    """Every applied acknowledgment with its governance, from compliance.applied (issue 18's API)."""
+    from compliance.applied import applied_acknowledgments
+    from compliance.registry import PROJECT_REGISTRY
+
     out = []
-    for entry, paths in gate.acknowledged_paths.items():
-        if not paths:
+    for applied in applied_acknowledgments(gate):
+        if not applied.constructs:
             continue
-        environment = str(getattr(entry, "environment", "") or "")
-        adoption = _governance(entry, "adoption")
-        if adoption == PENDING:
-            adoption = (
-                f"environment {environment}'s own" if environment else "the project's (not adopted by this environment)"
+        governance = applied.governance
+        if applied.adopted:
+            adoption = "; ".join(
+                f"adopted by {a.environment} (owner {a.governance.owner}, approver {a.governance.approver})"
+                for a in applied.adoptions
             )
+        elif applied.source == PROJECT_REGISTRY:
+            adoption = "the project's (not adopted by this environment)"
+        else:
+            adoption = f"the environment's own ({applied.source})"
         out.append(
             (
                 AcknowledgedEntry(
-                    rule=entry.rule,
-                    path=entry.path,
-                    reason=entry.reason,
-                    requirement=entry.requirement,
-                    owner=_governance(entry, "owner"),
-                    review_by=_governance(entry, "review_by"),
-                    constructs=len(paths),
-                    approver=_governance(entry, "approver"),
-                    approval_date=_governance(entry, "approval_date"),
-                    ticket=_governance(entry, "ticket"),
+                    rule=applied.rule,
+                    path=applied.selector,
+                    reason=applied.reason,
+                    requirement=applied.requirement,
+                    owner=governance.owner,
+                    review_by=governance.review_by.isoformat(),
+                    constructs=len(applied.constructs),
+                    approver=governance.approver,
+                    approval_date=str(governance.approval_date),
+                    ticket=governance.ticket,
                     adoption=adoption,
                 ),
-                _requirements_of(entry.requirement),
+                _requirements_of(applied.requirement),
             )
         )
     return sorted(out, key=lambda item: (item[0].rule, item[0].path))

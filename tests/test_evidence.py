@@ -598,3 +598,20 @@ def test_evidence_attribution_is_validated_and_printed_from_the_environment_conf
     assert attestation_of(EvidenceConfig()) == Attestation()
     set_ = attestation_of(EvidenceConfig(preparer="Jane Doe", approver="Raj Patel", approval_date=date(2026, 11, 30)))
     assert (set_.preparer, set_.approver, set_.approval_date) == ("Jane Doe", "Raj Patel", "2026-11-30")
+
+
+def test_the_exception_register_shows_each_entrys_governance_from_the_applied_api(
+    evidence: Evidence, synthesized: Synthesized
+) -> None:
+    from compliance.applied import applied_acknowledgments
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    register = text.split("### Exception register (acknowledgments)", 1)[1].split("\n## ", 1)[0]
+    assert "| Owner | Approver | Approved | Ticket | Review by | Accepted by |" in register
+    applied = [a for a in applied_acknowledgments(synthesized.gate) if a.constructs]
+    assert applied
+    for ack in applied:
+        g = ack.governance
+        row = f"| {g.owner} | {g.approver} | {g.approval_date} | {g.ticket} | {g.review_by.isoformat()} |"
+        assert row in register, ack.selector
+    assert "the project's (not adopted by this environment)" in register

@@ -285,7 +285,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
         rule="NIST.800.53.R5-LambdaConcurrency",
         reason=(
             "CDK's AWS SDK custom-resource function runs twice per deployment; reserving concurrency for it"
-            " would fail in accounts at the default limit, whose unreserved pool may not drop below 10"
+            " would fail in accounts at the default limit, whose unreserved pool may not drop below 100"
         ),
         requirement="PCI DSS v4.0.1 6.4.3",
     ),
@@ -393,7 +393,7 @@ ACKNOWLEDGMENTS: tuple[Acknowledgment, ...] = (
                 rule="NIST.800.53.R5-LambdaConcurrency",
                 reason=(
                     "CDK's AWS SDK custom-resource function runs a few times per deployment; reserving"
-                    " concurrency for it would fail in accounts whose unreserved pool may not drop below 10"
+                    " concurrency for it would fail in accounts whose unreserved pool may not drop below 100"
                 ),
                 requirement="PCI DSS v4.0.1 2.2.1",
             ),

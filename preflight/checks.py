@@ -16,6 +16,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import EnvironmentConfig
+from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 
 # `cdk bootstrap` template versions: CDK v2 templates of this aws-cdk-lib need 6 or later (their
 # BootstrapVersion rule); 21 added what current CLIs use for asset publishing and lookups.
@@ -29,6 +30,7 @@ ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
 VPCS_PER_REGION = ("vpc", "L-F678F1CE", 5)
 EIPS_PER_REGION = ("ec2", "L-0263D0A3", 5)
 NAT_GATEWAYS_PER_AZ = ("vpc", "L-FE5A380F", 5)
+LAMBDA_CONCURRENT_EXECUTIONS = ("lambda", "L-B99A9384", "Concurrent executions")
 
 
 class Status(StrEnum):
@@ -277,6 +279,61 @@ def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result
         )
 
 
+def _deployed_reservations(account: Account, region: str, stack: str) -> int:
+    """What the functions of an already deployed stack reserve (0 when the stack does not exist yet):
+    those executions are already out of the unreserved pool and come back when the stack updates."""
+    cloudformation = account.client("cloudformation", region)
+    try:
+        pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
+        functions = [
+            r["PhysicalResourceId"]
+            for page in pages
+            for r in page["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId")
+        ]
+    except ClientError as err:
+        if "does not exist" not in str(err):
+            raise
+        return 0
+    lambda_ = account.client("lambda", region)
+    return sum(
+        int(lambda_.get_function_concurrency(FunctionName=f).get("ReservedConcurrentExecutions", 0)) for f in functions
+    )
+
+
+def check_lambda_concurrency(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """Lambda refuses a reservation that leaves the region's unreserved pool below its minimum
+    ("Configuring reserved concurrency for a function", Lambda Developer Guide), and the Workload
+    stack then rolls back. Reads GetAccountSettings per region against what the vault reserves."""
+    vault = config.card_vault
+    if vault is None or not vault.enabled:
+        return
+    needed = vault.reserved_concurrency.total
+    service, code, quota_name = LAMBDA_CONCURRENT_EXECUTIONS
+    for region in config.regions:
+        name = f"Lambda concurrency {region}"
+        limit = account.client("lambda", region).get_account_settings()["AccountLimit"]
+        total = int(limit["ConcurrentExecutions"])
+        unreserved = int(limit["UnreservedConcurrentExecutions"])
+        held = _deployed_reservations(account, region, f"PciLz-{config.name}-Workload-{region}")
+        left = unreserved + held - needed
+        detail = (
+            f"quota {total}, {unreserved} unreserved ({held} of the rest already this vault's);"
+            f" the vault reserves {needed}, leaving {left} (Lambda keeps at least {LAMBDA_MIN_UNRESERVED_CONCURRENCY})"
+        )
+        if left >= LAMBDA_MIN_UNRESERVED_CONCURRENCY:
+            yield Result(name, Status.PASS, detail)
+            continue
+        wanted = total + LAMBDA_MIN_UNRESERVED_CONCURRENCY - left
+        yield Result(
+            name,
+            Status.FAIL,
+            detail,
+            f"request a Lambda '{quota_name}' quota ({service} {code}) of at least {wanted} in {region} in"
+            " Service Quotas, or lower or drop card_vault.reserved_concurrency",
+        )
+
+
 def check_enhanced_monitoring_log_group(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
     """RDSOSMetrics is one per region and account; the Data stack creates it, so it must not exist yet."""
     for region in config.regions:
@@ -305,6 +362,7 @@ CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
     check_detective_singletons,
     check_bootstrap,
     check_quotas,
+    check_lambda_concurrency,
     check_enhanced_monitoring_log_group,
 )
 

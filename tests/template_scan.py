@@ -301,3 +301,20 @@ def missing_log_groups(template: Template) -> list[str]:
         ):
             missing.append(f"{writer}: {json.dumps(destination)}")
     return missing
+
+
+def reserved_concurrency(template: Template) -> dict[str, int]:
+    """Each function's ReservedConcurrentExecutions (functions that reserve none left out)."""
+    return {
+        lid: int(r["Properties"]["ReservedConcurrentExecutions"])
+        for lid, r in of_type(template, "AWS::Lambda::Function").items()
+        if r.get("Properties", {}).get("ReservedConcurrentExecutions") is not None
+    }
+
+
+def reservations_by_region(stacks: Iterable[tuple[str, Template]]) -> dict[str, int]:
+    """Total reserved concurrency per region over (region, template) pairs."""
+    totals: dict[str, int] = {}
+    for region, template in stacks:
+        totals[region] = totals.get(region, 0) + sum(reserved_concurrency(template).values())
+    return totals

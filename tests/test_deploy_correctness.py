@@ -32,14 +32,22 @@ from config.loader import ConfigError
 from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 from pci_constructs.detective_controls import GUARDDUTY_FEATURES
 from pci_constructs.segmented_vpc import UNSIGNED_STS_ACTIONS, aws_owned_bucket_objects
-from preflight.checks import Account, Status, check_lambda_concurrency
+from preflight.checks import (
+    Account,
+    Status,
+    check_lambda_concurrency,
+    pipeline_principals,
+    required_principals,
+)
 from stacks.landing_zone import build_landing_zone
 from tests.conftest import ROOT, Synthesized, new_app
 from tests.template_scan import (
     Template,
     as_list,
+    created_principals,
     endpoint_gaps,
     missing_log_groups,
+    named_principals,
     of_type,
     reservations_by_region,
     reserved_concurrency,
@@ -478,3 +486,84 @@ def test_one_minimum_unreserved_figure_everywhere() -> None:
             if int(number) != LAMBDA_MIN_UNRESERVED_CONCURRENCY:
                 wrong.append(f"{path.relative_to(ROOT)}: {number}")
     assert wrong == []
+
+
+# --- Issue #22 fault 3: a resource policy naming a principal nothing creates first -----------------
+
+_ANY_ACCOUNT = re.compile(r"^arn:aws(?:-[a-z-]+)?:iam::\d{12}:root$")
+
+
+def undeclared_principals(stacks: Any, declared: set[str]) -> list[str]:
+    """Roles and users named in a resource, key, trust or function policy that neither preflight
+    checks (`declared`) nor a stack deployed before the naming one creates. `stacks` are cloud
+    assembly stack artifacts (their dependencies say what deploys first)."""
+    by_id = {artifact.id: artifact for artifact in stacks}
+
+    def before(artifact: Any) -> set[str]:
+        seen: set[str] = set()
+        pending = [d.id for d in artifact.dependencies]
+        while pending:
+            current = pending.pop()
+            if current in by_id and current not in seen:
+                seen.add(current)
+                pending += [d.id for d in by_id[current].dependencies]
+        return seen
+
+    wrong = []
+    for artifact in stacks:
+        created = {name for other in before(artifact) for name in created_principals(by_id[other].template)}
+        for named in named_principals([(artifact.stack_name, artifact.template)]):
+            arn = named.principal
+            if arn == "*" or _ANY_ACCOUNT.match(arn) or arn in declared:
+                continue
+            if arn.split(":", 5)[-1] in created:
+                continue
+            wrong.append(str(named))
+    return sorted(set(wrong))
+
+
+def test_every_principal_a_policy_names_exists_first_or_is_checked_by_preflight(synthesized: Synthesized) -> None:
+    declared = set(required_principals(synthesized.config))
+    assert undeclared_principals(synthesized.assembly.stacks, declared) == []
+
+
+def test_every_principal_of_the_delivery_exists_first_or_is_checked(delivered: Any) -> None:
+    declared = set(pipeline_principals(delivered.config))
+    for entry in delivered.config.environments:
+        declared |= set(required_principals(entry.config))
+    assert undeclared_principals(delivered.assembly.stacks_recursively, declared) == []
+
+
+def test_a_resource_policy_naming_an_undeclared_principal_is_caught(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    env = {"account": ACCOUNT, "region": "us-east-1"}
+    later = Stack(app, "Later", env=env)
+    iam.Role(later, "Made", role_name="made-later", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    bad = Stack(app, "Bad", env=env)
+    function = lambda_.Function(
+        bad,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
+    function.add_permission("Caller", principal=iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me"))
+    function.add_permission("Later", principal=iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/made-later"))
+    kms.Key(bad, "Key").add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt"],
+            resources=["*"],
+            principals=[iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/checked-by-preflight")],
+        )
+    )
+    stacks = app.synth().stacks
+    declared = {f"arn:aws:iam::{ACCOUNT}:role/checked-by-preflight"}
+    found = undeclared_principals(stacks, declared)
+    # made-later is created by a stack that does not deploy before Bad: named too early.
+    assert sorted(f.split(" names ")[1] for f in found) == [
+        f"arn:aws:iam::{ACCOUNT}:role/made-later",
+        f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me",
+    ]
+    bad.add_dependency(later)
+    found = undeclared_principals(app.synth(force=True).stacks, declared)
+    assert [f.split(" names ")[1] for f in found] == [f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me"]

@@ -25,6 +25,7 @@ from preflight.checks import (
     Status,
     check_account,
     check_lambda_concurrency,
+    required_principals,
     run_checks,
 )
 
@@ -58,7 +59,7 @@ def _config(session: boto3.Session, **overrides: Any) -> EnvironmentConfig:
 
 def _healthy_account(session: boto3.Session, config: EnvironmentConfig) -> None:
     iam = session.client("iam")
-    for arn in config.key_administrator_role_arns:
+    for arn in required_principals(config):
         iam.create_role(RoleName=arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
     for region in REGIONS:
         session.client("cloudformation", region_name=region).create_stack(
@@ -329,3 +330,30 @@ def test_dropped_reservations_need_no_quota(aws: boto3.Session) -> None:
     minimum = LAMBDA_MIN_UNRESERVED_CONCURRENCY
     results = _results(aws, config, lambda_quota=(minimum, minimum))
     assert results["Lambda concurrency us-east-1"].status is Status.PASS
+
+
+def test_a_missing_detokenize_caller_fails_naming_the_policy_that_needs_it(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    """Issue #22 fault 3: Lambda refuses a resource policy naming a role that does not exist."""
+    config = ready
+    aws.client("iam").delete_role(RoleName="pci-lz-card-vault-detokenizer")
+    failed = _failed(_results(aws, config))
+    assert list(failed) == ["principal pci-lz-card-vault-detokenizer"]
+    assert "detokenize function's resource policy" in failed["principal pci-lz-card-vault-detokenizer"].detail
+    assert "create the role first" in failed["principal pci-lz-card-vault-detokenizer"].fix
+
+
+def test_a_missing_operator_principal_of_the_account_warns(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    missing = f"arn:aws:iam::{config.account}:role/ops-admins"
+    existing = f"arn:aws:iam::{config.account}:user/auditor-1"
+    aws.client("iam").create_user(UserName="auditor-1")
+    identity = config.identity.model_copy(
+        update={"administrator_principals": (missing,), "auditor_principals": (existing,)}
+    )
+    results = _results(aws, config.model_copy(update={"identity": identity}))
+    assert _failed(results) == {}
+    assert results["operator principal ops-admins"].status is Status.WARN
+    assert "identity.administrator_principals" in results["operator principal ops-admins"].detail
+    assert results["operator principal auditor-1"].status is Status.PASS

@@ -479,7 +479,7 @@ def test_one_minimum_unreserved_figure_everywhere() -> None:
     """Lambda's minimum unreserved pool is stated once (config.models); no text states another."""
     stated = re.compile(r"unreserved[^.\n]{0,60}?(?:below|minus|at least|keeps?)\D{0,20}(\d+)", re.IGNORECASE)
     wrong = []
-    for path in (*ROOT.glob("*.md"), *ROOT.glob("*/**/*.py"), *ROOT.glob("envs/*")):
+    for path in (*ROOT.glob("*.md"), *ROOT.glob("*/**/*.py"), *ROOT.glob("*/*.yaml"), *ROOT.glob("envs/*")):
         if ".venv" in path.parts or "node_modules" in path.parts or path.name == Path(__file__).name:
             continue
         for number in stated.findall(path.read_text(encoding="utf-8", errors="replace")):

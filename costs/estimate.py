@@ -246,3 +246,13 @@ def render(estimates: list[RegionEstimate], table: dict[str, Any]) -> str:
         price = "/".join(sorted({f"{p:g}" for p in row["prices"].values()}))
         lines.append(f"  {row['description']:<78} {price:>7} per {row['unit']}  ({usage_rows[item]} resources)")
     return "\n".join(lines) + "\n"
+
+
+def readme_row(label: str, estimates: list[RegionEstimate], table: dict[str, Any], regions: list[str]) -> str:
+    """The README "What it costs" row for one environment: its monthly fixed figure per region (in
+    the header's region order; "-" where it deploys nothing) and in total, as `make cost` prints them."""
+    currency = table["currency"]
+    by_region = {e.region: e.monthly(table) for e in estimates}
+    cells = [f"{by_region[r]:,.2f} {currency}" if r in by_region else "-" for r in regions]
+    total = sum(by_region.values())
+    return f"| {label} | " + " | ".join(cells) + f" | **{total:,.2f} {currency}** |"

@@ -8,7 +8,11 @@ Who may do what with a key is written in its key policy:
   explicit deny on every cryptographic operation, on creating grants and on rewriting the key
   policy: an administrator can neither decrypt nor give itself the means to (PCI DSS 3.6.1.2);
 - key users reach the secrets, S3 and EBS keys only through the service the key exists for
-  (`kms:ViaService`); AWS service principals keep the statements that name them.
+  (`kms:ViaService`); AWS service principals keep the statements that name them;
+- no principal, the account root included, creates a grant on a key except for an AWS service
+  that uses the key for a resource (RDS, EBS, Secrets Manager...): `kms:CreateGrant` is denied
+  unless `kms:GrantIsForAWSResource` is true, so a `kms:*` holder cannot delegate the key to an
+  arbitrary principal ("kms:GrantIsForAWSResource", AWS KMS Developer Guide, condition keys).
 """
 
 from __future__ import annotations
@@ -74,7 +78,25 @@ def purpose_key(scope: Construct, construct_id: str, *, alias: str, description:
         pending_window=Duration.days(30),
     )
     retain(key)
+    only_grants_for_aws_resources(key)
     return key
+
+
+def only_grants_for_aws_resources(key: kms.Key) -> None:
+    """Deny kms:CreateGrant to every principal unless an integrated AWS service asks for it on the
+    caller's behalf ("kms:GrantIsForAWSResource", AWS KMS Developer Guide: the condition is true only
+    when an AWS service integrated with KMS calls CreateGrant). The root statement keeps its purpose
+    (IAM policies manage the key, the key never becomes unmanageable); only delegation is closed."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="GrantsOnlyForAwsResources",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
+        )
+    )
 
 
 def separate_administrators(key: kms.Key, administrator_role_arns: Sequence[str]) -> None:

@@ -35,6 +35,8 @@ from aws_cdk import Annotations, CfnResource, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
+from pci_constructs.justification import justify
+
 PRINCIPAL_TYPES = ("AWS::IAM::Role", "AWS::IAM::User")
 
 
@@ -176,6 +178,23 @@ def boundary_statements(*, environment: str, partition: str, account: str) -> li
     ]
 
 
+# What every pack says of a boundary's Allow * on *: justified by the construct itself.
+BOUNDARY_FINDINGS = (
+    "AwsSolutions-IAM5[Action::*]",
+    "AwsSolutions-IAM5[Resource::*]",
+    "PCI.DSS.321-IAMPolicyNoStatementsWithAdminAccess",
+    "NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess",
+    "PCI.DSS.321-IAMPolicyNoStatementsWithFullAccess",
+    "NIST.800.53.R5-IAMPolicyNoStatementsWithFullAccess",
+    "PCI4-IAM-NO-STAR-ACTIONS",
+)
+BOUNDARY_REASON = (
+    "A permissions boundary only caps what identity policies grant (effective access is their"
+    " intersection), so its Allow must be * on *; it grants nothing on its own and its Deny"
+    " statements are what it is for (no privilege escalation, no disabling of controls)"
+)
+
+
 class PermissionsBoundary(Construct):
     """This region's copy of the boundary policy (`policy` is its `AWS::IAM::ManagedPolicy`)."""
 
@@ -193,6 +212,8 @@ class PermissionsBoundary(Construct):
             description="PCI landing zone permissions boundary: no privilege escalation, no disabling of controls",
             statements=boundary_statements(environment=environment, partition=stack.partition, account=stack.account),
         )
+        for rule in BOUNDARY_FINDINGS:
+            justify(self, self.policy, rule=rule, reason=BOUNDARY_REASON, requirement="PCI DSS v4.0.1 7.2.1, 7.2.2")
 
 
 @jsii.implements(IAspect)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
+from aws_cdk import Aspects, CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from config.delivery import DELIVERY_STACK_PREFIX, DeliveryConfig
 from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, ReplicationArtifacts
 from pci_constructs.github_oidc import DeployTarget, GitHubDeployRoles
+from pci_constructs.permissions_boundary import PermissionsBoundary, PermissionsBoundaryAspect
 from stacks.landing_zone import LandingZone, build_landing_zone
 
 # Construct paths (and stack names) of the delivery's own stacks start with this.
@@ -186,5 +187,11 @@ def build_delivery(
     )
     if delivery.github_oidc.enabled:
         built.github = GitHubOidcStack(scope, delivery_stack_name("GitHubOidc", region), delivery=delivery)
+    # The tooling account's roles get a boundary too (PCI4-IAM-PERMISSIONS-BOUNDARY): each tooling
+    # stack its own copy, so the OIDC stack deploys without the pipeline stack and vice versa.
+    for stack, label in ((built.pipeline, "delivery"), (built.github, "delivery-github")):
+        if stack is not None:
+            boundary = PermissionsBoundary(stack, "PermissionsBoundary", environment=label)
+            Aspects.of(stack).add(PermissionsBoundaryAspect(boundaries={region: boundary}))
     Tags.of(scope).add("project", "pci-dss-landing-zone")
     return built

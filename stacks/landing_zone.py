@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aws_cdk import Aspects, Stack, Tags
 from constructs import Construct
 
-from config import EnvironmentConfig
+from config import ConfigError, EnvironmentConfig
 from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
 from stacks.data_stack import DataStack
@@ -124,7 +126,35 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
     )
     Tags.of(scope).add("project", "pci-dss-landing-zone")
     Tags.of(scope).add("environment", config.name)
+    for add_stacks in extra_stacks(scope):  # a fork's own stacks, in this environment's scope
+        add_stacks(scope, zone)
     return zone
+
+
+EXTRA_STACKS_CONTEXT = "extra_stacks"
+
+
+def extra_stacks(scope: Construct) -> list[Callable[[Construct, LandingZone], None]]:
+    """The functions named by the `extra_stacks` context key ("module:function", or a list of them):
+    each adds a fork's own stacks to every environment, in its scope (the App, or its Stage in a
+    delivery), so they get the permissions boundary, the tags, the gate and the environment's own
+    acknowledgments like the landing zone's stacks. Raises ConfigError for a name that does not import."""
+    value = scope.node.try_get_context(EXTRA_STACKS_CONTEXT)
+    names = [value] if isinstance(value, str) else list(value or [])
+    found = []
+    for name in names:
+        module_name, _, function = str(name).partition(":")
+        try:
+            add = getattr(importlib.import_module(module_name), function) if function else None
+        except (ImportError, AttributeError):
+            add = None
+        if not callable(add):
+            raise ConfigError(
+                f"{EXTRA_STACKS_CONTEXT}: {name!r} is not 'module:function' naming an importable function"
+                " (it is called with the environment's scope and its LandingZone)"
+            )
+        found.append(add)
+    return found
 
 
 def _build_audit(scope: Construct, config: EnvironmentConfig, regions: dict[str, RegionalStacks]) -> AuditStacks:

@@ -7,6 +7,8 @@ same gates, same acknowledgments).
 from __future__ import annotations
 
 import json
+import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 # Stack unit tests never bundle Lambda assets (pip downloads): CDK's own switch, no stack selected.
 CDK_CONTEXT.setdefault("aws:cdk:bundling-stacks", [])
+
+
+# tests/test_generated_environments.py: how many environments hypothesis generates, from which seed
+# (random unless LZ_GENERATED_SEED is set; printed in the session header so a failure reproduces).
+GENERATED_EXAMPLES = int(os.environ.get("LZ_GENERATED_EXAMPLES", "12"))
+GENERATED_SEED = int(os.environ.get("LZ_GENERATED_SEED", str(random.SystemRandom().randrange(2**32))))
+
+
+def pytest_report_header() -> str:
+    return f"generated environments: LZ_GENERATED_SEED={GENERATED_SEED} LZ_GENERATED_EXAMPLES={GENERATED_EXAMPLES}"
 
 
 def new_app(outdir: Path, **context: Any) -> App:

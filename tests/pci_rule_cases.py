@@ -448,4 +448,58 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[{"Ref": "Topic"}])},
         {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[{"Ref": "Topic"}], ActionsEnabled=False)},
     ),
+    # --- issue #18: the boundary on every role; no all-ports egress to the internet ---------------
+    "PCI4-IAM-PERMISSIONS-BOUNDARY": (
+        {"Role": r("AWS::IAM::Role", AssumeRolePolicyDocument={}, PermissionsBoundary={"Ref": "Boundary"})},
+        {"Role": r("AWS::IAM::Role", AssumeRolePolicyDocument={})},
+    ),
+    "PCI4-EC2-SG-NO-ALL-PORTS-EGRESS": (
+        {
+            "Sg": r(
+                "AWS::EC2::SecurityGroup",
+                GroupDescription="x",
+                SecurityGroupEgress=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}],
+            )
+        },
+        {
+            "Sg": r("AWS::EC2::SecurityGroup", GroupDescription="x"),
+            "Out": r(
+                "AWS::EC2::SecurityGroupEgress",
+                GroupId={"Ref": "Sg"},
+                IpProtocol="tcp",
+                FromPort=0,
+                ToPort=65535,
+                CidrIp="0.0.0.0/0",
+            ),
+        },
+    ),
+    "PCI4-KMS-GRANTS-FOR-AWS-RESOURCES": (
+        {
+            "Key": r(
+                "AWS::KMS::Key",
+                KeyPolicy={
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*"},
+                        {
+                            "Effect": "Deny",
+                            "Principal": {"AWS": "*"},
+                            "Action": "kms:CreateGrant",
+                            "Resource": "*",
+                            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+                        },
+                    ]
+                },
+            )
+        },
+        {
+            "Key": r(
+                "AWS::KMS::Key",
+                KeyPolicy={
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*"}
+                    ]
+                },
+            )
+        },
+    ),
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack, assertions
+from aws_cdk import App, Aspects, Environment, Stack, assertions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -32,8 +32,9 @@ from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
 from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.justification import justifications_of, justify
-from pci_constructs.key_ring import KeyRing
+from pci_constructs.key_ring import KeyRing, only_grants_for_aws_resources
 from pci_constructs.log_archive import LogArchive
+from pci_constructs.permissions_boundary import PermissionsBoundary, PermissionsBoundaryAspect
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.secure_bucket import BucketReplication, SecureBucket
 from pci_constructs.security_alarms import FindingAlerts, SecurityAlarms
@@ -82,6 +83,7 @@ def _network(scope: Stack, log_key: kms.IKey, *, behind_proxy: bool = False) -> 
 def _storage(app: App) -> None:
     stack = _Stack(app, "BareStorage", env=ENV)
     key = kms.Key(stack, "CallersKey", enable_key_rotation=True)
+    only_grants_for_aws_resources(key)  # the caller's own key, held to the packaged rule like ours
     logs = _access_logs(stack)
     replication_role = iam.Role(stack, "ReplicationRole", assumed_by=iam.ServicePrincipal("s3.amazonaws.com"))
     SecureBucket(
@@ -246,6 +248,9 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Bare:
     _storage(app)
     _keys_and_compute(app)
     _audit(app)
+    for stack in (c for c in app.node.children if isinstance(c, Stack)):  # what the app decides: a boundary
+        boundary = PermissionsBoundary(stack, "Boundary", environment=stack.node.id.lower())
+        Aspects.of(stack).add(PermissionsBoundaryAspect(boundaries={stack.region: boundary}))
     gate = register_gates(app, acknowledgments=())
     try:
         app.synth()

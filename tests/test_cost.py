@@ -9,9 +9,26 @@ from typing import Any
 import pytest
 
 from costs.__main__ import main as cost_main
-from costs.estimate import FIXED, USAGE, RegionEstimate, estimate, load_price_table, render
+from costs.estimate import FIXED, USAGE, RegionEstimate, estimate, load_price_table, readme_row, render
 from costs.prices import on_demand_price, regenerate
-from tests.conftest import Synthesized
+from tests.conftest import ROOT, Synthesized
+
+README = ROOT / "README.md"
+
+
+def readme_cost_rows() -> tuple[list[str], dict[str, str]]:
+    """The regions of README's "What it costs" table header and its rows, by the environment label."""
+    section = README.read_text(encoding="utf-8").split("## What it costs", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {line.split(" | ", 1)[0].removeprefix("| "): line for line in lines[1:]}  # "|---|" is no "| " line
+    return header[1:-1], rows
+
+
+def readme_label(environment: str) -> str:
+    """The label a README cost row starts with (up to its first space)."""
+    _, rows = readme_cost_rows()
+    return next(label for label in rows if label.startswith(f"`{environment}`"))
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +144,10 @@ def test_prices_regenerate_from_price_list_offer_files() -> None:
 def test_a_row_the_price_list_cannot_price_is_an_error() -> None:
     with pytest.raises(LookupError, match="0 distinct prices"):
         on_demand_price(_offer("USE1-Other", "1"), {"usagetype_suffix": "NatGateway-Hours"})
+
+
+def test_the_readme_cost_figures_are_what_make_cost_prints_for_the_default(estimates: list[RegionEstimate]) -> None:
+    """Issue #18 case 7: the README quotes `make cost`'s own figures (run `make cost` to see them)."""
+    regions, rows = readme_cost_rows()
+    label = readme_label("default")
+    assert rows[label] == readme_row(label, estimates, load_price_table(), regions)

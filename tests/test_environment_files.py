@@ -22,7 +22,9 @@ from compliance.gate import Gate, GateReport, synthesize
 from config import EnvironmentConfig, load_environment
 from config.loader import FILE_SUFFIXES
 from config.schema import render
+from costs.estimate import estimate, load_price_table, readme_row
 from tests.conftest import ROOT, new_app
+from tests.test_cost import readme_cost_rows
 
 ENVS = ROOT / "envs"
 SCHEMA = ENVS / "environment.schema.json"
@@ -31,9 +33,11 @@ ENV_FILES = sorted(p for p in ENVS.iterdir() if p.suffix in FILE_SUFFIXES and p 
 
 @dataclass
 class Checked:
+    path: Path
     config: EnvironmentConfig
     gate: Gate
     report: GateReport
+    outdir: Path
     stacks: list[str]
     scans: dict[str, ScanResult]
 
@@ -48,7 +52,7 @@ def checked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     assembly, report = synthesize(app, gate)
     assert assembly is not None, f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
     scans = PendingScan(outdir, outdir.parent / "scans").finish()
-    return Checked(config, gate, report, [s.stack_name for s in assembly.stacks], scans)
+    return Checked(path, config, gate, report, outdir, [s.stack_name for s in assembly.stacks], scans)
 
 
 def test_there_is_an_example_and_a_low_cost_profile() -> None:
@@ -124,3 +128,13 @@ def test_conditional_entries_apply_exactly_where_their_conditions_hold(checked: 
     proxy = checked.config.database.enable_proxy
     applied = {e.id for e, paths in checked.gate.acknowledged_paths.items() if paths and e.rule == "AwsSolutions-RDS11"}
     assert applied == {"database-default-port-behind-proxy" if proxy else "database-default-port-direct"}
+
+
+def test_the_readme_cost_figures_are_what_make_cost_prints_for_this_file(checked: Checked) -> None:
+    """A README "What it costs" row for an envs/ file quotes `make cost LZ_ENV=<file>` exactly."""
+    regions, rows = readme_cost_rows()
+    path = f"`envs/{checked.path.name}`"
+    label = next((label for label in rows if label.startswith(path)), None)
+    if label is None:
+        pytest.skip(f"README quotes no cost for {checked.path.name}")
+    assert rows[label] == readme_row(label, estimate(checked.outdir), load_price_table(), regions)

@@ -119,7 +119,11 @@ def test_purpose_keys_are_usable_only_through_their_service(
 ) -> None:
     for region in synthesized.config.regions:
         statements = _key_statements(synthesized, region, purpose)
-        (guard,) = [s for s in statements if s["Effect"] == "Deny" and _aws_principals(s) == ["*"]]
+        (guard,) = [
+            s
+            for s in statements
+            if s["Effect"] == "Deny" and _aws_principals(s) == ["*"] and "StringNotEquals" in s.get("Condition", {})
+        ]
         for action in CRYPTOGRAPHIC_ACTIONS:
             assert _matches_action(guard, action.replace("*", ""))
         assert guard["Condition"]["StringNotEquals"] == {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
@@ -194,3 +198,23 @@ def test_every_key_arn_is_pinned_as_an_export(synthesized: Synthesized) -> None:
         for key in keys.keys.all_keys:
             arn = json.dumps(keys.resolve(key.key_arn), sort_keys=True)
             assert arn in exported, f"{region}: {key.node.path}"
+
+
+def test_no_key_can_be_delegated_with_a_grant_but_for_an_aws_resource(synthesized: Synthesized) -> None:
+    """Issue #18 scanner kind 3: every key of the app denies kms:CreateGrant to every principal, the
+    root included, unless kms:GrantIsForAWSResource ("kms:GrantIsForAWSResource", AWS KMS Developer Guide)."""
+    keys = [
+        resource
+        for _, template in synthesized.templates()
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::KMS::Key"
+    ]
+    assert keys
+    for key in keys:
+        statements = key["Properties"]["KeyPolicy"]["Statement"]
+        (deny,) = [s for s in statements if s.get("Sid") == "GrantsOnlyForAwsResources"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Action"] == "kms:CreateGrant"
+        assert deny["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+        root = [s for s in statements if s["Effect"] == "Allow" and s["Action"] == "kms:*"]
+        assert root, "the root statement keeps the key manageable"

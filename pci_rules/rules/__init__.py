@@ -2,11 +2,14 @@
 
 from pci_rules.rule import REGISTRY, Rule
 from pci_rules.rules import (  # noqa: F401  (registration by import, in this order)
+    boundary,
     detection,
+    egress,
     elb,
     functions,
     iam,
     kms,
+    kms_grants,
     logs,
     network,
     rds,

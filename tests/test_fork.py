@@ -1,0 +1,77 @@
+"""A fork's own stack, added without editing the project's code, is bounded, gated and acknowledged
+from the fork's environment file (issue #18 cases 2 and 3)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from aws_cdk import App
+
+from app import gate_app
+from compliance.gate import GateReport, failure_summary, synthesize
+from config import ConfigError
+from config.defaults import EMBEDDED_ENVIRONMENTS
+from stacks.landing_zone import EXTRA_STACKS_CONTEXT
+from tests.conftest import new_app
+
+FORK = "tests.fork_stacks:add_signing"
+INLINE = ("PCI.DSS.321-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy")
+
+
+def _fork_environment(directory: Path) -> Path:
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["name"] = "acme"
+    data.pop("card_vault")
+    data["acknowledgments"] = [
+        {
+            "path": "PciLz-acme-Signing-*/Signer/DefaultPolicy",
+            "rule": rule,
+            "reason": "The signer's one statement (kms:Sign on the report-signing key) is CDK's grant, kept inline"
+            " on the only role that uses it",
+            "requirement": "PCI DSS v4.0.1 7.2.2",
+            "owner": "acme-reporting",
+            "approver": "acme-ciso",
+            "ticket": "RISK-12",
+            "review_by": (date.today() + timedelta(days=90)).isoformat(),
+        }
+        for rule in INLINE
+    ]
+    path = directory / "acme.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def fork(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, GateReport, dict[str, object]]:
+    directory = tmp_path_factory.mktemp("fork")
+    app = new_app(directory / "cdk.out", env=str(_fork_environment(directory)), **{EXTRA_STACKS_CONTEXT: FORK})
+    _, gate = gate_app(app)  # what `make synth` runs, with "extra_stacks" in cdk.json
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, failure_summary(report)
+    return app, report, assembly.get_stack_by_name("PciLz-acme-Signing-us-east-1").template
+
+
+def test_the_forks_stack_passes_the_gate_with_its_own_acknowledgments(
+    fork: tuple[App, GateReport, dict[str, object]],
+) -> None:
+    _, report, _ = fork
+    assert report.passed, failure_summary(report)
+    hidden = {f.rule.split("::")[-1] for f in report.acknowledged if f.path.startswith("PciLz-acme-Signing-")}
+    assert set(INLINE) <= hidden
+
+
+def test_the_forks_role_gets_the_landing_zones_boundary(fork: tuple[App, GateReport, dict[str, object]]) -> None:
+    _, _, template = fork
+    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]  # type: ignore[attr-defined]
+    assert roles
+    assert all(r["Properties"]["PermissionsBoundary"] for r in roles)
+
+
+def test_an_extra_stacks_name_that_does_not_import_is_refused(tmp_path: Path) -> None:
+    app = new_app(tmp_path, **{EXTRA_STACKS_CONTEXT: "tests.no_such_module:add"})
+    with pytest.raises(ConfigError, match=r"extra_stacks: 'tests\.no_such_module:add'"):
+        gate_app(app)

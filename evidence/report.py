@@ -47,6 +47,7 @@ from evidence.catalog import (
 )
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.topology import Topology
+from evidence.workpapers import workpapers_markdown
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
 
@@ -633,6 +634,7 @@ def report_markdown(
     report: GateReport,
     diagrams: Sequence[DiagramFiles],
     versions: Mapping[str, str],
+    workpapers: Sequence[str] = (),
     for_html: bool = False,
 ) -> str:
     """The report as GitHub-flavoured Markdown (Mermaid blocks render on GitHub). With `for_html`,
@@ -738,6 +740,7 @@ def report_markdown(
     else:
         out.append("None.")
 
+    out += ["", *workpapers]
     out += ["", "## Diagrams", ""]
     for built in diagrams:
         out += [f"### {built.diagram.title}", ""]
@@ -764,7 +767,8 @@ _HTML_STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 80rem;
   padding: 0 1rem; color: #1f2328; line-height: 1.45; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
-th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top;
+  overflow-wrap: anywhere; }
 th { background: #f6f8fa; }
 code { background: #f6f8fa; padding: 0.1rem 0.25rem; border-radius: 4px; font-size: 0.85em; word-break: break-all; }
 pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; }
@@ -910,7 +914,8 @@ def write_compliance_evidence(
     directory = Path(outdir) / EVIDENCE_DIR
     app_name = _app_name(model)
     prov = provenance(model, Path(outdir), attestation=attestation or Attestation(), environment=app_name, root=root)
-    diagrams = build_diagrams(model, provenance_lines=prov.diagram_lines())
+    topology = Topology(model)
+    diagrams = build_diagrams(model, topology, provenance_lines=prov.diagram_lines())
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     common: dict[str, Any] = {
@@ -922,6 +927,7 @@ def write_compliance_evidence(
         "report": report,
         "diagrams": diagrams,
         "versions": tool_versions(root),
+        "workpapers": workpapers_markdown(model, topology),
     }
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")

@@ -615,3 +615,61 @@ def test_the_exception_register_shows_each_entrys_governance_from_the_applied_ap
         row = f"| {g.owner} | {g.approver} | {g.approval_date} | {g.ticket} | {g.review_by.isoformat()} |"
         assert row in register, ack.selector
     assert "the project's (not adopted by this environment)" in register
+
+
+# -- work papers ------------------------------------------------------------------------------------
+def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidence: Evidence) -> None:
+    from evidence.workpapers import NOT_EVIDENCED as APPROVAL
+    from evidence.workpapers import rule_review
+
+    topology = Topology(evidence.model)
+    rows = rule_review(topology)
+    refs = {row[7] for row in rows}
+    for regional in topology.regions.values():
+        assert {r.ref for r in regional.sg_rules} <= refs
+        assert {e.ref for e in regional.acl_entries} <= refs
+        assert len([r for r in rows if r[0] == regional.region and r[2] == "route"]) == len(regional.routes)
+    # Raw template check: every NACL entry of the JSON is a row.
+    assert {ref for ref, _ in template_acl_entries(_templates(evidence.model))} <= refs
+    http = [r for r in rows if r[2] == "ingress" and r[3].endswith("tcp 80") and r[4] == "0.0.0.0/0"]
+    assert http
+    assert all("port 80" in r[6] and "0.0.0.0/0" in r[6] for r in http)
+    assert any("ephemeral range" in r[6] for r in rows)
+    assert all("no justification in the template" in r[6] for r in rows if r[1].startswith("NACL"))
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert f"Each: {APPROVAL}" in text
+
+
+def test_inventory_puts_everything_that_handles_card_data_inside_the_cde(evidence: Evidence) -> None:
+    from evidence.workpapers import CDE, inventory
+
+    rows = inventory(evidence.model, Topology(evidence.model))
+    cde = {(row[0], row[2]) for row in rows if row[6] == CDE}
+    types = {t for t, _ in cde}
+    for expected in (
+        "AWS::WAFv2::WebACL",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBProxy",
+        "AWS::KMS::Key",
+        "AWS::EC2::Subnet",
+    ):
+        assert expected in types, expected
+    paths = {p for _, p in cde}
+    for function in ("CardVault/Api", "CardVault/Detokenize", "CardVault/Purge"):
+        assert any(function in p for p in paths), function
+    assert any("CardholderDataKey" in p for p in paths)
+    assert any("ApplicationSubnet" in p for p in paths)  # the vault's functions run there
+    assert not any("LogsKey" in p for p in paths)
+    assert all(row[7] for row in rows)  # every category states its basis
+
+
+def test_keys_table_separates_administrators_from_users(evidence: Evidence) -> None:
+    from evidence.workpapers import keys
+
+    rows = {row[0] + " " + row[1]: row for row in keys(evidence.model)}
+    cardholder = next(row for name, row in rows.items() if "CardholderDataKey" in name)
+    assert "pci-lz-key-administrator" in cardholder[3]
+    assert "pci-lz-key-administrator" not in cardholder[4]
+    assert cardholder[2].startswith("yes")
+    assert "DBInstance" in cardholder[5]

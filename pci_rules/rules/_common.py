@@ -99,3 +99,38 @@ def allows_anyone(statement: Mapping[str, Any]) -> bool:
 def is_customer_key(value: Any) -> bool:
     """A KMS key reference that is not an AWS managed key (`alias/aws/...`)."""
     return bool(value) and "alias/aws/" not in str(value)
+
+
+def sdk_call(resource: Resource) -> Mapping[str, Any] | None:
+    """The SDK call a CDK `AwsCustomResource` (`Custom::AWS`) makes on create, parsed; None when unreadable.
+
+    Tokens inside its JSON (`Fn::Join` parts such as the account ID) read as `<Ref>` placeholders.
+    """
+    import json
+
+    if resource.type != "Custom::AWS":
+        return None
+    text = flatten(resource.prop("Create"))
+    try:
+        call = json.loads(text)
+    except ValueError:
+        return None
+    return call if isinstance(call, Mapping) else None
+
+
+def actions_of(statement: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in as_list(statement.get("Action"))]
+
+
+def only_a_boundary(model: Any, policy: Resource) -> bool:
+    """A managed policy used as a permissions boundary and attached to no identity: it caps what identity
+    policies grant (effective access is their intersection) and grants nothing itself."""
+    if policy.type != "AWS::IAM::ManagedPolicy":
+        return False
+    bounded = attached = False
+    for identity in model.referrers(policy, "AWS::IAM::Role", "AWS::IAM::User"):
+        if model.target(identity.stack, identity.prop("PermissionsBoundary")) == policy:
+            bounded = True
+        if policy in [model.target(identity.stack, arn) for arn in as_list(identity.prop("ManagedPolicyArns"))]:
+            attached = True
+    return bounded and not attached

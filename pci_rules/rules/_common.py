@@ -124,13 +124,22 @@ def actions_of(statement: Mapping[str, Any]) -> list[str]:
 
 def only_a_boundary(model: Any, policy: Resource) -> bool:
     """A managed policy used as a permissions boundary and attached to no identity: it caps what identity
-    policies grant (effective access is their intersection) and grants nothing itself."""
+    policies grant (effective access is their intersection) and grants nothing itself.
+
+    A boundary is named by reference or by its ARN (`arn:...:policy/<ManagedPolicyName>`, how an Aspect
+    names a policy of another stack without an export).
+    """
     if policy.type != "AWS::IAM::ManagedPolicy":
         return False
+    name = policy.prop("ManagedPolicyName")
+
+    def names_it(identity: Resource, value: Any) -> bool:
+        if model.target(identity.stack, value) == policy:
+            return True
+        return isinstance(name, str) and flatten(value).endswith(f":policy/{name}")
+
     bounded = attached = False
-    for identity in model.referrers(policy, "AWS::IAM::Role", "AWS::IAM::User"):
-        if model.target(identity.stack, identity.prop("PermissionsBoundary")) == policy:
-            bounded = True
-        if policy in [model.target(identity.stack, arn) for arn in as_list(identity.prop("ManagedPolicyArns"))]:
-            attached = True
+    for identity in model.resources("AWS::IAM::Role", "AWS::IAM::User"):
+        bounded = bounded or names_it(identity, identity.prop("PermissionsBoundary"))
+        attached = attached or any(names_it(identity, arn) for arn in as_list(identity.prop("ManagedPolicyArns")))
     return bounded and not attached

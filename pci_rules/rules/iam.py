@@ -69,6 +69,7 @@ def iam_no_aws_managed_policy(model: TemplateModel) -> Iterator[Check]:
     requirements=("8.2.1", "8.2.2", "8.3.1"),
     description="No IAM users: people sign in through an identity provider with MFA, workloads use roles.",
     fix="Remove the AWS::IAM::User; use IAM Identity Center or a federated role instead.",
+    absence=True,
 )
 def iam_no_users(model: TemplateModel) -> Iterator[Check]:
     for user in model.resources("AWS::IAM::User", "AWS::IAM::AccessKey"):

@@ -113,8 +113,13 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process). --dist loadscope keeps each
+# test module on one worker, so a module's own synth (module-scoped fixture) is built once; the
+# session's shared synths and the package's wheel are built once per source state and shared between
+# workers through the on-disk cache of tests/cache.py (.test-cache/).
+PYTEST_WORKERS ?= auto
 pytest: deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 ## schema: regenerate envs/environment.schema.json from config/models.py (a test fails when it is stale).
 schema: $(BIN)/.synth-installed

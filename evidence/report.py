@@ -347,6 +347,7 @@ class RuleOutcome:
     passed: list[str]
     failed: list[str]  # "path: detail", not acknowledged
     acknowledged: list[str]
+    absence: bool = False  # a rule about absence that found none (examined every template)
 
 
 @dataclass
@@ -473,6 +474,11 @@ def requirement_statuses(
             unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
             if unrelated:
                 entry.excluded_rules.append((result.rule.id, unrelated))
+            elif not result.checks and result.rule.absence:
+                # A rule about something that must not exist: finding none in every template is the
+                # evidence (pci_rules.rule.Rule.absence), stated as such.
+                outcome = RuleOutcome(result.rule.id, result.rule.description, 0, [], [], [], absence=True)
+                entry.rules.append(outcome)
             elif not result.checks:
                 entry.idle_rules.append(result.rule.id)
             else:
@@ -673,6 +679,12 @@ def report_markdown(
                 f" {', '.join(_code(f) for f in files) or 'none (no network)'}"
             )
         for outcome in entry.rules:
+            if outcome.absence:
+                out.append(
+                    f"- Synth rule {_code(outcome.rule_id)} (searched every template: none found; finding none is"
+                    f" the evidence), supports {entry.procedure}: {outcome.description}"
+                )
+                continue
             counts = f"examined {outcome.examined}: {len(outcome.passed)} passed, {len(outcome.failed)} failed"
             if outcome.acknowledged:
                 counts += f", {len(outcome.acknowledged)} under exception"

@@ -42,7 +42,6 @@ from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
 from tests.conftest import Synthesized
-from tests.test_pci_rules import NOTHING_IN_THE_DEFAULT_APP
 
 DOT = shutil.which("dot")
 NO_DOT = "Graphviz `dot` is not installed (apt-get install graphviz; .ci/run installs it)"
@@ -243,14 +242,19 @@ def test_report_statements_agree_with_the_rule_results(evidence: Evidence, synth
     }
     cited: set[str] = set()
     for result in evidence.results:
-        if not result.checks:  # a rule with nothing to examine here is documented as such
-            assert result.rule.id in NOTHING_IN_THE_DEFAULT_APP, f"{result.rule.id} examined nothing in the default app"
         for requirement in result.rule.requirements:
             assert requirement in reported, requirement
-            if (result.rule.id, requirement) in UNRELATED_MAPPINGS or not result.checks:
+            if (result.rule.id, requirement) in UNRELATED_MAPPINGS:
+                continue
+            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+            if not result.checks and result.rule.absence:
+                cited.add(requirement)
+                assert f"- Synth rule `{result.rule.id}` (searched every template: none found;" in section
+                continue
+            if not result.checks:
+                assert f"- Synth rule `{result.rule.id}` examined no resource here: not evidenced by it." in section
                 continue
             cited.add(requirement)
-            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
             assert f"- Synth rule `{result.rule.id}` (examined {len(result.checks)}: " in section
             if result.failures:
                 assert reported[requirement] in (OPEN, EXCEPTED), requirement
@@ -267,8 +271,12 @@ def test_no_statement_rests_on_an_unrelated_or_idle_rule_or_another_packs_except
     reported = _reported_statuses(evidence.read(f"{REPORT_NAME}.md"))
     # The examples: 6.4.3 rested on a Lambda concurrency finding, 12.10.1 on RDS backups,
     # 12.5.2 on a cfn-lint AZ warning, 8.2.2 on an idle rule and a trust-scoping rule.
-    for requirement in ("6.4.3", "12.10.1", "8.2.2"):
+    for requirement in ("6.4.3", "12.10.1"):
         assert reported[requirement] == NOT_EVIDENCED, requirement
+    # 8.2.2 rests only on the absence of IAM users (searched, none found), never on trust scoping.
+    section_822 = evidence.read(f"{REPORT_NAME}.md").split("\n### 8.2.2 ", 1)[1].split("\n### ", 1)[0]
+    assert "`PCI4-IAM-TRUST-SCOPED` is mapped here by the rule pack but not cited" in section_822
+    assert "`PCI4-IAM-NO-USERS` (searched every template: none found;" in section_822
     assert "12.5.2" not in reported or reported["12.5.2"] == NOT_EVIDENCED
     for requirement in ("1.2.3", "1.2.4"):
         assert reported[requirement] == GENERATED

@@ -16,17 +16,36 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from evidence.report import write_compliance_evidence, write_evidence_for_assembly
-from compliance.gate import environment_acknowledgments, failure_summary, prepare_stage, register_gates, synthesize
+from compliance.gate import Gate, failure_summary, gate_zones, prepare_stage, synthesize
 from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from config.delivery_loader import load_delivery
+from evidence.report import attestation_of, write_compliance_evidence, write_evidence_for_assembly
 from stacks.delivery import build_delivery
-from stacks.landing_zone import build_landing_zone
+from stacks.landing_zone import LandingZone, build_landing_zone
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 # What the CDK CLI sets: each resource's construct path in its metadata ("aws:cdk:path").
 PATH_METADATA_CONTEXT = "aws:cdk:enable-path-metadata"
+
+
+def build_zones(app: App) -> list[LandingZone]:
+    """The environments the context selects, built in `app`: one (`-c env=`) or every stage's
+    (`-c delivery=`). Raises ConfigError for a bad configuration."""
+    delivery = app.node.try_get_context("delivery")
+    if delivery:
+        built = build_delivery(app, load_delivery(delivery), selector=delivery, prepare_stage=prepare_stage)
+        return [stage.zone for stage in built.stages.values()]
+    return [build_landing_zone(app, load_environment(app.node.try_get_context("env")))]
+
+
+def gate_app(app: App) -> tuple[list[LandingZone], Gate]:
+    """Build what the context selects and register the gate on it, as `make synth` does: each
+    environment's own acknowledgments apply within its scope (the App, or its Stage in a delivery),
+    the registry's `when` conditions are judged per environment. tests/test_environment_files.py
+    gates every envs/ file through this same function. Raises ConfigError or AcknowledgmentError."""
+    zones = build_zones(app)
+    return zones, gate_zones(app, zones)
 
 
 def main(app: App | None = None) -> int:
@@ -43,38 +62,26 @@ def main(app: App | None = None) -> int:
             PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
         }
     )
-    delivery = app.node.try_get_context("delivery")
     try:
-        if delivery:
-            built = build_delivery(app, load_delivery(delivery), selector=delivery, prepare_stage=prepare_stage)
-            zones = [stage.zone for stage in built.stages.values()]
-        else:
-            zones = [build_landing_zone(app, load_environment(app.node.try_get_context("env")))]
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    # Each environment's own acknowledgments apply to its stacks only (in its Stage in a delivery).
-    own = [
-        entry
-        for zone in zones
-        for entry in environment_acknowledgments(
-            zone.config.acknowledgments, environment=zone.config.name, stacks=zone.stack_names
-        )
-    ]
-    try:
-        gate = register_gates(app, environment=own)
-    except AcknowledgmentError as err:
+        zones, gate = gate_app(app)
+    except (ConfigError, AcknowledgmentError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, report = synthesize(app, gate)
     if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
         plugin = gate.pci_dss_v4
+        attestation = attestation_of(zones[0].config.evidence) if len(zones) == 1 else None
         if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
             files = write_compliance_evidence(
-                app.outdir, model=plugin.model, results=plugin.results, gate=gate, report=report
+                app.outdir,
+                model=plugin.model,
+                results=plugin.results,
+                gate=gate,
+                report=report,
+                attestation=attestation,
             )
         else:  # validation stopped before the plugin ran
-            files = write_evidence_for_assembly(app.outdir, gate, report)
+            files = write_evidence_for_assembly(app.outdir, gate, report, attestation=attestation)
         print(f"compliance evidence: {len(files)} files in {Path(app.outdir).name}/compliance/", file=sys.stderr)
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"

@@ -24,15 +24,27 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from aws_cdk import App, IPolicyValidationPlugin, Stage, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
-from compliance.registry import Acknowledgment, apply_acknowledgments, construct_paths
+from compliance.registry import (
+    PENDING,
+    Acknowledgment,
+    AcknowledgmentError,
+    Adoption,
+    EnvironmentScope,
+    Governance,
+    apply_acknowledgments,
+    construct_paths,
+)
 from pci_rules.plugin import PciDssV4Plugin
+
+if TYPE_CHECKING:
+    from config import EnvironmentConfig
 
 NAG_PACKS = (AwsSolutionsChecks, PCIDSS321Checks, NIST80053R5Checks)
 REPORT_FILE = "validation-report.json"
@@ -84,6 +96,9 @@ class Gate:
     acknowledged_paths: dict[Acknowledgment, list[str]]
     checkov_skipped_paths: dict[CheckovSkip, list[str]] = field(default_factory=dict)
     pci_dss_v4: PciDssV4Plugin = field(default_factory=PciDssV4Plugin)
+    # The environments gated (their scope and configuration) and the project entries they adopt.
+    environments: tuple[EnvironmentScope, ...] = ()
+    adoptions: tuple[Adoption, ...] = ()
 
 
 class AcknowledgmentEntry(Protocol):
@@ -104,25 +119,107 @@ class AcknowledgmentEntry(Protocol):
 
 
 def environment_acknowledgments(
-    entries: Iterable[AcknowledgmentEntry], *, environment: str, stacks: Iterable[str]
+    entries: Iterable[AcknowledgmentEntry], *, environment: str, scope: str = ""
 ) -> tuple[Acknowledgment, ...]:
-    """An environment file's acknowledgments, limited to that environment's `stacks` (stack names).
-
-    They go through the same checks as the project's registry when applied.
-    """
-    scope = frozenset(stacks)
+    """An environment file's acknowledgments, limited to that environment's `scope`: the full
+    construct path of the App ("") or Stage it was built in, so every stack there, a fork's own
+    included. They go through the same checks as the project's registry when applied."""
     return tuple(
         Acknowledgment(
             path=e.path,
             rule=e.rule,
+            resource_type=getattr(e, "resource_type", None),
+            predicate=getattr(e, "predicate", None),
             reason=e.reason,
             requirement=e.requirement,
             owner=e.owner,
+            approver=getattr(e, "approver", PENDING),
+            approval_date=cast("date | Literal['pending']", getattr(e, "approval_date", PENDING)),
+            ticket=getattr(e, "ticket", PENDING),
             review_by=e.review_by,
-            stacks=scope,
+            scope=scope,
             source=f"environment {environment!r} (acknowledgments)",
         )
         for e in entries
+    )
+
+
+class Zone(Protocol):
+    """What the gate needs of one built environment (stacks.landing_zone.LandingZone)."""
+
+    @property
+    def config(self) -> EnvironmentConfig: ...
+    @property
+    def scope_path(self) -> str: ...
+
+
+def environment_scope(zone: Zone) -> EnvironmentScope:
+    return EnvironmentScope(name=zone.config.name, path=zone.scope_path, config=zone.config)
+
+
+def adoptions_of(
+    zone: Zone, registry: Iterable[Acknowledgment] = (), *, today: date | None = None
+) -> tuple[Adoption, ...]:
+    """The project entries `zone`'s environment file adopts (`adopt`), with their problems.
+
+    Raises AcknowledgmentError for an id that names no entry of `registry` (a typo would
+    otherwise leave the risk with the project's owner silently). Everything else about an
+    adoption is evidence: it never changes whether the gate passes.
+    """
+    ids = {e.id for e in registry if e.id}
+    found = []
+    for adopted in getattr(zone.config, "adopt", ()):
+        if adopted.entry not in ids:
+            raise AcknowledgmentError(
+                f"environment {zone.config.name!r} adopts {adopted.entry!r}, which is no entry of"
+                f" compliance/acknowledgments.yaml (ids: {', '.join(sorted(ids)) or 'none'})"
+            )
+        governance = Governance(
+            owner=adopted.owner,
+            approver=adopted.approver,
+            approval_date=adopted.approval_date,
+            ticket=adopted.ticket,
+            review_by=adopted.review_by,
+        )
+        found.append(
+            Adoption(
+                environment=zone.config.name,
+                scope=zone.scope_path,
+                entry=adopted.entry,
+                governance=governance,
+                problems=tuple(governance.problems(today)),
+            )
+        )
+    return tuple(found)
+
+
+def gate_zones(
+    app: App,
+    zones: Iterable[Zone],
+    acknowledgments: Iterable[Acknowledgment] = ACKNOWLEDGMENTS,
+    *,
+    today: date | None = None,
+) -> Gate:
+    """The gate as `make synth` registers it for the environments built in `app`: the project's
+    registry (each `when` judged per environment), each environment file's own acknowledgments
+    within its scope, and its adoptions. app.py and the tests call this one function."""
+    zones = list(zones)
+    acknowledgments = tuple(acknowledgments)
+    own = [
+        entry
+        for zone in zones
+        for entry in environment_acknowledgments(
+            zone.config.acknowledgments, environment=zone.config.name, scope=zone.scope_path
+        )
+    ]
+    adoptions = tuple(a for zone in zones for a in adoptions_of(zone, acknowledgments, today=today))
+    return register_gates(
+        app,
+        acknowledgments,
+        environment=own,
+        environments=[environment_scope(z) for z in zones],
+        adoptions=adoptions,
+        today=today,
     )
 
 
@@ -146,20 +243,26 @@ def register_gates(
     checkov_skips: Iterable[CheckovSkip] | None = None,
     *,
     environment: Iterable[Acknowledgment] = (),
+    environments: Iterable[EnvironmentScope] = (),
+    adoptions: Iterable[Adoption] = (),
     today: date | None = None,
 ) -> Gate:
     """Apply the acknowledgment and checkov-skip registries, then register every pack and the v4.0.1 plugin.
 
-    Call after the stacks exist. `environment` holds an environment file's own acknowledgments
-    (`environment_acknowledgments`). `today` is the clock the review dates are judged by
+    Call after the stacks exist (`gate_zones` does, for built environments). `environment` holds
+    environment files' own acknowledgments (`environment_acknowledgments`); `environments` the
+    scopes and configurations an entry's `when` is judged in; `adoptions` are recorded as given.
+    `today` is the clock the review dates are judged by
     (default: the real date). `checkov_skips` defaults to the project's registry when the
     acknowledgments are the project's, and to none when a purpose-built app passes its own.
     Raises `AcknowledgmentError` on a malformed, expired, never-acknowledgeable or stale entry.
     """
     constructs = construct_paths(app)  # one read of the tree for both registries
-    matched = apply_acknowledgments(app, [*acknowledgments, *environment], constructs, today=today)
+    scopes = tuple(environments)
+    acknowledgments = tuple(acknowledgments)
+    matched = apply_acknowledgments(app, [*acknowledgments, *environment], constructs, environments=scopes, today=today)
     if checkov_skips is None:
-        checkov_skips = CHECKOV_SKIPS if acknowledgments is ACKNOWLEDGMENTS else ()
+        checkov_skips = CHECKOV_SKIPS if acknowledgments == ACKNOWLEDGMENTS else ()
     skipped = apply_checkov_skips(app, checkov_skips, constructs)
     packs = [pack(app) for pack in NAG_PACKS]
     pci_dss_v4 = PciDssV4Plugin()
@@ -171,6 +274,8 @@ def register_gates(
         acknowledged_paths=matched,
         checkov_skipped_paths=skipped,
         pci_dss_v4=pci_dss_v4,
+        environments=scopes,
+        adoptions=tuple(adoptions),
     )
 
 
@@ -262,7 +367,7 @@ def unused_acknowledgments(gate: Gate, report: GateReport) -> tuple[Acknowledgme
 FIX_AND_ACKNOWLEDGE = (
     "Fix a finding at the construct that creates the resource (pci_constructs/; the v4.0.1 rules' fix hints"
     " are in README.md, 'PCI DSS v4.0.1 rules'). Only what truly cannot be fixed is acknowledged, with a"
-    " specific reason, an owner and a review date: in compliance/acknowledgments.py for every environment,"
+    " specific reason, an owner and a review date: in compliance/acknowledgments.yaml for every environment,"
     " or in the environment file's `acknowledgments` for that environment only."
 )
 
@@ -297,6 +402,7 @@ def write_evidence(outdir: str | Path, gate: Gate, report: GateReport) -> Path:
         "unacknowledged": [asdict(f) for f in report.findings],
         "unused_acknowledgments": [str(entry) for entry in report.unused],
         "acknowledgments": [_acknowledgment_evidence(entry, paths) for entry, paths in gate.acknowledged_paths.items()],
+        "adoptions": [adoption.evidence() for adoption in gate.adoptions],
         "checkov_skips": [{**asdict(entry), "resources": paths} for entry, paths in gate.checkov_skipped_paths.items()],
         "stages": _per_stage(report),
     }
@@ -319,10 +425,7 @@ def _per_stage(report: GateReport) -> dict[str, dict[str, Any]]:
 
 
 def _acknowledgment_evidence(entry: Acknowledgment, paths: list[str]) -> dict[str, Any]:
-    data = asdict(entry)
-    data["review_by"] = entry.review_by.isoformat()
-    data["stacks"] = sorted(entry.stacks) if entry.stacks is not None else None
-    return {**data, "constructs": paths}
+    return {**entry.evidence(), "selector": entry.selector, "constructs": paths}
 
 
 def synthesize(app: App, gate: Gate) -> tuple[cx_api.CloudAssembly | None, GateReport]:

@@ -1,10 +1,16 @@
 """Applying the acknowledgment registry to a construct tree.
 
-An acknowledgment names a construct path pattern (segments matched with
-fnmatch, so `*` never crosses a `/`), one rule ID with any finding sub-ID, a
-specific reason and the PCI DSS v4.0.1 requirement it concerns. It is applied
-with CDK's native `Validations.of(construct).acknowledge`, so the plugin's
-finding is recorded in the validation report as suppressed, with the reason.
+An acknowledgment names one rule ID (with any finding sub-ID) and what the resource
+*is*: the construct that made it (a construct path pattern, segments matched with
+fnmatch, so `*` never crosses a `/`), optionally narrowed to the rendered resources of
+one CloudFormation type under that construct that satisfy a named predicate
+(`compliance.predicates.RESOURCE_PREDICATES`), and optionally only in environments
+whose configuration satisfies named conditions (`when`, `CONFIG_PREDICATES`). Never a
+generated logical ID or an entry number that configuration shifts. It carries a specific
+reason, the PCI DSS v4.0.1 requirement it concerns and its governance (owner, approver,
+approval date, ticket, review date). It is applied with CDK's native
+`Validations.of(construct).acknowledge`, so the plugin's finding is recorded in the
+validation report as suppressed, with the reason.
 
 Governance (PCI DSS v4.0.1 12.3.1, 12.4: risk accepted by a named owner, reviewed
 at least once every 12 months): every entry names an `owner` and a `review_by`
@@ -17,17 +23,22 @@ refuses them, whatever the reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_cdk import Acknowledgment as CdkAcknowledgment
-from aws_cdk import Stack, Stage, Validations
+from aws_cdk import CfnResource, Stack, Stage, Validations
 from constructs import IConstruct
 
+from compliance.predicates import CONFIG_PREDICATES, RESOURCE_PREDICATES
 from pci_rules.plugin import acknowledgment_id
 from pci_rules.rules import RULES
+
+if TYPE_CHECKING:
+    from config import EnvironmentConfig
 
 _REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
 _RULE = re.compile(
@@ -44,7 +55,9 @@ NEVER_ACKNOWLEDGEABLE = frozenset(
     | {"AwsSolutions-RDS2", "PCI.DSS.321-RDSStorageEncrypted", "NIST.800.53.R5-RDSStorageEncrypted"}
 )
 MAX_REVIEW_MONTHS = 12
-PROJECT_REGISTRY = "compliance/acknowledgments.py"
+PROJECT_REGISTRY = "compliance/acknowledgments.yaml"
+PENDING: Literal["pending"] = "pending"  # a governance field not known yet (an approver, an approval date, a ticket)
+_RESOURCE_TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 GENERIC_REASONS = frozenset(
     {"n/a", "na", "not applicable", "false positive", "suppressed", "ok", "todo", "tbd", "ignore", "wip"}
 )
@@ -83,12 +96,28 @@ def path_matches(pattern: str, construct_path: str) -> bool:
     return len(wanted) == len(path) and all(map(fnmatchcase, path, wanted))
 
 
+def path_within(pattern: str, construct_path: str) -> bool:
+    """`construct_path` is the construct `pattern` names or one of its descendants (segment-wise fnmatch)."""
+    wanted, path = pattern.split("/"), construct_path.split("/")
+    return len(path) >= len(wanted) and all(map(fnmatchcase, path[: len(wanted)], wanted))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Acknowledgment:
-    """One accepted finding: where, which rule, why, which requirement, who owns it, when it is reviewed.
+    """One accepted finding: which rule, on what resource, why, which requirement, and its governance.
 
-    `stacks` limits an entry to those stacks (an environment file's entries apply only to that
-    environment's stacks); `source` says where the entry is written, for every message about it.
+    What it matches: the construct at `path` (and everything under it); with `resource_type`, only
+    the rendered resources of that type under `path` for which the named `predicate` holds. `when`
+    names configuration conditions (`CONFIG_PREDICATES`): the entry applies only inside the scope
+    of an environment where all of them hold, because only there is its reason true. `scope` limits
+    an entry to one environment's construct scope (the full path of the App or Stage the
+    environment was built in, "" for the App: an environment file's entries apply to every stack
+    there, a fork's own included). `source` says where the entry is written, for every message
+    about it; `id` names the registry entry it was expanded from, which environments `adopt`.
+
+    Governance (PCI DSS v4.0.1 12.3.1): `owner` accepts the risk, `approver` (never the owner)
+    approved it on `approval_date` under `ticket`; "pending" where not known yet. `review_by` is
+    the next review, at most 12 months ahead.
     """
 
     path: str
@@ -97,12 +126,19 @@ class Acknowledgment:
     requirement: str
     owner: str
     review_by: date
-    # The construct or the finding exists only with some configuration (a feature flag, a second
-    # region, a configured CIDR): such an entry may match or suppress nothing in a given
-    # environment. The tests hold every conditional entry to the default app, where all exist.
-    # An environment-specific acceptance belongs in that environment's file, not here.
+    approver: str = PENDING
+    approval_date: date | Literal["pending"] = PENDING
+    ticket: str = PENDING
+    id: str = ""
+    resource_type: str | None = None
+    predicate: str | None = None
+    when: tuple[str, ...] = ()
+    # The construct or the finding exists only with some configuration that no `when` condition
+    # names (a detection flag, a second region, the delivery app): such an entry may match or
+    # suppress nothing in a given environment. The tests hold every conditional entry to the
+    # app where it exists. An environment-specific acceptance belongs in that environment's file.
     conditional: bool = False
-    stacks: frozenset[str] | None = None
+    scope: str | None = None
     source: str = PROJECT_REGISTRY
 
     def problems(self, today: date | None = None) -> list[str]:
@@ -116,19 +152,46 @@ class Acknowledgment:
             found.append("a rule may hold only the placeholders {account}, {region} and {environment}")
         if base_rule in NEVER_ACKNOWLEDGEABLE:
             found.append(f"rule {base_rule} can never be acknowledged: fix the finding at the construct")
-        if len(self.owner.strip()) < 3:
-            found.append("owner must name the accountable person or team")
-        if self.review_by < today:
-            found.append(
-                f"expired: review_by {self.review_by.isoformat()} has passed; the owner reviews the risk"
-                " (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding is fixed and this entry deleted"
-            )
-        elif self.review_by > months_ahead(today, MAX_REVIEW_MONTHS):
-            found.append(
-                f"review_by {self.review_by.isoformat()} is more than {MAX_REVIEW_MONTHS} months ahead"
-                f" (latest {months_ahead(today, MAX_REVIEW_MONTHS).isoformat()})"
-            )
+        found += self._selector_problems()
+        found += governance_problems(
+            owner=self.owner,
+            approver=self.approver,
+            approval_date=self.approval_date,
+            ticket=self.ticket,
+            review_by=self.review_by,
+            today=today,
+        )
         return found
+
+    def _selector_problems(self) -> list[str]:
+        found = []
+        if self.resource_type is not None and not _RESOURCE_TYPE.match(self.resource_type):
+            found.append(f"resource_type {self.resource_type!r} is not a CloudFormation type (AWS::Service::Type)")
+        if self.predicate is not None:
+            if self.resource_type is None:
+                found.append("a predicate applies to the resources of one resource_type: name it")
+            if self.predicate not in RESOURCE_PREDICATES:
+                found.append(f"unknown predicate {self.predicate!r}; known: {', '.join(sorted(RESOURCE_PREDICATES))}")
+        unknown = [w for w in self.when if w not in CONFIG_PREDICATES]
+        if unknown:
+            found.append(f"unknown condition(s) {unknown} in when; known: {', '.join(sorted(CONFIG_PREDICATES))}")
+        return found
+
+    @property
+    def selector(self) -> str:
+        """What the entry matches, in words (for messages and the evidence)."""
+        text = self.path
+        if self.resource_type is not None:
+            text = f"{self.resource_type} under {self.path}"
+        if self.predicate is not None:
+            text += f" where {self.predicate}"
+        if self.when:
+            text += f" (in environments where {' and '.join(self.when)})"
+        return text
+
+    def applies_in(self, config: EnvironmentConfig) -> bool:
+        """Whether every `when` condition holds for this environment's configuration."""
+        return all(CONFIG_PREDICATES[name](config) for name in self.when)
 
     @property
     def validation_id(self) -> str:
@@ -150,9 +213,21 @@ class Acknowledgment:
         return self.validation_id.split("::", 1)[0]
 
     def matches(self, construct_path: str) -> bool:
-        if self.stacks is not None and construct_path.split("/", 1)[0] not in self.stacks:
+        """Whether `construct_path` (relative to its Stage) is a candidate: the construct at `path`,
+        or with `resource_type` any construct under it (its type and predicate are checked on
+        the construct itself, `matches_resource`)."""
+        if self.resource_type is None:
+            return path_matches(self.path, construct_path)
+        return path_within(self.path, construct_path)
+
+    def matches_resource(self, construct: IConstruct) -> bool:
+        """The construct is a rendered resource of `resource_type` satisfying `predicate` (always
+        true for an entry without `resource_type`)."""
+        if self.resource_type is None:
+            return True
+        if not isinstance(construct, CfnResource) or construct.cfn_resource_type != self.resource_type:
             return False
-        return path_matches(self.path, construct_path)
+        return self.predicate is None or RESOURCE_PREDICATES[self.predicate](construct)
 
     def validation_ids(self, account: str, regions: Iterable[str], environment: str = "") -> list[str]:
         """`validation_id` with its placeholders filled: `{account}` by the account of the stack the
@@ -182,7 +257,92 @@ class Acknowledgment:
         return re.fullmatch(pattern, acknowledged_as) is not None
 
     def __str__(self) -> str:
-        return f"{self.rule} at {self.path} ({self.source}, owner {self.owner})"
+        return f"{self.rule} at {self.selector} ({self.source}, owner {self.owner})"
+
+    def evidence(self) -> dict[str, Any]:
+        """This entry as gate-report.json records it (dates ISO, tuples as lists)."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "rule": self.rule,
+            "resource_type": self.resource_type,
+            "predicate": self.predicate,
+            "when": list(self.when),
+            "reason": self.reason,
+            "requirement": self.requirement,
+            "owner": self.owner,
+            "approver": self.approver,
+            "approval_date": _iso(self.approval_date),
+            "ticket": self.ticket,
+            "review_by": self.review_by.isoformat(),
+            "conditional": self.conditional,
+            "scope": self.scope,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_evidence(cls, row: Mapping[str, Any]) -> Acknowledgment:
+        """The entry `evidence()` wrote (unknown keys ignored, absent ones defaulted)."""
+        return cls(
+            id=row.get("id", ""),
+            path=row["path"],
+            rule=row["rule"],
+            resource_type=row.get("resource_type"),
+            predicate=row.get("predicate"),
+            when=tuple(row.get("when", ())),
+            reason=row["reason"],
+            requirement=row["requirement"],
+            owner=row["owner"],
+            approver=row.get("approver", PENDING),
+            approval_date=_approval_date(row.get("approval_date", PENDING)),
+            ticket=row.get("ticket", PENDING),
+            review_by=date.fromisoformat(row["review_by"]),
+            conditional=bool(row.get("conditional", False)),
+            scope=row.get("scope"),
+            source=row.get("source", PROJECT_REGISTRY),
+        )
+
+
+def _iso(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _approval_date(value: str) -> date | Literal["pending"]:
+    return PENDING if value == PENDING else date.fromisoformat(value)
+
+
+def governance_problems(
+    *,
+    owner: str,
+    approver: str,
+    approval_date: date | str,
+    ticket: str,
+    review_by: date,
+    today: date,
+) -> list[str]:
+    """What the governance fields of an entry (or an adoption) must get right on `today`."""
+    found = []
+    if len(owner.strip()) < 3:
+        found.append("owner must name the accountable person or team")
+    if len(approver.strip()) < 3:
+        found.append("approver must name who approved the risk, or read 'pending'")
+    elif approver.strip().lower() != PENDING and approver.strip().lower() == owner.strip().lower():
+        found.append("approver must differ from the owner (separation of duties): name another person or team")
+    if len(ticket.strip()) < 3:
+        found.append("ticket must name the change or risk record, or read 'pending'")
+    if isinstance(approval_date, date) and approval_date > today:
+        found.append(f"approval_date {approval_date.isoformat()} is in the future")
+    if review_by < today:
+        found.append(
+            f"expired: review_by {review_by.isoformat()} has passed; the owner reviews the risk"
+            " (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding is fixed and this entry deleted"
+        )
+    elif review_by > months_ahead(today, MAX_REVIEW_MONTHS):
+        found.append(
+            f"review_by {review_by.isoformat()} is more than {MAX_REVIEW_MONTHS} months ahead"
+            f" (latest {months_ahead(today, MAX_REVIEW_MONTHS).isoformat()})"
+        )
+    return found
 
 
 class AcknowledgmentError(ValueError):
@@ -250,18 +410,50 @@ def _within_stage(path: str, prefixes: list[str]) -> str:
     return path
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentScope:
+    """One environment as the gate sees it: its name, its configuration (for `when`) and the full
+    construct path of the App ("") or Stage it was built in (its entries apply to every stack there)."""
+
+    name: str
+    path: str
+    config: EnvironmentConfig = field(compare=False)
+
+    def holds(self, construct_path: str) -> bool:
+        return not self.path or construct_path == self.path or construct_path.startswith(self.path + "/")
+
+
+def _scopes_of(entry: Acknowledgment, environments: Sequence[EnvironmentScope]) -> list[str] | None:
+    """Full-path prefixes the entry applies under ("" is the whole app); None: everywhere."""
+    if entry.scope is not None:
+        scopes = [entry.scope]
+        if entry.when:
+            scopes = [e.path for e in environments if e.path == entry.scope and entry.applies_in(e.config)]
+        return scopes
+    if entry.when:
+        return [e.path for e in environments if entry.applies_in(e.config)]
+    return None
+
+
+def _under(path: str, scopes: list[str] | None) -> bool:
+    return scopes is None or any(not s or path == s or path.startswith(s + "/") for s in scopes)
+
+
 def apply_acknowledgments(
     app: Stage,
     entries: Iterable[Acknowledgment],
     constructs: list[tuple[IConstruct, str]] | None = None,
     *,
+    environments: Sequence[EnvironmentScope] = (),
     today: date | None = None,
 ) -> dict[Acknowledgment, list[str]]:
-    """Acknowledge each entry on every construct it matches; return the matched paths.
+    """Acknowledge each entry on every construct it matches; return the matched full paths.
 
-    Raises `AcknowledgmentError` when an entry is malformed, expired on `today` (default:
-    the real date), never acknowledgeable, or matches nothing: a stale acknowledgment is
-    a silent hole waiting for a construct to be renamed into it.
+    An entry with `when` applies only inside the scope of the `environments` whose configuration
+    satisfies it (none given: nowhere); where it applies nowhere it matches nothing and is not stale.
+    Raises `AcknowledgmentError` when an entry is malformed, expired on `today` (default: the real
+    date), never acknowledgeable, or matches nothing where it applies: a stale acknowledgment is a
+    silent hole waiting for a construct to be renamed into it. The message says what was searched.
     """
     entries = list(entries)
     bad = [f"{e}: {p}" for e in entries for p in e.problems(today)]
@@ -270,9 +462,16 @@ def apply_acknowledgments(
     if constructs is None:
         constructs = construct_paths(app)
     matched: dict[Acknowledgment, list[str]] = {}
+    stale: list[str] = []
     regions: list[str] | None = None
     for entry in entries:
-        hits = [(c, path) for c, path in constructs if entry.matches(path)]
+        scopes = _scopes_of(entry, environments)
+        if scopes == []:  # its conditions hold in no environment of this app: it does not apply here
+            matched[entry] = []
+            continue
+        candidates = [(c, path) for c, path in constructs if entry.matches(path)]
+        in_scope = [(c, full) for c, _ in candidates if _under(full := c.node.path, scopes)]
+        hits = [(c, full) for c, full in in_scope if entry.matches_resource(c)]
         for construct, _ in hits:
             ids = [entry.validation_id]
             if "{" in entry.rule:  # placeholders: a jsii round trip for these few hits only
@@ -283,12 +482,119 @@ def apply_acknowledgments(
                 Validations.of(construct).acknowledge(
                     CdkAcknowledgment(id=validation_id, reason=f"{entry.reason} [{entry.requirement}]")
                 )
-        matched[entry] = [construct.node.path for construct, _ in hits]  # full paths: stage included
-    stale = [
-        f"{e}: no construct matches {e.path}; delete this entry"
-        for e, paths in matched.items()
-        if not paths and not e.conditional
-    ]
+        matched[entry] = [full for _, full in hits]  # full paths: stage included
+        if not hits and not entry.conditional:
+            stale.append(f"{entry}: {_searched(entry, len(constructs), candidates, in_scope, scopes)}")
     if stale:
-        raise AcknowledgmentError("stale acknowledgments (match no construct):\n  " + "\n  ".join(stale))
+        raise AcknowledgmentError(
+            "stale acknowledgments (match nothing where they apply; delete the entry or correct what it"
+            " selects):\n  " + "\n  ".join(stale)
+        )
     return matched
+
+
+def _searched(
+    entry: Acknowledgment,
+    total: int,
+    candidates: list[tuple[IConstruct, str]],
+    in_scope: list[tuple[IConstruct, str]],
+    scopes: list[str] | None,
+) -> str:
+    """Why nothing matched: what was searched, and where the search narrowed to nothing."""
+    where = "the whole app" if scopes is None or "" in scopes else "the scope " + ", ".join(map(repr, scopes))
+    kind = "construct path pattern" if entry.resource_type is None else "constructs under"
+    text = f"no construct matches; searched {total} constructs in {where} for the {kind} {entry.path!r}"
+    text += f" (paths are relative to their Stage): {len(candidates)} matched the path"
+    if scopes is not None:
+        text += f", {len(in_scope)} of them inside the scope"
+    if entry.resource_type is not None:
+        typed = [c for c, _ in in_scope if isinstance(c, CfnResource) and c.cfn_resource_type == entry.resource_type]
+        text += f", {len(typed)} of them {entry.resource_type}"
+        if entry.predicate is not None:
+            text += f", none satisfying {entry.predicate}"
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Governance:
+    """Who accepts a risk, who approved it (never the owner), when, under which record, next review."""
+
+    owner: str
+    approver: str = PENDING
+    approval_date: date | Literal["pending"] = PENDING
+    ticket: str = PENDING
+    review_by: date
+
+    def problems(self, today: date | None = None) -> list[str]:
+        return governance_problems(
+            owner=self.owner,
+            approver=self.approver,
+            approval_date=self.approval_date,
+            ticket=self.ticket,
+            review_by=self.review_by,
+            today=today or date.today(),
+        )
+
+    def evidence(self) -> dict[str, str]:
+        return {
+            "owner": self.owner,
+            "approver": self.approver,
+            "approval_date": _iso(self.approval_date),
+            "ticket": self.ticket,
+            "review_by": self.review_by.isoformat(),
+        }
+
+    @classmethod
+    def from_evidence(cls, row: Mapping[str, Any]) -> Governance:
+        return cls(
+            owner=row["owner"],
+            approver=row.get("approver", PENDING),
+            approval_date=_approval_date(row.get("approval_date", PENDING)),
+            ticket=row.get("ticket", PENDING),
+            review_by=date.fromisoformat(row["review_by"]),
+        )
+
+    @classmethod
+    def of(cls, entry: Acknowledgment) -> Governance:
+        return cls(
+            owner=entry.owner,
+            approver=entry.approver,
+            approval_date=entry.approval_date,
+            ticket=entry.ticket,
+            review_by=entry.review_by,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Adoption:
+    """An environment taking a project registry entry under its own risk owner.
+
+    It changes who answers for the risk in that environment's evidence, never what is matched or
+    whether the gate passes; `problems` (an expired review, the approver being the owner) are
+    reported in the evidence for the adopting owner to fix.
+    """
+
+    environment: str
+    scope: str  # full construct path of the environment's App ("") or Stage
+    entry: str  # the registry entry's id
+    governance: Governance
+    problems: tuple[str, ...] = ()
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "scope": self.scope,
+            "entry": self.entry,
+            **self.governance.evidence(),
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_evidence(cls, row: Mapping[str, Any]) -> Adoption:
+        return cls(
+            environment=row["environment"],
+            scope=row["scope"],
+            entry=row["entry"],
+            governance=Governance.from_evidence(row),
+            problems=tuple(row.get("problems", ())),
+        )

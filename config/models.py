@@ -644,12 +644,74 @@ class GuardrailsConfig(_Frozen):
         return bool(self.organization_unit_ids)
 
 
-class EnvironmentAcknowledgment(_Frozen):
-    """A finding this environment's owner accepts, applied to this environment's stacks only.
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
-    Same fields as the project's registry (compliance/acknowledgments.py). Only the shape is
-    checked here; the compliance gate checks the rule ID, that review_by has not passed and is
-    at most 12 months ahead, and that the rule may be acknowledged at all.
+
+class EvidenceConfig(_Frozen):
+    """Attribution of the assessor evidence (evidence/report.py): who prepared and approved it, the
+    last recorded review, and the AWS PCI DSS Attestation of Compliance relied on. Every field is
+    optional; the evidence prints "pending" (or "none recorded", "unverified") until it is set."""
+
+    preparer: str | None = Field(default=None, min_length=3, description="Who prepares the evidence (name, role).")
+    approver: str | None = Field(
+        default=None, min_length=3, description="Who approves it: a person other than the preparer."
+    )
+    approval_date: date | None = Field(default=None, description="ISO date of the approval.")
+    last_review_date: date | None = Field(
+        default=None, description="ISO date of the last review of the network and data-flow evidence (1.2.7)."
+    )
+    last_reviewed_commit: str | None = Field(
+        default=None, description="The 40-hex git commit that review examined; the evidence shows what changed since."
+    )
+    aws_aoc_edition: str | None = Field(
+        default=None,
+        min_length=3,
+        description="Edition of the AWS PCI DSS Attestation of Compliance relied on (from AWS Artifact).",
+    )
+    aws_aoc_date: date | None = Field(default=None, description="ISO date of that Attestation of Compliance.")
+
+    @field_validator("last_reviewed_commit")
+    @classmethod
+    def _full_commit(cls, value: str | None) -> str | None:
+        if value is not None and not _COMMIT.match(value):
+            raise ValueError("must be a full 40-character lowercase git commit hash")
+        return value
+
+    @model_validator(mode="after")
+    def _approver_is_not_the_preparer(self) -> Self:
+        if self.approver and self.preparer and self.approver.casefold() == self.preparer.casefold():
+            raise ValueError("approver must be a person other than the preparer")
+        if self.approval_date and not self.approver:
+            raise ValueError("approval_date needs an approver")
+        if self.last_reviewed_commit and not self.last_review_date:
+            raise ValueError("last_reviewed_commit needs last_review_date")
+        return self
+
+
+_PENDING: Literal["pending"] = "pending"
+_REQUIREMENT_PATTERN = r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$"
+
+
+class _GovernanceFields(_Frozen):
+    """Governance of an accepted risk (PCI DSS v4.0.1 12.3.1); "pending" where not known yet."""
+
+    owner: str = Field(min_length=3, description="The accountable person or team (the risk owner).")
+    approver: str = Field(
+        default=_PENDING, min_length=3, description="Who approved the risk, never the owner; 'pending' until known."
+    )
+    approval_date: date | Literal["pending"] = Field(
+        default=_PENDING, description="ISO date of the approval, or 'pending'."
+    )
+    ticket: str = Field(default=_PENDING, min_length=3, description="Change or risk record, or 'pending'.")
+    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+
+
+class EnvironmentAcknowledgment(_GovernanceFields):
+    """A finding this environment's owner accepts, applied to every stack of this environment's scope.
+
+    Same model as the project's registry (compliance/acknowledgments.yaml). Only the shape is
+    checked here; the compliance gate checks the rule ID, the predicate and condition names, that
+    review_by has not passed and is at most 12 months ahead, and that the rule may be acknowledged.
     """
 
     path: str = Field(
@@ -660,10 +722,23 @@ class EnvironmentAcknowledgment(_Frozen):
     rule: str = Field(
         min_length=3, description="Rule ID with any finding sub-ID, e.g. 'PCI.DSS.321-S3BucketReplicationEnabled'."
     )
+    resource_type: str | None = Field(
+        default=None, description="Only rendered resources of this CloudFormation type under path."
+    )
+    predicate: str | None = Field(
+        default=None, description="With resource_type: a predicate of compliance/predicates.py they must satisfy."
+    )
     reason: str = Field(min_length=40, description="Why it cannot be fixed here: specific, at least 40 characters.")
-    requirement: str = Field(pattern=r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
-    owner: str = Field(min_length=3, description="The accountable person or team.")
-    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+    requirement: str = Field(pattern=_REQUIREMENT_PATTERN)
+
+
+class AcknowledgmentAdoption(_GovernanceFields):
+    """A project registry entry this environment takes under its own risk owner (evidence only:
+    what is matched and whether the gate passes never change)."""
+
+    entry: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{2,80}$", description="The id of an entry of compliance/acknowledgments.yaml."
+    )
 
 
 class EnvironmentConfig(_Frozen):
@@ -707,13 +782,29 @@ class EnvironmentConfig(_Frozen):
     acknowledgments: tuple[EnvironmentAcknowledgment, ...] = Field(
         default=(),
         description=(
-            "Findings this environment's owner accepts, applied to this environment's stacks only"
-            " (same fields and rules as compliance/acknowledgments.py)."
+            "Findings this environment's owner accepts, applied to every stack of this environment's scope"
+            " (its own stacks and any a fork adds; same fields and rules as compliance/acknowledgments.yaml)."
+        ),
+    )
+    adopt: tuple[AcknowledgmentAdoption, ...] = Field(
+        default=(),
+        description=(
+            "Entries of compliance/acknowledgments.yaml this environment's risk owner adopts (by id), with"
+            " their own governance; shown in the evidence, never changing whether the gate passes."
         ),
     )
     card_vault: CardVaultConfig | None = Field(
         default=None, description="The card-vault workload (issue #10); absent or enabled=false deploys none."
     )
+    evidence: EvidenceConfig = Field(
+        default_factory=EvidenceConfig,
+        description="Preparer, approver, last review and AWS AOC edition printed in the assessor evidence.",
+    )
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _evidence_block_may_be_empty(cls, value: object) -> object:
+        return {} if value is None else value  # `evidence:` with every field commented out
 
     @field_validator("account")
     @classmethod

@@ -130,3 +130,65 @@ CUSTOMER_RESPONSIBILITIES = {
     "12.8.1": "Keep the list of third-party service providers (AWS included) and their PCI DSS status.",
     "12.10.1": "Keep an incident response plan that uses the alarms, GuardDuty and Security Hub findings.",
 }
+
+
+# -- what each line of template evidence supports, and what it cannot show ---------------------------
+# The v4.0.1 testing procedure a configuration examination of the templates supports, paraphrased
+# from "Requirements and Testing Procedures" v4.0.1 (the procedure that examines system or NSC
+# configurations). Requirements missing here are cited as "<requirement> (configuration examination)".
+TESTING_PROCEDURES = {
+    "1.2.1": ("1.2.1.b", "examine NSC configurations against the configuration standards"),
+    "1.2.3": ("1.2.3.a", "examine the network diagram and the network configurations"),
+    "1.2.4": ("1.2.4.a", "examine the data-flow diagram"),
+    "1.3.1": ("1.3.1.b", "examine NSC configurations: inbound traffic to the CDE is restricted"),
+    "1.3.2": ("1.3.2.b", "examine NSC configurations: outbound traffic from the CDE is restricted"),
+    "1.4.1": ("1.4.1.b", "examine NSC configurations between trusted and untrusted networks"),
+    "1.4.2": ("1.4.2", "examine NSC configurations: inbound traffic from untrusted networks"),
+    "1.4.4": ("1.4.4.b", "examine NSC configurations: stores not directly reachable from untrusted networks"),
+    "3.5.1": ("3.5.1.b", "examine data repositories: PAN is rendered unreadable"),
+    "3.5.1.1": ("3.5.1.1.b", "examine keyed cryptographic hashes and their key management"),
+    "3.6.1": ("3.6.1", "examine key-management documentation and configurations"),
+    "3.7.4": ("3.7.4.b", "examine key rotation configuration against the cryptoperiod"),
+    "4.2.1": ("4.2.1.b", "examine system configurations: strong cryptography and trusted keys and certificates"),
+    "6.4.2": ("6.4.2", "examine system configuration settings of the automated technical solution"),
+    "7.2.1": ("7.2.1.b", "examine access control settings against the access control model"),
+    "7.2.2": ("7.2.2.b", "examine access settings: least privilege"),
+    "8.2.2": ("8.2.2.a", "examine user account lists for shared, group or generic accounts"),
+    "8.3.2": ("8.3.2.a", "examine configurations: authentication factors unreadable in transmission and storage"),
+    "10.2.1": ("10.2.1", "examine audit log configurations: logs enabled and active"),
+    "10.3.2": ("10.3.2", "examine system configurations and privileges: log files protected from modification"),
+    "10.3.3": ("10.3.3", "examine backup configurations of audit logs"),
+    "10.3.4": ("10.3.4", "examine settings and monitored files of change-detection mechanisms"),
+    "10.5.1": ("10.5.1.b", "examine audit log retention configuration"),
+    "10.7.2": ("10.7.2.a", "examine alerting on failures of critical security control systems"),
+    "11.5.1": ("11.5.1.a", "examine system configurations of intrusion-detection techniques"),
+}
+
+# Per requirement, what template evidence cannot show: the procedures that need interviews,
+# documents, approvals or the running environment. Requirements missing here get LIMIT_DEFAULT.
+LIMIT_DEFAULT = (
+    "the deployed state (drift, manual changes), the people and processes that operate it, and any"
+    " interview or documentation procedure of this requirement"
+)
+LIMITS = {
+    "1.2.3": "that the diagram is kept accurate and updated (1.2.3.b: documentation and interviews),"
+    " and connections made outside these templates",
+    "1.2.4": "that the diagram is kept accurate and updated (1.2.4.b), and account data flows in systems"
+    " and processes outside these templates",
+    "3.5.1": "PAN written by application code outside the vault (logs, files, queues), and the data"
+    " repositories' actual contents (3.5.1.b examines them)",
+    "7.2.1": "the documented access control model and its approval (7.2.1.a)",
+    "7.2.2": "that privileges match job functions (7.2.2.a: interviews and documentation)",
+    "8.2.2": "people and identity-provider accounts outside AWS IAM",
+    "10.2.1": "that logs stay enabled after deploy (Config rules below watch that)",
+    "10.5.1": "retention applied after deploy and backups of the logs outside AWS",
+}
+
+# Mappings the evidence does not cite: a rule whose finding says nothing about the requirement the
+# rule pack lists next to it (reviewed per rule, the reason stated). Such a pair neither supports nor
+# lowers the requirement's statement; the rule still counts for its other requirements.
+UNRELATED_MAPPINGS = {
+    ("PCI4-RDS-BACKUPS", "12.10.1"): "backups are not an incident response plan",
+    ("PCI4-RDS-BACKUPS", "3.5.1"): "a backup's retention does not render PAN unreadable",
+    ("PCI4-IAM-TRUST-SCOPED", "8.2.2"): "trust-policy scoping concerns who may assume a role, not shared accounts",
+}

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pci_rules.model import Resource, TemplateModel
 from evidence.topology import (
     AclEntry,
     Member,
@@ -28,6 +27,7 @@ from evidence.topology import (
     display_name,
     in_cidr,
 )
+from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 
@@ -561,11 +561,13 @@ def _clustered(clusters: Iterable[Cluster]) -> set[str]:
     return found
 
 
-def to_dot(diagram: Diagram) -> str:
-    """Graphviz DOT for `dot -Tsvg`/`-Tpng`; each flow edge's tooltip lists the rules that allow it."""
+def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
+    """Graphviz DOT for `dot -Tsvg`/`-Tpng`; each flow edge's tooltip lists the rules that allow it.
+    `provenance` lines are printed under the title (commit, time, hashes: see evidence.report)."""
+    heading = "\n".join((diagram.title, *provenance))
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
-        f"  graph [label={_dot_quote(diagram.title)}, labelloc=t, fontsize=16, fontname=Helvetica,"
+        f"  graph [label={_dot_quote(heading)}, labelloc=t, fontsize=16, fontname=Helvetica,"
         " rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.5, pad=0.2, dpi=80];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
         "  edge [fontname=Helvetica, fontsize=9];",
@@ -629,9 +631,10 @@ def _mermaid_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str, s
     return lines
 
 
-def to_mermaid(diagram: Diagram) -> str:
-    """Mermaid `flowchart LR` source (no fences): one node per diagram node, one arrow per edge."""
-    lines = ["flowchart LR"]
+def to_mermaid(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
+    """Mermaid `flowchart LR` source (no fences): one node per diagram node, one arrow per edge;
+    `provenance` lines as Mermaid comments under the header."""
+    lines = ["flowchart LR", *(f"  %% {line}" for line in provenance)]
     in_cluster = _clustered(diagram.clusters)
     lines += [f"  {_mermaid_node(n)}" for n in diagram.nodes.values() if n.id not in in_cluster]
     styles: list[str] = []

@@ -16,6 +16,8 @@ everything, relative paths; two synths of one commit write the same bytes.
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
 import html
 import importlib.metadata
 import json
@@ -31,27 +33,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.catalog import (
     CUSTOMER_RESPONSIBILITIES,
+    LIMIT_DEFAULT,
+    LIMITS,
     SECURITY_HUB_CONTROLS,
     STANDARD,
+    TESTING_PROCEDURES,
+    UNRELATED_MAPPINGS,
     title,
 )
-from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.topology import Topology
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
-from evidence.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE_PACK = ROOT / "compliance" / "conformance" / "pci-dss-v4.json"
 REPORT_NAME = "pci-dss-v4-report"
 DIAGRAM_DIR = "diagrams"
-MET, ACKNOWLEDGED, NOT_MET, CUSTOMER = "met", "acknowledged", "not met", "customer responsibility"
-STATUS_ORDER = (NOT_MET, ACKNOWLEDGED, MET, CUSTOMER)
+# Statements about the templates, never verdicts about the requirement: an assessor decides "in place".
+OPEN = "open findings"
+EXCEPTED = "findings under exception"
+PASSED = "examined, no findings"
+GENERATED = "diagram generated, accuracy not verified"
+NOT_EVIDENCED = "not evidenced"
+STATUS_ORDER = (OPEN, EXCEPTED, PASSED, GENERATED, NOT_EVIDENCED)
+PENDING = "pending"
 _REQUIREMENT = re.compile(r"\b\d{1,2}(?:\.\d{1,2}){1,3}\b")
 # Requirements the generated artefacts themselves answer.
 DIAGRAM_REQUIREMENTS = {"1.2.3": "network", "1.2.4": "data-flow"}
+# What a recorded review covers: the diff since the reviewed commit is taken over these paths.
+REVIEWED_PATHS = ("stacks", "pci_constructs", "config", "envs", "compliance", "pci_rules", "lambda", "app.py")
 
 
 # -- inputs ----------------------------------------------------------------------------------------
@@ -88,7 +102,7 @@ def git_commit(root: Path = ROOT) -> str:
     """`<sha>` of HEAD, with `(uncommitted changes)` when tracked files differ; `unknown` without git."""
     git = shutil.which("git")
     if git is None:
-        return "unknown (git not found)"
+        return "unknown (no git: git not found)"
     try:
         sha = subprocess.run(  # noqa: S603
             [git, "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
@@ -97,7 +111,7 @@ def git_commit(root: Path = ROOT) -> str:
             [git, "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        return "unknown (no git: not a git checkout)"
     return f"{sha} (with uncommitted changes)" if dirty else sha
 
 
@@ -135,11 +149,197 @@ def tool_versions(root: Path = ROOT) -> dict[str, str]:
     }
 
 
-# -- statuses ----------------------------------------------------------------------------------------
+# -- provenance ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attestation:
+    """Who prepared and approved this evidence, and the last recorded review, from the environment
+    configuration (`evidence:` in an environment file); "pending" / None until set there."""
+
+    preparer: str = PENDING
+    approver: str = PENDING
+    approval_date: str = PENDING
+    last_review_date: str | None = None
+    last_reviewed_commit: str | None = None
+    aws_aoc_edition: str | None = None
+    aws_aoc_date: str | None = None
+
+
+def attestation_of(evidence: Any) -> Attestation:
+    """An `Attestation` from an environment's `evidence:` block (config.models.EvidenceConfig)."""
+
+    def text(name: str) -> str | None:
+        value = getattr(evidence, name, None)
+        return None if value is None else str(value)
+
+    return Attestation(
+        preparer=text("preparer") or PENDING,
+        approver=text("approver") or PENDING,
+        approval_date=text("approval_date") or PENDING,
+        last_review_date=text("last_review_date"),
+        last_reviewed_commit=text("last_reviewed_commit"),
+        aws_aoc_edition=text("aws_aoc_edition"),
+        aws_aoc_date=text("aws_aoc_date"),
+    )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    generated_at: str
+    commit: str
+    environment: str
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+    templates: tuple[tuple[str, str], ...]  # (template file, sha256)
+    assets: tuple[tuple[str, str], ...]  # (CDK asset hash, source)
+    attestation: Attestation
+    deployed_state: str
+    last_review: str
+
+    def diagram_lines(self) -> list[str]:
+        """The short block every diagram prints under its title."""
+        return [
+            f"Generated {self.generated_at} from commit {self.commit[:12]}{self.commit[40:]}; environment"
+            f" {self.environment}, account {', '.join(self.accounts) or 'unknown'}",
+            f"Prepared by {self.attestation.preparer}; approved by {self.attestation.approver}"
+            f" on {self.attestation.approval_date}; deployed state: {self.deployed_state}",
+            "Template SHA-256 digests: see the report's provenance block",
+        ]
+
+
+def _git(root: Path, *args: str) -> str | None:
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        done = subprocess.run([git, *args], cwd=root, capture_output=True, text=True, check=True)  # noqa: S603
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def generation_time(root: Path = ROOT, environ: Mapping[str, str] | None = None) -> str:
+    """UTC time from SOURCE_DATE_EPOCH (reproducible-builds.org), else the commit's time: the same
+    for every synth of one commit. Never the wall clock."""
+    environ = os.environ if environ is None else environ
+    epoch = environ.get("SOURCE_DATE_EPOCH", "").strip()
+    source = "SOURCE_DATE_EPOCH"
+    if not epoch.isdigit():
+        epoch, source = (_git(root, "log", "-1", "--format=%ct") or ""), "commit time"
+    if not epoch.isdigit():
+        return "unknown (no git and SOURCE_DATE_EPOCH unset)"
+    stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{stamp} ({source})"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def template_digests(model: TemplateModel, outdir: Path) -> list[tuple[str, str]]:
+    """(template file relative to the assembly, SHA-256 of its bytes) for every stack."""
+    out = []
+    for stack in model.stacks.values():
+        if stack.template_path and Path(stack.template_path).is_file():
+            path = Path(stack.template_path)
+            try:
+                name = path.resolve().relative_to(outdir.resolve()).as_posix()
+            except ValueError:
+                name = path.name
+            out.append((name, _sha256(path)))
+        else:
+            canonical = json.dumps(stack.template, sort_keys=True, separators=(",", ":")).encode()
+            out.append((f"{stack.name} (canonical JSON)", hashlib.sha256(canonical).hexdigest()))
+    return sorted(out)
+
+
+def asset_hashes(outdir: Path) -> list[tuple[str, str]]:
+    """(CDK asset hash, its source) of every file and container asset in the assembly's asset
+    manifests, templates excluded (their digests are listed on their own)."""
+    found: dict[str, str] = {}
+    for manifest in sorted(outdir.rglob("*.assets.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        for asset_hash, body in (data.get("files") or {}).items():
+            source = (body.get("source") or {}).get("path", "")
+            if not str(source).endswith(".template.json"):
+                found[asset_hash] = f"file {source} ({(body.get('source') or {}).get('packaging', 'file')})"
+        for asset_hash, body in (data.get("dockerImages") or {}).items():
+            found[asset_hash] = f"container image {(body.get('source') or {}).get('directory', '')}"
+    return sorted(found.items())
+
+
+def last_review(attestation: Attestation, root: Path = ROOT) -> str:
+    """The last recorded review and what changed since (git diff --stat), or "none recorded"."""
+    if not attestation.last_reviewed_commit:
+        return "none recorded"
+    reviewed = attestation.last_reviewed_commit
+    stat = _git(root, "diff", "--shortstat", reviewed, "HEAD", "--", *REVIEWED_PATHS)
+    change = "diff unavailable (commit not in this checkout)" if stat is None else (stat or "no change since")
+    return f"{attestation.last_review_date or 'date not recorded'} at commit {reviewed}: {change}"
+
+
+def assembly_root(model: TemplateModel, default: Path) -> Path:
+    """The cloud assembly the model was read from (where the templates and asset manifests are)."""
+    for stack in model.stacks.values():
+        if stack.template_path:
+            directory = Path(stack.template_path).parent
+            return directory.parent if stack.assembly else directory
+    return default
+
+
+def provenance(
+    model: TemplateModel,
+    outdir: Path,
+    *,
+    attestation: Attestation,
+    environment: str,
+    root: Path = ROOT,
+    commit: str | None = None,
+) -> Provenance:
+    return Provenance(
+        generated_at=generation_time(root),
+        commit=git_commit(root) if commit is None else commit,
+        environment=environment,
+        accounts=tuple(sorted({s.account for s in model.stacks.values() if s.account})),
+        regions=tuple(sorted({s.region for s in model.stacks.values() if s.region})),
+        templates=tuple(template_digests(model, assembly_root(model, outdir))),
+        assets=tuple(asset_hashes(assembly_root(model, outdir))),
+        attestation=attestation,
+        deployed_state="not verified (no live check supplied it)",
+        last_review=last_review(attestation, root),
+    )
+
+
+def provenance_markdown(prov: Provenance) -> list[str]:
+    att = prov.attestation
+    out = [
+        "## Provenance",
+        "",
+        f"- Generated: {prov.generated_at}",
+        f"- Git commit: {_code(prov.commit)}",
+        f"- Environment: {prov.environment}; account(s): {', '.join(prov.accounts) or 'unknown'};"
+        f" region(s): {', '.join(prov.regions) or 'unknown'}",
+        f"- Prepared by: {att.preparer}; approved by: {att.approver}; approval date: {att.approval_date}",
+        f"- Deployed state: {prov.deployed_state}",
+        f"- Last review: {prov.last_review}",
+        "",
+        "| Template | SHA-256 |",
+        "| --- | --- |",
+        *(f"| {_code(name)} | {_code(digest)} |" for name, digest in prov.templates),
+        "",
+    ]
+    if prov.assets:
+        out += ["| CDK asset hash | Source |", "| --- | --- |"]
+        out += [f"| {_code(h)} | {_cell(source)} |" for h, source in prov.assets]
+        out.append("")
+    return out
+
+
+# -- statements ----------------------------------------------------------------------------------------
 @dataclass
 class RuleOutcome:
     rule_id: str
     description: str
+    examined: int  # resources the rule examined (a pass or a failure each)
     passed: list[str]
     failed: list[str]  # "path: detail", not acknowledged
     acknowledged: list[str]
@@ -154,20 +354,30 @@ class AcknowledgedEntry:
     owner: str
     review_by: str
     constructs: int
+    approver: str = PENDING
+    approval_date: str = PENDING
+    ticket: str = PENDING
+    adoption: str = "the project's (not adopted by this environment)"
 
 
 @dataclass
 class RequirementStatus:
+    """What the template evidence states about one requirement; never whether it is met."""
+
     requirement: str
     title: str
-    status: str = CUSTOMER
+    status: str = NOT_EVIDENCED
     resources: list[str] = field(default_factory=list)
     rules: list[RuleOutcome] = field(default_factory=list)
+    idle_rules: list[str] = field(default_factory=list)  # mapped rules that examined nothing here
+    excluded_rules: list[tuple[str, str]] = field(default_factory=list)  # (rule, why it is not cited)
     config_rules: list[str] = field(default_factory=list)
     security_hub: list[str] = field(default_factory=list)
     acknowledgments: list[AcknowledgedEntry] = field(default_factory=list)
     customer: str = ""
     artefacts: list[str] = field(default_factory=list)
+    procedure: str = ""
+    limits: str = ""
 
 
 def _sort_key(requirement: str) -> tuple[int, ...]:
@@ -183,11 +393,23 @@ def _acknowledged_check(rule_id: str, check: Check, report: GateReport) -> bool:
     )
 
 
+def _governance(entry: Any, name: str) -> str:
+    """A governance field of an acknowledgment when its model carries it, else "pending"."""
+    value = getattr(entry, name, None)
+    return str(value) if value not in (None, "") else PENDING
+
+
 def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[str]]]:
     out = []
     for entry, paths in gate.acknowledged_paths.items():
         if not paths:
             continue
+        environment = str(getattr(entry, "environment", "") or "")
+        adoption = _governance(entry, "adoption")
+        if adoption == PENDING:
+            adoption = (
+                f"environment {environment}'s own" if environment else "the project's (not adopted by this environment)"
+            )
         out.append(
             (
                 AcknowledgedEntry(
@@ -195,10 +417,13 @@ def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[st
                     path=entry.path,
                     reason=entry.reason,
                     requirement=entry.requirement,
-                    # Owner and review date arrive with the registry's new fields; read them either way.
-                    owner=str(getattr(entry, "owner", "") or "not recorded"),
-                    review_by=str(getattr(entry, "review_by", "") or "not recorded"),
+                    owner=_governance(entry, "owner"),
+                    review_by=_governance(entry, "review_by"),
                     constructs=len(paths),
+                    approver=_governance(entry, "approver"),
+                    approval_date=_governance(entry, "approval_date"),
+                    ticket=_governance(entry, "ticket"),
+                    adoption=adoption,
                 ),
                 _requirements_of(entry.requirement),
             )
@@ -212,8 +437,12 @@ def requirement_statuses(
     report: GateReport,
     config_rules: Sequence[ConfigRule] | None = None,
 ) -> list[RequirementStatus]:
-    """One status per requirement in scope (named by a rule, a Config rule, an acknowledgment, the
-    customer table or the diagrams): not met > acknowledged > met > customer responsibility."""
+    """One statement per requirement in scope (named by a rule, a Config rule, the customer table or
+    the diagrams): open findings > findings under exception > examined, no findings > diagram
+    generated > not evidenced. A rule counts for a requirement only when it examined at least one
+    resource and the pair is not in the reviewed `UNRELATED_MAPPINGS`; an acknowledgment counts
+    only through the v4.0.1 rule whose finding it accepts (other packs' acknowledgments cite a
+    requirement in the exception register but never decide a statement)."""
     config_rules = conformance_rules() if config_rules is None else config_rules
     statuses: dict[str, RequirementStatus] = {}
 
@@ -222,6 +451,7 @@ def requirement_statuses(
             statuses[requirement] = RequirementStatus(requirement, title(requirement))
         return statuses[requirement]
 
+    rule_ids = {result.rule.id for result in results}
     for result in results:
         passed = sorted({c.resource.path for c in result.passes})
         failed = sorted(
@@ -234,8 +464,17 @@ def requirement_statuses(
         )
         for requirement in result.rule.requirements:
             entry = status(requirement)
-            entry.rules.append(RuleOutcome(result.rule.id, result.rule.description, passed, failed, acked))
-            entry.resources = sorted(set(entry.resources) | set(passed))
+            unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
+            if unrelated:
+                entry.excluded_rules.append((result.rule.id, unrelated))
+            elif not result.checks:
+                entry.idle_rules.append(result.rule.id)
+            else:
+                outcome = RuleOutcome(
+                    result.rule.id, result.rule.description, len(result.checks), passed, failed, acked
+                )
+                entry.rules.append(outcome)
+                entry.resources = sorted(set(entry.resources) | set(passed))
     for rule in config_rules:
         for requirement in rule.requirements:
             status(requirement).config_rules.append(rule.name)
@@ -245,31 +484,40 @@ def requirement_statuses(
             for requirement in control.requirements:
                 status(requirement).security_hub.append(control.control_id)
     for ack, requirements in _acknowledgment_entries(gate):
+        rule_id = ack.rule.split("::")[-1]
+        if rule_id not in rule_ids:
+            continue  # another pack's finding: in the exception register, not behind a statement
         for requirement in requirements:
-            status(requirement).acknowledgments.append(ack)
+            entry = status(requirement)
+            if any(o.rule_id == rule_id for o in entry.rules):
+                entry.acknowledgments.append(ack)
     for requirement, duty in CUSTOMER_RESPONSIBILITIES.items():
         status(requirement).customer = duty
     for requirement in DIAGRAM_REQUIREMENTS:
         status(requirement)
 
     for entry in statuses.values():
-        failures = any(o.failed for o in entry.rules)
-        acknowledged = entry.acknowledgments or any(o.acknowledged for o in entry.rules)
-        checked = any(o.passed for o in entry.rules)
-        if failures:
-            entry.status = NOT_MET
-        elif acknowledged:
-            entry.status = ACKNOWLEDGED
-        elif checked or entry.requirement in DIAGRAM_REQUIREMENTS:
-            entry.status = MET
+        procedure = TESTING_PROCEDURES.get(entry.requirement)
+        entry.procedure = (
+            f"{procedure[0]} ({procedure[1]})" if procedure else f"{entry.requirement} (configuration examination)"
+        )
+        entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
+        if any(o.failed for o in entry.rules):
+            entry.status = OPEN
+        elif entry.acknowledgments or any(o.acknowledged for o in entry.rules):
+            entry.status = EXCEPTED
+        elif entry.rules:
+            entry.status = PASSED
+        elif entry.requirement in DIAGRAM_REQUIREMENTS:
+            entry.status = GENERATED
         else:
-            entry.status = CUSTOMER
-            if not entry.customer:
-                watchers = ", ".join(entry.config_rules) or "no Config rule"
-                entry.customer = (
-                    "No synth rule checks this in the templates: keep the deployed account compliant"
-                    f" with {watchers} (and the Security Hub PCI DSS v4.0.1 standard)."
-                )
+            entry.status = NOT_EVIDENCED
+        if entry.status == NOT_EVIDENCED and not entry.customer:
+            watchers = ", ".join(entry.config_rules) or "no Config rule"
+            entry.customer = (
+                "No synth rule examined a resource for this in the templates: keep the deployed account"
+                f" compliant with {watchers} (and the Security Hub {STANDARD} standard)."
+            )
         entry.config_rules.sort()
         entry.security_hub.sort()
     return sorted(statuses.values(), key=lambda s: _sort_key(s.requirement))
@@ -306,13 +554,18 @@ class DiagramFiles:
     svg: str | None = None
 
 
-def build_diagrams(model: TemplateModel, topology: Topology | None = None) -> list[DiagramFiles]:
-    """Network and data-flow diagrams for each region that has a network, in region order."""
+def build_diagrams(
+    model: TemplateModel, topology: Topology | None = None, provenance_lines: Sequence[str] = ()
+) -> list[DiagramFiles]:
+    """Network and data-flow diagrams for each region that has a network, in region order, each
+    carrying the provenance block under its title."""
     topology = Topology(model) if topology is None else topology
     built = []
     for region_topology in topology.regions.values():
         for diagram in (network_diagram(region_topology), data_flow_diagram(model, region_topology)):
-            built.append(DiagramFiles(diagram, to_mermaid(diagram), to_dot(diagram)))
+            built.append(
+                DiagramFiles(diagram, to_mermaid(diagram, provenance_lines), to_dot(diagram, provenance_lines))
+            )
     return built
 
 
@@ -366,13 +619,13 @@ def _placeholder(name: str) -> str:
 def report_markdown(
     *,
     app_name: str,
+    provenance: Provenance,
     statuses: Sequence[RequirementStatus],
     results: Sequence[RuleResult],
     gate: Gate,
     report: GateReport,
     diagrams: Sequence[DiagramFiles],
     versions: Mapping[str, str],
-    commit: str,
     for_html: bool = False,
 ) -> str:
     """The report as GitHub-flavoured Markdown (Mermaid blocks render on GitHub). With `for_html`,
@@ -380,17 +633,21 @@ def report_markdown(
     out: list[str] = [f"# {STANDARD} compliance evidence: {app_name}", ""]
     out += [
         "Generated on every synth from the synthesized CloudFormation templates (never edited by hand)."
-        " The statuses, the diagrams and the synth rules read one parsed model of the templates."
-        " This is evidence for an assessor, not an assessment: a **met** status says the templates"
-        " pass every synth rule mapped to the requirement; the assessor still tests the deployed"
-        " environment, where the Config rules and Security Hub controls listed keep watching.",
+        " The statements, the diagrams and the synth rules read one parsed model of the templates."
+        " This is evidence for an assessor, not an assessment: it states which synth rules examined how"
+        " many resources with what result, and which testing procedure each line supports; it never"
+        " says a requirement is in place. **Not evidenced** means no synth rule examined a resource for"
+        " it. The deployed environment is not examined here: the Config rules and Security Hub controls"
+        " listed keep watching it after deploy.",
         "",
-        f"- Git commit: {_code(commit)}",
+        *provenance_markdown(provenance),
+        "Tools:",
+        "",
         *(f"- {name}: {_code(value)}" for name, value in versions.items()),
         "",
         "## Summary",
         "",
-        "| Status | Requirements |",
+        "| Template evidence | Requirements |",
         "| --- | --- |",
     ]
     for name in STATUS_ORDER:
@@ -398,33 +655,44 @@ def report_markdown(
         out.append(f"| {name} | {len(members)}: {', '.join(members) if members else '-'} |")
     out += ["", "## Requirements", ""]
     for entry in statuses:
-        out += [f"### {entry.requirement} {entry.title}", "", f"**Status: {entry.status}**", ""]
+        out += [f"### {entry.requirement} {entry.title}", "", f"**Template evidence: {entry.status}**", ""]
         if entry.requirement in DIAGRAM_REQUIREMENTS:
             kind = DIAGRAM_REQUIREMENTS[entry.requirement]
             files = [f for d in diagrams if d.diagram.name.startswith(kind + "-") for f in d.files]
-            out.append(f"- Generated diagram files: {', '.join(_code(f) for f in files) or 'none (no network)'}")
+            out.append(
+                f"- Generated from the templates for testing procedure {entry.procedure}:"
+                f" {', '.join(_code(f) for f in files) or 'none (no network)'}"
+            )
         for outcome in entry.rules:
-            counts = f"{len(outcome.passed)} passed, {len(outcome.failed)} failed"
+            counts = f"examined {outcome.examined}: {len(outcome.passed)} passed, {len(outcome.failed)} failed"
             if outcome.acknowledged:
-                counts += f", {len(outcome.acknowledged)} acknowledged"
-            out.append(f"- Synth rule {_code(outcome.rule_id)} ({counts}): {outcome.description}")
+                counts += f", {len(outcome.acknowledged)} under exception"
+            out.append(
+                f"- Synth rule {_code(outcome.rule_id)} ({counts}), supports {entry.procedure}: {outcome.description}"
+            )
             out += [f"  - FAILED {_code(item)}" for item in outcome.failed]
-            out += [f"  - acknowledged {_code(item)}" for item in outcome.acknowledged]
+            out += [f"  - under exception {_code(item)}" for item in outcome.acknowledged]
+        for rule_id in entry.idle_rules:
+            out.append(f"- Synth rule {_code(rule_id)} examined no resource here: not evidenced by it.")
+        for rule_id, why in entry.excluded_rules:
+            out.append(f"- Synth rule {_code(rule_id)} is mapped here by the rule pack but not cited: {why}.")
         if entry.resources:
-            out.append(f"- Resources that meet it ({len(entry.resources)}):")
+            out.append(f"- Resources examined with no finding ({len(entry.resources)}):")
             out += [f"  - {_code(path)}" for path in entry.resources]
         if entry.config_rules:
             out.append(f"- Watched after deploy by Config rules: {', '.join(_code(r) for r in entry.config_rules)}")
         if entry.security_hub:
             hub = ", ".join(_code(c) for c in entry.security_hub)
-            out.append(f"- Security Hub {STANDARD} controls: {hub}")
+            out.append(f"- Watched after deploy by Security Hub {STANDARD} controls: {hub}")
         for ack in entry.acknowledgments:
             out.append(
-                f"- Acknowledged {_code(ack.rule)} at {_code(ack.path)} ({ack.constructs} constructs):"
-                f" {ack.reason}. Owner: {ack.owner}; review by: {ack.review_by}."
+                f"- Exception {_code(ack.rule)} at {_code(ack.path)} ({ack.constructs} constructs):"
+                f" {ack.reason}. Owner: {ack.owner}; approver: {ack.approver}; approved: {ack.approval_date};"
+                f" ticket: {ack.ticket}; review by: {ack.review_by}; {ack.adoption}."
             )
         if entry.customer:
             out.append(f"- Customer responsibility: {entry.customer}")
+        out.append(f"- This evidence cannot show: {entry.limits}.")
         out.append("")
 
     out += ["## Pack results", "", "### cdk-nag packs (synth-time gate)", ""]
@@ -438,16 +706,27 @@ def report_markdown(
             f" | {len(result.passes)} | {len(result.failures)} |"
         )
     acks = _acknowledgment_entries(gate)
-    out += ["", "### Acknowledgments", ""]
+    out += [
+        "",
+        "### Exception register (acknowledgments)",
+        "",
+        "Every accepted finding. The requirement column is the one the exception cites; only an exception"
+        " of a v4.0.1 synth rule appears under a requirement above. An approver distinct from the owner,"
+        ' an approval date and a ticket are "pending" until recorded; an exception not adopted by the'
+        " environment is still the project's.",
+        "",
+    ]
     if acks:
         out += [
-            "| Rule | Construct path | Requirement | Reason | Owner | Review by |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| Rule | Construct path | Requirement cited | Reason | Owner | Approver | Approved | Ticket"
+            " | Review by | Accepted by |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for ack, _ in acks:
             out.append(
                 f"| {_code(ack.rule)} | {_code(ack.path)} | {_cell(ack.requirement)} | {_cell(ack.reason)}"
-                f" | {_cell(ack.owner)} | {_cell(ack.review_by)} |"
+                f" | {_cell(ack.owner)} | {_cell(ack.approver)} | {_cell(ack.approval_date)} | {_cell(ack.ticket)}"
+                f" | {_cell(ack.review_by)} | {_cell(ack.adoption)} |"
             )
     else:
         out.append("None.")
@@ -535,26 +814,30 @@ def write_compliance_evidence(
     gate: Gate,
     report: GateReport,
     root: Path = ROOT,
+    attestation: Attestation | None = None,
 ) -> list[Path]:
     """Write the report and the diagrams under `<outdir>/compliance/`; return the files written.
 
     `model` and `results` are the ones the rules ran on (the policy-validation plugin keeps
-    them); the gate and its report give the cdk-nag packs' results and the acknowledgments.
+    them); the gate and its report give the cdk-nag packs' results and the acknowledgments;
+    `attestation` comes from the environment configuration (everything "pending" without it).
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
     directory = Path(outdir) / EVIDENCE_DIR
-    diagrams = build_diagrams(model)
+    app_name = _app_name(model)
+    prov = provenance(model, Path(outdir), attestation=attestation or Attestation(), environment=app_name, root=root)
+    diagrams = build_diagrams(model, provenance_lines=prov.diagram_lines())
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     common: dict[str, Any] = {
-        "app_name": _app_name(model),
+        "app_name": app_name,
+        "provenance": prov,
         "statuses": statuses,
         "results": results,
         "gate": gate,
         "report": report,
         "diagrams": diagrams,
         "versions": tool_versions(root),
-        "commit": git_commit(root),
     }
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")
@@ -572,28 +855,28 @@ def write_compliance_evidence(
     return files
 
 
-def write_evidence_for_assembly(outdir: str | Path, gate: Gate, report: GateReport) -> list[Path]:
+def write_evidence_for_assembly(
+    outdir: str | Path, gate: Gate, report: GateReport, *, attestation: Attestation | None = None
+) -> list[Path]:
     """Parse the assembly once, run the PCI DSS v4.0.1 rules on it, write the evidence from both."""
     from pci_rules.rule import evaluate
     from pci_rules.rules import RULES
 
     model = TemplateModel.from_assembly(outdir)
-    return write_compliance_evidence(outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report)
+    return write_compliance_evidence(
+        outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
+    )
 
 
 # -- `python -m evidence.report OUTDIR`: regenerate and time the evidence of an existing assembly ----
 def _gate_from_evidence(outdir: Path) -> tuple[Gate, GateReport]:
     """The gate as gate-report.json recorded it: packs, acknowledgments and where they applied."""
-    from dataclasses import fields
-
     from compliance.gate import EVIDENCE_FILE, read_report
     from compliance.registry import Acknowledgment
 
     data = json.loads((outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text(encoding="utf-8"))
-    names = {f.name for f in fields(Acknowledgment)}
     acknowledged = {
-        Acknowledgment(**{k: v for k, v in row.items() if k in names}): list(row["constructs"])
-        for row in data.get("acknowledgments", [])
+        Acknowledgment.from_evidence(row): list(row["constructs"]) for row in data.get("acknowledgments", [])
     }
     return Gate(packs=tuple(data["packs"]), acknowledged_paths=acknowledged), read_report(outdir)
 

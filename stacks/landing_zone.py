@@ -43,10 +43,13 @@ class LandingZone:
     identity: IdentityStack | None = None
     account_guards: dict[str, AccountGuardsStack] = field(default_factory=dict)
     guardrails: OrgGuardrailsStack | None = None
+    # Full construct path of the App ("") or Stage the environment was built in: its own
+    # acknowledgments apply to every stack under it (a fork's own stacks included).
+    scope_path: str = ""
 
     @property
     def stack_names(self) -> list[str]:
-        """Every stack of this environment (what its own acknowledgments may apply to)."""
+        """Every stack this landing zone builds (a fork's own stacks in the same scope are not listed)."""
         stacks: list[Stack] = [s for r in self.regions.values() for s in (r.keys, r.network, r.data, r.edge)]
         stacks += [r.workload for r in self.regions.values() if r.workload is not None]
         if self.audit is not None:
@@ -71,7 +74,7 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
     creating new ones beside them. Aspects (tags, and any environment-wide Aspect) go on
     `scope`, never on the App: an Aspect added to the App does not enter a Stage.
     """
-    zone = LandingZone(config=config)
+    zone = LandingZone(config=config, scope_path=scope.node.path)
     for region in config.regions:
         keys = KeysStack(scope, stack_name(config, "Keys", region), config=config, region=region)
         network = NetworkStack(

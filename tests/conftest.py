@@ -16,13 +16,13 @@ import pytest
 from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
-from app import PATH_METADATA_CONTEXT
-from compliance.gate import Gate, GateReport, environment_acknowledgments, prepare_stage, register_gates, synthesize
+from app import PATH_METADATA_CONTEXT, gate_app
+from compliance.gate import Gate, GateReport, gate_zones, prepare_stage, synthesize
 from config import EnvironmentConfig, load_environment
 from config.delivery import DeliveryConfig
 from config.delivery_loader import DEFAULT_DELIVERY, load_delivery
 from stacks.delivery import Delivery, build_delivery
-from stacks.landing_zone import LandingZone, build_landing_zone
+from stacks.landing_zone import LandingZone
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -63,11 +63,8 @@ def default_config() -> EnvironmentConfig:
 def synthesized(tmp_path_factory: pytest.TempPathFactory, default_config: EnvironmentConfig) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = new_app(outdir)
-    zone = build_landing_zone(app, default_config)
-    own = environment_acknowledgments(
-        default_config.acknowledgments, environment=default_config.name, stacks=zone.stack_names
-    )
-    gate = register_gates(app, environment=own)
+    zones, gate = gate_app(app)  # as `make synth` builds and gates it
+    zone = zones[0]
     assembly, report = synthesize(app, gate)
     # A finding fails only test_default_app_has_no_unacknowledged_finding (which names it), never
     # every test of the session: CDK has written the templates before validation stopped it.
@@ -98,14 +95,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Delivered:
     app = new_app(outdir, delivery=DEFAULT_DELIVERY)
     config = load_delivery(DEFAULT_DELIVERY)
     delivery = build_delivery(app, config, selector=DEFAULT_DELIVERY, prepare_stage=prepare_stage)
-    own = [
-        entry
-        for stage in delivery.stages.values()
-        for entry in environment_acknowledgments(
-            stage.zone.config.acknowledgments, environment=stage.zone.config.name, stacks=stage.zone.stack_names
-        )
-    ]
-    gate = register_gates(app, environment=own)
+    gate = gate_zones(app, [stage.zone for stage in delivery.stages.values()])
     assembly, report = synthesize(app, gate)
     # As in `synthesized`: a finding fails test_default_delivery_passes_the_gate_in_every_stage only.
     if assembly is None:

@@ -23,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
 from compliance.acknowledgments import ACKNOWLEDGMENTS
-from compliance.gate import GateReport, environment_acknowledgments, register_gates, synthesize
+from compliance.gate import GateReport, gate_zones, synthesize
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
 from config import ConfigError, EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
@@ -562,8 +562,7 @@ def flags_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[LandingZone, Ga
     outdir = tmp_path_factory.mktemp("cdk.out.audit-flags-off")
     app = new_app(outdir)
     zone = build_landing_zone(app, config)
-    own = environment_acknowledgments(config.acknowledgments, environment=config.name, stacks=zone.stack_names)
-    gate = register_gates(app, environment=own)
+    gate = gate_zones(app, [zone])
     assembly, report = synthesize(app, gate)
     assert assembly is not None, "\n".join(map(str, report.findings))
     return zone, report, {a.stack_name: a.template for a in assembly.stacks}

@@ -252,7 +252,7 @@ def test_the_v4_plugin_checks_every_stack_of_every_stage(broken_pipeline: tuple[
 
 
 def test_environment_acknowledgments_apply_inside_that_environments_stage_only(tmp_path: Path) -> None:
-    """An environment file's entry (limited to its stacks) suppresses its finding in its own stage,
+    """An environment file's entry (limited to its Stage) suppresses its finding in its own stage,
     and the same construct in another environment's stage keeps failing."""
     app = new_app(tmp_path)
     for name, account in (("preprod", "222222222222"), ("prod", "333333333333")):
@@ -268,7 +268,7 @@ def test_environment_acknowledgments_apply_inside_that_environments_stage_only(t
         owner = "payments-platform"
         review_by = date.today() + timedelta(days=90)
 
-    own = environment_acknowledgments([Entry()], environment="preprod", stacks=["PciLz-preprod-Data-us-east-1"])
+    own = environment_acknowledgments([Entry()], environment="preprod", scope="preprod")
     gate = register_gates(app, acknowledgments=(), environment=own)
     _, report = synthesize(app, gate)
     assert gate.acknowledged_paths[own[0]] == ["preprod/PciLz-preprod-Data-us-east-1/StaticKey"]

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from compliance.gate import GateReport, register_gates, synthesize
+from app import gate_app
 from ci_tools.scanners import PendingScan, ScanResult
+from compliance.gate import Gate, GateReport, synthesize
 from config import EnvironmentConfig, load_environment
 from config.loader import FILE_SUFFIXES
 from config.schema import render
-from stacks.landing_zone import build_landing_zone
 from tests.conftest import ROOT, new_app
 
 ENVS = ROOT / "envs"
@@ -32,6 +32,7 @@ ENV_FILES = sorted(p for p in ENVS.iterdir() if p.suffix in FILE_SUFFIXES and p 
 @dataclass
 class Checked:
     config: EnvironmentConfig
+    gate: Gate
     report: GateReport
     stacks: list[str]
     scans: dict[str, ScanResult]
@@ -40,15 +41,14 @@ class Checked:
 @pytest.fixture(scope="module", params=ENV_FILES, ids=lambda p: p.name)
 def checked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Checked:
     path: Path = request.param
-    config = load_environment(str(path.relative_to(ROOT)))
     outdir = tmp_path_factory.mktemp(path.stem) / "cdk.out"
-    app = new_app(outdir, env=str(path))
-    build_landing_zone(app, config)
-    gate = register_gates(app)
+    app = new_app(outdir, env=str(path.relative_to(ROOT)))
+    zones, gate = gate_app(app)  # what `make synth LZ_ENV=envs/<file>` runs: its own acknowledgments applied
+    config = zones[0].config
     assembly, report = synthesize(app, gate)
     assert assembly is not None, f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
     scans = PendingScan(outdir, outdir.parent / "scans").finish()
-    return Checked(config, report, [s.stack_name for s in assembly.stacks], scans)
+    return Checked(config, gate, report, [s.stack_name for s in assembly.stacks], scans)
 
 
 def test_there_is_an_example_and_a_low_cost_profile() -> None:
@@ -113,3 +113,14 @@ def test_the_example_documents_every_field() -> None:
     shown = set(re.findall(r"^\s*#?\s*([a-z_0-9]+):", text, re.MULTILINE))
     missing = sorted(_field_names(EnvironmentConfig) - shown)
     assert not missing, f"envs/example.yaml does not show: {missing}"
+
+
+def test_conditional_entries_apply_exactly_where_their_conditions_hold(checked: Checked) -> None:
+    """An entry with `when` (AwsSolutions-RDS11 behind the proxy, or direct) is applied in an
+    environment where its reason is true and nowhere else: nonprod-low-cost has the proxy off."""
+    for entry, paths in checked.gate.acknowledged_paths.items():
+        if entry.when:
+            assert bool(paths) is entry.applies_in(checked.config), (entry.id, paths)
+    proxy = checked.config.database.enable_proxy
+    applied = {e.id for e, paths in checked.gate.acknowledged_paths.items() if paths and e.rule == "AwsSolutions-RDS11"}
+    assert applied == {"database-default-port-behind-proxy" if proxy else "database-default-port-direct"}

@@ -7,34 +7,40 @@ security-group rule or NACL entry that the topology missed fails here.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from compliance.gate import EVIDENCE_DIR, Gate, GateReport
+from evidence.catalog import UNRELATED_MAPPINGS
+from evidence.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.report import (
-    ACKNOWLEDGED,
-    CUSTOMER,
     DIAGRAM_DIR,
-    MET,
-    NOT_MET,
+    EXCEPTED,
+    GENERATED,
+    NOT_EVIDENCED,
+    OPEN,
+    PASSED,
     REPORT_NAME,
+    Attestation,
     build_diagrams,
+    generation_time,
     requirement_statuses,
     write_compliance_evidence,
     write_evidence_for_assembly,
 )
-from compliance.gate import EVIDENCE_DIR, Gate, GateReport
-from evidence.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.topology import Topology
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
-from evidence.topology import Topology
 from tests.conftest import Synthesized
 from tests.test_pci_rules import NOTHING_IN_THE_DEFAULT_APP
 
@@ -144,7 +150,7 @@ def test_markdown_embeds_mermaid_that_github_renders(evidence: Evidence) -> None
             # Only the flowchart statements GitHub's Mermaid accepts, every label quoted.
             assert re.match(
                 r'^(subgraph \w+\["[^"]*"\]|end|\w+\["[^"]*"\]|\w+ (-->|==>|-\.->)\|"[^"]*"\| \w+'
-                r"|classDef \w+ \S+|class [\w,]+ \w+|style \w+ \S+)$",
+                r"|classDef \w+ \S+|class [\w,]+ \w+|style \w+ \S+|%% .*)$",
                 stripped,
             ), stripped
 
@@ -163,40 +169,123 @@ def test_report_names_tool_versions_and_commit_and_no_timestamp(evidence: Eviden
     for tool in ("aws-cdk-lib", "cdk-nag", "CDK CLI", "Graphviz"):
         assert f"- {tool}: `" in text
     assert re.search(r"- Git commit: `([0-9a-f]{40}|unknown)", text)
-    assert not re.search(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d", text)
+    # The only time is the generation time, from SOURCE_DATE_EPOCH or the commit: never the clock.
+    times = re.findall(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d\S*", text)
+    assert len(set(times)) <= 1, times
+    assert re.search(r"- Generated: (\S+Z \((SOURCE_DATE_EPOCH|commit time)\)|unknown)", text)
 
 
-# -- statuses against the rules' results ----------------------------------------------------------------
+def test_provenance_block_hashes_every_template_and_states_what_is_pending(evidence: Evidence) -> None:
+    text = evidence.read(f"{REPORT_NAME}.md")
+    block = text.split("## Provenance", 1)[1].split("\n## ", 1)[0]
+    for stack in evidence.model.stacks.values():
+        assert stack.template_path is not None
+        digest = hashlib.sha256(Path(stack.template_path).read_bytes()).hexdigest()
+        assert f"| `{Path(stack.template_path).name}` | `{digest}` |" in block, stack.name
+    assert "- Prepared by: pending; approved by: pending; approval date: pending" in block
+    assert "- Deployed state: not verified" in block
+    assert "- Last review: none recorded" in block
+    assert "- Environment: PciLz-default; account(s): " in block
+    assert "us-east-1" in block
+    assert "| CDK asset hash | Source |" in block  # the vault's bundled code is an asset
+    for name in (f.name for f in evidence.files if f.suffix in (".dot", ".mmd")):
+        diagram = evidence.read(f"{DIAGRAM_DIR}/{name}")
+        assert "deployed state: not verified" in diagram, name
+        assert "Prepared by pending; approved by pending" in diagram, name
+
+
+def test_generation_time_comes_from_source_date_epoch_or_the_commit() -> None:
+    assert generation_time(environ={"SOURCE_DATE_EPOCH": "1700000000"}) == "2023-11-14T22:13:20Z (SOURCE_DATE_EPOCH)"
+    from_commit = generation_time(environ={})
+    assert from_commit.endswith("(commit time)") or from_commit.startswith("unknown")
+
+
+def test_attestation_and_a_recorded_review_are_printed(synthesized: Synthesized, tmp_path: Path) -> None:
+    assembly = tmp_path / "assembly"
+    shutil.copytree(synthesized.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    model = TemplateModel.from_assembly(assembly)
+    attestation = Attestation(
+        preparer="Jane Doe (platform)",
+        approver="Raj Patel (CISO office)",
+        approval_date="2026-11-30",
+        last_review_date="2026-11-01",
+        last_reviewed_commit="0" * 40,
+    )
+    files = write_compliance_evidence(
+        assembly,
+        model=model,
+        results=evaluate(model, RULES),
+        gate=synthesized.gate,
+        report=synthesized.report,
+        attestation=attestation,
+    )
+    text = next(f for f in files if f.suffix == ".md").read_text(encoding="utf-8")
+    assert "- Prepared by: Jane Doe (platform); approved by: Raj Patel (CISO office); approval date: 2026-11-30" in text
+    assert f"- Last review: 2026-11-01 at commit {'0' * 40}: diff unavailable" in text
+
+
+# -- statements against the rules' results ---------------------------------------------------------------
 def _reported_statuses(markdown: str) -> dict[str, str]:
-    found = re.findall(r"^### (\d+(?:\.\d+)+) .*\n\n\*\*Status: ([a-z ]+)\*\*", markdown, re.MULTILINE)
+    found = re.findall(r"^### (\d+(?:\.\d+)+) .*\n\n\*\*Template evidence: ([a-z ,]+)\*\*", markdown, re.MULTILINE)
     return dict(found)
 
 
-def test_report_statuses_agree_with_the_rule_results(evidence: Evidence, synthesized: Synthesized) -> None:
-    reported = _reported_statuses(evidence.read(f"{REPORT_NAME}.md"))
-    acknowledged_requirements = {
+def test_report_statements_agree_with_the_rule_results(evidence: Evidence, synthesized: Synthesized) -> None:
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    mapped = {result.rule.id: set(result.rule.requirements) for result in evidence.results}
+    excepted = {  # an exception of a v4.0.1 rule, for a requirement that rule examines
         req
         for entry, paths in synthesized.gate.acknowledged_paths.items()
         if paths
         for req in re.findall(r"\d+(?:\.\d+)+", entry.requirement)
+        if req in mapped.get(entry.rule.split("::")[-1], set())
     }
+    cited: set[str] = set()
     for result in evidence.results:
         if not result.checks:  # a rule with nothing to examine here is documented as such
             assert result.rule.id in NOTHING_IN_THE_DEFAULT_APP, f"{result.rule.id} examined nothing in the default app"
-            continue
         for requirement in result.rule.requirements:
             assert requirement in reported, requirement
+            if (result.rule.id, requirement) in UNRELATED_MAPPINGS or not result.checks:
+                continue
+            cited.add(requirement)
+            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+            assert f"- Synth rule `{result.rule.id}` (examined {len(result.checks)}: " in section
             if result.failures:
-                assert reported[requirement] in (NOT_MET, ACKNOWLEDGED), requirement
-            elif requirement in acknowledged_requirements:
-                assert reported[requirement] == ACKNOWLEDGED, requirement
-            else:
-                assert reported[requirement] == MET, requirement
-    # Every requirement with neither rule nor acknowledgment is the customer's.
-    ruled = {r for result in evidence.results for r in result.rule.requirements}
+                assert reported[requirement] in (OPEN, EXCEPTED), requirement
     for requirement, status in reported.items():
-        if requirement not in ruled | acknowledged_requirements | {"1.2.3", "1.2.4"}:
-            assert status == CUSTOMER, requirement
+        if requirement not in cited:
+            # Nothing examined for it: never a positive statement.
+            assert status in (NOT_EVIDENCED, GENERATED), requirement
+        elif status == PASSED:
+            assert requirement not in excepted, requirement
+    assert "met" not in reported.values()
+
+
+def test_no_statement_rests_on_an_unrelated_or_idle_rule_or_another_packs_exception(evidence: Evidence) -> None:
+    reported = _reported_statuses(evidence.read(f"{REPORT_NAME}.md"))
+    # The issue's examples: 6.4.3 rested on a Lambda concurrency finding, 12.10.1 on RDS backups,
+    # 12.5.2 on a cfn-lint AZ warning, 8.2.2 on an idle rule and a trust-scoping rule.
+    for requirement in ("6.4.3", "12.10.1", "8.2.2"):
+        assert reported[requirement] == NOT_EVIDENCED, requirement
+    assert "12.5.2" not in reported or reported["12.5.2"] == NOT_EVIDENCED
+    for requirement in ("1.2.3", "1.2.4"):
+        assert reported[requirement] == GENERATED
+    text = evidence.read(f"{REPORT_NAME}.md")
+    section = text.split("\n### 12.10.1 ", 1)[1].split("\n### ", 1)[0]
+    assert "`PCI4-RDS-BACKUPS` is mapped here by the rule pack but not cited: backups are not" in section
+
+
+def test_every_statement_names_its_testing_procedure_and_what_it_cannot_show(evidence: Evidence) -> None:
+    text = evidence.read(f"{REPORT_NAME}.md")
+    for requirement in _reported_statuses(text):
+        section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        assert "- This evidence cannot show: " in section, requirement
+        for line in section.splitlines():
+            if line.startswith("- Synth rule") and "(examined" in line:
+                assert re.search(r"supports \d+(\.\d+)+(\.[a-z])? \(", line), line
+    assert "supports 1.3.1.b (examine NSC configurations" in text
 
 
 def _one_check_rule(passed: bool, requirement: str) -> RuleResult:
@@ -205,14 +294,19 @@ def _one_check_rule(passed: bool, requirement: str) -> RuleResult:
     return RuleResult(rule, (Check(resource, passed, "" if passed else "broken"),))
 
 
-def test_a_failing_rule_makes_its_requirement_not_met_and_a_passing_one_met() -> None:
+def test_a_failing_rule_states_open_findings_a_passing_one_examined_and_an_idle_one_not_evidenced() -> None:
     gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
     failing = {s.requirement: s for s in requirement_statuses([_one_check_rule(False, "3.6.1")], gate, report)}
-    assert failing["3.6.1"].status == NOT_MET
+    assert failing["3.6.1"].status == OPEN
     assert failing["3.6.1"].rules[0].failed == ["S/Key: broken"]
     passing = {s.requirement: s for s in requirement_statuses([_one_check_rule(True, "3.6.1")], gate, report)}
-    assert passing["3.6.1"].status == MET
+    assert passing["3.6.1"].status == PASSED
     assert passing["3.6.1"].resources == ["S/Key"]
+    assert passing["3.6.1"].rules[0].examined == 1
+    idle = RuleResult(Rule("IDLE", ("3.6.1",), "idle", "fix", lambda _: []), ())
+    nothing = {s.requirement: s for s in requirement_statuses([idle], gate, report)}
+    assert nothing["3.6.1"].status == NOT_EVIDENCED
+    assert nothing["3.6.1"].idle_rules == ["IDLE"]
 
 
 def test_customer_responsibilities_say_what_to_do(evidence: Evidence) -> None:
@@ -467,3 +561,20 @@ def test_an_unknown_tier_and_a_firewall_route_are_drawn_generically(evidence: Ev
     assert "Firewall tier" in dot
     assert f"Firewall subnet {region}a\\n10.10.240.0/28" in dot
     assert "AWS Network Firewall endpoint\\npci-lz-inspection" in dot
+
+
+def test_evidence_attribution_is_validated_and_printed_from_the_environment_config() -> None:
+    from pydantic import ValidationError
+
+    from config.models import EvidenceConfig
+    from evidence.report import attestation_of
+
+    with pytest.raises(ValidationError, match="other than the preparer"):
+        EvidenceConfig(preparer="Jane Doe", approver="jane doe")
+    with pytest.raises(ValidationError, match="40-character"):
+        EvidenceConfig(last_review_date=date(2026, 11, 1), last_reviewed_commit="abc123")
+    with pytest.raises(ValidationError, match="needs an approver"):
+        EvidenceConfig(approval_date=date(2026, 11, 30))
+    assert attestation_of(EvidenceConfig()) == Attestation()
+    set_ = attestation_of(EvidenceConfig(preparer="Jane Doe", approver="Raj Patel", approval_date=date(2026, 11, 30)))
+    assert (set_.preparer, set_.approver, set_.approval_date) == ("Jane Doe", "Raj Patel", "2026-11-30")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from aws_cdk import App, CfnResource, Stack
 
+from ci_tools.scanners import CHECKOV_CONFIG, PendingScan, ScanResult, construct_paths
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import AcknowledgmentError
-from ci_tools.scanners import CHECKOV_CONFIG, PendingScan, ScanResult, construct_paths
 from tests.conftest import ROOT, Synthesized
 
 Scans = dict[str, ScanResult]

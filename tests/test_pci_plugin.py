@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import CfnResource, Stack
+from aws_cdk import CfnResource, Stack, Stage
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -167,7 +167,7 @@ def test_failure_output_groups_per_construct_and_ends_with_where_to_fix(escape_h
     lines = summary.splitlines()
     assert "Raw/AdminRole:" in lines
     assert lines.count("Raw/AdminRole:") == 1  # one heading per construct, its findings under it
-    assert "compliance/acknowledgments.py" in lines[-1]
+    assert "compliance/acknowledgments.yaml" in lines[-1]
     assert "acknowledgments" in lines[-1]
 
 
@@ -254,23 +254,23 @@ def test_environment_file_acknowledgments_are_validated_by_shape() -> None:
 
 
 def test_environment_acknowledgment_applies_to_that_environment_only(tmp_path: Path) -> None:
-    """Two environments' stacks in one app: the test environment's entry hides its own finding only."""
+    """Two environments in one app (each in its Stage): the test environment's entry hides its own finding only."""
     app = new_app(tmp_path)
     for environment in ("test", "prod"):
-        stack = Stack(app, f"PciLz-{environment}-Keys")
+        stack = Stack(Stage(app, environment), f"PciLz-{environment}-Keys")
         key = kms.Key(stack, "Key", enable_key_rotation=True)
         key.node.default_child.add_property_override("EnableKeyRotation", False)  # type: ignore[union-attr]
     config = parse_environment(
         {**EMBEDDED_ENVIRONMENTS["default"], "name": "test", "acknowledgments": [_environment_entry(path="*/Key")]}
     )
-    own = environment_acknowledgments(config.acknowledgments, environment="test", stacks=["PciLz-test-Keys"])
+    own = environment_acknowledgments(config.acknowledgments, environment="test", scope="test")
     gate = register_gates(app, acknowledgments=(), environment=own, today=TODAY)
-    assert list(gate.acknowledged_paths.values()) == [["PciLz-test-Keys/Key"]]
+    assert list(gate.acknowledged_paths.values()) == [["test/PciLz-test-Keys/Key"]]
     _, report = synthesize(app, gate)
     rotation = [f for f in report.findings if f.rule == "PCI4-KMS-ROTATION"]
-    assert [f.path for f in rotation] == ["PciLz-prod-Keys/Key/Resource"]
+    assert [f.path for f in rotation] == ["prod/PciLz-prod-Keys/Key/Resource"]
     hidden = [f for f in report.acknowledged if f.rule == "PCI4-KMS-ROTATION"]
-    assert [f.path for f in hidden] == ["PciLz-test-Keys/Key/Resource"]
+    assert [f.path for f in hidden] == ["test/PciLz-test-Keys/Key/Resource"]
 
 
 def test_environment_acknowledgments_meet_the_same_governance(tmp_path: Path) -> None:
@@ -281,6 +281,6 @@ def test_environment_acknowledgments_meet_the_same_governance(tmp_path: Path) ->
             "acknowledgments": [_environment_entry(path="Tiny/Bucket", rule="PCI4-S3-ENCRYPTION")],
         }
     )
-    own = environment_acknowledgments(config.acknowledgments, environment="default", stacks=["Tiny"])
+    own = environment_acknowledgments(config.acknowledgments, environment="default", scope="")
     with pytest.raises(AcknowledgmentError, match=r"environment 'default'.*can never be acknowledged"):
         apply_acknowledgments(stack.node.root, own, today=TODAY)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
+.PHONY: synth test lint pytest audit evidence-pdf bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
 
 ## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
 toolchain:
@@ -113,8 +113,13 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process). --dist loadscope keeps each
+# test module on one worker, so a module's own synth (module-scoped fixture) is built once; the
+# session's shared synths and the package's wheel are built once per source state and shared between
+# workers through the on-disk cache of tests/cache.py (.test-cache/).
+PYTEST_WORKERS ?= auto
 pytest: deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 ## schema: regenerate envs/environment.schema.json from config/models.py (a test fails when it is stale).
 schema: $(BIN)/.synth-installed
@@ -134,6 +139,11 @@ prices: $(BIN)/.synth-installed
 ## an unreachable vulnerability service a failure (the CI workflow sets it).
 audit: $(BIN)/.installed $(SCAN_BIN)/.installed
 	$(BIN)/python -m ci_tools.supply_chain --out cdk.out/compliance $(if $(AUDIT_STRICT),--strict)
+
+## evidence-pdf: print cdk.out/compliance/pci-dss-v4-report.html (from the last synth) to PDF with
+## headless Chromium (apt-get install chromium), A4 landscape. Not part of the synth.
+evidence-pdf: $(BIN)/.installed
+	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html cdk.out/compliance/pci-dss-v4-report.pdf
 
 ## bench: synth/test-suite timings and memory, medians of RUNS runs, into cdk.out/benchmarks/.
 RUNS ?= 3

@@ -567,7 +567,7 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     heading = "\n".join((diagram.title, *provenance))
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
-        f"  graph [label={_dot_quote(heading)}, labelloc=t, fontsize=16, fontname=Helvetica,"
+        f"  graph [label={_dot_quote(heading)}, labelloc=t, labeljust=l, fontsize=16, fontname=Helvetica,"
         " rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.5, pad=0.2, dpi=80];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
         "  edge [fontname=Helvetica, fontsize=9];",

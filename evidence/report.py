@@ -21,6 +21,7 @@ import hashlib
 import html
 import importlib.metadata
 import json
+import math
 import os
 import re
 import shutil
@@ -198,11 +199,13 @@ class Provenance:
     def diagram_lines(self) -> list[str]:
         """The short block every diagram prints under its title."""
         return [
-            f"Generated {self.generated_at} from commit {self.commit[:12]}{self.commit[40:]}; environment"
-            f" {self.environment}, account {', '.join(self.accounts) or 'unknown'}",
+            f"Generated {self.generated_at}",
+            f"Commit {self.commit[:12]}{self.commit[40:]}",
+            f"Environment {self.environment}, account {', '.join(self.accounts) or 'unknown'}",
             f"Prepared by {self.attestation.preparer}; approved by {self.attestation.approver}"
-            f" on {self.attestation.approval_date}; deployed state: {self.deployed_state}",
-            "Template SHA-256 digests: see the report's provenance block",
+            f" on {self.attestation.approval_date}",
+            "Deployed state: not verified" if self.deployed_state.startswith("not verified") else self.deployed_state,
+            "Template SHA-256 digests: in the report's provenance block",
         ]
 
 
@@ -393,39 +396,41 @@ def _acknowledged_check(rule_id: str, check: Check, report: GateReport) -> bool:
     )
 
 
-def _governance(entry: Any, name: str) -> str:
-    """A governance field of an acknowledgment when its model carries it, else "pending"."""
-    value = getattr(entry, name, None)
-    return str(value) if value not in (None, "") else PENDING
-
-
 def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[str]]]:
+    """Every applied acknowledgment with its governance, from compliance.applied (issue 18's API)."""
+    from compliance.applied import applied_acknowledgments
+    from compliance.registry import PROJECT_REGISTRY
+
     out = []
-    for entry, paths in gate.acknowledged_paths.items():
-        if not paths:
+    for applied in applied_acknowledgments(gate):
+        if not applied.constructs:
             continue
-        environment = str(getattr(entry, "environment", "") or "")
-        adoption = _governance(entry, "adoption")
-        if adoption == PENDING:
-            adoption = (
-                f"environment {environment}'s own" if environment else "the project's (not adopted by this environment)"
+        governance = applied.governance
+        if applied.adopted:
+            adoption = "; ".join(
+                f"adopted by {a.environment} (owner {a.governance.owner}, approver {a.governance.approver})"
+                for a in applied.adoptions
             )
+        elif applied.source == PROJECT_REGISTRY:
+            adoption = "the project's (not adopted by this environment)"
+        else:
+            adoption = f"the environment's own ({applied.source})"
         out.append(
             (
                 AcknowledgedEntry(
-                    rule=entry.rule,
-                    path=entry.path,
-                    reason=entry.reason,
-                    requirement=entry.requirement,
-                    owner=_governance(entry, "owner"),
-                    review_by=_governance(entry, "review_by"),
-                    constructs=len(paths),
-                    approver=_governance(entry, "approver"),
-                    approval_date=_governance(entry, "approval_date"),
-                    ticket=_governance(entry, "ticket"),
+                    rule=applied.rule,
+                    path=applied.selector,
+                    reason=applied.reason,
+                    requirement=applied.requirement,
+                    owner=governance.owner,
+                    review_by=governance.review_by.isoformat(),
+                    constructs=len(applied.constructs),
+                    approver=governance.approver,
+                    approval_date=str(governance.approval_date),
+                    ticket=governance.ticket,
                     adoption=adoption,
                 ),
-                _requirements_of(entry.requirement),
+                _requirements_of(applied.requirement),
             )
         )
     return sorted(out, key=lambda item: (item[0].rule, item[0].path))
@@ -597,7 +602,9 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
             if process.returncode != 0:
                 message = err.decode(errors="replace").strip()
                 raise RuntimeError(f"dot failed on {built.diagram.name}.dot: {message}")
-            built.svg = (directory / f"{built.diagram.name}.svg").read_text(encoding="utf-8")
+            path = directory / f"{built.diagram.name}.svg"
+            built.svg = fix_viewbox(path.read_text(encoding="utf-8"))
+            path.write_text(built.svg, encoding="utf-8")
 
     return wait
 
@@ -761,8 +768,11 @@ th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; v
 th { background: #f6f8fa; }
 code { background: #f6f8fa; padding: 0.1rem 0.25rem; border-radius: 4px; font-size: 0.85em; word-break: break-all; }
 pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; }
-.diagram { overflow-x: auto; border: 1px solid #d0d7de; padding: 0.5rem; margin: 0.5rem 0 1rem; }
-.diagram svg { max-width: 100%; height: auto; }
+.diagram { border: 1px solid #d0d7de; padding: 0.5rem; margin: 0.5rem 0 1rem; break-inside: avoid; }
+.diagram svg { display: block; width: 100%; height: auto; }
+figcaption { font-size: 0.8rem; color: #57606a; }
+@page { size: A4 landscape; margin: 12mm; }
+@media print { body { max-width: none; margin: 0; padding: 0; } }
 h3 { border-bottom: 1px solid #eaeef2; padding-bottom: 0.2rem; }
 """.strip()
 
@@ -771,6 +781,80 @@ def _inline_svg(svg: str) -> str:
     """An SVG document as an element: drop the XML declaration and DOCTYPE."""
     start = svg.find("<svg")
     return svg[start:] if start >= 0 else svg
+
+
+# The narrowest page the HTML must stay legible on: an A4 landscape page printed with 12 mm
+# margins is about 1,000 CSS px wide (a 1,400 px browser window gives the diagram ~1,250 px).
+PAGE_PX = 1000
+MIN_TEXT_PX = 8.5  # the browser test fails under 8 px; half a pixel of margin
+BAND_OVERLAP = 0.12  # each part repeats this share of its neighbour, so no label is split in every part
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+_VIEWBOX = re.compile(r'viewBox="([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+)"')
+_SCALE = re.compile(r'<g id="graph0" class="graph" transform="scale\(([\d.]+)')
+_FONT = re.compile(r'font-size="([\d.]+)"')
+_ID_ATTRIBUTE = re.compile(r' id="[^"]*"')
+
+
+def fix_viewbox(svg: str) -> str:
+    """Graphviz writes the viewBox unscaled when the graph sets `dpi` (the content is scaled by
+    dpi/72 inside it), which clips the right and bottom of every SVG: scale the viewBox too."""
+    box, scale_match = _VIEWBOX.search(svg), _SCALE.search(svg)
+    if box is None or scale_match is None or float(scale_match.group(1)) == 1.0:
+        return svg
+    scale = float(scale_match.group(1))
+    x, y, width, height = (float(v) for v in box.groups())
+    fixed = f'viewBox="{x * scale:.2f} {y * scale:.2f} {width * scale:.2f} {height * scale:.2f}"'
+    return svg[: box.start()] + fixed + svg[box.end() :]
+
+
+def svg_bands(svg: str) -> list[tuple[float, float, float, float]]:
+    """ViewBoxes that split a Graphviz SVG left to right into parts each legible at PAGE_PX:
+    its smallest text renders at MIN_TEXT_PX or more. One part when the whole diagram is."""
+    box = _VIEWBOX.search(svg)
+    if box is None:
+        return []
+    x, y, width, height = (float(v) for v in box.groups())
+    scale_match = _SCALE.search(svg)
+    scale = float(scale_match.group(1)) if scale_match else 1.0
+    fonts = [float(f) for f in _FONT.findall(svg)]
+    smallest = min(fonts, default=14.0) * scale  # in viewBox units
+    legible = smallest * PAGE_PX / MIN_TEXT_PX  # the widest viewBox that keeps it legible
+    if width <= legible:
+        return [(x, y, width, height)]
+    overlap = legible * BAND_OVERLAP
+    parts = math.ceil((width - overlap) / (legible - overlap))
+    step = (width - legible) / (parts - 1)
+    return [(round(x + i * step, 2), y, round(legible, 2), height) for i in range(parts)]
+
+
+def _figure(built: DiagramFiles) -> str:
+    """The diagram scaled to the page (viewBox, no fixed size), split into legible parts when
+    needed, with links to the full-size files."""
+    assert built.svg is not None
+    element = _inline_svg(built.svg)
+    opening = _SVG_OPEN.search(element)
+    bands = svg_bands(element)
+    links = " ".join(
+        f'<a href="{html.escape(f)}">{html.escape(Path(f).name)}</a>' for f in built.files if not f.endswith(".dot")
+    )
+    if opening is None or not bands:
+        return f'<div class="diagram">{element}</div>'
+    inner = element[opening.end() :]
+    figures = []
+    for number, (x, y, width, height) in enumerate(bands, start=1):
+        content = inner if number == 1 else _ID_ATTRIBUTE.sub("", inner)
+        caption = (
+            f"<figcaption>Part {number} of {len(bands)}, left to right (parts overlap)</figcaption>"
+            if len(bands) > 1
+            else ""
+        )
+        figures.append(
+            f'<figure class="diagram" data-diagram="{built.diagram.name}">{caption}'
+            f'<svg viewBox="{x:g} {y:g} {width:g} {height:g}" preserveAspectRatio="xMinYMin meet"'
+            ' xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+            f' role="img" aria-label="{html.escape(built.diagram.title)}">{content}</figure>'
+        )
+    return "".join(figures) + f'<p class="diagram-files">Full size: {links}</p>'
 
 
 def markdown_to_html(markdown_text: str) -> str:
@@ -787,7 +871,7 @@ def report_html(body: str, *, title_text: str, diagrams: Sequence[DiagramFiles])
     for built in diagrams:
         marker = f"<p>{_placeholder(built.diagram.name)}</p>"
         if built.svg is not None:
-            figure = f'<div class="diagram">{_inline_svg(built.svg)}</div>'
+            figure = _figure(built)
         else:
             figure = f'<pre class="diagram"><code>{html.escape(built.mermaid)}</code></pre>'
         body = body.replace(marker, figure)

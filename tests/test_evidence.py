@@ -190,7 +190,7 @@ def test_provenance_block_hashes_every_template_and_states_what_is_pending(evide
     assert "| CDK asset hash | Source |" in block  # the vault's bundled code is an asset
     for name in (f.name for f in evidence.files if f.suffix in (".dot", ".mmd")):
         diagram = evidence.read(f"{DIAGRAM_DIR}/{name}")
-        assert "deployed state: not verified" in diagram, name
+        assert "Deployed state: not verified" in diagram, name
         assert "Prepared by pending; approved by pending" in diagram, name
 
 
@@ -515,7 +515,27 @@ def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence
         for text in ("Public tier", "Application tier", "Cde tier", "CDE boundary", "tcp 8443", "tcp 5432"):
             assert text in svg, text
     page = evidence.read(f"{REPORT_NAME}.html")
-    assert page.count("<svg") == 2 * len(Topology(evidence.model).regions)
+    # Each diagram inline at least once (in legible parts when wide), scaled by its viewBox alone.
+    names = {f"{kind}-{region}" for region in Topology(evidence.model).regions for kind in ("network", "data-flow")}
+    assert set(re.findall(r'<figure class="diagram" data-diagram="([^"]+)">', page)) == names
+    assert page.count("<svg") == page.count('<figure class="diagram"')
+    assert not re.search(r"<svg[^>]*\swidth=", page)
+    for name in names:
+        assert f'<a href="{DIAGRAM_DIR}/{name}.svg">' in page
+
+
+@pytest.mark.skipif(DOT is None, reason=NO_DOT)
+def test_svg_viewbox_holds_the_whole_drawing(evidence: Evidence) -> None:
+    """Graphviz writes an unscaled viewBox when the graph sets dpi; the files carry the corrected one."""
+    for path in evidence.files:
+        if path.suffix == ".svg":
+            svg = path.read_text(encoding="utf-8")
+            size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+            box = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', svg)
+            assert size is not None, path.name
+            assert box is not None, path.name
+            # The viewBox spans the drawing's full size (pt), not 72/dpi of it.
+            assert abs(float(box[1]) - float(size[1])) / float(size[1]) < 0.01, path.name
 
 
 def test_an_unknown_tier_and_a_firewall_route_are_drawn_generically(evidence: Evidence) -> None:
@@ -578,3 +598,20 @@ def test_evidence_attribution_is_validated_and_printed_from_the_environment_conf
     assert attestation_of(EvidenceConfig()) == Attestation()
     set_ = attestation_of(EvidenceConfig(preparer="Jane Doe", approver="Raj Patel", approval_date=date(2026, 11, 30)))
     assert (set_.preparer, set_.approver, set_.approval_date) == ("Jane Doe", "Raj Patel", "2026-11-30")
+
+
+def test_the_exception_register_shows_each_entrys_governance_from_the_applied_api(
+    evidence: Evidence, synthesized: Synthesized
+) -> None:
+    from compliance.applied import applied_acknowledgments
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    register = text.split("### Exception register (acknowledgments)", 1)[1].split("\n## ", 1)[0]
+    assert "| Owner | Approver | Approved | Ticket | Review by | Accepted by |" in register
+    applied = [a for a in applied_acknowledgments(synthesized.gate) if a.constructs]
+    assert applied
+    for ack in applied:
+        g = ack.governance
+        row = f"| {g.owner} | {g.approver} | {g.approval_date} | {g.ticket} | {g.review_by.isoformat()} |"
+        assert row in register, ack.selector
+    assert "the project's (not adopted by this environment)" in register

@@ -72,6 +72,14 @@ def test_test_installs_the_scanners_venv() -> None:
     assert "requirements-scan.txt" in result.stdout
 
 
+def test_pytest_runs_on_every_core_with_each_module_on_one_worker() -> None:
+    result = _make("-n", "pytest")
+    assert result.returncode == 0, result.stderr
+    run = next(line for line in result.stdout.splitlines() if line.startswith(".venv/bin/pytest"))
+    assert run.split()[1:] == ["-n", "auto", "--dist", "loadscope"], run
+    assert "pytest-xdist==" in (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("goal", ["synth", "cost"])
 def test_env_is_refused_with_its_new_name(goal: str) -> None:
     result = _make("-n", goal, "ENV=envs/example.yaml")

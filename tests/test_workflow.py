@@ -69,6 +69,9 @@ def test_ci_run_is_make_test() -> None:
     assert len(graphviz) == 1, "Graphviz is installed so the diagram renders are tested"
     assert "apt-get install" in graphviz[0]
     assert " graphviz " in graphviz[0]
+    # Chromium too: tests/test_evidence_browser.py renders the report in it (Debian package `chromium`).
+    assert "command -v chromium " in graphviz[0]
+    assert " chromium " in graphviz[0]
     assert [line for line in lines if not line.startswith(("set ", "cd ", "command -v dot "))] == ["make test"]
     assert "make test" in readme_commands()
     assert "apt-get install -y graphviz" in README.read_text(encoding="utf-8")

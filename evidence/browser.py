@@ -1,0 +1,167 @@
+"""The report in a real browser: headless Chromium measures the diagrams and prints the PDF.
+
+Not part of the synth (the synth stays machine-independent): the browser test and
+`make evidence-pdf` call it. Chromium is the Debian package `chromium` (`.ci/run` installs it).
+
+- `measure(html_path, width)` opens a copy of the report with a measuring script appended (the
+  report itself carries no script), at a window `width` px wide, and returns per diagram part
+  whether it overflows its box, the smallest rendered text height in px, and the texts that no
+  part shows whole (a label cut at every part's edge).
+- `print_pdf(html_path, pdf_path)` prints the report (A4 landscape, from its `@page` rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_RESULT = re.compile(r'<pre id="lz-measure">(.*?)</pre>', re.DOTALL)
+
+# Runs after load: for each <figure class="diagram"> (one part of a diagram), its box against the
+# page, and each text element's rendered size; then which texts no part of a diagram shows whole.
+_MEASURE = """
+<script>
+window.addEventListener("load", () => {
+  const out = {width: window.innerWidth, scrollWidth: document.documentElement.scrollWidth, parts: []};
+  const unseen = {};
+  for (const figure of document.querySelectorAll("figure.diagram")) {
+    const svg = figure.querySelector("svg");
+    const box = svg.getBoundingClientRect();
+    const frame = figure.getBoundingClientRect();
+    const texts = Array.from(svg.querySelectorAll("text"));
+    const name = figure.dataset.diagram;
+    if (!(name in unseen)) unseen[name] = new Set(texts.map((_, i) => i));
+    let smallest = Infinity;
+    texts.forEach((text, i) => {
+      const r = text.getBoundingClientRect();
+      const size = parseFloat(text.getAttribute("font-size") || "14") * text.getScreenCTM().a;
+      if (r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5) {
+        unseen[name].delete(i);
+        smallest = Math.min(smallest, size);
+      }
+    });
+    out.parts.push({
+      diagram: name,
+      overflow: box.right > frame.right + 0.5 || box.left < frame.left - 0.5 || box.right > window.innerWidth,
+      svgWidth: box.width,
+      smallestTextPx: smallest === Infinity ? null : smallest,
+    });
+  }
+  out.cut = {};
+  for (const [name, left] of Object.entries(unseen)) {
+    const svg = document.querySelector(`figure[data-diagram="${name}"] svg`);
+    const texts = svg.querySelectorAll("text");
+    out.cut[name] = Array.from(left).map(i => texts[i].textContent);
+  }
+  const pre = document.createElement("pre");
+  pre.id = "lz-measure";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    width: int
+    scroll_width: int
+    parts: list[dict[str, object]]
+    cut: dict[str, list[str]]
+
+
+def chromium() -> str | None:
+    """The Chromium executable on PATH, if any."""
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _base_command(executable: str, width: int) -> list[str]:
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    return [
+        executable,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--window-size={width},1000",
+    ]
+
+
+def measure(html_path: Path, width: int, executable: str | None = None) -> Measurement:
+    """Render the report at `width` px and measure its diagrams (see the module docstring)."""
+    executable = executable or chromium()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install chromium)")
+    text = html_path.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>", 1)
+    with tempfile.TemporaryDirectory() as scratch:
+        page = Path(scratch) / "measure.html"
+        page.write_text(text, encoding="utf-8")
+        done = subprocess.run(  # noqa: S603
+            [*_base_command(executable, width), "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    found = _RESULT.search(done.stdout)
+    if found is None:
+        raise RuntimeError(f"Chromium produced no measurement (exit {done.returncode}): {done.stderr[-2000:]}")
+    import html as html_lib
+
+    data = json.loads(html_lib.unescape(found.group(1)))
+    return Measurement(int(data["width"]), int(data["scrollWidth"]), list(data["parts"]), dict(data["cut"]))
+
+
+def print_pdf(html_path: Path, pdf_path: Path, executable: str | None = None) -> Path:
+    """Print the report to PDF with headless Chromium; the file written."""
+    executable = executable or chromium()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install chromium)")
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(  # noqa: S603
+        [
+            *_base_command(executable, 1400),
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf_path.resolve()}",
+            html_path.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if done.returncode != 0 or not pdf_path.is_file():
+        raise RuntimeError(f"Chromium could not print {html_path}: {done.stderr[-2000:]}")
+    return pdf_path
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Print the compliance report to PDF with headless Chromium.")
+    parser.add_argument("html", type=Path)
+    parser.add_argument("pdf", type=Path)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        written = print_pdf(args.html, args.pdf)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The report in headless Chromium: no diagram clipped, no diagram text under 8 px, PDF printed.
+
+At 1,400 px (a browser window) and at 1,000 px (the width of an A4 landscape page with 12 mm
+margins, which `make evidence-pdf` prints). Skipped outside CI when Chromium or Graphviz is
+absent; `.ci/run` installs both, so CI never skips it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from compliance.gate import EVIDENCE_DIR
+from evidence.browser import chromium, measure, print_pdf
+from evidence.report import REPORT_NAME, write_compliance_evidence
+from pci_rules.model import TemplateModel
+from pci_rules.rule import evaluate
+from pci_rules.rules import RULES
+from tests.conftest import Synthesized
+
+MIN_TEXT_PX = 8.0
+
+
+def _tools_or_skip() -> None:
+    missing = [name for name, found in (("Chromium", chromium()), ("Graphviz", shutil.which("dot"))) if not found]
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install chromium graphviz; .ci/run does)")
+    assert not missing, f".ci/run installs {', '.join(missing)} before make test"
+
+
+@pytest.fixture(scope="module")
+def report_html(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _tools_or_skip()
+    assembly = tmp_path_factory.mktemp("browser") / "cdk.out"
+    shutil.copytree(synthesized.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    model = TemplateModel.from_assembly(assembly)
+    write_compliance_evidence(
+        assembly, model=model, results=evaluate(model, RULES), gate=synthesized.gate, report=synthesized.report
+    )
+    return assembly / EVIDENCE_DIR / f"{REPORT_NAME}.html"
+
+
+@pytest.mark.parametrize("width", [1400, 1000])
+def test_no_diagram_is_clipped_and_no_diagram_text_renders_under_8_px(report_html: Path, width: int) -> None:
+    measured = measure(report_html, width)
+    assert measured.width == width
+    assert measured.parts, "no diagram rendered as inline SVG"
+    diagrams = {str(part["diagram"]) for part in measured.parts}
+    assert {name.split("-us-")[0] for name in diagrams} == {"network", "data-flow"}
+    for part in measured.parts:
+        assert part["overflow"] is False, f"{part['diagram']} overflows its box at {width} px"
+        smallest = part["smallestTextPx"]
+        assert isinstance(smallest, float | int), part
+        assert smallest >= MIN_TEXT_PX, (part["diagram"], smallest, width)
+    # Every label is shown whole in at least one part of its diagram.
+    assert measured.cut == {name: [] for name in diagrams}
+    if width == 1400:
+        assert measured.scroll_width <= width, "the page scrolls sideways at 1,400 px"
+
+
+def test_the_report_prints_to_pdf(report_html: Path, tmp_path: Path) -> None:
+    pdf = print_pdf(report_html, tmp_path / "report.pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2

@@ -374,6 +374,15 @@ class DatabaseConfig(_Frozen):
     enable_proxy: bool = Field(
         default=True, description="Put an RDS Proxy (TLS and IAM authentication required) in front of the database."
     )
+    proxy_max_connections_percent: int = Field(
+        default=90,
+        ge=1,
+        le=100,
+        description=(
+            "Ceiling of the RDS proxy's connections to the database, in percent of its max_connections; it"
+            " bounds the functions' connections whatever card_vault.reserved_concurrency reserves."
+        ),
+    )
     database_name: str = Field(default="cde", pattern=r"^[a-z][a-z0-9_]{0,62}$")
 
     @field_validator("instance_type")
@@ -397,6 +406,34 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
 _CERT_SUBJECT = re.compile(r"^(?:[A-Za-z.0-9]+=[^,]+)(?:,[A-Za-z.0-9]+=[^,]+)*$")
 DEMO_CLIENT_CA_BUNDLE = "config/certs/demo-client-ca.pem"
+
+
+# "Configuring reserved concurrency for a function" (Lambda Developer Guide): an account can reserve
+# up to its concurrency quota minus 100, the unreserved pool Lambda keeps for functions that reserve
+# none. The one figure every check and message of this repository uses.
+LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
+
+
+class VaultReservedConcurrency(_Frozen):
+    """Reserved concurrent executions per vault function (per region); null reserves none.
+
+    A reservation caps the function (and so its database connections and blast radius) and takes
+    that many executions out of the region's pool, which Lambda never lets fall below
+    `LAMBDA_MIN_UNRESERVED_CONCURRENCY`: the account's concurrency quota must be at least that plus
+    the total (`make preflight` checks it). A small account lowers or drops them; the database
+    connection ceiling is then kept by the RDS proxy's own limit (`database.proxy_max_connections_percent`).
+    """
+
+    api: int | None = Field(default=20, ge=1, le=1000, description="The API behind the ALB.")
+    detokenize: int | None = Field(default=5, ge=1, le=1000, description="The detokenize function.")
+    purge: int | None = Field(default=1, ge=1, le=10, description="The daily purge.")
+    migration: int | None = Field(
+        default=1, ge=1, le=1, description="The deploy-time migration (at most one at a time; yoyo also locks)."
+    )
+
+    @property
+    def total(self) -> int:
+        return sum(v for v in (self.api, self.detokenize, self.purge, self.migration) if v is not None)
 
 
 class CardVaultConfig(_Frozen):
@@ -430,6 +467,14 @@ class CardVaultConfig(_Frozen):
     )
     purge_schedule_hour_utc: int = Field(default=3, ge=0, le=23, description="Hour (UTC) of the daily purge.")
     listener_rule_priority: int = Field(default=100, ge=1, le=50000, description="Priority of the /v1/* ALB rule.")
+    reserved_concurrency: VaultReservedConcurrency = Field(
+        default_factory=VaultReservedConcurrency,
+        description=(
+            "Reserved concurrent executions per function and region (null: none). The account's Lambda"
+            f" concurrency quota must be at least {LAMBDA_MIN_UNRESERVED_CONCURRENCY} plus their total"
+            " in every region (checked by make preflight)."
+        ),
+    )
 
     @field_validator("client_ca_bundle")
     @classmethod

@@ -180,6 +180,28 @@ class DeliveryPipeline(Construct):
                     )
                 wave.add_stage(entry.stage, pre=pre)
         self.pipeline.build_pipeline()
+        self._allow_both_connection_prefixes(connection_arn)
+
+    def _allow_both_connection_prefixes(self, connection_arn: str) -> None:
+        """The source action's role may use the connection under both service prefixes.
+
+        CDK grants `codestar-connections:UseConnection` only. AWS renamed CodeStar Connections to
+        CodeConnections: connections created under the new prefix (`arn:aws:codeconnections:...`) are
+        authorized by `codeconnections:UseConnection` ("Actions, resources, and condition keys for AWS
+        CodeConnections", Service Authorization Reference; "Update a service role for connections",
+        AWS CodePipeline User Guide), so the role gets both, on this connection only.
+        """
+        source = self.pipeline.pipeline.node.try_find_child("Source")
+        roles = [
+            c
+            for c in (source.node.find_all() if source is not None else [])
+            if isinstance(c, iam.Role) and c.node.id == "CodePipelineActionRole"
+        ]
+        if len(roles) != 1:
+            raise TypeError("CDK Pipelines' source action role moved; review the connection grant")
+        roles[0].add_to_principal_policy(
+            iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn])
+        )
 
     def _allow_cloudwatch_logs(self, log_group_name: str) -> None:
         """CloudWatch Logs may use the logs key for this pipeline's log group only.

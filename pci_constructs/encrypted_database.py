@@ -106,6 +106,7 @@ class EncryptedDatabase(Construct):
         database_name: str,
         enable_proxy: bool,
         proxy_database_users: Sequence[str] = (),
+        proxy_max_connections_percent: int = 100,
     ) -> None:
         super().__init__(scope, construct_id)
         if not _IDENTIFIER.match(instance_identifier):
@@ -124,6 +125,8 @@ class EncryptedDatabase(Construct):
             )
         if max_allocated_storage_gib < allocated_storage_gib:
             raise ValueError("max_allocated_storage_gib must be at least allocated_storage_gib")
+        if not 1 <= proxy_max_connections_percent <= 100:
+            raise ValueError(f"proxy_max_connections_percent={proxy_max_connections_percent}: must be 1-100")
         self.port = port
         engine = rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION)
 
@@ -241,6 +244,8 @@ class EncryptedDatabase(Construct):
                 require_tls=True,
                 iam_auth=True,
                 db_proxy_name=f"{instance_identifier}-proxy",
+                # The connection ceiling of everything behind the proxy, whatever the clients' concurrency.
+                max_connections_percent=proxy_max_connections_percent,
             )
             # RDS Proxy logs to /aws/rds/proxy/<name>, created unencrypted unless it exists first.
             self.proxy_logs = EncryptedLogGroup(

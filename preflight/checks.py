@@ -16,6 +16,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import EnvironmentConfig
+from config.delivery import DeliveryConfig
+from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY, principal_kind
 
 # `cdk bootstrap` template versions: CDK v2 templates of this aws-cdk-lib need 6 or later (their
 # BootstrapVersion rule); 21 added what current CLIs use for asset publishing and lookups.
@@ -29,6 +31,7 @@ ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
 VPCS_PER_REGION = ("vpc", "L-F678F1CE", 5)
 EIPS_PER_REGION = ("ec2", "L-0263D0A3", 5)
 NAT_GATEWAYS_PER_AZ = ("vpc", "L-FE5A380F", 5)
+LAMBDA_CONCURRENT_EXECUTIONS = ("lambda", "L-B99A9384", "Concurrent executions")
 
 
 class Status(StrEnum):
@@ -102,6 +105,95 @@ def check_key_administrators(account: Account, config: EnvironmentConfig) -> Ite
             )
         else:
             yield Result(f"key administrator {name}", Status.PASS, f"{arn} exists")
+
+
+# The role `cdk bootstrap` creates for CloudFormation deploys in each account and region (its default
+# qualifier); the pipeline's artifact keys name each stage account's in their key policies.
+BOOTSTRAP_DEPLOY_ROLE = "arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+
+
+def required_principals(config: EnvironmentConfig) -> dict[str, str]:
+    """Every IAM principal the environment's templates name in a resource or key policy, which the
+    owning service validates when the policy is written, with what names it. None of these is created
+    by the landing zone: each must exist before the deploy (README, "Before the first deploy")."""
+    required = dict.fromkeys(
+        config.key_administrator_role_arns, "the KMS key policies (KMS refuses a missing principal)"
+    )
+    vault = config.card_vault
+    if vault is not None and vault.enabled:
+        for arn in vault.detokenize_caller_role_arns:
+            required[arn] = "the detokenize function's resource policy (Lambda refuses a missing principal)"
+    return required
+
+
+def pipeline_principals(delivery: DeliveryConfig) -> dict[str, str]:
+    """The stage accounts' CDK deploy roles the pipeline's artifact keys name in their key policies:
+    `cdk bootstrap --trust <tooling account>` creates them, before the pipeline stack is deployed."""
+    return {
+        BOOTSTRAP_DEPLOY_ROLE.format(account=entry.config.account, region=region): (
+            f"the pipeline's artifact key policies (run cdk bootstrap --trust {delivery.tooling.account}"
+            f" aws://{entry.config.account}/{region} first)"
+        )
+        for entry in delivery.environments
+        for region in entry.config.regions
+    }
+
+
+def _role_or_user_exists(iam: Any, arn: str) -> bool:
+    kind, _, name = arn.split(":", 5)[5].partition("/")
+    name = name.rsplit("/", 1)[-1]
+    try:
+        if kind == "role":
+            iam.get_role(RoleName=name)
+        elif kind == "user":
+            iam.get_user(UserName=name)
+        else:
+            iam.get_saml_provider(SAMLProviderArn=arn)
+    except ClientError as err:
+        if _error_code(err) != "NoSuchEntity":
+            raise
+        return False
+    return True
+
+
+def check_named_principals(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """Principals of resource policies besides the key administrators (`check_key_administrators`)."""
+    iam = account.client("iam")
+    for arn, named_by in required_principals(config).items():
+        if arn in config.key_administrator_role_arns:
+            continue
+        name = f"principal {arn.rsplit('/', 1)[-1]}"
+        if _role_or_user_exists(iam, arn):
+            yield Result(name, Status.PASS, f"{arn} exists")
+        else:
+            yield Result(
+                name,
+                Status.FAIL,
+                f"{arn} does not exist; {named_by}",
+                "create the role first (README, Before the first deploy), or remove it from the configuration",
+            )
+
+
+def check_operator_principals(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """Operator roles trust their principals through conditions, so a missing one does not fail the
+    deploy, but nobody could assume the role: IAM users, roles and SAML providers of this account are
+    looked up (Identity Center patterns and other accounts' principals cannot be from here)."""
+    identity = config.identity
+    iam = account.client("iam")
+    for field in ("administrator_principals", "auditor_principals", "break_glass_principals"):
+        for principal in getattr(identity, field):
+            if principal_kind(principal) == "identity_center" or principal.split(":")[4] != config.account:
+                continue
+            name = f"operator principal {principal.rsplit('/', 1)[-1]}"
+            if _role_or_user_exists(iam, principal):
+                yield Result(name, Status.PASS, f"{principal} exists")
+            else:
+                yield Result(
+                    name,
+                    Status.WARN,
+                    f"identity.{field}: {principal} does not exist; nobody could assume the operator role",
+                    "create it first, or correct the principal",
+                )
 
 
 def _covers(pattern: str, domain: str) -> bool:
@@ -277,6 +369,61 @@ def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result
         )
 
 
+def _deployed_reservations(account: Account, region: str, stack: str) -> int:
+    """What the functions of an already deployed stack reserve (0 when the stack does not exist yet):
+    those executions are already out of the unreserved pool and come back when the stack updates."""
+    cloudformation = account.client("cloudformation", region)
+    try:
+        pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
+        functions = [
+            r["PhysicalResourceId"]
+            for page in pages
+            for r in page["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId")
+        ]
+    except ClientError as err:
+        if "does not exist" not in str(err):
+            raise
+        return 0
+    lambda_ = account.client("lambda", region)
+    return sum(
+        int(lambda_.get_function_concurrency(FunctionName=f).get("ReservedConcurrentExecutions", 0)) for f in functions
+    )
+
+
+def check_lambda_concurrency(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """Lambda refuses a reservation that leaves the region's unreserved pool below its minimum
+    ("Configuring reserved concurrency for a function", Lambda Developer Guide), and the Workload
+    stack then rolls back. Reads GetAccountSettings per region against what the vault reserves."""
+    vault = config.card_vault
+    if vault is None or not vault.enabled:
+        return
+    needed = vault.reserved_concurrency.total
+    service, code, quota_name = LAMBDA_CONCURRENT_EXECUTIONS
+    for region in config.regions:
+        name = f"Lambda concurrency {region}"
+        limit = account.client("lambda", region).get_account_settings()["AccountLimit"]
+        total = int(limit["ConcurrentExecutions"])
+        unreserved = int(limit["UnreservedConcurrentExecutions"])
+        held = _deployed_reservations(account, region, f"PciLz-{config.name}-Workload-{region}")
+        left = unreserved + held - needed
+        detail = (
+            f"quota {total}, {unreserved} unreserved ({held} of the rest already this vault's);"
+            f" the vault reserves {needed}, leaving {left} (Lambda keeps at least {LAMBDA_MIN_UNRESERVED_CONCURRENCY})"
+        )
+        if left >= LAMBDA_MIN_UNRESERVED_CONCURRENCY:
+            yield Result(name, Status.PASS, detail)
+            continue
+        wanted = total + LAMBDA_MIN_UNRESERVED_CONCURRENCY - left
+        yield Result(
+            name,
+            Status.FAIL,
+            detail,
+            f"request a Lambda '{quota_name}' quota ({service} {code}) of at least {wanted} in {region} in"
+            " Service Quotas, or lower or drop card_vault.reserved_concurrency",
+        )
+
+
 def check_enhanced_monitoring_log_group(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
     """RDSOSMetrics is one per region and account; the Data stack creates it, so it must not exist yet."""
     for region in config.regions:
@@ -301,10 +448,13 @@ def check_enhanced_monitoring_log_group(account: Account, config: EnvironmentCon
 CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
     check_account,
     check_key_administrators,
+    check_named_principals,
+    check_operator_principals,
     check_certificates,
     check_detective_singletons,
     check_bootstrap,
     check_quotas,
+    check_lambda_concurrency,
     check_enhanced_monitoring_log_group,
 )
 

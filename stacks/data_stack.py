@@ -79,6 +79,7 @@ class DataStack(LandingZoneStack):
             database_name=database.database_name,
             enable_proxy=database.enable_proxy,
             proxy_database_users=card_vault_database_users(config),
+            proxy_max_connections_percent=database.proxy_max_connections_percent,
         )
         self.database.instance.node.add_dependency(self.enhanced_monitoring_logs)
         if self.database.proxy is not None:

@@ -11,7 +11,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultDatabase
+from pci_constructs.card_vault import DATABASE_USERS, CardVault, ReservedConcurrency, VaultDatabase
 from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
@@ -86,6 +86,12 @@ class WorkloadStack(LandingZoneStack):
             detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
             purge_grace_days=vault.purge_grace_days,
             purge_schedule_hour_utc=vault.purge_schedule_hour_utc,
+            reserved_concurrency=ReservedConcurrency(
+                api=vault.reserved_concurrency.api,
+                detokenize=vault.reserved_concurrency.detokenize,
+                purge=vault.reserved_concurrency.purge,
+                migration=vault.reserved_concurrency.migration,
+            ),
         )
 
     def _proxy(self, config: EnvironmentConfig, database: EncryptedDatabase) -> rds.IDatabaseProxy | None:

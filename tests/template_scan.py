@@ -301,3 +301,95 @@ def missing_log_groups(template: Template) -> list[str]:
         ):
             missing.append(f"{writer}: {json.dumps(destination)}")
     return missing
+
+
+def reserved_concurrency(template: Template) -> dict[str, int]:
+    """Each function's ReservedConcurrentExecutions (functions that reserve none left out)."""
+    return {
+        lid: int(r["Properties"]["ReservedConcurrentExecutions"])
+        for lid, r in of_type(template, "AWS::Lambda::Function").items()
+        if r.get("Properties", {}).get("ReservedConcurrentExecutions") is not None
+    }
+
+
+def reservations_by_region(stacks: Iterable[tuple[str, Template]]) -> dict[str, int]:
+    """Total reserved concurrency per region over (region, template) pairs."""
+    totals: dict[str, int] = {}
+    for region, template in stacks:
+        totals[region] = totals.get(region, 0) + sum(reserved_concurrency(template).values())
+    return totals
+
+
+# Resource policies whose AWS principals the owning service validates when the policy is written.
+_PRINCIPAL_DOCUMENTS: dict[str, str] = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
+    "AWS::IAM::Role": "AssumeRolePolicyDocument",
+    "AWS::Logs::ResourcePolicy": "PolicyDocument",
+}
+
+
+def _principal_text(value: Any) -> str | None:
+    """A principal as text: literals kept, `Ref: AWS::Partition`/`AccountId` filled in, None when any
+    other token is part of it (a resource of the templates, which exists by its own dependency)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        rendered = [_principal_text(part) for part in parts]
+        return None if any(p is None for p in rendered) else separator.join(p for p in rendered if p is not None)
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    return None
+
+
+@dataclass(frozen=True)
+class NamedPrincipal:
+    stack: str
+    logical_id: str
+    principal: str
+
+    def __str__(self) -> str:
+        return f"{self.stack}/{self.logical_id} names {self.principal}"
+
+
+def named_principals(templates: Iterable[tuple[str, Template]]) -> Iterator[NamedPrincipal]:
+    """Every AWS principal (role, user, account) named in a resource, key, trust or function policy."""
+    for stack, template in templates:
+        for logical_id, resource in resources(template).items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Lambda::Permission":
+                text = _principal_text(props.get("Principal"))
+                if text is not None and not text.endswith(".amazonaws.com"):
+                    yield NamedPrincipal(stack, logical_id, text)
+                continue
+            prop = _PRINCIPAL_DOCUMENTS.get(resource["Type"])
+            if prop is None or props.get(prop) is None:
+                continue
+            try:
+                document = _rendered(props[prop])
+            except json.JSONDecodeError:
+                continue
+            for statement in as_list(document.get("Statement", [])):
+                principal = statement.get("Principal")
+                if not isinstance(principal, dict):
+                    continue
+                for value in as_list(principal.get("AWS", [])):
+                    text = _principal_text(value)
+                    if text is not None:
+                        yield NamedPrincipal(stack, logical_id, text)
+
+
+def created_principals(template: Template) -> set[str]:
+    """ARN suffixes (`role/<name>`, `user/<name>`) of the roles and users a template names literally."""
+    created = set()
+    for resource in resources(template).values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role" and isinstance(props.get("RoleName"), str):
+            created.add(f"role{props.get('Path', '/')}{props['RoleName']}")
+        elif resource["Type"] == "AWS::IAM::User" and isinstance(props.get("UserName"), str):
+            created.add(f"user{props.get('Path', '/')}{props['UserName']}")
+    return created

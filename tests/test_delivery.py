@@ -321,6 +321,23 @@ def test_pipeline_source_is_the_configured_codeconnections_repository(delivered:
     assert pipeline["Properties"]["PipelineType"] == "V2"
 
 
+def test_the_source_role_may_use_the_connection_under_both_service_prefixes(delivered: Delivered) -> None:
+    """Issue #22 fault 6: CodeConnections connections authorize `codeconnections:UseConnection`, older
+    ones `codestar-connections:UseConnection`; the source role gets both, on the connection only."""
+    granted: dict[str, set[str]] = {}
+    for policy in _resources(delivered, PIPELINE, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                if action.endswith(":UseConnection"):
+                    granted.setdefault(action, set()).add(json.dumps(statement["Resource"]))
+    connection = json.dumps(delivered.config.source.connection_arn)
+    assert granted == {
+        "codestar-connections:UseConnection": {connection},
+        "codeconnections:UseConnection": {connection},
+    }
+
+
 def test_every_region_has_a_kms_encrypted_artifact_store(delivered: Delivered) -> None:
     (pipeline,) = _resources(delivered, PIPELINE, "AWS::CodePipeline::Pipeline").values()
     stores = {s["Region"]: s["ArtifactStore"] for s in pipeline["Properties"]["ArtifactStores"]}

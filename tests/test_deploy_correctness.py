@@ -6,9 +6,13 @@ that the same check catches, so the check is known to bite.
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import boto3
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -18,21 +22,35 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from compliance.service_conditions import SERVICE_CONDITION_KEYS, principal_key, undocumented_condition_keys
-from config import parse_environment
+from config import EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.loader import ConfigError
+from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 from pci_constructs.detective_controls import GUARDDUTY_FEATURES
 from pci_constructs.segmented_vpc import UNSIGNED_STS_ACTIONS, aws_owned_bucket_objects
+from preflight.checks import (
+    Account,
+    Status,
+    check_lambda_concurrency,
+    pipeline_principals,
+    required_principals,
+)
 from stacks.landing_zone import build_landing_zone
-from tests.conftest import Synthesized, new_app
+from tests.conftest import ROOT, Synthesized, new_app
 from tests.template_scan import (
     Template,
     as_list,
+    created_principals,
     endpoint_gaps,
     missing_log_groups,
+    named_principals,
     of_type,
+    reservations_by_region,
+    reserved_concurrency,
     role_users_without_policies,
     service_statements,
 )
@@ -359,3 +377,193 @@ def test_existing_standards_do_not_wait_for_a_hub(existing_everything: Any) -> N
     for template in templates.values():
         for standard in of_type(template, "AWS::SecurityHub::Standard").values():
             assert not as_list(standard.get("DependsOn", []))
+
+
+# --- Issue #22 fault 1: reservations an account's Lambda quota cannot hold ------------------------
+
+
+def _regional_templates(assembly: Any) -> list[tuple[str, Template]]:
+    return [(artifact.environment.region, artifact.template) for artifact in assembly.stacks]
+
+
+def _concurrency_account(region: str, total: int, unreserved: int) -> Account:
+    """An Account whose Lambda answers GetAccountSettings (botocore Stubber: moto lacks it) and whose
+    landing zone is not deployed yet."""
+    client = boto3.client("lambda", region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    stubber = Stubber(client)
+    settings = {"AccountLimit": {"ConcurrentExecutions": total, "UnreservedConcurrentExecutions": unreserved}}
+    stubber.add_response("get_account_settings", settings, {})
+    stubber.activate()
+    cloudformation = mock.Mock()
+    cloudformation.get_paginator.return_value.paginate.side_effect = ClientError(
+        {"Error": {"Code": "ValidationError", "Message": "Stack with id x does not exist"}}, "ListStackResources"
+    )
+    account = Account(mock.Mock(), region)
+    account._clients[("lambda", region)] = client
+    account._clients[("cloudformation", region)] = cloudformation
+    return account
+
+
+def _preflight_status(config: EnvironmentConfig, region: str, quota: int) -> Status:
+    single = config.model_copy(update={"regions": {region: config.regions[region]}})
+    (result,) = check_lambda_concurrency(_concurrency_account(region, quota, quota), single)
+    return result.status
+
+
+def _unchecked_reservations(templates: list[tuple[str, Template]], config: EnvironmentConfig) -> list[str]:
+    """Regions whose templates reserve more than preflight checks the account's quota for: an account
+    with exactly the minimum unreserved pool plus what the templates reserve must pass the check, and
+    one less must fail it."""
+    wrong = []
+    for region, total in sorted(reservations_by_region(templates).items()):
+        quota = LAMBDA_MIN_UNRESERVED_CONCURRENCY + total
+        if total and _preflight_status(config, region, quota - 1) is not Status.FAIL:
+            wrong.append(f"{region}: the templates reserve {total}, more than preflight checks for")
+        if _preflight_status(config, region, quota) is not Status.PASS:
+            wrong.append(f"{region}: preflight asks for more than the templates reserve ({total})")
+    return wrong
+
+
+def test_preflight_counts_every_reservation_the_templates_make(synthesized: Synthesized) -> None:
+    templates = _regional_templates(synthesized.assembly)
+    reserved = reservations_by_region(templates)
+    assert set(reserved) == set(synthesized.config.regions)
+    assert all(total > 0 for total in reserved.values())
+    assert _unchecked_reservations(templates, synthesized.config) == []
+
+
+def test_a_reservation_preflight_does_not_know_of_is_caught(synthesized: Synthesized, tmp_path: Path) -> None:
+    """A function of some stack reserving concurrency outside the vault's configuration."""
+    stack = _bad_stack(tmp_path)
+    lambda_.Function(
+        stack,
+        "Reserving",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        reserved_concurrent_executions=3,
+    )
+    templates = [*_regional_templates(synthesized.assembly), ("us-east-1", _template(stack))]
+    assert _unchecked_reservations(templates, synthesized.config) == [
+        "us-east-1: the templates reserve 30, more than preflight checks for"
+    ]
+
+
+def test_reservations_follow_the_configuration_and_dropped_ones_carry_their_justification(tmp_path: Path) -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
+    data["card_vault"]["reserved_concurrency"] = {"api": 4, "detokenize": None, "purge": None, "migration": None}
+    config = parse_environment(data)
+    app = new_app(tmp_path)
+    zone = build_landing_zone(app, config)
+    workload = zone.regions[config.home_region].workload
+    assert workload is not None
+    template = _template(workload)
+    assert sorted(reserved_concurrency(template).values()) == [4]
+    unreserved = [
+        r
+        for r in of_type(template, "AWS::Lambda::Function").values()
+        if "ReservedConcurrentExecutions" not in r["Properties"]
+        and "card_vault" in str(r["Properties"].get("Handler", ""))
+    ]
+    assert len(unreserved) == 3
+    for resource in unreserved:
+        skips = {s["id"] for s in resource["Metadata"]["checkov"]["skip"]}
+        assert "CKV_AWS_115" in skips
+    assert reservations_by_region([(config.home_region, template)]) == {config.home_region: 4}
+    assert config.card_vault is not None
+    assert config.card_vault.reserved_concurrency.total == 4
+
+
+def test_one_minimum_unreserved_figure_everywhere() -> None:
+    """Lambda's minimum unreserved pool is stated once (config.models); no text states another."""
+    stated = re.compile(r"unreserved[^.\n]{0,60}?(?:below|minus|at least|keeps?)\D{0,20}(\d+)", re.IGNORECASE)
+    wrong = []
+    for path in (*ROOT.glob("*.md"), *ROOT.glob("*/**/*.py"), *ROOT.glob("*/*.yaml"), *ROOT.glob("envs/*")):
+        if ".venv" in path.parts or "node_modules" in path.parts or path.name == Path(__file__).name:
+            continue
+        for number in stated.findall(path.read_text(encoding="utf-8", errors="replace")):
+            if int(number) != LAMBDA_MIN_UNRESERVED_CONCURRENCY:
+                wrong.append(f"{path.relative_to(ROOT)}: {number}")
+    assert wrong == []
+
+
+# --- Issue #22 fault 3: a resource policy naming a principal nothing creates first -----------------
+
+_ANY_ACCOUNT = re.compile(r"^arn:aws(?:-[a-z-]+)?:iam::\d{12}:root$")
+
+
+def undeclared_principals(stacks: Any, declared: set[str]) -> list[str]:
+    """Roles and users named in a resource, key, trust or function policy that neither preflight
+    checks (`declared`) nor a stack deployed before the naming one creates. `stacks` are cloud
+    assembly stack artifacts (their dependencies say what deploys first)."""
+    by_id = {artifact.id: artifact for artifact in stacks}
+
+    def before(artifact: Any) -> set[str]:
+        seen: set[str] = set()
+        pending = [d.id for d in artifact.dependencies]
+        while pending:
+            current = pending.pop()
+            if current in by_id and current not in seen:
+                seen.add(current)
+                pending += [d.id for d in by_id[current].dependencies]
+        return seen
+
+    wrong = []
+    for artifact in stacks:
+        created = {name for other in before(artifact) for name in created_principals(by_id[other].template)}
+        for named in named_principals([(artifact.stack_name, artifact.template)]):
+            arn = named.principal
+            if arn == "*" or _ANY_ACCOUNT.match(arn) or arn in declared:
+                continue
+            if arn.split(":", 5)[-1] in created:
+                continue
+            wrong.append(str(named))
+    return sorted(set(wrong))
+
+
+def test_every_principal_a_policy_names_exists_first_or_is_checked_by_preflight(synthesized: Synthesized) -> None:
+    declared = set(required_principals(synthesized.config))
+    assert undeclared_principals(synthesized.assembly.stacks, declared) == []
+
+
+def test_every_principal_of_the_delivery_exists_first_or_is_checked(delivered: Any) -> None:
+    declared = set(pipeline_principals(delivered.config))
+    for entry in delivered.config.environments:
+        declared |= set(required_principals(entry.config))
+    assert undeclared_principals(delivered.assembly.stacks_recursively, declared) == []
+
+
+def test_a_resource_policy_naming_an_undeclared_principal_is_caught(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    env = {"account": ACCOUNT, "region": "us-east-1"}
+    later = Stack(app, "Later", env=env)
+    iam.Role(later, "Made", role_name="made-later", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    bad = Stack(app, "Bad", env=env)
+    function = lambda_.Function(
+        bad,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
+    function.add_permission("Caller", principal=iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me"))
+    function.add_permission("Later", principal=iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/made-later"))
+    kms.Key(bad, "Key").add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt"],
+            resources=["*"],
+            principals=[iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/checked-by-preflight")],
+        )
+    )
+    stacks = app.synth().stacks
+    declared = {f"arn:aws:iam::{ACCOUNT}:role/checked-by-preflight"}
+    found = undeclared_principals(stacks, declared)
+    # made-later is created by a stack that does not deploy before Bad: named too early.
+    assert sorted(f.split(" names ")[1] for f in found) == [
+        f"arn:aws:iam::{ACCOUNT}:role/made-later",
+        f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me",
+    ]
+    bad.add_dependency(later)
+    found = undeclared_principals(app.synth(force=True).stacks, declared)
+    assert [f.split(" names ")[1] for f in found] == [f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me"]

@@ -10,10 +10,12 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from config import EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY, VaultReservedConcurrency
 from preflight.__main__ import main, render
 from preflight.checks import (
     BOOTSTRAP_STACK,
@@ -22,6 +24,8 @@ from preflight.checks import (
     Result,
     Status,
     check_account,
+    check_lambda_concurrency,
+    required_principals,
     run_checks,
 )
 
@@ -55,7 +59,7 @@ def _config(session: boto3.Session, **overrides: Any) -> EnvironmentConfig:
 
 def _healthy_account(session: boto3.Session, config: EnvironmentConfig) -> None:
     iam = session.client("iam")
-    for arn in config.key_administrator_role_arns:
+    for arn in required_principals(config):
         iam.create_role(RoleName=arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
     for region in REGIONS:
         session.client("cloudformation", region_name=region).create_stack(
@@ -71,12 +75,35 @@ def ready(aws: boto3.Session) -> EnvironmentConfig:
     return config
 
 
-def _issued(config: EnvironmentConfig) -> Any:
-    """moto leaves DNS-validated certificates PENDING_VALIDATION; the real ACM issues them once validated."""
+# A new account's Lambda quota is often 10; an account at the AWS default has 1000.
+DEFAULT_LAMBDA_QUOTA = (1000, 1000)
+
+
+def _account_settings(total: int, unreserved: int) -> dict[str, Any]:
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": total,
+            "UnreservedConcurrentExecutions": unreserved,
+        },
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+    }
+
+
+def _issued(config: EnvironmentConfig, lambda_quota: tuple[int, int] = DEFAULT_LAMBDA_QUOTA) -> Any:
+    """moto leaves DNS-validated certificates PENDING_VALIDATION; the real ACM issues them once validated.
+    moto has no Lambda GetAccountSettings: botocore's Stubber answers it with `lambda_quota`."""
     original = boto3.Session.client
 
     def client(self: boto3.Session, service: str, *args: Any, **kwargs: Any) -> Any:
         real = original(self, service, *args, **kwargs)
+        if service == "lambda":
+            stubber = Stubber(real)
+            stubber.add_response("get_account_settings", _account_settings(*lambda_quota), {})
+            stubber.activate()
+            return real
         if service != "acm":
             return real
         describe = real.describe_certificate
@@ -92,8 +119,10 @@ def _issued(config: EnvironmentConfig) -> Any:
     return mock.patch.object(boto3.Session, "client", client)
 
 
-def _results(session: boto3.Session, config: EnvironmentConfig) -> dict[str, Result]:
-    with _issued(config):
+def _results(
+    session: boto3.Session, config: EnvironmentConfig, lambda_quota: tuple[int, int] = DEFAULT_LAMBDA_QUOTA
+) -> dict[str, Result]:
+    with _issued(config, lambda_quota):
         return {r.check: r for r in run_checks(Account(session, config.home_region), config)}
 
 
@@ -246,3 +275,85 @@ def test_the_table_and_exit_status(aws: boto3.Session, capsys: pytest.CaptureFix
     assert "1 passed, 0 warnings, 1 failed" in table
     assert main(["--env", "default"], session=aws) == 1  # moto's account is not the placeholder account
     assert "account" in capsys.readouterr().out
+
+
+def test_a_lambda_quota_that_cannot_hold_the_vault_reservations_fails_and_names_the_increase(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    config = ready
+    assert config.card_vault is not None
+    needed = config.card_vault.reserved_concurrency.total
+    minimum = LAMBDA_MIN_UNRESERVED_CONCURRENCY
+    results = _results(aws, config, lambda_quota=(minimum + needed, minimum + needed))
+    assert results["Lambda concurrency us-east-1"].status is Status.PASS
+    failed = _failed(_results(aws, config, lambda_quota=(10, 10)))  # a new account
+    assert set(failed) == {"Lambda concurrency us-east-1", "Lambda concurrency us-west-2"}
+    fix = failed["Lambda concurrency us-east-1"].fix
+    assert f"of at least {minimum + needed} in us-east-1" in fix
+    assert "L-B99A9384" in fix
+    assert "card_vault.reserved_concurrency" in fix
+
+
+def test_the_concurrency_check_counts_what_the_deployed_vault_already_reserves(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    """An update of a deployed vault: its reservations are already out of the unreserved pool."""
+    config = ready
+    assert config.card_vault is not None
+    needed = config.card_vault.reserved_concurrency.total
+    total = LAMBDA_MIN_UNRESERVED_CONCURRENCY + needed
+    account = Account(aws, config.home_region)
+    lambda_ = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(lambda_)
+    stubber.add_response("get_account_settings", _account_settings(total, total - needed), {})
+    stubber.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": needed}, {"FunctionName": "api"})
+    stubber.activate()
+    cloudformation = mock.Mock()
+    cloudformation.get_paginator.return_value.paginate.return_value = [
+        {"StackResourceSummaries": [{"ResourceType": "AWS::Lambda::Function", "PhysicalResourceId": "api"}]}
+    ]
+    account._clients[("lambda", "us-east-1")] = lambda_
+    account._clients[("cloudformation", "us-east-1")] = cloudformation
+    single = config.model_copy(update={"regions": {"us-east-1": config.regions["us-east-1"]}})
+    (result,) = check_lambda_concurrency(account, single)
+    assert result.status is Status.PASS, result.detail
+    stubber.assert_no_pending_responses()
+
+
+def test_dropped_reservations_need_no_quota(aws: boto3.Session) -> None:
+    config = _config(aws)
+    assert config.card_vault is not None
+    none = {"api": None, "detokenize": None, "purge": None, "migration": None}
+    vault = config.card_vault.model_copy(update={"reserved_concurrency": VaultReservedConcurrency.model_validate(none)})
+    config = config.model_copy(update={"card_vault": vault})
+    _healthy_account(aws, config)
+    minimum = LAMBDA_MIN_UNRESERVED_CONCURRENCY
+    results = _results(aws, config, lambda_quota=(minimum, minimum))
+    assert results["Lambda concurrency us-east-1"].status is Status.PASS
+
+
+def test_a_missing_detokenize_caller_fails_naming_the_policy_that_needs_it(
+    aws: boto3.Session, ready: EnvironmentConfig
+) -> None:
+    """Issue #22 fault 3: Lambda refuses a resource policy naming a role that does not exist."""
+    config = ready
+    aws.client("iam").delete_role(RoleName="pci-lz-card-vault-detokenizer")
+    failed = _failed(_results(aws, config))
+    assert list(failed) == ["principal pci-lz-card-vault-detokenizer"]
+    assert "detokenize function's resource policy" in failed["principal pci-lz-card-vault-detokenizer"].detail
+    assert "create the role first" in failed["principal pci-lz-card-vault-detokenizer"].fix
+
+
+def test_a_missing_operator_principal_of_the_account_warns(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready
+    missing = f"arn:aws:iam::{config.account}:role/ops-admins"
+    existing = f"arn:aws:iam::{config.account}:user/auditor-1"
+    aws.client("iam").create_user(UserName="auditor-1")
+    identity = config.identity.model_copy(
+        update={"administrator_principals": (missing,), "auditor_principals": (existing,)}
+    )
+    results = _results(aws, config.model_copy(update={"identity": identity}))
+    assert _failed(results) == {}
+    assert results["operator principal ops-admins"].status is Status.WARN
+    assert "identity.administrator_principals" in results["operator principal ops-admins"].detail
+    assert results["operator principal auditor-1"].status is Status.PASS

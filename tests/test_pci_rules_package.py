@@ -18,7 +18,7 @@ import sysconfig
 import tomllib
 import venv
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -112,7 +112,7 @@ def test_the_apps_acknowledgment_source_is_honoured(installed: dict[str, Any]) -
 
 
 def test_a_never_acknowledgeable_rule_ignores_the_source(tmp_path: Path) -> None:
-    from aws_cdk import App, Stack, Validations
+    from aws_cdk import App, IPolicyValidationPlugin, Stack, Validations
     from aws_cdk import aws_ec2 as ec2
 
     from pci_rules.plugin import PciDssV4Plugin
@@ -121,7 +121,7 @@ def test_a_never_acknowledgeable_rule_ignores_the_source(tmp_path: Path) -> None
     stack = Stack(app, "Plain")
     ec2.CfnVolume(stack, "Disk", availability_zone="us-east-1a", size=8, encrypted=False)
     plugin = PciDssV4Plugin([r for r in RULES if r.id == "PCI4-EC2-VOLUME-ENCRYPTED"], acknowledgments=lambda f: "x")
-    Validations.of(app).add_plugins(plugin)
+    Validations.of(app).add_plugins(cast("IPolicyValidationPlugin", plugin))
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     assert plugin.acknowledged == []

@@ -24,7 +24,9 @@ PCI_DSS_V401_STANDARD = "standards/pci-dss/v/4.0.1"
 FSBP_STANDARD = "standards/aws-foundational-security-best-practices/v/1.0.0"
 # GuardDuty detector features ("AWS::GuardDuty::Detector CFNFeatureConfiguration") this landing zone turns on.
 RDS_LOGIN_EVENTS = "RDS_LOGIN_EVENTS"
-GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", RDS_LOGIN_EVENTS, "RUNTIME_MONITORING")
+# Lambda Protection: network activity of every function, the card vault's included (GuardDuty.6; PCI DSS 11.5.1).
+LAMBDA_NETWORK_LOGS = "LAMBDA_NETWORK_LOGS"
+GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", RDS_LOGIN_EVENTS, LAMBDA_NETWORK_LOGS, "RUNTIME_MONITORING")
 
 
 def conformance_pack(
@@ -190,7 +192,7 @@ class SecurityHub(Construct):
 
 
 class ThreatDetection(Construct):
-    """PCI DSS 11.5.1 (intrusion detection), 5.2: GuardDuty with S3, RDS login and runtime monitoring.
+    """PCI DSS 11.5.1 (intrusion detection), 5.2: GuardDuty with S3, RDS login, Lambda and runtime monitoring.
 
     Runtime monitoring manages its agent on EKS, ECS Fargate and EC2; where a
     region does not offer a feature yet, GuardDuty reports it and keeps the rest.
@@ -210,6 +212,8 @@ class ThreatDetection(Construct):
                 guardduty.CfnDetector.CFNFeatureConfigurationProperty(name="S3_DATA_EVENTS", status=enabled),
                 # RDS Protection: login activity of the CDE database (PCI DSS 10.2.1.4, 11.5.1).
                 guardduty.CfnDetector.CFNFeatureConfigurationProperty(name=RDS_LOGIN_EVENTS, status=enabled),
+                # Lambda Protection: the vault's functions' network activity ("Lambda Protection in GuardDuty").
+                guardduty.CfnDetector.CFNFeatureConfigurationProperty(name=LAMBDA_NETWORK_LOGS, status=enabled),
                 guardduty.CfnDetector.CFNFeatureConfigurationProperty(
                     name="RUNTIME_MONITORING",
                     status=enabled,

@@ -33,6 +33,8 @@ class Rule:
     numbers such as "10.5.1"; `description` is one line; `fix` tells how to comply.
     `acknowledgeable` False marks a finding no registry may accept (a CDE route to the
     internet, an unencrypted cardholder-data store, a disabled trail): it can only be fixed.
+    `absence` marks a rule about something that must not exist (IAM users): finding none of it
+    is the evidence, where for every other rule examining nothing evidences nothing.
     """
 
     id: str
@@ -41,6 +43,7 @@ class Rule:
     fix: str
     check: RuleCheck
     acknowledgeable: bool = True
+    absence: bool = False
 
     def __call__(self, model: TemplateModel) -> list[Check]:
         return list(self.check(model))
@@ -59,12 +62,38 @@ class RuleResult:
     def passes(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.passed)
 
+    @property
+    def examined(self) -> int:
+        """How many resources the rule examined (one check each)."""
+        return len(self.checks)
+
+    @property
+    def evidence(self) -> str:
+        """What the result evidences, in words the evidence report prints.
+
+        A rule that examined nothing evidences nothing ("not evidenced"), except a rule about
+        absence, where finding none is the evidence.
+        """
+        if self.failures:
+            return f"failed: {len(self.failures)} of {self.examined} resources examined"
+        if self.examined:
+            return f"met: {self.examined} resources examined, all passed"
+        if self.rule.absence:
+            return "met by absence: none found, and finding none is the evidence"
+        return "not evidenced: no resource of the kind this rule examines is in these templates"
+
 
 REGISTRY: list[Rule] = []
 
 
 def rule(
-    *, id: str, requirements: tuple[str, ...], description: str, fix: str, acknowledgeable: bool = True
+    *,
+    id: str,
+    requirements: tuple[str, ...],
+    description: str,
+    fix: str,
+    acknowledgeable: bool = True,
+    absence: bool = False,
 ) -> Callable[[RuleCheck], Rule]:
     """Decorator: turn a check function into a `Rule` and register it (in import order)."""
 
@@ -78,6 +107,7 @@ def rule(
             fix=fix,
             check=check,
             acknowledgeable=acknowledgeable,
+            absence=absence,
         )
         REGISTRY.append(made)
         return made

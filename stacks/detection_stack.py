@@ -20,7 +20,8 @@ CONFORMANCE_PACK_TEMPLATE = Path(__file__).resolve().parent.parent / "compliance
 GUARDDUTY_EXISTING_NOTE = (
     "audit.guardduty_mode is 'existing': no detector is created here (a region has one per account)."
     " On the account's detector, turn on S3 protection, RDS Protection (RDS_LOGIN_EVENTS: the CDE"
-    " database's logins) and Runtime Monitoring with agent management, or PCI DSS 11.5.1 is not met."
+    " database's logins), Lambda Protection (LAMBDA_NETWORK_LOGS: the card vault's functions) and"
+    " Runtime Monitoring with agent management, or PCI DSS 11.5.1 is not met."
 )
 
 SECURITY_HUB_EXISTING_NOTE = (

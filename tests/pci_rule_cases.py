@@ -6,6 +6,7 @@ give the rule something to examine and pass it all; the non-compliant one must f
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Resources = dict[str, dict[str, Any]]
@@ -134,6 +135,283 @@ def _listener(protocol: str, **properties: Any) -> Resources:
 REDIRECT = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
 FORWARD = [{"Type": "forward", "TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/y"}]
 WEB_ACL = {"Acl": r("AWS::WAFv2::WebACL", Scope="REGIONAL", DefaultAction={"Allow": {}})}
+
+
+def _detector(*features: str) -> Resources:
+    return {
+        "Detector": r(
+            "AWS::GuardDuty::Detector", Enable=True, Features=[{"Name": f, "Status": "ENABLED"} for f in features]
+        )
+    }
+
+
+GD_FEATURES = ("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
+
+
+def _hub(standard: str) -> Resources:
+    return {
+        "Hub": r("AWS::SecurityHub::Hub", EnableDefaultStandards=False),
+        "Standard": r(
+            "AWS::SecurityHub::Standard", StandardsArn=f"arn:aws:securityhub:us-east-1::standards/{standard}"
+        ),
+    }
+
+
+def sdk(service: str, action: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A CDK AwsCustomResource as CDK renders it: the call as a JSON string (tokens through Fn::Join)."""
+    call = json.dumps({"service": service, "action": action, "parameters": parameters})
+    head, _, tail = call.partition('"<ACCOUNT>"')
+    create: Any = call if not tail else {"Fn::Join": ["", [head + '"', {"Ref": "AWS::AccountId"}, '"' + tail]]}
+    return r("Custom::AWS", ServiceToken="arn:aws:lambda:us-east-1:1:function:x", Create=create)
+
+
+PASSWORD_POLICY = {
+    "MinimumPasswordLength": 14,
+    "RequireSymbols": True,
+    "RequireNumbers": True,
+    "RequireUppercaseCharacters": True,
+    "RequireLowercaseCharacters": True,
+    "MaxPasswordAge": 90,
+    "PasswordReusePrevention": 24,
+}
+
+
+def _guards(password: dict[str, Any], tokens: str, ssm: str) -> Resources:
+    return {
+        "Password": sdk("IAM", "updateAccountPasswordPolicy", password),
+        "S3Bpa": sdk(
+            "S3Control", "putPublicAccessBlock", {"AccountId": "<ACCOUNT>", "PublicAccessBlockConfiguration": BPA}
+        ),
+        "Imds": sdk("EC2", "modifyInstanceMetadataDefaults", {"HttpTokens": tokens}),
+        "Ami": sdk("EC2", "enableImageBlockPublicAccess", {"ImageBlockPublicAccessState": "block-new-sharing"}),
+        "Snapshots": r("AWS::EC2::SnapshotBlockPublicAccess", State="block-all-sharing"),
+        "Ssm": r(
+            "AWS::SSM::ServiceSetting",
+            SettingId="/ssm/documents/console/public-sharing-permission",
+            SettingValue=ssm,
+        ),
+    }
+
+
+def _alb(**attributes: str) -> Resources:
+    return {
+        "Lb": r(
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            **{**ALB, "LoadBalancerAttributes": [{"Key": k, "Value": v} for k, v in attributes.items()]},
+        )
+    }
+
+
+def _trail(selectors: list[dict[str, Any]]) -> Resources:
+    return {
+        "Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK, AdvancedEventSelectors=selectors),
+        "Archive": r("AWS::S3::Bucket", **LOCKED),
+        "Data": r("AWS::S3::Bucket"),
+    }
+
+
+def _selector(resource_type: str, *extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": [resource_type]},
+            *extra,
+        ]
+    }
+
+
+def _not_starts_with(bucket: str) -> dict[str, Any]:
+    return {
+        "Field": "resources.ARN",
+        "NotStartsWith": [{"Fn::Join": ["", ["arn:aws:s3:::", {"Ref": bucket}, "/"]]}],
+    }
+
+
+FIREWALL_POLICY: dict[str, Any] = {
+    "StatefulDefaultActions": ["aws:drop_established", "aws:alert_established"],
+    "StatefulEngineOptions": {"RuleOrder": "STRICT_ORDER"},
+    "StatefulRuleGroupReferences": [{"Priority": 100, "ResourceArn": {"Fn::GetAtt": ["Group", "RuleGroupArn"]}}],
+    "StatelessDefaultActions": ["aws:forward_to_sfe"],
+    "StatelessFragmentDefaultActions": ["aws:forward_to_sfe"],
+}
+
+
+def _firewall(
+    policy: dict[str, Any], *, protected: bool = True, logs: tuple[str, ...] = ("ALERT", "FLOW")
+) -> Resources:
+    return {
+        "Group": r(
+            "AWS::NetworkFirewall::RuleGroup",
+            Capacity=100,
+            Type="STATEFUL",
+            RuleGroup={"RulesSource": {"RulesSourceList": {"GeneratedRulesType": "ALLOWLIST", "Targets": [".x.net"]}}},
+        ),
+        "Policy": r("AWS::NetworkFirewall::FirewallPolicy", FirewallPolicyName="p", FirewallPolicy=policy),
+        "Firewall": r(
+            "AWS::NetworkFirewall::Firewall",
+            FirewallPolicyArn={"Fn::GetAtt": ["Policy", "FirewallPolicyArn"]},
+            DeleteProtection=protected,
+            SubnetChangeProtection=protected,
+            VpcId="vpc-1",
+            SubnetMappings=[{"SubnetId": "subnet-1"}],
+        ),
+        "Logging": r(
+            "AWS::NetworkFirewall::LoggingConfiguration",
+            FirewallArn={"Fn::GetAtt": ["Firewall", "FirewallArn"]},
+            LoggingConfiguration={
+                "LogDestinationConfigs": [
+                    {"LogType": t, "LogDestinationType": "CloudWatchLogs", "LogDestination": {"logGroup": "g"}}
+                    for t in logs
+                ]
+            },
+        ),
+    }
+
+
+def _db_with_secret(username: str) -> Resources:
+    return {
+        "Secret": r(
+            "AWS::SecretsManager::Secret",
+            KmsKeyId=REF,
+            GenerateSecretString={
+                "SecretStringTemplate": json.dumps({"username": username}),
+                "GenerateStringKey": "password",
+            },
+        ),
+        "Db": r(
+            "AWS::RDS::DBInstance",
+            **DB_OK,
+            Engine="postgres",
+            MasterUsername={
+                "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "Secret"}, ":SecretString:username::}}"]]
+            },
+        ),
+    }
+
+
+ADMIN = "arn:aws:iam::111111111111:role/key-admin"
+ROOT_STATEMENT = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*"}
+ADMIN_STATEMENT = {
+    "Effect": "Allow",
+    "Principal": {"AWS": ADMIN},
+    "Action": ["kms:DisableKey", "kms:ScheduleKeyDeletion"],
+}
+DENY_CRYPTO = {"Effect": "Deny", "Principal": {"AWS": ADMIN}, "Action": ["kms:Decrypt", "kms:Encrypt"]}
+
+
+def _key_policy(*extra: dict[str, Any]) -> Resources:
+    return {"Key": r("AWS::KMS::Key", KeyPolicy={"Statement": [ROOT_STATEMENT, ADMIN_STATEMENT, *extra]})}
+
+
+def _policy(*statements: dict[str, Any]) -> Resources:
+    return {"Policy": r("AWS::IAM::ManagedPolicy", PolicyDocument={"Statement": list(statements)})}
+
+
+def _acl(rules: list[dict[str, Any]]) -> Resources:
+    return {"Acl": r("AWS::WAFv2::WebACL", Scope="REGIONAL", DefaultAction={"Allow": {}}, Rules=rules)}
+
+
+def _managed(name: str, override: str = "None") -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Priority": 1,
+        "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}},
+        "OverrideAction": {override: {}},
+        "VisibilityConfig": {"CloudWatchMetricsEnabled": True, "MetricName": name, "SampledRequestsEnabled": True},
+    }
+
+
+def _project(**environment: Any) -> Resources:
+    return {
+        "Project": r(
+            "AWS::CodeBuild::Project",
+            Source={"Type": "CODEPIPELINE"},
+            Artifacts={"Type": "CODEPIPELINE"},
+            ServiceRole="arn:aws:iam::1:role/build",
+            Environment={"ComputeType": "BUILD_GENERAL1_SMALL", "Image": "aws/codebuild/standard:7.0", **environment},
+        )
+    }
+
+
+NEW_CASES: dict[str, tuple[Resources, Resources]] = {
+    "PCI4-GUARDDUTY-PROTECTIONS": (_detector(*GD_FEATURES), _detector("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS")),
+    "PCI4-SECURITYHUB-PCI-V401": (_hub("pci-dss/v/4.0.1"), _hub("pci-dss/v/3.2.1")),
+    "PCI4-INSPECTOR-LAMBDA-SCANNING": (
+        {"Inspector": sdk("Inspector2", "enable", {"resourceTypes": ["EC2", "ECR", "LAMBDA", "LAMBDA_CODE"]})},
+        {"Inspector": sdk("Inspector2", "enable", {"resourceTypes": ["EC2", "ECR"]})},
+    ),
+    "PCI4-ACCOUNT-GUARD-VALUES": (
+        _guards(PASSWORD_POLICY, "required", "Disable"),
+        _guards({**PASSWORD_POLICY, "MinimumPasswordLength": 8}, "optional", "Enable"),
+    ),
+    "PCI4-ELB-DESYNC-MITIGATION": (
+        _alb(**{"routing.http.desync_mitigation_mode": "strictest"}),
+        _alb(**{"routing.http.desync_mitigation_mode": "monitor"}),
+    ),
+    "PCI4-ELB-ACM-CERTIFICATE": (
+        {
+            **_listener("HTTPS", Certificates=[{"CertificateArn": {"Ref": "Cert"}}]),
+            "Cert": r("AWS::CertificateManager::Certificate", DomainName="x.example.com", KeyAlgorithm="EC_prime256v1"),
+        },
+        {
+            **_listener(
+                "HTTPS", Certificates=[{"CertificateArn": "arn:aws:iam::111111111111:server-certificate/legacy"}]
+            ),
+            "Cert": r("AWS::CertificateManager::Certificate", DomainName="x.example.com", KeyAlgorithm="RSA_1024"),
+        },
+    ),
+    "PCI4-TRAIL-DATA-EVENTS": (
+        _trail([_selector("AWS::S3::Object", _not_starts_with("Archive")), _selector("AWS::Lambda::Function")]),
+        _trail(
+            [
+                _selector("AWS::S3::Object", _not_starts_with("Data")),
+                _selector("AWS::Lambda::Function", {"Field": "readOnly", "Equals": ["false"]}),
+            ]
+        ),
+    ),
+    "PCI4-NETWORK-FIREWALL-POSTURE": (
+        _firewall(FIREWALL_POLICY),
+        _firewall({**FIREWALL_POLICY, "StatefulDefaultActions": ["aws:pass"]}, protected=False, logs=("FLOW",)),
+    ),
+    "PCI4-RDS-IAM-AUTH": (
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK, Engine="postgres", EnableIAMDatabaseAuthentication=True)},
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK, Engine="postgres")},
+    ),
+    "PCI4-RDS-PROXY-IAM": (
+        {"Proxy": r("AWS::RDS::DBProxy", RequireTLS=True, DefaultAuthScheme="IAM_AUTH")},
+        {
+            "Proxy": r(
+                "AWS::RDS::DBProxy",
+                RequireTLS=True,
+                Auth=[{"AuthScheme": "SECRETS", "IAMAuth": "DISABLED", "SecretArn": "arn:aws:secretsmanager:x"}],
+            )
+        },
+    ),
+    "PCI4-RDS-CUSTOM-MASTER-USERNAME": (_db_with_secret("cde_admin"), _db_with_secret("postgres")),
+    "PCI4-KMS-CUSTODIAN-SEPARATION": (
+        _key_policy(DENY_CRYPTO),
+        _key_policy({"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "kms:Decrypt"}),
+    ),
+    "PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS": (
+        _policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::GetAtt": ["Key", "Arn"]}}),
+        _policy({"Effect": "Allow", "Action": ["kms:Decrypt*"], "Resource": "*"}),
+    ),
+    "PCI4-IAM-NO-SERVICE-WILDCARD": (
+        _policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}),
+        _policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
+    ),
+    "PCI4-WAF-WEB-ACL-CONTENT": (
+        _acl([_managed("AWSManagedRulesCommonRuleSet"), _managed("AWSManagedRulesKnownBadInputsRuleSet")]),
+        _acl([_managed("AWSManagedRulesCommonRuleSet", "Count")]),
+    ),
+    "PCI4-CODEBUILD-HARDENED": (
+        _project(PrivilegedMode=False),
+        _project(
+            PrivilegedMode=True,
+            EnvironmentVariables=[{"Name": "AWS_SECRET_ACCESS_KEY", "Type": "PLAINTEXT", "Value": "x"}],
+        ),
+    ),
+}
 
 # rule id -> (compliant, non-compliant)
 WAF_WITHOUT_LOGS: Resources = {
@@ -502,4 +780,5 @@ CASES: dict[str, tuple[Resources, Resources]] = {
             )
         },
     ),
+    **NEW_CASES,
 }

@@ -535,6 +535,7 @@ def test_guardduty_has_s3_protection_and_runtime_monitoring(synthesized: Synthes
     features = {f["Name"]: f for f in detector["Features"]}
     assert features["S3_DATA_EVENTS"]["Status"] == "ENABLED"
     assert features["RDS_LOGIN_EVENTS"]["Status"] == "ENABLED"
+    assert features["LAMBDA_NETWORK_LOGS"]["Status"] == "ENABLED"
     assert features["RUNTIME_MONITORING"]["Status"] == "ENABLED"
     agents = {c["Name"]: c["Status"] for c in features["RUNTIME_MONITORING"]["AdditionalConfiguration"]}
     assert set(agents.values()) == {"ENABLED"}

@@ -115,3 +115,8 @@ def test_synth_time_code_imports_no_ci_tooling() -> None:
                 if isinstance(node, ast.ImportFrom | ast.Import):
                     names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                     assert not [n for n in names if n.split(".")[0] == "ci_tools"], f"{source} imports {names}"
+
+
+def test_readme_states_the_current_number_of_rules() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"PCI DSS v4.0.1 rules ({len(RULES)}) on the rendered templates" in readme

@@ -3,20 +3,24 @@
 from pci_rules.rule import REGISTRY, Rule
 from pci_rules.rules import (  # noqa: F401  (registration by import, in this order)
     boundary,
+    build,
     detection,
     egress,
     elb,
+    firewall,
     functions,
     iam,
     kms,
     kms_grants,
     logs,
     network,
+    posture,
     rds,
     s3,
     secrets,
     stateful,
     trail,
+    waf,
 )
 
 RULES: tuple[Rule, ...] = tuple(REGISTRY)

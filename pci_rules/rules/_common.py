@@ -99,3 +99,47 @@ def allows_anyone(statement: Mapping[str, Any]) -> bool:
 def is_customer_key(value: Any) -> bool:
     """A KMS key reference that is not an AWS managed key (`alias/aws/...`)."""
     return bool(value) and "alias/aws/" not in str(value)
+
+
+def sdk_call(resource: Resource) -> Mapping[str, Any] | None:
+    """The SDK call a CDK `AwsCustomResource` (`Custom::AWS`) makes on create, parsed; None when unreadable.
+
+    Tokens inside its JSON (`Fn::Join` parts such as the account ID) read as `<Ref>` placeholders.
+    """
+    import json
+
+    if resource.type != "Custom::AWS":
+        return None
+    text = flatten(resource.prop("Create"))
+    try:
+        call = json.loads(text)
+    except ValueError:
+        return None
+    return call if isinstance(call, Mapping) else None
+
+
+def actions_of(statement: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in as_list(statement.get("Action"))]
+
+
+def only_a_boundary(model: Any, policy: Resource) -> bool:
+    """A managed policy used as a permissions boundary and attached to no identity: it caps what identity
+    policies grant (effective access is their intersection) and grants nothing itself.
+
+    A boundary is named by reference or by its ARN (`arn:...:policy/<ManagedPolicyName>`, how an Aspect
+    names a policy of another stack without an export).
+    """
+    if policy.type != "AWS::IAM::ManagedPolicy":
+        return False
+    name = policy.prop("ManagedPolicyName")
+
+    def names_it(identity: Resource, value: Any) -> bool:
+        if model.target(identity.stack, value) == policy:
+            return True
+        return isinstance(name, str) and flatten(value).endswith(f":policy/{name}")
+
+    bounded = attached = False
+    for identity in model.resources("AWS::IAM::Role", "AWS::IAM::User"):
+        bounded = bounded or names_it(identity, identity.prop("PermissionsBoundary"))
+        attached = attached or any(names_it(identity, arn) for arn in as_list(identity.prop("ManagedPolicyArns")))
+    return bounded and not attached

@@ -4,7 +4,7 @@ from collections.abc import Iterator, Mapping
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_cde_subnet
+from pci_rules.rules._common import as_list, flatten, is_cde_subnet
 
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
@@ -158,3 +158,62 @@ def alb_deletion_protection(model: TemplateModel) -> Iterator[Check]:
     for lb in _internet_facing_albs(model):
         protected = _attributes(lb).get("deletion_protection.enabled") == "true"
         yield Check(lb, protected, "" if protected else "deletion_protection.enabled is not true")
+
+
+# "Desync mitigation mode" (Elastic Load Balancing User Guide): defensive is the default when the
+# attribute is absent; monitor forwards every request whatever its classification (ELB.12).
+SAFE_DESYNC_MODES = ("defensive", "strictest")
+
+
+@rule(
+    id="PCI4-ELB-DESYNC-MITIGATION",
+    requirements=("6.2.4", "6.4.2"),
+    description="Every Application Load Balancer mitigates HTTP desync in defensive or strictest mode, not monitor.",
+    fix="Set the attribute routing.http.desync_mitigation_mode to strictest (or defensive).",
+)
+def alb_desync_mitigation(model: TemplateModel) -> Iterator[Check]:
+    for lb in model.resources(LB):
+        if lb.prop("Type", default="application") != "application":
+            continue
+        mode = _attributes(lb).get("routing.http.desync_mitigation_mode", "defensive")
+        ok = mode in SAFE_DESYNC_MODES
+        yield Check(lb, ok, "" if ok else f"desync mitigation mode is {mode}")
+
+
+# ACM key algorithms of at least 2048-bit RSA strength ("AWS::CertificateManager::Certificate
+# KeyAlgorithm"; ACM.2): RSA_2048 and up, and the elliptic curves.
+WEAK_KEY_ALGORITHMS = ("RSA_1024",)
+
+
+def _certificate_arns(listener: Resource) -> list[object]:
+    return [c.get("CertificateArn") for c in as_list(listener.prop("Certificates")) if isinstance(c, Mapping)]
+
+
+@rule(
+    id="PCI4-ELB-ACM-CERTIFICATE",
+    requirements=("4.2.1", "4.2.1.1"),
+    description=(
+        "Load-balancer certificates come from ACM (renewed by AWS), and certificates requested here use RSA "
+        ">= 2048 or ECDSA."
+    ),
+    fix="Use an ACM certificate ARN (not an IAM server certificate) and KeyAlgorithm RSA_2048 or stronger.",
+)
+def elb_acm_certificate(model: TemplateModel) -> Iterator[Check]:
+    for listener in model.resources(LISTENER, "AWS::ElasticLoadBalancingV2::ListenerCertificate"):
+        if listener.type == LISTENER and listener.prop("Protocol") not in ("HTTPS", "TLS"):
+            continue
+        problems = []
+        for arn in _certificate_arns(listener):
+            target = model.target(listener.stack, arn)
+            if target is not None:
+                if target.type != "AWS::CertificateManager::Certificate":
+                    problems.append(f"certificate is a {target.type}")
+            elif isinstance(arn, str) and ":acm:" not in arn:
+                problems.append(f"{arn} is not an ACM certificate")
+            elif ":server-certificate/" in flatten(arn):
+                problems.append("an IAM server certificate, not ACM")
+        yield Check(listener, not problems, "; ".join(problems))
+    for cert in model.resources("AWS::CertificateManager::Certificate"):
+        algorithm = cert.prop("KeyAlgorithm", default="RSA_2048")
+        weak = algorithm in WEAK_KEY_ALGORITHMS
+        yield Check(cert, not weak, f"KeyAlgorithm {algorithm} is weaker than RSA 2048" if weak else "")

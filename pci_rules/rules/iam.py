@@ -69,6 +69,7 @@ def iam_no_aws_managed_policy(model: TemplateModel) -> Iterator[Check]:
     requirements=("8.2.1", "8.2.2", "8.3.1"),
     description="No IAM users: people sign in through an identity provider with MFA, workloads use roles.",
     fix="Remove the AWS::IAM::User; use IAM Identity Center or a federated role instead.",
+    absence=True,
 )
 def iam_no_users(model: TemplateModel) -> Iterator[Check]:
     for user in model.resources("AWS::IAM::User", "AWS::IAM::AccessKey"):
@@ -85,3 +86,28 @@ def iam_trust_scoped(model: TemplateModel) -> Iterator[Check]:
     for role in model.resources("AWS::IAM::Role"):
         bad = [s.get("Sid", "?") for s in statements(role.prop("AssumeRolePolicyDocument")) if allows_anyone(s)]
         yield Check(role, not bad, f"anyone may assume it: {bad}" if bad else "")
+
+
+def _service_wildcards(actions: list[object]) -> list[str]:
+    """`service:*` actions (every action of one service); `*` and `*:*` are the rule above's."""
+    return [str(a) for a in actions if isinstance(a, str) and a.endswith(":*") and a != "*:*"]
+
+
+@rule(
+    id="PCI4-IAM-NO-SERVICE-WILDCARD",
+    requirements=("7.2.1", "7.2.2"),
+    description="No IAM identity policy allows every action of a service (`s3:*`, `kms:*`...).",
+    fix="List the service's actions the principal needs instead of `service:*`.",
+)
+def iam_no_service_wildcard(model: TemplateModel) -> Iterator[Check]:
+    for identity in model.resources(*IAM_IDENTITY_TYPES):
+        bad = sorted(
+            {
+                action
+                for document in identity_policy_documents(identity)
+                for statement in statements(document)
+                if statement.get("Effect") == "Allow"
+                for action in _service_wildcards(as_list(statement.get("Action")))
+            }
+        )
+        yield Check(identity, not bad, f"full-service actions {bad}" if bad else "")

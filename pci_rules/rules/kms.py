@@ -1,10 +1,23 @@
 """Key management (PCI DSS v4.0.1 3.6, 3.7)."""
 
-from collections.abc import Iterator
+import fnmatch
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import allows_anyone, is_true, statements
+from pci_rules.rules._common import (
+    IAM_IDENTITY_TYPES,
+    actions_of,
+    allows_anyone,
+    as_list,
+    flatten,
+    identity_policy_documents,
+    is_true,
+    only_a_boundary,
+    statements,
+)
 
 
 @rule(
@@ -44,3 +57,90 @@ def kms_deletion_window(model: TemplateModel) -> Iterator[Check]:
         days = key.prop("PendingWindowInDays", default=30)
         ok = isinstance(days, int) and days >= 30
         yield Check(key, ok, "" if ok else f"PendingWindowInDays is {days}, not 30")
+
+
+# Key-policy actions that administer a key, and actions that use it ("AWS KMS permissions", AWS KMS
+# Developer Guide). A custodian who administers a key must not also use it (PCI DSS 3.6.1: access to
+# keys restricted to the fewest custodians; 3.6.1.2 split of duties).
+ADMIN_ACTIONS = (
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:CancelKeyDeletion",
+    "kms:EnableKey",
+    "kms:UpdateKeyDescription",
+)
+CRYPTO_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey")
+
+
+def _matches(pattern: str, action: str) -> bool:
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def _grants(actions: list[str], wanted: tuple[str, ...]) -> bool:
+    return any(_matches(pattern, action) for pattern in actions for action in wanted)
+
+
+def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
+    """The AWS principals of a statement other than `*` and the account root (whose default statement
+    delegates to IAM policies), each named by its JSON so two token principals never collapse into one."""
+    principal = statement.get("Principal")
+    if not isinstance(principal, Mapping):
+        return []
+    named = []
+    for p in as_list(principal.get("AWS")):
+        text = flatten(p)
+        if text and text != "*" and not text.isdigit() and not text.endswith(":root"):
+            named.append(p if isinstance(p, str) else json.dumps(p, sort_keys=True))
+    return named
+
+
+@rule(
+    id="PCI4-KMS-CUSTODIAN-SEPARATION",
+    requirements=("3.6.1", "3.6.1.2", "7.2.2"),
+    description=(
+        "A key policy's administrators are never allowed to use the key, and are explicitly denied its crypto actions."
+    ),
+    fix=(
+        "Give key administrators only management actions and add a Deny of kms:Decrypt, Encrypt, "
+        "GenerateDataKey* and ReEncrypt* for them."
+    ),
+)
+def kms_custodian_separation(model: TemplateModel) -> Iterator[Check]:
+    for key in model.resources("AWS::KMS::Key"):
+        policy = list(statements(key.prop("KeyPolicy")))
+        admins, users, denied = set(), set(), set()
+        for s in policy:
+            actions = actions_of(s)
+            for principal in _aws_principals(s):
+                if s.get("Effect") == "Allow" and _grants(actions, ADMIN_ACTIONS):
+                    admins.add(principal)
+                if s.get("Effect") == "Allow" and _grants(actions, CRYPTO_ACTIONS):
+                    users.add(principal)
+                if s.get("Effect") == "Deny" and _grants(actions, ("kms:Decrypt",)):
+                    denied.add(principal)
+        problems = [f"{p} administers and uses the key" for p in sorted(admins & users)]
+        problems += [f"{p} is not denied kms:Decrypt" for p in sorted(admins - users - denied)]
+        yield Check(key, not problems, "; ".join(problems))
+
+
+@rule(
+    id="PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS",
+    requirements=("3.6.1", "7.2.1", "7.2.2"),
+    description="No IAM identity policy allows kms:Decrypt or kms:ReEncryptFrom on every key (Resource `*`).",
+    fix="Name the key ARNs in Resource, or scope `*` with a kms:ViaService or kms:ResourceAliases condition.",
+)
+def kms_no_decrypt_on_all_keys(model: TemplateModel) -> Iterator[Check]:
+    for identity in model.resources(*IAM_IDENTITY_TYPES):
+        if only_a_boundary(model, identity):
+            continue
+        bad = [
+            str(s.get("Sid", "?"))
+            for document in identity_policy_documents(identity)
+            for s in statements(document)
+            if s.get("Effect") == "Allow"
+            and not s.get("Condition")
+            and "*" in as_list(s.get("Resource"))
+            and _grants(actions_of(s), ("kms:Decrypt", "kms:ReEncryptFrom"))
+        ]
+        yield Check(identity, not bad, f"statements {bad} allow decryption with every key" if bad else "")

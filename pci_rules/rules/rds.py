@@ -1,10 +1,12 @@
 """Cardholder-data stores in RDS (PCI DSS v4.0.1 3.5.1, 4.2.1, 1.4.4, 8.3)."""
 
+import json
+import re
 from collections.abc import Iterator
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import is_customer_key, is_false, is_true
+from pci_rules.rules._common import flatten, is_customer_key, is_false, is_true
 
 DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
 # Parameters that refuse unencrypted client connections ("Using SSL/TLS to encrypt a connection to
@@ -134,3 +136,80 @@ def rds_minor_upgrades(model: TemplateModel) -> Iterator[Check]:
     for db in model.resources("AWS::RDS::DBInstance"):
         off = is_false(db.prop("AutoMinorVersionUpgrade"))
         yield Check(db, not off, "AutoMinorVersionUpgrade is false" if off else "")
+
+
+# Engines that support IAM database authentication ("IAM database authentication", Amazon RDS User
+# Guide): MySQL, MariaDB and PostgreSQL, Aurora included. Others (Oracle, SQL Server, Db2) have none.
+IAM_AUTH_ENGINES = ("mysql", "mariadb", "postgres", "aurora")
+
+
+@rule(
+    id="PCI4-RDS-IAM-AUTH",
+    requirements=("8.3.1", "8.6.3"),
+    description="Every RDS MySQL, MariaDB or PostgreSQL database (Aurora too) has IAM database authentication on.",
+    fix="Set EnableIAMDatabaseAuthentication: true (CDK: iam_authentication=True).",
+)
+def rds_iam_auth(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        if not str(db.prop("Engine", default="")).lower().startswith(IAM_AUTH_ENGINES):
+            continue
+        on = is_true(db.prop("EnableIAMDatabaseAuthentication"))
+        yield Check(db, on, "" if on else "EnableIAMDatabaseAuthentication is not true")
+
+
+@rule(
+    id="PCI4-RDS-PROXY-IAM",
+    requirements=("8.3.1", "8.6.2"),
+    description="Every RDS Proxy requires IAM authentication from its clients (no database passwords in applications).",
+    fix="Set DefaultAuthScheme: IAM_AUTH on the AWS::RDS::DBProxy, or IAMAuth: REQUIRED on every Auth entry.",
+)
+def rds_proxy_iam(model: TemplateModel) -> Iterator[Check]:
+    for proxy in model.resources("AWS::RDS::DBProxy"):
+        auth = [a for a in (proxy.prop("Auth") or []) if isinstance(a, dict)]
+        required = proxy.prop("DefaultAuthScheme") == "IAM_AUTH" or (
+            bool(auth) and all(a.get("IAMAuth") == "REQUIRED" for a in auth)
+        )
+        yield Check(proxy, required, "" if required else "clients may connect without IAM authentication")
+
+
+# Master user names an attacker tries first (RDS.25 checks "admin"; engine defaults added).
+DEFAULT_MASTER_USERNAMES = frozenset({"admin", "postgres", "root", "sa", "master", "administrator", "mysql"})
+_RESOLVE = re.compile(r"\{\{resolve:secretsmanager:(.+?):SecretString:username")
+
+
+def _master_username(model: TemplateModel, db: Resource) -> str | None:
+    """The literal master user name, read through a `{{resolve:secretsmanager:...}}` of a secret
+    these templates generate; None when it is not known until deploy."""
+    value = db.prop("MasterUsername")
+    if isinstance(value, str) and "{{resolve" not in value:
+        return value
+    text = flatten(value)
+    match = _RESOLVE.search(text)
+    if match is None:
+        return None
+    secret_id = match.group(1).strip("<>")
+    secret = model.resource(db.stack, secret_id)
+    template = None if secret is None else secret.prop("GenerateSecretString", "SecretStringTemplate")
+    try:
+        username = json.loads(template).get("username") if isinstance(template, str) else None
+    except ValueError:
+        return None
+    return username if isinstance(username, str) else None
+
+
+@rule(
+    id="PCI4-RDS-CUSTOM-MASTER-USERNAME",
+    requirements=("2.2.2",),
+    description="No RDS database keeps a default master user name (admin, postgres, root, sa...).",
+    fix="Set MasterUsername to a name of your own (CDK: Credentials.from_generated_secret('cde_admin')).",
+)
+def rds_custom_master_username(model: TemplateModel) -> Iterator[Check]:
+    for db in _databases(model):
+        if db.prop("DBSnapshotIdentifier") or db.prop("SourceDBInstanceIdentifier") or db.prop("SnapshotIdentifier"):
+            continue  # restored or replicated: the user name comes from the source
+        username = _master_username(model, db)
+        if username is None:
+            yield Check(db, False, "the master user name is not known from these templates")
+        else:
+            default = username.lower() in DEFAULT_MASTER_USERNAMES
+            yield Check(db, not default, f"default master user name {username!r}" if default else "")

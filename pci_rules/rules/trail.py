@@ -1,10 +1,10 @@
 """CloudTrail: what is recorded, and how the record is protected (PCI DSS v4.0.1 10.2, 10.3)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from pci_rules.model import TemplateModel
+from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import is_false, is_true
+from pci_rules.rules._common import as_list, is_false, is_true
 
 TRAIL = "AWS::CloudTrail::Trail"
 
@@ -90,3 +90,53 @@ def trail_archive_object_lock(model: TemplateModel) -> Iterator[Check]:
             bucket.prop("ObjectLockConfiguration", "Rule", "DefaultRetention")
         )
         yield Check(bucket, locked, "" if locked else "no object lock with a default retention")
+
+
+def _selector_fields(selector: object) -> dict[str, Mapping[str, object]]:
+    fields = selector.get("FieldSelectors") if isinstance(selector, Mapping) else None
+    return {str(f.get("Field")): f for f in as_list(fields) if isinstance(f, Mapping)}
+
+
+def _data_selectors(trail: Resource, resource_type: str) -> list[dict[str, Mapping[str, object]]]:
+    """The advanced event selectors of a trail that record data events on `resource_type`, read and write."""
+    found = []
+    for selector in as_list(trail.prop("AdvancedEventSelectors")):
+        fields = _selector_fields(selector)
+        category = fields.get("eventCategory", {}).get("Equals")
+        types = fields.get("resources.type", {}).get("Equals")
+        if "Data" in as_list(category) and resource_type in as_list(types) and "readOnly" not in fields:
+            found.append(fields)
+    for selector in as_list(trail.prop("EventSelectors")):  # basic selectors
+        if isinstance(selector, Mapping) and selector.get("ReadWriteType", "All") == "All":
+            data = [d for d in as_list(selector.get("DataResources")) if isinstance(d, Mapping)]
+            if any(d.get("Type") == resource_type for d in data):
+                found.append({})
+    return found
+
+
+@rule(
+    id="PCI4-TRAIL-DATA-EVENTS",
+    requirements=("10.2.1", "10.2.1.1", "10.2.1.7"),
+    description=(
+        "Every trail records S3 object and Lambda invoke data events, read and write, excluding no bucket but its own."
+    ),
+    fix=(
+        "Add advanced event selectors for AWS::S3::Object and AWS::Lambda::Function data events with no "
+        "readOnly filter."
+    ),
+)
+def trail_data_events(model: TemplateModel) -> Iterator[Check]:
+    for trail in model.resources(TRAIL):
+        problems = []
+        s3 = _data_selectors(trail, "AWS::S3::Object")
+        if not s3:
+            problems.append("no S3 object data events (read and write)")
+        if not _data_selectors(trail, "AWS::Lambda::Function"):
+            problems.append("no Lambda data events (read and write)")
+        own = model.target(trail.stack, trail.prop("S3BucketName"))
+        for fields in s3:
+            excluded = model.references(trail.stack, fields.get("resources.ARN", {}).get("NotStartsWith"))
+            others = [b.logical_id for b in excluded if b.type == "AWS::S3::Bucket" and b != own]
+            if others:
+                problems.append(f"S3 data events exclude buckets {others}")
+        yield Check(trail, not problems, "; ".join(problems))

@@ -1,0 +1,150 @@
+"""Secure configurations the templates set on account-wide services (PCI DSS v4.0.1 2.2, 8.3, 10.2, 11.5).
+
+GuardDuty protections, the Security Hub standard, Amazon Inspector coverage, and the account guards
+that CDK sets by SDK call (`AwsCustomResource`): the values those calls send are in the template,
+so they are checked here like any property.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pci_rules.model import TemplateModel
+from pci_rules.rule import Check, rule
+from pci_rules.rules._common import as_list, flatten, is_true, sdk_call
+
+# GuardDuty protection plans ("AWS::GuardDuty::Detector CFNFeatureConfiguration"): S3 Protection,
+# RDS Protection, Lambda Protection (GuardDuty.6) and Runtime Monitoring.
+GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
+PCI_V401 = "standards/pci-dss/v/4.0.1"
+PCI_V321 = "standards/pci-dss/v/3.2.1"
+
+
+@rule(
+    id="PCI4-GUARDDUTY-PROTECTIONS",
+    requirements=("11.5.1", "5.2.2"),
+    description="Every GuardDuty detector enables S3, RDS and Lambda Protection and Runtime Monitoring.",
+    fix=(
+        "Add Features S3_DATA_EVENTS, RDS_LOGIN_EVENTS, LAMBDA_NETWORK_LOGS and RUNTIME_MONITORING with Status ENABLED."
+    ),
+)
+def guardduty_protections(model: TemplateModel) -> Iterator[Check]:
+    for detector in model.resources("AWS::GuardDuty::Detector"):
+        enabled = {
+            str(f.get("Name"))
+            for f in as_list(detector.prop("Features"))
+            if isinstance(f, Mapping) and f.get("Status") == "ENABLED"
+        }
+        missing = [name for name in GUARDDUTY_FEATURES if name not in enabled]
+        yield Check(detector, not missing, f"not enabled: {', '.join(missing)}" if missing else "")
+
+
+@rule(
+    id="PCI4-SECURITYHUB-PCI-V401",
+    requirements=("10.4.1.1", "11.5.2", "12.4.2"),
+    description="Every Security Hub subscription enables the PCI DSS v4.0.1 standard, and none the retired v3.2.1.",
+    fix="Add an AWS::SecurityHub::Standard with StandardsArn ...::standards/pci-dss/v/4.0.1; remove v3.2.1.",
+)
+def securityhub_pci_v401(model: TemplateModel) -> Iterator[Check]:
+    standards = [(s, flatten(s.prop("StandardsArn"))) for s in model.resources("AWS::SecurityHub::Standard")]
+    for hub in model.resources("AWS::SecurityHub::Hub"):
+        subscribed = any(s.stack == hub.stack and PCI_V401 in arn for s, arn in standards)
+        yield Check(hub, subscribed, "" if subscribed else "no PCI DSS v4.0.1 standard in this stack")
+    for standard, arn in standards:
+        old = PCI_V321 in arn
+        yield Check(standard, not old, "PCI DSS v3.2.1 is retired: subscribe v4.0.1" if old else "")
+
+
+# Amazon Inspector resource types that scan Lambda functions ("Scanning AWS Lambda functions with
+# Amazon Inspector"): standard scanning of packages and code scanning (Inspector.3, Inspector.4).
+INSPECTOR_LAMBDA = ("LAMBDA", "LAMBDA_CODE")
+
+
+@rule(
+    id="PCI4-INSPECTOR-LAMBDA-SCANNING",
+    requirements=("6.3.1", "11.3.1"),
+    description="Where the templates enable Amazon Inspector, Lambda standard and code scanning are enabled too.",
+    fix="Pass resourceTypes including LAMBDA and LAMBDA_CODE to the Inspector2 enable call.",
+)
+def inspector_lambda_scanning(model: TemplateModel) -> Iterator[Check]:
+    for resource in model.resources("Custom::AWS"):
+        call = sdk_call(resource)
+        if call is None or str(call.get("service", "")).lower() != "inspector2" or call.get("action") != "enable":
+            continue
+        types = {str(t) for t in as_list((call.get("parameters") or {}).get("resourceTypes"))}
+        missing = [t for t in INSPECTOR_LAMBDA if t not in types]
+        yield Check(resource, not missing, f"Inspector enabled without {', '.join(missing)}" if missing else "")
+
+
+def _password_policy(parameters: Mapping[str, Any]) -> list[str]:
+    """PCI DSS 8.3.6 (>= 12 characters, letters and digits), 8.3.7 (not one of the last 4), 8.3.9 (<= 90 days)."""
+    problems = []
+    if not (isinstance(parameters.get("MinimumPasswordLength"), int) and parameters["MinimumPasswordLength"] >= 12):
+        problems.append("MinimumPasswordLength < 12")
+    for flag in ("RequireNumbers", "RequireUppercaseCharacters", "RequireLowercaseCharacters"):
+        if not is_true(parameters.get(flag)):
+            problems.append(f"{flag} is not true")
+    reuse = parameters.get("PasswordReusePrevention")
+    if not (isinstance(reuse, int) and reuse >= 4):
+        problems.append("PasswordReusePrevention < 4")
+    age = parameters.get("MaxPasswordAge")
+    if not (isinstance(age, int) and 0 < age <= 90):
+        problems.append("MaxPasswordAge not within 90 days")
+    return problems
+
+
+def _all_true(parameters: Mapping[str, Any], *keys: str) -> list[str]:
+    return [f"{k} is not true" for k in keys if not is_true(parameters.get(k))]
+
+
+def _guard_problems(action: str, parameters: Mapping[str, Any]) -> list[str] | None:
+    """What is wrong with one account-guard call's parameters; None for a call that is no guard."""
+    if action == "updateAccountPasswordPolicy":
+        return _password_policy(parameters)
+    if action == "putPublicAccessBlock":
+        config = parameters.get("PublicAccessBlockConfiguration") or {}
+        keys = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        return _all_true(config, *keys)
+    if action == "modifyInstanceMetadataDefaults":
+        return [] if parameters.get("HttpTokens") == "required" else ["HttpTokens is not required (IMDSv2)"]
+    if action == "enableImageBlockPublicAccess":
+        state = parameters.get("ImageBlockPublicAccessState")
+        return [] if state == "block-new-sharing" else [f"ImageBlockPublicAccessState is {state!r}"]
+    if action == "enableSnapshotBlockPublicAccess":
+        state = parameters.get("State")
+        return [] if state == "block-all-sharing" else [f"State is {state!r}, not block-all-sharing"]
+    return None
+
+
+# The SSM service setting that lets documents be shared publicly ("Block public sharing for SSM documents").
+SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
+
+
+@rule(
+    id="PCI4-ACCOUNT-GUARD-VALUES",
+    requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9"),
+    description=(
+        "Account guards set by SDK call or resource hold safe values (password policy, public access blocks, "
+        "IMDSv2, SSM sharing)."
+    ),
+    fix=(
+        "Password policy >= 12 characters with letters and digits, reuse >= 4, age <= 90 days; every "
+        "public-access block on; HttpTokens required; SSM public sharing Disable."
+    ),
+)
+def account_guard_values(model: TemplateModel) -> Iterator[Check]:
+    for resource in model.resources("Custom::AWS"):
+        call = sdk_call(resource)
+        if call is None:
+            continue
+        parameters = call.get("parameters")
+        problems = _guard_problems(str(call.get("action")), parameters if isinstance(parameters, Mapping) else {})
+        if problems is not None:
+            yield Check(resource, not problems, "; ".join(problems))
+    for snapshot in model.resources("AWS::EC2::SnapshotBlockPublicAccess"):
+        state = snapshot.prop("State")
+        ok = state == "block-all-sharing"
+        yield Check(snapshot, ok, "" if ok else f"State is {state!r}, not block-all-sharing")
+    for setting in model.resources("AWS::SSM::ServiceSetting"):
+        if setting.prop("SettingId") == SSM_PUBLIC_SHARING:
+            value = setting.prop("SettingValue")
+            yield Check(setting, value == "Disable", "" if value == "Disable" else f"SettingValue is {value!r}")

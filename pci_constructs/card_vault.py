@@ -330,7 +330,13 @@ class CardVault(Construct):
                 package=PACKAGE, requirements=LAMBDA_ROOT / spec.requirements / "requirements.txt", runtime=RUNTIME
             ),
             "description": spec.description,
-            "environment": {**spec.environment, "POWERTOOLS_LOGGER_LOG_EVENT": "false"},
+            # Never the event in a log, never a response or an exception in a trace (card data).
+            "environment": {
+                **spec.environment,
+                "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+            },
             "environment_encryption": self.environment_key,
             "vpc": self._vpc,
             "vpc_subnets": self._subnets,

@@ -8,22 +8,26 @@
 - Output (3.4.1): only the masked view; every response carries `SECURITY_HEADERS` and passes
   through `mask_pans` as a last line of defence.
 - Events (10.2.1): tokenization, lookup, disposal, refusals and authentication failures are
-  logged with the client subject and the ALB trace ID as correlation ID.
+  logged with the client subject and the ALB trace ID (its `Root=` part only) as correlation
+  ID; a token that finds no card is logged as a fingerprint (`token_ref`), never as sent.
+- Telemetry: traces record timing and outcome only, never a response or an exception's text
+  (`card_vault.tracing.traced`).
+- Hostile JSON (`card_vault.jsonbody`): deep nesting and repeated keys get 400, never a 500.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import ALBResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from card_vault import runtime
+from card_vault.jsonbody import BodyError, parse_object
 from card_vault.logs import vault_logger
 from card_vault.models import (
     TOKEN_PATTERN,
@@ -33,6 +37,7 @@ from card_vault.models import (
     refuse_sad_fields,
 )
 from card_vault.pan import mask_pans
+from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError
 
 CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
@@ -46,13 +51,27 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _TOKEN = re.compile(TOKEN_PATTERN)
+# The load balancer's own trace ID; whatever else a client put in X-Amzn-Trace-Id is ignored.
+_TRACE_ROOT = re.compile(r"(?:^|;)Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)")
 
 logger = vault_logger()
-tracer = Tracer(service="card-vault")
+
+
+def token_ref(token: str) -> str:
+    """A fingerprint of a client-supplied token for the log: correlates repeats, reveals nothing."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def trace_root(header: str | None) -> str | None:
+    """`Root=1-...` from the ALB's X-Amzn-Trace-Id header (nothing else a client put there), or None."""
+    match = _TRACE_ROOT.search(header or "")
+    return f"Root={match.group(1)}" if match else None
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, ensure_ascii=False)
+    )
 
 
 def _error(status: int, error: str, details: list[dict[str, str]] | None = None) -> Response[str]:
@@ -97,15 +116,15 @@ def create_app() -> ALBResolver:
         if len(raw.encode()) > MAX_BODY_BYTES:
             return _error(413, "request body too large")
         try:
-            body = json.loads(raw)
-        except ValueError:
-            return _error(400, "body is not valid JSON")
-        if not isinstance(body, dict):
-            return _error(422, "validation failed", [{"field": "body", "reason": "must be a JSON object"}])
-        return body
+            return parse_object(raw)
+        except BodyError as err:
+            logger.info("request refused: body", extra={"event": "bad_body", "reason": str(err)})
+            if err.status == 422:
+                return _error(422, "validation failed", [{"field": "body", "reason": str(err)}])
+            return _error(err.status, str(err))
 
     @app.post("/v1/cards")
-    @tracer.capture_method
+    @traced
     def tokenize() -> Response[str]:
         body = _json_body()
         if isinstance(body, Response):
@@ -121,7 +140,7 @@ def create_app() -> ALBResolver:
         try:
             request = TokenizeRequest.model_validate(body)
         except ValidationError as err:
-            details = error_details(err)
+            details = error_details(err, TokenizeRequest)
             logger.info(
                 "tokenize refused: validation",
                 extra={"event": "validation_failed", "client": client, "details": details},
@@ -136,7 +155,7 @@ def create_app() -> ALBResolver:
         return _json(201 if result.created else 200, result.view.model_dump())
 
     @app.get("/v1/cards/<token>")
-    @tracer.capture_method
+    @traced
     def lookup(token: str) -> Response[str]:
         client = _client_subject()
         if not _TOKEN.match(token):
@@ -145,13 +164,16 @@ def create_app() -> ALBResolver:
         try:
             view = vault.lookup(token)
         except CardNotFoundError:
-            logger.info("lookup: no such card", extra={"event": "lookup_missing", "client": client, "token": token})
+            logger.info(
+                "lookup: no such card",
+                extra={"event": "lookup_missing", "client": client, "token_ref": token_ref(token)},
+            )
             return _error(404, "not found")
         logger.info("card looked up", extra={"event": "lookup", "client": client, "token": token})
         return _json(200, view.model_dump())
 
     @app.delete("/v1/cards/<token>")
-    @tracer.capture_method
+    @traced
     def dispose(token: str) -> Response[str]:
         client = _client_subject()
         if not _TOKEN.match(token):
@@ -160,7 +182,10 @@ def create_app() -> ALBResolver:
         try:
             vault.dispose(token)
         except CardNotFoundError:
-            logger.info("dispose: no such card", extra={"event": "dispose_missing", "client": client, "token": token})
+            logger.info(
+                "dispose: no such card",
+                extra={"event": "dispose_missing", "client": client, "token_ref": token_ref(token)},
+            )
             return _error(404, "not found")
         logger.info("card disposed of", extra={"event": "dispose", "client": client, "token": token})
         return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
@@ -206,7 +231,10 @@ def handle(resolver: ALBResolver, event: dict[str, Any], context: LambdaContext)
         )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.APPLICATION_LOAD_BALANCER)
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+@traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = event.get("headers") if isinstance(event, dict) else None
+    header = headers.get("x-amzn-trace-id") if isinstance(headers, dict) else None
+    logger.set_correlation_id(trace_root(header if isinstance(header, str) else None))
     return handle(app, event, context)

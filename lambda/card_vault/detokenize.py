@@ -1,20 +1,21 @@
 """Detokenize Lambda: returns a card number to an authorized caller, never through the ALB.
 
 Invoked directly (`lambda:InvokeFunction`) by the one IAM role the configuration names; the
-function has no URL and no load-balancer target. Event: `{"token": "tok_...", "reason": "..."}`;
-the reason is required (10-200 characters, no markup, no card number) and is logged with the
-request ID, which CloudTrail's Lambda data event for the same call records with the caller's
+function has no URL and no load-balancer target. Event:
+`{"token": "tok_...", "reason_code": "chargeback", "ticket": "CASE-2026118"}`; the reason is an
+enumerated code (`models.DETOKENIZE_REASONS`) and the ticket a case-system key, both logged with
+the request ID, which CloudTrail's Lambda data event for the same call records with the caller's
 identity (PCI DSS v4.0.1 3.4.2, 7.2.1, 10.2.1.1, 10.2.2).
 
 Answers `{"token", "pan"}` or `{"error", ...}`; never raises, so no traceback reaches the
-runtime's own log.
+runtime's own log. The trace records neither the answer nor an exception (`tracing.traced`):
+the answer holds the card number.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -22,22 +23,27 @@ from card_vault import runtime
 from card_vault.envelope import DecryptionError
 from card_vault.logs import vault_logger
 from card_vault.models import DetokenizeRequest, error_details
+from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError
 
 logger = vault_logger()
-tracer = Tracer(service="card-vault")
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = DetokenizeRequest.model_validate(event)
     except ValidationError as err:
-        details = error_details(err)
+        details = error_details(err, DetokenizeRequest)
         logger.warning("detokenize refused: validation", extra={"event": "detokenize_refused", "details": details})
         return {"error": "validation failed", "details": details}
-    audit = {"event": "detokenize", "token": request.token, "reason": request.reason}
+    audit = {
+        "event": "detokenize",
+        "token": request.token,
+        "reason_code": request.reason_code,
+        "ticket": request.ticket,
+    }
     try:
         vault, _ = runtime.current()
         pan = vault.detokenize(request.token)

@@ -4,6 +4,7 @@
 finished line (message, extra keys, exception and stack text included) through `mask_pans`.
 `PanMaskingFilter` does the same for plain `logging` handlers (libraries' loggers, the local
 server). These are the last line of defence: the code never logs card data on purpose.
+Traces are kept clean by `card_vault.tracing.traced` (no data recorded), not by masking.
 """
 
 from __future__ import annotations

@@ -10,18 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import nh3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from card_vault.pan import MAX_PAN_DIGITS, MIN_PAN_DIGITS, brand_of, find_pans, luhn_valid
+from card_vault.pan import MAX_PAN_DIGITS, MIN_PAN_DIGITS, brand_of, luhn_valid
 
 MAX_NAME_CHARS = 26  # ISO/IEC 7813 track 1 name field, what card printers emboss
 MIN_NAME_CHARS = 2
 MAX_EXPIRY_YEARS_AHEAD = 20
-MIN_REASON_CHARS = 10
-MAX_REASON_CHARS = 200
 TOKEN_PATTERN = r"^tok_[A-Za-z0-9_-]{32}$"  # noqa: S105 -- a format, not a credential
 
 # Sensitive authentication data (PCI DSS 3.3.1): never accepted, whatever the spelling.
@@ -132,23 +130,30 @@ class CardView(BaseModel):
     expiry: str  # "YYYY-MM"
 
 
+DetokenizeReason = Literal[
+    "chargeback",
+    "customer_dispute",
+    "fraud_investigation",
+    "recurring_payment",
+    "refund",
+    "network_token_provisioning",
+    "legal_request",
+]
+DETOKENIZE_REASONS: tuple[str, ...] = get_args(DetokenizeReason)
+TICKET_PATTERN = r"^[A-Z][A-Z0-9]{1,9}-[0-9]{1,10}$"  # a change/case ticket key such as "CASE-2026118"
+
+
 class DetokenizeRequest(_Strict):
-    """Event of the detokenize function: `{token, reason}`; the reason is logged with the caller."""
+    """Event of the detokenize function: `{token, reason_code, ticket}`.
+
+    The reason is one of `DETOKENIZE_REASONS` and the ticket a case-system key (`TICKET_PATTERN`):
+    nothing free-text reaches the log, so no card number or markup can ride along (PCI DSS v4.0.1
+    3.4.2, 10.2.1.1).
+    """
 
     token: str = Field(pattern=TOKEN_PATTERN)
-    reason: str = Field(min_length=MIN_REASON_CHARS, max_length=MAX_REASON_CHARS)
-
-    @field_validator("reason")
-    @classmethod
-    def _reason(cls, value: str) -> str:
-        cleaned = clean_text(value)
-        if len(cleaned) < MIN_REASON_CHARS:
-            raise ValueError(f"must be at least {MIN_REASON_CHARS} characters")
-        if find_pans(cleaned):
-            raise ValueError("must not contain a card number")
-        if any(unicodedata.category(c).startswith("C") for c in cleaned):
-            raise ValueError("must not contain control characters")
-        return cleaned
+    reason_code: DetokenizeReason
+    ticket: str = Field(pattern=TICKET_PATTERN, max_length=21)
 
 
 class PurgeRequest(_Strict):
@@ -160,13 +165,21 @@ class PurgeRequest(_Strict):
 ErrorKind = Literal["validation", "sensitive_authentication_data"]
 
 
-def error_details(err: ValidationError) -> list[dict[str, str]]:
-    """`[{"field", "reason"}]` from a ValidationError, without the offending input or its context."""
+def error_details(err: ValidationError, model: type[BaseModel]) -> list[dict[str, str]]:
+    """`[{"field", "reason"}]` from a ValidationError, with nothing the client wrote in it.
+
+    A field is named only when it is one of `model`'s own fields; an unknown field, or any other
+    location the client chose, is reported as `body`. The message is pydantic's for the rule,
+    never the input or its context (PCI DSS v4.0.1 3.3, 3.4.1, 6.2.4).
+    """
     details = []
     for item in err.errors(include_input=False, include_context=False, include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
+        loc = item["loc"]
+        field = str(loc[0]) if loc and loc[0] in model.model_fields and item["type"] != "extra_forbidden" else "body"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field"
+        elif item["type"] == "literal_error":
+            message = "is not one of the allowed values"
         details.append({"field": field, "reason": message})
     return details

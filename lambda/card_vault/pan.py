@@ -1,22 +1,43 @@
 """Card-number rules: Luhn, brand ranges, masking and finding card numbers in free text.
 
 A PAN (primary account number) is 13-19 digits passing the Luhn check (ISO/IEC 7812-1).
-`find_pans` / `mask_pans` are the last line of defence for logs, exceptions and error
-responses (PCI DSS v4.0.1 3.3, 3.4.1, 3.5.1): any Luhn-valid run of 13-19 digits, with or
-without single spaces or dashes between digits, is replaced.
+`find_pans` / `mask_pans` are the last line of defence for logs, traces, metrics, exceptions
+and responses (PCI DSS v4.0.1 3.3, 3.4.1, 3.5.1). One normalizer decides what is a card number
+in every outbound string: a run of decimal digits of any script (ASCII, fullwidth, Arabic-Indic
+and every other Unicode `Nd` digit, each read as its ASCII value), where up to
+`MAX_SEPARATOR_CHARS` separator characters may stand between two digits (any Unicode space or
+tab, zero-width characters, any dash, `.`, `_`, `/`, `\\`, `|`... see `_SEPARATOR`); the run is a card number when any
+13-19 digit window of it passes Luhn. Such a run is replaced whole. One shape is read
+differently: a plain decimal number (digits, one `.`, digits), which is a timestamp or a
+measurement in traces and metrics, has each side checked on its own.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 MIN_PAN_DIGITS = 13
 MAX_PAN_DIGITS = 19
 MASK = "*"
 
-# A run of digits where single spaces or dashes may separate digits: "4111 1111-1111 1111".
-_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+MAX_SEPARATOR_CHARS = 3
+# What may stand between two digits of one card number: whitespace of any script (tabs and
+# no-break spaces included), every dash (Unicode Pd), and the punctuation people write card
+# numbers with. Not `,` or `:` -- they separate values in logs and timestamps.
+_SEPARATOR = (
+    r"[\s\u00a0\u00ad\u2000-\u200d\u2060\ufeff\u202f\u205f\u3000"  # spaces, zero-width characters
+    r"\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # dashes and minus signs
+    r"._/\\|\u30fb\uff0e\uff0f\uff3f*+~=-]"  # punctuation, ASCII and fullwidth
+)
+# A run of Unicode decimal digits (Python's `\d` is `Nd` for str patterns), separators allowed between digits.
+_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,{MAX_SEPARATOR_CHARS}}}\d)*")
+
+
+def ascii_digits(text: str) -> str:
+    """The decimal digits of `text` as ASCII, every other character dropped ("\\uff14\\uff11 \\u0661" -> "411")."""
+    return "".join(str(unicodedata.decimal(char)) for char in text if unicodedata.decimal(char, None) is not None)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -88,21 +109,37 @@ def _contains_pan(digits: str) -> bool:
     return False
 
 
+_DECIMAL = re.compile(r"\d+\.\d+")
+
+
+def _run_is_pan(run: str) -> bool:
+    """Whether a digit run (separators included) holds a card number.
+
+    A decimal number (`1796166748.3064876`: digits, one dot, digits; timestamps and measurements
+    in traces and metrics) is read as its two parts: each part is checked on its own.
+    """
+    parts = run.split(".") if _DECIMAL.fullmatch(run) else [run]
+    for part in parts:
+        digits = ascii_digits(part)
+        if len(digits) >= MIN_PAN_DIGITS and _contains_pan(digits):
+            return True
+    return False
+
+
 def find_pans(text: str) -> list[str]:
     """The digit runs in `text` that contain a Luhn-valid 13-19 digit card number."""
     found = []
     for match in _DIGIT_RUN.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group())
-        if len(digits) >= MIN_PAN_DIGITS and _contains_pan(digits):
+        if _run_is_pan(match.group()):
             found.append(match.group())
     return found
 
 
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group()
-    digits = re.sub(r"[ -]", "", run)
-    if len(digits) < MIN_PAN_DIGITS or not _contains_pan(digits):
+    if not _run_is_pan(run):
         return run
+    digits = ascii_digits(run)
     # Keep nothing: the masked form of a number found by accident is never needed.
     return f"[PAN masked: {len(digits)} digits]"
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from card_vault import runtime
 from card_vault.logs import vault_logger
 from card_vault.models import PurgeRequest
+from card_vault.tracing import traced
 
 logger = vault_logger()
-tracer = Tracer(service="card-vault")
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     request = PurgeRequest.model_validate({k: v for k, v in event.items() if k == "dry_run"})
     vault, settings = runtime.current()

@@ -82,21 +82,25 @@ class CardStore:
             raise LookupError(f"data key {key_id} not found")
         return bytes(row[0])
 
-    def insert(self, card: NewCard) -> str:
-        """Insert `card` unless its keyed hash exists; returns the token of the one stored row.
+    def insert(self, card: NewCard) -> tuple[StoredCard, bool]:
+        """Insert `card` unless its keyed hash exists; returns the one stored row and whether it is new.
 
-        `ON CONFLICT (pan_hmac) DO NOTHING` makes concurrent submissions of one card wait on the
-        unique index; the loser then reads the winner's committed token.
+        `ON CONFLICT (pan_hmac)` makes concurrent submissions of one card wait on the unique index.
+        A card already stored takes the later of its stored expiry and this one (a reissued card
+        carries a later expiry; an old one sent again never shortens a live card's life, so the
+        purge never deletes a card that a newer submission showed to be current).
         """
-        with self._pool.connection() as conn:
-            row = conn.execute(
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
                 """
-                INSERT INTO vault.cards (token, pan_hmac, format_version, data_key_id, pan_ciphertext,
+                INSERT INTO vault.cards AS c (token, pan_hmac, format_version, data_key_id, pan_ciphertext,
                     name_ciphertext, brand, first6, last4, expiry_month, expiry_year)
                 VALUES (%(token)s, %(pan_hmac)s, %(format_version)s, %(data_key_id)s, %(pan_ciphertext)s,
                     %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s, %(expiry_month)s, %(expiry_year)s)
-                ON CONFLICT (pan_hmac) DO NOTHING
-                RETURNING token
+                ON CONFLICT (pan_hmac) DO UPDATE
+                    SET expiry_year = EXCLUDED.expiry_year, expiry_month = EXCLUDED.expiry_month
+                    WHERE (EXCLUDED.expiry_year, EXCLUDED.expiry_month) > (c.expiry_year, c.expiry_month)
+                RETURNING token, brand, first6, last4, expiry_month, expiry_year
                 """,
                 {
                     "token": card.token,
@@ -112,12 +116,16 @@ class CardStore:
                     "expiry_year": card.expiry_year,
                 },
             ).fetchone()
-            if row is not None:
-                return str(row[0])
-            existing = conn.execute("SELECT token FROM vault.cards WHERE pan_hmac = %s", (card.pan_hmac,)).fetchone()
-        if existing is None:  # the winner was deleted between the two statements
+            if row is None:  # stored already with a later or equal expiry
+                row = cur.execute(
+                    "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
+                    " WHERE pan_hmac = %s",
+                    (card.pan_hmac,),
+                ).fetchone()
+        if row is None:  # the stored card was deleted between the two statements
             raise LookupError("card vanished during concurrent tokenization; retry")
-        return str(existing[0])
+        stored = StoredCard(**row)
+        return stored, stored.token == card.token
 
     def get(self, token: str) -> StoredCard | None:
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -54,13 +54,16 @@ class Vault:
     def tokenize(self, request: TokenizeRequest) -> Tokenized:
         """Store the card once; the same card number again returns the first token (`created=False`).
 
+        A later expiry sent for a stored card replaces the stored one (a reissued card), so the
+        answer always shows the current expiry; an earlier one leaves it as it is.
+
         One round trip for a new card: the insert itself detects a duplicate (unique keyed hash),
         so concurrent submissions of one card give one row and one token.
         """
         pan_hmac = self._hasher.digest(request.pan)
         candidate = new_token()
         first6, last4 = masked_view(request.pan)
-        token = self._store.insert(
+        stored, created = self._store.insert(
             NewCard(
                 token=candidate,
                 pan_hmac=pan_hmac,
@@ -73,13 +76,7 @@ class Vault:
                 expiry_year=request.expiry_year,
             )
         )
-        if token == candidate:
-            stored = StoredCard(candidate, request.brand, first6, last4, request.expiry_month, request.expiry_year)
-            return Tokenized(view_of(stored), created=True)
-        card = self._store.get(token)
-        if card is None:
-            raise CardNotFoundError(token)
-        return Tokenized(view_of(card), created=False)
+        return Tokenized(view_of(stored), created=created)
 
     def lookup(self, token: str) -> CardView:
         card = self._store.get(token)

@@ -4,8 +4,10 @@ The database is the embedded `pgserver` PostgreSQL unless `PCI_TEST_DATABASE_URL
 server (a superuser URL: the tests create a database and the vault's roles). Each session gets a
 fresh database migrated by the vault's own migrations; each test starts with empty tables.
 
-Suite-wide guard: every vault test fails if a Luhn-valid card number appears in anything it
-captured (stdout/stderr, log records before formatting) or in any response or exception the
+Suite-wide guard: every vault test runs with X-Ray tracing on, the segments going to a local
+UDP X-Ray daemon on 127.0.0.1 (`xray_daemon`), and fails if a Luhn-valid card number appears in
+anything it captured: stdout/stderr (where Powertools writes logs and EMF metrics), log records
+before formatting, every trace segment the daemon received, and any response or exception the
 helpers recorded (`leak_guard`).
 """
 
@@ -16,7 +18,10 @@ import json
 import logging
 import os
 import secrets
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +42,8 @@ from card_vault.vault import Vault
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-# X-Ray has no daemon here; Powertools' Tracer must not try to reach one.
+# Powertools would enable the X-Ray SDK only inside Lambda: `tracing_on` turns it on per test,
+# pointed at `xray_daemon`, so nothing here reaches a real daemon or AWS.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_DEV", "0")
 
@@ -223,24 +229,124 @@ def log_lines() -> Iterator[io.StringIO]:
     service_logger.removeHandler(handler)
 
 
+class XRayDaemon:
+    """A UDP listener standing in for the X-Ray daemon: keeps every segment document it receives."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
+        self.datagrams: list[str] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._receive, name="fake-xray-daemon", daemon=True).start()
+
+    def _receive(self) -> None:
+        while True:
+            data, _ = self._socket.recvfrom(65535)
+            with self._lock:
+                self.datagrams.append(data.decode("utf-8", "replace"))
+
+    def drain(self) -> list[str]:
+        """Everything received so far (after a marker sent now has arrived), then forget it."""
+        marker = f"drain-{secrets.token_hex(8)}"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            host, port = self.address.split(":")
+            sender.sendto(marker.encode(), (host, int(port)))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self._lock:
+                if marker in self.datagrams:
+                    received = [d for d in self.datagrams if d != marker]
+                    self.datagrams.clear()
+                    return received
+            time.sleep(0.005)
+        raise AssertionError("the fake X-Ray daemon did not receive its own marker")
+
+    def segments(self, datagrams: list[str]) -> list[dict[str, Any]]:
+        """The JSON segment documents of `datagrams` (each is a header line, then the document)."""
+        return [json.loads(d.split("\n", 1)[1]) for d in datagrams if "\n" in d]
+
+
+@pytest.fixture(scope="session")
+def xray_daemon() -> XRayDaemon:
+    from aws_xray_sdk.core import patch
+
+    patch(["botocore"])  # what the functions' Tracer(patch_modules=("botocore",)) does in Lambda
+    return XRayDaemon()
+
+
+@pytest.fixture(autouse=True)
+def tracing_on(xray_daemon: XRayDaemon, monkeypatch: pytest.MonkeyPatch) -> Iterator[XRayDaemon]:
+    """X-Ray on as in Lambda (active tracing, sampled), segments sent to the local daemon."""
+    from aws_xray_sdk import global_sdk_config
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.lambda_launcher import LambdaContext
+
+    trace_id = f"Root=1-{secrets.token_hex(4)}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id)
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", xray_daemon.address)
+    monkeypatch.delenv("AWS_XRAY_SDK_ENABLED", raising=False)
+    global_sdk_config.set_sdk_enabled(True)
+    xray_recorder.configure(
+        context=LambdaContext(),
+        daemon_address=xray_daemon.address,
+        sampling=False,
+        context_missing="LOG_ERROR",
+        streaming_threshold=0,  # as the recorder sets itself in Lambda: each subsegment sent when it ends
+    )
+    xray_daemon.drain()
+    yield xray_daemon
+    global_sdk_config.set_sdk_enabled(False)
+
+
+_XRAY_IDS = frozenset({"id", "parent_id", "trace_id"})
+
+
+def _without_ids(node: Any) -> Any:
+    """A segment without the SDK's random hex identifiers (an all-digit one may pass Luhn by chance)."""
+    if isinstance(node, dict):
+        return {k: _without_ids(v) for k, v in node.items() if k not in _XRAY_IDS}
+    if isinstance(node, list):
+        return [_without_ids(v) for v in node]
+    return node
+
+
+def trace_texts(daemon: XRayDaemon, datagrams: list[str]) -> list[str]:
+    """Every segment document, decoded (no \\u escapes hide a digit), without the SDK's own identifiers.
+
+    A datagram that is not a header line and a JSON document is kept as sent.
+    """
+    texts = []
+    for datagram in datagrams:
+        try:
+            document = json.loads(datagram.split("\n", 1)[1])
+        except (IndexError, ValueError):
+            texts.append(datagram)
+            continue
+        texts.append(json.dumps(_without_ids(document), ensure_ascii=False))
+    return texts
+
+
 @pytest.fixture(autouse=True)
 def leak_guard(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     captured: Captured,
     log_lines: io.StringIO,
+    tracing_on: XRayDaemon,
 ) -> Iterator[None]:
-    """No Luhn-valid card number in captured output, formatted or raw log records, responses or exceptions."""
+    """No Luhn-valid card number in output, log records, trace segments, metrics, responses or exceptions."""
     caplog.set_level(logging.INFO)
     yield
     out, err = capfd.readouterr()
-    texts = [out, err, log_lines.getvalue(), *captured.texts]
+    texts = [out, err, log_lines.getvalue(), *captured.texts, *trace_texts(tracing_on, tracing_on.drain())]
     for record in caplog.records:
         texts.append(record.getMessage())
         texts.append(json.dumps({k: v for k, v in vars(record).items() if k not in {"args", "exc_info"}}, default=str))
         if record.exc_info and record.exc_info[1] is not None:
             texts.append(str(record.exc_info[1]))
     leaks = [found for text in texts for found in find_pans(text)]
-    assert not leaks, f"{len(leaks)} card number(s) leaked into captured output, logs or responses"
+    assert not leaks, f"{len(leaks)} card number(s) leaked into captured output, logs, traces or responses"
     # Output is consumed by the guard; show it again so a failing test still prints it.
     print(out, end="")

@@ -28,16 +28,25 @@ def test_detokenize_returns_number_and_logs_reason_not_number(
     pan = card_number()
     token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan))).view.token
     context = FakeContext(function_name="card-vault-detokenize")
-    answer = detokenize.handler({"token": token, "reason": "chargeback case 2026-118"}, context)
+    answer = detokenize.handler({"token": token, "reason_code": "chargeback", "ticket": "CASE-2026118"}, context)
     assert answer == {"token": token, "pan": pan}
     audit = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     entry = next(line for line in audit if line.get("event") == "detokenize")
-    assert entry["reason"] == "chargeback case 2026-118"
+    assert (entry["reason_code"], entry["ticket"]) == ("chargeback", "CASE-2026118")
     assert entry["token"] == token
     assert entry["function_request_id"] == context.aws_request_id  # joins CloudTrail's record of the caller
 
 
-@pytest.mark.parametrize("event", [{"token": "tok_" + "a" * 32}, {"token": "x", "reason": "a valid reason"}, {}])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"token": "tok_" + "a" * 32},
+        {"token": "x", "reason_code": "chargeback", "ticket": "CASE-1"},
+        {"token": "tok_" + "a" * 32, "reason_code": "chargeback for a customer", "ticket": "CASE-1"},
+        {"token": "tok_" + "a" * 32, "reason": "free text is no longer accepted", "ticket": "CASE-1"},
+        {},
+    ],
+)
 def test_detokenize_requires_token_and_reason(event: dict[str, str], as_detokenizer: Vault, captured: Captured) -> None:
     answer = detokenize.handler(event, FakeContext())
     captured.add(answer)
@@ -51,14 +60,18 @@ def test_detokenize_tampered_record_fails_loudly(
     token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
     with database.admin() as conn:
         conn.execute("UPDATE vault.cards SET pan_ciphertext = pan_ciphertext || '\\x00'::bytea")
-    answer = detokenize.handler({"token": token, "reason": "fraud investigation 7"}, FakeContext())
+    answer = detokenize.handler(
+        {"token": token, "reason_code": "fraud_investigation", "ticket": "FRAUD-7"}, FakeContext()
+    )
     assert answer == {"error": "decryption failed"}
     assert '"level":"ERROR"' in log_lines.getvalue().replace(" ", "")
     assert "tampered" in log_lines.getvalue()
 
 
 def test_detokenize_unknown_token(as_detokenizer: Vault) -> None:
-    answer = detokenize.handler({"token": "tok_" + "b" * 32, "reason": "customer dispute 1"}, FakeContext())
+    answer = detokenize.handler(
+        {"token": "tok_" + "b" * 32, "reason_code": "customer_dispute", "ticket": "DSP-1"}, FakeContext()
+    )
     assert answer == {"error": "not found"}
 
 

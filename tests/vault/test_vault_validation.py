@@ -113,12 +113,18 @@ def test_request_repr_hides_the_number() -> None:
 
 
 @pytest.mark.parametrize(
-    "reason",
-    ["short", "<script>alert(1)</script> chargeback", f"chargeback for {card_number()}", "chargeback\x00 review x"],
+    ("reason_code", "ticket"),
+    [
+        ("chargeback for a customer", "CASE-1"),  # free text is not a reason code
+        ("chargeback", "<script>alert(1)</script>"),
+        ("chargeback", f"CASE-{card_number()}"),  # longer than a ticket key may be
+        ("chargeback", "CASE-1\x00"),
+        ("chargeback", "case 118"),
+    ],
 )
-def test_detokenize_reason_rules(reason: str) -> None:
+def test_detokenize_reason_is_a_code_and_a_ticket_key(reason_code: str, ticket: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 -- pydantic's ValidationError is a ValueError
-        DetokenizeRequest.model_validate({"token": "tok_" + "a" * 32, "reason": reason})
+        DetokenizeRequest.model_validate({"token": "tok_" + "a" * 32, "reason_code": reason_code, "ticket": ticket})
 
 
 def _bad_values() -> st.SearchStrategy[Any]:

@@ -47,6 +47,7 @@ from evidence.catalog import (
 )
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.topology import Topology
+from evidence.workpapers import workpapers_markdown
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
 
@@ -346,6 +347,7 @@ class RuleOutcome:
     passed: list[str]
     failed: list[str]  # "path: detail", not acknowledged
     acknowledged: list[str]
+    absence: bool = False  # a rule about absence that found none (examined every template)
 
 
 @dataclass
@@ -472,6 +474,11 @@ def requirement_statuses(
             unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
             if unrelated:
                 entry.excluded_rules.append((result.rule.id, unrelated))
+            elif not result.checks and result.rule.absence:
+                # A rule about something that must not exist: finding none in every template is the
+                # evidence (pci_rules.rule.Rule.absence), stated as such.
+                outcome = RuleOutcome(result.rule.id, result.rule.description, 0, [], [], [], absence=True)
+                entry.rules.append(outcome)
             elif not result.checks:
                 entry.idle_rules.append(result.rule.id)
             else:
@@ -633,6 +640,7 @@ def report_markdown(
     report: GateReport,
     diagrams: Sequence[DiagramFiles],
     versions: Mapping[str, str],
+    workpapers: Sequence[str] = (),
     for_html: bool = False,
 ) -> str:
     """The report as GitHub-flavoured Markdown (Mermaid blocks render on GitHub). With `for_html`,
@@ -671,6 +679,12 @@ def report_markdown(
                 f" {', '.join(_code(f) for f in files) or 'none (no network)'}"
             )
         for outcome in entry.rules:
+            if outcome.absence:
+                out.append(
+                    f"- Synth rule {_code(outcome.rule_id)} (searched every template: none found; finding none is"
+                    f" the evidence), supports {entry.procedure}: {outcome.description}"
+                )
+                continue
             counts = f"examined {outcome.examined}: {len(outcome.passed)} passed, {len(outcome.failed)} failed"
             if outcome.acknowledged:
                 counts += f", {len(outcome.acknowledged)} under exception"
@@ -738,6 +752,7 @@ def report_markdown(
     else:
         out.append("None.")
 
+    out += ["", *workpapers]
     out += ["", "## Diagrams", ""]
     for built in diagrams:
         out += [f"### {built.diagram.title}", ""]
@@ -764,7 +779,8 @@ _HTML_STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 80rem;
   padding: 0 1rem; color: #1f2328; line-height: 1.45; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
-th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top;
+  overflow-wrap: anywhere; }
 th { background: #f6f8fa; }
 code { background: #f6f8fa; padding: 0.1rem 0.25rem; border-radius: 4px; font-size: 0.85em; word-break: break-all; }
 pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; }
@@ -910,7 +926,8 @@ def write_compliance_evidence(
     directory = Path(outdir) / EVIDENCE_DIR
     app_name = _app_name(model)
     prov = provenance(model, Path(outdir), attestation=attestation or Attestation(), environment=app_name, root=root)
-    diagrams = build_diagrams(model, provenance_lines=prov.diagram_lines())
+    topology = Topology(model)
+    diagrams = build_diagrams(model, topology, provenance_lines=prov.diagram_lines())
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     common: dict[str, Any] = {
@@ -922,6 +939,7 @@ def write_compliance_evidence(
         "report": report,
         "diagrams": diagrams,
         "versions": tool_versions(root),
+        "workpapers": workpapers_markdown(model, topology),
     }
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")

@@ -168,7 +168,7 @@ class EgressFirewall(Construct):
                     ]
                 ),
             )
-            logging.add_dependency(delivery_policy)
+            logging.add_resource_dependency(delivery_policy)
             endpoint = endpoint_id(firewall)
             self._route_through(application_subnet, endpoint)
             ec2.CfnRoute(

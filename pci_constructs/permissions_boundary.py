@@ -29,6 +29,7 @@ singletons: some are raw `CfnResource`s, not `CfnRole`s).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import jsii
 from aws_cdk import Annotations, CfnResource, IAspect, Stack
@@ -224,6 +225,6 @@ class PermissionsBoundaryAspect:
             "PermissionsBoundary", f"arn:{stack.partition}:iam::{stack.account}:policy/{boundary.policy_name}"
         )
         if owner is stack:
-            node.add_dependency(boundary.policy.node.default_child)  # type: ignore[arg-type]
+            node.add_resource_dependency(cast(CfnResource, boundary.policy.node.default_child))
         else:
-            stack.add_dependency(owner, "IAM roles name this region's permissions boundary")
+            stack.add_stack_dependency(owner, "IAM roles name this region's permissions boundary")

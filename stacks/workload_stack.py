@@ -104,7 +104,7 @@ class WorkloadStack(LandingZoneStack):
         """
         if database.proxy is None:
             return None
-        self.add_dependency(Stack.of(database), "the proxy's SSM parameters must exist first")
+        self.add_stack_dependency(Stack.of(database), "the proxy's SSM parameters must exist first")
         return rds.DatabaseProxy.from_database_proxy_attributes(
             self,
             "DatabaseProxy",

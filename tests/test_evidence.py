@@ -42,7 +42,6 @@ from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
 from tests.conftest import Synthesized
-from tests.test_pci_rules import NOTHING_IN_THE_DEFAULT_APP
 
 DOT = shutil.which("dot")
 NO_DOT = "Graphviz `dot` is not installed (apt-get install graphviz; .ci/run installs it)"
@@ -243,14 +242,19 @@ def test_report_statements_agree_with_the_rule_results(evidence: Evidence, synth
     }
     cited: set[str] = set()
     for result in evidence.results:
-        if not result.checks:  # a rule with nothing to examine here is documented as such
-            assert result.rule.id in NOTHING_IN_THE_DEFAULT_APP, f"{result.rule.id} examined nothing in the default app"
         for requirement in result.rule.requirements:
             assert requirement in reported, requirement
-            if (result.rule.id, requirement) in UNRELATED_MAPPINGS or not result.checks:
+            if (result.rule.id, requirement) in UNRELATED_MAPPINGS:
+                continue
+            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+            if not result.checks and result.rule.absence:
+                cited.add(requirement)
+                assert f"- Synth rule `{result.rule.id}` (searched every template: none found;" in section
+                continue
+            if not result.checks:
+                assert f"- Synth rule `{result.rule.id}` examined no resource here: not evidenced by it." in section
                 continue
             cited.add(requirement)
-            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
             assert f"- Synth rule `{result.rule.id}` (examined {len(result.checks)}: " in section
             if result.failures:
                 assert reported[requirement] in (OPEN, EXCEPTED), requirement
@@ -267,8 +271,12 @@ def test_no_statement_rests_on_an_unrelated_or_idle_rule_or_another_packs_except
     reported = _reported_statuses(evidence.read(f"{REPORT_NAME}.md"))
     # The examples: 6.4.3 rested on a Lambda concurrency finding, 12.10.1 on RDS backups,
     # 12.5.2 on a cfn-lint AZ warning, 8.2.2 on an idle rule and a trust-scoping rule.
-    for requirement in ("6.4.3", "12.10.1", "8.2.2"):
+    for requirement in ("6.4.3", "12.10.1"):
         assert reported[requirement] == NOT_EVIDENCED, requirement
+    # 8.2.2 rests only on the absence of IAM users (searched, none found), never on trust scoping.
+    section_822 = evidence.read(f"{REPORT_NAME}.md").split("\n### 8.2.2 ", 1)[1].split("\n### ", 1)[0]
+    assert "`PCI4-IAM-TRUST-SCOPED` is mapped here by the rule pack but not cited" in section_822
+    assert "`PCI4-IAM-NO-USERS` (searched every template: none found;" in section_822
     assert "12.5.2" not in reported or reported["12.5.2"] == NOT_EVIDENCED
     for requirement in ("1.2.3", "1.2.4"):
         assert reported[requirement] == GENERATED
@@ -615,3 +623,61 @@ def test_the_exception_register_shows_each_entrys_governance_from_the_applied_ap
         row = f"| {g.owner} | {g.approver} | {g.approval_date} | {g.ticket} | {g.review_by.isoformat()} |"
         assert row in register, ack.selector
     assert "the project's (not adopted by this environment)" in register
+
+
+# -- work papers ------------------------------------------------------------------------------------
+def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidence: Evidence) -> None:
+    from evidence.workpapers import NOT_EVIDENCED as APPROVAL
+    from evidence.workpapers import rule_review
+
+    topology = Topology(evidence.model)
+    rows = rule_review(topology)
+    refs = {row[7] for row in rows}
+    for regional in topology.regions.values():
+        assert {r.ref for r in regional.sg_rules} <= refs
+        assert {e.ref for e in regional.acl_entries} <= refs
+        assert len([r for r in rows if r[0] == regional.region and r[2] == "route"]) == len(regional.routes)
+    # Raw template check: every NACL entry of the JSON is a row.
+    assert {ref for ref, _ in template_acl_entries(_templates(evidence.model))} <= refs
+    http = [r for r in rows if r[2] == "ingress" and r[3].endswith("tcp 80") and r[4] == "0.0.0.0/0"]
+    assert http
+    assert all("port 80" in r[6] and "0.0.0.0/0" in r[6] for r in http)
+    assert any("ephemeral range" in r[6] for r in rows)
+    assert all("no justification in the template" in r[6] for r in rows if r[1].startswith("NACL"))
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert f"Each: {APPROVAL}" in text
+
+
+def test_inventory_puts_everything_that_handles_card_data_inside_the_cde(evidence: Evidence) -> None:
+    from evidence.workpapers import CDE, inventory
+
+    rows = inventory(evidence.model, Topology(evidence.model))
+    cde = {(row[0], row[2]) for row in rows if row[6] == CDE}
+    types = {t for t, _ in cde}
+    for expected in (
+        "AWS::WAFv2::WebACL",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBProxy",
+        "AWS::KMS::Key",
+        "AWS::EC2::Subnet",
+    ):
+        assert expected in types, expected
+    paths = {p for _, p in cde}
+    for function in ("CardVault/Api", "CardVault/Detokenize", "CardVault/Purge"):
+        assert any(function in p for p in paths), function
+    assert any("CardholderDataKey" in p for p in paths)
+    assert any("ApplicationSubnet" in p for p in paths)  # the vault's functions run there
+    assert not any("LogsKey" in p for p in paths)
+    assert all(row[7] for row in rows)  # every category states its basis
+
+
+def test_keys_table_separates_administrators_from_users(evidence: Evidence) -> None:
+    from evidence.workpapers import keys
+
+    rows = {row[0] + " " + row[1]: row for row in keys(evidence.model)}
+    cardholder = next(row for name, row in rows.items() if "CardholderDataKey" in name)
+    assert "pci-lz-key-administrator" in cardholder[3]
+    assert "pci-lz-key-administrator" not in cardholder[4]
+    assert cardholder[2].startswith("yes")
+    assert "DBInstance" in cardholder[5]

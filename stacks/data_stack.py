@@ -100,6 +100,16 @@ class DataStack(LandingZoneStack):
                 )
         # Edge, Audit, AuditReplica and Detection log here; the last two exist only in some configurations.
         self.pin_exports(self.access_logs.bucket.bucket_name)
+        # The card vault's Workload stack reads these; `card_vault.enabled: false` removes it from the app,
+        # but the deployed stack keeps importing them until it is destroyed (issue #22), and it reads the
+        # instance's resource ID only with the proxy off.
+        resource_id = self.database.instance.instance_resource_id
+        assert resource_id is not None  # an instance defined here always has its DbiResourceId attribute
+        self.pin_exports(
+            self.database.instance.db_instance_endpoint_address,
+            resource_id,
+            self.database.attached_secret.secret_arn,
+        )
         self.ebs_default_encryption = EbsDefaultEncryption(
             self,
             "EbsDefaultEncryption",

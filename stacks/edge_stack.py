@@ -80,3 +80,6 @@ class EdgeStack(LandingZoneStack):
             access_logs_bucket=access_logs_bucket,
             mutual_authentication=self.client_trust_store.mutual_authentication if self.client_trust_store else None,
         )
+        # The card vault's listener rule is on this listener: pinned, so turning the vault off (which removes
+        # the Workload stack from the app, not from the account) does not drop the export it imports.
+        self.pin_exports(self.alb.https_listener.listener_arn)

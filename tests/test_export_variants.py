@@ -5,6 +5,11 @@ producers first, so every export a default consumer imports must still be export
 producer in the variant (producers a variant drops entirely, a removed region's, are deleted by
 hand after their consumers). Variants are built without the compliance gate, which changes no
 template: one synthesis each.
+
+Issue #22: the variants cover every optional stack (the card vault, the archive replica, the
+guardrails, the operator roles, the detection modes), both ways: a stack a configuration change
+removes from the app stays deployed (neither CDK nor the pipeline deletes a stack) and keeps
+importing, so what it imports is pinned by its producer.
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ from tests.template_scan import Template, exports, imports
 
 def _variant(change: str) -> dict[str, Any]:
     data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
-    if change == "proxy off":
+    if change.startswith("card vault "):
+        if change == "card vault off":
+            data["card_vault"] = {**data["card_vault"], "enabled": False}
+        else:
+            del data["card_vault"]
+    elif change == "proxy off":
         data["database"] = {"enable_proxy": False}
     elif change.endswith(" off"):
         data["audit"][change.removesuffix(" off")] = "off"
@@ -33,10 +43,52 @@ def _variant(change: str) -> dict[str, Any]:
         data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
     elif change == "three AZs":
         data["az_count"] = 3
+    elif change == "vault unreserved":
+        none = dict.fromkeys(("api", "detokenize", "purge", "migration"))
+        data["card_vault"] = {**data["card_vault"], "reserved_concurrency": none}
+    elif change == "replica in the home region only":
+        data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
+        data["audit"] = {**data["audit"], "replica_region": None}
+    elif change == "guardrails on":
+        data["guardrails"] = {"organization_unit_ids": ["r-abcd"], "management_account": "999999999999"}
+    elif change == "no operator roles":
+        data["identity"] = {
+            **data["identity"],
+            "administrator_principals": [],
+            "auditor_principals": [],
+            "break_glass_principals": [],
+        }
+    elif change == "detection all existing":
+        data["audit"] = {
+            **data["audit"],
+            "config_mode": "existing",
+            "security_hub_mode": "existing",
+            "guardduty_mode": "existing",
+        }
     return data
 
 
-VARIANTS = ("proxy off", "config_mode off", "security_hub_mode off", "guardduty_mode off", "one region", "three AZs")
+# Every optional stack (vault, replica, guardrails, identity parts, detection modes) switched off or on.
+VARIANTS = (
+    "proxy off",
+    "config_mode off",
+    "security_hub_mode off",
+    "guardduty_mode off",
+    "one region",
+    "three AZs",
+    "card vault off",
+    "card vault removed",
+    "vault unreserved",
+    "replica in the home region only",
+    "guardrails on",
+    "no operator roles",
+    "detection all existing",
+)
+
+
+# Changes that are never reversed: lowering az_count re-addresses nothing but removes subnets that
+# hold the database and endpoints (README, Deploying), so only raising it is supported.
+ONE_WAY = {"three AZs"}
 
 
 def _templates(app: App) -> dict[str, Template]:
@@ -59,10 +111,15 @@ def dropped_exports(deployed: dict[str, Template], variant: dict[str, Template])
 def test_a_single_flag_change_keeps_every_imported_export(
     synthesized: Synthesized, tmp_path: Path, change: str
 ) -> None:
-    deployed = dict(synthesized.templates())
+    """Both ways: from the default to the variant, and back (an optional stack the default lacks,
+    once deployed, is the consumer whose producers must keep their exports)."""
+    default = dict(synthesized.templates())
     app = new_app(tmp_path)
     build_landing_zone(app, parse_environment(_variant(change)))
-    assert dropped_exports(deployed, _templates(app)) == []
+    variant = _templates(app)
+    assert dropped_exports(default, variant) == []
+    if change not in ONE_WAY:
+        assert dropped_exports(variant, default) == []
 
 
 def test_a_consumer_that_stops_importing_an_unpinned_value_is_caught(tmp_path: Path) -> None:
@@ -82,3 +139,24 @@ def test_a_consumer_that_stops_importing_an_unpinned_value_is_caught(tmp_path: P
 
     deployed, variant = build(True), build(False)
     assert len(dropped_exports(deployed, variant)) == 1
+
+
+def test_an_optional_consumer_removed_from_the_app_is_caught(tmp_path: Path) -> None:
+    """The stack itself leaves the app (as the Workload stack does with the vault off) but stays deployed."""
+
+    def build(with_consumer: bool) -> dict[str, Template]:
+        app = App(outdir=str(tmp_path / f"optional-{with_consumer}"))
+        env = {"account": "111111111111", "region": "us-east-1"}
+        producer = Stack(app, "Producer", env=env)
+        from aws_cdk import CfnOutput
+        from aws_cdk import aws_sns as sns
+
+        topic = sns.Topic(producer, "Topic")
+        if with_consumer:
+            CfnOutput(Stack(app, "Optional", env=env), "TopicArn", value=topic.topic_arn)
+        return _templates(app)
+
+    deployed, variant = build(True), build(False)
+    assert dropped_exports(deployed, variant) == [
+        f"Optional imports {name}, which Producer no longer exports" for name in sorted(imports(deployed["Optional"]))
+    ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Fn, Stack, Validations, triggers
+from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Fn, Stack, Validations, triggers
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as elb_targets
@@ -52,6 +52,12 @@ DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
 # The CDK provider behind every `aws_cdk.triggers` trigger of a stack (one per stack).
 TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProviderCustomResourceProvider"
+# The trigger's provider invokes the migration synchronously and waits `Timeout` for the answer (by
+# default the function's own timeout, no headroom for a cold start in the VPC); its own Lambda runs at
+# most 15 minutes. The migration gets 4 minutes, the wait 12: a run that times out reports its own
+# timeout error instead of failing the deploy with the provider's.
+MIGRATION_TIMEOUT = Duration.minutes(4)
+TRIGGER_WAIT = Duration.minutes(12)
 
 
 @dataclass(frozen=True)
@@ -390,7 +396,7 @@ class CardVault(Construct):
                 "VAULT_DB_NAME": database.database_name,
             },
             security_groups=[self.migration_security_group],
-            timeout=Duration.minutes(5),
+            timeout=MIGRATION_TIMEOUT,
             statements=[
                 iam.PolicyStatement(
                     actions=["secretsmanager:GetSecretValue"], resources=[database.master_secret.secret_arn]
@@ -407,6 +413,10 @@ class CardVault(Construct):
             **props,
         )
         trigger.node.add_dependency(self._policies[name])
+        waiting = trigger.node.find_child("Trigger").node.find_child("Default").node.default_child
+        if not isinstance(waiting, CfnResource):
+            raise TypeError("aws_cdk.triggers changed its custom resource; review the trigger's wait")
+        waiting.add_property_override("Timeout", str(int(TRIGGER_WAIT.to_milliseconds())))
         if concurrency is None:
             _accept_unreserved(trigger)
         # The trigger's CDK provider (a stack-wide singleton) logs to its own encrypted, retained group.

@@ -8,13 +8,20 @@ pair to the construct path, applies `Validations.of(construct).acknowledge(...)`
 (ID `PCI-DSS-v4.0.1::<rule id>`), writes `validation-report.json`, and fails the synth when an
 unacknowledged violation of severity `error` is left.
 
+An app may also plug in its own acknowledgment source (`acknowledgments=`): a callable that gets each
+`Finding` (rule, resource with its construct path, detail) and returns the reason it is accepted, or
+None. Accepted findings are left out of the violations CDK sees and kept in `acknowledged` with their
+reason; a rule marked never-acknowledgeable ignores the source. The pack knows no governance fields:
+an app that has owners, approvers and review dates keeps them in its source.
+
 After `validate()`, `model` and `results` stay on the instance for whoever writes the evidence.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import jsii
 from aws_cdk import (
@@ -25,12 +32,28 @@ from aws_cdk import (
     PolicyViolationBeta1,
 )
 
-from pci_rules.model import TemplateModel
-from pci_rules.rule import Rule, RuleResult, evaluate
+from pci_rules import __version__
+from pci_rules.model import Resource, TemplateModel
+from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
 
 PLUGIN_NAME = "PCI-DSS-v4.0.1"
-RULE_SET_VERSION = "1.0.0"
+RULE_SET_VERSION = __version__
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check as an acknowledgment source sees it: the rule, the resource (`resource.path` is
+    its construct path, `resource.type` its CloudFormation type, `resource.properties` what it renders)
+    and what was wrong."""
+
+    rule: Rule
+    resource: Resource
+    detail: str
+
+
+# Returns the reason a finding is accepted, or None.
+AcknowledgmentSource = Callable[[Finding], str | None]
 
 
 def acknowledgment_id(rule_id: str) -> str:
@@ -48,10 +71,14 @@ class PciDssV4Plugin:
     (parsing, every rule, building the report).
     """
 
-    def __init__(self, rules: Iterable[Rule] | None = None) -> None:
+    def __init__(
+        self, rules: Iterable[Rule] | None = None, *, acknowledgments: AcknowledgmentSource | None = None
+    ) -> None:
         self._rules: tuple[Rule, ...] = RULES if rules is None else tuple(rules)
+        self._source = acknowledgments
         self.model: TemplateModel | None = None
         self.results: list[RuleResult] = []
+        self.acknowledged: list[tuple[Finding, str]] = []
         self.elapsed_s: float | None = None
 
     @property
@@ -74,6 +101,7 @@ class PciDssV4Plugin:
         start = time.perf_counter()
         self.model = TemplateModel.from_template_paths(context.template_paths)
         self.results = evaluate(self.model, self._rules)
+        self.acknowledged = []
         violations = [v for result in self.results if (v := self._violation(result)) is not None]
         report = PolicyValidationPluginReportBeta1(
             success=not violations, violations=violations, plugin_version=RULE_SET_VERSION
@@ -81,8 +109,17 @@ class PciDssV4Plugin:
         self.elapsed_s = time.perf_counter() - start
         return report
 
+    def _accepted(self, rule_: Rule, check: Check) -> bool:
+        if self._source is None or not rule_.acknowledgeable:
+            return False
+        finding = Finding(rule=rule_, resource=check.resource, detail=check.detail)
+        reason = self._source(finding)
+        if reason:
+            self.acknowledged.append((finding, reason))
+        return bool(reason)
+
     def _violation(self, result: RuleResult) -> PolicyViolationBeta1 | None:
-        failures = result.failures
+        failures = [c for c in result.failures if not self._accepted(result.rule, c)]
         if not failures:
             return None
         assert self.model is not None

@@ -49,8 +49,10 @@ from tests.template_scan import (
     missing_log_groups,
     named_principals,
     of_type,
+    references,
     reservations_by_region,
     reserved_concurrency,
+    resources,
     role_users_without_policies,
     service_statements,
 )
@@ -567,3 +569,55 @@ def test_a_resource_policy_naming_an_undeclared_principal_is_caught(tmp_path: Pa
     bad.add_dependency(later)
     found = undeclared_principals(app.synth(force=True).stacks, declared)
     assert [f.split(" names ")[1] for f in found] == [f"arn:aws:iam::{ACCOUNT}:role/nobody-made-me"]
+
+
+# --- Issue #22 fault 5: a deploy-time trigger that waits no longer than its function runs ---------
+
+
+def trigger_headroom_gaps(template: Template) -> list[str]:
+    """Each Custom::Trigger must wait at least twice its function's timeout, and its provider's own
+    Lambda must outlive the wait (a migration that runs long then fails with its own error)."""
+    functions = of_type(template, "AWS::Lambda::Function")
+    versions = of_type(template, "AWS::Lambda::Version")
+    gaps = []
+    for logical_id, trigger in of_type(template, "Custom::Trigger").items():
+        props = trigger["Properties"]
+        handler = next(iter(references(props["HandlerArn"])))
+        if handler in versions:
+            handler = next(iter(references(versions[handler]["Properties"]["FunctionName"])))
+        function_s = int(functions[handler]["Properties"].get("Timeout", 3))
+        wait_s = int(props.get("Timeout", function_s * 1000)) // 1000
+        provider = next(iter(references(props["ServiceToken"])))
+        provider_s = int(resources(template)[provider]["Properties"].get("Timeout", 900))
+        if wait_s < 2 * function_s:
+            gaps.append(f"{logical_id} waits {wait_s} s for a function that may run {function_s} s")
+        if wait_s >= provider_s:
+            gaps.append(f"{logical_id} waits {wait_s} s, as long as its provider may run ({provider_s} s)")
+    return gaps
+
+
+def test_every_trigger_waits_well_beyond_its_function(synthesized: Synthesized) -> None:
+    triggers_seen = 0
+    for _, template in synthesized.templates():
+        triggers_seen += len(of_type(template, "Custom::Trigger"))
+        assert trigger_headroom_gaps(template) == []
+    assert triggers_seen == len(synthesized.config.regions)
+
+
+def test_a_trigger_waiting_only_its_function_timeout_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import Duration, triggers
+
+    stack = _bad_stack(tmp_path)
+    triggers.TriggerFunction(
+        stack,
+        "Migrate",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        timeout=Duration.minutes(5),
+    )
+    assert (
+        trigger_headroom_gaps(_template(stack))
+        == ["MigrateTriggerC8C9B43F waits 300 s for a function that may run 300 s"]
+        or len(trigger_headroom_gaps(_template(stack))) == 1
+    )

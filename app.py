@@ -71,6 +71,7 @@ def main(app: App | None = None) -> int:
     if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
         plugin = gate.pci_dss_v4
         attestation = attestation_of(zones[0].config.evidence) if len(zones) == 1 else None
+        attestations = {zone.config.name: attestation_of(zone.config.evidence) for zone in zones}
         if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
             files = write_compliance_evidence(
                 app.outdir,
@@ -79,6 +80,7 @@ def main(app: App | None = None) -> int:
                 gate=gate,
                 report=report,
                 attestation=attestation,
+                attestations=attestations,
             )
         else:  # validation stopped before the plugin ran
             files = write_evidence_for_assembly(app.outdir, gate, report, attestation=attestation)

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from benchmarks.vault_env import DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
+from benchmarks.vault_env import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_ISSUER, DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
 
 THREADS = 8
 
@@ -107,8 +107,16 @@ def main() -> None:
         vault = local.vault
         runtime.install(local.vault, local.settings)
         kms_before = vault._cipher.kms_calls
-        logic_1 = _run(lambda b: vault.tokenize(TokenizeRequest.model_validate(b)), _bodies(args.cards, 1), 1)
-        logic_n = _run(lambda b: vault.tokenize(TokenizeRequest.model_validate(b)), _bodies(args.cards, 2), THREADS)
+        logic_1 = _run(
+            lambda b: vault.tokenize(TokenizeRequest.model_validate(b), client_id=DEFAULT_CLIENT_ID),
+            _bodies(args.cards, 1),
+            1,
+        )
+        logic_n = _run(
+            lambda b: vault.tokenize(TokenizeRequest.model_validate(b), client_id=DEFAULT_CLIENT_ID),
+            _bodies(args.cards, 2),
+            THREADS,
+        )
         kms_per_1000 = (vault._cipher.kms_calls - kms_before) / (2 * args.cards) * 1000  # two batches of cards
 
         from benchmarks.vault_local import HOST, make_handler
@@ -126,7 +134,11 @@ def main() -> None:
                 "POST",
                 "/v1/cards",
                 body=json.dumps(body),
-                headers={"Content-Type": "application/json", "X-Amzn-Mtls-Clientcert-Subject": DEFAULT_CLIENT_SUBJECT},
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Amzn-Mtls-Clientcert-Subject": DEFAULT_CLIENT_SUBJECT,
+                    "X-Amzn-Mtls-Clientcert-Issuer": DEFAULT_CLIENT_ISSUER,
+                },
             )
             response = conn.getresponse()
             answer = response.read()

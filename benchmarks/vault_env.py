@@ -18,10 +18,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambda"))
 
+from card_vault.settings import ClientSettings  # noqa: E402 -- importable once lambda/ is on the path
+
 REGION = "eu-west-1"
 DATABASE = "card_vault"
-# The subject `make vault-local` allows by default (what the ALB puts in X-Amzn-Mtls-Clientcert-Subject).
+# The client `make vault-local` knows by default: the subject and issuer the ALB would put in
+# X-Amzn-Mtls-Clientcert-Subject / -Issuer, its token domain and rights.
 DEFAULT_CLIENT_SUBJECT = "CN=vault-local-client,OU=Payments,O=PCI Landing Zone Demo"
+DEFAULT_CLIENT_ISSUER = "CN=PCI Landing Zone Demo Client CA,O=PCI Landing Zone Demo,C=GB"
+DEFAULT_CLIENT_ID = "vault-local"
+DEFAULT_CLIENT = ClientSettings(
+    id=DEFAULT_CLIENT_ID,
+    subject=DEFAULT_CLIENT_SUBJECT,
+    issuer=DEFAULT_CLIENT_ISSUER,
+    rights=frozenset({"tokenize", "lookup", "dispose"}),
+)
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 for _name, _value in {
@@ -42,7 +53,9 @@ class LocalVault:
 
 
 @contextmanager
-def local_vault(data_dir: Path, *, pool_size: int = 8, allowed_subjects: tuple[str, ...] = ()) -> Iterator[LocalVault]:
+def local_vault(
+    data_dir: Path, *, pool_size: int = 8, clients: tuple[ClientSettings, ...] = ()
+) -> Iterator[LocalVault]:
     """Start (or reuse) the embedded PostgreSQL in `data_dir`, migrate it, and build a vault on moto."""
     import boto3
     import pgserver
@@ -82,7 +95,7 @@ def local_vault(data_dir: Path, *, pool_size: int = 8, allowed_subjects: tuple[s
             kms_key_id=key_arn,
             hmac_secret_id=secret_arn,
             database_url=role_urls["card_vault_app"],
-            allowed_client_subjects=allowed_subjects or (DEFAULT_CLIENT_SUBJECT,),
+            clients=clients or (DEFAULT_CLIENT,),
             region=REGION,
         )
         vault = build_vault(settings, session=session, pool_size=pool_size)

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from benchmarks.vault_env import DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
+from benchmarks.vault_env import DEFAULT_CLIENT_ISSUER, DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
 
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 1_048_576  # the ALB's limit for a Lambda target's request body
@@ -94,15 +94,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("VAULT_PORT", "8080")))
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".vault-local")
     args = parser.parse_args()
-    subjects = tuple(json.loads(os.environ["VAULT_CLIENT_SUBJECTS"])) if "VAULT_CLIENT_SUBJECTS" in os.environ else ()
     from card_vault import runtime
+    from card_vault.settings import ClientSettings
 
-    with local_vault(args.data_dir, allowed_subjects=subjects) as local:
+    raw = json.loads(os.environ["VAULT_CLIENTS"]) if "VAULT_CLIENTS" in os.environ else []
+    clients = tuple(ClientSettings.model_validate(client) for client in raw)
+    with local_vault(args.data_dir, clients=clients) as local:
         runtime.install(local.vault, local.settings)
         server = ThreadingHTTPServer((HOST, args.port), make_handler())
         print(f"card vault on http://{HOST}:{args.port}/v1/cards against {local.server_description}", flush=True)
-        print(f"allowed client subjects: {list(local.settings.allowed_client_subjects)}", flush=True)
-        print(f"default subject header: X-Amzn-Mtls-Clientcert-Subject: {DEFAULT_CLIENT_SUBJECT}", flush=True)
+        print(f"clients: {[c.id for c in local.settings.clients]}", flush=True)
+        print(f"default client headers: X-Amzn-Mtls-Clientcert-Subject: {DEFAULT_CLIENT_SUBJECT}", flush=True)
+        print(f"                        X-Amzn-Mtls-Clientcert-Issuer: {DEFAULT_CLIENT_ISSUER}", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

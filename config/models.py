@@ -458,6 +458,34 @@ DEMO_CLIENT_CA_BUNDLE = "config/certs/demo-client-ca.pem"
 LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
 
 
+VaultRight = Literal["tokenize", "lookup", "dispose"]
+
+
+class VaultClient(_Frozen):
+    """One client of the card-vault API: its certificate, its token domain and its rights (7.2, 8.3)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", description="Client ID: the token domain its cards belong to.")
+    subject: str = Field(description="Client-certificate subject (RFC 2253, as the ALB writes it).")
+    issuer: str = Field(description="Subject of the CA that issued the client certificate (RFC 2253).")
+    rights: tuple[VaultRight, ...] = Field(
+        min_length=1, description="What the client may do: tokenize, lookup (masked view), dispose."
+    )
+
+    @field_validator("subject", "issuer")
+    @classmethod
+    def _distinguished_name(cls, value: str) -> str:
+        if not _CERT_SUBJECT.match(value):
+            raise ValueError(f"{value!r} is not a distinguished name like 'CN=client,O=Example'")
+        return value
+
+    @field_validator("rights")
+    @classmethod
+    def _distinct_rights(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a right more than once")
+        return value
+
+
 class VaultReservedConcurrency(_Frozen):
     """Reserved concurrent executions per vault function (per region); null reserves none.
 
@@ -495,11 +523,22 @@ class CardVaultConfig(_Frozen):
             " CA whose private key was discarded: replace it before real use."
         ),
     )
-    allowed_client_subjects: tuple[str, ...] = Field(
-        default=("CN=payments-client,OU=Payments,O=PCI Landing Zone Demo",),
+    clients: tuple[VaultClient, ...] = Field(
+        default=(
+            VaultClient(
+                id="payments",
+                subject="CN=payments-client,OU=Payments,O=PCI Landing Zone Demo",
+                issuer="CN=PCI Landing Zone Demo Client CA,O=PCI Landing Zone Demo,C=GB",
+                rights=("tokenize", "lookup", "dispose"),
+            ),
+        ),
         min_length=1,
         max_length=20,
-        description="Client-certificate subjects (as the ALB writes them, RFC 2253) allowed to call the API.",
+        description=(
+            "The API's clients: each client certificate's subject and issuer (RFC 2253, as the ALB writes"
+            " them) map to a client ID, the client's own token domain (it never sees, learns of or deletes"
+            " another client's cards), with the rights granted to it, each separately."
+        ),
     )
     detokenize_caller_role_arns: tuple[str, ...] = Field(
         min_length=1,
@@ -533,14 +572,13 @@ class CardVaultConfig(_Frozen):
             raise ValueError(f"{value}: no PEM certificate in it")
         return value
 
-    @field_validator("allowed_client_subjects")
+    @field_validator("clients")
     @classmethod
-    def _subjects_are_distinguished_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for subject in value:
-            if not _CERT_SUBJECT.match(subject):
-                raise ValueError(f"{subject!r} is not a distinguished name like 'CN=client,O=Example'")
-        if len(set(value)) != len(value):
-            raise ValueError("lists a subject more than once")
+    def _clients_are_distinct(cls, value: tuple[VaultClient, ...]) -> tuple[VaultClient, ...]:
+        if len({c.id for c in value}) != len(value):
+            raise ValueError("lists a client ID more than once")
+        if len({(c.subject, c.issuer) for c in value}) != len(value):
+            raise ValueError("lists a certificate subject and issuer more than once")
         return value
 
     @field_validator("detokenize_caller_role_arns")

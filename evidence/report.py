@@ -290,6 +290,16 @@ def assembly_root(model: TemplateModel, default: Path) -> Path:
     return default
 
 
+def _assets_directory(model: TemplateModel, default: Path) -> Path:
+    """Where this model's asset manifests are: a Stage's own nested assembly, else the app's."""
+    nested = {stack.assembly for stack in model.stacks.values()}
+    if len(nested) == 1 and "" not in nested:
+        for stack in model.stacks.values():
+            if stack.template_path:
+                return Path(stack.template_path).parent
+    return assembly_root(model, default)
+
+
 def provenance(
     model: TemplateModel,
     outdir: Path,
@@ -306,7 +316,7 @@ def provenance(
         accounts=tuple(sorted({s.account for s in model.stacks.values() if s.account})),
         regions=tuple(sorted({s.region for s in model.stacks.values() if s.region})),
         templates=tuple(template_digests(model, assembly_root(model, outdir))),
-        assets=tuple(asset_hashes(assembly_root(model, outdir))),
+        assets=tuple(asset_hashes(_assets_directory(model, outdir))),
         attestation=attestation,
         deployed_state="not verified (no live check supplied it)",
         last_review=last_review(attestation, root),
@@ -915,23 +925,66 @@ def write_compliance_evidence(
     report: GateReport,
     root: Path = ROOT,
     attestation: Attestation | None = None,
+    attestations: Mapping[str, Attestation] | None = None,
 ) -> list[Path]:
     """Write the report and the diagrams under `<outdir>/compliance/`; return the files written.
 
     `model` and `results` are the ones the rules ran on (the policy-validation plugin keeps
     them); the gate and its report give the cdk-nag packs' results and the acknowledgments;
     `attestation` comes from the environment configuration (everything "pending" without it).
+    A delivery synth (stacks in Stages) also gets one set per environment in
+    `<outdir>/compliance/<environment>/`, titled by it, with `attestations[environment]`.
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
     directory = Path(outdir) / EVIDENCE_DIR
-    app_name = _app_name(model)
-    prov = provenance(model, Path(outdir), attestation=attestation or Attestation(), environment=app_name, root=root)
+    stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
+    title = _app_name(model)
+    if stages:
+        top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
+        title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
+    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title)
+    for stage in stages:
+        environment = _stage_name(stage)
+        stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
+        names = set(stage_model.stacks)
+        stage_results = [RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results]
+        files += _write_set(
+            directory / environment,
+            Path(outdir) / stage,
+            stage_model,
+            stage_results,
+            gate,
+            report,
+            root,
+            (attestations or {}).get(environment),
+            f"environment {environment}",
+        )
+    return files
+
+
+def _stage_name(assembly: str) -> str:
+    """`assembly-prod` (a Stage's nested assembly directory) -> `prod`."""
+    return assembly.removeprefix("assembly-")
+
+
+def _write_set(
+    directory: Path,
+    outdir: Path,
+    model: TemplateModel,
+    results: Sequence[RuleResult],
+    gate: Gate,
+    report: GateReport,
+    root: Path,
+    attestation: Attestation | None,
+    title: str,
+) -> list[Path]:
+    prov = provenance(model, outdir, attestation=attestation or Attestation(), environment=title, root=root)
     topology = Topology(model)
     diagrams = build_diagrams(model, topology, provenance_lines=prov.diagram_lines())
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     common: dict[str, Any] = {
-        "app_name": app_name,
+        "app_name": title,
         "provenance": prov,
         "statuses": statuses,
         "results": results,
@@ -941,16 +994,13 @@ def write_compliance_evidence(
         "versions": tool_versions(root),
         "workpapers": workpapers_markdown(model, topology),
     }
+    directory.mkdir(parents=True, exist_ok=True)
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")
     html_body = markdown_to_html(report_markdown(**common, for_html=True))
     rendered()
     html_path = directory / f"{REPORT_NAME}.html"
-    html_text = report_html(
-        html_body,
-        title_text=f"{STANDARD} compliance evidence: {common['app_name']}",
-        diagrams=diagrams,
-    )
+    html_text = report_html(html_body, title_text=f"{STANDARD} compliance evidence: {title}", diagrams=diagrams)
     html_path.write_text(html_text, encoding="utf-8")
     files = [markdown_path, html_path]
     files += [directory / f for built in diagrams for f in built.files]

@@ -142,7 +142,7 @@ class CardVault(Construct):
         log_retention_days: int,
         listener: elbv2.IApplicationListener,
         listener_rule_priority: int,
-        allowed_client_subjects: tuple[str, ...],
+        clients: tuple[VaultClient, ...],
         detokenize_caller_role_arns: tuple[str, ...],
         purge_grace_days: int,
         purge_schedule_hour_utc: int,
@@ -197,7 +197,12 @@ class CardVault(Construct):
                 environment={
                     **common,
                     "VAULT_DB_USER": APP_USER,
-                    "VAULT_ALLOWED_CLIENT_SUBJECTS": _json_list(allowed_client_subjects),
+                    "VAULT_CLIENTS": json.dumps(
+                        [
+                            {"id": c.client_id, "subject": c.subject, "issuer": c.issuer, "rights": list(c.rights)}
+                            for c in clients
+                        ]
+                    ),
                 },
                 security_groups=[function_security_group],
                 timeout=Duration.seconds(10),
@@ -470,8 +475,14 @@ def _accept_unreserved(function: lambda_.Function) -> None:
     resource.add_metadata("checkov", {**existing, "skip": skips})
 
 
-def _json_list(values: tuple[str, ...]) -> str:
-    return json.dumps(list(values))
+@dataclass(frozen=True)
+class VaultClient:
+    """An API client: certificate subject and issuer (RFC 2253) -> token domain and rights."""
+
+    client_id: str
+    subject: str
+    issuer: str
+    rights: tuple[str, ...]
 
 
 def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:

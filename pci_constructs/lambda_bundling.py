@@ -3,9 +3,10 @@
 `python_asset(source, requirements, runtime)` returns `lambda.Code` whose bundle is the source
 package plus `pip install --platform manylinux2014_x86_64 --only-binary=:all: --python-version X.Y
 --target ...` of the pinned requirements. The installed dependencies are cached under
-`~/.cache/pci-lz/lambda-deps/<sha256 of requirements + runtime + platform>`, so a repeat synth copies
-them instead of reinstalling. With the CDK context `aws:cdk:bundling-stacks` set to `[]` (the stack
-unit tests), CDK skips bundling and the asset is the source folder as is.
+`~/.cache/pci-lz/lambda-deps/<sha256 of requirements + runtime + platform>`, so a repeat synth links
+them into the bundle (hard links; a copy across file systems) instead of reinstalling or copying.
+With the CDK context `aws:cdk:bundling-stacks` set to `[]` (the stack unit tests), CDK skips bundling
+and the asset is the source folder as is.
 
 Docker is never used: `try_bundle` either succeeds or raises, so CDK never falls back to its image.
 AWS docs: "Working with .zip file archives for Python Lambda functions" (platform-specific wheels).
@@ -64,6 +65,15 @@ def install_dependencies(requirements: Path, python_version: str) -> Path:
     return target
 
 
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link to the cached dependency file (no copy of ~77 MB per function on every synth), or a
+    copy where the cache and cdk.out are on different file systems. CDK only zips the bundle."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @jsii.implements(ILocalBundling)
 class _PipBundler:
     def __init__(self, package: Path, requirements: Path, python_version: str) -> None:
@@ -73,7 +83,9 @@ class _PipBundler:
 
     def try_bundle(self, output_dir: str, options: Any = None) -> bool:
         deps = install_dependencies(self._requirements, self._python_version)
-        shutil.copytree(deps, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+        shutil.copytree(
+            deps, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"), copy_function=link_or_copy
+        )
         shutil.copytree(self._package, Path(output_dir) / self._package.name, dirs_exist_ok=True, ignore=_IGNORED)
         return True
 

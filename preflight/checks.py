@@ -340,6 +340,39 @@ def _capacity(name: str, used: int, needed: int, quota: float, from_api: bool, w
     )
 
 
+def deployed_egress_mode(account: Account, config: EnvironmentConfig, region: str) -> str | None:
+    """The egress mode of the deployed Network stack (a Network Firewall in it: firewall), None before
+    the first deploy."""
+    cloudformation = account.client("cloudformation", region)
+    try:
+        pages = cloudformation.get_paginator("list_stack_resources").paginate(
+            StackName=f"PciLz-{config.name}-Network-{region}"
+        )
+        types = {r["ResourceType"] for page in pages for r in page["StackResourceSummaries"]}
+    except ClientError as err:
+        if "does not exist" not in str(err):
+            raise
+        return None
+    return "firewall" if "AWS::NetworkFirewall::Firewall" in types else "nat"
+
+
+def eip_peak(used: int, az_count: int, deployed_mode: str | None, configured_mode: str) -> tuple[int, str]:
+    """Elastic IPs a region holds at the peak of the deploy, and why.
+
+    A first deploy allocates one per AZ. Switching `egress.mode` moves the NAT gateways to other
+    subnets, so CloudFormation replaces them and their EIPs, creating the new ones before deleting the
+    old: for a moment the region holds the old `az_count` and the new `az_count` (6 with three AZs,
+    above the default quota of 5). An update in the same mode allocates none (already in `used`).
+    """
+    if deployed_mode is None:
+        return used + az_count, f"{used} in use + {az_count} for the first deploy"
+    if deployed_mode != configured_mode:
+        return used + az_count, (
+            f"{used} in use + {az_count} replacements while egress.mode switches {deployed_mode} -> {configured_mode}"
+        )
+    return used, f"{used} in use, egress.mode unchanged ({configured_mode})"
+
+
 def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
     """One VPC and one NAT gateway (with its Elastic IP) per configured AZ, per region."""
     for region in config.regions:
@@ -347,13 +380,24 @@ def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result
         vpcs = len(ec2.describe_vpcs()["Vpcs"])
         yield _capacity(f"VPC quota {region}", vpcs, 1, *_quota(account, region, VPCS_PER_REGION), "VPCs per Region")
         eips = len(ec2.describe_addresses()["Addresses"])
-        yield _capacity(
-            f"Elastic IP quota {region}",
-            eips,
-            config.az_count,
-            *_quota(account, region, EIPS_PER_REGION),
-            "EC2-VPC Elastic IPs",
-        )
+        peak, why = eip_peak(eips, config.az_count, deployed_egress_mode(account, config, region), config.egress.mode)
+        quota, from_api = _quota(account, region, EIPS_PER_REGION)
+        source = "" if from_api else " (Service Quotas unreadable: AWS default assumed)"
+        name = f"Elastic IP quota {region}"
+        if peak > quota:
+            yield Result(
+                name,
+                Status.FAIL,
+                f"peak {peak} of {quota:g}: {why}{source}",
+                f"request an EC2-VPC Elastic IPs quota increase to at least {peak} in Service Quotas (L-0263D0A3)",
+            )
+        else:
+            yield Result(
+                name,
+                Status.PASS if from_api else Status.WARN,
+                f"peak {peak} of {quota:g}: {why}{source}",
+                "" if from_api else "allow servicequotas:GetServiceQuota",
+            )
         nats = ec2.describe_nat_gateways(Filter=[{"Name": "state", "Values": ["pending", "available"]}])["NatGateways"]
         subnets = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets()["Subnets"]}
         busiest = max(

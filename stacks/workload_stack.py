@@ -11,7 +11,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pci_constructs.card_vault import DATABASE_USERS, CardVault, ReservedConcurrency, VaultDatabase
+from pci_constructs.card_vault import DATABASE_USERS, CardVault, ReservedConcurrency, VaultClient, VaultDatabase
 from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
@@ -82,7 +82,9 @@ class WorkloadStack(LandingZoneStack):
             log_retention_days=config.log_retention_days,
             listener=alb.https_listener,
             listener_rule_priority=vault.listener_rule_priority,
-            allowed_client_subjects=vault.allowed_client_subjects,
+            clients=tuple(
+                VaultClient(client_id=c.id, subject=c.subject, issuer=c.issuer, rights=c.rights) for c in vault.clients
+            ),
             detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
             purge_grace_days=vault.purge_grace_days,
             purge_schedule_hour_utc=vault.purge_schedule_hour_utc,

@@ -25,7 +25,7 @@ from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.gate import GateReport, read_report, register_gates
 from config.models import DEMO_CLIENT_CA_BUNDLE
 from pci_constructs.audit_trail import AuditTrail
-from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultDatabase
+from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultClient, VaultDatabase
 from pci_constructs.client_trust_store import ClientTrustStore
 from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection
 from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
@@ -179,7 +179,11 @@ def _keys_and_compute(app: App) -> None:
         log_retention_days=365,
         listener=alb.https_listener,
         listener_rule_priority=100,
-        allowed_client_subjects=("CN=payments-client,O=Bare",),
+        clients=(
+            VaultClient(
+                client_id="payments", subject="CN=payments-client,O=Bare", issuer="CN=Bare CA", rights=("lookup",)
+            ),
+        ),
         detokenize_caller_role_arns=(f"arn:aws:iam::{ACCOUNT}:role/detokenizer",),
         purge_grace_days=30,
         purge_schedule_hour_utc=3,

@@ -34,3 +34,23 @@ def test_benchmark_delivery_is_valid_one_account_per_environment(environments: i
     assert len({e.config.account for e in config.environments}) == environments
     assert all(len(e.config.regions) == 2 for e in config.environments)
     assert config.environments[-1].kind == "production"
+
+
+def test_phase_clock_takes_a_nested_phase_out_of_its_parent_and_counts_wrapped_calls() -> None:
+    """benchmarks/phases.py's bookkeeping (its figures are printed by `make bench`, never asserted)."""
+    from benchmarks.phases import Clock
+
+    class Visitor:
+        def visit(self, node: int) -> int:
+            return node + 1
+
+    clock = Clock()
+    clock.wrap(Visitor, "visit", "aspects", children=False)
+    with clock.phase("synth"):
+        assert [Visitor().visit(n) for n in range(3)] == [1, 2, 3]
+    assert clock.phases["aspects"]["calls"] == 3
+    assert clock.phases["synth"]["calls"] == 1
+    total = clock.phases["synth"]["wall_s"] + clock.phases["aspects"]["wall_s"]
+    assert clock.phases["aspects"]["wall_s"] <= total
+    assert clock.phases["synth"]["wall_s"] >= 0.0
+    assert clock.phases["synth"]["child_cpu_s"] >= 0.0

@@ -295,7 +295,8 @@ def test_without_the_proxy_functions_connect_to_the_instance_by_iam(tmp_path: An
     ("change", "field"),
     [
         ({"client_ca_bundle": "config/certs/missing.pem"}, "client_ca_bundle"),
-        ({"allowed_client_subjects": ["not a dn"]}, "allowed_client_subjects"),
+        ({"clients": [{"id": "p", "subject": "not a dn", "issuer": "CN=ca", "rights": ["lookup"]}]}, "clients"),
+        ({"clients": [{"id": "pay", "subject": "CN=a", "issuer": "CN=ca", "rights": []}]}, "clients"),
         ({"detokenize_caller_role_arns": []}, "detokenize_caller_role_arns"),
         ({"detokenize_caller_role_arns": ["arn:aws:iam::222222222222:role/x"]}, "detokenize_caller_role_arns"),
         ({"unknown": 1}, "unknown"),

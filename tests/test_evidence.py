@@ -41,7 +41,7 @@ from evidence.topology import Topology
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
-from tests.conftest import Synthesized
+from tests.conftest import Delivered, Synthesized
 
 DOT = shutil.which("dot")
 NO_DOT = "Graphviz `dot` is not installed (apt-get install graphviz; .ci/run installs it)"
@@ -681,3 +681,34 @@ def test_keys_table_separates_administrators_from_users(evidence: Evidence) -> N
     assert "pci-lz-key-administrator" not in cardholder[4]
     assert cardholder[2].startswith("yes")
     assert "DBInstance" in cardholder[5]
+
+
+def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(
+    delivered: Delivered, tmp_path: Path
+) -> None:
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(delivered.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    model = TemplateModel.from_assembly(assembly)
+    files = write_compliance_evidence(
+        assembly,
+        model=model,
+        results=evaluate(model, RULES),
+        gate=delivered.gate,
+        report=delivered.report,
+        attestations={"prod": Attestation(preparer="Jane Doe (platform)")},
+    )
+    top = (assembly / EVIDENCE_DIR / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+    assert top.splitlines()[0] == (
+        "# PCI DSS v4.0.1 compliance evidence: delivery PciLz-delivery (per-environment sets: preprod, prod)"
+    )
+    for environment in ("preprod", "prod"):
+        directory = assembly / EVIDENCE_DIR / environment
+        text = (directory / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == f"# PCI DSS v4.0.1 compliance evidence: environment {environment}"
+        other = "prod" if environment == "preprod" else "preprod"
+        for dot in (directory / DIAGRAM_DIR).glob("*.dot"):
+            body = dot.read_text(encoding="utf-8")
+            assert f"PciLz-{other}-" not in body, (environment, dot.name)
+        assert directory / f"{REPORT_NAME}.html" in files
+        preparer = "Jane Doe (platform)" if environment == "prod" else "pending"
+        assert f"- Prepared by: {preparer};" in text

@@ -17,6 +17,8 @@ BY_ID = {r.id: r for r in RULES}
 NOTHING_IN_THE_DEFAULT_APP = {
     "PCI4-IAM-NO-USERS": "the landing zone creates no IAM user or access key",
     "PCI4-EC2-VOLUME-ENCRYPTED": "the landing zone creates no EC2 volume, instance or launch template",
+    "PCI4-CODEBUILD-HARDENED": "CodeBuild projects exist only in the delivery app (its pipeline), not the default app",
+    "PCI4-INSPECTOR-LAMBDA-SCANNING": "Inspector is off by default (the fork app in tests/fork enables it)",
 }
 
 

@@ -25,6 +25,8 @@ from preflight.checks import (
     Status,
     check_account,
     check_lambda_concurrency,
+    check_quotas,
+    eip_peak,
     required_principals,
     run_checks,
 )
@@ -357,3 +359,50 @@ def test_a_missing_operator_principal_of_the_account_warns(aws: boto3.Session, r
     assert results["operator principal ops-admins"].status is Status.WARN
     assert "identity.administrator_principals" in results["operator principal ops-admins"].detail
     assert results["operator principal auditor-1"].status is Status.PASS
+
+
+def _network_stack(aws: boto3.Session, config: EnvironmentConfig, region: str, *, firewall: bool) -> None:
+    """A deployed Network stack as moto models it: the resource types are what preflight reads."""
+    resources: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}
+    if firewall:
+        resources["Policy"] = {
+            "Type": "AWS::NetworkFirewall::FirewallPolicy",
+            "Properties": {
+                "FirewallPolicyName": "p",
+                "FirewallPolicy": {"StatelessDefaultActions": ["aws:pass"], "StatelessFragmentDefaultActions": []},
+            },
+        }
+        resources["Firewall"] = {"Type": "AWS::NetworkFirewall::Firewall", "Properties": {}}
+    aws.client("cloudformation", region_name=region).create_stack(
+        StackName=f"PciLz-{config.name}-Network-{region}", TemplateBody=json.dumps({"Resources": resources})
+    )
+
+
+def test_the_eip_peak_of_an_egress_mode_switch_is_computed() -> None:
+    """Issue #22 fault 4: three AZs switching mode hold 3 old + 3 new EIPs for a moment."""
+    assert eip_peak(3, 3, "nat", "firewall")[0] == 6
+    assert eip_peak(3, 3, "firewall", "firewall")[0] == 3
+    assert eip_peak(0, 3, None, "firewall")[0] == 3
+    assert "switches nat -> firewall" in eip_peak(3, 3, "nat", "firewall")[1]
+
+
+def test_an_egress_mode_switch_above_the_eip_quota_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    config = ready.model_copy(update={"az_count": 3})
+    ec2 = aws.client("ec2", region_name="us-east-1")
+    for _ in range(3):  # the deployed NAT gateways' addresses
+        ec2.allocate_address(Domain="vpc")
+    _network_stack(aws, config, "us-east-1", firewall=False)
+    with mock.patch("preflight.checks._quota_api", return_value=5.0):
+        account = Account(aws, config.home_region)
+        same = {
+            r.check: r
+            for r in check_quotas(
+                account, config.model_copy(update={"egress": config.egress.model_copy(update={"mode": "nat"})})
+            )
+        }
+        switch = {r.check: r for r in check_quotas(Account(aws, config.home_region), config)}
+    assert same["Elastic IP quota us-east-1"].status is Status.PASS
+    failed = switch["Elastic IP quota us-east-1"]
+    assert failed.status is Status.FAIL
+    assert "peak 6 of 5" in failed.detail
+    assert "at least 6" in failed.fix

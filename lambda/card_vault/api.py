@@ -1,8 +1,10 @@
 """ALB-facing Lambda: POST /v1/cards, GET /v1/cards/{token}, DELETE /v1/cards/{token}.
 
 - Authentication (PCI DSS v4.0.1 8.3): the ALB verifies the client certificate (mutual TLS,
-  verify mode) and passes its subject in `X-Amzn-Mtls-Clientcert-Subject`; the subject must be
-  in the allow-list. Missing -> 401, not allowed -> 403, both with no detail.
+  verify mode) and passes its subject and issuer in `X-Amzn-Mtls-Clientcert-Subject` / `-Issuer`;
+  the pair must name a configured client. Missing -> 401, unknown -> 403, both with no detail.
+- Authorization (7.2): each client has its own token domain (its ID) and rights (`tokenize`,
+  `lookup`, `dispose`, granted separately); a token of another client's domain is not found.
 - Input (6.2.4): JSON only, at most `MAX_BODY_BYTES`, unknown fields and sensitive
   authentication data refused with 422 (3.3.1), every rule in `card_vault.models`.
 - Output (3.4.1): only the masked view; every response carries `SECURITY_HEADERS` and passes
@@ -37,10 +39,12 @@ from card_vault.models import (
     refuse_sad_fields,
 )
 from card_vault.pan import mask_pans
+from card_vault.settings import ClientSettings, Right
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError
 
 CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
+CLIENT_ISSUER_HEADER = "x-amzn-mtls-clientcert-issuer"
 MAX_BODY_BYTES = 4096
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
@@ -89,21 +93,34 @@ def create_app() -> ALBResolver:
     """
     app = ALBResolver()
 
-    def _client_subject() -> str | None:
-        return app.current_event.headers.get(CLIENT_SUBJECT_HEADER)
+    def _caller(resolver: ALBResolver) -> ClientSettings | None:
+        headers = resolver.current_event.headers
+        _, settings = runtime.current()
+        return settings.client(headers.get(CLIENT_SUBJECT_HEADER) or "", headers.get(CLIENT_ISSUER_HEADER) or "")
 
     def _authorize(resolver: ALBResolver, next_middleware: Any) -> Response[str]:
-        """401 without a verified client certificate, 403 when its subject is not allow-listed."""
-        subject = resolver.current_event.headers.get(CLIENT_SUBJECT_HEADER)
-        _, settings = runtime.current()
-        if not subject:
+        """401 without a verified client certificate, 403 when its subject and issuer name no client."""
+        headers = resolver.current_event.headers
+        subject = headers.get(CLIENT_SUBJECT_HEADER)
+        if not subject or not headers.get(CLIENT_ISSUER_HEADER):
             logger.warning("request refused: no verified client certificate", extra={"event": "auth_failure"})
             return _error(401, "unauthorized")
-        if subject not in settings.allowed_client_subjects:
+        if _caller(resolver) is None:
             logger.warning("request refused: client not allowed", extra={"event": "auth_failure", "client": subject})
             return _error(403, "forbidden")
         response: Response[str] = next_middleware(resolver)
         return response
+
+    def _client(right: Right) -> ClientSettings | Response[str]:
+        """The calling client when it holds `right`, else a 403 (logged with the client's ID)."""
+        client = _caller(app)
+        assert client is not None  # checked by _authorize
+        if right not in client.rights:
+            logger.warning(
+                "request refused: right not granted", extra={"event": "forbidden", "client": client.id, "right": right}
+            )
+            return _error(403, "forbidden")
+        return client
 
     app.use(middlewares=[_authorize])
 
@@ -126,10 +143,13 @@ def create_app() -> ALBResolver:
     @app.post("/v1/cards")
     @traced
     def tokenize() -> Response[str]:
+        caller = _client("tokenize")
+        if isinstance(caller, Response):
+            return caller
+        client = caller.id
         body = _json_body()
         if isinstance(body, Response):
             return body
-        client = _client_subject()
         try:
             refuse_sad_fields(body)
         except SensitiveAuthenticationDataError as err:
@@ -147,7 +167,7 @@ def create_app() -> ALBResolver:
             )
             return _error(422, "validation failed", details)
         vault, _ = runtime.current()
-        result = vault.tokenize(request)
+        result = vault.tokenize(request, client_id=client)
         logger.info(
             "card tokenized" if result.created else "card already tokenized",
             extra={"event": "tokenize", "client": client, "token": result.view.token, "brand": result.view.brand},
@@ -157,12 +177,15 @@ def create_app() -> ALBResolver:
     @app.get("/v1/cards/<token>")
     @traced
     def lookup(token: str) -> Response[str]:
-        client = _client_subject()
+        caller = _client("lookup")
+        if isinstance(caller, Response):
+            return caller
+        client = caller.id
         if not _TOKEN.match(token):
             return _error(404, "not found")
         vault, _ = runtime.current()
         try:
-            view = vault.lookup(token)
+            view = vault.lookup(token, client_id=client)
         except CardNotFoundError:
             logger.info(
                 "lookup: no such card",
@@ -175,12 +198,15 @@ def create_app() -> ALBResolver:
     @app.delete("/v1/cards/<token>")
     @traced
     def dispose(token: str) -> Response[str]:
-        client = _client_subject()
+        caller = _client("dispose")
+        if isinstance(caller, Response):
+            return caller
+        client = caller.id
         if not _TOKEN.match(token):
             return _error(404, "not found")
         vault, _ = runtime.current()
         try:
-            vault.dispose(token)
+            vault.dispose(token, client_id=client)
         except CardNotFoundError:
             logger.info(
                 "dispose: no such card",

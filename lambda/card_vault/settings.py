@@ -9,7 +9,9 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
 - `VAULT_DB_TLS_CA`: `proxy` (Amazon root CAs, the proxy's ACM certificate) or `rds` (the RDS CAs,
   straight to the instance when the landing zone runs without the proxy);
 - `VAULT_DATABASE_URL`: instead of the four above, a full libpq URL (local run and tests only);
-- `VAULT_ALLOWED_CLIENT_SUBJECTS`: JSON list of client-certificate subjects the API accepts;
+- `VAULT_CLIENTS`: JSON list of the API's clients, each `{"id", "subject", "issuer", "rights"}`: the
+  client certificate's subject and issuer (RFC 2253, as the ALB writes them) map to a client ID, the
+  client's token domain; `rights` lists what it may do (`tokenize`, `lookup`, `dispose`);
 - `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it.
 """
 
@@ -29,6 +31,19 @@ PROXY_CA_BUNDLE = CERTS / "rds-proxy-ca-bundle.pem"
 RDS_CA_BUNDLE = CERTS / "rds-ca-bundle.pem"
 
 Subject = Annotated[str, Field(min_length=3, max_length=1024)]
+Right = Literal["tokenize", "lookup", "dispose"]
+CLIENT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}$"
+
+
+class ClientSettings(BaseModel):
+    """One API client: its certificate's subject and issuer, its token domain (`id`) and its rights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=CLIENT_ID_PATTERN)
+    subject: Subject
+    issuer: Subject
+    rights: frozenset[Right] = Field(min_length=1)
 
 
 class VaultSettings(BaseModel):
@@ -41,10 +56,25 @@ class VaultSettings(BaseModel):
     db_name: str | None = None
     db_user: str | None = None
     database_url: str | None = Field(default=None, repr=False)
-    allowed_client_subjects: tuple[Subject, ...] = ()
+    clients: tuple[ClientSettings, ...] = ()
     db_tls_ca: Literal["proxy", "rds"] = "proxy"
     purge_grace_days: int = Field(default=30, ge=0, le=3650)
     region: str | None = None
+
+    def client(self, subject: str, issuer: str) -> ClientSettings | None:
+        """The client whose certificate has this subject and this issuer, or None."""
+        for client in self.clients:
+            if client.subject == subject and client.issuer == issuer:
+                return client
+        return None
+
+    @model_validator(mode="after")
+    def _distinct_clients(self) -> VaultSettings:
+        if len({c.id for c in self.clients}) != len(self.clients):
+            raise ValueError("client IDs must be distinct")
+        if len({(c.subject, c.issuer) for c in self.clients}) != len(self.clients):
+            raise ValueError("a certificate subject and issuer may name one client only")
+        return self
 
     @model_validator(mode="after")
     def _one_database(self) -> VaultSettings:
@@ -64,7 +94,7 @@ def from_environment(environ: dict[str, str] | None = None) -> VaultSettings:
     for field in VaultSettings.model_fields:
         value = env.get(f"VAULT_{field.upper()}")
         if value is not None:
-            raw[field] = json.loads(value) if field == "allowed_client_subjects" else value
+            raw[field] = json.loads(value) if field == "clients" else value
     raw.setdefault("region", env.get("AWS_REGION"))
     try:
         return VaultSettings.model_validate(raw)

@@ -33,6 +33,7 @@ class StoredCard:
 
 @dataclass(frozen=True)
 class NewCard:
+    client_id: str
     token: str
     pan_hmac: bytes
     pan: Sealed
@@ -93,16 +94,17 @@ class CardStore:
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 """
-                INSERT INTO vault.cards AS c (token, pan_hmac, format_version, data_key_id, pan_ciphertext,
+                INSERT INTO vault.cards AS c (client_id, token, pan_hmac, format_version, data_key_id, pan_ciphertext,
                     name_ciphertext, brand, first6, last4, expiry_month, expiry_year)
-                VALUES (%(token)s, %(pan_hmac)s, %(format_version)s, %(data_key_id)s, %(pan_ciphertext)s,
+                VALUES (%(client_id)s, %(token)s, %(pan_hmac)s, %(format_version)s, %(data_key_id)s, %(pan_ciphertext)s,
                     %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s, %(expiry_month)s, %(expiry_year)s)
-                ON CONFLICT (pan_hmac) DO UPDATE
+                ON CONFLICT (client_id, pan_hmac) DO UPDATE
                     SET expiry_year = EXCLUDED.expiry_year, expiry_month = EXCLUDED.expiry_month
                     WHERE (EXCLUDED.expiry_year, EXCLUDED.expiry_month) > (c.expiry_year, c.expiry_month)
                 RETURNING token, brand, first6, last4, expiry_month, expiry_year
                 """,
                 {
+                    "client_id": card.client_id,
                     "token": card.token,
                     "pan_hmac": card.pan_hmac,
                     "format_version": card.pan.format_version,
@@ -119,19 +121,20 @@ class CardStore:
             if row is None:  # stored already with a later or equal expiry
                 row = cur.execute(
                     "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
-                    " WHERE pan_hmac = %s",
-                    (card.pan_hmac,),
+                    " WHERE client_id = %s AND pan_hmac = %s",
+                    (card.client_id, card.pan_hmac),
                 ).fetchone()
         if row is None:  # the stored card was deleted between the two statements
             raise LookupError("card vanished during concurrent tokenization; retry")
         stored = StoredCard(**row)
         return stored, stored.token == card.token
 
-    def get(self, token: str) -> StoredCard | None:
+    def get(self, token: str, *, client_id: str) -> StoredCard | None:
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
-                "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards WHERE token = %s",
-                (token,),
+                "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
+                " WHERE token = %s AND client_id = %s",
+                (token, client_id),
             ).fetchone()
         return None if row is None else StoredCard(**row)
 
@@ -142,9 +145,9 @@ class CardStore:
             ).fetchone()
         return None if row is None else Sealed(int(row[0]), row[1], bytes(row[2]))
 
-    def delete(self, token: str) -> bool:
+    def delete(self, token: str, *, client_id: str) -> bool:
         with self._pool.connection() as conn:
-            cur = conn.execute("DELETE FROM vault.cards WHERE token = %s", (token,))
+            cur = conn.execute("DELETE FROM vault.cards WHERE token = %s AND client_id = %s", (token, client_id))
             return cur.rowcount == 1
 
     def purge_expired(self, *, grace_days: int, today: dt.date, dry_run: bool = False) -> int:

@@ -51,8 +51,11 @@ class Vault:
         self._cipher = cipher
         self._hasher = hasher
 
-    def tokenize(self, request: TokenizeRequest) -> Tokenized:
-        """Store the card once; the same card number again returns the first token (`created=False`).
+    def tokenize(self, request: TokenizeRequest, *, client_id: str) -> Tokenized:
+        """Store the card once per client; the same number from the same client returns its first token.
+
+        Each client is its own token domain: duplicate detection, lookup and disposal see only the
+        client's own cards, so another client's tokenize answer reveals nothing about them.
 
         A later expiry sent for a stored card replaces the stored one (a reissued card), so the
         answer always shows the current expiry; an earlier one leaves it as it is.
@@ -65,6 +68,7 @@ class Vault:
         first6, last4 = masked_view(request.pan)
         stored, created = self._store.insert(
             NewCard(
+                client_id=client_id,
                 token=candidate,
                 pan_hmac=pan_hmac,
                 pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
@@ -78,8 +82,8 @@ class Vault:
         )
         return Tokenized(view_of(stored), created=created)
 
-    def lookup(self, token: str) -> CardView:
-        card = self._store.get(token)
+    def lookup(self, token: str, *, client_id: str) -> CardView:
+        card = self._store.get(token, client_id=client_id)
         if card is None:
             raise CardNotFoundError(token)
         return view_of(card)
@@ -91,8 +95,8 @@ class Vault:
             raise CardNotFoundError(token)
         return self._cipher.open(sealed, token=token, field="pan")
 
-    def dispose(self, token: str) -> None:
-        if not self._store.delete(token):
+    def dispose(self, token: str, *, client_id: str) -> None:
+        if not self._store.delete(token, client_id=client_id):
             raise CardNotFoundError(token)
 
     def purge(self, *, grace_days: int, today: dt.date | None = None, dry_run: bool = False) -> int:

@@ -36,7 +36,7 @@ from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
 from card_vault.logs import SERVICE, MaskingFormatter
 from card_vault.pan import find_pans
-from card_vault.settings import VaultSettings
+from card_vault.settings import ClientSettings, Right, VaultSettings
 from card_vault.store import CardStore, open_pool
 from card_vault.vault import Vault
 from moto import mock_aws
@@ -49,6 +49,15 @@ os.environ.setdefault("POWERTOOLS_DEV", "0")
 
 REGION = "eu-west-1"
 CLIENT_SUBJECT = "CN=payments-client,OU=Payments,O=Example Corp,C=GB"
+CLIENT_ISSUER = "CN=Example Corp Client CA,O=Example Corp,C=GB"
+CLIENT_ID = "payments"
+ALL_RIGHTS: frozenset[Right] = frozenset({"tokenize", "lookup", "dispose"})
+# A second client, same CA, its own token domain: must learn nothing about the first one's cards.
+OTHER_SUBJECT = "CN=refunds-client,OU=Refunds,O=Example Corp,C=GB"
+OTHER_ID = "refunds"
+# Lookup only: may not tokenize or dispose.
+READER_SUBJECT = "CN=reporting-client,OU=Reporting,O=Example Corp,C=GB"
+READER_ID = "reporting"
 _server_description: list[str] = []
 
 
@@ -196,7 +205,11 @@ def settings(database: Database, aws: Aws) -> VaultSettings:
         kms_key_id=aws.kms_key_arn,
         hmac_secret_id=aws.hmac_secret_arn,
         database_url=database.role_urls["card_vault_app"],
-        allowed_client_subjects=(CLIENT_SUBJECT,),
+        clients=(
+            ClientSettings(id=CLIENT_ID, subject=CLIENT_SUBJECT, issuer=CLIENT_ISSUER, rights=ALL_RIGHTS),
+            ClientSettings(id=OTHER_ID, subject=OTHER_SUBJECT, issuer=CLIENT_ISSUER, rights=ALL_RIGHTS),
+            ClientSettings(id=READER_ID, subject=READER_SUBJECT, issuer=CLIENT_ISSUER, rights=frozenset({"lookup"})),
+        ),
         purge_grace_days=30,
         region=REGION,
     )

@@ -27,6 +27,7 @@ def alb_event(
     body: object | None = None,
     *,
     subject: str | None,
+    issuer: str = "CN=Example Corp Client CA,O=Example Corp,C=GB",
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
 ) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def alb_event(
         all_headers["content-type"] = "application/json"
     if subject is not None:
         all_headers["x-amzn-mtls-clientcert-subject"] = subject
+        all_headers["x-amzn-mtls-clientcert-issuer"] = issuer
     all_headers.update(headers or {})
     return {
         "requestContext": {"elb": {"targetGroupArn": TARGET_GROUP}},

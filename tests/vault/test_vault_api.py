@@ -11,7 +11,7 @@ from card_vault import api
 from card_vault.vault import Vault
 
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_SUBJECT, Captured, Database
+from tests.vault.conftest import CLIENT_ID, CLIENT_SUBJECT, Captured, Database
 from tests.vault.events import FakeContext, alb_event
 
 pytestmark = pytest.mark.usefixtures("installed")
@@ -149,7 +149,7 @@ def test_internal_error_has_no_detail_and_log_masks_the_number(
 ) -> None:
     pan = card_number()
 
-    def boom(*_: object) -> None:
+    def boom(*_: object, **__: object) -> None:
         raise RuntimeError(f"database said something about {pan}")
 
     monkeypatch.setattr(installed, "tokenize", boom)
@@ -166,5 +166,5 @@ def test_audit_log_names_client_and_event(captured: Captured, log_lines: io.Stri
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     events = [line for line in lines if line.get("event") == "tokenize"]
     assert events
-    assert events[0]["client"] == CLIENT_SUBJECT
+    assert events[0]["client"] == CLIENT_ID  # the client ID its certificate maps to
     assert events[0]["correlation_id"].startswith("Root=1-")

@@ -2,6 +2,8 @@
 
 Each test passes only when the property the finding asks for holds:
 1. a card number never reaches an X-Ray segment (the local UDP daemon of `tracing_on` sees them);
+4. client B cannot look up, learn by re-tokenizing, or delete client A's card; rights are separate;
+   a certificate from another issuer with an allowed subject is refused (finding 9);
 5. a reissued card's later expiry wins, and the purge keeps it;
 7. one normalizer finds card numbers in every shape (hypothesis), nothing the client wrote is
    echoed in a 422, token-shaped paths and the trace-ID header are not logged raw;
@@ -27,7 +29,16 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_SUBJECT, Captured, Database, XRayDaemon, trace_texts
+from tests.vault.conftest import (
+    CLIENT_ID,
+    CLIENT_SUBJECT,
+    OTHER_SUBJECT,
+    READER_SUBJECT,
+    Captured,
+    Database,
+    XRayDaemon,
+    trace_texts,
+)
 from tests.vault.events import FakeContext, alb_event
 
 HYPOTHESIS_SEED = 19_2026
@@ -82,7 +93,7 @@ def test_a_handler_error_is_not_recorded_in_the_trace(
 ) -> None:
     pan = card_number()
 
-    def boom(*_: object) -> None:
+    def boom(*_: object, **__: object) -> None:
         raise RuntimeError(f"card {pan} broke the database")
 
     monkeypatch.setattr(installed, "tokenize", boom)
@@ -185,7 +196,7 @@ def test_token_shaped_path_and_trace_header_are_not_logged_raw(captured: Capture
 def test_detokenize_logs_a_code_and_ticket_and_refuses_free_text(
     vault: Vault, detokenizer: Vault, settings: VaultSettings, log_lines: io.StringIO, captured: Captured
 ) -> None:
-    token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body()), client_id=CLIENT_ID).view.token
     runtime.install(detokenizer, settings)
     refused = detokenize.handler(
         {"token": token, "reason_code": "fraud_investigation", "ticket": "CASE-1", "reason": "say <b>anything</b>"},
@@ -248,3 +259,46 @@ def test_reissued_card_gets_the_later_expiry_and_survives_the_purge(
     assert installed.purge(grace_days=30, today=today + dt.timedelta(days=400)) == 0
     assert call(captured, "GET", f"/v1/cards/{old['token']}")["statusCode"] == 200
     assert installed.purge(grace_days=30, today=dt.date(today.year + 4, today.month, 1) + dt.timedelta(days=70)) == 1
+
+
+# --- Findings 4 and 9: client separation, rights, issuer ----------------------------------------
+
+
+def test_client_b_cannot_see_learn_or_delete_client_a_cards(
+    installed: Vault, captured: Captured, database: Database
+) -> None:
+    pan = card_number()
+    a_token = payload(call(captured, "POST", "/v1/cards", card_body(pan)))["token"]
+    # B looks up A's token: not found, exactly as for a token that never existed.
+    assert call(captured, "GET", f"/v1/cards/{a_token}", subject=OTHER_SUBJECT)["statusCode"] == 404
+    # B re-tokenizes A's card: a new card in B's domain (201, a different token), not "already stored".
+    b_answer = call(captured, "POST", "/v1/cards", card_body(pan), subject=OTHER_SUBJECT)
+    assert b_answer["statusCode"] == 201
+    assert payload(b_answer)["token"] != a_token
+    # B deletes A's token: not found, and A's card is still there.
+    assert call(captured, "DELETE", f"/v1/cards/{a_token}", subject=OTHER_SUBJECT)["statusCode"] == 404
+    assert call(captured, "GET", f"/v1/cards/{a_token}")["statusCode"] == 200
+    # A still sees its own duplicate as one card.
+    assert call(captured, "POST", "/v1/cards", card_body(pan))["statusCode"] == 200
+    with database.admin() as conn:
+        rows = conn.execute("SELECT client_id, count(*) FROM vault.cards GROUP BY client_id ORDER BY 1").fetchall()
+    assert rows == [(CLIENT_ID, 1), ("refunds", 1)]
+
+
+def test_rights_are_granted_separately(installed: Vault, captured: Captured) -> None:
+    token = payload(call(captured, "POST", "/v1/cards", card_body()))["token"]
+    assert call(captured, "POST", "/v1/cards", card_body(), subject=READER_SUBJECT)["statusCode"] == 403
+    assert call(captured, "DELETE", f"/v1/cards/{token}", subject=READER_SUBJECT)["statusCode"] == 403
+    # The reader's lookup right covers its own domain only.
+    assert call(captured, "GET", f"/v1/cards/{token}", subject=READER_SUBJECT)["statusCode"] == 404
+
+
+def test_allowed_subject_from_another_issuer_is_refused(installed: Vault, captured: Captured) -> None:
+    response = call(captured, "POST", "/v1/cards", card_body(), issuer="CN=Rogue CA,O=Elsewhere")
+    assert response["statusCode"] == 403
+    assert payload(response) == {"error": "forbidden"}
+    no_issuer = api.handler(
+        {**alb_event("GET", "/v1/cards/x", subject=CLIENT_SUBJECT), "headers": {"x-amzn-mtls-clientcert-subject": "x"}},
+        FakeContext(),
+    )
+    assert no_issuer["statusCode"] == 401

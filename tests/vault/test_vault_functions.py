@@ -12,7 +12,7 @@ from card_vault.settings import SettingsError, VaultSettings, from_environment
 from card_vault.vault import Vault
 
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import Captured, Database
+from tests.vault.conftest import CLIENT_ID, Captured, Database
 from tests.vault.events import FakeContext
 
 
@@ -26,7 +26,7 @@ def test_detokenize_returns_number_and_logs_reason_not_number(
     vault: Vault, as_detokenizer: Vault, log_lines: io.StringIO
 ) -> None:
     pan = card_number()
-    token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan))).view.token
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan)), client_id=CLIENT_ID).view.token
     context = FakeContext(function_name="card-vault-detokenize")
     answer = detokenize.handler({"token": token, "reason_code": "chargeback", "ticket": "CASE-2026118"}, context)
     assert answer == {"token": token, "pan": pan}
@@ -57,7 +57,7 @@ def test_detokenize_requires_token_and_reason(event: dict[str, str], as_detokeni
 def test_detokenize_tampered_record_fails_loudly(
     vault: Vault, as_detokenizer: Vault, database: Database, log_lines: io.StringIO
 ) -> None:
-    token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body()), client_id=CLIENT_ID).view.token
     with database.admin() as conn:
         conn.execute("UPDATE vault.cards SET pan_ciphertext = pan_ciphertext || '\\x00'::bytea")
     answer = detokenize.handler(
@@ -76,7 +76,7 @@ def test_detokenize_unknown_token(as_detokenizer: Vault) -> None:
 
 
 def test_purge_handler_deletes_expired(vault: Vault, settings: VaultSettings, database: Database) -> None:
-    token = vault.tokenize(TokenizeRequest.model_validate(card_body())).view.token
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body()), client_id=CLIENT_ID).view.token
     with database.admin() as conn:
         conn.execute("UPDATE vault.cards SET expiry_year = 2021 WHERE token = %s", (token,))
     runtime.install(vault, settings)
@@ -136,10 +136,12 @@ def test_settings_from_environment_name_the_variable() -> None:
             "VAULT_DB_HOST": "proxy.example",
             "VAULT_DB_NAME": "cde",
             "VAULT_DB_USER": "card_vault_app",
-            "VAULT_ALLOWED_CLIENT_SUBJECTS": '["CN=a"]',
+            "VAULT_CLIENTS": '[{"id": "pay", "subject": "CN=a", "issuer": "CN=ca", "rights": ["lookup"]}]',
         }
     )
-    assert settings.allowed_client_subjects == ("CN=a",)
+    assert settings.client("CN=a", "CN=ca") == settings.clients[0]
+    assert settings.clients[0].rights == {"lookup"}
+    assert settings.client("CN=a", "CN=other-ca") is None  # the issuer is checked too
 
 
 def test_iam_conninfo_verifies_the_proxy_certificate() -> None:

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
 
 import pytest
-from card_vault import api
 from card_vault.vault import Vault
 
+from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import CLIENT_ID, CLIENT_SUBJECT, Captured, Database
-from tests.vault.events import FakeContext, alb_event
 
 pytestmark = pytest.mark.usefixtures("installed")
-
-
-def call(captured: Captured, method: str, path: str, body: object | None = None, **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("subject", CLIENT_SUBJECT)
-    response: dict[str, Any] = api.handler(alb_event(method, path, body, **kwargs), FakeContext())
-    captured.add(response)
-    return response
-
-
-def payload(response: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(response["body"]) if response["body"] else {}
 
 
 def rows(database: Database) -> int:

@@ -17,7 +17,6 @@ import io
 import json
 import random
 import unicodedata
-from typing import Any
 
 import pytest
 from card_vault import api, detokenize, purge, runtime
@@ -28,6 +27,7 @@ from card_vault.vault import Vault
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import (
     CLIENT_ID,
@@ -43,17 +43,6 @@ from tests.vault.events import FakeContext, alb_event
 
 HYPOTHESIS_SEED = 19_2026
 print(f"hypothesis seed of the card-vault attack tests: {HYPOTHESIS_SEED}")
-
-
-def call(captured: Captured, method: str, path: str, body: object | None = None, **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("subject", CLIENT_SUBJECT)
-    response: dict[str, Any] = api.handler(alb_event(method, path, body, **kwargs), FakeContext())
-    captured.add(response)
-    return response
-
-
-def payload(response: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(response["body"]) if response["body"] else {}
 
 
 # --- Finding 1: the full PAN went to X-Ray -------------------------------------------------------

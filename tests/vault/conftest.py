@@ -146,8 +146,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"card-vault tests ran against {description}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def aws() -> Iterator[Aws]:
+    # Module scope, not session: a moto mock left active makes every later `mock_aws()` of another
+    # module on the same pytest-xdist worker a nested mock, which moto does not reset (test_preflight).
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

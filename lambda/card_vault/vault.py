@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
@@ -45,11 +46,24 @@ class Tokenized:
     created: bool
 
 
+@dataclass(frozen=True)
+class VaultParts:
+    """What the key-maintenance jobs work with (`card_vault.keys`)."""
+
+    store: CardStore
+    cipher: EnvelopeCipher
+    hasher: KeyedHasher
+    kms: Any
+
+
 class Vault:
     def __init__(self, *, store: CardStore, cipher: EnvelopeCipher, hasher: KeyedHasher) -> None:
         self._store = store
         self._cipher = cipher
         self._hasher = hasher
+
+    def parts(self) -> VaultParts:
+        return VaultParts(self._store, self._cipher, self._hasher, self._cipher.kms)
 
     def tokenize(self, request: TokenizeRequest, *, client_id: str) -> Tokenized:
         """Store the card once per client; the same number from the same client returns its first token.
@@ -61,9 +75,21 @@ class Vault:
         answer always shows the current expiry; an earlier one leaves it as it is.
 
         One round trip for a new card: the insert itself detects a duplicate (unique keyed hash),
-        so concurrent submissions of one card give one row and one token.
+        so concurrent submissions of one card give one row and one token. KMS: one `GenerateMac`
+        (plus one per older key version held during a rotation), and a `GenerateDataKey` only when
+        the cached data key is due (every 5 minutes or 1,000,000 encryptions).
         """
+        # One GenerateMac per held key version: one normally, two while a rotation is in progress.
         pan_hmac = self._hasher.digest(request.pan)
+        for older in self._hasher.previous:
+            found = self._store.find_under(
+                client_id=client_id,
+                hmac_key_version=older.version,
+                pan_hmac=self._hasher.digest(request.pan, older),
+                expiry=(request.expiry_year, request.expiry_month),
+            )
+            if found is not None:
+                return Tokenized(view_of(found), created=False)
         candidate = new_token()
         first6, last4 = masked_view(request.pan)
         stored, created = self._store.insert(
@@ -71,6 +97,7 @@ class Vault:
                 client_id=client_id,
                 token=candidate,
                 pan_hmac=pan_hmac,
+                hmac_key_version=self._hasher.current.version,
                 pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
                 name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
                 brand=request.brand,

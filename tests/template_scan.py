@@ -417,8 +417,8 @@ def _role_actions(template: Template) -> dict[str, set[str]]:
             for ref in references(role):
                 allowed.setdefault(ref, set()).update(actions)
     for logical_id, role in of_type(template, "AWS::IAM::Role").items():
-        for inline in as_list((role.get("Properties") or {}).get("Policies")):
-            for statement in as_list((inline.get("PolicyDocument") or {}).get("Statement")):
+        for inline in as_list((role.get("Properties") or {}).get("Policies") or []):
+            for statement in as_list((inline.get("PolicyDocument") or {}).get("Statement") or []):
                 if isinstance(statement, dict) and statement.get("Effect", "Allow") == "Allow":
                     allowed.setdefault(logical_id, set()).update(as_list(statement.get("Action")))
     return allowed

@@ -124,8 +124,8 @@ def test_the_api_role_cannot_brute_force_a_stored_card_offline(
     assert counted.calls["GenerateMac"] == candidates.index(pan) + 1
     print(
         f"online search of a 13-digit card with 3 unknown digits: {counted.calls['GenerateMac']} GenerateMac requests"
-        " (a 16-digit card: up to 1,000,000; at KMS's shared cryptographic quota of a few thousand to tens of"
-        " thousands of requests per second per region, every guess is throttled, logged and alarmable)"
+        " (a 16-digit card: up to 1,000,000, each a request against KMS's shared cryptographic request quota"
+        " and a CloudTrail event)"
     )
 
 

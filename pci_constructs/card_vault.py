@@ -306,6 +306,9 @@ class CardVault(Construct):
         # schema and roles exist.
         self.migrate.execute_after(self.migration_security_group)
         self.migrate.execute_before(self.listener_rule)
+        # On an update, a function's new code runs only once the schema it expects is there (each migration
+        # also keeps the previous code working: new columns get a default until the next release).
+        self.migrate.execute_before(self.api, self.detokenize, self.purge, self.keys)
         self.purge_rule = events.Rule(
             self,
             "PurgeSchedule",
@@ -545,6 +548,13 @@ def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:
     )
 
 
+_HMAC_ROTATION_REASON = (
+    "an HMAC KMS key cannot rotate automatically (AWS KMS Developer Guide, Rotating AWS KMS keys: symmetric"
+    " encryption keys only); the card vault rotates its keyed-hash key by version (card_vault.hmac_key_versions"
+    " and the re-hash job), yearly [PCI DSS v4.0.1 3.6.1]"
+)
+
+
 def _hmac_key(
     scope: Construct, version: int, *, alias_prefix: str, administrator_role_arns: tuple[str, ...]
 ) -> kms.Key:
@@ -571,6 +581,10 @@ def _hmac_key(
     retain(key)
     only_grants_for_aws_resources(key)
     separate_administrators(key, administrator_role_arns)
+    resource = key.node.default_child
+    assert isinstance(resource, kms.CfnKey)
+    # checkov's CKV_AWS_7 expects EnableKeyRotation on HMAC keys too; KMS refuses it for them.
+    resource.add_metadata("checkov", {"skip": [{"id": "CKV_AWS_7", "comment": _HMAC_ROTATION_REASON}]})
     if administrator_role_arns:
         key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -462,3 +462,16 @@ def test_configuration_refuses_a_repeated_hmac_version() -> None:
     data["card_vault"]["hmac_key_versions"] = [1, 1]
     with pytest.raises(ConfigError, match="hmac_key_versions"):
         parse_environment(data)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_vault_function_updates_only_after_the_migration(synthesized: Synthesized, region: str) -> None:
+    """A function's new code never runs against the previous schema: each waits for the migration trigger."""
+    template = _workload(synthesized, region)
+    (trigger,) = template.find_resources("Custom::Trigger")
+    functions = {
+        lid: f for lid, f in _functions(template).items() if "card_vault.migrate" not in f["Properties"]["Handler"]
+    }
+    assert len(functions) == 4
+    for logical_id, function in functions.items():
+        assert trigger in function.get("DependsOn", []), logical_id

@@ -7,9 +7,11 @@
 -- so until the re-hash job (`card_vault.keys`, job `rehash`) has moved them to the current
 -- version, a client submitting such a card again gets a second token for it; the job then
 -- reports that pair as a conflict and leaves both rows (see the README, "Key lifecycle").
+-- The default stays for one release: during the deploy the previous API code (hashing with the
+-- Secrets Manager key, version 0) may still insert until CloudFormation has updated the function;
+-- this release's code always names the version.
 ALTER TABLE vault.cards ADD COLUMN hmac_key_version smallint NOT NULL DEFAULT 0
     CHECK (hmac_key_version BETWEEN 0 AND 1000);
-ALTER TABLE vault.cards ALTER COLUMN hmac_key_version DROP DEFAULT;
 -- The re-hash job finds the rows of an old version without a full scan.
 CREATE INDEX cards_hmac_key_version ON vault.cards (hmac_key_version);
 -- When a data key was last re-encrypted under the configured KMS key (the rewrap job).

@@ -430,7 +430,6 @@ def test_bad_key_options_are_refused_naming_the_field(options: dict[str, Any], f
         (
             "vpc",
             "subnets",
-            "function_security_group",
             "endpoint_security_group",
             "database",
             "cardholder_data_key",
@@ -448,6 +447,7 @@ def test_bad_key_options_are_refused_naming_the_field(options: dict[str, Any], f
             key_administrator_role_arns=(),
             log_retention_days=365,
             listener_rule_priority=100,
+            target_group_name="card-vault-bad",
             clients=(),
             detokenize_caller_role_arns=("arn:aws:iam::111111111111:role/d",),
             purge_grace_days=30,

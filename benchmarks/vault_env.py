@@ -31,7 +31,7 @@ DEFAULT_CLIENT = ClientSettings(
     id=DEFAULT_CLIENT_ID,
     subject=DEFAULT_CLIENT_SUBJECT,
     issuer=DEFAULT_CLIENT_ISSUER,
-    rights=frozenset({"tokenize", "lookup", "dispose"}),
+    rights=frozenset({"tokenize", "lookup", "dispose", "update"}),
 )
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")

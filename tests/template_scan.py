@@ -32,6 +32,16 @@ def resources(template: Template) -> dict[str, dict[str, Any]]:
     return dict(template.get("Resources", {}))
 
 
+def empty_templates(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Stacks whose template creates nothing: CloudFormation refuses a template without resources
+    (cfn-lint F0001), and CDK's own AWS::CDK::Metadata, which the CLI adds, does not count."""
+    return [
+        stack
+        for stack, template in templates
+        if not any(r.get("Type") != "AWS::CDK::Metadata" for r in resources(template).values())
+    ]
+
+
 def of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
     return {lid: r for lid, r in resources(template).items() if r["Type"] == resource_type}
 

@@ -34,7 +34,6 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import ALBResolver, Response, content_types
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -119,7 +118,12 @@ def metric_timestamp(now_ms: int | None = None) -> int:
 
 
 def count_answers(client_id: str, results: list[Tokenized]) -> None:
-    """Known-card and new-card answers of one request as EMF metrics (dimension `client_id`)."""
+    """Known-card and new-card answers of one request as EMF metrics (dimension `client_id`).
+
+    Powertools' metrics package is imported here, by the first tokenization, not with the handler.
+    """
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
     metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
     metrics.set_timestamp(metric_timestamp())
     metrics.add_dimension("client_id", client_id)

@@ -100,7 +100,9 @@ class StopSignalError(Exception):
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    raise StopSignalError(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    print(f"stopping on {name}", flush=True)
+    raise StopSignalError(name)
 
 
 def main() -> None:
@@ -124,8 +126,8 @@ def main() -> None:
         print(f"                        X-Amzn-Mtls-Clientcert-Issuer: {DEFAULT_CLIENT_ISSUER}", flush=True)
         try:
             server.serve_forever()
-        except StopSignalError as stop:
-            print(f"stopping on {stop}", flush=True)
+        except StopSignalError:
+            pass  # announced by the handler; the contexts below close the server and stop PostgreSQL
         finally:
             server.server_close()
 

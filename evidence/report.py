@@ -47,7 +47,7 @@ from evidence.catalog import (
 )
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.topology import Topology
-from evidence.workpapers import workpapers_markdown
+from evidence.workpapers import all_workpapers, insert_paper_tables, papers_markdown, write_workpapers
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
 
@@ -983,6 +983,8 @@ def _write_set(
     diagrams = build_diagrams(model, topology, provenance_lines=prov.diagram_lines())
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
+    att = attestation or Attestation()
+    papers = all_workpapers(model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root)
     common: dict[str, Any] = {
         "app_name": title,
         "provenance": prov,
@@ -992,17 +994,18 @@ def _write_set(
         "report": report,
         "diagrams": diagrams,
         "versions": tool_versions(root),
-        "workpapers": workpapers_markdown(model, topology),
+        "workpapers": papers_markdown(papers),
     }
     directory.mkdir(parents=True, exist_ok=True)
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")
-    html_body = markdown_to_html(report_markdown(**common, for_html=True))
+    html_markdown = report_markdown(**{**common, "workpapers": papers_markdown(papers, for_html=True)}, for_html=True)
+    html_body = insert_paper_tables(markdown_to_html(html_markdown), papers)
     rendered()
     html_path = directory / f"{REPORT_NAME}.html"
     html_text = report_html(html_body, title_text=f"{STANDARD} compliance evidence: {title}", diagrams=diagrams)
     html_path.write_text(html_text, encoding="utf-8")
-    files = [markdown_path, html_path]
+    files = [markdown_path, html_path, *write_workpapers(directory, papers)]
     files += [directory / f for built in diagrams for f in built.files]
     return files
 

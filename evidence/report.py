@@ -47,7 +47,14 @@ from evidence.catalog import (
 )
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.topology import Topology
-from evidence.workpapers import all_workpapers, insert_paper_tables, papers_markdown, write_workpapers
+from evidence.workpapers import (
+    NOT_VERIFIED,
+    DeployedState,
+    all_workpapers,
+    insert_paper_tables,
+    papers_markdown,
+    write_workpapers,
+)
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
 
@@ -308,6 +315,7 @@ def provenance(
     environment: str,
     root: Path = ROOT,
     commit: str | None = None,
+    deployed_state: str = NOT_VERIFIED,
 ) -> Provenance:
     return Provenance(
         generated_at=generation_time(root),
@@ -318,7 +326,7 @@ def provenance(
         templates=tuple(template_digests(model, assembly_root(model, outdir))),
         assets=tuple(asset_hashes(_assets_directory(model, outdir))),
         attestation=attestation,
-        deployed_state="not verified (no live check supplied it)",
+        deployed_state=deployed_state,
         last_review=last_review(attestation, root),
     )
 
@@ -926,6 +934,7 @@ def write_compliance_evidence(
     root: Path = ROOT,
     attestation: Attestation | None = None,
     attestations: Mapping[str, Attestation] | None = None,
+    deployed: DeployedState | None = None,
 ) -> list[Path]:
     """Write the report and the diagrams under `<outdir>/compliance/`; return the files written.
 
@@ -934,6 +943,8 @@ def write_compliance_evidence(
     `attestation` comes from the environment configuration (everything "pending" without it).
     A delivery synth (stacks in Stages) also gets one set per environment in
     `<outdir>/compliance/<environment>/`, titled by it, with `attestations[environment]`.
+    `deployed` is what `make evidence-live` read from the account (evidence/live.py); without it
+    the report says the deployed state was not verified.
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
     directory = Path(outdir) / EVIDENCE_DIR
@@ -942,7 +953,7 @@ def write_compliance_evidence(
     if stages:
         top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
         title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
-    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title)
+    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title, deployed)
     for stage in stages:
         environment = _stage_name(stage)
         stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
@@ -977,14 +988,23 @@ def _write_set(
     root: Path,
     attestation: Attestation | None,
     title: str,
+    deployed: DeployedState | None = None,
 ) -> list[Path]:
-    prov = provenance(model, outdir, attestation=attestation or Attestation(), environment=title, root=root)
+    prov = provenance(
+        model,
+        outdir,
+        attestation=attestation or Attestation(),
+        environment=title,
+        root=root,
+        deployed_state=deployed.summary if deployed else NOT_VERIFIED,
+    )
     topology = Topology(model)
     diagrams = build_diagrams(model, topology, provenance_lines=prov.diagram_lines())
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     att = attestation or Attestation()
     papers = all_workpapers(model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root)
+    papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {
         "app_name": title,
         "provenance": prov,
@@ -1011,7 +1031,12 @@ def _write_set(
 
 
 def write_evidence_for_assembly(
-    outdir: str | Path, gate: Gate, report: GateReport, *, attestation: Attestation | None = None
+    outdir: str | Path,
+    gate: Gate,
+    report: GateReport,
+    *,
+    attestation: Attestation | None = None,
+    deployed: DeployedState | None = None,
 ) -> list[Path]:
     """Parse the assembly once, run the PCI DSS v4.0.1 rules on it, write the evidence from both."""
     from pci_rules.rule import evaluate
@@ -1019,7 +1044,13 @@ def write_evidence_for_assembly(
 
     model = TemplateModel.from_assembly(outdir)
     return write_compliance_evidence(
-        outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
+        outdir,
+        model=model,
+        results=evaluate(model, RULES),
+        gate=gate,
+        report=report,
+        attestation=attestation,
+        deployed=deployed,
     )
 
 

@@ -1279,6 +1279,16 @@ def all_workpapers(
 
 
 WORKPAPER_DIR = "workpapers"
+NOT_VERIFIED = "not verified (no live check supplied it)"
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """What `make evidence-live` read from the account (evidence/live.py): a one-line summary for
+    the provenance block and its work papers (drift, conformance pack, Security Hub controls)."""
+
+    summary: str
+    papers: tuple[WorkPaper, ...]
 
 
 def _placeholder(paper: WorkPaper) -> str:

@@ -841,9 +841,27 @@ def fix_viewbox(svg: str) -> str:
     return svg[: box.start()] + fixed + svg[box.end() :]
 
 
+# A printed part must fit one A4 landscape page (12 mm margins: 273 x 186 mm) with its caption and
+# frame: at most this height per unit of width (186 / 273 = 0.68, less ~45 px of caption and padding).
+PRINT_ASPECT = 0.62
+
+
+def _spans(start: float, length: float, window: float) -> list[float]:
+    """Starts of windows of `window` units covering [start, start + length], neighbours overlapping
+    by BAND_OVERLAP of a window."""
+    if length <= window:
+        return [start]
+    overlap = window * BAND_OVERLAP
+    parts = math.ceil((length - overlap) / (window - overlap))
+    step = (length - window) / (parts - 1)
+    return [round(start + i * step, 2) for i in range(parts)]
+
+
 def svg_bands(svg: str) -> list[tuple[float, float, float, float]]:
-    """ViewBoxes that split a Graphviz SVG left to right into parts each legible at PAGE_PX:
-    its smallest text renders at MIN_TEXT_PX or more. One part when the whole diagram is."""
+    """ViewBoxes that split a Graphviz SVG into parts each legible at PAGE_PX (its smallest text
+    renders at MIN_TEXT_PX or more) and each fitting one printed page (height at most PRINT_ASPECT
+    of its width): left to right, then top to bottom when a column is taller than a page. One part
+    when the whole diagram is both."""
     box = _VIEWBOX.search(svg)
     if box is None:
         return []
@@ -853,12 +871,15 @@ def svg_bands(svg: str) -> list[tuple[float, float, float, float]]:
     fonts = [float(f) for f in _FONT.findall(svg)]
     smallest = min(fonts, default=14.0) * scale  # in viewBox units
     legible = smallest * PAGE_PX / MIN_TEXT_PX  # the widest viewBox that keeps it legible
-    if width <= legible:
+    band_width = min(width, legible)
+    band_height = min(height, band_width * PRINT_ASPECT)
+    if width <= legible and height <= band_height:
         return [(x, y, width, height)]
-    overlap = legible * BAND_OVERLAP
-    parts = math.ceil((width - overlap) / (legible - overlap))
-    step = (width - legible) / (parts - 1)
-    return [(round(x + i * step, 2), y, round(legible, 2), height) for i in range(parts)]
+    return [
+        (left, top, round(band_width, 2), round(band_height, 2))
+        for top in _spans(y, height, band_height)
+        for left in _spans(x, width, band_width)
+    ]
 
 
 def _figure(built: DiagramFiles) -> str:
@@ -878,7 +899,7 @@ def _figure(built: DiagramFiles) -> str:
     for number, (x, y, width, height) in enumerate(bands, start=1):
         content = inner if number == 1 else _ID_ATTRIBUTE.sub("", inner)
         caption = (
-            f"<figcaption>Part {number} of {len(bands)}, left to right (parts overlap)</figcaption>"
+            f"<figcaption>Part {number} of {len(bands)}, left to right then top to bottom (parts overlap)</figcaption>"
             if len(bands) > 1
             else ""
         )

@@ -497,3 +497,14 @@ def functions_with_open_egress(templates: Iterable[tuple[str, Template]]) -> lis
                     if any(rule.get(prop) == cidr for prop, cidr in _ANYWHERE):
                         found.append(f"{stack}/{logical_id}: {key[0]}/{key[1]} egress {json.dumps(rule)}")
     return found
+
+
+def functions_without_active_tracing(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Issue #18 scanner kind 5: every AWS::Lambda::Function, CDK's own providers and singletons
+    included, traces actively (no documented exception today)."""
+    return [
+        f"{stack}/{logical_id}"
+        for stack, template in templates
+        for logical_id, function in of_type(template, "AWS::Lambda::Function").items()
+        if function.get("Properties", {}).get("TracingConfig", {}).get("Mode") != "Active"
+    ]

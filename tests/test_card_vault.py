@@ -82,7 +82,10 @@ def test_trigger_provider_logs_to_its_own_group_without_a_managed_policy(synthes
         for lid, r in resources.items()
         if lid.startswith("AWSCDKTriggerCustomResourceProvider") and r["Type"] == "AWS::IAM::Role"
     )
-    assert "ManagedPolicyArns" not in role["Properties"]
+    # Not AWSLambdaBasicExecutionRole: the project's own managed policy (log group and tracing, issue 18).
+    (arn,) = role["Properties"]["ManagedPolicyArns"]
+    assert resources[arn["Ref"]]["Type"] == "AWS::IAM::ManagedPolicy"
+    assert handler["Properties"]["TracingConfig"] == {"Mode": "Active"}
 
 
 def _statements(template: Template) -> Iterator[dict[str, Any]]:

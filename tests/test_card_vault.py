@@ -439,6 +439,7 @@ def test_bad_key_options_are_refused_naming_the_field(options: dict[str, Any], f
             "secrets_key",
             "log_key",
             "listener",
+            "alarm_topic",
         ),
         unused,
     )

@@ -2,7 +2,8 @@
 
 It imports only aws-cdk-lib, constructs and `pci_rules` (from wherever it is installed), so the wheel
 test runs it in a fresh venv, and the vacuity test gives the rules that the landing zone has nothing for
-(an EBS volume, Amazon Inspector) something to examine. On purpose it holds one finding of each kind:
+(an EBS volume, Amazon Inspector, and one compliant resource of each workload type of the crosswalk:
+`WORKLOAD`) something to examine. On purpose it holds one finding of each kind:
 `Open` (no encryption, no TLS-only policy...) left open, `Legacy` acknowledged through CDK's own
 `Validations.of(...).acknowledge`, and `Exported` accepted by the app's acknowledgment source.
 """

@@ -42,7 +42,7 @@ LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/fork/workload"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/fork-workload"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 SUBNETS = ["subnet-0123456789abcdef0"]
-DMS_LOGGING = {
+DMS_LOGGING: dict[str, Any] = {
     "Logging": {
         "EnableLogging": True,
         "LogComponents": [

@@ -181,7 +181,11 @@ MAPPINGS: dict[str, Mapping] = {
     "Inspector.3": rules("PCI4-INSPECTOR-LAMBDA-SCANNING", note="where the templates enable Inspector"),
     "Inspector.4": rules("PCI4-INSPECTOR-LAMBDA-SCANNING", note="where the templates enable Inspector"),
     "KMS.4": rules("PCI4-KMS-ROTATION"),
-    "Lambda.1": Mapping(),  # AWAITED_RULES
+    "Lambda.1": rules(
+        "PCI4-LAMBDA-NO-PUBLIC-ACCESS",
+        "PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE",
+        note="no `*` without a source condition, no unauthenticated URL; a service principal names its source",
+    ),
     "Lambda.2": rules("PCI4-LAMBDA-SUPPORTED-RUNTIME"),
     "MQ.2": rules("PCI4-MQ-AUDIT-LOGS"),
     "MQ.3": rules("PCI4-MQ-MINOR-UPGRADES"),
@@ -237,9 +241,9 @@ MAPPINGS: dict[str, Mapping] = {
     "WAF.11": rules("PCI4-WAF-LOGGING"),
 }
 
-# Controls whose rule another change of the pack brings: control -> the rule it maps to once present.
-# Lambda.1 (resource policies scoped to their source) comes with the gate-generalization work (issue 18).
-AWAITED_RULES: dict[str, str] = {"Lambda.1": "PCI4-LAMBDA-PERMISSION-SOURCE"}
+# Controls whose rule another change of the pack brings: control -> the rule it maps to once present
+# (none at present; Lambda.1's source rule arrived with issue 18).
+AWAITED_RULES: dict[str, str] = {}
 
 
 def _awaited(control_id: str) -> Mapping:

@@ -207,5 +207,6 @@ WORKLOAD_CASES: dict[str, tuple[Resources, Resources]] = {
         bad("GlobalAccessPoint", PublicAccessBlockConfiguration={"RestrictPublicBuckets": False}),
     ),
     "PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL": (good("DbEvents"), bad("DbEvents", EventCategories=["backup"])),
+    "PCI4-LAMBDA-NO-PUBLIC-ACCESS": (good("PartnerInvoke"), bad("PartnerInvoke", Principal="*")),
     "PCI4-INSPECTOR-EC2-ECR-SCANNING": (_inspector("EC2", "ECR", "LAMBDA"), _inspector("LAMBDA", "LAMBDA_CODE")),
 }

@@ -25,7 +25,7 @@ NOTHING_IN_THE_DEFAULT_APP = {
         r.id: "a workload type the landing zone does not create (tests/fork/app.py has one)"
         for r in RULES
         if r.check.__module__ == "pci_rules.rules.workloads"
-        and r.id not in ("PCI4-EC2-NACL-IN-USE", "PCI4-INSPECTOR-EC2-ECR-SCANNING")
+        and r.id not in ("PCI4-EC2-NACL-IN-USE", "PCI4-INSPECTOR-EC2-ECR-SCANNING", "PCI4-LAMBDA-NO-PUBLIC-ACCESS")
     },
 }
 

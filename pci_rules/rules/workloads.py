@@ -960,3 +960,24 @@ def inspector_ec2_ecr_scanning(model: TemplateModel) -> Iterator[Check]:
         types = {str(t) for t in as_list((call.get("parameters") or {}).get("resourceTypes"))}
         missing = [t for t in INSPECTOR_EC2_ECR if t not in types]
         yield _check(resource, f"Inspector enabled without {', '.join(missing)}" if missing else None)
+
+
+@rule(
+    id="PCI4-LAMBDA-NO-PUBLIC-ACCESS",
+    requirements=("1.4.4",),
+    description=(
+        "No Lambda permission lets anyone (`*`) invoke a function without a source condition, and no function URL"
+        " takes unauthenticated requests (AuthType NONE)."
+    ),
+    fix="Name the principal (an account, role or service with SourceArn/SourceAccount); use AuthType AWS_IAM.",
+)
+def lambda_no_public_access(model: TemplateModel) -> Iterator[Check]:
+    for permission in model.resources("AWS::Lambda::Permission"):
+        public = permission.prop("Principal") == "*" and not any(
+            permission.prop(key) for key in ("SourceArn", "SourceAccount", "PrincipalOrgID")
+        )
+        if permission.prop("FunctionUrlAuthType") == "NONE":
+            public = True
+        yield _check(permission, "anyone may invoke" if public else None)
+    for url in model.resources("AWS::Lambda::Url"):
+        yield _check(url, "the function URL takes unauthenticated requests" if url.prop("AuthType") == "NONE" else None)

@@ -403,6 +403,14 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "DataAccessPoint": ("AWS::S3::AccessPoint", {"Bucket": "fork-data"}),
     "GlobalAccessPoint": ("AWS::S3::MultiRegionAccessPoint", {"Regions": [{"Bucket": "fork-data"}]}),
+    "PartnerInvoke": (
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:settlement",
+            "Principal": "arn:aws:iam::222222222222:role/partner-settlement",
+        },
+    ),
     "DbEvents": (
         "AWS::RDS::EventSubscription",
         {

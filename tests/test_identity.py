@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
-from config.models import EnvironmentConfig
+from config.models import EnvironmentConfig, identity_center_trust_patterns
 from pci_constructs.account_guards import SSM_PUBLIC_SHARING_SETTING
 from pci_constructs.operator_roles import OperatorRole
 from pci_constructs.org_guardrails import SCP_MAX_CHARACTERS
@@ -91,11 +91,15 @@ def test_trust_names_only_the_configured_principals(synthesized: Synthesized, na
     named = set()
     for statement in statements:
         condition = statement["Condition"]
-        arn = condition.get("ArnEquals", condition.get("ArnLike", {}))["aws:PrincipalArn"]
-        named.add(arn)
-        account = arn.split(":")[4]
-        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
-    assert named == set(getattr(synthesized.config.identity, field))
+        arns = condition.get("ArnEquals", condition.get("ArnLike", {}))["aws:PrincipalArn"]
+        arns = arns if isinstance(arns, list) else [arns]
+        named.update(arns)
+        for arn in arns:
+            account = arn.split(":")[4]
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    configured = getattr(synthesized.config.identity, field)
+    expected = {p for c in configured for p in (identity_center_trust_patterns(c) if "/aws-reserved/" in c else (c,))}
+    assert named == expected
 
 
 def test_iam_principal_trust_requires_mfa(synthesized: Synthesized) -> None:
@@ -152,7 +156,6 @@ _ROLE = "AWSReservedSSO_PciPlatformAdmin_1234567890abcdef"
     ],
 )
 def test_identity_center_trust_matches_the_roles_in_every_region(configured: str, role: str, matches: bool) -> None:
-    from config.models import identity_center_trust_patterns
     from tests.iam_eval import Request, denied_by
 
     # The trust's ArnLike as a Deny-shaped probe: the statement "applies" exactly when the pattern matches.

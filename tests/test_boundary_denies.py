@@ -9,6 +9,7 @@ legitimate thing, or the one role the deny exempts (allowed).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from pci_constructs.permissions_boundary import (
     trail_metric_namespace,
 )
 from stacks.landing_zone import stack_name
-from tests.conftest import Synthesized
+from tests.conftest import ROOT, Synthesized
 from tests.iam_eval import Request, denied_by, render
 from tests.template_scan import boundary_conflicts
 
@@ -159,6 +160,9 @@ def test_boundary_fits_the_managed_policy_quota(boundary: list[dict[str, Any]]) 
     size = len(json.dumps({"Version": "2012-10-17", "Statement": boundary}, separators=(",", ":")))
     print(f"permissions boundary: {size} of 6144 characters")
     assert size <= 6144
+    quoted = re.search(r"The boundary is ([\d,]+)\s+of IAM's 6,144", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert quoted is not None, "the README quotes the boundary's size"
+    assert int(quoted[1].replace(",", "")) == size, "update the README's boundary size"
 
 
 # --- Over the synthesized landing zone -----------------------------------------------------------

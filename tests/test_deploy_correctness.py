@@ -39,13 +39,15 @@ from preflight.checks import (
     pipeline_principals,
     required_principals,
 )
-from stacks.landing_zone import build_landing_zone
+from stacks.landing_zone import build_landing_zone, leave_out_empty_stacks
 from tests.conftest import ROOT, Synthesized, new_app
 from tests.template_scan import (
     Template,
     as_list,
     created_principals,
+    empty_templates,
     endpoint_gaps,
+    foreign_alarm_actions,
     missing_log_groups,
     named_principals,
     of_type,
@@ -374,6 +376,51 @@ def test_existing_modes_add_only_the_pack_and_the_standards(existing_everything:
     Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("finding aggregator"))
 
 
+# --- Issue #18: a stack with nothing to create (CloudFormation refuses a template without resources) ---
+
+
+def test_no_template_of_the_default_app_or_the_delivery_is_empty(synthesized: Synthesized, delivered: Any) -> None:
+    delivery = [(a.stack_name, a.template) for a in delivered.assembly.stacks_recursively]
+    assert empty_templates([*synthesized.templates(), *delivery]) == []
+
+
+def test_detection_with_nothing_to_create_leaves_its_stack_out(tmp_path: Path) -> None:
+    """Found by the generated environments (LZ_GENERATED_SEED=1881293589): Config and Security Hub
+    off, GuardDuty existing. The GuardDuty note moves to the region's AccountGuards stack."""
+    data = _environment(config_mode="off", security_hub_mode="off", guardduty_mode="existing")
+    data["regions"] = {"us-east-1": data["regions"]["us-east-1"]}
+    app = new_app(tmp_path)
+    zone = build_landing_zone(app, parse_environment(data))
+    assembly = app.synth()
+    assert zone.audit is not None
+    assert zone.audit.detection == {}
+    names = [a.stack_name for a in assembly.stacks]
+    assert not [n for n in names if "-Detection-" in n]
+    assert empty_templates((a.stack_name, a.template) for a in assembly.stacks) == []
+    guards = zone.account_guards["us-east-1"]
+    Annotations.from_stack(guards).has_info("*", Match.string_like_regexp("RDS_LOGIN_EVENTS"))
+
+
+def test_an_empty_stack_is_caught_and_left_out(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    env = {"account": ACCOUNT, "region": "us-east-1"}
+    Stack(app, "Empty", env=env)
+    kept = Stack(app, "Kept", env=env)
+    s3.CfnBucket(kept, "Bucket")
+    waited_for = Stack(app, "WaitedFor", env=env)
+    kept.add_dependency(waited_for)
+    templates = [(a.stack_name, a.template) for a in app.synth().stacks]
+    assert sorted(empty_templates(templates)) == ["Empty", "WaitedFor"]
+    app = App(outdir=str(tmp_path / "pruned"))
+    Stack(app, "Empty", env=env)
+    kept = Stack(app, "Kept", env=env)
+    s3.CfnBucket(kept, "Bucket")
+    waited_for = Stack(app, "WaitedFor", env=env)
+    kept.add_dependency(waited_for)
+    assert leave_out_empty_stacks(app) == ["Empty"]  # a stack another waits for stays (and the scan names it)
+    assert sorted(a.stack_name for a in app.synth().stacks) == ["Kept", "WaitedFor"]
+
+
 def test_existing_standards_do_not_wait_for_a_hub(existing_everything: Any) -> None:
     _, templates = existing_everything
     for template in templates.values():
@@ -621,3 +668,35 @@ def test_a_trigger_waiting_only_its_function_timeout_is_caught(tmp_path: Path) -
         == ["MigrateTriggerC8C9B43F waits 300 s for a function that may run 300 s"]
         or len(trigger_headroom_gaps(_template(stack))) == 1
     )
+
+
+# --- Alarm actions stay in the alarm's region (issue 19: the vault's known-card alarms per region) -------------
+
+
+def test_every_alarm_notifies_a_topic_of_its_own_region(synthesized: Synthesized) -> None:
+    regions = {artifact.stack_name: artifact.environment.region for artifact in synthesized.assembly.stacks}
+    faults = [
+        fault
+        for name, template in synthesized.templates()
+        for fault in foreign_alarm_actions(name, template, regions[name])
+    ]
+    assert not faults, faults
+    alarms = sum(len(of_type(t, "AWS::CloudWatch::Alarm")) for _, t in synthesized.templates())
+    assert alarms > 0
+
+
+def test_an_alarm_on_another_regions_topic_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+    from aws_cdk import aws_sns as sns
+
+    app = new_app(tmp_path)
+    stack = Stack(app, "Elsewhere", env={"account": ACCOUNT, "region": "us-west-2"})
+    topic = sns.Topic.from_topic_arn(stack, "HomeTopic", f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts")
+    alarm = cloudwatch.Metric(namespace="X", metric_name="Y").create_alarm(
+        stack, "Alarm", threshold=1, evaluation_periods=1
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    template = app.synth().get_stack_by_name("Elsewhere").template
+    assert foreign_alarm_actions("Elsewhere", template, "us-west-2")
+    assert not foreign_alarm_actions("Elsewhere", template, "us-east-1")

@@ -35,7 +35,8 @@ def _variant() -> dict[str, Any]:
     data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
     data["audit"] = {**data["audit"], "replica_region": None, "config_mode": "existing"}
     data["acknowledgments"] = _single_region_acknowledgments(data["name"])
-    return json.loads(json.dumps(data))
+    plain: dict[str, Any] = json.loads(json.dumps(data))
+    return plain
 
 
 @pytest.fixture(scope="module")

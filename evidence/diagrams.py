@@ -885,14 +885,14 @@ _MERMAID_CLASSES = {
     "log": "fill:#ede7f6,stroke:#5e35b1,color:#000",
     "subnet": "fill:#eef4fb,stroke:#7a8ca5,color:#000",
     "connected": "fill:#fff3d6,stroke:#b7791f,color:#000",
-    "out": "fill:#f2f2f2,stroke:#777,stroke-dasharray:4 3,color:#000",
+    "out": "fill:#f2f2f2,stroke:#777,stroke-dasharray:4,color:#000",
     "note": "fill:#ffffff,stroke:#999,color:#000",
 }
 _MERMAID_CLUSTER = {
     "cde": "fill:#fff5f5,stroke:#b00020,stroke-width:3px,color:#b00020",
     "scope": "fill:#fffaf0,stroke:#e08e0b,stroke-width:2px",
     "connected": "fill:#fffaf0,stroke:#b7791f,stroke-width:2px",
-    "out": "fill:#fafafa,stroke:#777,stroke-dasharray:4 3",
+    "out": "fill:#fafafa,stroke:#777,stroke-dasharray:4",
 }
 _MERMAID_ARROW = {"flow": "-->", "data": "==>", "route": "-.->", "key": "-.->", "log": "-.->"}
 

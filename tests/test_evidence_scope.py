@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from compliance.gate import EVIDENCE_DIR
-from evidence.diagrams import data_flow_diagram, network_diagram, services_diagram
+from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, services_diagram
 from evidence.report import REPORT_NAME, build_diagrams, write_compliance_evidence
 from evidence.scope import CDE, ScopeModel, outside_templates, wireless_statement
 from evidence.topology import Topology
@@ -148,7 +148,7 @@ def test_the_data_flow_runs_from_entry_to_final_disposition(model: TemplateModel
         def node(prefix: str, labels: dict[str, str] = labels) -> str:
             return next(i for i, label in labels.items() if label.startswith(prefix))
 
-        def detail(source: str, target: str, diagram: Any = diagram) -> str:
+        def detail(source: str, target: str, diagram: Diagram = diagram) -> str:
             return next(e.detail for e in diagram.edges if e.source == source and e.target == target)
 
         waf, detok, purge, migrate = (

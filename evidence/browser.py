@@ -5,8 +5,9 @@ Not part of the synth (the synth stays machine-independent): the browser test an
 
 - `measure(html_path, width)` opens a copy of the report with a measuring script appended (the
   report itself carries no script), at a window `width` px wide, and returns per diagram part
-  whether it overflows its box, the smallest rendered text height in px, and the texts that no
-  part shows whole (a label cut at every part's edge).
+  whether it overflows its box, the smallest rendered text height in px, the pairs of texts whose
+  boxes overlap (labels printed over each other), and the texts that no part shows whole (a label
+  cut at every part's edge).
 - `print_pdf(html_path, pdf_path)` prints the report (A4 landscape, from its `@page` rule).
 """
 
@@ -49,7 +50,19 @@ window.addEventListener("load", () => {
         smallest = Math.min(smallest, size);
       }
     });
+    // Text boxes that overlap another by more than 1 px each way (labels printed over each other).
+    const boxes = texts.map(t => [t.getBoundingClientRect(), t.textContent]).filter(([r]) => r.width > 0);
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, ta] = boxes[i], [b, tb] = boxes[j];
+        const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (w > 1 && h > 1) overlaps.push([ta, tb]);
+      }
+    }
     out.parts.push({
+      overlaps: overlaps,
       diagram: name,
       overflow: box.right > frame.right + 0.5 || box.left < frame.left - 0.5 || box.right > window.innerWidth,
       svgWidth: box.width,

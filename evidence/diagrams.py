@@ -87,6 +87,7 @@ class Diagram:
     # (store, what it holds, protection mechanism, key as the templates reference it, retention)
     stores: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     rankdir: str = "TB"
+    spacing: tuple[float, float] = (0.25, 0.5)  # Graphviz nodesep, ranksep (inches)
 
     def add(self, node: Node, cluster: Cluster | None = None) -> str:
         if node.id not in self.nodes:
@@ -286,7 +287,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             # The route's destination goes into the subnet's label: parallel edge labels overprint.
             diagram.edges.append(Edge(subnet_node, gateway_nodes[target.key], "", "route"))
             subnet_routes.setdefault(subnet_node, []).append(
-                f"route {route.destination} -> {diagram.nodes[gateway_nodes[target.key]].label.split(chr(10))[0]}"
+                f"route {route.destination} -> {_short_target(diagram.nodes[gateway_nodes[target.key]].label)}"
             )
     for subnet_node, lines in subnet_routes.items():
         diagram.nodes[subnet_node].label += "\n" + "\n".join(sorted(set(lines)))
@@ -352,6 +353,19 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
     return diagram
 
 
+def _short_target(label: str) -> str:
+    """A route target's node label, short enough for a line of a subnet's label."""
+    first = label.split("\n")[0]
+    for long, short in (
+        ("AWS Network Firewall endpoint", "firewall"),
+        ("Firewall / Gateway Load Balancer endpoint", "GWLB endpoint"),
+        ("NAT gateway", "NAT"),
+        ("Internet gateway", "internet gateway"),
+    ):
+        first = first.replace(long, short)
+    return first
+
+
 def _tier_scope(topo: RegionTopology, scope: ScopeModel | None, tier: str) -> str:
     """Why a tier is inside the CDE boundary ("" when it is not): tagged, or hosting the vault."""
     if topo.is_cde_tier(tier):
@@ -359,7 +373,7 @@ def _tier_scope(topo: RegionTopology, scope: ScopeModel | None, tier: str) -> st
     if scope is not None and any(
         scope.category(s.resource)[1] == "hosts the card-vault functions" for s in topo.tier_subnets(tier)
     ):
-        return "CDE: hosts the card-vault functions"
+        return "CDE: vault functions"
     return ""
 
 
@@ -459,6 +473,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         name=f"data-flow-{topo.region}",
         title=f"PCI DSS v4.0.1 1.2.4 cardholder-data-flow diagram: {topo.region} (generated from the templates)",
         rankdir="LR",
+        spacing=(0.6, 0.9),
     )
     ids = _Ids()
     outside = Cluster("cluster_outside", "Outside the templates: unverified", "out")
@@ -749,7 +764,12 @@ def _log_destinations(model: TemplateModel, config: Resource) -> list[Resource]:
     for dest in config.prop("LogDestinationConfigs", default=[]) or []:
         if isinstance(dest, str) and ":log-group:" in dest:
             name = dest.split(":log-group:", 1)[1].removesuffix(":*")
-            found += [g for g in model.resources("AWS::Logs::LogGroup") if g.prop("LogGroupName") == name]
+            region = dest.split(":")[3]
+            found += [
+                g
+                for g in model.resources("AWS::Logs::LogGroup")
+                if g.prop("LogGroupName") == name and model.stack_of(g).region in (region, None)
+            ]
     return found
 
 
@@ -843,7 +863,8 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
         f"  graph [label={_dot_quote(heading)}, labelloc=t, labeljust=l, fontsize=16, fontname=Helvetica,"
-        f" rankdir={diagram.rankdir}, newrank=true, nodesep=0.25, ranksep=0.5, pad=0.2, dpi=80];",
+        f" rankdir={diagram.rankdir}, newrank=true, nodesep={diagram.spacing[0]}, ranksep={diagram.spacing[1]},"
+        " pad=0.2, dpi=80];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
         "  edge [fontname=Helvetica, fontsize=9];",
     ]
@@ -982,7 +1003,11 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
 
     def node(resource: Resource, label: str) -> str:
         if resource.key not in nodes:
-            nodes[resource.key] = diagram.add(Node(ids("s"), label, scope.kind_of(resource)), cluster_of(resource))
+            # The region on each label: the same service in two regions is two nodes, not one label twice.
+            region = model.stack_of(resource).region or UNKNOWN
+            head, _, rest = label.partition("\n")
+            text = f"{head} ({region})" + (f"\n{rest}" if rest else "")
+            nodes[resource.key] = diagram.add(Node(ids("s"), text, scope.kind_of(resource)), cluster_of(resource))
         return nodes[resource.key]
 
     def link(source: str, target: str, kind: str, label: str) -> None:

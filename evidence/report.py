@@ -939,7 +939,7 @@ def _inline_svg(svg: str) -> str:
 # margins is about 1,000 CSS px wide (a 1,400 px browser window gives the diagram ~1,250 px).
 PAGE_PX = 1000
 MIN_TEXT_PX = 8.5  # the browser test fails under 8 px; half a pixel of margin
-BAND_OVERLAP = 0.12  # each part repeats this share of its neighbour, so no label is split in every part
+BAND_OVERLAP = 0.2  # each part repeats this share of its neighbour, so no label is split in every part
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 _VIEWBOX = re.compile(r'viewBox="([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+)"')
 _SCALE = re.compile(r'<g id="graph0" class="graph" transform="scale\(([\d.]+)')

@@ -207,11 +207,12 @@ def test_the_security_services_diagram_draws_audit_detection_deployment_and_acce
     model: TemplateModel, synthesized: Synthesized
 ) -> None:
     diagram = services_diagram(model, ScopeModel(model), Path(synthesized.outdir))
-    labels = _labels(diagram)
-    edges = {(labels[e.source].split("\n")[0], labels[e.target].split("\n")[0]) for e in diagram.edges}
-    trail = next(v for v in labels.values() if v.startswith("CloudTrail trail")).split("\n")[0]
-    archive = next(v for v in labels.values() if v.startswith("S3 log archive")).split("\n")[0]
-    replica = next(v for v in labels.values() if v.startswith("S3 archive replica")).split("\n")[0]
+    # First lines, without the region each regional node names.
+    labels = {k: re.sub(r" \([a-z]{2}(-[a-z]+)+-\d\)$", "", v.split("\n")[0]) for k, v in _labels(diagram).items()}
+    edges = {(labels[e.source], labels[e.target]) for e in diagram.edges}
+    trail = next(v for v in labels.values() if v.startswith("CloudTrail trail"))
+    archive = next(v for v in labels.values() if v.startswith("S3 log archive"))
+    replica = next(v for v in labels.values() if v.startswith("S3 archive replica"))
     assert (trail, archive) in edges
     assert (archive, replica) in edges
     assert sum(1 for v in labels.values() if v.startswith("GuardDuty detector")) == 2
@@ -220,3 +221,14 @@ def test_the_security_services_diagram_draws_audit_detection_deployment_and_acce
     assert ("CDK bootstrap deploy role", "CDK bootstrap CloudFormation execution role") in edges
     keys = [v for v in labels.values() if v.startswith("KMS key")]
     assert len(keys) == len(list(model.resources("AWS::KMS::Key")))  # every key, once
+
+
+def test_no_diagram_repeats_a_label(model: TemplateModel, synthesized: Synthesized) -> None:
+    """One key's label once (the old "environment variables; environment variables; ..."), no two
+    nodes alike, no line twice in one label."""
+    for item in build_diagrams(model, assembly=Path(synthesized.outdir)):
+        labels = [n.label for n in item.diagram.nodes.values()]
+        assert len(labels) == len(set(labels)), item.diagram.name
+        for text in [*labels, *(e.detail or e.label for e in item.diagram.edges)]:
+            lines = [line for line in re.split(r"\n|; ", text) if line]
+            assert len(lines) == len(set(lines)), (item.diagram.name, text)

@@ -88,6 +88,7 @@ class Diagram:
     stores: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     rankdir: str = "TB"
     spacing: tuple[float, float] = (0.25, 0.5)  # Graphviz nodesep, ranksep (inches)
+    hop_nodes: bool = False  # draw each numbered hop as a small node on its arrow (DOT only)
 
     def add(self, node: Node, cluster: Cluster | None = None) -> str:
         if node.id not in self.nodes:
@@ -473,7 +474,8 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         name=f"data-flow-{topo.region}",
         title=f"PCI DSS v4.0.1 1.2.4 cardholder-data-flow diagram: {topo.region} (generated from the templates)",
         rankdir="LR",
-        spacing=(0.6, 0.9),
+        spacing=(0.3, 0.4),
+        hop_nodes=True,
     )
     ids = _Ids()
     outside = Cluster("cluster_outside", "Outside the templates: unverified", "out")
@@ -877,7 +879,23 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     for cluster in reversed(diagram.clusters):
         if cluster.nodes or cluster.clusters:
             lines += _dot_cluster(cluster, diagram.nodes, "  ")
-    for edge in diagram.edges:
+    for index, edge in enumerate(diagram.edges):
+        if diagram.hop_nodes and edge.detail:
+            # The hop's number as a small node on the arrow: dot never overlaps nodes, while it may
+            # print two edge labels over each other.
+            hop = f"hop{index}"
+            color = _DOT_EDGE[edge.kind].split(",")[0]
+            lines.append(
+                f'  {hop} [label={_dot_quote(edge.label)}, shape=circle, style=filled, fillcolor="#ffffff",'
+                f" {color}, fontsize=9, width=0.3, height=0.3, fixedsize=true, margin=0];"
+            )
+            rest = [_DOT_EDGE[edge.kind]]
+            if edge.refs:
+                rest.append(f"tooltip={_dot_quote('; '.join(edge.refs))}")
+            rest.append(f"comment={_dot_quote(edge.detail)}")
+            lines.append(f"  {edge.source} -> {hop} [{_DOT_EDGE[edge.kind]}, arrowhead=none];")
+            lines.append(f"  {hop} -> {edge.target} [{', '.join(rest)}];")
+            continue
         attrs = [f"label={_dot_quote(edge.label)}", _DOT_EDGE[edge.kind]]
         if edge.refs:
             attrs.append(f"tooltip={_dot_quote('; '.join(edge.refs))}")

@@ -9,6 +9,7 @@ Not part of the synth (the synth stays machine-independent): the browser test an
   boxes overlap (labels printed over each other), and the texts that no part shows whole (a label
   cut at every part's edge).
 - `print_pdf(html_path, pdf_path)` prints the report (A4 landscape, from its `@page` rule).
+- `screenshots(html_path, directory)` takes the README's two pictures (`make evidence-screenshots`).
 """
 
 from __future__ import annotations
@@ -162,17 +163,70 @@ def print_pdf(html_path: Path, pdf_path: Path, executable: str | None = None) ->
     return pdf_path
 
 
+SCREENSHOT_WIDTH, SCREENSHOT_HEIGHT = 1400, 900
+_FIGURE = re.compile(r'<figure class="diagram" data-diagram="data-flow-[^"]+">.*?</figure>', re.DOTALL)
+_STYLE = re.compile(r"<style>.*?</style>", re.DOTALL)
+
+
+def _shoot(executable: str, page: Path, png: Path, height: int) -> None:
+    done = subprocess.run(  # noqa: S603
+        [
+            *_base_command(executable, SCREENSHOT_WIDTH)[:-1],
+            f"--window-size={SCREENSHOT_WIDTH},{height}",
+            f"--screenshot={png.resolve()}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if done.returncode != 0 or not png.is_file():
+        raise RuntimeError(f"Chromium could not take a screenshot of {page}: {done.stderr[-2000:]}")
+
+
+def screenshots(html_path: Path, directory: Path, executable: str | None = None) -> list[Path]:
+    """The README's pictures: the report's first page and the first part of the first data-flow
+    diagram, each as Chromium renders it in a 1,400 px window."""
+    executable = executable or chromium()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install chromium)")
+    directory.mkdir(parents=True, exist_ok=True)
+    text = html_path.read_text(encoding="utf-8")
+    report, diagram = directory / "evidence-report-page.png", directory / "evidence-data-flow.png"
+    figure, style = _FIGURE.search(text), _STYLE.search(text)
+    if figure is None or style is None:
+        raise RuntimeError(f"{html_path} has no data-flow diagram rendered as SVG (is Graphviz installed?)")
+    _shoot(executable, html_path.resolve(), report, SCREENSHOT_HEIGHT)
+    with tempfile.TemporaryDirectory() as scratch:
+        page = Path(scratch) / "diagram.html"
+        page.write_text(
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{style.group(0)}</head>'
+            f"<body>{figure.group(0)}</body></html>",
+            encoding="utf-8",
+        )
+        _shoot(executable, page, diagram, SCREENSHOT_HEIGHT)
+    return [report, diagram]
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the compliance report to PDF with headless Chromium.")
     parser.add_argument("html", type=Path)
-    parser.add_argument("pdf", type=Path)
+    parser.add_argument("pdf", type=Path, nargs="?", help="the PDF to write")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="write the README's screenshots here instead")
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
-        written = print_pdf(args.html, args.pdf)
+        if args.screenshots is not None:
+            written = screenshots(args.html, args.screenshots)
+        elif args.pdf is not None:
+            written = [print_pdf(args.html, args.pdf)]
+        else:
+            parser.error("give the PDF to write, or --screenshots DIR")
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {written}")
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -164,8 +165,7 @@ def print_pdf(html_path: Path, pdf_path: Path, executable: str | None = None) ->
 
 
 SCREENSHOT_WIDTH, SCREENSHOT_HEIGHT = 1400, 900
-_FIGURE = re.compile(r'<figure class="diagram" data-diagram="data-flow-[^"]+">.*?</figure>', re.DOTALL)
-_STYLE = re.compile(r"<style>.*?</style>", re.DOTALL)
+_VIEWBOX = re.compile(r'viewBox="([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+)"')
 
 
 def _shoot(executable: str, page: Path, png: Path, height: int) -> None:
@@ -186,26 +186,30 @@ def _shoot(executable: str, page: Path, png: Path, height: int) -> None:
 
 
 def screenshots(html_path: Path, directory: Path, executable: str | None = None) -> list[Path]:
-    """The README's pictures: the report's first page and the first part of the first data-flow
-    diagram, each as Chromium renders it in a 1,400 px window."""
+    """The README's pictures: the report's first page, and the first data-flow diagram whole
+    (its SVG fitted to the width), each as Chromium renders it in a 1,400 px window."""
     executable = executable or chromium()
     if executable is None:
         raise RuntimeError("Chromium is not installed (apt-get install chromium)")
     directory.mkdir(parents=True, exist_ok=True)
-    text = html_path.read_text(encoding="utf-8")
     report, diagram = directory / "evidence-report-page.png", directory / "evidence-data-flow.png"
-    figure, style = _FIGURE.search(text), _STYLE.search(text)
-    if figure is None or style is None:
-        raise RuntimeError(f"{html_path} has no data-flow diagram rendered as SVG (is Graphviz installed?)")
+    svgs = sorted((html_path.parent / "diagrams").glob("data-flow-*.svg"))
+    if not svgs:
+        raise RuntimeError(f"no data-flow SVG beside {html_path} (is Graphviz installed?)")
+    box = _VIEWBOX.search(svgs[0].read_text(encoding="utf-8"))
+    if box is None:
+        raise RuntimeError(f"{svgs[0]} has no viewBox")
+    width, height = float(box.group(3)), float(box.group(4))
     _shoot(executable, html_path.resolve(), report, SCREENSHOT_HEIGHT)
     with tempfile.TemporaryDirectory() as scratch:
         page = Path(scratch) / "diagram.html"
         page.write_text(
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{style.group(0)}</head>'
-            f"<body>{figure.group(0)}</body></html>",
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"></head>'
+            '<body style="margin:0;background:#fff">'
+            f'<img src="{svgs[0].resolve().as_uri()}" style="display:block;width:100%" alt=""></body></html>',
             encoding="utf-8",
         )
-        _shoot(executable, page, diagram, SCREENSHOT_HEIGHT)
+        _shoot(executable, page, diagram, math.ceil(SCREENSHOT_WIDTH * height / width))
     return [report, diagram]
 
 

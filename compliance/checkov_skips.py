@@ -225,17 +225,6 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
             ),
         )
     ),
-    CheckovSkip(
-        path="PciLz-*-Workload-*/CardVault/Api/Invoke*",
-        check="CKV_AWS_364",
-        reason=(
-            "The load balancer's permission to invoke the API cannot name the target group as SourceArn:"
-            " the target group registers the function only after the permission exists (a cycle); the"
-            " function is reachable only through the listener rule of this account's ALB"
-        ),
-        requirement="PCI DSS v4.0.1 7.2.1",
-        conditional=True,  # the vault is optional (card_vault absent or enabled: false)
-    ),
     *_handler_skips(
         "PciLz-*-Workload-*/AWSCDK.TriggerCustomResourceProviderCustomResourceProvider/Handler",
         "CDK-generated provider of aws_cdk.triggers (the card vault's migration trigger): CloudFormation invokes"

@@ -99,8 +99,12 @@ SERVICE_CONDITION_KEYS: dict[tuple[str, PolicyKind], DocumentedConditions] = {
     ("lambda.amazonaws.com", "trust"): _documented("Defining Lambda function permissions with an execution role"),
     ("rds.amazonaws.com", "trust"): _documented("Setting up AWS Identity and Access Management (IAM) for RDS Proxy"),
     # --- Lambda resource-based policies (issue #10: the card vault) --------------------------------
+    # SourceAccount for any service principal: "Viewing resource-based IAM policies in Lambda" (Lambda
+    # Developer Guide: granting function access to AWS services, source-account).
     ("elasticloadbalancing.amazonaws.com", "function"): _documented(
-        "Lambda functions as targets (Application Load Balancers: prepare the Lambda function)", "aws:SourceArn"
+        "Lambda functions as targets (Application Load Balancers: prepare the Lambda function)",
+        "aws:SourceArn",
+        "aws:SourceAccount",
     ),
     ("events.amazonaws.com", "function"): _documented(
         "Using resource-based policies for Amazon EventBridge (AWS Lambda permissions)",

@@ -15,14 +15,15 @@ role whose permissions are written out here (no AWS managed policies, no wildcar
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Fn, Stack, Validations, triggers
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_elasticloadbalancingv2_targets as elb_targets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
@@ -50,6 +51,9 @@ DATABASE_USERS = (APP_USER, DETOKENIZE_USER, PURGE_USER)
 # What the vault passes as KMS encryption context for its data keys (lambda/card_vault/envelope.py).
 DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
+# "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
+# last, not starting with "internal-"; unique per account and region.
+_TARGET_GROUP_NAME = re.compile(r"^(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 # The CDK provider behind every `aws_cdk.triggers` trigger of a stack (one per stack).
 TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProviderCustomResourceProvider"
 # The trigger's provider invokes the migration synchronously and waits `Timeout` for the answer (by
@@ -92,6 +96,9 @@ class VaultDatabase:
     database_name: str
     master_secret: secretsmanager.ISecret
     database_security_group: ec2.ISecurityGroup
+    # Egress to the proxy (or the instance without it) on the database port only; every function that
+    # logs in by IAM carries it beside its own group (EncryptedDatabase.function_client_security_group).
+    client_security_group: ec2.ISecurityGroup
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,13 @@ class _FunctionSpec:
 class CardVault(Construct):
     """The four functions, their roles, keys, logs, schedule and ALB wiring.
 
-    Raises ValueError for a listener rule priority outside 1-50000 or no detokenize caller.
+    Each function has its own security group whose egress is what it calls: the API and detokenize
+    functions the VPC endpoints' group on 443 (KMS, Secrets Manager), the purge nothing beyond the
+    database; with `database.client_security_group` the proxy (or instance) on the database port.
+    The migration trigger reaches the instance directly and the Secrets Manager endpoint.
+
+    Raises ValueError for a listener rule priority outside 1-50000, no detokenize caller, or a target
+    group name AWS would refuse.
     """
 
     environment_key: kms.Key
@@ -123,6 +136,8 @@ class CardVault(Construct):
     listener_rule: elbv2.ApplicationListenerRule
     purge_rule: events.Rule
     migration_security_group: ec2.SecurityGroup
+    security_groups: dict[str, ec2.SecurityGroup]
+    alb_permission: lambda_.CfnPermission
 
     def __init__(
         self,
@@ -133,7 +148,6 @@ class CardVault(Construct):
         key_administrator_role_arns: tuple[str, ...],
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        function_security_group: ec2.ISecurityGroup,
         endpoint_security_group: ec2.ISecurityGroup,
         database: VaultDatabase,
         cardholder_data_key: kms.IKey,
@@ -142,6 +156,7 @@ class CardVault(Construct):
         log_retention_days: int,
         listener: elbv2.IApplicationListener,
         listener_rule_priority: int,
+        target_group_name: str,
         clients: tuple[VaultClient, ...],
         detokenize_caller_role_arns: tuple[str, ...],
         purge_grace_days: int,
@@ -153,12 +168,18 @@ class CardVault(Construct):
             raise ValueError("detokenize_caller_role_arns: name at least one role")
         if not 1 <= listener_rule_priority <= 50000:
             raise ValueError(f"listener_rule_priority={listener_rule_priority}: must be 1-50000")
+        if not _TARGET_GROUP_NAME.match(target_group_name):
+            raise ValueError(
+                f"target_group_name={target_group_name!r}: 1-32 letters, digits and hyphens, no hyphen first"
+                " or last, not starting with 'internal-'"
+            )
         self._vpc = vpc
         self._subnets = subnets
         self._log_key = log_key
         self._log_retention_days = log_retention_days
         self._secrets_key = secrets_key
         self.log_groups = {}
+        self.security_groups = {}
         reserved = reserved_concurrency or ReservedConcurrency()
 
         self.environment_key = purpose_key(
@@ -204,7 +225,10 @@ class CardVault(Construct):
                         ]
                     ),
                 },
-                security_groups=[function_security_group],
+                security_groups=[
+                    self._security_group("Api", endpoint_security_group, "KMS and Secrets Manager"),
+                    database.client_security_group,
+                ],
                 timeout=Duration.seconds(10),
                 statements=[
                     _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
@@ -224,7 +248,10 @@ class CardVault(Construct):
                 requirements="detokenize",
                 description="Card vault detokenization: returns a card number to an authorized role, with a reason",
                 environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
-                security_groups=[function_security_group],
+                security_groups=[
+                    self._security_group("Detokenize", endpoint_security_group, "KMS"),
+                    database.client_security_group,
+                ],
                 timeout=Duration.seconds(10),
                 statements=[
                     _data_key_statement(cardholder_data_key, "kms:Decrypt"),
@@ -240,7 +267,8 @@ class CardVault(Construct):
                 requirements="purge",
                 description="Card vault purge: deletes cards past expiry plus the grace period",
                 environment={**common, "VAULT_DB_USER": PURGE_USER, "VAULT_PURGE_GRACE_DAYS": str(purge_grace_days)},
-                security_groups=[function_security_group],
+                # IAM tokens are signed in the function: the database is all the purge reaches.
+                security_groups=[self._security_group("Purge", None, ""), database.client_security_group],
                 timeout=Duration.minutes(5),
                 statements=[_connect_statement(self, database, PURGE_USER)],
             ),
@@ -250,7 +278,7 @@ class CardVault(Construct):
         self.migrate = self._migration_trigger(database, reserved.migration)
 
         self._allow_detokenize_callers(detokenize_caller_role_arns)
-        self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority)
+        self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority, target_group_name)
         # The migration needs its database ingress rule first; the ALB routes to the API only once the
         # schema and roles exist.
         self.migrate.execute_after(self.migration_security_group)
@@ -270,6 +298,23 @@ class CardVault(Construct):
         )
 
     # -- functions -------------------------------------------------------------------------
+
+    def _security_group(
+        self, name: str, endpoint_security_group: ec2.ISecurityGroup | None, services: str
+    ) -> ec2.SecurityGroup:
+        """The function's own group: HTTPS to the interface endpoints' group when it calls AWS services
+        (`services`), nothing else (the database egress is the client group's)."""
+        group = ec2.SecurityGroup(
+            self,
+            f"{name}SecurityGroup",
+            vpc=self._vpc,
+            description=f"Card vault {name} function: " + (f"{services} endpoints only" if services else "no egress"),
+            allow_all_outbound=False,
+        )
+        if endpoint_security_group is not None:
+            group.add_egress_rule(endpoint_security_group, ec2.Port.tcp(HTTPS), f"To the {services} endpoints")
+        self.security_groups[name] = group
+        return group
 
     def _log_group(self, name: str) -> EncryptedLogGroup:
         group = EncryptedLogGroup(
@@ -443,15 +488,38 @@ class CardVault(Construct):
             )
 
     def _alb_route(
-        self, listener: elbv2.IApplicationListener, priority: int
+        self, listener: elbv2.IApplicationListener, priority: int, name: str
     ) -> tuple[elbv2.ApplicationTargetGroup, elbv2.ApplicationListenerRule]:
-        """`/v1/*` -> the API function. "Lambda functions as targets" (ELB): the target's permission for
-        elasticloadbalancing.amazonaws.com is added by the LambdaTarget before registration."""
+        """`/v1/*` -> the API function, through a target group of a fixed name.
+
+        "Use Lambda functions as targets of an Application Load Balancer" (ELB User Guide, prepare the
+        Lambda function) and "Viewing resource-based IAM policies in Lambda" / "Using resource-based
+        policies for Lambda" (Lambda Developer Guide): the permission for elasticloadbalancing.amazonaws.com
+        names the target group as SourceArn, which Lambda matches as a pattern, plus SourceAccount. The
+        fixed name gives `targetgroup/<name>/*` before the group exists, so the permission comes first
+        (ELB tests it at registration) and no reference cycle forms; without it, any target group of any
+        account could front the function and skip the mutual-TLS listener.
+
+        A fixed name cannot be replaced in place: every property that would replace a Lambda target
+        group (name, target type, protocol, port, VPC) is constant here, and the name depends only on
+        the environment, unique per account and region (two environments never share one).
+        """
+        stack = Stack.of(self)
+        self.alb_permission = lambda_.CfnPermission(
+            self.api,
+            "InvokeFromAlb",
+            action="lambda:InvokeFunction",
+            function_name=self.api.function_arn,
+            principal="elasticloadbalancing.amazonaws.com",
+            source_arn=f"arn:{stack.partition}:elasticloadbalancing:{stack.region}:{stack.account}:targetgroup/{name}/*",
+            source_account=stack.account,
+        )
         target_group = elbv2.ApplicationTargetGroup(
             self,
             "ApiTargets",
+            target_group_name=name,
             target_type=elbv2.TargetType.LAMBDA,
-            targets=[elb_targets.LambdaTarget(self.api)],
+            targets=[_ApiTarget(self.api, self.alb_permission)],
         )
         rule = elbv2.ApplicationListenerRule(
             self,
@@ -462,6 +530,24 @@ class CardVault(Construct):
             action=elbv2.ListenerAction.forward([target_group]),
         )
         return target_group, rule
+
+
+@jsii.implements(elbv2.IApplicationLoadBalancerTarget)
+class _ApiTarget:
+    """A Lambda target registered only after its source-scoped permission exists (CDK's LambdaTarget
+    grants the load balancer with no SourceArn or SourceAccount)."""
+
+    def __init__(self, function: lambda_.IFunction, permission: lambda_.CfnPermission) -> None:
+        self._function = function
+        self._permission = permission
+
+    def attach_to_application_target_group(
+        self, target_group: elbv2.IApplicationTargetGroup
+    ) -> elbv2.LoadBalancerTargetProps:
+        target_group.node.add_dependency(self._permission)
+        return elbv2.LoadBalancerTargetProps(
+            target_type=elbv2.TargetType.LAMBDA, target_json={"id": self._function.function_arn}
+        )
 
 
 def _accept_unreserved(function: lambda_.Function) -> None:

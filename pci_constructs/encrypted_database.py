@@ -79,6 +79,7 @@ class EncryptedDatabase(Construct):
     proxy: rds.DatabaseProxy | None
     proxy_policy: iam.ManagedPolicy
     proxy_security_group: ec2.SecurityGroup | None
+    function_client_security_group: ec2.SecurityGroup
     port: int
 
     def __init__(
@@ -262,6 +263,7 @@ class EncryptedDatabase(Construct):
             target_group.add_property_deletion_override("Tags")
             # The proxy must not start before its role can log in (its policy is attached separately).
             self.proxy.node.add_dependency(self.proxy_policy)
+        self.function_client_security_group = self._function_client_security_group(vpc, database_security_group)
 
     def _proxy_target_view(
         self, engine: rds.IInstanceEngine, database_security_group: ec2.ISecurityGroup
@@ -383,6 +385,33 @@ class EncryptedDatabase(Construct):
         database_security_group.add_ingress_rule(
             group, ec2.Port.tcp(self.port), "From the secret rotation function", remote_rule=True
         )
+        return group
+
+    def _function_client_security_group(
+        self, vpc: ec2.IVpc, database_security_group: ec2.ISecurityGroup
+    ) -> ec2.SecurityGroup:
+        """For a function that logs in by IAM: egress to the proxy (or, without one, the instance) on the
+        database port and nothing else. A function adds it beside its own group (egress to what else it
+        calls), so its egress is the union of the two and never the application tier's 443 to anywhere.
+
+        It lives here, beside the proxy, so that turning the proxy off rewrites its one egress rule in
+        this stack: a rule in the workload's stack naming the proxy's group would stop CloudFormation from
+        deleting that group before the workload is updated. The group itself exists in both modes."""
+        group = ec2.SecurityGroup(
+            self,
+            "FunctionClientSecurityGroup",
+            vpc=vpc,
+            description="Database clients (functions): to the RDS Proxy, or the instance without it, only",
+            allow_all_outbound=False,
+        )
+        if self.proxy_security_group is not None:
+            group.add_egress_rule(self.proxy_security_group, ec2.Port.tcp(self.port), "To RDS Proxy")
+            self.proxy_security_group.add_ingress_rule(group, ec2.Port.tcp(self.port), "From database-client functions")
+        else:
+            group.add_egress_rule(database_security_group, ec2.Port.tcp(self.port), "To the CDE database")
+            database_security_group.add_ingress_rule(
+                group, ec2.Port.tcp(self.port), "From database-client functions", remote_rule=True
+            )
         return group
 
     def _proxy_security_group(

@@ -8,6 +8,12 @@ them into the bundle (hard links; a copy across file systems) instead of reinsta
 With the CDK context `aws:cdk:bundling-stacks` set to `[]` (the stack unit tests), CDK skips bundling
 and the asset is the source folder as is.
 
+Only what the function uses: its own requirements file (the distributions its handler's modules
+import), and of botocore's ~450 service models only those named in `aws-services.txt` beside the
+requirements (the clients the code creates); botocore is over 30 MB, nearly all of it models. boto3
+itself stays bundled (the Lambda Developer Guide recommends bundling the SDK rather than relying on the
+runtime's, which changes under the function).
+
 Docker is never used: `try_bundle` either succeeds or raises, so CDK never falls back to its image.
 AWS docs: "Working with .zip file archives for Python Lambda functions" (platform-specific wheels).
 """
@@ -19,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,10 @@ from aws_cdk import aws_lambda as lambda_
 PLATFORM = "manylinux2014_x86_64"
 CACHE_ROOT = Path(os.environ.get("PCI_LZ_BUNDLE_CACHE", Path.home() / ".cache" / "pci-lz" / "lambda-deps"))
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+SERVICES_FILE = "aws-services.txt"
+# Bumped whenever what a bundle holds for the same inputs changes (the asset hash covers it).
+BUNDLE_LAYOUT = "2:botocore-models-pruned"
+_BOTOCORE_DATA = Path("botocore") / "data"
 
 
 def _python_version(runtime: lambda_.Runtime) -> str:
@@ -74,6 +85,51 @@ def link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def aws_services(requirements: Path) -> tuple[str, ...] | None:
+    """The service models to keep (`aws-services.txt` beside `requirements`), or None to keep all."""
+    listing = requirements.parent / SERVICES_FILE
+    if not listing.exists():
+        return None
+    names = [line.split("#")[0].strip() for line in listing.read_text(encoding="utf-8").splitlines()]
+    services = tuple(sorted(n for n in names if n))
+    bad = [n for n in services if not n.replace("-", "").isalnum()]
+    if bad or not services:
+        raise ValueError(f"{listing}: one botocore service name per line (e.g. kms), got {bad or 'none'}")
+    return services
+
+
+def _ignore_for(deps: Path, services: tuple[str, ...] | None) -> Callable[[str, list[str]], set[str]]:
+    """copytree's ignore: the cache marker, and botocore's service models not in `services`."""
+    data = deps / _BOTOCORE_DATA
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = {".complete"} if Path(directory) == deps else set()
+        if services is not None and Path(directory) == data:
+            ignored |= {n for n in names if (data / n).is_dir() and n not in services}
+        return ignored
+
+    return ignore
+
+
+def bundle_size(directory: Path) -> int:
+    """Bytes of every file under `directory` (what Lambda counts against its 250 MB unzipped limit)."""
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+
+
+def build_bundle(package: Path, requirements: Path, python_version: str, output_dir: Path) -> None:
+    """The function's bundle in `output_dir`: its cached dependencies (only the kept service models)
+    linked in, its package copied."""
+    deps = install_dependencies(requirements, python_version)
+    services = aws_services(requirements)
+    if services is not None:
+        missing = [s for s in services if not (deps / _BOTOCORE_DATA / s).is_dir()]
+        if missing:
+            raise ValueError(f"{requirements.parent / SERVICES_FILE}: botocore has no model for {missing}")
+    ignore = _ignore_for(deps, services)
+    shutil.copytree(deps, output_dir, dirs_exist_ok=True, ignore=ignore, copy_function=link_or_copy)
+    shutil.copytree(package, output_dir / package.name, dirs_exist_ok=True, ignore=_IGNORED)
+
+
 @jsii.implements(ILocalBundling)
 class _PipBundler:
     def __init__(self, package: Path, requirements: Path, python_version: str) -> None:
@@ -82,19 +138,15 @@ class _PipBundler:
         self._python_version = python_version
 
     def try_bundle(self, output_dir: str, options: Any = None) -> bool:
-        deps = install_dependencies(self._requirements, self._python_version)
-        shutil.copytree(
-            deps, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"), copy_function=link_or_copy
-        )
-        shutil.copytree(self._package, Path(output_dir) / self._package.name, dirs_exist_ok=True, ignore=_IGNORED)
+        build_bundle(self._package, self._requirements, self._python_version, Path(output_dir))
         return True
 
 
 def python_asset(*, package: Path, requirements: Path, runtime: lambda_.Runtime) -> lambda_.Code:
     """Lambda code: the `package` directory (importable by its name) plus the pinned `requirements`.
 
-    The asset hash covers the package's files and the requirements file, so code or pin changes
-    (and only those) produce a new asset.
+    The asset hash covers the package's files, the requirements file, the kept service models and
+    the bundle layout, so code, pin or model-list changes (and only those) produce a new asset.
     """
     python_version = _python_version(runtime)
     source_hash = hashlib.sha256()
@@ -102,6 +154,7 @@ def python_asset(*, package: Path, requirements: Path, runtime: lambda_.Runtime)
         source_hash.update(str(path.relative_to(package)).encode())
         source_hash.update(path.read_bytes())
     source_hash.update(dependencies_key(requirements, python_version).encode())
+    source_hash.update(f"|{BUNDLE_LAYOUT}|{','.join(aws_services(requirements) or ('*',))}".encode())
     return lambda_.Code.from_asset(
         str(package.parent),
         asset_hash_type=AssetHashType.CUSTOM,

@@ -109,6 +109,7 @@ class DataStack(LandingZoneStack):
             self.database.instance.db_instance_endpoint_address,
             resource_id,
             self.database.attached_secret.secret_arn,
+            self.database.function_client_security_group.security_group_id,
         )
         self.ebs_default_encryption = EbsDefaultEncryption(
             self,

@@ -32,8 +32,11 @@ SECURITY_HUB_EXISTING_NOTE = (
 
 
 def detection_enabled(config: EnvironmentConfig) -> bool:
+    """Whether a Detection stack would create anything: Config and Security Hub add resources in
+    `create` and `existing` (the pack, the standards), GuardDuty only in `create` (`existing` is a
+    note). A stack with no resources is left out: CloudFormation refuses a template without any."""
     audit = config.audit
-    return any(mode != "off" for mode in (audit.config_mode, audit.security_hub_mode, audit.guardduty_mode))
+    return audit.config_mode != "off" or audit.security_hub_mode != "off" or audit.guardduty_mode == "create"
 
 
 class DetectionStack(LandingZoneStack):

@@ -6,14 +6,14 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aws_cdk import Aspects, Stack, Tags
-from constructs import Construct
+from aws_cdk import Annotations, Aspects, CfnResource, Stack, Tags
+from constructs import Construct, IConstruct
 
 from config import ConfigError, EnvironmentConfig
 from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.audit_stack import AuditReplicaStack, AuditStack, archive_replication
 from stacks.data_stack import DataStack
-from stacks.detection_stack import DetectionStack, detection_enabled
+from stacks.detection_stack import GUARDDUTY_EXISTING_NOTE, DetectionStack, detection_enabled
 from stacks.edge_stack import EdgeStack
 from stacks.identity_stack import AccountGuardsStack, IdentityStack, OrgGuardrailsStack
 from stacks.keys_stack import KeysStack
@@ -118,6 +118,10 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge, workload=workload)
     zone.audit = _build_audit(scope, config, zone.regions)
     _build_identity(scope, config, zone)
+    if config.audit.guardduty_mode == "existing":
+        for region in config.regions:
+            if zone.audit is None or region not in zone.audit.detection:  # no Detection stack for the note
+                Annotations.of(zone.account_guards[region]).add_info(GUARDDUTY_EXISTING_NOTE)
     # Every IAM role and user of every stack of this environment, CDK-generated ones and those
     # added later, gets its region's permissions boundary. On `scope`, once: an Aspect on the App
     # would not reach the stacks of a Stage.
@@ -128,7 +132,32 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
     Tags.of(scope).add("environment", config.name)
     for add_stacks in extra_stacks(scope):  # a fork's own stacks, in this environment's scope
         add_stacks(scope, zone)
+    leave_out_empty_stacks(scope)
     return zone
+
+
+def _creates_something(construct: IConstruct) -> bool:
+    return any(isinstance(child, CfnResource) for child in construct.node.find_all())
+
+
+def leave_out_empty_stacks(scope: Construct) -> list[str]:
+    """Removes from `scope` every stack that would create no resource, and returns their names.
+
+    CloudFormation refuses a template without resources (cfn-lint F0001), so a stack whose every
+    part a configuration switched off must not reach the assembly, nor a pipeline stage (which
+    deploys what the stage holds). An empty stack exports nothing (an export needs a resource or
+    a parameter to name), so its producers keep theirs pinned and no consumer loses an import; a
+    stack another stack depends on is kept (removing it would drop that ordering), and the scan
+    `tests/template_scan.py:empty_templates` then fails on it.
+    """
+    stacks = [child for child in scope.node.children if isinstance(child, Stack)]
+    needed = {id(dependency) for stack in stacks for dependency in stack.dependencies}
+    removed = []
+    for stack in stacks:
+        if id(stack) not in needed and not _creates_something(stack):
+            scope.node.try_remove_child(stack.node.id)
+            removed.append(stack.stack_name)
+    return removed
 
 
 EXTRA_STACKS_CONTEXT = "extra_stacks"

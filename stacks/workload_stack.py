@@ -33,6 +33,14 @@ def proxy_parameter_name(config: EnvironmentConfig, attribute: Literal["endpoint
     return f"/pci-lz/{config.name}/database/proxy-{attribute}"
 
 
+def vault_target_group_name(environment: str) -> str:
+    """The card vault's ALB target group: fixed, so the API's permission can name it as SourceArn.
+
+    Unique per account and region (a target group's scope) because the environment name is, and at
+    most 31 characters for any valid name (`name` is 2-21). Fixed after the first deploy like `name`."""
+    return f"pcilz-{environment}-api"
+
+
 class WorkloadStack(LandingZoneStack):
     """Composes the card vault from the keys, network, database and edge of its region."""
 
@@ -65,7 +73,6 @@ class WorkloadStack(LandingZoneStack):
             key_administrator_role_arns=config.key_administrator_role_arns,
             vpc=network.vpc,
             subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
-            function_security_group=network.application_security_group,
             endpoint_security_group=network.endpoint_security_group,
             database=VaultDatabase(
                 proxy=self._proxy(config, database),
@@ -75,6 +82,7 @@ class WorkloadStack(LandingZoneStack):
                 database_name=config.database.database_name,
                 master_secret=database.attached_secret,
                 database_security_group=network.database_security_group,
+                client_security_group=database.function_client_security_group,
             ),
             cardholder_data_key=keys.cardholder_data,
             secrets_key=keys.secrets,
@@ -82,6 +90,7 @@ class WorkloadStack(LandingZoneStack):
             log_retention_days=config.log_retention_days,
             listener=alb.https_listener,
             listener_rule_priority=vault.listener_rule_priority,
+            target_group_name=vault_target_group_name(config.name),
             clients=tuple(
                 VaultClient(client_id=c.id, subject=c.subject, issuer=c.issuer, rights=c.rights) for c in vault.clients
             ),

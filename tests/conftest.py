@@ -32,9 +32,13 @@ CDK_CONTEXT.setdefault("aws:cdk:bundling-stacks", [])
 
 
 # tests/test_generated_environments.py: how many environments hypothesis generates, from which seed
-# (random unless LZ_GENERATED_SEED is set; printed in the session header so a failure reproduces).
+# (printed in the session header so a failure reproduces).
 GENERATED_EXAMPLES = int(os.environ.get("LZ_GENERATED_EXAMPLES", "12"))
-# A fixed default so CI is repeatable; LZ_GENERATED_SEED=<n> explores (seed 1881293589 finds an empty Detection stack).
+# The default seed is fixed, not drawn per run: `make test` must pass or fail for the code, not for
+# the draw, and a red CI run must be the same red run on a laptop. Exploring is a deliberate act:
+# LZ_GENERATED_SEED=<n> LZ_GENERATED_EXAMPLES=<many> (seed 1881293589 found the empty Detection
+# stack of issue 18, now a fixed test in tests/test_deploy_correctness.py); what a new seed finds
+# becomes a fixed test of its own, so the default seed's coverage never has to change to keep it.
 GENERATED_SEED = int(os.environ.get("LZ_GENERATED_SEED", "18"))
 
 

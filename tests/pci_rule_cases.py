@@ -654,6 +654,36 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         _function(),
     ),
     "PCI4-LAMBDA-SUPPORTED-RUNTIME": (_function(), {"Fn": r("AWS::Lambda::Function", Runtime="python3.7")}),
+    "PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE": (
+        {
+            **_function(),
+            "FromAlb": r(
+                "AWS::Lambda::Permission",
+                Action="lambda:InvokeFunction",
+                FunctionName={"Fn::GetAtt": ["Fn", "Arn"]},
+                Principal="elasticloadbalancing.amazonaws.com",
+                SourceArn={
+                    "Fn::Sub": "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:tg/*"
+                },
+                SourceAccount={"Ref": "AWS::AccountId"},
+            ),
+            "FromRole": r(
+                "AWS::Lambda::Permission",
+                Action="lambda:InvokeFunction",
+                FunctionName={"Fn::GetAtt": ["Fn", "Arn"]},
+                Principal="arn:aws:iam::111111111111:role/caller",
+            ),
+        },
+        {
+            **_function(),
+            "FromAlb": r(
+                "AWS::Lambda::Permission",
+                Action="lambda:InvokeFunction",
+                FunctionName={"Fn::GetAtt": ["Fn", "Arn"]},
+                Principal="elasticloadbalancing.amazonaws.com",
+            ),
+        },
+    ),
     "PCI4-IAM-NO-STAR-ACTIONS": (
         {
             "Policy": r(

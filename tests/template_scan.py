@@ -32,6 +32,16 @@ def resources(template: Template) -> dict[str, dict[str, Any]]:
     return dict(template.get("Resources", {}))
 
 
+def empty_templates(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Stacks whose template creates nothing: CloudFormation refuses a template without resources
+    (cfn-lint F0001), and CDK's own AWS::CDK::Metadata, which the CLI adds, does not count."""
+    return [
+        stack
+        for stack, template in templates
+        if not any(r.get("Type") != "AWS::CDK::Metadata" for r in resources(template).values())
+    ]
+
+
 def of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
     return {lid: r for lid, r in resources(template).items() if r["Type"] == resource_type}
 
@@ -393,3 +403,54 @@ def created_principals(template: Template) -> set[str]:
         elif resource["Type"] == "AWS::IAM::User" and isinstance(props.get("UserName"), str):
             created.add(f"user{props.get('Path', '/')}{props['UserName']}")
     return created
+
+
+# --- Issue #18 scanner kind 2: a function's security groups open to the internet -----------------
+
+_ANYWHERE = {("CidrIp", "0.0.0.0/0"), ("CidrIpv6", "::/0")}
+
+
+def _group_key(stack: str, value: Any, exported: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """(stack, logical ID) of the security group a GroupId value names: a local GetAtt, or an import
+    of another template's export of one; None for a literal ID or anything else."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return stack, value["Fn::GetAtt"][0]
+    if isinstance(value, dict) and isinstance(value.get("Fn::ImportValue"), str):
+        return exported.get(value["Fn::ImportValue"])
+    return None
+
+
+def functions_with_open_egress(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Lambda functions in a VPC one of whose security groups lets traffic out to 0.0.0.0/0 or ::/0
+    (inline SecurityGroupEgress or a separate AWS::EC2::SecurityGroupEgress, in any template), or
+    whose group the templates do not define (so its egress cannot be seen)."""
+    templates = list(templates)
+    exported: dict[str, tuple[str, str]] = {}
+    for stack, template in templates:
+        for output in template.get("Outputs", {}).values():
+            value, name = output.get("Value"), output.get("Export", {}).get("Name")
+            if isinstance(name, str) and isinstance(value, dict) and "Fn::GetAtt" in value:
+                exported[name] = (stack, value["Fn::GetAtt"][0])
+    egress: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for stack, template in templates:
+        for logical_id, resource in of_type(template, "AWS::EC2::SecurityGroup").items():
+            egress.setdefault((stack, logical_id), []).extend(
+                as_list(resource.get("Properties", {}).get("SecurityGroupEgress", []))
+            )
+    for stack, template in templates:
+        for resource in of_type(template, "AWS::EC2::SecurityGroupEgress").values():
+            key = _group_key(stack, resource["Properties"].get("GroupId"), exported)
+            if key is not None:
+                egress.setdefault(key, []).append(resource["Properties"])
+    found = []
+    for stack, template in templates:
+        for logical_id, function in of_type(template, "AWS::Lambda::Function").items():
+            for group in as_list(function.get("Properties", {}).get("VpcConfig", {}).get("SecurityGroupIds", [])):
+                key = _group_key(stack, group, exported)
+                if key is None or key not in egress:
+                    found.append(f"{stack}/{logical_id}: security group {json.dumps(group)} not in the templates")
+                    continue
+                for rule in egress[key]:
+                    if any(rule.get(prop) == cidr for prop, cidr in _ANYWHERE):
+                        found.append(f"{stack}/{logical_id}: {key[0]}/{key[1]} egress {json.dumps(rule)}")
+    return found

@@ -162,7 +162,6 @@ def _keys_and_compute(app: App) -> None:
         key_administrator_role_arns=(f"arn:aws:iam::{ACCOUNT}:role/admin",),
         vpc=network.vpc,
         subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),
-        function_security_group=network.application_security_group,
         endpoint_security_group=network.endpoint_security_group,
         database=VaultDatabase(
             proxy=database.proxy,
@@ -172,6 +171,7 @@ def _keys_and_compute(app: App) -> None:
             database_name="cde",
             master_secret=database.attached_secret,
             database_security_group=network.database_security_group,
+            client_security_group=database.function_client_security_group,
         ),
         cardholder_data_key=ring.cardholder_data,
         secrets_key=ring.secrets,
@@ -179,6 +179,7 @@ def _keys_and_compute(app: App) -> None:
         log_retention_days=365,
         listener=alb.https_listener,
         listener_rule_priority=100,
+        target_group_name="bare-vault-api",
         clients=(
             VaultClient(
                 client_id="payments", subject="CN=payments-client,O=Bare", issuer="CN=Bare CA", rights=("lookup",)

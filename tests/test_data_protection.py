@@ -275,8 +275,12 @@ def test_proxy_requires_tls_and_iam_and_sits_in_the_cde(synthesized: Synthesized
             if r["Properties"]["GroupId"]
             == {"Fn::GetAtt": [_logical_id(stack.database.proxy_security_group), "GroupId"]}
         ]
-        assert len(proxy_ingress) == 1
-        assert _imports(proxy_ingress[0]["SourceSecurityGroupId"], "ApplicationSecurityGroup")
+        # The application tier (a fork's workloads) and the database-client group of the vault's functions.
+        assert len(proxy_ingress) == 2
+        sources = [i["SourceSecurityGroupId"] for i in proxy_ingress]
+        assert sum(_imports(source, "ApplicationSecurityGroup") for source in sources) == 1
+        client = {"Fn::GetAtt": [_logical_id(stack.database.function_client_security_group), "GroupId"]}
+        assert client in sources
 
 
 def test_database_roles_carry_no_aws_managed_or_inline_policies(synthesized: Synthesized) -> None:

@@ -39,12 +39,13 @@ from preflight.checks import (
     pipeline_principals,
     required_principals,
 )
-from stacks.landing_zone import build_landing_zone
+from stacks.landing_zone import build_landing_zone, leave_out_empty_stacks
 from tests.conftest import ROOT, Synthesized, new_app
 from tests.template_scan import (
     Template,
     as_list,
     created_principals,
+    empty_templates,
     endpoint_gaps,
     missing_log_groups,
     named_principals,
@@ -372,6 +373,51 @@ def test_existing_modes_add_only_the_pack_and_the_standards(existing_everything:
     ]
     Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("RDS_LOGIN_EVENTS"))
     Annotations.from_stack(detection).has_info("*", Match.string_like_regexp("finding aggregator"))
+
+
+# --- Issue #18: a stack with nothing to create (CloudFormation refuses a template without resources) ---
+
+
+def test_no_template_of_the_default_app_or_the_delivery_is_empty(synthesized: Synthesized, delivered: Any) -> None:
+    delivery = [(a.stack_name, a.template) for a in delivered.assembly.stacks_recursively]
+    assert empty_templates([*synthesized.templates(), *delivery]) == []
+
+
+def test_detection_with_nothing_to_create_leaves_its_stack_out(tmp_path: Path) -> None:
+    """Found by the generated environments (LZ_GENERATED_SEED=1881293589): Config and Security Hub
+    off, GuardDuty existing. The GuardDuty note moves to the region's AccountGuards stack."""
+    data = _environment(config_mode="off", security_hub_mode="off", guardduty_mode="existing")
+    data["regions"] = {"us-east-1": data["regions"]["us-east-1"]}
+    app = new_app(tmp_path)
+    zone = build_landing_zone(app, parse_environment(data))
+    assembly = app.synth()
+    assert zone.audit is not None
+    assert zone.audit.detection == {}
+    names = [a.stack_name for a in assembly.stacks]
+    assert not [n for n in names if "-Detection-" in n]
+    assert empty_templates((a.stack_name, a.template) for a in assembly.stacks) == []
+    guards = zone.account_guards["us-east-1"]
+    Annotations.from_stack(guards).has_info("*", Match.string_like_regexp("RDS_LOGIN_EVENTS"))
+
+
+def test_an_empty_stack_is_caught_and_left_out(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    env = {"account": ACCOUNT, "region": "us-east-1"}
+    Stack(app, "Empty", env=env)
+    kept = Stack(app, "Kept", env=env)
+    s3.CfnBucket(kept, "Bucket")
+    waited_for = Stack(app, "WaitedFor", env=env)
+    kept.add_dependency(waited_for)
+    templates = [(a.stack_name, a.template) for a in app.synth().stacks]
+    assert sorted(empty_templates(templates)) == ["Empty", "WaitedFor"]
+    app = App(outdir=str(tmp_path / "pruned"))
+    Stack(app, "Empty", env=env)
+    kept = Stack(app, "Kept", env=env)
+    s3.CfnBucket(kept, "Bucket")
+    waited_for = Stack(app, "WaitedFor", env=env)
+    kept.add_dependency(waited_for)
+    assert leave_out_empty_stacks(app) == ["Empty"]  # a stack another waits for stays (and the scan names it)
+    assert sorted(a.stack_name for a in app.synth().stacks) == ["Kept", "WaitedFor"]
 
 
 def test_existing_standards_do_not_wait_for_a_hub(existing_everything: Any) -> None:

@@ -65,6 +65,9 @@ def _variant(change: str) -> dict[str, Any]:
             "security_hub_mode": "existing",
             "guardduty_mode": "existing",
         }
+    elif change == "nothing to detect":  # no Detection stack at all (issue #18)
+        off = {"config_mode": "off", "security_hub_mode": "off"}
+        data["audit"] = {**data["audit"], **off, "guardduty_mode": "existing"}
     return data
 
 
@@ -83,6 +86,7 @@ VARIANTS = (
     "guardrails on",
     "no operator roles",
     "detection all existing",
+    "nothing to detect",
 )
 
 

@@ -11,14 +11,22 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from card_vault.envelope import Sealed
 
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
 SCHEMA = "vault"
+
+
+def dict_row(cursor: Any) -> Any:
+    """psycopg's `dict_row`, imported when a query first runs: psycopg is not loaded with the handler
+    module (about 100 ms of its cold import), only by the first invocation that opens the pool."""
+    from psycopg.rows import dict_row as factory
+
+    return factory(cursor)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ def open_pool(
     kwargs: dict[str, Any] | None = None,
 ) -> ConnectionPool:
     """A pool whose connections autocommit; `conninfo` may be a callable (a fresh IAM token per connection)."""
+    from psycopg_pool import ConnectionPool
+
     return ConnectionPool(
         conninfo,
         min_size=1,

@@ -66,3 +66,33 @@ def lambda_supported_runtime(model: TemplateModel) -> Iterator[Check]:
         runtime = function.prop("Runtime")
         ok = runtime not in deprecated
         yield Check(function, ok, "" if ok else f"runtime {runtime} is deprecated")
+
+
+PERMISSION = "AWS::Lambda::Permission"
+
+
+def _service_principal(principal: object) -> bool:
+    return isinstance(principal, str) and (
+        principal.endswith(".amazonaws.com") or principal.endswith(".amazonaws.com.cn")
+    )
+
+
+@rule(
+    id="PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE",
+    requirements=("7.2.1", "1.4.4"),
+    description=(
+        "A Lambda permission for an AWS service principal names the resource or the account that may invoke"
+        " (SourceArn or SourceAccount): without either, that service acting for any account can invoke the"
+        " function (Security Hub Lambda.1 relates)."
+    ),
+    fix=(
+        "Set SourceArn (a pattern such as arn:...:targetgroup/<fixed name>/* is accepted) and SourceAccount"
+        " on the permission (CDK: add_permission(source_arn=..., source_account=...))."
+    ),
+)
+def lambda_service_permission_source(model: TemplateModel) -> Iterator[Check]:
+    for permission in model.resources(PERMISSION):
+        if not _service_principal(permission.prop("Principal")):
+            continue
+        ok = permission.prop("SourceArn") is not None or permission.prop("SourceAccount") is not None
+        yield Check(permission, ok, "" if ok else f"{permission.prop('Principal')} may invoke from any source")

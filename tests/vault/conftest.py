@@ -38,6 +38,7 @@ from card_vault.logs import SERVICE, MaskingFormatter
 from card_vault.pan import find_pans
 from card_vault.settings import ClientSettings, Right, VaultSettings
 from card_vault.store import CardStore, open_pool
+from card_vault.tracing import trace_aws_calls
 from card_vault.vault import Vault
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -184,6 +185,7 @@ def make_vault(
     database: Database, aws: Aws, role: str = "card_vault_app", *, pool_size: int = 4, **cipher: Any
 ) -> Vault:
     store = CardStore(open_pool(database.role_urls[role], max_size=pool_size))
+    trace_aws_calls(aws.session)  # as runtime.build_vault does: the AWS calls get their subsegments
     return Vault(
         store=store,
         cipher=EnvelopeCipher(kms=aws.session.client("kms"), key_id=aws.kms_key_arn, store=store, **cipher),
@@ -284,35 +286,21 @@ class XRayDaemon:
 
 @pytest.fixture(scope="session")
 def xray_daemon() -> XRayDaemon:
-    from aws_xray_sdk.core import patch
-
-    patch(["botocore"])  # what the functions' Tracer(patch_modules=("botocore",)) does in Lambda
     return XRayDaemon()
 
 
 @pytest.fixture(autouse=True)
-def tracing_on(xray_daemon: XRayDaemon, monkeypatch: pytest.MonkeyPatch) -> Iterator[XRayDaemon]:
-    """X-Ray on as in Lambda (active tracing, sampled), segments sent to the local daemon."""
-    from aws_xray_sdk import global_sdk_config
-    from aws_xray_sdk.core import xray_recorder
-    from aws_xray_sdk.core.lambda_launcher import LambdaContext
-
+def tracing_on(xray_daemon: XRayDaemon, monkeypatch: pytest.MonkeyPatch) -> XRayDaemon:
+    """X-Ray on as in Lambda (active tracing, sampled): the variables Lambda sets for an invocation,
+    the daemon address pointing at `xray_daemon`. The functions' own subsegments
+    (`card_vault.tracing`) and their AWS SDK calls' subsegments go there."""
     trace_id = f"Root=1-{secrets.token_hex(4)}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
     monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
     monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id)
     monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", xray_daemon.address)
     monkeypatch.delenv("AWS_XRAY_SDK_ENABLED", raising=False)
-    global_sdk_config.set_sdk_enabled(True)
-    xray_recorder.configure(
-        context=LambdaContext(),
-        daemon_address=xray_daemon.address,
-        sampling=False,
-        context_missing="LOG_ERROR",
-        streaming_threshold=0,  # as the recorder sets itself in Lambda: each subsegment sent when it ends
-    )
     xray_daemon.drain()
-    yield xray_daemon
-    global_sdk_config.set_sdk_enabled(False)
+    return xray_daemon
 
 
 _XRAY_IDS = frozenset({"id", "parent_id", "trace_id"})

@@ -111,7 +111,14 @@ def _member_lines(members: list[Member]) -> list[str]:
     lines = []
     for kind, names in by_kind.items():
         plural = "s" if len(names) > 1 else ""
-        lines.append(f"{kind}{plural}: {', '.join(names)}")
+        line = f"{kind}{plural}:"
+        for name in names:  # wrapped at 60 characters: a long line is cut in every part of a split diagram
+            if len(line) + len(name) + 2 > 60 and not line.endswith(":"):
+                lines.append(line + ",")
+                line = name
+            else:
+                line = f"{line} {name}" if line.endswith(":") else f"{line}, {name}"
+        lines.append(line)
     return lines
 
 

@@ -47,3 +47,15 @@ def test_every_identifier_the_rule_pack_and_the_conformance_pack_cite_exists_in_
     for body in pack["Resources"].values():
         cited |= set((body.get("Metadata") or {}).get("PciDssV401Requirements") or ())
     assert sorted(cited - IDS) == []
+
+
+def test_the_readme_shows_the_evidence_screenshots_that_make_evidence_screenshots_writes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--screenshots docs" in makefile
+    for name in ("evidence-report-page.png", "evidence-data-flow.png"):
+        assert f"](docs/{name})" in readme
+        data = (ROOT / "docs" / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        width = int.from_bytes(data[16:20], "big")
+        assert width == 1400, (name, width)

@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit evidence-pdf evidence-screenshots bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
+.PHONY: synth test lint pytest audit evidence-pdf evidence-screenshots evidence-live bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
 
 ## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
 toolchain:
@@ -149,6 +149,13 @@ evidence-pdf: $(BIN)/.installed
 ## data-flow diagram (docs/evidence-*.png) with headless Chromium; commit them with the change.
 evidence-screenshots: $(BIN)/.installed
 	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html --screenshots docs
+
+## evidence-live: synthesize LZ_ENV, then read its deployed state with the operator's credentials
+## (CloudFormation drift per stack, the conformance pack's compliance, Security Hub PCI DSS v4.0.1
+## control status) into the same evidence set. DetectStackDrift starts a drift detection (it changes
+## no resource); EVIDENCE_LIVE_ARGS=--no-detect reports the last detection's result instead.
+evidence-live: synth
+	$(BIN)/python -m evidence.live cdk.out $(if $(LZ_ENV),--env $(LZ_ENV)) $(EVIDENCE_LIVE_ARGS)
 
 ## bench: synth/test-suite timings and memory, medians of RUNS runs, into cdk.out/benchmarks/.
 RUNS ?= 3

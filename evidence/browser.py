@@ -10,6 +10,11 @@ Not part of the synth (the synth stays machine-independent): the browser test an
   cut at every part's edge).
 - `print_pdf(html_path, pdf_path)` prints the report (A4 landscape, from its `@page` rule).
 - `screenshots(html_path, directory)` takes the README's two pictures (`make evidence-screenshots`).
+- `check_print(html_path)` is the page-by-page check of the PDF: in Chromium's print layout (the
+  report's print styles, at the printable width of an A4 landscape page with 12 mm margins) each
+  diagram part's box against the printable area, and a real print of every diagram part, each
+  starting a page: as many pages as parts means no part was split across pages (a part taller
+  than a page would continue on the next), and every page is A4 landscape.
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ window.addEventListener("load", () => {
     texts.forEach((text, i) => {
       const r = text.getBoundingClientRect();
       const size = parseFloat(text.getAttribute("font-size") || "14") * text.getScreenCTM().a;
-      if (r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5) {
+      const inside = r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+        && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+      if (r.width > 0 && inside) {
         unseen[name].delete(i);
         smallest = Math.min(smallest, size);
       }
@@ -84,6 +91,42 @@ window.addEventListener("load", () => {
 });
 </script>
 """
+
+
+# A4 landscape, 12 mm margins (the report's `@page` rule); CSS px are 1/96 in.
+PAGE_MM = (297.0, 210.0)
+MARGIN_MM = 12.0
+PX_PER_MM = 96 / 25.4
+PRINT_WIDTH_PX = (PAGE_MM[0] - 2 * MARGIN_MM) * PX_PER_MM  # 1031.8
+PRINT_HEIGHT_PX = (PAGE_MM[1] - 2 * MARGIN_MM) * PX_PER_MM  # 703.0
+PAGE_PT = (PAGE_MM[0] / 25.4 * 72, PAGE_MM[1] / 25.4 * 72)  # 841.9 x 595.3 pt
+_FIGURE = re.compile(r'<figure class="diagram" data-diagram="[^"]*">.*?</figure>', re.DOTALL)
+_MEDIABOX = re.compile(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]")
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![s\w])")
+_MEASURE_PRINT = """
+<script>
+window.addEventListener("load", () => {
+  const parts = Array.from(document.querySelectorAll("figure.diagram")).map(figure => {
+    const box = figure.getBoundingClientRect();
+    return {diagram: figure.dataset.diagram, width: box.width, height: box.height};
+  });
+  const pre = document.createElement("pre");
+  pre.id = "lz-measure";
+  pre.textContent = JSON.stringify(parts);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+@dataclass(frozen=True)
+class PrintCheck:
+    """`parts`: each diagram part's box in the print layout (diagram, width px, height px);
+    `pages`: pages the diagram-per-page print took; `page_sizes`: every page's size in pt."""
+
+    parts: list[tuple[str, float, float]]
+    pages: int
+    page_sizes: list[tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -211,6 +254,57 @@ def screenshots(html_path: Path, directory: Path, executable: str | None = None)
         )
         _shoot(executable, page, diagram, math.ceil(SCREENSHOT_WIDTH * height / width))
     return [report, diagram]
+
+
+def pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    """(width, height) in pt of every page of a Chromium PDF (page objects are not compressed)."""
+    boxes = [(float(c) - float(a), float(d) - float(b)) for a, b, c, d in _MEDIABOX.findall(pdf)]
+    count = len(_PAGE_OBJECT.findall(pdf))
+    return boxes if len(boxes) == count else boxes[:count] + [(0.0, 0.0)] * (count - len(boxes))
+
+
+def _print_styles(html_text: str) -> str:
+    """The report with its print rules applied on screen (`@media print` -> `@media all`)."""
+    return html_text.replace("@media print", "@media all")
+
+
+def check_print(html_path: Path, executable: str | None = None) -> PrintCheck:
+    """The page-by-page print check (see the module docstring)."""
+    executable = executable or chromium()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install chromium)")
+    text = html_path.read_text(encoding="utf-8")
+    figures = _FIGURE.findall(text)
+    head = text.split("<body>", 1)[0]
+    width = round(PRINT_WIDTH_PX)
+    with tempfile.TemporaryDirectory() as scratch:
+        page = Path(scratch) / "print-layout.html"
+        page.write_text(_print_styles(text).replace("</body>", _MEASURE_PRINT + "</body>", 1), encoding="utf-8")
+        done = subprocess.run(  # noqa: S603
+            [*_base_command(executable, width), "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        found = _RESULT.search(done.stdout)
+        if found is None:
+            raise RuntimeError(f"Chromium produced no measurement (exit {done.returncode}): {done.stderr[-2000:]}")
+        import html as html_lib
+
+        parts = [
+            (str(p["diagram"]), float(p["width"]), float(p["height"]))
+            for p in json.loads(html_lib.unescape(found.group(1)))
+        ]
+        one_per_page = Path(scratch) / "diagrams.html"
+        body = "\n".join(
+            f'<div style="break-before: {"auto" if i == 0 else "page"}">{figure}</div>'
+            for i, figure in enumerate(figures)
+        )
+        one_per_page.write_text(f"{head}<body>\n{body}\n</body>\n</html>\n", encoding="utf-8")
+        pdf = print_pdf(one_per_page, Path(scratch) / "diagrams.pdf", executable)
+        sizes = pdf_pages(pdf.read_bytes())
+    return PrintCheck(parts, len(sizes), sizes)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

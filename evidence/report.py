@@ -56,7 +56,14 @@ from evidence.diagrams import (
 from evidence.flows import alias_of, grants, key_reference, kms_key
 from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
 from evidence.topology import Topology
-from evidence.workpapers import workpapers_markdown
+from evidence.workpapers import (
+    NOT_VERIFIED,
+    DeployedState,
+    all_workpapers,
+    insert_paper_tables,
+    papers_markdown,
+    write_workpapers,
+)
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
 
@@ -319,6 +326,7 @@ def provenance(
     environment: str,
     root: Path = ROOT,
     commit: str | None = None,
+    deployed_state: str = NOT_VERIFIED,
 ) -> Provenance:
     return Provenance(
         generated_at=generation_time(root),
@@ -329,7 +337,7 @@ def provenance(
         templates=tuple(template_digests(model, assembly_root(model, outdir))),
         assets=tuple(asset_hashes(_assets_directory(model, outdir))),
         attestation=attestation,
-        deployed_state="not verified (no live check supplied it)",
+        deployed_state=deployed_state,
         last_review=last_review(attestation, root),
     )
 
@@ -959,9 +967,27 @@ def fix_viewbox(svg: str) -> str:
     return svg[: box.start()] + fixed + svg[box.end() :]
 
 
+# A printed part must fit one A4 landscape page (12 mm margins: 273 x 186 mm) with its caption and
+# frame: at most this height per unit of width (186 / 273 = 0.68, less ~45 px of caption and padding).
+PRINT_ASPECT = 0.62
+
+
+def _spans(start: float, length: float, window: float) -> list[float]:
+    """Starts of windows of `window` units covering [start, start + length], neighbours overlapping
+    by BAND_OVERLAP of a window."""
+    if length <= window:
+        return [start]
+    overlap = window * BAND_OVERLAP
+    parts = math.ceil((length - overlap) / (window - overlap))
+    step = (length - window) / (parts - 1)
+    return [round(start + i * step, 2) for i in range(parts)]
+
+
 def svg_bands(svg: str) -> list[tuple[float, float, float, float]]:
-    """ViewBoxes that split a Graphviz SVG left to right into parts each legible at PAGE_PX:
-    its smallest text renders at MIN_TEXT_PX or more. One part when the whole diagram is."""
+    """ViewBoxes that split a Graphviz SVG into parts each legible at PAGE_PX (its smallest text
+    renders at MIN_TEXT_PX or more) and each fitting one printed page (height at most PRINT_ASPECT
+    of its width): left to right, then top to bottom when a column is taller than a page. One part
+    when the whole diagram is both."""
     box = _VIEWBOX.search(svg)
     if box is None:
         return []
@@ -971,12 +997,15 @@ def svg_bands(svg: str) -> list[tuple[float, float, float, float]]:
     fonts = [float(f) for f in _FONT.findall(svg)]
     smallest = min(fonts, default=14.0) * scale  # in viewBox units
     legible = smallest * PAGE_PX / MIN_TEXT_PX  # the widest viewBox that keeps it legible
-    if width <= legible:
+    band_width = min(width, legible)
+    band_height = min(height, band_width * PRINT_ASPECT)
+    if width <= legible and height <= band_height:
         return [(x, y, width, height)]
-    overlap = legible * BAND_OVERLAP
-    parts = math.ceil((width - overlap) / (legible - overlap))
-    step = (width - legible) / (parts - 1)
-    return [(round(x + i * step, 2), y, round(legible, 2), height) for i in range(parts)]
+    return [
+        (left, top, round(band_width, 2), round(band_height, 2))
+        for top in _spans(y, height, band_height)
+        for left in _spans(x, width, band_width)
+    ]
 
 
 def _figure(built: DiagramFiles) -> str:
@@ -996,7 +1025,7 @@ def _figure(built: DiagramFiles) -> str:
     for number, (x, y, width, height) in enumerate(bands, start=1):
         content = inner if number == 1 else _ID_ATTRIBUTE.sub("", inner)
         caption = (
-            f"<figcaption>Part {number} of {len(bands)}, left to right (parts overlap)</figcaption>"
+            f"<figcaption>Part {number} of {len(bands)}, left to right then top to bottom (parts overlap)</figcaption>"
             if len(bands) > 1
             else ""
         )
@@ -1052,6 +1081,7 @@ def write_compliance_evidence(
     root: Path = ROOT,
     attestation: Attestation | None = None,
     attestations: Mapping[str, Attestation] | None = None,
+    deployed: DeployedState | None = None,
 ) -> list[Path]:
     """Write the report and the diagrams under `<outdir>/compliance/`; return the files written.
 
@@ -1060,6 +1090,8 @@ def write_compliance_evidence(
     `attestation` comes from the environment configuration (everything "pending" without it).
     A delivery synth (stacks in Stages) also gets one set per environment in
     `<outdir>/compliance/<environment>/`, titled by it, with `attestations[environment]`.
+    `deployed` is what `make evidence-live` read from the account (evidence/live.py); without it
+    the report says the deployed state was not verified.
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
     directory = Path(outdir) / EVIDENCE_DIR
@@ -1068,7 +1100,7 @@ def write_compliance_evidence(
     if stages:
         top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
         title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
-    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title)
+    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title, deployed)
     for stage in stages:
         environment = _stage_name(stage)
         stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
@@ -1103,14 +1135,25 @@ def _write_set(
     root: Path,
     attestation: Attestation | None,
     title: str,
+    deployed: DeployedState | None = None,
 ) -> list[Path]:
-    prov = provenance(model, outdir, attestation=attestation or Attestation(), environment=title, root=root)
+    prov = provenance(
+        model,
+        outdir,
+        attestation=attestation or Attestation(),
+        environment=title,
+        root=root,
+        deployed_state=deployed.summary if deployed else NOT_VERIFIED,
+    )
     topology = Topology(model)
     scope = ScopeModel(model, topology)
     assembly = _assets_directory(model, outdir)
     diagrams = build_diagrams(model, topology, prov.diagram_lines(), scope, assembly)
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
+    att = attestation or Attestation()
+    papers = all_workpapers(model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root)
+    papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {
         "app_name": title,
         "provenance": prov,
@@ -1120,25 +1163,31 @@ def _write_set(
         "report": report,
         "diagrams": diagrams,
         "versions": tool_versions(root),
-        "workpapers": workpapers_markdown(model, topology),
+        "workpapers": papers_markdown(papers),
         "scope_section": scope_markdown(model, scope, assembly),
         "facts": stored_pan_facts(model, scope),
     }
     directory.mkdir(parents=True, exist_ok=True)
     markdown_path = directory / f"{REPORT_NAME}.md"
     markdown_path.write_text(report_markdown(**common), encoding="utf-8")
-    html_body = markdown_to_html(report_markdown(**common, for_html=True))
+    html_markdown = report_markdown(**{**common, "workpapers": papers_markdown(papers, for_html=True)}, for_html=True)
+    html_body = insert_paper_tables(markdown_to_html(html_markdown), papers)
     rendered()
     html_path = directory / f"{REPORT_NAME}.html"
     html_text = report_html(html_body, title_text=f"{STANDARD} compliance evidence: {title}", diagrams=diagrams)
     html_path.write_text(html_text, encoding="utf-8")
-    files = [markdown_path, html_path]
+    files = [markdown_path, html_path, *write_workpapers(directory, papers)]
     files += [directory / f for built in diagrams for f in built.files]
     return files
 
 
 def write_evidence_for_assembly(
-    outdir: str | Path, gate: Gate, report: GateReport, *, attestation: Attestation | None = None
+    outdir: str | Path,
+    gate: Gate,
+    report: GateReport,
+    *,
+    attestation: Attestation | None = None,
+    deployed: DeployedState | None = None,
 ) -> list[Path]:
     """Parse the assembly once, run the PCI DSS v4.0.1 rules on it, write the evidence from both."""
     from pci_rules.rule import evaluate
@@ -1146,7 +1195,13 @@ def write_evidence_for_assembly(
 
     model = TemplateModel.from_assembly(outdir)
     return write_compliance_evidence(
-        outdir, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
+        outdir,
+        model=model,
+        results=evaluate(model, RULES),
+        gate=gate,
+        report=report,
+        attestation=attestation,
+        deployed=deployed,
     )
 
 

@@ -13,7 +13,10 @@ Each table is a statement about the templates; none says a control is in place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name
@@ -315,42 +318,1036 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def workpapers_markdown(model: TemplateModel, topology: Topology) -> list[str]:
+def workpapers_markdown(
+    model: TemplateModel,
+    topology: Topology,
+    *,
+    aoc_edition: str | None = None,
+    aoc_date: str | None = None,
+    root: Path | None = None,
+) -> list[str]:
     """The work-paper sections of the report (Markdown lines)."""
+    return papers_markdown(all_workpapers(model, topology, aoc_edition=aoc_edition, aoc_date=aoc_date, root=root))
+
+
+# -- the remaining work papers (issue 20): data stores, TLS, logging, software, segmentation,
+# responsibility; each also written as CSV and JSON beside the report (`write_workpapers`). ------------
+_STORE_TYPES = (
+    "AWS::S3::Bucket",
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBCluster",
+    "AWS::SecretsManager::Secret",
+    "AWS::DynamoDB::Table",
+    "AWS::EFS::FileSystem",
+)
+# Amazon S3 User Guide, "Understanding and managing Amazon S3 storage classes": objects in S3 Glacier
+# Flexible Retrieval and S3 Glacier Deep Archive must be restored before they can be read; every other
+# class (Glacier Instant Retrieval included) is read in milliseconds.
+_RESTORE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+IMMEDIATE_DAYS, RETAINED_DAYS = 90, 365  # PCI DSS v4.0.1 10.5.1: 3 months immediately available, 12 retained
+UNVERIFIED = "outside the templates: unverified"
+TEST_DATE = "test date: not evidenced"
+# What the card vault's database holds (lambda/card_vault/migrations/0001_vault_schema.sql, vault.cards).
+VAULT_ELEMENTS = (
+    "PAN (AES-256-GCM ciphertext, field-level envelope encryption under the cardholder-data key);"
+    " PAN keyed hash (HMAC-SHA-256, duplicate detection); cardholder name (AES-256-GCM ciphertext);"
+    " first six / last four digits (truncated PAN); expiry month and year; brand."
+    " No sensitive authentication data (the API rejects CVV/PIN/track fields)"
+)
+
+
+@dataclass(frozen=True)
+class WorkPaper:
+    """One work paper: a table with its title, what it states and what it cannot show."""
+
+    slug: str
+    title: str
+    intro: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    code_columns: frozenset[int] = frozenset()
+
+    def records(self) -> list[dict[str, str]]:
+        return [dict(zip(self.header, row, strict=True)) for row in self.rows]
+
+
+def _days(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _resource_label(resource: Resource) -> str:
+    return f"{resource.type.split('::')[-1]} {display_name(resource)}"
+
+
+def _key_text(model: TemplateModel, resource: Resource, value: Any) -> str:
+    """`KMS key <name> (<alias>)` for a key the templates create, the literal ARN/alias otherwise."""
+    if value is None:
+        return "none"
+    key = next((r for r in model.references(resource.stack, value) if r.type == "AWS::KMS::Key"), None)
+    if key is None:
+        literal = model.literal(resource.stack, value)
+        return f"KMS key {literal} ({UNVERIFIED})" if isinstance(literal, str) else "KMS key resolved at deploy"
+    aliases = sorted(
+        str(a.prop("AliasName"))
+        for a in model.referrers(key, "AWS::KMS::Alias")
+        if isinstance(a.prop("AliasName"), str)
+    )
+    return f"KMS key {display_name(key)}" + (f" ({', '.join(aliases)})" if aliases else "")
+
+
+def _where(model: TemplateModel, resource: Resource) -> str:
+    stack = model.stack_of(resource)
+    return f"{stack.account}/{stack.region}"
+
+
+def _bucket_by_name(model: TemplateModel, name: str) -> Resource | None:
+    return next((b for b in model.resources("AWS::S3::Bucket") if b.prop("BucketName") == name), None)
+
+
+def _lifecycle(bucket: Resource) -> tuple[int | None, int | None, list[str]]:
+    """(days current objects are kept, days they stay immediately readable, transitions) from the
+    bucket's enabled lifecycle rules that apply to every object (no prefix or tag filter)."""
+    expiry: int | None = None
+    restore_after: int | None = None
+    transitions: list[str] = []
+    for rule in bucket.prop("LifecycleConfiguration", "Rules", default=[]) or []:
+        if not isinstance(rule, Mapping) or rule.get("Status") != "Enabled":
+            continue
+        if rule.get("Prefix") or (rule.get("TagFilters")) or (rule.get("Filter") or {}).get("Prefix"):
+            continue
+        days = _days(rule.get("ExpirationInDays"))
+        if days is not None:
+            expiry = days if expiry is None else min(expiry, days)
+        for step in rule.get("Transitions") or []:
+            at = _days(step.get("TransitionInDays"))
+            transitions.append(f"{step.get('StorageClass')} after {at} days")
+            if step.get("StorageClass") in _RESTORE_CLASSES and at is not None:
+                restore_after = at if restore_after is None else min(restore_after, at)
+    return expiry, restore_after, transitions
+
+
+def _object_lock(bucket: Resource) -> str | None:
+    rule = bucket.prop("ObjectLockConfiguration", "Rule", "DefaultRetention")
+    if not isinstance(rule, Mapping):
+        return "Object Lock enabled, no default retention" if bucket.prop("ObjectLockEnabled") else None
+    period = f"{rule.get('Days')} days" if rule.get("Days") else f"{rule.get('Years')} years"
+    return f"Object Lock {rule.get('Mode')} {period} (default retention)"
+
+
+def _bucket_policy_statements(model: TemplateModel, bucket: Resource) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    for policy in model.attached(bucket, "AWS::S3::BucketPolicy", "Bucket"):
+        out += [s for s in policy.prop("PolicyDocument", "Statement", default=[]) or [] if isinstance(s, Mapping)]
+    return out
+
+
+def _tls_only(model: TemplateModel, bucket: Resource) -> str:
+    statements = _bucket_policy_statements(model, bucket)
+    denies_plain = any(
+        s.get("Effect") == "Deny" and "aws:SecureTransport" in json_text(s.get("Condition")) for s in statements
+    )
+    minimum = next(
+        (
+            str(s["Condition"]["NumericLessThan"]["s3:TlsVersion"])
+            for s in statements
+            if s.get("Effect") == "Deny" and "s3:TlsVersion" in json_text(s.get("Condition"))
+        ),
+        None,
+    )
+    if not denies_plain:
+        return "plain HTTP not denied by the bucket policy"
+    return f"TLS only (bucket policy), minimum TLS {minimum}" if minimum else "TLS only (bucket policy)"
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _trail_data_events(model: TemplateModel, resource_type: str) -> bool:
+    for trail in model.resources("AWS::CloudTrail::Trail"):
+        if resource_type in json_text(trail.prop("AdvancedEventSelectors")) or resource_type in json_text(
+            trail.prop("EventSelectors")
+        ):
+            return True
+    return False
+
+
+# -- log sources and their destinations -----------------------------------------------------------------
+@dataclass(frozen=True)
+class LogFlow:
+    source: str
+    source_ref: str
+    destination: Resource | None
+    destination_text: str
+
+
+def _log_flows(model: TemplateModel) -> list[LogFlow]:
+    """Every log source the templates configure and where it writes."""
+    flows: list[LogFlow] = []
+
+    def ref(resource: Resource) -> str:
+        return f"{resource.stack}/{resource.logical_id}"
+
+    def add(source: str, resource: Resource, target: Resource | None, text: str = "") -> None:
+        label = f"{_resource_label(target)} ({target.stack})" if target is not None else "?"
+        flows.append(LogFlow(source, ref(resource), target, text or label))
+
+    for trail in model.resources("AWS::CloudTrail::Trail"):
+        name = f"CloudTrail trail {display_name(trail)}"
+        add(name, trail, model.target(trail.stack, trail.prop("S3BucketName")), "")
+        group = model.target(trail.stack, trail.prop("CloudWatchLogsLogGroupArn"))
+        if group is not None:
+            add(name, trail, group)
+    for flow_log in model.resources("AWS::EC2::FlowLog"):
+        target = model.target(flow_log.stack, flow_log.prop("LogGroupName")) or model.target(
+            flow_log.stack, flow_log.prop("LogDestination")
+        )
+        add(f"VPC flow log ({flow_log.prop('TrafficType')})", flow_log, target)
+    for config in model.resources("AWS::NetworkFirewall::LoggingConfiguration"):
+        for destination in config.prop("LoggingConfiguration", "LogDestinationConfigs", default=[]) or []:
+            where = destination.get("LogDestination") or {}
+            target = model.target(config.stack, where.get("logGroup")) or model.target(
+                config.stack, where.get("bucketName")
+            )
+            add(f"Network Firewall {destination.get('LogType', '').lower()} log", config, target)
+    groups_by_name: dict[tuple[str, str], Resource] = {}
+    for group in model.resources("AWS::Logs::LogGroup"):
+        if isinstance(group.prop("LogGroupName"), str):
+            groups_by_name[(_where(model, group), str(group.prop("LogGroupName")))] = group
+
+    def named(resource: Resource, name: str) -> Resource | None:
+        """A log group by name in the resource's own account and region (names repeat across regions)."""
+        return groups_by_name.get((_where(model, resource), name))
+
+    for config in model.resources("AWS::WAFv2::LoggingConfiguration"):
+        for arn in config.prop("LogDestinationConfigs", default=[]) or []:
+            target = model.target(config.stack, arn)
+            if target is None and isinstance(arn, str):
+                target = named(config, arn.split(":log-group:", 1)[-1].removesuffix(":*"))
+            add("AWS WAF web ACL log", config, target, "" if target else str(arn))
+    for balancer in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        attributes = {
+            str(a.get("Key")): a.get("Value") for a in balancer.prop("LoadBalancerAttributes", default=[]) or []
+        }
+        for kind in ("access_logs", "connection_logs"):
+            if str(attributes.get(f"{kind}.s3.enabled")) == "true":
+                target = model.target(balancer.stack, attributes.get(f"{kind}.s3.bucket"))
+                add(f"load balancer {kind.replace('_', ' ')} ({display_name(balancer)})", balancer, target)
+    for bucket in model.resources("AWS::S3::Bucket"):
+        logging = bucket.prop("LoggingConfiguration")
+        if isinstance(logging, Mapping):
+            target = model.target(bucket.stack, logging.get("DestinationBucketName"))
+            add(f"S3 server access log of {display_name(bucket)}", bucket, target)
+        for rule in bucket.prop("ReplicationConfiguration", "Rules", default=[]) or []:
+            arn = (rule.get("Destination") or {}).get("Bucket")
+            target = model.target(bucket.stack, arn)
+            if target is None and isinstance(arn, str):
+                target = _bucket_by_name(model, arn.removeprefix("arn:aws:s3:::"))
+            add(f"replication of {display_name(bucket)}", bucket, target, "" if target else str(arn))
+    for instance in model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
+        identifier = instance.prop("DBInstanceIdentifier") or instance.prop("DBClusterIdentifier")
+        kind = "instance" if instance.type == "AWS::RDS::DBInstance" else "cluster"
+        for export in instance.prop("EnableCloudwatchLogsExports", default=[]) or []:
+            target = named(instance, f"/aws/rds/{kind}/{identifier}/{export}")
+            add(f"RDS {export} log ({display_name(instance)})", instance, target, "" if target else "CloudWatch Logs")
+        if _days(instance.prop("MonitoringInterval")):
+            target = named(instance, "RDSOSMetrics")  # RDS User Guide, "Setting up Enhanced Monitoring"
+            add(
+                f"RDS enhanced monitoring ({display_name(instance)})",
+                instance,
+                target,
+                "" if target else "RDSOSMetrics",
+            )
+    for proxy in model.resources("AWS::RDS::DBProxy"):
+        target = named(proxy, f"/aws/rds/proxy/{proxy.prop('DBProxyName')}")
+        if target is not None:
+            add(f"RDS Proxy log ({display_name(proxy)})", proxy, target)
+    for channel in model.resources("AWS::Config::DeliveryChannel"):
+        add("AWS Config history and snapshots", channel, model.target(channel.stack, channel.prop("S3BucketName")))
+    for function in model.resources("AWS::Lambda::Function"):
+        target = model.target(function.stack, function.prop("LoggingConfig", "LogGroup"))
+        if target is None:
+            name = function.prop("FunctionName")
+            target = named(function, f"/aws/lambda/{name}") if isinstance(name, str) else None
+        if target is not None:
+            add(f"Lambda function {display_name(function)}", function, target)
+    for schedule in model.resources("AWS::SecretsManager::RotationSchedule"):
+        name = schedule.prop("HostedRotationLambda", "RotationLambdaName")
+        target = named(schedule, f"/aws/lambda/{name}") if isinstance(name, str) else None
+        if target is not None:
+            add(f"hosted rotation function {name}", schedule, target)
+    reached = {f.destination.key for f in flows if f.destination is not None}
+    for group in model.resources("AWS::Logs::LogGroup"):
+        if group.key not in reached:
+            writer = "/".join(p for p in group.path.split("/")[1:-1] if p not in ("LogGroup", "Logs")) or group.path
+            flows.append(
+                LogFlow(f"{writer} (writer named by the construct path)", ref(group), group, _resource_label(group))
+            )
+    return flows
+
+
+def _destination_facts(model: TemplateModel, target: Resource | None) -> tuple[str, int | None, int | None, str]:
+    """(immutability, retention days (None: never expires), immediately available days, encryption)."""
+    if target is None:
+        return ("not evidenced", None, None, "not evidenced")
+    if target.type == "AWS::Logs::LogGroup":
+        days = _days(target.prop("RetentionInDays"))
+        return (
+            "CloudWatch Logs: no API changes a stored event; deleting the group needs logs:DeleteLogGroup"
+            f" (deletion policy {target.deletion_policy or 'Delete'})",
+            days,
+            days,
+            _key_text(model, target, target.prop("KmsKeyId")) if target.prop("KmsKeyId") else "CloudWatch Logs default",
+        )
+    if target.type == "AWS::S3::Bucket":
+        expiry, restore_after, _ = _lifecycle(target)
+        parts = [p for p in (_object_lock(target),) if p]
+        if target.prop("VersioningConfiguration", "Status") == "Enabled":
+            parts.append("versioned (an overwrite keeps the prior version)")
+        parts.append(f"deletion policy {target.deletion_policy or 'Delete'}")
+        immediate = restore_after if restore_after is not None else expiry
+        return ("; ".join(parts), expiry, immediate, _bucket_encryption(model, target))
+    return ("not evidenced", None, None, "not evidenced")
+
+
+def _bucket_encryption(model: TemplateModel, bucket: Resource) -> str:
+    rules = bucket.prop("BucketEncryption", "ServerSideEncryptionConfiguration", default=[]) or []
+    for rule in rules:
+        default = (rule or {}).get("ServerSideEncryptionByDefault") or {}
+        if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
+            return f"SSE-KMS, {_key_text(model, bucket, default.get('KMSMasterKeyID'))}"
+        if default.get("SSEAlgorithm") == "AES256":
+            return "SSE-S3 (AES-256, S3-managed keys)"
+    return "S3 default (SSE-S3)"
+
+
+def _retention_text(days: int | None, minimum: int) -> str:
+    if days is None:
+        return "never expires (kept until deleted)"
+    flag = "" if days >= minimum else f" (below {minimum} days: flag)"
+    return f"{days} days{flag}"
+
+
+def logging_paper(model: TemplateModel) -> WorkPaper:
+    rows = []
+    for flow in _log_flows(model):
+        immutability, retention, immediate, encryption = _destination_facts(model, flow.destination)
+        region = model.stacks[flow.source_ref.split("/", 1)[0]].region or "unknown"
+        rows.append(
+            (
+                region,
+                flow.source,
+                flow.destination_text,
+                encryption,
+                immutability,
+                _retention_text(retention, RETAINED_DAYS),
+                _retention_text(immediate, IMMEDIATE_DAYS),
+                flow.source_ref,
+            )
+        )
+    return WorkPaper(
+        "logging",
+        "Logging (10.2.1, 10.3.2, 10.3.3, 10.5.1)",
+        "Every log source the templates configure, where it is written, how it is protected from change, how long"
+        f" it is kept and how long it stays immediately available (10.5.1: at least {RETAINED_DAYS} days kept,"
+        f" the last {IMMEDIATE_DAYS} immediately available; S3 Glacier Flexible Retrieval and Deep Archive"
+        " need a restore, so they end the immediately available period). Whether each source is actually"
+        " logging after deploy: not evidenced here (the Config rules and a live check show that).",
+        (
+            "Region",
+            "Source",
+            "Destination",
+            "Encryption",
+            "Immutability",
+            "Retention",
+            "Immediately available",
+            "Template",
+        ),
+        tuple(sorted(rows)),
+        frozenset({7}),
+    )
+
+
+# -- data stores -------------------------------------------------------------------------------------
+def _vault_regions(model: TemplateModel) -> set[str]:
+    return {model.stack_of(f).region or "" for f in model.resources("AWS::Lambda::Function") if _is_vault_function(f)}
+
+
+def _bucket_purposes(model: TemplateModel) -> dict[tuple[str, str], list[str]]:
+    purposes: dict[tuple[str, str], list[str]] = {}
+    for flow in _log_flows(model):
+        if flow.destination is not None and flow.destination.type == "AWS::S3::Bucket":
+            purposes.setdefault(flow.destination.key, []).append(flow.source)
+    return purposes
+
+
+def data_stores_paper(model: TemplateModel) -> WorkPaper:
+    rows = []
+    vault_regions = _vault_regions(model)
+    purposes = _bucket_purposes(model)
+    for store in model.resources(*_STORE_TYPES):
+        stack = model.stack_of(store)
+        region = stack.region or "unknown"
+        elements = "none written by the templates' workloads (the vault never logs a card number)"
+        if store.type == "AWS::S3::Bucket":
+            written = purposes.get(store.key, [])
+            purpose = "logs: " + "; ".join(sorted(set(written))) if written else f"bucket ({store.path})"
+            expiry, _restore_after, transitions = _lifecycle(store)
+            retention = _retention_text(expiry, RETAINED_DAYS) + (f"; {', '.join(transitions)}" if transitions else "")
+            lock = _object_lock(store)
+            retention += f"; {lock}" if lock else ""
+            public = store.prop("PublicAccessBlockConfiguration") or {}
+            blocked = all(
+                public.get(k)
+                for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+            )
+            protection = "; ".join(
+                [
+                    _bucket_encryption(model, store),
+                    _tls_only(model, store),
+                    "all public access blocked" if blocked else "public access not fully blocked",
+                ]
+            )
+            logging = store.prop("LoggingConfiguration")
+            access = []
+            if isinstance(logging, Mapping):
+                target = model.target(store.stack, logging.get("DestinationBucketName"))
+                access.append(f"server access logs to {display_name(target) if target else 'a bucket'}")
+            if _trail_data_events(model, "AWS::S3::Object"):
+                access.append("CloudTrail S3 data events (unless the trail excludes this bucket)")
+            access_text = "; ".join(access) or "none in the templates"
+        elif store.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
+            vault = region in vault_regions
+            purpose = "card vault store (vault.cards, vault.data_keys)" if vault else "CDE database (no workload here)"
+            elements = VAULT_ELEMENTS if vault else "none written by the templates; a workload may add card data"
+            backups = store.prop("BackupRetentionPeriod")
+            retention = (
+                "cards until the vault's daily purge deletes those past expiry plus the grace period"
+                if vault
+                else "until the application deletes it"
+            ) + f"; automated backups {backups} days; deletion policy {store.deletion_policy or 'Delete'}"
+            encrypted = store.prop("StorageEncrypted") or store.prop("KmsKeyId") is not None
+            protection = "; ".join(
+                [
+                    f"storage encrypted, {_key_text(model, store, store.prop('KmsKeyId'))}"
+                    if encrypted
+                    else "storage NOT encrypted",
+                    "not publicly accessible" if not store.prop("PubliclyAccessible") else "PUBLICLY ACCESSIBLE",
+                    "IAM database authentication" if store.prop("EnableIAMDatabaseAuthentication") else "password auth",
+                    "deletion protection" if store.prop("DeletionProtection") else "no deletion protection",
+                ]
+            )
+            exports = store.prop("EnableCloudwatchLogsExports", default=[]) or []
+            access_text = (
+                f"engine logs exported ({', '.join(exports)}); connections and disconnections per the parameter"
+                " group (TLS work paper)"
+                if exports
+                else "no engine log export"
+            )
+        elif store.type == "AWS::SecretsManager::Secret":
+            description = store.prop("Description")
+            attached = [
+                target
+                for attachment in model.referrers(store, "AWS::SecretsManager::SecretTargetAttachment")
+                if (target := model.target(attachment.stack, attachment.prop("TargetId"))) is not None
+            ]
+            if isinstance(description, str):
+                purpose = description
+            elif attached:
+                purpose = "master credentials of " + ", ".join(_resource_label(t) for t in attached)
+            else:
+                purpose = f"secret ({store.path})"
+            if "HMAC" in str(description):
+                elements = "the keyed-hash key (3.5.1.1), no card data"
+            rotations = list(model.referrers(store, "AWS::SecretsManager::RotationSchedule")) + [
+                r
+                for attachment in model.referrers(store, "AWS::SecretsManager::SecretTargetAttachment")
+                for r in model.referrers(attachment, "AWS::SecretsManager::RotationSchedule")
+            ]
+            every = next(
+                (
+                    r.prop("RotationRules", "ScheduleExpression") or r.prop("RotationRules", "AutomaticallyAfterDays")
+                    for r in rotations
+                ),
+                None,
+            )
+            retention = f"until deleted; rotated {every}" if every else "until deleted; not rotated by the templates"
+            retention += f"; deletion policy {store.deletion_policy or 'Delete'}"
+            protection = f"encrypted, {_key_text(model, store, store.prop('KmsKeyId'))}"
+            access_text = (
+                "CloudTrail management events (GetSecretValue)"
+                if any(True for _ in model.resources("AWS::CloudTrail::Trail"))
+                else "no trail in these templates"
+            )
+        else:
+            purpose = store.path
+            retention = f"deletion policy {store.deletion_policy or 'Delete'}"
+            protection = "see the template"
+            access_text = "not evidenced"
+        rows.append(
+            (
+                region,
+                _resource_label(store),
+                store.stack,
+                purpose,
+                retention,
+                elements,
+                protection,
+                access_text,
+                f"{store.stack}/{store.logical_id}",
+            )
+        )
+    return WorkPaper(
+        "data-stores",
+        "Data stores (3.2.1, 3.5.1, 10.2.1)",
+        "Every store the templates create: what it holds, how long, which card-data elements, how it is protected"
+        " and how access to it is logged. The stores' actual contents (3.5.1.b examines them) and data written"
+        " outside the templates: not evidenced.",
+        (
+            "Region",
+            "Store",
+            "Stack",
+            "Purpose",
+            "Retention",
+            "Card-data elements",
+            "Protection",
+            "Access logging",
+            "Template",
+        ),
+        tuple(sorted(rows)),
+        frozenset({8}),
+    )
+
+
+# -- TLS ---------------------------------------------------------------------------------------------
+def _certificate_source(model: TemplateModel, listener: Resource) -> str:
+    sources = []
+    for certificate in listener.prop("Certificates", default=[]) or []:
+        value = (certificate or {}).get("CertificateArn")
+        created = model.target(listener.stack, value)
+        if created is not None and created.type == "AWS::CertificateManager::Certificate":
+            sources.append(
+                f"ACM certificate created by the templates ({created.prop('ValidationMethod') or 'DNS'} validation)"
+            )
+        else:
+            literal = model.literal(listener.stack, value)
+            sources.append(f"ACM certificate {literal} ({UNVERIFIED})" if literal else "certificate resolved at deploy")
+    return "; ".join(sources) or "none"
+
+
+def _trust_store(model: TemplateModel, listener: Resource) -> str:
+    mutual = listener.prop("MutualAuthentication")
+    if not isinstance(mutual, Mapping) or mutual.get("Mode") in (None, "off"):
+        return "none (no client certificates)"
+    store = model.target(listener.stack, mutual.get("TrustStoreArn"))
+    text = f"mTLS mode {mutual.get('Mode')}"
+    if store is not None:
+        key = store.prop("CaCertificatesBundleS3Key")
+        text += (
+            f"; trust store {display_name(store)}, CA bundle s3://{store.prop('CaCertificatesBundleS3Bucket')}/{key}"
+        )
+        if isinstance(key, str):
+            asset = key.split(".", 1)[0][:12]
+            text += f" (CDK asset {asset}…: the configured client CA bundle; the CA's issuance: {UNVERIFIED})"
+    if mutual.get("IgnoreClientCertificateExpiry"):
+        text += "; EXPIRED CLIENT CERTIFICATES ACCEPTED"
+    return text
+
+
+def tls_paper(model: TemplateModel) -> WorkPaper:
+    rows = []
+    for listener in model.resources("AWS::ElasticLoadBalancingV2::Listener"):
+        actions = listener.prop("DefaultActions", default=[]) or []
+        redirect = next((a.get("RedirectConfig") for a in actions if a.get("Type") == "redirect"), None)
+        redirect_text = (
+            f"redirects to {redirect.get('Protocol')}:{redirect.get('Port')} ({redirect.get('StatusCode')})"
+            if isinstance(redirect, Mapping)
+            else "-"
+        )
+        protocol = str(listener.prop("Protocol"))
+        encrypted = protocol in ("HTTPS", "TLS")
+        rows.append(
+            (
+                model.stack_of(listener).region or "unknown",
+                f"listener {display_name(listener)}",
+                f"{protocol} {listener.prop('Port')}",
+                str(listener.prop("SslPolicy") or ("ELB default policy" if encrypted else "- (no TLS)")),
+                _certificate_source(model, listener) if encrypted else "-",
+                redirect_text if not encrypted else "-",
+                _trust_store(model, listener) if encrypted else "-",
+                f"{listener.stack}/{listener.logical_id}",
+            )
+        )
+    for proxy in model.resources("AWS::RDS::DBProxy"):
+        rows.append(
+            (
+                model.stack_of(proxy).region or "unknown",
+                f"RDS Proxy {display_name(proxy)}",
+                f"{proxy.prop('EngineFamily')} (5432)"
+                if proxy.prop("EngineFamily") == "POSTGRESQL"
+                else str(proxy.prop("EngineFamily")),
+                "TLS required (RequireTLS)" if proxy.prop("RequireTLS") else "TLS NOT required",
+                "AWS-managed proxy certificate (Amazon root CAs)",
+                "-",
+                f"client auth: {proxy.prop('DefaultAuthScheme') or 'secrets'}",
+                f"{proxy.stack}/{proxy.logical_id}",
+            )
+        )
+    for group in model.resources("AWS::RDS::DBParameterGroup", "AWS::RDS::DBClusterParameterGroup"):
+        parameters = group.prop("Parameters") or {}
+        if not isinstance(parameters, Mapping):
+            continue
+        force = parameters.get("rds.force_ssl")
+        rows.append(
+            (
+                model.stack_of(group).region or "unknown",
+                f"database parameter group {display_name(group)}",
+                f"{group.prop('Family')} engine connections",
+                f"rds.force_ssl={force if force is not None else 'unset'};"
+                f" ssl_min_protocol_version={parameters.get('ssl_min_protocol_version', 'unset')}",
+                "RDS certificate authority (the instance's CACertificateIdentifier)",
+                "-",
+                "-",
+                f"{group.stack}/{group.logical_id}",
+            )
+        )
+    for bucket in model.resources("AWS::S3::Bucket"):
+        rows.append(
+            (
+                model.stack_of(bucket).region or "unknown",
+                f"S3 bucket {display_name(bucket)}",
+                "HTTPS (S3 API)",
+                _tls_only(model, bucket),
+                "AWS-managed S3 certificate",
+                "-",
+                "-",
+                f"{bucket.stack}/{bucket.logical_id}",
+            )
+        )
+    return WorkPaper(
+        "tls",
+        "TLS (4.2.1, 4.2.1.1)",
+        "Every TLS endpoint the templates configure: listener, policy, certificate source, redirects and the"
+        " mutual-TLS trust store. Certificates and CAs the templates only reference are outside the templates"
+        " and unverified; the inventory of trusted keys and certificates (4.2.1.1) must cover them.",
+        (
+            "Region",
+            "Endpoint",
+            "Protocol and port",
+            "Policy",
+            "Certificate source",
+            "Redirect",
+            "mTLS trust store",
+            "Template",
+        ),
+        tuple(sorted(rows)),
+        frozenset({7}),
+    )
+
+
+# -- software -----------------------------------------------------------------------------------------
+def _function_source(function: Resource, root: Path) -> str | None:
+    """`lambda/<name>` when the function's construct id names a Lambda source directory with a
+    requirements file (what `make audit` builds an SBOM from)."""
+    parts = [p for p in function.path.split("/") if p not in ("Resource", "Default")]
+    name = parts[-1].lower() if parts else ""
+    return f"lambda/{name}" if name and (root / "lambda" / name / "requirements.txt").is_file() else None
+
+
+def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
+    import hashlib
+
+    rows = []
+    for function in model.resources("AWS::Lambda::Function"):
+        code = function.prop("Code") or {}
+        key = code.get("S3Key") if isinstance(code, Mapping) else None
+        if isinstance(code, Mapping) and isinstance(code.get("ZipFile"), str):
+            digest = f"inline code sha256:{hashlib.sha256(code['ZipFile'].encode()).hexdigest()}"
+        elif isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}\.(zip|jar)", key):
+            digest = f"CDK asset {key.split('.', 1)[0]}"
+        elif isinstance(code, Mapping) and code.get("ImageUri"):
+            digest = f"container image {model.literal(function.stack, code['ImageUri']) or 'resolved at deploy'}"
+        else:
+            digest = "not evidenced (code resolved at deploy)"
+        source = _function_source(function, root)
+        sbom = f"sbom/{source.replace('/', '-')}.cdx.json (`make audit`)" if source else "missing"
+        description = function.prop("Description")
+        rows.append(
+            (
+                model.stack_of(function).region or "unknown",
+                f"Lambda {display_name(function)}",
+                description if isinstance(description, str) else f"{function.prop('Handler')} ({function.path})",
+                str(function.prop("Runtime") or "container image"),
+                digest,
+                sbom,
+                f"{function.stack}/{function.logical_id}",
+            )
+        )
+    for schedule in model.resources("AWS::SecretsManager::RotationSchedule"):
+        hosted = schedule.prop("HostedRotationLambda")
+        if isinstance(hosted, Mapping):
+            rows.append(
+                (
+                    model.stack_of(schedule).region or "unknown",
+                    f"hosted rotation {hosted.get('RotationLambdaName')}",
+                    f"Secrets Manager hosted rotation ({hosted.get('RotationType')}), an AWS-published application",
+                    f"AWS-chosen ({UNVERIFIED})",
+                    f"AWS Serverless Application Repository code ({UNVERIFIED})",
+                    "missing",
+                    f"{schedule.stack}/{schedule.logical_id}",
+                )
+            )
+    for database in model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
+        rows.append(
+            (
+                model.stack_of(database).region or "unknown",
+                f"{database.type.split('::')[-1]} {display_name(database)}",
+                "managed database engine",
+                f"{database.prop('Engine')} {database.prop('EngineVersion')}"
+                + ("; minor versions upgraded automatically" if database.prop("AutoMinorVersionUpgrade") else ""),
+                "AWS-managed engine build (not evidenced)",
+                "missing (managed service)",
+                f"{database.stack}/{database.logical_id}",
+            )
+        )
+    return WorkPaper(
+        "software",
+        "Software (6.3.2, 6.3.3)",
+        "Every piece of code the templates deploy: what it does, its runtime, the SHA-256 the code is identified"
+        " by (a CDK asset hash is the SHA-256 of the asset's source, the S3 object name the function's code is"
+        " read from), and its software bill of materials: `make audit` writes a CycloneDX SBOM for each"
+        ' `lambda/<name>/requirements.txt` into `sbom/` beside this report; "missing" where no SBOM source is'
+        " known. Vulnerability status: `make audit`.",
+        ("Region", "Component", "Function", "Runtime", "Code SHA-256", "SBOM", "Template"),
+        tuple(sorted(rows)),
+        frozenset({6}),
+    )
+
+
+# -- segmentation --------------------------------------------------------------------------------------
+def _cde_accounts(model: TemplateModel) -> set[str]:
+    return {
+        model.stack_of(r).account or ""
+        for r in model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::Lambda::Function")
+        if r.type != "AWS::Lambda::Function" or _is_vault_function(r)
+    }
+
+
+def segmentation_paper(model: TemplateModel, topology: Topology) -> WorkPaper:
+    rows: list[tuple[str, ...]] = []
+    for region, regional in topology.regions.items():
+        cde_subnets = [s for s in regional.subnets if s.cde]
+        acls = {s.network_acl.key: s.network_acl for s in cde_subnets if s.network_acl is not None}
+        for acl in acls.values():
+            entries = [e for e in regional.acl_entries if e.acl.key == acl.key and e.allow]
+            allowed = "; ".join(e.text for e in entries) or "nothing allowed"
+            rows.append(
+                (
+                    region,
+                    f"NACL {display_name(acl)} (CDE subnets)",
+                    "CDE tier from every other network",
+                    allowed,
+                    "from each connected-to and out-of-scope network, only the listed traffic"
+                    " reaches the CDE subnets (11.4.5)",
+                    TEST_DATE,
+                )
+            )
+        tables = {s.route_table.key: s.route_table for s in cde_subnets if s.route_table is not None}
+        for table in tables.values():
+            routes = [r for r in regional.routes if r.route_table.key == table.key]
+            text = "; ".join(f"{r.destination} -> {r.target_kind}" for r in routes) or "local routes only"
+            rows.append(
+                (
+                    region,
+                    f"route table {display_name(table)} (CDE subnets)",
+                    "CDE tier from the internet",
+                    text,
+                    "no path from the CDE subnets to the internet (11.4.5)",
+                    TEST_DATE,
+                )
+            )
+        cde_groups = set()
+        for key, members in regional.members.items():
+            if any(
+                _in_cde_subnets(m.resource, regional, topology)
+                or _is_vault_function(m.resource)
+                or m.resource.type in _CDE_TYPES
+                for m in members
+            ):
+                cde_groups.add(key)
+        for group in regional.security_groups:
+            if group.key not in cde_groups:
+                continue
+            ingress = [r for r in regional.sg_rules if r.group.key == group.key and not r.egress]
+            text = "; ".join(f"{r.protocol} from {_peer(r)}" for r in ingress) or "no ingress"
+            rows.append(
+                (
+                    region,
+                    f"SG {display_name(group)} (CDE systems)",
+                    "CDE systems from other systems",
+                    text,
+                    "only the listed sources connect (11.4.5)",
+                    TEST_DATE,
+                )
+            )
+        for firewall in model.resources("AWS::NetworkFirewall::Firewall"):
+            if model.stack_of(firewall).region == region:
+                rows.append(
+                    (
+                        region,
+                        f"Network Firewall {display_name(firewall)}",
+                        "application tier from the internet",
+                        "egress allow-list (stateful domain rules, everything else dropped)",
+                        "only allow-listed destinations reachable (11.4.5)",
+                        TEST_DATE,
+                    )
+                )
+    cde_accounts = _cde_accounts(model) - {""}
+    environments: dict[str, set[str]] = {}
+    for stack in model.stacks.values():
+        if stack.account and stack.account not in cde_accounts:
+            environments.setdefault(stack.account, set()).add(stack.assembly.removeprefix("assembly-") or "app")
+    for account, names in sorted(environments.items()):
+        rows.append(
+            (
+                "-",
+                f"account {account} ({', '.join(sorted(names))})",
+                "out-of-scope environment",
+                "no network connection to the CDE in the templates",
+                "no connection from this environment reaches the CDE (11.4.5)",
+                TEST_DATE,
+            )
+        )
+    rows.append(
+        (
+            "-",
+            "environments outside these templates (other AWS accounts, corporate and on-premises networks)",
+            "out-of-scope environments",
+            "not evidenced: list them",
+            "no connection from any of them reaches the CDE (11.4.5)",
+            TEST_DATE,
+        )
+    )
+    return WorkPaper(
+        "segmentation",
+        "Segmentation testing (11.4.5, 11.4.6)",
+        "The controls that isolate the CDE, what the templates allow through each, and the test a penetration"
+        " tester performs against it. The test itself, its date and its result: not evidenced"
+        " (11.4.5: at least every 12 months and after changes; 11.4.6 for service providers: every 6 months).",
+        ("Region", "Control to test", "Separates", "What the templates allow", "Test", "Test date"),
+        tuple(rows),
+    )
+
+
+# -- responsibility matrix ---------------------------------------------------------------------------
+_RESPONSIBILITY = (
+    (
+        "1",
+        "network infrastructure of the services used",
+        "VPC tiers, security groups, NACLs, routes, Network Firewall, WAF (rule review, segmentation)",
+        "approve rules, review every six months (1.2.7)",
+    ),
+    (
+        "2",
+        "hypervisor and managed-service hosts",
+        "hardened service settings (IMDSv2, parameter groups)",
+        "configuration standards for anything added",
+    ),
+    (
+        "3",
+        "storage media and their destruction",
+        "KMS keys, field-level encryption, keyed hash, retention (data stores, keys)",
+        "key custodians, cryptoperiods, retention policy",
+    ),
+    (
+        "4",
+        "the AWS endpoints' TLS",
+        "TLS policies, certificates referenced, mTLS (TLS)",
+        "certificate inventory and renewal (4.2.1.1)",
+    ),
+    ("5", "managed-service hosts", "none (no servers in the templates)", "anti-malware for any added system"),
+    ("6", "managed-service software", "pinned runtimes, SBOM (software), WAF", "secure development, patching"),
+    ("7", "AWS staff access to the infrastructure", "least-privilege roles, key policies", "access model, reviews"),
+    (
+        "8",
+        "AWS staff authentication",
+        "MFA conditions, IAM database authentication",
+        "identity provider, MFA for every person",
+    ),
+    (
+        "9",
+        "physical security of the data centres (the whole requirement for the services used)",
+        "none",
+        "media and devices the customer handles",
+    ),
+    ("10", "the logging services' own integrity", "trail, log groups, archive (logging)", "daily review (10.4.1)"),
+    (
+        "11",
+        "testing of the AWS infrastructure",
+        "GuardDuty, Security Hub, Config rules",
+        "scans, ASV, penetration and segmentation tests (segmentation)",
+    ),
+    ("12", "its own security programme", "none", "policies, risk assessment, incident response, TPSP list"),
+)
+
+
+def responsibility_paper(model: TemplateModel, *, aoc_edition: str | None, aoc_date: str | None) -> WorkPaper:
+    if aoc_edition and aoc_date:
+        citation = f"AWS PCI DSS Attestation of Compliance, {aoc_edition}, dated {aoc_date}"
+        state = "as recorded in the environment configuration; its content not reproduced here"
+    else:
+        citation = "AWS PCI DSS Attestation of Compliance: edition and date unverified"
+        state = (
+            "unverified: set evidence.aws_aoc_edition and evidence.aws_aoc_date from AWS Artifact (sign-in required)"
+        )
+    rows = [
+        (f"Requirement {number}", f"{aws} (per the {citation})", lz, customer)
+        for number, aws, lz, customer in _RESPONSIBILITY
+    ]
+    services = sorted({r.type.split("::")[1] for r in model.resources() if r.type.startswith("AWS::")} - {"CDK"})
+    rows.append(
+        (
+            "AWS services used by the templates",
+            "each must be listed in the AOC's services in scope: unverified",
+            ", ".join(services),
+            "confirm each service against the AOC",
+        )
+    )
+    return WorkPaper(
+        "responsibility",
+        "Responsibility matrix (12.8.5, 12.9)",
+        f"Who does what: AWS as a third-party service provider ({citation}; {state}), what these templates"
+        " implement, and what the customer must do. AWS's share is the AOC's and AWS's customer responsibility"
+        " matrix; this table points to it without reproducing it.",
+        ("Requirement", "AWS", "These templates", "Customer"),
+        tuple(rows),
+    )
+
+
+# -- the existing tables as work papers, and the writers -------------------------------------------------
+def all_workpapers(
+    model: TemplateModel,
+    topology: Topology,
+    *,
+    aoc_edition: str | None = None,
+    aoc_date: str | None = None,
+    root: Path | None = None,
+) -> list[WorkPaper]:
+    """Every work paper, in report order."""
+    root = Path(__file__).resolve().parent.parent if root is None else root
     review = rule_review(topology)
     flagged = sum(1 for row in review if row[6] != "-")
-    out = [
-        "## Work papers",
-        "",
-        "### Rule review (1.2.5, 1.2.7)",
-        "",
-        f"Every security-group rule, NACL entry and route of the templates ({len(review)}; {flagged} flagged)."
-        f" The stated need is the template's own description. Each: {NOT_EVIDENCED}; review date: not evidenced.",
-        "",
-        *_table(
-            ["Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"],
-            [[*row[:7], _code(row[7])] for row in review],
+    return [
+        WorkPaper(
+            "rule-review",
+            "Rule review (1.2.5, 1.2.7)",
+            f"Every security-group rule, NACL entry and route of the templates ({len(review)}; {flagged} flagged)."
+            f" The stated need is the template's own description. Each: {NOT_EVIDENCED}; review date: not evidenced.",
+            ("Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"),
+            tuple(tuple(r) for r in review),
+            frozenset({7}),
         ),
-        "",
-        "### Inventory (12.5.1)",
-        "",
-        "System components the templates create, with the scope category the templates support and its"
-        " basis; components outside the templates are not listed and are unverified.",
-        "",
-        *_table(
-            ["Type", "Name", "Construct path", "Stack", "Account", "Region", "Scope", "Basis"],
-            [[r[0], r[1], _code(r[2]), *r[3:]] for r in inventory(model, topology)],
+        WorkPaper(
+            "inventory",
+            "Inventory (12.5.1)",
+            "System components the templates create, with the scope category the templates support and its"
+            " basis; components outside the templates are not listed and are unverified.",
+            ("Type", "Name", "Construct path", "Stack", "Account", "Region", "Scope", "Basis"),
+            tuple(tuple(r) for r in inventory(model, topology)),
+            frozenset({2}),
         ),
-        "",
-        "### Keys (3.6.1, 3.7)",
-        "",
-        "From each key policy: principals allowed key-administration actions versus cryptographic use."
-        " Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
-        "",
-        *_table(
-            ["Key", "Stack", "Rotation", "Administrators (key policy)", "Users (key policy)", "Referenced by"],
-            keys(model),
+        WorkPaper(
+            "keys",
+            "Keys (3.6.1, 3.7)",
+            "From each key policy: principals allowed key-administration actions versus cryptographic use."
+            " Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
+            ("Key", "Stack", "Rotation", "Administrators (key policy)", "Users (key policy)", "Referenced by"),
+            tuple(tuple(r) for r in keys(model)),
         ),
-        "",
+        data_stores_paper(model),
+        tls_paper(model),
+        logging_paper(model),
+        software_paper(model, root),
+        segmentation_paper(model, topology),
+        responsibility_paper(model, aoc_edition=aoc_edition, aoc_date=aoc_date),
     ]
+
+
+WORKPAPER_DIR = "workpapers"
+NOT_VERIFIED = "not verified (no live check supplied it)"
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """What `make evidence-live` read from the account (evidence/live.py): a one-line summary for
+    the provenance block and its work papers (drift, conformance pack, Security Hub controls)."""
+
+    summary: str
+    papers: tuple[WorkPaper, ...]
+
+
+def _placeholder(paper: WorkPaper) -> str:
+    return f"WORKPAPER-PLACEHOLDER-{paper.slug}"
+
+
+def papers_markdown(papers: Iterable[WorkPaper], *, for_html: bool = False) -> list[str]:
+    """The work-paper sections of the report (Markdown lines), each linking its CSV and JSON. With
+    `for_html`, each table is a placeholder that `insert_paper_tables` replaces with an HTML table
+    (markdown-it spends ~0.1 s CPU on tables this size; the evidence budget is 0.5 s)."""
+    out = ["## Work papers", ""]
+    for paper in papers:
+        files = ", ".join(f"[{paper.slug}.{ext}]({WORKPAPER_DIR}/{paper.slug}.{ext})" for ext in ("csv", "json"))
+        out += [f"### {paper.title}", "", paper.intro, "", f"Files: {files}", ""]
+        if for_html:
+            out += [_placeholder(paper), ""]
+            continue
+        rows = [[_code(c) if i in paper.code_columns else c for i, c in enumerate(row)] for row in paper.rows]
+        out += [*_table(list(paper.header), rows), ""]
     return out
+
+
+def paper_table_html(paper: WorkPaper) -> str:
+    """The paper's table as HTML, every cell escaped (cells come from templates)."""
+    from html import escape
+
+    def cell(index: int, text: str) -> str:
+        return f"<td><code>{escape(text)}</code></td>" if index in paper.code_columns else f"<td>{escape(text)}</td>"
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in paper.header)
+    body = "\n".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in paper.rows)
+    return f"<table>\n<thead>\n<tr>{head}</tr>\n</thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def insert_paper_tables(html_text: str, papers: Iterable[WorkPaper]) -> str:
+    """Replace each paper's placeholder paragraph (markdown-it output) with its HTML table."""
+    for paper in papers:
+        html_text = html_text.replace(f"<p>{_placeholder(paper)}</p>", paper_table_html(paper), 1)
+    return html_text
+
+
+def write_workpapers(directory: Path, papers: Iterable[WorkPaper]) -> list[Path]:
+    """`<directory>/workpapers/<slug>.csv` and `.json` for each paper; the files written."""
+    import csv
+    import io
+    import json
+
+    target = directory / WORKPAPER_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for paper in papers:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(paper.header)
+        writer.writerows(paper.rows)
+        csv_path = target / f"{paper.slug}.csv"
+        csv_path.write_text(buffer.getvalue(), encoding="utf-8")
+        json_path = target / f"{paper.slug}.json"
+        body = {"title": paper.title, "statement": paper.intro, "columns": list(paper.header), "rows": paper.records()}
+        json_path.write_text(json.dumps(body, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        written += [csv_path, json_path]
+    return written

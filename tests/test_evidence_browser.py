@@ -69,3 +69,24 @@ def test_the_report_prints_to_pdf(report_html: Path, tmp_path: Path) -> None:
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-")
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2
+
+
+def test_each_pdf_page_holds_whole_diagram_parts_that_fit_it(report_html: Path, tmp_path: Path) -> None:
+    """Page by page: in Chromium's print layout every diagram part fits the printable area of an A4
+    landscape page, and printing each part on its own page takes exactly one page per part (a part
+    taller than its page would run on to the next). The report's own PDF is A4 landscape throughout."""
+    from evidence.browser import PAGE_PT, PRINT_HEIGHT_PX, PRINT_WIDTH_PX, check_print, pdf_pages
+
+    assert "@page { size: A4 landscape; margin: 12mm; }" in report_html.read_text(encoding="utf-8")
+    checked = check_print(report_html)
+    assert checked.parts, "no diagram part in the report"
+    for diagram, width, height in checked.parts:
+        assert width <= PRINT_WIDTH_PX + 1, (diagram, width)  # the window is the printable width, rounded
+        assert height <= PRINT_HEIGHT_PX, (diagram, height)
+    assert checked.pages == len(checked.parts), "a diagram part runs over more than one printed page"
+    report_pdf = print_pdf(report_html, tmp_path / "report.pdf").read_bytes()
+    for sizes in (checked.page_sizes, pdf_pages(report_pdf)):
+        for width, height in sizes:
+            assert abs(width - PAGE_PT[0]) < 1.5, (width, height)
+            assert abs(height - PAGE_PT[1]) < 1.5, (width, height)
+    print(f"diagram parts {len(checked.parts)}, report pages {len(pdf_pages(report_pdf))}")

@@ -1,0 +1,316 @@
+"""The work papers (evidence/workpapers.py) on the default app, a delivery synth and one envs/ file.
+
+Each paper is checked against the raw template JSON where it can be (every bucket, database,
+secret, log group, listener, function is a row), and its CSV and JSON beside the report must carry
+the same rows as the report's table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import gate_app
+from compliance.gate import EVIDENCE_DIR, synthesize
+from config.models import EvidenceConfig
+from evidence.report import REPORT_NAME, Attestation, attestation_of, write_compliance_evidence
+from evidence.topology import Topology
+from evidence.workpapers import (
+    IMMEDIATE_DAYS,
+    RETAINED_DAYS,
+    TEST_DATE,
+    VAULT_ELEMENTS,
+    WORKPAPER_DIR,
+    WorkPaper,
+    all_workpapers,
+    logging_paper,
+    responsibility_paper,
+)
+from pci_rules.model import StackTemplate, TemplateModel
+from pci_rules.rule import evaluate
+from pci_rules.rules import RULES
+from tests.conftest import ROOT, Delivered, Synthesized, new_app
+
+PAPERS = (
+    "rule-review",
+    "inventory",
+    "keys",
+    "data-stores",
+    "tls",
+    "logging",
+    "software",
+    "segmentation",
+    "responsibility",
+)
+ENV_FILE = "envs/nonprod-low-cost.yaml"  # one region pair, no card vault, no proxy: unlike the default
+
+
+@dataclass
+class Written:
+    model: TemplateModel
+    directory: Path
+    papers: dict[str, WorkPaper]
+
+    def report(self) -> str:
+        return (self.directory / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+
+
+def _write(outdir: Path, gate: Any, report: Any, attestation: Attestation | None, copy_to: Path) -> Written:
+    assembly = copy_to / "cdk.out"
+    shutil.copytree(outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    model = TemplateModel.from_assembly(assembly)
+    write_compliance_evidence(
+        assembly, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
+    )
+    att = attestation or Attestation()
+    papers = all_workpapers(model, Topology(model), aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date)
+    return Written(model, assembly / EVIDENCE_DIR, {p.slug: p for p in papers})
+
+
+@pytest.fixture(scope="module")
+def default(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Written:
+    return _write(synthesized.outdir, synthesized.gate, synthesized.report, None, tmp_path_factory.mktemp("wp"))
+
+
+@pytest.fixture(scope="module")
+def env_file(tmp_path_factory: pytest.TempPathFactory) -> Written:
+    """`make synth LZ_ENV=envs/nonprod-low-cost.yaml`, with an AOC recorded in its evidence block."""
+    outdir = tmp_path_factory.mktemp("wp-env") / "cdk.out"
+    app = new_app(outdir, env=ENV_FILE)
+    zones, gate = gate_app(app)
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, "\n".join(map(str, report.findings))
+    evidence = zones[0].config.evidence.model_copy(
+        update={"aws_aoc_edition": "AWS PCI DSS AOC 2026", "aws_aoc_date": date(2026, 10, 15)}
+    )
+    return _write(outdir, gate, report, attestation_of(evidence), tmp_path_factory.mktemp("wp-env-out"))
+
+
+def _resources(model: TemplateModel, *types: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(stack, logical id, properties) straight from the template JSON."""
+    for name, stack in model.stacks.items():
+        for logical_id, body in (stack.template.get("Resources") or {}).items():
+            if body.get("Type") in types:
+                yield name, logical_id, body.get("Properties") or {}
+
+
+def _check_papers(written: Written) -> None:
+    """Every paper is in the report (HTML too) and in CSV and JSON with the same rows."""
+    text = written.report()
+    html_text = (written.directory / f"{REPORT_NAME}.html").read_text(encoding="utf-8")
+    assert "WORKPAPER-PLACEHOLDER" not in html_text
+    assert list(written.papers) == list(PAPERS)
+    for slug, paper in written.papers.items():
+        assert f"### {paper.title}" in text
+        assert f"[{slug}.csv]({WORKPAPER_DIR}/{slug}.csv)" in text
+        assert f"<h3>{paper.title}</h3>" in html_text
+        with (written.directory / WORKPAPER_DIR / f"{slug}.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert tuple(rows[0]) == paper.header
+        assert [tuple(r) for r in rows[1:]] == list(paper.rows), slug
+        data = json.loads((written.directory / WORKPAPER_DIR / f"{slug}.json").read_text(encoding="utf-8"))
+        assert data["columns"] == list(paper.header)
+        assert data["rows"] == paper.records()
+        assert paper.rows, f"{slug} is empty"
+
+
+def _check_data_stores(written: Written, *, vault: bool) -> None:
+    paper = written.papers["data-stores"]
+    refs = {row[-1]: row for row in paper.rows}
+    types = ("AWS::S3::Bucket", "AWS::RDS::DBInstance", "AWS::SecretsManager::Secret")
+    for stack, logical_id, _ in _resources(written.model, *types):
+        assert f"{stack}/{logical_id}" in refs, f"{stack}/{logical_id} is not a data-store row"
+    databases = [row for row in paper.rows if row[1].startswith("DBInstance")]
+    assert databases
+    for row in databases:
+        assert (row[5] == VAULT_ELEMENTS) is vault, row
+        assert "storage encrypted, KMS key" in row[6]
+        assert "not publicly accessible" in row[6]
+        assert "automated backups" in row[4]
+    for row in paper.rows:
+        assert all(row), row  # purpose, retention, elements, protection, access logging always stated
+        if row[1].startswith("Bucket"):
+            assert "TLS only (bucket policy)" in row[6], row
+            assert "all public access blocked" in row[6], row
+
+
+def _check_tls(written: Written, *, proxy: bool) -> None:
+    paper = written.papers["tls"]
+    refs = {row[-1]: row for row in paper.rows}
+    for stack, logical_id, props in _resources(written.model, "AWS::ElasticLoadBalancingV2::Listener"):
+        row = refs[f"{stack}/{logical_id}"]
+        if props.get("Protocol") == "HTTPS":
+            assert row[3] == props["SslPolicy"]
+            assert "outside the templates: unverified" in row[4]  # the configured ACM certificate
+        else:
+            assert row[5] == "redirects to HTTPS:443 (HTTP_301)", row
+    assert any(r[1].startswith("RDS Proxy") for r in paper.rows) is proxy
+    assert all("rds.force_ssl=1" in r[3] for r in paper.rows if r[1].startswith("database parameter group"))
+
+
+def _check_logging(written: Written) -> None:
+    paper = written.papers["logging"]
+    destinations = " ".join(r[2] for r in paper.rows)
+    refs = {r[-1] for r in paper.rows}
+    for group in written.model.resources("AWS::Logs::LogGroup"):  # every log group is some row's destination
+        assert f"({group.stack})" in destinations or f"{group.stack}/{group.logical_id}" in refs, group.path
+    sources = {r[1].split(" (")[0] for r in paper.rows}
+    for expected in ("VPC flow log", "AWS WAF web ACL log", "Network Firewall alert log", "S3 server access log of"):
+        assert any(s.startswith(expected) for s in sources), expected
+    trail_rows = [r for r in paper.rows if r[1].startswith("CloudTrail trail")]
+    archive = next(r for r in trail_rows if r[2].startswith("Bucket"))
+    assert "Object Lock" in archive[4]
+    assert archive[5] == f"{RETAINED_DAYS} days"
+    assert archive[6] == "180 days"  # Glacier Flexible Retrieval at 180 days ends "immediately available"
+    for row in paper.rows:
+        assert "flag" not in row[5], row  # 12 months kept
+        assert "flag" not in row[6], row  # 3 months immediately available
+
+
+def _check_software(written: Written, *, vault: bool) -> None:
+    paper = written.papers["software"]
+    refs = {row[-1]: row for row in paper.rows}
+    for stack, logical_id, props in _resources(written.model, "AWS::Lambda::Function"):
+        row = refs[f"{stack}/{logical_id}"]
+        assert row[3] == props["Runtime"]
+        key = props["Code"]["S3Key"]
+        assert row[4] == f"CDK asset {key.split('.')[0]}"
+    vault_rows = [r for r in paper.rows if "CardVault/" in r[1]]
+    assert bool(vault_rows) is vault
+    for row in vault_rows:
+        name = row[1].split("/")[-1].lower()
+        assert row[5].startswith(f"sbom/lambda-{name}.cdx.json"), row
+        assert (ROOT / "lambda" / name / "requirements.txt").is_file()
+    assert any(r[5] == "missing" for r in paper.rows)  # CDK's own providers: no SBOM source known
+
+
+def _check_segmentation(written: Written) -> None:
+    paper = written.papers["segmentation"]
+    assert all(row[5] == TEST_DATE for row in paper.rows)
+    for region, _regional in Topology(written.model).regions.items():
+        controls = [r[1] for r in paper.rows if r[0] == region]
+        assert any(c.startswith("NACL") and "(CDE subnets)" in c for c in controls), region
+        assert any(c.startswith("route table") for c in controls), region
+        assert any(c.startswith("SG") for c in controls), region
+        assert all(
+            "internet-gateway" not in r[3] and "nat-gateway" not in r[3]
+            for r in paper.rows
+            if r[0] == region and r[1].startswith("route table")
+        )
+    assert any(r[2] == "out-of-scope environments" for r in paper.rows)
+
+
+def test_default_app_work_papers(default: Written) -> None:
+    _check_papers(default)
+    _check_data_stores(default, vault=True)
+    _check_tls(default, proxy=True)
+    _check_logging(default)
+    _check_software(default, vault=True)
+    _check_segmentation(default)
+    responsibility = default.papers["responsibility"]
+    assert all("edition and date unverified" in row[1] for row in responsibility.rows[:12])
+    assert "unverified: set evidence.aws_aoc_edition" in responsibility.intro
+
+
+def test_env_file_work_papers_and_the_recorded_aoc(env_file: Written) -> None:
+    _check_papers(env_file)
+    _check_data_stores(env_file, vault=False)
+    _check_tls(env_file, proxy=False)
+    _check_logging(env_file)
+    _check_software(env_file, vault=False)
+    _check_segmentation(env_file)
+    responsibility = env_file.papers["responsibility"]
+    cited = "AWS PCI DSS Attestation of Compliance, AWS PCI DSS AOC 2026, dated 2026-10-15"
+    assert cited in responsibility.intro
+    assert all(cited in row[1] for row in responsibility.rows[:12])
+    assert "9" in responsibility.rows[8][0]
+    assert "physical" in responsibility.rows[8][1]
+    assert cited in env_file.report()
+
+
+def test_delivery_synth_writes_the_papers_per_environment(delivered: Delivered, tmp_path: Path) -> None:
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(delivered.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    model = TemplateModel.from_assembly(assembly)
+    write_compliance_evidence(
+        assembly, model=model, results=evaluate(model, RULES), gate=delivered.gate, report=delivered.report
+    )
+    top = assembly / EVIDENCE_DIR
+    for environment in ("preprod", "prod"):
+        directory = top / environment / WORKPAPER_DIR
+        assert sorted(p.stem for p in directory.glob("*.csv")) == sorted(PAPERS), environment
+        with (directory / "data-stores.csv").open(encoding="utf-8", newline="") as handle:
+            stacks = {row["Stack"] for row in csv.DictReader(handle)}
+        assert stacks
+        for stack in stacks:  # each environment's papers hold its own stacks only
+            assert re.search(rf"PciLz-?{environment}-?[A-Z]", stack), (environment, stack)
+    # The delivery-wide set: the tooling account is an environment outside the CDE.
+    with (top / WORKPAPER_DIR / "segmentation.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    outside = [r for r in rows if r["Separates"] == "out-of-scope environment"]
+    assert any(delivered.config.tooling.account in r["Control to test"] for r in outside), outside
+
+
+# -- small models: the flags fire --------------------------------------------------------------------
+def _model(resources: dict[str, Any]) -> TemplateModel:
+    return TemplateModel([StackTemplate("S", {"Resources": resources}, account="111111111111", region="eu-west-1")])
+
+
+def test_short_retention_and_an_early_glacier_transition_are_flagged() -> None:
+    model = _model(
+        {
+            "Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}},
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "LifecycleConfiguration": {
+                        "Rules": [
+                            {
+                                "Status": "Enabled",
+                                "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 30}],
+                                "ExpirationInDays": 200,
+                            }
+                        ]
+                    }
+                },
+            },
+            "Trail": {
+                "Type": "AWS::CloudTrail::Trail",
+                "Properties": {
+                    "S3BucketName": {"Ref": "Bucket"},
+                    "CloudWatchLogsLogGroupArn": {"Fn::GetAtt": ["Group", "Arn"]},
+                },
+            },
+        }
+    )
+    rows = {r[2].split(" (")[0]: r for r in logging_paper(model).rows}
+    assert rows["LogGroup Group"][5] == f"30 days (below {RETAINED_DAYS} days: flag)"
+    assert rows["LogGroup Group"][6] == f"30 days (below {IMMEDIATE_DAYS} days: flag)"
+    assert rows["Bucket Bucket"][5] == f"200 days (below {RETAINED_DAYS} days: flag)"
+    assert rows["Bucket Bucket"][6] == f"30 days (below {IMMEDIATE_DAYS} days: flag)"
+
+
+def test_the_aoc_is_cited_only_when_both_edition_and_date_are_set() -> None:
+    model = _model({})
+    only_edition = responsibility_paper(model, aoc_edition="AWS PCI DSS AOC 2026", aoc_date=None)
+    assert "unverified" in only_edition.intro
+    config = EvidenceConfig(aws_aoc_edition="AWS PCI DSS AOC 2026", aws_aoc_date=date(2026, 10, 15))
+    att = attestation_of(config)
+    both = responsibility_paper(model, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date)
+    assert "dated 2026-10-15" in both.intro
+    assert "not reproduced" in both.intro
+
+
+def test_a_resource_the_papers_do_not_know_never_breaks_them() -> None:
+    model = _model({"X": {"Type": "AWS::DynamoDB::Table", "Properties": {}}})
+    papers = {p.slug: p for p in all_workpapers(model, Topology(model))}
+    assert [r[1] for r in papers["data-stores"].rows] == ["Table X"]

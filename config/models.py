@@ -458,7 +458,8 @@ DEMO_CLIENT_CA_BUNDLE = "config/certs/demo-client-ca.pem"
 LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
 
 
-VaultRight = Literal["tokenize", "lookup", "dispose"]
+VaultRight = Literal["tokenize", "lookup", "dispose", "update"]
+_S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class VaultClient(_Frozen):
@@ -468,7 +469,20 @@ class VaultClient(_Frozen):
     subject: str = Field(description="Client-certificate subject (RFC 2253, as the ALB writes it).")
     issuer: str = Field(description="Subject of the CA that issued the client certificate (RFC 2253).")
     rights: tuple[VaultRight, ...] = Field(
-        min_length=1, description="What the client may do: tokenize, lookup (masked view), dispose."
+        min_length=1,
+        description="What the client may do: tokenize, lookup (masked view), dispose, update (expiry, name).",
+    )
+    tokenize_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Cards this client may tokenize per minute (every instance shares it); unset: the vault's default.",
+    )
+    known_card_alarm_percent: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Alarm when this share of the client's tokenize answers is 'already stored'; unset: the default.",
     )
 
     @field_validator("subject", "issuer")
@@ -483,6 +497,44 @@ class VaultClient(_Frozen):
     def _distinct_rights(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
             raise ValueError("lists a right more than once")
+        return value
+
+
+class VaultKnownCardAlarm(_Frozen):
+    """When a client's tokenize answers say "already stored" too often (issue 19 finding 2).
+
+    A client searching for card numbers with tokenize and lookup (trying digits until one is
+    stored) gets mostly known-card answers for its probes of stored cards; an ordinary client
+    sends mostly new cards. The alarm compares the known share over `period_minutes` with the
+    client's threshold once at least `min_answers` answers were given.
+    """
+
+    percent: int = Field(default=50, ge=1, le=100, description="Known-card share (percent) that alarms.")
+    min_answers: int = Field(default=100, ge=1, le=1_000_000, description="Answers needed before the share counts.")
+    period_minutes: Literal[1, 5, 10, 15, 30, 60] = Field(default=15, description="Evaluation period.")
+
+
+class VaultClientCrl(_Frozen):
+    """A certificate revocation list (PEM, signed by a CA of the trust store) in a versioned S3 bucket.
+
+    The load balancer reads the object once, when CloudFormation adds it to the trust store
+    (`AWS::ElasticLoadBalancingV2::TrustStoreRevocation`); a changed `version` replaces the
+    revocation resource, which is how a new CRL reaches the load balancer.
+    """
+
+    bucket: str = Field(description="S3 bucket (versioning on) holding the CRL; the deploying role must read it.")
+    key: str = Field(min_length=1, max_length=1024, description="Object key of the PEM-encoded CRL.")
+    version: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="S3 object version of the CRL: each new CRL is a new version, written here to deploy it.",
+    )
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not _S3_BUCKET_NAME.match(value):
+            raise ValueError(f"{value!r} is not an S3 bucket name")
         return value
 
 
@@ -539,6 +591,23 @@ class CardVaultConfig(_Frozen):
             " them) map to a client ID, the client's own token domain (it never sees, learns of or deletes"
             " another client's cards), with the rights granted to it, each separately."
         ),
+    )
+    tokenize_per_minute: int = Field(
+        default=600,
+        ge=1,
+        le=100_000,
+        description=(
+            "Default tokenize budget per client (cards per minute, kept in the database, so every instance"
+            " shares it); over it the API answers 429 with Retry-After and stores nothing."
+        ),
+    )
+    known_card_alarm: VaultKnownCardAlarm = Field(
+        default_factory=VaultKnownCardAlarm,
+        description="A CloudWatch alarm per client on the share of tokenize answers that were already stored.",
+    )
+    client_crl: VaultClientCrl | None = Field(
+        default=None,
+        description="Certificate revocation list for client certificates, added to the ALB trust store.",
     )
     detokenize_caller_role_arns: tuple[str, ...] = Field(
         min_length=1,

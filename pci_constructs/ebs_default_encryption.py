@@ -11,10 +11,12 @@ from __future__ import annotations
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.provider_logging import trace_function
 
 # Construct ID of the function every AwsCustomResource of a stack shares (aws-cdk-lib custom_resources).
 SINGLETON_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -26,6 +28,9 @@ def singleton_waits_for(scope: Construct, policy: iam.ManagedPolicy) -> None:
     function = Stack.of(scope).node.try_find_child(SINGLETON_FUNCTION_ID)
     assert function is not None, "AwsCustomResource creates its singleton function at stack level"
     function.node.add_dependency(policy)
+    if not isinstance(function, lambda_.Function):
+        raise TypeError(f"{function.node.path}: CDK changed the AwsCustomResource singleton; review its tracing")
+    trace_function(function, policy)  # the role the singleton runs as is the one `policy` is attached to
 
 
 # These EC2 actions act on an account setting: IAM knows no resource type for them.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import Annotations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -168,6 +169,15 @@ class AuditStack(LandingZoneStack):
             email=config.alarm_email,
             metric_namespace=f"PciLz/{config.name}/Security",
             events=_security_events(self, config),
+        )
+        # The home region's card-vault alarms notify this topic; its ARN travels by SSM parameter, never
+        # by an export the audit stack would have to keep while a switched-off vault stack still imports it.
+        ssm.StringParameter(
+            self,
+            "AlertsTopicArn",
+            parameter_name=f"/pci-lz/{config.name}/alerts/topic-arn",
+            string_value=self.alarms.topic.topic_arn,
+            description="ARN of the security alerts SNS topic (home region), for alarms of other stacks",
         )
         self.finding_alerts = FindingAlerts(self, "FindingAlerts", topic=self.alarms.topic)
         # The conformance pack (Detection stack, home region) evaluates the IAM password policy.

@@ -405,6 +405,49 @@ def created_principals(template: Template) -> set[str]:
     return created
 
 
+_ALARM_ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+_ARN_REGION = re.compile(r"^arn:[a-z-]+:sns:([a-z0-9-]*):")
+
+
+def foreign_alarm_actions(stack: str, template: Template, region: str) -> list[str]:
+    """Alarm actions that notify an SNS topic outside the alarm's region (CloudWatch cannot deliver them).
+
+    An action is known to be in the region when it is a topic of the same template, an SSM
+    parameter of the stack (regional by nature), or an ARN whose region part is the stack's own
+    (or `${AWS::Region}`); anything else is reported.
+    """
+    faults = []
+    parameters = template.get("Parameters", {})
+    local = resources(template)
+    for logical_id, alarm in of_type(template, "AWS::CloudWatch::Alarm").items():
+        for key in _ALARM_ACTION_KEYS:
+            for action in as_list(alarm.get("Properties", {}).get(key, [])):
+                if _action_in_region(action, local, parameters, region):
+                    continue
+                faults.append(f"{stack}/{logical_id}.{key}: {json.dumps(action)}")
+    return faults
+
+
+def _action_in_region(action: Any, local: dict[str, Any], parameters: dict[str, Any], region: str) -> bool:
+    if isinstance(action, str):
+        match = _ARN_REGION.match(action)
+        return match is None or match.group(1) == region  # not an SNS ARN: an EC2/SSM action of this region
+    if isinstance(action, dict) and set(action) == {"Ref"}:
+        target = action["Ref"]
+        if target in local:
+            return bool(local[target]["Type"] == "AWS::SNS::Topic")
+        return str(parameters.get(target, {}).get("Type", "")).startswith("AWS::SSM::Parameter::Value")
+    if isinstance(action, dict) and "Fn::Join" in action:
+        separator, parts = action["Fn::Join"]
+        text = separator.join(
+            part if isinstance(part, str) else "${AWS::Region}" if part == {"Ref": "AWS::Region"} else "?"
+            for part in parts
+        )
+        match = _ARN_REGION.match(text)
+        return match is not None and match.group(1) in {region, "${AWS::Region}"}
+    return False
+
+
 # --- Issue #18 scanner kind 2: a function's security groups open to the internet -----------------
 
 _ANYWHERE = {("CidrIp", "0.0.0.0/0"), ("CidrIpv6", "::/0")}
@@ -454,3 +497,14 @@ def functions_with_open_egress(templates: Iterable[tuple[str, Template]]) -> lis
                     if any(rule.get(prop) == cidr for prop, cidr in _ANYWHERE):
                         found.append(f"{stack}/{logical_id}: {key[0]}/{key[1]} egress {json.dumps(rule)}")
     return found
+
+
+def functions_without_active_tracing(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Issue #18 scanner kind 5: every AWS::Lambda::Function, CDK's own providers and singletons
+    included, traces actively (no documented exception today)."""
+    return [
+        f"{stack}/{logical_id}"
+        for stack, template in templates
+        for logical_id, function in of_type(template, "AWS::Lambda::Function").items()
+        if function.get("Properties", {}).get("TracingConfig", {}).get("Mode") != "Active"
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import Aspects, CfnResource, IAspect, Stack
@@ -16,7 +17,7 @@ from constructs import IConstruct
 
 from compliance.gate import GateReport, register_gates, synthesize
 from tests.conftest import Synthesized, new_app
-from tests.template_scan import functions_with_open_egress
+from tests.template_scan import functions_with_open_egress, functions_without_active_tracing
 
 
 @jsii.implements(IAspect)
@@ -173,3 +174,37 @@ def test_each_vault_function_has_its_own_group_of_exact_egress(synthesized: Synt
             expected = [] if name == "Purge" else [443]
             assert sorted(r["FromPort"] for r in rules) == expected
             assert all("EndpointSecurityGroup" in json.dumps(r["DestinationSecurityGroupId"]) for r in rules)
+
+
+# --- Issue #18 scanner kind 5: CDK's own functions untraced, their grants invisible to cdk-nag.
+
+
+def test_every_function_of_the_default_app_and_the_delivery_traces_actively(
+    synthesized: Synthesized, delivered: Any
+) -> None:
+    delivery = [(a.stack_name, a.template) for a in delivered.assembly.stacks_recursively]
+    assert functions_without_active_tracing([*synthesized.templates(), *delivery]) == []
+
+
+def test_an_untraced_function_is_caught(tmp_path: Path) -> None:
+    stack = Stack(new_app(tmp_path), "Untraced", env={"account": "111111111111", "region": "us-east-1"})
+    _function(stack, "Plain")
+    _function(stack, "Traced", tracing=lambda_.Tracing.ACTIVE)
+    templates = [(a.stack_name, a.template) for a in stack.node.root.synth().stacks]  # type: ignore[attr-defined]
+    found = functions_without_active_tracing(templates)
+    assert len(found) == 1
+    assert found[0].startswith("Untraced/Plain")
+
+
+def test_cdk_providers_grant_through_a_managed_policy_cdk_nag_reads(synthesized: Synthesized) -> None:
+    """The project's grant to a raw provider role is a managed policy, not a second inline policy
+    (CDK's own first inline policy of the provider stays: CDK writes it)."""
+    provider_roles = 0
+    for name, template in synthesized.templates():
+        for logical, role in template.get("Resources", {}).items():
+            if role["Type"] == "AWS::IAM::Role" and "CustomResourceProviderRole" in logical:
+                provider_roles += 1
+                assert len(role["Properties"].get("Policies", [])) <= 1, f"{name}/{logical}: a second inline policy"
+                (arn,) = role["Properties"]["ManagedPolicyArns"]
+                assert "OwnLogGroupAndTracing" in json.dumps(arn)
+    assert provider_roles

@@ -274,6 +274,43 @@ _RENAMED_DETECTIVE_SWITCHES = {
 }
 
 
+# An S3 URI of a conformance pack template; `{region}` stands for each region the pack is deployed in
+# (AWS Config reads the template from a bucket in the pack's own region).
+_CONFORMANCE_TEMPLATE_URI = re.compile(r"^s3://([a-z0-9{}][a-z0-9.{}-]{1,70}[a-z0-9}])/[^\s]+\.(yaml|yml|json)$")
+
+
+class ConformancePacksConfig(_Frozen):
+    """Which AWS Config conformance packs evaluate the environment after deploy (PCI DSS 11.5.2, 12.4)."""
+
+    project: bool = Field(
+        default=True,
+        description=(
+            "The project's PCI DSS v4.0.1 pack (compliance/conformance/pci-dss-v4.json), whose rules the"
+            " crosswalk (pci_rules/CROSSWALK.md) pairs with the synth rules; its IAM password-policy rule alerts."
+        ),
+    )
+    aws_sample_s3_uri: str | None = Field(
+        default=None,
+        description=(
+            'AWS offers its PCI DSS 4.0 conformance pack only as a sample template ("Conformance Pack Sample'
+            ' Templates", AWS Config Developer Guide), not as a pack deployable by name, and this repository does'
+            " not copy it. To deploy it beside (or instead of) the project's pack, put the template in a bucket of"
+            " each region and give its S3 URI here, {region} standing for the region:"
+            " s3://my-config-templates-{region}/Operational-Best-Practices-for-PCI-DSS-4.0.yaml."
+        ),
+    )
+
+    @field_validator("aws_sample_s3_uri")
+    @classmethod
+    def _template_uri(cls, value: str | None) -> str | None:
+        if value is not None and not _CONFORMANCE_TEMPLATE_URI.match(value):
+            raise ValueError(
+                f"{value!r} is not the S3 URI of a conformance pack template (s3://<bucket>/<key>.yaml|.yml|.json;"
+                " {region} may stand for the region in the bucket name or key)"
+            )
+        return value
+
+
 class AuditConfig(_Frozen):
     """Audit and detection options (PCI DSS 10, 11.5); every default is the stricter choice that still deploys."""
 
@@ -324,6 +361,13 @@ class AuditConfig(_Frozen):
             "AWS Config. create: recorder, delivery channel, history bucket and the PCI conformance pack;"
             " existing: the account already records (Control Tower, Organizations), only the conformance pack"
             " is added; off: nothing."
+        ),
+    )
+    conformance_packs: ConformancePacksConfig = Field(
+        default_factory=ConformancePacksConfig,
+        description=(
+            "The conformance packs AWS Config runs (with config_mode create or existing): the project's, AWS's"
+            " PCI DSS 4.0 sample from your own bucket, or both. Who owns the recorder is config_mode's question."
         ),
     )
     security_hub_mode: DetectiveControlMode = Field(
@@ -385,6 +429,14 @@ class AuditConfig(_Frozen):
         if bad:
             raise ValueError(f"not Lambda function ARNs (arn:aws:lambda:<region>:<account>:function:<name>): {bad}")
         return value
+
+    @model_validator(mode="after")
+    def _packs_need_config(self) -> Self:
+        if self.config_mode == "off" and self.conformance_packs.aws_sample_s3_uri is not None:
+            raise ValueError(
+                "conformance_packs.aws_sample_s3_uri needs AWS Config: set config_mode to create or existing"
+            )
+        return self
 
     @model_validator(mode="after")
     def _organization_trail_needs_an_id(self) -> Self:

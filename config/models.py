@@ -719,10 +719,18 @@ class CardVaultConfig(_Frozen):
 _IAM_ROLE_OR_USER_ARN = re.compile(
     r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):(?P<kind>role|user)/(?!aws-reserved/)[\w+=,.@/-]{1,512}$"
 )
+# IAM Identity Center permission-set roles ("Referencing permission sets in resource policies, Amazon EKS,
+# and AWS KMS", IAM Identity Center User Guide): arn:<partition>:iam::<account>:role/aws-reserved/
+# sso.amazonaws.com/<region>/AWSReservedSSO_<permission set>_<suffix>, the region being the Identity Center
+# instance's. Instances in us-east-1 are widely reported to create their roles without the region segment
+# (AWS re:Post "AWS Identity Center assumed role principals"), so a trust pattern must match both forms.
+# Permission-set names are 1-32 characters of [\w+=,.@-] (AWS::SSO::PermissionSet Name), so the role name
+# AWSReservedSSO_<name>_<suffix> fits IAM's 64.
 _IDENTITY_CENTER_ROLE = re.compile(
-    r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/aws-reserved/sso\.amazonaws\.com/"
-    r"(?:[a-z0-9-]+/)?AWSReservedSSO_(?P<permission_set>[\w+=,.@-]{1,32})_\*$"
+    r"^arn:(?P<partition>aws(?:-us-gov)?):iam::(?P<account>\d{12}):role/aws-reserved/sso\.amazonaws\.com/"
+    r"(?:(?P<region>[^/]+)/)?AWSReservedSSO_(?P<permission_set>[\w+=,.@-]{1,32})_\*$"
 )
+IDENTITY_CENTER_HOME_WITHOUT_REGION = "us-east-1"
 _SAML_PROVIDER_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):saml-provider/[\w.-]{1,128}$")
 PRINCIPAL_FORMS = (
     "an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>; MFA required in the trust)",
@@ -737,11 +745,48 @@ def principal_kind(value: str) -> Literal["iam", "identity_center", "saml"]:
     """Which assume-role path a configured principal takes; ValueError naming the accepted forms."""
     if _IAM_ROLE_OR_USER_ARN.match(value):
         return "iam"
-    if _IDENTITY_CENTER_ROLE.match(value):
+    if found := _IDENTITY_CENTER_ROLE.match(value):
+        _identity_center_region_can_match(value, found["partition"], found["region"])
         return "identity_center"
     if _SAML_PROVIDER_ARN.match(value):
         return "saml"
     raise ValueError(f"{value!r} is not a known principal form; use one of: " + "; ".join(PRINCIPAL_FORMS))
+
+
+def _identity_center_region_can_match(value: str, partition: str, region: str | None) -> None:
+    """A region segment that is no region of the ARN's partition names a path IAM Identity Center never
+    creates: the trust could never match, so the pattern is refused."""
+    if region is None:
+        return
+    if region not in known_regions():
+        raise ValueError(
+            f"{value!r} can never match: {region!r} is not an AWS region, and IAM Identity Center puts only its"
+            " instance's region between sso.amazonaws.com/ and AWSReservedSSO_ (or nothing: omit the segment to"
+            " match the instance in any region)"
+        )
+    if partition_of(region) != partition:
+        raise ValueError(
+            f"{value!r} can never match: region {region!r} is in partition {partition_of(region)!r}, the ARN in"
+            f" {partition!r}"
+        )
+
+
+def identity_center_trust_patterns(value: str) -> tuple[str, ...]:
+    """The aws:PrincipalArn patterns a trust needs so that a configured permission-set pattern matches its
+    roles in every case: without a region segment, the region-less form and any region; with one, that
+    region (and, for us-east-1, also the region-less form its instances are reported to use)."""
+    found = _IDENTITY_CENTER_ROLE.match(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not an IAM Identity Center permission-set role pattern")
+    head = value[: found.start("permission_set") - len("AWSReservedSSO_")]
+    if found["region"] is not None:
+        head = head[: -len(found["region"]) - 1]
+    role = f"AWSReservedSSO_{found['permission_set']}_*"
+    if found["region"] is None:
+        return (f"{head}{role}", f"{head}*/{role}")
+    if found["region"] == IDENTITY_CENTER_HOME_WITHOUT_REGION:
+        return (f"{head}{found['region']}/{role}", f"{head}{role}")
+    return (value,)
 
 
 def _check_principals(value: tuple[str, ...]) -> tuple[str, ...]:

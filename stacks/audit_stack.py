@@ -18,7 +18,12 @@ from config import EnvironmentConfig
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.log_archive import ArchiveReplication, LogArchive, ReplicaWriter
-from pci_constructs.permissions_boundary import operator_role_name
+from pci_constructs.permissions_boundary import (
+    operator_role_name,
+    trail_alarm_name_prefix,
+    trail_log_group_name,
+    trail_metric_namespace,
+)
 from pci_constructs.security_alarms import (
     SECURITY_EVENTS,
     ComplianceChangeAlerts,
@@ -160,6 +165,8 @@ class AuditStack(LandingZoneStack):
             s3_data_event_buckets=audit.s3_data_event_buckets,
             lambda_data_event_functions=audit.lambda_data_event_functions,
             organization_id=audit.organization_id if audit.organization_trail else None,
+            # Fixed names the permissions boundary protects (pci_constructs/permissions_boundary.py).
+            log_group_name=trail_log_group_name(config.name),
         )
         self.alarms = SecurityAlarms(
             self,
@@ -167,8 +174,9 @@ class AuditStack(LandingZoneStack):
             log_group=self.trail.log_group,
             topic_key=keys.alerts,
             email=config.alarm_email,
-            metric_namespace=f"PciLz/{config.name}/Security",
+            metric_namespace=trail_metric_namespace(config.name),
             events=_security_events(self, config),
+            alarm_name_prefix=trail_alarm_name_prefix(config.name),
         )
         # The home region's card-vault alarms notify this topic; its ARN travels by SSM parameter, never
         # by an export the audit stack would have to keep while a switched-off vault stack still imports it.

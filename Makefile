@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit evidence-pdf evidence-live bench cost prices schema cdk clean deps toolchain preflight deploy FORCE
+.PHONY: synth test lint pytest audit evidence-pdf evidence-screenshots evidence-live bench cost prices securityhub-controls schema cdk clean deps toolchain preflight deploy FORCE
 
 ## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
 toolchain:
@@ -134,6 +134,12 @@ cost: synth
 prices: $(BIN)/.synth-installed
 	$(BIN)/python -m costs.prices --write costs/prices.json
 
+## securityhub-controls: refresh the vendored Security Hub PCI DSS v4.0.1 control list from the AWS documentation
+## (needs internet), then regenerate the crosswalk (pci_rules/CROSSWALK.md). Not part of synth or test.
+securityhub-controls: $(BIN)/.synth-installed
+	$(BIN)/python -m pci_rules.refresh_controls
+	$(BIN)/python -m pci_rules.crosswalk
+
 ## audit: pip-audit of every requirements file and installed venv (needs network; says so when it
 ## has none) and CycloneDX SBOMs of each (offline) into cdk.out/compliance/. AUDIT_STRICT=1 makes
 ## an unreachable vulnerability service a failure (the CI workflow sets it).
@@ -144,6 +150,11 @@ audit: $(BIN)/.installed $(SCAN_BIN)/.installed
 ## headless Chromium (apt-get install chromium), A4 landscape. Not part of the synth.
 evidence-pdf: $(BIN)/.installed
 	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html cdk.out/compliance/pci-dss-v4-report.pdf
+
+## evidence-screenshots: after `make synth`, retake the README's pictures of the report and of a
+## data-flow diagram (docs/evidence-*.png) with headless Chromium; commit them with the change.
+evidence-screenshots: $(BIN)/.installed
+	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html --screenshots docs
 
 ## evidence-live: synthesize LZ_ENV, then read its deployed state with the operator's credentials
 ## (CloudFormation drift per stack, the conformance pack's compliance, Security Hub PCI DSS v4.0.1

@@ -88,7 +88,7 @@ def main(app: App | None = None) -> int:
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"
         f" findings, {len(report.unused)} acknowledgments no longer needed; packs: {', '.join(gate.packs)}"
-        f"; v4.0.1 plugin {gate.pci_dss_v4.elapsed_s or 0:.2f} s",
+        f"; v4.0.1 plugin {gate.pci_dss_v4.elapsed_s or 0:.2f} s (CPU {gate.pci_dss_v4.cpu_s or 0:.2f} s)",
         file=sys.stderr,
     )
     if not report.passed:  # last, so the pointer to where things are fixed ends the output

@@ -58,6 +58,7 @@ TARGET_PER_REGION_S = 0.5
 TARGET_PYTEST_S = 120.0  # pytest wall on 2 cores after set-up (issue #23)
 TARGET_PLUGIN_S = 0.5
 PLUGIN_TIME = re.compile(r"v4\.0\.1 plugin (\d+\.\d+) s")
+PLUGIN_CPU = re.compile(r"v4\.0\.1 plugin \d+\.\d+ s \(CPU (\d+\.\d+) s\)")
 TARGET_EVIDENCE_S = 0.5
 DELIVERY_SIZES = (1, 4, 16)
 
@@ -116,6 +117,7 @@ class Case:
     walls: list[float] = field(default_factory=list)
     peaks_mib: list[float] = field(default_factory=list)
     plugin_s: list[float] = field(default_factory=list)  # the v4.0.1 plugin's time, when app.py reports it
+    plugin_cpu_s: list[float] = field(default_factory=list)  # and its CPU time
     # CPU seconds of the case's process tree (wait4: its own and every descendant it waited for, Node.js included)
     cpus: list[float] = field(default_factory=list)
 
@@ -153,8 +155,11 @@ def measure(case: Case, workdir: Path) -> None:
         raise SystemExit(f"bench case {case.name} failed (exit {proc.returncode}):\n{tail}")
     case.exits.append(proc.returncode)
     case.walls.append(wall)
-    if plugin := PLUGIN_TIME.search(log.read_text(encoding="utf-8", errors="replace")):
+    output = log.read_text(encoding="utf-8", errors="replace")
+    if plugin := PLUGIN_TIME.search(output):
         case.plugin_s.append(float(plugin.group(1)))
+    if plugin_cpu := PLUGIN_CPU.search(output):
+        case.plugin_cpu_s.append(float(plugin_cpu.group(1)))
     case.peaks_mib.append(usage.ru_maxrss / 1024)  # KiB on Linux
     case.cpus.append(usage.ru_utime + usage.ru_stime)
     shutil.rmtree(outdir, ignore_errors=True)
@@ -276,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if plugin_runs:
         derived["pci_v4_plugin_s_synth2"] = round(statistics.median(plugin_runs), 3)
         derived["pci_v4_plugin_s_synth4"] = round(statistics.median(by_name["synth-4"].plugin_s or [0.0]), 3)
+    if by_name["synth-2"].plugin_cpu_s:
+        derived["pci_v4_plugin_cpu_s_synth2"] = round(statistics.median(by_name["synth-2"].plugin_cpu_s), 3)
     # 2 -> 4 is the headline: 1 -> 2 also adds the one-off audit replica stack.
     per_region = derived["per_extra_region_s_2_to_4"]
     targets = {
@@ -286,6 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if "pci_v4_plugin_s_synth2" in derived:
         targets["pci_v4_plugin (2 regions) <= 0.5 s"] = _verdict(derived["pci_v4_plugin_s_synth2"], TARGET_PLUGIN_S)
+    if "pci_v4_plugin_cpu_s_synth2" in derived:
+        targets["pci_v4_plugin CPU (2 regions) <= 0.5 s"] = _verdict(
+            derived["pci_v4_plugin_cpu_s_synth2"], TARGET_PLUGIN_S
+        )
     derived["evidence_s"] = evidence["median_s"]
     derived["evidence_first_s"] = evidence["first_s"]
     derived["evidence_cpu_s"] = round(evidence["python_cpu_s"] + evidence["dot_and_git_cpu_s"], 3)
@@ -322,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"v4.0.1 plugin, 2 regions (4 regions)   {derived['pci_v4_plugin_s_synth2']:>6.2f} s"
             f"    ({derived['pci_v4_plugin_s_synth4']:.2f} s)   target <= 0.5 s"
+        )
+    if "pci_v4_plugin_cpu_s_synth2" in derived:
+        print(
+            f"v4.0.1 plugin CPU, 2 regions           {derived['pci_v4_plugin_cpu_s_synth2']:>6.2f} s    target <= 0.5 s"
         )
     print(
         f"compliance evidence, 2 regions         {derived['evidence_s']:>6.2f} s    target <= 0.5 s"

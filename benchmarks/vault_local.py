@@ -4,16 +4,22 @@ Plain HTTP on the loopback interface only. Each request becomes the event an ALB
 with the caller identity taken from the `X-Amzn-Mtls-Clientcert-Subject` header (what the ALB
 sets in mutual-TLS verify mode); the default allow-listed subject is `DEFAULT_CLIENT_SUBJECT`
 (`VAULT_CLIENT_SUBJECTS`, a JSON list, replaces the allow-list). Logs go to stdout.
+
+SIGTERM and SIGINT stop it cleanly: the server closes, and the embedded PostgreSQL is stopped by
+pgserver's exit handler (which a process killed by SIGTERM's default action never runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from benchmarks.vault_env import DEFAULT_CLIENT_ISSUER, DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
@@ -93,7 +99,19 @@ def make_handler() -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class StopSignalError(Exception):
+    """Raised in the main thread by SIGTERM or SIGINT: unwinds `serve_forever` and every context."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    print(f"stopping on {name}", flush=True)
+    raise StopSignalError(name)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("VAULT_PORT", "8080")))
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".vault-local")
@@ -112,11 +130,13 @@ def main() -> None:
         print(f"                        X-Amzn-Mtls-Clientcert-Issuer: {DEFAULT_CLIENT_ISSUER}", flush=True)
         try:
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        except StopSignalError:
+            pass  # announced by the handler; the contexts below close the server and stop PostgreSQL
         finally:
             server.server_close()
 
 
 if __name__ == "__main__":
-    main()
+    # A signal during start-up: exit normally all the same, so pgserver's exit handler stops PostgreSQL.
+    with contextlib.suppress(StopSignalError):
+        main()

@@ -129,25 +129,8 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     # --- Issue #13: account-guard SDK calls ---------------------------------------------------------
     *_handler_skips(f"PciLz-*-Identity-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
     *_handler_skips(f"PciLz-*-AccountGuards-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
-    *(
-        CheckovSkip(
-            path="PciLz-*-Keys-*/PermissionsBoundary/Policy",
-            check=check,
-            reason=(
-                f"{what}: this policy is a permissions boundary, which grants nothing on its own (effective access is"
-                " the intersection with the role's identity policies), so its Allow is * on *; its Deny statements"
-                " are the point: no boundary removal, no role without it, no key-policy or control tampering"
-            ),
-            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
-        )
-        for check, what in (
-            ("CKV_AWS_107", "credentials exposure"),
-            ("CKV_AWS_108", "data exfiltration"),
-            ("CKV_AWS_109", "permissions management"),
-            ("CKV_AWS_110", "privilege escalation"),
-            ("CKV_AWS_111", "unconstrained write access"),
-        )
-    ),
+    # The permissions boundary's CKV_AWS_107-111 skips travel with the construct
+    # (pci_constructs/permissions_boundary.py, BOUNDARY_CHECKOV_SKIPS), in every stack that has one.
     # --- Issue #14: the delivery's pipeline stacks (only in the delivery app, `-c delivery=...`).
     *(
         CheckovSkip(

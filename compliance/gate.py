@@ -20,7 +20,7 @@ writes one validation report, at the top of the cloud assembly, for all stages;
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -42,7 +42,8 @@ from compliance.registry import (
     construct_justifications,
     construct_paths,
 )
-from pci_rules.plugin import PciDssV4Plugin
+from pci_rules.plugin import PLUGIN_NAME, PciDssV4Plugin, acknowledgment_id
+from pci_rules.plugin import Finding as RuleFinding
 
 if TYPE_CHECKING:
     from config import EnvironmentConfig
@@ -269,7 +270,7 @@ def register_gates(
         checkov_skips = CHECKOV_SKIPS if acknowledgments == ACKNOWLEDGMENTS else ()
     skipped = apply_checkov_skips(app, checkov_skips, constructs)
     packs = [pack(app) for pack in NAG_PACKS]
-    pci_dss_v4 = PciDssV4Plugin()
+    pci_dss_v4 = PciDssV4Plugin(acknowledgments=governed_source(matched))
     # add_plugins is typed with the newer IPolicyValidationPlugin, whose context and report are
     # supersets of the Beta1 shapes the plugin implements; CDK calls both the same way.
     Validations.of(app).add_plugins(*packs, cast("IPolicyValidationPlugin", pci_dss_v4))
@@ -281,6 +282,47 @@ def register_gates(
         environments=scopes,
         adoptions=tuple(adoptions),
     )
+
+
+def governed_source(matched: dict[Acknowledgment, list[str]]) -> Callable[[RuleFinding], str | None]:
+    """The registry's entries for the v4.0.1 rules as the plugin's acknowledgment source.
+
+    A finding is accepted when an entry for its rule was applied (governance checked, scope and `when`
+    judged, stale entries refused: `apply_acknowledgments`) at the resource's construct path or above it;
+    the reason carries the requirement and the owner. The plugin knows none of the governance: it gets a
+    reason or None. CDK's own acknowledgment is applied too (for templates written without construct-path
+    metadata); a finding the source accepts never reaches CDK, and `read_report` records it as acknowledged.
+    """
+    entries = [
+        (entry.rule.split("[", 1)[0], tuple(paths), entry)
+        for entry, paths in matched.items()
+        if entry.plugin == PLUGIN_NAME and entry.carried_by is None and paths
+    ]
+
+    def source(finding: RuleFinding) -> str | None:
+        path = finding.resource.path
+        for rule_id, roots, entry in entries:
+            if rule_id == finding.rule.id and any(path == root or path.startswith(root + "/") for root in roots):
+                return f"{entry.reason} [{entry.requirement}; owner {entry.owner}; {entry.source}]"
+        return None
+
+    return source
+
+
+def _source_acknowledged(gate: Gate, stages: Iterable[str]) -> list[Finding]:
+    """The v4.0.1 findings the governed source accepted, as CDK would have recorded them."""
+    return [
+        Finding(
+            plugin=PLUGIN_NAME,
+            rule=finding.rule.id,
+            severity="error",
+            path=finding.resource.path,
+            description=f"{finding.rule.description} (PCI DSS v4.0.1 {', '.join(finding.rule.requirements)})",
+            acknowledged_as=acknowledgment_id(finding.rule.id),
+            stage=_stage_of(finding.resource.path, stages),
+        )
+        for finding, _ in gate.pci_dss_v4.acknowledged
+    ]
 
 
 def _findings(violations: list[dict[str, Any]], plugin: str, stages: Iterable[str]) -> list[Finding]:
@@ -337,6 +379,8 @@ def read_report(outdir: str | Path, gate: Gate | None = None) -> GateReport:
         plugins.append(name)
         findings += _findings(plugin.get("violations", []), name, stages)
         acknowledged += _findings(plugin.get("suppressedViolations", []), name, stages)
+    if gate is not None:
+        acknowledged += _source_acknowledged(gate, stages)
     report = GateReport(tuple(plugins), tuple(findings), tuple(acknowledged), stages)
     if gate is None:
         return report

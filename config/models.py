@@ -274,6 +274,43 @@ _RENAMED_DETECTIVE_SWITCHES = {
 }
 
 
+# An S3 URI of a conformance pack template; `{region}` stands for each region the pack is deployed in
+# (AWS Config reads the template from a bucket in the pack's own region).
+_CONFORMANCE_TEMPLATE_URI = re.compile(r"^s3://([a-z0-9{}][a-z0-9.{}-]{1,70}[a-z0-9}])/[^\s]+\.(yaml|yml|json)$")
+
+
+class ConformancePacksConfig(_Frozen):
+    """Which AWS Config conformance packs evaluate the environment after deploy (PCI DSS 11.5.2, 12.4)."""
+
+    project: bool = Field(
+        default=True,
+        description=(
+            "The project's PCI DSS v4.0.1 pack (compliance/conformance/pci-dss-v4.json), whose rules the"
+            " crosswalk (pci_rules/CROSSWALK.md) pairs with the synth rules; its IAM password-policy rule alerts."
+        ),
+    )
+    aws_sample_s3_uri: str | None = Field(
+        default=None,
+        description=(
+            'AWS offers its PCI DSS 4.0 conformance pack only as a sample template ("Conformance Pack Sample'
+            ' Templates", AWS Config Developer Guide), not as a pack deployable by name, and this repository does'
+            " not copy it. To deploy it beside (or instead of) the project's pack, put the template in a bucket of"
+            " each region and give its S3 URI here, {region} standing for the region:"
+            " s3://my-config-templates-{region}/Operational-Best-Practices-for-PCI-DSS-4.0.yaml."
+        ),
+    )
+
+    @field_validator("aws_sample_s3_uri")
+    @classmethod
+    def _template_uri(cls, value: str | None) -> str | None:
+        if value is not None and not _CONFORMANCE_TEMPLATE_URI.match(value):
+            raise ValueError(
+                f"{value!r} is not the S3 URI of a conformance pack template (s3://<bucket>/<key>.yaml|.yml|.json;"
+                " {region} may stand for the region in the bucket name or key)"
+            )
+        return value
+
+
 class AuditConfig(_Frozen):
     """Audit and detection options (PCI DSS 10, 11.5); every default is the stricter choice that still deploys."""
 
@@ -324,6 +361,13 @@ class AuditConfig(_Frozen):
             "AWS Config. create: recorder, delivery channel, history bucket and the PCI conformance pack;"
             " existing: the account already records (Control Tower, Organizations), only the conformance pack"
             " is added; off: nothing."
+        ),
+    )
+    conformance_packs: ConformancePacksConfig = Field(
+        default_factory=ConformancePacksConfig,
+        description=(
+            "The conformance packs AWS Config runs (with config_mode create or existing): the project's, AWS's"
+            " PCI DSS 4.0 sample from your own bucket, or both. Who owns the recorder is config_mode's question."
         ),
     )
     security_hub_mode: DetectiveControlMode = Field(
@@ -385,6 +429,14 @@ class AuditConfig(_Frozen):
         if bad:
             raise ValueError(f"not Lambda function ARNs (arn:aws:lambda:<region>:<account>:function:<name>): {bad}")
         return value
+
+    @model_validator(mode="after")
+    def _packs_need_config(self) -> Self:
+        if self.config_mode == "off" and self.conformance_packs.aws_sample_s3_uri is not None:
+            raise ValueError(
+                "conformance_packs.aws_sample_s3_uri needs AWS Config: set config_mode to create or existing"
+            )
+        return self
 
     @model_validator(mode="after")
     def _organization_trail_needs_an_id(self) -> Self:
@@ -458,7 +510,8 @@ DEMO_CLIENT_CA_BUNDLE = "config/certs/demo-client-ca.pem"
 LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
 
 
-VaultRight = Literal["tokenize", "lookup", "dispose"]
+VaultRight = Literal["tokenize", "lookup", "dispose", "update"]
+_S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class VaultClient(_Frozen):
@@ -468,7 +521,20 @@ class VaultClient(_Frozen):
     subject: str = Field(description="Client-certificate subject (RFC 2253, as the ALB writes it).")
     issuer: str = Field(description="Subject of the CA that issued the client certificate (RFC 2253).")
     rights: tuple[VaultRight, ...] = Field(
-        min_length=1, description="What the client may do: tokenize, lookup (masked view), dispose."
+        min_length=1,
+        description="What the client may do: tokenize, lookup (masked view), dispose, update (expiry, name).",
+    )
+    tokenize_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Cards this client may tokenize per minute (every instance shares it); unset: the vault's default.",
+    )
+    known_card_alarm_percent: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Alarm when this share of the client's tokenize answers is 'already stored'; unset: the default.",
     )
 
     @field_validator("subject", "issuer")
@@ -483,6 +549,44 @@ class VaultClient(_Frozen):
     def _distinct_rights(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
             raise ValueError("lists a right more than once")
+        return value
+
+
+class VaultKnownCardAlarm(_Frozen):
+    """When a client's tokenize answers say "already stored" too often (issue 19 finding 2).
+
+    A client searching for card numbers with tokenize and lookup (trying digits until one is
+    stored) gets mostly known-card answers for its probes of stored cards; an ordinary client
+    sends mostly new cards. The alarm compares the known share over `period_minutes` with the
+    client's threshold once at least `min_answers` answers were given.
+    """
+
+    percent: int = Field(default=50, ge=1, le=100, description="Known-card share (percent) that alarms.")
+    min_answers: int = Field(default=100, ge=1, le=1_000_000, description="Answers needed before the share counts.")
+    period_minutes: Literal[1, 5, 10, 15, 30, 60] = Field(default=15, description="Evaluation period.")
+
+
+class VaultClientCrl(_Frozen):
+    """A certificate revocation list (PEM, signed by a CA of the trust store) in a versioned S3 bucket.
+
+    The load balancer reads the object once, when CloudFormation adds it to the trust store
+    (`AWS::ElasticLoadBalancingV2::TrustStoreRevocation`); a changed `version` replaces the
+    revocation resource, which is how a new CRL reaches the load balancer.
+    """
+
+    bucket: str = Field(description="S3 bucket (versioning on) holding the CRL; the deploying role must read it.")
+    key: str = Field(min_length=1, max_length=1024, description="Object key of the PEM-encoded CRL.")
+    version: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="S3 object version of the CRL: each new CRL is a new version, written here to deploy it.",
+    )
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not _S3_BUCKET_NAME.match(value):
+            raise ValueError(f"{value!r} is not an S3 bucket name")
         return value
 
 
@@ -539,6 +643,23 @@ class CardVaultConfig(_Frozen):
             " them) map to a client ID, the client's own token domain (it never sees, learns of or deletes"
             " another client's cards), with the rights granted to it, each separately."
         ),
+    )
+    tokenize_per_minute: int = Field(
+        default=600,
+        ge=1,
+        le=100_000,
+        description=(
+            "Default tokenize budget per client (cards per minute, kept in the database, so every instance"
+            " shares it); over it the API answers 429 with Retry-After and stores nothing."
+        ),
+    )
+    known_card_alarm: VaultKnownCardAlarm = Field(
+        default_factory=VaultKnownCardAlarm,
+        description="A CloudWatch alarm per client on the share of tokenize answers that were already stored.",
+    )
+    client_crl: VaultClientCrl | None = Field(
+        default=None,
+        description="Certificate revocation list for client certificates, added to the ALB trust store.",
     )
     detokenize_caller_role_arns: tuple[str, ...] = Field(
         min_length=1,
@@ -598,10 +719,18 @@ class CardVaultConfig(_Frozen):
 _IAM_ROLE_OR_USER_ARN = re.compile(
     r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):(?P<kind>role|user)/(?!aws-reserved/)[\w+=,.@/-]{1,512}$"
 )
+# IAM Identity Center permission-set roles ("Referencing permission sets in resource policies, Amazon EKS,
+# and AWS KMS", IAM Identity Center User Guide): arn:<partition>:iam::<account>:role/aws-reserved/
+# sso.amazonaws.com/<region>/AWSReservedSSO_<permission set>_<suffix>, the region being the Identity Center
+# instance's. Instances in us-east-1 are widely reported to create their roles without the region segment
+# (AWS re:Post "AWS Identity Center assumed role principals"), so a trust pattern must match both forms.
+# Permission-set names are 1-32 characters of [\w+=,.@-] (AWS::SSO::PermissionSet Name), so the role name
+# AWSReservedSSO_<name>_<suffix> fits IAM's 64.
 _IDENTITY_CENTER_ROLE = re.compile(
-    r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):role/aws-reserved/sso\.amazonaws\.com/"
-    r"(?:[a-z0-9-]+/)?AWSReservedSSO_(?P<permission_set>[\w+=,.@-]{1,32})_\*$"
+    r"^arn:(?P<partition>aws(?:-us-gov)?):iam::(?P<account>\d{12}):role/aws-reserved/sso\.amazonaws\.com/"
+    r"(?:(?P<region>[^/]+)/)?AWSReservedSSO_(?P<permission_set>[\w+=,.@-]{1,32})_\*$"
 )
+IDENTITY_CENTER_HOME_WITHOUT_REGION = "us-east-1"
 _SAML_PROVIDER_ARN = re.compile(r"^arn:aws(?:-us-gov)?:iam::(?P<account>\d{12}):saml-provider/[\w.-]{1,128}$")
 PRINCIPAL_FORMS = (
     "an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>; MFA required in the trust)",
@@ -616,11 +745,48 @@ def principal_kind(value: str) -> Literal["iam", "identity_center", "saml"]:
     """Which assume-role path a configured principal takes; ValueError naming the accepted forms."""
     if _IAM_ROLE_OR_USER_ARN.match(value):
         return "iam"
-    if _IDENTITY_CENTER_ROLE.match(value):
+    if found := _IDENTITY_CENTER_ROLE.match(value):
+        _identity_center_region_can_match(value, found["partition"], found["region"])
         return "identity_center"
     if _SAML_PROVIDER_ARN.match(value):
         return "saml"
     raise ValueError(f"{value!r} is not a known principal form; use one of: " + "; ".join(PRINCIPAL_FORMS))
+
+
+def _identity_center_region_can_match(value: str, partition: str, region: str | None) -> None:
+    """A region segment that is no region of the ARN's partition names a path IAM Identity Center never
+    creates: the trust could never match, so the pattern is refused."""
+    if region is None:
+        return
+    if region not in known_regions():
+        raise ValueError(
+            f"{value!r} can never match: {region!r} is not an AWS region, and IAM Identity Center puts only its"
+            " instance's region between sso.amazonaws.com/ and AWSReservedSSO_ (or nothing: omit the segment to"
+            " match the instance in any region)"
+        )
+    if partition_of(region) != partition:
+        raise ValueError(
+            f"{value!r} can never match: region {region!r} is in partition {partition_of(region)!r}, the ARN in"
+            f" {partition!r}"
+        )
+
+
+def identity_center_trust_patterns(value: str) -> tuple[str, ...]:
+    """The aws:PrincipalArn patterns a trust needs so that a configured permission-set pattern matches its
+    roles in every case: without a region segment, the region-less form and any region; with one, that
+    region (and, for us-east-1, also the region-less form its instances are reported to use)."""
+    found = _IDENTITY_CENTER_ROLE.match(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not an IAM Identity Center permission-set role pattern")
+    head = value[: found.start("permission_set") - len("AWSReservedSSO_")]
+    if found["region"] is not None:
+        head = head[: -len(found["region"]) - 1]
+    role = f"AWSReservedSSO_{found['permission_set']}_*"
+    if found["region"] is None:
+        return (f"{head}{role}", f"{head}*/{role}")
+    if found["region"] == IDENTITY_CENTER_HOME_WITHOUT_REGION:
+        return (f"{head}{found['region']}/{role}", f"{head}{role}")
+    return (value,)
 
 
 def _check_principals(value: tuple[str, ...]) -> tuple[str, ...]:

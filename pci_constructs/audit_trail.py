@@ -51,6 +51,7 @@ class AuditTrail(Construct):
         s3_data_event_buckets: Sequence[str] | None,
         lambda_data_event_functions: Sequence[str] | None,
         organization_id: str | None = None,
+        log_group_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if s3_data_event_buckets is not None and not s3_data_event_buckets:
@@ -61,8 +62,13 @@ class AuditTrail(Construct):
         partition, account, region = stack.partition, stack.account, stack.region
         self.trail_arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{trail_name}"
 
+        # A fixed `log_group_name` lets a permissions boundary name the group (the landing zone's does).
         self.log_group = EncryptedLogGroup(
-            self, "LogGroup", encryption_key=encryption_key, retention_days=log_retention_days
+            self,
+            "LogGroup",
+            encryption_key=encryption_key,
+            retention_days=log_retention_days,
+            log_group_name=log_group_name,
         ).log_group
         delivery_role = iam.Role(
             self,

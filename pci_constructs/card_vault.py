@@ -22,6 +22,8 @@ from typing import Any
 
 import jsii
 from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Fn, Stack, Validations, triggers
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
@@ -31,6 +33,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
@@ -51,6 +54,13 @@ DATABASE_USERS = (APP_USER, DETOKENIZE_USER, PURGE_USER)
 # What the vault passes as KMS encryption context for its data keys (lambda/card_vault/envelope.py).
 DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
+# The API's unauthenticated health route (lambda/card_vault/api.py HEALTH_PATH): the target group checks it.
+HEALTH_CHECK_PATH = "/v1/health"
+# The API's known-card metrics (lambda/card_vault/api.py): EMF, dimensions client_id and service.
+METRIC_NAMESPACE = "PciLz/CardVault"
+KNOWN_CARD_METRIC = "KnownCardAnswers"
+NEW_CARD_METRIC = "NewCardAnswers"
+SERVICE_NAME = "card-vault"
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
 _TARGET_GROUP_NAME = re.compile(r"^(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
@@ -83,6 +93,14 @@ _UNRESERVED_REASON = (
 )
 _UNRESERVED_FINDINGS = ("NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency",)
 _UNRESERVED_CHECKOV = "CKV_AWS_115"
+
+
+@dataclass(frozen=True)
+class KnownCardAlarm:
+    """When the share of "already stored" tokenize answers of a client alarms (issue 19 finding 2)."""
+
+    min_answers: int = 100
+    period_minutes: int = 15
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,7 @@ class CardVault(Construct):
     listener_rule: elbv2.ApplicationListenerRule
     purge_rule: events.Rule
     migration_security_group: ec2.SecurityGroup
+    known_card_alarms: dict[str, cloudwatch.Alarm]
     security_groups: dict[str, ec2.SecurityGroup]
     alb_permission: lambda_.CfnPermission
 
@@ -158,6 +177,8 @@ class CardVault(Construct):
         listener_rule_priority: int,
         target_group_name: str,
         clients: tuple[VaultClient, ...],
+        alarm_topic: sns.ITopic,
+        known_card_alarm: KnownCardAlarm | None = None,
         detokenize_caller_role_arns: tuple[str, ...],
         purge_grace_days: int,
         purge_schedule_hour_utc: int,
@@ -207,7 +228,7 @@ class CardVault(Construct):
             "VAULT_DB_TLS_CA": "proxy" if database.proxy else "rds",
             "VAULT_DB_PORT": str(database.port),
             "VAULT_DB_NAME": database.database_name,
-            "POWERTOOLS_SERVICE_NAME": "card-vault",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         }
         self.api = self._function(
             "Api",
@@ -220,7 +241,13 @@ class CardVault(Construct):
                     "VAULT_DB_USER": APP_USER,
                     "VAULT_CLIENTS": json.dumps(
                         [
-                            {"id": c.client_id, "subject": c.subject, "issuer": c.issuer, "rights": list(c.rights)}
+                            {
+                                "id": c.client_id,
+                                "subject": c.subject,
+                                "issuer": c.issuer,
+                                "rights": list(c.rights),
+                                "tokenize_per_minute": c.tokenize_per_minute,
+                            }
                             for c in clients
                         ]
                     ),
@@ -283,6 +310,9 @@ class CardVault(Construct):
         # schema and roles exist.
         self.migrate.execute_after(self.migration_security_group)
         self.migrate.execute_before(self.listener_rule)
+        self.known_card_alarms = {
+            c.client_id: self._known_card_alarm(c, known_card_alarm or KnownCardAlarm(), alarm_topic) for c in clients
+        }
         self.purge_rule = events.Rule(
             self,
             "PurgeSchedule",
@@ -478,6 +508,52 @@ class CardVault(Construct):
         )
         return trigger
 
+    # -- alarms ----------------------------------------------------------------------------
+
+    def _known_card_alarm(self, client: VaultClient, alarm: KnownCardAlarm, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """Alarm when the client's share of known-card tokenize answers exceeds its threshold.
+
+        Metric math on the API's EMF metrics (one pair per client): the share counts only once the
+        period holds `min_answers` answers, so a quiet client's one repeat does not alarm.
+        """
+        period = Duration.minutes(alarm.period_minutes)
+        dimensions = {"client_id": client.client_id, "service": SERVICE_NAME}
+
+        def metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name=name,
+                dimensions_map=dimensions,
+                statistic=cloudwatch.Stats.SUM,
+                period=period,
+            )
+
+        share = cloudwatch.MathExpression(
+            expression=(
+                f"IF((FILL(known, 0) + FILL(new, 0)) >= {alarm.min_answers},"
+                " 100 * FILL(known, 0) / (FILL(known, 0) + FILL(new, 0)), 0)"
+            ),
+            using_metrics={"known": metric(KNOWN_CARD_METRIC), "new": metric(NEW_CARD_METRIC)},
+            period=period,
+            label=f"Known-card share of {client.client_id}'s tokenize answers (percent)",
+        )
+        created = share.create_alarm(
+            self,
+            f"KnownCardShare{''.join(part.title() for part in client.client_id.split('-'))}",
+            alarm_description=(
+                f"Card vault client {client.client_id}: more than {client.known_card_alarm_percent}% of its tokenize"
+                f" answers in {alarm.period_minutes} minutes were cards already stored (with at least"
+                f" {alarm.min_answers} answers): a search for card numbers through tokenize and lookup"
+                " (issue 19 finding 2; PCI DSS v4.0.1 3.5.1, 10.4.1.1)"
+            ),
+            threshold=client.known_card_alarm_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return created
+
     # -- callers ---------------------------------------------------------------------------
 
     def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> None:
@@ -520,6 +596,18 @@ class CardVault(Construct):
             target_group_name=name,
             target_type=elbv2.TargetType.LAMBDA,
             targets=[_ApiTarget(self.api, self.alb_permission)],
+            # "Lambda functions as targets" (ELB): health checks are off by default for a Lambda target;
+            # on, the load balancer invokes the function with a GET of the path (no client certificate),
+            # the timeout below the interval. The API answers 200 or 503 and nothing else.
+            health_check=elbv2.HealthCheck(
+                enabled=True,
+                path=HEALTH_CHECK_PATH,
+                interval=Duration.seconds(60),
+                timeout=Duration.seconds(30),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+                healthy_http_codes="200",
+            ),
         )
         rule = elbv2.ApplicationListenerRule(
             self,
@@ -569,6 +657,8 @@ class VaultClient:
     subject: str
     issuer: str
     rights: tuple[str, ...]
+    tokenize_per_minute: int = 600
+    known_card_alarm_percent: int = 50
 
 
 def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:

@@ -30,16 +30,26 @@ GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", RDS_LOGIN_EVENTS, LAMBDA_NETWORK_LOGS, "
 
 
 def conformance_pack(
-    scope: Construct, construct_id: str, *, name: str, template_body: str
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    template_body: str | None = None,
+    template_s3_uri: str | None = None,
 ) -> config.CfnConformancePack:
-    """The PCI DSS conformance pack; its rules need a configuration recorder in the region.
+    """A conformance pack from a template body (the project's) or an S3 URI (a template the account's owner
+    keeps, such as AWS's PCI DSS 4.0 sample); its rules need a configuration recorder in the region.
 
-    Raises ValueError on an empty template body. With an account-managed recorder (AWS Control
-    Tower, "existing" mode) this is all the landing zone adds to AWS Config.
+    Raises ValueError on an empty template body, or unless exactly one source is given. With an
+    account-managed recorder (AWS Control Tower, "existing" mode) this is all the landing zone adds.
     """
-    if not template_body.strip():
+    if (template_body is None) == (template_s3_uri is None):
+        raise ValueError("conformance_pack: give exactly one of template_body and template_s3_uri")
+    if template_body is not None and not template_body.strip():
         raise ValueError("conformance_pack_template: the template body is empty")
-    return config.CfnConformancePack(scope, construct_id, conformance_pack_name=name, template_body=template_body)
+    return config.CfnConformancePack(
+        scope, construct_id, conformance_pack_name=name, template_body=template_body, template_s3_uri=template_s3_uri
+    )
 
 
 class ConfigRecorder(Construct):
@@ -48,14 +58,15 @@ class ConfigRecorder(Construct):
     A recorder for all supported resource types (global ones such as IAM only
     where `record_global_resources`, i.e. in one region), a delivery channel to
     a KMS-encrypted bucket of its own (Config cannot deliver to an Object Lock
-    bucket), and a conformance pack whose template body ships with the project.
+    bucket), and a conformance pack whose template body ships with the project (none when
+    `conformance_pack_template` is None). `ready` lists what any other pack must wait for.
     """
 
     history: SecureBucket
     role: iam.Role
     recorder: config.CfnConfigurationRecorder
     delivery_channel: config.CfnDeliveryChannel
-    conformance_pack: config.CfnConformancePack
+    conformance_pack: config.CfnConformancePack | None
 
     def __init__(
         self,
@@ -66,7 +77,7 @@ class ConfigRecorder(Construct):
         access_logs_bucket: s3.IBucket,
         record_global_resources: bool,
         conformance_pack_name: str,
-        conformance_pack_template: str,
+        conformance_pack_template: str | None,
         retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -126,12 +137,18 @@ class ConfigRecorder(Construct):
         self.recorder.node.add_dependency(delivery_policy)
         # Config needs the recorder before a delivery channel, and the channel's permissions in place.
         self.delivery_channel.node.add_dependency(self.recorder, delivery_policy)
-        self.conformance_pack = conformance_pack(
-            self, "ConformancePack", name=conformance_pack_name, template_body=conformance_pack_template
-        )
-        # Rules evaluate what the recorder records; both must exist first.
-        self.conformance_pack.node.add_dependency(self.recorder)
-        self.conformance_pack.node.add_dependency(self.delivery_channel)
+        self.conformance_pack = None
+        if conformance_pack_template is not None:
+            self.conformance_pack = conformance_pack(
+                self, "ConformancePack", name=conformance_pack_name, template_body=conformance_pack_template
+            )
+            # Rules evaluate what the recorder records; both must exist first.
+            self.conformance_pack.node.add_dependency(*self.ready)
+
+    @property
+    def ready(self) -> tuple[Construct, ...]:
+        """What a conformance pack depends on: the recorder and its delivery channel."""
+        return (self.recorder, self.delivery_channel)
 
 
 class SecurityHub(Construct):

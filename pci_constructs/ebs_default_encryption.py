@@ -4,6 +4,10 @@ CloudFormation has no resource for this regional account setting, so two AWS SDK
 at deploy time (never at synth): `EnableEbsEncryptionByDefault` and `ModifyEbsDefaultKmsKeyId`.
 Every volume and snapshot copy created afterwards in the region is encrypted, whoever creates it.
 Deleting the stack leaves the setting on: turning encryption off is never an automatic step.
+
+`role_name` fixes the name of the calls' role. The landing zone passes
+`pci_constructs.permissions_boundary.ebs_guard_role_name` (`pci-lz-<env>-account-guards-ebs-<region>`),
+the only role its permissions boundary lets modify, reset or disable these settings.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class EbsDefaultEncryption(Construct):
         encryption_key: kms.IKey,
         log_key: kms.IKey,
         log_retention_days: int,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -72,6 +77,7 @@ class EbsDefaultEncryption(Construct):
         self.role = iam.Role(
             self,
             "FunctionRole",
+            role_name=role_name,
             description="Sets EBS encryption by default and its KMS key in this region",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )

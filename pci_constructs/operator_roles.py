@@ -27,7 +27,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from config.models import MAX_OPERATOR_SESSION_SECONDS, principal_kind
+from config.models import MAX_OPERATOR_SESSION_SECONDS, identity_center_trust_patterns, principal_kind
 from pci_constructs.permissions_boundary import operator_role_name
 
 SAML_SIGN_IN_AUDIENCE = "https://signin.aws.amazon.com/saml"
@@ -124,7 +124,9 @@ def _trust_principal(principal: str, max_session_seconds: int) -> iam.IPrincipal
             assume_role_action="sts:AssumeRoleWithSAML",
         )
     if kind == "identity_center":
-        return iam.AccountPrincipal(account).with_conditions({"ArnLike": {"aws:PrincipalArn": principal}})
+        # Both role paths IAM Identity Center uses (with and without the instance's region segment).
+        patterns = list(identity_center_trust_patterns(principal))
+        return iam.AccountPrincipal(account).with_conditions({"ArnLike": {"aws:PrincipalArn": patterns}})
     return iam.AccountPrincipal(account).with_conditions(
         {
             "ArnEquals": {"aws:PrincipalArn": principal},

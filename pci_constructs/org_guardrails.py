@@ -6,8 +6,8 @@ the SERVICE_CONTROL_POLICY type must be enabled in the organization first). Each
 the 5,120-character SCP quota, so the statements are split into three policies:
 
 - `protect-controls`: nobody in the targets leaves the organization or switches off the trail,
-  Config, GuardDuty, Security Hub, IAM Access Analyzer, EBS encryption by default or S3 Block
-  Public Access;
+  Config, GuardDuty, Security Hub, IAM Access Analyzer, EBS encryption by default (or its default
+  key) or S3 Block Public Access;
 - `deny-root`: the root user does nothing (break-glass goes through the operator role);
 - `region-guard`: nothing outside the allowed regions, except the global services whose calls
   are served from us-east-1 (the NotAction list follows the AWS Organizations user guide example
@@ -27,6 +27,8 @@ from typing import Any
 
 from aws_cdk import aws_organizations as organizations
 from constructs import Construct
+
+from pci_constructs.permissions_boundary import EBS_DEFAULT_GUARD_ACTIONS
 
 SCP_MAX_CHARACTERS = 5120
 
@@ -159,8 +161,9 @@ def protect_controls_statements() -> tuple[GuardrailStatement, ...]:
         ),
         # 1.3.1, 7.2.4: external and unused access keeps being analysed.
         GuardrailStatement("DenyAccessAnalyzerChanges", "1.3.1, 7.2.4", ("access-analyzer:DeleteAnalyzer",)),
-        # 3.5.1: stored data stays encrypted.
-        GuardrailStatement("DenyEbsEncryptionOff", "3.5.1", ("ec2:DisableEbsEncryptionByDefault",)),
+        # 3.5.1: stored data stays encrypted, under the region's own default key (the same actions the
+        # permissions boundary keeps for the EBS guard role, pci_constructs/permissions_boundary.py).
+        GuardrailStatement("DenyEbsEncryptionOff", "3.5.1", EBS_DEFAULT_GUARD_ACTIONS),
         # 1.3.1, 1.4.4: no public storage.
         GuardrailStatement("DenyS3PublicAccessBlockChanges", "1.3.1, 1.4.4", ("s3:PutAccountPublicAccessBlock",)),
     )

@@ -195,7 +195,8 @@ class SecurityAlarms(Construct):
 
     One metric filter and one alarm per security event on the trail's log group;
     every alarm notifies a KMS-encrypted, TLS-only SNS topic with an e-mail
-    subscription.
+    subscription. `alarm_name_prefix` names each alarm `<prefix><event name>` (a permissions
+    boundary can then protect them by name); without it CloudFormation generates the names.
     """
 
     topic: sns.Topic
@@ -212,6 +213,7 @@ class SecurityAlarms(Construct):
         email: str,
         metric_namespace: str,
         events: tuple[SecurityEvent, ...] = SECURITY_EVENTS,
+        alarm_name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not events:
@@ -260,6 +262,7 @@ class SecurityAlarms(Construct):
             alarm = metric_filter.metric(statistic=cloudwatch.Stats.SUM, period=Duration.minutes(5)).create_alarm(
                 self,
                 f"{event.name}Alarm",
+                alarm_name=None if alarm_name_prefix is None else f"{alarm_name_prefix}{event.name}",
                 alarm_description=f"{event.description} (trail log group metric filter)",
                 threshold=1,
                 evaluation_periods=1,

@@ -11,13 +11,19 @@ from __future__ import annotations
 from aws_cdk import Annotations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.log_archive import ArchiveReplication, LogArchive, ReplicaWriter
-from pci_constructs.permissions_boundary import operator_role_name
+from pci_constructs.permissions_boundary import (
+    operator_role_name,
+    trail_alarm_name_prefix,
+    trail_log_group_name,
+    trail_metric_namespace,
+)
 from pci_constructs.security_alarms import (
     SECURITY_EVENTS,
     ComplianceChangeAlerts,
@@ -159,6 +165,8 @@ class AuditStack(LandingZoneStack):
             s3_data_event_buckets=audit.s3_data_event_buckets,
             lambda_data_event_functions=audit.lambda_data_event_functions,
             organization_id=audit.organization_id if audit.organization_trail else None,
+            # Fixed names the permissions boundary protects (pci_constructs/permissions_boundary.py).
+            log_group_name=trail_log_group_name(config.name),
         )
         self.alarms = SecurityAlarms(
             self,
@@ -166,8 +174,18 @@ class AuditStack(LandingZoneStack):
             log_group=self.trail.log_group,
             topic_key=keys.alerts,
             email=config.alarm_email,
-            metric_namespace=f"PciLz/{config.name}/Security",
+            metric_namespace=trail_metric_namespace(config.name),
             events=_security_events(self, config),
+            alarm_name_prefix=trail_alarm_name_prefix(config.name),
+        )
+        # The home region's card-vault alarms notify this topic; its ARN travels by SSM parameter, never
+        # by an export the audit stack would have to keep while a switched-off vault stack still imports it.
+        ssm.StringParameter(
+            self,
+            "AlertsTopicArn",
+            parameter_name=f"/pci-lz/{config.name}/alerts/topic-arn",
+            string_value=self.alarms.topic.topic_arn,
+            description="ARN of the security alerts SNS topic (home region), for alarms of other stacks",
         )
         self.finding_alerts = FindingAlerts(self, "FindingAlerts", topic=self.alarms.topic)
         # The conformance pack (Detection stack, home region) evaluates the IAM password policy.

@@ -13,6 +13,7 @@ from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
 from pci_constructs.encrypted_database import ENHANCED_MONITORING_LOG_GROUP, EncryptedDatabase
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import KeyRing
+from pci_constructs.permissions_boundary import ebs_guard_role_name
 from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.segmented_vpc import SegmentedVpc
 from stacks.base import LandingZoneStack
@@ -117,4 +118,6 @@ class DataStack(LandingZoneStack):
             encryption_key=keys.block_storage,
             log_key=keys.logs,
             log_retention_days=config.log_retention_days,
+            # A named guard role: the permissions boundary denies these settings to every other role.
+            role_name=ebs_guard_role_name(config.name, region),
         )

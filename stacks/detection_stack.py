@@ -48,6 +48,8 @@ class DetectionStack(LandingZoneStack):
 
     config_recorder: ConfigRecorder | None
     conformance_pack: config_.CfnConformancePack | None
+    # AWS's PCI DSS 4.0 sample pack from the account owner's bucket (audit.conformance_packs.aws_sample_s3_uri).
+    aws_sample_pack: config_.CfnConformancePack | None
     security_hub: SecurityHub | None
     threat_detection: ThreatDetection | None
 
@@ -70,8 +72,9 @@ class DetectionStack(LandingZoneStack):
         )
         audit = config.audit
         pack_name = f"pci-lz-{config.name}-pci-dss-v4"
-        pack_template = CONFORMANCE_PACK_TEMPLATE.read_text(encoding="utf-8")
-        self.config_recorder, self.conformance_pack = None, None
+        packs = audit.conformance_packs
+        pack_template = CONFORMANCE_PACK_TEMPLATE.read_text(encoding="utf-8") if packs.project else None
+        self.config_recorder, self.conformance_pack, self.aws_sample_pack = None, None, None
         if audit.config_mode == "create":
             self.config_recorder = ConfigRecorder(
                 self,
@@ -85,11 +88,20 @@ class DetectionStack(LandingZoneStack):
                 retention_days=audit.archive_retention_days,
             )
             self.conformance_pack = self.config_recorder.conformance_pack
-        elif audit.config_mode == "existing":
+        elif audit.config_mode == "existing" and pack_template is not None:
             # The account's recorder (Control Tower's) evaluates the pack's rules.
             self.conformance_pack = conformance_pack(
                 self, "ConformancePack", name=pack_name, template_body=pack_template
             )
+        if audit.config_mode != "off" and packs.aws_sample_s3_uri is not None:
+            self.aws_sample_pack = conformance_pack(
+                self,
+                "AwsSampleConformancePack",
+                name=f"pci-lz-{config.name}-aws-pci-dss-4",
+                template_s3_uri=packs.aws_sample_s3_uri.replace("{region}", region),
+            )
+            if self.config_recorder is not None:
+                self.aws_sample_pack.node.add_dependency(*self.config_recorder.ready)
         self.security_hub = None
         if audit.security_hub_mode != "off":
             create_hub = audit.security_hub_mode == "create"

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from config.models import REPO_ROOT
-from pci_constructs.client_trust_store import ClientTrustStore
+from pci_constructs.client_trust_store import ClientTrustStore, RevocationList
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
@@ -67,6 +67,11 @@ class EdgeStack(LandingZoneStack):
                 "ClientTrustStore",
                 ca_bundle=REPO_ROOT / vault.client_ca_bundle,
                 name=f"pci-lz-{config.name}-clients",
+                revocation=(
+                    RevocationList(bucket=crl.bucket, key=crl.key, version=crl.version)
+                    if (crl := vault.client_crl) is not None
+                    else None
+                ),
             )
         self.alb = ProtectedAlb(
             self,

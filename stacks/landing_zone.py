@@ -117,6 +117,9 @@ def build_landing_zone(scope: Construct, config: EnvironmentConfig) -> LandingZo
             )
         zone.regions[region] = RegionalStacks(keys=keys, network=network, data=data, edge=edge, workload=workload)
     zone.audit = _build_audit(scope, config, zone.regions)
+    home_workload = zone.regions[config.home_region].workload
+    if home_workload is not None:  # its alarms read the alerts topic's ARN from the audit stack's parameter
+        home_workload.add_stack_dependency(zone.audit.trail, "the alerts topic's SSM parameter must exist first")
     _build_identity(scope, config, zone)
     if config.audit.guardduty_mode == "existing":
         for region in config.regions:

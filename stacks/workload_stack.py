@@ -7,11 +7,20 @@ from typing import Literal
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pci_constructs.card_vault import DATABASE_USERS, CardVault, ReservedConcurrency, VaultClient, VaultDatabase
+from pci_constructs.alert_topic import RegionalAlertTopic
+from pci_constructs.card_vault import (
+    DATABASE_USERS,
+    CardVault,
+    KnownCardAlarm,
+    ReservedConcurrency,
+    VaultClient,
+    VaultDatabase,
+)
 from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
@@ -33,6 +42,11 @@ def proxy_parameter_name(config: EnvironmentConfig, attribute: Literal["endpoint
     return f"/pci-lz/{config.name}/database/proxy-{attribute}"
 
 
+def alerts_topic_parameter_name(config: EnvironmentConfig) -> str:
+    """SSM parameter (home region) where the audit stack publishes the security alerts topic's ARN."""
+    return f"/pci-lz/{config.name}/alerts/topic-arn"
+
+
 def vault_target_group_name(environment: str) -> str:
     """The card vault's ALB target group: fixed, so the API's permission can name it as SourceArn.
 
@@ -45,6 +59,8 @@ class WorkloadStack(LandingZoneStack):
     """Composes the card vault from the keys, network, database and edge of its region."""
 
     vault: CardVault
+    alarm_topic: sns.ITopic
+    regional_alerts: RegionalAlertTopic | None
 
     def __init__(
         self,
@@ -64,6 +80,25 @@ class WorkloadStack(LandingZoneStack):
         vault = config.card_vault
         if vault is None:
             raise ValueError("WorkloadStack needs card_vault configured")
+        # Home region: the security alerts topic, by its ARN from the audit stack's SSM parameter (not an
+        # export: the vault can be switched off, and the audit stack must never keep an export for it).
+        # Elsewhere: CloudWatch alarms notify a topic of their own region, so the region gets one.
+        self.regional_alerts = None
+        if region == config.home_region:
+            self.alarm_topic = sns.Topic.from_topic_arn(
+                self,
+                "AlertsTopic",
+                ssm.StringParameter.value_for_string_parameter(self, alerts_topic_parameter_name(config)),
+            )
+        else:
+            self.regional_alerts = RegionalAlertTopic(
+                self,
+                "VaultAlerts",
+                topic_key=keys.alerts,
+                email=config.alarm_email,
+                display_name=f"PCI landing zone card-vault alerts ({region})",
+            )
+            self.alarm_topic = self.regional_alerts.topic
         resource_id = database.instance.instance_resource_id
         assert resource_id is not None  # an instance defined here always has its DbiResourceId attribute
         self.vault = CardVault(
@@ -92,7 +127,19 @@ class WorkloadStack(LandingZoneStack):
             listener_rule_priority=vault.listener_rule_priority,
             target_group_name=vault_target_group_name(config.name),
             clients=tuple(
-                VaultClient(client_id=c.id, subject=c.subject, issuer=c.issuer, rights=c.rights) for c in vault.clients
+                VaultClient(
+                    client_id=c.id,
+                    subject=c.subject,
+                    issuer=c.issuer,
+                    rights=c.rights,
+                    tokenize_per_minute=c.tokenize_per_minute or vault.tokenize_per_minute,
+                    known_card_alarm_percent=c.known_card_alarm_percent or vault.known_card_alarm.percent,
+                )
+                for c in vault.clients
+            ),
+            alarm_topic=self.alarm_topic,
+            known_card_alarm=KnownCardAlarm(
+                min_answers=vault.known_card_alarm.min_answers, period_minutes=vault.known_card_alarm.period_minutes
             ),
             detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
             purge_grace_days=vault.purge_grace_days,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.pci_rule_cases_workloads import WORKLOAD_CASES
+
 Resources = dict[str, dict[str, Any]]
 
 
@@ -811,4 +813,5 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         },
     ),
     **NEW_CASES,
+    **WORKLOAD_CASES,
 }

@@ -405,6 +405,127 @@ def created_principals(template: Template) -> set[str]:
     return created
 
 
+# --- Issue #22: nothing a landing-zone role is granted is denied by the permissions boundary ----------
+
+
+@dataclass(frozen=True)
+class BoundaryConflict:
+    stack: str
+    role: str
+    action: str
+    resource: str
+    denied_by: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.stack}: role {self.role} is granted {self.action} on {self.resource}, denied by {self.denied_by}"
+
+
+def _known_names(template: Template, partition: str, region: str, account: str) -> dict[str, str]:
+    """Ref / GetAtt values the templates fix by name: role names and log-group names (and their ARNs)."""
+    known: dict[str, str] = {}
+    for logical_id, resource in resources(template).items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role" and isinstance(props.get("RoleName"), str):
+            known[logical_id] = props["RoleName"]
+            known[f"{logical_id}.Arn"] = f"arn:{partition}:iam::{account}:role/{props['RoleName']}"
+        if resource["Type"] == "AWS::Logs::LogGroup" and isinstance(props.get("LogGroupName"), str):
+            known[logical_id] = props["LogGroupName"]
+            known[f"{logical_id}.Arn"] = f"arn:{partition}:logs:{region}:{account}:log-group:{props['LogGroupName']}:*"
+    return known
+
+
+def _granted(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(role logical ID, Allow statement) for every identity policy attached to a role of the template."""
+    for logical_id, resource in resources(template).items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            for inline in props.get("Policies", []):
+                for statement in as_list(inline["PolicyDocument"]["Statement"]):
+                    yield logical_id, statement
+        if resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            roles = [r["Ref"] for r in props.get("Roles", []) if isinstance(r, dict) and "Ref" in r]
+            for statement in as_list(props["PolicyDocument"]["Statement"]):
+                for role in roles:
+                    yield role, statement
+
+
+def boundary_conflicts(
+    templates: Iterable[tuple[str, Template]],
+    boundary: list[dict[str, Any]],
+    *,
+    account: str,
+    regions: Iterable[str],
+) -> list[BoundaryConflict]:
+    """Each (role, action, resource) a role of the templates is granted that `boundary` denies for that role.
+
+    The principal is the role's ARN: its fixed name, or a name shaped as CloudFormation generates one
+    (`<stack>-<logical ID>-<suffix>`). A grant on `*` is compared with resource-scoped denies as `*`, so it
+    counts only where the deny covers every resource (the role keeps the rest); a resource CloudFormation
+    names at deploy time is unresolved and matches no named deny.
+    """
+    from tests.iam_eval import Request, denied_by, render
+
+    region_names = tuple(regions)
+    found = []
+    for stack, template in templates:
+        region = next((r for r in region_names if stack.endswith(r)), region_names[0])
+        known = _known_names(template, "aws", region, account)
+        for role, statement in _granted(template):
+            if statement.get("Effect") != "Allow" or "Action" not in statement:
+                continue
+            name = known.get(role, f"{stack}-{role}-GENERATED")
+            context = {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/{name}"}
+            for action in as_list(statement["Action"]):
+                for resource in as_list(render(statement.get("Resource", "*"), known)):
+                    sids = denied_by(boundary, Request(str(action), str(resource), context))
+                    if sids:
+                        found.append(BoundaryConflict(stack, name, str(action), str(resource), tuple(sids)))
+    return found
+
+
+_ALARM_ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+_ARN_REGION = re.compile(r"^arn:[a-z-]+:sns:([a-z0-9-]*):")
+
+
+def foreign_alarm_actions(stack: str, template: Template, region: str) -> list[str]:
+    """Alarm actions that notify an SNS topic outside the alarm's region (CloudWatch cannot deliver them).
+
+    An action is known to be in the region when it is a topic of the same template, an SSM
+    parameter of the stack (regional by nature), or an ARN whose region part is the stack's own
+    (or `${AWS::Region}`); anything else is reported.
+    """
+    faults = []
+    parameters = template.get("Parameters", {})
+    local = resources(template)
+    for logical_id, alarm in of_type(template, "AWS::CloudWatch::Alarm").items():
+        for key in _ALARM_ACTION_KEYS:
+            for action in as_list(alarm.get("Properties", {}).get(key, [])):
+                if _action_in_region(action, local, parameters, region):
+                    continue
+                faults.append(f"{stack}/{logical_id}.{key}: {json.dumps(action)}")
+    return faults
+
+
+def _action_in_region(action: Any, local: dict[str, Any], parameters: dict[str, Any], region: str) -> bool:
+    if isinstance(action, str):
+        match = _ARN_REGION.match(action)
+        return match is None or match.group(1) == region  # not an SNS ARN: an EC2/SSM action of this region
+    if isinstance(action, dict) and set(action) == {"Ref"}:
+        target = action["Ref"]
+        if target in local:
+            return bool(local[target]["Type"] == "AWS::SNS::Topic")
+        return str(parameters.get(target, {}).get("Type", "")).startswith("AWS::SSM::Parameter::Value")
+    if isinstance(action, dict) and "Fn::Join" in action:
+        separator, parts = action["Fn::Join"]
+        text = separator.join(
+            part if isinstance(part, str) else "${AWS::Region}" if part == {"Ref": "AWS::Region"} else "?"
+            for part in parts
+        )
+        match = _ARN_REGION.match(text)
+        return match is not None and match.group(1) in {region, "${AWS::Region}"}
+    return False
+
+
 # --- Issue #18 scanner kind 2: a function's security groups open to the internet -----------------
 
 _ANYWHERE = {("CidrIp", "0.0.0.0/0"), ("CidrIpv6", "::/0")}

@@ -778,3 +778,43 @@ def test_replica_region_can_be_pinned_and_is_validated() -> None:
     data["audit"]["replica_region"] = "us-east-1"
     with pytest.raises(ConfigError, match=r"audit\.replica_region 'us-east-1' must be one of regions and not the home"):
         parse_environment(data)
+
+
+# --- Conformance packs: the project's, AWS's sample from the owner's bucket, or both -------------------
+
+SAMPLE_URI = "s3://config-templates-{region}/Operational-Best-Practices-for-PCI-DSS-4.0.yaml"
+
+
+def test_the_projects_pack_alone_by_default() -> None:
+    packs = parse_environment(_environment()).audit.conformance_packs
+    assert packs.project is True
+    assert packs.aws_sample_s3_uri is None
+
+
+@pytest.mark.parametrize("project", [True, False], ids=["both", "aws-sample-only"])
+def test_aws_sample_pack_from_the_owners_bucket_in_each_region(tmp_path: Path, project: bool) -> None:
+    packs = {"project": project, "aws_sample_s3_uri": SAMPLE_URI}
+    config = parse_environment(_environment(audit={"conformance_packs": packs}))
+    zone = build_landing_zone(new_app(tmp_path), config)
+    assert zone.audit is not None
+    assert zone.audit.detection
+    for region, detection in zone.audit.detection.items():
+        sample = detection.aws_sample_pack
+        assert sample is not None
+        assert sample.template_s3_uri == SAMPLE_URI.replace("{region}", region)
+        assert sample.template_body is None
+        recorder = detection.config_recorder
+        assert recorder is not None
+        assert set(sample.node.dependencies) == set(recorder.ready)
+        assert (detection.conformance_pack is not None) is project
+
+
+def test_a_bad_template_uri_is_refused_naming_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"aws_sample_s3_uri.*not the S3 URI of a conformance pack template"):
+        parse_environment(_environment(audit={"conformance_packs": {"aws_sample_s3_uri": "https://x/y.yaml"}}))
+
+
+def test_the_aws_sample_pack_needs_aws_config() -> None:
+    audit = {"config_mode": "off", "conformance_packs": {"aws_sample_s3_uri": SAMPLE_URI}}
+    with pytest.raises(ConfigError, match=r"conformance_packs.aws_sample_s3_uri needs AWS Config"):
+        parse_environment(_environment(audit=audit))

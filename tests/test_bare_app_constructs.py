@@ -24,9 +24,10 @@ from aws_cdk import aws_s3 as s3
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.gate import GateReport, read_report, register_gates
 from config.models import DEMO_CLIENT_CA_BUNDLE
+from pci_constructs.alert_topic import RegionalAlertTopic
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultClient, VaultDatabase
-from pci_constructs.client_trust_store import ClientTrustStore
+from pci_constructs.client_trust_store import ClientTrustStore, RevocationList
 from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection
 from pci_constructs.ebs_default_encryption import EbsDefaultEncryption
 from pci_constructs.encrypted_database import EncryptedDatabase
@@ -140,7 +141,13 @@ def _keys_and_compute(app: App) -> None:
         log_key=ring.logs,
         log_retention_days=365,
     )
-    trust_store = ClientTrustStore(stack, "ClientTrust", ca_bundle=ROOT / DEMO_CLIENT_CA_BUNDLE, name="bare-clients")
+    trust_store = ClientTrustStore(
+        stack,
+        "ClientTrust",
+        ca_bundle=ROOT / DEMO_CLIENT_CA_BUNDLE,
+        name="bare-clients",
+        revocation=RevocationList(bucket="bare-pki-crls", key="clients/bare-ca.crl.pem", version="v3"),
+    )
     alb = ProtectedAlb(
         stack,
         "Alb",
@@ -185,6 +192,9 @@ def _keys_and_compute(app: App) -> None:
                 client_id="payments", subject="CN=payments-client,O=Bare", issuer="CN=Bare CA", rights=("lookup",)
             ),
         ),
+        alarm_topic=RegionalAlertTopic(
+            stack, "VaultAlerts", topic_key=ring.alerts, email="security@example.com", display_name="bare vault"
+        ).topic,
         detokenize_caller_role_arns=(f"arn:aws:iam::{ACCOUNT}:role/detokenizer",),
         purge_grace_days=30,
         purge_schedule_hour_utc=3,

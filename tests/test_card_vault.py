@@ -323,3 +323,160 @@ def test_vault_off_builds_no_workload_and_proxy_has_no_users(tmp_path: Any) -> N
     assert all(r.workload is None for r in zone.regions.values())
     data_template = Template.from_stack(zone.regions["us-east-1"].data).to_json()
     assert proxies_using_master_secret(data_template) == []
+
+
+# --- Issue 19: known-card alarms, the health check, the certificate revocation list ---------------------------
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_a_known_card_alarm_per_client_with_metric_math(synthesized: Synthesized, region: str) -> None:
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    template = _workload(synthesized, region)
+    alarms = template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"Metrics": Match.any_value()}})
+    assert len(alarms) == len(vault.clients)
+    for client in vault.clients:
+        dimensions = [{"Name": "client_id", "Value": client.id}, {"Name": "service", "Value": card_vault.SERVICE_NAME}]
+        period = vault.known_card_alarm.period_minutes * 60
+
+        def stat(metric_id: str, name: str, dims: list[dict[str, str]] = dimensions, seconds: int = period) -> Any:
+            return {
+                "Id": metric_id,
+                "MetricStat": {
+                    "Metric": {"Namespace": card_vault.METRIC_NAMESPACE, "MetricName": name, "Dimensions": dims},
+                    "Period": seconds,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            }
+
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Threshold": client.known_card_alarm_percent or vault.known_card_alarm.percent,
+                "EvaluationPeriods": 1,
+                "TreatMissingData": "notBreaching",
+                "Metrics": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Expression": (
+                                    f"IF((FILL(known, 0) + FILL(new, 0)) >= {vault.known_card_alarm.min_answers},"
+                                    " 100 * FILL(known, 0) / (FILL(known, 0) + FILL(new, 0)), 0)"
+                                ),
+                                "ReturnData": True,
+                            }
+                        ),
+                        stat("known", card_vault.KNOWN_CARD_METRIC),
+                        stat("new", card_vault.NEW_CARD_METRIC),
+                    ]
+                ),
+                "AlarmActions": [Match.any_value()],
+            },
+        )
+
+
+def test_alarm_names_and_metrics_match_the_api() -> None:
+    from card_vault import api
+
+    assert card_vault.METRIC_NAMESPACE == api.METRIC_NAMESPACE
+    assert card_vault.KNOWN_CARD_METRIC == api.KNOWN_CARD_METRIC
+    assert card_vault.NEW_CARD_METRIC == api.NEW_CARD_METRIC
+    assert card_vault.HEALTH_CHECK_PATH == api.HEALTH_PATH
+
+
+def test_home_alarms_notify_the_security_topic_and_other_regions_their_own(synthesized: Synthesized) -> None:
+    home = synthesized.config.home_region
+    (other,) = (r for r in REGIONS if r != home)
+    home_template = _workload(synthesized, home).to_json()
+    (action,) = next(r for r in home_template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm")[
+        "Properties"
+    ]["AlarmActions"]
+    (parameter,) = action.values()
+    assert home_template["Parameters"][parameter]["Default"] == f"/pci-lz/{synthesized.config.name}/alerts/topic-arn"
+    audit = synthesized.template(stack_name(synthesized.config, "Audit", home))
+    audit.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": f"/pci-lz/{synthesized.config.name}/alerts/topic-arn",
+            "Value": {"Ref": Match.string_like_regexp("SecurityAlarmsTopic")},
+        },
+    )
+    workload = synthesized.zone.regions[home].workload
+    assert workload is not None
+    assert synthesized.zone.audit is not None
+    assert synthesized.zone.audit.trail in workload.dependencies
+    elsewhere = _workload(synthesized, other)
+    elsewhere.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value(), "DisplayName": Match.string_like_regexp(other)}
+    )
+    elsewhere.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": synthesized.config.alarm_email}
+    )
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_target_group_checks_the_health_route(synthesized: Synthesized, region: str) -> None:
+    _workload(synthesized, region).has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "TargetType": "lambda",
+            "HealthCheckEnabled": True,
+            "HealthCheckPath": card_vault.HEALTH_CHECK_PATH,
+            "HealthCheckIntervalSeconds": 60,
+            "HealthCheckTimeoutSeconds": 30,
+            "Matcher": {"HttpCode": "200"},
+        },
+    )
+
+
+def test_api_clients_carry_their_tokenize_budget(synthesized: Synthesized) -> None:
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    functions = _functions(_workload(synthesized, REGIONS[0]))
+    (api_function,) = (f for f in functions.values() if "VAULT_CLIENTS" in f["Properties"]["Environment"]["Variables"])
+    clients = json.loads(api_function["Properties"]["Environment"]["Variables"]["VAULT_CLIENTS"])
+    assert [c["tokenize_per_minute"] for c in clients] == [
+        c.tokenize_per_minute or vault.tokenize_per_minute for c in vault.clients
+    ]
+
+
+def test_a_configured_crl_is_added_to_the_trust_store(tmp_path: Any) -> None:
+    from pci_constructs.client_trust_store import ClientTrustStore, RevocationList
+    from tests.conftest import ROOT
+
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Crl", env=Environment(account="111111111111", region="us-east-1"))
+    store = ClientTrustStore(
+        stack,
+        "Clients",
+        ca_bundle=ROOT / "config/certs/demo-client-ca.pem",
+        name="crl-test",
+        revocation=RevocationList(bucket="example-pki-crls", key="clients/ca.crl.pem", version="v7"),
+    )
+    assert store.revocation is not None
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TrustStoreRevocation",
+        {
+            "TrustStoreArn": {"Fn::GetAtt": [Match.string_like_regexp("ClientsTrustStore"), "TrustStoreArn"]},
+            "RevocationContents": [
+                {
+                    "S3Bucket": "example-pki-crls",
+                    "S3Key": "clients/ca.crl.pem",
+                    "S3ObjectVersion": "v7",
+                    "RevocationType": "CRL",
+                }
+            ],
+        },
+    )
+
+
+def test_crl_configuration_reaches_the_edge_and_is_validated() -> None:
+    base = EMBEDDED_ENVIRONMENTS["default"]
+    vault = {**base["card_vault"], "client_crl": {"bucket": "Bad_Bucket", "key": "k", "version": "1"}}
+    with pytest.raises(ConfigError, match=r"card_vault\.client_crl\.bucket"):
+        parse_environment({**base, "card_vault": vault}, source="test")
+    vault["client_crl"] = {"bucket": "example-pki-crls", "key": "k"}
+    with pytest.raises(ConfigError, match=r"card_vault\.client_crl\.version"):
+        parse_environment({**base, "card_vault": vault}, source="test")

@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
 from constructs import IConstruct
 
+from ci_tools.scanners import PendingScan, ScanResult, stack_templates
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip
 from compliance.gate import (
@@ -534,3 +535,43 @@ def test_the_v4_plugin_parses_every_stack_of_the_delivery(delivered: Delivered) 
     model = delivered.gate.pci_dss_v4.model
     assert model is not None
     assert len(model.stacks) == len(delivered.assembly.stacks_recursively) == 37
+
+
+# --- Issue #22: the outside scanners on the delivery's own templates (the pipeline, OIDC and artifact
+# stacks at the top of the assembly) and every stage below them, on the session's one delivery synth.
+
+
+@pytest.fixture(scope="module")
+def delivery_scans(delivered: Delivered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
+    return PendingScan(delivered.outdir, tmp_path_factory.mktemp("delivery-scans")).finish()
+
+
+def test_cfn_lint_reports_no_errors_on_the_pipeline_templates(
+    delivery_scans: dict[str, ScanResult], delivered: Delivered
+) -> None:
+    """cfn-lint lints the assembly's top-level stacks: the pipeline, GitHub OIDC and cross-region artifact
+    stacks. E3703 (PipelineActionConfiguration) checks every deploy action's Configuration.RoleArn against
+    the AWS::IAM::Role.Arn format after resolving intrinsics; CDK Pipelines writes those as
+    Fn::Join ["", ["arn:", Ref AWS::Partition, ":iam::<account>:role/cdk-<qualifier>-cfn-exec-role-..."]],
+    which resolves to a well-formed role ARN, so no ignore is configured."""
+    linted = {path.name for paths in stack_templates(delivered.outdir).values() for path in paths}
+    assert {f"{PIPELINE}.template.json", f"{delivery_stack_name('GitHubOidc', 'us-east-1')}.template.json"} <= linted
+    pipeline = delivered.template(PIPELINE).find_resources("AWS::CodePipeline::Pipeline")
+    joined = [
+        action
+        for resource in pipeline.values()
+        for stage in resource["Properties"]["Stages"]
+        for action in stage["Actions"]
+        if "Fn::Join" in action.get("Configuration", {}).get("RoleArn", {})
+    ]
+    assert joined, "the deploy actions name the stage accounts' execution roles with Fn::Join"
+    result = delivery_scans["cfn-lint"]
+    errors = [str(f) for f in result.findings if f.level == "Error"]
+    assert not errors, "cfn-lint errors in the delivery's templates:\n  " + "\n  ".join(errors)
+
+
+def test_checkov_has_no_failed_check_on_the_delivery(delivery_scans: dict[str, ScanResult]) -> None:
+    result = delivery_scans["checkov"]
+    assert result.summary.get("parsing_errors") == 0
+    assert result.summary.get("passed", 0) > 0
+    assert not result.findings, "checkov failed checks in the delivery:\n  " + "\n  ".join(map(str, result.findings))

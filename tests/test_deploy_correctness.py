@@ -47,6 +47,7 @@ from tests.template_scan import (
     created_principals,
     empty_templates,
     endpoint_gaps,
+    foreign_alarm_actions,
     missing_log_groups,
     named_principals,
     of_type,
@@ -667,3 +668,35 @@ def test_a_trigger_waiting_only_its_function_timeout_is_caught(tmp_path: Path) -
         == ["MigrateTriggerC8C9B43F waits 300 s for a function that may run 300 s"]
         or len(trigger_headroom_gaps(_template(stack))) == 1
     )
+
+
+# --- Alarm actions stay in the alarm's region (issue 19: the vault's known-card alarms per region) -------------
+
+
+def test_every_alarm_notifies_a_topic_of_its_own_region(synthesized: Synthesized) -> None:
+    regions = {artifact.stack_name: artifact.environment.region for artifact in synthesized.assembly.stacks}
+    faults = [
+        fault
+        for name, template in synthesized.templates()
+        for fault in foreign_alarm_actions(name, template, regions[name])
+    ]
+    assert not faults, faults
+    alarms = sum(len(of_type(t, "AWS::CloudWatch::Alarm")) for _, t in synthesized.templates())
+    assert alarms > 0
+
+
+def test_an_alarm_on_another_regions_topic_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+    from aws_cdk import aws_sns as sns
+
+    app = new_app(tmp_path)
+    stack = Stack(app, "Elsewhere", env={"account": ACCOUNT, "region": "us-west-2"})
+    topic = sns.Topic.from_topic_arn(stack, "HomeTopic", f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts")
+    alarm = cloudwatch.Metric(namespace="X", metric_name="Y").create_alarm(
+        stack, "Alarm", threshold=1, evaluation_periods=1
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    template = app.synth().get_stack_by_name("Elsewhere").template
+    assert foreign_alarm_actions("Elsewhere", template, "us-west-2")
+    assert not foreign_alarm_actions("Elsewhere", template, "us-east-1")

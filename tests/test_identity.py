@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
-from config.models import EnvironmentConfig
+from config.models import EnvironmentConfig, identity_center_trust_patterns
 from pci_constructs.account_guards import SSM_PUBLIC_SHARING_SETTING
 from pci_constructs.operator_roles import OperatorRole
 from pci_constructs.org_guardrails import SCP_MAX_CHARACTERS
@@ -91,11 +91,15 @@ def test_trust_names_only_the_configured_principals(synthesized: Synthesized, na
     named = set()
     for statement in statements:
         condition = statement["Condition"]
-        arn = condition.get("ArnEquals", condition.get("ArnLike", {}))["aws:PrincipalArn"]
-        named.add(arn)
-        account = arn.split(":")[4]
-        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
-    assert named == set(getattr(synthesized.config.identity, field))
+        arns = condition.get("ArnEquals", condition.get("ArnLike", {}))["aws:PrincipalArn"]
+        arns = arns if isinstance(arns, list) else [arns]
+        named.update(arns)
+        for arn in arns:
+            account = arn.split(":")[4]
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    configured = getattr(synthesized.config.identity, field)
+    expected = {p for c in configured for p in (identity_center_trust_patterns(c) if "/aws-reserved/" in c else (c,))}
+    assert named == expected
 
 
 def test_iam_principal_trust_requires_mfa(synthesized: Synthesized) -> None:
@@ -110,9 +114,79 @@ def test_identity_center_trust_pins_the_permission_set_role_pattern(synthesized:
     """Identity Center sessions (SAML) never carry aws:MultiFactorAuthPresent: MFA is enforced at the IdP."""
     (statement,) = _operator(synthesized, "platform-admin")["AssumeRolePolicyDocument"]["Statement"]
     assert "Bool" not in statement["Condition"]
-    pattern = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
-    assert "/aws-reserved/sso.amazonaws.com/" in pattern
-    assert "AWSReservedSSO_PciPlatformAdmin_*" in pattern
+    patterns = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert all("/aws-reserved/sso.amazonaws.com/" in p for p in patterns)
+    assert all(p.endswith("AWSReservedSSO_PciPlatformAdmin_*") for p in patterns)
+
+
+# Role ARNs as IAM Identity Center creates them ("Referencing permission sets in resource policies, Amazon
+# EKS, and AWS KMS", IAM Identity Center User Guide: .../sso.amazonaws.com/<region>/AWSReservedSSO_<set>_<suffix>;
+# an instance in us-east-1 is reported to create them without the region segment).
+_SSO = "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/"
+_ROLE = "AWSReservedSSO_PciPlatformAdmin_1234567890abcdef"
+
+
+@pytest.mark.parametrize(
+    ("configured", "role", "matches"),
+    [
+        (f"{_SSO}AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}{_ROLE}", True),
+        (f"{_SSO}AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}eu-west-2/{_ROLE}", True),
+        (f"{_SSO}AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}us-east-1/{_ROLE}", True),
+        (f"{_SSO}eu-west-2/AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}eu-west-2/{_ROLE}", True),
+        (f"{_SSO}eu-west-2/AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}eu-central-1/{_ROLE}", False),
+        (f"{_SSO}us-east-1/AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}{_ROLE}", True),
+        (f"{_SSO}us-east-1/AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}us-east-1/{_ROLE}", True),
+        (f"{_SSO}AWSReservedSSO_PciPlatformAdmin_*", f"{_SSO}AWSReservedSSO_PciAssessor_1234567890abcdef", False),
+        (
+            f"{_SSO}AWSReservedSSO_PciPlatformAdmin_*",
+            "arn:aws:iam::111111111111:role/AWSReservedSSO_PciPlatformAdmin_1",
+            False,
+        ),
+    ],
+    ids=[
+        "any-region-pattern/role-without-region",
+        "any-region-pattern/role-in-eu-west-2",
+        "any-region-pattern/role-in-us-east-1",
+        "pinned-eu-west-2/same-region",
+        "pinned-eu-west-2/other-region",
+        "pinned-us-east-1/role-without-region",
+        "pinned-us-east-1/role-with-region",
+        "other-permission-set",
+        "not-under-aws-reserved",
+    ],
+)
+def test_identity_center_trust_matches_the_roles_in_every_region(configured: str, role: str, matches: bool) -> None:
+    from tests.iam_eval import Request, denied_by
+
+    # The trust's ArnLike as a Deny-shaped probe: the statement "applies" exactly when the pattern matches.
+    probe = [
+        {
+            "Sid": "Trust",
+            "Effect": "Deny",
+            "Action": "sts:AssumeRole",
+            "Resource": "*",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": list(identity_center_trust_patterns(configured))}},
+        }
+    ]
+    assert bool(denied_by(probe, Request("sts:AssumeRole", "*", {"aws:PrincipalArn": role}))) is matches
+
+
+@pytest.mark.parametrize(
+    ("principal", "problem"),
+    [
+        (f"{_SSO}prod/AWSReservedSSO_PciPlatformAdmin_*", "'prod' is not an AWS region"),
+        (f"{_SSO}us-gov-west-1/AWSReservedSSO_PciPlatformAdmin_*", "is in partition 'aws-us-gov'"),
+        (f"{_SSO}eu-west-2/team/AWSReservedSSO_PciPlatformAdmin_*", "not a known principal form"),
+        (f"{_SSO}AWSReservedSSO_{'P' * 33}_*", "not a known principal form"),
+    ],
+    ids=["not-a-region", "region-of-another-partition", "extra-path-segment", "permission-set-name-over-32"],
+)
+def test_identity_center_pattern_that_can_never_match_is_refused(principal: str, problem: str) -> None:
+    data = _data()
+    data["identity"]["auditor_principals"] = [principal]
+    with pytest.raises(ConfigError, match=r"identity\.auditor_principals") as raised:
+        parse_environment(data)
+    assert problem in str(raised.value)
 
 
 def test_saml_provider_trust_requires_the_sign_in_audience(tmp_path: Path) -> None:
@@ -450,7 +524,12 @@ def test_scp_statements(guardrails: dict[str, dict[str, Any]]) -> None:
     assert "guardduty:DeleteDetector" in protect["DenyGuardDutyChanges"]["Action"]
     assert "securityhub:DisableSecurityHub" in protect["DenySecurityHubChanges"]["Action"]
     assert protect["DenyAccessAnalyzerChanges"]["Action"] == ["access-analyzer:DeleteAnalyzer"]
-    assert protect["DenyEbsEncryptionOff"]["Action"] == ["ec2:DisableEbsEncryptionByDefault"]
+    assert protect["DenyEbsEncryptionOff"]["Action"] == [
+        "ec2:DisableEbsEncryptionByDefault",
+        "ec2:ModifyEbsDefaultKmsKeyId",
+        "ec2:ResetEbsDefaultKmsKeyId",
+    ]
+    assert "account-guards-*" in json.dumps(protect["DenyEbsEncryptionOff"]["Condition"]["ArnNotLike"])
     assert protect["DenyS3PublicAccessBlockChanges"]["Action"] == ["s3:PutAccountPublicAccessBlock"]
     for statement in protect.values():
         assert statement["Effect"] == "Deny"

@@ -70,17 +70,64 @@ def test_validation_report_has_the_v4_plugin_beside_cdk_nag(synthesized: Synthes
     plugins = {p["pluginName"]: p for p in report["pluginReports"]}
     assert PLUGIN_NAME in plugins
     assert plugins[PLUGIN_NAME]["violations"] == []
-    suppressed = plugins[PLUGIN_NAME]["suppressedViolations"]
-    # Every suppressed v4.0.1 finding is one the registry or a construct's own justification
-    # acknowledges by name (a fork that adds acknowledgments extends the registry, not this test).
-    applied = [*ACKNOWLEDGMENTS, *(e for e in synthesized.gate.acknowledged_paths if e.carried_by)]
-    acknowledged_rules = {entry.rule for entry in applied if entry.rule.startswith("PCI4-")}
-    assert suppressed
-    assert {v["ruleName"] for v in suppressed} <= acknowledged_rules
+    # The registry's v4.0.1 entries reach the pack through its acknowledgment source, so CDK suppresses
+    # only what a reusable construct justifies itself (with CDK's own acknowledge).
+    carried = {e.rule for e in synthesized.gate.acknowledged_paths if e.carried_by and e.rule.startswith("PCI4-")}
+    suppressed = plugins[PLUGIN_NAME].get("suppressedViolations", [])
+    assert {v["ruleName"] for v in suppressed} <= carried
     for violation in suppressed:
         assert violation["acknowledgedId"] == f"{PLUGIN_NAME}::{violation['ruleName']}"
-        assert violation["ruleMetadata"]["requirements"]
         assert violation["suggestedFix"]
+
+
+def test_governed_acknowledgments_reach_the_pack_through_its_source(synthesized: Synthesized) -> None:
+    """Every registry entry for a v4.0.1 rule applied in the default app is what the plugin's source accepted,
+    at the entry's constructs, with the reason, requirement and owner; the gate report records each as acknowledged."""
+    accepted = synthesized.gate.pci_dss_v4.acknowledged
+    assert accepted
+    entries = {
+        entry: paths
+        for entry, paths in synthesized.gate.acknowledged_paths.items()
+        if entry.rule.startswith("PCI4-") and not entry.carried_by and paths and not entry.conditional
+    }
+    assert entries
+    for entry, paths in entries.items():
+        hits = [
+            (f, reason)
+            for f, reason in accepted
+            if f.rule.id == entry.rule
+            and any(f.resource.path == p or f.resource.path.startswith(p + "/") for p in paths)
+        ]
+        assert hits, f"{entry} accepted nothing through the source"
+        assert all(
+            entry.reason in reason and entry.requirement in reason and entry.owner in reason for _, reason in hits
+        )
+    recorded = {(f.rule, f.path) for f in synthesized.report.acknowledged if f.plugin == PLUGIN_NAME}
+    assert {(f.rule.id, f.resource.path) for f, _ in accepted} <= recorded
+
+
+def test_the_source_accepts_only_its_entrys_rule_and_constructs(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = Stack(app, "Tiny")
+    for name in ("Bucket", "Other"):
+        s3.Bucket(stack, name, enforce_ssl=True, versioned=True)
+    entry = _ack(path="Tiny/Bucket", rule="PCI4-S3-ACCESS-LOGGING")
+    gate = register_gates(app, acknowledgments=[entry], checkov_skips=(), today=TODAY)
+    _, report = synthesize(app, gate)
+    accepted = [(f.rule.id, f.resource.path) for f, _ in gate.pci_dss_v4.acknowledged]
+    assert accepted == [("PCI4-S3-ACCESS-LOGGING", "Tiny/Bucket/Resource")]
+    open_paths = {f.path for f in report.findings if f.rule == "PCI4-S3-ACCESS-LOGGING"}
+    assert open_paths == {"Tiny/Other/Resource"}
+    assert report.unused == ()
+    # What the pack prints for the open one names the rule, the construct path and the fix.
+    plugin = next(
+        p
+        for p in json.loads((tmp_path / "validation-report.json").read_text())["pluginReports"]
+        if p["pluginName"] == PLUGIN_NAME
+    )
+    (violation,) = [v for v in plugin["violations"] if v["ruleName"] == "PCI4-S3-ACCESS-LOGGING"]
+    assert [c["constructPath"] for c in violation["violatingConstructs"]] == ["Tiny/Other/Resource"]
+    assert violation["suggestedFix"]
 
 
 def test_gate_exposes_the_plugins_model_and_results(synthesized: Synthesized) -> None:

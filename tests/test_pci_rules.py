@@ -19,6 +19,14 @@ NOTHING_IN_THE_DEFAULT_APP = {
     "PCI4-EC2-VOLUME-ENCRYPTED": "the landing zone creates no EC2 volume, instance or launch template",
     "PCI4-CODEBUILD-HARDENED": "CodeBuild projects exist only in the delivery app (its pipeline), not the default app",
     "PCI4-INSPECTOR-LAMBDA-SCANNING": "Inspector is off by default (the fork app in tests/fork enables it)",
+    "PCI4-INSPECTOR-EC2-ECR-SCANNING": "Inspector is off by default (the fork app in tests/fork enables it)",
+    # The resource types a fork's CDE adds (pci_rules/rules/workloads.py): the fork app has one of each.
+    **{
+        r.id: "a workload type the landing zone does not create (tests/fork/app.py has one)"
+        for r in RULES
+        if r.check.__module__ == "pci_rules.rules.workloads"
+        and r.id not in ("PCI4-EC2-NACL-IN-USE", "PCI4-INSPECTOR-EC2-ECR-SCANNING", "PCI4-LAMBDA-NO-PUBLIC-ACCESS")
+    },
 }
 
 

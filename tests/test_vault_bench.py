@@ -31,6 +31,7 @@ def test_the_bench_prints_every_row(recorded: vault_bench.Figures) -> None:
         f"logic layer (Vault.tokenize), {vault_bench.THREADS} threads",
         "logic / raw insert, 1 thread(s): ",
         f"logic / raw insert, {vault_bench.THREADS} thread(s): ",
+        "batch tokenization",
         f"raw {vault_bench.BATCH_ROWS}-row transactions / raw single row: ",
         "local HTTP server, 8 client threads, one event at a time",
         "KMS calls per 1,000 tokenizations",
@@ -50,6 +51,16 @@ def test_the_cold_start_row_is_measured_in_a_fresh_interpreter(recorded: vault_b
     line = next(line for line in vault_bench.report(figures) if line.startswith("purge "))
     assert f"{cold['import_cpu_ms']:.0f} / {cold['import_wall_ms']:.0f}" in line
     print(line)
+
+
+def test_the_batch_row_reads_pending_until_the_batch_path_is_measured(recorded: vault_bench.Figures) -> None:
+    pending = {**recorded, "batch": None}
+    assert "pending" in "\n".join(vault_bench.report(pending))
+    measured = {**recorded, "batch": {"per_second": 2000.0, "p50_ms": 40.0, "p99_ms": 80.0}}
+    text = "\n".join(vault_bench.report(measured))
+    assert "batch tokenization (100 cards) / single card, 1 connection: " in text
+    assert "pending" not in text
+    assert "pending" not in vault_bench.readme_table(measured)
 
 
 def test_the_local_server_turns_nagle_off() -> None:

@@ -1,4 +1,4 @@
-"""ALB-facing Lambda: POST /v1/cards, GET /v1/cards/{token}, DELETE /v1/cards/{token}.
+"""ALB-facing Lambda: POST /v1/cards, POST /v1/cards/batch, GET/PATCH/DELETE /v1/cards/{token}, GET /v1/health.
 
 - Authentication (PCI DSS v4.0.1 8.3): the ALB verifies the client certificate (mutual TLS,
   verify mode) and passes its subject and issuer in `X-Amzn-Mtls-Clientcert-Subject` / `-Issuer`;
@@ -15,6 +15,14 @@
 - Telemetry: traces record timing and outcome only, never a response or an exception's text
   (`card_vault.tracing.traced`).
 - Hostile JSON (`card_vault.jsonbody`): deep nesting and repeated keys get 400, never a 500.
+- Oracle bound (issue 19 finding 2): every tokenization draws on the client's budget per minute,
+  kept in the database so every instance shares it (429 with Retry-After, nothing stored when
+  spent); known-card and new-card answers are counted per client (EMF metrics, dimension
+  `client_id`), and a CloudWatch alarm per client fires when the known share is too high.
+- Idempotency (`Idempotency-Key` on POST /v1/cards): the same key and request give the first
+  answer again; the same key with another request gets 422. Keys are per client, live 24 hours.
+- Health (GET /v1/health): the load balancer's check, no client certificate; says only whether
+  the database answers.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import ALBResolver, Response, content_types
@@ -30,22 +39,33 @@ from pydantic import ValidationError
 
 from card_vault import runtime
 from card_vault.jsonbody import BodyError, parse_object
-from card_vault.logs import vault_logger
+from card_vault.logs import SERVICE, vault_logger
 from card_vault.models import (
+    MAX_BATCH_CARDS,
     TOKEN_PATTERN,
     SensitiveAuthenticationDataError,
     TokenizeRequest,
+    UpdateRequest,
     error_details,
     refuse_sad_fields,
 )
-from card_vault.pan import mask_pans
-from card_vault.settings import ClientSettings, Right
+from card_vault.pan import find_pans, luhn_valid, mask_pans
+from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
 from card_vault.tracing import traced
-from card_vault.vault import CardNotFoundError
+from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Tokenized
 
 CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
 CLIENT_ISSUER_HEADER = "x-amzn-mtls-clientcert-issuer"
+IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 MAX_BODY_BYTES = 4096
+# 100 cards of the longest valid shape fit; the WAF's body-size rule exempts the batch path (web_acl.py).
+MAX_BATCH_BODY_BYTES = 65_536
+HEALTH_PATH = "/v1/health"
+# CloudWatch namespace and metrics of the known-card alarm (pci_constructs/card_vault.py reads these names).
+METRIC_NAMESPACE = "PciLz/CardVault"
+KNOWN_CARD_METRIC = "KnownCardAnswers"
+NEW_CARD_METRIC = "NewCardAnswers"
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
@@ -85,6 +105,33 @@ def _error(status: int, error: str, details: list[dict[str, str]] | None = None)
     return _json(status, body)
 
 
+def metric_timestamp(now_ms: int | None = None) -> int:
+    """The EMF timestamp (epoch milliseconds), moved by a millisecond or two when its 13 digits pass Luhn.
+
+    A millisecond epoch is 13 digits; one in ten passes the Luhn check, and every PAN scanner
+    (the vault's own log masker and test guard, a DLP tool on the log group) would flag it as a card number.
+    """
+    stamp = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    while luhn_valid(str(stamp)):
+        stamp -= 1
+    return stamp
+
+
+def count_answers(client_id: str, results: list[Tokenized]) -> None:
+    """Known-card and new-card answers of one request as EMF metrics (dimension `client_id`).
+
+    Powertools' metrics package is imported here, by the first tokenization, not with the handler.
+    """
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    metrics.set_timestamp(metric_timestamp())
+    metrics.add_dimension("client_id", client_id)
+    metrics.add_metric(KNOWN_CARD_METRIC, MetricUnit.Count, sum(1 for r in results if not r.created))
+    metrics.add_metric(NEW_CARD_METRIC, MetricUnit.Count, sum(1 for r in results if r.created))
+    metrics.flush_metrics()
+
+
 def create_app() -> ALBResolver:
     """A resolver with the vault's routes.
 
@@ -100,7 +147,11 @@ def create_app() -> ALBResolver:
 
     def _authorize(resolver: ALBResolver, next_middleware: Any) -> Response[str]:
         """401 without a verified client certificate, 403 when its subject and issuer name no client."""
-        headers = resolver.current_event.headers
+        event = resolver.current_event
+        if event.path == HEALTH_PATH and event.http_method == "GET":
+            response_: Response[str] = next_middleware(resolver)  # the load balancer's check: no client
+            return response_
+        headers = event.headers
         subject = headers.get(CLIENT_SUBJECT_HEADER)
         if not subject or not headers.get(CLIENT_ISSUER_HEADER):
             logger.warning("request refused: no verified client certificate", extra={"event": "auth_failure"})
@@ -124,13 +175,13 @@ def create_app() -> ALBResolver:
 
     app.use(middlewares=[_authorize])
 
-    def _json_body() -> dict[str, Any] | Response[str]:
+    def _json_body(max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any] | Response[str]:
         event = app.current_event
         content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return _error(415, "unsupported media type: send application/json")
         raw = event.decoded_body or ""
-        if len(raw.encode()) > MAX_BODY_BYTES:
+        if len(raw.encode()) > max_bytes:
             return _error(413, "request body too large")
         try:
             return parse_object(raw)
@@ -147,6 +198,9 @@ def create_app() -> ALBResolver:
         if isinstance(caller, Response):
             return caller
         client = caller.id
+        key = _idempotency_key()
+        if isinstance(key, Response):
+            return key
         body = _json_body()
         if isinstance(body, Response):
             return body
@@ -167,12 +221,187 @@ def create_app() -> ALBResolver:
             )
             return _error(422, "validation failed", details)
         vault, _ = runtime.current()
-        result = vault.tokenize(request, client_id=client)
+        refused = _spend_budget(caller, 1)
+        if refused is not None:
+            return refused
+        if key is None:
+            result = vault.tokenize(request, client_id=client)
+        else:
+            try:
+                result = vault.tokenize_idempotent(request, client_id=client, key=key)
+            except IdempotencyMismatchError:
+                logger.info(
+                    "tokenize refused: idempotency key reused",
+                    extra={"event": "idempotency_mismatch", "client": client},
+                )
+                return _error(
+                    422,
+                    "validation failed",
+                    [{"field": "Idempotency-Key", "reason": "was used with a different request"}],
+                )
+        if not result.replayed:
+            count_answers(client, [result])
         logger.info(
-            "card tokenized" if result.created else "card already tokenized",
+            "idempotent replay"
+            if result.replayed
+            else "card tokenized"
+            if result.created
+            else "card already tokenized",
             extra={"event": "tokenize", "client": client, "token": result.view.token, "brand": result.view.brand},
         )
         return _json(201 if result.created else 200, result.view.model_dump())
+
+    def _idempotency_key() -> str | Response[str] | None:
+        """The request's Idempotency-Key (None without one), or a 400 for one the vault does not accept."""
+        key = app.current_event.headers.get(IDEMPOTENCY_KEY_HEADER)
+        if key is None:
+            return None
+        if not _IDEMPOTENCY_KEY.match(key) or find_pans(key):
+            return _error(
+                400,
+                "validation failed",
+                [
+                    {
+                        "field": "Idempotency-Key",
+                        "reason": "8-128 letters, digits, '-', '_', '.' or ':', not a card number",
+                    }
+                ],
+            )
+        return key
+
+    def _spend_budget(client: ClientSettings, cards: int) -> Response[str] | None:
+        """None when the client's budget covers `cards`; else a 429 with Retry-After (nothing is stored)."""
+        vault, _ = runtime.current()
+        budget = vault.take_budget(
+            client.id, cards=cards, limit=client.tokenize_per_minute, window_seconds=TOKENIZE_WINDOW_SECONDS
+        )
+        if budget.granted:
+            return None
+        logger.warning(
+            "tokenize refused: rate limit",
+            extra={"event": "rate_limited", "client": client.id, "cards": cards, "retry_after": budget.retry_after},
+        )
+        body = {
+            "error": "rate limit exceeded",
+            "reason": (
+                f"this client may tokenize {client.tokenize_per_minute} cards per minute;"
+                f" retry after {budget.retry_after} seconds"
+            ),
+        }
+        return Response(
+            status_code=429,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(body),
+            headers={"Retry-After": str(budget.retry_after)},
+        )
+
+    def _validated(item: object) -> TokenizeRequest | list[dict[str, str]]:
+        """One card of a batch: its request, or its errors (vault field names only, no value echoed)."""
+        if not isinstance(item, dict):
+            return [{"field": "body", "reason": "each card must be a JSON object"}]
+        try:
+            refuse_sad_fields(item)
+            return TokenizeRequest.model_validate(item)
+        except SensitiveAuthenticationDataError as err:
+            return [{"field": "body", "reason": str(err)}]
+        except ValidationError as err:
+            return error_details(err, TokenizeRequest)
+
+    @app.post("/v1/cards/batch")
+    @traced
+    def tokenize_batch() -> Response[str]:
+        """Up to `MAX_BATCH_CARDS` cards in one transaction; each validated on its own (per-card errors)."""
+        caller = _client("tokenize")
+        if isinstance(caller, Response):
+            return caller
+        body = _json_body(MAX_BATCH_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
+        cards = body.get("cards")
+        if set(body) != {"cards"} or not isinstance(cards, list) or not cards:
+            return _error(422, "validation failed", [{"field": "cards", "reason": 'send {"cards": [1-100 cards]}'}])
+        if len(cards) > MAX_BATCH_CARDS:
+            return _error(
+                422, "validation failed", [{"field": "cards", "reason": f"at most {MAX_BATCH_CARDS} cards per request"}]
+            )
+        checked = [_validated(item) for item in cards]
+        valid = [c for c in checked if isinstance(c, TokenizeRequest)]
+        if valid:
+            refused = _spend_budget(caller, len(valid))
+            if refused is not None:
+                return refused
+        vault, _ = runtime.current()
+        results = iter(vault.tokenize_many(valid, client_id=caller.id) if valid else [])
+        answers: list[dict[str, Any]] = []
+        outcomes: list[Tokenized] = []
+        for index, item in enumerate(checked):
+            if isinstance(item, TokenizeRequest):
+                result = next(results)
+                outcomes.append(result)
+                answers.append({"index": index, "status": 201 if result.created else 200, **result.view.model_dump()})
+            else:
+                answers.append({"index": index, "status": 422, "details": item})
+        if outcomes:
+            count_answers(caller.id, outcomes)
+        summary = {
+            "created": sum(1 for r in outcomes if r.created),
+            "existing": sum(1 for r in outcomes if not r.created),
+            "refused": len(checked) - len(outcomes),
+        }
+        logger.info(
+            "batch tokenized",
+            extra={"event": "tokenize_batch", "client": caller.id, **{f"cards_{k}": v for k, v in summary.items()}},
+        )
+        return _json(200, {"results": answers, **summary})
+
+    @app.patch("/v1/cards/<token>")
+    @traced
+    def update(token: str) -> Response[str]:
+        """A new expiry and/or cardholder name for one of the client's cards."""
+        caller = _client("update")
+        if isinstance(caller, Response):
+            return caller
+        if not _TOKEN.match(token):
+            return _error(404, "not found")
+        body = _json_body()
+        if isinstance(body, Response):
+            return body
+        try:
+            refuse_sad_fields(body)
+            request = UpdateRequest.model_validate(body)
+        except SensitiveAuthenticationDataError as err:
+            return _error(422, str(err))
+        except ValidationError as err:
+            details = error_details(err, UpdateRequest)
+            logger.info(
+                "update refused: validation",
+                extra={"event": "validation_failed", "client": caller.id, "details": details},
+            )
+            return _error(422, "validation failed", details)
+        vault, _ = runtime.current()
+        try:
+            view = vault.update(token, request, client_id=caller.id)
+        except CardNotFoundError:
+            logger.info(
+                "update: no such card",
+                extra={"event": "update_missing", "client": caller.id, "token_ref": token_ref(token)},
+            )
+            return _error(404, "not found")
+        changed = sorted(k for k, v in request.model_dump().items() if v is not None)
+        logger.info("card updated", extra={"event": "update", "client": caller.id, "token": token, "fields": changed})
+        return _json(200, view.model_dump())
+
+    @app.get(HEALTH_PATH)
+    @traced
+    def health() -> Response[str]:
+        """200 when the database answers, else 503; nothing about the database in either answer."""
+        try:
+            vault, _ = runtime.current()
+            ok = vault.healthy()
+        except Exception as err:  # any failure is "unavailable"; its type is logged, never returned
+            logger.warning("health check failed", extra={"event": "health", "error_type": type(err).__name__})
+            ok = False
+        return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
     @app.get("/v1/cards/<token>")
     @traced

@@ -7,6 +7,10 @@ enumerated code (`models.DETOKENIZE_REASONS`) and the ticket a case-system key, 
 the request ID, which CloudTrail's Lambda data event for the same call records with the caller's
 identity (PCI DSS v4.0.1 3.4.2, 7.2.1, 10.2.1.1, 10.2.2).
 
+Every call that names a valid token, reason and ticket appends a row to `vault.detokenize_audit`
+(token, reason code, ticket, request ID, outcome, time; never the card number) before it answers:
+when the row cannot be written, no card number is returned (fail closed).
+
 Answers `{"token", "pan"}` or `{"error", ...}`; never raises, so no traceback reaches the
 runtime's own log. The trace records neither the answer nor an exception (`tracing.traced`):
 the answer holds the card number.
@@ -46,15 +50,28 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     }
     try:
         vault, _ = runtime.current()
-        pan = vault.detokenize(request.token)
-    except CardNotFoundError:
-        logger.warning("detokenize: no such card", extra={**audit, "outcome": "not_found"})
-        return {"error": "not found"}
-    except DecryptionError:
-        logger.error("detokenize: ciphertext failed authentication", extra={**audit, "outcome": "tampered"})
-        return {"error": "decryption failed"}
+        outcome = "returned"
+        try:
+            pan = vault.detokenize(request.token)
+        except CardNotFoundError:
+            outcome, pan = "not_found", ""
+        except DecryptionError:
+            outcome, pan = "tampered", ""
+        vault.record_detokenization(
+            token=request.token,
+            reason_code=request.reason_code,
+            ticket=request.ticket,
+            request_id=str(getattr(context, "aws_request_id", "") or "unknown"),
+            outcome=outcome,
+        )
     except Exception as err:
         logger.exception("detokenize failed", extra={**audit, "outcome": "error", "error_type": type(err).__name__})
         return {"error": "internal error"}
-    logger.info("card detokenized", extra={**audit, "outcome": "returned"})
+    if outcome == "not_found":
+        logger.warning("detokenize: no such card", extra={**audit, "outcome": outcome})
+        return {"error": "not found"}
+    if outcome == "tampered":
+        logger.error("detokenize: ciphertext failed authentication", extra={**audit, "outcome": outcome})
+        return {"error": "decryption failed"}
+    logger.info("card detokenized", extra={**audit, "outcome": outcome})
     return {"token": request.token, "pan": pan}

@@ -63,6 +63,16 @@ def clean_text(value: str) -> str:
     return normalized
 
 
+def valid_name(value: str) -> str:
+    """A cardholder name after `clean_text`, 2-26 letters with single separators; raises ValueError."""
+    cleaned = clean_text(value)
+    if not MIN_NAME_CHARS <= len(cleaned) <= MAX_NAME_CHARS:
+        raise ValueError(f"must be {MIN_NAME_CHARS}-{MAX_NAME_CHARS} characters")
+    if not _NAME_CHARS.match(cleaned):
+        raise ValueError("letters with single spaces, apostrophes, dots or hyphens only")
+    return cleaned
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, str_strip_whitespace=False)
 
@@ -95,20 +105,11 @@ class TokenizeRequest(_Strict):
     @field_validator("cardholder_name")
     @classmethod
     def _name(cls, value: str) -> str:
-        cleaned = clean_text(value)
-        if not MIN_NAME_CHARS <= len(cleaned) <= MAX_NAME_CHARS:
-            raise ValueError(f"must be {MIN_NAME_CHARS}-{MAX_NAME_CHARS} characters")
-        if not _NAME_CHARS.match(cleaned):
-            raise ValueError("letters with single spaces, apostrophes, dots or hyphens only")
-        return cleaned
+        return valid_name(value)
 
     @model_validator(mode="after")
     def _not_expired(self) -> TokenizeRequest:
-        today = dt.datetime.now(dt.UTC).date()
-        if (self.expiry_year, self.expiry_month) < (today.year, today.month):
-            raise ValueError("card has expired")
-        if self.expiry_year > today.year + MAX_EXPIRY_YEARS_AHEAD:
-            raise ValueError(f"expiry is more than {MAX_EXPIRY_YEARS_AHEAD} years ahead")
+        _check_expiry(self.expiry_month, self.expiry_year)
         return self
 
     @property
@@ -116,6 +117,49 @@ class TokenizeRequest(_Strict):
         brand = brand_of(self.pan)
         assert brand is not None  # checked by the validator
         return brand
+
+
+def _check_expiry(month: int, year: int) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    if (year, month) < (today.year, today.month):
+        raise ValueError("card has expired")
+    if year > today.year + MAX_EXPIRY_YEARS_AHEAD:
+        raise ValueError(f"expiry is more than {MAX_EXPIRY_YEARS_AHEAD} years ahead")
+
+
+class UpdateRequest(_Strict):
+    """Body of PATCH /v1/cards/{token}: a new expiry (month and year together) and/or cardholder name.
+
+    The expiry sent replaces the stored one (an explicit update may shorten it; tokenize never does).
+    """
+
+    expiry_month: int | None = Field(default=None, ge=1, le=12)
+    expiry_year: int | None = Field(default=None, ge=2000, le=2099)
+    cardholder_name: str | None = Field(default=None, min_length=MIN_NAME_CHARS, max_length=MAX_NAME_CHARS * 4)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sensitive_authentication_data(cls, data: Any) -> Any:
+        refuse_sad_fields(data)
+        return data
+
+    @field_validator("cardholder_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else valid_name(value)
+
+    @model_validator(mode="after")
+    def _something_valid(self) -> UpdateRequest:
+        if (self.expiry_month is None) != (self.expiry_year is None):
+            raise ValueError("send expiry_month and expiry_year together")
+        if self.expiry_month is None and self.cardholder_name is None:
+            raise ValueError("send a new expiry, a new cardholder_name, or both")
+        if self.expiry_month is not None and self.expiry_year is not None:
+            _check_expiry(self.expiry_month, self.expiry_year)
+        return self
+
+
+MAX_BATCH_CARDS = 100
 
 
 class CardView(BaseModel):

@@ -25,6 +25,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     request = PurgeRequest.model_validate({k: v for k, v in event.items() if k == "dry_run"})
     vault, settings = runtime.current()
     count = vault.purge(grace_days=settings.purge_grace_days, dry_run=request.dry_run)
+    if not request.dry_run:
+        keys = vault.purge_idempotency_keys()
+        logger.info("expired idempotency keys deleted", extra={"event": "purge_idempotency_keys", "deleted": keys})
     key = "would_delete" if request.dry_run else "deleted"
     logger.info("expired cards purged", extra={"event": "purge", key: count, "grace_days": settings.purge_grace_days})
     return {key: count}

@@ -11,7 +11,8 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
 - `VAULT_DATABASE_URL`: instead of the four above, a full libpq URL (local run and tests only);
 - `VAULT_CLIENTS`: JSON list of the API's clients, each `{"id", "subject", "issuer", "rights"}`: the
   client certificate's subject and issuer (RFC 2253, as the ALB writes them) map to a client ID, the
-  client's token domain; `rights` lists what it may do (`tokenize`, `lookup`, `dispose`);
+  client's token domain; `rights` lists what it may do (`tokenize`, `lookup`, `dispose`, `update`);
+  `tokenize_per_minute` is its tokenize budget (cards per minute, shared by every instance);
 - `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it.
 """
 
@@ -31,7 +32,9 @@ PROXY_CA_BUNDLE = CERTS / "rds-proxy-ca-bundle.pem"
 RDS_CA_BUNDLE = CERTS / "rds-ca-bundle.pem"
 
 Subject = Annotated[str, Field(min_length=3, max_length=1024)]
-Right = Literal["tokenize", "lookup", "dispose"]
+Right = Literal["tokenize", "lookup", "dispose", "update"]
+DEFAULT_TOKENIZE_PER_MINUTE = 600
+TOKENIZE_WINDOW_SECONDS = 60
 CLIENT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}$"
 
 
@@ -44,6 +47,7 @@ class ClientSettings(BaseModel):
     subject: Subject
     issuer: Subject
     rights: frozenset[Right] = Field(min_length=1)
+    tokenize_per_minute: int = Field(default=DEFAULT_TOKENIZE_PER_MINUTE, ge=1, le=1_000_000)
 
 
 class VaultSettings(BaseModel):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from card_vault.envelope import Sealed
 
 if TYPE_CHECKING:
+    from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
 SCHEMA = "vault"
@@ -53,6 +54,30 @@ class NewCard:
     last4: str
     expiry_month: int
     expiry_year: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A tokenize budget decision: granted, or refused until the window ends (`retry_after` seconds)."""
+
+    granted: bool
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """The first answer stored under an idempotency key, and the fingerprint of its request."""
+
+    request_hash: bytes
+    status: int
+    response: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """An idempotency key already used within its lifetime: the stored answer, or a mismatch."""
+
+    answer: IdempotentAnswer
 
 
 # A connection is checked (an empty query, one round trip) when it leaves the pool only if it sat
@@ -99,6 +124,10 @@ def open_pool(
     )
 
 
+class _KeyTakenError(Exception):
+    """Rolls back a transaction whose idempotency key another request holds."""
+
+
 class CardStore:
     """The `vault.cards` and `vault.data_keys` tables; each method is one short statement."""
 
@@ -119,6 +148,157 @@ class CardStore:
             raise LookupError(f"data key {key_id} not found")
         return bytes(row[0])
 
+    def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
+        """Take `cards` from the client's budget of `limit` per window, or refuse and take nothing.
+
+        One statement on an unlogged table (no WAL flush at commit), on the database's clock, so
+        every Lambda instance shares one budget per client. The row lock is held for the statement only.
+        """
+        if cards > limit:
+            return Budget(granted=False, retry_after=window_seconds)
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                ), taken AS (
+                    INSERT INTO vault.tokenize_budget AS b (client_id, window_start, used)
+                    SELECT %(client)s, w.start, %(n)s FROM w
+                    ON CONFLICT (client_id) DO UPDATE
+                        SET used = CASE WHEN b.window_start = EXCLUDED.window_start
+                                        THEN b.used + EXCLUDED.used ELSE EXCLUDED.used END,
+                            window_start = EXCLUDED.window_start
+                        WHERE b.window_start <> EXCLUDED.window_start OR b.used + EXCLUDED.used <= %(limit)s
+                    RETURNING used
+                )
+                SELECT (SELECT count(*) FROM taken),
+                       ceil(extract(epoch FROM (SELECT start FROM w) + make_interval(secs => %(w)s)
+                            - clock_timestamp()))::int
+                """,
+                {"client": client_id, "n": cards, "limit": limit, "w": window_seconds},
+            ).fetchone()
+        assert row is not None
+        return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
+
+    def idempotent_answer(self, client_id: str, key_hash: bytes) -> IdempotentAnswer | None:
+        """The live answer stored under this client's key, or None (never used, or expired)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT request_hash, status, response FROM vault.idempotency_keys"
+                " WHERE client_id = %s AND key_hash = %s AND expires_at > now()",
+                (client_id, key_hash),
+            ).fetchone()
+        return None if row is None else IdempotentAnswer(bytes(row[0]), int(row[1]), str(row[2]))
+
+    def insert_idempotent(
+        self,
+        card: NewCard,
+        *,
+        key_hash: bytes,
+        request_hash: bytes,
+        answer: Callable[[StoredCard, bool], tuple[int, str]],
+        ttl_seconds: int,
+    ) -> tuple[StoredCard, bool] | Replay:
+        """Insert `card` and store its answer under the key in one transaction.
+
+        When the key is already live (a concurrent or earlier request), nothing of this request is
+        kept (the transaction rolls back) and the stored answer is returned as a `Replay`.
+        """
+        with self._pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    stored, created = self._insert(conn, card)
+                    status, response = answer(stored, created)
+                    row = conn.execute(
+                        """
+                        INSERT INTO vault.idempotency_keys AS k
+                            (client_id, key_hash, request_hash, status, response, expires_at)
+                        VALUES (%(client)s, %(key)s, %(req)s, %(status)s, %(response)s,
+                            now() + make_interval(secs => %(ttl)s))
+                        ON CONFLICT (client_id, key_hash) DO UPDATE
+                            SET request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
+                                response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+                            WHERE k.expires_at <= now()
+                        RETURNING 1
+                        """,
+                        {
+                            "client": card.client_id,
+                            "key": key_hash,
+                            "req": request_hash,
+                            "status": status,
+                            "response": response,
+                            "ttl": ttl_seconds,
+                        },
+                    ).fetchone()
+                    if row is None:
+                        raise _KeyTakenError
+            except _KeyTakenError:
+                pass
+            else:
+                return stored, created
+        existing = self.idempotent_answer(card.client_id, key_hash)
+        if existing is None:  # expired between the two statements
+            raise LookupError("idempotency key expired during the request; retry")
+        return Replay(existing)
+
+    def insert_many(self, cards: list[NewCard]) -> list[tuple[StoredCard, bool]]:
+        """Insert every card in one transaction (one durable commit); answers in the order given."""
+        with self._pool.connection() as conn, conn.transaction():
+            return [self._insert(conn, card) for card in cards]
+
+    def update(
+        self,
+        token: str,
+        *,
+        client_id: str,
+        expiry: tuple[int, int] | None,
+        name: Sealed | None,
+    ) -> StoredCard | None:
+        """Set the expiry and/or the sealed cardholder name of the client's card; None when not found."""
+        # Only constant SET clauses, chosen by what is sent; none reads a column back (the API role may
+        # write the sealed name but never select it).
+        clauses = []
+        params: dict[str, Any] = {"token": token, "client": client_id}
+        if expiry is not None:
+            clauses.append("expiry_month = %(month)s, expiry_year = %(year)s")
+            params.update(month=expiry[0], year=expiry[1])
+        if name is not None:
+            clauses.append("name_ciphertext = %(name)s, name_data_key_id = %(key)s")
+            params.update(name=name.ciphertext, key=name.data_key_id)
+        if not clauses:
+            raise ValueError("nothing to update")
+        statement = (
+            "UPDATE vault.cards SET "  # noqa: S608 -- constant clauses only, values bound
+            + ", ".join(clauses)
+            + " WHERE token = %(token)s AND client_id = %(client)s"
+            " RETURNING token, brand, first6, last4, expiry_month, expiry_year"
+        )
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(statement, params).fetchone()
+        return None if row is None else StoredCard(**row)
+
+    def ping(self) -> bool:
+        """True when a pooled connection answers `SELECT 1` (the health route)."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT 1").fetchone()
+        return row is not None and row[0] == 1
+
+    def record_detokenization(
+        self, *, token: str, reason_code: str, ticket: str, request_id: str, outcome: str
+    ) -> None:
+        """Append one row to `vault.detokenize_audit` (the detokenize role may only insert there)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO vault.detokenize_audit (token, reason_code, ticket, request_id, outcome)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (token, reason_code, ticket, request_id, outcome),
+            )
+
+    def purge_idempotency_keys(self) -> int:
+        """Delete expired idempotency keys (the daily purge)."""
+        with self._pool.connection() as conn:
+            return conn.execute("DELETE FROM vault.idempotency_keys WHERE expires_at <= now()").rowcount
+
     def insert(self, card: NewCard) -> tuple[StoredCard, bool]:
         """Insert `card` unless its keyed hash exists; returns the one stored row and whether it is new.
 
@@ -127,7 +307,12 @@ class CardStore:
         carries a later expiry; an old one sent again never shortens a live card's life, so the
         purge never deletes a card that a newer submission showed to be current).
         """
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._pool.connection() as conn:
+            return self._insert(conn, card)
+
+    @staticmethod
+    def _insert(conn: Connection[Any], card: NewCard) -> tuple[StoredCard, bool]:
+        with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 """
                 INSERT INTO vault.cards AS c (client_id, token, pan_hmac, format_version, data_key_id, pan_ciphertext,

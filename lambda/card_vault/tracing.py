@@ -4,8 +4,8 @@ The vault writes its own subsegment documents to the X-Ray daemon that Lambda ru
 function, under the function's segment, instead of going through the X-Ray SDK:
 
 - the SDK's recorder builds a botocore X-Ray client for centralized sampling when it is imported
-  (about 190 ms of every cold start), which Lambda never uses: Lambda decides the sampling and
-  passes it in `_X_AMZN_TRACE_ID`;
+  (about 200 ms of every cold start, measured with `python -X importtime`), which Lambda never
+  uses: Lambda decides the sampling and passes it in `_X_AMZN_TRACE_ID`;
 - the SDK's `in_subsegment` records any exception that leaves it, message and stack included, and
   Powertools' decorators record a function's return value (a detokenize answer holds a card number).
 

@@ -7,14 +7,16 @@ Errors raised carry no card data: `CardNotFoundError` names the token only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 
 from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
-from card_vault.models import CardView, TokenizeRequest
+from card_vault.models import CardView, TokenizeRequest, UpdateRequest
 from card_vault.pan import masked_view
-from card_vault.store import CardStore, NewCard, StoredCard
+from card_vault.store import Budget, CardStore, NewCard, Replay, StoredCard
 
 TOKEN_PREFIX = "tok_"  # noqa: S105 -- a format, not a credential
 TOKEN_BYTES = 24  # 32 URL-safe characters, 192 random bits
@@ -22,6 +24,18 @@ TOKEN_BYTES = 24  # 32 URL-safe characters, 192 random bits
 
 class CardNotFoundError(LookupError):
     """No card has this token (never stored, disposed of or purged)."""
+
+
+class IdempotencyMismatchError(ValueError):
+    """An idempotency key still live was sent again with a different request."""
+
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+def idempotency_key_hash(key: str) -> bytes:
+    """What the vault keeps of a client's Idempotency-Key: its SHA-256, never the text."""
+    return hashlib.sha256(b"card-vault/idempotency-key/v1\x00" + key.encode()).digest()
 
 
 def new_token() -> str:
@@ -43,6 +57,7 @@ def view_of(card: StoredCard) -> CardView:
 class Tokenized:
     view: CardView
     created: bool
+    replayed: bool = False
 
 
 class Vault:
@@ -50,6 +65,83 @@ class Vault:
         self._store = store
         self._cipher = cipher
         self._hasher = hasher
+
+    def _new_card(self, request: TokenizeRequest, *, client_id: str, pan_hmac: bytes) -> NewCard:
+        candidate = new_token()
+        first6, last4 = masked_view(request.pan)
+        return NewCard(
+            client_id=client_id,
+            token=candidate,
+            pan_hmac=pan_hmac,
+            pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
+            name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
+            brand=request.brand,
+            first6=first6,
+            last4=last4,
+            expiry_month=request.expiry_month,
+            expiry_year=request.expiry_year,
+        )
+
+    def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
+        """Draw `cards` tokenizations from the client's shared budget (see `CardStore.take_budget`)."""
+        return self._store.take_budget(client_id, cards=cards, limit=limit, window_seconds=window_seconds)
+
+    def tokenize_idempotent(self, request: TokenizeRequest, *, client_id: str, key: str) -> Tokenized:
+        """`tokenize` under an Idempotency-Key: the same key and request give the first answer again.
+
+        The key's answer is stored in the card's own transaction. The request's fingerprint is a
+        SHA-256 over the card number's keyed hash and the other fields, so it reveals no more than
+        the keyed hash. Raises IdempotencyMismatchError for a live key sent with another request.
+        """
+        pan_hmac = self._hasher.digest(request.pan)
+        fields = {k: v for k, v in request.model_dump().items() if k != "pan"}
+        request_hash = hashlib.sha256(
+            b"card-vault/idempotent-request/v1\x00" + pan_hmac + json.dumps(fields, sort_keys=True).encode()
+        ).digest()
+        key_hash = idempotency_key_hash(key)
+        earlier = self._store.idempotent_answer(client_id, key_hash)
+        if earlier is None:
+            outcome = self._store.insert_idempotent(
+                self._new_card(request, client_id=client_id, pan_hmac=pan_hmac),
+                key_hash=key_hash,
+                request_hash=request_hash,
+                answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
+                ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+            )
+            if not isinstance(outcome, Replay):
+                stored, created = outcome
+                return Tokenized(view_of(stored), created=created)
+            earlier = outcome.answer
+        if not secrets.compare_digest(earlier.request_hash, request_hash):
+            raise IdempotencyMismatchError("Idempotency-Key was used with a different request")
+        return Tokenized(CardView.model_validate_json(earlier.response), created=earlier.status == 201, replayed=True)
+
+    def tokenize_many(self, requests: list[TokenizeRequest], *, client_id: str) -> list[Tokenized]:
+        """Tokenize every card in one transaction (one durable commit); answers in the order given.
+
+        A card sent twice in one batch gets one token (the second answer is `created=False`).
+        """
+        cards: list[NewCard] = []
+        for request in requests:
+            cards.append(self._new_card(request, client_id=client_id, pan_hmac=self._hasher.digest(request.pan)))
+        return [Tokenized(view_of(stored), created) for stored, created in self._store.insert_many(cards)]
+
+    def update(self, token: str, request: UpdateRequest, *, client_id: str) -> CardView:
+        """Set a card's expiry and/or cardholder name (the name sealed again under the current data key)."""
+        expiry = None
+        if request.expiry_month is not None and request.expiry_year is not None:
+            expiry = (request.expiry_month, request.expiry_year)
+        name = None
+        if request.cardholder_name is not None:
+            name = self._cipher.seal(request.cardholder_name, token=token, field="name")
+        card = self._store.update(token, client_id=client_id, expiry=expiry, name=name)
+        if card is None:
+            raise CardNotFoundError(token)
+        return view_of(card)
+
+    def healthy(self) -> bool:
+        """The database answers (the load balancer's health check)."""
+        return self._store.ping()
 
     def tokenize(self, request: TokenizeRequest, *, client_id: str) -> Tokenized:
         """Store the card once per client; the same number from the same client returns its first token.
@@ -94,6 +186,17 @@ class Vault:
         if sealed is None:
             raise CardNotFoundError(token)
         return self._cipher.open(sealed, token=token, field="pan")
+
+    def record_detokenization(
+        self, *, token: str, reason_code: str, ticket: str, request_id: str, outcome: str
+    ) -> None:
+        """Append the call to the detokenize audit trail (raises when it cannot: no answer without a record)."""
+        self._store.record_detokenization(
+            token=token, reason_code=reason_code, ticket=ticket, request_id=request_id, outcome=outcome
+        )
+
+    def purge_idempotency_keys(self) -> int:
+        return self._store.purge_idempotency_keys()
 
     def dispose(self, token: str, *, client_id: str) -> None:
         if not self._store.delete(token, client_id=client_id):

@@ -21,6 +21,7 @@ from pci_rules.rules import (  # noqa: F401  (registration by import, in this or
     stateful,
     trail,
     waf,
+    workloads,
 )
 
 RULES: tuple[Rule, ...] = tuple(REGISTRY)

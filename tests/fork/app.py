@@ -2,7 +2,8 @@
 
 It imports only aws-cdk-lib, constructs and `pci_rules` (from wherever it is installed), so the wheel
 test runs it in a fresh venv, and the vacuity test gives the rules that the landing zone has nothing for
-(an EBS volume, Amazon Inspector) something to examine. On purpose it holds one finding of each kind:
+(an EBS volume, Amazon Inspector, and one compliant resource of each workload type of the crosswalk:
+`WORKLOAD`) something to examine. On purpose it holds one finding of each kind:
 `Open` (no encryption, no TLS-only policy...) left open, `Legacy` acknowledged through CDK's own
 `Validations.of(...).acknowledge`, and `Exported` accepted by the app's acknowledgment source.
 """
@@ -12,15 +13,419 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from aws_cdk import Acknowledgment, App, Environment, IPolicyValidationPlugin, RemovalPolicy, Size, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    App,
+    CfnResource,
+    Environment,
+    IPolicyValidationPlugin,
+    RemovalPolicy,
+    Size,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
 from pci_rules.plugin import Finding, PciDssV4Plugin, acknowledgment_id
+
+# A fork's CDE workload beyond the landing zone's resource types, as rendered resources (logical ID ->
+# type, properties), each compliant with the rule pack's rule for its Security Hub control, so every rule
+# of `pci_rules/rules/workloads.py` examines something. tests/pci_rule_cases_workloads.py derives the
+# rules' compliant and non-compliant cases from these.
+ACCOUNT = "111111111111"
+LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/fork/workload"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/fork-workload"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+SUBNETS = ["subnet-0123456789abcdef0"]
+DMS_LOGGING: dict[str, Any] = {
+    "Logging": {
+        "EnableLogging": True,
+        "LogComponents": [
+            {"Id": component, "Severity": "LOGGER_SEVERITY_DEFAULT"}
+            for component in ("SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD")
+        ],
+    }
+}
+WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
+    "HttpApiStage": (
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "ApiId": "a1b2c3",
+            "StageName": "$default",
+            "AccessLogSettings": {"DestinationArn": LOG_GROUP_ARN, "Format": "$context.requestId"},
+        },
+    ),
+    "GraphApi": (
+        "AWS::AppSync::GraphQLApi",
+        {
+            "Name": "cards",
+            "AuthenticationType": "AWS_IAM",
+            "LogConfig": {"FieldLogLevel": "ERROR", "CloudWatchLogsRoleArn": ROLE_ARN},
+        },
+    ),
+    "StateMachine": (
+        "AWS::StepFunctions::StateMachine",
+        {
+            "RoleArn": ROLE_ARN,
+            "DefinitionString": '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+            "LoggingConfiguration": {
+                "Level": "ERROR",
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": LOG_GROUP_ARN}}],
+            },
+        },
+    ),
+    "Cdn": (
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": {
+                "Enabled": True,
+                "DefaultRootObject": "index.html",
+                "WebACLId": f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/cdn/0",
+                "Logging": {"Bucket": "fork-logs.s3.amazonaws.com"},
+                "Origins": [
+                    {
+                        "Id": "site",
+                        "DomainName": "site.s3.us-east-1.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    },
+                    {
+                        "Id": "api",
+                        "DomainName": "api.example.com",
+                        "CustomOriginConfig": {"OriginProtocolPolicy": "https-only", "OriginSSLProtocols": ["TLSv1.2"]},
+                    },
+                ],
+                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+            }
+        },
+    ),
+    "Template": (
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": {
+                "MetadataOptions": {"HttpTokens": "required"},
+                "NetworkInterfaces": [{"DeviceIndex": 0, "AssociatePublicIpAddress": False, "SubnetId": SUBNETS[0]}],
+            }
+        },
+    ),
+    "Instance": (
+        "AWS::EC2::Instance",
+        {
+            "LaunchTemplate": {
+                "LaunchTemplateId": {"Ref": "Template"},
+                "Version": {"Fn::GetAtt": ["Template", "LatestVersionNumber"]},
+            }
+        },
+    ),
+    "LaunchConfig": (
+        "AWS::AutoScaling::LaunchConfiguration",
+        {
+            "ImageId": "ami-0123456789abcdef0",
+            "InstanceType": "t3.micro",
+            "AssociatePublicIpAddress": False,
+            "MetadataOptions": {"HttpTokens": "required"},
+        },
+    ),
+    "Acl": ("AWS::EC2::NetworkAcl", {"VpcId": "vpc-0123456789abcdef0"}),
+    "AclAssociation": (
+        "AWS::EC2::SubnetNetworkAclAssociation",
+        {"NetworkAclId": {"Ref": "Acl"}, "SubnetId": SUBNETS[0]},
+    ),
+    "Vpn": (
+        "AWS::EC2::VPNConnection",
+        {
+            "Type": "ipsec.1",
+            "CustomerGatewayId": "cgw-0123456789abcdef0",
+            "VpnGatewayId": "vgw-0123456789abcdef0",
+            "VpnTunnelOptionsSpecifications": [
+                {"LogOptions": {"CloudwatchLogOptions": {"LogEnabled": True, "LogGroupArn": LOG_GROUP_ARN}}}
+            ],
+        },
+    ),
+    "ClientVpn": (
+        "AWS::EC2::ClientVpnEndpoint",
+        {
+            "ClientCidrBlock": "10.200.0.0/22",
+            "ServerCertificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/vpn",
+            "AuthenticationOptions": [
+                {
+                    "Type": "federated-authentication",
+                    "FederatedAuthentication": {"SAMLProviderArn": "arn:aws:iam::111111111111:saml-provider/idp"},
+                }
+            ],
+            "ConnectionLogOptions": {"Enabled": True, "CloudwatchLogGroup": "/fork/workload"},
+        },
+    ),
+    "Repository": ("AWS::ECR::Repository", {"ImageScanningConfiguration": {"ScanOnPush": True}}),
+    "Task": (
+        "AWS::ECS::TaskDefinition",
+        {
+            "ContainerDefinitions": [
+                {
+                    "Name": "app",
+                    "Image": "public.ecr.aws/docker/library/busybox:stable",
+                    "Environment": [{"Name": "LOG_LEVEL", "Value": "info"}],
+                    "Secrets": [
+                        {"Name": "DB_PASSWORD", "ValueFrom": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db"}
+                    ],
+                }
+            ]
+        },
+    ),
+    "Service": (
+        "AWS::ECS::Service",
+        {
+            "Cluster": "workload",
+            "TaskDefinition": {"Ref": "Task"},
+            "LaunchType": "FARGATE",
+            "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "DISABLED", "Subnets": SUBNETS}},
+        },
+    ),
+    "TaskSet": (
+        "AWS::ECS::TaskSet",
+        {
+            "Cluster": "workload",
+            "Service": "blue-green",
+            "TaskDefinition": {"Ref": "Task"},
+            "NetworkConfiguration": {"AwsVpcConfiguration": {"AssignPublicIp": "DISABLED", "Subnets": SUBNETS}},
+        },
+    ),
+    "Kubernetes": (
+        "AWS::EKS::Cluster",
+        {
+            "RoleArn": ROLE_ARN,
+            "Version": "1.33",
+            "ResourcesVpcConfig": {"SubnetIds": SUBNETS, "EndpointPublicAccess": False, "EndpointPrivateAccess": True},
+            "EncryptionConfig": [{"Resources": ["secrets"], "Provider": {"KeyArn": KEY_ARN}}],
+            "Logging": {"ClusterLogging": {"EnabledTypes": [{"Type": "api"}, {"Type": "audit"}]}},
+        },
+    ),
+    "Dax": (
+        "AWS::DAX::Cluster",
+        {
+            "IAMRoleARN": ROLE_ARN,
+            "NodeType": "dax.t3.small",
+            "ReplicationFactor": 3,
+            "ClusterEndpointEncryptionType": "TLS",
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    ),
+    "Cache": (
+        "AWS::ElastiCache::ReplicationGroup",
+        {
+            "ReplicationGroupDescription": "sessions",
+            "Engine": "valkey",
+            "CacheNodeType": "cache.t4g.micro",
+            "TransitEncryptionEnabled": True,
+            "AtRestEncryptionEnabled": True,
+            "UserGroupIds": ["sessions"],
+            "AutoMinorVersionUpgrade": True,
+        },
+    ),
+    "Elasticsearch": (
+        "AWS::Elasticsearch::Domain",
+        {
+            "VPCOptions": {"SubnetIds": SUBNETS},
+            "NodeToNodeEncryptionOptions": {"Enabled": True},
+            "EncryptionAtRestOptions": {"Enabled": True},
+            "LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}},
+            "DomainEndpointOptions": {"EnforceHTTPS": True, "TLSSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10"},
+        },
+    ),
+    "Search": (
+        "AWS::OpenSearchService::Domain",
+        {"LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}}},
+    ),
+    "Documents": (
+        "AWS::DocDB::DBCluster",
+        {
+            "StorageEncrypted": True,
+            "KmsKeyId": KEY_ARN,
+            "BackupRetentionPeriod": 7,
+            "EnableCloudwatchLogsExports": ["audit"],
+        },
+    ),
+    "Graph": ("AWS::Neptune::DBCluster", {"StorageEncrypted": True, "EnableCloudwatchLogsExports": ["audit"]}),
+    "WarehouseParams": (
+        "AWS::Redshift::ClusterParameterGroup",
+        {
+            "Description": "TLS only",
+            "ParameterGroupFamily": "redshift-1.0",
+            "Parameters": [{"ParameterName": "require_ssl", "ParameterValue": "true"}],
+        },
+    ),
+    "Warehouse": (
+        "AWS::Redshift::Cluster",
+        {
+            "ClusterType": "single-node",
+            "NodeType": "ra3.large",
+            "DBName": "warehouse",
+            "MasterUsername": "warehouse_owner",
+            "ManageMasterPassword": True,
+            "Encrypted": True,
+            "PubliclyAccessible": False,
+            "ClusterParameterGroupName": {"Ref": "WarehouseParams"},
+            "LoggingProperties": {
+                "LogDestinationType": "cloudwatch",
+                "LogExports": ["connectionlog", "userlog", "useractivitylog"],
+            },
+        },
+    ),
+    "Replication": (
+        "AWS::DMS::ReplicationInstance",
+        {"ReplicationInstanceClass": "dms.t3.micro", "PubliclyAccessible": False, "AutoMinorVersionUpgrade": True},
+    ),
+    "SourceEndpoint": (
+        "AWS::DMS::Endpoint",
+        {"EndpointType": "source", "EngineName": "postgres", "SslMode": "verify-full"},
+    ),
+    "GraphEndpoint": (
+        "AWS::DMS::Endpoint",
+        {
+            "EndpointType": "target",
+            "EngineName": "neptune",
+            "SslMode": "require",
+            "NeptuneSettings": {
+                "IamAuthEnabled": True,
+                "S3BucketName": "fork-dms",
+                "S3BucketFolder": "load",
+                "ServiceAccessRoleArn": ROLE_ARN,
+            },
+        },
+    ),
+    "ReplicationTask": (
+        "AWS::DMS::ReplicationTask",
+        {
+            "MigrationType": "cdc",
+            "ReplicationInstanceArn": {"Ref": "Replication"},
+            "SourceEndpointArn": {"Ref": "SourceEndpoint"},
+            "TargetEndpointArn": {"Ref": "GraphEndpoint"},
+            "TableMappings": '{"rules": []}',
+            "ReplicationTaskSettings": json.dumps(DMS_LOGGING),
+        },
+    ),
+    "FilesAccessPoint": (
+        "AWS::EFS::AccessPoint",
+        {"FileSystemId": "fs-0123456789abcdef0", "PosixUser": {"Uid": "1000", "Gid": "1000"}},
+    ),
+    "Broker": (
+        "AWS::AmazonMQ::Broker",
+        {
+            "EngineType": "ACTIVEMQ",
+            "AutoMinorVersionUpgrade": True,
+            "PubliclyAccessible": False,
+            "Logs": {"Audit": True, "General": True},
+        },
+    ),
+    "Kafka": (
+        "AWS::MSK::Cluster",
+        {"EncryptionInfo": {"EncryptionInTransit": {"InCluster": True, "ClientBroker": "TLS"}}},
+    ),
+    "Connector": ("AWS::KafkaConnect::Connector", {"KafkaClusterEncryptionInTransit": {"EncryptionType": "TLS"}}),
+    "Bus": (
+        "AWS::Events::EventBus",
+        {
+            "Name": "payments",
+            "Policy": {
+                "Statement": [
+                    {
+                        "Sid": "Account",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                        "Action": "events:PutEvents",
+                        "Resource": "*",
+                    }
+                ]
+            },
+        },
+    ),
+    "Zone": (
+        "AWS::Route53::HostedZone",
+        {
+            "Name": "example.com",
+            "QueryLoggingConfig": {
+                "CloudWatchLogsLogGroupArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/route53/example.com"
+            },
+        },
+    ),
+    "Sftp": ("AWS::Transfer::Server", {"Protocols": ["SFTP"]}),
+    "Notebook": (
+        "AWS::SageMaker::NotebookInstance",
+        {
+            "InstanceType": "ml.t3.medium",
+            "RoleArn": ROLE_ARN,
+            "DirectInternetAccess": "Disabled",
+            "SubnetId": SUBNETS[0],
+            "SecurityGroupIds": ["sg-0123456789abcdef0"],
+        },
+    ),
+    "Beanstalk": (
+        "AWS::ElasticBeanstalk::Environment",
+        {
+            "ApplicationName": "portal",
+            "OptionSettings": [
+                {
+                    "Namespace": "aws:elasticbeanstalk:managedactions",
+                    "OptionName": "ManagedActionsEnabled",
+                    "Value": "true",
+                },
+                {"Namespace": "aws:elasticbeanstalk:cloudwatch:logs", "OptionName": "StreamLogs", "Value": "true"},
+            ],
+        },
+    ),
+    "Classic": (
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {
+            "Scheme": "internal",
+            "Subnets": SUBNETS,
+            "Listeners": [
+                {
+                    "Protocol": "HTTPS",
+                    "LoadBalancerPort": "443",
+                    "InstanceProtocol": "HTTPS",
+                    "InstancePort": "443",
+                    "SSLCertificateId": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/classic",
+                    "PolicyNames": ["tls12"],
+                }
+            ],
+            "Policies": [
+                {
+                    "PolicyName": "tls12",
+                    "PolicyType": "SSLNegotiationPolicyType",
+                    "Attributes": [{"Name": "Reference-Security-Policy", "Value": "ELBSecurityPolicy-TLS-1-2-2017-01"}],
+                }
+            ],
+        },
+    ),
+    "DataAccessPoint": ("AWS::S3::AccessPoint", {"Bucket": "fork-data"}),
+    "GlobalAccessPoint": ("AWS::S3::MultiRegionAccessPoint", {"Regions": [{"Bucket": "fork-data"}]}),
+    "PartnerInvoke": (
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:settlement",
+            "Principal": "arn:aws:iam::222222222222:role/partner-settlement",
+        },
+    ),
+    "DbEvents": (
+        "AWS::RDS::EventSubscription",
+        {
+            "SnsTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:db-events",
+            "SourceType": "db-instance",
+            "EventCategories": ["maintenance", "configuration change", "failure"],
+        },
+    ),
+}
+
+
+def _workload(stack: Stack) -> None:
+    for logical_id, (type_, properties) in WORKLOAD.items():
+        CfnResource(stack, logical_id, type=type_, properties=properties)
+
 
 SOURCE_REASON = "Exported by the fork's reporting job; its owner accepted the missing access log until 2027"
 
@@ -77,6 +482,7 @@ def build(app: App) -> Stack:
         Acknowledgment(id=acknowledgment_id("PCI4-S3-ACCESS-LOGGING"), reason="Legacy bucket, retired in Q3")
     )
     _hardened_bucket(stack, "Exported", key)
+    _workload(stack)
     return stack
 
 

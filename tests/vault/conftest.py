@@ -52,7 +52,7 @@ REGION = "eu-west-1"
 CLIENT_SUBJECT = "CN=payments-client,OU=Payments,O=Example Corp,C=GB"
 CLIENT_ISSUER = "CN=Example Corp Client CA,O=Example Corp,C=GB"
 CLIENT_ID = "payments"
-ALL_RIGHTS: frozenset[Right] = frozenset({"tokenize", "lookup", "dispose"})
+ALL_RIGHTS: frozenset[Right] = frozenset({"tokenize", "lookup", "dispose", "update"})
 # A second client, same CA, its own token domain: must learn nothing about the first one's cards.
 OTHER_SUBJECT = "CN=refunds-client,OU=Refunds,O=Example Corp,C=GB"
 OTHER_ID = "refunds"
@@ -178,7 +178,7 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
     if "database" in request.fixturenames:
         db: Database = request.getfixturevalue("database")
         with db.admin() as conn:
-            conn.execute("TRUNCATE vault.cards, vault.data_keys")
+            conn.execute("TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys")
 
 
 def make_vault(
@@ -201,6 +201,11 @@ def vault(database: Database, aws: Aws) -> Vault:
 @pytest.fixture
 def detokenizer(database: Database, aws: Aws) -> Vault:
     return make_vault(database, aws, "card_vault_detokenize")
+
+
+@pytest.fixture
+def purger(database: Database, aws: Aws) -> Vault:
+    return make_vault(database, aws, "card_vault_purge")
 
 
 @pytest.fixture

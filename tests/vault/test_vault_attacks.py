@@ -49,7 +49,12 @@ print(f"hypothesis seed of the card-vault attack tests: {HYPOTHESIS_SEED}")
 
 
 def test_no_card_number_in_any_trace_segment_of_any_handler(
-    installed: Vault, detokenizer: Vault, settings: VaultSettings, tracing_on: XRayDaemon, captured: Captured
+    installed: Vault,
+    detokenizer: Vault,
+    purger: Vault,
+    settings: VaultSettings,
+    tracing_on: XRayDaemon,
+    captured: Captured,
 ) -> None:
     """Every handler, success and failure paths, with tracing on: the daemon receives segments, none with a PAN."""
     pan = card_number()
@@ -63,8 +68,14 @@ def test_no_card_number_in_any_trace_segment_of_any_handler(
     assert answer == {"token": token, "pan": pan}  # the one place a card number may go: the caller
     detokenize.handler({"token": token, "reason_code": "bogus", "ticket": pan}, FakeContext())
     runtime.install(installed, settings)
+    call(captured, "PATCH", f"/v1/cards/{token}", {"cardholder_name": "Grace Hopper"})
+    call(captured, "POST", "/v1/cards/batch", {"cards": [card_body(pan), card_body(card_number()), {"pan": pan}]})
+    call(captured, "POST", "/v1/cards", card_body(pan), headers={"idempotency-key": "retry-0001"})
+    call(captured, "POST", "/v1/cards", card_body(card_number()), headers={"idempotency-key": "retry-0001"})
+    call(captured, "GET", "/v1/health", subject=None)
     call(captured, "DELETE", f"/v1/cards/{token}")
     call(captured, "GET", f"/v1/cards/{token}")
+    runtime.install(purger, settings)
     purge.handler({}, FakeContext())
 
     datagrams = tracing_on.drain()

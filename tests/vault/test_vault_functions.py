@@ -12,7 +12,7 @@ from card_vault.settings import SettingsError, VaultSettings, from_environment
 from card_vault.vault import Vault
 
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_ID, Captured, Database
+from tests.vault.conftest import CLIENT_ID, Aws, Captured, Database, make_vault
 from tests.vault.events import FakeContext
 
 
@@ -75,11 +75,11 @@ def test_detokenize_unknown_token(as_detokenizer: Vault) -> None:
     assert answer == {"error": "not found"}
 
 
-def test_purge_handler_deletes_expired(vault: Vault, settings: VaultSettings, database: Database) -> None:
+def test_purge_handler_deletes_expired(vault: Vault, settings: VaultSettings, database: Database, aws: Aws) -> None:
     token = vault.tokenize(TokenizeRequest.model_validate(card_body()), client_id=CLIENT_ID).view.token
     with database.admin() as conn:
         conn.execute("UPDATE vault.cards SET expiry_year = 2021 WHERE token = %s", (token,))
-    runtime.install(vault, settings)
+    runtime.install(make_vault(database, aws, "card_vault_purge"), settings)  # the purge function's own role
     assert purge.handler({"dry_run": True}, FakeContext()) == {"would_delete": 1}
     scheduled_event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
     assert purge.handler(scheduled_event, FakeContext()) == {"deleted": 1}
@@ -111,8 +111,15 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_app", "cards", "DELETE"),
         ("card_vault_app", "cards", "INSERT"),
         ("card_vault_app", "data_keys", "INSERT"),
+        ("card_vault_app", "idempotency_keys", "INSERT"),
+        ("card_vault_app", "idempotency_keys", "SELECT"),
+        ("card_vault_app", "tokenize_budget", "INSERT"),
+        ("card_vault_app", "tokenize_budget", "SELECT"),
+        ("card_vault_app", "tokenize_budget", "UPDATE"),
+        ("card_vault_auditor", "detokenize_audit", "SELECT"),
         ("card_vault_detokenize", "data_keys", "SELECT"),
         ("card_vault_purge", "cards", "DELETE"),
+        ("card_vault_purge", "idempotency_keys", "DELETE"),
     ]
     assert supers == []
 

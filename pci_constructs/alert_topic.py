@@ -1,0 +1,44 @@
+"""A region's own alerts topic for alarms outside the home region (PCI DSS v4.0.1 10.4.1.1, 10.7.2).
+
+CloudWatch alarms notify an SNS topic of their own region; the security alerts topic lives in the
+home region (`SecurityAlarms`), so a workload's alarms in another region notify this topic: the
+same KMS-encrypted, TLS-only shape and the same e-mail subscription.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class RegionalAlertTopic(Construct):
+    topic: sns.Topic
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, topic_key: kms.IKey, email: str, display_name: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if "@" not in email:
+            raise ValueError(f"email={email!r}: not an e-mail address")
+        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=topic_key, enforce_ssl=True)
+        self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        stack = Stack.of(self)
+        # CloudWatch "Confused deputy prevention": only this account's alarms of this region may publish.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                    },
+                },
+            )
+        )

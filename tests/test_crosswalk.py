@@ -1,0 +1,101 @@
+"""The Security Hub PCI DSS v4.0.1 crosswalk: generated, complete, every applicable control ruled and tested."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+from pci_rules import crosswalk
+from pci_rules.rules import RULES
+from tests.pci_rule_cases import CASES
+
+ROOT = Path(__file__).resolve().parent.parent
+RULE_IDS = {r.id for r in RULES}
+
+
+def test_the_committed_crosswalk_is_what_the_generator_writes() -> None:
+    committed = crosswalk.CROSSWALK_FILE.read_text(encoding="utf-8")
+    assert committed == crosswalk.render(), "pci_rules/CROSSWALK.md is stale: run python -m pci_rules.crosswalk"
+
+
+def test_the_vendored_control_list_names_its_source_and_date() -> None:
+    meta = crosswalk.source()
+    assert meta["source"] == "https://docs.aws.amazon.com/securityhub/latest/userguide/pci-standard.html"
+    assert date.fromisoformat(meta["retrieved"])
+    controls = crosswalk.controls()
+    assert len(controls) >= 140, "the standard has about 144 controls"
+    assert len({c.id for c in controls}) == len(controls)
+    for control in controls:
+        assert re.fullmatch(r"[A-Za-z0-9]+\.\d+", control.id)
+        assert control.title, control.id
+        assert control.resource_types, control.id
+        assert control.requirements, control.id
+        assert all(re.fullmatch(r"\d{1,2}(\.\d{1,2}){1,3}", r) for r in control.requirements), control.id
+
+
+def test_every_control_is_mapped_and_nothing_else() -> None:
+    listed = {c.id for c in crosswalk.controls()}
+    assert set(crosswalk.MAPPINGS) == listed
+    for control_id, mapping in crosswalk.MAPPINGS.items():
+        assert not (mapping.runtime and mapping.not_applicable), control_id
+        assert not (mapping.rules and (mapping.runtime or mapping.not_applicable)), control_id
+        assert set(mapping.rules) <= RULE_IDS, f"{control_id} maps to unknown rules {set(mapping.rules) - RULE_IDS}"
+
+
+def test_every_applicable_control_has_a_rule_with_both_cases() -> None:
+    missing = []
+    for control in crosswalk.controls():
+        if not crosswalk.applicable(control):
+            continue
+        found = crosswalk.mapping(control.id).rules
+        if not found:
+            awaited = crosswalk.AWAITED_RULES.get(control.id)
+            # A control may wait for a rule another change brings only while that rule is not in the pack.
+            assert awaited is not None, f"{control.id} is applicable and has no rule"
+            assert awaited not in RULE_IDS, f"{control.id}: {awaited} is in the pack, map it"
+            missing.append(control.id)
+            continue
+        for rule_id in found:
+            good, bad = CASES[rule_id]
+            assert good, f"{rule_id} ({control.id}) lacks a compliant case"
+            assert bad, f"{rule_id} ({control.id}) lacks a non-compliant case"
+    assert set(missing) <= set(crosswalk.AWAITED_RULES)
+
+
+def test_runtime_and_not_applicable_controls_say_why() -> None:
+    for control in crosswalk.controls():
+        mapping = crosswalk.mapping(control.id)
+        if not crosswalk.applicable(control):
+            assert len(mapping.reason) >= 30, f"{control.id}: give the reason"
+
+
+def test_every_rule_names_the_config_rule_that_watches_it_after_deploy() -> None:
+    watched = crosswalk.watched_after_deploy()
+    assert set(watched) == RULE_IDS
+    assert [r for r, name in watched.items() if not name] == []
+
+
+def test_config_pack_rules_in_the_crosswalk_are_the_projects_packs_and_no_controls() -> None:
+    pack = json.loads((ROOT / "compliance/conformance/pci-dss-v4.json").read_text(encoding="utf-8"))
+    in_pack = {r["Properties"]["ConfigRuleName"].removeprefix("pci-dss-v4-") for r in pack["Resources"].values()}
+    control_rules = {c.config_rule.split(" ")[0] for c in crosswalk.controls()}
+    for extra in crosswalk.CONFIG_PACK_RULES:
+        assert extra.name in in_pack, extra.name
+        assert extra.name not in control_rules, f"{extra.name} is a control's rule already"
+        assert set(extra.rules) <= RULE_IDS
+
+
+def test_readme_shows_the_coverage_figure_and_links_the_crosswalk() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert crosswalk.coverage_sentence() in readme
+    assert "pci_rules/CROSSWALK.md" in readme
+    assert f"({len(crosswalk.controls())} controls in the list)" in readme
+    assert f"the other {len(crosswalk.controls()) - crosswalk.coverage()[1]} need the live account" in " ".join(
+        readme.split()
+    )
+    unread = sum(1 for c in crosswalk.controls() if not c.details_read_from_control_page)
+    assert f"for {unread} of the {len(crosswalk.controls())} controls the resource type" in " ".join(readme.split())
+    with_rule, total = crosswalk.coverage()
+    print(f"coverage: {with_rule}/{total} applicable Security Hub PCI DSS v4.0.1 controls with a synth rule")

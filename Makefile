@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit evidence-pdf evidence-live bench cost prices securityhub-controls schema cdk clean deps toolchain preflight deploy FORCE
+.PHONY: synth test lint pytest audit evidence-pdf evidence-screenshots evidence-live bench cost prices securityhub-controls schema cdk clean deps toolchain preflight deploy FORCE
 
 ## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
 toolchain:
@@ -150,6 +150,11 @@ audit: $(BIN)/.installed $(SCAN_BIN)/.installed
 ## headless Chromium (apt-get install chromium), A4 landscape. Not part of the synth.
 evidence-pdf: $(BIN)/.installed
 	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html cdk.out/compliance/pci-dss-v4-report.pdf
+
+## evidence-screenshots: after `make synth`, retake the README's pictures of the report and of a
+## data-flow diagram (docs/evidence-*.png) with headless Chromium; commit them with the change.
+evidence-screenshots: $(BIN)/.installed
+	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html --screenshots docs
 
 ## evidence-live: synthesize LZ_ENV, then read its deployed state with the operator's credentials
 ## (CloudFormation drift per stack, the conformance pack's compliance, Security Hub PCI DSS v4.0.1

@@ -79,7 +79,42 @@ def egress_through_firewall(config: EnvironmentConfig) -> bool:
     return config.egress.mode == "firewall"
 
 
+def config_recorder_created(config: EnvironmentConfig) -> bool:
+    """The Config recorder, its role and delivery bucket exist only with `audit.config_mode: create`."""
+    return config.audit.config_mode == "create"
+
+
+def archive_replicated(config: EnvironmentConfig) -> bool:
+    """The log archive has a cross-region replica (a second region, or `audit.replica_region`)."""
+    return config.replica_region is not None
+
+
+def administrator_role_configured(config: EnvironmentConfig) -> bool:
+    return bool(config.identity.administrator_principals)
+
+
+def auditor_role_configured(config: EnvironmentConfig) -> bool:
+    return bool(config.identity.auditor_principals)
+
+
+def break_glass_role_configured(config: EnvironmentConfig) -> bool:
+    return bool(config.identity.break_glass_principals)
+
+
+def operator_roles_configured(config: EnvironmentConfig) -> bool:
+    """At least one operator role exists (each exists only with its `identity.*_principals` set)."""
+    return (
+        administrator_role_configured(config) or auditor_role_configured(config) or break_glass_role_configured(config)
+    )
+
+
 CONFIG_PREDICATES: dict[str, Callable[[EnvironmentConfig], bool]] = {
+    "config_recorder_created": config_recorder_created,
+    "archive_replicated": archive_replicated,
+    "administrator_role_configured": administrator_role_configured,
+    "auditor_role_configured": auditor_role_configured,
+    "break_glass_role_configured": break_glass_role_configured,
+    "operator_roles_configured": operator_roles_configured,
     "database_proxy_enabled": database_proxy_enabled,
     "database_proxy_disabled": database_proxy_disabled,
     "database_on_engine_default_port": database_on_engine_default_port,

@@ -5,9 +5,11 @@ Not part of the synth (the synth stays machine-independent): the browser test an
 
 - `measure(html_path, width)` opens a copy of the report with a measuring script appended (the
   report itself carries no script), at a window `width` px wide, and returns per diagram part
-  whether it overflows its box, the smallest rendered text height in px, and the texts that no
-  part shows whole (a label cut at every part's edge).
+  whether it overflows its box, the smallest rendered text height in px, the pairs of texts whose
+  boxes overlap (labels printed over each other), and the texts that no part shows whole (a label
+  cut at every part's edge).
 - `print_pdf(html_path, pdf_path)` prints the report (A4 landscape, from its `@page` rule).
+- `screenshots(html_path, directory)` takes the README's two pictures (`make evidence-screenshots`).
 - `check_print(html_path)` is the page-by-page check of the PDF: in Chromium's print layout (the
   report's print styles, at the printable width of an A4 landscape page with 12 mm margins) each
   diagram part's box against the printable area, and a real print of every diagram part, each
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -56,7 +59,19 @@ window.addEventListener("load", () => {
         smallest = Math.min(smallest, size);
       }
     });
+    // Text boxes that overlap another by more than 1 px each way (labels printed over each other).
+    const boxes = texts.map(t => [t.getBoundingClientRect(), t.textContent]).filter(([r]) => r.width > 0);
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, ta] = boxes[i], [b, tb] = boxes[j];
+        const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (w > 1 && h > 1) overlaps.push([ta, tb]);
+      }
+    }
     out.parts.push({
+      overlaps: overlaps,
       diagram: name,
       overflow: box.right > frame.right + 0.5 || box.left < frame.left - 0.5 || box.right > window.innerWidth,
       svgWidth: box.width,
@@ -192,6 +207,55 @@ def print_pdf(html_path: Path, pdf_path: Path, executable: str | None = None) ->
     return pdf_path
 
 
+SCREENSHOT_WIDTH, SCREENSHOT_HEIGHT = 1400, 900
+_VIEWBOX = re.compile(r'viewBox="([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+)"')
+
+
+def _shoot(executable: str, page: Path, png: Path, height: int) -> None:
+    done = subprocess.run(  # noqa: S603
+        [
+            *_base_command(executable, SCREENSHOT_WIDTH)[:-1],
+            f"--window-size={SCREENSHOT_WIDTH},{height}",
+            f"--screenshot={png.resolve()}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if done.returncode != 0 or not png.is_file():
+        raise RuntimeError(f"Chromium could not take a screenshot of {page}: {done.stderr[-2000:]}")
+
+
+def screenshots(html_path: Path, directory: Path, executable: str | None = None) -> list[Path]:
+    """The README's pictures: the report's first page, and the first data-flow diagram whole
+    (its SVG fitted to the width), each as Chromium renders it in a 1,400 px window."""
+    executable = executable or chromium()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install chromium)")
+    directory.mkdir(parents=True, exist_ok=True)
+    report, diagram = directory / "evidence-report-page.png", directory / "evidence-data-flow.png"
+    svgs = sorted((html_path.parent / "diagrams").glob("data-flow-*.svg"))
+    if not svgs:
+        raise RuntimeError(f"no data-flow SVG beside {html_path} (is Graphviz installed?)")
+    box = _VIEWBOX.search(svgs[0].read_text(encoding="utf-8"))
+    if box is None:
+        raise RuntimeError(f"{svgs[0]} has no viewBox")
+    width, height = float(box.group(3)), float(box.group(4))
+    _shoot(executable, html_path.resolve(), report, SCREENSHOT_HEIGHT)
+    with tempfile.TemporaryDirectory() as scratch:
+        page = Path(scratch) / "diagram.html"
+        page.write_text(
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"></head>'
+            '<body style="margin:0;background:#fff">'
+            f'<img src="{svgs[0].resolve().as_uri()}" style="display:block;width:100%" alt=""></body></html>',
+            encoding="utf-8",
+        )
+        _shoot(executable, page, diagram, math.ceil(SCREENSHOT_WIDTH * height / width))
+    return [report, diagram]
+
+
 def pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
     """(width, height) in pt of every page of a Chromium PDF (page objects are not compressed)."""
     boxes = [(float(c) - float(a), float(d) - float(b)) for a, b, c, d in _MEDIABOX.findall(pdf)]
@@ -246,14 +310,21 @@ def check_print(html_path: Path, executable: str | None = None) -> PrintCheck:
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the compliance report to PDF with headless Chromium.")
     parser.add_argument("html", type=Path)
-    parser.add_argument("pdf", type=Path)
+    parser.add_argument("pdf", type=Path, nargs="?", help="the PDF to write")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="write the README's screenshots here instead")
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
-        written = print_pdf(args.html, args.pdf)
+        if args.screenshots is not None:
+            written = screenshots(args.html, args.screenshots)
+        elif args.pdf is not None:
+            written = [print_pdf(args.html, args.pdf)]
+        else:
+            parser.error("give the PDF to write, or --screenshots DIR")
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {written}")
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

@@ -51,6 +51,8 @@ TITLES = {
     "2.2.6": "System security parameters are configured to prevent misuse",
     "3.2.1": "Account data storage is kept to a minimum with retention and disposal policies",
     "3.5.1": "PAN is rendered unreadable anywhere it is stored",
+    "3.5.1.1": "Hashes rendering PAN unreadable are keyed cryptographic hashes of the entire PAN",
+    "3.5.1.2": "Disk-level encryption renders PAN unreadable only on removable media (else also 3.5.1)",
     "3.6.1": "Procedures protect cryptographic keys used to protect stored account data",
     "3.7.2": "Key-management procedures cover secure key distribution",
     "3.7.4": "Cryptographic keys are changed at the end of their defined cryptoperiod",
@@ -136,6 +138,9 @@ CUSTOMER_RESPONSIBILITIES = {
 # The v4.0.1 testing procedure a configuration examination of the templates supports, paraphrased
 # from "Requirements and Testing Procedures" v4.0.1 (the procedure that examines system or NSC
 # configurations). Requirements missing here are cited as "<requirement> (configuration examination)".
+# Checked against the standard's text on 2026-12-02 (evidence/pci_dss_v4_0_1_ids.txt, its sources):
+# 3.5.1 cites .a (the system), not .b (repository contents); 3.5.1.1 cites .a (the keyed-hash
+# method; .b is the key-management documentation); 10.7.2 cites .b (.a examines documentation).
 TESTING_PROCEDURES = {
     "1.2.1": ("1.2.1.b", "examine NSC configurations against the configuration standards"),
     "1.2.3": ("1.2.3.a", "examine the network diagram and the network configurations"),
@@ -145,11 +150,12 @@ TESTING_PROCEDURES = {
     "1.4.1": ("1.4.1.b", "examine NSC configurations between trusted and untrusted networks"),
     "1.4.2": ("1.4.2", "examine NSC configurations: inbound traffic from untrusted networks"),
     "1.4.4": ("1.4.4.b", "examine NSC configurations: stores not directly reachable from untrusted networks"),
-    "3.5.1": ("3.5.1.b", "examine data repositories: PAN is rendered unreadable"),
-    "3.5.1.1": ("3.5.1.1.b", "examine keyed cryptographic hashes and their key management"),
+    "3.5.1": ("3.5.1.a", "examine the system that renders PAN unreadable: method and algorithms"),
+    "3.5.1.1": ("3.5.1.1.a", "examine the hashing method: keyed cryptographic hashes of the entire PAN"),
+    "3.5.1.2": ("3.5.1.2.a", "examine encryption processes: disk-level encryption only as 3.5.1.2 allows"),
     "3.6.1": ("3.6.1", "examine key-management documentation and configurations"),
-    "3.7.4": ("3.7.4.b", "examine key rotation configuration against the cryptoperiod"),
-    "4.2.1": ("4.2.1.b", "examine system configurations: strong cryptography and trusted keys and certificates"),
+    "3.7.4": ("3.7.4.b", "examine documentation and key storage: keys changed at the end of the cryptoperiod"),
+    "4.2.1": ("4.2.1.b", "examine system configurations: strong cryptography and security protocols"),
     "6.4.2": ("6.4.2", "examine system configuration settings of the automated technical solution"),
     "7.2.1": ("7.2.1.b", "examine access control settings against the access control model"),
     "7.2.2": ("7.2.2.b", "examine access settings: least privilege"),
@@ -160,7 +166,7 @@ TESTING_PROCEDURES = {
     "10.3.3": ("10.3.3", "examine backup configurations of audit logs"),
     "10.3.4": ("10.3.4", "examine settings and monitored files of change-detection mechanisms"),
     "10.5.1": ("10.5.1.b", "examine audit log retention configuration"),
-    "10.7.2": ("10.7.2.a", "examine alerting on failures of critical security control systems"),
+    "10.7.2": ("10.7.2.b", "observe detection and alerting: a failed critical security control raises an alert"),
     "11.5.1": ("11.5.1.a", "examine system configurations of intrusion-detection techniques"),
 }
 

@@ -14,11 +14,27 @@ timestamp or absolute path is written.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from evidence.flows import (
+    alias_of,
+    database_tls,
+    deploy_triggers,
+    grants,
+    invoke_callers,
+    key_reference,
+    kms_key,
+    log_group_of,
+    retention_text,
+    schedules,
+    short_actions,
+)
+from evidence.scope import ScopeModel
 from evidence.topology import (
     AclEntry,
     Member,
@@ -26,10 +42,12 @@ from evidence.topology import (
     SgRule,
     display_name,
     in_cidr,
+    service_name,
 )
 from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
+UNKNOWN = "unknown region"
 
 
 @dataclass
@@ -47,6 +65,7 @@ class Edge:
     label: str
     kind: str = "flow"  # flow (allowed traffic), route, deny, key, log, data
     refs: tuple[str, ...] = ()  # template references of the rules that allow it
+    detail: str = ""  # a numbered hop's full text (what, protocol and port, in-transit encryption)
 
 
 @dataclass
@@ -65,6 +84,11 @@ class Diagram:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     clusters: list[Cluster] = field(default_factory=list)
+    # (store, what it holds, protection mechanism, key as the templates reference it, retention)
+    stores: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    rankdir: str = "TB"
+    spacing: tuple[float, float] = (0.25, 0.5)  # Graphviz nodesep, ranksep (inches)
+    hop_nodes: bool = False  # draw each numbered hop as a small node on its arrow (DOT only)
 
     def add(self, node: Node, cluster: Cluster | None = None) -> str:
         if node.id not in self.nodes:
@@ -87,7 +111,14 @@ def _member_lines(members: list[Member]) -> list[str]:
     lines = []
     for kind, names in by_kind.items():
         plural = "s" if len(names) > 1 else ""
-        lines.append(f"{kind}{plural}: {', '.join(names)}")
+        line = f"{kind}{plural}:"
+        for name in names:  # wrapped at 60 characters: a long line is cut in every part of a split diagram
+            if len(line) + len(name) + 2 > 60 and not line.endswith(":"):
+                lines.append(line + ",")
+                line = name
+            else:
+                line = f"{line} {name}" if line.endswith(":") else f"{line}, {name}"
+        lines.append(line)
     return lines
 
 
@@ -146,9 +177,12 @@ def _cidr_label(topo: RegionTopology, cidr: str) -> tuple[str, str]:
     ), "internet" if not inside else "resource"
 
 
-def network_diagram(topo: RegionTopology) -> Diagram:
-    """Tiers as clusters (the CDE tiers inside a CDE-boundary cluster), subnets per AZ, gateways,
-    endpoints, every security group with what is attached to it, every allowed flow."""
+def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
+    """Tiers as clusters (the tiers whose subnets store, process or transmit PAN inside a CDE-boundary
+    cluster), subnets per AZ, gateways, firewall endpoints inside their subnets, endpoints, the WAF
+    in front of the load balancer, every security group with what is attached to it (shaded by
+    scope), every allowed flow, and a legend. Without `scope`, the CDE is the subnets tagged
+    pci-scope=cde."""
     diagram = Diagram(
         name=f"network-{topo.region}",
         title=f"PCI DSS v4.0.1 1.2.3 network diagram: {topo.region} (generated from the synthesized templates)",
@@ -165,13 +199,14 @@ def network_diagram(topo: RegionTopology) -> Diagram:
         )
         vpc_clusters[vpc.key] = vpc_cluster
         diagram.clusters.append(vpc_cluster)
-        cde = Cluster(ids("cluster_cde"), "CDE boundary (subnets tagged pci-scope=cde)", "cde")
+        cde = Cluster(ids("cluster_cde"), "CDE boundary (stores, processes or transmits PAN)", "cde")
         for tier in topo.tiers:
             if not any(s.vpc is not None and s.vpc.key == vpc.key for s in topo.tier_subnets(tier)):
                 continue
-            tier_cluster = Cluster(ids("cluster_tier"), f"{tier} tier", "tier")
+            why = _tier_scope(topo, scope, tier)
+            tier_cluster = Cluster(ids("cluster_tier"), f"{tier} tier{f' ({why})' if why else ''}", "tier")
             tier_clusters[(vpc.key, tier)] = tier_cluster
-            (cde.clusters if topo.is_cde_tier(tier) else vpc_cluster.clusters).append(tier_cluster)
+            (cde.clusters if why else vpc_cluster.clusters).append(tier_cluster)
         if cde.clusters:
             vpc_cluster.clusters.append(cde)
 
@@ -188,7 +223,7 @@ def network_diagram(topo: RegionTopology) -> Diagram:
             Node(
                 ids("subnet"),
                 f"{subnet.tier} subnet {subnet.az}\n{subnet.cidr or ''}".strip(),
-                "cde" if subnet.cde else "subnet",
+                "cde" if _tier_scope(topo, scope, subnet.tier) else "subnet",
             ),
             cluster,
         )
@@ -223,7 +258,7 @@ def network_diagram(topo: RegionTopology) -> Diagram:
         where = f" {sub.az}" if sub is not None else ""
         gateway_nodes[nat.key] = diagram.add(Node(ids("nat"), f"NAT gateway{where}", "gateway"), cluster)
         if sub is not None:
-            diagram.edges.append(Edge(subnet_nodes[sub.resource.key], gateway_nodes[nat.key], "in subnet", "route"))
+            diagram.edges.append(Edge(subnet_nodes[sub.resource.key], gateway_nodes[nat.key], "", "route"))
     for endpoint in topo.endpoints:
         if endpoint.prop("VpcEndpointType") in ("Gateway", "GatewayLoadBalancer"):
             kind = (
@@ -236,6 +271,7 @@ def network_diagram(topo: RegionTopology) -> Diagram:
                 Node(ids("gwe"), f"{kind}\n{display_name(endpoint)}", "gateway"),
                 vpc_clusters.get(endpoint_vpc.key) if endpoint_vpc is not None else None,
             )
+    subnet_routes: dict[str, list[str]] = {}
     tables_to_subnets: dict[tuple[str, str], list[str]] = {}
     for subnet in topo.subnets:
         if subnet.route_table is not None:
@@ -245,11 +281,24 @@ def network_diagram(topo: RegionTopology) -> Diagram:
         if target is None:
             continue
         if target.key not in gateway_nodes:
+            home = _firewall_cluster(topo, target, tier_clusters)
+            where = f" {home[1]}" if home is not None else ""
             gateway_nodes[target.key] = diagram.add(
-                Node(ids("gw"), f"{_route_target_label(route.target_kind, target)}\n{display_name(target)}", "gateway")
+                Node(
+                    ids("gw"),
+                    f"{_route_target_label(route.target_kind, target)}{where}\n{display_name(target)}",
+                    "gateway",
+                ),
+                home[0] if home is not None else None,
             )
         for subnet_node in tables_to_subnets.get(route.route_table.key, []):
-            diagram.edges.append(Edge(subnet_node, gateway_nodes[target.key], f"route {route.destination}", "route"))
+            # The route's destination goes into the subnet's label: parallel edge labels overprint.
+            diagram.edges.append(Edge(subnet_node, gateway_nodes[target.key], "", "route"))
+            subnet_routes.setdefault(subnet_node, []).append(
+                f"route {route.destination} -> {_short_target(diagram.nodes[gateway_nodes[target.key]].label)}"
+            )
+    for subnet_node, lines in subnet_routes.items():
+        diagram.nodes[subnet_node].label += "\n" + "\n".join(sorted(set(lines)))
 
     # Security groups, what is attached to each, and every flow their rules allow.
     group_nodes: dict[tuple[str, str], str] = {}
@@ -265,7 +314,9 @@ def network_diagram(topo: RegionTopology) -> Diagram:
             cluster = next(iter(vpc_clusters.values()))
         no_egress = any(r.allows_nothing and r.group.key == group.key for r in topo.sg_rules)
         suffix = ["egress: none"] if no_egress else []
-        in_cde = group_tier is not None and topo.is_cde_tier(group_tier)
+        in_cde = (group_tier is not None and topo.is_cde_tier(group_tier)) or (
+            scope is not None and any(scope.category(m.resource)[0] == "CDE" for m in members)
+        )
         group_nodes[group.key] = diagram.add(
             Node(ids("sg"), "\n".join([f"SG {_sg_name(group)}", *lines, *suffix]), "cde" if in_cde else "resource"),
             cluster,
@@ -296,7 +347,58 @@ def network_diagram(topo: RegionTopology) -> Diagram:
         sides = "+".join(sorted({"egress" if r.egress else "ingress" for r in rules}))
         label = f"{protocol}\n{how} ({sides})"
         diagram.edges.append(Edge(from_node, to_node, label, "flow", tuple(r.ref for r in rules)))
+    # The WAF in front of each load balancer it is associated with (a regional service, not in the VPC).
+    for web_acl, target in topo.web_acl_associations:
+        lb_groups = [g for g in topo.security_groups if any(m.resource.key == target.key for m in topo.members[g.key])]
+        for group in lb_groups:
+            waf = diagram.add(
+                Node(f"waf{len(diagram.nodes)}", f"AWS WAF web ACL\n{display_name(web_acl)}", "cde"), internet
+            )
+            diagram.edges.append(Edge(waf, group_nodes[group.key], "inspects every HTTPS request", "flow"))
+    for number, flow in enumerate((e for e in diagram.edges if e.kind == "flow"), start=1):
+        flow.detail, flow.label = flow.label, f"F{number}"
+    _legend(diagram, flows=False)
     return diagram
+
+
+def _short_target(label: str) -> str:
+    """A route target's node label, short enough for a line of a subnet's label."""
+    first = label.split("\n")[0]
+    for long, short in (
+        ("AWS Network Firewall endpoint", "firewall"),
+        ("Firewall / Gateway Load Balancer endpoint", "GWLB endpoint"),
+        ("NAT gateway", "NAT"),
+        ("Internet gateway", "internet gateway"),
+    ):
+        first = first.replace(long, short)
+    return first
+
+
+def _tier_scope(topo: RegionTopology, scope: ScopeModel | None, tier: str) -> str:
+    """Why a tier is inside the CDE boundary ("" when it is not): tagged, or hosting the vault."""
+    if topo.is_cde_tier(tier):
+        return "CDE: tagged pci-scope=cde"
+    if scope is not None and any(
+        scope.category(s.resource)[1] == "hosts the card-vault functions" for s in topo.tier_subnets(tier)
+    ):
+        return "CDE: vault functions"
+    return ""
+
+
+def _firewall_cluster(
+    topo: RegionTopology, target: Resource, tier_clusters: Mapping[tuple[tuple[str, str], str], Cluster]
+) -> tuple[Cluster, str] | None:
+    """The tier cluster of a Network Firewall's subnet (its endpoint lives there), with the AZ."""
+    if target.type != "AWS::NetworkFirewall::Firewall":
+        return None
+    for mapping in target.prop("SubnetMappings", default=[]) or []:
+        for subnet in topo.subnets:
+            ref = mapping.get("SubnetId") if isinstance(mapping, Mapping) else None
+            if isinstance(ref, Mapping) and ref.get("Ref") == subnet.resource.logical_id and subnet.vpc is not None:
+                cluster = tier_clusters.get((subnet.vpc.key, subnet.tier))
+                if cluster is not None and subnet.resource.stack == target.stack:
+                    return cluster, subnet.az
+    return None
 
 
 # -- the cardholder-data-flow diagram (1.2.4) ------------------------------------------------------
@@ -335,166 +437,362 @@ def _lambda_targets(model: TemplateModel, lb: Resource) -> list[Resource]:
     return list(functions.values())
 
 
-def data_flow_diagram(model: TemplateModel, topo: RegionTopology) -> Diagram:
-    """Client -> WAF -> load balancer -> what its security group may reach (the vault functions when
-    present) -> RDS Proxy -> database, the KMS keys that protect each hop, and the audit-log flows."""
+def _flow_label(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def _endpoint_note(topo: RegionTopology, service: str) -> str:
+    """How a function reaches an AWS API from the VPC: its interface endpoint when there is one."""
+    if any(service_name(e) == service for e in topo.endpoints if e.prop("VpcEndpointType") == "Interface"):
+        return f"HTTPS 443, TLS, {service} interface endpoint"
+    return "HTTPS 443, TLS, public AWS endpoint"
+
+
+def _legend(diagram: Diagram, *, flows: bool) -> None:
+    """A legend cluster: what each shade and (on a data-flow diagram) each arrow style means."""
+    legend = Cluster("cluster_legend", "Legend", "legend")
+    diagram.clusters.append(legend)
+    entries = [
+        ("cde", "CDE: stores, processes or transmits PAN"),
+        ("connected", "Connected-to / security-impacting"),
+        ("out", "Outside the templates: unverified"),
+    ]
+    for kind, text in entries:
+        diagram.add(Node(f"legend_{kind}", text, kind), legend)
+    if flows:
+        diagram.add(
+            Node(
+                "legend_arrows",
+                "Arrows: bold red = card data; blue = call or control;\ngreen dotted = key use; purple dashed = logs",
+                "note",
+            ),
+            legend,
+        )
+
+
+def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
+    """Card data from the caller to its final disposition: WAF -> load balancer -> the vault's
+    functions -> RDS Proxy -> database -> backups; detokenization to its named callers, the purge
+    schedule, the migration trigger, every KMS and Secrets Manager call the functions' policies
+    allow, and where each log ends. Every hop carries its protocol, port and in-transit encryption;
+    `diagram.stores` lists every store with its mechanism and key reference."""
+    scope = ScopeModel(model) if scope is None else scope
     diagram = Diagram(
         name=f"data-flow-{topo.region}",
         title=f"PCI DSS v4.0.1 1.2.4 cardholder-data-flow diagram: {topo.region} (generated from the templates)",
+        rankdir="LR",
+        spacing=(0.3, 0.4),
+        hop_nodes=True,
     )
     ids = _Ids()
-    outside = Cluster("cluster_outside", "Outside (untrusted)", "internet")
-    scope = Cluster("cluster_scope", "Transmits or processes card data (in PCI DSS scope)", "scope")
-    cde = Cluster("cluster_cde", "CDE boundary: stores card data (subnets tagged pci-scope=cde)", "cde")
-    keys = Cluster("cluster_keys", "Key management: AWS KMS (security-impacting)", "plain")
-    logs = Cluster("cluster_logs", "Audit logs (PCI DSS 10)", "plain")
-    diagram.clusters += [outside, scope, cde, keys, logs]
-    client = diagram.add(Node("client", "Cardholder / client\n(browser or payment API caller)", "internet"), outside)
+    outside = Cluster("cluster_outside", "Outside the templates: unverified", "out")
+    cde = Cluster("cluster_cde", "CDE: stores, processes or transmits PAN", "cde")
+    connected = Cluster("cluster_connected", "Connected-to / security-impacting", "connected")
+    diagram.clusters += [outside, cde, connected]
+    client = diagram.add(
+        Node("client", "Payment API caller\n(mTLS client certificate; card-not-present API)", "out"), outside
+    )
+    nodes: dict[tuple[str, str], str] = {}
 
-    group_of: dict[tuple[str, str], str] = {}  # SG key -> node
+    def node_for(resource: Resource, label: str) -> str:
+        if resource.key not in nodes:
+            kind = scope.kind_of(resource)
+            cluster = {"cde": cde, "connected": connected}.get(kind, outside)
+            nodes[resource.key] = diagram.add(Node(ids("n"), label, kind), cluster)
+        return nodes[resource.key]
+
+    def edge(source: str, target: str, kind: str, *parts: str, refs: tuple[str, ...] = ()) -> None:
+        label = _flow_label(*parts)
+        if not any(e.source == source and e.target == target and e.label == label for e in diagram.edges):
+            diagram.edges.append(Edge(source, target, label, kind, refs))
+
+    def key_node(key: Resource) -> str:
+        rotation = "rotates yearly" if key.prop("EnableKeyRotation") is True else "no automatic rotation"
+        spec = key.prop("KeySpec")
+        kind = f", {spec}" if isinstance(spec, str) and spec != "SYMMETRIC_DEFAULT" else ""
+        return node_for(key, f"KMS key {alias_of(model, key)}\n{rotation}{kind}")
+
+    def log_node(group: Resource, what: str) -> str:
+        name = group.prop("LogGroupName")
+        title = str(name) if isinstance(name, str) else display_name(group)
+        days = group.prop("RetentionInDays")
+        kept = f"kept {days} days" if days else "no retention set"
+        return node_for(group, f"CloudWatch Logs: {what}\n{title}\n{kept}")
+
+    def protect(store_node: str, key: Resource | None, what: str) -> None:
+        if key is not None:
+            edge(key_node(key), store_node, "key", f"encrypts {what}")
+
     lbs = [lb for lb in topo.load_balancers if lb.prop("Scheme", default="internet-facing") == "internet-facing"]
-    flows = [r for r in topo.sg_rules if r.peer_group is not None and not r.allows_nothing]
-    interface_only = {
-        key for key, members in topo.members.items() if members and all(m.kind == "Interface endpoint" for m in members)
-    }
-
-    def group_node(group: Resource) -> str:
-        if group.key not in group_of:
-            members = topo.members.get(group.key, [])
-            tier = _group_tier(topo, members, group)
-            in_cde = tier is not None and topo.is_cde_tier(tier)
-            lines = _member_lines(members) or ["workload attaches here (nothing in these templates)"]
-            group_of[group.key] = diagram.add(
-                Node(ids("n"), "\n".join([*lines, f"SG {_sg_name(group)}"]), "cde" if in_cde else "resource"),
-                cde if in_cde else scope,
-            )
-        return group_of[group.key]
-
-    key_users: list[tuple[Resource, str, str]] = []  # (key, node, what it protects)
-    log_sinks: list[tuple[str, str, str]] = []  # (node, sink label, what)
+    functions: dict[tuple[str, str], Resource] = {}
     for lb in lbs:
-        lb_groups = [
-            g for g in model.references(lb.stack, lb.prop("SecurityGroups")) if g.type == "AWS::EC2::SecurityGroup"
-        ]
-        listeners = sorted(
-            (
-                f"{li.prop('Protocol')} {li.prop('Port')}"
-                for li in model.referrers(lb, "AWS::ElasticLoadBalancingV2::Listener")
-            ),
-        )
-        lb_node = diagram.add(
-            Node(ids("n"), f"Application Load Balancer\n{display_name(lb)}\nlisteners: {', '.join(listeners)}"), scope
-        )
-        for group in lb_groups:
-            group_of[group.key] = lb_node
+        listeners = model.referrers(lb, "AWS::ElasticLoadBalancingV2::Listener")
+        names = sorted(f"{li.prop('Protocol')} {li.prop('Port')}" for li in listeners)
+        lb_node = node_for(lb, f"Application Load Balancer\n{display_name(lb)}\nlisteners: {', '.join(names)}")
         entry = lb_node
         for web_acl, target in topo.web_acl_associations:
-            if target.key == lb.key:
-                waf = diagram.add(Node(ids("n"), f"AWS WAF web ACL\n{display_name(web_acl)}"), scope)
-                diagram.edges.append(Edge(waf, lb_node, "inspected requests", "data"))
-                entry = waf
-                for config in model.referrers(web_acl, "AWS::WAFv2::LoggingConfiguration"):
-                    for dest in config.prop("LogDestinationConfigs", default=[]) or []:
-                        name = str(dest).rsplit(":", 1)[-1] if isinstance(dest, str) else "log destination"
-                        log_sinks.append((waf, f"WAF logs\n{name}", "request logs (redacted headers)"))
-        https = [
-            li for li in model.referrers(lb, "AWS::ElasticLoadBalancingV2::Listener") if li.prop("Protocol") == "HTTPS"
-        ]
-        tls = f"HTTPS {https[0].prop('Port')}, {https[0].prop('SslPolicy')}" if https else "HTTP"
-        diagram.edges.append(Edge(client, entry, f"card data over {tls}", "data"))
+            if target.key != lb.key:
+                continue
+            waf = node_for(web_acl, f"AWS WAF web ACL\n{display_name(web_acl)}")
+            edge(waf, lb_node, "data", "inspected request, then processed", "in the load balancer (same TLS session)")
+            entry = waf
+            for config in model.referrers(web_acl, "AWS::WAFv2::LoggingConfiguration"):
+                for dest in _log_destinations(model, config):
+                    if dest.type == "AWS::Logs::LogGroup":
+                        edge(waf, log_node(dest, "WAF request logs (authorization, cookie redacted)"), "log", "")
+        https = [li for li in listeners if li.prop("Protocol") == "HTTPS"]
+        for listener in https:
+            mtls = listener.prop("MutualAuthentication", "Mode")
+            edge(
+                client,
+                entry,
+                "data",
+                "PAN in the request body",
+                f"HTTPS {listener.prop('Port')}, {listener.prop('SslPolicy')}",
+                f"mutual TLS: {mtls}" if mtls else "no client certificate required",
+            )
+        for listener in (li for li in listeners if li.prop("Protocol") == "HTTP"):
+            redirect = any(a.get("Type") == "redirect" for a in listener.prop("DefaultActions", default=[]) or [])
+            if redirect:
+                edge(client, lb_node, "flow", f"HTTP {listener.prop('Port')}: 301 redirect to HTTPS only, no data")
         bucket = _lb_attribute(lb, "access_logs.s3.bucket")
         if _lb_attribute(lb, "access_logs.s3.enabled") == "true" and bucket is not None:
-            found = model.references(lb.stack, bucket)
-            log_sinks.append(
-                (
-                    lb_node,
-                    f"S3 bucket\n{display_name(found[0]) if found else 'access logs'}",
-                    "access + connection logs",
+            for found in model.references(lb.stack, bucket):
+                sse = found.prop(
+                    "BucketEncryption",
+                    "ServerSideEncryptionConfiguration",
+                    0,
+                    "ServerSideEncryptionByDefault",
+                    "SSEAlgorithm",
                 )
-            )
+                sink = node_for(
+                    found, f"S3 bucket {display_name(found)}\naccess + connection logs ({sse or 'default encryption'})"
+                )
+                edge(lb_node, sink, "log", "access and connection logs (no request bodies)")
         for fn in _lambda_targets(model, lb):
-            fn_groups = [
-                g for g in model.references(fn.stack, fn.prop("VpcConfig")) if g.type == "AWS::EC2::SecurityGroup"
-            ]
-            target_node = (
-                group_node(fn_groups[0])
-                if fn_groups
-                else diagram.add(Node(ids("n"), f"Lambda function\n{display_name(fn)}"), scope)
+            functions[fn.key] = fn
+            edge(
+                lb_node,
+                node_for(fn, f"Lambda function\n{display_name(fn)}"),
+                "data",
+                "invoke (Lambda target group)",
+                "AWS-internal HTTPS",
             )
-            diagram.edges.append(Edge(lb_node, target_node, "invoke (Lambda target group)", "data"))
+    for fn in scope.vault_functions:
+        if model.stack_of(fn).region == topo.region or (model.stack_of(fn).region is None and len(model.stacks) == 1):
+            functions[fn.key] = fn
 
-    # Follow security-group flows out of the load balancer's groups, group to group.
-    reached = set(group_of)
-    frontier = list(group_of)
-    seen_edges: set[tuple[str, str, str]] = set()
-    while frontier:
-        current = frontier.pop(0)
-        for rule in flows:
-            if rule.egress and rule.group.key == current and rule.peer_group is not None:
-                source, target = rule.group, rule.peer_group
-            elif not rule.egress and rule.peer_group is not None and rule.peer_group.key == current:
-                source, target = rule.peer_group, rule.group
-            else:
-                continue
-            if target.key in interface_only:
-                continue
-            target_node = group_node(target)
-            hop = (group_of[source.key], target_node, rule.protocol)
-            if hop not in seen_edges:
-                seen_edges.add(hop)
-                diagram.edges.append(Edge(hop[0], hop[1], rule.protocol, "data", (rule.ref,)))
-            if target.key not in reached:
-                reached.add(target.key)
-                frontier.append(target.key)
-
-    for group_key, node in sorted(group_of.items()):
-        for member in topo.members.get(group_key, []):
+    # Security-group flows from the functions and the load balancer's groups, member to member.
+    member_nodes: dict[tuple[str, str], list[str]] = {}
+    for group_key, members in topo.members.items():
+        for member in members:
             res = member.resource
-            if res.type == "AWS::RDS::DBProxy":
-                if res.prop("RequireTLS") is True:
-                    diagram.nodes[node].label += "\nTLS required"
-                for secret_ref in model.references(res.stack, res.prop("Auth")):
-                    secret = secret_ref
-                    if secret.type == "AWS::SecretsManager::SecretTargetAttachment":
-                        secret = next(iter(model.references(secret.stack, secret.prop("SecretId"))), secret)
-                    key_users += [(k, node, "database credentials secret") for k in _keys_of(model, secret, "KmsKeyId")]
+            if res.type == "AWS::Lambda::Function" and res.key in functions:
+                member_nodes.setdefault(group_key, []).append(node_for(res, f"Lambda function\n{display_name(res)}"))
+            elif res.type == "AWS::RDS::DBProxy":
+                tls = "TLS required, IAM auth" if res.prop("RequireTLS") is True else "TLS not required"
+                member_nodes.setdefault(group_key, []).append(node_for(res, f"RDS Proxy: {display_name(res)}\n{tls}"))
             elif res.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
-                key_users += [(k, node, "storage, backups, snapshots") for k in _keys_of(model, res, "KmsKeyId")]
-                key_users += [
-                    (k, node, "Performance Insights") for k in _keys_of(model, res, "PerformanceInsightsKMSKeyId")
-                ]
-                exports = res.prop("EnableCloudwatchLogsExports", default=[]) or []
-                if exports:
-                    log_sinks.append(
-                        (node, "CloudWatch Logs\ndatabase log groups", f"{', '.join(map(str, exports))} logs")
+                member_nodes.setdefault(group_key, []).append(
+                    node_for(
+                        res, f"RDS DB instance: {display_name(res)}\n{res.prop('Engine')} {res.prop('EngineVersion')}"
                     )
-            elif res.type == "AWS::Lambda::Function":
-                key_users += [(k, node, "environment variables") for k in _keys_of(model, res, "KmsKeyArn")]
+                )
+            elif res.type == "AWS::SecretsManager::RotationSchedule" and res.prop("HostedRotationLambda") is not None:
+                name = res.prop("HostedRotationLambda", "RotationLambdaName") or "hosted rotation"
+                rotation_node = nodes.setdefault(
+                    res.key,
+                    diagram.add(
+                        Node(ids("n"), f"Secrets Manager hosted rotation\n{name}\n(created by the transform)", "out"),
+                        outside,
+                    ),
+                )
+                member_nodes.setdefault(group_key, []).append(rotation_node)
+    by_target: dict[tuple[str, str], Resource] = {}
+    for group_key, members in topo.members.items():
+        for member in members:
+            if member.resource.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::RDS::DBProxy"):
+                by_target[group_key] = member.resource
+    for rule in topo.sg_rules:
+        if rule.peer_group is None or rule.allows_nothing:
+            continue
+        source_group, target_group = (rule.group, rule.peer_group) if rule.egress else (rule.peer_group, rule.group)
+        store = by_target.get(target_group.key)
+        if store is None:
+            continue  # Lambda targets are invoked through the Lambda service; endpoints are drawn as calls
+        if store.type == "AWS::RDS::DBProxy":
+            tls = (
+                "TLS required (RequireTLS), IAM authentication"
+                if store.prop("RequireTLS") is True
+                else "TLS not required"
+            )
+        else:
+            tls = database_tls(model, store)
+        for source in member_nodes.get(source_group.key, []):
+            for sink in member_nodes.get(target_group.key, []):
+                edge(source, sink, "data", f"PostgreSQL {rule.protocol}", tls, refs=(rule.ref,))
 
-    key_nodes: dict[tuple[str, str], str] = {}
-    protects: dict[tuple[str, str], list[str]] = {}
-    for key, node, what in key_users:
-        if key.key not in key_nodes:
-            rotation = "rotates yearly" if key.prop("EnableKeyRotation") is True else "no automatic rotation"
-            key_nodes[key.key] = diagram.add(Node(ids("k"), f"KMS key {_alias(model, key)}\n{rotation}", "key"), keys)
-        protects.setdefault((key_nodes[key.key], node), []).append(what)
-    for (key_node, node), what_list in protects.items():
-        diagram.edges.append(Edge(key_node, node, "encrypts " + "; ".join(what_list), "key"))
-    sink_nodes: dict[str, str] = {}
-    for node, sink, what in log_sinks:
-        if sink not in sink_nodes:
-            sink_nodes[sink] = diagram.add(Node(ids("l"), sink, "log"), logs)
-        diagram.edges.append(Edge(node, sink_nodes[sink], what, "log"))
+    # Each function: its invokers, schedule, deploy trigger, AWS API calls and log group.
+    for fn in sorted(functions.values(), key=lambda f: f.path):
+        fn_node = node_for(fn, f"Lambda function\n{display_name(fn)}")
+        for caller in invoke_callers(model, fn):
+            if caller.startswith("arn:"):
+                who = nodes.setdefault(
+                    ("caller", caller),
+                    diagram.add(
+                        Node(
+                            ids("n"),
+                            f"Caller role\n{caller.rsplit(':', 1)[-1]}\n(outside the templates: unverified)",
+                            "out",
+                        ),
+                        outside,
+                    ),
+                )
+                edge(
+                    who, fn_node, "data", "lambda:InvokeFunction, response carries the PAN", "HTTPS 443, TLS (AWS API)"
+                )
+        for expression in schedules(model, fn):
+            timer = nodes.setdefault(
+                ("schedule", expression + fn.logical_id),
+                diagram.add(Node(ids("n"), f"EventBridge schedule\n{expression}", "connected"), connected),
+            )
+            edge(timer, fn_node, "flow", "scheduled invoke (purge of expired cards)", "AWS-internal")
+        for trigger in deploy_triggers(model, fn):
+            runner = node_for(trigger, "CloudFormation deploy trigger\n(runs when the function changes)")
+            edge(runner, fn_node, "flow", "invoke at deploy (schema migration)", "AWS-internal")
+        fn_grants = grants(model, fn)
+        # Keys the function uses only through what they protect (its environment, a secret it reads):
+        # drawn once, as that key's "encrypts" edge.
+        indirect = {k.key for k in [kms_key(model, fn, "KmsKeyArn")] if k is not None}
+        for grant in fn_grants:
+            if grant.target.type == "AWS::SecretsManager::Secret":
+                indirect |= {k.key for k in [kms_key(model, grant.target, "KmsKeyId")] if k is not None}
+        for grant in fn_grants:
+            target = grant.target
+            calls = short_actions(grant.actions)
+            if target.type == "AWS::KMS::Key" and target.key not in indirect:
+                edge(fn_node, key_node(target), "key", f"kms:{calls}", _endpoint_note(topo, "kms"))
+            elif target.type == "AWS::SecretsManager::Secret":
+                role = "keyed-hash (HMAC) key" if target.key in scope.keyed_hash_keys else "database credentials"
+                secret = node_for(target, f"Secrets Manager secret\n{display_name(target)}\n{role}")
+                edge(fn_node, secret, "flow", f"secretsmanager:{calls}", _endpoint_note(topo, "secretsmanager"))
+                protect(secret, kms_key(model, target, "KmsKeyId"), "the secret")
+        group = log_group_of(model, fn)
+        if group is not None:
+            edge(fn_node, log_node(group, f"{display_name(fn)} logs (no PAN)"), "log", _endpoint_note(topo, "logs"))
+        protect(fn_node, kms_key(model, fn, "KmsKeyArn"), "environment variables")
+
+    # Databases: keys, backups, log exports.
+    for db in topo.databases:
+        db_node = node_for(db, f"RDS DB instance: {display_name(db)}\n{db.prop('Engine')} {db.prop('EngineVersion')}")
+        key = kms_key(model, db, "KmsKeyId")
+        what = ["storage, backups, snapshots"]
+        if kms_key(model, db, "PerformanceInsightsKMSKeyId") is not None:
+            what.append("Performance Insights")
+        protect(db_node, key, "; ".join(what))
+        days = db.prop("BackupRetentionPeriod")
+        kept = "kept after deletion" if db.prop("DeleteAutomatedBackups") is False else "deleted with the instance"
+        backups = nodes.setdefault(
+            ("backups", db.logical_id + db.stack),
+            diagram.add(
+                Node(ids("n"), f"Automated backups and snapshots\nretention {days} days ({kept})", scope.kind_of(db)),
+                cde if scope.kind_of(db) == "cde" else connected,
+            ),
+        )
+        edge(db_node, backups, "data", "RDS backup (AWS-internal)", "encrypted at rest")
+        protect(backups, key, "backups")
+        for export in db.prop("EnableCloudwatchLogsExports", default=[]) or []:
+            name = f"/aws/rds/instance/{display_name(db)}/{export}"
+            group = next((g for g in model.resources("AWS::Logs::LogGroup") if g.prop("LogGroupName") == name), None)
+            if group is not None:
+                edge(db_node, log_node(group, f"database {export} log"), "log", "")
+        diagram.stores.append(
+            (
+                f"RDS {display_name(db)}",
+                "tokens, encrypted PAN, keyed hash, first six / last four, expiry",
+                _database_mechanism(model, scope, db),
+                key_reference(model, key),
+                f"until purged (daily schedule) or deleted; backups {days} days",
+            )
+        )
+        diagram.stores.append(
+            (
+                f"RDS {display_name(db)} backups and snapshots",
+                "copies of the database (encrypted PAN as stored)",
+                "RDS storage encryption (AES-256, KMS)",
+                key_reference(model, key),
+                f"{days} days ({kept})",
+            )
+        )
     for vpc in topo.vpcs:
         for flow_log in model.referrers(vpc, "AWS::EC2::FlowLog"):
-            vpc_node = diagram.add(
-                Node(ids("n"), f"VPC {display_name(vpc)}\nall traffic (flow logs)", "resource"), scope
+            vpc_node = node_for(vpc, f"VPC {display_name(vpc)}\nevery interface")
+            for group in model.references(flow_log.stack, flow_log.prop("LogGroupName")) + model.references(
+                flow_log.stack, flow_log.prop("LogDestination")
+            ):
+                if group.type == "AWS::Logs::LogGroup":
+                    edge(vpc_node, log_node(group, f"VPC flow logs ({flow_log.prop('TrafficType')})"), "log", "")
+    for resource_key in sorted(nodes):
+        if not isinstance(resource_key[0], str) or resource_key[0] in ("caller", "schedule", "backups"):
+            continue
+        held = model.resource(resource_key[0], resource_key[1])
+        if held is None:
+            continue
+        if held.type == "AWS::Logs::LogGroup":
+            diagram.stores.append(
+                (
+                    f"log group {held.prop('LogGroupName') or display_name(held)}",
+                    "log events (the vault never logs a PAN)",
+                    "CloudWatch Logs encryption (KMS)",
+                    key_reference(model, kms_key(model, held, "KmsKeyId")),
+                    retention_text(model, held),
+                )
             )
-            sink = diagram.add(
-                Node(ids("l"), f"CloudWatch Logs\nVPC flow logs ({flow_log.prop('TrafficType')})", "log"), logs
+        elif held.type == "AWS::SecretsManager::Secret":
+            diagram.stores.append(
+                (
+                    f"secret {display_name(held)}",
+                    "keyed-hash key" if held.key in scope.keyed_hash_keys else "database credentials",
+                    "Secrets Manager envelope encryption (KMS)",
+                    key_reference(model, kms_key(model, held, "KmsKeyId")),
+                    "until deleted (retained)",
+                )
             )
-            diagram.edges.append(Edge(vpc_node, sink, "flow log records", "log"))
+    # Number the hops: the diagram carries the number, the flow table beside it the full text, so no
+    # label overprints another however many hops a region has.
+    for number, hop in enumerate(diagram.edges, start=1):
+        hop.detail, hop.label = hop.label, str(number)
+    _legend(diagram, flows=True)
     return diagram
+
+
+def _log_destinations(model: TemplateModel, config: Resource) -> list[Resource]:
+    """Log groups a WAF logging configuration names, by reference or by a literal ARN of a group
+    the templates create (`...:log-group:<name>`)."""
+    found = list(model.references(config.stack, config.prop("LogDestinationConfigs")))
+    for dest in config.prop("LogDestinationConfigs", default=[]) or []:
+        if isinstance(dest, str) and ":log-group:" in dest:
+            name = dest.split(":log-group:", 1)[1].removesuffix(":*")
+            region = dest.split(":")[3]
+            found += [
+                g
+                for g in model.resources("AWS::Logs::LogGroup")
+                if g.prop("LogGroupName") == name and model.stack_of(g).region in (region, None)
+            ]
+    return found
+
+
+def _database_mechanism(model: TemplateModel, scope: ScopeModel, db: Resource) -> str:
+    """Field-level protection the vault's functions are configured with, then the disk-level one."""
+    parts = []
+    for key in scope.envelope_keys.values():
+        if model.stack_of(key).region == model.stack_of(db).region:
+            parts.append(f"field-level AES-256-GCM envelope encryption, data keys under {alias_of(model, key)} (3.5.1)")
+    for hmac in scope.keyed_hash_keys.values():
+        if model.stack_of(hmac).region == model.stack_of(db).region:
+            parts.append(f"keyed hash HMAC-SHA-256 with {display_name(hmac)} (3.5.1.1)")
+    parts.append("disk-level: RDS storage encryption (not the 3.5.1 mechanism, 3.5.1.2)")
+    return "; ".join(parts)
 
 
 # -- writers --------------------------------------------------------------------------------------
@@ -507,6 +805,9 @@ _DOT_STYLE = {
     "acl": 'shape=plain, fillcolor="#ffffff"',
     "key": 'fillcolor="#e8f5e9"',
     "log": 'fillcolor="#ede7f6"',
+    "connected": 'fillcolor="#fff3d6", color="#b7791f"',
+    "out": 'fillcolor="#f2f2f2", color="#777777", style="rounded,filled,dashed"',
+    "note": 'shape=note, fillcolor="#ffffff", color="#999999"',
 }
 _DOT_EDGE = {
     "flow": 'color="#1f5fa8", fontcolor="#1f5fa8", penwidth=1.6',
@@ -522,6 +823,9 @@ _DOT_CLUSTER = {
     "cde": 'style="rounded,filled,bold", fillcolor="#fff5f5", color="#b00020", penwidth=3, fontcolor="#b00020"',
     "internet": 'style="rounded,dashed", color="#999999"',
     "scope": 'style="rounded,filled", fillcolor="#fffaf0", color="#e08e0b", penwidth=2',
+    "connected": 'style="rounded,filled", fillcolor="#fffaf0", color="#b7791f", penwidth=2',
+    "out": 'style="rounded,dashed", color="#777777"',
+    "legend": 'style="rounded", color="#555555"',
 }
 
 
@@ -568,7 +872,8 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
         f"  graph [label={_dot_quote(heading)}, labelloc=t, labeljust=l, fontsize=16, fontname=Helvetica,"
-        " rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.5, pad=0.2, dpi=80];",
+        f" rankdir={diagram.rankdir}, newrank=true, nodesep={diagram.spacing[0]}, ranksep={diagram.spacing[1]},"
+        " pad=0.2, dpi=80];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
         "  edge [fontname=Helvetica, fontsize=9];",
     ]
@@ -581,10 +886,28 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     for cluster in reversed(diagram.clusters):
         if cluster.nodes or cluster.clusters:
             lines += _dot_cluster(cluster, diagram.nodes, "  ")
-    for edge in diagram.edges:
+    for index, edge in enumerate(diagram.edges):
+        if diagram.hop_nodes and edge.detail:
+            # The hop's number as a small node on the arrow: dot never overlaps nodes, while it may
+            # print two edge labels over each other.
+            hop = f"hop{index}"
+            color = _DOT_EDGE[edge.kind].split(",")[0]
+            lines.append(
+                f'  {hop} [label={_dot_quote(edge.label)}, shape=circle, style=filled, fillcolor="#ffffff",'
+                f" {color}, fontsize=9, width=0.3, height=0.3, fixedsize=true, margin=0];"
+            )
+            rest = [_DOT_EDGE[edge.kind]]
+            if edge.refs:
+                rest.append(f"tooltip={_dot_quote('; '.join(edge.refs))}")
+            rest.append(f"comment={_dot_quote(edge.detail)}")
+            lines.append(f"  {edge.source} -> {hop} [{_DOT_EDGE[edge.kind]}, arrowhead=none];")
+            lines.append(f"  {hop} -> {edge.target} [{', '.join(rest)}];")
+            continue
         attrs = [f"label={_dot_quote(edge.label)}", _DOT_EDGE[edge.kind]]
         if edge.refs:
             attrs.append(f"tooltip={_dot_quote('; '.join(edge.refs))}")
+        if edge.detail:
+            attrs.append(f"comment={_dot_quote(edge.detail)}")
         lines.append(f"  {edge.source} -> {edge.target} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -607,10 +930,15 @@ _MERMAID_CLASSES = {
     "key": "fill:#e8f5e9,stroke:#2e7d32,color:#000",
     "log": "fill:#ede7f6,stroke:#5e35b1,color:#000",
     "subnet": "fill:#eef4fb,stroke:#7a8ca5,color:#000",
+    "connected": "fill:#fff3d6,stroke:#b7791f,color:#000",
+    "out": "fill:#f2f2f2,stroke:#777,stroke-dasharray:4,color:#000",
+    "note": "fill:#ffffff,stroke:#999,color:#000",
 }
 _MERMAID_CLUSTER = {
     "cde": "fill:#fff5f5,stroke:#b00020,stroke-width:3px,color:#b00020",
     "scope": "fill:#fffaf0,stroke:#e08e0b,stroke-width:2px",
+    "connected": "fill:#fffaf0,stroke:#b7791f,stroke-width:2px",
+    "out": "fill:#fafafa,stroke:#777,stroke-dasharray:4",
 }
 _MERMAID_ARROW = {"flow": "-->", "data": "==>", "route": "-.->", "key": "-.->", "log": "-.->"}
 
@@ -651,3 +979,213 @@ def to_mermaid(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
             lines.append(f"  class {','.join(members)} {kind}")
     lines += styles
     return "\n".join(lines) + "\n"
+
+
+# -- security services, deployment and access (1.2.3: the connections a VPC diagram cannot show) ----
+def _trusted(statement: Mapping[str, Any]) -> list[str]:
+    """Who a trust statement admits: the aws:PrincipalArn condition when present, else the principal."""
+    condition = statement.get("Condition") or {}
+    for operator in ("ArnEquals", "ArnLike", "StringEquals", "StringLike"):
+        value = (condition.get(operator) or {}).get("aws:PrincipalArn")
+        if value is not None:
+            return [str(v) for v in (value if isinstance(value, list) else [value])]
+    principal = statement.get("Principal") or {}
+    aws = principal.get("AWS") if isinstance(principal, Mapping) else None
+    values = aws if isinstance(aws, list) else [aws] if aws is not None else []
+    return [v for v in values if isinstance(v, str)]
+
+
+def _principal_label(arn: str) -> str:
+    account = arn.split(":")[4] if arn.count(":") >= 5 else "?"
+    name = arn.split(":", 5)[-1]
+    if "AWSReservedSSO_" in name:
+        return f"IAM Identity Center permission set\n{name.rsplit('/', 1)[-1]}\naccount {account}"
+    return f"{name}\naccount {account}"
+
+
+def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | None = None) -> Diagram:
+    """Per environment: the audit chain (trail -> log group and archive -> replica), detection
+    (GuardDuty, Security Hub, Config) and alerting, every KMS key with what it encrypts here, the
+    deployment path (the CDK bootstrap roles the assembly names) and the operator and break-glass
+    access paths (the roles' trust policies, the alarms that watch them)."""
+    diagram = Diagram(
+        name="security-services",
+        title="PCI DSS v4.0.1 1.2.3 security services, deployment and access paths (generated from the templates)",
+        rankdir="LR",
+    )
+    ids = _Ids()
+    outside = Cluster("cluster_outside", "Outside the templates: unverified", "out")
+    diagram.clusters.append(outside)
+    regions: dict[str, Cluster] = {}
+    nodes: dict[tuple[str, str], str] = {}
+
+    def cluster_of(resource: Resource) -> Cluster:
+        region = model.stack_of(resource).region or UNKNOWN
+        if region not in regions:
+            regions[region] = Cluster(ids("cluster_region"), f"Region {region}", "plain")
+            diagram.clusters.append(regions[region])
+        return regions[region]
+
+    def node(resource: Resource, label: str) -> str:
+        if resource.key not in nodes:
+            # The region on each label: the same service in two regions is two nodes, not one label twice.
+            region = model.stack_of(resource).region or UNKNOWN
+            head, _, rest = label.partition("\n")
+            text = f"{head} ({region})" + (f"\n{rest}" if rest else "")
+            nodes[resource.key] = diagram.add(Node(ids("s"), text, scope.kind_of(resource)), cluster_of(resource))
+        return nodes[resource.key]
+
+    def link(source: str, target: str, kind: str, label: str) -> None:
+        diagram.edges.append(Edge(source, target, label, kind))
+
+    buckets_by_name = {
+        str(b.prop("BucketName")): b
+        for b in model.resources("AWS::S3::Bucket")
+        if isinstance(b.prop("BucketName"), str)
+    }
+    for trail in model.resources("AWS::CloudTrail::Trail"):
+        scope_text = "multi-region" if trail.prop("IsMultiRegionTrail") else "single region"
+        trail_node = node(trail, f"CloudTrail trail {display_name(trail)}\n{scope_text}, log-file validation")
+        for group in model.references(trail.stack, trail.prop("CloudWatchLogsLogGroupArn")):
+            days = group.prop("RetentionInDays")
+            group_node = node(group, f"CloudWatch Logs: trail\nkept {days} days; metric filters and alarms")
+            link(trail_node, group_node, "log", "events (HTTPS, TLS)")
+            filters = model.referrers(group, "AWS::Logs::MetricFilter")
+            for topic in {t.key: t for f in filters for t in _alarm_topics(model, f)}.values():
+                link(
+                    group_node,
+                    node(topic, f"SNS topic {display_name(topic)}\nsecurity alerts"),
+                    "flow",
+                    f"{len(filters)} metric filters -> alarms",
+                )
+        for bucket in model.references(trail.stack, trail.prop("S3BucketName")):
+            lock = bucket.prop("ObjectLockConfiguration", "Rule", "DefaultRetention") or {}
+            archive = node(
+                bucket,
+                f"S3 log archive {display_name(bucket)}\nObject Lock {lock.get('Mode', 'off')}"
+                f" {lock.get('Days', '')} days",
+            )
+            link(trail_node, archive, "log", "log files (SSE-KMS)")
+            for rule in bucket.prop("ReplicationConfiguration", "Rules", default=[]) or []:
+                dest = str((rule.get("Destination") or {}).get("Bucket", "")).removeprefix("arn:aws:s3:::")
+                replica = buckets_by_name.get(dest)
+                if replica is not None:
+                    node(replica, f"S3 archive replica {dest}")
+                    link(archive, nodes[replica.key], "log", "replication, re-encrypted in the replica region")
+    for detector in model.resources("AWS::GuardDuty::Detector"):
+        guard = node(detector, "GuardDuty detector\nS3, RDS, Lambda, runtime")
+        hubs = [
+            h
+            for h in model.resources("AWS::SecurityHub::Hub")
+            if model.stack_of(h).region == model.stack_of(detector).region
+        ]
+        for hub in hubs:
+            link(guard, node(hub, "Security Hub\nPCI DSS v4.0.1 + FSBP"), "flow", "findings")
+    aggregators = list(model.resources("AWS::SecurityHub::FindingAggregator"))
+    for hub in model.resources("AWS::SecurityHub::Hub"):
+        hub_node = node(hub, "Security Hub\nPCI DSS v4.0.1 + FSBP")
+        for aggregator in aggregators:
+            if model.stack_of(aggregator).region != model.stack_of(hub).region:
+                link(hub_node, node(aggregator, "Security Hub finding aggregator"), "flow", "findings (aggregated)")
+    for rule in model.resources("AWS::Events::Rule"):
+        pattern = rule.prop("EventPattern") or {}
+        sources = pattern.get("source") if isinstance(pattern, Mapping) else None
+        if not sources:
+            continue
+        for topic in model.references(rule.stack, rule.prop("Targets")):
+            if topic.type == "AWS::SNS::Topic":
+                rule_node = node(rule, f"EventBridge rule\n{', '.join(map(str, sources))}")
+                link(
+                    rule_node,
+                    node(topic, f"SNS topic {display_name(topic)}\nsecurity alerts"),
+                    "flow",
+                    "matching events",
+                )
+    for subscription in model.resources("AWS::SNS::Subscription"):
+        for topic in model.references(subscription.stack, subscription.prop("TopicArn")):
+            if topic.key in nodes:
+                who = diagram.add(
+                    Node(
+                        ids("s"),
+                        f"{subscription.prop('Protocol')} subscriber\n(outside the templates: unverified)",
+                        "out",
+                    ),
+                    outside,
+                )
+                link(nodes[topic.key], who, "flow", "alerts (HTTPS/TLS delivery)")
+    for recorder in model.resources("AWS::Config::ConfigurationRecorder"):
+        rec = node(recorder, "AWS Config recorder\nconformance pack (PCI DSS v4.0.1)")
+        for channel in model.resources("AWS::Config::DeliveryChannel"):
+            if model.stack_of(channel).region == model.stack_of(recorder).region:
+                for bucket in model.references(channel.stack, channel.prop("S3BucketName")):
+                    link(
+                        rec, node(bucket, f"S3 Config delivery\n{display_name(bucket)}"), "log", "snapshots and history"
+                    )
+    # Every key, with what it encrypts among the nodes above.
+    for key in model.resources("AWS::KMS::Key"):
+        rotation = "rotates yearly" if key.prop("EnableKeyRotation") is True else "no automatic rotation"
+        key_node = node(key, f"KMS key {alias_of(model, key)}\n{rotation}")
+        for user in model.referrers(key):
+            if user.key in nodes and user.key != key.key:
+                link(key_node, nodes[user.key], "key", "encrypts")
+    # Operator and break-glass access: roles a person assumes (trust policies naming AWS principals).
+    for role in model.resources("AWS::IAM::Role"):
+        statements = role.prop("AssumeRolePolicyDocument", "Statement", default=[]) or []
+        people = [
+            s
+            for s in statements
+            if isinstance(s, Mapping) and isinstance(s.get("Principal"), Mapping) and "AWS" in s["Principal"]
+        ]
+        if not people:
+            continue
+        session = role.prop("MaxSessionDuration")
+        role_node = node(role, f"IAM role {display_name(role)}\nsessions <= {session or 3600} s")
+        for statement in people:
+            condition = json.dumps(statement.get("Condition") or {})
+            mfa = "MFA required" if "aws:MultiFactorAuthPresent" in condition else "MFA at the identity provider"
+            for who in _trusted(statement):
+                principal = ("principal", who)
+                if principal not in nodes:
+                    nodes[principal] = diagram.add(Node(ids("s"), _principal_label(who), "out"), outside)
+                link(nodes[principal], role_node, "flow", f"sts:AssumeRole ({mfa})")
+        arn_tail = f":role/{role.prop('RoleName')}"
+        for metric in model.resources("AWS::Logs::MetricFilter"):
+            if isinstance(role.prop("RoleName"), str) and arn_tail in str(metric.prop("FilterPattern")):
+                for topic in _alarm_topics(model, metric):
+                    link(
+                        role_node,
+                        node(topic, f"SNS topic {display_name(topic)}\nsecurity alerts"),
+                        "flow",
+                        "every use alarms",
+                    )
+    # Deployment: the CDK bootstrap roles the assembly names (created by `cdk bootstrap`, not here).
+    if assembly is not None:
+        from evidence.scope import _bootstrap_roles
+
+        deployer = diagram.add(Node("deployer", "CDK CLI or pipeline\n(operator or CI credentials)", "out"), outside)
+        seen: dict[str, str] = {}
+        for kind, arn, _stack in _bootstrap_roles(assembly):
+            if arn not in seen:
+                seen[arn] = diagram.add(Node(ids("s"), f"{kind}\n{arn.rsplit('/', 1)[-1]}", "out"), outside)
+                link(deployer, seen[arn], "flow", "sts:AssumeRole")
+        for arn, role_node in seen.items():
+            if "-deploy-role-" in arn:
+                region = arn.rsplit("-", 3)[-3:]
+                exec_arn = arn.replace("-deploy-role-", "-cfn-exec-role-")
+                if exec_arn in seen:
+                    link(role_node, seen[exec_arn], "flow", f"CloudFormation deploy ({'-'.join(region)})")
+    _legend(diagram, flows=True)
+    return diagram
+
+
+def _alarm_topics(model: TemplateModel, metric_filter: Resource) -> list[Resource]:
+    """SNS topics of the alarms on a metric filter's metric."""
+    out = []
+    for transform in metric_filter.prop("MetricTransformations", default=[]) or []:
+        name = transform.get("MetricName") if isinstance(transform, Mapping) else None
+        for alarm in model.resources("AWS::CloudWatch::Alarm"):
+            if alarm.prop("MetricName") == name and alarm.stack == metric_filter.stack:
+                out += [
+                    t for t in model.references(alarm.stack, alarm.prop("AlarmActions")) if t.type == "AWS::SNS::Topic"
+                ]
+    return out

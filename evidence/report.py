@@ -45,7 +45,16 @@ from evidence.catalog import (
     UNRELATED_MAPPINGS,
     title,
 )
-from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, to_dot, to_mermaid
+from evidence.diagrams import (
+    Diagram,
+    data_flow_diagram,
+    network_diagram,
+    services_diagram,
+    to_dot,
+    to_mermaid,
+)
+from evidence.flows import alias_of, grants, key_reference, kms_key
+from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
 from evidence.topology import Topology
 from evidence.workpapers import (
     NOT_VERIFIED,
@@ -73,6 +82,8 @@ PENDING = "pending"
 _REQUIREMENT = re.compile(r"\b\d{1,2}(?:\.\d{1,2}){1,3}\b")
 # Requirements the generated artefacts themselves answer.
 DIAGRAM_REQUIREMENTS = {"1.2.3": "network", "1.2.4": "data-flow"}
+# Requirements stated from what the templates configure, with no synth rule of their own.
+STATED_REQUIREMENTS = ("3.5.1", "3.5.1.1", "3.5.1.2")
 # What a recorded review covers: the diff since the reviewed commit is taken over these paths.
 REVIEWED_PATHS = ("stacks", "pci_constructs", "config", "envs", "compliance", "pci_rules", "lambda", "app.py")
 
@@ -523,7 +534,7 @@ def requirement_statuses(
                 entry.acknowledgments.append(ack)
     for requirement, duty in CUSTOMER_RESPONSIBILITIES.items():
         status(requirement).customer = duty
-    for requirement in DIAGRAM_REQUIREMENTS:
+    for requirement in (*DIAGRAM_REQUIREMENTS, *STATED_REQUIREMENTS):
         status(requirement)
 
     for entry in statuses.values():
@@ -585,18 +596,23 @@ class DiagramFiles:
 
 
 def build_diagrams(
-    model: TemplateModel, topology: Topology | None = None, provenance_lines: Sequence[str] = ()
+    model: TemplateModel,
+    topology: Topology | None = None,
+    provenance_lines: Sequence[str] = (),
+    scope: ScopeModel | None = None,
+    assembly: Path | None = None,
 ) -> list[DiagramFiles]:
-    """Network and data-flow diagrams for each region that has a network, in region order, each
-    carrying the provenance block under its title."""
+    """Network and data-flow diagrams for each region that has a network, in region order, then the
+    environment's security-services diagram (audit chain, detection, keys, deployment and access
+    paths), each carrying the provenance block under its title."""
     topology = Topology(model) if topology is None else topology
-    built = []
+    scope = ScopeModel(model, topology) if scope is None else scope
+    diagrams: list[Diagram] = []
     for region_topology in topology.regions.values():
-        for diagram in (network_diagram(region_topology), data_flow_diagram(model, region_topology)):
-            built.append(
-                DiagramFiles(diagram, to_mermaid(diagram, provenance_lines), to_dot(diagram, provenance_lines))
-            )
-    return built
+        diagrams += [network_diagram(region_topology, scope), data_flow_diagram(model, region_topology, scope)]
+    if topology.regions:
+        diagrams.append(services_diagram(model, scope, assembly))
+    return [DiagramFiles(d, to_mermaid(d, provenance_lines), to_dot(d, provenance_lines)) for d in diagrams]
 
 
 def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callable[[], None]:
@@ -634,6 +650,90 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
     return wait
 
 
+# -- scope and stored PAN ------------------------------------------------------------------------------
+def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | None) -> list[str]:
+    """The scope the templates support: CDE components with their basis, the connected-to count,
+    payment channels, wireless, and everything referenced but not created (unverified)."""
+    rows = []
+    connected = 0
+    for resource in model.resources():
+        category, basis = scope.category(resource)
+        if category == CDE:
+            rows.append((model.stack_of(resource).region or "-", resource.type, resource.path, basis))
+        else:
+            connected += 1
+    out = [
+        "## Scope the templates support",
+        "",
+        "CDE: every component that stores, processes or transmits PAN, read from the templates (the"
+        " diagrams draw the same boundary). Each other resource of these accounts is connected-to or"
+        f" security-impacting ({connected} resources: network, keys, logs, monitoring, identity); none is"
+        " out of scope, because every one shares the CDE's account. An assessor confirms the boundary.",
+        "",
+        "| Region | Type | Construct path | Basis |",
+        "| --- | --- | --- | --- |",
+        *(f"| {r} | {_code(t)} | {_code(p)} | {_cell(b)} |" for r, t, p, b in sorted(rows)),
+        "",
+        "Payment channels:",
+        "",
+        "| Channel | In the templates | Basis |",
+        "| --- | --- | --- |",
+        *(f"| {c} | {p} | {_cell(b)} |" for c, p, b in payment_channels(model, scope)),
+        "",
+        f"- {wireless_statement(model)}",
+        "",
+        "### Outside the templates: unverified",
+        "",
+        "Referenced by the templates or the assembly but created elsewhere (derived from parameters,"
+        " imports, literal ARNs, S3 object names, the Secrets Manager transform and the assembly manifest):"
+        " nothing here shows they exist or how they are configured.",
+        "",
+        "| Kind | Reference | Referenced by | How |",
+        "| --- | --- | --- | --- |",
+    ]
+    for ext in outside_templates(model, assembly):
+        users = ", ".join(_code(u) for u in ext.used_by[:3]) + (
+            f" and {len(ext.used_by) - 3} more" if len(ext.used_by) > 3 else ""
+        )
+        out.append(f"| {ext.kind} | {_code(ext.reference)} | {users} | {_cell(ext.basis)} |")
+    out.append("")
+    return out
+
+
+def stored_pan_facts(model: TemplateModel, scope: ScopeModel) -> dict[str, list[str]]:
+    """What the templates configure for 3.5.1, 3.5.1.1 and 3.5.1.2 (statements, not verdicts)."""
+    facts: dict[str, list[str]] = {"3.5.1": [], "3.5.1.1": [], "3.5.1.2": []}
+    for fn in scope.vault_functions:
+        for grant in grants(model, fn):
+            if grant.target.key in scope.envelope_keys and any("GenerateDataKey" in a for a in grant.actions):
+                rotation = "on" if grant.target.prop("EnableKeyRotation") else "off"
+                context = "required" if grant.conditional else "not required"
+                facts["3.5.1"].append(
+                    f"{_code(fn.path)} generates data keys under {alias_of(model, grant.target)}"
+                    f" ({_code(grant.target.path)}, rotation {rotation}; encryption context {context}):"
+                    " field-level AES-256-GCM envelope encryption of each PAN before it is stored"
+                    " (`lambda/card_vault/envelope.py`)."
+                )
+            if grant.target.key in scope.keyed_hash_keys:
+                actions = ", ".join(grant.actions)
+                facts["3.5.1.1"].append(
+                    f"{_code(fn.path)} may call {_code(actions)} on the keyed-hash key {_code(grant.target.path)}"
+                    f" ({grant.target.type}): duplicate detection stores an HMAC-SHA-256 of the entire PAN, never"
+                    " an unkeyed hash (`lambda/card_vault/keyed_hash.py`); supports testing procedures 3.5.1.1.a"
+                    " and 3.5.1.1.b."
+                )
+    for db in model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
+        key = kms_key(model, db, "KmsKeyId")
+        facts["3.5.1.2"].append(
+            f"{_code(db.path)} also has disk-level encryption (StorageEncrypted with {key_reference(model, key)}):"
+            " non-removable media, so under 3.5.1.2 it is not the mechanism that renders PAN unreadable; the"
+            " field-level encryption and keyed hash above are (3.5.1). No removable media is in the templates."
+        )
+    if not scope.vault_functions:
+        facts["3.5.1"].append("No card-vault function in the templates: no field-level encryption is configured here.")
+    return {k: sorted(set(v)) for k, v in facts.items() if v}
+
+
 # -- the report ---------------------------------------------------------------------------------------
 def _cell(text: str) -> str:
     """Markdown table cell text: pipes escaped, newlines as `<br>`-free separators."""
@@ -659,6 +759,8 @@ def report_markdown(
     diagrams: Sequence[DiagramFiles],
     versions: Mapping[str, str],
     workpapers: Sequence[str] = (),
+    scope_section: Sequence[str] = (),
+    facts: Mapping[str, Sequence[str]] | None = None,
     for_html: bool = False,
 ) -> str:
     """The report as GitHub-flavoured Markdown (Mermaid blocks render on GitHub). With `for_html`,
@@ -686,7 +788,7 @@ def report_markdown(
     for name in STATUS_ORDER:
         members = [s.requirement for s in statuses if s.status == name]
         out.append(f"| {name} | {len(members)}: {', '.join(members) if members else '-'} |")
-    out += ["", "## Requirements", ""]
+    out += ["", *scope_section, "## Requirements", ""]
     for entry in statuses:
         out += [f"### {entry.requirement} {entry.title}", "", f"**Template evidence: {entry.status}**", ""]
         if entry.requirement in DIAGRAM_REQUIREMENTS:
@@ -729,6 +831,7 @@ def report_markdown(
                 f" {ack.reason}. Owner: {ack.owner}; approver: {ack.approver}; approved: {ack.approval_date};"
                 f" ticket: {ack.ticket}; review by: {ack.review_by}; {ack.adoption}."
             )
+        out += [f"- From the templates: {fact}" for fact in (facts or {}).get(entry.requirement, ())]
         if entry.customer:
             out.append(f"- Customer responsibility: {entry.customer}")
         out.append(f"- This evidence cannot show: {entry.limits}.")
@@ -780,8 +883,31 @@ def report_markdown(
             out += ["```mermaid", built.mermaid.rstrip("\n"), "```", ""]
         out.append("Files: " + ", ".join(f"[{Path(f).name}]({f})" for f in built.files))
         out.append("")
-        flows = [e for e in built.diagram.edges if e.kind == "flow"]
-        if flows:
+        hops = [e for e in built.diagram.edges if e.detail]
+        if hops:
+            nodes = built.diagram.nodes
+            out += [
+                "| Hop | From | To | What | Protocol, port and in-transit encryption | Template rules |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for edge in hops:
+                what, _, how = edge.detail.partition("\n")
+                out.append(
+                    f"| {edge.label} | {_cell(nodes[edge.source].label)} | {_cell(nodes[edge.target].label)}"
+                    f" | {_cell(what) or edge.kind} | {_cell(how) or '-'} | {_cell('; '.join(edge.refs)) or '-'} |"
+                )
+            out.append("")
+        if built.diagram.stores:
+            out += [
+                "Stores in this flow:",
+                "",
+                "| Store | Holds | Protection | Key (template reference) | Retention |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in built.diagram.stores]
+            out.append("")
+        flows = [e for e in built.diagram.edges if e.kind == "flow" and not e.detail]
+        if flows and built.diagram.name.startswith("network-"):
             nodes = built.diagram.nodes
             out += ["| From | To | Allowed | Template rules |", "| --- | --- | --- | --- |"]
             for edge in flows:
@@ -821,7 +947,7 @@ def _inline_svg(svg: str) -> str:
 # margins is about 1,000 CSS px wide (a 1,400 px browser window gives the diagram ~1,250 px).
 PAGE_PX = 1000
 MIN_TEXT_PX = 8.5  # the browser test fails under 8 px; half a pixel of margin
-BAND_OVERLAP = 0.12  # each part repeats this share of its neighbour, so no label is split in every part
+BAND_OVERLAP = 0.2  # each part repeats this share of its neighbour, so no label is split in every part
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 _VIEWBOX = re.compile(r'viewBox="([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+)"')
 _SCALE = re.compile(r'<g id="graph0" class="graph" transform="scale\(([\d.]+)')
@@ -1020,7 +1146,9 @@ def _write_set(
         deployed_state=deployed.summary if deployed else NOT_VERIFIED,
     )
     topology = Topology(model)
-    diagrams = build_diagrams(model, topology, provenance_lines=prov.diagram_lines())
+    scope = ScopeModel(model, topology)
+    assembly = _assets_directory(model, outdir)
+    diagrams = build_diagrams(model, topology, prov.diagram_lines(), scope, assembly)
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     att = attestation or Attestation()
@@ -1036,6 +1164,8 @@ def _write_set(
         "diagrams": diagrams,
         "versions": tool_versions(root),
         "workpapers": papers_markdown(papers),
+        "scope_section": scope_markdown(model, scope, assembly),
+        "facts": stored_pan_facts(model, scope),
     }
     directory.mkdir(parents=True, exist_ok=True)
     markdown_path = directory / f"{REPORT_NAME}.md"

@@ -95,14 +95,18 @@ def template_acl_entries(templates: Mapping[str, Mapping[str, Any]]) -> Iterator
                 yield f"{stack}/{logical_id}", body.get("Properties") or {}
 
 
-_EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[label=\"((?:[^\"\\]|\\.)*)\".*?tooltip=\"([^\"]*)\"", re.MULTILINE)
+# A flow edge: its number as the label, its rules as the tooltip, its full text (protocol, port) as the comment.
+_EDGE = re.compile(
+    r"^\s*(\w+) -> (\w+) \[label=\"(?:[^\"\\]|\\.)*\".*?tooltip=\"([^\"]*)\", comment=\"((?:[^\"\\]|\\.)*)\"",
+    re.MULTILINE,
+)
 _ROW = re.compile(r'<TD ALIGN="LEFT" TITLE="([^"]+)">([^<]*)</TD>')
 
 
 def missing_flows(templates: Mapping[str, Mapping[str, Any]], dot_text: str) -> list[str]:
     """Every security-group rule and NACL entry of the templates that no diagram shows."""
     edges: dict[str, str] = {}
-    for _, _, label, tooltip in _EDGE.findall(dot_text):
+    for _, _, tooltip, label in _EDGE.findall(dot_text):
         for ref in tooltip.split("; "):
             edges[ref] = label
     rows = dict(_ROW.findall(dot_text))
@@ -140,7 +144,7 @@ def test_report_and_both_diagrams_per_region_are_written(evidence: Evidence) -> 
 def test_markdown_embeds_mermaid_that_github_renders(evidence: Evidence) -> None:
     text = evidence.read(f"{REPORT_NAME}.md")
     blocks = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
-    assert len(blocks) == 2 * len(Topology(evidence.model).regions)
+    assert len(blocks) == 2 * len(Topology(evidence.model).regions) + 1  # + the security-services diagram
     for block in blocks:
         lines = block.splitlines()
         assert lines[0] == "flowchart LR"
@@ -384,7 +388,7 @@ def test_a_rule_added_to_a_template_but_missing_from_the_diagram_is_noticed(evid
     assert any("ExtraAclEntry" in m for m in missing)
     fresh = _network_dots(_model_like(evidence.model, changed))
     assert missing_flows(changed, fresh) == []
-    assert re.search(r'label="tcp 22\\nCIDR \(ingress\)"', fresh)
+    assert re.search(r'comment="tcp 22\\nCIDR \(ingress\)"', fresh)
 
 
 def test_mermaid_and_dot_carry_the_same_flows(evidence: Evidence) -> None:
@@ -438,7 +442,7 @@ def test_data_flow_follows_card_data_from_client_through_waf_alb_proxy_to_databa
         assert _path_exists(data, "client", proxy)
         assert _path_exists(data, proxy, database)
         keys = [e for e in diagram.edges if e.kind == "key"]
-        assert any(e.target == database and "storage" in e.label for e in keys)
+        assert any(e.target == database and "storage" in e.detail for e in keys)
         assert any("cardholder-data" in labels[e.source] for e in keys)
         cde = next(c for c in diagram.clusters if c.kind == "cde")
         assert {proxy, database} <= set(cde.nodes)
@@ -490,7 +494,7 @@ def test_data_flow_picks_up_lambda_targets_behind_the_load_balancer(evidence: Ev
     topo = Topology(model).regions[region]
     diagram = data_flow_diagram(model, topo)
     vault = next(n for n in diagram.nodes.values() if "pci-lz-vault-tokenize" in n.label)
-    assert any(e.target == vault.id and e.label.startswith("invoke") for e in diagram.edges)
+    assert any(e.target == vault.id and e.detail.startswith("invoke") for e in diagram.edges)
     assert "pci-lz-vault-tokenize" in to_mermaid(network_diagram(topo))
 
 
@@ -525,6 +529,7 @@ def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence
     page = evidence.read(f"{REPORT_NAME}.html")
     # Each diagram inline at least once (in legible parts when wide), scaled by its viewBox alone.
     names = {f"{kind}-{region}" for region in Topology(evidence.model).regions for kind in ("network", "data-flow")}
+    names.add("security-services")
     assert set(re.findall(r'<figure class="diagram" data-diagram="([^"]+)">', page)) == names
     assert page.count("<svg") == page.count('<figure class="diagram"')
     assert not re.search(r"<svg[^>]*\swidth=", page)
@@ -588,7 +593,9 @@ def test_an_unknown_tier_and_a_firewall_route_are_drawn_generically(evidence: Ev
     dot = to_dot(network_diagram(topo))
     assert "Firewall tier" in dot
     assert f"Firewall subnet {region}a\\n10.10.240.0/28" in dot
-    assert "AWS Network Firewall endpoint\\npci-lz-inspection" in dot
+    # The endpoint inside its own subnet's tier, named with its Availability Zone.
+    firewall_tier = dot.split('label="Firewall tier"', 1)[1].split("subgraph", 1)[0]
+    assert f"AWS Network Firewall endpoint {region}a\\npci-lz-inspection" in firewall_tier
 
 
 def test_evidence_attribution_is_validated_and_printed_from_the_environment_config() -> None:

@@ -49,12 +49,15 @@ def test_no_diagram_is_clipped_and_no_diagram_text_renders_under_8_px(report_htm
     assert measured.width == width
     assert measured.parts, "no diagram rendered as inline SVG"
     diagrams = {str(part["diagram"]) for part in measured.parts}
-    assert {name.split("-us-")[0] for name in diagrams} == {"network", "data-flow"}
+    assert {name.split("-us-")[0] for name in diagrams} == {"network", "data-flow", "security-services"}
     for part in measured.parts:
         assert part["overflow"] is False, f"{part['diagram']} overflows its box at {width} px"
         smallest = part["smallestTextPx"]
         assert isinstance(smallest, float | int), part
         assert smallest >= MIN_TEXT_PX, (part["diagram"], smallest, width)
+    # No label is printed over another (text boxes of one part intersecting by more than 1 px).
+    overlapping = {str(part["diagram"]): part["overlaps"] for part in measured.parts if part["overlaps"]}
+    assert overlapping == {}, overlapping
     # Every label is shown whole in at least one part of its diagram.
     assert measured.cut == {name: [] for name in diagrams}
     if width == 1400:

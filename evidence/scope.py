@@ -1,0 +1,417 @@
+"""The PCI DSS scope the templates support, and what they reference without creating it.
+
+- `ScopeModel.category(resource)`: CDE (stores, processes or transmits PAN: the WAF, the load
+  balancer and its listeners, the card-vault functions and their subnets, the RDS Proxy, the
+  database, the CDE-tagged subnets, the cardholder-data key and the keyed-hash key), connected-to /
+  security-impacting (everything else in the same accounts and networks: other keys, logs,
+  monitoring, identity, the pipeline) or out of scope (nothing connects it). Each with its basis.
+  "PCI DSS v4.0.1 scoping" follows the standard's section "Scope of PCI DSS Requirements": CDE
+  systems store, process or transmit account data; connected-to and security-impacting systems
+  can affect their security.
+- `ScopeModel.keyed_hash_keys` / `envelope_keys`: read from what the vault's functions are given
+  (an environment variable whose name says HMAC names the keyed-hash key, a Secrets Manager
+  secret or a KMS HMAC key; `VAULT_KMS_KEY_ID` names the envelope-encryption key).
+- `outside_templates(model, assembly)`: everything the templates reference but do not create,
+  derived from the templates (parameters, imports of exports no template makes, literal ARNs of
+  nothing the templates name, S3 objects in buckets no template creates, the Secrets Manager
+  transform's hosted rotation function) and from the assembly manifest (the CDK bootstrap roles
+  each stack is deployed with). Each row is "outside the templates: unverified".
+- `wireless_statement(model)`: whether any wireless resource type is in the templates, with the
+  basis (AWS's facilities are AWS's responsibility under its PCI DSS Attestation of Compliance).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from evidence.topology import Topology, display_name
+from pci_rules.model import Resource, TemplateModel
+
+CDE, CONNECTED, OUT = "CDE", "connected-to / security-impacting", "out of scope"
+UNVERIFIED = "outside the templates: unverified"
+
+# Types that process or transmit PAN whenever they front the vault (every request body passes them).
+_PAN_PATH_TYPES = {
+    "AWS::WAFv2::WebACL": "inspects every request body (card numbers included) before the load balancer",
+    "AWS::WAFv2::WebACLAssociation": "puts the web ACL in the card-data path",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "terminates TLS of card-data requests",
+    "AWS::ElasticLoadBalancingV2::Listener": "terminates TLS of card-data requests",
+    "AWS::ElasticLoadBalancingV2::ListenerRule": "routes card-data requests",
+    "AWS::ElasticLoadBalancingV2::TargetGroup": "forwards card-data requests to the vault",
+    "AWS::ElasticLoadBalancingV2::TrustStore": "authenticates the callers that send card data (mTLS)",
+    "AWS::RDS::DBInstance": "stores encrypted PAN and its keyed hash",
+    "AWS::RDS::DBCluster": "stores encrypted PAN and its keyed hash",
+    "AWS::RDS::DBProxy": "transmits card-data queries to the database",
+    "AWS::RDS::DBProxyTargetGroup": "transmits card-data queries to the database",
+}
+# Wireless resource types CloudFormation knows (AWS IoT Wireless: LoRaWAN and Sidewalk devices and gateways).
+_WIRELESS_PREFIXES = ("AWS::IoTWireless::",)
+_ARN = re.compile(r"^arn:(aws[a-z-]*):([a-z0-9-]+):([a-z0-9-]*):(\d{12}|aws|):(.+)$")
+_VAULT = "/CardVault/"
+
+
+def _vault_function(resource: Resource) -> bool:
+    return resource.type == "AWS::Lambda::Function" and _VAULT in f"/{resource.path}"
+
+
+def _env(resource: Resource) -> Mapping[str, Any]:
+    variables = resource.prop("Environment", "Variables", default={})
+    return variables if isinstance(variables, Mapping) else {}
+
+
+class ScopeModel:
+    """Scope categories of every resource of a model (see the module docstring)."""
+
+    def __init__(self, model: TemplateModel, topology: Topology | None = None) -> None:
+        self.model = model
+        self.topology = Topology(model) if topology is None else topology
+
+    @cached_property
+    def vault_functions(self) -> list[Resource]:
+        return [f for f in self.model.resources("AWS::Lambda::Function") if _vault_function(f)]
+
+    def _named_by_vault(self, hmac: bool) -> dict[tuple[str, str], Resource]:
+        found: dict[tuple[str, str], Resource] = {}
+        for function in self.vault_functions:
+            for name, value in _env(function).items():
+                if ("HMAC" in name.upper()) != hmac or (not hmac and name != "VAULT_KMS_KEY_ID"):
+                    continue
+                for target in self.model.references(function.stack, value):
+                    if target.type in ("AWS::KMS::Key", "AWS::SecretsManager::Secret"):
+                        found[target.key] = target
+        return found
+
+    @cached_property
+    def keyed_hash_keys(self) -> dict[tuple[str, str], Resource]:
+        """The keyed-hash (HMAC) key of the vault: a secret or a KMS HMAC key."""
+        return self._named_by_vault(hmac=True)
+
+    @cached_property
+    def envelope_keys(self) -> dict[tuple[str, str], Resource]:
+        """The KMS key the vault's data keys are generated under (field-level envelope encryption)."""
+        return self._named_by_vault(hmac=False)
+
+    @cached_property
+    def _database_keys(self) -> dict[tuple[str, str], Resource]:
+        found: dict[tuple[str, str], Resource] = {}
+        for db in self.model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
+            for key in self.model.references(db.stack, db.prop("KmsKeyId")):
+                if key.type == "AWS::KMS::Key":
+                    found[key.key] = key
+        return found
+
+    @cached_property
+    def _vault_subnets(self) -> set[tuple[str, str]]:
+        return {s.key for f in self.vault_functions for s in self.topology.subnets_of(f)}
+
+    @cached_property
+    def fronts_vault(self) -> bool:
+        """Whether the load balancers carry card data: a vault function is one of their targets."""
+        return bool(self.vault_functions) and any(
+            t.type == "AWS::ElasticLoadBalancingV2::TargetGroup"
+            for f in self.vault_functions
+            for t in self.model.referrers(f)
+        )
+
+    def category(self, resource: Resource) -> tuple[str, str]:
+        """(category, basis) of one resource."""
+        if resource.key in self.keyed_hash_keys:
+            return CDE, "keyed-hash (HMAC) key of the vault's PAN hashes (3.5.1.1)"
+        if resource.key in self.envelope_keys:
+            return CDE, "cardholder-data key: the vault's data keys are generated under it (3.5.1)"
+        if resource.key in self._database_keys:
+            return CDE, "encrypts the card-data database's storage, backups and snapshots"
+        if resource.type in _PAN_PATH_TYPES and (self.fronts_vault or resource.type.startswith("AWS::RDS::")):
+            return CDE, _PAN_PATH_TYPES[resource.type]
+        if _vault_function(resource):
+            return CDE, "card-vault function: handles PAN or the card-data store"
+        if resource.type == "AWS::EC2::Subnet":
+            regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+            found = regional.subnet(resource) if regional is not None else None
+            if found is not None and found.cde:
+                return CDE, f"{found.tier} tier subnet (tagged pci-scope=cde)"
+            if resource.key in self._vault_subnets:
+                return CDE, "hosts the card-vault functions"
+        stack = self.model.stack_of(resource)
+        if stack.account is not None or stack.region is not None:
+            return CONNECTED, "same account as the CDE: can affect its security (network, keys, logs, identity)"
+        return OUT, "no account or region recorded and no reference to the CDE"
+
+    def kind_of(self, resource: Resource) -> str:
+        """The diagram shading class: cde, connected or out."""
+        category = self.category(resource)[0]
+        return {CDE: "cde", CONNECTED: "connected"}.get(category, "out")
+
+
+# -- outside the templates ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class External:
+    kind: str
+    reference: str
+    used_by: tuple[str, ...]  # construct paths (or stack names) that reference it
+    basis: str  # how the templates reference it
+
+    @property
+    def status(self) -> str:
+        return UNVERIFIED
+
+
+_PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+
+def _render(value: Any, stack_region: str | None, stack_account: str | None) -> str | None:
+    """A string built only from literals and pseudo parameters, else None (it names a resource)."""
+    pseudo = {**_PSEUDO, "AWS::Region": stack_region or "${AWS::Region}", "AWS::AccountId": stack_account or "?"}
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and "Ref" in value and value["Ref"] in pseudo:
+        return pseudo[value["Ref"]]
+    if isinstance(value, Mapping) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        rendered = [_render(p, stack_region, stack_account) for p in parts]
+        return None if any(r is None for r in rendered) else str(sep).join(str(r) for r in rendered)
+    if isinstance(value, Mapping) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        text = value["Fn::Sub"]
+        names = re.findall(r"\$\{([^}]+)\}", text)
+        if all(n in pseudo for n in names):
+            for n in names:
+                text = text.replace("${" + n + "}", pseudo[n])
+            return text
+    return None
+
+
+def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(property path, value, the mapping holding it) for every node under `value`."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            yield sub, v, value
+            if not (isinstance(v, Mapping) and any(str(key).startswith("Fn::") or key == "Ref" for key in v)):
+                yield from _walk(v, sub)
+            elif isinstance(v, Mapping) and "Fn::Join" in v:
+                yield from _walk(v["Fn::Join"][1], sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            sub = f"{path}[{i}]"
+            if not isinstance(item, Mapping | list):
+                yield sub, item, value
+            yield from _walk(item, sub)
+
+
+def _arn_kind(arn: str) -> str:
+    match = _ARN.match(arn)
+    if match is None:
+        return "ARN"
+    service, account, rest = match.group(2), match.group(4), match.group(5)
+    if service == "iam" and account == "aws":
+        return "AWS managed policy"
+    if service == "iam" and rest == "root":
+        return "account root principal"
+    if service == "iam" and rest.startswith("role/"):
+        name = rest.rsplit("/", 1)[-1]
+        return "CDK bootstrap role" if name.startswith("cdk-") else "IAM role"
+    if service == "iam":
+        return f"IAM {rest.split('/', 1)[0]}"
+    if service == "acm":
+        return "ACM certificate"
+    return f"{service} {rest.split('/', 1)[0].split(':', 1)[0]}"
+
+
+def _created_names(model: TemplateModel) -> set[str]:
+    """Names the templates give the resources they create (role, bucket, parameter, function names)."""
+    names: set[str] = set()
+    props = (
+        "RoleName",
+        "BucketName",
+        "Name",
+        "FunctionName",
+        "TopicName",
+        "LogGroupName",
+        "AliasName",
+        "ManagedPolicyName",
+        "TrailName",
+    )
+    for resource in model.resources():
+        for prop in props:
+            value = resource.prop(prop)
+            if isinstance(value, str):
+                names.add(value)
+                names.add(value.removeprefix("alias/"))
+    return names
+
+
+def outside_templates(model: TemplateModel, assembly: Path | None = None) -> list[External]:
+    """Everything the templates reference but no template creates (see the module docstring)."""
+    found: dict[tuple[str, str], tuple[set[str], str]] = {}
+
+    def add(kind: str, reference: str, user: str, basis: str) -> None:
+        users, _ = found.setdefault((kind, reference), (set(), basis))
+        users.add(user)
+
+    created = _created_names(model)
+    exports = {name for stack in model.stacks.values() for name in stack.exports}
+    for stack in model.stacks.values():
+        for name, body in (stack.template.get("Parameters") or {}).items():
+            default = body.get("Default")
+            if str(body.get("Type", "")).startswith("AWS::SSM::Parameter"):
+                if default in created:
+                    continue  # a parameter another template of this synth writes
+                kind = "CDK bootstrap version parameter" if name == "BootstrapVersion" else "SSM parameter"
+                add(kind, str(default), stack.name, f"template parameter {name}")
+            else:
+                add("template parameter", f"{stack.name}.{name}", stack.name, "value supplied at deploy")
+        transform = stack.template.get("Transform")
+        transforms = transform if isinstance(transform, list) else [transform] if transform else []
+        for resource in stack.resources.values():
+            if (
+                resource.type == "AWS::SecretsManager::RotationSchedule"
+                and resource.prop("HostedRotationLambda") is not None
+                and any(str(t).startswith("AWS::SecretsManager") for t in transforms)
+            ):
+                name = resource.prop("HostedRotationLambda", "RotationLambdaName") or "hosted rotation function"
+                add(
+                    "hosted rotation function and its IAM role",
+                    str(name),
+                    resource.path,
+                    "created at deploy by the AWS::SecretsManager transform (no permissions boundary)",
+                )
+            for path, value, holder in _walk(dict(resource.properties)):
+                if isinstance(value, Mapping) and "Fn::ImportValue" in value:
+                    export = value["Fn::ImportValue"]
+                    if isinstance(export, str) and export not in exports:
+                        add("CloudFormation export", export, resource.path, f"Fn::ImportValue in {path}")
+                    continue
+                text = _render(value, stack.region, stack.account) if not isinstance(value, list) else None
+                if text is None:
+                    continue
+                if text.startswith("arn:") and _ARN.match(text):
+                    if "*" in text or text.endswith((":", "/")):
+                        continue  # a pattern in a policy or condition, not a reference to one thing
+                    resource_part = text.split(":", 5)[-1]
+                    names = {resource_part, resource_part.split("/", 1)[-1], resource_part.rsplit("/", 1)[-1]}
+                    names.add(resource_part.rsplit(":", 1)[-1])
+                    if names & created and _arn_kind(text) != "account root principal":
+                        continue
+                    add(_arn_kind(text), text, resource.path, f"literal ARN in {path}")
+                elif (
+                    isinstance(holder, Mapping)
+                    and path.endswith("S3Bucket")
+                    and text not in created
+                    and not isinstance(value, list)
+                ):
+                    prefix = path[: -len("S3Bucket")]
+                    key = holder.get(prefix.rsplit(".", 1)[-1] + "S3Key") or holder.get("S3Key")
+                    key_text = _render(key, stack.region, stack.account) if key is not None else None
+                    what = "CDK asset object (bootstrap bucket)" if text.startswith("cdk-") else "S3 object"
+                    add(
+                        what,
+                        f"s3://{text}/{key_text or '*'}",
+                        resource.path,
+                        f"{path} names a bucket no template creates",
+                    )
+    if assembly is not None:
+        for kind, arn, stack_name in _bootstrap_roles(assembly):
+            add(kind, arn, stack_name, "the assembly manifest: the CDK CLI deploys the stack with it")
+    rows = [External(kind, ref, tuple(sorted(users)), basis) for (kind, ref), (users, basis) in found.items()]
+    return sorted(rows, key=lambda e: (e.kind, e.reference))
+
+
+def _bootstrap_roles(assembly: Path) -> Iterator[tuple[str, str, str]]:
+    """(kind, role ARN, stack) from the assembly manifest and each nested (Stage) assembly's."""
+    manifest = assembly / "manifest.json"
+    try:
+        artifacts = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts") or {}
+    except (OSError, ValueError):
+        return
+    for name, artifact in sorted(artifacts.items()):
+        props = artifact.get("properties") or {}
+        if artifact.get("type") == "cdk:cloud-assembly" and props.get("directoryName"):
+            yield from _bootstrap_roles(assembly / str(props["directoryName"]))
+        if artifact.get("type") == "aws:cloudformation:stack":
+            for field, kind in (
+                ("assumeRoleArn", "CDK bootstrap deploy role"),
+                ("cloudFormationExecutionRoleArn", "CDK bootstrap CloudFormation execution role"),
+            ):
+                if props.get(field):
+                    yield kind, str(props[field]).replace("${AWS::Partition}", "aws"), name
+        elif artifact.get("type") == "cdk:asset-manifest":
+            assets = manifest.parent / str(props.get("file", ""))
+            try:
+                data = json.loads(assets.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for body in (data.get("files") or {}).values():
+                for destination in (body.get("destinations") or {}).values():
+                    role = destination.get("assumeRoleArn")
+                    if role:
+                        arn = str(role).replace("${AWS::Partition}", "aws")
+                        yield "CDK bootstrap file-publishing role", arn, name.removesuffix(".assets")
+
+
+def wireless_statement(model: TemplateModel) -> str:
+    """Wireless presence, stated with its basis (1.2.3 asks the diagram to show wireless networks)."""
+    wireless = sorted({r.type for r in model.resources() if r.type.startswith(_WIRELESS_PREFIXES)})
+    if wireless:
+        return f"Wireless resources in the templates: {', '.join(wireless)}; connect them only through NSCs (1.3.3)."
+    return (
+        "Wireless: none in the templates (no AWS::IoTWireless::* resource, and no other CloudFormation type"
+        " creates a wireless network). The data centres' physical and wireless networks are AWS's"
+        " responsibility under the AWS PCI DSS Attestation of Compliance (see the responsibility work paper);"
+        " wireless networks of the customer's own offices are outside these templates: unverified."
+    )
+
+
+def display(resource: Resource) -> str:
+    return display_name(resource)
+
+
+def payment_channels(model: TemplateModel, scope: ScopeModel) -> list[tuple[str, str, str]]:
+    """(channel, present or N/A, basis) for each payment channel, from what the templates create."""
+    routes: list[str] = []
+    for rule in model.resources("AWS::ElasticLoadBalancingV2::ListenerRule"):
+        targets = [t for t in model.references(rule.stack, rule.prop("Actions")) if t.type.endswith("TargetGroup")]
+        if any(
+            f.key in {v.key for v in scope.vault_functions}
+            for t in targets
+            for f in model.references(t.stack, t.prop("Targets"))
+        ):
+            for condition in rule.prop("Conditions", default=[]) or []:
+                values = (condition.get("PathPatternConfig") or {}).get("Values") or condition.get("Values") or []
+                routes += [str(v) for v in values]
+    api = (
+        ("present", f"the vault's API behind the internet-facing ALB (mTLS), routes {', '.join(sorted(set(routes)))}")
+        if routes
+        else ("N/A", "no load balancer route reaches a card-vault function")
+    )
+    pages = [
+        r
+        for r in model.resources("AWS::CloudFront::Distribution", "AWS::Amplify::App", "AWS::S3::Bucket")
+        if r.prop("WebsiteConfiguration") is not None or r.type != "AWS::S3::Bucket"
+    ]
+    return [
+        ("Card-not-present API (server to server)", *api),
+        (
+            "E-commerce payment page (browser)",
+            "present" if pages else "N/A",
+            "a web-hosting resource is in the templates: its scripts fall under 6.4.3 and 11.6.1"
+            if pages
+            else "no web page is served: no CloudFront distribution, website bucket or Amplify app, and the ALB"
+            " answers 404 outside the vault's routes",
+        ),
+        (
+            "Card-present (POS terminals, kiosks)",
+            "N/A",
+            "no device, terminal or IoT resource in the templates",
+        ),
+        (
+            "Mail order / telephone order",
+            "N/A",
+            "no telephony or contact-centre resource (Amazon Connect, Chime) in the templates",
+        ),
+    ]

@@ -1,0 +1,234 @@
+"""Issue 20: the CDE boundary, what lies outside the templates, complete card-data flows, 3.5.1.
+
+All on the session's default synth (tests/conftest.py); negative cases edit a copy of its templates.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.gate import EVIDENCE_DIR
+from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, services_diagram
+from evidence.report import REPORT_NAME, build_diagrams, write_compliance_evidence
+from evidence.scope import CDE, ScopeModel, outside_templates, wireless_statement
+from evidence.topology import Topology
+from pci_rules.model import StackTemplate, TemplateModel
+from pci_rules.rule import evaluate
+from pci_rules.rules import RULES
+from tests.conftest import Synthesized
+
+
+@pytest.fixture(scope="module")
+def model(synthesized: Synthesized) -> TemplateModel:
+    return TemplateModel.from_assembly(synthesized.outdir)
+
+
+@pytest.fixture(scope="module")
+def report_text(synthesized: Synthesized, model: TemplateModel, tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("scope-evidence")
+    write_compliance_evidence(
+        out, model=model, results=evaluate(model, RULES), gate=synthesized.gate, report=synthesized.report
+    )
+    return (out / EVIDENCE_DIR / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+
+
+def _cde_paths(model: TemplateModel) -> set[str]:
+    scope = ScopeModel(model)
+    return {r.path for r in model.resources() if scope.category(r)[0] == CDE}
+
+
+def test_the_cde_holds_everything_that_stores_processes_or_transmits_pan(model: TemplateModel) -> None:
+    cde = _cde_paths(model)
+    for region in ("us-east-1", "us-west-2"):
+        expected = [
+            f"PciLz-default-Edge-{region}/WebAcl/WebAcl",
+            f"PciLz-default-Edge-{region}/PublicAlb/LoadBalancer/Resource",
+            f"PciLz-default-Workload-{region}/CardVault/Api/Resource",
+            f"PciLz-default-Workload-{region}/CardVault/Detokenize/Resource",
+            f"PciLz-default-Network-{region}/Network/Vpc/ApplicationSubnet1/Subnet",
+            f"PciLz-default-Network-{region}/Network/Vpc/CdeSubnet1/Subnet",
+            f"PciLz-default-Data-{region}/Database/Proxy/Resource",
+            f"PciLz-default-Data-{region}/Database/Instance/Resource",
+            f"PciLz-default-Keys-{region}/Keys/CardholderDataKey/Resource",
+        ]
+        assert set(expected) <= cde, set(expected) - cde
+        # The keyed-hash key: whatever the vault is given as its HMAC key (a secret today, a KMS HMAC key next).
+        scope = ScopeModel(model)
+        hmac = [k for k in scope.keyed_hash_keys.values() if model.stack_of(k).region == region]
+        assert hmac
+        assert all(k.path in cde for k in hmac)
+    # Not in the CDE: the public subnets (the NAT gateways' tier), the logs key, the trail.
+    assert not any("/PublicSubnet" in p or "/LogsKey/" in p or "/Trail/" in p for p in cde)
+
+
+def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateModel) -> None:
+    built = build_diagrams(model)
+    assert {b.diagram.name.split("-us-")[0] for b in built} == {"network", "data-flow", "security-services"}
+    for item in built:
+        legend = next(c for c in item.diagram.clusters if c.kind == "legend")
+        kinds = {item.diagram.nodes[n].kind for n in legend.nodes}
+        assert {"cde", "connected", "out"} <= kinds, item.diagram.name
+        assert "cluster_legend" in item.dot
+        assert "subgraph cluster_legend" in item.mermaid
+    for topo in Topology(model).regions.values():
+        network = network_diagram(topo, ScopeModel(model))
+        boundary = next(c for c in network.clusters[1].clusters if c.kind == "cde")
+        tiers = {c.label.split(" tier")[0] for c in boundary.clusters}
+        assert tiers == {"Application", "Cde"}, tiers  # the vault's subnets are inside the boundary
+        assert any(n.label.startswith("AWS WAF web ACL") and n.kind == "cde" for n in network.nodes.values())
+
+
+def test_wireless_is_stated_with_its_basis(model: TemplateModel, report_text: str) -> None:
+    statement = wireless_statement(model)
+    assert "none in the templates" in statement
+    assert "Attestation of Compliance" in statement
+    assert statement in report_text
+
+
+def test_outside_the_templates_is_derived_not_hand_listed(model: TemplateModel, synthesized: Synthesized) -> None:
+    rows = outside_templates(model, synthesized.outdir)
+    kinds = {r.kind for r in rows}
+    assert {
+        "ACM certificate",
+        "CDK asset object (bootstrap bucket)",
+        "CDK bootstrap deploy role",
+        "CDK bootstrap CloudFormation execution role",
+        "CDK bootstrap file-publishing role",
+        "hosted rotation function and its IAM role",
+        "IAM role",
+    } <= kinds, kinds
+    references = {r.reference for r in rows}
+    assert any(r.endswith(".pem") for r in references)  # the trust store's CA bundle object
+    assert "arn:aws:iam::111111111111:role/pci-lz-card-vault-detokenizer" in references  # the detokenize caller
+    # Nothing the templates create is listed: no pattern, no role or bucket of this synth.
+    assert not any("*" in r for r in references)
+    assert not any(r.endswith(":role/pci-lz-default-break-glass") for r in references)
+    # Derived: a new literal ARN, an import of an export nobody makes and a CRL object show up.
+    templates: dict[str, Any] = {name: copy.deepcopy(dict(s.template)) for name, s in model.stacks.items()}
+    edge = templates["PciLz-default-Edge-us-east-1"]["Resources"]
+    store = next(k for k, v in edge.items() if v["Type"] == "AWS::ElasticLoadBalancingV2::TrustStore")
+    edge["Crl"] = {
+        "Type": "AWS::ElasticLoadBalancingV2::TrustStoreRevocation",
+        "Properties": {
+            "TrustStoreArn": {"Ref": store},
+            "RevocationContents": [{"S3Bucket": "acme-pki", "S3Key": "clients.crl"}],
+        },
+    }
+    edge["Extra"] = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {
+            "KmsMasterKeyId": "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000001",
+            "DisplayName": {"Fn::ImportValue": "someone-elses-export"},
+        },
+    }
+    changed = TemplateModel(
+        StackTemplate(name, templates[name], s.account, s.region, s.assembly) for name, s in model.stacks.items()
+    )
+    added = {(r.kind, r.reference) for r in outside_templates(changed)} - {(r.kind, r.reference) for r in rows}
+    assert ("S3 object", "s3://acme-pki/clients.crl") in added
+    assert ("kms key", "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000001") in added
+    assert ("CloudFormation export", "someone-elses-export") in added
+
+
+def _labels(diagram: Any) -> dict[str, str]:
+    return {n.id: n.label for n in diagram.nodes.values()}
+
+
+def test_the_data_flow_runs_from_entry_to_final_disposition(model: TemplateModel) -> None:
+    scope = ScopeModel(model)
+    for topo in Topology(model).regions.values():
+        diagram = data_flow_diagram(model, topo, scope)
+        labels = _labels(diagram)
+
+        def node(prefix: str, labels: dict[str, str] = labels) -> str:
+            return next(i for i, label in labels.items() if label.startswith(prefix))
+
+        def detail(source: str, target: str, diagram: Diagram = diagram) -> str:
+            return next(e.detail for e in diagram.edges if e.source == source and e.target == target)
+
+        waf, detok, purge, migrate = (
+            node("AWS WAF"),
+            node("Lambda function\nCardVault/Detokenize"),
+            node("Lambda function\nCardVault/Purge"),
+            node("Lambda function\nCardVault/Migrate"),
+        )
+        database, backups = node("RDS DB instance"), node("Automated backups")
+        assert "TLS" in detail("client", waf)
+        assert "mutual TLS: verify" in detail("client", waf)
+        caller = node("Caller role\nrole/pci-lz-card-vault-detokenizer")
+        assert "response carries the PAN" in detail(caller, detok)
+        assert "cron(" in labels[next(e.source for e in diagram.edges if e.target == purge and "scheduled" in e.detail)]
+        assert any(e.target == migrate and "deploy" in e.detail for e in diagram.edges)
+        assert "retention 7 days" in labels[backups]
+        assert detail(database, backups)
+        assert any("cardholder-data" in labels[e.source] and e.target == backups for e in diagram.edges)
+        # KMS and Secrets Manager calls from the functions' own policies, with how they travel.
+        api = node("Lambda function\nCardVault/Api")
+        calls = [e.detail for e in diagram.edges if e.source == api]
+        assert any(c.startswith("kms:GenerateDataKey") and "kms interface endpoint" in c for c in calls)
+        assert any(c.startswith("secretsmanager:GetSecretValue") for c in calls)
+        # Every log ends somewhere stated: a log group with its retention.
+        sinks = [labels[e.target] for e in diagram.edges if e.kind == "log"]
+        assert sinks
+        assert all("kept" in s or "S3 bucket" in s for s in sinks)
+        # Every hop is numbered and says how it travels (protocol and encryption, or AWS-internal).
+        data = [e for e in diagram.edges if e.kind == "data"]
+        assert [e.label for e in diagram.edges] == [str(i) for i in range(1, len(diagram.edges) + 1)]
+        for hop in data:
+            assert re.search(r"TLS|AWS-internal|encrypted at rest", hop.detail), hop.detail
+        # Every store with its mechanism and key reference.
+        stores = {row[0]: row for row in diagram.stores}
+        db_row = next(row for name, row in stores.items() if name.startswith("RDS ") and "backups" not in name)
+        assert "field-level AES-256-GCM envelope" in db_row[2]
+        assert "keyed hash" in db_row[2]
+        assert "Fn::GetAtt" in db_row[3]
+        assert all(row[3] for row in diagram.stores)
+
+
+def test_the_report_lists_payment_channels_and_cites_field_level_encryption_for_3_5_1(report_text: str) -> None:
+    assert "| Card-not-present API (server to server) | present |" in report_text
+    assert "| Card-present (POS terminals, kiosks) | N/A |" in report_text
+
+    def section(requirement: str) -> str:
+        return report_text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+
+    assert "field-level AES-256-GCM envelope encryption" in section("3.5.1")
+    assert "keyed-hash key" in section("3.5.1.1")
+    assert "3.5.1.1.a" in section("3.5.1.1")
+    assert "not the mechanism that renders PAN unreadable" in section("3.5.1.2")
+
+
+def test_the_security_services_diagram_draws_audit_detection_deployment_and_access(
+    model: TemplateModel, synthesized: Synthesized
+) -> None:
+    diagram = services_diagram(model, ScopeModel(model), Path(synthesized.outdir))
+    # First lines, without the region each regional node names.
+    labels = {k: re.sub(r" \([a-z]{2}(-[a-z]+)+-\d\)$", "", v.split("\n")[0]) for k, v in _labels(diagram).items()}
+    edges = {(labels[e.source], labels[e.target]) for e in diagram.edges}
+    trail = next(v for v in labels.values() if v.startswith("CloudTrail trail"))
+    archive = next(v for v in labels.values() if v.startswith("S3 log archive"))
+    replica = next(v for v in labels.values() if v.startswith("S3 archive replica"))
+    assert (trail, archive) in edges
+    assert (archive, replica) in edges
+    assert sum(1 for v in labels.values() if v.startswith("GuardDuty detector")) == 2
+    assert ("user/break-glass-1", "IAM role BreakGlass/Role") in edges
+    assert any(a == "IAM role BreakGlass/Role" and b.startswith("SNS topic") for a, b in edges)
+    assert ("CDK bootstrap deploy role", "CDK bootstrap CloudFormation execution role") in edges
+    keys = [v for v in labels.values() if v.startswith("KMS key")]
+    assert len(keys) == len(list(model.resources("AWS::KMS::Key")))  # every key, once
+
+
+def test_no_diagram_repeats_a_label(model: TemplateModel, synthesized: Synthesized) -> None:
+    """One key's label once (the old "environment variables; environment variables; ..."), no two
+    nodes alike, no line twice in one label."""
+    for item in build_diagrams(model, assembly=Path(synthesized.outdir)):
+        labels = [n.label for n in item.diagram.nodes.values()]
+        assert len(labels) == len(set(labels)), item.diagram.name
+        for text in [*labels, *(e.detail or e.label for e in item.diagram.edges)]:
+            lines = [line for line in re.split(r"\n|; ", text) if line]
+            assert len(lines) == len(set(lines)), (item.diagram.name, text)

@@ -65,7 +65,7 @@ def local_vault(
     import psycopg
     from card_vault import migrate
     from card_vault.runtime import build_vault
-    from card_vault.settings import VaultSettings
+    from card_vault.settings import HmacKeySettings, VaultSettings
     from moto import mock_aws
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -91,12 +91,12 @@ def local_vault(
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         key_arn = session.client("kms").create_key(Description="cardholder data (local)")["KeyMetadata"]["Arn"]
-        secret_arn = session.client("secretsmanager").create_secret(
-            Name="card-vault/hmac-key", SecretString=secrets.token_urlsafe(48)
-        )["ARN"]
+        hmac_key_arn = session.client("kms").create_key(
+            Description="card vault keyed hash (local)", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+        )["KeyMetadata"]["Arn"]
         settings = VaultSettings(
             kms_key_id=key_arn,
-            hmac_secret_id=secret_arn,
+            hmac_keys=(HmacKeySettings(version=1, key_id=hmac_key_arn),),
             database_url=role_urls["card_vault_app"],
             clients=clients or (DEFAULT_CLIENT,),
             region=REGION,

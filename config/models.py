@@ -671,6 +671,26 @@ class CardVaultConfig(_Frozen):
     )
     purge_schedule_hour_utc: int = Field(default=3, ge=0, le=23, description="Hour (UTC) of the daily purge.")
     listener_rule_priority: int = Field(default=100, ge=1, le=50000, description="Priority of the /v1/* ALB rule.")
+    hmac_key_versions: tuple[int, ...] = Field(
+        default=(1,),
+        min_length=1,
+        max_length=2,
+        description=(
+            "Versions of the keyed-hash KMS key (HMAC_256, duplicate detection) the vault holds; the highest is"
+            " current. KMS never rotates HMAC keys: to rotate, add the next version (two during the rotation),"
+            " deploy, run the key-maintenance function's re-hash job until it answers more: false, then drop"
+            " the old version (its key is retained: schedule its deletion). Each version is its own key."
+        ),
+    )
+    decrypt_cache_max_age_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds an unwrapped data key stays cached in a function: disabling the cardholder-data key stops"
+            " warm detokenization within this time."
+        ),
+    )
     reserved_concurrency: VaultReservedConcurrency = Field(
         default_factory=VaultReservedConcurrency,
         description=(
@@ -679,6 +699,15 @@ class CardVaultConfig(_Frozen):
             " in every region (checked by make preflight)."
         ),
     )
+
+    @field_validator("hmac_key_versions")
+    @classmethod
+    def _hmac_versions(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a version more than once")
+        if not all(1 <= v <= 1000 for v in value):
+            raise ValueError("each version must be 1-1000")
+        return value
 
     @field_validator("client_ca_bundle")
     @classmethod

@@ -6,6 +6,10 @@
 - `Purge`: an EventBridge rule runs it daily; deletes cards past expiry plus the grace period.
 - `Migrate`: a CDK trigger (`aws_cdk.triggers`) that applies the yoyo migrations at deploy and
   creates one database role per function, each logging in by IAM token through the RDS proxy.
+- `Keys`: operator-run key maintenance (re-hash under the current HMAC key version, re-wrap data
+  keys under the cardholder-data key); no URL, no target, no schedule, no resource policy.
+- `hmac_keys`: one KMS HMAC_256 key per configured version (duplicate detection by `GenerateMac`;
+  the key material never leaves KMS, so no vault role holds it beside the hashes it reads).
 
 Every function: Python (`RUNTIME`), application subnets, its own KMS-encrypted log group kept
 >= the configured days, X-Ray tracing, environment encrypted with the vault's own KMS key, and a
@@ -37,7 +41,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
-from pci_constructs.key_ring import purpose_key, separate_administrators
+from pci_constructs.key_ring import only_grants_for_aws_resources, purpose_key, separate_administrators
 from pci_constructs.lambda_bundling import python_asset
 from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
@@ -50,7 +54,11 @@ HTTPS = 443
 APP_USER = "card_vault_app"
 DETOKENIZE_USER = "card_vault_detokenize"
 PURGE_USER = "card_vault_purge"
-DATABASE_USERS = (APP_USER, DETOKENIZE_USER, PURGE_USER)
+KEYS_USER = "card_vault_keys"
+DATABASE_USERS = (APP_USER, DETOKENIZE_USER, PURGE_USER, KEYS_USER)
+# The keyed hash: HMAC-SHA-256 inside KMS (lambda/card_vault/keyed_hash.py MAC_ALGORITHM).
+MAC_ALGORITHM = "HMAC_SHA_256"
+DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS = 300
 # What the vault passes as KMS encryption context for its data keys (lambda/card_vault/envelope.py).
 DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
@@ -83,6 +91,7 @@ class ReservedConcurrency:
     detokenize: int | None = 5
     purge: int | None = 1
     migration: int | None = 1  # one migration at a time (yoyo also locks)
+    keys: int | None = None  # operator-run, rarely, by hand: reserves none unless asked
 
 
 # Findings a function without reserved concurrency raises, and why the construct accepts them then.
@@ -91,7 +100,14 @@ _UNRESERVED_REASON = (
     " concurrency quota cannot hold the reservation beside the unreserved pool Lambda keeps; its database"
     " connections stay bounded by the RDS proxy's connection limit and its callers by the ALB or IAM"
 )
+_KEYS_UNRESERVED_REASON = (
+    "the card vault's key-maintenance function is run by an operator, by hand and rarely (a key rotation);"
+    " each run handles a bounded batch of rows, and its database connections stay bounded by the RDS"
+    " proxy's connection limit"
+)
 _UNRESERVED_FINDINGS = ("NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency",)
+# The requirement the gate's report names beside each reason (as the registry's entries do).
+_UNRESERVED_REQUIREMENT = "PCI DSS v4.0.1 2.2.1"
 _UNRESERVED_CHECKOV = "CKV_AWS_115"
 
 
@@ -133,20 +149,23 @@ class _FunctionSpec:
 class CardVault(Construct):
     """The four functions, their roles, keys, logs, schedule and ALB wiring.
 
-    Each function has its own security group whose egress is what it calls: the API and detokenize
-    functions the VPC endpoints' group on 443 (KMS, Secrets Manager), the purge nothing beyond the
+    Each function has its own security group whose egress is what it calls: the API, detokenize and
+    key-maintenance functions the VPC endpoints' group on 443 (KMS), the purge nothing beyond the
     database; with `database.client_security_group` the proxy (or instance) on the database port.
     The migration trigger reaches the instance directly and the Secrets Manager endpoint.
 
-    Raises ValueError for a listener rule priority outside 1-50000, no detokenize caller, or a target
-    group name AWS would refuse.
+    Raises ValueError for a listener rule priority outside 1-50000, no detokenize caller, a target
+    group name AWS would refuse, HMAC key versions that are not one or two distinct numbers 1-1000,
+    or a decrypt cache age outside 1-3600 s.
     """
 
     environment_key: kms.Key
-    hmac_secret: secretsmanager.Secret
+    hmac_keys: dict[int, kms.Key]
+    current_hmac_key: kms.Key
     api: lambda_.Function
     detokenize: lambda_.Function
     purge: lambda_.Function
+    keys: lambda_.Function
     migrate: triggers.TriggerFunction
     log_groups: dict[str, EncryptedLogGroup]
     trigger_provider_logs: EncryptedLogGroup
@@ -183,10 +202,18 @@ class CardVault(Construct):
         purge_grace_days: int,
         purge_schedule_hour_utc: int,
         reserved_concurrency: ReservedConcurrency | None = None,
+        hmac_key_versions: tuple[int, ...] = (1,),
+        decrypt_cache_max_age_seconds: int = DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS,
     ) -> None:
         super().__init__(scope, construct_id)
         if not detokenize_caller_role_arns:
             raise ValueError("detokenize_caller_role_arns: name at least one role")
+        if not 1 <= len(hmac_key_versions) <= 2 or len(set(hmac_key_versions)) != len(hmac_key_versions):
+            raise ValueError(f"hmac_key_versions={hmac_key_versions}: one version, or two during a rotation")
+        if not all(1 <= v <= 1000 for v in hmac_key_versions):
+            raise ValueError(f"hmac_key_versions={hmac_key_versions}: each version must be 1-1000")
+        if not 1 <= decrypt_cache_max_age_seconds <= 3600:
+            raise ValueError(f"decrypt_cache_max_age_seconds={decrypt_cache_max_age_seconds}: must be 1-3600")
         if not 1 <= listener_rule_priority <= 50000:
             raise ValueError(f"listener_rule_priority={listener_rule_priority}: must be 1-50000")
         if not _TARGET_GROUP_NAME.match(target_group_name):
@@ -210,20 +237,21 @@ class CardVault(Construct):
             description="Encrypts the card-vault functions' environment variables",
         )
         separate_administrators(self.environment_key, key_administrator_role_arns)
-        self.hmac_secret = secretsmanager.Secret(
-            self,
-            "HmacKey",
-            description="HMAC-SHA-256 key of the card vault's duplicate detection (PCI DSS 3.5.1.1)",
-            encryption_key=secrets_key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True, include_space=False
-            ),
+        self.hmac_keys = {
+            version: _hmac_key(
+                self, version, alias_prefix=alias_prefix, administrator_role_arns=key_administrator_role_arns
+            )
+            for version in sorted(hmac_key_versions)
+        }
+        self.current_hmac_key = self.hmac_keys[max(hmac_key_versions)]
+        hmac_keys_setting = json.dumps(
+            [{"version": v, "key_id": key.key_arn} for v, key in sorted(self.hmac_keys.items(), reverse=True)]
         )
-        retain(self.hmac_secret)
 
         common = {
             "VAULT_KMS_KEY_ID": cardholder_data_key.key_arn,
-            "VAULT_HMAC_SECRET_ID": self.hmac_secret.secret_arn,
+            "VAULT_HMAC_KEYS": hmac_keys_setting,
+            "VAULT_DECRYPT_CACHE_MAX_AGE_SECONDS": str(decrypt_cache_max_age_seconds),
             "VAULT_DB_HOST": database.proxy.endpoint if database.proxy else database.instance_endpoint,
             "VAULT_DB_TLS_CA": "proxy" if database.proxy else "rds",
             "VAULT_DB_PORT": str(database.port),
@@ -253,16 +281,14 @@ class CardVault(Construct):
                     ),
                 },
                 security_groups=[
-                    self._security_group("Api", endpoint_security_group, "KMS and Secrets Manager"),
+                    self._security_group("Api", endpoint_security_group, "KMS"),
                     database.client_security_group,
                 ],
                 timeout=Duration.seconds(10),
                 statements=[
                     _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
-                    iam.PolicyStatement(
-                        actions=["secretsmanager:GetSecretValue"], resources=[self.hmac_secret.secret_arn]
-                    ),
-                    self._secrets_decrypt_statement(),
+                    # Every held version: tokenize finds a card stored under the previous one mid-rotation.
+                    _mac_statement(list(self.hmac_keys.values())),
                     _connect_statement(self, database, APP_USER),
                 ],
             ),
@@ -301,6 +327,34 @@ class CardVault(Construct):
             ),
             concurrency=reserved.purge,
         )
+        self.keys = self._function(
+            "Keys",
+            _FunctionSpec(
+                handler="card_vault.keys.handler",
+                requirements="detokenize",  # the same dependencies: decrypt, hash, database
+                description="Card vault key maintenance (operator-run): re-hash under the current HMAC key, re-wrap",
+                environment={**common, "VAULT_DB_USER": KEYS_USER},
+                security_groups=[
+                    self._security_group("Keys", endpoint_security_group, "KMS"),
+                    database.client_security_group,
+                ],
+                timeout=Duration.minutes(15),
+                statements=[
+                    # Re-hash: decrypt the number (data keys, the vault's context), hash it under the current version.
+                    _data_key_statement(cardholder_data_key, "kms:Decrypt"),
+                    _mac_statement([self.current_hmac_key]),
+                    # Re-wrap ("ReEncrypt", AWS KMS API Reference: kms:ReEncryptFrom on the source key,
+                    # kms:ReEncryptTo on the destination; here both are the cardholder-data key, whose
+                    # newest key material re-encrypts) and DescribeKey to resolve the configured key's ARN.
+                    _data_key_statement(cardholder_data_key, "kms:ReEncryptFrom"),
+                    _data_key_statement(cardholder_data_key, "kms:ReEncryptTo"),
+                    iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[cardholder_data_key.key_arn]),
+                    _connect_statement(self, database, KEYS_USER),
+                ],
+            ),
+            concurrency=reserved.keys,
+            unreserved_reason=_KEYS_UNRESERVED_REASON,
+        )
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database, reserved.migration)
 
@@ -313,6 +367,9 @@ class CardVault(Construct):
         self.known_card_alarms = {
             c.client_id: self._known_card_alarm(c, known_card_alarm or KnownCardAlarm(), alarm_topic) for c in clients
         }
+        # On an update, a function's new code runs only once the schema it expects is there (each migration
+        # also keeps the previous code working: new columns get a default until the next release).
+        self.migrate.execute_before(self.api, self.detokenize, self.purge, self.keys)
         self.purge_rule = events.Rule(
             self,
             "PurgeSchedule",
@@ -394,7 +451,9 @@ class CardVault(Construct):
         self._policies[name] = policy
         return role.without_policy_updates()
 
-    def _function(self, name: str, spec: _FunctionSpec, *, concurrency: int | None) -> lambda_.Function:
+    def _function(
+        self, name: str, spec: _FunctionSpec, *, concurrency: int | None, unreserved_reason: str = _UNRESERVED_REASON
+    ) -> lambda_.Function:
         function = lambda_.Function(self, name, **self._function_props(name, spec))
         function.node.add_dependency(self._policies[name])
         # A ceiling on database connections through the proxy and on blast radius; it comes out of the
@@ -402,7 +461,7 @@ class CardVault(Construct):
         assert isinstance(function.node.default_child, lambda_.CfnFunction)
         function.node.default_child.reserved_concurrent_executions = concurrency
         if concurrency is None:
-            _accept_unreserved(function)
+            _accept_unreserved(function, unreserved_reason)
         return function
 
     def _function_props(self, name: str, spec: _FunctionSpec) -> dict[str, Any]:
@@ -638,14 +697,14 @@ class _ApiTarget:
         )
 
 
-def _accept_unreserved(function: lambda_.Function) -> None:
+def _accept_unreserved(function: lambda_.Function, reason: str = _UNRESERVED_REASON) -> None:
     """The construct's own justification, carried wherever it is used, for a function left unreserved."""
     for finding in _UNRESERVED_FINDINGS:
-        Validations.of(function).acknowledge(Acknowledgment(id=finding, reason=_UNRESERVED_REASON))
+        Validations.of(function).acknowledge(Acknowledgment(id=finding, reason=f"{reason} [{_UNRESERVED_REQUIREMENT}]"))
     resource = function.node.default_child
     assert isinstance(resource, lambda_.CfnFunction)
     existing = resource.get_metadata("checkov") or {}
-    skips = [*existing.get("skip", []), {"id": _UNRESERVED_CHECKOV, "comment": _UNRESERVED_REASON}]
+    skips = [*existing.get("skip", []), {"id": _UNRESERVED_CHECKOV, "comment": reason}]
     resource.add_metadata("checkov", {**existing, "skip": skips})
 
 
@@ -665,6 +724,67 @@ def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:
     """Data keys of the cardholder-data key, only with the vault's encryption context."""
     return iam.PolicyStatement(
         actions=[action], resources=[key.key_arn], conditions={"StringEquals": dict(DATA_KEY_CONTEXT)}
+    )
+
+
+_HMAC_ROTATION_REASON = (
+    "an HMAC KMS key cannot rotate automatically (AWS KMS Developer Guide, Rotating AWS KMS keys: symmetric"
+    " encryption keys only); the card vault rotates its keyed-hash key by version (card_vault.hmac_key_versions"
+    " and the re-hash job), yearly [PCI DSS v4.0.1 3.6.1]"
+)
+
+
+def _hmac_key(
+    scope: Construct, version: int, *, alias_prefix: str, administrator_role_arns: tuple[str, ...]
+) -> kms.Key:
+    """The keyed-hash key of one version: HMAC_256, GENERATE_VERIFY_MAC, retained, 30-day deletion window.
+
+    "HMAC keys in AWS KMS" (AWS KMS Developer Guide): the key material is generated in and never leaves
+    KMS; GenerateMac and VerifyMac are its only cryptographic operations. "Controlling access to HMAC
+    KMS keys": the key policy (CDK's default, the account root, so IAM policies grant its use) plus
+    IAM policies naming the key; `kms:MacAlgorithm` limits the algorithm. KMS does not rotate HMAC keys
+    automatically ("Rotating AWS KMS keys": symmetric encryption keys only), so rotation is a new
+    version (a new key beside this one, then the re-hash job); the version is part of the construct ID
+    and the alias, so versions never replace each other.
+    """
+    key = kms.Key(
+        scope,
+        f"HmacKeyV{version}",
+        alias=f"alias/{alias_prefix}/card-vault-hmac-v{version}",
+        description=f"Card vault keyed hash (duplicate detection), version {version} (PCI DSS 3.5.1.1)",
+        key_spec=kms.KeySpec.HMAC_256,
+        key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+        enable_key_rotation=False,
+        pending_window=Duration.days(30),
+    )
+    retain(key)
+    only_grants_for_aws_resources(key)
+    separate_administrators(key, administrator_role_arns)
+    resource = key.node.default_child
+    assert isinstance(resource, kms.CfnKey)
+    # checkov's CKV_AWS_7 expects EnableKeyRotation on HMAC keys too; KMS refuses it for them.
+    resource.add_metadata("checkov", {"skip": [{"id": "CKV_AWS_7", "comment": _HMAC_ROTATION_REASON}]})
+    if administrator_role_arns:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="KeyAdministratorsNeverMac",
+                effect=iam.Effect.DENY,
+                principals=[iam.ArnPrincipal(arn) for arn in administrator_role_arns],
+                actions=["kms:GenerateMac", "kms:VerifyMac"],
+                resources=["*"],
+            )
+        )
+    return key
+
+
+def _mac_statement(keys: list[kms.Key]) -> iam.PolicyStatement:
+    """kms:GenerateMac on the keyed-hash keys with the vault's algorithm only ("Controlling access to HMAC
+    KMS keys" and "AWS KMS condition keys: kms:MacAlgorithm", AWS KMS Developer Guide). No VerifyMac: the
+    vault compares hashes in the database's unique index, never asks KMS to verify one."""
+    return iam.PolicyStatement(
+        actions=["kms:GenerateMac"],
+        resources=[key.key_arn for key in keys],
+        conditions={"StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM}},
     )
 
 

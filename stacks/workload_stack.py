@@ -150,6 +150,8 @@ class WorkloadStack(LandingZoneStack):
                 purge=vault.reserved_concurrency.purge,
                 migration=vault.reserved_concurrency.migration,
             ),
+            hmac_key_versions=vault.hmac_key_versions,
+            decrypt_cache_max_age_seconds=vault.decrypt_cache_max_age_seconds,
         )
 
     def _proxy(self, config: EnvironmentConfig, database: EncryptedDatabase) -> rds.IDatabaseProxy | None:

@@ -405,6 +405,46 @@ def created_principals(template: Template) -> set[str]:
     return created
 
 
+# Actions that hand a role key material or secret values it could use offline.
+_KEY_MATERIAL_READS = ("secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters")
+
+
+def _role_actions(template: Template) -> dict[str, set[str]]:
+    """Every action each role of the template is allowed by the identity policies attached to it."""
+    allowed: dict[str, set[str]] = {}
+    for policy in [
+        *of_type(template, "AWS::IAM::ManagedPolicy").values(),
+        *of_type(template, "AWS::IAM::Policy").values(),
+    ]:
+        props = policy.get("Properties") or {}
+        actions = {
+            action
+            for statement in as_list((props.get("PolicyDocument") or {}).get("Statement"))
+            if isinstance(statement, dict) and statement.get("Effect", "Allow") == "Allow"
+            for action in as_list(statement.get("Action"))
+        }
+        for role in as_list(props.get("Roles")):
+            for ref in references(role):
+                allowed.setdefault(ref, set()).update(actions)
+    for logical_id, role in of_type(template, "AWS::IAM::Role").items():
+        for inline in as_list((role.get("Properties") or {}).get("Policies") or []):
+            for statement in as_list((inline.get("PolicyDocument") or {}).get("Statement") or []):
+                if isinstance(statement, dict) and statement.get("Effect", "Allow") == "Allow":
+                    allowed.setdefault(logical_id, set()).update(as_list(statement.get("Action")))
+    return allowed
+
+
+def database_users_reading_key_material(template: Template) -> list[str]:
+    """Roles that log in to a database as an application user (`rds-db:connect`) and can also read a secret
+    value: such a role holds a key (an HMAC key, say) beside the rows it reads, so it can test guesses offline
+    (issue 19, finding 3). A keyed-hash key belongs in KMS (GenerateMac), where every guess is a logged call."""
+    return sorted(
+        f"{role}: {sorted(actions & set(_KEY_MATERIAL_READS))}"
+        for role, actions in _role_actions(template).items()
+        if "rds-db:connect" in actions and actions & set(_KEY_MATERIAL_READS)
+    )
+
+
 # --- Issue #22: nothing a landing-zone role is granted is denied by the permissions boundary ----------
 
 

@@ -162,7 +162,7 @@ def test_each_vault_function_has_its_own_group_of_exact_egress(synthesized: Synt
         workload = synthesized.zone.regions[region].workload
         assert workload is not None
         groups = workload.vault.security_groups
-        assert sorted(groups) == ["Api", "Detokenize", "Purge"]
+        assert sorted(groups) == ["Api", "Detokenize", "Keys", "Purge"]
         template = synthesized.template(workload.stack_name)
         for name, group in groups.items():
             logical = workload.get_logical_id(group.node.default_child)  # type: ignore[arg-type]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
+from unittest import mock
 
 import pytest
 from aws_cdk import App, Environment, Stack
@@ -42,7 +44,7 @@ def test_a_workload_stack_per_region_after_edge(synthesized: Synthesized, region
 @pytest.mark.parametrize("region", REGIONS)
 def test_functions_in_application_subnets_encrypted_traced(synthesized: Synthesized, region: str) -> None:
     functions = _functions(_workload(synthesized, region))
-    assert len(functions) == 4
+    assert len(functions) == 5  # api, detokenize, purge, migrate, keys
     for resource in functions.values():
         props = resource["Properties"]
         assert props["Runtime"] == card_vault.RUNTIME.name
@@ -59,7 +61,7 @@ def test_functions_in_application_subnets_encrypted_traced(synthesized: Synthesi
 @pytest.mark.parametrize("region", REGIONS)
 def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region: str) -> None:
     groups = _workload(synthesized, region).find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 5  # the four functions' and the trigger's CDK provider's
+    assert len(groups) == 6  # the five functions' and the trigger's CDK provider's
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["Properties"]["RetentionInDays"] >= synthesized.config.log_retention_days
@@ -323,6 +325,160 @@ def test_vault_off_builds_no_workload_and_proxy_has_no_users(tmp_path: Any) -> N
     assert all(r.workload is None for r in zone.regions.values())
     data_template = Template.from_stack(zone.regions["us-east-1"].data).to_json()
     assert proxies_using_master_secret(data_template) == []
+
+
+# --- Issue 19, findings 3 and 6: the keyed hash in KMS, versioned ----------------------------------
+
+
+def _policy_of(template: Template, name: str) -> list[dict[str, Any]]:
+    (policy,) = [
+        p
+        for lid, p in template.find_resources("AWS::IAM::ManagedPolicy").items()
+        if lid.startswith(f"CardVault{name}Policy")
+    ]
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_keyed_hash_key_is_a_retained_kms_hmac_key_and_no_secret_remains(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    hmac_keys = template.find_resources("AWS::KMS::Key", {"Properties": {"KeySpec": "HMAC_256"}})
+    assert len(hmac_keys) == 1
+    (key,) = hmac_keys.values()
+    assert key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    assert key["Properties"].get("EnableKeyRotation") in (None, False)  # KMS cannot rotate HMAC keys
+    assert key["DeletionPolicy"] == "Retain"
+    assert key["Properties"]["PendingWindowInDays"] == 30
+    template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/pci-lz/default/card-vault-hmac-v1"})
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_api_role_may_only_generate_macs_never_read_key_material(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    statements = _policy_of(template, "Api")
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert not {a for a in actions if a.startswith("secretsmanager:") or a.startswith("ssm:")}
+    assert "kms:VerifyMac" not in actions
+    (mac,) = [s for s in statements if s["Action"] == "kms:GenerateMac"]
+    assert mac["Condition"] == {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
+    decrypts = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert len(decrypts) == 1  # its environment key only: no data key, no secret, ever decrypted
+    (function,) = [f for lid, f in _functions(template).items() if lid.startswith("CardVaultApi")]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert "VAULT_HMAC_SECRET_ID" not in variables
+    assert "VAULT_HMAC_KEYS" in variables
+    assert variables["VAULT_DECRYPT_CACHE_MAX_AGE_SECONDS"] == "300"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_keys_function_is_operator_run_with_its_own_login(synthesized: Synthesized, region: str) -> None:
+    template = _workload(synthesized, region)
+    statements = _policy_of(template, "Keys")
+    by_action = {a: s for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {"kms:Decrypt", "kms:GenerateMac", "kms:ReEncryptFrom", "kms:ReEncryptTo", "rds-db:connect"} <= set(
+        by_action
+    )
+    for action in ("kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"):
+        assert by_action[action]["Condition"] == {"StringEquals": card_vault.DATA_KEY_CONTEXT}
+    assert not [a for a in by_action if a.startswith("secretsmanager:")]
+    permissions = template.find_resources("AWS::Lambda::Permission")
+    keys_function = [lid for lid in _functions(template) if lid.startswith("CardVaultKeys")]
+    assert keys_function
+    assert not [p for p in permissions.values() if keys_function[0] in json.dumps(p["Properties"]["FunctionName"])]
+    template.has_resource_properties("AWS::Lambda::Function", {"Handler": "card_vault.keys.handler", "Timeout": 900})
+
+
+def test_a_rotation_holds_two_hmac_key_versions_each_its_own_resource(tmp_path: Any) -> None:
+    from stacks.landing_zone import build_landing_zone
+
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
+    data["card_vault"]["hmac_key_versions"] = [1, 2]
+    app = App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    zone = build_landing_zone(app, parse_environment(data))
+    workload = zone.regions[data["home_region"]].workload
+    assert workload is not None
+    vault = workload.vault
+    assert sorted(vault.hmac_keys) == [1, 2]
+    assert vault.current_hmac_key is vault.hmac_keys[2]
+    # Version 1 keeps the construct ID (so its logical ID) it had before the rotation: never replaced.
+    assert vault.hmac_keys[1].node.id == "HmacKeyV1"
+    template = Template.from_stack(workload)
+    (mac,) = [s for s in _policy_of(template, "Api") if s["Action"] == "kms:GenerateMac"]
+    assert len(mac["Resource"]) == 2  # tokenize finds cards under either version
+    (keys_mac,) = [s for s in _policy_of(template, "Keys") if s["Action"] == "kms:GenerateMac"]
+    assert "HmacKeyV2" in json.dumps(keys_mac["Resource"])  # the re-hash job writes the current version only
+    assert "HmacKeyV1" not in json.dumps(keys_mac["Resource"])
+    (api,) = [f for lid, f in _functions(template).items() if lid.startswith("CardVaultApi")]
+    setting = json.dumps(api["Properties"]["Environment"]["Variables"]["VAULT_HMAC_KEYS"])
+    assert setting.index("HmacKeyV2") < setting.index("HmacKeyV1")  # current first
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"hmac_key_versions": ()}, "hmac_key_versions"),
+        ({"hmac_key_versions": (1, 2, 3)}, "hmac_key_versions"),
+        ({"hmac_key_versions": (2, 2)}, "hmac_key_versions"),
+        ({"hmac_key_versions": (0,)}, "hmac_key_versions"),
+        ({"decrypt_cache_max_age_seconds": 0}, "decrypt_cache_max_age_seconds"),
+    ],
+    ids=["none", "three", "repeated", "zero", "cache-age-zero"],
+)
+def test_bad_key_options_are_refused_naming_the_field(options: dict[str, Any], field: str) -> None:
+    stack = Stack(App(context=CDK_CONTEXT), "Bad", env=Environment(account="111111111111", region="us-east-1"))
+    unused = mock.MagicMock()  # the options are checked before any of these is used
+    arguments: dict[str, Any] = dict.fromkeys(
+        (
+            "vpc",
+            "subnets",
+            "endpoint_security_group",
+            "database",
+            "cardholder_data_key",
+            "secrets_key",
+            "log_key",
+            "listener",
+            "alarm_topic",
+        ),
+        unused,
+    )
+    with pytest.raises(ValueError, match=field):
+        card_vault.CardVault(
+            stack,
+            "CardVault",
+            alias_prefix="bad",
+            key_administrator_role_arns=(),
+            log_retention_days=365,
+            listener_rule_priority=100,
+            target_group_name="card-vault-bad",
+            clients=(),
+            detokenize_caller_role_arns=("arn:aws:iam::111111111111:role/d",),
+            purge_grace_days=30,
+            purge_schedule_hour_utc=3,
+            **arguments,
+            **options,
+        )
+
+
+def test_configuration_refuses_a_repeated_hmac_version() -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["card_vault"]["hmac_key_versions"] = [1, 1]
+    with pytest.raises(ConfigError, match="hmac_key_versions"):
+        parse_environment(data)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_vault_function_updates_only_after_the_migration(synthesized: Synthesized, region: str) -> None:
+    """A function's new code never runs against the previous schema: each waits for the migration trigger."""
+    template = _workload(synthesized, region)
+    (trigger,) = template.find_resources("Custom::Trigger")
+    functions = {
+        lid: f for lid, f in _functions(template).items() if "card_vault.migrate" not in f["Properties"]["Handler"]
+    }
+    assert len(functions) == 4
+    for logical_id, function in functions.items():
+        assert trigger in function.get("DependsOn", []), logical_id
 
 
 # --- Issue 19: known-card alarms, the health check, the certificate revocation list ---------------------------

@@ -45,6 +45,7 @@ from tests.template_scan import (
     Template,
     as_list,
     created_principals,
+    database_users_reading_key_material,
     empty_templates,
     endpoint_gaps,
     foreign_alarm_actions,
@@ -515,7 +516,7 @@ def test_reservations_follow_the_configuration_and_dropped_ones_carry_their_just
         if "ReservedConcurrentExecutions" not in r["Properties"]
         and "card_vault" in str(r["Properties"].get("Handler", ""))
     ]
-    assert len(unreserved) == 3
+    assert len(unreserved) == 4  # the key-maintenance function reserves none by default
     for resource in unreserved:
         skips = {s["id"] for s in resource["Metadata"]["checkov"]["skip"]}
         assert "CKV_AWS_115" in skips
@@ -668,6 +669,41 @@ def test_a_trigger_waiting_only_its_function_timeout_is_caught(tmp_path: Path) -
         == ["MigrateTriggerC8C9B43F waits 300 s for a function that may run 300 s"]
         or len(trigger_headroom_gaps(_template(stack))) == 1
     )
+
+
+# --- A database login beside key material (issue 19, finding 3) ----------------------------------
+
+
+def test_no_database_user_role_can_read_key_material(synthesized: Synthesized) -> None:
+    """No role that logs in to a database by IAM can read a secret value: hashes, truncated PANs and the
+    key that made them never meet in one role (the keyed hash lives in KMS, GenerateMac only)."""
+    scanned = 0
+    for name, template in synthesized.templates():
+        scanned += 1
+        assert database_users_reading_key_material(template) == [], name
+    assert scanned
+
+
+def test_a_database_user_reading_a_secret_is_caught(tmp_path: Path) -> None:
+    stack = _bad_stack(tmp_path)
+    role = iam.Role(stack, "Api", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    iam.ManagedPolicy(
+        stack,
+        "ApiPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                actions=["rds-db:connect"], resources=["arn:aws:rds-db:us-east-1:111111111111:dbuser:prx-1/app"]
+            ),
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=["arn:aws:secretsmanager:us-east-1:111111111111:secret:hmac"],
+            ),
+        ],
+    )
+    findings = database_users_reading_key_material(_template(stack))
+    assert len(findings) == 1
+    assert "secretsmanager:GetSecretValue" in findings[0]
 
 
 # --- Alarm actions stay in the alarm's region (issue 19: the vault's known-card alarms per region) -------------

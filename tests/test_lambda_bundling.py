@@ -293,3 +293,13 @@ def test_a_pruned_botocore_creates_every_client_the_function_needs_and_no_other(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "pruned"
+
+
+def test_the_key_maintenance_function_fits_the_detokenize_bundle() -> None:
+    """The Keys function (card_vault.keys) ships in the detokenize bundle: it may need nothing that bundle lacks."""
+    modules, services = _reachable("card_vault.keys")
+    needed = {_distribution(m) for m in modules} | {i for m in modules for i in IMPLIED.get(m, set())}
+    assert needed <= _requirement_names(LAMBDA_ROOT / "detokenize" / "requirements.txt")
+    kept = lambda_bundling.aws_services(LAMBDA_ROOT / "detokenize" / "requirements.txt")
+    assert kept is not None
+    assert set(services) <= set(kept)

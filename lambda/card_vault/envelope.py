@@ -16,11 +16,17 @@ A 16-digit card number is 12 + 16 + 16 = 44 bytes. Data keys are 256-bit keys fr
 Rotation: a new data key is taken after `max_age_seconds` or `max_messages` encryptions
 (NIST SP 800-38D caps random 96-bit nonces at 2**32 messages per key; the default is far below);
 KMS rotates the key material of the cardholder-data key yearly, and old data keys stay
-decryptable because KMS keeps every key version. A new format gets a new version number;
-readers dispatch on `format_version`, so rows of every version stay readable while they are
-re-encrypted.
+decryptable because KMS keeps every key version. Each data key is decrypted with the KMS key
+recorded beside it (`data_keys.kms_key_arn`), never the configured one, so a replaced key keeps
+its data keys readable until `card_vault.keys.rewrap` has re-encrypted them (`kms:ReEncrypt`)
+under the new one. An unwrapped data key is cached for at most `decrypt_cache_max_age_seconds`:
+disabling the KMS key (an incident) stops every warm detokenize within that age.
 
-AWS docs: "AWS KMS cryptography essentials" (envelope encryption), "GenerateDataKey", "Decrypt".
+A new format gets a new version number; `open` dispatches on `format_version` (`OPENERS`) and
+refuses a version it does not know with `UnsupportedFormatError`, naming the version only.
+
+AWS docs: "AWS KMS cryptography essentials" (envelope encryption), "GenerateDataKey", "Decrypt",
+"ReEncrypt".
 """
 
 from __future__ import annotations
@@ -44,10 +50,15 @@ DATA_KEY_CONTEXT = {"purpose": "card-vault-data-key"}
 DEFAULT_MAX_AGE_SECONDS = 300.0
 DEFAULT_MAX_MESSAGES = 1_000_000
 DEFAULT_DECRYPT_CACHE_SIZE = 64
+DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS = 300.0
 
 
 class DecryptionError(Exception):
     """A ciphertext failed authentication: tampered, wrong token/field, wrong key or unknown format."""
+
+
+class UnsupportedFormatError(DecryptionError):
+    """A stored row of a format version this release cannot read (the message names the version only)."""
 
 
 class DataKeyStore(Protocol):
@@ -55,7 +66,9 @@ class DataKeyStore(Protocol):
 
     def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str) -> None: ...
 
-    def load_data_key(self, key_id: uuid.UUID) -> bytes: ...
+    def load_data_key(self, key_id: uuid.UUID) -> tuple[bytes, str]:
+        """The wrapped data key and the ARN of the KMS key that wrapped it."""
+        ...
 
 
 @dataclass
@@ -94,21 +107,29 @@ class EnvelopeCipher:
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
         max_messages: int = DEFAULT_MAX_MESSAGES,
         decrypt_cache_size: int = DEFAULT_DECRYPT_CACHE_SIZE,
+        decrypt_cache_max_age_seconds: float = DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_messages < 1 or max_age_seconds <= 0 or decrypt_cache_size < 1:
-            raise ValueError("max_messages, max_age_seconds and decrypt_cache_size must be positive")
+        if max_messages < 1 or max_age_seconds <= 0 or decrypt_cache_size < 1 or decrypt_cache_max_age_seconds <= 0:
+            raise ValueError(
+                "max_messages, max_age_seconds, decrypt_cache_size and decrypt_cache_max_age_seconds must be positive"
+            )
         self._kms = kms
         self._key_id = key_id
         self._store = store
         self._max_age = max_age_seconds
         self._max_messages = max_messages
         self._cache_size = decrypt_cache_size
+        self._cache_max_age = decrypt_cache_max_age_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._active: _ActiveKey | None = None
-        self._unwrapped: OrderedDict[uuid.UUID, AESGCM] = OrderedDict()
+        self._unwrapped: OrderedDict[uuid.UUID, tuple[AESGCM, float]] = OrderedDict()
         self.kms_calls = 0
+
+    @property
+    def kms(self) -> Any:
+        return self._kms
 
     def _fresh(self, active: _ActiveKey | None) -> bool:
         return (
@@ -134,24 +155,33 @@ class EnvelopeCipher:
             return active
 
     def _remember(self, key_id: uuid.UUID, aead: AESGCM) -> None:
-        self._unwrapped[key_id] = aead
+        self._unwrapped[key_id] = (aead, self._clock())
         self._unwrapped.move_to_end(key_id)
         while len(self._unwrapped) > self._cache_size:
             self._unwrapped.popitem(last=False)
 
     def _decryption_key(self, key_id: uuid.UUID) -> AESGCM:
+        """The unwrapped data key: from the cache while younger than the cache's max age, else from KMS,
+        decrypted with the KMS key recorded beside it (a disabled or replaced key answers for itself)."""
         with self._lock:
             cached = self._unwrapped.get(key_id)
-            if cached is not None:
+            if cached is not None and self._clock() - cached[1] < self._cache_max_age:
                 self._unwrapped.move_to_end(key_id)
-                return cached
-        wrapped = self._store.load_data_key(key_id)
-        response = self._kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=DATA_KEY_CONTEXT, KeyId=self._key_id)
+                return cached[0]
+            self._unwrapped.pop(key_id, None)
+        wrapped, kms_key_arn = self._store.load_data_key(key_id)
+        response = self._kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=DATA_KEY_CONTEXT, KeyId=kms_key_arn)
         with self._lock:
             self.kms_calls += 1
             aead = AESGCM(response["Plaintext"])
             self._remember(key_id, aead)
             return aead
+
+    def forget(self) -> None:
+        """Drop every unwrapped data key held (the next seal takes a new data key, each open asks KMS)."""
+        with self._lock:
+            self._unwrapped.clear()
+            self._active = None
 
     def seal(self, plaintext: str, *, token: str, field: str) -> Sealed:
         """Encrypt `plaintext` for (`token`, `field`) under the active data key."""
@@ -161,9 +191,21 @@ class EnvelopeCipher:
         return Sealed(FORMAT_VERSION, active.key_id, nonce + body)
 
     def open(self, sealed: Sealed, *, token: str, field: str) -> str:
-        """Decrypt `sealed` for (`token`, `field`); raises DecryptionError on any mismatch."""
-        if sealed.format_version != FORMAT_VERSION:
-            raise DecryptionError(f"unknown stored format version {sealed.format_version}")
+        """Decrypt `sealed` for (`token`, `field`), dispatching on its format version.
+
+        Raises UnsupportedFormatError for a version this release does not read, DecryptionError on
+        any other mismatch; neither message holds any part of the plaintext.
+        """
+        opener = OPENERS.get(sealed.format_version)
+        if opener is None:
+            raise UnsupportedFormatError(
+                f"stored format version {sealed.format_version} is not supported by this release"
+                f" (supported: {', '.join(str(v) for v in sorted(OPENERS))})"
+            )
+        return opener(self, sealed, token, field)
+
+    def _open_v1(self, sealed: Sealed, token: str, field: str) -> str:
+        """Format 1: nonce(12) || AES-256-GCM ciphertext || tag(16), AAD `card-vault/v1/<field>/<token>`."""
         if len(sealed.ciphertext) <= NONCE_BYTES + 16:
             raise DecryptionError("ciphertext too short")
         aead = self._decryption_key(sealed.data_key_id)
@@ -174,3 +216,7 @@ class EnvelopeCipher:
             raise DecryptionError(
                 f"ciphertext of {field} failed authentication for token {token}: tampered, moved or wrong key"
             ) from None
+
+
+# Readers of each stored format version (`cards.format_version`); a new format adds its reader here.
+OPENERS: dict[int, Callable[[EnvelopeCipher, Sealed, str, str], str]] = {1: EnvelopeCipher._open_v1}

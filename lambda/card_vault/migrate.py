@@ -27,7 +27,7 @@ from urllib.parse import quote
 from psycopg import connect, sql
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-APP_ROLES = ("card_vault_app", "card_vault_detokenize", "card_vault_purge")
+APP_ROLES = ("card_vault_app", "card_vault_detokenize", "card_vault_purge", "card_vault_keys")
 LoginMode = Literal["iam", "password"]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from card_vault.envelope import EnvelopeCipher
-from card_vault.keyed_hash import KeyedHasher
+from card_vault.keyed_hash import HmacKey, KeyedHasher
 from card_vault.settings import PROXY_CA_BUNDLE, RDS_CA_BUNDLE, VaultSettings, from_environment
 from card_vault.store import CardStore, open_pool
 from card_vault.tracing import trace_aws_calls
@@ -66,8 +66,14 @@ def build_vault(settings: VaultSettings, *, session: Any = None, pool_size: int 
     else:
         conninfo = iam_conninfo(settings, session.client("rds"))
     store = CardStore(open_pool(conninfo, max_size=pool_size))
-    cipher = EnvelopeCipher(kms=session.client("kms"), key_id=settings.kms_key_id, store=store)
-    hasher = KeyedHasher(secrets_client=session.client("secretsmanager"), secret_id=settings.hmac_secret_id)
+    kms = session.client("kms")
+    cipher = EnvelopeCipher(
+        kms=kms,
+        key_id=settings.kms_key_id,
+        store=store,
+        decrypt_cache_max_age_seconds=settings.decrypt_cache_max_age_seconds,
+    )
+    hasher = KeyedHasher(kms=kms, keys=[HmacKey(k.version, k.key_id) for k in settings.hmac_keys])
     return Vault(store=store, cipher=cipher, hasher=hasher)
 
 

@@ -3,7 +3,10 @@
 Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
 
 - `VAULT_KMS_KEY_ID`: ARN of the cardholder-data KMS key (data keys are generated under it);
-- `VAULT_HMAC_SECRET_ID`: ARN of the Secrets Manager secret holding the HMAC key;
+- `VAULT_HMAC_KEYS`: JSON list of the keyed-hash KMS keys held, each `{"version", "key_id"}` (HMAC_256
+  keys, `GenerateMac`; the highest version is current, a second one only during a rotation);
+- `VAULT_DECRYPT_CACHE_MAX_AGE_SECONDS`: how long an unwrapped data key is reused (default 300): the
+  longest a warm detokenize keeps working after the KMS key is disabled;
 - `VAULT_DB_HOST`, `VAULT_DB_PORT`, `VAULT_DB_NAME`, `VAULT_DB_USER`: the RDS proxy endpoint and
   this function's own database user (IAM authentication, TLS with the certificate verified);
 - `VAULT_DB_TLS_CA`: `proxy` (Amazon root CAs, the proxy's ACM certificate) or `rds` (the RDS CAs,
@@ -50,11 +53,21 @@ class ClientSettings(BaseModel):
     tokenize_per_minute: int = Field(default=DEFAULT_TOKENIZE_PER_MINUTE, ge=1, le=1_000_000)
 
 
+class HmacKeySettings(BaseModel):
+    """One keyed-hash key version and its KMS key (ARN or alias)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1, le=1000)
+    key_id: str = Field(min_length=1)
+
+
 class VaultSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kms_key_id: str = Field(min_length=1)
-    hmac_secret_id: str = Field(min_length=1)
+    hmac_keys: tuple[HmacKeySettings, ...] = Field(min_length=1, max_length=2)
+    decrypt_cache_max_age_seconds: float = Field(default=300.0, gt=0, le=3600)
     db_host: str | None = None
     db_port: int = Field(default=5432, ge=1, le=65535)
     db_name: str | None = None
@@ -81,6 +94,12 @@ class VaultSettings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _distinct_hmac_versions(self) -> VaultSettings:
+        if len({k.version for k in self.hmac_keys}) != len(self.hmac_keys):
+            raise ValueError("hmac_keys: each version once")
+        return self
+
+    @model_validator(mode="after")
     def _one_database(self) -> VaultSettings:
         direct = (self.db_host, self.db_name, self.db_user)
         if self.database_url is None and not all(direct):
@@ -98,7 +117,7 @@ def from_environment(environ: dict[str, str] | None = None) -> VaultSettings:
     for field in VaultSettings.model_fields:
         value = env.get(f"VAULT_{field.upper()}")
         if value is not None:
-            raw[field] = json.loads(value) if field == "clients" else value
+            raw[field] = json.loads(value) if field in {"clients", "hmac_keys"} else value
     raw.setdefault("region", env.get("AWS_REGION"))
     try:
         return VaultSettings.model_validate(raw)

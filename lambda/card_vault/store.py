@@ -47,6 +47,7 @@ class NewCard:
     client_id: str
     token: str
     pan_hmac: bytes
+    hmac_key_version: int
     pan: Sealed
     name: Sealed
     brand: str
@@ -141,12 +142,39 @@ class CardStore:
                 (key_id, wrapped_key, kms_key_arn),
             )
 
-    def load_data_key(self, key_id: uuid.UUID) -> bytes:
+    def load_data_key(self, key_id: uuid.UUID) -> tuple[bytes, str]:
         with self._pool.connection() as conn:
-            row = conn.execute("SELECT wrapped_key FROM vault.data_keys WHERE id = %s", (key_id,)).fetchone()
+            row = conn.execute(
+                "SELECT wrapped_key, kms_key_arn FROM vault.data_keys WHERE id = %s", (key_id,)
+            ).fetchone()
         if row is None:
             raise LookupError(f"data key {key_id} not found")
-        return bytes(row[0])
+        return bytes(row[0]), str(row[1])
+
+    def find_under(
+        self, *, client_id: str, hmac_key_version: int, pan_hmac: bytes, expiry: tuple[int, int]
+    ) -> StoredCard | None:
+        """The client's card hashed under an older key version (a rotation in progress), its expiry raised to
+        `expiry` (year, month) when that is later; None when there is none."""
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "UPDATE vault.cards SET expiry_year = %(year)s, expiry_month = %(month)s"
+                " WHERE client_id = %(client_id)s AND hmac_key_version = %(version)s AND pan_hmac = %(mac)s"
+                " AND (expiry_year, expiry_month) < (%(year)s, %(month)s)",
+                {
+                    "year": expiry[0],
+                    "month": expiry[1],
+                    "client_id": client_id,
+                    "version": hmac_key_version,
+                    "mac": pan_hmac,
+                },
+            )
+            row = cur.execute(
+                "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
+                " WHERE client_id = %s AND hmac_key_version = %s AND pan_hmac = %s",
+                (client_id, hmac_key_version, pan_hmac),
+            ).fetchone()
+        return None if row is None else StoredCard(**row)
 
     def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
         """Take `cards` from the client's budget of `limit` per window, or refuse and take nothing.
@@ -315,10 +343,11 @@ class CardStore:
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 """
-                INSERT INTO vault.cards AS c (client_id, token, pan_hmac, format_version, data_key_id, pan_ciphertext,
-                    name_ciphertext, brand, first6, last4, expiry_month, expiry_year)
-                VALUES (%(client_id)s, %(token)s, %(pan_hmac)s, %(format_version)s, %(data_key_id)s, %(pan_ciphertext)s,
-                    %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s, %(expiry_month)s, %(expiry_year)s)
+                INSERT INTO vault.cards AS c (client_id, token, pan_hmac, hmac_key_version, format_version, data_key_id,
+                    pan_ciphertext, name_ciphertext, brand, first6, last4, expiry_month, expiry_year)
+                VALUES (%(client_id)s, %(token)s, %(pan_hmac)s, %(hmac_key_version)s, %(format_version)s,
+                    %(data_key_id)s, %(pan_ciphertext)s, %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s,
+                    %(expiry_month)s, %(expiry_year)s)
                 ON CONFLICT (client_id, pan_hmac) DO UPDATE
                     SET expiry_year = EXCLUDED.expiry_year, expiry_month = EXCLUDED.expiry_month
                     WHERE (EXCLUDED.expiry_year, EXCLUDED.expiry_month) > (c.expiry_year, c.expiry_month)
@@ -328,6 +357,7 @@ class CardStore:
                     "client_id": card.client_id,
                     "token": card.token,
                     "pan_hmac": card.pan_hmac,
+                    "hmac_key_version": card.hmac_key_version,
                     "format_version": card.pan.format_version,
                     "data_key_id": card.pan.data_key_id,
                     "pan_ciphertext": card.pan.ciphertext,
@@ -384,6 +414,57 @@ class CardStore:
                 return int(row[0]) if row else 0
             cur = conn.execute(f"DELETE FROM vault.cards WHERE {condition}", params)  # noqa: S608 -- constant SQL, values bound
             return cur.rowcount
+
+    # -- key maintenance (the card_vault_keys login) ----------------------------------------
+
+    def rows_to_rehash(self, *, current_version: int, limit: int, after: str = "") -> list[tuple[str, int, Sealed]]:
+        """Up to `limit` cards hashed under another key version than `current_version`, by token after `after`:
+        (token, their version, the sealed card number)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT token, hmac_key_version, format_version, data_key_id, pan_ciphertext FROM vault.cards"
+                " WHERE hmac_key_version <> %s AND token > %s ORDER BY token LIMIT %s",
+                (current_version, after, limit),
+            ).fetchall()
+        return [(str(r[0]), int(r[1]), Sealed(int(r[2]), r[3], bytes(r[4]))) for r in rows]
+
+    def set_hmac(self, token: str, *, old_version: int, pan_hmac: bytes, version: int) -> bool | None:
+        """Re-hash one card: True when moved, False when it changed meanwhile (deleted or already moved),
+        None when its client already has this card under the new hash (a duplicate made before the move)."""
+        from psycopg import errors
+
+        try:
+            with self._pool.connection() as conn:
+                cur = conn.execute(
+                    "UPDATE vault.cards SET pan_hmac = %s, hmac_key_version = %s"
+                    " WHERE token = %s AND hmac_key_version = %s",
+                    (pan_hmac, version, token, old_version),
+                )
+                return cur.rowcount == 1
+        except errors.UniqueViolation:
+            return None
+
+    def data_keys_to_rewrap(
+        self, *, target_key_arn: str, limit: int, every: bool, after: uuid.UUID | None = None
+    ) -> list[tuple[uuid.UUID, bytes, str]]:
+        """Data keys wrapped by another KMS key than `target_key_arn` (or, with `every`, all of them), by ID."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, wrapped_key, kms_key_arn FROM vault.data_keys"
+                " WHERE (%s OR kms_key_arn <> %s) AND id > %s ORDER BY id LIMIT %s",
+                (every, target_key_arn, after or uuid.UUID(int=0), limit),
+            ).fetchall()
+        return [(r[0], bytes(r[1]), str(r[2])) for r in rows]
+
+    def set_wrapped_key(self, key_id: uuid.UUID, *, wrapped_key: bytes, kms_key_arn: str, previous: bytes) -> bool:
+        """Replace one wrapped data key, unless another run changed it first."""
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                "UPDATE vault.data_keys SET wrapped_key = %s, kms_key_arn = %s, rewrapped_at = now()"
+                " WHERE id = %s AND wrapped_key = %s",
+                (wrapped_key, kms_key_arn, key_id, previous),
+            )
+            return cur.rowcount == 1
 
     def count(self) -> int:
         with self._pool.connection() as conn:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from card_vault.envelope import EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
@@ -60,11 +61,24 @@ class Tokenized:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class VaultParts:
+    """What the key-maintenance jobs work with (`card_vault.keys`)."""
+
+    store: CardStore
+    cipher: EnvelopeCipher
+    hasher: KeyedHasher
+    kms: Any
+
+
 class Vault:
     def __init__(self, *, store: CardStore, cipher: EnvelopeCipher, hasher: KeyedHasher) -> None:
         self._store = store
         self._cipher = cipher
         self._hasher = hasher
+
+    def parts(self) -> VaultParts:
+        return VaultParts(self._store, self._cipher, self._hasher, self._cipher.kms)
 
     def _new_card(self, request: TokenizeRequest, *, client_id: str, pan_hmac: bytes) -> NewCard:
         candidate = new_token()
@@ -73,6 +87,7 @@ class Vault:
             client_id=client_id,
             token=candidate,
             pan_hmac=pan_hmac,
+            hmac_key_version=self._hasher.current.version,
             pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
             name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
             brand=request.brand,
@@ -122,9 +137,33 @@ class Vault:
         A card sent twice in one batch gets one token (the second answer is `created=False`).
         """
         cards: list[NewCard] = []
+        earlier: list[Tokenized | None] = []  # a card found under an older HMAC key version (a rotation)
         for request in requests:
-            cards.append(self._new_card(request, client_id=client_id, pan_hmac=self._hasher.digest(request.pan)))
-        return [Tokenized(view_of(stored), created) for stored, created in self._store.insert_many(cards)]
+            found = self._under_previous_keys(request, client_id=client_id)
+            earlier.append(None if found is None else Tokenized(view_of(found), created=False))
+            if found is None:
+                cards.append(self._new_card(request, client_id=client_id, pan_hmac=self._hasher.digest(request.pan)))
+        inserted = iter(self._store.insert_many(cards))
+        answers = []
+        for answer in earlier:
+            if answer is None:
+                stored, created = next(inserted)
+                answer = Tokenized(view_of(stored), created)
+            answers.append(answer)
+        return answers
+
+    def _under_previous_keys(self, request: TokenizeRequest, *, client_id: str) -> StoredCard | None:
+        """The client's card stored under an older HMAC key version still held (one GenerateMac per version)."""
+        for older in self._hasher.previous:
+            found = self._store.find_under(
+                client_id=client_id,
+                hmac_key_version=older.version,
+                pan_hmac=self._hasher.digest(request.pan, older),
+                expiry=(request.expiry_year, request.expiry_month),
+            )
+            if found is not None:
+                return found
+        return None
 
     def update(self, token: str, request: UpdateRequest, *, client_id: str) -> CardView:
         """Set a card's expiry and/or cardholder name (the name sealed again under the current data key)."""
@@ -153,9 +192,15 @@ class Vault:
         answer always shows the current expiry; an earlier one leaves it as it is.
 
         One round trip for a new card: the insert itself detects a duplicate (unique keyed hash),
-        so concurrent submissions of one card give one row and one token.
+        so concurrent submissions of one card give one row and one token. KMS: one `GenerateMac`
+        (plus one per older key version held during a rotation), and a `GenerateDataKey` only when
+        the cached data key is due (every 5 minutes or 1,000,000 encryptions).
         """
+        # One GenerateMac per held key version: one normally, two while a rotation is in progress.
         pan_hmac = self._hasher.digest(request.pan)
+        found = self._under_previous_keys(request, client_id=client_id)
+        if found is not None:
+            return Tokenized(view_of(found), created=False)
         candidate = new_token()
         first6, last4 = masked_view(request.pan)
         stored, created = self._store.insert(
@@ -163,6 +208,7 @@ class Vault:
                 client_id=client_id,
                 token=candidate,
                 pan_hmac=pan_hmac,
+                hmac_key_version=self._hasher.current.version,
                 pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
                 name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
                 brand=request.brand,

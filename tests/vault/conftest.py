@@ -1,4 +1,4 @@
-"""Fixtures of the card-vault tests: a real PostgreSQL and moto's KMS and Secrets Manager.
+"""Fixtures of the card-vault tests: a real PostgreSQL and moto's KMS (data keys and the HMAC key).
 
 The database is the embedded `pgserver` PostgreSQL unless `PCI_TEST_DATABASE_URL` names another
 server (a superuser URL: the tests create a database and the vault's roles). Each session gets a
@@ -33,10 +33,10 @@ import psycopg
 import pytest
 from card_vault import migrate, runtime
 from card_vault.envelope import EnvelopeCipher
-from card_vault.keyed_hash import KeyedHasher
+from card_vault.keyed_hash import HmacKey, KeyedHasher
 from card_vault.logs import SERVICE, MaskingFormatter
 from card_vault.pan import find_pans
-from card_vault.settings import ClientSettings, Right, VaultSettings
+from card_vault.settings import ClientSettings, HmacKeySettings, Right, VaultSettings
 from card_vault.store import CardStore, open_pool
 from card_vault.tracing import trace_aws_calls
 from card_vault.vault import Vault
@@ -76,7 +76,19 @@ class Database:
 class Aws:
     session: boto3.session.Session
     kms_key_arn: str
-    hmac_secret_arn: str
+    hmac_key_arn: str
+
+    def hmac_key(self, version: int = 1) -> HmacKey:
+        return HmacKey(version, self.hmac_key_arn)
+
+
+def create_hmac_key(session: boto3.session.Session) -> str:
+    """An HMAC_256 KMS key (GenerateMac/VerifyMac), as the construct creates it."""
+    return str(
+        session.client("kms").create_key(
+            Description="card vault keyed hash (test)", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+        )["KeyMetadata"]["Arn"]
+    )
 
 
 @dataclass
@@ -162,10 +174,7 @@ def aws() -> Iterator[Aws]:
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         key = session.client("kms").create_key(Description="cardholder data (test)")["KeyMetadata"]["Arn"]
-        secret = session.client("secretsmanager").create_secret(
-            Name="card-vault/hmac-key", SecretString=secrets.token_urlsafe(48)
-        )["ARN"]
-        yield Aws(session, key, secret)
+        yield Aws(session, key, create_hmac_key(session))
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
@@ -182,14 +191,22 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
 
 
 def make_vault(
-    database: Database, aws: Aws, role: str = "card_vault_app", *, pool_size: int = 4, **cipher: Any
+    database: Database,
+    aws: Aws,
+    role: str = "card_vault_app",
+    *,
+    pool_size: int = 4,
+    hmac_keys: tuple[HmacKey, ...] | None = None,
+    kms: Any = None,
+    **cipher: Any,
 ) -> Vault:
     store = CardStore(open_pool(database.role_urls[role], max_size=pool_size))
     trace_aws_calls(aws.session)  # as runtime.build_vault does: the AWS calls get their subsegments
+    kms = kms or aws.session.client("kms")
     return Vault(
         store=store,
-        cipher=EnvelopeCipher(kms=aws.session.client("kms"), key_id=aws.kms_key_arn, store=store, **cipher),
-        hasher=KeyedHasher(secrets_client=aws.session.client("secretsmanager"), secret_id=aws.hmac_secret_arn),
+        cipher=EnvelopeCipher(kms=kms, key_id=aws.kms_key_arn, store=store, **cipher),
+        hasher=KeyedHasher(kms=kms, keys=hmac_keys or (aws.hmac_key(),)),
     )
 
 
@@ -212,7 +229,7 @@ def purger(database: Database, aws: Aws) -> Vault:
 def settings(database: Database, aws: Aws) -> VaultSettings:
     return VaultSettings(
         kms_key_id=aws.kms_key_arn,
-        hmac_secret_id=aws.hmac_secret_arn,
+        hmac_keys=(HmacKeySettings(version=1, key_id=aws.hmac_key_arn),),
         database_url=database.role_urls["card_vault_app"],
         clients=(
             ClientSettings(id=CLIENT_ID, subject=CLIENT_SUBJECT, issuer=CLIENT_ISSUER, rights=ALL_RIGHTS),

@@ -8,7 +8,7 @@ import json
 import pytest
 from card_vault import detokenize, migrate, purge, runtime
 from card_vault.models import TokenizeRequest
-from card_vault.settings import SettingsError, VaultSettings, from_environment
+from card_vault.settings import HmacKeySettings, SettingsError, VaultSettings, from_environment
 from card_vault.vault import Vault
 
 from tests.vault.cards import card_body, card_number
@@ -118,6 +118,7 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_app", "tokenize_budget", "UPDATE"),
         ("card_vault_auditor", "detokenize_audit", "SELECT"),
         ("card_vault_detokenize", "data_keys", "SELECT"),
+        ("card_vault_keys", "data_keys", "SELECT"),  # re-wraps data keys; column grants on cards only
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
     ]
@@ -135,11 +136,11 @@ def test_master_url_verifies_tls() -> None:
 
 def test_settings_from_environment_name_the_variable() -> None:
     with pytest.raises(SettingsError, match="VAULT_DB_HOST"):
-        from_environment({"VAULT_KMS_KEY_ID": "k", "VAULT_HMAC_SECRET_ID": "s"})
+        from_environment({"VAULT_KMS_KEY_ID": "k", "VAULT_HMAC_KEYS": '[{"version": 1, "key_id": "h"}]'})
     settings = from_environment(
         {
             "VAULT_KMS_KEY_ID": "k",
-            "VAULT_HMAC_SECRET_ID": "s",
+            "VAULT_HMAC_KEYS": '[{"version": 1, "key_id": "h"}]',
             "VAULT_DB_HOST": "proxy.example",
             "VAULT_DB_NAME": "cde",
             "VAULT_DB_USER": "card_vault_app",
@@ -153,7 +154,11 @@ def test_settings_from_environment_name_the_variable() -> None:
 
 def test_iam_conninfo_verifies_the_proxy_certificate() -> None:
     settings = VaultSettings(
-        kms_key_id="k", hmac_secret_id="s", db_host="proxy.example", db_name="cde", db_user="card_vault_app"
+        kms_key_id="k",
+        hmac_keys=(HmacKeySettings(version=1, key_id="h"),),
+        db_host="proxy.example",
+        db_name="cde",
+        db_user="card_vault_app",
     )
 
     class Rds:

@@ -1144,7 +1144,9 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
             condition = json.dumps(statement.get("Condition") or {})
             mfa = "MFA required" if "aws:MultiFactorAuthPresent" in condition else "MFA at the identity provider"
             for who in _trusted(statement):
-                principal = ("principal", who)
+                # One node per principal as a person reads it: a permission set's ARN patterns (with
+                # and without the region segment) are one permission set.
+                principal = ("principal", _principal_label(who))
                 if principal not in nodes:
                     nodes[principal] = diagram.add(Node(ids("s"), _principal_label(who), "out"), outside)
                 link(nodes[principal], role_node, "flow", f"sts:AssumeRole ({mfa})")

@@ -37,6 +37,9 @@ PLATFORM = "manylinux2014_x86_64"
 CACHE_ROOT = Path(os.environ.get("PCI_LZ_BUNDLE_CACHE", Path.home() / ".cache" / "pci-lz" / "lambda-deps"))
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 SERVICES_FILE = "aws-services.txt"
+# Pins for what the requirements pull in (transitive distributions), beside the requirements file or
+# one folder up (lambda/constraints.txt serves every function); covered by the asset hash.
+CONSTRAINTS_FILE = "constraints.txt"
 # Bumped whenever what a bundle holds for the same inputs changes (the asset hash covers it).
 BUNDLE_LAYOUT = "2:botocore-models-pruned"
 _BOTOCORE_DATA = Path("botocore") / "data"
@@ -49,8 +52,19 @@ def _python_version(runtime: lambda_.Runtime) -> str:
     return name.removeprefix("python")
 
 
+def constraints(requirements: Path) -> Path | None:
+    """The constraints file for `requirements`: `constraints.txt` in its folder, else in the folder above."""
+    for folder in (requirements.parent, requirements.parent.parent):
+        if (folder / CONSTRAINTS_FILE).is_file():
+            return folder / CONSTRAINTS_FILE
+    return None
+
+
 def dependencies_key(requirements: Path, python_version: str) -> str:
     digest = hashlib.sha256(requirements.read_bytes())
+    pins = constraints(requirements)
+    if pins is not None:
+        digest.update(b"|constraints|" + pins.read_bytes())
     digest.update(f"{python_version}|{PLATFORM}".encode())
     return digest.hexdigest()[:32]
 
@@ -67,6 +81,9 @@ def install_dependencies(requirements: Path, python_version: str) -> Path:
         "--platform", PLATFORM, "--implementation", "cp", "--python-version", python_version,
         "--only-binary=:all:", "--target", str(staging), "-r", str(requirements),
     ]  # fmt: skip
+    pins = constraints(requirements)
+    if pins is not None:
+        command += ["-c", str(pins)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 -- fixed argv
     if result.returncode != 0:
         raise RuntimeError(f"pip could not bundle {requirements}:\n{result.stderr[-2000:]}")

@@ -303,3 +303,42 @@ def test_the_key_maintenance_function_fits_the_detokenize_bundle() -> None:
     kept = lambda_bundling.aws_services(LAMBDA_ROOT / "detokenize" / "requirements.txt")
     assert kept is not None
     assert set(services) <= set(kept)
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    pairs = (line.split("==", 1) for line in lines if line)
+    return {_normalized(name): version for name, version in pairs}
+
+
+def _normalized(name: str) -> str:
+    return "-".join(part for part in name.lower().replace("_", "-").replace(".", "-").split("-") if part)
+
+
+def test_a_constraints_file_changes_the_cache_key(tmp_path: Path) -> None:
+    requirements = tmp_path / "fn" / "requirements.txt"
+    requirements.parent.mkdir()
+    requirements.write_text("nh3==0.3.7\n")
+    unconstrained = lambda_bundling.dependencies_key(requirements, "3.14")
+    (tmp_path / lambda_bundling.CONSTRAINTS_FILE).write_text("nh3==0.3.7\n")
+    assert lambda_bundling.constraints(requirements) == tmp_path / lambda_bundling.CONSTRAINTS_FILE
+    assert lambda_bundling.dependencies_key(requirements, "3.14") != unconstrained
+
+
+def test_every_distribution_in_every_bundle_is_pinned_and_every_pin_is_used() -> None:
+    """What pip resolved for each function (the cached bundle synth uses; pip runs only if it is missing)
+    is exactly what lambda/constraints.txt pins: nothing in a bundle floats with the registry."""
+    pin_file = LAMBDA_ROOT / lambda_bundling.CONSTRAINTS_FILE
+    pins = _pins(pin_file)
+    python_version = RUNTIME.name.removeprefix("python")
+    bundled: dict[str, set[str]] = {}
+    for function in sorted(HANDLER_MODULES):
+        requirements = LAMBDA_ROOT / function / "requirements.txt"
+        assert lambda_bundling.constraints(requirements) == pin_file
+        site = lambda_bundling.install_dependencies(requirements, python_version)
+        for info in site.glob("*.dist-info"):
+            metadata = importlib.metadata.Distribution.at(info).metadata
+            bundled.setdefault(_normalized(metadata["Name"]), set()).add(metadata["Version"])
+    unpinned = {name: versions for name, versions in bundled.items() if versions != {pins.get(name)}}
+    assert not unpinned, f"bundled but not pinned (or at another version) in {pin_file}: {unpinned}"
+    assert set(pins) == set(bundled), f"pinned but in no bundle: {sorted(set(pins) - set(bundled))}"

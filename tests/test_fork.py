@@ -98,3 +98,12 @@ def test_a_self_justified_fork_stack_in_cdk_json_keeps_every_environments_gate_g
     assert {e.rule for e in carried} == set(INLINE)
     assert {e.source for e in carried} == {"construct SigningStack (tests)"}  # the fork's, not pci_constructs'
     assert all(e.approver == "acme-ciso" and e.ticket == "RISK-12" for e in carried)
+
+
+def test_the_readme_quotes_the_forks_justification_as_tests_fork_stacks_has_it() -> None:
+    """README 'Adding your own stack' quotes tests/fork_stacks.py, so the snippet cannot drift."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Adding your own stack") : readme.index("### Fork checklist")]
+    quoted = section.split("```python\n")[-1].split("```")[0]
+    assert "justify(" in quoted
+    assert quoted in (ROOT / "tests" / "fork_stacks.py").read_text(encoding="utf-8")

@@ -348,7 +348,8 @@ def provenance_markdown(prov: Provenance) -> list[str]:
     out = [
         "## Provenance",
         "",
-        f"- Generated: {prov.generated_at}",
+        f"- Source date: {prov.generated_at}; generation time not recorded (the output is reproducible"
+        " per commit; the date is SOURCE_DATE_EPOCH, else the commit time)",
         f"- Git commit: {_code(prov.commit)}",
         f"- Environment: {prov.environment}; account(s): {', '.join(prov.accounts) or 'unknown'};"
         f" region(s): {', '.join(prov.regions) or 'unknown'}",

@@ -336,6 +336,7 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-SECRET-CUSTOMER-KEY": "secretsmanager-using-cmk",
     "PCI4-STATEFUL-RETAINED": NO_CONFIG_RULE,
     "PCI4-WAF-WEB-ACL-CONTENT": "wafv2-webacl-not-empty",
+    "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "none: deployed parameters have values; this guards the other rules",
 }
 
 

@@ -336,6 +336,15 @@ def _project(**environment: Any) -> Resources:
 
 
 NEW_CASES: dict[str, tuple[Resources, Resources]] = {
+    # a Parameter without a Default: the template's Parameters section is added by `parameters_case`
+    "PCI4-TEMPLATE-PARAMETERS-RESOLVED": (
+        {"Group": r("AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": "10.0.0.0/8"}])},
+        {
+            "Group": r(
+                "AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": {"Ref": "Cidr"}}]
+            )
+        },
+    ),
     "PCI4-GUARDDUTY-PROTECTIONS": (_detector(*GD_FEATURES), _detector("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS")),
     "PCI4-SECURITYHUB-PCI-V401": (_hub("pci-dss/v/4.0.1"), _hub("pci-dss/v/3.2.1")),
     "PCI4-INSPECTOR-LAMBDA-SCANNING": (

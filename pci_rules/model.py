@@ -89,6 +89,8 @@ class StackTemplate:
     template_path: str | None = None  # the file it was read from, when it was read from one
     # the parameter values a parent stack's AWS::CloudFormation::Stack passes this nested stack
     supplied: Mapping[str, Any] = field(default_factory=dict)
+    # for a variant (`TemplateModel.variants()`): the template as written, before its intrinsics were resolved
+    written: Mapping[str, Any] | None = None
 
     @cached_property
     def resources(self) -> dict[str, Resource]:
@@ -456,6 +458,7 @@ def _resolved(stack: StackTemplate, index: int) -> StackTemplate:
         assembly=stack.assembly,
         template_path=stack.template_path,
         supplied=stack.supplied,
+        written=stack.template,
     )
 
 

@@ -338,7 +338,11 @@ def _project(**environment: Any) -> Resources:
 NEW_CASES: dict[str, tuple[Resources, Resources]] = {
     # a Parameter without a Default: the template's Parameters section is added by `parameters_case`
     "PCI4-TEMPLATE-PARAMETERS-RESOLVED": (
-        {"Group": r("AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": "10.0.0.0/8"}])},
+        {
+            "Group": r(
+                "AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": {"Ref": "Known"}}]
+            )
+        },
         {
             "Group": r(
                 "AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": {"Ref": "Cidr"}}]

@@ -61,7 +61,7 @@ INSPECTOR_LAMBDA = ("LAMBDA", "LAMBDA_CODE")
 
 @rule(
     id="PCI4-INSPECTOR-LAMBDA-SCANNING",
-    requirements=("6.3.1", "11.3.1"),
+    requirements=("6.2.4", "6.3.1"),
     description="Where the templates enable Amazon Inspector, Lambda standard and code scanning are enabled too.",
     fix="Pass resourceTypes including LAMBDA and LAMBDA_CODE to the Inspector2 enable call.",
 )
@@ -121,7 +121,7 @@ SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
 
 @rule(
     id="PCI4-ACCOUNT-GUARD-VALUES",
-    requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9"),
+    requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9", "8.3.10.1", "8.6.3"),
     description=(
         "Account guards set by SDK call or resource hold safe values (password policy, public access blocks, "
         "IMDSv2, SSM sharing)."

@@ -42,11 +42,17 @@ def _uses(value: Any, names: set[str]) -> set[str]:
     fix="Give the Parameter a Default (and AllowedValues), or pass it from the parent stack, or use an SSM parameter.",
 )
 def parameters_resolved(model: TemplateModel) -> Iterator[Check]:
+    """Examines every resource that uses a template Parameter; it fails when one of them cannot be resolved."""
     for name, stack in model.stacks.items():
-        unresolved = set(model.unresolved_parameters(name))
-        if not unresolved:
+        declared = set(stack.template.get("Parameters") or {})
+        if not declared:
             continue
-        for resource in stack.resources.values():
-            used = _uses(dict(resource.properties), unresolved)
-            detail = f"could not resolve parameter(s) {sorted(used)}: no Default, unknown until deploy" if used else ""
-            yield Check(resource, not used, detail)
+        unresolved = set(model.unresolved_parameters(name))
+        written = (stack.written or stack.template).get("Resources") or {}
+        for logical_id, resource in stack.resources.items():
+            used = _uses((written.get(logical_id) or {}).get("Properties"), declared)
+            if not used:
+                continue
+            bad = sorted(used & unresolved)
+            detail = f"could not resolve parameter(s) {bad}: no Default, unknown until deploy" if bad else ""
+            yield Check(resource, not bad, detail)

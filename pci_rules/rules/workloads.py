@@ -491,7 +491,7 @@ def es_node_to_node(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ES-AUDIT-LOGS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.4.2"),
     description="Every Elasticsearch domain publishes audit logs.",
     fix="Set LogPublishingOptions.AUDIT_LOGS with Enabled true and a log group.",
 )

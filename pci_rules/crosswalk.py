@@ -381,7 +381,6 @@ PARTIAL: dict[str, str] = {
     "S3.9": "the rule exempts buckets that receive server access logs; the control does not",
     "S3.15": "the rule asks Object Lock of the audit archive only; the control asks it of every bucket",
     "S3.17": "the rule allows SSE-S3 on buckets a log service writes to; the control asks SSE-KMS everywhere",
-    "GuardDuty.7": "the rule asks EKS runtime monitoring; the control also asks automated agent management",
 }
 _ACCOUNT_SETTING = "an account setting: examined only where the app sets it by SDK call (AwsCustomResource)"
 _INSPECTOR = "Amazon Inspector: examined only where the app enables it by SDK call or resource"

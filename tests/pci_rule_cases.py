@@ -140,10 +140,16 @@ WEB_ACL = {"Acl": r("AWS::WAFv2::WebACL", Scope="REGIONAL", DefaultAction={"Allo
 
 
 def _detector(*features: str) -> Resources:
+    return {"Detector": r("AWS::GuardDuty::Detector", Enable=True, Features=[_feature(f) for f in features])}
+
+
+def _feature(name: str) -> dict[str, Any]:
+    if name != "RUNTIME_MONITORING":
+        return {"Name": name, "Status": "ENABLED"}
     return {
-        "Detector": r(
-            "AWS::GuardDuty::Detector", Enable=True, Features=[{"Name": f, "Status": "ENABLED"} for f in features]
-        )
+        "Name": name,
+        "Status": "ENABLED",
+        "AdditionalConfiguration": [{"Name": "EKS_ADDON_MANAGEMENT", "Status": "ENABLED"}],
     }
 
 

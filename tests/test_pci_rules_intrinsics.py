@@ -163,3 +163,44 @@ def test_the_plugin_reports_the_nested_stacks_violation(tmp_path: Path) -> None:
     report = json.loads((outdir / "validation-report.json").read_text())
     (ours,) = [p for p in report["pluginReports"] if p["pluginName"] == PLUGIN_NAME]
     assert [v["ruleName"] for v in ours["violations"]] == ["PCI4-EC2-SG-NO-OPEN-INGRESS"]
+
+
+# --- narrower rules the assessor found (item 6 of the review) ----------------------------------------
+
+
+def _one(rule_id: str, resources: Resources) -> list[str]:
+    return _failures(rule_id, {"Resources": resources})
+
+
+def test_a_fargate_service_by_capacity_provider_strategy_is_checked() -> None:
+    service = r(
+        "AWS::ECS::Service",
+        CapacityProviderStrategy=[{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
+        PlatformVersion="1.3.0",
+    )
+    assert _one("PCI4-ECS-FARGATE-LATEST-PLATFORM", {"Service": service})
+
+
+def test_enhanced_registry_scanning_covers_only_the_repositories_its_filters_match() -> None:
+    def registry(filter_: str) -> Resources:
+        rules = [
+            {"ScanFrequency": "SCAN_ON_PUSH", "RepositoryFilters": [{"Filter": filter_, "FilterType": "WILDCARD"}]}
+        ]
+        return {
+            "Registry": r("AWS::ECR::RegistryScanningConfiguration", ScanType="ENHANCED", Rules=rules),
+            "Repository": r("AWS::ECR::Repository", RepositoryName="cde-vault"),
+        }
+
+    assert _one("PCI4-ECR-SCAN-ON-PUSH", registry("other-*"))
+    assert not _one("PCI4-ECR-SCAN-ON-PUSH", registry("cde-*"))
+
+
+def test_runtime_monitoring_without_eks_add_on_management_fails() -> None:
+    features = [
+        {"Name": name, "Status": "ENABLED"}
+        for name in ("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
+    ]
+    failures = _one(
+        "PCI4-GUARDDUTY-PROTECTIONS", {"Detector": r("AWS::GuardDuty::Detector", Enable=True, Features=features)}
+    )
+    assert any("EKS_ADDON_MANAGEMENT" in f for f in failures)

@@ -300,7 +300,7 @@ def test_keys_job_handler_answers_counts_only(
 # --- Finding 8: deleted is gone for every vault login and API call ------------------------------
 
 _ROLE_COLUMNS = {
-    "card_vault_app": ("token", "pan_hmac"),
+    "card_vault_app": ("token",),
     "card_vault_detokenize": ("token",),
     "card_vault_purge": ("token",),
     "card_vault_keys": ("token", "pan_hmac"),

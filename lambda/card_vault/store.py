@@ -300,16 +300,10 @@ class CardStore:
             row = conn.execute("SELECT 1").fetchone()
         return row is not None and row[0] == 1
 
-    def record_detokenization(
-        self, *, token: str, reason_code: str, ticket: str, request_id: str, outcome: str
-    ) -> None:
-        """Append one row to `vault.detokenize_audit` (the detokenize role may only insert there)."""
+    def record_tampered(self, *, token: str, request_id: str) -> None:
+        """Append a 'tampered' row for a token this request read (`vault.record_tampered`, migration 0012)."""
         with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO vault.detokenize_audit (token, reason_code, ticket, request_id, outcome)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (token, reason_code, ticket, request_id, outcome),
-            )
+            conn.execute("SELECT vault.record_tampered(%s, %s)", (token, request_id))
 
     def purge_idempotency_keys(self) -> int:
         """Delete expired idempotency keys (the daily purge)."""
@@ -366,10 +360,13 @@ class CardStore:
             ).fetchone()
         return None if row is None else StoredCard(**row)
 
-    def sealed_pan(self, token: str) -> Sealed | None:
+    def sealed_pan(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> Sealed | None:
+        """The sealed card number, read by `vault.open_for_detokenize`, which appends the audit row in the
+        same statement (outcome 'returned' or 'not_found'): no read without a record, no record without a read."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT format_version, data_key_id, pan_ciphertext FROM vault.cards WHERE token = %s", (token,)
+                "SELECT format_version, data_key_id, pan_ciphertext FROM vault.open_for_detokenize(%s, %s, %s, %s)",
+                (token, reason_code, ticket, request_id),
             ).fetchone()
         return None if row is None else Sealed(int(row[0]), row[1], bytes(row[2]))
 

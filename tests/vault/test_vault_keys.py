@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 
 from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_ID, Aws, Captured, Database, create_hmac_key, make_vault
+from tests.vault.conftest import AUDIT, CLIENT_ID, Aws, Captured, Database, create_hmac_key, make_vault
 from tests.vault.events import FakeContext
 
 RNG_SEED = 19_0306
@@ -209,7 +209,7 @@ def test_data_keys_decrypt_with_their_recorded_kms_key_and_the_rewrap_job_moves_
     writer._cipher._key_id = replaced  # a row written while the old key was configured
     token = writer.tokenize(_request(pan), client_id=CLIENT_ID).view.token
     # The readers are configured with the new key; the data key names the old one and decrypts with it.
-    assert make_vault(database, aws, "card_vault_detokenize").detokenize(token) == pan
+    assert make_vault(database, aws, "card_vault_detokenize").detokenize(token, **AUDIT) == pan
     job = key_job.parts()
     assert keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn, dry_run=True)["rewrapped"] == 0
     answer = keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn)
@@ -218,7 +218,7 @@ def test_data_keys_decrypt_with_their_recorded_kms_key_and_the_rewrap_job_moves_
         assert conn.execute("SELECT DISTINCT kms_key_arn FROM vault.data_keys").fetchall() == [(aws.kms_key_arn,)]
     # After the rewrap the old key can go: a reader whose KMS refuses it entirely still decrypts.
     refusing = RefusingKms(kms, refused={replaced})
-    assert make_vault(database, aws, "card_vault_detokenize", kms=refusing).detokenize(token) == pan
+    assert make_vault(database, aws, "card_vault_detokenize", kms=refusing).detokenize(token, **AUDIT) == pan
     assert keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn)["seen"] == 0
     every = keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn, every=True)
     assert every["rewrapped"] == 1  # after a rotation of the key material: everything, newest material
@@ -252,13 +252,13 @@ def test_disabling_the_key_stops_warm_detokenize_within_the_cache_max_age(
     reader = make_vault(
         database, aws, "card_vault_detokenize", kms=kms, decrypt_cache_max_age_seconds=300, clock=lambda: clock_value[0]
     )
-    assert reader.detokenize(token) == pan
+    assert reader.detokenize(token, **AUDIT) == pan
     kms.refused.add(aws.kms_key_arn)  # the incident: the key is disabled
     clock_value[0] = 299.0
-    assert reader.detokenize(token) == pan  # still warm, within the max age
+    assert reader.detokenize(token, **AUDIT) == pan  # still warm, within the max age
     clock_value[0] = 300.0
     with pytest.raises(ClientError, match="DisabledException"):
-        reader.detokenize(token)
+        reader.detokenize(token, **AUDIT)
     runtime.install(reader, settings)
     answer = detokenize.handler({"token": token, "reason_code": "chargeback", "ticket": "CASE-6"}, FakeContext())
     captured.add(answer)
@@ -270,7 +270,7 @@ def test_an_unknown_format_version_is_refused_by_name_without_the_card(
 ) -> None:
     pan = card_number(rng=random.Random(RNG_SEED + 10))
     token = vault.tokenize(_request(pan), client_id=CLIENT_ID).view.token
-    sealed = detokenizer._store.sealed_pan(token)
+    sealed = detokenizer._store.sealed_pan(token, **AUDIT)
     assert sealed is not None
     with pytest.raises(UnsupportedFormatError, match="stored format version 7 is not supported") as refused:
         detokenizer._cipher.open(Sealed(7, sealed.data_key_id, sealed.ciphertext), token=token, field="pan")
@@ -328,7 +328,7 @@ def test_after_delete_no_api_call_and_no_vault_login_recovers_the_card(
     captured.add(answer)
     assert answer == {"error": "not found"}
     with pytest.raises(CardNotFoundError):
-        detokenizer.detokenize(token)
+        detokenizer.detokenize(token, **AUDIT)
     # Every vault login: no row holds the token, nor (where it may read hashes) the old row's hash beside
     # another token; none can read files or dead tuples (no superuser, no server-file reading role).
     for role, columns in _ROLE_COLUMNS.items():

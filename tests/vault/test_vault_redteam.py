@@ -75,12 +75,16 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
             "SELECT has_function_privilege('public', p.oid, 'EXECUTE') FROM pg_proc p"
             " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'vault' AND p.prosecdef"
         ).fetchall()
-    assert [r[0] for r in rows] == ["find_card_under", "store_card"]
-    for _name, owner, can_login, _definer, config in rows:
-        assert owner == "card_vault_tokenizer"
+    assert {r[0]: r[1] for r in rows} == {
+        "find_card_under": "card_vault_tokenizer",
+        "store_card": "card_vault_tokenizer",
+        "open_for_detokenize": "card_vault_audit_writer",
+        "record_tampered": "card_vault_audit_writer",
+    }
+    for _name, _owner, can_login, _definer, config in rows:
         assert can_login is False
         assert config == ["search_path=pg_catalog, pg_temp"]
-    assert public == [(False,), (False,)]
+    assert public == [(False,)] * 4
 
 
 # --- F3: a replay after disposal ------------------------------------------------------------------
@@ -126,3 +130,36 @@ def test_undecodable_base64_body_is_a_400_with_a_reason(raw: str, captured: Capt
     assert "base64" in answer["body"]
     assert "Traceback" not in log_lines.getvalue()
 
+
+# --- F5: the detokenize login cannot forge audit rows nor read without one ----------------------------
+
+
+@pytest.mark.usefixtures("installed")
+def test_detokenize_login_cannot_forge_audit_rows_or_read_unrecorded(database: Database, captured: Captured) -> None:
+    token = payload(call(captured, "POST", "/v1/cards", card_body(card_number(rng=random.Random(RNG_SEED + 2)))))[
+        "token"
+    ]
+    url = database.role_urls["card_vault_detokenize"]
+    forged = "('tok_" + "b" * 32 + "', 'refund', 'CASE-2', 'req-2', 'returned')"
+    probes = {
+        "insert a row": "INSERT INTO vault.detokenize_audit (token, reason_code, ticket, request_id, outcome) VALUES "
+        + forged,
+        "read a ciphertext": "SELECT pan_ciphertext FROM vault.cards",
+    }
+    assert {name: _try(url, sql) for name, sql in probes.items()} == dict.fromkeys(probes, "refused")
+    # 'tampered' only for a token this request really read.
+    assert _try(url, f"SELECT vault.record_tampered('{token}', 'never-read')") == "refused"
+    with psycopg.connect(url, autocommit=True) as conn:
+        read = conn.execute(
+            "SELECT count(*) FROM vault.open_for_detokenize(%s, 'refund', 'CASE-3', 'req-3')", (token,)
+        ).fetchone()
+        missing = conn.execute(
+            "SELECT count(*) FROM vault.open_for_detokenize(%s, 'refund', 'CASE-4', 'req-4')", ("tok_" + "c" * 32,)
+        ).fetchone()
+    assert (read, missing) == ((1,), (0,))
+    with database.admin() as conn:
+        rows = conn.execute(
+            "SELECT token, request_id, outcome FROM vault.detokenize_audit WHERE request_id IN ('req-3', 'req-4')"
+            " ORDER BY request_id"
+        ).fetchall()
+    assert rows == [(token, "req-3", "returned"), ("tok_" + "c" * 32, "req-4", "not_found")]

@@ -100,3 +100,70 @@ ALTER TABLE vault.idempotency_keys ADD CONSTRAINT idempotency_keys_card
     FOREIGN KEY (token) REFERENCES vault.cards (token) ON DELETE CASCADE;
 CREATE INDEX idempotency_keys_token ON vault.idempotency_keys (token);
 GRANT UPDATE (token) ON vault.idempotency_keys TO card_vault_app;
+
+-- Red-team finding F5: the detokenize login could INSERT any audit row it liked (any token, any
+-- outcome, rows for calls that never happened) and read ciphertexts without writing one. Now it can
+-- do neither directly: `vault.open_for_detokenize` reads the sealed card number and appends the
+-- audit row in one statement, its outcome ('returned' when a ciphertext was read, 'not_found'
+-- otherwise) set from what the read found; `vault.record_tampered` appends a 'tampered' row only
+-- for a token this request read. Both are owned by a role that cannot log in, with a fixed
+-- search_path. The caller still supplies the reason code, ticket and request ID (validated by the
+-- table's CHECKs): those are what it claims, and CloudTrail's Lambda data event ties the request ID
+-- to the calling principal.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'card_vault_audit_writer') THEN
+        CREATE ROLE card_vault_audit_writer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+    END IF;
+    IF NOT pg_has_role(current_user, 'card_vault_audit_writer', 'USAGE') THEN
+        EXECUTE format('GRANT card_vault_audit_writer TO %I', current_user);
+    END IF;
+END
+$$;
+GRANT USAGE ON SCHEMA vault TO card_vault_audit_writer;
+GRANT SELECT (token, format_version, data_key_id, pan_ciphertext) ON vault.cards TO card_vault_audit_writer;
+GRANT SELECT (token, reason_code, ticket, request_id, outcome),
+    INSERT (token, reason_code, ticket, request_id, outcome) ON vault.detokenize_audit TO card_vault_audit_writer;
+
+CREATE FUNCTION vault.open_for_detokenize(p_token text, p_reason_code text, p_ticket text, p_request_id text)
+RETURNS TABLE (format_version smallint, data_key_id uuid, pan_ciphertext bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    found_card record;
+    was_found boolean;
+BEGIN
+    SELECT c.format_version, c.data_key_id, c.pan_ciphertext INTO found_card
+    FROM vault.cards c WHERE c.token = p_token;
+    was_found := FOUND;
+    INSERT INTO vault.detokenize_audit (token, reason_code, ticket, request_id, outcome)
+    VALUES (p_token, p_reason_code, p_ticket, p_request_id,
+            CASE WHEN was_found THEN 'returned' ELSE 'not_found' END);
+    IF was_found THEN
+        RETURN QUERY SELECT found_card.format_version, found_card.data_key_id, found_card.pan_ciphertext;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION vault.record_tampered(p_token text, p_request_id text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO vault.detokenize_audit (token, reason_code, ticket, request_id, outcome)
+    SELECT a.token, a.reason_code, a.ticket, a.request_id, 'tampered' FROM vault.detokenize_audit a
+    WHERE a.token = p_token AND a.request_id = p_request_id AND a.outcome = 'returned'
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no detokenize read of this token in this request' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION vault.open_for_detokenize(text, text, text, text) OWNER TO card_vault_audit_writer;
+ALTER FUNCTION vault.record_tampered(text, text) OWNER TO card_vault_audit_writer;
+REVOKE ALL ON FUNCTION vault.open_for_detokenize(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION vault.record_tampered(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vault.open_for_detokenize(text, text, text, text) TO card_vault_detokenize;
+GRANT EXECUTE ON FUNCTION vault.record_tampered(text, text) TO card_vault_detokenize;
+REVOKE INSERT ON vault.detokenize_audit FROM card_vault_detokenize;
+REVOKE INSERT (token, reason_code, ticket, request_id, outcome) ON vault.detokenize_audit FROM card_vault_detokenize;
+REVOKE SELECT (token, format_version, data_key_id, pan_ciphertext) ON vault.cards FROM card_vault_detokenize;

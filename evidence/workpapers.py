@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_tools import supply_chain
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name
+from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -951,12 +953,15 @@ def tls_paper(model: TemplateModel) -> WorkPaper:
 
 
 # -- software -----------------------------------------------------------------------------------------
-def _function_source(function: Resource, root: Path) -> str | None:
-    """`lambda/<name>` when the function's construct id names a Lambda source directory with a
-    requirements file (what `make audit` builds an SBOM from)."""
-    parts = [p for p in function.path.split("/") if p not in ("Resource", "Default")]
-    name = parts[-1].lower() if parts else ""
-    return f"lambda/{name}" if name and (root / "lambda" / name / "requirements.txt").is_file() else None
+def _function_sbom(function: Resource, root: Path) -> str:
+    """The function's SBOM as `make audit` names it (ci_tools/supply_chain.py), from the requirements file
+    the template's metadata records (`SBOM_SOURCE_METADATA`, written by the bundler); "missing" when the
+    template records none (CDK's own providers, a function bundled another way) or the file is not in the
+    tree, so `make audit` builds no SBOM for it."""
+    source = function.metadata.get(SBOM_SOURCE_METADATA)
+    if not isinstance(source, str) or not (root / source).is_file():
+        return "missing"
+    return f"sbom/{supply_chain.label(root / source, root)}.cdx.json (`make audit`, from {source})"
 
 
 def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
@@ -974,8 +979,7 @@ def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
             digest = f"container image {model.literal(function.stack, code['ImageUri']) or 'resolved at deploy'}"
         else:
             digest = "not evidenced (code resolved at deploy)"
-        source = _function_source(function, root)
-        sbom = f"sbom/{source.replace('/', '-')}.cdx.json (`make audit`)" if source else "missing"
+        sbom = _function_sbom(function, root)
         description = function.prop("Description")
         rows.append(
             (

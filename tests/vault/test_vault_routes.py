@@ -11,6 +11,7 @@ import random
 import secrets
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -449,6 +450,9 @@ def test_a_maximal_100_card_batch_fits_the_web_acl_batch_limit() -> None:
     }
     print("maximal 100-card batch bodies (bytes):", sizes, "limit:", BATCH_MAX_BODY_BYTES)
     assert sizes["escaped astral letters"] == 134_411  # the figure api.py and the README state
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "134,411 bytes" in readme
+    assert f"{BATCH_MAX_BODY_BYTES:,} bytes" in readme
     assert max(sizes.values()) <= BATCH_MAX_BODY_BYTES
     assert min(sizes.values()) > web_acl.ALB_BODY_INSPECTION_LIMIT  # why the batch path needs its own rule
 

@@ -64,6 +64,11 @@ DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
 # The API's unauthenticated health route (lambda/card_vault/api.py HEALTH_PATH): the target group checks it.
 HEALTH_CHECK_PATH = "/v1/health"
+# POST /v1/cards/batch: up to 100 cards, a body the function accepts up to 144 KiB (lambda/card_vault/api.py
+# MAX_BATCH_BODY_BYTES, the schema's maximal 100-card body is 134,411 bytes); the web ACL in front lets
+# bodies that large through on this path only, by their Content-Length.
+BATCH_PATH = "/v1/cards/batch"
+BATCH_MAX_BODY_BYTES = 147_456
 # The API's known-card metrics (lambda/card_vault/api.py): EMF, dimensions client_id and service.
 METRIC_NAMESPACE = "PciLz/CardVault"
 KNOWN_CARD_METRIC = "KnownCardAnswers"

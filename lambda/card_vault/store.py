@@ -129,6 +129,20 @@ class _KeyTakenError(Exception):
     """Rolls back a transaction whose idempotency key another request holds."""
 
 
+# An Idempotency-Key's answer, stored unless a live one is (an expired one is replaced); RETURNING 1 when stored.
+_REMEMBER_KEY = """
+    INSERT INTO vault.idempotency_keys AS k
+        (client_id, key_hash, token, request_hash, status, response, expires_at)
+    VALUES (%(client)s, %(key)s, %(token)s, %(req)s, %(status)s, %(response)s,
+        now() + make_interval(secs => %(ttl)s))
+    ON CONFLICT (client_id, key_hash) DO UPDATE
+        SET token = EXCLUDED.token, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
+            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE k.expires_at <= now()
+    RETURNING 1
+"""
+
+
 class CardStore:
     """The `vault.cards` and `vault.data_keys` tables; each method is one short statement."""
 
@@ -226,17 +240,7 @@ class CardStore:
                     stored, created = self._insert(conn, card)
                     status, response = answer(stored, created)
                     row = conn.execute(
-                        """
-                        INSERT INTO vault.idempotency_keys AS k
-                            (client_id, key_hash, token, request_hash, status, response, expires_at)
-                        VALUES (%(client)s, %(key)s, %(token)s, %(req)s, %(status)s, %(response)s,
-                            now() + make_interval(secs => %(ttl)s))
-                        ON CONFLICT (client_id, key_hash) DO UPDATE
-                            SET token = EXCLUDED.token, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
-                                response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
-                            WHERE k.expires_at <= now()
-                        RETURNING 1
-                        """,
+                        _REMEMBER_KEY,
                         {
                             "client": card.client_id,
                             "key": key_hash,
@@ -257,6 +261,38 @@ class CardStore:
         if existing is None:  # expired between the two statements
             raise LookupError("idempotency key expired during the request; retry")
         return Replay(existing)
+
+    def remember_idempotent(
+        self,
+        client_id: str,
+        *,
+        key_hash: bytes,
+        token: str,
+        request_hash: bytes,
+        status: int,
+        response: str,
+        ttl_seconds: int,
+    ) -> IdempotentAnswer | None:
+        """Store the answer for the card `token` under the key unless a live one is: None when stored, else that one."""
+        with self._pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                _REMEMBER_KEY,
+                {
+                    "client": client_id,
+                    "key": key_hash,
+                    "token": token,
+                    "req": request_hash,
+                    "status": status,
+                    "response": response,
+                    "ttl": ttl_seconds,
+                },
+            ).fetchone()
+        if row is not None:
+            return None
+        existing = self.idempotent_answer(client_id, key_hash)
+        if existing is None:  # expired between the two statements
+            raise LookupError("idempotency key expired during the request; retry")
+        return existing
 
     def insert_many(self, cards: list[NewCard]) -> list[tuple[StoredCard, bool]]:
         """Insert every card in one transaction (one durable commit); answers in the order given."""

@@ -39,6 +39,14 @@ def idempotency_key_hash(key: str) -> bytes:
     return hashlib.sha256(b"card-vault/idempotency-key/v1\x00" + key.encode()).digest()
 
 
+def _fingerprint(request: TokenizeRequest, pan_hmac: bytes) -> bytes:
+    """An idempotent request's fingerprint: SHA-256 over the PAN's keyed hash and the other fields."""
+    fields = {k: v for k, v in request.model_dump().items() if k != "pan"}
+    return hashlib.sha256(
+        b"card-vault/idempotent-request/v1\x00" + pan_hmac + json.dumps(fields, sort_keys=True).encode()
+    ).digest()
+
+
 def new_token() -> str:
     """A random token with no relation to the card number (PCI DSS 3.5.1: index tokens)."""
     return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
@@ -107,29 +115,55 @@ class Vault:
         The key's answer is stored in the card's own transaction. The request's fingerprint is a
         SHA-256 over the card number's keyed hash and the other fields, so it reveals no more than
         the keyed hash. Raises IdempotencyMismatchError for a live key sent with another request.
+
+        During an HMAC key rotation (older versions held) the path checks what `tokenize` checks: a
+        card stored under an older version is answered, not stored twice, and a replay whose first
+        request was fingerprinted under an older version still matches (one `GenerateMac` per
+        older version, only when the current version's fingerprint does not match).
         """
         pan_hmac = self._hasher.digest(request.pan)
-        fields = {k: v for k, v in request.model_dump().items() if k != "pan"}
-        request_hash = hashlib.sha256(
-            b"card-vault/idempotent-request/v1\x00" + pan_hmac + json.dumps(fields, sort_keys=True).encode()
-        ).digest()
+        request_hash = _fingerprint(request, pan_hmac)
         key_hash = idempotency_key_hash(key)
         earlier = self._store.idempotent_answer(client_id, key_hash)
         if earlier is None:
-            outcome = self._store.insert_idempotent(
-                self._new_card(request, client_id=client_id, pan_hmac=pan_hmac),
-                key_hash=key_hash,
-                request_hash=request_hash,
-                answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
-                ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
-            )
-            if not isinstance(outcome, Replay):
-                stored, created = outcome
-                return Tokenized(view_of(stored), created=created)
-            earlier = outcome.answer
-        if not secrets.compare_digest(earlier.request_hash, request_hash):
+            found = self._under_previous_keys(request, client_id=client_id)
+            if found is not None:
+                view = view_of(found)
+                earlier = self._store.remember_idempotent(
+                    client_id,
+                    key_hash=key_hash,
+                    token=found.token,
+                    request_hash=request_hash,
+                    status=200,
+                    response=view.model_dump_json(),
+                    ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+                )
+                if earlier is None:
+                    return Tokenized(view, created=False)
+            else:
+                outcome = self._store.insert_idempotent(
+                    self._new_card(request, client_id=client_id, pan_hmac=pan_hmac),
+                    key_hash=key_hash,
+                    request_hash=request_hash,
+                    answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
+                    ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+                )
+                if not isinstance(outcome, Replay):
+                    stored, created = outcome
+                    return Tokenized(view_of(stored), created=created)
+                earlier = outcome.answer
+        if not self._same_request(earlier.request_hash, request_hash, request):
             raise IdempotencyMismatchError("Idempotency-Key was used with a different request")
         return Tokenized(CardView.model_validate_json(earlier.response), created=earlier.status == 201, replayed=True)
+
+    def _same_request(self, stored: bytes, current: bytes, request: TokenizeRequest) -> bool:
+        """Whether `stored` is `request`'s fingerprint under the current HMAC key version or an older one held."""
+        if secrets.compare_digest(stored, current):
+            return True
+        return any(
+            secrets.compare_digest(stored, _fingerprint(request, self._hasher.digest(request.pan, older)))
+            for older in self._hasher.previous
+        )
 
     def tokenize_many(self, requests: list[TokenizeRequest], *, client_id: str) -> list[Tokenized]:
         """Tokenize every card in one transaction (one durable commit); answers in the order given.

@@ -25,7 +25,7 @@ from card_vault.envelope import Sealed, UnsupportedFormatError
 from card_vault.keyed_hash import LEGACY_VERSION, MAC_ALGORITHM, HmacKey
 from card_vault.models import TokenizeRequest
 from card_vault.settings import VaultSettings
-from card_vault.vault import CardNotFoundError, Vault
+from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Vault
 from cryptography.hazmat.primitives import hashes, hmac
 
 from tests.vault.api_calls import call, payload
@@ -181,6 +181,34 @@ def test_hmac_rotation_keeps_one_token_per_card_and_the_rehash_job_moves_every_r
     assert (again.view.token, again.created) == (token, False)
     with database.admin() as conn:
         assert conn.execute("SELECT count(*) FROM vault.cards").fetchone() == (3,)
+
+
+def test_idempotency_keys_check_every_held_hmac_key_version(database: Database, aws: Aws, counted: KmsCounter) -> None:
+    """During a rotation the Idempotency-Key path neither stores a card twice nor refuses its own replay."""
+    rng = random.Random(RNG_SEED + 14)
+    old_card, replayed_card = card_number(rng=rng), card_number(rng=rng)
+    v1, v2 = aws.hmac_key(1), HmacKey(2, create_hmac_key(aws.session))
+    before = make_vault(database, aws, hmac_keys=(v1,))
+    token = before.tokenize(_request(old_card), client_id=CLIENT_ID).view.token
+    first = before.tokenize_idempotent(_request(replayed_card), client_id=CLIENT_ID, key="rotation-replay-1")
+    assert first.created
+    rotating = make_vault(database, aws, kms=counted.client, hmac_keys=(v2, v1))
+    # a card stored under version 1, sent with a new key: its token, not a second row under version 2
+    again = rotating.tokenize_idempotent(_request(old_card), client_id=CLIENT_ID, key="rotation-new-key-1")
+    assert (again.view.token, again.created, again.replayed) == (token, False, False)
+    replay = rotating.tokenize_idempotent(_request(old_card), client_id=CLIENT_ID, key="rotation-new-key-1")
+    assert (replay.view.token, replay.created, replay.replayed) == (token, False, True)
+    # a key first used under version 1, replayed under version 2: the same answer, not a mismatch
+    counted.calls.clear()
+    replay = rotating.tokenize_idempotent(_request(replayed_card), client_id=CLIENT_ID, key="rotation-replay-1")
+    assert (replay.view.token, replay.created, replay.replayed) == (first.view.token, True, True)
+    assert counted.calls["GenerateMac"] == 2  # the current version's fingerprint, then version 1's
+    # another request under that key is still refused, under either version's fingerprint
+    with pytest.raises(IdempotencyMismatchError):
+        rotating.tokenize_idempotent(_request(old_card), client_id=CLIENT_ID, key="rotation-replay-1")
+    with database.admin() as conn:
+        rows = conn.execute("SELECT hmac_key_version, count(*) FROM vault.cards GROUP BY 1").fetchall()
+    assert rows == [(1, 2)]  # both cards once, under the version they were stored with
 
 
 def test_legacy_secret_hashes_are_rehashed_and_a_duplicate_is_reported_not_deleted(

@@ -180,7 +180,12 @@ def create_app() -> ALBResolver:
         content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return _error(415, "unsupported media type: send application/json")
-        raw = event.decoded_body or ""
+        try:
+            # A base64 body that is not base64, or not UTF-8 once decoded, is the client's error.
+            raw = event.decoded_body or ""
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+            logger.info("request refused: body", extra={"event": "bad_body", "reason": "not base64 UTF-8"})
+            return _error(400, "request body is not valid base64-encoded UTF-8")
         if len(raw.encode()) > max_bytes:
             return _error(413, "request body too large")
         try:

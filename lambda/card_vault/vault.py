@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from card_vault.envelope import EnvelopeCipher
+from card_vault.envelope import DecryptionError, EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
 from card_vault.models import CardView, TokenizeRequest, UpdateRequest
 from card_vault.pan import masked_view
@@ -226,20 +226,19 @@ class Vault:
             raise CardNotFoundError(token)
         return view_of(card)
 
-    def detokenize(self, token: str) -> str:
-        """The card number behind `token`; raises CardNotFoundError or envelope.DecryptionError."""
-        sealed = self._store.sealed_pan(token)
+    def detokenize(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> str:
+        """The card number behind `token`; raises CardNotFoundError or envelope.DecryptionError.
+
+        The read itself appends the audit row (migration 0012); a ciphertext that fails authentication
+        adds a 'tampered' row for the same request."""
+        sealed = self._store.sealed_pan(token, reason_code=reason_code, ticket=ticket, request_id=request_id)
         if sealed is None:
             raise CardNotFoundError(token)
-        return self._cipher.open(sealed, token=token, field="pan")
-
-    def record_detokenization(
-        self, *, token: str, reason_code: str, ticket: str, request_id: str, outcome: str
-    ) -> None:
-        """Append the call to the detokenize audit trail (raises when it cannot: no answer without a record)."""
-        self._store.record_detokenization(
-            token=token, reason_code=reason_code, ticket=ticket, request_id=request_id, outcome=outcome
-        )
+        try:
+            return self._cipher.open(sealed, token=token, field="pan")
+        except DecryptionError:
+            self._store.record_tampered(token=token, request_id=request_id)
+            raise
 
     def purge_idempotency_keys(self) -> int:
         return self._store.purge_idempotency_keys()

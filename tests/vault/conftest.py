@@ -57,6 +57,8 @@ ALL_RIGHTS: frozenset[Right] = frozenset({"tokenize", "lookup", "dispose", "upda
 OTHER_SUBJECT = "CN=refunds-client,OU=Refunds,O=Example Corp,C=GB"
 OTHER_ID = "refunds"
 # Lookup only: may not tokenize or dispose.
+# What a direct Vault.detokenize call in a test records in the audit trail.
+AUDIT = {"reason_code": "refund", "ticket": "TEST-1", "request_id": "test-request"}
 READER_SUBJECT = "CN=reporting-client,OU=Reporting,O=Example Corp,C=GB"
 READER_ID = "reporting"
 _server_description: list[str] = []

@@ -213,14 +213,14 @@ def test_no_card_number_without_an_audit_record(
     token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan)), client_id=CLIENT_ID).view.token
     runtime.install(detokenizer, settings)
     with database.admin() as conn:
-        conn.execute("REVOKE INSERT ON vault.detokenize_audit FROM card_vault_detokenize")
+        conn.execute("REVOKE INSERT ON vault.detokenize_audit FROM card_vault_audit_writer")
     try:
         answer = detokenize.handler({"token": token, "reason_code": "refund", "ticket": "CASE-43"}, FakeContext())
     finally:
         with database.admin() as conn:
             conn.execute(
                 "GRANT INSERT (token, reason_code, ticket, request_id, outcome) ON vault.detokenize_audit"
-                " TO card_vault_detokenize"
+                " TO card_vault_audit_writer"
             )
     captured.add(answer)
     assert answer == {"error": "internal error"}
@@ -237,7 +237,7 @@ ATTACKS = {
 # What each role may do to the audit table; everything else must be refused.
 ALLOWED = {
     "card_vault_app": set(),
-    "card_vault_detokenize": {"insert"},
+    "card_vault_detokenize": set(),  # appends only through vault.open_for_detokenize (migration 0012)
     "card_vault_purge": set(),
     "auditor": {"select"},
     "owner": {"select", "insert"},  # the migrating master user: its UPDATE/DELETE/TRUNCATE hit the trigger

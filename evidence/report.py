@@ -1161,7 +1161,9 @@ def _write_set(
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     att = attestation or Attestation()
-    papers = all_workpapers(model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root)
+    papers = all_workpapers(
+        model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root, scope=scope
+    )
     papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {
         "app_name": title,

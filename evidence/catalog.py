@@ -272,8 +272,6 @@ UNRELATED_MAPPINGS = {
     ("PCI4-TRAIL-MULTI-REGION", "10.2.2"): "multi-region is coverage (10.2.1), not the record's contents",
     ("PCI4-ACCOUNT-GUARD-VALUES", "1.4.4"): "an IAM password policy does not keep stores off untrusted networks",
     ("PCI4-SECRET-ROTATION", "8.3.9"): "database master-secret rotation is 8.6.3 (system accounts), not 8.3.9",
-    ("PCI4-GUARDDUTY-PROTECTIONS", "5.2.2"): "GuardDuty is threat detection, not an anti-malware solution"
-    " on system components",
 }
 
 # Conformance-pack Config rules whose PciDssV401Requirements metadata names a requirement the rule

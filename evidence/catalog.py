@@ -88,6 +88,25 @@ TITLES = {
     "11.5.1": "Intrusion-detection or -prevention techniques detect and/or prevent intrusions into the network",
     "12.8.1": "A list of third-party service providers with which account data is shared is maintained",
     "12.10.1": "An incident response plan exists and is ready to be activated",
+    "1.5.1": "Security controls are on computing devices connecting to both untrusted networks and the CDE",
+    "2.2.2": "Vendor default accounts are managed",
+    "3.6.1.2": "Secret and private keys are stored only in approved forms (encrypted, secure device, components)",
+    "3.7.5": "Keys are retired, replaced or destroyed when their integrity is weakened or they reach end of use",
+    "4.2.1.1": "An inventory of the entity's trusted keys and certificates is maintained",
+    "5.2.2": "The deployed anti-malware solution detects and removes, blocks or contains all known malware",
+    "6.2.4": "Software engineering techniques prevent or mitigate common software attacks in bespoke software",
+    "6.3.1": "New security vulnerabilities are identified and assigned a risk ranking",
+    "6.5.1": "Changes to production system components follow established change procedures",
+    "7.3.1": "An access control system restricts access by need to know and covers all system components",
+    "8.2.1": "Every user is assigned a unique ID before access to system components or cardholder data",
+    "8.3.1": "All user access is authenticated with at least one authentication factor",
+    "8.6.2": "Passwords of interactive application and system accounts are not hard-coded in scripts or files",
+    "10.2.1.1": "Audit logs capture all individual user access to cardholder data",
+    "10.2.1.7": "Audit logs capture all creation and deletion of system-level objects",
+    "10.4.2": "Logs of all other system components are reviewed periodically",
+    "11.5.2": "A change-detection mechanism alerts on unauthorized modification of critical files",
+    "12.3.4": "Hardware and software technologies in use are reviewed at least once every 12 months",
+    "12.4.2": "Service providers only: reviews at least quarterly confirm personnel perform their security tasks",
 }
 
 
@@ -176,6 +195,13 @@ LIMIT_DEFAULT = (
     "the deployed state (drift, manual changes), the people and processes that operate it, and any"
     " interview or documentation procedure of this requirement"
 )
+_BREAK_GLASS = (
+    "the IAM user break-glass-1 that the templates trust (arn:aws:iam::<account>:user/break-glass-1, admin"
+    " through BreakGlass) exists outside the templates: its ID management and authentication are not evidenced"
+)
+_IAM_LOGIN_POLICY = (
+    "the IAM password policy applies to IAM users outside the templates (the templates create none): not evidenced"
+)
 LIMITS = {
     "1.2.3": "that the diagram is kept accurate and updated (1.2.3.b: documentation and interviews),"
     " and connections made outside these templates",
@@ -185,9 +211,21 @@ LIMITS = {
     " repositories' actual contents (3.5.1.b examines them)",
     "7.2.1": "the documented access control model and its approval (7.2.1.a)",
     "7.2.2": "that privileges match job functions (7.2.2.a: interviews and documentation)",
-    "8.2.2": "people and identity-provider accounts outside AWS IAM",
     "10.2.1": "that logs stay enabled after deploy (Config rules below watch that)",
     "10.5.1": "retention applied after deploy and backups of the logs outside AWS",
+    "1.2.7": "the six-monthly review itself: documentation and interview only",
+    "3.7.4": "the cryptoperiod of the two HMAC_256 keyed-hash keys: KMS does not rotate HMAC keys"
+    " automatically; manual rotation through the vault's Keys function is not evidenced",
+    "6.2.4": "engineering techniques in bespoke software: documentation and interview only",
+    "10.2.1.1": "individual user access to cardholder data held in RDS: pgaudit is not configured, so only"
+    " the vault functions' Lambda invoke data events apply",
+    "12.4.2": "applies to service providers only; the quarterly review is not evidenced by templates",
+    "8.2.1": _BREAK_GLASS,
+    "8.2.2": _BREAK_GLASS + "; people and identity-provider accounts outside AWS IAM",
+    "8.3.1": _BREAK_GLASS,
+    "8.3.6": _IAM_LOGIN_POLICY,
+    "8.3.7": _IAM_LOGIN_POLICY,
+    "8.3.9": _IAM_LOGIN_POLICY,
 }
 
 # Mappings the evidence does not cite: a rule whose finding says nothing about the requirement the
@@ -197,4 +235,56 @@ UNRELATED_MAPPINGS = {
     ("PCI4-RDS-BACKUPS", "12.10.1"): "backups are not an incident response plan",
     ("PCI4-RDS-BACKUPS", "3.5.1"): "a backup's retention does not render PAN unreadable",
     ("PCI4-IAM-TRUST-SCOPED", "8.2.2"): "trust-policy scoping concerns who may assume a role, not shared accounts",
+    # 3.5.1 rests only on the vault's field-level envelope encryption and keyed hash (report lines);
+    # storage- or disk-level encryption is what 3.5.1.2 limits, and the rest are not stored PAN.
+    ("PCI4-EC2-EBS-DEFAULT-ENCRYPTION", "3.5.1"): "disk-level default encryption is 3.5.1.2's subject, not 3.5.1",
+    ("PCI4-EC2-VOLUME-ENCRYPTED", "3.5.1"): "disk-level volume encryption is 3.5.1.2's subject, not 3.5.1",
+    ("PCI4-EKS-SECRETS-ENCRYPTED", "3.5.1"): "Kubernetes secrets encryption does not protect stored PAN",
+    ("PCI4-LAMBDA-ENV-ENCRYPTED", "3.5.1"): "Lambda environment variables hold no PAN",
+    ("PCI4-RDS-CUSTOMER-KEY", "3.5.1"): "storage encryption key choice is disk-level (3.5.1.2), not field-level",
+    ("PCI4-RDS-DELETION-PROTECTION", "3.5.1"): "deletion protection does not render PAN unreadable",
+    ("PCI4-RDS-STORAGE-ENCRYPTED", "3.5.1"): "RDS storage encryption is disk-level; citing it contradicts 3.5.1.2",
+    ("PCI4-S3-ENCRYPTION", "3.5.1"): "no PAN is stored in S3; bucket encryption is storage-level",
+    ("PCI4-SECRET-CUSTOMER-KEY", "3.5.1"): "Secrets Manager holds credentials, not PAN",
+    ("PCI4-SNS-ENCRYPTED", "3.5.1"): "SNS topics carry alarms, not stored PAN",
+    ("PCI4-STATEFUL-RETAINED", "3.5.1"): "a retention policy does not render PAN unreadable",
+    ("PCI4-TRAIL-KMS", "3.5.1"): "trail encryption protects logs, not stored PAN",
+    ("PCI4-NETWORK-FIREWALL-POSTURE", "1.5.1"): "1.5.1 concerns NSCs on computing devices connecting to the CDE"
+    " and untrusted networks, not the Network Firewall",
+    ("PCI4-SECURITYHUB-PCI-V401", "12.4.2"): "12.4.2 is a service-provider review of personnel duties;"
+    " a Security Hub standard subscription is not it",
+    ("PCI4-ELB-DESYNC-MITIGATION", "6.2.4"): "6.2.4 concerns engineering techniques in bespoke software,"
+    " not load-balancer settings",
+    ("PCI4-ELB-DROP-INVALID-HEADERS", "6.2.4"): "6.2.4 concerns engineering techniques in bespoke software,"
+    " not load-balancer settings",
+    ("PCI4-ELB-ACM-CERTIFICATE", "4.2.1.1"): "4.2.1.1 is an inventory of trusted keys and certificates;"
+    " the TLS work paper is an input to it, not the inventory",
+    ("PCI4-TRAIL-DATA-EVENTS", "10.2.1.7"): "creation/deletion of system-level objects are management events,"
+    " not data events",
+    ("PCI4-EC2-NACL-IN-USE", "1.2.7"): "the six-monthly review is documentation and interview only",
+    ("PCI4-KMS-CUSTODIAN-SEPARATION", "3.6.1.2"): "3.6.1.2 concerns the form keys are stored in (KMS,"
+    " HSM-backed), not custodian separation",
+    ("PCI4-KMS-DELETION-WINDOW", "3.7.5"): "a 30-day deletion window is not key retirement or replacement",
+    ("PCI4-SNS-ENCRYPTED", "10.3.2"): "SNS topics are not audit logs",
+    ("PCI4-RDS-DELETION-PROTECTION", "10.5.1"): "database deletion protection is not audit log retention",
+    ("PCI4-STATEFUL-RETAINED", "10.5.1"): "a retained resource is not audit log retention",
+    ("PCI4-DOCDB-BACKUP-RETENTION", "10.5.1"): "database backup retention is not audit log retention",
+    ("PCI4-TRAIL-MULTI-REGION", "10.2.2"): "multi-region is coverage (10.2.1), not the record's contents",
+    ("PCI4-ACCOUNT-GUARD-VALUES", "1.4.4"): "an IAM password policy does not keep stores off untrusted networks",
+    ("PCI4-SECRET-ROTATION", "8.3.9"): "database master-secret rotation is 8.6.3 (system accounts), not 8.3.9",
+}
+
+# Conformance-pack Config rules whose PciDssV401Requirements metadata names a requirement the rule
+# does not watch (reviewed like UNRELATED_MAPPINGS): not listed under that requirement.
+UNRELATED_CONFIG_RULES = {
+    ("pci-dss-v4-kms-cmk-not-scheduled-for-deletion", "3.7.2"): "key deletion state is not key distribution",
+    ("pci-dss-v4-ec2-ebs-encryption-by-default", "3.5.1"): "disk-level encryption is 3.5.1.2's subject",
+    ("pci-dss-v4-encrypted-volumes", "3.5.1"): "disk-level encryption is 3.5.1.2's subject",
+    ("pci-dss-v4-rds-snapshots-public-prohibited", "3.5.1"): "snapshot visibility does not render PAN unreadable",
+    ("pci-dss-v4-rds-storage-encrypted", "3.5.1"): "RDS storage encryption is disk-level (3.5.1.2)",
+    ("pci-dss-v4-s3-default-encryption-kms", "3.5.1"): "no PAN is stored in S3",
+    ("pci-dss-v4-sns-encrypted-kms", "3.5.1"): "SNS topics carry no stored PAN",
+    ("pci-dss-v4-sns-encrypted-kms", "10.3.2"): "SNS topics are not audit logs",
+    ("pci-dss-v4-multi-region-cloudtrail-enabled", "10.2.2"): "multi-region is coverage, not record contents",
+    ("pci-dss-v4-secretsmanager-rotation-enabled-check", "8.3.9"): "secret rotation is 8.6.3, not 8.3.9",
 }

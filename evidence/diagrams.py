@@ -56,6 +56,7 @@ class Node:
     label: str  # lines separated by "\n"
     kind: str = "resource"  # styling class: resource, cde, internet, gateway, acl, key, log, flowless
     rows: tuple[tuple[str, str], ...] = ()  # (row text, template reference) for table nodes (ACLs)
+    resource: tuple[str, str] | None = None  # (stack, logical id) a scope-shaded node draws (ScopeModel.kind_of)
 
 
 @dataclass
@@ -498,7 +499,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         if resource.key not in nodes:
             kind = scope.kind_of(resource)
             cluster = {"cde": cde, "connected": connected}.get(kind, outside)
-            nodes[resource.key] = diagram.add(Node(ids("n"), label, kind), cluster)
+            nodes[resource.key] = diagram.add(Node(ids("n"), label, kind, resource=resource.key), cluster)
         return nodes[resource.key]
 
     def edge(source: str, target: str, kind: str, *parts: str, refs: tuple[str, ...] = ()) -> None:
@@ -1032,7 +1033,8 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
             region = model.stack_of(resource).region or UNKNOWN
             head, _, rest = label.partition("\n")
             text = f"{head} ({region})" + (f"\n{rest}" if rest else "")
-            nodes[resource.key] = diagram.add(Node(ids("s"), text, scope.kind_of(resource)), cluster_of(resource))
+            kind = scope.kind_of(resource)
+            nodes[resource.key] = diagram.add(Node(ids("s"), text, kind, resource=resource.key), cluster_of(resource))
         return nodes[resource.key]
 
     def link(source: str, target: str, kind: str, label: str) -> None:

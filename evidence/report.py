@@ -42,6 +42,7 @@ from evidence.catalog import (
     SECURITY_HUB_CONTROLS,
     STANDARD,
     TESTING_PROCEDURES,
+    UNRELATED_CONFIG_RULES,
     UNRELATED_MAPPINGS,
     title,
 )
@@ -347,7 +348,8 @@ def provenance_markdown(prov: Provenance) -> list[str]:
     out = [
         "## Provenance",
         "",
-        f"- Generated: {prov.generated_at}",
+        f"- Source date: {prov.generated_at}; generation time not recorded (the output is reproducible"
+        " per commit; the date is SOURCE_DATE_EPOCH, else the commit time)",
         f"- Git commit: {_code(prov.commit)}",
         f"- Environment: {prov.environment}; account(s): {', '.join(prov.accounts) or 'unknown'};"
         f" region(s): {', '.join(prov.regions) or 'unknown'}",
@@ -518,7 +520,8 @@ def requirement_statuses(
                 entry.resources = sorted(set(entry.resources) | set(passed))
     for rule in config_rules:
         for requirement in rule.requirements:
-            status(requirement).config_rules.append(rule.name)
+            if (rule.name, requirement) not in UNRELATED_CONFIG_RULES:
+                status(requirement).config_rules.append(rule.name)
     by_source = {r.source: r for r in config_rules}
     for control in SECURITY_HUB_CONTROLS:
         if control.config_rule in by_source:
@@ -554,11 +557,17 @@ def requirement_statuses(
         else:
             entry.status = NOT_EVIDENCED
         if entry.status == NOT_EVIDENCED and not entry.customer:
-            watchers = ", ".join(entry.config_rules) or "no Config rule"
-            entry.customer = (
-                "No synth rule examined a resource for this in the templates: keep the deployed account"
-                f" compliant with {watchers} (and the Security Hub {STANDARD} standard)."
-            )
+            if entry.config_rules:
+                entry.customer = (
+                    "No synth rule examined a resource for this in the templates: keep the deployed account"
+                    f" compliant with {', '.join(sorted(entry.config_rules))} (and the Security Hub {STANDARD}"
+                    " standard)."
+                )
+            else:
+                entry.customer = (
+                    "No synth rule examined a resource for this and no Config rule watches it: the customer"
+                    " evidences it with documentation, interviews and observation of the deployed environment."
+                )
         entry.config_rules.sort()
         entry.security_hub.sort()
     return sorted(statuses.values(), key=lambda s: _sort_key(s.requirement))
@@ -1152,7 +1161,9 @@ def _write_set(
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(results, gate, report)
     att = attestation or Attestation()
-    papers = all_workpapers(model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root)
+    papers = all_workpapers(
+        model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root, scope=scope
+    )
     papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {
         "app_name": title,

@@ -119,6 +119,13 @@ class ScopeModel:
             for t in self.model.referrers(f)
         )
 
+    def _in_cde_subnets(self, resource: Resource) -> bool:
+        regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+        if regional is None:
+            return False
+        found = [regional.subnet(subnet) for subnet in self.topology.subnets_of(resource)]
+        return any(subnet is not None and subnet.cde for subnet in found)
+
     def category(self, resource: Resource) -> tuple[str, str]:
         """(category, basis) of one resource."""
         if resource.key in self.keyed_hash_keys:
@@ -131,6 +138,8 @@ class ScopeModel:
             return CDE, _PAN_PATH_TYPES[resource.type]
         if _vault_function(resource):
             return CDE, "card-vault function: handles PAN or the card-data store"
+        if resource.type == "AWS::Lambda::Function" and self._in_cde_subnets(resource):
+            return CDE, "placed in a CDE subnet"
         if resource.type == "AWS::EC2::Subnet":
             regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
             found = regional.subnet(resource) if regional is not None else None

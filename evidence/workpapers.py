@@ -19,24 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name
+from ci_tools import supply_chain
+from evidence.scope import CDE as SCOPE_CDE
+from evidence.scope import CONNECTED as SCOPE_CONNECTED
+from evidence.scope import OUT as SCOPE_OUT
+from evidence.scope import ScopeModel
+from evidence.topology import AclEntry, SgRule, Topology, display_name
+from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 NOT_EVIDENCED = "requires independent approval: not evidenced"
 
-# Scope categories (PCI DSS v4.0.1 scoping: CDE systems store, process or transmit account data;
-# connected-to and security-impacting systems can affect their security).
-CDE, CONNECTED, OUT = "CDE", "connected-to / security-impacting", "out of scope (no connection evidenced)"
-
-_CDE_TYPES = {
-    "AWS::WAFv2::WebACL": "inspects every card-data request before the load balancer",
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": "terminates TLS of card-data requests",
-    "AWS::ElasticLoadBalancingV2::Listener": "terminates TLS of card-data requests",
-    "AWS::RDS::DBInstance": "stores tokenized card data",
-    "AWS::RDS::DBCluster": "stores tokenized card data",
-    "AWS::RDS::DBProxy": "transmits card-data queries to the database",
-}
+# Scope categories: evidence/scope.py's one model (ScopeModel), for every paper and diagram.
+CDE, CONNECTED, OUT = SCOPE_CDE, SCOPE_CONNECTED, SCOPE_OUT
 _INVENTORY_TYPES = (
     "AWS::EC2::VPC",
     "AWS::EC2::Subnet",
@@ -165,62 +161,17 @@ def rule_review(topology: Topology) -> list[list[str]]:
     return rows
 
 
-def _in_cde_subnets(resource: Resource, regional: RegionTopology | None, topology: Topology) -> bool:
-    if regional is None:
-        return False
-    for subnet in topology.subnets_of(resource):
-        found = regional.subnet(subnet)
-        if found is not None and found.cde:
-            return True
-    return False
-
-
 def _is_vault_function(resource: Resource) -> bool:
     return resource.type == "AWS::Lambda::Function" and "/CardVault/" in f"/{resource.path}"
 
 
-def _vault_subnets(model: TemplateModel, topology: Topology) -> set[tuple[str, str]]:
-    return {
-        subnet.key
-        for function in model.resources("AWS::Lambda::Function")
-        if _is_vault_function(function)
-        for subnet in topology.subnets_of(function)
-    }
-
-
-def scope_category(model: TemplateModel, topology: Topology, resource: Resource) -> tuple[str, str]:
-    """(category, basis) of one component, from what the templates say about it."""
-    stack = model.stack_of(resource)
-    regional = topology.regions.get(stack.region or "")
-    if resource.type in _CDE_TYPES:
-        return CDE, _CDE_TYPES[resource.type]
-    if resource.type == "AWS::EC2::Subnet" and regional is not None:
-        found = regional.subnet(resource)
-        if found is not None and found.cde:
-            return CDE, f"{found.tier} tier subnet (CDE tier)"
-        if resource.key in _vault_subnets(model, topology):
-            return CDE, "hosts the card-vault functions"
-    if resource.type == "AWS::Lambda::Function":
-        if _is_vault_function(resource):
-            return CDE, "card-vault function: handles card numbers or the card-data store"
-        if _in_cde_subnets(resource, regional, topology):
-            return CDE, "placed in a CDE subnet"
-    if resource.type == "AWS::KMS::Key":
-        protected = {r.type for r in model.referrers(resource)}
-        if protected & {"AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::Lambda::Function"}:
-            return CDE, "protects cardholder data (database storage or vault envelope/keyed-hash keys)"
-        return CONNECTED, "protects logs or configuration of the environment"
-    if stack.region is not None or stack.account is not None:
-        return CONNECTED, "same account and network as the CDE, or logs/monitors it"
-    return OUT, "no account or region recorded"
-
-
-def inventory(model: TemplateModel, topology: Topology) -> list[list[str]]:
-    """Rows: type, name, construct path, stack, account, region, scope category, basis."""
+def inventory(model: TemplateModel, topology: Topology, scope: ScopeModel | None = None) -> list[list[str]]:
+    """Rows: type, name, construct path, stack, account, region, scope category, basis (ScopeModel's)."""
+    scope = ScopeModel(model, topology) if scope is None else scope
     rows = []
     for resource in model.resources(*_INVENTORY_TYPES):
         stack = model.stack_of(resource)
-        category, basis = scope_category(model, topology, resource)
+        category, basis = scope.category(resource)
         rows.append(
             [
                 resource.type,
@@ -951,12 +902,15 @@ def tls_paper(model: TemplateModel) -> WorkPaper:
 
 
 # -- software -----------------------------------------------------------------------------------------
-def _function_source(function: Resource, root: Path) -> str | None:
-    """`lambda/<name>` when the function's construct id names a Lambda source directory with a
-    requirements file (what `make audit` builds an SBOM from)."""
-    parts = [p for p in function.path.split("/") if p not in ("Resource", "Default")]
-    name = parts[-1].lower() if parts else ""
-    return f"lambda/{name}" if name and (root / "lambda" / name / "requirements.txt").is_file() else None
+def _function_sbom(function: Resource, root: Path) -> str:
+    """The function's SBOM as `make audit` names it (ci_tools/supply_chain.py), from the requirements file
+    the template's metadata records (`SBOM_SOURCE_METADATA`, written by the bundler); "missing" when the
+    template records none (CDK's own providers, a function bundled another way) or the file is not in the
+    tree, so `make audit` builds no SBOM for it."""
+    source = function.metadata.get(SBOM_SOURCE_METADATA)
+    if not isinstance(source, str) or not (root / source).is_file():
+        return "missing"
+    return f"sbom/{supply_chain.label(root / source, root)}.cdx.json (`make audit`, from {source})"
 
 
 def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
@@ -974,8 +928,7 @@ def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
             digest = f"container image {model.literal(function.stack, code['ImageUri']) or 'resolved at deploy'}"
         else:
             digest = "not evidenced (code resolved at deploy)"
-        source = _function_source(function, root)
-        sbom = f"sbom/{source.replace('/', '-')}.cdx.json (`make audit`)" if source else "missing"
+        sbom = _function_sbom(function, root)
         description = function.prop("Description")
         rows.append(
             (
@@ -1038,7 +991,8 @@ def _cde_accounts(model: TemplateModel) -> set[str]:
     }
 
 
-def segmentation_paper(model: TemplateModel, topology: Topology) -> WorkPaper:
+def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeModel | None = None) -> WorkPaper:
+    scope = ScopeModel(model, topology) if scope is None else scope
     rows: list[tuple[str, ...]] = []
     for region, regional in topology.regions.items():
         cde_subnets = [s for s in regional.subnets if s.cde]
@@ -1073,12 +1027,7 @@ def segmentation_paper(model: TemplateModel, topology: Topology) -> WorkPaper:
             )
         cde_groups = set()
         for key, members in regional.members.items():
-            if any(
-                _in_cde_subnets(m.resource, regional, topology)
-                or _is_vault_function(m.resource)
-                or m.resource.type in _CDE_TYPES
-                for m in members
-            ):
+            if any(scope.category(m.resource)[0] == CDE for m in members):
                 cde_groups.add(key)
         for group in regional.security_groups:
             if group.key not in cde_groups:
@@ -1237,9 +1186,11 @@ def all_workpapers(
     aoc_edition: str | None = None,
     aoc_date: str | None = None,
     root: Path | None = None,
+    scope: ScopeModel | None = None,
 ) -> list[WorkPaper]:
-    """Every work paper, in report order."""
+    """Every work paper, in report order; scope categories from `scope` (one ScopeModel per assembly)."""
     root = Path(__file__).resolve().parent.parent if root is None else root
+    scope = ScopeModel(model, topology) if scope is None else scope
     review = rule_review(topology)
     flagged = sum(1 for row in review if row[6] != "-")
     return [
@@ -1258,7 +1209,7 @@ def all_workpapers(
             "System components the templates create, with the scope category the templates support and its"
             " basis; components outside the templates are not listed and are unverified.",
             ("Type", "Name", "Construct path", "Stack", "Account", "Region", "Scope", "Basis"),
-            tuple(tuple(r) for r in inventory(model, topology)),
+            tuple(tuple(r) for r in inventory(model, topology, scope)),
             frozenset({2}),
         ),
         WorkPaper(
@@ -1273,7 +1224,7 @@ def all_workpapers(
         tls_paper(model),
         logging_paper(model),
         software_paper(model, root),
-        segmentation_paper(model, topology),
+        segmentation_paper(model, topology, scope),
         responsibility_paper(model, aoc_edition=aoc_edition, aoc_date=aoc_date),
     ]
 

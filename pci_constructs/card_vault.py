@@ -42,7 +42,7 @@ from constructs import Construct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import only_grants_for_aws_resources, purpose_key, separate_administrators
-from pci_constructs.lambda_bundling import python_asset
+from pci_constructs.lambda_bundling import python_asset, record_sbom_source
 from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
 
@@ -64,6 +64,11 @@ DATA_KEY_CONTEXT = {"kms:EncryptionContext:purpose": "card-vault-data-key"}
 API_PATH_PATTERN = "/v1/*"
 # The API's unauthenticated health route (lambda/card_vault/api.py HEALTH_PATH): the target group checks it.
 HEALTH_CHECK_PATH = "/v1/health"
+# POST /v1/cards/batch: up to 100 cards, a body the function accepts up to 144 KiB (lambda/card_vault/api.py
+# MAX_BATCH_BODY_BYTES, the schema's maximal 100-card body is 134,411 bytes); the web ACL in front lets
+# bodies that large through on this path only, by their Content-Length.
+BATCH_PATH = "/v1/cards/batch"
+BATCH_MAX_BODY_BYTES = 147_456
 # The API's known-card metrics (lambda/card_vault/api.py): EMF, dimensions client_id and service.
 METRIC_NAMESPACE = "PciLz/CardVault"
 KNOWN_CARD_METRIC = "KnownCardAnswers"
@@ -455,6 +460,7 @@ class CardVault(Construct):
         self, name: str, spec: _FunctionSpec, *, concurrency: int | None, unreserved_reason: str = _UNRESERVED_REASON
     ) -> lambda_.Function:
         function = lambda_.Function(self, name, **self._function_props(name, spec))
+        record_sbom_source(function, LAMBDA_ROOT / spec.requirements / "requirements.txt")
         function.node.add_dependency(self._policies[name])
         # A ceiling on database connections through the proxy and on blast radius; it comes out of the
         # region's pool, which Lambda keeps above its minimum unreserved figure (make preflight checks it).
@@ -552,6 +558,7 @@ class CardVault(Construct):
             **props,
         )
         trigger.node.add_dependency(self._policies[name])
+        record_sbom_source(trigger, LAMBDA_ROOT / spec.requirements / "requirements.txt")
         waiting = trigger.node.find_child("Trigger").node.find_child("Default").node.default_child
         if not isinstance(waiting, CfnResource):
             raise TypeError("aws_cdk.triggers changed its custom resource; review the trigger's wait")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, CfnResource, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 PLATFORM = "manylinux2014_x86_64"
@@ -43,6 +43,10 @@ CONSTRAINTS_FILE = "constraints.txt"
 # Bumped whenever what a bundle holds for the same inputs changes (the asset hash covers it).
 BUNDLE_LAYOUT = "2:botocore-models-pruned"
 _BOTOCORE_DATA = Path("botocore") / "data"
+# Template metadata on a function bundled by `python_asset`: its requirements file, relative to the
+# project root (`lambda/<name>/requirements.txt`), the file `make audit` builds the function's SBOM from
+# (ci_tools/supply_chain.py names it). The evidence's software work paper reads it from the template.
+SBOM_SOURCE_METADATA = "pci-lz:sbom-source"
 
 
 def _python_version(runtime: lambda_.Runtime) -> str:
@@ -183,3 +187,13 @@ def python_asset(*, package: Path, requirements: Path, runtime: lambda_.Runtime)
             local=_PipBundler(package, requirements, python_version),  # type: ignore[arg-type]
         ),
     )
+
+
+def record_sbom_source(function: lambda_.Function, requirements: Path) -> None:
+    """Write `requirements` (as `lambda/<name>/requirements.txt`) into the function's template metadata
+    (`SBOM_SOURCE_METADATA`), so the evidence links the function to its SBOM from the template alone."""
+    resource = function.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{function.node.path}: no CloudFormation function to record the SBOM source on")
+    relative = Path(*requirements.resolve().parts[-3:])
+    resource.add_metadata(SBOM_SOURCE_METADATA, relative.as_posix())

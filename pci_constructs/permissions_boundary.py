@@ -38,11 +38,12 @@ singletons: some are raw `CfnResource`s, not `CfnRole`s).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import jsii
-from aws_cdk import Annotations, CfnResource, IAspect, Stack
+from aws_cdk import Annotations, CfnResource, IAspect, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
@@ -113,8 +114,32 @@ AUDIT_TAMPERING_ACTIONS = (
     "securityhub:DisableSecurityHub",
     "securityhub:DisassociateFromAdministratorAccount",
     "securityhub:DisassociateFromMasterAccount",
+    "access-analyzer:ApplyArchiveRule",
     "access-analyzer:CreateArchiveRule",
     "access-analyzer:DeleteAnalyzer",
+    "access-analyzer:UpdateArchiveRule",
+    # Suppressing what the controls report rather than stopping them (issue #22, review): filters and
+    # trusted IP lists that auto-archive GuardDuty findings, the export of findings, control and standard
+    # switches, automation rules and manual workflow updates in Security Hub, the Config delivery channel,
+    # rules and packs, and Config's retention. Triage of findings (BatchUpdateFindings) is done by the
+    # security team's own federated roles (Identity Center), which carry no landing-zone boundary.
+    "config:DeleteRetentionConfiguration",
+    "config:PutConfigRule",
+    "config:PutConformancePack",
+    "config:PutDeliveryChannel",
+    "guardduty:CreateFilter",
+    "guardduty:CreateIPSet",
+    "guardduty:DeletePublishingDestination",
+    "guardduty:UpdateFilter",
+    "guardduty:UpdateIPSet",
+    "guardduty:UpdatePublishingDestination",
+    "securityhub:BatchUpdateFindings",
+    "securityhub:BatchUpdateStandardsControlAssociations",
+    "securityhub:CreateAutomationRule",
+    "securityhub:BatchUpdateAutomationRules",
+    "securityhub:DeleteFindingAggregator",
+    "securityhub:UpdateFindingAggregator",
+    "securityhub:UpdateStandardsControl",
 )
 # Key-policy and key-lifecycle changes that would open or destroy encrypted data (PCI DSS 3.6, 3.7).
 KEY_TAMPERING_ACTIONS = ("kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
@@ -153,6 +178,7 @@ TRAIL_LOG_TAMPERING_ACTIONS = (
     "logs:DisassociateKmsKey",
     "logs:PutMetricFilter",
     "logs:PutRetentionPolicy",
+    "logs:PutSubscriptionFilter",
 )
 # The trail's alarms ("Actions, resources, and condition keys for Amazon CloudWatch": resource type
 # alarm, arn:...:cloudwatch:REGION:ACCOUNT:alarm:NAME).
@@ -174,10 +200,48 @@ ROLE_CHANGE_ACTIONS = (
 )
 
 
-def boundary_statements(*, environment: str, partition: str, account: str) -> list[iam.PolicyStatement]:
-    """The boundary's statements; the first allows everything the identity policy allows."""
+def boundary_arns(*, environment: str, partition: str, account: str, regions: Sequence[str]) -> list[str]:
+    """The exact ARNs of the boundary's copies in `regions` (default path `/`, so `policy/<name>`)."""
+    if not regions:
+        raise ValueError("regions: the permissions boundary needs at least one region")
+    return [f"arn:{partition}:iam::{account}:policy/{boundary_policy_name(environment, r)}" for r in sorted(regions)]
+
+
+# The CDK bootstrap roles (`cdk-<qualifier>-deploy-role-*`, `-cfn-exec-role-*` with AdministratorAccess and
+# no boundary, `-file-publishing-role-*`, ...): no landing-zone role assumes or passes one, in any account.
+# The roles that deploy (the delivery's pipeline and GitHub deploy roles) carry the delivery boundaries,
+# which name them in `bootstrap_role_users`.
+BOOTSTRAP_ROLE_PATTERN = "role/cdk-*"
+# Where AWS keeps the roles it manages (Identity Center permission sets under aws-reserved/sso.amazonaws.com/):
+# nobody creates a look-alike there ("IAM identifiers", IAM User Guide: paths).
+RESERVED_ROLE_PATH = "role/aws-reserved/*"
+
+
+def boundary_statements(
+    *,
+    environment: str,
+    partition: str,
+    account: str,
+    regions: Sequence[str],
+    bootstrap_role_users: Sequence[str] = (),
+) -> list[iam.PolicyStatement]:
+    """The boundary's statements; the first allows everything the identity policy allows.
+
+    `regions` are the regions whose copies of the boundary exist (a new role must name one of them,
+    exactly); `bootstrap_role_users` are principal ARN patterns that may assume and pass the CDK
+    bootstrap roles (none for an environment's own roles).
+    """
     iam_arn = f"arn:{partition}:iam::{account}"
     boundaries = f"{iam_arn}:policy/{boundary_policy_name(environment, '*')}"
+    exact_boundaries = boundary_arns(environment=environment, partition=partition, account=account, regions=regions)
+    # The boundary's name as a policy name, or anywhere in a path (policy/<path>/<name>): IAM matches a
+    # path too, so `/pci-lz-<env>-boundary-x/` would look like the boundary to a wildcard.
+    look_alikes = f"{iam_arn}:policy/*{boundary_policy_name(environment, '*')}"
+    own_policies = [f"{iam_arn}:policy/PciLz-{environment}-*", f"{iam_arn}:policy/pci-lz-{environment}-*"]
+    bootstrap_roles = f"arn:{partition}:iam::*:{BOOTSTRAP_ROLE_PATTERN}"
+    bootstrap_exemption = (
+        {"ArnNotLike": {"aws:PrincipalArn": list(bootstrap_role_users)}} if bootstrap_role_users else None
+    )
     trail_log_group = f"arn:{partition}:logs:*:{account}:log-group:{trail_log_group_name(environment)}"
     trail_alarms = f"arn:{partition}:cloudwatch:*:{account}:alarm:{trail_alarm_name_prefix(environment)}*"
     own_roles = [f"{iam_arn}:role/PciLz-{environment}-*", f"{iam_arn}:role/{operator_role_name(environment, '*')}"]
@@ -187,17 +251,6 @@ def boundary_statements(*, environment: str, partition: str, account: str) -> li
     ]
     return [
         iam.PolicyStatement(sid="AllowWhatIdentityPoliciesAllow", actions=["*"], resources=["*"]),
-        iam.PolicyStatement(
-            sid="DenyBoundaryPolicyChanges",
-            effect=iam.Effect.DENY,
-            actions=[
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicy",
-                "iam:DeletePolicyVersion",
-                "iam:SetDefaultPolicyVersion",
-            ],
-            resources=[boundaries],
-        ),
         # The boundary allows * on *: attached as an identity policy it would grant that (iam:PolicyARN,
         # "IAM condition keys" in the IAM User Guide; PutRolePolicy cannot name a managed policy).
         iam.PolicyStatement(
@@ -213,8 +266,10 @@ def boundary_statements(*, environment: str, partition: str, account: str) -> li
             actions=["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
             resources=["*"],
         ),
-        # iam:PermissionsBoundary is absent when no boundary is given, and StringNotLike then matches:
-        # a role or user created without the boundary is denied too.
+        # iam:PermissionsBoundary is absent when no boundary is given, and StringNotEquals then matches:
+        # a role or user created without the boundary is denied too. Exact ARNs, never a wildcard: a
+        # policy named, or pathed, like the boundary would otherwise pass ("Permissions boundaries for IAM
+        # entities", IAM User Guide, the delegation example names the one boundary ARN).
         iam.PolicyStatement(
             sid="DenyPrincipalsWithoutThisBoundary",
             effect=iam.Effect.DENY,
@@ -225,7 +280,36 @@ def boundary_statements(*, environment: str, partition: str, account: str) -> li
                 "iam:PutUserPermissionsBoundary",
             ],
             resources=["*"],
-            conditions={"StringNotLike": {"iam:PermissionsBoundary": boundaries}},
+            conditions={"StringNotEquals": {"iam:PermissionsBoundary": exact_boundaries}},
+        ),
+        # Nobody but CloudFormation's execution role (no boundary) creates a policy named like the boundary:
+        # the same delegation example denies iam:CreatePolicyVersion on the boundary itself.
+        iam.PolicyStatement(
+            sid="DenyBoundaryLookAlikePolicies",
+            effect=iam.Effect.DENY,
+            actions=["iam:CreatePolicy", "iam:CreatePolicyVersion"],
+            resources=[look_alikes],
+        ),
+        # Customer-managed policies of the landing zone's stacks (CloudFormation names them
+        # `<stack name>-<logical ID>-<suffix>`, stack names `PciLz-<env>-*`) and its fixed-name ones
+        # (`pci-lz-<env>-*`, the boundary's copies `pci-lz-<env>-boundary-<region>` among them): a new
+        # default version would rewrite what a role holds, or the boundary itself.
+        iam.PolicyStatement(
+            sid="DenyChangesToLandingZonePolicies",
+            effect=iam.Effect.DENY,
+            actions=[
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            resources=own_policies,
+        ),
+        iam.PolicyStatement(
+            sid="DenyRolesUnderAwsReservedPaths",
+            effect=iam.Effect.DENY,
+            actions=["iam:CreateRole"],
+            resources=[f"arn:{partition}:iam::*:{RESERVED_ROLE_PATH}"],
         ),
         iam.PolicyStatement(
             sid="DenyChangesToLandingZoneRoles",
@@ -235,6 +319,13 @@ def boundary_statements(*, environment: str, partition: str, account: str) -> li
         ),
         iam.PolicyStatement(
             sid="DenyPassingOperatorRoles", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=operator_roles
+        ),
+        iam.PolicyStatement(
+            sid="DenyCdkBootstrapRoles",
+            effect=iam.Effect.DENY,
+            actions=["iam:PassRole", "sts:AssumeRole"],
+            resources=[bootstrap_roles],
+            conditions=bootstrap_exemption,
         ),
         iam.PolicyStatement(
             sid="DenyKeyPolicyAndLifecycleChanges",
@@ -286,6 +377,22 @@ def boundary_statements(*, environment: str, partition: str, account: str) -> li
     ]
 
 
+MANAGED_POLICY_MAX = 6144  # "IAM and AWS STS quotas", IAM User Guide: managed policy size, whitespace not counted
+
+
+def boundary_size(*, environment: str, regions: Sequence[str], bootstrap_role_users: Sequence[str] = ()) -> int:
+    """The boundary's size as IAM counts it, in the longest partition name (`aws-us-gov`)."""
+    statements = boundary_statements(
+        environment=environment,
+        partition="aws-us-gov",
+        account="123456789012",
+        regions=regions,
+        bootstrap_role_users=bootstrap_role_users,
+    )
+    document = {"Version": "2012-10-17", "Statement": [s.to_statement_json() for s in statements]}
+    return len(json.dumps(document, separators=(",", ":")))
+
+
 # What every pack says of a boundary's Allow * on *: justified by the construct itself.
 BOUNDARY_FINDINGS = (
     "AwsSolutions-IAM5[Action::*]",
@@ -326,16 +433,43 @@ class PermissionsBoundary(Construct):
     policy: iam.ManagedPolicy
     policy_name: str
 
-    def __init__(self, scope: Construct, construct_id: str, *, environment: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: str,
+        regions: Sequence[str] | None = None,
+        bootstrap_role_users: Sequence[str] = (),
+    ) -> None:
+        """`regions`: every region with a copy of this boundary (default: this stack's region only);
+        `bootstrap_role_users`: principal ARN patterns that may assume and pass the CDK bootstrap roles."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        if isinstance(regions, str):
+            raise TypeError("regions: a sequence of region names, not one string")
+        every_region = tuple(regions) if regions is not None else (stack.region,)
+        if not Token.is_unresolved(stack.region) and stack.region not in every_region:
+            raise ValueError(f"regions: {list(every_region)} must include this stack's region {stack.region}")
+        size = boundary_size(environment=environment, regions=every_region, bootstrap_role_users=bootstrap_role_users)
+        if size > MANAGED_POLICY_MAX:
+            raise ValueError(
+                f"regions: the permissions boundary names every region's copy and would be {size} characters,"
+                f" above IAM's {MANAGED_POLICY_MAX} for a managed policy: use fewer regions per environment"
+            )
         self.policy_name = boundary_policy_name(environment, stack.region)
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
             managed_policy_name=self.policy_name,
             description="PCI landing zone permissions boundary: no privilege escalation, no disabling of controls",
-            statements=boundary_statements(environment=environment, partition=stack.partition, account=stack.account),
+            statements=boundary_statements(
+                environment=environment,
+                partition=stack.partition,
+                account=stack.account,
+                regions=every_region,
+                bootstrap_role_users=bootstrap_role_users,
+            ),
         )
         for rule in BOUNDARY_FINDINGS:
             justify(self, self.policy, rule=rule, reason=BOUNDARY_REASON, requirement="PCI DSS v4.0.1 7.2.1, 7.2.2")

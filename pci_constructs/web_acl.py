@@ -14,6 +14,8 @@ and the rate rule must switch to the forwarded-IP header, or it limits the CDN.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
@@ -44,6 +46,73 @@ MANAGED_RULE_GROUPS = (
 IP_REPUTATION_GROUP = ("AwsIpReputation", "AWSManagedRulesAmazonIpReputationList")
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_PATH = re.compile(r"^/[A-Za-z0-9/_.~-]{0,200}$")
+
+# The Core rule set's own body-size rule and the label it adds to what it matches
+# (AWS WAF Developer Guide, "Baseline rule groups" > "Core rule set (CRS) managed rule group").
+CORE_RULE_SET = "AWSManagedRulesCommonRuleSet"
+CRS_BODY_SIZE_RULE = "SizeRestrictions_BODY"
+CRS_BODY_SIZE_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+# The most a Content-Length header may be for a large-body path: the ALB's own limit for Lambda targets is 1 MB.
+MAX_LARGE_BODY_BYTES = 1_048_576
+
+
+@dataclass(frozen=True)
+class LargeBodyPath:
+    """One URI path (exactly) whose bodies may exceed what AWS WAF inspects behind an ALB, up to `max_bytes`.
+
+    AWS WAF sees only the first 8 KB of a body at an ALB ("Body inspection size limits"), so no body
+    rule can measure a larger one: with oversize handling MATCH a size rule blocks every body over
+    8 KB, with CONTINUE it compares only the inspected 8 KB and never fires. The limit for such a
+    path is therefore enforced on the `Content-Length` header, which the load balancer frames the
+    body by: a request to the path without one, or with a larger one, is blocked. The Core rule
+    set's SizeRestrictions_BODY is counted, and its label blocks every other path, as the AWS WAF
+    Developer Guide's "Label match rule statement" examples do. The bytes past the first 8 KB are
+    not inspected by any rule; the application behind the path must validate them itself.
+    """
+
+    path: str
+    max_bytes: int
+
+
+def at_most_regex(limit: int) -> str:
+    """An anchored regular expression matching the decimal numbers 0..`limit` (no sign, no leading `+`)."""
+    digits = str(limit)
+    choices = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for index, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - index - 1
+            lower = "0" if digit == "1" else f"0-{int(digit) - 1}"
+            choices.append(digits[:index] + f"[{lower}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    choices.append(digits)
+    return "^(?:" + "|".join(choices) + ")$"
+
+
+def _exact_path(path: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="EXACTLY",
+            search_string=path,
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+        )
+    )
+
+
+def _any_of(statements: list[wafv2.CfnWebACL.StatementProperty]) -> wafv2.CfnWebACL.StatementProperty:
+    if len(statements) == 1:
+        return statements[0]
+    return wafv2.CfnWebACL.StatementProperty(or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=statements))
+
+
+def _not(statement: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=statement))
+
+
+def _all_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=list(statements))
+    )
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
@@ -55,15 +124,26 @@ def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     )
 
 
-def _managed_rule(priority: int, rule_name: str, group_name: str) -> wafv2.CfnWebACL.RuleProperty:
+def _managed_rule(
+    priority: int, rule_name: str, group_name: str, *, count: Sequence[str] = ()
+) -> wafv2.CfnWebACL.RuleProperty:
     return wafv2.CfnWebACL.RuleProperty(
         name=rule_name,
         priority=priority,
-        # The group's own actions (mostly Block) apply; nothing is downgraded to Count.
+        # The group's own actions (mostly Block) apply; only the rules in `count` are downgraded to
+        # Count, each re-blocked by a label match rule after the group.
         override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
         statement=wafv2.CfnWebACL.StatementProperty(
             managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                vendor_name="AWS", name=group_name
+                vendor_name="AWS",
+                name=group_name,
+                rule_action_overrides=[
+                    wafv2.CfnWebACL.RuleActionOverrideProperty(
+                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                    )
+                    for rule in count
+                ]
+                or None,
             )
         ),
         visibility_config=_visibility(rule_name),
@@ -99,6 +179,7 @@ class RegionalWebAcl(Construct):
         max_body_bytes: int,
         log_key: kms.IKey,
         log_retention_days: int,
+        large_body_paths: Sequence[LargeBodyPath] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         if not _NAME.match(name):
@@ -113,6 +194,17 @@ class RegionalWebAcl(Construct):
                 f"max_body_bytes={max_body_bytes}: must be 1..{ALB_BODY_INSPECTION_LIMIT}, the most of a body"
                 " AWS WAF inspects behind an ALB"
             )
+        for index, large in enumerate(large_body_paths):
+            if not _PATH.match(large.path):
+                raise ValueError(f"large_body_paths[{index}].path={large.path!r}: an absolute URI path, no query")
+            if not max_body_bytes < large.max_bytes <= MAX_LARGE_BODY_BYTES:
+                raise ValueError(
+                    f"large_body_paths[{index}].max_bytes={large.max_bytes}: must be above max_body_bytes"
+                    f" ({max_body_bytes}) and at most {MAX_LARGE_BODY_BYTES} (an ALB's limit for Lambda targets)"
+                )
+        if len({large.path for large in large_body_paths}) != len(large_body_paths):
+            raise ValueError("large_body_paths: each path once")
+        self.large_body_paths = tuple(large_body_paths)
 
         self.web_acl = wafv2.CfnWebACL(
             self,
@@ -122,7 +214,7 @@ class RegionalWebAcl(Construct):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(name),
-            rules=self._rules(rate_limit, rate_window_seconds, max_body_bytes),
+            rules=self._rules(rate_limit, rate_window_seconds, max_body_bytes, self.large_body_paths),
         )
         self.log_group = EncryptedLogGroup(
             self,
@@ -138,7 +230,9 @@ class RegionalWebAcl(Construct):
         return self.web_acl.attr_arn
 
     @staticmethod
-    def _rules(rate_limit: int, rate_window_seconds: int, max_body_bytes: int) -> list[wafv2.CfnWebACL.RuleProperty]:
+    def _rules(
+        rate_limit: int, rate_window_seconds: int, max_body_bytes: int, large_body_paths: tuple[LargeBodyPath, ...]
+    ) -> list[wafv2.CfnWebACL.RuleProperty]:
         block = wafv2.CfnWebACL.RuleActionProperty(block={})
         rate_rule = wafv2.CfnWebACL.RuleProperty(
             name="RateLimitPerClientIp",
@@ -153,28 +247,65 @@ class RegionalWebAcl(Construct):
             ),
             visibility_config=_visibility("RateLimitPerClientIp"),
         )
+        too_large = wafv2.CfnWebACL.StatementProperty(
+            size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                comparison_operator="GT",
+                size=max_body_bytes,
+                # A body beyond what WAF can inspect counts as too large: it cannot be checked.
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                    body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")
+                ),
+                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+            )
+        )
+        large_paths = _any_of([_exact_path(large.path) for large in large_body_paths]) if large_body_paths else None
         body_size_rule = wafv2.CfnWebACL.RuleProperty(
             name="MaxBodySize",
             priority=2,
             action=block,
-            statement=wafv2.CfnWebACL.StatementProperty(
-                size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
-                    comparison_operator="GT",
-                    size=max_body_bytes,
-                    # A body beyond what WAF can inspect counts as too large: it cannot be checked.
-                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
-                        body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")
-                    ),
-                    text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
-                )
-            ),
+            statement=too_large if large_paths is None else _all_of(too_large, _not(large_paths)),
             visibility_config=_visibility("MaxBodySize"),
         )
-        managed = [
-            _managed_rule(priority, rule_name, group)
-            for priority, (rule_name, group) in enumerate(MANAGED_RULE_GROUPS, start=3)
-        ]
-        return [_managed_rule(0, *IP_REPUTATION_GROUP), rate_rule, body_size_rule, *managed]
+        rules = [_managed_rule(0, *IP_REPUTATION_GROUP), rate_rule, body_size_rule]
+        for large in large_body_paths:
+            # Content-Length, not the body: WAF cannot measure a body past 8 KB at an ALB (see LargeBodyPath).
+            declared_at_most = wafv2.CfnWebACL.StatementProperty(
+                regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": "content-length"}),
+                    regex_string=at_most_regex(large.max_bytes),
+                    text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+                )
+            )
+            rule_name = "MaxBodySize" + re.sub(r"[^A-Za-z0-9_-]", "-", large.path)[:80]
+            rules.append(
+                wafv2.CfnWebACL.RuleProperty(
+                    name=rule_name,
+                    priority=len(rules),
+                    action=block,
+                    statement=_all_of(_exact_path(large.path), _not(declared_at_most)),
+                    visibility_config=_visibility(rule_name),
+                )
+            )
+        for rule_name, group in MANAGED_RULE_GROUPS:
+            counted = [CRS_BODY_SIZE_RULE] if large_paths is not None and group == CORE_RULE_SET else []
+            rules.append(_managed_rule(len(rules), rule_name, group, count=counted))
+            if counted and large_paths is not None:
+                # "Label match rule statement": the counted rule's label, blocked everywhere but the large-body paths.
+                label = wafv2.CfnWebACL.StatementProperty(
+                    label_match_statement=wafv2.CfnWebACL.LabelMatchStatementProperty(
+                        scope="LABEL", key=CRS_BODY_SIZE_LABEL
+                    )
+                )
+                rules.append(
+                    wafv2.CfnWebACL.RuleProperty(
+                        name="CoreRuleSetBodySize",
+                        priority=len(rules),
+                        action=block,
+                        statement=_all_of(label, _not(large_paths)),
+                        visibility_config=_visibility("CoreRuleSetBodySize"),
+                    )
+                )
+        return rules
 
     def _log_requests(self, log_group_name: str) -> None:
         """WAF log delivery, allowed explicitly for this one group rather than by WAF's own broad policy."""

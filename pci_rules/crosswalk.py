@@ -336,6 +336,7 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-SECRET-CUSTOMER-KEY": "secretsmanager-using-cmk",
     "PCI4-STATEFUL-RETAINED": NO_CONFIG_RULE,
     "PCI4-WAF-WEB-ACL-CONTENT": "wafv2-webacl-not-empty",
+    "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "none: deployed parameters have values; this guards the other rules",
 }
 
 
@@ -372,6 +373,44 @@ def applicable(control: Control) -> bool:
     return not found.runtime and not found.not_applicable
 
 
+# How much of a control its synth rule checks. "full" (every other control with a rule): the rule checks what
+# the control checks. "partial": the rule checks less (the reason says what). "conditional": the rule can only
+# examine what the app sets by SDK call (`Custom::AWS`, an AwsCustomResource); an app that does not set the
+# account guard that way leaves the control unexamined at synth.
+PARTIAL: dict[str, str] = {
+    "S3.9": "the rule exempts buckets that receive server access logs; the control does not",
+    "S3.15": "the rule asks Object Lock of the audit archive only; the control asks it of every bucket",
+    "S3.17": "the rule allows SSE-S3 on buckets a log service writes to; the control asks SSE-KMS everywhere",
+}
+_ACCOUNT_SETTING = "an account setting: examined only where the app sets it by SDK call (AwsCustomResource)"
+_INSPECTOR = "Amazon Inspector: examined only where the app enables it by SDK call or resource"
+CONDITIONAL: dict[str, str] = {
+    **dict.fromkeys(("IAM.7", "IAM.11", "IAM.12", "IAM.14", "IAM.16", "IAM.17", "S3.1"), _ACCOUNT_SETTING),
+    **dict.fromkeys(("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"), _INSPECTOR),
+}
+
+
+def coverage_kind(control_id: str) -> str:
+    """ "full", "partial" or "conditional" for a control with a rule, "" for one without."""
+    if not mapping(control_id).rules:
+        return ""
+    return "conditional" if control_id in CONDITIONAL else "partial" if control_id in PARTIAL else "full"
+
+
+def coverage_kinds() -> dict[str, int]:
+    """Applicable controls by how their rule covers them: full, partial, conditional, and none."""
+    counts = {"full": 0, "partial": 0, "conditional": 0, "none": 0}
+    for control in controls():
+        if applicable(control):
+            counts[coverage_kind(control.id) or "none"] += 1
+    return counts
+
+
+def unverified() -> int:
+    """Controls whose resource type, requirements and Config rule were not read from the control's page."""
+    return sum(1 for c in controls() if not c.details_read_from_control_page)
+
+
 def coverage() -> tuple[int, int]:
     """(controls with a synth rule, controls applicable to templates)."""
     marked = [c for c in controls() if applicable(c)]
@@ -379,8 +418,14 @@ def coverage() -> tuple[int, int]:
 
 
 def coverage_sentence() -> str:
-    with_rule, total = coverage()
-    return f"{with_rule} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates have a synth rule"
+    """The headline counts full coverage only; partial and conditional follow it."""
+    kinds = coverage_kinds()
+    total = coverage()[1]
+    return (
+        f"{kinds['full']} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates are fully"
+        f" checked by a synth rule; {kinds['partial']} partially, {kinds['conditional']} conditionally"
+        f" (only where the app sets the account setting by SDK call), {kinds['none']} not"
+    )
 
 
 def _config_rule_name(text: str) -> str:
@@ -411,7 +456,6 @@ def _cell(text: str) -> str:
 
 def render() -> str:
     meta = source()
-    with_rule, total = coverage()
     lines = [
         "# Security Hub CSPM PCI DSS v4.0.1 crosswalk",
         "",
@@ -420,8 +464,10 @@ def render() -> str:
         "",
         f"- Control list: {meta['source']} (retrieved {meta['retrieved']}: {meta['retrieved_how']}).",
         f"- Control details: {meta['details_source']}. {meta['note']}.",
-        f"- **Coverage: {with_rule} of {total} controls applicable to templates have a synth rule** "
+        f"- **Coverage: {coverage_sentence()}** "
         f"({len(controls())} controls in the standard; the rest need the live account or have no template property).",
+        f"- {unverified()} of the {len(controls())} controls are marked `*`: their details are not yet verified"
+        " against the control's page.",
         "",
         "## Controls",
         "",
@@ -439,6 +485,10 @@ def render() -> str:
                 f"**{found.status}**: {found.reason}" if found.reason else f"**applicable, rule awaited**: `{awaited}`"
             )
         detail = "" if control.details_read_from_control_page else " *"
+        kind = coverage_kind(control.id)
+        why = PARTIAL.get(control.id) or CONDITIONAL.get(control.id)
+        if kind:
+            what = f"{what} — **{kind}**" + (f": {why}" if why else "")
         lines.append(
             f"| {control.id}{detail} | {_cell(control.title)} | {', '.join(control.resource_types)} |"
             f" {', '.join(control.requirements)} | {_cell(what)} | {_cell(control.config_rule)} |"

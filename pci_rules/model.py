@@ -8,10 +8,21 @@ References are followed the way CloudFormation resolves them: `Ref` and
 `Fn::GetAtt` inside one template, `Fn::ImportValue` across templates through
 the producing stack's `Outputs.*.Export.Name` (CloudFormation User Guide,
 "Fn::ImportValue" and "Get exported outputs from a deployed CloudFormation stack").
+
+Nested stacks (`AWS::CloudFormation::Stack`) are read too: each one's template asset in the cloud
+assembly is a stack of the model, named `<parent>/<logical id>`.
+
+Intrinsics a rule could be evaded with are resolved by ONE policy, `TemplateModel.variants()`, which
+`rule.evaluate` runs every rule over: a `Ref` to a template Parameter becomes its Default (and, in further
+variants, each of its AllowedValues), `Fn::If` takes its true branch in the first variant and its false
+branch in the second, `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are
+looked up. A resource failing in any variant fails. A Parameter that no variant can resolve (no Default,
+not supplied by a parent stack, not an SSM parameter) is itself a finding: PCI4-TEMPLATE-PARAMETERS-RESOLVED.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +34,10 @@ CDK_PATH_METADATA = "aws:cdk:path"
 TEMPLATE_SUFFIX = ".template.json"
 STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
+NESTED_STACK = "AWS::CloudFormation::Stack"
+ASSET_PATH_METADATA = "aws:asset:path"
+# A parameter of one of these types holds the name of an SSM parameter; its value is read at deploy.
+SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::"
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,10 @@ class StackTemplate:
     region: str | None = None
     assembly: str = ""  # "" for the app's own assembly, else the nested assembly (a Stage) directory name
     template_path: str | None = None  # the file it was read from, when it was read from one
+    # the parameter values a parent stack's AWS::CloudFormation::Stack passes this nested stack
+    supplied: Mapping[str, Any] = field(default_factory=dict)
+    # for a variant (`TemplateModel.variants()`): the template as written, before its intrinsics were resolved
+    written: Mapping[str, Any] | None = None
 
     @cached_property
     def resources(self) -> dict[str, Resource]:
@@ -138,7 +157,7 @@ class TemplateModel:
 
         Stack names are the artifacts' IDs, which are unique across the assembly tree.
         """
-        return cls(_read_assembly(Path(outdir), ""))
+        return cls(_with_nested(_read_assembly(Path(outdir), "")))
 
     @classmethod
     def from_template_paths(cls, paths: Iterable[str | Path]) -> TemplateModel:
@@ -165,7 +184,37 @@ class TemplateModel:
             stacks.append(
                 StackTemplate(name=name, template=template, account=account, region=region, template_path=str(path))
             )
-        return cls(stacks)
+        return cls(_with_nested(stacks))
+
+    # -- the intrinsics policy -------------------------------------------------------------------
+    def variants(self) -> list[tuple[str, TemplateModel]]:
+        """The models every rule runs over: `[("", self)]` when no template has a choice (Fn::If, a
+        resolvable Parameter, Fn::FindInMap...), else one model per choice index (see the module doc)."""
+        count = max((_choice_count(stack) for stack in self.stacks.values()), default=0)
+        if count == 0:
+            return [("", self)]
+        out = []
+        for index in range(max(count, 1)):
+            label = (
+                "with every Fn::If true and every Parameter at its Default"
+                if index == 0
+                else f"with every Fn::If false and every Parameter at its allowed value #{index + 1}"
+            )
+            out.append((label, TemplateModel(_resolved(stack, index) for stack in self.stacks.values())))
+        return out
+
+    def unresolved_parameters(self, stack: str) -> list[str]:
+        """Parameters of `stack` the resources use that no variant can give a value."""
+        template = self.stacks[stack]
+        options = _parameter_options(template)
+        declared = template.template.get("Parameters") or {}
+        return [
+            name
+            for name in declared
+            if name not in options
+            and not str((declared[name] or {}).get("Type", "")).startswith(SSM_PARAMETER_TYPE_PREFIX)
+            and name not in template.supplied
+        ]
 
     # -- queries ---------------------------------------------------------------------------------
     def resources(self, *types: str) -> Iterator[Resource]:
@@ -240,6 +289,177 @@ class TemplateModel:
         if _has_intrinsic(value):
             return None
         return value
+
+
+# -- nested stacks ------------------------------------------------------------------------------------
+def _nested_template_file(parent: StackTemplate, stack: Resource) -> Path | None:
+    """The template asset a nested stack resource deploys, in the parent's assembly directory."""
+    if parent.template_path is None:
+        return None
+    directory = Path(parent.template_path).parent
+    asset = stack.metadata.get(ASSET_PATH_METADATA)
+    if isinstance(asset, str) and (directory / asset).is_file():
+        return directory / asset
+    # without asset metadata: the file asset whose hash the TemplateURL names
+    url = json.dumps(stack.prop("TemplateURL"))
+    for manifest in directory.glob("*.assets.json"):
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or {}
+        for asset_hash, entry in files.items():
+            source = (entry.get("source") or {}).get("path")
+            if asset_hash in url and isinstance(source, str) and (directory / source).is_file():
+                return directory / source
+    return None
+
+
+def _with_nested(stacks: Iterable[StackTemplate]) -> Iterator[StackTemplate]:
+    """The stacks and, depth first, every nested stack their templates deploy."""
+    pending = list(stacks)
+    # a nested template handed in beside its parent is read once, as the parent's nested stack
+    nested_files = set()
+    for stack in pending:
+        for resource in stack.resources.values():
+            if resource.type == NESTED_STACK and (found := _nested_template_file(stack, resource)) is not None:
+                nested_files.add(found.resolve())
+    pending = [s for s in pending if s.template_path is None or Path(s.template_path).resolve() not in nested_files]
+    while pending:
+        stack = pending.pop(0)
+        yield stack
+        nested = []
+        for resource in stack.resources.values():
+            if resource.type != NESTED_STACK:
+                continue
+            found = _nested_template_file(stack, resource)
+            if found is None:
+                continue
+            supplied = resource.prop("Parameters")
+            nested.append(
+                StackTemplate(
+                    name=f"{stack.name}/{resource.logical_id}",
+                    template=json.loads(found.read_text(encoding="utf-8")),
+                    account=stack.account,
+                    region=stack.region,
+                    assembly=stack.assembly,
+                    template_path=str(found),
+                    supplied=supplied if isinstance(supplied, Mapping) else {},
+                )
+            )
+        pending[:0] = nested
+
+
+# -- the intrinsics policy -----------------------------------------------------------------------------
+_NO_VALUE = object()
+
+
+def _parameter_options(stack: StackTemplate) -> dict[str, list[Any]]:
+    """Each Parameter with a value known at synth -> its possible values (Default first, then AllowedValues;
+    a value a parent stack passes as a literal)."""
+    out: dict[str, list[Any]] = {}
+    for name, declared in (stack.template.get("Parameters") or {}).items():
+        declared = declared or {}
+        type_ = str(declared.get("Type", ""))
+        if type_.startswith(SSM_PARAMETER_TYPE_PREFIX):
+            continue  # its Default names an SSM parameter, not a value
+        listed = type_ == "CommaDelimitedList" or type_.startswith("List<")
+        if name in stack.supplied:
+            given = stack.supplied[name]
+            values = [] if _has_intrinsic(given) else [given]
+        else:
+            values = [declared["Default"]] if "Default" in declared else []
+            values += [v for v in declared.get("AllowedValues") or () if v not in values]
+        if values:
+            out[name] = [v.split(",") if listed and isinstance(v, str) else v for v in values]
+    return out
+
+
+def _choice_count(stack: StackTemplate) -> int:
+    """0 when nothing in the stack's resources is a choice, else how many variants cover every option."""
+    options = _parameter_options(stack)
+    count = 0
+
+    def walk(value: Any) -> None:
+        nonlocal count
+        if isinstance(value, Mapping):
+            if len(value) == 1:
+                ((key, inner),) = value.items()
+                if key == "Fn::If" or key == "Fn::FindInMap" or key == "Fn::Select":
+                    count = max(count, 2 if key == "Fn::If" else 1)
+                elif key == "Ref" and isinstance(inner, str):
+                    if inner in options:
+                        count = max(count, len(options[inner]))
+                    elif inner == "AWS::NoValue":
+                        count = max(count, 1)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for body in (stack.template.get("Resources") or {}).values():
+        walk((body or {}).get("Properties"))
+    return count
+
+
+def _resolve(value: Any, options: Mapping[str, list[Any]], mappings: Mapping[str, Any], index: int) -> Any:
+    def pick(choices: list[Any]) -> Any:
+        return choices[min(index, len(choices) - 1)]
+
+    if isinstance(value, Mapping):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key == "Ref" and isinstance(inner, str):
+                if inner == "AWS::NoValue":
+                    return _NO_VALUE
+                if inner in options:
+                    return copy.deepcopy(pick(options[inner]))
+                return value
+            if key == "Fn::If" and isinstance(inner, list) and len(inner) == 3:
+                return _resolve(inner[1 if index == 0 else 2], options, mappings, index)
+            if key == "Fn::FindInMap" and isinstance(inner, list) and len(inner) >= 3:
+                names = [_resolve(v, options, mappings, index) for v in inner[:3]]
+                table = mappings.get(names[0]) if isinstance(names[0], str) else None
+                if isinstance(table, Mapping) and isinstance(names[2], str):
+                    rows = (
+                        [table[names[1]]] if isinstance(names[1], str) and names[1] in table else list(table.values())
+                    )
+                    found = [row[names[2]] for row in rows if isinstance(row, Mapping) and names[2] in row]
+                    if found:
+                        return copy.deepcopy(pick(found))
+            if key == "Fn::Select" and isinstance(inner, list) and len(inner) == 2:
+                position = _resolve(inner[0], options, mappings, index)
+                items = _resolve(inner[1], options, mappings, index)
+                if isinstance(items, list) and str(position).isdigit() and int(str(position)) < len(items):
+                    return items[int(str(position))]
+        out = {}
+        for key, item in value.items():
+            resolved = _resolve(item, options, mappings, index)
+            if resolved is not _NO_VALUE:
+                out[key] = resolved
+        return out
+    if isinstance(value, list):
+        return [r for item in value if (r := _resolve(item, options, mappings, index)) is not _NO_VALUE]
+    return value
+
+
+def _resolved(stack: StackTemplate, index: int) -> StackTemplate:
+    """The stack with its resources' properties resolved at one choice index."""
+    options = _parameter_options(stack)
+    mappings = stack.template.get("Mappings") or {}
+    resources = {}
+    for logical_id, body in (stack.template.get("Resources") or {}).items():
+        body = dict(body or {})
+        if "Properties" in body:
+            body["Properties"] = _resolve(body["Properties"], options, mappings, index)
+        resources[logical_id] = body
+    return StackTemplate(
+        name=stack.name,
+        template={**stack.template, "Resources": resources},
+        account=stack.account,
+        region=stack.region,
+        assembly=stack.assembly,
+        template_path=stack.template_path,
+        supplied=stack.supplied,
+        written=stack.template,
+    )
 
 
 def _has_intrinsic(value: Any) -> bool:

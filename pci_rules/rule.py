@@ -116,5 +116,27 @@ def rule(
 
 
 def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
-    """Run each rule once over the model."""
-    return [RuleResult(rule=r, checks=tuple(r(model))) for r in rules]
+    """Run each rule over each of the model's variants (`TemplateModel.variants()`: the intrinsics policy).
+
+    A resource's check fails when it fails in any variant (its detail then names the variant); checks name
+    the model's own resources, not a variant's copies.
+    """
+    variants = model.variants()
+    if len(variants) == 1 and variants[0][1] is model:
+        return [RuleResult(rule=r, checks=tuple(r(model))) for r in rules]
+    results = []
+    for rule_ in rules:
+        merged: dict[tuple[tuple[str, str], int], Check] = {}
+        for label, variant in variants:
+            seen: dict[tuple[str, str], int] = {}
+            for check in rule_(variant):
+                nth = seen[check.resource.key] = seen.get(check.resource.key, -1) + 1
+                key = (check.resource.key, nth)
+                previous = merged.get(key)
+                if previous is not None and (not previous.passed or check.passed):
+                    continue
+                original = model.resource(*check.resource.key) or check.resource
+                detail = check.detail if check.passed else f"{check.detail} ({label})".lstrip()
+                merged[key] = Check(resource=original, passed=check.passed, detail=detail)
+        results.append(RuleResult(rule=rule_, checks=tuple(merged.values())))
+    return results

@@ -14,7 +14,7 @@ from constructs import Construct
 
 from config.delivery import DELIVERY_STACK_PREFIX, DeliveryConfig
 from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, ReplicationArtifacts
-from pci_constructs.github_oidc import DeployTarget, GitHubDeployRoles
+from pci_constructs.github_oidc import DeployTarget, GitHubDeployRoles, deploy_role_name
 from pci_constructs.permissions_boundary import PermissionsBoundary, PermissionsBoundaryAspect
 from stacks.landing_zone import LandingZone, build_landing_zone
 
@@ -191,7 +191,12 @@ def build_delivery(
     # stack its own copy, so the OIDC stack deploys without the pipeline stack and vice versa.
     for stack, label in ((built.pipeline, "delivery"), (built.github, "delivery-github")):
         if stack is not None:
-            boundary = PermissionsBoundary(stack, "PermissionsBoundary", environment=label)
+            # The delivery's own roles deploy: they alone may assume and pass the CDK bootstrap roles.
+            iam_arn = f"arn:{stack.partition}:iam::{stack.account}"
+            deployers = (f"{iam_arn}:role/{DELIVERY_PATH_PREFIX}*", f"{iam_arn}:role/{deploy_role_name('*')}")
+            boundary = PermissionsBoundary(
+                stack, "PermissionsBoundary", environment=label, regions=(region,), bootstrap_role_users=deployers
+            )
             Aspects.of(stack).add(PermissionsBoundaryAspect(boundaries={region: boundary}))
     Tags.of(scope).add("project", "pci-dss-landing-zone")
     return built

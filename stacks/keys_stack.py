@@ -30,7 +30,9 @@ class KeysStack(LandingZoneStack):
         self.pin_exports(*(key.key_arn for key in self.keys.all_keys))
         # The first stack of every region: every other stack deploys after it, so the region's
         # permissions boundary exists before any role names it (pci_constructs/permissions_boundary.py).
-        self.boundary = PermissionsBoundary(self, "PermissionsBoundary", environment=config.name)
+        self.boundary = PermissionsBoundary(
+            self, "PermissionsBoundary", environment=config.name, regions=tuple(config.regions)
+        )
 
 
 def key_alias_prefix(config: EnvironmentConfig) -> str:

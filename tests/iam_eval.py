@@ -2,7 +2,7 @@
 
 It covers what the landing zone's boundary uses: Action (with `*` and `?` wildcards, case-insensitive),
 Resource patterns, and the condition operators ArnLike / ArnNotLike / StringLike / StringNotLike /
-StringEquals / ArnEquals over single-valued keys. A key the request does not carry makes a negated
+StringEquals / StringNotEquals / ArnEquals over single-valued keys. A key the request does not carry makes a negated
 operator (`...NotLike`) match and a positive one fail, as IAM evaluates them ("IAM JSON policy elements:
 Condition operators", IAM User Guide). Intrinsics are rendered first (`render`): `Ref: AWS::Partition` is
 `aws`, anything else unresolved becomes a marker no real ARN matches.
@@ -66,6 +66,7 @@ def _equals(pattern: str, value: str) -> bool:
 
 _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringEquals": (_equals, False),
+    "StringNotEquals": (_equals, True),
     "StringLike": (_glob, False),
     "StringNotLike": (_glob, True),
     "ArnEquals": (_equals, False),

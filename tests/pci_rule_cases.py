@@ -140,10 +140,16 @@ WEB_ACL = {"Acl": r("AWS::WAFv2::WebACL", Scope="REGIONAL", DefaultAction={"Allo
 
 
 def _detector(*features: str) -> Resources:
+    return {"Detector": r("AWS::GuardDuty::Detector", Enable=True, Features=[_feature(f) for f in features])}
+
+
+def _feature(name: str) -> dict[str, Any]:
+    if name != "RUNTIME_MONITORING":
+        return {"Name": name, "Status": "ENABLED"}
     return {
-        "Detector": r(
-            "AWS::GuardDuty::Detector", Enable=True, Features=[{"Name": f, "Status": "ENABLED"} for f in features]
-        )
+        "Name": name,
+        "Status": "ENABLED",
+        "AdditionalConfiguration": [{"Name": "EKS_ADDON_MANAGEMENT", "Status": "ENABLED"}],
     }
 
 
@@ -336,6 +342,19 @@ def _project(**environment: Any) -> Resources:
 
 
 NEW_CASES: dict[str, tuple[Resources, Resources]] = {
+    # a Parameter without a Default: the template's Parameters section is added by `parameters_case`
+    "PCI4-TEMPLATE-PARAMETERS-RESOLVED": (
+        {
+            "Group": r(
+                "AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": {"Ref": "Known"}}]
+            )
+        },
+        {
+            "Group": r(
+                "AWS::EC2::SecurityGroup", GroupDescription="g", SecurityGroupIngress=[{"CidrIp": {"Ref": "Cidr"}}]
+            )
+        },
+    ),
     "PCI4-GUARDDUTY-PROTECTIONS": (_detector(*GD_FEATURES), _detector("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS")),
     "PCI4-SECURITYHUB-PCI-V401": (_hub("pci-dss/v/4.0.1"), _hub("pci-dss/v/3.2.1")),
     "PCI4-INSPECTOR-LAMBDA-SCANNING": (

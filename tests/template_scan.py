@@ -626,3 +626,49 @@ def functions_without_active_tracing(templates: Iterable[tuple[str, Template]]) 
         for logical_id, function in of_type(template, "AWS::Lambda::Function").items()
         if function.get("Properties", {}).get("TracingConfig", {}).get("Mode") != "Active"
     ]
+
+
+def _label_keys(statement: Any) -> Iterator[str]:
+    """Every LabelMatchStatement key inside a WAF rule statement (through And/Or/Not)."""
+    if isinstance(statement, dict):
+        for key, value in statement.items():
+            if key == "LabelMatchStatement" and isinstance(value, dict):
+                yield str(value.get("Key", ""))
+            else:
+                yield from _label_keys(value)
+    elif isinstance(statement, list):
+        for item in statement:
+            yield from _label_keys(item)
+
+
+def counted_managed_rules_not_reblocked(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Managed rules a web ACL downgrades to Count with no later Block rule matching their label.
+
+    Counting a managed rule (a `RuleActionOverrides` entry) is only safe with a label match rule
+    after the group that blocks what the rule matched wherever it should still apply ("Label
+    match rule statement", AWS WAF Developer Guide). AWS labels a managed rule's matches
+    `awswaf:managed:aws:<group>:<rule>`, rule names compared without case.
+    """
+    missing = []
+    for stack, template in templates:
+        for logical_id, acl in of_type(template, "AWS::WAFv2::WebACL").items():
+            rules = acl["Properties"].get("Rules", [])
+            for rule in rules:
+                group = rule["Statement"].get("ManagedRuleGroupStatement")
+                if not group:
+                    continue
+                for override in group.get("RuleActionOverrides", []):
+                    if "Count" not in override["ActionToUse"]:
+                        continue
+                    suffix = ":" + override["Name"].lower()
+                    if not any(
+                        later["Priority"] > rule["Priority"]
+                        and "Block" in later.get("Action", {})
+                        and any(
+                            k.startswith("awswaf:managed:aws:") and k.lower().endswith(suffix)
+                            for k in _label_keys(later["Statement"])
+                        )
+                        for later in rules
+                    ):
+                        missing.append(f"{stack}/{logical_id}: {group['Name']}/{override['Name']}")
+    return missing

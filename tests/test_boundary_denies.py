@@ -18,11 +18,13 @@ from aws_cdk import assertions as cdk_assertions
 
 from pci_constructs.permissions_boundary import (
     EBS_DEFAULT_GUARD_ACTIONS,
+    MANAGED_POLICY_MAX,
     POLICY_ATTACH_ACTIONS,
     TRAIL_ALARM_TAMPERING_ACTIONS,
     TRAIL_LOG_TAMPERING_ACTIONS,
     PermissionsBoundary,
     boundary_policy_name,
+    boundary_size,
     ebs_guard_role_name,
     trail_alarm_name_prefix,
     trail_log_group_name,
@@ -46,13 +48,22 @@ TRAIL_ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{trail_alarm_name_p
 OTHER_ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:PciLz-default-Workload-us-east-1-VaultErrors-XYZ"
 BOUNDARY_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'us-east-1')}"
 OTHER_BOUNDARY_REGION_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'eu-west-1')}"
+WEST_BOUNDARY_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'us-west-2')}"
+LOOK_ALIKE_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'x')}"
+PATH_LOOK_ALIKE_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'x')}/admin"
+CFN_POLICY = f"{IAM}:policy/PciLz-{ENV}-Data-us-east-1-FlowLogPolicy-ABC123"
+FIXED_POLICY = f"{IAM}:policy/pci-lz-{ENV}-ebs-default-encryption-us-east-1"
+CDK_DEPLOY = f"{IAM}:role/cdk-hnb659fds-deploy-role-{ACCOUNT}-us-east-1"
+CDK_EXEC = f"{IAM}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
+PIPELINE_ROLE = f"{IAM}:role/PciLz-delivery-Pipeline-us-east-1-PipelineRole-XYZ"
+GITHUB_ROLE = f"{IAM}:role/pci-lz-github-deploy-prod"
 
 
 @pytest.fixture(scope="module")
 def boundary() -> list[dict[str, Any]]:
     """The boundary's statements as CloudFormation renders them, intrinsics resolved for `aws`."""
     stack = Stack(App(), "Keys", env=Environment(account=ACCOUNT, region="us-east-1"))
-    PermissionsBoundary(stack, "PermissionsBoundary", environment=ENV)
+    PermissionsBoundary(stack, "PermissionsBoundary", environment=ENV, regions=REGIONS)
     (policy,) = cdk_assertions.Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
     statements: list[dict[str, Any]] = render(policy["Properties"]["PolicyDocument"]["Statement"])
     return statements
@@ -64,6 +75,98 @@ def _request(action: str, resource: str, principal: str, **context: str) -> Requ
 
 # (case id, request, the Sid that must deny it, or None where it must not be denied)
 CASES: list[tuple[str, Request, str | None]] = [
+    # Review finding 1: a look-alike boundary (Allow *) by name or by path, then a role naming it.
+    *(
+        (
+            f"look-alike-{how}-{action.split(':')[1]}",
+            _request(action, arn, EC2_ADMIN),
+            "DenyBoundaryLookAlikePolicies",
+        )
+        for how, arn in (("name", LOOK_ALIKE_ARN), ("path", PATH_LOOK_ALIKE_ARN))
+        for action in ("iam:CreatePolicy", "iam:CreatePolicyVersion")
+    ),
+    *(
+        (
+            f"look-alike-{how}-as-boundary-{action.split(':')[1]}",
+            _request(action, "*", EC2_ADMIN, **{"iam:PermissionsBoundary": arn}),
+            "DenyPrincipalsWithoutThisBoundary",
+        )
+        for how, arn in (("name", LOOK_ALIKE_ARN), ("path", PATH_LOOK_ALIKE_ARN), ("region", OTHER_BOUNDARY_REGION_ARN))
+        for action in ("iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:CreateUser")
+    ),
+    ("create-role-without-boundary", _request("iam:CreateRole", "*", EC2_ADMIN), "DenyPrincipalsWithoutThisBoundary"),
+    *(
+        (
+            f"create-role-with-{region}-boundary",
+            _request("iam:CreateRole", "*", EC2_ADMIN, **{"iam:PermissionsBoundary": arn}),
+            None,
+        )
+        for region, arn in (("home", BOUNDARY_ARN), ("second-region", WEST_BOUNDARY_ARN))
+    ),
+    ("create-other-policy", _request("iam:CreatePolicy", f"{IAM}:policy/team-readonly", EC2_ADMIN), None),
+    # Review finding 2: the CDK bootstrap roles (AdministratorAccess, no boundary), in any account.
+    ("assume-cdk-deploy-role", _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN), "DenyCdkBootstrapRoles"),
+    (
+        "assume-cdk-role-of-another-account",
+        _request("sts:AssumeRole", CDK_DEPLOY.replace(ACCOUNT, "222222222222"), EC2_ADMIN),
+        "DenyCdkBootstrapRoles",
+    ),
+    ("pass-cdk-exec-role", _request("iam:PassRole", CDK_EXEC, EC2_ADMIN), "DenyCdkBootstrapRoles"),
+    ("assume-other-role", _request("sts:AssumeRole", f"{IAM}:role/team-reader", EC2_ADMIN), None),
+    # Review finding 4: the landing zone's customer-managed policies, CloudFormation-named or fixed-name.
+    *(
+        (
+            f"own-policy-{kind}-{action.split(':')[1]}",
+            _request(action, arn, EC2_ADMIN),
+            "DenyChangesToLandingZonePolicies",
+        )
+        for kind, arn in (("generated", CFN_POLICY), ("fixed", FIXED_POLICY))
+        for action in (
+            "iam:CreatePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+            "iam:DeletePolicyVersion",
+            "iam:DeletePolicy",
+        )
+    ),
+    ("other-policy-new-version", _request("iam:CreatePolicyVersion", f"{IAM}:policy/team-readonly", EC2_ADMIN), None),
+    ("own-policy-read", _request("iam:GetPolicyVersion", CFN_POLICY, EC2_ADMIN), None),
+    # Review finding 6: suppressing findings instead of stopping the controls.
+    *(
+        (f"suppress-{action.replace(':', '-')}", _request(action, "*", EC2_ADMIN), "DenyDisablingDetectiveControls")
+        for action in (
+            "guardduty:CreateFilter",
+            "guardduty:CreateIPSet",
+            "securityhub:BatchUpdateFindings",
+            "securityhub:CreateAutomationRule",
+            "securityhub:UpdateStandardsControl",
+            "config:PutDeliveryChannel",
+            "config:DeleteRetentionConfiguration",
+            "access-analyzer:ApplyArchiveRule",
+        )
+    ),
+    ("read-findings", _request("securityhub:GetFindings", "*", EC2_ADMIN), None),
+    (
+        "trail-logs-subscription",
+        _request("logs:PutSubscriptionFilter", TRAIL_GROUP, EC2_ADMIN),
+        "DenyTrailLogGroupTampering",
+    ),
+    ("other-logs-subscription", _request("logs:PutSubscriptionFilter", OTHER_GROUP, EC2_ADMIN), None),
+    # Review finding 7: no role under the path AWS keeps for its own (Identity Center) roles.
+    (
+        "create-role-under-aws-reserved",
+        _request(
+            "iam:CreateRole",
+            f"{IAM}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123",
+            EC2_ADMIN,
+            **{"iam:PermissionsBoundary": BOUNDARY_ARN},
+        ),
+        "DenyRolesUnderAwsReservedPaths",
+    ),
+    (
+        "create-role-under-own-path",
+        _request("iam:CreateRole", f"{IAM}:role/team/reader", EC2_ADMIN, **{"iam:PermissionsBoundary": BOUNDARY_ARN}),
+        None,
+    ),
     # 1a. EBS encryption by default and its key: only the EBS guard role, in any region of the account.
     *(
         (
@@ -251,3 +354,37 @@ def test_ebs_guard_role_names_are_distinct_per_region_and_fit_iam() -> None:
     assert max(map(len, names)) <= 64
     with pytest.raises(ValueError, match="exceeds 64"):
         ebs_guard_role_name("x" * 40, "ap-southeast-4")
+
+
+def test_the_delivery_boundary_lets_only_its_deployers_use_the_bootstrap_roles() -> None:
+    """The delivery's roles deploy through the CDK bootstrap roles; its boundary exempts them by name."""
+    stack = Stack(App(), "Pipeline", env=Environment(account=ACCOUNT, region="us-east-1"))
+    PermissionsBoundary(
+        stack,
+        "PermissionsBoundary",
+        environment="delivery",
+        regions=("us-east-1",),
+        bootstrap_role_users=(f"{IAM}:role/PciLz-delivery-*", f"{IAM}:role/pci-lz-github-deploy-*"),
+    )
+    (policy,) = cdk_assertions.Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
+    statements = render(policy["Properties"]["PolicyDocument"]["Statement"])
+    for deployer in (PIPELINE_ROLE, GITHUB_ROLE):
+        assert not denied_by(statements, _request("sts:AssumeRole", CDK_DEPLOY, deployer))
+    assert denied_by(statements, _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN)) == ["DenyCdkBootstrapRoles"]
+
+
+def test_the_boundary_needs_its_own_region() -> None:
+    stack = Stack(App(), "Keys", env=Environment(account=ACCOUNT, region="eu-west-1"))
+    with pytest.raises(ValueError, match="must include this stack's region"):
+        PermissionsBoundary(stack, "PermissionsBoundary", environment=ENV, regions=REGIONS)
+
+
+def test_too_many_regions_for_the_boundary_is_refused_early() -> None:
+    """Every region's copy is named in the boundary: past IAM's size quota the synth stops, naming `regions`."""
+    many = tuple(f"us-east-{n}" for n in range(1, 40))
+    stack = Stack(App(), "Keys", env=Environment(account=ACCOUNT, region="us-east-1"))
+    with pytest.raises(ValueError, match="regions: the permissions boundary"):
+        PermissionsBoundary(stack, "PermissionsBoundary", environment=ENV, regions=many)
+    sizes = {n: boundary_size(environment="a" + "b" * 20, regions=many[:n]) for n in (1, 2, 4, 6)}
+    print(f"boundary size by region count (21-character environment, aws-us-gov): {sizes}")
+    assert sizes[4] <= MANAGED_POLICY_MAX

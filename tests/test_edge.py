@@ -7,6 +7,8 @@ built only for negative cases and for options the default environment does not s
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
@@ -20,6 +22,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 from aws_cdk.region_info import RegionInfo
 from constructs import IConstruct
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
 
 import pci_constructs.protected_alb as protected_alb_module
 from compliance.acknowledgments import ACKNOWLEDGMENTS
@@ -27,11 +31,13 @@ from config import ConfigError, EnvironmentConfig, parse_environment
 from config import models as config_models
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from pci_constructs import web_acl as web_acl_module
+from pci_constructs.card_vault import BATCH_MAX_BODY_BYTES, BATCH_PATH
 from pci_constructs.protected_alb import TLS_POLICIES, ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
-from pci_constructs.web_acl import RegionalWebAcl
+from pci_constructs.web_acl import LargeBodyPath, RegionalWebAcl
 from stacks.landing_zone import stack_name
 from tests.conftest import Synthesized, new_app
+from tests.template_scan import counted_managed_rules_not_reblocked
 
 REQUIRED_MANAGED_GROUPS = {
     "AWSManagedRulesCommonRuleSet",
@@ -40,6 +46,10 @@ REQUIRED_MANAGED_GROUPS = {
     "AWSManagedRulesAmazonIpReputationList",
     "AWSManagedRulesLinuxRuleSet",
 }
+# The label AWS documents for the Core rule set's SizeRestrictions_BODY ("Baseline rule groups").
+CRS_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+AT_MOST_SEED = 8192
+print(f"hypothesis seed of the Content-Length limit test: {AT_MOST_SEED}")
 TEST_ENV = Environment(account="111111111111", region="us-east-1")
 
 
@@ -243,9 +253,144 @@ def test_web_acl_holds_the_aws_managed_rule_groups_unweakened(synthesized: Synth
         assert len(managed) >= 4
         assert names >= REQUIRED_MANAGED_GROUPS
         for rule in managed:
-            assert rule["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS"
+            group = rule["Statement"]["ManagedRuleGroupStatement"]
+            assert group["VendorName"] == "AWS"
             assert rule["OverrideAction"] == {"None": {}}, f"{rule['Name']} must keep the group's own actions"
-            assert "RuleActionOverrides" not in rule["Statement"]["ManagedRuleGroupStatement"]
+            # The one rule counted: the Core rule set's body size, re-blocked by its label off the batch path.
+            expected = (
+                [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+                if group["Name"] == web_acl_module.CORE_RULE_SET and _vault_on(synthesized.config)
+                else None
+            )
+            assert group.get("RuleActionOverrides") == expected, rule["Name"]
+
+
+def _vault_on(config: EnvironmentConfig) -> bool:
+    return config.card_vault is not None and config.card_vault.enabled
+
+
+def _rule(rules: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (rule,) = [r for r in rules if r["Name"] == name]
+    return rule
+
+
+def _exactly(path: str) -> dict[str, Any]:
+    return {
+        "ByteMatchStatement": {
+            "FieldToMatch": {"UriPath": {}},
+            "PositionalConstraint": "EXACTLY",
+            "SearchString": path,
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+        }
+    }
+
+
+def test_batch_path_alone_takes_bodies_past_what_waf_inspects(synthesized: Synthesized) -> None:
+    """A 100-card batch (~10 KB+) passes the web ACL on POST /v1/cards/batch only, up to its own limit."""
+    assert _vault_on(synthesized.config)
+    for region in _regions(synthesized.config):
+        rules = _web_acl_rules(_edge(synthesized, region))
+        # the generic body-size rule: every path but the batch path
+        size_rule = _rule(rules, "MaxBodySize")
+        too_large, not_batch = size_rule["Statement"]["AndStatement"]["Statements"]
+        assert too_large["SizeConstraintStatement"]["Size"] == synthesized.config.edge.max_body_bytes
+        assert not_batch == {"NotStatement": {"Statement": _exactly(BATCH_PATH)}}
+        # the batch path: Content-Length present and at most the batch limit, or blocked
+        batch_rule = _rule(rules, "MaxBodySize-v1-cards-batch")
+        assert batch_rule["Action"] == {"Block": {}}
+        assert batch_rule["Statement"]["AndStatement"]["Statements"] == [
+            _exactly(BATCH_PATH),
+            {
+                "NotStatement": {
+                    "Statement": {
+                        "RegexMatchStatement": {
+                            "FieldToMatch": {"SingleHeader": {"Name": "content-length"}},
+                            "RegexString": web_acl_module.at_most_regex(BATCH_MAX_BODY_BYTES),
+                            "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+                        }
+                    }
+                }
+            },
+        ]
+        # the Core rule set's SizeRestrictions_BODY: counted, then its label blocked off the batch path
+        crs = _rule(rules, "AwsCommonRuleSet")
+        label_rule = _rule(rules, "CoreRuleSetBodySize")
+        assert label_rule["Priority"] > crs["Priority"]  # labels exist only for rules evaluated later
+        assert label_rule["Action"] == {"Block": {}}
+        assert label_rule["Statement"]["AndStatement"]["Statements"] == [
+            {
+                "LabelMatchStatement": {
+                    "Scope": "LABEL",
+                    "Key": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body",
+                }
+            },
+            {"NotStatement": {"Statement": _exactly(BATCH_PATH)}},
+        ]
+        assert batch_rule["Priority"] < crs["Priority"]
+
+
+def test_every_counted_managed_rule_is_blocked_again_by_its_label(synthesized: Synthesized) -> None:
+    assert counted_managed_rules_not_reblocked(synthesized.templates()) == []
+
+
+def test_a_counted_managed_rule_without_a_label_rule_is_caught() -> None:
+    acl = {
+        "Type": "AWS::WAFv2::WebACL",
+        "Properties": {
+            "Rules": [
+                {
+                    "Name": "Crs",
+                    "Priority": 3,
+                    "Statement": {
+                        "ManagedRuleGroupStatement": {
+                            "VendorName": "AWS",
+                            "Name": "AWSManagedRulesCommonRuleSet",
+                            "RuleActionOverrides": [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}],
+                        }
+                    },
+                }
+            ]
+        },
+    }
+    assert counted_managed_rules_not_reblocked([("Bad", {"Resources": {"Acl": acl}})]) == [
+        "Bad/Acl: AWSManagedRulesCommonRuleSet/SizeRestrictions_BODY"
+    ]
+
+
+@seed(AT_MOST_SEED)
+@settings(max_examples=300, print_blob=True)
+@given(limit=st.integers(0, web_acl_module.MAX_LARGE_BODY_BYTES), value=st.integers(0, 10 * 1_048_576))
+def test_at_most_regex_matches_exactly_the_numbers_up_to_the_limit(limit: int, value: int) -> None:
+    pattern = re.compile(web_acl_module.at_most_regex(limit))
+    for candidate in (value, limit, limit + 1, max(limit - 1, 0), value % (limit + 1)):
+        assert bool(pattern.fullmatch(str(candidate))) == (candidate <= limit), (limit, candidate)
+    assert not pattern.fullmatch("")
+    assert not pattern.fullmatch(f"{limit} ")
+    assert not pattern.fullmatch(f"-{limit}")
+
+
+@pytest.mark.parametrize(
+    ("large", "field"),
+    [
+        (LargeBodyPath(path="v1/cards/batch", max_bytes=65_536), "large_body_paths[0].path"),
+        (LargeBodyPath(path="/v1/cards?x=1", max_bytes=65_536), "large_body_paths[0].path"),
+        (LargeBodyPath(path="/v1/cards/batch", max_bytes=8192), "large_body_paths[0].max_bytes"),
+        (LargeBodyPath(path="/v1/cards/batch", max_bytes=2_000_000), "large_body_paths[0].max_bytes"),
+    ],
+    ids=["relative", "query", "not-larger", "past-alb-limit"],
+)
+def test_bad_large_body_path_fails_naming_the_field(tmp_path: Path, large: LargeBodyPath, field: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(field)):
+        _web_acl(_small_stack(tmp_path), large_body_paths=[large])
+
+
+def test_without_large_body_paths_the_core_rule_set_is_untouched(tmp_path: Path) -> None:
+    stack = _small_stack(tmp_path)
+    _web_acl(stack)
+    rules = _web_acl_rules(Template.from_stack(stack))
+    assert [r["Priority"] for r in rules] == list(range(7))
+    assert all("RuleActionOverrides" not in r["Statement"].get("ManagedRuleGroupStatement", {}) for r in rules)
+    assert "SizeConstraintStatement" in _rule(rules, "MaxBodySize")["Statement"]
 
 
 def test_web_acl_rate_limits_each_client_ip(synthesized: Synthesized) -> None:
@@ -265,10 +410,16 @@ def test_web_acl_rate_limits_each_client_ip(synthesized: Synthesized) -> None:
 def test_web_acl_blocks_bodies_over_the_configured_size(synthesized: Synthesized) -> None:
     for region in _regions(synthesized.config):
         rules = _web_acl_rules(_edge(synthesized, region))
-        size_rules = [r for r in rules if "SizeConstraintStatement" in r["Statement"]]
+        size_rules = [r for r in rules if "SizeConstraintStatement" in json.dumps(r["Statement"])]
         assert len(size_rules) == 1
         assert size_rules[0]["Action"] == {"Block": {}}
-        statement = size_rules[0]["Statement"]["SizeConstraintStatement"]
+        (statement,) = [
+            s["SizeConstraintStatement"]
+            for s in size_rules[0]["Statement"].get("AndStatement", {"Statements": [size_rules[0]["Statement"]]})[
+                "Statements"
+            ]
+            if "SizeConstraintStatement" in s
+        ]
         assert statement["ComparisonOperator"] == "GT"
         assert statement["Size"] == synthesized.config.edge.max_body_bytes
         # A body WAF cannot fully inspect is treated as too large, not waved through.

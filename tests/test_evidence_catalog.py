@@ -59,3 +59,50 @@ def test_the_readme_shows_the_evidence_screenshots_that_make_evidence_screenshot
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         width = int.from_bytes(data[16:20], "big")
         assert width == 1400, (name, width)
+
+
+# Issue 20 (QSA review): pairs a status must never rest on again. Removing one from the catalog's
+# reviewed exclusions fails here, so an unrelated mapping cannot creep back.
+_REVIEWED_UNRELATED = {
+    ("PCI4-RDS-STORAGE-ENCRYPTED", "3.5.1"),
+    ("PCI4-SNS-ENCRYPTED", "3.5.1"),
+    ("PCI4-LAMBDA-ENV-ENCRYPTED", "3.5.1"),
+    ("PCI4-EC2-EBS-DEFAULT-ENCRYPTION", "3.5.1"),
+    ("PCI4-RDS-DELETION-PROTECTION", "3.5.1"),
+    ("PCI4-STATEFUL-RETAINED", "3.5.1"),
+    ("PCI4-TRAIL-KMS", "3.5.1"),
+    ("PCI4-SECRET-CUSTOMER-KEY", "3.5.1"),
+    ("PCI4-NETWORK-FIREWALL-POSTURE", "1.5.1"),
+    ("PCI4-SECURITYHUB-PCI-V401", "12.4.2"),
+    ("PCI4-ELB-DESYNC-MITIGATION", "6.2.4"),
+    ("PCI4-ELB-DROP-INVALID-HEADERS", "6.2.4"),
+    ("PCI4-ELB-ACM-CERTIFICATE", "4.2.1.1"),
+    ("PCI4-TRAIL-DATA-EVENTS", "10.2.1.7"),
+    ("PCI4-EC2-NACL-IN-USE", "1.2.7"),
+    ("PCI4-KMS-CUSTODIAN-SEPARATION", "3.6.1.2"),
+    ("PCI4-KMS-DELETION-WINDOW", "3.7.5"),
+    ("PCI4-SNS-ENCRYPTED", "10.3.2"),
+    ("PCI4-RDS-DELETION-PROTECTION", "10.5.1"),
+    ("PCI4-STATEFUL-RETAINED", "10.5.1"),
+    ("PCI4-TRAIL-MULTI-REGION", "10.2.2"),
+    ("PCI4-ACCOUNT-GUARD-VALUES", "1.4.4"),
+    ("PCI4-SECRET-ROTATION", "8.3.9"),
+}
+
+
+def test_reviewed_unrelated_mappings_stay_excluded() -> None:
+    missing = _REVIEWED_UNRELATED - set(catalog.UNRELATED_MAPPINGS)
+    assert not missing, f"unrelated mappings re-admitted: {sorted(missing)}"
+    pairs = {(r.id, q) for r in RULES for q in r.requirements}
+    stale = set(catalog.UNRELATED_MAPPINGS) - pairs
+    assert not stale, f"exclusions naming no (rule, requirement) pair of the pack: {sorted(stale)}"
+    assert all(reason.strip() for reason in catalog.UNRELATED_MAPPINGS.values())
+
+
+def test_unrelated_config_rules_name_real_pack_entries() -> None:
+    from evidence.report import conformance_rules
+
+    pairs = {(c.name, q) for c in conformance_rules() for q in c.requirements}
+    stale = set(catalog.UNRELATED_CONFIG_RULES) - pairs
+    assert not stale, f"Config-rule exclusions naming no pair of the pack: {sorted(stale)}"
+    assert ("pci-dss-v4-kms-cmk-not-scheduled-for-deletion", "3.7.2") in catalog.UNRELATED_CONFIG_RULES

@@ -15,7 +15,7 @@ import pytest
 from compliance.gate import EVIDENCE_DIR
 from evidence.diagrams import Diagram, data_flow_diagram, network_diagram, services_diagram
 from evidence.report import REPORT_NAME, build_diagrams, write_compliance_evidence
-from evidence.scope import CDE, ScopeModel, outside_templates, wireless_statement
+from evidence.scope import CDE, CONNECTED, ScopeModel, outside_templates, wireless_statement
 from evidence.topology import Topology
 from pci_rules.model import StackTemplate, TemplateModel
 from pci_rules.rule import evaluate
@@ -81,6 +81,49 @@ def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateMode
         tiers = {c.label.split(" tier")[0] for c in boundary.clusters}
         assert tiers == {"Application", "Cde"}, tiers  # the vault's subnets are inside the boundary
         assert any(n.label.startswith("AWS WAF web ACL") and n.kind == "cde" for n in network.nodes.values())
+
+
+def test_one_scope_model_for_inventory_diagrams_and_every_paper(model: TemplateModel) -> None:
+    """Every resource gets one category: the inventory paper's, the segmentation paper's CDE systems and
+    each scope-shaded diagram node all follow ScopeModel (the vault's keys included)."""
+    from evidence.workpapers import CDE as PAPER_CDE
+    from evidence.workpapers import all_workpapers
+
+    scope = ScopeModel(model)
+    topology = scope.topology
+    papers = {p.slug: p for p in all_workpapers(model, topology, scope=scope)}
+    inventory = papers["inventory"]
+    scope_column, path_column, stack_column = (inventory.header.index(h) for h in ("Scope", "Construct path", "Stack"))
+    by_path = {r.path: r for r in model.resources()}
+    assert PAPER_CDE == CDE
+    assert inventory.rows
+    for row in inventory.rows:
+        resource = by_path[row[path_column]]
+        assert resource.stack == row[stack_column]
+        assert row[scope_column] == scope.category(resource)[0], row
+    # The vault's environment-variable key, its keyed-hash key and its envelope key: CDE everywhere.
+    vault_keys = [*scope.envelope_keys.values(), *scope.keyed_hash_keys.values()]
+    assert vault_keys
+    inventory_scope = {row[path_column]: row[scope_column] for row in inventory.rows}
+    for key in vault_keys:
+        assert inventory_scope[key.path] == CDE, key.path
+    # The functions' environment-variable key encrypts configuration, never PAN: connected-to in every view.
+    environment_keys = [p for p in inventory_scope if "/CardVault/EnvironmentKey/" in p]
+    assert environment_keys
+    assert all(inventory_scope[p] == CONNECTED for p in environment_keys)
+    # Segmentation: the security groups of CDE systems are exactly those with a CDE member.
+    segmentation_groups = {row[1] for row in papers["segmentation"].rows if row[1].startswith("SG ")}
+    assert segmentation_groups
+    shaded = 0
+    for item in build_diagrams(model, topology, (), scope):
+        for node in item.diagram.nodes.values():
+            if node.resource is None:
+                continue
+            drawn = model.resource(*node.resource)
+            assert drawn is not None
+            assert node.kind == scope.kind_of(drawn), (item.diagram.name, node.label)
+            shaded += 1
+    assert shaded
 
 
 def test_wireless_is_stated_with_its_basis(model: TemplateModel, report_text: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from app import gate_app
+from ci_tools import supply_chain
 from compliance.gate import EVIDENCE_DIR, synthesize
 from config.models import EvidenceConfig
 from evidence.report import REPORT_NAME, Attestation, attestation_of, write_compliance_evidence
@@ -34,7 +35,9 @@ from evidence.workpapers import (
     all_workpapers,
     logging_paper,
     responsibility_paper,
+    software_paper,
 )
+from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_rules.model import StackTemplate, TemplateModel
 from pci_rules.rule import evaluate
 from pci_rules.rules import RULES
@@ -177,20 +180,48 @@ def _check_logging(written: Written) -> None:
 
 
 def _check_software(written: Written, *, vault: bool) -> None:
+    """Every function's SBOM cell follows from its template alone: the requirements file the bundler
+    recorded (`SBOM_SOURCE_METADATA`) named as `make audit` names its SBOM (supply_chain.label), else
+    "missing"; so a new function never needs a change here. Every SBOM named is one `make audit` builds."""
     paper = written.papers["software"]
     refs = {row[-1]: row for row in paper.rows}
-    for stack, logical_id, props in _resources(written.model, "AWS::Lambda::Function"):
-        row = refs[f"{stack}/{logical_id}"]
-        assert row[3] == props["Runtime"]
-        key = props["Code"]["S3Key"]
-        assert row[4] == f"CDK asset {key.split('.')[0]}"
+    audited = {supply_chain.label(path, ROOT) for path in supply_chain.requirements_files(ROOT)}
+    for name, stack in written.model.stacks.items():
+        for logical_id, body in (stack.template.get("Resources") or {}).items():
+            if body.get("Type") != "AWS::Lambda::Function":
+                continue
+            props = body["Properties"]
+            row = refs[f"{name}/{logical_id}"]
+            assert row[3] == props["Runtime"]
+            key = props["Code"]["S3Key"]
+            assert row[4] == f"CDK asset {key.split('.')[0]}"
+            source = (body.get("Metadata") or {}).get(SBOM_SOURCE_METADATA)
+            if source is None:
+                assert row[5] == "missing", row
+                continue
+            sbom_label = supply_chain.label(ROOT / source, ROOT)
+            assert sbom_label in audited, source
+            assert row[5].startswith(f"sbom/{sbom_label}.cdx.json"), row
     vault_rows = [r for r in paper.rows if "CardVault/" in r[1]]
     assert bool(vault_rows) is vault
-    for row in vault_rows:
-        name = row[1].split("/")[-1].lower()
-        assert row[5].startswith(f"sbom/lambda-{name}.cdx.json"), row
-        assert (ROOT / "lambda" / name / "requirements.txt").is_file()
+    assert all(r[5].startswith("sbom/lambda-") for r in vault_rows), vault_rows  # every vault function has one
     assert any(r[5] == "missing" for r in paper.rows)  # CDK's own providers: no SBOM source known
+
+
+def test_a_function_without_a_recorded_sbom_source_shows_missing(tmp_path: Path) -> None:
+    """A function the bundler did not record, or whose requirements file is gone, is "missing", never an error."""
+    recorded = {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.14", "Handler": "h.handler"}}
+    model = _model(
+        {
+            "Plain": recorded,
+            "Gone": {**recorded, "Metadata": {SBOM_SOURCE_METADATA: "lambda/nowhere/requirements.txt"}},
+            "Known": {**recorded, "Metadata": {SBOM_SOURCE_METADATA: "lambda/purge/requirements.txt"}},
+        }
+    )
+    rows = {row[-1].split("/")[-1]: row for row in software_paper(model, ROOT).rows}
+    assert rows["Plain"][5] == "missing"
+    assert rows["Gone"][5] == "missing"
+    assert rows["Known"][5].startswith("sbom/lambda-purge.cdx.json")
 
 
 def _check_segmentation(written: Written) -> None:

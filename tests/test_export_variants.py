@@ -35,6 +35,8 @@ def _variant(change: str) -> dict[str, Any]:
             data["card_vault"] = {**data["card_vault"], "enabled": False}
         else:
             del data["card_vault"]
+    elif change == "egress nat":  # firewall <-> nat: the NAT gateways move between subnet groups
+        data["egress"] = {**data.get("egress", {}), "mode": "nat"}
     elif change == "proxy off":
         data["database"] = {"enable_proxy": False}
     elif change.endswith(" off"):
@@ -73,6 +75,7 @@ def _variant(change: str) -> dict[str, Any]:
 
 # Every optional stack (vault, replica, guardrails, identity parts, detection modes) switched off or on.
 VARIANTS = (
+    "egress nat",
     "proxy off",
     "config_mode off",
     "security_hub_mode off",

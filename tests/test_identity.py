@@ -336,7 +336,14 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
     assert statements["DenyBoundaryRemoval"]["Effect"] == "Deny"
     without = statements["DenyPrincipalsWithoutThisBoundary"]
     assert "iam:CreateRole" in without["Action"]
-    assert without["Condition"]["StringNotLike"]["iam:PermissionsBoundary"].endswith("boundary-*")
+    # Exactly the copies of the configured regions, never a wildcard a look-alike policy could match.
+    from tests.iam_eval import render
+
+    named = render(without["Condition"]["StringNotEquals"]["iam:PermissionsBoundary"])
+    assert named == [
+        f"arn:aws:iam::{synthesized.config.account}:policy/{boundary_policy_name(synthesized.config.name, r)}"
+        for r in sorted(synthesized.config.regions)
+    ]
     assert "kms:PutKeyPolicy" in statements["DenyKeyPolicyAndLifecycleChanges"]["Action"]
     assert set(statements["DenyDisablingDetectiveControls"]["Action"]) == set(AUDIT_TAMPERING_ACTIONS)
     for action in ("cloudtrail:StopLogging", "config:StopConfigurationRecorder", "guardduty:DeleteDetector"):

@@ -31,7 +31,10 @@ NOTHING_IN_THE_DEFAULT_APP = {
 
 
 def _run(rule_id: str, resources: Resources) -> tuple[int, list[str]]:
-    model = TemplateModel.from_templates({"S": {"Resources": resources}})
+    # "Cidr" is a Parameter without a Default, "Known" one with (PCI4-TEMPLATE-PARAMETERS-RESOLVED's cases)
+    parameters = {"Cidr": {"Type": "String"}, "Known": {"Type": "String", "Default": "10.0.0.0/8"}}
+    template = {"Parameters": parameters, "Resources": resources}
+    model = TemplateModel.from_templates({"S": template})
     (result,) = evaluate(model, [BY_ID[rule_id]])
     return len(result.checks), [f"{c.resource.logical_id}: {c.detail}" for c in result.failures]
 

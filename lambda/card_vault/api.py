@@ -58,8 +58,10 @@ CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
 CLIENT_ISSUER_HEADER = "x-amzn-mtls-clientcert-issuer"
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 MAX_BODY_BYTES = 4096
-# 100 cards of the longest valid shape fit; the WAF's body-size rule exempts the batch path (web_acl.py).
-MAX_BATCH_BODY_BYTES = 65_536
+# 100 cards at the schema's maximum sizes fit, however a JSON encoder escapes them: 134,411 bytes with
+# Python's json.dumps defaults, every name character an escaped astral letter (12 bytes). The web ACL in
+# front allows the same limit on this path only (pci_constructs/card_vault.py BATCH_MAX_BODY_BYTES).
+MAX_BATCH_BODY_BYTES = 147_456  # 144 KiB
 HEALTH_PATH = "/v1/health"
 # CloudWatch namespace and metrics of the known-card alarm (pci_constructs/card_vault.py reads these names).
 METRIC_NAMESPACE = "PciLz/CardVault"
@@ -180,7 +182,12 @@ def create_app() -> ALBResolver:
         content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return _error(415, "unsupported media type: send application/json")
-        raw = event.decoded_body or ""
+        try:
+            # A base64 body that is not base64, or not UTF-8 once decoded, is the client's error.
+            raw = event.decoded_body or ""
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+            logger.info("request refused: body", extra={"event": "bad_body", "reason": "not base64 UTF-8"})
+            return _error(400, "request body is not valid base64-encoded UTF-8")
         if len(raw.encode()) > max_bytes:
             return _error(413, "request body too large")
         try:

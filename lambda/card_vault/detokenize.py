@@ -8,8 +8,9 @@ the request ID, which CloudTrail's Lambda data event for the same call records w
 identity (PCI DSS v4.0.1 3.4.2, 7.2.1, 10.2.1.1, 10.2.2).
 
 Every call that names a valid token, reason and ticket appends a row to `vault.detokenize_audit`
-(token, reason code, ticket, request ID, outcome, time; never the card number) before it answers:
-when the row cannot be written, no card number is returned (fail closed).
+(token, reason code, ticket, request ID, outcome, time; never the card number): the ciphertext is
+read by `vault.open_for_detokenize`, which writes the row in the same statement, so the role can
+neither read a card without a record nor write a record of its own choosing (migration 0012).
 
 Answers `{"token", "pan"}` or `{"error", ...}`; never raises, so no traceback reaches the
 runtime's own log. The trace records neither the answer nor an exception (`tracing.traced`):
@@ -52,18 +53,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         vault, _ = runtime.current()
         outcome = "returned"
         try:
-            pan = vault.detokenize(request.token)
+            pan = vault.detokenize(
+                request.token,
+                reason_code=request.reason_code,
+                ticket=request.ticket,
+                request_id=str(getattr(context, "aws_request_id", "") or "unknown"),
+            )
         except CardNotFoundError:
             outcome, pan = "not_found", ""
         except DecryptionError:
             outcome, pan = "tampered", ""
-        vault.record_detokenization(
-            token=request.token,
-            reason_code=request.reason_code,
-            ticket=request.ticket,
-            request_id=str(getattr(context, "aws_request_id", "") or "unknown"),
-            outcome=outcome,
-        )
     except Exception as err:
         logger.exception("detokenize failed", extra={**audit, "outcome": "error", "error_type": type(err).__name__})
         return {"error": "internal error"}

@@ -129,6 +129,20 @@ class _KeyTakenError(Exception):
     """Rolls back a transaction whose idempotency key another request holds."""
 
 
+# An Idempotency-Key's answer, stored unless a live one is (an expired one is replaced); RETURNING 1 when stored.
+_REMEMBER_KEY = """
+    INSERT INTO vault.idempotency_keys AS k
+        (client_id, key_hash, token, request_hash, status, response, expires_at)
+    VALUES (%(client)s, %(key)s, %(token)s, %(req)s, %(status)s, %(response)s,
+        now() + make_interval(secs => %(ttl)s))
+    ON CONFLICT (client_id, key_hash) DO UPDATE
+        SET token = EXCLUDED.token, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
+            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE k.expires_at <= now()
+    RETURNING 1
+"""
+
+
 class CardStore:
     """The `vault.cards` and `vault.data_keys` tables; each method is one short statement."""
 
@@ -156,23 +170,11 @@ class CardStore:
     ) -> StoredCard | None:
         """The client's card hashed under an older key version (a rotation in progress), its expiry raised to
         `expiry` (year, month) when that is later; None when there is none."""
+        # The API login cannot read or filter on `pan_hmac` (migration 0012): a SECURITY DEFINER function.
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                "UPDATE vault.cards SET expiry_year = %(year)s, expiry_month = %(month)s"
-                " WHERE client_id = %(client_id)s AND hmac_key_version = %(version)s AND pan_hmac = %(mac)s"
-                " AND (expiry_year, expiry_month) < (%(year)s, %(month)s)",
-                {
-                    "year": expiry[0],
-                    "month": expiry[1],
-                    "client_id": client_id,
-                    "version": hmac_key_version,
-                    "mac": pan_hmac,
-                },
-            )
             row = cur.execute(
-                "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
-                " WHERE client_id = %s AND hmac_key_version = %s AND pan_hmac = %s",
-                (client_id, hmac_key_version, pan_hmac),
+                "SELECT * FROM vault.find_card_under(%s, %s::smallint, %s, %s::smallint, %s::smallint)",
+                (client_id, hmac_key_version, pan_hmac, expiry[0], expiry[1]),
             ).fetchone()
         return None if row is None else StoredCard(**row)
 
@@ -238,20 +240,11 @@ class CardStore:
                     stored, created = self._insert(conn, card)
                     status, response = answer(stored, created)
                     row = conn.execute(
-                        """
-                        INSERT INTO vault.idempotency_keys AS k
-                            (client_id, key_hash, request_hash, status, response, expires_at)
-                        VALUES (%(client)s, %(key)s, %(req)s, %(status)s, %(response)s,
-                            now() + make_interval(secs => %(ttl)s))
-                        ON CONFLICT (client_id, key_hash) DO UPDATE
-                            SET request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
-                                response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
-                            WHERE k.expires_at <= now()
-                        RETURNING 1
-                        """,
+                        _REMEMBER_KEY,
                         {
                             "client": card.client_id,
                             "key": key_hash,
+                            "token": stored.token,
                             "req": request_hash,
                             "status": status,
                             "response": response,
@@ -268,6 +261,38 @@ class CardStore:
         if existing is None:  # expired between the two statements
             raise LookupError("idempotency key expired during the request; retry")
         return Replay(existing)
+
+    def remember_idempotent(
+        self,
+        client_id: str,
+        *,
+        key_hash: bytes,
+        token: str,
+        request_hash: bytes,
+        status: int,
+        response: str,
+        ttl_seconds: int,
+    ) -> IdempotentAnswer | None:
+        """Store the answer for the card `token` under the key unless a live one is: None when stored, else that one."""
+        with self._pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                _REMEMBER_KEY,
+                {
+                    "client": client_id,
+                    "key": key_hash,
+                    "token": token,
+                    "req": request_hash,
+                    "status": status,
+                    "response": response,
+                    "ttl": ttl_seconds,
+                },
+            ).fetchone()
+        if row is not None:
+            return None
+        existing = self.idempotent_answer(client_id, key_hash)
+        if existing is None:  # expired between the two statements
+            raise LookupError("idempotency key expired during the request; retry")
+        return existing
 
     def insert_many(self, cards: list[NewCard]) -> list[tuple[StoredCard, bool]]:
         """Insert every card in one transaction (one durable commit); answers in the order given."""
@@ -311,16 +336,10 @@ class CardStore:
             row = conn.execute("SELECT 1").fetchone()
         return row is not None and row[0] == 1
 
-    def record_detokenization(
-        self, *, token: str, reason_code: str, ticket: str, request_id: str, outcome: str
-    ) -> None:
-        """Append one row to `vault.detokenize_audit` (the detokenize role may only insert there)."""
+    def record_tampered(self, *, token: str, request_id: str) -> None:
+        """Append a 'tampered' row for a token this request read (`vault.record_tampered`, migration 0012)."""
         with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO vault.detokenize_audit (token, reason_code, ticket, request_id, outcome)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (token, reason_code, ticket, request_id, outcome),
-            )
+            conn.execute("SELECT vault.record_tampered(%s, %s)", (token, request_id))
 
     def purge_idempotency_keys(self) -> int:
         """Delete expired idempotency keys (the daily purge)."""
@@ -340,19 +359,13 @@ class CardStore:
 
     @staticmethod
     def _insert(conn: Connection[Any], card: NewCard) -> tuple[StoredCard, bool]:
+        # One SECURITY DEFINER function (migration 0012): the API login may neither insert into
+        # vault.cards nor read `pan_hmac`, so a guessed hash cannot be tested by a unique violation either.
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
-                """
-                INSERT INTO vault.cards AS c (client_id, token, pan_hmac, hmac_key_version, format_version, data_key_id,
-                    pan_ciphertext, name_ciphertext, brand, first6, last4, expiry_month, expiry_year)
-                VALUES (%(client_id)s, %(token)s, %(pan_hmac)s, %(hmac_key_version)s, %(format_version)s,
-                    %(data_key_id)s, %(pan_ciphertext)s, %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s,
-                    %(expiry_month)s, %(expiry_year)s)
-                ON CONFLICT (client_id, pan_hmac) DO UPDATE
-                    SET expiry_year = EXCLUDED.expiry_year, expiry_month = EXCLUDED.expiry_month
-                    WHERE (EXCLUDED.expiry_year, EXCLUDED.expiry_month) > (c.expiry_year, c.expiry_month)
-                RETURNING token, brand, first6, last4, expiry_month, expiry_year
-                """,
+                "SELECT * FROM vault.store_card(%(client_id)s, %(token)s, %(pan_hmac)s, %(hmac_key_version)s::smallint,"
+                " %(format_version)s::smallint, %(data_key_id)s, %(pan_ciphertext)s, %(name_ciphertext)s, %(brand)s,"
+                " %(first6)s, %(last4)s, %(expiry_month)s::smallint, %(expiry_year)s::smallint)",
                 {
                     "client_id": card.client_id,
                     "token": card.token,
@@ -369,12 +382,6 @@ class CardStore:
                     "expiry_year": card.expiry_year,
                 },
             ).fetchone()
-            if row is None:  # stored already with a later or equal expiry
-                row = cur.execute(
-                    "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
-                    " WHERE client_id = %s AND pan_hmac = %s",
-                    (card.client_id, card.pan_hmac),
-                ).fetchone()
         if row is None:  # the stored card was deleted between the two statements
             raise LookupError("card vanished during concurrent tokenization; retry")
         stored = StoredCard(**row)
@@ -389,10 +396,13 @@ class CardStore:
             ).fetchone()
         return None if row is None else StoredCard(**row)
 
-    def sealed_pan(self, token: str) -> Sealed | None:
+    def sealed_pan(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> Sealed | None:
+        """The sealed card number, read by `vault.open_for_detokenize`, which appends the audit row in the
+        same statement (outcome 'returned' or 'not_found'): no read without a record, no record without a read."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT format_version, data_key_id, pan_ciphertext FROM vault.cards WHERE token = %s", (token,)
+                "SELECT format_version, data_key_id, pan_ciphertext FROM vault.open_for_detokenize(%s, %s, %s, %s)",
+                (token, reason_code, ticket, request_id),
             ).fetchone()
         return None if row is None else Sealed(int(row[0]), row[1], bytes(row[2]))
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from card_vault.envelope import EnvelopeCipher
+from card_vault.envelope import DecryptionError, EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
 from card_vault.models import CardView, TokenizeRequest, UpdateRequest
 from card_vault.pan import masked_view
@@ -37,6 +37,14 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 def idempotency_key_hash(key: str) -> bytes:
     """What the vault keeps of a client's Idempotency-Key: its SHA-256, never the text."""
     return hashlib.sha256(b"card-vault/idempotency-key/v1\x00" + key.encode()).digest()
+
+
+def _fingerprint(request: TokenizeRequest, pan_hmac: bytes) -> bytes:
+    """An idempotent request's fingerprint: SHA-256 over the PAN's keyed hash and the other fields."""
+    fields = {k: v for k, v in request.model_dump().items() if k != "pan"}
+    return hashlib.sha256(
+        b"card-vault/idempotent-request/v1\x00" + pan_hmac + json.dumps(fields, sort_keys=True).encode()
+    ).digest()
 
 
 def new_token() -> str:
@@ -107,29 +115,55 @@ class Vault:
         The key's answer is stored in the card's own transaction. The request's fingerprint is a
         SHA-256 over the card number's keyed hash and the other fields, so it reveals no more than
         the keyed hash. Raises IdempotencyMismatchError for a live key sent with another request.
+
+        During an HMAC key rotation (older versions held) the path checks what `tokenize` checks: a
+        card stored under an older version is answered, not stored twice, and a replay whose first
+        request was fingerprinted under an older version still matches (one `GenerateMac` per
+        older version, only when the current version's fingerprint does not match).
         """
         pan_hmac = self._hasher.digest(request.pan)
-        fields = {k: v for k, v in request.model_dump().items() if k != "pan"}
-        request_hash = hashlib.sha256(
-            b"card-vault/idempotent-request/v1\x00" + pan_hmac + json.dumps(fields, sort_keys=True).encode()
-        ).digest()
+        request_hash = _fingerprint(request, pan_hmac)
         key_hash = idempotency_key_hash(key)
         earlier = self._store.idempotent_answer(client_id, key_hash)
         if earlier is None:
-            outcome = self._store.insert_idempotent(
-                self._new_card(request, client_id=client_id, pan_hmac=pan_hmac),
-                key_hash=key_hash,
-                request_hash=request_hash,
-                answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
-                ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
-            )
-            if not isinstance(outcome, Replay):
-                stored, created = outcome
-                return Tokenized(view_of(stored), created=created)
-            earlier = outcome.answer
-        if not secrets.compare_digest(earlier.request_hash, request_hash):
+            found = self._under_previous_keys(request, client_id=client_id)
+            if found is not None:
+                view = view_of(found)
+                earlier = self._store.remember_idempotent(
+                    client_id,
+                    key_hash=key_hash,
+                    token=found.token,
+                    request_hash=request_hash,
+                    status=200,
+                    response=view.model_dump_json(),
+                    ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+                )
+                if earlier is None:
+                    return Tokenized(view, created=False)
+            else:
+                outcome = self._store.insert_idempotent(
+                    self._new_card(request, client_id=client_id, pan_hmac=pan_hmac),
+                    key_hash=key_hash,
+                    request_hash=request_hash,
+                    answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
+                    ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+                )
+                if not isinstance(outcome, Replay):
+                    stored, created = outcome
+                    return Tokenized(view_of(stored), created=created)
+                earlier = outcome.answer
+        if not self._same_request(earlier.request_hash, request_hash, request):
             raise IdempotencyMismatchError("Idempotency-Key was used with a different request")
         return Tokenized(CardView.model_validate_json(earlier.response), created=earlier.status == 201, replayed=True)
+
+    def _same_request(self, stored: bytes, current: bytes, request: TokenizeRequest) -> bool:
+        """Whether `stored` is `request`'s fingerprint under the current HMAC key version or an older one held."""
+        if secrets.compare_digest(stored, current):
+            return True
+        return any(
+            secrets.compare_digest(stored, _fingerprint(request, self._hasher.digest(request.pan, older)))
+            for older in self._hasher.previous
+        )
 
     def tokenize_many(self, requests: list[TokenizeRequest], *, client_id: str) -> list[Tokenized]:
         """Tokenize every card in one transaction (one durable commit); answers in the order given.
@@ -226,20 +260,19 @@ class Vault:
             raise CardNotFoundError(token)
         return view_of(card)
 
-    def detokenize(self, token: str) -> str:
-        """The card number behind `token`; raises CardNotFoundError or envelope.DecryptionError."""
-        sealed = self._store.sealed_pan(token)
+    def detokenize(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> str:
+        """The card number behind `token`; raises CardNotFoundError or envelope.DecryptionError.
+
+        The read itself appends the audit row (migration 0012); a ciphertext that fails authentication
+        adds a 'tampered' row for the same request."""
+        sealed = self._store.sealed_pan(token, reason_code=reason_code, ticket=ticket, request_id=request_id)
         if sealed is None:
             raise CardNotFoundError(token)
-        return self._cipher.open(sealed, token=token, field="pan")
-
-    def record_detokenization(
-        self, *, token: str, reason_code: str, ticket: str, request_id: str, outcome: str
-    ) -> None:
-        """Append the call to the detokenize audit trail (raises when it cannot: no answer without a record)."""
-        self._store.record_detokenization(
-            token=token, reason_code=reason_code, ticket=ticket, request_id=request_id, outcome=outcome
-        )
+        try:
+            return self._cipher.open(sealed, token=token, field="pan")
+        except DecryptionError:
+            self._store.record_tampered(token=token, request_id=request_id)
+            raise
 
     def purge_idempotency_keys(self) -> int:
         return self._store.purge_idempotency_keys()

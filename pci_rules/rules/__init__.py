@@ -19,6 +19,7 @@ from pci_rules.rules import (  # noqa: F401  (registration by import, in this or
     s3,
     secrets,
     stateful,
+    templates,
     trail,
     waf,
     workloads,

@@ -15,16 +15,24 @@ from pci_rules.rules._common import as_list, flatten, is_true, sdk_call
 # GuardDuty protection plans ("AWS::GuardDuty::Detector CFNFeatureConfiguration"): S3 Protection,
 # RDS Protection, Lambda Protection (GuardDuty.6) and Runtime Monitoring.
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
+RUNTIME = "RUNTIME_MONITORING"
+EKS_ADDON = "EKS_ADDON_MANAGEMENT"
 PCI_V401 = "standards/pci-dss/v/4.0.1"
 PCI_V321 = "standards/pci-dss/v/3.2.1"
 
 
 @rule(
     id="PCI4-GUARDDUTY-PROTECTIONS",
-    requirements=("11.5.1", "5.2.2"),
-    description="Every GuardDuty detector enables S3, RDS and Lambda Protection and Runtime Monitoring.",
+    # 11.5.1 only: the Security Hub controls this rule stands for (GuardDuty.1, 5-7, 9, 10) map 11.5.1 and
+    # none maps 5.2.2 (anti-malware), which this rule used to claim without a control page behind it.
+    requirements=("11.5.1",),
+    description=(
+        "Every GuardDuty detector enables S3, RDS and Lambda Protection and Runtime Monitoring with EKS add-on"
+        " management."
+    ),
     fix=(
-        "Add Features S3_DATA_EVENTS, RDS_LOGIN_EVENTS, LAMBDA_NETWORK_LOGS and RUNTIME_MONITORING with Status ENABLED."
+        "Add Features S3_DATA_EVENTS, RDS_LOGIN_EVENTS, LAMBDA_NETWORK_LOGS and RUNTIME_MONITORING with Status ENABLED,"
+        " RUNTIME_MONITORING with AdditionalConfiguration EKS_ADDON_MANAGEMENT ENABLED."
     ),
 )
 def guardduty_protections(model: TemplateModel) -> Iterator[Check]:
@@ -35,6 +43,16 @@ def guardduty_protections(model: TemplateModel) -> Iterator[Check]:
             if isinstance(f, Mapping) and f.get("Status") == "ENABLED"
         }
         missing = [name for name in GUARDDUTY_FEATURES if name not in enabled]
+        # GuardDuty.7 ("EKS Runtime Monitoring should be enabled") asks the EKS add-on to be managed automatically
+        runtime = [f for f in as_list(detector.prop("Features")) if isinstance(f, Mapping) and f.get("Name") == RUNTIME]
+        agents = {
+            str(c.get("Name"))
+            for f in runtime
+            for c in as_list(f.get("AdditionalConfiguration"))
+            if isinstance(c, Mapping) and c.get("Status") == "ENABLED"
+        }
+        if RUNTIME in enabled and EKS_ADDON not in agents:
+            missing.append(f"{RUNTIME} {EKS_ADDON}")
         yield Check(detector, not missing, f"not enabled: {', '.join(missing)}" if missing else "")
 
 
@@ -61,7 +79,7 @@ INSPECTOR_LAMBDA = ("LAMBDA", "LAMBDA_CODE")
 
 @rule(
     id="PCI4-INSPECTOR-LAMBDA-SCANNING",
-    requirements=("6.3.1", "11.3.1"),
+    requirements=("6.2.4", "6.3.1"),
     description="Where the templates enable Amazon Inspector, Lambda standard and code scanning are enabled too.",
     fix="Pass resourceTypes including LAMBDA and LAMBDA_CODE to the Inspector2 enable call.",
 )
@@ -121,7 +139,7 @@ SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
 
 @rule(
     id="PCI4-ACCOUNT-GUARD-VALUES",
-    requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9"),
+    requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9", "8.3.10.1", "8.6.3"),
     description=(
         "Account guards set by SDK call or resource hold safe values (password policy, public access blocks, "
         "IMDSv2, SSM sharing)."

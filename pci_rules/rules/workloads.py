@@ -7,6 +7,7 @@ examine; the fork app of the tests (`tests/fork/app.py`) gives every one of them
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -285,13 +286,20 @@ def client_vpn_logging(model: TemplateModel) -> Iterator[Check]:
     fix="Set ImageScanningConfiguration.ScanOnPush true (CDK: image_scan_on_push=True), or enhanced scanning.",
 )
 def ecr_scan_on_push(model: TemplateModel) -> Iterator[Check]:
-    registry_scans = any(
-        str(c.prop("ScanType")).upper() == "ENHANCED"
+    # Enhanced registry scanning covers a repository only when a rule's RepositoryFilters (WILDCARD) match its
+    # name ("Scan images for software vulnerabilities in Amazon ECR", Amazon ECR User Guide: filters).
+    filters = [
+        str(f.get("Filter"))
         for c in model.resources("AWS::ECR::RegistryScanningConfiguration")
-    )
+        if str(c.prop("ScanType")).upper() == "ENHANCED"
+        for rule_ in _mappings(c.prop("Rules"))
+        for f in _mappings(rule_.get("RepositoryFilters"))
+    ]
     for repository in model.resources("AWS::ECR::Repository"):
-        ok = registry_scans or is_true(repository.prop("ImageScanningConfiguration", "ScanOnPush"))
-        yield _check(repository, None if ok else "images are not scanned on push")
+        name = model.literal(repository.stack, repository.prop("RepositoryName"))
+        by_registry = any(f == "*" or (isinstance(name, str) and fnmatch.fnmatchcase(name, f)) for f in filters)
+        ok = by_registry or is_true(repository.prop("ImageScanningConfiguration", "ScanOnPush"))
+        yield _check(repository, None if ok else "images are not scanned on push (no registry filter matches it)")
 
 
 def _assigns_public_ip(resource: Resource) -> bool:
@@ -351,7 +359,8 @@ def ecs_no_secrets_in_environment(model: TemplateModel) -> Iterator[Check]:
 )
 def ecs_fargate_latest_platform(model: TemplateModel) -> Iterator[Check]:
     for service in model.resources("AWS::ECS::Service"):
-        if service.prop("LaunchType") == "FARGATE":
+        providers = {str(p.get("CapacityProvider")) for p in _mappings(service.prop("CapacityProviderStrategy"))}
+        if service.prop("LaunchType") == "FARGATE" or providers & {"FARGATE", "FARGATE_SPOT"}:
             version = service.prop("PlatformVersion", default="LATEST")
             yield _check(service, None if version == "LATEST" else f"PlatformVersion pinned to {version!r}")
 
@@ -491,7 +500,7 @@ def es_node_to_node(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ES-AUDIT-LOGS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.4.2"),
     description="Every Elasticsearch domain publishes audit logs.",
     fix="Set LogPublishingOptions.AUDIT_LOGS with Enabled true and a log group.",
 )

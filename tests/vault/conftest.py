@@ -41,7 +41,10 @@ from card_vault.store import CardStore, open_pool
 from card_vault.tracing import trace_aws_calls
 from card_vault.vault import Vault
 from moto import mock_aws
+from moto.moto_api._internal import mock_random
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.vault.events import fixed_trace_env
 
 # Powertools would enable the X-Ray SDK only inside Lambda: `tracing_on` turns it on per test,
 # pointed at `xray_daemon`, so nothing here reaches a real daemon or AWS.
@@ -49,6 +52,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_DEV", "0")
 
 REGION = "eu-west-1"
+MOTO_SEED = 1919
 CLIENT_SUBJECT = "CN=payments-client,OU=Payments,O=Example Corp,C=GB"
 CLIENT_ISSUER = "CN=Example Corp Client CA,O=Example Corp,C=GB"
 CLIENT_ID = "payments"
@@ -57,6 +61,8 @@ ALL_RIGHTS: frozenset[Right] = frozenset({"tokenize", "lookup", "dispose", "upda
 OTHER_SUBJECT = "CN=refunds-client,OU=Refunds,O=Example Corp,C=GB"
 OTHER_ID = "refunds"
 # Lookup only: may not tokenize or dispose.
+# What a direct Vault.detokenize call in a test records in the audit trail.
+AUDIT = {"reason_code": "refund", "ticket": "TEST-1", "request_id": "test-request"}
 READER_SUBJECT = "CN=reporting-client,OU=Reporting,O=Example Corp,C=GB"
 READER_ID = "reporting"
 _server_description: list[str] = []
@@ -172,9 +178,14 @@ def aws() -> Iterator[Aws]:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     with mock_aws():
+        # moto's key IDs (uuid4) and request IDs come from its own generator: seeded, they are the
+        # same on every run, so the PAN guard never meets a key ARN whose digits pass Luhn by chance.
+        mock_random.seed(MOTO_SEED)
         session = boto3.session.Session(region_name=REGION)
         key = session.client("kms").create_key(Description="cardholder data (test)")["KeyMetadata"]["Arn"]
-        yield Aws(session, key, create_hmac_key(session))
+        aws = Aws(session, key, create_hmac_key(session))
+        assert not find_pans(key), "moto's seeded key ID has a Luhn-valid digit run: change MOTO_SEED"
+        yield aws
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
@@ -316,7 +327,7 @@ def tracing_on(xray_daemon: XRayDaemon, monkeypatch: pytest.MonkeyPatch) -> XRay
     """X-Ray on as in Lambda (active tracing, sampled): the variables Lambda sets for an invocation,
     the daemon address pointing at `xray_daemon`. The functions' own subsegments
     (`card_vault.tracing`) and their AWS SDK calls' subsegments go there."""
-    trace_id = f"Root=1-{secrets.token_hex(4)}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
+    trace_id = fixed_trace_env()  # not random hex: see `events.fixed_request_id`
     monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
     monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id)
     monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", xray_daemon.address)

@@ -108,8 +108,7 @@ def test_roles_have_only_their_grants(database: Database) -> None:
             " AND (rolsuper OR rolcreaterole OR rolcreatedb)"
         ).fetchall()
     assert rows == [
-        ("card_vault_app", "cards", "DELETE"),
-        ("card_vault_app", "cards", "INSERT"),
+        ("card_vault_app", "cards", "DELETE"),  # inserts only through vault.store_card (migration 0012)
         ("card_vault_app", "data_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "SELECT"),
@@ -121,6 +120,7 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_keys", "data_keys", "SELECT"),  # re-wraps data keys; column grants on cards only
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
+        ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.store_card; cannot log in
     ]
     assert supers == []
 

@@ -25,12 +25,12 @@ from card_vault.envelope import Sealed, UnsupportedFormatError
 from card_vault.keyed_hash import LEGACY_VERSION, MAC_ALGORITHM, HmacKey
 from card_vault.models import TokenizeRequest
 from card_vault.settings import VaultSettings
-from card_vault.vault import CardNotFoundError, Vault
+from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Vault
 from cryptography.hazmat.primitives import hashes, hmac
 
 from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_ID, Aws, Captured, Database, create_hmac_key, make_vault
+from tests.vault.conftest import AUDIT, CLIENT_ID, Aws, Captured, Database, create_hmac_key, make_vault
 from tests.vault.events import FakeContext
 
 RNG_SEED = 19_0306
@@ -97,11 +97,16 @@ def test_the_api_role_cannot_brute_force_a_stored_card_offline(
     pan = card_number("4", 13, rng)  # 13 digits: six known, four known, 3 unknown incl. the check digit
     make_vault(database, aws).tokenize(_request(pan), client_id=CLIENT_ID)
     with psycopg.connect(database.role_urls["card_vault_app"]) as conn:
-        first6, last4, stored = conn.execute("SELECT first6, last4, pan_hmac FROM vault.cards").fetchone() or (
-            "",
-            "",
-            b"",
-        )
+        first6, last4 = conn.execute("SELECT first6, last4 FROM vault.cards").fetchone() or ("", "")
+    # The API login cannot read the hash at all (migration 0012); the rest of this test grants the attacker
+    # the hash anyway (read here as the owner) and shows it still cannot be searched offline.
+    with (
+        psycopg.connect(database.role_urls["card_vault_app"]) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("SELECT pan_hmac FROM vault.cards")
+    with database.admin() as conn:
+        (stored,) = conn.execute("SELECT pan_hmac FROM vault.cards").fetchone() or (b"",)
     candidates = [f"{first6}{middle:03d}{last4}" for middle in range(1000)]
     assert pan in candidates
     # Offline: every value of the API's configuration (the attacker's best guess at a key) as the HMAC key.
@@ -125,7 +130,8 @@ def test_the_api_role_cannot_brute_force_a_stored_card_offline(
     assert counted.calls["GenerateMac"] == 241  # the seeded card; the README quotes this figure
     print(
         f"online search of a 13-digit card with 3 unknown digits: {counted.calls['GenerateMac']} GenerateMac requests"
-        " (a 16-digit card: up to 1,000,000, each a request against KMS's shared cryptographic request quota"
+        " (a 16-digit card: up to 100,000, six unknown digits of which the check digit is in the last four;"
+        " each a request against KMS's shared cryptographic request quota"
         " and a CloudTrail event)"
     )
 
@@ -177,6 +183,34 @@ def test_hmac_rotation_keeps_one_token_per_card_and_the_rehash_job_moves_every_r
         assert conn.execute("SELECT count(*) FROM vault.cards").fetchone() == (3,)
 
 
+def test_idempotency_keys_check_every_held_hmac_key_version(database: Database, aws: Aws, counted: KmsCounter) -> None:
+    """During a rotation the Idempotency-Key path neither stores a card twice nor refuses its own replay."""
+    rng = random.Random(RNG_SEED + 14)
+    old_card, replayed_card = card_number(rng=rng), card_number(rng=rng)
+    v1, v2 = aws.hmac_key(1), HmacKey(2, create_hmac_key(aws.session))
+    before = make_vault(database, aws, hmac_keys=(v1,))
+    token = before.tokenize(_request(old_card), client_id=CLIENT_ID).view.token
+    first = before.tokenize_idempotent(_request(replayed_card), client_id=CLIENT_ID, key="rotation-replay-1")
+    assert first.created
+    rotating = make_vault(database, aws, kms=counted.client, hmac_keys=(v2, v1))
+    # a card stored under version 1, sent with a new key: its token, not a second row under version 2
+    again = rotating.tokenize_idempotent(_request(old_card), client_id=CLIENT_ID, key="rotation-new-key-1")
+    assert (again.view.token, again.created, again.replayed) == (token, False, False)
+    replay = rotating.tokenize_idempotent(_request(old_card), client_id=CLIENT_ID, key="rotation-new-key-1")
+    assert (replay.view.token, replay.created, replay.replayed) == (token, False, True)
+    # a key first used under version 1, replayed under version 2: the same answer, not a mismatch
+    counted.calls.clear()
+    replay = rotating.tokenize_idempotent(_request(replayed_card), client_id=CLIENT_ID, key="rotation-replay-1")
+    assert (replay.view.token, replay.created, replay.replayed) == (first.view.token, True, True)
+    assert counted.calls["GenerateMac"] == 2  # the current version's fingerprint, then version 1's
+    # another request under that key is still refused, under either version's fingerprint
+    with pytest.raises(IdempotencyMismatchError):
+        rotating.tokenize_idempotent(_request(old_card), client_id=CLIENT_ID, key="rotation-replay-1")
+    with database.admin() as conn:
+        rows = conn.execute("SELECT hmac_key_version, count(*) FROM vault.cards GROUP BY 1").fetchall()
+    assert rows == [(1, 2)]  # both cards once, under the version they were stored with
+
+
 def test_legacy_secret_hashes_are_rehashed_and_a_duplicate_is_reported_not_deleted(
     database: Database, aws: Aws, vault: Vault
 ) -> None:
@@ -209,7 +243,7 @@ def test_data_keys_decrypt_with_their_recorded_kms_key_and_the_rewrap_job_moves_
     writer._cipher._key_id = replaced  # a row written while the old key was configured
     token = writer.tokenize(_request(pan), client_id=CLIENT_ID).view.token
     # The readers are configured with the new key; the data key names the old one and decrypts with it.
-    assert make_vault(database, aws, "card_vault_detokenize").detokenize(token) == pan
+    assert make_vault(database, aws, "card_vault_detokenize").detokenize(token, **AUDIT) == pan
     job = key_job.parts()
     assert keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn, dry_run=True)["rewrapped"] == 0
     answer = keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn)
@@ -218,7 +252,7 @@ def test_data_keys_decrypt_with_their_recorded_kms_key_and_the_rewrap_job_moves_
         assert conn.execute("SELECT DISTINCT kms_key_arn FROM vault.data_keys").fetchall() == [(aws.kms_key_arn,)]
     # After the rewrap the old key can go: a reader whose KMS refuses it entirely still decrypts.
     refusing = RefusingKms(kms, refused={replaced})
-    assert make_vault(database, aws, "card_vault_detokenize", kms=refusing).detokenize(token) == pan
+    assert make_vault(database, aws, "card_vault_detokenize", kms=refusing).detokenize(token, **AUDIT) == pan
     assert keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn)["seen"] == 0
     every = keys.rewrap(store=job.store, kms=job.kms, target_key_id=aws.kms_key_arn, every=True)
     assert every["rewrapped"] == 1  # after a rotation of the key material: everything, newest material
@@ -252,13 +286,13 @@ def test_disabling_the_key_stops_warm_detokenize_within_the_cache_max_age(
     reader = make_vault(
         database, aws, "card_vault_detokenize", kms=kms, decrypt_cache_max_age_seconds=300, clock=lambda: clock_value[0]
     )
-    assert reader.detokenize(token) == pan
+    assert reader.detokenize(token, **AUDIT) == pan
     kms.refused.add(aws.kms_key_arn)  # the incident: the key is disabled
     clock_value[0] = 299.0
-    assert reader.detokenize(token) == pan  # still warm, within the max age
+    assert reader.detokenize(token, **AUDIT) == pan  # still warm, within the max age
     clock_value[0] = 300.0
     with pytest.raises(ClientError, match="DisabledException"):
-        reader.detokenize(token)
+        reader.detokenize(token, **AUDIT)
     runtime.install(reader, settings)
     answer = detokenize.handler({"token": token, "reason_code": "chargeback", "ticket": "CASE-6"}, FakeContext())
     captured.add(answer)
@@ -270,7 +304,7 @@ def test_an_unknown_format_version_is_refused_by_name_without_the_card(
 ) -> None:
     pan = card_number(rng=random.Random(RNG_SEED + 10))
     token = vault.tokenize(_request(pan), client_id=CLIENT_ID).view.token
-    sealed = detokenizer._store.sealed_pan(token)
+    sealed = detokenizer._store.sealed_pan(token, **AUDIT)
     assert sealed is not None
     with pytest.raises(UnsupportedFormatError, match="stored format version 7 is not supported") as refused:
         detokenizer._cipher.open(Sealed(7, sealed.data_key_id, sealed.ciphertext), token=token, field="pan")
@@ -300,8 +334,8 @@ def test_keys_job_handler_answers_counts_only(
 # --- Finding 8: deleted is gone for every vault login and API call ------------------------------
 
 _ROLE_COLUMNS = {
-    "card_vault_app": ("token", "pan_hmac"),
-    "card_vault_detokenize": ("token",),
+    "card_vault_app": ("token",),
+    "card_vault_detokenize": (),  # reads cards only through vault.open_for_detokenize (migration 0012)
     "card_vault_purge": ("token",),
     "card_vault_keys": ("token", "pan_hmac"),
 }
@@ -328,12 +362,13 @@ def test_after_delete_no_api_call_and_no_vault_login_recovers_the_card(
     captured.add(answer)
     assert answer == {"error": "not found"}
     with pytest.raises(CardNotFoundError):
-        detokenizer.detokenize(token)
+        detokenizer.detokenize(token, **AUDIT)
     # Every vault login: no row holds the token, nor (where it may read hashes) the old row's hash beside
     # another token; none can read files or dead tuples (no superuser, no server-file reading role).
     for role, columns in _ROLE_COLUMNS.items():
         with psycopg.connect(database.role_urls[role], autocommit=True) as conn:
-            assert conn.execute("SELECT count(*) FROM vault.cards WHERE token = %s", (token,)).fetchone() == (0,)
+            if "token" in columns:
+                assert conn.execute("SELECT count(*) FROM vault.cards WHERE token = %s", (token,)).fetchone() == (0,)
             if "pan_hmac" in columns:
                 rows = conn.execute("SELECT token FROM vault.cards WHERE pan_hmac = %s", (mac,)).fetchall()
                 assert rows == [(payload(again)["token"],)]  # only the new card, never the deleted one

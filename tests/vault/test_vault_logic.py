@@ -14,7 +14,7 @@ from card_vault.models import TokenizeRequest
 from card_vault.vault import CardNotFoundError, Vault
 
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_ID, Aws, Database, make_vault
+from tests.vault.conftest import AUDIT, CLIENT_ID, Aws, Database, make_vault
 
 
 def _request(pan: str | None = None, **overrides: object) -> TokenizeRequest:
@@ -75,13 +75,13 @@ def test_keyed_hash_not_plain_hash(vault: Vault, database: Database) -> None:
 def test_detokenize_round_trip_through_its_own_role(vault: Vault, detokenizer: Vault) -> None:
     pan = card_number("37", 15)
     token = vault.tokenize(_request(pan), client_id=CLIENT_ID).view.token
-    assert detokenizer.detokenize(token) == pan
+    assert detokenizer.detokenize(token, **AUDIT) == pan
 
 
 def test_app_role_cannot_read_ciphertext(vault: Vault) -> None:
     token = vault.tokenize(_request(), client_id=CLIENT_ID).view.token
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        vault.detokenize(token)
+        vault.detokenize(token, **AUDIT)
 
 
 def test_purge_role_cannot_insert(database: Database, aws: Aws) -> None:
@@ -98,7 +98,7 @@ def test_tampered_ciphertext_fails_loudly(vault: Vault, detokenizer: Vault, data
             " set_byte('\\x00'::bytea, 0, get_byte(pan_ciphertext, 20) # 1) from 21 for 1)"
         )
     with pytest.raises(DecryptionError, match="failed authentication") as excinfo:
-        detokenizer.detokenize(token)
+        detokenizer.detokenize(token, **AUDIT)
     assert token in str(excinfo.value)
 
 
@@ -112,8 +112,8 @@ def test_ciphertext_moved_to_another_token_fails(vault: Vault, detokenizer: Vaul
             (first, second),
         )
     with pytest.raises(DecryptionError):
-        detokenizer.detokenize(second)
-    sealed = detokenizer._store.sealed_pan(first)
+        detokenizer.detokenize(second, **AUDIT)
+    sealed = detokenizer._store.sealed_pan(first, **AUDIT)
     assert sealed is not None
     with pytest.raises(DecryptionError):  # right ciphertext and token, wrong field (name's AAD)
         detokenizer._cipher.open(sealed, token=first, field="name")
@@ -133,8 +133,8 @@ def test_record_under_older_data_key_still_decrypts(database: Database, aws: Aws
     assert keys is not None
     assert keys[0] == 2
     fresh_reader = make_vault(database, aws, "card_vault_detokenize")
-    assert fresh_reader.detokenize(old) == old_pan
-    assert fresh_reader.detokenize(new) == new_pan
+    assert fresh_reader.detokenize(old, **AUDIT) == old_pan
+    assert fresh_reader.detokenize(new, **AUDIT) == new_pan
 
 
 def test_kms_calls_are_bounded_by_the_data_key_cache(vault: Vault) -> None:

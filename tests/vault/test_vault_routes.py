@@ -11,17 +11,20 @@ import random
 import secrets
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from card_vault import api, detokenize, runtime
 from card_vault.envelope import Sealed
-from card_vault.models import TokenizeRequest
+from card_vault.models import MAX_BATCH_CARDS, TokenizeRequest
 from card_vault.pan import find_pans, luhn_valid
 from card_vault.settings import ClientSettings, VaultSettings
 from card_vault.vault import Vault, idempotency_key_hash
 from psycopg import sql
 
+from pci_constructs import web_acl
+from pci_constructs.card_vault import BATCH_MAX_BODY_BYTES, BATCH_PATH
 from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import (
@@ -213,14 +216,14 @@ def test_no_card_number_without_an_audit_record(
     token = vault.tokenize(TokenizeRequest.model_validate(card_body(pan)), client_id=CLIENT_ID).view.token
     runtime.install(detokenizer, settings)
     with database.admin() as conn:
-        conn.execute("REVOKE INSERT ON vault.detokenize_audit FROM card_vault_detokenize")
+        conn.execute("REVOKE INSERT ON vault.detokenize_audit FROM card_vault_audit_writer")
     try:
         answer = detokenize.handler({"token": token, "reason_code": "refund", "ticket": "CASE-43"}, FakeContext())
     finally:
         with database.admin() as conn:
             conn.execute(
                 "GRANT INSERT (token, reason_code, ticket, request_id, outcome) ON vault.detokenize_audit"
-                " TO card_vault_detokenize"
+                " TO card_vault_audit_writer"
             )
     captured.add(answer)
     assert answer == {"error": "internal error"}
@@ -237,7 +240,7 @@ ATTACKS = {
 # What each role may do to the audit table; everything else must be refused.
 ALLOWED = {
     "card_vault_app": set(),
-    "card_vault_detokenize": {"insert"},
+    "card_vault_detokenize": set(),  # appends only through vault.open_for_detokenize (migration 0012)
     "card_vault_purge": set(),
     "auditor": {"select"},
     "owner": {"select", "insert"},  # the migrating master user: its UPDATE/DELETE/TRUNCATE hit the trigger
@@ -413,6 +416,45 @@ def test_a_batch_of_100_of_the_longest_cards_fits_the_limits(
     response = call(captured, "POST", "/v1/cards/batch", {"cards": cards})
     assert response["statusCode"] == 200
     assert payload(response)["created"] == 100
+
+
+def _max_length(field: str) -> int:
+    lengths = [m.max_length for m in TokenizeRequest.model_fields[field].metadata if hasattr(m, "max_length")]
+    assert len(lengths) == 1
+    return int(lengths[0])
+
+
+def _maximal_batch(name_char: str) -> dict[str, object]:
+    """100 cards at the schema's maximum sizes: 19-digit PAN, month 12, year 2099, the longest name field."""
+    card = {
+        "pan": "4" * _max_length("pan"),
+        "expiry_month": 12,
+        "expiry_year": 2099,
+        "cardholder_name": name_char * _max_length("cardholder_name"),
+    }
+    return {"cards": [card] * MAX_BATCH_CARDS}
+
+
+def test_a_maximal_100_card_batch_fits_the_web_acl_batch_limit() -> None:
+    """The web ACL's limit for the batch path is the function's, and the largest batch the schema allows fits it."""
+    assert (BATCH_PATH, BATCH_MAX_BODY_BYTES) == ("/v1/cards/batch", api.MAX_BATCH_BODY_BYTES)
+    sizes = {
+        encoding: len(json.dumps(_maximal_batch(char), **options).encode())  # type: ignore[arg-type]
+        for encoding, char, options in [
+            ("ascii name", "A", {}),
+            ("escaped BMP letters", "\u00e9", {}),
+            ("raw UTF-8 astral letters", "\U0001d400", {"ensure_ascii": False}),
+            ("escaped astral letters", "\U0001d400", {}),
+            ("escaped astral letters, indented", "\U0001d400", {"indent": 2}),
+        ]
+    }
+    print("maximal 100-card batch bodies (bytes):", sizes, "limit:", BATCH_MAX_BODY_BYTES)
+    assert sizes["escaped astral letters"] == 134_411  # the figure api.py and the README state
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "134,411 bytes" in readme
+    assert f"{BATCH_MAX_BODY_BYTES:,} bytes" in readme
+    assert max(sizes.values()) <= BATCH_MAX_BODY_BYTES
+    assert min(sizes.values()) > web_acl.ALB_BODY_INSPECTION_LIMIT  # why the batch path needs its own rule
 
 
 # --- Card update path ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.vault.cards import card_body, card_number
 from tests.vault.conftest import CLIENT_SUBJECT, Captured, Database
-from tests.vault.events import FakeContext, alb_event
+from tests.vault.events import FakeContext, alb_event, fixed_request_id, fixed_trace_env
 
 
 @pytest.mark.parametrize(
@@ -192,3 +192,10 @@ def test_generated_bad_input_gets_4xx_and_stores_nothing(body: Any, captured: Ca
         row = conn.execute("SELECT count(*) FROM vault.cards").fetchone()
     assert row is not None
     assert row[0] == 0
+
+
+def test_fixed_ids_never_look_like_card_numbers() -> None:
+    """The tests' request and trace IDs (counter-based, not uuid4) never carry a Luhn-valid digit run."""
+    ids = [make() for _ in range(20_000) for make in (fixed_request_id, fixed_trace_env)]
+    assert len(set(ids)) == len(ids)
+    assert not [i for i in ids if find_pans(i)]

@@ -413,10 +413,13 @@ def unused_acknowledgments(gate: Gate, report: GateReport) -> tuple[Acknowledgme
 
 
 FIX_AND_ACKNOWLEDGE = (
-    "Fix a finding at the construct that creates the resource (pci_constructs/; the v4.0.1 rules' fix hints"
-    " are in README.md, 'PCI DSS v4.0.1 rules'). Only what truly cannot be fixed is acknowledged, with a"
-    " specific reason, an owner and a review date: in compliance/acknowledgments.yaml for every environment,"
-    " or in the environment file's `acknowledgments` for that environment only."
+    "Fix a finding at the construct that creates the resource (the project's in pci_constructs/, a fork's in"
+    " its own module; the v4.0.1 rules' fix hints are in README.md, 'PCI DSS v4.0.1 rules'). Only what truly"
+    " cannot be fixed is acknowledged, with a specific reason, an owner and a review date: a fork's stack"
+    " justifies its own findings in its construct (pci_constructs.justification.justify with the fork's"
+    " risk_owner, approver, ticket, review_by: every environment), or its environment file's `acknowledgments`"
+    " (that environment only; `adopt` takes on a project entry); the project's own entries are in"
+    " compliance/acknowledgments.yaml. See README.md, 'Adding your own stack'."
 )
 
 

@@ -22,6 +22,7 @@ refuses them, whatever the reason.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -490,7 +491,7 @@ def apply_acknowledgments(
                 )
         matched[entry] = [full for _, full in hits]  # full paths: stage included
         if not hits and not entry.conditional:
-            stale.append(f"{entry}: {_searched(entry, len(constructs), candidates, in_scope, scopes)}")
+            stale.append(f"{entry}: {_searched(entry, constructs, candidates, in_scope, scopes)}")
     if stale:
         raise AcknowledgmentError(
             "stale acknowledgments (match nothing where they apply; delete the entry or correct what it"
@@ -501,7 +502,7 @@ def apply_acknowledgments(
 
 def _searched(
     entry: Acknowledgment,
-    total: int,
+    constructs: list[tuple[IConstruct, str]],
     candidates: list[tuple[IConstruct, str]],
     in_scope: list[tuple[IConstruct, str]],
     scopes: list[str] | None,
@@ -509,6 +510,7 @@ def _searched(
     """Why nothing matched: what was searched, and where the search narrowed to nothing."""
     where = "the whole app" if scopes is None or "" in scopes else "the scope " + ", ".join(map(repr, scopes))
     kind = "construct path pattern" if entry.resource_type is None else "constructs under"
+    total = len(constructs)
     text = f"no construct matches; searched {total} constructs in {where} for the {kind} {entry.path!r}"
     text += f" (paths are relative to their Stage): {len(candidates)} matched the path"
     if scopes is not None:
@@ -518,6 +520,10 @@ def _searched(
         text += f", {len(typed)} of them {entry.resource_type}"
         if entry.predicate is not None:
             text += f", none satisfying {entry.predicate}"
+    if not candidates:  # a misspelt path: the nearest existing ones (patterns compared as written)
+        near = difflib.get_close_matches(entry.path, sorted({path for _, path in constructs}), n=3, cutoff=0.6)
+        if near:
+            text += "; did you mean " + " or ".join(map(repr, near)) + "?"
     return text
 
 
@@ -630,7 +636,7 @@ def construct_justifications(
                     approver=carried.approver,
                     ticket=carried.ticket,
                     review_by=carried.review_by,
-                    source=f"construct {carried.construct_type} (pci_constructs)",
+                    source=f"construct {carried.construct_type} ({carried.package})",
                     carried_by=carried.construct_type,
                 )
             ] = None

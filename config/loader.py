@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import types
 import typing
 from collections.abc import Hashable, Iterator
@@ -63,7 +64,52 @@ def _duplicate_keys(value: Any, path: str = "") -> Iterator[str]:
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
-    """yaml.SafeLoader whose mappings remember duplicate keys instead of keeping the last."""
+    """yaml.SafeLoader whose mappings remember duplicate keys instead of keeping the last, and whose
+    only booleans are true/false: YAML 1.1's yes/no/on/off come back as `_BareWord`, refused."""
+
+
+class _BareWord(str):
+    """An unquoted yes/no/on/off: a boolean to YAML 1.1, a word to YAML 1.2 (and to a reader)."""
+
+    line: int
+
+
+_BARE_WORD_TAG = "tag:pci-lz,2026:bare-yaml11-boolean"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_StrictSafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictSafeLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_StrictSafeLoader.add_implicit_resolver(
+    _BARE_WORD_TAG, re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$"), list("yYnNoO")
+)
+
+
+def _bare_word(loader: _StrictSafeLoader, node: yaml.ScalarNode) -> _BareWord:
+    word = _BareWord(loader.construct_scalar(node))
+    word.line = node.start_mark.line + 1
+    return word
+
+
+_StrictSafeLoader.add_constructor(_BARE_WORD_TAG, _bare_word)
+
+
+def _bare_words(value: Any, path: str = "") -> Iterator[str]:
+    """Where `value` holds an unquoted yes/no/on/off (key or value), with what to write instead."""
+    if isinstance(value, _BareWord):
+        yaml11 = "true" if value.lower() in ("yes", "on") else "false"
+        yield (
+            f"{path or '<top level>'} (line {value.line}): bare {value} is ambiguous (YAML 1.1 reads it as"
+            f" {yaml11}, YAML 1.2 as text): write '{value}' in quotes for the word, or true/false for a boolean"
+        )
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _bare_words(key, path or "<top level>")
+            yield from _bare_words(child, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _bare_words(child, f"{path}.{index}")
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -113,13 +159,19 @@ def _parse_yaml(text: str, source: str) -> Any:
 
 
 def parse_text(text: str, *, source: str, suffix: str) -> dict[str, Any]:
-    """The object in `text`: JSON for `.json`, YAML otherwise (YAML 1.1, safe loading).
+    """The object in `text`: JSON for `.json`, YAML otherwise (YAML 1.1, safe loading; the only
+    booleans are true/false).
 
-    Raises ConfigError for a syntax error, a duplicated key (with its path) or anything but one object.
+    Raises ConfigError for a syntax error, an unquoted yes/no/on/off (YAML 1.1 would read a
+    boolean where a reader sees a word, `guardduty_mode: off`), a duplicated key (with its path)
+    or anything but one object.
     """
     data = _parse_json(text, source) if suffix == ".json" else _parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"environment file {source}: {NOT_AN_OBJECT}, not {_kind(data)}")
+    bare = list(_bare_words(data))
+    if bare:
+        raise ConfigError(f"environment file {source}:\n" + "\n".join(f"  - {b}" for b in bare))
     duplicates = list(_duplicate_keys(data))
     if duplicates:
         raise ConfigError(
@@ -218,11 +270,32 @@ def _consequences_dropped(problems: list[ErrorDetails]) -> list[ErrorDetails]:
     ]
 
 
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*)((?:\.[A-Za-z0-9_-]+)*):? (.*)$", re.DOTALL)
+_SCALAR_PROBLEM = re.compile(r" must be (?:true or false|a whole number|a number), not ")
+
+
+def _lines_of(problem: ErrorDetails) -> Iterator[str]:
+    """One line per problem, named by its field's full path: a model validator's message that starts
+    with a field of that model (`az_count ...`, `regions.x.vpc_cidr ...`) is that field's problem, not
+    the model's; the strict-scalar check's problems (joined by "; ") are one line each."""
+    loc = tuple(problem["loc"])
+    prefix = ".".join(str(part) for part in loc)
+    message = _message(problem)
+    fields = _model_fields_at((*loc, "")) if problem["type"] == "value_error" else None
+    parts = message.split("; ") if _SCALAR_PROBLEM.search(message) else [message]
+    leads = [_LEADING_FIELD.match(part) for part in parts]
+    if fields and all(lead is not None and lead[1] in fields for lead in leads):
+        for lead in leads:
+            assert lead is not None
+            yield f"  - {prefix + '.' if prefix else ''}{lead[0]}"
+        return
+    yield f"  - {prefix or '<environment>'}: {message}"
+
+
 def _describe(source: str, err: ValidationError) -> str:
     lines = [f"invalid environment configuration ({source}):"]
     for problem in _consequences_dropped(err.errors()):
-        field = ".".join(str(part) for part in problem["loc"]) or "<environment>"
-        lines.append(f"  - {field}: {_message(problem)}")
+        lines.extend(_lines_of(problem))
     return "\n".join(lines)
 
 

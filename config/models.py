@@ -160,7 +160,8 @@ class _Frozen(BaseModel):
                 continue
             problem = _scalar_problem(kind, data[name])
             if problem:
-                problems.append(f"{name} {problem}, not {data[name]!r} (in YAML, a quoted value is text)")
+                quoted = " (in YAML, a quoted value is text)" if isinstance(data[name], str) else ""
+                problems.append(f"{name} {problem}, not {data[name]!r}{quoted}")
         if problems:
             raise ValueError("; ".join(problems))
         return data

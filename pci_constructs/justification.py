@@ -59,21 +59,50 @@ class Justification:
     approver: str = PENDING
     ticket: str = PENDING
     review_by: date = REVIEW_BY
+    package: str = "pci_constructs"  # the top-level module of the construct's class (a fork's own, say)
 
 
-def justify(owner: Construct, target: IConstruct, *, rule: str, reason: str, requirement: str) -> Justification:
+def justify(
+    owner: Construct,
+    target: IConstruct,
+    *,
+    rule: str,
+    reason: str,
+    requirement: str,
+    risk_owner: str = OWNER,
+    approver: str = PENDING,
+    ticket: str = PENDING,
+    review_by: date = REVIEW_BY,
+) -> Justification:
     """Acknowledge `rule`'s finding on `target` (a resource `owner` made), with the reason, and keep it.
 
-    Raises ValueError for an unknown rule, a reason under 40 characters or a requirement that does
-    not read 'PCI DSS v4.0.1 n.n.n'.
+    `risk_owner`, `approver`, `ticket` and `review_by` are the justification's governance (PCI DSS
+    v4.0.1 12.3.1); they default to this package's maintainers. A fork's own construct passes its
+    own: the gate checks them like any acknowledgment's (a passed or far-off `review_by` fails it),
+    and the justification then applies in every environment the construct is built in.
+
+    Raises ValueError for an unknown rule, a reason under 40 characters, a requirement that does
+    not read 'PCI DSS v4.0.1 n.n.n', or a blank `risk_owner`, `approver` or `ticket`.
     """
+    for name, value in (("risk_owner", risk_owner), ("approver", approver), ("ticket", ticket)):
+        if not value.strip():
+            raise ValueError(f"a justification's {name} must not be blank")
     if len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(f"a justification's reason must be specific (>= {MIN_REASON_LENGTH} characters)")
     if not _REQUIREMENT.match(requirement):
         raise ValueError("requirement must read 'PCI DSS v4.0.1 <n.n.n>'")
     Validations.of(target).acknowledge(Acknowledgment(id=validation_id(rule), reason=f"{reason} [{requirement}]"))
     entry = Justification(
-        rule=rule, reason=reason, requirement=requirement, target=target, construct_type=type(owner).__name__
+        rule=rule,
+        reason=reason,
+        requirement=requirement,
+        target=target,
+        construct_type=type(owner).__name__,
+        owner=risk_owner,
+        approver=approver,
+        ticket=ticket,
+        review_by=review_by,
+        package=type(owner).__module__.split(".", 1)[0],
     )
     kept: list[Justification] = owner.__dict__.setdefault(_ATTRIBUTE, [])
     kept.append(entry)

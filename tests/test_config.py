@@ -51,7 +51,7 @@ def _break(path: str, value: Any) -> dict[str, Any]:
         ("regions.us-east-1.vpc_cidr", "10.10.0.1/16", "regions.us-east-1.vpc_cidr", "host bits set"),
         ("regions.us-east-1.vpc_cidr", "8.8.0.0/16", "regions.us-east-1.vpc_cidr", "private"),
         ("regions.us-east-1.vpc_cidr", "10.10.0.0/26", "regions.us-east-1.vpc_cidr", "between /16 and /22"),
-        ("regions.us-west-2.vpc_cidr", "10.10.128.0/17", "<environment>", "overlaps"),
+        ("regions.us-west-2.vpc_cidr", "10.10.128.0/17", "  - regions.us-east-1.vpc_cidr ", "overlaps"),
         ("allowed_ingress_cidrs", ["300.0.0.0/8"], "allowed_ingress_cidrs.0", "malformed IPv4 CIDR"),
         ("allowed_ingress_cidrs", [], "allowed_ingress_cidrs", "at least 1"),
         ("allowed_ingress_cidrs", [f"198.51.100.{i}/32" for i in range(9)], "allowed_ingress_cidrs", "at most 8"),
@@ -61,7 +61,7 @@ def _break(path: str, value: Any) -> dict[str, Any]:
         ("az_count", 4, "az_count", "less than or equal to 3"),
         ("alarm_email", "not-an-email", "alarm_email", "not an e-mail"),
         ("regions.us-east-1.certificate_arn", "arn:aws:acm:us-east-1:1:x", "certificate_arn", "ACM certificate ARN"),
-        ("db_port", 8443, "<environment>", "must differ"),
+        ("db_port", 8443, "  - app_port and db_port", "must differ"),
         ("surprise", True, "surprise", "unknown field 'surprise'"),
     ],
 )

@@ -16,10 +16,13 @@ from compliance.gate import GateReport, failure_summary, synthesize
 from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from stacks.landing_zone import EXTRA_STACKS_CONTEXT
-from tests.conftest import new_app
+from tests.conftest import ROOT, new_app
+from tests.fork_stacks import INLINE_RULES
 
-FORK = "tests.fork_stacks:add_signing"
-INLINE = ("PCI.DSS.321-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy")
+FORK = "tests.fork_stacks:add_signing_acknowledged_in_env_file"
+SELF_JUSTIFIED = "tests.fork_stacks:add_signing"  # what a fork puts in cdk.json for every environment
+INLINE = INLINE_RULES
+ENVIRONMENTS = ["default", *sorted(p.name for p in (ROOT / "envs").glob("*.yaml"))]
 
 
 def _fork_environment(directory: Path) -> Path:
@@ -75,3 +78,32 @@ def test_an_extra_stacks_name_that_does_not_import_is_refused(tmp_path: Path) ->
     app = new_app(tmp_path, **{EXTRA_STACKS_CONTEXT: "tests.no_such_module:add"})
     with pytest.raises(ConfigError, match=r"extra_stacks: 'tests\.no_such_module:add'"):
         gate_app(app)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_self_justified_fork_stack_in_cdk_json_keeps_every_environments_gate_green(
+    environment: str, tmp_path: Path
+) -> None:
+    """Fork trial finding 1: `extra_stacks` in cdk.json adds the stack to every environment, none of
+    whose files acknowledges its findings; the stack's own `justify` (the fork's governance) does."""
+    selector = environment if environment == "default" else str(ROOT / "envs" / environment)
+    app = new_app(tmp_path / "cdk.out", env=selector, **{EXTRA_STACKS_CONTEXT: SELF_JUSTIFIED})
+    zones, gate = gate_app(app)
+    _, report = synthesize(app, gate)
+    assert report.passed, failure_summary(report)
+    name = zones[0].config.name
+    hidden = [f for f in report.acknowledged if f.path.startswith(f"PciLz-{name}-Signing-")]
+    assert {f.rule.split("::")[-1] for f in hidden} >= set(INLINE)
+    carried = [e for e in gate.acknowledged_paths if e.carried_by is not None and e.owner == "acme-reporting"]
+    assert {e.rule for e in carried} == set(INLINE)
+    assert {e.source for e in carried} == {"construct SigningStack (tests)"}  # the fork's, not pci_constructs'
+    assert all(e.approver == "acme-ciso" and e.ticket == "RISK-12" for e in carried)
+
+
+def test_the_readme_quotes_the_forks_justification_as_tests_fork_stacks_has_it() -> None:
+    """README 'Adding your own stack' quotes tests/fork_stacks.py, so the snippet cannot drift."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Adding your own stack") : readme.index("### Fork checklist")]
+    quoted = section.split("```python\n")[-1].split("```")[0]
+    assert "justify(" in quoted
+    assert quoted in (ROOT / "tests" / "fork_stacks.py").read_text(encoding="utf-8")

@@ -147,6 +147,22 @@ def test_stale_acknowledgment_is_rejected(tmp_path: Path) -> None:
         apply_acknowledgments(stack.node.root, [stale])  # type: ignore[arg-type]
 
 
+def test_a_misspelt_acknowledgment_path_gets_the_nearest_construct_paths(tmp_path: Path) -> None:
+    """Fork trial finding 8: the "no match" message suggests what the path probably meant."""
+    stack = _tiny_app(tmp_path)
+    s3.Bucket(stack, "AuditBucket")
+    typo = Acknowledgment(
+        path="Tiny/AudtBucket/Resource",
+        rule="AwsSolutions-S1",
+        reason="A reason that is long enough to pass the length rule of the registry",
+        requirement="PCI DSS v4.0.1 10.2.1",
+        owner=OWNER,
+        review_by=REVIEW_BY,
+    )
+    with pytest.raises(AcknowledgmentError, match=r"did you mean 'Tiny/AuditBucket/Resource'"):
+        apply_acknowledgments(stack.node.root, [typo])  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("path", "rule", "reason", "requirement", "problem"),
     [

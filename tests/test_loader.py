@@ -226,3 +226,37 @@ def test_booleans_and_numbers_are_strict_everywhere(field: tuple[str, ...], valu
     target[field[-1]] = value
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_environment(data)
+
+
+@pytest.mark.parametrize("word", ["off", "Off", "on", "yes", "no", "NO"])
+def test_bare_yaml11_booleans_are_refused_with_what_to_write(word: str) -> None:
+    """Fork trial findings 4 and 5: `guardduty_mode: off` (YAML 1.1 reads false) and
+    `enable_proxy: yes` (YAML 1.1 reads true) are refused, naming the field, its line and the fix."""
+    text = f"name: x\naudit:\n  guardduty_mode: {word}\n"
+    with pytest.raises(
+        ConfigError, match=rf"audit\.guardduty_mode \(line 3\): bare {word} is ambiguous.*write '{word}' in quotes"
+    ):
+        parse_text(text, source="t.yaml", suffix=".yaml")
+
+
+def test_only_true_and_false_are_yaml_booleans_and_quoted_words_are_text() -> None:
+    data = parse_text("a: true\nb: False\nc: 'off'\nd: \"yes\"\n", source="t.yaml", suffix=".yaml")
+    assert data == {"a": True, "b": False, "c": "off", "d": "yes"}
+
+
+@pytest.mark.parametrize(
+    ("update", "expected"),
+    [
+        ({"az_count": 3.0}, "  - az_count must be a whole number, not 3.0\n"),
+        ({"database": {"enable_proxy": 0}}, "  - database.enable_proxy must be true or false, not 0\n"),
+    ],
+    ids=["az_count-float", "enable_proxy-int"],
+)
+def test_an_unquoted_wrong_scalar_gets_no_quoting_hint_and_its_full_path(
+    update: dict[str, object], expected: str
+) -> None:
+    data = {**_data(), **update}
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(data)
+    assert str(caught.value).endswith(expected.rstrip("\n"))
+    assert "quoted" not in str(caught.value)

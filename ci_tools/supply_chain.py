@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pci_constructs.sbom import sbom_label
+
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = (".venv", ".venv-scan")
 _UNREACHABLE = re.compile(
@@ -46,10 +48,7 @@ def requirements_files(root: Path = ROOT) -> list[Path]:
 
 def label(requirements: Path, root: Path = ROOT) -> str:
     """`requirements-dev.txt` -> `requirements-dev`; `lambda/rotate/requirements.txt` -> `lambda-rotate`."""
-    relative = requirements.resolve().relative_to(root.resolve())
-    if relative.parts[0] == "lambda":
-        return f"lambda-{relative.parts[1]}"
-    return relative.stem
+    return sbom_label(requirements.resolve().relative_to(root.resolve()).as_posix())
 
 
 def _bin(name: str) -> str:

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_tools import supply_chain
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
 from evidence.scope import ScopeModel
 from evidence.topology import AclEntry, SgRule, Topology, display_name
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
+from pci_constructs.sbom import sbom_label
 from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -903,14 +903,14 @@ def tls_paper(model: TemplateModel) -> WorkPaper:
 
 # -- software -----------------------------------------------------------------------------------------
 def _function_sbom(function: Resource, root: Path) -> str:
-    """The function's SBOM as `make audit` names it (ci_tools/supply_chain.py), from the requirements file
-    the template's metadata records (`SBOM_SOURCE_METADATA`, written by the bundler); "missing" when the
-    template records none (CDK's own providers, a function bundled another way) or the file is not in the
-    tree, so `make audit` builds no SBOM for it."""
+    """The function's SBOM as `make audit` names it (`sbom_label`, shared with ci_tools/supply_chain.py), from
+    the requirements file the template's metadata records (`SBOM_SOURCE_METADATA`, written by the bundler);
+    "missing" when the template records none (CDK's own providers, a function bundled another way) or the
+    file is not in the tree, so `make audit` builds no SBOM for it."""
     source = function.metadata.get(SBOM_SOURCE_METADATA)
     if not isinstance(source, str) or not (root / source).is_file():
         return "missing"
-    return f"sbom/{supply_chain.label(root / source, root)}.cdx.json (`make audit`, from {source})"
+    return f"sbom/{sbom_label(source)}.cdx.json (`make audit`, from {source})"
 
 
 def software_paper(model: TemplateModel, root: Path) -> WorkPaper:

@@ -70,7 +70,7 @@ def test_default_environment_is_priced_per_region(estimates: list[RegionEstimate
         assert result.fixed["rds_postgresql_db.m7g.large_multi_az"] == 1
         assert result.fixed["rds_gp3_storage_multi_az"] == 100
         assert result.fixed["rds_proxy_vcpu"] == 2
-        assert result.fixed["kms_key"] == 7  # the key ring's 6 and the card vault's environment key
+        assert result.fixed["kms_key"] == 8  # the key ring's 6, the vault's environment key, its HMAC key (v1)
         assert result.fixed["waf_web_acl"] == 1
         assert result.monthly(table) > 0
     home = estimates[0]

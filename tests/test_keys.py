@@ -66,13 +66,24 @@ def test_every_region_has_one_key_per_purpose(synthesized: Synthesized) -> None:
 
 def test_every_key_rotates_yearly_is_retained_and_waits_thirty_days(synthesized: Synthesized) -> None:
     keys = list(_keys(synthesized))
-    # Six per region in the key ring, plus the card vault's environment key (issue 10) per region.
-    vault = synthesized.config.card_vault is not None and synthesized.config.card_vault.enabled
-    assert len(keys) == (6 + vault) * len(synthesized.config.regions)
+    # Six per region in the key ring, plus the card vault's environment key (issue 10) per region, plus
+    # one HMAC_256 key per configured HMAC key version (issue 19). KMS rotates only symmetric encryption
+    # keys ("Rotating AWS KMS keys", AWS KMS Developer Guide): an HMAC key rotates by a new version and
+    # the vault's re-hash job, so it has no automatic rotation.
+    vault = synthesized.config.card_vault
+    enabled = vault is not None and vault.enabled
+    hmac_versions = len(vault.hmac_key_versions) if vault is not None and enabled else 0
+    assert len(keys) == (6 + enabled + hmac_versions) * len(synthesized.config.regions)
+    hmac_keys = [k for k in keys if k[2]["Properties"].get("KeySpec", "SYMMETRIC_DEFAULT").startswith("HMAC_")]
+    assert len(hmac_keys) == hmac_versions * len(synthesized.config.regions)
     for name, logical_id, key in keys:
         where = f"{name}/{logical_id}"
-        assert key["Properties"]["EnableKeyRotation"] is True, where
-        assert key["Properties"]["RotationPeriodInDays"] == 365, where
+        if (name, logical_id, key) in hmac_keys:
+            assert key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC", where
+            assert not key["Properties"].get("EnableKeyRotation", False), where
+        else:
+            assert key["Properties"]["EnableKeyRotation"] is True, where
+            assert key["Properties"]["RotationPeriodInDays"] == 365, where
         assert key["Properties"]["PendingWindowInDays"] == 30, where
         assert key["DeletionPolicy"] == "Retain", where
         assert key["UpdateReplacePolicy"] == "Retain", where

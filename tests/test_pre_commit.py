@@ -23,7 +23,10 @@ def _hooks() -> dict[str, dict[str, object]]:
 
 
 def _run(*cmd: str, cwd: Path = ROOT, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **({"PRE_COMMIT_HOME": str(home)} if home else {})}
+    # Without the AWS_* variables: detect-aws-credentials reports any value they hold that appears in a file,
+    # and other tests in this process (moto, benchmarks/vault_env.py) set fake ones such as "local".
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"}
+    env = {**inherited, **({"PRE_COMMIT_HOME": str(home)} if home else {})}
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 

@@ -24,21 +24,31 @@ class RegionalAlertTopic(Construct):
         super().__init__(scope, construct_id)
         if "@" not in email:
             raise ValueError(f"email={email!r}: not an e-mail address")
-        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=topic_key, enforce_ssl=True)
-        self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        stack = Stack.of(self)
-        # CloudWatch "Confused deputy prevention": only this account's alarms of this region may publish.
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
+        self.topic = alarm_topic(self, "Topic", topic_key=topic_key, email=email, display_name=display_name)
+
+
+def alarm_topic(
+    scope: Construct, construct_id: str, *, topic_key: kms.IKey, email: str, display_name: str
+) -> sns.Topic:
+    """An SNS topic for CloudWatch alarms: KMS-encrypted with `topic_key`, TLS only, one e-mail subscription,
+    and a topic policy letting only this account's alarms of this region publish (CloudWatch "Confused deputy
+    prevention": aws:SourceAccount and aws:SourceArn). Created as `construct_id` directly under `scope`, so
+    the security alarms' topic keeps its logical ID."""
+    topic = sns.Topic(scope, construct_id, display_name=display_name, master_key=topic_key, enforce_ssl=True)
+    topic.add_subscription(subscriptions.EmailSubscription(email))
+    stack = Stack.of(scope)
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowThisAccountsAlarms",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
                 },
-            )
+            },
         )
+    )
+    return topic

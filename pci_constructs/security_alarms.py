@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -17,8 +17,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from pci_constructs.alert_topic import alarm_topic
 
 
 @dataclass(frozen=True)
@@ -221,30 +222,8 @@ class SecurityAlarms(Construct):
         names = [event.name for event in events]
         if len(set(names)) != len(names):
             raise ValueError(f"events: names must be unique, got {names}")
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            display_name="PCI landing zone security alerts",
-            master_key=topic_key,
-            enforce_ssl=True,
-        )
-        self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        stack = Stack.of(self)
-        # The topic policy holds only the TLS deny otherwise; let this account's alarms publish explicitly
-        # (CloudWatch "Confused deputy prevention": aws:SourceArn and aws:SourceAccount on the topic policy).
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
-                },
-            )
+        self.topic = alarm_topic(
+            self, "Topic", topic_key=topic_key, email=email, display_name="PCI landing zone security alerts"
         )
         action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms, self.metric_filters = {}, {}

@@ -235,23 +235,7 @@ class Vault:
         found = self._under_previous_keys(request, client_id=client_id)
         if found is not None:
             return Tokenized(view_of(found), created=False)
-        candidate = new_token()
-        first6, last4 = masked_view(request.pan)
-        stored, created = self._store.insert(
-            NewCard(
-                client_id=client_id,
-                token=candidate,
-                pan_hmac=pan_hmac,
-                hmac_key_version=self._hasher.current.version,
-                pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
-                name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
-                brand=request.brand,
-                first6=first6,
-                last4=last4,
-                expiry_month=request.expiry_month,
-                expiry_year=request.expiry_year,
-            )
-        )
+        stored, created = self._store.insert(self._new_card(request, client_id=client_id, pan_hmac=pan_hmac))
         return Tokenized(view_of(stored), created=created)
 
     def lookup(self, token: str, *, client_id: str) -> CardView:

@@ -642,7 +642,7 @@ def test_default_audit_configuration() -> None:
     [
         ({"archive_retention_days": 300}, r"audit\.archive_retention_days: .*under the 365 days"),
         ({"object_lock_mode": "NONE"}, r"audit\.object_lock_mode"),
-        ({"organization_trail": True}, r"audit: .*organization_trail needs organization_id"),
+        ({"organization_trail": True}, r"audit\.organization_trail needs organization_id"),
         ({"organization_id": "org-1"}, r"audit\.organization_id"),
         ({"s3_data_event_buckets": []}, r"audit\.s3_data_event_buckets: .*at least one bucket"),
         ({"s3_data_event_buckets": ["Not_A_Bucket"]}, r"audit\.s3_data_event_buckets: .*not S3 bucket names"),

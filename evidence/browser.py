@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _RESULT = re.compile(r'<pre id="lz-measure">(.*?)</pre>', re.DOTALL)
@@ -168,20 +169,27 @@ def measure(html_path: Path, width: int, executable: str | None = None) -> Measu
     with tempfile.TemporaryDirectory() as scratch:
         page = Path(scratch) / "measure.html"
         page.write_text(text, encoding="utf-8")
-        done = subprocess.run(  # noqa: S603
-            [*_base_command(executable, width), "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        data = _measured(executable, width, page)
+    return Measurement(int(data["width"]), int(data["scrollWidth"]), list(data["parts"]), dict(data["cut"]))
+
+
+def _measured(executable: str, width: int, page: Path) -> Any:
+    """Load `page` in headless Chromium `width` px wide and return the JSON its measuring script left in the DOM.
+
+    Raises RuntimeError when Chromium wrote no measurement (its exit code and stderr's end in the message)."""
+    done = subprocess.run(  # noqa: S603
+        [*_base_command(executable, width), "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     found = _RESULT.search(done.stdout)
     if found is None:
         raise RuntimeError(f"Chromium produced no measurement (exit {done.returncode}): {done.stderr[-2000:]}")
     import html as html_lib
 
-    data = json.loads(html_lib.unescape(found.group(1)))
-    return Measurement(int(data["width"]), int(data["scrollWidth"]), list(data["parts"]), dict(data["cut"]))
+    return json.loads(html_lib.unescape(found.group(1)))
 
 
 def print_pdf(html_path: Path, pdf_path: Path, executable: str | None = None) -> Path:
@@ -280,22 +288,7 @@ def check_print(html_path: Path, executable: str | None = None) -> PrintCheck:
     with tempfile.TemporaryDirectory() as scratch:
         page = Path(scratch) / "print-layout.html"
         page.write_text(_print_styles(text).replace("</body>", _MEASURE_PRINT + "</body>", 1), encoding="utf-8")
-        done = subprocess.run(  # noqa: S603
-            [*_base_command(executable, width), "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        found = _RESULT.search(done.stdout)
-        if found is None:
-            raise RuntimeError(f"Chromium produced no measurement (exit {done.returncode}): {done.stderr[-2000:]}")
-        import html as html_lib
-
-        parts = [
-            (str(p["diagram"]), float(p["width"]), float(p["height"]))
-            for p in json.loads(html_lib.unescape(found.group(1)))
-        ]
+        parts = [(str(p["diagram"]), float(p["width"]), float(p["height"])) for p in _measured(executable, width, page)]
         one_per_page = Path(scratch) / "diagrams.html"
         body = "\n".join(
             f'<div style="break-before: {"auto" if i == 0 else "page"}">{figure}</div>'

@@ -42,6 +42,17 @@ GENERATED_EXAMPLES = int(os.environ.get("LZ_GENERATED_EXAMPLES", "12"))
 GENERATED_SEED = int(os.environ.get("LZ_GENERATED_SEED", "18"))
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent with `-p no:xdist`
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (`make pytest`), with every module that uses a session synth in one work
+    unit, so `synthesized` and `delivered` are each built once per run (tests/scheduling.py)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from tests.scheduling import SessionSynthScheduling
+
+    return SessionSynthScheduling(config, log)
+
+
 def pytest_report_header() -> str:
     return f"generated environments: LZ_GENERATED_SEED={GENERATED_SEED} LZ_GENERATED_EXAMPLES={GENERATED_EXAMPLES}"
 

@@ -83,9 +83,14 @@ _TRACE_ROOT = re.compile(r"(?:^|;)Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)")
 logger = vault_logger()
 
 
+def text_ref(text: str) -> str:
+    """A fingerprint of client-supplied text for the log (`sha256:` + 16 hex): correlates repeats, reveals nothing."""
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def token_ref(token: str) -> str:
     """A fingerprint of a client-supplied token for the log: correlates repeats, reveals nothing."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    return text_ref(token)
 
 
 def trace_root(header: str | None) -> str | None:
@@ -159,7 +164,16 @@ def create_app() -> ALBResolver:
             logger.warning("request refused: no verified client certificate", extra={"event": "auth_failure"})
             return _error(401, "unauthorized")
         if _caller(resolver) is None:
-            logger.warning("request refused: client not allowed", extra={"event": "auth_failure", "client": subject})
+            # The subject and issuer are the certificate's, chosen by whoever made it: never logged as sent
+            # (red-team r19 F7), only as fingerprints that correlate repeats.
+            logger.warning(
+                "request refused: client not allowed",
+                extra={
+                    "event": "auth_failure",
+                    "subject_ref": text_ref(subject),
+                    "issuer_ref": text_ref(headers.get(CLIENT_ISSUER_HEADER) or ""),
+                },
+            )
             return _error(403, "forbidden")
         response: Response[str] = next_middleware(resolver)
         return response

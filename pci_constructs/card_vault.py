@@ -73,6 +73,7 @@ BATCH_MAX_BODY_BYTES = 147_456
 METRIC_NAMESPACE = "PciLz/CardVault"
 KNOWN_CARD_METRIC = "KnownCardAnswers"
 NEW_CARD_METRIC = "NewCardAnswers"
+SIBLING_METRIC = "SiblingCards"
 SERVICE_NAME = "card-vault"
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
@@ -122,6 +123,16 @@ class KnownCardAlarm:
 
     min_answers: int = 100
     period_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class CardSearchGuard:
+    """The middle-digit search bound (red-team r19 F1): sibling cards (same first six and last four) per
+    client, pair and window before the API refuses the pair, and when a client's sibling count alarms."""
+
+    max_siblings: int = 10
+    window_minutes: int = 60
+    sibling_alarm_count: int = 5
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,8 @@ class CardVault(Construct):
     purge_rule: events.Rule
     migration_security_group: ec2.SecurityGroup
     known_card_alarms: dict[str, cloudwatch.Alarm]
+    new_card_alarms: dict[str, cloudwatch.Alarm]
+    sibling_alarms: dict[str, cloudwatch.Alarm]
     security_groups: dict[str, ec2.SecurityGroup]
     alb_permission: lambda_.CfnPermission
 
@@ -203,6 +216,7 @@ class CardVault(Construct):
         clients: tuple[VaultClient, ...],
         alarm_topic: sns.ITopic,
         known_card_alarm: KnownCardAlarm | None = None,
+        card_search: CardSearchGuard | None = None,
         detokenize_caller_role_arns: tuple[str, ...],
         purge_grace_days: int,
         purge_schedule_hour_utc: int,
@@ -217,6 +231,13 @@ class CardVault(Construct):
             raise ValueError(f"hmac_key_versions={hmac_key_versions}: one version, or two during a rotation")
         if not all(1 <= v <= 1000 for v in hmac_key_versions):
             raise ValueError(f"hmac_key_versions={hmac_key_versions}: each version must be 1-1000")
+        search = card_search or CardSearchGuard()
+        if not 1 <= search.max_siblings <= 100_000:
+            raise ValueError(f"card_search.max_siblings={search.max_siblings}: must be 1-100000")
+        if not 5 <= search.window_minutes <= 1440:
+            raise ValueError(f"card_search.window_minutes={search.window_minutes}: must be 5-1440")
+        if search.sibling_alarm_count < 1:
+            raise ValueError(f"card_search.sibling_alarm_count={search.sibling_alarm_count}: must be at least 1")
         if not 1 <= decrypt_cache_max_age_seconds <= 3600:
             raise ValueError(f"decrypt_cache_max_age_seconds={decrypt_cache_max_age_seconds}: must be 1-3600")
         if not 1 <= listener_rule_priority <= 50000:
@@ -272,6 +293,8 @@ class CardVault(Construct):
                 environment={
                     **common,
                     "VAULT_DB_USER": APP_USER,
+                    "VAULT_SIBLING_LIMIT": str(search.max_siblings),
+                    "VAULT_SIBLING_WINDOW_SECONDS": str(search.window_minutes * 60),
                     "VAULT_CLIENTS": json.dumps(
                         [
                             {
@@ -369,8 +392,30 @@ class CardVault(Construct):
         # schema and roles exist.
         self.migrate.execute_after(self.migration_security_group)
         self.migrate.execute_before(self.listener_rule)
-        self.known_card_alarms = {
-            c.client_id: self._known_card_alarm(c, known_card_alarm or KnownCardAlarm(), alarm_topic) for c in clients
+        answers_alarm = known_card_alarm or KnownCardAlarm()
+        self.known_card_alarms = {c.client_id: self._known_card_alarm(c, answers_alarm, alarm_topic) for c in clients}
+        self.new_card_alarms = {
+            c.client_id: self._volume_alarm(
+                c,
+                NEW_CARD_METRIC,
+                c.new_card_alarm_count,
+                answers_alarm.period_minutes,
+                alarm_topic,
+                "new cards tokenized: a bulk load, or a search of card numbers through tokenize",
+            )
+            for c in clients
+        }
+        self.sibling_alarms = {
+            c.client_id: self._volume_alarm(
+                c,
+                SIBLING_METRIC,
+                search.sibling_alarm_count,
+                answers_alarm.period_minutes,
+                alarm_topic,
+                "new cards sharing first six and last four with another card of the client: a search of a"
+                " stored card's middle digits",
+            )
+            for c in clients
         }
         # On an update, a function's new code runs only once the schema it expects is there (each migration
         # also keeps the previous code working: new columns get a default until the next release).
@@ -620,6 +665,32 @@ class CardVault(Construct):
         created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         return created
 
+    def _volume_alarm(
+        self, client: VaultClient, metric_name: str, threshold: int, period_minutes: int, topic: sns.ITopic, what: str
+    ) -> cloudwatch.Alarm:
+        """Alarm when the client's sum of the API's EMF metric `metric_name` in one period reaches `threshold`."""
+        metric = cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"client_id": client.client_id, "service": SERVICE_NAME},
+            statistic=cloudwatch.Stats.SUM,
+            period=Duration.minutes(period_minutes),
+        )
+        created = metric.create_alarm(
+            self,
+            f"{metric_name.removesuffix('Answers')}{''.join(part.title() for part in client.client_id.split('-'))}",
+            alarm_description=(
+                f"Card vault client {client.client_id}: {threshold} or more {what} in {period_minutes} minutes"
+                " (issue 19, red-team r19 F1; PCI DSS v4.0.1 3.5.1, 10.4.1.1)"
+            ),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return created
+
     # -- callers ---------------------------------------------------------------------------
 
     def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> None:
@@ -725,6 +796,7 @@ class VaultClient:
     rights: tuple[str, ...]
     tokenize_per_minute: int = 600
     known_card_alarm_percent: int = 50
+    new_card_alarm_count: int = 5000
 
 
 def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:

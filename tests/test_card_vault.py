@@ -587,6 +587,44 @@ def test_target_group_checks_the_health_route(synthesized: Synthesized, region: 
     )
 
 
+@pytest.mark.parametrize("region", REGIONS)
+def test_new_card_and_sibling_volume_alarms_per_client(synthesized: Synthesized, region: str) -> None:
+    """Red-team r19 F1: the middle-digit search answers 201 almost always; a new-card volume alarm and a
+    sibling-card alarm per client, and the API told its sibling limit."""
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    template = _workload(synthesized, region)
+    period = vault.known_card_alarm.period_minutes * 60
+    for client in vault.clients:
+        dimensions = [{"Name": "client_id", "Value": client.id}, {"Name": "service", "Value": card_vault.SERVICE_NAME}]
+        for metric, threshold in (
+            (card_vault.NEW_CARD_METRIC, client.new_card_alarm_count or vault.card_search.new_card_alarm_count),
+            (card_vault.SIBLING_METRIC, vault.card_search.sibling_alarm_count),
+        ):
+            template.has_resource_properties(
+                "AWS::CloudWatch::Alarm",
+                {
+                    "Namespace": card_vault.METRIC_NAMESPACE,
+                    "MetricName": metric,
+                    "Dimensions": dimensions,
+                    "Statistic": "Sum",
+                    "Period": period,
+                    "Threshold": threshold,
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "TreatMissingData": "notBreaching",
+                    "AlarmActions": Match.any_value(),
+                },
+            )
+    variables = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in _functions(template).values()
+        if "VAULT_CLIENTS" in f["Properties"]["Environment"]["Variables"]
+    ]
+    assert [(v["VAULT_SIBLING_LIMIT"], v["VAULT_SIBLING_WINDOW_SECONDS"]) for v in variables] == [
+        (str(vault.card_search.max_siblings), str(vault.card_search.window_minutes * 60))
+    ]
+
+
 def test_api_clients_carry_their_tokenize_budget(synthesized: Synthesized) -> None:
     vault = synthesized.config.card_vault
     assert vault is not None

@@ -112,6 +112,9 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_app", "data_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "SELECT"),
+        ("card_vault_app", "sibling_counts", "INSERT"),  # unlogged sibling counts (migration 0013)
+        ("card_vault_app", "sibling_counts", "SELECT"),
+        ("card_vault_app", "sibling_counts", "UPDATE"),
         ("card_vault_app", "tokenize_budget", "INSERT"),
         ("card_vault_app", "tokenize_budget", "SELECT"),
         ("card_vault_app", "tokenize_budget", "UPDATE"),

@@ -1,6 +1,9 @@
 """The red team's remaining r19 findings, each attacked the way the red team did (handlers in-process,
 the embedded PostgreSQL, moto's KMS), asserting the fixed property.
 
+F1: a search of a stored card's middle digits (almost every answer a new card) is refused after the
+configured number of "sibling" cards per first six and last four, stored card or not, and counted
+(`SiblingCards`, `NewCardAnswers`).
 F7: the one normalizer (`card_vault.pan`, also the suite's leak guard) reads comma-, colon-,
 semicolon- and 4+-space-separated groups and superscript/circled digits; an unknown certificate
 subject is logged only as a fingerprint.
@@ -9,20 +12,26 @@ subject is logged only as a fingerprint.
 from __future__ import annotations
 
 import io
+import json
 import random
 import unicodedata
+from collections.abc import Iterator
 
 import pytest
 from card_vault import pan as pan_module
-from card_vault.pan import ascii_digits, find_pans, mask_pans
+from card_vault import runtime
+from card_vault.pan import ascii_digits, find_pans, luhn_valid, mask_pans
+from card_vault.settings import VaultSettings
+from card_vault.vault import Vault
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from tests.vault.api_calls import call
+from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import Captured
+from tests.vault.conftest import Captured, Database
 
 HYPOTHESIS_SEED = 19_1907
+RNG_SEED = 1907
 print(f"hypothesis seed of the card-vault r19 tests: {HYPOTHESIS_SEED}")
 
 # --- F7: the masker's missed shapes ---------------------------------------------------------------
@@ -125,3 +134,136 @@ def test_unknown_certificate_subject_is_logged_as_a_fingerprint(captured: Captur
     assert "Evil Corp" not in logged
     assert "<script>" not in logged
     assert '"subject_ref":"sha256:' in logged.replace(" ", "")
+
+
+# --- F1: the middle-digit search answers 201 almost always ---------------------------------------
+
+SIBLING_LIMIT = 5
+
+
+def _emf_metrics(out: str, name: str) -> list[int]:
+    """The values of EMF metric `name` in the captured stdout (one JSON document per line)."""
+    values = []
+    for line in out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            if name in document:
+                value = document[name]
+                values.extend(int(v) for v in (value if isinstance(value, list) else [value]))
+    return values
+
+
+def _middle_digit_guesses(target: str) -> Iterator[str]:
+    """Luhn-valid numbers with the target's first six and last four, middle digits counted up (the red team)."""
+    middle = len(target) - 10
+    for n in range(10 ** (middle - 1)):
+        free = f"{n:0{middle - 1}d}"
+        for last_middle in "0123456789":
+            guess = target[:6] + free + last_middle + target[-4:]
+            if luhn_valid(guess):
+                yield guess
+                break
+
+
+@pytest.fixture
+def sibling_limited(vault: Vault, settings: VaultSettings) -> VaultSettings:
+    limited = settings.model_copy(update={"sibling_limit": SIBLING_LIMIT})
+    runtime.install(vault, limited)
+    return limited
+
+
+@pytest.mark.usefixtures("sibling_limited")
+@pytest.mark.parametrize("length", [13, 16], ids=["13-digit", "16-digit"])
+def test_middle_digit_search_is_refused_within_the_sibling_limit(
+    length: int, captured: Captured, capfd: pytest.CaptureFixture[str], database: Database
+) -> None:
+    target = card_number("4", length, random.Random(RNG_SEED + length))
+    token = payload(call(captured, "POST", "/v1/cards", card_body(target)))["token"]
+    known = payload(call(captured, "GET", f"/v1/cards/{token}"))  # what lookup tells the attacker
+    statuses = []
+    found = False
+    for guess in _middle_digit_guesses(known["first6"] + "0" * (length - 10) + known["last4"]):
+        response = call(captured, "POST", "/v1/cards", card_body(guess))
+        statuses.append(response["statusCode"])
+        if response["statusCode"] == 200:
+            found = True
+            break
+        if response["statusCode"] == 429:
+            body = payload(response)
+            assert body["error"] == "card search refused"
+            assert int(response["headers"]["Retry-After"]) >= 1
+        if len(statuses) >= 3 * SIBLING_LIMIT:
+            break
+    assert not found, "the search reached the stored card"
+    # At most SIBLING_LIMIT siblings were stored, then every attempt was refused, the stored card's own number
+    # included: the refusal says nothing about whether a number is stored.
+    assert statuses[:SIBLING_LIMIT] == [201] * SIBLING_LIMIT
+    assert set(statuses[SIBLING_LIMIT:]) == {429}
+    assert call(captured, "POST", "/v1/cards", card_body(target))["statusCode"] == 429
+    with database.admin() as conn:
+        row = conn.execute("SELECT count(*) FROM vault.cards").fetchone()
+    assert row == (1 + SIBLING_LIMIT,)
+    # Disposing of the siblings does not reset the count.
+    with database.admin() as conn:
+        conn.execute("DELETE FROM vault.cards WHERE token <> %s", (token,))
+    assert call(captured, "POST", "/v1/cards", card_body(next(_middle_digit_guesses(target))))["statusCode"] == 429
+    out, _ = capfd.readouterr()
+    print(out, end="")
+    assert sum(_emf_metrics(out, "SiblingCards")) == SIBLING_LIMIT
+
+
+@pytest.mark.usefixtures("sibling_limited")
+def test_batch_search_refuses_each_searched_card(captured: Captured) -> None:
+    target = card_number("4", 16, random.Random(RNG_SEED))
+    call(captured, "POST", "/v1/cards", card_body(target))
+    guesses = [g for _, g in zip(range(2 * SIBLING_LIMIT), _middle_digit_guesses(target), strict=False)]
+    first = payload(call(captured, "POST", "/v1/cards/batch", {"cards": [card_body(g) for g in guesses]}))
+    assert [r["status"] for r in first["results"]] == [201] * len(guesses)  # one batch: counted after it
+    second = payload(call(captured, "POST", "/v1/cards/batch", {"cards": [card_body(target), card_body()]}))
+    assert [r["status"] for r in second["results"]] == [429, 201]
+    assert "token" not in second["results"][0]
+
+
+@pytest.mark.usefixtures("sibling_limited")
+def test_legitimate_different_cards_are_not_refused(captured: Captured, capfd: pytest.CaptureFixture[str]) -> None:
+    rng = random.Random(RNG_SEED)
+    statuses = [
+        call(captured, "POST", "/v1/cards", card_body(card_number("4", 16, rng)))["statusCode"]
+        for _ in range(4 * SIBLING_LIMIT)
+    ]
+    assert statuses == [201] * len(statuses)
+    out, _ = capfd.readouterr()
+    print(out, end="")
+    assert sum(_emf_metrics(out, "NewCardAnswers")) == len(statuses)
+    assert sum(_emf_metrics(out, "SiblingCards")) == 0
+
+
+# --- F5: pgaudit object auditing of the audit trail -----------------------------------------------
+
+
+def test_pgaudit_role_audits_every_change_of_the_audit_trail(database: Database) -> None:
+    """Migration 0013: the role pgaudit.role names holds UPDATE/DELETE/TRUNCATE of the audit trail (so pgaudit
+    logs them whoever runs them, the master user's session_replication_role path included) and of card
+    deletions, cannot log in, and has no members; the extension waits for its library (embedded: not loaded)."""
+    from card_vault import migrate
+
+    with database.admin() as conn:
+        privileges = {
+            (table, privilege)
+            for table in ("detokenize_audit", "cards", "data_keys")
+            for privilege in ("UPDATE", "DELETE", "TRUNCATE")
+            if conn.execute(
+                "SELECT has_table_privilege('rds_pgaudit', %s, %s)", (f"vault.{table}", privilege)
+            ).fetchone()
+            == (True,)
+        }
+        role = conn.execute(
+            "SELECT rolcanlogin, (SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid)"
+            " FROM pg_roles r WHERE rolname = 'rds_pgaudit'"
+        ).fetchone()
+        preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    assert {("detokenize_audit", p) for p in ("UPDATE", "DELETE", "TRUNCATE")} <= privileges
+    assert {("cards", "DELETE"), ("cards", "TRUNCATE"), ("data_keys", "UPDATE")} <= privileges
+    assert role == (False, 0)
+    expected = "not loaded" if "pgaudit" not in str(preload) else "created"
+    assert migrate.ensure_pgaudit(database.admin_url) in {expected, "present"}

@@ -88,7 +88,8 @@ def local_vault(
     # nor matched by keyed hash, so every start begins with an empty vault.
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys, vault.sibling_counts"
+            "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
+            " vault.sibling_counts, vault.detokenize_budget"
         )
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)

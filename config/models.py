@@ -700,6 +700,32 @@ class CardVaultConfig(_Frozen):
             " window before 429, and the per-client sibling and new-card volume alarms."
         ),
     )
+    detokenize_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description=(
+            "Detokenizations each caller role may make per minute (each invokes its own alias of the function,"
+            " caller-<role name>; every instance shares the budget); over it the answer is a rate-limit error"
+            " and nothing is read."
+        ),
+    )
+    detokenize_alarm_count: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="A caller's detokenizations per known_card_alarm period that alarm (Invocations of its alias).",
+    )
+    generate_mac_alarm_margin: int = Field(
+        default=100,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "KMS GenerateMac requests (CloudTrail, home region) per known_card_alarm period beyond one per card"
+            " tokenized and HMAC key version that alarm: a search of card numbers with the API role's"
+            " keyed-hash right outside the vault's code (a re-hash job also passes it)."
+        ),
+    )
     client_crl: VaultClientCrl | None = Field(
         default=None,
         description="Certificate revocation list for client certificates, added to the ALB trust store.",

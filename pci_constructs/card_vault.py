@@ -74,6 +74,8 @@ METRIC_NAMESPACE = "PciLz/CardVault"
 KNOWN_CARD_METRIC = "KnownCardAnswers"
 NEW_CARD_METRIC = "NewCardAnswers"
 SIBLING_METRIC = "SiblingCards"
+# Every card tokenized, all clients together (dimension `service` only; pci_constructs/mac_volume_alarm.py).
+TOKENIZED_METRIC = "CardsTokenized"
 SERVICE_NAME = "card-vault"
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
@@ -136,6 +138,24 @@ class CardSearchGuard:
 
 
 @dataclass(frozen=True)
+class DetokenizeLimits:
+    """Each detokenize caller's budget (cards per minute, every instance sharing it) and the count of its
+    detokenizations per alarm period that alarms."""
+
+    per_minute: int = 30
+    alarm_count: int = 200
+
+
+_ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def detokenize_alias_name(role_arn: str) -> str:
+    """The alias a caller role invokes: `caller-` and the role's name (path dropped, other characters `-`),
+    at most 128 characters ("CreateAlias", Lambda API Reference: Name `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`, 1-128)."""
+    return ("caller-" + _ALIAS_CHARACTERS.sub("-", role_arn.rsplit("/", 1)[-1]))[:128]
+
+
+@dataclass(frozen=True)
 class VaultDatabase:
     """Where the vault's data lives: the proxy (functions) and the instance (migration trigger)."""
 
@@ -192,6 +212,8 @@ class CardVault(Construct):
     known_card_alarms: dict[str, cloudwatch.Alarm]
     new_card_alarms: dict[str, cloudwatch.Alarm]
     sibling_alarms: dict[str, cloudwatch.Alarm]
+    detokenize_aliases: dict[str, lambda_.Alias]
+    detokenize_alarms: dict[str, cloudwatch.Alarm]
     security_groups: dict[str, ec2.SecurityGroup]
     alb_permission: lambda_.CfnPermission
 
@@ -217,6 +239,7 @@ class CardVault(Construct):
         alarm_topic: sns.ITopic,
         known_card_alarm: KnownCardAlarm | None = None,
         card_search: CardSearchGuard | None = None,
+        detokenize_limits: DetokenizeLimits | None = None,
         detokenize_caller_role_arns: tuple[str, ...],
         purge_grace_days: int,
         purge_schedule_hour_utc: int,
@@ -232,6 +255,9 @@ class CardVault(Construct):
         if not all(1 <= v <= 1000 for v in hmac_key_versions):
             raise ValueError(f"hmac_key_versions={hmac_key_versions}: each version must be 1-1000")
         search = card_search or CardSearchGuard()
+        detokenize_limits = detokenize_limits or DetokenizeLimits()
+        if not 1 <= detokenize_limits.per_minute <= 100_000 or detokenize_limits.alarm_count < 1:
+            raise ValueError(f"detokenize_limits={detokenize_limits}: per_minute 1-100000, alarm_count at least 1")
         if not 1 <= search.max_siblings <= 100_000:
             raise ValueError(f"card_search.max_siblings={search.max_siblings}: must be 1-100000")
         if not 5 <= search.window_minutes <= 1440:
@@ -328,7 +354,11 @@ class CardVault(Construct):
                 handler="card_vault.detokenize.handler",
                 requirements="detokenize",
                 description="Card vault detokenization: returns a card number to an authorized role, with a reason",
-                environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
+                environment={
+                    **common,
+                    "VAULT_DB_USER": DETOKENIZE_USER,
+                    "VAULT_DETOKENIZE_PER_MINUTE": str(detokenize_limits.per_minute),
+                },
                 security_groups=[
                     self._security_group("Detokenize", endpoint_security_group, "KMS"),
                     database.client_security_group,
@@ -386,7 +416,7 @@ class CardVault(Construct):
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database, reserved.migration)
 
-        self._allow_detokenize_callers(detokenize_caller_role_arns)
+        self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
         self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority, target_group_name)
         # The migration needs its database ingress rule first; the ALB routes to the API only once the
         # schema and roles exist.
@@ -404,6 +434,12 @@ class CardVault(Construct):
                 "new cards tokenized: a bulk load, or a search of card numbers through tokenize",
             )
             for c in clients
+        }
+        self.detokenize_alarms = {
+            name: self._detokenize_alarm(
+                name, alias, detokenize_limits.alarm_count, answers_alarm.period_minutes, alarm_topic
+            )
+            for name, alias in self.detokenize_aliases.items()
         }
         self.sibling_alarms = {
             c.client_id: self._volume_alarm(
@@ -693,12 +729,55 @@ class CardVault(Construct):
 
     # -- callers ---------------------------------------------------------------------------
 
-    def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> None:
-        """Resource policy naming each caller role ("Using resource-based policies in Lambda")."""
-        for index, arn in enumerate(role_arns):
-            self.detokenize.add_permission(
-                f"Caller{index}", principal=iam.ArnPrincipal(arn), action="lambda:InvokeFunction"
+    def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> dict[str, lambda_.Alias]:
+        """One alias per caller role, its resource policy naming that role only.
+
+        "Using Lambda aliases in event sources and permissions policies" (Lambda Developer Guide): a
+        permission on an alias lets the principal invoke that alias's ARN, and invoking the function
+        without the alias is then a permission error. The function reads the alias from its invoked ARN
+        and counts each caller's detokenizations against its own budget (`card_vault.detokenize`). The
+        alias name comes from the role's name (`caller-<name>`), so reordering the list changes nothing;
+        each alias points at the function's current version (a new version each time its code or
+        configuration changes, published by CloudFormation after the function's update).
+        """
+        aliases = {}
+        for arn in role_arns:
+            name = detokenize_alias_name(arn)
+            if name in aliases:
+                raise ValueError(f"detokenize_caller_role_arns: two roles give the alias name {name!r}")
+            alias = lambda_.Alias(
+                self,
+                f"Detokenize{name.title().replace('-', '').replace('_', '')}",
+                alias_name=name,
+                version=self.detokenize.current_version,
+                description=f"Detokenize caller {arn.rsplit('/', 1)[-1]}: its own rate limit and volume alarm",
             )
+            alias.add_permission("Caller", principal=iam.ArnPrincipal(arn), action="lambda:InvokeFunction")
+            aliases[name] = alias
+        return aliases
+
+    def _detokenize_alarm(
+        self, name: str, alias: lambda_.Alias, threshold: int, period_minutes: int, topic: sns.ITopic
+    ) -> cloudwatch.Alarm:
+        """Alarm when one caller's invocations of its alias reach `threshold` in a period. Lambda's own
+        `Invocations` metric with the `Resource` dimension (function:alias; "Types of metrics for Lambda
+        functions", Lambda Developer Guide): it counts every invocation, whatever the code does."""
+        created = alias.metric_invocations(
+            statistic=cloudwatch.Stats.SUM, period=Duration.minutes(period_minutes)
+        ).create_alarm(
+            self,
+            f"DetokenizeVolume{name.title().replace('-', '').replace('_', '')}",
+            alarm_description=(
+                f"Card vault detokenize caller {name}: {threshold} or more detokenizations in {period_minutes}"
+                " minutes (issue 19; PCI DSS v4.0.1 3.4.2, 10.4.1.1)"
+            ),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return created
 
     def _alb_route(
         self, listener: elbv2.IApplicationListener, priority: int, name: str

@@ -17,6 +17,7 @@ from pci_constructs.card_vault import (
     DATABASE_USERS,
     CardSearchGuard,
     CardVault,
+    DetokenizeLimits,
     KnownCardAlarm,
     ReservedConcurrency,
     VaultClient,
@@ -147,6 +148,9 @@ class WorkloadStack(LandingZoneStack):
                 max_siblings=vault.card_search.max_siblings,
                 window_minutes=vault.card_search.window_minutes,
                 sibling_alarm_count=vault.card_search.sibling_alarm_count,
+            ),
+            detokenize_limits=DetokenizeLimits(
+                per_minute=vault.detokenize_per_minute, alarm_count=vault.detokenize_alarm_count
             ),
             detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
             purge_grace_days=vault.purge_grace_days,

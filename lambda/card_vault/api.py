@@ -69,6 +69,9 @@ KNOWN_CARD_METRIC = "KnownCardAnswers"
 NEW_CARD_METRIC = "NewCardAnswers"
 # New cards sharing first six and last four with another card of the client (red-team r19 F1).
 SIBLING_METRIC = "SiblingCards"
+# Every card tokenized (known or new), all clients together (dimension `service` only): what the
+# GenerateMac-volume alarm compares the account's CloudTrail GenerateMac events with (r19 F2).
+TOKENIZED_METRIC = "CardsTokenized"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
@@ -140,6 +143,10 @@ def count_answers(client_id: str, results: list[Tokenized], siblings: int = 0) -
     metrics.add_metric(NEW_CARD_METRIC, MetricUnit.Count, sum(1 for r in results if r.created))
     metrics.add_metric(SIBLING_METRIC, MetricUnit.Count, siblings)
     metrics.flush_metrics()
+    total = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    total.set_timestamp(metric_timestamp())
+    total.add_metric(TOKENIZED_METRIC, MetricUnit.Count, len(results))
+    total.flush_metrics()
 
 
 def create_app() -> ALBResolver:

@@ -280,6 +280,32 @@ class CardStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
+        """Take one detokenization from the caller's budget of `limit` per window, or refuse (the same
+        fixed-window statement as `take_budget`, on `vault.detokenize_budget`)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                ), taken AS (
+                    INSERT INTO vault.detokenize_budget AS b (caller, window_start, used)
+                    SELECT %(caller)s, w.start, 1 FROM w
+                    ON CONFLICT (caller) DO UPDATE
+                        SET used = CASE WHEN b.window_start = EXCLUDED.window_start THEN b.used + 1 ELSE 1 END,
+                            window_start = EXCLUDED.window_start
+                        WHERE b.window_start <> EXCLUDED.window_start OR b.used + 1 <= %(limit)s
+                    RETURNING used
+                )
+                SELECT (SELECT count(*) FROM taken),
+                       ceil(extract(epoch FROM (SELECT start FROM w) + make_interval(secs => %(w)s)
+                            - clock_timestamp()))::int
+                """,
+                {"caller": caller, "limit": limit, "w": window_seconds},
+            ).fetchone()
+        assert row is not None
+        return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
+
     def idempotent_answer(self, client_id: str, key_hash: bytes) -> IdempotentAnswer | None:
         """The live answer stored under this client's key, or None (never used, or expired)."""
         with self._pool.connection() as conn:

@@ -121,6 +121,10 @@ class Vault:
         new_cards = [(r.view.token, r.view.first6, r.view.last4) for r in results if r.created]
         return self._store.count_siblings(client_id, new_cards, window_seconds=window_seconds)
 
+    def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
+        """Draw one detokenization from the caller's shared budget (`CardStore.take_detokenize_budget`)."""
+        return self._store.take_detokenize_budget(caller, limit=limit, window_seconds=window_seconds)
+
     def tokenize_idempotent(self, request: TokenizeRequest, *, client_id: str, key: str) -> Tokenized:
         """`tokenize` under an Idempotency-Key: the same key and request give the first answer again.
 

@@ -143,7 +143,7 @@ SIBLING_LIMIT = 5
 
 def _emf_metrics(out: str, name: str) -> list[int]:
     """The values of EMF metric `name` in the captured stdout (one JSON document per line)."""
-    values = []
+    values: list[int] = []
     for line in out.splitlines():
         if line.startswith("{") and '"_aws"' in line:
             document = json.loads(line)
@@ -267,3 +267,44 @@ def test_pgaudit_role_audits_every_change_of_the_audit_trail(database: Database)
     assert role == (False, 0)
     expected = "not loaded" if "pgaudit" not in str(preload) else "created"
     assert migrate.ensure_pgaudit(database.admin_url) in {expected, "present"}
+
+
+# --- Detokenization: a rate limit per caller --------------------------------------------------------
+
+DETOKENIZE_LIMIT = 3
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:000000000000:function:card-vault-detokenize"
+
+
+def test_detokenize_is_rate_limited_per_caller_alias(
+    vault: Vault, detokenizer: Vault, settings: VaultSettings, database: Database, captured: Captured
+) -> None:
+    """Each caller role invokes its own alias; its budget per minute is shared by every instance, another
+    caller's is its own, and a refused call reads nothing and adds no audit row."""
+    from card_vault import detokenize
+    from card_vault.models import TokenizeRequest
+
+    from tests.vault.events import FakeContext
+
+    token = vault.tokenize(TokenizeRequest.model_validate(card_body()), client_id="payments").view.token
+    runtime.install(detokenizer, settings.model_copy(update={"detokenize_per_minute": DETOKENIZE_LIMIT}))
+    event = {"token": token, "reason_code": "chargeback", "ticket": "CASE-19"}
+
+    def invoke(alias: str) -> dict[str, object]:
+        answer: dict[str, object] = detokenize.handler(
+            event, FakeContext(invoked_function_arn=f"{FUNCTION_ARN}:{alias}")
+        )
+        captured.add({k: v for k, v in answer.items() if k != "pan"})
+        return answer
+
+    first = [invoke("caller-chargebacks") for _ in range(DETOKENIZE_LIMIT + 2)]
+    assert ["pan" in a for a in first] == [True] * DETOKENIZE_LIMIT + [False, False]
+    refused = first[-1]
+    assert refused["error"] == "rate limit exceeded"
+    assert f"{DETOKENIZE_LIMIT} cards per minute" in str(refused["reason"])
+    assert 1 <= int(str(refused["retry_after"])) <= 60
+    assert "pan" in invoke("caller-fraud")  # another caller's budget is its own
+    with database.admin() as conn:
+        audited = conn.execute("SELECT count(*) FROM vault.detokenize_audit WHERE token = %s", (token,)).fetchone()
+    assert audited == (DETOKENIZE_LIMIT + 1,)
+    assert detokenize.caller_of(FUNCTION_ARN) == "unqualified"
+    assert detokenize.caller_of(f"{FUNCTION_ARN}:7") == "version-7"

@@ -1,5 +1,5 @@
 -- depends: 0012_hash_behind_definer
--- Red-team r19 (issue 19): F1 the middle-digit search, F5 pgaudit object auditing.
+-- Red-team r19 (issue 19): F1 the middle-digit search, the detokenize rate limit, F5 pgaudit object auditing.
 -- PCI DSS v4.0.1 3.5.1, 10.2.1.1, 10.2.1.2, 10.4.1.1.
 
 -- F1: a search of a stored card's middle digits sends Luhn-valid numbers with that card's first six
@@ -20,7 +20,18 @@ CREATE UNLOGGED TABLE vault.sibling_counts (
 );
 GRANT SELECT, INSERT, UPDATE ON vault.sibling_counts TO card_vault_app;
 -- Whether a new card has a sibling: the client's cards by masked digits (the API reads these columns already).
-CREATE INDEX cards_client_masked ON vault.cards (client_id, first6, last4);
+-- IF NOT EXISTS: on a large table, build it beforehand with CREATE INDEX CONCURRENTLY (README, migrations).
+CREATE INDEX IF NOT EXISTS cards_client_masked ON vault.cards (client_id, first6, last4);
+
+-- Detokenization rate limit per caller (issue 19): each caller role invokes the function through its
+-- own alias (its resource policy names that role only), the function reads the alias from its invoked
+-- ARN; one row per caller and fixed window, unlogged like the tokenize budget.
+CREATE UNLOGGED TABLE vault.detokenize_budget (
+    caller text PRIMARY KEY CHECK (caller ~ '^[A-Za-z0-9_-]{1,128}$'),
+    window_start timestamptz NOT NULL,
+    used integer NOT NULL CHECK (used >= 0)
+);
+GRANT SELECT, INSERT, UPDATE ON vault.detokenize_budget TO card_vault_detokenize;
 
 -- F5: pgaudit object auditing ("Setting up the pgAudit extension" and "Auditing database objects",
 -- RDS User Guide): statements that touch an object on which the role named by `pgaudit.role`

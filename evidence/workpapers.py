@@ -1339,16 +1339,6 @@ def _zone_of_cidr(regional: RegionTopology, cidr: str | None) -> set[str]:
     return tiers if inside else {INTERNET_ZONE}
 
 
-def _group_zones(regional: RegionTopology, group: Resource) -> set[str]:
-    """The tiers a security group's members are placed in."""
-    return {
-        s.tier
-        for m in regional.members.get(group.key, [])
-        for sub in m.subnets
-        if (s := regional.subnet(sub)) is not None
-    }
-
-
 def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str, ...]]:
     """One row per boundary between a CDE tier (tagged, or hosting the vault's functions) and every other
     zone (each other tier, the internet): the NACLs on both sides and the security groups whose rules
@@ -1359,44 +1349,58 @@ def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str
         if regional.is_cde_tier(t)
         or any(scope.category(s.resource)[1] == "hosts the card-vault functions" for s in regional.tier_subnets(t))
     ]
+    if not cde_tiers:
+        return []
+    tier_of_subnet = {s.resource.key: s.tier for s in regional.subnets}
+    group_zones = {
+        key: {tier_of_subnet[sub.key] for m in members for sub in m.subnets if sub.key in tier_of_subnet}
+        for key, members in regional.members.items()
+    }
+    cidr_zones: dict[str | None, set[str]] = {}
+
+    def zones_of(cidr: str | None) -> set[str]:
+        if cidr not in cidr_zones:
+            cidr_zones[cidr] = _zone_of_cidr(regional, cidr)
+        return cidr_zones[cidr]
+
+    crossing = []  # (rule, zones of its group, zones of its peer)
+    for rule in regional.sg_rules:
+        if rule.allows_nothing:
+            continue
+        if rule.peer_group is not None:
+            there = group_zones.get(rule.peer_group.key, set())
+        elif rule.peer_cidr in ANYWHERE:  # a rule for the internet, not a path between tiers
+            there = {INTERNET_ZONE}
+        else:
+            there = zones_of(rule.peer_cidr)
+        crossing.append((rule, group_zones.get(rule.group.key, set()), there))
+    acl_of_tier: dict[str, dict[tuple[str, str], Resource]] = {}
+    for subnet in regional.subnets:
+        if subnet.network_acl is not None:
+            acl_of_tier.setdefault(subnet.tier, {})[subnet.network_acl.key] = subnet.network_acl
+    entries_of: dict[tuple[str, str], list[AclEntry]] = {}
+    for entry in regional.acl_entries:
+        entries_of.setdefault(entry.acl.key, []).append(entry)
     rows: list[tuple[str, ...]] = []
     for cde_tier in cde_tiers:
         for other in [INTERNET_ZONE, *(t for t in regional.tiers if t != cde_tier)]:
-            acls = {}
-            for tier in (cde_tier, other):
-                for subnet in regional.tier_subnets(tier) if tier != INTERNET_ZONE else []:
-                    if subnet.network_acl is not None:
-                        acls[subnet.network_acl.key] = (subnet.network_acl, tier)
             acl_text = []
-            for acl, tier in acls.values():
-                peer_tier = other if tier == cde_tier else cde_tier
-                entries = [
-                    e
-                    for e in regional.acl_entries
-                    if e.acl.key == acl.key and peer_tier in _zone_of_cidr(regional, e.cidr)
-                ]
-                allowed = "; ".join(e.text for e in entries) or "no entry for it (default deny)"
-                acl_text.append(f"NACL {display_name(acl)} ({tier} tier): {allowed}")
-            sg_text = []
-            for rule in regional.sg_rules:
-                if rule.allows_nothing:
-                    continue
-                here = _group_zones(regional, rule.group)
-                if rule.peer_group is not None:
-                    there = _group_zones(regional, rule.peer_group)
-                elif rule.peer_cidr in ANYWHERE:  # a rule for the internet, not a path between tiers
-                    there = {INTERNET_ZONE}
-                else:
-                    there = _zone_of_cidr(regional, rule.peer_cidr)
-                if (cde_tier in here and other in there) or (other in here and cde_tier in there and cde_tier != other):
-                    way = "to" if rule.egress else "from"
-                    sg_text.append(f"SG {display_name(rule.group)}: {rule.protocol} {way} {_peer(rule)}")
+            for tier, peer_tier in ((cde_tier, other), (other, cde_tier)):
+                for acl in acl_of_tier.get(tier, {}).values():
+                    entries = [e for e in entries_of.get(acl.key, []) if peer_tier in zones_of(e.cidr)]
+                    allowed = "; ".join(e.text for e in entries) or "no entry for it (default deny)"
+                    acl_text.append(f"NACL {display_name(acl)} ({tier} tier): {allowed}")
+            sg_text = {
+                f"SG {display_name(rule.group)}: {rule.protocol} {'to' if rule.egress else 'from'} {_peer(rule)}"
+                for rule, here, there in crossing
+                if (cde_tier in here and other in there) or (other in here and cde_tier in there)
+            }
             rows.append(
                 (
                     regional.region,
                     f"boundary {cde_tier} tier (CDE) / {other}{' tier' if other != INTERNET_ZONE else ''}",
                     "; ".join(acl_text) or "no NACL",
-                    "; ".join(sorted(set(sg_text))) or "no security-group rule crosses it",
+                    "; ".join(sorted(sg_text)) or "no security-group rule crosses it",
                     f"from the {other} side, only the listed traffic reaches the {cde_tier} tier, and back (11.4.5)",
                     TEST_DATE,
                 )

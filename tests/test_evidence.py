@@ -763,3 +763,34 @@ def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(
         assert directory / f"{REPORT_NAME}.html" in files
         preparer = "Jane Doe (platform)" if environment == "prod" else "pending"
         assert f"- Prepared by: {preparer};" in text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        '| A | B |\n| --- | --- |\n| `x \\| y` | a & b < c "q" |\n| only one |\n| 1 | 2 | 3 |\n',
+        "Intro\n\n| A |\n| --- |\n| [link](workpapers/x.csv) *em* |\n\nAfter\n",
+        "| A |\n| --- |\n| row |\nlazy continuation line\n",
+        "| A | B |\n| :-- | --: |\n| left | right |\n",
+        "```\n| not | a table |\n| --- | --- |\n```\n",
+        "- item\n\n| A |\n| --- |\n\ntext | with pipe\n",
+    ],
+    ids=["escapes-and-cell-counts", "inline-syntax", "lazy-row", "aligned", "fenced", "header-only"],
+)
+def test_markdown_tables_render_as_markdown_it_renders_them(case: str) -> None:
+    """The report's own table renderer (evidence.report.markdown_to_html) is markdown-it's output, byte for byte."""
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    assert markdown_to_html(case) == MarkdownIt("commonmark", {"html": False}).enable("table").render(case)
+
+
+def test_the_whole_report_renders_as_markdown_it_renders_it(evidence: Evidence) -> None:
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert text.count("\n| --- |") > 10
+    assert markdown_to_html(text) == MarkdownIt("commonmark", {"html": False}).enable("table").render(text)

@@ -216,7 +216,7 @@ def test_every_log_group_is_encrypted_retained_and_kept_the_configured_days(synt
             props = group["Properties"]
             assert "KmsKeyId" in props, f"{name}/{logical_id}"
             assert props["RetentionInDays"] >= days, f"{name}/{logical_id}"
-            assert group["DeletionPolicy"] == "Retain", f"{name}/{logical_id}"
+            assert group["DeletionPolicy"] == "RetainExceptOnCreate", f"{name}/{logical_id}"
 
 
 def test_enhanced_monitoring_log_group_is_in_each_data_stack(synthesized: Synthesized) -> None:

@@ -506,10 +506,19 @@ def check_enhanced_monitoring_log_group(account: Account, config: EnvironmentCon
 # --- Issue #22: names the templates fix, Network Firewall and Access Analyzer quotas, SCPs --------------
 
 
+# A stack in one of these states holds no resource: its first create failed (and rolled back) or never
+# ran; `cdk deploy` deletes a ROLLBACK_COMPLETE stack and creates it again, so its names are a first create's.
+NOT_DEPLOYED = ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS", "DELETE_COMPLETE")
+
+
 def _deployed_template(account: Account, stack: StackTemplate) -> dict[str, Any] | None:
-    """The template of the stack as deployed (GetTemplate), None before its first deploy."""
+    """The template of the stack as deployed (GetTemplate), None before its first deploy completed."""
+    cloudformation = account.client("cloudformation", stack.region)
     try:
-        body = account.client("cloudformation", stack.region).get_template(StackName=stack.name)["TemplateBody"]
+        (described,) = cloudformation.describe_stacks(StackName=stack.name)["Stacks"]
+        if described["StackStatus"] in NOT_DEPLOYED:
+            return None
+        body = cloudformation.get_template(StackName=stack.name)["TemplateBody"]
     except ClientError as err:
         if "does not exist" not in str(err):
             raise

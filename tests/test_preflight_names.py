@@ -171,6 +171,22 @@ def test_a_name_the_deployed_stack_already_holds_is_an_update_not_a_conflict(aws
     assert "SomeoneElse" in result.detail or "no stack holds it" in result.detail
 
 
+def test_a_rolled_back_first_create_is_no_deployed_stack(aws: boto3.Session) -> None:
+    """A ROLLBACK_COMPLETE stack holds nothing: a name its template shares with a leftover (what Retain
+    kept through the rollback) is a conflict for the retry, not the stack's own."""
+    config = _config(aws)
+    stack = _one_group_stack(config.account, "Group", "/pci-lz/default/app")
+    aws.client("cloudformation").create_stack(StackName=stack.name, TemplateBody=json.dumps(stack.template))
+    account = MotoAccount(aws, config.home_region)
+    cloudformation = account.client("cloudformation", "us-east-1")
+    described = cloudformation.describe_stacks(StackName=stack.name)
+    described["Stacks"][0]["StackStatus"] = "ROLLBACK_COMPLETE"
+    with mock.patch.object(cloudformation, "describe_stacks", return_value=described):
+        (result,) = check_names_free(account, config, [stack])
+    assert result.status is Status.FAIL
+    assert "first deploy" in result.detail
+
+
 def test_a_stack_of_another_account_is_checked_only_with_its_credentials(aws: boto3.Session) -> None:
     config = _config(aws)
     stack = _one_group_stack("222222222222", "Group", "/x")

@@ -267,6 +267,7 @@ NOT_NAMES: dict[tuple[str, str], str] = {
     ("AWS::RDS::DBProxyTargetGroup", "TargetGroupName"): "always 'default', scoped to its proxy",
     ("AWS::EC2::VPCEndpoint", "ServiceName"): "the AWS service the endpoint reaches",
     ("AWS::IAM::Policy", "PolicyName"): "an inline policy's name, scoped to the roles it is put on",
+    ("AWS::Lambda::Alias", "Name"): "an alias name, scoped to its function",
 }
 
 

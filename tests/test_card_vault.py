@@ -65,7 +65,7 @@ def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region:
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["Properties"]["RetentionInDays"] >= synthesized.config.log_retention_days
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -347,7 +347,7 @@ def test_keyed_hash_key_is_a_retained_kms_hmac_key_and_no_secret_remains(synthes
     (key,) = hmac_keys.values()
     assert key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
     assert key["Properties"].get("EnableKeyRotation") in (None, False)  # KMS cannot rotate HMAC keys
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
     assert key["Properties"]["PendingWindowInDays"] == 30
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/pci-lz/default/card-vault-hmac-v1"})

@@ -715,3 +715,28 @@ def test_each_detokenize_caller_has_its_own_alias_rate_limit_and_alarm(synthesiz
     assert [f["Properties"]["Environment"]["Variables"]["VAULT_DETOKENIZE_PER_MINUTE"] for f in detokenize] == [
         str(vault.detokenize_per_minute)
     ]
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::111111111111:role/card-vault-detokenizer",
+        "arn:aws:iam::111111111111:role/team/a.b@c+d=e,f",
+        "arn:aws:iam::111111111111:role/x_y",
+    ],
+    ids=["plain", "path-and-punctuation", "underscore"],
+)
+def test_the_configuration_and_the_construct_name_detokenize_aliases_alike(arn: str) -> None:
+    from config.models import detokenize_alias_name
+
+    assert detokenize_alias_name(arn) == card_vault.detokenize_alias_name(arn)
+
+
+def test_two_caller_roles_giving_one_alias_are_refused_early() -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["card_vault"]["detokenize_caller_role_arns"] = [
+        "arn:aws:iam::111111111111:role/a/refunds",
+        "arn:aws:iam::111111111111:role/b/refunds",
+    ]
+    with pytest.raises(ConfigError, match=r"detokenize_caller_role_arns[\s\S]*caller-refunds"):
+        parse_environment(data)

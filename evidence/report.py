@@ -55,6 +55,7 @@ from evidence.diagrams import (
     to_mermaid,
 )
 from evidence.flows import alias_of, grants, key_reference, kms_key
+from evidence.mapping_reasons import MAPPING_REASONS
 from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
 from evidence.topology import Topology
 from evidence.workpapers import (
@@ -78,13 +79,17 @@ EXCEPTED = "findings under exception"
 PASSED = "examined, no findings"
 GENERATED = "diagram generated, accuracy not verified"
 NOT_EVIDENCED = "not evidenced"
-STATUS_ORDER = (OPEN, EXCEPTED, PASSED, GENERATED, NOT_EVIDENCED)
+NOT_APPLICABLE = "not applicable, reason stated"
+STATUS_ORDER = (OPEN, EXCEPTED, PASSED, GENERATED, NOT_EVIDENCED, NOT_APPLICABLE)
 PENDING = "pending"
 _REQUIREMENT = re.compile(r"\b\d{1,2}(?:\.\d{1,2}){1,3}\b")
 # Requirements the generated artefacts themselves answer.
 DIAGRAM_REQUIREMENTS = {"1.2.3": "network", "1.2.4": "data-flow"}
-# Requirements stated from what the templates configure, with no synth rule of their own.
-STATED_REQUIREMENTS = ("3.5.1", "3.5.1.1", "3.5.1.2")
+# Requirements stated from what the templates configure (or that lie outside them), with no synth rule
+# of their own: each gets a section with its testing procedure and what the evidence cannot show.
+STATED_REQUIREMENTS = ("3.5.1", "3.5.1.1", "3.5.1.2", "3.5.1.3", "3.7.8", "5.2.2", "8.3.8")
+# Stated requirements that do not apply to what the templates configure, with the reason in their facts.
+NOT_APPLICABLE_REQUIREMENTS = ("3.5.1.3",)
 # What a recorded review covers: the diff since the reviewed commit is taken over these paths.
 REVIEWED_PATHS = ("stacks", "pci_constructs", "config", "envs", "compliance", "pci_rules", "lambda", "app.py")
 
@@ -379,6 +384,7 @@ class RuleOutcome:
     failed: list[str]  # "path: detail", not acknowledged
     acknowledged: list[str]
     absence: bool = False  # a rule about absence that found none (examined every template)
+    reason: str = ""  # why its result supports the requirement's testing procedure (mapping_reasons)
 
 
 @dataclass
@@ -508,13 +514,28 @@ def requirement_statuses(
             elif not result.checks and result.rule.absence:
                 # A rule about something that must not exist: finding none in every template is the
                 # evidence (pci_rules.rule.Rule.absence), stated as such.
-                outcome = RuleOutcome(result.rule.id, result.rule.description, 0, [], [], [], absence=True)
+                outcome = RuleOutcome(
+                    result.rule.id,
+                    result.rule.description,
+                    0,
+                    [],
+                    [],
+                    [],
+                    absence=True,
+                    reason=MAPPING_REASONS.get((result.rule.id, requirement), ""),
+                )
                 entry.rules.append(outcome)
             elif not result.checks:
                 entry.idle_rules.append(result.rule.id)
             else:
                 outcome = RuleOutcome(
-                    result.rule.id, result.rule.description, len(result.checks), passed, failed, acked
+                    result.rule.id,
+                    result.rule.description,
+                    len(result.checks),
+                    passed,
+                    failed,
+                    acked,
+                    reason=MAPPING_REASONS.get((result.rule.id, requirement), ""),
                 )
                 entry.rules.append(outcome)
                 entry.resources = sorted(set(entry.resources) | set(passed))
@@ -542,8 +563,12 @@ def requirement_statuses(
 
     for entry in statuses.values():
         procedure = TESTING_PROCEDURES.get(entry.requirement)
+        # Every requirement the rule pack and the statements cite has its procedure (tests freeze it); one
+        # added elsewhere (a Config rule's metadata, the customer table) is named at the requirement.
         entry.procedure = (
-            f"{procedure[0]} ({procedure[1]})" if procedure else f"{entry.requirement} (configuration examination)"
+            f"{procedure[0]} ({procedure[1]})"
+            if procedure
+            else f"{entry.requirement} (no testing procedure catalogued for template evidence)"
         )
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
         if any(o.failed for o in entry.rules):
@@ -554,6 +579,8 @@ def requirement_statuses(
             entry.status = PASSED
         elif entry.requirement in DIAGRAM_REQUIREMENTS:
             entry.status = GENERATED
+        elif entry.requirement in NOT_APPLICABLE_REQUIREMENTS:
+            entry.status = NOT_APPLICABLE
         else:
             entry.status = NOT_EVIDENCED
         if entry.status == NOT_EVIDENCED and not entry.customer:
@@ -710,8 +737,10 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
 
 
 def stored_pan_facts(model: TemplateModel, scope: ScopeModel) -> dict[str, list[str]]:
-    """What the templates configure for 3.5.1, 3.5.1.1 and 3.5.1.2 (statements, not verdicts)."""
-    facts: dict[str, list[str]] = {"3.5.1": [], "3.5.1.1": [], "3.5.1.2": []}
+    """What the templates configure for 3.5.1, 3.5.1.1, 3.5.1.2 and 3.5.1.3 (statements, not verdicts),
+    each naming the testing procedure it supports."""
+    facts: dict[str, list[str]] = {"3.5.1": [], "3.5.1.1": [], "3.5.1.2": [], "3.5.1.3": []}
+    hashed = False
     for fn in scope.vault_functions:
         for grant in grants(model, fn):
             if grant.target.key in scope.envelope_keys and any("GenerateDataKey" in a for a in grant.actions):
@@ -721,9 +750,10 @@ def stored_pan_facts(model: TemplateModel, scope: ScopeModel) -> dict[str, list[
                     f"{_code(fn.path)} generates data keys under {alias_of(model, grant.target)}"
                     f" ({_code(grant.target.path)}, rotation {rotation}; encryption context {context}):"
                     " field-level AES-256-GCM envelope encryption of each PAN before it is stored"
-                    " (`lambda/card_vault/envelope.py`)."
+                    " (`lambda/card_vault/envelope.py`); supports testing procedure 3.5.1.a."
                 )
             if grant.target.key in scope.keyed_hash_keys:
+                hashed = True
                 actions = ", ".join(grant.actions)
                 facts["3.5.1.1"].append(
                     f"{_code(fn.path)} may call {_code(actions)} on the keyed-hash key {_code(grant.target.path)}"
@@ -731,13 +761,45 @@ def stored_pan_facts(model: TemplateModel, scope: ScopeModel) -> dict[str, list[
                     " an unkeyed hash (`lambda/card_vault/keyed_hash.py`); supports testing procedures 3.5.1.1.a"
                     " and 3.5.1.1.b."
                 )
+    if hashed:
+        facts["3.5.1"].append(
+            "Truncated and hashed versions of the same PAN are both stored (first six / last four, and the keyed"
+            " hash: `lambda/card_vault/migrations/0001_vault_schema.sql`). The hash is keyed (HMAC-SHA-256 under"
+            " a KMS key that never leaves KMS), so the middle digits cannot be recovered by hashing guesses"
+            " offline: the control against correlation that PCI SSC FAQ 1308 names (keyed hashing per 3.5.1.1);"
+            " a holder of the vault's own GenerateMac right can still test one guess per call, bounded by the"
+            " per-client tokenize budget (README, card vault finding 2); supports testing procedure 3.5.1.c."
+        )
+        facts["3.5.1.1"].append(
+            "Data repositories: the vault's table keeps the keyed hash (`pan_hmac`, 32 bytes, unique) beside the"
+            " encrypted PAN (`lambda/card_vault/migrations/0001_vault_schema.sql`); the repository's actual"
+            " contents are examined under testing procedure 3.5.1.1.c, not evidenced by the templates."
+        )
+        facts["3.5.1.1"].append(
+            "Audit logs: the vault's functions log through `card_vault.logs.MaskingFormatter` (every Luhn-valid"
+            " 13-19 digit run masked by `card_vault.pan.mask_pans`) and record no data in traces"
+            " (`card_vault.tracing.traced`): neither a PAN nor its hash is logged by the code; the logs"
+            " themselves are examined under testing procedure 3.5.1.1.d."
+        )
     for db in model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
         key = kms_key(model, db, "KmsKeyId")
         facts["3.5.1.2"].append(
             f"{_code(db.path)} also has disk-level encryption (StorageEncrypted with {key_reference(model, key)}):"
             " non-removable media, so under 3.5.1.2 it is not the mechanism that renders PAN unreadable; the"
-            " field-level encryption and keyed hash above are (3.5.1). No removable media is in the templates."
+            " field-level encryption and keyed hash above are (3.5.1). No removable media is in the templates;"
+            " supports testing procedure 3.5.1.2.a."
         )
+    mechanism = (
+        "PAN is rendered unreadable by field-level envelope encryption and a keyed hash (3.5.1)"
+        if scope.vault_functions
+        else "no component of the templates stores PAN"
+    )
+    facts["3.5.1.3"].append(
+        f"Not applicable: 3.5.1.3 governs disk- or partition-level encryption used to render PAN unreadable;"
+        f" here {mechanism}, and the databases' storage encryption is not relied on for it (3.5.1.2"
+        " above), so there is no disk-level decryption access to manage apart from the operating system"
+        " (testing procedures 3.5.1.3.a and 3.5.1.3.b have nothing to examine)."
+    )
     if not scope.vault_functions:
         facts["3.5.1"].append("No card-vault function in the templates: no field-level encryption is configured here.")
     return {k: sorted(set(v)) for k, v in facts.items() if v}
@@ -751,6 +813,11 @@ def _cell(text: str) -> str:
 
 def _code(text: str) -> str:
     return f"`{text.replace('`', '')}`"
+
+
+def _why(outcome: RuleOutcome) -> str:
+    """` Why: <reviewed reason>.` for a rule line (evidence/mapping_reasons.py), empty when none is recorded."""
+    return f" Why it supports it: {outcome.reason}." if outcome.reason else ""
 
 
 def _placeholder(name: str) -> str:
@@ -800,6 +867,7 @@ def report_markdown(
     out += ["", *scope_section, "## Requirements", ""]
     for entry in statuses:
         out += [f"### {entry.requirement} {entry.title}", "", f"**Template evidence: {entry.status}**", ""]
+        out.append(f"- Testing procedure: {entry.procedure}")
         if entry.requirement in DIAGRAM_REQUIREMENTS:
             kind = DIAGRAM_REQUIREMENTS[entry.requirement]
             files = [f for d in diagrams if d.diagram.name.startswith(kind + "-") for f in d.files]
@@ -811,14 +879,15 @@ def report_markdown(
             if outcome.absence:
                 out.append(
                     f"- Synth rule {_code(outcome.rule_id)} (searched every template: none found; finding none is"
-                    f" the evidence), supports {entry.procedure}: {outcome.description}"
+                    f" the evidence), supports {entry.procedure}: {outcome.description}{_why(outcome)}"
                 )
                 continue
             counts = f"examined {outcome.examined}: {len(outcome.passed)} passed, {len(outcome.failed)} failed"
             if outcome.acknowledged:
                 counts += f", {len(outcome.acknowledged)} under exception"
             out.append(
-                f"- Synth rule {_code(outcome.rule_id)} ({counts}), supports {entry.procedure}: {outcome.description}"
+                f"- Synth rule {_code(outcome.rule_id)} ({counts}), supports {entry.procedure}:"
+                f" {outcome.description}{_why(outcome)}"
             )
             out += [f"  - FAILED {_code(item)}" for item in outcome.failed]
             out += [f"  - under exception {_code(item)}" for item in outcome.acknowledged]

@@ -221,6 +221,12 @@ class Provenance:
     deployed_state: str
     last_review: str
 
+    @property
+    def combined_digest(self) -> str:
+        """SHA-256 over the sorted per-template SHA-256 digests (hex, one a line, each ending in a newline):
+        what `sha256sum <templates> | cut -d' ' -f1 | sort | sha256sum` prints, so an assessor recomputes it."""
+        return combined_digest(digest for _, digest in self.templates)
+
     def diagram_lines(self) -> list[str]:
         """The short block every diagram prints under its title."""
         return [
@@ -230,7 +236,8 @@ class Provenance:
             f"Prepared by {self.attestation.preparer}; approved by {self.attestation.approver}"
             f" on {self.attestation.approval_date}",
             "Deployed state: not verified" if self.deployed_state.startswith("not verified") else self.deployed_state,
-            "Template SHA-256 digests: in the report's provenance block",
+            f"Templates: {len(self.templates)}, combined SHA-256 {self.combined_digest}",
+            "(each template's digest: the report's provenance block)",
         ]
 
 
@@ -261,6 +268,30 @@ def generation_time(root: Path = ROOT, environ: Mapping[str, str] | None = None)
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def combined_digest(digests: Iterable[str]) -> str:
+    """SHA-256 of the sorted hex digests, each followed by a newline (`... | sort | sha256sum`)."""
+    return hashlib.sha256("".join(f"{d}\n" for d in sorted(digests)).encode()).hexdigest()
+
+
+MANIFEST_NAME = "MANIFEST.sha256"
+
+
+def write_manifest(directory: Path) -> Path:
+    """`<directory>/MANIFEST.sha256`: every file under `directory` (the manifest itself excluded) with its
+    SHA-256, in `sha256sum` format and path order, so `sha256sum -c MANIFEST.sha256` run in the directory
+    checks the evidence set. Nothing else (no time, no host) goes in, so one commit's synths write the
+    same bytes."""
+    target = directory / MANIFEST_NAME
+    files = sorted(
+        (path.relative_to(directory).as_posix(), path)
+        for path in directory.rglob("*")
+        if path.is_file() and path != target
+    )
+    lines = [f"{_sha256(path)}  {name}\n" for name, path in files]
+    target.write_text("".join(lines), encoding="utf-8")
+    return target
 
 
 def template_digests(model: TemplateModel, outdir: Path) -> list[tuple[str, str]]:
@@ -361,6 +392,11 @@ def provenance_markdown(prov: Provenance) -> list[str]:
         f"- Prepared by: {att.preparer}; approved by: {att.approver}; approval date: {att.approval_date}",
         f"- Deployed state: {prov.deployed_state}",
         f"- Last review: {prov.last_review}",
+        f"- Templates: {len(prov.templates)}; combined SHA-256 {_code(prov.combined_digest)} (SHA-256 over the"
+        " sorted per-template digests below, one a line: `sha256sum` of the templates, `cut -d' ' -f1 | sort |"
+        " sha256sum`); every diagram prints it",
+        f"- Every file of this evidence set with its SHA-256: {_code(MANIFEST_NAME)} in the evidence directory"
+        " (`sha256sum -c` checks it; the manifest does not list itself)",
         "",
         "| Template | SHA-256 |",
         "| --- | --- |",
@@ -1195,6 +1231,7 @@ def write_compliance_evidence(
             (attestations or {}).get(environment),
             f"environment {environment}",
         )
+    files.append(write_manifest(directory))  # last: it lists every file above, per-environment sets included
     return files
 
 

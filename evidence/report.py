@@ -16,6 +16,7 @@ everything, relative paths; two synths of one commit write the same bytes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import html
@@ -435,7 +436,8 @@ class AcknowledgedEntry:
     approver: str = PENDING
     approval_date: str = PENDING
     ticket: str = PENDING
-    adoption: str = "the project's (not adopted by this environment)"
+    adoption: str = "the project's (registry), not adopted by this environment"
+    id: str = ""  # what an environment file adopts it by (`adopt: - entry: <id>`)
 
 
 @dataclass
@@ -471,8 +473,22 @@ def _acknowledged_check(rule_id: str, check: Check, report: GateReport) -> bool:
     )
 
 
+NOT_ADOPTED_REGISTRY = "the project's (registry), not adopted by this environment"
+
+
+def not_adopted_construct(construct_type: str) -> str:
+    """How the register names a justification a reusable construct carries, until an environment adopts it."""
+    return f"the project's (construct {construct_type}), not adopted"
+
+
 def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[str]]]:
-    """Every applied acknowledgment with its governance, from compliance.applied (issue 18's API)."""
+    """Every applied acknowledgment with its governance, from compliance.applied (issue 18's API).
+
+    Who answers for it: an entry adopted by exactly one environment of this evidence set shows the
+    adopter's risk owner, approver, approval date and ticket ("pending" where the environment file
+    leaves them out); one adopted by several lists each adoption; otherwise the entry's own governance,
+    labelled as the project's registry entry or the project's construct justification (both "not
+    adopted"), or as the environment file's own. Adoption never changes whether the gate passes."""
     from compliance.applied import applied_acknowledgments
     from compliance.registry import PROJECT_REGISTRY
 
@@ -481,13 +497,32 @@ def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[st
         if not applied.constructs:
             continue
         governance = applied.governance
-        if applied.adopted:
+        origin = (
+            f"the project's construct {applied.entry.carried_by} justification"
+            if applied.entry.carried_by
+            else "the project's registry entry"
+        )
+        if len(applied.adoptions) == 1:
+            adoption_record = applied.adoptions[0]
+            governance = adoption_record.governance
+            adoption = (
+                f"adopted by {adoption_record.environment} (risk owner {governance.owner}) from {origin}"
+                f" {applied.id} (owner {applied.governance.owner})"
+            )
+            if adoption_record.problems:
+                adoption += "; adoption problems: " + "; ".join(adoption_record.problems)
+        elif applied.adoptions:
             adoption = "; ".join(
-                f"adopted by {a.environment} (owner {a.governance.owner}, approver {a.governance.approver})"
+                f"adopted by {a.environment} (risk owner {a.governance.owner}, approver {a.governance.approver},"
+                f" approved {a.governance.approval_date}, ticket {a.governance.ticket},"
+                f" review by {a.governance.review_by.isoformat()})"
                 for a in applied.adoptions
             )
+            adoption += f" from {origin} {applied.id}"
+        elif applied.entry.carried_by:
+            adoption = not_adopted_construct(applied.entry.carried_by)
         elif applied.source == PROJECT_REGISTRY:
-            adoption = "the project's (not adopted by this environment)"
+            adoption = NOT_ADOPTED_REGISTRY
         else:
             adoption = f"the environment's own ({applied.source})"
         out.append(
@@ -504,6 +539,7 @@ def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[st
                     approval_date=str(governance.approval_date),
                     ticket=governance.ticket,
                     adoption=adoption,
+                    id=applied.id,
                 ),
                 _requirements_of(applied.requirement),
             )
@@ -968,19 +1004,22 @@ def report_markdown(
         "",
         "Every accepted finding. The requirement column is the one the exception cites; only an exception"
         " of a v4.0.1 synth rule appears under a requirement above. An approver distinct from the owner,"
-        ' an approval date and a ticket are "pending" until recorded; an exception not adopted by the'
-        " environment is still the project's.",
+        ' an approval date and a ticket are "pending" until recorded. An exception not adopted by the'
+        " environment (`adopt:` in its file, by the entry's id) is still the project's: a registry entry, or a"
+        " justification a reusable construct carries; an adopted one shows the adopting environment's risk"
+        " owner, approver, approval date and ticket. Adoption never changes whether the gate passes.",
         "",
     ]
     if acks:
         out += [
-            "| Rule | Construct path | Requirement cited | Reason | Owner | Approver | Approved | Ticket"
+            "| Id | Rule | Construct path | Requirement cited | Reason | Owner | Approver | Approved | Ticket"
             " | Review by | Accepted by |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for ack, _ in acks:
             out.append(
-                f"| {_code(ack.rule)} | {_code(ack.path)} | {_cell(ack.requirement)} | {_cell(ack.reason)}"
+                f"| {_code(ack.id) if ack.id else '-'} | {_code(ack.rule)} | {_code(ack.path)}"
+                f" | {_cell(ack.requirement)} | {_cell(ack.reason)}"
                 f" | {_cell(ack.owner)} | {_cell(ack.approver)} | {_cell(ack.approval_date)} | {_cell(ack.ticket)}"
                 f" | {_cell(ack.review_by)} | {_cell(ack.adoption)} |"
             )
@@ -1220,12 +1259,15 @@ def write_compliance_evidence(
         stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
         names = set(stage_model.stacks)
         stage_results = [RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results]
+        stage_gate = dataclasses.replace(
+            gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
+        )
         files += _write_set(
             directory / environment,
             Path(outdir) / stage,
             stage_model,
             stage_results,
-            gate,
+            stage_gate,
             report,
             root,
             (attestations or {}).get(environment),
@@ -1324,15 +1366,37 @@ def write_evidence_for_assembly(
 
 # -- `python -m evidence.report OUTDIR`: regenerate and time the evidence of an existing assembly ----
 def _gate_from_evidence(outdir: Path) -> tuple[Gate, GateReport]:
-    """The gate as gate-report.json recorded it: packs, acknowledgments and where they applied."""
-    from compliance.gate import EVIDENCE_FILE, read_report
-    from compliance.registry import Acknowledgment
+    """The gate as gate-report.json recorded it: packs, acknowledgments, where they applied, adoptions.
+
+    The v4.0.1 findings the governed source accepted never reach validation-report.json (the plugin
+    reports them as passed, compliance.gate.governed_source); the synth's own report adds them from the
+    plugin. Here they are rebuilt from where each v4.0.1 entry applied, so a regenerated report (this
+    CLI, `make evidence-live`) states them "under exception" as the synth did, never as FAILED."""
+    from compliance.gate import EVIDENCE_FILE, Finding, read_report
+    from compliance.registry import Acknowledgment, Adoption
+    from pci_rules.plugin import PLUGIN_NAME, acknowledgment_id
 
     data = json.loads((outdir / EVIDENCE_DIR / EVIDENCE_FILE).read_text(encoding="utf-8"))
     acknowledged = {
         Acknowledgment.from_evidence(row): list(row["constructs"]) for row in data.get("acknowledgments", [])
     }
-    return Gate(packs=tuple(data["packs"]), acknowledged_paths=acknowledged), read_report(outdir)
+    adoptions = tuple(Adoption.from_evidence(row) for row in data.get("adoptions", []))
+    report = read_report(outdir)
+    accepted = [
+        Finding(
+            plugin=PLUGIN_NAME,
+            rule=entry.rule.split("[", 1)[0],
+            severity="error",
+            path=path,
+            description=entry.reason,
+            acknowledged_as=acknowledgment_id(entry.rule.split("[", 1)[0]),
+        )
+        for entry, paths in acknowledged.items()
+        if entry.plugin == PLUGIN_NAME and entry.carried_by is None
+        for path in paths
+    ]
+    report = dataclasses.replace(report, acknowledged=(*report.acknowledged, *accepted))
+    return Gate(packs=tuple(data["packs"]), acknowledged_paths=acknowledged, adoptions=adoptions), report
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -1040,14 +1040,16 @@ def report_markdown(
         if hops:
             nodes = built.diagram.nodes
             out += [
-                "| Hop | From | To | What | Protocol, port and in-transit encryption | Template rules |",
-                "| --- | --- | --- | --- | --- | --- |",
+                "| Hop | From | To | What | Protocol and port | In-transit encryption | Card-data elements"
+                " | Template rules |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |",
             ]
             for edge in hops:
                 what, _, how = edge.detail.partition("\n")
                 out.append(
                     f"| {edge.label} | {_cell(nodes[edge.source].label)} | {_cell(nodes[edge.target].label)}"
-                    f" | {_cell(what) or edge.kind} | {_cell(how) or '-'} | {_cell('; '.join(edge.refs)) or '-'} |"
+                    f" | {_cell(what) or edge.kind} | {_cell(how) or '-'} | {_cell(edge.tls) or '-'}"
+                    f" | {_cell(edge.data) or '-'} | {_cell('; '.join(edge.refs)) or '-'} |"
                 )
             out.append("")
         if built.diagram.stores:

@@ -212,7 +212,7 @@ TESTING_PROCEDURES = {
     "6.2.4": ("6.2.4", f"software engineering techniques of bespoke software ({_NOT_COMPARED})"),
     "6.3.1": ("6.3.1", f"identifying and risk-ranking security vulnerabilities ({_NOT_COMPARED})"),
     "6.3.3": ("6.3.3.b", "examine system components: installed versions against the latest security updates"),
-    "6.4.2": ("6.4.2", "examine system configuration settings of the automated technical solution"),
+    "6.4.2": ("6.4.2", f"examine system configuration settings of the automated technical solution ({_NOT_COMPARED})"),
     "6.5.1": ("6.5.1", f"changes to production follow the change procedures ({_NOT_COMPARED})"),
     "7.2.1": ("7.2.1.b", f"examine access control settings against the access control model ({_NOT_COMPARED})"),
     "7.2.2": ("7.2.2.b", "examine user access settings, privileged users included: least privilege"),

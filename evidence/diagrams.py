@@ -868,10 +868,23 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 data=MASKED_LOGS,
             )
         if fn.prop("TracingConfig", "Mode") == "Active":
-            tracer = nodes.setdefault(
-                ("xray", topo.region),
-                diagram.add(Node(ids("n"), "AWS X-Ray\ntrace segments (AWS-managed)", "connected"), connected),
-            )
+            if ("xray", topo.region) not in nodes:  # one X-Ray node per region, however many functions trace
+                # X-Ray always encrypts traces at rest ("Data protection in AWS X-Ray", X-Ray Developer Guide);
+                # the templates set neither its key nor its retention.
+                nodes[("xray", topo.region)] = diagram.add(
+                    Node(ids("n"), "AWS X-Ray: trace segments\nkept by X-Ray (retention not set here)", "connected"),
+                    connected,
+                )
+                diagram.stores.append(
+                    (
+                        f"AWS X-Ray traces ({topo.region})",
+                        "trace segments: names and timings, no PAN",
+                        "X-Ray encryption at rest (its default; no KMS key set in the templates)",
+                        "none in the templates",
+                        "X-Ray's own (not set in the templates)",
+                    )
+                )
+            tracer = nodes[("xray", topo.region)]
             edge(
                 fn_node,
                 tracer,

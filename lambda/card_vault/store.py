@@ -144,7 +144,8 @@ _REMEMBER_KEY = """
 
 
 class CardStore:
-    """The `vault.cards` and `vault.data_keys` tables; each method is one short statement."""
+    """The `vault.cards` and `vault.data_keys` tables; each method is one short statement. The API login
+    reaches `vault.cards` only through SECURITY DEFINER functions (migrations 0012 and 0014)."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
@@ -206,6 +207,80 @@ class CardStore:
                             - clock_timestamp()))::int
                 """,
                 {"client": client_id, "n": cards, "limit": limit, "w": window_seconds},
+            ).fetchone()
+        assert row is not None
+        return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
+
+    def sibling_refusals(
+        self, client_id: str, pairs: list[tuple[str, str]], *, limit: int, window_seconds: int
+    ) -> tuple[set[tuple[str, str]], int]:
+        """The (first six, last four) pairs of `pairs` whose sibling count in the current window reached
+        `limit` (red-team r19 F1), and the seconds until that window ends. One read of an unlogged table."""
+        if not pairs:
+            return set(), 0
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                )
+                SELECT s.first6::text, s.last4::text,
+                       ceil(extract(epoch FROM w.start + make_interval(secs => %(w)s) - clock_timestamp()))::int
+                FROM vault.sibling_counts s, w
+                WHERE s.client_id = %(client)s AND s.window_start = w.start AND s.siblings >= %(limit)s
+                  AND (s.first6, s.last4) IN (SELECT * FROM unnest(%(f)s::bpchar[], %(l)s::bpchar[]))
+                """,
+                {
+                    "client": client_id,
+                    "w": window_seconds,
+                    "limit": limit,
+                    "f": [p[0] for p in pairs],
+                    "l": [p[1] for p in pairs],
+                },
+            ).fetchall()
+        return {(str(r[0]), str(r[1])) for r in rows}, max([1, *(int(r[2]) for r in rows)])
+
+    def count_siblings(self, client_id: str, new_cards: list[tuple[str, str, str]], *, window_seconds: int) -> int:
+        """Count the new cards (token, first six, last four) that share first six and last four with another
+        card of the client into the current window's sibling counts; returns how many did. One statement."""
+        if not new_cards:
+            return 0
+        # A SECURITY DEFINER function (migration 0014): the API login reads no card row and cannot lower a count.
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT vault.count_siblings(%s, %s, %s, %s, %s)",
+                (
+                    client_id,
+                    [c[0] for c in new_cards],
+                    [c[1] for c in new_cards],
+                    [c[2] for c in new_cards],
+                    window_seconds,
+                ),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
+        """Take one detokenization from the caller's budget of `limit` per window, or refuse (the same
+        fixed-window statement as `take_budget`, on `vault.detokenize_budget`)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                ), taken AS (
+                    INSERT INTO vault.detokenize_budget AS b (caller, window_start, used)
+                    SELECT %(caller)s, w.start, 1 FROM w
+                    ON CONFLICT (caller) DO UPDATE
+                        SET used = CASE WHEN b.window_start = EXCLUDED.window_start THEN b.used + 1 ELSE 1 END,
+                            window_start = EXCLUDED.window_start
+                        WHERE b.window_start <> EXCLUDED.window_start OR b.used + 1 <= %(limit)s
+                    RETURNING used
+                )
+                SELECT (SELECT count(*) FROM taken),
+                       ceil(extract(epoch FROM (SELECT start FROM w) + make_interval(secs => %(w)s)
+                            - clock_timestamp()))::int
+                """,
+                {"caller": caller, "limit": limit, "w": window_seconds},
             ).fetchone()
         assert row is not None
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
@@ -308,26 +383,21 @@ class CardStore:
         name: Sealed | None,
     ) -> StoredCard | None:
         """Set the expiry and/or the sealed cardholder name of the client's card; None when not found."""
-        # Only constant SET clauses, chosen by what is sent; none reads a column back (the API role may
-        # write the sealed name but never select it).
-        clauses = []
-        params: dict[str, Any] = {"token": token, "client": client_id}
-        if expiry is not None:
-            clauses.append("expiry_month = %(month)s, expiry_year = %(year)s")
-            params.update(month=expiry[0], year=expiry[1])
-        if name is not None:
-            clauses.append("name_ciphertext = %(name)s, name_data_key_id = %(key)s")
-            params.update(name=name.ciphertext, key=name.data_key_id)
-        if not clauses:
+        if expiry is None and name is None:
             raise ValueError("nothing to update")
-        statement = (
-            "UPDATE vault.cards SET "  # noqa: S608 -- constant clauses only, values bound
-            + ", ".join(clauses)
-            + " WHERE token = %(token)s AND client_id = %(client)s"
-            " RETURNING token, brand, first6, last4, expiry_month, expiry_year"
-        )
+        # One SECURITY DEFINER function (migration 0014): the API login holds no right on vault.cards.
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(statement, params).fetchone()
+            row = cur.execute(
+                "SELECT * FROM vault.update_card(%s, %s, %s::smallint, %s::smallint, %s::bytea, %s::uuid)",
+                (
+                    client_id,
+                    token,
+                    None if expiry is None else expiry[0],
+                    None if expiry is None else expiry[1],
+                    None if name is None else name.ciphertext,
+                    None if name is None else name.data_key_id,
+                ),
+            ).fetchone()
         return None if row is None else StoredCard(**row)
 
     def ping(self) -> bool:
@@ -389,11 +459,7 @@ class CardStore:
 
     def get(self, token: str, *, client_id: str) -> StoredCard | None:
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
-                " WHERE token = %s AND client_id = %s",
-                (token, client_id),
-            ).fetchone()
+            row = cur.execute("SELECT * FROM vault.get_card(%s, %s)", (client_id, token)).fetchone()
         return None if row is None else StoredCard(**row)
 
     def sealed_pan(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> Sealed | None:
@@ -408,8 +474,8 @@ class CardStore:
 
     def delete(self, token: str, *, client_id: str) -> bool:
         with self._pool.connection() as conn:
-            cur = conn.execute("DELETE FROM vault.cards WHERE token = %s AND client_id = %s", (token, client_id))
-            return cur.rowcount == 1
+            row = conn.execute("SELECT vault.delete_card(%s, %s)", (client_id, token)).fetchone()
+        return bool(row and row[0])
 
     def purge_expired(self, *, grace_days: int, today: dt.date, dry_run: bool = False) -> int:
         """Delete (or count) cards whose expiry month ended more than `grace_days` before `today`."""

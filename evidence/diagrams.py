@@ -26,7 +26,7 @@ from evidence.flows import (
     database_tls,
     deploy_triggers,
     grants,
-    invoke_callers,
+    invoke_grants,
     key_reference,
     kms_key,
     log_group_of,
@@ -468,13 +468,6 @@ def _statement_logging(model: TemplateModel, db: Resource) -> str:
     return "connections and errors (log_statement not set: PostgreSQL's default, none)"
 
 
-def _endpoint_note(topo: RegionTopology, service: str) -> str:
-    """How a function reaches an AWS API from the VPC: its interface endpoint when there is one."""
-    if any(service_name(e) == service for e in topo.endpoints if e.prop("VpcEndpointType") == "Interface"):
-        return f"HTTPS 443, TLS, {service} interface endpoint"
-    return "HTTPS 443, TLS, public AWS endpoint"
-
-
 def _legend(diagram: Diagram, *, flows: bool) -> None:
     """A legend cluster: what each shade and (on a data-flow diagram) each arrow style means."""
     legend = Cluster("cluster_legend", "Legend", "legend")
@@ -775,7 +768,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     # Each function: its invokers, schedule, deploy trigger, AWS API calls and log group.
     for fn in sorted(functions.values(), key=lambda f: f.path):
         fn_node = node_for(fn, f"Lambda function\n{display_name(fn)}")
-        for caller in invoke_callers(model, fn):
+        for caller, via_alias in invoke_grants(model, fn):
             if caller.startswith("arn:"):
                 who = nodes.setdefault(
                     ("caller", caller),
@@ -793,7 +786,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     fn_node,
                     "data",
                     "lambda:InvokeFunction, response carries the PAN",
-                    "HTTPS 443 (Lambda API)",
+                    "HTTPS 443 (Lambda API)" + (f", its own alias {via_alias}" if via_alias else ""),
                     tls="TLS (AWS API)",
                     data="token in the request; PAN, expiry and cardholder name in the response",
                 )

@@ -25,7 +25,7 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import purpose_key
@@ -37,6 +37,14 @@ PACKAGE_JSON = Path(__file__).resolve().parent.parent / "package.json"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
 SYNTH_OUTPUT = "cdk.out"
+
+
+def _find(scope: IConstruct, *path: str) -> IConstruct | None:
+    """The construct at `path` under `scope` (one construct ID per step), or None."""
+    found: IConstruct | None = scope
+    for construct_id in path:
+        found = found.node.try_find_child(construct_id) if found is not None else None
+    return found
 
 
 def deployer_role_name(pipeline_name: str, part: str, region: str) -> str:
@@ -204,9 +212,9 @@ class DeliveryPipeline(Construct):
         found: dict[str, str] = {}
         candidates = {
             "pipeline": self.pipeline.pipeline.role,
-            "self-mutation": self.pipeline.node.try_find_child("UpdatePipeline/SelfMutation/Role"),
-            "file-assets": self.pipeline.node.try_find_child("Assets/FileRole"),
-            "image-assets": self.pipeline.node.try_find_child("Assets/ImageRole"),
+            "self-mutation": _find(self.pipeline, "UpdatePipeline", "SelfMutation", "Role"),
+            "file-assets": _find(self.pipeline, "Assets", "FileRole"),
+            "image-assets": _find(self.pipeline, "Assets", "ImageRole"),
         }
         for part, role in candidates.items():
             if role is None and part == "image-assets":

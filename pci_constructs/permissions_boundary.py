@@ -580,13 +580,17 @@ def protect_function(function: CfnResource) -> None:
 
 
 def _functions_in_environment(function: CfnResource) -> list[CfnResource]:
-    """Functions a function's environment variables name (CDK's Provider framework names its user handlers so)."""
-    environment = _properties(function)
-    block = environment.get("Environment", environment.get("environment"))
-    variables = getattr(block, "variables", None) if not isinstance(block, Mapping) else block.get("Variables")
-    if not isinstance(variables, Mapping):
-        return []
-    return [f for f in (_function_named_by(v) for v in variables.values()) if f is not None]
+    """Functions of the function's stack its environment variables name (CDK's Provider framework names its
+    user handlers so). The L2's environment is a lazy value: resolved, its references are logical IDs."""
+    stack = Stack.of(function)
+    properties = _properties(function)
+    rendered = json.dumps(stack.resolve(properties.get("Environment", properties.get("environment"))))
+    functions = {
+        stack.get_logical_id(c): c
+        for c in stack.node.find_all()
+        if isinstance(c, CfnResource) and c.cfn_resource_type == FUNCTION_TYPE and c is not function
+    }
+    return [f for logical_id, f in functions.items() if f'"{logical_id}"' in rendered]
 
 
 @jsii.implements(IAspect)

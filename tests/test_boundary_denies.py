@@ -594,14 +594,14 @@ def _guard_stack(*, with_aspect: bool) -> Stack:
 
 
 def test_an_untagged_guard_function_is_caught_and_the_aspect_tags_it() -> None:
-    bare = cdk_assertions.Template.from_stack(_guard_stack(with_aspect=False)).to_json()
+    bare = dict(cdk_assertions.Template.from_stack(_guard_stack(with_aspect=False)).to_json())
     assert unprotected([("bare", bare)], PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE) == [
         f"bare/{lid} (custom-resource function) lacks the tag {PROTECTED_TAG_KEY}={PROTECTED_TAG_VALUE}"
         for lid, r in bare["Resources"].items()
         if r["Type"] == "AWS::Lambda::Function"
     ]
     tagged = cdk_assertions.Template.from_stack(_guard_stack(with_aspect=True))
-    assert not unprotected([("tagged", tagged.to_json())], PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
+    assert not unprotected([("tagged", dict(tagged.to_json()))], PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
     tagged.has_resource_properties(
         "AWS::Lambda::Function",
         {"Tags": Match.array_with([{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}])},

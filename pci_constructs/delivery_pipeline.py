@@ -217,8 +217,8 @@ class DeliveryPipeline(Construct):
             "image-assets": _find(self.pipeline, "Assets", "ImageRole"),
         }
         for part, role in candidates.items():
-            if role is None and part == "image-assets":
-                continue  # only with Docker image assets
+            if role is None and part.endswith("-assets"):
+                continue  # only with file (Lambda code) or Docker image assets to publish
             if not isinstance(role, iam.Role):
                 raise TypeError(f"CDK Pipelines' {part} role moved; review the deployer role names")
             name = deployer_role_name(pipeline_name, part, region)

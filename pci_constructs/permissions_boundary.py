@@ -600,7 +600,9 @@ class PermissionsBoundaryAspect:
     `boundaries` maps a region to the `PermissionsBoundary` of that region. A stack in another
     region, or another account, gets an error annotation (the synth fails). A stack that is not
     the boundary's own is made to depend on it; inside the boundary's own stack the role depends
-    on the policy resource.
+    on the policy resource. Visiting a stack, it tags that stack's custom-resource functions with
+    `pci-lz:protected=true` (`custom_resource_functions`): the boundary and what it protects by tag
+    arrive together, in a fork's stacks too.
     """
 
     def __init__(self, *, boundaries: Mapping[str, PermissionsBoundary]) -> None:

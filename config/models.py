@@ -934,7 +934,15 @@ class IdentityConfig(_Frozen):
         description="Maximum session of every operator role, 900-3600 seconds.",
     )
     password_min_length: int = Field(default=14, ge=12, le=128, description="PCI DSS 8.3.6 needs at least 12.")
-    password_reuse_prevention: int = Field(default=24, ge=4, le=24, description="PCI DSS 8.3.7: not one of the last 4.")
+    password_reuse_prevention: int = Field(
+        default=24,
+        ge=24,
+        le=24,
+        description=(
+            "PCI DSS 8.3.7 asks no reuse of the last 4; Security Hub IAM.16 (PCI DSS v4.0.1 standard) fails any"
+            " value but 24, the most IAM remembers."
+        ),
+    )
     password_max_age_days: int = Field(default=90, ge=1, le=90, description="PCI DSS 8.3.9: at most 90 days.")
     unused_access_analyzer: bool = Field(
         default=False,

@@ -46,6 +46,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-DMS-INSTANCE-NOT-PUBLIC": "a replication instance copies stored data and must not be publicly accessible",
         "PCI4-EC2-CDE-NO-INTERNET-ROUTE": "the subnets holding the cardholder-data store have no route to the internet",
         "PCI4-EC2-LAUNCH-TEMPLATE-NO-PUBLIC-IP": "no launch template gives an interface a public address",
+        "PCI4-EMR-PRIMARY-NO-PUBLIC-IP": "an EMR primary node in a subnet that hands out public addresses is directly"
+        " reachable from the internet; none is placed in one",
         "PCI4-EC2-NO-AUTO-PUBLIC-IP": "no subnet gives resources public addresses automatically",
         "PCI4-ECS-SERVICE-NO-PUBLIC-IP": "no task gets a public address",
         "PCI4-ECS-TASK-SET-NO-PUBLIC-IP": "no task gets a public address",
@@ -278,6 +280,10 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "11.5.2": {
         "PCI4-CONFIG-ALL-RESOURCES": "AWS Config records every change to every resource's configuration, the"
         " change-detection mechanism for the cloud's configuration files",
+        "PCI4-RDS-EVENT-SUBSCRIPTION-CONFIG": "a change to a database parameter group or DB security group (the"
+        " database's configuration files) is notified as it happens",
+        "PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL": "a configuration change to a database instance is notified as it"
+        " happens",
     },
     "12.3.4": {
         "PCI4-EKS-SUPPORTED-VERSION": "a cluster's Kubernetes version is still in its vendor's standard support",

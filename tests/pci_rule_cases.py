@@ -193,6 +193,11 @@ def _guards(password: dict[str, Any], tokens: str, ssm: str) -> Resources:
         ),
         "Imds": sdk("EC2", "modifyInstanceMetadataDefaults", {"HttpTokens": tokens}),
         "Ami": sdk("EC2", "enableImageBlockPublicAccess", {"ImageBlockPublicAccessState": "block-new-sharing"}),
+        "EmrBpa": sdk(
+            "EMR",
+            "putBlockPublicAccessConfiguration",
+            {"BlockPublicAccessConfiguration": {"BlockPublicSecurityGroupRules": tokens == "required"}},
+        ),
         "Snapshots": r("AWS::EC2::SnapshotBlockPublicAccess", State="block-all-sharing"),
         "Ssm": r(
             "AWS::SSM::ServiceSetting",

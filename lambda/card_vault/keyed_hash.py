@@ -31,9 +31,11 @@ MAC_ALGORITHM = "HMAC_SHA_256"
 MAC_BYTES = 32
 # KMS has no batch form of GenerateMac (AWS KMS API Reference, "GenerateMac": one Message of 1-4096
 # bytes per request, and no other operation computes an HMAC), so a batch of N cards is N requests.
-# They are sent this many at a time: each is a network round trip to KMS, and boto3 clients are
-# thread-safe (Boto3 documentation, "Clients": "Low-level clients are thread safe"); botocore keeps
-# up to 10 pooled connections per client (`max_pool_connections`), above this figure.
+# They are sent this many at a time: each is a network round trip to KMS, and a boto3 client is
+# thread-safe once created (Boto3 guide "Low-level clients", "Multithreading or multiprocessing with
+# clients"; its caveat on custom botocore event hooks is met by card_vault.tracing's, which keep a
+# call's state in botocore's per-request context dict and a ContextVar only); botocore keeps up to 10
+# pooled connections per client (`max_pool_connections`), above this figure.
 MAC_CONCURRENCY = 8
 LEGACY_VERSION = 0  # the Secrets Manager HMAC key of releases before issue 19: not computable any more
 

@@ -97,10 +97,6 @@ def _check_if_idle(conn: Any) -> None:
         ConnectionPool.check_connection(conn)
 
 
-def _note_return(conn: Any) -> None:
-    _returned_at[conn] = time.monotonic()
-
-
 def open_pool(
     conninfo: str | Callable[[], str],
     *,
@@ -113,13 +109,24 @@ def open_pool(
     """
     from psycopg_pool import ConnectionPool
 
-    return ConnectionPool(
+    class VaultPool(ConnectionPool):
+        """Notes when each connection comes back, in the returning thread.
+
+        A `reset` callback would do the same but makes psycopg_pool hand every returned connection to
+        a worker thread (`ReturnConnection`), so the next statement of the same request found no
+        connection ready and waited for that thread (issue 19 measured up to a 5 ms GIL switch
+        interval on a busy single-connection pool); without `reset` the return is synchronous."""
+
+        def putconn(self, conn: Any) -> None:
+            _returned_at[conn] = time.monotonic()
+            super().putconn(conn)
+
+    return VaultPool(
         conninfo,
         min_size=1,
         max_size=max_size,
         kwargs={"autocommit": True, **(kwargs or {})},
         check=_check_if_idle,
-        reset=_note_return,
         open=True,
         name="card-vault",
     )

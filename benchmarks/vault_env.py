@@ -87,7 +87,10 @@ def local_vault(
     # moto's keys live only in this process: rows from an earlier run could be neither decrypted
     # nor matched by keyed hash, so every start begins with an empty vault.
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys")
+        conn.execute(
+            "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
+            " vault.sibling_counts, vault.detokenize_budget"
+        )
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         key_arn = session.client("kms").create_key(Description="cardholder data (local)")["KeyMetadata"]["Arn"]

@@ -537,6 +537,12 @@ class VaultClient(_Frozen):
         le=100,
         description="Alarm when this share of the client's tokenize answers is 'already stored'; unset: the default.",
     )
+    new_card_alarm_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="New cards per alarm period that alarm for this client; unset: card_search.new_card_alarm_count.",
+    )
 
     @field_validator("subject", "issuer")
     @classmethod
@@ -565,6 +571,35 @@ class VaultKnownCardAlarm(_Frozen):
     percent: int = Field(default=50, ge=1, le=100, description="Known-card share (percent) that alarms.")
     min_answers: int = Field(default=100, ge=1, le=1_000_000, description="Answers needed before the share counts.")
     period_minutes: Literal[1, 5, 10, 15, 30, 60] = Field(default=15, description="Evaluation period.")
+
+
+class VaultCardSearchGuard(_Frozen):
+    """Bounds on the middle-digit search (red-team r19 F1): a client trying the middle digits of a card it
+    knows the first six and last four of gets almost only new cards (201), so the known-card share
+    never alarms. A new card sharing first six and last four with another card of the same client is
+    a "sibling"; past `max_siblings` per pair in `window_minutes`, every tokenize of that pair (stored
+    card or not) gets 429 and nothing is stored. Expiry is not part of the pair: duplicates are
+    matched on the number alone, so a searcher could vary the expiry freely.
+    """
+
+    max_siblings: int = Field(
+        default=10, ge=1, le=100_000, description="Sibling cards per first six and last four and window before 429."
+    )
+    window_minutes: Literal[5, 10, 15, 30, 60, 120, 240, 720, 1440] = Field(
+        default=60, description="The fixed window the sibling count covers."
+    )
+    sibling_alarm_count: int = Field(
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="A client's sibling cards per alarm period (known_card_alarm.period_minutes) that alarm.",
+    )
+    new_card_alarm_count: int = Field(
+        default=5000,
+        ge=1,
+        le=10_000_000,
+        description="A client's new cards per alarm period that alarm (unless the client sets its own).",
+    )
 
 
 class VaultClientCrl(_Frozen):
@@ -657,6 +692,39 @@ class CardVaultConfig(_Frozen):
     known_card_alarm: VaultKnownCardAlarm = Field(
         default_factory=VaultKnownCardAlarm,
         description="A CloudWatch alarm per client on the share of tokenize answers that were already stored.",
+    )
+    card_search: VaultCardSearchGuard = Field(
+        default_factory=VaultCardSearchGuard,
+        description=(
+            "The middle-digit search bound: sibling cards (same first six and last four) per client, pair and"
+            " window before 429, and the per-client sibling and new-card volume alarms."
+        ),
+    )
+    detokenize_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description=(
+            "Detokenizations each caller role may make per minute (each invokes its own alias of the function,"
+            " caller-<role name>; every instance shares the budget); over it the answer is a rate-limit error"
+            " and nothing is read."
+        ),
+    )
+    detokenize_alarm_count: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="A caller's detokenizations per known_card_alarm period that alarm (Invocations of its alias).",
+    )
+    generate_mac_alarm_margin: int = Field(
+        default=100,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "KMS GenerateMac requests (CloudTrail, home region) per known_card_alarm period beyond one per card"
+            " tokenized and HMAC key version that alarm: a search of card numbers with the API role's"
+            " keyed-hash right outside the vault's code (a re-hash job also passes it)."
+        ),
     )
     client_crl: VaultClientCrl | None = Field(
         default=None,

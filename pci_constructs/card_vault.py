@@ -84,6 +84,9 @@ BATCH_MAX_BODY_BYTES = 147_456
 METRIC_NAMESPACE = "PciLz/CardVault"
 KNOWN_CARD_METRIC = "KnownCardAnswers"
 NEW_CARD_METRIC = "NewCardAnswers"
+SIBLING_METRIC = "SiblingCards"
+# Every card tokenized, all clients together (dimension `service` only; pci_constructs/mac_volume_alarm.py).
+TOKENIZED_METRIC = "CardsTokenized"
 SERVICE_NAME = "card-vault"
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
@@ -138,6 +141,34 @@ class KnownCardAlarm:
 
     min_answers: int = 100
     period_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class CardSearchGuard:
+    """The middle-digit search bound (red-team r19 F1): sibling cards (same first six and last four) per
+    client, pair and window before the API refuses the pair, and when a client's sibling count alarms."""
+
+    max_siblings: int = 10
+    window_minutes: int = 60
+    sibling_alarm_count: int = 5
+
+
+@dataclass(frozen=True)
+class DetokenizeLimits:
+    """Each detokenize caller's budget (cards per minute, every instance sharing it) and the count of its
+    detokenizations per alarm period that alarms."""
+
+    per_minute: int = 30
+    alarm_count: int = 200
+
+
+_ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def detokenize_alias_name(role_arn: str) -> str:
+    """The alias a caller role invokes: `caller-` and the role's name (path dropped, other characters `-`),
+    at most 128 characters ("CreateAlias", Lambda API Reference: Name `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`, 1-128)."""
+    return ("caller-" + _ALIAS_CHARACTERS.sub("-", role_arn.rsplit("/", 1)[-1]))[:128]
 
 
 @dataclass(frozen=True)
@@ -213,6 +244,10 @@ class CardVault(Construct):
     purge_rule: events.Rule
     migration_security_group: ec2.SecurityGroup
     known_card_alarms: dict[str, cloudwatch.Alarm]
+    new_card_alarms: dict[str, cloudwatch.Alarm]
+    sibling_alarms: dict[str, cloudwatch.Alarm]
+    detokenize_aliases: dict[str, lambda_.Alias]
+    detokenize_alarms: dict[str, cloudwatch.Alarm]
     security_groups: dict[str, ec2.SecurityGroup]
     alb_permission: lambda_.CfnPermission
 
@@ -237,6 +272,8 @@ class CardVault(Construct):
         clients: tuple[VaultClient, ...],
         alarm_topic: sns.ITopic,
         known_card_alarm: KnownCardAlarm | None = None,
+        card_search: CardSearchGuard | None = None,
+        detokenize_limits: DetokenizeLimits | None = None,
         detokenize_caller_role_arns: tuple[str, ...],
         purge_grace_days: int,
         purge_schedule_hour_utc: int,
@@ -251,6 +288,16 @@ class CardVault(Construct):
             raise ValueError(f"hmac_key_versions={hmac_key_versions}: one version, or two during a rotation")
         if not all(1 <= v <= 1000 for v in hmac_key_versions):
             raise ValueError(f"hmac_key_versions={hmac_key_versions}: each version must be 1-1000")
+        search = card_search or CardSearchGuard()
+        detokenize_limits = detokenize_limits or DetokenizeLimits()
+        if not 1 <= detokenize_limits.per_minute <= 100_000 or detokenize_limits.alarm_count < 1:
+            raise ValueError(f"detokenize_limits={detokenize_limits}: per_minute 1-100000, alarm_count at least 1")
+        if not 1 <= search.max_siblings <= 100_000:
+            raise ValueError(f"card_search.max_siblings={search.max_siblings}: must be 1-100000")
+        if not 5 <= search.window_minutes <= 1440:
+            raise ValueError(f"card_search.window_minutes={search.window_minutes}: must be 5-1440")
+        if search.sibling_alarm_count < 1:
+            raise ValueError(f"card_search.sibling_alarm_count={search.sibling_alarm_count}: must be at least 1")
         if not 1 <= decrypt_cache_max_age_seconds <= 3600:
             raise ValueError(f"decrypt_cache_max_age_seconds={decrypt_cache_max_age_seconds}: must be 1-3600")
         if not 1 <= listener_rule_priority <= 50000:
@@ -306,6 +353,8 @@ class CardVault(Construct):
                 environment={
                     **common,
                     "VAULT_DB_USER": APP_USER,
+                    "VAULT_SIBLING_LIMIT": str(search.max_siblings),
+                    "VAULT_SIBLING_WINDOW_SECONDS": str(search.window_minutes * 60),
                     "VAULT_CLIENTS": json.dumps(
                         [
                             {
@@ -339,7 +388,11 @@ class CardVault(Construct):
                 handler="card_vault.detokenize.handler",
                 requirements="detokenize",
                 description="Card vault detokenization: returns a card number to an authorized role, with a reason",
-                environment={**common, "VAULT_DB_USER": DETOKENIZE_USER},
+                environment={
+                    **common,
+                    "VAULT_DB_USER": DETOKENIZE_USER,
+                    "VAULT_DETOKENIZE_PER_MINUTE": str(detokenize_limits.per_minute),
+                },
                 security_groups=[
                     self._security_group("Detokenize", endpoint_security_group, "KMS"),
                     database.client_security_group,
@@ -397,14 +450,42 @@ class CardVault(Construct):
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database, reserved.migration)
 
-        self._allow_detokenize_callers(detokenize_caller_role_arns)
+        self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
         self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority, target_group_name)
         # The migration needs its database ingress rule first; the ALB routes to the API only once the
         # schema and roles exist.
         self.migrate.execute_after(self.migration_security_group)
         self.migrate.execute_before(self.listener_rule)
-        self.known_card_alarms = {
-            c.client_id: self._known_card_alarm(c, known_card_alarm or KnownCardAlarm(), alarm_topic) for c in clients
+        answers_alarm = known_card_alarm or KnownCardAlarm()
+        self.known_card_alarms = {c.client_id: self._known_card_alarm(c, answers_alarm, alarm_topic) for c in clients}
+        self.new_card_alarms = {
+            c.client_id: self._volume_alarm(
+                c,
+                NEW_CARD_METRIC,
+                c.new_card_alarm_count,
+                answers_alarm.period_minutes,
+                alarm_topic,
+                "new cards tokenized: a bulk load, or a search of card numbers through tokenize",
+            )
+            for c in clients
+        }
+        self.detokenize_alarms = {
+            name: self._detokenize_alarm(
+                name, alias, detokenize_limits.alarm_count, answers_alarm.period_minutes, alarm_topic
+            )
+            for name, alias in self.detokenize_aliases.items()
+        }
+        self.sibling_alarms = {
+            c.client_id: self._volume_alarm(
+                c,
+                SIBLING_METRIC,
+                search.sibling_alarm_count,
+                answers_alarm.period_minutes,
+                alarm_topic,
+                "new cards sharing first six and last four with another card of the client: a search of a"
+                " stored card's middle digits",
+            )
+            for c in clients
         }
         # On an update, a function's new code runs only once the schema it expects is there (each migration
         # also keeps the previous code working: new columns get a default until the next release).
@@ -682,14 +763,83 @@ class CardVault(Construct):
         created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         return created
 
+    def _volume_alarm(
+        self, client: VaultClient, metric_name: str, threshold: int, period_minutes: int, topic: sns.ITopic, what: str
+    ) -> cloudwatch.Alarm:
+        """Alarm when the client's sum of the API's EMF metric `metric_name` in one period reaches `threshold`."""
+        metric = cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"client_id": client.client_id, "service": SERVICE_NAME},
+            statistic=cloudwatch.Stats.SUM,
+            period=Duration.minutes(period_minutes),
+        )
+        created = metric.create_alarm(
+            self,
+            f"{metric_name.removesuffix('Answers')}{''.join(part.title() for part in client.client_id.split('-'))}",
+            alarm_description=(
+                f"Card vault client {client.client_id}: {threshold} or more {what} in {period_minutes} minutes"
+                " (issue 19, red-team r19 F1; PCI DSS v4.0.1 3.5.1, 10.4.1.1)"
+            ),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return created
+
     # -- callers ---------------------------------------------------------------------------
 
-    def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> None:
-        """Resource policy naming each caller role ("Using resource-based policies in Lambda")."""
-        for index, arn in enumerate(role_arns):
-            self.detokenize.add_permission(
-                f"Caller{index}", principal=iam.ArnPrincipal(arn), action="lambda:InvokeFunction"
+    def _allow_detokenize_callers(self, role_arns: tuple[str, ...]) -> dict[str, lambda_.Alias]:
+        """One alias per caller role, its resource policy naming that role only.
+
+        "Using Lambda aliases in event sources and permissions policies" (Lambda Developer Guide): a
+        permission on an alias lets the principal invoke that alias's ARN, and invoking the function
+        without the alias is then a permission error. The function reads the alias from its invoked ARN
+        and counts each caller's detokenizations against its own budget (`card_vault.detokenize`). The
+        alias name comes from the role's name (`caller-<name>`), so reordering the list changes nothing;
+        each alias points at the function's current version (a new version each time its code or
+        configuration changes, published by CloudFormation after the function's update).
+        """
+        aliases = {}
+        for arn in role_arns:
+            name = detokenize_alias_name(arn)
+            if name in aliases:
+                raise ValueError(f"detokenize_caller_role_arns: two roles give the alias name {name!r}")
+            alias = lambda_.Alias(
+                self,
+                f"Detokenize{name.title().replace('-', '').replace('_', '')}",
+                alias_name=name,
+                version=self.detokenize.current_version,
+                description=f"Detokenize caller {arn.rsplit('/', 1)[-1]}: its own rate limit and volume alarm",
             )
+            alias.add_permission("Caller", principal=iam.ArnPrincipal(arn), action="lambda:InvokeFunction")
+            aliases[name] = alias
+        return aliases
+
+    def _detokenize_alarm(
+        self, name: str, alias: lambda_.Alias, threshold: int, period_minutes: int, topic: sns.ITopic
+    ) -> cloudwatch.Alarm:
+        """Alarm when one caller's invocations of its alias reach `threshold` in a period. Lambda's own
+        `Invocations` metric with the `Resource` dimension (function:alias; "Types of metrics for Lambda
+        functions", Lambda Developer Guide): it counts every invocation, whatever the code does."""
+        created = alias.metric_invocations(
+            statistic=cloudwatch.Stats.SUM, period=Duration.minutes(period_minutes)
+        ).create_alarm(
+            self,
+            f"DetokenizeVolume{name.title().replace('-', '').replace('_', '')}",
+            alarm_description=(
+                f"Card vault detokenize caller {name}: {threshold} or more detokenizations in {period_minutes}"
+                " minutes (issue 19; PCI DSS v4.0.1 3.4.2, 10.4.1.1)"
+            ),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return created
 
     def _alb_route(
         self, listener: elbv2.IApplicationListener, priority: int, name: str
@@ -787,6 +937,7 @@ class VaultClient:
     rights: tuple[str, ...]
     tokenize_per_minute: int = 600
     known_card_alarm_percent: int = 50
+    new_card_alarm_count: int = 5000
 
 
 def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:

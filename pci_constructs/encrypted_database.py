@@ -49,6 +49,18 @@ SECURE_PARAMETERS = {
     "log_connections": "1",
     "log_disconnections": "1",
     "log_statement": "ddl",
+    # pgaudit object auditing (red-team r19 F5; "Setting up the pgAudit extension" and "Auditing database
+    # objects", RDS User Guide): the library is preloaded (a static parameter: it takes effect only after
+    # the instance reboots), statements on objects the role `pgaudit.role` holds privileges on are logged
+    # whoever runs them (the vault's migration 0013 grants it UPDATE/DELETE/TRUNCATE of the detokenize
+    # audit trail, card deletions, hash and data-key changes). Session logging stays off: its ROLE class
+    # would log `ALTER ROLE ... PASSWORD` text. Bind parameters are never logged (`pgaudit.log_parameter`
+    # off), so the log holds constant statement text, no card data. RDS's default preload list for
+    # PostgreSQL is pg_stat_statements, kept.
+    "shared_preload_libraries": "pg_stat_statements,pgaudit",
+    "pgaudit.role": "rds_pgaudit",
+    "pgaudit.log": "none",
+    "pgaudit.log_parameter": "0",
 }
 
 _IDENTIFIER = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,61}[a-z0-9]$")

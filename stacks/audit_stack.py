@@ -18,6 +18,7 @@ from config import EnvironmentConfig
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.log_archive import ArchiveReplication, LogArchive, ReplicaWriter
+from pci_constructs.mac_volume_alarm import MacVolumeAlarm
 from pci_constructs.permissions_boundary import (
     operator_role_name,
     trail_alarm_name_prefix,
@@ -186,6 +187,24 @@ class AuditStack(LandingZoneStack):
             parameter_name=f"/pci-lz/{config.name}/alerts/topic-arn",
             string_value=self.alarms.topic.topic_arn,
             description="ARN of the security alerts SNS topic (home region), for alarms of other stacks",
+        )
+        vault = config.card_vault
+        self.mac_volume_alarm = (
+            MacVolumeAlarm(
+                self,
+                "VaultGenerateMacVolume",
+                log_group=self.trail.log_group,
+                metric_namespace=trail_metric_namespace(config.name),
+                region=config.home_region,
+                hmac_key_versions=len(vault.hmac_key_versions),
+                margin=vault.generate_mac_alarm_margin,
+                period_minutes=vault.known_card_alarm.period_minutes,
+                topic=self.alarms.topic,
+                # The boundary protects the trail's alarms by this prefix (pci_constructs/permissions_boundary.py).
+                alarm_name=f"{trail_alarm_name_prefix(config.name)}VaultGenerateMacVolume",
+            )
+            if vault is not None and vault.enabled
+            else None
         )
         self.finding_alerts = FindingAlerts(self, "FindingAlerts", topic=self.alarms.topic)
         # The conformance pack (Detection stack, home region) evaluates the IAM password policy.

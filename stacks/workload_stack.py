@@ -15,7 +15,9 @@ from config import EnvironmentConfig
 from pci_constructs.alert_topic import RegionalAlertTopic
 from pci_constructs.card_vault import (
     DATABASE_USERS,
+    CardSearchGuard,
     CardVault,
+    DetokenizeLimits,
     KnownCardAlarm,
     ReservedConcurrency,
     VaultClient,
@@ -134,12 +136,21 @@ class WorkloadStack(LandingZoneStack):
                     rights=c.rights,
                     tokenize_per_minute=c.tokenize_per_minute or vault.tokenize_per_minute,
                     known_card_alarm_percent=c.known_card_alarm_percent or vault.known_card_alarm.percent,
+                    new_card_alarm_count=c.new_card_alarm_count or vault.card_search.new_card_alarm_count,
                 )
                 for c in vault.clients
             ),
             alarm_topic=self.alarm_topic,
             known_card_alarm=KnownCardAlarm(
                 min_answers=vault.known_card_alarm.min_answers, period_minutes=vault.known_card_alarm.period_minutes
+            ),
+            card_search=CardSearchGuard(
+                max_siblings=vault.card_search.max_siblings,
+                window_minutes=vault.card_search.window_minutes,
+                sibling_alarm_count=vault.card_search.sibling_alarm_count,
+            ),
+            detokenize_limits=DetokenizeLimits(
+                per_minute=vault.detokenize_per_minute, alarm_count=vault.detokenize_alarm_count
             ),
             detokenize_caller_role_arns=vault.detokenize_caller_role_arns,
             purge_grace_days=vault.purge_grace_days,

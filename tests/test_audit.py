@@ -27,6 +27,7 @@ from compliance.gate import GateReport, gate_zones, synthesize
 from compliance.registry import Acknowledgment, AcknowledgmentError, apply_acknowledgments
 from config import ConfigError, EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from pci_constructs import card_vault, mac_volume_alarm
 from pci_constructs.log_archive import ArchiveReplication, LogArchive
 from pci_constructs.security_alarms import SECURITY_EVENTS, SecurityAlarms, SecurityEvent
 from stacks.audit_stack import archive_replication, log_archive_bucket_name
@@ -345,12 +346,72 @@ def test_at_least_twelve_metric_filters_each_with_an_alarm_to_the_encrypted_topi
         for f in filters.values()
         for t in f["Properties"]["MetricTransformations"]
     }
-    alarmed = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms.values()}
+    # The card vault's GenerateMac-volume alarm (metric math on its own filter, r19 F2) is tested apart.
+    math = {k: a for k, a in alarms.items() if "Metrics" in a["Properties"]}
+    single = {k: a for k, a in alarms.items() if k not in math}
+    alarmed = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in single.values()}
+    alarmed |= {
+        (q["MetricStat"]["Metric"]["Namespace"], q["MetricStat"]["Metric"]["MetricName"])
+        for a in math.values()
+        for q in a["Properties"]["Metrics"]
+        if "MetricStat" in q and q["MetricStat"]["Metric"]["Namespace"] != card_vault.METRIC_NAMESPACE
+    }
     assert metrics == alarmed
     assert len(alarms) == len(filters)
+    assert len(math) == (1 if synthesized.config.card_vault else 0)
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    for alarm in single.values():
         assert alarm["Properties"]["Threshold"] == 1
+
+
+def test_generate_mac_volume_alarm_compares_cloudtrail_with_tokenizations(synthesized: Synthesized) -> None:
+    """r19 F2: the home region's GenerateMac CloudTrail events against the vault's CardsTokenized metric."""
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    template = _audit(synthesized)
+    region = synthesized.config.home_region
+    template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "FilterPattern": mac_volume_alarm.generate_mac_pattern(region),
+            "MetricTransformations": [
+                Match.object_like({"MetricName": mac_volume_alarm.MAC_METRIC, "MetricValue": "1"})
+            ],
+        },
+    )
+    period = vault.known_card_alarm.period_minutes * 60
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Threshold": vault.generate_mac_alarm_margin,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Metrics": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Expression": f"FILL(mac, 0) - {len(vault.hmac_key_versions)} * FILL(cards, 0)",
+                            "ReturnData": True,
+                        }
+                    ),
+                    Match.object_like(
+                        {
+                            "Id": "cards",
+                            "MetricStat": {
+                                "Metric": {
+                                    "Namespace": card_vault.METRIC_NAMESPACE,
+                                    "MetricName": card_vault.TOKENIZED_METRIC,
+                                    "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
+                                },
+                                "Period": period,
+                                "Stat": "Sum",
+                            },
+                        }
+                    ),
+                ]
+            ),
+        },
+    )
 
 
 def test_alarms_may_publish_to_the_topic(synthesized: Synthesized) -> None:

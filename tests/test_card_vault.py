@@ -619,6 +619,44 @@ def test_target_group_checks_the_health_route(synthesized: Synthesized, region: 
     )
 
 
+@pytest.mark.parametrize("region", REGIONS)
+def test_new_card_and_sibling_volume_alarms_per_client(synthesized: Synthesized, region: str) -> None:
+    """Red-team r19 F1: the middle-digit search answers 201 almost always; a new-card volume alarm and a
+    sibling-card alarm per client, and the API told its sibling limit."""
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    template = _workload(synthesized, region)
+    period = vault.known_card_alarm.period_minutes * 60
+    for client in vault.clients:
+        dimensions = [{"Name": "client_id", "Value": client.id}, {"Name": "service", "Value": card_vault.SERVICE_NAME}]
+        for metric, threshold in (
+            (card_vault.NEW_CARD_METRIC, client.new_card_alarm_count or vault.card_search.new_card_alarm_count),
+            (card_vault.SIBLING_METRIC, vault.card_search.sibling_alarm_count),
+        ):
+            template.has_resource_properties(
+                "AWS::CloudWatch::Alarm",
+                {
+                    "Namespace": card_vault.METRIC_NAMESPACE,
+                    "MetricName": metric,
+                    "Dimensions": dimensions,
+                    "Statistic": "Sum",
+                    "Period": period,
+                    "Threshold": threshold,
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "TreatMissingData": "notBreaching",
+                    "AlarmActions": Match.any_value(),
+                },
+            )
+    variables = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in _functions(template).values()
+        if "VAULT_CLIENTS" in f["Properties"]["Environment"]["Variables"]
+    ]
+    assert [(v["VAULT_SIBLING_LIMIT"], v["VAULT_SIBLING_WINDOW_SECONDS"]) for v in variables] == [
+        (str(vault.card_search.max_siblings), str(vault.card_search.window_minutes * 60))
+    ]
+
+
 def test_api_clients_carry_their_tokenize_budget(synthesized: Synthesized) -> None:
     vault = synthesized.config.card_vault
     assert vault is not None
@@ -668,3 +706,44 @@ def test_crl_configuration_reaches_the_edge_and_is_validated() -> None:
     vault["client_crl"] = {"bucket": "example-pki-crls", "key": "k"}
     with pytest.raises(ConfigError, match=r"card_vault\.client_crl\.version"):
         parse_environment({**base, "card_vault": vault}, source="test")
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_detokenize_caller_has_its_own_alias_rate_limit_and_alarm(synthesized: Synthesized, region: str) -> None:
+    """The permission is on the caller's alias, never on the function itself, so the function knows the
+    caller (its invoked ARN's alias) and counts its own budget; an alarm per alias on Lambda Invocations."""
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    template = _workload(synthesized, region)
+    aliases = template.find_resources("AWS::Lambda::Alias")
+    names = {a["Properties"]["Name"] for a in aliases.values()}
+    assert names == {card_vault.detokenize_alias_name(arn) for arn in vault.detokenize_caller_role_arns}
+    permissions = template.find_resources("AWS::Lambda::Permission")
+    by_role = {
+        p["Properties"]["Principal"]: p["Properties"]["FunctionName"]
+        for p in permissions.values()
+        if p["Properties"]["Principal"] in vault.detokenize_caller_role_arns
+    }
+    assert set(by_role) == set(vault.detokenize_caller_role_arns)
+    assert all(target == {"Ref": Match.any_value()} or "Ref" in target for target in by_role.values())
+    assert {target["Ref"] for target in by_role.values()} <= set(aliases)
+    alarms = template.find_resources(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Properties": {
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Invocations",
+                "Dimensions": Match.array_with([Match.object_like({"Name": "Resource"})]),
+                "Period": vault.known_card_alarm.period_minutes * 60,
+                "Threshold": vault.detokenize_alarm_count,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            }
+        },
+    )
+    assert len(alarms) == len(aliases)
+    detokenize = [
+        f for f in _functions(template).values() if f["Properties"]["Handler"] == "card_vault.detokenize.handler"
+    ]
+    assert [f["Properties"]["Environment"]["Variables"]["VAULT_DETOKENIZE_PER_MINUTE"] for f in detokenize] == [
+        str(vault.detokenize_per_minute)
+    ]

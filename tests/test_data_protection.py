@@ -129,6 +129,10 @@ def test_parameter_group_forces_tls_and_logs_connections(synthesized: Synthesize
                         "ssl_min_protocol_version": "TLSv1.2",
                         "log_connections": "1",
                         "log_disconnections": "1",
+                        # pgaudit object auditing of the vault's audit trail (red-team r19 F5), no parameters
+                        "shared_preload_libraries": Match.string_like_regexp(r"(^|,)pgaudit(,|$)"),
+                        "pgaudit.role": "rds_pgaudit",
+                        "pgaudit.log_parameter": "0",
                     }
                 ),
             },

@@ -49,7 +49,7 @@ from card_vault.models import (
     error_details,
     refuse_sad_fields,
 )
-from card_vault.pan import find_pans, luhn_valid, mask_pans
+from card_vault.pan import find_pans, luhn_valid, mask_pans, masked_view
 from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Tokenized
@@ -67,6 +67,11 @@ HEALTH_PATH = "/v1/health"
 METRIC_NAMESPACE = "PciLz/CardVault"
 KNOWN_CARD_METRIC = "KnownCardAnswers"
 NEW_CARD_METRIC = "NewCardAnswers"
+# New cards sharing first six and last four with another card of the client (red-team r19 F1).
+SIBLING_METRIC = "SiblingCards"
+# Every card tokenized (known or new), all clients together (dimension `service` only): what the
+# GenerateMac-volume alarm compares the account's CloudTrail GenerateMac events with (r19 F2).
+TOKENIZED_METRIC = "CardsTokenized"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
@@ -83,9 +88,14 @@ _TRACE_ROOT = re.compile(r"(?:^|;)Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)")
 logger = vault_logger()
 
 
+def text_ref(text: str) -> str:
+    """A fingerprint of client-supplied text for the log (`sha256:` + 16 hex): correlates repeats, reveals nothing."""
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def token_ref(token: str) -> str:
     """A fingerprint of a client-supplied token for the log: correlates repeats, reveals nothing."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    return text_ref(token)
 
 
 def trace_root(header: str | None) -> str | None:
@@ -119,8 +129,8 @@ def metric_timestamp(now_ms: int | None = None) -> int:
     return stamp
 
 
-def count_answers(client_id: str, results: list[Tokenized]) -> None:
-    """Known-card and new-card answers of one request as EMF metrics (dimension `client_id`).
+def count_answers(client_id: str, results: list[Tokenized], siblings: int = 0) -> None:
+    """Known-card, new-card and sibling-card answers of one request as EMF metrics (dimension `client_id`).
 
     Powertools' metrics package is imported here, by the first tokenization, not with the handler.
     """
@@ -131,7 +141,12 @@ def count_answers(client_id: str, results: list[Tokenized]) -> None:
     metrics.add_dimension("client_id", client_id)
     metrics.add_metric(KNOWN_CARD_METRIC, MetricUnit.Count, sum(1 for r in results if not r.created))
     metrics.add_metric(NEW_CARD_METRIC, MetricUnit.Count, sum(1 for r in results if r.created))
+    metrics.add_metric(SIBLING_METRIC, MetricUnit.Count, siblings)
     metrics.flush_metrics()
+    total = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    total.set_timestamp(metric_timestamp())
+    total.add_metric(TOKENIZED_METRIC, MetricUnit.Count, len(results))
+    total.flush_metrics()
 
 
 def create_app() -> ALBResolver:
@@ -159,7 +174,16 @@ def create_app() -> ALBResolver:
             logger.warning("request refused: no verified client certificate", extra={"event": "auth_failure"})
             return _error(401, "unauthorized")
         if _caller(resolver) is None:
-            logger.warning("request refused: client not allowed", extra={"event": "auth_failure", "client": subject})
+            # The subject and issuer are the certificate's, chosen by whoever made it: never logged as sent
+            # (red-team r19 F7), only as fingerprints that correlate repeats.
+            logger.warning(
+                "request refused: client not allowed",
+                extra={
+                    "event": "auth_failure",
+                    "subject_ref": text_ref(subject),
+                    "issuer_ref": text_ref(headers.get(CLIENT_ISSUER_HEADER) or ""),
+                },
+            )
             return _error(403, "forbidden")
         response: Response[str] = next_middleware(resolver)
         return response
@@ -228,7 +252,7 @@ def create_app() -> ALBResolver:
             )
             return _error(422, "validation failed", details)
         vault, _ = runtime.current()
-        refused = _spend_budget(caller, 1)
+        refused = _spend_budget(caller, 1) or _refuse_siblings(caller, [request])
         if refused is not None:
             return refused
         if key is None:
@@ -247,7 +271,7 @@ def create_app() -> ALBResolver:
                     [{"field": "Idempotency-Key", "reason": "was used with a different request"}],
                 )
         if not result.replayed:
-            count_answers(client, [result])
+            count_answers(client, [result], _siblings(client, [result]))
         logger.info(
             "idempotent replay"
             if result.replayed
@@ -302,6 +326,47 @@ def create_app() -> ALBResolver:
             headers={"Retry-After": str(budget.retry_after)},
         )
 
+    def _sibling_refusals(client: ClientSettings, requests: list[TokenizeRequest]) -> tuple[set[tuple[str, str]], int]:
+        """The (first six, last four) pairs of `requests` the client may not tokenize now, and seconds to wait."""
+        vault, settings = runtime.current()
+        return vault.sibling_refusals(
+            client.id,
+            sorted({masked_view(r.pan) for r in requests}),
+            limit=settings.sibling_limit,
+            window_seconds=settings.sibling_window_seconds,
+        )
+
+    def _sibling_reason(retry_after: int) -> str:
+        _, settings = runtime.current()
+        return (
+            f"this client made {settings.sibling_limit} new cards with the same first six and last four digits"
+            f" within {settings.sibling_window_seconds // 60} minutes; retry after {retry_after} seconds"
+        )
+
+    def _refuse_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> Response[str] | None:
+        """A 429 (nothing stored) when the card's first six and last four reached the sibling limit, stored
+        card or not: the refusal says nothing about whether this number is stored (red-team r19 F1)."""
+        refused, retry_after = _sibling_refusals(client, requests)
+        if not refused:
+            return None
+        logger.warning(
+            "tokenize refused: sibling limit",
+            extra={"event": "sibling_limited", "client": client.id, "retry_after": retry_after},
+        )
+        return Response(
+            status_code=429,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps({"error": "card search refused", "reason": _sibling_reason(retry_after)}),
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def _siblings(client_id: str, results: list[Tokenized]) -> int:
+        """How many new cards of `results` have a sibling (counted towards the limit)."""
+        if not any(r.created for r in results):
+            return 0
+        vault, settings = runtime.current()
+        return vault.count_siblings(client_id, results, window_seconds=settings.sibling_window_seconds)
+
     def _validated(item: object) -> TokenizeRequest | list[dict[str, str]]:
         """One card of a batch: its request, or its errors (vault field names only, no value echoed)."""
         if not isinstance(item, dict):
@@ -331,12 +396,24 @@ def create_app() -> ALBResolver:
             return _error(
                 422, "validation failed", [{"field": "cards", "reason": f"at most {MAX_BATCH_CARDS} cards per request"}]
             )
-        checked = [_validated(item) for item in cards]
+        checked: list[TokenizeRequest | list[dict[str, str]] | str] = [_validated(item) for item in cards]
         valid = [c for c in checked if isinstance(c, TokenizeRequest)]
         if valid:
             refused = _spend_budget(caller, len(valid))
             if refused is not None:
                 return refused
+            # Cards whose first six and last four reached the sibling limit: refused one by one (429 each).
+            searched, retry_after = _sibling_refusals(caller, valid)
+            if searched:
+                reason = _sibling_reason(retry_after)
+                checked = [
+                    reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
+                ]
+                valid = [c for c in checked if isinstance(c, TokenizeRequest)]
+                logger.warning(
+                    "batch cards refused: sibling limit",
+                    extra={"event": "sibling_limited", "client": caller.id, "retry_after": retry_after},
+                )
         vault, _ = runtime.current()
         results = iter(vault.tokenize_many(valid, client_id=caller.id) if valid else [])
         answers: list[dict[str, Any]] = []
@@ -346,10 +423,12 @@ def create_app() -> ALBResolver:
                 result = next(results)
                 outcomes.append(result)
                 answers.append({"index": index, "status": 201 if result.created else 200, **result.view.model_dump()})
+            elif isinstance(item, str):
+                answers.append({"index": index, "status": 429, "error": "card search refused", "reason": item})
             else:
                 answers.append({"index": index, "status": 422, "details": item})
         if outcomes:
-            count_answers(caller.id, outcomes)
+            count_answers(caller.id, outcomes, _siblings(caller.id, outcomes))
         summary = {
             "created": sum(1 for r in outcomes if r.created),
             "existing": sum(1 for r in outcomes if not r.created),

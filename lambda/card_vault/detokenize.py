@@ -12,6 +12,13 @@ Every call that names a valid token, reason and ticket appends a row to `vault.d
 read by `vault.open_for_detokenize`, which writes the row in the same statement, so the role can
 neither read a card without a record nor write a record of its own choosing (migration 0012).
 
+Rate limit per caller: each configured caller role invokes the function through its own alias
+(`caller-<role name>`, a resource policy naming that role only; "Using Lambda aliases in event sources
+and permissions policies", Lambda Developer Guide: a permission on an alias lets the principal invoke
+that alias's ARN only), so the alias in the invoked ARN names the caller. Each caller draws on a
+budget per minute shared by every instance (`vault.detokenize_budget`); over it the answer is
+`{"error": "rate limit exceeded", "reason", "retry_after"}` and nothing is read or audited.
+
 Answers `{"token", "pan"}` or `{"error", ...}`; never raises, so no traceback reaches the
 runtime's own log. The trace records neither the answer nor an exception (`tracing.traced`):
 the answer holds the card number.
@@ -19,6 +26,7 @@ the answer holds the card number.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,10 +36,23 @@ from card_vault import runtime
 from card_vault.envelope import DecryptionError
 from card_vault.logs import vault_logger
 from card_vault.models import DetokenizeRequest, error_details
+from card_vault.settings import DETOKENIZE_WINDOW_SECONDS
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError
 
 logger = vault_logger()
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def caller_of(invoked_function_arn: str) -> str:
+    """The caller a detokenize invocation is counted for: the alias in the invoked ARN
+    (`arn:aws:lambda:<region>:<account>:function:<name>:<alias>`), else `unqualified` (only an identity
+    policy of this account can allow that) or `version-<n>`."""
+    parts = invoked_function_arn.split(":")
+    qualifier = parts[7] if len(parts) == 8 else ""
+    if qualifier.isdigit():
+        return f"version-{qualifier}"
+    return qualifier if qualifier and _ALIAS.match(qualifier) else "unqualified"
 
 
 @logger.inject_lambda_context
@@ -50,7 +71,25 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "ticket": request.ticket,
     }
     try:
-        vault, _ = runtime.current()
+        vault, settings = runtime.current()
+        caller = caller_of(str(getattr(context, "invoked_function_arn", "") or ""))
+        budget = vault.take_detokenize_budget(
+            caller, limit=settings.detokenize_per_minute, window_seconds=DETOKENIZE_WINDOW_SECONDS
+        )
+        if not budget.granted:
+            logger.warning(
+                "detokenize refused: rate limit",
+                extra={**audit, "outcome": "rate_limited", "caller": caller, "retry_after": budget.retry_after},
+            )
+            return {
+                "error": "rate limit exceeded",
+                "reason": (
+                    f"this caller may detokenize {settings.detokenize_per_minute} cards per minute;"
+                    f" retry after {budget.retry_after} seconds"
+                ),
+                "retry_after": budget.retry_after,
+            }
+        audit["caller"] = caller
         outcome = "returned"
         try:
             pan = vault.detokenize(

@@ -86,6 +86,25 @@ def set_logins(database_url: str, mode: LoginMode, passwords: Mapping[str, str] 
                 )
 
 
+def ensure_pgaudit(database_url: str) -> str:
+    """Create the pgaudit extension once its library is loaded (red-team r19 F5).
+
+    `shared_preload_libraries` is static: after the parameter group adds pgaudit, RDS loads it only when
+    the instance reboots ("Setting up the pgAudit extension", RDS User Guide). Until then CREATE EXTENSION
+    would fail, so each migration run checks and creates it when it can. Returns `created`, `present`
+    or `not loaded`.
+    """
+    with connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgaudit'").fetchone()
+        if row is not None:
+            return "present"
+        loaded = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+        if loaded is None or "pgaudit" not in [part.strip() for part in str(loaded[0]).split(",")]:
+            return "not loaded"
+        conn.execute("CREATE EXTENSION pgaudit")
+        return "created"
+
+
 def master_url(secret: Mapping[str, Any], ca_bundle: Path) -> str:
     """libpq URL from an RDS master secret (`username`, `password`, `host`, `port`, `dbname`), TLS verified."""
     user, password = quote(str(secret["username"]), safe=""), quote(str(secret["password"]), safe="")
@@ -117,8 +136,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     phase = phase_of(str(getattr(context, "invoked_function_arn", "")))
     applied = apply_migrations(url, phase, drain_seconds=float(os.environ.get("VAULT_MIGRATION_DRAIN_SECONDS", "0")))
     set_logins(url, "iam")
+    pgaudit = ensure_pgaudit(url)
     logger.info(
         "migrations applied",
-        extra={"event": "migrate", "phase": phase, "applied": applied, "roles": list(APP_ROLES)},
+        extra={"event": "migrate", "phase": phase, "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit},
     )
-    return {"phase": phase, "applied": applied, "roles": list(APP_ROLES)}
+    return {"phase": phase, "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit}

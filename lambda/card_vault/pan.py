@@ -3,13 +3,22 @@
 A PAN (primary account number) is 13-19 digits passing the Luhn check (ISO/IEC 7812-1).
 `find_pans` / `mask_pans` are the last line of defence for logs, traces, metrics, exceptions
 and responses (PCI DSS v4.0.1 3.3, 3.4.1, 3.5.1). One normalizer decides what is a card number
-in every outbound string: a run of decimal digits of any script (ASCII, fullwidth, Arabic-Indic
-and every other Unicode `Nd` digit, each read as its ASCII value), where up to
+in every outbound string: a run of digits of any script (ASCII, fullwidth, Arabic-Indic
+and every other Unicode `Nd` digit, and the `No` characters with a digit value: superscript,
+subscript, circled, parenthesized digits... `_OTHER_DIGITS`; each read as its ASCII value), where up to
 `MAX_SEPARATOR_CHARS` separator characters may stand between two digits (any Unicode space or
 tab, zero-width characters, any dash, `.`, `_`, `/`, `\\`, `|`... see `_SEPARATOR`); the run is a card number when any
 13-19 digit window of it passes Luhn. Such a run is replaced whole. One shape is read
 differently: a plain decimal number (digits, one `.`, digits), which is a timestamp or a
 measurement in traces and metrics, has each side checked on its own.
+
+A second, looser reading catches groups written with `,`, `:` or `;` between them, or with four or
+more spaces (red-team r19 F7): digit groups separated by up to 16 such characters form a card
+number when consecutive groups of them have a card's grouping (every group but the last of one
+length of 3-6, the last no longer: `4111,1111,1111,1111`, `4111:1111:1111:111`; or Amex's
+and Diners' 4-6-5 / 4-6-4) and together hold 13-19 digits passing Luhn. Timestamps
+(`23:04:45,123`: groups of 2, 2, 2, 3) and ordinary lists of numbers of mixed lengths are not read
+so; a list of equal-length numbers that happens to pass Luhn is masked (a cheap false positive).
 """
 
 from __future__ import annotations
@@ -32,12 +41,29 @@ _SEPARATOR = (
     r"._/\\|\u30fb\uff0e\uff0f\uff3f*+~=-]"  # punctuation, ASCII and fullwidth
 )
 # A run of Unicode decimal digits (Python's `\d` is `Nd` for str patterns), separators allowed between digits.
-_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,{MAX_SEPARATOR_CHARS}}}\d)*")
+# The Unicode `No` (other number) characters that have a digit value (`unicodedata.digit`) but are not
+# decimal digits (`Nd`, which `\d` matches): superscripts, subscripts, Ethiopic, circled, parenthesized,
+# "digit full stop", dingbat negative-circled, Kharoshthi, Rumi, Brahmi and "digit comma" digits.
+# tests/vault/test_vault_attacks.py checks this list against every code point of the running Python.
+_OTHER_DIGITS = (
+    "\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247c"
+    "\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792"
+    "\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a"
+)
+_DIGIT = rf"[\d{_OTHER_DIGITS}]"
+# A run of digits of any script, separators allowed between digits.
+_DIGIT_RUN = re.compile(rf"{_DIGIT}(?:{_SEPARATOR}{{0,{MAX_SEPARATOR_CHARS}}}{_DIGIT})*")
+# The looser reading: digit groups with up to 16 separators, `,`, `:` and `;` included, between them.
+MAX_LOOSE_SEPARATOR_CHARS = 16
+_LOOSE_RUN = re.compile(rf"{_DIGIT}+(?:(?:{_SEPARATOR}|[,:;]){{1,{MAX_LOOSE_SEPARATOR_CHARS}}}{_DIGIT}+)+")
+_GROUP = re.compile(rf"{_DIGIT}+")
+# Amex (4-6-5) and 14/15-digit Diners (4-6-4) as printed on the card.
+_PRINTED_GROUPINGS = frozenset({(4, 6, 5), (4, 6, 4)})
 
 
 def ascii_digits(text: str) -> str:
-    """The decimal digits of `text` as ASCII, every other character dropped ("\\uff14\\uff11 \\u0661" -> "411")."""
-    return "".join(str(unicodedata.decimal(char)) for char in text if unicodedata.decimal(char, None) is not None)
+    """The digits of `text` as ASCII, every other character dropped ("\\uff14\\u00b9 \\u0661" -> "411")."""
+    return "".join(str(unicodedata.digit(char)) for char in text if unicodedata.digit(char, None) is not None)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -126,12 +152,33 @@ def _run_is_pan(run: str) -> bool:
     return False
 
 
+def _card_grouping(lengths: list[int]) -> bool:
+    """Whether digit groups of these lengths are written as a card number is (4-4-4-4, 4-4-4-3, 4-6-5...)."""
+    if tuple(lengths) in _PRINTED_GROUPINGS:
+        return True
+    first = lengths[0]
+    return 3 <= first <= 6 and all(n == first for n in lengths[:-1]) and lengths[-1] <= first
+
+
+def _grouped_run_is_pan(run: str) -> bool:
+    """Whether consecutive groups of a loose run have a card's grouping and 13-19 digits passing Luhn."""
+    groups = [ascii_digits(g) for g in _GROUP.findall(run)]
+    for start in range(len(groups)):
+        total = len(groups[start])
+        for end in range(start + 1, len(groups)):
+            total += len(groups[end])
+            if total > MAX_PAN_DIGITS:
+                break
+            chosen = groups[start : end + 1]
+            if total >= MIN_PAN_DIGITS and _card_grouping([len(g) for g in chosen]) and luhn_valid("".join(chosen)):
+                return True
+    return False
+
+
 def find_pans(text: str) -> list[str]:
-    """The digit runs in `text` that contain a Luhn-valid 13-19 digit card number."""
-    found = []
-    for match in _DIGIT_RUN.finditer(text):
-        if _run_is_pan(match.group()):
-            found.append(match.group())
+    """The digit runs in `text` that contain a Luhn-valid 13-19 digit card number (either reading)."""
+    found = [match.group() for match in _DIGIT_RUN.finditer(text) if _run_is_pan(match.group())]
+    found.extend(match.group() for match in _LOOSE_RUN.finditer(text) if _grouped_run_is_pan(match.group()))
     return found
 
 
@@ -144,8 +191,15 @@ def _mask_run(match: re.Match[str]) -> str:
     return f"[PAN masked: {len(digits)} digits]"
 
 
+def _mask_grouped_run(match: re.Match[str]) -> str:
+    run = match.group()
+    if not _grouped_run_is_pan(run):
+        return run
+    return f"[PAN masked: {len(ascii_digits(run))} digits]"
+
+
 def mask_pans(text: str) -> str:
     """`text` with every digit run that contains a Luhn-valid card number replaced by a marker."""
     if len(text) < MIN_PAN_DIGITS:
         return text
-    return _DIGIT_RUN.sub(_mask_run, text)
+    return _LOOSE_RUN.sub(_mask_grouped_run, _DIGIT_RUN.sub(_mask_run, text))

@@ -217,6 +217,102 @@ class CardStore:
         assert row is not None
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
 
+    def sibling_refusals(
+        self, client_id: str, pairs: list[tuple[str, str]], *, limit: int, window_seconds: int
+    ) -> tuple[set[tuple[str, str]], int]:
+        """The (first six, last four) pairs of `pairs` whose sibling count in the current window reached
+        `limit` (red-team r19 F1), and the seconds until that window ends. One read of an unlogged table."""
+        if not pairs:
+            return set(), 0
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                )
+                SELECT s.first6::text, s.last4::text,
+                       ceil(extract(epoch FROM w.start + make_interval(secs => %(w)s) - clock_timestamp()))::int
+                FROM vault.sibling_counts s, w
+                WHERE s.client_id = %(client)s AND s.window_start = w.start AND s.siblings >= %(limit)s
+                  AND (s.first6, s.last4) IN (SELECT * FROM unnest(%(f)s::bpchar[], %(l)s::bpchar[]))
+                """,
+                {
+                    "client": client_id,
+                    "w": window_seconds,
+                    "limit": limit,
+                    "f": [p[0] for p in pairs],
+                    "l": [p[1] for p in pairs],
+                },
+            ).fetchall()
+        return {(str(r[0]), str(r[1])) for r in rows}, max([1, *(int(r[2]) for r in rows)])
+
+    def count_siblings(self, client_id: str, new_cards: list[tuple[str, str, str]], *, window_seconds: int) -> int:
+        """Count the new cards (token, first six, last four) that share first six and last four with another
+        card of the client into the current window's sibling counts; returns how many did. One statement."""
+        if not new_cards:
+            return 0
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                ), fresh AS (
+                    SELECT * FROM unnest(%(t)s::text[], %(f)s::bpchar[], %(l)s::bpchar[]) AS n(token, first6, last4)
+                ), sib AS (
+                    SELECT n.first6, n.last4, count(*)::int AS k FROM fresh n
+                    WHERE EXISTS (
+                        SELECT 1 FROM vault.cards c
+                        WHERE c.client_id = %(client)s AND c.first6 = n.first6 AND c.last4 = n.last4
+                          AND c.token <> n.token
+                    )
+                    GROUP BY n.first6, n.last4
+                ), counted AS (
+                    INSERT INTO vault.sibling_counts AS s (client_id, first6, last4, window_start, siblings)
+                    SELECT %(client)s, sib.first6, sib.last4, w.start, sib.k FROM sib, w
+                    ON CONFLICT (client_id, first6, last4) DO UPDATE
+                        SET siblings = CASE WHEN s.window_start = EXCLUDED.window_start
+                                            THEN s.siblings + EXCLUDED.siblings ELSE EXCLUDED.siblings END,
+                            window_start = EXCLUDED.window_start
+                    RETURNING 1
+                )
+                SELECT coalesce(sum(k), 0)::int FROM sib
+                """,
+                {
+                    "client": client_id,
+                    "w": window_seconds,
+                    "t": [c[0] for c in new_cards],
+                    "f": [c[1] for c in new_cards],
+                    "l": [c[2] for c in new_cards],
+                },
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
+        """Take one detokenization from the caller's budget of `limit` per window, or refuse (the same
+        fixed-window statement as `take_budget`, on `vault.detokenize_budget`)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """
+                WITH w AS (
+                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
+                ), taken AS (
+                    INSERT INTO vault.detokenize_budget AS b (caller, window_start, used)
+                    SELECT %(caller)s, w.start, 1 FROM w
+                    ON CONFLICT (caller) DO UPDATE
+                        SET used = CASE WHEN b.window_start = EXCLUDED.window_start THEN b.used + 1 ELSE 1 END,
+                            window_start = EXCLUDED.window_start
+                        WHERE b.window_start <> EXCLUDED.window_start OR b.used + 1 <= %(limit)s
+                    RETURNING used
+                )
+                SELECT (SELECT count(*) FROM taken),
+                       ceil(extract(epoch FROM (SELECT start FROM w) + make_interval(secs => %(w)s)
+                            - clock_timestamp()))::int
+                """,
+                {"caller": caller, "limit": limit, "w": window_seconds},
+            ).fetchone()
+        assert row is not None
+        return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
+
     def idempotent_answer(self, client_id: str, key_hash: bytes) -> IdempotentAnswer | None:
         """The live answer stored under this client's key, or None (never used, or expired)."""
         with self._pool.connection() as conn:

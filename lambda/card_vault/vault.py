@@ -109,6 +109,22 @@ class Vault:
         """Draw `cards` tokenizations from the client's shared budget (see `CardStore.take_budget`)."""
         return self._store.take_budget(client_id, cards=cards, limit=limit, window_seconds=window_seconds)
 
+    def sibling_refusals(
+        self, client_id: str, pairs: list[tuple[str, str]], *, limit: int, window_seconds: int
+    ) -> tuple[set[tuple[str, str]], int]:
+        """The (first six, last four) pairs the client may not tokenize now (`CardStore.sibling_refusals`)."""
+        return self._store.sibling_refusals(client_id, pairs, limit=limit, window_seconds=window_seconds)
+
+    def count_siblings(self, client_id: str, results: list[Tokenized], *, window_seconds: int) -> int:
+        """How many of the new cards among `results` share first six and last four with another card of the
+        client (counted into the window's sibling counts, `CardStore.count_siblings`)."""
+        new_cards = [(r.view.token, r.view.first6, r.view.last4) for r in results if r.created]
+        return self._store.count_siblings(client_id, new_cards, window_seconds=window_seconds)
+
+    def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
+        """Draw one detokenization from the caller's shared budget (`CardStore.take_detokenize_budget`)."""
+        return self._store.take_detokenize_budget(caller, limit=limit, window_seconds=window_seconds)
+
     def tokenize_idempotent(self, request: TokenizeRequest, *, client_id: str, key: str) -> Tokenized:
         """`tokenize` under an Idempotency-Key: the same key and request give the first answer again.
 

@@ -198,7 +198,10 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
     if "database" in request.fixturenames:
         db: Database = request.getfixturevalue("database")
         with db.admin() as conn:
-            conn.execute("TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys")
+            conn.execute(
+                "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
+                " vault.sibling_counts, vault.detokenize_budget"
+            )
 
 
 def make_vault(

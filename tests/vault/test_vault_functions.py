@@ -112,11 +112,17 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_app", "data_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "SELECT"),
+        ("card_vault_app", "sibling_counts", "INSERT"),  # unlogged sibling counts (migration 0013)
+        ("card_vault_app", "sibling_counts", "SELECT"),
+        ("card_vault_app", "sibling_counts", "UPDATE"),
         ("card_vault_app", "tokenize_budget", "INSERT"),
         ("card_vault_app", "tokenize_budget", "SELECT"),
         ("card_vault_app", "tokenize_budget", "UPDATE"),
         ("card_vault_auditor", "detokenize_audit", "SELECT"),
         ("card_vault_detokenize", "data_keys", "SELECT"),
+        ("card_vault_detokenize", "detokenize_budget", "INSERT"),  # per-caller rate limit (migration 0013)
+        ("card_vault_detokenize", "detokenize_budget", "SELECT"),
+        ("card_vault_detokenize", "detokenize_budget", "UPDATE"),
         ("card_vault_keys", "data_keys", "SELECT"),  # re-wraps data keys; column grants on cards only
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),

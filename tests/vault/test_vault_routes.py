@@ -77,7 +77,8 @@ def test_middle_digit_search_is_stopped_by_the_shared_rate_limit(
     digits with tokenize (200 = stored) would find it within 100 Luhn-valid guesses. With a budget of
     20 cards a minute, shared by two Lambda instances (two vaults, two pools) through the database,
     the search gets 429 with Retry-After after 20 tries and never reaches the card."""
-    limited = _with_limit(settings, RATE_LIMIT)
+    # The tokenize budget alone: the sibling limit (default 10, below this budget) is tested in test_vault_r19.
+    limited = _with_limit(settings, RATE_LIMIT).model_copy(update={"sibling_limit": 1000})
     instances = [make_vault(database, aws), make_vault(database, aws)]
     runtime.install(instances[0], limited)
     rng = random.Random(1913)
@@ -132,8 +133,16 @@ def test_known_and_new_answers_are_counted_per_client_as_emf(
     call(captured, "POST", "/v1/cards", card_body(pan))
     call(captured, "POST", "/v1/cards", card_body(pan))
     call(captured, "POST", "/v1/cards/batch", {"cards": [card_body(pan), card_body(card_number())]})
-    documents = _emf(capfd)
-    assert len(documents) == 3
+    emitted = _emf(capfd)
+    # Per request: one document per client (known, new, sibling answers), one for every client together
+    # (CardsTokenized, dimension service only: the GenerateMac-volume alarm's count).
+    documents = [d for d in emitted if "client_id" in d]
+    overall = [d for d in emitted if "client_id" not in d]
+    assert len(documents) == len(overall) == 3
+    assert [json.loads(json.dumps(d["_aws"]))["CloudWatchMetrics"][0]["Dimensions"] for d in overall] == [
+        [["service"]]
+    ] * 3
+    assert sum(float(json.loads(json.dumps(d[api.TOKENIZED_METRIC]))[0]) for d in overall) == 4.0
     totals = {api.KNOWN_CARD_METRIC: 0.0, api.NEW_CARD_METRIC: 0.0}
     for document in documents:
         meta = document["_aws"]

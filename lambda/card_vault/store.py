@@ -399,7 +399,7 @@ class CardStore:
 
     def insert_many(self, cards: list[NewCard]) -> list[tuple[StoredCard, bool]]:
         """Insert every card in one statement (one round trip, one transaction, one durable commit) through
-        `vault.store_cards` (migration 0014), each card as `insert` would; answers in the order given.
+        `vault.store_cards` (migration 0015), each card as `insert` would; answers in the order given.
 
         The cards are passed as one array per column, all under one client and one HMAC key version.
         """

@@ -78,7 +78,7 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
     assert {r[0]: r[1] for r in rows} == {
         "find_card_under": "card_vault_tokenizer",
         "store_card": "card_vault_tokenizer",
-        "store_cards": "card_vault_tokenizer",  # the batch path (migration 0014), each card through store_card
+        "store_cards": "card_vault_tokenizer",  # the batch path (migration 0015), each card through store_card
         "open_for_detokenize": "card_vault_audit_writer",
         "record_tampered": "card_vault_audit_writer",
     }

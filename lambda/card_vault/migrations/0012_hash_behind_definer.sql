@@ -82,7 +82,7 @@ GRANT EXECUTE ON FUNCTION vault.store_card(text, text, bytea, smallint, smallint
 GRANT EXECUTE ON FUNCTION vault.find_card_under(text, smallint, bytea, smallint, smallint) TO card_vault_app;
 
 -- The API login loses the keyed hash, the key version and its direct insert (a unique violation on a
--- guessed hash would be the same oracle without the function) in post/0015_contract_0012.sql, a
+-- guessed hash would be the same oracle without the function) in post/0016_contract_0012.sql, a
 -- post-deploy migration: the API code of the previous release still inserts directly until
 -- CloudFormation has updated the function (expand here, contract after the update).
 
@@ -91,7 +91,7 @@ GRANT EXECUTE ON FUNCTION vault.find_card_under(text, smallint, bytea, smallint,
 -- deleting the card (DELETE /v1/cards/{token} or the purge) deletes its keys in the same statement
 -- (ON DELETE CASCADE runs inside the deleting transaction, with the table owner's rights), so a
 -- replay can only answer with a card that still exists. Keys of cards deleted before this
--- migration are deleted here. The column stays nullable until post/0015_contract_0012.sql: the
+-- migration are deleted here. The column stays nullable until post/0016_contract_0012.sql: the
 -- previous release's code, still live until the functions are updated, writes keys without it.
 ALTER TABLE vault.idempotency_keys ADD COLUMN token text;
 DELETE FROM vault.idempotency_keys k
@@ -165,5 +165,5 @@ REVOKE ALL ON FUNCTION vault.open_for_detokenize(text, text, text, text) FROM PU
 REVOKE ALL ON FUNCTION vault.record_tampered(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vault.open_for_detokenize(text, text, text, text) TO card_vault_detokenize;
 GRANT EXECUTE ON FUNCTION vault.record_tampered(text, text) TO card_vault_detokenize;
--- The detokenize login's direct audit INSERT and ciphertext SELECT go in post/0015_contract_0012.sql,
+-- The detokenize login's direct audit INSERT and ciphertext SELECT go in post/0016_contract_0012.sql,
 -- once the previous release's detokenize code (which uses them) has been replaced.

@@ -1,4 +1,4 @@
--- depends: 0013_card_search_and_audit_guards
+-- depends: 0014_client_scoped_functions
 -- Batch tokenization in one round trip (issue 19, speed): vault.store_cards takes a batch's cards as
 -- arrays (one element per card) and stores each through vault.store_card, in order, in the caller's
 -- statement, so a batch is one statement, one transaction and one durable commit. Each card keeps

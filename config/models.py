@@ -512,6 +512,15 @@ LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
 
 
 VaultRight = Literal["tokenize", "lookup", "dispose", "update"]
+_ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def detokenize_alias_name(role_arn: str) -> str:
+    """The detokenize alias a caller role invokes (the same rule as pci_constructs.card_vault.detokenize_alias_name,
+    which a test compares): `caller-` and the role's name, path dropped, other characters `-`, at most 128."""
+    return ("caller-" + _ALIAS_CHARACTERS.sub("-", role_arn.rsplit("/", 1)[-1]))[:128]
+
+
 _S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -806,6 +815,12 @@ class CardVaultConfig(_Frozen):
         for arn in value:
             if not _ROLE_ARN.match(arn):
                 raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        # Each caller invokes its own alias, caller-<role name> (pci_constructs/card_vault.py
+        # detokenize_alias_name): two roles giving one alias name could not be told apart.
+        aliases = [detokenize_alias_name(arn) for arn in value]
+        repeated = sorted({a for a in aliases if aliases.count(a) > 1})
+        if repeated:
+            raise ValueError(f"two roles give the detokenize alias name {repeated[0]!r}: name them apart")
         return value
 
 

@@ -113,9 +113,15 @@ def database_tls(model: TemplateModel, database: Resource) -> str:
 
 
 def invoke_callers(model: TemplateModel, function: Resource) -> list[str]:
-    """Principals a function's resource policy lets invoke it (`AWS::Lambda::Permission`)."""
+    """Principals a function's resource policy lets invoke it (`AWS::Lambda::Permission`), on the
+    function itself or on one of its aliases (a detokenize caller invokes its own `caller-<role>` alias)."""
     callers = []
-    for permission in model.referrers(function, "AWS::Lambda::Permission"):
+    versions = [function, *model.referrers(function, "AWS::Lambda::Version")]
+    aliases = {a.key: a for v in versions for a in model.referrers(v, "AWS::Lambda::Alias")}
+    permissions = {
+        p.key: p for target in [function, *aliases.values()] for p in model.referrers(target, "AWS::Lambda::Permission")
+    }
+    for permission in permissions.values():
         principal = permission.prop("Principal")
         if isinstance(principal, str):
             callers.append(principal)

@@ -19,7 +19,8 @@ def r(type_: str, **properties: Any) -> dict[str, Any]:
 
 
 def retained(resource: dict[str, Any]) -> dict[str, Any]:
-    return {**resource, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    """What `pci_constructs.retention.retain` renders (CDK RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)."""
+    return {**resource, "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 
 
 REF = {"Ref": "Key"}

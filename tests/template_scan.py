@@ -705,3 +705,44 @@ def migration_phase_gaps(template: Template, post_alias: str) -> list[str]:
             for early in sorted(everything - {post} - prerequisites(template, post)):
                 gaps.append(f"{post} (post-deploy) may run before {early}")
     return gaps
+
+
+# --- Issue #22: a rolled-back first create leaves no resource behind ------------------------------------
+
+
+def retained_through_failed_create(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Resources whose DeletionPolicy is `Retain`: when the deploy that created them rolls back,
+    CloudFormation keeps them, and a fixed-name one then fails the retry with "already exists".
+    `RetainExceptOnCreate` keeps them on every later delete but not on that rollback ("DeletionPolicy
+    attribute", CloudFormation Template Reference). Each finding names the fixed name, if any."""
+    from preflight.names import NAME_PROPERTIES, literal
+
+    found = []
+    for stack, template in templates:
+        for logical_id, resource in resources(template).items():
+            if resource.get("DeletionPolicy") != "Retain":
+                continue
+            spec = NAME_PROPERTIES.get(resource["Type"])
+            value: Any = resource.get("Properties") or {}
+            for key in spec.path if spec else ():
+                value = value.get(key) if isinstance(value, dict) else None
+            name = literal(value, "region", "account") if spec else None
+            named = f", fixed name {name}" if name else ""
+            found.append(f"{stack}/{logical_id} ({resource['Type']}{named}): DeletionPolicy Retain")
+    return found
+
+
+def unclassified_names(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """(type, property) pairs with a literal name-like value that preflight neither looks up
+    (`preflight.names.NAME_PROPERTIES`) nor declares as creating no account-unique name (`NOT_NAMES`)."""
+    from preflight.names import NAME_PROPERTIES, NOT_NAMES, name_like_properties
+
+    known = {(kind, spec.path[0]) for kind, spec in NAME_PROPERTIES.items()}
+    return sorted(
+        {
+            f"{stack}: {kind}.{prop}"
+            for stack, template in templates
+            for kind, prop in name_like_properties(template)
+            if (kind, prop) not in known and (kind, prop) not in NOT_NAMES
+        }
+    )

@@ -65,7 +65,7 @@ def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region:
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["Properties"]["RetentionInDays"] >= synthesized.config.log_retention_days
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -379,7 +379,7 @@ def test_keyed_hash_key_is_a_retained_kms_hmac_key_and_no_secret_remains(synthes
     (key,) = hmac_keys.values()
     assert key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
     assert key["Properties"].get("EnableKeyRotation") in (None, False)  # KMS cannot rotate HMAC keys
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
     assert key["Properties"]["PendingWindowInDays"] == 30
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/pci-lz/default/card-vault-hmac-v1"})
@@ -751,3 +751,28 @@ def test_each_detokenize_caller_has_its_own_alias_rate_limit_and_alarm(synthesiz
     assert [f["Properties"]["Environment"]["Variables"]["VAULT_DETOKENIZE_PER_MINUTE"] for f in detokenize] == [
         str(vault.detokenize_per_minute)
     ]
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::111111111111:role/card-vault-detokenizer",
+        "arn:aws:iam::111111111111:role/team/a.b@c+d=e,f",
+        "arn:aws:iam::111111111111:role/x_y",
+    ],
+    ids=["plain", "path-and-punctuation", "underscore"],
+)
+def test_the_configuration_and_the_construct_name_detokenize_aliases_alike(arn: str) -> None:
+    from config.models import detokenize_alias_name
+
+    assert detokenize_alias_name(arn) == card_vault.detokenize_alias_name(arn)
+
+
+def test_two_caller_roles_giving_one_alias_are_refused_early() -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["card_vault"]["detokenize_caller_role_arns"] = [
+        "arn:aws:iam::111111111111:role/a/refunds",
+        "arn:aws:iam::111111111111:role/b/refunds",
+    ]
+    with pytest.raises(ConfigError, match=r"detokenize_caller_role_arns[\s\S]*caller-refunds"):
+        parse_environment(data)

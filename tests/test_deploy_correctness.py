@@ -58,9 +58,11 @@ from tests.template_scan import (
     reservations_by_region,
     reserved_concurrency,
     resources,
+    retained_through_failed_create,
     role_users_without_policies,
     service_statements,
     trigger_function,
+    unclassified_names,
 )
 
 ACCOUNT = "111111111111"
@@ -219,7 +221,7 @@ def test_every_log_group_is_encrypted_retained_and_kept_the_configured_days(synt
             props = group["Properties"]
             assert "KmsKeyId" in props, f"{name}/{logical_id}"
             assert props["RetentionInDays"] >= days, f"{name}/{logical_id}"
-            assert group["DeletionPolicy"] == "Retain", f"{name}/{logical_id}"
+            assert group["DeletionPolicy"] == "RetainExceptOnCreate", f"{name}/{logical_id}"
 
 
 def test_enhanced_monitoring_log_group_is_in_each_data_stack(synthesized: Synthesized) -> None:
@@ -784,3 +786,60 @@ def test_an_alarm_on_another_regions_topic_is_caught(tmp_path: Path) -> None:
     template = app.synth().get_stack_by_name("Elsewhere").template
     assert foreign_alarm_actions("Elsewhere", template, "us-west-2")
     assert not foreign_alarm_actions("Elsewhere", template, "us-east-1")
+
+
+# --- Issue #22: retained resources a rolled-back first create would leave behind ---------------------
+
+
+def _every_template(synthesized: Synthesized, delivered: Any) -> list[tuple[str, Template]]:
+    return [
+        *synthesized.templates(),
+        *((a.stack_name, a.template) for a in delivered.assembly.stacks_recursively),
+    ]
+
+
+def test_no_resource_survives_the_rollback_of_its_own_create(synthesized: Synthesized, delivered: Any) -> None:
+    templates = _every_template(synthesized, delivered)
+    assert retained_through_failed_create(templates) == []
+    kept = [r for _, t in templates for r in resources(t).values() if r.get("DeletionPolicy") == "RetainExceptOnCreate"]
+    assert kept
+    assert all(r["UpdateReplacePolicy"] == "Retain" for r in kept)
+
+
+def test_a_retained_fixed_name_bucket_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import RemovalPolicy
+    from aws_cdk import aws_logs as logs
+
+    from pci_constructs.retention import retain
+
+    stack = _bad_stack(tmp_path)
+    s3.Bucket(stack, "Named", bucket_name="pci-lz-fixed-name", removal_policy=RemovalPolicy.RETAIN)
+    retain(logs.LogGroup(stack, "Kept", log_group_name="/pci-lz/kept"))
+    (finding,) = retained_through_failed_create([("Bad", _template(stack))])
+    assert "AWS::S3::Bucket, fixed name pci-lz-fixed-name" in finding
+
+
+# --- Issue #22: every fixed physical name is one preflight looks up (or knowingly not) ---------------
+
+
+def test_every_name_like_property_of_every_template_is_classified(synthesized: Synthesized, delivered: Any) -> None:
+    assert unclassified_names(_every_template(synthesized, delivered)) == []
+
+
+def test_a_name_preflight_cannot_look_up_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import aws_events as events
+
+    stack = _bad_stack(tmp_path)
+    events.Rule(stack, "Rule", rule_name="pci-lz-nightly", schedule=events.Schedule.rate(_days(1)))
+    assert unclassified_names([("Bad", _template(stack))]) == ["Bad: AWS::Events::Rule.Name"]
+
+
+def test_preflight_counts_the_firewalls_the_templates_create(synthesized: Synthesized) -> None:
+    from preflight.checks import firewalls_created
+
+    per_region: dict[str, int] = {}
+    for artifact in synthesized.assembly.stacks:
+        count = len(of_type(artifact.template, "AWS::NetworkFirewall::Firewall"))
+        per_region[artifact.environment.region] = per_region.get(artifact.environment.region, 0) + count
+    assert set(per_region.values()) == {firewalls_created(synthesized.config)}
+    assert firewalls_created(synthesized.config) > 0

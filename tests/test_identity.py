@@ -452,7 +452,7 @@ def test_regional_account_guards(synthesized: Synthesized, region: str) -> None:
     template.has_resource_properties("AWS::EC2::SnapshotBlockPublicAccess", {"State": "block-all-sharing"})
     for kind in ("AWS::EC2::SnapshotBlockPublicAccess", "AWS::SSM::ServiceSetting"):
         (resource,) = template.find_resources(kind).values()
-        assert resource["DeletionPolicy"] == "Retain", f"deleting the stack must not switch {kind} off"
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", f"deleting the stack must not switch {kind} off"
     template.has_resource_properties(
         "AWS::SSM::ServiceSetting", {"SettingId": SSM_PUBLIC_SHARING_SETTING, "SettingValue": "Disable"}
     )

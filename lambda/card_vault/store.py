@@ -151,7 +151,8 @@ _REMEMBER_KEY = """
 
 
 class CardStore:
-    """The `vault.cards` and `vault.data_keys` tables; each method is one short statement."""
+    """The `vault.cards` and `vault.data_keys` tables; each method is one short statement. The API login
+    reaches `vault.cards` only through SECURITY DEFINER functions (migrations 0012 and 0014)."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
@@ -251,39 +252,17 @@ class CardStore:
         card of the client into the current window's sibling counts; returns how many did. One statement."""
         if not new_cards:
             return 0
+        # A SECURITY DEFINER function (migration 0014): the API login reads no card row and cannot lower a count.
         with self._pool.connection() as conn:
             row = conn.execute(
-                """
-                WITH w AS (
-                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
-                ), fresh AS (
-                    SELECT * FROM unnest(%(t)s::text[], %(f)s::bpchar[], %(l)s::bpchar[]) AS n(token, first6, last4)
-                ), sib AS (
-                    SELECT n.first6, n.last4, count(*)::int AS k FROM fresh n
-                    WHERE EXISTS (
-                        SELECT 1 FROM vault.cards c
-                        WHERE c.client_id = %(client)s AND c.first6 = n.first6 AND c.last4 = n.last4
-                          AND c.token <> n.token
-                    )
-                    GROUP BY n.first6, n.last4
-                ), counted AS (
-                    INSERT INTO vault.sibling_counts AS s (client_id, first6, last4, window_start, siblings)
-                    SELECT %(client)s, sib.first6, sib.last4, w.start, sib.k FROM sib, w
-                    ON CONFLICT (client_id, first6, last4) DO UPDATE
-                        SET siblings = CASE WHEN s.window_start = EXCLUDED.window_start
-                                            THEN s.siblings + EXCLUDED.siblings ELSE EXCLUDED.siblings END,
-                            window_start = EXCLUDED.window_start
-                    RETURNING 1
-                )
-                SELECT coalesce(sum(k), 0)::int FROM sib
-                """,
-                {
-                    "client": client_id,
-                    "w": window_seconds,
-                    "t": [c[0] for c in new_cards],
-                    "f": [c[1] for c in new_cards],
-                    "l": [c[2] for c in new_cards],
-                },
+                "SELECT vault.count_siblings(%s, %s, %s, %s, %s)",
+                (
+                    client_id,
+                    [c[0] for c in new_cards],
+                    [c[1] for c in new_cards],
+                    [c[2] for c in new_cards],
+                    window_seconds,
+                ),
             ).fetchone()
         return int(row[0]) if row else 0
 
@@ -443,26 +422,21 @@ class CardStore:
         name: Sealed | None,
     ) -> StoredCard | None:
         """Set the expiry and/or the sealed cardholder name of the client's card; None when not found."""
-        # Only constant SET clauses, chosen by what is sent; none reads a column back (the API role may
-        # write the sealed name but never select it).
-        clauses = []
-        params: dict[str, Any] = {"token": token, "client": client_id}
-        if expiry is not None:
-            clauses.append("expiry_month = %(month)s, expiry_year = %(year)s")
-            params.update(month=expiry[0], year=expiry[1])
-        if name is not None:
-            clauses.append("name_ciphertext = %(name)s, name_data_key_id = %(key)s")
-            params.update(name=name.ciphertext, key=name.data_key_id)
-        if not clauses:
+        if expiry is None and name is None:
             raise ValueError("nothing to update")
-        statement = (
-            "UPDATE vault.cards SET "  # noqa: S608 -- constant clauses only, values bound
-            + ", ".join(clauses)
-            + " WHERE token = %(token)s AND client_id = %(client)s"
-            " RETURNING token, brand, first6, last4, expiry_month, expiry_year"
-        )
+        # One SECURITY DEFINER function (migration 0014): the API login holds no right on vault.cards.
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(statement, params).fetchone()
+            row = cur.execute(
+                "SELECT * FROM vault.update_card(%s, %s, %s::smallint, %s::smallint, %s::bytea, %s::uuid)",
+                (
+                    client_id,
+                    token,
+                    None if expiry is None else expiry[0],
+                    None if expiry is None else expiry[1],
+                    None if name is None else name.ciphertext,
+                    None if name is None else name.data_key_id,
+                ),
+            ).fetchone()
         return None if row is None else StoredCard(**row)
 
     def ping(self) -> bool:
@@ -524,11 +498,7 @@ class CardStore:
 
     def get(self, token: str, *, client_id: str) -> StoredCard | None:
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT token, brand, first6, last4, expiry_month, expiry_year FROM vault.cards"
-                " WHERE token = %s AND client_id = %s",
-                (token, client_id),
-            ).fetchone()
+            row = cur.execute("SELECT * FROM vault.get_card(%s, %s)", (client_id, token)).fetchone()
         return None if row is None else StoredCard(**row)
 
     def sealed_pan(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> Sealed | None:
@@ -543,8 +513,8 @@ class CardStore:
 
     def delete(self, token: str, *, client_id: str) -> bool:
         with self._pool.connection() as conn:
-            cur = conn.execute("DELETE FROM vault.cards WHERE token = %s AND client_id = %s", (token, client_id))
-            return cur.rowcount == 1
+            row = conn.execute("SELECT vault.delete_card(%s, %s)", (client_id, token)).fetchone()
+        return bool(row and row[0])
 
     def purge_expired(self, *, grace_days: int, today: dt.date, dry_run: bool = False) -> int:
         """Delete (or count) cards whose expiry month ended more than `grace_days` before `today`."""

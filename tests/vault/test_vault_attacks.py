@@ -243,7 +243,7 @@ def test_duplicate_keys_are_a_4xx(captured: Captured, log_lines: io.StringIO, da
 
 
 def test_reissued_card_gets_the_later_expiry_and_survives_the_purge(
-    installed: Vault, captured: Captured, database: Database
+    installed: Vault, purger: Vault, captured: Captured, database: Database
 ) -> None:
     today = dt.datetime.now(dt.UTC).date()
     pan = card_number()
@@ -256,9 +256,10 @@ def test_reissued_card_gets_the_later_expiry_and_survives_the_purge(
     assert payload(stale)["expiry"] == f"{today.year + 4:04d}-{today.month:02d}"  # an old expiry never shortens it
     assert payload(call(captured, "GET", f"/v1/cards/{old['token']}"))["expiry"] == payload(renewed)["expiry"]
     # A purge after the old expiry (and its grace) keeps the card; one after the new expiry deletes it.
-    assert installed.purge(grace_days=30, today=today + dt.timedelta(days=400)) == 0
+    # The purge runs as its own login (the API login holds no right on vault.cards, migration 0014).
+    assert purger.purge(grace_days=30, today=today + dt.timedelta(days=400)) == 0
     assert call(captured, "GET", f"/v1/cards/{old['token']}")["statusCode"] == 200
-    assert installed.purge(grace_days=30, today=dt.date(today.year + 4, today.month, 1) + dt.timedelta(days=70)) == 1
+    assert purger.purge(grace_days=30, today=dt.date(today.year + 4, today.month, 1) + dt.timedelta(days=70)) == 1
 
 
 # --- Findings 4 and 9: client separation, rights, issuer ----------------------------------------

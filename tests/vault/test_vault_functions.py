@@ -108,13 +108,11 @@ def test_roles_have_only_their_grants(database: Database) -> None:
             " AND (rolsuper OR rolcreaterole OR rolcreatedb)"
         ).fetchall()
     assert rows == [
-        ("card_vault_app", "cards", "DELETE"),  # inserts only through vault.store_card (migration 0012)
         ("card_vault_app", "data_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "INSERT"),
         ("card_vault_app", "idempotency_keys", "SELECT"),
-        ("card_vault_app", "sibling_counts", "INSERT"),  # unlogged sibling counts (migration 0013)
-        ("card_vault_app", "sibling_counts", "SELECT"),
-        ("card_vault_app", "sibling_counts", "UPDATE"),
+        # nothing on cards: reads, changes and deletes only through SECURITY DEFINER functions (0012, 0014)
+        ("card_vault_app", "sibling_counts", "SELECT"),  # counted only by vault.count_siblings (0014)
         ("card_vault_app", "tokenize_budget", "INSERT"),
         ("card_vault_app", "tokenize_budget", "SELECT"),
         ("card_vault_app", "tokenize_budget", "UPDATE"),
@@ -126,6 +124,10 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_keys", "data_keys", "SELECT"),  # re-wraps data keys; column grants on cards only
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
+        ("card_vault_scoped", "cards", "DELETE"),  # owns vault.get_card/delete_card/update_card (0014)
+        ("card_vault_scoped", "sibling_counts", "INSERT"),
+        ("card_vault_scoped", "sibling_counts", "SELECT"),
+        ("card_vault_scoped", "sibling_counts", "UPDATE"),
         ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.store_card; cannot log in
     ]
     assert supers == []

@@ -17,6 +17,7 @@ import random
 import unicodedata
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from card_vault import pan as pan_module
 from card_vault import runtime
@@ -308,3 +309,44 @@ def test_detokenize_is_rate_limited_per_caller_alias(
     assert audited == (DETOKENIZE_LIMIT + 1,)
     assert detokenize.caller_of(FUNCTION_ARN) == "unqualified"
     assert detokenize.caller_of(f"{FUNCTION_ARN}:7") == "version-7"
+
+
+# --- F8: the API login's rights are client-scoped -----------------------------------------------------
+
+
+@pytest.mark.usefixtures("installed")
+def test_client_b_cannot_reach_client_a_card_by_raw_sql_with_the_api_login(
+    database: Database, captured: Captured
+) -> None:
+    """Migration 0014: the API login holds no right on vault.cards; raw SQL cannot list, read, change or
+    delete any row, and the client-scoped functions answer nothing for client B's ID and A's token."""
+    from tests.vault.conftest import OTHER_ID
+
+    a_token = payload(call(captured, "POST", "/v1/cards", card_body()))["token"]
+    app = database.role_urls["card_vault_app"]
+    raw = {
+        "list tokens": "SELECT token FROM vault.cards",
+        "read A's row": f"SELECT first6, last4 FROM vault.cards WHERE token = '{a_token}'",
+        "change A's expiry": f"UPDATE vault.cards SET expiry_year = 2099 WHERE token = '{a_token}'",
+        "delete A's card": f"DELETE FROM vault.cards WHERE token = '{a_token}'",
+        "lower a sibling count": "UPDATE vault.sibling_counts SET siblings = 0",
+    }
+    outcomes = {}
+    for name, statement in raw.items():
+        try:
+            with psycopg.connect(app, autocommit=True) as conn:
+                conn.execute(statement)
+            outcomes[name] = "allowed"
+        except psycopg.errors.InsufficientPrivilege:
+            outcomes[name] = "refused"
+    assert outcomes == dict.fromkeys(raw, "refused")
+    with psycopg.connect(app, autocommit=True) as conn:
+        read = conn.execute("SELECT * FROM vault.get_card(%s, %s)", (OTHER_ID, a_token)).fetchall()
+        changed = conn.execute(
+            "SELECT * FROM vault.update_card(%s, %s, 1::smallint, 2099::smallint, NULL, NULL)", (OTHER_ID, a_token)
+        ).fetchall()
+        deleted = conn.execute("SELECT vault.delete_card(%s, %s)", (OTHER_ID, a_token)).fetchone()
+    assert (read, changed, deleted) == ([], [], (False,))
+    still = payload(call(captured, "GET", f"/v1/cards/{a_token}"))
+    assert still["token"] == a_token
+    assert not still["expiry"].startswith("2099")

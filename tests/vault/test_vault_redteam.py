@@ -81,11 +81,16 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
         "store_cards": "card_vault_tokenizer",  # the batch path (migration 0015), each card through store_card
         "open_for_detokenize": "card_vault_audit_writer",
         "record_tampered": "card_vault_audit_writer",
+        # r19 F8 (migration 0014): the API login's only way to a card row
+        "get_card": "card_vault_scoped",
+        "delete_card": "card_vault_scoped",
+        "update_card": "card_vault_scoped",
+        "count_siblings": "card_vault_scoped",
     }
     for _name, _owner, can_login, _definer, config in rows:
         assert can_login is False
         assert config == ["search_path=pg_catalog, pg_temp"]
-    assert public == [(False,)] * 5
+    assert public == [(False,)] * len(rows)
 
 
 # --- F3: a replay after disposal ------------------------------------------------------------------

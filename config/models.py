@@ -1143,7 +1143,11 @@ class AcknowledgmentAdoption(_GovernanceFields):
     what is matched and whether the gate passes never change)."""
 
     entry: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9-]{2,80}$", description="The id of an entry of compliance/acknowledgments.yaml."
+        pattern=r"^[a-z0-9][a-z0-9-]{2,80}$",
+        description=(
+            "The id of an entry of compliance/acknowledgments.yaml, or of a justification a reusable construct"
+            " carries (construct-<class>-<rule>, shown in the evidence's exception register)."
+        ),
     )
 
 
@@ -1195,8 +1199,9 @@ class EnvironmentConfig(_Frozen):
     adopt: tuple[AcknowledgmentAdoption, ...] = Field(
         default=(),
         description=(
-            "Entries of compliance/acknowledgments.yaml this environment's risk owner adopts (by id), with"
-            " their own governance; shown in the evidence, never changing whether the gate passes."
+            "Entries of compliance/acknowledgments.yaml and justifications reusable constructs carry that this"
+            " environment's risk owner adopts (by id), with their own governance; shown in the evidence, never"
+            " changing whether the gate passes."
         ),
     )
     card_vault: CardVaultConfig | None = Field(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evidence.catalog import ANTI_MALWARE_CUSTOMER, ANTI_MALWARE_TEMPLATES
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
@@ -1550,7 +1551,7 @@ _RESPONSIBILITY = (
         "TLS policies, certificates referenced, mTLS (TLS)",
         "certificate inventory and renewal (4.2.1.1)",
     ),
-    ("5", "managed-service hosts", "none (no servers in the templates)", "anti-malware for any added system"),
+    ("5", "managed-service hosts", ANTI_MALWARE_TEMPLATES, ANTI_MALWARE_CUSTOMER),
     ("6", "managed-service software", "pinned runtimes, SBOM (software), WAF", "secure development, patching"),
     ("7", "AWS staff access to the infrastructure", "least-privilege roles, key policies", "access model, reviews"),
     (

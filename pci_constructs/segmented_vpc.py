@@ -274,7 +274,7 @@ class SegmentedVpc(Construct):
                         " in AWS's own account, which a VPC's account-only S3 gateway endpoint refuses; it holds"
                         " no cardholder data and logs to its own encrypted, retained group"
                     ),
-                    requirement="PCI DSS v4.0.1 1.3.1, 1.4.4",
+                    requirement="PCI DSS v4.0.1 1.3.1",
                 )
 
     @staticmethod

@@ -430,3 +430,51 @@ def test_a_resource_the_papers_do_not_know_never_breaks_them() -> None:
     model = _model({"X": {"Type": "AWS::DynamoDB::Table", "Properties": {}}})
     papers = {p.slug: p for p in all_workpapers(model, Topology(model))}
     assert [r[1] for r in papers["data-stores"].rows] == ["Table X"]
+
+
+# -- issue 20 (s20a): the environment file that adopts, its provenance and its flows -----------------
+def test_the_env_file_adoptions_show_the_adopters_governance_pending_where_missing(env_file: Written) -> None:
+    """envs/nonprod-low-cost.yaml adopts a registry entry (fully governed) and a construct justification
+    (approval pending): the register shows the adopter's risk owner, approver, approval date and ticket."""
+    from evidence.report import not_adopted_construct
+
+    register = env_file.report().split("### Exception register (acknowledgments)", 1)[1].split("\n## ", 1)[0]
+    rows = register.splitlines()
+    registry = [r for r in rows if r.startswith("| `data-accesslogs-s1` |")]
+    assert registry
+    for row in registry:
+        assert "| nonprod-platform-owner | nonprod-risk-office | 2026-11-25 | RISK-2041 | 2027-06-30 |" in row
+        assert "adopted by nonprod (risk owner nonprod-platform-owner) from the project's registry entry" in row
+        assert "(owner platform-security (landing-zone maintainers))" in row
+    construct = [r for r in rows if r.startswith("| `construct-segmentedvpc-awssolutions-vpc3` |")]
+    assert construct
+    for row in construct:
+        assert "| nonprod-network-owner | pending | pending | pending | 2027-06-30 |" in row
+        assert "from the project's construct SegmentedVpc justification" in row
+        assert not_adopted_construct("SegmentedVpc") not in row
+    # What this environment does not adopt stays the project's.
+    assert any(r.endswith(f"| {not_adopted_construct('PermissionsBoundary')} |") for r in rows)
+
+
+def test_the_env_file_evidence_has_its_manifest_combined_digest_and_hop_columns(env_file: Written) -> None:
+    import hashlib
+
+    from evidence.report import MANIFEST_NAME, combined_digest
+
+    digests = [
+        hashlib.sha256(Path(s.template_path).read_bytes()).hexdigest()
+        for s in env_file.model.stacks.values()
+        if s.template_path
+    ]
+    combined = combined_digest(digests)
+    assert f"combined SHA-256 `{combined}`" in env_file.report()
+    for dot in (env_file.directory / "diagrams").glob("*.dot"):
+        assert f"combined SHA-256 {combined}" in dot.read_text(encoding="utf-8"), dot.name
+    manifest = (env_file.directory / MANIFEST_NAME).read_text(encoding="utf-8")
+    names = [line.split("  ", 1)[1] for line in manifest.splitlines()]
+    assert f"{REPORT_NAME}.md" in names
+    assert MANIFEST_NAME not in names
+    # No proxy in this profile: the functions-free environment still states every hop's encryption.
+    assert "| Hop | From | To | What | Protocol and port | In-transit encryption | Card-data elements |" in (
+        env_file.report()
+    )

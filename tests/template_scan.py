@@ -785,6 +785,39 @@ def counted_managed_rules_not_reblocked(templates: Iterable[tuple[str, Template]
     return missing
 
 
+def trigger_function(template: Template, trigger: dict[str, Any]) -> tuple[str, str | None]:
+    """The function a Custom::Trigger invokes, and the alias name it invokes it through (None: a version)."""
+    handler = next(iter(references(trigger["Properties"]["HandlerArn"])))
+    target = resources(template).get(handler, {})
+    alias = None
+    if target.get("Type") == "AWS::Lambda::Alias":
+        alias = str(target["Properties"]["Name"])
+    if target.get("Type") in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+        handler = next(iter(references(target["Properties"]["FunctionName"])))
+    return handler, alias
+
+
+def migration_phase_gaps(template: Template, post_alias: str) -> list[str]:
+    """Expand / contract across a deploy: every function run by a pre-deploy trigger (its version) must
+    also be run by a post-deploy trigger (its `post_alias` alias), and that post trigger must come after
+    every other resource of the template, each function update included, so no code of the previous
+    release still runs when the contract migrations take away what it needed."""
+    triggers = of_type(template, "Custom::Trigger")
+    phases = {lid: trigger_function(template, t) for lid, t in triggers.items()}
+    gaps = []
+    everything = {lid for lid, r in resources(template).items() if r["Type"] != "AWS::CDK::Metadata"}
+    for lid, (function, alias) in phases.items():
+        if alias is not None:
+            continue
+        posts = [p for p, (f, a) in phases.items() if f == function and a == post_alias]
+        if not posts:
+            gaps.append(f"{function} has a pre-deploy trigger ({lid}) and no post-deploy trigger")
+        for post in posts:
+            for early in sorted(everything - {post} - prerequisites(template, post)):
+                gaps.append(f"{post} (post-deploy) may run before {early}")
+    return gaps
+
+
 # --- Issue #22: a rolled-back first create leaves no resource behind ------------------------------------
 
 

@@ -167,12 +167,44 @@ def test_purge_is_scheduled_and_migration_is_a_trigger(synthesized: Synthesized,
     template = _workload(synthesized, region)
     template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "cron(17 3 * * ? *)"})
     triggers = template.find_resources("Custom::Trigger")
-    assert len(triggers) == 1
-    (trigger,) = triggers.values()
+    assert len(triggers) == 2  # pre- and post-deploy migrations
+    pre = _pre_trigger(template)
     rules = template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
     assert rules
-    assert all(next(iter(triggers)) in r.get("DependsOn", []) for r in rules.values())
-    assert trigger["Properties"]["ExecuteOnHandlerChange"] is True
+    assert all(pre in r.get("DependsOn", []) for r in rules.values())
+    assert all(t["Properties"]["ExecuteOnHandlerChange"] is True for t in triggers.values())
+
+
+def _pre_trigger(template: Template) -> str:
+    """The pre-deploy migration trigger: the one invoking the migration function's version, not its alias."""
+    (pre,) = (
+        lid
+        for lid, t in template.find_resources("Custom::Trigger").items()
+        if "Version" in json.dumps(t["Properties"]["HandlerArn"])
+    )
+    return pre
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_post_deploy_migration_invokes_the_post_alias_of_the_current_version(
+    synthesized: Synthesized, region: str
+) -> None:
+    template = _workload(synthesized, region)
+    (alias_id, alias) = next(
+        iter(template.find_resources("AWS::Lambda::Alias", {"Properties": {"Name": "post"}}).items())
+    )
+    (post,) = (t for lid, t in template.find_resources("Custom::Trigger").items() if lid != _pre_trigger(template))
+    props = post["Properties"]
+    assert props["HandlerArn"] == {"Ref": alias_id}
+    # A new version (new code, new migrations) changes the trigger's properties, so CloudFormation updates it.
+    assert props["HandlerVersionArn"] == {"Ref": alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]}
+    (migrate,) = (
+        lid for lid, f in _functions(template).items() if f["Properties"]["Handler"] == "card_vault.migrate.handler"
+    )
+    assert alias["Properties"]["FunctionName"] == {"Ref": migrate}
+    env = _functions(template)[migrate]["Properties"]["Environment"]["Variables"]
+    assert env["VAULT_MIGRATION_DRAIN_SECONDS"] == str(int(card_vault.REQUEST_TIMEOUT.to_seconds()))
+    assert card_vault.POST_ALIAS == "post"
 
 
 def test_x_ray_endpoint_serves_the_functions(synthesized: Synthesized) -> None:
@@ -472,7 +504,7 @@ def test_configuration_refuses_a_repeated_hmac_version() -> None:
 def test_every_vault_function_updates_only_after_the_migration(synthesized: Synthesized, region: str) -> None:
     """A function's new code never runs against the previous schema: each waits for the migration trigger."""
     template = _workload(synthesized, region)
-    (trigger,) = template.find_resources("Custom::Trigger")
+    trigger = _pre_trigger(template)
     functions = {
         lid: f for lid, f in _functions(template).items() if "card_vault.migrate" not in f["Properties"]["Handler"]
     }
@@ -683,7 +715,11 @@ def test_each_detokenize_caller_has_its_own_alias_rate_limit_and_alarm(synthesiz
     vault = synthesized.config.card_vault
     assert vault is not None
     template = _workload(synthesized, region)
-    aliases = template.find_resources("AWS::Lambda::Alias")
+    aliases = {  # the migration function's post-deploy alias aside
+        lid: a
+        for lid, a in template.find_resources("AWS::Lambda::Alias").items()
+        if a["Properties"]["Name"] != card_vault.POST_ALIAS
+    }
     names = {a["Properties"]["Name"] for a in aliases.values()}
     assert names == {card_vault.detokenize_alias_name(arn) for arn in vault.detokenize_caller_role_arns}
     permissions = template.find_resources("AWS::Lambda::Permission")

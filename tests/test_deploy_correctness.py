@@ -14,7 +14,7 @@ from unittest import mock
 
 import boto3
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -30,6 +30,7 @@ from config import EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.loader import ConfigError
 from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY
+from pci_constructs.card_vault import POST_ALIAS
 from pci_constructs.detective_controls import GUARDDUTY_FEATURES
 from pci_constructs.segmented_vpc import UNSIGNED_STS_ACTIONS, aws_owned_bucket_objects
 from preflight.checks import (
@@ -49,6 +50,7 @@ from tests.template_scan import (
     empty_templates,
     endpoint_gaps,
     foreign_alarm_actions,
+    migration_phase_gaps,
     missing_log_groups,
     named_principals,
     of_type,
@@ -59,6 +61,7 @@ from tests.template_scan import (
     retained_through_failed_create,
     role_users_without_policies,
     service_statements,
+    trigger_function,
     unclassified_names,
 )
 
@@ -628,13 +631,10 @@ def trigger_headroom_gaps(template: Template) -> list[str]:
     """Each Custom::Trigger must wait at least twice its function's timeout, and its provider's own
     Lambda must outlive the wait (a migration that runs long then fails with its own error)."""
     functions = of_type(template, "AWS::Lambda::Function")
-    versions = of_type(template, "AWS::Lambda::Version")
     gaps = []
     for logical_id, trigger in of_type(template, "Custom::Trigger").items():
         props = trigger["Properties"]
-        handler = next(iter(references(props["HandlerArn"])))
-        if handler in versions:
-            handler = next(iter(references(versions[handler]["Properties"]["FunctionName"])))
+        handler, _ = trigger_function(template, trigger)
         function_s = int(functions[handler]["Properties"].get("Timeout", 3))
         wait_s = int(props.get("Timeout", function_s * 1000)) // 1000
         provider = next(iter(references(props["ServiceToken"])))
@@ -651,7 +651,55 @@ def test_every_trigger_waits_well_beyond_its_function(synthesized: Synthesized) 
     for _, template in synthesized.templates():
         triggers_seen += len(of_type(template, "Custom::Trigger"))
         assert trigger_headroom_gaps(template) == []
-    assert triggers_seen == len(synthesized.config.regions)
+    assert triggers_seen == 2 * len(synthesized.config.regions)  # the vault's pre- and post-deploy migrations
+
+
+# --- Issue 19: a contract migration while the previous code still runs ------------------------------
+
+
+def test_every_post_deploy_migration_runs_after_every_function_update(synthesized: Synthesized, delivered: Any) -> None:
+    """Expand / contract: each template's post-deploy migration trigger waits for every other resource of
+    its stack (each vault function's update included), in the default app and the delivery."""
+    delivery = [(a.stack_name, a.template) for a in delivered.assembly.stacks_recursively]
+    for stack, template in [*synthesized.templates(), *delivery]:
+        assert migration_phase_gaps(template, POST_ALIAS) == [], stack
+    posts = [
+        t
+        for _, template in synthesized.templates()
+        for t in of_type(template, "Custom::Trigger").values()
+        if trigger_function(template, t)[1] == POST_ALIAS
+    ]
+    assert len(posts) == len(synthesized.config.regions)
+
+
+def test_a_contract_migration_racing_the_function_update_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import triggers
+
+    def migrated_api(stack: Stack) -> tuple[triggers.TriggerFunction, lambda_.Function]:
+        code = lambda_.Code.from_inline("def handler(event, context): pass")
+        runtime = lambda_.Runtime.PYTHON_3_13
+        migrate = triggers.TriggerFunction(stack, "Migrate", runtime=runtime, handler="index.handler", code=code)
+        api = lambda_.Function(stack, "Api", runtime=runtime, handler="index.handler", code=code)
+        migrate.execute_before(api)
+        return migrate, api
+
+    stack = _bad_stack(tmp_path / "no-post")
+    migrate, _ = migrated_api(stack)
+    pre = migrate.node.find_child("Trigger").node.find_child("Default").node.default_child
+    assert isinstance(pre, CfnResource)
+    assert migration_phase_gaps(_template(stack), POST_ALIAS) == [
+        f"{_logical(stack, migrate)} has a pre-deploy trigger ({stack.resolve(pre.logical_id)})"
+        " and no post-deploy trigger"
+    ]
+    stack = _bad_stack(tmp_path / "racing")
+    migrate, api = migrated_api(stack)
+    alias = lambda_.Alias(stack, "Post", alias_name=POST_ALIAS, version=migrate.current_version)
+    post = triggers.Trigger(stack, "MigratePost", handler=migrate)  # waits for nothing: races the update
+    default = post.node.find_child("Default").node.default_child
+    assert isinstance(default, CfnResource)
+    default.add_property_override("HandlerArn", alias.function_arn)
+    gaps = migration_phase_gaps(_template(stack), POST_ALIAS)
+    assert f"{stack.resolve(default.logical_id)} (post-deploy) may run before {_logical(stack, api)}" in gaps
 
 
 def test_a_trigger_waiting_only_its_function_timeout_is_caught(tmp_path: Path) -> None:

@@ -168,11 +168,14 @@ RUNS ?= 3
 bench: deps
 	$(BIN)/python -m benchmarks.run --runs $(RUNS) --out cdk.out/benchmarks/bench.json
 
-## preflight: read-only checks of the target account before a deploy (account, key administrators,
-## certificates, Config/GuardDuty/Security Hub versus their modes, CDK bootstrap, VPC/EIP/NAT quotas).
-## Needs AWS credentials of the target account: the only target that calls AWS.
-preflight: $(BIN)/.installed
-	$(BIN)/python -m preflight $(if $(LZ_ENV),--env $(LZ_ENV))
+## preflight: read-only checks of the target account before a deploy (account, principals, certificates,
+## Config/GuardDuty/Security Hub versus their modes, CDK bootstrap, VPC/EIP/NAT/Lambda/Network Firewall
+## quotas, IAM Access Analyzer, SCPs, and that no fixed name the templates create exists yet: it synthesizes
+## LZ_ENV first and reads the names from cdk.out). MANAGEMENT_PROFILE=<aws profile> checks the guardrails
+## from the management account. Needs AWS credentials of the target account: the only target that calls AWS.
+preflight: synth $(BIN)/.installed
+	$(BIN)/python -m preflight $(if $(LZ_ENV),--env $(LZ_ENV)) --assembly cdk.out \
+		$(if $(MANAGEMENT_PROFILE),--management-profile $(MANAGEMENT_PROFILE))
 
 FORCE:
 

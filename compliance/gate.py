@@ -46,6 +46,8 @@ from pci_rules.plugin import PLUGIN_NAME, PciDssV4Plugin, acknowledgment_id
 from pci_rules.plugin import Finding as RuleFinding
 
 if TYPE_CHECKING:
+    from constructs import IConstruct
+
     from config import EnvironmentConfig
 
 NAG_PACKS = (AwsSolutionsChecks, PCIDSS321Checks, NIST80053R5Checks)
@@ -174,7 +176,8 @@ def adoptions_of(
         if adopted.entry not in ids:
             raise AcknowledgmentError(
                 f"environment {zone.config.name!r} adopts {adopted.entry!r}, which is no entry of"
-                f" compliance/acknowledgments.yaml (ids: {', '.join(sorted(ids)) or 'none'})"
+                " compliance/acknowledgments.yaml and no justification a construct carries"
+                f" (ids: {', '.join(sorted(ids)) or 'none'})"
             )
         governance = Governance(
             owner=adopted.owner,
@@ -214,7 +217,10 @@ def gate_zones(
             zone.config.acknowledgments, environment=zone.config.name, scope=zone.scope_path
         )
     ]
-    adoptions = tuple(a for zone in zones for a in adoptions_of(zone, acknowledgments, today=today))
+    constructs = construct_paths(app)  # read once, for the adoptions and the registries
+    # An environment adopts project registry entries and the justifications reusable constructs carry.
+    adoptable = (*acknowledgments, *construct_justifications(app, constructs))
+    adoptions = tuple(a for zone in zones for a in adoptions_of(zone, adoptable, today=today))
     return register_gates(
         app,
         acknowledgments,
@@ -222,6 +228,7 @@ def gate_zones(
         environments=[environment_scope(z) for z in zones],
         adoptions=adoptions,
         today=today,
+        constructs=constructs,
     )
 
 
@@ -248,6 +255,7 @@ def register_gates(
     environments: Iterable[EnvironmentScope] = (),
     adoptions: Iterable[Adoption] = (),
     today: date | None = None,
+    constructs: list[tuple[IConstruct, str]] | None = None,
 ) -> Gate:
     """Apply the acknowledgment and checkov-skip registries, then register every pack and the v4.0.1 plugin.
 
@@ -259,7 +267,7 @@ def register_gates(
     acknowledgments are the project's, and to none when a purpose-built app passes its own.
     Raises `AcknowledgmentError` on a malformed, expired, never-acknowledgeable or stale entry.
     """
-    constructs = construct_paths(app)  # one read of the tree for both registries
+    constructs = construct_paths(app) if constructs is None else constructs  # one read for both registries
     scopes = tuple(environments)
     acknowledgments = tuple(acknowledgments)
     carried = construct_justifications(app, constructs)  # what reusable constructs justify themselves

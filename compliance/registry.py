@@ -612,6 +612,15 @@ class Adoption:
         )
 
 
+def justification_id(construct_type: str, rule: str) -> str:
+    """The id an environment file adopts a construct's justifications by: `construct-<type>-<rule>`,
+    lower case, every other character a hyphen (`construct-segmentedvpc-awssolutions-vpc3`). It names
+    what the justification is (the construct class and the rule), so it covers that construct's
+    justification of that rule on every resource it makes, in every stack and stage."""
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{construct_type}-{rule}".lower()).strip("-")
+    return f"construct-{slug}"[:81].rstrip("-")
+
+
 def construct_justifications(
     app: Stage, constructs: list[tuple[IConstruct, str]] | None = None
 ) -> tuple[Acknowledgment, ...]:
@@ -638,6 +647,7 @@ def construct_justifications(
                     review_by=carried.review_by,
                     source=f"construct {carried.construct_type} ({carried.package})",
                     carried_by=carried.construct_type,
+                    id=justification_id(carried.construct_type, carried.rule),
                 )
             ] = None
     return tuple(found)

@@ -512,6 +512,15 @@ LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
 
 
 VaultRight = Literal["tokenize", "lookup", "dispose", "update"]
+_ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def detokenize_alias_name(role_arn: str) -> str:
+    """The detokenize alias a caller role invokes (the same rule as pci_constructs.card_vault.detokenize_alias_name,
+    which a test compares): `caller-` and the role's name, path dropped, other characters `-`, at most 128."""
+    return ("caller-" + _ALIAS_CHARACTERS.sub("-", role_arn.rsplit("/", 1)[-1]))[:128]
+
+
 _S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -806,6 +815,12 @@ class CardVaultConfig(_Frozen):
         for arn in value:
             if not _ROLE_ARN.match(arn):
                 raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        # Each caller invokes its own alias, caller-<role name> (pci_constructs/card_vault.py
+        # detokenize_alias_name): two roles giving one alias name could not be told apart.
+        aliases = [detokenize_alias_name(arn) for arn in value]
+        repeated = sorted({a for a in aliases if aliases.count(a) > 1})
+        if repeated:
+            raise ValueError(f"two roles give the detokenize alias name {repeated[0]!r}: name them apart")
         return value
 
 
@@ -919,7 +934,15 @@ class IdentityConfig(_Frozen):
         description="Maximum session of every operator role, 900-3600 seconds.",
     )
     password_min_length: int = Field(default=14, ge=12, le=128, description="PCI DSS 8.3.6 needs at least 12.")
-    password_reuse_prevention: int = Field(default=24, ge=4, le=24, description="PCI DSS 8.3.7: not one of the last 4.")
+    password_reuse_prevention: int = Field(
+        default=24,
+        ge=24,
+        le=24,
+        description=(
+            "PCI DSS 8.3.7 asks no reuse of the last 4; Security Hub IAM.16 (PCI DSS v4.0.1 standard) fails any"
+            " value but 24, the most IAM remembers."
+        ),
+    )
     password_max_age_days: int = Field(default=90, ge=1, le=90, description="PCI DSS 8.3.9: at most 90 days.")
     unused_access_analyzer: bool = Field(
         default=False,
@@ -1128,7 +1151,11 @@ class AcknowledgmentAdoption(_GovernanceFields):
     what is matched and whether the gate passes never change)."""
 
     entry: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9-]{2,80}$", description="The id of an entry of compliance/acknowledgments.yaml."
+        pattern=r"^[a-z0-9][a-z0-9-]{2,80}$",
+        description=(
+            "The id of an entry of compliance/acknowledgments.yaml, or of a justification a reusable construct"
+            " carries (construct-<class>-<rule>, shown in the evidence's exception register)."
+        ),
     )
 
 
@@ -1180,8 +1207,9 @@ class EnvironmentConfig(_Frozen):
     adopt: tuple[AcknowledgmentAdoption, ...] = Field(
         default=(),
         description=(
-            "Entries of compliance/acknowledgments.yaml this environment's risk owner adopts (by id), with"
-            " their own governance; shown in the evidence, never changing whether the gate passes."
+            "Entries of compliance/acknowledgments.yaml and justifications reusable constructs carry that this"
+            " environment's risk owner adopts (by id), with their own governance; shown in the evidence, never"
+            " changing whether the gate passes."
         ),
     )
     card_vault: CardVaultConfig | None = Field(

@@ -53,9 +53,11 @@ TITLES = {
     "3.5.1": "PAN is rendered unreadable anywhere it is stored",
     "3.5.1.1": "Hashes rendering PAN unreadable are keyed cryptographic hashes of the entire PAN",
     "3.5.1.2": "Disk-level encryption renders PAN unreadable only on removable media (else also 3.5.1)",
+    "3.5.1.3": "Where disk-level encryption renders PAN unreadable, its access is managed apart from the OS",
     "3.6.1": "Procedures protect cryptographic keys used to protect stored account data",
     "3.7.2": "Key-management procedures cover secure key distribution",
     "3.7.4": "Cryptographic keys are changed at the end of their defined cryptoperiod",
+    "3.7.8": "Key custodians formally acknowledge their key-custodian responsibilities",
     "4.2.1": "Strong cryptography protects PAN during transmission over open, public networks",
     "6.3.3": "Security vulnerabilities are addressed by installing patches and updates",
     "6.4.2": "An automated technical solution detects and prevents web-based attacks on public-facing web apps",
@@ -67,6 +69,7 @@ TITLES = {
     "8.3.2": "Strong cryptography renders authentication factors unreadable in transmission and storage",
     "8.3.6": "Passwords meet minimum length and complexity",
     "8.3.7": "Passwords cannot equal any of the last four used",
+    "8.3.8": "Authentication policies and procedures are documented and communicated to all users",
     "8.3.9": "Passwords or passphrases are changed at least every 90 days (or access is analysed dynamically)",
     "8.4.1": "MFA is implemented for all non-console access into the CDE for administrators",
     "8.4.2": "MFA is implemented for all access into the CDE",
@@ -135,14 +138,31 @@ SECURITY_HUB_CONTROLS: tuple[SecurityHubControl, ...] = (
     SecurityHubControl("S3.17", "S3_DEFAULT_ENCRYPTION_KMS", ("3.5.1",)),
 )
 
+# 5.2.2 in the report and in the responsibility matrix (evidence/workpapers.py) say the same: the templates
+# deploy no anti-malware solution; GuardDuty's threat detection (runtime monitoring, Lambda network
+# activity, S3) is not claimed for 5.2.2, and the vault's functions run on AWS-managed Lambda hosts.
+ANTI_MALWARE_TEMPLATES = (
+    "none: no anti-malware solution in the templates; GuardDuty threat detection is not claimed as 5.2.2"
+    " anti-malware, and the functions run on AWS-managed Lambda hosts (AWS's under its AOC)"
+)
+ANTI_MALWARE_CUSTOMER = (
+    "Evaluate the systems of the CDE for malware risk (5.2.3 for components judged not at risk) and deploy an"
+    " anti-malware solution (5.2.2) on any system added that is at risk; GuardDuty findings are detection only."
+)
+
 CUSTOMER_RESPONSIBILITIES = {
     "1.2.2": "Route every change to the network code through reviewed pull requests and keep the approvals;"
     " the report's diff between commits is the change record to attach.",
     "1.2.5": "Approve each allowed flow listed in the flow table below and record its business need.",
     "1.2.7": "Review the network diagram and flow table at least every six months and record the review.",
     "3.2.1": "Define how long card data is kept and delete it when the period ends (application logic).",
+    "3.7.8": "Have every key custodian (the holders of the key administrator roles, and whoever runs the vault's"
+    " Keys and rewrap jobs) acknowledge their responsibilities in writing or electronically, and keep the records.",
+    "5.2.2": ANTI_MALWARE_CUSTOMER,
     "6.3.3": "Patch application code and its dependencies; keep runtime and engine minor versions current.",
     "6.4.3": "Inventory, authorise and integrity-check every script on the payment page.",
+    "8.3.8": "Document the authentication policies and procedures and communicate them to every user; keep the"
+    " distribution record.",
     "8.4.2": "Enforce MFA for every human access into the CDE (IAM Identity Center or the identity provider).",
     "10.4.1": "Review security events and the alarms this landing zone raises at least daily.",
     "11.3.1": "Run internal vulnerability scans at least quarterly and after significant changes.",
@@ -154,14 +174,22 @@ CUSTOMER_RESPONSIBILITIES = {
 
 
 # -- what each line of template evidence supports, and what it cannot show ---------------------------
-# The v4.0.1 testing procedure a configuration examination of the templates supports, paraphrased
-# from "Requirements and Testing Procedures" v4.0.1 (the procedure that examines system or NSC
-# configurations). Requirements missing here are cited as "<requirement> (configuration examination)".
-# Checked against the standard's text on 2026-12-02 (evidence/pci_dss_v4_0_1_ids.txt, its sources):
-# 3.5.1 cites .a (the system), not .b (repository contents); 3.5.1.1 cites .a (the keyed-hash
-# method; .b is the key-management documentation); 10.7.2 cites .b (.a examines documentation).
+# The v4.0.1 defined-approach testing procedure a configuration examination of the templates supports,
+# paraphrased (never quoted) from "Requirements and Testing Procedures" v4.0.1: the procedure that
+# examines system or NSC configurations. Every requirement a synth rule or a statement cites has an
+# entry (tests/test_evidence_catalog.py); each identifier is in evidence/pci_dss_v4_0_1_ids.txt, where
+# "read" marks the procedures whose wording was compared and "tree" those only found in the
+# requirement tree (the paraphrase then says "procedure wording not compared"). A requirement with a
+# single testing procedure carries its own number (10.2.1, 1.4.2, 6.4.2, 8.3.7, ...).
+# Checked against the standard's text on 2026-12-02: 3.5.1 cites .a (the system), not .b (repository
+# contents); 3.5.1.1 cites .a (the keyed-hash method; .b is the key-management documentation); 10.7.2
+# cites .b (.a examines documentation); 2.2.1 cites .c (configuration settings; .a/.b are standards and
+# policies); 6.3.3 .b (installed versions against the latest); 8.3.1 .a (the documented factors; .b
+# observes an authentication); 8.6.2 .b (scripts and configuration files); 11.5.2 .b (the mechanism's
+# settings); 2.2.2 .c (configuration files: unused vendor defaults removed); 2.2.6 .b (configurations).
+_NOT_COMPARED = "procedure wording not compared"
 TESTING_PROCEDURES = {
-    "1.2.1": ("1.2.1.b", "examine NSC configurations against the configuration standards"),
+    "1.2.1": ("1.2.1.b", f"examine NSC configurations against the configuration standards ({_NOT_COMPARED})"),
     "1.2.3": ("1.2.3.a", "examine the network diagram and the network configurations"),
     "1.2.4": ("1.2.4.a", "examine the data-flow diagram"),
     "1.3.1": ("1.3.1.b", "examine NSC configurations: inbound traffic to the CDE is restricted"),
@@ -169,24 +197,51 @@ TESTING_PROCEDURES = {
     "1.4.1": ("1.4.1.b", "examine NSC configurations between trusted and untrusted networks"),
     "1.4.2": ("1.4.2", "examine NSC configurations: inbound traffic from untrusted networks"),
     "1.4.4": ("1.4.4.b", "examine NSC configurations: stores not directly reachable from untrusted networks"),
+    "2.2.1": ("2.2.1.c", "examine configuration settings: the configuration standards are applied"),
+    "2.2.2": ("2.2.2.c", "examine configuration files: vendor default accounts not used are removed or disabled"),
+    "2.2.6": ("2.2.6.b", "examine system configurations: security parameters set to prevent misuse"),
     "3.5.1": ("3.5.1.a", "examine the system that renders PAN unreadable: method and algorithms"),
     "3.5.1.1": ("3.5.1.1.a", "examine the hashing method: keyed cryptographic hashes of the entire PAN"),
     "3.5.1.2": ("3.5.1.2.a", "examine encryption processes: disk-level encryption only as 3.5.1.2 allows"),
+    "3.5.1.3": ("3.5.1.3.a", "examine the configuration and authentication of disk-level encryption used for PAN"),
     "3.6.1": ("3.6.1", "examine key-management documentation and configurations"),
     "3.7.4": ("3.7.4.b", "examine documentation and key storage: keys changed at the end of the cryptoperiod"),
+    "3.7.8": ("3.7.8", f"custodians' formal acknowledgment of their responsibilities ({_NOT_COMPARED})"),
     "4.2.1": ("4.2.1.b", "examine system configurations: strong cryptography and security protocols"),
-    "6.4.2": ("6.4.2", "examine system configuration settings of the automated technical solution"),
-    "7.2.1": ("7.2.1.b", "examine access control settings against the access control model"),
-    "7.2.2": ("7.2.2.b", "examine access settings: least privilege"),
-    "8.2.2": ("8.2.2.a", "examine user account lists for shared, group or generic accounts"),
-    "8.3.2": ("8.3.2.a", "examine configurations: authentication factors unreadable in transmission and storage"),
+    "5.2.2": ("5.2.2", f"the anti-malware solution detects and removes, blocks or contains malware ({_NOT_COMPARED})"),
+    "6.2.4": ("6.2.4", f"software engineering techniques of bespoke software ({_NOT_COMPARED})"),
+    "6.3.1": ("6.3.1", f"identifying and risk-ranking security vulnerabilities ({_NOT_COMPARED})"),
+    "6.3.3": ("6.3.3.b", "examine system components: installed versions against the latest security updates"),
+    "6.4.2": ("6.4.2", f"examine system configuration settings of the automated technical solution ({_NOT_COMPARED})"),
+    "6.5.1": ("6.5.1", f"changes to production follow the change procedures ({_NOT_COMPARED})"),
+    "7.2.1": ("7.2.1.b", f"examine access control settings against the access control model ({_NOT_COMPARED})"),
+    "7.2.2": ("7.2.2.b", "examine user access settings, privileged users included: least privilege"),
+    "7.3.1": ("7.3.1", f"access control system settings: need to know, all components ({_NOT_COMPARED})"),
+    "8.2.1": ("8.2.1", f"unique IDs for every user ({_NOT_COMPARED})"),
+    "8.2.2": ("8.2.2.a", f"examine user account lists for shared, group or generic accounts ({_NOT_COMPARED})"),
+    "8.3.1": ("8.3.1.a", "examine the authentication factors used (8.3.1.b observes an authentication)"),
+    "8.3.2": ("8.3.2.a", f"authentication factors unreadable in transmission and storage ({_NOT_COMPARED})"),
+    "8.3.6": ("8.3.6", f"examine system configuration settings: password complexity ({_NOT_COMPARED})"),
+    "8.3.7": ("8.3.7", "examine system configuration settings: no reuse of the last four passwords"),
+    "8.3.8": ("8.3.8.a", "examine procedures and interview personnel: authentication policies distributed to users"),
+    "8.3.9": ("8.3.9", f"examine system configuration settings: 90-day change or dynamic analysis ({_NOT_COMPARED})"),
+    "8.3.10.1": ("8.3.10.1", f"service providers: customer users' password changes ({_NOT_COMPARED})"),
+    "8.6.2": ("8.6.2.b", "examine scripts, configuration files and source code: no passwords of system accounts"),
+    "8.6.3": ("8.6.3", f"application and system account passwords protected against misuse ({_NOT_COMPARED})"),
     "10.2.1": ("10.2.1", "examine audit log configurations: logs enabled and active"),
+    "10.2.1.1": ("10.2.1.1", "examine audit log configurations and log data: individual access to cardholder data"),
     "10.3.2": ("10.3.2", "examine system configurations and privileges: log files protected from modification"),
     "10.3.3": ("10.3.3", "examine backup configurations of audit logs"),
     "10.3.4": ("10.3.4", "examine settings and monitored files of change-detection mechanisms"),
+    "10.4.1": ("10.4.1", f"daily review of security events and critical logs ({_NOT_COMPARED})"),
+    "10.4.1.1": ("10.4.1.1", "examine log review mechanisms: automated mechanisms perform log reviews"),
+    "10.4.2": ("10.4.2", f"periodic review of the logs of all other components ({_NOT_COMPARED})"),
     "10.5.1": ("10.5.1.b", "examine audit log retention configuration"),
     "10.7.2": ("10.7.2.b", "observe detection and alerting: a failed critical security control raises an alert"),
-    "11.5.1": ("11.5.1.a", "examine system configurations of intrusion-detection techniques"),
+    "11.3.1": ("11.3.1", f"internal vulnerability scans ({_NOT_COMPARED})"),
+    "11.5.1": ("11.5.1.a", f"examine system configurations of intrusion-detection techniques ({_NOT_COMPARED})"),
+    "11.5.2": ("11.5.2.b", "examine the change-detection mechanism's settings: alerts and weekly comparisons"),
+    "12.3.4": ("12.3.4", f"review of hardware and software technologies in use ({_NOT_COMPARED})"),
 }
 
 # Per requirement, what template evidence cannot show: the procedures that need interviews,
@@ -217,6 +272,11 @@ LIMITS = {
     "3.7.4": "the cryptoperiod of the two HMAC_256 keyed-hash keys: KMS does not rotate HMAC keys"
     " automatically; manual rotation through the vault's Keys function is not evidenced",
     "6.2.4": "engineering techniques in bespoke software: documentation and interview only",
+    "3.7.8": "the custodians' acknowledgments: records of people outside the templates (not evidenced)",
+    "8.3.8": "the policies' distribution and users' familiarity (8.3.8.a-c: procedures, their content, interviews);"
+    " records outside the templates (not evidenced)",
+    "5.2.2": "anti-malware on systems: the templates deploy none (not evidenced)",
+    "3.5.1.3": "nothing more: it applies only where disk-level encryption is what renders PAN unreadable",
     "10.2.1.1": "individual user access to cardholder data held in RDS: pgaudit is not configured, so only"
     " the vault functions' Lambda invoke data events apply",
     "12.4.2": "applies to service providers only; the quarterly review is not evidenced by templates",
@@ -272,6 +332,25 @@ UNRELATED_MAPPINGS = {
     ("PCI4-TRAIL-MULTI-REGION", "10.2.2"): "multi-region is coverage (10.2.1), not the record's contents",
     ("PCI4-ACCOUNT-GUARD-VALUES", "1.4.4"): "an IAM password policy does not keep stores off untrusted networks",
     ("PCI4-SECRET-ROTATION", "8.3.9"): "database master-secret rotation is 8.6.3 (system accounts), not 8.3.9",
+    # Reviewed with every other pair (evidence/mapping_reasons.py), 2026-12-02:
+    ("PCI4-LAMBDA-IN-VPC", "1.4.4"): "1.4.4 concerns components that store cardholder data; a function stores"
+    " none (the functions outside a VPC are CDK's deploy-time providers, which set account settings only)",
+    ("PCI4-EVENTBRIDGE-BUS-POLICY", "1.4.4"): "an event bus stores no cardholder data; who may put events is"
+    " access control, not a store's network reachability",
+    ("PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE", "1.4.4"): "a service principal's invoke condition is access control"
+    " (7.2.1), not a store's network reachability",
+    ("PCI4-ACCOUNT-GUARD-VALUES", "8.3.10.1"): "8.3.10.1 concerns a service provider's customer users; the IAM"
+    " password policy governs this account's IAM users",
+    ("PCI4-ACCOUNT-GUARD-VALUES", "8.6.3"): "the application and system accounts here are roles and IAM-authenticated"
+    " database users, which no IAM password policy governs",
+    ("PCI4-CODEBUILD-HARDENED", "6.5.1"): "6.5.1 is change control documented and traced; a build project's"
+    " hardening is not it",
+    ("PCI4-TEMPLATE-PARAMETERS-RESOLVED", "6.5.1"): "resolvable parameters make the templates examinable; they"
+    " are not a change procedure",
+    ("PCI4-SECURITYHUB-PCI-V401", "11.5.2"): "Security Hub evaluates controls; the change-detection mechanism for"
+    " configurations is AWS Config (PCI4-CONFIG-ALL-RESOURCES)",
+    ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert; the trail's signed"
+    " digest files are the change detection 10.3.4 examines",
 }
 
 # Conformance-pack Config rules whose PciDssV401Requirements metadata names a requirement the rule

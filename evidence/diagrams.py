@@ -26,7 +26,7 @@ from evidence.flows import (
     database_tls,
     deploy_triggers,
     grants,
-    invoke_callers,
+    invoke_grants,
     key_reference,
     kms_key,
     log_group_of,
@@ -67,6 +67,8 @@ class Edge:
     kind: str = "flow"  # flow (allowed traffic), route, deny, key, log, data
     refs: tuple[str, ...] = ()  # template references of the rules that allow it
     detail: str = ""  # a numbered hop's full text (what, protocol and port, in-transit encryption)
+    tls: str = ""  # a data-flow hop's in-transit encryption ("" where the hop is not a transmission)
+    data: str = ""  # the card-data elements a data-flow hop carries ("no PAN: ..." where none)
 
 
 @dataclass
@@ -442,11 +444,28 @@ def _flow_label(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _endpoint_note(topo: RegionTopology, service: str) -> str:
-    """How a function reaches an AWS API from the VPC: its interface endpoint when there is one."""
+def _endpoint_port(topo: RegionTopology, service: str) -> str:
+    """Protocol and port a function reaches an AWS API on from the VPC, and through which endpoint."""
     if any(service_name(e) == service for e in topo.endpoints if e.prop("VpcEndpointType") == "Interface"):
-        return f"HTTPS 443, TLS, {service} interface endpoint"
-    return "HTTPS 443, TLS, public AWS endpoint"
+        return f"HTTPS 443 ({service} interface endpoint)"
+    return f"HTTPS 443 (public {service} endpoint)"
+
+
+def _endpoint_tls(topo: RegionTopology, service: str) -> str:
+    """In-transit encryption to an AWS API: TLS, inside the VPC to its interface endpoint when there is one
+    ("Access an AWS service using an interface VPC endpoint", AWS PrivateLink Guide)."""
+    if any(service_name(e) == service for e in topo.endpoints if e.prop("VpcEndpointType") == "Interface"):
+        return "TLS to the interface endpoint (traffic stays on the AWS network)"
+    return "TLS (AWS API over the NAT and egress firewall)"
+
+
+def _statement_logging(model: TemplateModel, db: Resource) -> str:
+    """What the parameter group makes PostgreSQL log of statements (`log_statement`)."""
+    for group in model.references(db.stack, db.prop("DBParameterGroupName")):
+        params = group.prop("Parameters", default={}) or {}
+        if group.type == "AWS::RDS::DBParameterGroup" and params.get("log_statement") is not None:
+            return f"connections and statements as log_statement={params.get('log_statement')} logs them"
+    return "connections and errors (log_statement not set: PostgreSQL's default, none)"
 
 
 def _legend(diagram: Diagram, *, flows: bool) -> None:
@@ -469,6 +488,43 @@ def _legend(diagram: Diagram, *, flows: bool) -> None:
             ),
             legend,
         )
+
+
+# The card-data elements each kind of hop carries, as the vault's code handles them (lambda/card_vault/):
+# the API takes the PAN, expiry and cardholder name in the request body and answers with a token;
+# the database only ever receives them encrypted (envelope.py) or truncated, with the keyed hash.
+CARD_REQUEST = "PAN, expiry, cardholder name (request body); token and last four in the response"
+CARD_STORED = (
+    "PAN and cardholder name as AES-256-GCM ciphertext, PAN keyed hash, first six / last four, expiry, token:"
+    " never cleartext PAN (encrypted in the function before it is sent)"
+)
+NO_CARD_DATA = "no card data"
+MASKED_LOGS = (
+    "no PAN: masked at source (`card_vault.logs.MaskingFormatter` runs `card_vault.pan.mask_pans` on every line)"
+)
+AT_REST = "at rest (KMS key use, no network transmission of card data)"
+AWS_INTERNAL = "AWS-internal service call (TLS)"
+# KMS calls: what each sends to the KMS endpoint. GenerateMac sends its message, the cleartext PAN, to
+# KMS over TLS (AWS KMS API Reference, "GenerateMac": Message, up to 4096 bytes), so that hop carries PAN
+# and KMS is in the flow; the data-key calls send and receive keys only, the PAN is encrypted locally.
+_KMS_DATA = {
+    "GenerateMac": "cleartext PAN (the MAC's message) to the KMS endpoint; the keyed hash back",
+    "VerifyMac": "cleartext PAN (the MAC's message) to the KMS endpoint",
+    "GenerateDataKey": "no PAN: a data key back (plaintext and wrapped); the PAN is encrypted in the function",
+    "Decrypt": "no PAN: a wrapped data key sent, the data key back; the PAN is decrypted in the function",
+    "ReEncryptFrom": "no PAN: wrapped data keys only",
+    "ReEncryptTo": "no PAN: wrapped data keys only",
+    "DescribeKey": "no card data: key metadata",
+}
+
+
+def _kms_hop_data(actions: Iterable[str]) -> str:
+    names = sorted({a.split(":", 1)[-1] for a in actions})
+    pan = [n for n in names if _KMS_DATA.get(n, "").startswith("cleartext PAN")]
+    if pan:
+        return f"{_KMS_DATA[pan[0]]} ({', '.join(names)})"
+    known = [_KMS_DATA[n] for n in names if n in _KMS_DATA]
+    return known[0] if len(set(known)) == 1 else "no PAN: key material and metadata only"
 
 
 def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
@@ -502,10 +558,18 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             nodes[resource.key] = diagram.add(Node(ids("n"), label, kind, resource=resource.key), cluster)
         return nodes[resource.key]
 
-    def edge(source: str, target: str, kind: str, *parts: str, refs: tuple[str, ...] = ()) -> None:
+    def edge(
+        source: str,
+        target: str,
+        kind: str,
+        *parts: str,
+        refs: tuple[str, ...] = (),
+        tls: str = "",
+        data: str = "",
+    ) -> None:
         label = _flow_label(*parts)
         if not any(e.source == source and e.target == target and e.label == label for e in diagram.edges):
-            diagram.edges.append(Edge(source, target, label, kind, refs))
+            diagram.edges.append(Edge(source, target, label, kind, refs, tls=tls, data=data))
 
     def key_node(key: Resource) -> str:
         rotation = "rotates yearly" if key.prop("EnableKeyRotation") is True else "no automatic rotation"
@@ -522,7 +586,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
 
     def protect(store_node: str, key: Resource | None, what: str) -> None:
         if key is not None:
-            edge(key_node(key), store_node, "key", f"encrypts {what}")
+            edge(key_node(key), store_node, "key", f"encrypts {what}", "KMS (at rest)", tls=AT_REST, data=NO_CARD_DATA)
 
     lbs = [lb for lb in topo.load_balancers if lb.prop("Scheme", default="internet-facing") == "internet-facing"]
     functions: dict[tuple[str, str], Resource] = {}
@@ -535,12 +599,29 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             if target.key != lb.key:
                 continue
             waf = node_for(web_acl, f"AWS WAF web ACL\n{display_name(web_acl)}")
-            edge(waf, lb_node, "data", "inspected request, then processed", "in the load balancer (same TLS session)")
+            edge(
+                waf,
+                lb_node,
+                "data",
+                "inspected request, then processed",
+                "in the load balancer (same TLS session)",
+                tls="the client's TLS session, terminated at the load balancer",
+                data=CARD_REQUEST,
+            )
             entry = waf
             for config in model.referrers(web_acl, "AWS::WAFv2::LoggingConfiguration"):
                 for dest in _log_destinations(model, config):
                     if dest.type == "AWS::Logs::LogGroup":
-                        edge(waf, log_node(dest, "WAF request logs (authorization, cookie redacted)"), "log", "")
+                        edge(
+                            waf,
+                            log_node(dest, "WAF request logs (authorization, cookie redacted)"),
+                            "log",
+                            "WAF request logs",
+                            "AWS WAF log delivery to CloudWatch Logs",
+                            tls=AWS_INTERNAL,
+                            data="no PAN: request line and headers only, never the body (where the API takes the PAN);"
+                            " authorization and cookie redacted",
+                        )
         https = [li for li in listeners if li.prop("Protocol") == "HTTPS"]
         for listener in https:
             mtls = listener.prop("MutualAuthentication", "Mode")
@@ -549,13 +630,23 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 entry,
                 "data",
                 "PAN in the request body",
-                f"HTTPS {listener.prop('Port')}, {listener.prop('SslPolicy')}",
-                f"mutual TLS: {mtls}" if mtls else "no client certificate required",
+                f"HTTPS {listener.prop('Port')}",
+                tls=f"TLS ({listener.prop('SslPolicy')}); "
+                + (f"mutual TLS: {mtls}" if mtls else "no client certificate required"),
+                data=CARD_REQUEST,
             )
         for listener in (li for li in listeners if li.prop("Protocol") == "HTTP"):
             redirect = any(a.get("Type") == "redirect" for a in listener.prop("DefaultActions", default=[]) or [])
             if redirect:
-                edge(client, lb_node, "flow", f"HTTP {listener.prop('Port')}: 301 redirect to HTTPS only, no data")
+                edge(
+                    client,
+                    lb_node,
+                    "flow",
+                    f"HTTP {listener.prop('Port')}: 301 redirect to HTTPS only",
+                    f"HTTP {listener.prop('Port')}",
+                    tls="none: plain HTTP, which answers only with a redirect",
+                    data="none (a client that sends a PAN over HTTP gets a redirect; the body is not forwarded)",
+                )
         bucket = _lb_attribute(lb, "access_logs.s3.bucket")
         if _lb_attribute(lb, "access_logs.s3.enabled") == "true" and bucket is not None:
             for found in model.references(lb.stack, bucket):
@@ -569,7 +660,15 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 sink = node_for(
                     found, f"S3 bucket {display_name(found)}\naccess + connection logs ({sse or 'default encryption'})"
                 )
-                edge(lb_node, sink, "log", "access and connection logs (no request bodies)")
+                edge(
+                    lb_node,
+                    sink,
+                    "log",
+                    "access and connection logs",
+                    "Elastic Load Balancing log delivery to S3",
+                    tls=AWS_INTERNAL,
+                    data="no PAN: request line, client address and TLS details, never the body",
+                )
         for fn in _lambda_targets(model, lb):
             functions[fn.key] = fn
             edge(
@@ -577,7 +676,9 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 node_for(fn, f"Lambda function\n{display_name(fn)}"),
                 "data",
                 "invoke (Lambda target group)",
-                "AWS-internal HTTPS",
+                "Lambda Invoke",
+                tls="AWS-internal HTTPS (TLS)",
+                data=CARD_REQUEST,
             )
     for fn in scope.vault_functions:
         if model.stack_of(fn).region == topo.region or (model.stack_of(fn).region is None and len(model.stacks) == 1):
@@ -585,9 +686,16 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
 
     # Security-group flows from the functions and the load balancer's groups, member to member.
     member_nodes: dict[tuple[str, str], list[str]] = {}
+    rotation_groups: set[tuple[str, str]] = set()  # the hosted rotation's groups: credentials only
+    migration_groups: set[tuple[str, str]] = set()  # groups of functions a deploy trigger runs: DDL only
+    proxy_stores: list[Resource] = []
     for group_key, members in topo.members.items():
         for member in members:
             res = member.resource
+            if res.type == "AWS::Lambda::Function" and res.key in functions and deploy_triggers(model, res):
+                migration_groups.add(group_key)
+            if res.type == "AWS::SecretsManager::RotationSchedule":
+                rotation_groups.add(group_key)
             if res.type == "AWS::Lambda::Function" and res.key in functions:
                 member_nodes.setdefault(group_key, []).append(node_for(res, f"Lambda function\n{display_name(res)}"))
             elif res.type == "AWS::RDS::DBProxy":
@@ -629,14 +737,38 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             )
         else:
             tls = database_tls(model, store)
+        carried = CARD_STORED
+        if store.type == "AWS::RDS::DBProxy":
+            pass
+        elif source_group.key in rotation_groups:
+            carried = "database credentials only (the rotation changes the master password)"
+        elif source_group.key in migration_groups:
+            carried = "schema changes (DDL) only: no card data"
+        source_proxy = by_target.get(source_group.key)
+        auth = (
+            _proxy_auth(model, source_proxy)
+            if source_proxy is not None and source_proxy.type == "AWS::RDS::DBProxy"
+            else ""
+        )
         for source in member_nodes.get(source_group.key, []):
             for sink in member_nodes.get(target_group.key, []):
-                edge(source, sink, "data", f"PostgreSQL {rule.protocol}", tls, refs=(rule.ref,))
+                edge(
+                    source,
+                    sink,
+                    "data",
+                    f"PostgreSQL {rule.protocol}",
+                    rule.protocol + (f"; {auth}" if auth else ""),
+                    refs=(rule.ref,),
+                    tls=tls,
+                    data=carried,
+                )
+        if store.type == "AWS::RDS::DBProxy" and store not in proxy_stores:
+            proxy_stores.append(store)
 
     # Each function: its invokers, schedule, deploy trigger, AWS API calls and log group.
     for fn in sorted(functions.values(), key=lambda f: f.path):
         fn_node = node_for(fn, f"Lambda function\n{display_name(fn)}")
-        for caller in invoke_callers(model, fn):
+        for caller, via_alias in invoke_grants(model, fn):
             if caller.startswith("arn:"):
                 who = nodes.setdefault(
                     ("caller", caller),
@@ -650,17 +782,39 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     ),
                 )
                 edge(
-                    who, fn_node, "data", "lambda:InvokeFunction, response carries the PAN", "HTTPS 443, TLS (AWS API)"
+                    who,
+                    fn_node,
+                    "data",
+                    "lambda:InvokeFunction, response carries the PAN",
+                    "HTTPS 443 (Lambda API)" + (f", its own alias {via_alias}" if via_alias else ""),
+                    tls="TLS (AWS API)",
+                    data="token in the request; PAN, expiry and cardholder name in the response",
                 )
         for expression in schedules(model, fn):
             timer = nodes.setdefault(
                 ("schedule", expression + fn.logical_id),
                 diagram.add(Node(ids("n"), f"EventBridge schedule\n{expression}", "connected"), connected),
             )
-            edge(timer, fn_node, "flow", "scheduled invoke (purge of expired cards)", "AWS-internal")
+            edge(
+                timer,
+                fn_node,
+                "flow",
+                "scheduled invoke (purge of expired cards)",
+                "EventBridge to Lambda",
+                tls=AWS_INTERNAL,
+                data="none: a schedule event (the purge deletes expired cards in the database)",
+            )
         for trigger in deploy_triggers(model, fn):
             runner = node_for(trigger, "CloudFormation deploy trigger\n(runs when the function changes)")
-            edge(runner, fn_node, "flow", "invoke at deploy (schema migration)", "AWS-internal")
+            edge(
+                runner,
+                fn_node,
+                "flow",
+                "invoke at deploy (schema migration)",
+                "CloudFormation to Lambda",
+                tls=AWS_INTERNAL,
+                data=NO_CARD_DATA,
+            )
         fn_grants = grants(model, fn)
         # Keys the function uses only through what they protect (its environment, a secret it reads):
         # drawn once, as that key's "encrypts" edge.
@@ -672,25 +826,103 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             target = grant.target
             calls = short_actions(grant.actions)
             if target.type == "AWS::KMS::Key" and target.key not in indirect:
-                edge(fn_node, key_node(target), "key", f"kms:{calls}", _endpoint_note(topo, "kms"))
+                carried = _kms_hop_data(grant.actions)
+                edge(
+                    fn_node,
+                    key_node(target),
+                    "data" if carried.startswith("cleartext PAN") else "key",
+                    f"kms:{calls}",
+                    _endpoint_port(topo, "kms"),
+                    tls=_endpoint_tls(topo, "kms"),
+                    data=carried,
+                )
             elif target.type == "AWS::SecretsManager::Secret":
                 role = "keyed-hash (HMAC) key" if target.key in scope.keyed_hash_keys else "database credentials"
                 secret = node_for(target, f"Secrets Manager secret\n{display_name(target)}\n{role}")
-                edge(fn_node, secret, "flow", f"secretsmanager:{calls}", _endpoint_note(topo, "secretsmanager"))
+                edge(
+                    fn_node,
+                    secret,
+                    "flow",
+                    f"secretsmanager:{calls}",
+                    _endpoint_port(topo, "secretsmanager"),
+                    tls=_endpoint_tls(topo, "secretsmanager"),
+                    data=f"{role} (no card data)",
+                )
                 protect(secret, kms_key(model, target, "KmsKeyId"), "the secret")
         group = log_group_of(model, fn)
         if group is not None:
-            edge(fn_node, log_node(group, f"{display_name(fn)} logs (no PAN)"), "log", _endpoint_note(topo, "logs"))
+            edge(
+                fn_node,
+                log_node(group, f"{display_name(fn)} logs (no PAN)"),
+                "log",
+                "function logs",
+                _endpoint_port(topo, "logs"),
+                tls=_endpoint_tls(topo, "logs"),
+                data=MASKED_LOGS,
+            )
+        if fn.prop("TracingConfig", "Mode") == "Active":
+            if ("xray", topo.region) not in nodes:  # one X-Ray node per region, however many functions trace
+                # X-Ray always encrypts traces at rest ("Data protection in AWS X-Ray", X-Ray Developer Guide);
+                # the templates set neither its key nor its retention.
+                nodes[("xray", topo.region)] = diagram.add(
+                    Node(ids("n"), "AWS X-Ray: trace segments\nkept by X-Ray (retention not set here)", "connected"),
+                    connected,
+                )
+                diagram.stores.append(
+                    (
+                        f"AWS X-Ray traces ({topo.region})",
+                        "trace segments: names and timings, no PAN",
+                        "X-Ray encryption at rest (its default; no KMS key set in the templates)",
+                        "none in the templates",
+                        "X-Ray's own (not set in the templates)",
+                    )
+                )
+            tracer = nodes[("xray", topo.region)]
+            edge(
+                fn_node,
+                tracer,
+                "log",
+                "trace segments (active tracing)",
+                "UDP 2000 to the Lambda X-Ray daemon, which sends on over " + _endpoint_port(topo, "xray"),
+                tls="daemon: inside the execution environment; to X-Ray: " + _endpoint_tls(topo, "xray"),
+                data="no PAN: segment names and timings only (`card_vault.tracing.traced` records no arguments,"
+                " results or request data)",
+            )
         protect(fn_node, kms_key(model, fn, "KmsKeyArn"), "environment variables")
+
+    # The proxy's own calls: the secrets it logs in with (and their key), or none with end-to-end IAM.
+    for proxy in proxy_stores:
+        proxy_node = nodes.get(proxy.key)
+        for credential in _proxy_secrets(model, proxy) if proxy_node else []:
+            secret_node = node_for(
+                credential, f"Secrets Manager secret\n{display_name(credential)}\ndatabase credentials"
+            )
+            edge(
+                proxy_node or "",
+                secret_node,
+                "flow",
+                "secretsmanager:GetSecretValue (the proxy's role)",
+                "HTTPS 443 (Secrets Manager API, from the proxy's AWS-managed network)",
+                tls="TLS (AWS API)",
+                data="database credentials (no card data)",
+            )
+            secret_key = kms_key(model, credential, "KmsKeyId")
+            if secret_key is not None:
+                edge(
+                    proxy_node or "",
+                    key_node(secret_key),
+                    "key",
+                    "kms:Decrypt through Secrets Manager (kms:ViaService)",
+                    "Secrets Manager to KMS",
+                    tls=AWS_INTERNAL,
+                    data="no card data: the secret's data key",
+                )
 
     # Databases: keys, backups, log exports.
     for db in topo.databases:
         db_node = node_for(db, f"RDS DB instance: {display_name(db)}\n{db.prop('Engine')} {db.prop('EngineVersion')}")
         key = kms_key(model, db, "KmsKeyId")
-        what = ["storage, backups, snapshots"]
-        if kms_key(model, db, "PerformanceInsightsKMSKeyId") is not None:
-            what.append("Performance Insights")
-        protect(db_node, key, "; ".join(what))
+        protect(db_node, key, "storage, backups, snapshots")
         days = db.prop("BackupRetentionPeriod")
         kept = "kept after deletion" if db.prop("DeleteAutomatedBackups") is False else "deleted with the instance"
         backups = nodes.setdefault(
@@ -700,13 +932,65 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 cde if scope.kind_of(db) == "cde" else connected,
             ),
         )
-        edge(db_node, backups, "data", "RDS backup (AWS-internal)", "encrypted at rest")
+        edge(
+            db_node,
+            backups,
+            "data",
+            "RDS backup",
+            "RDS to its backup storage (AWS-internal)",
+            tls="AWS-internal; encrypted at rest with the database's key",
+            data="copies of the stored card data: " + CARD_STORED,
+        )
         protect(backups, key, "backups")
+        statements = _statement_logging(model, db)
         for export in db.prop("EnableCloudwatchLogsExports", default=[]) or []:
             name = f"/aws/rds/instance/{display_name(db)}/{export}"
             group = next((g for g in model.resources("AWS::Logs::LogGroup") if g.prop("LogGroupName") == name), None)
             if group is not None:
-                edge(db_node, log_node(group, f"database {export} log"), "log", "")
+                edge(
+                    db_node,
+                    log_node(group, f"database {export} log"),
+                    "log",
+                    f"database {export} log export",
+                    "RDS log export to CloudWatch Logs",
+                    tls=AWS_INTERNAL,
+                    data=(
+                        f"no PAN: {statements}; the functions send only encrypted or truncated card data"
+                        if export == "postgresql"
+                        else f"no PAN: the engine's {export} messages"
+                    ),
+                )
+        insights_key = kms_key(model, db, "PerformanceInsightsKMSKeyId")
+        if db.prop("EnablePerformanceInsights") is True:
+            days = db.prop("PerformanceInsightsRetentionPeriod") or 7
+            insights = nodes.setdefault(
+                ("insights", db.logical_id + db.stack),
+                diagram.add(  # may hold the ciphertext the statements carry: scoped like the database
+                    Node(ids("n"), f"Performance Insights\n{display_name(db)}, kept {days} days", scope.kind_of(db)),
+                    cde if scope.kind_of(db) == "cde" else connected,
+                ),
+            )
+            edge(
+                db_node,
+                insights,
+                "log",
+                "Performance Insights samples",
+                "RDS to Performance Insights (AWS-internal)",
+                tls="AWS-internal; encrypted at rest with "
+                + (alias_of(model, insights_key) if insights_key else "the AWS key"),
+                data="statement text and waits: at most the ciphertext, keyed hash and first six / last four the"
+                " statements carry, never cleartext PAN",
+            )
+            protect(insights, insights_key, "Performance Insights data")
+            diagram.stores.append(
+                (
+                    f"Performance Insights of {display_name(db)}",
+                    "database load samples with statement text (no cleartext PAN)",
+                    "Performance Insights encryption (KMS)",
+                    key_reference(model, insights_key),
+                    f"{days} days",
+                )
+            )
         diagram.stores.append(
             (
                 f"RDS {display_name(db)}",
@@ -732,9 +1016,23 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 flow_log.stack, flow_log.prop("LogDestination")
             ):
                 if group.type == "AWS::Logs::LogGroup":
-                    edge(vpc_node, log_node(group, f"VPC flow logs ({flow_log.prop('TrafficType')})"), "log", "")
+                    edge(
+                        vpc_node,
+                        log_node(group, f"VPC flow logs ({flow_log.prop('TrafficType')})"),
+                        "log",
+                        "VPC flow logs",
+                        "VPC Flow Logs delivery to CloudWatch Logs",
+                        tls=AWS_INTERNAL,
+                        data="no PAN: packet metadata only (addresses, ports, bytes, accept or reject)",
+                    )
     for resource_key in sorted(nodes):
-        if not isinstance(resource_key[0], str) or resource_key[0] in ("caller", "schedule", "backups"):
+        if not isinstance(resource_key[0], str) or resource_key[0] in (
+            "caller",
+            "schedule",
+            "backups",
+            "xray",
+            "insights",
+        ):
             continue
         held = model.resource(resource_key[0], resource_key[1])
         if held is None:
@@ -765,6 +1063,34 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         hop.detail, hop.label = hop.label, str(number)
     _legend(diagram, flows=True)
     return diagram
+
+
+def _proxy_auth(model: TemplateModel, proxy: Resource) -> str:
+    """How an RDS Proxy logs in to its database: end-to-end IAM (DefaultAuthScheme IAM_AUTH: an IAM
+    token from the proxy's role, no Secrets Manager secret; "Configuring IAM authentication for RDS
+    Proxy", RDS User Guide), or the Secrets Manager secrets of its `Auth` entries."""
+    secrets = [
+        s
+        for auth in proxy.prop("Auth", default=[]) or []
+        if isinstance(auth, Mapping)
+        for s in model.references(proxy.stack, auth.get("SecretArn"))
+    ]
+    if proxy.prop("DefaultAuthScheme") == "IAM_AUTH" and not secrets:
+        return "proxy to database by end-to-end IAM authentication (no Secrets Manager secret)"
+    return "proxy to database with the credentials of " + (
+        ", ".join(display_name(s) for s in secrets) or "secrets the templates do not name"
+    )
+
+
+def _proxy_secrets(model: TemplateModel, proxy: Resource) -> list[Resource]:
+    """The Secrets Manager secrets an RDS Proxy reads its database credentials from (`Auth[].SecretArn`)."""
+    found = []
+    for auth in proxy.prop("Auth", default=[]) or []:
+        if isinstance(auth, Mapping):
+            found += [
+                s for s in model.references(proxy.stack, auth.get("SecretArn")) if s.type.startswith("AWS::Secrets")
+            ]
+    return found
 
 
 def _log_destinations(model: TemplateModel, config: Resource) -> list[Resource]:

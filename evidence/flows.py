@@ -113,13 +113,29 @@ def database_tls(model: TemplateModel, database: Resource) -> str:
 
 
 def invoke_callers(model: TemplateModel, function: Resource) -> list[str]:
-    """Principals a function's resource policy lets invoke it (`AWS::Lambda::Permission`)."""
-    callers = []
-    for permission in model.referrers(function, "AWS::Lambda::Permission"):
-        principal = permission.prop("Principal")
-        if isinstance(principal, str):
-            callers.append(principal)
-    return sorted(set(callers))
+    """Principals a function's resource policy lets invoke it (`AWS::Lambda::Permission`), on the function
+    itself or on one of its aliases (a detokenize caller invokes its own `caller-<role>` alias; a permission
+    on an alias lets its principal invoke that alias's ARN: "Using Lambda aliases in event sources and
+    permissions policies", Lambda Developer Guide)."""
+    return sorted({principal for principal, _ in invoke_grants(model, function)})
+
+
+def invoke_grants(model: TemplateModel, function: Resource) -> list[tuple[str, str | None]]:
+    """(principal, alias name or None) of every Lambda permission on the function or on an alias of it
+    (an alias names the function or one of its versions)."""
+    versions = [function, *model.referrers(function, "AWS::Lambda::Version")]
+    aliases = {a.key: a for v in versions for a in model.referrers(v, "AWS::Lambda::Alias")}
+    targets: list[tuple[Resource, str | None]] = [(function, None)]
+    for alias in aliases.values():
+        name = alias.prop("Name")
+        targets.append((alias, str(name) if isinstance(name, str) else display_name(alias)))
+    found: set[tuple[str, str | None]] = set()
+    for target, alias_name in targets:
+        for permission in model.referrers(target, "AWS::Lambda::Permission"):
+            principal = permission.prop("Principal")
+            if isinstance(principal, str):
+                found.add((principal, alias_name))
+    return sorted(found, key=lambda item: (item[0], item[1] or ""))
 
 
 def schedules(model: TemplateModel, function: Resource) -> list[str]:

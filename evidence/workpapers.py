@@ -19,17 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evidence.catalog import ANTI_MALWARE_CUSTOMER, ANTI_MALWARE_TEMPLATES
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
 from evidence.scope import ScopeModel
-from evidence.topology import AclEntry, SgRule, Topology, display_name
+from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name, in_cidr
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_constructs.sbom import sbom_label
+from pci_constructs.segmented_vpc import NACL_NEED_METADATA
 from pci_rules.model import Resource, TemplateModel
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 NOT_EVIDENCED = "requires independent approval: not evidenced"
+MISSING_JUSTIFICATION = "no justification in the template"
 
 # Scope categories: evidence/scope.py's one model (ScopeModel), for every paper and diagram.
 CDE, CONNECTED, OUT = SCOPE_CDE, SCOPE_CONNECTED, SCOPE_OUT
@@ -105,7 +108,7 @@ def _sg_row(region: str, rule: SgRule) -> list[str]:
     if rule.peer_cidr in ANYWHERE:
         flags.append("0.0.0.0/0")
     if not rule.description.strip():
-        flags.append("no justification in the template")
+        flags.append(MISSING_JUSTIFICATION)
     if rule.allows_nothing:
         flags = ["CDK's no-egress marker (matches no traffic)"]
     return [
@@ -124,25 +127,195 @@ def _acl_row(region: str, entry: AclEntry) -> list[str]:
     flags = _port_flags(entry.protocol)
     if entry.cidr in ANYWHERE:
         flags.append("0.0.0.0/0")
-    flags.append("no justification in the template")  # NACL entries carry no description field
+    # AWS::EC2::NetworkAclEntry has no description property: the construct writes each entry's need
+    # into its template metadata (NACL_NEED_METADATA, pci_constructs/segmented_vpc.py).
+    need = entry.resource.metadata.get(NACL_NEED_METADATA)
+    if not isinstance(need, str) or not need.strip():
+        need = ""
+        flags.append(MISSING_JUSTIFICATION)
     return [
         region,
         f"NACL {display_name(entry.acl)} #{entry.number}",
         "egress" if entry.egress else "ingress",
         f"{'ALLOW' if entry.allow else 'DENY'} {entry.protocol}",
         entry.cidr,
-        "-",
-        ", ".join(flags),
+        need or "-",
+        ", ".join(flags) or "-",
         entry.ref,
     ]
 
 
-def rule_review(topology: Topology) -> list[list[str]]:
-    """Rows: region, control, direction, traffic, peer, stated need, flags, template reference."""
+def _described(resource: Resource) -> str:
+    description = resource.prop("Description")
+    return description.strip() if isinstance(description, str) else ""
+
+
+def _firewall_rows(model: TemplateModel, region: str) -> list[list[str]]:
+    """Every Network Firewall policy's default actions and every rule of its rule groups: domain
+    lists (one row per domain), Suricata rule strings (one row per rule), 5-tuple stateful rules and
+    stateless rules. The stated need is the rule group's (or policy's) template description."""
     rows: list[list[str]] = []
+
+    def row(holder: Resource, direction: str, traffic: str, peer: str, flags: list[str], ref: str) -> None:
+        need = _described(holder)
+        if not need:
+            flags = [*flags, MISSING_JUSTIFICATION]
+        name = holder.prop("RuleGroupName") or holder.prop("FirewallPolicyName") or display_name(holder)
+        kind = "firewall rule group" if holder.type == "AWS::NetworkFirewall::RuleGroup" else "firewall policy"
+        rows.append([region, f"{kind} {name}", direction, traffic, peer, need or "-", ", ".join(flags) or "-", ref])
+
+    for policy in model.resources("AWS::NetworkFirewall::FirewallPolicy"):
+        if model.stack_of(policy).region != region:
+            continue
+        body = policy.prop("FirewallPolicy") or {}
+        ref = f"{policy.stack}/{policy.logical_id}"
+        for field_name in ("StatelessDefaultActions", "StatelessFragmentDefaultActions", "StatefulDefaultActions"):
+            actions = body.get(field_name) if isinstance(body, Mapping) else None
+            if actions:
+                text = ", ".join(map(str, actions))
+                row(policy, "default action", f"{field_name}: {text}", "any traffic no rule matched", [], ref)
+    for group in model.resources("AWS::NetworkFirewall::RuleGroup"):
+        if model.stack_of(group).region != region:
+            continue
+        ref = f"{group.stack}/{group.logical_id}"
+        source = group.prop("RuleGroup", "RulesSource") or {}
+        if not isinstance(source, Mapping):
+            continue
+        listed = source.get("RulesSourceList")
+        if isinstance(listed, Mapping):
+            kind = str(listed.get("GeneratedRulesType", "?"))
+            types = ", ".join(map(str, listed.get("TargetTypes") or []))
+            for target in listed.get("Targets") or []:
+                flags = [] if kind == "ALLOWLIST" else [f"{kind.lower()} entry"]
+                row(group, "egress (stateful)", f"{kind} {types}", str(target), flags, ref)
+        rules_string = source.get("RulesString")
+        if isinstance(rules_string, str):
+            for line in (li.strip() for li in rules_string.splitlines()):
+                if line and not line.startswith("#"):
+                    flags = ["0.0.0.0/0"] if " any " in f" {line} " else []
+                    row(group, "stateful (Suricata)", line, "as the rule states", flags, ref)
+        for rule in source.get("StatefulRules") or []:
+            header = rule.get("Header") or {} if isinstance(rule, Mapping) else {}
+            traffic = f"{rule.get('Action')} {header.get('Protocol')} port {header.get('DestinationPort')}"
+            peer = f"{header.get('Source')} -> {header.get('Destination')} ({header.get('Direction')})"
+            flags = (
+                ["0.0.0.0/0"]
+                if "ANY" in (str(header.get("Source")).upper(), str(header.get("Destination")).upper())
+                else []
+            )
+            row(group, "stateful (5-tuple)", traffic, peer, flags, ref)
+        stateless = source.get("StatelessRulesAndCustomActions") or {}
+        for rule in (stateless.get("StatelessRules") or []) if isinstance(stateless, Mapping) else []:
+            definition = rule.get("RuleDefinition") or {}
+            match = json_text(definition.get("MatchAttributes"))
+            row(
+                group,
+                f"stateless (priority {rule.get('Priority')})",
+                ", ".join(map(str, definition.get("Actions") or [])),
+                match,
+                [],
+                ref,
+            )
+    return rows
+
+
+def _waf_statement(statement: Any) -> str:
+    """A WAF rule statement in a line: managed group, rate limit, size, match, and/or/not."""
+    if not isinstance(statement, Mapping) or not statement:
+        return "?"
+    kind, body = next(iter(statement.items()))
+    body = body if isinstance(body, Mapping) else {}
+    if kind == "ManagedRuleGroupStatement":
+        overrides = [str(o.get("Name")) for o in body.get("RuleActionOverrides") or [] if isinstance(o, Mapping)]
+        extra = f" (overridden: {', '.join(overrides)})" if overrides else ""
+        return f"managed rule group {body.get('VendorName')}/{body.get('Name')}{extra}"
+    if kind == "RateBasedStatement":
+        window = body.get("EvaluationWindowSec", 300)
+        return f"more than {body.get('Limit')} requests per {window} s per {body.get('AggregateKeyType')}"
+    if kind == "SizeConstraintStatement":
+        field_name = next(iter(body.get("FieldToMatch") or {"?": None}))
+        return f"{field_name} size {body.get('ComparisonOperator')} {body.get('Size')} bytes"
+    if kind in ("ByteMatchStatement", "RegexMatchStatement"):
+        field_name = next(iter(body.get("FieldToMatch") or {"?": None}))
+        value = body.get("SearchString") or body.get("RegexString")
+        return f"{field_name} {body.get('PositionalConstraint', 'matches')} {value}"
+    if kind in ("AndStatement", "OrStatement"):
+        word = " and " if kind == "AndStatement" else " or "
+        return "(" + word.join(_waf_statement(s) for s in body.get("Statements") or []) + ")"
+    if kind == "NotStatement":
+        return f"not {_waf_statement(body.get('Statement'))}"
+    if kind == "LabelMatchStatement":
+        return f"request carries label {body.get('Key')}"
+    if kind == "IPSetReferenceStatement":
+        return "source address in an IP set"
+    if kind == "GeoMatchStatement":
+        return f"country in {', '.join(map(str, body.get('CountryCodes') or []))}"
+    return str(kind).removesuffix("Statement")
+
+
+def _waf_rows(model: TemplateModel, region: str) -> list[list[str]]:
+    """Every web ACL's default action and each of its rules in priority order. A WAF rule has no
+    description property: the stated need is the rule's name and the web ACL's description."""
+    rows: list[list[str]] = []
+    for acl in model.resources("AWS::WAFv2::WebACL"):
+        if model.stack_of(acl).region != region:
+            continue
+        ref = f"{acl.stack}/{acl.logical_id}"
+        described = _described(acl)
+        name = acl.prop("Name") or display_name(acl)
+        missing = [] if described else [MISSING_JUSTIFICATION]
+        default = next(iter(acl.prop("DefaultAction") or {"?": None}))
+        flags = ["default allow"] if default == "Allow" else []
+        rows.append(
+            [
+                region,
+                f"web ACL {name}",
+                "default action",
+                default,
+                "requests no rule matched",
+                described or "-",
+                ", ".join(flags + missing) or "-",
+                ref,
+            ]
+        )
+        for rule in sorted(
+            acl.prop("Rules") or [], key=lambda r: r.get("Priority", 0) if isinstance(r, Mapping) else 0
+        ):
+            if not isinstance(rule, Mapping):
+                continue
+            if rule.get("Action"):
+                action = next(iter(rule["Action"]))
+            else:
+                override = next(iter(rule.get("OverrideAction") or {"None": None}))
+                action = "rule group's own actions" if override == "None" else f"{override} (override)"
+            flags = ["count only"] if action in ("Count", "Count (override)") else []
+            need = f"{rule.get('Name')}" + (f" (web ACL: {described})" if described else "")
+            rows.append(
+                [
+                    region,
+                    f"web ACL {name} rule {rule.get('Priority')} {rule.get('Name')}",
+                    "ingress (HTTP requests)",
+                    action,
+                    _waf_statement(rule.get("Statement")),
+                    need,
+                    ", ".join(flags + missing) or "-",
+                    ref,
+                ]
+            )
+    return rows
+
+
+def rule_review(topology: Topology) -> list[list[str]]:
+    """Rows: region, control, direction, traffic, peer, stated need, flags, template reference:
+    every security-group rule, NACL entry, Network Firewall policy default and rule-group rule, WAF
+    web ACL default and rule, and route."""
+    rows: list[list[str]] = []
+    model = topology.model
     for region, regional in topology.regions.items():
         rows += [_sg_row(region, rule) for rule in regional.sg_rules]
         rows += [_acl_row(region, entry) for entry in regional.acl_entries]
+        rows += _firewall_rows(model, region)
+        rows += _waf_rows(model, region)
         for route in regional.routes:
             target = display_name(route.target) if route.target is not None else route.target_kind
             flags = ["0.0.0.0/0"] if route.destination in ANYWHERE else []
@@ -166,10 +339,12 @@ def _is_vault_function(resource: Resource) -> bool:
 
 
 def inventory(model: TemplateModel, topology: Topology, scope: ScopeModel | None = None) -> list[list[str]]:
-    """Rows: type, name, construct path, stack, account, region, scope category, basis (ScopeModel's)."""
+    """Rows: type, name, construct path, stack, account, region, scope category, basis (ScopeModel's),
+    logical ID: every resource of every template (the rule: what a template creates is listed, CDK's
+    own metadata resource and custom resources included, so the count equals the templates')."""
     scope = ScopeModel(model, topology) if scope is None else scope
     rows = []
-    for resource in model.resources(*_INVENTORY_TYPES):
+    for resource in model.resources():
         stack = model.stack_of(resource)
         category, basis = scope.category(resource)
         rows.append(
@@ -182,9 +357,10 @@ def inventory(model: TemplateModel, topology: Topology, scope: ScopeModel | None
                 stack.region or "unknown",
                 category,
                 basis,
+                resource.logical_id,
             ]
         )
-    return sorted(rows, key=lambda r: (r[5], r[6], r[0], r[2]))
+    return sorted(rows, key=lambda r: (r[5], r[6], r[0], r[2], r[3], r[8]))
 
 
 def _principals(statement: Mapping[str, Any]) -> list[str]:
@@ -229,9 +405,97 @@ def _matches(action: str, wanted: Iterable[str]) -> bool:
     return False
 
 
-def keys(model: TemplateModel) -> list[list[str]]:
-    """Rows: key, stack, rotation, administrators, users, resources that reference it."""
+_IDENTITY_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+
+
+def _policy_holders(model: TemplateModel, policy: Resource) -> list[str]:
+    """Who an identity policy is attached to: its Roles/Users/Groups, and roles naming it."""
+    holders = []
+    for prop in ("Roles", "Users", "Groups"):
+        for target in model.references(policy.stack, policy.prop(prop)):
+            holders.append(f"{target.type.split('::')[-1]} {display_name(target)}")
+        for literal in policy.prop(prop, default=[]) or []:
+            if not isinstance(literal, str):
+                continue
+            named = next((r for r in model.resources("AWS::IAM::Role") if r.prop("RoleName") == literal), None)
+            if prop == "Roles" and named is not None:
+                holders.append(f"Role {display_name(named)} ({named.stack})")
+            else:
+                holders.append(f"{prop[:-1]} {literal} ({UNVERIFIED})")
+    for role in model.referrers(policy, "AWS::IAM::Role"):
+        holders.append(f"Role {display_name(role)}")
+    return sorted(set(holders))
+
+
+def key_users_by_grant(model: TemplateModel) -> dict[tuple[str, str], set[str]]:
+    """Key -> the principals an identity policy (or a role's inline policy) or a KMS grant of the
+    templates lets use it: Allow statements with a cryptographic action whose Resource references
+    the key. A statement on `*` (narrowed by kms:ViaService or not) names no key and is not counted."""
+    found: dict[tuple[str, str], set[str]] = {}
+
+    def scan(stack: str, document: Any, holders: list[str]) -> None:
+        if not isinstance(document, Mapping):
+            return
+        for statement in document.get("Statement", []) or []:
+            if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+                continue
+            actions = [a for a in _actions(statement) if _matches(a, _USE_ACTIONS)]
+            if not actions:
+                continue
+            condition = " (with conditions)" if statement.get("Condition") else ""
+            for key in model.references(stack, statement.get("Resource")):
+                if key.type == "AWS::KMS::Key":
+                    calls = ", ".join(sorted({a.removeprefix("kms:") for a in actions}))
+                    found.setdefault(key.key, set()).update(f"{h}: {calls}{condition}" for h in holders)
+
+    for policy in model.resources(*_IDENTITY_POLICY_TYPES):
+        scan(policy.stack, policy.prop("PolicyDocument"), _policy_holders(model, policy) or ["not attached"])
+    for role in model.resources("AWS::IAM::Role"):
+        for inline in role.prop("Policies", default=[]) or []:
+            if isinstance(inline, Mapping):
+                scan(role.stack, inline.get("PolicyDocument"), [f"Role {display_name(role)} (inline)"])
+    for grant in model.resources("AWS::KMS::Grant"):
+        operations = ", ".join(map(str, grant.prop("Operations", default=[]) or []))
+        grantee = model.literal(grant.stack, grant.prop("GranteePrincipal"))
+        who = grantee if isinstance(grantee, str) else "grantee resolved at deploy"
+        for key in model.references(grant.stack, grant.prop("KeyId")):
+            found.setdefault(key.key, set()).add(f"KMS grant to {who}: {operations}")
+    return found
+
+
+# AWS KMS API Reference, "EnableKeyRotation": automatic rotation is supported only on symmetric
+# encryption keys (not asymmetric, HMAC, imported-material or custom-key-store keys); the default
+# rotation period is 365 days (RotationPeriodInDays, 90-2560).
+HMAC_ROTATION = (
+    'no automatic rotation (AWS KMS rotates symmetric encryption keys only, "EnableKeyRotation",'
+    " AWS KMS API Reference); cryptoperiod one year, the landing zone's choice: an operator adds a new"
+    " key version (card_vault.hmac_key_versions [n, n+1], its own key and alias), runs the Keys function's"
+    " rehash job (lambda/card_vault/keys.py) until no row is left, then drops the old version, which is"
+    ' retained until its deletion is scheduled (README "Card vault key lifecycle and cryptoperiods")'
+)
+
+
+def _cryptoperiod(key: Resource, scope: ScopeModel | None) -> str:
+    spec = key.prop("KeySpec")
+    if scope is not None and key.key in scope.keyed_hash_keys:
+        return HMAC_ROTATION
+    if isinstance(spec, str) and spec.startswith("HMAC"):
+        return (
+            'no automatic rotation (HMAC key, "EnableKeyRotation", AWS KMS API Reference); cryptoperiod: not evidenced'
+        )
+    if spec not in (None, "SYMMETRIC_DEFAULT"):
+        return f"no automatic rotation ({spec}); cryptoperiod: not evidenced"
+    if key.prop("EnableKeyRotation") is True:
+        days = _days(key.prop("RotationPeriodInDays")) or 365
+        return f"key material rotated by AWS KMS every {days} days; earlier material still decrypts"
+    return "automatic rotation off; cryptoperiod: not evidenced"
+
+
+def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str]]:
+    """Rows: key, stack, rotation, administrators, users (key policy), resources that reference it,
+    users by identity policy or grant, cryptoperiod and how the key is rotated."""
     rows = []
+    by_grant = key_users_by_grant(model)
     for key in model.resources("AWS::KMS::Key"):
         admins: set[str] = set()
         users: set[str] = set()
@@ -258,6 +522,8 @@ def keys(model: TemplateModel) -> list[list[str]]:
                 "; ".join(sorted(admins)) or "-",
                 "; ".join(sorted(users)) or "-",
                 "; ".join(referrers) or "-",
+                "; ".join(sorted(by_grant.get(key.key, set()))) or "none in the templates",
+                _cryptoperiod(key, scope),
             ]
         )
     return sorted(rows)
@@ -913,17 +1179,95 @@ def _function_sbom(function: Resource, root: Path) -> str:
     return f"sbom/{sbom_label(source)}.cdx.json (`make audit`, from {source})"
 
 
+# How the software paper's code digest of an asset directory is computed, so an assessor can repeat it.
+CODE_DIGEST_RULE = (
+    "the SHA-256 of the `sha256sum` listing of every file of the built asset directory, sorted by path:"
+    " `cd cdk.out/asset.<hash> && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum"
+    " | sha256sum` (the CLI zips that directory when it publishes the asset)"
+)
+
+
+def directory_digest(directory: Path) -> str:
+    """CODE_DIGEST_RULE: SHA-256 over "<sha256>  <relative path>\\n" of every file, sorted by path bytes.
+    os.walk and plain strings: the vault's bundles hold ~2,000 files, and pathlib's per-file objects cost
+    more CPU than hashing their 80 MB (SHA-256 runs at ~1.7 GB/s with the CPU's SHA extensions)."""
+    import hashlib
+    import os
+
+    root = str(directory)
+    files: list[tuple[bytes, str]] = []
+    for folder, _, names in os.walk(root):
+        relative = os.path.relpath(folder, root)
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                files.append(((name if relative == "." else f"{relative}/{name}").encode(), path))
+    listing = hashlib.sha256()
+    for listed, path in sorted(files):
+        with open(path, "rb") as handle:
+            listing.update(hashlib.sha256(handle.read()).hexdigest().encode() + b"  " + listed + b"\n")
+    return listing.hexdigest()
+
+
+class _AssetFiles:
+    """The built asset of a CDK asset hash, from the asset manifests beside each stack's template."""
+
+    def __init__(self, model: TemplateModel) -> None:
+        self.model = model
+        self._sources: dict[Path, dict[str, Path]] = {}
+        self._digests: dict[Path, str] = {}
+
+    def _directory_sources(self, directory: Path) -> dict[str, Path]:
+        if directory not in self._sources:
+            import json
+
+            found: dict[str, Path] = {}
+            for manifest in sorted(directory.glob("*.assets.json")):
+                for asset_hash, body in (json.loads(manifest.read_text(encoding="utf-8")).get("files") or {}).items():
+                    source = (body.get("source") or {}).get("path")
+                    if isinstance(source, str):
+                        found[asset_hash] = directory / source
+            self._sources[directory] = found
+        return self._sources[directory]
+
+    def digest(self, stack: str, asset_hash: str) -> tuple[str, str] | None:
+        """(sha256, what was hashed) of the asset as cdk.out holds it, or None when it is not there."""
+        path = self.model.stacks[stack].template_path
+        if path is None:
+            return None
+        source = self._directory_sources(Path(path).parent).get(asset_hash)
+        if source is None or not source.exists():
+            return None
+        if source not in self._digests:
+            if source.is_dir():
+                self._digests[source] = directory_digest(source)
+            else:
+                import hashlib
+
+                with source.open("rb") as handle:
+                    self._digests[source] = hashlib.file_digest(handle, "sha256").hexdigest()
+        kind = "built asset directory" if source.is_dir() else "asset file"
+        return self._digests[source], f"{kind} {source.name}"
+
+
 def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
     import hashlib
 
     rows = []
+    assets = _AssetFiles(model)
     for function in model.resources("AWS::Lambda::Function"):
         code = function.prop("Code") or {}
         key = code.get("S3Key") if isinstance(code, Mapping) else None
         if isinstance(code, Mapping) and isinstance(code.get("ZipFile"), str):
             digest = f"inline code sha256:{hashlib.sha256(code['ZipFile'].encode()).hexdigest()}"
         elif isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}\.(zip|jar)", key):
-            digest = f"CDK asset {key.split('.', 1)[0]}"
+            asset_hash = key.split(".", 1)[0]
+            built = assets.digest(function.stack, asset_hash)
+            digest = (
+                f"sha256:{built[0]} ({built[1]}); CDK asset {asset_hash}"
+                if built is not None
+                else f"code not in the assembly: not evidenced; CDK asset {asset_hash}"
+            )
         elif isinstance(code, Mapping) and code.get("ImageUri"):
             digest = f"container image {model.literal(function.stack, code['ImageUri']) or 'resolved at deploy'}"
         else:
@@ -971,9 +1315,10 @@ def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
     return WorkPaper(
         "software",
         "Software (6.3.2, 6.3.3)",
-        "Every piece of code the templates deploy: what it does, its runtime, the SHA-256 the code is identified"
-        " by (a CDK asset hash is the SHA-256 of the asset's source, the S3 object name the function's code is"
-        " read from), and its software bill of materials: `make audit` writes a CycloneDX SBOM for each"
+        "Every piece of code the templates deploy: what it does, its runtime, the SHA-256 of its code as the"
+        f" assembly holds it ({CODE_DIGEST_RULE}) beside the CDK asset hash (the S3 object name the function's"
+        " code is read from; for the vault's functions a hash of the bundle's inputs), and its software bill of"
+        " materials: `make audit` writes a CycloneDX SBOM for each"
         ' `lambda/<name>/requirements.txt` into `sbom/` beside this report; "missing" where no SBOM source is'
         " known. Vulnerability status: `make audit`.",
         ("Region", "Component", "Function", "Runtime", "Code SHA-256", "SBOM", "Template"),
@@ -991,10 +1336,94 @@ def _cde_accounts(model: TemplateModel) -> set[str]:
     }
 
 
+INTERNET_ZONE = "internet"
+
+
+def _zone_of_cidr(regional: RegionTopology, cidr: str | None) -> set[str]:
+    """The tiers (or the internet) a CIDR covers or lies in."""
+    if cidr is None:
+        return set()
+    if cidr in ANYWHERE:
+        return {INTERNET_ZONE, *(s.tier for s in regional.subnets)}
+    tiers = {s.tier for s in regional.subnets if s.cidr and (in_cidr(s.cidr, cidr) or in_cidr(cidr, s.cidr))}
+    inside = any(isinstance(v.prop("CidrBlock"), str) and in_cidr(cidr, v.prop("CidrBlock")) for v in regional.vpcs)
+    return tiers if inside else {INTERNET_ZONE}
+
+
+def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str, ...]]:
+    """One row per boundary between a CDE tier (tagged, or hosting the vault's functions) and every other
+    zone (each other tier, the internet): the NACLs on both sides and the security groups whose rules
+    cross it, each with what it lets through."""
+    cde_tiers = [
+        t
+        for t in regional.tiers
+        if regional.is_cde_tier(t)
+        or any(scope.category(s.resource)[1] == "hosts the card-vault functions" for s in regional.tier_subnets(t))
+    ]
+    if not cde_tiers:
+        return []
+    tier_of_subnet = {s.resource.key: s.tier for s in regional.subnets}
+    group_zones = {
+        key: {tier_of_subnet[sub.key] for m in members for sub in m.subnets if sub.key in tier_of_subnet}
+        for key, members in regional.members.items()
+    }
+    cidr_zones: dict[str | None, set[str]] = {}
+
+    def zones_of(cidr: str | None) -> set[str]:
+        if cidr not in cidr_zones:
+            cidr_zones[cidr] = _zone_of_cidr(regional, cidr)
+        return cidr_zones[cidr]
+
+    crossing = []  # (rule, zones of its group, zones of its peer)
+    for rule in regional.sg_rules:
+        if rule.allows_nothing:
+            continue
+        if rule.peer_group is not None:
+            there = group_zones.get(rule.peer_group.key, set())
+        elif rule.peer_cidr in ANYWHERE:  # a rule for the internet, not a path between tiers
+            there = {INTERNET_ZONE}
+        else:
+            there = zones_of(rule.peer_cidr)
+        crossing.append((rule, group_zones.get(rule.group.key, set()), there))
+    acl_of_tier: dict[str, dict[tuple[str, str], Resource]] = {}
+    for subnet in regional.subnets:
+        if subnet.network_acl is not None:
+            acl_of_tier.setdefault(subnet.tier, {})[subnet.network_acl.key] = subnet.network_acl
+    entries_of: dict[tuple[str, str], list[AclEntry]] = {}
+    for entry in regional.acl_entries:
+        entries_of.setdefault(entry.acl.key, []).append(entry)
+    rows: list[tuple[str, ...]] = []
+    for cde_tier in cde_tiers:
+        for other in [INTERNET_ZONE, *(t for t in regional.tiers if t != cde_tier)]:
+            acl_text = []
+            for tier, peer_tier in ((cde_tier, other), (other, cde_tier)):
+                for acl in acl_of_tier.get(tier, {}).values():
+                    entries = [e for e in entries_of.get(acl.key, []) if peer_tier in zones_of(e.cidr)]
+                    allowed = "; ".join(e.text for e in entries) or "no entry for it (default deny)"
+                    acl_text.append(f"NACL {display_name(acl)} ({tier} tier): {allowed}")
+            sg_text = {
+                f"SG {display_name(rule.group)}: {rule.protocol} {'to' if rule.egress else 'from'} {_peer(rule)}"
+                for rule, here, there in crossing
+                if (cde_tier in here and other in there) or (other in here and cde_tier in there)
+            }
+            rows.append(
+                (
+                    regional.region,
+                    f"boundary {cde_tier} tier (CDE) / {other}{' tier' if other != INTERNET_ZONE else ''}",
+                    "; ".join(acl_text) or "no NACL",
+                    "; ".join(sorted(sg_text)) or "no security-group rule crosses it",
+                    f"from the {other} side, only the listed traffic reaches the {cde_tier} tier, and back (11.4.5)",
+                    TEST_DATE,
+                )
+            )
+    return rows
+
+
 def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeModel | None = None) -> WorkPaper:
     scope = ScopeModel(model, topology) if scope is None else scope
     rows: list[tuple[str, ...]] = []
     for region, regional in topology.regions.items():
+        rows += boundary_rows(regional, scope)
         cde_subnets = [s for s in regional.subnets if s.cde]
         acls = {s.network_acl.key: s.network_acl for s in cde_subnets if s.network_acl is not None}
         for acl in acls.values():
@@ -1085,7 +1514,10 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
     return WorkPaper(
         "segmentation",
         "Segmentation testing (11.4.5, 11.4.6)",
-        "The controls that isolate the CDE, what the templates allow through each, and the test a penetration"
+        "Each boundary of a CDE tier (tagged, or hosting the vault's functions) with every other tier and the"
+        " internet, with the NACLs and security groups that enforce it and what each lets through (for a boundary"
+        " row the third column names the NACLs, the fourth the security-group rules); then the controls that"
+        " isolate the CDE, what the templates allow through each, and the test a penetration"
         " tester performs against it. The test itself, its date and its result: not evidenced"
         " (11.4.5: at least every 12 months and after changes; 11.4.6 for service providers: every 6 months).",
         ("Region", "Control to test", "Separates", "What the templates allow", "Test", "Test date"),
@@ -1119,7 +1551,7 @@ _RESPONSIBILITY = (
         "TLS policies, certificates referenced, mTLS (TLS)",
         "certificate inventory and renewal (4.2.1.1)",
     ),
-    ("5", "managed-service hosts", "none (no servers in the templates)", "anti-malware for any added system"),
+    ("5", "managed-service hosts", ANTI_MALWARE_TEMPLATES, ANTI_MALWARE_CUSTOMER),
     ("6", "managed-service software", "pinned runtimes, SBOM (software), WAF", "secure development, patching"),
     ("7", "AWS staff access to the infrastructure", "least-privilege roles, key policies", "access model, reviews"),
     (
@@ -1197,8 +1629,11 @@ def all_workpapers(
         WorkPaper(
             "rule-review",
             "Rule review (1.2.5, 1.2.7)",
-            f"Every security-group rule, NACL entry and route of the templates ({len(review)}; {flagged} flagged)."
-            f" The stated need is the template's own description. Each: {NOT_EVIDENCED}; review date: not evidenced.",
+            "Every security-group rule, NACL entry, Network Firewall default action and rule-group rule, WAF"
+            f" web ACL default action and rule, and route of the templates ({len(review)}; {flagged} flagged)."
+            " The stated need is the template's own description (a NACL entry's is its `pci-lz:need`"
+            " metadata; a WAF rule's its name and the web ACL's description)."
+            f" Each: {NOT_EVIDENCED}; review date: not evidenced.",
             ("Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"),
             tuple(tuple(r) for r in review),
             frozenset({7}),
@@ -1206,19 +1641,31 @@ def all_workpapers(
         WorkPaper(
             "inventory",
             "Inventory (12.5.1)",
-            "System components the templates create, with the scope category the templates support and its"
-            " basis; components outside the templates are not listed and are unverified.",
-            ("Type", "Name", "Construct path", "Stack", "Account", "Region", "Scope", "Basis"),
+            f"Every resource of every template ({sum(1 for _ in model.resources())}: what the templates create is"
+            " listed, CDK's own metadata and custom resources included), with the scope category the templates support"
+            " and its basis; components outside the templates are not listed and are unverified.",
+            ("Type", "Name", "Construct path", "Stack", "Account", "Region", "Scope", "Basis", "Logical ID"),
             tuple(tuple(r) for r in inventory(model, topology, scope)),
             frozenset({2}),
         ),
         WorkPaper(
             "keys",
             "Keys (3.6.1, 3.7)",
-            "From each key policy: principals allowed key-administration actions versus cryptographic use."
-            " Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
-            ("Key", "Stack", "Rotation", "Administrators (key policy)", "Users (key policy)", "Referenced by"),
-            tuple(tuple(r) for r in keys(model)),
+            "From each key policy: principals allowed key-administration actions versus cryptographic use;"
+            " from the identity policies, role inline policies and KMS grants of the templates: who else may use"
+            " the key (a statement on `*` names no key and is not listed); each key's cryptoperiod and how it is"
+            " rotated. Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
+            (
+                "Key",
+                "Stack",
+                "Rotation",
+                "Administrators (key policy)",
+                "Users (key policy)",
+                "Referenced by",
+                "Users (identity policies and grants)",
+                "Cryptoperiod and rotation",
+            ),
+            tuple(tuple(r) for r in keys(model, scope)),
         ),
         data_stores_paper(model),
         tls_paper(model),

@@ -45,6 +45,9 @@ from pci_constructs.retention import retain
 SSM_PUBLIC_SHARING_SETTING = "/ssm/documents/console/public-sharing-permission"
 # Two hops let containers on an instance reach IMDSv2 (AWS's recommendation for container hosts).
 IMDS_HOP_LIMIT = 2
+# Passwords IAM remembers: Security Hub IAM.16 (PCI DSS v4.0.1 standard, requirement 8.3.7) fails any value but 24,
+# which is also the most IAM accepts ("Security Hub CSPM controls for IAM", iam-controls.html#iam-16).
+REUSE_PREVENTION = 24
 
 
 class _GuardCalls(Construct):
@@ -115,7 +118,8 @@ class GlobalAccountGuards(Construct):
     """Home region, once per account: the IAM password policy and S3 Block Public Access for the account.
 
     Password policy (PCI DSS 8.3.6 length >= 12 with letters and digits, 8.3.7 no reuse of the last
-    4, 8.3.9 change within 90 days): `min_length`, `reuse_prevention`, `max_age_days`; upper- and
+    24 (Security Hub IAM.16 fails any value but 24; PCI DSS itself asks 4), 8.3.9 change within 90
+    days): `min_length`, `reuse_prevention`, `max_age_days`; upper- and
     lower-case letters, digits and symbols all required; users may change their own password.
     """
 
@@ -135,10 +139,10 @@ class GlobalAccountGuards(Construct):
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        if min_length < 12 or reuse_prevention < 4 or not 1 <= max_age_days <= 90:
+        if min_length < 12 or reuse_prevention != REUSE_PREVENTION or not 1 <= max_age_days <= 90:
             raise ValueError(
-                "password policy below PCI DSS 8.3.6/8.3.7/8.3.9: min_length >= 12, reuse_prevention >= 4,"
-                " max_age_days 1..90"
+                "password policy below PCI DSS 8.3.6/8.3.7/8.3.9 and Security Hub IAM.16: min_length >= 12,"
+                f" reuse_prevention {REUSE_PREVENTION}, max_age_days 1..90"
             )
         account = Stack.of(self).account
         self.guards = _GuardCalls(

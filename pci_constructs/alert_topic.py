@@ -7,12 +7,14 @@ same KMS-encrypted, TLS-only shape and the same e-mail subscription.
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
 
 class RegionalAlertTopic(Construct):
@@ -32,9 +34,13 @@ def alarm_topic(
 ) -> sns.Topic:
     """An SNS topic for CloudWatch alarms: KMS-encrypted with `topic_key`, TLS only, one e-mail subscription,
     and a topic policy letting only this account's alarms of this region publish (CloudWatch "Confused deputy
-    prevention": aws:SourceAccount and aws:SourceArn). Created as `construct_id` directly under `scope`, so
+    prevention": aws:SourceAccount and aws:SourceArn), tagged `pci-lz:protected=true` for the permissions
+    boundary. Created as `construct_id` directly under `scope`, so
     the security alarms' topic keeps its logical ID."""
     topic = sns.Topic(scope, construct_id, display_name=display_name, master_key=topic_key, enforce_ssl=True)
+    # The permissions boundary denies deleting, re-keying or re-permissioning a topic with this tag (the
+    # topic's name is generated: a fixed name would replace it and make every subscriber confirm again).
+    Tags.of(topic).add(PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
     topic.add_subscription(subscriptions.EmailSubscription(email))
     stack = Stack.of(scope)
     topic.add_to_resource_policy(

@@ -25,7 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Fn, Stack, Validations, triggers
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    Aspects,
+    CfnResource,
+    Duration,
+    Fn,
+    IAspect,
+    Stack,
+    Validations,
+    triggers,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
@@ -38,7 +49,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import only_grants_for_aws_resources, purpose_key, separate_administrators
@@ -88,6 +99,11 @@ TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProviderCustomResourceProvider"
 # timeout error instead of failing the deploy with the provider's.
 MIGRATION_TIMEOUT = Duration.minutes(4)
 TRIGGER_WAIT = Duration.minutes(12)
+# The API's and the detokenize function's timeout: the longest a request begun on the previous code can
+# still run once its function is updated, which the post-deploy migrations wait out.
+REQUEST_TIMEOUT = Duration.seconds(10)
+# The migration function's alias the post-deploy trigger invokes (lambda/card_vault/migrate.py POST_ALIAS).
+POST_ALIAS = "post"
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,23 @@ class _FunctionSpec:
     statements: list[iam.PolicyStatement]
 
 
+@jsii.implements(IAspect)
+class _RunsLast:
+    """Makes `last` wait for every other CloudFormation resource of the stack it is added to."""
+
+    def __init__(self, last: CfnResource) -> None:
+        self._last = last
+
+    def visit(self, node: IConstruct) -> None:
+        if (
+            isinstance(node, CfnResource)
+            and node is not self._last
+            and node.cfn_resource_type != "AWS::CDK::Metadata"
+            and Stack.of(node) is Stack.of(self._last)
+        ):
+            self._last.add_dependency(node)
+
+
 class CardVault(Construct):
     """The four functions, their roles, keys, logs, schedule and ALB wiring.
 
@@ -203,6 +236,7 @@ class CardVault(Construct):
     purge: lambda_.Function
     keys: lambda_.Function
     migrate: triggers.TriggerFunction
+    migrate_post: triggers.Trigger
     log_groups: dict[str, EncryptedLogGroup]
     trigger_provider_logs: EncryptedLogGroup
     target_group: elbv2.ApplicationTargetGroup
@@ -338,7 +372,7 @@ class CardVault(Construct):
                     self._security_group("Api", endpoint_security_group, "KMS"),
                     database.client_security_group,
                 ],
-                timeout=Duration.seconds(10),
+                timeout=REQUEST_TIMEOUT,
                 statements=[
                     _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
                     # Every held version: tokenize finds a card stored under the previous one mid-rotation.
@@ -363,7 +397,7 @@ class CardVault(Construct):
                     self._security_group("Detokenize", endpoint_security_group, "KMS"),
                     database.client_security_group,
                 ],
-                timeout=Duration.seconds(10),
+                timeout=REQUEST_TIMEOUT,
                 statements=[
                     _data_key_statement(cardholder_data_key, "kms:Decrypt"),
                     _connect_statement(self, database, DETOKENIZE_USER),
@@ -469,6 +503,7 @@ class CardVault(Construct):
                 )
             ],
         )
+        self.migrate_post = self._post_migration_trigger()
 
     # -- functions -------------------------------------------------------------------------
 
@@ -620,6 +655,8 @@ class CardVault(Construct):
                 "VAULT_DB_HOST": database.instance_endpoint,
                 "VAULT_DB_PORT": str(database.port),
                 "VAULT_DB_NAME": database.database_name,
+                # The post-deploy phase waits out requests the previous code began (the request functions' timeout).
+                "VAULT_MIGRATION_DRAIN_SECONDS": str(int(REQUEST_TIMEOUT.to_seconds())),
             },
             security_groups=[self.migration_security_group],
             timeout=MIGRATION_TIMEOUT,
@@ -653,6 +690,31 @@ class CardVault(Construct):
         self.trigger_provider_logs = harden_provider(
             provider, log_key=self._log_key, log_retention_days=self._log_retention_days
         )
+        return trigger
+
+    def _post_migration_trigger(self) -> triggers.Trigger:
+        """The contract half of the migrations (`migrations/post/`), after CloudFormation has updated every
+        function of the vault: a migration that takes away what the previous code needs (a revoke, NOT NULL,
+        a drop) must not run while that code still serves requests (expand before, contract after).
+
+        It invokes the migration function through its alias `post` (the handler reads the phase from
+        the invoked ARN) and depends on every other resource of the vault, so it is the vault's last
+        step: nothing it waits for can still fail afterwards and roll the functions back to code the
+        contracted schema no longer serves. The provider's role may invoke any qualifier of the function
+        (`<function ARN>:*`, granted by `aws_cdk.triggers`), the alias included."""
+        alias = lambda_.Alias(self, "MigratePostAlias", alias_name=POST_ALIAS, version=self.migrate.current_version)
+        trigger = triggers.Trigger(
+            self, "MigratePost", handler=self.migrate, timeout=TRIGGER_WAIT, execute_on_handler_change=True
+        )
+        default = trigger.node.find_child("Default").node.default_child
+        if not isinstance(default, CfnResource):
+            raise TypeError("aws_cdk.triggers changed its custom resource; review the post-deploy trigger")
+        # The provider invokes `HandlerArn`; the version ARN beside it changes with every new version, so
+        # CloudFormation updates the resource (and the provider invokes the alias) when the code changes.
+        default.add_property_override("HandlerArn", alias.function_arn)
+        default.add_property_override("HandlerVersionArn", self.migrate.current_version.function_arn)
+        # Every resource of the stack, whoever adds it (the Workload stack's own topic, a fork's additions).
+        Aspects.of(Stack.of(self)).add(_RunsLast(default))
         return trigger
 
     # -- alarms ----------------------------------------------------------------------------

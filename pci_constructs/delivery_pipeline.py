@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from aws_cdk import Duration, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
@@ -24,7 +25,7 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.key_ring import purpose_key
@@ -36,6 +37,22 @@ PACKAGE_JSON = Path(__file__).resolve().parent.parent / "package.json"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
 SYNTH_OUTPUT = "cdk.out"
+
+
+def _find(scope: IConstruct, *path: str) -> IConstruct | None:
+    """The construct at `path` under `scope` (one construct ID per step), or None."""
+    found: IConstruct | None = scope
+    for construct_id in path:
+        found = found.node.try_find_child(construct_id) if found is not None else None
+    return found
+
+
+def deployer_role_name(pipeline_name: str, part: str, region: str) -> str:
+    """`<pipeline>-<part>-<region>` (`pci-lz-delivery-self-mutation-us-east-1`): IAM names are account-wide."""
+    name = f"{pipeline_name}-{part}-{region}"
+    if len(name) > 64:  # "IAM object quotas", IAM User Guide
+        raise ValueError(f"pipeline_name: the deployer role name {name!r} exceeds 64 characters")
+    return name
 
 
 def pinned_cdk_cli_version() -> str:
@@ -56,7 +73,8 @@ class DeliveryPipeline(Construct):
     """CodePipeline (V2) built by CDK Pipelines, with the landing zone's encryption and retention.
 
     Attributes: `pipeline` (pipelines.CodePipeline, built), `artifact_key`, `logs_key` (kms.Key),
-    `artifact_bucket` (SecureBucket), `build_logs` (EncryptedLogGroup).
+    `artifact_bucket` (SecureBucket), `build_logs` (EncryptedLogGroup), `deployer_role_names` (the fixed names,
+    by part, of the roles that assume the CDK bootstrap roles: `deployer_role_name`).
     Raises ValueError when a wave has no stage or two waves share a name.
     """
 
@@ -65,6 +83,7 @@ class DeliveryPipeline(Construct):
     logs_key: kms.Key
     artifact_bucket: SecureBucket
     build_logs: EncryptedLogGroup
+    deployer_role_names: dict[str, str]
 
     def __init__(
         self,
@@ -181,6 +200,31 @@ class DeliveryPipeline(Construct):
                 wave.add_stage(entry.stage, pre=pre)
         self.pipeline.build_pipeline()
         self._allow_both_connection_prefixes(connection_arn)
+        self.deployer_role_names = self._name_deployer_roles(pipeline_name)
+
+    def _name_deployer_roles(self, pipeline_name: str) -> dict[str, str]:
+        """Fixed names for the roles of CDK Pipelines that assume the CDK bootstrap roles: the pipeline's own
+        (CloudFormation actions run as each target's deploy role), self-mutation's (deploy and publishing roles
+        of the tooling account) and the asset publishers' (file and image publishing roles). The permissions
+        boundary lets exactly these names use the bootstrap roles (`deployer_role_arns`); a generated name
+        could only be matched by a wildcard that any new role named like it would match too."""
+        region = Stack.of(self).region
+        found: dict[str, str] = {}
+        candidates = {
+            "pipeline": self.pipeline.pipeline.role,
+            "self-mutation": _find(self.pipeline, "UpdatePipeline", "SelfMutation", "Role"),
+            "file-assets": _find(self.pipeline, "Assets", "FileRole"),
+            "image-assets": _find(self.pipeline, "Assets", "ImageRole"),
+        }
+        for part, role in candidates.items():
+            if role is None and part.endswith("-assets"):
+                continue  # only with file (Lambda code) or Docker image assets to publish
+            if not isinstance(role, iam.Role):
+                raise TypeError(f"CDK Pipelines' {part} role moved; review the deployer role names")
+            name = deployer_role_name(pipeline_name, part, region)
+            cast(iam.CfnRole, role.node.default_child).role_name = name
+            found[part] = name
+        return found
 
     def _allow_both_connection_prefixes(self, connection_arn: str) -> None:
         """The source action's role may use the connection under both service prefixes.

@@ -24,7 +24,12 @@ cannot:
 - delete, shorten or re-key the trail's CloudWatch Logs group (`/pci-lz/<env>/cloudtrail`), its
   streams, metric filters and subscription filters, change or silence the alarms on it
   (`pci-lz-<env>-trail-*`), or write data points into their metric namespace (a negative value
-  would hide a breach of the alarm threshold).
+  would hide a breach of the alarm threshold);
+- disable any key (`kms:DisableKey`, with the key-policy and lifecycle denies, on every key);
+- invoke, update, re-permission, re-configure or delete a resource carrying the protection tag
+  `pci-lz:protected=true`, or add, change or remove that tag anywhere: CDK's custom-resource
+  functions (they run as the guard roles; the Aspect below tags every function a custom resource
+  names as its ServiceToken), the security alerts topics and the EventBridge rules to them.
 
 IAM policies are global but each region gets its own copy with a region-qualified name, created
 in that region's Keys stack: the Keys stack is the first stack of every region and every other
@@ -43,8 +48,9 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 import jsii
-from aws_cdk import Annotations, CfnResource, IAspect, Stack, Token
+from aws_cdk import Annotations, CfnResource, IAspect, Reference, Stack, Token, Tokenization
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from pci_constructs.justification import justify
@@ -107,13 +113,11 @@ AUDIT_TAMPERING_ACTIONS = (
     "config:PutConfigurationRecorder",
     "config:StopConfigurationRecorder",
     "guardduty:DeleteDetector",
-    "guardduty:DisassociateFromAdministratorAccount",
-    "guardduty:DisassociateFromMasterAccount",
+    "guardduty:DisassociateFrom*",  # ...AdministratorAccount and ...MasterAccount
     "guardduty:UpdateDetector",
     "securityhub:BatchDisableStandards",
     "securityhub:DisableSecurityHub",
-    "securityhub:DisassociateFromAdministratorAccount",
-    "securityhub:DisassociateFromMasterAccount",
+    "securityhub:DisassociateFrom*",  # ...AdministratorAccount and ...MasterAccount
     "access-analyzer:ApplyArchiveRule",
     "access-analyzer:CreateArchiveRule",
     "access-analyzer:DeleteAnalyzer",
@@ -133,16 +137,17 @@ AUDIT_TAMPERING_ACTIONS = (
     "guardduty:UpdateFilter",
     "guardduty:UpdateIPSet",
     "guardduty:UpdatePublishingDestination",
-    "securityhub:BatchUpdateFindings",
-    "securityhub:BatchUpdateStandardsControlAssociations",
+    "securityhub:BatchUpdate*",  # Findings (and V2), StandardsControlAssociations, AutomationRules
     "securityhub:CreateAutomationRule",
-    "securityhub:BatchUpdateAutomationRules",
     "securityhub:DeleteFindingAggregator",
     "securityhub:UpdateFindingAggregator",
     "securityhub:UpdateStandardsControl",
 )
+BOUNDARY_REMOVAL_ACTIONS = ("iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary")
 # Key-policy and key-lifecycle changes that would open or destroy encrypted data (PCI DSS 3.6, 3.7).
-KEY_TAMPERING_ACTIONS = ("kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+# kms:DisableKey on every key, not only the alerts and logs keys: no landing-zone role disables a key (a key is
+# retired through a reviewed CloudFormation change), and one action on "*" is shorter than a tag on each key.
+KEY_TAMPERING_ACTIONS = ("kms:DisableKey", "kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
 # Account-level guards; only the landing zone's guard roles set them (PCI DSS 1.3, 1.4, 2.2, 8.3).
 ACCOUNT_GUARD_ACTIONS = (
     "ec2:DisableImageBlockPublicAccess",
@@ -169,13 +174,8 @@ POLICY_ATTACH_ACTIONS = ("iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:A
 # The trail's log group, its streams and filters ("Actions, resources, and condition keys for Amazon
 # CloudWatch Logs": resource types log-group and log-stream, arn:...:log-group:NAME[:log-stream:STREAM]).
 TRAIL_LOG_TAMPERING_ACTIONS = (
-    "logs:AssociateKmsKey",
-    "logs:DeleteLogGroup",
-    "logs:DeleteLogStream",
-    "logs:DeleteMetricFilter",
-    "logs:DeleteRetentionPolicy",
-    "logs:DeleteSubscriptionFilter",
-    "logs:DisassociateKmsKey",
+    "logs:*KmsKey",  # AssociateKmsKey, DisassociateKmsKey
+    "logs:Delete*",  # the group, its streams, metric and subscription filters, retention, data protection
     "logs:PutMetricFilter",
     "logs:PutRetentionPolicy",
     "logs:PutSubscriptionFilter",
@@ -188,6 +188,47 @@ TRAIL_ALARM_TAMPERING_ACTIONS = (
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:SetAlarmState",
 )
+# The protection tag: on CDK's custom-resource functions (PermissionsBoundaryAspect tags every function a custom
+# resource names as its ServiceToken) and on the security alert path (the alerts topics, `alarm_topic`, and the
+# EventBridge rules to them, `rule_to_topic`). One key, set only by CloudFormation: the boundary denies its change.
+PROTECTED_TAG_KEY = "pci-lz:protected"
+PROTECTED_TAG_VALUE = "true"
+# What the boundary denies on a resource carrying the protection tag (aws:ResourceTag/pci-lz:protected = true), one
+# statement across services. Each action below is authorized on the tagged resource with aws:ResourceTag:
+# - Lambda, "Resources and conditions for Lambda actions" (Lambda Developer Guide, "Function actions"):
+#   AddPermission, RemovePermission, InvokeFunction, UpdateFunctionCode/-Configuration, UpdateAlias, PutFunction-
+#   Concurrency, DeleteFunction(Concurrency), Put/DeleteProvisionedConcurrencyConfig, PutFunctionCodeSigningConfig.
+#   Function URLs: Create/UpdateFunctionUrlConfig take no aws:ResourceTag (the key is absent, so this deny does not
+#   reach them), but a URL call also needs lambda:InvokeFunction ("Control access to Lambda function URLs", since
+#   October 2025) and a public URL a resource-policy statement (AddPermission): both denied here.
+# - SNS, "Actions, resources, and condition keys for Amazon SNS" (Service Authorization Reference): the topic
+#   resource type carries aws:ResourceTag; DeleteTopic, SetTopicAttributes (key, policy, delivery), Add/Remove-
+#   Permission, PutDataProtectionPolicy (a deny-on-match policy would drop alerts). Unsubscribe and
+#   SetSubscriptionAttributes act on a subscription, which takes no tags ("Amazon SNS API permissions: Actions and
+#   resources reference", SNS Developer Guide, lists neither among the topic's actions): not covered.
+# - EventBridge, "Tag-based policies in Amazon EventBridge" (EventBridge User Guide): rules carry
+#   aws:ResourceTag; DeleteRule, DisableRule, PutRule, PutTargets, RemoveTargets.
+PROTECTED_RESOURCE_ACTIONS = (
+    "lambda:AddPermission",
+    "lambda:Delete*",
+    "lambda:Invoke*",
+    "lambda:Put*",
+    "lambda:RemovePermission",
+    "lambda:Update*",
+    "sns:AddPermission",
+    "sns:DeleteTopic",
+    "sns:PutDataProtectionPolicy",
+    "sns:RemovePermission",
+    "sns:SetTopicAttributes",
+    "events:DeleteRule",
+    "events:DisableRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
+# Adding, changing or removing the protection tag on any resource: TagResource and UntagResource (`*TagResource`)
+# take aws:TagKeys in Lambda ("Function actions", above), SNS and EventBridge (Service Authorization Reference).
+PROTECTION_TAG_ACTIONS = ("lambda:*TagResource", "sns:*TagResource", "events:*TagResource")
 # Changing a role's permissions or trust (privilege escalation, PCI DSS 7.2.2).
 ROLE_CHANGE_ACTIONS = (
     "iam:AttachRolePolicy",
@@ -250,28 +291,22 @@ def boundary_statements(
         for role in ("platform-admin", "security-auditor", "break-glass")
     ]
     return [
-        iam.PolicyStatement(sid="AllowWhatIdentityPoliciesAllow", actions=["*"], resources=["*"]),
+        iam.PolicyStatement(sid="AllowAll", actions=["*"], resources=["*"]),
         # The boundary allows * on *: attached as an identity policy it would grant that (iam:PolicyARN,
         # "IAM condition keys" in the IAM User Guide; PutRolePolicy cannot name a managed policy).
         iam.PolicyStatement(
-            sid="DenyAttachingTheBoundaryAsIdentityPolicy",
+            sid="NoBoundaryAsPolicy",
             effect=iam.Effect.DENY,
             actions=list(POLICY_ATTACH_ACTIONS),
             resources=["*"],
             conditions={"ArnLike": {"iam:PolicyARN": boundaries}},
-        ),
-        iam.PolicyStatement(
-            sid="DenyBoundaryRemoval",
-            effect=iam.Effect.DENY,
-            actions=["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
-            resources=["*"],
         ),
         # iam:PermissionsBoundary is absent when no boundary is given, and StringNotEquals then matches:
         # a role or user created without the boundary is denied too. Exact ARNs, never a wildcard: a
         # policy named, or pathed, like the boundary would otherwise pass ("Permissions boundaries for IAM
         # entities", IAM User Guide, the delegation example names the one boundary ARN).
         iam.PolicyStatement(
-            sid="DenyPrincipalsWithoutThisBoundary",
+            sid="NoPrincipalWithoutBoundary",
             effect=iam.Effect.DENY,
             actions=[
                 "iam:CreateRole",
@@ -285,7 +320,7 @@ def boundary_statements(
         # Nobody but CloudFormation's execution role (no boundary) creates a policy named like the boundary:
         # the same delegation example denies iam:CreatePolicyVersion on the boundary itself.
         iam.PolicyStatement(
-            sid="DenyBoundaryLookAlikePolicies",
+            sid="NoBoundaryLookAlikes",
             effect=iam.Effect.DENY,
             actions=["iam:CreatePolicy", "iam:CreatePolicyVersion"],
             resources=[look_alikes],
@@ -295,7 +330,7 @@ def boundary_statements(
         # (`pci-lz-<env>-*`, the boundary's copies `pci-lz-<env>-boundary-<region>` among them): a new
         # default version would rewrite what a role holds, or the boundary itself.
         iam.PolicyStatement(
-            sid="DenyChangesToLandingZonePolicies",
+            sid="NoOwnPolicyChanges",
             effect=iam.Effect.DENY,
             actions=[
                 "iam:CreatePolicyVersion",
@@ -306,61 +341,59 @@ def boundary_statements(
             resources=own_policies,
         ),
         iam.PolicyStatement(
-            sid="DenyRolesUnderAwsReservedPaths",
+            sid="NoAwsReservedRoles",
             effect=iam.Effect.DENY,
             actions=["iam:CreateRole"],
             resources=[f"arn:{partition}:iam::*:{RESERVED_ROLE_PATH}"],
         ),
         iam.PolicyStatement(
-            sid="DenyChangesToLandingZoneRoles",
+            sid="NoOwnRoleChanges",
             effect=iam.Effect.DENY,
             actions=list(ROLE_CHANGE_ACTIONS),
-            resources=own_roles,
+            # The roles that may use the bootstrap roles are exact names, and unchangeable like the rest.
+            resources=[*own_roles, *bootstrap_role_users],
         ),
         iam.PolicyStatement(
-            sid="DenyPassingOperatorRoles", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=operator_roles
+            sid="NoOperatorRolePass", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=operator_roles
         ),
         iam.PolicyStatement(
-            sid="DenyCdkBootstrapRoles",
+            sid="NoBootstrapRoles",
             effect=iam.Effect.DENY,
             actions=["iam:PassRole", "sts:AssumeRole"],
             resources=[bootstrap_roles],
             conditions=bootstrap_exemption,
         ),
+        # One statement for every deny on every resource without a condition (IAM counts each statement's
+        # Sid, Effect and Resource against the 6,144 characters): removing a boundary, key policy and key
+        # lifecycle changes, and stopping or narrowing the detective controls.
         iam.PolicyStatement(
-            sid="DenyKeyPolicyAndLifecycleChanges",
+            sid="NoControlTampering",
             effect=iam.Effect.DENY,
-            actions=list(KEY_TAMPERING_ACTIONS),
+            actions=[*BOUNDARY_REMOVAL_ACTIONS, *KEY_TAMPERING_ACTIONS, *AUDIT_TAMPERING_ACTIONS],
             resources=["*"],
         ),
         iam.PolicyStatement(
-            sid="DenyDisablingDetectiveControls",
-            effect=iam.Effect.DENY,
-            actions=list(AUDIT_TAMPERING_ACTIONS),
-            resources=["*"],
-        ),
-        iam.PolicyStatement(
-            sid="DenyAccountGuardChangesOutsideGuardRoles",
+            sid="GuardRolesOnly",
             effect=iam.Effect.DENY,
             actions=list(ACCOUNT_GUARD_ACTIONS),
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{guard_role_name(environment, '*')}"}},
         ),
         iam.PolicyStatement(
-            sid="DenyEbsDefaultEncryptionChangesOutsideEbsGuardRole",
+            sid="EbsGuardRoleOnly",
             effect=iam.Effect.DENY,
             actions=list(EBS_DEFAULT_GUARD_ACTIONS),
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{ebs_guard_role_name(environment, '*')}"}},
         ),
         iam.PolicyStatement(
-            sid="DenyTrailLogGroupTampering",
+            sid="NoTrailLogChanges",
             effect=iam.Effect.DENY,
             actions=list(TRAIL_LOG_TAMPERING_ACTIONS),
             resources=[trail_log_group, f"{trail_log_group}:*"],
         ),
         iam.PolicyStatement(
-            sid="DenyTrailAlarmTampering",
+            sid="NoTrailAlarmChanges",
             effect=iam.Effect.DENY,
             actions=list(TRAIL_ALARM_TAMPERING_ACTIONS),
             resources=[trail_alarms],
@@ -368,11 +401,28 @@ def boundary_statements(
         # PutMetricData has no resource type; cloudwatch:namespace names the namespace ("Actions, resources,
         # and condition keys for Amazon CloudWatch", Service Authorization Reference).
         iam.PolicyStatement(
-            sid="DenyDataPointsInTheTrailAlarmNamespace",
+            sid="NoTrailMetricData",
             effect=iam.Effect.DENY,
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
             conditions={"StringEquals": {"cloudwatch:namespace": trail_metric_namespace(environment)}},
+        ),
+        # CDK's custom-resource functions (they run as the guard roles) and the alert path: see
+        # PROTECTED_RESOURCE_ACTIONS for the pages. CloudFormation invokes and updates them with the deploy
+        # credentials (the CDK bootstrap roles, no boundary), so a deploy keeps working.
+        iam.PolicyStatement(
+            sid="NoProtectedChanges",
+            effect=iam.Effect.DENY,
+            actions=list(PROTECTED_RESOURCE_ACTIONS),
+            resources=["*"],
+            conditions={"StringEquals": {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": PROTECTED_TAG_VALUE}},
+        ),
+        iam.PolicyStatement(
+            sid="NoProtectionTagChanges",
+            effect=iam.Effect.DENY,
+            actions=list(PROTECTION_TAG_ACTIONS),
+            resources=["*"],
+            conditions={"ForAnyValue:StringEquals": {"aws:TagKeys": [PROTECTED_TAG_KEY]}},
         ),
     ]
 
@@ -480,6 +530,69 @@ class PermissionsBoundary(Construct):
         resource.add_metadata("checkov", {**existing, "skip": skips})
 
 
+CUSTOM_RESOURCE_TYPES = ("AWS::CloudFormation::CustomResource",)  # and every `Custom::<name>`
+FUNCTION_TYPE = "AWS::Lambda::Function"
+
+
+def _properties(resource: CfnResource) -> dict[str, object]:
+    """A resource's properties as its construct holds them, before rendering (CfnResource's `cfnProperties`):
+    PascalCase for a raw CfnResource, camelCase for a generated L1 class."""
+    properties = jsii.get(resource, "cfnProperties")
+    return dict(properties) if isinstance(properties, Mapping) else {}
+
+
+def _function_named_by(value: object) -> CfnResource | None:
+    """The `AWS::Lambda::Function` a token refers to (a Ref or GetAtt, in any stack), else None."""
+    if not isinstance(value, str) or not Token.is_unresolved(value):
+        return None
+    reference = Tokenization.reverse(value)
+    target = reference.target if isinstance(reference, Reference) else None
+    if isinstance(target, CfnResource) and target.cfn_resource_type == FUNCTION_TYPE:
+        return target
+    return None
+
+
+def custom_resource_functions(scope: IConstruct) -> list[CfnResource]:
+    """Every Lambda function a custom resource under `scope` names as its ServiceToken, found in the model
+    (the reference the token holds), never by construct ID: CDK's AwsCustomResource singletons, its
+    CustomResourceProvider handlers (default-SG restriction, triggers, the OIDC provider), a fork's own."""
+    found: dict[str, CfnResource] = {}
+    for node in scope.node.find_all():
+        if not isinstance(node, CfnResource):
+            continue
+        kind = node.cfn_resource_type
+        if kind not in CUSTOM_RESOURCE_TYPES and not kind.startswith("Custom::"):
+            continue
+        properties = _properties(node)
+        function = _function_named_by(properties.get("ServiceToken", properties.get("serviceToken")))
+        if function is not None:
+            found[function.node.path] = function
+    return list(found.values())
+
+
+def protect_function(function: CfnResource) -> None:
+    """Puts the protection tag on a function: through its TagManager (an L1 `CfnFunction`), or as the `Tags`
+    property of a raw `CfnResource` (CDK's CustomResourceProvider handlers, which stack tags never reach)."""
+    if isinstance(function, lambda_.CfnFunction):
+        function.tags.set_tag(PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
+    else:
+        function.add_property_override("Tags", [{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}])
+
+
+def _functions_in_environment(function: CfnResource) -> list[CfnResource]:
+    """Functions of the function's stack its environment variables name (CDK's Provider framework names its
+    user handlers so). The L2's environment is a lazy value: resolved, its references are logical IDs."""
+    stack = Stack.of(function)
+    properties = _properties(function)
+    rendered = json.dumps(stack.resolve(properties.get("Environment", properties.get("environment"))))
+    functions = {
+        stack.get_logical_id(c): c
+        for c in stack.node.find_all()
+        if isinstance(c, CfnResource) and c.cfn_resource_type == FUNCTION_TYPE and c is not function
+    }
+    return [f for logical_id, f in functions.items() if f'"{logical_id}"' in rendered]
+
+
 @jsii.implements(IAspect)
 class PermissionsBoundaryAspect:
     """Sets `PermissionsBoundary` on every IAM role and user of every stack under the scope it is added to.
@@ -487,13 +600,18 @@ class PermissionsBoundaryAspect:
     `boundaries` maps a region to the `PermissionsBoundary` of that region. A stack in another
     region, or another account, gets an error annotation (the synth fails). A stack that is not
     the boundary's own is made to depend on it; inside the boundary's own stack the role depends
-    on the policy resource.
+    on the policy resource. Visiting a stack, it tags that stack's custom-resource functions with
+    `pci-lz:protected=true` (`custom_resource_functions`): the boundary and what it protects by tag
+    arrive together, in a fork's stacks too.
     """
 
     def __init__(self, *, boundaries: Mapping[str, PermissionsBoundary]) -> None:
         self._boundaries = dict(boundaries)
 
     def visit(self, node: IConstruct) -> None:
+        if isinstance(node, Stack):
+            self._protect_custom_resource_functions(node)
+            return
         if not isinstance(node, CfnResource) or node.cfn_resource_type not in PRINCIPAL_TYPES:
             return
         stack = Stack.of(node)
@@ -512,3 +630,18 @@ class PermissionsBoundaryAspect:
             node.add_resource_dependency(cast(CfnResource, boundary.policy.node.default_child))
         else:
             stack.add_stack_dependency(owner, "IAM roles name this region's permissions boundary")
+
+    @staticmethod
+    def _protect_custom_resource_functions(stack: Stack) -> None:
+        """The protection tag on every custom-resource function of `stack` (the boundary denies invoking,
+        updating, re-permissioning or untagging them: they run as the guard roles). A function that invokes
+        another (CDK's Provider framework and its user handler) would be refused by that deny under its own
+        boundary-carrying role: an error, until the boundary exempts such a role by name."""
+        for function in custom_resource_functions(stack):
+            protect_function(function)
+            for invoked in _functions_in_environment(function):
+                Annotations.of(function).add_error(
+                    f"{function.node.path} invokes {invoked.node.path} (CDK's Provider framework?): the permissions"
+                    " boundary denies invoking a custom-resource function to every boundary-carrying role, so this"
+                    " provider would fail at deploy (pci_constructs/permissions_boundary.py)"
+                )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from pci_constructs.alert_topic import alarm_topic
+from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,8 @@ class FindingAlerts(Construct):
 def rule_to_topic(
     scope: Construct, *, description: str, event_pattern: dict[str, Any], topic: sns.Topic, sid: str
 ) -> events.CfnRule:
-    """An EventBridge rule ("Rule" under `scope`) targeting `topic`, which admits this rule only (aws:SourceArn)."""
+    """An EventBridge rule ("Rule" under `scope`) targeting `topic`, which admits this rule only (aws:SourceArn),
+    tagged `pci-lz:protected=true` for the permissions boundary."""
     rule = events.CfnRule(
         scope,
         "Rule",
@@ -297,6 +299,8 @@ def rule_to_topic(
         event_pattern=event_pattern,
         targets=[events.CfnRule.TargetProperty(id="SecurityAlertsTopic", arn=topic.topic_arn)],
     )
+    # The permissions boundary denies deleting, disabling or retargeting a rule with this tag.
+    Tags.of(rule).add(PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
     # EventBridge "Using resource-based policies for Amazon EventBridge" (Amazon SNS permissions): the
     # topic policy may name the rule in aws:SourceArn. Not so the key policy: see KeyRing.
     topic.add_to_resource_policy(

@@ -116,12 +116,18 @@ class _AclRule:
     direction: ec2.TrafficDirection
     traffic: ec2.AclTraffic
     cidrs: Sequence[str]
+    # The business need, written into the entry's template metadata (NACL_NEED_METADATA): a NACL
+    # entry has no description property, and the rule review (PCI DSS 1.2.5) reads the need there.
+    need: str
     action: ec2.Action = ec2.Action.ALLOW
     # Why an entry that admits the internet is needed (the construct's justification of
     # PCI4-EC2-NACL-NO-OPEN-INGRESS on it); None for every other entry.
     open_ingress_reason: str | None = None
 
 
+# The template metadata key of each NACL entry's business need (PCI DSS 1.2.5), which
+# evidence/workpapers.py's rule review reads: AWS::EC2::NetworkAclEntry has no description property.
+NACL_NEED_METADATA = "pci-lz:need"
 VPC3_REASON = (
     "AwsSolutions advises security groups instead of NACLs; PCI DSS asks for both layers, so the"
     " tier NACLs (public, application, CDE) are deliberate defence in depth"
@@ -268,7 +274,7 @@ class SegmentedVpc(Construct):
                         " in AWS's own account, which a VPC's account-only S3 gateway endpoint refuses; it holds"
                         " no cardholder data and logs to its own encrypted, retained group"
                     ),
-                    requirement="PCI DSS v4.0.1 1.3.1, 1.4.4",
+                    requirement="PCI DSS v4.0.1 1.3.1",
                 )
 
     @staticmethod
@@ -368,53 +374,95 @@ class SegmentedVpc(Construct):
 
         rules: dict[Tier, list[_AclRule]] = {
             Tier.PUBLIC: [
-                _AclRule(inbound, https, allowed_ingress_cidrs),
-                _AclRule(inbound, http, allowed_ingress_cidrs),
-                *(
-                    (
-                        _AclRule(inbound, https, app),  # app-tier egress through the NAT gateways
-                        _AclRule(
-                            inbound, EPHEMERAL_PORTS, [ANYWHERE], open_ingress_reason=PUBLIC_EPHEMERAL_REASON
-                        ),  # replies to NAT-forwarded flows (and to targets' replies)
-                    )
-                    if nat_in_public_tier
-                    else (_AclRule(inbound, EPHEMERAL_PORTS, app),)  # targets' replies to the load balancer
+                _AclRule(inbound, https, allowed_ingress_cidrs, need="HTTPS from the API clients to the load balancer"),
+                _AclRule(
+                    inbound,
+                    http,
+                    allowed_ingress_cidrs,
+                    need="HTTP from the API clients, answered by a redirect to HTTPS",
                 ),
-                _AclRule(outbound, app_traffic, app),
                 *(
                     (
-                        _AclRule(outbound, https, [ANYWHERE]),  # NAT forwarding app-tier HTTPS
-                        _AclRule(outbound, EPHEMERAL_PORTS, [ANYWHERE]),  # replies to clients and NAT replies
+                        _AclRule(
+                            inbound, https, app, need="application-tier HTTPS egress forwarded by the NAT gateways"
+                        ),
+                        _AclRule(
+                            inbound,
+                            EPHEMERAL_PORTS,
+                            [ANYWHERE],
+                            need="replies to NAT-forwarded flows (stateless NACL)",
+                            open_ingress_reason=PUBLIC_EPHEMERAL_REASON,
+                        ),
                     )
                     if nat_in_public_tier
-                    else (_AclRule(outbound, EPHEMERAL_PORTS, allowed_ingress_cidrs),)  # replies to clients
+                    else (
+                        _AclRule(
+                            inbound,
+                            EPHEMERAL_PORTS,
+                            app,
+                            need="application-tier replies to the load balancer's targets",
+                        ),
+                    )
+                ),
+                _AclRule(outbound, app_traffic, app, need="load balancer to its targets in the application tier"),
+                *(
+                    (
+                        _AclRule(outbound, https, [ANYWHERE], need="NAT gateways forwarding application-tier HTTPS"),
+                        _AclRule(
+                            outbound,
+                            EPHEMERAL_PORTS,
+                            [ANYWHERE],
+                            need="replies to API clients and to NAT-forwarded flows (stateless NACL)",
+                        ),
+                    )
+                    if nat_in_public_tier
+                    else (
+                        _AclRule(
+                            outbound,
+                            EPHEMERAL_PORTS,
+                            allowed_ingress_cidrs,
+                            need="load balancer replies to the API clients (stateless NACL)",
+                        ),
+                    )
                 ),
             ],
             Tier.APPLICATION: [
-                _AclRule(inbound, app_traffic, public),
-                _AclRule(inbound, https, app + cde),  # interface endpoints live in this tier
+                _AclRule(inbound, app_traffic, public, need="load balancer to the application port"),
+                _AclRule(inbound, https, app + cde, need="HTTPS to the interface endpoints, which live in this tier"),
                 # The public tier reaches this tier on the app port only: without this deny, the
                 # ephemeral allow below would admit it on every port >= 1024. Replies to NAT-routed
                 # egress carry the remote server's address, never a public-subnet one.
-                _AclRule(inbound, EPHEMERAL_PORTS, public, ec2.Action.DENY),
+                _AclRule(
+                    inbound,
+                    EPHEMERAL_PORTS,
+                    public,
+                    need="deny: the public tier reaches this tier on the application port only",
+                    action=ec2.Action.DENY,
+                ),
                 _AclRule(
                     inbound,
                     EPHEMERAL_PORTS,
                     [ANYWHERE],
+                    need="replies to this tier's HTTPS egress and database calls (stateless NACL)",
                     open_ingress_reason=APPLICATION_EPHEMERAL_REASON.format(
                         path="through the NAT gateways" if nat_in_public_tier else "through the Network Firewall"
                     ),
-                ),  # replies to HTTPS egress and DB calls
-                _AclRule(outbound, https, [ANYWHERE]),
-                _AclRule(outbound, db_traffic, cde),
-                _AclRule(outbound, EPHEMERAL_PORTS, vpc),  # replies to the ALB and endpoint callers
+                ),
+                _AclRule(
+                    outbound,
+                    https,
+                    [ANYWHERE],
+                    need="HTTPS to the interface endpoints and out through the NAT gateways or the firewall",
+                ),
+                _AclRule(outbound, db_traffic, cde, need="the vault's functions to the database proxy in the CDE"),
+                _AclRule(outbound, EPHEMERAL_PORTS, vpc, need="replies to the load balancer and to endpoint callers"),
             ],
             Tier.CDE: [
-                _AclRule(inbound, db_traffic, app + cde),  # clients, and proxy-to-database across AZs
-                _AclRule(inbound, EPHEMERAL_PORTS, app + cde),
-                _AclRule(outbound, EPHEMERAL_PORTS, app + cde),
-                _AclRule(outbound, https, app),  # AWS APIs only through the interface endpoints
-                _AclRule(outbound, db_traffic, cde),
+                _AclRule(inbound, db_traffic, app + cde, need="database clients, and proxy-to-database across zones"),
+                _AclRule(inbound, EPHEMERAL_PORTS, app + cde, need="replies to the CDE's HTTPS and database calls"),
+                _AclRule(outbound, EPHEMERAL_PORTS, app + cde, need="database replies to its clients"),
+                _AclRule(outbound, https, app, need="AWS APIs only through the interface endpoints"),
+                _AclRule(outbound, db_traffic, cde, need="proxy to database across zones"),
             ],
         }
         subnets = {
@@ -444,6 +492,9 @@ class SegmentedVpc(Construct):
                         direction=rule.direction,
                         rule_action=rule.action,
                     )
+                    entry_resource = entry.node.default_child
+                    assert isinstance(entry_resource, ec2.CfnNetworkAclEntry)
+                    entry_resource.add_metadata(NACL_NEED_METADATA, rule.need)
                     if rule.open_ingress_reason is not None:
                         justify(
                             self,

@@ -40,6 +40,7 @@ class Control:
     requirements: tuple[str, ...]
     config_rule: str
     details_read_from_control_page: bool
+    details_page: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,11 @@ MAPPINGS: dict[str, Mapping] = {
         "AWS::ElasticLoadBalancing::LoadBalancer has no desync-mitigation attribute; it is set by API"
         " (default defensive)"
     ),
-    "EMR.1": runtime(
-        "whether the primary node gets a public IP depends on the subnet and launch, known only at run time"
+    "EMR.1": rules("PCI4-EMR-PRIMARY-NO-PUBLIC-IP"),
+    "EMR.2": rules(
+        "PCI4-ACCOUNT-GUARD-VALUES",
+        note="the EMR block public access an SDK call sets (no CloudFormation resource has it)",
     ),
-    "EMR.2": not_applicable("EMR block public access is an account setting with no CloudFormation resource"),
     "ES.2": rules("PCI4-ES-IN-VPC"),
     "ES.3": rules("PCI4-ES-NODE-TO-NODE-ENCRYPTION"),
     "ES.5": rules("PCI4-ES-AUDIT-LOGS"),
@@ -174,7 +176,11 @@ MAPPINGS: dict[str, Mapping] = {
     "IAM.14": rules("PCI4-ACCOUNT-GUARD-VALUES", note=_SDK_POLICY),
     "IAM.16": rules("PCI4-ACCOUNT-GUARD-VALUES", note=_SDK_POLICY),
     "IAM.17": rules("PCI4-ACCOUNT-GUARD-VALUES", note=_SDK_POLICY),
-    "IAM.18": runtime("any role with AWSSupportAccess in the account passes, whoever created it"),
+    "IAM.18": runtime(
+        "iam-policy-in-use with policyUsageType ANY passes when any IAM entity of the account has AWSSupportAccess,"
+        " wherever it was made (often by the organization's baseline); a template shows only its own roles, so"
+        " neither its absence nor its presence there decides the control"
+    ),
     "IAM.19": runtime(f"MFA devices are registered in the account; {_USERS}"),
     "Inspector.1": rules("PCI4-INSPECTOR-EC2-ECR-SCANNING", note="where the templates enable Inspector"),
     "Inspector.2": rules("PCI4-INSPECTOR-EC2-ECR-SCANNING", note="where the templates enable Inspector"),
@@ -199,8 +205,8 @@ MAPPINGS: dict[str, Mapping] = {
     "RDS.9": rules("PCI4-RDS-LOG-EXPORTS"),
     "RDS.13": rules("PCI4-RDS-MINOR-UPGRADES"),
     "RDS.20": rules("PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL"),
-    "RDS.21": runtime("passes on any parameter-group event subscription in the account, whoever created it"),
-    "RDS.22": runtime("passes on any security-group event subscription in the account, whoever created it"),
+    "RDS.21": rules("PCI4-RDS-EVENT-SUBSCRIPTION-CONFIG"),
+    "RDS.22": rules("PCI4-RDS-EVENT-SUBSCRIPTION-CONFIG"),
     "RDS.24": rules("PCI4-RDS-CUSTOM-MASTER-USERNAME"),
     "RDS.25": rules("PCI4-RDS-CUSTOM-MASTER-USERNAME"),
     "RDS.34": rules("PCI4-RDS-LOG-EXPORTS"),
@@ -351,6 +357,7 @@ def controls() -> tuple[Control, ...]:
             requirements=tuple(c["requirements"]),
             config_rule=c["config_rule"],
             details_read_from_control_page=bool(c["details_read_from_control_page"]),
+            details_page=str(c.get("details_page", "")),
         )
         for c in data["controls"]
     )
@@ -378,6 +385,7 @@ def applicable(control: Control) -> bool:
 # examine what the app sets by SDK call (`Custom::AWS`, an AwsCustomResource); an app that does not set the
 # account guard that way leaves the control unexamined at synth.
 PARTIAL: dict[str, str] = {
+    "EMR.1": "the rule reads subnets of the templates only; an imported subnet is read by the control after launch",
     "S3.9": "the rule exempts buckets that receive server access logs; the control does not",
     "S3.15": "the rule asks Object Lock of the audit archive only; the control asks it of every bucket",
     "S3.17": "the rule allows SSE-S3 on buckets a log service writes to; the control asks SSE-KMS everywhere",
@@ -385,7 +393,7 @@ PARTIAL: dict[str, str] = {
 _ACCOUNT_SETTING = "an account setting: examined only where the app sets it by SDK call (AwsCustomResource)"
 _INSPECTOR = "Amazon Inspector: examined only where the app enables it by SDK call or resource"
 CONDITIONAL: dict[str, str] = {
-    **dict.fromkeys(("IAM.7", "IAM.11", "IAM.12", "IAM.14", "IAM.16", "IAM.17", "S3.1"), _ACCOUNT_SETTING),
+    **dict.fromkeys(("IAM.7", "IAM.11", "IAM.12", "IAM.14", "IAM.16", "IAM.17", "S3.1", "EMR.2"), _ACCOUNT_SETTING),
     **dict.fromkeys(("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"), _INSPECTOR),
 }
 
@@ -485,17 +493,19 @@ def render() -> str:
                 f"**{found.status}**: {found.reason}" if found.reason else f"**applicable, rule awaited**: `{awaited}`"
             )
         detail = "" if control.details_read_from_control_page else " *"
+        name = f"[{control.id}]({control.details_page})" if control.details_page else control.id
         kind = coverage_kind(control.id)
         why = PARTIAL.get(control.id) or CONDITIONAL.get(control.id)
         if kind:
             what = f"{what} — **{kind}**" + (f": {why}" if why else "")
         lines.append(
-            f"| {control.id}{detail} | {_cell(control.title)} | {', '.join(control.resource_types)} |"
+            f"| {name}{detail} | {_cell(control.title)} | {', '.join(control.resource_types)} |"
             f" {', '.join(control.requirements)} | {_cell(what)} | {_cell(control.config_rule)} |"
         )
     lines += [
         "",
-        "\\* resource type, requirements and Config rule not yet read from the control's page (see above).",
+        "Each control's ID links the section of the AWS page its resource type, requirements and Config rule were"
+        " read from. \\* not yet read from the control's page (see above).",
         "",
         "## AWS Config conformance-pack rules no control covers",
         "",

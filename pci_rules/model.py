@@ -16,15 +16,27 @@ Intrinsics a rule could be evaded with are resolved by ONE policy, `TemplateMode
 `rule.evaluate` runs every rule over: a `Ref` to a template Parameter becomes its Default (and, in further
 variants, each of its AllowedValues), `Fn::If` takes its true branch in the first variant and its false
 branch in the second, `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are
-looked up. A resource failing in any variant fails. A Parameter that no variant can resolve (no Default,
+looked up, and `Fn::Join`/`Fn::Sub` whose every part is then a literal become the string CloudFormation makes
+of them. A resource failing in any variant fails. A Parameter that no variant can resolve (no Default,
 not supplied by a parent stack, not an SSM parameter) is itself a finding: PCI4-TEMPLATE-PARAMETERS-RESOLVED.
+
+What stays an intrinsic after that (a `Fn::Join` or `Fn::Sub` over a resource attribute, an import or a pseudo
+parameter) is unknown until deploy. A rule reads a property with `Resource.prop`; when the value it gets is
+such an unresolved `Fn::Join`/`Fn::Sub`, `rule.evaluate` turns a pass on that resource into the finding
+"could not resolve <property>": the rule decided on a value it never saw. A rule that reads a property as a
+reference (an ARN it only follows or matches a suffix of) or parses the intrinsic itself reads it with
+`Resource.reference` instead. Limits: only the value `prop` returns is looked at (an intrinsic nested inside
+a returned list or object is resolved when literal, but not reported), and a read is charged to the
+resource it was made on.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +50,31 @@ NESTED_STACK = "AWS::CloudFormation::Stack"
 ASSET_PATH_METADATA = "aws:asset:path"
 # A parameter of one of these types holds the name of an SSM parameter; its value is read at deploy.
 SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::"
+# Intrinsics that make a string ("Fn::Join", "Fn::Sub"): resolved when every part is literal, else unknown.
+STRING_INTRINSICS = ("Fn::Join", "Fn::Sub")
+
+# Reads of unresolved string intrinsics while `rule.evaluate` runs a rule: (resource key, property path, function).
+UnresolvedRead = tuple[tuple[str, str], tuple[str | int, ...], str]
+_UNRESOLVED_READS: ContextVar[list[UnresolvedRead] | None] = ContextVar("unresolved_reads", default=None)
+
+
+def unresolved_function(value: Any) -> str | None:
+    """ "Fn::Join" or "Fn::Sub" when `value` is one of them (left unresolved by the intrinsics policy), else None."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        key = next(iter(value))
+        if key in STRING_INTRINSICS:
+            return str(key)
+    return None
+
+
+def record_unresolved_reads(reads: list[UnresolvedRead]) -> Token[list[UnresolvedRead] | None]:
+    """Start recording `Resource.prop` reads of unresolved string intrinsics into `reads`."""
+    return _UNRESOLVED_READS.set(reads)
+
+
+def reset_unresolved_reads(token: Token[list[UnresolvedRead] | None]) -> None:
+    """Stop the recording `record_unresolved_reads` started."""
+    _UNRESOLVED_READS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -63,7 +100,21 @@ class Resource:
         return (self.stack, self.logical_id)
 
     def prop(self, *keys: str | int, default: Any = None) -> Any:
-        """A nested property: `prop("BucketEncryption", "ServerSideEncryptionConfiguration")`."""
+        """A nested property: `prop("BucketEncryption", "ServerSideEncryptionConfiguration")`.
+
+        A value that is an unresolved `Fn::Join`/`Fn::Sub` is recorded as read (see the module doc): the
+        rule's pass on this resource becomes "could not resolve" the property."""
+        value = self.reference(*keys, default=default)
+        reads = _UNRESOLVED_READS.get()
+        if reads is not None:
+            function = unresolved_function(value)
+            if function is not None:
+                reads.append((self.key, keys, function))
+        return value
+
+    def reference(self, *keys: str | int, default: Any = None) -> Any:
+        """Like `prop`, for a property the rule reads as a reference or whose intrinsic it parses itself:
+        an unresolved `Fn::Join`/`Fn::Sub` here is no "could not resolve"."""
         value: Any = self.properties
         for key in keys:
             if isinstance(key, int):
@@ -383,6 +434,8 @@ def _choice_count(stack: StackTemplate) -> int:
                 ((key, inner),) = value.items()
                 if key == "Fn::If" or key == "Fn::FindInMap" or key == "Fn::Select":
                     count = max(count, 2 if key == "Fn::If" else 1)
+                elif key in STRING_INTRINSICS and _resolvable_text(key, inner, options):
+                    count = max(count, 1)
                 elif key == "Ref" and isinstance(inner, str):
                     if inner in options:
                         count = max(count, len(options[inner]))
@@ -424,6 +477,10 @@ def _resolve(value: Any, options: Mapping[str, list[Any]], mappings: Mapping[str
                     found = [row[names[2]] for row in rows if isinstance(row, Mapping) and names[2] in row]
                     if found:
                         return copy.deepcopy(pick(found))
+            if key in STRING_INTRINSICS:
+                text = _string_intrinsic(key, _resolve(inner, options, mappings, index), options, index)
+                if text is not None:
+                    return text
             if key == "Fn::Select" and isinstance(inner, list) and len(inner) == 2:
                 position = _resolve(inner[0], options, mappings, index)
                 items = _resolve(inner[1], options, mappings, index)
@@ -438,6 +495,67 @@ def _resolve(value: Any, options: Mapping[str, list[Any]], mappings: Mapping[str
     if isinstance(value, list):
         return [r for item in value if (r := _resolve(item, options, mappings, index)) is not _NO_VALUE]
     return value
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return None
+
+
+def _string_intrinsic(key: str, inner: Any, options: Mapping[str, list[Any]], index: int) -> str | None:
+    """The string `Fn::Join`/`Fn::Sub` makes when every part is literal (CloudFormation User Guide,
+    "Fn::Join" and "Fn::Sub"), else None. `${Name}` of a Parameter takes the variant's value of it; `${!x}`
+    is the literal `${x}`; a pseudo parameter or `${Resource.Attribute}` stays unknown."""
+    if key == "Fn::Join":
+        if not (isinstance(inner, list) and len(inner) == 2 and isinstance(inner[0], str)):
+            return None
+        parts = inner[1]
+        if not isinstance(parts, list):
+            return None
+        texts = [_scalar_text(p) for p in parts]
+        return None if any(t is None for t in texts) else inner[0].join(t for t in texts if t is not None)
+    body, variables = (inner[0], inner[1]) if isinstance(inner, list) and len(inner) == 2 else (inner, {})
+    if not isinstance(body, str) or not isinstance(variables, Mapping):
+        return None
+    unknown = False
+
+    def value_of(match: re.Match[str]) -> str:
+        nonlocal unknown
+        name = match.group(1).strip()
+        if name in variables:
+            text = _scalar_text(variables[name])
+        elif name in options:
+            choices = options[name]
+            text = _scalar_text(choices[min(index, len(choices) - 1)])
+        else:
+            text = None
+        if text is None:
+            unknown = True
+            return ""
+        return text
+
+    out = _SUB_VARIABLE.sub(value_of, body)
+    return None if unknown else out.replace("${!", "${")
+
+
+def _resolvable_text(key: str, inner: Any, options: Mapping[str, list[Any]]) -> bool:
+    """Whether a `Fn::Join`/`Fn::Sub` could become a string (a cheap look before resolving a variant)."""
+    if key == "Fn::Join":
+        parts = inner[1] if isinstance(inner, list) and len(inner) == 2 else None
+        return isinstance(parts, list) and all(
+            _scalar_text(p) is not None or (isinstance(p, Mapping) and p.get("Ref") in options) for p in parts
+        )
+    body, variables = (inner[0], inner[1]) if isinstance(inner, list) and len(inner) == 2 else (inner, {})
+    if not isinstance(body, str) or not isinstance(variables, Mapping):
+        return False
+    names = [m.strip() for m in _SUB_VARIABLE.findall(body)]
+    return all(n in options or _scalar_text(variables.get(n)) is not None for n in names)
 
 
 def _resolved(stack: StackTemplate, index: int) -> StackTemplate:

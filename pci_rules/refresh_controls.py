@@ -68,7 +68,10 @@ def refresh() -> dict[str, Any]:
     controls = []
     for control_id, title, href in listed_controls(_get(STANDARD_PAGE)):
         page = pages.setdefault(href, _get(BASE + href))
-        controls.append({"id": control_id, "title": title, **control_details(page, control_id)})
+        details = control_details(page, control_id)
+        anchor = control_id.lower().replace(".", "-")
+        details["details_page"] = f"{BASE}{href}#{anchor}" if details["details_read_from_control_page"] else ""
+        controls.append({"id": control_id, "title": title, **details})
     current = json.loads(CONTROLS_FILE.read_text(encoding="utf-8"))
     return {
         **{k: v for k, v in current.items() if k != "controls"},

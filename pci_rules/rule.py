@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pci_rules.model import Resource, TemplateModel
+from pci_rules.model import Resource, TemplateModel, UnresolvedRead, record_unresolved_reads, reset_unresolved_reads
 
 RuleCheck = Callable[[TemplateModel], Iterable["Check"]]
 
@@ -119,24 +119,52 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
     """Run each rule over each of the model's variants (`TemplateModel.variants()`: the intrinsics policy).
 
     A resource's check fails when it fails in any variant (its detail then names the variant); checks name
-    the model's own resources, not a variant's copies.
+    the model's own resources, not a variant's copies. A pass on a resource whose property the rule read as
+    an unresolved `Fn::Join`/`Fn::Sub` (`Resource.prop`) becomes the finding "could not resolve <property>".
     """
     variants = model.variants()
-    if len(variants) == 1 and variants[0][1] is model:
-        return [RuleResult(rule=r, checks=tuple(r(model))) for r in rules]
+    labelled = len(variants) > 1 or variants[0][1] is not model
     results = []
     for rule_ in rules:
         merged: dict[tuple[tuple[str, str], int], Check] = {}
         for label, variant in variants:
             seen: dict[tuple[str, str], int] = {}
-            for check in rule_(variant):
+            for check in _run_recording(rule_, variant):
                 nth = seen[check.resource.key] = seen.get(check.resource.key, -1) + 1
                 key = (check.resource.key, nth)
                 previous = merged.get(key)
                 if previous is not None and (not previous.passed or check.passed):
                     continue
                 original = model.resource(*check.resource.key) or check.resource
-                detail = check.detail if check.passed else f"{check.detail} ({label})".lstrip()
+                detail = check.detail if check.passed or not labelled else f"{check.detail} ({label})".lstrip()
                 merged[key] = Check(resource=original, passed=check.passed, detail=detail)
         results.append(RuleResult(rule=rule_, checks=tuple(merged.values())))
     return results
+
+
+def _path(keys: tuple[str | int, ...]) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
+
+
+def _run_recording(rule_: Rule, model: TemplateModel) -> list[Check]:
+    """The rule's checks on one model, each pass on a resource it read an unresolved string intrinsic of
+    turned into "could not resolve" (the intrinsics policy's fail-closed half)."""
+    reads: list[UnresolvedRead] = []
+    token = record_unresolved_reads(reads)
+    try:
+        checks = rule_(model)
+    finally:
+        reset_unresolved_reads(token)
+    if not reads:
+        return checks
+    unknown: dict[tuple[str, str], list[str]] = {}
+    for key, keys, function in reads:
+        text = f"{_path(keys)} ({function} of a value unknown until deploy)"
+        if text not in unknown.setdefault(key, []):
+            unknown[key].append(text)
+    return [
+        Check(c.resource, False, "could not resolve " + "; ".join(unknown[c.resource.key]))
+        if c.passed and c.resource.key in unknown
+        else c
+        for c in checks
+    ]

@@ -7,9 +7,11 @@ status (pass, fail, warn) and, unless passing, the fix. Nothing here creates or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import boto3
@@ -18,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import EnvironmentConfig
 from config.delivery import DeliveryConfig
 from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY, principal_kind
+from preflight.names import NAME_PROPERTIES, FixedName, StackTemplate, fixed_names, literal
 
 # `cdk bootstrap` template versions: CDK v2 templates of this aws-cdk-lib need 6 or later (their
 # BootstrapVersion rule); 21 added what current CLIs use for asset publishing and lookups.
@@ -32,6 +35,14 @@ VPCS_PER_REGION = ("vpc", "L-F678F1CE", 5)
 EIPS_PER_REGION = ("ec2", "L-0263D0A3", 5)
 NAT_GATEWAYS_PER_AZ = ("vpc", "L-FE5A380F", 5)
 LAMBDA_CONCURRENT_EXECUTIONS = ("lambda", "L-B99A9384", "Concurrent executions")
+# Network Firewall: 5 firewalls per account per Region by default, adjustable in Service Quotas
+# ("AWS Network Firewall quotas", Network Firewall Developer Guide). The quota's code is not in that
+# page: preflight finds it by name in ListServiceQuotas, else assumes the default.
+NETWORK_FIREWALL_SERVICE = "network-firewall"
+DEFAULT_FIREWALLS_PER_REGION = 5
+# IAM Access Analyzer: 1 account-level analyzer per analyzer type per account per Region, default and
+# maximum ("IAM Access Analyzer quotas", IAM User Guide): a second one cannot be created or requested.
+ACCOUNT_ANALYZERS_PER_TYPE = 1
 
 
 class Status(StrEnum):
@@ -49,12 +60,15 @@ class Result:
 
 
 class Account:
-    """boto3 clients of one session, one per (service, region), created on first use."""
+    """boto3 clients of one session, one per (service, region), created on first use. `management` is
+    the organization's management account (the guardrails stack deploys there), when its credentials
+    are given (`--management-profile`); None otherwise."""
 
-    def __init__(self, session: boto3.Session, home_region: str) -> None:
+    def __init__(self, session: boto3.Session, home_region: str, management: Account | None = None) -> None:
         self._session = session
         self._home_region = home_region
         self._clients: dict[tuple[str, str], Any] = {}
+        self.management = management
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self._home_region)
@@ -489,6 +503,272 @@ def check_enhanced_monitoring_log_group(account: Account, config: EnvironmentCon
             )
 
 
+# --- Issue #22: names the templates fix, Network Firewall and Access Analyzer quotas, SCPs --------------
+
+
+# A stack in one of these states holds no resource: its first create failed (and rolled back) or never
+# ran; `cdk deploy` deletes a ROLLBACK_COMPLETE stack and creates it again, so its names are a first create's.
+NOT_DEPLOYED = ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS", "DELETE_COMPLETE")
+
+
+def _deployed_template(account: Account, stack: StackTemplate) -> dict[str, Any] | None:
+    """The template of the stack as deployed (GetTemplate), None before its first deploy completed."""
+    cloudformation = account.client("cloudformation", stack.region)
+    try:
+        (described,) = cloudformation.describe_stacks(StackName=stack.name)["Stacks"]
+        if described["StackStatus"] in NOT_DEPLOYED:
+            return None
+        body = cloudformation.get_template(StackName=stack.name)["TemplateBody"]
+    except ClientError as err:
+        if "does not exist" not in str(err):
+            raise
+        return None
+    if isinstance(body, str):
+        parsed: dict[str, Any] = json.loads(body)
+        return parsed
+    return dict(body)
+
+
+def _owned(deployed: dict[str, Any] | None, fixed: FixedName, account_id: str) -> bool:
+    """The deployed stack already holds this resource under this name (an update, not a create)."""
+    if deployed is None:
+        return False
+    resource = deployed.get("Resources", {}).get(fixed.logical_id)
+    if not resource or resource.get("Type") != fixed.resource_type:
+        return False
+    spec = NAME_PROPERTIES[fixed.resource_type]
+    value: Any = resource.get("Properties") or {}
+    for key in spec.path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return literal(value, fixed.region, account_id) == fixed.name
+
+
+def _owner(account: Account, fixed: FixedName) -> str:
+    """Which CloudFormation stack holds a resource of that physical ID, as far as CloudFormation says."""
+    try:
+        found = account.client("cloudformation", fixed.region).describe_stack_resources(PhysicalResourceId=fixed.name)
+    except ClientError:
+        return "no stack holds it by that name"
+    stacks = sorted({r["StackName"] for r in found.get("StackResources", [])})
+    return f"held by stack {', '.join(stacks)}" if stacks else "no stack holds it by that name"
+
+
+def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequence[StackTemplate]) -> Iterator[Result]:
+    """Each fixed physical name of the synthesized templates that the deploy will create must not exist yet
+    (CloudFormation's create fails with "already exists", and the stack rolls back). A name the deployed
+    stack already holds under the same logical ID is an update and is not looked up."""
+    seen: set[tuple[str, str, str]] = set()
+    for stack in stacks:
+        target = account if stack.account in (config.account, "unknown-account") else account.management
+        name = f"names free {stack.name}"
+        if target is None:
+            yield Result(
+                name,
+                Status.WARN,
+                f"deploys to account {stack.account}: its names are not checked with these credentials",
+                "run preflight with --management-profile (credentials of that account)",
+            )
+            continue
+        deployed = _deployed_template(target, stack)
+        checked, owned, taken = 0, 0, []
+        for fixed in fixed_names(stack.name, stack.region, stack.account, stack.template):
+            if _owned(deployed, fixed, stack.account):
+                owned += 1
+                continue
+            spec = NAME_PROPERTIES[fixed.resource_type]
+            key = (fixed.resource_type, fixed.name, "" if spec.scope != "region" else fixed.region)
+            if key in seen:
+                continue
+            seen.add(key)
+            checked += 1
+            if spec.lookup(target.client, fixed.region, fixed.name, _properties(stack, fixed)):
+                taken.append(f"{fixed} ({_owner(target, fixed)})")
+        state = "first deploy" if deployed is None else f"deployed: {owned} already the stack's"
+        if taken:
+            yield Result(
+                name,
+                Status.FAIL,
+                f"{len(taken)} of {checked} names the deploy creates exist already ({state}): {'; '.join(taken)}",
+                f"delete each leftover (after checking it holds nothing to keep: a rolled-back create of a release"
+                f" that used DeletionPolicy Retain leaves them), or `cdk import` it into {stack.name}",
+            )
+        else:
+            yield Result(name, Status.PASS, f"{checked} fixed names free ({state})")
+
+
+def _properties(stack: StackTemplate, fixed: FixedName) -> dict[str, Any]:
+    props: dict[str, Any] = stack.template["Resources"][fixed.logical_id].get("Properties") or {}
+    return props
+
+
+def firewalls_created(config: EnvironmentConfig) -> int:
+    """Network Firewall firewalls the environment creates per region: one per AZ in firewall mode."""
+    return config.az_count if config.egress.mode == "firewall" else 0
+
+
+def _quota_by_name(account: Account, region: str, service: str, matches: Callable[[str], bool]) -> float | None:
+    """An applied quota found by its name in ListServiceQuotas; None when unreadable or absent."""
+    try:
+        pages = (
+            account.client("service-quotas", region).get_paginator("list_service_quotas").paginate(ServiceCode=service)
+        )
+        for page in pages:
+            for quota in page.get("Quotas", []):
+                if matches(str(quota.get("QuotaName", ""))):
+                    return float(quota["Value"])
+    except (ClientError, BotoCoreError, NotImplementedError):
+        return None
+    return None
+
+
+def _is_firewall_count(name: str) -> bool:
+    lowered = name.lower()
+    return "firewalls" in lowered and not any(word in lowered for word in ("polic", "rule", "endpoint", "tls"))
+
+
+def check_firewall_quota(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """Firewalls per account per Region: what exists plus what the deploy adds (a first deploy or a
+    switch from nat to firewall mode adds one per AZ; an update in firewall mode adds none)."""
+    created = firewalls_created(config)
+    for region in config.regions:
+        name = f"Network Firewall quota {region}"
+        if created == 0:
+            yield Result(name, Status.PASS, "egress.mode nat: no firewall")
+            continue
+        client = account.client("network-firewall", region)
+        pages = client.get_paginator("list_firewalls").paginate()
+        used = sum(len(page.get("Firewalls", [])) for page in pages)
+        needed = 0 if deployed_egress_mode(account, config, region) == "firewall" else created
+        quota = _quota_by_name(account, region, NETWORK_FIREWALL_SERVICE, _is_firewall_count)
+        from_api = quota is not None
+        limit = quota if quota is not None else float(DEFAULT_FIREWALLS_PER_REGION)
+        source = "" if from_api else " (not read from Service Quotas: AWS default assumed)"
+        detail = f"{used} in use + {needed} to create ({config.az_count} AZs) of {limit:g}{source}"
+        if used + needed > limit:
+            yield Result(
+                name,
+                Status.FAIL,
+                detail,
+                f"request a Network Firewall 'firewalls per account per Region' quota of at least {used + needed}"
+                f" in {region} (Service Quotas, network-firewall), or delete unused firewalls",
+            )
+        else:
+            yield Result(
+                name,
+                Status.PASS if from_api else Status.WARN,
+                detail,
+                "" if from_api else "allow servicequotas:ListServiceQuotas",
+            )
+
+
+def _planned_analyzers(stacks: Sequence[StackTemplate]) -> dict[str, dict[str, str]]:
+    """region -> {analyzer type: name} the templates create."""
+    planned: dict[str, dict[str, str]] = {}
+    for stack in stacks:
+        for resource in stack.template.get("Resources", {}).values():
+            if resource.get("Type") == "AWS::AccessAnalyzer::Analyzer":
+                props = resource.get("Properties") or {}
+                planned.setdefault(stack.region, {})[str(props.get("Type"))] = str(props.get("AnalyzerName"))
+    return planned
+
+
+def check_access_analyzers(
+    account: Account, config: EnvironmentConfig, stacks: Sequence[StackTemplate]
+) -> Iterator[Result]:
+    """Account-level analyzers: at most one per type and Region, not adjustable. The templates' analyzer
+    of a type beside another one of that type fails the deploy; `existing` mode needs one to exist."""
+    mode = config.identity.access_analyzer_mode
+    planned = _planned_analyzers(stacks)
+    for region in config.regions:
+        name = f"IAM Access Analyzer {region}"
+        client = account.client("accessanalyzer", region)
+        wanted = planned.get(region, {}) if mode == "create" else {"ACCOUNT": ""}
+        problems, present = [], []
+        for kind, ours in sorted(wanted.items()):
+            analyzers = [a["name"] for a in client.list_analyzers(type=kind).get("analyzers", [])]
+            present += [f"{kind} {a}" for a in analyzers]
+            others = [a for a in analyzers if a != ours]
+            if mode == "create" and len(others) >= ACCOUNT_ANALYZERS_PER_TYPE:
+                problems.append(f"{kind} analyzer {others[0]} exists; the templates add {ours}")
+            if mode == "existing" and not analyzers:
+                problems.append(f"identity.access_analyzer_mode is 'existing' but the region has no {kind} analyzer")
+        if problems:
+            yield Result(
+                name,
+                Status.FAIL,
+                "; ".join(problems)
+                + f" (IAM Access Analyzer allows {ACCOUNT_ANALYZERS_PER_TYPE} account analyzer per type and Region)",
+                "set identity.access_analyzer_mode to 'existing' and keep the account's analyzer, or delete it"
+                if mode == "create"
+                else "create the analyzer (or set identity.access_analyzer_mode to 'create')",
+            )
+        else:
+            yield Result(name, Status.PASS, f"mode {mode}; present: {', '.join(present) or 'none'}")
+
+
+def check_guardrails(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """With guardrails on: the organization's root has SERVICE_CONTROL_POLICY enabled (ListRoots'
+    PolicyTypes; an SCP cannot be attached otherwise), and the credentials the guardrails stack is checked
+    and deployed with are the management account's or a delegated administrator's."""
+    guardrails = config.guardrails
+    if not guardrails.enabled:
+        return
+    target = account.management or account
+    name = "guardrails SCP policy type"
+    caller = target.client("sts").get_caller_identity()["Account"]
+    organizations = target.client("organizations", "us-east-1")
+    try:
+        organization = organizations.describe_organization()["Organization"]
+    except ClientError as err:
+        if _error_code(err) != "AWSOrganizationsNotInUseException":
+            raise
+        yield Result(
+            name,
+            Status.FAIL,
+            f"account {caller} is in no organization",
+            "create the organization, or set guardrails off",
+        )
+        return
+    master = str(organization.get("MasterAccountId", ""))
+    try:
+        roots = organizations.list_roots()["Roots"]
+    except ClientError as err:
+        if _error_code(err) not in ("AccessDeniedException", "AccessDenied"):
+            raise
+        yield Result(
+            "guardrails account",
+            Status.FAIL,
+            f"account {caller} cannot read the organization's roots: neither its management account ({master}) nor"
+            " a delegated administrator",
+            f"run preflight with --management-profile for {guardrails.management_account} (the guardrails stack"
+            " deploys there)",
+        )
+        return
+    if caller == master or caller == guardrails.management_account:
+        where = "the management account" if caller == master else "a delegated administrator"
+        yield Result("guardrails account", Status.PASS, f"checked from {caller}, {where}")
+    if guardrails.management_account != master:
+        yield Result(
+            "guardrails account",
+            Status.WARN,
+            f"guardrails.management_account {guardrails.management_account} is not the management account {master}:"
+            " it must be a delegated administrator allowed to manage policies",
+            f"set guardrails.management_account to {master}, or delegate policy management to it",
+        )
+    for root in roots:
+        types = {t["Type"]: t["Status"] for t in root.get("PolicyTypes", [])}
+        if types.get("SERVICE_CONTROL_POLICY") == "ENABLED":
+            yield Result(name, Status.PASS, f"root {root['Id']}: SERVICE_CONTROL_POLICY enabled")
+        else:
+            yield Result(
+                name,
+                Status.FAIL,
+                f"root {root['Id']}: SERVICE_CONTROL_POLICY is {types.get('SERVICE_CONTROL_POLICY', 'not enabled')}",
+                f"aws organizations enable-policy-type --root-id {root['Id']} --policy-type SERVICE_CONTROL_POLICY"
+                " (from the management account)",
+            )
+
+
 CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
     check_account,
     check_key_administrators,
@@ -500,17 +780,41 @@ CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
     check_quotas,
     check_lambda_concurrency,
     check_enhanced_monitoring_log_group,
+    check_firewall_quota,
+    check_guardrails,
+)
+# Checks that read the synthesized templates too (`make preflight` synthesizes first).
+TEMPLATE_CHECKS: tuple[Callable[[Account, EnvironmentConfig, Sequence[StackTemplate]], Iterator[Result]], ...] = (
+    check_names_free,
+    check_access_analyzers,
 )
 
 
-def run_checks(account: Account, config: EnvironmentConfig) -> list[Result]:
-    """Every check; one that cannot run (missing permission, ...) becomes a failure naming the error."""
+def run_checks(
+    account: Account, config: EnvironmentConfig, stacks: Sequence[StackTemplate] | None = None
+) -> list[Result]:
+    """Every check; one that cannot run (missing permission, ...) becomes a failure naming the error.
+    Without `stacks` (the environment's synthesized templates) the template checks are one warning."""
     results: list[Result] = []
-    for check in CHECKS:
+    runs: list[tuple[str, Callable[[], Iterator[Result]]]] = [
+        (check.__name__, partial(check, account, config)) for check in CHECKS
+    ]
+    if stacks is None:
+        results.append(
+            Result(
+                "templates",
+                Status.WARN,
+                "no synthesized assembly given: fixed names and Access Analyzer not checked",
+                "make preflight (it synthesizes first), or python -m preflight --assembly cdk.out",
+            )
+        )
+    else:
+        runs += [(check.__name__, partial(check, account, config, stacks)) for check in TEMPLATE_CHECKS]
+    for check_name, run in runs:
         try:
-            results.extend(check(account, config))
+            results.extend(run())
         except (ClientError, BotoCoreError) as err:
             results.append(
-                Result(check.__name__.removeprefix("check_"), Status.FAIL, f"could not run: {err}", "grant read access")
+                Result(check_name.removeprefix("check_"), Status.FAIL, f"could not run: {err}", "grant read access")
             )
     return results

@@ -189,11 +189,16 @@ def build_delivery(
         built.github = GitHubOidcStack(scope, delivery_stack_name("GitHubOidc", region), delivery=delivery)
     # The tooling account's roles get a boundary too (PCI4-IAM-PERMISSIONS-BOUNDARY): each tooling
     # stack its own copy, so the OIDC stack deploys without the pipeline stack and vice versa.
+    deployer_names = {
+        built.pipeline: list(built.pipeline.pipeline.deployer_role_names.values()),
+        built.github: [deploy_role_name(e) for e in built.github.roles.roles] if built.github is not None else [],
+    }
     for stack, label in ((built.pipeline, "delivery"), (built.github, "delivery-github")):
         if stack is not None:
-            # The delivery's own roles deploy: they alone may assume and pass the CDK bootstrap roles.
+            # The roles of this stack that deploy, by exact name: they alone may assume and pass the CDK
+            # bootstrap roles (a wildcard would also exempt any new role named like them).
             iam_arn = f"arn:{stack.partition}:iam::{stack.account}"
-            deployers = (f"{iam_arn}:role/{DELIVERY_PATH_PREFIX}*", f"{iam_arn}:role/{deploy_role_name('*')}")
+            deployers = tuple(f"{iam_arn}:role/{name}" for name in deployer_names[stack])
             boundary = PermissionsBoundary(
                 stack, "PermissionsBoundary", environment=label, regions=(region,), bootstrap_role_users=deployers
             )

@@ -48,7 +48,7 @@ class SigningStack(Stack):
             "ReportSigning",
             key_spec=kms.KeySpec.ECC_NIST_P256,
             key_usage=kms.KeyUsage.SIGN_VERIFY,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         only_grants_for_aws_resources(key)  # PCI4-KMS-GRANTS-FOR-AWS-RESOURCES: nobody delegates it with a grant
         self.signer = iam.Role(self, "Signer", assumed_by=iam.AccountPrincipal(config.account))

@@ -2,7 +2,8 @@
 
 It covers what the landing zone's boundary uses: Action (with `*` and `?` wildcards, case-insensitive),
 Resource patterns, and the condition operators ArnLike / ArnNotLike / StringLike / StringNotLike /
-StringEquals / StringNotEquals / ArnEquals over single-valued keys. A key the request does not carry makes a negated
+StringEquals / StringNotEquals / ArnEquals over single-valued keys, and ForAnyValue:StringEquals over a
+multivalued one (aws:TagKeys, given as a tuple). A key the request does not carry makes a negated
 operator (`...NotLike`) match and a positive one fail, as IAM evaluates them ("IAM JSON policy elements:
 Condition operators", IAM User Guide). Intrinsics are rendered first (`render`): `Ref: AWS::Partition` is
 `aws`, anything else unresolved becomes a marker no real ARN matches.
@@ -79,13 +80,17 @@ _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
 class Request:
     action: str
     resource: str = "*"
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
 
 
-def _condition_holds(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]) -> bool:
-    for operator, keys in conditions.items():
-        if operator not in _OPERATORS:
-            raise NotImplementedError(f"condition operator {operator} is not modelled")
+def _condition_holds(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str | tuple[str, ...]]) -> bool:
+    for qualified, keys in conditions.items():
+        # ForAnyValue: the key is multivalued (aws:TagKeys); the condition holds if any of its values matches
+        # ("Single-valued vs. multivalued context keys", IAM User Guide). Only the positive operators are modelled.
+        any_value = qualified.startswith("ForAnyValue:")
+        operator = qualified.removeprefix("ForAnyValue:")
+        if operator not in _OPERATORS or (any_value and _OPERATORS[operator][1]):
+            raise NotImplementedError(f"condition operator {qualified} is not modelled")
         test, negated = _OPERATORS[operator]
         for key, patterns in keys.items():
             value = next((v for k, v in context.items() if k.lower() == key.lower()), None)
@@ -93,7 +98,10 @@ def _condition_holds(conditions: Mapping[str, Mapping[str, Any]], context: Mappi
                 if not negated:
                     return False
                 continue
-            hit = any(test(str(p), value) for p in _as_list(patterns))
+            values = value if isinstance(value, tuple) else (value,)
+            if len(values) > 1 and not any_value:
+                raise NotImplementedError(f"{key} has several values: only ForAnyValue reads them")
+            hit = any(test(str(p), v) for p in _as_list(patterns) for v in values)
             if hit == negated:
                 return False
     return True

@@ -19,7 +19,8 @@ def r(type_: str, **properties: Any) -> dict[str, Any]:
 
 
 def retained(resource: dict[str, Any]) -> dict[str, Any]:
-    return {**resource, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    """What `pci_constructs.retention.retain` renders (CDK RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)."""
+    return {**resource, "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 
 
 REF = {"Ref": "Key"}
@@ -192,6 +193,11 @@ def _guards(password: dict[str, Any], tokens: str, ssm: str) -> Resources:
         ),
         "Imds": sdk("EC2", "modifyInstanceMetadataDefaults", {"HttpTokens": tokens}),
         "Ami": sdk("EC2", "enableImageBlockPublicAccess", {"ImageBlockPublicAccessState": "block-new-sharing"}),
+        "EmrBpa": sdk(
+            "EMR",
+            "putBlockPublicAccessConfiguration",
+            {"BlockPublicAccessConfiguration": {"BlockPublicSecurityGroupRules": tokens == "required"}},
+        ),
         "Snapshots": r("AWS::EC2::SnapshotBlockPublicAccess", State="block-all-sharing"),
         "Ssm": r(
             "AWS::SSM::ServiceSetting",

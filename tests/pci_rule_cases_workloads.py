@@ -52,6 +52,10 @@ def _origin(policy: str, protocols: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _tokens(value: str) -> dict[str, str]:
+    return {"HttpTokens": value}
+
+
 def _dms_settings(drop: str) -> str:
     settings = copy.deepcopy(DMS_LOGGING)
     components = settings["Logging"]["LogComponents"]
@@ -86,7 +90,10 @@ WORKLOAD_CASES: dict[str, tuple[Resources, Resources]] = {
         good("Template"),
         bad("Template", LaunchTemplateData={"MetadataOptions": {"HttpTokens": "optional"}}),
     ),
-    "PCI4-EC2-INSTANCE-IMDSV2": (good("Instance", "Template"), bad("Instance", LaunchTemplate=None)),
+    "PCI4-EC2-INSTANCE-IMDSV2": (
+        good("Instance", "Template"),
+        bad("Instance", "Template", MetadataOptions=_tokens("optional")),
+    ),
     "PCI4-EC2-LAUNCH-TEMPLATE-NO-PUBLIC-IP": (
         good("Template"),
         bad(
@@ -207,6 +214,17 @@ WORKLOAD_CASES: dict[str, tuple[Resources, Resources]] = {
         bad("GlobalAccessPoint", PublicAccessBlockConfiguration={"RestrictPublicBuckets": False}),
     ),
     "PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL": (good("DbEvents"), bad("DbEvents", EventCategories=["backup"])),
+    "PCI4-RDS-EVENT-SUBSCRIPTION-CONFIG": (
+        good("DbParameterEvents"),
+        bad("DbParameterEvents", EventCategories=["notification"]),
+    ),
+    "PCI4-EMR-PRIMARY-NO-PUBLIC-IP": (
+        good("Emr"),
+        {
+            **bad("Emr", Instances={**WORKLOAD["Emr"][1]["Instances"], "Ec2SubnetId": {"Ref": "Open"}}),
+            "Open": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": "vpc-1", "MapPublicIpOnLaunch": True}},
+        },
+    ),
     "PCI4-LAMBDA-NO-PUBLIC-ACCESS": (good("PartnerInvoke"), bad("PartnerInvoke", Principal="*")),
     "PCI4-INSPECTOR-EC2-ECR-SCANNING": (_inspector("EC2", "ECR", "LAMBDA"), _inspector("LAMBDA", "LAMBDA_CODE")),
 }

@@ -460,6 +460,35 @@ class BoundaryConflict:
         return f"{self.stack}: role {self.role} is granted {self.action} on {self.resource}, denied by {self.denied_by}"
 
 
+# Where a resource's ARN is its Ref (SNS topics) or its GetAtt Arn (functions, rules), and the ARN's shape.
+_TAGGED_ARNS = {
+    "AWS::Lambda::Function": ("FunctionName", "arn:{p}:lambda:{r}:{a}:function:{n}"),
+    "AWS::SNS::Topic": ("TopicName", "arn:{p}:sns:{r}:{a}:{n}"),
+    "AWS::Events::Rule": ("Name", "arn:{p}:events:{r}:{a}:rule/{n}"),
+}
+
+
+def _tagged_arns(stack: str, template: Template, partition: str, region: str, account: str) -> dict[str, str]:
+    """logical ID -> ARN of the resources whose tags the boundary's tag conditions read; a name
+    CloudFormation generates is shaped like one (`<stack>-<logical ID>-GENERATED`)."""
+    found = {}
+    for logical_id, resource in resources(template).items():
+        if resource["Type"] in _TAGGED_ARNS:
+            name_key, shape = _TAGGED_ARNS[resource["Type"]]
+            name = resource.get("Properties", {}).get(name_key)
+            name = name if isinstance(name, str) else f"{stack}-{logical_id}-GENERATED"
+            found[logical_id] = shape.format(p=partition, r=region, a=account, n=name)
+    return found
+
+
+def resource_tags(template: Template, logical_id: str) -> dict[str, str]:
+    """A resource's literal tags (list of Key/Value, or a map as AWS::SSM::Parameter writes them)."""
+    tags = resources(template)[logical_id].get("Properties", {}).get("Tags", [])
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {t["Key"]: t["Value"] for t in tags if isinstance(t, dict) and isinstance(t.get("Value"), str)}
+
+
 def _known_names(template: Template, partition: str, region: str, account: str) -> dict[str, str]:
     """Ref / GetAtt values the templates fix by name: role names and log-group names (and their ARNs)."""
     known: dict[str, str] = {}
@@ -510,17 +539,99 @@ def boundary_conflicts(
     for stack, template in templates:
         region = next((r for r in region_names if stack.endswith(r)), region_names[0])
         known = _known_names(template, "aws", region, account)
+        arns = _tagged_arns(stack, template, "aws", region, account)
+        tags_by_arn = {arn: resource_tags(template, lid) for lid, arn in arns.items()}
+        rendered = {**known, **{f"{lid}.Arn": arn for lid, arn in arns.items()}}
+        rendered |= {lid: arn for lid, arn in arns.items() if resources(template)[lid]["Type"] == "AWS::SNS::Topic"}
         for role, statement in _granted(template):
             if statement.get("Effect") != "Allow" or "Action" not in statement:
                 continue
             name = known.get(role, f"{stack}-{role}-GENERATED")
-            context = {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/{name}"}
+            principal = {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/{name}"}
             for action in as_list(statement["Action"]):
-                for resource in as_list(render(statement.get("Resource", "*"), known)):
-                    sids = denied_by(boundary, Request(str(action), str(resource), context))
-                    if sids:
-                        found.append(BoundaryConflict(stack, name, str(action), str(resource), tuple(sids)))
+                for resource in as_list(render(statement.get("Resource", "*"), rendered)):
+                    # The grant's own resource, and every tagged resource of the template it covers (a grant on
+                    # `*` covers a protected function too): each with its tags as aws:ResourceTag/<key>.
+                    own_tags = {f"aws:ResourceTag/{k}": v for k, v in tags_by_arn.get(str(resource), {}).items()}
+                    own = denied_by(boundary, Request(str(action), str(resource), {**principal, **own_tags}))
+                    if own:
+                        found.append(BoundaryConflict(stack, name, str(action), str(resource), tuple(own)))
+                    for target in (a for a in tags_by_arn if a != resource and _glob_arn(str(resource), a)):
+                        tags = {f"aws:ResourceTag/{k}": v for k, v in tags_by_arn[target].items()}
+                        sids = [
+                            sid
+                            for sid in denied_by(boundary, Request(str(action), target, {**principal, **tags}))
+                            if sid not in own
+                        ]
+                        if sids:
+                            found.append(BoundaryConflict(stack, name, str(action), target, tuple(sids)))
     return found
+
+
+def _glob_arn(pattern: str, arn: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return pattern == "*" or fnmatchcase(arn, pattern)
+
+
+# --- Issue #22: what the boundary protects by tag carries the tag ---------------------------------
+
+
+def _service_token_functions(template: Template) -> set[str]:
+    """Functions of the template a custom resource names as its ServiceToken (Ref or GetAtt)."""
+    local = resources(template)
+    found = set()
+    for resource in local.values():
+        kind = resource["Type"]
+        if kind == "AWS::CloudFormation::CustomResource" or kind.startswith("Custom::"):
+            for target in references(resource.get("Properties", {}).get("ServiceToken")):
+                if local.get(target, {}).get("Type") == "AWS::Lambda::Function":
+                    found.add(target)
+    return found
+
+
+def _alert_topics(template: Template) -> set[str]:
+    """Topics of the template an alarm or an EventBridge rule notifies: the security alert path."""
+    local = resources(template)
+    named: set[str] = set()
+    for resource in of_type(template, "AWS::CloudWatch::Alarm").values():
+        for key in _ALARM_ACTION_KEYS:
+            named |= references(resource.get("Properties", {}).get(key, []))
+    for resource in of_type(template, "AWS::Events::Rule").values():
+        named |= references([t.get("Arn") for t in resource.get("Properties", {}).get("Targets", [])])
+    return {t for t in named if local.get(t, {}).get("Type") == "AWS::SNS::Topic"}
+
+
+def _alert_rules(template: Template) -> set[str]:
+    """EventBridge rules with an SNS topic as a target (a topic of the template, or an SNS ARN)."""
+    local = resources(template)
+    found = set()
+    for logical_id, resource in of_type(template, "AWS::Events::Rule").items():
+        for target in resource.get("Properties", {}).get("Targets", []):
+            arn = target.get("Arn")
+            to_topic = any(local.get(t, {}).get("Type") == "AWS::SNS::Topic" for t in references(arn))
+            if to_topic or (isinstance(arn, str) and arn.split(":")[2:3] == ["sns"]):
+                found.add(logical_id)
+    return found
+
+
+def protected_resources(template: Template) -> dict[str, str]:
+    """logical ID -> kind of every resource the boundary protects by tag (issue #22): custom-resource
+    functions (they run as the guard roles), alert topics and the rules to them."""
+    kinds = dict.fromkeys(_service_token_functions(template), "custom-resource function")
+    kinds |= dict.fromkeys(_alert_topics(template), "alert topic")
+    kinds |= dict.fromkeys(_alert_rules(template), "alert rule")
+    return kinds
+
+
+def unprotected(templates: Iterable[tuple[str, Template]], key: str, value: str) -> list[str]:
+    """Each resource of a protected kind that does not carry the protection tag `key`=`value`."""
+    return sorted(
+        f"{stack}/{lid} ({kind}) lacks the tag {key}={value}"
+        for stack, template in templates
+        for lid, kind in protected_resources(template).items()
+        if resource_tags(template, lid).get(key) != value
+    )
 
 
 _ALARM_ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
@@ -672,3 +783,77 @@ def counted_managed_rules_not_reblocked(templates: Iterable[tuple[str, Template]
                     ):
                         missing.append(f"{stack}/{logical_id}: {group['Name']}/{override['Name']}")
     return missing
+
+
+def trigger_function(template: Template, trigger: dict[str, Any]) -> tuple[str, str | None]:
+    """The function a Custom::Trigger invokes, and the alias name it invokes it through (None: a version)."""
+    handler = next(iter(references(trigger["Properties"]["HandlerArn"])))
+    target = resources(template).get(handler, {})
+    alias = None
+    if target.get("Type") == "AWS::Lambda::Alias":
+        alias = str(target["Properties"]["Name"])
+    if target.get("Type") in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+        handler = next(iter(references(target["Properties"]["FunctionName"])))
+    return handler, alias
+
+
+def migration_phase_gaps(template: Template, post_alias: str) -> list[str]:
+    """Expand / contract across a deploy: every function run by a pre-deploy trigger (its version) must
+    also be run by a post-deploy trigger (its `post_alias` alias), and that post trigger must come after
+    every other resource of the template, each function update included, so no code of the previous
+    release still runs when the contract migrations take away what it needed."""
+    triggers = of_type(template, "Custom::Trigger")
+    phases = {lid: trigger_function(template, t) for lid, t in triggers.items()}
+    gaps = []
+    everything = {lid for lid, r in resources(template).items() if r["Type"] != "AWS::CDK::Metadata"}
+    for lid, (function, alias) in phases.items():
+        if alias is not None:
+            continue
+        posts = [p for p, (f, a) in phases.items() if f == function and a == post_alias]
+        if not posts:
+            gaps.append(f"{function} has a pre-deploy trigger ({lid}) and no post-deploy trigger")
+        for post in posts:
+            for early in sorted(everything - {post} - prerequisites(template, post)):
+                gaps.append(f"{post} (post-deploy) may run before {early}")
+    return gaps
+
+
+# --- Issue #22: a rolled-back first create leaves no resource behind ------------------------------------
+
+
+def retained_through_failed_create(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Resources whose DeletionPolicy is `Retain`: when the deploy that created them rolls back,
+    CloudFormation keeps them, and a fixed-name one then fails the retry with "already exists".
+    `RetainExceptOnCreate` keeps them on every later delete but not on that rollback ("DeletionPolicy
+    attribute", CloudFormation Template Reference). Each finding names the fixed name, if any."""
+    from preflight.names import NAME_PROPERTIES, literal
+
+    found = []
+    for stack, template in templates:
+        for logical_id, resource in resources(template).items():
+            if resource.get("DeletionPolicy") != "Retain":
+                continue
+            spec = NAME_PROPERTIES.get(resource["Type"])
+            value: Any = resource.get("Properties") or {}
+            for key in spec.path if spec else ():
+                value = value.get(key) if isinstance(value, dict) else None
+            name = literal(value, "region", "account") if spec else None
+            named = f", fixed name {name}" if name else ""
+            found.append(f"{stack}/{logical_id} ({resource['Type']}{named}): DeletionPolicy Retain")
+    return found
+
+
+def unclassified_names(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """(type, property) pairs with a literal name-like value that preflight neither looks up
+    (`preflight.names.NAME_PROPERTIES`) nor declares as creating no account-unique name (`NOT_NAMES`)."""
+    from preflight.names import NAME_PROPERTIES, NOT_NAMES, name_like_properties
+
+    known = {(kind, spec.path[0]) for kind, spec in NAME_PROPERTIES.items()}
+    return sorted(
+        {
+            f"{stack}: {kind}.{prop}"
+            for stack, template in templates
+            for kind, prop in name_like_properties(template)
+            if (kind, prop) not in known and (kind, prop) not in NOT_NAMES
+        }
+    )

@@ -215,7 +215,7 @@ def test_trail_log_group_is_encrypted_and_kept_a_year(synthesized: Synthesized) 
     group_id, group = next(iter(template.find_resources("AWS::Logs::LogGroup").items()))
     assert group["Properties"]["RetentionInDays"] >= MIN_RETENTION
     assert group["Properties"]["KmsKeyId"]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     trail = _only(template, "AWS::CloudTrail::Trail")["Properties"]
     assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": [group_id, "Arn"]}
 
@@ -268,7 +268,7 @@ def test_archive_is_object_locked_for_at_least_a_year(synthesized: Synthesized, 
     assert retention["Days"] >= MIN_RETENTION
     assert retention["Mode"] == synthesized.config.audit.object_lock_mode
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("which", ["Audit", "AuditReplica"])

@@ -13,16 +13,24 @@ import re
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, Aspects, CustomResource, Environment, Stack
 from aws_cdk import assertions as cdk_assertions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import custom_resources as cr
+from aws_cdk.assertions import Match
 
+from pci_constructs.github_oidc import deploy_role_name
 from pci_constructs.permissions_boundary import (
     EBS_DEFAULT_GUARD_ACTIONS,
     MANAGED_POLICY_MAX,
     POLICY_ATTACH_ACTIONS,
+    PROTECTED_TAG_KEY,
+    PROTECTED_TAG_VALUE,
     TRAIL_ALARM_TAMPERING_ACTIONS,
     TRAIL_LOG_TAMPERING_ACTIONS,
     PermissionsBoundary,
+    PermissionsBoundaryAspect,
     boundary_policy_name,
     boundary_size,
     ebs_guard_role_name,
@@ -33,7 +41,7 @@ from pci_constructs.permissions_boundary import (
 from stacks.landing_zone import stack_name
 from tests.conftest import ROOT, Synthesized
 from tests.iam_eval import Request, denied_by, render
-from tests.template_scan import boundary_conflicts
+from tests.template_scan import boundary_conflicts, protected_resources, unprotected
 
 ACCOUNT = "111111111111"
 REGIONS = ("us-east-1", "us-west-2")
@@ -57,6 +65,11 @@ CDK_DEPLOY = f"{IAM}:role/cdk-hnb659fds-deploy-role-{ACCOUNT}-us-east-1"
 CDK_EXEC = f"{IAM}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
 PIPELINE_ROLE = f"{IAM}:role/PciLz-delivery-Pipeline-us-east-1-PipelineRole-XYZ"
 GITHUB_ROLE = f"{IAM}:role/pci-lz-github-deploy-prod"
+PROTECTED = {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": PROTECTED_TAG_VALUE}
+GUARD_FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:PciLz-default-AccountGuards-us-east-1-AWS679f53-X"
+VAULT_FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:PciLz-default-Workload-us-east-1-CardVaultApi-X"
+ALERTS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:PciLz-default-Audit-us-east-1-SecurityAlarmsTopic-X"
+ALERTS_RULE = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/PciLz-default-Audit-us-east-1-FindingAlertsRule-X"
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +93,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"look-alike-{how}-{action.split(':')[1]}",
             _request(action, arn, EC2_ADMIN),
-            "DenyBoundaryLookAlikePolicies",
+            "NoBoundaryLookAlikes",
         )
         for how, arn in (("name", LOOK_ALIKE_ARN), ("path", PATH_LOOK_ALIKE_ARN))
         for action in ("iam:CreatePolicy", "iam:CreatePolicyVersion")
@@ -89,12 +102,12 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"look-alike-{how}-as-boundary-{action.split(':')[1]}",
             _request(action, "*", EC2_ADMIN, **{"iam:PermissionsBoundary": arn}),
-            "DenyPrincipalsWithoutThisBoundary",
+            "NoPrincipalWithoutBoundary",
         )
         for how, arn in (("name", LOOK_ALIKE_ARN), ("path", PATH_LOOK_ALIKE_ARN), ("region", OTHER_BOUNDARY_REGION_ARN))
         for action in ("iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:CreateUser")
     ),
-    ("create-role-without-boundary", _request("iam:CreateRole", "*", EC2_ADMIN), "DenyPrincipalsWithoutThisBoundary"),
+    ("create-role-without-boundary", _request("iam:CreateRole", "*", EC2_ADMIN), "NoPrincipalWithoutBoundary"),
     *(
         (
             f"create-role-with-{region}-boundary",
@@ -105,20 +118,20 @@ CASES: list[tuple[str, Request, str | None]] = [
     ),
     ("create-other-policy", _request("iam:CreatePolicy", f"{IAM}:policy/team-readonly", EC2_ADMIN), None),
     # Review finding 2: the CDK bootstrap roles (AdministratorAccess, no boundary), in any account.
-    ("assume-cdk-deploy-role", _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN), "DenyCdkBootstrapRoles"),
+    ("assume-cdk-deploy-role", _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN), "NoBootstrapRoles"),
     (
         "assume-cdk-role-of-another-account",
         _request("sts:AssumeRole", CDK_DEPLOY.replace(ACCOUNT, "222222222222"), EC2_ADMIN),
-        "DenyCdkBootstrapRoles",
+        "NoBootstrapRoles",
     ),
-    ("pass-cdk-exec-role", _request("iam:PassRole", CDK_EXEC, EC2_ADMIN), "DenyCdkBootstrapRoles"),
+    ("pass-cdk-exec-role", _request("iam:PassRole", CDK_EXEC, EC2_ADMIN), "NoBootstrapRoles"),
     ("assume-other-role", _request("sts:AssumeRole", f"{IAM}:role/team-reader", EC2_ADMIN), None),
     # Review finding 4: the landing zone's customer-managed policies, CloudFormation-named or fixed-name.
     *(
         (
             f"own-policy-{kind}-{action.split(':')[1]}",
             _request(action, arn, EC2_ADMIN),
-            "DenyChangesToLandingZonePolicies",
+            "NoOwnPolicyChanges",
         )
         for kind, arn in (("generated", CFN_POLICY), ("fixed", FIXED_POLICY))
         for action in (
@@ -132,7 +145,7 @@ CASES: list[tuple[str, Request, str | None]] = [
     ("own-policy-read", _request("iam:GetPolicyVersion", CFN_POLICY, EC2_ADMIN), None),
     # Review finding 6: suppressing findings instead of stopping the controls.
     *(
-        (f"suppress-{action.replace(':', '-')}", _request(action, "*", EC2_ADMIN), "DenyDisablingDetectiveControls")
+        (f"suppress-{action.replace(':', '-')}", _request(action, "*", EC2_ADMIN), "NoControlTampering")
         for action in (
             "guardduty:CreateFilter",
             "guardduty:CreateIPSet",
@@ -148,7 +161,7 @@ CASES: list[tuple[str, Request, str | None]] = [
     (
         "trail-logs-subscription",
         _request("logs:PutSubscriptionFilter", TRAIL_GROUP, EC2_ADMIN),
-        "DenyTrailLogGroupTampering",
+        "NoTrailLogChanges",
     ),
     ("other-logs-subscription", _request("logs:PutSubscriptionFilter", OTHER_GROUP, EC2_ADMIN), None),
     # Review finding 7: no role under the path AWS keeps for its own (Identity Center) roles.
@@ -160,7 +173,7 @@ CASES: list[tuple[str, Request, str | None]] = [
             EC2_ADMIN,
             **{"iam:PermissionsBoundary": BOUNDARY_ARN},
         ),
-        "DenyRolesUnderAwsReservedPaths",
+        "NoAwsReservedRoles",
     ),
     (
         "create-role-under-own-path",
@@ -172,7 +185,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"ebs-{action.split(':')[1]}-by-ec2-admin",
             _request(action, "*", EC2_ADMIN),
-            "DenyEbsDefaultEncryptionChangesOutsideEbsGuardRole",
+            "EbsGuardRoleOnly",
         )
         for action in EBS_DEFAULT_GUARD_ACTIONS
     ),
@@ -180,7 +193,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"ebs-{action.split(':')[1]}-by-other-guard-role",
             _request(action, "*", REGIONAL_GUARD),
-            "DenyEbsDefaultEncryptionChangesOutsideEbsGuardRole",
+            "EbsGuardRoleOnly",
         )
         for action in EBS_DEFAULT_GUARD_ACTIONS
     ),
@@ -191,7 +204,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"attach-boundary-{action.split(':')[1]}",
             _request(action, "*", EC2_ADMIN, **{"iam:PolicyARN": arn}),
-            "DenyAttachingTheBoundaryAsIdentityPolicy",
+            "NoBoundaryAsPolicy",
         )
         for action in POLICY_ATTACH_ACTIONS
         for arn in (BOUNDARY_ARN,)
@@ -199,7 +212,7 @@ CASES: list[tuple[str, Request, str | None]] = [
     (
         "attach-boundary-of-another-region",
         _request("iam:AttachRolePolicy", "*", EC2_ADMIN, **{"iam:PolicyARN": OTHER_BOUNDARY_REGION_ARN}),
-        "DenyAttachingTheBoundaryAsIdentityPolicy",
+        "NoBoundaryAsPolicy",
     ),
     (
         "attach-other-policy",
@@ -208,36 +221,117 @@ CASES: list[tuple[str, Request, str | None]] = [
     ),
     # 1c. The trail's log group, its streams and filters; its alarms; data points in their namespace.
     *(
-        (f"trail-logs-{action.split(':')[1]}", _request(action, TRAIL_GROUP, EC2_ADMIN), "DenyTrailLogGroupTampering")
+        (f"trail-logs-{action.split(':')[1]}", _request(action, TRAIL_GROUP, EC2_ADMIN), "NoTrailLogChanges")
         for action in TRAIL_LOG_TAMPERING_ACTIONS
     ),
     (
         "trail-logs-delete-stream",
         _request("logs:DeleteLogStream", f"{TRAIL_GROUP}:log-stream:{ACCOUNT}_CloudTrail_us-east-1", EC2_ADMIN),
-        "DenyTrailLogGroupTampering",
+        "NoTrailLogChanges",
     ),
     (
         "trail-logs-in-another-region",
         _request("logs:DeleteLogGroup", TRAIL_GROUP.replace("us-east-1", "eu-west-1"), EC2_ADMIN),
-        "DenyTrailLogGroupTampering",
+        "NoTrailLogChanges",
     ),
     ("other-log-group-retention", _request("logs:PutRetentionPolicy", OTHER_GROUP, EC2_ADMIN), None),
     ("trail-logs-read", _request("logs:FilterLogEvents", TRAIL_GROUP, EC2_ADMIN), None),
     *(
-        (f"trail-alarm-{action.split(':')[1]}", _request(action, TRAIL_ALARM, EC2_ADMIN), "DenyTrailAlarmTampering")
+        (f"trail-alarm-{action.split(':')[1]}", _request(action, TRAIL_ALARM, EC2_ADMIN), "NoTrailAlarmChanges")
         for action in TRAIL_ALARM_TAMPERING_ACTIONS
     ),
     ("other-alarm-delete", _request("cloudwatch:DeleteAlarms", OTHER_ALARM, EC2_ADMIN), None),
     (
         "trail-namespace-data-point",
         _request("cloudwatch:PutMetricData", "*", EC2_ADMIN, **{"cloudwatch:namespace": trail_metric_namespace(ENV)}),
-        "DenyDataPointsInTheTrailAlarmNamespace",
+        "NoTrailMetricData",
     ),
     (
         "other-namespace-data-point",
         _request("cloudwatch:PutMetricData", "*", EC2_ADMIN, **{"cloudwatch:namespace": "PciLz/default/CardVault"}),
         None,
     ),
+    # Reviewer finding 1: CDK's custom-resource functions (they run as the guard roles), by the protection tag.
+    *(
+        (
+            f"protected-function-{action.split(':')[1]}",
+            _request(action, GUARD_FUNCTION, REGIONAL_GUARD, **PROTECTED),
+            "NoProtectedChanges",
+        )
+        for action in (
+            "lambda:InvokeFunction",
+            "lambda:InvokeFunctionUrl",
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+            "lambda:AddPermission",
+            "lambda:RemovePermission",
+            "lambda:DeleteFunction",
+            "lambda:PutFunctionConcurrency",
+            "lambda:DeleteFunctionConcurrency",
+            "lambda:PutFunctionEventInvokeConfig",
+            "lambda:UpdateAlias",
+        )
+    ),
+    ("unprotected-function-invoke", _request("lambda:InvokeFunction", VAULT_FUNCTION, EC2_ADMIN), None),
+    ("unprotected-function-update", _request("lambda:UpdateFunctionCode", VAULT_FUNCTION, EC2_ADMIN), None),
+    ("protected-function-read", _request("lambda:GetFunction", GUARD_FUNCTION, EC2_ADMIN, **PROTECTED), None),
+    # Reviewer finding 2: the alert path, by the same tag; kms:DisableKey on every key.
+    *(
+        (
+            f"alerts-topic-{action.split(':')[1]}",
+            _request(action, ALERTS_TOPIC, EC2_ADMIN, **PROTECTED),
+            "NoProtectedChanges",
+        )
+        for action in (
+            "sns:DeleteTopic",
+            "sns:SetTopicAttributes",
+            "sns:AddPermission",
+            "sns:RemovePermission",
+            "sns:PutDataProtectionPolicy",
+        )
+    ),
+    ("alerts-topic-publish", _request("sns:Publish", ALERTS_TOPIC, EC2_ADMIN, **PROTECTED), None),
+    ("untagged-topic-delete", _request("sns:DeleteTopic", ALERTS_TOPIC.replace("Security", "Team"), EC2_ADMIN), None),
+    *(
+        (
+            f"alerts-rule-{action.split(':')[1]}",
+            _request(action, ALERTS_RULE, EC2_ADMIN, **PROTECTED),
+            "NoProtectedChanges",
+        )
+        for action in (
+            "events:DeleteRule",
+            "events:DisableRule",
+            "events:PutRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+        )
+    ),
+    ("alerts-rule-describe", _request("events:DescribeRule", ALERTS_RULE, EC2_ADMIN, **PROTECTED), None),
+    *(
+        (
+            f"protection-tag-{action.replace(':', '-')}",
+            Request(action, resource, {"aws:PrincipalArn": EC2_ADMIN, "aws:TagKeys": ("team", PROTECTED_TAG_KEY)}),
+            "NoProtectionTagChanges",
+        )
+        for action, resource in (
+            ("lambda:UntagResource", GUARD_FUNCTION),
+            ("lambda:TagResource", VAULT_FUNCTION),
+            ("sns:UntagResource", ALERTS_TOPIC),
+            ("events:UntagResource", ALERTS_RULE),
+            ("events:TagResource", ALERTS_RULE),
+        )
+    ),
+    (
+        "other-tag-on-protected-function",
+        Request("lambda:TagResource", GUARD_FUNCTION, {"aws:PrincipalArn": EC2_ADMIN, "aws:TagKeys": ("team",)}),
+        None,
+    ),
+    (
+        "disable-any-key",
+        _request("kms:DisableKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc", EC2_ADMIN),
+        "NoControlTampering",
+    ),
+    ("enable-any-key", _request("kms:EnableKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc", EC2_ADMIN), None),
 ]
 
 
@@ -278,16 +372,54 @@ def _boundary_of(synthesized: Synthesized, region: str) -> list[dict[str, Any]]:
     return statements
 
 
+def _own_boundaries(assembly: Any) -> list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]:
+    """(stack, account, template, the boundary its roles name) for every stack of an assembly, stages included:
+    each role's PermissionsBoundary is looked up among the templates' own boundary policies by name."""
+    artifacts = list(assembly.stacks_recursively)
+    policies = {
+        props["ManagedPolicyName"]: render(props["PolicyDocument"]["Statement"])
+        for artifact in artifacts
+        for r in artifact.template.get("Resources", {}).values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+        and isinstance((props := r["Properties"]).get("ManagedPolicyName"), str)
+        and "-boundary-" in props["ManagedPolicyName"]
+    }
+    found = []
+    for artifact in artifacts:
+        named = {
+            str(render(r["Properties"]["PermissionsBoundary"])).rsplit("policy/", 1)[-1]
+            for r in artifact.template.get("Resources", {}).values()
+            if r["Type"] == "AWS::IAM::Role"
+        }
+        assert len(named) <= 1, f"{artifact.stack_name}: roles name several boundaries {named}"
+        if named:
+            (name,) = named
+            found.append((artifact.stack_name, artifact.environment.account, artifact.template, policies[name]))
+    return found
+
+
+def _conflicts_in(assembly: Any, regions: tuple[str, ...]) -> list[str]:
+    return [
+        str(conflict)
+        for stack, account, template, boundary in _own_boundaries(assembly)
+        for conflict in boundary_conflicts([(stack, template)], boundary, account=account, regions=regions)
+    ]
+
+
 def test_no_landing_zone_role_is_granted_what_the_boundary_denies_it(synthesized: Synthesized) -> None:
-    """Every grant to every role of every template, with the role as principal, against the boundary's
-    denies, conditions and resource-scoped ones included (the EBS guard role keeps its call)."""
-    conflicts = boundary_conflicts(
-        synthesized.templates(),
-        _boundary_of(synthesized, "us-east-1"),
-        account=synthesized.config.account,
-        regions=REGIONS,
-    )
-    assert not conflicts, "\n".join(map(str, conflicts))
+    """Every grant to every role of every template, with the role as principal, against the boundary its roles
+    carry, conditions and resource-scoped ones included (the EBS guard role keeps its call); a grant covering a
+    resource with the protection tag (a `*` grant covers a custom-resource function) is tried with its tags."""
+    conflicts = _conflicts_in(synthesized.assembly, REGIONS)
+    assert not conflicts, "\n".join(conflicts)
+
+
+def test_no_delivery_role_is_granted_what_its_boundary_denies_it(delivered: Any) -> None:
+    """The same over the delivery: the pipeline's and the OIDC stack's own boundaries (the deployers keep the
+    bootstrap roles) and every stage's stacks."""
+    regions = tuple(sorted({r for e in delivered.config.environments for r in e.config.regions}))
+    conflicts = _conflicts_in(delivered.assembly, regions)
+    assert not conflicts, "\n".join(conflicts)
 
 
 def test_a_role_granted_a_denied_action_is_caught(synthesized: Synthesized) -> None:
@@ -303,10 +435,16 @@ def test_a_role_granted_a_denied_action_is_caught(synthesized: Synthesized) -> N
                         "Statement": [
                             {"Effect": "Allow", "Action": "logs:DeleteLogGroup", "Resource": TRAIL_GROUP},
                             {"Effect": "Allow", "Action": ["ec2:ModifyEbsDefaultKmsKeyId"], "Resource": "*"},
+                            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"},
                         ]
                     },
                 },
             },
+            "Guard": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Tags": [{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}]},
+            },
+            "Other": {"Type": "AWS::Lambda::Function", "Properties": {}},
         }
     }
     conflicts = boundary_conflicts(
@@ -315,9 +453,11 @@ def test_a_role_granted_a_denied_action_is_caught(synthesized: Synthesized) -> N
         account=ACCOUNT,
         regions=REGIONS,
     )
-    assert {(c.action, c.denied_by) for c in conflicts} == {
-        ("logs:DeleteLogGroup", ("DenyTrailLogGroupTampering",)),
-        ("ec2:ModifyEbsDefaultKmsKeyId", ("DenyEbsDefaultEncryptionChangesOutsideEbsGuardRole",)),
+    assert {(c.action, c.resource.rsplit(":", 1)[-1], c.denied_by) for c in conflicts} == {
+        ("logs:DeleteLogGroup", "/pci-lz/default/cloudtrail", ("NoTrailLogChanges",)),
+        ("ec2:ModifyEbsDefaultKmsKeyId", "*", ("EbsGuardRoleOnly",)),
+        # The `*` grant is caught on the tagged function alone: the role keeps invoking the other one.
+        ("lambda:InvokeFunction", "PciLz-default-Bad-us-east-1-Guard-GENERATED", ("NoProtectedChanges",)),
     }
 
 
@@ -357,21 +497,46 @@ def test_ebs_guard_role_names_are_distinct_per_region_and_fit_iam() -> None:
         ebs_guard_role_name("x" * 40, "ap-southeast-4")
 
 
-def test_the_delivery_boundary_lets_only_its_deployers_use_the_bootstrap_roles() -> None:
-    """The delivery's roles deploy through the CDK bootstrap roles; its boundary exempts them by name."""
-    stack = Stack(App(), "Pipeline", env=Environment(account=ACCOUNT, region="us-east-1"))
-    PermissionsBoundary(
-        stack,
-        "PermissionsBoundary",
-        environment="delivery",
-        regions=("us-east-1",),
-        bootstrap_role_users=(f"{IAM}:role/PciLz-delivery-*", f"{IAM}:role/pci-lz-github-deploy-*"),
-    )
-    (policy,) = cdk_assertions.Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
-    statements = render(policy["Properties"]["PolicyDocument"]["Statement"])
-    for deployer in (PIPELINE_ROLE, GITHUB_ROLE):
-        assert not denied_by(statements, _request("sts:AssumeRole", CDK_DEPLOY, deployer))
-    assert denied_by(statements, _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN)) == ["DenyCdkBootstrapRoles"]
+def test_the_delivery_boundaries_let_only_their_deployers_use_the_bootstrap_roles(delivered: Any) -> None:
+    """Reviewer finding 3: each tooling stack's boundary names its own deploying roles exactly (the pipeline's
+    three fixed-name roles, the GitHub deploy role of each environment); a role named like them is refused."""
+    names = {
+        "pipeline": delivered.delivery.pipeline.pipeline.deployer_role_names,
+        "github": {e: deploy_role_name(e) for e in delivered.delivery.github.roles.roles},
+    }
+    assert set(names["pipeline"]) == {"pipeline", "self-mutation", "file-assets"}
+    tooling = delivered.config.tooling.account
+    iam_arn = f"arn:aws:iam::{tooling}"
+    for stack, deployers in (
+        (delivered.delivery.pipeline, names["pipeline"].values()),
+        (delivered.delivery.github, names["github"].values()),
+    ):
+        template = delivered.template(stack.stack_name)
+        (policy,) = [
+            p
+            for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+            if "-boundary-" in str(p["Properties"].get("ManagedPolicyName"))
+        ]
+        statements = render(policy["Properties"]["PolicyDocument"]["Statement"])
+        deploy_role = f"arn:aws:iam::{tooling}:role/cdk-hnb659fds-deploy-role-{tooling}-us-east-1"
+        for name in deployers:
+            assert not denied_by(statements, _request("sts:AssumeRole", deploy_role, f"{iam_arn}:role/{name}"))
+            # ...and nobody changes them (they are the delivery's own roles now).
+            assert "NoOwnRoleChanges" in denied_by(
+                statements, _request("iam:UpdateAssumeRolePolicy", f"{iam_arn}:role/{name}", f"{iam_arn}:role/x")
+            )
+        for look_alike in (
+            "PciLz-delivery-Pipeline-us-east-1-NewRole-X",
+            "pci-lz-github-deploy-x",
+            "pci-lz-delivery-x",
+        ):
+            assert denied_by(statements, _request("sts:AssumeRole", deploy_role, f"{iam_arn}:role/{look_alike}")) == [
+                "NoBootstrapRoles"
+            ], look_alike
+    # The names are the templates' own: the roles CDK Pipelines creates for those jobs carry them.
+    pipeline = delivered.template(delivered.delivery.pipeline.stack_name)
+    role_names = {r["Properties"].get("RoleName") for r in pipeline.find_resources("AWS::IAM::Role").values()}
+    assert set(names["pipeline"].values()) <= role_names
 
 
 def test_the_boundary_needs_its_own_region() -> None:
@@ -389,3 +554,95 @@ def test_too_many_regions_for_the_boundary_is_refused_early() -> None:
     sizes = {n: boundary_size(environment="a" + "b" * 20, regions=many[:n]) for n in (1, 2, 4, 6)}
     print(f"boundary size by region count (21-character environment, aws-us-gov): {sizes}")
     assert sizes[4] <= MANAGED_POLICY_MAX
+
+
+# --- The protection tag on what the boundary protects by tag (reviewer findings 1 and 2) -----------------
+
+
+def _assembly_templates(assembly: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(a.stack_name, a.template) for a in assembly.stacks_recursively]
+
+
+def test_every_protected_resource_carries_the_protection_tag(synthesized: Synthesized, delivered: Any) -> None:
+    """Every custom-resource function (found by its custom resource's ServiceToken), alert topic (notified by
+    an alarm or a rule) and alert rule (targeting a topic) of the default app and of the delivery, its stages
+    included, carries pci-lz:protected=true (tests/test_environment_files.py checks envs/ the same way)."""
+    templates = _assembly_templates(synthesized.assembly) + _assembly_templates(delivered.assembly)
+    kinds: dict[str, int] = {}
+    for _, template in templates:
+        for kind in protected_resources(template).values():
+            kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"protected resources (default app and delivery): {dict(sorted(kinds.items()))}")
+    assert set(kinds) == {"custom-resource function", "alert topic", "alert rule"}
+    missing = unprotected(templates, PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
+    assert not missing, "\n".join(missing)
+
+
+def _guard_stack(*, with_aspect: bool) -> Stack:
+    """A bare stack with an SDK call run as a named guard role, as AccountGuards makes one."""
+    stack = Stack(App(), "PciLz-t-Guards-us-east-1", env=Environment(account=ACCOUNT, region="us-east-1"))
+    role = iam.Role(
+        stack, "Role", role_name="pci-lz-t-account-guards-x", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+    call = cr.AwsSdkCall(
+        service="EC2", action="enableImageBlockPublicAccess", physical_resource_id=cr.PhysicalResourceId.of("x")
+    )
+    cr.AwsCustomResource(stack, "Call", on_create=call, role=role, install_latest_aws_sdk=False)
+    if with_aspect:
+        boundary = PermissionsBoundary(stack, "Boundary", environment="t")
+        Aspects.of(stack).add(PermissionsBoundaryAspect(boundaries={"us-east-1": boundary}))
+    return stack
+
+
+def test_an_untagged_guard_function_is_caught_and_the_aspect_tags_it() -> None:
+    bare = dict(cdk_assertions.Template.from_stack(_guard_stack(with_aspect=False)).to_json())
+    assert unprotected([("bare", bare)], PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE) == [
+        f"bare/{lid} (custom-resource function) lacks the tag {PROTECTED_TAG_KEY}={PROTECTED_TAG_VALUE}"
+        for lid, r in bare["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    tagged = cdk_assertions.Template.from_stack(_guard_stack(with_aspect=True))
+    assert not unprotected([("tagged", dict(tagged.to_json()))], PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
+    tagged.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Tags": Match.array_with([{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}])},
+    )
+
+
+def test_an_untagged_alert_topic_and_rule_are_caught() -> None:
+    template = {
+        "Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+            "Rule": {"Type": "AWS::Events::Rule", "Properties": {"Targets": [{"Arn": {"Ref": "Topic"}, "Id": "T"}]}},
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmActions": [{"Ref": "Topic"}]}},
+            "Schedule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {"Targets": [{"Arn": "arn:aws:lambda:x", "Id": "F"}]},
+            },
+        }
+    }
+    assert [line.split(" ")[0] for line in unprotected([("bad", template)], PROTECTED_TAG_KEY, "true")] == [
+        "bad/Rule",
+        "bad/Topic",
+    ]
+
+
+def test_a_provider_framework_invoking_its_handler_is_refused_at_synth() -> None:
+    """CDK's Provider framework invokes its user handler with its own boundary-carrying role, which the
+    protected-function deny refuses: the synth says so instead of the deploy failing."""
+    stack = Stack(App(), "PciLz-t-Provider-us-east-1", env=Environment(account=ACCOUNT, region="us-east-1"))
+    handler = lambda_.Function(
+        stack,
+        "Handler",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): return {}"),
+    )
+    provider = cr.Provider(stack, "Provider", on_event_handler=handler)
+    CustomResource(stack, "Resource", service_token=provider.service_token)
+    boundary = PermissionsBoundary(stack, "Boundary", environment="t")
+    Aspects.of(stack).add(PermissionsBoundaryAspect(boundaries={"us-east-1": boundary}))
+    errors = cdk_assertions.Annotations.from_stack(stack).find_error(
+        "*", Match.string_like_regexp("Provider framework")
+    )
+    assert errors, "a provider framework must be refused"

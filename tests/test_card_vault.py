@@ -65,7 +65,7 @@ def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region:
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["Properties"]["RetentionInDays"] >= synthesized.config.log_retention_days
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -167,12 +167,44 @@ def test_purge_is_scheduled_and_migration_is_a_trigger(synthesized: Synthesized,
     template = _workload(synthesized, region)
     template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "cron(17 3 * * ? *)"})
     triggers = template.find_resources("Custom::Trigger")
-    assert len(triggers) == 1
-    (trigger,) = triggers.values()
+    assert len(triggers) == 2  # pre- and post-deploy migrations
+    pre = _pre_trigger(template)
     rules = template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
     assert rules
-    assert all(next(iter(triggers)) in r.get("DependsOn", []) for r in rules.values())
-    assert trigger["Properties"]["ExecuteOnHandlerChange"] is True
+    assert all(pre in r.get("DependsOn", []) for r in rules.values())
+    assert all(t["Properties"]["ExecuteOnHandlerChange"] is True for t in triggers.values())
+
+
+def _pre_trigger(template: Template) -> str:
+    """The pre-deploy migration trigger: the one invoking the migration function's version, not its alias."""
+    (pre,) = (
+        lid
+        for lid, t in template.find_resources("Custom::Trigger").items()
+        if "Version" in json.dumps(t["Properties"]["HandlerArn"])
+    )
+    return pre
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_post_deploy_migration_invokes_the_post_alias_of_the_current_version(
+    synthesized: Synthesized, region: str
+) -> None:
+    template = _workload(synthesized, region)
+    (alias_id, alias) = next(
+        iter(template.find_resources("AWS::Lambda::Alias", {"Properties": {"Name": "post"}}).items())
+    )
+    (post,) = (t for lid, t in template.find_resources("Custom::Trigger").items() if lid != _pre_trigger(template))
+    props = post["Properties"]
+    assert props["HandlerArn"] == {"Ref": alias_id}
+    # A new version (new code, new migrations) changes the trigger's properties, so CloudFormation updates it.
+    assert props["HandlerVersionArn"] == {"Ref": alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]}
+    (migrate,) = (
+        lid for lid, f in _functions(template).items() if f["Properties"]["Handler"] == "card_vault.migrate.handler"
+    )
+    assert alias["Properties"]["FunctionName"] == {"Ref": migrate}
+    env = _functions(template)[migrate]["Properties"]["Environment"]["Variables"]
+    assert env["VAULT_MIGRATION_DRAIN_SECONDS"] == str(int(card_vault.REQUEST_TIMEOUT.to_seconds()))
+    assert card_vault.POST_ALIAS == "post"
 
 
 def test_x_ray_endpoint_serves_the_functions(synthesized: Synthesized) -> None:
@@ -347,7 +379,7 @@ def test_keyed_hash_key_is_a_retained_kms_hmac_key_and_no_secret_remains(synthes
     (key,) = hmac_keys.values()
     assert key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
     assert key["Properties"].get("EnableKeyRotation") in (None, False)  # KMS cannot rotate HMAC keys
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
     assert key["Properties"]["PendingWindowInDays"] == 30
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/pci-lz/default/card-vault-hmac-v1"})
@@ -472,7 +504,7 @@ def test_configuration_refuses_a_repeated_hmac_version() -> None:
 def test_every_vault_function_updates_only_after_the_migration(synthesized: Synthesized, region: str) -> None:
     """A function's new code never runs against the previous schema: each waits for the migration trigger."""
     template = _workload(synthesized, region)
-    (trigger,) = template.find_resources("Custom::Trigger")
+    trigger = _pre_trigger(template)
     functions = {
         lid: f for lid, f in _functions(template).items() if "card_vault.migrate" not in f["Properties"]["Handler"]
     }
@@ -683,7 +715,11 @@ def test_each_detokenize_caller_has_its_own_alias_rate_limit_and_alarm(synthesiz
     vault = synthesized.config.card_vault
     assert vault is not None
     template = _workload(synthesized, region)
-    aliases = template.find_resources("AWS::Lambda::Alias")
+    aliases = {  # the migration function's post-deploy alias aside
+        lid: a
+        for lid, a in template.find_resources("AWS::Lambda::Alias").items()
+        if a["Properties"]["Name"] != card_vault.POST_ALIAS
+    }
     names = {a["Properties"]["Name"] for a in aliases.values()}
     assert names == {card_vault.detokenize_alias_name(arn) for arn in vault.detokenize_caller_role_arns}
     permissions = template.find_resources("AWS::Lambda::Permission")
@@ -715,3 +751,28 @@ def test_each_detokenize_caller_has_its_own_alias_rate_limit_and_alarm(synthesiz
     assert [f["Properties"]["Environment"]["Variables"]["VAULT_DETOKENIZE_PER_MINUTE"] for f in detokenize] == [
         str(vault.detokenize_per_minute)
     ]
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::111111111111:role/card-vault-detokenizer",
+        "arn:aws:iam::111111111111:role/team/a.b@c+d=e,f",
+        "arn:aws:iam::111111111111:role/x_y",
+    ],
+    ids=["plain", "path-and-punctuation", "underscore"],
+)
+def test_the_configuration_and_the_construct_name_detokenize_aliases_alike(arn: str) -> None:
+    from config.models import detokenize_alias_name
+
+    assert detokenize_alias_name(arn) == card_vault.detokenize_alias_name(arn)
+
+
+def test_two_caller_roles_giving_one_alias_are_refused_early() -> None:
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["card_vault"]["detokenize_caller_role_arns"] = [
+        "arn:aws:iam::111111111111:role/a/refunds",
+        "arn:aws:iam::111111111111:role/b/refunds",
+    ]
+    with pytest.raises(ConfigError, match=r"detokenize_caller_role_arns[\s\S]*caller-refunds"):
+        parse_environment(data)

@@ -35,6 +35,16 @@ def test_the_vendored_control_list_names_its_source_and_date() -> None:
         assert all(re.fullmatch(r"\d{1,2}(\.\d{1,2}){1,3}", r) for r in control.requirements), control.id
 
 
+def test_every_control_read_from_its_page_names_the_page() -> None:
+    """The provenance of each control's details: the section of AWS's controls reference it was read from."""
+    base = "https://docs.aws.amazon.com/securityhub/latest/userguide/"
+    for control in crosswalk.controls():
+        service, number = control.id.split(".")
+        page = f"{base}{service.lower()}-controls.html#{service.lower()}-{number}"
+        assert control.details_page == (page if control.details_read_from_control_page else ""), control.id
+    assert "details_page" in crosswalk.source()["note"]
+
+
 def test_every_control_is_mapped_and_nothing_else() -> None:
     listed = {c.id for c in crosswalk.controls()}
     assert set(crosswalk.MAPPINGS) == listed

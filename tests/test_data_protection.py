@@ -69,7 +69,7 @@ def test_every_database_is_encrypted_private_protected_and_retained(synthesized:
         assert _imports(properties["KmsKeyId"], "CardholderDataKey"), where
         assert properties.get("PubliclyAccessible", False) is False, where
         assert properties["DeletionProtection"] is True, where
-        assert resource["DeletionPolicy"] in ("Retain", "Snapshot"), where
+        assert resource["DeletionPolicy"] in ("RetainExceptOnCreate", "Snapshot"), where
 
 
 def test_database_runs_multi_az_postgres_with_backups_insights_monitoring_and_iam_auth(
@@ -154,7 +154,7 @@ def test_database_logs_go_to_encrypted_groups_kept_a_year_created_first(synthesi
             assert log_group["Properties"]["LogGroupName"] == f"/aws/rds/instance/{identifier}/{export}"
             assert log_group["Properties"]["RetentionInDays"] >= 365
             assert _imports(log_group["Properties"]["KmsKeyId"], "LogsKey")
-            assert log_group["DeletionPolicy"] == "Retain"
+            assert log_group["DeletionPolicy"] == "RetainExceptOnCreate"
             assert _logical_id(group) in instance["DependsOn"]
 
 
@@ -165,7 +165,7 @@ def test_master_secret_is_generated_encrypted_with_the_secrets_key_and_retained(
         assert _imports(secret["Properties"]["KmsKeyId"], "SecretsKey")
         assert "GenerateSecretString" in secret["Properties"]
         assert "SecretString" not in secret["Properties"]
-        assert secret["DeletionPolicy"] == "Retain"
+        assert secret["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_every_database_secret_rotates_within_thirty_days_from_the_application_tier(
@@ -317,7 +317,7 @@ def test_every_bucket_is_encrypted_private_versioned_retained_and_tls_only(synth
         }, where
         assert properties["VersioningConfiguration"] == {"Status": "Enabled"}, where
         assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}], where
-        assert bucket["DeletionPolicy"] == "Retain", where
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate", where
         statements = policies[json.dumps({"Ref": logical_id})]
         denies = [s for s in statements if s["Effect"] == "Deny"]
         assert any(s.get("Condition", {}).get("Bool") == {"aws:SecureTransport": "false"} for s in denies), where
@@ -453,7 +453,7 @@ def test_every_stateful_resource_is_retained(synthesized: Synthesized) -> None:
     for resource_type in STATEFUL_TYPES:
         for name, logical_id, resource in _resources(synthesized, resource_type):
             seen.add(resource_type)
-            assert resource.get("DeletionPolicy") in ("Retain", "Snapshot"), f"{name}/{logical_id}"
+            assert resource.get("DeletionPolicy") in ("RetainExceptOnCreate", "Snapshot"), f"{name}/{logical_id}"
             assert resource.get("UpdateReplacePolicy") in ("Retain", "Snapshot"), f"{name}/{logical_id}"
     assert seen == set(STATEFUL_TYPES)
 

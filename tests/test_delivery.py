@@ -364,10 +364,14 @@ def test_artifact_buckets_are_kms_encrypted_versioned_logged_and_retained(delive
     rule = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert all(b["DeletionPolicy"] == "Retain" and b["UpdateReplacePolicy"] == "Retain" for b in buckets.values())
+    assert all(
+        b["DeletionPolicy"] == "RetainExceptOnCreate" and b["UpdateReplacePolicy"] == "Retain" for b in buckets.values()
+    )
     keys = _resources(delivered, stack, "AWS::KMS::Key")
     assert keys
-    assert all(k["Properties"]["EnableKeyRotation"] and k["DeletionPolicy"] == "Retain" for k in keys.values())
+    assert all(
+        k["Properties"]["EnableKeyRotation"] and k["DeletionPolicy"] == "RetainExceptOnCreate" for k in keys.values()
+    )
 
 
 def test_codebuild_projects_are_unprivileged_and_log_to_the_encrypted_group(delivered: Delivered) -> None:
@@ -375,7 +379,7 @@ def test_codebuild_projects_are_unprivileged_and_log_to_the_encrypted_group(deli
     (group_id, group) = next(iter(template.find_resources("AWS::Logs::LogGroup").items()))
     assert group["Properties"]["RetentionInDays"] >= 365
     assert "KmsKeyId" in group["Properties"]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     projects = template.find_resources("AWS::CodeBuild::Project")
     assert len(projects) >= 3  # synth, self-mutation, asset publishing
     for project in projects.values():

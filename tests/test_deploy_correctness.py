@@ -14,7 +14,7 @@ from unittest import mock
 
 import boto3
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -30,6 +30,7 @@ from config import EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.loader import ConfigError
 from config.models import LAMBDA_MIN_UNRESERVED_CONCURRENCY
+from pci_constructs.card_vault import POST_ALIAS
 from pci_constructs.detective_controls import GUARDDUTY_FEATURES
 from pci_constructs.segmented_vpc import UNSIGNED_STS_ACTIONS, aws_owned_bucket_objects
 from preflight.checks import (
@@ -49,6 +50,7 @@ from tests.template_scan import (
     empty_templates,
     endpoint_gaps,
     foreign_alarm_actions,
+    migration_phase_gaps,
     missing_log_groups,
     named_principals,
     of_type,
@@ -56,8 +58,11 @@ from tests.template_scan import (
     reservations_by_region,
     reserved_concurrency,
     resources,
+    retained_through_failed_create,
     role_users_without_policies,
     service_statements,
+    trigger_function,
+    unclassified_names,
 )
 
 ACCOUNT = "111111111111"
@@ -216,7 +221,7 @@ def test_every_log_group_is_encrypted_retained_and_kept_the_configured_days(synt
             props = group["Properties"]
             assert "KmsKeyId" in props, f"{name}/{logical_id}"
             assert props["RetentionInDays"] >= days, f"{name}/{logical_id}"
-            assert group["DeletionPolicy"] == "Retain", f"{name}/{logical_id}"
+            assert group["DeletionPolicy"] == "RetainExceptOnCreate", f"{name}/{logical_id}"
 
 
 def test_enhanced_monitoring_log_group_is_in_each_data_stack(synthesized: Synthesized) -> None:
@@ -626,13 +631,10 @@ def trigger_headroom_gaps(template: Template) -> list[str]:
     """Each Custom::Trigger must wait at least twice its function's timeout, and its provider's own
     Lambda must outlive the wait (a migration that runs long then fails with its own error)."""
     functions = of_type(template, "AWS::Lambda::Function")
-    versions = of_type(template, "AWS::Lambda::Version")
     gaps = []
     for logical_id, trigger in of_type(template, "Custom::Trigger").items():
         props = trigger["Properties"]
-        handler = next(iter(references(props["HandlerArn"])))
-        if handler in versions:
-            handler = next(iter(references(versions[handler]["Properties"]["FunctionName"])))
+        handler, _ = trigger_function(template, trigger)
         function_s = int(functions[handler]["Properties"].get("Timeout", 3))
         wait_s = int(props.get("Timeout", function_s * 1000)) // 1000
         provider = next(iter(references(props["ServiceToken"])))
@@ -649,7 +651,55 @@ def test_every_trigger_waits_well_beyond_its_function(synthesized: Synthesized) 
     for _, template in synthesized.templates():
         triggers_seen += len(of_type(template, "Custom::Trigger"))
         assert trigger_headroom_gaps(template) == []
-    assert triggers_seen == len(synthesized.config.regions)
+    assert triggers_seen == 2 * len(synthesized.config.regions)  # the vault's pre- and post-deploy migrations
+
+
+# --- Issue 19: a contract migration while the previous code still runs ------------------------------
+
+
+def test_every_post_deploy_migration_runs_after_every_function_update(synthesized: Synthesized, delivered: Any) -> None:
+    """Expand / contract: each template's post-deploy migration trigger waits for every other resource of
+    its stack (each vault function's update included), in the default app and the delivery."""
+    delivery = [(a.stack_name, a.template) for a in delivered.assembly.stacks_recursively]
+    for stack, template in [*synthesized.templates(), *delivery]:
+        assert migration_phase_gaps(template, POST_ALIAS) == [], stack
+    posts = [
+        t
+        for _, template in synthesized.templates()
+        for t in of_type(template, "Custom::Trigger").values()
+        if trigger_function(template, t)[1] == POST_ALIAS
+    ]
+    assert len(posts) == len(synthesized.config.regions)
+
+
+def test_a_contract_migration_racing_the_function_update_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import triggers
+
+    def migrated_api(stack: Stack) -> tuple[triggers.TriggerFunction, lambda_.Function]:
+        code = lambda_.Code.from_inline("def handler(event, context): pass")
+        runtime = lambda_.Runtime.PYTHON_3_13
+        migrate = triggers.TriggerFunction(stack, "Migrate", runtime=runtime, handler="index.handler", code=code)
+        api = lambda_.Function(stack, "Api", runtime=runtime, handler="index.handler", code=code)
+        migrate.execute_before(api)
+        return migrate, api
+
+    stack = _bad_stack(tmp_path / "no-post")
+    migrate, _ = migrated_api(stack)
+    pre = migrate.node.find_child("Trigger").node.find_child("Default").node.default_child
+    assert isinstance(pre, CfnResource)
+    assert migration_phase_gaps(_template(stack), POST_ALIAS) == [
+        f"{_logical(stack, migrate)} has a pre-deploy trigger ({stack.resolve(pre.logical_id)})"
+        " and no post-deploy trigger"
+    ]
+    stack = _bad_stack(tmp_path / "racing")
+    migrate, api = migrated_api(stack)
+    alias = lambda_.Alias(stack, "Post", alias_name=POST_ALIAS, version=migrate.current_version)
+    post = triggers.Trigger(stack, "MigratePost", handler=migrate)  # waits for nothing: races the update
+    default = post.node.find_child("Default").node.default_child
+    assert isinstance(default, CfnResource)
+    default.add_property_override("HandlerArn", alias.function_arn)
+    gaps = migration_phase_gaps(_template(stack), POST_ALIAS)
+    assert f"{stack.resolve(default.logical_id)} (post-deploy) may run before {_logical(stack, api)}" in gaps
 
 
 def test_a_trigger_waiting_only_its_function_timeout_is_caught(tmp_path: Path) -> None:
@@ -736,3 +786,60 @@ def test_an_alarm_on_another_regions_topic_is_caught(tmp_path: Path) -> None:
     template = app.synth().get_stack_by_name("Elsewhere").template
     assert foreign_alarm_actions("Elsewhere", template, "us-west-2")
     assert not foreign_alarm_actions("Elsewhere", template, "us-east-1")
+
+
+# --- Issue #22: retained resources a rolled-back first create would leave behind ---------------------
+
+
+def _every_template(synthesized: Synthesized, delivered: Any) -> list[tuple[str, Template]]:
+    return [
+        *synthesized.templates(),
+        *((a.stack_name, a.template) for a in delivered.assembly.stacks_recursively),
+    ]
+
+
+def test_no_resource_survives_the_rollback_of_its_own_create(synthesized: Synthesized, delivered: Any) -> None:
+    templates = _every_template(synthesized, delivered)
+    assert retained_through_failed_create(templates) == []
+    kept = [r for _, t in templates for r in resources(t).values() if r.get("DeletionPolicy") == "RetainExceptOnCreate"]
+    assert kept
+    assert all(r["UpdateReplacePolicy"] == "Retain" for r in kept)
+
+
+def test_a_retained_fixed_name_bucket_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import RemovalPolicy
+    from aws_cdk import aws_logs as logs
+
+    from pci_constructs.retention import retain
+
+    stack = _bad_stack(tmp_path)
+    s3.Bucket(stack, "Named", bucket_name="pci-lz-fixed-name", removal_policy=RemovalPolicy.RETAIN)
+    retain(logs.LogGroup(stack, "Kept", log_group_name="/pci-lz/kept"))
+    (finding,) = retained_through_failed_create([("Bad", _template(stack))])
+    assert "AWS::S3::Bucket, fixed name pci-lz-fixed-name" in finding
+
+
+# --- Issue #22: every fixed physical name is one preflight looks up (or knowingly not) ---------------
+
+
+def test_every_name_like_property_of_every_template_is_classified(synthesized: Synthesized, delivered: Any) -> None:
+    assert unclassified_names(_every_template(synthesized, delivered)) == []
+
+
+def test_a_name_preflight_cannot_look_up_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import aws_events as events
+
+    stack = _bad_stack(tmp_path)
+    events.Rule(stack, "Rule", rule_name="pci-lz-nightly", schedule=events.Schedule.rate(_days(1)))
+    assert unclassified_names([("Bad", _template(stack))]) == ["Bad: AWS::Events::Rule.Name"]
+
+
+def test_preflight_counts_the_firewalls_the_templates_create(synthesized: Synthesized) -> None:
+    from preflight.checks import firewalls_created
+
+    per_region: dict[str, int] = {}
+    for artifact in synthesized.assembly.stacks:
+        count = len(of_type(artifact.template, "AWS::NetworkFirewall::Firewall"))
+        per_region[artifact.environment.region] = per_region.get(artifact.environment.region, 0) + count
+    assert set(per_region.values()) == {firewalls_created(synthesized.config)}
+    assert firewalls_created(synthesized.config) > 0

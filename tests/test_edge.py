@@ -448,7 +448,7 @@ def test_waf_logs_to_an_encrypted_year_long_group_with_credentials_redacted(synt
         group_name = group["Properties"]["LogGroupName"]
         assert group["Properties"]["RetentionInDays"] == config.log_retention_days >= 365
         assert "KmsKeyId" in group["Properties"]
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
         _, logging = _only(template, "AWS::WAFv2::LoggingConfiguration")
         properties = logging["Properties"]
         assert properties["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}

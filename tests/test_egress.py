@@ -166,7 +166,7 @@ def test_alert_and_flow_logs_are_encrypted_and_retained(
     for group in groups:
         assert "KmsKeyId" in group["Properties"]
         assert group["Properties"]["RetentionInDays"] >= 365
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_log_delivery_policy_is_scoped_to_this_account(template: cdk_assertions.Template) -> None:

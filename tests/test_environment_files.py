@@ -23,8 +23,10 @@ from config import EnvironmentConfig, load_environment
 from config.loader import FILE_SUFFIXES
 from config.schema import render
 from costs.estimate import estimate, load_price_table, readme_row
+from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 from tests.cache import LINT_CACHE
 from tests.conftest import ROOT, new_app
+from tests.template_scan import unprotected
 from tests.test_cost import readme_cost_rows
 
 ENVS = ROOT / "envs"
@@ -74,6 +76,16 @@ def test_environment_file_has_no_failed_checkov_check(checked: Checked) -> None:
     result = checked.scans["checkov"]
     assert not result.findings, "\n".join(map(str, result.findings))
     assert result.summary.get("passed", 0) > 0
+
+
+def test_environment_file_protects_custom_resource_functions_and_the_alert_path(checked: Checked) -> None:
+    """Issue #22: what the permissions boundary protects by tag carries pci-lz:protected=true in every stack."""
+    templates = [
+        (path.name, json.loads(path.read_text(encoding="utf-8"))) for path in checked.outdir.glob("*.template.json")
+    ]
+    assert templates
+    missing = unprotected(templates, PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE)
+    assert not missing, "\n".join(missing)
 
 
 def test_environment_names_are_unique_so_assemblies_never_mix() -> None:

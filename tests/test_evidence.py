@@ -26,6 +26,8 @@ from evidence.report import (
     DIAGRAM_DIR,
     EXCEPTED,
     GENERATED,
+    MANIFEST_NAME,
+    NOT_APPLICABLE,
     NOT_EVIDENCED,
     OPEN,
     PASSED,
@@ -266,7 +268,7 @@ def test_report_statements_agree_with_the_rule_results(evidence: Evidence, synth
     for requirement, status in reported.items():
         if requirement not in cited:
             # Nothing examined for it: never a positive statement.
-            assert status in (NOT_EVIDENCED, GENERATED), requirement
+            assert status in (NOT_EVIDENCED, GENERATED, NOT_APPLICABLE), requirement
         elif status == PASSED:
             assert requirement not in excepted, requirement
     assert "met" not in reported.values()
@@ -508,6 +510,8 @@ def test_two_runs_on_one_commit_write_byte_identical_evidence(synthesized: Synth
         files = write_evidence_for_assembly(assembly, synthesized.gate, synthesized.report)
         outputs.append({p.relative_to(assembly).as_posix(): p.read_bytes() for p in files})
     assert outputs[0].keys() == outputs[1].keys()
+    # The manifest (every evidence file's SHA-256) is among the bytes compared.
+    assert f"{EVIDENCE_DIR}/{MANIFEST_NAME}" in outputs[0]
     differing = [name for name in outputs[0] if outputs[0][name] != outputs[1][name]]
     assert differing == []
 
@@ -630,7 +634,8 @@ def test_the_exception_register_shows_each_entrys_governance_from_the_applied_ap
         g = ack.governance
         row = f"| {g.owner} | {g.approver} | {g.approval_date} | {g.ticket} | {g.review_by.isoformat()} |"
         assert row in register, ack.selector
-    assert "the project's (not adopted by this environment)" in register
+    assert "the project's (registry), not adopted by this environment" in register
+    assert "the project's (construct SegmentedVpc), not adopted" in register
 
 
 # -- work papers ------------------------------------------------------------------------------------
@@ -651,9 +656,52 @@ def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidenc
     assert http
     assert all("port 80" in r[6] and "0.0.0.0/0" in r[6] for r in http)
     assert any("ephemeral range" in r[6] for r in rows)
-    assert all("no justification in the template" in r[6] for r in rows if r[1].startswith("NACL"))
+    # Every NACL entry's stated need is the one its template carries (pci-lz:need), never a flag.
+    needs = {
+        f"{stack}/{logical_id}": (body.get("Metadata") or {}).get("pci-lz:need")
+        for stack, template in _templates(evidence.model).items()
+        for logical_id, body in (template.get("Resources") or {}).items()
+        if body.get("Type") == "AWS::EC2::NetworkAclEntry"
+    }
+    acl_rows = [r for r in rows if r[1].startswith("NACL")]
+    assert len(acl_rows) == len(needs)
+    for row in acl_rows:
+        assert needs[row[7]], row
+        assert row[5] == needs[row[7]], row
+        assert "no justification in the template" not in row[6], row
     text = evidence.read(f"{REPORT_NAME}.md")
     assert f"Each: {APPROVAL}" in text
+
+
+def test_rule_review_lists_every_firewall_rule_and_waf_rule(evidence: Evidence) -> None:
+    """From the raw JSON: every Network Firewall rule-group domain and policy default action, and every
+    WAF web ACL rule and default action, is a row of the rule review under its template reference."""
+    from evidence.workpapers import rule_review
+
+    rows = rule_review(Topology(evidence.model))
+    seen = 0
+    for stack, template in _templates(evidence.model).items():
+        for logical_id, body in (template.get("Resources") or {}).items():
+            props, ref = body.get("Properties") or {}, f"{stack}/{logical_id}"
+            mine = [r for r in rows if r[7] == ref]
+            if body.get("Type") == "AWS::NetworkFirewall::RuleGroup":
+                targets = props["RuleGroup"]["RulesSource"]["RulesSourceList"]["Targets"]
+                assert sorted(r[4] for r in mine) == sorted(targets), ref
+                assert all(r[5] == props["Description"] for r in mine)
+                seen += 1
+            elif body.get("Type") == "AWS::NetworkFirewall::FirewallPolicy":
+                defaults = [k for k in props["FirewallPolicy"] if k.endswith("DefaultActions")]
+                assert sorted(r[3].split(":")[0] for r in mine) == sorted(defaults), ref
+                assert any("aws:drop_established" in r[3] for r in mine)
+            elif body.get("Type") == "AWS::WAFv2::WebACL":
+                names = [rule["Name"] for rule in sorted(props["Rules"], key=lambda rule: rule["Priority"])]
+                assert [r[1].split(" rule ", 1)[1].split(" ", 1)[1] for r in mine[1:]] == names, ref
+                assert mine[0][2] == "default action"
+                assert all(r[1].startswith(f"web ACL {props['Name']}") for r in mine)
+                assert any("managed rule group AWS/AWSManagedRulesCommonRuleSet" in r[4] for r in mine)
+                assert any(r[3] == "Block" and "requests per 300 s per IP" in r[4] for r in mine)
+                seen += 1
+    assert seen >= 4  # a rule group and a web ACL per region
 
 
 def test_inventory_puts_everything_that_handles_card_data_inside_the_cde(evidence: Evidence) -> None:
@@ -720,3 +768,34 @@ def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(
         assert directory / f"{REPORT_NAME}.html" in files
         preparer = "Jane Doe (platform)" if environment == "prod" else "pending"
         assert f"- Prepared by: {preparer};" in text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        '| A | B |\n| --- | --- |\n| `x \\| y` | a & b < c "q" |\n| only one |\n| 1 | 2 | 3 |\n',
+        "Intro\n\n| A |\n| --- |\n| [link](workpapers/x.csv) *em* |\n\nAfter\n",
+        "| A |\n| --- |\n| row |\nlazy continuation line\n",
+        "| A | B |\n| :-- | --: |\n| left | right |\n",
+        "```\n| not | a table |\n| --- | --- |\n```\n",
+        "- item\n\n| A |\n| --- |\n\ntext | with pipe\n",
+    ],
+    ids=["escapes-and-cell-counts", "inline-syntax", "lazy-row", "aligned", "fenced", "header-only"],
+)
+def test_markdown_tables_render_as_markdown_it_renders_them(case: str) -> None:
+    """The report's own table renderer (evidence.report.markdown_to_html) is markdown-it's output, byte for byte."""
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    assert markdown_to_html(case) == MarkdownIt("commonmark", {"html": False}).enable("table").render(case)
+
+
+def test_the_whole_report_renders_as_markdown_it_renders_it(evidence: Evidence) -> None:
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert text.count("\n| --- |") > 10
+    assert markdown_to_html(text) == MarkdownIt("commonmark", {"html": False}).enable("table").render(text)

@@ -192,7 +192,10 @@ def test_the_data_flow_runs_from_entry_to_final_disposition(model: TemplateModel
             return next(i for i, label in labels.items() if label.startswith(prefix))
 
         def detail(source: str, target: str, diagram: Diagram = diagram) -> str:
-            return next(e.detail for e in diagram.edges if e.source == source and e.target == target)
+            """A hop's text: what, protocol and port, then its in-transit encryption and card-data elements."""
+            return next(
+                "\n".join((e.detail, e.tls, e.data)) for e in diagram.edges if e.source == source and e.target == target
+            )
 
         waf, detok, purge, migrate = (
             node("AWS WAF"),
@@ -224,7 +227,8 @@ def test_the_data_flow_runs_from_entry_to_final_disposition(model: TemplateModel
         data = [e for e in diagram.edges if e.kind == "data"]
         assert [e.label for e in diagram.edges] == [str(i) for i in range(1, len(diagram.edges) + 1)]
         for hop in data:
-            assert re.search(r"TLS|AWS-internal|encrypted at rest", hop.detail), hop.detail
+            assert re.search(r"TLS|AWS-internal|encrypted at rest", hop.tls), (hop.detail, hop.tls)
+            assert hop.data, hop.detail
         # Every store with its mechanism and key reference.
         stores = {row[0]: row for row in diagram.stores}
         db_row = next(row for name, row in stores.items() if name.startswith("RDS ") and "backups" not in name)

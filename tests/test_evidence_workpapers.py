@@ -8,6 +8,7 @@ the same rows as the report's table.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import shutil
@@ -26,6 +27,7 @@ from config.models import EvidenceConfig
 from evidence.report import REPORT_NAME, Attestation, attestation_of, write_compliance_evidence
 from evidence.topology import Topology
 from evidence.workpapers import (
+    HMAC_ROTATION,
     IMMEDIATE_DAYS,
     RETAINED_DAYS,
     TEST_DATE,
@@ -38,6 +40,7 @@ from evidence.workpapers import (
     software_paper,
 )
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
+from pci_constructs.segmented_vpc import NACL_NEED_METADATA
 from pci_rules.model import StackTemplate, TemplateModel
 from pci_rules.rule import evaluate
 from pci_rules.rules import RULES
@@ -104,6 +107,49 @@ def _resources(model: TemplateModel, *types: str) -> Iterator[tuple[str, str, Ma
         for logical_id, body in (stack.template.get("Resources") or {}).items():
             if body.get("Type") in types:
                 yield name, logical_id, body.get("Properties") or {}
+
+
+def _check_inventory(written: Written) -> None:
+    """The inventory lists every resource of every template: counted in the raw JSON, compared by
+    (stack, logical ID); and every NACL entry of every template states its need (pci-lz:need)."""
+    paper = written.papers["inventory"]
+    stack_column, id_column = paper.header.index("Stack"), paper.header.index("Logical ID")
+    listed = sorted((row[stack_column], row[id_column]) for row in paper.rows)
+    in_templates = sorted(
+        (name, logical_id)
+        for name, stack in written.model.stacks.items()
+        for logical_id in (stack.template.get("Resources") or {})
+    )
+    assert listed == in_templates
+    assert f"Every resource of every template ({len(in_templates)}:" in paper.intro
+    for name, stack in written.model.stacks.items():
+        for logical_id, body in (stack.template.get("Resources") or {}).items():
+            if body.get("Type") == "AWS::EC2::NetworkAclEntry":
+                assert (body.get("Metadata") or {}).get(NACL_NEED_METADATA), f"{name}/{logical_id} states no need"
+
+
+def _check_keys(written: Written, *, vault: bool) -> None:
+    """Users from identity policies beside the key policy's; every key states its cryptoperiod; the
+    vault's HMAC key says KMS does not rotate it and how the project does."""
+    paper = written.papers["keys"]
+    grants, period = (
+        paper.header.index("Users (identity policies and grants)"),
+        paper.header.index("Cryptoperiod and rotation"),
+    )
+    assert all(row[period] for row in paper.rows)
+    hmac = [r for r in paper.rows if "HMAC" in r[2]]
+    assert bool(hmac) is vault
+    for row in hmac:
+        assert row[period] == HMAC_ROTATION
+        assert "GenerateMac" in row[grants], row
+        assert "ApiRole" in row[grants], row
+    for row in paper.rows:
+        if row[2].startswith("yes"):
+            assert row[period].startswith("key material rotated by AWS KMS every 365 days"), row
+    if vault:
+        cardholder = [r for r in paper.rows if r[0].endswith("CardholderDataKey")]
+        assert cardholder
+        assert all("DetokenizeRole: Decrypt" in r[grants] for r in cardholder)
 
 
 def _check_papers(written: Written) -> None:
@@ -193,8 +239,8 @@ def _check_software(written: Written, *, vault: bool) -> None:
             props = body["Properties"]
             row = refs[f"{name}/{logical_id}"]
             assert row[3] == props["Runtime"]
-            key = props["Code"]["S3Key"]
-            assert row[4] == f"CDK asset {key.split('.')[0]}"
+            asset_hash = props["Code"]["S3Key"].split(".")[0]
+            assert row[4] == f"sha256:{_asset_digest(written, name, asset_hash)}; CDK asset {asset_hash}", row
             source = (body.get("Metadata") or {}).get(SBOM_SOURCE_METADATA)
             if source is None:
                 assert row[5] == "missing", row
@@ -206,6 +252,23 @@ def _check_software(written: Written, *, vault: bool) -> None:
     assert bool(vault_rows) is vault
     assert all(r[5].startswith("sbom/lambda-") for r in vault_rows), vault_rows  # every vault function has one
     assert any(r[5] == "missing" for r in paper.rows)  # CDK's own providers: no SBOM source known
+
+
+def _asset_digest(written: Written, stack: str, asset_hash: str) -> str:
+    """CODE_DIGEST_RULE computed here on its own: the built asset the stack's asset manifest names,
+    its files' SHA-256 in `sha256sum` form, sorted by path, hashed; "(built asset directory ...)"."""
+    template_path = written.model.stacks[stack].template_path
+    assert template_path is not None
+    directory = Path(template_path).parent
+    manifest = json.loads((directory / f"{stack}.assets.json").read_text(encoding="utf-8"))
+    source = directory / manifest["files"][asset_hash]["source"]["path"]
+    assert source.is_dir(), source
+    lines = "".join(
+        f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.relative_to(source).as_posix()}\n"
+        for f in sorted(source.rglob("*"), key=lambda f: f.relative_to(source).as_posix().encode())
+        if f.is_file()
+    )
+    return f"{hashlib.sha256(lines.encode()).hexdigest()} (built asset directory {source.name})"
 
 
 def test_a_function_without_a_recorded_sbom_source_shows_missing(tmp_path: Path) -> None:
@@ -238,10 +301,24 @@ def _check_segmentation(written: Written) -> None:
             if r[0] == region and r[1].startswith("route table")
         )
     assert any(r[2] == "out-of-scope environments" for r in paper.rows)
+    # Each CDE tier's boundary with every other tier and the internet, with the NACLs that enforce it.
+    for region, regional in Topology(written.model).regions.items():
+        boundaries = [r for r in paper.rows if r[0] == region and r[1].startswith("boundary ")]
+        cde_tiers = [t for t in regional.tiers if regional.is_cde_tier(t)]
+        assert cde_tiers
+        for tier in cde_tiers:
+            mine = [r for r in boundaries if r[1].startswith(f"boundary {tier} tier (CDE) / ")]
+            assert len(mine) == len(regional.tiers), (region, tier)  # the other tiers and the internet
+            assert all(r[2].startswith("NACL ") for r in mine), mine
+            internet = next(r for r in mine if r[1].endswith("/ internet"))
+            assert "default deny" in internet[2], internet
+            assert internet[3] == "no security-group rule crosses it", internet
 
 
 def test_default_app_work_papers(default: Written) -> None:
     _check_papers(default)
+    _check_inventory(default)
+    _check_keys(default, vault=True)
     _check_data_stores(default, vault=True)
     _check_tls(default, proxy=True)
     _check_logging(default)
@@ -254,6 +331,8 @@ def test_default_app_work_papers(default: Written) -> None:
 
 def test_env_file_work_papers_and_the_recorded_aoc(env_file: Written) -> None:
     _check_papers(env_file)
+    _check_inventory(env_file)
+    _check_keys(env_file, vault=False)
     _check_data_stores(env_file, vault=False)
     _check_tls(env_file, proxy=False)
     _check_logging(env_file)
@@ -284,6 +363,12 @@ def test_delivery_synth_writes_the_papers_per_environment(delivered: Delivered, 
         assert stacks
         for stack in stacks:  # each environment's papers hold its own stacks only
             assert re.search(rf"PciLz-?{environment}-?[A-Z]", stack), (environment, stack)
+        # The stage's inventory: every resource of the stage's templates, no other.
+        with (directory / "inventory.csv").open(encoding="utf-8", newline="") as handle:
+            listed = sorted((row["Stack"], row["Logical ID"]) for row in csv.DictReader(handle))
+        stage = [s for s in model.stacks.values() if s.assembly == f"assembly-{environment}"]
+        assert stage
+        assert listed == sorted((s.name, logical_id) for s in stage for logical_id in s.template.get("Resources") or {})
     # The delivery-wide set: the tooling account is an environment outside the CDE.
     with (top / WORKPAPER_DIR / "segmentation.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -345,3 +430,51 @@ def test_a_resource_the_papers_do_not_know_never_breaks_them() -> None:
     model = _model({"X": {"Type": "AWS::DynamoDB::Table", "Properties": {}}})
     papers = {p.slug: p for p in all_workpapers(model, Topology(model))}
     assert [r[1] for r in papers["data-stores"].rows] == ["Table X"]
+
+
+# -- issue 20 (s20a): the environment file that adopts, its provenance and its flows -----------------
+def test_the_env_file_adoptions_show_the_adopters_governance_pending_where_missing(env_file: Written) -> None:
+    """envs/nonprod-low-cost.yaml adopts a registry entry (fully governed) and a construct justification
+    (approval pending): the register shows the adopter's risk owner, approver, approval date and ticket."""
+    from evidence.report import not_adopted_construct
+
+    register = env_file.report().split("### Exception register (acknowledgments)", 1)[1].split("\n## ", 1)[0]
+    rows = register.splitlines()
+    registry = [r for r in rows if r.startswith("| `data-accesslogs-s1` |")]
+    assert registry
+    for row in registry:
+        assert "| nonprod-platform-owner | nonprod-risk-office | 2026-11-25 | RISK-2041 | 2027-06-30 |" in row
+        assert "adopted by nonprod (risk owner nonprod-platform-owner) from the project's registry entry" in row
+        assert "(owner platform-security (landing-zone maintainers))" in row
+    construct = [r for r in rows if r.startswith("| `construct-segmentedvpc-awssolutions-vpc3` |")]
+    assert construct
+    for row in construct:
+        assert "| nonprod-network-owner | pending | pending | pending | 2027-06-30 |" in row
+        assert "from the project's construct SegmentedVpc justification" in row
+        assert not_adopted_construct("SegmentedVpc") not in row
+    # What this environment does not adopt stays the project's.
+    assert any(r.endswith(f"| {not_adopted_construct('PermissionsBoundary')} |") for r in rows)
+
+
+def test_the_env_file_evidence_has_its_manifest_combined_digest_and_hop_columns(env_file: Written) -> None:
+    import hashlib
+
+    from evidence.report import MANIFEST_NAME, combined_digest
+
+    digests = [
+        hashlib.sha256(Path(s.template_path).read_bytes()).hexdigest()
+        for s in env_file.model.stacks.values()
+        if s.template_path
+    ]
+    combined = combined_digest(digests)
+    assert f"combined SHA-256 `{combined}`" in env_file.report()
+    for dot in (env_file.directory / "diagrams").glob("*.dot"):
+        assert f"combined SHA-256 {combined}" in dot.read_text(encoding="utf-8"), dot.name
+    manifest = (env_file.directory / MANIFEST_NAME).read_text(encoding="utf-8")
+    names = [line.split("  ", 1)[1] for line in manifest.splitlines()]
+    assert f"{REPORT_NAME}.md" in names
+    assert MANIFEST_NAME not in names
+    # No proxy in this profile: the functions-free environment still states every hop's encryption.
+    assert "| Hop | From | To | What | Protocol and port | In-transit encryption | Card-data elements |" in (
+        env_file.report()
+    )

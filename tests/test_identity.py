@@ -280,7 +280,7 @@ def test_break_glass_use_raises_an_alarm_on_the_alerts_topic(synthesized: Synthe
     alarms = [
         a["Properties"]
         for a in audit.find_resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "BreakGlassRoleUsed"
+        if a["Properties"].get("MetricName") == "BreakGlassRoleUsed"  # the GenerateMac alarm is metric math
     ]
     assert len(alarms) == 1
     assert alarms[0]["AlarmActions"]
@@ -333,8 +333,8 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
     props = policy["Properties"]
     assert props["ManagedPolicyName"] == boundary_policy_name(synthesized.config.name, region)
     statements = {s["Sid"]: s for s in props["PolicyDocument"]["Statement"]}
-    assert statements["DenyBoundaryRemoval"]["Effect"] == "Deny"
-    without = statements["DenyPrincipalsWithoutThisBoundary"]
+    assert statements["NoControlTampering"]["Effect"] == "Deny"
+    without = statements["NoPrincipalWithoutBoundary"]
     assert "iam:CreateRole" in without["Action"]
     # Exactly the copies of the configured regions, never a wildcard a look-alike policy could match.
     from tests.iam_eval import render
@@ -344,12 +344,12 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
         f"arn:aws:iam::{synthesized.config.account}:policy/{boundary_policy_name(synthesized.config.name, r)}"
         for r in sorted(synthesized.config.regions)
     ]
-    assert "kms:PutKeyPolicy" in statements["DenyKeyPolicyAndLifecycleChanges"]["Action"]
-    assert set(statements["DenyDisablingDetectiveControls"]["Action"]) == set(AUDIT_TAMPERING_ACTIONS)
+    assert "kms:PutKeyPolicy" in statements["NoControlTampering"]["Action"]
+    assert set(statements["NoControlTampering"]["Action"]) >= set(AUDIT_TAMPERING_ACTIONS)
     for action in ("cloudtrail:StopLogging", "config:StopConfigurationRecorder", "guardduty:DeleteDetector"):
         assert action in AUDIT_TAMPERING_ACTIONS
     assert "securityhub:DisableSecurityHub" in AUDIT_TAMPERING_ACTIONS
-    guards = statements["DenyAccountGuardChangesOutsideGuardRoles"]
+    guards = statements["GuardRolesOnly"]
     assert set(guards["Action"]) == set(ACCOUNT_GUARD_ACTIONS)
     assert "account-guards-*" in guards["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
 
@@ -452,7 +452,7 @@ def test_regional_account_guards(synthesized: Synthesized, region: str) -> None:
     template.has_resource_properties("AWS::EC2::SnapshotBlockPublicAccess", {"State": "block-all-sharing"})
     for kind in ("AWS::EC2::SnapshotBlockPublicAccess", "AWS::SSM::ServiceSetting"):
         (resource,) = template.find_resources(kind).values()
-        assert resource["DeletionPolicy"] == "Retain", f"deleting the stack must not switch {kind} off"
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", f"deleting the stack must not switch {kind} off"
     template.has_resource_properties(
         "AWS::SSM::ServiceSetting", {"SettingId": SSM_PUBLIC_SHARING_SETTING, "SettingValue": "Disable"}
     )

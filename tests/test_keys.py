@@ -85,7 +85,7 @@ def test_every_key_rotates_yearly_is_retained_and_waits_thirty_days(synthesized:
             assert key["Properties"]["EnableKeyRotation"] is True, where
             assert key["Properties"]["RotationPeriodInDays"] == 365, where
         assert key["Properties"]["PendingWindowInDays"] == 30, where
-        assert key["DeletionPolicy"] == "Retain", where
+        assert key["DeletionPolicy"] == "RetainExceptOnCreate", where
         assert key["UpdateReplacePolicy"] == "Retain", where
 
 

@@ -347,7 +347,7 @@ def test_flow_logs_capture_all_traffic_to_an_encrypted_year_long_group(
                 "KmsKeyId": Match.any_value(),
                 "RetentionInDays": Match.any_value(),
             },
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
         },
     )
     for group in resources(network_template, "AWS::Logs::LogGroup").values():

@@ -96,6 +96,26 @@ def test_escape_hatch_strings_count_as_booleans() -> None:
     assert failures
 
 
+@pytest.mark.parametrize(
+    ("deletion", "replace", "failure"),
+    [
+        ("RetainExceptOnCreate", "Retain", None),
+        ("Retain", "Retain", None),
+        ("Snapshot", "Snapshot", None),
+        ("RetainExceptOnCreate", "RetainExceptOnCreate", "UpdateReplacePolicy is RetainExceptOnCreate"),
+        ("RetainExceptOnCreate", None, "UpdateReplacePolicy is Delete"),
+    ],
+)
+def test_retained_means_kept_on_delete_and_replace(deletion: str, replace: str | None, failure: str | None) -> None:
+    """DeletionPolicy RetainExceptOnCreate keeps the resource except when its own create rolls back;
+    UpdateReplacePolicy takes Delete, Retain or Snapshot only (CloudFormation's attribute pages)."""
+    from tests.pci_rule_cases import LOG_GROUP
+
+    group = {**LOG_GROUP, "DeletionPolicy": deletion, **({"UpdateReplacePolicy": replace} if replace else {})}
+    _, failures = _run("PCI4-STATEFUL-RETAINED", {"Group": group})
+    assert failures == ([f"Group: {failure}"] if failure else [])
+
+
 def test_readme_lists_every_rule_with_its_requirements() -> None:
     """The README's table is generated from the rules (`python -m pci_rules.docs README.md`)."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

@@ -2,8 +2,9 @@
 Parameter, an `Fn::If` or a NestedStack.
 
 For every rule's non-compliant case, each value inside a resource's properties is wrapped in
-`Fn::If[C, value, value]`, and each literal leaf replaced by a `Ref` to a Parameter whose Default is that
-leaf: the rule must still fail on every such variant (exhaustive over the case's values, so deterministic).
+`Fn::If[C, value, value]`, each literal leaf replaced by a `Ref` to a Parameter whose Default is that
+leaf, and each string leaf by an `Fn::Join` of its parts and an `Fn::Sub` of it: the rule must still fail
+on every such variant (exhaustive over the case's values, so deterministic).
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def _variants(resources: Resources) -> Iterator[tuple[str, dict[str, Any]]]:
                 referenced = _replaced(resources, logical_id, at, {"Ref": "P"})
                 parameters = {"P": {"Type": "String", "Default": value}}
                 yield f"Ref at {where}", {"Parameters": parameters, "Resources": referenced}
+            if isinstance(value, str) and "${" not in value:
+                # Fn::Join and Fn::Sub of literals are the string they make (the intrinsics policy)
+                joined = _replaced(resources, logical_id, at, {"Fn::Join": ["", [value[:1], value[1:]]]})
+                yield f"Fn::Join at {where}", {"Resources": joined}
+                subbed = _replaced(resources, logical_id, at, {"Fn::Sub": ["${V}", {"V": value}]})
+                yield f"Fn::Sub at {where}", {"Resources": subbed}
 
 
 def _failures(rule_id: str, template: dict[str, Any]) -> list[str]:

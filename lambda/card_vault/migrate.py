@@ -9,6 +9,15 @@ one role per function with only its grants; this module then sets how each role 
   RDS proxy's end-to-end IAM authentication; no password exists for it anywhere;
 - `password` (local run and tests only): a password given by the caller.
 
+Two phases (expand / contract): the pre-deploy trigger runs before CloudFormation updates the
+vault's functions and applies `migrations/*.sql`, which only add (tables, columns with defaults or
+nullable, functions, grants), so the previous release's code keeps working against them; the
+post-deploy trigger runs once every function is updated and applies `migrations/post/*.sql`, which
+take away what only the previous code needed (revokes, NOT NULL, drops). Both invoke this
+function; the post trigger invokes it through its alias `post` (`POST_ALIAS`), which the handler
+reads from the invoked ARN (Lambda Developer Guide, "Using the Lambda context object to retrieve
+Python function information": `invoked_function_arn` names the alias or version invoked).
+
 The trigger connects straight to the instance (not the proxy) as the master user, with TLS
 verified against the RDS certificate authorities: the master login is used only here, by secret
 rotation and for break-glass access. AWS docs: "Creating a database account using IAM
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,18 +37,37 @@ from urllib.parse import quote
 from psycopg import connect, sql
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+POST_MIGRATIONS = MIGRATIONS / "post"
+POST_ALIAS = "post"
 APP_ROLES = ("card_vault_app", "card_vault_detokenize", "card_vault_purge", "card_vault_keys")
 LoginMode = Literal["iam", "password"]
+Phase = Literal["pre", "post"]
 
 
-def apply_migrations(database_url: str) -> list[str]:
-    """Apply pending migrations under yoyo's lock; returns the IDs applied (empty when up to date)."""
+def phase_of(invoked_function_arn: str) -> Phase:
+    """`post` when invoked through the `post` alias (the post-deploy trigger), else `pre`."""
+    return "post" if invoked_function_arn.rsplit(":", 1)[-1] == POST_ALIAS else "pre"
+
+
+def apply_migrations(database_url: str, phase: Phase = "post", *, drain_seconds: float = 0) -> list[str]:
+    """Apply pending migrations under yoyo's lock; returns the IDs applied (empty when up to date).
+
+    `pre` applies `migrations/` only (before the functions are updated); `post` (the default: local
+    runs and tests) applies whatever is pending of `migrations/` and `migrations/post/`, after waiting
+    `drain_seconds` when a post migration is pending: a request the previous code began just before
+    its function was updated may still run on that code, for at most the function's timeout (an
+    assumption: the stored Lambda documentation was not found to say how an update treats
+    invocations in flight, so the wait covers the longest one).
+    """
     from yoyo import get_backend, read_migrations  # deploy-time only: keeps it out of the other functions' imports
 
     backend = get_backend(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    migrations = read_migrations(str(MIGRATIONS))
+    sources = [str(MIGRATIONS)] if phase == "pre" else [str(MIGRATIONS), str(POST_MIGRATIONS)]
+    migrations = read_migrations(*sources)
     with backend.lock():
         pending = backend.to_apply(migrations)
+        if drain_seconds > 0 and any(Path(m.path).parent == POST_MIGRATIONS for m in pending):
+            time.sleep(drain_seconds)
         backend.apply_migrations(pending)
     return [m.id for m in pending]
 
@@ -104,11 +133,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "dbname": os.environ["VAULT_DB_NAME"],
     }
     url = master_url(secret, RDS_CA_BUNDLE)
-    applied = apply_migrations(url)
+    phase = phase_of(str(getattr(context, "invoked_function_arn", "")))
+    applied = apply_migrations(url, phase, drain_seconds=float(os.environ.get("VAULT_MIGRATION_DRAIN_SECONDS", "0")))
     set_logins(url, "iam")
     pgaudit = ensure_pgaudit(url)
     logger.info(
         "migrations applied",
-        extra={"event": "migrate", "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit},
+        extra={"event": "migrate", "phase": phase, "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit},
     )
-    return {"applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit}
+    return {"phase": phase, "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit}

@@ -97,10 +97,6 @@ def _check_if_idle(conn: Any) -> None:
         ConnectionPool.check_connection(conn)
 
 
-def _note_return(conn: Any) -> None:
-    _returned_at[conn] = time.monotonic()
-
-
 def open_pool(
     conninfo: str | Callable[[], str],
     *,
@@ -113,13 +109,24 @@ def open_pool(
     """
     from psycopg_pool import ConnectionPool
 
-    return ConnectionPool(
+    class VaultPool(ConnectionPool):
+        """Notes when each connection comes back, in the returning thread.
+
+        A `reset` callback would do the same but makes psycopg_pool hand every returned connection to
+        a worker thread (`ReturnConnection`), so the next statement of the same request found no
+        connection ready and waited for that thread (issue 19 measured up to a 5 ms GIL switch
+        interval on a busy single-connection pool); without `reset` the return is synchronous."""
+
+        def putconn(self, conn: Any) -> None:
+            _returned_at[conn] = time.monotonic()
+            super().putconn(conn)
+
+    return VaultPool(
         conninfo,
         min_size=1,
         max_size=max_size,
         kwargs={"autocommit": True, **(kwargs or {})},
         check=_check_if_idle,
-        reset=_note_return,
         open=True,
         name="card-vault",
     )
@@ -370,9 +377,41 @@ class CardStore:
         return existing
 
     def insert_many(self, cards: list[NewCard]) -> list[tuple[StoredCard, bool]]:
-        """Insert every card in one transaction (one durable commit); answers in the order given."""
-        with self._pool.connection() as conn, conn.transaction():
-            return [self._insert(conn, card) for card in cards]
+        """Insert every card in one statement (one round trip, one transaction, one durable commit) through
+        `vault.store_cards` (migration 0015), each card as `insert` would; answers in the order given.
+
+        The cards are passed as one array per column, all under one client and one HMAC key version.
+        """
+        if not cards:
+            return []
+        client_id, version = cards[0].client_id, cards[0].hmac_key_version
+        if any(c.client_id != client_id or c.hmac_key_version != version for c in cards):
+            raise ValueError("insert_many: every card of a batch must have one client and one HMAC key version")
+        with self._pool.connection() as conn:  # autocommit: the single statement is its own transaction
+            rows = conn.execute(
+                "SELECT ord, token, brand, first6, last4, expiry_month, expiry_year FROM vault.store_cards("
+                "%s, %s::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[], %s::bytea[], %s::bytea[],"
+                " %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[])",
+                (
+                    client_id,
+                    version,
+                    [c.token for c in cards],
+                    [c.pan_hmac for c in cards],
+                    [c.pan.format_version for c in cards],
+                    [c.pan.data_key_id for c in cards],
+                    [c.pan.ciphertext for c in cards],
+                    [c.name.ciphertext for c in cards],
+                    [c.brand for c in cards],
+                    [c.first6 for c in cards],
+                    [c.last4 for c in cards],
+                    [c.expiry_month for c in cards],
+                    [c.expiry_year for c in cards],
+                ),
+            ).fetchall()
+        stored = {int(r[0]): StoredCard(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6])) for r in rows}
+        if len(stored) != len(cards):  # a stored card was deleted between store_card's two statements
+            raise LookupError("card vanished during concurrent tokenization; retry")
+        return [(stored[i], stored[i].token == card.token) for i, card in enumerate(cards, start=1)]
 
     def update(
         self,

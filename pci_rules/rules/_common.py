@@ -61,7 +61,7 @@ IAM_IDENTITY_TYPES = (
 
 def managed_policy_arns(resource: Resource) -> list[str]:
     """Managed policy ARNs attached to a role/user/group, rendered to strings (`Fn::Sub`/`Fn::Join` read through)."""
-    return [text for arn in as_list(resource.prop("ManagedPolicyArns")) if (text := flatten(arn))]
+    return [text for arn in as_list(resource.reference("ManagedPolicyArns")) if (text := flatten(arn))]
 
 
 def flatten(value: Any) -> str:
@@ -110,7 +110,7 @@ def sdk_call(resource: Resource) -> Mapping[str, Any] | None:
 
     if resource.type != "Custom::AWS":
         return None
-    text = flatten(resource.prop("Create"))
+    text = flatten(resource.reference("Create"))
     try:
         call = json.loads(text)
     except ValueError:

@@ -94,5 +94,6 @@ def lambda_service_permission_source(model: TemplateModel) -> Iterator[Check]:
     for permission in model.resources(PERMISSION):
         if not _service_principal(permission.prop("Principal")):
             continue
-        ok = permission.prop("SourceArn") is not None or permission.prop("SourceAccount") is not None
+        # presence is the decision: an ARN built with Fn::Sub or Fn::Join names a source all the same
+        ok = permission.reference("SourceArn") is not None or permission.reference("SourceAccount") is not None
         yield Check(permission, ok, "" if ok else f"{permission.prop('Principal')} may invoke from any source")

@@ -63,7 +63,7 @@ def guardduty_protections(model: TemplateModel) -> Iterator[Check]:
     fix="Add an AWS::SecurityHub::Standard with StandardsArn ...::standards/pci-dss/v/4.0.1; remove v3.2.1.",
 )
 def securityhub_pci_v401(model: TemplateModel) -> Iterator[Check]:
-    standards = [(s, flatten(s.prop("StandardsArn"))) for s in model.resources("AWS::SecurityHub::Standard")]
+    standards = [(s, flatten(s.reference("StandardsArn"))) for s in model.resources("AWS::SecurityHub::Standard")]
     for hub in model.resources("AWS::SecurityHub::Hub"):
         subscribed = any(s.stack == hub.stack and PCI_V401 in arn for s, arn in standards)
         yield Check(hub, subscribed, "" if subscribed else "no PCI DSS v4.0.1 standard in this stack")
@@ -93,8 +93,15 @@ def inspector_lambda_scanning(model: TemplateModel) -> Iterator[Check]:
         yield Check(resource, not missing, f"Inspector enabled without {', '.join(missing)}" if missing else "")
 
 
+# Security Hub IAM.16 ("Ensure IAM password policy prevents password reuse", PCI DSS v4.0.1 8.3.7) "checks whether
+# the number of passwords to remember is set to 24. The control fails if the value is not 24" (iam-controls.html
+# #iam-16); PCI DSS 8.3.7 itself asks only 4, and 24 is the most IAM remembers.
+PASSWORD_REUSE_PREVENTION = 24
+
+
 def _password_policy(parameters: Mapping[str, Any]) -> list[str]:
-    """PCI DSS 8.3.6 (>= 12 characters, letters and digits), 8.3.7 (not one of the last 4), 8.3.9 (<= 90 days)."""
+    """PCI DSS 8.3.6 (>= 12 characters, letters and digits), 8.3.7 with IAM.16 (the last 24 remembered),
+    8.3.9 (<= 90 days)."""
     problems = []
     if not (isinstance(parameters.get("MinimumPasswordLength"), int) and parameters["MinimumPasswordLength"] >= 12):
         problems.append("MinimumPasswordLength < 12")
@@ -102,8 +109,8 @@ def _password_policy(parameters: Mapping[str, Any]) -> list[str]:
         if not is_true(parameters.get(flag)):
             problems.append(f"{flag} is not true")
     reuse = parameters.get("PasswordReusePrevention")
-    if not (isinstance(reuse, int) and reuse >= 4):
-        problems.append("PasswordReusePrevention < 4")
+    if not (isinstance(reuse, int) and not isinstance(reuse, bool) and reuse == PASSWORD_REUSE_PREVENTION):
+        problems.append(f"PasswordReusePrevention is {reuse!r}, not {PASSWORD_REUSE_PREVENTION} (Security Hub IAM.16)")
     age = parameters.get("MaxPasswordAge")
     if not (isinstance(age, int) and 0 < age <= 90):
         problems.append("MaxPasswordAge not within 90 days")
@@ -112,6 +119,19 @@ def _password_policy(parameters: Mapping[str, Any]) -> list[str]:
 
 def _all_true(parameters: Mapping[str, Any], *keys: str) -> list[str]:
     return [f"{k} is not true" for k in keys if not is_true(parameters.get(k))]
+
+
+def _emr_block_public_access(config: Mapping[str, Any]) -> list[str]:
+    """EMR.2 (emr-controls.html#emr-2) fails when block public access is off or a port other than 22 is permitted."""
+    problems = (
+        [] if is_true(config.get("BlockPublicSecurityGroupRules")) else ["BlockPublicSecurityGroupRules is not true"]
+    )
+    for permitted in as_list(config.get("PermittedPublicSecurityGroupRuleRanges")):
+        low = permitted.get("MinRange") if isinstance(permitted, Mapping) else None
+        high = permitted.get("MaxRange", low) if isinstance(permitted, Mapping) else None
+        if not (low == 22 and high == 22):
+            problems.append(f"public ports {low}-{high} permitted (only 22 may be)")
+    return problems
 
 
 def _guard_problems(action: str, parameters: Mapping[str, Any]) -> list[str] | None:
@@ -127,6 +147,8 @@ def _guard_problems(action: str, parameters: Mapping[str, Any]) -> list[str] | N
     if action == "enableImageBlockPublicAccess":
         state = parameters.get("ImageBlockPublicAccessState")
         return [] if state == "block-new-sharing" else [f"ImageBlockPublicAccessState is {state!r}"]
+    if action == "putBlockPublicAccessConfiguration":
+        return _emr_block_public_access(parameters.get("BlockPublicAccessConfiguration") or {})
     if action == "enableSnapshotBlockPublicAccess":
         state = parameters.get("State")
         return [] if state == "block-all-sharing" else [f"State is {state!r}, not block-all-sharing"]
@@ -142,10 +164,10 @@ SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
     requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9", "8.3.10.1", "8.6.3"),
     description=(
         "Account guards set by SDK call or resource hold safe values (password policy, public access blocks, "
-        "IMDSv2, SSM sharing)."
+        "IMDSv2, EMR block public access, SSM sharing)."
     ),
     fix=(
-        "Password policy >= 12 characters with letters and digits, reuse >= 4, age <= 90 days; every "
+        "Password policy >= 12 characters with letters and digits, PasswordReusePrevention 24, age <= 90 days; every "
         "public-access block on; HttpTokens required; SSM public sharing Disable."
     ),
 )

@@ -180,7 +180,7 @@ _RESOLVE = re.compile(r"\{\{resolve:secretsmanager:(.+?):SecretString:username")
 def _master_username(model: TemplateModel, db: Resource) -> str | None:
     """The literal master user name, read through a `{{resolve:secretsmanager:...}}` of a secret
     these templates generate; None when it is not known until deploy."""
-    value = db.prop("MasterUsername")
+    value = db.reference("MasterUsername")
     if isinstance(value, str) and "{{resolve" not in value:
         return value
     text = flatten(value)

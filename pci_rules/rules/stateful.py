@@ -16,23 +16,29 @@ STATEFUL = (
     "AWS::EC2::Volume",
     "AWS::EFS::FileSystem",
 )
-KEEPS = ("Retain", "RetainExceptOnCreate", "Snapshot")
+# RetainExceptOnCreate keeps the resource on every delete but the rollback of the create that made it
+# ("DeletionPolicy attribute", CloudFormation Template Reference); UpdateReplacePolicy has no such value.
+DELETION_KEEPS = ("Retain", "RetainExceptOnCreate", "Snapshot")
+REPLACE_KEEPS = ("Retain", "Snapshot")
 
 
 @rule(
     id="PCI4-STATEFUL-RETAINED",
     requirements=("3.5.1", "10.5.1"),
     description="Keys, buckets, log groups, databases, secrets, tables, volumes are retained on delete and replace.",
-    fix="Set DeletionPolicy and UpdateReplacePolicy to Retain (CDK: removal_policy=RemovalPolicy.RETAIN).",
+    fix=(
+        "Set DeletionPolicy to RetainExceptOnCreate (or Retain) and UpdateReplacePolicy to Retain"
+        " (CDK: removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)."
+    ),
 )
 def stateful_retained(model: TemplateModel) -> Iterator[Check]:
     for resource in model.resources(*STATEFUL):
         problems = [
             f"{name} is {value or 'Delete'}"
-            for name, value in (
-                ("DeletionPolicy", resource.deletion_policy),
-                ("UpdateReplacePolicy", resource.update_replace_policy),
+            for name, value, keeps in (
+                ("DeletionPolicy", resource.deletion_policy, DELETION_KEEPS),
+                ("UpdateReplacePolicy", resource.update_replace_policy, REPLACE_KEEPS),
             )
-            if value not in KEEPS
+            if value not in keeps
         ]
         yield Check(resource, not problems, "; ".join(problems))

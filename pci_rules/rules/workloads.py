@@ -188,17 +188,24 @@ def launch_template_imdsv2(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-EC2-INSTANCE-IMDSV2",
     requirements=("2.2.6",),
-    description="Every EC2 instance is launched from a launch template that requires IMDSv2.",
-    fix="Launch it from a launch template with MetadataOptions.HttpTokens required (CDK: require_imdsv2=True).",
+    description="Every EC2 instance requires IMDSv2: its own MetadataOptions, or else its launch template's.",
+    fix="Set MetadataOptions.HttpTokens to required on the instance or its launch template (CDK: require_imdsv2=True).",
 )
 def instance_imdsv2(model: TemplateModel) -> Iterator[Check]:
+    # EC2.8 (ec2-controls.html#ec2-8) reads the instance's HttpTokens. AWS::EC2::Instance MetadataOptions.HttpTokens
+    # sets it (CloudFormation Template Reference, "AWS::EC2::Instance MetadataOptions"); a value given on the
+    # instance overrides its launch template's ("Launch an instance from a launch template", Amazon EC2 User Guide).
     for instance in model.resources("AWS::EC2::Instance"):
-        reference = instance.prop("LaunchTemplate", "LaunchTemplateId") or instance.prop(
-            "LaunchTemplate", "LaunchTemplateName"
-        )
-        template = model.target(instance.stack, reference)
-        tokens = template.prop("LaunchTemplateData", "MetadataOptions", "HttpTokens") if template else None
-        yield _check(instance, None if tokens == "required" else "not launched from a launch template requiring IMDSv2")
+        tokens = instance.prop("MetadataOptions", "HttpTokens")
+        where = "its MetadataOptions"
+        if tokens is None:
+            reference = instance.reference("LaunchTemplate", "LaunchTemplateId") or instance.reference(
+                "LaunchTemplate", "LaunchTemplateName"
+            )
+            template = model.target(instance.stack, reference)
+            tokens = template.prop("LaunchTemplateData", "MetadataOptions", "HttpTokens") if template else None
+            where = "its launch template" if template else "neither its MetadataOptions nor a launch template here"
+        yield _check(instance, None if tokens == "required" else f"HttpTokens {tokens!r} ({where}), not 'required'")
 
 
 @rule(
@@ -937,7 +944,8 @@ RDS_INSTANCE_CRITICAL_EVENTS = ("maintenance", "configuration change", "failure"
 
 @rule(
     id="PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL",
-    requirements=("10.4.1",),
+    # RDS.20 maps 11.5.2 (rds-controls.html#rds-20); 10.4.1 is the project's own reading (the events are reviewed)
+    requirements=("10.4.1", "11.5.2"),
     description="Every RDS event subscription for DB instances covers maintenance, configuration change and failure.",
     fix="Leave EventCategories empty (all) or include maintenance, configuration change and failure.",
 )
@@ -949,6 +957,61 @@ def rds_event_subscription_critical(model: TemplateModel) -> Iterator[Check]:
         missing = [c for c in RDS_INSTANCE_CRITICAL_EVENTS if categories and c not in categories]
         ok = not missing and not is_false(subscription.prop("Enabled"))
         yield _check(subscription, None if ok else f"disabled or missing {', '.join(missing)}")
+
+
+# RDS.21 and RDS.22 ("Security Hub CSPM controls for Amazon RDS", rds-controls.html#rds-21, #rds-22): the event
+# categories a subscription for parameter groups and for DB security groups must notify.
+RDS_CONFIG_EVENTS = {
+    "db-parameter-group": ("configuration change",),
+    "db-security-group": ("configuration change", "failure"),
+}
+
+
+@rule(
+    id="PCI4-RDS-EVENT-SUBSCRIPTION-CONFIG",
+    requirements=("11.5.2",),
+    description=(
+        "Every RDS event subscription for DB parameter groups covers configuration change, and every one for DB"
+        " security groups configuration change and failure."
+    ),
+    fix="Leave EventCategories empty (all) or include configuration change (and failure for db-security-group).",
+)
+def rds_event_subscription_config(model: TemplateModel) -> Iterator[Check]:
+    for subscription in model.resources("AWS::RDS::EventSubscription"):
+        wanted = RDS_CONFIG_EVENTS.get(str(subscription.prop("SourceType")))
+        if wanted is None:
+            continue
+        categories = as_list(subscription.prop("EventCategories"))
+        missing = [c for c in wanted if categories and c not in categories]
+        ok = not missing and not is_false(subscription.prop("Enabled"))
+        yield _check(subscription, None if ok else f"disabled or missing {', '.join(missing)}")
+
+
+@rule(
+    id="PCI4-EMR-PRIMARY-NO-PUBLIC-IP",
+    requirements=("1.4.4",),
+    description=(
+        "Every EMR cluster names its subnet, and no subnet of these templates it uses assigns public IPs on launch."
+    ),
+    fix="Set Instances.Ec2SubnetId (or Ec2SubnetIds) to a private subnet whose MapPublicIpOnLaunch is false.",
+)
+def emr_primary_no_public_ip(model: TemplateModel) -> Iterator[Check]:
+    # EMR.1 (emr-controls.html#emr-1): a primary node gets a public IPv4 address when its subnet assigns one, which
+    # default subnets do; a cluster that names no subnet launches in the default VPC. A subnet from outside these
+    # templates (an ID or an import) is not examined here: the control reads it after launch.
+    for cluster in model.resources("AWS::EMR::Cluster"):
+        named = as_list(cluster.reference("Instances", "Ec2SubnetIds")) + as_list(
+            cluster.reference("Instances", "Ec2SubnetId")
+        )
+        public = [
+            subnet.logical_id
+            for value in named
+            if (subnet := model.target(cluster.stack, value)) is not None
+            and subnet.type == "AWS::EC2::Subnet"
+            and is_true(subnet.prop("MapPublicIpOnLaunch"))
+        ]
+        problem = "no subnet: the default VPC's default subnet assigns public IPs" if not named else None
+        yield _check(cluster, problem or (f"subnet {', '.join(public)} assigns public IPs" if public else None))
 
 
 # Amazon Inspector scan types for EC2 instances and ECR images (Inspector.1, Inspector.2).

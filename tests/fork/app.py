@@ -419,6 +419,27 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "EventCategories": ["maintenance", "configuration change", "failure"],
         },
     ),
+    "DbParameterEvents": (
+        "AWS::RDS::EventSubscription",
+        {
+            "SnsTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:db-events",
+            "SourceType": "db-parameter-group",
+            "EventCategories": ["configuration change"],
+        },
+    ),
+    "Emr": (
+        "AWS::EMR::Cluster",
+        {
+            "Name": "fork-batch",
+            "ReleaseLabel": "emr-7.5.0",
+            "JobFlowRole": "EMR_EC2_DefaultRole",
+            "ServiceRole": "EMR_DefaultRole",
+            "Instances": {
+                "Ec2SubnetId": SUBNETS[0],
+                "MasterInstanceGroup": {"InstanceCount": 1, "InstanceType": "m5.xlarge"},
+            },
+        },
+    ),
 }
 
 

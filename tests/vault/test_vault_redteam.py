@@ -78,6 +78,7 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
     assert {r[0]: r[1] for r in rows} == {
         "find_card_under": "card_vault_tokenizer",
         "store_card": "card_vault_tokenizer",
+        "store_cards": "card_vault_tokenizer",  # the batch path (migration 0015), each card through store_card
         "open_for_detokenize": "card_vault_audit_writer",
         "record_tampered": "card_vault_audit_writer",
         # r19 F8 (migration 0014): the API login's only way to a card row
@@ -168,3 +169,17 @@ def test_detokenize_login_cannot_forge_audit_rows_or_read_unrecorded(database: D
             " ORDER BY request_id"
         ).fetchall()
     assert rows == [(token, "req-3", "returned"), ("tok_" + "c" * 32, "req-4", "not_found")]
+
+
+def test_store_cards_refuses_arrays_of_different_lengths_and_oversized_batches(database: Database) -> None:
+    """The batch function checks its own input (one element per card per array, at most 1000 cards)."""
+    call_sql = (
+        "SELECT * FROM vault.store_cards('payments', 1::smallint, %s::text[], %s::bytea[], %s::smallint[],"
+        " %s::uuid[], %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[])"
+    )
+    with psycopg.connect(database.role_urls["card_vault_app"], autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            conn.execute(call_sql, (["tok_x"], [], [], [], [], [], [], [], [], [], []))
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+            conn.execute(call_sql, (["t"] * 1001, *([[]] * 10)))
+        assert conn.execute(call_sql, ([], [], [], [], [], [], [], [], [], [], [])).fetchall() == []

@@ -13,7 +13,7 @@ from card_vault import api
 from card_vault.logs import PanMaskingFilter
 from card_vault.models import DetokenizeRequest, TokenizeRequest, is_sad_field
 from card_vault.pan import brand_of, find_pans, luhn_valid, mask_pans
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.vault.cards import card_body, card_number
@@ -199,3 +199,36 @@ def test_fixed_ids_never_look_like_card_numbers() -> None:
     ids = [make() for _ in range(20_000) for make in (fixed_request_id, fixed_trace_env)]
     assert len(set(ids)) == len(ids)
     assert not [i for i in ids if find_pans(i)]
+
+
+# --- clean_text's fast path (issue 19, speed): text nh3 would return unchanged skips nh3 ---------------
+
+NH3_SEED = 19_2026
+print(f"hypothesis seed of the nh3 fast-path test: {NH3_SEED}")
+
+
+@seed(NH3_SEED)
+@settings(max_examples=3000, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="<>&\x00\r\u00a0"), max_size=40
+    )
+)
+def test_text_the_fast_path_skips_is_what_nh3_returns_unchanged(text: str) -> None:
+    import unicodedata
+
+    import nh3
+    from card_vault.models import _NH3_UNCHANGED
+
+    normalized = unicodedata.normalize("NFC", text).strip()
+    assert _NH3_UNCHANGED.fullmatch(normalized)
+    assert nh3.clean(normalized, tags=set()) == normalized
+
+
+@pytest.mark.parametrize("text", ["Ada <b>Lovelace</b>", "Ada &amp; Bob", "A\x00da", "Ada\u00a0Lovelace", "<script>"])
+def test_text_nh3_would_change_still_goes_through_nh3(text: str) -> None:
+    from card_vault.models import _NH3_UNCHANGED, clean_text
+
+    assert not _NH3_UNCHANGED.fullmatch(text)
+    with pytest.raises(ValueError, match="markup"):
+        clean_text(text)

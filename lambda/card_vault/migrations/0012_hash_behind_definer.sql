@@ -81,21 +81,22 @@ GRANT EXECUTE ON FUNCTION vault.store_card(text, text, bytea, smallint, smallint
     text, smallint, smallint) TO card_vault_app;
 GRANT EXECUTE ON FUNCTION vault.find_card_under(text, smallint, bytea, smallint, smallint) TO card_vault_app;
 
--- The API login: no keyed hash, no key version, no direct insert (a unique violation on a guessed
--- hash would be the same oracle without the function).
-REVOKE SELECT (pan_hmac, hmac_key_version) ON vault.cards FROM card_vault_app;
-REVOKE INSERT ON vault.cards FROM card_vault_app;
+-- The API login loses the keyed hash, the key version and its direct insert (a unique violation on a
+-- guessed hash would be the same oracle without the function) in post/0016_contract_0012.sql, a
+-- post-deploy migration: the API code of the previous release still inserts directly until
+-- CloudFormation has updated the function (expand here, contract after the update).
 
 -- Red-team finding F3: an idempotency replay answered with a disposed card's token and masked view
 -- (POST with a key, DELETE, POST again: 201 and a dead token). Each key now names its card, and
 -- deleting the card (DELETE /v1/cards/{token} or the purge) deletes its keys in the same statement
 -- (ON DELETE CASCADE runs inside the deleting transaction, with the table owner's rights), so a
 -- replay can only answer with a card that still exists. Keys of cards deleted before this
--- migration are deleted here.
+-- migration are deleted here. The column stays nullable until post/0016_contract_0012.sql: the
+-- previous release's code, still live until the functions are updated, writes keys without it.
 ALTER TABLE vault.idempotency_keys ADD COLUMN token text;
+DELETE FROM vault.idempotency_keys k
+    WHERE NOT EXISTS (SELECT FROM vault.cards c WHERE c.token = (k.response::json ->> 'token'));
 UPDATE vault.idempotency_keys SET token = (response::json ->> 'token');
-DELETE FROM vault.idempotency_keys k WHERE NOT EXISTS (SELECT FROM vault.cards c WHERE c.token = k.token);
-ALTER TABLE vault.idempotency_keys ALTER COLUMN token SET NOT NULL;
 ALTER TABLE vault.idempotency_keys ADD CONSTRAINT idempotency_keys_card
     FOREIGN KEY (token) REFERENCES vault.cards (token) ON DELETE CASCADE;
 CREATE INDEX idempotency_keys_token ON vault.idempotency_keys (token);
@@ -164,6 +165,5 @@ REVOKE ALL ON FUNCTION vault.open_for_detokenize(text, text, text, text) FROM PU
 REVOKE ALL ON FUNCTION vault.record_tampered(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vault.open_for_detokenize(text, text, text, text) TO card_vault_detokenize;
 GRANT EXECUTE ON FUNCTION vault.record_tampered(text, text) TO card_vault_detokenize;
-REVOKE INSERT ON vault.detokenize_audit FROM card_vault_detokenize;
-REVOKE INSERT (token, reason_code, ticket, request_id, outcome) ON vault.detokenize_audit FROM card_vault_detokenize;
-REVOKE SELECT (token, format_version, data_key_id, pan_ciphertext) ON vault.cards FROM card_vault_detokenize;
+-- The detokenize login's direct audit INSERT and ciphertext SELECT go in post/0016_contract_0012.sql,
+-- once the previous release's detokenize code (which uses them) has been replaced.

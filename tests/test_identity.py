@@ -333,8 +333,8 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
     props = policy["Properties"]
     assert props["ManagedPolicyName"] == boundary_policy_name(synthesized.config.name, region)
     statements = {s["Sid"]: s for s in props["PolicyDocument"]["Statement"]}
-    assert statements["NoControlTampering"]["Effect"] == "Deny"
-    without = statements["NoPrincipalWithoutBoundary"]
+    assert statements["NoTampering"]["Effect"] == "Deny"
+    without = statements["NoUnbounded"]
     assert "iam:CreateRole" in without["Action"]
     # Exactly the copies of the configured regions, never a wildcard a look-alike policy could match.
     from tests.iam_eval import render
@@ -344,12 +344,12 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
         f"arn:aws:iam::{synthesized.config.account}:policy/{boundary_policy_name(synthesized.config.name, r)}"
         for r in sorted(synthesized.config.regions)
     ]
-    assert "kms:PutKeyPolicy" in statements["NoControlTampering"]["Action"]
-    assert set(statements["NoControlTampering"]["Action"]) >= set(AUDIT_TAMPERING_ACTIONS)
+    assert "kms:PutKeyPolicy" in statements["NoTampering"]["Action"]
+    assert set(statements["NoTampering"]["Action"]) >= set(AUDIT_TAMPERING_ACTIONS)
     for action in ("cloudtrail:StopLogging", "config:StopConfigurationRecorder", "guardduty:DeleteDetector"):
         assert action in AUDIT_TAMPERING_ACTIONS
-    assert "securityhub:DisableSecurityHub" in AUDIT_TAMPERING_ACTIONS
-    guards = statements["GuardRolesOnly"]
+    assert "securityhub:Disable*" in AUDIT_TAMPERING_ACTIONS  # DisableSecurityHub, DisableImportFindingsForProduct
+    guards = statements["GuardsOnly"]
     assert set(guards["Action"]) == set(ACCOUNT_GUARD_ACTIONS)
     assert "account-guards-*" in guards["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
 

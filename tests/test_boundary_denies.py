@@ -36,6 +36,7 @@ from pci_constructs.permissions_boundary import (
     boundary_size,
     ebs_guard_role_name,
     guard_role_name,
+    protected_alarm_name_prefix,
     trail_alarm_name_prefix,
     trail_log_group_name,
     trail_metric_namespace,
@@ -704,3 +705,25 @@ def test_a_provider_framework_invoking_its_handler_is_refused_at_synth() -> None
         "*", Match.string_like_regexp("Provider framework")
     )
     assert errors, "a provider framework must be refused"
+
+
+def test_every_alarm_of_the_security_path_is_under_the_protected_prefix(synthesized: Synthesized) -> None:
+    """Second review, 3: the card vault's alarms (known-card share, new-card and sibling volume, detokenize
+    volume) and the trail's carry a `pci-lz-<env>-` name, which `NoLzState` protects; no alarm of the Audit or
+    Workload stacks is left with a generated name a boundary role could delete or silence."""
+    config = synthesized.config
+    prefix = protected_alarm_name_prefix(config.name)
+    seen = 0
+    for name, template in synthesized.templates():
+        if "-Audit-" not in name and "-Workload-" not in name:
+            continue
+        for logical_id, alarm in template.get("Resources", {}).items():
+            if alarm["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            seen += 1
+            alarm_name = alarm["Properties"].get("AlarmName")
+            assert isinstance(alarm_name, str), f"{name}/{logical_id}: a generated alarm name"
+            assert alarm_name.startswith(prefix), f"{name}/{logical_id}: {alarm_name}"
+            assert len(alarm_name) <= 255
+    assert seen
+    print(f"alarms under {prefix}*: {seen}")

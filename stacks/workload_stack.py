@@ -181,7 +181,8 @@ class WorkloadStack(LandingZoneStack):
             self,
             "DatabaseProxy",
             db_proxy_arn=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "arn")),
-            db_proxy_name=f"pci-lz-{config.name}-cde-proxy",  # a literal: a token would be an export again
+            # A literal (a token would be an export again), as the Data stack names it: the subnet count in it.
+            db_proxy_name=database.proxy_name or "",
             endpoint=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "endpoint")),
             security_groups=[],
         )

@@ -595,6 +595,7 @@ def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequen
             continue
         deployed = _deployed_template(target, stack)
         checked, owned, taken = 0, 0, []
+        kinds: set[str] = set()
         for fixed in fixed_names(stack.name, stack.region, stack.account, stack.template):
             if _owned(deployed, fixed, stack.account):
                 owned += 1
@@ -607,6 +608,7 @@ def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequen
             checked += 1
             if spec.lookup(target.client, fixed.region, fixed.name, _properties(stack, fixed)):
                 taken.append(f"{fixed} ({_owner(target, fixed)})")
+                kinds.add(fixed.resource_type)
         state = "first deploy" if deployed is None else f"deployed: {owned} already the stack's"
         if taken:
             yield Result(
@@ -614,10 +616,22 @@ def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequen
                 Status.FAIL,
                 f"{len(taken)} of {checked} names the deploy creates exist already ({state}): {'; '.join(taken)}",
                 f"delete each leftover (after checking it holds nothing to keep: a rolled-back create of a release"
-                f" that used DeletionPolicy Retain leaves them), or `cdk import` it into {stack.name}",
+                f" that used DeletionPolicy Retain leaves them), or `cdk import` it into {stack.name}"
+                + (BUCKET_LEFTOVER_FIX if "AWS::S3::Bucket" in kinds else ""),
             )
         else:
             yield Result(name, Status.PASS, f"{checked} fixed names free ({state})")
+
+
+# "Deleting a bucket" and "Locking objects with Object Lock" (Amazon S3 User Guide): only an empty bucket is
+# deleted, and a version locked in COMPLIANCE mode cannot be deleted by anyone, root included, until its
+# retention ends; in GOVERNANCE mode only with s3:BypassGovernanceRetention, which the archive's bucket policy
+# denies to everyone.
+BUCKET_LEFTOVER_FIX = (
+    "; a bucket is deleted only once empty, and an archive bucket holding object versions locked in"
+    " COMPLIANCE mode cannot be emptied until their retention ends (GOVERNANCE: not before its bucket policy's"
+    " bypass deny is removed): `cdk import` such a bucket instead"
+)
 
 
 def _properties(stack: StackTemplate, fixed: FixedName) -> dict[str, Any]:

@@ -436,3 +436,19 @@ def test_raising_az_count_in_firewall_mode_counts_the_added_firewalls(aws: boto3
     full = row(5)
     assert full.status is Status.FAIL
     assert "at least 6 in us-east-1" in full.fix
+
+
+def test_a_leftover_bucket_names_the_object_lock_limit(aws: boto3.Session) -> None:
+    """Second review, 9: a leftover archive bucket may hold COMPLIANCE-locked versions: only `cdk import` works."""
+    config = _config(aws)
+    template = {"Resources": {"Archive": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "pcilz-left"}}}}
+    stack = StackTemplate("PciLz-default-Audit-us-east-1", config.account, "us-east-1", template)
+    aws.client("s3", region_name="us-east-1").create_bucket(Bucket="pcilz-left")
+    (result,) = check_names_free(MotoAccount(aws, config.home_region), config, [stack])
+    assert result.status is Status.FAIL
+    assert "COMPLIANCE mode cannot be emptied" in result.fix
+    assert "`cdk import` such a bucket" in result.fix
+    group = _one_group_stack(config.account, "Group", "/pci-lz/default/left")
+    aws.client("logs", region_name="us-east-1").create_log_group(logGroupName="/pci-lz/default/left")
+    (other,) = check_names_free(MotoAccount(aws, config.home_region), config, [group])
+    assert "COMPLIANCE" not in other.fix

@@ -91,7 +91,7 @@ def rds_tls_forced(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-LOG-EXPORTS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.4.2"),
     description="Every RDS database exports its engine logs to CloudWatch Logs.",
     fix="Set EnableCloudwatchLogsExports (CDK: cloudwatch_logs_exports=[...]).",
 )

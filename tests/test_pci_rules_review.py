@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.pci_rule_cases import DB_OK, _selector, _trail, r
+from tests.pci_rule_cases import DB_OK, _acl, _managed, _policy, _selector, _trail, r
 from tests.test_pci_rules import _run
 
 # --- RDS.35: the cluster's AutoMinorVersionUpgrade ---------------------------------------------------
@@ -74,3 +74,91 @@ def test_a_basic_selector_on_every_bucket_passes(value: str) -> None:
 def test_a_basic_selector_on_one_bucket_fails() -> None:
     _, failures = _run("PCI4-TRAIL-DATA-EVENTS", _basic_trail("arn:aws:s3:::data/"))
     assert any("limited to some buckets or events" in f for f in failures), failures
+
+
+# --- WAF: a required group with its rules overridden to Count or Allow does not block ---------------
+
+CRS, BAD_INPUTS = "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"
+METRICS = {"CloudWatchMetricsEnabled": True, "MetricName": "m", "SampledRequestsEnabled": True}
+
+
+def _overridden(name: str, *overrides: tuple[str, str]) -> dict[str, Any]:
+    rule_ = _managed(name)
+    group = rule_["Statement"]["ManagedRuleGroupStatement"]
+    group["RuleActionOverrides"] = [{"Name": rule, "ActionToUse": {action: {}}} for rule, action in overrides]
+    return rule_
+
+
+def _label_block(key: str) -> dict[str, Any]:
+    label = {"LabelMatchStatement": {"Scope": "LABEL", "Key": key}}
+    other: dict[str, Any] = {"NotStatement": {"Statement": {"ByteMatchStatement": {}}}}
+    return {
+        "Name": "ReBlock",
+        "Priority": 9,
+        "Action": {"Block": {}},
+        "Statement": {"AndStatement": {"Statements": [label, other]}},
+        "VisibilityConfig": METRICS,
+    }
+
+
+@pytest.mark.parametrize("action", ["Count", "Allow"])
+def test_a_required_group_with_its_rules_overridden_does_not_block(action: str) -> None:
+    counted = _overridden(CRS, ("NoUserAgent_HEADER", action), ("SizeRestrictions_BODY", action))
+    _, failures = _run("PCI4-WAF-WEB-ACL-CONTENT", _acl([counted, _managed(BAD_INPUTS)]))
+    assert len(failures) == 1
+    assert f"{CRS} does not block: NoUserAgent_HEADER overridden to {action}" in failures[0]
+
+
+def test_a_counted_rule_re_blocked_by_its_label_passes_and_allow_never_does() -> None:
+    counted = _overridden(CRS, ("SizeRestrictions_BODY", "Count"))
+    reblock = _label_block("awswaf:managed:aws:core-rule-set:SizeRestrictions_Body")
+    assert _run("PCI4-WAF-WEB-ACL-CONTENT", _acl([counted, _managed(BAD_INPUTS), reblock]))[1] == []
+    allowed = _overridden(CRS, ("SizeRestrictions_BODY", "Allow"))
+    assert _run("PCI4-WAF-WEB-ACL-CONTENT", _acl([allowed, _managed(BAD_INPUTS), reblock]))[1]
+    # A label under a NotStatement blocks everything but the counted rule's matches: not a re-block.
+    inverted = {
+        **reblock,
+        "Statement": {"NotStatement": {"Statement": reblock["Statement"]["AndStatement"]["Statements"][0]}},
+    }
+    assert _run("PCI4-WAF-WEB-ACL-CONTENT", _acl([counted, _managed(BAD_INPUTS), inverted]))[1]
+
+
+# --- KMS: Decrypt on every key by ARN glob, or under a condition that does not scope it --------------
+
+DECRYPT = {"Effect": "Allow", "Action": "kms:Decrypt"}
+EVERY_KEY = [
+    "*",
+    "arn:aws:kms:*:*:key/*",
+    "arn:aws:kms:us-east-1:111122223333:key/*",
+    "arn:aws:kms:*:*:*",
+    "arn:*:kms:*",
+    {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":kms:*:", {"Ref": "AWS::AccountId"}, ":key/*"]]},
+]
+
+
+@pytest.mark.parametrize("index", range(len(EVERY_KEY)))
+def test_decrypt_on_an_arn_globbing_every_key_fails(index: int) -> None:
+    _, failures = _run("PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS", _policy({**DECRYPT, "Resource": EVERY_KEY[index]}))
+    assert failures
+
+
+def test_decrypt_on_every_key_with_an_unrelated_condition_fails() -> None:
+    condition = {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}
+    assert _run("PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS", _policy({**DECRYPT, "Resource": "*", "Condition": condition}))[1]
+    grant = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert _run("PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS", _policy({**DECRYPT, "Resource": "*", "Condition": grant}))[1]
+
+
+@pytest.mark.parametrize("key", ["kms:ViaService", "kms:CallerAccount", "kms:ResourceAliases"])
+def test_decrypt_on_every_key_scoped_by_a_kms_condition_passes(key: str) -> None:
+    condition = {"StringEquals": {key: "x"}}
+    statement = {**DECRYPT, "Resource": "arn:aws:kms:*:*:key/*", "Condition": condition}
+    assert _run("PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS", _policy(statement))[1] == []
+
+
+def test_decrypt_on_named_keys_passes() -> None:
+    named = [
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        {"Fn::GetAtt": ["K", "Arn"]},
+    ]
+    assert _run("PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS", _policy({**DECRYPT, "Resource": named}))[1] == []

@@ -162,3 +162,38 @@ def test_decrypt_on_named_keys_passes() -> None:
         {"Fn::GetAtt": ["K", "Arn"]},
     ]
     assert _run("PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS", _policy({**DECRYPT, "Resource": named}))[1] == []
+
+
+# --- Secrets Manager: rate(N hours) and monthly crons rotate within 90 days ------------------------
+
+ROTATES = [
+    "rate(4 hours)",
+    "rate(24 hours)",
+    "rate(90 days)",
+    "cron(0 16 1 * ? *)",
+    "cron(0 8 ? * MON *)",
+    "cron(0 0 L JAN-DEC ? *)",
+    "cron(0 4 31 * ? *)",
+]
+STALE = [
+    "rate(91 days)",
+    "rate(0 hours)",
+    "cron(0 16 1 */3 ? *)",
+    "cron(0 16 1 JAN,JUL ? *)",
+    "cron(0 16 1 * ? 2027)",
+    "cron(nonsense)",
+]
+
+
+@pytest.mark.parametrize("expression", ROTATES)
+def test_a_schedule_rotating_within_90_days_passes(expression: str) -> None:
+    from tests.pci_rule_cases import _secret
+
+    assert _run("PCI4-SECRET-ROTATION", _secret(ScheduleExpression=expression))[1] == []
+
+
+@pytest.mark.parametrize("expression", STALE)
+def test_a_schedule_rotating_less_often_or_unreadable_fails(expression: str) -> None:
+    from tests.pci_rule_cases import _secret
+
+    assert _run("PCI4-SECRET-ROTATION", _secret(ScheduleExpression=expression))[1]

@@ -199,9 +199,7 @@ def test_concurrent_reservations_stay_within_the_limit(database: Database) -> No
     ],
     ids=["list-keys", "expire-keys", "read-counts", "lower-counts", "old-count-function"],
 )
-def test_the_api_login_reads_no_key_and_no_count(
-    statement: str, captured: Captured, database: Database
-) -> None:
+def test_the_api_login_reads_no_key_and_no_count(statement: str, captured: Captured, database: Database) -> None:
     call(
         captured,
         "POST",
@@ -210,8 +208,9 @@ def test_the_api_login_reads_no_key_and_no_count(
         subject=OTHER_SUBJECT,
         headers={"idempotency-key": "refund-000000042"},
     )
-    with psycopg.connect(database.role_urls["card_vault_app"], autocommit=True) as conn, pytest.raises(
-        (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction)
+    with (
+        psycopg.connect(database.role_urls["card_vault_app"], autocommit=True) as conn,
+        pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction)),
     ):
         conn.execute(statement)
 
@@ -240,8 +239,13 @@ def test_a_key_answers_only_its_own_request_to_the_api_login(database: Database,
 @pytest.mark.usefixtures("installed")
 def test_no_call_lowers_a_count_and_counting_reads_no_card(captured: Captured, database: Database) -> None:
     b_view = payload(
-        call(captured, "POST", "/v1/cards", card_body(card_number("4", 16, random.Random(RNG_SEED + 6))),
-             subject=OTHER_SUBJECT)
+        call(
+            captured,
+            "POST",
+            "/v1/cards",
+            card_body(card_number("4", 16, random.Random(RNG_SEED + 6))),
+            subject=OTHER_SUBJECT,
+        )
     )
     with psycopg.connect(database.role_urls["card_vault_app"], autocommit=True) as conn:
 

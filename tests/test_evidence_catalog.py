@@ -168,7 +168,11 @@ def test_every_identifier_a_work_paper_heading_cites_exists_in_v4_0_1() -> None:
     from pci_rules.model import StackTemplate, TemplateModel
 
     model = TemplateModel(
-        [StackTemplate("S", {"Resources": {"X": {"Type": "AWS::S3::Bucket"}}}, account="111111111111", region="eu-west-1")]
+        [
+            StackTemplate(
+                "S", {"Resources": {"X": {"Type": "AWS::S3::Bucket"}}}, account="111111111111", region="eu-west-1"
+            )
+        ]
     )
     cited: set[str] = set()
     for paper in all_workpapers(model, Topology(model)):

@@ -213,12 +213,14 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
         if cde.clusters:
             vpc_cluster.clusters.append(cde)
 
-    # Subnets, one node per AZ, and their NACL tables.
+    # Subnets, one node per AZ. The NACLs' entries are not drawn (their tables made every region's
+    # diagram several pages wide): each tier's label names its NACL and how many entries it holds, and
+    # the rule review (evidence/workpapers.py) lists every entry with its stated need.
     subnet_nodes: dict[tuple[str, str], str] = {}
-    acl_nodes: dict[tuple[str, str], str] = {}
     entries_by_acl: dict[tuple[str, str], list[AclEntry]] = {}
     for entry in topo.acl_entries:
         entries_by_acl.setdefault(entry.acl.key, []).append(entry)
+    acls_by_cluster: dict[str, dict[tuple[str, str], Resource]] = {}
     cluster: Cluster | None
     for subnet in topo.subnets:
         cluster = tier_clusters.get((subnet.vpc.key, subnet.tier)) if subnet.vpc is not None else None
@@ -230,24 +232,16 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             ),
             cluster,
         )
-        acl = subnet.network_acl
-        if acl is not None and acl.key not in acl_nodes:
-            rows = tuple((e.text, e.ref) for e in entries_by_acl.get(acl.key, []))
-            acl_nodes[acl.key] = diagram.add(
-                Node(ids("acl"), f"Network ACL {display_name(acl)} ({subnet.tier} tier)", "acl", rows), cluster
+        if subnet.network_acl is not None and cluster is not None:
+            acls_by_cluster.setdefault(cluster.id, {})[subnet.network_acl.key] = subnet.network_acl
+    for tier_cluster in tier_clusters.values():
+        acls = acls_by_cluster.get(tier_cluster.id, {})
+        if acls:
+            summary = "; ".join(
+                f"NACL {display_name(acl)}: {len(entries_by_acl.get(key, []))} entries"
+                for key, acl in sorted(acls.items())
             )
-    # NACLs no subnet uses still hold entries that the templates declare.
-    for acl_key, entries in entries_by_acl.items():
-        if acl_key not in acl_nodes:
-            acl = entries[0].acl
-            acl_nodes[acl_key] = diagram.add(
-                Node(
-                    ids("acl"),
-                    f"Network ACL {display_name(acl)} (no subnet associated)",
-                    "acl",
-                    tuple((e.text, e.ref) for e in entries),
-                )
-            )
+            tier_cluster.label += f"\n{summary} (rule review)"
 
     # Gateways and routes.
     gateway_nodes: dict[tuple[str, str], str] = {}

@@ -212,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "cdk.out" / "benchmarks" / "bench.json")
     parser.add_argument("--skip-tests", action="store_true", help="leave out the `make pytest` case")
     parser.add_argument("--delivery-runs", type=int, default=1, help="runs of each delivery-N case (0: none)")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/bench.json and the README's table")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="pci-lz-bench-"))
@@ -303,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets["compliance evidence (2 regions) <= 0.5 s"] = _verdict(derived["evidence_s"], TARGET_EVIDENCE_S)
     if "pytest" in by_name:
         derived["pytest_s"] = round(by_name["pytest"].median, 2)
+        derived["pytest_cpu_s"] = round(statistics.median(by_name["pytest"].cpus), 1)
         targets["pytest (wall, 2 cores) <= 120 s"] = _verdict(derived["pytest_s"], TARGET_PYTEST_S)
     derived["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -365,7 +367,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten: {args.out}")
+    if args.record:
+        RECORD.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_readme_table(result)
+        print(f"written: {RECORD.relative_to(ROOT)} and README.md's speed table")
     return 0
+
+
+RECORD = ROOT / "benchmarks" / "bench.json"
+README = ROOT / "README.md"
+TABLE_START = "<!-- make bench --record: start -->"
+TABLE_END = "<!-- make bench --record: end -->"
+
+
+def readme_table(result: dict[str, Any]) -> str:
+    """The README's speed table (issue #23), from a recorded `make bench` result (benchmarks/bench.json)."""
+    machine, derived, phases = result["machine"], result["derived"], result["phases"]
+    cases = {row["case"]: row for row in result["cases"]}
+
+    def cpu(case: str) -> float:
+        return float(cases[case]["median_cpu_s"])
+
+    rows = [
+        f"Recorded {machine['date_utc']} UTC on {machine['cpus']} CPUs, load average"
+        f" {machine['load_average_at_start'][0]:.1f} at start and {derived['load_average_at_end'][0]:.1f} at end,"
+        f" Python {machine['python']}, Node.js {machine['node']}, {cases['floor']['runs']} run(s) of each case.",
+        "",
+        "| phase of one gated synth (2 regions) | wall s | Python CPU s | Node.js/pip/dot CPU s | calls |",
+        "|---|---|---|---|---|",
+    ]
+    for name in (*PHASE_ORDER, *(n for n in phases if n not in PHASE_ORDER)):
+        if name in phases:
+            row = phases[name]
+            rows.append(
+                f"| {PHASE_LABELS.get(name, name)} | {row['wall_s']:.2f} | {row['cpu_s']:.2f}"
+                f" | {row['child_cpu_s']:.2f} | {row['calls']:.0f} |"
+            )
+    pytest_cell = (
+        f"{derived['pytest_s']:.0f} s wall, {derived.get('pytest_cpu_s', float('nan')):.0f} s CPU"
+        if "pytest_s" in derived
+        else "not in this record (`--skip-tests`)"
+    )
+    rows += [
+        "",
+        "| figure (`make bench`) | measured | target |",
+        "|---|---|---|",
+        f"| gated 2-region synth / empty App+Stack synth, CPU (paired runs) | "
+        f"{derived['synth2_over_floor_cpu_paired_median']:.2f}x ({derived['synth2_cpu_s']:.1f} s /"
+        f" {derived['floor_cpu_s']:.1f} s) | <= {TARGET_RATIO:.1f}x |",
+        f"| same, wall | {derived['synth2_over_floor']:.2f}x | |",
+        f"| the 2-region landing zone without cdk-nag packs or the v4.0.1 plugin / floor, CPU |"
+        f" {cpu('nogates-2') / cpu('floor'):.2f}x ({cpu('nogates-2'):.1f} s) | |",
+        f"| each extra region, 2 -> 4, CPU (wall) | {(cpu('synth-4') - cpu('synth-2')) / 2:.2f} s"
+        f" ({derived['per_extra_region_s_2_to_4']:.2f} s) | <= {TARGET_PER_REGION_S} s |",
+        f"| cdk-nag gates' share of the 2-region synth, wall | {100 * derived['gates_share_of_synth2']:.0f} % | |",
+        f"| `make pytest` after set-up | {pytest_cell} | <= {TARGET_PYTEST_S:.0f} s wall |",
+    ]
+    return "\n".join([TABLE_START, *rows, TABLE_END])
+
+
+def write_readme_table(result: dict[str, Any], readme: Path = README) -> None:
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
+    readme.write_text(text[:start] + readme_table(result) + text[end:], encoding="utf-8")
 
 
 def phase_breakdown(env_file: Path, workdir: Path, runs: int) -> dict[str, dict[str, float]]:

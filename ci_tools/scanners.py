@@ -9,6 +9,8 @@ name the check, the resource's logical ID and CDK construct path, and the file.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -124,31 +126,97 @@ class _Paths:
         return self._paths.get((Path(file).name, logical_id), "")
 
 
-def _start_cfn_lint(outdir: Path, report_dir: Path) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
-    started = []
+# A started cfn-lint run of one region: the process (None when every template's result was cached), its
+# JSON report, the matches read from the cache, and where to store each linted template's own matches.
+_LintRun = tuple[str, "subprocess.Popen[bytes] | None", Path, list[dict[str, Any]], dict[str, Path]]
+
+
+def _cfn_lint_identity(executable: str) -> str:
+    """What a cached cfn-lint result depends on besides the template: the executable and its version."""
+    try:
+        version = importlib.metadata.version("cfn-lint")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    stat = Path(executable).stat()
+    return f"{executable}\0{stat.st_size}\0{stat.st_mtime_ns}\0{version}"
+
+
+def _cached_matches(cache: Path, key: str) -> list[dict[str, Any]] | None:
+    try:
+        matches: list[dict[str, Any]] = json.loads((cache / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return matches
+
+
+def _store_matches(cache: Path, key: str, matches: list[dict[str, Any]]) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    temporary = cache / f"{key}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(matches), encoding="utf-8")
+    temporary.replace(cache / f"{key}.json")  # atomic: a concurrent reader sees the old file or the new one
+
+
+def _start_cfn_lint(outdir: Path, report_dir: Path, cache: Path | None = None) -> list[_LintRun]:
+    """One cfn-lint process per region over that region's templates. With `cache`, a template whose
+    result is stored under the hash of (cfn-lint's identity, region, file name, content) is not linted
+    again: cfn-lint lints each template on its own, so its matches are the same (issue #23)."""
+    started: list[_LintRun] = []
+    executable = cfn_lint_executable()
+    identity = _cfn_lint_identity(executable) if cache is not None else ""
     for region, templates in sorted(stack_templates(outdir).items()):
         out = report_dir / f"cfn-lint-{region}.json"
-        cmd = [cfn_lint_executable(), "--format", "json", "--regions", region, "--", *map(str, templates)]
+        cached: list[dict[str, Any]] = []
+        pending: dict[str, Path] = {}
+        to_lint = []
+        for template in templates:
+            if cache is None:
+                to_lint.append(template)
+                continue
+            digest = hashlib.sha256(f"{identity}\0{region}\0{template.name}\0".encode() + template.read_bytes())
+            key = digest.hexdigest()[:32]
+            hit = _cached_matches(cache, key)
+            if hit is None:
+                to_lint.append(template)
+                pending[template.name] = cache / key
+            else:
+                cached += [{**match, "Filename": str(template)} for match in hit]
+        if not to_lint:
+            started.append((region, None, out, cached, pending))
+            continue
+        cmd = [executable, "--format", "json", "--regions", region, "--", *map(str, to_lint)]
         with out.open("wb") as stdout:
             # The executables are the project's pinned scanners; the arguments are paths it wrote.
-            started.append((region, subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE), out))  # noqa: S603
+            proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)  # noqa: S603
+        started.append((region, proc, out, cached, pending))
     return started
 
 
-def _finish_cfn_lint(started: list[tuple[str, subprocess.Popen[bytes], Path]], paths: _Paths) -> ScanResult:
+def _finish_cfn_lint(started: list[_LintRun], paths: _Paths) -> ScanResult:
     result = ScanResult(tool="cfn-lint", returncode=0)
-    for region, proc, out in started:
-        _, stderr = proc.communicate()
-        result.returncode |= proc.returncode
-        result.stderr += stderr.decode(errors="replace")
-        text = out.read_text(encoding="utf-8").strip()
-        if proc.returncode not in (0, 2, 4, 6, 8, 10, 12, 14) or not text:
-            # Exit code 1 (or no JSON) is cfn-lint itself failing, not a finding.
-            result.findings.append(
-                ScanFinding("cfn-lint", "crash", result.stderr.strip()[-2000:], "Error", region, "-", "", "")
-            )
-            continue
-        for match in json.loads(text):
+    for region, proc, out, cached, pending in started:
+        matches = list(cached)
+        if proc is not None:
+            _, stderr = proc.communicate()
+            result.returncode |= proc.returncode
+            result.stderr += stderr.decode(errors="replace")
+            text = out.read_text(encoding="utf-8").strip()
+            if proc.returncode not in (0, 2, 4, 6, 8, 10, 12, 14) or not text:
+                # Exit code 1 (or no JSON) is cfn-lint itself failing, not a finding.
+                result.findings.append(
+                    ScanFinding("cfn-lint", "crash", result.stderr.strip()[-2000:], "Error", region, "-", "", "")
+                )
+                continue
+            linted: list[dict[str, Any]] = json.loads(text)
+            for name, entry in pending.items():  # each linted template's own matches, none for a clean one
+                _store_matches(
+                    entry.parent, entry.name, [m for m in linted if Path(m.get("Filename", "")).name == name]
+                )
+            matches += linted
+        if cached:  # the region's report holds every template's matches, cached or not
+            out.write_text(json.dumps(matches, indent=2) + "\n", encoding="utf-8")
+        for match in cached:  # cfn-lint's exit code is a bit per level found: 2 error, 4 warning, 8 informational
+            result.returncode |= {"Error": 2, "Warning": 4, "Informational": 8}.get(match.get("Level", "Error"), 2)
+        for match in matches:
             location = match.get("Location", {})
             path = location.get("Path") or []
             logical_id = str(path[1]) if len(path) > 1 and path[0] == "Resources" else "-"
@@ -248,12 +316,13 @@ def _relocate_sarif(sarif: Path, outdir_name: str) -> None:
 class PendingScan:
     """cfn-lint and checkov started over one assembly; `finish()` waits and parses."""
 
-    def __init__(self, outdir: Path, report_dir: Path) -> None:
+    def __init__(self, outdir: Path, report_dir: Path, *, lint_cache: Path | None = None) -> None:
+        """`lint_cache`: a directory of cfn-lint results per template content (see `_start_cfn_lint`)."""
         self.outdir, self.report_dir = outdir.resolve(), report_dir.resolve()
         self.report_dir.mkdir(parents=True, exist_ok=True)
         self._paths = _Paths(self.outdir)
         self._checkov = _start_checkov(self.outdir, self.report_dir)
-        self._lint = _start_cfn_lint(self.outdir, self.report_dir)
+        self._lint = _start_cfn_lint(self.outdir, self.report_dir, lint_cache)
 
     def finish(self) -> dict[str, ScanResult]:
         return {

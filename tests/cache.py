@@ -16,6 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path(os.environ.get("LZ_TEST_CACHE", ROOT / ".test-cache"))
+# cfn-lint's matches per template, keyed by cfn-lint's identity, region, file name and content
+# (ci_tools.scanners.PendingScan(lint_cache=...)): a template no change touched is not linted again.
+LINT_CACHE = CACHE_ROOT / "cfn-lint"
 
 
 def cache_dir(kind: str, key: str) -> Path:

@@ -24,6 +24,7 @@ from config.delivery import DeliveryConfig
 from config.delivery_loader import DEFAULT_DELIVERY, load_delivery
 from stacks.delivery import Delivery, build_delivery
 from stacks.landing_zone import LandingZone
+from tests.cpu_report import CpuReport, cpu_now
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -40,6 +41,38 @@ GENERATED_EXAMPLES = int(os.environ.get("LZ_GENERATED_EXAMPLES", "12"))
 # stack of issue 18, now a fixed test in tests/test_deploy_correctness.py); what a new seed finds
 # becomes a fixed test of its own, so the default seed's coverage never has to change to keep it.
 GENERATED_SEED = int(os.environ.get("LZ_GENERATED_SEED", "18"))
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent with `-p no:xdist`
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (`make pytest`), with every module that uses a session synth in one work
+    unit, so `synthesized` and `delivered` are each built once per run (tests/scheduling.py)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from tests.scheduling import SessionSynthScheduling
+
+    return SessionSynthScheduling(config, log)
+
+
+_CPU_REPORT = CpuReport(Path(os.environ["LZ_TEST_CPU"])) if os.environ.get("LZ_TEST_CPU") else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With LZ_TEST_CPU=DIR: each test's CPU (fixtures and child processes included) per module
+    (tests/cpu_report.py)."""
+    if _CPU_REPORT is None:
+        return (yield)
+    start = cpu_now()
+    try:
+        return (yield)
+    finally:
+        _CPU_REPORT.record(item.nodeid.split("::", 1)[0], cpu_now() - start)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _CPU_REPORT is not None and _CPU_REPORT.by_module:
+        _CPU_REPORT.write()
 
 
 def pytest_report_header() -> str:

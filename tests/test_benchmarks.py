@@ -54,3 +54,16 @@ def test_phase_clock_takes_a_nested_phase_out_of_its_parent_and_counts_wrapped_c
     assert clock.phases["aspects"]["wall_s"] <= total
     assert clock.phases["synth"]["wall_s"] >= 0.0
     assert clock.phases["synth"]["child_cpu_s"] >= 0.0
+
+
+def test_the_readme_speed_table_is_generated_from_the_recorded_bench() -> None:
+    """README's speed table is `python -m benchmarks.run --record`'s, from benchmarks/bench.json (issue #23)."""
+    import json
+
+    from benchmarks.run import README, RECORD, readme_table
+
+    recorded = json.loads(RECORD.read_text(encoding="utf-8"))
+    table = readme_table(recorded)
+    assert table in README.read_text(encoding="utf-8"), "run: python -m benchmarks.run --record"
+    for row in ("CDK synth + cdk-nag", "paired runs", "each extra region", "`make pytest` after set-up"):
+        assert row in table, row

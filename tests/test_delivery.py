@@ -39,6 +39,7 @@ from config.delivery_loader import (
 from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, pinned_cdk_cli_version
 from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.delivery import DELIVERY_PATH_PREFIX, delivery_stack_name
+from tests.cache import LINT_CACHE
 from tests.conftest import Delivered, Synthesized, new_app
 from tests.test_app_cli import run_app
 
@@ -547,7 +548,7 @@ def test_the_v4_plugin_parses_every_stack_of_the_delivery(delivered: Delivered) 
 
 @pytest.fixture(scope="module")
 def delivery_scans(delivered: Delivered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
-    return PendingScan(delivered.outdir, tmp_path_factory.mktemp("delivery-scans")).finish()
+    return PendingScan(delivered.outdir, tmp_path_factory.mktemp("delivery-scans"), lint_cache=LINT_CACHE).finish()
 
 
 def test_cfn_lint_reports_no_errors_on_the_pipeline_templates(

@@ -24,6 +24,7 @@ from config.loader import FILE_SUFFIXES
 from config.schema import render
 from costs.estimate import estimate, load_price_table, readme_row
 from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
+from tests.cache import LINT_CACHE
 from tests.conftest import ROOT, new_app
 from tests.template_scan import unprotected
 from tests.test_cost import readme_cost_rows
@@ -53,7 +54,7 @@ def checked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     config = zones[0].config
     assembly, report = synthesize(app, gate)
     assert assembly is not None, f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
-    scans = PendingScan(outdir, outdir.parent / "scans").finish()
+    scans = PendingScan(outdir, outdir.parent / "scans", lint_cache=LINT_CACHE).finish()
     return Checked(path, config, gate, report, outdir, [s.stack_name for s in assembly.stacks], scans)
 
 

@@ -17,9 +17,18 @@ from pathlib import Path
 import pytest
 from aws_cdk import App, CfnResource, Stack
 
-from ci_tools.scanners import CHECKOV_CONFIG, PendingScan, ScanResult, construct_paths
+from ci_tools.scanners import (
+    CHECKOV_CONFIG,
+    PendingScan,
+    ScanResult,
+    _finish_cfn_lint,
+    _Paths,
+    _start_cfn_lint,
+    construct_paths,
+)
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import AcknowledgmentError
+from tests.cache import LINT_CACHE
 from tests.conftest import ROOT, Synthesized
 
 Scans = dict[str, ScanResult]
@@ -59,8 +68,8 @@ def scans(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) ->
     broken = tmp_path_factory.mktemp("broken") / "cdk.out"
     _write_broken_assembly(broken)
     report_dir = Path(os.environ.get("SCAN_REPORT_DIR", ROOT / "cdk.out" / "compliance" / "scans"))
-    project = PendingScan(synthesized.outdir, report_dir)
-    negative = PendingScan(broken, broken.parent / "reports")
+    project = PendingScan(synthesized.outdir, report_dir, lint_cache=LINT_CACHE)
+    negative = PendingScan(broken, broken.parent / "reports", lint_cache=LINT_CACHE)
     return project.finish(), negative.finish()
 
 
@@ -202,3 +211,30 @@ def test_skips_on_one_resource_merge_into_one_metadata_entry() -> None:
 
 def test_every_registry_skip_is_well_formed() -> None:
     assert all(not entry.problems() for entry in CHECKOV_SKIPS)
+
+
+def test_a_cached_cfn_lint_result_is_the_result_of_linting_the_same_template(tmp_path: Path) -> None:
+    """The lint cache (issue #23) gives the same findings without starting cfn-lint, and a changed
+    template is linted again."""
+    outdir = tmp_path / "cdk.out"
+    _write_broken_assembly(outdir)
+    cache, paths = tmp_path / "lint-cache", _Paths(outdir)
+
+    def lint(report: str) -> tuple[list[str], bool]:
+        (tmp_path / report).mkdir()
+        started = _start_cfn_lint(outdir, tmp_path / report, cache)
+        linted = any(proc is not None for _, proc, *_ in started)
+        return sorted(map(str, _finish_cfn_lint(started, paths).findings)), linted
+
+    first, linted_first = lint("first")
+    again, linted_again = lint("again")
+    assert linted_first
+    assert not linted_again
+    assert again == first
+    assert any("E3002" in f for f in first), first
+    assert json.loads((tmp_path / "again" / "cfn-lint-us-east-1.json").read_text(encoding="utf-8"))
+    template = outdir / "Broken.template.json"
+    template.write_text(template.read_text(encoding="utf-8").replace("BucketNam", "BucketName"), encoding="utf-8")
+    changed, linted_changed = lint("changed")
+    assert linted_changed
+    assert not any("E3002" in f for f in changed), changed

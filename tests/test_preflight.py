@@ -10,6 +10,7 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.loaders import Loader, create_loader
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -41,10 +42,23 @@ BOOTSTRAP_TEMPLATE = json.dumps(
 )
 
 
+@pytest.fixture(scope="module")
+def service_models() -> Loader:
+    """One botocore data loader for the module's sessions: it caches each parsed service model
+    (EC2's alone is megabytes of JSON), which a new Session's own loader would read and parse again
+    for every test (issue #23: about a quarter of this file's CPU). It holds no account state:
+    moto's backends are reset by each test's own mock_aws()."""
+    loader = create_loader()
+    loader.search_paths.extend(boto3.Session()._loader.search_paths[len(loader.search_paths) :])  # boto3's own data
+    return loader
+
+
 @pytest.fixture
-def aws() -> Iterator[boto3.Session]:
+def aws(service_models: Loader) -> Iterator[boto3.Session]:
     with mock_aws():
-        yield boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        session._session.register_component("data_loader", service_models)
+        yield session
 
 
 def _config(session: boto3.Session, **overrides: Any) -> EnvironmentConfig:

@@ -51,6 +51,7 @@ from card_vault.models import (
 )
 from card_vault.pan import find_pans, luhn_valid, mask_pans, masked_view
 from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
+from card_vault.store import Reservation
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Tokenized
 
@@ -252,9 +253,14 @@ def create_app() -> ALBResolver:
             )
             return _error(422, "validation failed", details)
         vault, _ = runtime.current()
-        refused = _spend_budget(caller, 1) or _refuse_siblings(caller, [request])
+        refused = _spend_budget(caller, 1)
         if refused is not None:
             return refused
+        # Reserved before the key is looked at: a replay or a mismatch counts as a new sibling would,
+        # so an Idempotency-Key is no way around the sibling limit or the metrics (red team r19b H1).
+        reservation = _reserve_siblings(caller, [request])
+        if isinstance(reservation, Response):
+            return reservation
         if key is None:
             result = vault.tokenize(request, client_id=client)
         else:
@@ -265,13 +271,18 @@ def create_app() -> ALBResolver:
                     "tokenize refused: idempotency key reused",
                     extra={"event": "idempotency_mismatch", "client": client},
                 )
+                count_answers(client, [], reservation)
                 return _error(
                     422,
                     "validation failed",
-                    [{"field": "Idempotency-Key", "reason": "was used with a different request"}],
+                    [
+                        {
+                            "field": "Idempotency-Key",
+                            "reason": "was used with a different request; it answers no further request",
+                        }
+                    ],
                 )
-        if not result.replayed:
-            count_answers(client, [result], _siblings(client, [result]))
+        count_answers(client, [result], reservation)
         logger.info(
             "idempotent replay"
             if result.replayed
@@ -326,29 +337,28 @@ def create_app() -> ALBResolver:
             headers={"Retry-After": str(budget.retry_after)},
         )
 
-    def _sibling_refusals(client: ClientSettings, requests: list[TokenizeRequest]) -> tuple[set[tuple[str, str]], int]:
-        """The (first six, last four) pairs of `requests` the client may not tokenize now, and seconds to wait."""
-        vault, settings = runtime.current()
-        return vault.sibling_refusals(
-            client.id,
-            sorted({masked_view(r.pan) for r in requests}),
-            limit=settings.sibling_limit,
-            window_seconds=settings.sibling_window_seconds,
-        )
-
     def _sibling_reason(retry_after: int) -> str:
         _, settings = runtime.current()
         return (
-            f"this client made {settings.sibling_limit} new cards with the same first six and last four digits"
+            f"this client sent {settings.sibling_limit} cards with the same first six and last four digits"
             f" within {settings.sibling_window_seconds // 60} minutes; retry after {retry_after} seconds"
         )
 
-    def _refuse_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> Response[str] | None:
-        """A 429 (nothing stored) when the card's first six and last four reached the sibling limit, stored
-        card or not: the refusal says nothing about whether this number is stored (red-team r19 F1)."""
-        refused, retry_after = _sibling_refusals(client, requests)
+    def _reservations(client: ClientSettings, requests: list[TokenizeRequest]) -> list[Reservation]:
+        vault, settings = runtime.current()
+        return vault.reserve_siblings(
+            client.id, requests, limit=settings.sibling_limit, window_seconds=settings.sibling_window_seconds
+        )
+
+    def _reserve_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> int | Response[str]:
+        """The request's sibling cards once reserved, or a 429 (nothing stored) when the card's first six and
+        last four reached the sibling limit, stored card or not: the refusal says nothing about whether this
+        number is stored (red-team r19 F1)."""
+        reservations = _reservations(client, requests)
+        refused = [r for r in reservations if not r.granted]
         if not refused:
-            return None
+            return sum(r.siblings for r in reservations)
+        retry_after = max(r.retry_after for r in refused)
         logger.warning(
             "tokenize refused: sibling limit",
             extra={"event": "sibling_limited", "client": client.id, "retry_after": retry_after},
@@ -359,13 +369,6 @@ def create_app() -> ALBResolver:
             body=json.dumps({"error": "card search refused", "reason": _sibling_reason(retry_after)}),
             headers={"Retry-After": str(retry_after)},
         )
-
-    def _siblings(client_id: str, results: list[Tokenized]) -> int:
-        """How many new cards of `results` have a sibling (counted towards the limit)."""
-        if not any(r.created for r in results):
-            return 0
-        vault, settings = runtime.current()
-        return vault.count_siblings(client_id, results, window_seconds=settings.sibling_window_seconds)
 
     def _validated(item: object) -> TokenizeRequest | list[dict[str, str]]:
         """One card of a batch: its request, or its errors (vault field names only, no value echoed)."""
@@ -398,13 +401,18 @@ def create_app() -> ALBResolver:
             )
         checked: list[TokenizeRequest | list[dict[str, str]] | str] = [_validated(item) for item in cards]
         valid = [c for c in checked if isinstance(c, TokenizeRequest)]
+        siblings = 0
         if valid:
             refused = _spend_budget(caller, len(valid))
             if refused is not None:
                 return refused
-            # Cards whose first six and last four reached the sibling limit: refused one by one (429 each).
-            searched, retry_after = _sibling_refusals(caller, valid)
+            # Every card reserved in its pair's sibling count before anything is stored, a pair's cards
+            # all or none (red team r19b M2); cards of a refused pair get a 429 each.
+            reservations = _reservations(caller, valid)
+            siblings = sum(r.siblings for r in reservations)
+            searched = {r.pair for r in reservations if not r.granted}
             if searched:
+                retry_after = max(r.retry_after for r in reservations if not r.granted)
                 reason = _sibling_reason(retry_after)
                 checked = [
                     reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
@@ -428,7 +436,7 @@ def create_app() -> ALBResolver:
             else:
                 answers.append({"index": index, "status": 422, "details": item})
         if outcomes:
-            count_answers(caller.id, outcomes, _siblings(caller.id, outcomes))
+            count_answers(caller.id, outcomes, siblings)
         summary = {
             "created": sum(1 for r in outcomes if r.created),
             "existing": sum(1 for r in outcomes if not r.created),

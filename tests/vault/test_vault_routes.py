@@ -296,12 +296,17 @@ def test_same_key_other_body_is_refused_and_stores_nothing(
     installed: Vault, database: Database, captured: Captured
 ) -> None:
     key = {"idempotency-key": "order-7732"}
-    call(captured, "POST", "/v1/cards", card_body(card_number()), headers=key)
+    first = card_body(card_number())
+    call(captured, "POST", "/v1/cards", first, headers=key)
     other = card_number()
     refused = call(captured, "POST", "/v1/cards", card_body(other), headers=key)
     assert refused["statusCode"] == 422
-    assert payload(refused)["details"] == [{"field": "Idempotency-Key", "reason": "was used with a different request"}]
+    assert payload(refused)["details"] == [
+        {"field": "Idempotency-Key", "reason": "was used with a different request; it answers no further request"}
+    ]
     assert _cards_of(database) == 1
+    # The key is locked from then on: the first request's own retry gets the same answer (red team r19b H1).
+    assert call(captured, "POST", "/v1/cards", first, headers=key)["body"] == refused["body"]
     # another expiry of the same card is another request too
     later = card_body(card_number(), expiry_year=card_body()["expiry_year"])
     assert call(captured, "POST", "/v1/cards", later, headers={"idempotency-key": "order-7733"})["statusCode"] == 201

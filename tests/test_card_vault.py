@@ -785,9 +785,7 @@ def test_target_group_sends_multi_value_headers(synthesized: Synthesized, region
         "AWS::ElasticLoadBalancingV2::TargetGroup",
         {
             "TargetType": "lambda",
-            "TargetGroupAttributes": Match.array_with(
-                [{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}]
-            ),
+            "TargetGroupAttributes": Match.array_with([{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}]),
         },
     )
 
@@ -809,7 +807,11 @@ def lambda_target_groups_without_multi_value_headers(template: Mapping[str, Any]
 
 
 def test_every_lambda_target_group_sends_multi_value_headers(synthesized: Synthesized) -> None:
-    findings = [f"{name}: {f}" for name, t in synthesized.templates() for f in lambda_target_groups_without_multi_value_headers(t)]
+    findings = [
+        f"{name}: {f}"
+        for name, t in synthesized.templates()
+        for f in lambda_target_groups_without_multi_value_headers(t)
+    ]
     assert findings == []
     assert any(
         r.get("Properties", {}).get("TargetType") == "lambda"
@@ -819,7 +821,11 @@ def test_every_lambda_target_group_sends_multi_value_headers(synthesized: Synthe
 
 
 def test_a_lambda_target_group_with_single_value_headers_is_caught() -> None:
-    bad = {"Resources": {"Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"TargetType": "lambda"}}}}
+    bad: dict[str, Any] = {
+        "Resources": {
+            "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"TargetType": "lambda"}}
+        }
+    }
     good = copy.deepcopy(bad)
     good["Resources"]["Tg"]["Properties"]["TargetGroupAttributes"] = [
         {"Key": "lambda.multi_value_headers.enabled", "Value": "true"}

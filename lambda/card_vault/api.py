@@ -603,7 +603,11 @@ def single_value_view(event: dict[str, Any]) -> tuple[dict[str, Any], str | None
         headers = event.get("headers")
         names = [str(n).lower() for n in headers] if isinstance(headers, dict) else []
         if any(n.startswith(MTLS_HEADER_PREFIX) for n in names):
-            _log_forged("single-value event", sorted({header_name_ref(n) for n in names if n.startswith(MTLS_HEADER_PREFIX)}), [])
+            _log_forged(
+                "single-value event",
+                sorted({header_name_ref(n) for n in names if n.startswith(MTLS_HEADER_PREFIX)}),
+                [],
+            )
             return event, "client certificate headers not in multi-value form"
         return event, None
     values: dict[str, list[str]] = {}

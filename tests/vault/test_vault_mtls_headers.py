@@ -41,7 +41,11 @@ LEAF = "-----BEGIN%20CERTIFICATE-----%0AMIIB%0A-----END%20CERTIFICATE-----%0A"
 CASES = {
     "subject-after": ("x-amzn-mtls-clientcert-subject", {"x-amzn-mtls-clientcert-subject": [OTHER_SUBJECT]}, False),
     "subject-before": ("x-amzn-mtls-clientcert-subject", {"x-amzn-mtls-clientcert-subject": [OTHER_SUBJECT]}, True),
-    "subject-mixed-case": ("x-amzn-mtls-clientcert-subject", {"X-Amzn-Mtls-Clientcert-Subject": [OTHER_SUBJECT]}, False),
+    "subject-mixed-case": (
+        "x-amzn-mtls-clientcert-subject",
+        {"X-Amzn-Mtls-Clientcert-Subject": [OTHER_SUBJECT]},
+        False,
+    ),
     "issuer": ("x-amzn-mtls-clientcert-issuer", {"x-amzn-mtls-clientcert-issuer": [ISSUER]}, False),
     "leaf": ("x-amzn-mtls-clientcert-leaf", {"x-amzn-mtls-clientcert-leaf": [LEAF, LEAF]}, False),
 }
@@ -71,9 +75,13 @@ def test_repeated_certificate_header_is_refused_and_stores_nothing(
     assert line["reason"] == "repeated"
     assert line["headers"] == [name]
     text = json.dumps(line)
-    assert OTHER_SUBJECT not in text and CLIENT_SUBJECT not in text and "BEGIN" not in text
+    assert OTHER_SUBJECT not in text
+    assert CLIENT_SUBJECT not in text
+    assert "BEGIN" not in text
     refs = line["value_refs"]
-    assert isinstance(refs, list) and len(refs) >= 2 and all(str(ref).startswith("sha256:") for ref in refs)
+    assert isinstance(refs, list)
+    assert len(refs) >= 2
+    assert all(str(ref).startswith("sha256:") for ref in refs)
     out, err = capfd.readouterr()
     metrics = [json.loads(x) for x in out.splitlines() if '"ForgedMtlsHeaders"' in x]
     assert [m["ForgedMtlsHeaders"] for m in metrics] in ([1.0], [[1.0]], [1], [[1]])

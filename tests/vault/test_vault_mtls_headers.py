@@ -137,3 +137,22 @@ def test_normal_requests_still_work_in_the_multi_value_shape(
     assert again["statusCode"] == 200
     health = call(captured, "GET", "/v1/health", subject=None)
     assert health["statusCode"] == 200
+
+
+def test_local_server_keeps_every_value_of_a_repeated_header(installed: Vault, captured: Captured) -> None:
+    """`make vault-local` builds the event as the load balancer does with the attribute on."""
+    from benchmarks.vault_local import alb_event as local_event
+
+    sent = [
+        ("X-Amzn-Mtls-Clientcert-Subject", CLIENT_SUBJECT),
+        ("X-Amzn-Mtls-Clientcert-Issuer", ISSUER),
+        ("X-Amzn-Mtls-Clientcert-Subject", OTHER_SUBJECT),
+    ]
+    event = local_event("GET", "/v1/cards/x", sent, "")
+    assert event["multiValueHeaders"]["x-amzn-mtls-clientcert-subject"] == [CLIENT_SUBJECT, OTHER_SUBJECT]
+    response = api.handler(event, FakeContext())
+    captured.add(response)
+    assert response["statusCode"] == 403
+    alone = api.handler(local_event("GET", "/v1/cards/x", sent[:2], ""), FakeContext())
+    captured.add(alone)
+    assert alone["statusCode"] == 404

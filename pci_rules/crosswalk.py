@@ -395,6 +395,8 @@ _INSPECTOR = "Amazon Inspector: examined only where the app enables it by SDK ca
 CONDITIONAL: dict[str, str] = {
     **dict.fromkeys(("IAM.7", "IAM.11", "IAM.12", "IAM.14", "IAM.16", "IAM.17", "S3.1", "EMR.2"), _ACCOUNT_SETTING),
     **dict.fromkeys(("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"), _INSPECTOR),
+    "GuardDuty.1": "examined only where the templates declare an AWS::GuardDuty::Detector; an app that enables"
+    " GuardDuty outside them leaves the control unexamined at synth",
 }
 
 
@@ -432,7 +434,7 @@ def coverage_sentence() -> str:
     return (
         f"{kinds['full']} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates are fully"
         f" checked by a synth rule; {kinds['partial']} partially, {kinds['conditional']} conditionally"
-        f" (only where the app sets the account setting by SDK call), {kinds['none']} not"
+        f" (only where the app sets the account setting by SDK call or declares the detector), {kinds['none']} not"
     )
 
 

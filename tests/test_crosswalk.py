@@ -74,6 +74,20 @@ def test_every_applicable_control_has_a_rule_with_both_cases() -> None:
     assert set(missing) <= set(crosswalk.AWAITED_RULES)
 
 
+def test_every_ruled_control_cites_no_requirement_its_rules_do_not() -> None:
+    """A control's requirements are a subset of the union of its rules' requirements, so a finding of
+    the rule names every requirement the control (and the assessor's crosswalk) names."""
+    by_id = {r.id: r for r in RULES}
+    short = {}
+    for control in crosswalk.controls():
+        found = crosswalk.mapping(control.id).rules
+        if found:
+            covered = {q for rule_id in found for q in by_id[rule_id].requirements}
+            if missing := sorted(set(control.requirements) - covered):
+                short[control.id] = missing
+    assert not short, f"controls citing requirements their rules do not: {short}"
+
+
 def test_runtime_and_not_applicable_controls_say_why() -> None:
     for control in crosswalk.controls():
         mapping = crosswalk.mapping(control.id)

@@ -99,7 +99,7 @@ def test_middle_digit_search_is_stopped_by_the_shared_rate_limit(
         response = call(captured, "POST", "/v1/cards", card_body(guess))
         answers.append(response["statusCode"])
         if response["statusCode"] == 429:
-            retry_after.add(response["headers"]["Retry-After"])
+            retry_after.add(response["multiValueHeaders"]["Retry-After"][0])
             assert "rate limit" in payload(response)["error"]
             assert str(RATE_LIMIT) in payload(response)["reason"]
         if response["statusCode"] == 200:
@@ -542,7 +542,7 @@ def test_health_answers_without_a_certificate_and_says_nothing_else(installed: V
     response = call(captured, "GET", "/v1/health", subject=None)
     assert response["statusCode"] == 200
     assert payload(response) == {"status": "ok"}
-    assert response["headers"]["Cache-Control"] == "no-store"
+    assert response["multiValueHeaders"]["Cache-Control"] == ["no-store"]
     # only GET on the health path is open; everything else still needs a client certificate
     assert call(captured, "POST", "/v1/health", {}, subject=None)["statusCode"] == 401
     assert call(captured, "GET", "/v1/cards/health", subject=None)["statusCode"] == 401

@@ -212,7 +212,7 @@ class _RunsLast:
             and node.cfn_resource_type != "AWS::CDK::Metadata"
             and Stack.of(node) is Stack.of(self._last)
         ):
-            self._last.add_dependency(node)
+            self._last.node.add_dependency(node)
 
 
 class CardVault(Construct):

@@ -20,5 +20,5 @@ from pci_rules.rule import Check, rule
 )
 def every_role_has_a_boundary(model: TemplateModel) -> Iterator[Check]:
     for role in model.resources("AWS::IAM::Role"):
-        boundary = role.prop("PermissionsBoundary")
+        boundary = role.reference("PermissionsBoundary")  # presence only: an ARN built by Fn::Join is fine
         yield Check(role, bool(boundary), "" if boundary else "no PermissionsBoundary")

@@ -86,6 +86,7 @@ deps: $(BIN)/.installed $(SCAN_BIN)/.installed node_modules/.installed
 synth: $(BIN)/.synth-installed node_modules/.installed
 	rm -rf cdk.out
 	$(CDK) synth --quiet $(if $(LZ_ENV),-c env=$(LZ_ENV)) $(if $(DELIVERY),-c delivery=$(DELIVERY))
+	$(BIN)/python -m pci_rules.check cdk.out
 
 ## deploy: deploy one environment of a delivery with the credentials at hand (the GitHub deploy role in
 ## .github/workflows/deploy.yml): make deploy DELIVERY=path/to/delivery.json STAGE=<environment name>.

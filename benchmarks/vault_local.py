@@ -40,17 +40,24 @@ class _Context:
         return 30_000
 
 
-def alb_event(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
-    """The event an ALB sends a Lambda target (single-value headers, lower-case names)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    lowered.setdefault("x-amzn-trace-id", f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}")
+def alb_event(method: str, path: str, headers: list[tuple[str, str]], body: str) -> dict[str, Any]:
+    """The event an ALB sends a Lambda target with multi-value headers on (lower-case names, every value kept)."""
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi.setdefault(name.lower(), []).append(value)
+    multi.setdefault("x-amzn-trace-id", [f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}"])
     path, _, query = path.partition("?")
+    params: dict[str, list[str]] = {}
+    for pair in query.split("&"):
+        if "=" in pair:
+            name, _, value = pair.partition("=")
+            params.setdefault(name, []).append(value)
     return {
         "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:local:0:targetgroup/vault/0"}},
         "httpMethod": method,
         "path": path,
-        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&") if "=" in p),
-        "headers": lowered,
+        "multiValueQueryStringParameters": params,
+        "multiValueHeaders": multi,
         "body": body,
         "isBase64Encoded": False,
     }
@@ -80,13 +87,14 @@ def make_handler() -> type[BaseHTTPRequestHandler]:
                 self.send_error(413)
                 return
             body = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
-            event = alb_event(self.command, self.path, dict(self.headers.items()), body)
+            event = alb_event(self.command, self.path, list(self.headers.items()), body)
             with one_event_at_a_time:
                 response = api.handler(event, _Context())
             payload = (response.get("body") or "").encode()
             self.send_response(int(response["statusCode"]))
-            for name, value in (response.get("headers") or {}).items():
-                self.send_header(name, value)
+            for name, values in (response.get("multiValueHeaders") or {}).items():
+                for value in values:
+                    self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

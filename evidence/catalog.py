@@ -313,6 +313,12 @@ UNRELATED_MAPPINGS = {
     " and untrusted networks, not the Network Firewall",
     ("PCI4-SECURITYHUB-PCI-V401", "12.4.2"): "12.4.2 is a service-provider review of personnel duties;"
     " a Security Hub standard subscription is not it",
+    ("PCI4-ECR-SCAN-ON-PUSH", "6.2.3"): "image scanning finds known vulnerabilities in packages, not a review"
+    " of bespoke code before release; the rule carries Security Hub ECR.1's requirement for the crosswalk only",
+    ("PCI4-ECR-SCAN-ON-PUSH", "6.2.4"): "image scanning finds known vulnerabilities in packages, not engineering"
+    " techniques in bespoke software; the rule carries Security Hub ECR.1's requirement for the crosswalk only",
+    ("PCI4-DOCDB-BACKUP-RETENTION", "3.2.1"): "a minimum backup retention keeps data, it is not a retention and"
+    " disposal policy; the rule carries Security Hub DocumentDB.2's requirement for the crosswalk only",
     ("PCI4-ELB-DESYNC-MITIGATION", "6.2.4"): "6.2.4 concerns engineering techniques in bespoke software,"
     " not load-balancer settings",
     ("PCI4-ELB-DROP-INVALID-HEADERS", "6.2.4"): "6.2.4 concerns engineering techniques in bespoke software,"

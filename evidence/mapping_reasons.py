@@ -180,6 +180,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-RDS-PROXY-IAM": "proxy clients authenticate with IAM",
     },
     "8.3.2": {
+        "PCI4-CODEBUILD-HARDENED": "no build credential is readable in clear text in the source URL or a plaintext"
+        " environment variable (Security Hub CodeBuild.1, CodeBuild.2)",
         "PCI4-SECRET-CUSTOMER-KEY": "stored credentials (Secrets Manager) are encrypted with a customer-managed key",
     },
     "8.3.6": {
@@ -227,6 +229,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " its caller",
     },
     "10.3.2": {
+        "PCI4-CODEBUILD-HARDENED": "a build project's S3 logs are not left unencrypted (Security Hub CodeBuild.3)",
         "PCI4-LAMBDA-LOG-GROUP": "each function's log group is created in the templates, encrypted and retained,"
         " so its protection is declared, not left to defaults",
         "PCI4-LOGS-KMS-RETAINED": "log groups are encrypted with customer-managed keys",
@@ -234,6 +237,12 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-TRAIL-VALIDATION": "trail log files are signed, so a modification is detectable",
     },
     "10.3.3": {
+        "PCI4-DOCDB-AUDIT-LOGS": "the document database's audit log is delivered as it is written to CloudWatch"
+        " Logs, a central store apart from the cluster",
+        "PCI4-MQ-AUDIT-LOGS": "the broker's audit log is delivered as it is written to CloudWatch Logs, a central"
+        " store apart from the broker",
+        "PCI4-NEPTUNE-AUDIT-LOGS": "the graph database's audit log is delivered as it is written to CloudWatch Logs,"
+        " a central store apart from the cluster",
         "PCI4-TRAIL-ARCHIVE-OBJECT-LOCK": "the trail's central archive is write-once (object-locked)",
         "PCI4-TRAIL-CLOUDWATCH": "the trail also delivers promptly to a second store, CloudWatch Logs",
     },
@@ -249,6 +258,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-TRAIL-CLOUDWATCH": "the trail reaches CloudWatch Logs, where metric filters review it automatically",
     },
     "10.4.2": {
+        "PCI4-RDS-LOG-EXPORTS": "databases export the engine logs a periodic review reads",
+        "PCI4-WAF-LOGGING": "web ACLs write the request logs a periodic review reads",
         "PCI4-APIGW-V2-ACCESS-LOGS": "API stages write the logs a periodic review reads",
         "PCI4-APPSYNC-FIELD-LOGGING": "GraphQL APIs write the logs a periodic review reads",
         "PCI4-BEANSTALK-STREAM-LOGS": "environments stream the logs a periodic review reads",
@@ -286,6 +297,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " happens",
     },
     "12.3.4": {
+        "PCI4-LAMBDA-SUPPORTED-RUNTIME": "a function's runtime is one its vendor still patches (not deprecated)",
         "PCI4-EKS-SUPPORTED-VERSION": "a cluster's Kubernetes version is still in its vendor's standard support",
     },
 }

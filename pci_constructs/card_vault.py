@@ -212,7 +212,7 @@ class _RunsLast:
             and node.cfn_resource_type != "AWS::CDK::Metadata"
             and Stack.of(node) is Stack.of(self._last)
         ):
-            self._last.add_dependency(node)
+            self._last.node.add_dependency(node)
 
 
 class CardVault(Construct):
@@ -891,6 +891,13 @@ class CardVault(Construct):
             target_group_name=name,
             target_type=elbv2.TargetType.LAMBDA,
             targets=[_ApiTarget(self.api, self.alb_permission)],
+            # "Lambda functions as targets" (ELB User Guide, multi-value headers): on, every value of a repeated
+            # header reaches the function (`multiValueHeaders`) and the response is read from `multiValueHeaders`;
+            # off, "the load balancer uses the last value sent by the client" (ELB API reference,
+            # TargetGroupAttribute). The API refuses a repeated X-Amzn-Mtls-Clientcert-* header, a client's copy
+            # beside the load balancer's, and any such header in a single-value event (card_vault.api).
+            # An attribute change updates the target group in place (no replacement).
+            multi_value_headers_enabled=True,
             # "Lambda functions as targets" (ELB): health checks are off by default for a Lambda target;
             # on, the load balancer invokes the function with a GET of the path (no client certificate),
             # the timeout below the interval. The API answers 200 or 503 and nothing else.

@@ -638,8 +638,11 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         {"Proxy": r("AWS::RDS::DBProxy", RequireTLS=False)},
     ),
     "PCI4-RDS-MINOR-UPGRADES": (
-        {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
-        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "AutoMinorVersionUpgrade": False})},
+        {"Db": r("AWS::RDS::DBInstance", **DB_OK), "Cluster": r("AWS::RDS::DBCluster", AutoMinorVersionUpgrade=True)},
+        {
+            "Db": r("AWS::RDS::DBInstance", **{**DB_OK, "AutoMinorVersionUpgrade": False}),
+            "Cluster": r("AWS::RDS::DBCluster", AutoMinorVersionUpgrade=False),
+        },
     ),
     "PCI4-SECRET-ROTATION": (_secret(ScheduleExpression="rate(30 days)"), _secret()),
     "PCI4-SECRET-CUSTOMER-KEY": (_secret(), {"Secret": r("AWS::SecretsManager::Secret")}),

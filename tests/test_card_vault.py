@@ -776,3 +776,59 @@ def test_two_caller_roles_giving_one_alias_are_refused_early() -> None:
     ]
     with pytest.raises(ConfigError, match=r"detokenize_caller_role_arns[\s\S]*caller-refunds"):
         parse_environment(data)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_target_group_sends_multi_value_headers(synthesized: Synthesized, region: str) -> None:
+    """A repeated X-Amzn-Mtls-Clientcert-* header is only visible to the API with multi-value headers on."""
+    _workload(synthesized, region).has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "TargetType": "lambda",
+            "TargetGroupAttributes": Match.array_with([{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}]),
+        },
+    )
+
+
+def lambda_target_groups_without_multi_value_headers(template: Mapping[str, Any]) -> list[str]:
+    """Lambda target groups of one template whose multi-value headers are not on (the load balancer would
+    pass only the last value of a repeated header, and a client-sent mTLS header could win)."""
+    found = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::ElasticLoadBalancingV2::TargetGroup":
+            continue
+        props = resource.get("Properties") or {}
+        if props.get("TargetType") != "lambda":
+            continue
+        attributes = {a.get("Key"): a.get("Value") for a in props.get("TargetGroupAttributes") or []}
+        if attributes.get("lambda.multi_value_headers.enabled") != "true":
+            found.append(logical_id)
+    return found
+
+
+def test_every_lambda_target_group_sends_multi_value_headers(synthesized: Synthesized) -> None:
+    findings = [
+        f"{name}: {f}"
+        for name, t in synthesized.templates()
+        for f in lambda_target_groups_without_multi_value_headers(t)
+    ]
+    assert findings == []
+    assert any(
+        r.get("Properties", {}).get("TargetType") == "lambda"
+        for _, t in synthesized.templates()
+        for r in (t.get("Resources") or {}).values()
+    )
+
+
+def test_a_lambda_target_group_with_single_value_headers_is_caught() -> None:
+    bad: dict[str, Any] = {
+        "Resources": {
+            "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"TargetType": "lambda"}}
+        }
+    }
+    good = copy.deepcopy(bad)
+    good["Resources"]["Tg"]["Properties"]["TargetGroupAttributes"] = [
+        {"Key": "lambda.multi_value_headers.enabled", "Value": "true"}
+    ]
+    assert lambda_target_groups_without_multi_value_headers(bad) == ["Tg"]
+    assert lambda_target_groups_without_multi_value_headers(good) == []

@@ -74,6 +74,20 @@ def test_every_applicable_control_has_a_rule_with_both_cases() -> None:
     assert set(missing) <= set(crosswalk.AWAITED_RULES)
 
 
+def test_every_ruled_control_cites_no_requirement_its_rules_do_not() -> None:
+    """A control's requirements are a subset of the union of its rules' requirements, so a finding of
+    the rule names every requirement the control (and the assessor's crosswalk) names."""
+    by_id = {r.id: r for r in RULES}
+    short = {}
+    for control in crosswalk.controls():
+        found = crosswalk.mapping(control.id).rules
+        if found:
+            covered = {q for rule_id in found for q in by_id[rule_id].requirements}
+            if missing := sorted(set(control.requirements) - covered):
+                short[control.id] = missing
+    assert not short, f"controls citing requirements their rules do not: {short}"
+
+
 def test_runtime_and_not_applicable_controls_say_why() -> None:
     for control in crosswalk.controls():
         mapping = crosswalk.mapping(control.id)
@@ -109,3 +123,30 @@ def test_readme_shows_the_coverage_figure_and_links_the_crosswalk() -> None:
     assert f"for {unread} of the {len(crosswalk.controls())} controls the resource type" in " ".join(readme.split())
     with_rule, total = crosswalk.coverage()
     print(f"coverage: {with_rule}/{total} applicable Security Hub PCI DSS v4.0.1 controls with a synth rule")
+
+
+def test_aws_pci_dss_v4_conformance_pack_is_vendored_with_its_provenance() -> None:
+    data = json.loads(crosswalk.AWS_PACK_FILE.read_text(encoding="utf-8"))
+    source = data["source"]
+    assert source["repository"] == "awslabs/aws-config-rules"
+    assert source["path"].endswith("Operational-Best-Practices-for-PCI-DSS-v4.0-including-global-resourcetypes.yaml")
+    assert re.fullmatch(r"[0-9a-f]{40}", source["commit"])
+    date.fromisoformat(source["retrieved"])
+    names = [r["name"] for r in data["rules"]]
+    assert len(names) == len(set(names)) >= 100
+    assert all(set(r) == {"name", "identifier", "resource_types"} for r in data["rules"]), "rule identifiers only"
+
+
+def test_every_template_visible_aws_pack_rule_is_mapped_or_awaiting_review() -> None:
+    """AWS's pack rules that scope a resource type and have no Security Hub control are in CONFIG_PACK_RULES
+    (a synth rule) or still in AWS_PACK_AWAITING_REVIEW; the set is exactly what is left, so it only shrinks."""
+    by_control = {c.config_rule for c in crosswalk.controls()}
+    mapped = {c.name for c in crosswalk.CONFIG_PACK_RULES}
+    left = {
+        str(r["name"])
+        for r in crosswalk.aws_pack_rules()
+        if r["resource_types"] and r["name"] not in by_control and r["name"] not in mapped
+    }
+    assert left == crosswalk.AWS_PACK_AWAITING_REVIEW
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{len(left)} template-visible rules of AWS's PCI DSS v4.0 conformance pack" in readme

@@ -102,16 +102,18 @@ _EDGE = re.compile(
     r"^\s*(\w+) -> (\w+) \[label=\"(?:[^\"\\]|\\.)*\".*?tooltip=\"([^\"]*)\", comment=\"((?:[^\"\\]|\\.)*)\"",
     re.MULTILINE,
 )
-_ROW = re.compile(r'<TD ALIGN="LEFT" TITLE="([^"]+)">([^<]*)</TD>')
 
 
-def missing_flows(templates: Mapping[str, Mapping[str, Any]], dot_text: str) -> list[str]:
-    """Every security-group rule and NACL entry of the templates that no diagram shows."""
+def missing_flows(templates: Mapping[str, Mapping[str, Any]], dot_text: str, model: TemplateModel) -> list[str]:
+    """Every security-group rule of the templates that no diagram shows as a flow, and every NACL entry
+    that the rule review (which the network diagram's tier labels point to) does not list."""
+    from evidence.workpapers import rule_review
+
     edges: dict[str, str] = {}
     for _, _, tooltip, label in _EDGE.findall(dot_text):
         for ref in tooltip.split("; "):
             edges[ref] = label
-    rows = dict(_ROW.findall(dot_text))
+    rows = {row[7]: " ".join(row[1:5]) for row in rule_review(Topology(model))}
     missing = []
     for ref, rule in template_sg_rules(templates):
         if {k: rule.get(k) for k in NO_EGRESS} == NO_EGRESS:
@@ -340,7 +342,10 @@ def test_every_security_group_rule_and_nacl_entry_is_a_flow_in_the_diagrams(evid
         (evidence.directory / DIAGRAM_DIR / f"network-{region}.dot").read_text(encoding="utf-8")
         for region in Topology(evidence.model).regions
     )
-    assert missing_flows(templates, dots) == []
+    assert missing_flows(templates, dots, evidence.model) == []
+    # The NACL tables are in the rule review, not drawn: each tier's label names its NACL and its count.
+    assert "<TABLE" not in dots
+    assert re.search(r"NACL [^\\]+: \d+ entries \(rule review\)", dots)
 
 
 def _with_extra_rules(model: TemplateModel) -> dict[str, Any]:
@@ -385,12 +390,13 @@ def _model_like(model: TemplateModel, templates: Mapping[str, Mapping[str, Any]]
 def test_a_rule_added_to_a_template_but_missing_from_the_diagram_is_noticed(evidence: Evidence) -> None:
     changed = _with_extra_rules(evidence.model)
     stale_diagrams = _network_dots(evidence.model)
-    missing = missing_flows(changed, stale_diagrams)
+    missing = missing_flows(changed, stale_diagrams, evidence.model)
     assert len(missing) == 2, missing
     assert any("ExtraSshIngress" in m for m in missing)
     assert any("ExtraAclEntry" in m for m in missing)
-    fresh = _network_dots(_model_like(evidence.model, changed))
-    assert missing_flows(changed, fresh) == []
+    changed_model = _model_like(evidence.model, changed)
+    fresh = _network_dots(changed_model)
+    assert missing_flows(changed, fresh, changed_model) == []
     assert re.search(r'comment="tcp 22\\nCIDR \(ingress\)"', fresh)
 
 

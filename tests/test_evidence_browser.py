@@ -90,3 +90,22 @@ def test_each_pdf_page_holds_whole_diagram_parts_that_fit_it(report_html: Path, 
             assert abs(width - PAGE_PT[0]) < 1.5, (width, height)
             assert abs(height - PAGE_PT[1]) < 1.5, (width, height)
     print(f"diagram parts {len(checked.parts)}, report pages {len(pdf_pages(report_pdf))}")
+
+
+# Parts per diagram in the HTML as this layout reaches them on the default app (issue 20: one part a page
+# is the goal, not reached). The network diagram went from 12 to 10 when its NACL tables moved to the
+# rule review, and to 6 drawn left to right; the data flow from 15 to 4 with its hop numbers as xlabels
+# beside their arrows instead of nodes on them; the security-services diagram from 12 to 9 (tighter
+# spacing). A change that adds parts fails here; one that removes them lowers the figure.
+PARTS_AT_MOST = {"network": 6, "data-flow": 4, "security-services": 9}
+
+
+def test_each_diagram_takes_at_most_its_stated_number_of_parts(report_html: Path) -> None:
+    import re
+
+    names = re.findall(r'<figure class="diagram" data-diagram="([^"]+)"', report_html.read_text(encoding="utf-8"))
+    counts = {name: names.count(name) for name in sorted(set(names))}
+    print("diagram parts:", ", ".join(f"{name} {count}" for name, count in counts.items()))
+    for name, count in counts.items():
+        kind = name.split("-us-")[0].split("-eu-")[0]
+        assert count <= PARTS_AT_MOST[kind], (name, count)

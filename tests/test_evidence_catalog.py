@@ -156,3 +156,27 @@ def test_the_ids_list_marks_how_each_identifier_was_checked() -> None:
     for procedure, paraphrase in catalog.TESTING_PROCEDURES.values():
         if marks[procedure].startswith("tree") and procedure.count(".") >= 2 and procedure[-1].isalpha():
             assert "not compared" in paraphrase, procedure
+
+
+def test_every_identifier_a_work_paper_heading_cites_exists_in_v4_0_1() -> None:
+    """The work papers' headings (Inventory (12.5.1), Segmentation testing (11.4.5, 11.4.6), ...) cite
+    requirements too; each is in the list. A one-resource model builds every paper without a synth."""
+    import re
+
+    from evidence.topology import Topology
+    from evidence.workpapers import all_workpapers
+    from pci_rules.model import StackTemplate, TemplateModel
+
+    model = TemplateModel(
+        [
+            StackTemplate(
+                "S", {"Resources": {"X": {"Type": "AWS::S3::Bucket"}}}, account="111111111111", region="eu-west-1"
+            )
+        ]
+    )
+    cited: set[str] = set()
+    for paper in all_workpapers(model, Topology(model)):
+        for group in re.findall(r"\(([\d., ]+)\)", paper.title):
+            cited |= {part.strip() for part in group.split(",")}
+    assert {"12.5.1", "6.3.2", "11.4.5", "11.4.6", "12.8.5", "12.9", "3.7"} <= cited
+    assert cited <= IDS, sorted(cited - IDS)

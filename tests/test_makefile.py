@@ -65,6 +65,8 @@ def test_synth_installs_only_what_synth_needs_and_empties_cdk_out_first() -> Non
     synth = next(i for i, line in enumerate(lines) if "synth --quiet -c env=envs/example.yaml" in line)
     assert "rm -rf cdk.out" in lines[:synth]
     assert "node_modules/.bin/cdk" in lines[synth]
+    # The pack's post-synth check: CDK's own acknowledge() cannot silence a never-acknowledgeable rule.
+    assert lines[synth + 1] == ".venv/bin/python -m pci_rules.check cdk.out"
 
 
 def test_test_installs_the_scanners_venv() -> None:

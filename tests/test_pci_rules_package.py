@@ -8,6 +8,7 @@ neither the landing zone's stacks nor its configuration.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -29,7 +30,24 @@ from tests.conftest import ROOT, Delivered, Synthesized
 from tests.fork import app as fork_app
 
 PACKAGE = ROOT / "pci_rules"
-PROJECT = tomllib.loads((PACKAGE / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+PYPROJECT = tomllib.loads((PACKAGE / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]
+(BUILD_REQUIRES,) = PYPROJECT["build-system"]["requires"]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def test_the_build_backend_is_pinned_in_the_dev_requirements() -> None:
+    """The wheel test builds without isolation from .venv: requirements-dev.txt's setuptools meets the pack's
+    build requirement, and the wheel test passes --no-build-isolation and --no-index."""
+    assert BUILD_REQUIRES.startswith("setuptools>=")
+    pins = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+    (pinned,) = re.findall(r"^setuptools==(\S+)$", pins, flags=re.MULTILINE)
+    assert _version(pinned) >= _version(BUILD_REQUIRES.split(">=", 1)[1])
+    source = Path(__file__).read_text(encoding="utf-8")
+    assert '"--no-build-isolation", "--no-index"' in source
 
 
 def test_the_distribution_has_its_version_changelog_and_readme() -> None:
@@ -60,8 +78,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     source = tmp / "source" / "pci_rules"
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
     dist = tmp / "dist"
-    # PEP 517 with the declared backend, as tests/test_packaging.py builds the constructs' wheel.
-    build = _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), "."], source)
+    # PEP 517 with the declared backend, from .venv's own setuptools (requirements-dev.txt): no isolated
+    # build environment, no index, so the test never downloads anything.
+    backend = BUILD_REQUIRES.split(">=", 1)[1]
+    have = importlib.metadata.version("setuptools")
+    if _version(have) < _version(backend):
+        pytest.fail(
+            f"setuptools {have} in .venv; pci_rules/pyproject.toml needs >= {backend}: install"
+            f" requirements-dev.txt's setuptools pin (make deps)"
+        )
+    wheel_args = ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(dist), "."]
+    build = _run([sys.executable, "-m", "pip", *wheel_args], source)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = dist.glob("pci_dss_v4_cdk_rules-*.whl")
     target = tmp / "venv"

@@ -51,11 +51,22 @@ from card_vault.models import (
 )
 from card_vault.pan import find_pans, luhn_valid, mask_pans, masked_view
 from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
+from card_vault.store import Reservation
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Tokenized
 
 CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
 CLIENT_ISSUER_HEADER = "x-amzn-mtls-clientcert-issuer"
+# Every header the load balancer's mutual TLS adds ("Mutual authentication with TLS in Application Load
+# Balancer", ELB User Guide: -Serial-Number, -Issuer, -Subject, -Validity, -Leaf). The guide does not say a
+# client-sent header of the same name is removed, and with single-value headers "the load balancer uses the
+# last value sent by the client" for a repeated name (ELB API reference, TargetGroupAttribute
+# lambda.multi_value_headers.enabled). The target group therefore sends multi-value headers
+# ("Lambda functions as targets", ELB User Guide, multi-value headers) and a name given more than once is refused.
+MTLS_HEADER_PREFIX = "x-amzn-mtls-clientcert-"
+MTLS_HEADERS = frozenset(
+    MTLS_HEADER_PREFIX + suffix for suffix in ("serial-number", "issuer", "subject", "validity", "leaf")
+)
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 MAX_BODY_BYTES = 4096
 # 100 cards at the schema's maximum sizes fit, however a JSON encoder escapes them: 134,411 bytes with
@@ -72,6 +83,8 @@ SIBLING_METRIC = "SiblingCards"
 # Every card tokenized (known or new), all clients together (dimension `service` only): what the
 # GenerateMac-volume alarm compares the account's CloudTrail GenerateMac events with (r19 F2).
 TOKENIZED_METRIC = "CardsTokenized"
+# Requests refused for a repeated (or single-value) X-Amzn-Mtls-Clientcert-* header.
+FORGED_MTLS_METRIC = "ForgedMtlsHeaders"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
@@ -252,9 +265,14 @@ def create_app() -> ALBResolver:
             )
             return _error(422, "validation failed", details)
         vault, _ = runtime.current()
-        refused = _spend_budget(caller, 1) or _refuse_siblings(caller, [request])
+        refused = _spend_budget(caller, 1)
         if refused is not None:
             return refused
+        # Reserved before the key is looked at: a replay or a mismatch counts as a new sibling would,
+        # so an Idempotency-Key is no way around the sibling limit or the metrics (red team r19b H1).
+        reservation = _reserve_siblings(caller, [request])
+        if isinstance(reservation, Response):
+            return reservation
         if key is None:
             result = vault.tokenize(request, client_id=client)
         else:
@@ -265,13 +283,18 @@ def create_app() -> ALBResolver:
                     "tokenize refused: idempotency key reused",
                     extra={"event": "idempotency_mismatch", "client": client},
                 )
+                count_answers(client, [], reservation)
                 return _error(
                     422,
                     "validation failed",
-                    [{"field": "Idempotency-Key", "reason": "was used with a different request"}],
+                    [
+                        {
+                            "field": "Idempotency-Key",
+                            "reason": "was used with a different request; it answers no further request",
+                        }
+                    ],
                 )
-        if not result.replayed:
-            count_answers(client, [result], _siblings(client, [result]))
+        count_answers(client, [result], reservation)
         logger.info(
             "idempotent replay"
             if result.replayed
@@ -326,29 +349,28 @@ def create_app() -> ALBResolver:
             headers={"Retry-After": str(budget.retry_after)},
         )
 
-    def _sibling_refusals(client: ClientSettings, requests: list[TokenizeRequest]) -> tuple[set[tuple[str, str]], int]:
-        """The (first six, last four) pairs of `requests` the client may not tokenize now, and seconds to wait."""
-        vault, settings = runtime.current()
-        return vault.sibling_refusals(
-            client.id,
-            sorted({masked_view(r.pan) for r in requests}),
-            limit=settings.sibling_limit,
-            window_seconds=settings.sibling_window_seconds,
-        )
-
     def _sibling_reason(retry_after: int) -> str:
         _, settings = runtime.current()
         return (
-            f"this client made {settings.sibling_limit} new cards with the same first six and last four digits"
+            f"this client sent {settings.sibling_limit} cards with the same first six and last four digits"
             f" within {settings.sibling_window_seconds // 60} minutes; retry after {retry_after} seconds"
         )
 
-    def _refuse_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> Response[str] | None:
-        """A 429 (nothing stored) when the card's first six and last four reached the sibling limit, stored
-        card or not: the refusal says nothing about whether this number is stored (red-team r19 F1)."""
-        refused, retry_after = _sibling_refusals(client, requests)
+    def _reservations(client: ClientSettings, requests: list[TokenizeRequest]) -> list[Reservation]:
+        vault, settings = runtime.current()
+        return vault.reserve_siblings(
+            client.id, requests, limit=settings.sibling_limit, window_seconds=settings.sibling_window_seconds
+        )
+
+    def _reserve_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> int | Response[str]:
+        """The request's sibling cards once reserved, or a 429 (nothing stored) when the card's first six and
+        last four reached the sibling limit, stored card or not: the refusal says nothing about whether this
+        number is stored (red-team r19 F1)."""
+        reservations = _reservations(client, requests)
+        refused = [r for r in reservations if not r.granted]
         if not refused:
-            return None
+            return sum(r.siblings for r in reservations)
+        retry_after = max(r.retry_after for r in refused)
         logger.warning(
             "tokenize refused: sibling limit",
             extra={"event": "sibling_limited", "client": client.id, "retry_after": retry_after},
@@ -359,13 +381,6 @@ def create_app() -> ALBResolver:
             body=json.dumps({"error": "card search refused", "reason": _sibling_reason(retry_after)}),
             headers={"Retry-After": str(retry_after)},
         )
-
-    def _siblings(client_id: str, results: list[Tokenized]) -> int:
-        """How many new cards of `results` have a sibling (counted towards the limit)."""
-        if not any(r.created for r in results):
-            return 0
-        vault, settings = runtime.current()
-        return vault.count_siblings(client_id, results, window_seconds=settings.sibling_window_seconds)
 
     def _validated(item: object) -> TokenizeRequest | list[dict[str, str]]:
         """One card of a batch: its request, or its errors (vault field names only, no value echoed)."""
@@ -398,13 +413,18 @@ def create_app() -> ALBResolver:
             )
         checked: list[TokenizeRequest | list[dict[str, str]] | str] = [_validated(item) for item in cards]
         valid = [c for c in checked if isinstance(c, TokenizeRequest)]
+        siblings = 0
         if valid:
             refused = _spend_budget(caller, len(valid))
             if refused is not None:
                 return refused
-            # Cards whose first six and last four reached the sibling limit: refused one by one (429 each).
-            searched, retry_after = _sibling_refusals(caller, valid)
+            # Every card reserved in its pair's sibling count before anything is stored, a pair's cards
+            # all or none (red team r19b M2); cards of a refused pair get a 429 each.
+            reservations = _reservations(caller, valid)
+            siblings = sum(r.siblings for r in reservations)
+            searched = {r.pair for r in reservations if not r.granted}
             if searched:
+                retry_after = max(r.retry_after for r in reservations if not r.granted)
                 reason = _sibling_reason(retry_after)
                 checked = [
                     reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
@@ -428,7 +448,7 @@ def create_app() -> ALBResolver:
             else:
                 answers.append({"index": index, "status": 422, "details": item})
         if outcomes:
-            count_answers(caller.id, outcomes, _siblings(caller.id, outcomes))
+            count_answers(caller.id, outcomes, siblings)
         summary = {
             "created": sum(1 for r in outcomes if r.created),
             "existing": sum(1 for r in outcomes if not r.created),
@@ -544,12 +564,76 @@ def create_app() -> ALBResolver:
 
 
 def finish(response: dict[str, Any]) -> dict[str, Any]:
-    """Security headers on every response; any card number in a body masked (last line of defence)."""
-    headers = {**(response.get("headers") or {}), **SECURITY_HEADERS}
-    response["headers"] = headers
+    """Security headers on every response; any card number in a body masked (last line of defence).
+
+    Always in the multi-value shape ("Lambda functions as targets", ELB User Guide: with multi-value
+    headers enabled the load balancer reads `multiValueHeaders` of the response, not `headers`).
+    """
+    multi: dict[str, list[str]] = {}
+    for name, value in (response.pop("headers", None) or {}).items():
+        multi.setdefault(name, []).append(value)
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        multi.setdefault(name, []).extend(values if isinstance(values, list) else [values])
+    for name, value in SECURITY_HEADERS.items():
+        multi[name] = [value]
+    response["multiValueHeaders"] = multi
     if isinstance(response.get("body"), str):
         response["body"] = mask_pans(response["body"])
     return response
+
+
+def header_name_ref(name: str) -> str:
+    """A header name for the log: one of the load balancer's own mTLS names as is, any other as a fingerprint."""
+    return name if name in MTLS_HEADERS else text_ref(name)
+
+
+def single_value_view(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The event with `headers` made from `multiValueHeaders` (lower-case names, last value), and a refusal.
+
+    The refusal (None when the request may go on) is a fixed reason, never client text:
+    - any `X-Amzn-Mtls-Clientcert-*` name given more than once (case-insensitive): a client-sent copy
+      beside the load balancer's;
+    - an event without `multiValueHeaders` that carries such a header: repeats cannot be seen, so the
+      target group's multi-value attribute is off and no certificate header can be trusted.
+    Each refusal is logged with header names (fingerprints for names not the load balancer's) and value
+    fingerprints only, and counted in the `ForgedMtlsHeaders` metric.
+    """
+    multi = event.get("multiValueHeaders")
+    if not isinstance(multi, dict):
+        headers = event.get("headers")
+        names = [str(n).lower() for n in headers] if isinstance(headers, dict) else []
+        if any(n.startswith(MTLS_HEADER_PREFIX) for n in names):
+            _log_forged(
+                "single-value event",
+                sorted({header_name_ref(n) for n in names if n.startswith(MTLS_HEADER_PREFIX)}),
+                [],
+            )
+            return event, "client certificate headers not in multi-value form"
+        return event, None
+    values: dict[str, list[str]] = {}
+    for name, given in multi.items():
+        listed = given if isinstance(given, list) else [given]
+        values.setdefault(str(name).lower(), []).extend(v for v in listed if isinstance(v, str))
+    view = {**event, "headers": {name: given[-1] for name, given in values.items() if given}}
+    repeated = sorted(n for n, given in values.items() if n.startswith(MTLS_HEADER_PREFIX) and len(given) > 1)
+    if repeated:
+        refs = [text_ref(v) for n in repeated for v in values[n]]
+        _log_forged("repeated", [header_name_ref(n) for n in repeated], refs)
+        return view, "client certificate header repeated"
+    return view, None
+
+
+def _log_forged(kind: str, names: list[str], value_refs: list[str]) -> None:
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    logger.warning(
+        "request refused: client certificate headers",
+        extra={"event": "auth_failure", "reason": kind, "headers": names, "value_refs": value_refs},
+    )
+    metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    metrics.set_timestamp(metric_timestamp())
+    metrics.add_metric(FORGED_MTLS_METRIC, MetricUnit.Count, 1)
+    metrics.flush_metrics()
 
 
 app = create_app()
@@ -558,7 +642,18 @@ app = create_app()
 def handle(resolver: ALBResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Resolve one ALB event; never raises, never answers without the security headers."""
     try:
-        return finish(resolver.resolve(event, context))
+        view, refusal = single_value_view(event) if isinstance(event, dict) else (event, None)
+        if refusal is not None:
+            return finish(
+                {
+                    "statusCode": 403,
+                    "statusDescription": "403 Forbidden",
+                    "isBase64Encoded": False,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps({"error": "forbidden", "reason": refusal}),
+                }
+            )
+        return finish(resolver.resolve(view, context))
     except Exception as err:  # a failure outside the resolver (settings, middleware): no detail out
         logger.exception("request failed", extra={"event": "error", "error_type": type(err).__name__})
         return finish(
@@ -575,7 +670,11 @@ def handle(resolver: ALBResolver, event: dict[str, Any], context: LambdaContext)
 @logger.inject_lambda_context
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    multi = event.get("multiValueHeaders") if isinstance(event, dict) else None
     headers = event.get("headers") if isinstance(event, dict) else None
-    header = headers.get("x-amzn-trace-id") if isinstance(headers, dict) else None
+    given = multi.get("x-amzn-trace-id") if isinstance(multi, dict) else None
+    header = given[-1] if isinstance(given, list) and given else None
+    if header is None and isinstance(headers, dict):
+        header = headers.get("x-amzn-trace-id")
     logger.set_correlation_id(trace_root(header if isinstance(header, str) else None))
     return handle(app, event, context)

@@ -67,11 +67,30 @@ class Budget:
 
 @dataclass(frozen=True)
 class IdempotentAnswer:
-    """The first answer stored under an idempotency key, and the fingerprint of its request."""
+    """A live idempotency key's answer (`vault.idempotent_answer`, migration 0018): the first request's
+    status and response replayed, or `locked` (the key was sent with a different request: that use and
+    every later one, right guess or wrong, get the same refusal)."""
 
-    request_hash: bytes
-    status: int
-    response: str
+    locked: bool
+    status: int = 0
+    response: str = ""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One (first six, last four) pair's sibling reservation: `cards` granted or refused, the pair's count
+    in its window before it (`earlier`), and the seconds until that window ends."""
+
+    pair: tuple[str, str]
+    cards: int
+    granted: bool
+    earlier: int
+    retry_after: int
+
+    @property
+    def siblings(self) -> int:
+        """The reserved cards that share the pair with an earlier card of the window (`SiblingCards`)."""
+        return self.cards - (1 if self.earlier == 0 else 0) if self.granted else 0
 
 
 @dataclass(frozen=True)
@@ -136,18 +155,12 @@ class _KeyTakenError(Exception):
     """Rolls back a transaction whose idempotency key another request holds."""
 
 
-# An Idempotency-Key's answer, stored unless a live one is (an expired one is replaced); RETURNING 1 when stored.
-_REMEMBER_KEY = """
-    INSERT INTO vault.idempotency_keys AS k
-        (client_id, key_hash, token, request_hash, status, response, expires_at)
-    VALUES (%(client)s, %(key)s, %(token)s, %(req)s, %(status)s, %(response)s,
-        now() + make_interval(secs => %(ttl)s))
-    ON CONFLICT (client_id, key_hash) DO UPDATE
-        SET token = EXCLUDED.token, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
-            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
-        WHERE k.expires_at <= now()
-    RETURNING 1
-"""
+# An Idempotency-Key's answer, stored unless a live one is (an expired one is replaced); true when stored.
+# A client-scoped SECURITY DEFINER function (migration 0018): the API login reads no key row.
+_REMEMBER_KEY = (
+    "SELECT vault.remember_idempotent_key(%(client)s, %(key)s, %(token)s, %(req)s, %(status)s::smallint,"
+    " %(response)s, %(ttl)s)"
+)
 
 
 class CardStore:
@@ -218,53 +231,32 @@ class CardStore:
         assert row is not None
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
 
-    def sibling_refusals(
-        self, client_id: str, pairs: list[tuple[str, str]], *, limit: int, window_seconds: int
-    ) -> tuple[set[tuple[str, str]], int]:
-        """The (first six, last four) pairs of `pairs` whose sibling count in the current window reached
-        `limit` (red-team r19 F1), and the seconds until that window ends. One read of an unlogged table."""
-        if not pairs:
-            return set(), 0
+    def reserve_siblings(
+        self, client_id: str, cards: dict[tuple[str, str], int], *, limit: int, window_seconds: int
+    ) -> list[Reservation]:
+        """Reserve each (first six, last four) pair's cards in the client's sibling counts before they are
+        tokenized, all of a pair or none (`vault.reserve_siblings`, migration 0018): one statement, one
+        row lock per pair, so concurrent requests cannot pass the limit together (red team r19b M2)."""
+        if not cards:
+            return []
+        pairs = sorted(cards)
         with self._pool.connection() as conn:
             rows = conn.execute(
-                """
-                WITH w AS (
-                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
-                )
-                SELECT s.first6::text, s.last4::text,
-                       ceil(extract(epoch FROM w.start + make_interval(secs => %(w)s) - clock_timestamp()))::int
-                FROM vault.sibling_counts s, w
-                WHERE s.client_id = %(client)s AND s.window_start = w.start AND s.siblings >= %(limit)s
-                  AND (s.first6, s.last4) IN (SELECT * FROM unnest(%(f)s::bpchar[], %(l)s::bpchar[]))
-                """,
-                {
-                    "client": client_id,
-                    "w": window_seconds,
-                    "limit": limit,
-                    "f": [p[0] for p in pairs],
-                    "l": [p[1] for p in pairs],
-                },
-            ).fetchall()
-        return {(str(r[0]), str(r[1])) for r in rows}, max([1, *(int(r[2]) for r in rows)])
-
-    def count_siblings(self, client_id: str, new_cards: list[tuple[str, str, str]], *, window_seconds: int) -> int:
-        """Count the new cards (token, first six, last four) that share first six and last four with another
-        card of the client into the current window's sibling counts; returns how many did. One statement."""
-        if not new_cards:
-            return 0
-        # A SECURITY DEFINER function (migration 0014): the API login reads no card row and cannot lower a count.
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT vault.count_siblings(%s, %s, %s, %s, %s)",
+                "SELECT first6, last4, granted, earlier, retry_after FROM vault.reserve_siblings("
+                "%s, %s::text[], %s::text[], %s::integer[], %s, %s)",
                 (
                     client_id,
-                    [c[0] for c in new_cards],
-                    [c[1] for c in new_cards],
-                    [c[2] for c in new_cards],
+                    [p[0] for p in pairs],
+                    [p[1] for p in pairs],
+                    [cards[p] for p in pairs],
+                    limit,
                     window_seconds,
                 ),
-            ).fetchone()
-        return int(row[0]) if row else 0
+            ).fetchall()
+        return [
+            Reservation((str(r[0]), str(r[1])), cards[(str(r[0]), str(r[1]))], bool(r[2]), int(r[3] or 0), int(r[4]))
+            for r in rows
+        ]
 
     def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
         """Take one detokenization from the caller's budget of `limit` per window, or refuse (the same
@@ -292,15 +284,23 @@ class CardStore:
         assert row is not None
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
 
-    def idempotent_answer(self, client_id: str, key_hash: bytes) -> IdempotentAnswer | None:
-        """The live answer stored under this client's key, or None (never used, or expired)."""
+    def idempotent_answer(
+        self, client_id: str, key_hash: bytes, request_hashes: list[bytes]
+    ) -> IdempotentAnswer | None:
+        """The live answer under this client's key for a request with one of `request_hashes` (its
+        fingerprint under each HMAC key version held), `locked`, or None (never used, or expired).
+        A client-scoped function (migration 0018): the database compares the fingerprints, the API
+        login reads no key row, and a mismatch locks the key."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT request_hash, status, response FROM vault.idempotency_keys"
-                " WHERE client_id = %s AND key_hash = %s AND expires_at > now()",
-                (client_id, key_hash),
+                "SELECT outcome, status, response FROM vault.idempotent_answer(%s, %s, %s::bytea[])",
+                (client_id, key_hash, request_hashes),
             ).fetchone()
-        return None if row is None else IdempotentAnswer(bytes(row[0]), int(row[1]), str(row[2]))
+        if row is None:
+            return None
+        if row[0] != "replay":
+            return IdempotentAnswer(locked=True)
+        return IdempotentAnswer(locked=False, status=int(row[1]), response=str(row[2]))
 
     def insert_idempotent(
         self,
@@ -308,13 +308,15 @@ class CardStore:
         *,
         key_hash: bytes,
         request_hash: bytes,
+        request_hashes: list[bytes],
         answer: Callable[[StoredCard, bool], tuple[int, str]],
         ttl_seconds: int,
     ) -> tuple[StoredCard, bool] | Replay:
         """Insert `card` and store its answer under the key in one transaction.
 
         When the key is already live (a concurrent or earlier request), nothing of this request is
-        kept (the transaction rolls back) and the stored answer is returned as a `Replay`.
+        kept (the transaction rolls back) and that key's answer for `request_hashes` (this request's
+        fingerprint under each HMAC key version held) is returned as a `Replay`.
         """
         with self._pool.connection() as conn:
             try:
@@ -333,13 +335,13 @@ class CardStore:
                             "ttl": ttl_seconds,
                         },
                     ).fetchone()
-                    if row is None:
+                    if row is None or not row[0]:
                         raise _KeyTakenError
             except _KeyTakenError:
                 pass
             else:
                 return stored, created
-        existing = self.idempotent_answer(card.client_id, key_hash)
+        existing = self.idempotent_answer(card.client_id, key_hash, request_hashes)
         if existing is None:  # expired between the two statements
             raise LookupError("idempotency key expired during the request; retry")
         return Replay(existing)
@@ -351,6 +353,7 @@ class CardStore:
         key_hash: bytes,
         token: str,
         request_hash: bytes,
+        request_hashes: list[bytes],
         status: int,
         response: str,
         ttl_seconds: int,
@@ -369,9 +372,9 @@ class CardStore:
                     "ttl": ttl_seconds,
                 },
             ).fetchone()
-        if row is not None:
+        if row is not None and row[0]:
             return None
-        existing = self.idempotent_answer(client_id, key_hash)
+        existing = self.idempotent_answer(client_id, key_hash, request_hashes)
         if existing is None:  # expired between the two statements
             raise LookupError("idempotency key expired during the request; retry")
         return existing

@@ -15,10 +15,10 @@ from pci_rules.rule import Check, rule
     id="PCI4-IAM-PERMISSIONS-BOUNDARY",
     requirements=("7.2.1", "7.2.2"),
     description="Every IAM role carries a permissions boundary in the rendered template.",
-    fix="Attach the boundary to the role (the landing zone's PermissionsBoundaryAspect on its scope); never"
-    " delete PermissionsBoundary with an escape hatch.",
+    fix="Set PermissionsBoundary on every role (CDK: iam.PermissionsBoundary.of(scope).apply(policy), or an"
+    " Aspect that sets it on each CfnRole); never delete PermissionsBoundary with an escape hatch.",
 )
 def every_role_has_a_boundary(model: TemplateModel) -> Iterator[Check]:
     for role in model.resources("AWS::IAM::Role"):
-        boundary = role.prop("PermissionsBoundary")
+        boundary = role.reference("PermissionsBoundary")  # presence only: an ARN built by Fn::Join is fine
         yield Check(role, bool(boundary), "" if boundary else "no PermissionsBoundary")

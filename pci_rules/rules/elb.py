@@ -91,7 +91,7 @@ def _logs(model: TemplateModel, acl: Resource) -> bool:
 
 @rule(
     id="PCI4-WAF-LOGGING",
-    requirements=("10.2.1", "6.4.2"),
+    requirements=("10.2.1", "6.4.2", "10.4.2"),
     description="Every AWS WAF web ACL has a logging configuration.",
     fix="Add an AWS::WAFv2::LoggingConfiguration for the web ACL to an aws-waf-logs-* destination.",
 )

@@ -52,7 +52,7 @@ def lambda_log_group(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-LAMBDA-SUPPORTED-RUNTIME",
-    requirements=("6.3.3",),
+    requirements=("6.3.3", "12.3.4"),
     description="No Lambda function uses a runtime AWS has deprecated (no more security patches).",
     fix="Move the function to a supported runtime (python3.11+, nodejs20.x+, java17+, ...).",
 )

@@ -124,11 +124,57 @@ def kms_custodian_separation(model: TemplateModel) -> Iterator[Check]:
         yield Check(key, not problems, "; ".join(problems))
 
 
+# Condition keys that confine kms:Decrypt on every key to some keys or one path: kms:ViaService (only
+# through the named services), kms:CallerAccount (only keys used by this account's identities) and
+# kms:ResourceAliases (only keys with the named aliases) ("Condition keys for AWS KMS", AWS KMS Developer
+# Guide). kms:GrantIsForAWSResource is left out: it applies to CreateGrant, ListGrants and RevokeGrant
+# only ("Controlling access to grants", same guide), never to Decrypt.
+SCOPING_CONDITION_KEYS = ("kms:viaservice", "kms:calleraccount", "kms:resourcealiases")
+# A key ID no real key has: a Resource pattern matching it matches every key ID.
+_ANY_KEY_ID = "key/00000000-any-key-0000"
+
+
+def _rendered(value: object) -> str | None:
+    """A Resource entry as a string: an `Fn::Join` whose non-literal parts (pseudo parameters, attributes)
+    stand for literal text, which globs nothing."""
+    if isinstance(value, str):
+        return value
+    join = value.get("Fn::Join") if isinstance(value, Mapping) else None
+    if isinstance(join, list) and len(join) == 2 and isinstance(join[1], list):
+        return str(join[0]).join(p if isinstance(p, str) else "literal" for p in join[1])
+    return None
+
+
+def _every_key(resource: object) -> bool:
+    """Whether a Resource entry globs every KMS key: `*`, or a kms ARN whose key part (or whole) is a
+    wildcard (arn:aws:kms:*:*:key/*, arn:aws:kms:us-east-1:111122223333:*, arn:*:kms:*)."""
+    text = _rendered(resource)
+    if text is None:
+        return False
+    parts = text.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        sample = ":".join((*parts[:2], "kms", *parts[3:5], _ANY_KEY_ID))
+    else:
+        sample = f"arn:aws:kms:us-east-1:111122223333:{_ANY_KEY_ID}"
+    return fnmatch.fnmatchcase(sample, text)
+
+
+def _scoped(statement: Mapping[str, Any]) -> bool:
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        return False
+    keys = {str(k).lower() for block in condition.values() if isinstance(block, Mapping) for k in block}
+    return bool(keys & set(SCOPING_CONDITION_KEYS))
+
+
 @rule(
     id="PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS",
     requirements=("3.6.1", "7.2.1", "7.2.2"),
-    description="No IAM identity policy allows kms:Decrypt or kms:ReEncryptFrom on every key (Resource `*`).",
-    fix="Name the key ARNs in Resource, or scope `*` with a kms:ViaService or kms:ResourceAliases condition.",
+    description="No IAM identity policy allows kms:Decrypt or kms:ReEncryptFrom on every key (`*` or a key/* ARN).",
+    fix=(
+        "Name the key ARNs in Resource, or scope every-key access with a kms:ViaService, kms:CallerAccount or"
+        " kms:ResourceAliases condition."
+    ),
 )
 def kms_no_decrypt_on_all_keys(model: TemplateModel) -> Iterator[Check]:
     for identity in model.resources(*IAM_IDENTITY_TYPES):
@@ -139,8 +185,8 @@ def kms_no_decrypt_on_all_keys(model: TemplateModel) -> Iterator[Check]:
             for document in identity_policy_documents(identity)
             for s in statements(document)
             if s.get("Effect") == "Allow"
-            and not s.get("Condition")
-            and "*" in as_list(s.get("Resource"))
+            and not _scoped(s)
+            and any(_every_key(resource) for resource in as_list(s.get("Resource")))
             and _grants(actions_of(s), ("kms:Decrypt", "kms:ReEncryptFrom"))
         ]
         yield Check(identity, not bad, f"statements {bad} allow decryption with every key" if bad else "")

@@ -30,8 +30,8 @@ def _denies_other_grants(statement: Mapping[str, Any]) -> bool:
     id="PCI4-KMS-GRANTS-FOR-AWS-RESOURCES",
     requirements=("3.6.1", "7.2.2"),
     description="Every customer-managed key's policy denies kms:CreateGrant unless kms:GrantIsForAWSResource.",
-    fix="Add a Deny of kms:CreateGrant for Principal '*' with Bool kms:GrantIsForAWSResource 'false'"
-    " (pci_constructs.key_ring.only_grants_for_aws_resources).",
+    fix="Add a key policy statement: Effect Deny, Principal '*', Action kms:CreateGrant, Resource '*',"
+    " Condition Bool kms:GrantIsForAWSResource 'false' (CDK: key.add_to_resource_policy(...)).",
 )
 def kms_grants_only_for_aws_resources(model: TemplateModel) -> Iterator[Check]:
     for key in model.resources("AWS::KMS::Key"):

@@ -91,7 +91,7 @@ def rds_tls_forced(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-LOG-EXPORTS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.4.2"),
     description="Every RDS database exports its engine logs to CloudWatch Logs.",
     fix="Set EnableCloudwatchLogsExports (CDK: cloudwatch_logs_exports=[...]).",
 )
@@ -129,11 +129,12 @@ def rds_proxy_tls(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-RDS-MINOR-UPGRADES",
     requirements=("6.3.3",),
-    description="Every RDS database takes minor engine versions (security patches) automatically.",
-    fix="Leave AutoMinorVersionUpgrade on (it defaults to true).",
+    description="Every RDS DB instance and DB cluster takes minor engine versions (security patches) automatically.",
+    fix="Leave AutoMinorVersionUpgrade on (it defaults to true) on the DB instance and the DB cluster.",
 )
 def rds_minor_upgrades(model: TemplateModel) -> Iterator[Check]:
-    for db in model.resources("AWS::RDS::DBInstance"):
+    # Security Hub RDS.35 checks AWS::RDS::DBCluster's AutoMinorVersionUpgrade, RDS.13 the instance's.
+    for db in model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
         off = is_false(db.prop("AutoMinorVersionUpgrade"))
         yield Check(db, not off, "AutoMinorVersionUpgrade is false" if off else "")
 

@@ -7,15 +7,45 @@ from pci_rules.rule import Check, rule
 from pci_rules.rules._common import flatten, is_customer_key
 
 MAX_ROTATION_DAYS = 90  # PCI DSS 8.3.9: at least every 90 days when the secret is the only factor
+# A cron that fires in every month fires at least every 62 days (a day-of-month 31 skips at most one month).
+MONTHLY_DAYS = 31
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _month(text: str) -> int:
+    return _MONTHS.index(text.upper()) + 1 if text.upper() in _MONTHS else int(text)
+
+
+def _months(field: str) -> set[int] | None:
+    """The months a cron month field (`*`, `?`, `3`, `JAN-JUN`, `*/2`, `1,4,7`) fires in; None if unreadable."""
+    found: set[int] = set()
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        try:
+            first, last = (1, 12) if span in ("*", "?") else (_month(a) for a in (span.split("-", 1) * 2)[:2])
+            found |= set(range(first, last + 1, int(step) if step else 1))
+        except ValueError:
+            return None
+    return found
 
 
 def _days(expression: object) -> int | None:
-    """`rate(30 days)` -> 30; anything else (a cron) -> None."""
+    """The most days between two rotations of a Secrets Manager `ScheduleExpression`, or None if unknown:
+    `rate(N days)`, `rate(N hours)` (a day or less), `cron(min hour day-of-month month day-of-week year)`
+    that fires in every month of every year ("Rotation schedules", AWS Secrets Manager User Guide)."""
     text = flatten(expression).strip()
     if text.startswith("rate(") and text.endswith(")"):
-        amount, _, unit = text[5:-1].partition(" ")
-        if amount.isdigit():
-            return int(amount) * (1 if unit.startswith("day") else 7 if unit.startswith("week") else 0) or None
+        amount, _, unit = text[5:-1].strip().partition(" ")
+        if not amount.isdigit() or int(amount) == 0:
+            return None
+        if unit.startswith("hour"):
+            return max(1, -(-int(amount) // 24))
+        return int(amount) * (1 if unit.startswith("day") else 7 if unit.startswith("week") else 0) or None
+    if text.startswith("cron(") and text.endswith(")"):
+        fields = text[5:-1].split()
+        if len(fields) not in (5, 6) or (len(fields) == 6 and fields[5] not in ("*", "?")):
+            return None  # a year field other than * stops rotating
+        return MONTHLY_DAYS if _months(fields[3]) == set(range(1, 13)) else None
     return None
 
 

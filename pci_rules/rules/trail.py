@@ -1,5 +1,6 @@
 """CloudTrail: what is recorded, and how the record is protected (PCI DSS v4.0.1 10.2, 10.3)."""
 
+import re
 from collections.abc import Iterator, Mapping
 
 from pci_rules.model import Resource, TemplateModel
@@ -109,9 +110,38 @@ def _data_selectors(trail: Resource, resource_type: str) -> list[dict[str, Mappi
     for selector in as_list(trail.prop("EventSelectors")):  # basic selectors
         if isinstance(selector, Mapping) and selector.get("ReadWriteType", "All") == "All":
             data = [d for d in as_list(selector.get("DataResources")) if isinstance(d, Mapping)]
+            values = [v for d in data if d.get("Type") == resource_type for v in as_list(d.get("Values"))]
             if any(d.get("Type") == resource_type for d in data):
-                found.append({})
+                found.append({BASIC: {"Values": values}})
     return found
+
+
+BASIC = "(basic selector)"
+# The prefixes that select every bucket's objects: "arn:aws:s3" (basic selectors, "Logging data events",
+# AWS CloudTrail User Guide) and "arn:aws:s3:::" (AWS::CloudTrail::Trail DataResource, CloudFormation
+# User Guide); any other value, an Equals or StartsWith on resources.ARN, or a filter on another field
+# (eventName, eventSource, userIdentity.arn...) records only some buckets or some events.
+# (in any partition: arn:aws-us-gov:s3, arn:aws-cn:s3:::).
+ALL_BUCKETS = re.compile(r"arn:aws(-[a-z]+)*:s3(:::)?")
+_S3_FIELDS = {"eventCategory", "resources.type", "resources.ARN"}
+
+
+def _every_bucket(fields: Mapping[str, Mapping[str, object]]) -> bool:
+    """Whether one S3 data-event selector records every event on every bucket's objects (bucket
+    exclusions by resources.ARN NotStartsWith are judged apart)."""
+    if BASIC in fields:
+        return any(_all_buckets(v) for v in as_list(fields[BASIC].get("Values")))
+    if set(fields) - _S3_FIELDS:
+        return False
+    arn = fields.get("resources.ARN", {})
+    if set(arn) - {"Field", "NotStartsWith", "StartsWith"}:
+        return False
+    starts = as_list(arn.get("StartsWith"))
+    return all(_all_buckets(v) for v in starts)
+
+
+def _all_buckets(value: object) -> bool:
+    return isinstance(value, str) and ALL_BUCKETS.fullmatch(value) is not None
 
 
 @rule(
@@ -131,10 +161,14 @@ def trail_data_events(model: TemplateModel) -> Iterator[Check]:
         s3 = _data_selectors(trail, "AWS::S3::Object")
         if not s3:
             problems.append("no S3 object data events (read and write)")
+        elif not any(_every_bucket(fields) for fields in s3):
+            problems.append("S3 data events limited to some buckets or events (an ARN, eventName or other filter)")
         if not _data_selectors(trail, "AWS::Lambda::Function"):
             problems.append("no Lambda data events (read and write)")
         own = model.target(trail.stack, trail.prop("S3BucketName"))
         for fields in s3:
+            if BASIC in fields:
+                continue
             excluded = model.references(trail.stack, fields.get("resources.ARN", {}).get("NotStartsWith"))
             others = [b.logical_id for b in excluded if b.type == "AWS::S3::Bucket" and b != own]
             if others:

@@ -18,13 +18,40 @@ def _managed_group(rule_: Mapping[str, Any]) -> str | None:
     return str(group.get("Name")) if isinstance(group, Mapping) else None
 
 
-def _counts(rule_: Mapping[str, Any]) -> bool:
-    """A managed group run in count mode (OverrideAction Count, or every rule overridden to Count) blocks nothing."""
+def _blocked_labels(rules: list[Mapping[str, Any]]) -> set[str]:
+    """The label keys (lower case) a Block rule of the web ACL matches: a LabelMatchStatement of scope LABEL,
+    alone or among an AndStatement's statements (never under a NotStatement)."""
+    keys = set()
+    for rule_ in rules:
+        if "Block" not in (rule_.get("Action") or {}):
+            continue
+        statement = rule_.get("Statement") or {}
+        parts = [statement, *as_list((statement.get("AndStatement") or {}).get("Statements"))]
+        for part in parts:
+            label = part.get("LabelMatchStatement") if isinstance(part, Mapping) else None
+            if isinstance(label, Mapping) and label.get("Scope") == "LABEL" and isinstance(label.get("Key"), str):
+                keys.add(label["Key"].lower())
+    return keys
+
+
+def _weakened(rule_: Mapping[str, Any], blocked: set[str]) -> list[str]:
+    """What keeps a managed group from blocking: OverrideAction Count, or a RuleActionOverrides entry whose
+    ActionToUse is Allow, or Count on a rule whose label no Block rule of the web ACL matches
+    ("RuleActionOverrides", AWS WAF API Reference; the group's rule labels are
+    awswaf:managed:aws:<group>:<rule>, "AWS Managed Rules rule groups list", AWS WAF Developer Guide)."""
     if "Count" in (rule_.get("OverrideAction") or {}):
-        return True
+        return ["OverrideAction Count"]
     group = (rule_.get("Statement") or {}).get("ManagedRuleGroupStatement") or {}
-    overrides = [o for o in as_list(group.get("RuleActionOverrides")) if isinstance(o, Mapping)]
-    return any(o.get("Name") == "*" for o in overrides)
+    weakened = []
+    for override in as_list(group.get("RuleActionOverrides")):
+        if not isinstance(override, Mapping):
+            continue
+        name, action = str(override.get("Name")), override.get("ActionToUse") or {}
+        if "Allow" in action:
+            weakened.append(f"{name} overridden to Allow")
+        elif "Count" in action and not any(key.endswith(":" + name.lower()) for key in blocked):
+            weakened.append(f"{name} overridden to Count and not blocked by its label")
+    return weakened
 
 
 @rule(
@@ -35,16 +62,22 @@ def _counts(rule_: Mapping[str, Any]) -> bool:
         "action and metrics on every rule."
     ),
     fix=(
-        "Add AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with OverrideAction None, "
-        "a DefaultAction, and CloudWatchMetricsEnabled on each rule."
+        "Add AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with OverrideAction None and no "
+        "RuleActionOverrides to Allow, or to Count unless a later Block rule matches that rule's label; a "
+        "DefaultAction, and CloudWatchMetricsEnabled on each rule."
     ),
 )
 def waf_web_acl_content(model: TemplateModel) -> Iterator[Check]:
     for acl in model.resources("AWS::WAFv2::WebACL"):
         rules = [r for r in as_list(acl.prop("Rules")) if isinstance(r, Mapping)]
         problems = [] if rules else ["the web ACL has no rule"]
-        blocking = {name for r in rules if (name := _managed_group(r)) and not _counts(r)}
-        problems += [f"{g} is missing or only counts" for g in REQUIRED_GROUPS if g not in blocking]
+        blocked = _blocked_labels(rules)
+        groups = {name: _weakened(r, blocked) for r in rules if (name := _managed_group(r))}
+        for group in REQUIRED_GROUPS:
+            if group not in groups:
+                problems.append(f"{group} is missing")
+            elif groups[group]:
+                problems.append(f"{group} does not block: {', '.join(groups[group])}")
         if not acl.prop("DefaultAction"):
             problems.append("no DefaultAction")
         unmetered = [

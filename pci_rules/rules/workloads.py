@@ -288,7 +288,7 @@ def client_vpn_logging(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ECR-SCAN-ON-PUSH",
-    requirements=("11.3.1",),
+    requirements=("6.2.3", "6.2.4", "11.3.1"),
     description="Every ECR private repository scans images on push.",
     fix="Set ImageScanningConfiguration.ScanOnPush true (CDK: image_scan_on_push=True), or enhanced scanning.",
 )
@@ -549,7 +549,7 @@ def opensearch_audit_logs(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DOCDB-BACKUP-RETENTION",
-    requirements=("10.5.1",),
+    requirements=("3.2.1", "10.5.1"),
     description="Every DocumentDB cluster keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more.",
 )
@@ -562,7 +562,7 @@ def docdb_backup_retention(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DOCDB-AUDIT-LOGS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.3.3"),
     description="Every DocumentDB cluster exports its audit log to CloudWatch Logs.",
     fix="Add audit to EnableCloudwatchLogsExports (and audit_logs enabled in the cluster parameter group).",
 )
@@ -574,7 +574,7 @@ def docdb_audit_logs(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-NEPTUNE-AUDIT-LOGS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.3.3"),
     description="Every Neptune cluster exports its audit log to CloudWatch Logs.",
     fix="Add audit to EnableCloudwatchLogsExports (and neptune_enable_audit_log in the parameter group).",
 )
@@ -740,7 +740,7 @@ def efs_access_point_user(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-MQ-AUDIT-LOGS",
-    requirements=("10.2.1",),
+    requirements=("10.2.1", "10.3.3"),
     description="Every ActiveMQ broker streams audit logs to CloudWatch Logs.",
     fix="Set Logs.Audit true on the AWS::AmazonMQ::Broker.",
 )

@@ -53,8 +53,13 @@ def alb_event(
     subject: str | None,
     issuer: str = "CN=Example Corp Client CA,O=Example Corp,C=GB",
     headers: dict[str, str] | None = None,
+    repeated: dict[str, list[str]] | None = None,
     raw_body: str | None = None,
 ) -> dict[str, Any]:
+    """The event of a target group with multi-value headers on: `multiValueHeaders`, no `headers`.
+
+    `repeated` adds values after the ones above, as a client that sends a name twice would.
+    """
     all_headers = {
         "host": "vault.example.com",
         "x-amzn-trace-id": fixed_trace_header(),
@@ -66,12 +71,15 @@ def alb_event(
         all_headers["x-amzn-mtls-clientcert-subject"] = subject
         all_headers["x-amzn-mtls-clientcert-issuer"] = issuer
     all_headers.update(headers or {})
+    multi = {name: [value] for name, value in all_headers.items()}
+    for name, values in (repeated or {}).items():
+        multi.setdefault(name, []).extend(values)
     return {
         "requestContext": {"elb": {"targetGroupArn": TARGET_GROUP}},
         "httpMethod": method,
         "path": path,
-        "queryStringParameters": {},
-        "headers": all_headers,
+        "multiValueQueryStringParameters": {},
+        "multiValueHeaders": multi,
         "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else ""),
         "isBase64Encoded": False,
     }

@@ -123,7 +123,8 @@ def test_unlisted_client_is_403_without_detail(captured: Captured, database: Dat
 @pytest.mark.parametrize(("method", "subject"), [("POST", CLIENT_SUBJECT), ("GET", CLIENT_SUBJECT), ("GET", None)])
 def test_security_headers_on_every_response(captured: Captured, method: str, subject: str | None) -> None:
     response = call(captured, method, "/v1/cards" if method == "POST" else "/v1/cards/x", card_body(), subject=subject)
-    headers = response["headers"]
+    assert "headers" not in response  # the multi-value shape only
+    headers = {name: values[0] for name, values in response["multiValueHeaders"].items()}
     assert headers["Strict-Transport-Security"].startswith("max-age=")
     assert headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert headers["X-Content-Type-Options"] == "nosniff"

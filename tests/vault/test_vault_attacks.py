@@ -299,7 +299,10 @@ def test_allowed_subject_from_another_issuer_is_refused(installed: Vault, captur
     assert response["statusCode"] == 403
     assert payload(response) == {"error": "forbidden"}
     no_issuer = api.handler(
-        {**alb_event("GET", "/v1/cards/x", subject=CLIENT_SUBJECT), "headers": {"x-amzn-mtls-clientcert-subject": "x"}},
+        {
+            **alb_event("GET", "/v1/cards/x", subject=CLIENT_SUBJECT),
+            "multiValueHeaders": {"x-amzn-mtls-clientcert-subject": ["x"]},
+        },
         FakeContext(),
     )
     assert no_issuer["statusCode"] == 401

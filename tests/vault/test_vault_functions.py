@@ -109,10 +109,8 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ).fetchall()
     assert rows == [
         ("card_vault_app", "data_keys", "INSERT"),
-        ("card_vault_app", "idempotency_keys", "INSERT"),
-        ("card_vault_app", "idempotency_keys", "SELECT"),
-        # nothing on cards: reads, changes and deletes only through SECURITY DEFINER functions (0012, 0014)
-        ("card_vault_app", "sibling_counts", "SELECT"),  # counted only by vault.count_siblings (0014)
+        # nothing on cards, the idempotency keys or the sibling counts: only through SECURITY DEFINER
+        # functions, each for one client (0012, 0014, 0018)
         ("card_vault_app", "tokenize_budget", "INSERT"),
         ("card_vault_app", "tokenize_budget", "SELECT"),
         ("card_vault_app", "tokenize_budget", "UPDATE"),
@@ -125,6 +123,9 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
         ("card_vault_scoped", "cards", "DELETE"),  # owns vault.get_card/delete_card/update_card (0014)
+        ("card_vault_scoped", "idempotency_keys", "INSERT"),  # owns vault.idempotent_answer and
+        ("card_vault_scoped", "idempotency_keys", "SELECT"),  # vault.remember_idempotent_key (0018)
+        ("card_vault_scoped", "idempotency_keys", "UPDATE"),
         ("card_vault_scoped", "sibling_counts", "INSERT"),
         ("card_vault_scoped", "sibling_counts", "SELECT"),
         ("card_vault_scoped", "sibling_counts", "UPDATE"),

@@ -85,7 +85,10 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
         "get_card": "card_vault_scoped",
         "delete_card": "card_vault_scoped",
         "update_card": "card_vault_scoped",
-        "count_siblings": "card_vault_scoped",
+        # r19b (migration 0018): the idempotency keys and the sibling counts, one client at a time
+        "idempotent_answer": "card_vault_scoped",
+        "remember_idempotent_key": "card_vault_scoped",
+        "reserve_siblings": "card_vault_scoped",
     }
     for _name, _owner, can_login, _definer, config in rows:
         assert can_login is False

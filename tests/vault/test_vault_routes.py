@@ -99,7 +99,7 @@ def test_middle_digit_search_is_stopped_by_the_shared_rate_limit(
         response = call(captured, "POST", "/v1/cards", card_body(guess))
         answers.append(response["statusCode"])
         if response["statusCode"] == 429:
-            retry_after.add(response["headers"]["Retry-After"])
+            retry_after.add(response["multiValueHeaders"]["Retry-After"][0])
             assert "rate limit" in payload(response)["error"]
             assert str(RATE_LIMIT) in payload(response)["reason"]
         if response["statusCode"] == 200:
@@ -296,12 +296,17 @@ def test_same_key_other_body_is_refused_and_stores_nothing(
     installed: Vault, database: Database, captured: Captured
 ) -> None:
     key = {"idempotency-key": "order-7732"}
-    call(captured, "POST", "/v1/cards", card_body(card_number()), headers=key)
+    first = card_body(card_number())
+    call(captured, "POST", "/v1/cards", first, headers=key)
     other = card_number()
     refused = call(captured, "POST", "/v1/cards", card_body(other), headers=key)
     assert refused["statusCode"] == 422
-    assert payload(refused)["details"] == [{"field": "Idempotency-Key", "reason": "was used with a different request"}]
+    assert payload(refused)["details"] == [
+        {"field": "Idempotency-Key", "reason": "was used with a different request; it answers no further request"}
+    ]
     assert _cards_of(database) == 1
+    # The key is locked from then on: the first request's own retry gets the same answer (red team r19b H1).
+    assert call(captured, "POST", "/v1/cards", first, headers=key)["body"] == refused["body"]
     # another expiry of the same card is another request too
     later = card_body(card_number(), expiry_year=card_body()["expiry_year"])
     assert call(captured, "POST", "/v1/cards", later, headers={"idempotency-key": "order-7733"})["statusCode"] == 201
@@ -537,7 +542,7 @@ def test_health_answers_without_a_certificate_and_says_nothing_else(installed: V
     response = call(captured, "GET", "/v1/health", subject=None)
     assert response["statusCode"] == 200
     assert payload(response) == {"status": "ok"}
-    assert response["headers"]["Cache-Control"] == "no-store"
+    assert response["multiValueHeaders"]["Cache-Control"] == ["no-store"]
     # only GET on the health path is open; everything else still needs a client certificate
     assert call(captured, "POST", "/v1/health", {}, subject=None)["statusCode"] == 401
     assert call(captured, "GET", "/v1/cards/health", subject=None)["statusCode"] == 401

@@ -7,6 +7,10 @@
 -- What stays: a holder of the API login who knows another client's token and ID can act on that one
 -- card through the functions (one login serves every client; only a login per client would stop it);
 -- it can no longer find a token it does not already hold.
+-- Correction (red team r19b L4): vault.count_siblings below is not what the line above claims for it. It
+-- took the window from its caller, so a call naming another window length reset a client's count, and it
+-- counted any token the caller named, made-up ones included (an oracle on a client's masked digits). It is
+-- replaced by vault.reserve_siblings (migration 0018) and dropped in post/0019_contract_0018.sql.
 
 DO $$
 BEGIN

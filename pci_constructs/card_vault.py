@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import (
@@ -280,7 +280,10 @@ class CardVault(Construct):
         reserved_concurrency: ReservedConcurrency | None = None,
         hmac_key_versions: tuple[int, ...] = (1,),
         decrypt_cache_max_age_seconds: int = DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS,
+        alarm_name_prefix: str | None = None,
     ) -> None:
+        """`alarm_name_prefix`: each alarm is named `<prefix><its construct ID>` (the landing zone passes the
+        prefix its permissions boundary protects, `pci-lz-<env>-vault-`); None leaves the names generated."""
         super().__init__(scope, construct_id)
         if not detokenize_caller_role_arns:
             raise ValueError("detokenize_caller_role_arns: name at least one role")
@@ -487,6 +490,8 @@ class CardVault(Construct):
             )
             for c in clients
         }
+        if alarm_name_prefix is not None:
+            self._name_alarms(alarm_name_prefix)
         # On an update, a function's new code runs only once the schema it expects is there (each migration
         # also keeps the previous code working: new columns get a default until the next release).
         self.migrate.execute_before(self.api, self.detokenize, self.purge, self.keys)
@@ -762,6 +767,18 @@ class CardVault(Construct):
         )
         created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         return created
+
+    def _name_alarms(self, prefix: str) -> None:
+        """`<prefix><construct ID>` on every alarm of the vault (IDs are unique within it, and stable: they come
+        from client IDs and caller role names, never from a position). A rename replaces the alarm, which holds
+        no state. CloudWatch alarm names are at most 255 characters ("PutMetricAlarm", CloudWatch API Reference)."""
+        alarms = [*self.known_card_alarms.values(), *self.new_card_alarms.values()]
+        alarms += [*self.detokenize_alarms.values(), *self.sibling_alarms.values()]
+        for alarm in alarms:
+            name = f"{prefix}{alarm.node.id}"
+            if len(name) > 255:
+                raise ValueError(f"alarm_name_prefix: the alarm name {name!r} exceeds CloudWatch's 255 characters")
+            cast(cloudwatch.CfnAlarm, alarm.node.default_child).alarm_name = name
 
     def _volume_alarm(
         self, client: VaultClient, metric_name: str, threshold: int, period_minutes: int, topic: sns.ITopic, what: str

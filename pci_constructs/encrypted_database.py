@@ -64,6 +64,32 @@ SECURE_PARAMETERS = {
 }
 
 _IDENTIFIER = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,61}[a-z0-9]$")
+PROXY_NAME_MAX = 63  # AWS::RDS::DBProxy DBProxyName (cfn-lint's provider schema: at most 64; CreateDBProxy: 63)
+
+
+def _subnet_count(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> int:
+    """How many subnets a selection picks (one per AZ for the database's subnet group)."""
+    return len(
+        vpc.select_subnets(
+            availability_zones=selection.availability_zones,
+            one_per_az=selection.one_per_az,
+            subnet_filters=selection.subnet_filters,
+            subnet_group_name=selection.subnet_group_name,
+            subnets=selection.subnets,
+            subnet_type=selection.subnet_type,
+        ).subnet_ids
+    )
+
+
+def proxy_name(instance_identifier: str, subnet_count: int) -> str:
+    """`<instance>-proxy-<n>az`. A proxy's subnets are create-only (AWS::RDS::DBProxy VpcSubnetIds), and
+    CloudFormation cannot replace a custom-named resource; the name is required. So the name carries the
+    number of database subnets: raising `az_count` replaces the proxy under a new name, which CloudFormation
+    can do (issue #22, second review). The Workload stack reads the new endpoint and ARN from SSM."""
+    name = f"{instance_identifier}-proxy-{subnet_count}az"
+    if len(name) > PROXY_NAME_MAX:
+        raise ValueError(f"instance_identifier {instance_identifier!r}: the proxy name {name!r} exceeds 63 characters")
+    return name
 
 
 class EncryptedDatabase(Construct):
@@ -89,6 +115,7 @@ class EncryptedDatabase(Construct):
     proxy_logs: EncryptedLogGroup | None
     rotation_security_group: ec2.SecurityGroup
     proxy: rds.DatabaseProxy | None
+    proxy_name: str | None  # `<instance>-proxy-<n>az`, None without the proxy
     proxy_policy: iam.ManagedPolicy
     proxy_security_group: ec2.SecurityGroup | None
     function_client_security_group: ec2.SecurityGroup
@@ -236,11 +263,12 @@ class EncryptedDatabase(Construct):
 
         self.rotation.node.add_dependency(self.rotation_logs)
 
-        self.proxy, self.proxy_security_group, self.proxy_logs = None, None, None
+        self.proxy, self.proxy_security_group, self.proxy_logs, self.proxy_name = None, None, None, None
         if enable_proxy:
             self.proxy_security_group = self._proxy_security_group(
                 vpc, database_security_group, client_security_group, endpoint_security_group
             )
+            self.proxy_name = name = proxy_name(instance_identifier, _subnet_count(vpc, database_subnets))
             self.proxy = rds.DatabaseProxy(
                 self,
                 "Proxy",
@@ -256,7 +284,7 @@ class EncryptedDatabase(Construct):
                 security_groups=[self.proxy_security_group],
                 require_tls=True,
                 iam_auth=True,
-                db_proxy_name=f"{instance_identifier}-proxy",
+                db_proxy_name=name,
                 # The connection ceiling of everything behind the proxy, whatever the clients' concurrency.
                 max_connections_percent=proxy_max_connections_percent,
             )
@@ -266,7 +294,7 @@ class EncryptedDatabase(Construct):
                 "ProxyLogs",
                 encryption_key=log_key,
                 retention_days=log_retention_days,
-                log_group_name=f"/aws/rds/proxy/{instance_identifier}-proxy",
+                log_group_name=f"/aws/rds/proxy/{name}",
             )
             self.proxy.node.add_dependency(self.proxy_logs)
             # CDK tags the target group, which CloudFormation's schema does not allow to carry tags.

@@ -82,6 +82,19 @@ GLOBAL_SERVICE_ACTIONS = (
 )
 
 
+# Creating, re-trusting or widening a role (and removing its boundary): each on the role resource type.
+EXEMPT_ROLE_CLAIM_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+)
+
+
 @dataclass(frozen=True)
 class GuardrailStatement:
     """One SCP statement and the PCI DSS v4.0.1 requirement it serves."""
@@ -92,6 +105,7 @@ class GuardrailStatement:
     not_actions: bool = False
     exempt: bool = True
     extra_condition: tuple[tuple[str, str, Any], ...] = ()
+    on_exempt_roles: bool = False  # Resource: the exempt role patterns themselves, not "*"
 
     def render(self, exempt_patterns: Sequence[str]) -> dict[str, Any]:
         conditions: dict[str, dict[str, Any]] = {}
@@ -103,7 +117,7 @@ class GuardrailStatement:
             "Sid": self.sid,
             "Effect": "Deny",
             ("NotAction" if self.not_actions else "Action"): list(self.actions),
-            "Resource": "*",
+            "Resource": list(exempt_patterns) if self.on_exempt_roles and exempt_patterns else "*",
         }
         if conditions:
             statement["Condition"] = conditions
@@ -166,6 +180,14 @@ def protect_controls_statements() -> tuple[GuardrailStatement, ...]:
         GuardrailStatement("DenyEbsEncryptionOff", "3.5.1", EBS_DEFAULT_GUARD_ACTIONS),
         # 1.3.1, 1.4.4: no public storage.
         GuardrailStatement("DenyS3PublicAccessBlockChanges", "1.3.1, 1.4.4", ("s3:PutAccountPublicAccessBlock",)),
+        # 7.2.2, 8.2.2: the exemptions above go by role name (aws:PrincipalArn). A principal without the
+        # landing zone's boundary (an Identity Center permission set) that created, re-trusted or widened a role
+        # of an exempt name would claim them; only an exempt role itself (CloudFormation's execution role, which
+        # creates the guard roles) may. Every action acts on the role resource type ("Actions, resources, and
+        # condition keys for AWS Identity and Access Management", Service Authorization Reference). The CDK
+        # bootstrap creates `cdk-*-cfn-exec-role-*` with the caller's own credentials, so an account is
+        # bootstrapped before it joins a guarded OU, or by an exempt principal (README, Organization guardrails).
+        GuardrailStatement("DenyExemptRoleClaims", "7.2.2, 8.2.2", EXEMPT_ROLE_CLAIM_ACTIONS, on_exempt_roles=True),
     )
 
 

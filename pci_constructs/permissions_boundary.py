@@ -96,6 +96,16 @@ def trail_alarm_name_prefix(environment: str) -> str:
     return f"pci-lz-{environment}-trail-"
 
 
+def protected_alarm_name_prefix(environment: str) -> str:
+    """Every alarm named `pci-lz-<env>-...` (the trail's, the card vault's) is out of a boundary role's reach."""
+    return f"pci-lz-{environment}-"
+
+
+def parameter_path(environment: str) -> str:
+    """The SSM parameters the landing zone's stacks publish and resolve at deploy (`/pci-lz/<env>/...`)."""
+    return f"/pci-lz/{environment}/"
+
+
 def trail_metric_namespace(environment: str) -> str:
     return f"PciLz/{environment}/Security"
 
@@ -116,7 +126,9 @@ AUDIT_TAMPERING_ACTIONS = (
     "guardduty:DisassociateFrom*",  # ...AdministratorAccount and ...MasterAccount
     "guardduty:UpdateDetector",
     "securityhub:BatchDisableStandards",
-    "securityhub:DisableSecurityHub",
+    # DisableSecurityHub, DisableImportFindingsForProduct (a product's findings stop arriving) and
+    # DisableOrganizationAdminAccount (issue #22, second review).
+    "securityhub:Disable*",
     "securityhub:DisassociateFrom*",  # ...AdministratorAccount and ...MasterAccount
     "access-analyzer:ApplyArchiveRule",
     "access-analyzer:CreateArchiveRule",
@@ -141,7 +153,9 @@ AUDIT_TAMPERING_ACTIONS = (
     "securityhub:CreateAutomationRule",
     "securityhub:DeleteFindingAggregator",
     "securityhub:UpdateFindingAggregator",
-    "securityhub:UpdateStandardsControl",
+    "securityhub:UpdateS*",  # StandardsControl, SecurityHubConfiguration (auto-enable controls), SecurityControl
+    # The account's CloudWatch Logs policies (data protection masking, subscription filters of every group).
+    "logs:PutAccountPolicy",
 )
 BOUNDARY_REMOVAL_ACTIONS = ("iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary")
 # Key-policy and key-lifecycle changes that would open or destroy encrypted data (PCI DSS 3.6, 3.7).
@@ -176,6 +190,7 @@ POLICY_ATTACH_ACTIONS = ("iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:A
 TRAIL_LOG_TAMPERING_ACTIONS = (
     "logs:*KmsKey",  # AssociateKmsKey, DisassociateKmsKey
     "logs:Delete*",  # the group, its streams, metric and subscription filters, retention, data protection
+    "logs:PutDataProtectionPolicy",  # a masking policy would hide what the trail's metric filters match
     "logs:PutMetricFilter",
     "logs:PutRetentionPolicy",
     "logs:PutSubscriptionFilter",
@@ -187,6 +202,22 @@ TRAIL_ALARM_TAMPERING_ACTIONS = (
     "cloudwatch:DisableAlarmActions",
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:SetAlarmState",
+)
+# The SSM parameters a stack resolves at deploy (`/pci-lz/<env>/alerts/topic-arn`, `.../database/proxy-*`): a
+# rewritten value would point the Workload stack at another topic or proxy on its next update ("Actions,
+# resources, and condition keys for AWS Systems Manager", Service Authorization Reference: resource type
+# parameter, arn:...:ssm:REGION:ACCOUNT:parameter/NAME without the leading slash).
+PARAMETER_TAMPERING_ACTIONS = ("ssm:DeleteParameter*", "ssm:LabelParameterVersion", "ssm:PutParameter")
+# The log archive bucket and its replica (`pcilz-<env>-logs-<account>-<region>`): its policy is what lets
+# CloudTrail and Config deliver and what denies deletes; its Object Lock, lifecycle and replication are the
+# retention ("Actions, resources, and condition keys for Amazon S3", Service Authorization Reference: all five
+# act on the bucket resource type, arn:...:s3:::BUCKET).
+ARCHIVE_TAMPERING_ACTIONS = (
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutReplicationConfiguration",
 )
 # The protection tag: on CDK's custom-resource functions (PermissionsBoundaryAspect tags every function a custom
 # resource names as its ServiceToken) and on the security alert path (the alerts topics, `alarm_topic`, and the
@@ -284,12 +315,13 @@ def boundary_statements(
         {"ArnNotLike": {"aws:PrincipalArn": list(bootstrap_role_users)}} if bootstrap_role_users else None
     )
     trail_log_group = f"arn:{partition}:logs:*:{account}:log-group:{trail_log_group_name(environment)}"
-    trail_alarms = f"arn:{partition}:cloudwatch:*:{account}:alarm:{trail_alarm_name_prefix(environment)}*"
+    trail_alarms = f"arn:{partition}:cloudwatch:*:{account}:alarm:{protected_alarm_name_prefix(environment)}*"
     own_roles = [f"{iam_arn}:role/PciLz-{environment}-*", f"{iam_arn}:role/{operator_role_name(environment, '*')}"]
-    operator_roles = [
-        f"{iam_arn}:role/{operator_role_name(environment, role)}"
-        for role in ("platform-admin", "security-auditor", "break-glass")
-    ]
+    # Every fixed-name role of the landing zone (`pci-lz-<env>-*`): the operator roles, the guard roles (the EBS
+    # guard role among them: passed to a new function of one's own, a guard role would make its account-level
+    # calls for anyone with lambda:CreateFunction), the archive's replication role. CloudFormation passes them
+    # with its execution role, which carries no boundary; no landing-zone role passes one at run time.
+    fixed_name_roles = f"{iam_arn}:role/{operator_role_name(environment, '*')}"
     return [
         iam.PolicyStatement(sid="AllowAll", actions=["*"], resources=["*"]),
         # The boundary allows * on *: attached as an identity policy it would grant that (iam:PolicyARN,
@@ -306,7 +338,7 @@ def boundary_statements(
         # policy named, or pathed, like the boundary would otherwise pass ("Permissions boundaries for IAM
         # entities", IAM User Guide, the delegation example names the one boundary ARN).
         iam.PolicyStatement(
-            sid="NoPrincipalWithoutBoundary",
+            sid="NoUnbounded",
             effect=iam.Effect.DENY,
             actions=[
                 "iam:CreateRole",
@@ -320,7 +352,7 @@ def boundary_statements(
         # Nobody but CloudFormation's execution role (no boundary) creates a policy named like the boundary:
         # the same delegation example denies iam:CreatePolicyVersion on the boundary itself.
         iam.PolicyStatement(
-            sid="NoBoundaryLookAlikes",
+            sid="NoLookAlikes",
             effect=iam.Effect.DENY,
             actions=["iam:CreatePolicy", "iam:CreatePolicyVersion"],
             resources=[look_alikes],
@@ -330,7 +362,7 @@ def boundary_statements(
         # (`pci-lz-<env>-*`, the boundary's copies `pci-lz-<env>-boundary-<region>` among them): a new
         # default version would rewrite what a role holds, or the boundary itself.
         iam.PolicyStatement(
-            sid="NoOwnPolicyChanges",
+            sid="NoOwnPolicies",
             effect=iam.Effect.DENY,
             actions=[
                 "iam:CreatePolicyVersion",
@@ -341,23 +373,23 @@ def boundary_statements(
             resources=own_policies,
         ),
         iam.PolicyStatement(
-            sid="NoAwsReservedRoles",
+            sid="NoReserved",
             effect=iam.Effect.DENY,
             actions=["iam:CreateRole"],
             resources=[f"arn:{partition}:iam::*:{RESERVED_ROLE_PATH}"],
         ),
         iam.PolicyStatement(
-            sid="NoOwnRoleChanges",
+            sid="NoOwnRoles",
             effect=iam.Effect.DENY,
             actions=list(ROLE_CHANGE_ACTIONS),
             # The roles that may use the bootstrap roles are exact names, and unchangeable like the rest.
             resources=[*own_roles, *bootstrap_role_users],
         ),
         iam.PolicyStatement(
-            sid="NoOperatorRolePass", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=operator_roles
+            sid="NoRolePass", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=[fixed_name_roles]
         ),
         iam.PolicyStatement(
-            sid="NoBootstrapRoles",
+            sid="NoBootstrap",
             effect=iam.Effect.DENY,
             actions=["iam:PassRole", "sts:AssumeRole"],
             resources=[bootstrap_roles],
@@ -367,41 +399,48 @@ def boundary_statements(
         # Sid, Effect and Resource against the 6,144 characters): removing a boundary, key policy and key
         # lifecycle changes, and stopping or narrowing the detective controls.
         iam.PolicyStatement(
-            sid="NoControlTampering",
+            sid="NoTampering",
             effect=iam.Effect.DENY,
             actions=[*BOUNDARY_REMOVAL_ACTIONS, *KEY_TAMPERING_ACTIONS, *AUDIT_TAMPERING_ACTIONS],
             resources=["*"],
         ),
         iam.PolicyStatement(
-            sid="GuardRolesOnly",
+            sid="GuardsOnly",
             effect=iam.Effect.DENY,
             actions=list(ACCOUNT_GUARD_ACTIONS),
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{guard_role_name(environment, '*')}"}},
         ),
         iam.PolicyStatement(
-            sid="EbsGuardRoleOnly",
+            sid="EbsGuardOnly",
             effect=iam.Effect.DENY,
             actions=list(EBS_DEFAULT_GUARD_ACTIONS),
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{ebs_guard_role_name(environment, '*')}"}},
         ),
+        # One statement for the trail's log group (its streams: `<group>:log-stream:...`), the protected alarms,
+        # the landing zone's parameters and the archive buckets: each action matches only its own service's
+        # ARNs, so the cross product denies nothing more (and is shorter than four statements).
         iam.PolicyStatement(
-            sid="NoTrailLogChanges",
+            sid="NoLzState",
             effect=iam.Effect.DENY,
-            actions=list(TRAIL_LOG_TAMPERING_ACTIONS),
-            resources=[trail_log_group, f"{trail_log_group}:*"],
-        ),
-        iam.PolicyStatement(
-            sid="NoTrailAlarmChanges",
-            effect=iam.Effect.DENY,
-            actions=list(TRAIL_ALARM_TAMPERING_ACTIONS),
-            resources=[trail_alarms],
+            actions=[
+                *TRAIL_LOG_TAMPERING_ACTIONS,
+                *TRAIL_ALARM_TAMPERING_ACTIONS,
+                *PARAMETER_TAMPERING_ACTIONS,
+                *ARCHIVE_TAMPERING_ACTIONS,
+            ],
+            resources=[
+                f"{trail_log_group}*",
+                trail_alarms,
+                f"arn:{partition}:ssm:*:{account}:parameter{parameter_path(environment)}*",
+                f"arn:{partition}:s3:::pcilz-{environment}-logs-{account}-*",
+            ],
         ),
         # PutMetricData has no resource type; cloudwatch:namespace names the namespace ("Actions, resources,
         # and condition keys for Amazon CloudWatch", Service Authorization Reference).
         iam.PolicyStatement(
-            sid="NoTrailMetricData",
+            sid="NoTrailMetrics",
             effect=iam.Effect.DENY,
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
@@ -411,14 +450,14 @@ def boundary_statements(
         # PROTECTED_RESOURCE_ACTIONS for the pages. CloudFormation invokes and updates them with the deploy
         # credentials (the CDK bootstrap roles, no boundary), so a deploy keeps working.
         iam.PolicyStatement(
-            sid="NoProtectedChanges",
+            sid="NoProtected",
             effect=iam.Effect.DENY,
             actions=list(PROTECTED_RESOURCE_ACTIONS),
             resources=["*"],
             conditions={"StringEquals": {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": PROTECTED_TAG_VALUE}},
         ),
         iam.PolicyStatement(
-            sid="NoProtectionTagChanges",
+            sid="NoProtectionTag",
             effect=iam.Effect.DENY,
             actions=list(PROTECTION_TAG_ACTIONS),
             resources=["*"],

@@ -354,29 +354,43 @@ def _capacity(name: str, used: int, needed: int, quota: float, from_api: bool, w
     )
 
 
-def deployed_egress_mode(account: Account, config: EnvironmentConfig, region: str) -> str | None:
-    """The egress mode of the deployed Network stack (a Network Firewall in it: firewall), None before
-    the first deploy."""
+@dataclass(frozen=True)
+class DeployedEgress:
+    """What the deployed Network stack holds: its egress mode and how many NAT Elastic IPs and firewalls."""
+
+    mode: str
+    eips: int
+    firewalls: int
+
+
+def deployed_egress(account: Account, config: EnvironmentConfig, region: str) -> DeployedEgress | None:
+    """The deployed Network stack's egress (a Network Firewall in it: firewall mode) and its counts of
+    `AWS::EC2::EIP` and `AWS::NetworkFirewall::Firewall` (one each per deployed AZ); None before the first
+    deploy."""
     cloudformation = account.client("cloudformation", region)
     try:
         pages = cloudformation.get_paginator("list_stack_resources").paginate(
             StackName=f"PciLz-{config.name}-Network-{region}"
         )
-        types = {r["ResourceType"] for page in pages for r in page["StackResourceSummaries"]}
+        types = [r["ResourceType"] for page in pages for r in page["StackResourceSummaries"]]
     except ClientError as err:
         if "does not exist" not in str(err):
             raise
         return None
-    return "firewall" if "AWS::NetworkFirewall::Firewall" in types else "nat"
+    firewalls = types.count("AWS::NetworkFirewall::Firewall")
+    return DeployedEgress("firewall" if firewalls else "nat", types.count("AWS::EC2::EIP"), firewalls)
 
 
-def eip_peak(used: int, az_count: int, deployed_mode: str | None, configured_mode: str) -> tuple[int, str]:
+def eip_peak(
+    used: int, az_count: int, deployed_mode: str | None, configured_mode: str, *, deployed_eips: int | None = None
+) -> tuple[int, str]:
     """Elastic IPs a region holds at the peak of the deploy, and why.
 
     A first deploy allocates one per AZ. Switching `egress.mode` moves the NAT gateways to other
     subnets, so CloudFormation replaces them and their EIPs, creating the new ones before deleting the
     old: for a moment the region holds the old `az_count` and the new `az_count` (6 with three AZs,
-    above the default quota of 5). An update in the same mode allocates none (already in `used`).
+    above the default quota of 5). An update in the same mode allocates one per AZ it adds (raising
+    `az_count` above the deployed stack's `deployed_eips`); the rest are already in `used`.
     """
     if deployed_mode is None:
         return used + az_count, f"{used} in use + {az_count} for the first deploy"
@@ -384,6 +398,9 @@ def eip_peak(used: int, az_count: int, deployed_mode: str | None, configured_mod
         return used + az_count, (
             f"{used} in use + {az_count} replacements while egress.mode switches {deployed_mode} -> {configured_mode}"
         )
+    added = max(0, az_count - deployed_eips) if deployed_eips is not None else 0
+    if added:
+        return used + added, f"{used} in use + {added} for the AZs added ({deployed_eips} -> {az_count})"
     return used, f"{used} in use, egress.mode unchanged ({configured_mode})"
 
 
@@ -394,7 +411,14 @@ def check_quotas(account: Account, config: EnvironmentConfig) -> Iterator[Result
         vpcs = len(ec2.describe_vpcs()["Vpcs"])
         yield _capacity(f"VPC quota {region}", vpcs, 1, *_quota(account, region, VPCS_PER_REGION), "VPCs per Region")
         eips = len(ec2.describe_addresses()["Addresses"])
-        peak, why = eip_peak(eips, config.az_count, deployed_egress_mode(account, config, region), config.egress.mode)
+        deployed = deployed_egress(account, config, region)
+        peak, why = eip_peak(
+            eips,
+            config.az_count,
+            deployed.mode if deployed else None,
+            config.egress.mode,
+            deployed_eips=deployed.eips if deployed else None,
+        )
         quota, from_api = _quota(account, region, EIPS_PER_REGION)
         source = "" if from_api else " (Service Quotas unreadable: AWS default assumed)"
         name = f"Elastic IP quota {region}"
@@ -571,6 +595,7 @@ def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequen
             continue
         deployed = _deployed_template(target, stack)
         checked, owned, taken = 0, 0, []
+        kinds: set[str] = set()
         for fixed in fixed_names(stack.name, stack.region, stack.account, stack.template):
             if _owned(deployed, fixed, stack.account):
                 owned += 1
@@ -583,6 +608,7 @@ def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequen
             checked += 1
             if spec.lookup(target.client, fixed.region, fixed.name, _properties(stack, fixed)):
                 taken.append(f"{fixed} ({_owner(target, fixed)})")
+                kinds.add(fixed.resource_type)
         state = "first deploy" if deployed is None else f"deployed: {owned} already the stack's"
         if taken:
             yield Result(
@@ -590,10 +616,22 @@ def check_names_free(account: Account, config: EnvironmentConfig, stacks: Sequen
                 Status.FAIL,
                 f"{len(taken)} of {checked} names the deploy creates exist already ({state}): {'; '.join(taken)}",
                 f"delete each leftover (after checking it holds nothing to keep: a rolled-back create of a release"
-                f" that used DeletionPolicy Retain leaves them), or `cdk import` it into {stack.name}",
+                f" that used DeletionPolicy Retain leaves them), or `cdk import` it into {stack.name}"
+                + (BUCKET_LEFTOVER_FIX if "AWS::S3::Bucket" in kinds else ""),
             )
         else:
             yield Result(name, Status.PASS, f"{checked} fixed names free ({state})")
+
+
+# "Deleting a bucket" and "Locking objects with Object Lock" (Amazon S3 User Guide): only an empty bucket is
+# deleted, and a version locked in COMPLIANCE mode cannot be deleted by anyone, root included, until its
+# retention ends; in GOVERNANCE mode only with s3:BypassGovernanceRetention, which the archive's bucket policy
+# denies to everyone.
+BUCKET_LEFTOVER_FIX = (
+    "; a bucket is deleted only once empty, and an archive bucket holding object versions locked in"
+    " COMPLIANCE mode cannot be emptied until their retention ends (GOVERNANCE: not before its bucket policy's"
+    " bypass deny is removed): `cdk import` such a bucket instead"
+)
 
 
 def _properties(stack: StackTemplate, fixed: FixedName) -> dict[str, Any]:
@@ -638,7 +676,9 @@ def check_firewall_quota(account: Account, config: EnvironmentConfig) -> Iterato
         client = account.client("network-firewall", region)
         pages = client.get_paginator("list_firewalls").paginate()
         used = sum(len(page.get("Firewalls", [])) for page in pages)
-        needed = 0 if deployed_egress_mode(account, config, region) == "firewall" else created
+        deployed = deployed_egress(account, config, region)
+        # In firewall mode already: one more per AZ that raising az_count adds.
+        needed = max(0, created - deployed.firewalls) if deployed and deployed.mode == "firewall" else created
         quota = _quota_by_name(account, region, NETWORK_FIREWALL_SERVICE, _is_firewall_count)
         from_api = quota is not None
         limit = quota if quota is not None else float(DEFAULT_FIREWALLS_PER_REGION)

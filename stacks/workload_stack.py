@@ -25,6 +25,7 @@ from pci_constructs.card_vault import (
 )
 from pci_constructs.encrypted_database import EncryptedDatabase
 from pci_constructs.key_ring import KeyRing
+from pci_constructs.permissions_boundary import protected_alarm_name_prefix
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
 from stacks.base import LandingZoneStack
@@ -163,6 +164,8 @@ class WorkloadStack(LandingZoneStack):
             ),
             hmac_key_versions=vault.hmac_key_versions,
             decrypt_cache_max_age_seconds=vault.decrypt_cache_max_age_seconds,
+            # Out of a boundary role's reach (DeleteAlarms, DisableAlarmActions, PutMetricAlarm, SetAlarmState).
+            alarm_name_prefix=f"{protected_alarm_name_prefix(config.name)}vault-",
         )
 
     def _proxy(self, config: EnvironmentConfig, database: EncryptedDatabase) -> rds.IDatabaseProxy | None:
@@ -178,7 +181,8 @@ class WorkloadStack(LandingZoneStack):
             self,
             "DatabaseProxy",
             db_proxy_arn=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "arn")),
-            db_proxy_name=f"pci-lz-{config.name}-cde-proxy",  # a literal: a token would be an export again
+            # A literal (a token would be an export again), as the Data stack names it: the subnet count in it.
+            db_proxy_name=database.proxy_name or "",
             endpoint=ssm.StringParameter.value_for_string_parameter(self, proxy_parameter_name(config, "endpoint")),
             security_groups=[],
         )

@@ -857,3 +857,86 @@ def unclassified_names(templates: Iterable[tuple[str, Template]]) -> list[str]:
             if (kind, prop) not in known and (kind, prop) not in NOT_NAMES
         }
     )
+
+
+# --- A custom-named resource that an update would replace (issue #22, second review) -----------------------
+# "Update behaviors of stack resources" (CloudFormation User Guide): a change to a create-only property
+# replaces the resource, and "CloudFormation cannot update a stack when a custom-named resource requires
+# replacing". The create-only properties and primary identifiers are the resource-provider schemas cfn-lint
+# bundles (cfnlint/data/schemas: providers/<region>.json maps a type to resources/<hash>.json).
+
+
+@dataclass(frozen=True)
+class ProviderSchema:
+    create_only: tuple[tuple[str, ...], ...]
+    identifiers: tuple[str, ...]  # top-level properties of the primary identifier
+
+
+def _schema_dir() -> Any:
+    from importlib import resources as importlib_resources
+
+    return importlib_resources.files("cfnlint") / "data" / "schemas"
+
+
+_SCHEMAS: dict[str, ProviderSchema | None] = {}
+
+
+def provider_schema(resource_type: str, region: str = "us-east-1") -> ProviderSchema | None:
+    """The create-only properties and primary identifier of a type, None for a type the schemas lack
+    (a custom resource)."""
+    if resource_type not in _SCHEMAS:
+        root = _schema_dir()
+        providers = json.loads((root / "providers" / f"{region}.json").read_text(encoding="utf-8"))
+        ref = providers.get(resource_type)  # the schema file's name, without .json
+        if not isinstance(ref, str):
+            _SCHEMAS[resource_type] = None
+        else:
+            schema = json.loads((root / "resources" / f"{ref}.json").read_text("utf-8"))
+            paths = tuple(tuple(p.split("/")[2:]) for p in schema.get("createOnlyProperties", ()))
+            ids = tuple(p.split("/")[2] for p in schema.get("primaryIdentifier", ()) if p.count("/") == 2)
+            _SCHEMAS[resource_type] = ProviderSchema(create_only=paths, identifiers=ids)
+    return _SCHEMAS[resource_type]
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def custom_name_properties(resource_type: str, schema: ProviderSchema) -> list[str]:
+    """The create-only properties that name the resource: its primary identifier (DBProxyName, RoleName,
+    BucketName, AlarmName), or `<type>Name` / `Name` where the identifier is an ARN (FirewallName)."""
+    own = (f"{resource_type.rsplit('::', 1)[-1]}Name", "Name")
+    return [p for (p, *rest) in schema.create_only if not rest and (p in schema.identifiers or p in own)]
+
+
+def fixed_name_replacements(deployed: dict[str, Template], variant: dict[str, Template]) -> list[str]:
+    """Resources of a stack in both app versions whose primary identifier is set in the template (a custom
+    name: create-only and the identifier) and whose other create-only properties differ between them. A
+    changed name replaces the resource under its new name, which CloudFormation can do."""
+    found = []
+    for stack, template in sorted(deployed.items()):
+        after = resources(variant.get(stack, {}))
+        for logical_id, resource in sorted(resources(template).items()):
+            schema = provider_schema(resource["Type"])
+            new = after.get(logical_id)
+            if schema is None or new is None or new["Type"] != resource["Type"]:
+                continue
+            props, new_props = resource.get("Properties", {}), new.get("Properties", {})
+            names = [p for p in custom_name_properties(resource["Type"], schema) if p in props]
+            if not names or any(props[n] != new_props.get(n) for n in names):
+                continue
+            changed = [
+                "/".join(path)
+                for path in schema.create_only
+                if path[0] not in names and _at(props, path) != _at(new_props, path)
+            ]
+            if changed:
+                found.append(
+                    f"{stack}/{logical_id} ({resource['Type']}, named {json.dumps(props[names[0]])}):"
+                    f" {', '.join(changed)} change, which replaces a custom-named resource"
+                )
+    return found

@@ -22,6 +22,7 @@ from aws_cdk.assertions import Match
 
 from pci_constructs.github_oidc import deploy_role_name
 from pci_constructs.permissions_boundary import (
+    ARCHIVE_TAMPERING_ACTIONS,
     EBS_DEFAULT_GUARD_ACTIONS,
     MANAGED_POLICY_MAX,
     POLICY_ATTACH_ACTIONS,
@@ -34,6 +35,8 @@ from pci_constructs.permissions_boundary import (
     boundary_policy_name,
     boundary_size,
     ebs_guard_role_name,
+    guard_role_name,
+    protected_alarm_name_prefix,
     trail_alarm_name_prefix,
     trail_log_group_name,
     trail_metric_namespace,
@@ -53,6 +56,9 @@ REGIONAL_GUARD = f"{IAM}:role/pci-lz-{ENV}-account-guards-us-east-1"
 TRAIL_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{trail_log_group_name(ENV)}"
 OTHER_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/some-function"
 TRAIL_ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{trail_alarm_name_prefix(ENV)}RootAccountUsage"
+VAULT_ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:pci-lz-{ENV}-vault-KnownCardShareClientA"
+ARCHIVE = f"pcilz-{ENV}-logs-{ACCOUNT}-us-east-1"
+BREAK_GLASS = f"{IAM}:role/pci-lz-{ENV}-break-glass"
 OTHER_ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:PciLz-default-Workload-us-east-1-VaultErrors-XYZ"
 BOUNDARY_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'us-east-1')}"
 OTHER_BOUNDARY_REGION_ARN = f"{IAM}:policy/{boundary_policy_name(ENV, 'eu-west-1')}"
@@ -93,7 +99,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"look-alike-{how}-{action.split(':')[1]}",
             _request(action, arn, EC2_ADMIN),
-            "NoBoundaryLookAlikes",
+            "NoLookAlikes",
         )
         for how, arn in (("name", LOOK_ALIKE_ARN), ("path", PATH_LOOK_ALIKE_ARN))
         for action in ("iam:CreatePolicy", "iam:CreatePolicyVersion")
@@ -102,12 +108,12 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"look-alike-{how}-as-boundary-{action.split(':')[1]}",
             _request(action, "*", EC2_ADMIN, **{"iam:PermissionsBoundary": arn}),
-            "NoPrincipalWithoutBoundary",
+            "NoUnbounded",
         )
         for how, arn in (("name", LOOK_ALIKE_ARN), ("path", PATH_LOOK_ALIKE_ARN), ("region", OTHER_BOUNDARY_REGION_ARN))
         for action in ("iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:CreateUser")
     ),
-    ("create-role-without-boundary", _request("iam:CreateRole", "*", EC2_ADMIN), "NoPrincipalWithoutBoundary"),
+    ("create-role-without-boundary", _request("iam:CreateRole", "*", EC2_ADMIN), "NoUnbounded"),
     *(
         (
             f"create-role-with-{region}-boundary",
@@ -118,20 +124,20 @@ CASES: list[tuple[str, Request, str | None]] = [
     ),
     ("create-other-policy", _request("iam:CreatePolicy", f"{IAM}:policy/team-readonly", EC2_ADMIN), None),
     # Review finding 2: the CDK bootstrap roles (AdministratorAccess, no boundary), in any account.
-    ("assume-cdk-deploy-role", _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN), "NoBootstrapRoles"),
+    ("assume-cdk-deploy-role", _request("sts:AssumeRole", CDK_DEPLOY, EC2_ADMIN), "NoBootstrap"),
     (
         "assume-cdk-role-of-another-account",
         _request("sts:AssumeRole", CDK_DEPLOY.replace(ACCOUNT, "222222222222"), EC2_ADMIN),
-        "NoBootstrapRoles",
+        "NoBootstrap",
     ),
-    ("pass-cdk-exec-role", _request("iam:PassRole", CDK_EXEC, EC2_ADMIN), "NoBootstrapRoles"),
+    ("pass-cdk-exec-role", _request("iam:PassRole", CDK_EXEC, EC2_ADMIN), "NoBootstrap"),
     ("assume-other-role", _request("sts:AssumeRole", f"{IAM}:role/team-reader", EC2_ADMIN), None),
     # Review finding 4: the landing zone's customer-managed policies, CloudFormation-named or fixed-name.
     *(
         (
             f"own-policy-{kind}-{action.split(':')[1]}",
             _request(action, arn, EC2_ADMIN),
-            "NoOwnPolicyChanges",
+            "NoOwnPolicies",
         )
         for kind, arn in (("generated", CFN_POLICY), ("fixed", FIXED_POLICY))
         for action in (
@@ -145,7 +151,7 @@ CASES: list[tuple[str, Request, str | None]] = [
     ("own-policy-read", _request("iam:GetPolicyVersion", CFN_POLICY, EC2_ADMIN), None),
     # Review finding 6: suppressing findings instead of stopping the controls.
     *(
-        (f"suppress-{action.replace(':', '-')}", _request(action, "*", EC2_ADMIN), "NoControlTampering")
+        (f"suppress-{action.replace(':', '-')}", _request(action, "*", EC2_ADMIN), "NoTampering")
         for action in (
             "guardduty:CreateFilter",
             "guardduty:CreateIPSet",
@@ -161,7 +167,7 @@ CASES: list[tuple[str, Request, str | None]] = [
     (
         "trail-logs-subscription",
         _request("logs:PutSubscriptionFilter", TRAIL_GROUP, EC2_ADMIN),
-        "NoTrailLogChanges",
+        "NoLzState",
     ),
     ("other-logs-subscription", _request("logs:PutSubscriptionFilter", OTHER_GROUP, EC2_ADMIN), None),
     # Review finding 7: no role under the path AWS keeps for its own (Identity Center) roles.
@@ -173,7 +179,7 @@ CASES: list[tuple[str, Request, str | None]] = [
             EC2_ADMIN,
             **{"iam:PermissionsBoundary": BOUNDARY_ARN},
         ),
-        "NoAwsReservedRoles",
+        "NoReserved",
     ),
     (
         "create-role-under-own-path",
@@ -185,7 +191,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"ebs-{action.split(':')[1]}-by-ec2-admin",
             _request(action, "*", EC2_ADMIN),
-            "EbsGuardRoleOnly",
+            "EbsGuardOnly",
         )
         for action in EBS_DEFAULT_GUARD_ACTIONS
     ),
@@ -193,7 +199,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"ebs-{action.split(':')[1]}-by-other-guard-role",
             _request(action, "*", REGIONAL_GUARD),
-            "EbsGuardRoleOnly",
+            "EbsGuardOnly",
         )
         for action in EBS_DEFAULT_GUARD_ACTIONS
     ),
@@ -221,30 +227,30 @@ CASES: list[tuple[str, Request, str | None]] = [
     ),
     # 1c. The trail's log group, its streams and filters; its alarms; data points in their namespace.
     *(
-        (f"trail-logs-{action.split(':')[1]}", _request(action, TRAIL_GROUP, EC2_ADMIN), "NoTrailLogChanges")
+        (f"trail-logs-{action.split(':')[1]}", _request(action, TRAIL_GROUP, EC2_ADMIN), "NoLzState")
         for action in TRAIL_LOG_TAMPERING_ACTIONS
     ),
     (
         "trail-logs-delete-stream",
         _request("logs:DeleteLogStream", f"{TRAIL_GROUP}:log-stream:{ACCOUNT}_CloudTrail_us-east-1", EC2_ADMIN),
-        "NoTrailLogChanges",
+        "NoLzState",
     ),
     (
         "trail-logs-in-another-region",
         _request("logs:DeleteLogGroup", TRAIL_GROUP.replace("us-east-1", "eu-west-1"), EC2_ADMIN),
-        "NoTrailLogChanges",
+        "NoLzState",
     ),
     ("other-log-group-retention", _request("logs:PutRetentionPolicy", OTHER_GROUP, EC2_ADMIN), None),
     ("trail-logs-read", _request("logs:FilterLogEvents", TRAIL_GROUP, EC2_ADMIN), None),
     *(
-        (f"trail-alarm-{action.split(':')[1]}", _request(action, TRAIL_ALARM, EC2_ADMIN), "NoTrailAlarmChanges")
+        (f"trail-alarm-{action.split(':')[1]}", _request(action, TRAIL_ALARM, EC2_ADMIN), "NoLzState")
         for action in TRAIL_ALARM_TAMPERING_ACTIONS
     ),
     ("other-alarm-delete", _request("cloudwatch:DeleteAlarms", OTHER_ALARM, EC2_ADMIN), None),
     (
         "trail-namespace-data-point",
         _request("cloudwatch:PutMetricData", "*", EC2_ADMIN, **{"cloudwatch:namespace": trail_metric_namespace(ENV)}),
-        "NoTrailMetricData",
+        "NoTrailMetrics",
     ),
     (
         "other-namespace-data-point",
@@ -256,7 +262,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"protected-function-{action.split(':')[1]}",
             _request(action, GUARD_FUNCTION, REGIONAL_GUARD, **PROTECTED),
-            "NoProtectedChanges",
+            "NoProtected",
         )
         for action in (
             "lambda:InvokeFunction",
@@ -280,7 +286,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"alerts-topic-{action.split(':')[1]}",
             _request(action, ALERTS_TOPIC, EC2_ADMIN, **PROTECTED),
-            "NoProtectedChanges",
+            "NoProtected",
         )
         for action in (
             "sns:DeleteTopic",
@@ -296,7 +302,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"alerts-rule-{action.split(':')[1]}",
             _request(action, ALERTS_RULE, EC2_ADMIN, **PROTECTED),
-            "NoProtectedChanges",
+            "NoProtected",
         )
         for action in (
             "events:DeleteRule",
@@ -311,7 +317,7 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"protection-tag-{action.replace(':', '-')}",
             Request(action, resource, {"aws:PrincipalArn": EC2_ADMIN, "aws:TagKeys": ("team", PROTECTED_TAG_KEY)}),
-            "NoProtectionTagChanges",
+            "NoProtectionTag",
         )
         for action, resource in (
             ("lambda:UntagResource", GUARD_FUNCTION),
@@ -329,9 +335,62 @@ CASES: list[tuple[str, Request, str | None]] = [
     (
         "disable-any-key",
         _request("kms:DisableKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc", EC2_ADMIN),
-        "NoControlTampering",
+        "NoTampering",
     ),
     ("enable-any-key", _request("kms:EnableKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc", EC2_ADMIN), None),
+    # Second review (issue #22), 1: a guard role passed to a function of one's own would run the guard calls.
+    *(
+        (f"pass-guard-role-{scope}", _request("iam:PassRole", f"{IAM}:role/{guard}", BREAK_GLASS), "NoRolePass")
+        for scope, guard in (
+            ("global", guard_role_name(ENV, "global")),
+            ("regional", guard_role_name(ENV, "us-east-1")),
+            ("ebs", ebs_guard_role_name(ENV, "us-east-1")),
+        )
+    ),
+    ("pass-workload-role", _request("iam:PassRole", f"{IAM}:role/team-function-role", BREAK_GLASS), None),
+    # 3: the parameters the Workload stack resolves at deploy; the card vault's alarms by their name prefix.
+    *(
+        (
+            f"lz-parameter-{action.split(':')[1]}-{name.rsplit('/', 1)[-1]}",
+            _request(action, f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/pci-lz/{ENV}/{name}", EC2_ADMIN),
+            "NoLzState",
+        )
+        for action in ("ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:LabelParameterVersion")
+        for name in ("alerts/topic-arn", "database/proxy-endpoint", "database/proxy-arn")
+    ),
+    (
+        "team-parameter-put",
+        _request("ssm:PutParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/team/{ENV}/x", EC2_ADMIN),
+        None,
+    ),
+    (
+        "lz-parameter-read",
+        _request("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/pci-lz/{ENV}/x", EC2_ADMIN),
+        None,
+    ),
+    *(
+        (f"vault-alarm-{action.split(':')[1]}", _request(action, VAULT_ALARM, EC2_ADMIN), "NoLzState")
+        for action in TRAIL_ALARM_TAMPERING_ACTIONS
+    ),
+    # 5: the archive bucket and its replica: policy, Object Lock, lifecycle, replication.
+    *(
+        (f"archive-{region}-{action.split(':')[1]}", _request(action, f"arn:aws:s3:::{bucket}", EC2_ADMIN), "NoLzState")
+        for action in ARCHIVE_TAMPERING_ACTIONS
+        for region, bucket in (("source", ARCHIVE), ("replica", ARCHIVE.replace("us-east-1", "us-west-2")))
+    ),
+    ("other-bucket-policy", _request("s3:PutBucketPolicy", "arn:aws:s3:::team-bucket", EC2_ADMIN), None),
+    ("archive-read-policy", _request("s3:GetBucketPolicy", f"arn:aws:s3:::{ARCHIVE}", EC2_ADMIN), None),
+    # 6 and 8: findings of a product, Security Hub's configuration, the logs data protection and account policies.
+    *(
+        (f"tamper-{action.replace(':', '-')}", _request(action, resource, EC2_ADMIN), sid)
+        for action, resource, sid in (
+            ("securityhub:DisableImportFindingsForProduct", "*", "NoTampering"),
+            ("securityhub:UpdateSecurityHubConfiguration", "*", "NoTampering"),
+            ("logs:PutAccountPolicy", "*", "NoTampering"),
+            ("logs:PutDataProtectionPolicy", TRAIL_GROUP, "NoLzState"),
+        )
+    ),
+    ("other-group-data-protection", _request("logs:PutDataProtectionPolicy", OTHER_GROUP, EC2_ADMIN), None),
 ]
 
 
@@ -454,10 +513,10 @@ def test_a_role_granted_a_denied_action_is_caught(synthesized: Synthesized) -> N
         regions=REGIONS,
     )
     assert {(c.action, c.resource.rsplit(":", 1)[-1], c.denied_by) for c in conflicts} == {
-        ("logs:DeleteLogGroup", "/pci-lz/default/cloudtrail", ("NoTrailLogChanges",)),
-        ("ec2:ModifyEbsDefaultKmsKeyId", "*", ("EbsGuardRoleOnly",)),
+        ("logs:DeleteLogGroup", "/pci-lz/default/cloudtrail", ("NoLzState",)),
+        ("ec2:ModifyEbsDefaultKmsKeyId", "*", ("EbsGuardOnly",)),
         # The `*` grant is caught on the tagged function alone: the role keeps invoking the other one.
-        ("lambda:InvokeFunction", "PciLz-default-Bad-us-east-1-Guard-GENERATED", ("NoProtectedChanges",)),
+        ("lambda:InvokeFunction", "PciLz-default-Bad-us-east-1-Guard-GENERATED", ("NoProtected",)),
     }
 
 
@@ -522,7 +581,7 @@ def test_the_delivery_boundaries_let_only_their_deployers_use_the_bootstrap_role
         for name in deployers:
             assert not denied_by(statements, _request("sts:AssumeRole", deploy_role, f"{iam_arn}:role/{name}"))
             # ...and nobody changes them (they are the delivery's own roles now).
-            assert "NoOwnRoleChanges" in denied_by(
+            assert "NoOwnRoles" in denied_by(
                 statements, _request("iam:UpdateAssumeRolePolicy", f"{iam_arn}:role/{name}", f"{iam_arn}:role/x")
             )
         for look_alike in (
@@ -531,7 +590,7 @@ def test_the_delivery_boundaries_let_only_their_deployers_use_the_bootstrap_role
             "pci-lz-delivery-x",
         ):
             assert denied_by(statements, _request("sts:AssumeRole", deploy_role, f"{iam_arn}:role/{look_alike}")) == [
-                "NoBootstrapRoles"
+                "NoBootstrap"
             ], look_alike
     # The names are the templates' own: the roles CDK Pipelines creates for those jobs carry them.
     pipeline = delivered.template(delivered.delivery.pipeline.stack_name)
@@ -646,3 +705,25 @@ def test_a_provider_framework_invoking_its_handler_is_refused_at_synth() -> None
         "*", Match.string_like_regexp("Provider framework")
     )
     assert errors, "a provider framework must be refused"
+
+
+def test_every_alarm_of_the_security_path_is_under_the_protected_prefix(synthesized: Synthesized) -> None:
+    """Second review, 3: the card vault's alarms (known-card share, new-card and sibling volume, detokenize
+    volume) and the trail's carry a `pci-lz-<env>-` name, which `NoLzState` protects; no alarm of the Audit or
+    Workload stacks is left with a generated name a boundary role could delete or silence."""
+    config = synthesized.config
+    prefix = protected_alarm_name_prefix(config.name)
+    seen = 0
+    for name, template in synthesized.templates():
+        if "-Audit-" not in name and "-Workload-" not in name:
+            continue
+        for logical_id, alarm in template.get("Resources", {}).items():
+            if alarm["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            seen += 1
+            alarm_name = alarm["Properties"].get("AlarmName")
+            assert isinstance(alarm_name, str), f"{name}/{logical_id}: a generated alarm name"
+            assert alarm_name.startswith(prefix), f"{name}/{logical_id}: {alarm_name}"
+            assert len(alarm_name) <= 255
+    assert seen
+    print(f"alarms under {prefix}*: {seen}")

@@ -25,7 +25,7 @@ from config import parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from stacks.landing_zone import build_landing_zone
 from tests.conftest import Synthesized, new_app
-from tests.template_scan import Template, exports, imports
+from tests.template_scan import Template, exports, fixed_name_replacements, imports
 
 
 def _variant(change: str) -> dict[str, Any]:
@@ -114,6 +114,18 @@ def dropped_exports(deployed: dict[str, Template], variant: dict[str, Template])
     return dropped
 
 
+_VARIANT_TEMPLATES: dict[str, dict[str, Template]] = {}
+
+
+def _variant_templates(change: str, tmp_path: Path) -> dict[str, Template]:
+    """One synthesis per variant for this module (loadscope keeps a module on one worker)."""
+    if change not in _VARIANT_TEMPLATES:
+        app = new_app(tmp_path)
+        build_landing_zone(app, parse_environment(_variant(change)))
+        _VARIANT_TEMPLATES[change] = _templates(app)
+    return _VARIANT_TEMPLATES[change]
+
+
 @pytest.mark.parametrize("change", VARIANTS)
 def test_a_single_flag_change_keeps_every_imported_export(
     synthesized: Synthesized, tmp_path: Path, change: str
@@ -121,9 +133,7 @@ def test_a_single_flag_change_keeps_every_imported_export(
     """Both ways: from the default to the variant, and back (an optional stack the default lacks,
     once deployed, is the consumer whose producers must keep their exports)."""
     default = dict(synthesized.templates())
-    app = new_app(tmp_path)
-    build_landing_zone(app, parse_environment(_variant(change)))
-    variant = _templates(app)
+    variant = _variant_templates(change, tmp_path)
     assert dropped_exports(default, variant) == []
     if change not in ONE_WAY:
         assert dropped_exports(variant, default) == []
@@ -167,3 +177,46 @@ def test_an_optional_consumer_removed_from_the_app_is_caught(tmp_path: Path) -> 
     assert dropped_exports(deployed, variant) == [
         f"Optional imports {name}, which Producer no longer exports" for name in sorted(imports(deployed["Optional"]))
     ]
+
+
+@pytest.mark.parametrize("change", VARIANTS)
+def test_a_single_flag_change_replaces_no_custom_named_resource(
+    synthesized: Synthesized, tmp_path: Path, change: str
+) -> None:
+    """Issue #22, second review, 2: a resource with a fixed physical name whose create-only properties (the
+    cfn-lint bundled provider schemas) differ between the default and the variant would be replaced under
+    the same name, and CloudFormation fails the update. Both ways, like the exports."""
+    default = dict(synthesized.templates())
+    variant = _variant_templates(change, tmp_path)
+    assert fixed_name_replacements(default, variant) == []
+    if change not in ONE_WAY:
+        assert fixed_name_replacements(variant, default) == []
+
+
+def test_a_custom_named_resource_with_a_changed_create_only_property_is_caught(tmp_path: Path) -> None:
+    """The bad case: a named proxy whose subnets change (az_count 2 -> 3) is caught; the same change with a
+    name that follows the subnets, or with no other change, is not."""
+
+    def build(label: str, subnets: list[str], name: str) -> dict[str, Template]:
+        from aws_cdk import aws_rds as rds
+
+        app = App(outdir=str(tmp_path / label))
+        stack = Stack(app, "Data", env={"account": "111111111111", "region": "us-east-1"})
+        rds.CfnDBProxy(
+            stack,
+            "Proxy",
+            db_proxy_name=name,
+            engine_family="POSTGRESQL",
+            role_arn="arn:aws:iam::111111111111:role/proxy",
+            vpc_subnet_ids=subnets,
+            auth=[],
+        )
+        return _templates(app)
+
+    two, three = ["subnet-a", "subnet-b"], ["subnet-a", "subnet-b", "subnet-c"]
+    deployed = build("deployed", two, "cde-proxy")
+    assert fixed_name_replacements(deployed, build("same", two, "cde-proxy")) == []
+    (found,) = fixed_name_replacements(deployed, build("three", three, "cde-proxy"))
+    assert "Data/Proxy (AWS::RDS::DBProxy" in found
+    assert "VpcSubnetIds" in found
+    assert fixed_name_replacements(deployed, build("renamed", three, "cde-proxy-3az")) == []

@@ -17,7 +17,7 @@ from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.models import EnvironmentConfig, identity_center_trust_patterns
 from pci_constructs.account_guards import SSM_PUBLIC_SHARING_SETTING
 from pci_constructs.operator_roles import OperatorRole
-from pci_constructs.org_guardrails import SCP_MAX_CHARACTERS
+from pci_constructs.org_guardrails import EXEMPT_ROLE_CLAIM_ACTIONS, SCP_MAX_CHARACTERS
 from pci_constructs.permissions_boundary import (
     ACCOUNT_GUARD_ACTIONS,
     AUDIT_TAMPERING_ACTIONS,
@@ -333,8 +333,8 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
     props = policy["Properties"]
     assert props["ManagedPolicyName"] == boundary_policy_name(synthesized.config.name, region)
     statements = {s["Sid"]: s for s in props["PolicyDocument"]["Statement"]}
-    assert statements["NoControlTampering"]["Effect"] == "Deny"
-    without = statements["NoPrincipalWithoutBoundary"]
+    assert statements["NoTampering"]["Effect"] == "Deny"
+    without = statements["NoUnbounded"]
     assert "iam:CreateRole" in without["Action"]
     # Exactly the copies of the configured regions, never a wildcard a look-alike policy could match.
     from tests.iam_eval import render
@@ -344,12 +344,12 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
         f"arn:aws:iam::{synthesized.config.account}:policy/{boundary_policy_name(synthesized.config.name, r)}"
         for r in sorted(synthesized.config.regions)
     ]
-    assert "kms:PutKeyPolicy" in statements["NoControlTampering"]["Action"]
-    assert set(statements["NoControlTampering"]["Action"]) >= set(AUDIT_TAMPERING_ACTIONS)
+    assert "kms:PutKeyPolicy" in statements["NoTampering"]["Action"]
+    assert set(statements["NoTampering"]["Action"]) >= set(AUDIT_TAMPERING_ACTIONS)
     for action in ("cloudtrail:StopLogging", "config:StopConfigurationRecorder", "guardduty:DeleteDetector"):
         assert action in AUDIT_TAMPERING_ACTIONS
-    assert "securityhub:DisableSecurityHub" in AUDIT_TAMPERING_ACTIONS
-    guards = statements["GuardRolesOnly"]
+    assert "securityhub:Disable*" in AUDIT_TAMPERING_ACTIONS  # DisableSecurityHub, DisableImportFindingsForProduct
+    guards = statements["GuardsOnly"]
     assert set(guards["Action"]) == set(ACCOUNT_GUARD_ACTIONS)
     assert "account-guards-*" in guards["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
 
@@ -548,6 +548,41 @@ def test_scp_statements(guardrails: dict[str, dict[str, Any]]) -> None:
     assert "iam:*" in region["NotAction"]
     assert "sts:*" in region["NotAction"]
     assert region["Condition"]["StringNotEquals"]["aws:RequestedRegion"] == ["us-east-1", "us-west-2"]
+
+
+SSO_ADMIN = "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"
+CFN_EXEC = "arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("action", "role", "principal", "denied"),
+    [
+        # A principal without the boundary claiming an exempt name: the execution role's, a guard role's.
+        *((a, CFN_EXEC, SSO_ADMIN, True) for a in EXEMPT_ROLE_CLAIM_ACTIONS),
+        ("iam:CreateRole", "arn:aws:iam::111111111111:role/pci-lz-default-account-guards-global", SSO_ADMIN, True),
+        (
+            "iam:UpdateAssumeRolePolicy",
+            "arn:aws:iam::111111111111:role/pci-lz-default-account-guards-ebs-x",
+            SSO_ADMIN,
+            True,
+        ),
+        # The exempt role itself (CloudFormation creating the guard roles), and roles of other names.
+        ("iam:CreateRole", "arn:aws:iam::111111111111:role/pci-lz-default-account-guards-global", CFN_EXEC, False),
+        ("iam:CreateRole", "arn:aws:iam::111111111111:role/team-reader", SSO_ADMIN, False),
+        ("iam:PutRolePolicy", "arn:aws:iam::111111111111:role/cdk-hnb659fds-deploy-role-1", SSO_ADMIN, False),
+    ],
+    ids=lambda v: v.rsplit("/", 1)[-1].split("-1111")[0] if isinstance(v, str) else str(v),
+)
+def test_no_principal_claims_an_scp_exemption_by_name(
+    guardrails: dict[str, dict[str, Any]], action: str, role: str, principal: str, denied: bool
+) -> None:
+    """Second review, 4: the exemptions go by role name; creating, re-trusting or widening a role of an exempt
+    name is denied to everyone but an exempt role."""
+    from tests.iam_eval import Request, denied_by
+
+    statements = guardrails["pci-lz-default-protect-controls"]["Content"]["Statement"]
+    sids = denied_by(statements, Request(action, role, {"aws:PrincipalArn": principal}))
+    assert ("DenyExemptRoleClaims" in sids) is denied, sids
 
 
 # --- Configuration -----------------------------------------------------------------------------------

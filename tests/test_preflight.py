@@ -375,9 +375,14 @@ def test_a_missing_operator_principal_of_the_account_warns(aws: boto3.Session, r
     assert results["operator principal auditor-1"].status is Status.PASS
 
 
-def _network_stack(aws: boto3.Session, config: EnvironmentConfig, region: str, *, firewall: bool) -> None:
-    """A deployed Network stack as moto models it: the resource types are what preflight reads."""
+def _network_stack(
+    aws: boto3.Session, config: EnvironmentConfig, region: str, *, firewall: bool, eips: int = 0
+) -> None:
+    """A deployed Network stack as moto models it: the resource types are what preflight reads (`eips` NAT
+    addresses, which moto allocates)."""
     resources: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}
+    for i in range(eips):
+        resources[f"NatEip{i}"] = {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}}
     if firewall:
         resources["Policy"] = {
             "Type": "AWS::NetworkFirewall::FirewallPolicy",
@@ -400,12 +405,36 @@ def test_the_eip_peak_of_an_egress_mode_switch_is_computed() -> None:
     assert "switches nat -> firewall" in eip_peak(3, 3, "nat", "firewall")[1]
 
 
+def test_the_eip_peak_counts_the_azs_an_update_adds() -> None:
+    """Second review, 7: raising az_count in the same mode allocates one EIP per added AZ."""
+    assert eip_peak(2, 3, "firewall", "firewall", deployed_eips=2) == (3, "2 in use + 1 for the AZs added (2 -> 3)")
+    assert eip_peak(5, 3, "nat", "nat", deployed_eips=2)[0] == 6
+    assert eip_peak(3, 3, "nat", "nat", deployed_eips=3)[0] == 3
+
+
+def test_raising_az_count_above_the_eip_quota_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    """Deployed with two AZs in nat mode, four other addresses in use: the third AZ's EIP is the sixth."""
+    deployed = ready.model_copy(update={"egress": ready.egress.model_copy(update={"mode": "nat"})})
+    ec2 = aws.client("ec2", region_name="us-east-1")
+    for _ in range(3):  # addresses of others; the stack's two NAT addresses make five
+        ec2.allocate_address(Domain="vpc")
+    _network_stack(aws, deployed, "us-east-1", firewall=False, eips=2)
+    with mock.patch("preflight.checks._quota_api", return_value=5.0):
+        same = {r.check: r for r in check_quotas(Account(aws, deployed.home_region), deployed)}
+        raised = {
+            r.check: r
+            for r in check_quotas(Account(aws, deployed.home_region), deployed.model_copy(update={"az_count": 3}))
+        }
+    assert same["Elastic IP quota us-east-1"].status is Status.PASS
+    failed = raised["Elastic IP quota us-east-1"]
+    assert failed.status is Status.FAIL
+    assert "5 in use + 1 for the AZs added (2 -> 3)" in failed.detail
+    assert "at least 6" in failed.fix
+
+
 def test_an_egress_mode_switch_above_the_eip_quota_fails(aws: boto3.Session, ready: EnvironmentConfig) -> None:
     config = ready.model_copy(update={"az_count": 3})
-    ec2 = aws.client("ec2", region_name="us-east-1")
-    for _ in range(3):  # the deployed NAT gateways' addresses
-        ec2.allocate_address(Domain="vpc")
-    _network_stack(aws, config, "us-east-1", firewall=False)
+    _network_stack(aws, config, "us-east-1", firewall=False, eips=3)  # the deployed NAT gateways' addresses
     with mock.patch("preflight.checks._quota_api", return_value=5.0):
         account = Account(aws, config.home_region)
         same = {

@@ -21,6 +21,7 @@ from preflight.__main__ import main
 from preflight.checks import (
     DEFAULT_FIREWALLS_PER_REGION,
     Account,
+    DeployedEgress,
     Result,
     Status,
     check_access_analyzers,
@@ -409,3 +410,45 @@ def test_the_cli_reads_the_assembly_and_refuses_one_of_another_environment(
     assert "no manifest.json" in capsys.readouterr().err
     assert main(["--env", "envs/guardrails.yaml", "--assembly", str(synthesized.outdir)], session=aws) == 2
     assert "holds no stack of environment" in capsys.readouterr().err
+
+
+def test_raising_az_count_in_firewall_mode_counts_the_added_firewalls(aws: boto3.Session) -> None:
+    """Second review, 7: deployed with two AZs in firewall mode, three AZs add one firewall, not none."""
+    config = _config(aws, az_count=3)
+    account = MotoAccount(aws, config.home_region)
+
+    def row(in_use: int) -> Any:
+        firewalls = [{"FirewallName": f"fw-{i}", "FirewallArn": f"arn:{i}"} for i in range(in_use)]
+        with (
+            mock.patch("preflight.checks._quota_by_name", return_value=5.0),
+            mock.patch("preflight.checks.deployed_egress", return_value=DeployedEgress("firewall", 2, 2)),
+            mock.patch.object(
+                account.client("network-firewall", "us-east-1"),
+                "get_paginator",
+                return_value=mock.Mock(paginate=mock.Mock(return_value=[{"Firewalls": firewalls}])),
+            ),
+        ):
+            return _by_check(check_firewall_quota(account, config))["Network Firewall quota us-east-1"]
+
+    fits = row(4)  # the two deployed and two others
+    assert fits.status is Status.PASS
+    assert "4 in use + 1 to create" in fits.detail
+    full = row(5)
+    assert full.status is Status.FAIL
+    assert "at least 6 in us-east-1" in full.fix
+
+
+def test_a_leftover_bucket_names_the_object_lock_limit(aws: boto3.Session) -> None:
+    """Second review, 9: a leftover archive bucket may hold COMPLIANCE-locked versions: only `cdk import` works."""
+    config = _config(aws)
+    template = {"Resources": {"Archive": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "pcilz-left"}}}}
+    stack = StackTemplate("PciLz-default-Audit-us-east-1", config.account, "us-east-1", template)
+    aws.client("s3", region_name="us-east-1").create_bucket(Bucket="pcilz-left")
+    (result,) = check_names_free(MotoAccount(aws, config.home_region), config, [stack])
+    assert result.status is Status.FAIL
+    assert "COMPLIANCE mode cannot be emptied" in result.fix
+    assert "`cdk import` such a bucket" in result.fix
+    group = _one_group_stack(config.account, "Group", "/pci-lz/default/left")
+    aws.client("logs", region_name="us-east-1").create_log_group(logGroupName="/pci-lz/default/left")
+    (other,) = check_names_free(MotoAccount(aws, config.home_region), config, [group])
+    assert "COMPLIANCE" not in other.fix

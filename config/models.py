@@ -340,6 +340,8 @@ class AuditConfig(_Frozen):
         description=(
             "Buckets whose object-level access the trail records (S3 data events). None records every bucket"
             " of the account except the log archive itself; list the cardholder-data buckets to narrow it."
+            " A narrowed list fails PCI4-TRAIL-DATA-EVENTS (Security Hub S3.22/S3.23 ask for every bucket)"
+            " until the environment acknowledges it with its own reason."
         ),
     )
     lambda_data_event_functions: tuple[str, ...] | None = Field(

@@ -61,6 +61,16 @@ SINGLE_REGION_ARCHIVE = tuple(
     }
     for rule in ("PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
 )
+# The flags-off environment narrows S3 data events to its cardholder-data bucket on purpose, which
+# PCI4-TRAIL-DATA-EVENTS refuses (Security Hub S3.22/S3.23 ask for every bucket): it accepts that itself.
+NARROWED_DATA_EVENTS = {
+    "path": "PciLz-default-Audit-*/Trail",
+    "rule": "PCI4-TRAIL-DATA-EVENTS",
+    "reason": "Test environment: object-level events are recorded for the one cardholder-data bucket only",
+    "requirement": "PCI DSS v4.0.1 10.2.1",
+    "owner": "test-environment owner",
+    "review_by": (date.today() + timedelta(days=90)).isoformat(),
+}
 
 
 def _environment(**overrides: Any) -> dict[str, Any]:
@@ -619,7 +629,7 @@ def flags_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[LandingZone, Ga
         }
     )
     data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
-    data["acknowledgments"] = list(SINGLE_REGION_ARCHIVE)
+    data["acknowledgments"] = [*SINGLE_REGION_ARCHIVE, NARROWED_DATA_EVENTS]
     config = parse_environment(data)
     outdir = tmp_path_factory.mktemp("cdk.out.audit-flags-off")
     app = new_app(outdir)

@@ -127,7 +127,8 @@ def cloudfront_tls12_policy(model: TemplateModel) -> Iterator[Check]:
     # (CloudFormation Template Reference, "AWS::CloudFront::Distribution ViewerCertificate").
     for distribution in model.resources("AWS::CloudFront::Distribution"):
         certificate = _viewer_certificate(distribution)
-        policy = certificate.get("MinimumProtocolVersion") if _custom_certificate(certificate) else "TLSv1"
+        # CloudFormation's MinimumProtocolVersion default is TLSv1 (same page), so an unset policy fails too.
+        policy = certificate.get("MinimumProtocolVersion", "TLSv1") if _custom_certificate(certificate) else "TLSv1"
         ok = policy in CLOUDFRONT_TLS12_POLICIES
         yield _check(distribution, None if ok else f"MinimumProtocolVersion {policy!r} is below TLSv1.2_2018")
 

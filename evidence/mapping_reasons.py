@@ -24,6 +24,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-EC2-NACL-NO-OPEN-INGRESS": "no NACL admits the whole internet except 80/443 to the public tier",
         "PCI4-EC2-NO-AUTO-PUBLIC-IP": "no subnet hands out public addresses that make instances reachable inbound",
         "PCI4-EC2-SG-NO-OPEN-INGRESS": "no security group admits the whole internet except the load balancer's 80/443",
+        "PCI4-EC2-TGW-NO-AUTO-ACCEPT": "no VPC attachment to a transit gateway is accepted unreviewed, so no unreviewed"
+        " route reaches the CDE",
         "PCI4-LAMBDA-IN-VPC": "functions in a VPC are reached only through their security groups and NACLs",
         "PCI4-RDS-NOT-PUBLIC": "a database that is not publicly accessible has no public address to receive traffic on",
     },
@@ -33,6 +35,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-NETWORK-FIREWALL-POSTURE": "the egress firewall drops by default and allows only the listed domains",
     },
     "1.4.1": {
+        "PCI4-APIGW-ENDPOINT-TYPE": "a REST API's endpoint is regional or private, behind the WAF, distribution or"
+        " VPC endpoint the owner configures",
         "PCI4-EC2-SG-NO-ALL-PORTS-EGRESS": "groups between the tiers and the internet restrict ports both ways",
         "PCI4-NETWORK-FIREWALL-POSTURE": "the Network Firewall is an NSC between the application tier and the internet",
     },
@@ -43,6 +47,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "1.4.4": {
         "PCI4-AUTOSCALING-LAUNCH-CONFIG-NO-PUBLIC-IP": "an instance with a public address is directly reachable;"
         " none is launched with one",
+        "PCI4-CLOUDFRONT-S3-ORIGIN-ACCESS": "an S3 origin (a store) is read only through CloudFront's origin"
+        " access, not from the internet",
         "PCI4-DMS-INSTANCE-NOT-PUBLIC": "a replication instance copies stored data and must not be publicly accessible",
         "PCI4-EC2-CDE-NO-INTERNET-ROUTE": "the subnets holding the cardholder-data store have no route to the internet",
         "PCI4-EC2-LAUNCH-TEMPLATE-NO-PUBLIC-IP": "no launch template gives an interface a public address",
@@ -74,8 +80,14 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "2.2.6": {
         "PCI4-AUTOSCALING-LAUNCH-CONFIG-IMDSV2": "IMDSv2 is a security parameter that blocks credential theft via SSRF",
         "PCI4-CLOUDFRONT-DEFAULT-ROOT-OBJECT": "a default root object keeps an S3 origin from listing its contents",
+        "PCI4-CODEBUILD-ARTIFACTS-ENCRYPTED": "artifact encryption, a security parameter of the build service,"
+        " is not switched off",
         "PCI4-EC2-INSTANCE-IMDSV2": "IMDSv2 is a security parameter that blocks credential theft via SSRF",
         "PCI4-EC2-LAUNCH-TEMPLATE-IMDSV2": "IMDSv2 is a security parameter that blocks credential theft via SSRF",
+        "PCI4-ECS-NO-HOST-PID": "a task's containers do not share the host's process namespace (PidMode host)",
+    },
+    "3.5.1": {
+        "PCI4-APIGW-CACHE-ENCRYPTED": "a CDE API's cached responses, which may carry PAN, are stored encrypted",
     },
     "3.6.1": {
         "PCI4-KMS-CUSTODIAN-SEPARATION": "key administrators cannot use the keys they manage (fewest custodians)",
@@ -91,8 +103,11 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "4.2.1": {
         "PCI4-CLB-HTTPS-LISTENERS": "a Classic Load Balancer listener carries traffic over TLS only",
         "PCI4-CLB-TLS12-POLICY": "a Classic Load Balancer negotiates TLS 1.2 or later only",
+        "PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE": "viewers get the owner's own certificate, not the shared default one",
         "PCI4-CLOUDFRONT-ORIGIN-HTTPS": "CloudFront reaches its origins over HTTPS",
         "PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3": "no origin connection allows SSLv3",
+        "PCI4-CLOUDFRONT-SNI": "the owner's certificate is served by SNI, not from dedicated IP addresses",
+        "PCI4-CLOUDFRONT-TLS12-POLICY": "viewer connections negotiate TLS 1.2 or later only",
         "PCI4-CLOUDFRONT-VIEWER-HTTPS": "viewers reach CloudFront over HTTPS only",
         "PCI4-DAX-TLS": "the DAX endpoint encrypts traffic with TLS",
         "PCI4-DMS-ENDPOINT-TLS": "replication endpoints connect with TLS",
@@ -122,6 +137,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "6.3.3": {
         "PCI4-BEANSTALK-MANAGED-UPDATES": "the platform installs security updates itself",
         "PCI4-DMS-MINOR-UPGRADES": "minor engine versions (security fixes) are installed automatically",
+        "PCI4-ECR-LIFECYCLE-POLICY": "superseded, unpatched container images expire from the repository",
         "PCI4-ECS-FARGATE-LATEST-PLATFORM": "tasks run on the latest Fargate platform version",
         "PCI4-ELASTICACHE-MINOR-UPGRADES": "minor engine versions (security fixes) are installed automatically",
         "PCI4-LAMBDA-SUPPORTED-RUNTIME": "no function runs on a runtime AWS no longer patches",
@@ -138,7 +154,12 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-WAF-LOGGING": "the web ACL logs what it blocks and allows, as the solution must",
         "PCI4-WAF-WEB-ACL-CONTENT": "the web ACL blocks with AWS's common and known-bad-input rule groups",
     },
+    "6.5.1": {
+        "PCI4-CODEDEPLOY-LAMBDA-GRADUAL": "a function change reaches part of the traffic first and is rolled"
+        " back on failure, the procedure 6.5.1 asks to return to a secure state",
+    },
     "7.2.1": {
+        "PCI4-EC2-CLIENT-VPN-NOT-ALL": "Client VPN access to a network is granted to a named group, not to all",
         "PCI4-IAM-NO-ADMIN-POLICY": "no identity has an administrator policy that grants beyond its need",
         "PCI4-IAM-NO-AWS-MANAGED-POLICY": "every grant is written for its role, not a broad AWS-managed set",
         "PCI4-IAM-NO-SERVICE-WILDCARD": "no grant covers every action of a service",
@@ -170,6 +191,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-IAM-NO-USERS": "the templates create no IAM user, so no account of theirs is shared between people",
     },
     "8.2.2": {
+        "PCI4-EC2-NO-KEY-PAIR": "no instance is launched with an EC2 key pair, a credential its holders share",
         "PCI4-IAM-NO-USERS": "the templates create no IAM user that could be a shared or generic account",
     },
     "8.3.1": {
@@ -195,6 +217,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     },
     "8.6.2": {
         "PCI4-CODEBUILD-HARDENED": "no credentials in a build's source URL or clear-text variables",
+        "PCI4-EC2-INSTANCE-PROFILE": "an instance gets role credentials from its profile: no access key on it",
         "PCI4-ECS-NO-SECRETS-IN-ENVIRONMENT": "no credentials in container environment variables",
         "PCI4-RDS-PROXY-IAM": "applications log in with IAM tokens, so no database password is in their code",
     },
@@ -203,11 +226,15 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-SECRET-ROTATION": "the database master secret (a system account's password) rotates within 90 days",
     },
     "10.2.1": {
+        "PCI4-APIGW-XRAY": "each request's trace through the REST API and its integrations is recorded",
         "PCI4-CODEBUILD-HARDENED": "build projects log to CloudWatch Logs",
         "PCI4-CONFIG-ALL-RESOURCES": "every resource's configuration changes are recorded",
         "PCI4-DOCDB-AUDIT-LOGS": "the document database's audit log is enabled and exported",
         "PCI4-EC2-CLIENT-VPN-LOGGING": "client VPN connections are logged",
+        "PCI4-EC2-DETAILED-MONITORING": "the instance's one-minute CloudWatch metrics are recorded beside its logs",
         "PCI4-EC2-FLOW-LOGS": "every VPC's traffic, accepted and rejected, is logged",
+        "PCI4-ECS-LOG-CONFIGURATION": "every container of a task sends its log somewhere (a log configuration)",
+        "PCI4-EKS-ALL-CONTROL-PLANE-LOGS": "all five EKS control-plane logs (audit, authenticator, api...) are on",
         "PCI4-EKS-AUDIT-LOGGING": "the cluster's audit log is enabled",
         "PCI4-ELB-ACCESS-LOGS": "the load balancer's requests are logged",
         "PCI4-ELB-WAF": "the web ACL in front of the load balancer logs its decisions",

@@ -6,7 +6,8 @@ ID, title, the resource types each evaluates, the v4.0.1 requirements it maps to
 templates, or why none can: "runtime only" (it needs the live account: credential age, MFA devices,
 rotation success, patch state) or "not applicable to templates" (CloudFormation has no property for it).
 `CONFIG_PACK_RULES` adds the AWS Config rules of a PCI DSS 4.0 conformance pack that check a property a
-template shows and that no Security Hub control of the standard covers. `WATCHED_AFTER_DEPLOY` names, for
+template shows and that no Security Hub control of the standard covers; `AWS_PACK_SYNTH_RULES` those of AWS's
+PCI DSS v4.0 pack that a synth rule checks and the project's pack does not deploy. `WATCHED_AFTER_DEPLOY` names, for
 every rule of the pack, the AWS Config rule that keeps watching its property once deployed.
 
 `python -m pci_rules.crosswalk` rewrites `CROSSWALK.md`; a test holds the committed file to it, fails
@@ -265,6 +266,7 @@ class ConfigPackRule:
     name: str
     resource_types: tuple[str, ...]
     rules: tuple[str, ...]
+    note: str = ""
 
 
 # From the project's conformance pack (compliance/conformance/pci-dss-v4.json, the managed rules of AWS's
@@ -303,6 +305,66 @@ CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("ssm-document-not-public", ("AWS::SSM::Document",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("netfw-logging-enabled", ("AWS::NetworkFirewall::Firewall",), ("PCI4-NETWORK-FIREWALL-POSTURE",)),
 )
+
+_CF = ("AWS::CloudFront::Distribution",)
+_INSTANCE = ("AWS::EC2::Instance",)
+
+# AWS's PCI DSS v4.0 pack rules (the vendored list) that a synth rule checks but that the project's own pack
+# does not deploy: several are offered in some regions only (the CloudFront ones in US East (N. Virginia)
+# only, per each rule's page in the AWS Config Developer Guide), and a conformance pack deployed in every
+# region of the environment cannot hold them. After deploy they are watched by AWS's pack
+# (`audit.conformance_packs.aws_sample_s3_uri`). Resource types are the vendored list's; the three with none
+# there name the type their synth rule reads.
+AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
+    ConfigPackRule(
+        "api-gw-cache-enabled-and-encrypted",
+        ("AWS::ApiGateway::Stage",),
+        ("PCI4-APIGW-CACHE-ENCRYPTED",),
+        note="partial: a stage with no cache passes (the Config rule also fails it)",
+    ),
+    ConfigPackRule("api-gw-endpoint-type-check", ("AWS::ApiGateway::RestApi",), ("PCI4-APIGW-ENDPOINT-TYPE",)),
+    ConfigPackRule("api-gw-xray-enabled", ("AWS::ApiGateway::Stage",), ("PCI4-APIGW-XRAY",)),
+    ConfigPackRule("cloudfront-custom-ssl-certificate", _CF, ("PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE",)),
+    ConfigPackRule(
+        "cloudfront-origin-access-identity-enabled",
+        _CF,
+        ("PCI4-CLOUDFRONT-S3-ORIGIN-ACCESS",),
+        note="the rule takes origin access control (AWS's recommendation) as well as a legacy OAI",
+    ),
+    ConfigPackRule("cloudfront-s3-origin-access-control-enabled", _CF, ("PCI4-CLOUDFRONT-S3-ORIGIN-ACCESS",)),
+    ConfigPackRule("cloudfront-security-policy-check", _CF, ("PCI4-CLOUDFRONT-TLS12-POLICY",)),
+    ConfigPackRule("cloudfront-sni-enabled", _CF, ("PCI4-CLOUDFRONT-SNI",)),
+    ConfigPackRule(
+        "codebuild-project-artifact-encryption", ("AWS::CodeBuild::Project",), ("PCI4-CODEBUILD-ARTIFACTS-ENCRYPTED",)
+    ),
+    ConfigPackRule(
+        "codedeploy-lambda-allatonce-traffic-shift-disabled",
+        ("AWS::CodeDeploy::DeploymentGroup",),
+        ("PCI4-CODEDEPLOY-LAMBDA-GRADUAL",),
+    ),
+    ConfigPackRule(
+        "ec2-client-vpn-not-authorize-all",
+        ("AWS::EC2::ClientVpnEndpoint",),
+        ("PCI4-EC2-CLIENT-VPN-NOT-ALL",),
+        note="the rule reads the endpoint's AWS::EC2::ClientVpnAuthorizationRule resources",
+    ),
+    ConfigPackRule("ec2-instance-detailed-monitoring-enabled", _INSTANCE, ("PCI4-EC2-DETAILED-MONITORING",)),
+    ConfigPackRule("ec2-instance-profile-attached", _INSTANCE, ("PCI4-EC2-INSTANCE-PROFILE",)),
+    ConfigPackRule("ec2-no-amazon-key-pair", _INSTANCE, ("PCI4-EC2-NO-KEY-PAIR",)),
+    ConfigPackRule(
+        "ec2-transit-gateway-auto-vpc-attach-disabled", ("AWS::EC2::TransitGateway",), ("PCI4-EC2-TGW-NO-AUTO-ACCEPT",)
+    ),
+    ConfigPackRule(
+        "ecr-private-lifecycle-policy-configured", ("AWS::ECR::Repository",), ("PCI4-ECR-LIFECYCLE-POLICY",)
+    ),
+    ConfigPackRule(
+        "ecs-task-definition-log-configuration", ("AWS::ECS::TaskDefinition",), ("PCI4-ECS-LOG-CONFIGURATION",)
+    ),
+    ConfigPackRule("ecs-task-definition-pid-mode-check", ("AWS::ECS::TaskDefinition",), ("PCI4-ECS-NO-HOST-PID",)),
+    ConfigPackRule("eks-cluster-logging-enabled", ("AWS::EKS::Cluster",), ("PCI4-EKS-ALL-CONTROL-PLANE-LOGS",)),
+    ConfigPackRule("eks-secrets-encrypted", ("AWS::EKS::Cluster",), ("PCI4-EKS-SECRETS-ENCRYPTED",)),
+)
+AWS_PACK_WATCHER = "(AWS's PCI DSS v4.0 pack)"
 
 NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the synth rule is the control"
 
@@ -430,29 +492,19 @@ def coverage() -> tuple[int, int]:
 # AWS's own "Operational Best Practices for PCI DSS v4.0" conformance pack (awslabs/aws-config-rules; its rule
 # names and scoped resource types vendored in `aws_pci_dss_v4_conformance_pack_rules.json`, dated, with the
 # commit). Its rules that scope a resource type a template declares, whose Config rule no Security Hub control
-# above uses and that CONFIG_PACK_RULES does not map, are not yet reviewed (QSA review of issue 21, item 5):
-# each still needs a synth rule or a reason. A test holds this set to the vendored list, so a reviewed rule
-# leaves it and a new one cannot appear unseen.
+# above uses and that neither CONFIG_PACK_RULES nor AWS_PACK_SYNTH_RULES maps, are not yet reviewed (QSA review
+# of issue 21, item 5): each still needs a synth rule or a reason. A test holds this set to the vendored list,
+# so a reviewed rule leaves it and a new one cannot appear unseen.
 AWS_PACK_FILE = HERE / "aws_pci_dss_v4_conformance_pack_rules.json"
 AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
     (
         "acm-pca-root-ca-disabled",
-        "api-gw-cache-enabled-and-encrypted",
-        "api-gw-endpoint-type-check",
-        "api-gw-xray-enabled",
         "appsync-associated-with-waf",
         "aurora-resources-protected-by-backup-plan",
         "backup-recovery-point-manual-deletion-disabled",
         "cloudformation-stack-notification-check",
-        "cloudfront-custom-ssl-certificate",
-        "cloudfront-origin-access-identity-enabled",
-        "cloudfront-s3-origin-access-control-enabled",
-        "cloudfront-security-policy-check",
-        "cloudfront-sni-enabled",
         "cloudwatch-alarm-action-check",
         "cloudwatch-alarm-settings-check",
-        "codebuild-project-artifact-encryption",
-        "codedeploy-lambda-allatonce-traffic-shift-disabled",
         "codepipeline-deployment-count-check",
         "dax-encryption-enabled",
         "db-instance-backup-enabled",
@@ -464,19 +516,11 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "dynamodb-table-encryption-enabled",
         "ebs-in-backup-plan",
         "ebs-resources-protected-by-backup-plan",
-        "ec2-client-vpn-not-authorize-all",
-        "ec2-instance-detailed-monitoring-enabled",
-        "ec2-instance-profile-attached",
-        "ec2-no-amazon-key-pair",
         "ec2-resources-protected-by-backup-plan",
         "ec2-volume-inuse-check",
-        "ecr-private-lifecycle-policy-configured",
-        "ecs-task-definition-pid-mode-check",
         "efs-in-backup-plan",
         "efs-resources-protected-by-backup-plan",
-        "eks-cluster-logging-enabled",
         "eks-cluster-oldest-supported-version",
-        "eks-secrets-encrypted",
         "elasticache-redis-cluster-automatic-backup-check",
         "elb-acm-certificate-required",
         "fsx-resources-protected-by-backup-plan",
@@ -547,6 +591,9 @@ def watched_after_deploy() -> dict[str, str]:
         for rule_id in extra.rules:
             if extra.name not in watched[rule_id]:
                 watched[rule_id].append(extra.name)
+    for extra in AWS_PACK_SYNTH_RULES:
+        for rule_id in extra.rules:
+            watched[rule_id].append(f"{extra.name} {AWS_PACK_WATCHER}")
     out = {}
     for rule_id, names in watched.items():
         out[rule_id] = ", ".join(names) if names else WATCHED_AFTER_DEPLOY_EXTRA.get(rule_id, "")
@@ -610,6 +657,23 @@ def render() -> str:
     lines += [
         f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)} |"
         for e in CONFIG_PACK_RULES
+    ]
+    lines += [
+        "",
+        "## AWS's PCI DSS v4.0 conformance-pack rules checked at synth",
+        "",
+        'Rules of AWS\'s "Operational Best Practices for PCI DSS v4.0" pack (vendored list) that no control'
+        " covers and the project's pack does not deploy (some are offered in a few regions only); AWS's pack"
+        " watches them after deploy (`audit.conformance_packs.aws_sample_s3_uri`).",
+        "",
+        "| AWS Config rule | Resource type | Synth rule |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)}"
+        + (f" ({_cell(e.note)})" if e.note else "")
+        + " |"
+        for e in AWS_PACK_SYNTH_RULES
     ]
     lines += [
         "",

@@ -5,6 +5,7 @@ from pci_rules.rules import (  # noqa: F401  (registration by import, in this or
     boundary,
     build,
     detection,
+    edge_compute,
     egress,
     elb,
     firewall,

@@ -51,6 +51,24 @@ DMS_LOGGING: dict[str, Any] = {
         ],
     }
 }
+# Expire untagged images after 14 days (an ECR lifecycle policy document).
+ECR_LIFECYCLE = json.dumps(
+    {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": 14,
+                },
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+)
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
     "HttpApiStage": (
         "AWS::ApiGatewayV2::Stage",
@@ -84,6 +102,12 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "DistributionConfig": {
                 "Enabled": True,
+                "Aliases": ["cards.example.com"],
+                "ViewerCertificate": {
+                    "AcmCertificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/cdn",
+                    "SslSupportMethod": "sni-only",
+                    "MinimumProtocolVersion": "TLSv1.2_2021",
+                },
                 "DefaultRootObject": "index.html",
                 "WebACLId": f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/cdn/0",
                 "Logging": {"Bucket": "fork-logs.s3.amazonaws.com"},
@@ -92,6 +116,7 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
                         "Id": "site",
                         "DomainName": "site.s3.us-east-1.amazonaws.com",
                         "S3OriginConfig": {"OriginAccessIdentity": ""},
+                        "OriginAccessControlId": "E2QWRUHAPOMQZL",
                     },
                     {
                         "Id": "api",
@@ -115,10 +140,12 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
     "Instance": (
         "AWS::EC2::Instance",
         {
+            "Monitoring": True,
+            "IamInstanceProfile": "fork-workload",
             "LaunchTemplate": {
                 "LaunchTemplateId": {"Ref": "Template"},
                 "Version": {"Fn::GetAtt": ["Template", "LatestVersionNumber"]},
-            }
+            },
         },
     ),
     "LaunchConfig": (
@@ -160,7 +187,13 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "ConnectionLogOptions": {"Enabled": True, "CloudwatchLogGroup": "/fork/workload"},
         },
     ),
-    "Repository": ("AWS::ECR::Repository", {"ImageScanningConfiguration": {"ScanOnPush": True}}),
+    "Repository": (
+        "AWS::ECR::Repository",
+        {
+            "ImageScanningConfiguration": {"ScanOnPush": True},
+            "LifecyclePolicy": {"LifecyclePolicyText": ECR_LIFECYCLE},
+        },
+    ),
     "Task": (
         "AWS::ECS::TaskDefinition",
         {
@@ -169,6 +202,14 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
                     "Name": "app",
                     "Image": "public.ecr.aws/docker/library/busybox:stable",
                     "Environment": [{"Name": "LOG_LEVEL", "Value": "info"}],
+                    "LogConfiguration": {
+                        "LogDriver": "awslogs",
+                        "Options": {
+                            "awslogs-group": "/fork/workload",
+                            "awslogs-region": "us-east-1",
+                            "awslogs-stream-prefix": "app",
+                        },
+                    },
                     "Secrets": [
                         {"Name": "DB_PASSWORD", "ValueFrom": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db"}
                     ],
@@ -201,7 +242,7 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "Version": "1.33",
             "ResourcesVpcConfig": {"SubnetIds": SUBNETS, "EndpointPublicAccess": False, "EndpointPrivateAccess": True},
             "EncryptionConfig": [{"Resources": ["secrets"], "Provider": {"KeyArn": KEY_ARN}}],
-            "Logging": {"ClusterLogging": {"EnabledTypes": [{"Type": "api"}, {"Type": "audit"}]}},
+            "Logging": {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in EKS_LOG_TYPES]}},
         },
     ),
     "Dax": (
@@ -440,6 +481,55 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             },
         },
     ),
+    "RestApi": ("AWS::ApiGateway::RestApi", {"Name": "cards", "EndpointConfiguration": {"Types": ["PRIVATE"]}}),
+    "RestStage": (
+        "AWS::ApiGateway::Stage",
+        {
+            "RestApiId": {"Ref": "RestApi"},
+            "DeploymentId": "d1e2f3",
+            "StageName": "v1",
+            "TracingEnabled": True,
+            "CacheClusterEnabled": True,
+            "CacheClusterSize": "0.5",
+            "MethodSettings": [
+                {"ResourcePath": "/*", "HttpMethod": "*", "CachingEnabled": True, "CacheDataEncrypted": True}
+            ],
+        },
+    ),
+    "Build": (
+        "AWS::CodeBuild::Project",
+        {
+            "ServiceRole": ROLE_ARN,
+            "Source": {"Type": "CODEPIPELINE"},
+            "Artifacts": {"Type": "CODEPIPELINE"},
+            "SecondaryArtifacts": [{"Type": "S3", "Location": "fork-artifacts", "ArtifactIdentifier": "report"}],
+            "Environment": {
+                "Type": "LINUX_CONTAINER",
+                "ComputeType": "BUILD_GENERAL1_SMALL",
+                "Image": "aws/codebuild/standard:7.0",
+            },
+            "EncryptionKey": KEY_ARN,
+        },
+    ),
+    "Deployer": ("AWS::CodeDeploy::Application", {"ComputePlatform": "Lambda"}),
+    "DeployGroup": (
+        "AWS::CodeDeploy::DeploymentGroup",
+        {
+            "ApplicationName": {"Ref": "Deployer"},
+            "ServiceRoleArn": ROLE_ARN,
+            "DeploymentConfigName": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            "DeploymentStyle": {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"},
+        },
+    ),
+    "ClientVpnAccess": (
+        "AWS::EC2::ClientVpnAuthorizationRule",
+        {
+            "ClientVpnEndpointId": {"Ref": "ClientVpn"},
+            "TargetNetworkCidr": "10.0.0.0/16",
+            "AccessGroupId": "cde-operators",
+        },
+    ),
+    "Transit": ("AWS::EC2::TransitGateway", {"AutoAcceptSharedAttachments": "disable"}),
 }
 
 

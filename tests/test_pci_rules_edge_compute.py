@@ -1,0 +1,111 @@
+"""Issue 21's edge, build and compute rules (`pci_rules/rules/edge_compute.py`) beyond their two cases: what
+each reads from a launch template, CloudFormation's defaults, and where it departs from its AWS Config rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pci_rules import TemplateModel, evaluate
+from pci_rules.rules import RULES
+from tests.pci_rule_cases import Resources, r
+
+BY_ID = {rule.id: rule for rule in RULES}
+TEMPLATE_REF = {"LaunchTemplate": {"LaunchTemplateId": {"Ref": "Template"}, "Version": "1"}}
+
+
+def _failures(rule_id: str, resources: Resources) -> list[str]:
+    (result,) = evaluate(TemplateModel.from_templates({"S": {"Resources": resources}}), [BY_ID[rule_id]])
+    assert result.examined, f"{rule_id} examined nothing"
+    return [f"{c.resource.logical_id}: {c.detail}" for c in result.failures]
+
+
+def _instance(template_data: dict[str, Any], **properties: Any) -> Resources:
+    return {
+        "Instance": r("AWS::EC2::Instance", ImageId="ami-1", **properties),
+        "Template": r("AWS::EC2::LaunchTemplate", LaunchTemplateData=template_data),
+    }
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "template_data", "properties", "ok"),
+    [
+        ("PCI4-EC2-DETAILED-MONITORING", {"Monitoring": {"Enabled": True}}, TEMPLATE_REF, True),
+        (
+            "PCI4-EC2-DETAILED-MONITORING",
+            {"Monitoring": {"Enabled": True}},
+            {**TEMPLATE_REF, "Monitoring": False},
+            False,
+        ),
+        ("PCI4-EC2-DETAILED-MONITORING", {}, {}, False),
+        ("PCI4-EC2-INSTANCE-PROFILE", {"IamInstanceProfile": {"Name": "app"}}, TEMPLATE_REF, True),
+        ("PCI4-EC2-INSTANCE-PROFILE", {}, TEMPLATE_REF, False),
+        ("PCI4-EC2-NO-KEY-PAIR", {"KeyName": "ops"}, TEMPLATE_REF, False),
+        ("PCI4-EC2-NO-KEY-PAIR", {}, TEMPLATE_REF, True),
+    ],
+)
+def test_an_instance_is_read_itself_then_through_its_launch_template(
+    rule_id: str, template_data: dict[str, Any], properties: dict[str, Any], ok: bool
+) -> None:
+    assert bool(_failures(rule_id, _instance(template_data, **properties))) is not ok
+
+
+def _distribution(certificate: dict[str, Any]) -> Resources:
+    return {"Cdn": r("AWS::CloudFront::Distribution", DistributionConfig={"ViewerCertificate": certificate})}
+
+
+def test_a_custom_certificate_without_a_policy_takes_cloudformations_tlsv1_default_and_fails() -> None:
+    certificate = {
+        "AcmCertificateArn": "arn:aws:acm:us-east-1:111111111111:certificate/x",
+        "SslSupportMethod": "sni-only",
+    }
+    assert _failures("PCI4-CLOUDFRONT-TLS12-POLICY", _distribution(certificate)) == [
+        "Cdn: MinimumProtocolVersion 'TLSv1' is below TLSv1.2_2018"
+    ]
+    assert _failures("PCI4-CLOUDFRONT-SNI", _distribution(certificate)) == []
+
+
+def test_the_default_certificate_fails_the_certificate_and_policy_rules_whatever_the_policy_says() -> None:
+    default = _distribution({"CloudFrontDefaultCertificate": True, "MinimumProtocolVersion": "TLSv1.2_2021"})
+    assert _failures("PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE", default)
+    assert _failures("PCI4-CLOUDFRONT-TLS12-POLICY", default)
+
+
+def test_a_legacy_origin_access_identity_also_restricts_an_s3_origin() -> None:
+    origin = {
+        "Id": "site",
+        "DomainName": "b.s3.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": "origin-access-identity/cloudfront/E1"},
+    }
+    cdn = {"Cdn": r("AWS::CloudFront::Distribution", DistributionConfig={"Origins": [origin]})}
+    assert _failures("PCI4-CLOUDFRONT-S3-ORIGIN-ACCESS", cdn) == []
+
+
+@pytest.mark.parametrize(
+    ("properties", "ok"),
+    [
+        ({}, True),  # no cache: passes here, unlike api-gw-cache-enabled-and-encrypted (the crosswalk says so)
+        ({"CacheClusterEnabled": True}, False),  # a cache cluster caches GET methods, unencrypted by default
+        ({"MethodSettings": [{"ResourcePath": "/cards", "HttpMethod": "GET", "CachingEnabled": True}]}, False),
+    ],
+)
+def test_a_rest_api_stage_cache_is_encrypted_where_one_exists(properties: dict[str, Any], ok: bool) -> None:
+    stage = {"Stage": r("AWS::ApiGateway::Stage", RestApiId="a1", **properties)}
+    assert bool(_failures("PCI4-APIGW-CACHE-ENCRYPTED", stage)) is not ok
+
+
+def test_a_rest_api_without_an_endpoint_configuration_is_edge_optimized_and_fails() -> None:
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", {"Api": r("AWS::ApiGateway::RestApi", Name="x")}) == [
+        "Api: endpoint type EDGE"
+    ]
+
+
+def test_a_lambda_deployment_group_without_a_configuration_takes_all_at_once() -> None:
+    resources = {
+        "App": r("AWS::CodeDeploy::Application", ComputePlatform="Lambda"),
+        "Group": r("AWS::CodeDeploy::DeploymentGroup", ApplicationName={"Ref": "App"}, ServiceRoleArn="arn"),
+    }
+    assert _failures("PCI4-CODEDEPLOY-LAMBDA-GRADUAL", resources) == [
+        "Group: CodeDeployDefault.LambdaAllAtOnce shifts all traffic at once"
+    ]

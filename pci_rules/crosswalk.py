@@ -257,19 +257,30 @@ def _awaited(control_id: str) -> Mapping:
     return Mapping(rules=(awaited,)) if any(r.id == awaited for r in RULES) else Mapping()
 
 
+PROJECT_PACK = "project"
+AWS_PACK = "aws"
+
+
 @dataclass(frozen=True)
 class ConfigPackRule:
     """An AWS Config rule of a PCI DSS 4.0 conformance pack that checks a property a template shows and
-    that no Security Hub control of the standard covers."""
+    that no Security Hub control of the standard covers.
+
+    `pack` says which pack holds it: `PROJECT_PACK` (compliance/conformance/pci-dss-v4.json, deployed by
+    default) or `AWS_PACK` (AWS's "Operational Best Practices for PCI DSS v4.0", vendored as
+    `aws_pci_dss_v4_conformance_pack_rules.json`; it watches after deploy only where the owner deploys that
+    sample, `audit.conformance_packs.aws_sample_s3_uri`)."""
 
     name: str
     resource_types: tuple[str, ...]
     rules: tuple[str, ...]
+    pack: str = PROJECT_PACK
 
 
 # From the project's conformance pack (compliance/conformance/pci-dss-v4.json, the managed rules of AWS's
-# "Operational Best Practices for PCI DSS 4.0" sample, not a copy of it): those whose property a template
-# shows and whose Config rule no control of the standard above uses.
+# "Operational Best Practices for PCI DSS 4.0" sample, not a copy of it) and, marked AWS_PACK, from AWS's pack
+# itself (the vendored list below): those whose property a template shows and whose Config rule no control of
+# the standard above uses.
 CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("cloud-trail-cloud-watch-logs-enabled", ("AWS::CloudTrail::Trail",), ("PCI4-TRAIL-CLOUDWATCH",)),
     ConfigPackRule("multi-region-cloudtrail-enabled", ("AWS::CloudTrail::Trail",), ("PCI4-TRAIL-MULTI-REGION",)),
@@ -302,6 +313,62 @@ CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("ebs-snapshot-public-restorable-check", ("AWS::::Account",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("ssm-document-not-public", ("AWS::SSM::Document",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("netfw-logging-enabled", ("AWS::NetworkFirewall::Firewall",), ("PCI4-NETWORK-FIREWALL-POSTURE",)),
+    # AWS's PCI DSS v4.0 pack: data stores (issue 21, pack 1.6.0). Resource types as the vendored list scopes
+    # them (AWS Config records DocumentDB and Neptune clusters as AWS::RDS::DBCluster); the synth rules read
+    # AWS::DocDB::DBCluster and AWS::Neptune::DBCluster.
+    ConfigPackRule("dax-encryption-enabled", ("AWS::DAX::Cluster",), ("PCI4-DAX-ENCRYPTED",), AWS_PACK),
+    ConfigPackRule("docdb-cluster-encrypted", ("AWS::RDS::DBCluster",), ("PCI4-DOCDB-ENCRYPTED",), AWS_PACK),
+    ConfigPackRule("dynamodb-pitr-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-PITR",), AWS_PACK),
+    ConfigPackRule("dynamodb-table-encrypted-kms", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",), AWS_PACK),
+    ConfigPackRule("dynamodb-table-encryption-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",), AWS_PACK),
+    ConfigPackRule(
+        "elasticache-redis-cluster-automatic-backup-check",
+        ("AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ReplicationGroup"),
+        ("PCI4-ELASTICACHE-BACKUPS",),
+        AWS_PACK,
+    ),
+    ConfigPackRule("kinesis-stream-encrypted", ("AWS::Kinesis::Stream",), ("PCI4-KINESIS-ENCRYPTED",), AWS_PACK),
+    ConfigPackRule(
+        "mq-cloudwatch-audit-logging-enabled", ("AWS::AmazonMQ::Broker",), ("PCI4-MQ-AUDIT-LOGS",), AWS_PACK
+    ),
+    ConfigPackRule(
+        "neptune-cluster-backup-retention-check",
+        ("AWS::RDS::DBCluster",),
+        ("PCI4-NEPTUNE-BACKUP-RETENTION",),
+        AWS_PACK,
+    ),
+    ConfigPackRule("neptune-cluster-encrypted", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-ENCRYPTED",), AWS_PACK),
+    ConfigPackRule("redshift-backup-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-BACKUPS",), AWS_PACK),
+    ConfigPackRule("redshift-cluster-kms-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-KMS",), AWS_PACK),
+    ConfigPackRule(
+        "redshift-enhanced-vpc-routing-enabled",
+        ("AWS::Redshift::Cluster",),
+        ("PCI4-REDSHIFT-ENHANCED-VPC-ROUTING",),
+        AWS_PACK,
+    ),
+    ConfigPackRule(
+        "backup-recovery-point-manual-deletion-disabled",
+        ("AWS::Backup::BackupVault",),
+        ("PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",),
+        AWS_PACK,
+    ),
+    ConfigPackRule(
+        "sns-topic-message-delivery-notification-enabled",
+        ("AWS::SNS::Topic",),
+        ("PCI4-SNS-DELIVERY-STATUS-LOGGING",),
+        AWS_PACK,
+    ),
+    # Rules of AWS's pack that scope no resource type in its template; the resource type is the Config rule
+    # page's (AWS Config Developer Guide, "<rule name>").
+    ConfigPackRule(
+        "neptune-cluster-iam-database-authentication", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-IAM-AUTH",), AWS_PACK
+    ),
+    ConfigPackRule(
+        "neptune-cluster-snapshot-encrypted", ("AWS::RDS::DBClusterSnapshot",), ("PCI4-NEPTUNE-ENCRYPTED",), AWS_PACK
+    ),
+    ConfigPackRule(
+        "athena-workgroup-encrypted-at-rest", ("AWS::Athena::WorkGroup",), ("PCI4-ATHENA-RESULTS-ENCRYPTED",), AWS_PACK
+    ),
 )
 
 NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the synth rule is the control"
@@ -343,6 +410,10 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-STATEFUL-RETAINED": NO_CONFIG_RULE,
     "PCI4-WAF-WEB-ACL-CONTENT": "wafv2-webacl-not-empty",
     "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "none: deployed parameters have values; this guards the other rules",
+    # In neither conformance pack: Security Hub's AWS Foundational Security Best Practices standard, which the
+    # landing zone subscribes beside PCI DSS v4.0.1, watches them (SQS.1, EFS.1).
+    "PCI4-SQS-ENCRYPTED": "none in either pack: Security Hub FSBP SQS.1 checks encryption at rest (SSE-SQS passes it)",
+    "PCI4-EFS-ENCRYPTED": "none in either pack: Security Hub FSBP EFS.1 (efs-encrypted-check)",
 }
 
 
@@ -442,7 +513,6 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "api-gw-xray-enabled",
         "appsync-associated-with-waf",
         "aurora-resources-protected-by-backup-plan",
-        "backup-recovery-point-manual-deletion-disabled",
         "cloudformation-stack-notification-check",
         "cloudfront-custom-ssl-certificate",
         "cloudfront-origin-access-identity-enabled",
@@ -454,14 +524,9 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "codebuild-project-artifact-encryption",
         "codedeploy-lambda-allatonce-traffic-shift-disabled",
         "codepipeline-deployment-count-check",
-        "dax-encryption-enabled",
         "db-instance-backup-enabled",
-        "docdb-cluster-encrypted",
         "dynamodb-in-backup-plan",
-        "dynamodb-pitr-enabled",
         "dynamodb-resources-protected-by-backup-plan",
-        "dynamodb-table-encrypted-kms",
-        "dynamodb-table-encryption-enabled",
         "ebs-in-backup-plan",
         "ebs-resources-protected-by-backup-plan",
         "ec2-client-vpn-not-authorize-all",
@@ -477,23 +542,15 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "eks-cluster-logging-enabled",
         "eks-cluster-oldest-supported-version",
         "eks-secrets-encrypted",
-        "elasticache-redis-cluster-automatic-backup-check",
         "elb-acm-certificate-required",
         "fsx-resources-protected-by-backup-plan",
         "internet-gateway-authorized-vpc-only",
-        "kinesis-stream-encrypted",
-        "mq-cloudwatch-audit-logging-enabled",
-        "neptune-cluster-backup-retention-check",
-        "neptune-cluster-encrypted",
         "netfw-policy-default-action-fragment-packets",
         "netfw-policy-default-action-full-packets",
         "rds-cluster-iam-authentication-enabled",
         "rds-in-backup-plan",
         "rds-instance-iam-authentication-enabled",
         "rds-resources-protected-by-backup-plan",
-        "redshift-backup-enabled",
-        "redshift-cluster-kms-enabled",
-        "redshift-enhanced-vpc-routing-enabled",
         "s3-account-level-public-access-blocks",
         "s3-bucket-blacklisted-actions-prohibited",
         "s3-bucket-mfa-delete-enabled",
@@ -503,7 +560,6 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "secretsmanager-secret-unused",
         "security-account-information-provided",
         "service-catalog-shared-within-organization",
-        "sns-topic-message-delivery-notification-enabled",
         "waf-global-rule-not-empty",
         "waf-global-rulegroup-not-empty",
         "waf-global-webacl-not-empty",
@@ -544,9 +600,10 @@ def watched_after_deploy() -> dict[str, str]:
             if rule_id in watched and name not in watched[rule_id]:
                 watched[rule_id].append(name)
     for extra in CONFIG_PACK_RULES:
+        name = extra.name if extra.pack == PROJECT_PACK else f"{extra.name} (AWS's PCI DSS v4.0 pack, where deployed)"
         for rule_id in extra.rules:
-            if extra.name not in watched[rule_id]:
-                watched[rule_id].append(extra.name)
+            if name not in watched[rule_id]:
+                watched[rule_id].append(name)
     out = {}
     for rule_id, names in watched.items():
         out[rule_id] = ", ".join(names) if names else WATCHED_AFTER_DEPLOY_EXTRA.get(rule_id, "")
@@ -604,11 +661,15 @@ def render() -> str:
         "",
         "## AWS Config conformance-pack rules no control covers",
         "",
-        "| AWS Config rule | Resource type | Synth rule |",
-        "|---|---|---|",
+        "Pack: `project` is `compliance/conformance/pci-dss-v4.json`, deployed by default; `aws` is AWS's"
+        ' "Operational Best Practices for PCI DSS v4.0" (`aws_pci_dss_v4_conformance_pack_rules.json`), deployed'
+        " only where the owner names it (`audit.conformance_packs.aws_sample_s3_uri`).",
+        "",
+        "| AWS Config rule | Pack | Resource type | Synth rule |",
+        "|---|---|---|---|",
     ]
     lines += [
-        f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)} |"
+        f"| {e.name} | {e.pack} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)} |"
         for e in CONFIG_PACK_RULES
     ]
     lines += [

@@ -101,13 +101,20 @@ def test_every_rule_names_the_config_rule_that_watches_it_after_deploy() -> None
     assert [r for r, name in watched.items() if not name] == []
 
 
-def test_config_pack_rules_in_the_crosswalk_are_the_projects_packs_and_no_controls() -> None:
+def test_config_pack_rules_in_the_crosswalk_are_the_packs_they_name_and_no_controls() -> None:
+    """A `project` entry is a rule of compliance/conformance/pci-dss-v4.json; an `aws` entry one of AWS's
+    vendored PCI DSS v4.0 pack; neither is a Security Hub control's rule."""
     pack = json.loads((ROOT / "compliance/conformance/pci-dss-v4.json").read_text(encoding="utf-8"))
     in_pack = {r["Properties"]["ConfigRuleName"].removeprefix("pci-dss-v4-") for r in pack["Resources"].values()}
+    in_aws_pack = {str(r["name"]) for r in crosswalk.aws_pack_rules()}
     control_rules = {c.config_rule.split(" ")[0] for c in crosswalk.controls()}
+    names = [e.name for e in crosswalk.CONFIG_PACK_RULES]
+    assert len(names) == len(set(names))
     for extra in crosswalk.CONFIG_PACK_RULES:
-        assert extra.name in in_pack, extra.name
+        assert extra.pack in (crosswalk.PROJECT_PACK, crosswalk.AWS_PACK), extra.name
+        assert extra.name in (in_pack if extra.pack == crosswalk.PROJECT_PACK else in_aws_pack), extra.name
         assert extra.name not in control_rules, f"{extra.name} is a control's rule already"
+        assert extra.resource_types, extra.name
         assert set(extra.rules) <= RULE_IDS
 
 

@@ -27,6 +27,13 @@ NOTHING_IN_THE_DEFAULT_APP = {
         if r.check.__module__ == "pci_rules.rules.workloads"
         and r.id not in ("PCI4-EC2-NACL-IN-USE", "PCI4-INSPECTOR-EC2-ECR-SCANNING", "PCI4-LAMBDA-NO-PUBLIC-ACCESS")
     },
+    # The data stores a fork's CDE adds (pci_rules/rules/data_stores.py): the fork app has one of each, and the
+    # landing zone's topics have e-mail subscribers only (no delivery status to log).
+    **{
+        r.id: "a data store the landing zone does not create (tests/fork/app.py has one)"
+        for r in RULES
+        if r.check.__module__ == "pci_rules.rules.data_stores"
+    },
 }
 
 

@@ -7,8 +7,9 @@ says it evaluates, with the rule's default parameters. AWS's pack template carri
 rule (`aws_pci_dss_v4_conformance_pack_rules.json`), so each rule cites the requirements the Security Hub
 PCI DSS v4.0.1 standard gives its control of the same kind: 3.5.1 for encryption at rest (S3.17, EKS.3),
 3.2.1 for backup retention (DocumentDB.2), with 12.10.1 as this pack's `PCI4-RDS-BACKUPS` cites for recovery,
-10.4.2 for service logs (APIGateway.9, StepFunctions.1), and as this pack's `PCI4-RDS-IAM-AUTH` and
-`PCI4-LAMBDA-IN-VPC` cite for IAM database authentication and VPC-only traffic.
+10.4.2 for service logs (APIGateway.9, StepFunctions.1), 8.3.1 and 8.6.3 as this pack's `PCI4-RDS-IAM-AUTH`
+cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift traffic
+kept inside the VPC, as the egress rules cite it.
 
 In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
 gives every rule something to examine.
@@ -279,12 +280,14 @@ def backup_vault_no_manual_deletion(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-REDSHIFT-ENHANCED-VPC-ROUTING",
-    requirements=("1.3.1", "1.4.4"),
+    requirements=("1.3.2",),
     description="Every Redshift cluster routes COPY and UNLOAD traffic through its VPC (enhanced VPC routing).",
     fix="Set EnhancedVpcRouting true on the AWS::Redshift::Cluster.",
 )
 def redshift_enhanced_vpc_routing(model: TemplateModel) -> Iterator[Check]:
     # redshift-enhanced-vpc-routing-enabled: NON_COMPLIANT if enhancedVpcRouting is not enabled (default false).
+    # With it on, COPY and UNLOAD traffic passes the VPC's security groups, NACLs and endpoint policies ("Enhanced
+    # VPC routing in Amazon Redshift", Amazon Redshift Management Guide): outbound traffic the VPC restricts.
     for cluster in model.resources("AWS::Redshift::Cluster"):
         ok = is_true(cluster.prop("EnhancedVpcRouting"))
         yield _check(cluster, None if ok else "enhanced VPC routing is off")

@@ -11,6 +11,9 @@ PCI DSS v4.0.1 standard gives its control of the same kind: 3.5.1 for encryption
 cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift traffic
 kept inside the VPC, as the egress rules cite it.
 
+The evidence report does not cite the 3.5.1 and backup pairs (`evidence.catalog.UNRELATED_MAPPINGS`: storage
+encryption is 3.5.1.2's subject; backups are not a retention policy nor an incident response plan).
+
 In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
 gives every rule something to examine.
 """
@@ -182,10 +185,21 @@ def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
     fix="Set PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled true on the table.",
 )
 def dynamodb_pitr(model: TemplateModel) -> Iterator[Check]:
-    # dynamodb-pitr-enabled: NON_COMPLIANT if PITR is not enabled for the table.
+    # dynamodb-pitr-enabled: NON_COMPLIANT if PITR is not enabled for the table. A global table sets it per
+    # replica (Replicas[].PointInTimeRecoverySpecification, "AWS::DynamoDB::GlobalTable"); each replica is a
+    # table the Config rule evaluates, so every replica must have it.
     for table in model.resources("AWS::DynamoDB::Table"):
         ok = is_true(table.prop("PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"))
         yield _check(table, None if ok else "point-in-time recovery is off")
+    for table in model.resources("AWS::DynamoDB::GlobalTable"):
+        replicas = [r for r in as_list(table.prop("Replicas")) if isinstance(r, dict)]
+        off = [
+            str(r.get("Region"))
+            for r in replicas
+            if not is_true((r.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled"))
+        ]
+        problem = f"point-in-time recovery is off in {', '.join(off)}" if off else None
+        yield _check(table, problem if replicas else "no replica with point-in-time recovery")
 
 
 # elasticache-redis-cluster-automatic-backup-check's snapshotRetentionPeriod default.

@@ -36,8 +36,9 @@ from pci_rules.rules.stateful import STATEFUL
 
 # A fork's CDE workload beyond the landing zone's resource types, as rendered resources (logical ID ->
 # type, properties), each compliant with the rule pack's rule for its Security Hub control, so every rule
-# of `pci_rules/rules/workloads.py` examines something. tests/pci_rule_cases_workloads.py derives the
-# rules' compliant and non-compliant cases from these.
+# of `pci_rules/rules/workloads.py` and `pci_rules/rules/data_stores.py` examines something.
+# tests/pci_rule_cases_workloads.py and tests/pci_rule_cases_data_stores.py derive the rules' compliant and
+# non-compliant cases from these. Stateful ones are retained, as PCI4-STATEFUL-RETAINED asks.
 ACCOUNT = "111111111111"
 LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/fork/workload"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/fork-workload"

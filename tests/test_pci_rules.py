@@ -108,7 +108,7 @@ def test_a_global_tables_replicas_each_need_point_in_time_recovery() -> None:
     from tests.pci_rule_cases import r
 
     on = {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}
-    replicas = [{"Region": "us-east-1", **on}, {"Region": "us-west-2"}]
+    replicas: list[dict[str, object]] = [{"Region": "us-east-1", **on}, {"Region": "us-west-2"}]
     examined, failures = _run("PCI4-DYNAMODB-PITR", {"Global": r("AWS::DynamoDB::GlobalTable", Replicas=replicas)})
     assert (examined, failures) == (1, ["Global: point-in-time recovery is off in us-west-2"])
     replicas[1].update(on)

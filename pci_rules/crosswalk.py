@@ -6,7 +6,8 @@ ID, title, the resource types each evaluates, the v4.0.1 requirements it maps to
 templates, or why none can: "runtime only" (it needs the live account: credential age, MFA devices,
 rotation success, patch state) or "not applicable to templates" (CloudFormation has no property for it).
 `CONFIG_PACK_RULES` adds the AWS Config rules of a PCI DSS 4.0 conformance pack that check a property a
-template shows and that no Security Hub control of the standard covers. `WATCHED_AFTER_DEPLOY` names, for
+template shows and that no Security Hub control of the standard covers; `AWS_PACK_SYNTH_RULES` those of AWS's
+PCI DSS v4.0 pack that a synth rule checks and the project's pack does not deploy. `WATCHED_AFTER_DEPLOY` names, for
 every rule of the pack, the AWS Config rule that keeps watching its property once deployed.
 
 `python -m pci_rules.crosswalk` rewrites `CROSSWALK.md`; a test holds the committed file to it, fails
@@ -257,30 +258,20 @@ def _awaited(control_id: str) -> Mapping:
     return Mapping(rules=(awaited,)) if any(r.id == awaited for r in RULES) else Mapping()
 
 
-PROJECT_PACK = "project"
-AWS_PACK = "aws"
-
-
 @dataclass(frozen=True)
 class ConfigPackRule:
     """An AWS Config rule of a PCI DSS 4.0 conformance pack that checks a property a template shows and
-    that no Security Hub control of the standard covers.
-
-    `pack` says which pack holds it: `PROJECT_PACK` (compliance/conformance/pci-dss-v4.json, deployed by
-    default) or `AWS_PACK` (AWS's "Operational Best Practices for PCI DSS v4.0", vendored as
-    `aws_pci_dss_v4_conformance_pack_rules.json`; it watches after deploy only where the owner deploys that
-    sample, `audit.conformance_packs.aws_sample_s3_uri`)."""
+    that no Security Hub control of the standard covers."""
 
     name: str
     resource_types: tuple[str, ...]
     rules: tuple[str, ...]
-    pack: str = PROJECT_PACK
+    note: str = ""
 
 
 # From the project's conformance pack (compliance/conformance/pci-dss-v4.json, the managed rules of AWS's
-# "Operational Best Practices for PCI DSS 4.0" sample, not a copy of it) and, marked AWS_PACK, from AWS's pack
-# itself (the vendored list below): those whose property a template shows and whose Config rule no control of
-# the standard above uses.
+# "Operational Best Practices for PCI DSS 4.0" sample, not a copy of it): those whose property a template
+# shows and whose Config rule no control of the standard above uses.
 CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("cloud-trail-cloud-watch-logs-enabled", ("AWS::CloudTrail::Trail",), ("PCI4-TRAIL-CLOUDWATCH",)),
     ConfigPackRule("multi-region-cloudtrail-enabled", ("AWS::CloudTrail::Trail",), ("PCI4-TRAIL-MULTI-REGION",)),
@@ -313,63 +304,91 @@ CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("ebs-snapshot-public-restorable-check", ("AWS::::Account",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("ssm-document-not-public", ("AWS::SSM::Document",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("netfw-logging-enabled", ("AWS::NetworkFirewall::Firewall",), ("PCI4-NETWORK-FIREWALL-POSTURE",)),
-    # AWS's PCI DSS v4.0 pack: data stores (issue 21, pack 1.6.0). Resource types as the vendored list scopes
-    # them (AWS Config records DocumentDB and Neptune clusters as AWS::RDS::DBCluster); the synth rules read
-    # AWS::DocDB::DBCluster and AWS::Neptune::DBCluster.
-    ConfigPackRule("dax-encryption-enabled", ("AWS::DAX::Cluster",), ("PCI4-DAX-ENCRYPTED",), AWS_PACK),
-    ConfigPackRule("docdb-cluster-encrypted", ("AWS::RDS::DBCluster",), ("PCI4-DOCDB-ENCRYPTED",), AWS_PACK),
-    ConfigPackRule("dynamodb-pitr-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-PITR",), AWS_PACK),
-    ConfigPackRule("dynamodb-table-encrypted-kms", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",), AWS_PACK),
-    ConfigPackRule("dynamodb-table-encryption-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",), AWS_PACK),
+)
+
+# AWS's PCI DSS v4.0 pack rules (the vendored list) that a synth rule checks but that the project's own pack
+# does not deploy: several are offered in some regions only (the CloudFront ones in US East (N. Virginia)
+# only, per each rule's page in the AWS Config Developer Guide), and a conformance pack deployed in every
+# region of the environment cannot hold them. After deploy they are watched by AWS's pack
+# (`audit.conformance_packs.aws_sample_s3_uri`). Resource types are the vendored list's; the three with none
+# there name the type their synth rule reads.
+AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
+    # Data stores (pci_rules/rules/data_stores.py, pack 1.6.0). AWS Config records DocumentDB and Neptune
+    # clusters as AWS::RDS::DBCluster (the vendored type); the synth rules read AWS::DocDB::DBCluster and
+    # AWS::Neptune::DBCluster. Those with no type in the vendored list name their Config rule page's.
+    ConfigPackRule("dax-encryption-enabled", ("AWS::DAX::Cluster",), ("PCI4-DAX-ENCRYPTED",)),
+    ConfigPackRule(
+        "docdb-cluster-encrypted",
+        ("AWS::RDS::DBCluster",),
+        ("PCI4-DOCDB-ENCRYPTED",),
+        note="the rule reads AWS::DocDB::DBCluster",
+    ),
+    ConfigPackRule("dynamodb-pitr-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-PITR",)),
+    ConfigPackRule("dynamodb-table-encrypted-kms", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",)),
+    ConfigPackRule(
+        "dynamodb-table-encryption-enabled",
+        ("AWS::DynamoDB::Table",),
+        ("PCI4-DYNAMODB-KMS",),
+        note="only SSE-KMS tables report an ENABLED status; the AWS owned key reports none",
+    ),
     ConfigPackRule(
         "elasticache-redis-cluster-automatic-backup-check",
         ("AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ReplicationGroup"),
         ("PCI4-ELASTICACHE-BACKUPS",),
-        AWS_PACK,
+        note="Redis OSS and Valkey, >= 15 days (the rule's default); memcached keeps no backups",
     ),
-    ConfigPackRule("kinesis-stream-encrypted", ("AWS::Kinesis::Stream",), ("PCI4-KINESIS-ENCRYPTED",), AWS_PACK),
+    ConfigPackRule("kinesis-stream-encrypted", ("AWS::Kinesis::Stream",), ("PCI4-KINESIS-ENCRYPTED",)),
     ConfigPackRule(
-        "mq-cloudwatch-audit-logging-enabled", ("AWS::AmazonMQ::Broker",), ("PCI4-MQ-AUDIT-LOGS",), AWS_PACK
+        "mq-cloudwatch-audit-logging-enabled",
+        ("AWS::AmazonMQ::Broker",),
+        ("PCI4-MQ-AUDIT-LOGS",),
+        note="ActiveMQ brokers (RabbitMQ brokers have no audit log)",
     ),
     ConfigPackRule(
         "neptune-cluster-backup-retention-check",
         ("AWS::RDS::DBCluster",),
         ("PCI4-NEPTUNE-BACKUP-RETENTION",),
-        AWS_PACK,
+        note="the rule reads AWS::Neptune::DBCluster, >= 7 days (the rule's default)",
     ),
-    ConfigPackRule("neptune-cluster-encrypted", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-ENCRYPTED",), AWS_PACK),
-    ConfigPackRule("redshift-backup-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-BACKUPS",), AWS_PACK),
-    ConfigPackRule("redshift-cluster-kms-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-KMS",), AWS_PACK),
     ConfigPackRule(
-        "redshift-enhanced-vpc-routing-enabled",
+        "neptune-cluster-encrypted",
+        ("AWS::RDS::DBCluster",),
+        ("PCI4-NEPTUNE-ENCRYPTED",),
+        note="the rule reads AWS::Neptune::DBCluster",
+    ),
+    ConfigPackRule("redshift-backup-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-BACKUPS",)),
+    ConfigPackRule(
+        "redshift-cluster-kms-enabled",
         ("AWS::Redshift::Cluster",),
-        ("PCI4-REDSHIFT-ENHANCED-VPC-ROUTING",),
-        AWS_PACK,
+        ("PCI4-REDSHIFT-KMS",),
+        note="the rule asks a customer-managed key (KmsKeyId)",
+    ),
+    ConfigPackRule(
+        "redshift-enhanced-vpc-routing-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-ENHANCED-VPC-ROUTING",)
     ),
     ConfigPackRule(
         "backup-recovery-point-manual-deletion-disabled",
         ("AWS::Backup::BackupVault",),
         ("PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",),
-        AWS_PACK,
     ),
     ConfigPackRule(
         "sns-topic-message-delivery-notification-enabled",
         ("AWS::SNS::Topic",),
         ("PCI4-SNS-DELIVERY-STATUS-LOGGING",),
-        AWS_PACK,
+        note="partial: topics with only e-mail or SMS subscribers are not examined (the Config rule fails them)",
     ),
-    # Rules of AWS's pack that scope no resource type in its template; the resource type is the Config rule
-    # page's (AWS Config Developer Guide, "<rule name>").
+    ConfigPackRule("neptune-cluster-iam-database-authentication", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-IAM-AUTH",)),
     ConfigPackRule(
-        "neptune-cluster-iam-database-authentication", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-IAM-AUTH",), AWS_PACK
+        "neptune-cluster-snapshot-encrypted",
+        ("AWS::RDS::DBClusterSnapshot",),
+        ("PCI4-NEPTUNE-ENCRYPTED",),
+        note="snapshots of an encrypted cluster are encrypted; the rule reads the cluster",
     ),
     ConfigPackRule(
-        "neptune-cluster-snapshot-encrypted", ("AWS::RDS::DBClusterSnapshot",), ("PCI4-NEPTUNE-ENCRYPTED",), AWS_PACK
-    ),
-    ConfigPackRule(
-        "athena-workgroup-encrypted-at-rest", ("AWS::Athena::WorkGroup",), ("PCI4-ATHENA-RESULTS-ENCRYPTED",), AWS_PACK
+        "athena-workgroup-encrypted-at-rest", ("AWS::Athena::WorkGroup",), ("PCI4-ATHENA-RESULTS-ENCRYPTED",)
     ),
 )
+AWS_PACK_WATCHER = "(AWS's PCI DSS v4.0 pack)"
 
 NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the synth rule is the control"
 
@@ -501,9 +520,9 @@ def coverage() -> tuple[int, int]:
 # AWS's own "Operational Best Practices for PCI DSS v4.0" conformance pack (awslabs/aws-config-rules; its rule
 # names and scoped resource types vendored in `aws_pci_dss_v4_conformance_pack_rules.json`, dated, with the
 # commit). Its rules that scope a resource type a template declares, whose Config rule no Security Hub control
-# above uses and that CONFIG_PACK_RULES does not map, are not yet reviewed (QSA review of issue 21, item 5):
-# each still needs a synth rule or a reason. A test holds this set to the vendored list, so a reviewed rule
-# leaves it and a new one cannot appear unseen.
+# above uses and that neither CONFIG_PACK_RULES nor AWS_PACK_SYNTH_RULES maps, are not yet reviewed (QSA review
+# of issue 21, item 5): each still needs a synth rule or a reason. A test holds this set to the vendored list,
+# so a reviewed rule leaves it and a new one cannot appear unseen.
 AWS_PACK_FILE = HERE / "aws_pci_dss_v4_conformance_pack_rules.json"
 AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
     (
@@ -600,10 +619,12 @@ def watched_after_deploy() -> dict[str, str]:
             if rule_id in watched and name not in watched[rule_id]:
                 watched[rule_id].append(name)
     for extra in CONFIG_PACK_RULES:
-        name = extra.name if extra.pack == PROJECT_PACK else f"{extra.name} (AWS's PCI DSS v4.0 pack, where deployed)"
         for rule_id in extra.rules:
-            if name not in watched[rule_id]:
-                watched[rule_id].append(name)
+            if extra.name not in watched[rule_id]:
+                watched[rule_id].append(extra.name)
+    for extra in AWS_PACK_SYNTH_RULES:
+        for rule_id in extra.rules:
+            watched[rule_id].append(f"{extra.name} {AWS_PACK_WATCHER}")
     out = {}
     for rule_id, names in watched.items():
         out[rule_id] = ", ".join(names) if names else WATCHED_AFTER_DEPLOY_EXTRA.get(rule_id, "")
@@ -661,16 +682,29 @@ def render() -> str:
         "",
         "## AWS Config conformance-pack rules no control covers",
         "",
-        "Pack: `project` is `compliance/conformance/pci-dss-v4.json`, deployed by default; `aws` is AWS's"
-        ' "Operational Best Practices for PCI DSS v4.0" (`aws_pci_dss_v4_conformance_pack_rules.json`), deployed'
-        " only where the owner names it (`audit.conformance_packs.aws_sample_s3_uri`).",
-        "",
-        "| AWS Config rule | Pack | Resource type | Synth rule |",
-        "|---|---|---|---|",
+        "| AWS Config rule | Resource type | Synth rule |",
+        "|---|---|---|",
     ]
     lines += [
-        f"| {e.name} | {e.pack} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)} |"
+        f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)} |"
         for e in CONFIG_PACK_RULES
+    ]
+    lines += [
+        "",
+        "## AWS's PCI DSS v4.0 conformance-pack rules checked at synth",
+        "",
+        'Rules of AWS\'s "Operational Best Practices for PCI DSS v4.0" pack (vendored list) that no control'
+        " covers and the project's pack does not deploy (some are offered in a few regions only); AWS's pack"
+        " watches them after deploy (`audit.conformance_packs.aws_sample_s3_uri`).",
+        "",
+        "| AWS Config rule | Resource type | Synth rule |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)}"
+        + (f" ({_cell(e.note)})" if e.note else "")
+        + " |"
+        for e in AWS_PACK_SYNTH_RULES
     ]
     lines += [
         "",

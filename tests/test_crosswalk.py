@@ -6,6 +6,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from pci_rules import crosswalk
 from pci_rules.rules import RULES
@@ -101,20 +102,13 @@ def test_every_rule_names_the_config_rule_that_watches_it_after_deploy() -> None
     assert [r for r, name in watched.items() if not name] == []
 
 
-def test_config_pack_rules_in_the_crosswalk_are_the_packs_they_name_and_no_controls() -> None:
-    """A `project` entry is a rule of compliance/conformance/pci-dss-v4.json; an `aws` entry one of AWS's
-    vendored PCI DSS v4.0 pack; neither is a Security Hub control's rule."""
+def test_config_pack_rules_in_the_crosswalk_are_the_projects_packs_and_no_controls() -> None:
     pack = json.loads((ROOT / "compliance/conformance/pci-dss-v4.json").read_text(encoding="utf-8"))
     in_pack = {r["Properties"]["ConfigRuleName"].removeprefix("pci-dss-v4-") for r in pack["Resources"].values()}
-    in_aws_pack = {str(r["name"]) for r in crosswalk.aws_pack_rules()}
     control_rules = {c.config_rule.split(" ")[0] for c in crosswalk.controls()}
-    names = [e.name for e in crosswalk.CONFIG_PACK_RULES]
-    assert len(names) == len(set(names))
     for extra in crosswalk.CONFIG_PACK_RULES:
-        assert extra.pack in (crosswalk.PROJECT_PACK, crosswalk.AWS_PACK), extra.name
-        assert extra.name in (in_pack if extra.pack == crosswalk.PROJECT_PACK else in_aws_pack), extra.name
+        assert extra.name in in_pack, extra.name
         assert extra.name not in control_rules, f"{extra.name} is a control's rule already"
-        assert extra.resource_types, extra.name
         assert set(extra.rules) <= RULE_IDS
 
 
@@ -148,7 +142,7 @@ def test_every_template_visible_aws_pack_rule_is_mapped_or_awaiting_review() -> 
     """AWS's pack rules that scope a resource type and have no Security Hub control are in CONFIG_PACK_RULES
     (a synth rule) or still in AWS_PACK_AWAITING_REVIEW; the set is exactly what is left, so it only shrinks."""
     by_control = {c.config_rule for c in crosswalk.controls()}
-    mapped = {c.name for c in crosswalk.CONFIG_PACK_RULES}
+    mapped = {c.name for c in crosswalk.CONFIG_PACK_RULES} | {c.name for c in crosswalk.AWS_PACK_SYNTH_RULES}
     left = {
         str(r["name"])
         for r in crosswalk.aws_pack_rules()
@@ -157,3 +151,25 @@ def test_every_template_visible_aws_pack_rule_is_mapped_or_awaiting_review() -> 
     assert left == crosswalk.AWS_PACK_AWAITING_REVIEW
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{len(left)} template-visible rules of AWS's PCI DSS v4.0 conformance pack" in readme
+
+
+def test_aws_pack_rules_checked_at_synth_are_vendored_rules_no_control_or_project_pack_covers() -> None:
+    """Each entry names a rule of AWS's vendored pack and its resource types, no control's or the project's
+    pack's Config rule, and synth rules that exist with both cases; each pack rule is listed once."""
+    vendored = {str(r["name"]): cast("list[str]", r["resource_types"]) for r in crosswalk.aws_pack_rules()}
+    control_rules = {c.config_rule.split(" ")[0] for c in crosswalk.controls()}
+    project = {c.name for c in crosswalk.CONFIG_PACK_RULES}
+    names = [e.name for e in crosswalk.AWS_PACK_SYNTH_RULES]
+    assert len(names) == len(set(names))
+    for entry in crosswalk.AWS_PACK_SYNTH_RULES:
+        assert entry.name in vendored, entry.name
+        assert entry.name not in control_rules | project, entry.name
+        assert not vendored[entry.name] or list(entry.resource_types) == vendored[entry.name], entry.name
+        assert entry.rules, entry.name
+        assert set(entry.rules) <= RULE_IDS, entry.name
+        for rule_id in entry.rules:
+            good, bad = CASES[rule_id]
+            assert good, rule_id
+            assert bad, rule_id
+    watched = crosswalk.watched_after_deploy()
+    assert f"dynamodb-pitr-enabled {crosswalk.AWS_PACK_WATCHER}" in watched["PCI4-DYNAMODB-PITR"]

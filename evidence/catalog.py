@@ -357,6 +357,41 @@ UNRELATED_MAPPINGS = {
     " configurations is AWS Config (PCI4-CONFIG-ALL-RESOURCES)",
     ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert; the trail's signed"
     " digest files are the change detection 10.3.4 examines",
+    # The data stores of pack 1.6.0 (pci_rules/rules/data_stores.py) carry the requirements of the Security Hub
+    # controls of their kind for the crosswalk; their storage encryption and backups are not what those
+    # requirements examine here (reviewed as the pairs above, 2026-12-02).
+    **{
+        (rule, "3.5.1"): "storage-level encryption of a fork's data store is 3.5.1.2's subject, not 3.5.1"
+        for rule in (
+            "PCI4-DAX-ENCRYPTED",
+            "PCI4-DOCDB-ENCRYPTED",
+            "PCI4-DYNAMODB-KMS",
+            "PCI4-KINESIS-ENCRYPTED",
+            "PCI4-NEPTUNE-ENCRYPTED",
+            "PCI4-REDSHIFT-KMS",
+            "PCI4-ATHENA-RESULTS-ENCRYPTED",
+            "PCI4-SQS-ENCRYPTED",
+            "PCI4-EFS-ENCRYPTED",
+        )
+    },
+    **{
+        pair: reason
+        for rule in (
+            "PCI4-DYNAMODB-PITR",
+            "PCI4-ELASTICACHE-BACKUPS",
+            "PCI4-NEPTUNE-BACKUP-RETENTION",
+            "PCI4-REDSHIFT-BACKUPS",
+            "PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
+        )
+        for pair, reason in (
+            (
+                (rule, "3.2.1"),
+                "keeping backups is not a retention and disposal policy; the rule carries Security"
+                " Hub DocumentDB.2's requirement for the crosswalk only",
+            ),
+            ((rule, "12.10.1"), "backups are not an incident response plan"),
+        )
+    },
 }
 
 # Conformance-pack Config rules whose PciDssV401Requirements metadata names a requirement the rule

@@ -30,6 +30,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-RDS-NOT-PUBLIC": "a database that is not publicly accessible has no public address to receive traffic on",
     },
     "1.3.2": {
+        "PCI4-REDSHIFT-ENHANCED-VPC-ROUTING": "a warehouse's COPY and UNLOAD traffic leaves through the VPC, where"
+        " its security groups, NACLs and endpoint policies restrict it",
         "PCI4-EC2-SG-NO-ALL-PORTS-EGRESS": "no group lets every port out to anywhere",
         "PCI4-EC2-SG-NO-ALLOW-ALL-EGRESS": "no group lets every protocol out to anywhere",
         "PCI4-NETWORK-FIREWALL-POSTURE": "the egress firewall drops by default and allows only the listed domains",
@@ -195,6 +197,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-IAM-NO-USERS": "the templates create no IAM user that could be a shared or generic account",
     },
     "8.3.1": {
+        "PCI4-NEPTUNE-IAM-AUTH": "graph database users authenticate with IAM signatures",
         "PCI4-DMS-ENDPOINT-AUTHENTICATION": "replication endpoints authenticate (IAM or a mechanism)",
         "PCI4-ELASTICACHE-AUTH": "cache clients authenticate (AUTH token or RBAC users)",
         "PCI4-IAM-NO-USERS": "people reach AWS only through roles assumed with the identity provider's factors",
@@ -222,6 +225,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-RDS-PROXY-IAM": "applications log in with IAM tokens, so no database password is in their code",
     },
     "8.6.3": {
+        "PCI4-NEPTUNE-IAM-AUTH": "application connections use short-lived IAM credentials instead of stored passwords",
         "PCI4-RDS-IAM-AUTH": "application logins use short-lived IAM tokens instead of stored passwords",
         "PCI4-SECRET-ROTATION": "the database master secret (a system account's password) rotates within 90 days",
     },
@@ -285,6 +289,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-TRAIL-CLOUDWATCH": "the trail reaches CloudWatch Logs, where metric filters review it automatically",
     },
     "10.4.2": {
+        "PCI4-SNS-DELIVERY-STATUS-LOGGING": "topics write the delivery-status logs of their subscribers a periodic"
+        " review reads",
         "PCI4-RDS-LOG-EXPORTS": "databases export the engine logs a periodic review reads",
         "PCI4-WAF-LOGGING": "web ACLs write the request logs a periodic review reads",
         "PCI4-APIGW-V2-ACCESS-LOGS": "API stages write the logs a periodic review reads",

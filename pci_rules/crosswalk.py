@@ -363,6 +363,80 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("ecs-task-definition-pid-mode-check", ("AWS::ECS::TaskDefinition",), ("PCI4-ECS-NO-HOST-PID",)),
     ConfigPackRule("eks-cluster-logging-enabled", ("AWS::EKS::Cluster",), ("PCI4-EKS-ALL-CONTROL-PLANE-LOGS",)),
     ConfigPackRule("eks-secrets-encrypted", ("AWS::EKS::Cluster",), ("PCI4-EKS-SECRETS-ENCRYPTED",)),
+    # Data stores (pci_rules/rules/data_stores.py, pack 1.6.0). AWS Config records DocumentDB and Neptune
+    # clusters as AWS::RDS::DBCluster (the vendored type); the synth rules read AWS::DocDB::DBCluster and
+    # AWS::Neptune::DBCluster. Those with no type in the vendored list name their Config rule page's.
+    ConfigPackRule("dax-encryption-enabled", ("AWS::DAX::Cluster",), ("PCI4-DAX-ENCRYPTED",)),
+    ConfigPackRule(
+        "docdb-cluster-encrypted",
+        ("AWS::RDS::DBCluster",),
+        ("PCI4-DOCDB-ENCRYPTED",),
+        note="the rule reads AWS::DocDB::DBCluster",
+    ),
+    ConfigPackRule("dynamodb-pitr-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-PITR",)),
+    ConfigPackRule("dynamodb-table-encrypted-kms", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",)),
+    ConfigPackRule(
+        "dynamodb-table-encryption-enabled",
+        ("AWS::DynamoDB::Table",),
+        ("PCI4-DYNAMODB-KMS",),
+        note="only SSE-KMS tables report an ENABLED status; the AWS owned key reports none",
+    ),
+    ConfigPackRule(
+        "elasticache-redis-cluster-automatic-backup-check",
+        ("AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ReplicationGroup"),
+        ("PCI4-ELASTICACHE-BACKUPS",),
+        note="Redis OSS and Valkey, >= 15 days (the rule's default); memcached keeps no backups",
+    ),
+    ConfigPackRule("kinesis-stream-encrypted", ("AWS::Kinesis::Stream",), ("PCI4-KINESIS-ENCRYPTED",)),
+    ConfigPackRule(
+        "mq-cloudwatch-audit-logging-enabled",
+        ("AWS::AmazonMQ::Broker",),
+        ("PCI4-MQ-AUDIT-LOGS",),
+        note="ActiveMQ brokers (RabbitMQ brokers have no audit log)",
+    ),
+    ConfigPackRule(
+        "neptune-cluster-backup-retention-check",
+        ("AWS::RDS::DBCluster",),
+        ("PCI4-NEPTUNE-BACKUP-RETENTION",),
+        note="the rule reads AWS::Neptune::DBCluster, >= 7 days (the rule's default)",
+    ),
+    ConfigPackRule(
+        "neptune-cluster-encrypted",
+        ("AWS::RDS::DBCluster",),
+        ("PCI4-NEPTUNE-ENCRYPTED",),
+        note="the rule reads AWS::Neptune::DBCluster",
+    ),
+    ConfigPackRule("redshift-backup-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-BACKUPS",)),
+    ConfigPackRule(
+        "redshift-cluster-kms-enabled",
+        ("AWS::Redshift::Cluster",),
+        ("PCI4-REDSHIFT-KMS",),
+        note="the rule asks a customer-managed key (KmsKeyId)",
+    ),
+    ConfigPackRule(
+        "redshift-enhanced-vpc-routing-enabled", ("AWS::Redshift::Cluster",), ("PCI4-REDSHIFT-ENHANCED-VPC-ROUTING",)
+    ),
+    ConfigPackRule(
+        "backup-recovery-point-manual-deletion-disabled",
+        ("AWS::Backup::BackupVault",),
+        ("PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",),
+    ),
+    ConfigPackRule(
+        "sns-topic-message-delivery-notification-enabled",
+        ("AWS::SNS::Topic",),
+        ("PCI4-SNS-DELIVERY-STATUS-LOGGING",),
+        note="partial: topics with only e-mail or SMS subscribers are not examined (the Config rule fails them)",
+    ),
+    ConfigPackRule("neptune-cluster-iam-database-authentication", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-IAM-AUTH",)),
+    ConfigPackRule(
+        "neptune-cluster-snapshot-encrypted",
+        ("AWS::RDS::DBClusterSnapshot",),
+        ("PCI4-NEPTUNE-ENCRYPTED",),
+        note="snapshots of an encrypted cluster are encrypted; the rule reads the cluster",
+    ),
+    ConfigPackRule(
+        "athena-workgroup-encrypted-at-rest", ("AWS::Athena::WorkGroup",), ("PCI4-ATHENA-RESULTS-ENCRYPTED",)
+    ),
 )
 AWS_PACK_WATCHER = "(AWS's PCI DSS v4.0 pack)"
 
@@ -405,6 +479,10 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-STATEFUL-RETAINED": NO_CONFIG_RULE,
     "PCI4-WAF-WEB-ACL-CONTENT": "wafv2-webacl-not-empty",
     "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "none: deployed parameters have values; this guards the other rules",
+    # In neither conformance pack: Security Hub's AWS Foundational Security Best Practices standard, which the
+    # landing zone subscribes beside PCI DSS v4.0.1, watches them (SQS.1, EFS.1).
+    "PCI4-SQS-ENCRYPTED": "none in either pack: Security Hub FSBP SQS.1 checks encryption at rest (SSE-SQS passes it)",
+    "PCI4-EFS-ENCRYPTED": "none in either pack: Security Hub FSBP EFS.1 (efs-encrypted-check)",
 }
 
 
@@ -501,19 +579,13 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "acm-pca-root-ca-disabled",
         "appsync-associated-with-waf",
         "aurora-resources-protected-by-backup-plan",
-        "backup-recovery-point-manual-deletion-disabled",
         "cloudformation-stack-notification-check",
         "cloudwatch-alarm-action-check",
         "cloudwatch-alarm-settings-check",
         "codepipeline-deployment-count-check",
-        "dax-encryption-enabled",
         "db-instance-backup-enabled",
-        "docdb-cluster-encrypted",
         "dynamodb-in-backup-plan",
-        "dynamodb-pitr-enabled",
         "dynamodb-resources-protected-by-backup-plan",
-        "dynamodb-table-encrypted-kms",
-        "dynamodb-table-encryption-enabled",
         "ebs-in-backup-plan",
         "ebs-resources-protected-by-backup-plan",
         "ec2-resources-protected-by-backup-plan",
@@ -521,23 +593,15 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "efs-in-backup-plan",
         "efs-resources-protected-by-backup-plan",
         "eks-cluster-oldest-supported-version",
-        "elasticache-redis-cluster-automatic-backup-check",
         "elb-acm-certificate-required",
         "fsx-resources-protected-by-backup-plan",
         "internet-gateway-authorized-vpc-only",
-        "kinesis-stream-encrypted",
-        "mq-cloudwatch-audit-logging-enabled",
-        "neptune-cluster-backup-retention-check",
-        "neptune-cluster-encrypted",
         "netfw-policy-default-action-fragment-packets",
         "netfw-policy-default-action-full-packets",
         "rds-cluster-iam-authentication-enabled",
         "rds-in-backup-plan",
         "rds-instance-iam-authentication-enabled",
         "rds-resources-protected-by-backup-plan",
-        "redshift-backup-enabled",
-        "redshift-cluster-kms-enabled",
-        "redshift-enhanced-vpc-routing-enabled",
         "s3-account-level-public-access-blocks",
         "s3-bucket-blacklisted-actions-prohibited",
         "s3-bucket-mfa-delete-enabled",
@@ -547,7 +611,6 @@ AWS_PACK_AWAITING_REVIEW: frozenset[str] = frozenset(
         "secretsmanager-secret-unused",
         "security-account-information-provided",
         "service-catalog-shared-within-organization",
-        "sns-topic-message-delivery-notification-enabled",
         "waf-global-rule-not-empty",
         "waf-global-rulegroup-not-empty",
         "waf-global-webacl-not-empty",

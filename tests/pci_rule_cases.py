@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.pci_rule_cases_data_stores import DATA_STORE_CASES
 from tests.pci_rule_cases_edge_compute import EDGE_COMPUTE_CASES
 from tests.pci_rule_cases_workloads import WORKLOAD_CASES
 
@@ -844,4 +845,5 @@ CASES: dict[str, tuple[Resources, Resources]] = {
     **NEW_CASES,
     **WORKLOAD_CASES,
     **EDGE_COMPUTE_CASES,
+    **DATA_STORE_CASES,
 }

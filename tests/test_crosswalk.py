@@ -173,3 +173,4 @@ def test_aws_pack_rules_checked_at_synth_are_vendored_rules_no_control_or_projec
             assert bad, rule_id
     watched = crosswalk.watched_after_deploy()
     assert f"eks-cluster-logging-enabled {crosswalk.AWS_PACK_WATCHER}" in watched["PCI4-EKS-ALL-CONTROL-PLANE-LOGS"]
+    assert f"dynamodb-pitr-enabled {crosswalk.AWS_PACK_WATCHER}" in watched["PCI4-DYNAMODB-PITR"]

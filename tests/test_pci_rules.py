@@ -27,6 +27,13 @@ NOTHING_IN_THE_DEFAULT_APP = {
         if r.check.__module__ == "pci_rules.rules.workloads"
         and r.id not in ("PCI4-EC2-NACL-IN-USE", "PCI4-INSPECTOR-EC2-ECR-SCANNING", "PCI4-LAMBDA-NO-PUBLIC-ACCESS")
     },
+    # The data stores a fork's CDE adds (pci_rules/rules/data_stores.py): the fork app has one of each, and the
+    # landing zone's topics have e-mail subscribers only (no delivery status to log).
+    **{
+        r.id: "a data store the landing zone does not create (tests/fork/app.py has one)"
+        for r in RULES
+        if r.check.__module__ == "pci_rules.rules.data_stores"
+    },
 }
 
 
@@ -94,6 +101,38 @@ def test_escape_hatch_strings_count_as_booleans() -> None:
         {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "EnableLogFileValidation": "False"})},
     )
     assert failures
+
+
+def test_a_global_tables_replicas_each_need_point_in_time_recovery() -> None:
+    """dynamodb-pitr-enabled evaluates each replica as a table; AWS::DynamoDB::GlobalTable sets PITR per replica."""
+    from tests.pci_rule_cases import r
+
+    on = {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}
+    replicas: list[dict[str, object]] = [{"Region": "us-east-1", **on}, {"Region": "us-west-2"}]
+    examined, failures = _run("PCI4-DYNAMODB-PITR", {"Global": r("AWS::DynamoDB::GlobalTable", Replicas=replicas)})
+    assert (examined, failures) == (1, ["Global: point-in-time recovery is off in us-west-2"])
+    replicas[1].update(on)
+    assert _run("PCI4-DYNAMODB-PITR", {"Global": r("AWS::DynamoDB::GlobalTable", Replicas=replicas)})[1] == []
+
+
+def test_a_memcached_cluster_keeps_no_backups_and_is_not_examined() -> None:
+    from tests.pci_rule_cases import r
+
+    cache = r("AWS::ElastiCache::CacheCluster", Engine="memcached", CacheNodeType="cache.t4g.micro", NumCacheNodes=1)
+    assert _run("PCI4-ELASTICACHE-BACKUPS", {"Cache": cache}) == (0, [])
+    redis = r("AWS::ElastiCache::CacheCluster", Engine="redis", CacheNodeType="cache.t4g.micro", NumCacheNodes=1)
+    assert _run("PCI4-ELASTICACHE-BACKUPS", {"Cache": redis}) == (1, ["Cache: SnapshotRetentionLimit 0 < 15"])
+
+
+def test_a_topic_with_only_email_subscribers_is_not_examined_for_delivery_status() -> None:
+    """SNS logs delivery status for HTTP/S, SQS, Lambda, Firehose and application endpoints only."""
+    from tests.pci_rule_cases import r
+
+    topic = {"Topic": r("AWS::SNS::Topic", Subscription=[{"Protocol": "email", "Endpoint": "ops@example.com"}])}
+    assert _run("PCI4-SNS-DELIVERY-STATUS-LOGGING", topic) == (0, [])
+    lambda_sub = {"Protocol": "lambda", "Endpoint": "arn:aws:lambda:us-east-1:111111111111:function:f"}
+    topic["Topic"]["Properties"]["Subscription"].append(lambda_sub)
+    assert _run("PCI4-SNS-DELIVERY-STATUS-LOGGING", topic) == (1, ["Topic: delivery status of lambda is not logged"])
 
 
 @pytest.mark.parametrize(

@@ -32,11 +32,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
 from pci_rules.plugin import Finding, PciDssV4Plugin, acknowledgment_id
+from pci_rules.rules.stateful import STATEFUL
 
 # A fork's CDE workload beyond the landing zone's resource types, as rendered resources (logical ID ->
 # type, properties), each compliant with the rule pack's rule for its Security Hub control, so every rule
-# of `pci_rules/rules/workloads.py` examines something. tests/pci_rule_cases_workloads.py derives the
-# rules' compliant and non-compliant cases from these.
+# of `pci_rules/rules/workloads.py` and `pci_rules/rules/data_stores.py` examines something.
+# tests/pci_rule_cases_workloads.py and tests/pci_rule_cases_data_stores.py derive the rules' compliant and
+# non-compliant cases from these. Stateful ones are retained, as PCI4-STATEFUL-RETAINED asks.
 ACCOUNT = "111111111111"
 LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/fork/workload"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/fork-workload"
@@ -265,6 +267,7 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "AtRestEncryptionEnabled": True,
             "UserGroupIds": ["sessions"],
             "AutoMinorVersionUpgrade": True,
+            "SnapshotRetentionLimit": 15,
         },
     ),
     "Elasticsearch": (
@@ -290,7 +293,16 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "EnableCloudwatchLogsExports": ["audit"],
         },
     ),
-    "Graph": ("AWS::Neptune::DBCluster", {"StorageEncrypted": True, "EnableCloudwatchLogsExports": ["audit"]}),
+    "Graph": (
+        "AWS::Neptune::DBCluster",
+        {
+            "StorageEncrypted": True,
+            "KmsKeyId": KEY_ARN,
+            "BackupRetentionPeriod": 7,
+            "IamAuthEnabled": True,
+            "EnableCloudwatchLogsExports": ["audit"],
+        },
+    ),
     "WarehouseParams": (
         "AWS::Redshift::ClusterParameterGroup",
         {
@@ -308,6 +320,9 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "MasterUsername": "warehouse_owner",
             "ManageMasterPassword": True,
             "Encrypted": True,
+            "KmsKeyId": KEY_ARN,
+            "AutomatedSnapshotRetentionPeriod": 7,
+            "EnhancedVpcRouting": True,
             "PubliclyAccessible": False,
             "ClusterParameterGroupName": {"Ref": "WarehouseParams"},
             "LoggingProperties": {
@@ -530,12 +545,98 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "Transit": ("AWS::EC2::TransitGateway", {"AutoAcceptSharedAttachments": "disable"}),
+    "Table": (
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "token", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "token", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": KEY_ARN},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    ),
+    "Stream": (
+        "AWS::Kinesis::Stream",
+        {"ShardCount": 1, "StreamEncryption": {"EncryptionType": "KMS", "KeyId": KEY_ARN}},
+    ),
+    "Queue": ("AWS::SQS::Queue", {"KmsMasterKeyId": KEY_ARN}),
+    "Files": ("AWS::EFS::FileSystem", {"Encrypted": True, "KmsKeyId": KEY_ARN}),
+    "Queries": (
+        "AWS::Athena::WorkGroup",
+        {
+            "Name": "fork-reports",
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": True,
+                "ResultConfiguration": {
+                    "OutputLocation": "s3://fork-athena-results/",
+                    "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": KEY_ARN},
+                },
+            },
+        },
+    ),
+    "Vault": (
+        "AWS::Backup::BackupVault",
+        {
+            "BackupVaultName": "fork-vault",
+            "EncryptionKeyArn": KEY_ARN,
+            "AccessPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "NoManualDeletion",
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": [
+                            "backup:DeleteRecoveryPoint",
+                            "backup:UpdateRecoveryPointLifecycle",
+                            "backup:PutBackupVaultAccessPolicy",
+                        ],
+                        "Resource": "*",
+                    }
+                ],
+            },
+        },
+    ),
+    "Settlements": (
+        "AWS::SNS::Topic",
+        {
+            "KmsMasterKeyId": KEY_ARN,
+            "DeliveryStatusLogging": [
+                {"Protocol": "sqs", "FailureFeedbackRoleArn": ROLE_ARN, "SuccessFeedbackRoleArn": ROLE_ARN}
+            ],
+        },
+    ),
+    "SettlementsPolicy": (
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": "Settlements"}],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": "sns:Publish",
+                        "Resource": {"Ref": "Settlements"},
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+        },
+    ),
+    "SettlementsQueue": (
+        "AWS::SNS::Subscription",
+        {"TopicArn": {"Ref": "Settlements"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["Queue", "Arn"]}},
+    ),
 }
 
 
 def _workload(stack: Stack) -> None:
     for logical_id, (type_, properties) in WORKLOAD.items():
-        CfnResource(stack, logical_id, type=type_, properties=properties)
+        resource = CfnResource(stack, logical_id, type=type_, properties=properties)
+        if type_ in STATEFUL:
+            resource.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
 
 
 SOURCE_REASON = "Exported by the fork's reporting job; its owner accepted the missing access log until 2027"

@@ -1,0 +1,361 @@
+"""Data stores a fork's CDE adds, one rule per rule of AWS's "Operational Best Practices for PCI DSS v4.0"
+conformance pack that no Security Hub PCI DSS v4.0.1 control covers (the crosswalk, `pci_rules/CROSSWALK.md`,
+names the Config rule), plus SQS and EFS encryption at rest, which that pack does not check.
+
+Each rule reads the property the AWS Config managed rule's page (AWS Config Developer Guide, "<rule name>")
+says it evaluates, with the rule's default parameters. AWS's pack template carries no PCI DSS requirement per
+rule (`aws_pci_dss_v4_conformance_pack_rules.json`), so each rule cites the requirements the Security Hub
+PCI DSS v4.0.1 standard gives its control of the same kind: 3.5.1 for encryption at rest (S3.17, EKS.3),
+3.2.1 for backup retention (DocumentDB.2), with 12.10.1 as this pack's `PCI4-RDS-BACKUPS` cites for recovery,
+10.4.2 for service logs (APIGateway.9, StepFunctions.1), 8.3.1 and 8.6.3 as this pack's `PCI4-RDS-IAM-AUTH`
+cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift traffic
+kept inside the VPC, as the egress rules cite it.
+
+The evidence report does not cite the 3.5.1 and backup pairs (`evidence.catalog.UNRELATED_MAPPINGS`: storage
+encryption is 3.5.1.2's subject; backups are not a retention policy nor an incident response plan).
+
+In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
+gives every rule something to examine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pci_rules.model import Resource, TemplateModel
+from pci_rules.rule import Check, rule
+from pci_rules.rules._common import as_list, is_customer_key, is_true, statements
+
+
+def _check(resource: Resource, problem: str | None) -> Check:
+    return Check(resource, problem is None, problem or "")
+
+
+def _days(value: Any, default: int) -> int | None:
+    """A whole number of days as CloudFormation takes it (int or digit string); None when unreadable."""
+    if value is None:
+        return default
+    text = str(value)
+    return int(text) if text.isdigit() else None
+
+
+def _at_least(resource: Resource, prop: str, minimum: int, default: int) -> str | None:
+    days = _days(resource.prop(prop), default)
+    if days is not None and days >= minimum:
+        return None
+    return f"{prop} {resource.prop(prop, default=default)!r} < {minimum}"
+
+
+# --- Encryption at rest (3.5.1) ----------------------------------------------------------------------
+
+
+@rule(
+    id="PCI4-DAX-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every DynamoDB Accelerator cluster encrypts its data at rest.",
+    fix="Set SSESpecification.SSEEnabled true on the AWS::DAX::Cluster (set at creation).",
+)
+def dax_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # dax-encryption-enabled (AWS Config Developer Guide): NON_COMPLIANT if a DAX cluster is not encrypted.
+    for cluster in model.resources("AWS::DAX::Cluster"):
+        ok = is_true(cluster.prop("SSESpecification", "SSEEnabled"))
+        yield _check(cluster, None if ok else "encryption at rest is off")
+
+
+@rule(
+    id="PCI4-DOCDB-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every DocumentDB cluster encrypts its storage.",
+    fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::DocDB::DBCluster.",
+)
+def docdb_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # docdb-cluster-encrypted: NON_COMPLIANT if storage encryption is not enabled (StorageEncrypted defaults false).
+    for cluster in model.resources("AWS::DocDB::DBCluster"):
+        yield _check(cluster, None if is_true(cluster.prop("StorageEncrypted")) else "storage is not encrypted")
+
+
+@rule(
+    id="PCI4-DYNAMODB-KMS",
+    requirements=("3.5.1",),
+    description="Every DynamoDB table is encrypted with a KMS key (SSE-KMS), not only the AWS owned key.",
+    fix="Set SSESpecification.SSEEnabled true (SSEType KMS; KMSMasterKeyId a customer-managed key).",
+)
+def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
+    # dynamodb-table-encrypted-kms: NON_COMPLIANT if the table is not encrypted with AWS KMS;
+    # dynamodb-table-encryption-enabled: COMPLIANT if the SSE status is ENABLED or ENABLING, a status only
+    # SSE-KMS tables report. SSEEnabled true means KMS; false or absent means the AWS owned key
+    # ("AWS::DynamoDB::Table SSESpecification", CloudFormation Template Reference).
+    for table in model.resources("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
+        enabled = is_true(table.prop("SSESpecification", "SSEEnabled"))
+        kind = str(table.prop("SSESpecification", "SSEType", default="KMS")).upper()
+        yield _check(table, None if enabled and kind == "KMS" else "not encrypted with a KMS key")
+
+
+@rule(
+    id="PCI4-KINESIS-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every Kinesis data stream encrypts records at rest with a KMS key.",
+    fix="Set StreamEncryption with EncryptionType KMS and KeyId (a customer-managed key) on the stream.",
+)
+def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream.
+    for stream in model.resources("AWS::Kinesis::Stream"):
+        ok = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS"
+        yield _check(stream, None if ok else "server-side encryption is off")
+
+
+@rule(
+    id="PCI4-NEPTUNE-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every Neptune cluster encrypts its storage, and so its snapshots.",
+    fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::Neptune::DBCluster.",
+)
+def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # neptune-cluster-encrypted: NON_COMPLIANT if the cluster's storage is not encrypted. Snapshots of an
+    # encrypted cluster are encrypted with its key ("Encrypting Neptune resources at rest", Neptune User
+    # Guide), which is what neptune-cluster-snapshot-encrypted evaluates after deploy.
+    for cluster in model.resources("AWS::Neptune::DBCluster"):
+        yield _check(cluster, None if is_true(cluster.prop("StorageEncrypted")) else "storage is not encrypted")
+
+
+@rule(
+    id="PCI4-REDSHIFT-KMS",
+    requirements=("3.5.1",),
+    description="Every Redshift cluster is encrypted with a customer-managed KMS key.",
+    fix="Set Encrypted true and KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
+)
+def redshift_kms(model: TemplateModel) -> Iterator[Check]:
+    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key.
+    for cluster in model.resources("AWS::Redshift::Cluster"):
+        ok = is_true(cluster.prop("Encrypted")) and is_customer_key(cluster.prop("KmsKeyId"))
+        yield _check(cluster, None if ok else "not encrypted with a customer-managed KMS key")
+
+
+@rule(
+    id="PCI4-ATHENA-RESULTS-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every Athena workgroup encrypts its query results at rest.",
+    fix="Set WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption (SSE_KMS).",
+)
+def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # athena-workgroup-encrypted-at-rest: NON_COMPLIANT if the workgroup's query results are not encrypted.
+    for group in model.resources("AWS::Athena::WorkGroup"):
+        option = group.prop(
+            "WorkGroupConfiguration", "ResultConfiguration", "EncryptionConfiguration", "EncryptionOption"
+        )
+        yield _check(group, None if option else "query results are not encrypted")
+
+
+@rule(
+    id="PCI4-SQS-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every SQS queue is encrypted with a customer-managed KMS key.",
+    fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
+)
+def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # Not in AWS's PCI DSS v4.0 pack. SSE-SQS (SqsManagedSseEnabled) uses keys SQS owns, which no key policy
+    # of the account controls; KmsMasterKeyId names a KMS key ("AWS::SQS::Queue", CloudFormation Template
+    # Reference), as PCI4-SNS-ENCRYPTED asks of topics.
+    for queue in model.resources("AWS::SQS::Queue"):
+        ok = is_customer_key(queue.prop("KmsMasterKeyId"))
+        yield _check(queue, None if ok else "not encrypted with a customer-managed KMS key")
+
+
+@rule(
+    id="PCI4-EFS-ENCRYPTED",
+    requirements=("3.5.1",),
+    description="Every EFS file system encrypts its data at rest.",
+    fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::EFS::FileSystem.",
+)
+def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # Not in AWS's PCI DSS v4.0 pack (efs-encrypted-check watches it after deploy). Encrypted is set at
+    # creation ("AWS::EFS::FileSystem", CloudFormation Template Reference).
+    for system in model.resources("AWS::EFS::FileSystem"):
+        yield _check(system, None if is_true(system.prop("Encrypted")) else "not encrypted at rest")
+
+
+# --- Backups (3.2.1, 12.10.1) -------------------------------------------------------------------------
+
+
+@rule(
+    id="PCI4-DYNAMODB-PITR",
+    requirements=("3.2.1", "12.10.1"),
+    description="Every DynamoDB table has point-in-time recovery on.",
+    fix="Set PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled true on the table.",
+)
+def dynamodb_pitr(model: TemplateModel) -> Iterator[Check]:
+    # dynamodb-pitr-enabled: NON_COMPLIANT if PITR is not enabled for the table. A global table sets it per
+    # replica (Replicas[].PointInTimeRecoverySpecification, "AWS::DynamoDB::GlobalTable"); each replica is a
+    # table the Config rule evaluates, so every replica must have it.
+    for table in model.resources("AWS::DynamoDB::Table"):
+        ok = is_true(table.prop("PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"))
+        yield _check(table, None if ok else "point-in-time recovery is off")
+    for table in model.resources("AWS::DynamoDB::GlobalTable"):
+        replicas = [r for r in as_list(table.prop("Replicas")) if isinstance(r, dict)]
+        off = [
+            str(r.get("Region"))
+            for r in replicas
+            if not is_true((r.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled"))
+        ]
+        problem = f"point-in-time recovery is off in {', '.join(off)}" if off else None
+        yield _check(table, problem if replicas else "no replica with point-in-time recovery")
+
+
+# elasticache-redis-cluster-automatic-backup-check's snapshotRetentionPeriod default.
+ELASTICACHE_MIN_SNAPSHOT_DAYS = 15
+
+
+@rule(
+    id="PCI4-ELASTICACHE-BACKUPS",
+    requirements=("3.2.1", "12.10.1"),
+    description="Every Redis OSS/Valkey cache keeps automatic backups at least 15 days.",
+    fix="Set SnapshotRetentionLimit to 15 or more on the cache cluster or replication group.",
+)
+def elasticache_backups(model: TemplateModel) -> Iterator[Check]:
+    # elasticache-redis-cluster-automatic-backup-check: NON_COMPLIANT if SnapshotRetentionLimit is less than
+    # snapshotRetentionPeriod (default 15). Memcached keeps no backups; the limit defaults to 0 (off).
+    for cache in model.resources("AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ReplicationGroup"):
+        default_engine = "redis" if cache.type == "AWS::ElastiCache::ReplicationGroup" else ""
+        if str(cache.prop("Engine", default=default_engine)).lower() in ("redis", "valkey"):
+            yield _check(cache, _at_least(cache, "SnapshotRetentionLimit", ELASTICACHE_MIN_SNAPSHOT_DAYS, 0))
+
+
+# neptune-cluster-backup-retention-check's minimumBackupRetentionPeriod default.
+NEPTUNE_MIN_BACKUP_DAYS = 7
+
+
+@rule(
+    id="PCI4-NEPTUNE-BACKUP-RETENTION",
+    requirements=("3.2.1", "12.10.1"),
+    description="Every Neptune cluster keeps automated backups at least 7 days.",
+    fix="Set BackupRetentionPeriod to 7 or more on the AWS::Neptune::DBCluster.",
+)
+def neptune_backup_retention(model: TemplateModel) -> Iterator[Check]:
+    # neptune-cluster-backup-retention-check: NON_COMPLIANT if the retention is under the parameter (default 7);
+    # BackupRetentionPeriod defaults to 1.
+    for cluster in model.resources("AWS::Neptune::DBCluster"):
+        yield _check(cluster, _at_least(cluster, "BackupRetentionPeriod", NEPTUNE_MIN_BACKUP_DAYS, 1))
+
+
+@rule(
+    id="PCI4-REDSHIFT-BACKUPS",
+    requirements=("3.2.1", "12.10.1"),
+    description="Every Redshift cluster keeps automated snapshots (retention of 1 to 35 days, not 0).",
+    fix="Leave AutomatedSnapshotRetentionPeriod unset (1) or set it between 1 and 35.",
+)
+def redshift_backups(model: TemplateModel) -> Iterator[Check]:
+    # redshift-backup-enabled: NON_COMPLIANT if automatedSnapshotRetentionPeriod is 0 or outside
+    # MinRetentionPeriod (minimum 1) and MaxRetentionPeriod (maximum 35); the property defaults to 1.
+    for cluster in model.resources("AWS::Redshift::Cluster"):
+        days = _days(cluster.prop("AutomatedSnapshotRetentionPeriod"), 1)
+        ok = days is not None and 1 <= days <= 35
+        yield _check(cluster, None if ok else "automated snapshots are off")
+
+
+BACKUP_DELETION_ACTIONS = (
+    "backup:DeleteRecoveryPoint",
+    "backup:UpdateRecoveryPointLifecycle",
+    "backup:PutBackupVaultAccessPolicy",
+)
+
+
+def _denies_deletion(statement: Any) -> bool:
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
+    actions = {str(a) for a in as_list(statement.get("Action"))}
+    return (
+        statement.get("Effect") == "Deny"
+        and anyone
+        and "*" in as_list(statement.get("Resource"))
+        and (actions >= set(BACKUP_DELETION_ACTIONS) or "backup:*" in actions or "*" in actions)
+    )
+
+
+@rule(
+    id="PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
+    requirements=("3.2.1", "12.10.1"),
+    description="Every AWS Backup vault's access policy denies deleting recovery points to everyone.",
+    fix=(
+        "Give the AWS::Backup::BackupVault an AccessPolicy Deny statement, Principal and Resource '*', on"
+        " backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy."
+    ),
+)
+def backup_vault_no_manual_deletion(model: TemplateModel) -> Iterator[Check]:
+    # backup-recovery-point-manual-deletion-disabled: NON_COMPLIANT without a Deny statement on those three
+    # actions whose Principal and Resource are wildcards (the rule's note); principalArnList defaults to none.
+    for vault in model.resources("AWS::Backup::BackupVault"):
+        ok = any(_denies_deletion(s) for s in statements(vault.prop("AccessPolicy")))
+        yield _check(vault, None if ok else "no access-policy statement denies deleting recovery points")
+
+
+# --- Network, authentication, logging -----------------------------------------------------------------
+
+
+@rule(
+    id="PCI4-REDSHIFT-ENHANCED-VPC-ROUTING",
+    requirements=("1.3.2",),
+    description="Every Redshift cluster routes COPY and UNLOAD traffic through its VPC (enhanced VPC routing).",
+    fix="Set EnhancedVpcRouting true on the AWS::Redshift::Cluster.",
+)
+def redshift_enhanced_vpc_routing(model: TemplateModel) -> Iterator[Check]:
+    # redshift-enhanced-vpc-routing-enabled: NON_COMPLIANT if enhancedVpcRouting is not enabled (default false).
+    # With it on, COPY and UNLOAD traffic passes the VPC's security groups, NACLs and endpoint policies ("Enhanced
+    # VPC routing in Amazon Redshift", Amazon Redshift Management Guide): outbound traffic the VPC restricts.
+    for cluster in model.resources("AWS::Redshift::Cluster"):
+        ok = is_true(cluster.prop("EnhancedVpcRouting"))
+        yield _check(cluster, None if ok else "enhanced VPC routing is off")
+
+
+@rule(
+    id="PCI4-NEPTUNE-IAM-AUTH",
+    requirements=("8.3.1", "8.6.3"),
+    description="Every Neptune cluster authenticates database connections with IAM.",
+    fix="Set IamAuthEnabled true on the AWS::Neptune::DBCluster.",
+)
+def neptune_iam_auth(model: TemplateModel) -> Iterator[Check]:
+    # neptune-cluster-iam-database-authentication: NON_COMPLIANT if IAM database authentication is off.
+    for cluster in model.resources("AWS::Neptune::DBCluster"):
+        ok = is_true(cluster.prop("IamAuthEnabled"))
+        yield _check(cluster, None if ok else "IAM database authentication is off")
+
+
+# Subscription protocols whose delivery status SNS logs ("Amazon SNS message delivery status", Amazon SNS
+# Developer Guide: HTTP/S, Amazon SQS, AWS Lambda, Amazon Data Firehose, platform application endpoints).
+SNS_LOGGED_PROTOCOLS = frozenset({"http", "https", "sqs", "lambda", "firehose", "application"})
+
+
+def _subscription_protocols(model: TemplateModel, topic: Resource) -> set[str]:
+    inline = {str(s.get("Protocol")).lower() for s in as_list(topic.prop("Subscription")) if isinstance(s, dict)}
+    attached = {
+        str(s.prop("Protocol")).lower()
+        for s in model.referrers(topic, "AWS::SNS::Subscription")
+        if s.prop("Protocol") is not None
+    }
+    return (inline | attached) & SNS_LOGGED_PROTOCOLS
+
+
+def _logged_protocols(topic: Resource) -> set[str]:
+    logged = set()
+    for config in as_list(topic.prop("DeliveryStatusLogging")):
+        if isinstance(config, dict) and config.get("FailureFeedbackRoleArn"):
+            protocol = str(config.get("Protocol")).lower()
+            logged |= {"http", "https"} if protocol == "http/s" else {protocol}
+    return logged
+
+
+@rule(
+    id="PCI4-SNS-DELIVERY-STATUS-LOGGING",
+    requirements=("10.4.2",),
+    description="An SNS topic with HTTP/S, SQS, Lambda, Firehose or application subscribers logs delivery status.",
+    fix="Add DeliveryStatusLogging (Protocol and FailureFeedbackRoleArn) for each subscribed protocol.",
+)
+def sns_delivery_status_logging(model: TemplateModel) -> Iterator[Check]:
+    # sns-topic-message-delivery-notification-enabled: NON_COMPLIANT if delivery status logging is not enabled.
+    # SNS logs delivery status for these protocols only, so a topic with only e-mail or SMS subscribers is
+    # not examined here (the Config rule still evaluates it after deploy).
+    for topic in model.resources("AWS::SNS::Topic"):
+        subscribed = _subscription_protocols(model, topic)
+        if subscribed:
+            missing = sorted(subscribed - _logged_protocols(topic))
+            yield _check(topic, f"delivery status of {', '.join(missing)} is not logged" if missing else None)

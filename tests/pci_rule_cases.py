@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.pci_rule_cases_pack_review import PACK_REVIEW_CASES
 from tests.pci_rule_cases_workloads import WORKLOAD_CASES
 
 Resources = dict[str, dict[str, Any]]
@@ -842,4 +843,5 @@ CASES: dict[str, tuple[Resources, Resources]] = {
     ),
     **NEW_CASES,
     **WORKLOAD_CASES,
+    **PACK_REVIEW_CASES,
 }

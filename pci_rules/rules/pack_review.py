@@ -14,7 +14,7 @@ from pci_rules.rules._common import as_list, is_true
 
 @rule(
     id="PCI4-WAF-RULE-GROUP-CONTENT",
-    requirements=("6.4.2", "10.2.1"),
+    requirements=("6.4.2",),
     description="Every AWS WAF (v2) rule group has rules and sends its CloudWatch metrics.",
     fix="Give the AWS::WAFv2::RuleGroup at least one rule and VisibilityConfig CloudWatchMetricsEnabled true.",
 )
@@ -82,7 +82,7 @@ def _listener_problem(model: TemplateModel, stack: str, listener: Mapping[str, o
 
 @rule(
     id="PCI4-CLB-ACM-CERTIFICATE",
-    requirements=("4.2.1", "4.2.1.1"),
+    requirements=("4.2.1",),
     description="Every HTTPS/SSL listener of a Classic Load Balancer uses an ACM certificate (renewed by AWS).",
     fix="Set the listener's SSLCertificateId to an ACM certificate ARN, not an IAM server certificate.",
 )

@@ -103,6 +103,9 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-KMS-ROTATION": "KMS changes the symmetric keys' material yearly, the cryptoperiod the key policy states",
     },
     "4.2.1": {
+        "PCI4-ACMPCA-NO-ROOT-CA": "the private CA issuing TLS certificates is a subordinate; the root that anchors"
+        " their trust is kept out of the workload's templates, where it would stay active",
+        "PCI4-CLB-ACM-CERTIFICATE": "a Classic Load Balancer's TLS certificate is issued and renewed by ACM",
         "PCI4-CLB-HTTPS-LISTENERS": "a Classic Load Balancer listener carries traffic over TLS only",
         "PCI4-CLB-TLS12-POLICY": "a Classic Load Balancer negotiates TLS 1.2 or later only",
         "PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE": "viewers get the owner's own certificate, not the shared default one",
@@ -147,13 +150,17 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-RDS-MINOR-UPGRADES": "the database installs minor engine versions (security fixes) automatically",
     },
     "6.4.2": {
+        "PCI4-APPSYNC-WAF": "a GraphQL API serving a public web application is behind a web ACL",
         "PCI4-CLOUDFRONT-WAF": "a distribution serving a public web application is behind a web ACL",
         "PCI4-ELB-DELETION-PROTECTION": "the WAF-fronted entry point cannot be deleted and replaced by one without it",
         "PCI4-ELB-DESYNC-MITIGATION": "the load balancer blocks desync (request smuggling) attacks before the"
         " application sees them",
         "PCI4-ELB-DROP-INVALID-HEADERS": "the load balancer drops malformed headers used in smuggling attacks",
         "PCI4-ELB-WAF": "the public API's load balancer is behind a web ACL (the automated technical solution)",
+        "PCI4-WAF-CLASSIC-NOT-EMPTY": "a WAF Classic web ACL has rules and each rule has conditions: an empty one"
+        " inspects nothing",
         "PCI4-WAF-LOGGING": "the web ACL logs what it blocks and allows, as the solution must",
+        "PCI4-WAF-RULE-GROUP-CONTENT": "a rule group a web ACL runs has rules and reports its matches in metrics",
         "PCI4-WAF-WEB-ACL-CONTENT": "the web ACL blocks with AWS's common and known-bad-input rule groups",
     },
     "6.5.1": {
@@ -174,6 +181,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " account",
         "PCI4-S3-ACLS-DISABLED": "bucket access is by policy only, not by per-object ACLs",
         "PCI4-S3-PUBLIC-ACCESS-BLOCK": "no bucket grants access to everyone",
+        "PCI4-SERVICECATALOG-ORG-SHARE": "the products an account may launch are granted through the organization's"
+        " structure (the access model), never to a single account outside it",
     },
     "7.2.2": {
         "PCI4-IAM-NO-ADMIN-POLICY": "no identity holds administrator privileges by policy",

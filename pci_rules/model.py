@@ -25,9 +25,18 @@ parameter) is unknown until deploy. A rule reads a property with `Resource.prop`
 such an unresolved `Fn::Join`/`Fn::Sub`, `rule.evaluate` turns a pass on that resource into the finding
 "could not resolve <property>": the rule decided on a value it never saw. A rule that reads a property as a
 reference (an ARN it only follows or matches a suffix of) or parses the intrinsic itself reads it with
-`Resource.reference` instead. Limits: only the value `prop` returns is looked at (an intrinsic nested inside
-a returned list or object is resolved when literal, but not reported), and a read is charged to the
-resource it was made on.
+`Resource.reference` instead.
+
+A list or object `prop` returns (a security group's ingress entries, a policy document) is walked too: a
+`Fn::Join`/`Fn::Sub` nested anywhere inside it is reported the same way, at its path under the property
+(`SecurityGroupIngress[0].CidrIp`), when it is *unresolvable*: one of its parts, at any depth, is a `Ref`
+(or a `Fn::Sub` `${Name}`) to a Parameter of the resource's stack that no variant can give a value (the
+Parameters PCI4-TEMPLATE-PARAMETERS-RESOLVED reports: no Default or AllowedValues, not supplied by a parent
+stack, not an SSM parameter). A nested `Fn::Join`/`Fn::Sub` whose unknown parts are only resource attributes
+(`Fn::GetAtt`, a `Ref` to a resource), pseudo parameters (`AWS::Partition`, `AWS::Region`...) or imports is
+not reported: those are the ARNs and names CloudFormation makes of resources, which the rules follow or
+match as references (CDK renders every policy document's resource ARNs that way), and what they name
+is fixed by the templates, not by whoever deploys them. A read is charged to the resource it was made on.
 """
 
 from __future__ import annotations
@@ -94,6 +103,8 @@ class Resource:
     update_replace_policy: str | None = None
     depends_on: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # the Parameters of its stack no variant can give a value (see the module doc), for nested reads
+    unresolvable_parameters: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -110,6 +121,11 @@ class Resource:
             function = unresolved_function(value)
             if function is not None:
                 reads.append((self.key, keys, function))
+            elif self.unresolvable_parameters and isinstance(value, Mapping | list):
+                reads.extend(
+                    (self.key, (*keys, *path), name)
+                    for path, name in _nested_unresolvable(value, self.unresolvable_parameters)
+                )
         return value
 
     def reference(self, *keys: str | int, default: Any = None) -> Any:
@@ -159,8 +175,23 @@ class StackTemplate:
                 update_replace_policy=body.get("UpdateReplacePolicy"),
                 depends_on=(depends,) if isinstance(depends, str) else tuple(depends),
                 metadata=metadata,
+                unresolvable_parameters=self.unresolvable_parameters,
             )
         return out
+
+    @cached_property
+    def unresolvable_parameters(self) -> frozenset[str]:
+        """Parameters no variant can give a value: no Default or AllowedValues, not supplied by a parent
+        stack, not an SSM parameter (whose value CloudFormation reads at deploy)."""
+        options = _parameter_options(self)
+        declared = self.template.get("Parameters") or {}
+        return frozenset(
+            name
+            for name in declared
+            if name not in options
+            and not str((declared[name] or {}).get("Type", "")).startswith(SSM_PARAMETER_TYPE_PREFIX)
+            and name not in self.supplied
+        )
 
     @cached_property
     def exports(self) -> dict[str, Any]:
@@ -257,15 +288,8 @@ class TemplateModel:
     def unresolved_parameters(self, stack: str) -> list[str]:
         """Parameters of `stack` the resources use that no variant can give a value."""
         template = self.stacks[stack]
-        options = _parameter_options(template)
-        declared = template.template.get("Parameters") or {}
-        return [
-            name
-            for name in declared
-            if name not in options
-            and not str((declared[name] or {}).get("Type", "")).startswith(SSM_PARAMETER_TYPE_PREFIX)
-            and name not in template.supplied
-        ]
+        unresolvable = template.unresolvable_parameters
+        return [name for name in template.template.get("Parameters") or {} if name in unresolvable]
 
     # -- queries ---------------------------------------------------------------------------------
     def resources(self, *types: str) -> Iterator[Resource]:
@@ -578,6 +602,40 @@ def _resolved(stack: StackTemplate, index: int) -> StackTemplate:
         supplied=stack.supplied,
         written=stack.template,
     )
+
+
+def _names_a_parameter(value: Any, parameters: frozenset[str]) -> bool:
+    """Whether a `Ref` (or a `Fn::Sub` `${Name}`) to one of `parameters` is anywhere inside `value`."""
+    if isinstance(value, Mapping):
+        if value.get("Ref") in parameters:
+            return True
+        body = value.get("Fn::Sub")
+        text = body[0] if isinstance(body, list) and body else body
+        if isinstance(text, str) and any(m.strip() in parameters for m in _SUB_VARIABLE.findall(text)):
+            return True
+        return any(_names_a_parameter(v, parameters) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_a_parameter(v, parameters) for v in value)
+    return False
+
+
+def _nested_unresolvable(value: Any, parameters: frozenset[str]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path under `value`, "Fn::Join"/"Fn::Sub") of each unresolvable string intrinsic nested in `value`
+    (see the module doc), outermost first; a reported intrinsic is not searched further."""
+    items: Iterable[tuple[str | int, Any]]
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for key, item in items:
+        function = unresolved_function(item)
+        if function is not None and _names_a_parameter(item, parameters):
+            yield (key,), function
+        else:
+            for path, found in _nested_unresolvable(item, parameters):
+                yield (key, *path), found
 
 
 def _has_intrinsic(value: Any) -> bool:

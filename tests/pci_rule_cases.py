@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.pci_rule_cases_data_stores import DATA_STORE_CASES
 from tests.pci_rule_cases_edge_compute import EDGE_COMPUTE_CASES
+from tests.pci_rule_cases_pack_review import PACK_REVIEW_CASES
 from tests.pci_rule_cases_workloads import WORKLOAD_CASES
 
 Resources = dict[str, dict[str, Any]]
@@ -846,4 +847,5 @@ CASES: dict[str, tuple[Resources, Resources]] = {
     **WORKLOAD_CASES,
     **EDGE_COMPUTE_CASES,
     **DATA_STORE_CASES,
+    **PACK_REVIEW_CASES,
 }

@@ -140,17 +140,26 @@ def test_aws_pci_dss_v4_conformance_pack_is_vendored_with_its_provenance() -> No
 
 def test_every_template_visible_aws_pack_rule_is_mapped_or_awaiting_review() -> None:
     """AWS's pack rules that scope a resource type and have no Security Hub control are in CONFIG_PACK_RULES
-    (a synth rule) or still in AWS_PACK_AWAITING_REVIEW; the set is exactly what is left, so it only shrinks."""
+    (a synth rule), reviewed (AWS_PACK_REVIEWED) or still in AWS_PACK_AWAITING_REVIEW; the scoped part of the
+    awaiting set is exactly what is left, so it only shrinks."""
     by_control = {c.config_rule for c in crosswalk.controls()}
-    mapped = {c.name for c in crosswalk.CONFIG_PACK_RULES} | {c.name for c in crosswalk.AWS_PACK_SYNTH_RULES}
+    mapped = (
+        {c.name for c in crosswalk.CONFIG_PACK_RULES}
+        | {c.name for c in crosswalk.AWS_PACK_SYNTH_RULES}
+        | {d.name for d in crosswalk.AWS_PACK_REVIEWED}
+    )
     left = {
         str(r["name"])
         for r in crosswalk.aws_pack_rules()
         if r["resource_types"] and r["name"] not in by_control and r["name"] not in mapped
     }
-    assert left == crosswalk.AWS_PACK_AWAITING_REVIEW
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"{len(left)} template-visible rules of AWS's PCI DSS v4.0 conformance pack" in readme
+    scoped = {str(r["name"]) for r in crosswalk.aws_pack_rules() if r["resource_types"]}
+    assert left == crosswalk.AWS_PACK_AWAITING_REVIEW & scoped
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    if left:
+        assert f"{len(left)} template-visible rules of AWS's PCI DSS v4.0 conformance pack" in readme
+    else:
+        assert "No rule of AWS's PCI DSS v4.0 conformance pack awaits review" in readme
 
 
 def test_aws_pack_rules_checked_at_synth_are_vendored_rules_no_control_or_project_pack_covers() -> None:
@@ -174,3 +183,76 @@ def test_aws_pack_rules_checked_at_synth_are_vendored_rules_no_control_or_projec
     watched = crosswalk.watched_after_deploy()
     assert f"eks-cluster-logging-enabled {crosswalk.AWS_PACK_WATCHER}" in watched["PCI4-EKS-ALL-CONTROL-PLANE-LOGS"]
     assert f"dynamodb-pitr-enabled {crosswalk.AWS_PACK_WATCHER}" in watched["PCI4-DYNAMODB-PITR"]
+
+
+def _pack_sets() -> dict[str, set[str]]:
+    return {
+        "a Security Hub control's": {c.config_rule.split(" ")[0] for c in crosswalk.controls()},
+        "CONFIG_PACK_RULES": {c.name for c in crosswalk.CONFIG_PACK_RULES},
+        "AWS_PACK_SYNTH_RULES": {e.name for e in crosswalk.AWS_PACK_SYNTH_RULES},
+        "AWS_PACK_REVIEWED": {d.name for d in crosswalk.AWS_PACK_REVIEWED},
+        "AWS_PACK_AWAITING_REVIEW": set(crosswalk.AWS_PACK_AWAITING_REVIEW),
+    }
+
+
+def test_every_aws_pack_rule_scoped_or_not_is_exactly_one_of_control_mapped_reviewed_or_awaiting() -> None:
+    vendored = {str(r["name"]) for r in crosswalk.aws_pack_rules()}
+    sets = {name: found & vendored for name, found in _pack_sets().items()}
+    for name in (
+        "AWS_PACK_SYNTH_RULES",
+        "AWS_PACK_REVIEWED",
+        "AWS_PACK_AWAITING_REVIEW",
+    ):  # CONFIG_PACK_RULES: the project's own pack
+        assert _pack_sets()[name] <= vendored, f"{name} names rules not in AWS's pack"
+    placed: dict[str, list[str]] = {}
+    for where, names in sets.items():
+        for rule_name in names:
+            placed.setdefault(rule_name, []).append(where)
+    assert {n: w for n, w in placed.items() if len(w) > 1} == {}, "a pack rule appears twice"
+    assert sorted(vendored - set(placed)) == [], "pack rules with neither a control, a synth rule nor a decision"
+    reviewed = [d.name for d in crosswalk.AWS_PACK_REVIEWED]
+    assert len(reviewed) == len(set(reviewed))
+
+
+def test_every_reviewed_pack_rule_gives_its_kind_reason_pages_and_rules() -> None:
+    for decision in crosswalk.AWS_PACK_REVIEWED:
+        assert decision.kind in crosswalk.DECISION_KINDS, decision.name
+        assert len(decision.reason) >= 30, f"{decision.name}: give the reason"
+        assert decision.name in decision.pages, f"{decision.name}: cite the rule's own AWS Config page"
+        assert "Guide" in decision.pages or "Reference" in decision.pages, decision.name
+        assert bool(decision.rules) == (decision.kind == crosswalk.RULE), decision.name
+        assert set(decision.rules) <= RULE_IDS, f"{decision.name}: unknown rules {set(decision.rules) - RULE_IDS}"
+        for rule_id in decision.rules:
+            good, bad = CASES[rule_id]
+            assert good, f"{rule_id} ({decision.name}) lacks a compliant case"
+            assert bad, f"{rule_id} ({decision.name}) lacks a non-compliant case"
+
+
+def test_the_unscoped_pack_rules_are_all_compared() -> None:
+    """The pack's rules with no scoped resource type are placed like the others (none left uncompared)."""
+    unscoped = {str(r["name"]) for r in crosswalk.aws_pack_rules() if not r["resource_types"]}
+    placed = set().union(*_pack_sets().values())
+    assert len(unscoped) == 18
+    assert unscoped <= placed
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "are not compared at all yet" not in readme
+
+
+def test_the_crosswalk_counts_the_reviewed_decisions_by_kind() -> None:
+    text = crosswalk.render()
+    kinds = {k: sum(1 for d in crosswalk.AWS_PACK_REVIEWED if d.kind == k) for k in crosswalk.DECISION_KINDS}
+    assert (
+        f'{len(crosswalk.AWS_PACK_REVIEWED)} rules of AWS\'s "Operational Best Practices for PCI DSS v4.0" pack' in text
+    )
+    assert f"{kinds[crosswalk.RULE]} checked by a synth rule, {kinds[crosswalk.RUNTIME]} runtime only" in text
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (
+        f"(`crosswalk.AWS_PACK_REVIEWED`, {len(crosswalk.AWS_PACK_REVIEWED)} rules: {kinds[crosswalk.RULE]} checked"
+        f" by a synth rule, {kinds[crosswalk.RUNTIME]} runtime only, {kinds[crosswalk.NOT_APPLICABLE]} not"
+        f" applicable to templates, {kinds[crosswalk.PARAMETERISED]} parameterised by values only the owner sets)"
+    ) in readme
+    unscoped = {str(r["name"]) for r in crosswalk.aws_pack_rules() if not r["resource_types"]}
+    waiting = len(crosswalk.AWS_PACK_AWAITING_REVIEW & unscoped)
+    if waiting:
+        assert f"and {waiting} of its rules with no scoped resource type" in readme
+    print(f"AWS pack reviewed: {kinds}; awaiting {len(crosswalk.AWS_PACK_AWAITING_REVIEW)}")

@@ -34,6 +34,18 @@ NOTHING_IN_THE_DEFAULT_APP = {
         for r in RULES
         if r.check.__module__ == "pci_rules.rules.data_stores"
     },
+    # Edge, build and compute types a fork adds (pci_rules/rules/edge_compute.py): the fork app has one of each.
+    **{
+        r.id: "an edge, build or compute type the landing zone does not create (tests/fork/app.py has one)"
+        for r in RULES
+        if r.check.__module__ == "pci_rules.rules.edge_compute"
+    },
+    # The AWS pack review's rules (pci_rules/rules/pack_review.py): types the landing zone does not create.
+    **{
+        r.id: "a resource type from the AWS pack review the landing zone does not create (tests/fork/app.py has one)"
+        for r in RULES
+        if r.check.__module__ == "pci_rules.rules.pack_review"
+    },
 }
 
 

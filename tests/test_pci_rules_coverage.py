@@ -15,6 +15,8 @@ from pci_rules import TemplateModel, evaluate
 from pci_rules.rules import RULES
 from tests.conftest import new_app
 from tests.pci_rule_cases import PASSWORD_POLICY, Resources, r, sdk
+from tests.pci_rule_cases_pack_review import PACK_REVIEW_EXTRA_BAD
+from tests.pci_rule_cases_workloads import good
 
 BY_ID = {rule.id: rule for rule in RULES}
 
@@ -197,3 +199,32 @@ def test_a_join_read_as_a_reference_is_no_finding() -> None:
         SourceArn={"Fn::Sub": "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:1:targetgroup/vault/*"},
     )
     assert not _failures("PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE", {"Permission": permission})
+
+
+# --- the review of AWS's PCI DSS v4.0 conformance pack (pci_rules/rules/pack_review.py) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "rule_id"),
+    [
+        ("unmetered rule group", "PCI4-WAF-RULE-GROUP-CONTENT"),
+        ("classic rule without predicates", "PCI4-WAF-CLASSIC-NOT-EMPTY"),
+    ],
+)
+def test_each_half_of_a_pack_review_rule_fails_alone(case: str, rule_id: str) -> None:
+    (failure,) = _failures(rule_id, PACK_REVIEW_EXTRA_BAD[case])
+    assert failure, case
+
+
+def test_a_classic_listener_certificate_made_here_must_be_acm() -> None:
+    """A listener's SSLCertificateId referencing an IAM server certificate in the templates fails;
+    one referencing an ACM certificate there passes."""
+    resources = good("Classic")
+    listener = resources["Classic"]["Properties"]["Listeners"][0]
+    listener["SSLCertificateId"] = {"Ref": "Cert"}
+    acm = {"Cert": r("AWS::CertificateManager::Certificate", DomainName="fork.example.com")}
+    assert _failures("PCI4-CLB-ACM-CERTIFICATE", {**resources, **acm}) == []
+    listener["SSLCertificateId"] = {"Fn::GetAtt": ["Cert", "Arn"]}
+    iam = {"Cert": r("AWS::IAM::ServerCertificate", CertificateBody="x", PrivateKey="y")}
+    (failure,) = _failures("PCI4-CLB-ACM-CERTIFICATE", {**resources, **iam})
+    assert "AWS::IAM::ServerCertificate" in failure

@@ -20,6 +20,7 @@ from aws_cdk import IPolicyValidationPlugin, NestedStack, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 
 from pci_rules import TemplateModel, evaluate
+from pci_rules.model import record_unresolved_reads, reset_unresolved_reads
 from pci_rules.plugin import PLUGIN_NAME, PciDssV4Plugin
 from pci_rules.rules import RULES
 from tests.conftest import new_app
@@ -128,6 +129,75 @@ def test_a_parameter_nobody_can_resolve_is_a_finding_and_an_ssm_parameter_is_not
     assert any("could not resolve" in f for f in _failures("PCI4-TEMPLATE-PARAMETERS-RESOLVED", unresolved))
     ssm = _sg({"Ref": "Cidr"}, Parameters={"Cidr": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/x"}})
     assert not _failures("PCI4-TEMPLATE-PARAMETERS-RESOLVED", ssm)
+
+
+_NO_DEFAULT = {"Cidr": {"Type": "String"}}
+
+
+@pytest.mark.parametrize(
+    ("case", "cidr", "function"),
+    [
+        ("Fn::Join over a Ref", {"Fn::Join": ["", [{"Ref": "Cidr"}, "/32"]]}, "Fn::Join"),
+        ("Fn::Sub of ${Name}", {"Fn::Sub": "${Cidr}/32"}, "Fn::Sub"),
+        ("Fn::Join over a Select of a Ref", {"Fn::Join": ["", [{"Fn::Select": [0, [{"Ref": "Cidr"}]]}]]}, "Fn::Join"),
+    ],
+)
+def test_an_unresolvable_intrinsic_nested_in_a_list_the_rule_reads_is_could_not_resolve(
+    case: str, cidr: Any, function: str
+) -> None:
+    """The ingress entries are one `prop` read; the CIDR inside the first entry is a Fn::Join/Fn::Sub over a
+    Parameter without Default: the pass becomes "could not resolve" at its path, on the group."""
+    findings = _failures("PCI4-EC2-SG-NO-OPEN-INGRESS", _sg(cidr, Parameters=_NO_DEFAULT))
+    expected = f"Group: could not resolve SecurityGroupIngress[0].CidrIp ({function} of a value unknown until deploy)"
+    assert len(findings) == 1, (case, findings)
+    assert findings[0].startswith(expected), case
+
+
+@pytest.mark.parametrize(
+    ("case", "cidr", "parameters"),
+    [
+        ("a resource attribute", {"Fn::Join": ["", [{"Fn::GetAtt": ["Vpc", "CidrBlock"]}]]}, {}),
+        ("a pseudo parameter", {"Fn::Sub": "10.0.0.0/${AWS::AccountId}"}, {}),
+        ("an import", {"Fn::Join": ["", [{"Fn::ImportValue": "Cidr"}]]}, {}),
+        (
+            "a parameter with a Default",
+            {"Fn::Join": ["", [{"Ref": "Cidr"}, "/32"]]},
+            {"Cidr": {"Type": "String", "Default": "10.0.0.1"}},
+        ),
+        ("an unresolvable parameter the intrinsic does not use", {"Fn::Sub": "${AWS::Region}"}, _NO_DEFAULT),
+    ],
+)
+def test_a_nested_intrinsic_of_resolvable_or_resource_parts_is_no_finding(
+    case: str, cidr: Any, parameters: dict[str, Any]
+) -> None:
+    """CDK joins GetAtt and pseudo-parameter ARNs into every policy document: those are not reported."""
+    assert _failures("PCI4-EC2-SG-NO-OPEN-INGRESS", _sg(cidr, Parameters=parameters)) == [], case
+
+
+def test_an_unresolvable_intrinsic_nested_in_a_policy_document_is_charged_to_its_resource() -> None:
+    """A statement's Principal built from a Parameter without Default: the bucket policy's read of its
+    document is reported against the policy (where it was read), not against the bucket."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": {"Fn::Join": ["", ["arn:aws:iam::", {"Ref": "Account"}, ":root"]]}},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::b/*",
+    }
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    template = {
+        "Parameters": {"Account": {"Type": "String"}},
+        "Resources": {"Policy": r("AWS::S3::BucketPolicy", Bucket="b", PolicyDocument=document)},
+    }
+    model = TemplateModel.from_templates({"S": template})
+    (policy,) = model.resources("AWS::S3::BucketPolicy")
+    assert policy.unresolvable_parameters == frozenset({"Account"})
+    reads: list[Any] = []
+    token = record_unresolved_reads(reads)
+    try:
+        policy.prop("PolicyDocument")
+    finally:
+        reset_unresolved_reads(token)
+    assert reads == [(("S", "Policy"), ("PolicyDocument", "Statement", 0, "Principal", "AWS"), "Fn::Join")]
 
 
 def test_the_default_shape_of_a_template_has_one_variant() -> None:

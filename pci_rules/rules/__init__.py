@@ -16,6 +16,7 @@ from pci_rules.rules import (  # noqa: F401  (registration by import, in this or
     kms_grants,
     logs,
     network,
+    pack_review,
     posture,
     rds,
     s3,

@@ -44,6 +44,8 @@ LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/fork/workload"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/fork-workload"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 SUBNETS = ["subnet-0123456789abcdef0"]
+WAF_IP_SET_ARN = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:regional/ipset/fork-bad/11111111-2222-3333-4444-555555555555"
+WAF_WEB_ACL_ARN = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:regional/webacl/fork/11111111-2222-3333-4444-555555555555"
 DMS_LOGGING: dict[str, Any] = {
     "Logging": {
         "EnableLogging": True,
@@ -458,6 +460,67 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "DataAccessPoint": ("AWS::S3::AccessPoint", {"Bucket": "fork-data"}),
+    # the review of AWS's PCI DSS v4.0 conformance pack (pci_rules/rules/pack_review.py)
+    "RuleGroup": (
+        "AWS::WAFv2::RuleGroup",
+        {
+            "Name": "fork-rules",
+            "Scope": "REGIONAL",
+            "Capacity": 10,
+            "Rules": [
+                {
+                    "Name": "block-bad-ips",
+                    "Priority": 0,
+                    "Action": {"Block": {}},
+                    "Statement": {"IPSetReferenceStatement": {"Arn": WAF_IP_SET_ARN}},
+                    "VisibilityConfig": {
+                        "CloudWatchMetricsEnabled": True,
+                        "MetricName": "block-bad-ips",
+                        "SampledRequestsEnabled": True,
+                    },
+                }
+            ],
+            "VisibilityConfig": {
+                "CloudWatchMetricsEnabled": True,
+                "MetricName": "fork-rules",
+                "SampledRequestsEnabled": True,
+            },
+        },
+    ),
+    "ClassicRule": (
+        "AWS::WAF::Rule",
+        {
+            "Name": "fork-classic-rule",
+            "MetricName": "forkclassicrule",
+            "Predicates": [{"DataId": "ipset-0123", "Negated": False, "Type": "IPMatch"}],
+        },
+    ),
+    "ClassicAcl": (
+        "AWS::WAF::WebACL",
+        {
+            "Name": "fork-classic",
+            "MetricName": "forkclassic",
+            "DefaultAction": {"Type": "ALLOW"},
+            "Rules": [{"Action": {"Type": "BLOCK"}, "Priority": 1, "RuleId": {"Ref": "ClassicRule"}}],
+        },
+    ),
+    "IssuingCa": (
+        "AWS::ACMPCA::CertificateAuthority",
+        {
+            "Type": "SUBORDINATE",
+            "KeyAlgorithm": "RSA_2048",
+            "SigningAlgorithm": "SHA256WITHRSA",
+            "Subject": {"CommonName": "fork issuing CA"},
+        },
+    ),
+    "Portfolio": (
+        "AWS::ServiceCatalog::Portfolio",
+        {"DisplayName": "fork-portfolio", "ProviderName": "fork platform team"},
+    ),
+    "GraphWaf": (
+        "AWS::WAFv2::WebACLAssociation",
+        {"ResourceArn": {"Fn::GetAtt": ["GraphApi", "Arn"]}, "WebACLArn": WAF_WEB_ACL_ARN},
+    ),
     "GlobalAccessPoint": ("AWS::S3::MultiRegionAccessPoint", {"Regions": [{"Bucket": "fork-data"}]}),
     "PartnerInvoke": (
         "AWS::Lambda::Permission",

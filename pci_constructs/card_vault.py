@@ -356,6 +356,9 @@ class CardVault(Construct):
                 environment={
                     **common,
                     "VAULT_DB_USER": APP_USER,
+                    # The listener's mutual TLS is in verify mode: the load balancer forwards the leaf, and
+                    # the API refuses certificate headers that do not describe it (card_vault/mtls.py).
+                    "VAULT_MTLS_MODE": "verify",
                     "VAULT_CLIENTS": json.dumps(
                         [
                             {

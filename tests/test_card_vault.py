@@ -664,6 +664,16 @@ def test_new_card_and_sibling_volume_alarms_per_client(synthesized: Synthesized,
     ]
 
 
+def test_the_api_requires_the_leaf_certificate(synthesized: Synthesized) -> None:
+    """Verify mode (card_vault/mtls.py): certificate headers must describe the forwarded leaf, which must be there."""
+    for region in REGIONS:
+        variables = [
+            f["Properties"]["Environment"]["Variables"] for f in _functions(_workload(synthesized, region)).values()
+        ]
+        assert [v.get("VAULT_MTLS_MODE") for v in variables if "VAULT_CLIENTS" in v] == ["verify"]
+        assert all("VAULT_MTLS_MODE" not in v for v in variables if "VAULT_CLIENTS" not in v)
+
+
 def test_api_clients_carry_their_tokenize_budget(synthesized: Synthesized) -> None:
     vault = synthesized.config.card_vault
     assert vault is not None

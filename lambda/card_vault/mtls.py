@@ -68,8 +68,10 @@ def parse_leaf(value: str) -> Leaf | None:
         return None
 
 
+@lru_cache(maxsize=512)
 def name_matches(header: str, name: x509.Name) -> bool:
-    """Whether an RFC 2253 header value names `name` (parsed, or as `cryptography` renders it)."""
+    """Whether an RFC 2253 header value names `name` (parsed, or as `cryptography` renders it). Cached
+    (names are hashable): a client sends the same pair on every request."""
     if header == name.rfc4514_string():
         return True
     try:

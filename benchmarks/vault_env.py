@@ -103,6 +103,9 @@ def local_vault(
             database_url=role_urls["card_vault_app"],
             clients=clients or (DEFAULT_CLIENT,),
             region=REGION,
+            # No load balancer here: curl sends the subject and issuer itself. A leaf, when sent, is still
+            # checked against them (card_vault.mtls); the deployed vault's mode is `verify`.
+            mtls_mode="headers",
         )
         vault = build_vault(settings, session=session, pool_size=pool_size)
         description = f"PostgreSQL {version[0] if version else '?'} (embedded pgserver, {data_dir / 'pgdata'})"

@@ -628,6 +628,16 @@ class VaultClientCrl(_Frozen):
         max_length=1024,
         description="S3 object version of the CRL: each new CRL is a new version, written here to deploy it.",
     )
+    warn_days_before_next_update: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description=(
+            "make preflight warns when the CRL's nextUpdate is this many days away or fewer (and fails once it"
+            " has passed): the load balancer never fetches the list again, so a new CRL is a new object version"
+            " and a deploy."
+        ),
+    )
 
     @field_validator("bucket")
     @classmethod

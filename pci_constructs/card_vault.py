@@ -356,8 +356,9 @@ class CardVault(Construct):
                 environment={
                     **common,
                     "VAULT_DB_USER": APP_USER,
-                    "VAULT_SIBLING_LIMIT": str(search.max_siblings),
-                    "VAULT_SIBLING_WINDOW_SECONDS": str(search.window_minutes * 60),
+                    # The listener's mutual TLS is in verify mode: the load balancer forwards the leaf, and
+                    # the API refuses certificate headers that do not describe it (card_vault/mtls.py).
+                    "VAULT_MTLS_MODE": "verify",
                     "VAULT_CLIENTS": json.dumps(
                         [
                             {
@@ -451,7 +452,7 @@ class CardVault(Construct):
             unreserved_reason=_KEYS_UNRESERVED_REASON,
         )
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
-        self.migrate = self._migration_trigger(database, reserved.migration)
+        self.migrate = self._migration_trigger(database, reserved.migration, search)
 
         self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
         self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority, target_group_name)
@@ -649,7 +650,9 @@ class CardVault(Construct):
         )
         return group
 
-    def _migration_trigger(self, database: VaultDatabase, concurrency: int | None) -> triggers.TriggerFunction:
+    def _migration_trigger(
+        self, database: VaultDatabase, concurrency: int | None, search: CardSearchGuard
+    ) -> triggers.TriggerFunction:
         name = "Migrate"
         spec = _FunctionSpec(
             handler="card_vault.migrate.handler",
@@ -662,6 +665,11 @@ class CardVault(Construct):
                 "VAULT_DB_NAME": database.database_name,
                 # The post-deploy phase waits out requests the previous code began (the request functions' timeout).
                 "VAULT_MIGRATION_DRAIN_SECONDS": str(int(REQUEST_TIMEOUT.to_seconds())),
+                # The card-search bound, written into vault.card_search_settings at every run (migration
+                # 0021): the API login neither passes nor writes it. A change here is a new version of the
+                # function, so both triggers run again (execute_on_handler_change).
+                "VAULT_SIBLING_LIMIT": str(search.max_siblings),
+                "VAULT_SIBLING_WINDOW_SECONDS": str(search.window_minutes * 60),
             },
             security_groups=[self.migration_security_group],
             timeout=MIGRATION_TIMEOUT,
@@ -791,13 +799,27 @@ class CardVault(Construct):
             statistic=cloudwatch.Stats.SUM,
             period=Duration.minutes(period_minutes),
         )
-        created = metric.create_alarm(
-            self,
+        return self._count_alarm(
+            metric,
             f"{metric_name.removesuffix('Answers')}{''.join(part.title() for part in client.client_id.split('-'))}",
-            alarm_description=(
+            description=(
                 f"Card vault client {client.client_id}: {threshold} or more {what} in {period_minutes} minutes"
                 " (issue 19, red-team r19 F1; PCI DSS v4.0.1 3.5.1, 10.4.1.1)"
             ),
+            threshold=threshold,
+            topic=topic,
+        )
+
+    def _count_alarm(
+        self, metric: cloudwatch.Metric, construct_id: str, *, description: str, threshold: int, topic: sns.ITopic
+    ) -> cloudwatch.Alarm:
+        """The vault's count alarm: `metric` (a sum over one period) at or above `threshold` in one evaluation
+        period, missing data not breaching, notifying `topic`. Shared by the per-client volume alarms and the
+        per-caller detokenize alarm, which differ only in their metric, ID and description."""
+        created = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
             threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
@@ -841,22 +863,16 @@ class CardVault(Construct):
         """Alarm when one caller's invocations of its alias reach `threshold` in a period. Lambda's own
         `Invocations` metric with the `Resource` dimension (function:alias; "Types of metrics for Lambda
         functions", Lambda Developer Guide): it counts every invocation, whatever the code does."""
-        created = alias.metric_invocations(
-            statistic=cloudwatch.Stats.SUM, period=Duration.minutes(period_minutes)
-        ).create_alarm(
-            self,
+        return self._count_alarm(
+            alias.metric_invocations(statistic=cloudwatch.Stats.SUM, period=Duration.minutes(period_minutes)),
             f"DetokenizeVolume{name.title().replace('-', '').replace('_', '')}",
-            alarm_description=(
+            description=(
                 f"Card vault detokenize caller {name}: {threshold} or more detokenizations in {period_minutes}"
                 " minutes (issue 19; PCI DSS v4.0.1 3.4.2, 10.4.1.1)"
             ),
             threshold=threshold,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=topic,
         )
-        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-        return created
 
     def _alb_route(
         self, listener: elbv2.IApplicationListener, priority: int, name: str

@@ -7,6 +7,7 @@ status (pass, fail, warn) and, unless passing, the fix. Nothing here creates or 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ DEFAULT_FIREWALLS_PER_REGION = 5
 # IAM Access Analyzer: 1 account-level analyzer per analyzer type per account per Region, default and
 # maximum ("IAM Access Analyzer quotas", IAM User Guide): a second one cannot be created or requested.
 ACCOUNT_ANALYZERS_PER_TYPE = 1
+# preflight reads the CRL object whole: a guard against an unexpected object, not an AWS limit.
+MAX_CRL_BYTES = 50 * 1024 * 1024
 
 
 class Status(StrEnum):
@@ -746,6 +749,61 @@ def check_access_analyzers(
             yield Result(name, Status.PASS, f"mode {mode}; present: {', '.join(present) or 'none'}")
 
 
+def check_client_crl(
+    account: Account, config: EnvironmentConfig, *, now: dt.datetime | None = None
+) -> Iterator[Result]:
+    """The configured client CRL (`card_vault.client_crl`): fails when the object version cannot be read or
+    parsed, or its nextUpdate has passed; warns when it is `warn_days_before_next_update` days away or fewer.
+
+    Read-only: `s3:GetObject` of the configured version (the deploying role reads it already). The load
+    balancer reads the object when the revocation is added to the trust store, and a change of its
+    contents replaces the resource (CloudFormation, `AWS::ElasticLoadBalancingV2::TrustStoreRevocation`,
+    `RevocationContents`: "Update requires: Replacement"); nothing fetches the object again, so a list
+    past its nextUpdate stays in the trust store until a deploy brings the next one. Times in UTC.
+    """
+    vault = config.card_vault
+    crl_config = vault.client_crl if vault is not None and vault.enabled else None
+    if crl_config is None:
+        return
+    from cryptography import x509  # only when a CRL is configured
+
+    name = "client CRL"
+    where = f"s3://{crl_config.bucket}/{crl_config.key} (version {crl_config.version})"
+    fix = "publish a new CRL from the CA as a new object version, set card_vault.client_crl.version to it and deploy"
+    try:
+        body = (
+            account.client("s3")
+            .get_object(Bucket=crl_config.bucket, Key=crl_config.key, VersionId=crl_config.version)["Body"]
+            .read(MAX_CRL_BYTES + 1)
+        )
+    except ClientError as err:
+        yield Result(
+            name, Status.FAIL, f"{where} cannot be read: {_error_code(err)}", "check the bucket, key and version"
+        )
+        return
+    if len(body) > MAX_CRL_BYTES:
+        yield Result(name, Status.FAIL, f"{where} is larger than {MAX_CRL_BYTES} bytes", fix)
+        return
+    try:
+        crl = x509.load_pem_x509_crl(body)
+    except ValueError:
+        yield Result(name, Status.FAIL, f"{where} is not a PEM-encoded CRL", "upload the CRL in PEM")
+        return
+    next_update = crl.next_update_utc
+    if next_update is None:
+        yield Result(name, Status.WARN, f"{where} has no nextUpdate: its freshness cannot be checked", fix)
+        return
+    today = now or dt.datetime.now(dt.UTC)
+    left = next_update - today
+    stamp = next_update.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if left <= dt.timedelta(0):
+        yield Result(name, Status.FAIL, f"{where}: nextUpdate {stamp} has passed", fix)
+    elif left <= dt.timedelta(days=crl_config.warn_days_before_next_update):
+        yield Result(name, Status.WARN, f"{where}: nextUpdate {stamp} is {left.days} days away", fix)
+    else:
+        yield Result(name, Status.PASS, f"{where}: nextUpdate {stamp}, {left.days} days away")
+
+
 def check_guardrails(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
     """With guardrails on: the organization's root has SERVICE_CONTROL_POLICY enabled (ListRoots'
     PolicyTypes; an SCP cannot be attached otherwise), and the credentials the guardrails stack is checked
@@ -821,6 +879,7 @@ CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
     check_lambda_concurrency,
     check_enhanced_monitoring_log_group,
     check_firewall_quota,
+    check_client_crl,
     check_guardrails,
 )
 # Checks that read the synthesized templates too (`make preflight` synthesizes first).

@@ -647,14 +647,31 @@ def test_new_card_and_sibling_volume_alarms_per_client(synthesized: Synthesized,
                     "AlarmActions": Match.any_value(),
                 },
             )
-    variables = [
-        f["Properties"]["Environment"]["Variables"]
-        for f in _functions(template).values()
-        if "VAULT_CLIENTS" in f["Properties"]["Environment"]["Variables"]
+    # The bound is the migration function's to write into the database (migration 0021), never the API's.
+    variables = {
+        f["Properties"]["Handler"]: f["Properties"]["Environment"]["Variables"] for f in _functions(template).values()
+    }
+    assert [
+        (handler, v["VAULT_SIBLING_LIMIT"], v["VAULT_SIBLING_WINDOW_SECONDS"])
+        for handler, v in variables.items()
+        if "VAULT_SIBLING_LIMIT" in v or "VAULT_SIBLING_WINDOW_SECONDS" in v
+    ] == [
+        (
+            "card_vault.migrate.handler",
+            str(vault.card_search.max_siblings),
+            str(vault.card_search.window_minutes * 60),
+        )
     ]
-    assert [(v["VAULT_SIBLING_LIMIT"], v["VAULT_SIBLING_WINDOW_SECONDS"]) for v in variables] == [
-        (str(vault.card_search.max_siblings), str(vault.card_search.window_minutes * 60))
-    ]
+
+
+def test_the_api_requires_the_leaf_certificate(synthesized: Synthesized) -> None:
+    """Verify mode (card_vault/mtls.py): certificate headers must describe the forwarded leaf, which must be there."""
+    for region in REGIONS:
+        variables = [
+            f["Properties"]["Environment"]["Variables"] for f in _functions(_workload(synthesized, region)).values()
+        ]
+        assert [v.get("VAULT_MTLS_MODE") for v in variables if "VAULT_CLIENTS" in v] == ["verify"]
+        assert all("VAULT_MTLS_MODE" not in v for v in variables if "VAULT_CLIENTS" not in v)
 
 
 def test_api_clients_carry_their_tokenize_budget(synthesized: Synthesized) -> None:

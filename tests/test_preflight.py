@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +22,12 @@ from preflight.__main__ import main, render
 from preflight.checks import (
     BOOTSTRAP_STACK,
     BOOTSTRAP_VERSION_PARAMETER,
+    CHECKS,
     Account,
     Result,
     Status,
     check_account,
+    check_client_crl,
     check_lambda_concurrency,
     check_quotas,
     eip_peak,
@@ -449,3 +452,101 @@ def test_an_egress_mode_switch_above_the_eip_quota_fails(aws: boto3.Session, rea
     assert failed.status is Status.FAIL
     assert "peak 6 of 5" in failed.detail
     assert "at least 6" in failed.fix
+
+
+# --- the client CRL's nextUpdate (card_vault.client_crl) ------------------------------------------------
+
+CRL_BUCKET = "pci-lz-client-crl"
+CRL_KEY = "crl/client-ca.pem"
+NOW = datetime.datetime(2026, 12, 2, 12, 0, tzinfo=datetime.UTC)
+
+
+def _crl_pem(next_update: datetime.datetime) -> bytes:
+    """A PEM CRL signed by a throwaway CA key, built with `cryptography` as the CA would issue it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer = x509.Name.from_rfc4514_string("CN=Example Corp Client CA,O=Example Corp,C=GB")
+    revoked = (
+        x509.RevokedCertificateBuilder().serial_number(0x19A0).revocation_date(next_update - datetime.timedelta(60))
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer)
+        .last_update(next_update - datetime.timedelta(days=30))
+        .next_update(next_update)
+        .add_revoked_certificate(revoked.build())
+        .sign(key, hashes.SHA256())
+    )
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def _crl_config(session: boto3.Session, body: bytes, **crl: Any) -> EnvironmentConfig:
+    """The default environment with `card_vault.client_crl` naming an object version holding `body`."""
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=CRL_BUCKET)
+    s3.put_bucket_versioning(Bucket=CRL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=CRL_BUCKET, Key=CRL_KEY, Body=body)["VersionId"]
+    s3.put_object(Bucket=CRL_BUCKET, Key=CRL_KEY, Body=b"a later version that is not the configured one")
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["card_vault"]["client_crl"] = {"bucket": CRL_BUCKET, "key": CRL_KEY, "version": version, **crl}
+    return parse_environment(data)
+
+
+def _crl_results(session: boto3.Session, config: EnvironmentConfig) -> list[Result]:
+    return list(check_client_crl(Account(session, config.home_region), config, now=NOW))
+
+
+@pytest.mark.parametrize(
+    ("days_left", "status"),
+    [(-1, Status.FAIL), (0.5, Status.WARN), (14, Status.WARN), (15, Status.PASS), (90, Status.PASS)],
+    ids=["passed", "hours-away", "at-default-warning", "past-warning", "far"],
+)
+def test_the_client_crl_fails_once_its_next_update_passed_and_warns_before(
+    aws: boto3.Session, days_left: float, status: Status
+) -> None:
+    next_update = NOW + datetime.timedelta(days=days_left)
+    config = _crl_config(aws, _crl_pem(next_update))
+    (result,) = _crl_results(aws, config)
+    assert (result.check, result.status) == ("client CRL", status)
+    assert next_update.strftime("%Y-%m-%dT%H:%M:%SZ") in result.detail
+    assert bool(result.fix) == (status is not Status.PASS)
+
+
+def test_the_warning_window_is_configurable(aws: boto3.Session) -> None:
+    config = _crl_config(aws, _crl_pem(NOW + datetime.timedelta(days=20)), warn_days_before_next_update=30)
+    assert [r.status for r in _crl_results(aws, config)] == [Status.WARN]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [(b"-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n", "not a PEM-encoded CRL")],
+    ids=["garbage"],
+)
+def test_an_unparseable_client_crl_fails(aws: boto3.Session, body: bytes, detail: str) -> None:
+    (result,) = _crl_results(aws, _crl_config(aws, body))
+    assert result.status is Status.FAIL
+    assert detail in result.detail
+
+
+def test_a_missing_client_crl_version_fails_naming_the_error(aws: boto3.Session) -> None:
+    config = _crl_config(aws, _crl_pem(NOW + datetime.timedelta(days=60)))
+    assert config.card_vault is not None
+    assert config.card_vault.client_crl is not None
+    data = config.model_dump(mode="json")
+    data["card_vault"]["client_crl"]["key"] = "crl/none.pem"
+    (result,) = _crl_results(aws, parse_environment(data))
+    assert result.status is Status.FAIL
+    assert "cannot be read" in result.detail
+
+
+def test_no_client_crl_configured_no_row(aws: boto3.Session) -> None:
+    config = parse_environment(json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"])))
+    assert config.card_vault is None or config.card_vault.client_crl is None
+    assert _crl_results(aws, config) == []
+
+
+def test_the_crl_check_runs_with_every_other_check(aws: boto3.Session) -> None:
+    assert check_client_crl in CHECKS

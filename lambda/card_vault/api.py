@@ -3,6 +3,9 @@
 - Authentication (PCI DSS v4.0.1 8.3): the ALB verifies the client certificate (mutual TLS,
   verify mode) and passes its subject and issuer in `X-Amzn-Mtls-Clientcert-Subject` / `-Issuer`;
   the pair must name a configured client. Missing -> 401, unknown -> 403, both with no detail.
+- Certificate headers (red team r19b): the subject, issuer and serial-number headers must describe the
+  leaf certificate the load balancer forwards (`X-Amzn-Mtls-Clientcert-Leaf`, parsed by `card_vault.mtls`),
+  and in verify mode the leaf must be there; otherwise 403 with a fixed reason, nothing stored.
 - Authorization (7.2): each client has its own token domain (its ID) and rights (`tokenize`,
   `lookup`, `dispose`, granted separately); a token of another client's domain is not found.
 - Input (6.2.4): JSON only, at most `MAX_BODY_BYTES`, unknown fields and sensitive
@@ -37,7 +40,7 @@ from aws_lambda_powertools.event_handler import ALBResolver, Response, content_t
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from card_vault import runtime
+from card_vault import mtls, runtime
 from card_vault.jsonbody import BodyError, parse_object
 from card_vault.logs import SERVICE, vault_logger
 from card_vault.models import (
@@ -186,6 +189,18 @@ def create_app() -> ALBResolver:
         if not subject or not headers.get(CLIENT_ISSUER_HEADER):
             logger.warning("request refused: no verified client certificate", extra={"event": "auth_failure"})
             return _error(401, "unauthorized")
+        _, settings = runtime.current()
+        leaf_refusal = mtls.check(headers, mode=settings.mtls_mode)
+        if leaf_refusal is not None:
+            # Header names and value fingerprints only (`_log_forged`), and the ForgedMtlsHeaders metric.
+            _log_forged(
+                leaf_refusal,
+                sorted(n for n in mtls.CERTIFICATE_HEADERS if headers.get(n)),
+                [text_ref(headers.get(n) or "") for n in sorted(mtls.CERTIFICATE_HEADERS) if headers.get(n)],
+                subject_ref=text_ref(subject),
+                issuer_ref=text_ref(headers.get(CLIENT_ISSUER_HEADER) or ""),
+            )
+            return _json(403, {"error": "forbidden", "reason": leaf_refusal})
         if _caller(resolver) is None:
             # The subject and issuer are the certificate's, chosen by whoever made it: never logged as sent
             # (red-team r19 F7), only as fingerprints that correlate repeats.
@@ -349,18 +364,17 @@ def create_app() -> ALBResolver:
             headers={"Retry-After": str(budget.retry_after)},
         )
 
-    def _sibling_reason(retry_after: int) -> str:
-        _, settings = runtime.current()
+    def _sibling_reason(refused: list[Reservation]) -> str:
+        """The 429's reason, from the limit and window the database applied (`vault.card_search_settings`)."""
+        retry_after = max(r.retry_after for r in refused)
         return (
-            f"this client sent {settings.sibling_limit} cards with the same first six and last four digits"
-            f" within {settings.sibling_window_seconds // 60} minutes; retry after {retry_after} seconds"
+            f"this client sent {refused[0].max_siblings} cards with the same first six and last four digits"
+            f" within {refused[0].window_seconds // 60} minutes; retry after {retry_after} seconds"
         )
 
     def _reservations(client: ClientSettings, requests: list[TokenizeRequest]) -> list[Reservation]:
-        vault, settings = runtime.current()
-        return vault.reserve_siblings(
-            client.id, requests, limit=settings.sibling_limit, window_seconds=settings.sibling_window_seconds
-        )
+        vault, _ = runtime.current()
+        return vault.reserve_siblings(client.id, requests)
 
     def _reserve_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> int | Response[str]:
         """The request's sibling cards once reserved, or a 429 (nothing stored) when the card's first six and
@@ -378,7 +392,7 @@ def create_app() -> ALBResolver:
         return Response(
             status_code=429,
             content_type=content_types.APPLICATION_JSON,
-            body=json.dumps({"error": "card search refused", "reason": _sibling_reason(retry_after)}),
+            body=json.dumps({"error": "card search refused", "reason": _sibling_reason(refused)}),
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -424,8 +438,9 @@ def create_app() -> ALBResolver:
             siblings = sum(r.siblings for r in reservations)
             searched = {r.pair for r in reservations if not r.granted}
             if searched:
-                retry_after = max(r.retry_after for r in reservations if not r.granted)
-                reason = _sibling_reason(retry_after)
+                refused_pairs = [r for r in reservations if not r.granted]
+                retry_after = max(r.retry_after for r in refused_pairs)
+                reason = _sibling_reason(refused_pairs)
                 checked = [
                     reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
                 ]
@@ -623,12 +638,14 @@ def single_value_view(event: dict[str, Any]) -> tuple[dict[str, Any], str | None
     return view, None
 
 
-def _log_forged(kind: str, names: list[str], value_refs: list[str]) -> None:
+def _log_forged(kind: str, names: list[str], value_refs: list[str], **refs: str) -> None:
+    """One log line (header names, `sha256:` fingerprints of values; `refs` more fingerprints) and one
+    `ForgedMtlsHeaders` metric for a request refused for its certificate headers."""
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
     logger.warning(
         "request refused: client certificate headers",
-        extra={"event": "auth_failure", "reason": kind, "headers": names, "value_refs": value_refs},
+        extra={"event": "auth_failure", "reason": kind, "headers": names, "value_refs": value_refs, **refs},
     )
     metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
     metrics.set_timestamp(metric_timestamp())

@@ -8,7 +8,8 @@ the request ID, which CloudTrail's Lambda data event for the same call records w
 identity (PCI DSS v4.0.1 3.4.2, 7.2.1, 10.2.1.1, 10.2.2).
 
 Every call that names a valid token, reason and ticket appends a row to `vault.detokenize_audit`
-(token, reason code, ticket, request ID, outcome, time; never the card number): the ciphertext is
+(token, reason code, ticket, request ID, outcome, time, and the caller's alias (migration 0020); never
+the card number): the ciphertext is
 read by `vault.open_for_detokenize`, which writes the row in the same statement, so the role can
 neither read a card without a record nor write a record of its own choosing (migration 0012).
 
@@ -18,6 +19,11 @@ and permissions policies", Lambda Developer Guide: a permission on an alias lets
 that alias's ARN only), so the alias in the invoked ARN names the caller. Each caller draws on a
 budget per minute shared by every instance (`vault.detokenize_budget`); over it the answer is
 `{"error": "rate limit exceeded", "reason", "retry_after"}` and nothing is read or audited.
+
+The caller in the audit row is the alias of `context.invoked_function_arn` (the route IAM authorised),
+never a field of the event: an event naming a caller is refused like any unknown field
+(`DetokenizeRequest` forbids extra fields), so a caller can be recorded as no alias but its own, unless an
+identity policy of this account grants it another's.
 
 Answers `{"token", "pan"}` or `{"error", ...}`; never raises, so no traceback reaches the
 runtime's own log. The trace records neither the answer nor an exception (`tracing.traced`):
@@ -97,6 +103,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 reason_code=request.reason_code,
                 ticket=request.ticket,
                 request_id=str(getattr(context, "aws_request_id", "") or "unknown"),
+                caller=caller,
             )
         except CardNotFoundError:
             outcome, pan = "not_found", ""

@@ -18,6 +18,10 @@ function; the post trigger invokes it through its alias `post` (`POST_ALIAS`), w
 reads from the invoked ARN (Lambda Developer Guide, "Using the Lambda context object to retrieve
 Python function information": `invoked_function_arn` names the alias or version invoked).
 
+Configuration the database holds (migration 0021): the card-search bound (`card_vault.card_search`:
+`VAULT_SIBLING_LIMIT`, `VAULT_SIBLING_WINDOW_SECONDS` in this function's environment) is written into
+`vault.card_search_settings` at every run, so the API login never passes it.
+
 The trigger connects straight to the instance (not the proxy) as the master user, with TLS
 verified against the RDS certificate authorities: the master login is used only here, by secret
 rotation and for break-glass access. AWS docs: "Creating a database account using IAM
@@ -86,6 +90,43 @@ def set_logins(database_url: str, mode: LoginMode, passwords: Mapping[str, str] 
                 )
 
 
+# `card_vault.card_search` defaults (config/models.py): what the migration writes when its environment names none.
+DEFAULT_MAX_SIBLINGS = 10
+DEFAULT_SIBLING_WINDOW_SECONDS = 3600
+
+
+def card_search_from(environ: Mapping[str, str]) -> tuple[int, int]:
+    """`(max_siblings, window_seconds)` from the migration function's environment (`VAULT_SIBLING_LIMIT`,
+    `VAULT_SIBLING_WINDOW_SECONDS`, set by the construct from `card_vault.card_search`), else the defaults.
+    Raises ValueError naming the variable when one is not an integer in range (1-100000; 60-86400 seconds)."""
+    values = []
+    for name, default, low, high in (
+        ("VAULT_SIBLING_LIMIT", DEFAULT_MAX_SIBLINGS, 1, 100_000),
+        ("VAULT_SIBLING_WINDOW_SECONDS", DEFAULT_SIBLING_WINDOW_SECONDS, 60, 86_400),
+    ):
+        raw = environ.get(name)
+        try:
+            value = default if raw is None else int(raw)
+        except ValueError:
+            raise ValueError(f"{name}: not an integer") from None
+        if not low <= value <= high:
+            raise ValueError(f"{name}: must be {low}-{high}")
+        values.append(value)
+    return values[0], values[1]
+
+
+def set_card_search(database_url: str, *, max_siblings: int, window_seconds: int) -> None:
+    """Write the sibling limit and window into `vault.card_search_settings` (migration 0021), as the
+    table's owner (the migrating login; no vault login may write it). `vault.reserve_siblings` reads
+    them inside the database, so the API login can neither choose nor change them. A running window
+    keeps the end its row recorded; a new limit applies to the next reservation."""
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE vault.card_search_settings SET max_siblings = %s, window_seconds = %s, updated_at = now()",
+            (max_siblings, window_seconds),
+        )
+
+
 def ensure_pgaudit(database_url: str) -> str:
     """Create the pgaudit extension once its library is loaded (red-team r19 F5).
 
@@ -136,9 +177,26 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     phase = phase_of(str(getattr(context, "invoked_function_arn", "")))
     applied = apply_migrations(url, phase, drain_seconds=float(os.environ.get("VAULT_MIGRATION_DRAIN_SECONDS", "0")))
     set_logins(url, "iam")
+    # The configured card-search bound, on every run: a configuration change is a new function version,
+    # which re-runs both triggers (`execute_on_handler_change`).
+    max_siblings, window_seconds = card_search_from(os.environ)
+    set_card_search(url, max_siblings=max_siblings, window_seconds=window_seconds)
     pgaudit = ensure_pgaudit(url)
     logger.info(
         "migrations applied",
-        extra={"event": "migrate", "phase": phase, "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit},
+        extra={
+            "event": "migrate",
+            "phase": phase,
+            "applied": applied,
+            "roles": list(APP_ROLES),
+            "pgaudit": pgaudit,
+            "card_search": {"max_siblings": max_siblings, "window_seconds": window_seconds},
+        },
     )
-    return {"phase": phase, "applied": applied, "roles": list(APP_ROLES), "pgaudit": pgaudit}
+    return {
+        "phase": phase,
+        "applied": applied,
+        "roles": list(APP_ROLES),
+        "pgaudit": pgaudit,
+        "card_search": {"max_siblings": max_siblings, "window_seconds": window_seconds},
+    }

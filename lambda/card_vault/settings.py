@@ -16,9 +16,13 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
   client certificate's subject and issuer (RFC 2253, as the ALB writes them) map to a client ID, the
   client's token domain; `rights` lists what it may do (`tokenize`, `lookup`, `dispose`, `update`);
   `tokenize_per_minute` is its tokenize budget (cards per minute, shared by every instance);
-- `VAULT_SIBLING_LIMIT`, `VAULT_SIBLING_WINDOW_SECONDS`: new cards sharing first six and last four with
-  another card of the same client ("siblings") a client may make per pair and window; past it every
-  tokenize of that pair is refused until the window ends (red-team r19 F1, the middle-digit search);
+- the sibling limit and window (red-team r19 F1, the middle-digit search) are not the API's settings:
+  the migration function writes them into `vault.card_search_settings` (migration 0021) from its own
+  environment, and `vault.reserve_siblings` reads them inside the database (`card_vault.migrate`);
+- `VAULT_MTLS_MODE`: `verify` (the default, the deployed vault: the load balancer's mutual TLS verify
+  mode sends `X-Amzn-Mtls-Clientcert-Leaf`, and a request without a leaf matching the subject, issuer and
+  serial-number headers is refused, `card_vault.mtls`) or `headers` (local runs only: a leaf is checked
+  when sent, its absence is allowed);
 - `VAULT_DETOKENIZE_PER_MINUTE`: detokenizations each caller (the function alias it invokes) may make per
   minute, shared by every instance;
 - `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it.
@@ -42,10 +46,8 @@ RDS_CA_BUNDLE = CERTS / "rds-ca-bundle.pem"
 Subject = Annotated[str, Field(min_length=3, max_length=1024)]
 Right = Literal["tokenize", "lookup", "dispose", "update"]
 DEFAULT_TOKENIZE_PER_MINUTE = 600
-DEFAULT_SIBLING_LIMIT = 10
 DEFAULT_DETOKENIZE_PER_MINUTE = 30
 DETOKENIZE_WINDOW_SECONDS = 60
-DEFAULT_SIBLING_WINDOW_SECONDS = 3600
 TOKENIZE_WINDOW_SECONDS = 60
 CLIENT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}$"
 
@@ -85,8 +87,7 @@ class VaultSettings(BaseModel):
     clients: tuple[ClientSettings, ...] = ()
     db_tls_ca: Literal["proxy", "rds"] = "proxy"
     purge_grace_days: int = Field(default=30, ge=0, le=3650)
-    sibling_limit: int = Field(default=DEFAULT_SIBLING_LIMIT, ge=1, le=100_000)
-    sibling_window_seconds: int = Field(default=DEFAULT_SIBLING_WINDOW_SECONDS, ge=60, le=86_400)
+    mtls_mode: Literal["verify", "headers"] = "verify"
     detokenize_per_minute: int = Field(default=DEFAULT_DETOKENIZE_PER_MINUTE, ge=1, le=100_000)
     region: str | None = None
 

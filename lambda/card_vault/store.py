@@ -86,6 +86,9 @@ class Reservation:
     granted: bool
     earlier: int
     retry_after: int
+    # The limit and window the database applied (`vault.card_search_settings`, migration 0021).
+    max_siblings: int = 0
+    window_seconds: int = 0
 
     @property
     def siblings(self) -> int:
@@ -231,30 +234,31 @@ class CardStore:
         assert row is not None
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
 
-    def reserve_siblings(
-        self, client_id: str, cards: dict[tuple[str, str], int], *, limit: int, window_seconds: int
-    ) -> list[Reservation]:
+    def reserve_siblings(self, client_id: str, cards: dict[tuple[str, str], int]) -> list[Reservation]:
         """Reserve each (first six, last four) pair's cards in the client's sibling counts before they are
-        tokenized, all of a pair or none (`vault.reserve_siblings`, migration 0018): one statement, one
-        row lock per pair, so concurrent requests cannot pass the limit together (red team r19b M2)."""
+        tokenized, all of a pair or none (`vault.reserve_siblings`, migrations 0018 and 0021): one statement,
+        one row lock per pair, so concurrent requests cannot pass the limit together (red team r19b M2). The
+        limit and window are the database's (`vault.card_search_settings`, written by the migration
+        function from the configuration), never this login's: each row returns the ones applied."""
         if not cards:
             return []
         pairs = sorted(cards)
         with self._pool.connection() as conn:
             rows = conn.execute(
-                "SELECT first6, last4, granted, earlier, retry_after FROM vault.reserve_siblings("
-                "%s, %s::text[], %s::text[], %s::integer[], %s, %s)",
-                (
-                    client_id,
-                    [p[0] for p in pairs],
-                    [p[1] for p in pairs],
-                    [cards[p] for p in pairs],
-                    limit,
-                    window_seconds,
-                ),
+                "SELECT first6, last4, granted, earlier, retry_after, max_siblings, window_seconds"
+                " FROM vault.reserve_siblings(%s, %s::text[], %s::text[], %s::integer[])",
+                (client_id, [p[0] for p in pairs], [p[1] for p in pairs], [cards[p] for p in pairs]),
             ).fetchall()
         return [
-            Reservation((str(r[0]), str(r[1])), cards[(str(r[0]), str(r[1]))], bool(r[2]), int(r[3] or 0), int(r[4]))
+            Reservation(
+                (str(r[0]), str(r[1])),
+                cards[(str(r[0]), str(r[1]))],
+                bool(r[2]),
+                int(r[3] or 0),
+                int(r[4]),
+                int(r[5]),
+                int(r[6]),
+            )
             for r in rows
         ]
 
@@ -504,13 +508,14 @@ class CardStore:
             row = cur.execute("SELECT * FROM vault.get_card(%s, %s)", (client_id, token)).fetchone()
         return None if row is None else StoredCard(**row)
 
-    def sealed_pan(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> Sealed | None:
+    def sealed_pan(self, token: str, *, reason_code: str, ticket: str, request_id: str, caller: str) -> Sealed | None:
         """The sealed card number, read by `vault.open_for_detokenize`, which appends the audit row in the
-        same statement (outcome 'returned' or 'not_found'): no read without a record, no record without a read."""
+        same statement (outcome 'returned' or 'not_found', the caller's alias with it, migration 0020): no
+        read without a record, no record without a read."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT format_version, data_key_id, pan_ciphertext FROM vault.open_for_detokenize(%s, %s, %s, %s)",
-                (token, reason_code, ticket, request_id),
+                "SELECT format_version, data_key_id, pan_ciphertext FROM vault.open_for_detokenize(%s, %s, %s, %s, %s)",
+                (token, reason_code, ticket, request_id, caller),
             ).fetchone()
         return None if row is None else Sealed(int(row[0]), row[1], bytes(row[2]))
 

@@ -110,16 +110,14 @@ class Vault:
         """Draw `cards` tokenizations from the client's shared budget (see `CardStore.take_budget`)."""
         return self._store.take_budget(client_id, cards=cards, limit=limit, window_seconds=window_seconds)
 
-    def reserve_siblings(
-        self, client_id: str, requests: list[TokenizeRequest], *, limit: int, window_seconds: int
-    ) -> list[Reservation]:
+    def reserve_siblings(self, client_id: str, requests: list[TokenizeRequest]) -> list[Reservation]:
         """Reserve every card of `requests` in its (first six, last four) pair's sibling count before it is
         tokenized, stored card, replay or not (`CardStore.reserve_siblings`); a pair's cards all or none."""
         cards: dict[tuple[str, str], int] = {}
         for request in requests:
             pair = masked_view(request.pan)
             cards[pair] = cards.get(pair, 0) + 1
-        return self._store.reserve_siblings(client_id, cards, limit=limit, window_seconds=window_seconds)
+        return self._store.reserve_siblings(client_id, cards)
 
     def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
         """Draw one detokenization from the caller's shared budget (`CardStore.take_detokenize_budget`)."""
@@ -262,12 +260,15 @@ class Vault:
             raise CardNotFoundError(token)
         return view_of(card)
 
-    def detokenize(self, token: str, *, reason_code: str, ticket: str, request_id: str) -> str:
+    def detokenize(self, token: str, *, reason_code: str, ticket: str, request_id: str, caller: str) -> str:
         """The card number behind `token`; raises CardNotFoundError or envelope.DecryptionError.
 
-        The read itself appends the audit row (migration 0012); a ciphertext that fails authentication
-        adds a 'tampered' row for the same request."""
-        sealed = self._store.sealed_pan(token, reason_code=reason_code, ticket=ticket, request_id=request_id)
+        The read itself appends the audit row (migration 0012), naming `caller` (the function alias the
+        invocation came through, migration 0020); a ciphertext that fails authentication adds a 'tampered'
+        row for the same request and caller."""
+        sealed = self._store.sealed_pan(
+            token, reason_code=reason_code, ticket=ticket, request_id=request_id, caller=caller
+        )
         if sealed is None:
             raise CardNotFoundError(token)
         try:

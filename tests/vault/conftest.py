@@ -62,7 +62,7 @@ OTHER_SUBJECT = "CN=refunds-client,OU=Refunds,O=Example Corp,C=GB"
 OTHER_ID = "refunds"
 # Lookup only: may not tokenize or dispose.
 # What a direct Vault.detokenize call in a test records in the audit trail.
-AUDIT = {"reason_code": "refund", "ticket": "TEST-1", "request_id": "test-request"}
+AUDIT = {"reason_code": "refund", "ticket": "TEST-1", "request_id": "test-request", "caller": "caller-test"}
 READER_SUBJECT = "CN=reporting-client,OU=Reporting,O=Example Corp,C=GB"
 READER_ID = "reporting"
 _server_description: list[str] = []
@@ -202,6 +202,16 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
                 "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
                 " vault.sibling_counts, vault.detokenize_budget"
             )
+        # The configured card-search bound's defaults, as the migration function writes them (0021).
+        set_card_search(db, max_siblings=migrate.DEFAULT_MAX_SIBLINGS)
+
+
+def set_card_search(
+    database: Database, *, max_siblings: int, window_seconds: int = migrate.DEFAULT_SIBLING_WINDOW_SECONDS
+) -> None:
+    """The sibling limit and window in `vault.card_search_settings`, as the migration function sets them
+    from the configuration (`card_vault.migrate.set_card_search`, the owner's login)."""
+    migrate.set_card_search(database.admin_url, max_siblings=max_siblings, window_seconds=window_seconds)
 
 
 def make_vault(

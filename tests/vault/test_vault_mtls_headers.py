@@ -12,7 +12,8 @@ import json
 import sys
 
 import pytest
-from card_vault import api
+from card_vault import api, runtime
+from card_vault.settings import VaultSettings
 from card_vault.vault import Vault
 
 from tests.vault.api_calls import call, payload
@@ -139,9 +140,14 @@ def test_normal_requests_still_work_in_the_multi_value_shape(
     assert health["statusCode"] == 200
 
 
-def test_local_server_keeps_every_value_of_a_repeated_header(installed: Vault, captured: Captured) -> None:
-    """`make vault-local` builds the event as the load balancer does with the attribute on."""
+def test_local_server_keeps_every_value_of_a_repeated_header(
+    vault: Vault, settings: VaultSettings, captured: Captured
+) -> None:
+    """`make vault-local` builds the event as the load balancer does with the attribute on (and runs in
+    `headers` mode: curl sends no leaf; benchmarks/vault_env.py)."""
     from benchmarks.vault_local import alb_event as local_event
+
+    runtime.install(vault, settings.model_copy(update={"mtls_mode": "headers"}))
 
     sent = [
         ("X-Amzn-Mtls-Clientcert-Subject", CLIENT_SUBJECT),

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import Captured, Database
+from tests.vault.conftest import Captured, Database, set_card_search
 
 HYPOTHESIS_SEED = 19_1907
 RNG_SEED = 1907
@@ -167,10 +167,10 @@ def _middle_digit_guesses(target: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def sibling_limited(vault: Vault, settings: VaultSettings) -> VaultSettings:
-    limited = settings.model_copy(update={"sibling_limit": SIBLING_LIMIT})
-    runtime.install(vault, limited)
-    return limited
+def sibling_limited(vault: Vault, settings: VaultSettings, database: Database) -> VaultSettings:
+    set_card_search(database, max_siblings=SIBLING_LIMIT)  # the configuration, as the migration writes it
+    runtime.install(vault, settings)
+    return settings
 
 
 @pytest.mark.usefixtures("sibling_limited")

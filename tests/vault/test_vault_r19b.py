@@ -26,7 +26,15 @@ from card_vault.vault import Vault
 
 from tests.vault.api_calls import call, payload
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import CLIENT_ID, CLIENT_SUBJECT, OTHER_ID, OTHER_SUBJECT, Captured, Database
+from tests.vault.conftest import (
+    CLIENT_ID,
+    CLIENT_SUBJECT,
+    OTHER_ID,
+    OTHER_SUBJECT,
+    Captured,
+    Database,
+    set_card_search,
+)
 
 RNG_SEED = 19_0219
 LIMIT = 10  # the default sibling limit (an hour)
@@ -53,7 +61,7 @@ def _emf(out: str, name: str) -> list[int]:
 
 
 @pytest.fixture
-def attacker_rights(vault: Vault, settings: VaultSettings) -> VaultSettings:
+def attacker_rights(vault: Vault, settings: VaultSettings, database: Database) -> VaultSettings:
     """Client A holds tokenize + lookup only; the default sibling limit (10 an hour)."""
     clients = tuple(
         ClientSettings(id=c.id, subject=c.subject, issuer=c.issuer, rights=frozenset({"tokenize", "lookup"}))
@@ -62,7 +70,8 @@ def attacker_rights(vault: Vault, settings: VaultSettings) -> VaultSettings:
         for c in settings.clients
     )
     limited = settings.model_copy(update={"clients": clients})
-    assert limited.sibling_limit == LIMIT
+    with database.admin() as conn:
+        assert conn.execute("SELECT max_siblings FROM vault.card_search_settings").fetchone() == (LIMIT,)
     runtime.install(vault, limited)
     return limited
 
@@ -170,8 +179,8 @@ def test_concurrent_reservations_stay_within_the_limit(database: Database) -> No
         with psycopg.connect(app, autocommit=True) as conn:
             barrier.wait()
             row = conn.execute(
-                "SELECT granted FROM vault.reserve_siblings(%s, %s, %s, %s, %s, %s)",
-                (CLIENT_ID, ["411111"], ["1111"], [3], LIMIT, 3600),
+                "SELECT granted FROM vault.reserve_siblings(%s, %s, %s, %s)",
+                (CLIENT_ID, ["411111"], ["1111"], [3]),
             ).fetchone()
             granted.append(bool(row and row[0]))
 
@@ -250,9 +259,11 @@ def test_no_call_lowers_a_count_and_counting_reads_no_card(captured: Captured, d
     with psycopg.connect(database.role_urls["card_vault_app"], autocommit=True) as conn:
 
         def reserve(first6: str, last4: str, window: int) -> tuple[bool, int]:
+            # The window is the configuration's (vault.card_search_settings), never the API login's.
+            set_card_search(database, max_siblings=100, window_seconds=window)
             row = conn.execute(
-                "SELECT granted, earlier FROM vault.reserve_siblings(%s, %s, %s, %s, %s, %s)",
-                (OTHER_ID, [first6], [last4], [1], 100, window),
+                "SELECT granted, earlier FROM vault.reserve_siblings(%s, %s, %s, %s)",
+                (OTHER_ID, [first6], [last4], [1]),
             ).fetchone()
             assert row is not None
             return bool(row[0]), int(row[1])
@@ -261,6 +272,6 @@ def test_no_call_lowers_a_count_and_counting_reads_no_card(captured: Captured, d
         # B's stored pair and a pair B does not hold answer alike (the count is 1 from B's own POST).
         assert reserve(b_view["first6"], b_view["last4"], 3600) == (True, 1)
         assert reserve(b_view["first6"], other_last4, 3600) == (True, 0)
-        # A shorter window named later does not reset the pair's count: its window ends when it ends.
+        # A shorter window configured later does not reset the pair's count: its window ends when it ends.
         assert reserve(b_view["first6"], b_view["last4"], 60) == (True, 2)
     assert _sibling_count(database, OTHER_ID) == 4

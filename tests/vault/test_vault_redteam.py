@@ -160,10 +160,11 @@ def test_detokenize_login_cannot_forge_audit_rows_or_read_unrecorded(database: D
     assert _try(url, f"SELECT vault.record_tampered('{token}', 'never-read')") == "refused"
     with psycopg.connect(url, autocommit=True) as conn:
         read = conn.execute(
-            "SELECT count(*) FROM vault.open_for_detokenize(%s, 'refund', 'CASE-3', 'req-3')", (token,)
+            "SELECT count(*) FROM vault.open_for_detokenize(%s, 'refund', 'CASE-3', 'req-3', 'caller-test')", (token,)
         ).fetchone()
         missing = conn.execute(
-            "SELECT count(*) FROM vault.open_for_detokenize(%s, 'refund', 'CASE-4', 'req-4')", ("tok_" + "c" * 32,)
+            "SELECT count(*) FROM vault.open_for_detokenize(%s, 'refund', 'CASE-4', 'req-4', 'caller-test')",
+            ("tok_" + "c" * 32,),
         ).fetchone()
     assert (read, missing) == ((1,), (0,))
     with database.admin() as conn:

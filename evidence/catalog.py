@@ -372,4 +372,13 @@ UNRELATED_CONFIG_RULES = {
     ("pci-dss-v4-sns-encrypted-kms", "10.3.2"): "SNS topics are not audit logs",
     ("pci-dss-v4-multi-region-cloudtrail-enabled", "10.2.2"): "multi-region is coverage, not record contents",
     ("pci-dss-v4-secretsmanager-rotation-enabled-check", "8.3.9"): "secret rotation is 8.6.3, not 8.3.9",
+    # Reviewed with every other pair of the pack (evidence/mapping_reasons.py CONFIG_RULE_REASONS), 2026-12-02:
+    ("pci-dss-v4-ebs-snapshot-public-restorable-check", "1.3.1"): "a public snapshot is a copy of stored data"
+    " anyone can restore (1.4.4), not inbound network traffic to the CDE",
+    ("pci-dss-v4-ssm-document-not-public", "1.3.1"): "a shared Systems Manager document is configuration"
+    " content, not inbound network traffic to the CDE",
+    ("pci-dss-v4-netfw-logging-enabled", "1.3.2"): "the firewall's logs record outbound traffic; they do not"
+    " restrict it (cited under 10.2.1)",
+    ("pci-dss-v4-securityhub-enabled", "11.5.1"): "Security Hub evaluates controls and aggregates findings; the"
+    " intrusion-detection technique is GuardDuty (pci-dss-v4-guardduty-enabled-centralized)",
 }

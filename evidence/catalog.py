@@ -189,7 +189,7 @@ CUSTOMER_RESPONSIBILITIES = {
 # settings); 2.2.2 .c (configuration files: unused vendor defaults removed); 2.2.6 .b (configurations).
 _NOT_COMPARED = "procedure wording not compared"
 TESTING_PROCEDURES = {
-    "1.2.1": ("1.2.1.b", f"examine NSC configurations against the configuration standards ({_NOT_COMPARED})"),
+    "1.2.1": ("1.2.1.b", "examine NSC ruleset configuration settings against the configuration standards"),
     "1.2.3": ("1.2.3.a", "examine the network diagram and the network configurations"),
     "1.2.4": ("1.2.4.a", "examine the data-flow diagram"),
     "1.3.1": ("1.3.1.b", "examine NSC configurations: inbound traffic to the CDE is restricted"),
@@ -208,20 +208,30 @@ TESTING_PROCEDURES = {
     "3.7.4": ("3.7.4.b", "examine documentation and key storage: keys changed at the end of the cryptoperiod"),
     "3.7.8": ("3.7.8", f"custodians' formal acknowledgment of their responsibilities ({_NOT_COMPARED})"),
     "4.2.1": ("4.2.1.b", "examine system configurations: strong cryptography and security protocols"),
-    "5.2.2": ("5.2.2", f"the anti-malware solution detects and removes, blocks or contains malware ({_NOT_COMPARED})"),
+    "5.2.2": (
+        "5.2.2",
+        "examine vendor documentation and configurations: the anti-malware solution detects and removes,"
+        " blocks or contains all known malware",
+    ),
     "6.2.4": ("6.2.4", f"software engineering techniques of bespoke software ({_NOT_COMPARED})"),
     "6.3.1": ("6.3.1", f"identifying and risk-ranking security vulnerabilities ({_NOT_COMPARED})"),
     "6.3.3": ("6.3.3.b", "examine system components: installed versions against the latest security updates"),
-    "6.4.2": ("6.4.2", f"examine system configuration settings of the automated technical solution ({_NOT_COMPARED})"),
+    "6.4.2": (
+        "6.4.2",
+        "examine the automated technical solution's configuration settings and audit logs, interview personnel",
+    ),
     "6.5.1": ("6.5.1", f"changes to production follow the change procedures ({_NOT_COMPARED})"),
     "7.2.1": ("7.2.1.b", f"examine access control settings against the access control model ({_NOT_COMPARED})"),
     "7.2.2": ("7.2.2.b", "examine user access settings, privileged users included: least privilege"),
     "7.3.1": ("7.3.1", f"access control system settings: need to know, all components ({_NOT_COMPARED})"),
-    "8.2.1": ("8.2.1", f"unique IDs for every user ({_NOT_COMPARED})"),
+    "8.2.1": (
+        "8.2.1.b",
+        "examine audit logs and other evidence: access is associated with individuals (8.2.1.a: interviews)",
+    ),
     "8.2.2": ("8.2.2.a", f"examine user account lists for shared, group or generic accounts ({_NOT_COMPARED})"),
     "8.3.1": ("8.3.1.a", "examine the authentication factors used (8.3.1.b observes an authentication)"),
     "8.3.2": ("8.3.2.a", f"authentication factors unreadable in transmission and storage ({_NOT_COMPARED})"),
-    "8.3.6": ("8.3.6", f"examine system configuration settings: password complexity ({_NOT_COMPARED})"),
+    "8.3.6": ("8.3.6", "examine system configuration settings: user password complexity parameters"),
     "8.3.7": ("8.3.7", "examine system configuration settings: no reuse of the last four passwords"),
     "8.3.8": ("8.3.8.a", "examine procedures and interview personnel: authentication policies distributed to users"),
     "8.3.9": ("8.3.9", f"examine system configuration settings: 90-day change or dynamic analysis ({_NOT_COMPARED})"),
@@ -233,7 +243,7 @@ TESTING_PROCEDURES = {
     "10.3.2": ("10.3.2", "examine system configurations and privileges: log files protected from modification"),
     "10.3.3": ("10.3.3", "examine backup configurations of audit logs"),
     "10.3.4": ("10.3.4", "examine settings and monitored files of change-detection mechanisms"),
-    "10.4.1": ("10.4.1", f"daily review of security events and critical logs ({_NOT_COMPARED})"),
+    "10.4.1": ("10.4.1.b", "observe processes, interview personnel: the logs are reviewed daily (10.4.1.a: policies)"),
     "10.4.1.1": ("10.4.1.1", "examine log review mechanisms: automated mechanisms perform log reviews"),
     "10.4.2": ("10.4.2", f"periodic review of the logs of all other components ({_NOT_COMPARED})"),
     "10.5.1": ("10.5.1.b", "examine audit log retention configuration"),
@@ -407,4 +417,13 @@ UNRELATED_CONFIG_RULES = {
     ("pci-dss-v4-sns-encrypted-kms", "10.3.2"): "SNS topics are not audit logs",
     ("pci-dss-v4-multi-region-cloudtrail-enabled", "10.2.2"): "multi-region is coverage, not record contents",
     ("pci-dss-v4-secretsmanager-rotation-enabled-check", "8.3.9"): "secret rotation is 8.6.3, not 8.3.9",
+    # Reviewed with every other pair of the pack (evidence/mapping_reasons.py CONFIG_RULE_REASONS), 2026-12-02:
+    ("pci-dss-v4-ebs-snapshot-public-restorable-check", "1.3.1"): "a public snapshot is a copy of stored data"
+    " anyone can restore (1.4.4), not inbound network traffic to the CDE",
+    ("pci-dss-v4-ssm-document-not-public", "1.3.1"): "a shared Systems Manager document is configuration"
+    " content, not inbound network traffic to the CDE",
+    ("pci-dss-v4-netfw-logging-enabled", "1.3.2"): "the firewall's logs record outbound traffic; they do not"
+    " restrict it (cited under 10.2.1)",
+    ("pci-dss-v4-securityhub-enabled", "11.5.1"): "Security Hub evaluates controls and aggregates findings; the"
+    " intrusion-detection technique is GuardDuty (pci-dss-v4-guardduty-enabled-centralized)",
 }

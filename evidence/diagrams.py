@@ -30,9 +30,11 @@ from evidence.flows import (
     key_reference,
     kms_key,
     log_group_of,
+    request_elements,
     retention_text,
     schedules,
     short_actions,
+    stored_elements,
 )
 from evidence.scope import ScopeModel
 from evidence.topology import (
@@ -487,14 +489,9 @@ def _legend(diagram: Diagram, *, flows: bool) -> None:
         )
 
 
-# The card-data elements each kind of hop carries, as the vault's code handles them (lambda/card_vault/):
-# the API takes the PAN, expiry and cardholder name in the request body and answers with a token;
-# the database only ever receives them encrypted (envelope.py) or truncated, with the keyed hash.
-CARD_REQUEST = "PAN, expiry, cardholder name (request body); token and last four in the response"
-CARD_STORED = (
-    "PAN and cardholder name as AES-256-GCM ciphertext, PAN keyed hash, first six / last four, expiry, token:"
-    " never cleartext PAN (encrypted in the function before it is sent)"
-)
+# The card-data elements each hop carries come from the templates: every function that handles card data
+# states what it receives, sends, stores and reads (`pci-lz:card-data` metadata, evidence.flows.card_data);
+# a hop to or from a function that states nothing reads "not stated in the templates".
 NO_CARD_DATA = "no card data"
 MASKED_LOGS = (
     "no PAN: masked at source (`card_vault.logs.MaskingFormatter` runs `card_vault.pan.mask_pans` on every line)"
@@ -592,6 +589,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         names = sorted(f"{li.prop('Protocol')} {li.prop('Port')}" for li in listeners)
         lb_node = node_for(lb, f"Application Load Balancer\n{display_name(lb)}\nlisteners: {', '.join(names)}")
         entry = lb_node
+        request = request_elements(_lambda_targets(model, lb))
         for web_acl, target in topo.web_acl_associations:
             if target.key != lb.key:
                 continue
@@ -603,7 +601,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 "inspected request, then processed",
                 "in the load balancer (same TLS session)",
                 tls="the client's TLS session, terminated at the load balancer",
-                data=CARD_REQUEST,
+                data=request,
             )
             entry = waf
             for config in model.referrers(web_acl, "AWS::WAFv2::LoggingConfiguration"):
@@ -630,7 +628,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 f"HTTPS {listener.prop('Port')}",
                 tls=f"TLS ({listener.prop('SslPolicy')}); "
                 + (f"mutual TLS: {mtls}" if mtls else "no client certificate required"),
-                data=CARD_REQUEST,
+                data=request,
             )
         for listener in (li for li in listeners if li.prop("Protocol") == "HTTP"):
             redirect = any(a.get("Type") == "redirect" for a in listener.prop("DefaultActions", default=[]) or [])
@@ -675,7 +673,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 "invoke (Lambda target group)",
                 "Lambda Invoke",
                 tls="AWS-internal HTTPS (TLS)",
-                data=CARD_REQUEST,
+                data=request_elements([fn]),
             )
     for fn in scope.vault_functions:
         if model.stack_of(fn).region == topo.region or (model.stack_of(fn).region is None and len(model.stacks) == 1):
@@ -684,17 +682,17 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     # Security-group flows from the functions and the load balancer's groups, member to member.
     member_nodes: dict[tuple[str, str], list[str]] = {}
     rotation_groups: set[tuple[str, str]] = set()  # the hosted rotation's groups: credentials only
-    migration_groups: set[tuple[str, str]] = set()  # groups of functions a deploy trigger runs: DDL only
     proxy_stores: list[Resource] = []
+    function_of_node: dict[str, Resource] = {}  # a function's node -> the function (its own hop's card data)
     for group_key, members in topo.members.items():
         for member in members:
             res = member.resource
-            if res.type == "AWS::Lambda::Function" and res.key in functions and deploy_triggers(model, res):
-                migration_groups.add(group_key)
             if res.type == "AWS::SecretsManager::RotationSchedule":
                 rotation_groups.add(group_key)
             if res.type == "AWS::Lambda::Function" and res.key in functions:
-                member_nodes.setdefault(group_key, []).append(node_for(res, f"Lambda function\n{display_name(res)}"))
+                fn_node_id = node_for(res, f"Lambda function\n{display_name(res)}")
+                member_nodes.setdefault(group_key, []).append(fn_node_id)
+                function_of_node[fn_node_id] = res
             elif res.type == "AWS::RDS::DBProxy":
                 tls = "TLS required, IAM auth" if res.prop("RequireTLS") is True else "TLS not required"
                 member_nodes.setdefault(group_key, []).append(node_for(res, f"RDS Proxy: {display_name(res)}\n{tls}"))
@@ -719,6 +717,16 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         for member in members:
             if member.resource.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::RDS::DBProxy"):
                 by_target[group_key] = member.resource
+
+    def _functions_in(group_key: tuple[str, str]) -> list[Resource]:
+        return [m.resource for m in topo.members.get(group_key, []) if m.resource.key in functions]
+
+    clients_of: dict[tuple[str, str], list[Resource]] = {}  # a store's group -> the functions that reach it
+    for rule in topo.sg_rules:
+        if rule.peer_group is not None and not rule.allows_nothing:
+            source_group, target_group = (rule.group, rule.peer_group) if rule.egress else (rule.peer_group, rule.group)
+            reached = clients_of.setdefault(target_group.key, [])
+            reached += [fn for fn in _functions_in(source_group.key) if fn not in reached]
     for rule in topo.sg_rules:
         if rule.peer_group is None or rule.allows_nothing:
             continue
@@ -734,13 +742,18 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             )
         else:
             tls = database_tls(model, store)
-        carried = CARD_STORED
-        if store.type == "AWS::RDS::DBProxy":
-            pass
-        elif source_group.key in rotation_groups:
+        # What the functions behind this hop state they store and read (the proxy's hop: all of them).
+        # What the functions behind this hop state they store and read (`pci-lz:card-data`); the proxy's hop
+        # to the database carries what its client functions do.
+        source_store = by_target.get(source_group.key)
+        sources = (
+            clients_of.get(source_group.key, [])
+            if source_store is not None and source_store.type == "AWS::RDS::DBProxy"
+            else _functions_in(source_group.key)
+        )
+        carried = stored_elements(sources)
+        if store.type != "AWS::RDS::DBProxy" and source_group.key in rotation_groups:
             carried = "database credentials only (the rotation changes the master password)"
-        elif source_group.key in migration_groups:
-            carried = "schema changes (DDL) only: no card data"
         source_proxy = by_target.get(source_group.key)
         auth = (
             _proxy_auth(model, source_proxy)
@@ -748,6 +761,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             else ""
         )
         for source in member_nodes.get(source_group.key, []):
+            own = function_of_node.get(source)
             for sink in member_nodes.get(target_group.key, []):
                 edge(
                     source,
@@ -757,7 +771,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     rule.protocol + (f"; {auth}" if auth else ""),
                     refs=(rule.ref,),
                     tls=tls,
-                    data=carried,
+                    data=stored_elements([own]) if own is not None else carried,
                 )
         if store.type == "AWS::RDS::DBProxy" and store not in proxy_stores:
             proxy_stores.append(store)
@@ -785,7 +799,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     "lambda:InvokeFunction, response carries the PAN",
                     "HTTPS 443 (Lambda API)" + (f", its own alias {via_alias}" if via_alias else ""),
                     tls="TLS (AWS API)",
-                    data="token in the request; PAN, expiry and cardholder name in the response",
+                    data=request_elements([fn]),
                 )
         for expression in schedules(model, fn):
             timer = nodes.setdefault(
@@ -939,7 +953,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             "RDS backup",
             "RDS to its backup storage (AWS-internal)",
             tls="AWS-internal; encrypted at rest with the database's key",
-            data="copies of the stored card data: " + CARD_STORED,
+            data="copies of the stored card data: " + stored_elements(list(functions.values()), reads=False),
         )
         protect(backups, key, "backups")
         statements = _statement_logging(model, db)

@@ -12,7 +12,7 @@ AWS KMS Developer Guide, "Connect to AWS KMS through a VPC endpoint".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,3 +159,51 @@ def deploy_triggers(model: TemplateModel, function: Resource) -> list[Resource]:
 
 def short_actions(actions: Iterable[str]) -> str:
     return ", ".join(sorted({a.split(":", 1)[-1] for a in actions}))
+
+
+# -- card-data elements, as the templates state them -----------------------------------------------
+# A function that handles card data writes what it receives, sends, stores and reads into its template
+# metadata (`pci-lz:card-data`, pci_constructs/card_vault.py; the rule pack's PCI4-CARD-DATA-FIELD-ENCRYPTION
+# reads the same key). A function without it is "not stated in the templates", never a guess.
+CARD_DATA_METADATA = "pci-lz:card-data"
+NOT_STATED = "not stated in the templates"
+
+
+def card_data(function: Resource) -> Mapping[str, list[str]] | None:
+    """`{receives, sends, stores, reads, mechanisms}` (lists of element names) from the function's
+    `pci-lz:card-data` metadata, or None when the template states none."""
+    marker = function.metadata.get(CARD_DATA_METADATA)
+    if not isinstance(marker, Mapping):
+        return None
+    return {k: [str(v) for v in marker.get(k) or []] for k in ("receives", "sends", "stores", "reads", "mechanisms")}
+
+
+def _joined(items: Iterable[str]) -> str:
+    return ", ".join(dict.fromkeys(items))
+
+
+def request_elements(functions: Sequence[Resource]) -> str:
+    """What a request hop to these functions carries: each one's `receives` in the request and `sends` in
+    the response, or NOT_STATED (naming the functions whose templates state nothing)."""
+    stated = [(fn, d) for fn in functions if (d := card_data(fn)) is not None]
+    if not stated:
+        return NOT_STATED
+    receives = _joined(e for _, d in stated for e in d["receives"]) or "no card data"
+    sends = _joined(e for _, d in stated for e in d["sends"]) or "no card data"
+    text = f"{receives} in the request; {sends} in the response"
+    missing = sorted(display_name(fn) for fn in functions if card_data(fn) is None)
+    return text + (f"; {NOT_STATED} for {', '.join(missing)}" if missing else "")
+
+
+def stored_elements(functions: Sequence[Resource], *, reads: bool = True) -> str:
+    """What the database hop from these functions carries (their `stores` and, with `reads`, what they
+    read back), or NOT_STATED when none of them states it."""
+    stated = [d for fn in functions if (d := card_data(fn)) is not None]
+    if not stated:
+        return NOT_STATED
+    stores = _joined(e for d in stated for e in d["stores"])
+    read = _joined(e for d in stated for e in d["reads"]) if reads else ""
+    parts = [f"stores {stores}" if stores else "", f"reads {read}" if read else ""]
+    text = "; ".join(p for p in parts if p) or "no card data"
+    missing = sorted(display_name(fn) for fn in functions if card_data(fn) is None)
+    return text + (f"; {NOT_STATED} for {', '.join(missing)}" if missing else "")

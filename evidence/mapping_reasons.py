@@ -90,6 +90,15 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     },
     "3.5.1": {
         "PCI4-APIGW-CACHE-ENCRYPTED": "a CDE API's cached responses, which may carry PAN, are stored encrypted",
+        "PCI4-CARD-DATA-FIELD-ENCRYPTION": "each function marked as holding card data generates or decrypts data"
+        " keys only under the vault's encryption context (field-level AES-256-GCM envelope encryption, the method"
+        " 3.5.1.a examines) and its keyed-hash key stays in KMS, usable by no other role of the templates, the"
+        " control against correlating hashed and truncated PAN that 3.5.1.c examines",
+    },
+    "3.5.1.1": {
+        "PCI4-CARD-DATA-FIELD-ENCRYPTION": "the hash of the PAN is a KMS GenerateMac under an HMAC_256 key with"
+        " kms:MacAlgorithm fixed (a keyed cryptographic hash of the entire PAN, 3.5.1.1.a), whose material never"
+        " leaves KMS and which no other role of the templates may use (its key management, 3.5.1.1.b)",
     },
     "3.6.1": {
         "PCI4-KMS-CUSTODIAN-SEPARATION": "key administrators cannot use the keys they manage (fewest custodians)",
@@ -352,3 +361,175 @@ MAPPING_REASONS: dict[tuple[str, str], str] = {
 def reason(rule_id: str, requirement: str) -> str | None:
     """The reviewed reason a rule's result supports a requirement's testing procedure, if reviewed."""
     return MAPPING_REASONS.get((rule_id, requirement))
+
+
+# -- the conformance pack's Config rules -------------------------------------------------------------
+# One reviewed line per (Config rule, requirement) pair of compliance/conformance/pci-dss-v4.json
+# (each rule's `PciDssV401Requirements` metadata) that the report cites under "Watched after deploy":
+# what the managed rule evaluates in the deployed account (its page in the AWS Config Developer Guide,
+# "List of AWS Config Managed Rules") that the requirement's testing procedure looks at. A pair the
+# review found unrelated is in `evidence.catalog.UNRELATED_CONFIG_RULES` instead, with its reason, and is
+# never cited; `tests/test_evidence_catalog.py` fails when a pair of the pack is in neither table.
+# Reviewed 2026-12-02 (issue 20). Kept by requirement, then Config rule, as above.
+_CONFIG_BY_REQUIREMENT: dict[str, dict[str, str]] = {
+    "1.2.1": {
+        "pci-dss-v4-vpc-default-security-group-closed": "every VPC's default security group staying without rules"
+        " is part of the NSC configuration standard 1.2.1.b compares configurations with",
+    },
+    "1.3.1": {
+        "pci-dss-v4-restricted-common-ports": "no security group admits the whole internet on the commonly"
+        " attacked ports, so no such inbound path to the CDE appears after deploy",
+        "pci-dss-v4-restricted-ssh": "no security group admits SSH from the whole internet, an inbound path the"
+        " CDE must not have",
+        "pci-dss-v4-vpc-default-security-group-closed": "the default group admits nothing, so no resource"
+        " placed in it is reachable inbound",
+    },
+    "1.4.2": {
+        "pci-dss-v4-restricted-common-ports": "inbound traffic from the internet stays off the commonly attacked"
+        " ports of every security group",
+        "pci-dss-v4-restricted-ssh": "inbound SSH from the internet is refused by every security group",
+    },
+    "1.4.4": {
+        "pci-dss-v4-ebs-snapshot-public-restorable-check": "an EBS snapshot is a copy of a volume's stored data;"
+        " none may be restorable by anyone",
+        "pci-dss-v4-ec2-instance-no-public-ip": "an instance with a public address is directly reachable from"
+        " the internet; none has one",
+        "pci-dss-v4-lambda-function-public-access-prohibited": "no function's resource policy lets anyone invoke"
+        " it, an open path to whatever the function reads, the vault database included",
+        "pci-dss-v4-rds-instance-public-access-check": "the cardholder-data database stays without a public"
+        " address after deploy",
+        "pci-dss-v4-rds-snapshots-public-prohibited": "a database snapshot is a copy of the store; none may be"
+        " shared publicly",
+        "pci-dss-v4-s3-account-level-public-access-blocks-periodic": "the account's S3 public access block keeps"
+        " every bucket (a store) off public access, including buckets made later",
+        "pci-dss-v4-s3-bucket-level-public-access-prohibited": "each bucket (a store) blocks public ACLs and policies",
+        "pci-dss-v4-s3-bucket-public-read-prohibited": "no bucket (a store) is readable by anyone on the internet",
+        "pci-dss-v4-s3-bucket-public-write-prohibited": "no bucket (a store) is writable by anyone on the internet",
+        "pci-dss-v4-subnet-auto-assign-public-ip-disabled": "no subnet hands out public addresses that would make"
+        " what is launched in it directly reachable",
+    },
+    "2.2.1": {
+        "pci-dss-v4-ssm-document-not-public": "Systems Manager documents staying unshared is part of the"
+        " account-level configuration standard (the guard blocks public SSM sharing) 2.2.1.c examines applied",
+    },
+    "2.2.6": {
+        "pci-dss-v4-ec2-imdsv2-check": "IMDSv2 on every instance is a security parameter that blocks credential"
+        " theft through SSRF",
+    },
+    "3.6.1": {
+        "pci-dss-v4-kms-cmk-not-scheduled-for-deletion": "a customer key scheduled for deletion is reported during"
+        " its waiting period, so a mistaken or malicious deletion of a key protecting account data is caught",
+    },
+    "3.7.4": {
+        "pci-dss-v4-cmk-backing-key-rotation-enabled": "automatic rotation changes each symmetric key's material"
+        " at the end of its cryptoperiod (KMS does not rotate HMAC keys; the rule does not see those)",
+    },
+    "4.2.1": {
+        "pci-dss-v4-alb-http-to-https-redirection-check": "plain HTTP on a load balancer only redirects to HTTPS"
+        " and never carries data",
+        "pci-dss-v4-s3-bucket-ssl-requests-only": "bucket policies deny requests made without TLS",
+    },
+    "6.4.2": {
+        "pci-dss-v4-alb-waf-enabled": "the public load balancer stays associated with a web ACL, the automated"
+        " technical solution in front of the API",
+    },
+    "7.2.1": {
+        "pci-dss-v4-iam-policy-no-statements-with-admin-access": "no customer-managed policy grants every action"
+        " on every resource, which no need-to-know model assigns",
+        "pci-dss-v4-iam-user-no-policies-check": "privileges come through roles and groups the access model"
+        " defines, never attached to one user",
+        "pci-dss-v4-lambda-function-public-access-prohibited": "no function can be invoked by anyone: who may"
+        " invoke each is named",
+        "pci-dss-v4-s3-bucket-public-read-prohibited": "no bucket grants read access to everyone",
+        "pci-dss-v4-s3-bucket-public-write-prohibited": "no bucket grants write access to everyone",
+    },
+    "7.2.2": {
+        "pci-dss-v4-iam-policy-no-statements-with-admin-access": "no policy grants full administrator"
+        " privileges beyond a job's need",
+        "pci-dss-v4-iam-user-no-policies-check": "privileges are assigned by job (role or group), not to"
+        " individual users",
+    },
+    "8.2.2": {
+        "pci-dss-v4-iam-root-access-key-check": "the root user is a generic account; without access keys it"
+        " cannot be used by scripts or shared through a key",
+    },
+    "8.2.6": {
+        "pci-dss-v4-iam-user-unused-credentials-check": "IAM user passwords and access keys unused for 90 days"
+        " are reported for removal",
+    },
+    "8.3.6": {
+        "pci-dss-v4-iam-password-policy": "the deployed IAM password policy's minimum length and character"
+        " classes are compared with the required values",
+    },
+    "8.3.7": {
+        "pci-dss-v4-iam-password-policy": "the deployed IAM password policy's reuse prevention is compared with"
+        " the last four passwords",
+    },
+    "8.3.9": {
+        "pci-dss-v4-access-keys-rotated": "an IAM user's access key, a single-factor credential, is reported when"
+        " older than the rotation period",
+        "pci-dss-v4-iam-password-policy": "the deployed IAM password policy's maximum password age is compared"
+        " with 90 days",
+    },
+    "8.4.1": {
+        "pci-dss-v4-root-account-mfa-enabled": "the root user has administrative access to every component of"
+        " the account, and its sign-in is over the network (non-console in PCI DSS's sense); it needs MFA",
+    },
+    "8.4.2": {
+        "pci-dss-v4-mfa-enabled-for-iam-console-access": "every IAM user with a console password has MFA",
+    },
+    "8.6.1": {
+        "pci-dss-v4-iam-root-access-key-check": "root access keys would let the root user be used by systems and"
+        " scripts; with none it is interactive only, and its use raises the RootAccountUsage alarm",
+    },
+    "8.6.3": {
+        "pci-dss-v4-access-keys-rotated": "access keys that systems use are changed within the rotation period",
+        "pci-dss-v4-secretsmanager-rotation-enabled-check": "the database master secret (a system account's"
+        " password) has rotation enabled",
+    },
+    "10.2.1": {
+        "pci-dss-v4-elb-logging-enabled": "the load balancer's access logs stay enabled",
+        "pci-dss-v4-multi-region-cloudtrail-enabled": "a multi-region trail records every region's management"
+        " events after deploy",
+        "pci-dss-v4-netfw-logging-enabled": "the Network Firewall's alert and flow logs stay enabled",
+        "pci-dss-v4-rds-logging-enabled": "the database's engine logs stay exported",
+        "pci-dss-v4-s3-bucket-logging-enabled": "bucket server access logging stays enabled",
+        "pci-dss-v4-vpc-flow-logs-enabled": "every VPC's flow log stays enabled",
+    },
+    "10.3.2": {
+        "pci-dss-v4-cloud-trail-encryption-enabled": "trail log files stay encrypted under a customer key, whose"
+        " key policy is a privilege between a principal and the files (Security Hub CloudTrail.2 cites 10.3.2);"
+        " modification itself is prevented by the archive's Object Lock",
+        "pci-dss-v4-cloudwatch-log-group-encrypted": "log groups stay encrypted under a customer key, whose key"
+        " policy limits who can read and write their events",
+    },
+    "10.3.4": {
+        "pci-dss-v4-cloud-trail-log-file-validation-enabled": "signed digest files keep detecting any change to"
+        " delivered trail logs",
+    },
+    "10.4.1.1": {
+        "pci-dss-v4-cloud-trail-cloud-watch-logs-enabled": "the trail keeps delivering to CloudWatch Logs, where"
+        " metric filters and alarms review it automatically",
+        "pci-dss-v4-securityhub-enabled": "Security Hub keeps reviewing findings against the PCI DSS v4.0.1"
+        " controls automatically",
+    },
+    "10.5.1": {
+        "pci-dss-v4-cw-loggroup-retention-period-check": "every log group's retention is compared with the"
+        " required period after deploy",
+    },
+    "11.5.1": {
+        "pci-dss-v4-guardduty-enabled-centralized": "GuardDuty, the intrusion-detection technique, stays enabled"
+        " (centrally)",
+    },
+}
+
+CONFIG_RULE_REASONS: dict[tuple[str, str], str] = {
+    (rule, requirement): reason
+    for requirement, rules in _CONFIG_BY_REQUIREMENT.items()
+    for rule, reason in rules.items()
+}
+
+
+def config_reason(rule_name: str, requirement: str) -> str | None:
+    """The reviewed reason a conformance-pack Config rule watches a requirement after deploy, if reviewed."""
+    return CONFIG_RULE_REASONS.get((rule_name, requirement))

@@ -56,7 +56,7 @@ from evidence.diagrams import (
     to_mermaid,
 )
 from evidence.flows import alias_of, grants, key_reference, kms_key
-from evidence.mapping_reasons import MAPPING_REASONS
+from evidence.mapping_reasons import CONFIG_RULE_REASONS, MAPPING_REASONS
 from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
 from evidence.topology import Topology
 from evidence.workpapers import (
@@ -452,6 +452,7 @@ class RequirementStatus:
     idle_rules: list[str] = field(default_factory=list)  # mapped rules that examined nothing here
     excluded_rules: list[tuple[str, str]] = field(default_factory=list)  # (rule, why it is not cited)
     config_rules: list[str] = field(default_factory=list)
+    excluded_config_rules: list[tuple[str, str]] = field(default_factory=list)  # (Config rule, why not cited)
     security_hub: list[str] = field(default_factory=list)
     acknowledgments: list[AcknowledgedEntry] = field(default_factory=list)
     customer: str = ""
@@ -611,9 +612,13 @@ def requirement_statuses(
                 )
                 entry.rules.append(outcome)
                 entry.resources = sorted(set(entry.resources) | set(passed))
+    excluded_config: list[tuple[str, str, str]] = []
     for rule in config_rules:
         for requirement in rule.requirements:
-            if (rule.name, requirement) not in UNRELATED_CONFIG_RULES:
+            unrelated_config = UNRELATED_CONFIG_RULES.get((rule.name, requirement))
+            if unrelated_config:
+                excluded_config.append((requirement, rule.name, unrelated_config))
+            else:
                 status(requirement).config_rules.append(rule.name)
     by_source = {r.source: r for r in config_rules}
     for control in SECURITY_HUB_CONTROLS:
@@ -632,6 +637,9 @@ def requirement_statuses(
         status(requirement).customer = duty
     for requirement in (*DIAGRAM_REQUIREMENTS, *STATED_REQUIREMENTS):
         status(requirement)
+    for requirement, name, why in excluded_config:
+        if requirement in statuses:  # an exclusion alone does not bring a requirement into scope
+            statuses[requirement].excluded_config_rules.append((name, why))
 
     for entry in statuses.values():
         procedure = TESTING_PROCEDURES.get(entry.requirement)
@@ -972,6 +980,12 @@ def report_markdown(
             out += [f"  - {_code(path)}" for path in entry.resources]
         if entry.config_rules:
             out.append(f"- Watched after deploy by Config rules: {', '.join(_code(r) for r in entry.config_rules)}")
+            out += [
+                f"  - {_code(name)}: {CONFIG_RULE_REASONS.get((name, entry.requirement), 'no reviewed reason')}."
+                for name in entry.config_rules
+            ]
+        for name, why in sorted(entry.excluded_config_rules):
+            out.append(f"- Config rule {_code(name)} is mapped here by the conformance pack but not cited: {why}.")
         if entry.security_hub:
             hub = ", ".join(_code(c) for c in entry.security_hub)
             out.append(f"- Watched after deploy by Security Hub {STANDARD} controls: {hub}")

@@ -187,6 +187,38 @@ class VaultDatabase:
     client_security_group: ec2.ISecurityGroup
 
 
+# Template metadata on each vault function: the card-data elements it receives, sends and stores, and the
+# mechanisms by which it renders PAN unreadable (the rule pack's PCI4-CARD-DATA-FIELD-ENCRYPTION examines
+# those against the function's grants; the evidence's hop and store tables read the elements).
+CARD_DATA_METADATA = "pci-lz:card-data"
+_PAN_CIPHERTEXT = "PAN as AES-256-GCM ciphertext (field-level envelope encryption)"
+_NAME_CIPHERTEXT = "cardholder name as AES-256-GCM ciphertext"
+_PAN_HASH = "PAN keyed hash (HMAC-SHA-256 in KMS)"
+_TRUNCATED = "first six / last four"
+_STORED = (_PAN_CIPHERTEXT, _NAME_CIPHERTEXT, _PAN_HASH, _TRUNCATED, "expiry date", "token")
+
+
+@dataclass(frozen=True)
+class _CardData:
+    """What one function handles, as its code does (lambda/card_vault/): `receives` from its caller, `sends`
+    back to it, `stores` in and `reads` from the vault database; `mechanisms`: `envelope-encryption`, `keyed-hash`."""
+
+    receives: tuple[str, ...]
+    sends: tuple[str, ...]
+    stores: tuple[str, ...]
+    mechanisms: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()  # from the vault database
+
+    def metadata(self) -> dict[str, list[str]]:
+        return {
+            "receives": list(self.receives),
+            "sends": list(self.sends),
+            "stores": list(self.stores),
+            "reads": list(self.reads),
+            "mechanisms": list(self.mechanisms),
+        }
+
+
 @dataclass(frozen=True)
 class _FunctionSpec:
     handler: str
@@ -196,6 +228,7 @@ class _FunctionSpec:
     security_groups: list[ec2.ISecurityGroup]
     timeout: Duration
     statements: list[iam.PolicyStatement]
+    card_data: _CardData
 
 
 @jsii.implements(IAspect)
@@ -383,6 +416,15 @@ class CardVault(Construct):
                     _mac_statement(list(self.hmac_keys.values())),
                     _connect_statement(self, database, APP_USER),
                 ],
+                # Tokenize and update: the PAN, expiry and name in the body; the masked view back
+                # (lambda/card_vault/models.py CardView: token, brand, first six, last four, expiry).
+                card_data=_CardData(
+                    receives=("PAN", "expiry date", "cardholder name"),
+                    sends=("token", "first six / last four", "expiry date"),
+                    stores=_STORED,
+                    mechanisms=("envelope-encryption", "keyed-hash"),
+                    reads=(_PAN_HASH, _TRUNCATED, "expiry date", "token"),
+                ),
             ),
             concurrency=reserved.api,
         )
@@ -406,6 +448,14 @@ class CardVault(Construct):
                     _data_key_statement(cardholder_data_key, "kms:Decrypt"),
                     _connect_statement(self, database, DETOKENIZE_USER),
                 ],
+                # Reads the ciphertext and decrypts it for an authorized caller; writes only its audit row.
+                card_data=_CardData(
+                    receives=("token",),
+                    sends=("token", "PAN"),  # lambda/card_vault/detokenize.py: {"token", "pan"}
+                    stores=(),
+                    mechanisms=("envelope-encryption",),
+                    reads=(_PAN_CIPHERTEXT,),
+                ),
             ),
             concurrency=reserved.detokenize,
         )
@@ -420,6 +470,8 @@ class CardVault(Construct):
                 security_groups=[self._security_group("Purge", None, ""), database.client_security_group],
                 timeout=Duration.minutes(5),
                 statements=[_connect_statement(self, database, PURGE_USER)],
+                # Deletes expired rows by their expiry date; no card data in or out.
+                card_data=_CardData(receives=(), sends=(), stores=(), reads=("expiry date",)),
             ),
             concurrency=reserved.purge,
         )
@@ -447,6 +499,14 @@ class CardVault(Construct):
                     iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[cardholder_data_key.key_arn]),
                     _connect_statement(self, database, KEYS_USER),
                 ],
+                # Re-hash and re-wrap in place: decrypts each PAN, stores its new hash and re-wrapped data key.
+                card_data=_CardData(
+                    receives=(),
+                    sends=(),
+                    stores=(_PAN_HASH, "re-wrapped data keys"),
+                    mechanisms=("envelope-encryption", "keyed-hash"),
+                    reads=(_PAN_CIPHERTEXT, "wrapped data keys"),
+                ),
             ),
             concurrency=reserved.keys,
             unreserved_reason=_KEYS_UNRESERVED_REASON,
@@ -583,6 +643,7 @@ class CardVault(Construct):
     ) -> lambda_.Function:
         function = lambda_.Function(self, name, **self._function_props(name, spec))
         record_sbom_source(function, LAMBDA_ROOT / spec.requirements / "requirements.txt")
+        _record_card_data(function, spec.card_data)
         function.node.add_dependency(self._policies[name])
         # A ceiling on database connections through the proxy and on blast radius; it comes out of the
         # region's pool, which Lambda keeps above its minimum unreserved figure (make preflight checks it).
@@ -679,6 +740,9 @@ class CardVault(Construct):
                 ),
                 self._secrets_decrypt_statement(),
             ],
+            card_data=_CardData(
+                receives=(), sends=(), stores=("schema changes (DDL) and database roles: no card data",)
+            ),
         )
         props = self._function_props(name, spec)
         props["reserved_concurrent_executions"] = concurrency
@@ -690,6 +754,7 @@ class CardVault(Construct):
         )
         trigger.node.add_dependency(self._policies[name])
         record_sbom_source(trigger, LAMBDA_ROOT / spec.requirements / "requirements.txt")
+        _record_card_data(trigger, spec.card_data)
         waiting = trigger.node.find_child("Trigger").node.find_child("Default").node.default_child
         if not isinstance(waiting, CfnResource):
             raise TypeError("aws_cdk.triggers changed its custom resource; review the trigger's wait")
@@ -978,6 +1043,14 @@ class VaultClient:
     tokenize_per_minute: int = 600
     known_card_alarm_percent: int = 50
     new_card_alarm_count: int = 5000
+
+
+def _record_card_data(function: lambda_.Function, card_data: _CardData) -> None:
+    """Write what the function handles into its template metadata (`CARD_DATA_METADATA`)."""
+    resource = function.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{function.node.path}: no CloudFormation function to record its card data on")
+    resource.add_metadata(CARD_DATA_METADATA, card_data.metadata())
 
 
 def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:

@@ -446,6 +446,7 @@ NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the syn
 # the conformance-pack rules above do not already name one for.
 WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-IAM-PERMISSIONS-BOUNDARY": NO_CONFIG_RULE,
+    "PCI4-CARD-DATA-FIELD-ENCRYPTION": NO_CONFIG_RULE,
     "PCI4-CONFIG-ALL-RESOURCES": "none: AWS Config evaluates its own recorder through Security Hub Config.1",
     "PCI4-SNS-TLS-ONLY": NO_CONFIG_RULE,
     "PCI4-ALARM-ACTIONS": "cloudwatch-alarm-action-check",

@@ -443,6 +443,64 @@ NEW_CASES: dict[str, tuple[Resources, Resources]] = {
     ),
 }
 
+
+def _card_function(data_key_condition: dict[str, Any] | None, mac_key_spec: str, *, other_mac_role: bool) -> Resources:
+    """A function marked as holding card data, its role and managed policy, its HMAC key (and optionally
+    another role that may MAC with the same key)."""
+    data_key: dict[str, Any] = {"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": "arn:aws:kms:x"}
+    if data_key_condition is not None:
+        data_key["Condition"] = data_key_condition
+    mac = {
+        "Effect": "Allow",
+        "Action": "kms:GenerateMac",
+        "Resource": {"Fn::GetAtt": ["Mac", "Arn"]},
+        "Condition": {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
+    }
+    # Lambda decrypts the environment with the role's kms:Decrypt on KmsKeyArn: no context, not card data.
+    environment = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::GetAtt": ["EnvKey", "Arn"]}}
+    resources: Resources = {
+        "EnvKey": r("AWS::KMS::Key", EnableKeyRotation=True),
+        "Mac": r("AWS::KMS::Key", KeySpec=mac_key_spec, KeyUsage="GENERATE_VERIFY_MAC"),
+        "Role": r("AWS::IAM::Role", AssumeRolePolicyDocument={}),
+        "Policy": r(
+            "AWS::IAM::ManagedPolicy",
+            Roles=[{"Ref": "Role"}],
+            PolicyDocument={"Statement": [environment, data_key, mac]},
+        ),
+        "Fn": {
+            **r(
+                "AWS::Lambda::Function",
+                Role={"Fn::GetAtt": ["Role", "Arn"]},
+                KmsKeyArn={"Fn::GetAtt": ["EnvKey", "Arn"]},
+            ),
+            "Metadata": {
+                "pci-lz:card-data": {
+                    "receives": ["PAN"],
+                    "sends": ["token"],
+                    "stores": ["PAN ciphertext"],
+                    "mechanisms": ["envelope-encryption", "keyed-hash"],
+                }
+            },
+        },
+    }
+    if other_mac_role:
+        resources["Operator"] = r(
+            "AWS::IAM::Role",
+            AssumeRolePolicyDocument={},
+            Policies=[{"PolicyName": "p", "PolicyDocument": {"Statement": [mac]}}],
+        )
+    return resources
+
+
+_CONTEXT = {"StringEquals": {"kms:EncryptionContext:purpose": "card-vault-data-key"}}
+CARD_DATA_CASES: dict[str, tuple[Resources, Resources]] = {
+    "PCI4-CARD-DATA-FIELD-ENCRYPTION": (
+        _card_function(_CONTEXT, "HMAC_256", other_mac_role=False),
+        _card_function(None, "HMAC_256", other_mac_role=False),
+    ),
+}
+
+
 # rule id -> (compliant, non-compliant)
 WAF_WITHOUT_LOGS: Resources = {
     "Lb": r("AWS::ElasticLoadBalancingV2::LoadBalancer", **ALB),
@@ -844,6 +902,7 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         },
     ),
     **NEW_CASES,
+    **CARD_DATA_CASES,
     **WORKLOAD_CASES,
     **EDGE_COMPUTE_CASES,
     **DATA_STORE_CASES,

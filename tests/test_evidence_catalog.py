@@ -126,6 +126,39 @@ def test_every_rule_requirement_pair_has_a_reviewed_reason_or_exclusion() -> Non
     assert ("PCI4-LAMBDA-IN-VPC", "1.4.4") in catalog.UNRELATED_MAPPINGS
 
 
+# Issue 20: the same for the conformance pack. Every (Config rule, requirement) pair of the pack's
+# `PciDssV401Requirements` metadata carries a reviewed reason (what the managed rule watches after deploy
+# that the requirement's procedure looks at) or a reviewed exclusion; a new pair without either fails here.
+def test_every_config_rule_requirement_pair_has_a_reviewed_reason_or_exclusion() -> None:
+    from evidence.mapping_reasons import CONFIG_RULE_REASONS, config_reason
+    from evidence.report import conformance_rules
+
+    pairs = {(c.name, q) for c in conformance_rules() for q in c.requirements}
+    unreviewed = pairs - set(CONFIG_RULE_REASONS) - set(catalog.UNRELATED_CONFIG_RULES)
+    assert not unreviewed, f"(Config rule, requirement) pairs with no reviewed reason: {sorted(unreviewed)}"
+    both = set(CONFIG_RULE_REASONS) & set(catalog.UNRELATED_CONFIG_RULES)
+    assert not both, f"pairs both cited and excluded: {sorted(both)}"
+    stale = set(CONFIG_RULE_REASONS) - pairs
+    assert not stale, f"reasons naming no pair of the conformance pack: {sorted(stale)}"
+    assert all(len(reason) >= 20 for reason in CONFIG_RULE_REASONS.values())
+    assert all(reason.strip() for reason in catalog.UNRELATED_CONFIG_RULES.values())
+    # Reviewed exclusions: logging is not restriction, Security Hub is not the intrusion detection.
+    assert ("pci-dss-v4-netfw-logging-enabled", "1.3.2") in catalog.UNRELATED_CONFIG_RULES
+    assert ("pci-dss-v4-securityhub-enabled", "11.5.1") in catalog.UNRELATED_CONFIG_RULES
+    assert config_reason("pci-dss-v4-guardduty-enabled-centralized", "11.5.1")
+    assert config_reason("pci-dss-v4-netfw-logging-enabled", "1.3.2") is None
+
+
+def test_an_unreviewed_config_rule_pair_is_caught() -> None:
+    """The check above, on a pack with one new and unreviewed pair, names that pair."""
+    from evidence.mapping_reasons import CONFIG_RULE_REASONS
+    from evidence.report import ConfigRule
+
+    added = ConfigRule("pci-dss-v4-new-rule", "NEW_RULE", ("10.2.1",))
+    pairs = {(added.name, q) for q in added.requirements}
+    assert pairs - set(CONFIG_RULE_REASONS) - set(catalog.UNRELATED_CONFIG_RULES) == {("pci-dss-v4-new-rule", "10.2.1")}
+
+
 def test_every_cited_requirement_has_a_real_testing_procedure() -> None:
     """No "(configuration examination)" placeholder: each requirement a rule or a statement cites names a
     v4.0.1 testing procedure of its own requirement, and the procedure is in the vendored list."""

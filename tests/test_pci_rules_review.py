@@ -197,3 +197,35 @@ def test_a_schedule_rotating_less_often_or_unreadable_fails(expression: str) -> 
     from tests.pci_rule_cases import _secret
 
     assert _run("PCI4-SECRET-ROTATION", _secret(ScheduleExpression=expression))[1]
+
+
+# PCI4-CARD-DATA-FIELD-ENCRYPTION (issue 20): each failure mode of a function marked as holding card data.
+@pytest.mark.parametrize(
+    ("spec", "other_role", "finding"),
+    [
+        ("SYMMETRIC_DEFAULT", False, "not HMAC_256"),
+        ("HMAC_256", True, "other identities may MAC with its keyed-hash key: Operator"),
+    ],
+)
+def test_a_card_data_function_with_a_wrong_hash_key_or_a_shared_one_fails(
+    spec: str, other_role: bool, finding: str
+) -> None:
+    from pci_rules.model import StackTemplate, TemplateModel
+    from pci_rules.rule import evaluate
+    from pci_rules.rules import RULES
+    from tests.pci_rule_cases import _CONTEXT, _card_function
+
+    rule = tuple(r for r in RULES if r.id == "PCI4-CARD-DATA-FIELD-ENCRYPTION")
+    model = TemplateModel(
+        [StackTemplate("S", {"Resources": _card_function(_CONTEXT, spec, other_mac_role=other_role)})]
+    )
+    (result,) = evaluate(model, rule)
+    assert [c.detail for c in result.failures] == [finding] or finding in result.failures[0].detail
+
+
+def test_the_card_vault_writes_the_marker_the_pack_reads() -> None:
+    from evidence.flows import CARD_DATA_METADATA as EVIDENCE_KEY
+    from pci_constructs.card_vault import CARD_DATA_METADATA
+    from pci_rules.rules.card_data import CARD_DATA_METADATA as PACK_KEY
+
+    assert CARD_DATA_METADATA == PACK_KEY == EVIDENCE_KEY == "pci-lz:card-data"

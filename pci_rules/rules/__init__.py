@@ -4,6 +4,7 @@ from pci_rules.rule import REGISTRY, Rule
 from pci_rules.rules import (  # noqa: F401  (registration by import, in this order)
     boundary,
     build,
+    card_data,
     data_stores,
     detection,
     edge_compute,

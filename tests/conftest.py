@@ -18,12 +18,14 @@ from aws_cdk import App, cx_api
 from aws_cdk import assertions as cdk_assertions
 
 from app import PATH_METADATA_CONTEXT, gate_app
+from ci_tools.scanners import ScanBatch, ScanResult
 from compliance.gate import Gate, GateReport, gate_zones, prepare_stage, synthesize
 from config import EnvironmentConfig, load_environment
 from config.delivery import DeliveryConfig
 from config.delivery_loader import DEFAULT_DELIVERY, load_delivery
 from stacks.delivery import Delivery, build_delivery
 from stacks.landing_zone import LandingZone
+from tests.cache import CHECKOV_CACHE, LINT_CACHE
 from tests.cpu_report import CpuReport, cpu_now
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,3 +152,58 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Delivered:
     if assembly is None:
         assembly = cx_api.CloudAssembly(str(outdir))
     return Delivered(config, delivery, gate, report, assembly, outdir)
+
+
+# --- Issue #23: the outside scanners once over every session synth the selected tests scan.
+BROKEN_PATH = "Broken-us-east-1/Payments/Bucket/Resource"
+
+
+def write_broken_assembly(outdir: Path) -> None:
+    """A one-stack assembly whose bucket has no encryption or logging and a misspelt property."""
+    outdir.mkdir(parents=True)
+    template = {
+        "Resources": {
+            "PaymentsBucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {"BucketNam": "card-data"},
+                "Metadata": {"aws:cdk:path": BROKEN_PATH},
+            }
+        }
+    }
+    (outdir / "Broken.template.json").write_text(json.dumps(template, indent=1), encoding="utf-8")
+    manifest = {
+        "version": "1.0.0",
+        "artifacts": {
+            "Broken": {
+                "type": "aws:cloudformation:stack",
+                "environment": "aws://111111111111/us-east-1",
+                "properties": {"templateFile": "Broken.template.json"},
+            }
+        },
+    }
+    (outdir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def outside_scans(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, ScanResult]]:
+    """cfn-lint and checkov started once (one batch: one checkov process, one cfn-lint per region) over the
+    session synths that this session's selected tests scan: "default" (the default app, reports in
+    $SCAN_REPORT_DIR, default cdk.out/compliance/scans/) and "broken" (a deliberately broken one-stack
+    assembly) for tests/test_outside_scanners.py's `scans`, "delivery" for tests/test_delivery.py's
+    `delivery_scans`. Each assembly gets its own results by name; unchanged templates come from the
+    per-template caches. Every user is in the session synths' work unit (tests/scheduling.py), so one
+    worker runs them all."""
+    wanted = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    assemblies: dict[str, tuple[Path, Path]] = {}
+    if "scans" in wanted:
+        synthesized: Synthesized = request.getfixturevalue("synthesized")
+        report_dir = Path(os.environ.get("SCAN_REPORT_DIR", ROOT / "cdk.out" / "compliance" / "scans"))
+        broken = tmp_path_factory.mktemp("broken") / "cdk.out"
+        write_broken_assembly(broken)
+        assemblies |= {"default": (synthesized.outdir, report_dir), "broken": (broken, broken.parent / "reports")}
+    if "delivery_scans" in wanted:
+        delivered: Delivered = request.getfixturevalue("delivered")
+        assemblies["delivery"] = (delivered.outdir, tmp_path_factory.mktemp("delivery-scans"))
+    return ScanBatch(assemblies, lint_cache=LINT_CACHE, checkov_cache=CHECKOV_CACHE).finish()

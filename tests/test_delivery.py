@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
 from constructs import IConstruct
 
-from ci_tools.scanners import PendingScan, ScanResult, stack_templates
+from ci_tools.scanners import ScanResult, stack_templates
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip
 from compliance.gate import (
@@ -39,7 +39,6 @@ from config.delivery_loader import (
 from pci_constructs.delivery_pipeline import DeliveryPipeline, PipelineStage, pinned_cdk_cli_version
 from pci_constructs.permissions_boundary import PermissionsBoundaryAspect
 from stacks.delivery import DELIVERY_PATH_PREFIX, delivery_stack_name
-from tests.cache import LINT_CACHE
 from tests.conftest import Delivered, Synthesized, new_app
 from tests.test_app_cli import run_app
 
@@ -547,8 +546,9 @@ def test_the_v4_plugin_parses_every_stack_of_the_delivery(delivered: Delivered) 
 
 
 @pytest.fixture(scope="module")
-def delivery_scans(delivered: Delivered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
-    return PendingScan(delivered.outdir, tmp_path_factory.mktemp("delivery-scans"), lint_cache=LINT_CACHE).finish()
+def delivery_scans(outside_scans: dict[str, dict[str, ScanResult]]) -> dict[str, ScanResult]:
+    """The delivery's results from the session's one scan batch (tests/conftest.py `outside_scans`)."""
+    return outside_scans["delivery"]
 
 
 def test_cfn_lint_reports_no_errors_on_the_pipeline_templates(

@@ -1,7 +1,8 @@
 """Every environment file in envs/ is held to the default's bar: loaded, synthesized, gated, scanned.
 
-One synthesis per file (module-scoped, parametrized by file); cfn-lint and checkov start on it
-at once. A fork adds its own environment file to envs/ and `make test` checks it the same way.
+One synthesis per file, all in this module's process; then cfn-lint and checkov start once over
+every file's templates (per-template results cached in .test-cache/), each file judged on its own.
+A fork adds its own environment file to envs/ and `make test` checks it the same way.
 The committed JSON Schema must equal what the models generate (`make schema` rewrites it).
 """
 
@@ -17,14 +18,14 @@ import pytest
 from pydantic import BaseModel
 
 from app import gate_app
-from ci_tools.scanners import PendingScan, ScanResult
+from ci_tools.scanners import ScanBatch, ScanResult
 from compliance.gate import Gate, GateReport, synthesize
 from config import EnvironmentConfig, load_environment
 from config.loader import FILE_SUFFIXES
 from config.schema import render
 from costs.estimate import estimate, load_price_table, readme_row
 from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
-from tests.cache import LINT_CACHE
+from tests.cache import CHECKOV_CACHE, LINT_CACHE
 from tests.conftest import ROOT, new_app
 from tests.template_scan import unprotected
 from tests.test_cost import readme_cost_rows
@@ -45,17 +46,48 @@ class Checked:
     scans: dict[str, ScanResult]
 
 
+@dataclass
+class _Built:
+    """One environment file's synth, before the scan; `failure` when the gate stopped synthesis."""
+
+    path: Path
+    config: EnvironmentConfig
+    gate: Gate
+    report: GateReport
+    outdir: Path
+    stacks: list[str]
+    failure: str | None
+
+
+@pytest.fixture(scope="module")
+def all_checked(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Checked | str]:
+    """Every file synthesized in this process (one jsii start-up), then one scan batch over all of their
+    templates (one checkov process, one cfn-lint per region: issue #23), each file keeping its own results.
+    A file the gate stops is reported as that file's failure only."""
+    built: list[_Built] = []
+    for path in ENV_FILES:
+        outdir = tmp_path_factory.mktemp(path.stem) / "cdk.out"
+        app = new_app(outdir, env=str(path.relative_to(ROOT)))
+        zones, gate = gate_app(app)  # what `make synth LZ_ENV=envs/<file>` runs: its own acknowledgments applied
+        assembly, report = synthesize(app, gate)
+        failure = None
+        if assembly is None:
+            failure = f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
+        stacks = [s.stack_name for s in assembly.stacks] if assembly is not None else []
+        built.append(_Built(path, zones[0].config, gate, report, outdir, stacks, failure))
+    scannable = {b.path.name: (b.outdir, b.outdir.parent / "scans") for b in built if b.failure is None}
+    scans = ScanBatch(scannable, lint_cache=LINT_CACHE, checkov_cache=CHECKOV_CACHE).finish() if scannable else {}
+    return {
+        b.path: b.failure or Checked(b.path, b.config, b.gate, b.report, b.outdir, b.stacks, scans[b.path.name])
+        for b in built
+    }
+
+
 @pytest.fixture(scope="module", params=ENV_FILES, ids=lambda p: p.name)
-def checked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Checked:
-    path: Path = request.param
-    outdir = tmp_path_factory.mktemp(path.stem) / "cdk.out"
-    app = new_app(outdir, env=str(path.relative_to(ROOT)))
-    zones, gate = gate_app(app)  # what `make synth LZ_ENV=envs/<file>` runs: its own acknowledgments applied
-    config = zones[0].config
-    assembly, report = synthesize(app, gate)
-    assert assembly is not None, f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
-    scans = PendingScan(outdir, outdir.parent / "scans", lint_cache=LINT_CACHE).finish()
-    return Checked(path, config, gate, report, outdir, [s.stack_name for s in assembly.stacks], scans)
+def checked(request: pytest.FixtureRequest, all_checked: dict[Path, Checked | str]) -> Checked:
+    result = all_checked[request.param]
+    assert not isinstance(result, str), result
+    return result
 
 
 def test_there_is_an_example_and_a_low_cost_profile() -> None:

@@ -15,6 +15,7 @@ importing, so what it imports is pinned by its producer.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from aws_cdk import App, Stack
 from config import parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from stacks.landing_zone import build_landing_zone
-from tests.conftest import Synthesized, new_app
+from tests.cache import cached_synth_result
+from tests.conftest import CDK_CONTEXT, Synthesized, new_app
 from tests.template_scan import Template, exports, fixed_name_replacements, imports
 
 
@@ -118,11 +120,18 @@ _VARIANT_TEMPLATES: dict[str, dict[str, Template]] = {}
 
 
 def _variant_templates(change: str, tmp_path: Path) -> dict[str, Template]:
-    """One synthesis per variant for this module (loadscope keeps a module on one worker)."""
+    """One synthesis per variant and source state (issue #23): kept for this module's other test, and on
+    disk (tests/cache.py, keyed by the variant's configuration, the CDK context and the source tree)."""
     if change not in _VARIANT_TEMPLATES:
-        app = new_app(tmp_path)
-        build_landing_zone(app, parse_environment(_variant(change)))
-        _VARIANT_TEMPLATES[change] = _templates(app)
+        data = _variant(change)
+
+        def build() -> dict[str, Template]:
+            app = new_app(tmp_path)
+            build_landing_zone(app, parse_environment(data))
+            return _templates(app)
+
+        configuration = json.dumps({"environment": data, "context": CDK_CONTEXT}, sort_keys=True, default=str)
+        _VARIANT_TEMPLATES[change] = cached_synth_result("variant-templates", configuration, build, Path(__file__))
     return _VARIANT_TEMPLATES[change]
 
 

@@ -8,69 +8,31 @@ Reports (JSON, SARIF for code scanning) land in $SCAN_REPORT_DIR, default cdk.ou
 from __future__ import annotations
 
 import json
-import os
+import subprocess
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import App, CfnResource, Stack
 
-from ci_tools.scanners import (
-    CHECKOV_CONFIG,
-    PendingScan,
-    ScanResult,
-    _finish_cfn_lint,
-    _Paths,
-    _start_cfn_lint,
-    construct_paths,
-)
+from ci_tools.scanners import CHECKOV_CONFIG, ScanBatch, ScanResult, checkov_executable, construct_paths
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import AcknowledgmentError
-from tests.cache import LINT_CACHE
-from tests.conftest import ROOT, Synthesized
+from tests.conftest import BROKEN_PATH, Synthesized, write_broken_assembly
 
 Scans = dict[str, ScanResult]
 
-_BROKEN_PATH = "Broken-us-east-1/Payments/Bucket/Resource"
-
-
-def _write_broken_assembly(outdir: Path) -> None:
-    """A one-stack assembly whose bucket has no encryption or logging and a misspelt property."""
-    outdir.mkdir(parents=True)
-    template = {
-        "Resources": {
-            "PaymentsBucket": {
-                "Type": "AWS::S3::Bucket",
-                "Properties": {"BucketNam": "card-data"},
-                "Metadata": {"aws:cdk:path": _BROKEN_PATH},
-            }
-        }
-    }
-    (outdir / "Broken.template.json").write_text(json.dumps(template, indent=1), encoding="utf-8")
-    manifest = {
-        "version": "1.0.0",
-        "artifacts": {
-            "Broken": {
-                "type": "aws:cloudformation:stack",
-                "environment": "aws://111111111111/us-east-1",
-                "properties": {"templateFile": "Broken.template.json"},
-            }
-        },
-    }
-    (outdir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+_BROKEN_PATH = BROKEN_PATH
+_write_broken_assembly = write_broken_assembly
 
 
 @pytest.fixture(scope="module")
-def scans(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> tuple[Scans, Scans]:
-    """(project, broken): both scans start at once so their start-up times overlap."""
-    broken = tmp_path_factory.mktemp("broken") / "cdk.out"
-    _write_broken_assembly(broken)
-    report_dir = Path(os.environ.get("SCAN_REPORT_DIR", ROOT / "cdk.out" / "compliance" / "scans"))
-    project = PendingScan(synthesized.outdir, report_dir, lint_cache=LINT_CACHE)
-    negative = PendingScan(broken, broken.parent / "reports", lint_cache=LINT_CACHE)
-    return project.finish(), negative.finish()
+def scans(outside_scans: dict[str, Scans]) -> tuple[Scans, Scans]:
+    """(project, broken), from the session's one scan batch (tests/conftest.py `outside_scans`)."""
+    return outside_scans["default"], outside_scans["broken"]
 
 
 def _listing(findings: Sequence[object]) -> str:
@@ -218,13 +180,12 @@ def test_a_cached_cfn_lint_result_is_the_result_of_linting_the_same_template(tmp
     template is linted again."""
     outdir = tmp_path / "cdk.out"
     _write_broken_assembly(outdir)
-    cache, paths = tmp_path / "lint-cache", _Paths(outdir)
+    cache = tmp_path / "lint-cache"
 
     def lint(report: str) -> tuple[list[str], bool]:
-        (tmp_path / report).mkdir()
-        started = _start_cfn_lint(outdir, tmp_path / report, cache)
-        linted = any(proc is not None for _, proc, *_ in started)
-        return sorted(map(str, _finish_cfn_lint(started, paths).findings)), linted
+        batch = ScanBatch({report: (outdir, tmp_path / report)}, lint_cache=cache, checkov_cache=tmp_path / "ck")
+        linted = batch.cfn_lint.linted
+        return sorted(map(str, batch.finish()[report]["cfn-lint"].findings)), linted
 
     first, linted_first = lint("first")
     again, linted_again = lint("again")
@@ -238,3 +199,62 @@ def test_a_cached_cfn_lint_result_is_the_result_of_linting_the_same_template(tmp
     changed, linted_changed = lint("changed")
     assert linted_changed
     assert not any("E3002" in f for f in changed), changed
+
+
+def _checkov_view(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], dict[str, Any]]:
+    """What a checkov JSON report says: failed and skipped checks (check, resource, file, lines), the counts."""
+    results = report["results"]
+
+    def rows(kind: str) -> list[tuple[str, ...]]:
+        return sorted(
+            (c["check_id"], c["resource"], c["file_path"], str(c["file_line_range"]), c["check_result"]["result"])
+            for c in results[kind]
+        )
+
+    summary = {k: v for k, v in report["summary"].items() if k != "checkov_version"}
+    return rows("failed_checks"), rows("skipped_checks"), summary
+
+
+def test_a_cached_checkov_result_is_the_result_of_scanning_the_same_template(tmp_path: Path) -> None:
+    """The checkov cache (issue #23): a miss (one checkov -f run, split per template) and a hit (no checkov
+    process) report what checkov run as before the cache (`--directory cdk.out`) reports for the same
+    template, skip included; a changed template misses and is scanned again."""
+    outdir = tmp_path / "cdk.out"
+    _write_broken_assembly(outdir)
+    template = outdir / "Broken.template.json"
+    data = json.loads(template.read_text(encoding="utf-8"))
+    skip = {"id": "CKV_AWS_21", "comment": _REASON}  # one skip in the metadata, as checkov_skips writes it
+    data["Resources"]["PaymentsBucket"]["Metadata"]["checkov"] = {"skip": [skip]}
+    template.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    before = subprocess.run(  # the project's pinned checkov, as ci_tools ran it before the cache
+        [checkov_executable(), "--config-file", str(CHECKOV_CONFIG), "--directory", "cdk.out", "--output", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert before.returncode == 1, before.stderr
+    cache = tmp_path / "checkov-cache"
+
+    def run(report: str) -> tuple[ScanResult, bool]:
+        batch = ScanBatch({report: (outdir, tmp_path / report)}, lint_cache=tmp_path / "lc", checkov_cache=cache)
+        scanned = batch.checkov.proc is not None
+        return batch.finish()[report]["checkov"], scanned
+
+    def report(name: str) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((tmp_path / name / "checkov.json").read_text(encoding="utf-8"))
+        return loaded
+
+    first, scanned_first = run("first")
+    again, scanned_again = run("again")
+    assert scanned_first
+    assert not scanned_again
+    assert _checkov_view(report("again")) == _checkov_view(report("first")) == _checkov_view(json.loads(before.stdout))
+    assert sorted(map(str, again.findings)) == sorted(map(str, first.findings))
+    assert any(f.check == "CKV_AWS_18" for f in again.findings)
+    assert [c["check_id"] for c in again.skipped] == ["CKV_AWS_21"]
+    sarif = [(tmp_path / name / "checkov.sarif").read_text(encoding="utf-8") for name in ("first", "again")]
+    assert sarif[0] == sarif[1]
+    template.write_text(template.read_text(encoding="utf-8").replace("BucketNam", "BucketName"), encoding="utf-8")
+    changed, scanned_changed = run("changed")
+    assert scanned_changed
+    assert changed.summary["resource_count"] == 1

@@ -21,6 +21,8 @@ page and every edge on a page).
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -268,3 +270,157 @@ def pages(diagram: Diagram) -> list[Diagram]:
     pager = _Pager(diagram)
     out = [pager.overview()] if diagram.overview else []
     return out + [pager.section_page(s) for s in pager.sections]
+
+
+# -- a label nearest its own arrow ------------------------------------------------------------------------
+# Graphviz places an edge's label beside the middle of its edge (`label`: a virtual node there; `xlabel`:
+# after layout, https://graphviz.org/docs/attrs/xlabel/), not checked against the other edges: where
+# several arrows run side by side, a number can end up nearer another arrow than its own. `place_labels`
+# moves each such label to the point beside its own path nearest where Graphviz put it.
+_EDGE_GROUP = re.compile(r'(<g id="[^"]*" class="edge">)(.*?)(</g>)', re.DOTALL)
+_PATH = re.compile(r'<path[^>]* d="([^"]+)"')
+_TEXT = re.compile(r'(<text[^>]* x=")([-\d.]+)(" y=")([-\d.]+)("[^>]*font-size="([\d.]+)"[^>]*>)([^<]*)(</text>)')
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+LABEL_GAP = 4.0  # SVG units between a moved label's centre and its own path
+Point = tuple[float, float]
+
+
+def path_points(d: str) -> list[Point]:
+    """Points along a Graphviz edge path ("M x,y C x1,y1 x2,y2 x3,y3 ..."), each cubic sampled 12 times."""
+    values = [float(v) for v in _NUMBER.findall(d)]
+    coords = list(zip(values[::2], values[1::2], strict=False))
+    if not coords:
+        return []
+    points = [coords[0]]
+    for i in range(1, len(coords) - 2, 3):
+        p0, p1, p2, p3 = coords[i - 1], coords[i], coords[i + 1], coords[i + 2]
+        for step in range(1, 13):
+            t = step / 12
+            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3
+            points.append(
+                (a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1])
+            )
+    return points
+
+
+def distance(point: Point, path: Sequence[Point]) -> float:
+    """Distance from a point to a polyline (inf for an empty one)."""
+    if len(path) == 1:
+        return math.hypot(point[0] - path[0][0], point[1] - path[0][1])
+    best = math.inf
+    for (ax, ay), (bx, by) in itertools.pairwise(path):
+        dx, dy = bx - ax, by - ay
+        length = dx * dx + dy * dy
+        t = 0.0 if length == 0 else max(0.0, min(1.0, ((point[0] - ax) * dx + (point[1] - ay) * dy) / length))
+        best = min(best, math.hypot(point[0] - ax - t * dx, point[1] - ay - t * dy))
+    return best
+
+
+def _edges(svg: str) -> list[tuple[re.Match[str], list[Point], list[re.Match[str]]]]:
+    out = []
+    for group in _EDGE_GROUP.finditer(svg):
+        path = _PATH.search(group.group(2))
+        if path is not None:
+            out.append((group, path_points(path.group(1)), list(_TEXT.finditer(group.group(2)))))
+    return out
+
+
+def _centre(texts: Sequence[re.Match[str]]) -> Point:
+    """The centre of a label's lines (each `<text>` is anchored at its middle, on its baseline)."""
+    xs = [float(t.group(2)) for t in texts]
+    ys = [float(t.group(4)) - float(t.group(6)) / 3 for t in texts]
+    return sum(xs) / len(xs), sum(ys) / len(ys)
+
+
+def misplaced_labels(svg: str) -> list[tuple[str, float, float]]:
+    """Edge labels (each `<text>` of an edge's group) nearer another edge's path than their own:
+    (label, distance to its own path, distance to the nearest other), SVG units."""
+    edges = _edges(svg)
+    wrong = []
+    for index, (_, own, texts) in enumerate(edges):
+        others = [points for i, (_, points, _) in enumerate(edges) if i != index]
+        for text in texts:
+            centre = _centre([text])
+            mine = distance(centre, own)
+            nearest = min((distance(centre, p) for p in others), default=math.inf)
+            if nearest < mine:
+                wrong.append((text.group(7), round(mine, 1), round(nearest, 1)))
+    return wrong
+
+
+Path = tuple[tuple[float, float, float, float], Sequence[Point]]  # (bounding box, points)
+
+
+def _boxed(points: Sequence[Point]) -> Path:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (min(xs), min(ys), max(xs), max(ys)), points
+
+
+def _nearer_other(point: Point, own: Sequence[Point], others: Sequence[Path]) -> bool:
+    """Whether some other path is at least as near `point` as its own (a path whose box is farther
+    than its own path is skipped: the box's distance is a lower bound)."""
+    mine = distance(point, own)
+    for (left, top, right, bottom), points in others:
+        dx = max(left - point[0], 0.0, point[0] - right)
+        dy = max(top - point[1], 0.0, point[1] - bottom)
+        if math.hypot(dx, dy) < mine and distance(point, points) <= mine:
+            return True
+    return False
+
+
+def _fits(dx: float, dy: float, lines: Sequence[Point], own: Sequence[Point], others: Sequence[Path]) -> bool:
+    """Every line of a label, moved by (dx, dy), nearer its own path than any other."""
+    return not any(_nearer_other((x + dx, y + dy), own, others) for x, y in lines)
+
+
+def place_labels(svg: str) -> str:
+    """`svg` with every edge label that is nearer another edge's path than its own moved beside its own
+    path: to the candidate LABEL_GAP units off the path (either side, any sampled point) nearest where
+    Graphviz put it among those nearer its own path than any other. Labels already nearest stay."""
+    edges = _edges(svg)
+    boxed = [_boxed(points) if points else ((0.0, 0.0, 0.0, 0.0), points) for _, points, _ in edges]
+    moves: dict[int, tuple[float, float]] = {}
+    for index, (_, own, texts) in enumerate(edges):
+        if not texts or len(own) < 2:
+            continue
+        others = [path for i, path in enumerate(boxed) if i != index and path[1]]
+        lines = [_centre([t]) for t in texts]
+
+        if _fits(0.0, 0.0, lines, own, others):
+            continue
+        cx, cy = _centre(texts)
+        half = (max(y for _, y in lines) - min(y for _, y in lines)) / 2
+        best: tuple[float, float, float] | None = None
+        for (ax, ay), (bx, by) in itertools.pairwise(own):
+            length = math.hypot(bx - ax, by - ay)
+            if length == 0:
+                continue
+            nx, ny = -(by - ay) / length, (bx - ax) / length
+            mx, my = (ax + bx) / 2, (ay + by) / 2
+            for side in (1, -1):
+                gap = LABEL_GAP + half * abs(ny)
+                tx, ty = mx + side * nx * gap, my + side * ny * gap
+                dx, dy = tx - cx, ty - cy
+                cost = math.hypot(dx, dy)
+                if (best is None or cost < best[0]) and _fits(dx, dy, lines, own, others):
+                    best = (cost, dx, dy)
+        if best is not None:
+            moves[index] = (best[1], best[2])
+    if not moves:
+        return svg
+    out, last = [], 0
+    for index, (group, _, texts) in enumerate(edges):
+        if index not in moves:
+            continue
+        dx, dy = moves[index]
+        body, cursor, moved = group.group(2), 0, []
+        for text in texts:
+            moved.append(body[cursor : text.start()])
+            x, y = float(text.group(2)) + dx, float(text.group(4)) + dy
+            moved.append(f"{text.group(1)}{x:.2f}{text.group(3)}{y:.2f}{text.group(5)}{text.group(7)}{text.group(8)}")
+            cursor = text.end()
+        moved.append(body[cursor:])
+        out += [svg[last : group.start(2)], "".join(moved)]
+        last = group.end(2)
+    out.append(svg[last:])
+    return "".join(out)

@@ -57,7 +57,7 @@ from evidence.diagrams import (
 )
 from evidence.flows import alias_of, grants, key_reference, kms_key
 from evidence.mapping_reasons import MAPPING_REASONS
-from evidence.pages import pages
+from evidence.pages import pages, place_labels
 from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
 from evidence.topology import Topology
 from evidence.workpapers import (
@@ -781,6 +781,8 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
                 (directory / f"{name}.dot.png").replace(directory / f"{name}.png")
                 rendered = directory / f"{name}.dot.svg"
                 built.svg = fix_viewbox(rendered.read_text(encoding="utf-8"))
+                if not built.pages:  # a drawing the report shows: each number nearest its own arrow
+                    built.svg = place_labels(built.svg)
                 (directory / f"{name}.svg").write_text(built.svg, encoding="utf-8")
                 rendered.unlink()
 

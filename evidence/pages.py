@@ -101,15 +101,21 @@ def join_labels(labels: Iterable[str]) -> str:
 
 
 def label_numbers(label: str) -> set[str]:
-    """The single labels a (joined) label stands for: `F12-F14, F2` -> {F12, F13, F14, F2}."""
+    """The single labels a (joined) label stands for: `F12-F14, F2` -> {F12, F13, F14, F2}; a line that
+    is not a list of numbers and ranges is one label ("events (HTTPS, TLS)")."""
     found: set[str] = set()
-    for item in re.split(r",\s*|\n", label):
-        ranged = _RANGE.match(item)
-        if ranged:
-            prefix, start, end = ranged.group(1), int(ranged.group(2)), int(ranged.group(3))
-            found |= {f"{prefix}{n}" for n in range(start, end + 1)}
-        elif item:
-            found.add(item)
+    for line in label.split("\n"):
+        items = re.split(r",\s*", line)
+        if not all(_NUMBERED.match(i) or _RANGE.match(i) for i in items):
+            found.add(line)
+            continue
+        for item in items:
+            ranged = _RANGE.match(item)
+            if ranged:
+                prefix, start, end = ranged.group(1), int(ranged.group(2)), int(ranged.group(3))
+                found |= {f"{prefix}{n}" for n in range(start, end + 1)}
+            else:
+                found.add(item)
     return found
 
 

@@ -130,6 +130,7 @@ def test_a_joined_label_reads_as_the_numbers_it_joins() -> None:
     assert join_labels(["F12", "F13", "F14", "F2", "F15"]) == "F2, F12-F15"
     assert label_numbers("F2, F12-F15") == {"F2", "F12", "F13", "F14", "F15"}
     assert join_labels(["3", "7", ""]) == "3, 7"
+    assert label_numbers(join_labels(["events (HTTPS, TLS)", "encrypts"])) == {"events (HTTPS, TLS)", "encrypts"}
     assert label_numbers(join_labels([str(n) for n in range(1, 30, 2)])) == {str(n) for n in range(1, 30, 2)}
 
 

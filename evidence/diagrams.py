@@ -137,8 +137,8 @@ def _member_lines(members: list[Member]) -> list[str]:
     for kind, names in by_kind.items():
         plural = "s" if len(names) > 1 else ""
         line = f"{kind}{plural}:"
-        for name in names:  # wrapped at 60 characters: a long line is cut in every part of a split diagram
-            if len(line) + len(name) + 2 > 60 and not line.endswith(":"):
+        for name in names:  # wrapped at 44 characters: a wide box widens its whole rank, and the page with it
+            if len(line) + len(name) + 2 > 44 and not line.endswith(":"):
                 lines.append(line + ",")
                 line = name
             else:
@@ -247,7 +247,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             Section(
                 f"{vpc_part}{re.sub(r'[^a-z0-9]+', '-', tier.lower()).strip('-') or f'tier{number}'}",
                 f"{head}" + (f", VPC {vpc_part.rstrip('-')}" if several else ""),
-                "\n".join([head, *(", ".join(cidrs[i : i + 3]) for i in range(0, len(cidrs), 3))]),
+                "\n".join([head, *(", ".join(cidrs[i : i + 2]) for i in range(0, len(cidrs), 2))]),
                 "cde" if _tier_scope(topo, scope, tier) else "summary",
                 tier_cluster.id,
             )
@@ -409,18 +409,22 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
     return diagram
 
 
-TIER_PAGE_NODES = 8  # a tier with more boxes than this is drawn on two pages: subnets and routes, security groups
+# A tier with more boxes than this, security groups among them, is drawn on two pages: its subnets with their
+# routes and gateways, and its security groups (three AZs' application tier was a page and a half wide).
+TIER_PAGE_NODES = 5
 
 
 def _split_large_tiers(diagram: Diagram) -> None:
-    """A tier too large for one printed page (the application tier: its subnets and nine security groups)
-    becomes two sections, its subnets with their routes and gateways, and its security groups."""
+    """A tier too large for one printed page (more than TIER_PAGE_NODES boxes: the application tier's
+    subnets and nine security groups) becomes two sections, its subnets with their routes and gateways,
+    and its security groups."""
     clusters = {c.id: c for c in _all_clusters(diagram.clusters)}
     parents = {inner.id: c.id for c in clusters.values() for inner in c.clusters}
     out: list[Section] = []
     for section in diagram.sections:
         tier = clusters.get(section.cluster)
-        if tier is None or len(tier.nodes) <= TIER_PAGE_NODES:
+        groups = [n for n in tier.nodes if n.startswith("sg")] if tier is not None else []
+        if tier is None or len(tier.nodes) <= TIER_PAGE_NODES or not groups or len(groups) == len(tier.nodes):
             out.append(section)
             continue
         home = parents.get(tier.id)
@@ -1351,7 +1355,8 @@ def _dot_heading(diagram: Diagram, provenance: Sequence[str]) -> str:
         else:
             paired.append(line)
     text = [diagram.title, *([diagram.subtitle] if diagram.subtitle else []), *paired]
-    rows = ['<TR><TD ALIGN="LEFT" BALIGN="LEFT">' + "<BR/>".join(html.escape(t) for t in text) + "</TD></TR>"]
+    # A row a line: lines joined by <BR/> are set closer than a browser's text boxes are high (they overlapped).
+    rows = [f'<TR><TD ALIGN="LEFT">{html.escape(t)}</TD></TR>' for t in text]
     legend = next((c for c in diagram.clusters if c.kind == "legend"), None)
     if legend is not None:
         cells = []
@@ -1376,7 +1381,7 @@ def _dot_heading(diagram: Diagram, provenance: Sequence[str]) -> str:
 def _dot_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str) -> list[str]:
     lines = [
         f"{indent}subgraph {cluster.id} {{",
-        f"{indent}  graph [label={_dot_quote(cluster.label)}, {_DOT_CLUSTER[cluster.kind]}];",
+        f"{indent}  graph [label={_dot_quote(cluster.label)}, fontsize={HEADING_PT}, {_DOT_CLUSTER[cluster.kind]}];",
     ]
     for node_id in cluster.nodes:
         lines.append(indent + _dot_node(nodes[node_id]))

@@ -21,6 +21,7 @@ page and every edge on a page).
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 import re
@@ -32,7 +33,7 @@ LEGEND = "cluster_legend"
 _NUMBERED = re.compile(r"^(\D*?)(\d+)$")
 _RANGE = re.compile(r"^(\D*?)(\d+)-\1(\d+)$")
 PAGE_SPACING = (0.1, 0.22)  # Graphviz nodesep, ranksep (inches) of every page: one printed page each
-PER_LINE = 4  # labels joined on one line of a merged arrow's label
+PER_LINE = 2  # labels joined on one line of a merged arrow's label
 
 
 def _walk(clusters: Iterable[Cluster], path: tuple[Cluster, ...] = ()) -> Iterable[tuple[Cluster, tuple[Cluster, ...]]]:
@@ -119,13 +120,18 @@ def label_numbers(label: str) -> set[str]:
     return found
 
 
-def _merged(edges: Iterable[tuple[str, str, Edge]]) -> list[Edge]:
-    """(source, target, edge) triples as one edge per (source, target, kind), labels joined."""
+KIND_ORDER = ("data", "flow", "key", "log", "route")  # an overview arrow of several kinds is drawn as the first
+
+
+def _merged(edges: Iterable[tuple[str, str, Edge]], *, any_kind: bool = False) -> list[Edge]:
+    """(source, target, edge) triples as one edge per (source, target, kind), labels joined; with
+    `any_kind` (the overview) one edge per (source, target), drawn as its members' first kind in KIND_ORDER."""
     groups: dict[tuple[str, str, str], list[Edge]] = {}
     for source, target, edge in edges:
-        groups.setdefault((source, target, edge.kind), []).append(edge)
+        groups.setdefault((source, target, "" if any_kind else edge.kind), []).append(edge)
     out = []
     for (source, target, kind), members in groups.items():
+        kind = kind or min((e.kind for e in members), key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99)
         refs = tuple(dict.fromkeys(r for e in members for r in e.refs))
         detail = "; ".join(dict.fromkeys(e.detail for e in members if e.detail))
         out.append(
@@ -265,7 +271,7 @@ class _Pager:
             homes,
             "TB",  # a handful of boxes: top to bottom keeps the page narrow
         )
-        page.edges = _merged(triples)
+        page.edges = _merged(triples, any_kind=True)  # parallel arrows of several kinds were printed apart
         return page
 
 
@@ -339,18 +345,18 @@ def _centre(texts: Sequence[re.Match[str]]) -> Point:
 
 
 def misplaced_labels(svg: str) -> list[tuple[str, float, float]]:
-    """Edge labels (each `<text>` of an edge's group) nearer another edge's path than their own:
+    """Edge labels (the centre of the `<text>` lines of an edge's group) nearer another edge's path than their own:
     (label, distance to its own path, distance to the nearest other), SVG units."""
     edges = _edges(svg)
     wrong = []
     for index, (_, own, texts) in enumerate(edges):
         others = [points for i, (_, points, _) in enumerate(edges) if i != index]
-        for text in texts:
-            centre = _centre([text])
+        if texts:
+            centre = _centre(texts)
             mine = distance(centre, own)
             nearest = min((distance(centre, p) for p in others), default=math.inf)
             if nearest < mine:
-                wrong.append((text.group(7), round(mine, 1), round(nearest, 1)))
+                wrong.append((" ".join(t.group(7) for t in texts), round(mine, 1), round(nearest, 1)))
     return wrong
 
 
@@ -379,39 +385,77 @@ def _fits(dx: float, dy: float, lines: Sequence[Point], own: Sequence[Point], ot
     return not any(_nearer_other((x + dx, y + dy), own, others) for x, y in lines)
 
 
+_ANY_TEXT = re.compile(
+    r'<text text-anchor="(\w+)" x="([-\d.]+)" y="([-\d.]+)"[^>]*font-size="([\d.]+)"[^>]*>([^<]*)</text>'
+)
+Box = tuple[float, float, float, float]
+
+
+def _text_box(anchor: str, x: float, y: float, size: float, content: str) -> Box:
+    """A text's box as a browser draws it, about: 0.6 em a character, 0.95 em above the baseline and
+    0.25 em below (Chromium's boxes for Graphviz's Helvetica, which falls back to a wider sans-serif)."""
+    width = 0.6 * size * len(html.unescape(content))
+    left = {"start": x, "end": x - width}.get(anchor, x - width / 2)
+    return left, y - 0.95 * size, left + width, y + 0.25 * size
+
+
+def _overlaps(box: Box, others: Iterable[Box]) -> bool:
+    return any(
+        min(box[2], o[2]) - max(box[0], o[0]) > 0.5 and min(box[3], o[3]) - max(box[1], o[1]) > 0.5 for o in others
+    )
+
+
 def place_labels(svg: str) -> str:
-    """`svg` with every edge label that is nearer another edge's path than its own moved beside its own
-    path: to the candidate LABEL_GAP units off the path (either side, any sampled point) nearest where
-    Graphviz put it among those nearer its own path than any other. Labels already nearest stay."""
+    """`svg` with every edge label that is nearer another edge's path than its own, or printed over
+    another text, moved beside its own path: to the candidate LABEL_GAP units off the path (either side,
+    any sampled point) nearest where Graphviz put it among those nearer its own path than any other and
+    clear of every other text. Labels already so placed stay; one with no such candidate stays too."""
     edges = _edges(svg)
     boxed = [_boxed(points) if points else ((0.0, 0.0, 0.0, 0.0), points) for _, points, _ in edges]
+    own_spans = {(t.start() + g.start(2), t.end() + g.start(2)) for g, _, texts in edges for t in texts}
+    fixed = [
+        _text_box(m.group(1), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5))
+        for m in _ANY_TEXT.finditer(svg)
+        if (m.start(), m.end()) not in own_spans
+    ]
+    labels: dict[int, list[Box]] = {}
+    for index, (_, _, texts) in enumerate(edges):
+        labels[index] = [
+            _text_box("middle", float(t.group(2)), float(t.group(4)), float(t.group(6)), t.group(7)) for t in texts
+        ]
     moves: dict[int, tuple[float, float]] = {}
     for index, (_, own, texts) in enumerate(edges):
         if not texts or len(own) < 2:
             continue
         others = [path for i, path in enumerate(boxed) if i != index and path[1]]
-        lines = [_centre([t]) for t in texts]
+        lines = [_centre(texts)]  # a label's position: the centre of its lines
+        around = fixed + [b for i, boxes in labels.items() if i != index for b in boxes]
 
-        if _fits(0.0, 0.0, lines, own, others):
+        def clear(dx: float, dy: float, index: int = index, around: list[Box] = around) -> bool:
+            return not any(_overlaps((b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy), around) for b in labels[index])
+
+        if _fits(0.0, 0.0, lines, own, others) and clear(0.0, 0.0):
             continue
         cx, cy = _centre(texts)
-        half = (max(y for _, y in lines) - min(y for _, y in lines)) / 2
+        half = (max(b[3] for b in labels[index]) - min(b[1] for b in labels[index])) / 2
+        wide = max(b[2] - b[0] for b in labels[index]) / 2
         best: tuple[float, float, float] | None = None
         for (ax, ay), (bx, by) in itertools.pairwise(own):
             length = math.hypot(bx - ax, by - ay)
             if length == 0:
                 continue
             nx, ny = -(by - ay) / length, (bx - ax) / length
-            mx, my = (ax + bx) / 2, (ay + by) / 2
-            for side in (1, -1):
-                gap = LABEL_GAP + half * abs(ny)
+            for share, side, extra in itertools.product((0.5,), (1, -1), (0.0, 2 * LABEL_GAP)):
+                mx, my = ax + share * (bx - ax), ay + share * (by - ay)
+                gap = LABEL_GAP + extra + half * abs(ny) + wide * abs(nx)
                 tx, ty = mx + side * nx * gap, my + side * ny * gap
                 dx, dy = tx - cx, ty - cy
                 cost = math.hypot(dx, dy)
-                if (best is None or cost < best[0]) and _fits(dx, dy, lines, own, others):
+                if (best is None or cost < best[0]) and clear(dx, dy) and _fits(dx, dy, lines, own, others):
                     best = (cost, dx, dy)
         if best is not None:
             moves[index] = (best[1], best[2])
+            labels[index] = [(b[0] + best[1], b[1] + best[2], b[2] + best[1], b[3] + best[2]) for b in labels[index]]
     if not moves:
         return svg
     out, last = [], 0

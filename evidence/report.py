@@ -746,15 +746,15 @@ def build_diagrams(
 
 
 def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callable[[], None]:
-    """Write .mmd and .dot; with `dot` on PATH, start rendering SVG and PNG of every drawing, one `dot`
-    process per diagram and its pages (`dot -O` renders several files in one process: 5 processes
-    where one a file took 39, each a fork of this process).
+    """Write .mmd and .dot; with `dot` on PATH, start rendering SVG and PNG of every drawing (each
+    diagram's whole drawing and its pages) at once.
 
     Returns a function that waits for the renders and records their files (call it before reading
     `svg`); raises RuntimeError there when `dot` fails on a diagram.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    for built in every_drawing(diagrams):
+    drawings = every_drawing(diagrams)
+    for built in drawings:
         name = built.diagram.name
         (directory / f"{name}.mmd").write_text(built.mermaid, encoding="utf-8")
         (directory / f"{name}.dot").write_text(built.dot, encoding="utf-8")
@@ -763,28 +763,23 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
     if dot is None:
         return lambda: None
     running = []
-    for family in diagrams:
-        drawings = every_drawing([family])
-        command = [dot, "-Tsvg", "-Tpng", "-O", *(f"{d.diagram.name}.dot" for d in drawings)]
-        running.append((drawings, subprocess.Popen(command, cwd=directory, stderr=subprocess.PIPE)))  # noqa: S603
-        for built in drawings:
-            built.files += [f"{DIAGRAM_DIR}/{built.diagram.name}.svg", f"{DIAGRAM_DIR}/{built.diagram.name}.png"]
+    for built in drawings:
+        name = built.diagram.name
+        command = [dot, "-Tsvg", "-o", f"{name}.svg", "-Tpng", "-o", f"{name}.png", f"{name}.dot"]
+        running.append((built, subprocess.Popen(command, cwd=directory, stderr=subprocess.PIPE)))  # noqa: S603
+        built.files += [f"{DIAGRAM_DIR}/{name}.svg", f"{DIAGRAM_DIR}/{name}.png"]
 
     def wait() -> None:
-        for drawings, process in running:
+        for built, process in running:
             _, err = process.communicate()
             if process.returncode != 0:
                 message = err.decode(errors="replace").strip()
-                raise RuntimeError(f"dot failed on {drawings[0].diagram.name}.dot or its pages: {message}")
-            for built in drawings:
-                name = built.diagram.name
-                (directory / f"{name}.dot.png").replace(directory / f"{name}.png")
-                rendered = directory / f"{name}.dot.svg"
-                built.svg = fix_viewbox(rendered.read_text(encoding="utf-8"))
-                if not built.pages:  # a drawing the report shows: each number nearest its own arrow
-                    built.svg = place_labels(built.svg)
-                (directory / f"{name}.svg").write_text(built.svg, encoding="utf-8")
-                rendered.unlink()
+                raise RuntimeError(f"dot failed on {built.diagram.name}.dot: {message}")
+            path = directory / f"{built.diagram.name}.svg"
+            built.svg = fix_viewbox(path.read_text(encoding="utf-8"))
+            if not built.pages:  # a drawing the report shows: each number nearest its own arrow
+                built.svg = place_labels(built.svg)
+            path.write_text(built.svg, encoding="utf-8")
 
     return wait
 
@@ -1226,13 +1221,11 @@ def _figure(built: DiagramFiles) -> str:
             else ""
         )
         # A part taller than PRINT_ASPECT of its width is drawn at most as wide as keeps it PRINT_ASPECT of
-        # the page high, so it fits a printed page (svg_bands keeps its smallest text legible at that width).
+        # the page high, so it fits a printed page (svg_bands keeps its smallest text legible at that width);
+        # and never larger than 1 px a unit: enlarged, the lines of a box's label overlapped in the browser.
         anchor = f'<span id="{built.diagram.name}"></span>' if number == 1 else ""  # the overview's links land here
-        capped = (
-            f' style="max-width: {PAGE_PX * PRINT_ASPECT * width / height:.0f}px"'
-            if height > width * PRINT_ASPECT
-            else ""
-        )
+        widest = min(width, PAGE_PX * PRINT_ASPECT * width / height)
+        capped = f' style="max-width: {widest:.0f}px"' if widest < PAGE_PX * 1.3 else ""
         figures.append(
             f'{anchor}<figure class="diagram" data-diagram="{built.diagram.name}">{caption}'
             f'<svg viewBox="{x:g} {y:g} {width:g} {height:g}" preserveAspectRatio="xMinYMin meet"{capped}'

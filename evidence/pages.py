@@ -360,24 +360,36 @@ def misplaced_labels(svg: str) -> list[tuple[str, float, float]]:
     return wrong
 
 
-Path = tuple[tuple[float, float, float, float], Sequence[Point]]  # (bounding box, points)
+Chunk = tuple[tuple[float, float, float, float], Sequence[Point]]  # (bounding box, points) of a stretch
+Path = list[Chunk]
+CHUNK = 12  # points a stretch: one cubic of a Graphviz path
 
 
 def _boxed(points: Sequence[Point]) -> Path:
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    return (min(xs), min(ys), max(xs), max(ys)), points
+    """A path as stretches of CHUNK segments, each with its bounding box (they share their end points)."""
+    chunks = []
+    for start in range(0, max(len(points) - 1, 1), CHUNK):
+        part = points[start : start + CHUNK + 1]
+        xs, ys = [p[0] for p in part], [p[1] for p in part]
+        chunks.append(((min(xs), min(ys), max(xs), max(ys)), part))
+    return chunks
+
+
+def _near(point: Point, path: Path, limit: float) -> bool:
+    """Whether `path` comes within `limit` of `point` (a stretch whose box is farther is skipped:
+    the box's distance is a lower bound of the stretch's)."""
+    for (left, top, right, bottom), points in path:
+        dx = max(left - point[0], 0.0, point[0] - right)
+        dy = max(top - point[1], 0.0, point[1] - bottom)
+        if math.hypot(dx, dy) <= limit and distance(point, points) <= limit:
+            return True
+    return False
 
 
 def _nearer_other(point: Point, own: Sequence[Point], others: Sequence[Path]) -> bool:
-    """Whether some other path is at least as near `point` as its own (a path whose box is farther
-    than its own path is skipped: the box's distance is a lower bound)."""
+    """Whether some other path is at least as near `point` as its own."""
     mine = distance(point, own)
-    for (left, top, right, bottom), points in others:
-        dx = max(left - point[0], 0.0, point[0] - right)
-        dy = max(top - point[1], 0.0, point[1] - bottom)
-        if math.hypot(dx, dy) < mine and distance(point, points) <= mine:
-            return True
-    return False
+    return any(_near(point, path, mine) for path in others)
 
 
 def _fits(dx: float, dy: float, lines: Sequence[Point], own: Sequence[Point], others: Sequence[Path]) -> bool:
@@ -411,7 +423,7 @@ def place_labels(svg: str) -> str:
     any sampled point) nearest where Graphviz put it among those nearer its own path than any other and
     clear of every other text. Labels already so placed stay; one with no such candidate stays too."""
     edges = _edges(svg)
-    boxed = [_boxed(points) if points else ((0.0, 0.0, 0.0, 0.0), points) for _, points, _ in edges]
+    boxed = [_boxed(points) for _, points, _ in edges]
     own_spans = {(t.start() + g.start(2), t.end() + g.start(2)) for g, _, texts in edges for t in texts}
     fixed = [
         _text_box(m.group(1), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5))
@@ -427,14 +439,21 @@ def place_labels(svg: str) -> str:
     for index, (_, own, texts) in enumerate(edges):
         if not texts or len(own) < 2:
             continue
-        others = [path for i, path in enumerate(boxed) if i != index and path[1]]
+        others = [path for i, path in enumerate(boxed) if i != index and edges[i][1]]
         lines = [_centre(texts)]  # a label's position: the centre of its lines
-        around = fixed + [b for i, boxes in labels.items() if i != index for b in boxes]
+        everything = fixed + [b for i, boxes in labels.items() if i != index for b in boxes]
+        # Only texts a candidate could reach: within its label's size and the gaps of its own path's box.
+        reach = 3 * LABEL_GAP + max(b[2] - b[0] + b[3] - b[1] for b in labels[index])
+        xs, ys = [p[0] for p in own], [p[1] for p in own]
+        region = (min(xs) - reach, min(ys) - reach, max(xs) + reach, max(ys) + reach)
+        around = [
+            b for b in everything if b[2] >= region[0] and b[0] <= region[2] and b[3] >= region[1] and b[1] <= region[3]
+        ]
 
         def clear(dx: float, dy: float, index: int = index, around: list[Box] = around) -> bool:
             return not any(_overlaps((b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy), around) for b in labels[index])
 
-        if _fits(0.0, 0.0, lines, own, others) and clear(0.0, 0.0):
+        if _fits(0.0, 0.0, lines, own, others) and not any(_overlaps(b, everything) for b in labels[index]):
             continue
         cx, cy = _centre(texts)
         half = (max(b[3] for b in labels[index]) - min(b[1] for b in labels[index])) / 2

@@ -82,9 +82,10 @@ def _models(synthesized: Synthesized, delivered: Delivered, three_az: TemplateMo
     return {"default": TemplateModel.from_assembly(synthesized.outdir), **_stages(delivered), "three-az": three_az}
 
 
-def _full_drawings(model: TemplateModel) -> list[Diagram]:
+def _full_drawings(model: TemplateModel, assembly: Path | None = None) -> list[Diagram]:
+    """The whole drawings; with `assembly`, the security services' deployment path (its bootstrap roles) too."""
     topology = Topology(model)
-    return [built.diagram for built in build_diagrams(model, topology, (), ScopeModel(model, topology))]
+    return [built.diagram for built in build_diagrams(model, topology, (), ScopeModel(model, topology), assembly)]
 
 
 def _check_coverage(full: Diagram) -> None:
@@ -267,11 +268,11 @@ def test_the_label_check_finds_a_label_printed_beside_another_arrow() -> None:
 def test_each_flow_and_hop_number_is_nearest_its_own_arrow(synthesized: Synthesized, written: Path) -> None:
     """On every page the report embeds, as the synth wrote it (evidence.pages.place_labels moved the
     labels Graphviz put nearer another arrow); checked here by this module's own geometry."""
-    model = TemplateModel.from_assembly(synthesized.outdir)
+    model = TemplateModel.from_assembly(written.parent)
     directory = written / DIAGRAM_DIR
     checked = 0
     wrong = {}
-    for full in _full_drawings(model):
+    for full in _full_drawings(model, written.parent):
         for page in pages(full):
             svg = (directory / f"{page.name}.svg").read_text(encoding="utf-8")
             checked += len(_EDGE.findall(svg))
@@ -286,8 +287,8 @@ def test_each_flow_and_hop_number_is_nearest_its_own_arrow(synthesized: Synthesi
 
 def test_the_report_lists_every_page_and_the_full_drawings(synthesized: Synthesized, written: Path) -> None:
     report = (written / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
-    model = TemplateModel.from_assembly(synthesized.outdir)
-    for full in _full_drawings(model):
+    model = TemplateModel.from_assembly(written.parent)
+    for full in _full_drawings(model, written.parent):
         for page in pages(full):
             assert f"#### {page.subtitle}" in report, page.name
             assert f"[{page.name}.mmd]({DIAGRAM_DIR}/{page.name}.mmd)" in report

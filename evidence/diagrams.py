@@ -1378,10 +1378,19 @@ def _dot_heading(diagram: Diagram, provenance: Sequence[str]) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
 
+def _cluster_label(label: str) -> str:
+    """A cluster's label; of several lines, a table row a line (lines set by "\\n" overprinted in the browser)."""
+    if "\n" not in label:
+        return _dot_quote(label)
+    rows = "".join(f"<TR><TD>{html.escape(line)}</TD></TR>" for line in label.split("\n"))
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>>'
+
+
 def _dot_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str) -> list[str]:
     lines = [
         f"{indent}subgraph {cluster.id} {{",
-        f"{indent}  graph [label={_dot_quote(cluster.label)}, fontsize={HEADING_PT}, {_DOT_CLUSTER[cluster.kind]}];",
+        f"{indent}  graph [label={_cluster_label(cluster.label)}, fontsize={HEADING_PT},"
+        f" {_DOT_CLUSTER[cluster.kind]}];",
     ]
     for node_id in cluster.nodes:
         lines.append(indent + _dot_node(nodes[node_id]))

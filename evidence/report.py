@@ -1157,6 +1157,7 @@ def fix_viewbox(svg: str) -> str:
     return svg[: box.start()] + fixed + svg[box.end() :]
 
 
+MAX_PX_PER_UNIT = 0.85  # drawn larger, the lines of a box's label overlapped in the browser (as at 1,400 px)
 # A printed part must fit one A4 landscape page (12 mm margins: 273 x 186 mm) with its caption and
 # frame: at most this height per unit of width (186 / 273 = 0.68, less ~45 px of caption and padding).
 PRINT_ASPECT = 0.62
@@ -1222,9 +1223,9 @@ def _figure(built: DiagramFiles) -> str:
         )
         # A part taller than PRINT_ASPECT of its width is drawn at most as wide as keeps it PRINT_ASPECT of
         # the page high, so it fits a printed page (svg_bands keeps its smallest text legible at that width);
-        # and never larger than 1 px a unit: enlarged, the lines of a box's label overlapped in the browser.
+        # and never larger than MAX_PX_PER_UNIT.
         anchor = f'<span id="{built.diagram.name}"></span>' if number == 1 else ""  # the overview's links land here
-        widest = min(width, PAGE_PX * PRINT_ASPECT * width / height)
+        widest = min(width * MAX_PX_PER_UNIT, PAGE_PX * PRINT_ASPECT * width / height)
         capped = f' style="max-width: {widest:.0f}px"' if widest < PAGE_PX * 1.3 else ""
         figures.append(
             f'{anchor}<figure class="diagram" data-diagram="{built.diagram.name}">{caption}'

@@ -59,6 +59,8 @@ class Node:
     kind: str = "resource"  # styling class: resource, cde, internet, gateway, acl, key, log, flowless
     rows: tuple[tuple[str, str], ...] = ()  # (row text, template reference) for table nodes (ACLs)
     resource: tuple[str, str] | None = None  # (stack, logical id) a scope-shaded node draws (ScopeModel.kind_of)
+    section: str = ""  # the page (Section.key) the node is drawn on when the diagram is split (evidence.pages)
+    link: str = ""  # a page summary node: the name of the page it stands for (an anchor in the HTML)
 
 
 @dataclass
@@ -82,6 +84,22 @@ class Cluster:
     clusters: list[Cluster] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Section:
+    """One page of a split diagram: `key` names the page (`<diagram>-<key>`), `title` heads it,
+    `summary` is the label of the one node that stands for the whole page on every other page
+    (a tier's name and CIDRs), `kind` that node's shading, `cluster` the id of the cluster whose
+    nodes belong to the page ("" where nodes name their section themselves)."""
+
+    key: str
+    title: str
+    summary: str
+    kind: str = "summary"
+    cluster: str = ""
+    home: str | None = None  # the cluster its summary node is drawn in (None: the one `cluster` sits in)
+    rankdir: str = ""  # the page's Graphviz rankdir where it differs from the full drawing's
+
+
 @dataclass
 class Diagram:
     name: str
@@ -94,6 +112,10 @@ class Diagram:
     rankdir: str = "TB"
     spacing: tuple[float, float] = (0.25, 0.5)  # Graphviz nodesep, ranksep (inches)
     xlabels: bool = False  # print each edge's label beside its arrow (DOT xlabel), adding no rank
+    sections: list[Section] = field(default_factory=list)  # its pages, in reading order (evidence.pages)
+    subtitle: str = ""  # a page's line under the title ("Page 2 of 7: Application tier ...")
+    page_of: str = ""  # a page: the name of the full drawing it is a page of
+    overview: str = ""  # the overview page's title ("" for none)
 
     def add(self, node: Node, cluster: Cluster | None = None) -> str:
         if node.id not in self.nodes:
@@ -117,8 +139,8 @@ def _member_lines(members: list[Member]) -> list[str]:
     for kind, names in by_kind.items():
         plural = "s" if len(names) > 1 else ""
         line = f"{kind}{plural}:"
-        for name in names:  # wrapped at 60 characters: a long line is cut in every part of a split diagram
-            if len(line) + len(name) + 2 > 60 and not line.endswith(":"):
+        for name in names:  # wrapped at 44 characters: a wide box widens its whole rank, and the page with it
+            if len(line) + len(name) + 2 > 44 and not line.endswith(":"):
                 lines.append(line + ",")
                 line = name
             else:
@@ -217,6 +239,31 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             (cde.clusters if why else vpc_cluster.clusters).append(tier_cluster)
         if cde.clusters:
             vpc_cluster.clusters.append(cde)
+    # One page per tier (evidence.pages): the tier's name and CIDRs stand for it on every other page.
+    several = len(topo.vpcs) > 1
+    for number, ((vpc_key, tier), tier_cluster) in enumerate(tier_clusters.items()):
+        vpc_part = f"vpc{[v.key for v in topo.vpcs].index(vpc_key) + 1}-" if several else ""
+        cidrs = [s.cidr for s in topo.tier_subnets(tier) if s.vpc is not None and s.vpc.key == vpc_key and s.cidr]
+        head = tier_cluster.label.split("\n")[0]
+        diagram.sections.append(
+            Section(
+                f"{vpc_part}{re.sub(r'[^a-z0-9]+', '-', tier.lower()).strip('-') or f'tier{number}'}",
+                f"{head}" + (f", VPC {vpc_part.rstrip('-')}" if several else ""),
+                "\n".join([head, *(", ".join(cidrs[i : i + 2]) for i in range(0, len(cidrs), 2))]),
+                "cde" if _tier_scope(topo, scope, tier) else "summary",
+                tier_cluster.id,
+            )
+        )
+    diagram.sections.append(
+        Section(
+            "internet",
+            "Internet and AWS public endpoints",
+            "Internet and AWS public endpoints",
+            "internet",
+            internet.id,
+        )
+    )
+    diagram.overview = "tiers, the flows between them and the CDE boundary"
 
     # Subnets, one node per AZ. The NACLs' entries are not drawn (their tables made every region's
     # diagram several pages wide): each tier's label names its NACL and how many entries it holds, and
@@ -359,8 +406,46 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             diagram.edges.append(Edge(waf, group_nodes[group.key], "inspects every HTTPS request", "flow"))
     for number, flow in enumerate((e for e in diagram.edges if e.kind == "flow"), start=1):
         flow.detail, flow.label = flow.label, f"F{number}"
+    _split_large_tiers(diagram)
     _legend(diagram, flows=False)
     return diagram
+
+
+# A tier with more boxes than this, security groups among them, is drawn on two pages: its subnets with their
+# routes and gateways, and its security groups (three AZs' application tier was a page and a half wide).
+TIER_PAGE_NODES = 5
+
+
+def _split_large_tiers(diagram: Diagram) -> None:
+    """A tier too large for one printed page (more than TIER_PAGE_NODES boxes: the application tier's
+    subnets and nine security groups) becomes two sections, its subnets with their routes and gateways,
+    and its security groups."""
+    clusters = {c.id: c for c in _all_clusters(diagram.clusters)}
+    parents = {inner.id: c.id for c in clusters.values() for inner in c.clusters}
+    out: list[Section] = []
+    for section in diagram.sections:
+        tier = clusters.get(section.cluster)
+        groups = [n for n in tier.nodes if n.startswith("sg")] if tier is not None else []
+        if tier is None or len(tier.nodes) <= TIER_PAGE_NODES or not groups or len(groups) == len(tier.nodes):
+            out.append(section)
+            continue
+        home = parents.get(tier.id)
+        for suffix, what, test in (
+            ("subnets", "subnets, routes and gateways", lambda n: not n.startswith("sg")),
+            ("security-groups", "security groups and their flows", lambda n: n.startswith("sg")),
+        ):
+            key = f"{section.key}-{suffix}"
+            for node_id in tier.nodes:
+                if test(node_id):
+                    diagram.nodes[node_id].section = key
+            out.append(Section(key, f"{section.title}: {what}", f"{section.summary}\n({what})", section.kind, "", home))
+    diagram.sections[:] = out
+
+
+def _all_clusters(clusters: Iterable[Cluster]) -> Iterable[Cluster]:
+    for cluster in clusters:
+        yield cluster
+        yield from _all_clusters(cluster.clusters)
 
 
 def _short_target(label: str) -> str:
@@ -404,6 +489,56 @@ def _firewall_cluster(
 
 
 # -- the cardholder-data-flow diagram (1.2.4) ------------------------------------------------------
+# Its pages (evidence.pages), by stage of the flow: each node's stage from its resource type.
+FLOW_PAGES = (
+    ("entry", "entry: caller, WAF and load balancer", "Entry\ncaller, WAF, load balancer"),
+    (
+        "functions",
+        "the vault's functions, their callers, schedule and deploy triggers",
+        "Vault functions\nand their callers",
+    ),
+    ("keys", "KMS keys and Secrets Manager secrets", "Keys and secrets\nKMS, Secrets Manager"),
+    ("database", "proxy, database, backups and Performance Insights", "Database\nproxy, RDS, backups"),
+    ("function-logs", "the functions' logs and traces", "Function logs\nand traces"),
+    ("logs", "where the other logs end: edge, network and database", "Other logs\nedge, network, database"),
+)
+FLOW_STAGES = {
+    "AWS::WAFv2::WebACL": "entry",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "entry",
+    "AWS::Lambda::Function": "functions",
+    "AWS::CloudFormation::CustomResource": "functions",
+    "AWS::KMS::Key": "keys",
+    "AWS::SecretsManager::Secret": "keys",
+    "AWS::RDS::DBProxy": "database",
+    "AWS::RDS::DBInstance": "database",
+    "AWS::RDS::DBCluster": "database",
+    "AWS::Logs::LogGroup": "logs",
+    "AWS::S3::Bucket": "logs",
+    "AWS::EC2::VPC": "logs",
+}  # any other node: the stage it has most hops to (evidence.pages)
+# The security-services diagram's pages, by family: each node's from its resource type.
+SERVICE_PAGES = (
+    ("audit", "the audit chain: trail, log groups, archive and replica", "Audit chain\ntrail, logs, archive"),
+    ("detection", "detection and alerting: GuardDuty, Security Hub, Config, alarms", "Detection and alerting"),
+    ("keys", "every KMS key and what it encrypts", "KMS keys"),
+    ("access", "operator and break-glass access paths", "Operator and break-glass access"),
+    ("deployment", "the deployment path: CDK bootstrap roles", "Deployment path\nCDK bootstrap roles"),
+)
+SERVICE_FAMILIES = {
+    "AWS::CloudTrail::Trail": "audit",
+    "AWS::Logs::LogGroup": "audit",
+    "AWS::S3::Bucket": "audit",
+    "AWS::GuardDuty::Detector": "detection",
+    "AWS::SecurityHub::Hub": "detection",
+    "AWS::SecurityHub::FindingAggregator": "detection",
+    "AWS::Events::Rule": "detection",
+    "AWS::SNS::Topic": "detection",
+    "AWS::Config::ConfigurationRecorder": "detection",
+    "AWS::KMS::Key": "keys",
+    "AWS::IAM::Role": "access",
+}
+
+
 def _alias(model: TemplateModel, key: Resource) -> str:
     for alias in model.resources("AWS::KMS::Alias"):
         if any(t.key == key.key for t in model.references(alias.stack, alias.prop("TargetKeyId"))):
@@ -541,15 +676,19 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     connected = Cluster("cluster_connected", "Connected-to / security-impacting", "connected")
     diagram.clusters += [outside, cde, connected]
     client = diagram.add(
-        Node("client", "Payment API caller\n(mTLS client certificate; card-not-present API)", "out"), outside
+        Node("client", "Payment API caller\n(mTLS client certificate; card-not-present API)", "out", section="entry"),
+        outside,
     )
     nodes: dict[tuple[str, str], str] = {}
 
-    def node_for(resource: Resource, label: str) -> str:
+    def node_for(resource: Resource, label: str, section: str = "") -> str:
         if resource.key not in nodes:
             kind = scope.kind_of(resource)
             cluster = {"cde": cde, "connected": connected}.get(kind, outside)
-            nodes[resource.key] = diagram.add(Node(ids("n"), label, kind, resource=resource.key), cluster)
+            node = Node(
+                ids("n"), label, kind, resource=resource.key, section=section or FLOW_STAGES.get(resource.type, "")
+            )
+            nodes[resource.key] = diagram.add(node, cluster)
         return nodes[resource.key]
 
     def edge(
@@ -571,12 +710,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         kind = f", {spec}" if isinstance(spec, str) and spec != "SYMMETRIC_DEFAULT" else ""
         return node_for(key, f"KMS key {alias_of(model, key)}\n{rotation}{kind}")
 
-    def log_node(group: Resource, what: str) -> str:
+    def log_node(group: Resource, what: str, section: str = "logs") -> str:
         name = group.prop("LogGroupName")
         title = str(name) if isinstance(name, str) else display_name(group)
         days = group.prop("RetentionInDays")
         kept = f"kept {days} days" if days else "no retention set"
-        return node_for(group, f"CloudWatch Logs: {what}\n{title}\n{kept}")
+        return node_for(group, f"CloudWatch Logs: {what}\n{title}\n{kept}", section)
 
     def protect(store_node: str, key: Resource | None, what: str) -> None:
         if key is not None:
@@ -707,7 +846,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 rotation_node = nodes.setdefault(
                     res.key,
                     diagram.add(
-                        Node(ids("n"), f"Secrets Manager hosted rotation\n{name}\n(created by the transform)", "out"),
+                        Node(
+                            ids("n"),
+                            f"Secrets Manager hosted rotation\n{name}\n(created by the transform)",
+                            "out",
+                            section="database",
+                        ),
                         outside,
                     ),
                 )
@@ -788,6 +932,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                             ids("n"),
                             f"Caller role\n{caller.rsplit(':', 1)[-1]}\n(outside the templates: unverified)",
                             "out",
+                            section="functions",
                         ),
                         outside,
                     ),
@@ -804,7 +949,9 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         for expression in schedules(model, fn):
             timer = nodes.setdefault(
                 ("schedule", expression + fn.logical_id),
-                diagram.add(Node(ids("n"), f"EventBridge schedule\n{expression}", "connected"), connected),
+                diagram.add(
+                    Node(ids("n"), f"EventBridge schedule\n{expression}", "connected", section="functions"), connected
+                ),
             )
             edge(
                 timer,
@@ -867,7 +1014,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         if group is not None:
             edge(
                 fn_node,
-                log_node(group, f"{display_name(fn)} logs (no PAN)"),
+                log_node(group, f"{display_name(fn)} logs (no PAN)", "function-logs"),
                 "log",
                 "function logs",
                 _endpoint_port(topo, "logs"),
@@ -879,7 +1026,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 # X-Ray always encrypts traces at rest ("Data protection in AWS X-Ray", X-Ray Developer Guide);
                 # the templates set neither its key nor its retention.
                 nodes[("xray", topo.region)] = diagram.add(
-                    Node(ids("n"), "AWS X-Ray: trace segments\nkept by X-Ray (retention not set here)", "connected"),
+                    Node(
+                        ids("n"),
+                        "AWS X-Ray: trace segments\nkept by X-Ray (retention not set here)",
+                        "connected",
+                        section="function-logs",
+                    ),
                     connected,
                 )
                 diagram.stores.append(
@@ -942,7 +1094,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         backups = nodes.setdefault(
             ("backups", db.logical_id + db.stack),
             diagram.add(
-                Node(ids("n"), f"Automated backups and snapshots\nretention {days} days ({kept})", scope.kind_of(db)),
+                Node(
+                    ids("n"),
+                    f"Automated backups and snapshots\nretention {days} days ({kept})",
+                    scope.kind_of(db),
+                    section="database",
+                ),
                 cde if scope.kind_of(db) == "cde" else connected,
             ),
         )
@@ -980,7 +1137,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             insights = nodes.setdefault(
                 ("insights", db.logical_id + db.stack),
                 diagram.add(  # may hold the ciphertext the statements carry: scoped like the database
-                    Node(ids("n"), f"Performance Insights\n{display_name(db)}, kept {days} days", scope.kind_of(db)),
+                    Node(
+                        ids("n"),
+                        f"Performance Insights\n{display_name(db)}, kept {days} days",
+                        scope.kind_of(db),
+                        section="database",
+                    ),
                     cde if scope.kind_of(db) == "cde" else connected,
                 ),
             )
@@ -1075,6 +1237,8 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     # label overprints another however many hops a region has.
     for number, hop in enumerate(diagram.edges, start=1):
         hop.detail, hop.label = hop.label, str(number)
+    diagram.sections = [Section(key, title, summary, "summary") for key, title, summary in FLOW_PAGES]
+    diagram.overview = "the stages of the flow, card data from its entry to its final disposition"
     _legend(diagram, flows=True)
     return diagram
 
@@ -1149,6 +1313,7 @@ _DOT_STYLE = {
     "connected": 'fillcolor="#fff3d6", color="#b7791f"',
     "out": 'fillcolor="#f2f2f2", color="#777777", style="rounded,filled,dashed"',
     "note": 'shape=note, fillcolor="#ffffff", color="#999999"',
+    "summary": 'fillcolor="#ffffff", color="#555555"',
 }
 _DOT_EDGE = {
     "flow": 'color="#1f5fa8", fontcolor="#1f5fa8", penwidth=1.6',
@@ -1182,13 +1347,64 @@ def _dot_node(node: Node) -> str:
         head = f'<TR><TD BGCOLOR="#e0e0e0"><B>{html.escape(node.label)}</B></TD></TR>'
         table = f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{head}{rows}</TABLE>'
         return f'  {node.id} [shape=plain, style=solid, fillcolor="#ffffff", label=<{table}>];'
-    return f"  {node.id} [label={_dot_quote(node.label)}, {_DOT_STYLE.get(node.kind, '')}];"
+    style = _DOT_STYLE.get(node.kind, "")
+    if node.link:  # a page's summary node: dashed and heavier, linked to its page (an anchor in the HTML)
+        style = re.sub(r',?\s*style="[^"]*"', "", style) + ', style="rounded,filled,dashed", penwidth=2,'
+        style += f" URL={_dot_quote('#' + node.link)}, target=_top, tooltip={_dot_quote('page ' + node.link)}"
+    return f"  {node.id} [label={_dot_quote(node.label)}, {style.lstrip(', ')}];"
+
+
+_COLOR = re.compile(r'(fill)?color="([^"]*)"')
+
+
+def _dot_heading(diagram: Diagram, provenance: Sequence[str]) -> str:
+    """The graph's label, an HTML-like table: title, page line and provenance left-justified (provenance
+    lines paired while the line stays HEADING_LINE characters short), then the legend's entries side by
+    side, each shaded as the nodes it explains. As a cluster of its own the legend took a rank per
+    entry (or a column a page high); the old centred 16 pt block took a quarter of every printed page."""
+    paired: list[str] = []
+    for line in provenance:
+        if paired and len(paired[-1]) + len(line) + 2 <= HEADING_LINE:
+            paired[-1] += f"; {line}"
+        else:
+            paired.append(line)
+    text = [diagram.title, *([diagram.subtitle] if diagram.subtitle else []), *paired]
+    # A row a line: lines joined by <BR/> are set closer than a browser's text boxes are high (they overlapped).
+    rows = [f'<TR><TD ALIGN="LEFT">{html.escape(t)}</TD></TR>' for t in text]
+    legend = next((c for c in diagram.clusters if c.kind == "legend"), None)
+    if legend is not None:
+        cells = []
+        for node_id in legend.nodes:
+            node = diagram.nodes[node_id]
+            colors = {
+                "fill" if fill else "line": value for fill, value in _COLOR.findall(_DOT_STYLE.get(node.kind, ""))
+            }
+            label = "<BR/>".join(html.escape(line) for line in node.label.split("\n"))
+            cells.append(
+                f'<TD BGCOLOR="{colors.get("fill", "#ffffff")}" COLOR="{colors.get("line", "#555555")}">'
+                f'<FONT POINT-SIZE="10">{label}</FONT></TD>'
+            )
+        inner = "".join(cells)
+        rows.append(
+            f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
+            f"<TR><TD>{html.escape(legend.label)}:</TD>{inner}</TR></TABLE></TD></TR>"
+        )
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
+
+
+def _cluster_label(label: str) -> str:
+    """A cluster's label; of several lines, a table row a line (lines set by "\\n" overprinted in the browser)."""
+    if "\n" not in label:
+        return _dot_quote(label)
+    rows = "".join(f"<TR><TD>{html.escape(line)}</TD></TR>" for line in label.split("\n"))
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>>'
 
 
 def _dot_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str) -> list[str]:
     lines = [
         f"{indent}subgraph {cluster.id} {{",
-        f"{indent}  graph [label={_dot_quote(cluster.label)}, {_DOT_CLUSTER[cluster.kind]}];",
+        f"{indent}  graph [label={_cluster_label(cluster.label)}, fontsize={HEADING_PT},"
+        f" {_DOT_CLUSTER[cluster.kind]}];",
     ]
     for node_id in cluster.nodes:
         lines.append(indent + _dot_node(nodes[node_id]))
@@ -1206,17 +1422,22 @@ def _clustered(clusters: Iterable[Cluster]) -> set[str]:
     return found
 
 
+EDGE_PT = 10  # edge labels, as the nodes' text: at 9 pt they set how small every page had to be drawn
+HEADING_PT = 12  # the title and provenance block's font size (nodes 10, edge labels 9)
+HEADING_LINE = 100  # provenance lines are joined two to a line while the line stays this short
+
+
 def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     """Graphviz DOT for `dot -Tsvg`/`-Tpng`; each flow edge's tooltip lists the rules that allow it.
     `provenance` lines are printed under the title (commit, time, hashes: see evidence.report)."""
-    heading = "\n".join((diagram.title, *provenance))
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
-        f"  graph [label={_dot_quote(heading)}, labelloc=t, labeljust=l, fontsize=16, fontname=Helvetica,"
+        f"  graph [label={_dot_heading(diagram, provenance)}, labelloc=t, labeljust=l, fontsize={HEADING_PT},"
+        " fontname=Helvetica,"
         f" rankdir={diagram.rankdir}, newrank=true, nodesep={diagram.spacing[0]}, ranksep={diagram.spacing[1]},"
         f" pad=0.2, dpi=80{', forcelabels=true' if diagram.xlabels else ''}];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
-        "  edge [fontname=Helvetica, fontsize=9];",
+        f"  edge [fontname=Helvetica, fontsize={EDGE_PT}];",
     ]
     in_cluster = _clustered(diagram.clusters)
     for node in diagram.nodes.values():
@@ -1225,7 +1446,7 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     # Top-level clusters in reverse: dot then lays internet -> public -> application -> CDE out
     # consistently from right to left, tiers in the order the topology lists them.
     for cluster in reversed(diagram.clusters):
-        if cluster.nodes or cluster.clusters:
+        if (cluster.nodes or cluster.clusters) and cluster.kind != "legend":  # the legend is in the heading
             lines += _dot_cluster(cluster, diagram.nodes, "  ")
     for edge in diagram.edges:
         # An edge's label (a data flow's hop number) as its external label: dot places an xlabel "near
@@ -1266,6 +1487,7 @@ _MERMAID_CLASSES = {
     "connected": "fill:#fff3d6,stroke:#b7791f,color:#000",
     "out": "fill:#f2f2f2,stroke:#777,stroke-dasharray:4,color:#000",
     "note": "fill:#ffffff,stroke:#999,color:#000",
+    "summary": "fill:#ffffff,stroke:#555,stroke-width:2px,stroke-dasharray:4,color:#000",
 }
 _MERMAID_CLUSTER = {
     "cde": "fill:#fff5f5,stroke:#b00020,stroke-width:3px,color:#b00020",
@@ -1295,7 +1517,8 @@ def _mermaid_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str, s
 def to_mermaid(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
     """Mermaid `flowchart LR` source (no fences): one node per diagram node, one arrow per edge;
     `provenance` lines as Mermaid comments under the header."""
-    lines = ["flowchart LR", *(f"  %% {line}" for line in provenance)]
+    heading = [*([diagram.subtitle] if diagram.subtitle else []), *provenance]
+    lines = ["flowchart LR", *(f"  %% {line}" for line in heading)]
     in_cluster = _clustered(diagram.clusters)
     lines += [f"  {_mermaid_node(n)}" for n in diagram.nodes.values() if n.id not in in_cluster]
     styles: list[str] = []
@@ -1362,14 +1585,19 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
             diagram.clusters.append(regions[region])
         return regions[region]
 
-    def node(resource: Resource, label: str) -> str:
+    def node(resource: Resource, label: str, section: str = "") -> str:
         if resource.key not in nodes:
             # The region on each label: the same service in two regions is two nodes, not one label twice.
             region = model.stack_of(resource).region or UNKNOWN
             head, _, rest = label.partition("\n")
             text = f"{head} ({region})" + (f"\n{rest}" if rest else "")
             kind = scope.kind_of(resource)
-            nodes[resource.key] = diagram.add(Node(ids("s"), text, kind, resource=resource.key), cluster_of(resource))
+            family = section or SERVICE_FAMILIES.get(resource.type, "")
+            if family == "keys":  # a page of keys per region: every key of an environment was a page and a half
+                family = f"keys-{region}"
+            nodes[resource.key] = diagram.add(
+                Node(ids("s"), text, kind, resource=resource.key, section=family), cluster_of(resource)
+            )
         return nodes[resource.key]
 
     def link(source: str, target: str, kind: str, label: str) -> None:
@@ -1446,6 +1674,7 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
                         ids("s"),
                         f"{subscription.prop('Protocol')} subscriber\n(outside the templates: unverified)",
                         "out",
+                        section="detection",
                     ),
                     outside,
                 )
@@ -1456,7 +1685,10 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
             if model.stack_of(channel).region == model.stack_of(recorder).region:
                 for bucket in model.references(channel.stack, channel.prop("S3BucketName")):
                     link(
-                        rec, node(bucket, f"S3 Config delivery\n{display_name(bucket)}"), "log", "snapshots and history"
+                        rec,
+                        node(bucket, f"S3 Config delivery\n{display_name(bucket)}", "detection"),
+                        "log",
+                        "snapshots and history",
                     )
     # Every key, with what it encrypts among the nodes above.
     for key in model.resources("AWS::KMS::Key"):
@@ -1485,7 +1717,9 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
                 # and without the region segment) are one permission set.
                 principal = ("principal", _principal_label(who))
                 if principal not in nodes:
-                    nodes[principal] = diagram.add(Node(ids("s"), _principal_label(who), "out"), outside)
+                    nodes[principal] = diagram.add(
+                        Node(ids("s"), _principal_label(who), "out", section="access"), outside
+                    )
                 link(nodes[principal], role_node, "flow", f"sts:AssumeRole ({mfa})")
         arn_tail = f":role/{role.prop('RoleName')}"
         for metric in model.resources("AWS::Logs::MetricFilter"):
@@ -1501,11 +1735,15 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
     if assembly is not None:
         from evidence.scope import _bootstrap_roles
 
-        deployer = diagram.add(Node("deployer", "CDK CLI or pipeline\n(operator or CI credentials)", "out"), outside)
+        deployer = diagram.add(
+            Node("deployer", "CDK CLI or pipeline\n(operator or CI credentials)", "out", section="deployment"), outside
+        )
         seen: dict[str, str] = {}
         for kind, arn, _stack in _bootstrap_roles(assembly):
             if arn not in seen:
-                seen[arn] = diagram.add(Node(ids("s"), f"{kind}\n{arn.rsplit('/', 1)[-1]}", "out"), outside)
+                seen[arn] = diagram.add(
+                    Node(ids("s"), f"{kind}\n{arn.rsplit('/', 1)[-1]}", "out", section="deployment"), outside
+                )
                 link(deployer, seen[arn], "flow", "sts:AssumeRole")
         for arn, role_node in seen.items():
             if "-deploy-role-" in arn:
@@ -1513,6 +1751,19 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
                 exec_arn = arn.replace("-deploy-role-", "-cfn-exec-role-")
                 if exec_arn in seen:
                     link(role_node, seen[exec_arn], "flow", f"CloudFormation deploy ({'-'.join(region)})")
+    key_regions = sorted(
+        {n.section.removeprefix("keys-") for n in diagram.nodes.values() if n.section.startswith("keys-")}
+    )
+    for page, heading, summary_text in SERVICE_PAGES:
+        if page != "keys":
+            # The audit chain and the access paths top to bottom: left to right, each was two pages wide.
+            diagram.sections.append(
+                Section(page, heading, summary_text, rankdir="TB" if page in ("audit", "access") else "")
+            )
+            continue
+        for where in key_regions:
+            diagram.sections.append(Section(f"keys-{where}", f"{heading} ({where})", f"{summary_text}\n{where}"))
+    diagram.overview = "the families of security services and the paths between them"
     _legend(diagram, flows=True)
     return diagram
 

@@ -57,6 +57,7 @@ from evidence.diagrams import (
 )
 from evidence.flows import alias_of, grants, key_reference, kms_key
 from evidence.mapping_reasons import CONFIG_RULE_REASONS, MAPPING_REASONS
+from evidence.pages import pages, place_labels
 from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
 from evidence.topology import Topology
 from evidence.workpapers import (
@@ -709,6 +710,19 @@ class DiagramFiles:
     dot: str
     files: list[str] = field(default_factory=list)  # relative to the compliance directory
     svg: str | None = None
+    # The pages the HTML shows (evidence.pages: an overview, then one per section); the full drawing
+    # itself is then a reference file only, not embedded.
+    pages: list[DiagramFiles] = field(default_factory=list)
+
+    @property
+    def shown(self) -> list[DiagramFiles]:
+        """What the report embeds: the pages, or the drawing itself when it has none."""
+        return self.pages or [self]
+
+
+def every_drawing(diagrams: Sequence[DiagramFiles]) -> list[DiagramFiles]:
+    """Each full drawing followed by its pages: every file set the evidence writes."""
+    return [d for built in diagrams for d in (built, *built.pages)]
 
 
 def build_diagrams(
@@ -728,17 +742,27 @@ def build_diagrams(
         diagrams += [network_diagram(region_topology, scope), data_flow_diagram(model, region_topology, scope)]
     if topology.regions:
         diagrams.append(services_diagram(model, scope, assembly))
-    return [DiagramFiles(d, to_mermaid(d, provenance_lines), to_dot(d, provenance_lines)) for d in diagrams]
+    return [
+        DiagramFiles(
+            d,
+            to_mermaid(d, provenance_lines),
+            to_dot(d, provenance_lines),
+            pages=[DiagramFiles(p, to_mermaid(p, provenance_lines), to_dot(p, provenance_lines)) for p in pages(d)],
+        )
+        for d in diagrams
+    ]
 
 
 def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callable[[], None]:
-    """Write .mmd and .dot; with `dot` on PATH, start rendering SVG and PNG of every diagram at once.
+    """Write .mmd and .dot; with `dot` on PATH, start rendering SVG and PNG of every drawing (each
+    diagram's whole drawing and its pages) at once.
 
     Returns a function that waits for the renders and records their files (call it before reading
     `svg`); raises RuntimeError there when `dot` fails on a diagram.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    for built in diagrams:
+    drawings = every_drawing(diagrams)
+    for built in drawings:
         name = built.diagram.name
         (directory / f"{name}.mmd").write_text(built.mermaid, encoding="utf-8")
         (directory / f"{name}.dot").write_text(built.dot, encoding="utf-8")
@@ -747,7 +771,7 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
     if dot is None:
         return lambda: None
     running = []
-    for built in diagrams:
+    for built in drawings:
         name = built.diagram.name
         command = [dot, "-Tsvg", "-o", f"{name}.svg", "-Tpng", "-o", f"{name}.png", f"{name}.dot"]
         running.append((built, subprocess.Popen(command, cwd=directory, stderr=subprocess.PIPE)))  # noqa: S603
@@ -761,6 +785,8 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
                 raise RuntimeError(f"dot failed on {built.diagram.name}.dot: {message}")
             path = directory / f"{built.diagram.name}.svg"
             built.svg = fix_viewbox(path.read_text(encoding="utf-8"))
+            if not built.pages:  # a drawing the report shows: each number nearest its own arrow
+                built.svg = place_labels(built.svg)
             path.write_text(built.svg, encoding="utf-8")
 
     return wait
@@ -950,7 +976,7 @@ def report_markdown(
         out.append(f"- Testing procedure: {entry.procedure}")
         if entry.requirement in DIAGRAM_REQUIREMENTS:
             kind = DIAGRAM_REQUIREMENTS[entry.requirement]
-            files = [f for d in diagrams if d.diagram.name.startswith(kind + "-") for f in d.files]
+            files = [f for d in every_drawing(diagrams) if d.diagram.name.startswith(kind + "-") for f in d.files]
             out.append(
                 f"- Generated from the templates for testing procedure {entry.procedure}:"
                 f" {', '.join(_code(f) for f in files) or 'none (no network)'}"
@@ -1044,12 +1070,21 @@ def report_markdown(
     out += ["", "## Diagrams", ""]
     for built in diagrams:
         out += [f"### {built.diagram.title}", ""]
-        if for_html:
-            out += [_placeholder(built.diagram.name), ""]
-        else:
-            out += ["```mermaid", built.mermaid.rstrip("\n"), "```", ""]
-        out.append("Files: " + ", ".join(f"[{Path(f).name}]({f})" for f in built.files))
-        out.append("")
+        for shown in built.shown:
+            if shown.diagram.subtitle:
+                out += [f"#### {shown.diagram.subtitle}", ""]
+            if for_html:
+                out += [_placeholder(shown.diagram.name), ""]
+            else:
+                out += ["```mermaid", shown.mermaid.rstrip("\n"), "```", ""]
+            out.append("Files: " + ", ".join(f"[{Path(f).name}]({f})" for f in shown.files))
+            out.append("")
+        if built.pages:
+            out.append(
+                f"The whole drawing on one sheet (a reference, read page by page above; {len(built.pages)} pages):"
+                " " + ", ".join(f"[{Path(f).name}]({f})" for f in built.files)
+            )
+            out.append("")
         hops = [e for e in built.diagram.edges if e.detail]
         if hops:
             nodes = built.diagram.nodes
@@ -1136,6 +1171,7 @@ def fix_viewbox(svg: str) -> str:
     return svg[: box.start()] + fixed + svg[box.end() :]
 
 
+MAX_PX_PER_UNIT = 0.85  # drawn larger, the lines of a box's label overlapped in the browser (as at 1,400 px)
 # A printed part must fit one A4 landscape page (12 mm margins: 273 x 186 mm) with its caption and
 # frame: at most this height per unit of width (186 / 273 = 0.68, less ~45 px of caption and padding).
 PRINT_ASPECT = 0.62
@@ -1168,7 +1204,8 @@ def svg_bands(svg: str) -> list[tuple[float, float, float, float]]:
     legible = smallest * PAGE_PX / MIN_TEXT_PX  # the widest viewBox that keeps it legible
     band_width = min(width, legible)
     band_height = min(height, band_width * PRINT_ASPECT)
-    if width <= legible and height <= band_height:
+    if width <= legible and height <= legible * PRINT_ASPECT:
+        # One part: drawn narrower than the page where it is tall (`_figure` caps its width), still legible.
         return [(x, y, width, height)]
     return [
         (left, top, round(band_width, 2), round(band_height, 2))
@@ -1198,9 +1235,15 @@ def _figure(built: DiagramFiles) -> str:
             if len(bands) > 1
             else ""
         )
+        # A part taller than PRINT_ASPECT of its width is drawn at most as wide as keeps it PRINT_ASPECT of
+        # the page high, so it fits a printed page (svg_bands keeps its smallest text legible at that width);
+        # and never larger than MAX_PX_PER_UNIT.
+        anchor = f'<span id="{built.diagram.name}"></span>' if number == 1 else ""  # the overview's links land here
+        widest = min(width * MAX_PX_PER_UNIT, PAGE_PX * PRINT_ASPECT * width / height)
+        capped = f' style="max-width: {widest:.0f}px"' if widest < PAGE_PX * 1.3 else ""
         figures.append(
-            f'<figure class="diagram" data-diagram="{built.diagram.name}">{caption}'
-            f'<svg viewBox="{x:g} {y:g} {width:g} {height:g}" preserveAspectRatio="xMinYMin meet"'
+            f'{anchor}<figure class="diagram" data-diagram="{built.diagram.name}">{caption}'
+            f'<svg viewBox="{x:g} {y:g} {width:g} {height:g}" preserveAspectRatio="xMinYMin meet"{capped}'
             ' xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
             f' role="img" aria-label="{html.escape(built.diagram.title)}">{content}</figure>'
         )
@@ -1296,7 +1339,7 @@ def markdown_to_html(markdown_text: str) -> str:
 def report_html(body: str, *, title_text: str, diagrams: Sequence[DiagramFiles]) -> str:
     """Self-contained HTML around a rendered body: each diagram placeholder becomes inline SVG,
     or the diagram's Mermaid source when Graphviz is not installed."""
-    for built in diagrams:
+    for built in every_drawing(diagrams):
         marker = f"<p>{_placeholder(built.diagram.name)}</p>"
         if built.svg is not None:
             figure = _figure(built)
@@ -1430,7 +1473,7 @@ def _write_set(
     html_text = report_html(html_body, title_text=f"{STANDARD} compliance evidence: {title}", diagrams=diagrams)
     html_path.write_text(html_text, encoding="utf-8")
     files = [markdown_path, html_path, *write_workpapers(directory, papers)]
-    files += [directory / f for built in diagrams for f in built.files]
+    files += [directory / f for built in every_drawing(diagrams) for f in built.files]
     return files
 
 

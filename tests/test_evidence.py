@@ -148,7 +148,10 @@ def test_report_and_both_diagrams_per_region_are_written(evidence: Evidence) -> 
 def test_markdown_embeds_mermaid_that_github_renders(evidence: Evidence) -> None:
     text = evidence.read(f"{REPORT_NAME}.md")
     blocks = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
-    assert len(blocks) == 2 * len(Topology(evidence.model).regions) + 1  # + the security-services diagram
+    # One block a page (issue 20: the pages, not the whole drawings, are what the report shows).
+    full = 2 * len(Topology(evidence.model).regions) + 1  # + the security-services diagram
+    pages_written = [p for p in evidence.files if p.suffix == ".mmd"]
+    assert len(blocks) == len(pages_written) - full > full
     for block in blocks:
         lines = block.splitlines()
         assert lines[0] == "flowchart LR"
@@ -344,7 +347,9 @@ def test_every_security_group_rule_and_nacl_entry_is_a_flow_in_the_diagrams(evid
     )
     assert missing_flows(templates, dots, evidence.model) == []
     # The NACL tables are in the rule review, not drawn: each tier's label names its NACL and its count.
-    assert "<TABLE" not in dots
+    # No node is a table (the NACL tables were `shape=plain` nodes); the heading's and the clusters' labels
+    # are tables a line a row.
+    assert "shape=plain" not in dots
     assert re.search(r"NACL [^\\]+: \d+ entries \(rule review\)", dots)
 
 
@@ -418,7 +423,7 @@ def test_network_diagram_shows_tiers_subnets_per_az_gateways_and_the_cde_boundar
         assert "Internet gateway" in dot
         assert "NAT gateway" in dot
         assert "Gateway endpoint\\ns3" in dot
-        assert "Interface endpoints: kms, logs, secretsmanager, sts" in dot
+        assert "Interface endpoints: kms, logs,\\nsecretsmanager, sts" in dot  # wrapped at 44 characters
         cde_cluster = dot.split("CDE boundary", 1)[1]
         assert "RDS DB instance" in cde_cluster
         assert "RDS Proxy" in cde_cluster
@@ -539,12 +544,15 @@ def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence
             assert text in svg, text
     page = evidence.read(f"{REPORT_NAME}.html")
     # Each diagram inline at least once (in legible parts when wide), scaled by its viewBox alone.
-    names = {f"{kind}-{region}" for region in Topology(evidence.model).regions for kind in ("network", "data-flow")}
-    names.add("security-services")
+    full = {f"{kind}-{region}" for region in Topology(evidence.model).regions for kind in ("network", "data-flow")}
+    full.add("security-services")
+    # Every page inline, each whole drawing a linked reference file only (issue 20).
+    names = {p.stem for p in evidence.files if p.suffix == ".svg"} - full
+    assert all(any(name.startswith(f"{f}-") for f in full) for name in names)
     assert set(re.findall(r'<figure class="diagram" data-diagram="([^"]+)">', page)) == names
     assert page.count("<svg") == page.count('<figure class="diagram"')
     assert not re.search(r"<svg[^>]*\swidth=", page)
-    for name in names:
+    for name in names | full:
         assert f'<a href="{DIAGRAM_DIR}/{name}.svg">' in page
 
 

@@ -6,6 +6,7 @@ All on the session's default synth (tests/conftest.py); negative cases edit a co
 from __future__ import annotations
 
 import copy
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,12 @@ def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateMode
         legend = next(c for c in item.diagram.clusters if c.kind == "legend")
         kinds = {item.diagram.nodes[n].kind for n in legend.nodes}
         assert {"cde", "connected", "out"} <= kinds, item.diagram.name
-        assert "cluster_legend" in item.dot
-        assert "subgraph cluster_legend" in item.mermaid
+        # In DOT the legend is a row of the heading (a cluster took a rank per entry); on every page too.
+        for drawn in (item, *item.pages):
+            assert "Legend:</TD>" in drawn.dot, drawn.diagram.name
+            for node_id in legend.nodes:
+                assert html.escape(item.diagram.nodes[node_id].label.split("\n")[0]) in drawn.dot, drawn.diagram.name
+            assert "subgraph cluster_legend" in drawn.mermaid, drawn.diagram.name
     for topo in Topology(model).regions.values():
         network = network_diagram(topo, ScopeModel(model))
         boundary = next(c for c in network.clusters[1].clusters if c.kind == "cde")

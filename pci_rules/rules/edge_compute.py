@@ -269,14 +269,6 @@ def _launch_template(model: TemplateModel, instance: Resource) -> Resource | Non
     return model.target(instance.stack, reference) if reference is not None else None
 
 
-def _instance_or_template(model: TemplateModel, instance: Resource, key: str, *inner: str) -> Any:
-    """The instance's own `key`, else its launch template's LaunchTemplateData `key` (then `inner`)."""
-    value = instance.prop(key)
-    if value is None and (template := _launch_template(model, instance)) is not None:
-        value = template.prop("LaunchTemplateData", key, *inner)
-    return value
-
-
 AUTO_SCALING_GROUP = "AWS::AutoScaling::AutoScalingGroup"
 
 

@@ -79,6 +79,9 @@ def not_applicable(reason: str) -> Mapping:
 _USERS = "PCI4-IAM-NO-USERS refuses IAM users in the templates; the users' credential state lives in the account"
 _SDK_POLICY = "PCI4-ACCOUNT-GUARD-VALUES checks the password policy the templates set by SDK call"
 
+# The EKS rules read both shapes an app renders a cluster in.
+_EKS_SHAPES = "AWS::EKS::Cluster and the Custom::AWSCDK-EKS-Cluster (its Config) CDK's aws_eks.Cluster renders"
+
 MAPPINGS: dict[str, Mapping] = {
     "ACM.1": runtime(
         "a certificate's expiry date exists only once issued; PCI4-ELB-ACM-CERTIFICATE makes listeners use"
@@ -134,10 +137,12 @@ MAPPINGS: dict[str, Mapping] = {
     "ECS.10": rules("PCI4-ECS-FARGATE-LATEST-PLATFORM"),
     "ECS.16": rules("PCI4-ECS-TASK-SET-NO-PUBLIC-IP"),
     "EFS.4": rules("PCI4-EFS-ACCESS-POINT-USER"),
-    "EKS.1": rules("PCI4-EKS-PRIVATE-ENDPOINT"),
-    "EKS.2": rules("PCI4-EKS-SUPPORTED-VERSION", note="against a dated oldest supported version in the rule"),
-    "EKS.3": rules("PCI4-EKS-SECRETS-ENCRYPTED"),
-    "EKS.8": rules("PCI4-EKS-AUDIT-LOGGING"),
+    "EKS.1": rules("PCI4-EKS-PRIVATE-ENDPOINT", note=_EKS_SHAPES),
+    "EKS.2": rules(
+        "PCI4-EKS-SUPPORTED-VERSION", note=f"against a dated oldest supported version in the rule; {_EKS_SHAPES}"
+    ),
+    "EKS.3": rules("PCI4-EKS-SECRETS-ENCRYPTED", note=_EKS_SHAPES),
+    "EKS.8": rules("PCI4-EKS-AUDIT-LOGGING", note=_EKS_SHAPES),
     "ElastiCache.2": rules("PCI4-ELASTICACHE-MINOR-UPGRADES"),
     "ElastiCache.5": rules("PCI4-ELASTICACHE-TRANSIT-ENCRYPTION"),
     "ElastiCache.6": rules("PCI4-ELASTICACHE-AUTH", note="every Redis OSS/Valkey group, not only earlier versions"),
@@ -306,6 +311,8 @@ CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("netfw-logging-enabled", ("AWS::NetworkFirewall::Firewall",), ("PCI4-NETWORK-FIREWALL-POSTURE",)),
 )
 
+_LAUNCHED = "the rule also reads every Auto Scaling group's launch templates (LaunchTemplate, MixedInstancesPolicy)"
+_REST_STAGES = "the rule also reads the stage an AWS::ApiGateway::Deployment makes from its StageDescription"
 _CF = ("AWS::CloudFront::Distribution",)
 _INSTANCE = ("AWS::EC2::Instance",)
 
@@ -320,10 +327,10 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         "api-gw-cache-enabled-and-encrypted",
         ("AWS::ApiGateway::Stage",),
         ("PCI4-APIGW-CACHE-ENCRYPTED",),
-        note="partial: a stage with no cache passes (the Config rule also fails it)",
+        note=f"partial: a stage with no cache passes (the Config rule also fails it); {_REST_STAGES}",
     ),
     ConfigPackRule("api-gw-endpoint-type-check", ("AWS::ApiGateway::RestApi",), ("PCI4-APIGW-ENDPOINT-TYPE",)),
-    ConfigPackRule("api-gw-xray-enabled", ("AWS::ApiGateway::Stage",), ("PCI4-APIGW-XRAY",)),
+    ConfigPackRule("api-gw-xray-enabled", ("AWS::ApiGateway::Stage",), ("PCI4-APIGW-XRAY",), note=_REST_STAGES),
     ConfigPackRule("cloudfront-custom-ssl-certificate", _CF, ("PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE",)),
     ConfigPackRule(
         "cloudfront-origin-access-identity-enabled",
@@ -341,6 +348,8 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         "codedeploy-lambda-allatonce-traffic-shift-disabled",
         ("AWS::CodeDeploy::DeploymentGroup",),
         ("PCI4-CODEDEPLOY-LAMBDA-GRADUAL",),
+        note="the group's application is found by reference or by its literal name; where it is not in the"
+        " templates, a CodeDeployDefault.Lambda* DeploymentConfigName decides",
     ),
     ConfigPackRule(
         "ec2-client-vpn-not-authorize-all",
@@ -348,9 +357,11 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         ("PCI4-EC2-CLIENT-VPN-NOT-ALL",),
         note="the rule reads the endpoint's AWS::EC2::ClientVpnAuthorizationRule resources",
     ),
-    ConfigPackRule("ec2-instance-detailed-monitoring-enabled", _INSTANCE, ("PCI4-EC2-DETAILED-MONITORING",)),
-    ConfigPackRule("ec2-instance-profile-attached", _INSTANCE, ("PCI4-EC2-INSTANCE-PROFILE",)),
-    ConfigPackRule("ec2-no-amazon-key-pair", _INSTANCE, ("PCI4-EC2-NO-KEY-PAIR",)),
+    ConfigPackRule(
+        "ec2-instance-detailed-monitoring-enabled", _INSTANCE, ("PCI4-EC2-DETAILED-MONITORING",), note=_LAUNCHED
+    ),
+    ConfigPackRule("ec2-instance-profile-attached", _INSTANCE, ("PCI4-EC2-INSTANCE-PROFILE",), note=_LAUNCHED),
+    ConfigPackRule("ec2-no-amazon-key-pair", _INSTANCE, ("PCI4-EC2-NO-KEY-PAIR",), note=_LAUNCHED),
     ConfigPackRule(
         "ec2-transit-gateway-auto-vpc-attach-disabled", ("AWS::EC2::TransitGateway",), ("PCI4-EC2-TGW-NO-AUTO-ACCEPT",)
     ),
@@ -374,12 +385,18 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         note="the rule reads AWS::DocDB::DBCluster",
     ),
     ConfigPackRule("dynamodb-pitr-enabled", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-PITR",)),
-    ConfigPackRule("dynamodb-table-encrypted-kms", ("AWS::DynamoDB::Table",), ("PCI4-DYNAMODB-KMS",)),
+    ConfigPackRule(
+        "dynamodb-table-encrypted-kms",
+        ("AWS::DynamoDB::Table",),
+        ("PCI4-DYNAMODB-KMS",),
+        note="the rule asks a customer-managed key (the AWS managed alias/aws/dynamodb fails it)",
+    ),
     ConfigPackRule(
         "dynamodb-table-encryption-enabled",
         ("AWS::DynamoDB::Table",),
         ("PCI4-DYNAMODB-KMS",),
-        note="only SSE-KMS tables report an ENABLED status; the AWS owned key reports none",
+        note="only SSE-KMS tables report an ENABLED status; the AWS owned key reports none; the rule asks a"
+        " customer-managed key",
     ),
     ConfigPackRule(
         "elasticache-redis-cluster-automatic-backup-check",
@@ -387,7 +404,12 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         ("PCI4-ELASTICACHE-BACKUPS",),
         note="Redis OSS and Valkey, >= 15 days (the rule's default); memcached keeps no backups",
     ),
-    ConfigPackRule("kinesis-stream-encrypted", ("AWS::Kinesis::Stream",), ("PCI4-KINESIS-ENCRYPTED",)),
+    ConfigPackRule(
+        "kinesis-stream-encrypted",
+        ("AWS::Kinesis::Stream",),
+        ("PCI4-KINESIS-ENCRYPTED",),
+        note="the rule asks a customer-managed key (the AWS managed alias/aws/kinesis fails it)",
+    ),
     ConfigPackRule(
         "mq-cloudwatch-audit-logging-enabled",
         ("AWS::AmazonMQ::Broker",),
@@ -425,7 +447,9 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         "sns-topic-message-delivery-notification-enabled",
         ("AWS::SNS::Topic",),
         ("PCI4-SNS-DELIVERY-STATUS-LOGGING",),
-        note="partial: topics with only e-mail or SMS subscribers are not examined (the Config rule fails them)",
+        note="partial: topics with no subscriber in the templates, or with only e-mail or SMS subscribers, are"
+        " not examined (the Config rule evaluates every AWS::SNS::Topic); a subscriber added outside the"
+        " templates is seen after deploy only",
     ),
     ConfigPackRule("neptune-cluster-iam-database-authentication", ("AWS::RDS::DBCluster",), ("PCI4-NEPTUNE-IAM-AUTH",)),
     ConfigPackRule(
@@ -645,9 +669,11 @@ AWS_PACK_REVIEWED: tuple[PackRuleDecision, ...] = (
     _checked(
         "acm-pca-root-ca-disabled",
         ("PCI4-ACMPCA-NO-ROOT-CA",),
-        "the Config rule fails a root CA whose status is not DISABLED; a template has no status property, so a"
-        " root CA it declares is PENDING_CERTIFICATE or ACTIVE: the synth rule refuses Type ROOT",
-        f"acm-pca-root-ca-disabled ({_CONFIG}); AWS::ACMPCA::CertificateAuthority ({_CFN})",
+        "the Config rule fails a root CA whose status is not DISABLED; a template sets a CA's status through its"
+        " AWS::ACMPCA::CertificateAuthorityActivation (Status ACTIVE|DISABLED, default ACTIVE): the synth rule"
+        " passes a Type ROOT CA only when its activation sets DISABLED",
+        f"acm-pca-root-ca-disabled ({_CONFIG}); AWS::ACMPCA::CertificateAuthority and"
+        f" AWS::ACMPCA::CertificateAuthorityActivation ({_CFN})",
     ),
     _checked(
         "appsync-associated-with-waf",

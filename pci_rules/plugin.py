@@ -56,6 +56,23 @@ class Finding:
 AcknowledgmentSource = Callable[[Finding], str | None]
 
 
+# How many failing resources' details the heading names before "and N more" (the report names them all).
+HEADING_DETAILS = 5
+
+
+def violation_heading(rule_: Rule, failures: Iterable[Check]) -> str:
+    """The description CDK prints as a violation's heading: the rule ID, its one line and requirements, then
+    what was wrong on each failing resource (`logical id: detail`, the first `HEADING_DETAILS`), which CDK's
+    console report otherwise leaves to validation-report.json's propertyPaths."""
+    base = f"{rule_.id}: {rule_.description} (PCI DSS v4.0.1 {', '.join(rule_.requirements)})"
+    details = list(dict.fromkeys(f"{c.resource.logical_id}: {c.detail}" for c in failures if c.detail))
+    if not details:
+        return base
+    shown = "; ".join(details[:HEADING_DETAILS])
+    more = len(details) - HEADING_DETAILS
+    return f"{base}. {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
 def acknowledgment_id(rule_id: str) -> str:
     """The ID CDK matches an acknowledgment of this plugin's rule against."""
     return f"{PLUGIN_NAME}::{rule_id}"
@@ -140,7 +157,7 @@ class PciDssV4Plugin:
         rule_ = result.rule
         return PolicyViolationBeta1(
             rule_name=rule_.id,
-            description=f"{rule_.description} (PCI DSS v4.0.1 {', '.join(rule_.requirements)})",
+            description=violation_heading(rule_, failures),
             fix=rule_.fix,
             severity="error",
             violating_resources=resources,

@@ -118,7 +118,8 @@ def rule(
 def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
     """Run each rule over each of the model's variants (`TemplateModel.variants()`: the intrinsics policy).
 
-    A resource's check fails when it fails in any variant (its detail then names the variant); checks name
+    A resource's check fails when it fails in any variant (its detail then names the variant when the variant
+    resolved a choice in that resource's own properties); checks name
     the model's own resources, not a variant's copies. A pass on a resource whose property the rule read as
     an unresolved `Fn::Join`/`Fn::Sub` (`Resource.prop`) becomes the finding "could not resolve <property>".
     """
@@ -136,7 +137,10 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
                 if previous is not None and (not previous.passed or check.passed):
                     continue
                 original = model.resource(*check.resource.key) or check.resource
-                detail = check.detail if check.passed or not labelled else f"{check.detail} ({label})".lstrip()
+                # the variant's label only where the choice reached the resource: its properties as resolved
+                # differ from those written (an Fn::If, a Parameter's value, a lookup in it)
+                chose = labelled and check.resource.properties != original.properties
+                detail = check.detail if check.passed or not chose else f"{check.detail} ({label})".lstrip()
                 merged[key] = Check(resource=original, passed=check.passed, detail=detail)
         results.append(RuleResult(rule=rule_, checks=tuple(merged.values())))
     return results

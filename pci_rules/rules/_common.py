@@ -143,3 +143,49 @@ def only_a_boundary(model: Any, policy: Resource) -> bool:
         bounded = bounded or names_it(identity, identity.prop("PermissionsBoundary"))
         attached = attached or any(names_it(identity, arn) for arn in as_list(identity.prop("ManagedPolicyArns")))
     return bounded and not attached
+
+
+# CDK's stable `aws_eks.Cluster` creates its cluster through a custom resource of this type, whose `Config`
+# property is the EKS CreateCluster request in the API's own field names (`version`, `resourcesVpcConfig`,
+# `encryptionConfig`, `logging.clusterLogging[{types, enabled}]`: aws-cdk-lib aws-eks/lib/cluster-resource.ts;
+# "CreateCluster", Amazon EKS API Reference). `AWS::EKS::Cluster` is the CloudFormation resource.
+EKS_CDK_CLUSTER = "Custom::AWSCDK-EKS-Cluster"
+EKS_CLUSTER_TYPES = ("AWS::EKS::Cluster", EKS_CDK_CLUSTER)
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in as_list(value) if isinstance(v, Mapping)]
+
+
+def eks_version(cluster: Resource) -> Any:
+    """The Kubernetes version an EKS cluster names (a string such as "1.32"), None when unset."""
+    if cluster.type == EKS_CDK_CLUSTER:
+        return cluster.prop("Config", "version")
+    return cluster.prop("Version")
+
+
+def eks_endpoint_public(cluster: Resource) -> Any:
+    """The cluster's endpointPublicAccess as written, True when unset (the EKS API default, "VpcConfigRequest",
+    Amazon EKS API Reference; CloudFormation's EndpointPublicAccess default is the same)."""
+    if cluster.type == EKS_CDK_CLUSTER:
+        return cluster.prop("Config", "resourcesVpcConfig", "endpointPublicAccess", default=True)
+    return cluster.prop("ResourcesVpcConfig", "EndpointPublicAccess", default=True)
+
+
+def eks_encrypted_resources(cluster: Resource) -> set[str]:
+    """The Kubernetes resources ("secrets") the cluster's encryption configuration envelope-encrypts."""
+    if cluster.type == EKS_CDK_CLUSTER:
+        entries, key = _mappings(cluster.prop("Config", "encryptionConfig")), "resources"
+    else:
+        entries, key = _mappings(cluster.prop("EncryptionConfig")), "Resources"
+    return {str(name) for entry in entries for name in as_list(entry.get(key))}
+
+
+def eks_log_types(cluster: Resource) -> set[str]:
+    """The control-plane log types the cluster enables (`api`, `audit`...): CloudFormation's
+    Logging.ClusterLogging.EnabledTypes[].Type, or the API's logging.clusterLogging entries with enabled true."""
+    if cluster.type == EKS_CDK_CLUSTER:
+        entries = _mappings(cluster.prop("Config", "logging", "clusterLogging"))
+        return {str(t) for e in entries if is_true(e.get("enabled")) for t in as_list(e.get("types"))}
+    entries = _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))
+    return {str(e.get("Type")) for e in entries}

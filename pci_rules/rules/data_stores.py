@@ -55,6 +55,7 @@ def _at_least(resource: Resource, prop: str, minimum: int, default: int) -> str 
     requirements=("3.5.1",),
     description="Every DynamoDB Accelerator cluster encrypts its data at rest.",
     fix="Set SSESpecification.SSEEnabled true on the AWS::DAX::Cluster (set at creation).",
+    acknowledgeable=False,
 )
 def dax_encrypted(model: TemplateModel) -> Iterator[Check]:
     # dax-encryption-enabled (AWS Config Developer Guide): NON_COMPLIANT if a DAX cluster is not encrypted.
@@ -68,6 +69,7 @@ def dax_encrypted(model: TemplateModel) -> Iterator[Check]:
     requirements=("3.5.1",),
     description="Every DocumentDB cluster encrypts its storage.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::DocDB::DBCluster.",
+    acknowledgeable=False,
 )
 def docdb_encrypted(model: TemplateModel) -> Iterator[Check]:
     # docdb-cluster-encrypted: NON_COMPLIANT if storage encryption is not enabled (StorageEncrypted defaults false).
@@ -78,31 +80,49 @@ def docdb_encrypted(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-DYNAMODB-KMS",
     requirements=("3.5.1",),
-    description="Every DynamoDB table is encrypted with a KMS key (SSE-KMS), not only the AWS owned key.",
-    fix="Set SSESpecification.SSEEnabled true (SSEType KMS; KMSMasterKeyId a customer-managed key).",
+    description="Every DynamoDB table is encrypted with a customer-managed KMS key (not the AWS owned or AWS"
+    " managed key).",
+    fix="Set SSESpecification SSEEnabled true, SSEType KMS and KMSMasterKeyId a customer-managed key (a global"
+    " table: each replica's SSESpecification.KMSMasterKeyId; CDK: TableEncryption.CUSTOMER_MANAGED).",
+    acknowledgeable=False,
 )
 def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
     # dynamodb-table-encrypted-kms: NON_COMPLIANT if the table is not encrypted with AWS KMS;
     # dynamodb-table-encryption-enabled: COMPLIANT if the SSE status is ENABLED or ENABLING, a status only
-    # SSE-KMS tables report. SSEEnabled true means KMS; false or absent means the AWS owned key
-    # ("AWS::DynamoDB::Table SSESpecification", CloudFormation Template Reference).
+    # SSE-KMS tables report. SSEEnabled true means KMS; false or absent means the AWS owned key; KMS without
+    # KMSMasterKeyId means the AWS managed key alias/aws/dynamodb ("AWS::DynamoDB::Table SSESpecification",
+    # CloudFormation Template Reference). The rule asks more than both Config rules: a card-data store's key
+    # is one whose key policy and custodians the owner controls (3.6.1, 3.7), as PCI4-SQS-ENCRYPTED and
+    # PCI4-REDSHIFT-KMS ask. A global table's key is per replica ("AWS::DynamoDB::GlobalTable
+    # ReplicaSSESpecification").
     for table in model.resources("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
         enabled = is_true(table.prop("SSESpecification", "SSEEnabled"))
         kind = str(table.prop("SSESpecification", "SSEType", default="KMS")).upper()
-        yield _check(table, None if enabled and kind == "KMS" else "not encrypted with a KMS key")
+        if table.type == "AWS::DynamoDB::GlobalTable":
+            replicas = [r for r in as_list(table.prop("Replicas")) if isinstance(r, dict)]
+            keys = [(r.get("SSESpecification") or {}).get("KMSMasterKeyId") for r in replicas] or [None]
+        else:
+            keys = [table.prop("SSESpecification", "KMSMasterKeyId")]
+        ok = enabled and kind == "KMS" and all(is_customer_key(k) for k in keys)
+        yield _check(table, None if ok else "not encrypted with a customer-managed KMS key")
 
 
 @rule(
     id="PCI4-KINESIS-ENCRYPTED",
     requirements=("3.5.1",),
-    description="Every Kinesis data stream encrypts records at rest with a KMS key.",
-    fix="Set StreamEncryption with EncryptionType KMS and KeyId (a customer-managed key) on the stream.",
+    description="Every Kinesis data stream encrypts records at rest with a customer-managed KMS key.",
+    fix="Set StreamEncryption with EncryptionType KMS and KeyId a customer-managed key (not alias/aws/kinesis).",
+    acknowledgeable=False,
 )
 def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
-    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream.
+    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream. KeyId
+    # alias/aws/kinesis is the AWS managed key ("AWS::Kinesis::Stream StreamEncryption", CloudFormation
+    # Template Reference); the rule asks the owner's key, as PCI4-DYNAMODB-KMS does.
     for stream in model.resources("AWS::Kinesis::Stream"):
-        ok = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS"
-        yield _check(stream, None if ok else "server-side encryption is off")
+        ok = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS" and is_customer_key(
+            stream.prop("StreamEncryption", "KeyId")
+        )
+        yield _check(stream, None if ok else "not encrypted with a customer-managed KMS key")
 
 
 @rule(
@@ -110,6 +130,7 @@ def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
     requirements=("3.5.1",),
     description="Every Neptune cluster encrypts its storage, and so its snapshots.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::Neptune::DBCluster.",
+    acknowledgeable=False,
 )
 def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
     # neptune-cluster-encrypted: NON_COMPLIANT if the cluster's storage is not encrypted. Snapshots of an
@@ -124,6 +145,7 @@ def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
     requirements=("3.5.1",),
     description="Every Redshift cluster is encrypted with a customer-managed KMS key.",
     fix="Set Encrypted true and KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
+    acknowledgeable=False,
 )
 def redshift_kms(model: TemplateModel) -> Iterator[Check]:
     # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key.
@@ -137,6 +159,7 @@ def redshift_kms(model: TemplateModel) -> Iterator[Check]:
     requirements=("3.5.1",),
     description="Every Athena workgroup encrypts its query results at rest.",
     fix="Set WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption (SSE_KMS).",
+    acknowledgeable=False,
 )
 def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
     # athena-workgroup-encrypted-at-rest: NON_COMPLIANT if the workgroup's query results are not encrypted.
@@ -152,6 +175,7 @@ def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
     requirements=("3.5.1",),
     description="Every SQS queue is encrypted with a customer-managed KMS key.",
     fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
+    acknowledgeable=False,
 )
 def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
     # Not in AWS's PCI DSS v4.0 pack. SSE-SQS (SqsManagedSseEnabled) uses keys SQS owns, which no key policy
@@ -167,6 +191,7 @@ def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
     requirements=("3.5.1",),
     description="Every EFS file system encrypts its data at rest.",
     fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::EFS::FileSystem.",
+    acknowledgeable=False,
 )
 def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
     # Not in AWS's PCI DSS v4.0 pack (efs-encrypted-check watches it after deploy). Encrypted is set at
@@ -260,6 +285,27 @@ BACKUP_DELETION_ACTIONS = (
 )
 
 
+# The one Condition a deletion Deny may carry: exempting named principals (the Config rule's principalArnList),
+# `aws:PrincipalArn` under a negated ARN or string operator, so the Deny still applies to every other caller.
+# Any other condition narrows the Deny to the callers it matches ("IAM JSON policy elements: Condition
+# operators", IAM User Guide): `StringEquals aws:PrincipalArn <one role>` denies that role only.
+BACKUP_EXEMPT_OPERATORS = frozenset({"ArnNotEquals", "ArnNotLike", "StringNotEquals", "StringNotLike"})
+BACKUP_EXEMPT_KEY = "aws:principalarn"
+
+
+def _exempts_principals_only(condition: Any) -> bool:
+    if condition is None:
+        return True
+    if not isinstance(condition, dict) or not condition:
+        return False
+    return all(
+        operator in BACKUP_EXEMPT_OPERATORS
+        and isinstance(keys, dict)
+        and all(str(key).lower() == BACKUP_EXEMPT_KEY for key in keys)
+        for operator, keys in condition.items()
+    )
+
+
 def _denies_deletion(statement: Any) -> bool:
     principal = statement.get("Principal")
     anyone = principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
@@ -269,6 +315,7 @@ def _denies_deletion(statement: Any) -> bool:
         and anyone
         and "*" in as_list(statement.get("Resource"))
         and (actions >= set(BACKUP_DELETION_ACTIONS) or "backup:*" in actions or "*" in actions)
+        and _exempts_principals_only(statement.get("Condition"))
     )
 
 
@@ -278,7 +325,9 @@ def _denies_deletion(statement: Any) -> bool:
     description="Every AWS Backup vault's access policy denies deleting recovery points to everyone.",
     fix=(
         "Give the AWS::Backup::BackupVault an AccessPolicy Deny statement, Principal and Resource '*', on"
-        " backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy."
+        " backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy,"
+        " with no Condition but an exemption of named principals (ArnNotEquals/ArnNotLike/StringNotEquals/"
+        "StringNotLike on aws:PrincipalArn)."
     ),
 )
 def backup_vault_no_manual_deletion(model: TemplateModel) -> Iterator[Check]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_true
+from pci_rules.rules._common import EKS_CLUSTER_TYPES, as_list, eks_log_types, is_true
 
 
 def _check(resource: Resource, problem: str | None) -> Check:
@@ -29,6 +29,18 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
 # --- API Gateway REST APIs ----------------------------------------------------------------------------
 
 
+def _rest_stages(model: TemplateModel) -> Iterator[tuple[Resource, tuple[str, ...]]]:
+    """Each REST API stage the templates make, beside the property path its settings sit under: an
+    AWS::ApiGateway::Stage (its own properties, `()`), and an AWS::ApiGateway::Deployment with a StageName or a
+    StageDescription, which creates that stage from its StageDescription (`("StageDescription",)`; absent,
+    every setting takes its default: "AWS::ApiGateway::Deployment", CloudFormation Template Reference)."""
+    for stage in model.resources("AWS::ApiGateway::Stage"):
+        yield stage, ()
+    for deployment in model.resources("AWS::ApiGateway::Deployment"):
+        if deployment.reference("StageName") is not None or deployment.reference("StageDescription") is not None:
+            yield deployment, ("StageDescription",)
+
+
 @rule(
     id="PCI4-APIGW-CACHE-ENCRYPTED",
     # 3.5.1: a CDE API's stage cache holds its responses, which may carry PAN, at rest in the API Gateway cache.
@@ -40,11 +52,20 @@ def apigw_cache_encrypted(model: TemplateModel) -> Iterator[Check]:
     # api-gw-cache-enabled-and-encrypted also fails a stage with no cache; this rule asks no cache of a CDE
     # API (caching card-data responses is not required), only that a cache that exists is encrypted
     # (AWS::ApiGateway::Stage CacheClusterEnabled, MethodSetting CachingEnabled/CacheDataEncrypted).
-    for stage in model.resources("AWS::ApiGateway::Stage"):
-        settings = _mappings(stage.prop("MethodSettings"))
+    for stage, prefix in _rest_stages(model):
+        settings = _mappings(stage.prop(*prefix, "MethodSettings"))
+        if prefix:
+            # StageDescription's own CachingEnabled/CacheDataEncrypted set every method ("AWS::ApiGateway::
+            # Deployment StageDescription", CloudFormation Template Reference).
+            settings.append(
+                {
+                    "CachingEnabled": stage.prop(*prefix, "CachingEnabled"),
+                    "CacheDataEncrypted": stage.prop(*prefix, "CacheDataEncrypted"),
+                }
+            )
         plain = [s for s in settings if is_true(s.get("CachingEnabled")) and not is_true(s.get("CacheDataEncrypted"))]
         # A cache cluster caches GET methods by default, unencrypted, unless a method setting encrypts it.
-        unset = is_true(stage.prop("CacheClusterEnabled")) and not any(
+        unset = is_true(stage.prop(*prefix, "CacheClusterEnabled")) and not any(
             is_true(s.get("CacheDataEncrypted")) for s in settings
         )
         yield _check(stage, "a cache is not encrypted" if plain or unset else None)
@@ -77,11 +98,12 @@ def apigw_endpoint_type(model: TemplateModel) -> Iterator[Check]:
     # 10.2.1: the trace records each request's path through the API and its integrations.
     requirements=("10.2.1",),
     description="Every API Gateway REST API stage has AWS X-Ray active tracing on.",
-    fix="Set TracingEnabled true on the AWS::ApiGateway::Stage (CDK: tracing_enabled=True).",
+    fix="Set TracingEnabled true on the AWS::ApiGateway::Stage or the Deployment's StageDescription"
+    " (CDK: deploy_options tracing_enabled=True).",
 )
 def apigw_xray(model: TemplateModel) -> Iterator[Check]:
-    for stage in model.resources("AWS::ApiGateway::Stage"):
-        yield _check(stage, None if is_true(stage.prop("TracingEnabled")) else "X-Ray tracing is off")
+    for stage, prefix in _rest_stages(model):
+        yield _check(stage, None if is_true(stage.prop(*prefix, "TracingEnabled")) else "X-Ray tracing is off")
 
 
 # --- CloudFront viewer certificates and S3 origins -----------------------------------------------------
@@ -195,6 +217,19 @@ def codebuild_artifacts_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 
 CODEDEPLOY_ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
+CODEDEPLOY_LAMBDA_CONFIG_PREFIX = "CodeDeployDefault.Lambda"
+
+
+def _codedeploy_application(model: TemplateModel, group: Resource) -> Resource | None:
+    """The AWS::CodeDeploy::Application a deployment group's ApplicationName names: by `Ref` (an
+    application's Ref is its name), else the application in these templates whose ApplicationName is that
+    literal ("AWS::CodeDeploy::DeploymentGroup", CloudFormation Template Reference)."""
+    named = group.reference("ApplicationName")
+    found = model.target(group.stack, named)
+    if found is not None or not isinstance(named, str):
+        return found
+    applications = model.resources("AWS::CodeDeploy::Application")
+    return next((a for a in applications if a.reference("ApplicationName") == named), None)
 
 
 @rule(
@@ -209,11 +244,18 @@ def codedeploy_lambda_gradual(model: TemplateModel) -> Iterator[Check]:
     # codedeploy-lambda-allatonce-traffic-shift-disabled reads the group of a Lambda application; a group
     # without DeploymentConfigName takes the all-at-once default ("Deployment configurations on an AWS Lambda
     # compute platform", AWS CodeDeploy User Guide).
+    # A group names its application by reference or by the application's name as a literal; a group whose
+    # application is in neither form here is examined when its DeploymentConfigName is a Lambda one
+    # (CodeDeployDefault.Lambda*, a config only the Lambda compute platform has: same page).
     for group in model.resources("AWS::CodeDeploy::DeploymentGroup"):
-        application = model.target(group.stack, group.reference("ApplicationName"))
-        if application is None or str(application.prop("ComputePlatform")) != "Lambda":
+        application = _codedeploy_application(model, group)
+        configured = group.prop("DeploymentConfigName")
+        lambda_config = isinstance(configured, str) and configured.startswith(CODEDEPLOY_LAMBDA_CONFIG_PREFIX)
+        if application is None and not lambda_config:
             continue
-        name = group.prop("DeploymentConfigName", default=CODEDEPLOY_ALL_AT_ONCE)
+        if application is not None and str(application.prop("ComputePlatform")) != "Lambda":
+            continue
+        name = configured if configured is not None else CODEDEPLOY_ALL_AT_ONCE
         yield _check(group, f"{name} shifts all traffic at once" if name == CODEDEPLOY_ALL_AT_ONCE else None)
 
 
@@ -227,55 +269,104 @@ def _launch_template(model: TemplateModel, instance: Resource) -> Resource | Non
     return model.target(instance.stack, reference) if reference is not None else None
 
 
-def _instance_or_template(model: TemplateModel, instance: Resource, key: str, *inner: str) -> Any:
-    """The instance's own `key`, else its launch template's LaunchTemplateData `key` (then `inner`)."""
-    value = instance.prop(key)
-    if value is None and (template := _launch_template(model, instance)) is not None:
-        value = template.prop("LaunchTemplateData", key, *inner)
-    return value
+AUTO_SCALING_GROUP = "AWS::AutoScaling::AutoScalingGroup"
+
+
+def _group_templates(model: TemplateModel, group: Resource) -> list[Resource | None]:
+    """The launch templates an Auto Scaling group launches from: its LaunchTemplate and its
+    MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification (each LaunchTemplateId or
+    LaunchTemplateName; "AWS::AutoScaling::AutoScalingGroup LaunchTemplateSpecification", CloudFormation
+    Template Reference). None for one named that is not in these templates; [] for a group launching from a
+    launch configuration (read by the PCI4-AUTOSCALING-LAUNCH-CONFIG rules)."""
+    specifications = [group.reference("LaunchTemplate")]
+    specifications.append(group.reference("MixedInstancesPolicy", "LaunchTemplate", "LaunchTemplateSpecification"))
+    found: list[Resource | None] = []
+    for specification in specifications:
+        if isinstance(specification, Mapping):
+            reference = specification.get("LaunchTemplateId") or specification.get("LaunchTemplateName")
+            found.append(model.target(group.stack, reference) if reference is not None else None)
+    return found
+
+
+def _launched(model: TemplateModel, key: str, *inner: str) -> Iterator[tuple[Resource, list[tuple[str, Any]]]]:
+    """Each EC2 instance and each Auto Scaling group with launch templates, beside (where, value) of
+    LaunchTemplateData `key` (then `inner`) for each source its instances take it from: an instance's own
+    `key` (`inner` not applied), else its launch template's; a group's every launch template ("a launch
+    template here" is None for one not in these templates)."""
+    for instance in model.resources("AWS::EC2::Instance"):
+        own = instance.prop(key)
+        if own is not None:
+            yield instance, [("its own", own)]
+            continue
+        template = _launch_template(model, instance)
+        yield (
+            instance,
+            [("its launch template", template.prop("LaunchTemplateData", key, *inner) if template else None)],
+        )
+    for group in model.resources(AUTO_SCALING_GROUP):
+        templates = _group_templates(model, group)
+        if templates:
+            yield (
+                group,
+                [
+                    ("its launch template", t.prop("LaunchTemplateData", key, *inner))
+                    if t is not None
+                    else ("a launch template not in these templates", None)
+                    for t in templates
+                ],
+            )
+
+
+def _group_unread(sources: list[tuple[str, Any]]) -> str | None:
+    return next((where for where, _ in sources if where == "a launch template not in these templates"), None)
 
 
 @rule(
     id="PCI4-EC2-DETAILED-MONITORING",
     # 10.2.1: one-minute instance metrics feed the alarms that surface failures and anomalies in time.
     requirements=("10.2.1",),
-    description="Every EC2 instance has detailed (one-minute) monitoring on, itself or through its launch template.",
+    description="Every EC2 instance and Auto Scaling group has detailed (one-minute) monitoring on, itself or"
+    " through its launch template.",
     fix="Set Monitoring true on the instance or LaunchTemplateData.Monitoring.Enabled (CDK: detailed_monitoring).",
 )
 def ec2_detailed_monitoring(model: TemplateModel) -> Iterator[Check]:
-    for instance in model.resources("AWS::EC2::Instance"):
-        own = instance.prop("Monitoring")
-        template = _launch_template(model, instance)
-        from_template = template.prop("LaunchTemplateData", "Monitoring", "Enabled") if template else None
-        on = is_true(own) or (own is None and is_true(from_template))
-        yield _check(instance, None if on else "detailed monitoring is off")
+    # An instance's Monitoring is a Boolean; LaunchTemplateData.Monitoring.Enabled "Specify true to enable
+    # detailed monitoring. Otherwise, basic monitoring is enabled" ("AWS::EC2::LaunchTemplate Monitoring").
+    for launched, sources in _launched(model, "Monitoring", "Enabled"):
+        off = [where for where, value in sources if not is_true(value)]
+        yield _check(launched, f"detailed monitoring is off ({', '.join(off)})" if off else None)
 
 
 @rule(
     id="PCI4-EC2-INSTANCE-PROFILE",
     # 8.6.2: the instance gets rotated role credentials, so no access key is stored on it.
     requirements=("8.6.2",),
-    description="Every EC2 instance has an IAM instance profile, itself or through its launch template.",
+    description="Every EC2 instance and Auto Scaling group has an IAM instance profile, itself or through its"
+    " launch template.",
     fix="Set IamInstanceProfile on the instance or LaunchTemplateData.IamInstanceProfile (CDK: role=...).",
 )
 def ec2_instance_profile(model: TemplateModel) -> Iterator[Check]:
-    for instance in model.resources("AWS::EC2::Instance"):
-        profile = _instance_or_template(model, instance, "IamInstanceProfile")
-        yield _check(instance, None if profile else "no instance profile")
+    for launched, sources in _launched(model, "IamInstanceProfile"):
+        bare = [where for where, value in sources if not value]
+        yield _check(launched, f"no instance profile ({', '.join(bare)})" if bare else None)
 
 
 @rule(
     id="PCI4-EC2-NO-KEY-PAIR",
     # 8.2.2: an EC2 key pair is one shared credential for the instance's default OS user.
     requirements=("8.2.2",),
-    description="No EC2 instance is launched with an EC2 key pair, itself or through its launch template.",
+    description="No EC2 instance or Auto Scaling group is launched with an EC2 key pair, itself or through its"
+    " launch template.",
     fix="Remove KeyName (and LaunchTemplateData.KeyName); reach instances with Session Manager.",
 )
 def ec2_no_key_pair(model: TemplateModel) -> Iterator[Check]:
     # ec2-no-amazon-key-pair: NON_COMPLIANT when an instance was launched with a key pair (launch-time only).
-    for instance in model.resources("AWS::EC2::Instance"):
-        key = _instance_or_template(model, instance, "KeyName")
-        yield _check(instance, "launched with a key pair" if key else None)
+    # A group whose launch template is not in these templates is not passed unread.
+    for launched, sources in _launched(model, "KeyName"):
+        keyed = [where for where, value in sources if value]
+        unread = _group_unread(sources) if launched.type == AUTO_SCALING_GROUP else None
+        problem = f"launched with a key pair ({', '.join(keyed)})" if keyed else unread and f"{unread}: not read"
+        yield _check(launched, problem or None)
 
 
 @rule(
@@ -362,7 +453,7 @@ EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "schedule
     fix=f"Enable {', '.join(EKS_LOG_TYPES)} in Logging.ClusterLogging.EnabledTypes (CDK: cluster_logging).",
 )
 def eks_all_control_plane_logs(model: TemplateModel) -> Iterator[Check]:
-    for cluster in model.resources("AWS::EKS::Cluster"):
-        types = {t.get("Type") for t in _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))}
+    for cluster in model.resources(*EKS_CLUSTER_TYPES):
+        types = eks_log_types(cluster)
         missing = [t for t in EKS_LOG_TYPES if t not in types]
         yield _check(cluster, f"log types off: {', '.join(missing)}" if missing else None)

@@ -48,23 +48,36 @@ def waf_classic_not_empty(model: TemplateModel) -> Iterator[Check]:
         yield Check(resource, not empty, f"no {key}" if empty else "")
 
 
+ACMPCA_ACTIVATION = "AWS::ACMPCA::CertificateAuthorityActivation"
+
+
 @rule(
     id="PCI4-ACMPCA-NO-ROOT-CA",
     requirements=("4.2.1",),
-    description="No AWS Private CA root certificate authority is declared in the templates (it would be active).",
+    description="No AWS Private CA root certificate authority in the templates is left enabled: its activation"
+    " sets Status DISABLED.",
     fix=(
-        "Declare only SUBORDINATE CAs; keep the root CA outside the workload's templates and disable it "
-        "(UpdateCertificateAuthority Status DISABLED) once it has signed them."
+        "Declare only SUBORDINATE CAs, or give the ROOT CA's AWS::ACMPCA::CertificateAuthorityActivation "
+        "Status DISABLED once it has signed them (keep the root CA outside the workload's templates otherwise)."
     ),
 )
 def acmpca_no_root_ca(model: TemplateModel) -> Iterator[Check]:
-    # acm-pca-root-ca-disabled fails a root CA whose status is not DISABLED (AWS Config Developer Guide);
-    # AWS::ACMPCA::CertificateAuthority has Type ROOT|SUBORDINATE but no status property, so a root CA a
-    # template declares is PENDING_CERTIFICATE or ACTIVE, never DISABLED ("AWS::ACMPCA::CertificateAuthority",
-    # CloudFormation Template Reference; "UpdateCertificateAuthority", AWS Private CA API Reference).
+    # acm-pca-root-ca-disabled fails a root CA whose status is not DISABLED (AWS Config Developer Guide).
+    # AWS::ACMPCA::CertificateAuthority has Type ROOT|SUBORDINATE and no status; the CA's
+    # AWS::ACMPCA::CertificateAuthorityActivation installs its certificate and sets Status ACTIVE|DISABLED
+    # (default ACTIVE; "AWS::ACMPCA::CertificateAuthorityActivation", CloudFormation Template Reference). A ROOT
+    # CA passes when an activation of it (CertificateAuthorityArn its Ref or Arn) sets DISABLED; without one it
+    # is PENDING_CERTIFICATE or ACTIVE.
     for authority in model.resources("AWS::ACMPCA::CertificateAuthority"):
         root = str(authority.prop("Type", default="")).upper() == "ROOT"
-        yield Check(authority, not root, "a ROOT certificate authority (never DISABLED by a template)" if root else "")
+        activations = model.attached(authority, ACMPCA_ACTIVATION, "CertificateAuthorityArn")
+        disabled = bool(activations) and all(
+            str(a.prop("Status", default="ACTIVE")).upper() == "DISABLED" for a in activations
+        )
+        problem = ""
+        if root and not disabled:
+            problem = "a ROOT certificate authority whose activation does not set Status DISABLED"
+        yield Check(authority, not problem, problem)
 
 
 def _listener_problem(model: TemplateModel, stack: str, listener: Mapping[str, object]) -> str | None:

@@ -106,7 +106,32 @@ def s3_access_logging(model: TemplateModel) -> Iterator[Check]:
     fix="Set OwnershipControls ObjectOwnership BucketOwnerEnforced (CDK: object_ownership=BUCKET_OWNER_ENFORCED).",
 )
 def s3_acls_disabled(model: TemplateModel) -> Iterator[Check]:
+    # A bucket a CloudFront distribution writes standard (legacy) logs to must have ACLs enabled: CloudFront
+    # grants itself FULL_CONTROL by ACL on it ("Configure standard logging (legacy)", Amazon CloudFront Developer
+    # Guide), so PCI4-CLOUDFRONT-LOGGING and this rule would otherwise contradict each other. That bucket is
+    # exempt, as log buckets are from PCI4-S3-ACCESS-LOGGING; every other rule still reads it.
+    cloudfront_logs = _cloudfront_log_buckets(model)
     for bucket in model.resources(BUCKET):
         rules = as_list(bucket.prop("OwnershipControls", "Rules"))
         enforced = any(isinstance(r, Mapping) and r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules)
+        if not enforced and bucket.key in cloudfront_logs:
+            yield Check(bucket, True, "receives CloudFront standard (legacy) logs, which need ACLs")
+            continue
         yield Check(bucket, enforced, "" if enforced else "ACLs are not disabled")
+
+
+def _cloudfront_log_buckets(model: TemplateModel) -> set[tuple[str, str]]:
+    """Buckets a distribution's DistributionConfig.Logging.Bucket names: by `Fn::GetAtt` (DomainName,
+    RegionalDomainName) or `Ref`, or as the literal `<BucketName>.s3...amazonaws.com` of a bucket here."""
+    named = {
+        name: b.key for b in model.resources(BUCKET) if isinstance(name := b.reference("BucketName"), str) and name
+    }
+    found = set()
+    for distribution in model.resources("AWS::CloudFront::Distribution"):
+        value = distribution.reference("DistributionConfig", "Logging", "Bucket")
+        target = model.target(distribution.stack, value)
+        if target is not None and target.type == BUCKET:
+            found.add(target.key)
+        elif isinstance(value, str) and (key := named.get(value.split(".s3", 1)[0])) is not None:
+            found.add(key)
+    return found

@@ -14,7 +14,17 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_false, is_true, sdk_call
+from pci_rules.rules._common import (
+    EKS_CLUSTER_TYPES,
+    as_list,
+    eks_encrypted_resources,
+    eks_endpoint_public,
+    eks_log_types,
+    eks_version,
+    is_false,
+    is_true,
+    sdk_call,
+)
 
 
 def _check(resource: Resource, problem: str | None) -> Check:
@@ -379,8 +389,8 @@ def ecs_fargate_latest_platform(model: TemplateModel) -> Iterator[Check]:
     fix="Set ResourcesVpcConfig EndpointPublicAccess false, EndpointPrivateAccess true (CDK: EndpointAccess.PRIVATE).",
 )
 def eks_private_endpoint(model: TemplateModel) -> Iterator[Check]:
-    for cluster in model.resources("AWS::EKS::Cluster"):
-        public = cluster.prop("ResourcesVpcConfig", "EndpointPublicAccess", default=True)
+    for cluster in model.resources(*EKS_CLUSTER_TYPES):
+        public = eks_endpoint_public(cluster)
         yield _check(cluster, None if is_false(public) else "the API endpoint is public")
 
 
@@ -396,8 +406,8 @@ EKS_OLDEST_SUPPORTED = (1, 32)
     fix="Set Version to a Kubernetes version in standard support and upgrade before it leaves support.",
 )
 def eks_supported_version(model: TemplateModel) -> Iterator[Check]:
-    for cluster in model.resources("AWS::EKS::Cluster"):
-        version = cluster.prop("Version")
+    for cluster in model.resources(*EKS_CLUSTER_TYPES):
+        version = eks_version(cluster)
         ok = version is not None and _version(version) >= EKS_OLDEST_SUPPORTED
         yield _check(
             cluster, None if ok else f"Version {version!r} is older than {'.'.join(map(str, EKS_OLDEST_SUPPORTED))}"
@@ -411,8 +421,8 @@ def eks_supported_version(model: TemplateModel) -> Iterator[Check]:
     fix="Add EncryptionConfig with Resources [secrets] and a KMS key (CDK: secrets_encryption_key).",
 )
 def eks_secrets_encrypted(model: TemplateModel) -> Iterator[Check]:
-    for cluster in model.resources("AWS::EKS::Cluster"):
-        encrypted = any("secrets" in as_list(c.get("Resources")) for c in _mappings(cluster.prop("EncryptionConfig")))
+    for cluster in model.resources(*EKS_CLUSTER_TYPES):
+        encrypted = "secrets" in eks_encrypted_resources(cluster)
         yield _check(cluster, None if encrypted else "secrets are not envelope-encrypted")
 
 
@@ -423,9 +433,8 @@ def eks_secrets_encrypted(model: TemplateModel) -> Iterator[Check]:
     fix="Enable the audit log type in Logging.ClusterLogging.EnabledTypes (CDK: cluster_logging).",
 )
 def eks_audit_logging(model: TemplateModel) -> Iterator[Check]:
-    for cluster in model.resources("AWS::EKS::Cluster"):
-        types = {t.get("Type") for t in _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))}
-        yield _check(cluster, None if "audit" in types else "audit logging is off")
+    for cluster in model.resources(*EKS_CLUSTER_TYPES):
+        yield _check(cluster, None if "audit" in eks_log_types(cluster) else "audit logging is off")
 
 
 # --- Data stores: DAX, ElastiCache, OpenSearch, DocumentDB, Neptune, Redshift, DMS, EFS ---------------

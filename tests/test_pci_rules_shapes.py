@@ -1,0 +1,426 @@
+"""Issue 21, QSA reader r21: the other shapes a CDK app renders for a resource a rule reads, each read by
+its rule (CDK's `aws_eks.Cluster` custom resource, an Auto Scaling group's launch template, a stage a REST API
+deployment makes, a CodeDeploy group naming its application by a literal), the encryption rules no
+acknowledgment can accept, an activation that disables a root CA, the backup-vault Deny's conditions, the
+CloudFront log bucket's ACLs, and the plugin's headings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pci_rules import TemplateModel, evaluate
+from pci_rules.plugin import HEADING_DETAILS, violation_heading
+from pci_rules.rule import Check
+from pci_rules.rules import RULES
+from pci_rules.rules._common import EKS_CDK_CLUSTER
+from tests.pci_rule_cases import Resources, r
+
+BY_ID = {rule.id: rule for rule in RULES}
+
+
+def _failures(rule_id: str, resources: Resources, template: dict[str, Any] | None = None) -> list[str]:
+    (result,) = evaluate(
+        TemplateModel.from_templates({"S": {**(template or {}), "Resources": resources}}), [BY_ID[rule_id]]
+    )
+    assert result.examined, f"{rule_id} examined nothing"
+    return [f"{c.resource.logical_id}: {c.detail}" for c in result.failures]
+
+
+# --- CDK's aws_eks.Cluster: Custom::AWSCDK-EKS-Cluster and its Config ------------------------------------
+
+_KEY = {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+def _cdk_cluster(**config: Any) -> Resources:
+    """The custom resource CDK's stable `aws_eks.Cluster` renders (aws-eks/lib/cluster-resource.ts), compliant
+    unless `config` replaces a key of its Config (None removes it)."""
+    base: dict[str, Any] = {
+        "name": "cde",
+        "version": "1.33",
+        "roleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+        "encryptionConfig": [{"provider": {"keyArn": _KEY}, "resources": ["secrets"]}],
+        "resourcesVpcConfig": {
+            "subnetIds": [{"Ref": "Subnet"}],
+            "endpointPublicAccess": False,
+            "endpointPrivateAccess": True,
+        },
+        "logging": {
+            "clusterLogging": [
+                {"enabled": True, "types": ["api", "audit", "authenticator", "controllerManager", "scheduler"]}
+            ]
+        },
+    }
+    for key, value in config.items():
+        if value is None:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    return {"Cluster": r(EKS_CDK_CLUSTER, ServiceToken="arn:aws:lambda:x", Config=base, AttributesRevision=5)}
+
+
+EKS_RULES = (
+    "PCI4-EKS-PRIVATE-ENDPOINT",
+    "PCI4-EKS-SUPPORTED-VERSION",
+    "PCI4-EKS-SECRETS-ENCRYPTED",
+    "PCI4-EKS-AUDIT-LOGGING",
+    "PCI4-EKS-ALL-CONTROL-PLANE-LOGS",
+)
+
+
+@pytest.mark.parametrize("rule_id", EKS_RULES)
+def test_every_eks_rule_passes_a_compliant_cdk_cluster_custom_resource(rule_id: str) -> None:
+    assert _failures(rule_id, _cdk_cluster()) == []
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "config", "detail"),
+    [
+        (
+            "PCI4-EKS-PRIVATE-ENDPOINT",
+            {"resourcesVpcConfig": {"subnetIds": [], "endpointPublicAccess": True}},
+            "the API endpoint is public",
+        ),
+        # CDK's default EndpointAccess.PUBLIC_AND_PRIVATE, and an unset field (the EKS API's default: public)
+        ("PCI4-EKS-PRIVATE-ENDPOINT", {"resourcesVpcConfig": {"subnetIds": []}}, "the API endpoint is public"),
+        ("PCI4-EKS-SUPPORTED-VERSION", {"version": "1.27"}, "Version '1.27' is older than 1.32"),
+        ("PCI4-EKS-SECRETS-ENCRYPTED", {"encryptionConfig": None}, "secrets are not envelope-encrypted"),
+        ("PCI4-EKS-AUDIT-LOGGING", {"logging": None}, "audit logging is off"),
+        (
+            "PCI4-EKS-AUDIT-LOGGING",
+            {"logging": {"clusterLogging": [{"enabled": False, "types": ["audit"]}]}},
+            "audit logging is off",
+        ),
+        (
+            "PCI4-EKS-ALL-CONTROL-PLANE-LOGS",
+            {"logging": {"clusterLogging": [{"enabled": True, "types": ["api", "audit"]}]}},
+            "log types off: authenticator, controllerManager, scheduler",
+        ),
+    ],
+)
+def test_every_eks_rule_fails_a_cdk_cluster_custom_resource_on_its_config(
+    rule_id: str, config: dict[str, Any], detail: str
+) -> None:
+    assert _failures(rule_id, _cdk_cluster(**config)) == [f"Cluster: {detail}"]
+
+
+# --- Auto Scaling groups launch from launch templates -------------------------------------------------
+
+_TEMPLATE_DATA = {"Monitoring": {"Enabled": True}, "IamInstanceProfile": {"Arn": {"Fn::GetAtt": ["Profile", "Arn"]}}}
+
+
+def _group(template_data: dict[str, Any], *, mixed: bool = False, template_id: Any = None) -> Resources:
+    specification = {
+        "LaunchTemplateId": template_id or {"Ref": "Template"},
+        "Version": {"Fn::GetAtt": ["Template", "LatestVersionNumber"]},
+    }
+    launch = (
+        {"MixedInstancesPolicy": {"LaunchTemplate": {"LaunchTemplateSpecification": specification}}}
+        if mixed
+        else {"LaunchTemplate": specification}
+    )
+    return {
+        "Group": r("AWS::AutoScaling::AutoScalingGroup", MinSize="1", MaxSize="1", **launch),
+        "Template": r("AWS::EC2::LaunchTemplate", LaunchTemplateData=template_data),
+    }
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+@pytest.mark.parametrize(
+    ("rule_id", "change", "detail"),
+    [
+        ("PCI4-EC2-NO-KEY-PAIR", {"KeyName": "shared-key"}, "launched with a key pair (its launch template)"),
+        ("PCI4-EC2-DETAILED-MONITORING", {"Monitoring": None}, "detailed monitoring is off (its launch template)"),
+        ("PCI4-EC2-INSTANCE-PROFILE", {"IamInstanceProfile": None}, "no instance profile (its launch template)"),
+    ],
+)
+def test_an_auto_scaling_group_is_read_through_its_launch_template(
+    rule_id: str, change: dict[str, Any], detail: str, mixed: bool
+) -> None:
+    assert _failures(rule_id, _group(_TEMPLATE_DATA, mixed=mixed)) == []
+    data = {**_TEMPLATE_DATA, **change}
+    bad = _group({k: v for k, v in data.items() if v is not None}, mixed=mixed)
+    assert _failures(rule_id, bad) == [f"Group: {detail}"]
+
+
+def test_a_group_whose_launch_template_is_not_in_the_templates_is_not_passed_unread() -> None:
+    group = _group(_TEMPLATE_DATA, template_id="lt-0123456789abcdef0")
+    assert _failures("PCI4-EC2-NO-KEY-PAIR", group) == ["Group: a launch template not in these templates: not read"]
+    assert _failures("PCI4-EC2-INSTANCE-PROFILE", group) == [
+        "Group: no instance profile (a launch template not in these templates)"
+    ]
+
+
+# --- A REST API stage a Deployment makes (StageDescription) -------------------------------------------
+
+
+def _deployment(**description: Any) -> Resources:
+    properties: dict[str, Any] = {"RestApiId": {"Ref": "Api"}, "StageName": "prod"}
+    if description:
+        properties["StageDescription"] = description
+    return {
+        "Api": r("AWS::ApiGateway::RestApi", Name="a", EndpointConfiguration={"Types": ["REGIONAL"]}),
+        "Dep": r("AWS::ApiGateway::Deployment", **properties),
+    }
+
+
+def test_a_deployment_stage_is_read_for_tracing() -> None:
+    assert _failures("PCI4-APIGW-XRAY", _deployment(TracingEnabled=True)) == []
+    assert _failures("PCI4-APIGW-XRAY", _deployment(TracingEnabled=False)) == ["Dep: X-Ray tracing is off"]
+    # a StageName with no StageDescription makes a stage with every setting at its default: tracing off
+    assert _failures("PCI4-APIGW-XRAY", _deployment()) == ["Dep: X-Ray tracing is off"]
+
+
+@pytest.mark.parametrize(
+    ("description", "ok"),
+    [
+        ({"CacheClusterEnabled": True, "CachingEnabled": True, "CacheDataEncrypted": True}, True),
+        ({"CacheClusterEnabled": True, "CacheDataEncrypted": False}, False),
+        ({"CachingEnabled": True}, False),
+        (
+            {
+                "CacheClusterEnabled": True,
+                "MethodSettings": [
+                    {"ResourcePath": "/*", "HttpMethod": "*", "CachingEnabled": True, "CacheDataEncrypted": False}
+                ],
+            },
+            False,
+        ),
+        ({"TracingEnabled": True}, True),
+    ],
+)
+def test_a_deployment_stage_is_read_for_cache_encryption(description: dict[str, Any], ok: bool) -> None:
+    failures = _failures("PCI4-APIGW-CACHE-ENCRYPTED", _deployment(**description))
+    assert failures == ([] if ok else ["Dep: a cache is not encrypted"])
+
+
+# --- CodeDeploy: a group naming its application by a literal ------------------------------------------
+
+
+def _codedeploy(config: str | None, *, platform: str = "Lambda", application: bool = True) -> Resources:
+    group: dict[str, Any] = {"ApplicationName": "lam", "ServiceRoleArn": "arn:aws:iam::111111111111:role/x"}
+    if config is not None:
+        group["DeploymentConfigName"] = config
+    resources = {"Grp": r("AWS::CodeDeploy::DeploymentGroup", **group)}
+    if application:
+        resources["CdApp"] = r("AWS::CodeDeploy::Application", ApplicationName="lam", ComputePlatform=platform)
+    return resources
+
+
+def test_a_group_naming_its_lambda_application_by_a_literal_is_examined() -> None:
+    rule_id = "PCI4-CODEDEPLOY-LAMBDA-GRADUAL"
+    assert _failures(rule_id, _codedeploy("CodeDeployDefault.LambdaCanary10Percent5Minutes")) == []
+    all_at_once = ["Grp: CodeDeployDefault.LambdaAllAtOnce shifts all traffic at once"]
+    assert _failures(rule_id, _codedeploy("CodeDeployDefault.LambdaAllAtOnce")) == all_at_once
+    assert _failures(rule_id, _codedeploy(None)) == all_at_once  # the Lambda platform's default
+    # the application is not in the templates: an all-at-once Lambda config is decisive
+    assert _failures(rule_id, _codedeploy("CodeDeployDefault.LambdaAllAtOnce", application=False)) == all_at_once
+
+
+def test_a_group_of_another_platform_named_by_a_literal_is_not_examined() -> None:
+    (result,) = evaluate(
+        TemplateModel.from_templates(
+            {"S": {"Resources": _codedeploy("CodeDeployDefault.AllAtOnce", platform="Server")}}
+        ),
+        [BY_ID["PCI4-CODEDEPLOY-LAMBDA-GRADUAL"]],
+    )
+    assert result.examined == 0
+
+
+# --- Data-store encryption can only be fixed ------------------------------------------------------------
+
+STORE_ENCRYPTION_RULES = (
+    "PCI4-DYNAMODB-KMS",
+    "PCI4-SQS-ENCRYPTED",
+    "PCI4-KINESIS-ENCRYPTED",
+    "PCI4-DOCDB-ENCRYPTED",
+    "PCI4-NEPTUNE-ENCRYPTED",
+    "PCI4-REDSHIFT-KMS",
+    "PCI4-EFS-ENCRYPTED",
+    "PCI4-DAX-ENCRYPTED",
+    "PCI4-ATHENA-RESULTS-ENCRYPTED",
+    "PCI4-RDS-STORAGE-ENCRYPTED",
+    "PCI4-S3-ENCRYPTION",
+)
+
+
+@pytest.mark.parametrize("rule_id", STORE_ENCRYPTION_RULES)
+def test_no_acknowledgment_accepts_an_unencrypted_data_store(rule_id: str) -> None:
+    assert BY_ID[rule_id].acknowledgeable is False
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resources"),
+    [
+        (
+            "PCI4-DYNAMODB-KMS",
+            {"T": r("AWS::DynamoDB::Table", SSESpecification={"SSEEnabled": True, "SSEType": "KMS"})},
+        ),
+        (
+            "PCI4-DYNAMODB-KMS",
+            {
+                "T": r(
+                    "AWS::DynamoDB::GlobalTable",
+                    SSESpecification={"SSEEnabled": True, "SSEType": "KMS"},
+                    Replicas=[{"Region": "eu-west-1", "SSESpecification": {"KMSMasterKeyId": "alias/aws/dynamodb"}}],
+                )
+            },
+        ),
+        ("PCI4-DYNAMODB-KMS", {"T": r("AWS::DynamoDB::GlobalTable", Replicas=[{"Region": "eu-west-1"}])}),
+        (
+            "PCI4-KINESIS-ENCRYPTED",
+            {"T": r("AWS::Kinesis::Stream", StreamEncryption={"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})},
+        ),
+    ],
+)
+def test_an_aws_managed_key_does_not_meet_the_dynamodb_and_kinesis_rules(rule_id: str, resources: Resources) -> None:
+    assert _failures(rule_id, resources) == ["T: not encrypted with a customer-managed KMS key"]
+
+
+def test_a_global_table_with_customer_keys_on_every_replica_passes() -> None:
+    key = {"Fn::GetAtt": ["Key", "Arn"]}
+    table = r(
+        "AWS::DynamoDB::GlobalTable",
+        SSESpecification={"SSEEnabled": True, "SSEType": "KMS"},
+        Replicas=[{"Region": "eu-west-1", "SSESpecification": {"KMSMasterKeyId": key}}],
+    )
+    assert _failures("PCI4-DYNAMODB-KMS", {"T": table}) == []
+
+
+# --- An activation that disables a root CA --------------------------------------------------------------
+
+
+def _root_ca(status: str | None) -> Resources:
+    resources = {"Root": r("AWS::ACMPCA::CertificateAuthority", Type="ROOT", KeyAlgorithm="RSA_2048")}
+    if status is not None:
+        resources["Activation"] = r(
+            "AWS::ACMPCA::CertificateAuthorityActivation",
+            CertificateAuthorityArn={"Fn::GetAtt": ["Root", "Arn"]},
+            Certificate="-----BEGIN CERTIFICATE-----",
+            Status=status,
+        )
+    return resources
+
+
+@pytest.mark.parametrize(("status", "ok"), [("DISABLED", True), ("ACTIVE", False), (None, False)])
+def test_a_root_ca_passes_only_when_its_activation_disables_it(status: str | None, ok: bool) -> None:
+    failures = _failures("PCI4-ACMPCA-NO-ROOT-CA", _root_ca(status))
+    assert failures == (
+        [] if ok else ["Root: a ROOT certificate authority whose activation does not set Status DISABLED"]
+    )
+
+
+# --- The backup vault's Deny: no condition but an exemption of named principals ---------------------------
+
+_DELETION = ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:PutBackupVaultAccessPolicy"]
+
+
+def _vault(condition: dict[str, Any] | None) -> Resources:
+    statement: dict[str, Any] = {"Effect": "Deny", "Principal": "*", "Resource": "*", "Action": _DELETION}
+    if condition is not None:
+        statement["Condition"] = condition
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    return {"Vault": r("AWS::Backup::BackupVault", BackupVaultName="cde-vault", AccessPolicy=policy)}
+
+
+@pytest.mark.parametrize(
+    ("condition", "ok"),
+    [
+        (None, True),
+        ({"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/break-glass"}}, True),
+        ({"StringNotLike": {"aws:PrincipalArn": ["arn:aws:iam::111111111111:role/backup-*"]}}, True),
+        # the QSA's repro: a Deny that applies to one principal nobody uses
+        ({"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/nobody"}}, False),
+        ({"Bool": {"aws:MultiFactorAuthPresent": "false"}}, False),
+        ({"ArnNotEquals": {"aws:SourceArn": "arn:aws:iam::111111111111:role/x"}}, False),
+    ],
+)
+def test_a_deletion_deny_with_a_condition_other_than_a_principal_exemption_is_refused(
+    condition: dict[str, Any] | None, ok: bool
+) -> None:
+    failures = _failures("PCI4-BACKUP-VAULT-NO-MANUAL-DELETION", _vault(condition))
+    assert failures == ([] if ok else ["Vault: no access-policy statement denies deleting recovery points"])
+
+
+# --- The bucket CloudFront writes standard logs to needs ACLs ---------------------------------------------
+
+
+_ACLS_ON = {"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+
+
+def _logged_distribution(bucket: Any) -> Resources:
+    return {
+        "Logs": r(
+            "AWS::S3::Bucket", BucketName="cdn-logs", OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+        ),
+        "Other": r("AWS::S3::Bucket", OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}),
+        "Cdn": r("AWS::CloudFront::Distribution", DistributionConfig={"Enabled": True, "Logging": {"Bucket": bucket}}),
+    }
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        {"Fn::GetAtt": ["Logs", "RegionalDomainName"]},
+        {"Fn::GetAtt": ["Logs", "DomainName"]},
+        "cdn-logs.s3.amazonaws.com",
+    ],
+)
+def test_the_bucket_a_distribution_logs_to_is_exempt_from_the_acl_rule_and_no_other(bucket: Any) -> None:
+    resources = _logged_distribution(bucket)
+    assert _failures("PCI4-CLOUDFRONT-LOGGING", resources) == []
+    assert _failures("PCI4-S3-ACLS-DISABLED", resources) == ["Other: ACLs are not disabled"]
+
+
+# --- The plugin's heading and the variant's label ----------------------------------------------------------
+
+
+def test_the_violation_heading_names_the_rule_and_what_was_wrong_on_each_resource() -> None:
+    model = TemplateModel.from_templates({"S": {"Resources": _cdk_cluster(logging=None)}})
+    (result,) = evaluate(model, [BY_ID["PCI4-EKS-AUDIT-LOGGING"]])
+    heading = violation_heading(result.rule, result.failures)
+    assert heading == (
+        "PCI4-EKS-AUDIT-LOGGING: Every EKS cluster sends its audit log to CloudWatch Logs."
+        " (PCI DSS v4.0.1 10.2.1). Cluster: audit logging is off"
+    )
+
+
+def test_the_heading_names_the_first_details_then_how_many_more() -> None:
+    (resource,) = TemplateModel.from_templates({"S": {"Resources": _cdk_cluster()}}).resources()
+    failures = [Check(resource, False, f"problem {i}") for i in range(HEADING_DETAILS + 2)]
+    heading = violation_heading(BY_ID["PCI4-EKS-AUDIT-LOGGING"], failures)
+    assert heading.endswith(f"Cluster: problem {HEADING_DETAILS - 1}; and 2 more")
+
+
+def test_the_variant_label_is_given_only_where_a_choice_reached_the_resource() -> None:
+    template = {
+        "Parameters": {"Tracing": {"Type": "String", "Default": "false", "AllowedValues": ["false", "true"]}},
+    }
+    resources = {
+        "Chosen": r("AWS::ApiGateway::Stage", RestApiId="a", TracingEnabled={"Ref": "Tracing"}),
+        "Plain": r("AWS::ApiGateway::Stage", RestApiId="a", TracingEnabled=False),
+    }
+    details = _failures("PCI4-APIGW-XRAY", resources, template)
+    assert "Plain: X-Ray tracing is off" in details
+    assert "Chosen: X-Ray tracing is off (with every Fn::If true and every Parameter at its Default)" in details
+
+
+def _rules_named(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        named = {str(value["rule"])} if "rule" in value else set()
+        return named.union(*(_rules_named(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_rules_named(v) for v in value))
+    return set()
+
+
+def test_no_landing_zone_acknowledgment_or_environment_file_names_a_store_encryption_rule() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "compliance" / "acknowledgments.yaml", *sorted((root / "envs").glob("*.yaml"))]
+    named = set().union(*(_rules_named(yaml.safe_load(f.read_text(encoding="utf-8"))) for f in files))
+    assert named, "no acknowledgment read"
+    assert not {n.split("[")[0] for n in named} & set(STORE_ENCRYPTION_RULES)

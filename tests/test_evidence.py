@@ -27,13 +27,13 @@ from evidence.report import (
     EXCEPTED,
     GENERATED,
     MANIFEST_NAME,
-    add_png,
     NOT_APPLICABLE,
     NOT_EVIDENCED,
     OPEN,
     PASSED,
     REPORT_NAME,
     Attestation,
+    add_png,
     build_diagrams,
     generation_time,
     requirement_statuses,
@@ -579,7 +579,7 @@ def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence
             png = (directory / DIAGRAM_DIR / f"{kind}-{region}.png").read_bytes()
             assert png.startswith(b"\x89PNG\r\n\x1a\n")
             assert f"  {DIAGRAM_DIR}/{kind}-{region}.png\n" in listed
-    assert f"  {DIAGRAM_DIR}/{kind}-{region}.svg\n" in listed  # what it listed before stays listed
+            assert f"  {DIAGRAM_DIR}/{kind}-{region}.svg\n" in listed  # what it listed before stays listed
         svg = (evidence.directory / DIAGRAM_DIR / f"network-{region}.svg").read_text(encoding="utf-8")
         for text in ("Public tier", "Application tier", "Cde tier", "CDE boundary", "tcp 8443", "tcp 5432"):
             assert text in svg, text

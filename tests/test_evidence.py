@@ -560,9 +560,9 @@ def test_a_file_an_earlier_run_left_is_neither_kept_nor_listed(synthesized: Synt
     assert (directory / "notes.txt").is_file()
     assert "notes.txt" not in listed
     assert "  gate-report.json\n" in listed
-    assert {p.relative_to(directory).as_posix() for p in files if p.name != MANIFEST_NAME} | {
-        "gate-report.json"
-    } == {line.split("  ", 1)[1] for line in listed.splitlines()}
+    assert {p.relative_to(directory).as_posix() for p in files if p.name != MANIFEST_NAME} | {"gate-report.json"} == {
+        line.split("  ", 1)[1] for line in listed.splitlines()
+    }
 
 
 @pytest.mark.skipif(DOT is None, reason=NO_DOT)

@@ -802,7 +802,7 @@ def _dot_pool() -> concurrent.futures.ThreadPoolExecutor:
 def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callable[[], None]:
     """Write .mmd and .dot; with `dot` on PATH, start rendering the SVG of every drawing (each diagram's
     whole drawing and its pages), at most the CPU count of `dot` processes at once. PNG is not rendered
-    here: rasterizing was about nine tenths of `dot`'s CPU, the report embeds the SVG and links it, and
+    here: rasterizing was about three quarters of `dot`'s CPU, the report embeds the SVG and links it, and
     `add_png` (`make evidence-png`) adds a PNG of every drawing on request.
 
     Returns a function that waits for the renders and records their files (call it before reading

@@ -551,6 +551,7 @@ def test_a_file_an_earlier_run_left_is_neither_kept_nor_listed(synthesized: Synt
     for path in [*stale, directory / "notes.txt"]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("from a previous run\n", encoding="utf-8")
+    shutil.copy(synthesized.outdir / EVIDENCE_DIR / "gate-report.json", directory)  # the gate writes it first
     files = write_evidence_for_assembly(assembly, synthesized.gate, synthesized.report)
     listed = (directory / MANIFEST_NAME).read_text(encoding="utf-8")
     for path in stale:

@@ -32,7 +32,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test lint pytest audit evidence-pdf evidence-screenshots evidence-live bench cost prices securityhub-controls schema cdk clean deps toolchain preflight deploy FORCE
+.PHONY: synth test lint pytest audit evidence-pdf evidence-png evidence-screenshots evidence-live bench cost prices securityhub-controls schema cdk clean deps toolchain preflight deploy FORCE
 
 ## toolchain: Python >= 3.11 and npm present, checked before anything is downloaded.
 toolchain:
@@ -151,6 +151,11 @@ audit: $(BIN)/.installed $(SCAN_BIN)/.installed
 ## headless Chromium (apt-get install chromium), A4 landscape. Not part of the synth.
 evidence-pdf: $(BIN)/.installed
 	$(BIN)/python -m evidence.browser cdk.out/compliance/pci-dss-v4-report.html cdk.out/compliance/pci-dss-v4-report.pdf
+
+## evidence-png: after `make synth`, add a PNG of every diagram (pages and whole drawings, per-environment
+## sets included) to cdk.out/compliance/ and list them in its MANIFEST.sha256. The synth writes SVG only.
+evidence-png: $(BIN)/.installed
+	$(BIN)/python -m evidence.report cdk.out --png
 
 ## evidence-screenshots: after `make synth`, retake the README's pictures of the report and of a
 ## data-flow diagram (docs/evidence-*.png) with headless Chromium; commit them with the change.

@@ -360,7 +360,8 @@ def misplaced_labels(svg: str) -> list[tuple[str, float, float]]:
     return wrong
 
 
-Chunk = tuple[tuple[float, float, float, float], Sequence[Point]]  # (bounding box, points) of a stretch
+Box = tuple[float, float, float, float]  # left, top, right, bottom (SVG units)
+Chunk = tuple[Box, Sequence[Point]]  # (bounding box, points) of a stretch
 Path = list[Chunk]
 CHUNK = 12  # points a stretch: one cubic of a Graphviz path
 
@@ -386,13 +387,30 @@ def _near(point: Point, path: Path, limit: float) -> bool:
     return False
 
 
-def _nearer_other(point: Point, own: Sequence[Point], others: Sequence[Path]) -> bool:
+def _box_distance(point: Point, box: Box) -> float:
+    """Distance from a point to a box (0 inside): a lower bound of its stretch's distance."""
+    left, top, right, bottom = box
+    return math.hypot(max(left - point[0], 0.0, point[0] - right), max(top - point[1], 0.0, point[1] - bottom))
+
+
+def _path_distance(point: Point, path: Path) -> float:
+    """`distance` to a boxed path, the same value: stretches nearest by their boxes first, and a stretch
+    whose box is no nearer than the best found skipped (every segment is in some stretch)."""
+    best = math.inf
+    for bound, points in sorted(((_box_distance(point, box), points) for box, points in path), key=lambda c: c[0]):
+        if bound >= best:
+            break
+        best = min(best, distance(point, points))
+    return best
+
+
+def _nearer_other(point: Point, own: Path, others: Sequence[Path]) -> bool:
     """Whether some other path is at least as near `point` as its own."""
-    mine = distance(point, own)
+    mine = _path_distance(point, own)
     return any(_near(point, path, mine) for path in others)
 
 
-def _fits(dx: float, dy: float, lines: Sequence[Point], own: Sequence[Point], others: Sequence[Path]) -> bool:
+def _fits(dx: float, dy: float, lines: Sequence[Point], own: Path, others: Sequence[Path]) -> bool:
     """Every line of a label, moved by (dx, dy), nearer its own path than any other."""
     return not any(_nearer_other((x + dx, y + dy), own, others) for x, y in lines)
 
@@ -400,7 +418,6 @@ def _fits(dx: float, dy: float, lines: Sequence[Point], own: Sequence[Point], ot
 _ANY_TEXT = re.compile(
     r'<text text-anchor="(\w+)" x="([-\d.]+)" y="([-\d.]+)"[^>]*font-size="([\d.]+)"[^>]*>([^<]*)</text>'
 )
-Box = tuple[float, float, float, float]
 
 
 def _text_box(anchor: str, x: float, y: float, size: float, content: str) -> Box:
@@ -440,6 +457,7 @@ def place_labels(svg: str) -> str:
         if not texts or len(own) < 2:
             continue
         others = [path for i, path in enumerate(boxed) if i != index and edges[i][1]]
+        own_boxed = boxed[index]
         lines = [_centre(texts)]  # a label's position: the centre of its lines
         everything = fixed + [b for i, boxes in labels.items() if i != index for b in boxes]
         # Only texts a candidate could reach: within its label's size and the gaps of its own path's box.
@@ -453,12 +471,12 @@ def place_labels(svg: str) -> str:
         def clear(dx: float, dy: float, index: int = index, around: list[Box] = around) -> bool:
             return not any(_overlaps((b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy), around) for b in labels[index])
 
-        if _fits(0.0, 0.0, lines, own, others) and not any(_overlaps(b, everything) for b in labels[index]):
+        if _fits(0.0, 0.0, lines, own_boxed, others) and not any(_overlaps(b, everything) for b in labels[index]):
             continue
         cx, cy = _centre(texts)
         half = (max(b[3] for b in labels[index]) - min(b[1] for b in labels[index])) / 2
         wide = max(b[2] - b[0] for b in labels[index]) / 2
-        best: tuple[float, float, float] | None = None
+        candidates: list[tuple[float, float, float]] = []
         for (ax, ay), (bx, by) in itertools.pairwise(own):
             length = math.hypot(bx - ax, by - ay)
             if length == 0:
@@ -469,9 +487,11 @@ def place_labels(svg: str) -> str:
                 gap = LABEL_GAP + extra + half * abs(ny) + wide * abs(nx)
                 tx, ty = mx + side * nx * gap, my + side * ny * gap
                 dx, dy = tx - cx, ty - cy
-                cost = math.hypot(dx, dy)
-                if (best is None or cost < best[0]) and clear(dx, dy) and _fits(dx, dy, lines, own, others):
-                    best = (cost, dx, dy)
+                candidates.append((math.hypot(dx, dy), dx, dy))
+        # The nearest candidate that fits (the first in path order among equally near ones): sorted by
+        # cost (a stable sort keeps path order among ties), the first that passes both checks.
+        candidates.sort(key=lambda c: c[0])
+        best = next((c for c in candidates if clear(c[1], c[2]) and _fits(c[1], c[2], lines, own_boxed, others)), None)
         if best is not None:
             moves[index] = (best[1], best[2])
             labels[index] = [(b[0] + best[1], b[1] + best[2], b[2] + best[1], b[3] + best[2]) for b in labels[index]]

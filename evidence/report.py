@@ -6,7 +6,7 @@
   and the Security Hub controls that watch it after deploy; every pack's results; tool versions
   and the git commit. The HTML is self-contained (styles inline, diagrams as inline SVG).
 - `diagrams/network-<region>.*` (PCI DSS 1.2.3) and `diagrams/data-flow-<region>.*` (1.2.4):
-  Mermaid and DOT always, SVG and PNG when Graphviz's `dot` is on PATH.
+  Mermaid and DOT always, SVG when Graphviz's `dot` is on PATH (PNG on request: `--png`, `make evidence-png`).
 
 Everything is read from one `TemplateModel` and the rule results computed on it, so the report,
 the diagrams and the rules cannot disagree. Output is deterministic: no timestamps, sorted
@@ -16,6 +16,7 @@ everything, relative paths; two synths of one commit write the same bytes.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import datetime
 import hashlib
@@ -62,6 +63,7 @@ from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels,
 from evidence.topology import Topology
 from evidence.workpapers import (
     NOT_VERIFIED,
+    WORKPAPER_DIR,
     DeployedState,
     all_workpapers,
     insert_paper_tables,
@@ -280,20 +282,47 @@ def combined_digest(digests: Iterable[str]) -> str:
 MANIFEST_NAME = "MANIFEST.sha256"
 
 
-def write_manifest(directory: Path) -> Path:
-    """`<directory>/MANIFEST.sha256`: every file under `directory` (the manifest itself excluded) with its
-    SHA-256, in `sha256sum` format and path order, so `sha256sum -c MANIFEST.sha256` run in the directory
-    checks the evidence set. Nothing else (no time, no host) goes in, so one commit's synths write the
-    same bytes."""
+def write_manifest(directory: Path, files: Iterable[Path]) -> Path:
+    """`<directory>/MANIFEST.sha256`: `files` (the files this run wrote, under `directory`) and the gate's
+    `gate-report.json` beside them, each with its SHA-256, in `sha256sum` format and path order, so
+    `sha256sum -c MANIFEST.sha256` run in the directory checks the evidence set. Only those: a file
+    another run left is never listed. Nothing else (no time, no host) goes in, so one commit's synths
+    write the same bytes. Raises ValueError for a file outside `directory`."""
+    from compliance.gate import EVIDENCE_FILE
+
     target = directory / MANIFEST_NAME
-    files = sorted(
-        (path.relative_to(directory).as_posix(), path)
-        for path in directory.rglob("*")
-        if path.is_file() and path != target
+    listed = {path.resolve() for path in files} | {(directory / EVIDENCE_FILE).resolve()}
+    root = directory.resolve()
+    rows = sorted(
+        (path.relative_to(root).as_posix(), path) for path in listed if path.is_file() and path != target.resolve()
     )
-    lines = [f"{_sha256(path)}  {name}\n" for name, path in files]
+    lines = [f"{_sha256(path)}  {name}\n" for name, path in rows]
     target.write_text("".join(lines), encoding="utf-8")
     return target
+
+
+def listed_files(directory: Path) -> list[Path]:
+    """The files `<directory>/MANIFEST.sha256` lists ([] without one)."""
+    manifest = directory / MANIFEST_NAME
+    if not manifest.is_file():
+        return []
+    return [directory / line.split("  ", 1)[1] for line in manifest.read_text(encoding="utf-8").splitlines() if line]
+
+
+def clear_evidence(directory: Path) -> None:
+    """Remove what an earlier evidence run wrote under `directory` (the compliance directory): the reports
+    (and a PDF printed from one), the manifest, `diagrams/`, `workpapers/` and every per-environment set
+    (a subdirectory holding a report); the gate's `gate-report.json` and anything else stay."""
+    if not directory.is_dir():
+        return
+    for suffix in ("md", "html", "pdf"):
+        (directory / f"{REPORT_NAME}.{suffix}").unlink(missing_ok=True)
+    (directory / MANIFEST_NAME).unlink(missing_ok=True)
+    for name in (DIAGRAM_DIR, WORKPAPER_DIR):
+        shutil.rmtree(directory / name, ignore_errors=True)
+    for child in directory.iterdir():
+        if child.is_dir() and (child / f"{REPORT_NAME}.md").is_file():
+            shutil.rmtree(child)
 
 
 def template_digests(model: TemplateModel, outdir: Path) -> list[tuple[str, str]]:
@@ -753,9 +782,28 @@ def build_diagrams(
     ]
 
 
+def _run_dot(directory: Path, name: str, formats: Sequence[str]) -> None:
+    """One `dot` process for one drawing: it lays the graph out once and writes every format from that
+    layout (`-Tsvg -o x.svg -Tpng -o x.png`, https://graphviz.org/doc/info/command.html). Raises
+    RuntimeError when `dot` fails."""
+    dot = shutil.which("dot")
+    assert dot is not None
+    command = [dot, *(a for f in formats for a in (f"-T{f}", "-o", f"{name}.{f}")), f"{name}.dot"]
+    done = subprocess.run(command, cwd=directory, capture_output=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"dot failed on {name}.dot: {done.stderr.decode(errors='replace').strip()}")
+
+
+def _dot_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads that each wait on one `dot` child process: at most the CPU count run at once."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
+
+
 def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callable[[], None]:
-    """Write .mmd and .dot; with `dot` on PATH, start rendering SVG and PNG of every drawing (each
-    diagram's whole drawing and its pages) at once.
+    """Write .mmd and .dot; with `dot` on PATH, start rendering the SVG of every drawing (each diagram's
+    whole drawing and its pages), at most the CPU count of `dot` processes at once. PNG is not rendered
+    here: rasterizing was about three quarters of `dot`'s CPU, the report embeds the SVG and links it, and
+    `add_png` (`make evidence-png`) adds a PNG of every drawing on request.
 
     Returns a function that waits for the renders and records their files (call it before reading
     `svg`); raises RuntimeError there when `dot` fails on a diagram.
@@ -767,29 +815,46 @@ def render_diagrams(directory: Path, diagrams: Sequence[DiagramFiles]) -> Callab
         (directory / f"{name}.mmd").write_text(built.mermaid, encoding="utf-8")
         (directory / f"{name}.dot").write_text(built.dot, encoding="utf-8")
         built.files = [f"{DIAGRAM_DIR}/{name}.mmd", f"{DIAGRAM_DIR}/{name}.dot"]
-    dot = shutil.which("dot")
-    if dot is None:
+    if shutil.which("dot") is None:
         return lambda: None
-    running = []
+    pool = _dot_pool()
+    running = [(built, pool.submit(_run_dot, directory, built.diagram.name, ("svg",))) for built in drawings]
     for built in drawings:
-        name = built.diagram.name
-        command = [dot, "-Tsvg", "-o", f"{name}.svg", "-Tpng", "-o", f"{name}.png", f"{name}.dot"]
-        running.append((built, subprocess.Popen(command, cwd=directory, stderr=subprocess.PIPE)))  # noqa: S603
-        built.files += [f"{DIAGRAM_DIR}/{name}.svg", f"{DIAGRAM_DIR}/{name}.png"]
+        built.files.append(f"{DIAGRAM_DIR}/{built.diagram.name}.svg")
 
     def wait() -> None:
-        for built, process in running:
-            _, err = process.communicate()
-            if process.returncode != 0:
-                message = err.decode(errors="replace").strip()
-                raise RuntimeError(f"dot failed on {built.diagram.name}.dot: {message}")
-            path = directory / f"{built.diagram.name}.svg"
-            built.svg = fix_viewbox(path.read_text(encoding="utf-8"))
-            if not built.pages:  # a drawing the report shows: each number nearest its own arrow
-                built.svg = place_labels(built.svg)
-            path.write_text(built.svg, encoding="utf-8")
+        try:
+            for built, future in running:
+                future.result()
+                path = directory / f"{built.diagram.name}.svg"
+                built.svg = fix_viewbox(path.read_text(encoding="utf-8"))
+                if not built.pages:  # a drawing the report shows: each number nearest its own arrow
+                    built.svg = place_labels(built.svg)
+                path.write_text(built.svg, encoding="utf-8")
+        finally:
+            pool.shutdown(cancel_futures=True)
 
     return wait
+
+
+def add_png(directory: Path) -> list[Path]:
+    """A PNG beside every drawing of the evidence set in `directory` (the compliance directory, the
+    per-environment sets included), laid out from its `.dot` as the synth's SVG was, then the manifest
+    rewritten to list them with the files it listed. Returns the PNG files. Raises RuntimeError without
+    `dot` on PATH or when it fails, FileNotFoundError when `directory` has no manifest (no synth ran)."""
+    if shutil.which("dot") is None:
+        raise RuntimeError("Graphviz's dot is not on PATH (apt-get install graphviz)")
+    listed = listed_files(directory)
+    if not listed:
+        raise FileNotFoundError(f"{directory / MANIFEST_NAME}: no evidence set here (run the synth first)")
+    sources = [p for p in listed if p.suffix == ".dot"]
+    with _dot_pool() as pool:
+        jobs = [pool.submit(_run_dot, p.parent, p.stem, ("png",)) for p in sources]
+        for job in jobs:
+            job.result()
+    written = [p.with_suffix(".png") for p in sources]
+    write_manifest(directory, [*listed, *written])
+    return written
 
 
 # -- scope and stored PAN ------------------------------------------------------------------------------
@@ -1385,6 +1450,7 @@ def write_compliance_evidence(
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
     directory = Path(outdir) / EVIDENCE_DIR
+    clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
     stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
     title = _app_name(model)
     if stages:
@@ -1410,7 +1476,7 @@ def write_compliance_evidence(
             (attestations or {}).get(environment),
             f"environment {environment}",
         )
-    files.append(write_manifest(directory))  # last: it lists every file above, per-environment sets included
+    files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
     return files
 
 
@@ -1540,7 +1606,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Regenerate (and time) the compliance evidence of a cloud assembly.")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="times to write it; prints the timings as JSON")
+    parser.add_argument(
+        "--png",
+        action="store_true",
+        help="instead: add a PNG of every drawing to the evidence set the synth wrote, and list them in its manifest",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.png:
+        written = add_png(args.outdir / EVIDENCE_DIR)
+        print(f"{len(written)} PNG files added to {args.outdir / EVIDENCE_DIR}")
+        return 0
     from pci_rules.rule import evaluate
     from pci_rules.rules import RULES
 

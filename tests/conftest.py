@@ -23,6 +23,7 @@ from compliance.gate import Gate, GateReport, gate_zones, prepare_stage, synthes
 from config import EnvironmentConfig, load_environment
 from config.delivery import DeliveryConfig
 from config.delivery_loader import DEFAULT_DELIVERY, load_delivery
+from config.loader import FILE_SUFFIXES
 from stacks.delivery import Delivery, build_delivery
 from stacks.landing_zone import LandingZone
 from tests.cache import CHECKOV_CACHE, LINT_CACHE
@@ -207,3 +208,45 @@ def outside_scans(
         delivered: Delivered = request.getfixturevalue("delivered")
         assemblies["delivery"] = (delivered.outdir, tmp_path_factory.mktemp("delivery-scans"))
     return ScanBatch(assemblies, lint_cache=LINT_CACHE, checkov_cache=CHECKOV_CACHE).finish()
+
+
+# --- Every environment file in envs/, synthesized once per session (issue 20/23): tests/test_environment_files.py
+# gates and scans each, tests/test_evidence_pages.py pages the three-AZ one's diagrams.
+ENVS = ROOT / "envs"
+SCHEMA = ENVS / "environment.schema.json"
+ENV_FILES = sorted(p for p in ENVS.iterdir() if p.suffix in FILE_SUFFIXES and p != SCHEMA)
+
+
+@dataclass
+class EnvironmentSynth:
+    """One environment file's synth, as `make synth LZ_ENV=envs/<file>` runs it (its own acknowledgments
+    applied); `failure` when the gate stopped synthesis."""
+
+    path: Path
+    config: EnvironmentConfig
+    gate: Gate
+    report: GateReport
+    outdir: Path
+    stacks: list[str]
+    failure: str | None
+
+
+EnvironmentSynths = dict[Path, EnvironmentSynth]
+
+
+@pytest.fixture(scope="session")
+def environment_synths(tmp_path_factory: pytest.TempPathFactory) -> EnvironmentSynths:
+    """Every file of ENV_FILES synthesized in this process (one jsii start-up). Every user is in the
+    session synths' work unit (tests/scheduling.py), so one worker builds them once a run."""
+    built: EnvironmentSynths = {}
+    for path in ENV_FILES:
+        outdir = tmp_path_factory.mktemp(path.stem) / "cdk.out"
+        app = new_app(outdir, env=str(path.relative_to(ROOT)))
+        zones, gate = gate_app(app)
+        assembly, report = synthesize(app, gate)
+        failure = None
+        if assembly is None:
+            failure = f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
+        stacks = [s.stack_name for s in assembly.stacks] if assembly is not None else []
+        built[path] = EnvironmentSynth(path, zones[0].config, gate, report, outdir, stacks, failure)
+    return built

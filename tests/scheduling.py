@@ -2,15 +2,16 @@
 
 `--dist loadscope` keeps a test module on one worker, so its module-scoped synths are built once;
 but the session synths of tests/conftest.py (`synthesized`, `delivered`: the default app and the
-default delivery, about 40 s of CPU together) were built again by every worker that ran any
-module using them. They hold live constructs (the gate, the zones) that cannot be shared between
-processes, so instead every module that names one of them becomes part of one work unit, run by
-one worker, which builds each once. The unit is the largest, so `loadscope` hands it out first and
-the other worker(s) take the remaining modules meanwhile (issue #23).
+default delivery, about 40 s of CPU together; `environment_synths`: every envs/ file) were built
+again by every worker that ran any module using them. They hold live constructs (the gate, the
+zones) that cannot be shared between processes, so instead every module that names one of them
+becomes part of one work unit, run by one worker, which builds each once. The unit is the largest,
+so `loadscope` hands it out first and the other worker(s) take the remaining modules meanwhile
+(issue #23).
 
-Which modules use them is read from each module's source (a parameter `synthesized: Synthesized` or
-`delivered: Delivered`, or `request.getfixturevalue(...)` of either): a module it
-misses still passes; it only builds the synth again in its own worker.
+Which modules use them is read from each module's source (a parameter `synthesized: Synthesized`,
+`delivered: Delivered` or `environment_synths: EnvironmentSynths`, or `request.getfixturevalue(...)`
+of one): a module it misses still passes; it only builds the synth again in its own worker.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tests.cache import ROOT
 SHARED_UNIT = "tests::session-synths"
 # A test or fixture parameter (the suite is typed: `synthesized: Synthesized`), or a dynamic request.
 _USES = re.compile(
-    r"\b(synthesized: Synthesized|delivered: Delivered)\b|getfixturevalue\(\s*[\"'](synthesized|delivered)[\"']"
+    r"\b(synthesized: Synthesized|delivered: Delivered|environment_synths: EnvironmentSynths)\b"
+    r"|getfixturevalue\(\s*[\"'](synthesized|delivered|environment_synths)[\"']"
 )
 
 

@@ -17,22 +17,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app import gate_app
 from ci_tools.scanners import ScanBatch, ScanResult
-from compliance.gate import Gate, GateReport, synthesize
+from compliance.gate import Gate, GateReport
 from config import EnvironmentConfig, load_environment
-from config.loader import FILE_SUFFIXES
 from config.schema import render
 from costs.estimate import estimate, load_price_table, readme_row
 from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 from tests.cache import CHECKOV_CACHE, LINT_CACHE
-from tests.conftest import ROOT, new_app
+from tests.conftest import ENV_FILES, ENVS, SCHEMA, EnvironmentSynths
 from tests.template_scan import unprotected
 from tests.test_cost import readme_cost_rows
-
-ENVS = ROOT / "envs"
-SCHEMA = ENVS / "environment.schema.json"
-ENV_FILES = sorted(p for p in ENVS.iterdir() if p.suffix in FILE_SUFFIXES and p != SCHEMA)
 
 
 @dataclass
@@ -46,35 +40,13 @@ class Checked:
     scans: dict[str, ScanResult]
 
 
-@dataclass
-class _Built:
-    """One environment file's synth, before the scan; `failure` when the gate stopped synthesis."""
-
-    path: Path
-    config: EnvironmentConfig
-    gate: Gate
-    report: GateReport
-    outdir: Path
-    stacks: list[str]
-    failure: str | None
-
-
 @pytest.fixture(scope="module")
-def all_checked(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Checked | str]:
-    """Every file synthesized in this process (one jsii start-up), then one scan batch over all of their
-    templates (one checkov process, one cfn-lint per region: issue #23), each file keeping its own results.
-    A file the gate stops is reported as that file's failure only."""
-    built: list[_Built] = []
-    for path in ENV_FILES:
-        outdir = tmp_path_factory.mktemp(path.stem) / "cdk.out"
-        app = new_app(outdir, env=str(path.relative_to(ROOT)))
-        zones, gate = gate_app(app)  # what `make synth LZ_ENV=envs/<file>` runs: its own acknowledgments applied
-        assembly, report = synthesize(app, gate)
-        failure = None
-        if assembly is None:
-            failure = f"{path.name}: the gate stopped synthesis:\n" + "\n".join(map(str, report.findings))
-        stacks = [s.stack_name for s in assembly.stacks] if assembly is not None else []
-        built.append(_Built(path, zones[0].config, gate, report, outdir, stacks, failure))
+def all_checked(environment_synths: EnvironmentSynths) -> dict[Path, Checked | str]:
+    """Every file synthesized once in this process (tests/conftest.py `environment_synths`, shared with
+    tests/test_evidence_pages.py), then one scan batch over all of their templates (one checkov process,
+    one cfn-lint per region: issue #23), each file keeping its own results. A file the gate stops is
+    reported as that file's failure only."""
+    built = list(environment_synths.values())
     scannable = {b.path.name: (b.outdir, b.outdir.parent / "scans") for b in built if b.failure is None}
     scans = ScanBatch(scannable, lint_cache=LINT_CACHE, checkov_cache=CHECKOV_CACHE).finish() if scannable else {}
     return {

@@ -33,6 +33,7 @@ from evidence.report import (
     PASSED,
     REPORT_NAME,
     Attestation,
+    add_png,
     build_diagrams,
     generation_time,
     requirement_statuses,
@@ -40,6 +41,7 @@ from evidence.report import (
     write_evidence_for_assembly,
 )
 from evidence.topology import Topology
+from evidence.workpapers import WORKPAPER_DIR
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
@@ -533,12 +535,53 @@ def test_ci_has_graphviz_so_rendering_is_tested() -> None:
     assert DOT is not None, ".ci/run installs Graphviz before make test"
 
 
+def test_a_file_an_earlier_run_left_is_neither_kept_nor_listed(synthesized: Synthesized, tmp_path: Path) -> None:
+    """A renamed page, an old work paper, a PDF printed from the last report, a per-environment set of a
+    stage that is gone: removed before the evidence is written, never in the manifest; the gate's
+    report and a file the evidence does not own stay, the latter unlisted."""
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(synthesized.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    directory = assembly / EVIDENCE_DIR
+    stale = [
+        directory / DIAGRAM_DIR / "network-us-east-1-renamed-tier.svg",
+        directory / WORKPAPER_DIR / "retired-paper.csv",
+        directory / f"{REPORT_NAME}.pdf",
+        directory / "gone-stage" / f"{REPORT_NAME}.md",
+    ]
+    for path in [*stale, directory / "notes.txt"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("from a previous run\n", encoding="utf-8")
+    shutil.copy(synthesized.outdir / EVIDENCE_DIR / "gate-report.json", directory)  # the gate writes it first
+    files = write_evidence_for_assembly(assembly, synthesized.gate, synthesized.report)
+    listed = (directory / MANIFEST_NAME).read_text(encoding="utf-8")
+    for path in stale:
+        assert not path.exists(), path
+        assert path.relative_to(directory).as_posix() not in listed
+    assert not (directory / "gone-stage").exists()
+    assert (directory / "notes.txt").is_file()
+    assert "notes.txt" not in listed
+    assert "  gate-report.json\n" in listed
+    assert {p.relative_to(directory).as_posix() for p in files if p.name != MANIFEST_NAME} | {"gate-report.json"} == {
+        line.split("  ", 1)[1] for line in listed.splitlines()
+    }
+
+
 @pytest.mark.skipif(DOT is None, reason=NO_DOT)
-def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence: Evidence) -> None:
+def test_dot_renders_svg_and_png_with_tiers_boundary_and_labelled_flows(evidence: Evidence, tmp_path: Path) -> None:
+    # The synth writes SVG only; `make evidence-png` (add_png) adds a PNG of every drawing and lists it.
+    assert not list(evidence.directory.rglob("*.png"))
+    directory = tmp_path / EVIDENCE_DIR
+    shutil.copytree(evidence.directory, directory)
+    added = add_png(directory)
+    drawings = {p.stem for p in (directory / DIAGRAM_DIR).glob("*.dot")}
+    assert {p.stem for p in added} == drawings
+    listed = (directory / MANIFEST_NAME).read_text(encoding="utf-8")
     for region in Topology(evidence.model).regions:
         for kind in ("network", "data-flow"):
-            png = (evidence.directory / DIAGRAM_DIR / f"{kind}-{region}.png").read_bytes()
+            png = (directory / DIAGRAM_DIR / f"{kind}-{region}.png").read_bytes()
             assert png.startswith(b"\x89PNG\r\n\x1a\n")
+            assert f"  {DIAGRAM_DIR}/{kind}-{region}.png\n" in listed
+            assert f"  {DIAGRAM_DIR}/{kind}-{region}.svg\n" in listed  # what it listed before stays listed
         svg = (evidence.directory / DIAGRAM_DIR / f"network-{region}.svg").read_text(encoding="utf-8")
         for text in ("Public tier", "Application tier", "Cde tier", "CDE boundary", "tcp 8443", "tcp 5432"):
             assert text in svg, text

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from app import gate_app
-from compliance.gate import EVIDENCE_DIR, synthesize
+from compliance.gate import EVIDENCE_DIR
 from evidence.diagrams import Diagram
 from evidence.pages import assignment, label_numbers, pages
 from evidence.report import (
@@ -34,21 +33,19 @@ from evidence.report import (
 from evidence.scope import ScopeModel
 from evidence.topology import Topology
 from pci_rules.model import TemplateModel
-from tests.conftest import Delivered, Synthesized, new_app
+from tests.conftest import ROOT, Delivered, EnvironmentSynths, Synthesized
 
 DOT = shutil.which("dot")
 THREE_AZ = "envs/three-az-two-region.yaml"
 
 
 @pytest.fixture(scope="module")
-def three_az(tmp_path_factory: pytest.TempPathFactory) -> TemplateModel:
-    """`make synth LZ_ENV=envs/three-az-two-region.yaml`: three AZs a region."""
-    outdir = tmp_path_factory.mktemp("three-az") / "cdk.out"
-    app = new_app(outdir, env=THREE_AZ)
-    _, gate = gate_app(app)
-    assembly, report = synthesize(app, gate)
-    assert assembly is not None, "\n".join(map(str, report.findings))
-    model = TemplateModel.from_assembly(outdir)
+def three_az(environment_synths: EnvironmentSynths) -> TemplateModel:
+    """`make synth LZ_ENV=envs/three-az-two-region.yaml`: three AZs a region (the session's synth of every
+    envs/ file, shared with tests/test_environment_files.py)."""
+    synth = environment_synths[ROOT / THREE_AZ]
+    assert synth.failure is None, synth.failure
+    model = TemplateModel.from_assembly(synth.outdir)
     assert any(len({s.az for s in region.subnets}) == 3 for region in Topology(model).regions.values())
     return model
 

@@ -893,3 +893,29 @@ def test_bad_card_number_block_fails_naming_the_field(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(field)):
         _web_acl(_small_stack(tmp_path), card_number_block=block)
+
+
+# --- Issue 19 (w19b), finding 5: the mTLS listener's TLS policy is the configured one, TLS 1.3-only offered ----
+
+
+def test_the_mtls_listener_uses_the_configured_tls_policy(synthesized: Synthesized) -> None:
+    """`edge.tls_policy` is the policy of the one HTTPS listener, the listener that does mutual TLS."""
+    assert _vault_on(synthesized.config)
+    for region in _regions(synthesized.config):
+        _, listener = _only(
+            _edge(synthesized, region),
+            "AWS::ElasticLoadBalancingV2::Listener",
+            {"MutualAuthentication": Match.object_like({"Mode": "verify"})},
+        )
+        assert listener["Properties"]["SslPolicy"] == synthesized.config.edge.tls_policy
+
+
+@pytest.mark.parametrize("policy", ["ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"])
+def test_a_tls13_only_policy_is_accepted_with_the_vaults_mtls(policy: str) -> None:
+    """TLS 1.3-only is a configuration choice on the mTLS listener; the default stays TLS 1.2+ (Res-2021-06)."""
+    raw = EMBEDDED_ENVIRONMENTS["default"]
+    config = parse_environment({**raw, "edge": {**raw.get("edge", {}), "tls_policy": policy}})
+    assert config.card_vault is not None
+    assert config.card_vault.enabled
+    assert config.edge.tls_policy == policy
+    assert TLS_POLICIES[policy] in (elbv2.SslPolicy.TLS13_13, elbv2.SslPolicy.TLS13_13_PQ)

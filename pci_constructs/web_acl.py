@@ -282,7 +282,8 @@ class RegionalWebAcl(Construct):
             self.card_number_patterns = wafv2.CfnRegexPatternSet(
                 self,
                 "CardNumberPatterns",
-                name=f"{name}-card-numbers",
+                # No fixed name ("AWS::WAFv2::RegexPatternSet": Name not required): CloudFormation generates one,
+                # so preflight has no name to look up.
                 description="A 13+ digit run with common separators: a card number where none belongs",
                 scope="REGIONAL",
                 regular_expression_list=[CARD_NUMBER_REGEX],

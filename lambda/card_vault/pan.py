@@ -162,12 +162,13 @@ def _run_is_pan(run: str) -> bool:
     A decimal number (`1796166748.3064876`: digits, one dot, digits; timestamps and measurements
     in traces and metrics) is read as its two parts: each part is checked on its own.
     """
-    run = _ENCODED.sub(" ", run)  # an encoded separator's digits are not the card's
-    parts = run.split(".") if _DECIMAL.fullmatch(run) else [run]
-    for part in parts:
-        digits = ascii_digits(part)
-        if len(digits) >= MIN_PAN_DIGITS and _contains_pan(digits):
-            return True
+    # Both readings of an encoded separator (`%09`: a tab, or `%` and the digits 0 and 9): either may be the card's.
+    for reading in {run, _ENCODED.sub(" ", run)}:
+        parts = reading.split(".") if _DECIMAL.fullmatch(reading) else [reading]
+        for part in parts:
+            digits = ascii_digits(part)
+            if len(digits) >= MIN_PAN_DIGITS and _contains_pan(digits):
+                return True
     return False
 
 
@@ -205,7 +206,7 @@ def _mask_run(match: re.Match[str]) -> str:
     run = match.group()
     if not _run_is_pan(run):
         return run
-    digits = ascii_digits(_ENCODED.sub(" ", run))
+    digits = ascii_digits(run)
     # Keep nothing: the masked form of a number found by accident is never needed.
     return f"[PAN masked: {len(digits)} digits]"
 

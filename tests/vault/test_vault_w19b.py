@@ -111,7 +111,7 @@ def _escape_everything(value: str) -> str:
 _VALUES = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="\x00"),
     min_size=1,
-    max_size=24,
+    max_size=12,  # a common name is at most 64 characters, however each is escaped
 ).filter(lambda v: v.strip() == v)
 
 

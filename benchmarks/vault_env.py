@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambda"))
@@ -57,9 +57,17 @@ class LocalVault:
 
 @contextmanager
 def local_vault(
-    data_dir: Path, *, pool_size: int = 8, clients: tuple[ClientSettings, ...] = ()
+    data_dir: Path,
+    *,
+    pool_size: int = 8,
+    clients: tuple[ClientSettings, ...] = (),
+    mtls_mode: Literal["verify", "headers"] = "headers",
 ) -> Iterator[LocalVault]:
-    """Start (or reuse) the embedded PostgreSQL in `data_dir`, migrate it, and build a vault on moto."""
+    """Start (or reuse) the embedded PostgreSQL in `data_dir`, migrate it, and build a vault on moto.
+
+    `mtls_mode` as `VaultSettings.mtls_mode`: `headers` (default) takes the subject and issuer headers
+    as sent and checks a leaf only when one is sent; `verify` (the deployed vault's mode) requires the
+    `X-Amzn-Mtls-Clientcert-Leaf` header and checks the other headers against it (card_vault.mtls)."""
     import boto3
     import pgserver
     import psycopg
@@ -103,9 +111,9 @@ def local_vault(
             database_url=role_urls["card_vault_app"],
             clients=clients or (DEFAULT_CLIENT,),
             region=REGION,
-            # No load balancer here: curl sends the subject and issuer itself. A leaf, when sent, is still
-            # checked against them (card_vault.mtls); the deployed vault's mode is `verify`.
-            mtls_mode="headers",
+            # No load balancer here: curl sends the subject and issuer itself. In `headers` mode a leaf, when
+            # sent, is still checked against them (card_vault.mtls); the deployed vault's mode is `verify`.
+            mtls_mode=mtls_mode,
         )
         vault = build_vault(settings, session=session, pool_size=pool_size)
         description = f"PostgreSQL {version[0] if version else '?'} (embedded pgserver, {data_dir / 'pgdata'})"

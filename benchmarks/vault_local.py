@@ -2,8 +2,10 @@
 
 Plain HTTP on the loopback interface only. Each request becomes the event an ALB would send,
 with the caller identity taken from the `X-Amzn-Mtls-Clientcert-Subject` header (what the ALB
-sets in mutual-TLS verify mode); the default allow-listed subject is `DEFAULT_CLIENT_SUBJECT`
-(`VAULT_CLIENT_SUBJECTS`, a JSON list, replaces the allow-list). Logs go to stdout.
+sets in mutual-TLS verify mode); the default client is `DEFAULT_CLIENT_SUBJECT` issued by
+`DEFAULT_CLIENT_ISSUER` (`VAULT_CLIENTS`, a JSON list of client settings, replaces it). The start-up
+banner prints the configured clients' headers. `--mtls-mode verify` (or `VAULT_MTLS_MODE=verify`)
+requires the leaf header as the deployed vault does; the default `headers` does not. Logs go to stdout.
 
 SIGTERM and SIGINT stop it cleanly: the server closes, and the embedded PostgreSQL is stopped by
 pgserver's exit handler (which a process killed by SIGTERM's default action never runs).
@@ -17,12 +19,16 @@ import json
 import os
 import signal
 import uuid
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchmarks.vault_env import DEFAULT_CLIENT_ISSUER, DEFAULT_CLIENT_SUBJECT, ROOT, local_vault
+from benchmarks.vault_env import ROOT, local_vault
+
+if TYPE_CHECKING:
+    from card_vault.settings import VaultSettings
 
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 1_048_576  # the ALB's limit for a Lambda target's request body
@@ -117,25 +123,47 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise StopSignalError(name)
 
 
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ) -> argparse.Namespace:
+    """The command line: `--port` (`VAULT_PORT`, 8080), `--data-dir`, `--mtls-mode` (`VAULT_MTLS_MODE`, headers)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(environ.get("VAULT_PORT", "8080")))
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".vault-local")
+    parser.add_argument(
+        "--mtls-mode",
+        choices=("headers", "verify"),
+        default=environ.get("VAULT_MTLS_MODE", "headers"),
+        help="verify: every request must carry X-Amzn-Mtls-Clientcert-Leaf, as behind the deployed load balancer",
+    )
+    return parser.parse_args(argv)
+
+
+def banner(settings: VaultSettings) -> list[str]:
+    """The lines naming each configured client (id, rights) and the headers a request sends as it, and the mode."""
+    lines = [f"mtls mode: {settings.mtls_mode}"]
+    if settings.mtls_mode == "verify":
+        lines.append("  every request also sends X-Amzn-Mtls-Clientcert-Leaf (the URL-encoded PEM) and the serial")
+    for client in settings.clients:
+        lines.append(f"client {client.id} ({', '.join(sorted(client.rights))}):")
+        lines.append(f"  X-Amzn-Mtls-Clientcert-Subject: {client.subject}")
+        lines.append(f"  X-Amzn-Mtls-Clientcert-Issuer: {client.issuer}")
+    return lines
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("VAULT_PORT", "8080")))
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".vault-local")
-    args = parser.parse_args()
+    args = parse_args()
     from card_vault import runtime
     from card_vault.settings import ClientSettings
 
     raw = json.loads(os.environ["VAULT_CLIENTS"]) if "VAULT_CLIENTS" in os.environ else []
     clients = tuple(ClientSettings.model_validate(client) for client in raw)
-    with local_vault(args.data_dir, clients=clients) as local:
+    with local_vault(args.data_dir, clients=clients, mtls_mode=args.mtls_mode) as local:
         runtime.install(local.vault, local.settings)
         server = ThreadingHTTPServer((HOST, args.port), make_handler())
         print(f"card vault on http://{HOST}:{args.port}/v1/cards against {local.server_description}", flush=True)
-        print(f"clients: {[c.id for c in local.settings.clients]}", flush=True)
-        print(f"default client headers: X-Amzn-Mtls-Clientcert-Subject: {DEFAULT_CLIENT_SUBJECT}", flush=True)
-        print(f"                        X-Amzn-Mtls-Clientcert-Issuer: {DEFAULT_CLIENT_ISSUER}", flush=True)
+        for line in banner(local.settings):
+            print(line, flush=True)
         try:
             server.serve_forever()
         except StopSignalError:

@@ -79,6 +79,11 @@ HEALTH_CHECK_PATH = "/v1/health"
 # MAX_BATCH_BODY_BYTES, the schema's maximal 100-card body is 134,411 bytes); the web ACL in front lets
 # bodies that large through on this path only, by their Content-Length.
 BATCH_PATH = "/v1/cards/batch"
+# The vault's URI prefix (API_PATH_PATTERN without its wildcard) and the request headers its API reads
+# besides the load balancer's own mTLS ones (lambda/card_vault/api.py IDEMPOTENCY_KEY_HEADER, content-type):
+# the web ACL blocks a card number in any of them (pci_constructs/web_acl.py CardNumberBlock).
+API_PATH_PREFIX = "/v1/"
+CLIENT_HEADERS = ("idempotency-key", "content-type")
 BATCH_MAX_BODY_BYTES = 147_456
 # The API's known-card metrics (lambda/card_vault/api.py): EMF, dimensions client_id and service.
 METRIC_NAMESPACE = "PciLz/CardVault"
@@ -592,7 +597,12 @@ class CardVault(Construct):
 
     def _log_group(self, name: str) -> EncryptedLogGroup:
         group = EncryptedLogGroup(
-            self, f"{name}Logs", encryption_key=self._log_key, retention_days=self._log_retention_days
+            self,
+            f"{name}Logs",
+            encryption_key=self._log_key,
+            retention_days=self._log_retention_days,
+            # Defence in depth behind the functions' own masker (lambda/card_vault/pan.py).
+            mask_card_numbers=True,
         )
         self.log_groups[name] = group
         return group

@@ -1,6 +1,7 @@
 """The regional AWS WAF web ACL in front of public web applications, with its request log.
 
-Rules, in evaluation order: Amazon IP reputation list, a rate limit per client IP,
+Rules, in evaluation order: (when configured) a block on card numbers in the request line and named
+headers, the Amazon IP reputation list, a rate limit per client IP,
 a request-body size limit, then the AWS managed rule groups for common web
 exploits (OWASP-style), known bad inputs, SQL injection and Linux exploits.
 Anything no rule blocks is allowed on to the load balancer's listener.
@@ -45,7 +46,16 @@ MANAGED_RULE_GROUPS = (
 )
 IP_REPUTATION_GROUP = ("AwsIpReputation", "AWSManagedRulesAmazonIpReputationList")
 
+# A card number as people type it: 13 digits or more (a longer run holds a 13-digit one), each pair
+# of digits separated by at most two of space, '-', '.', '_', '/', '+'. Only constructs AWS WAF
+# accepts ("Supported regular expression syntax in AWS WAF": no capturing groups, small quantifiers).
+# lambda/card_vault/vault.py CARD_NUMBER_RUN is the same pattern: no token the vault issues matches it.
+CARD_NUMBER_REGEX = r"[0-9](?:[ ._/+-]{0,2}[0-9]){12}"
+# Decoded before matching, so `%20`-, `%2D`- or `&#45;`-separated digits are seen as the card number they spell.
+CARD_NUMBER_TRANSFORMS = ("URL_DECODE", "HTML_ENTITY_DECODE")
+
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_HEADER = re.compile(r"^[a-z0-9-]{1,64}$")
 _PATH = re.compile(r"^/[A-Za-z0-9/_.~-]{0,200}$")
 
 # The Core rule set's own body-size rule and the label it adds to what it matches
@@ -73,6 +83,24 @@ class LargeBodyPath:
 
     path: str
     max_bytes: int
+
+
+@dataclass(frozen=True)
+class CardNumberBlock:
+    """Block, before any other rule, a request to a path under `path_prefix` carrying a card number
+    (`CARD_NUMBER_REGEX`, after URL and HTML-entity decoding) in its URI path, its query string or
+    one of `headers` (lower-case names).
+
+    The WAF log records a request's URI, query string and headers, and the ALB's access log its
+    request line ("Log fields for protection pack (web ACL) traffic"; "Access logs for your
+    Application Load Balancer"); the application's masker never sees either. A blocked request
+    still reaches both logs (as a 403): the block stops clients from building on the mistake, and
+    the WAF log group's data protection policy masks what it records. Body fields are not inspected
+    here: a card number belongs in the body, which neither log records.
+    """
+
+    path_prefix: str
+    headers: tuple[str, ...]
 
 
 def at_most_regex(limit: int) -> str:
@@ -150,6 +178,41 @@ def _managed_rule(
     )
 
 
+def _card_number_rule(block: CardNumberBlock, pattern_set_arn: str) -> wafv2.CfnWebACL.RuleProperty:
+    transforms = [
+        wafv2.CfnWebACL.TextTransformationProperty(priority=index, type=kind)
+        for index, kind in enumerate(CARD_NUMBER_TRANSFORMS)
+    ]
+
+    def carries(field: wafv2.CfnWebACL.FieldToMatchProperty) -> wafv2.CfnWebACL.StatementProperty:
+        return wafv2.CfnWebACL.StatementProperty(
+            regex_pattern_set_reference_statement=wafv2.CfnWebACL.RegexPatternSetReferenceStatementProperty(
+                arn=pattern_set_arn, field_to_match=field, text_transformations=transforms
+            )
+        )
+
+    fields = [
+        wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+        wafv2.CfnWebACL.FieldToMatchProperty(query_string={}),
+        *(wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": header}) for header in block.headers),
+    ]
+    under_prefix = wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="STARTS_WITH",
+            search_string=block.path_prefix,
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+        )
+    )
+    return wafv2.CfnWebACL.RuleProperty(
+        name="CardNumberInRequestLine",
+        priority=0,
+        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=_all_of(under_prefix, _any_of([carries(field) for field in fields])),
+        visibility_config=_visibility("CardNumberInRequestLine"),
+    )
+
+
 class RegionalWebAcl(Construct):
     """AWS WAF web ACL for a regional resource such as an ALB (PCI DSS v4.0.1 6.4.2, 1.4.1, 10.2.1).
 
@@ -180,6 +243,7 @@ class RegionalWebAcl(Construct):
         log_key: kms.IKey,
         log_retention_days: int,
         large_body_paths: Sequence[LargeBodyPath] = (),
+        card_number_block: CardNumberBlock | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not _NAME.match(name):
@@ -205,6 +269,26 @@ class RegionalWebAcl(Construct):
         if len({large.path for large in large_body_paths}) != len(large_body_paths):
             raise ValueError("large_body_paths: each path once")
         self.large_body_paths = tuple(large_body_paths)
+        self.card_number_patterns: wafv2.CfnRegexPatternSet | None = None
+        card_rule: wafv2.CfnWebACL.RuleProperty | None = None
+        if card_number_block is not None:
+            if not _PATH.match(card_number_block.path_prefix):
+                raise ValueError(
+                    f"card_number_block.path_prefix={card_number_block.path_prefix!r}: an absolute URI path, no query"
+                )
+            for index, header in enumerate(card_number_block.headers):
+                if not _HEADER.match(header):
+                    raise ValueError(f"card_number_block.headers[{index}]={header!r}: a lower-case header name")
+            self.card_number_patterns = wafv2.CfnRegexPatternSet(
+                self,
+                "CardNumberPatterns",
+                # No fixed name ("AWS::WAFv2::RegexPatternSet": Name not required): CloudFormation generates one,
+                # so preflight has no name to look up.
+                description="A 13+ digit run with common separators: a card number where none belongs",
+                scope="REGIONAL",
+                regular_expression_list=[CARD_NUMBER_REGEX],
+            )
+            card_rule = _card_number_rule(card_number_block, self.card_number_patterns.attr_arn)
 
         self.web_acl = wafv2.CfnWebACL(
             self,
@@ -214,7 +298,7 @@ class RegionalWebAcl(Construct):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(name),
-            rules=self._rules(rate_limit, rate_window_seconds, max_body_bytes, self.large_body_paths),
+            rules=self._rules(rate_limit, rate_window_seconds, max_body_bytes, self.large_body_paths, card_rule),
         )
         self.log_group = EncryptedLogGroup(
             self,
@@ -222,6 +306,8 @@ class RegionalWebAcl(Construct):
             encryption_key=log_key,
             retention_days=log_retention_days,
             log_group_name=f"{WAF_LOG_GROUP_PREFIX}{name}",
+            # The WAF log records URIs, query strings and headers verbatim: CloudWatch Logs masks card numbers.
+            mask_card_numbers=True,
         )
         self._log_requests(f"{WAF_LOG_GROUP_PREFIX}{name}")
 
@@ -231,12 +317,18 @@ class RegionalWebAcl(Construct):
 
     @staticmethod
     def _rules(
-        rate_limit: int, rate_window_seconds: int, max_body_bytes: int, large_body_paths: tuple[LargeBodyPath, ...]
+        rate_limit: int,
+        rate_window_seconds: int,
+        max_body_bytes: int,
+        large_body_paths: tuple[LargeBodyPath, ...],
+        card_rule: wafv2.CfnWebACL.RuleProperty | None = None,
     ) -> list[wafv2.CfnWebACL.RuleProperty]:
+        # The card-number block is evaluated first (priority 0): nothing after it may allow such a request.
+        first = [card_rule] if card_rule is not None else []
         block = wafv2.CfnWebACL.RuleActionProperty(block={})
         rate_rule = wafv2.CfnWebACL.RuleProperty(
             name="RateLimitPerClientIp",
-            priority=1,
+            priority=len(first) + 1,
             action=block,
             statement=wafv2.CfnWebACL.StatementProperty(
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
@@ -261,12 +353,12 @@ class RegionalWebAcl(Construct):
         large_paths = _any_of([_exact_path(large.path) for large in large_body_paths]) if large_body_paths else None
         body_size_rule = wafv2.CfnWebACL.RuleProperty(
             name="MaxBodySize",
-            priority=2,
+            priority=len(first) + 2,
             action=block,
             statement=too_large if large_paths is None else _all_of(too_large, _not(large_paths)),
             visibility_config=_visibility("MaxBodySize"),
         )
-        rules = [_managed_rule(0, *IP_REPUTATION_GROUP), rate_rule, body_size_rule]
+        rules = [*first, _managed_rule(len(first), *IP_REPUTATION_GROUP), rate_rule, body_size_rule]
         for large in large_body_paths:
             # Content-Length, not the body: WAF cannot measure a body past 8 KB at an ALB (see LargeBodyPath).
             declared_at_most = wafv2.CfnWebACL.StatementProperty(

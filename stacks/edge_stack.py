@@ -8,12 +8,12 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from config.models import REPO_ROOT
-from pci_constructs.card_vault import BATCH_MAX_BODY_BYTES, BATCH_PATH
+from pci_constructs.card_vault import API_PATH_PREFIX, BATCH_MAX_BODY_BYTES, BATCH_PATH, CLIENT_HEADERS
 from pci_constructs.client_trust_store import ClientTrustStore, RevocationList
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
-from pci_constructs.web_acl import LargeBodyPath, RegionalWebAcl
+from pci_constructs.web_acl import CardNumberBlock, LargeBodyPath, RegionalWebAcl
 from stacks.base import LandingZoneStack
 
 
@@ -63,6 +63,10 @@ class EdgeStack(LandingZoneStack):
             log_retention_days=config.log_retention_days,
             # A 100-card batch is past the 8 KB WAF inspects at an ALB: that one path gets its own limit.
             large_body_paths=[LargeBodyPath(path=BATCH_PATH, max_bytes=BATCH_MAX_BODY_BYTES)] if vault_on else [],
+            # The WAF and ALB logs record request lines and headers the vault's masker never sees.
+            card_number_block=(
+                CardNumberBlock(path_prefix=API_PATH_PREFIX, headers=CLIENT_HEADERS) if vault_on else None
+            ),
         )
         self.client_trust_store = None
         if vault is not None and vault.enabled:

@@ -59,6 +59,20 @@ def test_functions_in_application_subnets_encrypted_traced(synthesized: Synthesi
 
 
 @pytest.mark.parametrize("region", REGIONS)
+def test_each_vault_functions_log_group_masks_card_numbers(synthesized: Synthesized, region: str) -> None:
+    """Defence in depth behind the functions' masker: CloudWatch Logs audits and masks CreditCardNumber."""
+    template = _workload(synthesized, region)
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    for resource in _functions(template).values():
+        (group_id,) = resource["Properties"]["LoggingConfig"]["LogGroup"].values()
+        policy = groups[group_id]["Properties"]["DataProtectionPolicy"]
+        assert "data-identifier/CreditCardNumber" in json.dumps(policy)
+        operations = [statement["Operation"] for statement in policy["Statement"]]
+        assert any("Audit" in o for o in operations)
+        assert any(o.get("Deidentify", {}).get("MaskConfig") == {} for o in operations)
+
+
+@pytest.mark.parametrize("region", REGIONS)
 def test_log_groups_kms_encrypted_and_retained(synthesized: Synthesized, region: str) -> None:
     groups = _workload(synthesized, region).find_resources("AWS::Logs::LogGroup")
     assert len(groups) == 6  # the five functions' and the trigger's CDK provider's

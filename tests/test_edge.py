@@ -767,3 +767,155 @@ def test_security_response_headers_are_documented_as_the_workloads_job() -> None
     assert "security response headers" in doc.lower()
     assert "workload's job" in doc
     assert "Strict-Transport-Security" in doc
+
+
+# --- Issue 19 (w19b), finding 1: card numbers in the request line and headers never reach a log unmasked ----
+
+
+def _luhn_complete(body: str) -> str:
+    digits = [int(d) for d in body]
+    total = sum(d if i % 2 else (2 * d - 9 if 2 * d > 9 else 2 * d) for i, d in enumerate(reversed(digits)))
+    return body + str((10 - total % 10) % 10)
+
+
+_SEPARATORS = st.sampled_from(["", " ", "-", ".", "_", "/", "+", "  ", "--", " -"])
+
+
+@st.composite
+def _typed_card_numbers(draw: st.DrawFn) -> str:
+    """A Luhn-valid 13-19 digit card number as a client might type it: groups joined by common separators."""
+    length = draw(st.integers(13, 19))
+    number = _luhn_complete(draw(st.text(alphabet="0123456789", min_size=length - 1, max_size=length - 1)))
+    cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=4)))
+    parts = [number[a:b] for a, b in zip([0, *cuts], [*cuts, length], strict=True)]
+    return draw(_SEPARATORS).join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=_typed_card_numbers(), before=st.sampled_from(["/v1/cards/", "pan=", "", "x"]))
+def test_the_card_number_pattern_finds_every_typed_card_number(number: str, before: str) -> None:
+    assert re.search(web_acl_module.CARD_NUMBER_REGEX, before + number)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    token_text=st.text(alphabet="0123456789-_aZ", min_size=32, max_size=32), later=st.binary(min_size=24, max_size=24)
+)
+def test_no_token_the_vault_issues_matches_the_card_number_pattern(token_text: str, later: bytes) -> None:
+    """Adversarial draws: the first 24 bytes spell a digit-heavy token (often a card-number run), the next
+    ones are random; `new_token` returns only a token the web ACL's rule would let through."""
+    import base64
+
+    from card_vault.models import TOKEN_PATTERN
+    from card_vault.vault import CARD_NUMBER_RUN, new_token
+
+    assert CARD_NUMBER_RUN.pattern == web_acl_module.CARD_NUMBER_REGEX
+    draws = iter([base64.urlsafe_b64decode(token_text), later, *([b"A" * 24] * 2)])
+    token = new_token(lambda size: next(draws)[:size])
+    assert re.match(TOKEN_PATTERN, token)
+    assert not re.search(web_acl_module.CARD_NUMBER_REGEX, token)
+    assert not re.search(web_acl_module.CARD_NUMBER_REGEX, f"/v1/cards/{token}")
+
+
+def test_the_vault_web_acl_blocks_card_numbers_in_path_query_and_headers_first(synthesized: Synthesized) -> None:
+    from pci_constructs.card_vault import API_PATH_PREFIX, CLIENT_HEADERS
+
+    assert _vault_on(synthesized.config)
+    for region in _regions(synthesized.config):
+        template = _edge(synthesized, region)
+        set_id, pattern_set = _only(template, "AWS::WAFv2::RegexPatternSet")
+        assert pattern_set["Properties"]["RegularExpressionList"] == [web_acl_module.CARD_NUMBER_REGEX]
+        assert pattern_set["Properties"]["Scope"] == "REGIONAL"
+        rules = _web_acl_rules(template)
+        rule = _rule(rules, "CardNumberInRequestLine")
+        assert rule["Priority"] == min(r["Priority"] for r in rules)  # before every other rule
+        assert rule["Action"] == {"Block": {}}
+        prefix, carried = rule["Statement"]["AndStatement"]["Statements"]
+        assert prefix["ByteMatchStatement"]["PositionalConstraint"] == "STARTS_WITH"
+        assert prefix["ByteMatchStatement"]["SearchString"] == API_PATH_PREFIX
+        fields = []
+        for statement in carried["OrStatement"]["Statements"]:
+            reference = statement["RegexPatternSetReferenceStatement"]
+            assert reference["Arn"] == {"Fn::GetAtt": [set_id, "Arn"]}
+            assert [t["Type"] for t in reference["TextTransformations"]] == ["URL_DECODE", "HTML_ENTITY_DECODE"]
+            fields.append(reference["FieldToMatch"])
+        assert {"UriPath": {}} in fields
+        assert {"QueryString": {}} in fields
+        assert {f["SingleHeader"]["Name"] for f in fields if "SingleHeader" in f} == set(CLIENT_HEADERS)
+        assert "idempotency-key" in CLIENT_HEADERS
+
+
+def _masks_card_numbers(properties: dict[str, Any]) -> bool:
+    policy = properties.get("DataProtectionPolicy") or {}
+    text = json.dumps(policy)
+    operations = [json.dumps(s.get("Operation", {})) for s in policy.get("Statement", [])]
+    return (
+        "data-identifier/CreditCardNumber" in text
+        and any('"Audit"' in o for o in operations)
+        and any('"Deidentify"' in o and "MaskConfig" in o for o in operations)
+    )
+
+
+def test_every_log_group_receiving_waf_logs_masks_card_numbers(synthesized: Synthesized) -> None:
+    """Template scan: every LoggingConfiguration's CloudWatch Logs destination is a group of the same
+    template whose DataProtectionPolicy audits and masks CreditCardNumber."""
+    seen = 0
+    for _, template in synthesized.templates():
+        resources = template.get("Resources", {})
+        groups = {
+            r["Properties"].get("LogGroupName"): r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Logs::LogGroup"
+        }
+        for resource in resources.values():
+            if resource["Type"] != "AWS::WAFv2::LoggingConfiguration":
+                continue
+            for destination in resource["Properties"]["LogDestinationConfigs"]:
+                name = str(destination).rsplit(":log-group:", 1)[-1]
+                assert name in groups, destination
+                assert _masks_card_numbers(groups[name]), name
+                seen += 1
+    assert seen >= len(_regions(synthesized.config))
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        (web_acl_module.CardNumberBlock(path_prefix="v1/", headers=()), "card_number_block.path_prefix"),
+        (
+            web_acl_module.CardNumberBlock(path_prefix="/v1/", headers=("Idempotency Key",)),
+            "card_number_block.headers[0]",
+        ),
+    ],
+)
+def test_bad_card_number_block_fails_naming_the_field(
+    tmp_path: Path, block: web_acl_module.CardNumberBlock, field: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(field)):
+        _web_acl(_small_stack(tmp_path), card_number_block=block)
+
+
+# --- Issue 19 (w19b), finding 5: the mTLS listener's TLS policy is the configured one, TLS 1.3-only offered ----
+
+
+def test_the_mtls_listener_uses_the_configured_tls_policy(synthesized: Synthesized) -> None:
+    """`edge.tls_policy` is the policy of the one HTTPS listener, the listener that does mutual TLS."""
+    assert _vault_on(synthesized.config)
+    for region in _regions(synthesized.config):
+        _, listener = _only(
+            _edge(synthesized, region),
+            "AWS::ElasticLoadBalancingV2::Listener",
+            {"MutualAuthentication": Match.object_like({"Mode": "verify"})},
+        )
+        assert listener["Properties"]["SslPolicy"] == synthesized.config.edge.tls_policy
+
+
+@pytest.mark.parametrize("policy", ["ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"])
+def test_a_tls13_only_policy_is_accepted_with_the_vaults_mtls(policy: str) -> None:
+    """TLS 1.3-only is a configuration choice on the mTLS listener; the default stays TLS 1.2+ (Res-2021-06)."""
+    raw = EMBEDDED_ENVIRONMENTS["default"]
+    config = parse_environment({**raw, "edge": {**raw.get("edge", {}), "tls_policy": policy}})
+    assert config.card_vault is not None
+    assert config.card_vault.enabled
+    assert config.edge.tls_policy == policy
+    assert TLS_POLICIES[policy] in (elbv2.SslPolicy.TLS13_13, elbv2.SslPolicy.TLS13_13_PQ)

@@ -76,3 +76,40 @@ def test_vault_local_stops_postgres_on_signal(signum: signal.Signals, tmp_path: 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_banner_prints_the_configured_clients_not_the_default() -> None:
+    """`VAULT_CLIENTS` replaces the default client: the banner names the configured ones and the mode."""
+    from card_vault.settings import ClientSettings, HmacKeySettings, VaultSettings
+
+    from benchmarks.vault_env import DEFAULT_CLIENT_SUBJECT
+    from benchmarks.vault_local import banner
+
+    client = ClientSettings(
+        id="client-a", subject="CN=client-a,OU=Payments,O=Acme", issuer="CN=Acme CA,C=GB", rights=frozenset({"lookup"})
+    )
+    settings = VaultSettings(
+        kms_key_id="arn:aws:kms:eu-west-1:000000000000:key/1",
+        hmac_keys=(HmacKeySettings(version=1, key_id="arn:aws:kms:eu-west-1:000000000000:key/2"),),
+        database_url="postgresql://x@/db",
+        clients=(client,),
+        region="eu-west-1",
+        mtls_mode="verify",
+    )
+    text = "\n".join(banner(settings))
+    assert "X-Amzn-Mtls-Clientcert-Subject: CN=client-a,OU=Payments,O=Acme" in text
+    assert "X-Amzn-Mtls-Clientcert-Issuer: CN=Acme CA,C=GB" in text
+    assert "client client-a (lookup)" in text
+    assert DEFAULT_CLIENT_SUBJECT not in text
+    assert "mtls mode: verify" in text
+    assert "X-Amzn-Mtls-Clientcert-Leaf" in text
+
+
+def test_mtls_mode_is_a_command_line_option_defaulting_to_headers() -> None:
+    from benchmarks.vault_local import parse_args
+
+    assert parse_args([], environ={}).mtls_mode == "headers"
+    assert parse_args(["--mtls-mode", "verify"], environ={}).mtls_mode == "verify"
+    assert parse_args([], environ={"VAULT_MTLS_MODE": "verify"}).mtls_mode == "verify"
+    with pytest.raises(SystemExit):
+        parse_args(["--mtls-mode", "none"], environ={})

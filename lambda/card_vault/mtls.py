@@ -25,6 +25,7 @@ The reasons returned are fixed strings: no header value is ever echoed or logged
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,14 +69,68 @@ def parse_leaf(value: str) -> Leaf | None:
         return None
 
 
+# RFC 4514 2.4 / RFC 2253 2.4: a backslash escapes one of these, or starts a pair of hex digits.
+_SPECIAL = frozenset(',+"\\<>;=# ')
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+# OpenSSL-style `OID.1.2.3=` attribute types (RFC 4514 3 writes the dotted number alone).
+_OID_PREFIX = re.compile(r"(^|(?<!\\)[,+])\s*OID\.(?=[0-9])", re.IGNORECASE)
+
+
+def _parseable(header: str) -> str:
+    """`header` with an escaped character that RFC 4514 does not list (`\\$`, which RFC 2253 renderers
+    write) turned into its UTF-8 hex pairs, which `cryptography`'s parser takes, and `OID.` prefixes dropped."""
+
+    def pairs(match: re.Match[str]) -> str:
+        char = match.group(1)
+        if char in _SPECIAL or char in _HEX:
+            return match.group(0)
+        return "".join(f"\\{byte:02x}" for byte in char.encode("utf-8"))
+
+    return _HEX_VALUE.sub(_decoded_value, _OID_PREFIX.sub(r"\1", _ESCAPED.sub(pairs, header)))
+
+
+# An `=#hex` value (RFC 4514 2.4: the BER encoding of the value) of one of these string types.
+_HEX_VALUE = re.compile(r"(?<!\\)=#([0-9A-Fa-f]{4,1024})(?=[,+]|$)")
+_STRING_TAGS = {
+    0x0C: "utf-8",
+    0x12: "ascii",
+    0x13: "ascii",
+    0x14: "latin-1",
+    0x16: "ascii",
+    0x1A: "ascii",
+    0x1C: "utf-32-be",
+    0x1E: "utf-16-be",
+}
+
+
+def _decoded_value(match: re.Match[str]) -> str:
+    """`=` and the value a `#hex` string-type DER value encodes, every byte as a hex pair; unchanged otherwise."""
+    der = bytes.fromhex(match.group(1)) if len(match.group(1)) % 2 == 0 else b""
+    if len(der) < 2 or der[0] not in _STRING_TAGS or der[1] >= 0x80 or der[1] != len(der) - 2:
+        return match.group(0)  # not a short-form string value: left as it is (it then matches no leaf name)
+    try:
+        text = der[2:].decode(_STRING_TAGS[der[0]])
+    except UnicodeDecodeError:
+        return match.group(0)
+    return "=" + "".join(f"\\{byte:02x}" for byte in text.encode("utf-8"))
+
+
+def _attributes(name: x509.Name) -> tuple[frozenset[tuple[str, str | bytes]], ...]:
+    """A name as its RDNs' (dotted OID, value) sets: the ASN.1 string type (a `#hex` value's own tag) aside."""
+    return tuple(frozenset((a.oid.dotted_string, a.value) for a in rdn) for rdn in name.rdns)
+
+
 @lru_cache(maxsize=512)
 def name_matches(header: str, name: x509.Name) -> bool:
-    """Whether an RFC 2253 header value names `name` (parsed, or as `cryptography` renders it). Cached
-    (names are hashable): a client sends the same pair on every request."""
+    """Whether an RFC 2253 / RFC 4514 header value names `name`: as `cryptography` renders it, or parsed and
+    compared attribute by attribute (OID and value, in RDN order), escapes decoded first (`\\,`, `\\$`,
+    hex pairs such as `\\2C`) and `OID=#hex` values read as the DER value they encode. Cached (names are
+    hashable): a client sends the same pair on every request. Never raises: an unparseable value is False."""
     if header == name.rfc4514_string():
         return True
     try:
-        return x509.Name.from_rfc4514_string(header) == name
+        return _attributes(x509.Name.from_rfc4514_string(_parseable(header))) == _attributes(name)
     except ValueError:
         return False
 

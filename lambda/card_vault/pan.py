@@ -7,7 +7,10 @@ in every outbound string: a run of digits of any script (ASCII, fullwidth, Arabi
 and every other Unicode `Nd` digit, and the `No` characters with a digit value: superscript,
 subscript, circled, parenthesized digits... `_OTHER_DIGITS`; each read as its ASCII value), where up to
 `MAX_SEPARATOR_CHARS` separator characters may stand between two digits (any Unicode space or
-tab, zero-width characters, any dash, `.`, `_`, `/`, `\\`, `|`... see `_SEPARATOR`); the run is a card number when any
+tab, zero-width characters, any dash, `.`, `_`, `/`, `\\`, `|`, `#`, `!`, `$`, `%`, `&`, quotes,
+brackets, `@`, `^`, backtick, combining marks... see `_SEPARATOR` and `_MORE_SEPARATORS`; and the
+encoded separators `%20`, `%2D`, `&nbsp;`, `&#45;`... `_ENCODED_SEPARATOR`, each one separator whose own
+digits are not read as the card's); the run is a card number when any
 13-19 digit window of it passes Luhn. Such a run is replaced whole. One shape is read
 differently: a plain decimal number (digits, one `.`, digits), which is a timestamp or a
 measurement in traces and metrics, has each side checked on its own.
@@ -40,6 +43,21 @@ _SEPARATOR = (
     r"\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # dashes and minus signs
     r"._/\\|\u30fb\uff0e\uff0f\uff3f*+~=-]"  # punctuation, ASCII and fullwidth
 )
+# Task w19b (finding 6): more punctuation people and encoders put between digit groups (`#`, `!`, `$`,
+# `%`, `&`, quotes, brackets, `@`, `^`, backtick) and combining marks (Unicode Mn/Me blocks) also separate.
+_MORE_SEPARATORS = (
+    r"[#!$%&'\"()\[\]{}<>@^`"
+    r"\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+)
+# Encoded separators, read as one separator each (their own digits are not card digits): percent-encoded
+# space, tab, no-break space, `-`, `.`, `/`, `+`, and HTML's space, no-break space and dash entities.
+_ENCODED_SEPARATOR = (
+    r"(?:%(?:20|09|2[bBdDeEfF]|[aA]0|[cC]2%[aA]0)"
+    r"|&(?:nbsp|ensp|emsp|thinsp|ndash|mdash|#(?:9|32|45|160|x0*(?:9|20|2[dD]|[aA]0)));)"
+)
+_ENCODED = re.compile(_ENCODED_SEPARATOR)
+# One separator: an encoded one first (so `%20` is not read as `%` and the digits 2 and 0), then a character.
+_ANY_SEPARATOR = rf"(?:{_ENCODED_SEPARATOR}|{_SEPARATOR}|{_MORE_SEPARATORS})"
 # A run of Unicode decimal digits (Python's `\d` is `Nd` for str patterns), separators allowed between digits.
 # The Unicode `No` (other number) characters that have a digit value (`unicodedata.digit`) but are not
 # decimal digits (`Nd`, which `\d` matches): superscripts, subscripts, Ethiopic, circled, parenthesized,
@@ -52,7 +70,7 @@ _OTHER_DIGITS = (
 )
 _DIGIT = rf"[\d{_OTHER_DIGITS}]"
 # A run of digits of any script, separators allowed between digits.
-_DIGIT_RUN = re.compile(rf"{_DIGIT}(?:{_SEPARATOR}{{0,{MAX_SEPARATOR_CHARS}}}{_DIGIT})*")
+_DIGIT_RUN = re.compile(rf"{_DIGIT}(?:{_ANY_SEPARATOR}{{0,{MAX_SEPARATOR_CHARS}}}{_DIGIT})*")
 # The looser reading: digit groups with up to 16 separators, `,`, `:` and `;` included, between them.
 MAX_LOOSE_SEPARATOR_CHARS = 16
 _LOOSE_RUN = re.compile(rf"{_DIGIT}+(?:(?:{_SEPARATOR}|[,:;]){{1,{MAX_LOOSE_SEPARATOR_CHARS}}}{_DIGIT}+)+")
@@ -144,11 +162,13 @@ def _run_is_pan(run: str) -> bool:
     A decimal number (`1796166748.3064876`: digits, one dot, digits; timestamps and measurements
     in traces and metrics) is read as its two parts: each part is checked on its own.
     """
-    parts = run.split(".") if _DECIMAL.fullmatch(run) else [run]
-    for part in parts:
-        digits = ascii_digits(part)
-        if len(digits) >= MIN_PAN_DIGITS and _contains_pan(digits):
-            return True
+    # Both readings of an encoded separator (`%09`: a tab, or `%` and the digits 0 and 9): either may be the card's.
+    for reading in {run, _ENCODED.sub(" ", run)}:
+        parts = reading.split(".") if _DECIMAL.fullmatch(reading) else [reading]
+        for part in parts:
+            digits = ascii_digits(part)
+            if len(digits) >= MIN_PAN_DIGITS and _contains_pan(digits):
+                return True
     return False
 
 

@@ -6,10 +6,13 @@ Errors raised carry no card data: `CardNotFoundError` names the token only.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,8 @@ from card_vault.store import Budget, CardStore, NewCard, Replay, Reservation, St
 
 TOKEN_PREFIX = "tok_"  # noqa: S105 -- a format, not a credential
 TOKEN_BYTES = 24  # 32 URL-safe characters, 192 random bits
+# pci_constructs/web_acl.py CARD_NUMBER_REGEX (a test holds them equal): what the web ACL blocks in a URI.
+CARD_NUMBER_RUN = re.compile(r"[0-9](?:[ ._/+-]{0,2}[0-9]){12}")
 
 
 class CardNotFoundError(LookupError):
@@ -48,9 +53,18 @@ def _fingerprint(request: TokenizeRequest, pan_hmac: bytes) -> bytes:
     ).digest()
 
 
-def new_token() -> str:
-    """A random token with no relation to the card number (PCI DSS 3.5.1: index tokens)."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+def new_token(random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
+    """A random token with no relation to the card number (PCI DSS 3.5.1: index tokens), `tok_` + 32 URL-safe
+    characters, never one that `CARD_NUMBER_RUN` finds a card number in.
+
+    The web ACL blocks a request whose path or headers hold such a run (pci_constructs/web_acl.py
+    CARD_NUMBER_REGEX, the same pattern), so a token must never look like one: a draw that does
+    (about 1 in 10^9) is discarded and drawn again, which leaves 192 bits less a negligible fraction.
+    """
+    while True:
+        token = TOKEN_PREFIX + base64.urlsafe_b64encode(random_bytes(TOKEN_BYTES)).decode("ascii")
+        if not CARD_NUMBER_RUN.search(token):
+            return token
 
 
 def view_of(card: StoredCard) -> CardView:

@@ -106,8 +106,8 @@ class ManagedConformancePack(Construct):
     be given) and `DeleteConformancePack` when the stack is deleted (a pack holds rules and their
     evaluations, not data: the recorder's history bucket keeps the configuration items).
 
-    Least privilege: the calls' role (`role_name`, which the permissions boundary alone lets put or delete
-    a conformance pack) may put and delete only this pack ("Actions, resources, and condition keys for AWS
+    Least privilege: the calls' role (`role_name`, a guard role's name: the permissions boundary denies
+    putting or deleting a conformance pack to every other role) may put and delete only this pack ("Actions, resources, and condition keys for AWS
     Config", Service Authorization Reference: both act on the ConformancePack resource type,
     `conformance-pack/<name>/<id>`), create only Config's conformance-pack service-linked role ("Using
     Service-Linked Roles for AWS Config"; iam:AWSServiceName), write only to its own log group and

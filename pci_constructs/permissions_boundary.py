@@ -84,8 +84,8 @@ def ebs_guard_role_name(environment: str, region: str) -> str:
 
 def conformance_pack_role_name(environment: str, region: str) -> str:
     """The role of the deploy-time calls that create and delete AWS's managed conformance pack in `region`
-    (`ManagedConformancePack`), the only role the boundary lets put or delete a conformance pack. A guard
-    role's name, so the organization's SCP exemption for guard roles covers its DeleteConformancePack."""
+    (`ManagedConformancePack`), the only role granted putting or deleting a conformance pack; a guard role's
+    name, so the boundary (GuardsOnly) and the organization's SCP exemption for guard roles let it."""
     name = guard_role_name(environment, f"pack-{region}")
     if len(name) > IAM_ROLE_NAME_MAX:
         raise ValueError(
@@ -192,11 +192,11 @@ EBS_DEFAULT_GUARD_ACTIONS = (
     "ec2:ModifyEbsDefaultKmsKeyId",
     "ec2:ResetEbsDefaultKmsKeyId",
 )
-# Conformance packs (PCI DSS 11.5.2): only the role that deploys AWS's managed pack by name
-# (`ManagedConformancePack`, `conformance_pack_role_name`); CloudFormation's execution role, which carries
-# no boundary, deploys the others. "Actions, resources, and condition keys for AWS Config" (Service
-# Authorization Reference): both act on the ConformancePack resource type; the principal is named by
-# aws:PrincipalArn, as for the EBS guard role.
+# Conformance packs (PCI DSS 11.5.2): denied to every boundary-carrying role but the guard roles, of which
+# only the role that deploys AWS's managed pack by name (`ManagedConformancePack`, `conformance_pack_role_name`)
+# is granted them; CloudFormation's execution role, which carries no boundary, deploys the others. "Actions,
+# resources, and condition keys for AWS Config" (Service Authorization Reference): both act on the
+# ConformancePack resource type; the principal is named by aws:PrincipalArn (statement GuardsOnly).
 CONFORMANCE_PACK_ACTIONS = ("config:DeleteConformancePack", "config:PutConformancePack")
 # Attaching a managed policy as an identity policy: the actions iam:PolicyARN applies to ("Actions,
 # resources, and condition keys for AWS Identity and Access Management", Service Authorization Reference).
@@ -423,7 +423,9 @@ def boundary_statements(
         iam.PolicyStatement(
             sid="GuardsOnly",
             effect=iam.Effect.DENY,
-            actions=list(ACCOUNT_GUARD_ACTIONS),
+            # The conformance-pack actions ride on this statement (a statement of their own would push the
+            # delivery's boundaries past 6,144 characters); of the guard roles only the pack role is granted them.
+            actions=[*ACCOUNT_GUARD_ACTIONS, *CONFORMANCE_PACK_ACTIONS],
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{guard_role_name(environment, '*')}"}},
         ),
@@ -433,15 +435,6 @@ def boundary_statements(
             actions=list(EBS_DEFAULT_GUARD_ACTIONS),
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{ebs_guard_role_name(environment, '*')}"}},
-        ),
-        iam.PolicyStatement(
-            sid="PackRoleOnly",
-            effect=iam.Effect.DENY,
-            actions=list(CONFORMANCE_PACK_ACTIONS),
-            resources=["*"],
-            conditions={
-                "ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{conformance_pack_role_name(environment, '*')}"}
-            },
         ),
         # One statement for the trail's log group (its streams: `<group>:log-stream:...`), the protected alarms,
         # the landing zone's parameters and the archive buckets: each action matches only its own service's

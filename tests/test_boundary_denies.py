@@ -209,11 +209,11 @@ CASES: list[tuple[str, Request, str | None]] = [
     ),
     ("ebs-modify-key-by-ebs-guard-role", _request("ec2:ModifyEbsDefaultKmsKeyId", "*", EBS_GUARD), None),
     ("ebs-enable-by-ec2-admin", _request("ec2:EnableEbsEncryptionByDefault", "*", EC2_ADMIN), None),
-    # Conformance packs: only the role that deploys AWS's managed pack by name puts or deletes one.
+    # Conformance packs: only guard roles (of which only the managed pack's role is granted it) put or delete one.
     *(
-        (f"pack-{action.split(':')[1]}-by-{who}", _request(action, PACK, principal), "PackRoleOnly")
+        (f"pack-{action.split(':')[1]}-by-{who}", _request(action, PACK, principal), "GuardsOnly")
         for action in CONFORMANCE_PACK_ACTIONS
-        for who, principal in (("ec2-admin", EC2_ADMIN), ("other-guard-role", REGIONAL_GUARD), ("ebs-guard", EBS_GUARD))
+        for who, principal in (("ec2-admin", EC2_ADMIN), ("break-glass", BREAK_GLASS))
     ),
     *(
         (f"pack-{action.split(':')[1]}-by-pack-role", _request(action, PACK, PACK_ROLE), None)

@@ -107,8 +107,9 @@ class ManagedConformancePack(Construct):
     evaluations, not data: the recorder's history bucket keeps the configuration items).
 
     Least privilege: the calls' role (`role_name`, a guard role's name: the permissions boundary denies
-    putting or deleting a conformance pack to every other role) may put and delete only this pack ("Actions, resources, and condition keys for AWS
-    Config", Service Authorization Reference: both act on the ConformancePack resource type,
+    putting or deleting a conformance pack to every other role) may put and delete only this pack
+    ("Actions, resources, and condition keys for AWS Config", Service Authorization Reference: both act
+    on the ConformancePack resource type,
     `conformance-pack/<name>/<id>`), create only Config's conformance-pack service-linked role ("Using
     Service-Linked Roles for AWS Config"; iam:AWSServiceName), write only to its own log group and
     send its X-Ray traces. The findings CDK's shared SDK-call function and the generated pack ID raise

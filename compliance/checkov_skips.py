@@ -49,6 +49,15 @@ _ACCOUNT_GUARDS_NO_VPC = (
     "it calls only the IAM, S3 Control and EC2 APIs, handles no cardholder data, and no VPC of the landing"
     " zone has a route or endpoint for IAM or S3 Control"
 )
+_MANAGED_PACK = (
+    "CDK-generated singleton handler of custom_resources.AwsCustomResource (pci_constructs/detective_controls.py,"
+    " ManagedConformancePack): CloudFormation invokes it only at deploy time to put or delete AWS Config's"
+    " managed PCI DSS v4 conformance pack (audit.conformance_packs.aws_managed)"
+)
+_MANAGED_PACK_NO_VPC = (
+    "it calls only the AWS Config API, handles no cardholder data, and answers CloudFormation through a"
+    " pre-signed S3 URL in AWS's own account, which the VPC's S3 gateway endpoint refuses"
+)
 _NO_CONCURRENCY = "it has no event source to throttle and CDK exposes no concurrency setting for it"
 _NO_DLQ = (
     "the invocation is synchronous, so a failure fails and rolls back the stack update where it is seen,"
@@ -129,6 +138,10 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     # --- Issue #13: account-guard SDK calls ---------------------------------------------------------
     *_handler_skips(f"PciLz-*-Identity-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
     *_handler_skips(f"PciLz-*-AccountGuards-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
+    # Only with audit.conformance_packs.aws_managed (envs/guardrails.yaml).
+    *_handler_skips(
+        f"PciLz-*-Detection-*/{CDK_SDK_CALL_FUNCTION}", _MANAGED_PACK, _MANAGED_PACK_NO_VPC, conditional=True
+    ),
     # The permissions boundary's CKV_AWS_107-111 skips travel with the construct
     # (pci_constructs/permissions_boundary.py, BOUNDARY_CHECKOV_SKIPS), in every stack that has one.
     # --- Issue #14: the delivery's pipeline stacks (only in the delivery app, `-c delivery=...`).

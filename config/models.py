@@ -290,14 +290,24 @@ class ConformancePacksConfig(_Frozen):
             " crosswalk (pci_rules/CROSSWALK.md) pairs with the synth rules; its IAM password-policy rule alerts."
         ),
     )
+    aws_managed: Literal["PCI-DSS_V4"] | None = Field(
+        default=None,
+        description=(
+            "AWS's managed conformance pack, deployed by its source identifier: 'PCI-DSS_V4' is 'Payment Card"
+            " Industry Data Security Standard (PCI DSS) v4' (AWS Config Developer Guide, managed conformance"
+            " packs; up to 351 rules, which vary by region, maintained and updated by AWS). CloudFormation's"
+            " AWS::Config::ConformancePack has no Source property, so a deploy-time PutConformancePack call"
+            " (ConformancePackSource.SourceIdentifier) creates it and DeleteConformancePack removes it with the"
+            " stack. Beside the project's pack, or alone with project: false; not together with aws_sample_s3_uri."
+        ),
+    )
     aws_sample_s3_uri: str | None = Field(
         default=None,
         description=(
-            'AWS offers its PCI DSS 4.0 conformance pack only as a sample template ("Conformance Pack Sample'
-            ' Templates", AWS Config Developer Guide), not as a pack deployable by name, and this repository does'
-            " not copy it. To deploy it beside (or instead of) the project's pack, put the template in a bucket of"
-            " each region and give its S3 URI here, {region} standing for the region:"
-            " s3://my-config-templates-{region}/Operational-Best-Practices-for-PCI-DSS-4.0.yaml."
+            'AWS\'s PCI DSS 4.0 sample template ("Conformance Pack Sample Templates", AWS Config Developer Guide),'
+            " which this repository does not copy, from a bucket of each region: its S3 URI, {region} standing"
+            " for the region: s3://my-config-templates-{region}/Operational-Best-Practices-for-PCI-DSS-4.0.yaml."
+            " Prefer aws_managed, which AWS keeps current; this is for a template the owner reviews and pins."
         ),
     )
 
@@ -310,6 +320,15 @@ class ConformancePacksConfig(_Frozen):
                 " {region} may stand for the region in the bucket name or key)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _one_aws_pack(self) -> Self:
+        if self.aws_managed is not None and self.aws_sample_s3_uri is not None:
+            raise ValueError(
+                "conformance_packs: give aws_managed or aws_sample_s3_uri, not both (both deploy AWS's PCI DSS v4"
+                " rules, each under its own rule names)"
+            )
+        return self
 
 
 class AuditConfig(_Frozen):
@@ -370,7 +389,8 @@ class AuditConfig(_Frozen):
         default_factory=ConformancePacksConfig,
         description=(
             "The conformance packs AWS Config runs (with config_mode create or existing): the project's, AWS's"
-            " PCI DSS 4.0 sample from your own bucket, or both. Who owns the recorder is config_mode's question."
+            " managed PCI DSS v4 pack by name (or its sample template from your own bucket), or both. Who owns"
+            " the recorder is config_mode's question."
         ),
     )
     security_hub_mode: DetectiveControlMode = Field(
@@ -435,10 +455,13 @@ class AuditConfig(_Frozen):
 
     @model_validator(mode="after")
     def _packs_need_config(self) -> Self:
-        if self.config_mode == "off" and self.conformance_packs.aws_sample_s3_uri is not None:
-            raise ValueError(
-                "conformance_packs.aws_sample_s3_uri needs AWS Config: set config_mode to create or existing"
-            )
+        packs = self.conformance_packs
+        if self.config_mode == "off":
+            for name, value in (("aws_managed", packs.aws_managed), ("aws_sample_s3_uri", packs.aws_sample_s3_uri)):
+                if value is not None:
+                    raise ValueError(
+                        f"conformance_packs.{name} needs AWS Config: set config_mode to create or existing"
+                    )
         return self
 
     @model_validator(mode="after")

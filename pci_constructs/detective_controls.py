@@ -16,8 +16,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_securityhub as securityhub
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from pci_constructs.ebs_default_encryption import SINGLETON_FUNCTION_ID, singleton_waits_for
+from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.justification import justify
+from pci_constructs.provider_logging import TRACING_REASON
 from pci_constructs.secure_bucket import SecureBucket
 
 PCI_DSS_V401_STANDARD = "standards/pci-dss/v/4.0.1"
@@ -50,6 +55,163 @@ def conformance_pack(
     return config.CfnConformancePack(
         scope, construct_id, conformance_pack_name=name, template_body=template_body, template_s3_uri=template_s3_uri
     )
+
+
+# Source identifiers of AWS Config managed conformance packs this landing zone deploys by name: "Payment Card
+# Industry Data Security Standard (PCI DSS) v4" (AWS Config Developer Guide, managed conformance packs:
+# "Source identifier: PCI-DSS_V4"; all commercial and AWS GovCloud (US) Regions, not the China Regions).
+AWS_MANAGED_PCI_DSS_V4 = "PCI-DSS_V4"
+AWS_MANAGED_PACKS = (AWS_MANAGED_PCI_DSS_V4,)
+# The service-linked role PutConformancePack creates when the account has none ("PutConformancePack", AWS
+# Config API Reference; its policy is ConfigConformsServiceRolePolicy, AWS Managed Policy Reference).
+CONFORMS_SERVICE = "config-conforms.amazonaws.com"
+CONFORMS_ROLE = f"aws-service-role/{CONFORMS_SERVICE}/AWSServiceRoleForConfigConforms"
+# Why CDK's deploy-time SDK-call function of the Detection stack carries these findings (its justifications).
+_SDK_FUNCTION_REASONS = (
+    (
+        ("PCI4-LAMBDA-IN-VPC", "PCI.DSS.321-LambdaInsideVPC", "NIST.800.53.R5-LambdaInsideVPC"),
+        "CDK's deploy-time SDK-call function answers CloudFormation through a pre-signed S3 URL in AWS's own"
+        " account, which the VPC's S3 gateway endpoint (this account's principals only) refuses; it only puts"
+        " and deletes the managed conformance pack (AWS Config API), holds no cardholder data, logs to its own"
+        " encrypted group",
+        "PCI DSS v4.0.1 1.3.1",
+    ),
+    (
+        ("NIST.800.53.R5-LambdaConcurrency",),
+        "CDK's deploy-time SDK-call function runs once per create, update or delete of the pack; reserving"
+        " concurrency for it would fail in accounts whose unreserved pool may not drop below 100",
+        "PCI DSS v4.0.1 2.2.1",
+    ),
+    (
+        ("NIST.800.53.R5-LambdaDLQ",),
+        "CloudFormation invokes CDK's SDK-call function synchronously; a failed PutConformancePack fails and"
+        " rolls back the deployment, so a dead-letter queue would never receive anything",
+        "PCI DSS v4.0.1 2.2.1",
+    ),
+)
+PACK_ID_REASON = (
+    "AWS Config appends an ID it generates to a conformance pack's ARN (conformance-pack/<name>/<id>), unknown"
+    " before the pack exists; the statement names this pack's name and region, only the ID is a wildcard"
+)
+
+
+class ManagedConformancePack(Construct):
+    """An AWS Config managed conformance pack, deployed by its source identifier (PCI DSS 11.5.2, 12.4).
+
+    CloudFormation's `AWS::Config::ConformancePack` takes a template body, an S3 URI or an SSM document,
+    not a managed pack's `Source` (its registry schema has no such property; CDK's `CfnConformancePack`
+    neither), so two AWS SDK calls run at deploy time: `PutConformancePack` with
+    `Source.SourceIdentifier` (create and update; "PutConformancePack" and "ConformancePackSource", AWS
+    Config API Reference: with a source, no template, template URI, SSM document or delivery bucket may
+    be given) and `DeleteConformancePack` when the stack is deleted (a pack holds rules and their
+    evaluations, not data: the recorder's history bucket keeps the configuration items).
+
+    Least privilege: the calls' role (`role_name`, a guard role's name: the permissions boundary denies
+    putting or deleting a conformance pack to every other role) may put and delete only this pack
+    ("Actions, resources, and condition keys for AWS Config", Service Authorization Reference: both act
+    on the ConformancePack resource type,
+    `conformance-pack/<name>/<id>`), create only Config's conformance-pack service-linked role ("Using
+    Service-Linked Roles for AWS Config"; iam:AWSServiceName), write only to its own log group and
+    send its X-Ray traces. The findings CDK's shared SDK-call function and the generated pack ID raise
+    are justified here, each with its reason (`_SDK_FUNCTION_REASONS`, `PACK_ID_REASON`).
+    The Lambda runtime's AWS SDK makes the calls (no SDK is downloaded at deploy): an SDK without the
+    `Source` member would send no source, and AWS Config refuses such a pack, so the deploy fails rather
+    than deploying nothing. Raises ValueError on a source identifier not in `AWS_MANAGED_PACKS`.
+    """
+
+    role: iam.Role
+    policy: iam.ManagedPolicy
+    log_group: EncryptedLogGroup
+    pack: cr.AwsCustomResource
+    name: str
+    source_identifier: str
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        source_identifier: str,
+        role_name: str,
+        log_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if source_identifier not in AWS_MANAGED_PACKS:
+            raise ValueError(f"source_identifier {source_identifier!r}: not one of {list(AWS_MANAGED_PACKS)}")
+        stack = Stack.of(self)
+        self.name, self.source_identifier = name, source_identifier
+        self.log_group = EncryptedLogGroup(self, "Logs", encryption_key=log_key, retention_days=log_retention_days)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            description=f"Deploys AWS Config's managed conformance pack {source_identifier} (PCI landing zone)",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        pack_arn = f"arn:{stack.partition}:config:{stack.region}:{stack.account}:conformance-pack/{name}/*"
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Put and delete one managed conformance pack, and the function's own log group",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["config:PutConformancePack", "config:DeleteConformancePack"], resources=[pack_arn]
+                ),
+                iam.PolicyStatement(
+                    actions=["iam:CreateServiceLinkedRole"],
+                    resources=[f"arn:{stack.partition}:iam::{stack.account}:role/{CONFORMS_ROLE}"],
+                    conditions={"StringEquals": {"iam:AWSServiceName": CONFORMS_SERVICE}},
+                ),
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_group.log_group.log_group_arn],
+                ),
+            ],
+        )
+        put = cr.AwsSdkCall(
+            service="ConfigService",
+            action="putConformancePack",
+            parameters={"ConformancePackName": name, "Source": {"SourceIdentifier": source_identifier}},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+        )
+        delete = cr.AwsSdkCall(
+            service="ConfigService",
+            action="deleteConformancePack",
+            parameters={"ConformancePackName": name},
+            # Already gone (deleted by hand): nothing left to delete.
+            ignore_error_codes_matching="NoSuchConformancePackException",
+        )
+        self.pack = cr.AwsCustomResource(
+            self,
+            "Pack",
+            on_create=put,
+            on_update=put,
+            on_delete=delete,
+            role=self.role,
+            log_group=self.log_group.log_group,
+            install_latest_aws_sdk=False,
+        )
+        self.pack.node.add_dependency(self.policy)  # the call waits for its permissions
+        singleton_waits_for(self, self.policy)  # also traces the singleton: X-Ray's statement names "*"
+        rendered = self.policy.node.default_child
+        assert rendered is not None
+        for rule, reason in (("*", TRACING_REASON), (pack_arn, PACK_ID_REASON)):
+            justify(
+                self,
+                rendered,
+                rule=f"AwsSolutions-IAM5[Resource::{rule}]",
+                reason=reason,
+                requirement="PCI DSS v4.0.1 7.2.1",
+            )
+        function = stack.node.try_find_child(SINGLETON_FUNCTION_ID)
+        function_resource = function.node.default_child if function is not None else None
+        assert function_resource is not None, "AwsCustomResource creates its singleton function at stack level"
+        for rules, reason, requirement in _SDK_FUNCTION_REASONS:
+            for rule in rules:
+                justify(self, function_resource, rule=rule, reason=reason, requirement=requirement)
 
 
 class ConfigRecorder(Construct):

@@ -82,6 +82,18 @@ def ebs_guard_role_name(environment: str, region: str) -> str:
     return name
 
 
+def conformance_pack_role_name(environment: str, region: str) -> str:
+    """The role of the deploy-time calls that create and delete AWS's managed conformance pack in `region`
+    (`ManagedConformancePack`), the only role granted putting or deleting a conformance pack; a guard role's
+    name, so the boundary (GuardsOnly) and the organization's SCP exemption for guard roles let it."""
+    name = guard_role_name(environment, f"pack-{region}")
+    if len(name) > IAM_ROLE_NAME_MAX:
+        raise ValueError(
+            f"environment name: the conformance-pack role name {name!r} exceeds {IAM_ROLE_NAME_MAX} characters"
+        )
+    return name
+
+
 def operator_role_name(environment: str, role: str) -> str:
     return f"pci-lz-{environment}-{role}"
 
@@ -118,7 +130,6 @@ AUDIT_TAMPERING_ACTIONS = (
     "cloudtrail:UpdateTrail",
     "config:DeleteConfigRule",
     "config:DeleteConfigurationRecorder",
-    "config:DeleteConformancePack",
     "config:DeleteDeliveryChannel",
     "config:PutConfigurationRecorder",
     "config:StopConfigurationRecorder",
@@ -141,7 +152,6 @@ AUDIT_TAMPERING_ACTIONS = (
     # security team's own federated roles (Identity Center), which carry no landing-zone boundary.
     "config:DeleteRetentionConfiguration",
     "config:PutConfigRule",
-    "config:PutConformancePack",
     "config:PutDeliveryChannel",
     "guardduty:CreateFilter",
     "guardduty:CreateIPSet",
@@ -182,6 +192,12 @@ EBS_DEFAULT_GUARD_ACTIONS = (
     "ec2:ModifyEbsDefaultKmsKeyId",
     "ec2:ResetEbsDefaultKmsKeyId",
 )
+# Conformance packs (PCI DSS 11.5.2): denied to every boundary-carrying role but the guard roles, of which
+# only the role that deploys AWS's managed pack by name (`ManagedConformancePack`, `conformance_pack_role_name`)
+# is granted them; CloudFormation's execution role, which carries no boundary, deploys the others. "Actions,
+# resources, and condition keys for AWS Config" (Service Authorization Reference): both act on the
+# ConformancePack resource type; the principal is named by aws:PrincipalArn (statement GuardsOnly).
+CONFORMANCE_PACK_ACTIONS = ("config:DeleteConformancePack", "config:PutConformancePack")
 # Attaching a managed policy as an identity policy: the actions iam:PolicyARN applies to ("Actions,
 # resources, and condition keys for AWS Identity and Access Management", Service Authorization Reference).
 POLICY_ATTACH_ACTIONS = ("iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy")
@@ -407,7 +423,9 @@ def boundary_statements(
         iam.PolicyStatement(
             sid="GuardsOnly",
             effect=iam.Effect.DENY,
-            actions=list(ACCOUNT_GUARD_ACTIONS),
+            # The conformance-pack actions ride on this statement (a statement of their own would push the
+            # delivery's boundaries past 6,144 characters); of the guard roles only the pack role is granted them.
+            actions=[*ACCOUNT_GUARD_ACTIONS, *CONFORMANCE_PACK_ACTIONS],
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": f"{iam_arn}:role/{guard_role_name(environment, '*')}"}},
         ),

@@ -320,7 +320,8 @@ _INSTANCE = ("AWS::EC2::Instance",)
 # does not deploy: several are offered in some regions only (the CloudFront ones in US East (N. Virginia)
 # only, per each rule's page in the AWS Config Developer Guide), and a conformance pack deployed in every
 # region of the environment cannot hold them. After deploy they are watched by AWS's pack
-# (`audit.conformance_packs.aws_sample_s3_uri`). Resource types are the vendored list's; the three with none
+# (`audit.conformance_packs.aws_managed`, the managed PCI-DSS_V4 pack, or `aws_sample_s3_uri`, the sample
+# template this list is vendored from). Resource types are the vendored list's; the three with none
 # there name the type their synth rule reads.
 AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule(
@@ -1032,7 +1033,8 @@ def render() -> str:
         "",
         'Rules of AWS\'s "Operational Best Practices for PCI DSS v4.0" pack (vendored list) that no control'
         " covers and the project's pack does not deploy (some are offered in a few regions only); AWS's pack"
-        " watches them after deploy (`audit.conformance_packs.aws_sample_s3_uri`).",
+        " watches them after deploy (`audit.conformance_packs.aws_managed: PCI-DSS_V4`, whose rules vary by region,"
+        " or `aws_sample_s3_uri`, the sample template this list is vendored from).",
         "",
         "| AWS Config rule | Resource type | Synth rule |",
         "|---|---|---|",

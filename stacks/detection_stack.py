@@ -10,8 +10,15 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pci_constructs.detective_controls import ConfigRecorder, SecurityHub, ThreatDetection, conformance_pack
+from pci_constructs.detective_controls import (
+    ConfigRecorder,
+    ManagedConformancePack,
+    SecurityHub,
+    ThreatDetection,
+    conformance_pack,
+)
 from pci_constructs.key_ring import KeyRing
+from pci_constructs.permissions_boundary import conformance_pack_role_name
 from stacks.base import LandingZoneStack
 
 CONFORMANCE_PACK_TEMPLATE = Path(__file__).resolve().parent.parent / "compliance" / "conformance" / "pci-dss-v4.json"
@@ -50,6 +57,8 @@ class DetectionStack(LandingZoneStack):
     conformance_pack: config_.CfnConformancePack | None
     # AWS's PCI DSS 4.0 sample pack from the account owner's bucket (audit.conformance_packs.aws_sample_s3_uri).
     aws_sample_pack: config_.CfnConformancePack | None
+    # AWS's managed PCI DSS v4 pack by its source identifier (audit.conformance_packs.aws_managed).
+    aws_managed_pack: ManagedConformancePack | None
     security_hub: SecurityHub | None
     threat_detection: ThreatDetection | None
 
@@ -102,6 +111,20 @@ class DetectionStack(LandingZoneStack):
             )
             if self.config_recorder is not None:
                 self.aws_sample_pack.node.add_dependency(*self.config_recorder.ready)
+        self.aws_managed_pack = None
+        if audit.config_mode != "off" and packs.aws_managed is not None:
+            self.aws_managed_pack = ManagedConformancePack(
+                self,
+                "AwsManagedConformancePack",
+                name=f"pci-lz-{config.name}-aws-pci-dss-v4",
+                source_identifier=packs.aws_managed,
+                # A named role: the permissions boundary denies putting or deleting a pack to every other role.
+                role_name=conformance_pack_role_name(config.name, region),
+                log_key=keys.logs,
+                log_retention_days=config.log_retention_days,
+            )
+            if self.config_recorder is not None:
+                self.aws_managed_pack.pack.node.add_dependency(*self.config_recorder.ready)
         self.security_hub = None
         if audit.security_hub_mode != "off":
             create_hub = audit.security_hub_mode == "create"

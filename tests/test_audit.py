@@ -28,7 +28,9 @@ from compliance.registry import Acknowledgment, AcknowledgmentError, apply_ackno
 from config import ConfigError, EnvironmentConfig, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from pci_constructs import card_vault, mac_volume_alarm
+from pci_constructs.detective_controls import AWS_MANAGED_PCI_DSS_V4, CONFORMS_ROLE, ManagedConformancePack
 from pci_constructs.log_archive import ArchiveReplication, LogArchive
+from pci_constructs.permissions_boundary import conformance_pack_role_name
 from pci_constructs.security_alarms import SECURITY_EVENTS, SecurityAlarms, SecurityEvent
 from stacks.audit_stack import archive_replication, log_archive_bucket_name
 from stacks.detection_stack import CONFORMANCE_PACK_TEMPLATE
@@ -890,3 +892,105 @@ def test_the_aws_sample_pack_needs_aws_config() -> None:
     audit = {"config_mode": "off", "conformance_packs": {"aws_sample_s3_uri": SAMPLE_URI}}
     with pytest.raises(ConfigError, match=r"conformance_packs.aws_sample_s3_uri needs AWS Config"):
         parse_environment(_environment(audit=audit))
+
+
+# --- AWS's managed PCI DSS v4 pack, deployed by its source identifier ----------------------------------
+
+
+def test_the_aws_managed_pack_is_off_by_default() -> None:
+    assert parse_environment(_environment()).audit.conformance_packs.aws_managed is None
+
+
+@pytest.mark.parametrize("project", [True, False], ids=["both", "aws-managed-only"])
+def test_aws_managed_pack_by_name_in_each_region(tmp_path: Path, project: bool) -> None:
+    """PutConformancePack with Source.SourceIdentifier ("PutConformancePack", "ConformancePackSource", AWS
+    Config API Reference), deleted with the stack; the calls' role is the named one the boundary exempts."""
+    packs = {"project": project, "aws_managed": AWS_MANAGED_PCI_DSS_V4}
+    config = parse_environment(_environment(audit={"conformance_packs": packs}))
+    zone = build_landing_zone(new_app(tmp_path), config)
+    assert zone.audit is not None
+    assert zone.audit.detection
+    for region, detection in zone.audit.detection.items():
+        managed = detection.aws_managed_pack
+        assert managed is not None
+        assert managed.source_identifier == "PCI-DSS_V4"
+        assert (detection.conformance_pack is not None) is project
+        assert detection.aws_sample_pack is None
+        recorder = detection.config_recorder
+        assert recorder is not None
+        assert set(recorder.ready) <= set(managed.pack.node.dependencies)
+        if project:
+            continue  # the rendered resources once, in the managed-only app (one synthesis, not two)
+        template = Template.from_stack(detection)
+        name = f"pci-lz-{config.name}-aws-pci-dss-v4"
+        put = {
+            "service": "ConfigService",
+            "action": "putConformancePack",
+            "parameters": {"ConformancePackName": name, "Source": {"SourceIdentifier": "PCI-DSS_V4"}},
+        }
+        template.has_resource_properties(
+            "Custom::AWS",
+            {
+                "Create": Match.serialized_json(Match.object_like(put)),
+                "Update": Match.serialized_json(Match.object_like(put)),
+                "Delete": Match.serialized_json(
+                    Match.object_like({"action": "deleteConformancePack", "parameters": {"ConformancePackName": name}})
+                ),
+                "InstallLatestAwsSdk": False,
+            },
+        )
+        # No template, no S3 URI: CloudFormation's resource cannot take a source, so none of it is a copy.
+        packs_rendered = template.find_resources("AWS::Config::ConformancePack")
+        assert not packs_rendered
+        template.has_resource_properties(
+            "AWS::IAM::Role", {"RoleName": conformance_pack_role_name(config.name, region)}
+        )
+        account = config.account
+        template.has_resource_properties(
+            "AWS::IAM::ManagedPolicy",
+            {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            {
+                                "Action": ["config:DeleteConformancePack", "config:PutConformancePack"],
+                                "Effect": "Allow",
+                                "Resource": f"arn:aws:config:{region}:{account}:conformance-pack/{name}/*",
+                            },
+                            {
+                                "Action": "iam:CreateServiceLinkedRole",
+                                "Condition": {"StringEquals": {"iam:AWSServiceName": "config-conforms.amazonaws.com"}},
+                                "Effect": "Allow",
+                                "Resource": f"arn:aws:iam::{account}:role/{CONFORMS_ROLE}",
+                            },
+                        ]
+                    )
+                }
+            },
+        )
+
+
+def test_an_unknown_managed_pack_is_refused_naming_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"conformance_packs\.aws_managed"):
+        parse_environment(_environment(audit={"conformance_packs": {"aws_managed": "PCI-DSS_V3"}}))
+
+
+def test_the_aws_managed_pack_needs_aws_config() -> None:
+    audit = {"config_mode": "off", "conformance_packs": {"aws_managed": "PCI-DSS_V4"}}
+    with pytest.raises(ConfigError, match=r"conformance_packs.aws_managed needs AWS Config"):
+        parse_environment(_environment(audit=audit))
+
+
+def test_the_managed_pack_and_the_sample_template_are_not_both_deployed() -> None:
+    packs = {"aws_managed": "PCI-DSS_V4", "aws_sample_s3_uri": SAMPLE_URI}
+    with pytest.raises(ConfigError, match=r"give aws_managed or aws_sample_s3_uri, not both"):
+        parse_environment(_environment(audit={"conformance_packs": packs}))
+
+
+def test_the_managed_pack_construct_refuses_an_unknown_source() -> None:
+    stack = Stack(App(), "S", env=Environment(account="111111111111", region="us-east-1"))
+    key = kms.Key(stack, "K")
+    with pytest.raises(ValueError, match="source_identifier 'X': not one of"):
+        ManagedConformancePack(
+            stack, "P", name="p", source_identifier="X", role_name="r", log_key=key, log_retention_days=365
+        )

@@ -23,6 +23,7 @@ from aws_cdk.assertions import Match
 from pci_constructs.github_oidc import deploy_role_name
 from pci_constructs.permissions_boundary import (
     ARCHIVE_TAMPERING_ACTIONS,
+    CONFORMANCE_PACK_ACTIONS,
     EBS_DEFAULT_GUARD_ACTIONS,
     MANAGED_POLICY_MAX,
     POLICY_ATTACH_ACTIONS,
@@ -34,6 +35,7 @@ from pci_constructs.permissions_boundary import (
     PermissionsBoundaryAspect,
     boundary_policy_name,
     boundary_size,
+    conformance_pack_role_name,
     ebs_guard_role_name,
     guard_role_name,
     protected_alarm_name_prefix,
@@ -52,6 +54,8 @@ ENV = "default"
 IAM = f"arn:aws:iam::{ACCOUNT}"
 EC2_ADMIN = f"{IAM}:role/PciLz-{ENV}-Workload-us-east-1-Ec2AdminRole-ABC123"
 EBS_GUARD = f"{IAM}:role/{ebs_guard_role_name(ENV, 'us-west-2')}"
+PACK_ROLE = f"{IAM}:role/{conformance_pack_role_name(ENV, 'us-west-2')}"
+PACK = f"arn:aws:config:us-west-2:{ACCOUNT}:conformance-pack/pci-lz-{ENV}-aws-pci-dss-v4/conformance-pack-abc"
 REGIONAL_GUARD = f"{IAM}:role/pci-lz-{ENV}-account-guards-us-east-1"
 TRAIL_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{trail_log_group_name(ENV)}"
 OTHER_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/some-function"
@@ -205,6 +209,17 @@ CASES: list[tuple[str, Request, str | None]] = [
     ),
     ("ebs-modify-key-by-ebs-guard-role", _request("ec2:ModifyEbsDefaultKmsKeyId", "*", EBS_GUARD), None),
     ("ebs-enable-by-ec2-admin", _request("ec2:EnableEbsEncryptionByDefault", "*", EC2_ADMIN), None),
+    # Conformance packs: only guard roles (of which only the managed pack's role is granted it) put or delete one.
+    *(
+        (f"pack-{action.split(':')[1]}-by-{who}", _request(action, PACK, principal), "GuardsOnly")
+        for action in CONFORMANCE_PACK_ACTIONS
+        for who, principal in (("ec2-admin", EC2_ADMIN), ("break-glass", BREAK_GLASS))
+    ),
+    *(
+        (f"pack-{action.split(':')[1]}-by-pack-role", _request(action, PACK, PACK_ROLE), None)
+        for action in CONFORMANCE_PACK_ACTIONS
+    ),
+    ("pack-describe-by-ec2-admin", _request("config:DescribeConformancePacks", "*", EC2_ADMIN), None),
     # 1b. The boundary policy as an identity policy: never; another managed policy: not the boundary's business.
     *(
         (
@@ -545,6 +560,16 @@ def test_the_protected_names_are_the_ones_the_templates_use(synthesized: Synthes
         data = synthesized.template(stack_name(config, "Data", region))
         names = {r["Properties"].get("RoleName") for r in data.find_resources("AWS::IAM::Role").values()}
         assert ebs_guard_role_name(config.name, region) in names
+
+
+def test_conformance_pack_role_names_are_distinct_per_region_and_fit_iam() -> None:
+    longest = "a" + "b" * 20  # the longest environment name the configuration accepts (21 characters)
+    names = {conformance_pack_role_name(longest, r) for r in ("us-east-1", "ap-southeast-4", "us-gov-west-1")}
+    assert len(names) == 3
+    assert max(map(len, names)) <= 64
+    assert all(name.startswith(guard_role_name(longest, "")) for name in names)  # the SCP's guard exemption
+    with pytest.raises(ValueError, match="exceeds 64"):
+        conformance_pack_role_name("x" * 40, "ap-southeast-4")
 
 
 def test_ebs_guard_role_names_are_distinct_per_region_and_fit_iam() -> None:

@@ -21,6 +21,7 @@ from pci_constructs.org_guardrails import EXEMPT_ROLE_CLAIM_ACTIONS, SCP_MAX_CHA
 from pci_constructs.permissions_boundary import (
     ACCOUNT_GUARD_ACTIONS,
     AUDIT_TAMPERING_ACTIONS,
+    CONFORMANCE_PACK_ACTIONS,
     PermissionsBoundary,
     PermissionsBoundaryAspect,
     boundary_policy_name,
@@ -350,7 +351,7 @@ def test_boundary_policy_per_region_denies_escalation_and_tampering(synthesized:
         assert action in AUDIT_TAMPERING_ACTIONS
     assert "securityhub:Disable*" in AUDIT_TAMPERING_ACTIONS  # DisableSecurityHub, DisableImportFindingsForProduct
     guards = statements["GuardsOnly"]
-    assert set(guards["Action"]) == set(ACCOUNT_GUARD_ACTIONS)
+    assert set(guards["Action"]) == set(ACCOUNT_GUARD_ACTIONS) | set(CONFORMANCE_PACK_ACTIONS)
     assert "account-guards-*" in guards["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
 
 

@@ -363,6 +363,6 @@ EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "schedule
 )
 def eks_all_control_plane_logs(model: TemplateModel) -> Iterator[Check]:
     for cluster in model.resources("AWS::EKS::Cluster"):
-        types = {t.get("Type") for t in _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))}
+        types = {str(t.get("Type")) for t in _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))}
         missing = [t for t in EKS_LOG_TYPES if t not in types]
         yield _check(cluster, f"log types off: {', '.join(missing)}" if missing else None)

@@ -1,10 +1,11 @@
 """The template itself: every Parameter a resource uses resolves at synth (the intrinsics policy's fail-closed half).
 
 Every rule runs over the model's variants (`TemplateModel.variants()`), where a `Ref` to a Parameter is its
-Default and each of its AllowedValues. A Parameter with no Default, that no parent stack passes and that is
-not an SSM parameter (read at deploy from a parameter the account governs), leaves every property that uses
-it unknown until deploy: a rule reading such a property could pass a value it never saw. So that parameter
-is a finding here, "could not resolve", whatever the property.
+Default and each of its AllowedValues. A Parameter without AllowedValues (no Default at all, or a Default a
+deployer may replace with any value), that no parent stack passes and that is not an SSM parameter (read at
+deploy from a parameter the account governs), leaves every property that uses it unknown until deploy: a rule
+reading such a property could pass a value it never saw. So that parameter is a finding here, "could not
+resolve", whatever the property.
 """
 
 from __future__ import annotations
@@ -35,11 +36,18 @@ def _uses(value: Any, names: set[str]) -> set[str]:
     return found
 
 
+def _why(declared: Any) -> str:
+    if isinstance(declared, dict) and "Default" in declared:
+        return "a Default without AllowedValues: a deployer may pass any value"
+    return "no Default, unknown until deploy"
+
+
 @rule(
     id="PCI4-TEMPLATE-PARAMETERS-RESOLVED",
     requirements=("2.2.1", "6.5.1"),
-    description="Every template Parameter a resource uses has a Default (or a parent stack's value), so rules see it.",
-    fix="Give the Parameter a Default (and AllowedValues), or pass it from the parent stack, or use an SSM parameter.",
+    description="Every template Parameter a resource uses has AllowedValues or a parent's value, so rules see it.",
+    fix="Give the Parameter AllowedValues (a Default alone lets a deployer pass anything), or pass it from the parent"
+    " stack, or use an SSM parameter.",
 )
 def parameters_resolved(model: TemplateModel) -> Iterator[Check]:
     """Examines every resource that uses a template Parameter; it fails when one of them cannot be resolved."""
@@ -54,5 +62,6 @@ def parameters_resolved(model: TemplateModel) -> Iterator[Check]:
             if not used:
                 continue
             bad = sorted(used & unresolved)
-            detail = f"could not resolve parameter(s) {bad}: no Default, unknown until deploy" if bad else ""
+            reasons = [f"{n} ({_why(stack.template['Parameters'][n])})" for n in bad]
+            detail = f"could not resolve parameter(s) {', '.join(reasons)}" if bad else ""
             yield Check(resource, not bad, detail)

@@ -424,7 +424,7 @@ def eks_secrets_encrypted(model: TemplateModel) -> Iterator[Check]:
 )
 def eks_audit_logging(model: TemplateModel) -> Iterator[Check]:
     for cluster in model.resources("AWS::EKS::Cluster"):
-        types = {t.get("Type") for t in _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))}
+        types = {str(t.get("Type")) for t in _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))}
         yield _check(cluster, None if "audit" in types else "audit logging is off")
 
 

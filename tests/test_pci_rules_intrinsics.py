@@ -363,10 +363,11 @@ def test_a_parameter_with_a_default_and_no_allowed_values_is_a_free_value(
 
 
 def test_a_parameter_with_allowed_values_is_checked_at_each_value() -> None:
-    allowed = {"Cidr": {"Type": "String", "Default": "10.0.0.0/8", "AllowedValues": ["10.0.0.0/8", "10.1.0.0/16"]}}
+    values = ["10.0.0.0/8", "10.1.0.0/16"]
+    allowed = {"Cidr": {"Type": "String", "Default": "10.0.0.0/8", "AllowedValues": values}}
     assert _failures(_TLS_RULE, _sg({"Ref": "Cidr"}, Parameters=allowed)) == []
     assert _failures("PCI4-TEMPLATE-PARAMETERS-RESOLVED", _sg({"Ref": "Cidr"}, Parameters=allowed)) == []
-    allowed["Cidr"]["AllowedValues"].append("0.0.0.0/0")
+    values.append("0.0.0.0/0")
     (finding,) = _failures(_TLS_RULE, _sg({"Ref": "Cidr"}, Parameters=allowed))
     assert "allowed value #3" in finding
 
@@ -419,3 +420,28 @@ def test_a_default_cdk_kinesis_stream_in_a_known_region_passes_and_in_an_agnosti
     (agnostic,) = evaluate(_kinesis_stream(tmp_path / "agnostic", None), [rule])
     (failure,) = agnostic.failures
     assert "AwsCdkKinesisEncryptedStreamsUnsupportedRegions true" in failure.detail
+
+
+# --- issue 21, QSA reader r21 LOW 15: a macro's resources are not examined, and say so -------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "template", "named"),
+    [
+        ("the SAM transform", {"Transform": "AWS::Serverless-2016-10-31"}, "AWS::Serverless-2016-10-31"),
+        ("a macro in a list", {"Transform": ["AWS::LanguageExtensions", "Acme"]}, "AWS::LanguageExtensions, Acme"),
+    ],
+)
+def test_a_template_a_macro_rewrites_is_not_examined(case: str, template: dict[str, Any], named: str) -> None:
+    findings = _failures("PCI4-TEMPLATE-NO-TRANSFORMS", {**_sg("10.0.0.0/8"), **template})
+    assert findings == [f"Group: not examined: the template is rewritten at deploy by {named}"], case
+
+
+def test_an_inline_fn_transform_is_not_examined_and_the_secrets_manager_transform_is_read() -> None:
+    inline = _sg("10.0.0.0/8")
+    inline["Resources"]["Group"]["Properties"]["Fn::Transform"] = {"Name": "AWS::Include", "Parameters": {}}
+    assert _failures("PCI4-TEMPLATE-NO-TRANSFORMS", inline) == [
+        "Group: not examined: the template is rewritten at deploy by AWS::Include"
+    ]
+    rotation = {"Transform": "AWS::SecretsManager-2024-09-16", **_sg("10.0.0.0/8")}
+    assert _failures("PCI4-TEMPLATE-NO-TRANSFORMS", rotation) == []

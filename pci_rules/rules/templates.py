@@ -65,3 +65,57 @@ def parameters_resolved(model: TemplateModel) -> Iterator[Check]:
             reasons = [f"{n} ({_why(stack.template['Parameters'][n])})" for n in bad]
             detail = f"could not resolve parameter(s) {', '.join(reasons)}" if bad else ""
             yield Check(resource, not bad, detail)
+
+
+# The AWS::SecretsManager transform expands only a RotationSchedule's HostedRotationLambda, into a nested stack
+# with a rotation function from AWS's rotation templates; the rest of the template deploys as written
+# (CloudFormation Template Reference, "AWS::SecretsManager transform").
+SECRETS_MANAGER_TRANSFORMS = ("AWS::SecretsManager-2020-07-23", "AWS::SecretsManager-2024-09-16")
+SERVERLESS_TYPE_PREFIX = "AWS::Serverless::"
+
+
+def _transforms(template: Any) -> list[str]:
+    declared = template.get("Transform") if isinstance(template, dict) else None
+    names = declared if isinstance(declared, list) else [declared] if declared is not None else []
+    return [n if isinstance(n, str) else str((n or {}).get("Name", n)) for n in names]
+
+
+def _inline_macros(value: Any) -> list[str]:
+    """The names of the `Fn::Transform` macros inside `value`."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            macro = item.get("Fn::Transform")
+            if macro is not None:
+                found.append(str(macro.get("Name", macro) if isinstance(macro, dict) else macro))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@rule(
+    id="PCI4-TEMPLATE-NO-TRANSFORMS",
+    requirements=("2.2.1", "6.5.1"),
+    description="Every resource deploys as the rules read it: no macro (SAM, AWS::Include, another) rewrites it.",
+    fix="Write the resources as CloudFormation types (CDK constructs, not AWS::Serverless::*), without"
+    " Transform or Fn::Transform; the AWS::SecretsManager transform of a hosted rotation is read as such.",
+)
+def no_transforms(model: TemplateModel) -> Iterator[Check]:
+    """Examines every resource: one in a template whose `Transform` is a macro other than the AWS::SecretsManager
+    transform, one of an `AWS::Serverless::*` type, or one holding a `Fn::Transform`, is not examined by the rules
+    (CloudFormation expands it at deploy: User Guide, "Perform custom processing on CloudFormation templates with
+    template macros"), so it fails naming the macro."""
+    for stack in model.stacks.values():
+        written = stack.written or stack.template
+        macros = [t for t in _transforms(written) if t not in SECRETS_MANAGER_TRANSFORMS]
+        bodies = written.get("Resources") or {}
+        for logical_id, resource in stack.resources.items():
+            body = bodies.get(logical_id) or {}
+            named = [*macros, *_inline_macros(body)]
+            if resource.type.startswith(SERVERLESS_TYPE_PREFIX) and not named:
+                named = ["AWS::Serverless-2016-10-31 (its type needs it)"]
+            detail = f"not examined: the template is rewritten at deploy by {', '.join(named)}" if named else ""
+            yield Check(resource, not named, detail)

@@ -13,12 +13,23 @@ Nested stacks (`AWS::CloudFormation::Stack`) are read too: each one's template a
 assembly is a stack of the model, named `<parent>/<logical id>`.
 
 Intrinsics a rule could be evaded with are resolved by ONE policy, `TemplateModel.variants()`, which
-`rule.evaluate` runs every rule over: a `Ref` to a template Parameter becomes its Default (and, in further
-variants, each of its AllowedValues), `Fn::If` takes its true branch in the first variant and its false
-branch in the second, `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are
-looked up, and `Fn::Join`/`Fn::Sub` whose every part is then a literal become the string CloudFormation makes
-of them. A resource failing in any variant fails. A Parameter that no variant can resolve (no Default,
-not supplied by a parent stack, not an SSM parameter) is itself a finding: PCI4-TEMPLATE-PARAMETERS-RESOLVED.
+`rule.evaluate` runs every rule over: a `Ref` to a template Parameter with AllowedValues becomes its Default
+(and, in further variants, each of its AllowedValues); every `Fn::If` takes the branch its condition gives
+under each truth assignment of the atoms its conditions rest on (an `Fn::Equals` unknown at synth, a
+condition with no readable definition), so a condition defined by `Fn::Equals`/`Fn::And`/`Fn::Or`/`Fn::Not`
+over other conditions stays consistent with them; `Fn::Equals` on `AWS::Region`, `AWS::AccountId` and
+`AWS::Partition` is evaluated against the stack's environment when the assembly names it (unknown in an
+environment-agnostic stack: both ways), and on a Parameter with AllowedValues at each value. All assignments
+of a stack's atoms are enumerated when they are at most `MAX_CONDITIONS` (6), else each resource's own; a
+resource whose `Fn::If`s rest on more than that is left undecided, and a rule's read of it is "could not
+resolve". `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are looked up, and
+`Fn::Join`/`Fn::Sub` whose every part is then a literal become the string CloudFormation makes of them. A
+resource failing in any variant fails. A Parameter that no variant can give a value (no AllowedValues: no
+Default, or a Default a deployer may replace with anything, CloudFormation User Guide "Parameters"; not
+supplied by a parent stack, not an SSM parameter) is itself a finding: PCI4-TEMPLATE-PARAMETERS-RESOLVED; and
+a `Ref` to it, a `Fn::Select` index or `Fn::FindInMap` key over it and an `Fn::If` on a condition over it are
+left undecided: a rule that reads one (`Resource.prop` or `Resource.reference`, at any depth) reports "could
+not resolve <property>" on the resource, even where it then skipped the resource.
 
 What stays an intrinsic after that (a `Fn::Join` or `Fn::Sub` over a resource attribute, an import or a pseudo
 parameter) is unknown until deploy. A rule reads a property with `Resource.prop`; when the value it gets is

@@ -363,6 +363,8 @@ UNRELATED_MAPPINGS = {
     " hardening is not it",
     ("PCI4-TEMPLATE-PARAMETERS-RESOLVED", "6.5.1"): "resolvable parameters make the templates examinable; they"
     " are not a change procedure",
+    ("PCI4-TEMPLATE-NO-TRANSFORMS", "6.5.1"): "templates without macros are examinable as deployed; that is not"
+    " a change procedure",
     ("PCI4-SECURITYHUB-PCI-V401", "11.5.2"): "Security Hub evaluates controls; the change-detection mechanism for"
     " configurations is AWS Config (PCI4-CONFIG-ALL-RESOURCES)",
     ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert; the trail's signed"

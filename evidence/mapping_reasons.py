@@ -75,6 +75,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-ACCOUNT-GUARD-VALUES": "the account-level settings (public access blocks, IMDSv2 default, SSM sharing)"
         " are part of the configuration standard applied to every component",
         "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "every value the rules compare with the standard is the deployed one",
+        "PCI4-TEMPLATE-NO-TRANSFORMS": "every resource the rules compare with the standard is the one deployed,"
+        " not one a macro rewrites at deploy",
     },
     "2.2.2": {
         "PCI4-RDS-CUSTOM-MASTER-USERNAME": "the vendor default master user name (postgres, admin) is not used",

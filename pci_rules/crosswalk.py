@@ -505,6 +505,7 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-STATEFUL-RETAINED": NO_CONFIG_RULE,
     "PCI4-WAF-WEB-ACL-CONTENT": "wafv2-webacl-not-empty",
     "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "none: deployed parameters have values; this guards the other rules",
+    "PCI4-TEMPLATE-NO-TRANSFORMS": "none: a deployed stack is already expanded; this guards the other rules",
     # In neither conformance pack: Security Hub's AWS Foundational Security Best Practices standard, which the
     # landing zone subscribes beside PCI DSS v4.0.1, watches them (SQS.1, EFS.1).
     "PCI4-SQS-ENCRYPTED": "none in either pack: Security Hub FSBP SQS.1 checks encryption at rest (SSE-SQS passes it)",

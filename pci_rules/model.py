@@ -13,12 +13,23 @@ Nested stacks (`AWS::CloudFormation::Stack`) are read too: each one's template a
 assembly is a stack of the model, named `<parent>/<logical id>`.
 
 Intrinsics a rule could be evaded with are resolved by ONE policy, `TemplateModel.variants()`, which
-`rule.evaluate` runs every rule over: a `Ref` to a template Parameter becomes its Default (and, in further
-variants, each of its AllowedValues), `Fn::If` takes its true branch in the first variant and its false
-branch in the second, `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are
-looked up, and `Fn::Join`/`Fn::Sub` whose every part is then a literal become the string CloudFormation makes
-of them. A resource failing in any variant fails. A Parameter that no variant can resolve (no Default,
-not supplied by a parent stack, not an SSM parameter) is itself a finding: PCI4-TEMPLATE-PARAMETERS-RESOLVED.
+`rule.evaluate` runs every rule over: a `Ref` to a template Parameter with AllowedValues becomes its Default
+(and, in further variants, each of its AllowedValues); every `Fn::If` takes the branch its condition gives
+under each truth assignment of the atoms its conditions rest on (an `Fn::Equals` unknown at synth, a
+condition with no readable definition), so a condition defined by `Fn::Equals`/`Fn::And`/`Fn::Or`/`Fn::Not`
+over other conditions stays consistent with them; `Fn::Equals` on `AWS::Region`, `AWS::AccountId` and
+`AWS::Partition` is evaluated against the stack's environment when the assembly names it (unknown in an
+environment-agnostic stack: both ways), and on a Parameter with AllowedValues at each value. All assignments
+of a stack's atoms are enumerated when they are at most `MAX_CONDITIONS` (6), else each resource's own; a
+resource whose `Fn::If`s rest on more than that is left undecided, and a rule's read of it is "could not
+resolve". `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are looked up, and
+`Fn::Join`/`Fn::Sub` whose every part is then a literal become the string CloudFormation makes of them. A
+resource failing in any variant fails. A Parameter that no variant can give a value (no AllowedValues: no
+Default, or a Default a deployer may replace with anything, CloudFormation User Guide "Parameters"; not
+supplied by a parent stack, not an SSM parameter) is itself a finding: PCI4-TEMPLATE-PARAMETERS-RESOLVED; and
+a `Ref` to it, a `Fn::Select` index or `Fn::FindInMap` key over it and an `Fn::If` on a condition over it are
+left undecided: a rule that reads one (`Resource.prop` or `Resource.reference`, at any depth) reports "could
+not resolve <property>" on the resource, even where it then skipped the resource.
 
 What stays an intrinsic after that (a `Fn::Join` or `Fn::Sub` over a resource attribute, an import or a pseudo
 parameter) is unknown until deploy. A rule reads a property with `Resource.prop`; when the value it gets is
@@ -42,11 +53,12 @@ is fixed by the templates, not by whoever deploys them. A read is charged to the
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -105,6 +117,8 @@ class Resource:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # the Parameters of its stack no variant can give a value (see the module doc), for nested reads
     unresolvable_parameters: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # in a variant: how many condition atoms its Fn::Ifs depend on when more than MAX_CONDITIONS (left undecided)
+    conditions_over_cap: int = field(default=0, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -113,24 +127,42 @@ class Resource:
     def prop(self, *keys: str | int, default: Any = None) -> Any:
         """A nested property: `prop("BucketEncryption", "ServerSideEncryptionConfiguration")`.
 
-        A value that is an unresolved `Fn::Join`/`Fn::Sub` is recorded as read (see the module doc): the
-        rule's pass on this resource becomes "could not resolve" the property."""
-        value = self.reference(*keys, default=default)
+        A value that is an unresolved `Fn::Join`/`Fn::Sub`, or one the intrinsics policy left undecided
+        (see `reference`), is recorded as read (see the module doc): the rule's pass on this resource becomes
+        "could not resolve" the property."""
+        value = self._lookup(keys, default)
         reads = _UNRESOLVED_READS.get()
         if reads is not None:
-            function = unresolved_function(value)
+            function = unresolved_function(value) or _undecided(value, self.unresolvable_parameters)
             if function is not None:
-                reads.append((self.key, keys, function))
-            elif self.unresolvable_parameters and isinstance(value, Mapping | list):
+                reads.append((self.key, keys, self._over_cap(function)))
+            elif (self.unresolvable_parameters or self.conditions_over_cap) and isinstance(value, Mapping | list):
                 reads.extend(
-                    (self.key, (*keys, *path), name)
+                    (self.key, (*keys, *path), self._over_cap(name))
                     for path, name in _nested_unresolvable(value, self.unresolvable_parameters)
                 )
         return value
 
     def reference(self, *keys: str | int, default: Any = None) -> Any:
         """Like `prop`, for a property the rule reads as a reference or whose intrinsic it parses itself:
-        an unresolved `Fn::Join`/`Fn::Sub` here is no "could not resolve"."""
+        an unresolved `Fn::Join`/`Fn::Sub` here is no "could not resolve". A value the policy left undecided
+        still is, at any depth: a `Ref` to a Parameter without AllowedValues, a `Fn::Select` index or
+        `Fn::FindInMap` key over one, an `Fn::If` it could not decide (a deployer chooses what it names)."""
+        value = self._lookup(keys, default)
+        reads = _UNRESOLVED_READS.get()
+        if reads is not None and (self.unresolvable_parameters or self.conditions_over_cap):
+            function = _undecided(value, self.unresolvable_parameters)
+            if function is not None:
+                reads.append((self.key, keys, self._over_cap(function)))
+            elif isinstance(value, Mapping | list):
+                reads.extend(
+                    (self.key, (*keys, *path), self._over_cap(name))
+                    for path, name in _nested_unresolvable(value, self.unresolvable_parameters)
+                    if name not in STRING_INTRINSICS
+                )
+        return value
+
+    def _lookup(self, keys: tuple[str | int, ...], default: Any) -> Any:
         value: Any = self.properties
         for key in keys:
             if isinstance(key, int):
@@ -142,6 +174,11 @@ class Resource:
             else:
                 return default
         return value
+
+    def _over_cap(self, function: str) -> str:
+        if function == "Fn::If" and self.conditions_over_cap:
+            return f"Fn::If over {self.conditions_over_cap} conditions"
+        return function
 
 
 @dataclass(frozen=True)
@@ -158,6 +195,9 @@ class StackTemplate:
     supplied: Mapping[str, Any] = field(default_factory=dict)
     # for a variant (`TemplateModel.variants()`): the template as written, before its intrinsics were resolved
     written: Mapping[str, Any] | None = None
+    # for a variant: resources left undecided (more condition atoms than MAX_CONDITIONS), and the variant in words
+    conditions_over_cap: Mapping[str, int] = field(default_factory=dict)
+    labels: str = ""
 
     @cached_property
     def resources(self) -> dict[str, Resource]:
@@ -176,13 +216,15 @@ class StackTemplate:
                 depends_on=(depends,) if isinstance(depends, str) else tuple(depends),
                 metadata=metadata,
                 unresolvable_parameters=self.unresolvable_parameters,
+                conditions_over_cap=self.conditions_over_cap.get(logical_id, 0),
             )
         return out
 
     @cached_property
     def unresolvable_parameters(self) -> frozenset[str]:
-        """Parameters no variant can give a value: no Default or AllowedValues, not supplied by a parent
-        stack, not an SSM parameter (whose value CloudFormation reads at deploy)."""
+        """Parameters no variant can give a value: no AllowedValues (no Default, or a Default a deployer may
+        override with anything), not supplied by a parent stack, not an SSM parameter (whose value
+        CloudFormation reads at deploy)."""
         options = _parameter_options(self)
         declared = self.template.get("Parameters") or {}
         return frozenset(
@@ -271,18 +313,24 @@ class TemplateModel:
     # -- the intrinsics policy -------------------------------------------------------------------
     def variants(self) -> list[tuple[str, TemplateModel]]:
         """The models every rule runs over: `[("", self)]` when no template has a choice (Fn::If, a
-        resolvable Parameter, Fn::FindInMap...), else one model per choice index (see the module doc)."""
-        count = max((_choice_count(stack) for stack in self.stacks.values()), default=0)
+        resolvable Parameter, Fn::FindInMap...), else one model per choice (see the module doc); a stack
+        with fewer choices than the most repeats its last. Each variant stack's `labels` says its choice."""
+        spaces = {name: _space(stack) for name, stack in self.stacks.items()}
+        count = max((len(space.choices) for space in spaces.values()), default=0)
         if count == 0:
             return [("", self)]
         out = []
-        for index in range(max(count, 1)):
-            label = (
-                "with every Fn::If true and every Parameter at its Default"
-                if index == 0
-                else f"with every Fn::If false and every Parameter at its allowed value #{index + 1}"
-            )
-            out.append((label, TemplateModel(_resolved(stack, index) for stack in self.stacks.values())))
+        for number in range(count):
+            stacks = []
+            for name, stack in self.stacks.items():
+                space = spaces[name]
+                if not space.choices:
+                    stacks.append(stack)
+                    continue
+                index, assignment = space.choices[min(number, len(space.choices) - 1)]
+                stacks.append(_resolved(stack, index, assignment, space))
+            label = "; ".join(dict.fromkeys(s.labels for s in stacks if s.labels)) or "as written"
+            out.append((label, TemplateModel(stacks)))
         return out
 
     def unresolved_parameters(self, stack: str) -> list[str]:
@@ -427,7 +475,8 @@ _NO_VALUE = object()
 
 def _parameter_options(stack: StackTemplate) -> dict[str, list[Any]]:
     """Each Parameter with a value known at synth -> its possible values (Default first, then AllowedValues;
-    a value a parent stack passes as a literal)."""
+    a value a parent stack passes as a literal). A Parameter with a Default and no AllowedValues is a free
+    value, not listed: a deployer can pass anything (CloudFormation User Guide, "Parameters")."""
     out: dict[str, list[Any]] = {}
     for name, declared in (stack.template.get("Parameters") or {}).items():
         declared = declared or {}
@@ -438,6 +487,8 @@ def _parameter_options(stack: StackTemplate) -> dict[str, list[Any]]:
         if name in stack.supplied:
             given = stack.supplied[name]
             values = [] if _has_intrinsic(given) else [given]
+        elif not declared.get("AllowedValues"):
+            values = []  # no Default (unknown until deploy) or a Default without AllowedValues (a free value)
         else:
             values = [declared["Default"]] if "Default" in declared else []
             values += [v for v in declared.get("AllowedValues") or () if v not in values]
@@ -446,8 +497,266 @@ def _parameter_options(stack: StackTemplate) -> dict[str, list[Any]]:
     return out
 
 
+# The pseudo parameters a condition is evaluated against when the stack's environment names them.
+_PSEUDO_ACCOUNT, _PSEUDO_REGION, _PSEUDO_PARTITION = "AWS::AccountId", "AWS::Region", "AWS::Partition"
+
+
+def _partition(region: str) -> str | None:
+    """The partition of a region (AWS General Reference, "Amazon Resource Names (ARNs)": aws, aws-cn,
+    aws-us-gov); None for the isolated and sovereign partitions, which stay unknown."""
+    if "iso" in region or region.startswith("eusc-"):
+        return None
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws" if re.fullmatch(r"[a-z]{2}-[a-z]+-\d+", region) else None
+
+
+def _pseudo_values(stack: StackTemplate) -> dict[str, str]:
+    """`AWS::AccountId`, `AWS::Region` and `AWS::Partition` where the assembly's environment fixes them."""
+    out = {}
+    if stack.account:
+        out[_PSEUDO_ACCOUNT] = stack.account
+    if stack.region:
+        out[_PSEUDO_REGION] = stack.region
+        if (partition := _partition(stack.region)) is not None:
+            out[_PSEUDO_PARTITION] = partition
+    return out
+
+
+# A decision (a condition, a Fn::Select index, a Fn::FindInMap key) made by a Parameter without a fixed value.
+_FREE = object()
+# A condition operand that stays unknown at synth (a pseudo parameter of an environment-agnostic stack).
+_UNKNOWN = object()
+# More conditions than this under one resource's properties are not enumerated: its reads "could not resolve".
+MAX_CONDITIONS = 6
+
+
+@dataclass
+class _Resolver:
+    """Resolves one stack's intrinsics at one choice: a Parameter index and a truth assignment of the
+    conditions' atoms (an `Fn::Equals` unknown at synth, keyed by its JSON; a condition name with no readable
+    definition). `enumerate_if` False leaves every `Fn::If` as written (a resource over `MAX_CONDITIONS`)."""
+
+    options: Mapping[str, list[Any]]
+    mappings: Mapping[str, Any]
+    conditions: Mapping[str, Any]
+    free: frozenset[str]
+    pseudo: Mapping[str, str]
+    index: int = 0
+    assignment: Mapping[str, bool] = field(default_factory=dict)
+    enumerate_if: bool = True
+    _deciding: set[str] = field(default_factory=set)
+
+    def pick(self, choices: list[Any]) -> Any:
+        return choices[min(self.index, len(choices) - 1)]
+
+    # -- conditions ------------------------------------------------------------------------------------
+    def atoms(self, name: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        """The atoms condition `name` depends on."""
+        definition = self.conditions.get(name)
+        if name in seen:
+            return frozenset()
+        if not isinstance(definition, Mapping) or not self._known_form(definition):
+            return frozenset({f"condition {name}"})
+        return self._expression_atoms(definition, seen | {name})
+
+    @staticmethod
+    def _known_form(expression: Any) -> bool:
+        if not (isinstance(expression, Mapping) and len(expression) == 1):
+            return False
+        ((key, inner),) = expression.items()
+        if key == "Condition":
+            return isinstance(inner, str)
+        if key == "Fn::Equals":
+            return isinstance(inner, list) and len(inner) == 2
+        if key in ("Fn::And", "Fn::Or"):
+            return isinstance(inner, list) and all(_Resolver._known_form(i) for i in inner)
+        if key == "Fn::Not":
+            return isinstance(inner, list) and len(inner) == 1 and _Resolver._known_form(inner[0])
+        return False
+
+    def _expression_atoms(self, expression: Mapping[str, Any], seen: frozenset[str]) -> frozenset[str]:
+        ((key, inner),) = expression.items()
+        if key == "Condition":
+            return self.atoms(inner, seen)
+        if key == "Fn::Equals":
+            a, b = (self.operand(v) for v in inner)
+            if a is _FREE or b is _FREE or (a is not _UNKNOWN and b is not _UNKNOWN):
+                return frozenset()
+            return frozenset({_atom_key(expression)})
+        found: frozenset[str] = frozenset()
+        for item in inner:
+            found |= self._expression_atoms(item, seen)
+        return found
+
+    def operand(self, value: Any) -> Any:
+        """A condition operand's value: a literal, `_FREE` or `_UNKNOWN`."""
+        if _names_a_parameter(value, self.free):
+            return _FREE
+        resolved = self.resolve(value, decision=True)
+        return _UNKNOWN if _has_intrinsic(resolved) else resolved
+
+    def decide(self, name: str) -> Any:
+        """Condition `name` under this choice: True, False or `_FREE` (decided by a free Parameter)."""
+        definition = self.conditions.get(name)
+        if not isinstance(definition, Mapping) or not self._known_form(definition) or name in self._deciding:
+            return self.assignment.get(f"condition {name}", True)
+        self._deciding.add(name)
+        try:
+            return self._truth(definition)
+        finally:
+            self._deciding.discard(name)
+
+    def _truth(self, expression: Mapping[str, Any]) -> Any:
+        ((key, inner),) = expression.items()
+        if key == "Condition":
+            return self.decide(inner)
+        if key == "Fn::Equals":
+            a, b = (self.operand(v) for v in inner)
+            if a is _FREE or b is _FREE:
+                return _FREE
+            if a is _UNKNOWN or b is _UNKNOWN:
+                return self.assignment.get(_atom_key(expression), True)
+            return _equal(a, b)
+        values = [self._truth(item) for item in inner]
+        if key == "Fn::Not":
+            return values[0] if values[0] is _FREE else not values[0]
+        decisive = key == "Fn::Or"  # Or is True when any is True, And False when any is False
+        if decisive in values:
+            return decisive
+        return _FREE if _FREE in values else not decisive
+
+    # -- values ----------------------------------------------------------------------------------------
+    def resolve(self, value: Any, *, decision: bool = False) -> Any:
+        if isinstance(value, Mapping):
+            if len(value) == 1:
+                ((key, inner),) = value.items()
+                if key == "Ref" and isinstance(inner, str):
+                    if inner == "AWS::NoValue":
+                        return _NO_VALUE
+                    if inner in self.options:
+                        return copy.deepcopy(self.pick(self.options[inner]))
+                    if decision and inner in self.pseudo:
+                        return self.pseudo[inner]
+                    return value
+                if key == "Fn::If" and isinstance(inner, list) and len(inner) == 3:
+                    truth = self.decide(inner[0]) if self.enumerate_if and isinstance(inner[0], str) else _FREE
+                    if truth is _FREE:
+                        return value  # undecided: a read of it "could not resolve"
+                    return self.resolve(inner[1] if truth else inner[2], decision=decision)
+                if key == "Fn::FindInMap" and isinstance(inner, list) and len(inner) >= 3:
+                    if _names_a_parameter(inner[:3], self.free):
+                        return value
+                    names = [self.resolve(v, decision=True) for v in inner[:3]]
+                    table = self.mappings.get(names[0]) if isinstance(names[0], str) else None
+                    if isinstance(table, Mapping) and isinstance(names[2], str):
+                        rows = (
+                            [table[names[1]]]
+                            if isinstance(names[1], str) and names[1] in table
+                            else list(table.values())
+                        )
+                        found = [row[names[2]] for row in rows if isinstance(row, Mapping) and names[2] in row]
+                        if found:
+                            return copy.deepcopy(self.pick(found))
+                if key in STRING_INTRINSICS:
+                    resolved = self.resolve(inner, decision=decision)
+                    text = _string_intrinsic(key, resolved, self.options, self.index)
+                    if text is not None:
+                        return text
+                if key == "Fn::Select" and isinstance(inner, list) and len(inner) == 2:
+                    if _names_a_parameter(inner[0], self.free):
+                        return value
+                    position = self.resolve(inner[0], decision=True)
+                    items = self.resolve(inner[1], decision=decision)
+                    if isinstance(items, list) and str(position).isdigit() and int(str(position)) < len(items):
+                        return items[int(str(position))]
+            out = {}
+            for key, item in value.items():
+                resolved = self.resolve(item, decision=decision)
+                if resolved is not _NO_VALUE:
+                    out[key] = resolved
+            return out
+        if isinstance(value, list):
+            return [r for item in value if (r := self.resolve(item, decision=decision)) is not _NO_VALUE]
+        return value
+
+
+def _atom_key(expression: Mapping[str, Any]) -> str:
+    return json.dumps(expression, sort_keys=True, separators=(",", ":"))
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """`Fn::Equals` of two literals: strings compared as CloudFormation renders scalars."""
+    left, right = _scalar_text(a), _scalar_text(b)
+    return left == right if left is not None and right is not None else bool(a == b)
+
+
+def _if_conditions(value: Any) -> Iterator[str]:
+    """The condition names of every `Fn::If` inside `value`."""
+    if isinstance(value, Mapping):
+        inner = value.get("Fn::If") if len(value) == 1 else None
+        if isinstance(inner, list) and len(inner) == 3 and isinstance(inner[0], str):
+            yield inner[0]
+        for item in value.values():
+            yield from _if_conditions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _if_conditions(item)
+
+
+@dataclass(frozen=True)
+class _Space:
+    """A stack's choices: (Parameter index, truth assignment) pairs every variant takes one of, and the
+    resources whose conditions are too many to enumerate (logical ID -> how many)."""
+
+    choices: tuple[tuple[int, Mapping[str, bool]], ...]
+    over_cap: Mapping[str, int]
+
+
+def _space(stack: StackTemplate) -> _Space:
+    """Every truth assignment of the atoms each resource's `Fn::If`s depend on (all of the stack's atoms
+    together when they are at most `MAX_CONDITIONS`, else each resource's own set with the others false),
+    crossed with the Parameter indexes; a resource depending on more atoms than that is left undecided."""
+    count = _choice_count(stack)
+    resolver = _resolver(stack)
+    per_resource: dict[str, frozenset[str]] = {}
+    for logical_id, body in (stack.template.get("Resources") or {}).items():
+        names = set(_if_conditions((body or {}).get("Properties")))
+        if names:
+            atoms: frozenset[str] = frozenset()
+            for name in sorted(names):
+                atoms |= resolver.atoms(name)
+            per_resource[logical_id] = atoms
+    over_cap = {lid: len(atoms) for lid, atoms in per_resource.items() if len(atoms) > MAX_CONDITIONS}
+    sets = sorted({atoms for lid, atoms in per_resource.items() if lid not in over_cap}, key=sorted)
+    every = sorted(frozenset().union(*sets)) if sets else []
+    groups = [every] if len(every) <= MAX_CONDITIONS else [sorted(s) for s in sets]
+    assignments: list[dict[str, bool]] = []
+    for group in groups:
+        for truths in itertools.product((True, False), repeat=len(group)):
+            assignment = dict(zip(group, truths, strict=True))
+            if assignment not in assignments:
+                assignments.append(assignment)
+    choices = tuple((index, assignment) for assignment in assignments or [{}] for index in range(count))
+    return _Space(choices=choices, over_cap=over_cap)
+
+
+def _resolver(stack: StackTemplate, index: int = 0, assignment: Mapping[str, bool] | None = None) -> _Resolver:
+    return _Resolver(
+        options=_parameter_options(stack),
+        mappings=stack.template.get("Mappings") or {},
+        conditions=stack.template.get("Conditions") or {},
+        free=stack.unresolvable_parameters,
+        pseudo=_pseudo_values(stack),
+        index=index,
+        assignment=assignment or {},
+    )
+
+
 def _choice_count(stack: StackTemplate) -> int:
-    """0 when nothing in the stack's resources is a choice, else how many variants cover every option."""
+    """0 when nothing in the stack's resources is a choice, else how many Parameter indexes cover every option."""
     options = _parameter_options(stack)
     count = 0
 
@@ -456,9 +765,9 @@ def _choice_count(stack: StackTemplate) -> int:
         if isinstance(value, Mapping):
             if len(value) == 1:
                 ((key, inner),) = value.items()
-                if key == "Fn::If" or key == "Fn::FindInMap" or key == "Fn::Select":
-                    count = max(count, 2 if key == "Fn::If" else 1)
-                elif key in STRING_INTRINSICS and _resolvable_text(key, inner, options):
+                if key in ("Fn::If", "Fn::FindInMap", "Fn::Select") or (
+                    key in STRING_INTRINSICS and _resolvable_text(key, inner, options)
+                ):
                     count = max(count, 1)
                 elif key == "Ref" and isinstance(inner, str):
                     if inner in options:
@@ -473,52 +782,26 @@ def _choice_count(stack: StackTemplate) -> int:
 
     for body in (stack.template.get("Resources") or {}).values():
         walk((body or {}).get("Properties"))
+    # a condition over a Parameter with options is decided by it: every option is an index
+    for definition in (stack.template.get("Conditions") or {}).values():
+        for name in _referenced_parameters(definition, options):
+            count = max(count, len(options[name]))
     return count
 
 
-def _resolve(value: Any, options: Mapping[str, list[Any]], mappings: Mapping[str, Any], index: int) -> Any:
-    def pick(choices: list[Any]) -> Any:
-        return choices[min(index, len(choices) - 1)]
-
+def _referenced_parameters(value: Any, options: Mapping[str, list[Any]]) -> set[str]:
     if isinstance(value, Mapping):
-        if len(value) == 1:
-            ((key, inner),) = value.items()
-            if key == "Ref" and isinstance(inner, str):
-                if inner == "AWS::NoValue":
-                    return _NO_VALUE
-                if inner in options:
-                    return copy.deepcopy(pick(options[inner]))
-                return value
-            if key == "Fn::If" and isinstance(inner, list) and len(inner) == 3:
-                return _resolve(inner[1 if index == 0 else 2], options, mappings, index)
-            if key == "Fn::FindInMap" and isinstance(inner, list) and len(inner) >= 3:
-                names = [_resolve(v, options, mappings, index) for v in inner[:3]]
-                table = mappings.get(names[0]) if isinstance(names[0], str) else None
-                if isinstance(table, Mapping) and isinstance(names[2], str):
-                    rows = (
-                        [table[names[1]]] if isinstance(names[1], str) and names[1] in table else list(table.values())
-                    )
-                    found = [row[names[2]] for row in rows if isinstance(row, Mapping) and names[2] in row]
-                    if found:
-                        return copy.deepcopy(pick(found))
-            if key in STRING_INTRINSICS:
-                text = _string_intrinsic(key, _resolve(inner, options, mappings, index), options, index)
-                if text is not None:
-                    return text
-            if key == "Fn::Select" and isinstance(inner, list) and len(inner) == 2:
-                position = _resolve(inner[0], options, mappings, index)
-                items = _resolve(inner[1], options, mappings, index)
-                if isinstance(items, list) and str(position).isdigit() and int(str(position)) < len(items):
-                    return items[int(str(position))]
-        out = {}
-        for key, item in value.items():
-            resolved = _resolve(item, options, mappings, index)
-            if resolved is not _NO_VALUE:
-                out[key] = resolved
-        return out
+        ref = value.get("Ref")
+        found = {ref} if isinstance(ref, str) and ref in options else set()
+        for item in value.values():
+            found |= _referenced_parameters(item, options)
+        return found
     if isinstance(value, list):
-        return [r for item in value if (r := _resolve(item, options, mappings, index)) is not _NO_VALUE]
-    return value
+        out: set[str] = set()
+        for item in value:
+            out |= _referenced_parameters(item, options)
+        return out
+    return set()
 
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -582,15 +865,16 @@ def _resolvable_text(key: str, inner: Any, options: Mapping[str, list[Any]]) -> 
     return all(n in options or _scalar_text(variables.get(n)) is not None for n in names)
 
 
-def _resolved(stack: StackTemplate, index: int) -> StackTemplate:
-    """The stack with its resources' properties resolved at one choice index."""
-    options = _parameter_options(stack)
-    mappings = stack.template.get("Mappings") or {}
+def _resolved(stack: StackTemplate, index: int, assignment: Mapping[str, bool], space: _Space) -> StackTemplate:
+    """The stack with its resources' properties resolved at one choice (a Parameter index, a truth assignment)."""
+    resolver = _resolver(stack, index, assignment)
+    undecided = replace(resolver, enumerate_if=False, _deciding=set())
     resources = {}
     for logical_id, body in (stack.template.get("Resources") or {}).items():
         body = dict(body or {})
         if "Properties" in body:
-            body["Properties"] = _resolve(body["Properties"], options, mappings, index)
+            chosen = undecided if logical_id in space.over_cap else resolver
+            body["Properties"] = chosen.resolve(body["Properties"])
         resources[logical_id] = body
     return StackTemplate(
         name=stack.name,
@@ -601,7 +885,29 @@ def _resolved(stack: StackTemplate, index: int) -> StackTemplate:
         template_path=stack.template_path,
         supplied=stack.supplied,
         written=stack.template,
+        conditions_over_cap=space.over_cap,
+        labels=_label(stack, index, assignment),
     )
+
+
+def _label(stack: StackTemplate, index: int, assignment: Mapping[str, bool]) -> str:
+    """The variant in words: each `Fn::If` condition's truth and the Parameters' index."""
+    resolver = _resolver(stack, index, assignment)
+    names = sorted(
+        {
+            n
+            for body in (stack.template.get("Resources") or {}).values()
+            for n in _if_conditions((body or {}).get("Properties"))
+        }
+    )
+    truths = []
+    for name in names:
+        truth = resolver.decide(name)
+        truths.append(f"{name} {'undecided' if truth is _FREE else str(bool(truth)).lower()}")
+    parameters = (
+        "every Parameter at its Default" if index == 0 else f"every Parameter at its allowed value #{index + 1}"
+    )
+    return f"with {', '.join(truths)}; {parameters}" if truths else f"with {parameters}"
 
 
 def _names_a_parameter(value: Any, parameters: frozenset[str]) -> bool:
@@ -619,9 +925,26 @@ def _names_a_parameter(value: Any, parameters: frozenset[str]) -> bool:
     return False
 
 
+def _undecided(value: Any, parameters: frozenset[str]) -> str | None:
+    """ "Ref", "Fn::Select", "Fn::FindInMap" or "Fn::If" when `value` is one the intrinsics policy left
+    undecided: a `Ref` to one of `parameters` (no fixed value), a `Fn::Select` index or `Fn::FindInMap` key
+    over one, or any `Fn::If` (every other one is resolved in a variant); else None."""
+    if not (isinstance(value, Mapping) and len(value) == 1):
+        return None
+    ((key, inner),) = value.items()
+    if key == "Fn::If":
+        return "Fn::If"
+    if key == "Ref":
+        return "Ref" if inner in parameters else None
+    if key in ("Fn::Select", "Fn::FindInMap") and _names_a_parameter(inner, parameters):
+        return str(key)
+    return None
+
+
 def _nested_unresolvable(value: Any, parameters: frozenset[str]) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """(path under `value`, "Fn::Join"/"Fn::Sub") of each unresolvable string intrinsic nested in `value`
-    (see the module doc), outermost first; a reported intrinsic is not searched further."""
+    """(path under `value`, function) of each unresolvable intrinsic nested in `value` (see the module doc):
+    a `Fn::Join`/`Fn::Sub` over one of `parameters`, or one `_undecided` names; outermost first; a reported
+    intrinsic is not searched further."""
     items: Iterable[tuple[str | int, Any]]
     if isinstance(value, Mapping):
         items = value.items()
@@ -633,6 +956,8 @@ def _nested_unresolvable(value: Any, parameters: frozenset[str]) -> Iterator[tup
         function = unresolved_function(item)
         if function is not None and _names_a_parameter(item, parameters):
             yield (key,), function
+        elif (undecided := _undecided(item, parameters)) is not None:
+            yield (key,), undecided
         else:
             for path, found in _nested_unresolvable(item, parameters):
                 yield (key, *path), found

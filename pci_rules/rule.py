@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pci_rules.model import Resource, TemplateModel, UnresolvedRead, record_unresolved_reads, reset_unresolved_reads
+from pci_rules.model import (
+    MAX_CONDITIONS,
+    STRING_INTRINSICS,
+    Resource,
+    TemplateModel,
+    UnresolvedRead,
+    record_unresolved_reads,
+    reset_unresolved_reads,
+)
 
 RuleCheck = Callable[[TemplateModel], Iterable["Check"]]
 
@@ -137,10 +145,12 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
                 if previous is not None and (not previous.passed or check.passed):
                     continue
                 original = model.resource(*check.resource.key) or check.resource
+                where = variant.stacks.get(check.resource.stack)
+                named = label if where is None else where.labels  # a stack without choices has no label
                 # the variant's label only where the choice reached the resource: its properties as resolved
                 # differ from those written (an Fn::If, a Parameter's value, a lookup in it)
-                chose = labelled and check.resource.properties != original.properties
-                detail = check.detail if check.passed or not chose else f"{check.detail} ({label})".lstrip()
+                chose = labelled and bool(named) and check.resource.properties != original.properties
+                detail = check.detail if check.passed or not chose else f"{check.detail} ({named})"
                 merged[key] = Check(resource=original, passed=check.passed, detail=detail)
         results.append(RuleResult(rule=rule_, checks=tuple(merged.values())))
     return results
@@ -150,9 +160,21 @@ def _path(keys: tuple[str | int, ...]) -> str:
     return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
 
 
+def _unknown_because(function: str) -> str:
+    """Why a read value is unknown, in the words of a "could not resolve" finding."""
+    if function in STRING_INTRINSICS:
+        return f"{function} of a value unknown until deploy"
+    if function.startswith("Fn::If over "):
+        return f"{function}: more than {MAX_CONDITIONS} are not enumerated"
+    if function == "Fn::If":
+        return "Fn::If on a condition over a Parameter without AllowedValues: any value at deploy"
+    return f"{function} of a Parameter without AllowedValues: any value at deploy"
+
+
 def _run_recording(rule_: Rule, model: TemplateModel) -> list[Check]:
     """The rule's checks on one model, each pass on a resource it read an unresolved string intrinsic of
-    turned into "could not resolve" (the intrinsics policy's fail-closed half)."""
+    turned into "could not resolve" (the intrinsics policy's fail-closed half); a resource it read an
+    undecided `Ref`/`Fn::Select`/`Fn::FindInMap`/`Fn::If` of and did not examine gets that finding too."""
     reads: list[UnresolvedRead] = []
     token = record_unresolved_reads(reads)
     try:
@@ -162,13 +184,24 @@ def _run_recording(rule_: Rule, model: TemplateModel) -> list[Check]:
     if not reads:
         return checks
     unknown: dict[tuple[str, str], list[str]] = {}
+    undecided: list[tuple[str, str]] = []  # resources a decision was read undecided on (see below)
     for key, keys, function in reads:
-        text = f"{_path(keys)} ({function} of a value unknown until deploy)"
+        text = f"{_path(keys)} ({_unknown_because(function)})"
         if text not in unknown.setdefault(key, []):
             unknown[key].append(text)
-    return [
+        if function not in STRING_INTRINSICS and key not in undecided:
+            undecided.append(key)
+    out = [
         Check(c.resource, False, "could not resolve " + "; ".join(unknown[c.resource.key]))
         if c.passed and c.resource.key in unknown
         else c
         for c in checks
     ]
+    # A value the policy left undecided (a Parameter without AllowedValues, an Fn::If it could not decide)
+    # may be what made the rule skip the resource (a listener's Protocol): skipping is a decision too.
+    checked = {c.resource.key for c in checks}
+    for key in undecided:
+        resource = model.resource(*key)
+        if key not in checked and resource is not None:
+            out.append(Check(resource, False, "could not resolve " + "; ".join(unknown[key])))
+    return out

@@ -364,6 +364,11 @@ NEW_CASES: dict[str, tuple[Resources, Resources]] = {
             )
         },
     ),
+    # a SAM resource (CloudFormation expands it at deploy: the rules never see what it becomes)
+    "PCI4-TEMPLATE-NO-TRANSFORMS": (
+        {"Table": r("AWS::DynamoDB::Table", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])},
+        {"Table": r("AWS::Serverless::SimpleTable", SSESpecification={"SSEEnabled": False})},
+    ),
     "PCI4-GUARDDUTY-PROTECTIONS": (_detector(*GD_FEATURES), _detector("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS")),
     "PCI4-SECURITYHUB-PCI-V401": (_hub("pci-dss/v/4.0.1"), _hub("pci-dss/v/3.2.1")),
     "PCI4-INSPECTOR-LAMBDA-SCANNING": (

@@ -50,8 +50,12 @@ NOTHING_IN_THE_DEFAULT_APP = {
 
 
 def _run(rule_id: str, resources: Resources) -> tuple[int, list[str]]:
-    # "Cidr" is a Parameter without a Default, "Known" one with (PCI4-TEMPLATE-PARAMETERS-RESOLVED's cases)
-    parameters = {"Cidr": {"Type": "String"}, "Known": {"Type": "String", "Default": "10.0.0.0/8"}}
+    # "Cidr" is a Parameter without a Default, "Known" one with AllowedValues (PCI4-TEMPLATE-PARAMETERS-RESOLVED's
+    # cases; a Default alone is a free value, tests/test_pci_rules_intrinsics.py)
+    parameters = {
+        "Cidr": {"Type": "String"},
+        "Known": {"Type": "String", "Default": "10.0.0.0/8", "AllowedValues": ["10.0.0.0/8"]},
+    }
     template = {"Parameters": parameters, "Resources": resources}
     model = TemplateModel.from_templates({"S": template})
     (result,) = evaluate(model, [BY_ID[rule_id]])

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from aws_cdk import IPolicyValidationPlugin, NestedStack, Stack, Validations
+from aws_cdk import Environment, IPolicyValidationPlugin, NestedStack, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kinesis as kinesis
 
 from pci_rules import TemplateModel, evaluate
-from pci_rules.model import record_unresolved_reads, reset_unresolved_reads
+from pci_rules.model import MAX_CONDITIONS, StackTemplate, record_unresolved_reads, reset_unresolved_reads
 from pci_rules.plugin import PLUGIN_NAME, PciDssV4Plugin
 from pci_rules.rules import RULES
 from tests.conftest import new_app
@@ -160,9 +161,9 @@ def test_an_unresolvable_intrinsic_nested_in_a_list_the_rule_reads_is_could_not_
         ("a pseudo parameter", {"Fn::Sub": "10.0.0.0/${AWS::AccountId}"}, {}),
         ("an import", {"Fn::Join": ["", [{"Fn::ImportValue": "Cidr"}]]}, {}),
         (
-            "a parameter with a Default",
+            "a parameter with AllowedValues",
             {"Fn::Join": ["", [{"Ref": "Cidr"}, "/32"]]},
-            {"Cidr": {"Type": "String", "Default": "10.0.0.1"}},
+            {"Cidr": {"Type": "String", "Default": "10.0.0.1", "AllowedValues": ["10.0.0.1", "10.0.0.2"]}},
         ),
         ("an unresolvable parameter the intrinsic does not use", {"Fn::Sub": "${AWS::Region}"}, _NO_DEFAULT),
     ],
@@ -281,3 +282,166 @@ def test_runtime_monitoring_without_eks_add_on_management_fails() -> None:
         "PCI4-GUARDDUTY-PROTECTIONS", {"Detector": r("AWS::GuardDuty::Detector", Enable=True, Features=features)}
     )
     assert any("EKS_ADDON_MANAGEMENT" in f for f in failures)
+
+
+# --- issue 21, QSA reader r21: nested Fn::If, free Parameters, region conditions -----------------------
+
+_TLS_RULE = "PCI4-EC2-SG-NO-OPEN-INGRESS"
+_EQUALS = {
+    "A": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+    "B": {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "111111111111"]},
+}
+
+
+def test_a_bad_value_only_one_mix_of_nested_conditions_reaches_fails() -> None:
+    """If[A, If[B, good, bad], good]: bad only with A true and B false, which every-true/every-false missed."""
+    cidr = {"Fn::If": ["A", {"Fn::If": ["B", "10.0.0.0/8", "0.0.0.0/0"]}, "10.0.0.0/8"]}
+    (finding,) = _failures(_TLS_RULE, _sg(cidr, Conditions=_EQUALS))
+    assert "A true, B false" in finding, finding
+
+
+def test_nested_conditions_that_all_lead_to_a_good_value_pass() -> None:
+    cidr = {"Fn::If": ["A", {"Fn::If": ["B", "10.0.0.0/8", "10.1.0.0/16"]}, "10.2.0.0/16"]}
+    assert _failures(_TLS_RULE, _sg(cidr, Conditions=_EQUALS)) == []
+
+
+def test_conditions_defined_over_other_conditions_stay_consistent() -> None:
+    """NotA is Fn::Not of A: If[A, If[NotA, bad, good], good] never reaches bad, so it passes."""
+    conditions = {**_EQUALS, "NotA": {"Fn::Not": [{"Condition": "A"}]}}
+    cidr = {"Fn::If": ["A", {"Fn::If": ["NotA", "0.0.0.0/0", "10.0.0.0/8"]}, "10.0.0.0/8"]}
+    assert _failures(_TLS_RULE, _sg(cidr, Conditions=conditions)) == []
+
+
+def test_more_conditions_than_the_cap_under_one_resource_could_not_resolve() -> None:
+    names = [f"C{i}" for i in range(MAX_CONDITIONS + 1)]
+    conditions = {n: {"Fn::Equals": [{"Ref": "AWS::StackName"}, n]} for n in names}
+    cidr: Any = "10.0.0.0/8"
+    for name in names:
+        cidr = {"Fn::If": [name, cidr, "10.0.0.0/8"]}
+    (finding,) = _failures(_TLS_RULE, _sg(cidr, Conditions=conditions))
+    assert f"Fn::If over {MAX_CONDITIONS + 1} conditions: more than {MAX_CONDITIONS} are not enumerated" in finding
+    # at the cap every assignment is checked and the good value passes
+    under = {n: conditions[n] for n in names[:MAX_CONDITIONS]}
+    cidr = "10.0.0.0/8"
+    for name in names[:MAX_CONDITIONS]:
+        cidr = {"Fn::If": [name, cidr, "10.0.0.0/8"]}
+    assert _failures(_TLS_RULE, _sg(cidr, Conditions=under)) == []
+
+
+_FREE = {"Cidr": {"Type": "String", "Default": "10.0.0.0/8"}}  # a Default and no AllowedValues
+
+
+@pytest.mark.parametrize(
+    ("case", "cidr", "template", "function"),
+    [
+        ("directly", {"Ref": "Cidr"}, {}, "Ref"),
+        ("a Fn::Select index", {"Fn::Select": [{"Ref": "Index"}, ["10.0.0.0/8", "0.0.0.0/0"]]}, {}, "Fn::Select"),
+        (
+            "a Fn::FindInMap key",
+            {"Fn::FindInMap": ["M", {"Ref": "Cidr"}, "cidr"]},
+            {"Mappings": {"M": {"10.0.0.0/8": {"cidr": "10.0.0.0/8"}, "x": {"cidr": "0.0.0.0/0"}}}},
+            "Fn::FindInMap",
+        ),
+        (
+            "a Fn::If condition on it",
+            {"Fn::If": ["Open", "0.0.0.0/0", "10.0.0.0/8"]},
+            {"Conditions": {"Open": {"Fn::Equals": [{"Ref": "Cidr"}, "open"]}}},
+            "Fn::If",
+        ),
+    ],
+)
+def test_a_parameter_with_a_default_and_no_allowed_values_is_a_free_value(
+    case: str, cidr: Any, template: dict[str, Any], function: str
+) -> None:
+    parameters = {**_FREE, "Index": {"Type": "Number", "Default": 0}}
+    findings = _failures(_TLS_RULE, _sg(cidr, Parameters=parameters, **template))
+    assert len(findings) == 1, (case, findings)
+    assert findings[0].startswith(f"Group: could not resolve SecurityGroupIngress[0].CidrIp ({function} "), case
+    if function != "Fn::If":  # a condition's Parameter is no use of it by the resource
+        (reported,) = _failures("PCI4-TEMPLATE-PARAMETERS-RESOLVED", _sg(cidr, Parameters=parameters, **template))
+        assert "a Default without AllowedValues" in reported, case
+
+
+def test_a_parameter_with_allowed_values_is_checked_at_each_value() -> None:
+    values = ["10.0.0.0/8", "10.1.0.0/16"]
+    allowed = {"Cidr": {"Type": "String", "Default": "10.0.0.0/8", "AllowedValues": values}}
+    assert _failures(_TLS_RULE, _sg({"Ref": "Cidr"}, Parameters=allowed)) == []
+    assert _failures("PCI4-TEMPLATE-PARAMETERS-RESOLVED", _sg({"Ref": "Cidr"}, Parameters=allowed)) == []
+    values.append("0.0.0.0/0")
+    (finding,) = _failures(_TLS_RULE, _sg({"Ref": "Cidr"}, Parameters=allowed))
+    assert "allowed value #3" in finding
+
+
+_CN_REGIONS = {
+    "Unsupported": {
+        "Fn::Or": [
+            {"Fn::Equals": [{"Ref": "AWS::Region"}, "cn-north-1"]},
+            {"Fn::Equals": [{"Ref": "AWS::Region"}, "cn-northwest-1"]},
+        ]
+    }
+}
+
+
+def _region_model(region: str | None) -> TemplateModel:
+    cidr = {"Fn::If": ["Unsupported", "0.0.0.0/0", "10.0.0.0/8"]}
+    stack = StackTemplate(name="S", template=_sg(cidr, Conditions=_CN_REGIONS), account="1" * 12, region=region)
+    return TemplateModel([stack])
+
+
+def test_a_condition_on_a_known_region_is_evaluated_against_it() -> None:
+    (result,) = evaluate(_region_model("eu-west-1"), [BY_ID[_TLS_RULE]])
+    assert result.checks
+    assert not result.failures
+    (result,) = evaluate(_region_model("cn-north-1"), [BY_ID[_TLS_RULE]])
+    assert result.failures
+
+
+def test_a_condition_on_the_region_of_an_environment_agnostic_stack_is_examined_both_ways() -> None:
+    (result,) = evaluate(_region_model(None), [BY_ID[_TLS_RULE]])
+    (failure,) = result.failures
+    assert "Unsupported true" in failure.detail
+
+
+def _kinesis_stream(tmp_path: Path, env: Environment | None) -> TemplateModel:
+    app = new_app(tmp_path)
+    kinesis.Stream(Stack(app, "Streams", env=env), "Stream")
+    app.synth()
+    return TemplateModel.from_assembly(tmp_path)
+
+
+def test_a_default_cdk_kinesis_stream_in_a_known_region_passes_and_in_an_agnostic_stack_is_examined_both_ways(
+    tmp_path: Path,
+) -> None:
+    """CDK renders If[AwsCdkKinesisEncryptedStreamsUnsupportedRegions, NoValue, KMS] (the China regions)."""
+    rule = BY_ID["PCI4-KINESIS-ENCRYPTED"]
+    (known,) = evaluate(_kinesis_stream(tmp_path / "known", Environment(account="1" * 12, region="eu-west-1")), [rule])
+    assert known.checks
+    assert not known.failures
+    (agnostic,) = evaluate(_kinesis_stream(tmp_path / "agnostic", None), [rule])
+    (failure,) = agnostic.failures
+    assert "AwsCdkKinesisEncryptedStreamsUnsupportedRegions true" in failure.detail
+
+
+# --- issue 21, QSA reader r21 LOW 15: a macro's resources are not examined, and say so -------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "template", "named"),
+    [
+        ("the SAM transform", {"Transform": "AWS::Serverless-2016-10-31"}, "AWS::Serverless-2016-10-31"),
+        ("a macro in a list", {"Transform": ["AWS::LanguageExtensions", "Acme"]}, "AWS::LanguageExtensions, Acme"),
+    ],
+)
+def test_a_template_a_macro_rewrites_is_not_examined(case: str, template: dict[str, Any], named: str) -> None:
+    findings = _failures("PCI4-TEMPLATE-NO-TRANSFORMS", {**_sg("10.0.0.0/8"), **template})
+    assert findings == [f"Group: not examined: the template is rewritten at deploy by {named}"], case
+
+
+def test_an_inline_fn_transform_is_not_examined_and_the_secrets_manager_transform_is_read() -> None:
+    inline = _sg("10.0.0.0/8")
+    inline["Resources"]["Group"]["Properties"]["Fn::Transform"] = {"Name": "AWS::Include", "Parameters": {}}
+    assert _failures("PCI4-TEMPLATE-NO-TRANSFORMS", inline) == [
+        "Group: not examined: the template is rewritten at deploy by AWS::Include"
+    ]
+    rotation = {"Transform": "AWS::SecretsManager-2024-09-16", **_sg("10.0.0.0/8")}
+    assert _failures("PCI4-TEMPLATE-NO-TRANSFORMS", rotation) == []

@@ -45,6 +45,6 @@ def sg_no_all_ports_egress(model: TemplateModel) -> Iterator[Check]:
         ]
         yield Check(group, not bad, f"every port out to the internet: {bad}" if bad else "")
     for egress in model.resources("AWS::EC2::SecurityGroupEgress"):
-        entry = dict(egress.properties)
+        entry = {k: egress.reference(k) for k in egress.properties}
         bad_one = _all_ports(entry) and _to_anywhere(model, egress.stack, entry)
         yield Check(egress, not bad_one, "every port out to the internet" if bad_one else "")

@@ -56,7 +56,7 @@ def sg_no_open_ingress(model: TemplateModel) -> Iterator[Check]:
         yield Check(group, not bad, f"open to the internet: {bad}" if bad else "")
     for ingress in model.resources("AWS::EC2::SecurityGroupIngress"):
         target = model.target(ingress.stack, ingress.prop("GroupId"))
-        entry = dict(ingress.properties)
+        entry = {k: ingress.reference(k) for k in ingress.properties}
         bad_one = _open_ingress(ingress.stack, model, entry) and not (
             target is not None and target.key in edge and _edge_port(entry)
         )
@@ -83,7 +83,7 @@ def sg_no_allow_all_egress(model: TemplateModel) -> Iterator[Check]:
         bad = any(allow_all(group.stack, e) for e in as_list(group.prop("SecurityGroupEgress")))
         yield Check(group, not bad, "allows all traffic out to the internet" if bad else "")
     for egress in model.resources("AWS::EC2::SecurityGroupEgress"):
-        bad = allow_all(egress.stack, dict(egress.properties))
+        bad = allow_all(egress.stack, {k: egress.reference(k) for k in egress.properties})
         yield Check(egress, not bad, "allows all traffic out to the internet" if bad else "")
 
 

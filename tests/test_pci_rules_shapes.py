@@ -404,7 +404,7 @@ def test_the_variant_label_is_given_only_where_a_choice_reached_the_resource() -
     }
     details = _failures("PCI4-APIGW-XRAY", resources, template)
     assert "Plain: X-Ray tracing is off" in details
-    assert "Chosen: X-Ray tracing is off (with every Fn::If true and every Parameter at its Default)" in details
+    assert "Chosen: X-Ray tracing is off (with every Parameter at its Default)" in details
 
 
 def _rules_named(value: Any) -> set[str]:

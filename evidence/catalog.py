@@ -298,6 +298,36 @@ LIMITS = {
     "8.3.9": _IAM_LOGIN_POLICY,
 }
 
+# Requirements where the section itself states identities outside the templates: a rule about absence
+# (no IAM user in the templates) cannot carry them, since the section says such a user exists beyond them.
+# Their template evidence is "not evidenced" beyond the templates, with the statement given here.
+BEYOND_THE_TEMPLATES = {
+    "8.2.1": _BREAK_GLASS,
+    "8.2.2": _BREAK_GLASS,
+    "8.3.1": _BREAK_GLASS,
+}
+
+# Requirements that are a process (a review, a test, a plan, a periodic activity performed by people):
+# the synth rules mapped to them examine only prerequisites (the logs exist, the runtime is current, Config
+# records), which support the requirement but are not it. Each such rule line reads "supports; the
+# requirement itself is a process: not evidenced", and the requirement is counted as not evidenced.
+# Reviewed against every requirement the rule pack and the conformance pack name, 2026-12-02
+# (tests/test_evidence_catalog.py lists them).
+PROCESS_REQUIREMENTS = {
+    "1.2.7": "the six-monthly review of NSC configurations",
+    "6.3.1": "identifying new security vulnerabilities and assigning each a risk ranking",
+    "10.4.1": "the daily review of security events and critical components' logs",
+    "10.4.2": "the periodic review of the logs of all other system components (WAF logging and the"
+    " databases' log exports are its prerequisites: the logs exist to be reviewed)",
+    "11.3.1": "the quarterly internal vulnerability scans and their rescans",
+    "11.5.2": "the weekly comparison of critical files and the response to its alerts (Config recording is"
+    " its prerequisite: the change record exists)",
+    "12.3.4": "the yearly review of hardware and software technologies in use (a runtime not deprecated"
+    " is its prerequisite: it says what is in use today, not that it was reviewed)",
+    "12.4.2": "the quarterly reviews that personnel perform their security tasks (service providers)",
+    "12.10.1": "the incident response plan and its readiness",
+}
+
 # Mappings the evidence does not cite: a rule whose finding says nothing about the requirement the
 # rule pack lists next to it (reviewed per rule, the reason stated). Such a pair neither supports nor
 # lowers the requirement's statement; the rule still counts for its other requirements.

@@ -38,9 +38,11 @@ from typing import Any
 
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.catalog import (
+    BEYOND_THE_TEMPLATES,
     CUSTOMER_RESPONSIBILITIES,
     LIMIT_DEFAULT,
     LIMITS,
+    PROCESS_REQUIREMENTS,
     SECURITY_HUB_CONTROLS,
     STANDARD,
     TESTING_PROCEDURES,
@@ -72,6 +74,7 @@ from evidence.workpapers import (
 )
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
+from pci_rules.rules._common import statements as statements_of
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE_PACK = ROOT / "compliance" / "conformance" / "pci-dss-v4.json"
@@ -81,10 +84,16 @@ DIAGRAM_DIR = "diagrams"
 OPEN = "open findings"
 EXCEPTED = "findings under exception"
 PASSED = "examined, no findings"
+# Only a rule about absence spoke for it (searched every template, found none): counted apart, never as
+# "examined, no findings" (pci_rules.rule.Rule.absence).
+ABSENCE = "absence in the templates confirmed"
 GENERATED = "diagram generated, accuracy not verified"
 NOT_EVIDENCED = "not evidenced"
 NOT_APPLICABLE = "not applicable, reason stated"
-STATUS_ORDER = (OPEN, EXCEPTED, PASSED, GENERATED, NOT_EVIDENCED, NOT_APPLICABLE)
+STATUS_ORDER = (OPEN, EXCEPTED, PASSED, ABSENCE, GENERATED, NOT_EVIDENCED, NOT_APPLICABLE)
+# A rule line under a process requirement (evidence/catalog.py PROCESS_REQUIREMENTS).
+PROCESS_NOT_EVIDENCED = "the requirement itself is a process: not evidenced"
+PREREQUISITE = f"supports; {PROCESS_NOT_EVIDENCED}"
 PENDING = "pending"
 _REQUIREMENT = re.compile(r"\b\d{1,2}(?:\.\d{1,2}){1,3}\b")
 # Requirements the generated artefacts themselves answer.
@@ -451,6 +460,7 @@ class RuleOutcome:
     failed: list[str]  # "path: detail", not acknowledged
     acknowledged: list[str]
     absence: bool = False  # a rule about absence that found none (examined every template)
+    prerequisite: bool = False  # under a process requirement: it examined a prerequisite only
     reason: str = ""  # why its result supports the requirement's testing procedure (mapping_reasons)
 
 
@@ -486,6 +496,8 @@ class RequirementStatus:
     security_hub: list[str] = field(default_factory=list)
     acknowledgments: list[AcknowledgedEntry] = field(default_factory=list)
     customer: str = ""
+    process: str = ""  # the process the requirement is (PROCESS_REQUIREMENTS), its rules prerequisites only
+    beyond: str = ""  # what the section states outside the templates (BEYOND_THE_TEMPLATES)
     artefacts: list[str] = field(default_factory=list)
     procedure: str = ""
     limits: str = ""
@@ -600,21 +612,25 @@ def requirement_statuses(
 
     rule_ids = {result.rule.id for result in results}
     for result in results:
-        passed = sorted({c.resource.path for c in result.passes})
-        failed = sorted(
-            f"{c.resource.path}: {c.detail}"
-            for c in result.failures
-            if not _acknowledged_check(result.rule.id, c, report)
-        )
-        acked = sorted(
-            f"{c.resource.path}: {c.detail}" for c in result.failures if _acknowledged_check(result.rule.id, c, report)
-        )
         for requirement in result.rule.requirements:
+            # A check may bear on some of the rule's requirements only (pci_rules.rule.Check.requirements).
+            checks = result.for_requirement(requirement)
+            passed = sorted({c.resource.path for c in checks if c.passed})
+            failed = sorted(
+                f"{c.resource.path}: {c.detail}"
+                for c in checks
+                if not c.passed and not _acknowledged_check(result.rule.id, c, report)
+            )
+            acked = sorted(
+                f"{c.resource.path}: {c.detail}"
+                for c in checks
+                if not c.passed and _acknowledged_check(result.rule.id, c, report)
+            )
             entry = status(requirement)
             unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
             if unrelated:
                 entry.excluded_rules.append((result.rule.id, unrelated))
-            elif not result.checks and result.rule.absence:
+            elif not checks and result.rule.absence:
                 # A rule about something that must not exist: finding none in every template is the
                 # evidence (pci_rules.rule.Rule.absence), stated as such.
                 outcome = RuleOutcome(
@@ -628,16 +644,17 @@ def requirement_statuses(
                     reason=MAPPING_REASONS.get((result.rule.id, requirement), ""),
                 )
                 entry.rules.append(outcome)
-            elif not result.checks:
+            elif not checks:
                 entry.idle_rules.append(result.rule.id)
             else:
                 outcome = RuleOutcome(
                     result.rule.id,
                     result.rule.description,
-                    len(result.checks),
+                    len(checks),
                     passed,
                     failed,
                     acked,
+                    prerequisite=requirement in PROCESS_REQUIREMENTS,
                     reason=MAPPING_REASONS.get((result.rule.id, requirement), ""),
                 )
                 entry.rules.append(outcome)
@@ -681,12 +698,19 @@ def requirement_statuses(
             else f"{entry.requirement} (no testing procedure catalogued for template evidence)"
         )
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
+        entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
+        entry.beyond = BEYOND_THE_TEMPLATES.get(entry.requirement, "")
+        examined = [o for o in entry.rules if not o.absence]
         if any(o.failed for o in entry.rules):
             entry.status = OPEN
         elif entry.acknowledgments or any(o.acknowledged for o in entry.rules):
             entry.status = EXCEPTED
-        elif entry.rules:
+        elif entry.process:
+            entry.status = NOT_EVIDENCED  # its rules examined prerequisites only
+        elif examined:
             entry.status = PASSED
+        elif entry.rules and not entry.beyond:
+            entry.status = ABSENCE
         elif entry.requirement in DIAGRAM_REQUIREMENTS:
             entry.status = GENERATED
         elif entry.requirement in NOT_APPLICABLE_REQUIREMENTS:
@@ -694,7 +718,14 @@ def requirement_statuses(
         else:
             entry.status = NOT_EVIDENCED
         if entry.status == NOT_EVIDENCED and not entry.customer:
-            if entry.config_rules:
+            if entry.process:
+                entry.customer = (
+                    f"The requirement is a process ({entry.process}): evidence it with its records, documentation"
+                    " and interviews; the templates show only its prerequisites."
+                )
+            elif entry.beyond:
+                entry.customer = f"Evidence what lies beyond the templates: {entry.beyond}."
+            elif entry.config_rules:
                 entry.customer = (
                     "No synth rule examined a resource for this in the templates: keep the deployed account"
                     f" compliant with {', '.join(sorted(entry.config_rules))} (and the Security Hub {STANDARD}"
@@ -932,6 +963,18 @@ def stored_pan_facts(model: TemplateModel, scope: ScopeModel) -> dict[str, list[
                     " an unkeyed hash (`lambda/card_vault/keyed_hash.py`); supports testing procedures 3.5.1.1.a"
                     " and 3.5.1.1.b."
                 )
+    for hmac in scope.keyed_hash_keys.values():
+        exempt = _mac_exemptions(model, hmac)
+        facts["3.5.1.1"].append(
+            f"The keyed-hash key {_code(hmac.path)}'s policy denies kms:GenerateMac and kms:VerifyMac to every"
+            f" principal but {', '.join(_code(p) for p in exempt)} (an explicit deny in the key policy wins over"
+            " any IAM allow, AdministratorAccess and PowerUserAccess included): no other identity, of the templates"
+            " or outside them, may compute the hash; supports testing procedure 3.5.1.1.a."
+            if exempt
+            else f"The keyed-hash key {_code(hmac.path)}'s policy denies no principal its MAC actions: any IAM policy"
+            " of the account that grants kms:GenerateMac (AdministratorAccess and PowerUserAccess do) may compute"
+            " the hash; the synth rule names the holders of the templates."
+        )
     if hashed:
         facts["3.5.1"].append(
             "Truncated and hashed versions of the same PAN are both stored (first six / last four, and the keyed"
@@ -974,6 +1017,28 @@ def stored_pan_facts(model: TemplateModel, scope: ScopeModel) -> dict[str, list[
     if not scope.vault_functions:
         facts["3.5.1"].append("No card-vault function in the templates: no field-level encryption is configured here.")
     return {k: sorted(set(v)) for k, v in facts.items() if v}
+
+
+def _mac_exemptions(model: TemplateModel, key: Any) -> list[str]:
+    """The principals a key-policy Deny of both MAC actions to `*` exempts by `aws:PrincipalArn` (their
+    resource paths, or the literal ARN); empty when the policy has no such deny."""
+    for statement in statements_of(key.prop("KeyPolicy")):
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        principal = statement.get("Principal")
+        anyone = principal == "*" or (isinstance(principal, Mapping) and principal.get("AWS") == "*")
+        if statement.get("Effect") != "Deny" or not anyone or not {"kms:GenerateMac", "kms:VerifyMac"} <= set(actions):
+            continue
+        condition = statement.get("Condition") or {}
+        block = condition.get("ArnNotEquals") or condition.get("ArnNotLike") or {}
+        values = block.get("aws:PrincipalArn", []) if len(condition) == 1 and isinstance(block, Mapping) else []
+        named = []
+        for value in values if isinstance(values, list) else [values]:
+            target = model.target(key.stack, value)
+            named.append(target.path if target is not None else str(value))
+        if named:
+            return sorted(named)
+    return []
 
 
 # -- the report ---------------------------------------------------------------------------------------
@@ -1019,7 +1084,11 @@ def report_markdown(
         " This is evidence for an assessor, not an assessment: it states which synth rules examined how"
         " many resources with what result, and which testing procedure each line supports; it never"
         " says a requirement is in place. **Not evidenced** means no synth rule examined a resource for"
-        " it. The deployed environment is not examined here: the Config rules and Security Hub controls"
+        " it, the requirement is a process whose prerequisites alone the rules examine, or it reaches beyond"
+        " the templates where only a rule about absence spoke. **Absence in the templates confirmed** means"
+        " only a rule about something that must not exist spoke for it (it searched every template and found"
+        " none: finding none is the evidence), counted apart from examined, no findings."
+        " The deployed environment is not examined here: the Config rules and Security Hub controls"
         " listed keep watching it after deploy.",
         "",
         *provenance_markdown(provenance),
@@ -1046,19 +1115,31 @@ def report_markdown(
                 f"- Generated from the templates for testing procedure {entry.procedure}:"
                 f" {', '.join(_code(f) for f in files) or 'none (no network)'}"
             )
+        if entry.process:
+            out.append(
+                f"- A process: {entry.process}. The synth rules below examine its prerequisites only; each"
+                f" {PREREQUISITE}."
+            )
         for outcome in entry.rules:
             if outcome.absence:
                 out.append(
                     f"- Synth rule {_code(outcome.rule_id)} (searched every template: none found; finding none is"
-                    f" the evidence), supports {entry.procedure}: {outcome.description}{_why(outcome)}"
+                    f" the evidence: absence in the templates confirmed), supports {entry.procedure}:"
+                    f" {outcome.description}{_why(outcome)}"
                 )
                 continue
             counts = f"examined {outcome.examined}: {len(outcome.passed)} passed, {len(outcome.failed)} failed"
             if outcome.acknowledged:
                 counts += f", {len(outcome.acknowledged)} under exception"
+            role = (
+                f"a prerequisite that supports {entry.procedure}; {PROCESS_NOT_EVIDENCED}"
+                if outcome.prerequisite
+                else ""
+            )
             out.append(
-                f"- Synth rule {_code(outcome.rule_id)} ({counts}), supports {entry.procedure}:"
-                f" {outcome.description}{_why(outcome)}"
+                f"- Synth rule {_code(outcome.rule_id)} ({counts}), "
+                + (role if role else f"supports {entry.procedure}")
+                + f": {outcome.description}{_why(outcome)}"
             )
             out += [f"  - FAILED {_code(item)}" for item in outcome.failed]
             out += [f"  - under exception {_code(item)}" for item in outcome.acknowledged]
@@ -1066,6 +1147,8 @@ def report_markdown(
             out.append(f"- Synth rule {_code(rule_id)} examined no resource here: not evidenced by it.")
         for rule_id, why in entry.excluded_rules:
             out.append(f"- Synth rule {_code(rule_id)} is mapped here by the rule pack but not cited: {why}.")
+        if entry.beyond:
+            out.append(f"- Not evidenced beyond the templates: {entry.beyond}.")
         if entry.resources:
             out.append(f"- Resources examined with no finding ({len(entry.resources)}):")
             out += [f"  - {_code(path)}" for path in entry.resources]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -519,6 +520,7 @@ class CardVault(Construct):
             concurrency=reserved.keys,
             unreserved_reason=_KEYS_UNRESERVED_REASON,
         )
+        _only_vault_roles_mac(self.hmac_keys.values(), (self.api.role, self.keys.role))
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database, reserved.migration, search)
 
@@ -1121,6 +1123,36 @@ def _hmac_key(
             )
         )
     return key
+
+
+MAC_ACTIONS = ("kms:GenerateMac", "kms:VerifyMac")
+
+
+def _only_vault_roles_mac(keys: Iterable[kms.Key], roles: Iterable[iam.IRole | None]) -> None:
+    """Each keyed-hash key's policy denies kms:GenerateMac and kms:VerifyMac to every principal but `roles`
+    (the API's and the Keys job's), whatever an identity policy grants: the key policy's account-root
+    statement lets IAM policies of the account grant the key ("Key policies in AWS KMS", "Controlling
+    access to HMAC KMS keys", AWS KMS Developer Guide), so PowerUserAccess or AdministratorAccess would
+    otherwise compute the hash. An explicit Deny in a key policy wins over any Allow ("Policy evaluation
+    logic", IAM User Guide); `aws:PrincipalArn` is the role's ARN for a role session ("AWS global condition
+    context keys", IAM User Guide). Only the MAC actions are denied: key administration is untouched.
+
+    Raises ValueError when no role is given (the deny would lock the vault out of its own hash).
+    """
+    arns = [role.role_arn for role in roles if role is not None]
+    if not arns:
+        raise ValueError("the keyed-hash keys need at least one vault role allowed to MAC")
+    for key in keys:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheVaultRolesMac",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(MAC_ACTIONS),
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": arns}},
+            )
+        )
 
 
 def _mac_statement(keys: list[kms.Key]) -> iam.PolicyStatement:

@@ -33,6 +33,8 @@ from pci_constructs.permissions_boundary import operator_role_name
 SAML_SIGN_IN_AUDIENCE = "https://signin.aws.amazon.com/saml"
 # Actions that turn protected data into plaintext or give the means to (PCI DSS 3.5, 7.2.1).
 KEY_USE_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+# Computing or checking the card vault's keyed hash (PCI DSS 3.5.1.1): a holder could test guesses of a PAN.
+MAC_ACTIONS = ("kms:GenerateMac", "kms:VerifyMac")
 # Invoking or rewriting the card vault's functions (detokenization among them).
 VAULT_FUNCTION_ACTIONS = (
     "lambda:AddPermission",
@@ -50,12 +52,16 @@ class CardDataScope:
 
     `cardholder_data_key_alias`: matched with `kms:ResourceAliases`, so the deny holds for the key of
     every region; `cardholder_data_key_arns`: the keys known in this stack's region (denied by ARN too,
-    in case the alias is ever removed); `vault_function_patterns`: function names the deny covers.
+    in case the alias is ever removed); `vault_function_patterns`: function names the deny covers;
+    `hmac_key_alias_pattern`: the card vault's keyed-hash keys' aliases (`alias/pci-lz/<env>/card-vault-hmac-v*`),
+    denied kms:GenerateMac and kms:VerifyMac by `kms:ResourceAliases` (a condition of every KMS key operation,
+    "AWS KMS permissions", AWS KMS Developer Guide): the hash key's policy denies them too.
     """
 
     cardholder_data_key_alias: str
     cardholder_data_key_arns: tuple[str, ...]
     vault_function_patterns: tuple[str, ...]
+    hmac_key_alias_pattern: str | None = None
 
 
 def vault_function_patterns(environment: str) -> tuple[str, ...]:
@@ -100,6 +106,17 @@ def card_data_denies(scope: CardDataScope, *, partition: str, account: str) -> l
             resources=["*"],
         ),
     ]
+    if scope.hmac_key_alias_pattern:
+        statements.insert(
+            1,
+            iam.PolicyStatement(
+                sid="DenyCardVaultHmacKeysByAlias",
+                effect=iam.Effect.DENY,
+                actions=list(MAC_ACTIONS),
+                resources=["*"],
+                conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": [scope.hmac_key_alias_pattern]}},
+            ),
+        )
     if scope.cardholder_data_key_arns:
         statements.insert(
             1,

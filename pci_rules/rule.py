@@ -26,11 +26,20 @@ RuleCheck = Callable[[TemplateModel], Iterable["Check"]]
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of one rule on one resource; `detail` says what was wrong (or what was seen)."""
+    """The outcome of one rule on one resource; `detail` says what was wrong (or what was seen).
+
+    `requirements`: the rule's requirements this check bears on, when narrower than the rule's (a rule
+    examining two mechanisms, each for its own requirement); empty means all of the rule's.
+    """
 
     resource: Resource
     passed: bool
     detail: str = ""
+    requirements: tuple[str, ...] = ()
+
+    def bears_on(self, requirement: str, rule_requirements: tuple[str, ...]) -> bool:
+        """Whether this check counts for `requirement` (one of the rule's)."""
+        return requirement in (self.requirements or rule_requirements)
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,10 @@ class RuleResult:
     def passes(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.passed)
 
+    def for_requirement(self, requirement: str) -> tuple[Check, ...]:
+        """The checks that bear on `requirement` (`Check.requirements`; every check when it names none)."""
+        return tuple(c for c in self.checks if c.bears_on(requirement, self.rule.requirements))
+
     @property
     def examined(self) -> int:
         """How many resources the rule examined (one check each)."""
@@ -80,14 +93,15 @@ class RuleResult:
         """What the result evidences, in words the evidence report prints.
 
         A rule that examined nothing evidences nothing ("not evidenced"), except a rule about
-        absence, where finding none is the evidence.
+        absence, where finding none is the evidence: stated as "absence in the templates confirmed",
+        never as examined-and-passed (it examined nothing, so it cannot carry a requirement alone).
         """
         if self.failures:
             return f"failed: {len(self.failures)} of {self.examined} resources examined"
         if self.examined:
             return f"met: {self.examined} resources examined, all passed"
         if self.rule.absence:
-            return "met by absence: none found, and finding none is the evidence"
+            return "absence in the templates confirmed: none found, and finding none is the evidence"
         return "not evidenced: no resource of the kind this rule examines is in these templates"
 
 
@@ -151,7 +165,9 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
                 # differ from those written (an Fn::If, a Parameter's value, a lookup in it)
                 chose = labelled and bool(named) and check.resource.properties != original.properties
                 detail = check.detail if check.passed or not chose else f"{check.detail} ({named})"
-                merged[key] = Check(resource=original, passed=check.passed, detail=detail)
+                merged[key] = Check(
+                    resource=original, passed=check.passed, detail=detail, requirements=check.requirements
+                )
         results.append(RuleResult(rule=rule_, checks=tuple(merged.values())))
     return results
 
@@ -192,7 +208,7 @@ def _run_recording(rule_: Rule, model: TemplateModel) -> list[Check]:
         if function not in STRING_INTRINSICS and key not in undecided:
             undecided.append(key)
     out = [
-        Check(c.resource, False, "could not resolve " + "; ".join(unknown[c.resource.key]))
+        Check(c.resource, False, "could not resolve " + "; ".join(unknown[c.resource.key]), c.requirements)
         if c.passed and c.resource.key in unknown
         else c
         for c in checks

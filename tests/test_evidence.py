@@ -261,15 +261,16 @@ def test_report_statements_agree_with_the_rule_results(evidence: Evidence, synth
             if (result.rule.id, requirement) in UNRELATED_MAPPINGS:
                 continue
             section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
-            if not result.checks and result.rule.absence:
+            checks = result.for_requirement(requirement)
+            if not checks and result.rule.absence:
                 cited.add(requirement)
                 assert f"- Synth rule `{result.rule.id}` (searched every template: none found;" in section
                 continue
-            if not result.checks:
+            if not checks:
                 assert f"- Synth rule `{result.rule.id}` examined no resource here: not evidenced by it." in section
                 continue
             cited.add(requirement)
-            assert f"- Synth rule `{result.rule.id}` (examined {len(result.checks)}: " in section
+            assert f"- Synth rule `{result.rule.id}` (examined {len(checks)}: " in section
             if result.failures:
                 assert reported[requirement] in (OPEN, EXCEPTED), requirement
     for requirement, status in reported.items():
@@ -314,6 +315,81 @@ def _one_check_rule(passed: bool, requirement: str) -> RuleResult:
     resource = Resource("S", "Key", "AWS::KMS::Key", {}, "S/Key")
     rule = Rule("TEST-RULE", (requirement,), "test rule", "fix it", lambda _: [])
     return RuleResult(rule, (Check(resource, passed, "" if passed else "broken"),))
+
+
+def test_absence_is_its_own_status_and_never_carries_a_requirement_stated_beyond_the_templates() -> None:
+    """r20 HIGH 3: a rule about absence that found none states "absence in the templates confirmed" (counted
+    apart, never "examined, no findings"); where the section states an IAM user outside the templates (8.2.2:
+    break-glass) the requirement is "not evidenced" beyond the templates."""
+    from evidence.catalog import BEYOND_THE_TEMPLATES
+    from evidence.report import ABSENCE, STATUS_ORDER
+
+    gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
+    absent = RuleResult(Rule("NO-USERS", ("3.6.1", "8.2.2"), "no users", "fix", lambda _: [], absence=True), ())
+    assert absent.evidence.startswith("absence in the templates confirmed: none found, and finding none is the")
+    statuses = {s.requirement: s for s in requirement_statuses([absent], gate, report, config_rules=[])}
+    assert statuses["3.6.1"].status == ABSENCE
+    assert statuses["3.6.1"].rules[0].absence
+    assert "8.2.2" in BEYOND_THE_TEMPLATES
+    assert "break-glass" in BEYOND_THE_TEMPLATES["8.2.2"]
+    assert statuses["8.2.2"].status == NOT_EVIDENCED
+    assert statuses["8.2.2"].beyond == BEYOND_THE_TEMPLATES["8.2.2"]
+    assert STATUS_ORDER.index(ABSENCE) > STATUS_ORDER.index(PASSED)
+    # With a rule that examined a resource, the requirement is examined; absence alone never is.
+    both = {s.requirement: s for s in requirement_statuses([absent, _one_check_rule(True, "3.6.1")], gate, report)}
+    assert both["3.6.1"].status == PASSED
+
+
+def test_the_default_report_counts_absence_apart_and_8_2_2_not_evidenced_beyond_the_templates(
+    evidence: Evidence,
+) -> None:
+    from evidence.report import ABSENCE
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    assert reported["8.2.2"] == NOT_EVIDENCED
+    section = text.split("\n### 8.2.2 ", 1)[1].split("\n### ", 1)[0]
+    assert "finding none is the evidence: absence in the templates confirmed" in section
+    assert "- Not evidenced beyond the templates: the IAM user break-glass-1" in section
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert f"| {ABSENCE} | " in summary
+    assert "8.2.2" not in next(line for line in summary.splitlines() if line.startswith(f"| {PASSED} |"))
+
+
+def test_a_process_requirement_rests_on_prerequisites_and_is_not_evidenced() -> None:
+    """r20 MEDIUM 4: 10.4.2 (periodic log review), 12.3.4 (yearly technology review), 11.5.2 (weekly change
+    detection): a passing rule there examines a prerequisite, stated as such and counted as not evidenced."""
+    from evidence.report import PREREQUISITE
+
+    gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
+    for requirement in ("10.4.2", "12.3.4", "11.5.2"):
+        (entry,) = [
+            s
+            for s in requirement_statuses([_one_check_rule(True, requirement)], gate, report, config_rules=[])
+            if s.requirement == requirement
+        ]
+        assert entry.status == NOT_EVIDENCED, requirement
+        assert entry.rules[0].prerequisite
+        assert entry.process
+    failing = requirement_statuses([_one_check_rule(False, "10.4.2")], gate, report, config_rules=[])
+    assert {s.requirement: s.status for s in failing}["10.4.2"] == OPEN  # a failed prerequisite is still open
+    assert PREREQUISITE == "supports; the requirement itself is a process: not evidenced"
+
+
+def test_the_default_report_states_10_4_2_12_3_4_and_11_5_2_as_prerequisites(evidence: Evidence) -> None:
+    from evidence.report import PREREQUISITE
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    for requirement in ("10.4.2", "12.3.4", "11.5.2"):
+        assert reported[requirement] == NOT_EVIDENCED, requirement
+        section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        lines = [line for line in section.splitlines() if line.startswith("- Synth rule") and "(examined" in line]
+        assert lines, requirement
+        assert all(
+            f"a prerequisite that supports {requirement}" in line and PREREQUISITE.split("; ")[1] in line
+            for line in lines
+        ), requirement
 
 
 def test_a_failing_rule_states_open_findings_a_passing_one_examined_and_an_idle_one_not_evidenced() -> None:

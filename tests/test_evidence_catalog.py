@@ -213,3 +213,27 @@ def test_every_identifier_a_work_paper_heading_cites_exists_in_v4_0_1() -> None:
             cited |= {part.strip() for part in group.split(",")}
     assert {"12.5.1", "6.3.2", "11.4.5", "11.4.6", "12.8.5", "12.9", "3.7"} <= cited
     assert cited <= IDS, sorted(cited - IDS)
+
+
+def test_process_requirements_are_reviewed_and_listed() -> None:
+    """r20 MEDIUM 4: requirements that are a process (a review, a scan, a plan) rest on prerequisite checks
+    only, so they are counted as not evidenced (evidence/report.py PREREQUISITE). The catalog was reviewed
+    for every requirement the rule pack and the conformance pack name; this is the list it found."""
+    assert sorted(catalog.PROCESS_REQUIREMENTS, key=lambda r: tuple(int(p) for p in r.split("."))) == [
+        "1.2.7",
+        "6.3.1",
+        "10.4.1",
+        "10.4.2",
+        "11.3.1",
+        "11.5.2",
+        "12.3.4",
+        "12.4.2",
+        "12.10.1",
+    ]
+    assert "WAF logging" in catalog.PROCESS_REQUIREMENTS["10.4.2"]
+    assert "runtime not deprecated" in catalog.PROCESS_REQUIREMENTS["12.3.4"]
+    assert "Config recording" in catalog.PROCESS_REQUIREMENTS["11.5.2"]
+    cited = {req for rule in RULES for req in rule.requirements} | set(catalog.TITLES)
+    assert set(catalog.PROCESS_REQUIREMENTS) <= cited
+    # A requirement stated beyond the templates is not also a process (one reason per statement).
+    assert not set(catalog.PROCESS_REQUIREMENTS) & set(catalog.BEYOND_THE_TEMPLATES)

@@ -376,6 +376,9 @@ def test_3_5_1_and_3_5_1_1_are_examined_by_the_card_data_rule(default: Written) 
     """Issue 20: the vault's field-level encryption and keyed hash are examined by a synth rule, so 3.5.1
     and 3.5.1.1 are no longer "not evidenced"; the line gives the number of functions examined."""
     text = default.report()
+    # 3.5.1: the API, detokenize and key-maintenance functions of each region; 3.5.1.1 (r20 MEDIUM 2): only
+    # the functions with the keyed hash (API and key maintenance), detokenize has none.
+    examined = {"3.5.1": 6, "3.5.1.1": 4}
     for requirement, procedure in (("3.5.1", "3.5.1.a"), ("3.5.1.1", "3.5.1.1.a")):
         section = _section(text, requirement)
         assert "**Template evidence: examined, no findings**" in section, requirement
@@ -385,9 +388,20 @@ def test_3_5_1_and_3_5_1_1_are_examined_by_the_card_data_rule(default: Written) 
         assert found, requirement
         # The API, detokenize and key-maintenance functions of each region's vault (purge and migration
         # state their card data but render none unreadable).
-        assert int(found[1]) == int(found[2]) == 6  # two regions (README "Evidence for an assessor")
+        assert int(found[1]) == int(found[2]) == examined[requirement]  # two regions (README "Evidence ...")
         assert f"supports testing procedure {procedure}" in section or procedure in section
     assert "3.5.1.c" in _section(text, "3.5.1")
+    assert "Detokenize" not in _section(text, "3.5.1.1").split("- From the templates:", 1)[0]
+    # r20 HIGH 1: the statement that no other identity may MAC rests on each key policy's deny.
+    hash_keys = re.findall(
+        r"The keyed-hash key `([^`]+)`'s policy denies kms:GenerateMac and kms:VerifyMac to every"
+        r" principal but `([^`]+)`, `([^`]+)`",
+        _section(text, "3.5.1.1"),
+    )
+    assert len(hash_keys) == 2  # one key per region
+    for key, *roles in hash_keys:
+        assert "HmacKeyV1" in key
+        assert sorted(r.split("/")[-2] for r in roles) == ["ApiRole", "KeysRole"]
 
 
 def test_hop_card_data_comes_from_the_templates_and_is_not_stated_without_it(default: Written) -> None:

@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, CfnElement, Environment, Stack
 from aws_cdk import assertions as cdk_assertions
 
 from pci_constructs.key_ring import CRYPTOGRAPHIC_ACTIONS, KeyRing
@@ -229,3 +229,50 @@ def test_no_key_can_be_delegated_with_a_grant_but_for_an_aws_resource(synthesize
         assert deny["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
         root = [s for s in statements if s["Effect"] == "Allow" and s["Action"] == "kms:*"]
         assert root, "the root statement keeps the key manageable"
+
+
+def test_only_the_vault_api_and_keys_roles_may_mac_with_the_hash_keys(synthesized: Synthesized) -> None:
+    """r20 HIGH 1: each keyed-hash key's policy denies GenerateMac/VerifyMac to every principal but the
+    vault's API and Keys roles (the root statement would let PowerUserAccess and AdministratorAccess MAC);
+    only MAC actions are denied, so key administration stays open. The default app's card-data rule
+    passes only because of that deny: without it the operator roles are holders."""
+    from pci_rules.model import StackTemplate, TemplateModel
+    from pci_rules.rule import evaluate
+    from pci_rules.rules import RULES
+
+    for region, zone in synthesized.zone.regions.items():
+        assert zone.workload is not None, region
+        vault = zone.workload.vault
+        stack = Stack.of(vault)
+        template = synthesized.template(stack.stack_name).to_json()
+        resources = template["Resources"]
+        roles = sorted(stack.resolve(r.role.role_arn)["Fn::GetAtt"][0] for r in (vault.api, vault.keys) if r.role)
+        for key in vault.hmac_keys.values():
+            cfn = key.node.default_child
+            assert isinstance(cfn, CfnElement)
+            statements = _statements(resources[stack.resolve(stack.get_logical_id(cfn))])
+            (deny,) = [s for s in statements if s.get("Sid") == "OnlyTheVaultRolesMac"]
+            assert deny["Effect"] == "Deny", region
+            assert _aws_principals(deny) == ["*"], region
+            assert sorted(_as_list(deny["Action"])) == ["kms:GenerateMac", "kms:VerifyMac"]
+            exempt = _as_list(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+            assert sorted(e["Fn::GetAtt"][0] for e in exempt) == roles
+            assert resources[roles[0]]["Type"] == "AWS::IAM::Role"
+
+    rule = tuple(r for r in RULES if r.id == "PCI4-CARD-DATA-FIELD-ENCRYPTION")
+    templates = dict(synthesized.templates())
+    (result,) = evaluate(TemplateModel([StackTemplate(n, t) for n, t in templates.items()]), rule)
+    assert result.checks
+    assert not result.failures
+    without = json.loads(json.dumps(templates).replace('"Sid": "OnlyTheVaultRolesMac"', '"Sid": "Removed"'))
+    for template in without.values():
+        for body in template.get("Resources", {}).values():
+            if body["Type"] == "AWS::KMS::Key":
+                policy = body["Properties"]["KeyPolicy"]
+                policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "Removed"]
+    (result,) = evaluate(TemplateModel([StackTemplate(n, t) for n, t in without.items()]), rule)
+    hashed = [c for c in result.failures if c.requirements == ("3.5.1.1",)]
+    assert len(hashed) == 4  # the API and Keys functions of two regions
+    for check in hashed:
+        assert "AWS managed AdministratorAccess" in check.detail
+        assert "AWS managed PowerUserAccess" in check.detail

@@ -80,7 +80,7 @@ def test_every_rule_has_a_compliant_and_a_non_compliant_case() -> None:
 @pytest.mark.parametrize("rule_id", sorted(CASES))
 def test_compliant_template_passes(rule_id: str) -> None:
     examined, failures = _run(rule_id, CASES[rule_id][0])
-    # "no IAM users" is met by absence: its compliant template has nothing of the kind to examine
+    # "no IAM users" is confirmed by absence: its compliant template has nothing of the kind to examine
     assert examined or rule_id == "PCI4-IAM-NO-USERS", f"{rule_id} examined nothing in its compliant case"
     assert failures == []
 

@@ -184,7 +184,7 @@ def test_no_rule_examines_nothing_in_every_test_app(
 def test_the_evidence_wording_of_an_empty_result() -> None:
     by_id = {r.id: r for r in RULES}
     assert RuleResult(by_id["PCI4-IAM-NO-USERS"], ()).evidence.startswith(
-        "met by absence: none found, and finding none is the evidence"
+        "absence in the templates confirmed: none found, and finding none is the evidence"
     )
     assert RuleResult(by_id["PCI4-EC2-VOLUME-ENCRYPTED"], ()).evidence.startswith("not evidenced")
     assert [r.id for r in RULES if r.absence] == ["PCI4-IAM-NO-USERS"]

@@ -229,3 +229,115 @@ def test_the_card_vault_writes_the_marker_the_pack_reads() -> None:
     from pci_rules.rules.card_data import CARD_DATA_METADATA as PACK_KEY
 
     assert CARD_DATA_METADATA == PACK_KEY == EVIDENCE_KEY == "pci-lz:card-data"
+
+
+# --- PCI4-CARD-DATA-FIELD-ENCRYPTION, r20 HIGH 1 / MEDIUM 2: wildcard holders, the key-policy deny, exact contexts --
+
+_EVERYTHING = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+_ONLY_THE_VAULT_MACS = {
+    "Sid": "OnlyTheVaultRolesMac",
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": ["kms:GenerateMac", "kms:VerifyMac"],
+    "Resource": "*",
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [{"Fn::GetAtt": ["Role", "Arn"]}]}},
+}
+_ROOT = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}
+
+
+def _card_rule(resources: dict[str, Any]) -> Any:
+    from pci_rules.model import StackTemplate, TemplateModel
+    from pci_rules.rule import evaluate
+    from pci_rules.rules import RULES
+
+    rule = tuple(r for r in RULES if r.id == "PCI4-CARD-DATA-FIELD-ENCRYPTION")
+    (result,) = evaluate(TemplateModel([StackTemplate("S", {"Resources": resources})]), rule)
+    return result
+
+
+def _with_holder(holder: dict[str, Any], *, deny: bool) -> dict[str, Any]:
+    from tests.pci_rule_cases import _CONTEXT, _card_function
+
+    resources = _card_function(_CONTEXT, "HMAC_256", other_mac_role=False)
+    resources["Mac"]["Properties"]["KeyPolicy"] = {"Statement": [_ROOT, *([_ONLY_THE_VAULT_MACS] if deny else [])]}
+    resources["Admin"] = holder
+    return resources
+
+
+HOLDERS = {
+    "an inline * grant": r(
+        "AWS::IAM::Role",
+        AssumeRolePolicyDocument={},
+        Policies=[{"PolicyName": "p", "PolicyDocument": {"Statement": [_EVERYTHING]}}],
+    ),
+    "kms:Generate* in a customer-managed policy": r(
+        "AWS::IAM::Role",
+        AssumeRolePolicyDocument={},
+        Policies=[
+            {
+                "PolicyName": "p",
+                "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "kms:Generate*", "Resource": "*"}]},
+            }
+        ],
+    ),
+    "AWS managed PowerUserAccess": r(
+        "AWS::IAM::Role",
+        AssumeRolePolicyDocument={},
+        ManagedPolicyArns=[{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/PowerUserAccess"]]}],
+    ),
+    "AWS managed AdministratorAccess": r(
+        "AWS::IAM::Role", AssumeRolePolicyDocument={}, ManagedPolicyArns=["arn:aws:iam::aws:policy/AdministratorAccess"]
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOLDERS))
+def test_a_wildcard_or_admin_holder_of_the_hash_key_fails_unless_the_key_policy_denies_it(case: str) -> None:
+    """r20 HIGH 1: `*`, `kms:Generate*` on `*` and the AWS admin policies can MAC with the keyed-hash key
+    through the key policy's account-root statement; only the key policy's deny takes them out."""
+    failing = _card_rule(_with_holder(HOLDERS[case], deny=False))
+    hash_failures = [c for c in failing.failures if c.requirements == ("3.5.1.1",)]
+    assert len(hash_failures) == 1, [c.detail for c in failing.failures]
+    assert "other identities may MAC with its keyed-hash key: Admin" in hash_failures[0].detail
+    assert _card_rule(_with_holder(HOLDERS[case], deny=True)).failures == ()
+
+
+def test_a_key_policy_deny_exempting_the_holder_too_does_not_count() -> None:
+    resources = _with_holder(HOLDERS["an inline * grant"], deny=True)
+    deny = resources["Mac"]["Properties"]["KeyPolicy"]["Statement"][1]
+    deny["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": [{"Fn::GetAtt": ["Role", "Arn"]}, "arn:aws:iam::*:role/*"]}}
+    assert _card_rule(resources).failures
+    deny["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": [{"Fn::GetAtt": ["Role", "Arn"]}]}, "Bool": {"x": "y"}}
+    assert _card_rule(resources).failures  # a deny narrowed by another condition may not apply
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"kms:EncryptionContext:purpose": "*"}},
+        {"Null": {"kms:EncryptionContext:purpose": "false"}},
+        {"StringEquals": {"kms:EncryptionContext:purpose": "card-*"}},
+        {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": ["purpose"]}},
+    ],
+)
+def test_a_data_key_grant_bound_by_a_wildcard_or_null_condition_fails(condition: dict[str, Any]) -> None:
+    """r20 MEDIUM 2: only StringEquals/ForAllValues:StringEquals with a concrete value binds the context."""
+    from tests.pci_rule_cases import _card_function
+
+    result = _card_rule(_card_function(condition, "HMAC_256", other_mac_role=False))
+    assert [c.requirements for c in result.failures] == [("3.5.1",)]
+    assert "without a StringEquals kms:EncryptionContext:<key> condition" in result.failures[0].detail
+
+
+def test_an_exact_context_passes_and_each_mechanism_counts_for_its_own_requirement() -> None:
+    """r20 MEDIUM 2: 3.5.1.1 counts only the keyed-hash functions; an envelope-only function is 3.5.1's."""
+    from tests.pci_rule_cases import _card_function
+
+    exact = {"ForAllValues:StringEquals": {"kms:EncryptionContext:purpose": ["card-vault-data-key"]}}
+    resources = _card_function(exact, "HMAC_256", other_mac_role=False)
+    detokenize = dict(resources["Fn"], Metadata={"pci-lz:card-data": {"mechanisms": ["envelope-encryption"]}})
+    resources["Detokenize"] = detokenize
+    result = _card_rule(resources)
+    assert result.failures == ()
+    assert sorted(c.resource.logical_id for c in result.for_requirement("3.5.1")) == ["Detokenize", "Fn"]
+    assert [c.resource.logical_id for c in result.for_requirement("3.5.1.1")] == ["Fn"]

@@ -34,9 +34,10 @@ CHECKOV_CACHE = CACHE_ROOT / "checkov"
 
 
 def cache_dir(kind: str, key: str) -> Path:
-    """The directory of one cached result (created empty when new)."""
+    """The directory of one cached result (created empty when new; touched, so `prune` keeps it)."""
     path = CACHE_ROOT / kind / key
     path.mkdir(parents=True, exist_ok=True)
+    os.utime(path)
     return path
 
 
@@ -156,8 +157,9 @@ def _source_digest(root: Path) -> str:
 
 def prune(root: Path, *, days: int = PRUNE_AFTER_DAYS, now: float | None = None) -> list[Path]:
     """Remove the entries (`<root>/<kind>/<key>` directories, `<root>/<kind>/<key>.json` files) not
-    modified or read for `days` days (the newest of mtime and atime; a hit rewrites nothing, so
-    `cached_synth_result` touches what it reads). Returns what was removed."""
+    modified or used for `days` days (the newest of mtime and atime; `cache_dir` and a scanner's hit
+    touch what they use), skipping a directory entry whose lock another process holds. Returns what was
+    removed."""
     cutoff = (time.time() if now is None else now) - days * 86400
     removed: list[Path] = []
     if not root.is_dir():
@@ -165,13 +167,24 @@ def prune(root: Path, *, days: int = PRUNE_AFTER_DAYS, now: float | None = None)
     for kind in root.iterdir():
         if not kind.is_dir():
             continue
-        for entry in kind.iterdir():
-            stat = entry.stat()
-            if max(stat.st_mtime, stat.st_atime) >= cutoff or entry.name.endswith(".lock"):
+        for entry in sorted(kind.iterdir()):
+            if entry.name.endswith(".lock"):
+                continue  # removed with its entry
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:  # removed meanwhile by another process's prune
+                continue
+            if max(stat.st_mtime, stat.st_atime) >= cutoff:
                 continue
             if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-                entry.with_name(f"{entry.name}.lock").unlink(missing_ok=True)
+                lock = entry.with_name(f"{entry.name}.lock")
+                with lock.open("a") as handle:
+                    try:  # an entry another process holds (building or reading it) is left alone
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    shutil.rmtree(entry, ignore_errors=True)
+                    lock.unlink(missing_ok=True)
             else:
                 entry.unlink(missing_ok=True)
             removed.append(entry)

@@ -117,6 +117,16 @@ def test_entries_not_used_for_days_are_pruned(tmp_path: Path) -> None:
     assert not (old.parent / "old.lock").exists()
 
 
+def test_an_entry_another_process_holds_is_not_pruned(tmp_path: Path) -> None:
+    entry = tmp_path / "cache" / "wheel" / "held"
+    entry.mkdir(parents=True)
+    os.utime(entry, (0, 0))
+    with cache.cache_lock(entry):  # flock is per open file: prune's own open cannot take it
+        assert cache.prune(tmp_path / "cache", days=3) == []
+    assert entry.is_dir()
+    assert cache.prune(tmp_path / "cache", days=3) == [entry]
+
+
 def test_a_cached_scanner_entry_read_counts_as_used(tmp_path: Path) -> None:
     entry = tmp_path / "key.json"
     entry.write_text("[]", encoding="utf-8")

@@ -186,7 +186,7 @@ preflight: synth $(BIN)/.installed
 FORCE:
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .test-cache
 
 ## vault-local: the card vault on http://127.0.0.1:$(VAULT_PORT) (embedded PostgreSQL, moto KMS and
 ## Secrets Manager; no AWS). Send X-Amzn-Mtls-Clientcert-Subject as the ALB would (README).

@@ -146,10 +146,42 @@ def _digest(*parts: bytes) -> str:
 
 
 def _cached_entry(cache: Path, key: str) -> Any:
+    path = cache / f"{key}.json"
     try:
-        return json.loads((cache / f"{key}.json").read_text(encoding="utf-8"))
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        os.utime(path)  # used now: an entry not used for days is pruned (tests/cache.py:prune)
+        return entry
     except (OSError, ValueError):
         return None
+
+
+def files_digest(paths: list[Path]) -> bytes:
+    """The names and contents of the given files, directories walked (sorted), missing paths named as
+    missing: what a scanner reads from its configuration besides the template."""
+    parts: list[bytes] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+        else:
+            files = [path]
+        for file in files:
+            parts.append(str(file).encode() + b"\0" + (file.read_bytes() if file.is_file() else b"missing"))
+    return hashlib.sha256(b"\0".join(parts)).hexdigest().encode()
+
+
+def _yaml_mapping(path: Path) -> dict[str, Any]:
+    """A scanner configuration file as a mapping ({} when it is not one: the scanner then fails itself)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _store_entry(cache: Path, key: str, entry: Any) -> None:
@@ -162,14 +194,52 @@ def _store_entry(cache: Path, key: str, entry: Any) -> None:
 # --- cfn-lint -------------------------------------------------------------------------------------------
 
 
-def _cfn_lint_identity(executable: str) -> str:
-    """What a cached cfn-lint result depends on besides the template: the executable and its version."""
+# cfn-lint's configuration files, the first found in the user's home and the first in the working
+# directory (cfn-lint's cfnlint/config.py ConfigFileArgs._find_config; "Config File" in cfn-lint's README).
+CFN_LINT_CONFIG_NAMES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
+# Keys of a .cfnlintrc that name files or directories cfn-lint reads (its config schema).
+_CFN_LINT_FILE_KEYS = ("append_rules", "override_spec", "custom_rules", "parameter_files")
+
+
+def cfn_lint_config_files(cwd: Path | None = None, home: Path | None = None) -> list[Path]:
+    """The .cfnlintrc files cfn-lint run from `cwd` (default the working directory) reads: the first of
+    `CFN_LINT_CONFIG_NAMES` that exists in `home` (default `Path.home()`) and the first in `cwd`."""
+    found = []
+    for directory in (Path.home() if home is None else home, Path.cwd() if cwd is None else cwd):
+        found += [p for p in (directory / name for name in CFN_LINT_CONFIG_NAMES) if p.is_file()][:1]
+    return found
+
+
+def cfn_lint_config_digest(cwd: Path | None = None, home: Path | None = None) -> bytes | None:
+    """A hash of cfn-lint's configuration files and of what they name (`append_rules` directories,
+    `override_spec`, `custom_rules`, `parameter_files`; a relative path is relative to `cwd`, as cfn-lint
+    resolves it), or None when a configuration names a URL (`append_rules` may: its content cannot be
+    known, so the result is not cached)."""
+    base = Path.cwd() if cwd is None else cwd
+    named: list[Path] = []
+    configs = cfn_lint_config_files(cwd, home)
+    for config in configs:
+        data = _yaml_mapping(config)
+        for key in _CFN_LINT_FILE_KEYS:
+            for value in _listed(data.get(key)):
+                if "://" in value:
+                    return None
+                named.append(base / Path(value).expanduser())
+    return files_digest(configs) + b"\0" + files_digest(named)
+
+
+def _cfn_lint_identity(executable: str) -> str | None:
+    """What a cached cfn-lint result depends on besides the template: the executable and its version, its
+    configuration files and what they name (None: not cacheable, see `cfn_lint_config_digest`)."""
     try:
         version = importlib.metadata.version("cfn-lint")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
+    config = cfn_lint_config_digest()
+    if config is None:
+        return None
     stat = Path(executable).stat()
-    return f"{executable}\0{stat.st_size}\0{stat.st_mtime_ns}\0{version}"
+    return f"{executable}\0{stat.st_size}\0{stat.st_mtime_ns}\0{version}\0{config.decode()}"
 
 
 @dataclass
@@ -196,7 +266,10 @@ class _CfnLint:
         self.regions: dict[Path, str] = {}
         self.runs: list[_LintRun] = []
         executable = cfn_lint_executable()
-        identity = _cfn_lint_identity(executable).encode() if cache is not None else b""
+        lint_identity = _cfn_lint_identity(executable) if cache is not None else None
+        if lint_identity is None:
+            cache = self.cache = None
+        identity = (lint_identity or "").encode()
         by_region: dict[str, list[Path]] = defaultdict(list)
         for outdir in outdirs:
             for region, templates in stack_templates(outdir).items():
@@ -293,9 +366,43 @@ _CHECKOV_LISTS = ("passed_checks", "failed_checks", "skipped_checks")
 _CHECKOV_ARGS = ("--output", "json", "--output", "sarif")
 
 
-def _checkov_identity(executable: str) -> bytes:
+# checkov reads every one of these that exists in the scanned directory (-d), the working directory and
+# the user's home, besides --config-file (checkov/common/util/config_utils.py get_default_config_paths;
+# "CLI Command Reference", --config-file, in checkov's documentation).
+CHECKOV_CONFIG_NAMES = (".checkov.yaml", ".checkov.yml")
+
+
+def checkov_config_files(cwd: Path, home: Path | None = None) -> list[Path]:
+    """The checkov configuration files a run from `cwd` reads: `CHECKOV_CONFIG`, then each of
+    `CHECKOV_CONFIG_NAMES` that exists in `cwd` and in `home` (default `Path.home()`)."""
+    found = [CHECKOV_CONFIG]
+    for directory in (cwd, Path.home() if home is None else home):
+        found += [p for p in (directory / name for name in CHECKOV_CONFIG_NAMES) if p.is_file()]
+    return found
+
+
+def checkov_config_digest(cwd: Path, home: Path | None = None) -> bytes | None:
+    """A hash of checkov's configuration files, of every `external-checks-dir` they name (relative to
+    `cwd`) and of the `CKV_*`/`CHECKOV_*`/`BC_*` environment variables checkov reads; None when a file
+    names `external-checks-git` (a repository's checks cannot be hashed here: not cached)."""
+    configs = checkov_config_files(cwd, home)
+    named: list[Path] = []
+    for config in configs:
+        data = _yaml_mapping(config)
+        if data.get("external-checks-git"):
+            return None
+        named += [cwd / Path(v).expanduser() for v in _listed(data.get("external-checks-dir"))]
+    variables = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("CKV_", "CHECKOV_", "BC_")))
+    return b"\0".join([files_digest(configs), files_digest(named), "\0".join(variables).encode()])
+
+
+def _checkov_identity(executable: str, cwd: Path) -> bytes | None:
     """What a cached checkov result depends on besides the template: the executable, checkov's version
-    (its dist-info in the executable's venv), the arguments and `.checkov.yaml` (framework, skip-download)."""
+    (its dist-info in the executable's venv), the arguments, the configuration files a run from `cwd`
+    reads and what they name (None: not cacheable, see `checkov_config_digest`)."""
+    config = checkov_config_digest(cwd)
+    if config is None:
+        return None
     binary = Path(executable)
     stat = binary.stat()
     site = binary.resolve().parent.parent / "lib"
@@ -303,7 +410,7 @@ def _checkov_identity(executable: str) -> bytes:
     return b"\0".join(
         [executable.encode(), f"{stat.st_size}\0{stat.st_mtime_ns}".encode(), " ".join(versions).encode()]
         + [a.encode() for a in _CHECKOV_ARGS]
-        + [CHECKOV_CONFIG.read_bytes()]
+        + [config]
     )
 
 
@@ -321,12 +428,16 @@ class _Checkov:
         self.keys: dict[Path, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         executable = checkov_executable()
-        identity = _checkov_identity(executable) if cache is not None else b""
+        self.templates: list[Path] = [t for outdir in outdirs for t in assembly_templates(outdir)]
+        # checkov runs from the templates' common directory, whose .checkov.yaml it would read: in the key.
+        self.cwd = Path(os.path.commonpath([t.parent for t in self.templates])) if self.templates else work_dir
+        checkov_identity = _checkov_identity(executable, self.cwd) if cache is not None else None
+        if checkov_identity is None:
+            cache = self.cache = None
+        identity = checkov_identity or b""
         pending: dict[str, Path] = {}  # key -> the one template scanned for it
-        self.templates: list[Path] = []
         for outdir in outdirs:
             for template in assembly_templates(outdir):
-                self.templates.append(template)
                 key = _digest(identity, template.name.encode(), template.read_bytes())
                 self.keys[template] = key
                 hit = _cached_entry(cache, key) if cache is not None else None
@@ -339,7 +450,6 @@ class _Checkov:
         self.scanned = sorted(set(pending.values()))
         if not self.scanned:
             return
-        self.cwd = Path(os.path.commonpath([t.parent for t in self.scanned]))
         cmd = [
             executable,
             "--config-file",

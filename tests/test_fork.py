@@ -15,6 +15,7 @@ from app import gate_app
 from compliance.gate import GateReport, failure_summary, synthesize
 from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from config.loader import FILE_SUFFIXES
 from stacks.landing_zone import EXTRA_STACKS_CONTEXT
 from tests.conftest import ROOT, new_app
 from tests.fork_stacks import INLINE_RULES
@@ -22,7 +23,12 @@ from tests.fork_stacks import INLINE_RULES
 FORK = "tests.fork_stacks:add_signing_acknowledged_in_env_file"
 SELF_JUSTIFIED = "tests.fork_stacks:add_signing"  # what a fork puts in cdk.json for every environment
 INLINE = INLINE_RULES
-ENVIRONMENTS = ["default", *sorted(p.name for p in (ROOT / "envs").glob("*.yaml"))]
+SCHEMA_FILE = "environment.schema.json"  # an editor's schema in envs/, not an environment
+# Every file the loader accepts (config.loader.FILE_SUFFIXES, as tests/test_environment_files.py selects them).
+ENVIRONMENTS = [
+    "default",
+    *sorted(p.name for p in (ROOT / "envs").iterdir() if p.suffix in FILE_SUFFIXES and p.name != SCHEMA_FILE),
+]
 
 
 def _fork_environment(directory: Path) -> Path:

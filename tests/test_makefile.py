@@ -139,3 +139,11 @@ def test_the_venv_is_rebuilt_only_when_the_interpreter_changes(tmp_path: Path) -
     assert "-m venv .venv" not in build()
     (tmp_path / ".venv.interpreter").write_text("3.10.0 /usr/bin/python3.10\n", encoding="utf-8")
     assert "rm -rf .venv" in build()
+
+
+def test_clean_removes_the_test_cache() -> None:
+    """Issue #23: `make clean` empties the test cache (tests/cache.py) along with the tools' caches."""
+    result = _make("-n", "clean")
+    assert result.returncode == 0, result.stderr
+    removed = next(line for line in result.stdout.splitlines() if line.startswith("rm -rf"))
+    assert ".test-cache" in removed.split()

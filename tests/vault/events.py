@@ -58,6 +58,11 @@ def client_leaf(subject: str, issuer: str, serial: int = LEAF_SERIAL) -> str | N
         issuer_name = x509.Name.from_rfc4514_string(issuer)
     except ValueError:
         return None
+    return leaf_for_names(subject_name, issuer_name, serial)
+
+
+def leaf_for_names(subject_name: x509.Name, issuer_name: x509.Name, serial: int = LEAF_SERIAL) -> str:
+    """`client_leaf` for names already parsed (names a string form would not round-trip)."""
     key = _leaf_key()
     cert = (
         x509.CertificateBuilder()

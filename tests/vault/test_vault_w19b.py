@@ -4,35 +4,20 @@ changed name still does not. Through `card_vault.mtls.check`, on real certificat
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from card_vault import mtls
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_KEY = ec.generate_private_key(ec.SECP256R1())
+from tests.vault.events import leaf_for_names
+
 _SERIAL = 0x1F2E3D4C5B6A
 _CUSTOM_OID = ObjectIdentifier("1.3.6.1.4.1.55555.1")
 
 
 def _leaf(subject: x509.Name, issuer: x509.Name) -> str:
-    import datetime as dt
-
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(_KEY.public_key())
-        .serial_number(_SERIAL)
-        .not_valid_before(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(dt.datetime(2036, 1, 1, tzinfo=dt.UTC))
-        .sign(_KEY, hashes.SHA256())
-    )
-    return quote(cert.public_bytes(serialization.Encoding.PEM).decode(), safe="+=/")
+    return leaf_for_names(subject, issuer, _SERIAL)
 
 
 def _headers(subject_header: str, issuer_header: str, leaf: str) -> dict[str, str]:

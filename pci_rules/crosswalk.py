@@ -8,7 +8,10 @@ rotation success, patch state) or "not applicable to templates" (CloudFormation 
 `CONFIG_PACK_RULES` adds the AWS Config rules of a PCI DSS 4.0 conformance pack that check a property a
 template shows and that no Security Hub control of the standard covers; `AWS_PACK_SYNTH_RULES` those of AWS's
 PCI DSS v4.0 pack that a synth rule checks and the project's pack does not deploy. `WATCHED_AFTER_DEPLOY` names, for
-every rule of the pack, the AWS Config rule that keeps watching its property once deployed.
+every rule of the pack, the AWS Config rule that keeps watching its property once deployed. `aws_requirements`
+gives AWS's own PCI DSS v4 mapping of a Config rule (`aws_pci_dss_v4_managed_pack_mapping.json`, vendored from
+the AWS Config Developer Guide, dated), shown beside this pack's requirements on every Config-rule row, and
+`DEPARTURES` the reviewed reason wherever the two differ.
 
 `python -m pci_rules.crosswalk` rewrites `CROSSWALK.md`; a test holds the committed file to it, fails
 when a control marked applicable has no rule, and holds the README's coverage figure to `coverage()`.

@@ -311,6 +311,9 @@ def test_the_aws_mapping_is_vendored_with_its_pages_date_and_a_status_per_rule()
     read_managed = [e["name"] for e in entries if e["managed_pack"]["status"] == crosswalk.READ]
     assert read_managed == ["access-keys-rotated"]
     assert crosswalk.aws_requirements("access-keys-rotated") == (("8.3.9",), "managed_pack")
+    # The README's example: the two pages differ on that row (the sample page gives five IDs).
+    sample = next(e for e in entries if e["name"] == "access-keys-rotated")["sample_pack"]["control_ids"]
+    assert sample == ["8.3.5", "8.3.7", "8.3.9", "8.3.10.1", "8.6.3"]
 
 
 def test_every_requirement_aws_maps_is_a_v4_0_1_requirement_the_project_knows() -> None:
@@ -435,3 +438,11 @@ def test_the_crosswalk_shows_aws_s_mapping_beside_ours_on_every_config_rule_row(
     assert "1.2.8" in crosswalk.aws_requirements("api-gw-endpoint-type-check")[0]
     assert "1.2.5" in crosswalk.aws_requirements("cloudfront-sni-enabled")[0]
     assert "1.2.5" in crosswalk.aws_requirements("cloudfront-security-policy-check")[0]
+
+
+def test_readme_states_the_mapping_figures_the_crosswalk_computes() -> None:
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    only_project = len(crosswalk.aws_mapping()) - crosswalk.mapping_counts()["sample_pack"]
+    assert f"each of the {len(crosswalk.DEPARTURES)} rows where they differ" in readme
+    assert f"The {only_project} Config rules only the project's pack holds are on neither page" in readme
+    assert "not vendored yet" not in readme

@@ -8,6 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pci_rules import crosswalk
 from pci_rules.rules import RULES
 from tests.pci_rule_cases import CASES
@@ -446,3 +449,16 @@ def test_readme_states_the_mapping_figures_the_crosswalk_computes() -> None:
     assert f"each of the {len(crosswalk.DEPARTURES)} rows where they differ" in readme
     assert f"The {only_project} Config rules only the project's pack holds are on neither page" in readme
     assert "not vendored yet" not in readme
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=12), min_size=3, max_size=4).map(lambda p: ".".join(map(str, p))),
+    st.text(alphabet="abcdefgh ,;()", max_size=40),
+)
+def test_a_requirement_is_named_by_itself_and_never_by_unrelated_prose(requirement: str, prose: str) -> None:
+    assert _named(requirement, f"{prose} {requirement} {prose}")
+    assert not _named(requirement, prose)
+    # A sibling in another section does not name it.
+    other = "13." + requirement.split(".", 1)[1]
+    assert not _named(requirement, f"{prose} {other}")

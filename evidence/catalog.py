@@ -333,17 +333,13 @@ PROCESS_REQUIREMENTS = {
 # lowers the requirement's statement; the rule still counts for its other requirements.
 UNRELATED_MAPPINGS = {
     ("PCI4-RDS-BACKUPS", "12.10.1"): "backups are not an incident response plan",
-    ("PCI4-RDS-BACKUPS", "3.5.1"): "a backup's retention does not render PAN unreadable",
     ("PCI4-IAM-TRUST-SCOPED", "8.2.2"): "trust-policy scoping concerns who may assume a role, not shared accounts",
     # 3.5.1 rests only on the vault's field-level envelope encryption and keyed hash (report lines);
     # storage- or disk-level encryption is what 3.5.1.2 limits, and the rest are not stored PAN.
-    ("PCI4-EC2-EBS-DEFAULT-ENCRYPTION", "3.5.1"): "disk-level default encryption is 3.5.1.2's subject, not 3.5.1",
-    ("PCI4-EC2-VOLUME-ENCRYPTED", "3.5.1"): "disk-level volume encryption is 3.5.1.2's subject, not 3.5.1",
     ("PCI4-EKS-SECRETS-ENCRYPTED", "3.5.1"): "Kubernetes secrets encryption does not protect stored PAN",
     ("PCI4-LAMBDA-ENV-ENCRYPTED", "3.5.1"): "Lambda environment variables hold no PAN",
     ("PCI4-RDS-CUSTOMER-KEY", "3.5.1"): "storage encryption key choice is disk-level (3.5.1.2), not field-level",
     ("PCI4-RDS-DELETION-PROTECTION", "3.5.1"): "deletion protection does not render PAN unreadable",
-    ("PCI4-RDS-STORAGE-ENCRYPTED", "3.5.1"): "RDS storage encryption is disk-level; citing it contradicts 3.5.1.2",
     ("PCI4-S3-ENCRYPTION", "3.5.1"): "no PAN is stored in S3; bucket encryption is storage-level",
     ("PCI4-SECRET-CUSTOMER-KEY", "3.5.1"): "Secrets Manager holds credentials, not PAN",
     ("PCI4-SNS-ENCRYPTED", "3.5.1"): "SNS topics carry alarms, not stored PAN",
@@ -399,25 +395,10 @@ UNRELATED_MAPPINGS = {
     " configurations is AWS Config (PCI4-CONFIG-ALL-RESOURCES)",
     ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert; the trail's signed"
     " digest files are the change detection 10.3.4 examines",
-    # The data stores of pack 1.6.0 (pci_rules/rules/data_stores.py) carry the requirements of the Security Hub
-    # controls of their kind for the crosswalk; their storage encryption and backups are not what those
-    # requirements examine here (reviewed as the pairs above, 2026-12-02).
+    # The backup rules of pack 1.6.0 (pci_rules/rules/data_stores.py) cite 12.10.1 since pack 1.8.0 for the plan's
+    # "data backup processes"; 12.10.1.a examines the plan, a document, which no template shows.
     **{
-        (rule, "3.5.1"): "storage-level encryption of a fork's data store is 3.5.1.2's subject, not 3.5.1"
-        for rule in (
-            "PCI4-DAX-ENCRYPTED",
-            "PCI4-DOCDB-ENCRYPTED",
-            "PCI4-DYNAMODB-KMS",
-            "PCI4-KINESIS-ENCRYPTED",
-            "PCI4-NEPTUNE-ENCRYPTED",
-            "PCI4-REDSHIFT-KMS",
-            "PCI4-ATHENA-RESULTS-ENCRYPTED",
-            "PCI4-SQS-ENCRYPTED",
-            "PCI4-EFS-ENCRYPTED",
-        )
-    },
-    **{
-        pair: reason
+        (rule, "12.10.1"): "backups are not an incident response plan"
         for rule in (
             "PCI4-DYNAMODB-PITR",
             "PCI4-ELASTICACHE-BACKUPS",
@@ -425,15 +406,15 @@ UNRELATED_MAPPINGS = {
             "PCI4-REDSHIFT-BACKUPS",
             "PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
         )
-        for pair, reason in (
-            (
-                (rule, "3.2.1"),
-                "keeping backups is not a retention and disposal policy; the rule carries Security"
-                " Hub DocumentDB.2's requirement for the crosswalk only",
-            ),
-            ((rule, "12.10.1"), "backups are not an incident response plan"),
-        )
     },
+    # Pack 1.8.0 (issue 21, AWS's mapping adopted where the requirement text allows): the requirements' testing
+    # procedures examine documents these settings are not (reviewed 2026-12-03).
+    ("PCI4-CLOUDFRONT-SNI", "1.2.5"): "1.2.5 examines the documented, approved list of allowed services, protocols"
+    " and ports; serving by SNI only narrows what is allowed but is not that list",
+    ("PCI4-CLOUDFRONT-TLS12-POLICY", "1.2.5"): "1.2.5 examines the documented, approved list of allowed services,"
+    " protocols and ports; a minimum TLS version narrows what is allowed but is not that list",
+    ("PCI4-ECR-LIFECYCLE-POLICY", "3.2.1"): "3.2.1 examines the retention and disposal policy for account data;"
+    " an image repository's lifecycle policy is a retention rule for images, which hold no account data",
 }
 
 # Conformance-pack Config rules whose PciDssV401Requirements metadata names a requirement the rule

@@ -5,7 +5,8 @@ what the rule examines that the requirement's testing procedure (evidence/catalo
 `TESTING_PROCEDURES`) looks at in a system or NSC configuration. A pair the review found unrelated is
 in `evidence.catalog.UNRELATED_MAPPINGS` instead, with its own reason, and is never cited.
 `tests/test_evidence_catalog.py` fails when a pair of the rule pack is in neither table, so a new
-mapping cannot reach the report without a reviewed reason. Reviewed 2026-12-02 (issue 20).
+mapping cannot reach the report without a reviewed reason. Reviewed 2026-12-02 (issue 20); the pairs
+pack 1.8.0 changed, 2026-12-03 (issue 21).
 
 Kept by requirement, then rule, so a reviewer reads every rule that supports one procedure together.
 """
@@ -91,11 +92,36 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-ECS-NO-HOST-PID": "a task's containers do not share the host's process namespace (PidMode host)",
     },
     "3.5.1": {
-        "PCI4-APIGW-CACHE-ENCRYPTED": "a CDE API's cached responses, which may carry PAN, are stored encrypted",
         "PCI4-CARD-DATA-FIELD-ENCRYPTION": "each function marked as holding card data generates or decrypts data"
         " keys only under the vault's encryption context (field-level AES-256-GCM envelope encryption, the method"
         " 3.5.1.a examines) and its keyed-hash key stays in KMS, usable by no other role of the templates, the"
         " control against correlating hashed and truncated PAN that 3.5.1.c examines",
+    },
+    "3.5.1.2": {
+        # 3.5.1.2.a examines where disk- or storage-level encryption is used and that it is not the mechanism
+        # relied on to render PAN unreadable on non-removable media; each rule shows one such use.
+        "PCI4-APIGW-CACHE-ENCRYPTED": "a REST API stage's response cache is encrypted at rest, a storage-level"
+        " use of encryption 3.5.1.2.a lists; it is not the mechanism that renders PAN unreadable",
+        "PCI4-ATHENA-RESULTS-ENCRYPTED": "query results a workgroup writes are encrypted at rest (SSE-KMS or CSE),"
+        " a storage-level use of encryption 3.5.1.2.a lists",
+        "PCI4-DAX-ENCRYPTED": "the DAX cluster's server-side encryption at rest, a storage-level use 3.5.1.2.a lists",
+        "PCI4-DOCDB-ENCRYPTED": "the document cluster's storage encryption, a disk-level use 3.5.1.2.a lists",
+        "PCI4-DYNAMODB-KMS": "the table's server-side encryption under a customer-managed key, a storage-level use"
+        " 3.5.1.2.a lists",
+        "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "every new EBS volume of the region is encrypted, the disk-level"
+        " encryption 3.5.1.2.a examines",
+        "PCI4-EC2-VOLUME-ENCRYPTED": "every EBS volume and block device is encrypted, the disk-level encryption"
+        " 3.5.1.2.a examines",
+        "PCI4-EFS-ENCRYPTED": "the file system is encrypted at rest, a storage-level use 3.5.1.2.a lists",
+        "PCI4-KINESIS-ENCRYPTED": "the stream's server-side encryption under a customer-managed key, a storage-level"
+        " use 3.5.1.2.a lists",
+        "PCI4-NEPTUNE-ENCRYPTED": "the graph cluster's storage encryption, a disk-level use 3.5.1.2.a lists",
+        "PCI4-RDS-STORAGE-ENCRYPTED": "the database's storage encryption, the disk-level encryption 3.5.1.2.a"
+        " examines; the vault's field-level encryption, not it, renders PAN unreadable (3.5.1)",
+        "PCI4-REDSHIFT-KMS": "the warehouse's cluster encryption under a customer-managed key, a disk-level use"
+        " 3.5.1.2.a lists",
+        "PCI4-SQS-ENCRYPTED": "the queue's server-side encryption under a customer-managed key, a storage-level use"
+        " 3.5.1.2.a lists",
     },
     "3.5.1.1": {
         "PCI4-CARD-DATA-FIELD-ENCRYPTION": "the hash of the PAN is a KMS GenerateMac under an HMAC_256 key with"
@@ -122,7 +148,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE": "viewers get the owner's own certificate, not the shared default one",
         "PCI4-CLOUDFRONT-ORIGIN-HTTPS": "CloudFront reaches its origins over HTTPS",
         "PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3": "no origin connection allows SSLv3",
-        "PCI4-CLOUDFRONT-SNI": "the owner's certificate is served by SNI, not from dedicated IP addresses",
         "PCI4-CLOUDFRONT-TLS12-POLICY": "viewer connections negotiate TLS 1.2 or later only",
         "PCI4-CLOUDFRONT-VIEWER-HTTPS": "viewers reach CloudFront over HTTPS only",
         "PCI4-DAX-TLS": "the DAX endpoint encrypts traffic with TLS",
@@ -153,7 +178,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "6.3.3": {
         "PCI4-BEANSTALK-MANAGED-UPDATES": "the platform installs security updates itself",
         "PCI4-DMS-MINOR-UPGRADES": "minor engine versions (security fixes) are installed automatically",
-        "PCI4-ECR-LIFECYCLE-POLICY": "superseded, unpatched container images expire from the repository",
         "PCI4-ECS-FARGATE-LATEST-PLATFORM": "tasks run on the latest Fargate platform version",
         "PCI4-ELASTICACHE-MINOR-UPGRADES": "minor engine versions (security fixes) are installed automatically",
         "PCI4-LAMBDA-SUPPORTED-RUNTIME": "no function runs on a runtime AWS no longer patches",
@@ -250,12 +274,10 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-SECRET-ROTATION": "the database master secret (a system account's password) rotates within 90 days",
     },
     "10.2.1": {
-        "PCI4-APIGW-XRAY": "each request's trace through the REST API and its integrations is recorded",
         "PCI4-CODEBUILD-HARDENED": "build projects log to CloudWatch Logs",
         "PCI4-CONFIG-ALL-RESOURCES": "every resource's configuration changes are recorded",
         "PCI4-DOCDB-AUDIT-LOGS": "the document database's audit log is enabled and exported",
         "PCI4-EC2-CLIENT-VPN-LOGGING": "client VPN connections are logged",
-        "PCI4-EC2-DETAILED-MONITORING": "the instance's one-minute CloudWatch metrics are recorded beside its logs",
         "PCI4-EC2-FLOW-LOGS": "every VPC's traffic, accepted and rejected, is logged",
         "PCI4-ECS-LOG-CONFIGURATION": "every container of a task sends its log somewhere (a log configuration)",
         "PCI4-EKS-ALL-CONTROL-PLANE-LOGS": "all five EKS control-plane logs (audit, authenticator, api...) are on",
@@ -332,6 +354,10 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     },
     "10.7.2": {
         "PCI4-ALARM-ACTIONS": "an alarm on a failed control (trail stopped, key disabled) reaches someone",
+        "PCI4-APIGW-XRAY": "each sampled request's path through the stage to its integrations is traced, how a"
+        " failure an alarm detects in the API tier is located and addressed (10.7.2.b observes the response)",
+        "PCI4-EC2-DETAILED-MONITORING": "the instance's metrics arrive every minute, so an alarm on a failed"
+        " instance running a security control detects it within minutes, not five",
     },
     "11.3.1": {
         "PCI4-ECR-SCAN-ON-PUSH": "container images are scanned for vulnerabilities when pushed",

@@ -8,7 +8,10 @@ rotation success, patch state) or "not applicable to templates" (CloudFormation 
 `CONFIG_PACK_RULES` adds the AWS Config rules of a PCI DSS 4.0 conformance pack that check a property a
 template shows and that no Security Hub control of the standard covers; `AWS_PACK_SYNTH_RULES` those of AWS's
 PCI DSS v4.0 pack that a synth rule checks and the project's pack does not deploy. `WATCHED_AFTER_DEPLOY` names, for
-every rule of the pack, the AWS Config rule that keeps watching its property once deployed.
+every rule of the pack, the AWS Config rule that keeps watching its property once deployed. `aws_requirements`
+gives AWS's own PCI DSS v4 mapping of a Config rule (`aws_pci_dss_v4_managed_pack_mapping.json`, vendored from
+the AWS Config Developer Guide, dated), shown beside this pack's requirements on every Config-rule row, and
+`DEPARTURES` the reviewed reason wherever the two differ.
 
 `python -m pci_rules.crosswalk` rewrites `CROSSWALK.md`; a test holds the committed file to it, fails
 when a control marked applicable has no rule, and holds the README's coverage figure to `coverage()`.
@@ -21,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from pci_rules.rules import RULES
 
@@ -463,6 +467,259 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
         "athena-workgroup-encrypted-at-rest", ("AWS::Athena::WorkGroup",), ("PCI4-ATHENA-RESULTS-ENCRYPTED",)
     ),
 )
+
+# AWS's own PCI DSS v4 mapping of each Config rule (pack 1.8.0, issue 21): `aws_pci_dss_v4_managed_pack_mapping.json`
+# vendors, per rule the crosswalk places, the control IDs of two AWS Config Developer Guide pages exactly as
+# each gives them, or "not found in the stored page": "Payment Card Industry Data Security Standard (PCI DSS)
+# v4", the managed pack PCI-DSS_V4 (its stored copy holds the table's first row only), and "Operational Best
+# Practices for PCI DSS 4.0 (Including global resource types)", the sample pack whose rule names
+# `aws_pci_dss_v4_conformance_pack_rules.json` vendors (its whole table read). Both dated 2026-12-03.
+AWS_MAPPING_FILE = HERE / "aws_pci_dss_v4_managed_pack_mapping.json"
+READ = "read"
+NOT_FOUND = "not found in the stored page"
+MAPPING_SOURCES = ("managed_pack", "sample_pack")
+SOURCE_LABELS = {"managed_pack": "managed pack PCI-DSS_V4", "sample_pack": "sample pack page"}
+
+
+@cache
+def aws_mapping() -> dict[str, dict[str, dict[str, object]]]:
+    """Config rule name -> {"managed_pack" | "sample_pack": {"status": READ | NOT_FOUND, "control_ids": [...]}}.
+
+    Raises KeyError/ValueError (via json) when the vendored file is malformed; tests/test_crosswalk.py holds
+    its schema."""
+    data = json.loads(AWS_MAPPING_FILE.read_text(encoding="utf-8"))
+    return {entry["name"]: {s: entry[s] for s in MAPPING_SOURCES} for entry in data["rules"]}
+
+
+def aws_requirements(config_rule: str) -> tuple[tuple[str, ...], str]:
+    """AWS's PCI DSS v4 control IDs for `config_rule` and the page they were read from (a SOURCE_LABELS key):
+    the managed pack's where its stored page gives them, else the sample pack page's; `((), "")` when neither
+    stored page lists the rule (or the crosswalk does not place it)."""
+    entry = aws_mapping().get(config_rule, {})
+    for source in MAPPING_SOURCES:
+        found = entry.get(source, {})
+        if found.get("status") == READ:
+            return tuple(str(q) for q in cast(list[str], found["control_ids"])), source
+    return (), ""
+
+
+def mapping_read_date() -> str:
+    """The date the vendored mapping's pages were read (ISO 8601)."""
+    return str(json.loads(AWS_MAPPING_FILE.read_text(encoding="utf-8"))["read"])
+
+
+def mapping_counts() -> dict[str, int]:
+    """Per source page, how many of the vendored rules it lists (status READ)."""
+    return {
+        source: sum(1 for entry in aws_mapping().values() if entry[source].get("status") == READ)
+        for source in MAPPING_SOURCES
+    }
+
+
+def rule_requirements(rule_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """The union of the synth rules' PCI DSS v4.0.1 requirements, in the rules' own order."""
+    by_id = {r.id: r for r in RULES}
+    return tuple(dict.fromkeys(q for rule_id in rule_ids for q in by_id[rule_id].requirements))
+
+
+# Where this pack's requirements for a Config-rule row (its synth rules' requirements, and for a row of the
+# project's conformance pack that pack's PciDssV401Requirements too) differ from AWS's mapping of the same
+# Config rule (`aws_pci_dss_v4_managed_pack_mapping.json`), the reviewed reason, keyed by Config rule name.
+# Reviewed 2026-12-03 against the requirement texts (evidence/catalog.py TITLES; the v4.0.1 requirement and
+# applicability notes). Recurring grounds: A1 (multi-tenant service providers) and A3 (designated entities,
+# DESV) apply only to entities of those kinds, which a landing zone does not make its forks; 5.3.4 is the
+# anti-malware solution's own logs; 10.6.3 protects time-synchronization settings; the 10.2.1.x and 10.2.2
+# sub-requirements are the events and details a log captures, which turning a log on does not decide.
+# tests/test_crosswalk.py fails for a difference without a reason here, and for a reason with no difference.
+_A1 = "A1 (multi-tenant service providers only)"
+_A3 = "A3 (designated entities' supplemental validation only)"
+DEPARTURES: dict[str, str] = {
+    "multi-region-cloudtrail-enabled": "10.2.1 is the trail's coverage and 10.2.2 its record contents (the"
+    " project's pack maps the same two); the events of 10.2.1.1-10.2.1.7 are what the trail is told to record"
+    " (PCI4-TRAIL-DATA-EVENTS), 10.3.1 is read access to the log files (bucket and key policies), 10.6.3 time"
+    f" settings and 5.3.4 anti-malware logs, none of them a trail's region scope; {_A1}",
+    "cw-loggroup-retention-period-check": "10.5.1 (12 months' retention) is AWS's and ours; the rule's KMS half"
+    " adds 10.3.2 (logs protected from modification). 3.2.1 and 3.3.x limit how long account data and SAD are"
+    " kept, and a log group keeps neither by design; 5.3.4 is the anti-malware solution's own logs",
+    "netfw-logging-enabled": "PCI4-NETWORK-FIREWALL-POSTURE checks the egress firewall's whole posture, so it"
+    " cites 1.3.2, 1.4.1 and 1.5.1 besides the logging's 10.2.1 (the project's pack: 1.3.2, 10.2.1). The"
+    " 10.2.1.x events and 10.2.2 details are the firewall log's fixed format, 10.3.1 is access to the log files,"
+    f" 10.6.3 time settings, 5.3.4 anti-malware logs; {_A1}",
+    "api-gw-cache-enabled-and-encrypted": "cache encryption is storage-level, 3.5.1.2's subject; it does not"
+    " render a cached PAN unreadable to callers (3.5.1), and a response cache holds no authentication factors"
+    " (8.3.2; the API's authorizer tokens are not cached by this setting)",
+    "api-gw-endpoint-type-check": "1.4.1 (NSCs between trusted and untrusted networks) is what a regional or"
+    " private endpoint gives: the owner's own WAF or VPC endpoint in front. 1.2.8 is NSC configuration files;"
+    " 1.3.1, 1.3.2, 1.4.2, 1.4.4 and 1.5.1 are the security groups, NACLs and routes the network rules check,"
+    f" not the endpoint type; {_A1}",
+    "api-gw-xray-enabled": "a trace is not an audit log, so 10.2.x, 10.3.1, 10.4.x and 10.6.3 (the logs, their"
+    " review and time) are not cited; 10.7.2 is: the trace locates a failing API tier once an alarm detects it."
+    f" 10.7.1 is the service-provider form of 10.7.2; 5.3.4 anti-malware logs; {_A1}; {_A3}",
+    "cloudfront-custom-ssl-certificate": "the owner's certificate on the viewer connection is 4.2.1 (strong"
+    " cryptography in transmission). It is not an NSC (1.2, 1.3, 1.4, 1.5), not stored-data encryption or its"
+    " keys (3.5, 3.6, 3.7 protect stored account data) and not the inventory of trusted certificates (4.2.1.1,"
+    f" kept by the entity); {_A1}",
+    "cloudfront-origin-access-identity-enabled": "an S3 origin reachable only through the distribution (OAC"
+    " or OAI) keeps the bucket from direct access from the internet, 1.4.4; 10.3.4 is change detection on"
+    " audit logs, and the origin bucket holds content, not logs",
+    "cloudfront-s3-origin-access-control-enabled": "origin access control makes the bucket answer only the"
+    " distribution's signed requests, 1.4.4 (no direct access from untrusted networks); 10.3.4 is change"
+    " detection on audit logs, and a content origin is not a log store",
+    "cloudfront-security-policy-check": "1.2.5 is AWS's and ours; the minimum viewer TLS version is also 4.2.1,"
+    " strong cryptography for PAN over the internet. 2.2.5 governs insecure protocols that remain (their"
+    " justification and added protection); this rule leaves none to justify",
+    "cloudfront-sni-enabled": "1.2.5 is AWS's and ours (no dedicated-IP endpoint admitting clients without SNI)."
+    " 2.2.5 governs insecure services or protocols that remain, with a justification; SNI-only serving is not"
+    " an insecure protocol and removes the legacy path instead",
+    "codebuild-project-artifact-encryption": "build artifacts are the pipeline's templates and bundles, not"
+    " stored PAN (3.5.1) nor authentication factors (8.3.2); that artifact encryption is not switched off is a"
+    " security parameter of the build service, 2.2.6",
+    "codedeploy-lambda-allatonce-traffic-shift-disabled": "6.5.5 forbids live PANs in pre-production and 6.5.6"
+    " removes test data and accounts before production; neither concerns how traffic shifts to a new version."
+    " A gradual shift with rollback is part of the change procedure for production components, 6.5.1",
+    "ec2-client-vpn-not-authorize-all": "an authorization rule granting every client access to a network is"
+    " access control by need to know, 7.2.1, on top of the VPN's network path; the NSC requirements (1.2, 1.3,"
+    f" 1.4, 1.5) are the security groups and NACLs the client VPN reaches through; {_A1}",
+    "ec2-instance-detailed-monitoring-enabled": "one-minute metrics are not audit logs (10.2.1.1) nor their"
+    " review (10.4.x) or time settings (10.6.3); they let an alarm detect a failed instance within minutes,"
+    f" 10.7.2, whose service-provider form is 10.7.1; {_A3}",
+    "ec2-instance-profile-attached": "an instance profile gives the instance role credentials instead of keys"
+    " in scripts or files, 8.6.2. What the role may do is 7.2 and 7.3 (the IAM rules check policies); 8.2.7"
+    " (third-party remote access), 8.2.8 (session idle timeout) and 8.3.4 (lockout) concern user sessions",
+    "ec2-no-amazon-key-pair": "a shared EC2 key pair is a shared credential, 8.2.2; 8.2.1 (unique IDs), 8.2.4"
+    " and 8.2.5 (adding and removing user IDs) and 8.3.11 (individual tokens) are user-account processes the"
+    " key pair's absence does not show",
+    "ec2-transit-gateway-auto-vpc-attach-disabled": "no attachment accepted unreviewed keeps an unreviewed route"
+    " from reaching the CDE, 1.3.1; 1.2.8 (NSC configuration files), 1.3.2 (outbound), 1.4.2 and 1.5.1 are"
+    f" enforced by the groups, NACLs and egress firewall, not by attachment acceptance; {_A1}",
+    "ecr-private-lifecycle-policy-configured": "3.2.1 (a retention and disposal rule) is AWS's and ours; 3.3.x"
+    " forbids storing SAD after authorization, which a retention rule does not prevent, and 10.5.1 retains audit"
+    " logs, which an image repository is not (its lifecycle policy deletes, the opposite)",
+    "ecs-task-definition-log-configuration": "a container log configuration turns the task's logs on, 10.2.1;"
+    " the events and details (10.2.1.x, 10.2.2) are the application's, access to the logs is 10.3.1, 10.6.3"
+    f" time settings, 5.3.4 anti-malware logs; {_A1}",
+    "ecs-task-definition-pid-mode-check": "sharing the host's process namespace is a security parameter of the"
+    " task (2.2.6); 1.4.5 limits disclosure of internal IP addresses and routing, which PidMode does not touch",
+    "eks-cluster-logging-enabled": "all five control-plane logs on is 10.2.1; the events and details they record"
+    " (10.2.1.x, 10.2.2) are EKS's fixed formats, 10.3.1 read access to the log group, 10.6.3 time settings,"
+    f" 5.3.4 anti-malware logs; {_A1}",
+    "eks-secrets-encrypted": "3.5.1 is AWS's and Security Hub EKS.3's (the evidence does not cite it:"
+    " Kubernetes secrets hold no PAN); 8.3.2 would need the secrets to be authentication factors, which the"
+    " templates cannot show",
+    "dax-encryption-enabled": "DAX encryption at rest is storage-level, 3.5.1.2's subject; it leaves cached items"
+    " readable to the cluster's clients, so it is not 3.5.1, and a cache of table items holds no authentication"
+    " factors by design (8.3.2)",
+    "docdb-cluster-encrypted": "DocumentDB storage encryption is disk-level, 3.5.1.2's subject, not the 3.5.1"
+    " mechanism; 8.3.2 would need the collections to hold authentication factors, which the templates cannot"
+    " show",
+    "dynamodb-pitr-enabled": "point-in-time recovery is the restore path the incident response plan's data"
+    " backup processes use, 12.10.1. It lengthens retention, so 3.2.1 (keep data to a minimum) and 3.3.x (no"
+    " SAD after authorization) are not served; 10.3.3 and 10.5.1 concern audit logs, which a table is not here",
+    "dynamodb-table-encrypted-kms": "server-side encryption under a customer key is storage-level, 3.5.1.2's"
+    " subject: items are served decrypted to any reader with table access, so not 3.5.1; authentication factors"
+    " (8.3.2) are not what a table is checked for",
+    "dynamodb-table-encryption-enabled": "the table's SSE status (KMS) is storage-level encryption, 3.5.1.2's"
+    " subject, and renders nothing unreadable to the table's readers (3.5.1); whether the items are"
+    " authentication factors (8.3.2) is not in the table's settings",
+    "elasticache-redis-cluster-automatic-backup-check": "snapshots with a retention are the recovery the plan's"
+    " data backup processes rely on, 12.10.1; 10.3.3 backs up audit logs to a central store, and a cache is"
+    " not a log store",
+    "kinesis-stream-encrypted": "stream encryption under a customer key is storage-level, 3.5.1.2's subject;"
+    " consumers read records decrypted, so not 3.5.1; records as authentication factors (8.3.2) are not"
+    " visible in the stream's settings",
+    "mq-cloudwatch-audit-logging-enabled": "the broker's audit log on is 10.2.1 and its delivery to CloudWatch"
+    " Logs, a central store, 10.3.3 (as Security Hub MQ.2's rule cites); 10.2.1.x and 10.2.2 are the log's"
+    f" fixed events and fields, 10.3.1 access to it, 10.6.3 time, 5.3.4 anti-malware logs; {_A1}",
+    "neptune-cluster-backup-retention-check": "a backup retention of at least seven days is the recovery the"
+    " plan's data backup processes rely on, 12.10.1; 10.3.3 concerns audit log backups, and a graph database"
+    " is not a log store",
+    "neptune-cluster-encrypted": "Neptune storage encryption is disk-level, 3.5.1.2's subject, not the 3.5.1"
+    " mechanism; 8.3.2 would need the graph to hold authentication factors",
+    "redshift-backup-enabled": "automated snapshots within 1-35 days are the recovery the plan's data backup"
+    " processes rely on, 12.10.1; 10.3.3 is the prompt backup of audit logs, which a warehouse is not",
+    "redshift-cluster-kms-enabled": "cluster encryption under a customer key is disk-level, 3.5.1.2's subject,"
+    " not 3.5.1 (queries return plaintext); whether the warehouse holds authentication factors (8.3.2) is not"
+    " in its settings",
+    "redshift-enhanced-vpc-routing-enabled": "COPY and UNLOAD traffic kept in the VPC is restricted by the"
+    " VPC's egress controls, 1.3.2; inbound restriction (1.3.1) and NSCs between networks (1.4.1, 1.4.2, 1.4.4)"
+    " are the security groups and public-access setting other rules check",
+    "backup-recovery-point-manual-deletion-disabled": "a vault policy denying recovery-point deletion protects"
+    " the backups the plan's data backup processes need, 12.10.1. It is not access assignment (7.2, 7.3), user"
+    " authentication (8.2, 8.3), disk encryption key access (3.5.1.3) or audit log protection (10.3.2: the"
+    f" vaults hold database backups); {_A1}; {_A3}",
+    "sns-topic-message-delivery-notification-enabled": "delivery-status logs of a topic are logs of a system"
+    " component reviewed periodically, 10.4.2; they are not the security events of 10.4.1, nor 10.2.1.1's access"
+    " to cardholder data, 10.6.3's time, 10.7's control failures, 11.5 or 11.6's change detection or 12.10's"
+    f" plan; {_A3}",
+    "neptune-cluster-iam-database-authentication": "IAM database authentication authenticates every connection"
+    " (8.3.1) and removes the application account's static password (8.6.3); access assignment (7.2, 7.3),"
+    " 8.2.7, 8.2.8 (remote access, idle sessions) and 8.3.4 (lockout) are user-session controls it does not"
+    " set",
+    "neptune-cluster-snapshot-encrypted": "a snapshot of an encrypted cluster is encrypted alike, disk-level,"
+    " 3.5.1.2's subject, not 3.5.1; 8.3.2 would need the graph to hold authentication factors",
+    "athena-workgroup-encrypted-at-rest": "result encryption (SSE-KMS or CSE-KMS) is storage-level, 3.5.1.2's"
+    " subject; results are returned decrypted to the workgroup's users (not 3.5.1) and query results are not"
+    " authentication factors (8.3.2)",
+    "acm-pca-root-ca-disabled": "a disabled root, the subordinate issuing, keeps the trust anchor of the TLS"
+    " certificates out of use, 4.2.1's strong cryptography in transmission. 3.5, 3.6 and 3.7 protect keys of"
+    " stored account data, which a TLS CA is not; 4.2.1.1 is the entity's inventory of trusted keys and"
+    " certificates",
+    "appsync-associated-with-waf": "a web ACL in front of a GraphQL API is 6.4.2's automated technical solution"
+    " (6.4.1 is superseded by it from 31 March 2025); the NSC requirements 1.2, 1.3, 1.4, 1.5 are the network"
+    f" controls, which AppSync has none of; {_A1}",
+    "cloudtrail-security-trail-enabled": "the pack checks the security-trail properties one by one: multi-region"
+    " and logging (10.2.1, 10.2.2), validation (10.3.4), KMS (10.3.2; 3.5.1 as Security Hub CloudTrail.2 cites,"
+    " excluded from the evidence); 10.3.3 and 10.5.1 are the archive's (PCI4-TRAIL-ARCHIVE-OBJECT-LOCK, -CLOUDWATCH),"
+    f" 5.3.4 anti-malware logs; {_A1}",
+    "cloudwatch-alarm-action-check": "an alarm with an action reaches someone, so an automated review raises its"
+    " finding (10.4.1.1) and a failed control is alerted (10.7.2). It is not a log (10.2.1.1), a daily or"
+    " periodic manual review (10.4.1, 10.4.2, 10.4.3), time (10.6.3), 10.7.1 (service providers), change"
+    f" detection (11.5, 11.6) or the plan (12.10); {_A3}",
+    "db-instance-backup-enabled": "seven days of automated backups are the recovery the plan's data backup"
+    " processes rely on, 12.10.1; 10.3.3 backs up audit logs, and the vault database is not a log store",
+    "eks-cluster-oldest-supported-version": "a cluster on a version about to leave standard support is flagged"
+    " for the yearly review of technologies in use, 12.3.4; 6.3.3 is installing security updates, which a"
+    " version in support makes possible but this check does not show",
+    "elb-acm-certificate-required": "an ACM certificate on a Classic Load Balancer listener is 4.2.1. It is not"
+    " an NSC (1.2, 1.3, 1.4, 1.5), 2.2.7 (administrative access), stored-data keys (3.5, 3.6, 3.7), 4.2.1.1"
+    f" (the entity's inventory) or authentication factors (8.3.2); {_A1}",
+    "netfw-policy-default-action-fragment-packets": "the pack checks the firewall's whole posture (stateful"
+    " default drop and alert, logging: 1.3.2, 1.4.1, 1.5.1, 10.2.1). 1.2.8 (configuration files), 1.3.1 and"
+    " 1.4.2 (inbound: the firewall filters egress only) and 1.4.3 (anti-spoofing, done by security groups and"
+    f" NACLs) are not what the egress firewall's fragment action shows; {_A1}",
+    "netfw-policy-default-action-full-packets": "the default stateless action forwarding to the stateful"
+    " engine is part of the egress posture that restricts outbound traffic (1.3.2, 1.4.1, 1.5.1) and logs it"
+    " (10.2.1); 1.4.3 is anti-spoofing, which the security groups and NACLs do",
+    "rds-cluster-iam-authentication-enabled": "IAM authentication on every MySQL/PostgreSQL cluster"
+    " authenticates each connection (8.3.1) without a static application password (8.6.3); 7.2 and 7.3 are the"
+    " IAM policies the IAM rules check; 8.2.7, 8.2.8 and 8.3.4 are user-session controls",
+    "rds-instance-iam-authentication-enabled": "IAM authentication on a stand-alone instance authenticates each"
+    " connection (8.3.1) and retires the static application password (8.6.3); access assignment (7.2, 7.3),"
+    " remote access and idle sessions (8.2.7, 8.2.8) and lockout (8.3.4) are not this setting",
+    "s3-account-level-public-access-blocks": "PCI4-ACCOUNT-GUARD-VALUES checks every account guard the app sets"
+    " by SDK call, so it also cites the password policy's 2.2.1 and 8.3.x/8.6.3; for Block Public Access it"
+    " cites 1.4.4. The NSCs of 1.2, 1.3, 1.4 and 1.5, 3.5.1.3 and 10.3.2 (log buckets have their own block,"
+    f" PCI4-S3-PUBLIC-ACCESS-BLOCK) are not the account setting's; {_A1}; {_A3}",
+    "s3-bucket-versioning-enabled": "10.3.4 is AWS's and ours; PCI4-S3-VERSIONING also cites 10.5.1 because log"
+    " buckets keep overwritten and deleted objects' earlier versions for the retention period",
+    "service-catalog-shared-within-organization": "sharing a portfolio with the organization rather than single"
+    " accounts limits who may launch its products, 7.2.1; 12.4.2.1 documents a service provider's quarterly"
+    " reviews, which a share type does not",
+    "waf-global-rule-not-empty": "a WAF Classic rule with predicates is part of 6.4.2's automated technical"
+    " solution (6.4.1 is superseded by it from 31 March 2025); the NSCs of 1.2, 1.3, 1.4 and 1.5 are network"
+    f" controls, which a WAF rule's content is not; {_A1}",
+    "waf-global-webacl-not-empty": "a WAF Classic web ACL with rules is 6.4.2's automated technical solution"
+    " (6.4.1, superseded by it from 31 March 2025, is not cited); the NSCs of 1.2, 1.3, 1.4 and 1.5 are the"
+    f" network controls, not the web ACL's rule list; {_A1}",
+    "wafv2-rulegroup-logging-enabled": "PCI4-WAF-RULE-GROUP-CONTENT checks rule groups' rules and metrics"
+    " together, as part of 6.4.2's solution; a rule group's CloudWatch metrics are not audit logs (10.2.1.1), a"
+    f" log review (10.4.x), time (10.6.3) or a control-failure alert (10.7); {_A3}",
+    "wafv2-rulegroup-not-empty": "a rule group with rules is part of 6.4.2's automated technical solution;"
+    " 6.4.1 is superseded by 6.4.2 from 31 March 2025 (its applicability notes), so only 6.4.2 is cited",
+    "wafv2-webacl-not-empty": "a web ACL with the promised managed groups in block mode is 6.4.2; 6.4.1 (review"
+    " or a solution, superseded by 6.4.2 from 31 March 2025) is not cited for a check that requires the solution",
+}
+
 AWS_PACK_WATCHER = "(AWS's PCI DSS v4.0 pack)"
 
 NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the synth rule is the control"
@@ -955,6 +1212,17 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _aws_cell(config_rule: str) -> str:
+    ids, source = aws_requirements(config_rule)
+    return f"{', '.join(ids)} ({SOURCE_LABELS[source]})" if ids else "not on either stored page"
+
+
+def _mapping_cells(config_rule: str, rule_ids: tuple[str, ...]) -> str:
+    """The row's cells for this pack's requirements, AWS's mapping and the reviewed departure."""
+    ours = ", ".join(rule_requirements(rule_ids)) or "-"
+    return f" {ours} | {_cell(_aws_cell(config_rule))} | {_cell(DEPARTURES.get(config_rule, '-'))} |"
+
+
 def render() -> str:
     meta = source()
     lines = [
@@ -969,6 +1237,14 @@ def render() -> str:
         f"({len(controls())} controls in the standard; the rest need the live account or have no template property).",
         f"- {unverified()} of the {len(controls())} controls are marked `*`: their details are not yet verified"
         " against the control's page.",
+        f"- AWS's mapping of each Config rule (`{AWS_MAPPING_FILE.name}`, read {mapping_read_date()}): the control IDs"
+        " of the AWS Config Developer Guide pages 'Payment Card Industry Data Security Standard (PCI DSS) v4'"
+        " (the managed pack PCI-DSS_V4; its stored copy holds the table's first row only) and 'Operational Best"
+        " Practices for PCI DSS 4.0 (Including global resource types)' (the sample pack, whole table), as each"
+        f" gives them. {mapping_counts()['sample_pack']} of the {len(aws_mapping())} Config rules the crosswalk"
+        f" places are on the sample pack page, {mapping_counts()['managed_pack']} on the stored managed-pack page."
+        f" Where this pack's requirements differ from AWS's, the reason is given ({len(DEPARTURES)} rows,"
+        " `crosswalk.DEPARTURES`).",
         "",
         "## Controls",
         "",
@@ -1002,11 +1278,13 @@ def render() -> str:
         "",
         "## AWS Config conformance-pack rules no control covers",
         "",
-        "| AWS Config rule | Resource type | Synth rule |",
-        "|---|---|---|",
+        "| AWS Config rule | Resource type | Synth rule | PCI DSS v4.0.1 (this pack) | AWS's mapping"
+        " | Why they differ |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)} |"
+        + _mapping_cells(e.name, e.rules)
         for e in CONFIG_PACK_RULES
     ]
     kinds = {kind: sum(1 for d in AWS_PACK_REVIEWED if d.kind == kind) for kind in DECISION_KINDS}
@@ -1020,12 +1298,13 @@ def render() -> str:
         f" {kinds[NOT_APPLICABLE]} not applicable to templates, {kinds[PARAMETERISED]} parameterised;"
         f" {len(AWS_PACK_AWAITING_REVIEW)} still awaiting review (`crosswalk.AWS_PACK_AWAITING_REVIEW`).",
         "",
-        "| AWS Config rule | Decision | Synth rule | Reason | AWS pages |",
-        "|---|---|---|---|---|",
+        "| AWS Config rule | Decision | Synth rule | Reason | AWS pages | PCI DSS v4.0.1 (this pack) | AWS's mapping"
+        " | Why they differ |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {d.name} | {'synth rule' if d.kind == RULE else d.kind} | {', '.join(f'`{r}`' for r in d.rules)} |"
-        f" {_cell(d.reason)} | {_cell(d.pages)} |"
+        f" {_cell(d.reason)} | {_cell(d.pages)} |" + _mapping_cells(d.name, d.rules)
         for d in sorted(AWS_PACK_REVIEWED, key=lambda d: d.name)
     ]
     lines += [
@@ -1037,13 +1316,15 @@ def render() -> str:
         " watches them after deploy (`audit.conformance_packs.aws_managed: PCI-DSS_V4`, whose rules vary by region,"
         " or `aws_sample_s3_uri`, the sample template this list is vendored from).",
         "",
-        "| AWS Config rule | Resource type | Synth rule |",
-        "|---|---|---|",
+        "| AWS Config rule | Resource type | Synth rule | PCI DSS v4.0.1 (this pack) | AWS's mapping"
+        " | Why they differ |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {e.name} | {', '.join(e.resource_types)} | {', '.join(f'`{r}`' for r in e.rules)}"
         + (f" ({_cell(e.note)})" if e.note else "")
         + " |"
+        + _mapping_cells(e.name, e.rules)
         for e in AWS_PACK_SYNTH_RULES
     ]
     lines += [

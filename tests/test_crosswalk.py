@@ -6,7 +6,10 @@ import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pci_rules import crosswalk
 from pci_rules.rules import RULES
@@ -260,3 +263,202 @@ def test_the_crosswalk_counts_the_reviewed_decisions_by_kind() -> None:
     if waiting:
         assert f"and {waiting} of its rules with no scoped resource type" in readme
     print(f"AWS pack reviewed: {kinds}; awaiting {len(crosswalk.AWS_PACK_AWAITING_REVIEW)}")
+
+
+# --- AWS's own per-rule mapping (issue 21 part A) -----------------------------------------------------------
+
+_ID = re.compile(r"^(A[1-3]|[1-9]|1[0-2])(\.\d{1,2}){1,3}$")
+
+
+def _mapping_document() -> dict[str, object]:
+    return cast(dict[str, object], json.loads(crosswalk.AWS_MAPPING_FILE.read_text(encoding="utf-8")))
+
+
+def _known_ids() -> set[str]:
+    lines = (ROOT / "evidence" / "pci_dss_v4_0_1_ids.txt").read_text(encoding="utf-8").splitlines()
+    return {line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()}
+
+
+def _section(requirement: str) -> str:
+    return ".".join(requirement.split(".")[:2])
+
+
+def test_the_aws_mapping_is_vendored_with_its_pages_date_and_a_status_per_rule() -> None:
+    data = _mapping_document()
+    assert data["read"] == "2026-12-03"
+    sources = cast(dict[str, dict[str, str]], data["sources"])
+    assert set(sources) == set(crosswalk.MAPPING_SOURCES)
+    managed = sources["managed_pack"]
+    assert managed["url"] == "https://docs.aws.amazon.com/config/latest/developerguide/managed-cpack-pci-dss-v4.html"
+    assert managed["source_identifier"] == "PCI-DSS_V4"
+    assert "including-global-resourcetypes.yaml" in sources["sample_pack"]["template"]
+    for page in sources.values():
+        assert page["title"]
+        assert page["guide"] == "AWS Config Developer Guide"
+        assert page["stored_copy"]
+    entries = cast(list[dict[str, Any]], data["rules"])
+    names = [cast(str, e["name"]) for e in entries]
+    assert names == sorted(set(names)), "one entry a rule, sorted"
+    for entry in entries:
+        assert set(entry) == {"name", *crosswalk.MAPPING_SOURCES}, entry["name"]
+        for source in crosswalk.MAPPING_SOURCES:
+            found = entry[source]
+            assert found["status"] in (crosswalk.READ, crosswalk.NOT_FOUND), (entry["name"], source)
+            if found["status"] == crosswalk.READ:
+                ids = cast(list[str], found["control_ids"])
+                assert ids, (entry["name"], source)
+                assert len(ids) == len(set(ids)), (entry["name"], source)
+            else:
+                assert "control_ids" not in found, (entry["name"], source)
+    # Never an invented mapping: the managed pack's stored copy holds its first row only.
+    read_managed = [e["name"] for e in entries if e["managed_pack"]["status"] == crosswalk.READ]
+    assert read_managed == ["access-keys-rotated"]
+    assert crosswalk.aws_requirements("access-keys-rotated") == (("8.3.9",), "managed_pack")
+    # The README's example: the two pages differ on that row (the sample page gives five IDs).
+    sample = next(e for e in entries if e["name"] == "access-keys-rotated")["sample_pack"]["control_ids"]
+    assert sample == ["8.3.5", "8.3.7", "8.3.9", "8.3.10.1", "8.6.3"]
+
+
+def test_every_requirement_aws_maps_is_a_v4_0_1_requirement_the_project_knows() -> None:
+    """An ID is known when evidence/pci_dss_v4_0_1_ids.txt lists it, or when its principal requirement (1-12,
+    or appendix A1/A3) is the standard's and its section's title is the one AWS's page gives it (vendored beside
+    the IDs). A mistyped ID (3.6.4, v3.2.1's) or one in a section the page does not have fails."""
+    data = _mapping_document()
+    titles = cast(dict[str, dict[str, str]], data["sections"])["titles"]
+    from evidence.catalog import PRINCIPAL_TITLES
+
+    known = _known_ids()
+    by_section_only = set()
+    for entry in cast(list[dict[str, Any]], data["rules"]):
+        for source in crosswalk.MAPPING_SOURCES:
+            for requirement in cast(list[str], entry[source].get("control_ids", [])):
+                assert _ID.fullmatch(requirement), (entry["name"], requirement)
+                principal = requirement.split(".")[0]
+                assert principal in PRINCIPAL_TITLES or principal in ("A1", "A3"), requirement
+                assert _section(requirement) in titles, requirement
+                if requirement not in known:
+                    by_section_only.add(requirement)
+    assert all(title.endswith(".") and len(title) > 20 for title in titles.values())
+    # The sections AWS's page maps to exist in the standard; the IDs the project itself cites are all in the
+    # project's list (test_evidence_catalog); these are AWS's only.
+    assert "3.6.4" not in by_section_only
+    assert len(by_section_only) == 53, sorted(by_section_only)
+
+
+def test_every_config_rule_the_crosswalk_places_has_aws_s_mapping_or_says_it_is_not_on_the_pages() -> None:
+    mapping = crosswalk.aws_mapping()
+    placed = {e.name for e in crosswalk.CONFIG_PACK_RULES} | {e.name for e in crosswalk.AWS_PACK_SYNTH_RULES}
+    placed |= {d.name for d in crosswalk.AWS_PACK_REVIEWED}
+    vendored = {r["name"] for r in crosswalk.aws_pack_rules()}
+    assert placed | vendored == set(mapping)
+    on_sample = {n for n, e in mapping.items() if e["sample_pack"]["status"] == crosswalk.READ}
+    # The sample pack page maps every rule of the template vendored from it, and none of the project pack's own.
+    assert on_sample == vendored
+    assert crosswalk.mapping_counts() == {"managed_pack": 1, "sample_pack": len(vendored)}
+
+
+def _project_pack_requirements() -> dict[str, set[str]]:
+    pack = json.loads((ROOT / "compliance/conformance/pci-dss-v4.json").read_text(encoding="utf-8"))
+    return {
+        body["Properties"]["ConfigRuleName"].removeprefix("pci-dss-v4-"): set(
+            (body.get("Metadata") or {}).get("PciDssV401Requirements") or ()
+        )
+        for body in pack["Resources"].values()
+    }
+
+
+def _rows() -> list[tuple[str, tuple[str, ...]]]:
+    rows = [(e.name, e.rules) for e in crosswalk.CONFIG_PACK_RULES]
+    rows += [(e.name, e.rules) for e in crosswalk.AWS_PACK_SYNTH_RULES]
+    rows += [(d.name, d.rules) for d in crosswalk.AWS_PACK_REVIEWED if d.rules]
+    return rows
+
+
+def _named(requirement: str, reason: str) -> bool:
+    """The reason names the requirement: itself, a parent (10.2.1 for 10.2.1.3; A1 for the whole appendix),
+    its section, an `x.y.x` wildcard, or a range `a.b-a.d` / `a.b.c-a.b.e` that spans it."""
+    tokens = re.findall(r"\bA[1-3](?:\.(?:\d+|x))*|\d+(?:\.(?:\d+|x))+", reason)
+    for token in tokens:
+        if token.endswith(".x") and requirement.startswith(token[:-1]):
+            return True
+        if requirement == token or requirement.startswith(token + ".") or _section(requirement) == token:
+            return True
+    for low, high in re.findall(r"(A?\d+(?:\.\d+)+)-(A?\d+(?:\.\d+)+)", reason):
+        head, last = low.rsplit(".", 1)
+        if high.rsplit(".", 1)[0] == head:
+            for k in range(int(last), int(high.rsplit(".", 1)[1]) + 1):
+                if requirement == f"{head}.{k}" or requirement.startswith(f"{head}.{k}."):
+                    return True
+    return False
+
+
+def test_every_difference_from_aws_s_mapping_has_a_specific_reviewed_reason() -> None:
+    """Where a Config-rule row's synth-rule requirements, or the project pack's mapping of the same Config rule,
+    differ from AWS's, crosswalk.DEPARTURES gives the reason; it names every requirement the two differ on,
+    is the row's own (no two alike), and no reason stands where nothing differs."""
+    project = _project_pack_requirements()
+    differing: dict[str, set[str]] = {}
+    for name, rule_ids in _rows():
+        aws, _ = crosswalk.aws_requirements(name)
+        if not aws:
+            continue
+        ours = set(crosswalk.rule_requirements(rule_ids))
+        theirs = set(aws)
+        diff = (ours ^ theirs) | (project.get(name, theirs) ^ theirs)
+        if diff:
+            differing[name] = diff
+    assert sorted(set(differing) - set(crosswalk.DEPARTURES)) == [], "differences without a reviewed reason"
+    assert sorted(set(crosswalk.DEPARTURES) - set(differing)) == [], "reasons where nothing differs"
+    reasons = list(crosswalk.DEPARTURES.values())
+    assert len(set(reasons)) == len(reasons)
+    for name, diff in differing.items():
+        reason = crosswalk.DEPARTURES[name]
+        assert len(reason) >= 120, name
+        unnamed = sorted(q for q in diff if not _named(q, reason))
+        assert not unnamed, f"{name}: the reason does not name {unnamed}"
+
+
+def test_the_named_check_accepts_parents_sections_wildcards_and_ranges_only() -> None:
+    assert _named("10.2.1.3", "the events of 10.2.1.1-10.2.1.7")
+    assert _named("1.3.1", "the NSCs of 1.2-1.5")
+    assert _named("8.3.10.1", "the password policy's 8.3.x")
+    assert _named("A1.1.3", "A1 (multi-tenant service providers only)")
+    assert not _named("11.3.1", "only 1.3 here")
+    assert not _named("1.3.1", "10.3.1 and 11.3")
+    assert not _named("10.2.1.3", "10.2.1.4-10.2.1.7")
+
+
+def test_the_crosswalk_shows_aws_s_mapping_beside_ours_on_every_config_rule_row() -> None:
+    text = crosswalk.CROSSWALK_FILE.read_text(encoding="utf-8")
+    for name, rule_ids in _rows():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        aws, source = crosswalk.aws_requirements(name)
+        cell = f"{', '.join(aws)} ({crosswalk.SOURCE_LABELS[source]})" if aws else "not on either stored page"
+        assert f"| {cell} |" in row, name
+        assert f"| {', '.join(crosswalk.rule_requirements(rule_ids))} |" in row, name
+    # The QSA reader's examples (r21): AWS maps these three to 1.2.8 and 1.2.5; the pack's reasons say why it
+    # cites 1.4.1 for the endpoint type and 1.2.5 with 4.2.1 for the viewer policy.
+    assert "1.2.8" in crosswalk.aws_requirements("api-gw-endpoint-type-check")[0]
+    assert "1.2.5" in crosswalk.aws_requirements("cloudfront-sni-enabled")[0]
+    assert "1.2.5" in crosswalk.aws_requirements("cloudfront-security-policy-check")[0]
+
+
+def test_readme_states_the_mapping_figures_the_crosswalk_computes() -> None:
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    only_project = len(crosswalk.aws_mapping()) - crosswalk.mapping_counts()["sample_pack"]
+    assert f"each of the {len(crosswalk.DEPARTURES)} rows where they differ" in readme
+    assert f"The {only_project} Config rules only the project's pack holds are on neither page" in readme
+    assert "not vendored yet" not in readme
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=12), min_size=3, max_size=4).map(lambda p: ".".join(map(str, p))),
+    st.text(alphabet="abcdefgh ,;()", max_size=40),
+)
+def test_a_requirement_is_named_by_itself_and_never_by_unrelated_prose(requirement: str, prose: str) -> None:
+    assert _named(requirement, f"{prose} {requirement} {prose}")
+    assert not _named(requirement, prose)
+    # A sibling in another section does not name it.
+    other = "13." + requirement.split(".", 1)[1]
+    assert not _named(requirement, f"{prose} {other}")

@@ -109,3 +109,58 @@ def test_a_lambda_deployment_group_without_a_configuration_takes_all_at_once() -
     assert _failures("PCI4-CODEDEPLOY-LAMBDA-GRADUAL", resources) == [
         "Group: CodeDeployDefault.LambdaAllAtOnce shifts all traffic at once"
     ]
+
+
+# Pack 1.8.0 (issue 21 part A, QSA reader r21): the citations moved to what each property serves. A rule
+# drifting back to the questioned requirement fails here; crosswalk.DEPARTURES says why AWS's differs.
+_BY_ID = {r.id: r for r in RULES}
+_STORAGE_ENCRYPTION = (
+    "PCI4-DAX-ENCRYPTED",
+    "PCI4-DOCDB-ENCRYPTED",
+    "PCI4-DYNAMODB-KMS",
+    "PCI4-KINESIS-ENCRYPTED",
+    "PCI4-NEPTUNE-ENCRYPTED",
+    "PCI4-REDSHIFT-KMS",
+    "PCI4-ATHENA-RESULTS-ENCRYPTED",
+    "PCI4-SQS-ENCRYPTED",
+    "PCI4-EFS-ENCRYPTED",
+    "PCI4-APIGW-CACHE-ENCRYPTED",
+    "PCI4-EC2-VOLUME-ENCRYPTED",
+    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION",
+    "PCI4-RDS-STORAGE-ENCRYPTED",
+)
+_BACKUPS = (
+    "PCI4-DYNAMODB-PITR",
+    "PCI4-ELASTICACHE-BACKUPS",
+    "PCI4-NEPTUNE-BACKUP-RETENTION",
+    "PCI4-REDSHIFT-BACKUPS",
+    "PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
+    "PCI4-RDS-BACKUPS",
+)
+
+
+@pytest.mark.parametrize("rule_id", _STORAGE_ENCRYPTION)
+def test_storage_level_encryption_cites_3_5_1_2_not_3_5_1(rule_id: str) -> None:
+    assert _BY_ID[rule_id].requirements == ("3.5.1.2",)
+
+
+@pytest.mark.parametrize("rule_id", _BACKUPS)
+def test_backups_cite_the_incident_response_plan_s_backup_processes_only(rule_id: str) -> None:
+    assert _BY_ID[rule_id].requirements == ("12.10.1",)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "requirements"),
+    [
+        ("PCI4-APIGW-XRAY", ("10.7.2",)),
+        ("PCI4-EC2-DETAILED-MONITORING", ("10.7.2",)),
+        ("PCI4-ECR-LIFECYCLE-POLICY", ("3.2.1",)),
+        ("PCI4-CLOUDFRONT-SNI", ("1.2.5",)),
+        ("PCI4-CLOUDFRONT-TLS12-POLICY", ("1.2.5", "4.2.1")),
+        ("PCI4-APIGW-ENDPOINT-TYPE", ("1.4.1",)),
+    ],
+)
+def test_the_questioned_edge_and_compute_citations_are_the_reviewed_ones(
+    rule_id: str, requirements: tuple[str, ...]
+) -> None:
+    assert _BY_ID[rule_id].requirements == requirements

@@ -3,16 +3,26 @@ conformance pack that no Security Hub PCI DSS v4.0.1 control covers (the crosswa
 names the Config rule), plus SQS and EFS encryption at rest, which that pack does not check.
 
 Each rule reads the property the AWS Config managed rule's page (AWS Config Developer Guide, "<rule name>")
-says it evaluates, with the rule's default parameters. AWS's pack template carries no PCI DSS requirement per
-rule (`aws_pci_dss_v4_conformance_pack_rules.json`), so each rule cites the requirements the Security Hub
-PCI DSS v4.0.1 standard gives its control of the same kind: 3.5.1 for encryption at rest (S3.17, EKS.3),
-3.2.1 for backup retention (DocumentDB.2), with 12.10.1 as this pack's `PCI4-RDS-BACKUPS` cites for recovery,
-10.4.2 for service logs (APIGateway.9, StepFunctions.1), 8.3.1 and 8.6.3 as this pack's `PCI4-RDS-IAM-AUTH`
-cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift traffic
-kept inside the VPC, as the egress rules cite it.
+says it evaluates, with the rule's default parameters, and cites the v4.0.1 requirement the property serves
+(pack 1.8.0; AWS's own mapping, `aws_pci_dss_v4_managed_pack_mapping.json`, stands beside each in the crosswalk
+with the reviewed reason for every difference, `crosswalk.DEPARTURES`):
 
-The evidence report does not cite the 3.5.1 and backup pairs (`evidence.catalog.UNRELATED_MAPPINGS`: storage
-encryption is 3.5.1.2's subject; backups are not a retention policy nor an incident response plan).
+- encryption at rest, 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is storage- or
+  disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also rendered
+  unreadable by a 3.5.1 mechanism. It renders nothing unreadable to a reader the store serves, so it is not
+  3.5.1 (AWS's page maps these rules to 3.5.1 and 8.3.2); the landing zone's 3.5.1 mechanism is the vault's
+  field-level encryption and keyed hash (PCI4-CARD-DATA-FIELD-ENCRYPTION).
+- backups, 12.10.1: the incident response plan's "business recovery and continuity procedures" and "data backup
+  processes" (PCI DSS v4.0.1 12.10.1) rest on the backups these rules require. 3.2.1 is not cited: it keeps
+  account data to a minimum with retention limits and disposal, which a minimum backup retention works against.
+  AWS's page maps the backup rules to 10.3.3 (audit log backups) and the point-in-time recovery rule to 3.2.1;
+  these stores hold no audit logs in the landing zone.
+- 10.4.2 for service logs (APIGateway.9, StepFunctions.1), 8.3.1 and 8.6.3 as this pack's `PCI4-RDS-IAM-AUTH`
+  cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift
+  traffic kept inside the VPC, as the egress rules cite it.
+
+The evidence report does not cite the backup pairs (`evidence.catalog.UNRELATED_MAPPINGS`: the plan is a
+document its testing procedure examines); the 3.5.1.2 pairs support 3.5.1.2.a's statement.
 
 In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
 gives every rule something to examine.
@@ -47,12 +57,12 @@ def _at_least(resource: Resource, prop: str, minimum: int, default: int) -> str 
     return f"{prop} {resource.prop(prop, default=default)!r} < {minimum}"
 
 
-# --- Encryption at rest (3.5.1) ----------------------------------------------------------------------
+# --- Encryption at rest (3.5.1.2) ---------------------------------------------------------------------
 
 
 @rule(
     id="PCI4-DAX-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every DynamoDB Accelerator cluster encrypts its data at rest.",
     fix="Set SSESpecification.SSEEnabled true on the AWS::DAX::Cluster (set at creation).",
     acknowledgeable=False,
@@ -66,7 +76,7 @@ def dax_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DOCDB-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every DocumentDB cluster encrypts its storage.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::DocDB::DBCluster.",
     acknowledgeable=False,
@@ -79,7 +89,7 @@ def docdb_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DYNAMODB-KMS",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every DynamoDB table is encrypted with a customer-managed KMS key (not the AWS owned or AWS"
     " managed key).",
     fix="Set SSESpecification SSEEnabled true, SSEType KMS and KMSMasterKeyId a customer-managed key (a global"
@@ -109,7 +119,7 @@ def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-KINESIS-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every Kinesis data stream encrypts records at rest with a customer-managed KMS key.",
     fix="Set StreamEncryption with EncryptionType KMS and KeyId a customer-managed key (not alias/aws/kinesis).",
     acknowledgeable=False,
@@ -127,7 +137,7 @@ def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-NEPTUNE-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every Neptune cluster encrypts its storage, and so its snapshots.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::Neptune::DBCluster.",
     acknowledgeable=False,
@@ -142,7 +152,7 @@ def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-REDSHIFT-KMS",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every Redshift cluster is encrypted with a customer-managed KMS key.",
     fix="Set Encrypted true and KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
     acknowledgeable=False,
@@ -156,7 +166,7 @@ def redshift_kms(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ATHENA-RESULTS-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every Athena workgroup encrypts its query results at rest.",
     fix="Set WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption (SSE_KMS).",
     acknowledgeable=False,
@@ -172,7 +182,7 @@ def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-SQS-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every SQS queue is encrypted with a customer-managed KMS key.",
     fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
     acknowledgeable=False,
@@ -188,7 +198,7 @@ def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EFS-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=("3.5.1.2",),
     description="Every EFS file system encrypts its data at rest.",
     fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::EFS::FileSystem.",
     acknowledgeable=False,
@@ -200,12 +210,12 @@ def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
         yield _check(system, None if is_true(system.prop("Encrypted")) else "not encrypted at rest")
 
 
-# --- Backups (3.2.1, 12.10.1) -------------------------------------------------------------------------
+# --- Backups (12.10.1) --------------------------------------------------------------------------------
 
 
 @rule(
     id="PCI4-DYNAMODB-PITR",
-    requirements=("3.2.1", "12.10.1"),
+    requirements=("12.10.1",),
     description="Every DynamoDB table has point-in-time recovery on.",
     fix="Set PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled true on the table.",
 )
@@ -233,7 +243,7 @@ ELASTICACHE_MIN_SNAPSHOT_DAYS = 15
 
 @rule(
     id="PCI4-ELASTICACHE-BACKUPS",
-    requirements=("3.2.1", "12.10.1"),
+    requirements=("12.10.1",),
     description="Every Redis OSS/Valkey cache keeps automatic backups at least 15 days.",
     fix="Set SnapshotRetentionLimit to 15 or more on the cache cluster or replication group.",
 )
@@ -252,7 +262,7 @@ NEPTUNE_MIN_BACKUP_DAYS = 7
 
 @rule(
     id="PCI4-NEPTUNE-BACKUP-RETENTION",
-    requirements=("3.2.1", "12.10.1"),
+    requirements=("12.10.1",),
     description="Every Neptune cluster keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more on the AWS::Neptune::DBCluster.",
 )
@@ -265,7 +275,7 @@ def neptune_backup_retention(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-REDSHIFT-BACKUPS",
-    requirements=("3.2.1", "12.10.1"),
+    requirements=("12.10.1",),
     description="Every Redshift cluster keeps automated snapshots (retention of 1 to 35 days, not 0).",
     fix="Leave AutomatedSnapshotRetentionPeriod unset (1) or set it between 1 and 35.",
 )
@@ -321,7 +331,7 @@ def _denies_deletion(statement: Any) -> bool:
 
 @rule(
     id="PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
-    requirements=("3.2.1", "12.10.1"),
+    requirements=("12.10.1",),
     description="Every AWS Backup vault's access policy denies deleting recovery points to everyone.",
     fix=(
         "Give the AWS::Backup::BackupVault an AccessPolicy Deny statement, Principal and Resource '*', on"

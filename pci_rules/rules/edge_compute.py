@@ -4,8 +4,10 @@ Hub control of the standard covers (issue 21, QSA review item 5).
 
 Each rule reads what the AWS Config managed rule of the same purpose reads ("<rule-name>", AWS Config
 Developer Guide, "AWS Config managed rules"); the crosswalk (`pci_rules/CROSSWALK.md`) names the Config rule.
-The vendored pack carries no PCI DSS requirement per rule and AWS's mapping page is not read, so each rule
-cites the v4.0.1 requirement the property serves, and says why beside it.
+Each rule cites the v4.0.1 requirement the property serves, and says why beside it. AWS's own mapping of each
+Config rule (`pci_rules/aws_pci_dss_v4_managed_pack_mapping.json`, read from the AWS Config Developer Guide page
+"Operational Best Practices for PCI DSS 4.0 (Including global resource types)") is shown beside it in the
+crosswalk, and every difference carries a reviewed reason there (`crosswalk.DEPARTURES`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ def _rest_stages(model: TemplateModel) -> Iterator[tuple[Resource, tuple[str, ..
 
 @rule(
     id="PCI4-APIGW-CACHE-ENCRYPTED",
-    # 3.5.1: a CDE API's stage cache holds its responses, which may carry PAN, at rest in the API Gateway cache.
-    requirements=("3.5.1",),
+    # 3.5.1.2: CacheDataEncrypted encrypts the cache's storage, storage-level encryption, the subject of
+    # 3.5.1.2; a cached response is served decrypted to any caller the API serves, so it is not the 3.5.1
+    # mechanism for any PAN a response carries (that is field-level: PCI4-CARD-DATA-FIELD-ENCRYPTION).
+    requirements=("3.5.1.2",),
     description="Every API Gateway REST API stage that caches responses encrypts its cache on every caching method.",
     fix="Set CacheDataEncrypted true on every MethodSettings entry with CachingEnabled (and on the /* * default).",
 )
@@ -80,6 +84,8 @@ APIGW_ALLOWED_ENDPOINT_TYPES = ("REGIONAL", "PRIVATE")
     id="PCI4-APIGW-ENDPOINT-TYPE",
     # 1.4.1: a regional or private endpoint sits behind network controls the owner configures (its own WAF,
     # CloudFront distribution or VPC endpoint); an edge-optimized one fronts it with an AWS-managed distribution.
+    # AWS's sample-pack page maps api-gw-endpoint-type-check to 1.2.8 and six more of 1.x; 1.2.8 concerns NSC
+    # configuration files, which the endpoint type is not (crosswalk.DEPARTURES says why for each).
     requirements=("1.4.1",),
     description=f"Every API Gateway REST API uses a {' or '.join(APIGW_ALLOWED_ENDPOINT_TYPES)} endpoint, not EDGE.",
     fix="Set EndpointConfiguration.Types to [REGIONAL] or [PRIVATE] (CDK: endpoint_types); EDGE is the default.",
@@ -95,8 +101,12 @@ def apigw_endpoint_type(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-APIGW-XRAY",
-    # 10.2.1: the trace records each request's path through the API and its integrations.
-    requirements=("10.2.1",),
+    # 10.7.2: a trace is not an audit log (10.2.1 asks logs of user and administrator actions; a stage's access
+    # log is one). X-Ray samples requests and records their path
+    # through the stage to the services behind it ("Amazon API Gateway active tracing support for AWS X-Ray",
+    # AWS X-Ray Developer Guide), which is how a failure of the API tier the vault's access control sits in is
+    # located and addressed promptly once an alarm has detected it; the trace itself raises no alert.
+    requirements=("10.7.2",),
     description="Every API Gateway REST API stage has AWS X-Ray active tracing on.",
     fix="Set TracingEnabled true on the AWS::ApiGateway::Stage or the Deployment's StageDescription"
     " (CDK: deploy_options tracing_enabled=True).",
@@ -140,7 +150,9 @@ CLOUDFRONT_TLS12_POLICIES = ("TLSv1.2_2018", "TLSv1.2_2019", "TLSv1.2_2021", "TL
 
 @rule(
     id="PCI4-CLOUDFRONT-TLS12-POLICY",
-    requirements=("4.2.1",),
+    # 4.2.1: viewers reach the distribution over TLS 1.2 or later only. 1.2.5 (AWS's mapping): the protocol
+    # versions the edge accepts are the approved ones, SSL 3.0 and TLS 1.0/1.1 are not allowed at all.
+    requirements=("1.2.5", "4.2.1"),
     description="Every CloudFront distribution requires TLS 1.2 or later of viewers (MinimumProtocolVersion).",
     fix="Set ViewerCertificate.MinimumProtocolVersion to TLSv1.2_2021 (needs a custom certificate).",
 )
@@ -157,9 +169,11 @@ def cloudfront_tls12_policy(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-CLOUDFRONT-SNI",
-    # 4.2.1: the viewer TLS endpoint serves the owner's certificate by SNI, the method CloudFront supports
-    # for every modern client, not from dedicated IP addresses outside the distribution's managed policy.
-    requirements=("4.2.1",),
+    # 1.2.5 (AWS's mapping): serving the certificate by SNI only allows the connection method every modern
+    # client uses; a dedicated-IP (vip) endpoint exists to admit clients without SNI, an extra allowed service
+    # that needs a business need of its own. SNI changes no cipher or protocol version, so it is not 4.2.1's
+    # strong cryptography (PCI4-CLOUDFRONT-TLS12-POLICY is).
+    requirements=("1.2.5",),
     description="Every CloudFront distribution with a custom certificate serves it by SNI, not a dedicated IP (vip).",
     fix="Set ViewerCertificate.SslSupportMethod to sni-only.",
 )
@@ -323,8 +337,11 @@ def _group_unread(sources: list[tuple[str, Any]]) -> str | None:
 
 @rule(
     id="PCI4-EC2-DETAILED-MONITORING",
-    # 10.2.1: one-minute instance metrics feed the alarms that surface failures and anomalies in time.
-    requirements=("10.2.1",),
+    # 10.7.2: detailed monitoring sends the instance's metrics every minute instead of every five ("Detailed
+    # monitoring (1-minute intervals)", aws_cdk.aws_ecs.InstanceMonitoring, AWS CDK API Reference), so an alarm
+    # on a failing instance that runs a security control detects and alerts on it within minutes. Metrics are
+    # not audit logs, so 10.2.1 (AWS's page lists 10.2.1.1) is not cited.
+    requirements=("10.7.2",),
     description="Every EC2 instance and Auto Scaling group has detailed (one-minute) monitoring on, itself or"
     " through its launch template.",
     fix="Set Monitoring true on the instance or LaunchTemplateData.Monitoring.Enabled (CDK: detailed_monitoring).",
@@ -404,8 +421,10 @@ def tgw_no_auto_accept(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ECR-LIFECYCLE-POLICY",
-    # 6.3.3: expiring superseded images keeps unpatched ones from being pulled and deployed again.
-    requirements=("6.3.3",),
+    # 3.2.1 (AWS's mapping): a lifecycle policy is a retention and disposal rule for what the repository stores
+    # (images expire after a count or an age). Expiring an old image patches nothing, so 6.3.3 (installing
+    # security updates) is not cited; PCI4-ECR-SCAN-ON-PUSH and Inspector serve vulnerability management.
+    requirements=("3.2.1",),
     description="Every ECR private repository has a lifecycle policy.",
     fix="Set LifecyclePolicy.LifecyclePolicyText (CDK: lifecycle_rules=[...]).",
 )

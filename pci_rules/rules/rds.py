@@ -25,7 +25,10 @@ def _databases(model: TemplateModel) -> Iterator[Resource]:
 
 @rule(
     id="PCI4-RDS-STORAGE-ENCRYPTED",
-    requirements=("3.5.1",),
+    # 3.5.1.2: RDS storage encryption is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
+    # encryption), so this is not 3.5.1 itself.
+    requirements=("3.5.1.2",),
     description="Every RDS instance and cluster encrypts its storage.",
     fix="Set StorageEncrypted: true (CDK: storage_encrypted=True); an existing database needs a snapshot restore.",
     acknowledgeable=False,
@@ -103,7 +106,9 @@ def rds_log_exports(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-BACKUPS",
-    requirements=("12.10.1", "3.5.1"),
+    # 12.10.1: the incident response plan's data backup and recovery procedures rest on the automated backups;
+    # a backup's retention renders nothing unreadable, so 3.5.1 (cited before pack 1.8.0) is not.
+    requirements=("12.10.1",),
     description="Every RDS database keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more (CDK: backup_retention=Duration.days(7)).",
 )

@@ -54,7 +54,7 @@ from card_vault.models import (
 )
 from card_vault.pan import find_pans, luhn_valid, mask_pans, masked_view
 from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
-from card_vault.store import Reservation
+from card_vault.store import Reservation, SiblingReservationError
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Tokenized
 
@@ -288,27 +288,29 @@ def create_app() -> ALBResolver:
         reservation = _reserve_siblings(caller, [request])
         if isinstance(reservation, Response):
             return reservation
-        if key is None:
-            result = vault.tokenize(request, client_id=client)
-        else:
-            try:
-                result = vault.tokenize_idempotent(request, client_id=client, key=key)
-            except IdempotencyMismatchError:
-                logger.info(
-                    "tokenize refused: idempotency key reused",
-                    extra={"event": "idempotency_mismatch", "client": client},
-                )
-                count_answers(client, [], reservation)
-                return _error(
-                    422,
-                    "validation failed",
-                    [
-                        {
-                            "field": "Idempotency-Key",
-                            "reason": "was used with a different request; it answers no further request",
-                        }
-                    ],
-                )
+        try:
+            if key is None:
+                result = vault.tokenize(request, client_id=client, reserved=True)
+            else:
+                result = vault.tokenize_idempotent(request, client_id=client, key=key, reserved=True)
+        except SiblingReservationError:
+            return _reservation_lapsed(caller)
+        except IdempotencyMismatchError:
+            logger.info(
+                "tokenize refused: idempotency key reused",
+                extra={"event": "idempotency_mismatch", "client": client},
+            )
+            count_answers(client, [], reservation)
+            return _error(
+                422,
+                "validation failed",
+                [
+                    {
+                        "field": "Idempotency-Key",
+                        "reason": "was used with a different request; it answers no further request",
+                    }
+                ],
+            )
         count_answers(client, [result], reservation)
         logger.info(
             "idempotent replay"
@@ -370,6 +372,22 @@ def create_app() -> ALBResolver:
         return (
             f"this client sent {refused[0].max_siblings} cards with the same first six and last four digits"
             f" within {refused[0].window_seconds // 60} minutes; retry after {retry_after} seconds"
+        )
+
+    def _reservation_lapsed(client: ClientSettings) -> Response[str]:
+        """A 429 for a card the database found no unspent reservation for (`SiblingReservationError`): the
+        pair's window ended between this request's reservation and its store (milliseconds), nothing stored."""
+        logger.warning(
+            "tokenize refused: sibling reservation lapsed",
+            extra={"event": "sibling_limited", "client": client.id, "retry_after": 1},
+        )
+        return Response(
+            status_code=429,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(
+                {"error": "card search refused", "reason": "the reservation lapsed; retry after 1 seconds"}
+            ),
+            headers={"Retry-After": "1"},
         )
 
     def _reservations(client: ClientSettings, requests: list[TokenizeRequest]) -> list[Reservation]:
@@ -450,7 +468,10 @@ def create_app() -> ALBResolver:
                     extra={"event": "sibling_limited", "client": caller.id, "retry_after": retry_after},
                 )
         vault, _ = runtime.current()
-        results = iter(vault.tokenize_many(valid, client_id=caller.id) if valid else [])
+        try:
+            results = iter(vault.tokenize_many(valid, client_id=caller.id, reserved=True) if valid else [])
+        except SiblingReservationError:
+            return _reservation_lapsed(caller)
         answers: list[dict[str, Any]] = []
         outcomes: list[Tokenized] = []
         for index, item in enumerate(checked):

@@ -5,11 +5,23 @@ finished line (message, extra keys, exception and stack text included) through `
 `PanMaskingFilter` does the same for plain `logging` handlers (libraries' loggers, the local
 server). These are the last line of defence: the code never logs card data on purpose.
 Traces are kept clean by `card_vault.tracing.traced` (no data recorded), not by masking.
+
+One value is exempt: the Lambda request ID in the line's own `function_request_id` key, when it is the
+value the runtime set (`inject_lambda_context` copies `context.aws_request_id`, which Lambda generates
+for each invocation; "Using the Lambda context object to retrieve Python function information", Lambda
+Developer Guide) and has a UUID's shape. About 1 in 147 random UUIDs holds a Luhn-valid digit run
+(digits split by `-` are one run to the normalizer), which masking would partly replace, losing the
+line's correlation with CloudTrail and the audit row. The X-Ray trace ID (`xray_trace_id`) is **not**
+exempt: its `Root` comes from the request's `X-Amzn-Trace-Id` header when the client sends one ("Request
+tracing for your Application Load Balancer", ELB User Guide: a header with a Root field is kept and a Self
+field inserted), so a client can write digits into it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,13 +30,36 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from card_vault.pan import mask_pans
 
 SERVICE = "card-vault"
+# The shape of a Lambda request ID (a UUID, lower-case hex): the only value `MaskingFormatter` leaves unmasked.
+RUNTIME_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+REQUEST_ID_KEY = "function_request_id"
+# Stands in for the request ID while the line is masked: letters only, so no digit run can reach across it.
+_PLACEHOLDER = "runtimerequestid"
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON formatter, with every Luhn-valid 13-19 digit run masked in the output."""
+    """Powertools' JSON formatter, with every Luhn-valid 13-19 digit run masked in the output, except in the
+    runtime's own request ID (see the module docstring).
+
+    The exemption holds only for the first `"function_request_id":"<uuid>"` of the line whose value is the
+    one the Logger's Lambda context keys hold (an `extra` that overrides the key with any other value, or a
+    client string quoting it, is masked like everything else; inside a JSON string a quote is escaped, so
+    no client value can spell the key-value pair). The value is swapped for a letters-only placeholder, the
+    whole line is masked, and the value is put back: letters stand on both sides of the pair
+    (`"function_request_id":"` and the next key's name), so no digit run of the rest of the line reaches into
+    it, and everything else is masked exactly as without the exemption."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask_pans(super().format(record))
+        line = super().format(record)
+        runtime_id = self.log_format.get(REQUEST_ID_KEY)
+        if not isinstance(runtime_id, str) or not RUNTIME_REQUEST_ID.fullmatch(runtime_id):
+            return mask_pans(line)
+        field = f"{json.dumps(REQUEST_ID_KEY)}:{json.dumps(runtime_id)}"
+        if field not in line:
+            return mask_pans(line)
+        kept = f"{json.dumps(REQUEST_ID_KEY)}:{json.dumps(_PLACEHOLDER)}"
+        masked = mask_pans(line.replace(field, kept, 1))
+        return masked.replace(kept, field, 1)
 
 
 class PanMaskingFilter(logging.Filter):

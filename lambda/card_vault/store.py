@@ -55,6 +55,23 @@ class NewCard:
     last4: str
     expiry_month: int
     expiry_year: int
+    # The card's hash under each older HMAC key version held (a rotation in progress), oldest last:
+    # `vault.store_card` looks the card up under them, within its (first six, last four), before storing it.
+    older: tuple[tuple[int, bytes], ...] = ()
+
+
+class SiblingReservationError(LookupError):
+    """The database refused to store or answer for a card because no unspent sibling reservation of its
+    (first six, last four) pair covers it (SQLSTATE `CV001`, `vault.spend_siblings`, migration 0023): the
+    reservation was never taken, was spent, or its window ended between the reservation and the store."""
+
+
+# `vault.spend_siblings`' refusal (migration 0023).
+NO_RESERVATION_SQLSTATE = "CV001"
+
+
+def _no_reservation(err: Exception) -> bool:
+    return getattr(err, "sqlstate", None) == NO_RESERVATION_SQLSTATE
 
 
 @dataclass(frozen=True)
@@ -188,19 +205,6 @@ class CardStore:
         if row is None:
             raise LookupError(f"data key {key_id} not found")
         return bytes(row[0]), str(row[1])
-
-    def find_under(
-        self, *, client_id: str, hmac_key_version: int, pan_hmac: bytes, expiry: tuple[int, int]
-    ) -> StoredCard | None:
-        """The client's card hashed under an older key version (a rotation in progress), its expiry raised to
-        `expiry` (year, month) when that is later; None when there is none."""
-        # The API login cannot read or filter on `pan_hmac` (migration 0012): a SECURITY DEFINER function.
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT * FROM vault.find_card_under(%s, %s::smallint, %s, %s::smallint, %s::smallint)",
-                (client_id, hmac_key_version, pan_hmac, expiry[0], expiry[1]),
-            ).fetchone()
-        return None if row is None else StoredCard(**row)
 
     def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
         """Take `cards` from the client's budget of `limit` per window, or refuse and take nothing.
@@ -394,31 +398,50 @@ class CardStore:
         client_id, version = cards[0].client_id, cards[0].hmac_key_version
         if any(c.client_id != client_id or c.hmac_key_version != version for c in cards):
             raise ValueError("insert_many: every card of a batch must have one client and one HMAC key version")
-        with self._pool.connection() as conn:  # autocommit: the single statement is its own transaction
-            rows = conn.execute(
-                "SELECT ord, token, brand, first6, last4, expiry_month, expiry_year FROM vault.store_cards("
-                "%s, %s::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[], %s::bytea[], %s::bytea[],"
-                " %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[])",
-                (
-                    client_id,
-                    version,
-                    [c.token for c in cards],
-                    [c.pan_hmac for c in cards],
-                    [c.pan.format_version for c in cards],
-                    [c.pan.data_key_id for c in cards],
-                    [c.pan.ciphertext for c in cards],
-                    [c.name.ciphertext for c in cards],
-                    [c.brand for c in cards],
-                    [c.first6 for c in cards],
-                    [c.last4 for c in cards],
-                    [c.expiry_month for c in cards],
-                    [c.expiry_year for c in cards],
-                ),
-            ).fetchall()
+        older_versions = [v for v, _ in cards[0].older]
+        if any([v for v, _ in c.older] != older_versions for c in cards):
+            raise ValueError("insert_many: every card of a batch must carry its hash under the same older versions")
+        from psycopg import DatabaseError
+
+        try:
+            with self._pool.connection() as conn:  # autocommit: the single statement is its own transaction
+                rows = self._store_cards(conn, client_id, version, cards, older_versions)
+        except DatabaseError as err:
+            if _no_reservation(err):
+                raise SiblingReservationError("no sibling reservation covers a card of this batch") from None
+            raise
         stored = {int(r[0]): StoredCard(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6])) for r in rows}
         if len(stored) != len(cards):  # a stored card was deleted between store_card's two statements
             raise LookupError("card vanished during concurrent tokenization; retry")
         return [(stored[i], stored[i].token == card.token) for i, card in enumerate(cards, start=1)]
+
+    @staticmethod
+    def _store_cards(
+        conn: Connection[Any], client_id: str, version: int, cards: list[NewCard], older_versions: list[int]
+    ) -> list[Any]:
+        # `vault.store_cards` (migration 0023) spends one reservation per card of its pair, then stores each.
+        return conn.execute(
+            "SELECT ord, token, brand, first6, last4, expiry_month, expiry_year FROM vault.store_cards("
+            "%s, %s::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[], %s::bytea[], %s::bytea[],"
+            " %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[], %s::smallint[], %s::bytea[])",
+            (
+                client_id,
+                version,
+                [c.token for c in cards],
+                [c.pan_hmac for c in cards],
+                [c.pan.format_version for c in cards],
+                [c.pan.data_key_id for c in cards],
+                [c.pan.ciphertext for c in cards],
+                [c.name.ciphertext for c in cards],
+                [c.brand for c in cards],
+                [c.first6 for c in cards],
+                [c.last4 for c in cards],
+                [c.expiry_month for c in cards],
+                [c.expiry_year for c in cards],
+                older_versions,
+                [mac for c in cards for _, mac in c.older],
+            ),
+        ).fetchall()
 
     def update(
         self,
@@ -475,29 +498,42 @@ class CardStore:
 
     @staticmethod
     def _insert(conn: Connection[Any], card: NewCard) -> tuple[StoredCard, bool]:
-        # One SECURITY DEFINER function (migration 0012): the API login may neither insert into
-        # vault.cards nor read `pan_hmac`, so a guessed hash cannot be tested by a unique violation either.
-        with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT * FROM vault.store_card(%(client_id)s, %(token)s, %(pan_hmac)s, %(hmac_key_version)s::smallint,"
-                " %(format_version)s::smallint, %(data_key_id)s, %(pan_ciphertext)s, %(name_ciphertext)s, %(brand)s,"
-                " %(first6)s, %(last4)s, %(expiry_month)s::smallint, %(expiry_year)s::smallint)",
-                {
-                    "client_id": card.client_id,
-                    "token": card.token,
-                    "pan_hmac": card.pan_hmac,
-                    "hmac_key_version": card.hmac_key_version,
-                    "format_version": card.pan.format_version,
-                    "data_key_id": card.pan.data_key_id,
-                    "pan_ciphertext": card.pan.ciphertext,
-                    "name_ciphertext": card.name.ciphertext,
-                    "brand": card.brand,
-                    "first6": card.first6,
-                    "last4": card.last4,
-                    "expiry_month": card.expiry_month,
-                    "expiry_year": card.expiry_year,
-                },
-            ).fetchone()
+        # One SECURITY DEFINER function (migrations 0012, 0023): the API login may neither insert into
+        # vault.cards nor read `pan_hmac`, so a guessed hash cannot be tested by a unique violation either;
+        # the function spends one sibling reservation of the card's pair and looks the card up in that pair
+        # only, under the current and every older key version sent.
+        from psycopg import DatabaseError
+
+        try:
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(
+                    "SELECT * FROM vault.store_card(%(client_id)s, %(token)s, %(pan_hmac)s,"
+                    " %(hmac_key_version)s::smallint, %(format_version)s::smallint, %(data_key_id)s,"
+                    " %(pan_ciphertext)s, %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s,"
+                    " %(expiry_month)s::smallint, %(expiry_year)s::smallint, %(older_versions)s::smallint[],"
+                    " %(older_hmacs)s::bytea[])",
+                    {
+                        "client_id": card.client_id,
+                        "token": card.token,
+                        "pan_hmac": card.pan_hmac,
+                        "hmac_key_version": card.hmac_key_version,
+                        "format_version": card.pan.format_version,
+                        "data_key_id": card.pan.data_key_id,
+                        "pan_ciphertext": card.pan.ciphertext,
+                        "name_ciphertext": card.name.ciphertext,
+                        "brand": card.brand,
+                        "first6": card.first6,
+                        "last4": card.last4,
+                        "expiry_month": card.expiry_month,
+                        "expiry_year": card.expiry_year,
+                        "older_versions": [v for v, _ in card.older],
+                        "older_hmacs": [mac for _, mac in card.older],
+                    },
+                ).fetchone()
+        except DatabaseError as err:
+            if _no_reservation(err):
+                raise SiblingReservationError("no sibling reservation covers this card") from None
+            raise
         if row is None:  # the stored card was deleted between the two statements
             raise LookupError("card vanished during concurrent tokenization; retry")
         stored = StoredCard(**row)

@@ -32,6 +32,16 @@ class CardNotFoundError(LookupError):
     """No card has this token (never stored, disposed of or purged)."""
 
 
+class SiblingLimitError(LookupError):
+    """A card's (first six, last four) pair reached the sibling limit (`vault.reserve_siblings`): nothing stored.
+
+    `refused` holds the refused pairs' reservations (the limit, window and seconds until it ends)."""
+
+    def __init__(self, refused: list[Reservation]) -> None:
+        super().__init__("sibling limit reached for a (first six, last four) pair")
+        self.refused = refused
+
+
 class IdempotencyMismatchError(ValueError):
     """An idempotency key still live was sent with a different request, now or before (the key is locked:
     every later use gets this, the first request's own retry included; migration 0018)."""
@@ -103,7 +113,14 @@ class Vault:
     def parts(self) -> VaultParts:
         return VaultParts(self._store, self._cipher, self._hasher, self._cipher.kms)
 
-    def _new_card(self, request: TokenizeRequest, *, client_id: str, pan_hmac: bytes) -> NewCard:
+    def _new_card(
+        self,
+        request: TokenizeRequest,
+        *,
+        client_id: str,
+        pan_hmac: bytes,
+        older: tuple[tuple[int, bytes], ...] = (),
+    ) -> NewCard:
         candidate = new_token()
         first6, last4 = masked_view(request.pan)
         return NewCard(
@@ -118,7 +135,17 @@ class Vault:
             last4=last4,
             expiry_month=request.expiry_month,
             expiry_year=request.expiry_year,
+            older=older,
         )
+
+    def _older_hashes(self, pan: str) -> tuple[tuple[int, bytes], ...]:
+        """The card number's hash under each older HMAC key version held (one GenerateMac each, a rotation only)."""
+        return tuple((older.version, self._hasher.digest(pan, older)) for older in self._hasher.previous)
+
+    def _reserve_or_raise(self, client_id: str, requests: list[TokenizeRequest]) -> None:
+        refused = [r for r in self.reserve_siblings(client_id, requests) if not r.granted]
+        if refused:
+            raise SiblingLimitError(refused)
 
     def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
         """Draw `cards` tokenizations from the client's shared budget (see `CardStore.take_budget`)."""
@@ -137,7 +164,9 @@ class Vault:
         """Draw one detokenization from the caller's shared budget (`CardStore.take_detokenize_budget`)."""
         return self._store.take_detokenize_budget(caller, limit=limit, window_seconds=window_seconds)
 
-    def tokenize_idempotent(self, request: TokenizeRequest, *, client_id: str, key: str) -> Tokenized:
+    def tokenize_idempotent(
+        self, request: TokenizeRequest, *, client_id: str, key: str, reserved: bool = False
+    ) -> Tokenized:
         """`tokenize` under an Idempotency-Key: the same key and request give the first answer again.
 
         The key's answer is stored in the card's own transaction. The request's fingerprint is a
@@ -150,84 +179,69 @@ class Vault:
         card stored under an older version is answered, not stored twice, and a replay whose first
         request was fingerprinted under an older version still matches (one `GenerateMac` per
         older version held, during a rotation only).
+
+        `reserved`: the caller has reserved the card in its pair's sibling count (`reserve_siblings`);
+        otherwise this does, raising SiblingLimitError when the pair is at its limit. The database spends
+        the reservation when it stores or answers for the card (`vault.store_card`, migration 0023) and
+        raises `store.SiblingReservationError` when none covers it.
         """
+        if not reserved:
+            self._reserve_or_raise(client_id, [request])
         pan_hmac = self._hasher.digest(request.pan)
         request_hash = _fingerprint(request, pan_hmac)
         # The request's fingerprint under every HMAC key version held (one more GenerateMac per older
         # version, during a rotation only): the database compares them, so a mismatch locks the key.
-        request_hashes = [request_hash] + [
-            _fingerprint(request, self._hasher.digest(request.pan, older)) for older in self._hasher.previous
-        ]
+        older = self._older_hashes(request.pan)
+        request_hashes = [request_hash] + [_fingerprint(request, mac) for _, mac in older]
         key_hash = idempotency_key_hash(key)
         earlier = self._store.idempotent_answer(client_id, key_hash, request_hashes)
         if earlier is None:
-            found = self._under_previous_keys(request, client_id=client_id)
-            if found is not None:
-                view = view_of(found)
-                earlier = self._store.remember_idempotent(
-                    client_id,
-                    key_hash=key_hash,
-                    token=found.token,
-                    request_hash=request_hash,
-                    request_hashes=request_hashes,
-                    status=200,
-                    response=view.model_dump_json(),
-                    ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
-                )
-                if earlier is None:
-                    return Tokenized(view, created=False)
-            else:
-                outcome = self._store.insert_idempotent(
-                    self._new_card(request, client_id=client_id, pan_hmac=pan_hmac),
-                    key_hash=key_hash,
-                    request_hash=request_hash,
-                    request_hashes=request_hashes,
-                    answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
-                    ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
-                )
-                if not isinstance(outcome, Replay):
-                    stored, created = outcome
-                    return Tokenized(view_of(stored), created=created)
-                earlier = outcome.answer
+            # A card stored under an older key version is found by vault.store_card (within its pair) and
+            # answered 200, as a card stored under the current one.
+            outcome = self._store.insert_idempotent(
+                self._new_card(request, client_id=client_id, pan_hmac=pan_hmac, older=older),
+                key_hash=key_hash,
+                request_hash=request_hash,
+                request_hashes=request_hashes,
+                answer=lambda stored, created: (201 if created else 200, view_of(stored).model_dump_json()),
+                ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+            )
+            if not isinstance(outcome, Replay):
+                stored, created = outcome
+                return Tokenized(view_of(stored), created=created)
+            earlier = outcome.answer
         if earlier.locked:
             raise IdempotencyMismatchError("Idempotency-Key was used with a different request")
         return Tokenized(CardView.model_validate_json(earlier.response), created=earlier.status == 201, replayed=True)
 
-    def tokenize_many(self, requests: list[TokenizeRequest], *, client_id: str) -> list[Tokenized]:
+    def tokenize_many(
+        self, requests: list[TokenizeRequest], *, client_id: str, reserved: bool = False
+    ) -> list[Tokenized]:
         """Tokenize every card in one transaction (one durable commit); answers in the order given.
 
-        A card sent twice in one batch gets one token (the second answer is `created=False`).
+        A card sent twice in one batch gets one token (the second answer is `created=False`). A card stored
+        under an older HMAC key version (a rotation) is found, within its pair, by `vault.store_cards`.
+        `reserved` as in `tokenize_idempotent`: without it, SiblingLimitError when any pair is at its limit.
         """
-        cards: list[NewCard] = []
-        earlier: list[Tokenized | None] = []  # a card found under an older HMAC key version (a rotation)
-        for request in requests:
-            found = self._under_previous_keys(request, client_id=client_id)
-            earlier.append(None if found is None else Tokenized(view_of(found), created=False))
-        # One GenerateMac per new card (KMS has no batch form), sent concurrently; then one statement.
-        new = [request for request, found in zip(requests, earlier, strict=True) if found is None]
-        for request, pan_hmac in zip(new, self._hasher.digest_many([r.pan for r in new]), strict=True):
-            cards.append(self._new_card(request, client_id=client_id, pan_hmac=pan_hmac))
-        inserted = iter(self._store.insert_many(cards))
-        answers = []
-        for answer in earlier:
-            if answer is None:
-                stored, created = next(inserted)
-                answer = Tokenized(view_of(stored), created)
-            answers.append(answer)
-        return answers
-
-    def _under_previous_keys(self, request: TokenizeRequest, *, client_id: str) -> StoredCard | None:
-        """The client's card stored under an older HMAC key version still held (one GenerateMac per version)."""
-        for older in self._hasher.previous:
-            found = self._store.find_under(
+        if not requests:
+            return []
+        if not reserved:
+            self._reserve_or_raise(client_id, requests)
+        pans = [r.pan for r in requests]
+        # One GenerateMac per card and held key version (KMS has no batch form), sent concurrently; then one
+        # statement.
+        current = self._hasher.digest_many(pans)
+        older = [(key.version, self._hasher.digest_many(pans, key)) for key in self._hasher.previous]
+        cards = [
+            self._new_card(
+                request,
                 client_id=client_id,
-                hmac_key_version=older.version,
-                pan_hmac=self._hasher.digest(request.pan, older),
-                expiry=(request.expiry_year, request.expiry_month),
+                pan_hmac=pan_hmac,
+                older=tuple((version, macs[i]) for version, macs in older),
             )
-            if found is not None:
-                return found
-        return None
+            for i, (request, pan_hmac) in enumerate(zip(requests, current, strict=True))
+        ]
+        return [Tokenized(view_of(stored), created) for stored, created in self._store.insert_many(cards)]
 
     def update(self, token: str, request: UpdateRequest, *, client_id: str) -> CardView:
         """Set a card's expiry and/or cardholder name (the name sealed again under the current data key)."""
@@ -246,7 +260,7 @@ class Vault:
         """The database answers (the load balancer's health check)."""
         return self._store.ping()
 
-    def tokenize(self, request: TokenizeRequest, *, client_id: str) -> Tokenized:
+    def tokenize(self, request: TokenizeRequest, *, client_id: str, reserved: bool = False) -> Tokenized:
         """Store the card once per client; the same number from the same client returns its first token.
 
         Each client is its own token domain: duplicate detection, lookup and disposal see only the
@@ -259,13 +273,17 @@ class Vault:
         so concurrent submissions of one card give one row and one token. KMS: one `GenerateMac`
         (plus one per older key version held during a rotation), and a `GenerateDataKey` only when
         the cached data key is due (every 5 minutes or 1,000,000 encryptions).
+
+        `reserved` as in `tokenize_idempotent`: the database spends one sibling reservation of the card's
+        (first six, last four) for every card it stores or answers for (migration 0023), so without one
+        taken by the caller this takes it (raising SiblingLimitError at the limit).
         """
+        if not reserved:
+            self._reserve_or_raise(client_id, [request])
         # One GenerateMac per held key version: one normally, two while a rotation is in progress.
         pan_hmac = self._hasher.digest(request.pan)
-        found = self._under_previous_keys(request, client_id=client_id)
-        if found is not None:
-            return Tokenized(view_of(found), created=False)
-        stored, created = self._store.insert(self._new_card(request, client_id=client_id, pan_hmac=pan_hmac))
+        card = self._new_card(request, client_id=client_id, pan_hmac=pan_hmac, older=self._older_hashes(request.pan))
+        stored, created = self._store.insert(card)
         return Tokenized(view_of(stored), created=created)
 
     def lookup(self, token: str, *, client_id: str) -> CardView:

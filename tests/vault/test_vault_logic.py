@@ -14,7 +14,7 @@ from card_vault.models import TokenizeRequest
 from card_vault.vault import CardNotFoundError, Vault
 
 from tests.vault.cards import card_body, card_number
-from tests.vault.conftest import AUDIT, CLIENT_ID, Aws, Database, make_vault
+from tests.vault.conftest import AUDIT, CLIENT_ID, Aws, Database, make_vault, set_card_search
 
 
 def _request(pan: str | None = None, **overrides: object) -> TokenizeRequest:
@@ -204,6 +204,7 @@ def test_200_concurrent_tokenizations(database: Database, aws: Aws) -> None:
 
 def test_50_concurrent_submissions_of_one_card_give_one_row(database: Database, aws: Aws) -> None:
     pan = card_number()
+    set_card_search(database, max_siblings=50)  # 50 tokenizations of one pair: within the sibling limit
     # Separate vaults (as separate Lambda instances): none sees another's row before inserting.
     vaults = [make_vault(database, aws, pool_size=1) for _ in range(5)]
     with ThreadPoolExecutor(max_workers=50) as pool:

@@ -1,9 +1,10 @@
-"""Operator-run key maintenance (PCI DSS v4.0.1 3.6.1, 3.7.1-3.7.5): re-hash and re-wrap jobs.
+"""Key maintenance (PCI DSS v4.0.1 3.6.1, 3.7.1-3.7.5): re-hash, re-wrap, reseal and shred jobs.
 
-Invoked by an operator (`lambda:InvokeFunction`; the function has no URL, no ALB target, no
-schedule and no resource policy, so only an IAM principal of this account whose own policy allows
-it may call it; the platform administrator and auditor roles are denied the vault's functions,
-the break-glass role is not, and every use of it alarms). Runs as the `card_vault_keys` login.
+Invoked by an operator (`lambda:InvokeFunction`; the function has no URL and no ALB target; its only
+resource policy, with shred epochs configured, lets the daily EventBridge rule run `{"job": "rotate"}`;
+otherwise only an IAM principal of this account whose own policy allows it may call it; the platform
+administrator and auditor roles are denied the vault's functions, the break-glass role is not, and every
+use of it alarms). Runs as the `card_vault_keys` login.
 
 - `{"job": "rehash"}`: every card hashed under another HMAC key version than the current one
   (a rotation in progress, or version 0, the retired Secrets Manager key) is decrypted and hashed

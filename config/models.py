@@ -677,11 +677,12 @@ class VaultShredEpochs(_Frozen):
     highest wraps every new data key. The Keys function runs daily: it seals the live cards of older epochs
     again under the current one, deletes their old data keys, and once an older epoch has held no card
     and no data key for `database.backup_retention_days` (every WAL, snapshot and PITR copy of a card
-    deleted in it then refers only to that epoch's key) it schedules that key for deletion
-    (`kms:ScheduleKeyDeletion`, `deletion_window_days`). After the window every copy of those cards is
-    undecryptable ("ScheduleKeyDeletion", AWS KMS API Reference: "all data that was encrypted under the
-    KMS key is unrecoverable"). To start a new epoch add the next number and deploy; drop an old number
-    once the job reports it `pending_deletion` (the key resource is retained, CloudFormation deletes nothing).
+    deleted in it then refers only to that epoch's key) it answers that epoch `due`, and a key administrator
+    schedules the key's deletion with `deletion_window_days` (the permissions boundary denies the Keys role
+    `kms:ScheduleKeyDeletion`). After the window every copy of those cards is undecryptable
+    ("ScheduleKeyDeletion", AWS KMS API Reference: "all data that was encrypted under the KMS key is
+    unrecoverable"). To start a new epoch add the next number and deploy; drop an old number once the job
+    reports it `pending_deletion` (the key resource is retained, CloudFormation deletes nothing).
     """
 
     epochs: tuple[int, ...] = Field(
@@ -700,7 +701,7 @@ class VaultShredEpochs(_Frozen):
         default=30,
         ge=7,
         le=30,
-        description="KMS's waiting period (7-30 days) before a drained epoch's key is deleted; cancellable within.",
+        description="KMS's waiting period (7-30 days) a key administrator gives a drained epoch's key; cancellable.",
     )
     schedule_hour_utc: int = Field(default=4, ge=0, le=23, description="Hour (UTC) of the daily reseal-and-shred run.")
 
@@ -856,8 +857,8 @@ class CardVaultConfig(_Frozen):
     shred_epochs: VaultShredEpochs | None = Field(
         default=None,
         description=(
-            "Crypto-shredding of deleted cards: per-period KMS keys for the data keys, drained and scheduled for"
-            " deletion by the daily Keys run once the backup retention has passed. Default: none (data keys under"
+            "Crypto-shredding of deleted cards: per-period KMS keys for the data keys, drained by the daily Keys"
+            " run and reported due for deletion once the backup retention has passed. Default: none (data keys under"
             " the cardholder-data key; deleted cards stay readable in WAL, snapshots and PITR for the retention)."
         ),
     )

@@ -192,7 +192,7 @@ class ShredEpochs:
         return max(self.epochs)
 
 
-# The tag every shred-epoch key carries (set by CloudFormation only): what the key is, for review and alarms.
+# The tag every shred-epoch key carries (set by CloudFormation): what the key is, for review and alarms.
 SHRED_EPOCH_TAG = "pci-lz:shred-epoch"
 
 
@@ -440,6 +440,8 @@ class CardVault(Construct):
                     "epoch_days": shred_epochs.epoch_days,
                     "backup_retention_days": shred_epochs.backup_retention_days,
                     "deletion_window_days": shred_epochs.deletion_window_days,
+                    # The boundary denies the Keys role kms:ScheduleKeyDeletion (see `_shred_statements`).
+                    "schedule_deletion": False,
                 }
             )
         self.api = self._function(
@@ -579,7 +581,7 @@ class CardVault(Construct):
             unreserved_reason=_KEYS_UNRESERVED_REASON,
         )
         _only_vault_roles_mac(self.hmac_keys.values(), (self.api.role, self.keys.role))
-        _only_the_keys_job_shreds(self.shred_epoch_keys.values(), self.keys.role)
+        _only_the_keys_job_shreds(self.shred_epoch_keys.values(), self.keys.role, key_administrator_role_arns)
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database, reserved.migration, search)
 
@@ -642,29 +644,21 @@ class CardVault(Construct):
         self.migrate_post = self._post_migration_trigger()
 
     def _shred_statements(self, shred: ShredEpochs | None) -> list[iam.PolicyStatement]:
-        """The Keys job's shred rights: DescribeKey on every epoch key (state and ARN), ScheduleKeyDeletion on
-        the older ones only, with the configured waiting period only ("ScheduleKeyDeletion", AWS KMS API
-        Reference: the `kms:ScheduleKeyDeletionPendingWindowInDays` condition key constrains PendingWindowInDays).
-        The current epoch's key is never in the grant: the job cannot shred the key new cards are sealed under."""
+        """The Keys job's shred rights: DescribeKey on every epoch key (its state and ARN), nothing more.
+
+        No kms:ScheduleKeyDeletion: the permissions boundary every landing-zone role carries denies it on every
+        key (pci_constructs/permissions_boundary.py KEY_TAMPERING_ACTIONS), and an exception for these keys
+        took the delivery's multi-region boundaries past IAM's 6,144 characters when tried. The
+        job answers `due` for a drained epoch (`VAULT_SHRED` `schedule_deletion: false`) and a key
+        administrator, whose federated role carries no boundary, schedules the deletion; the job then records
+        it (`pending_deletion`)."""
         if shred is None:
             return []
-        statements = [
+        return [
             iam.PolicyStatement(
                 actions=["kms:DescribeKey"], resources=[key.key_arn for key in self.shred_epoch_keys.values()]
             )
         ]
-        older = [key.key_arn for epoch, key in self.shred_epoch_keys.items() if epoch != shred.current]
-        if older:
-            statements.append(
-                iam.PolicyStatement(
-                    actions=["kms:ScheduleKeyDeletion"],
-                    resources=older,
-                    conditions={
-                        "NumericEquals": {"kms:ScheduleKeyDeletionPendingWindowInDays": shred.deletion_window_days}
-                    },
-                )
-            )
-        return statements
 
     def _shred_schedule(self, shred: ShredEpochs | None) -> events.Rule | None:
         """The daily reseal-and-shred run (`{"job": "rotate"}`), or None without epochs."""
@@ -1210,22 +1204,24 @@ def _shred_epoch_key(
     return key
 
 
-def _only_the_keys_job_shreds(keys: Iterable[kms.Key], role: iam.IRole | None) -> None:
-    """Each shred-epoch key's policy denies kms:ScheduleKeyDeletion to every principal but the Keys job's role,
-    key administrators included: an epoch's key goes only after the job has found it drained for the backup
-    retention. An explicit Deny in a key policy wins over any Allow ("Policy evaluation logic", IAM User Guide);
-    CancelKeyDeletion stays with the key administrators ("Deleting AWS KMS keys", AWS KMS Developer Guide)."""
+def _only_the_keys_job_shreds(keys: Iterable[kms.Key], role: iam.IRole | None, administrators: Iterable[str]) -> None:
+    """Each shred-epoch key's policy denies kms:ScheduleKeyDeletion to every principal but the key administrators
+    (who schedule a drained epoch's deletion when the Keys job reports it `due`) and the Keys job's role (a fork
+    whose roles carry no boundary may grant it there). An explicit Deny in a key policy wins over any Allow
+    ("Policy evaluation logic", IAM User Guide), the account root's included; CancelKeyDeletion stays with the
+    key administrators ("Deleting AWS KMS keys", AWS KMS Developer Guide). Without key administrators only the
+    Keys role is exempt, which the boundary denies: no one can shred until administrators are configured."""
     if role is None:
         raise ValueError("the shred-epoch keys need the Keys job's role")
     for key in keys:
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="OnlyTheKeysJobSchedulesDeletion",
+                sid="OnlyAdministratorsOrTheKeysJobScheduleDeletion",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["kms:ScheduleKeyDeletion"],
                 resources=["*"],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn, *administrators]}},
             )
         )
 

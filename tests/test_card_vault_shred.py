@@ -73,12 +73,16 @@ def test_one_retained_rotating_tagged_key_per_epoch(shredding: tuple[Template, A
         )
 
 
-def test_only_the_keys_job_may_schedule_an_epoch_keys_deletion(shredding: tuple[Template, Any]) -> None:
+def test_only_key_administrators_or_the_keys_job_may_schedule_an_epoch_keys_deletion(
+    shredding: tuple[Template, Any],
+) -> None:
     template, vault = shredding
     for key in vault.shred_epoch_keys.values():
         policy = template.find_resources("AWS::KMS::Key")[template_id(template, key)]["Properties"]["KeyPolicy"]
-        (deny,) = [st for st in policy["Statement"] if st.get("Sid") == "OnlyTheKeysJobSchedulesDeletion"]
-        keys_role = Capture()
+        (deny,) = [
+            st for st in policy["Statement"] if st.get("Sid") == "OnlyAdministratorsOrTheKeysJobScheduleDeletion"
+        ]
+        exempt = Capture()
         Template.from_json({"Resources": {"S": {"Type": "T", "Properties": deny}}}).has_resource_properties(
             "T",
             {
@@ -86,15 +90,14 @@ def test_only_the_keys_job_may_schedule_an_epoch_keys_deletion(shredding: tuple[
                 "Principal": {"AWS": "*"},
                 "Action": "kms:ScheduleKeyDeletion",
                 "Resource": "*",
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": keys_role}},
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
             },
         )
-        assert keys_role.as_object()["Fn::GetAtt"][0].startswith("CardVaultKeysRole")
-    # The grant: the older epoch only (never the key new cards are sealed under), the configured window only.
-    (schedule,) = _with_action(template, "Keys", "kms:ScheduleKeyDeletion")
-    assert schedule["Resource"] == _ref(vault.shred_epoch_keys[1], template)
-    assert schedule["Condition"] == {"NumericEquals": {"kms:ScheduleKeyDeletionPendingWindowInDays": 14}}
-    for name in ("Api", "Detokenize", "Purge"):
+        keys_role, *administrators = exempt.as_array()
+        assert keys_role["Fn::GetAtt"][0].startswith("CardVaultKeysRole")
+        assert administrators == ["arn:aws:iam::111111111111:role/pci-lz-key-administrator"]
+    # No vault role is granted the deletion: the boundary denies it to every landing-zone role.
+    for name in ("Api", "Detokenize", "Purge", "Keys"):
         assert not _with_action(template, name, "kms:ScheduleKeyDeletion")
 
 
@@ -156,3 +159,42 @@ def test_the_daily_rotate_run_invokes_the_keys_function(shredding: tuple[Templat
 def test_the_construct_refuses_what_kms_and_rds_refuse(shred: card_vault.ShredEpochs, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         card_vault._check_shred_epochs(shred)
+
+
+def test_no_vault_role_is_granted_what_the_boundary_denies_and_the_deletion_is_denied_to_it(
+    shredding: tuple[Template, Any],
+) -> None:
+    """With shred epochs no role of the template is granted anything the permissions boundary denies, and the
+    boundary denies the Keys role kms:ScheduleKeyDeletion on an epoch key: why the job answers `due` and a key
+    administrator (no boundary) schedules the deletion (`schedule_deletion: false` in VAULT_SHRED)."""
+    from aws_cdk import App as CdkApp
+    from aws_cdk import Environment, Stack
+
+    from pci_constructs.permissions_boundary import PermissionsBoundary
+    from tests.iam_eval import Request, denied_by
+    from tests.iam_eval import render as render_iam
+    from tests.template_scan import boundary_conflicts
+
+    template, _ = shredding
+    stack = Stack(CdkApp(), "Keys", env=Environment(account="111111111111", region="us-east-1"))
+    PermissionsBoundary(stack, "PermissionsBoundary", environment="default", regions=("us-east-1",))
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
+    boundary = render_iam(policy["Properties"]["PolicyDocument"]["Statement"])
+    conflicts = boundary_conflicts(
+        [("Workload-us-east-1", dict(template.to_json()))], boundary, account="111111111111", regions=("us-east-1",)
+    )
+    assert not conflicts, conflicts
+    shred = Request(
+        "kms:ScheduleKeyDeletion",
+        "arn:aws:kms:us-east-1:111111111111:key/epoch-1",
+        {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/Workload-us-east-1-CardVaultKeysRole-GENERATED"},
+    )
+    assert denied_by(boundary, shred) == ["NoTampering"]
+    (keys_function,) = [
+        f
+        for lid, f in template.find_resources("AWS::Lambda::Function").items()
+        if lid.startswith("CardVaultKeys") and f["Properties"]["Handler"] == "card_vault.keys.handler"
+    ]
+    assert '\\"schedule_deletion\\": false' in json.dumps(
+        keys_function["Properties"]["Environment"]["Variables"]["VAULT_SHRED"]
+    )

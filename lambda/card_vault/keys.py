@@ -29,7 +29,9 @@ use of it alarms). Runs as the `card_vault_keys` login.
   `deletion_window_days`, 7-30). "Deleting AWS KMS keys" (AWS KMS Developer Guide): a key pending deletion
   cannot be used in any cryptographic operation, the deletion can be cancelled until the window ends,
   and once deleted "all data that was encrypted under the KMS key is unrecoverable". A key already
-  pending deletion is recorded, not scheduled again. Epoch 0 is never scheduled.
+  pending deletion is recorded, not scheduled again. Epoch 0 is never scheduled. With
+  `schedule_deletion: false` (the landing zone: its permissions boundary denies the Keys role
+  `kms:ScheduleKeyDeletion`) a drained epoch is answered `due`, and a key administrator schedules it.
 - `{"job": "rotate"}` (the daily schedule): `reseal`, then `shred`; answers both, and whether the current
   epoch is older than `epoch_days` (`"new_epoch_due"`: add the next epoch to the configuration).
 
@@ -160,8 +162,9 @@ def shred(
     card and no data key for `backup_retention_days` (see the module docstring); per-epoch states only.
 
     States: `current`; `in_use` (cards or data keys left: run `reseal`); `waiting` (empty, retention not
-    yet passed: `until` says when); `scheduled` (this run called ScheduleKeyDeletion); `pending_deletion`
-    (already pending: `deletion_date`). Raises what KMS raises (the run is recorded as failed)."""
+    yet passed: `until` says when); `due` (drained, and `dry_run` or not `schedule_deletion`); `scheduled`
+    (this run called ScheduleKeyDeletion); `pending_deletion` (already pending: `deletion_date`). Raises
+    what KMS raises (the run is recorded as failed)."""
     now = now or dt.datetime.now(dt.UTC)
     current = shred_settings.current
     retention = dt.timedelta(days=shred_settings.backup_retention_days)
@@ -188,7 +191,8 @@ def shred(
             answer["state"] = "in_use"
         elif now - record.emptied_at < retention:
             answer |= {"state": "waiting", "until": (record.emptied_at + retention).isoformat()}
-        elif dry_run:
+        elif dry_run or not shred_settings.schedule_deletion:
+            # Due: drained for the backup retention. Without `schedule_deletion` a key administrator schedules it.
             answer["state"] = "due"
         else:
             # KeyId: the key ID (KMS also takes the key ARN; moto, the tests' KMS, only the ID).

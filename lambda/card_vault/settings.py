@@ -100,6 +100,9 @@ class ShredSettings(BaseModel):
     epoch_days: int = Field(default=90, ge=7, le=3650)
     backup_retention_days: int = Field(default=7, ge=1, le=35)
     deletion_window_days: int = Field(default=30, ge=7, le=30)
+    # False: the job reports a drained epoch `due` and a key administrator schedules the deletion (the landing
+    # zone's permissions boundary denies kms:ScheduleKeyDeletion to the Keys role).
+    schedule_deletion: bool = True
 
     @property
     def current(self) -> ShredEpochSettings:

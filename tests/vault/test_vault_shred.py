@@ -275,3 +275,28 @@ def test_shred_settings_refuse_what_kms_and_rds_refuse(overrides: dict[str, int]
     with pytest.raises(ValidationError, match="each epoch once"):
         ShredSettings(epochs=(ShredEpochSettings(epoch=1, key_id="a"), ShredEpochSettings(epoch=1, key_id="b")))
     assert _shred_settings({1: "a", 3: "c", 2: "b"}).current.epoch == 3
+
+
+def test_without_schedule_deletion_a_drained_epoch_is_due_and_an_administrators_deletion_is_recorded(
+    database: Database, aws: Aws, epochs: dict[int, str]
+) -> None:
+    """The landing zone's setting (`schedule_deletion: false`: its permissions boundary denies the Keys role
+    kms:ScheduleKeyDeletion): the job reports `due` and leaves the key enabled; once a key administrator has
+    scheduled it, the next run records `pending_deletion` and its date."""
+    parts = _vault(database, aws, "card_vault_keys", key_id=epochs[2], epoch=2).parts()
+    shred_settings = _shred_settings(epochs, schedule_deletion=False)
+    now = dt.datetime.now(dt.UTC)
+    assert (
+        keys.shred(store=parts.store, kms=parts.kms, shred_settings=shred_settings, now=now)["epochs"][0]["state"]
+        == "waiting"
+    )
+    due = now + dt.timedelta(days=RETENTION_DAYS)
+    answer = keys.shred(store=parts.store, kms=parts.kms, shred_settings=shred_settings, now=due)
+    assert answer["epochs"][0]["state"] == "due"
+    assert _key_state(aws, epochs[1]) == "Enabled"
+    kms = aws.session.client("kms")  # the key administrator
+    key_id = kms.describe_key(KeyId=epochs[1])["KeyMetadata"]["KeyId"]
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=30)
+    answer = keys.shred(store=parts.store, kms=parts.kms, shred_settings=shred_settings, now=due)
+    assert answer["epochs"][0]["state"] == "pending_deletion"
+    assert _one(database, "SELECT deletion_date IS NOT NULL FROM vault.shred_epochs WHERE epoch = 1") == (True,)

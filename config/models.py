@@ -670,6 +670,56 @@ class VaultClientCrl(_Frozen):
         return value
 
 
+class VaultShredEpochs(_Frozen):
+    """Crypto-shredding of deleted cards (issue 19 finding 8): per-period KMS keys for the vault's data keys.
+
+    Each listed epoch is its own retained KMS key (`alias/pci-lz/<env>/card-vault-shred-epoch-<n>`); the
+    highest wraps every new data key. The Keys function runs daily: it seals the live cards of older epochs
+    again under the current one, deletes their old data keys, and once an older epoch has held no card
+    and no data key for `database.backup_retention_days` (every WAL, snapshot and PITR copy of a card
+    deleted in it then refers only to that epoch's key) it answers that epoch `due`, and a key administrator
+    schedules the key's deletion with `deletion_window_days` (the permissions boundary denies the Keys role
+    `kms:ScheduleKeyDeletion`). After the window every copy of those cards is undecryptable
+    ("ScheduleKeyDeletion", AWS KMS API Reference: "all data that was encrypted under the KMS key is
+    unrecoverable"). To start a new epoch add the next number and deploy; drop an old number once the job
+    reports it `pending_deletion` (the key resource is retained, CloudFormation deletes nothing).
+    """
+
+    epochs: tuple[int, ...] = Field(
+        default=(1,),
+        min_length=1,
+        max_length=4,
+        description="Shred epochs held (1-9999, each once); the highest is current, older ones drain.",
+    )
+    epoch_days: int = Field(
+        default=90,
+        ge=7,
+        le=3650,
+        description="The current epoch's cryptoperiod in days: past it the Keys job reports new_epoch_due.",
+    )
+    deletion_window_days: int = Field(
+        default=30,
+        ge=7,
+        le=30,
+        description="KMS's waiting period (7-30 days) a key administrator gives a drained epoch's key; cancellable.",
+    )
+    schedule_hour_utc: int = Field(default=4, ge=0, le=23, description="Hour (UTC) of the daily reseal-and-shred run.")
+
+    @field_validator("epochs")
+    @classmethod
+    def _epochs(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists an epoch more than once")
+        if not all(1 <= v <= 9999 for v in value):
+            raise ValueError("each epoch must be 1-9999")
+        return value
+
+    @property
+    def current(self) -> int:
+        """The epoch whose key wraps new data keys."""
+        return max(self.epochs)
+
+
 class VaultReservedConcurrency(_Frozen):
     """Reserved concurrent executions per vault function (per region); null reserves none.
 
@@ -802,6 +852,14 @@ class CardVaultConfig(_Frozen):
         description=(
             "Seconds an unwrapped data key stays cached in a function: disabling the cardholder-data key stops"
             " warm detokenization within this time."
+        ),
+    )
+    shred_epochs: VaultShredEpochs | None = Field(
+        default=None,
+        description=(
+            "Crypto-shredding of deleted cards: per-period KMS keys for the data keys, drained by the daily Keys"
+            " run and reported due for deletion once the backup retention has passed. Default: none (data keys under"
+            " the cardholder-data key; deleted cards stay readable in WAL, snapshots and PITR for the retention)."
         ),
     )
     reserved_concurrency: VaultReservedConcurrency = Field(

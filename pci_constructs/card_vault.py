@@ -6,8 +6,11 @@
 - `Purge`: an EventBridge rule runs it daily; deletes cards past expiry plus the grace period.
 - `Migrate`: a CDK trigger (`aws_cdk.triggers`) that applies the yoyo migrations at deploy and
   creates one database role per function, each logging in by IAM token through the RDS proxy.
-- `Keys`: operator-run key maintenance (re-hash under the current HMAC key version, re-wrap data
-  keys under the cardholder-data key); no URL, no target, no schedule, no resource policy.
+- `Keys`: key maintenance (re-hash under the current HMAC key version, re-wrap data keys under the
+  cardholder-data key, reseal and shred with shred epochs); no URL, no target, no resource policy; with
+  `shred_epochs` an EventBridge rule runs `{"job": "rotate"}` daily (reseal, then shred).
+- `shred_epoch_keys`: with `shred_epochs`, one retained KMS key per epoch (issue 19 finding 8): the current
+  one wraps every new data key; only the Keys job's role may schedule an older one's deletion.
 - `hmac_keys`: one KMS HMAC_256 key per configured version (duplicate detection by `GenerateMac`;
   the key material never leaves KMS, so no vault role holds it beside the hashes it reads).
 
@@ -35,6 +38,7 @@ from aws_cdk import (
     Fn,
     IAspect,
     Stack,
+    Tags,
     Validations,
     triggers,
 )
@@ -171,6 +175,27 @@ class DetokenizeLimits:
     alarm_count: int = 200
 
 
+@dataclass(frozen=True)
+class ShredEpochs:
+    """Crypto-shredding (issue 19 finding 8): the shred epochs held (the highest current) and the timing of
+    the daily Keys run (lambda/card_vault/keys.py `rotate`). `backup_retention_days` is the database's: the
+    longest any WAL, snapshot or PITR copy of a deleted card lives."""
+
+    epochs: tuple[int, ...] = (1,)
+    epoch_days: int = 90
+    deletion_window_days: int = 30
+    schedule_hour_utc: int = 4
+    backup_retention_days: int = 7
+
+    @property
+    def current(self) -> int:
+        return max(self.epochs)
+
+
+# The tag every shred-epoch key carries (set by CloudFormation): what the key is, for review and alarms.
+SHRED_EPOCH_TAG = "pci-lz:shred-epoch"
+
+
 _ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -284,6 +309,8 @@ class CardVault(Construct):
     target_group: elbv2.ApplicationTargetGroup
     listener_rule: elbv2.ApplicationListenerRule
     purge_rule: events.Rule
+    shred_rule: events.Rule | None
+    shred_epoch_keys: dict[int, kms.Key]
     migration_security_group: ec2.SecurityGroup
     known_card_alarms: dict[str, cloudwatch.Alarm]
     new_card_alarms: dict[str, cloudwatch.Alarm]
@@ -323,6 +350,7 @@ class CardVault(Construct):
         hmac_key_versions: tuple[int, ...] = (1,),
         decrypt_cache_max_age_seconds: int = DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS,
         alarm_name_prefix: str | None = None,
+        shred_epochs: ShredEpochs | None = None,
     ) -> None:
         """`alarm_name_prefix`: each alarm is named `<prefix><its construct ID>` (the landing zone passes the
         prefix its permissions boundary protects, `pci-lz-<env>-vault-`); None leaves the names generated."""
@@ -345,6 +373,8 @@ class CardVault(Construct):
             raise ValueError(f"card_search.sibling_alarm_count={search.sibling_alarm_count}: must be at least 1")
         if not 1 <= decrypt_cache_max_age_seconds <= 3600:
             raise ValueError(f"decrypt_cache_max_age_seconds={decrypt_cache_max_age_seconds}: must be 1-3600")
+        if shred_epochs is not None:
+            _check_shred_epochs(shred_epochs)
         if not 1 <= listener_rule_priority <= 50000:
             raise ValueError(f"listener_rule_priority={listener_rule_priority}: must be 1-50000")
         if not _TARGET_GROUP_NAME.match(target_group_name):
@@ -375,6 +405,20 @@ class CardVault(Construct):
             for version in sorted(hmac_key_versions)
         }
         self.current_hmac_key = self.hmac_keys[max(hmac_key_versions)]
+        # One retained KMS key per shred epoch: the current one wraps every new data key, older ones are read
+        # until the Keys job has drained them and scheduled their deletion.
+        self.shred_epoch_keys = {
+            epoch: _shred_epoch_key(
+                self, epoch, alias_prefix=alias_prefix, administrator_role_arns=key_administrator_role_arns
+            )
+            for epoch in sorted(shred_epochs.epochs if shred_epochs else ())
+        }
+        data_key_wrapper: kms.IKey = (
+            self.shred_epoch_keys[shred_epochs.current] if shred_epochs is not None else cardholder_data_key
+        )
+        # Every key a stored data key may name: the cardholder-data key (epoch 0, and every data key before
+        # epochs) and each epoch held.
+        data_key_readers: list[kms.IKey] = [cardholder_data_key, *self.shred_epoch_keys.values()]
         hmac_keys_setting = json.dumps(
             [{"version": v, "key_id": key.key_arn} for v, key in sorted(self.hmac_keys.items(), reverse=True)]
         )
@@ -389,6 +433,17 @@ class CardVault(Construct):
             "VAULT_DB_NAME": database.database_name,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         }
+        if shred_epochs is not None:
+            common["VAULT_SHRED"] = json.dumps(
+                {
+                    "epochs": [{"epoch": e, "key_id": key.key_arn} for e, key in self.shred_epoch_keys.items()],
+                    "epoch_days": shred_epochs.epoch_days,
+                    "backup_retention_days": shred_epochs.backup_retention_days,
+                    "deletion_window_days": shred_epochs.deletion_window_days,
+                    # The boundary denies the Keys role kms:ScheduleKeyDeletion (see `_shred_statements`).
+                    "schedule_deletion": False,
+                }
+            )
         self.api = self._function(
             "Api",
             _FunctionSpec(
@@ -420,7 +475,8 @@ class CardVault(Construct):
                 ],
                 timeout=REQUEST_TIMEOUT,
                 statements=[
-                    _data_key_statement(cardholder_data_key, "kms:GenerateDataKey"),
+                    # New data keys: under the current shred epoch's key, or the cardholder-data key without epochs.
+                    _data_key_statement(data_key_wrapper, "kms:GenerateDataKey"),
                     # Every held version: tokenize finds a card stored under the previous one mid-rotation.
                     _mac_statement(list(self.hmac_keys.values())),
                     _connect_statement(self, database, APP_USER),
@@ -454,7 +510,8 @@ class CardVault(Construct):
                 ],
                 timeout=REQUEST_TIMEOUT,
                 statements=[
-                    _data_key_statement(cardholder_data_key, "kms:Decrypt"),
+                    # Each data key decrypts with the KMS key recorded beside it: any epoch held, or epoch 0.
+                    _data_key_statement(data_key_readers, "kms:Decrypt"),
                     _connect_statement(self, database, DETOKENIZE_USER),
                 ],
                 # Reads the ciphertext and decrypts it for an authorized caller; writes only its audit row.
@@ -497,8 +554,11 @@ class CardVault(Construct):
                 ],
                 timeout=Duration.minutes(15),
                 statements=[
-                    # Re-hash: decrypt the number (data keys, the vault's context), hash it under the current version.
-                    _data_key_statement(cardholder_data_key, "kms:Decrypt"),
+                    # Re-hash and reseal: decrypt the number (data keys of any held epoch, the vault's context),
+                    # hash it under the current version; reseal seals it under a new data key of the current epoch.
+                    _data_key_statement(data_key_readers, "kms:Decrypt"),
+                    *([_data_key_statement(data_key_wrapper, "kms:GenerateDataKey")] if shred_epochs else []),
+                    *self._shred_statements(shred_epochs),
                     _mac_statement([self.current_hmac_key]),
                     # Re-wrap ("ReEncrypt", AWS KMS API Reference: kms:ReEncryptFrom on the source key,
                     # kms:ReEncryptTo on the destination; here both are the cardholder-data key, whose
@@ -521,6 +581,7 @@ class CardVault(Construct):
             unreserved_reason=_KEYS_UNRESERVED_REASON,
         )
         _only_vault_roles_mac(self.hmac_keys.values(), (self.api.role, self.keys.role))
+        _only_the_keys_job_shreds(self.shred_epoch_keys.values(), self.keys.role, key_administrator_role_arns)
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
         self.migrate = self._migration_trigger(database, reserved.migration, search)
 
@@ -579,7 +640,43 @@ class CardVault(Construct):
                 )
             ],
         )
+        self.shred_rule = self._shred_schedule(shred_epochs)
         self.migrate_post = self._post_migration_trigger()
+
+    def _shred_statements(self, shred: ShredEpochs | None) -> list[iam.PolicyStatement]:
+        """The Keys job's shred rights: DescribeKey on every epoch key (its state and ARN), nothing more.
+
+        No kms:ScheduleKeyDeletion: the permissions boundary every landing-zone role carries denies it on every
+        key (pci_constructs/permissions_boundary.py KEY_TAMPERING_ACTIONS), and an exception for these keys
+        took the delivery's multi-region boundaries past IAM's 6,144 characters when tried. The
+        job answers `due` for a drained epoch (`VAULT_SHRED` `schedule_deletion: false`) and a key
+        administrator, whose federated role carries no boundary, schedules the deletion; the job then records
+        it (`pending_deletion`)."""
+        if shred is None:
+            return []
+        return [
+            iam.PolicyStatement(
+                actions=["kms:DescribeKey"], resources=[key.key_arn for key in self.shred_epoch_keys.values()]
+            )
+        ]
+
+    def _shred_schedule(self, shred: ShredEpochs | None) -> events.Rule | None:
+        """The daily reseal-and-shred run (`{"job": "rotate"}`), or None without epochs."""
+        if shred is None:
+            return None
+        return events.Rule(
+            self,
+            "ShredSchedule",
+            description="Daily: reseal live cards under the current shred epoch, shred drained epochs (PCI DSS 3.7.5)",
+            schedule=events.Schedule.cron(minute="41", hour=str(shred.schedule_hour_utc)),
+            # "Using resource-based policies for Amazon EventBridge": the target adds a Lambda permission for
+            # events.amazonaws.com limited to this rule's ARN.
+            targets=[
+                events_targets.LambdaFunction(
+                    self.keys, event=events.RuleTargetInput.from_object({"job": "rotate"}), retry_attempts=2
+                )
+            ],
+        )
 
     # -- functions -------------------------------------------------------------------------
 
@@ -1068,11 +1165,65 @@ def _record_card_data(function: lambda_.Function, card_data: _CardData) -> None:
     resource.add_metadata(CARD_DATA_METADATA, card_data.metadata())
 
 
-def _data_key_statement(key: kms.IKey, action: str) -> iam.PolicyStatement:
-    """Data keys of the cardholder-data key, only with the vault's encryption context."""
+def _data_key_statement(keys: kms.IKey | list[kms.IKey], action: str) -> iam.PolicyStatement:
+    """Data keys of the cardholder-data key (or of the shred-epoch keys), only with the vault's encryption context."""
+    resources = [key.key_arn for key in (keys if isinstance(keys, list) else [keys])]
     return iam.PolicyStatement(
-        actions=[action], resources=[key.key_arn], conditions={"StringEquals": dict(DATA_KEY_CONTEXT)}
+        actions=[action], resources=resources, conditions={"StringEquals": dict(DATA_KEY_CONTEXT)}
     )
+
+
+def _check_shred_epochs(shred: ShredEpochs) -> None:
+    """Raises ValueError for what config/models.py `VaultShredEpochs` and KMS would refuse."""
+    if not 1 <= len(shred.epochs) <= 4 or len(set(shred.epochs)) != len(shred.epochs):
+        raise ValueError(f"shred_epochs.epochs={shred.epochs}: 1-4 distinct epochs")
+    if not all(1 <= e <= 9999 for e in shred.epochs):
+        raise ValueError(f"shred_epochs.epochs={shred.epochs}: each epoch must be 1-9999")
+    if not 7 <= shred.deletion_window_days <= 30:
+        raise ValueError(f"shred_epochs.deletion_window_days={shred.deletion_window_days}: KMS allows 7-30")
+    if not 1 <= shred.backup_retention_days <= 35:
+        raise ValueError(f"shred_epochs.backup_retention_days={shred.backup_retention_days}: RDS allows 1-35")
+    if not 7 <= shred.epoch_days <= 3650 or not 0 <= shred.schedule_hour_utc <= 23:
+        raise ValueError(f"shred_epochs={shred}: epoch_days 7-3650, schedule_hour_utc 0-23")
+
+
+def _shred_epoch_key(
+    scope: Construct, epoch: int, *, alias_prefix: str, administrator_role_arns: tuple[str, ...]
+) -> kms.Key:
+    """One shred epoch's key: symmetric, yearly rotation, retained (CloudFormation never deletes it; the Keys
+    job schedules its deletion once the epoch is drained), tagged `pci-lz:shred-epoch`. The epoch is part of
+    the construct ID and the alias, so epochs never replace each other."""
+    key = purpose_key(
+        scope,
+        f"ShredEpochKey{epoch}",
+        alias=f"alias/{alias_prefix}/card-vault-shred-epoch-{epoch}",
+        description=f"Card vault data keys of shred epoch {epoch}; deleted once drained (PCI DSS 3.7.5)",
+    )
+    separate_administrators(key, administrator_role_arns)
+    Tags.of(key).add(SHRED_EPOCH_TAG, str(epoch))
+    return key
+
+
+def _only_the_keys_job_shreds(keys: Iterable[kms.Key], role: iam.IRole | None, administrators: Iterable[str]) -> None:
+    """Each shred-epoch key's policy denies kms:ScheduleKeyDeletion to every principal but the key administrators
+    (who schedule a drained epoch's deletion when the Keys job reports it `due`) and the Keys job's role (a fork
+    whose roles carry no boundary may grant it there). An explicit Deny in a key policy wins over any Allow
+    ("Policy evaluation logic", IAM User Guide), the account root's included; CancelKeyDeletion stays with the
+    key administrators ("Deleting AWS KMS keys", AWS KMS Developer Guide). Without key administrators only the
+    Keys role is exempt, which the boundary denies: no one can shred until administrators are configured."""
+    if role is None:
+        raise ValueError("the shred-epoch keys need the Keys job's role")
+    for key in keys:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyAdministratorsOrTheKeysJobScheduleDeletion",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:ScheduleKeyDeletion"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn, *administrators]}},
+            )
+        )
 
 
 _HMAC_ROTATION_REASON = (

@@ -20,6 +20,7 @@ from pci_constructs.card_vault import (
     DetokenizeLimits,
     KnownCardAlarm,
     ReservedConcurrency,
+    ShredEpochs,
     VaultClient,
     VaultDatabase,
 )
@@ -164,6 +165,16 @@ class WorkloadStack(LandingZoneStack):
             ),
             hmac_key_versions=vault.hmac_key_versions,
             decrypt_cache_max_age_seconds=vault.decrypt_cache_max_age_seconds,
+            shred_epochs=None
+            if vault.shred_epochs is None
+            else ShredEpochs(
+                epochs=vault.shred_epochs.epochs,
+                epoch_days=vault.shred_epochs.epoch_days,
+                deletion_window_days=vault.shred_epochs.deletion_window_days,
+                schedule_hour_utc=vault.shred_epochs.schedule_hour_utc,
+                # The longest a WAL, snapshot or PITR copy of a deleted card lives.
+                backup_retention_days=config.database.backup_retention_days,
+            ),
             # Out of a boundary role's reach (DeleteAlarms, DisableAlarmActions, PutMetricAlarm, SetAlarmState).
             alarm_name_prefix=f"{protected_alarm_name_prefix(config.name)}vault-",
         )

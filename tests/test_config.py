@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import ConfigError, load_environment, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
@@ -114,3 +116,45 @@ def test_environment_file_errors_are_clear(tmp_path: Path) -> None:
     broken.write_text("{not json")
     with pytest.raises(ConfigError, match="is not valid JSON"):
         load_environment(str(broken))
+
+
+# --- card_vault.shred_epochs (issue 19 finding 8, task w19b) ---------------------------------------
+
+_SHRED_BOUNDS = {"epoch_days": (7, 3650), "deletion_window_days": (7, 30), "schedule_hour_utc": (0, 23)}
+
+
+def _with_shred(shred: dict[str, Any]) -> dict[str, Any]:
+    data = default_data()
+    data["card_vault"] = {**data["card_vault"], "shred_epochs": shred}
+    return data
+
+
+def test_shred_epochs_default_off_and_defaults_when_on() -> None:
+    assert load_environment("default").card_vault.shred_epochs is None  # type: ignore[union-attr]
+    shred = parse_environment(_with_shred({}), source="test").card_vault.shred_epochs  # type: ignore[union-attr]
+    assert shred is not None
+    assert (shred.epochs, shred.current, shred.epoch_days, shred.deletion_window_days) == ((1,), 1, 90, 30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    epochs=st.lists(st.integers(min_value=-5, max_value=10_010), min_size=0, max_size=6),
+    field=st.sampled_from(sorted(_SHRED_BOUNDS)),
+    value=st.integers(min_value=-10, max_value=4000),
+)
+def test_shred_epochs_accepts_exactly_the_documented_ranges(epochs: list[int], field: str, value: int) -> None:
+    """Epochs: 1-4 distinct numbers 1-9999, the highest current; each day/hour field inside its range, else a
+    ConfigError naming `card_vault.shred_epochs.<field>`."""
+    low, high = _SHRED_BOUNDS[field]
+    valid_epochs = 1 <= len(epochs) <= 4 and len(set(epochs)) == len(epochs) and all(1 <= e <= 9999 for e in epochs)
+    data = _with_shred({"epochs": epochs, field: value})
+    if valid_epochs and low <= value <= high:
+        shred = parse_environment(data, source="test").card_vault.shred_epochs  # type: ignore[union-attr]
+        assert shred is not None
+        assert shred.current == max(epochs)
+        assert getattr(shred, field) == value
+        return
+    with pytest.raises(ConfigError) as refused:
+        parse_environment(data, source="test")
+    named = "epochs" if not valid_epochs else field
+    assert f"card_vault.shred_epochs.{named}" in str(refused.value)

@@ -19,7 +19,11 @@ KMS rotates the key material of the cardholder-data key yearly, and old data key
 decryptable because KMS keeps every key version. Each data key is decrypted with the KMS key
 recorded beside it (`data_keys.kms_key_arn`), never the configured one, so a replaced key keeps
 its data keys readable until `card_vault.keys.rewrap` has re-encrypted them (`kms:ReEncrypt`)
-under the new one. An unwrapped data key is cached for at most `decrypt_cache_max_age_seconds`:
+under the new one. Shred epochs (migration 0025, `card_vault.keys` jobs `reseal` and `shred`): `key_id`
+may be the current shred epoch's KMS key instead of the cardholder-data key; each data key records its
+epoch, and once an epoch holds no card its KMS key is scheduled for deletion, which makes every copy of
+its data keys, and so of the cards sealed under them, undecryptable. An unwrapped data key is cached for
+at most `decrypt_cache_max_age_seconds`:
 disabling the KMS key (an incident) stops every warm detokenize within that age.
 
 A new format gets a new version number; `open` dispatches on `format_version` (`OPENERS`) and
@@ -64,7 +68,7 @@ class UnsupportedFormatError(DecryptionError):
 class DataKeyStore(Protocol):
     """Where wrapped data keys live (the `data_keys` table)."""
 
-    def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str) -> None: ...
+    def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str, shred_epoch: int = 0) -> None: ...
 
     def load_data_key(self, key_id: uuid.UUID) -> tuple[bytes, str]:
         """The wrapped data key and the ARN of the KMS key that wrapped it."""
@@ -109,7 +113,12 @@ class EnvelopeCipher:
         decrypt_cache_size: int = DEFAULT_DECRYPT_CACHE_SIZE,
         decrypt_cache_max_age_seconds: float = DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        shred_epoch: int = 0,
     ) -> None:
+        """`key_id` wraps every new data key; `shred_epoch` is recorded beside each (`data_keys.shred_epoch`,
+        migration 0025): the epoch whose KMS key `key_id` is, 0 for the cardholder-data key."""
+        if not 0 <= shred_epoch <= 9999:
+            raise ValueError("shred_epoch must be 0-9999")
         if max_messages < 1 or max_age_seconds <= 0 or decrypt_cache_size < 1 or decrypt_cache_max_age_seconds <= 0:
             raise ValueError(
                 "max_messages, max_age_seconds, decrypt_cache_size and decrypt_cache_max_age_seconds must be positive"
@@ -122,6 +131,7 @@ class EnvelopeCipher:
         self._cache_size = decrypt_cache_size
         self._cache_max_age = decrypt_cache_max_age_seconds
         self._clock = clock
+        self.shred_epoch = shred_epoch
         self._lock = threading.Lock()
         self._active: _ActiveKey | None = None
         self._unwrapped: OrderedDict[uuid.UUID, tuple[AESGCM, float]] = OrderedDict()
@@ -146,7 +156,7 @@ class EnvelopeCipher:
                 )
                 self.kms_calls += 1
                 key_id = uuid.uuid4()
-                self._store.save_data_key(key_id, response["CiphertextBlob"], response["KeyId"])
+                self._store.save_data_key(key_id, response["CiphertextBlob"], response["KeyId"], self.shred_epoch)
                 self._active = _ActiveKey(key_id, AESGCM(response["Plaintext"]), self._clock())
                 self._remember(key_id, self._active.aead)
             active = self._active

@@ -1,9 +1,10 @@
-"""Operator-run key maintenance (PCI DSS v4.0.1 3.6.1, 3.7.1-3.7.5): re-hash and re-wrap jobs.
+"""Key maintenance (PCI DSS v4.0.1 3.6.1, 3.7.1-3.7.5): re-hash, re-wrap, reseal and shred jobs.
 
-Invoked by an operator (`lambda:InvokeFunction`; the function has no URL, no ALB target, no
-schedule and no resource policy, so only an IAM principal of this account whose own policy allows
-it may call it; the platform administrator and auditor roles are denied the vault's functions,
-the break-glass role is not, and every use of it alarms). Runs as the `card_vault_keys` login.
+Invoked by an operator (`lambda:InvokeFunction`; the function has no URL and no ALB target; its only
+resource policy, with shred epochs configured, lets the daily EventBridge rule run `{"job": "rotate"}`;
+otherwise only an IAM principal of this account whose own policy allows it may call it; the platform
+administrator and auditor roles are denied the vault's functions, the break-glass role is not, and every
+use of it alarms). Runs as the `card_vault_keys` login.
 
 - `{"job": "rehash"}`: every card hashed under another HMAC key version than the current one
   (a rotation in progress, or version 0, the retired Secrets Manager key) is decrypted and hashed
@@ -15,13 +16,33 @@ the break-glass role is not, and every use of it alarms). Runs as the `card_vaul
   `{"job": "rewrap", "every": true}` re-encrypts all of them (under the key's newest material
   after a rotation of its key material).
 
-Both are idempotent and resumable: each run handles up to `limit` rows (default 5,000) and says
+- `{"job": "reseal"}` (shred epochs, migration 0025): every card whose card number's or name's data key
+  belongs to another shred epoch than the current one (epoch 0, the cardholder-data key, included) is
+  decrypted and sealed again under a data key of the current epoch (new nonces, the same token, hash,
+  masked columns and expiry); then every data key of another epoch that no card uses any more is deleted.
+  Re-wrapping the data key would not do: a data key seals many cards, and a card deleted earlier would
+  stay readable under the re-wrapped key from any WAL, snapshot or PITR copy of its row.
+- `{"job": "shred"}`: for each configured epoch but the current one, records when it first held no
+  card and no data key (`vault.shred_epochs.emptied_at`; a card or key seen again clears it), and once
+  the backup retention (`backup_retention_days`, the RDS automated-backup and PITR window) has passed
+  since then, schedules its KMS key for deletion (`kms:ScheduleKeyDeletion`, `PendingWindowInDays` =
+  `deletion_window_days`, 7-30). "Deleting AWS KMS keys" (AWS KMS Developer Guide): a key pending deletion
+  cannot be used in any cryptographic operation, the deletion can be cancelled until the window ends,
+  and once deleted "all data that was encrypted under the KMS key is unrecoverable". A key already
+  pending deletion is recorded, not scheduled again. Epoch 0 is never scheduled. With
+  `schedule_deletion: false` (the landing zone: its permissions boundary denies the Keys role
+  `kms:ScheduleKeyDeletion`) a drained epoch is answered `due`, and a key administrator schedules it.
+- `{"job": "rotate"}` (the daily schedule): `reseal`, then `shred`; answers both, and whether the current
+  epoch is older than `epoch_days` (`"new_epoch_due"`: add the next epoch to the configuration).
+
+Each is idempotent and resumable: each run handles up to `limit` rows (default 5,000) and says
 whether rows remain (`"more": true`); run it again until it answers `"more": false`. `dry_run`
 counts only. Answers hold counts, never a card number or a token.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Literal
 
@@ -29,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from card_vault.envelope import DATA_KEY_CONTEXT, EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
+from card_vault.settings import ShredSettings
 from card_vault.store import CardStore
 
 DEFAULT_LIMIT = 5_000
@@ -38,7 +60,7 @@ BATCH = 200
 class KeysRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    job: Literal["rehash", "rewrap"]
+    job: Literal["rehash", "rewrap", "reseal", "shred", "rotate"]
     dry_run: bool = False
     every: bool = False
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=100_000)
@@ -107,6 +129,83 @@ def rewrap(
     return {"job": "rewrap", **counts, "more": more, "dry_run": dry_run}
 
 
+def reseal(
+    *, store: CardStore, cipher: EnvelopeCipher, limit: int = DEFAULT_LIMIT, dry_run: bool = False
+) -> dict[str, Any]:
+    """Seal up to `limit` cards again under `cipher` (whose data keys are the current shred epoch's,
+    `cipher.shred_epoch`), then delete every data key of another epoch no card uses; counts only."""
+    epoch = cipher.shred_epoch
+    counts = {"resealed": 0, "changed": 0, "seen": 0, "data_keys_deleted": 0}
+    after = ""
+    while counts["seen"] < limit:
+        rows = store.cards_to_reseal(current_epoch=epoch, limit=min(BATCH, limit - counts["seen"]), after=after)
+        if not rows:
+            break
+        for row in rows:
+            counts["seen"] += 1
+            after = row.token
+            if dry_run:
+                continue
+            pan = cipher.seal(cipher.open(row.pan, token=row.token, field="pan"), token=row.token, field="pan")
+            name = cipher.seal(cipher.open(row.name, token=row.token, field="name"), token=row.token, field="name")
+            counts["resealed" if store.reseal_card(row, pan=pan, name=name) else "changed"] += 1
+    more = bool(store.cards_to_reseal(current_epoch=epoch, limit=1, after=after))
+    if not dry_run and not more:
+        counts["data_keys_deleted"] = store.delete_unused_data_keys(except_epoch=epoch)
+    return {"job": "reseal", "epoch": epoch, **counts, "more": more, "dry_run": dry_run}
+
+
+def shred(
+    *, store: CardStore, kms: Any, shred_settings: ShredSettings, now: dt.datetime | None = None, dry_run: bool = False
+) -> dict[str, Any]:
+    """Schedule the KMS key of every configured epoch but the current one for deletion once it has held no
+    card and no data key for `backup_retention_days` (see the module docstring); per-epoch states only.
+
+    States: `current`; `in_use` (cards or data keys left: run `reseal`); `waiting` (empty, retention not
+    yet passed: `until` says when); `due` (drained, and `dry_run` or not `schedule_deletion`); `scheduled`
+    (this run called ScheduleKeyDeletion); `pending_deletion` (already pending: `deletion_date`). Raises
+    what KMS raises (the run is recorded as failed)."""
+    now = now or dt.datetime.now(dt.UTC)
+    current = shred_settings.current
+    retention = dt.timedelta(days=shred_settings.backup_retention_days)
+    epochs: list[dict[str, Any]] = []
+    started = now
+    for held in sorted(shred_settings.epochs, key=lambda e: e.epoch):
+        arn = kms.describe_key(KeyId=held.key_id)["KeyMetadata"]["Arn"]
+        if held.epoch == current.epoch:
+            started = store.shred_ledger(held.epoch, arn, empty=False, now=now).first_seen_at
+            epochs.append({"epoch": held.epoch, "state": "current"})
+            continue
+        cards, data_keys = store.epoch_usage(held.epoch)
+        record = store.shred_ledger(held.epoch, arn, empty=cards == 0 and data_keys == 0, now=now)
+        answer: dict[str, Any] = {"epoch": held.epoch, "cards": cards, "data_keys": data_keys}
+        metadata = kms.describe_key(KeyId=arn)["KeyMetadata"]
+        if metadata["KeyState"] == "PendingDeletion":
+            answer |= {"state": "pending_deletion", "deletion_date": metadata["DeletionDate"].isoformat()}
+            if cards or data_keys:
+                # A card under a key pending deletion: cancel the deletion (CancelKeyDeletion) and reseal.
+                answer["state"] = "pending_deletion_in_use"
+            else:
+                store.record_deletion(held.epoch, scheduled_at=now, deletion_date=metadata["DeletionDate"])
+        elif record.emptied_at is None:
+            answer["state"] = "in_use"
+        elif now - record.emptied_at < retention:
+            answer |= {"state": "waiting", "until": (record.emptied_at + retention).isoformat()}
+        elif dry_run or not shred_settings.schedule_deletion:
+            # Due: drained for the backup retention. Without `schedule_deletion` a key administrator schedules it.
+            answer["state"] = "due"
+        else:
+            # KeyId: the key ID (KMS also takes the key ARN; moto, the tests' KMS, only the ID).
+            scheduled = kms.schedule_key_deletion(
+                KeyId=metadata["KeyId"], PendingWindowInDays=shred_settings.deletion_window_days
+            )
+            store.record_deletion(held.epoch, scheduled_at=now, deletion_date=scheduled["DeletionDate"])
+            answer |= {"state": "scheduled", "deletion_date": scheduled["DeletionDate"].isoformat()}
+        epochs.append(answer)
+    due = now - started >= dt.timedelta(days=shred_settings.epoch_days)
+    return {"job": "shred", "current_epoch": current.epoch, "epochs": epochs, "new_epoch_due": due, "dry_run": dry_run}
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point; a failure raises, so the invocation is recorded as failed."""
     from card_vault import runtime
@@ -116,7 +215,25 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = KeysRequest.model_validate(event)
     vault, settings = runtime.current()
     parts = vault.parts()
-    if request.job == "rehash":
+    if request.job in {"reseal", "shred", "rotate"}:
+        if settings.shred is None:
+            raise ValueError(f"job {request.job}: no shred epochs configured (VAULT_SHRED)")
+        answer = {}
+        if request.job in {"reseal", "rotate"}:
+            answer["reseal"] = reseal(
+                store=parts.store, cipher=parts.cipher, limit=request.limit, dry_run=request.dry_run
+            )
+        if request.job in {"shred", "rotate"}:
+            answer["shred"] = shred(
+                store=parts.store, kms=parts.kms, shred_settings=settings.shred, dry_run=request.dry_run
+            )
+        if request.job != "rotate":
+            answer = answer[request.job]
+    elif request.job == "rewrap" and settings.shred is not None:
+        # A re-wrapped data key keeps every card it ever sealed readable, deleted ones included, and leaves
+        # its recorded epoch behind: with shred epochs, `reseal` is the re-encryption job.
+        raise ValueError("job rewrap: shred epochs are configured (VAULT_SHRED); run reseal instead")
+    elif request.job == "rehash":
         answer = rehash(
             store=parts.store, cipher=parts.cipher, hasher=parts.hasher, limit=request.limit, dry_run=request.dry_run
         )

@@ -67,11 +67,14 @@ def build_vault(settings: VaultSettings, *, session: Any = None, pool_size: int 
         conninfo = iam_conninfo(settings, session.client("rds"))
     store = CardStore(open_pool(conninfo, max_size=pool_size))
     kms = session.client("kms")
+    # New data keys: the current shred epoch's KMS key when epochs are configured, else the cardholder-data key.
+    current = settings.shred.current if settings.shred is not None else None
     cipher = EnvelopeCipher(
         kms=kms,
-        key_id=settings.kms_key_id,
+        key_id=settings.kms_key_id if current is None else current.key_id,
         store=store,
         decrypt_cache_max_age_seconds=settings.decrypt_cache_max_age_seconds,
+        shred_epoch=0 if current is None else current.epoch,
     )
     hasher = KeyedHasher(kms=kms, keys=[HmacKey(k.version, k.key_id) for k in settings.hmac_keys])
     return Vault(store=store, cipher=cipher, hasher=hasher)

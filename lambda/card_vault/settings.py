@@ -25,7 +25,11 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
   when sent, its absence is allowed);
 - `VAULT_DETOKENIZE_PER_MINUTE`: detokenizations each caller (the function alias it invokes) may make per
   minute, shared by every instance;
-- `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it.
+- `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it;
+- `VAULT_SHRED`: the shred epochs (issue 19 finding 8, migration 0025), JSON `{"epochs": [{"epoch", "key_id"}],
+  "epoch_days", "backup_retention_days", "deletion_window_days"}`: the highest epoch's KMS key wraps every new
+  data key, the others are read until the Keys job has resealed their cards and scheduled their keys for
+  deletion (`card_vault.keys`); absent, data keys are wrapped by `VAULT_KMS_KEY_ID` (epoch 0).
 """
 
 from __future__ import annotations
@@ -73,6 +77,45 @@ class HmacKeySettings(BaseModel):
     key_id: str = Field(min_length=1)
 
 
+class ShredEpochSettings(BaseModel):
+    """One shred epoch: its number (1-9999) and its KMS key (ARN or alias)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epoch: int = Field(ge=1, le=9999)
+    key_id: str = Field(min_length=1)
+
+
+class ShredSettings(BaseModel):
+    """The shred epochs held and the job's timing (config/models.py `CardVaultShred` is the source).
+
+    `epoch_days`: the current epoch's cryptoperiod (the job reports a new epoch due after it);
+    `backup_retention_days`: the database's automated-backup retention, which bounds every WAL, snapshot and
+    PITR copy (1-35, "Introduction to backups", RDS User Guide); `deletion_window_days`: KMS's waiting period
+    (7-30, "ScheduleKeyDeletion", AWS KMS API Reference)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: tuple[ShredEpochSettings, ...] = Field(min_length=1, max_length=8)
+    epoch_days: int = Field(default=90, ge=7, le=3650)
+    backup_retention_days: int = Field(default=7, ge=1, le=35)
+    deletion_window_days: int = Field(default=30, ge=7, le=30)
+    # False: the job reports a drained epoch `due` and a key administrator schedules the deletion (the landing
+    # zone's permissions boundary denies kms:ScheduleKeyDeletion to the Keys role).
+    schedule_deletion: bool = True
+
+    @property
+    def current(self) -> ShredEpochSettings:
+        """The epoch whose KMS key wraps new data keys: the highest."""
+        return max(self.epochs, key=lambda e: e.epoch)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ShredSettings:
+        if len({e.epoch for e in self.epochs}) != len(self.epochs):
+            raise ValueError("shred epochs: each epoch once")
+        return self
+
+
 class VaultSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,6 +133,7 @@ class VaultSettings(BaseModel):
     mtls_mode: Literal["verify", "headers"] = "verify"
     detokenize_per_minute: int = Field(default=DEFAULT_DETOKENIZE_PER_MINUTE, ge=1, le=100_000)
     region: str | None = None
+    shred: ShredSettings | None = None
 
     def client(self, subject: str, issuer: str) -> ClientSettings | None:
         """The client whose certificate has this subject and this issuer, or None."""
@@ -130,7 +174,7 @@ def from_environment(environ: dict[str, str] | None = None) -> VaultSettings:
     for field in VaultSettings.model_fields:
         value = env.get(f"VAULT_{field.upper()}")
         if value is not None:
-            raw[field] = json.loads(value) if field in {"clients", "hmac_keys"} else value
+            raw[field] = json.loads(value) if field in {"clients", "hmac_keys", "shred"} else value
     raw.setdefault("region", env.get("AWS_REGION"))
     try:
         return VaultSettings.model_validate(raw)

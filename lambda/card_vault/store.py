@@ -75,6 +75,30 @@ def _no_reservation(err: Exception) -> bool:
 
 
 @dataclass(frozen=True)
+class ResealRow:
+    """A card the Keys job seals again under the current shred epoch: its card number and name as stored
+    (`name.data_key_id` is the name's data key, `name_data_key_id` the column as stored, None when the name
+    shares the card number's data key)."""
+
+    token: str
+    pan: Sealed
+    name: Sealed
+    name_data_key_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One row of `vault.shred_epochs` (migration 0025)."""
+
+    epoch: int
+    kms_key_arn: str
+    first_seen_at: dt.datetime
+    emptied_at: dt.datetime | None
+    deletion_scheduled_at: dt.datetime | None
+    deletion_date: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class Budget:
     """A tokenize budget decision: granted, or refused until the window ends (`retry_after` seconds)."""
 
@@ -190,11 +214,12 @@ class CardStore:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str) -> None:
+    def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str, shred_epoch: int = 0) -> None:
+        """Store one wrapped data key and the shred epoch of the KMS key that wrapped it (migration 0025)."""
         with self._pool.connection() as conn:
             conn.execute(
-                "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn) VALUES (%s, %s, %s)",
-                (key_id, wrapped_key, kms_key_arn),
+                "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn, shred_epoch) VALUES (%s, %s, %s, %s)",
+                (key_id, wrapped_key, kms_key_arn, shred_epoch),
             )
 
     def load_data_key(self, key_id: uuid.UUID) -> tuple[bytes, str]:
@@ -624,6 +649,103 @@ class CardStore:
                 (wrapped_key, kms_key_arn, key_id, previous),
             )
             return cur.rowcount == 1
+
+    # -- shred epochs (migration 0025; the card_vault_keys login) -------------------------------
+
+    def cards_to_reseal(self, *, current_epoch: int, limit: int, after: str = "") -> list[ResealRow]:
+        """Up to `limit` cards, by token after `after`, whose card number's or cardholder name's data key belongs
+        to another shred epoch than `current_epoch` (the epoch recorded with each data key)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT c.token, c.format_version, c.data_key_id, c.pan_ciphertext,"
+                " coalesce(c.name_data_key_id, c.data_key_id), c.name_ciphertext, c.name_data_key_id"
+                " FROM vault.cards c JOIN vault.data_keys p ON p.id = c.data_key_id"
+                " LEFT JOIN vault.data_keys n ON n.id = c.name_data_key_id"
+                " WHERE (p.shred_epoch <> %(epoch)s OR coalesce(n.shred_epoch, %(epoch)s) <> %(epoch)s)"
+                " AND c.token > %(after)s ORDER BY c.token LIMIT %(limit)s",
+                {"epoch": current_epoch, "after": after, "limit": limit},
+            ).fetchall()
+        return [
+            ResealRow(
+                token=str(r[0]),
+                pan=Sealed(int(r[1]), r[2], bytes(r[3])),
+                name=Sealed(int(r[1]), r[4], bytes(r[5])),
+                name_data_key_id=r[6],
+            )
+            for r in rows
+        ]
+
+    def reseal_card(self, row: ResealRow, *, pan: Sealed, name: Sealed) -> bool:
+        """Replace one card's ciphertexts and data keys with `pan` and `name`, unless the card changed meanwhile
+        (deleted, its name updated, or resealed by another run): True when replaced. Token, keyed hash, masked
+        columns and expiry stay; the card's epoch follows its new data key (the trigger of migration 0025)."""
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                "UPDATE vault.cards SET pan_ciphertext = %s, data_key_id = %s, name_ciphertext = %s,"
+                " name_data_key_id = %s WHERE token = %s AND data_key_id = %s AND pan_ciphertext = %s"
+                " AND name_ciphertext = %s AND name_data_key_id IS NOT DISTINCT FROM %s",
+                (
+                    pan.ciphertext,
+                    pan.data_key_id,
+                    name.ciphertext,
+                    None if name.data_key_id == pan.data_key_id else name.data_key_id,
+                    row.token,
+                    row.pan.data_key_id,
+                    row.pan.ciphertext,
+                    row.name.ciphertext,
+                    row.name_data_key_id,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def delete_unused_data_keys(self, *, except_epoch: int) -> int:
+        """Delete every data key of another shred epoch than `except_epoch` that no card uses (card number or
+        name); the count deleted. The wrapped key then survives only in WAL, snapshots and PITR, wrapped by
+        its epoch's KMS key."""
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                "DELETE FROM vault.data_keys d WHERE d.shred_epoch <> %s"
+                " AND NOT EXISTS (SELECT FROM vault.cards c WHERE c.data_key_id = d.id)"
+                " AND NOT EXISTS (SELECT FROM vault.cards c WHERE c.name_data_key_id = d.id)",
+                (except_epoch,),
+            )
+            return cur.rowcount
+
+    def epoch_usage(self, epoch: int) -> tuple[int, int]:
+        """(cards whose card number or name uses a data key of `epoch`, data keys of `epoch` left)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM vault.cards c WHERE EXISTS (SELECT FROM vault.data_keys d"
+                " WHERE d.shred_epoch = %(e)s AND (d.id = c.data_key_id OR d.id = c.name_data_key_id))),"
+                " (SELECT count(*) FROM vault.data_keys d WHERE d.shred_epoch = %(e)s)",
+                {"e": epoch},
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def shred_ledger(self, epoch: int, kms_key_arn: str, *, empty: bool, now: dt.datetime) -> EpochRecord:
+        """Record the epoch (first time seen), and whether it is empty now: `emptied_at` is set at the first run
+        that finds it empty and cleared by one that does not. Returns the epoch's row."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO vault.shred_epochs AS s (epoch, kms_key_arn, first_seen_at, emptied_at)"
+                " VALUES (%(e)s, %(arn)s, %(now)s, CASE WHEN %(empty)s THEN %(now)s END)"
+                " ON CONFLICT (epoch) DO UPDATE SET emptied_at = CASE WHEN %(empty)s"
+                " THEN coalesce(s.emptied_at, %(now)s) END"
+                " RETURNING epoch, kms_key_arn, first_seen_at, emptied_at, deletion_scheduled_at, deletion_date",
+                {"e": epoch, "arn": kms_key_arn, "now": now, "empty": empty},
+            ).fetchone()
+        assert row is not None
+        return EpochRecord(*row)
+
+    def record_deletion(self, epoch: int, *, scheduled_at: dt.datetime, deletion_date: dt.datetime) -> None:
+        """Note that the epoch's KMS key is pending deletion until `deletion_date`."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE vault.shred_epochs SET deletion_scheduled_at = coalesce(deletion_scheduled_at, %s),"
+                " deletion_date = %s WHERE epoch = %s",
+                (scheduled_at, deletion_date, epoch),
+            )
 
     def count(self) -> int:
         with self._pool.connection() as conn:

@@ -119,7 +119,14 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_detokenize", "detokenize_budget", "INSERT"),  # per-caller rate limit (migration 0013)
         ("card_vault_detokenize", "detokenize_budget", "SELECT"),
         ("card_vault_detokenize", "detokenize_budget", "UPDATE"),
-        ("card_vault_keys", "data_keys", "SELECT"),  # re-wraps data keys; column grants on cards only
+        # re-wraps data keys; makes the current shred epoch's and deletes unused older ones (0025); column
+        # grants on cards only
+        ("card_vault_keys", "data_keys", "DELETE"),
+        ("card_vault_keys", "data_keys", "INSERT"),
+        ("card_vault_keys", "data_keys", "SELECT"),
+        ("card_vault_keys", "shred_epochs", "INSERT"),  # the shred ledger (migration 0025)
+        ("card_vault_keys", "shred_epochs", "SELECT"),
+        ("card_vault_keys", "shred_epochs", "UPDATE"),
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
         # reads the sibling limit and window in vault.reserve_siblings; none of the logins has a right (0021)

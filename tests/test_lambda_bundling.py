@@ -105,7 +105,11 @@ HANDLER_MODULES = {
     "detokenize": "card_vault.detokenize",
     "purge": "card_vault.purge",
     "migrate": "card_vault.migrate",
+    # The managed conformance pack's deploy-time function (pci_constructs/detective_controls.py).
+    "managed_pack": "managed_pack.handler",
 }
+# Packages under lambda/ that functions import (not distributions).
+LOCAL_PACKAGES = {"card_vault", "managed_pack"}
 # Distributions a module needs without importing them by name: psycopg's C implementation (libpq
 # included; Lambda's image has no libpq).
 IMPLIED = {"psycopg": {"psycopg-binary"}}
@@ -144,7 +148,7 @@ class _Imports(ast.NodeVisitor):
 
 def _reachable(module: str) -> tuple[set[str], set[str]]:
     """(third-party top-level modules, AWS service names of `.client(...)` calls) of everything `module`
-    reaches inside the `card_vault` package."""
+    reaches inside the local packages (`LOCAL_PACKAGES`)."""
     seen: set[str] = set()
     third_party: set[str] = set()
     services: set[str] = set()
@@ -159,7 +163,7 @@ def _reachable(module: str) -> tuple[set[str], set[str]]:
         visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
         for imported in visitor.modules:
             top = imported.split(".")[0]
-            if top == "card_vault":
+            if top in LOCAL_PACKAGES:
                 pending.append(imported)
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
@@ -183,7 +187,7 @@ def _requirement_names(requirements: Path) -> set[str]:
     return {line.split("==")[0].lower().replace("_", "-") for line in lines if line}
 
 
-def test_the_functions_are_the_four_requirement_folders() -> None:
+def test_the_functions_are_the_requirement_folders() -> None:
     assert {p.parent.name for p in LAMBDA_ROOT.glob("*/requirements.txt")} == set(HANDLER_MODULES)
 
 

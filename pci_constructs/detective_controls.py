@@ -100,6 +100,9 @@ STATUS_REASON = (
     "DescribeConformancePackStatus is a read of deployment states; the function asks it for this pack's name"
     " only, and no conformance-pack ARN exists before the pack does"
 )
+# The custom resource's type: evidence/live.py (CONFORMANCE_PACK_TYPES) and preflight/names.py (NAME_PROPERTIES)
+# read its ConformancePackName, the pack's name.
+MANAGED_PACK_RESOURCE_TYPE = "Custom::ConfigManagedConformancePack"
 # The deploy-time function's package (lambda/managed_pack) and its pinned requirements beside it.
 MANAGED_PACK_PACKAGE = Path(__file__).resolve().parent.parent / "lambda" / "managed_pack"
 MANAGED_PACK_REQUIREMENTS = MANAGED_PACK_PACKAGE / "requirements.txt"
@@ -222,7 +225,7 @@ class ManagedConformancePack(Construct):
             self,
             "Pack",
             service_token=self.function.function_arn,
-            resource_type="Custom::ConfigManagedConformancePack",
+            resource_type=MANAGED_PACK_RESOURCE_TYPE,
             properties={"ConformancePackName": name, "SourceIdentifier": source_identifier},
             service_timeout=SERVICE_TIMEOUT,
         )

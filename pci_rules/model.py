@@ -707,10 +707,20 @@ def resource_condition(body: Any) -> str | None:
     return condition if isinstance(condition, str) else None
 
 
-def _resource_conditions(body: Any) -> set[str]:
-    """The conditions a resource's existence and its properties' `Fn::If`s rest on."""
-    names = set(_if_conditions((body or {}).get("Properties")))
+def _decided_condition(resolver: _Resolver, body: Any) -> str | None:
+    """A resource's `Condition` when its existence is enumerated: it rests on at most `MAX_CONDITIONS` atoms
+    (CDK's `CDKMetadataAvailable`, an `Fn::Or` over dozens of regions, is not: such a resource is examined as
+    created, never left out on a guess)."""
     condition = resource_condition(body)
+    if condition is None or len(resolver.atoms(condition)) > MAX_CONDITIONS:
+        return None
+    return condition
+
+
+def _resource_conditions(resolver: _Resolver, body: Any) -> set[str]:
+    """The conditions a resource's properties' `Fn::If`s and (when enumerated) its existence rest on."""
+    names = set(_if_conditions((body or {}).get("Properties")))
+    condition = _decided_condition(resolver, body)
     return names | {condition} if condition else names
 
 
@@ -762,6 +772,8 @@ class _Space:
 
     choices: tuple[tuple[int, Mapping[str, bool]], ...]
     over_cap: Mapping[str, int]
+    # resources whose Condition each variant decides (`_decided_condition`); any other one is examined as created
+    decided: frozenset[str] = frozenset()
 
 
 def _space(stack: StackTemplate) -> _Space:
@@ -772,7 +784,7 @@ def _space(stack: StackTemplate) -> _Space:
     resolver = _resolver(stack)
     per_resource: dict[str, frozenset[str]] = {}
     for logical_id, body in (stack.template.get("Resources") or {}).items():
-        names = _resource_conditions(body)
+        names = _resource_conditions(resolver, body)
         if names:
             atoms: frozenset[str] = frozenset()
             for name in sorted(names):
@@ -789,7 +801,12 @@ def _space(stack: StackTemplate) -> _Space:
             if assignment not in assignments:
                 assignments.append(assignment)
     choices = tuple((index, assignment) for assignment in assignments or [{}] for index in range(count))
-    return _Space(choices=choices, over_cap=over_cap)
+    decided = frozenset(
+        lid
+        for lid, body in (stack.template.get("Resources") or {}).items()
+        if lid not in over_cap and _decided_condition(resolver, body) is not None
+    )
+    return _Space(choices=choices, over_cap=over_cap, decided=decided)
 
 
 def _resolver(stack: StackTemplate, index: int = 0, assignment: Mapping[str, bool] | None = None) -> _Resolver:
@@ -829,9 +846,10 @@ def _choice_count(stack: StackTemplate) -> int:
             for item in value:
                 walk(item)
 
+    resolver = _resolver(stack)
     for body in (stack.template.get("Resources") or {}).values():
         walk((body or {}).get("Properties"))
-        if resource_condition(body) is not None:
+        if _decided_condition(resolver, body) is not None:
             count = max(count, 1)
     # a Fn::FindInMap keyed by a pseudo parameter the environment leaves unknown: one index per row
     for keys in _pseudo_keyed_maps(stack).values():
@@ -926,7 +944,7 @@ def _resolved(stack: StackTemplate, index: int, assignment: Mapping[str, bool], 
     resources = {}
     for logical_id, body in (stack.template.get("Resources") or {}).items():
         body = dict(body or {})
-        if not _created(resolver, body, over_cap=logical_id in space.over_cap):
+        if logical_id in space.decided and resolver.decide(str(resource_condition(body))) is False:
             continue  # not created under this choice: not examined in this variant
         if "Properties" in body:
             chosen = undecided if logical_id in space.over_cap else resolver
@@ -946,20 +964,11 @@ def _resolved(stack: StackTemplate, index: int, assignment: Mapping[str, bool], 
     )
 
 
-def _created(resolver: _Resolver, body: Mapping[str, Any], *, over_cap: bool) -> bool:
-    """Whether a resource exists under the resolver's choice: no `Condition`, or one that is true or undecided
-    (a condition over a Parameter without AllowedValues; a resource over `MAX_CONDITIONS`): such a resource
-    may be created, so it is examined."""
-    condition = resource_condition(body)
-    if condition is None or over_cap:
-        return True
-    return resolver.decide(condition) is not False
-
-
 def _label(stack: StackTemplate, index: int, assignment: Mapping[str, bool]) -> str:
     """The variant in words: each `Fn::If` condition's truth and the Parameters' index."""
     resolver = _resolver(stack, index, assignment)
-    names = sorted({n for body in (stack.template.get("Resources") or {}).values() for n in _resource_conditions(body)})
+    resources = (stack.template.get("Resources") or {}).values()
+    names = sorted({n for body in resources for n in _resource_conditions(resolver, body)})
     truths = []
     for name in names:
         truth = resolver.decide(name)

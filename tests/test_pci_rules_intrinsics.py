@@ -582,3 +582,15 @@ def test_an_agnostic_stack_fails_exactly_when_some_row_is_open(rows: dict[str, s
     assert bool(result.failures) is ("0.0.0.0/0" in rows.values())
     for region, value in rows.items():  # a known region reads its own row only
         assert bool(_sg_result(_mapped_group(rows), region).failures) is (value == "0.0.0.0/0")
+
+
+def test_a_condition_over_more_atoms_than_the_cap_is_examined_as_created_without_variants() -> None:
+    """CDK's CDKMetadataAvailable-like condition (an Fn::Or over many regions) in an agnostic stack is not
+    enumerated: the resource is examined as created, and it alone makes no variant."""
+    regions = [f"xx-test-{n}" for n in range(MAX_CONDITIONS + 2)]
+    many = {"Fn::Or": [{"Fn::Equals": [{"Ref": "AWS::Region"}, region]} for region in regions]}
+    template = {"Conditions": {"Many": many}, "Resources": {"Open": _open_group("Many")}}
+    model = TemplateModel([StackTemplate(name="S", template=template)])
+    assert [label for label, _ in model.variants()] == [""]
+    (failure,) = _sg_result(template).failures
+    assert failure.detail.startswith("open to the internet")

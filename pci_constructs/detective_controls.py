@@ -129,8 +129,8 @@ class ManagedConformancePack(Construct):
     configuration items).
 
     Why not CDK's `AwsCustomResource`: it makes the call with the AWS SDK for JavaScript v3, and
-    `@aws-sdk/client-config-service` has no `Source` member in `PutConformancePackRequest` up to 3.1124.0
-    (the registry's latest, read 2026-12-03; its schema serializes only modelled members, so the source
+    `@aws-sdk/client-config-service` has no `Source` member in `PutConformancePackRequest`, in 3.621.0 nor in
+    3.1124.0 (the npm registry's latest, read 2026-12-03; its schema serializes only modelled members, so the source
     would be dropped), whichever SDK the Lambda runtime bundles (Lambda no longer documents which) or
     `install_latest_aws_sdk` downloads. botocore 1.44.8 (`lambda/constraints.txt`) has `Source`, and the
     bundle carries it: `tests/test_managed_pack_handler.py` loads that model and drives the handler

@@ -50,13 +50,17 @@ _ACCOUNT_GUARDS_NO_VPC = (
     " zone has a route or endpoint for IAM or S3 Control"
 )
 _MANAGED_PACK = (
-    "CDK-generated singleton handler of custom_resources.AwsCustomResource (pci_constructs/detective_controls.py,"
-    " ManagedConformancePack): CloudFormation invokes it only at deploy time to put or delete AWS Config's"
-    " managed PCI DSS v4 conformance pack (audit.conformance_packs.aws_managed)"
+    "Deploy-time function of ManagedConformancePack (pci_constructs/detective_controls.py,"
+    " lambda/managed_pack/handler.py): CloudFormation invokes it only at deploy time to put, wait for or delete"
+    " AWS Config's managed PCI DSS v4 conformance pack (audit.conformance_packs.aws_managed)"
 )
 _MANAGED_PACK_NO_VPC = (
     "it calls only the AWS Config API, handles no cardholder data, and answers CloudFormation through a"
     " pre-signed S3 URL in AWS's own account, which the VPC's S3 gateway endpoint refuses"
+)
+_MANAGED_PACK_NO_DLQ = (
+    "it answers CloudFormation itself on every path, a failure being a FAILED answer that fails and rolls back"
+    " the deployment, so a dead-letter queue would only hold requests the stack has already failed"
 )
 _NO_CONCURRENCY = "it has no event source to throttle and CDK exposes no concurrency setting for it"
 _NO_DLQ = (
@@ -70,11 +74,17 @@ _NO_VPC = (
 
 
 def _handler_skips(
-    path: str, what: str, no_vpc: str = _NO_VPC, *, conditional: bool = False
+    path: str,
+    what: str,
+    no_vpc: str = _NO_VPC,
+    *,
+    conditional: bool = False,
+    no_dlq: str = _NO_DLQ,
+    no_concurrency: str = _NO_CONCURRENCY,
 ) -> tuple[CheckovSkip, ...]:
     return (
-        CheckovSkip(path, "CKV_AWS_115", f"{what}; {_NO_CONCURRENCY}", "PCI DSS v4.0.1 2.2.1", conditional),
-        CheckovSkip(path, "CKV_AWS_116", f"{what}; {_NO_DLQ}", "PCI DSS v4.0.1 2.2.1", conditional),
+        CheckovSkip(path, "CKV_AWS_115", f"{what}; {no_concurrency}", "PCI DSS v4.0.1 2.2.1", conditional),
+        CheckovSkip(path, "CKV_AWS_116", f"{what}; {no_dlq}", "PCI DSS v4.0.1 2.2.1", conditional),
         CheckovSkip(path, "CKV_AWS_117", f"{what}; {no_vpc}", "PCI DSS v4.0.1 1.3.1", conditional),
     )
 
@@ -140,7 +150,15 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     *_handler_skips(f"PciLz-*-AccountGuards-*/{CDK_SDK_CALL_FUNCTION}", _ACCOUNT_GUARDS, _ACCOUNT_GUARDS_NO_VPC),
     # Only with audit.conformance_packs.aws_managed (envs/guardrails.yaml).
     *_handler_skips(
-        f"PciLz-*-Detection-*/{CDK_SDK_CALL_FUNCTION}", _MANAGED_PACK, _MANAGED_PACK_NO_VPC, conditional=True
+        "PciLz-*-Detection-*/AwsManagedConformancePack/Function",
+        _MANAGED_PACK,
+        _MANAGED_PACK_NO_VPC,
+        conditional=True,
+        no_dlq=_MANAGED_PACK_NO_DLQ,
+        no_concurrency=(
+            "it runs once per create, update or delete of the pack, and reserving concurrency for it would fail"
+            " in accounts whose unreserved pool may not drop below 100"
+        ),
     ),
     # The permissions boundary's CKV_AWS_107-111 skips travel with the construct
     # (pci_constructs/permissions_boundary.py, BOUNDARY_CHECKOV_SKIPS), in every stack that has one.

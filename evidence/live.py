@@ -16,7 +16,8 @@ work papers, each labelled with its retrieval time in UTC:
   DetectStackDrift; SecurityAudit does not either). `--no-detect` starts nothing and reports the
   last detection's result from DescribeStacks' DriftInformation instead.
 - **The conformance pack's compliance** per region: GetConformancePackComplianceSummary and
-  DescribeConformancePackCompliance (AWS Config API Reference) for the pack the templates create.
+  DescribeConformancePackCompliance (AWS Config API Reference) for every pack the templates create, AWS's
+  managed pack (deployed by the templates' custom resource) included.
 - **Security Hub PCI DSS v4.0.1 control status** per region: GetEnabledStandards for the
   `standards/pci-dss/v/4.0.1` subscription, DescribeStandardsControls for each control's enablement,
   and GetFindings (active findings associated with the standard) for each control's compliance,
@@ -340,14 +341,22 @@ def security_hub_paper(regions: Mapping[str, tuple[str, list[ControlStatus]]], r
 
 
 # -- all of it ----------------------------------------------------------------------------------------
+# The resource types a conformance pack of the templates comes from: CloudFormation's own, and the custom
+# resource that deploys AWS's managed pack by its source identifier (pci_constructs/detective_controls.py,
+# `ManagedConformancePack`, `MANAGED_PACK_RESOURCE_TYPE`), whose `ConformancePackName` property is the pack's name.
+CONFORMANCE_PACK_TYPES = ("AWS::Config::ConformancePack", "Custom::ConfigManagedConformancePack")
+
+
 def conformance_packs(model: TemplateModel) -> list[tuple[str, str]]:
-    """(pack name, region) of every conformance pack the templates create."""
+    """(pack name, region) of every conformance pack the templates create: the project's or AWS's sample
+    (`AWS::Config::ConformancePack`) and AWS's managed pack (`Custom::ConfigManagedConformancePack`)."""
     out = []
-    for pack in model.resources("AWS::Config::ConformancePack"):
-        name = pack.prop("ConformancePackName")
-        region = model.stack_of(pack).region
-        if isinstance(name, str) and region:
-            out.append((name, region))
+    for kind in CONFORMANCE_PACK_TYPES:
+        for pack in model.resources(kind):
+            name = pack.prop("ConformancePackName")
+            region = model.stack_of(pack).region
+            if isinstance(name, str) and region:
+                out.append((name, region))
     return sorted(out)
 
 

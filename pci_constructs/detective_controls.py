@@ -8,21 +8,23 @@ administrator) sets the matching `audit.*_mode` to `existing` or `off` instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, CustomResource, Duration, Stack
 from aws_cdk import aws_config as config
 from aws_cdk import aws_guardduty as guardduty
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_securityhub as securityhub
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from pci_constructs.ebs_default_encryption import SINGLETON_FUNCTION_ID, singleton_waits_for
+from pci_constructs.card_vault import RUNTIME  # every Python function of the landing zone runs one runtime
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.justification import justify
-from pci_constructs.provider_logging import TRACING_REASON
+from pci_constructs.lambda_bundling import python_asset, record_sbom_source
+from pci_constructs.provider_logging import TRACING_ACTIONS, TRACING_REASON
 from pci_constructs.secure_bucket import SecureBucket
 
 PCI_DSS_V401_STANDARD = "standards/pci-dss/v/4.0.1"
@@ -66,26 +68,27 @@ AWS_MANAGED_PACKS = (AWS_MANAGED_PCI_DSS_V4,)
 # Config API Reference; its policy is ConfigConformsServiceRolePolicy, AWS Managed Policy Reference).
 CONFORMS_SERVICE = "config-conforms.amazonaws.com"
 CONFORMS_ROLE = f"aws-service-role/{CONFORMS_SERVICE}/AWSServiceRoleForConfigConforms"
-# Why CDK's deploy-time SDK-call function of the Detection stack carries these findings (its justifications).
-_SDK_FUNCTION_REASONS = (
+# Why the managed pack's deploy-time function carries these findings (its justifications).
+_FUNCTION_REASONS = (
     (
         ("PCI4-LAMBDA-IN-VPC", "PCI.DSS.321-LambdaInsideVPC", "NIST.800.53.R5-LambdaInsideVPC"),
-        "CDK's deploy-time SDK-call function answers CloudFormation through a pre-signed S3 URL in AWS's own"
-        " account, which the VPC's S3 gateway endpoint (this account's principals only) refuses; it only puts"
-        " and deletes the managed conformance pack (AWS Config API), holds no cardholder data, logs to its own"
-        " encrypted group",
+        "The managed conformance pack's deploy-time function answers CloudFormation through a pre-signed S3 URL"
+        " in AWS's own account, which the VPC's S3 gateway endpoint (this account's principals only) refuses; it"
+        " only puts, watches and deletes the managed conformance pack (AWS Config API), holds no cardholder data,"
+        " logs to its own encrypted group",
         "PCI DSS v4.0.1 1.3.1",
     ),
     (
         ("NIST.800.53.R5-LambdaConcurrency",),
-        "CDK's deploy-time SDK-call function runs once per create, update or delete of the pack; reserving"
-        " concurrency for it would fail in accounts whose unreserved pool may not drop below 100",
+        "The managed conformance pack's deploy-time function runs once per create, update or delete of the pack;"
+        " reserving concurrency for it would fail in accounts whose unreserved pool may not drop below 100",
         "PCI DSS v4.0.1 2.2.1",
     ),
     (
         ("NIST.800.53.R5-LambdaDLQ",),
-        "CloudFormation invokes CDK's SDK-call function synchronously; a failed PutConformancePack fails and"
-        " rolls back the deployment, so a dead-letter queue would never receive anything",
+        "The managed conformance pack's deploy-time function answers CloudFormation itself on every path (a"
+        " failure is a FAILED answer that fails and rolls back the deployment), so a dead-letter queue would"
+        " only hold requests the stack has already failed",
         "PCI DSS v4.0.1 2.2.1",
     ),
 )
@@ -93,6 +96,22 @@ PACK_ID_REASON = (
     "AWS Config appends an ID it generates to a conformance pack's ARN (conformance-pack/<name>/<id>), unknown"
     " before the pack exists; the statement names this pack's name and region, only the ID is a wildcard"
 )
+STATUS_REASON = (
+    "DescribeConformancePackStatus is a read of deployment states; the function asks it for this pack's name"
+    " only, and no conformance-pack ARN exists before the pack does"
+)
+# The custom resource's type: evidence/live.py (CONFORMANCE_PACK_TYPES) and preflight/names.py (NAME_PROPERTIES)
+# read its ConformancePackName, the pack's name.
+MANAGED_PACK_RESOURCE_TYPE = "Custom::ConfigManagedConformancePack"
+# The deploy-time function's package (lambda/managed_pack) and its pinned requirements beside it.
+MANAGED_PACK_PACKAGE = Path(__file__).resolve().parent.parent / "lambda" / "managed_pack"
+MANAGED_PACK_REQUIREMENTS = MANAGED_PACK_PACKAGE / "requirements.txt"
+# Lambda's maximum ("Configure Lambda function timeout", AWS Lambda Developer Guide: up to 900 seconds).
+FUNCTION_TIMEOUT = Duration.minutes(15)
+# CloudFormation fails the request if no answer comes within ServiceTimeout seconds
+# ("AWS::CloudFormation::CustomResource": 1-3600, default 3600): the function answers before its own
+# timeout, so a crashed invocation fails the stack a minute after the function could have answered.
+SERVICE_TIMEOUT = Duration.minutes(16)
 
 
 class ManagedConformancePack(Construct):
@@ -100,29 +119,41 @@ class ManagedConformancePack(Construct):
 
     CloudFormation's `AWS::Config::ConformancePack` takes a template body, an S3 URI or an SSM document,
     not a managed pack's `Source` (its registry schema has no such property; CDK's `CfnConformancePack`
-    neither), so two AWS SDK calls run at deploy time: `PutConformancePack` with
-    `Source.SourceIdentifier` (create and update; "PutConformancePack" and "ConformancePackSource", AWS
-    Config API Reference: with a source, no template, template URI, SSM document or delivery bucket may
-    be given) and `DeleteConformancePack` when the stack is deleted (a pack holds rules and their
-    evaluations, not data: the recorder's history bucket keeps the configuration items).
+    neither), so a custom resource of the project's own (`lambda/managed_pack/handler.py`, Python with a
+    pinned boto3) calls `PutConformancePack` with `Source.SourceIdentifier` on create and update
+    ("PutConformancePack" and "ConformancePackSource", AWS Config API Reference: with a source, no template,
+    template URI, SSM document or delivery bucket is given), waits until `DescribeConformancePackStatus`
+    says CREATE_COMPLETE/UPDATE_COMPLETE (a CREATE_FAILED/UPDATE_FAILED pack fails the deploy with AWS
+    Config's reason), and calls `DeleteConformancePack` when the stack is deleted, waiting until the pack
+    is gone (a pack holds rules and their evaluations, not data: the recorder's history bucket keeps the
+    configuration items).
 
-    Least privilege: the calls' role (`role_name`, a guard role's name: the permissions boundary denies
+    Why not CDK's `AwsCustomResource`: it makes the call with the AWS SDK for JavaScript v3, and
+    `@aws-sdk/client-config-service` has no `Source` member in `PutConformancePackRequest`, in 3.621.0 nor in
+    3.1124.0 (the npm registry's latest, read 2026-12-03; its schema serializes only modelled members, so the source
+    would be dropped), whichever SDK the Lambda runtime bundles (Lambda no longer documents which) or
+    `install_latest_aws_sdk` downloads. botocore 1.44.8 (`lambda/constraints.txt`) has `Source`, and the
+    bundle carries it: `tests/test_managed_pack_handler.py` loads that model and drives the handler
+    through botocore's Stubber.
+
+    Least privilege: the function's role (`role_name`, a guard role's name: the permissions boundary denies
     putting or deleting a conformance pack to every other role) may put and delete only this pack
     ("Actions, resources, and condition keys for AWS Config", Service Authorization Reference: both act
-    on the ConformancePack resource type,
-    `conformance-pack/<name>/<id>`), create only Config's conformance-pack service-linked role ("Using
-    Service-Linked Roles for AWS Config"; iam:AWSServiceName), write only to its own log group and
-    send its X-Ray traces. The findings CDK's shared SDK-call function and the generated pack ID raise
-    are justified here, each with its reason (`_SDK_FUNCTION_REASONS`, `PACK_ID_REASON`).
-    The Lambda runtime's AWS SDK makes the calls (no SDK is downloaded at deploy): an SDK without the
-    `Source` member would send no source, and AWS Config refuses such a pack, so the deploy fails rather
-    than deploying nothing. Raises ValueError on a source identifier not in `AWS_MANAGED_PACKS`.
+    on the ConformancePack resource type, `conformance-pack/<name>/<id>`), read deployment states
+    (`DescribeConformancePackStatus`, on '*': `STATUS_REASON`), create only Config's conformance-pack
+    service-linked role ("PutConformancePack": the API creates `AWSServiceRoleForConfigConforms` when the
+    account has none, and that role, not the caller, creates the pack's Config rules, so the caller needs
+    no `config:PutConfigRule`; no `iam:PassRole`, no S3: a managed source takes no delivery bucket), write
+    only to its own log group and send its X-Ray traces. The findings a deploy-time function and the
+    generated pack ID raise are justified here, each with its reason (`_FUNCTION_REASONS`, `PACK_ID_REASON`).
+    Raises ValueError on a source identifier not in `AWS_MANAGED_PACKS`.
     """
 
     role: iam.Role
     policy: iam.ManagedPolicy
     log_group: EncryptedLogGroup
-    pack: cr.AwsCustomResource
+    function: lambda_.Function
+    pack: CustomResource
     name: str
     source_identifier: str
 
@@ -154,12 +185,13 @@ class ManagedConformancePack(Construct):
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
-            description="Put and delete one managed conformance pack, and the function's own log group",
+            description="Put, watch and delete one managed conformance pack, and the function's own log group",
             roles=[self.role],
             statements=[
                 iam.PolicyStatement(
                     actions=["config:PutConformancePack", "config:DeleteConformancePack"], resources=[pack_arn]
                 ),
+                iam.PolicyStatement(actions=["config:DescribeConformancePackStatus"], resources=["*"]),
                 iam.PolicyStatement(
                     actions=["iam:CreateServiceLinkedRole"],
                     resources=[f"arn:{stack.partition}:iam::{stack.account}:role/{CONFORMS_ROLE}"],
@@ -169,33 +201,34 @@ class ManagedConformancePack(Construct):
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[self.log_group.log_group.log_group_arn],
                 ),
+                iam.PolicyStatement(actions=list(TRACING_ACTIONS), resources=["*"]),
             ],
         )
-        put = cr.AwsSdkCall(
-            service="ConfigService",
-            action="putConformancePack",
-            parameters={"ConformancePackName": name, "Source": {"SourceIdentifier": source_identifier}},
-            physical_resource_id=cr.PhysicalResourceId.of(name),
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="managed_pack.handler.handler",
+            code=python_asset(package=MANAGED_PACK_PACKAGE, requirements=MANAGED_PACK_REQUIREMENTS, runtime=RUNTIME),
+            description=f"Puts, waits for and deletes AWS Config's managed conformance pack {source_identifier}",
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=256,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            role=self.role.without_policy_updates(),
         )
-        delete = cr.AwsSdkCall(
-            service="ConfigService",
-            action="deleteConformancePack",
-            parameters={"ConformancePackName": name},
-            # Already gone (deleted by hand): nothing left to delete.
-            ignore_error_codes_matching="NoSuchConformancePackException",
-        )
-        self.pack = cr.AwsCustomResource(
+        record_sbom_source(self.function, MANAGED_PACK_REQUIREMENTS)
+        self.function.node.add_dependency(self.policy)  # the function acts only once its permissions exist
+        self.pack = CustomResource(
             self,
             "Pack",
-            on_create=put,
-            on_update=put,
-            on_delete=delete,
-            role=self.role,
-            log_group=self.log_group.log_group,
-            install_latest_aws_sdk=False,
+            service_token=self.function.function_arn,
+            resource_type=MANAGED_PACK_RESOURCE_TYPE,
+            properties={"ConformancePackName": name, "SourceIdentifier": source_identifier},
+            service_timeout=SERVICE_TIMEOUT,
         )
-        self.pack.node.add_dependency(self.policy)  # the call waits for its permissions
-        singleton_waits_for(self, self.policy)  # also traces the singleton: X-Ray's statement names "*"
         rendered = self.policy.node.default_child
         assert rendered is not None
         for rule, reason in (("*", TRACING_REASON), (pack_arn, PACK_ID_REASON)):
@@ -203,13 +236,12 @@ class ManagedConformancePack(Construct):
                 self,
                 rendered,
                 rule=f"AwsSolutions-IAM5[Resource::{rule}]",
-                reason=reason,
+                reason=reason if rule != "*" else f"{reason}; {STATUS_REASON}",
                 requirement="PCI DSS v4.0.1 7.2.1",
             )
-        function = stack.node.try_find_child(SINGLETON_FUNCTION_ID)
-        function_resource = function.node.default_child if function is not None else None
-        assert function_resource is not None, "AwsCustomResource creates its singleton function at stack level"
-        for rules, reason, requirement in _SDK_FUNCTION_REASONS:
+        function_resource = self.function.node.default_child
+        assert function_resource is not None
+        for rules, reason, requirement in _FUNCTION_REASONS:
             for rule in rules:
                 justify(self, function_resource, rule=rule, reason=reason, requirement=requirement)
 

@@ -22,7 +22,11 @@ over other conditions stays consistent with them; `Fn::Equals` on `AWS::Region`,
 environment-agnostic stack: both ways), and on a Parameter with AllowedValues at each value. All assignments
 of a stack's atoms are enumerated when they are at most `MAX_CONDITIONS` (6), else each resource's own; a
 resource whose `Fn::If`s rest on more than that is left undecided, and a rule's read of it is "could not
-resolve". `AWS::NoValue` removes the key, `Fn::FindInMap` and `Fn::Select` of literals are looked up, and
+resolve". A resource-level `Condition` attribute is decided the same way: a resource whose condition is false
+is left out of the variant (CloudFormation User Guide, "Conditions": it is not created), one whose condition is
+undecided (over a Parameter without AllowedValues) stays in. `AWS::NoValue` removes the key, `Fn::FindInMap`
+and `Fn::Select` of literals are looked up (a `Fn::FindInMap` keyed by a pseudo parameter the stack's
+environment leaves unknown takes each row of the mapping in a variant of its own), and
 `Fn::Join`/`Fn::Sub` whose every part is then a literal become the string CloudFormation makes of them. A
 resource failing in any variant fails. A Parameter that no variant can give a value (no AllowedValues: no
 Default, or a Default a deployer may replace with anything, CloudFormation User Guide "Parameters"; not
@@ -119,6 +123,8 @@ class Resource:
     unresolvable_parameters: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     # in a variant: how many condition atoms its Fn::Ifs depend on when more than MAX_CONDITIONS (left undecided)
     conditions_over_cap: int = field(default=0, compare=False, repr=False)
+    # its resource-level `Condition` attribute (CloudFormation User Guide, "Conditions": created only when true)
+    condition: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -217,6 +223,7 @@ class StackTemplate:
                 metadata=metadata,
                 unresolvable_parameters=self.unresolvable_parameters,
                 conditions_over_cap=self.conditions_over_cap.get(logical_id, 0),
+                condition=resource_condition(body),
             )
         return out
 
@@ -693,6 +700,58 @@ def _equal(a: Any, b: Any) -> bool:
     return left == right if left is not None and right is not None else bool(a == b)
 
 
+def resource_condition(body: Any) -> str | None:
+    """A resource's `Condition` attribute: the name of the condition it is created under, else None
+    ("Conditions" and "Resources", CloudFormation User Guide: a resource with a false condition is not created)."""
+    condition = body.get("Condition") if isinstance(body, Mapping) else None
+    return condition if isinstance(condition, str) else None
+
+
+def _decided_condition(resolver: _Resolver, body: Any) -> str | None:
+    """A resource's `Condition` when its existence is enumerated: it rests on at most `MAX_CONDITIONS` atoms
+    (CDK's `CDKMetadataAvailable`, an `Fn::Or` over dozens of regions, is not: such a resource is examined as
+    created, never left out on a guess)."""
+    condition = resource_condition(body)
+    if condition is None or len(resolver.atoms(condition)) > MAX_CONDITIONS:
+        return None
+    return condition
+
+
+def _resource_conditions(resolver: _Resolver, body: Any) -> set[str]:
+    """The conditions a resource's properties' `Fn::If`s and (when enumerated) its existence rest on."""
+    names = set(_if_conditions((body or {}).get("Properties")))
+    condition = _decided_condition(resolver, body)
+    return names | {condition} if condition else names
+
+
+def _pseudo_keyed_maps(stack: StackTemplate) -> dict[str, list[str]]:
+    """Mapping name -> its top-level keys, for every `Fn::FindInMap` of the stack's resources whose top-level key
+    is a pseudo parameter the stack's environment does not fix (`AWS::Region` of an environment-agnostic
+    stack): each row is a value the deploy may take, so each is examined in a variant of its own."""
+    known = _pseudo_values(stack)
+    mappings = stack.template.get("Mappings") or {}
+    found: dict[str, list[str]] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            inner = value.get("Fn::FindInMap") if len(value) == 1 else None
+            if isinstance(inner, list) and len(inner) >= 3 and isinstance(inner[0], str):
+                key = inner[1].get("Ref") if isinstance(inner[1], Mapping) and len(inner[1]) == 1 else None
+                table = mappings.get(inner[0])
+                pseudo = isinstance(key, str) and key.startswith("AWS::") and key not in known
+                if pseudo and isinstance(table, Mapping) and len(table) > 1:
+                    found[inner[0]] = [str(k) for k in table]
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for body in (stack.template.get("Resources") or {}).values():
+        walk((body or {}).get("Properties"))
+    return found
+
+
 def _if_conditions(value: Any) -> Iterator[str]:
     """The condition names of every `Fn::If` inside `value`."""
     if isinstance(value, Mapping):
@@ -713,6 +772,8 @@ class _Space:
 
     choices: tuple[tuple[int, Mapping[str, bool]], ...]
     over_cap: Mapping[str, int]
+    # resources whose Condition each variant decides (`_decided_condition`); any other one is examined as created
+    decided: frozenset[str] = frozenset()
 
 
 def _space(stack: StackTemplate) -> _Space:
@@ -723,7 +784,7 @@ def _space(stack: StackTemplate) -> _Space:
     resolver = _resolver(stack)
     per_resource: dict[str, frozenset[str]] = {}
     for logical_id, body in (stack.template.get("Resources") or {}).items():
-        names = set(_if_conditions((body or {}).get("Properties")))
+        names = _resource_conditions(resolver, body)
         if names:
             atoms: frozenset[str] = frozenset()
             for name in sorted(names):
@@ -740,7 +801,12 @@ def _space(stack: StackTemplate) -> _Space:
             if assignment not in assignments:
                 assignments.append(assignment)
     choices = tuple((index, assignment) for assignment in assignments or [{}] for index in range(count))
-    return _Space(choices=choices, over_cap=over_cap)
+    decided = frozenset(
+        lid
+        for lid, body in (stack.template.get("Resources") or {}).items()
+        if lid not in over_cap and _decided_condition(resolver, body) is not None
+    )
+    return _Space(choices=choices, over_cap=over_cap, decided=decided)
 
 
 def _resolver(stack: StackTemplate, index: int = 0, assignment: Mapping[str, bool] | None = None) -> _Resolver:
@@ -780,8 +846,14 @@ def _choice_count(stack: StackTemplate) -> int:
             for item in value:
                 walk(item)
 
+    resolver = _resolver(stack)
     for body in (stack.template.get("Resources") or {}).values():
         walk((body or {}).get("Properties"))
+        if _decided_condition(resolver, body) is not None:
+            count = max(count, 1)
+    # a Fn::FindInMap keyed by a pseudo parameter the environment leaves unknown: one index per row
+    for keys in _pseudo_keyed_maps(stack).values():
+        count = max(count, len(keys))
     # a condition over a Parameter with options is decided by it: every option is an index
     for definition in (stack.template.get("Conditions") or {}).values():
         for name in _referenced_parameters(definition, options):
@@ -872,6 +944,8 @@ def _resolved(stack: StackTemplate, index: int, assignment: Mapping[str, bool], 
     resources = {}
     for logical_id, body in (stack.template.get("Resources") or {}).items():
         body = dict(body or {})
+        if logical_id in space.decided and resolver.decide(str(resource_condition(body))) is False:
+            continue  # not created under this choice: not examined in this variant
         if "Properties" in body:
             chosen = undecided if logical_id in space.over_cap else resolver
             body["Properties"] = chosen.resolve(body["Properties"])
@@ -893,13 +967,8 @@ def _resolved(stack: StackTemplate, index: int, assignment: Mapping[str, bool], 
 def _label(stack: StackTemplate, index: int, assignment: Mapping[str, bool]) -> str:
     """The variant in words: each `Fn::If` condition's truth and the Parameters' index."""
     resolver = _resolver(stack, index, assignment)
-    names = sorted(
-        {
-            n
-            for body in (stack.template.get("Resources") or {}).values()
-            for n in _if_conditions((body or {}).get("Properties"))
-        }
-    )
+    resources = (stack.template.get("Resources") or {}).values()
+    names = sorted({n for body in resources for n in _resource_conditions(resolver, body)})
     truths = []
     for name in names:
         truth = resolver.decide(name)
@@ -907,6 +976,9 @@ def _label(stack: StackTemplate, index: int, assignment: Mapping[str, bool]) -> 
     parameters = (
         "every Parameter at its Default" if index == 0 else f"every Parameter at its allowed value #{index + 1}"
     )
+    rows = [f"{name} row {keys[min(index, len(keys) - 1)]}" for name, keys in sorted(_pseudo_keyed_maps(stack).items())]
+    if rows:  # a mapping's row, chosen by a pseudo parameter the environment leaves unknown
+        parameters = ", ".join(rows) if not _parameter_options(stack) else f"{parameters}, {', '.join(rows)}"
     return f"with {', '.join(truths)}; {parameters}" if truths else f"with {parameters}"
 
 

@@ -162,8 +162,10 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
                 where = variant.stacks.get(check.resource.stack)
                 named = label if where is None else where.labels  # a stack without choices has no label
                 # the variant's label only where the choice reached the resource: its properties as resolved
-                # differ from those written (an Fn::If, a Parameter's value, a lookup in it)
-                chose = labelled and bool(named) and check.resource.properties != original.properties
+                # differ from those written (an Fn::If, a Parameter's value, a lookup in it), or it exists only
+                # under a resource-level Condition the variant made true
+                reached = check.resource.properties != original.properties or original.condition is not None
+                chose = labelled and bool(named) and reached
                 detail = check.detail if check.passed or not chose else f"{check.detail} ({named})"
                 merged[key] = Check(
                     resource=original, passed=check.passed, detail=detail, requirements=check.requirements

@@ -252,6 +252,10 @@ NAME_PROPERTIES: dict[str, NameSpec] = {
     "AWS::CloudTrail::Trail": NameSpec(("TrailName",), _trail, "region"),
     "AWS::CloudWatch::Alarm": NameSpec(("AlarmName",), _alarm, "region"),
     "AWS::Config::ConformancePack": NameSpec(("ConformancePackName",), _conformance_pack, "region"),
+    # AWS's managed pack, put by the templates' custom resource (pci_constructs/detective_controls.py,
+    # ManagedConformancePack): the same namespace, so the same lookup. PutConformancePack on a name taken
+    # would update that pack in place and the stack's deletion would delete it.
+    "Custom::ConfigManagedConformancePack": NameSpec(("ConformancePackName",), _conformance_pack, "region"),
     "AWS::AccessAnalyzer::Analyzer": NameSpec(("AnalyzerName",), _analyzer, "region"),
     "AWS::CodePipeline::Pipeline": NameSpec(("Name",), _pipeline, "region"),
     "AWS::CodeBuild::Project": NameSpec(("Name",), _build_project, "region"),
@@ -268,6 +272,7 @@ NOT_NAMES: dict[tuple[str, str], str] = {
     ("AWS::EC2::VPCEndpoint", "ServiceName"): "the AWS service the endpoint reaches",
     ("AWS::IAM::Policy", "PolicyName"): "an inline policy's name, scoped to the roles it is put on",
     ("AWS::Lambda::Alias", "Name"): "an alias name, scoped to its function",
+    ("Custom::ConfigManagedConformancePack", "SourceIdentifier"): "which AWS managed pack to deploy, not a name",
 }
 
 

@@ -87,3 +87,33 @@ EDGE_COMPUTE_CASES: dict[str, tuple[Resources, Resources]] = {
         bad("Kubernetes", Logging={"ClusterLogging": {"EnabledTypes": [{"Type": "api"}, {"Type": "audit"}]}}),
     ),
 }
+
+
+# Auto Scaling groups launching from a launch configuration (no launch template): the key-pair, detailed-monitoring
+# and instance-profile rules read the launch configuration's KeyName, InstanceMonitoring and IamInstanceProfile
+# ("AWS::AutoScaling::LaunchConfiguration", CloudFormation Template Reference).
+def _configured_group(**configuration: Any) -> Resources:
+    launch = copy.deepcopy(WORKLOAD["LaunchConfig"][1])
+    launch.update({"InstanceMonitoring": True, "IamInstanceProfile": "fork-workload"})
+    for key, value in configuration.items():
+        if value is None:
+            launch.pop(key, None)
+        else:
+            launch[key] = value
+    group = {
+        "MinSize": "1",
+        "MaxSize": "2",
+        "LaunchConfigurationName": {"Ref": "LaunchConfig"},
+        "VPCZoneIdentifier": ["subnet-0123456789abcdef0"],
+    }
+    return {
+        "LaunchConfig": {"Type": "AWS::AutoScaling::LaunchConfiguration", "Properties": launch},
+        "Group": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": group},
+    }
+
+
+LAUNCH_CONFIGURATION_CASES: dict[str, tuple[Resources, Resources]] = {
+    "PCI4-EC2-DETAILED-MONITORING": (_configured_group(), _configured_group(InstanceMonitoring=False)),
+    "PCI4-EC2-INSTANCE-PROFILE": (_configured_group(), _configured_group(IamInstanceProfile=None)),
+    "PCI4-EC2-NO-KEY-PAIR": (_configured_group(), _configured_group(KeyName="ops")),
+}

@@ -940,3 +940,68 @@ def fixed_name_replacements(deployed: dict[str, Template], variant: dict[str, Te
                     f" {', '.join(changed)} change, which replaces a custom-named resource"
                 )
     return found
+
+
+# --- SDK calls CDK's AwsCustomResource makes at deploy time -------------------------------------------------
+
+
+def _service_model(service: str) -> Any:
+    """botocore's model of the service an AwsCustomResource names (its JavaScript client name, such as
+    "ConfigService", "EC2" or "S3Control", is the model's serviceId without spaces), or None."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    wanted = service.removeprefix("@aws-sdk/client-").replace("-", "").replace(" ", "").lower()
+    for name in session.get_available_services():
+        model = session.get_service_model(name)
+        service_id = str(model.metadata.get("serviceId", "")).replace(" ", "").lower()
+        if wanted in {service_id, name.replace("-", "")}:
+            return model
+    return None
+
+
+def _unmodelled(shape: Any, value: Any, path: str) -> Iterator[str]:
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            if key not in shape.members:
+                yield f"{path}.{key}"
+            else:
+                yield from _unmodelled(shape.members[key], item, f"{path}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unmodelled(shape.member, item, f"{path}[{index}]")
+
+
+def sdk_call_unmodelled_parameters(templates: Iterable[tuple[str, Template]]) -> list[str]:
+    """Every parameter of an AwsCustomResource call (`Custom::AWS` Create/Update/Delete) that the AWS API
+    model of its operation does not have: the AWS SDK for JavaScript v3 serializes only modelled members,
+    so such a parameter is dropped without an error and the call does less than the template says.
+    Checked against botocore's model of this venv (the same API models; a member botocore has may still
+    be missing from the SDK a Lambda runtime bundles, which is why the managed conformance pack is put
+    by the project's own Python function instead). A call whose parameters are not literal JSON is skipped."""
+    found = []
+    for stack, template in templates:
+        for logical_id, resource in of_type(template, "Custom::AWS").items():
+            for phase in ("Create", "Update", "Delete"):
+                rendered = resource.get("Properties", {}).get(phase)
+                if not isinstance(rendered, str):
+                    continue
+                try:
+                    call = json.loads(rendered)
+                except ValueError:
+                    continue
+                model = _service_model(str(call.get("service", "")))
+                where = f"{stack}/{logical_id} {phase}"
+                if model is None:
+                    found.append(f"{where}: no AWS API model for service {call.get('service')!r}")
+                    continue
+                action = str(call.get("action", ""))
+                operation = action[:1].upper() + action[1:]
+                if operation.removesuffix("Command") not in model.operation_names:
+                    found.append(f"{where}: {model.service_name} has no operation {action!r}")
+                    continue
+                shape = model.operation_model(operation.removesuffix("Command")).input_shape
+                parameters = call.get("parameters", {})
+                if shape is not None:
+                    found += [f"{where}: {p} is not in the API model" for p in _unmodelled(shape, parameters, action)]
+    return found

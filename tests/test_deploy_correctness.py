@@ -60,6 +60,7 @@ from tests.template_scan import (
     resources,
     retained_through_failed_create,
     role_users_without_policies,
+    sdk_call_unmodelled_parameters,
     service_statements,
     trigger_function,
     unclassified_names,
@@ -843,3 +844,37 @@ def test_preflight_counts_the_firewalls_the_templates_create(synthesized: Synthe
         per_region[artifact.environment.region] = per_region.get(artifact.environment.region, 0) + count
     assert set(per_region.values()) == {firewalls_created(synthesized.config)}
     assert firewalls_created(synthesized.config) > 0
+
+
+# --- Issue #21: a deploy-time SDK call names only members of the operation's API model -----------------------
+
+
+def test_every_sdk_call_parameter_is_in_the_operations_api_model(synthesized: Synthesized, delivered: Any) -> None:
+    """CDK's AwsCustomResource calls go through the AWS SDK for JavaScript v3, which serializes only
+    modelled members: an unmodelled parameter is dropped and the call silently does less."""
+    templates = _every_template(synthesized, delivered)
+    assert any(of_type(t, "Custom::AWS") for _, t in templates), "the scan must have calls to read"
+    assert sdk_call_unmodelled_parameters(templates) == []
+
+
+def test_an_sdk_call_with_a_parameter_the_model_lacks_is_caught(tmp_path: Path) -> None:
+    from aws_cdk import custom_resources as cr
+
+    stack = _bad_stack(tmp_path)
+    call = cr.AwsSdkCall(
+        service="ConfigService",
+        action="putConformancePack",
+        # A misspelt member: the JavaScript SDK would send a pack with a name and nothing else.
+        parameters={"ConformancePackName": "p", "Sourse": {"SourceIdentifier": "PCI-DSS_V4"}},
+        physical_resource_id=cr.PhysicalResourceId.of("p"),
+    )
+    cr.AwsCustomResource(
+        stack,
+        "Pack",
+        on_create=call,
+        policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
+        install_latest_aws_sdk=False,
+    )
+    findings = sdk_call_unmodelled_parameters([("Bad", _template(stack))])
+    # Named by the phase and the member's path, not the hashed logical ID.
+    assert [f.split(" ", 1)[1] for f in findings] == ["Create: putConformancePack.Sourse is not in the API model"]

@@ -429,3 +429,47 @@ def test_the_makefile_target_runs_the_live_module_after_a_synth() -> None:
     target = makefile.split("\nevidence-live:", 1)[1].split("\n\n", 1)[0]
     assert "-m evidence.live cdk.out" in target
     assert "$(LZ_ENV)" in target
+
+
+def test_the_managed_pack_the_custom_resource_deploys_is_read_too(stubbed: Any) -> None:
+    """AWS's managed PCI-DSS_V4 pack comes from the templates' custom resource (no AWS::Config::ConformancePack):
+    its compliance is read by the name the construct gives it, beside the project's pack."""
+    from pci_constructs.detective_controls import MANAGED_PACK_RESOURCE_TYPE
+
+    assert MANAGED_PACK_RESOURCE_TYPE in live.CONFORMANCE_PACK_TYPES
+    project = {"Type": "AWS::Config::ConformancePack", "Properties": {"ConformancePackName": "pci-lz-x-pci-dss-v4"}}
+    managed = {
+        "Type": MANAGED_PACK_RESOURCE_TYPE,
+        "Properties": {"ServiceToken": {"Fn::GetAtt": ["F", "Arn"]}, "ConformancePackName": "pci-lz-x-aws-pci-dss-v4"},
+    }
+    model = TemplateModel(
+        [
+            StackTemplate(
+                "PciLz-x-Detection-us-east-1", {"Resources": {"P": project, "M": managed}}, "111111111111", "us-east-1"
+            ),
+            StackTemplate("PciLz-x-Detection-eu-west-1", {"Resources": {"M": managed}}, "111111111111", "eu-west-1"),
+        ]
+    )
+    assert live.conformance_packs(model) == [
+        ("pci-lz-x-aws-pci-dss-v4", "eu-west-1"),
+        ("pci-lz-x-aws-pci-dss-v4", "us-east-1"),
+        ("pci-lz-x-pci-dss-v4", "us-east-1"),
+    ]
+    for region in ("us-east-1", "eu-west-1"):
+        _drift(_stub(stubbed, "cloudformation", region), f"PciLz-x-Detection-{region}", "IN_SYNC")
+        _hub(_stub(stubbed, "securityhub", region), [finding("S3.5", "PASSED", 1)])
+    config_east = _stub(stubbed, "config", "us-east-1")
+    _pack(config_east, "pci-lz-x-aws-pci-dss-v4", "NON_COMPLIANT", [("iam-password-policy", "NON_COMPLIANT")])
+    _pack(config_east, "pci-lz-x-pci-dss-v4", "COMPLIANT", [("s3-bucket-ssl-requests-only", "COMPLIANT")])
+    _stub(stubbed, "config", "eu-west-1").add_client_error(
+        "get_conformance_pack_compliance_summary", "NoSuchConformancePackException"
+    )
+
+    def clients(service: str, region: str) -> Any:
+        return stubbed[(service, region)][0]
+
+    state = live.read_deployed_state(model, clients, sleep=lambda _: None, now=lambda: RETRIEVED)
+    # Read-only calls only, each answered: a managed pack missing from a region is stated, never passed.
+    assert "conformance pack eu-west-1 not deployed, us-east-1 NON_COMPLIANT, us-east-1 COMPLIANT" in state.summary
+    for region in ("us-east-1", "eu-west-1"):
+        stubbed[("config", region)][1].assert_no_pending_responses()

@@ -106,7 +106,11 @@ HANDLER_MODULES = {
     "purge": "card_vault.purge",
     "migrate": "card_vault.migrate",
     "crl_check": "card_vault.crl_check",
+    # The managed conformance pack's deploy-time function (pci_constructs/detective_controls.py).
+    "managed_pack": "managed_pack.handler",
 }
+# Packages under lambda/ that functions import (not distributions).
+LOCAL_PACKAGES = {"card_vault", "managed_pack"}
 # Distributions a module needs without importing them by name: psycopg's C implementation (libpq
 # included; Lambda's image has no libpq).
 IMPLIED = {"psycopg": {"psycopg-binary"}}
@@ -145,7 +149,7 @@ class _Imports(ast.NodeVisitor):
 
 def _reachable(module: str) -> tuple[set[str], set[str]]:
     """(third-party top-level modules, AWS service names of `.client(...)` calls) of everything `module`
-    reaches inside the `card_vault` package."""
+    reaches inside the local packages (`LOCAL_PACKAGES`)."""
     seen: set[str] = set()
     third_party: set[str] = set()
     services: set[str] = set()
@@ -160,7 +164,7 @@ def _reachable(module: str) -> tuple[set[str], set[str]]:
         visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
         for imported in visitor.modules:
             top = imported.split(".")[0]
-            if top == "card_vault":
+            if top in LOCAL_PACKAGES:
                 pending.append(imported)
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)

@@ -11,6 +11,7 @@ from pci_rules import TemplateModel, evaluate
 from pci_rules.docs import replace_table
 from pci_rules.rules import RULES
 from tests.pci_rule_cases import CASES, Resources
+from tests.pci_rule_cases_edge_compute import LAUNCH_CONFIGURATION_CASES
 
 BY_ID = {r.id: r for r in RULES}
 # Rules with nothing to examine in the default app (it has no such resource), by design.
@@ -208,3 +209,27 @@ def test_synth_time_code_imports_no_ci_tooling() -> None:
 def test_readme_states_the_current_number_of_rules() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"PCI DSS v4.0.1 rules ({len(RULES)}) on the rendered templates" in readme
+
+
+@pytest.mark.parametrize("rule_id", sorted(LAUNCH_CONFIGURATION_CASES))
+def test_a_group_launching_from_a_launch_configuration_is_examined_through_it(rule_id: str) -> None:
+    good, bad = LAUNCH_CONFIGURATION_CASES[rule_id]
+    examined, failures = _run(rule_id, good)
+    assert examined == 1
+    assert not failures, failures
+    _, failures = _run(rule_id, bad)
+    (failure,) = failures
+    assert failure.startswith("Group:")
+    assert "its launch configuration" in failure
+
+
+def test_a_group_whose_launch_configuration_is_not_in_the_templates_is_not_passed_unread() -> None:
+    group = LAUNCH_CONFIGURATION_CASES["PCI4-EC2-NO-KEY-PAIR"][0]["Group"]
+    named_elsewhere = {
+        "Group": {**group, "Properties": {**group["Properties"], "LaunchConfigurationName": "made-by-hand"}}
+    }
+    for rule_id in LAUNCH_CONFIGURATION_CASES:
+        _, failures = _run(rule_id, named_elsewhere)
+        (failure,) = failures
+        assert failure.startswith("Group:")
+        assert "a launch configuration not in these templates" in failure

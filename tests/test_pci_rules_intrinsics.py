@@ -19,6 +19,8 @@ import pytest
 from aws_cdk import Environment, IPolicyValidationPlugin, NestedStack, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kinesis as kinesis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pci_rules import TemplateModel, evaluate
 from pci_rules.model import MAX_CONDITIONS, StackTemplate, record_unresolved_reads, reset_unresolved_reads
@@ -448,3 +450,147 @@ def test_an_inline_fn_transform_is_not_examined_and_the_secrets_manager_transfor
     ]
     rotation = {"Transform": "AWS::SecretsManager-2024-09-16", **_sg("10.0.0.0/8")}
     assert _failures("PCI4-TEMPLATE-NO-TRANSFORMS", rotation) == []
+
+
+# --- Resource-level Condition attributes (issue #21) --------------------------------------------------------
+
+
+def _open_group(condition: str | None = None, cidr: Any = "0.0.0.0/0") -> dict[str, Any]:
+    ingress = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": cidr}]
+    body: dict[str, Any] = r(
+        "AWS::EC2::SecurityGroup", GroupDescription="g", VpcId="vpc-0123456789abcdef0", SecurityGroupIngress=ingress
+    )
+    if condition is not None:
+        body["Condition"] = condition
+    return body
+
+
+_OPEN_RULE = "PCI4-EC2-SG-NO-OPEN-INGRESS"
+
+
+def _sg_result(template: dict[str, Any], region: str | None = None) -> Any:
+    stack = StackTemplate(name="S", template=template, account="1" * 12 if region else None, region=region)
+    (result,) = evaluate(TemplateModel([stack]), [BY_ID[_OPEN_RULE]])
+    return result
+
+
+def test_a_resource_whose_condition_is_false_is_not_examined() -> None:
+    """CloudFormation does not create it ("Conditions", CloudFormation User Guide): no check, no finding."""
+    template = {"Conditions": {"Never": {"Fn::Equals": ["a", "b"]}}, "Resources": {"Open": _open_group("Never")}}
+    assert _sg_result(template).checks == ()
+
+
+def test_a_resource_whose_condition_is_true_is_examined_and_a_bad_one_fails() -> None:
+    template = {"Conditions": {"Always": {"Fn::Equals": ["a", "a"]}}, "Resources": {"Open": _open_group("Always")}}
+    (failure,) = _sg_result(template).failures
+    assert "Always true" in failure.detail
+
+
+def test_a_compliant_conditional_resource_passes() -> None:
+    conditions = {"InChina": {"Fn::Equals": [{"Ref": "AWS::Region"}, "cn-north-1"]}}
+    template = {"Conditions": conditions, "Resources": {"Closed": _open_group("InChina", "10.0.0.0/8")}}
+    result = _sg_result(template)
+    assert len(result.checks) == 1
+    assert not result.failures
+
+
+def test_a_condition_unknown_at_synth_is_examined_under_the_variant_that_creates_it() -> None:
+    """On the region of an environment-agnostic stack the condition is unknown: the resource is examined in the
+    variant where it exists; in a known region the condition is decided."""
+    conditions = {"InChina": {"Fn::Equals": [{"Ref": "AWS::Region"}, "cn-north-1"]}}
+    template = {"Conditions": conditions, "Resources": {"Open": _open_group("InChina")}}
+    (failure,) = _sg_result(template).failures
+    assert "InChina true" in failure.detail
+    assert _sg_result(template, "eu-west-1").checks == ()
+    assert _sg_result(template, "cn-north-1").failures
+
+
+def test_a_condition_over_a_parameter_without_allowed_values_is_examined_as_created() -> None:
+    template = {
+        "Parameters": {"Env": {"Type": "String"}},
+        "Conditions": {"Prod": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+        "Resources": {"Open": _open_group("Prod")},
+    }
+    assert _sg_result(template).failures
+
+
+_LITERAL = st.sampled_from(["a", "b"])
+_EXPRESSION = st.recursive(
+    st.tuples(_LITERAL, _LITERAL).map(lambda pair: {"Fn::Equals": list(pair)}),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map(lambda items: {"Fn::And": items}),
+        st.lists(inner, min_size=2, max_size=3).map(lambda items: {"Fn::Or": items}),
+        inner.map(lambda item: {"Fn::Not": [item]}),
+    ),
+    max_leaves=6,
+)
+
+
+def _truth(expression: dict[str, Any]) -> bool:
+    ((key, inner),) = expression.items()
+    if key == "Fn::Equals":
+        return bool(inner[0] == inner[1])
+    if key == "Fn::Not":
+        return not _truth(inner[0])
+    values = [_truth(item) for item in inner]
+    return all(values) if key == "Fn::And" else any(values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_EXPRESSION)
+def test_a_resource_is_examined_exactly_when_its_decidable_condition_holds(expression: dict[str, Any]) -> None:
+    template = {"Conditions": {"C": expression}, "Resources": {"Open": _open_group("C")}}
+    result = _sg_result(template)
+    assert bool(result.checks) is _truth(expression)
+    assert bool(result.failures) is _truth(expression)
+
+
+# --- Fn::FindInMap keyed by a pseudo parameter of an environment-agnostic stack (issue #21) ---------------
+
+
+def _mapped_group(rows: dict[str, str]) -> dict[str, Any]:
+    cidr = {"Fn::FindInMap": ["Cidrs", {"Ref": "AWS::Region"}, "Ingress"]}
+    return {
+        "Mappings": {"Cidrs": {region: {"Ingress": value} for region, value in rows.items()}},
+        "Resources": {"Group": _open_group(cidr=cidr)},
+    }
+
+
+def test_each_row_of_a_region_keyed_mapping_is_examined_in_an_agnostic_stack() -> None:
+    template = _mapped_group({"us-east-1": "10.0.0.0/8", "eu-west-1": "0.0.0.0/0", "ap-south-1": "10.1.0.0/16"})
+    (failure,) = _sg_result(template).failures
+    assert "Cidrs row eu-west-1" in failure.detail
+
+
+def test_a_region_keyed_mapping_with_every_row_compliant_passes() -> None:
+    result = _sg_result(_mapped_group({"us-east-1": "10.0.0.0/8", "eu-west-1": "10.2.0.0/16"}))
+    assert len(result.checks) == 1
+    assert not result.failures
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1"]),
+        st.sampled_from(["10.0.0.0/8", "192.168.0.0/16", "0.0.0.0/0"]),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_an_agnostic_stack_fails_exactly_when_some_row_is_open(rows: dict[str, str]) -> None:
+    result = _sg_result(_mapped_group(rows))
+    assert bool(result.failures) is ("0.0.0.0/0" in rows.values())
+    for region, value in rows.items():  # a known region reads its own row only
+        assert bool(_sg_result(_mapped_group(rows), region).failures) is (value == "0.0.0.0/0")
+
+
+def test_a_condition_over_more_atoms_than_the_cap_is_examined_as_created_without_variants() -> None:
+    """CDK's CDKMetadataAvailable-like condition (an Fn::Or over many regions) in an agnostic stack is not
+    enumerated: the resource is examined as created, and it alone makes no variant."""
+    regions = [f"xx-test-{n}" for n in range(MAX_CONDITIONS + 2)]
+    many = {"Fn::Or": [{"Fn::Equals": [{"Ref": "AWS::Region"}, region]} for region in regions]}
+    template = {"Conditions": {"Many": many}, "Resources": {"Open": _open_group("Many")}}
+    model = TemplateModel([StackTemplate(name="S", template=template)])
+    assert [label for label, _ in model.variants()] == [""]
+    (failure,) = _sg_result(template).failures
+    assert failure.detail.startswith("open to the internet")

@@ -452,3 +452,40 @@ def test_a_leftover_bucket_names_the_object_lock_limit(aws: boto3.Session) -> No
     aws.client("logs", region_name="us-east-1").create_log_group(logGroupName="/pci-lz/default/left")
     (other,) = check_names_free(MotoAccount(aws, config.home_region), config, [group])
     assert "COMPLIANCE" not in other.fix
+
+
+def test_the_managed_packs_name_is_looked_up_like_a_cloudformation_pack() -> None:
+    """The custom resource that puts AWS's managed pack fixes its name: preflight reads it from the template
+    and looks it up with DescribeConformancePacks (read-only); a name already taken is reported."""
+    from botocore.stub import Stubber
+
+    from pci_constructs.detective_controls import MANAGED_PACK_RESOURCE_TYPE
+
+    template = {
+        "Resources": {
+            "Pack": {
+                "Type": MANAGED_PACK_RESOURCE_TYPE,
+                "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["F", "Arn"]},
+                    "ConformancePackName": "pci-lz-x-aws-pci-dss-v4",
+                },
+            }
+        }
+    }
+    (fixed,) = fixed_names("PciLz-x-Detection-us-east-1", "us-east-1", PLACEHOLDER, template)
+    assert (fixed.resource_type, fixed.name) == (MANAGED_PACK_RESOURCE_TYPE, "pci-lz-x-aws-pci-dss-v4")
+    config = boto3.client("config", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    stubber = Stubber(config)
+    detail = {
+        "ConformancePackName": fixed.name,
+        "ConformancePackArn": f"arn:aws:config:us-east-1:{PLACEHOLDER}:conformance-pack/{fixed.name}/cp-a",
+        "ConformancePackId": "conformance-pack-a",
+    }
+    stubber.add_response(
+        "describe_conformance_packs", {"ConformancePackDetails": [detail]}, {"ConformancePackNames": [fixed.name]}
+    )
+    stubber.add_client_error("describe_conformance_packs", "NoSuchConformancePackException")
+    lookup = NAME_PROPERTIES[MANAGED_PACK_RESOURCE_TYPE].lookup
+    with stubber:
+        assert lookup(lambda service, region: config, "us-east-1", fixed.name, {}) is True
+        assert lookup(lambda service, region: config, "us-east-1", fixed.name, {}) is False

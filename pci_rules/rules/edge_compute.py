@@ -302,11 +302,30 @@ def _group_templates(model: TemplateModel, group: Resource) -> list[Resource | N
     return found
 
 
+# What a launch configuration calls LaunchTemplateData's key ("AWS::AutoScaling::LaunchConfiguration",
+# CloudFormation Template Reference): InstanceMonitoring is a Boolean, "true" for detailed monitoring; absent, it
+# is not taken as on (the rule asks it set); KeyName and IamInstanceProfile are named alike.
+LAUNCH_CONFIGURATION_PROPERTIES = {"Monitoring": "InstanceMonitoring", "IamInstanceProfile": "IamInstanceProfile"}
+UNREAD_SOURCES = ("a launch template not in these templates", "a launch configuration not in these templates")
+
+
+def _group_configuration(model: TemplateModel, group: Resource, key: str) -> list[tuple[str, Any]]:
+    """(where, value) of the launch configuration an Auto Scaling group launches from (its
+    LaunchConfigurationName), for LaunchTemplateData `key`; [] for a group with none."""
+    name = group.reference("LaunchConfigurationName")
+    if name is None:
+        return []
+    configuration = model.target(group.stack, name)
+    if configuration is None or configuration.type != "AWS::AutoScaling::LaunchConfiguration":
+        return [(UNREAD_SOURCES[1], None)]
+    return [("its launch configuration", configuration.prop(LAUNCH_CONFIGURATION_PROPERTIES.get(key, key)))]
+
+
 def _launched(model: TemplateModel, key: str, *inner: str) -> Iterator[tuple[Resource, list[tuple[str, Any]]]]:
-    """Each EC2 instance and each Auto Scaling group with launch templates, beside (where, value) of
-    LaunchTemplateData `key` (then `inner`) for each source its instances take it from: an instance's own
-    `key` (`inner` not applied), else its launch template's; a group's every launch template ("a launch
-    template here" is None for one not in these templates)."""
+    """Each EC2 instance and each Auto Scaling group, beside (where, value) of LaunchTemplateData `key` (then
+    `inner`) for each source its instances take it from: an instance's own `key` (`inner` not applied), else
+    its launch template's; a group's every launch template ("a launch template not in these templates" is
+    None), else its launch configuration's property of that meaning (`LAUNCH_CONFIGURATION_PROPERTIES`)."""
     for instance in model.resources("AWS::EC2::Instance"):
         own = instance.prop(key)
         if own is not None:
@@ -325,14 +344,16 @@ def _launched(model: TemplateModel, key: str, *inner: str) -> Iterator[tuple[Res
                 [
                     ("its launch template", t.prop("LaunchTemplateData", key, *inner))
                     if t is not None
-                    else ("a launch template not in these templates", None)
+                    else (UNREAD_SOURCES[0], None)
                     for t in templates
                 ],
             )
+        elif configuration := _group_configuration(model, group, key):
+            yield group, configuration
 
 
 def _group_unread(sources: list[tuple[str, Any]]) -> str | None:
-    return next((where for where, _ in sources if where == "a launch template not in these templates"), None)
+    return next((where for where, _ in sources if where in UNREAD_SOURCES), None)
 
 
 @rule(
@@ -343,7 +364,7 @@ def _group_unread(sources: list[tuple[str, Any]]) -> str | None:
     # not audit logs, so 10.2.1 (AWS's page lists 10.2.1.1) is not cited.
     requirements=("10.7.2",),
     description="Every EC2 instance and Auto Scaling group has detailed (one-minute) monitoring on, itself or"
-    " through its launch template.",
+    " through its launch template or launch configuration.",
     fix="Set Monitoring true on the instance or LaunchTemplateData.Monitoring.Enabled (CDK: detailed_monitoring).",
 )
 def ec2_detailed_monitoring(model: TemplateModel) -> Iterator[Check]:
@@ -359,7 +380,7 @@ def ec2_detailed_monitoring(model: TemplateModel) -> Iterator[Check]:
     # 8.6.2: the instance gets rotated role credentials, so no access key is stored on it.
     requirements=("8.6.2",),
     description="Every EC2 instance and Auto Scaling group has an IAM instance profile, itself or through its"
-    " launch template.",
+    " launch template or launch configuration.",
     fix="Set IamInstanceProfile on the instance or LaunchTemplateData.IamInstanceProfile (CDK: role=...).",
 )
 def ec2_instance_profile(model: TemplateModel) -> Iterator[Check]:
@@ -373,7 +394,7 @@ def ec2_instance_profile(model: TemplateModel) -> Iterator[Check]:
     # 8.2.2: an EC2 key pair is one shared credential for the instance's default OS user.
     requirements=("8.2.2",),
     description="No EC2 instance or Auto Scaling group is launched with an EC2 key pair, itself or through its"
-    " launch template.",
+    " launch template or launch configuration.",
     fix="Remove KeyName (and LaunchTemplateData.KeyName); reach instances with Session Manager.",
 )
 def ec2_no_key_pair(model: TemplateModel) -> Iterator[Check]:

@@ -1,0 +1,1 @@
+"""Deploy-time function that puts an AWS Config managed conformance pack by its source identifier."""

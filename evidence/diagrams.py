@@ -221,6 +221,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
     internet = Cluster("cluster_internet", "Internet and AWS public endpoints", "internet")
     diagram.clusters.append(internet)
     vpc_clusters: dict[tuple[str, str], Cluster] = {}
+    cde_clusters: dict[tuple[str, str], Cluster] = {}  # VPC key -> its CDE boundary
     tier_clusters: dict[tuple[tuple[str, str], str], Cluster] = {}
     for vpc in topo.vpcs:
         cidr = vpc.prop("CidrBlock")
@@ -239,6 +240,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             (cde.clusters if why else vpc_cluster.clusters).append(tier_cluster)
         if cde.clusters:
             vpc_cluster.clusters.append(cde)
+            cde_clusters[vpc.key] = cde
     # One page per tier (evidence.pages): the tier's name and CIDRs stand for it on every other page.
     several = len(topo.vpcs) > 1
     for number, ((vpc_key, tier), tier_cluster) in enumerate(tier_clusters.items()):
@@ -250,7 +252,8 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
                 f"{vpc_part}{re.sub(r'[^a-z0-9]+', '-', tier.lower()).strip('-') or f'tier{number}'}",
                 f"{head}" + (f", VPC {vpc_part.rstrip('-')}" if several else ""),
                 "\n".join([head, *(", ".join(cidrs[i : i + 2]) for i in range(0, len(cidrs), 2))]),
-                "cde" if _tier_scope(topo, scope, tier) else "summary",
+                # Shaded by scope: every tier of the VPC outside the boundary is in the CDE's account and network.
+                "cde" if _tier_scope(topo, scope, tier) else "connected",
                 tier_cluster.id,
             )
         )
@@ -363,7 +366,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             cluster = next(iter(vpc_clusters.values()))
         no_egress = any(r.allows_nothing and r.group.key == group.key for r in topo.sg_rules)
         suffix = ["egress: none"] if no_egress else []
-        in_cde = (group_tier is not None and topo.is_cde_tier(group_tier)) or (
+        in_cde = (group_tier is not None and bool(_tier_scope(topo, scope, group_tier))) or (
             scope is not None and any(scope.category(m.resource)[0] == "CDE" for m in members)
         )
         group_nodes[group.key] = diagram.add(
@@ -396,12 +399,37 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
         sides = "+".join(sorted({"egress" if r.egress else "ingress" for r in rules}))
         label = f"{protocol}\n{how} ({sides})"
         diagram.edges.append(Edge(from_node, to_node, label, "flow", tuple(r.ref for r in rules)))
-    # The WAF in front of each load balancer it is associated with (a regional service, not in the VPC).
+    # The WAF in front of each load balancer it is associated with: a regional service, not in the VPC, but in
+    # the card-data path (it inspects every request body), so inside the CDE boundary of the load balancer's
+    # VPC, in a box of its own that says it is not in the VPC; drawn on the load balancer's tier page.
+    section_of_cluster = {section.cluster: section.key for section in diagram.sections}
+    clusters_by_node = {n: c for c in _all_clusters(diagram.clusters) for n in c.nodes}
+    regional_boxes: dict[str, Cluster] = {}
     for web_acl, target in topo.web_acl_associations:
         lb_groups = [g for g in topo.security_groups if any(m.resource.key == target.key for m in topo.members[g.key])]
+        placed = [
+            sub for g in lb_groups for m in topo.members[g.key] if m.resource.key == target.key for sub in m.subnets
+        ]
+        lb_vpcs = {found.vpc.key for sub in placed if (found := topo.subnet(sub)) is not None and found.vpc is not None}
+        boundary = next((cde_clusters[v] for v in sorted(lb_vpcs) if v in cde_clusters), None)
         for group in lb_groups:
+            lb_home = clusters_by_node.get(group_nodes[group.key])
+            box: Cluster | None = internet
+            if boundary is not None and (scope is None or scope.kind_of(web_acl) == "cde"):
+                if boundary.id not in regional_boxes:
+                    regional_boxes[boundary.id] = Cluster(
+                        ids("cluster_regional"), "Regional service, not in the VPC", "plain"
+                    )
+                    boundary.clusters.insert(0, regional_boxes[boundary.id])
+                box = regional_boxes[boundary.id]
             waf = diagram.add(
-                Node(f"waf{len(diagram.nodes)}", f"AWS WAF web ACL\n{display_name(web_acl)}", "cde"), internet
+                Node(
+                    f"waf{len(diagram.nodes)}",
+                    f"AWS WAF web ACL\n{display_name(web_acl)}",
+                    "cde",
+                    section=section_of_cluster.get(lb_home.id, "") if lb_home is not None else "",
+                ),
+                box,
             )
             diagram.edges.append(Edge(waf, group_nodes[group.key], "inspects every HTTPS request", "flow"))
     for number, flow in enumerate((e for e in diagram.edges if e.kind == "flow"), start=1):
@@ -462,13 +490,14 @@ def _short_target(label: str) -> str:
 
 
 def _tier_scope(topo: RegionTopology, scope: ScopeModel | None, tier: str) -> str:
-    """Why a tier is inside the CDE boundary ("" when it is not): tagged, or hosting the vault."""
+    """Why a tier is inside the CDE boundary ("" when it is not): tagged, or hosting a CDE component (the
+    vault's functions, the load balancer that terminates card-data TLS: `ScopeModel.hosted`)."""
     if topo.is_cde_tier(tier):
         return "CDE: tagged pci-scope=cde"
-    if scope is not None and any(
-        scope.category(s.resource)[1] == "hosts the card-vault functions" for s in topo.tier_subnets(tier)
-    ):
-        return "CDE: vault functions"
+    if scope is not None:
+        hosted = [scope.hosted[s.resource.key][1] for s in topo.tier_subnets(tier) if s.resource.key in scope.hosted]
+        if hosted:
+            return "CDE: " + ", ".join(dict.fromkeys(hosted))
     return ""
 
 

@@ -53,6 +53,10 @@ def test_the_cde_holds_everything_that_stores_processes_or_transmits_pan(model: 
             f"PciLz-default-Workload-{region}/CardVault/Detokenize/Resource",
             f"PciLz-default-Network-{region}/Network/Vpc/ApplicationSubnet1/Subnet",
             f"PciLz-default-Network-{region}/Network/Vpc/CdeSubnet1/Subnet",
+            # The public tier hosts the load balancer that terminates card-data TLS: CDE (QSA reader, r20).
+            f"PciLz-default-Network-{region}/Network/Vpc/PublicSubnet1/Subnet",
+            # GenerateMac sends the cleartext PAN through the KMS interface endpoint: CDE.
+            f"PciLz-default-Network-{region}/Network/Vpc/KmsEndpoint/Resource",
             f"PciLz-default-Data-{region}/Database/Proxy/Resource",
             f"PciLz-default-Data-{region}/Database/Instance/Resource",
             f"PciLz-default-Keys-{region}/Keys/CardholderDataKey/Resource",
@@ -63,8 +67,14 @@ def test_the_cde_holds_everything_that_stores_processes_or_transmits_pan(model: 
         hmac = [k for k in scope.keyed_hash_keys.values() if model.stack_of(k).region == region]
         assert hmac
         assert all(k.path in cde for k in hmac)
-    # Not in the CDE: the public subnets (the NAT gateways' tier), the logs key, the trail.
-    assert not any("/PublicSubnet" in p or "/LogsKey/" in p or "/Trail/" in p for p in cde)
+    # Not in the CDE: the NAT gateways' egress tier, the firewall tier, the logs key, the trail, and every
+    # interface endpoint no PAN passes (each tested the same way as the KMS endpoint).
+    assert not any(
+        f"/{part}" in p
+        for p in cde
+        for part in ("EgressSubnet", "FirewallSubnet", "LogsKey/", "Trail/", "LogsEndpoint/", "StsEndpoint/")
+    )
+    assert not any(f"/{part}" in p for p in cde for part in ("SecretsManagerEndpoint/", "XRayEndpoint/", "S3Endpoint/"))
 
 
 def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateModel) -> None:
@@ -83,9 +93,15 @@ def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateMode
     for topo in Topology(model).regions.values():
         network = network_diagram(topo, ScopeModel(model))
         boundary = next(c for c in network.clusters[1].clusters if c.kind == "cde")
-        tiers = {c.label.split(" tier")[0] for c in boundary.clusters}
-        assert tiers == {"Application", "Cde"}, tiers  # the vault's subnets are inside the boundary
-        assert any(n.label.startswith("AWS WAF web ACL") and n.kind == "cde" for n in network.nodes.values())
+        tiers = {c.label.split(" tier")[0] for c in boundary.clusters if " tier" in c.label}
+        # The load balancer's public tier and the vault's application tier are inside the boundary.
+        assert tiers == {"Public", "Application", "Cde"}, tiers
+        public = next(c for c in boundary.clusters if c.label.startswith("Public tier"))
+        assert public.label.startswith("Public tier (CDE: load balancer)"), public.label
+        # The WAF inside the boundary too, in a box that says it is not in the VPC.
+        regional = next(c for c in boundary.clusters if "not in the VPC" in c.label)
+        assert [network.nodes[n].label.split("\n")[0] for n in regional.nodes] == ["AWS WAF web ACL"]
+        assert all(network.nodes[n].kind == "cde" for n in regional.nodes)
 
 
 def test_one_scope_model_for_inventory_diagrams_and_every_paper(model: TemplateModel) -> None:

@@ -73,6 +73,7 @@ class Edge:
     detail: str = ""  # a numbered hop's full text (what, protocol and port, in-transit encryption)
     tls: str = ""  # a data-flow hop's in-transit encryption ("" where the hop is not a transmission)
     data: str = ""  # the card-data elements a data-flow hop carries ("no PAN: ..." where none)
+    ports: tuple[str, str] = ("", "")  # Graphviz tailport, headport ("" for none): parallel arrows kept apart
 
 
 @dataclass
@@ -116,6 +117,9 @@ class Diagram:
     subtitle: str = ""  # a page's line under the title ("Page 2 of 7: Application tier ...")
     page_of: str = ""  # a page: the name of the full drawing it is a page of
     overview: str = ""  # the overview page's title ("" for none)
+    # Pages draw another page as one summary node per scope class of its nodes (cde, connected, out), shaded by
+    # it and drawn in that class's cluster (the data flow: its CDE boundary holds the CDE part of every stage).
+    scoped_summaries: bool = False
 
     def add(self, node: Node, cluster: Cluster | None = None) -> str:
         if node.id not in self.nodes:
@@ -636,21 +640,23 @@ def _legend(diagram: Diagram, *, flows: bool) -> None:
     legend = Cluster("cluster_legend", "Legend", "legend")
     diagram.clusters.append(legend)
     entries = [
-        ("cde", "CDE: stores, processes or transmits PAN"),
-        ("connected", "Connected-to / security-impacting"),
-        ("out", "Outside the templates: unverified"),
-    ]
+        ("cde", "CDE: stores, processes\nor transmits PAN"),
+        ("connected", "Connected-to /\nsecurity-impacting"),
+        ("out", "Outside the templates:\nunverified"),
+    ]  # two lines each: the legend is one row of the heading, no wider than a page's title
     for kind, text in entries:
         diagram.add(Node(f"legend_{kind}", text, kind), legend)
     if flows:
         diagram.add(
             Node(
                 "legend_arrows",
-                "Arrows: bold red = card data; blue = call or control;\ngreen dotted = key use; purple dashed = logs",
+                "Arrows: bold red = card data; blue = call;\ngreen dotted = key use; purple dashed = logs",
                 "note",
             ),
             legend,
         )
+    # A page's summary node (evidence.pages): dashed and heavier, shaded by the scope of what it stands for.
+    diagram.add(Node("legend_summary", "Dashed box: another\npage, shaded by scope", "summary"), legend)
 
 
 # The card-data elements each hop carries come from the templates: every function that handles card data
@@ -674,6 +680,18 @@ _KMS_DATA = {
     "ReEncryptTo": "no PAN: wrapped data keys only",
     "DescribeKey": "no card data: key metadata",
 }
+
+
+def carries_card_data(data: str) -> bool:
+    """Whether a hop's card-data text names card data: not "no card data", "no PAN: ...", "none ...", database
+    credentials only, or a single element stated as "...: no card data" (the migration's DDL; in a list of
+    several, as a backup's, the others are card data). Such a hop is drawn as a call (blue), never as a
+    card-data hop (bold red), and the overview never merges the two classes."""
+    text = data.strip()
+    return not (
+        text.startswith(("no card data", "no PAN", "none", "database credentials"))
+        or (text.endswith(": no card data") and ", " not in text)
+    )
 
 
 def _kms_hop_data(actions: Iterable[str]) -> str:
@@ -936,15 +954,16 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         for source in member_nodes.get(source_group.key, []):
             own = function_of_node.get(source)
             for sink in member_nodes.get(target_group.key, []):
+                hop_data = stored_elements([own]) if own is not None else carried
                 edge(
                     source,
                     sink,
-                    "data",
+                    "data" if carries_card_data(hop_data) else "flow",
                     f"PostgreSQL {rule.protocol}",
                     rule.protocol + (f"; {auth}" if auth else ""),
                     refs=(rule.ref,),
                     tls=tls,
-                    data=stored_elements([own]) if own is not None else carried,
+                    data=hop_data,
                 )
         if store.type == "AWS::RDS::DBProxy" and store not in proxy_stores:
             proxy_stores.append(store)
@@ -959,7 +978,8 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     diagram.add(
                         Node(
                             ids("n"),
-                            f"Caller role\n{caller.rsplit(':', 1)[-1]}\n(outside the templates: unverified)",
+                            # Drawn in the cluster "Outside the templates: unverified": its label says so.
+                            f"Caller role\n{caller.rsplit(':', 1)[-1]}",
                             "out",
                             section="functions",
                         ),
@@ -993,9 +1013,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             )
         for trigger in deploy_triggers(model, fn):
             # Named: one function may have several (the migrations' pre- and post-deploy triggers).
-            runner = node_for(
-                trigger, f"CloudFormation deploy trigger {display_name(trigger)}\n(runs when the function changes)"
-            )
+            runner = node_for(trigger, f"CloudFormation deploy trigger {display_name(trigger)} (on change)")
             edge(
                 runner,
                 fn_node,
@@ -1268,6 +1286,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         hop.detail, hop.label = hop.label, str(number)
     diagram.sections = [Section(key, title, summary, "summary") for key, title, summary in FLOW_PAGES]
     diagram.overview = "the stages of the flow, card data from its entry to its final disposition"
+    diagram.scoped_summaries = True
     _legend(diagram, flows=True)
     return diagram
 
@@ -1413,11 +1432,24 @@ def _dot_heading(diagram: Diagram, provenance: Sequence[str]) -> str:
                 f'<TD BGCOLOR="{colors.get("fill", "#ffffff")}" COLOR="{colors.get("line", "#555555")}">'
                 f'<FONT POINT-SIZE="10">{label}</FONT></TD>'
             )
-        inner = "".join(cells)
-        rows.append(
-            f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
-            f"<TR><TD>{html.escape(legend.label)}:</TD>{inner}</TR></TABLE></TD></TR>"
-        )
+        # Entries side by side, wrapped to a new row past LEGEND_ROW characters (their widest lines): one long
+        # row set the width of every page it was wider than.
+        grid: list[list[str]] = [[]]
+        used = 0
+        for node_id, cell in zip(legend.nodes, cells, strict=True):
+            width = max(len(line) for line in diagram.nodes[node_id].label.split("\n")) + 3
+            if grid[-1] and used + width > LEGEND_ROW:
+                grid.append([])
+                used = 0
+            grid[-1].append(cell)
+            used += width
+        # A table a row: one grid would align the rows' cells in columns, each as wide as its widest entry.
+        for number, row in enumerate(grid):
+            head = f"<TD>{html.escape(legend.label)}:</TD>" if number == 0 else ""
+            rows.append(
+                f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
+                f"<TR>{head}{''.join(row)}</TR></TABLE></TD></TR>"
+            )
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
 
@@ -1432,7 +1464,7 @@ def _cluster_label(label: str) -> str:
 def _dot_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str) -> list[str]:
     lines = [
         f"{indent}subgraph {cluster.id} {{",
-        f"{indent}  graph [label={_cluster_label(cluster.label)}, fontsize={HEADING_PT},"
+        f"{indent}  graph [label={_cluster_label(cluster.label)}, fontsize={HEADING_PT}, margin={CLUSTER_MARGIN},"
         f" {_DOT_CLUSTER[cluster.kind]}];",
     ]
     for node_id in cluster.nodes:
@@ -1453,7 +1485,11 @@ def _clustered(clusters: Iterable[Cluster]) -> set[str]:
 
 EDGE_PT = 10  # edge labels, as the nodes' text: at 9 pt they set how small every page had to be drawn
 HEADING_PT = 12  # the title and provenance block's font size (nodes 10, edge labels 9)
-HEADING_LINE = 100  # provenance lines are joined two to a line while the line stays this short
+HEADING_LINE = 130  # provenance lines are joined on one line while the line stays this short
+# Points between a cluster's border and what it holds (Graphviz's default 8, https://graphviz.org/docs/attrs/margin/):
+# three clusters stacked on a data-flow page (connected-to, CDE, outside) took a printed page's last 24 points.
+CLUSTER_MARGIN = 4
+LEGEND_ROW = 150  # legend entries (10 pt) side by side up to this many characters a row, then a new row
 
 
 def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
@@ -1491,6 +1527,7 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
             attrs.append(f"tooltip={_dot_quote('; '.join(edge.refs))}")
         if edge.detail:
             attrs.append(f"comment={_dot_quote(edge.detail)}")
+        attrs += [f"{name}={port}" for name, port in zip(("tailport", "headport"), edge.ports, strict=True) if port]
         lines.append(f"  {edge.source} -> {edge.target} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

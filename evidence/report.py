@@ -243,14 +243,14 @@ class Provenance:
     def diagram_lines(self) -> list[str]:
         """The short block every diagram prints under its title."""
         return [
-            f"Generated {self.generated_at}",
+            source_date_text(self.generated_at),
             f"Commit {self.commit[:12]}{self.commit[40:]}",
             f"Environment {self.environment}, account {', '.join(self.accounts) or 'unknown'}",
             f"Prepared by {self.attestation.preparer}; approved by {self.attestation.approver}"
             f" on {self.attestation.approval_date}",
             "Deployed state: not verified" if self.deployed_state.startswith("not verified") else self.deployed_state,
-            f"Templates: {len(self.templates)}, combined SHA-256 {self.combined_digest}",
-            "(each template's digest: the report's provenance block)",
+            f"Templates: {len(self.templates)}, combined SHA-256 {self.combined_digest}"
+            " (each: the report's provenance)",
         ]
 
 
@@ -277,6 +277,13 @@ def generation_time(root: Path = ROOT, environ: Mapping[str, str] | None = None)
         return "unknown (no git and SOURCE_DATE_EPOCH unset)"
     stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{stamp} ({source})"
+
+
+def source_date_text(generated_at: str) -> str:
+    """The one wording of the evidence's date, on the report and on every diagram: `Source date: <UTC> (<its
+    source>); generation time not recorded` (`generated_at` from `generation_time`: a source date, never the
+    wall clock)."""
+    return f"Source date: {generated_at}; generation time not recorded"
 
 
 def _sha256(path: Path) -> str:
@@ -424,8 +431,8 @@ def provenance_markdown(prov: Provenance) -> list[str]:
     out = [
         "## Provenance",
         "",
-        f"- Source date: {prov.generated_at}; generation time not recorded (the output is reproducible"
-        " per commit; the date is SOURCE_DATE_EPOCH, else the commit time)",
+        f"- {source_date_text(prov.generated_at)} (the output is reproducible per commit; the date is"
+        " SOURCE_DATE_EPOCH, else the commit time)",
         f"- Git commit: {_code(prov.commit)}",
         f"- Environment: {prov.environment}; account(s): {', '.join(prov.accounts) or 'unknown'};"
         f" region(s): {', '.join(prov.regions) or 'unknown'}",

@@ -848,7 +848,9 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     "access and connection logs",
                     "Elastic Load Balancing log delivery to S3",
                     tls=AWS_INTERNAL,
-                    data="no PAN: request line, client address and TLS details, never the body",
+                    # The request line as sent: a card number a client puts in a URL is logged (the store row).
+                    data="no PAN by the API's design: request line as sent, client address and TLS details, never"
+                    " the body",
                 )
         for fn in _lambda_targets(model, lb):
             functions[fn.key] = fn
@@ -1268,6 +1270,48 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     "CloudWatch Logs encryption (KMS)",
                     key_reference(model, kms_key(model, held, "KmsKeyId")),
                     retention_text(model, held),
+                )
+            )
+        elif held.type == "AWS::S3::Bucket" and any(
+            found.key == held.key
+            for lb in lbs
+            for found in model.references(lb.stack, _lb_attribute(lb, "access_logs.s3.bucket"))
+        ):
+            # The load balancer's access-log bucket is a store: each entry holds the request line as the client
+            # sent it (method, URL with its query string, HTTP version), the user agent, the client's address and
+            # the TLS protocol and cipher, never the body ("Access logs for your Application Load Balancer",
+            # Elastic Load Balancing User Guide). A request WAF blocks is logged too.
+            sse = (
+                held.prop("BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault")
+                or {}
+            )
+            algorithm = sse.get("SSEAlgorithm") if isinstance(sse, Mapping) else None
+            key = kms_key(model, held, "BucketEncryption") if algorithm == "aws:kms" else None
+            rules = held.prop("LifecycleConfiguration", "Rules", default=[]) or []
+            days = next(
+                (r.get("ExpirationInDays") for r in rules if isinstance(r, Mapping) and r.get("ExpirationInDays")), None
+            )
+            noncurrent = next(
+                (
+                    r["NoncurrentVersionExpiration"].get("NoncurrentDays")
+                    for r in rules
+                    if isinstance(r, Mapping) and isinstance(r.get("NoncurrentVersionExpiration"), Mapping)
+                ),
+                None,
+            )
+            kept = f"deleted after {days} days (lifecycle rule)" if days else "until deleted (no expiry rule)"
+            kept += f"; replaced versions {noncurrent} days" if noncurrent else ""
+            diagram.stores.append(
+                (
+                    f"S3 bucket {display_name(held)} (load balancer access and connection logs)",
+                    "request lines as sent (method, URL and query string, HTTP version), user agents, client"
+                    " addresses, TLS protocol and cipher; never a request body. A card number a client puts in a"
+                    " URL is kept as sent, in a request WAF blocked too",
+                    f"S3 server-side encryption ({algorithm or 'the bucket default'})",
+                    key_reference(model, key)
+                    if key is not None
+                    else f"none in the templates ({algorithm or 'SSE-S3'}: S3-managed keys)",
+                    kept,
                 )
             )
         elif held.type == "AWS::SecretsManager::Secret":

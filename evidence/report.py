@@ -1541,6 +1541,7 @@ def write_compliance_evidence(
     """
     directory = Path(outdir) / EVIDENCE_DIR
     clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
+    model = canonical_order(model)
     stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
     title = _app_name(model)
     if stages:
@@ -1568,6 +1569,17 @@ def write_compliance_evidence(
         )
     files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
     return files
+
+
+def canonical_order(model: TemplateModel) -> TemplateModel:
+    """The same stacks (the same parsed templates and resources) in one order, by nested assembly and stack name:
+    the synth hands the evidence the policy-validation plugin's model (the order CDK lists the templates),
+    `python -m evidence.report` one read from the manifest; node numbers and tables follow the stack order, so
+    either order gave the same evidence in different bytes."""
+    ordered = sorted(model.stacks.values(), key=lambda stack: (stack.assembly, stack.name))
+    if [stack.name for stack in ordered] == list(model.stacks):
+        return model
+    return TemplateModel(ordered)
 
 
 def _stage_name(assembly: str) -> str:

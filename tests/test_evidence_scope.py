@@ -301,3 +301,62 @@ def test_no_diagram_repeats_a_label(model: TemplateModel, synthesized: Synthesiz
         for text in [*labels, *(e.detail or e.label for e in item.diagram.edges)]:
             lines = [line for line in re.split(r"\n|; ", text) if line]
             assert len(lines) == len(set(lines)), (item.diagram.name, text)
+
+
+def test_the_redirect_listener_is_in_scope_for_what_it_is_and_the_alb_log_bucket_is_a_store(
+    model: TemplateModel,
+) -> None:
+    """QSA reader r20, findings 5 and 6: the port-80 listener only redirects (its basis says so, never that it
+    terminates TLS); the load balancer's access-log bucket has a row in the data-flow store table."""
+    from evidence.diagrams import data_flow_diagram
+    from evidence.scope import REDIRECT_LISTENER_BASIS
+
+    scope = ScopeModel(model)
+    listeners = list(model.resources("AWS::ElasticLoadBalancingV2::Listener"))
+    http = [li for li in listeners if li.prop("Protocol") == "HTTP"]
+    https = [li for li in listeners if li.prop("Protocol") == "HTTPS"]
+    assert http
+    assert https
+    for listener in http:
+        assert scope.category(listener) == (CDE, REDIRECT_LISTENER_BASIS)
+        assert "terminates TLS" not in REDIRECT_LISTENER_BASIS
+        assert "redirect" in REDIRECT_LISTENER_BASIS
+    assert all(scope.category(li) == (CDE, "terminates TLS of card-data requests") for li in https)
+    for region in Topology(model).regions.values():
+        stores = data_flow_diagram(model, region, scope).stores
+        rows = [row for row in stores if "load balancer access and connection logs" in row[0]]
+        assert len(rows) == 1, [row[0] for row in stores]
+        _store, holds, mechanism, key, retention = rows[0]
+        assert "request lines as sent" in holds
+        assert "never a request body" in holds
+        assert "card number" in holds  # a PAN in a URL is kept as sent: stated, not hidden
+        assert mechanism.startswith("S3 server-side encryption")
+        assert key
+        assert retention
+
+
+def test_every_interface_endpoint_is_scoped_by_what_the_vault_sends_through_it(model: TemplateModel) -> None:
+    """QSA reader r20, finding 2: the KMS endpoint carries GenerateMac's cleartext PAN (CDE); every other
+    endpoint is tested the same way and states what it carries (connected-to)."""
+    from evidence.topology import service_name
+
+    scope = ScopeModel(model)
+    endpoints = list(model.resources("AWS::EC2::VPCEndpoint"))
+    assert {service_name(e) for e in endpoints} >= {"kms", "secretsmanager", "logs", "sts", "xray", "s3"}
+    for endpoint in endpoints:
+        category, basis = scope.category(endpoint)
+        if service_name(endpoint) == "kms":
+            assert category == CDE, basis
+            assert "GenerateMac" in basis, basis
+            assert "cleartext PAN" in basis, basis
+        else:
+            assert category == CONNECTED, basis
+            assert "no PAN" in basis, basis
+    # The egress firewall filters the CDE tiers' egress and carries no card data: security-impacting.
+    firewalls = list(model.resources("AWS::NetworkFirewall::Firewall"))
+    assert firewalls
+    for firewall in firewalls:
+        category, basis = scope.category(firewall)
+        assert category == CONNECTED, basis
+        assert "facilitates segmentation" in basis, basis
+        assert not scope.firewall_carries_cde(firewall)

@@ -24,7 +24,7 @@ from app import gate_app
 from ci_tools import supply_chain
 from compliance.gate import EVIDENCE_DIR, synthesize
 from config.models import EvidenceConfig
-from evidence.report import REPORT_NAME, Attestation, attestation_of, write_compliance_evidence
+from evidence.report import REPORT_NAME, Attestation, attestation_of, canonical_order, write_compliance_evidence
 from evidence.scope import ScopeModel
 from evidence.topology import Topology
 from evidence.workpapers import (
@@ -75,7 +75,9 @@ class Written:
 def _write(outdir: Path, gate: Any, report: Any, attestation: Attestation | None, copy_to: Path) -> Written:
     assembly = copy_to / "cdk.out"
     shutil.copytree(outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
-    model = TemplateModel.from_assembly(assembly)
+    # In the one stack order the writer uses (synth and `python -m evidence.report` alike), so the papers
+    # computed here list their rows as the written ones do.
+    model = canonical_order(TemplateModel.from_assembly(assembly))
     write_compliance_evidence(
         assembly, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
     )

@@ -73,6 +73,7 @@ class Edge:
     detail: str = ""  # a numbered hop's full text (what, protocol and port, in-transit encryption)
     tls: str = ""  # a data-flow hop's in-transit encryption ("" where the hop is not a transmission)
     data: str = ""  # the card-data elements a data-flow hop carries ("no PAN: ..." where none)
+    ports: tuple[str, str] = ("", "")  # Graphviz tailport, headport ("" for none): parallel arrows kept apart
 
 
 @dataclass
@@ -116,6 +117,9 @@ class Diagram:
     subtitle: str = ""  # a page's line under the title ("Page 2 of 7: Application tier ...")
     page_of: str = ""  # a page: the name of the full drawing it is a page of
     overview: str = ""  # the overview page's title ("" for none)
+    # Pages draw another page as one summary node per scope class of its nodes (cde, connected, out), shaded by
+    # it and drawn in that class's cluster (the data flow: its CDE boundary holds the CDE part of every stage).
+    scoped_summaries: bool = False
 
     def add(self, node: Node, cluster: Cluster | None = None) -> str:
         if node.id not in self.nodes:
@@ -221,6 +225,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
     internet = Cluster("cluster_internet", "Internet and AWS public endpoints", "internet")
     diagram.clusters.append(internet)
     vpc_clusters: dict[tuple[str, str], Cluster] = {}
+    cde_clusters: dict[tuple[str, str], Cluster] = {}  # VPC key -> its CDE boundary
     tier_clusters: dict[tuple[tuple[str, str], str], Cluster] = {}
     for vpc in topo.vpcs:
         cidr = vpc.prop("CidrBlock")
@@ -239,6 +244,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             (cde.clusters if why else vpc_cluster.clusters).append(tier_cluster)
         if cde.clusters:
             vpc_cluster.clusters.append(cde)
+            cde_clusters[vpc.key] = cde
     # One page per tier (evidence.pages): the tier's name and CIDRs stand for it on every other page.
     several = len(topo.vpcs) > 1
     for number, ((vpc_key, tier), tier_cluster) in enumerate(tier_clusters.items()):
@@ -250,7 +256,8 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
                 f"{vpc_part}{re.sub(r'[^a-z0-9]+', '-', tier.lower()).strip('-') or f'tier{number}'}",
                 f"{head}" + (f", VPC {vpc_part.rstrip('-')}" if several else ""),
                 "\n".join([head, *(", ".join(cidrs[i : i + 2]) for i in range(0, len(cidrs), 2))]),
-                "cde" if _tier_scope(topo, scope, tier) else "summary",
+                # Shaded by scope: every tier of the VPC outside the boundary is in the CDE's account and network.
+                "cde" if _tier_scope(topo, scope, tier) else "connected",
                 tier_cluster.id,
             )
         )
@@ -363,7 +370,7 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             cluster = next(iter(vpc_clusters.values()))
         no_egress = any(r.allows_nothing and r.group.key == group.key for r in topo.sg_rules)
         suffix = ["egress: none"] if no_egress else []
-        in_cde = (group_tier is not None and topo.is_cde_tier(group_tier)) or (
+        in_cde = (group_tier is not None and bool(_tier_scope(topo, scope, group_tier))) or (
             scope is not None and any(scope.category(m.resource)[0] == "CDE" for m in members)
         )
         group_nodes[group.key] = diagram.add(
@@ -396,12 +403,37 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
         sides = "+".join(sorted({"egress" if r.egress else "ingress" for r in rules}))
         label = f"{protocol}\n{how} ({sides})"
         diagram.edges.append(Edge(from_node, to_node, label, "flow", tuple(r.ref for r in rules)))
-    # The WAF in front of each load balancer it is associated with (a regional service, not in the VPC).
+    # The WAF in front of each load balancer it is associated with: a regional service, not in the VPC, but in
+    # the card-data path (it inspects every request body), so inside the CDE boundary of the load balancer's
+    # VPC, in a box of its own that says it is not in the VPC; drawn on the load balancer's tier page.
+    section_of_cluster = {section.cluster: section.key for section in diagram.sections}
+    clusters_by_node = {n: c for c in _all_clusters(diagram.clusters) for n in c.nodes}
+    regional_boxes: dict[str, Cluster] = {}
     for web_acl, target in topo.web_acl_associations:
         lb_groups = [g for g in topo.security_groups if any(m.resource.key == target.key for m in topo.members[g.key])]
+        placed = [
+            sub for g in lb_groups for m in topo.members[g.key] if m.resource.key == target.key for sub in m.subnets
+        ]
+        lb_vpcs = {found.vpc.key for sub in placed if (found := topo.subnet(sub)) is not None and found.vpc is not None}
+        boundary = next((cde_clusters[v] for v in sorted(lb_vpcs) if v in cde_clusters), None)
         for group in lb_groups:
+            lb_home = clusters_by_node.get(group_nodes[group.key])
+            box: Cluster | None = internet
+            if boundary is not None and (scope is None or scope.kind_of(web_acl) == "cde"):
+                if boundary.id not in regional_boxes:
+                    regional_boxes[boundary.id] = Cluster(
+                        ids("cluster_regional"), "Regional service, not in the VPC", "plain"
+                    )
+                    boundary.clusters.insert(0, regional_boxes[boundary.id])
+                box = regional_boxes[boundary.id]
             waf = diagram.add(
-                Node(f"waf{len(diagram.nodes)}", f"AWS WAF web ACL\n{display_name(web_acl)}", "cde"), internet
+                Node(
+                    f"waf{len(diagram.nodes)}",
+                    f"AWS WAF web ACL\n{display_name(web_acl)}",
+                    "cde",
+                    section=section_of_cluster.get(lb_home.id, "") if lb_home is not None else "",
+                ),
+                box,
             )
             diagram.edges.append(Edge(waf, group_nodes[group.key], "inspects every HTTPS request", "flow"))
     for number, flow in enumerate((e for e in diagram.edges if e.kind == "flow"), start=1):
@@ -462,13 +494,14 @@ def _short_target(label: str) -> str:
 
 
 def _tier_scope(topo: RegionTopology, scope: ScopeModel | None, tier: str) -> str:
-    """Why a tier is inside the CDE boundary ("" when it is not): tagged, or hosting the vault."""
+    """Why a tier is inside the CDE boundary ("" when it is not): tagged, or hosting a CDE component (the
+    vault's functions, the load balancer that terminates card-data TLS: `ScopeModel.hosted`)."""
     if topo.is_cde_tier(tier):
         return "CDE: tagged pci-scope=cde"
-    if scope is not None and any(
-        scope.category(s.resource)[1] == "hosts the card-vault functions" for s in topo.tier_subnets(tier)
-    ):
-        return "CDE: vault functions"
+    if scope is not None:
+        hosted = [scope.hosted[s.resource.key][1] for s in topo.tier_subnets(tier) if s.resource.key in scope.hosted]
+        if hosted:
+            return "CDE: " + ", ".join(dict.fromkeys(hosted))
     return ""
 
 
@@ -607,21 +640,23 @@ def _legend(diagram: Diagram, *, flows: bool) -> None:
     legend = Cluster("cluster_legend", "Legend", "legend")
     diagram.clusters.append(legend)
     entries = [
-        ("cde", "CDE: stores, processes or transmits PAN"),
-        ("connected", "Connected-to / security-impacting"),
-        ("out", "Outside the templates: unverified"),
-    ]
+        ("cde", "CDE: stores, processes\nor transmits PAN"),
+        ("connected", "Connected-to /\nsecurity-impacting"),
+        ("out", "Outside the templates:\nunverified"),
+    ]  # two lines each: the legend is one row of the heading, no wider than a page's title
     for kind, text in entries:
         diagram.add(Node(f"legend_{kind}", text, kind), legend)
     if flows:
         diagram.add(
             Node(
                 "legend_arrows",
-                "Arrows: bold red = card data; blue = call or control;\ngreen dotted = key use; purple dashed = logs",
+                "Arrows: bold red = card data; blue = call;\ngreen dotted = key use; purple dashed = logs",
                 "note",
             ),
             legend,
         )
+    # A page's summary node (evidence.pages): dashed and heavier, shaded by the scope of what it stands for.
+    diagram.add(Node("legend_summary", "Dashed box: another\npage, shaded by scope", "summary"), legend)
 
 
 # The card-data elements each hop carries come from the templates: every function that handles card data
@@ -645,6 +680,18 @@ _KMS_DATA = {
     "ReEncryptTo": "no PAN: wrapped data keys only",
     "DescribeKey": "no card data: key metadata",
 }
+
+
+def carries_card_data(data: str) -> bool:
+    """Whether a hop's card-data text names card data: not "no card data", "no PAN: ...", "none ...", database
+    credentials only, or a single element stated as "...: no card data" (the migration's DDL; in a list of
+    several, as a backup's, the others are card data). Such a hop is drawn as a call (blue), never as a
+    card-data hop (bold red), and the overview never merges the two classes."""
+    text = data.strip()
+    return not (
+        text.startswith(("no card data", "no PAN", "none", "database credentials"))
+        or (text.endswith(": no card data") and ", " not in text)
+    )
 
 
 def _kms_hop_data(actions: Iterable[str]) -> str:
@@ -801,7 +848,9 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     "access and connection logs",
                     "Elastic Load Balancing log delivery to S3",
                     tls=AWS_INTERNAL,
-                    data="no PAN: request line, client address and TLS details, never the body",
+                    # The request line as sent: a card number a client puts in a URL is logged (the store row).
+                    data="no PAN by the API's design: request line as sent, client address and TLS details, never"
+                    " the body",
                 )
         for fn in _lambda_targets(model, lb):
             functions[fn.key] = fn
@@ -907,15 +956,16 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         for source in member_nodes.get(source_group.key, []):
             own = function_of_node.get(source)
             for sink in member_nodes.get(target_group.key, []):
+                hop_data = stored_elements([own]) if own is not None else carried
                 edge(
                     source,
                     sink,
-                    "data",
+                    "data" if carries_card_data(hop_data) else "flow",
                     f"PostgreSQL {rule.protocol}",
                     rule.protocol + (f"; {auth}" if auth else ""),
                     refs=(rule.ref,),
                     tls=tls,
-                    data=stored_elements([own]) if own is not None else carried,
+                    data=hop_data,
                 )
         if store.type == "AWS::RDS::DBProxy" and store not in proxy_stores:
             proxy_stores.append(store)
@@ -930,7 +980,8 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     diagram.add(
                         Node(
                             ids("n"),
-                            f"Caller role\n{caller.rsplit(':', 1)[-1]}\n(outside the templates: unverified)",
+                            # Drawn in the cluster "Outside the templates: unverified": its label says so.
+                            f"Caller role\n{caller.rsplit(':', 1)[-1]}",
                             "out",
                             section="functions",
                         ),
@@ -964,9 +1015,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             )
         for trigger in deploy_triggers(model, fn):
             # Named: one function may have several (the migrations' pre- and post-deploy triggers).
-            runner = node_for(
-                trigger, f"CloudFormation deploy trigger {display_name(trigger)}\n(runs when the function changes)"
-            )
+            runner = node_for(trigger, f"CloudFormation deploy trigger {display_name(trigger)} (on change)")
             edge(
                 runner,
                 fn_node,
@@ -1223,6 +1272,48 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     retention_text(model, held),
                 )
             )
+        elif held.type == "AWS::S3::Bucket" and any(
+            found.key == held.key
+            for lb in lbs
+            for found in model.references(lb.stack, _lb_attribute(lb, "access_logs.s3.bucket"))
+        ):
+            # The load balancer's access-log bucket is a store: each entry holds the request line as the client
+            # sent it (method, URL with its query string, HTTP version), the user agent, the client's address and
+            # the TLS protocol and cipher, never the body ("Access logs for your Application Load Balancer",
+            # Elastic Load Balancing User Guide). A request WAF blocks is logged too.
+            sse = (
+                held.prop("BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault")
+                or {}
+            )
+            algorithm = sse.get("SSEAlgorithm") if isinstance(sse, Mapping) else None
+            key = kms_key(model, held, "BucketEncryption") if algorithm == "aws:kms" else None
+            rules = held.prop("LifecycleConfiguration", "Rules", default=[]) or []
+            days = next(
+                (r.get("ExpirationInDays") for r in rules if isinstance(r, Mapping) and r.get("ExpirationInDays")), None
+            )
+            noncurrent = next(
+                (
+                    r["NoncurrentVersionExpiration"].get("NoncurrentDays")
+                    for r in rules
+                    if isinstance(r, Mapping) and isinstance(r.get("NoncurrentVersionExpiration"), Mapping)
+                ),
+                None,
+            )
+            kept = f"deleted after {days} days (lifecycle rule)" if days else "until deleted (no expiry rule)"
+            kept += f"; replaced versions {noncurrent} days" if noncurrent else ""
+            diagram.stores.append(
+                (
+                    f"S3 bucket {display_name(held)} (load balancer access and connection logs)",
+                    "request lines as sent (method, URL and query string, HTTP version), user agents, client"
+                    " addresses, TLS protocol and cipher; never a request body. A card number a client puts in a"
+                    " URL is kept as sent, in a request WAF blocked too",
+                    f"S3 server-side encryption ({algorithm or 'the bucket default'})",
+                    key_reference(model, key)
+                    if key is not None
+                    else f"none in the templates ({algorithm or 'SSE-S3'}: S3-managed keys)",
+                    kept,
+                )
+            )
         elif held.type == "AWS::SecretsManager::Secret":
             diagram.stores.append(
                 (
@@ -1239,6 +1330,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         hop.detail, hop.label = hop.label, str(number)
     diagram.sections = [Section(key, title, summary, "summary") for key, title, summary in FLOW_PAGES]
     diagram.overview = "the stages of the flow, card data from its entry to its final disposition"
+    diagram.scoped_summaries = True
     _legend(diagram, flows=True)
     return diagram
 
@@ -1384,11 +1476,24 @@ def _dot_heading(diagram: Diagram, provenance: Sequence[str]) -> str:
                 f'<TD BGCOLOR="{colors.get("fill", "#ffffff")}" COLOR="{colors.get("line", "#555555")}">'
                 f'<FONT POINT-SIZE="10">{label}</FONT></TD>'
             )
-        inner = "".join(cells)
-        rows.append(
-            f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
-            f"<TR><TD>{html.escape(legend.label)}:</TD>{inner}</TR></TABLE></TD></TR>"
-        )
+        # Entries side by side, wrapped to a new row past LEGEND_ROW characters (their widest lines): one long
+        # row set the width of every page it was wider than.
+        grid: list[list[str]] = [[]]
+        used = 0
+        for node_id, cell in zip(legend.nodes, cells, strict=True):
+            width = max(len(line) for line in diagram.nodes[node_id].label.split("\n")) + 3
+            if grid[-1] and used + width > LEGEND_ROW:
+                grid.append([])
+                used = 0
+            grid[-1].append(cell)
+            used += width
+        # A table a row: one grid would align the rows' cells in columns, each as wide as its widest entry.
+        for number, row in enumerate(grid):
+            head = f"<TD>{html.escape(legend.label)}:</TD>" if number == 0 else ""
+            rows.append(
+                f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="3">'
+                f"<TR>{head}{''.join(row)}</TR></TABLE></TD></TR>"
+            )
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
 
@@ -1403,7 +1508,7 @@ def _cluster_label(label: str) -> str:
 def _dot_cluster(cluster: Cluster, nodes: Mapping[str, Node], indent: str) -> list[str]:
     lines = [
         f"{indent}subgraph {cluster.id} {{",
-        f"{indent}  graph [label={_cluster_label(cluster.label)}, fontsize={HEADING_PT},"
+        f"{indent}  graph [label={_cluster_label(cluster.label)}, fontsize={HEADING_PT}, margin={CLUSTER_MARGIN},"
         f" {_DOT_CLUSTER[cluster.kind]}];",
     ]
     for node_id in cluster.nodes:
@@ -1424,7 +1529,11 @@ def _clustered(clusters: Iterable[Cluster]) -> set[str]:
 
 EDGE_PT = 10  # edge labels, as the nodes' text: at 9 pt they set how small every page had to be drawn
 HEADING_PT = 12  # the title and provenance block's font size (nodes 10, edge labels 9)
-HEADING_LINE = 100  # provenance lines are joined two to a line while the line stays this short
+HEADING_LINE = 130  # provenance lines are joined on one line while the line stays this short
+# Points between a cluster's border and what it holds (Graphviz's default 8, https://graphviz.org/docs/attrs/margin/):
+# three clusters stacked on a data-flow page (connected-to, CDE, outside) took a printed page's last 24 points.
+CLUSTER_MARGIN = 4
+LEGEND_ROW = 150  # legend entries (10 pt) side by side up to this many characters a row, then a new row
 
 
 def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
@@ -1462,6 +1571,7 @@ def to_dot(diagram: Diagram, provenance: Sequence[str] = ()) -> str:
             attrs.append(f"tooltip={_dot_quote('; '.join(edge.refs))}")
         if edge.detail:
             attrs.append(f"comment={_dot_quote(edge.detail)}")
+        attrs += [f"{name}={port}" for name, port in zip(("tailport", "headport"), edge.ports, strict=True) if port]
         lines.append(f"  {edge.source} -> {edge.target} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -121,17 +121,20 @@ def label_numbers(label: str) -> set[str]:
 
 
 KIND_ORDER = ("data", "flow", "key", "log", "route")  # an overview arrow of several kinds is drawn as the first
+CARD_DATA = "data"  # the edge kind of a hop that carries card data (evidence.diagrams.carries_card_data)
 
 
 def _merged(edges: Iterable[tuple[str, str, Edge]], *, any_kind: bool = False) -> list[Edge]:
     """(source, target, edge) triples as one edge per (source, target, kind), labels joined; with
-    `any_kind` (the overview) one edge per (source, target), drawn as its members' first kind in KIND_ORDER."""
+    `any_kind` (the overview) one edge per (source, target, data class), drawn as its members' first kind in
+    KIND_ORDER: card-data hops and the other hops between two boxes are never one arrow."""
     groups: dict[tuple[str, str, str], list[Edge]] = {}
     for source, target, edge in edges:
-        groups.setdefault((source, target, "" if any_kind else edge.kind), []).append(edge)
+        data_class = CARD_DATA if edge.kind == CARD_DATA else "other"
+        groups.setdefault((source, target, data_class if any_kind else edge.kind), []).append(edge)
     out = []
-    for (source, target, kind), members in groups.items():
-        kind = kind or min((e.kind for e in members), key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99)
+    for (source, target, _class), members in groups.items():
+        kind = min((e.kind for e in members), key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99)
         refs = tuple(dict.fromkeys(r for e in members for r in e.refs))
         detail = "; ".join(dict.fromkeys(e.detail for e in members if e.detail))
         out.append(
@@ -149,6 +152,28 @@ def _merged(edges: Iterable[tuple[str, str, Edge]], *, any_kind: bool = False) -
     return out
 
 
+def _apart(edges: Sequence[Edge], rankdir: str = "TB") -> None:
+    """A card-data arrow and an arrow of the other hops between the same two boxes leave and enter on opposite
+    sides (top to bottom the card-data one on the left, left to right on top; https://graphviz.org/docs/attr-types/portPos/):
+    drawn side by side, Graphviz put one's label beside the other arrow (it sets a label right of its arrow).
+    Every other key-use arrow enters its box at the top centre: beside the calls converging on the same box
+    (the deploy triggers' into the vault's functions), its label was nearer theirs."""
+    pairs: dict[tuple[str, str], list[Edge]] = {}
+    for edge in edges:
+        pairs.setdefault((edge.source, edge.target), []).append(edge)
+    for members in pairs.values():
+        if len(members) < 2 or not any(e.kind == CARD_DATA for e in members):
+            continue
+        data, other = (("sw", "nw"), ("se", "ne")) if rankdir == "TB" else (("ne", "nw"), ("se", "sw"))
+        for edge in members:
+            edge.ports = data if edge.kind == CARD_DATA else other
+    if rankdir != "TB":
+        return
+    for edge in edges:
+        if edge.kind == "key" and edge.ports == ("", ""):
+            edge.ports = ("", "n")
+
+
 def _copy(cluster: Cluster, placed: Mapping[str, list[str]]) -> Cluster | None:
     """`cluster` with only the nodes placed in it on this page (and the clusters that keep any)."""
     inner = [c for c in (_copy(i, placed) for i in cluster.clusters) if c is not None]
@@ -158,8 +183,11 @@ def _copy(cluster: Cluster, placed: Mapping[str, list[str]]) -> Cluster | None:
     return Cluster(cluster.id, cluster.label, cluster.kind, list(nodes), inner)
 
 
-def _summary_id(key: str) -> str:
-    return "page_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
+def _summary_id(key: str, scope: str = "") -> str:
+    return "page_" + re.sub(r"[^A-Za-z0-9_]", "_", key) + (f"_{scope}" if scope else "")
+
+
+SCOPE_KINDS = {"cde": "CDE", "connected": "connected-to", "out": "outside"}  # a split summary's "(CDE part)"
 
 
 class _Pager:
@@ -172,6 +200,8 @@ class _Pager:
         self.parent: dict[str, str | None] = {c.id: (path[-1].id if path else None) for c, path in walked}
         self.home: dict[str, str | None] = {n: c.id for c, _ in walked for n in c.nodes}
         self.legend = next((c for c, _ in walked if c.id == LEGEND), None)
+        # The cluster of each scope class (a data flow's CDE boundary, connected-to and outside clusters).
+        self.scope_home = {c.kind: c.id for c in diagram.clusters if c.kind in SCOPE_KINDS}
         self.count = len(self.sections) + (1 if diagram.overview else 0)
         self.numbers: dict[str, int] = {}
         number = 2 if diagram.overview else 1
@@ -182,9 +212,30 @@ class _Pager:
     def name(self, key: str) -> str:
         return f"{self.diagram.name}-{key}"
 
-    def summary(self, section: Section, with_page: bool = True) -> Node:
-        where = f"\nsee page {self.numbers[section.key]} of {self.count}" if with_page else ""
-        return Node(_summary_id(section.key), section.summary + where, section.kind, link=self.name(section.key))
+    def summary(self, section: Section, with_page: bool = True, scope: str = "") -> Node:
+        """The node that stands for `section` on another page; with `scope`, for its nodes of that scope class
+        only (shaded by it, its first line saying which part it is)."""
+        head, _, rest = section.summary.partition("\n")
+        if scope:
+            head += f" ({SCOPE_KINDS[scope]} part)"
+        if with_page:  # on its first line: a line less a summary box, and a rank of them is a page's height
+            head += f", page {self.numbers[section.key]} of {self.count}"
+        label = head + (f"\n{rest}" if rest else "")
+        return Node(_summary_id(section.key, scope), label, scope or section.kind, link=self.name(section.key))
+
+    def scope_of(self, node_id: str) -> str:
+        """A node's scope class where the diagram splits its summaries by scope, else ""."""
+        if not self.diagram.scoped_summaries:
+            return ""
+        kind = self.diagram.nodes[node_id].kind
+        return kind if kind in SCOPE_KINDS and kind in self.scope_home else ""
+
+    def far_end(self, section: Section, node_id: str) -> tuple[Node, str | None]:
+        """(summary node, its home cluster) that stands for `node_id` of `section` on another page."""
+        scope = self.scope_of(node_id)
+        if scope:
+            return self.summary(section, scope=scope), self.scope_home[scope]
+        return self.summary(section), self.summary_home(section)
 
     def summary_home(self, section: Section) -> str | None:
         """The cluster a section's summary node is drawn in: the one its own cluster sits in."""
@@ -239,10 +290,10 @@ class _Pager:
                 if key == section.key or key is None:
                     ends.append(end)
                 else:
-                    other = by_key[key]
-                    summaries.setdefault(key, self.summary(other))
-                    homes[summaries[key].id] = self.summary_home(other)
-                    ends.append(summaries[key].id)
+                    node, home = self.far_end(by_key[key], end)
+                    summaries.setdefault(node.id, node)
+                    homes[node.id] = home
+                    ends.append(node.id)
             triples.append((ends[0], ends[1], edge))
         number = self.numbers[section.key]
         page = self.page(
@@ -253,17 +304,38 @@ class _Pager:
             section.rankdir,
         )
         page.edges = _merged(triples)
+        _apart(page.edges, page.rankdir)
         return page
 
     def overview(self) -> Diagram:
         source = self.diagram
-        nodes = [self.summary(s) for s in self.sections]
-        homes = {_summary_id(s.key): self.summary_home(s) for s in self.sections}
+        by_key = {s.key: s for s in self.sections}
+        found: dict[str, Node] = {}
+        homes: dict[str, str | None] = {}
+        for node_id, key in self.assigned.items():  # one summary per section (per scope class, where split)
+            node, home = self.far_end(by_key[key], node_id)
+            found.setdefault(node.id, node)
+            homes[node.id] = home
+        order = {s.key: i for i, s in enumerate(self.sections)}
+        scopes = list(SCOPE_KINDS)
+        nodes = sorted(
+            found.values(),
+            key=lambda n: (
+                order[n.link.removeprefix(f"{source.name}-")],
+                scopes.index(n.kind) if n.kind in scopes else 0,
+            ),
+        )
         triples = []
         for edge in source.edges:
-            ends = [self.assigned.get(edge.source), self.assigned.get(edge.target)]
-            if ends[0] is not None and ends[1] is not None and ends[0] != ends[1]:
-                triples.append((_summary_id(ends[0]), _summary_id(ends[1]), edge))
+            source_key, target_key = self.assigned.get(edge.source), self.assigned.get(edge.target)
+            if source_key is None or target_key is None:
+                continue
+            there = [
+                self.far_end(by_key[source_key], edge.source)[0].id,
+                self.far_end(by_key[target_key], edge.target)[0].id,
+            ]
+            if there[0] != there[1]:
+                triples.append((there[0], there[1], edge))
         page = self.page(
             f"Page 1 of {self.count}: overview, {source.overview} (each box is a page of its own)",
             self.name("overview"),
@@ -272,6 +344,7 @@ class _Pager:
             "TB",  # a handful of boxes: top to bottom keeps the page narrow
         )
         page.edges = _merged(triples, any_kind=True)  # parallel arrows of several kinds were printed apart
+        _apart(page.edges)
         return page
 
 
@@ -428,6 +501,19 @@ def _text_box(anchor: str, x: float, y: float, size: float, content: str) -> Box
     return left, y - 0.95 * size, left + width, y + 0.25 * size
 
 
+_BACKGROUND = re.compile(r'class="graph"[^>]*>\s*(?:<title>[^<]*</title>\s*)?<polygon[^>]* points="([^"]+)"')
+
+
+def _drawing_box(svg: str) -> Box | None:
+    """The drawing's own box (Graphviz's background polygon, in the units the texts use), None if absent."""
+    found = _BACKGROUND.search(svg)
+    if found is None:
+        return None
+    values = [float(v) for v in _NUMBER.findall(found.group(1))]
+    xs, ys = values[::2], values[1::2]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _overlaps(box: Box, others: Iterable[Box]) -> bool:
     return any(
         min(box[2], o[2]) - max(box[0], o[0]) > 0.5 and min(box[3], o[3]) - max(box[1], o[1]) > 0.5 for o in others
@@ -441,6 +527,7 @@ def place_labels(svg: str) -> str:
     clear of every other text. Labels already so placed stay; one with no such candidate stays too."""
     edges = _edges(svg)
     boxed = [_boxed(points) for _, points, _ in edges]
+    drawing = _drawing_box(svg)  # a moved label stays inside it: past its edge the browser cuts it off
     own_spans = {(t.start() + g.start(2), t.end() + g.start(2)) for g, _, texts in edges for t in texts}
     fixed = [
         _text_box(m.group(1), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5))
@@ -469,7 +556,12 @@ def place_labels(svg: str) -> str:
         ]
 
         def clear(dx: float, dy: float, index: int = index, around: list[Box] = around) -> bool:
-            return not any(_overlaps((b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy), around) for b in labels[index])
+            moved = [(b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy) for b in labels[index]]
+            if drawing is not None and any(
+                m[0] < drawing[0] or m[1] < drawing[1] or m[2] > drawing[2] or m[3] > drawing[3] for m in moved
+            ):
+                return False
+            return not any(_overlaps(m, around) for m in moved)
 
         if _fits(0.0, 0.0, lines, own_boxed, others) and not any(_overlaps(b, everything) for b in labels[index]):
             continue

@@ -243,14 +243,14 @@ class Provenance:
     def diagram_lines(self) -> list[str]:
         """The short block every diagram prints under its title."""
         return [
-            f"Generated {self.generated_at}",
+            source_date_text(self.generated_at),
             f"Commit {self.commit[:12]}{self.commit[40:]}",
             f"Environment {self.environment}, account {', '.join(self.accounts) or 'unknown'}",
             f"Prepared by {self.attestation.preparer}; approved by {self.attestation.approver}"
             f" on {self.attestation.approval_date}",
             "Deployed state: not verified" if self.deployed_state.startswith("not verified") else self.deployed_state,
-            f"Templates: {len(self.templates)}, combined SHA-256 {self.combined_digest}",
-            "(each template's digest: the report's provenance block)",
+            f"Templates: {len(self.templates)}, combined SHA-256 {self.combined_digest}"
+            " (each: the report's provenance)",
         ]
 
 
@@ -277,6 +277,13 @@ def generation_time(root: Path = ROOT, environ: Mapping[str, str] | None = None)
         return "unknown (no git and SOURCE_DATE_EPOCH unset)"
     stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{stamp} ({source})"
+
+
+def source_date_text(generated_at: str) -> str:
+    """The one wording of the evidence's date, on the report and on every diagram: `Source date: <UTC> (<its
+    source>); generation time not recorded` (`generated_at` from `generation_time`: a source date, never the
+    wall clock)."""
+    return f"Source date: {generated_at}; generation time not recorded"
 
 
 def _sha256(path: Path) -> str:
@@ -424,8 +431,8 @@ def provenance_markdown(prov: Provenance) -> list[str]:
     out = [
         "## Provenance",
         "",
-        f"- Source date: {prov.generated_at}; generation time not recorded (the output is reproducible"
-        " per commit; the date is SOURCE_DATE_EPOCH, else the commit time)",
+        f"- {source_date_text(prov.generated_at)} (the output is reproducible per commit; the date is"
+        " SOURCE_DATE_EPOCH, else the commit time)",
         f"- Git commit: {_code(prov.commit)}",
         f"- Environment: {prov.environment}; account(s): {', '.join(prov.accounts) or 'unknown'};"
         f" region(s): {', '.join(prov.regions) or 'unknown'}",
@@ -1534,6 +1541,7 @@ def write_compliance_evidence(
     """
     directory = Path(outdir) / EVIDENCE_DIR
     clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
+    model = canonical_order(model)
     stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
     title = _app_name(model)
     if stages:
@@ -1561,6 +1569,17 @@ def write_compliance_evidence(
         )
     files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
     return files
+
+
+def canonical_order(model: TemplateModel) -> TemplateModel:
+    """The same stacks (the same parsed templates and resources) in one order, by nested assembly and stack name:
+    the synth hands the evidence the policy-validation plugin's model (the order CDK lists the templates),
+    `python -m evidence.report` one read from the manifest; node numbers and tables follow the stack order, so
+    either order gave the same evidence in different bytes."""
+    ordered = sorted(model.stacks.values(), key=lambda stack: (stack.assembly, stack.name))
+    if [stack.name for stack in ordered] == list(model.stacks):
+        return model
+    return TemplateModel(ordered)
 
 
 def _stage_name(assembly: str) -> str:

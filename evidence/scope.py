@@ -1,13 +1,27 @@
 """The PCI DSS scope the templates support, and what they reference without creating it.
 
 - `ScopeModel.category(resource)`: CDE (stores, processes or transmits PAN: the WAF, the load
-  balancer and its listeners, the card-vault functions and their subnets, the RDS Proxy, the
-  database, the CDE-tagged subnets, the cardholder-data key and the keyed-hash key), connected-to /
-  security-impacting (everything else in the same accounts and networks: other keys, logs,
-  monitoring, identity, the pipeline) or out of scope (nothing connects it). Each with its basis.
-  "PCI DSS v4.0.1 scoping" follows the standard's section "Scope of PCI DSS Requirements": CDE
-  systems store, process or transmit account data; connected-to and security-impacting systems
-  can affect their security.
+  balancer and its listeners, the card-vault functions, the RDS Proxy, the database, the interface
+  endpoints the vault sends PAN through, the cardholder-data key and the keyed-hash key, and every
+  subnet that hosts one of them or is tagged pci-scope=cde), connected-to / security-impacting
+  (everything else in the same accounts and networks: other keys, logs, monitoring, identity, the
+  pipeline, the egress firewall) or out of scope (nothing connects it). Each with its basis.
+  "PCI DSS v4.0.1 scoping" follows the standard's section 4, "Scope of PCI DSS Requirements": the
+  CDE is the system components that store, process or transmit cardholder data (and those with
+  unrestricted connectivity to them); systems that provide security services or facilitate
+  segmentation (internal network security controls) are security-impacting.
+- A subnet is CDE when a CDE component is placed in it (`ScopeModel.hosted`): the public tier hosts
+  the load balancer that terminates card-data TLS, the application tier the vault's functions and the
+  KMS interface endpoint. An AWS Network Firewall's endpoints are CDE only when a CDE component's
+  security group lets traffic leave the VPC through them (`ScopeModel.firewall_carries_cde`); otherwise
+  they filter the CDE tiers' egress and are security-impacting (they facilitate segmentation).
+- An interface endpoint is CDE when a vault function sends PAN through it (`ScopeModel.pan_endpoints`):
+  the function may call an action whose request carries the cleartext PAN (`PAN_ACTIONS`: KMS
+  `GenerateMac` and `VerifyMac` take the PAN as their Message, AWS KMS API Reference "GenerateMac",
+  "VerifyMac"), the endpoint serves that service in the function's VPC with private DNS (the regional
+  host name the SDK calls resolves to the endpoint's network interfaces: Amazon EC2 API Reference,
+  "CreateVpcEndpoint", PrivateDnsEnabled), and the function's security group may reach the endpoint's.
+  Every other endpoint carries no PAN (`NO_PAN_SERVICES` says what each carries).
 - `ScopeModel.keyed_hash_keys` / `envelope_keys`: read from what the vault's functions are given
   (an environment variable whose name says HMAC names the keyed-hash key, a Secrets Manager
   secret or a KMS HMAC key; `VAULT_KMS_KEY_ID` names the envelope-encryption key).
@@ -41,7 +55,7 @@ _PAN_PATH_TYPES = {
     "AWS::WAFv2::WebACL": "inspects every request body (card numbers included) before the load balancer",
     "AWS::WAFv2::WebACLAssociation": "puts the web ACL in the card-data path",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "terminates TLS of card-data requests",
-    "AWS::ElasticLoadBalancingV2::Listener": "terminates TLS of card-data requests",
+    "AWS::ElasticLoadBalancingV2::Listener": "terminates TLS of card-data requests",  # an HTTPS listener
     "AWS::ElasticLoadBalancingV2::ListenerRule": "routes card-data requests",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "forwards card-data requests to the vault",
     "AWS::ElasticLoadBalancingV2::TrustStore": "authenticates the callers that send card data (mTLS)",
@@ -49,6 +63,25 @@ _PAN_PATH_TYPES = {
     "AWS::RDS::DBCluster": "stores encrypted PAN and its keyed hash",
     "AWS::RDS::DBProxy": "transmits card-data queries to the database",
     "AWS::RDS::DBProxyTargetGroup": "transmits card-data queries to the database",
+}
+# The HTTP listener that only redirects: it never terminates TLS (there is none) and forwards nothing.
+REDIRECT_LISTENER_BASIS = (
+    "HTTP listener of the CDE load balancer that answers every request with a redirect to HTTPS and forwards"
+    " nothing; in scope as part of that load balancer, and because a client that sends card data to it sends"
+    " it over the internet in clear before the redirect (4.2.1)"
+)
+# The AWS API calls whose request carries the cleartext PAN, by endpoint service name (the last part of the
+# endpoint's ServiceName): KMS's GenerateMac and VerifyMac take the message to MAC, the PAN (AWS KMS API
+# Reference, "GenerateMac" and "VerifyMac": Message, up to 4,096 bytes).
+PAN_ACTIONS = {"kms": frozenset({"kms:GenerateMac", "kms:VerifyMac"})}
+# What the vault sends each other service it reaches through an endpoint: no PAN.
+NO_PAN_SERVICES = {
+    "kms": "data keys and wrapped data keys only (the PAN is encrypted and decrypted in the function)",
+    "secretsmanager": "database credentials only",
+    "logs": "log lines with card numbers masked in the function before they are written",
+    "xray": "trace segment names and timings only",
+    "sts": "credentials only",
+    "s3": "objects of the landing zone's buckets and package repositories",
 }
 # Wireless resource types CloudFormation knows (AWS IoT Wireless: LoRaWAN and Sidewalk devices and gateways).
 _WIRELESS_PREFIXES = ("AWS::IoTWireless::",)
@@ -58,6 +91,16 @@ _VAULT = "/CardVault/"
 
 def _vault_function(resource: Resource) -> bool:
     return resource.type == "AWS::Lambda::Function" and _VAULT in f"/{resource.path}"
+
+
+def _redirects_only(listener: Resource) -> bool:
+    """An HTTP listener whose every default action is a redirect (it forwards nothing)."""
+    actions = listener.prop("DefaultActions", default=[]) or []
+    return (
+        listener.prop("Protocol") == "HTTP"
+        and bool(actions)
+        and all(isinstance(a, Mapping) and a.get("Type") == "redirect" for a in actions)
+    )
 
 
 def _env(resource: Resource) -> Mapping[str, Any]:
@@ -107,10 +150,6 @@ class ScopeModel:
         return found
 
     @cached_property
-    def _vault_subnets(self) -> set[tuple[str, str]]:
-        return {s.key for f in self.vault_functions for s in self.topology.subnets_of(f)}
-
-    @cached_property
     def fronts_vault(self) -> bool:
         """Whether the load balancers carry card data: a vault function is one of their targets."""
         return bool(self.vault_functions) and any(
@@ -118,6 +157,140 @@ class ScopeModel:
             for f in self.vault_functions
             for t in self.model.referrers(f)
         )
+
+    def _vpc_of(self, resource: Resource) -> tuple[str, str] | None:
+        """The VPC a resource is placed in (through its subnets), else None."""
+        regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+        if regional is None:
+            return None
+        for subnet in self.topology.subnets_of(resource):
+            found = regional.subnet(subnet)
+            if found is not None and found.vpc is not None:
+                return found.vpc.key
+        return None
+
+    def _groups_of(self, resource: Resource) -> set[tuple[str, str]]:
+        regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+        if regional is None:
+            return set()
+        return {
+            key for key, members in regional.members.items() if any(m.resource.key == resource.key for m in members)
+        }
+
+    def _reaches(self, source: Resource, target: Resource) -> bool:
+        """Whether a security group of `source` may send to one of `target`'s on TCP 443 (an egress rule naming
+        the target's group, or a CIDR, the VPC's own included)."""
+        regional = self.topology.regions.get(self.model.stack_of(source).region or "")
+        if regional is None:
+            return False
+        mine, theirs = self._groups_of(source), self._groups_of(target)
+        for rule in regional.sg_rules:
+            if not rule.egress or rule.allows_nothing or rule.group.key not in mine:
+                continue
+            if rule.protocol not in ("tcp 443", "tcp all ports", "all traffic"):
+                continue
+            if (rule.peer_group is not None and rule.peer_group.key in theirs) or rule.peer_cidr is not None:
+                return True
+        return False
+
+    @cached_property
+    def pan_endpoints(self) -> dict[tuple[str, str], str]:
+        """Interface endpoints a vault function sends PAN through -> the basis (see the module docstring)."""
+        from evidence.flows import grants, short_actions
+        from evidence.topology import service_name
+
+        found: dict[tuple[str, str], str] = {}
+        for endpoint in self.model.resources("AWS::EC2::VPCEndpoint"):
+            service = service_name(endpoint)
+            if endpoint.prop("VpcEndpointType") != "Interface" or service not in PAN_ACTIONS:
+                continue
+            if endpoint.prop("PrivateDnsEnabled") is not True:
+                continue
+            vpc = self.model.references(endpoint.stack, endpoint.prop("VpcId"))
+            for function in self.vault_functions:
+                sent = {a for g in grants(self.model, function) for a in g.actions if a in PAN_ACTIONS[service]}
+                if sent and vpc and self._vpc_of(function) == vpc[0].key and self._reaches(function, endpoint):
+                    found.setdefault(
+                        endpoint.key,
+                        f"interface endpoint for {service}: the vault's functions send the cleartext PAN through it"
+                        f" ({service}:{short_actions(sent)}, whose Message is the PAN; private DNS sends the SDK's"
+                        f" regional {service} host name to it)",
+                    )
+        return found
+
+    def endpoint_basis(self, endpoint: Resource) -> str:
+        """Why an endpoint that carries no PAN is connected-to: what the vault sends through it."""
+        from evidence.topology import service_name
+
+        service = service_name(endpoint)
+        carried = NO_PAN_SERVICES.get(service, "no card data by the templates' functions")
+        return (
+            f"{endpoint.prop('VpcEndpointType') or 'VPC'} endpoint for {service}: carries {carried}, no PAN;"
+            " security-impacting: the CDE's functions reach the service through it"
+        )
+
+    @cached_property
+    def hosted(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Subnet key -> (basis, what it hosts in a word or two) of a subnet that hosts a CDE component: the
+        vault's functions first, then load balancers, endpoints, proxies, databases, firewalls, functions."""
+        from evidence.topology import member_kind
+
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for function in self.vault_functions:
+            for subnet in self.topology.subnets_of(function):
+                found.setdefault(subnet.key, ("hosts the card-vault functions", "vault functions"))
+        placed = (
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            "AWS::EC2::VPCEndpoint",
+            "AWS::RDS::DBProxy",
+            "AWS::RDS::DBInstance",
+            "AWS::RDS::DBCluster",
+            "AWS::NetworkFirewall::Firewall",
+            "AWS::Lambda::Function",
+        )
+        for resource in self.model.resources(*placed):
+            category, why = self._component(resource)
+            if category != CDE:
+                continue
+            what = member_kind(resource).lower()
+            if resource.type == "AWS::EC2::VPCEndpoint":
+                what = f"{display_name(resource)} endpoint"
+            for subnet in self.topology.subnets_of(resource):
+                found.setdefault(subnet.key, (f"hosts {display_name(resource)}, which {why.split(': ', 1)[-1]}", what))
+        return found
+
+    def firewall_carries_cde(self, firewall: Resource) -> bool:
+        """Whether a CDE component may send through this firewall: a security group with a CDE member allows
+        egress to an address outside every VPC of its region, and the member's subnets route to the firewall."""
+        from evidence.topology import in_cidr
+
+        regional = self.topology.regions.get(self.model.stack_of(firewall).region or "")
+        if regional is None:
+            return False
+        vpc_cidrs = [c for v in regional.vpcs if isinstance(c := v.prop("CidrBlock"), str)]
+        routed = {r.route_table.key for r in regional.routes if r.target is not None and r.target.key == firewall.key}
+        for key, members in regional.members.items():
+            outward = any(
+                rule.egress
+                and not rule.allows_nothing
+                and rule.group.key == key
+                and rule.peer_cidr is not None
+                and not any(in_cidr(rule.peer_cidr, c) for c in vpc_cidrs)
+                for rule in regional.sg_rules
+            )
+            if not outward:
+                continue
+            for member in members:
+                if (
+                    member.resource.type == "AWS::NetworkFirewall::Firewall"
+                    or self._component(member.resource)[0] != CDE
+                ):
+                    continue
+                for subnet in member.subnets:
+                    found = regional.subnet(subnet)
+                    if found is not None and found.route_table is not None and found.route_table.key in routed:
+                        return True
+        return False
 
     def _in_cde_subnets(self, resource: Resource) -> bool:
         regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
@@ -128,26 +301,44 @@ class ScopeModel:
 
     def category(self, resource: Resource) -> tuple[str, str]:
         """(category, basis) of one resource."""
+        if resource.type == "AWS::EC2::Subnet":
+            regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+            found = regional.subnet(resource) if regional is not None else None
+            if found is not None and found.cde:
+                return CDE, f"{found.tier} tier subnet (tagged pci-scope=cde)"
+            if resource.key in self.hosted:
+                return CDE, self.hosted[resource.key][0]
+        return self._component(resource)
+
+    def _component(self, resource: Resource) -> tuple[str, str]:
+        """(category, basis) of a resource, subnets apart (a subnet's follows what it hosts)."""
         if resource.key in self.keyed_hash_keys:
             return CDE, "keyed-hash (HMAC) key of the vault's PAN hashes (3.5.1.1)"
         if resource.key in self.envelope_keys:
             return CDE, "cardholder-data key: the vault's data keys are generated under it (3.5.1)"
         if resource.key in self._database_keys:
             return CDE, "encrypts the card-data database's storage, backups and snapshots"
+        if resource.type == "AWS::ElasticLoadBalancingV2::Listener" and self.fronts_vault and _redirects_only(resource):
+            return CDE, REDIRECT_LISTENER_BASIS
         if resource.type in _PAN_PATH_TYPES and (self.fronts_vault or resource.type.startswith("AWS::RDS::")):
             return CDE, _PAN_PATH_TYPES[resource.type]
         if _vault_function(resource):
             return CDE, "card-vault function: handles PAN or the card-data store"
         if resource.type == "AWS::Lambda::Function" and self._in_cde_subnets(resource):
             return CDE, "placed in a CDE subnet"
-        if resource.type == "AWS::EC2::Subnet":
-            regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
-            found = regional.subnet(resource) if regional is not None else None
-            if found is not None and found.cde:
-                return CDE, f"{found.tier} tier subnet (tagged pci-scope=cde)"
-            if resource.key in self._vault_subnets:
-                return CDE, "hosts the card-vault functions"
+        if resource.key in self.pan_endpoints:
+            return CDE, self.pan_endpoints[resource.key]
         stack = self.model.stack_of(resource)
+        if resource.type == "AWS::EC2::VPCEndpoint" and (stack.account is not None or stack.region is not None):
+            return CONNECTED, self.endpoint_basis(resource)
+        if resource.type == "AWS::NetworkFirewall::Firewall" and self.vault_functions:
+            if self.firewall_carries_cde(resource):
+                return CDE, "its endpoints carry a CDE component's traffic out of the VPC (a security group allows it)"
+            return CONNECTED, (
+                "security-impacting: its endpoints filter the CDE tiers' egress (a system that facilitates"
+                " segmentation, PCI DSS v4.0.1 section 4); no card data crosses it: no CDE component's security"
+                " group allows traffic out of the VPC"
+            )
         if stack.account is not None or stack.region is not None:
             return CONNECTED, "same account as the CDE: can affect its security (network, keys, logs, identity)"
         return OUT, "no account or region recorded and no reference to the CDE"

@@ -1350,18 +1350,24 @@ def _zone_of_cidr(regional: RegionTopology, cidr: str | None) -> set[str]:
     return tiers if inside else {INTERNET_ZONE}
 
 
-def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str, ...]]:
-    """One row per boundary between a CDE tier (tagged, or hosting the vault's functions) and every other
-    zone (each other tier, the internet): the NACLs on both sides and the security groups whose rules
-    cross it, each with what it lets through."""
-    cde_tiers = [
+def cde_tiers(regional: RegionTopology, scope: ScopeModel) -> list[str]:
+    """The tiers inside the CDE boundary: tagged pci-scope=cde, or hosting a CDE component (the vault's
+    functions, the load balancer that terminates card-data TLS, an endpoint the PAN passes: `ScopeModel.hosted`)."""
+    return [
         t
         for t in regional.tiers
-        if regional.is_cde_tier(t)
-        or any(scope.category(s.resource)[1] == "hosts the card-vault functions" for s in regional.tier_subnets(t))
+        if regional.is_cde_tier(t) or any(s.resource.key in scope.hosted for s in regional.tier_subnets(t))
     ]
-    if not cde_tiers:
+
+
+def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str, ...]]:
+    """One row per edge of the CDE: between each CDE tier (`cde_tiers`) and each zone outside the boundary (the
+    internet, every connected-to tier), with the NACLs on both sides and the security groups whose rules cross
+    it, each with what it lets through. Two CDE tiers share no CDE edge: the boundary is not between them."""
+    inside = cde_tiers(regional, scope)
+    if not inside:
         return []
+    outside = [INTERNET_ZONE, *(t for t in regional.tiers if t not in inside)]
     tier_of_subnet = {s.resource.key: s.tier for s in regional.subnets}
     group_zones = {
         key: {tier_of_subnet[sub.key] for m in members for sub in m.subnets if sub.key in tier_of_subnet}
@@ -1393,8 +1399,8 @@ def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str
     for entry in regional.acl_entries:
         entries_of.setdefault(entry.acl.key, []).append(entry)
     rows: list[tuple[str, ...]] = []
-    for cde_tier in cde_tiers:
-        for other in [INTERNET_ZONE, *(t for t in regional.tiers if t != cde_tier)]:
+    for cde_tier in inside:
+        for other in outside:
             acl_text = []
             for tier, peer_tier in ((cde_tier, other), (other, cde_tier)):
                 for acl in acl_of_tier.get(tier, {}).values():
@@ -1409,7 +1415,8 @@ def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str
             rows.append(
                 (
                     regional.region,
-                    f"boundary {cde_tier} tier (CDE) / {other}{' tier' if other != INTERNET_ZONE else ''}",
+                    f"boundary {cde_tier} tier (CDE) / {other}"
+                    + (" tier (connected-to)" if other != INTERNET_ZONE else " (out of scope)"),
                     "; ".join(acl_text) or "no NACL",
                     "; ".join(sorted(sg_text)) or "no security-group rule crosses it",
                     f"from the {other} side, only the listed traffic reaches the {cde_tier} tier, and back (11.4.5)",
@@ -1424,7 +1431,8 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
     rows: list[tuple[str, ...]] = []
     for region, regional in topology.regions.items():
         rows += boundary_rows(regional, scope)
-        cde_subnets = [s for s in regional.subnets if s.cde]
+        inside = cde_tiers(regional, scope)
+        cde_subnets = [s for s in regional.subnets if s.tier in inside]
         acls = {s.network_acl.key: s.network_acl for s in cde_subnets if s.network_acl is not None}
         for acl in acls.values():
             entries = [e for e in regional.acl_entries if e.acl.key == acl.key and e.allow]
@@ -1440,19 +1448,29 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
                     TEST_DATE,
                 )
             )
-        tables = {s.route_table.key: s.route_table for s in cde_subnets if s.route_table is not None}
-        for table in tables.values():
+        tables = {s.route_table.key: (s.route_table, s.tier) for s in cde_subnets if s.route_table is not None}
+        for table, tier in tables.values():
             routes = [r for r in regional.routes if r.route_table.key == table.key]
             text = "; ".join(f"{r.destination} -> {r.target_kind}" for r in routes) or "local routes only"
-            rows.append(
-                (
-                    region,
-                    f"route table {display_name(table)} (CDE subnets)",
-                    "CDE tier from the internet",
-                    text,
-                    "no path from the CDE subnets to the internet (11.4.5)",
-                    TEST_DATE,
+            kinds = {r.target_kind for r in routes}
+            if "internet-gateway" in kinds:
+                # The CDE's internet edge (the load balancer's tier): what the internet reaches is the security
+                # groups' to say (the boundary row with the internet, and the SG rows below).
+                separates, test = (
+                    f"{tier} tier (CDE edge) from the internet",
+                    "the internet reaches only what this tier's security groups admit (the boundary row with the"
+                    " internet lists them); nothing else of the CDE is routed to the internet gateway (11.4.5)",
                 )
+            elif kinds & {"vpc-endpoint", "nat-gateway"}:
+                separates, test = (
+                    f"{tier} tier (CDE) from the internet",
+                    "outbound only, through the egress firewall's allow-list; no inbound path from the internet"
+                    " (11.4.5)",
+                )
+            else:
+                separates, test = (f"{tier} tier (CDE) from the internet", "no path to or from the internet (11.4.5)")
+            rows.append(
+                (region, f"route table {display_name(table)} ({tier} tier, CDE)", separates, text, test, TEST_DATE)
             )
         cde_groups = set()
         for key, members in regional.members.items():
@@ -1478,8 +1496,8 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
                 rows.append(
                     (
                         region,
-                        f"Network Firewall {display_name(firewall)}",
-                        "application tier from the internet",
+                        f"Network Firewall {display_name(firewall)} ({scope.category(firewall)[0]})",
+                        "CDE egress (application tier) from the internet",
                         "egress allow-list (stateful domain rules, everything else dropped)",
                         "only allow-listed destinations reachable (11.4.5)",
                         TEST_DATE,
@@ -1514,8 +1532,9 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
     return WorkPaper(
         "segmentation",
         "Segmentation testing (11.4.5, 11.4.6)",
-        "Each boundary of a CDE tier (tagged, or hosting the vault's functions) with every other tier and the"
-        " internet, with the NACLs and security groups that enforce it and what each lets through (for a boundary"
+        "Each edge of the CDE: a CDE tier (tagged, or hosting a CDE component: the load balancer's public tier, the"
+        " vault's application tier) with the internet and every connected-to tier, with the NACLs and security"
+        " groups that enforce it and what each lets through (for a boundary"
         " row the third column names the NACLs, the fourth the security-group rules); then the controls that"
         " isolate the CDE, what the templates allow through each, and the test a penetration"
         " tester performs against it. The test itself, its date and its result: not evidenced"

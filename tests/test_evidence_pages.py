@@ -290,3 +290,90 @@ def test_the_report_lists_every_page_and_the_full_drawings(synthesized: Synthesi
             assert f"#### {page.subtitle}" in report, page.name
             assert f"[{page.name}.mmd]({DIAGRAM_DIR}/{page.name}.mmd)" in report
         assert f"[{full.name}.mmd]({DIAGRAM_DIR}/{full.name}.mmd)" in report  # the full drawing, a reference
+
+
+def test_the_data_flow_overview_draws_the_cde_boundary_and_never_merges_card_data_with_other_hops(
+    synthesized: Synthesized, delivered: Delivered, three_az: TemplateModel
+) -> None:
+    """QSA reader r20, findings 3 and 4: every stage of the data flow is drawn as one summary per scope class
+    of its nodes, shaded by it and inside that class's cluster (the CDE part of each stage inside the CDE
+    boundary); an overview arrow joins hops of one data class only (card data, or the rest)."""
+    from evidence.pages import SCOPE_KINDS
+
+    checked = 0
+    for app, model in _models(synthesized, delivered, three_az).items():
+        for full in _full_drawings(model):
+            if not full.name.startswith("data-flow-"):
+                continue
+            overview = pages(full)[0]
+            placed = assignment(full)
+            homes = {c.kind: c for c in overview.clusters if c.kind in SCOPE_KINDS}
+            assert "cde" in homes, (app, full.name)  # the CDE boundary on the overview
+            for node in overview.nodes.values():
+                if node.id.startswith("legend_"):
+                    continue
+                stands_for = [n for n in full.nodes.values() if f"{full.name}-{placed.get(n.id, '')}" == node.link]
+                kinds = {n.kind for n in stands_for if n.id in {m for c in full.clusters for m in c.nodes}}
+                assert node.kind in kinds, (app, node.label, kinds)
+                assert node.id in homes[node.kind].nodes, (app, node.label)  # drawn in its class's cluster
+                assert f"({SCOPE_KINDS[node.kind]} part)" in node.label.split("\n")[0], node.label
+            by_number = {e.label: e for e in full.edges}
+            for arrow in overview.edges:
+                members = [by_number[n] for n in label_numbers(arrow.label)]
+                classes = {m.kind == "data" for m in members}
+                assert len(classes) == 1, (app, arrow.source, arrow.target, arrow.label)
+                assert (arrow.kind == "data") == classes.pop(), (app, arrow.label)
+                checked += 1
+            # The CDE part of every stage that holds a CDE node is inside the boundary.
+            cde_stages = {placed[n.id] for n in full.nodes.values() if n.kind == "cde" and n.id in placed}
+            inside = {overview.nodes[n].link.removeprefix(f"{full.name}-") for n in homes["cde"].nodes}
+            assert cde_stages == inside, (app, cde_stages, inside)
+    assert checked > 20
+
+
+def test_no_hop_that_carries_no_card_data_is_drawn_as_card_data(synthesized: Synthesized) -> None:
+    """The rotation's and the migration's database hops carry credentials and DDL: blue calls, not bold red."""
+    from evidence.diagrams import carries_card_data
+
+    model = TemplateModel.from_assembly(synthesized.outdir)
+    flows = [d for d in _full_drawings(model) if d.name.startswith("data-flow-")]
+    assert flows
+    for full in flows:
+        for edge in full.edges:
+            if edge.data:
+                assert (edge.kind == "data") <= carries_card_data(edge.data), (edge.detail, edge.data)
+        assert any(e.kind != "data" and e.data.startswith("database credentials only") for e in full.edges)
+    assert not carries_card_data("stores schema changes (DDL) and database roles: no card data")
+    assert carries_card_data("reads expiry date")
+
+
+def test_regenerating_a_synthesized_assembly_writes_the_same_bytes(
+    synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """QSA reader r20, finding 8: `python -m evidence.report <assembly>` (its own parse, stacks in manifest
+    order, the gate read back from gate-report.json) writes byte for byte what the synth wrote (the plugin's
+    model and results, stacks in the order CDK handed them to the plugin)."""
+    from evidence.report import main
+
+    plugin = synthesized.gate.pci_dss_v4
+    assert plugin.model is not None
+    assert plugin.results is not None
+    assembly = tmp_path_factory.mktemp("regenerate") / "cdk.out"
+    shutil.copytree(synthesized.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    gate_report = synthesized.outdir / EVIDENCE_DIR / "gate-report.json"
+    (assembly / EVIDENCE_DIR).mkdir()
+    shutil.copy(gate_report, assembly / EVIDENCE_DIR / "gate-report.json")
+    write_compliance_evidence(
+        assembly, model=plugin.model, results=plugin.results, gate=synthesized.gate, report=synthesized.report
+    )
+
+    def written() -> dict[str, bytes]:
+        root = assembly / EVIDENCE_DIR
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    first = written()
+    assert main([str(assembly)]) == 0
+    second = written()
+    assert sorted(first) == sorted(second)
+    assert [name for name in first if first[name] != second[name]] == []
+    assert len(first) > 100

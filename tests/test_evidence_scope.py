@@ -53,6 +53,10 @@ def test_the_cde_holds_everything_that_stores_processes_or_transmits_pan(model: 
             f"PciLz-default-Workload-{region}/CardVault/Detokenize/Resource",
             f"PciLz-default-Network-{region}/Network/Vpc/ApplicationSubnet1/Subnet",
             f"PciLz-default-Network-{region}/Network/Vpc/CdeSubnet1/Subnet",
+            # The public tier hosts the load balancer that terminates card-data TLS: CDE (QSA reader, r20).
+            f"PciLz-default-Network-{region}/Network/Vpc/PublicSubnet1/Subnet",
+            # GenerateMac sends the cleartext PAN through the KMS interface endpoint: CDE.
+            f"PciLz-default-Network-{region}/Network/Vpc/KmsEndpoint/Resource",
             f"PciLz-default-Data-{region}/Database/Proxy/Resource",
             f"PciLz-default-Data-{region}/Database/Instance/Resource",
             f"PciLz-default-Keys-{region}/Keys/CardholderDataKey/Resource",
@@ -63,8 +67,14 @@ def test_the_cde_holds_everything_that_stores_processes_or_transmits_pan(model: 
         hmac = [k for k in scope.keyed_hash_keys.values() if model.stack_of(k).region == region]
         assert hmac
         assert all(k.path in cde for k in hmac)
-    # Not in the CDE: the public subnets (the NAT gateways' tier), the logs key, the trail.
-    assert not any("/PublicSubnet" in p or "/LogsKey/" in p or "/Trail/" in p for p in cde)
+    # Not in the CDE: the NAT gateways' egress tier, the firewall tier, the logs key, the trail, and every
+    # interface endpoint no PAN passes (each tested the same way as the KMS endpoint).
+    assert not any(
+        f"/{part}" in p
+        for p in cde
+        for part in ("EgressSubnet", "FirewallSubnet", "LogsKey/", "Trail/", "LogsEndpoint/", "StsEndpoint/")
+    )
+    assert not any(f"/{part}" in p for p in cde for part in ("SecretsManagerEndpoint/", "XRayEndpoint/", "S3Endpoint/"))
 
 
 def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateModel) -> None:
@@ -83,9 +93,15 @@ def test_every_diagram_shades_the_scope_and_carries_a_legend(model: TemplateMode
     for topo in Topology(model).regions.values():
         network = network_diagram(topo, ScopeModel(model))
         boundary = next(c for c in network.clusters[1].clusters if c.kind == "cde")
-        tiers = {c.label.split(" tier")[0] for c in boundary.clusters}
-        assert tiers == {"Application", "Cde"}, tiers  # the vault's subnets are inside the boundary
-        assert any(n.label.startswith("AWS WAF web ACL") and n.kind == "cde" for n in network.nodes.values())
+        tiers = {c.label.split(" tier")[0] for c in boundary.clusters if " tier" in c.label}
+        # The load balancer's public tier and the vault's application tier are inside the boundary.
+        assert tiers == {"Public", "Application", "Cde"}, tiers
+        public = next(c for c in boundary.clusters if c.label.startswith("Public tier"))
+        assert public.label.startswith("Public tier (CDE: load balancer)"), public.label
+        # The WAF inside the boundary too, in a box that says it is not in the VPC.
+        regional = next(c for c in boundary.clusters if "not in the VPC" in c.label)
+        assert [network.nodes[n].label.split("\n")[0] for n in regional.nodes] == ["AWS WAF web ACL"]
+        assert all(network.nodes[n].kind == "cde" for n in regional.nodes)
 
 
 def test_one_scope_model_for_inventory_diagrams_and_every_paper(model: TemplateModel) -> None:
@@ -285,3 +301,62 @@ def test_no_diagram_repeats_a_label(model: TemplateModel, synthesized: Synthesiz
         for text in [*labels, *(e.detail or e.label for e in item.diagram.edges)]:
             lines = [line for line in re.split(r"\n|; ", text) if line]
             assert len(lines) == len(set(lines)), (item.diagram.name, text)
+
+
+def test_the_redirect_listener_is_in_scope_for_what_it_is_and_the_alb_log_bucket_is_a_store(
+    model: TemplateModel,
+) -> None:
+    """QSA reader r20, findings 5 and 6: the port-80 listener only redirects (its basis says so, never that it
+    terminates TLS); the load balancer's access-log bucket has a row in the data-flow store table."""
+    from evidence.diagrams import data_flow_diagram
+    from evidence.scope import REDIRECT_LISTENER_BASIS
+
+    scope = ScopeModel(model)
+    listeners = list(model.resources("AWS::ElasticLoadBalancingV2::Listener"))
+    http = [li for li in listeners if li.prop("Protocol") == "HTTP"]
+    https = [li for li in listeners if li.prop("Protocol") == "HTTPS"]
+    assert http
+    assert https
+    for listener in http:
+        assert scope.category(listener) == (CDE, REDIRECT_LISTENER_BASIS)
+        assert "terminates TLS" not in REDIRECT_LISTENER_BASIS
+        assert "redirect" in REDIRECT_LISTENER_BASIS
+    assert all(scope.category(li) == (CDE, "terminates TLS of card-data requests") for li in https)
+    for region in Topology(model).regions.values():
+        stores = data_flow_diagram(model, region, scope).stores
+        rows = [row for row in stores if "load balancer access and connection logs" in row[0]]
+        assert len(rows) == 1, [row[0] for row in stores]
+        _store, holds, mechanism, key, retention = rows[0]
+        assert "request lines as sent" in holds
+        assert "never a request body" in holds
+        assert "card number" in holds  # a PAN in a URL is kept as sent: stated, not hidden
+        assert mechanism.startswith("S3 server-side encryption")
+        assert key
+        assert retention
+
+
+def test_every_interface_endpoint_is_scoped_by_what_the_vault_sends_through_it(model: TemplateModel) -> None:
+    """QSA reader r20, finding 2: the KMS endpoint carries GenerateMac's cleartext PAN (CDE); every other
+    endpoint is tested the same way and states what it carries (connected-to)."""
+    from evidence.topology import service_name
+
+    scope = ScopeModel(model)
+    endpoints = list(model.resources("AWS::EC2::VPCEndpoint"))
+    assert {service_name(e) for e in endpoints} >= {"kms", "secretsmanager", "logs", "sts", "xray", "s3"}
+    for endpoint in endpoints:
+        category, basis = scope.category(endpoint)
+        if service_name(endpoint) == "kms":
+            assert category == CDE, basis
+            assert "GenerateMac" in basis, basis
+            assert "cleartext PAN" in basis, basis
+        else:
+            assert category == CONNECTED, basis
+            assert "no PAN" in basis, basis
+    # The egress firewall filters the CDE tiers' egress and carries no card data: security-impacting.
+    firewalls = list(model.resources("AWS::NetworkFirewall::Firewall"))
+    assert firewalls
+    for firewall in firewalls:
+        category, basis = scope.category(firewall)
+        assert category == CONNECTED, basis
+        assert "facilitates segmentation" in basis, basis
+        assert not scope.firewall_carries_cde(firewall)

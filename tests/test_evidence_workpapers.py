@@ -24,7 +24,8 @@ from app import gate_app
 from ci_tools import supply_chain
 from compliance.gate import EVIDENCE_DIR, synthesize
 from config.models import EvidenceConfig
-from evidence.report import REPORT_NAME, Attestation, attestation_of, write_compliance_evidence
+from evidence.report import REPORT_NAME, Attestation, attestation_of, canonical_order, write_compliance_evidence
+from evidence.scope import ScopeModel
 from evidence.topology import Topology
 from evidence.workpapers import (
     HMAC_ROTATION,
@@ -35,6 +36,7 @@ from evidence.workpapers import (
     WORKPAPER_DIR,
     WorkPaper,
     all_workpapers,
+    cde_tiers,
     logging_paper,
     responsibility_paper,
     software_paper,
@@ -73,7 +75,9 @@ class Written:
 def _write(outdir: Path, gate: Any, report: Any, attestation: Attestation | None, copy_to: Path) -> Written:
     assembly = copy_to / "cdk.out"
     shutil.copytree(outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
-    model = TemplateModel.from_assembly(assembly)
+    # In the one stack order the writer uses (synth and `python -m evidence.report` alike), so the papers
+    # computed here list their rows as the written ones do.
+    model = canonical_order(TemplateModel.from_assembly(assembly))
     write_compliance_evidence(
         assembly, model=model, results=evaluate(model, RULES), gate=gate, report=report, attestation=attestation
     )
@@ -295,24 +299,33 @@ def _check_segmentation(written: Written) -> None:
         assert any(c.startswith("NACL") and "(CDE subnets)" in c for c in controls), region
         assert any(c.startswith("route table") for c in controls), region
         assert any(c.startswith("SG") for c in controls), region
-        assert all(
-            "internet-gateway" not in r[3] and "nat-gateway" not in r[3]
-            for r in paper.rows
-            if r[0] == region and r[1].startswith("route table")
-        )
+        # Only the CDE's internet edge (the load balancer's tier) routes to the internet gateway; no CDE route
+        # table goes to a NAT gateway directly (the application tier's egress passes the firewall).
+        for row in (r for r in paper.rows if r[0] == region and r[1].startswith("route table")):
+            assert "nat-gateway" not in row[3], row
+            assert ("internet-gateway" in row[3]) == row[2].endswith("(CDE edge) from the internet"), row
     assert any(r[2] == "out-of-scope environments" for r in paper.rows)
-    # Each CDE tier's boundary with every other tier and the internet, with the NACLs that enforce it.
+    # The CDE's edges where they are: each CDE tier with the internet and with every tier outside the boundary,
+    # never between two CDE tiers (public to application is inside the CDE).
+    scope = ScopeModel(written.model)
     for region, regional in Topology(written.model).regions.items():
         boundaries = [r for r in paper.rows if r[0] == region and r[1].startswith("boundary ")]
-        cde_tiers = [t for t in regional.tiers if regional.is_cde_tier(t)]
-        assert cde_tiers
-        for tier in cde_tiers:
+        inside = cde_tiers(regional, scope)
+        assert any(regional.is_cde_tier(t) for t in inside), inside
+        outside = [t for t in regional.tiers if t not in inside]
+        assert len(boundaries) == len(inside) * (1 + len(outside)), (region, inside, outside)
+        for tier in inside:
             mine = [r for r in boundaries if r[1].startswith(f"boundary {tier} tier (CDE) / ")]
-            assert len(mine) == len(regional.tiers), (region, tier)  # the other tiers and the internet
             assert all(r[2].startswith("NACL ") for r in mine), mine
-            internet = next(r for r in mine if r[1].endswith("/ internet"))
-            assert "default deny" in internet[2], internet
-            assert internet[3] == "no security-group rule crosses it", internet
+            assert not any(f"/ {other} tier" in r[1] for r in mine for other in inside), mine
+            internet = next(r for r in mine if r[1].endswith("/ internet (out of scope)"))
+            if regional.is_cde_tier(tier):  # the tagged data tier: nothing from the internet
+                assert "default deny" in internet[2], internet
+                assert internet[3] == "no security-group rule crosses it", internet
+        # Where a public tier hosts the load balancer, its internet edge is the one the security groups open.
+        if "Public" in inside:
+            edge = next(r for r in boundaries if r[1] == "boundary Public tier (CDE) / internet (out of scope)")
+            assert "tcp 443 from 0.0.0.0/0" in edge[3], edge
 
 
 def test_default_app_work_papers(default: Written) -> None:

@@ -356,6 +356,25 @@ def test_the_default_report_counts_absence_apart_and_8_2_2_not_evidenced_beyond_
     assert "8.2.2" not in next(line for line in summary.splitlines() if line.startswith(f"| {PASSED} |"))
 
 
+def test_a_forks_pack_mapping_an_excluded_pair_again_is_named_not_cited() -> None:
+    """Issue 20: the project's pack maps no excluded pair; a fork's pack that maps one again (here RDS
+    storage encryption under 3.5.1, which is 3.5.1.2's subject) is named under the requirement with the
+    review's reason and never listed as watching it."""
+    from evidence.catalog import UNRELATED_CONFIG_RULES
+    from evidence.report import ConfigRule
+
+    gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
+    readded = ConfigRule("pci-dss-v4-rds-storage-encrypted", "RDS_STORAGE_ENCRYPTED", ("3.5.1",))
+    statuses = {
+        s.requirement: s
+        for s in requirement_statuses([_one_check_rule(True, "3.5.1")], gate, report, config_rules=[readded])
+    }
+    assert statuses["3.5.1"].config_rules == []
+    assert statuses["3.5.1"].excluded_config_rules == [
+        ("pci-dss-v4-rds-storage-encrypted", UNRELATED_CONFIG_RULES[("pci-dss-v4-rds-storage-encrypted", "3.5.1")])
+    ]
+
+
 def test_a_process_requirement_rests_on_prerequisites_and_is_not_evidenced() -> None:
     """r20 MEDIUM 4: 10.4.2 (periodic log review), 12.3.4 (yearly technology review), 11.5.2 (weekly change
     detection): a passing rule there examines a prerequisite, stated as such and counted as not evidenced."""

@@ -1401,6 +1401,9 @@ def _figure(built: DiagramFiles) -> str:
 _TABLE_PLACEHOLDER = "MARKDOWN-TABLE-PLACEHOLDER-"
 _INLINE_SYNTAX = re.compile(r"[`*_\[\]<>&\\!~]|https?:|www\.")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+# What a link reference definition needs (a label's closing bracket and its colon, CommonMark 4.7), wherever it
+# is: a document without "]:" defines no reference, so an item's links render alike inline and in place.
+_REFERENCE_DEFINITION = re.compile(r"\]:")
 
 
 def _escape_html(text: str) -> str:
@@ -1445,19 +1448,104 @@ def _plain_table(lines: Sequence[str]) -> bool:
     return len(delimiters) == len(_table_cells(lines[0])) and all(set(d) == {"-"} for d in delimiters)
 
 
+# A list item the fast path renders: "- " or "  - " and text that opens no block of its own inside the item
+# (no list marker, heading, quote, fence, thematic break, reference definition, indented code) and has no
+# leading, trailing or tab whitespace; anything else is left to markdown-it.
+_LIST_ITEM = re.compile(r"(  )?- (?![-*+#>=_|\[<\s]|```|~~~|\d{1,9}[.)](?:\s|$))(\S(?:[^\t]*\S)?)")
+_LIST_MARKER = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
+
+
+def _opens_list_context(line: str) -> bool:
+    """Whether a non-blank line before a blank one could make a following "- " line part of its list
+    (a list item, an item's continuation, an ordered item): then the fast path leaves the list to markdown-it."""
+    return line[:1] in (" ", "\t") or _LIST_MARKER.match(line) is not None
+
+
+def _plain_list(lines: Sequence[str], start: int) -> int:
+    """The end of a tight bullet list at `start` that the fast path renders exactly as markdown-it does
+    (top-level "- " items, each followed by "  - " items of one nested list), or `start` if there is none:
+    the run must end the document or be followed by a blank line and then nothing that continues it."""
+    end = start
+    while end < len(lines):
+        match = _LIST_ITEM.fullmatch(lines[end])
+        if match is None or (end == start and match.group(1)):
+            break
+        end += 1
+    if end == start or (end < len(lines) and lines[end].strip()):
+        return start
+    following = next((line for line in lines[end:] if line.strip()), "")
+    return start if following and _opens_list_context(following) else end
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _code_spans_html(text: str) -> str | None:
+    """markdown-it's inline rendering of text that holds single-backtick code spans and otherwise no inline
+    syntax, or None for anything else. Outside the spans nothing opens a construct, so each opening
+    backtick meets its closing one first; a span's content is literal: escaped, one space stripped from
+    each end when it has one at both and is not all spaces (CommonMark 6.1, markdown-it's backtick rule)."""
+    parts = _CODE_SPAN.split(text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            if part[:1] == " " and part[-1:] == " " and part.strip():
+                part = part[1:-1]
+            out.append(f"<code>{_escape_html(part)}</code>")
+        elif _INLINE_SYNTAX.search(part):
+            return None
+        else:
+            out.append(_escape_html(part))
+    return "".join(out)
+
+
+def _list_html(lines: Sequence[str], inline: Callable[[str], str]) -> str:
+    """A tight bullet list of `_plain_list` as markdown-it renders it (items' paragraphs hidden)."""
+    out = ["<ul>\n"]
+    nested = False
+    for line in lines:
+        match = _LIST_ITEM.fullmatch(line)
+        assert match is not None  # _plain_list accepted every line
+        text = match.group(2)
+        body = inline(text) if _INLINE_SYNTAX.search(text) else _escape_html(text)
+        if match.group(1):
+            out.append(f"<li>{body}</li>\n" if nested else f"\n<ul>\n<li>{body}</li>\n")
+            nested = True
+            continue
+        if len(out) > 1:
+            out.append("</ul>\n</li>\n" if nested else "</li>\n")
+        out.append(f"<li>{body}")
+        nested = False
+    out.append("</ul>\n</li>\n" if nested else "</li>\n")
+    out.append("</ul>\n")
+    return "".join(out)
+
+
 def markdown_to_html(markdown_text: str) -> str:
     """CommonMark + tables with markdown-it-py, raw HTML off (labels come from templates).
 
     Top-level tables (a block of lines starting with `|` outside code fences, the only tables the
-    report writes) skip markdown-it's block parser, which spent about half of the evidence's CPU on
-    them: each is rendered here as markdown-it renders it, a cell through markdown-it's inline
-    renderer when it holds inline syntax, escaped as markdown-it escapes it otherwise."""
+    report writes) and tight bullet lists of one nesting level (`_plain_list`) skip markdown-it's block
+    parser, which spent most of the evidence's Python CPU on them: each is rendered here as markdown-it
+    renders it, a cell or an item through markdown-it's inline renderer when it holds inline syntax
+    (once per distinct text), escaped as markdown-it escapes it otherwise. A document with a link
+    reference definition leaves its lists to markdown-it (a reference changes how an item's links render).
+    tests/test_evidence_pages.py compares the result with markdown-it's on generated documents."""
     from markdown_it import MarkdownIt
 
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    rendered: dict[str, str] = {}
+
+    def inline(text: str) -> str:
+        if text not in rendered:
+            fast = _code_spans_html(text)
+            rendered[text] = parser.renderInline(text) if fast is None else fast
+        return rendered[text]
+
     blocks: list[str] = []
     kept: list[str] = []
     lines = markdown_text.split("\n")
+    lists = _REFERENCE_DEFINITION.search(markdown_text) is None
     index, fence = 0, ""
     while index < len(lines):
         line = lines[index]
@@ -1473,7 +1561,15 @@ def markdown_to_html(markdown_text: str) -> str:
             # markdown-it continues a table into a following non-blank line: leave such a table to it.
             if _plain_table(lines[index:end]) and (end == len(lines) or not lines[end].strip()):
                 kept.append(f"{_TABLE_PLACEHOLDER}{len(blocks)}")
-                blocks.append(_table_html(lines[index:end], parser.renderInline))
+                blocks.append(_table_html(lines[index:end], inline))
+                index = end
+                continue
+        elif lists and line.startswith("- ") and (not kept or not kept[-1].strip()):
+            before = next((k for k in reversed(kept) if k.strip()), "")
+            end = _plain_list(lines, index) if not before or not _opens_list_context(before) else index
+            if end > index:
+                kept.append(f"{_TABLE_PLACEHOLDER}{len(blocks)}")
+                blocks.append(_list_html(lines[index:end], inline))
                 index = end
                 continue
         kept.append(line)

@@ -176,9 +176,11 @@ _PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
 def _render(value: Any, stack_region: str | None, stack_account: str | None) -> str | None:
     """A string built only from literals and pseudo parameters, else None (it names a resource)."""
-    pseudo = {**_PSEUDO, "AWS::Region": stack_region or "${AWS::Region}", "AWS::AccountId": stack_account or "?"}
     if isinstance(value, str):
         return value
+    if not isinstance(value, Mapping):
+        return None
+    pseudo = {**_PSEUDO, "AWS::Region": stack_region or "${AWS::Region}", "AWS::AccountId": stack_account or "?"}
     if isinstance(value, Mapping) and "Ref" in value and value["Ref"] in pseudo:
         return pseudo[value["Ref"]]
     if isinstance(value, Mapping) and "Fn::Join" in value:
@@ -195,22 +197,32 @@ def _render(value: Any, stack_region: str | None, stack_account: str | None) -> 
     return None
 
 
-def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """(property path, value, the mapping holding it) for every node under `value`."""
-    if isinstance(value, Mapping):
+def _walk(value: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(property path, value, the mapping holding it) for every node under `value`, depth first in
+    document order. Collected into one list (nested generators handed each node up every level)."""
+    nodes: list[tuple[str, Any, Any]] = []
+    _collect(value, path, nodes)
+    return nodes
+
+
+def _collect(value: Any, path: str, nodes: list[tuple[str, Any, Any]]) -> None:
+    if type(value) is dict or isinstance(value, Mapping):
         for k, v in value.items():
             sub = f"{path}.{k}" if path else str(k)
-            yield sub, v, value
+            nodes.append((sub, v, value))
+            if type(v) is str:
+                continue  # a leaf: nothing under it
             if not (isinstance(v, Mapping) and any(str(key).startswith("Fn::") or key == "Ref" for key in v)):
-                yield from _walk(v, sub)
-            elif isinstance(v, Mapping) and "Fn::Join" in v:
-                yield from _walk(v["Fn::Join"][1], sub)
+                _collect(v, sub, nodes)
+            elif "Fn::Join" in v:
+                _collect(v["Fn::Join"][1], sub, nodes)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             sub = f"{path}[{i}]"
             if not isinstance(item, Mapping | list):
-                yield sub, item, value
-            yield from _walk(item, sub)
+                nodes.append((sub, item, value))
+            if type(item) is not str:
+                _collect(item, sub, nodes)
 
 
 def _arn_kind(arn: str) -> str:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.catalog import UNRELATED_MAPPINGS
@@ -941,6 +943,104 @@ def test_markdown_tables_render_as_markdown_it_renders_them(case: str) -> None:
     from evidence.report import markdown_to_html
 
     assert markdown_to_html(case) == MarkdownIt("commonmark", {"html": False}).enable("table").render(case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "# H\n\n- a `x`\n- b\n  - c *d*\n  - `e <f>`\n- g & h\n\npara\n",
+        "- a\n\n- loose: the blank joins both items into one list\n",
+        "- a\n- b\n\n  continued inside b\n",
+        "text\n- a list interrupting a paragraph\n",
+        "- a\n* another marker starts another list\n\n- c\n",
+        "**Bold**\n\n- after a bold line\n- `` `code` with backticks ``\n",
+        "- [x]: /url\n\n- [x]\n",
+        "- 1. ordered inside\n- # heading inside\n- > quote inside\n- ---\n-   spaced\n",
+        "1. ordered\n\n- bullet after an ordered list\n",
+        "- a\n  - b\nlazy line\n",
+        "- a\t tab\n- trailing  \n",
+    ],
+    ids=[
+        "tight-nested",
+        "loose",
+        "continuation",
+        "interrupts-paragraph",
+        "marker-change",
+        "bold-before",
+        "reference",
+        "block-starts",
+        "after-ordered",
+        "lazy",
+        "whitespace",
+    ],
+)
+def test_markdown_lists_render_as_markdown_it_renders_them(case: str) -> None:
+    """The report's list fast path (evidence.report._plain_list, _list_html and _code_spans_html) is
+    markdown-it's output byte for byte, and leaves every list it does not model to markdown-it."""
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    assert markdown_to_html(case) == MarkdownIt("commonmark", {"html": False}).enable("table").render(case)
+
+
+_MARKDOWN_ATOMS = st.sampled_from(
+    [
+        "a",
+        "Z",
+        "9",
+        " ",
+        "`",
+        "``",
+        "*",
+        "_",
+        "[",
+        "]",
+        "(",
+        ")",
+        "<",
+        ">",
+        "&",
+        "\\",
+        "!",
+        "~",
+        "#",
+        "-",
+        "+",
+        "1.",
+        "|",
+        ":",
+        '"',
+        "http://x",
+        "é",
+        "\t",
+        "]:",
+    ]
+)
+_MARKDOWN_TEXT = st.lists(_MARKDOWN_ATOMS, min_size=0, max_size=8).map("".join)
+_MARKDOWN_LINE = st.one_of(
+    _MARKDOWN_TEXT.map(lambda t: f"- {t}"),
+    _MARKDOWN_TEXT.map(lambda t: f"  - {t}"),
+    _MARKDOWN_TEXT.map(lambda t: f"| {t} | x |"),
+    st.just("| --- | --- |"),
+    _MARKDOWN_TEXT,
+    st.just(""),
+    st.just("```"),
+    _MARKDOWN_TEXT.map(lambda t: f"## {t}"),
+)
+
+
+@given(st.lists(_MARKDOWN_LINE, min_size=1, max_size=14))
+@settings(max_examples=400, deadline=None)
+def test_generated_markdown_renders_as_markdown_it_renders_it(lines: list[str]) -> None:
+    """Property: for any document of list items, nested items, table rows, paragraphs, headings and fences
+    built from markdown's special characters, the report's renderer equals markdown-it's."""
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    text = "\n".join(lines) + "\n"
+    assert markdown_to_html(text) == MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
 def test_the_whole_report_renders_as_markdown_it_renders_it(evidence: Evidence) -> None:

@@ -507,13 +507,20 @@ def _sort_key(requirement: str) -> tuple[int, ...]:
     return tuple(int(part) for part in requirement.split("."))
 
 
-def _acknowledged_check(rule_id: str, check: Check, report: GateReport) -> bool:
-    """A failed check whose finding CDK recorded as acknowledged (any plugin naming the rule)."""
-    return any(
-        f.rule.split("::")[-1] == rule_id
-        and (f.path == check.resource.path or check.resource.path.startswith(f.path + "/"))
-        for f in report.acknowledged
-    )
+def _acknowledged_paths(report: GateReport) -> dict[str, tuple[str, ...]]:
+    """Rule id (any plugin's, the part after its last "::") -> the construct paths CDK recorded its
+    findings as acknowledged at."""
+    paths: dict[str, list[str]] = {}
+    for finding in report.acknowledged:
+        paths.setdefault(finding.rule.split("::")[-1], []).append(finding.path)
+    return {rule_id: tuple(found) for rule_id, found in paths.items()}
+
+
+def _acknowledged_check(rule_id: str, check: Check, acknowledged: Mapping[str, Sequence[str]]) -> bool:
+    """A failed check whose finding CDK recorded as acknowledged (any plugin naming the rule) at the
+    check's resource or a construct above it; `acknowledged` is `_acknowledged_paths` of the gate report."""
+    path = check.resource.path
+    return any(path == found or path.startswith(found + "/") for found in acknowledged.get(rule_id, ()))
 
 
 NOT_ADOPTED_REGISTRY = "the project's (registry), not adopted by this environment"
@@ -611,21 +618,15 @@ def requirement_statuses(
         return statuses[requirement]
 
     rule_ids = {result.rule.id for result in results}
+    acknowledged_at = _acknowledged_paths(report)
     for result in results:
         for requirement in result.rule.requirements:
             # A check may bear on some of the rule's requirements only (pci_rules.rule.Check.requirements).
             checks = result.for_requirement(requirement)
             passed = sorted({c.resource.path for c in checks if c.passed})
-            failed = sorted(
-                f"{c.resource.path}: {c.detail}"
-                for c in checks
-                if not c.passed and not _acknowledged_check(result.rule.id, c, report)
-            )
-            acked = sorted(
-                f"{c.resource.path}: {c.detail}"
-                for c in checks
-                if not c.passed and _acknowledged_check(result.rule.id, c, report)
-            )
+            failing = [(c, _acknowledged_check(result.rule.id, c, acknowledged_at)) for c in checks if not c.passed]
+            failed = sorted(f"{c.resource.path}: {c.detail}" for c, under_exception in failing if not under_exception)
+            acked = sorted(f"{c.resource.path}: {c.detail}" for c, under_exception in failing if under_exception)
             entry = status(requirement)
             unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
             if unrelated:

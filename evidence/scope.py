@@ -303,14 +303,18 @@ def outside_templates(model: TemplateModel, assembly: Path | None = None) -> lis
                     "created at deploy by the AWS::SecretsManager transform (no permissions boundary)",
                 )
             for path, value, holder in _walk(dict(resource.properties)):
-                if isinstance(value, Mapping) and "Fn::ImportValue" in value:
-                    export = value["Fn::ImportValue"]
-                    if isinstance(export, str) and export not in exports:
-                        add("CloudFormation export", export, resource.path, f"Fn::ImportValue in {path}")
-                    continue
-                text = _render(value, stack.region, stack.account) if not isinstance(value, list) else None
-                if text is None:
-                    continue
+                if type(value) is str:
+                    text = value  # most nodes: a literal (what _render returns for a string)
+                else:
+                    if isinstance(value, Mapping) and "Fn::ImportValue" in value:
+                        export = value["Fn::ImportValue"]
+                        if isinstance(export, str) and export not in exports:
+                            add("CloudFormation export", export, resource.path, f"Fn::ImportValue in {path}")
+                        continue
+                    rendered = _render(value, stack.region, stack.account) if not isinstance(value, list) else None
+                    if rendered is None:
+                        continue
+                    text = rendered
                 if text.startswith("arn:") and _ARN.match(text):
                     if "*" in text or text.endswith((":", "/")):
                         continue  # a pattern in a policy or condition, not a reference to one thing
@@ -321,8 +325,8 @@ def outside_templates(model: TemplateModel, assembly: Path | None = None) -> lis
                         continue
                     add(_arn_kind(text), text, resource.path, f"literal ARN in {path}")
                 elif (
-                    isinstance(holder, Mapping)
-                    and path.endswith("S3Bucket")
+                    path.endswith("S3Bucket")
+                    and isinstance(holder, Mapping)
                     and text not in created
                     and not isinstance(value, list)
                 ):

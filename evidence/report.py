@@ -19,6 +19,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import datetime
+import gc
 import hashlib
 import html
 import importlib.metadata
@@ -1629,35 +1630,44 @@ def write_compliance_evidence(
     the report says the deployed state was not verified.
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
-    directory = Path(outdir) / EVIDENCE_DIR
-    clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
-    stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
-    title = _app_name(model)
-    if stages:
-        top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
-        title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
-    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title, deployed)
-    for stage in stages:
-        environment = _stage_name(stage)
-        stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
-        names = set(stage_model.stacks)
-        stage_results = [RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results]
-        stage_gate = dataclasses.replace(
-            gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
-        )
-        files += _write_set(
-            directory / environment,
-            Path(outdir) / stage,
-            stage_model,
-            stage_results,
-            stage_gate,
-            report,
-            root,
-            (attestations or {}).get(environment),
-            f"environment {environment}",
-        )
-    files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
-    return files
+    # Objects that exist already (the CDK app, the parsed model and results) stay out of the garbage
+    # collector's scans while the evidence is written: a full collection would walk them all (Python's
+    # gc.freeze; nothing written here depends on when garbage is collected).
+    gc.freeze()
+    try:
+        directory = Path(outdir) / EVIDENCE_DIR
+        clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
+        stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
+        title = _app_name(model)
+        if stages:
+            top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
+            title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
+        files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title, deployed)
+        for stage in stages:
+            environment = _stage_name(stage)
+            stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
+            names = set(stage_model.stacks)
+            stage_results = [
+                RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results
+            ]
+            stage_gate = dataclasses.replace(
+                gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
+            )
+            files += _write_set(
+                directory / environment,
+                Path(outdir) / stage,
+                stage_model,
+                stage_results,
+                stage_gate,
+                report,
+                root,
+                (attestations or {}).get(environment),
+                f"environment {environment}",
+            )
+        files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
+        return files
+    finally:
+        gc.unfreeze()
 
 
 def _stage_name(assembly: str) -> str:

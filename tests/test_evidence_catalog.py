@@ -134,7 +134,9 @@ def test_the_conformance_pack_maps_exactly_the_reviewed_pairs() -> None:
         else:
             assert description.startswith("PCI DSS v4.0.1 no requirement: "), name
             assert "not PCI DSS evidence" in description, name
-        assert len(description) <= 256, name  # AWS Config API ConfigRule.Description: length 0-256
+        # CloudFormation Template Reference, AWS::Config::ConfigRule: Description "Maximum: 256" (the Config API
+        # ConfigRule.Description is EmptiableStringWithCharLimit256).
+        assert len(description) <= 256, name
         pairs |= {(name, q) for q in requirements}
     assert pairs == set(CONFIG_RULE_REASONS)
 

@@ -109,11 +109,19 @@ _MEASURE_PRINT = """
 window.addEventListener("load", () => {
   const parts = Array.from(document.querySelectorAll("figure.diagram")).map(figure => {
     const box = figure.getBoundingClientRect();
-    return {diagram: figure.dataset.diagram, width: box.width, height: box.height};
+    // The smallest text as printed: its font size times the SVG's scale on the page, in CSS px (1/96 in).
+    let smallest = Infinity;
+    for (const text of figure.querySelectorAll("svg text")) {
+      if (text.getBoundingClientRect().width > 0) {
+        smallest = Math.min(smallest, parseFloat(text.getAttribute("font-size") || "14") * text.getScreenCTM().a);
+      }
+    }
+    return {diagram: figure.dataset.diagram, width: box.width, height: box.height,
+            smallestTextPx: smallest === Infinity ? null : smallest};
   });
   const pre = document.createElement("pre");
   pre.id = "lz-measure";
-  pre.textContent = JSON.stringify(parts);
+  pre.textContent = JSON.stringify({parts: parts, scrollWidth: document.documentElement.scrollWidth});
   document.body.appendChild(pre);
 });
 </script>
@@ -123,11 +131,17 @@ window.addEventListener("load", () => {
 @dataclass(frozen=True)
 class PrintCheck:
     """`parts`: each diagram part's box in the print layout (diagram, width px, height px);
-    `pages`: pages the diagram-per-page print took; `page_sizes`: every page's size in pt."""
+    `pages`: pages the diagram-per-page print took; `page_sizes`: every page's size in pt;
+    `smallest_text_px`: per part (in `parts` order), its smallest text as printed in CSS px (1/96 in,
+    0.75 pt), None for a part without text; `scroll_width`: the print layout's width in CSS px. When it is
+    the printable width (nothing wider), Chromium prints the layout unscaled (it shrinks a page only when
+    its content overflows), so these sizes are the sizes on paper."""
 
     parts: list[tuple[str, float, float]]
     pages: int
     page_sizes: list[tuple[float, float]]
+    smallest_text_px: list[float | None]
+    scroll_width: int
 
 
 @dataclass(frozen=True)
@@ -288,7 +302,10 @@ def check_print(html_path: Path, executable: str | None = None) -> PrintCheck:
     with tempfile.TemporaryDirectory() as scratch:
         page = Path(scratch) / "print-layout.html"
         page.write_text(_print_styles(text).replace("</body>", _MEASURE_PRINT + "</body>", 1), encoding="utf-8")
-        parts = [(str(p["diagram"]), float(p["width"]), float(p["height"])) for p in _measured(executable, width, page)]
+        layout = _measured(executable, width, page)
+        measured = layout["parts"]
+        parts = [(str(p["diagram"]), float(p["width"]), float(p["height"])) for p in measured]
+        smallest = [None if p.get("smallestTextPx") is None else float(p["smallestTextPx"]) for p in measured]
         one_per_page = Path(scratch) / "diagrams.html"
         body = "\n".join(
             f'<div style="break-before: {"auto" if i == 0 else "page"}">{figure}</div>'
@@ -297,7 +314,7 @@ def check_print(html_path: Path, executable: str | None = None) -> PrintCheck:
         one_per_page.write_text(f"{head}<body>\n{body}\n</body>\n</html>\n", encoding="utf-8")
         pdf = print_pdf(one_per_page, Path(scratch) / "diagrams.pdf", executable)
         sizes = pdf_pages(pdf.read_bytes())
-    return PrintCheck(parts, len(sizes), sizes)
+    return PrintCheck(parts, len(sizes), sizes, smallest, int(layout["scrollWidth"]))
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -477,13 +477,25 @@ def _path_distance(point: Point, path: Path) -> float:
     return best
 
 
-def _nearer_other(point: Point, own: Path, others: Sequence[Path]) -> bool:
-    """Whether some other path is at least as near `point` as its own."""
+def _nearer_other(point: Point, own: Path, others: Sequence[tuple[Box, Path]]) -> bool:
+    """Whether some other path (each with the box around all its stretches) is at least as near `point` as
+    its own. A path whose whole box is farther than its own path is skipped: every stretch's box lies inside
+    that box, so none of its stretches is nearer (the same answer, fewer distances)."""
     mine = _path_distance(point, own)
-    return any(_near(point, path, mine) for path in others)
+    return any(_box_distance(point, box) <= mine and _near(point, path, mine) for box, path in others)
 
 
-def _fits(dx: float, dy: float, lines: Sequence[Point], own: Path, others: Sequence[Path]) -> bool:
+def _outer_box(path: Path) -> Box:
+    """The box around every stretch of a boxed path."""
+    return (
+        min(box[0] for box, _ in path),
+        min(box[1] for box, _ in path),
+        max(box[2] for box, _ in path),
+        max(box[3] for box, _ in path),
+    )
+
+
+def _fits(dx: float, dy: float, lines: Sequence[Point], own: Path, others: Sequence[tuple[Box, Path]]) -> bool:
     """Every line of a label, moved by (dx, dy), nearer its own path than any other."""
     return not any(_nearer_other((x + dx, y + dy), own, others) for x, y in lines)
 
@@ -528,6 +540,7 @@ def place_labels(svg: str) -> str:
     edges = _edges(svg)
     boxed = [_boxed(points) for _, points, _ in edges]
     drawing = _drawing_box(svg)  # a moved label stays inside it: past its edge the browser cuts it off
+    outer = [_outer_box(path) for path in boxed]
     own_spans = {(t.start() + g.start(2), t.end() + g.start(2)) for g, _, texts in edges for t in texts}
     fixed = [
         _text_box(m.group(1), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5))
@@ -543,7 +556,7 @@ def place_labels(svg: str) -> str:
     for index, (_, own, texts) in enumerate(edges):
         if not texts or len(own) < 2:
             continue
-        others = [path for i, path in enumerate(boxed) if i != index and edges[i][1]]
+        others = [(outer[i], path) for i, path in enumerate(boxed) if i != index and edges[i][1]]
         own_boxed = boxed[index]
         lines = [_centre(texts)]  # a label's position: the centre of its lines
         everything = fixed + [b for i, boxes in labels.items() if i != index for b in boxes]

@@ -19,6 +19,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import datetime
+import gc
 import hashlib
 import html
 import importlib.metadata
@@ -514,13 +515,20 @@ def _sort_key(requirement: str) -> tuple[int, ...]:
     return tuple(int(part) for part in requirement.split("."))
 
 
-def _acknowledged_check(rule_id: str, check: Check, report: GateReport) -> bool:
-    """A failed check whose finding CDK recorded as acknowledged (any plugin naming the rule)."""
-    return any(
-        f.rule.split("::")[-1] == rule_id
-        and (f.path == check.resource.path or check.resource.path.startswith(f.path + "/"))
-        for f in report.acknowledged
-    )
+def _acknowledged_paths(report: GateReport) -> dict[str, tuple[str, ...]]:
+    """Rule id (any plugin's, the part after its last "::") -> the construct paths CDK recorded its
+    findings as acknowledged at."""
+    paths: dict[str, list[str]] = {}
+    for finding in report.acknowledged:
+        paths.setdefault(finding.rule.split("::")[-1], []).append(finding.path)
+    return {rule_id: tuple(found) for rule_id, found in paths.items()}
+
+
+def _acknowledged_check(rule_id: str, check: Check, acknowledged: Mapping[str, Sequence[str]]) -> bool:
+    """A failed check whose finding CDK recorded as acknowledged (any plugin naming the rule) at the
+    check's resource or a construct above it; `acknowledged` is `_acknowledged_paths` of the gate report."""
+    path = check.resource.path
+    return any(path == found or path.startswith(found + "/") for found in acknowledged.get(rule_id, ()))
 
 
 NOT_ADOPTED_REGISTRY = "the project's (registry), not adopted by this environment"
@@ -618,21 +626,15 @@ def requirement_statuses(
         return statuses[requirement]
 
     rule_ids = {result.rule.id for result in results}
+    acknowledged_at = _acknowledged_paths(report)
     for result in results:
         for requirement in result.rule.requirements:
             # A check may bear on some of the rule's requirements only (pci_rules.rule.Check.requirements).
             checks = result.for_requirement(requirement)
             passed = sorted({c.resource.path for c in checks if c.passed})
-            failed = sorted(
-                f"{c.resource.path}: {c.detail}"
-                for c in checks
-                if not c.passed and not _acknowledged_check(result.rule.id, c, report)
-            )
-            acked = sorted(
-                f"{c.resource.path}: {c.detail}"
-                for c in checks
-                if not c.passed and _acknowledged_check(result.rule.id, c, report)
-            )
+            failing = [(c, _acknowledged_check(result.rule.id, c, acknowledged_at)) for c in checks if not c.passed]
+            failed = sorted(f"{c.resource.path}: {c.detail}" for c, under_exception in failing if not under_exception)
+            acked = sorted(f"{c.resource.path}: {c.detail}" for c, under_exception in failing if under_exception)
             entry = status(requirement)
             unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
             if unrelated:
@@ -1408,6 +1410,9 @@ def _figure(built: DiagramFiles) -> str:
 _TABLE_PLACEHOLDER = "MARKDOWN-TABLE-PLACEHOLDER-"
 _INLINE_SYNTAX = re.compile(r"[`*_\[\]<>&\\!~]|https?:|www\.")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+# What a link reference definition needs (a label's closing bracket and its colon, CommonMark 4.7), wherever it
+# is: a document without "]:" defines no reference, so an item's links render alike inline and in place.
+_REFERENCE_DEFINITION = re.compile(r"\]:")
 
 
 def _escape_html(text: str) -> str:
@@ -1452,19 +1457,104 @@ def _plain_table(lines: Sequence[str]) -> bool:
     return len(delimiters) == len(_table_cells(lines[0])) and all(set(d) == {"-"} for d in delimiters)
 
 
+# A list item the fast path renders: "- " or "  - " and text that opens no block of its own inside the item
+# (no list marker, heading, quote, fence, thematic break, reference definition, indented code) and has no
+# leading, trailing or tab whitespace; anything else is left to markdown-it.
+_LIST_ITEM = re.compile(r"(  )?- (?![-*+#>=_|\[<\s]|```|~~~|\d{1,9}[.)](?:\s|$))(\S(?:[^\t]*\S)?)")
+_LIST_MARKER = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
+
+
+def _opens_list_context(line: str) -> bool:
+    """Whether a non-blank line before a blank one could make a following "- " line part of its list
+    (a list item, an item's continuation, an ordered item): then the fast path leaves the list to markdown-it."""
+    return line[:1] in (" ", "\t") or _LIST_MARKER.match(line) is not None
+
+
+def _plain_list(lines: Sequence[str], start: int) -> int:
+    """The end of a tight bullet list at `start` that the fast path renders exactly as markdown-it does
+    (top-level "- " items, each followed by "  - " items of one nested list), or `start` if there is none:
+    the run must end the document or be followed by a blank line and then nothing that continues it."""
+    end = start
+    while end < len(lines):
+        match = _LIST_ITEM.fullmatch(lines[end])
+        if match is None or (end == start and match.group(1)):
+            break
+        end += 1
+    if end == start or (end < len(lines) and lines[end].strip()):
+        return start
+    following = next((line for line in lines[end:] if line.strip()), "")
+    return start if following and _opens_list_context(following) else end
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _code_spans_html(text: str) -> str | None:
+    """markdown-it's inline rendering of text that holds single-backtick code spans and otherwise no inline
+    syntax, or None for anything else. Outside the spans nothing opens a construct, so each opening
+    backtick meets its closing one first; a span's content is literal: escaped, one space stripped from
+    each end when it has one at both and is not all spaces (CommonMark 6.1, markdown-it's backtick rule)."""
+    parts = _CODE_SPAN.split(text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            if part[:1] == " " and part[-1:] == " " and part.strip():
+                part = part[1:-1]
+            out.append(f"<code>{_escape_html(part)}</code>")
+        elif _INLINE_SYNTAX.search(part):
+            return None
+        else:
+            out.append(_escape_html(part))
+    return "".join(out)
+
+
+def _list_html(lines: Sequence[str], inline: Callable[[str], str]) -> str:
+    """A tight bullet list of `_plain_list` as markdown-it renders it (items' paragraphs hidden)."""
+    out = ["<ul>\n"]
+    nested = False
+    for line in lines:
+        match = _LIST_ITEM.fullmatch(line)
+        assert match is not None  # _plain_list accepted every line
+        text = match.group(2)
+        body = inline(text) if _INLINE_SYNTAX.search(text) else _escape_html(text)
+        if match.group(1):
+            out.append(f"<li>{body}</li>\n" if nested else f"\n<ul>\n<li>{body}</li>\n")
+            nested = True
+            continue
+        if len(out) > 1:
+            out.append("</ul>\n</li>\n" if nested else "</li>\n")
+        out.append(f"<li>{body}")
+        nested = False
+    out.append("</ul>\n</li>\n" if nested else "</li>\n")
+    out.append("</ul>\n")
+    return "".join(out)
+
+
 def markdown_to_html(markdown_text: str) -> str:
     """CommonMark + tables with markdown-it-py, raw HTML off (labels come from templates).
 
     Top-level tables (a block of lines starting with `|` outside code fences, the only tables the
-    report writes) skip markdown-it's block parser, which spent about half of the evidence's CPU on
-    them: each is rendered here as markdown-it renders it, a cell through markdown-it's inline
-    renderer when it holds inline syntax, escaped as markdown-it escapes it otherwise."""
+    report writes) and tight bullet lists of one nesting level (`_plain_list`) skip markdown-it's block
+    parser, which spent most of the evidence's Python CPU on them: each is rendered here as markdown-it
+    renders it, a cell or an item through markdown-it's inline renderer when it holds inline syntax
+    (once per distinct text), escaped as markdown-it escapes it otherwise. A document with a link
+    reference definition leaves its lists to markdown-it (a reference changes how an item's links render).
+    tests/test_evidence_pages.py compares the result with markdown-it's on generated documents."""
     from markdown_it import MarkdownIt
 
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    rendered: dict[str, str] = {}
+
+    def inline(text: str) -> str:
+        if text not in rendered:
+            fast = _code_spans_html(text)
+            rendered[text] = parser.renderInline(text) if fast is None else fast
+        return rendered[text]
+
     blocks: list[str] = []
     kept: list[str] = []
     lines = markdown_text.split("\n")
+    lists = _REFERENCE_DEFINITION.search(markdown_text) is None
     index, fence = 0, ""
     while index < len(lines):
         line = lines[index]
@@ -1480,7 +1570,15 @@ def markdown_to_html(markdown_text: str) -> str:
             # markdown-it continues a table into a following non-blank line: leave such a table to it.
             if _plain_table(lines[index:end]) and (end == len(lines) or not lines[end].strip()):
                 kept.append(f"{_TABLE_PLACEHOLDER}{len(blocks)}")
-                blocks.append(_table_html(lines[index:end], parser.renderInline))
+                blocks.append(_table_html(lines[index:end], inline))
+                index = end
+                continue
+        elif lists and line.startswith("- ") and (not kept or not kept[-1].strip()):
+            before = next((k for k in reversed(kept) if k.strip()), "")
+            end = _plain_list(lines, index) if not before or not _opens_list_context(before) else index
+            if end > index:
+                kept.append(f"{_TABLE_PLACEHOLDER}{len(blocks)}")
+                blocks.append(_list_html(lines[index:end], inline))
                 index = end
                 continue
         kept.append(line)
@@ -1539,36 +1637,45 @@ def write_compliance_evidence(
     the report says the deployed state was not verified.
     Raises RuntimeError when `dot` is installed but fails on a diagram.
     """
-    directory = Path(outdir) / EVIDENCE_DIR
-    clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
-    model = canonical_order(model)
-    stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
-    title = _app_name(model)
-    if stages:
-        top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
-        title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
-    files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title, deployed)
-    for stage in stages:
-        environment = _stage_name(stage)
-        stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
-        names = set(stage_model.stacks)
-        stage_results = [RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results]
-        stage_gate = dataclasses.replace(
-            gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
-        )
-        files += _write_set(
-            directory / environment,
-            Path(outdir) / stage,
-            stage_model,
-            stage_results,
-            stage_gate,
-            report,
-            root,
-            (attestations or {}).get(environment),
-            f"environment {environment}",
-        )
-    files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
-    return files
+    # Objects that exist already (the CDK app, the parsed model and results) stay out of the garbage
+    # collector's scans while the evidence is written: a full collection would walk them all (Python's
+    # gc.freeze; nothing written here depends on when garbage is collected).
+    gc.freeze()
+    try:
+        directory = Path(outdir) / EVIDENCE_DIR
+        clear_evidence(directory)  # a file an earlier run wrote (a renamed page) is neither kept nor listed
+        model = canonical_order(model)
+        stages = sorted({stack.assembly for stack in model.stacks.values()} - {""})
+        title = _app_name(model)
+        if stages:
+            top = TemplateModel(s for s in model.stacks.values() if not s.assembly)
+            title = f"delivery {_app_name(top)} (per-environment sets: {', '.join(_stage_name(s) for s in stages)})"
+        files = _write_set(directory, Path(outdir), model, results, gate, report, root, attestation, title, deployed)
+        for stage in stages:
+            environment = _stage_name(stage)
+            stage_model = TemplateModel(s for s in model.stacks.values() if s.assembly == stage)
+            names = set(stage_model.stacks)
+            stage_results = [
+                RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results
+            ]
+            stage_gate = dataclasses.replace(
+                gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
+            )
+            files += _write_set(
+                directory / environment,
+                Path(outdir) / stage,
+                stage_model,
+                stage_results,
+                stage_gate,
+                report,
+                root,
+                (attestations or {}).get(environment),
+                f"environment {environment}",
+            )
+        files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
+        return files
+    finally:
+        gc.unfreeze()
 
 
 def canonical_order(model: TemplateModel) -> TemplateModel:

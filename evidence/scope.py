@@ -367,9 +367,11 @@ _PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
 def _render(value: Any, stack_region: str | None, stack_account: str | None) -> str | None:
     """A string built only from literals and pseudo parameters, else None (it names a resource)."""
-    pseudo = {**_PSEUDO, "AWS::Region": stack_region or "${AWS::Region}", "AWS::AccountId": stack_account or "?"}
     if isinstance(value, str):
         return value
+    if not isinstance(value, Mapping):
+        return None
+    pseudo = {**_PSEUDO, "AWS::Region": stack_region or "${AWS::Region}", "AWS::AccountId": stack_account or "?"}
     if isinstance(value, Mapping) and "Ref" in value and value["Ref"] in pseudo:
         return pseudo[value["Ref"]]
     if isinstance(value, Mapping) and "Fn::Join" in value:
@@ -386,22 +388,32 @@ def _render(value: Any, stack_region: str | None, stack_account: str | None) -> 
     return None
 
 
-def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """(property path, value, the mapping holding it) for every node under `value`."""
-    if isinstance(value, Mapping):
+def _walk(value: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(property path, value, the mapping holding it) for every node under `value`, depth first in
+    document order. Collected into one list (nested generators handed each node up every level)."""
+    nodes: list[tuple[str, Any, Any]] = []
+    _collect(value, path, nodes)
+    return nodes
+
+
+def _collect(value: Any, path: str, nodes: list[tuple[str, Any, Any]]) -> None:
+    if type(value) is dict or isinstance(value, Mapping):
         for k, v in value.items():
             sub = f"{path}.{k}" if path else str(k)
-            yield sub, v, value
+            nodes.append((sub, v, value))
+            if type(v) is str:
+                continue  # a leaf: nothing under it
             if not (isinstance(v, Mapping) and any(str(key).startswith("Fn::") or key == "Ref" for key in v)):
-                yield from _walk(v, sub)
-            elif isinstance(v, Mapping) and "Fn::Join" in v:
-                yield from _walk(v["Fn::Join"][1], sub)
+                _collect(v, sub, nodes)
+            elif "Fn::Join" in v:
+                _collect(v["Fn::Join"][1], sub, nodes)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             sub = f"{path}[{i}]"
             if not isinstance(item, Mapping | list):
-                yield sub, item, value
-            yield from _walk(item, sub)
+                nodes.append((sub, item, value))
+            if type(item) is not str:
+                _collect(item, sub, nodes)
 
 
 def _arn_kind(arn: str) -> str:
@@ -482,14 +494,18 @@ def outside_templates(model: TemplateModel, assembly: Path | None = None) -> lis
                     "created at deploy by the AWS::SecretsManager transform (no permissions boundary)",
                 )
             for path, value, holder in _walk(dict(resource.properties)):
-                if isinstance(value, Mapping) and "Fn::ImportValue" in value:
-                    export = value["Fn::ImportValue"]
-                    if isinstance(export, str) and export not in exports:
-                        add("CloudFormation export", export, resource.path, f"Fn::ImportValue in {path}")
-                    continue
-                text = _render(value, stack.region, stack.account) if not isinstance(value, list) else None
-                if text is None:
-                    continue
+                if type(value) is str:
+                    text = value  # most nodes: a literal (what _render returns for a string)
+                else:
+                    if isinstance(value, Mapping) and "Fn::ImportValue" in value:
+                        export = value["Fn::ImportValue"]
+                        if isinstance(export, str) and export not in exports:
+                            add("CloudFormation export", export, resource.path, f"Fn::ImportValue in {path}")
+                        continue
+                    rendered = _render(value, stack.region, stack.account) if not isinstance(value, list) else None
+                    if rendered is None:
+                        continue
+                    text = rendered
                 if text.startswith("arn:") and _ARN.match(text):
                     if "*" in text or text.endswith((":", "/")):
                         continue  # a pattern in a policy or condition, not a reference to one thing
@@ -500,8 +516,8 @@ def outside_templates(model: TemplateModel, assembly: Path | None = None) -> lis
                         continue
                     add(_arn_kind(text), text, resource.path, f"literal ARN in {path}")
                 elif (
-                    isinstance(holder, Mapping)
-                    and path.endswith("S3Bucket")
+                    path.endswith("S3Bucket")
+                    and isinstance(holder, Mapping)
                     and text not in created
                     and not isinstance(value, list)
                 ):

@@ -548,8 +548,9 @@ def test_conformance_pack_maps_every_rule_to_pci_dss_v401() -> None:
         assert rule["Type"] == "AWS::Config::ConfigRule", logical_id
         assert rule["Properties"]["Source"]["Owner"] == "AWS", logical_id
         requirements = rule["Metadata"]["PciDssV401Requirements"]
-        assert requirements, logical_id
-        assert rule["Properties"]["Description"].startswith(f"PCI DSS v4.0.1 {', '.join(requirements)}: ")
+        # A rule the review maps to no requirement (tests/test_evidence_catalog.py) says so where Config shows it.
+        named = ", ".join(requirements) if requirements else "no requirement"
+        assert rule["Properties"]["Description"].startswith(f"PCI DSS v4.0.1 {named}: "), logical_id
         identifiers.append(rule["Properties"]["Source"]["SourceIdentifier"])
     assert len(identifiers) == len(set(identifiers))
     covered = {r.split(".")[0] for rule in rules.values() for r in rule["Metadata"]["PciDssV401Requirements"]}

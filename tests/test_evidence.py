@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
 from evidence.catalog import UNRELATED_MAPPINGS
@@ -354,6 +356,25 @@ def test_the_default_report_counts_absence_apart_and_8_2_2_not_evidenced_beyond_
     summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert f"| {ABSENCE} | " in summary
     assert "8.2.2" not in next(line for line in summary.splitlines() if line.startswith(f"| {PASSED} |"))
+
+
+def test_a_forks_pack_mapping_an_excluded_pair_again_is_named_not_cited() -> None:
+    """Issue 20: the project's pack maps no excluded pair; a fork's pack that maps one again (here RDS
+    storage encryption under 3.5.1, which is 3.5.1.2's subject) is named under the requirement with the
+    review's reason and never listed as watching it."""
+    from evidence.catalog import UNRELATED_CONFIG_RULES
+    from evidence.report import ConfigRule
+
+    gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
+    readded = ConfigRule("pci-dss-v4-rds-storage-encrypted", "RDS_STORAGE_ENCRYPTED", ("3.5.1",))
+    statuses = {
+        s.requirement: s
+        for s in requirement_statuses([_one_check_rule(True, "3.5.1")], gate, report, config_rules=[readded])
+    }
+    assert statuses["3.5.1"].config_rules == []
+    assert statuses["3.5.1"].excluded_config_rules == [
+        ("pci-dss-v4-rds-storage-encrypted", UNRELATED_CONFIG_RULES[("pci-dss-v4-rds-storage-encrypted", "3.5.1")])
+    ]
 
 
 def test_a_process_requirement_rests_on_prerequisites_and_is_not_evidenced() -> None:
@@ -922,6 +943,104 @@ def test_markdown_tables_render_as_markdown_it_renders_them(case: str) -> None:
     from evidence.report import markdown_to_html
 
     assert markdown_to_html(case) == MarkdownIt("commonmark", {"html": False}).enable("table").render(case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "# H\n\n- a `x`\n- b\n  - c *d*\n  - `e <f>`\n- g & h\n\npara\n",
+        "- a\n\n- loose: the blank joins both items into one list\n",
+        "- a\n- b\n\n  continued inside b\n",
+        "text\n- a list interrupting a paragraph\n",
+        "- a\n* another marker starts another list\n\n- c\n",
+        "**Bold**\n\n- after a bold line\n- `` `code` with backticks ``\n",
+        "- [x]: /url\n\n- [x]\n",
+        "- 1. ordered inside\n- # heading inside\n- > quote inside\n- ---\n-   spaced\n",
+        "1. ordered\n\n- bullet after an ordered list\n",
+        "- a\n  - b\nlazy line\n",
+        "- a\t tab\n- trailing  \n",
+    ],
+    ids=[
+        "tight-nested",
+        "loose",
+        "continuation",
+        "interrupts-paragraph",
+        "marker-change",
+        "bold-before",
+        "reference",
+        "block-starts",
+        "after-ordered",
+        "lazy",
+        "whitespace",
+    ],
+)
+def test_markdown_lists_render_as_markdown_it_renders_them(case: str) -> None:
+    """The report's list fast path (evidence.report._plain_list, _list_html and _code_spans_html) is
+    markdown-it's output byte for byte, and leaves every list it does not model to markdown-it."""
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    assert markdown_to_html(case) == MarkdownIt("commonmark", {"html": False}).enable("table").render(case)
+
+
+_MARKDOWN_ATOMS = st.sampled_from(
+    [
+        "a",
+        "Z",
+        "9",
+        " ",
+        "`",
+        "``",
+        "*",
+        "_",
+        "[",
+        "]",
+        "(",
+        ")",
+        "<",
+        ">",
+        "&",
+        "\\",
+        "!",
+        "~",
+        "#",
+        "-",
+        "+",
+        "1.",
+        "|",
+        ":",
+        '"',
+        "http://x",
+        "é",
+        "\t",
+        "]:",
+    ]
+)
+_MARKDOWN_TEXT = st.lists(_MARKDOWN_ATOMS, min_size=0, max_size=8).map("".join)
+_MARKDOWN_LINE = st.one_of(
+    _MARKDOWN_TEXT.map(lambda t: f"- {t}"),
+    _MARKDOWN_TEXT.map(lambda t: f"  - {t}"),
+    _MARKDOWN_TEXT.map(lambda t: f"| {t} | x |"),
+    st.just("| --- | --- |"),
+    _MARKDOWN_TEXT,
+    st.just(""),
+    st.just("```"),
+    _MARKDOWN_TEXT.map(lambda t: f"## {t}"),
+)
+
+
+@given(st.lists(_MARKDOWN_LINE, min_size=1, max_size=14))
+@settings(max_examples=400, deadline=None)
+def test_generated_markdown_renders_as_markdown_it_renders_it(lines: list[str]) -> None:
+    """Property: for any document of list items, nested items, table rows, paragraphs, headings and fences
+    built from markdown's special characters, the report's renderer equals markdown-it's."""
+    from markdown_it import MarkdownIt
+
+    from evidence.report import markdown_to_html
+
+    text = "\n".join(lines) + "\n"
+    assert markdown_to_html(text) == MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
 def test_the_whole_report_renders_as_markdown_it_renders_it(evidence: Evidence) -> None:

@@ -84,6 +84,15 @@ def test_each_pdf_page_holds_whole_diagram_parts_that_fit_it(report_html: Path, 
         assert width <= PRINT_WIDTH_PX + 1, (diagram, width)  # the window is the printable width, rounded
         assert height <= PRINT_HEIGHT_PX, (diagram, height)
     assert checked.pages == len(checked.parts), "a diagram part runs over more than one printed page"
+    # Every page's smallest diagram text as printed (issue 20: at least 8 px on paper; a page too dense for it
+    # is split into more pages by evidence/pages.py and svg_bands, never drawn smaller). Nothing is wider
+    # than the printable width, so Chromium prints the layout unscaled: these are the sizes on paper.
+    assert checked.scroll_width <= round(PRINT_WIDTH_PX), checked.scroll_width
+    for (diagram, _, _), smallest in zip(checked.parts, checked.smallest_text_px, strict=True):
+        assert smallest is not None, diagram
+        assert smallest >= MIN_TEXT_PX, (diagram, smallest)
+    least = min(s for s in checked.smallest_text_px if s is not None)
+    print(f"smallest printed diagram text {least:.2f} px ({least * 0.75:.2f} pt)")
     report_pdf = print_pdf(report_html, tmp_path / "report.pdf").read_bytes()
     for sizes in (checked.page_sizes, pdf_pages(report_pdf)):
         for width, height in sizes:

@@ -103,13 +103,55 @@ def test_reviewed_unrelated_mappings_stay_excluded() -> None:
     assert all(reason.strip() for reason in catalog.UNRELATED_MAPPINGS.values())
 
 
-def test_unrelated_config_rules_name_real_pack_entries() -> None:
+def test_the_conformance_pack_maps_no_pair_the_review_excludes() -> None:
+    """Issue 20: AWS Config shows the pack's mappings to an assessor after deploy, so the pack carries none
+    the review excluded; each exclusion still names a rule of the pack (a stale one fails)."""
     from evidence.report import conformance_rules
 
-    pairs = {(c.name, q) for c in conformance_rules() for q in c.requirements}
-    stale = set(catalog.UNRELATED_CONFIG_RULES) - pairs
-    assert not stale, f"Config-rule exclusions naming no pair of the pack: {sorted(stale)}"
+    rules = {c.name: c for c in conformance_rules()}
+    pairs = {(c.name, q) for c in rules.values() for q in c.requirements}
+    mapped = sorted(set(catalog.UNRELATED_CONFIG_RULES) & pairs)
+    assert not mapped, f"the conformance pack maps pairs the review excludes: {mapped}"
+    stale = sorted(name for name, _ in catalog.UNRELATED_CONFIG_RULES if name not in rules)
+    assert not stale, f"Config-rule exclusions naming no rule of the pack: {stale}"
+    assert len(catalog.UNRELATED_CONFIG_RULES) == 14
     assert ("pci-dss-v4-kms-cmk-not-scheduled-for-deletion", "3.7.2") in catalog.UNRELATED_CONFIG_RULES
+    assert rules["pci-dss-v4-kms-cmk-not-scheduled-for-deletion"].requirements == ("3.6.1",)
+    assert rules["pci-dss-v4-rds-storage-encrypted"].requirements == ()
+
+
+def test_the_conformance_pack_maps_exactly_the_reviewed_pairs() -> None:
+    """One source of truth: every rule's `PciDssV401Requirements`, and the requirements its Description
+    names (what the AWS Config console shows), are exactly its pairs in CONFIG_RULE_REASONS."""
+    from evidence.mapping_reasons import CONFIG_RULE_REASONS
+
+    pack = json.loads((ROOT / "compliance" / "conformance" / "pci-dss-v4.json").read_text(encoding="utf-8"))
+    pairs = set()
+    for body in pack["Resources"].values():
+        name = body["Properties"]["ConfigRuleName"]
+        requirements = body["Metadata"]["PciDssV401Requirements"]
+        reviewed = sorted((q for n, q in CONFIG_RULE_REASONS if n == name), key=lambda q: requirements.index(q))
+        assert requirements == reviewed, name
+        description = body["Properties"]["Description"]
+        if requirements:
+            assert description.startswith(f"PCI DSS v4.0.1 {', '.join(requirements)}: "), name
+        else:
+            assert description.startswith("PCI DSS v4.0.1 no requirement: "), name
+            assert "not PCI DSS evidence" in description, name
+        # CloudFormation Template Reference, AWS::Config::ConfigRule: Description "Maximum: 256" (the Config API
+        # ConfigRule.Description is EmptiableStringWithCharLimit256).
+        assert len(description) <= 256, name
+        pairs |= {(name, q) for q in requirements}
+    assert pairs == set(CONFIG_RULE_REASONS)
+
+
+def test_a_pack_mapping_an_excluded_pair_is_caught() -> None:
+    """The check above, on a pack that maps a reviewed exclusion again, names that pair."""
+    from evidence.report import ConfigRule
+
+    readded = ConfigRule("pci-dss-v4-rds-storage-encrypted", "RDS_STORAGE_ENCRYPTED", ("3.5.1",))
+    pairs = {(readded.name, q) for q in readded.requirements}
+    assert set(catalog.UNRELATED_CONFIG_RULES) & pairs == {("pci-dss-v4-rds-storage-encrypted", "3.5.1")}
 
 
 # Issue 20: every (rule, requirement) pair of the rule pack carries a reviewed reason (why the rule's
@@ -132,13 +174,14 @@ def test_every_rule_requirement_pair_has_a_reviewed_reason_or_exclusion() -> Non
 
 # Issue 20: the same for the conformance pack. Every (Config rule, requirement) pair of the pack's
 # `PciDssV401Requirements` metadata carries a reviewed reason (what the managed rule watches after deploy
-# that the requirement's procedure looks at) or a reviewed exclusion; a new pair without either fails here.
-def test_every_config_rule_requirement_pair_has_a_reviewed_reason_or_exclusion() -> None:
+# that the requirement's procedure looks at); a new pair without one fails here, and a reviewed exclusion
+# is not in the pack at all (above).
+def test_every_config_rule_requirement_pair_has_a_reviewed_reason() -> None:
     from evidence.mapping_reasons import CONFIG_RULE_REASONS, config_reason
     from evidence.report import conformance_rules
 
     pairs = {(c.name, q) for c in conformance_rules() for q in c.requirements}
-    unreviewed = pairs - set(CONFIG_RULE_REASONS) - set(catalog.UNRELATED_CONFIG_RULES)
+    unreviewed = pairs - set(CONFIG_RULE_REASONS)
     assert not unreviewed, f"(Config rule, requirement) pairs with no reviewed reason: {sorted(unreviewed)}"
     both = set(CONFIG_RULE_REASONS) & set(catalog.UNRELATED_CONFIG_RULES)
     assert not both, f"pairs both cited and excluded: {sorted(both)}"
@@ -160,7 +203,7 @@ def test_an_unreviewed_config_rule_pair_is_caught() -> None:
 
     added = ConfigRule("pci-dss-v4-new-rule", "NEW_RULE", ("10.2.1",))
     pairs = {(added.name, q) for q in added.requirements}
-    assert pairs - set(CONFIG_RULE_REASONS) - set(catalog.UNRELATED_CONFIG_RULES) == {("pci-dss-v4-new-rule", "10.2.1")}
+    assert pairs - set(CONFIG_RULE_REASONS) == {("pci-dss-v4-new-rule", "10.2.1")}
 
 
 def test_every_cited_requirement_has_a_real_testing_procedure() -> None:
@@ -241,3 +284,44 @@ def test_process_requirements_are_reviewed_and_listed() -> None:
     assert set(catalog.PROCESS_REQUIREMENTS) <= cited
     # A requirement stated beyond the templates is not also a process (one reason per statement).
     assert not set(catalog.PROCESS_REQUIREMENTS) & set(catalog.BEYOND_THE_TEMPLATES)
+
+
+def test_the_readme_states_the_conformance_packs_mapped_rule_counts() -> None:
+    from evidence.report import conformance_rules
+
+    rules = conformance_rules()
+    mapped = sum(1 for c in rules if c.requirements)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"{len(rules)} AWS managed Config rules, {mapped} of them mapped to PCI DSS v4.0.1" in readme
+    assert f"the other {len(rules) - mapped} (S3, EBS, RDS storage and SNS encryption)" in readme
+    assert "carries 14 requirement mappings the report excludes" not in readme
+
+
+# Issue 20 (w20b, 2026-12-03): the procedures whose wording no stored source has. Compared procedures leave this
+# set with their source named in evidence/pci_dss_v4_0_1_ids.txt; the README names exactly these.
+_WORDING_NOT_COMPARED = {"3.7.8", "6.5.1", "7.2.1.b", "8.2.2.a", "8.3.9", "8.3.10.1", "8.6.3", "11.3.1", "11.5.1.a"}
+
+
+def test_the_procedures_not_compared_are_exactly_the_frozen_ones_and_the_readme_names_them() -> None:
+    lines = (ROOT / "evidence" / "pci_dss_v4_0_1_ids.txt").read_text(encoding="utf-8").splitlines()
+    marks = {
+        line.split("#", 1)[0].strip(): line.split("#", 1)[1].strip()
+        for line in lines
+        if line.strip() and not line.startswith("#") and "#" in line
+    }
+    not_compared = {p for p, paraphrase in catalog.TESTING_PROCEDURES.values() if "not compared" in paraphrase}
+    assert not_compared == _WORDING_NOT_COMPARED
+    for procedure, paraphrase in catalog.TESTING_PROCEDURES.values():
+        # Every procedure read only in the tree says so, lettered or not.
+        if marks[procedure].startswith("tree"):
+            assert "not compared" in paraphrase, procedure
+    for procedure in ("6.2.4", "6.3.1.b", "7.3.1", "8.3.2.a", "10.4.2.b", "12.3.4"):  # compared on 2026-12-03
+        assert marks[procedure].startswith("read ("), f"{procedure}: name the source it was compared in"
+    # The lettered procedures found on 2026-12-03: the report cites the letter, not the requirement.
+    assert catalog.TESTING_PROCEDURES["6.3.1"][0] == "6.3.1.b"
+    assert catalog.TESTING_PROCEDURES["10.4.2"][0] == "10.4.2.b"
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    listed = ", ".join(
+        sorted(_WORDING_NOT_COMPARED - {"3.7.8"}, key=lambda p: [int(x) if x.isdigit() else x for x in p.split(".")])
+    )
+    assert f"found in no stored source: {listed}" in readme

@@ -491,3 +491,19 @@ def test_the_env_file_evidence_has_its_manifest_combined_digest_and_hop_columns(
     assert "| Hop | From | To | What | Protocol and port | In-transit encryption | Card-data elements |" in (
         env_file.report()
     )
+
+
+def test_directory_digest_lists_what_find_type_f_lists(tmp_path: Path) -> None:
+    """CODE_DIGEST_RULE on a tree with nested folders and a link to a folder, which `find` (no -L) does not
+    descend: every regular file once, sorted by path bytes, in `sha256sum` form."""
+    from evidence.workpapers import directory_digest
+
+    root = tmp_path / "asset"
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "a.py").write_bytes(b"a")
+    (root / "pkg" / "b.py").write_bytes(b"b")
+    (root / "pkg" / "sub" / "c.txt").write_bytes(b"c" * 70_000)
+    (root / "linked").symlink_to(root / "pkg", target_is_directory=True)
+    listed = [("a.py", b"a"), ("pkg/b.py", b"b"), ("pkg/sub/c.txt", b"c" * 70_000)]
+    expected = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in listed)
+    assert directory_digest(root) == hashlib.sha256(expected.encode()).hexdigest()

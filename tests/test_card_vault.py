@@ -12,13 +12,14 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Capture, Match, Template
 
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from pci_constructs import card_vault
 from stacks.landing_zone import stack_name
 from tests.conftest import CDK_CONTEXT, Synthesized
+from tests.template_scan import as_list
 
 REGIONS = ("us-east-1", "us-west-2")
 
@@ -863,3 +864,221 @@ def test_a_lambda_target_group_with_single_value_headers_is_caught() -> None:
     ]
     assert lambda_target_groups_without_multi_value_headers(bad) == ["Tg"]
     assert lambda_target_groups_without_multi_value_headers(good) == []
+
+
+# --- Issue 19 finding 9: the client-CRL check deployed between deploys ----------------------------------------
+
+CRL = {"bucket": "example-pki-crls", "key": "clients/ca.crl.pem", "version": "v7", "warn_days_before_next_update": 21}
+
+
+@pytest.fixture(scope="module")
+def with_crl(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The default environment with `card_vault.client_crl`, built and gated as `make synth` does."""
+    from compliance.gate import gate_zones, synthesize
+    from stacks.landing_zone import build_landing_zone
+    from tests.conftest import new_app
+
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["card_vault"]["client_crl"] = dict(CRL)
+    config = parse_environment(data, source="test")
+    app = new_app(tmp_path_factory.mktemp("cdk.out.crl"))
+    zone = build_landing_zone(app, config)
+    gate = gate_zones(app, [zone])
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, "\n".join(map(str, report.findings))
+    return config, report, {a.stack_name: a.template for a in assembly.stacks}
+
+
+def test_the_crl_check_app_passes_the_gate_and_the_deploy_correctness_scans(with_crl: Any) -> None:
+    from tests.template_scan import (
+        functions_with_open_egress,
+        functions_without_active_tracing,
+        missing_log_groups,
+        role_users_without_policies,
+        unclassified_names,
+    )
+
+    _, report, templates = with_crl
+    assert report.passed, "\n".join(map(str, report.findings))
+    assert not report.findings
+    pairs = list(templates.items())
+    assert functions_with_open_egress(pairs) == []
+    assert functions_without_active_tracing(pairs) == []
+    assert unclassified_names(pairs) == []
+    for _, template in pairs:
+        assert missing_log_groups(template) == []
+        assert role_users_without_policies(template) == []
+
+
+def test_the_crl_check_runs_daily_in_the_home_region_only(with_crl: Any) -> None:
+    config, _, templates = with_crl
+    for region in REGIONS:
+        template = Template.from_json(templates[stack_name(config, "Workload", region)])
+        checks = template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+        )
+        assert len(checks) == (1 if region == config.home_region else 0)
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    (check_id,) = home.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+    )
+    home.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "card_vault.crl_check.handler",
+            "TracingConfig": {"Mode": "Active"},
+            "KmsKeyArn": Match.any_value(),
+            "LoggingConfig": {"LogGroup": Match.any_value(), "LogFormat": "JSON"},
+            "VpcConfig": {"SubnetIds": Match.any_value(), "SecurityGroupIds": Match.any_value()},
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "VAULT_CRL_BUCKET": CRL["bucket"],
+                        "VAULT_CRL_KEY": CRL["key"],
+                        "VAULT_CRL_VERSION": CRL["version"],
+                        "VAULT_CRL_WARN_DAYS": "21",
+                    }
+                )
+            },
+        },
+    )
+    home.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": Match.string_like_regexp(r"^cron\(47 \d+ \* \* \? \*\)$"),
+            "Targets": [
+                Match.object_like({"Arn": {"Fn::GetAtt": [check_id, "Arn"]}, "RetryPolicy": Match.any_value()})
+            ],
+        },
+    )
+
+
+def test_the_crl_check_reaches_s3_by_the_prefix_list_looked_up_at_deploy(with_crl: Any) -> None:
+    """Egress: the endpoints' group (X-Ray) and S3's managed prefix list, whose ID is the deploy-time
+    DescribeManagedPrefixLists answer (never a literal, never 0.0.0.0/0)."""
+    config, _, templates = with_crl
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    group, lookup = Capture(), Capture()
+    home.has_resource_properties(
+        "AWS::EC2::SecurityGroupEgress",
+        {
+            "GroupId": {"Fn::GetAtt": [group, "GroupId"]},
+            "DestinationPrefixListId": {"Fn::GetAtt": [lookup, "PrefixLists.0.PrefixListId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+        },
+    )
+    (check,) = home.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+    ).values()
+    assert {"Fn::GetAtt": [group.as_string(), "GroupId"]} in check["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    egress = [
+        r["Properties"]
+        for r in home.find_resources("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group.as_string(), "GroupId"]}
+    ]
+    # Exactly two ways out: S3's prefix list and the interface endpoints' group (X-Ray), both on 443.
+    assert len(egress) == 2
+    assert {(e["FromPort"], e["ToPort"]) for e in egress} == {(443, 443)}
+    assert sum("DestinationSecurityGroupId" in e for e in egress) == 1
+    assert not any("CidrIp" in e or "CidrIpv6" in e for e in egress)
+    resource = home.to_json()["Resources"][lookup.as_string()]
+    create = json.loads(json.dumps(resource["Properties"]["Create"]))
+    text = json.dumps(create)
+    assert "describeManagedPrefixLists" in text
+    assert "prefix-list-name" in text
+    assert f"com.amazonaws.{config.home_region}.s3" in text
+    assert "PrefixLists.0.PrefixListId" in text
+
+
+def test_the_crl_check_role_reads_only_the_one_object_version(with_crl: Any) -> None:
+    config, _, templates = with_crl
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    s3_statements = [
+        statement
+        for policy in home.find_resources("AWS::IAM::ManagedPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(a).startswith("s3:") for a in as_list(statement["Action"]))
+    ]
+    assert len(s3_statements) == 1
+    (statement,) = s3_statements
+    assert statement["Action"] == "s3:GetObjectVersion"
+    assert json.dumps(statement["Resource"]).endswith(f':s3:::{CRL["bucket"]}/{CRL["key"]}"]}}') or (
+        f":s3:::{CRL['bucket']}/{CRL['key']}" in json.dumps(statement["Resource"])
+    )
+    assert "*" not in json.dumps(statement["Resource"])
+
+
+def test_the_crl_alarms_fire_at_warn_days_at_expiry_on_errors_and_when_the_check_stops(with_crl: Any) -> None:
+    config, _, templates = with_crl
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    for threshold in (21, 0):
+        home.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "MetricName": card_vault.CRL_DAYS_METRIC,
+                "Namespace": card_vault.METRIC_NAMESPACE,
+                "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
+                "Statistic": "Minimum",
+                "Period": 3600,
+                "Threshold": threshold,
+                "ComparisonOperator": "LessThanOrEqualToThreshold",
+                "EvaluationPeriods": card_vault.CRL_ALARM_HOURS,
+                "DatapointsToAlarm": card_vault.CRL_ALARM_HOURS,
+                "TreatMissingData": "breaching",
+                "AlarmActions": Match.any_value(),
+                "AlarmName": Match.string_like_regexp(r"vault-ClientCrl(Due|Expired)$"),
+            },
+        )
+    home.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmName": Match.string_like_regexp(r"vault-ClientCrlCheckErrors$"),
+        },
+    )
+    # The daily run leaves a data point in any window of CRL_ALARM_HOURS hours; CloudWatch allows an hourly
+    # period that many times (at most 7 days, "PutMetricAlarm").
+    assert card_vault.CRL_ALARM_HOURS > 24
+    assert card_vault.CRL_ALARM_HOURS * 3600 <= 604_800
+
+
+def test_the_prefix_list_lookup_refuses_a_stack_whose_sdk_function_runs_as_another_role(tmp_path: Any) -> None:
+    """CDK's AwsCustomResource function is one per stack and takes the first resource's role: a second lookup
+    (or any earlier AwsCustomResource) would run with permissions this construct did not write."""
+    from aws_cdk import aws_kms as kms
+
+    from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
+
+    stack = Stack(App(outdir=str(tmp_path)), "Lookup", env=Environment(account="111111111111", region="eu-west-1"))
+    key = kms.Key(stack, "Logs")
+    first = ManagedPrefixListLookup(
+        stack, "S3", prefix_list_name=s3_prefix_list_name("eu-west-1"), log_key=key, log_retention_days=365
+    )
+    assert s3_prefix_list_name("eu-west-1") == "com.amazonaws.eu-west-1.s3"
+    resolved = stack.resolve(first.prefix_list_id)
+    assert resolved["Fn::GetAtt"][1] == "PrefixLists.0.PrefixListId"
+    with pytest.raises(TypeError, match="another construct's role"):
+        ManagedPrefixListLookup(
+            stack, "Again", prefix_list_name=s3_prefix_list_name("eu-west-1"), log_key=key, log_retention_days=365
+        )
+
+
+@pytest.mark.parametrize(("field", "value"), [("warn_days", -1), ("warn_days", 366), ("schedule_hour_utc", 24)])
+def test_a_crl_check_outside_its_ranges_is_refused(field: str, value: int) -> None:
+    crl = card_vault.ClientCrlCheck(bucket="b", key="k", version="v", **{field: value})
+    with pytest.raises(ValueError, match=field):
+        card_vault.CardVault._crl_check(mock.Mock(), crl, mock.Mock(), mock.Mock())
+
+
+def test_no_crl_configured_deploys_no_check(synthesized: Synthesized) -> None:
+    for region in REGIONS:
+        template = _workload(synthesized, region)
+        assert not template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+        )
+        assert not template.find_resources("Custom::AWS")

@@ -890,24 +890,32 @@ def with_crl(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_the_crl_check_app_passes_the_gate_and_the_deploy_correctness_scans(with_crl: Any) -> None:
+    from compliance.service_conditions import SERVICE_CONDITION_KEYS, principal_key, undocumented_condition_keys
     from tests.template_scan import (
+        foreign_alarm_actions,
         functions_with_open_egress,
         functions_without_active_tracing,
         missing_log_groups,
         role_users_without_policies,
+        service_statements,
         unclassified_names,
     )
 
-    _, report, templates = with_crl
+    config, report, templates = with_crl
     assert report.passed, "\n".join(map(str, report.findings))
     assert not report.findings
     pairs = list(templates.items())
     assert functions_with_open_egress(pairs) == []
     assert functions_without_active_tracing(pairs) == []
     assert unclassified_names(pairs) == []
-    for _, template in pairs:
+    for name, template in pairs:
         assert missing_log_groups(template) == []
         assert role_users_without_policies(template) == []
+        region = next(r for r in config.regions if name.endswith(r))
+        assert foreign_alarm_actions(name, template, region) == []
+    for statement in service_statements(pairs):
+        assert (principal_key(statement.service), statement.kind) in SERVICE_CONDITION_KEYS, statement
+        assert not undocumented_condition_keys(statement.service, statement.kind, set(statement.condition_keys))
 
 
 def test_the_crl_check_runs_daily_in_the_home_region_only(with_crl: Any) -> None:

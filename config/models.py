@@ -644,7 +644,12 @@ class VaultClientCrl(_Frozen):
     revocation resource, which is how a new CRL reaches the load balancer.
     """
 
-    bucket: str = Field(description="S3 bucket (versioning on) holding the CRL; the deploying role must read it.")
+    bucket: str = Field(
+        description=(
+            "S3 bucket (versioning on) holding the CRL; the deploying role must read it. In the home region, SSE-S3"
+            " or unencrypted: the daily check reads it there through the S3 gateway endpoint."
+        )
+    )
     key: str = Field(min_length=1, max_length=1024, description="Object key of the PEM-encoded CRL.")
     version: str = Field(
         min_length=1,
@@ -657,7 +662,8 @@ class VaultClientCrl(_Frozen):
         le=365,
         description=(
             "make preflight warns when the CRL's nextUpdate is this many days away or fewer (and fails once it"
-            " has passed): the load balancer never fetches the list again, so a new CRL is a new object version"
+            " has passed), and so does the daily check's alarm between deploys (card_vault.crl_check, home"
+            " region): the load balancer never fetches the list again, so a new CRL is a new object version"
             " and a deploy."
         ),
     )

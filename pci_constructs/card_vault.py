@@ -35,6 +35,7 @@ from aws_cdk import (
     Fn,
     IAspect,
     Stack,
+    Token,
     Validations,
     triggers,
 )
@@ -186,14 +187,16 @@ class DetokenizeLimits:
 class ClientCrlCheck:
     """The client CRL the trust store holds (`card_vault.client_crl`), checked daily between deploys (issue 19
     finding 9): the object version `bucket`/`key`/`version`, in a bucket of the vault's region (the S3 gateway
-    endpoint serves its own region's buckets only), SSE-S3 or unencrypted; alarms at `warn_days` days to its
-    nextUpdate or fewer, and at 0 (passed). `schedule_hour_utc`: the hour of the daily run (minute 47)."""
+    endpoint serves its own region's buckets only); alarms at `warn_days` days to its nextUpdate or fewer, and
+    at 0 (passed). `schedule_hour_utc`: the hour of the daily run (minute 47). `kms_key_arn`: the bucket's
+    SSE-KMS key, None for SSE-S3 or none."""
 
     bucket: str
     key: str
     version: str
     warn_days: int = 14
     schedule_hour_utc: int = 5
+    kms_key_arn: str | None = None
 
 
 _ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
@@ -972,9 +975,15 @@ class CardVault(Construct):
         prefixes to the gateway endpoint, whose policy admits this account's principals only.
 
         IAM: `s3:GetObjectVersion` on the one object key ("GetObject", Amazon S3 API Reference, permissions:
-        a request with `versionId` needs `s3:GetObjectVersion`); no `s3:GetObject`, no other key, no bucket
-        action. An SSE-KMS bucket would also need `kms:Decrypt` on its key, granted both by this role's policy
-        and by the key's owner: not granted here (see the README), so such a bucket fails the check and alarms.
+        with a `versionId` the request needs `s3:GetObjectVersion`, not `s3:GetObject`); no other key, no
+        bucket action. An SSE-KMS bucket (`kms_key_arn`): `kms:Decrypt` on that key, only when S3 asks for it
+        in this region (`kms:ViaService` = `s3.<region>.amazonaws.com`, "AWS KMS condition keys", AWS KMS
+        Developer Guide). AWS re:Post "Do I need to specify the AWS KMS key when I download a KMS-encrypted
+        object from Amazon S3?": reading an SSE-KMS object needs kms:Decrypt on its key; in the same account
+        the key policy must allow it or let IAM policies grant it (the default key policy's account statement
+        does), and a key of another account must allow it in its own key policy too: that grant is the key
+        owner's, naming this role.
+        Raises ValueError for a key ARN of another region than the stack's.
 
         Schedule: an EventBridge rule, daily at `schedule_hour_utc`:47 ("Using resource-based policies for
         Amazon EventBridge": the target adds a Lambda permission for events.amazonaws.com limited to the rule's
@@ -1007,6 +1016,21 @@ class CardVault(Construct):
         )
         stack = Stack.of(self)
         object_arn = f"arn:{stack.partition}:s3:::{crl.bucket}/{crl.key}"
+        statements = [iam.PolicyStatement(actions=["s3:GetObjectVersion"], resources=[object_arn])]
+        if crl.kms_key_arn is not None:
+            key_region = crl.kms_key_arn.split(":")[3]
+            if not Token.is_unresolved(region) and key_region != region:
+                raise ValueError(
+                    f"client_crl.kms_key_arn is in {key_region}: the bucket's key must be in the check's region"
+                    f" {region}"
+                )
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[crl.kms_key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                )
+            )
         self.crl_check = self._function(
             "CrlCheck",
             _FunctionSpec(
@@ -1022,7 +1046,7 @@ class CardVault(Construct):
                 },
                 security_groups=[group],
                 timeout=Duration.minutes(1),
-                statements=[iam.PolicyStatement(actions=["s3:GetObjectVersion"], resources=[object_arn])],
+                statements=statements,
                 # A CRL: certificate serial numbers, revocation dates and the issuer's name.
                 card_data=_CardData(receives=(), sends=(), stores=()),
             ),

@@ -176,6 +176,7 @@ class WorkloadStack(LandingZoneStack):
                     version=crl.version,
                     warn_days=crl.warn_days_before_next_update,
                     schedule_hour_utc=vault.purge_schedule_hour_utc,
+                    kms_key_arn=crl.kms_key_arn,
                 )
                 if (crl := vault.client_crl) is not None and region == config.home_region
                 else None

@@ -1076,6 +1076,49 @@ def test_the_prefix_list_lookup_refuses_a_stack_whose_sdk_function_runs_as_anoth
         )
 
 
+def test_an_sse_kms_crl_bucket_grants_decrypt_on_its_key_through_s3_only(tmp_path: Any) -> None:
+    """With `kms_key_arn`, the check's policy allows kms:Decrypt on that key only when S3 asks (kms:ViaService);
+    a key of another region is refused (an SSE-KMS key is in its bucket's region)."""
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    key_arn = f"arn:aws:kms:{data['home_region']}:111111111111:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    data["card_vault"]["client_crl"] = {**CRL, "kms_key_arn": key_arn}
+    config = parse_environment(data, source="test")
+    from stacks.landing_zone import build_landing_zone
+    from tests.conftest import new_app
+
+    app = new_app(tmp_path)
+    zone = build_landing_zone(app, config)
+    workload = zone.regions[config.home_region].workload
+    assert workload is not None
+    template = Template.from_stack(workload)
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Description": Match.string_like_regexp("CrlCheck"),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": "kms:Decrypt",
+                            "Effect": "Allow",
+                            "Resource": key_arn,
+                            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{config.home_region}.amazonaws.com"}},
+                        }
+                    ]
+                )
+            },
+        },
+    )
+    with pytest.raises(ConfigError, match="kms_key_arn"):
+        parse_environment(
+            {**data, "card_vault": {**data["card_vault"], "client_crl": {**CRL, "kms_key_arn": "alias/crl"}}},
+            source="test",
+        )
+    data["card_vault"]["client_crl"]["kms_key_arn"] = key_arn.replace(config.home_region, "ap-south-1")
+    with pytest.raises(ValueError, match="check's region"):
+        build_landing_zone(new_app(tmp_path / "other"), parse_environment(data, source="test"))
+
+
 @pytest.mark.parametrize(("field", "value"), [("warn_days", -1), ("warn_days", 366), ("schedule_hour_utc", 24)])
 def test_a_crl_check_outside_its_ranges_is_refused(field: str, value: int) -> None:
     crl = card_vault.ClientCrlCheck(bucket="b", key="k", version="v", **{field: value})

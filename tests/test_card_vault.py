@@ -1119,9 +1119,15 @@ def test_an_sse_kms_crl_bucket_grants_decrypt_on_its_key_through_s3_only(tmp_pat
         build_landing_zone(new_app(tmp_path / "other"), parse_environment(data, source="test"))
 
 
-@pytest.mark.parametrize(("field", "value"), [("warn_days", -1), ("warn_days", 366), ("schedule_hour_utc", 24)])
-def test_a_crl_check_outside_its_ranges_is_refused(field: str, value: int) -> None:
-    crl = card_vault.ClientCrlCheck(bucket="b", key="k", version="v", **{field: value})
+@pytest.mark.parametrize(
+    ("field", "crl"),
+    [
+        ("warn_days", card_vault.ClientCrlCheck(bucket="b", key="k", version="v", warn_days=-1)),
+        ("warn_days", card_vault.ClientCrlCheck(bucket="b", key="k", version="v", warn_days=366)),
+        ("schedule_hour_utc", card_vault.ClientCrlCheck(bucket="b", key="k", version="v", schedule_hour_utc=24)),
+    ],
+)
+def test_a_crl_check_outside_its_ranges_is_refused(field: str, crl: card_vault.ClientCrlCheck) -> None:
     with pytest.raises(ValueError, match=field):
         card_vault.CardVault._crl_check(mock.Mock(), crl, mock.Mock(), mock.Mock())
 

@@ -992,7 +992,8 @@ class CardVault(Construct):
         Alarms (hourly periods, 25 of them, all breaching to alarm, missing data breaching; "Configuring how
         CloudWatch alarms treat missing data" and "PutMetricAlarm", CloudWatch API Reference: a period of an
         hour or more may span up to 7 days): the daily run leaves one data point in any 25 hours, so an alarm
-        fires when that point breaches or no run reported in 25 hours (a check that stopped running alarms).
+        fires when no run reported in 25 hours (a check that stopped running alarms), and two hours after a
+        breaching run (once the day before's point has left the window; `tests/test_card_vault.py` models it).
         `ClientCrlDue`: days to nextUpdate at or below `warn_days`; `ClientCrlExpired`: at or below 0;
         `ClientCrlCheckErrors`: a failed invocation (the list unreadable, not a CRL, or no nextUpdate), within
         the hour."""

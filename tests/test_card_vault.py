@@ -13,6 +13,8 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Capture, Match, Template
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
@@ -1139,3 +1141,38 @@ def test_no_crl_configured_deploys_no_check(synthesized: Synthesized) -> None:
             "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
         )
         assert not template.find_resources("Custom::AWS")
+
+
+def _crl_alarm_fires(runs: dict[int, float], now: int, threshold: float) -> bool:
+    """CloudWatch's evaluation of the CRL days alarm, as configured: the CRL_ALARM_HOURS most recent complete
+    hourly periods before `now` (hours), each the minimum of its points or missing; missing is breaching, and
+    the alarm fires when every period breaches (DatapointsToAlarm = EvaluationPeriods)."""
+    periods = range(now - card_vault.CRL_ALARM_HOURS, now)
+    return all(hour not in runs or runs[hour] <= threshold for hour in periods)
+
+
+@given(
+    run_hour=st.integers(0, 23),
+    days=st.integers(2, 30),
+    offset=st.integers(0, 23),
+    healthy=st.floats(22, 365, allow_nan=False),
+)
+def test_a_daily_healthy_check_never_alarms_and_a_stopped_one_always_does(
+    run_hour: int, days: int, offset: int, healthy: float
+) -> None:
+    """Whatever the hour of the daily run and the moment CloudWatch evaluates, a check that reports a healthy
+    list every day keeps the alarm OK, and one that has not reported for CRL_ALARM_HOURS hours alarms."""
+    threshold = 21
+    runs = {day * 24 + run_hour: healthy for day in range(days)}
+    last = max(runs)
+    for now in range(card_vault.CRL_ALARM_HOURS + run_hour, last + 1):
+        assert not _crl_alarm_fires(runs, now, threshold)
+    stopped = last + card_vault.CRL_ALARM_HOURS + 1 + offset
+    assert _crl_alarm_fires(runs, stopped, threshold)
+    # A run at or below the threshold alarms once the day before's healthy point leaves the window: two hours
+    # later (CRL_ALARM_HOURS - 24 + 1), and stays in alarm while no healthy run follows.
+    due = {**runs, last: float(threshold)}
+    delay = card_vault.CRL_ALARM_HOURS - 24 + 1
+    assert not _crl_alarm_fires(due, last + delay - 1, threshold)
+    for now in range(last + delay, last + delay + 48):
+        assert _crl_alarm_fires(due, now, threshold)

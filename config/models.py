@@ -40,6 +40,9 @@ _S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LAMBDA_FUNCTION_ARN = re.compile(
     r"^arn:(?P<partition>aws(?:-us-gov)?):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]{1,64}$"
 )
+_KMS_KEY_ARN = re.compile(
+    r"^arn:(?P<partition>aws(?:-us-gov)?):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$"
+)
 _ROLE_ARN = re.compile(
     r"^arn:(?P<partition>aws(?:-us-gov)?):iam::(?P<account>\d{12}):role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$"
 )
@@ -644,7 +647,12 @@ class VaultClientCrl(_Frozen):
     revocation resource, which is how a new CRL reaches the load balancer.
     """
 
-    bucket: str = Field(description="S3 bucket (versioning on) holding the CRL; the deploying role must read it.")
+    bucket: str = Field(
+        description=(
+            "S3 bucket (versioning on) holding the CRL; the deploying role must read it. In the home region: the"
+            " daily check reads it there through the S3 gateway endpoint (SSE-KMS: set kms_key_arn)."
+        )
+    )
     key: str = Field(min_length=1, max_length=1024, description="Object key of the PEM-encoded CRL.")
     version: str = Field(
         min_length=1,
@@ -657,8 +665,19 @@ class VaultClientCrl(_Frozen):
         le=365,
         description=(
             "make preflight warns when the CRL's nextUpdate is this many days away or fewer (and fails once it"
-            " has passed): the load balancer never fetches the list again, so a new CRL is a new object version"
+            " has passed), and so does the daily check's alarm between deploys (card_vault.crl_check, home"
+            " region): the load balancer never fetches the list again, so a new CRL is a new object version"
             " and a deploy."
+        ),
+    )
+
+    kms_key_arn: str | None = Field(
+        default=None,
+        description=(
+            "The KMS key of an SSE-KMS bucket (a key ARN, in the home region): the daily check's role gets"
+            " kms:Decrypt on it through S3 only (kms:ViaService). The key's policy must let this account's IAM"
+            " policies grant it (the default key policy does); a key of another account must name the check's"
+            " role in its own policy. Null: the bucket uses SSE-S3 or no encryption."
         ),
     )
 
@@ -667,6 +686,13 @@ class VaultClientCrl(_Frozen):
     def _bucket_name(cls, value: str) -> str:
         if not _S3_BUCKET_NAME.match(value):
             raise ValueError(f"{value!r} is not an S3 bucket name")
+        return value
+
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_KEY_ARN.match(value):
+            raise ValueError(f"{value!r} is not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)")
         return value
 
 

@@ -39,6 +39,7 @@ from aws_cdk import (
     IAspect,
     Stack,
     Tags,
+    Token,
     Validations,
     triggers,
 )
@@ -57,8 +58,10 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
+from pci_constructs.justification import justify
 from pci_constructs.key_ring import only_grants_for_aws_resources, purpose_key, separate_administrators
 from pci_constructs.lambda_bundling import python_asset, record_sbom_source
+from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
 from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
 
@@ -101,6 +104,10 @@ SIBLING_METRIC = "SiblingCards"
 # Every card tokenized, all clients together (dimension `service` only; pci_constructs/mac_volume_alarm.py).
 TOKENIZED_METRIC = "CardsTokenized"
 SERVICE_NAME = "card-vault"
+# The client-CRL check's EMF metric (lambda/card_vault/crl_check.py DAYS_METRIC: days to nextUpdate, dimension
+# `service`) and its alarms' window: 25 hourly periods always hold one daily run.
+CRL_DAYS_METRIC = "ClientCrlDaysToNextUpdate"
+CRL_ALARM_HOURS = 25
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
 _TARGET_GROUP_NAME = re.compile(r"^(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
@@ -141,6 +148,11 @@ _KEYS_UNRESERVED_REASON = (
     "the card vault's key-maintenance function is run by an operator, by hand and rarely (a key rotation);"
     " each run handles a bounded batch of rows, and its database connections stay bounded by the RDS"
     " proxy's connection limit"
+)
+_CRL_UNRESERVED_REASON = (
+    "the card vault's client-CRL check runs once a day (an EventBridge schedule, two retries) and reads one S3"
+    " object; it holds no database connection and no card data, so a reservation would only take executions"
+    " out of the region's unreserved pool"
 )
 _UNRESERVED_FINDINGS = ("NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency",)
 # The requirement the gate's report names beside each reason (as the registry's entries do).
@@ -194,6 +206,22 @@ class ShredEpochs:
 
 # The tag every shred-epoch key carries (set by CloudFormation): what the key is, for review and alarms.
 SHRED_EPOCH_TAG = "pci-lz:shred-epoch"
+
+
+@dataclass(frozen=True)
+class ClientCrlCheck:
+    """The client CRL the trust store holds (`card_vault.client_crl`), checked daily between deploys (issue 19
+    finding 9): the object version `bucket`/`key`/`version`, in a bucket of the vault's region (the S3 gateway
+    endpoint serves its own region's buckets only); alarms at `warn_days` days to its nextUpdate or fewer, and
+    at 0 (passed). `schedule_hour_utc`: the hour of the daily run (minute 47). `kms_key_arn`: the bucket's
+    SSE-KMS key, None for SSE-S3 or none."""
+
+    bucket: str
+    key: str
+    version: str
+    warn_days: int = 14
+    schedule_hour_utc: int = 5
+    kms_key_arn: str | None = None
 
 
 _ALIAS_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
@@ -319,6 +347,10 @@ class CardVault(Construct):
     detokenize_alarms: dict[str, cloudwatch.Alarm]
     security_groups: dict[str, ec2.SecurityGroup]
     alb_permission: lambda_.CfnPermission
+    crl_check: lambda_.Function | None
+    crl_check_rule: events.Rule | None
+    crl_alarms: dict[str, cloudwatch.Alarm]
+    s3_prefix_list: ManagedPrefixListLookup | None
 
     def __init__(
         self,
@@ -351,9 +383,11 @@ class CardVault(Construct):
         decrypt_cache_max_age_seconds: int = DEFAULT_DECRYPT_CACHE_MAX_AGE_SECONDS,
         alarm_name_prefix: str | None = None,
         shred_epochs: ShredEpochs | None = None,
+        client_crl: ClientCrlCheck | None = None,
     ) -> None:
         """`alarm_name_prefix`: each alarm is named `<prefix><its construct ID>` (the landing zone passes the
-        prefix its permissions boundary protects, `pci-lz-<env>-vault-`); None leaves the names generated."""
+        prefix its permissions boundary protects, `pci-lz-<env>-vault-`); None leaves the names generated.
+        `client_crl`: deploy the daily client-CRL check (`_crl_check`) and its alarms; None deploys neither."""
         super().__init__(scope, construct_id)
         if not detokenize_caller_role_arns:
             raise ValueError("detokenize_caller_role_arns: name at least one role")
@@ -622,6 +656,9 @@ class CardVault(Construct):
             )
             for c in clients
         }
+        self.crl_check, self.crl_check_rule, self.crl_alarms, self.s3_prefix_list = None, None, {}, None
+        if client_crl is not None:
+            self._crl_check(client_crl, endpoint_security_group, alarm_topic)
         if alarm_name_prefix is not None:
             self._name_alarms(alarm_name_prefix)
         # On an update, a function's new code runs only once the schema it expects is there (each migration
@@ -958,7 +995,7 @@ class CardVault(Construct):
         from client IDs and caller role names, never from a position). A rename replaces the alarm, which holds
         no state. CloudWatch alarm names are at most 255 characters ("PutMetricAlarm", CloudWatch API Reference)."""
         alarms = [*self.known_card_alarms.values(), *self.new_card_alarms.values()]
-        alarms += [*self.detokenize_alarms.values(), *self.sibling_alarms.values()]
+        alarms += [*self.detokenize_alarms.values(), *self.sibling_alarms.values(), *self.crl_alarms.values()]
         for alarm in alarms:
             name = f"{prefix}{alarm.node.id}"
             if len(name) > 255:
@@ -993,17 +1030,202 @@ class CardVault(Construct):
         """The vault's count alarm: `metric` (a sum over one period) at or above `threshold` in one evaluation
         period, missing data not breaching, notifying `topic`. Shared by the per-client volume alarms and the
         per-caller detokenize alarm, which differ only in their metric, ID and description."""
+        return self._alarm(metric, construct_id, description=description, threshold=threshold, topic=topic)
+
+    def _alarm(
+        self,
+        metric: cloudwatch.Metric,
+        construct_id: str,
+        *,
+        description: str,
+        threshold: float,
+        topic: sns.ITopic,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        """The vault's one alarm helper: `metric` against `threshold` by `comparison`, alarming when all
+        `evaluation_periods` most recent periods breach (M = N), missing data treated as `missing`, notifying
+        `topic` (an SNS topic of the alarm's own region)."""
         created = metric.create_alarm(
             self,
             construct_id,
             alarm_description=description,
             threshold=threshold,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods if evaluation_periods > 1 else None,
+            treat_missing_data=missing,
         )
         created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         return created
+
+    # -- client CRL check --------------------------------------------------------------------
+
+    def _crl_check(self, crl: ClientCrlCheck, endpoint_security_group: ec2.ISecurityGroup, topic: sns.ITopic) -> None:
+        """The daily check of the client CRL (`card_vault.crl_check`), its schedule and its three alarms.
+
+        Network: its own security group, HTTPS to the interface endpoints' group (X-Ray) and to Amazon S3's
+        AWS-managed prefix list, whose ID a deploy-time lookup gives (`ManagedPrefixListLookup`; "Gateway
+        endpoints for Amazon S3", AWS PrivateLink Guide: the groups of what reaches S3 through a gateway
+        endpoint must allow traffic to S3, by the prefix list's ID). The application subnets route S3's
+        prefixes to the gateway endpoint, whose policy admits this account's principals only.
+
+        IAM: `s3:GetObjectVersion` on the one object key ("GetObject", Amazon S3 API Reference, permissions:
+        with a `versionId` the request needs `s3:GetObjectVersion`, not `s3:GetObject`); no other key, no
+        bucket action. An SSE-KMS bucket (`kms_key_arn`): `kms:Decrypt` on that key, only when S3 asks for it
+        in this region (`kms:ViaService` = `s3.<region>.amazonaws.com`, "AWS KMS condition keys", AWS KMS
+        Developer Guide). AWS re:Post "Do I need to specify the AWS KMS key when I download a KMS-encrypted
+        object from Amazon S3?": reading an SSE-KMS object needs kms:Decrypt on its key; in the same account
+        the key policy must allow it or let IAM policies grant it (the default key policy's account statement
+        does), and a key of another account must allow it in its own key policy too: that grant is the key
+        owner's, naming this role.
+        Raises ValueError for a key ARN of another region than the stack's.
+
+        Schedule: an EventBridge rule, daily at `schedule_hour_utc`:47 ("Using resource-based policies for
+        Amazon EventBridge": the target adds a Lambda permission for events.amazonaws.com limited to the rule's
+        ARN), two retries of the asynchronous invocation.
+
+        Alarms (hourly periods, 25 of them, all breaching to alarm, missing data breaching; "Configuring how
+        CloudWatch alarms treat missing data" and "PutMetricAlarm", CloudWatch API Reference: a period of an
+        hour or more may span up to 7 days): the daily run leaves one data point in any 25 hours, so an alarm
+        fires when no run reported in 25 hours (a check that stopped running alarms), and two hours after a
+        breaching run (once the day before's point has left the window; `tests/test_card_vault.py` models it).
+        `ClientCrlDue`: days to nextUpdate at or below `warn_days`; `ClientCrlExpired`: at or below 0;
+        `ClientCrlCheckErrors`: a failed invocation (the list unreadable, not a CRL, or no nextUpdate), within
+        the hour."""
+        if not 0 <= crl.warn_days <= 365:
+            raise ValueError(f"client_crl.warn_days={crl.warn_days}: must be 0-365")
+        if not 0 <= crl.schedule_hour_utc <= 23:
+            raise ValueError(f"client_crl.schedule_hour_utc={crl.schedule_hour_utc}: must be 0-23")
+        region = Stack.of(self).region
+        self.s3_prefix_list = ManagedPrefixListLookup(
+            self,
+            "S3PrefixList",
+            prefix_list_name=s3_prefix_list_name(region),
+            log_key=self._log_key,
+            log_retention_days=self._log_retention_days,
+        )
+        group = self._security_group("CrlCheck", endpoint_security_group, "X-Ray")
+        group.add_egress_rule(
+            ec2.Peer.prefix_list(self.s3_prefix_list.prefix_list_id),
+            ec2.Port.tcp(HTTPS),
+            "To Amazon S3 through the gateway endpoint (the CRL object)",
+        )
+        stack = Stack.of(self)
+        object_arn = f"arn:{stack.partition}:s3:::{crl.bucket}/{crl.key}"
+        statements = [iam.PolicyStatement(actions=["s3:GetObjectVersion"], resources=[object_arn])]
+        if crl.kms_key_arn is not None:
+            key_region = crl.kms_key_arn.split(":")[3]
+            if not Token.is_unresolved(region) and key_region != region:
+                raise ValueError(
+                    f"client_crl.kms_key_arn is in {key_region}: the bucket's key must be in the check's region"
+                    f" {region}"
+                )
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[crl.kms_key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                )
+            )
+        self.crl_check = self._function(
+            "CrlCheck",
+            _FunctionSpec(
+                handler="card_vault.crl_check.handler",
+                requirements="crl_check",
+                description="Card vault: daily check of the client CRL's nextUpdate (the trust store's list)",
+                environment={
+                    "VAULT_CRL_BUCKET": crl.bucket,
+                    "VAULT_CRL_KEY": crl.key,
+                    "VAULT_CRL_VERSION": crl.version,
+                    "VAULT_CRL_WARN_DAYS": str(crl.warn_days),
+                    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                },
+                security_groups=[group],
+                timeout=Duration.minutes(1),
+                statements=statements,
+                # A CRL: certificate serial numbers, revocation dates and the issuer's name.
+                card_data=_CardData(receives=(), sends=(), stores=()),
+            ),
+            concurrency=None,
+            unreserved_reason=_CRL_UNRESERVED_REASON,
+        )
+        self.crl_check.node.add_dependency(self.s3_prefix_list)
+        justify(
+            self,
+            self.crl_check,
+            rule="NIST.800.53.R5-LambdaDLQ",
+            reason=(
+                "the client-CRL check is read-only and daily: EventBridge retries a failed run twice, the error"
+                " alarm fires on the failure and the days alarms once no run has reported for 25 hours, so a"
+                " dead-letter queue would only hold copies of the empty event"
+            ),
+            requirement="PCI DSS v4.0.1 10.7.2",
+        )
+        policy = self._policies["CrlCheck"].node.default_child
+        assert policy is not None
+        justify(
+            self,
+            policy,
+            rule="AwsSolutions-IAM5[Resource::*]",
+            reason=(
+                "the Lambda VPC network-interface actions and X-Ray's PutTraceSegments/PutTelemetryRecords have no"
+                " resource-level permissions in IAM; the check's one data statement names the CRL's object key"
+            ),
+            requirement="PCI DSS v4.0.1 7.2.1, 7.2.2",
+        )
+        self.crl_check_rule = events.Rule(
+            self,
+            "CrlCheckSchedule",
+            description="Daily check of the client CRL's nextUpdate (PCI DSS 8.3.1, 4.2.1)",
+            schedule=events.Schedule.cron(minute="47", hour=str(crl.schedule_hour_utc)),
+            targets=[
+                events_targets.LambdaFunction(
+                    self.crl_check, event=events.RuleTargetInput.from_object({}), retry_attempts=2
+                )
+            ],
+        )
+        days = cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=CRL_DAYS_METRIC,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic=cloudwatch.Stats.MINIMUM,
+            period=Duration.hours(1),
+        )
+        where = f"s3://{crl.bucket}/{crl.key} (version {crl.version})"
+        stale = f" or the daily check has not reported for {CRL_ALARM_HOURS} hours"
+        fix = (
+            ": publish a new CRL as a new object version, set card_vault.client_crl.version and deploy"
+            " (issue 19 finding 9; PCI DSS v4.0.1 8.3.1, 4.2.1)"
+        )
+
+        def days_alarm(construct_id: str, threshold: int, what: str) -> cloudwatch.Alarm:
+            return self._alarm(
+                days,
+                construct_id,
+                description=f"Client CRL {where}: {what}{stale}{fix}",
+                threshold=threshold,
+                topic=topic,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=CRL_ALARM_HOURS,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            )
+
+        self.crl_alarms = {
+            "due": days_alarm("ClientCrlDue", crl.warn_days, f"nextUpdate {crl.warn_days} days away or fewer"),
+            "expired": days_alarm("ClientCrlExpired", 0, "nextUpdate has passed, the trust store holds a stale list"),
+            "errors": self._alarm(
+                self.crl_check.metric_errors(statistic=cloudwatch.Stats.SUM, period=Duration.hours(1)),
+                "ClientCrlCheckErrors",
+                description=(
+                    f"Client CRL {where}: the daily check failed (the object version unreadable, not a PEM CRL or"
+                    " without nextUpdate); its log group names the reason (issue 19 finding 9)"
+                ),
+                threshold=1,
+                topic=topic,
+            ),
+        }
 
     # -- callers ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pci_constructs.card_vault import (
     DATABASE_USERS,
     CardSearchGuard,
     CardVault,
+    ClientCrlCheck,
     DetokenizeLimits,
     KnownCardAlarm,
     ReservedConcurrency,
@@ -177,6 +178,20 @@ class WorkloadStack(LandingZoneStack):
             ),
             # Out of a boundary role's reach (DeleteAlarms, DisableAlarmActions, PutMetricAlarm, SetAlarmState).
             alarm_name_prefix=f"{protected_alarm_name_prefix(config.name)}vault-",
+            # One list for every region's trust store, one check: in the home region, whose S3 gateway endpoint
+            # serves the CRL's bucket (a gateway endpoint reaches its own region's buckets only).
+            client_crl=(
+                ClientCrlCheck(
+                    bucket=crl.bucket,
+                    key=crl.key,
+                    version=crl.version,
+                    warn_days=crl.warn_days_before_next_update,
+                    schedule_hour_utc=vault.purge_schedule_hour_utc,
+                    kms_key_arn=crl.kms_key_arn,
+                )
+                if (crl := vault.client_crl) is not None and region == config.home_region
+                else None
+            ),
         )
 
     def _proxy(self, config: EnvironmentConfig, database: EncryptedDatabase) -> rds.IDatabaseProxy | None:

@@ -12,13 +12,16 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Capture, Match, Template
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from pci_constructs import card_vault
 from stacks.landing_zone import stack_name
 from tests.conftest import CDK_CONTEXT, Synthesized
+from tests.template_scan import as_list
 
 REGIONS = ("us-east-1", "us-west-2")
 
@@ -863,3 +866,313 @@ def test_a_lambda_target_group_with_single_value_headers_is_caught() -> None:
     ]
     assert lambda_target_groups_without_multi_value_headers(bad) == ["Tg"]
     assert lambda_target_groups_without_multi_value_headers(good) == []
+
+
+# --- Issue 19 finding 9: the client-CRL check deployed between deploys ----------------------------------------
+
+CRL = {"bucket": "example-pki-crls", "key": "clients/ca.crl.pem", "version": "v7", "warn_days_before_next_update": 21}
+
+
+@pytest.fixture(scope="module")
+def with_crl(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The default environment with `card_vault.client_crl`, built and gated as `make synth` does."""
+    from compliance.gate import gate_zones, synthesize
+    from stacks.landing_zone import build_landing_zone
+    from tests.conftest import new_app
+
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["card_vault"]["client_crl"] = dict(CRL)
+    config = parse_environment(data, source="test")
+    app = new_app(tmp_path_factory.mktemp("cdk.out.crl"))
+    zone = build_landing_zone(app, config)
+    gate = gate_zones(app, [zone])
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, "\n".join(map(str, report.findings))
+    return config, report, {a.stack_name: a.template for a in assembly.stacks}
+
+
+def test_the_crl_check_app_passes_the_gate_and_the_deploy_correctness_scans(with_crl: Any) -> None:
+    from compliance.service_conditions import SERVICE_CONDITION_KEYS, principal_key, undocumented_condition_keys
+    from tests.template_scan import (
+        foreign_alarm_actions,
+        functions_with_open_egress,
+        functions_without_active_tracing,
+        missing_log_groups,
+        role_users_without_policies,
+        service_statements,
+        unclassified_names,
+    )
+
+    config, report, templates = with_crl
+    assert report.passed, "\n".join(map(str, report.findings))
+    assert not report.findings
+    pairs = list(templates.items())
+    assert functions_with_open_egress(pairs) == []
+    assert functions_without_active_tracing(pairs) == []
+    assert unclassified_names(pairs) == []
+    for name, template in pairs:
+        assert missing_log_groups(template) == []
+        assert role_users_without_policies(template) == []
+        region = next(r for r in config.regions if name.endswith(r))
+        assert foreign_alarm_actions(name, template, region) == []
+    for statement in service_statements(pairs):
+        assert (principal_key(statement.service), statement.kind) in SERVICE_CONDITION_KEYS, statement
+        assert not undocumented_condition_keys(statement.service, statement.kind, set(statement.condition_keys))
+
+
+def test_the_crl_check_runs_daily_in_the_home_region_only(with_crl: Any) -> None:
+    config, _, templates = with_crl
+    for region in REGIONS:
+        template = Template.from_json(templates[stack_name(config, "Workload", region)])
+        checks = template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+        )
+        assert len(checks) == (1 if region == config.home_region else 0)
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    (check_id,) = home.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+    )
+    home.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "card_vault.crl_check.handler",
+            "TracingConfig": {"Mode": "Active"},
+            "KmsKeyArn": Match.any_value(),
+            "LoggingConfig": {"LogGroup": Match.any_value(), "LogFormat": "JSON"},
+            "VpcConfig": {"SubnetIds": Match.any_value(), "SecurityGroupIds": Match.any_value()},
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "VAULT_CRL_BUCKET": CRL["bucket"],
+                        "VAULT_CRL_KEY": CRL["key"],
+                        "VAULT_CRL_VERSION": CRL["version"],
+                        "VAULT_CRL_WARN_DAYS": "21",
+                    }
+                )
+            },
+        },
+    )
+    home.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": Match.string_like_regexp(r"^cron\(47 \d+ \* \* \? \*\)$"),
+            "Targets": [
+                Match.object_like({"Arn": {"Fn::GetAtt": [check_id, "Arn"]}, "RetryPolicy": Match.any_value()})
+            ],
+        },
+    )
+
+
+def test_the_crl_check_reaches_s3_by_the_prefix_list_looked_up_at_deploy(with_crl: Any) -> None:
+    """Egress: the endpoints' group (X-Ray) and S3's managed prefix list, whose ID is the deploy-time
+    DescribeManagedPrefixLists answer (never a literal, never 0.0.0.0/0)."""
+    config, _, templates = with_crl
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    group, lookup = Capture(), Capture()
+    home.has_resource_properties(
+        "AWS::EC2::SecurityGroupEgress",
+        {
+            "GroupId": {"Fn::GetAtt": [group, "GroupId"]},
+            "DestinationPrefixListId": {"Fn::GetAtt": [lookup, "PrefixLists.0.PrefixListId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+        },
+    )
+    (check,) = home.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+    ).values()
+    assert {"Fn::GetAtt": [group.as_string(), "GroupId"]} in check["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    egress = [
+        r["Properties"]
+        for r in home.find_resources("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group.as_string(), "GroupId"]}
+    ]
+    # Exactly two ways out: S3's prefix list and the interface endpoints' group (X-Ray), both on 443.
+    assert len(egress) == 2
+    assert {(e["FromPort"], e["ToPort"]) for e in egress} == {(443, 443)}
+    assert sum("DestinationSecurityGroupId" in e for e in egress) == 1
+    assert not any("CidrIp" in e or "CidrIpv6" in e for e in egress)
+    resource = home.to_json()["Resources"][lookup.as_string()]
+    create = json.loads(json.dumps(resource["Properties"]["Create"]))
+    text = json.dumps(create)
+    assert "describeManagedPrefixLists" in text
+    assert "prefix-list-name" in text
+    assert f"com.amazonaws.{config.home_region}.s3" in text
+    assert "PrefixLists.0.PrefixListId" in text
+
+
+def test_the_crl_check_role_reads_only_the_one_object_version(with_crl: Any) -> None:
+    config, _, templates = with_crl
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    s3_statements = [
+        statement
+        for policy in home.find_resources("AWS::IAM::ManagedPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(a).startswith("s3:") for a in as_list(statement["Action"]))
+    ]
+    assert len(s3_statements) == 1
+    (statement,) = s3_statements
+    assert statement["Action"] == "s3:GetObjectVersion"
+    assert json.dumps(statement["Resource"]).endswith(f':s3:::{CRL["bucket"]}/{CRL["key"]}"]}}') or (
+        f":s3:::{CRL['bucket']}/{CRL['key']}" in json.dumps(statement["Resource"])
+    )
+    assert "*" not in json.dumps(statement["Resource"])
+
+
+def test_the_crl_alarms_fire_at_warn_days_at_expiry_on_errors_and_when_the_check_stops(with_crl: Any) -> None:
+    config, _, templates = with_crl
+    home = Template.from_json(templates[stack_name(config, "Workload", config.home_region)])
+    for threshold in (21, 0):
+        home.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "MetricName": card_vault.CRL_DAYS_METRIC,
+                "Namespace": card_vault.METRIC_NAMESPACE,
+                "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
+                "Statistic": "Minimum",
+                "Period": 3600,
+                "Threshold": threshold,
+                "ComparisonOperator": "LessThanOrEqualToThreshold",
+                "EvaluationPeriods": card_vault.CRL_ALARM_HOURS,
+                "DatapointsToAlarm": card_vault.CRL_ALARM_HOURS,
+                "TreatMissingData": "breaching",
+                "AlarmActions": Match.any_value(),
+                "AlarmName": Match.string_like_regexp(r"vault-ClientCrl(Due|Expired)$"),
+            },
+        )
+    home.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmName": Match.string_like_regexp(r"vault-ClientCrlCheckErrors$"),
+        },
+    )
+    # The daily run leaves a data point in any window of CRL_ALARM_HOURS hours; CloudWatch allows an hourly
+    # period that many times (at most 7 days, "PutMetricAlarm").
+    assert card_vault.CRL_ALARM_HOURS > 24
+    assert card_vault.CRL_ALARM_HOURS * 3600 <= 604_800
+
+
+def test_the_prefix_list_lookup_refuses_a_stack_whose_sdk_function_runs_as_another_role(tmp_path: Any) -> None:
+    """CDK's AwsCustomResource function is one per stack and takes the first resource's role: a second lookup
+    (or any earlier AwsCustomResource) would run with permissions this construct did not write."""
+    from aws_cdk import aws_kms as kms
+
+    from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
+
+    stack = Stack(App(outdir=str(tmp_path)), "Lookup", env=Environment(account="111111111111", region="eu-west-1"))
+    key = kms.Key(stack, "Logs")
+    first = ManagedPrefixListLookup(
+        stack, "S3", prefix_list_name=s3_prefix_list_name("eu-west-1"), log_key=key, log_retention_days=365
+    )
+    assert s3_prefix_list_name("eu-west-1") == "com.amazonaws.eu-west-1.s3"
+    resolved = stack.resolve(first.prefix_list_id)
+    assert resolved["Fn::GetAtt"][1] == "PrefixLists.0.PrefixListId"
+    with pytest.raises(TypeError, match="another construct's role"):
+        ManagedPrefixListLookup(
+            stack, "Again", prefix_list_name=s3_prefix_list_name("eu-west-1"), log_key=key, log_retention_days=365
+        )
+
+
+def test_an_sse_kms_crl_bucket_grants_decrypt_on_its_key_through_s3_only(tmp_path: Any) -> None:
+    """With `kms_key_arn`, the check's policy allows kms:Decrypt on that key only when S3 asks (kms:ViaService);
+    a key of another region is refused (an SSE-KMS key is in its bucket's region)."""
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    key_arn = f"arn:aws:kms:{data['home_region']}:111111111111:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    data["card_vault"]["client_crl"] = {**CRL, "kms_key_arn": key_arn}
+    config = parse_environment(data, source="test")
+    from stacks.landing_zone import build_landing_zone
+    from tests.conftest import new_app
+
+    app = new_app(tmp_path)
+    zone = build_landing_zone(app, config)
+    workload = zone.regions[config.home_region].workload
+    assert workload is not None
+    template = Template.from_stack(workload)
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Description": Match.string_like_regexp("CrlCheck"),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": "kms:Decrypt",
+                            "Effect": "Allow",
+                            "Resource": key_arn,
+                            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{config.home_region}.amazonaws.com"}},
+                        }
+                    ]
+                )
+            },
+        },
+    )
+    with pytest.raises(ConfigError, match="kms_key_arn"):
+        parse_environment(
+            {**data, "card_vault": {**data["card_vault"], "client_crl": {**CRL, "kms_key_arn": "alias/crl"}}},
+            source="test",
+        )
+    data["card_vault"]["client_crl"]["kms_key_arn"] = key_arn.replace(config.home_region, "ap-south-1")
+    with pytest.raises(ValueError, match="check's region"):
+        build_landing_zone(new_app(tmp_path / "other"), parse_environment(data, source="test"))
+
+
+@pytest.mark.parametrize(
+    ("field", "crl"),
+    [
+        ("warn_days", card_vault.ClientCrlCheck(bucket="b", key="k", version="v", warn_days=-1)),
+        ("warn_days", card_vault.ClientCrlCheck(bucket="b", key="k", version="v", warn_days=366)),
+        ("schedule_hour_utc", card_vault.ClientCrlCheck(bucket="b", key="k", version="v", schedule_hour_utc=24)),
+    ],
+)
+def test_a_crl_check_outside_its_ranges_is_refused(field: str, crl: card_vault.ClientCrlCheck) -> None:
+    with pytest.raises(ValueError, match=field):
+        card_vault.CardVault._crl_check(mock.Mock(), crl, mock.Mock(), mock.Mock())
+
+
+def test_no_crl_configured_deploys_no_check(synthesized: Synthesized) -> None:
+    for region in REGIONS:
+        template = _workload(synthesized, region)
+        assert not template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": "card_vault.crl_check.handler"}}
+        )
+        assert not template.find_resources("Custom::AWS")
+
+
+def _crl_alarm_fires(runs: dict[int, float], now: int, threshold: float) -> bool:
+    """CloudWatch's evaluation of the CRL days alarm, as configured: the CRL_ALARM_HOURS most recent complete
+    hourly periods before `now` (hours), each the minimum of its points or missing; missing is breaching, and
+    the alarm fires when every period breaches (DatapointsToAlarm = EvaluationPeriods)."""
+    periods = range(now - card_vault.CRL_ALARM_HOURS, now)
+    return all(hour not in runs or runs[hour] <= threshold for hour in periods)
+
+
+@given(
+    run_hour=st.integers(0, 23),
+    days=st.integers(2, 30),
+    offset=st.integers(0, 23),
+    healthy=st.floats(22, 365, allow_nan=False),
+)
+def test_a_daily_healthy_check_never_alarms_and_a_stopped_one_always_does(
+    run_hour: int, days: int, offset: int, healthy: float
+) -> None:
+    """Whatever the hour of the daily run and the moment CloudWatch evaluates, a check that reports a healthy
+    list every day keeps the alarm OK, and one that has not reported for CRL_ALARM_HOURS hours alarms."""
+    threshold = 21
+    runs = {day * 24 + run_hour: healthy for day in range(days)}
+    last = max(runs)
+    for now in range(card_vault.CRL_ALARM_HOURS + run_hour, last + 1):
+        assert not _crl_alarm_fires(runs, now, threshold)
+    stopped = last + card_vault.CRL_ALARM_HOURS + 1 + offset
+    assert _crl_alarm_fires(runs, stopped, threshold)
+    # A run at or below the threshold alarms once the day before's healthy point leaves the window: two hours
+    # later (CRL_ALARM_HOURS - 24 + 1), and stays in alarm while no healthy run follows.
+    due = {**runs, last: float(threshold)}
+    delay = card_vault.CRL_ALARM_HOURS - 24 + 1
+    assert not _crl_alarm_fires(due, last + delay - 1, threshold)
+    for now in range(last + delay, last + delay + 48):
+        assert _crl_alarm_fires(due, now, threshold)

@@ -4,7 +4,7 @@ names the Config rule), plus SQS and EFS encryption at rest, which that pack doe
 
 Each rule reads the property the AWS Config managed rule's page (AWS Config Developer Guide, "<rule name>")
 says it evaluates, with the rule's default parameters, and cites the v4.0.1 requirement the property serves
-(pack 1.8.0; AWS's own mapping, `aws_pci_dss_v4_managed_pack_mapping.json`, stands beside each in the crosswalk
+(pack 1.8.0; AWS's own mapping, `aws_pci_dss_v4_config_mapping.json`, stands beside each in the crosswalk
 with the reviewed reason for every difference, `crosswalk.DEPARTURES`):
 
 - encryption at rest, 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is storage- or
@@ -35,7 +35,7 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_customer_key, is_true, statements
+from pci_rules.rules._common import as_list, is_customer_key, is_false, is_true, statements
 
 
 def _check(resource: Resource, problem: str | None) -> Check:
@@ -62,7 +62,8 @@ def _at_least(resource: Resource, prop: str, minimum: int, default: int) -> str 
 
 @rule(
     id="PCI4-DAX-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every DynamoDB Accelerator cluster encrypts its data at rest.",
     fix="Set SSESpecification.SSEEnabled true on the AWS::DAX::Cluster (set at creation).",
     acknowledgeable=False,
@@ -76,7 +77,8 @@ def dax_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DOCDB-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every DocumentDB cluster encrypts its storage.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::DocDB::DBCluster.",
     acknowledgeable=False,
@@ -89,12 +91,12 @@ def docdb_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DYNAMODB-KMS",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
     description="Every DynamoDB table is encrypted with a customer-managed KMS key (not the AWS owned or AWS"
     " managed key).",
     fix="Set SSESpecification SSEEnabled true, SSEType KMS and KMSMasterKeyId a customer-managed key (a global"
     " table: each replica's SSESpecification.KMSMasterKeyId; CDK: TableEncryption.CUSTOMER_MANAGED).",
-    acknowledgeable=False,
 )
 def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
     # dynamodb-table-encrypted-kms: NON_COMPLIANT if the table is not encrypted with AWS KMS;
@@ -114,30 +116,38 @@ def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
         else:
             keys = [table.prop("SSESpecification", "KMSMasterKeyId")]
         ok = enabled and kind == "KMS" and all(is_customer_key(k) for k in keys)
-        yield _check(table, None if ok else "not encrypted with a customer-managed KMS key")
+        # A table is always encrypted at rest (the AWS owned key when SSEEnabled is false or absent), so the
+        # finding names the key, never "unencrypted".
+        held = "the AWS managed key aws/dynamodb" if enabled and kind == "KMS" else "the AWS owned key"
+        yield _check(table, None if ok else f"encrypted at rest with {held}, not a customer-managed KMS key")
 
 
 @rule(
     id="PCI4-KINESIS-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
     description="Every Kinesis data stream encrypts records at rest with a customer-managed KMS key.",
     fix="Set StreamEncryption with EncryptionType KMS and KeyId a customer-managed key (not alias/aws/kinesis).",
-    acknowledgeable=False,
 )
 def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
     # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream. KeyId
     # alias/aws/kinesis is the AWS managed key ("AWS::Kinesis::Stream StreamEncryption", CloudFormation
     # Template Reference); the rule asks the owner's key, as PCI4-DYNAMODB-KMS does.
     for stream in model.resources("AWS::Kinesis::Stream"):
-        ok = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS" and is_customer_key(
-            stream.prop("StreamEncryption", "KeyId")
+        encrypted = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS"
+        ok = encrypted and is_customer_key(stream.prop("StreamEncryption", "KeyId"))
+        problem = (
+            "encrypted at rest with an AWS managed key, not a customer-managed KMS key"
+            if encrypted
+            else ("not encrypted at rest (no StreamEncryption)")
         )
-        yield _check(stream, None if ok else "not encrypted with a customer-managed KMS key")
+        yield _check(stream, None if ok else problem)
 
 
 @rule(
     id="PCI4-NEPTUNE-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every Neptune cluster encrypts its storage, and so its snapshots.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::Neptune::DBCluster.",
     acknowledgeable=False,
@@ -152,21 +162,28 @@ def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-REDSHIFT-KMS",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
     description="Every Redshift cluster is encrypted with a customer-managed KMS key.",
     fix="Set Encrypted true and KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
-    acknowledgeable=False,
 )
 def redshift_kms(model: TemplateModel) -> Iterator[Check]:
     # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key.
     for cluster in model.resources("AWS::Redshift::Cluster"):
-        ok = is_true(cluster.prop("Encrypted")) and is_customer_key(cluster.prop("KmsKeyId"))
-        yield _check(cluster, None if ok else "not encrypted with a customer-managed KMS key")
+        encrypted = is_true(cluster.prop("Encrypted"))
+        ok = encrypted and is_customer_key(cluster.prop("KmsKeyId"))
+        problem = (
+            "encrypted at rest with the AWS managed key, not a customer-managed KMS key"
+            if encrypted
+            else ("not encrypted at rest (Encrypted is not true)")
+        )
+        yield _check(cluster, None if ok else problem)
 
 
 @rule(
     id="PCI4-ATHENA-RESULTS-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every Athena workgroup encrypts its query results at rest.",
     fix="Set WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption (SSE_KMS).",
     acknowledgeable=False,
@@ -182,23 +199,36 @@ def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-SQS-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
     description="Every SQS queue is encrypted with a customer-managed KMS key.",
     fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
-    acknowledgeable=False,
 )
 def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
     # Not in AWS's PCI DSS v4.0 pack. SSE-SQS (SqsManagedSseEnabled) uses keys SQS owns, which no key policy
     # of the account controls; KmsMasterKeyId names a KMS key ("AWS::SQS::Queue", CloudFormation Template
     # Reference), as PCI4-SNS-ENCRYPTED asks of topics.
+    # SqsManagedSseEnabled: SSE-SQS is on for a queue that sets neither it false nor KmsMasterKeyId ("By default
+    # queues are encrypted using SSE-SQS": "aws-cdk-lib.aws_sqs module", AWS CDK API Reference; "Encryption at
+    # rest in Amazon SQS", Amazon SQS Developer Guide).
     for queue in model.resources("AWS::SQS::Queue"):
         ok = is_customer_key(queue.prop("KmsMasterKeyId"))
-        yield _check(queue, None if ok else "not encrypted with a customer-managed KMS key")
+        sse_sqs = queue.prop("KmsMasterKeyId") is None and not is_false(queue.prop("SqsManagedSseEnabled"))
+        if ok:
+            problem = None
+        elif sse_sqs:
+            problem = "encrypted at rest with SQS owned keys (SSE-SQS), not a customer-managed KMS key"
+        elif queue.prop("KmsMasterKeyId") is not None:
+            problem = "encrypted at rest with the AWS managed key aws/sqs, not a customer-managed KMS key"
+        else:
+            problem = "not encrypted at rest (SqsManagedSseEnabled false, no KmsMasterKeyId)"
+        yield _check(queue, problem)
 
 
 @rule(
     id="PCI4-EFS-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every EFS file system encrypts its data at rest.",
     fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::EFS::FileSystem.",
     acknowledgeable=False,
@@ -215,7 +245,8 @@ def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DYNAMODB-PITR",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every DynamoDB table has point-in-time recovery on.",
     fix="Set PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled true on the table.",
 )
@@ -243,7 +274,8 @@ ELASTICACHE_MIN_SNAPSHOT_DAYS = 15
 
 @rule(
     id="PCI4-ELASTICACHE-BACKUPS",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every Redis OSS/Valkey cache keeps automatic backups at least 15 days.",
     fix="Set SnapshotRetentionLimit to 15 or more on the cache cluster or replication group.",
 )
@@ -262,7 +294,8 @@ NEPTUNE_MIN_BACKUP_DAYS = 7
 
 @rule(
     id="PCI4-NEPTUNE-BACKUP-RETENTION",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every Neptune cluster keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more on the AWS::Neptune::DBCluster.",
 )
@@ -275,7 +308,8 @@ def neptune_backup_retention(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-REDSHIFT-BACKUPS",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every Redshift cluster keeps automated snapshots (retention of 1 to 35 days, not 0).",
     fix="Leave AutomatedSnapshotRetentionPeriod unset (1) or set it between 1 and 35.",
 )
@@ -331,7 +365,8 @@ def _denies_deletion(statement: Any) -> bool:
 
 @rule(
     id="PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every AWS Backup vault's access policy denies deleting recovery points to everyone.",
     fix=(
         "Give the AWS::Backup::BackupVault an AccessPolicy Deny statement, Principal and Resource '*', on"

@@ -231,3 +231,16 @@ def test_synth_time_code_imports_no_ci_tooling() -> None:
 def test_readme_states_the_current_number_of_rules() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"PCI DSS v4.0.1 rules ({len(RULES)}) on the rendered templates" in readme
+
+
+def test_an_outside_apps_finding_cites_a_related_requirement_as_supported_only() -> None:
+    """The QSA reader's example (r21b item 1): an outside app saw `PCI4-DYNAMODB-PITR ... (PCI DSS v4.0.1
+    12.10.1)`, a requirement the evidence excludes. The heading now says what the rule supports, and the
+    plugin's metadata keeps the two apart."""
+    from pci_rules.plugin import violation_heading
+
+    template = {"Resources": {"T": {"Type": "AWS::DynamoDB::Table", "Properties": {}}}}
+    (result,) = evaluate(TemplateModel.from_templates({"S": template}), [BY_ID["PCI4-DYNAMODB-PITR"]])
+    heading = violation_heading(result.rule, result.failures)
+    assert "(supports PCI DSS v4.0.1 12.10.1)" in heading
+    assert "(PCI DSS v4.0.1 12.10.1)" not in heading

@@ -3,26 +3,25 @@ conformance pack that no Security Hub PCI DSS v4.0.1 control covers (the crosswa
 names the Config rule), plus SQS and EFS encryption at rest, which that pack does not check.
 
 Each rule reads the property the AWS Config managed rule's page (AWS Config Developer Guide, "<rule name>")
-says it evaluates, with the rule's default parameters, and cites the v4.0.1 requirement the property serves
-(pack 1.8.0; AWS's own mapping, `aws_pci_dss_v4_config_mapping.json`, stands beside each in the crosswalk
-with the reviewed reason for every difference, `crosswalk.DEPARTURES`):
+says it evaluates, with the rule's default parameters. Its `requirements` are those whose testing procedure
+examines that property; most of these rules evidence none and carry `related` requirements only (pack 1.9.0;
+AWS's own mapping, `aws_pci_dss_v4_config_mapping.json`, stands beside each in the crosswalk with the reviewed
+reason for every difference, `crosswalk.DEPARTURES`; each related pair's reason is in
+`evidence.catalog.RELATED_NOT_EVIDENCE`):
 
-- encryption at rest, 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is storage- or
-  disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also rendered
-  unreadable by a 3.5.1 mechanism. It renders nothing unreadable to a reader the store serves, so it is not
-  3.5.1 (AWS's page maps these rules to 3.5.1 and 8.3.2); the landing zone's 3.5.1 mechanism is the vault's
-  field-level encryption and keyed hash (PCI4-CARD-DATA-FIELD-ENCRYPTION).
-- backups, 12.10.1: the incident response plan's "business recovery and continuity procedures" and "data backup
-  processes" (PCI DSS v4.0.1 12.10.1) rest on the backups these rules require. 3.2.1 is not cited: it keeps
-  account data to a minimum with retention limits and disposal, which a minimum backup retention works against.
-  AWS's page maps the backup rules to 10.3.3 (audit log backups) and the point-in-time recovery rule to 3.2.1;
-  these stores hold no audit logs in the landing zone.
+- encryption at rest, related to 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is
+  storage- or disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also
+  rendered unreadable by a 3.5.1 mechanism; 3.5.1.2.a examines that other mechanism, which no store setting
+  shows (the landing zone's is the vault's field-level encryption and keyed hash,
+  PCI4-CARD-DATA-FIELD-ENCRYPTION). The customer-managed-key rules are related to 3.6.1 too (the key policy is
+  the owner's, which its key-management procedures govern) and are acknowledgeable: their finding names the
+  key a store is encrypted with, never "unencrypted" for an encrypted store.
+- backups, related to 12.10.1: the incident response plan's "data backup processes" rest on the backups these
+  rules require, but 12.10.1.a examines the plan, a document. 3.2.1 is not cited: it keeps account data to a
+  minimum with retention limits and disposal, which a minimum backup retention works against.
 - 10.4.2 for service logs (APIGateway.9, StepFunctions.1), 8.3.1 and 8.6.3 as this pack's `PCI4-RDS-IAM-AUTH`
   cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift
   traffic kept inside the VPC, as the egress rules cite it.
-
-The evidence report does not cite the backup pairs (`evidence.catalog.UNRELATED_MAPPINGS`: the plan is a
-document its testing procedure examines); the 3.5.1.2 pairs support 3.5.1.2.a's statement.
 
 In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
 gives every rule something to examine.
@@ -57,7 +56,7 @@ def _at_least(resource: Resource, prop: str, minimum: int, default: int) -> str 
     return f"{prop} {resource.prop(prop, default=default)!r} < {minimum}"
 
 
-# --- Encryption at rest (3.5.1.2) ---------------------------------------------------------------------
+# --- Encryption at rest (related: 3.5.1.2) ---------------------------------------------------------------------
 
 
 @rule(
@@ -240,7 +239,7 @@ def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
         yield _check(system, None if is_true(system.prop("Encrypted")) else "not encrypted at rest")
 
 
-# --- Backups (12.10.1) --------------------------------------------------------------------------------
+# --- Backups (related: 12.10.1) --------------------------------------------------------------------------------
 
 
 @rule(

@@ -45,7 +45,8 @@ def _rest_stages(model: TemplateModel) -> Iterator[tuple[Resource, tuple[str, ..
 
 @rule(
     id="PCI4-APIGW-CACHE-ENCRYPTED",
-    # 3.5.1.2: CacheDataEncrypted encrypts the cache's storage, storage-level encryption, the subject of
+    # Related to 3.5.1.2, not evidence (3.5.1.2.a examines the 3.5.1 mechanism beside it): CacheDataEncrypted
+    # encrypts the cache's storage, storage-level encryption, the subject of
     # 3.5.1.2; a cached response is served decrypted to any caller the API serves, so it is not the 3.5.1
     # mechanism for any PAN a response carries (that is field-level: PCI4-CARD-DATA-FIELD-ENCRYPTION).
     requirements=(),
@@ -133,7 +134,8 @@ def apigw_endpoint_type(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-APIGW-XRAY",
-    # 10.7.2: a trace is not an audit log (10.2.1 asks logs of user and administrator actions; a stage's access
+    # Related to 10.7.2, not evidence (10.7.2.b examines the alert a failed control raises): a trace is not an audit
+    # log (10.2.1 asks logs of user and administrator actions; a stage's access
     # log is one). X-Ray samples requests and records their path
     # through the stage to the services behind it ("Amazon API Gateway active tracing support for AWS X-Ray",
     # AWS X-Ray Developer Guide), which is how a failure of the API tier the vault's access control sits in is
@@ -183,8 +185,9 @@ CLOUDFRONT_TLS12_POLICIES = ("TLSv1.2_2018", "TLSv1.2_2019", "TLSv1.2_2021", "TL
 
 @rule(
     id="PCI4-CLOUDFRONT-TLS12-POLICY",
-    # 4.2.1: viewers reach the distribution over TLS 1.2 or later only. 1.2.5 (AWS's mapping): the protocol
-    # versions the edge accepts are the approved ones, SSL 3.0 and TLS 1.0/1.1 are not allowed at all.
+    # 4.2.1: viewers reach the distribution over TLS 1.2 or later only. 1.2.5 is related (AWS's mapping; 1.2.5.a
+    # examines the documented list of allowed protocols, which this is not): the protocol versions accepted are
+    # narrowed, SSL 3.0 and TLS 1.0/1.1 are not allowed at all.
     requirements=("4.2.1",),
     related=("1.2.5",),
     description="Every CloudFront distribution requires TLS 1.2 or later of viewers (MinimumProtocolVersion).",
@@ -203,7 +206,8 @@ def cloudfront_tls12_policy(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-CLOUDFRONT-SNI",
-    # 1.2.5 (AWS's mapping): serving the certificate by SNI only allows the connection method every modern
+    # Related to 1.2.5 (AWS's mapping), not evidence: 1.2.5.a examines the documented, approved list of allowed
+    # services, protocols and ports. Serving the certificate by SNI only allows the connection method every modern
     # client uses; a dedicated-IP (vip) endpoint exists to admit clients without SNI, an extra allowed service
     # that needs a business need of its own. SNI changes no cipher or protocol version, so it is not 4.2.1's
     # strong cryptography (PCI4-CLOUDFRONT-TLS12-POLICY is).
@@ -372,7 +376,8 @@ def _group_unread(sources: list[tuple[str, Any]]) -> str | None:
 
 @rule(
     id="PCI4-EC2-DETAILED-MONITORING",
-    # 10.7.2: detailed monitoring sends the instance's metrics every minute instead of every five ("Detailed
+    # Related to 10.7.2, not evidence (10.7.2.b examines the alert a failed control raises; metrics are an
+    # alarm's input): detailed monitoring sends the instance's metrics every minute instead of every five ("Detailed
     # monitoring (1-minute intervals)", aws_cdk.aws_ecs.InstanceMonitoring, AWS CDK API Reference), so an alarm
     # on a failing instance that runs a security control detects and alerts on it within minutes. Metrics are
     # not audit logs, so 10.2.1 (AWS's page lists 10.2.1.1) is not cited.
@@ -457,7 +462,8 @@ def tgw_no_auto_accept(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ECR-LIFECYCLE-POLICY",
-    # 3.2.1 (AWS's mapping): a lifecycle policy is a retention and disposal rule for what the repository stores
+    # Related to 3.2.1 (AWS's mapping), not evidence: 3.2.1.a examines the retention policy for account data,
+    # which images are not. A lifecycle policy is a retention and disposal rule for what the repository stores
     # (images expire after a count or an age). Expiring an old image patches nothing, so 6.3.3 (installing
     # security updates) is not cited; PCI4-ECR-SCAN-ON-PUSH and Inspector serve vulnerability management.
     requirements=(),

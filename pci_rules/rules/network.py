@@ -191,7 +191,8 @@ def default_sg_restricted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EC2-EBS-DEFAULT-ENCRYPTION",
-    # 3.5.1.2: EBS encryption by default is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # Related to 3.5.1.2, not evidence: EBS encryption by default is disk-level encryption, the subject of 3.5.1.2:
+    # on non-removable
     # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
     # encryption), so this is not 3.5.1 itself.
     requirements=(),
@@ -212,7 +213,8 @@ def ebs_default_encryption(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EC2-VOLUME-ENCRYPTED",
-    # 3.5.1.2: EBS volume encryption is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # Related to 3.5.1.2, not evidence: EBS volume encryption is disk-level encryption, the subject of 3.5.1.2: on
+    # non-removable
     # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
     # encryption), so this is not 3.5.1 itself.
     requirements=(),

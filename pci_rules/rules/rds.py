@@ -25,7 +25,8 @@ def _databases(model: TemplateModel) -> Iterator[Resource]:
 
 @rule(
     id="PCI4-RDS-STORAGE-ENCRYPTED",
-    # 3.5.1.2: RDS storage encryption is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # Related to 3.5.1.2, not evidence: RDS storage encryption is disk-level encryption, the subject of 3.5.1.2: on
+    # non-removable
     # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
     # encryption), so this is not 3.5.1 itself.
     requirements=(),
@@ -111,7 +112,8 @@ def rds_log_exports(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-BACKUPS",
-    # 12.10.1: the incident response plan's data backup and recovery procedures rest on the automated backups;
+    # Related to 12.10.1, not evidence (12.10.1.a examines the plan, a document): the incident response plan's data
+    # backup and recovery procedures rest on the automated backups;
     # a backup's retention renders nothing unreadable, so 3.5.1 (cited before pack 1.8.0) is not.
     requirements=(),
     related=("12.10.1",),

@@ -6,9 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pci_rules import TemplateModel, evaluate
 from pci_rules.docs import replace_table
+from pci_rules.rule import Rule
 from pci_rules.rules import RULES
 from tests.pci_rule_cases import CASES, Resources
 
@@ -244,3 +247,25 @@ def test_an_outside_apps_finding_cites_a_related_requirement_as_supported_only()
     heading = violation_heading(result.rule, result.failures)
     assert "(supports PCI DSS v4.0.1 12.10.1)" in heading
     assert "(PCI DSS v4.0.1 12.10.1)" not in heading
+
+
+_REQ = st.from_regex(r"\A[1-9]\.[1-9](\.[1-9]){0,2}\Z", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(requirements=st.lists(_REQ, max_size=3, unique=True), related=st.lists(_REQ, max_size=3, unique=True))
+def test_a_citation_never_prints_a_related_requirement_as_evidence(requirements: list[str], related: list[str]) -> None:
+    """Property: whatever a rule's two lists, its citation names the evidenced ones after "PCI DSS v4.0.1" and
+    every related one only after "supports" (QSA reader r21b: related requirements are never evidence)."""
+    related = [q for q in related if q not in requirements]
+    if not requirements and not related:
+        return
+    made = Rule("PCI4-X", tuple(requirements), "x.", "x", lambda m: [], related=tuple(related))
+    text = made.citation()
+    evidenced, _, supported = text.partition("supports ")
+
+    def numbers(part: str) -> list[str]:
+        return [q.strip() for q in part.replace("PCI DSS v4.0.1", "").replace(";", "").split(",") if q.strip()]
+
+    assert numbers(evidenced) == requirements
+    assert numbers(supported) == related

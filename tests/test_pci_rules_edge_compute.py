@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pci_rules import TemplateModel, evaluate
 from pci_rules.rules import RULES
@@ -245,3 +247,34 @@ def test_the_questioned_edge_and_compute_citations_are_the_reviewed_ones(
 ) -> None:
     assert _BY_ID[rule_id].requirements == requirements
     assert _BY_ID[rule_id].related == related
+
+
+_ENDPOINT_TYPES = st.lists(st.sampled_from(["PRIVATE", "REGIONAL", "EDGE", "regional", "private"]), max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(types=_ENDPOINT_TYPES, on_own=st.booleans(), on_other=st.booleans(), via_cdn=st.booleans())
+def test_an_api_passes_the_endpoint_rule_iff_private_or_a_web_acl_fronts_that_api(
+    types: list[str], on_own: bool, on_other: bool, via_cdn: bool
+) -> None:
+    """Property (QSA reader r21b item 4): whatever the endpoint types and whatever web ACLs sit in front of a
+    decoy API, the API passes only when every type is PRIVATE or a web ACL fronts it (its own stage, or a
+    distribution with a WebACLId whose origin is the API). An empty list is EDGE, CloudFormation's default."""
+    resources = _apis(types) if types else {**_apis(["EDGE"]), "Api": r("AWS::ApiGateway::RestApi", Name="c")}
+    if on_own:
+        resources["Own"] = r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Stage"), WebACLArn=_ACL)
+    if on_other:
+        resources["Decoy"] = r(
+            "AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Other", "OtherStage"), WebACLArn=_ACL
+        )
+    if via_cdn:
+        origin = {"Id": "api", "DomainName": {"Fn::Join": ["", [{"Ref": "Api"}, ".execute-api.example.com"]]}}
+        config = {
+            "Enabled": True,
+            "Origins": [origin],
+            "WebACLId": "arn:aws:wafv2:us-east-1:111122223333:global/webacl/c/0",
+        }
+        resources["Cdn"] = r("AWS::CloudFront::Distribution", DistributionConfig=config)
+    private = bool(types) and all(t.upper() == "PRIVATE" for t in types)
+    failed = [f for f in _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) if f.startswith("Api:")]
+    assert (not failed) is (private or on_own or via_cdn)

@@ -448,3 +448,18 @@ def test_hop_card_data_comes_from_the_templates_and_is_not_stated_without_it(def
         hops = [e for e in bare_edges if e.detail.startswith(prefix) and not e.data.startswith("database credentials")]
         assert hops, prefix
         assert all(NOT_STATED in e.data for e in hops), (prefix, [e.data for e in hops])
+
+
+def test_the_rule_table_counts_requirements_only_and_shows_related_apart(default: Written) -> None:
+    """QSA reader r21b item 1: the report's rule table listed `PCI4-RDS-BACKUPS | 12.10.1 | 2 | 2`, a requirement
+    the evidence excludes. The table's requirements are evidence only; related ones have their own column, and
+    each is named under its requirement as related, never as a synth-rule line that supports it."""
+    text = default.report()
+    assert "| Rule | Requirements (evidence) | Related (not evidence) | Resources checked | Passed | Failed |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `PCI4-RDS-BACKUPS` |"))
+    assert row.startswith("| `PCI4-RDS-BACKUPS` | - | 12.10.1 |"), row
+    section = _section(text, "12.10.1")
+    assert "`PCI4-RDS-BACKUPS` is related here, not evidence (supports it only)" in section
+    assert "- Synth rule `PCI4-RDS-BACKUPS` (examined" not in section
+    storage = _section(text, "3.5.1.2")
+    assert "- Synth rule `PCI4-RDS-STORAGE-ENCRYPTED` (examined" not in storage

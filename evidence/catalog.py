@@ -446,15 +446,18 @@ RELATED_NOT_EVIDENCE = {
             "PCI4-RDS-STORAGE-ENCRYPTED",
             "PCI4-REDSHIFT-KMS",
             "PCI4-SQS-ENCRYPTED",
+            "PCI4-SQS-CUSTOMER-KEY",
+            "PCI4-KINESIS-CUSTOMER-KEY",
+            "PCI4-REDSHIFT-ENCRYPTED",
         )
     },
     **{
         (rule, "3.6.1"): _KEY_PROCEDURES
         for rule in (
             "PCI4-DYNAMODB-KMS",
-            "PCI4-KINESIS-ENCRYPTED",
+            "PCI4-KINESIS-CUSTOMER-KEY",
             "PCI4-REDSHIFT-KMS",
-            "PCI4-SQS-ENCRYPTED",
+            "PCI4-SQS-CUSTOMER-KEY",
             "PCI4-RDS-CUSTOMER-KEY",
         )
     },

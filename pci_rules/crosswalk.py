@@ -412,7 +412,7 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule(
         "kinesis-stream-encrypted",
         ("AWS::Kinesis::Stream",),
-        ("PCI4-KINESIS-ENCRYPTED",),
+        ("PCI4-KINESIS-ENCRYPTED", "PCI4-KINESIS-CUSTOMER-KEY"),
         note="the rule asks a customer-managed key (the AWS managed alias/aws/kinesis fails it)",
     ),
     ConfigPackRule(
@@ -437,7 +437,7 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule(
         "redshift-cluster-kms-enabled",
         ("AWS::Redshift::Cluster",),
-        ("PCI4-REDSHIFT-KMS",),
+        ("PCI4-REDSHIFT-ENCRYPTED", "PCI4-REDSHIFT-KMS"),
         note="the rule asks a customer-managed key (KmsKeyId)",
     ),
     ConfigPackRule(
@@ -538,8 +538,10 @@ def _requirements_cell(rule_ids: tuple[str, ...]) -> str:
 # PCI DSS v4 (`aws_requirements`). A rule with neither says here why the pack keeps it (pack 1.9.0, QSA reader
 # r21b); tests/test_pci_rules.py fails for a support-only rule with no reason and for a stale entry.
 SUPPORT_ONLY_REASONS: dict[str, str] = {
-    "PCI4-SQS-ENCRYPTED": "a queue's own encryption and its key, as Security Hub FSBP SQS.1 checks encryption at"
-    " rest (not a control of the PCI DSS standard); supports 3.5.1.2 and 3.6.1 where a queue carries account data",
+    "PCI4-SQS-ENCRYPTED": "a queue's encryption at rest, as Security Hub FSBP SQS.1 checks it (not a control of"
+    " the PCI DSS standard); supports 3.5.1.2 where a queue carries account data",
+    "PCI4-SQS-CUSTOMER-KEY": "a queue's key in the owner's hands (its key policy), which 3.6.1's procedures"
+    " govern; supports 3.5.1.2 and 3.6.1 where a queue carries account data",
     "PCI4-EFS-ENCRYPTED": "a file system's encryption at rest, which efs-encrypted-check watches after deploy;"
     " supports 3.5.1.2 where the file system holds account data",
     "PCI4-SNS-ENCRYPTED": "the project's conformance pack rule sns-encrypted-kms (its metadata: 3.5.1, 10.3.2);"
@@ -840,6 +842,7 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     # In neither conformance pack: Security Hub's AWS Foundational Security Best Practices standard, which the
     # landing zone subscribes beside PCI DSS v4.0.1, watches them (SQS.1, EFS.1).
     "PCI4-SQS-ENCRYPTED": "none in either pack: Security Hub FSBP SQS.1 checks encryption at rest (SSE-SQS passes it)",
+    "PCI4-SQS-CUSTOMER-KEY": NO_CONFIG_RULE,
     "PCI4-EFS-ENCRYPTED": "none in either pack: Security Hub FSBP EFS.1 (efs-encrypted-check)",
 }
 

@@ -299,11 +299,11 @@ def test_a_fork_acknowledges_the_customer_key_rules_for_a_store_outside_the_cde(
     sqs.Queue(stack, "Jobs")
     reason = "Holds session IDs and job names only; outside the CDE (no account data), reviewed by the QSA"
     table = _ack(path="Tiny/Sessions", rule="PCI4-DYNAMODB-KMS", reason=reason, requirement="PCI DSS v4.0.1 3.6.1")
-    queue = _ack(path="Tiny/Jobs", rule="PCI4-SQS-ENCRYPTED", reason=reason, requirement="PCI DSS v4.0.1 3.6.1")
+    queue = _ack(path="Tiny/Jobs", rule="PCI4-SQS-CUSTOMER-KEY", reason=reason, requirement="PCI DSS v4.0.1 3.6.1")
     bare_gate = gate_zones(stack.node.root, [_Zone(_config())], acknowledgments=[])  # type: ignore[arg-type]
     _, bare = synthesize(stack.node.root, bare_gate)  # type: ignore[arg-type]
     found = {f.rule.split("::")[-1] for f in bare.findings}
-    assert {"PCI4-DYNAMODB-KMS", "PCI4-SQS-ENCRYPTED"} <= found
+    assert {"PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY"} <= found
 
     stack = Stack(new_app(tmp_path / "acked"), "Tiny")
     ddb.Table(stack, "Sessions", partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING))
@@ -311,7 +311,8 @@ def test_a_fork_acknowledges_the_customer_key_rules_for_a_store_outside_the_cde(
     gate = gate_zones(stack.node.root, [_Zone(_config())], acknowledgments=[table, queue])  # type: ignore[arg-type]
     assert gate.acknowledged_paths == {table: ["Tiny/Sessions"], queue: ["Tiny/Jobs"]}
     _, report = synthesize(stack.node.root, gate)  # type: ignore[arg-type]
-    assert not {"PCI4-DYNAMODB-KMS", "PCI4-SQS-ENCRYPTED"} & {f.rule.split("::")[-1] for f in report.findings}
+    assert not {"PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY"} & {f.rule.split("::")[-1] for f in report.findings}
 
-    never = _ack(path="Tiny/Sessions", rule="PCI4-DOCDB-ENCRYPTED", reason=reason)
-    assert any("can never be acknowledged" in p for p in never.problems())
+    for rule in ("PCI4-DOCDB-ENCRYPTED", "PCI4-SQS-ENCRYPTED"):
+        never = _ack(path="Tiny/Jobs", rule=rule, reason=reason)
+        assert any("can never be acknowledged" in p for p in never.problems()), rule

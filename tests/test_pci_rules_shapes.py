@@ -232,6 +232,9 @@ def test_a_group_of_another_platform_named_by_a_literal_is_not_examined() -> Non
 # --- Data-store encryption can only be fixed; a customer-managed key can be acknowledged ----------------
 
 STORE_ENCRYPTION_RULES = (
+    "PCI4-SQS-ENCRYPTED",
+    "PCI4-KINESIS-ENCRYPTED",
+    "PCI4-REDSHIFT-ENCRYPTED",
     "PCI4-DOCDB-ENCRYPTED",
     "PCI4-NEPTUNE-ENCRYPTED",
     "PCI4-EFS-ENCRYPTED",
@@ -243,8 +246,9 @@ STORE_ENCRYPTION_RULES = (
 # Pack 1.9.0 (QSA reader r21b item 2): these ask a customer-managed key of a store that is encrypted by default
 # (DynamoDB always, SQS with SSE-SQS, CDK's Kinesis and Redshift with AWS managed keys). The key is key
 # management (3.6.1, related), not encryption at rest, and a fork's store outside the CDE is acknowledged under
-# governance (tests/test_acknowledgment_model.py), as PCI4-RDS-CUSTOMER-KEY always was.
-CUSTOMER_KEY_RULES = ("PCI4-DYNAMODB-KMS", "PCI4-SQS-ENCRYPTED", "PCI4-KINESIS-ENCRYPTED", "PCI4-REDSHIFT-KMS")
+# governance (tests/test_acknowledgment_model.py), as PCI4-RDS-CUSTOMER-KEY always was. A store not encrypted at
+# all is the never-acknowledgeable rule's finding (STORE_ENCRYPTION_RULES), not examined by these.
+CUSTOMER_KEY_RULES = ("PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY", "PCI4-KINESIS-CUSTOMER-KEY", "PCI4-REDSHIFT-KMS")
 
 
 @pytest.mark.parametrize("rule_id", STORE_ENCRYPTION_RULES)
@@ -284,18 +288,18 @@ def test_a_customer_managed_key_rule_is_acknowledgeable_and_evidences_nothing(ru
             "encrypted at rest with the AWS owned key, not a customer-managed KMS key",
         ),
         (
-            "PCI4-KINESIS-ENCRYPTED",
+            "PCI4-KINESIS-CUSTOMER-KEY",
             {"T": r("AWS::Kinesis::Stream", StreamEncryption={"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})},
             "encrypted at rest with an AWS managed key, not a customer-managed KMS key",
         ),
         ("PCI4-KINESIS-ENCRYPTED", {"T": r("AWS::Kinesis::Stream")}, "not encrypted at rest (no StreamEncryption)"),
         (
-            "PCI4-SQS-ENCRYPTED",
+            "PCI4-SQS-CUSTOMER-KEY",
             {"T": r("AWS::SQS::Queue")},
             "encrypted at rest with SQS owned keys (SSE-SQS), not a customer-managed KMS key",
         ),
         (
-            "PCI4-SQS-ENCRYPTED",
+            "PCI4-SQS-CUSTOMER-KEY",
             {"T": r("AWS::SQS::Queue", KmsMasterKeyId="alias/aws/sqs")},
             "encrypted at rest with the AWS managed key aws/sqs, not a customer-managed KMS key",
         ),
@@ -309,7 +313,11 @@ def test_a_customer_managed_key_rule_is_acknowledgeable_and_evidences_nothing(ru
             {"T": r("AWS::Redshift::Cluster", Encrypted=True)},
             "encrypted at rest with the AWS managed key, not a customer-managed KMS key",
         ),
-        ("PCI4-REDSHIFT-KMS", {"T": r("AWS::Redshift::Cluster")}, "not encrypted at rest (Encrypted is not true)"),
+        (
+            "PCI4-REDSHIFT-ENCRYPTED",
+            {"T": r("AWS::Redshift::Cluster")},
+            "not encrypted at rest (Encrypted is not true)",
+        ),
     ],
 )
 def test_a_customer_key_finding_names_the_key_a_store_has_and_unencrypted_only_when_it_is(
@@ -330,11 +338,15 @@ def test_a_stock_cdk_table_and_queue_are_not_called_unencrypted() -> None:
     ddb.Table(stack, "Table", partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING))
     sqs.Queue(stack, "Queue")
     model = TemplateModel.from_templates({"Stock": app.synth().get_stack_by_name("Stock").template})
-    results = evaluate(model, [BY_ID["PCI4-DYNAMODB-KMS"], BY_ID["PCI4-SQS-ENCRYPTED"]])
+    results = evaluate(model, [BY_ID["PCI4-DYNAMODB-KMS"], BY_ID["PCI4-SQS-CUSTOMER-KEY"]])
     details = [c.detail for result in results for c in result.failures]
     assert len(details) == 2
     assert all("customer-managed KMS key" in d and not d.startswith("not encrypted") for d in details), details
     assert all("unencrypted" not in d for d in details)
+    # Encrypted by default, so the never-acknowledgeable encrypted-at-all rule passes the queue.
+    (at_rest,) = evaluate(model, [BY_ID["PCI4-SQS-ENCRYPTED"]])
+    assert at_rest.examined == 1
+    assert not at_rest.failures
     for result in results:
         assert result.rule.citation().startswith("supports PCI DSS v4.0.1 3.5.1.2")
 
@@ -484,3 +496,23 @@ def test_no_landing_zone_acknowledgment_or_environment_file_names_a_store_encryp
     named = set().union(*(_rules_named(yaml.safe_load(f.read_text(encoding="utf-8"))) for f in files))
     assert named, "no acknowledgment read"
     assert not {n.split("[")[0] for n in named} & set(STORE_ENCRYPTION_RULES)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource"),
+    [
+        ("PCI4-SQS-CUSTOMER-KEY", r("AWS::SQS::Queue", SqsManagedSseEnabled=False)),
+        ("PCI4-KINESIS-CUSTOMER-KEY", r("AWS::Kinesis::Stream")),
+        ("PCI4-REDSHIFT-KMS", r("AWS::Redshift::Cluster")),
+    ],
+)
+def test_an_unencrypted_store_is_left_to_the_rule_that_cannot_be_acknowledged(rule_id: str, resource: Any) -> None:
+    """An acknowledgment of the customer-key rule cannot hide an unencrypted store: the key rule does not examine
+    it, and the encrypted-at-all rule (never acknowledgeable) fails it."""
+    model = TemplateModel.from_templates({"S": {"Resources": {"T": resource}}})
+    (result,) = evaluate(model, [BY_ID[rule_id]])
+    assert result.examined == 0
+    at_rest = {"PCI4-SQS-CUSTOMER-KEY": "PCI4-SQS-ENCRYPTED", "PCI4-KINESIS-CUSTOMER-KEY": "PCI4-KINESIS-ENCRYPTED"}
+    (guard,) = evaluate(model, [BY_ID[at_rest.get(rule_id, "PCI4-REDSHIFT-ENCRYPTED")]])
+    assert guard.failures
+    assert not guard.rule.acknowledgeable

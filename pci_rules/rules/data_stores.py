@@ -124,23 +124,38 @@ def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-KINESIS-ENCRYPTED",
     requirements=(),
-    related=("3.5.1.2", "3.6.1"),
-    description="Every Kinesis data stream encrypts records at rest with a customer-managed KMS key.",
-    fix="Set StreamEncryption with EncryptionType KMS and KeyId a customer-managed key (not alias/aws/kinesis).",
+    related=("3.5.1.2",),
+    description="Every Kinesis data stream encrypts records at rest (server-side encryption with KMS).",
+    fix="Set StreamEncryption with EncryptionType KMS (CDK: encryption=StreamEncryption.KMS or MANAGED).",
+    acknowledgeable=False,
 )
 def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
-    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream. KeyId
-    # alias/aws/kinesis is the AWS managed key ("AWS::Kinesis::Stream StreamEncryption", CloudFormation
-    # Template Reference); the rule asks the owner's key, as PCI4-DYNAMODB-KMS does.
+    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream
+    # ("AWS::Kinesis::Stream StreamEncryption", CloudFormation Template Reference: absent, records are not
+    # encrypted). Which key is PCI4-KINESIS-CUSTOMER-KEY's (acknowledgeable); a stream not encrypted at all can
+    # only be fixed.
     for stream in model.resources("AWS::Kinesis::Stream"):
         encrypted = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS"
-        ok = encrypted and is_customer_key(stream.prop("StreamEncryption", "KeyId"))
-        problem = (
-            "encrypted at rest with an AWS managed key, not a customer-managed KMS key"
-            if encrypted
-            else ("not encrypted at rest (no StreamEncryption)")
+        yield _check(stream, None if encrypted else "not encrypted at rest (no StreamEncryption)")
+
+
+@rule(
+    id="PCI4-KINESIS-CUSTOMER-KEY",
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
+    description="Every Kinesis data stream encrypted at rest uses a customer-managed KMS key.",
+    fix="Set StreamEncryption.KeyId to a customer-managed key (not alias/aws/kinesis).",
+)
+def kinesis_customer_key(model: TemplateModel) -> Iterator[Check]:
+    # KeyId alias/aws/kinesis is the AWS managed key ("AWS::Kinesis::Stream StreamEncryption", CloudFormation
+    # Template Reference). A stream without encryption is PCI4-KINESIS-ENCRYPTED's finding, not examined here.
+    for stream in model.resources("AWS::Kinesis::Stream"):
+        if str(stream.prop("StreamEncryption", "EncryptionType")).upper() != "KMS":
+            continue
+        ok = is_customer_key(stream.prop("StreamEncryption", "KeyId"))
+        yield _check(
+            stream, None if ok else "encrypted at rest with an AWS managed key, not a customer-managed KMS key"
         )
-        yield _check(stream, None if ok else problem)
 
 
 @rule(
@@ -160,23 +175,39 @@ def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 
 @rule(
+    id="PCI4-REDSHIFT-ENCRYPTED",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every Redshift cluster is encrypted at rest.",
+    fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::Redshift::Cluster.",
+    acknowledgeable=False,
+)
+def redshift_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key; Encrypted
+    # defaults false ("AWS::Redshift::Cluster", CloudFormation Template Reference). Which key is
+    # PCI4-REDSHIFT-KMS's (acknowledgeable).
+    for cluster in model.resources("AWS::Redshift::Cluster"):
+        ok = is_true(cluster.prop("Encrypted"))
+        yield _check(cluster, None if ok else "not encrypted at rest (Encrypted is not true)")
+
+
+@rule(
     id="PCI4-REDSHIFT-KMS",
     requirements=(),
     related=("3.5.1.2", "3.6.1"),
-    description="Every Redshift cluster is encrypted with a customer-managed KMS key.",
-    fix="Set Encrypted true and KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
+    description="Every encrypted Redshift cluster uses a customer-managed KMS key.",
+    fix="Set KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
 )
 def redshift_kms(model: TemplateModel) -> Iterator[Check]:
-    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key.
+    # Without KmsKeyId an encrypted cluster uses the AWS managed key. An unencrypted cluster is
+    # PCI4-REDSHIFT-ENCRYPTED's finding, not examined here.
     for cluster in model.resources("AWS::Redshift::Cluster"):
-        encrypted = is_true(cluster.prop("Encrypted"))
-        ok = encrypted and is_customer_key(cluster.prop("KmsKeyId"))
-        problem = (
-            "encrypted at rest with the AWS managed key, not a customer-managed KMS key"
-            if encrypted
-            else ("not encrypted at rest (Encrypted is not true)")
+        if not is_true(cluster.prop("Encrypted")):
+            continue
+        ok = is_customer_key(cluster.prop("KmsKeyId"))
+        yield _check(
+            cluster, None if ok else "encrypted at rest with the AWS managed key, not a customer-managed KMS key"
         )
-        yield _check(cluster, None if ok else problem)
 
 
 @rule(
@@ -196,31 +227,51 @@ def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
         yield _check(group, None if option else "query results are not encrypted")
 
 
+def _sse_sqs(queue: Resource) -> bool:
+    """SSE-SQS is on for a queue that sets neither SqsManagedSseEnabled false nor KmsMasterKeyId ("By default
+    queues are encrypted using SSE-SQS": "aws-cdk-lib.aws_sqs module", AWS CDK API Reference; "Encryption at rest
+    in Amazon SQS", Amazon SQS Developer Guide)."""
+    return queue.prop("KmsMasterKeyId") is None and not is_false(queue.prop("SqsManagedSseEnabled"))
+
+
 @rule(
     id="PCI4-SQS-ENCRYPTED",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every SQS queue is encrypted at rest (SSE-SQS or SSE-KMS).",
+    fix="Leave SqsManagedSseEnabled on or set KmsMasterKeyId on the AWS::SQS::Queue (CDK: not"
+    " QueueEncryption.UNENCRYPTED).",
+    acknowledgeable=False,
+)
+def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # Not in AWS's PCI DSS v4.0 pack (Security Hub FSBP SQS.1 checks the same). Which key is
+    # PCI4-SQS-CUSTOMER-KEY's (acknowledgeable); a queue not encrypted at all can only be fixed.
+    for queue in model.resources("AWS::SQS::Queue"):
+        ok = queue.prop("KmsMasterKeyId") is not None or _sse_sqs(queue)
+        yield _check(queue, None if ok else "not encrypted at rest (SqsManagedSseEnabled false, no KmsMasterKeyId)")
+
+
+@rule(
+    id="PCI4-SQS-CUSTOMER-KEY",
     requirements=(),
     related=("3.5.1.2", "3.6.1"),
     description="Every SQS queue is encrypted with a customer-managed KMS key.",
     fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
 )
-def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
-    # Not in AWS's PCI DSS v4.0 pack. SSE-SQS (SqsManagedSseEnabled) uses keys SQS owns, which no key policy
-    # of the account controls; KmsMasterKeyId names a KMS key ("AWS::SQS::Queue", CloudFormation Template
-    # Reference), as PCI4-SNS-ENCRYPTED asks of topics.
-    # SqsManagedSseEnabled: SSE-SQS is on for a queue that sets neither it false nor KmsMasterKeyId ("By default
-    # queues are encrypted using SSE-SQS": "aws-cdk-lib.aws_sqs module", AWS CDK API Reference; "Encryption at
-    # rest in Amazon SQS", Amazon SQS Developer Guide).
+def sqs_customer_key(model: TemplateModel) -> Iterator[Check]:
+    # SSE-SQS uses keys SQS owns, which no key policy of the account controls; KmsMasterKeyId names a KMS key
+    # ("AWS::SQS::Queue", CloudFormation Template Reference), as PCI4-SNS-ENCRYPTED asks of topics. An
+    # unencrypted queue is PCI4-SQS-ENCRYPTED's finding, not examined here.
     for queue in model.resources("AWS::SQS::Queue"):
-        ok = is_customer_key(queue.prop("KmsMasterKeyId"))
-        sse_sqs = queue.prop("KmsMasterKeyId") is None and not is_false(queue.prop("SqsManagedSseEnabled"))
-        if ok:
+        key = queue.prop("KmsMasterKeyId")
+        if key is None and not _sse_sqs(queue):
+            continue
+        if is_customer_key(key):
             problem = None
-        elif sse_sqs:
+        elif key is None:
             problem = "encrypted at rest with SQS owned keys (SSE-SQS), not a customer-managed KMS key"
-        elif queue.prop("KmsMasterKeyId") is not None:
-            problem = "encrypted at rest with the AWS managed key aws/sqs, not a customer-managed KMS key"
         else:
-            problem = "not encrypted at rest (SqsManagedSseEnabled false, no KmsMasterKeyId)"
+            problem = "encrypted at rest with the AWS managed key aws/sqs, not a customer-managed KMS key"
         yield _check(queue, problem)
 
 

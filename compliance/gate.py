@@ -325,7 +325,7 @@ def _source_acknowledged(gate: Gate, stages: Iterable[str]) -> list[Finding]:
             rule=finding.rule.id,
             severity="error",
             path=finding.resource.path,
-            description=f"{finding.rule.description} (PCI DSS v4.0.1 {', '.join(finding.rule.requirements)})",
+            description=f"{finding.rule.description} ({finding.rule.citation()})",
             acknowledged_as=acknowledgment_id(finding.rule.id),
             stage=_stage_of(finding.resource.path, stages),
         )

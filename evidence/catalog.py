@@ -355,10 +355,22 @@ PROCESS_REQUIREMENTS = {
     "12.10.1": "the incident response plan and its readiness",
 }
 
-# Mappings the evidence does not cite: a rule whose finding says nothing about the requirement the
-# rule pack lists next to it (reviewed per rule, the reason stated). Such a pair neither supports nor
-# lowers the requirement's statement; the rule still counts for its other requirements.
-UNRELATED_MAPPINGS = {
+# Why each `related` requirement of a rule (`pci_rules.rule.Rule.related`, pack 1.9.0) is not evidence of it:
+# the rule's finding says nothing the requirement's testing procedure examines (reviewed per rule, the reason
+# stated). Such a pair is named under the requirement ("related, not evidence") and neither supports nor lowers
+# its statement. Until pack 1.9.0 these pairs sat in the rule's `requirements` and were excluded here
+# (UNRELATED_MAPPINGS); the exclusions became the model's `related`, so no pair of a rule's `requirements` may
+# be here (tests/test_evidence_catalog.py), and every related pair must be.
+_NO_PAN_MECHANISM = (
+    " 3.5.1.2.a examines that PAN on non-removable media is also rendered unreadable by a 3.5.1 mechanism;"
+    " the store's own encryption renders nothing unreadable to its readers, so it is not that evidence"
+    " (PCI4-CARD-DATA-FIELD-ENCRYPTION's report line is)"
+)
+_KEY_PROCEDURES = (
+    "3.6.1's testing procedure examines the documented key-management procedures (custodians, key-encrypting"
+    " keys, storage); a customer-managed key makes them applicable to the store but is not them"
+)
+RELATED_NOT_EVIDENCE = {
     ("PCI4-RDS-BACKUPS", "12.10.1"): "backups are not an incident response plan",
     ("PCI4-IAM-TRUST-SCOPED", "8.2.2"): "trust-policy scoping concerns who may assume a role, not shared accounts",
     # 3.5.1 rests only on the vault's field-level envelope encryption and keyed hash (report lines);
@@ -442,9 +454,47 @@ UNRELATED_MAPPINGS = {
     " protocols and ports; a minimum TLS version narrows what is allowed but is not that list",
     ("PCI4-ECR-LIFECYCLE-POLICY", "3.2.1"): "3.2.1 examines the retention and disposal policy for account data;"
     " an image repository's lifecycle policy is a retention rule for images, which hold no account data",
+    # Pack 1.9.0 (QSA reader r21b): storage-level encryption and the customer-managed key (item 2), traces and
+    # one-minute metrics (item 3).
+    **{
+        (rule, "3.5.1.2"): "storage- or disk-level encryption is 3.5.1.2's subject, not its evidence:"
+        + _NO_PAN_MECHANISM
+        for rule in (
+            "PCI4-APIGW-CACHE-ENCRYPTED",
+            "PCI4-ATHENA-RESULTS-ENCRYPTED",
+            "PCI4-DAX-ENCRYPTED",
+            "PCI4-DOCDB-ENCRYPTED",
+            "PCI4-DYNAMODB-KMS",
+            "PCI4-EC2-EBS-DEFAULT-ENCRYPTION",
+            "PCI4-EC2-VOLUME-ENCRYPTED",
+            "PCI4-EFS-ENCRYPTED",
+            "PCI4-KINESIS-ENCRYPTED",
+            "PCI4-NEPTUNE-ENCRYPTED",
+            "PCI4-RDS-STORAGE-ENCRYPTED",
+            "PCI4-REDSHIFT-KMS",
+            "PCI4-SQS-ENCRYPTED",
+            "PCI4-SQS-CUSTOMER-KEY",
+            "PCI4-KINESIS-CUSTOMER-KEY",
+            "PCI4-REDSHIFT-ENCRYPTED",
+        )
+    },
+    **{
+        (rule, "3.6.1"): _KEY_PROCEDURES
+        for rule in (
+            "PCI4-DYNAMODB-KMS",
+            "PCI4-KINESIS-CUSTOMER-KEY",
+            "PCI4-REDSHIFT-KMS",
+            "PCI4-SQS-CUSTOMER-KEY",
+            "PCI4-RDS-CUSTOMER-KEY",
+        )
+    },
+    ("PCI4-APIGW-XRAY", "10.7.2"): "10.7.2.b examines that a failure of a critical security control system"
+    " generates an alert; a trace of sampled requests is neither the control nor the alert",
+    ("PCI4-EC2-DETAILED-MONITORING", "10.7.2"): "10.7.2.b examines that a failure of a critical security control"
+    " system generates an alert; one-minute metrics are an alarm's input, not the alert (PCI4-ALARM-ACTIONS is)",
 }
 
-# (Config rule, requirement) pairs the review found unrelated (reviewed like UNRELATED_MAPPINGS): the
+# (Config rule, requirement) pairs the review found unrelated (reviewed like RELATED_NOT_EVIDENCE): the
 # project's conformance pack no longer maps them, so AWS Config shows an assessor the reviewed pairs only
 # (`PciDssV401Requirements` and the Description of each rule of compliance/conformance/pci-dss-v4.json
 # are exactly `evidence.mapping_reasons.CONFIG_RULE_REASONS`; tests/test_evidence_catalog.py fails when

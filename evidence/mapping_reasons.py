@@ -2,8 +2,9 @@
 
 One reviewed line per (rule, requirement) pair of `pci_rules.rules.RULES` that the evidence cites:
 what the rule examines that the requirement's testing procedure (evidence/catalog.py
-`TESTING_PROCEDURES`) looks at in a system or NSC configuration. A pair the review found unrelated is
-in `evidence.catalog.UNRELATED_MAPPINGS` instead, with its own reason, and is never cited.
+`TESTING_PROCEDURES`) looks at in a system or NSC configuration. A requirement the rule supports without
+evidencing it is the rule's `related` (pack 1.9.0), with its reason in `evidence.catalog.RELATED_NOT_EVIDENCE`,
+and is never cited.
 `tests/test_evidence_catalog.py` fails when a pair of the rule pack is in neither table, so a new
 mapping cannot reach the report without a reviewed reason. Reviewed 2026-12-02 (issue 20); the pairs
 pack 1.8.0 changed, 2026-12-03 (issue 21).
@@ -97,32 +98,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " 3.5.1.a examines) and its keyed-hash key stays in KMS, usable by no other role of the templates, the"
         " control against correlating hashed and truncated PAN that 3.5.1.c examines",
     },
-    "3.5.1.2": {
-        # 3.5.1.2.a examines where disk- or storage-level encryption is used and that it is not the mechanism
-        # relied on to render PAN unreadable on non-removable media; each rule shows one such use.
-        "PCI4-APIGW-CACHE-ENCRYPTED": "a REST API stage's response cache is encrypted at rest, a storage-level"
-        " use of encryption 3.5.1.2.a lists; it is not the mechanism that renders PAN unreadable",
-        "PCI4-ATHENA-RESULTS-ENCRYPTED": "query results a workgroup writes are encrypted at rest (SSE-KMS or CSE),"
-        " a storage-level use of encryption 3.5.1.2.a lists",
-        "PCI4-DAX-ENCRYPTED": "the DAX cluster's server-side encryption at rest, a storage-level use 3.5.1.2.a lists",
-        "PCI4-DOCDB-ENCRYPTED": "the document cluster's storage encryption, a disk-level use 3.5.1.2.a lists",
-        "PCI4-DYNAMODB-KMS": "the table's server-side encryption under a customer-managed key, a storage-level use"
-        " 3.5.1.2.a lists",
-        "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "every new EBS volume of the region is encrypted, the disk-level"
-        " encryption 3.5.1.2.a examines",
-        "PCI4-EC2-VOLUME-ENCRYPTED": "every EBS volume and block device is encrypted, the disk-level encryption"
-        " 3.5.1.2.a examines",
-        "PCI4-EFS-ENCRYPTED": "the file system is encrypted at rest, a storage-level use 3.5.1.2.a lists",
-        "PCI4-KINESIS-ENCRYPTED": "the stream's server-side encryption under a customer-managed key, a storage-level"
-        " use 3.5.1.2.a lists",
-        "PCI4-NEPTUNE-ENCRYPTED": "the graph cluster's storage encryption, a disk-level use 3.5.1.2.a lists",
-        "PCI4-RDS-STORAGE-ENCRYPTED": "the database's storage encryption, the disk-level encryption 3.5.1.2.a"
-        " examines; the vault's field-level encryption, not it, renders PAN unreadable (3.5.1)",
-        "PCI4-REDSHIFT-KMS": "the warehouse's cluster encryption under a customer-managed key, a disk-level use"
-        " 3.5.1.2.a lists",
-        "PCI4-SQS-ENCRYPTED": "the queue's server-side encryption under a customer-managed key, a storage-level use"
-        " 3.5.1.2.a lists",
-    },
     "3.5.1.1": {
         "PCI4-CARD-DATA-FIELD-ENCRYPTION": "the hash of the PAN is a KMS GenerateMac under an HMAC_256 key with"
         " kms:MacAlgorithm fixed (a keyed cryptographic hash of the entire PAN, 3.5.1.1.a), whose material never"
@@ -134,7 +109,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-KMS-GRANTS-FOR-AWS-RESOURCES": "no principal can delegate a key through a grant except to an AWS service",
         "PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS": "no identity policy decrypts with every key: each use names its key",
         "PCI4-KMS-NO-PUBLIC-PRINCIPAL": "no key policy lets an anonymous principal use or manage a key",
-        "PCI4-RDS-CUSTOMER-KEY": "the database's key is customer-managed, so its key policy (not AWS's) restricts it",
     },
     "3.7.4": {
         "PCI4-KMS-ROTATION": "KMS changes the symmetric keys' material yearly, the cryptoperiod the key policy states",
@@ -354,10 +328,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     },
     "10.7.2": {
         "PCI4-ALARM-ACTIONS": "an alarm on a failed control (trail stopped, key disabled) reaches someone",
-        "PCI4-APIGW-XRAY": "each sampled request's path through the stage to its integrations is traced, how a"
-        " failure an alarm detects in the API tier is located and addressed (10.7.2.b observes the response)",
-        "PCI4-EC2-DETAILED-MONITORING": "the instance's metrics arrive every minute, so an alarm on a failed"
-        " instance running a security control detects it within minutes, not five",
     },
     "11.3.1": {
         "PCI4-ECR-SCAN-ON-PUSH": "container images are scanned for vulnerabilities when pushed",

@@ -44,11 +44,11 @@ from evidence.catalog import (
     LIMIT_DEFAULT,
     LIMITS,
     PROCESS_REQUIREMENTS,
+    RELATED_NOT_EVIDENCE,
     SECURITY_HUB_CONTROLS,
     STANDARD,
     TESTING_PROCEDURES,
     UNRELATED_CONFIG_RULES,
-    UNRELATED_MAPPINGS,
     title,
 )
 from evidence.diagrams import (
@@ -614,7 +614,8 @@ def requirement_statuses(
     """One statement per requirement in scope (named by a rule, a Config rule, the customer table or
     the diagrams): open findings > findings under exception > examined, no findings > diagram
     generated > not evidenced. A rule counts for a requirement only when it examined at least one
-    resource and the pair is not in the reviewed `UNRELATED_MAPPINGS`; an acknowledgment counts
+    resource and the requirement is one of its `requirements` (a `related` one is named with its reason,
+    `RELATED_NOT_EVIDENCE`, never counted); an acknowledgment counts
     only through the v4.0.1 rule whose finding it accepts (other packs' acknowledgments cite a
     requirement in the exception register but never decide a statement)."""
     config_rules = conformance_rules() if config_rules is None else config_rules
@@ -636,10 +637,7 @@ def requirement_statuses(
             failed = sorted(f"{c.resource.path}: {c.detail}" for c, under_exception in failing if not under_exception)
             acked = sorted(f"{c.resource.path}: {c.detail}" for c, under_exception in failing if under_exception)
             entry = status(requirement)
-            unrelated = UNRELATED_MAPPINGS.get((result.rule.id, requirement))
-            if unrelated:
-                entry.excluded_rules.append((result.rule.id, unrelated))
-            elif not checks and result.rule.absence:
+            if not checks and result.rule.absence:
                 # A rule about something that must not exist: finding none in every template is the
                 # evidence (pci_rules.rule.Rule.absence), stated as such.
                 outcome = RuleOutcome(
@@ -668,6 +666,10 @@ def requirement_statuses(
                 )
                 entry.rules.append(outcome)
                 entry.resources = sorted(set(entry.resources) | set(passed))
+        for requirement in result.rule.related:
+            # Supported, not evidenced (pci_rules.rule.Rule.related): named under the requirement, never counted.
+            why = RELATED_NOT_EVIDENCE.get((result.rule.id, requirement), "no reviewed reason")
+            status(requirement).excluded_rules.append((result.rule.id, why))
     excluded_config: list[tuple[str, str, str]] = []
     for rule in config_rules:
         for requirement in rule.requirements:
@@ -1155,7 +1157,7 @@ def report_markdown(
         for rule_id in entry.idle_rules:
             out.append(f"- Synth rule {_code(rule_id)} examined no resource here: not evidenced by it.")
         for rule_id, why in entry.excluded_rules:
-            out.append(f"- Synth rule {_code(rule_id)} is mapped here by the rule pack but not cited: {why}.")
+            out.append(f"- Synth rule {_code(rule_id)} is related here, not evidence (supports it only): {why}.")
         if entry.beyond:
             out.append(f"- Not evidenced beyond the templates: {entry.beyond}.")
         if entry.resources:
@@ -1188,10 +1190,17 @@ def report_markdown(
     out += ["| Pack | Unacknowledged findings | Acknowledged findings |", "| --- | --- | --- |"]
     out += [f"| {pack} | {open_} | {acked} |" for pack, open_, acked in pack_results(gate, report)]
     out += ["", f"### {STANDARD} synth rules", ""]
-    out += ["| Rule | Requirements | Resources checked | Passed | Failed |", "| --- | --- | --- | --- | --- |"]
+    out += [
+        "Requirements are those a rule's result is evidence of; related ones it supports only, never counted"
+        " (pci_rules.rule.Rule.related; the reason is under each requirement above).",
+        "",
+        "| Rule | Requirements (evidence) | Related (not evidence) | Resources checked | Passed | Failed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for result in sorted(results, key=lambda r: r.rule.id):
         out.append(
-            f"| {_code(result.rule.id)} | {', '.join(result.rule.requirements)} | {len(result.checks)}"
+            f"| {_code(result.rule.id)} | {', '.join(result.rule.requirements) or '-'}"
+            f" | {', '.join(result.rule.related) or '-'} | {len(result.checks)}"
             f" | {len(result.passes)} | {len(result.failures)} |"
         )
     acks = _acknowledgment_entries(gate)

@@ -9,7 +9,7 @@ rotation success, patch state) or "not applicable to templates" (CloudFormation 
 template shows and that no Security Hub control of the standard covers; `AWS_PACK_SYNTH_RULES` those of AWS's
 PCI DSS v4.0 pack that a synth rule checks and the project's pack does not deploy. `WATCHED_AFTER_DEPLOY` names, for
 every rule of the pack, the AWS Config rule that keeps watching its property once deployed. `aws_requirements`
-gives AWS's own PCI DSS v4 mapping of a Config rule (`aws_pci_dss_v4_managed_pack_mapping.json`, vendored from
+gives AWS's own PCI DSS v4 mapping of a Config rule (`aws_pci_dss_v4_config_mapping.json`, vendored from
 the AWS Config Developer Guide, dated), shown beside this pack's requirements on every Config-rule row, and
 `DEPARTURES` the reviewed reason wherever the two differ.
 
@@ -412,7 +412,7 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule(
         "kinesis-stream-encrypted",
         ("AWS::Kinesis::Stream",),
-        ("PCI4-KINESIS-ENCRYPTED",),
+        ("PCI4-KINESIS-ENCRYPTED", "PCI4-KINESIS-CUSTOMER-KEY"),
         note="the rule asks a customer-managed key (the AWS managed alias/aws/kinesis fails it)",
     ),
     ConfigPackRule(
@@ -437,7 +437,7 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule(
         "redshift-cluster-kms-enabled",
         ("AWS::Redshift::Cluster",),
-        ("PCI4-REDSHIFT-KMS",),
+        ("PCI4-REDSHIFT-ENCRYPTED", "PCI4-REDSHIFT-KMS"),
         note="the rule asks a customer-managed key (KmsKeyId)",
     ),
     ConfigPackRule(
@@ -468,13 +468,13 @@ AWS_PACK_SYNTH_RULES: tuple[ConfigPackRule, ...] = (
     ),
 )
 
-# AWS's own PCI DSS v4 mapping of each Config rule (pack 1.8.0, issue 21): `aws_pci_dss_v4_managed_pack_mapping.json`
+# AWS's own PCI DSS v4 mapping of each Config rule (pack 1.8.0, issue 21): `aws_pci_dss_v4_config_mapping.json`
 # vendors, per rule the crosswalk places, the control IDs of two AWS Config Developer Guide pages exactly as
 # each gives them, or "not found in the stored page": "Payment Card Industry Data Security Standard (PCI DSS)
 # v4", the managed pack PCI-DSS_V4 (its stored copy holds the table's first row only), and "Operational Best
 # Practices for PCI DSS 4.0 (Including global resource types)", the sample pack whose rule names
 # `aws_pci_dss_v4_conformance_pack_rules.json` vendors (its whole table read). Both dated 2026-12-03.
-AWS_MAPPING_FILE = HERE / "aws_pci_dss_v4_managed_pack_mapping.json"
+AWS_MAPPING_FILE = HERE / "aws_pci_dss_v4_config_mapping.json"
 READ = "read"
 NOT_FOUND = "not found in the stored page"
 MAPPING_SOURCES = ("managed_pack", "sample_pack")
@@ -517,14 +517,71 @@ def mapping_counts() -> dict[str, int]:
 
 
 def rule_requirements(rule_ids: tuple[str, ...]) -> tuple[str, ...]:
-    """The union of the synth rules' PCI DSS v4.0.1 requirements, in the rules' own order."""
+    """The union of the synth rules' PCI DSS v4.0.1 requirements, evidenced (`Rule.requirements`) and related
+    (`Rule.related`), in the rules' own order: what the crosswalk compares with AWS's mapping."""
     by_id = {r.id: r for r in RULES}
-    return tuple(dict.fromkeys(q for rule_id in rule_ids for q in by_id[rule_id].requirements))
+    return tuple(
+        dict.fromkeys(q for rule_id in rule_ids for q in (*by_id[rule_id].requirements, *by_id[rule_id].related))
+    )
+
+
+def _requirements_cell(rule_ids: tuple[str, ...]) -> str:
+    """`rule_requirements` as a cell: a requirement no rule of the row evidences is marked "(related)"."""
+    by_id = {r.id: r for r in RULES}
+    evidenced = {q for rule_id in rule_ids for q in by_id[rule_id].requirements}
+    cited = rule_requirements(rule_ids)
+    return ", ".join(q if q in evidenced else f"{q} (related)" for q in cited) or "-"
+
+
+# Rules that evidence no requirement (`Rule.requirements` empty, only `related`) are kept in the pack for the
+# control they stand in for: a Security Hub PCI DSS v4.0.1 control mapped to them, or a Config rule AWS maps to
+# PCI DSS v4 (`aws_requirements`). A rule with neither says here why the pack keeps it (pack 1.9.0, QSA reader
+# r21b); tests/test_pci_rules.py fails for a support-only rule with no reason and for a stale entry.
+SUPPORT_ONLY_REASONS: dict[str, str] = {
+    "PCI4-SQS-ENCRYPTED": "a queue's encryption at rest, as Security Hub FSBP SQS.1 checks it (not a control of"
+    " the PCI DSS standard); supports 3.5.1.2 where a queue carries account data",
+    "PCI4-SQS-CUSTOMER-KEY": "a queue's key in the owner's hands (its key policy), which 3.6.1's procedures"
+    " govern; supports 3.5.1.2 and 3.6.1 where a queue carries account data",
+    "PCI4-EFS-ENCRYPTED": "a file system's encryption at rest, which efs-encrypted-check watches after deploy;"
+    " supports 3.5.1.2 where the file system holds account data",
+    "PCI4-SNS-ENCRYPTED": "the project's conformance pack rule sns-encrypted-kms (its metadata: 3.5.1, 10.3.2);"
+    " the alarm topics' encryption under the landing zone's key",
+    "PCI4-LAMBDA-ENV-ENCRYPTED": "a function's environment encrypted under a customer key, so configuration"
+    " values are readable only through the key policy; supports 3.5.1 where an environment would carry PAN",
+    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "the project's conformance pack rule ec2-ebs-encryption-by-default;"
+    " disk-level encryption, supports 3.5.1.2",
+    "PCI4-EC2-VOLUME-ENCRYPTED": "the project's conformance pack rule encrypted-volumes; disk-level encryption,"
+    " supports 3.5.1.2",
+    "PCI4-RDS-STORAGE-ENCRYPTED": "the project's conformance pack rule rds-storage-encrypted; disk-level"
+    " encryption of the vault database, supports 3.5.1.2 beside the vault's field-level encryption (3.5.1)",
+    "PCI4-RDS-CUSTOMER-KEY": "the database key's policy in the owner's hands, which 3.6.1's procedures govern",
+    "PCI4-RDS-DELETION-PROTECTION": "a stateful database cannot be deleted by one stack update; supports 3.5.1"
+    " and 10.5.1 only as a guard against losing the store",
+    "PCI4-RDS-BACKUPS": "automated backups the incident response plan's data backup processes rely on (12.10.1)",
+    "PCI4-STATEFUL-RETAINED": "stateful resources (keys, logs, databases) survive a stack deletion; supports"
+    " 3.5.1 and 10.5.1 only as a guard against losing them",
+}
+
+
+def support_reason(rule_id: str) -> str:
+    """Why the pack keeps a rule whose `requirements` are empty: the Security Hub controls mapped to it, else
+    AWS's mapping of the Config rules the crosswalk places for it, else `SUPPORT_ONLY_REASONS`; "" when none."""
+    controls_ = [c.id for c in controls() if rule_id in mapping(c.id).rules]
+    if controls_:
+        return "stands in for Security Hub " + ", ".join(controls_)
+    mapped = [
+        f"{entry.name} ({', '.join(aws_requirements(entry.name)[0])})"
+        for entry in (*AWS_PACK_SYNTH_RULES, *CONFIG_PACK_RULES)
+        if rule_id in entry.rules and aws_requirements(entry.name)[0]
+    ]
+    if mapped:
+        return "stands in for AWS's mapping of " + "; ".join(mapped)
+    return SUPPORT_ONLY_REASONS.get(rule_id, "")
 
 
 # Where this pack's requirements for a Config-rule row (its synth rules' requirements, and for a row of the
 # project's conformance pack that pack's PciDssV401Requirements too) differ from AWS's mapping of the same
-# Config rule (`aws_pci_dss_v4_managed_pack_mapping.json`), the reviewed reason, keyed by Config rule name.
+# Config rule (`aws_pci_dss_v4_config_mapping.json`), the reviewed reason, keyed by Config rule name.
 # Reviewed 2026-12-03 against the requirement texts (evidence/catalog.py TITLES; the v4.0.1 requirement and
 # applicability notes). Recurring grounds: A1 (multi-tenant service providers) and A3 (designated entities,
 # DESV) apply only to entities of those kinds, which a landing zone does not make its forks; 5.3.4 is the
@@ -553,7 +610,9 @@ DEPARTURES: dict[str, str] = {
     " 1.3.1, 1.3.2, 1.4.2, 1.4.4 and 1.5.1 are the security groups, NACLs and routes the network rules check,"
     f" not the endpoint type; {_A1}",
     "api-gw-xray-enabled": "a trace is not an audit log, so 10.2.x, 10.3.1, 10.4.x and 10.6.3 (the logs, their"
-    " review and time) are not cited; 10.7.2 is: the trace locates a failing API tier once an alarm detects it."
+    " review and time) are not cited; 10.7.2 is related only: the trace helps locate a failure once an alarm"
+    " detects it, but 10.7.2.b"
+    " examines that a failure of a critical security control generates an alert, which a trace is not."
     f" 10.7.1 is the service-provider form of 10.7.2; 5.3.4 anti-malware logs; {_A1}; {_A3}",
     "cloudfront-custom-ssl-certificate": "the owner's certificate on the viewer connection is 4.2.1 (strong"
     " cryptography in transmission). It is not an NSC (1.2, 1.3, 1.4, 1.5), not stored-data encryption or its"
@@ -581,8 +640,9 @@ DEPARTURES: dict[str, str] = {
     " access control by need to know, 7.2.1, on top of the VPN's network path; the NSC requirements (1.2, 1.3,"
     f" 1.4, 1.5) are the security groups and NACLs the client VPN reaches through; {_A1}",
     "ec2-instance-detailed-monitoring-enabled": "one-minute metrics are not audit logs (10.2.1.1) nor their"
-    " review (10.4.x) or time settings (10.6.3); they let an alarm detect a failed instance within minutes,"
-    f" 10.7.2, whose service-provider form is 10.7.1; {_A3}",
+    " review (10.4.x) or time settings (10.6.3); they let an alarm detect a failed instance within minutes, so"
+    " 10.7.2 is related only (10.7.2.b examines the alert a failed control generates, which a metric is not),"
+    f" and 10.7.1 is its service-provider form; {_A3}",
     "ec2-instance-profile-attached": "an instance profile gives the instance role credentials instead of keys"
     " in scripts or files, 8.6.2. What the role may do is 7.2 and 7.3 (the IAM rules check policies); 8.2.7"
     " (third-party remote access), 8.2.8 (session idle timeout) and 8.3.4 (lockout) concern user sessions",
@@ -613,40 +673,55 @@ DEPARTURES: dict[str, str] = {
     " mechanism; 8.3.2 would need the collections to hold authentication factors, which the templates cannot"
     " show",
     "dynamodb-pitr-enabled": "point-in-time recovery is the restore path the incident response plan's data"
-    " backup processes use, 12.10.1. It lengthens retention, so 3.2.1 (keep data to a minimum) and 3.3.x (no"
-    " SAD after authorization) are not served; 10.3.3 and 10.5.1 concern audit logs, which a table is not here",
+    " backup processes use, so 12.10.1 is related (12.10.1.a examines the plan, a document). It lengthens"
+    " retention, so 3.2.1 (keep data to a minimum) and 3.3.x (no SAD after authorization) are not served;"
+    " 10.3.3 and 10.5.1 concern the audit log files' backup and retention, which a table's recovery window"
+    " does not decide whatever the table holds",
     "dynamodb-table-encrypted-kms": "server-side encryption under a customer key is storage-level, 3.5.1.2's"
     " subject: items are served decrypted to any reader with table access, so not 3.5.1; authentication factors"
-    " (8.3.2) are not what a table is checked for",
+    " (8.3.2) are not what a table is checked for"
+    "; 3.6.1 is related for the customer-managed key this pack asks (its key policy is the owner's,"
+    " which 3.6.1's key-management procedures govern), never evidence",
     "dynamodb-table-encryption-enabled": "the table's SSE status (KMS) is storage-level encryption, 3.5.1.2's"
     " subject, and renders nothing unreadable to the table's readers (3.5.1); whether the items are"
-    " authentication factors (8.3.2) is not in the table's settings",
+    " authentication factors (8.3.2) is not in the table's settings"
+    "; 3.6.1 is related for the customer-managed key this pack asks (its key policy is the owner's,"
+    " which 3.6.1's key-management procedures govern), never evidence",
     "elasticache-redis-cluster-automatic-backup-check": "snapshots with a retention are the recovery the plan's"
-    " data backup processes rely on, 12.10.1; 10.3.3 backs up audit logs to a central store, and a cache is"
-    " not a log store",
+    " data backup processes rely on (12.10.1, related: its testing procedure examines the plan); 10.3.3 backs up"
+    " audit log files to a central log server or media, which a cache's snapshots are not, whatever it caches",
     "kinesis-stream-encrypted": "stream encryption under a customer key is storage-level, 3.5.1.2's subject;"
     " consumers read records decrypted, so not 3.5.1; records as authentication factors (8.3.2) are not"
-    " visible in the stream's settings",
+    " visible in the stream's settings"
+    "; 3.6.1 is related for the customer-managed key this pack asks (its key policy is the owner's,"
+    " which 3.6.1's key-management procedures govern), never evidence",
     "mq-cloudwatch-audit-logging-enabled": "the broker's audit log on is 10.2.1 and its delivery to CloudWatch"
     " Logs, a central store, 10.3.3 (as Security Hub MQ.2's rule cites); 10.2.1.x and 10.2.2 are the log's"
     f" fixed events and fields, 10.3.1 access to it, 10.6.3 time, 5.3.4 anti-malware logs; {_A1}",
     "neptune-cluster-backup-retention-check": "a backup retention of at least seven days is the recovery the"
-    " plan's data backup processes rely on, 12.10.1; 10.3.3 concerns audit log backups, and a graph database"
-    " is not a log store",
+    " plan's data backup processes rely on (12.10.1, related: its testing procedure examines the plan); 10.3.3"
+    " backs up audit log files to a central log server or media, which a cluster's retention window does not"
+    " decide, whatever the graph holds",
     "neptune-cluster-encrypted": "Neptune storage encryption is disk-level, 3.5.1.2's subject, not the 3.5.1"
     " mechanism; 8.3.2 would need the graph to hold authentication factors",
     "redshift-backup-enabled": "automated snapshots within 1-35 days are the recovery the plan's data backup"
-    " processes rely on, 12.10.1; 10.3.3 is the prompt backup of audit logs, which a warehouse is not",
+    " processes rely on (12.10.1, related: its testing procedure examines the plan); 10.3.3 is the prompt backup"
+    " of audit log files to a central log server or media, which a warehouse's snapshots are not, whatever it"
+    " holds",
     "redshift-cluster-kms-enabled": "cluster encryption under a customer key is disk-level, 3.5.1.2's subject,"
     " not 3.5.1 (queries return plaintext); whether the warehouse holds authentication factors (8.3.2) is not"
-    " in its settings",
+    " in its settings"
+    "; 3.6.1 is related for the customer-managed key this pack asks (its key policy is the owner's,"
+    " which 3.6.1's key-management procedures govern), never evidence",
     "redshift-enhanced-vpc-routing-enabled": "COPY and UNLOAD traffic kept in the VPC is restricted by the"
     " VPC's egress controls, 1.3.2; inbound restriction (1.3.1) and NSCs between networks (1.4.1, 1.4.2, 1.4.4)"
     " are the security groups and public-access setting other rules check",
     "backup-recovery-point-manual-deletion-disabled": "a vault policy denying recovery-point deletion protects"
-    " the backups the plan's data backup processes need, 12.10.1. It is not access assignment (7.2, 7.3), user"
-    " authentication (8.2, 8.3), disk encryption key access (3.5.1.3) or audit log protection (10.3.2: the"
-    f" vaults hold database backups); {_A1}; {_A3}",
+    " the backups the plan's data backup processes need (12.10.1, related: its testing procedure examines the"
+    " plan). It is not access assignment (7.2, 7.3), user"
+    " authentication (8.2, 8.3), disk encryption key access (3.5.1.3) or audit log protection (10.3.2"
+    " examines the audit log files' own protections, which a vault policy over recovery points does not"
+    f" set, whatever the vault holds); {_A1}; {_A3}",
     "sns-topic-message-delivery-notification-enabled": "delivery-status logs of a topic are logs of a system"
     " component reviewed periodically, 10.4.2; they are not the security events of 10.4.1, nor 10.2.1.1's access"
     " to cardholder data, 10.6.3's time, 10.7's control failures, 11.5 or 11.6's change detection or 12.10's"
@@ -676,7 +751,8 @@ DEPARTURES: dict[str, str] = {
     " periodic manual review (10.4.1, 10.4.2, 10.4.3), time (10.6.3), 10.7.1 (service providers), change"
     f" detection (11.5, 11.6) or the plan (12.10); {_A3}",
     "db-instance-backup-enabled": "seven days of automated backups are the recovery the plan's data backup"
-    " processes rely on, 12.10.1; 10.3.3 backs up audit logs, and the vault database is not a log store",
+    " processes rely on (12.10.1, related: its testing procedure examines the plan); 10.3.3 backs up audit log"
+    " files to a central log server or media, which a database's automated backups are not, whatever it holds",
     "eks-cluster-oldest-supported-version": "a cluster on a version about to leave standard support is flagged"
     " for the yearly review of technologies in use, 12.3.4; 6.3.3 is installing security updates, which a"
     " version in support makes possible but this check does not show",
@@ -766,6 +842,7 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     # In neither conformance pack: Security Hub's AWS Foundational Security Best Practices standard, which the
     # landing zone subscribes beside PCI DSS v4.0.1, watches them (SQS.1, EFS.1).
     "PCI4-SQS-ENCRYPTED": "none in either pack: Security Hub FSBP SQS.1 checks encryption at rest (SSE-SQS passes it)",
+    "PCI4-SQS-CUSTOMER-KEY": NO_CONFIG_RULE,
     "PCI4-EFS-ENCRYPTED": "none in either pack: Security Hub FSBP EFS.1 (efs-encrypted-check)",
 }
 
@@ -1219,7 +1296,7 @@ def _aws_cell(config_rule: str) -> str:
 
 def _mapping_cells(config_rule: str, rule_ids: tuple[str, ...]) -> str:
     """The row's cells for this pack's requirements, AWS's mapping and the reviewed departure."""
-    ours = ", ".join(rule_requirements(rule_ids)) or "-"
+    ours = _requirements_cell(rule_ids)
     return f" {ours} | {_cell(_aws_cell(config_rule))} | {_cell(DEPARTURES.get(config_rule, '-'))} |"
 
 
@@ -1243,8 +1320,10 @@ def render() -> str:
         " Practices for PCI DSS 4.0 (Including global resource types)' (the sample pack, whole table), as each"
         f" gives them. {mapping_counts()['sample_pack']} of the {len(aws_mapping())} Config rules the crosswalk"
         f" places are on the sample pack page, {mapping_counts()['managed_pack']} on the stored managed-pack page."
-        f" Where this pack's requirements differ from AWS's, the reason is given ({len(DEPARTURES)} rows,"
-        " `crosswalk.DEPARTURES`).",
+        f" Where this pack's requirements (evidenced and related) differ from AWS's, the reason is given"
+        f" ({len(DEPARTURES)} rows, `crosswalk.DEPARTURES`). The departures are provisional: they were reviewed"
+        " against the sample pack page, and stand until the managed pack's page, whose stored copy holds one"
+        " row, is read whole.",
         "",
         "## Controls",
         "",
@@ -1331,11 +1410,19 @@ def render() -> str:
         "",
         "## Every synth rule and the AWS Config rule that watches it after deploy",
         "",
-        "| Synth rule | PCI DSS v4.0.1 | AWS Config rule |",
-        "|---|---|---|",
+        "A rule's PCI DSS v4.0.1 requirements are those whose testing procedure examines the property it checks"
+        " (printed in its findings, counted as evidence); its related requirements are those the property"
+        " supports without evidencing them (carried for this crosswalk and AWS's mapping, never counted as"
+        " evidence; `pci_rules.rule.Rule.related`).",
+        "",
+        "| Synth rule | PCI DSS v4.0.1 (evidence) | Related (not evidence) | AWS Config rule |",
+        "|---|---|---|---|",
     ]
     watched = watched_after_deploy()
-    lines += [f"| `{r.id}` | {', '.join(r.requirements)} | {_cell(watched[r.id])} |" for r in RULES]
+    lines += [
+        f"| `{r.id}` | {', '.join(r.requirements) or '-'} | {', '.join(r.related) or '-'} | {_cell(watched[r.id])} |"
+        for r in RULES
+    ]
     return "\n".join(lines) + "\n"
 
 

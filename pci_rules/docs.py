@@ -21,13 +21,15 @@ def _cell(text: str) -> str:
 
 
 def rules_table(rules: tuple[Rule, ...] = RULES) -> str:
-    """A Markdown table: rule ID, requirements, what it checks, how to fix, whether it may be acknowledged."""
+    """A Markdown table: rule ID, requirements it evidences, requirements it supports only (`Rule.related`),
+    what it checks, how to fix, whether it may be acknowledged."""
     lines = [
-        "| Rule | PCI DSS v4.0.1 | Checks | Fix | Acknowledgeable |",
-        "|---|---|---|---|---|",
+        "| Rule | PCI DSS v4.0.1 (evidence) | Supports (related, not evidence) | Checks | Fix | Acknowledgeable |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| `{r.id}` | {', '.join(r.requirements)} | {_cell(r.description)} | {_cell(r.fix)} |"
+        f"| `{r.id}` | {', '.join(r.requirements) or '-'} | {', '.join(r.related) or '-'} | {_cell(r.description)}"
+        f" | {_cell(r.fix)} |"
         f" {'yes' if r.acknowledgeable else '**never**'} |"
         for r in rules
     ]

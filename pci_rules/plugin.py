@@ -64,7 +64,7 @@ def violation_heading(rule_: Rule, failures: Iterable[Check]) -> str:
     """The description CDK prints as a violation's heading: the rule ID, its one line and requirements, then
     what was wrong on each failing resource (`logical id: detail`, the first `HEADING_DETAILS`), which CDK's
     console report otherwise leaves to validation-report.json's propertyPaths."""
-    base = f"{rule_.id}: {rule_.description} (PCI DSS v4.0.1 {', '.join(rule_.requirements)})"
+    base = f"{rule_.id}: {rule_.description} ({rule_.citation()})"
     details = list(dict.fromkeys(f"{c.resource.logical_id}: {c.detail}" for c in failures if c.detail))
     if not details:
         return base
@@ -163,6 +163,7 @@ class PciDssV4Plugin:
             violating_resources=resources,
             rule_metadata={
                 "requirements": ", ".join(rule_.requirements),
+                "related": ", ".join(rule_.related),
                 "acknowledgeable": "yes" if rule_.acknowledgeable else "no: fix it",
             },
         )

@@ -46,8 +46,13 @@ class Check:
 class Rule:
     """One PCI DSS v4.0.1 check on rendered templates.
 
-    `id` is stable (acknowledgments name it); `requirements` are v4.0.1 requirement
-    numbers such as "10.5.1"; `description` is one line; `fix` tells how to comply.
+    `id` is stable (acknowledgments name it); `requirements` are the v4.0.1 requirement numbers (such as
+    "10.5.1") whose testing procedure examines the property the rule checks: printed in findings and counted
+    as evidence. `related` are requirements the property supports but does not evidence (a Security Hub
+    control's or AWS's mapping the pack keeps for the crosswalk, a process the setting is a prerequisite of):
+    listed in the crosswalk and the rule docs, printed in findings as "supports ...", never counted as
+    evidence. `requirements` may be empty only where `related` is not (tests/test_pci_rules.py holds the
+    reason each such rule carries). `description` is one line; `fix` tells how to comply.
     `acknowledgeable` False marks a finding no registry may accept (a CDE route to the
     internet, an unencrypted cardholder-data store, a disabled trail): it can only be fixed.
     `absence` marks a rule about something that must not exist (IAM users): finding none of it
@@ -61,6 +66,16 @@ class Rule:
     check: RuleCheck
     acknowledgeable: bool = True
     absence: bool = False
+    related: tuple[str, ...] = ()
+
+    def citation(self) -> str:
+        """How a finding cites the rule: "PCI DSS v4.0.1 3.4.1", "..., supports 3.6.1", or "supports PCI DSS
+        v4.0.1 3.6.1" when the rule evidences no requirement (only `related`)."""
+        evidences = ", ".join(self.requirements)
+        supports = ", ".join(self.related)
+        if not evidences:
+            return f"supports PCI DSS v4.0.1 {supports}"
+        return f"PCI DSS v4.0.1 {evidences}" + (f"; supports {supports}" if supports else "")
 
     def __call__(self, model: TemplateModel) -> list[Check]:
         return list(self.check(model))
@@ -116,6 +131,7 @@ def rule(
     fix: str,
     acknowledgeable: bool = True,
     absence: bool = False,
+    related: tuple[str, ...] = (),
 ) -> Callable[[RuleCheck], Rule]:
     """Decorator: turn a check function into a `Rule` and register it (in import order)."""
 
@@ -130,6 +146,7 @@ def rule(
             check=check,
             acknowledgeable=acknowledgeable,
             absence=absence,
+            related=related,
         )
         REGISTRY.append(made)
         return made

@@ -284,3 +284,35 @@ def test_the_default_apps_applied_acknowledgments_carry_governance(synthesized: 
     rds11 = {a.id: bool(a.constructs) for a in applied if a.rule == "AwsSolutions-RDS11"}
     assert rds11 == {"database-default-port-behind-proxy": True, "database-default-port-direct": False}
     assert load_environment(None).database.enable_proxy
+
+
+def test_a_fork_acknowledges_the_customer_key_rules_for_a_store_outside_the_cde(tmp_path: Path) -> None:
+    """Pack 1.9.0 (QSA reader r21b item 2): a stock DynamoDB table or SQS queue outside the CDE is encrypted at
+    rest with an AWS owned key; the customer-managed-key rules (related to 3.5.1.2 and 3.6.1, evidence of
+    neither) are acknowledged for it like any finding, with governance. An unencrypted store still can only be
+    fixed: an entry for PCI4-DOCDB-ENCRYPTED is refused."""
+    from aws_cdk import aws_dynamodb as ddb
+    from aws_cdk import aws_sqs as sqs
+
+    stack = Stack(new_app(tmp_path), "Tiny")
+    ddb.Table(stack, "Sessions", partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING))
+    sqs.Queue(stack, "Jobs")
+    reason = "Holds session IDs and job names only; outside the CDE (no account data), reviewed by the QSA"
+    table = _ack(path="Tiny/Sessions", rule="PCI4-DYNAMODB-KMS", reason=reason, requirement="PCI DSS v4.0.1 3.6.1")
+    queue = _ack(path="Tiny/Jobs", rule="PCI4-SQS-CUSTOMER-KEY", reason=reason, requirement="PCI DSS v4.0.1 3.6.1")
+    bare_gate = gate_zones(stack.node.root, [_Zone(_config())], acknowledgments=[])  # type: ignore[arg-type]
+    _, bare = synthesize(stack.node.root, bare_gate)  # type: ignore[arg-type]
+    found = {f.rule.split("::")[-1] for f in bare.findings}
+    assert {"PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY"} <= found
+
+    stack = Stack(new_app(tmp_path / "acked"), "Tiny")
+    ddb.Table(stack, "Sessions", partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING))
+    sqs.Queue(stack, "Jobs")
+    gate = gate_zones(stack.node.root, [_Zone(_config())], acknowledgments=[table, queue])  # type: ignore[arg-type]
+    assert gate.acknowledged_paths == {table: ["Tiny/Sessions"], queue: ["Tiny/Jobs"]}
+    _, report = synthesize(stack.node.root, gate)  # type: ignore[arg-type]
+    assert not {"PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY"} & {f.rule.split("::")[-1] for f in report.findings}
+
+    for rule in ("PCI4-DOCDB-ENCRYPTED", "PCI4-SQS-ENCRYPTED"):
+        never = _ack(path="Tiny/Jobs", rule=rule, reason=reason)
+        assert any("can never be acknowledged" in p for p in never.problems()), rule

@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
-from evidence.catalog import UNRELATED_MAPPINGS
 from evidence.diagrams import data_flow_diagram, network_diagram, to_dot, to_mermaid
 from evidence.report import (
     DIAGRAM_DIR,
@@ -260,8 +259,6 @@ def test_report_statements_agree_with_the_rule_results(evidence: Evidence, synth
     for result in evidence.results:
         for requirement in result.rule.requirements:
             assert requirement in reported, requirement
-            if (result.rule.id, requirement) in UNRELATED_MAPPINGS:
-                continue
             section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
             checks = result.for_requirement(requirement)
             if not checks and result.rule.absence:
@@ -292,14 +289,14 @@ def test_no_statement_rests_on_an_unrelated_or_idle_rule_or_another_packs_except
         assert reported[requirement] == NOT_EVIDENCED, requirement
     # 8.2.2 rests only on the absence of IAM users (searched, none found), never on trust scoping.
     section_822 = evidence.read(f"{REPORT_NAME}.md").split("\n### 8.2.2 ", 1)[1].split("\n### ", 1)[0]
-    assert "`PCI4-IAM-TRUST-SCOPED` is mapped here by the rule pack but not cited" in section_822
+    assert "`PCI4-IAM-TRUST-SCOPED` is related here, not evidence (supports it only)" in section_822
     assert "`PCI4-IAM-NO-USERS` (searched every template: none found;" in section_822
     assert "12.5.2" not in reported or reported["12.5.2"] == NOT_EVIDENCED
     for requirement in ("1.2.3", "1.2.4"):
         assert reported[requirement] == GENERATED
     text = evidence.read(f"{REPORT_NAME}.md")
     section = text.split("\n### 12.10.1 ", 1)[1].split("\n### ", 1)[0]
-    assert "`PCI4-RDS-BACKUPS` is mapped here by the rule pack but not cited: backups are not" in section
+    assert "`PCI4-RDS-BACKUPS` is related here, not evidence (supports it only): backups are not" in section
 
 
 def test_every_statement_names_its_testing_procedure_and_what_it_cannot_show(evidence: Evidence) -> None:

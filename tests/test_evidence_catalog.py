@@ -33,7 +33,7 @@ def test_the_vendored_list_is_well_formed() -> None:
 
 def test_every_identifier_in_the_catalog_exists_in_v4_0_1() -> None:
     cited = set(catalog.TITLES) | set(catalog.TESTING_PROCEDURES) | set(catalog.LIMITS)
-    cited |= set(catalog.CUSTOMER_RESPONSIBILITIES) | {r for _, r in catalog.UNRELATED_MAPPINGS}
+    cited |= set(catalog.CUSTOMER_RESPONSIBILITIES) | {r for _, r in catalog.RELATED_NOT_EVIDENCE}
     cited |= {r for control in catalog.SECURITY_HUB_CONTROLS for r in control.requirements}
     for requirement, (procedure, _) in catalog.TESTING_PROCEDURES.items():
         assert procedure == requirement or procedure.startswith(requirement + "."), (requirement, procedure)
@@ -42,7 +42,7 @@ def test_every_identifier_in_the_catalog_exists_in_v4_0_1() -> None:
 
 
 def test_every_identifier_the_rule_pack_and_the_conformance_pack_cite_exists_in_v4_0_1() -> None:
-    cited = {r for rule in RULES for r in rule.requirements}
+    cited = {r for rule in RULES for r in (*rule.requirements, *rule.related)}
     pack = json.loads((ROOT / "compliance" / "conformance" / "pci-dss-v4.json").read_text(encoding="utf-8"))
     for body in pack["Resources"].values():
         cited |= set((body.get("Metadata") or {}).get("PciDssV401Requirements") or ())
@@ -61,13 +61,11 @@ def test_the_readme_shows_the_evidence_screenshots_that_make_evidence_screenshot
         assert width == 1400, (name, width)
 
 
-# Issue 20 (QSA review): pairs a status must never rest on again. Removing one from the catalog's
-# reviewed exclusions fails here, so an unrelated mapping cannot creep back.
+# Issue 20 (QSA review): pairs a status must never rest on again. Since pack 1.9.0 they are the rules'
+# `related` requirements (never evidence); one moving back into a rule's `requirements` fails here.
 _REVIEWED_UNRELATED = {
-    ("PCI4-RDS-STORAGE-ENCRYPTED", "3.5.1"),
     ("PCI4-SNS-ENCRYPTED", "3.5.1"),
     ("PCI4-LAMBDA-ENV-ENCRYPTED", "3.5.1"),
-    ("PCI4-EC2-EBS-DEFAULT-ENCRYPTION", "3.5.1"),
     ("PCI4-RDS-DELETION-PROTECTION", "3.5.1"),
     ("PCI4-STATEFUL-RETAINED", "3.5.1"),
     ("PCI4-TRAIL-KMS", "3.5.1"),
@@ -87,20 +85,36 @@ _REVIEWED_UNRELATED = {
     ("PCI4-TRAIL-MULTI-REGION", "10.2.2"),
     ("PCI4-ACCOUNT-GUARD-VALUES", "1.4.4"),
     ("PCI4-SECRET-ROTATION", "8.3.9"),
+    # QSA reader r21b (pack 1.9.0): the pairs pack 1.8.0 cited and the evidence excluded or could not test.
+    ("PCI4-RDS-BACKUPS", "12.10.1"),
+    ("PCI4-DYNAMODB-PITR", "12.10.1"),
+    ("PCI4-CLOUDFRONT-SNI", "1.2.5"),
+    ("PCI4-ECR-LIFECYCLE-POLICY", "3.2.1"),
+    ("PCI4-DYNAMODB-KMS", "3.5.1.2"),
+    ("PCI4-SQS-ENCRYPTED", "3.5.1.2"),
+    ("PCI4-RDS-STORAGE-ENCRYPTED", "3.5.1.2"),
+    ("PCI4-APIGW-XRAY", "10.7.2"),
+    ("PCI4-EC2-DETAILED-MONITORING", "10.7.2"),
 }
 
 
-def test_reviewed_unrelated_mappings_stay_excluded() -> None:
-    pairs = {(r.id, q) for r in RULES for q in r.requirements}
-    # A pair the rule no longer declares cannot be cited (pack 1.8.0 moved the disk-level encryption rules
-    # from 3.5.1 to 3.5.1.2); one it still declares must stay excluded.
-    missing = (_REVIEWED_UNRELATED & pairs) - set(catalog.UNRELATED_MAPPINGS)
-    assert not missing, f"unrelated mappings re-admitted: {sorted(missing)}"
-    moved = {("PCI4-RDS-STORAGE-ENCRYPTED", "3.5.1"), ("PCI4-EC2-EBS-DEFAULT-ENCRYPTION", "3.5.1")}
-    assert _REVIEWED_UNRELATED - pairs == moved, "a reviewed exclusion's pair left the pack: review it here"
-    stale = set(catalog.UNRELATED_MAPPINGS) - pairs
-    assert not stale, f"exclusions naming no (rule, requirement) pair of the pack: {sorted(stale)}"
-    assert all(reason.strip() for reason in catalog.UNRELATED_MAPPINGS.values())
+def test_reviewed_unrelated_pairs_are_related_never_evidence() -> None:
+    evidence = {(r.id, q) for r in RULES for q in r.requirements}
+    related = {(r.id, q) for r in RULES for q in r.related}
+    readmitted = _REVIEWED_UNRELATED & evidence
+    assert not readmitted, f"unrelated pairs back in a rule's requirements: {sorted(readmitted)}"
+    assert related >= _REVIEWED_UNRELATED, "a reviewed pair left the pack: review it here"
+
+
+def test_no_requirement_a_rule_evidences_is_excluded_and_every_related_one_says_why() -> None:
+    """The evidence's exclusions and the rules' requirements cannot disagree (QSA reader r21b item 1): a pair
+    of a rule's `requirements` is never in RELATED_NOT_EVIDENCE, and every `related` pair has its reason."""
+    evidence = {(r.id, q) for r in RULES for q in r.requirements}
+    related = {(r.id, q) for r in RULES for q in r.related}
+    assert not evidence & related, "a requirement both evidenced and related"
+    assert not evidence & set(catalog.RELATED_NOT_EVIDENCE), sorted(evidence & set(catalog.RELATED_NOT_EVIDENCE))
+    assert set(catalog.RELATED_NOT_EVIDENCE) == related, sorted(set(catalog.RELATED_NOT_EVIDENCE) ^ related)
+    assert all(len(reason.strip()) >= 20 for reason in catalog.RELATED_NOT_EVIDENCE.values())
 
 
 def test_the_conformance_pack_maps_no_pair_the_review_excludes() -> None:
@@ -161,15 +175,15 @@ def test_every_rule_requirement_pair_has_a_reviewed_reason_or_exclusion() -> Non
     from evidence.mapping_reasons import MAPPING_REASONS
 
     pairs = {(r.id, q) for r in RULES for q in r.requirements}
-    unreviewed = pairs - set(MAPPING_REASONS) - set(catalog.UNRELATED_MAPPINGS)
+    unreviewed = pairs - set(MAPPING_REASONS)
     assert not unreviewed, f"(rule, requirement) pairs with no reviewed reason: {sorted(unreviewed)}"
-    both = set(MAPPING_REASONS) & set(catalog.UNRELATED_MAPPINGS)
-    assert not both, f"pairs both cited and excluded: {sorted(both)}"
+    both = set(MAPPING_REASONS) & set(catalog.RELATED_NOT_EVIDENCE)
+    assert not both, f"pairs both cited and related: {sorted(both)}"
     stale = set(MAPPING_REASONS) - pairs
     assert not stale, f"reasons naming no pair of the rule pack: {sorted(stale)}"
     assert all(len(reason) >= 20 for reason in MAPPING_REASONS.values())
     # The QSA's 1.4.4 finding: the exception rested on CDK's deploy-time functions, which store nothing.
-    assert ("PCI4-LAMBDA-IN-VPC", "1.4.4") in catalog.UNRELATED_MAPPINGS
+    assert ("PCI4-LAMBDA-IN-VPC", "1.4.4") in catalog.RELATED_NOT_EVIDENCE
 
 
 # Issue 20: the same for the conformance pack. Every (Config rule, requirement) pair of the pack's

@@ -134,7 +134,9 @@ def test_key_custodian_acknowledgment_and_authentication_policies_are_stated_out
 
 def test_1_4_4_no_longer_rests_on_cdk_deploy_time_functions(default: Written) -> None:
     section = _section(default.report(), "1.4.4")
-    assert "`PCI4-LAMBDA-IN-VPC` is mapped here by the rule pack but not cited: 1.4.4 concerns components" in section
+    assert (
+        "`PCI4-LAMBDA-IN-VPC` is related here, not evidence (supports it only): 1.4.4 concerns components"
+    ) in section
     assert "Exception `PCI4-LAMBDA-IN-VPC`" not in section
     assert "AWS679f53fac002430cb0da5b7982bd2287" not in section
     assert "**Template evidence: findings under exception**" not in section
@@ -444,3 +446,18 @@ def test_hop_card_data_comes_from_the_templates_and_is_not_stated_without_it(def
         hops = [e for e in bare_edges if e.detail.startswith(prefix) and not e.data.startswith("database credentials")]
         assert hops, prefix
         assert all(NOT_STATED in e.data for e in hops), (prefix, [e.data for e in hops])
+
+
+def test_the_rule_table_counts_requirements_only_and_shows_related_apart(default: Written) -> None:
+    """QSA reader r21b item 1: the report's rule table listed `PCI4-RDS-BACKUPS | 12.10.1 | 2 | 2`, a requirement
+    the evidence excludes. The table's requirements are evidence only; related ones have their own column, and
+    each is named under its requirement as related, never as a synth-rule line that supports it."""
+    text = default.report()
+    assert "| Rule | Requirements (evidence) | Related (not evidence) | Resources checked | Passed | Failed |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `PCI4-RDS-BACKUPS` |"))
+    assert row.startswith("| `PCI4-RDS-BACKUPS` | - | 12.10.1 |"), row
+    section = _section(text, "12.10.1")
+    assert "`PCI4-RDS-BACKUPS` is related here, not evidence (supports it only)" in section
+    assert "- Synth rule `PCI4-RDS-BACKUPS` (examined" not in section
+    storage = _section(text, "3.5.1.2")
+    assert "- Synth rule `PCI4-RDS-STORAGE-ENCRYPTED` (examined" not in storage

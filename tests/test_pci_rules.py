@@ -6,9 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pci_rules import TemplateModel, evaluate
 from pci_rules.docs import replace_table
+from pci_rules.rule import Rule
 from pci_rules.rules import RULES
 from tests.pci_rule_cases import CASES, Resources
 from tests.pci_rule_cases_edge_compute import LAUNCH_CONFIGURATION_CASES
@@ -67,8 +70,9 @@ def test_at_least_forty_rules_each_with_requirements_description_and_fix() -> No
     assert len(RULES) >= 40
     for rule in RULES:
         assert rule.id.startswith("PCI4-"), rule.id
-        assert rule.requirements, rule.id
-        assert all(r[0].isdigit() for r in rule.requirements), rule.id
+        assert rule.requirements or rule.related, rule.id
+        assert all(r[0].isdigit() for r in (*rule.requirements, *rule.related)), rule.id
+        assert not set(rule.requirements) & set(rule.related), rule.id
         assert rule.description.endswith("."), rule.id
         assert "\n" not in rule.description, rule.id
         assert rule.fix, rule.id
@@ -177,7 +181,29 @@ def test_readme_lists_every_rule_with_its_requirements() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert replace_table(readme) == readme, "README's rule table is out of date: run python -m pci_rules.docs README.md"
     for rule in RULES:
-        assert f"| `{rule.id}` | {', '.join(rule.requirements)} |" in readme
+        row = f"| `{rule.id}` | {', '.join(rule.requirements) or '-'} | {', '.join(rule.related) or '-'} |"
+        assert row in readme
+
+
+def test_a_rule_that_evidences_no_requirement_carries_related_ones_and_the_reason_it_is_kept() -> None:
+    """Pack 1.9.0 (QSA reader r21b): `requirements` may be empty only where `related` is not and the rule stands
+    in for a Security Hub PCI DSS control or a Config rule AWS maps, or `crosswalk.SUPPORT_ONLY_REASONS` says why."""
+    from pci_rules import crosswalk
+
+    support_only = [rule for rule in RULES if not rule.requirements]
+    assert support_only, "the support-only rules are the point of this test"
+    for rule in support_only:
+        assert rule.related, rule.id
+        assert len(crosswalk.support_reason(rule.id)) >= 20, f"{rule.id}: give the reason it is kept"
+    needing = {rule.id for rule in support_only if not crosswalk.support_reason(rule.id).startswith("stands in for")}
+    assert set(crosswalk.SUPPORT_ONLY_REASONS) == needing, "a stale or missing SUPPORT_ONLY_REASONS entry"
+
+
+def test_a_support_only_rule_says_supports_in_its_finding_never_a_requirement_it_does_not_evidence() -> None:
+    by_id = {r.id: r for r in RULES}
+    assert by_id["PCI4-DYNAMODB-KMS"].citation() == "supports PCI DSS v4.0.1 3.5.1.2, 3.6.1"
+    assert by_id["PCI4-CLOUDFRONT-TLS12-POLICY"].citation() == "PCI DSS v4.0.1 4.2.1; supports 1.2.5"
+    assert by_id["PCI4-RDS-NOT-PUBLIC"].citation() == "PCI DSS v4.0.1 1.3.1, 1.4.4"
 
 
 def test_rule_package_depends_on_no_landing_zone_code() -> None:
@@ -233,3 +259,38 @@ def test_a_group_whose_launch_configuration_is_not_in_the_templates_is_not_passe
         (failure,) = failures
         assert failure.startswith("Group:")
         assert "a launch configuration not in these templates" in failure
+
+
+def test_an_outside_apps_finding_cites_a_related_requirement_as_supported_only() -> None:
+    """The QSA reader's example (r21b item 1): an outside app saw `PCI4-DYNAMODB-PITR ... (PCI DSS v4.0.1
+    12.10.1)`, a requirement the evidence excludes. The heading now says what the rule supports, and the
+    plugin's metadata keeps the two apart."""
+    from pci_rules.plugin import violation_heading
+
+    template = {"Resources": {"T": {"Type": "AWS::DynamoDB::Table", "Properties": {}}}}
+    (result,) = evaluate(TemplateModel.from_templates({"S": template}), [BY_ID["PCI4-DYNAMODB-PITR"]])
+    heading = violation_heading(result.rule, result.failures)
+    assert "(supports PCI DSS v4.0.1 12.10.1)" in heading
+    assert "(PCI DSS v4.0.1 12.10.1)" not in heading
+
+
+_REQ = st.from_regex(r"\A[1-9]\.[1-9](\.[1-9]){0,2}\Z", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(requirements=st.lists(_REQ, max_size=3, unique=True), related=st.lists(_REQ, max_size=3, unique=True))
+def test_a_citation_never_prints_a_related_requirement_as_evidence(requirements: list[str], related: list[str]) -> None:
+    """Property: whatever a rule's two lists, its citation names the evidenced ones after "PCI DSS v4.0.1" and
+    every related one only after "supports" (QSA reader r21b: related requirements are never evidence)."""
+    related = [q for q in related if q not in requirements]
+    if not requirements and not related:
+        return
+    made = Rule("PCI4-X", tuple(requirements), "x.", "x", lambda m: [], related=tuple(related))
+    text = made.citation()
+    evidenced, _, supported = text.partition("supports ")
+
+    def numbers(part: str) -> list[str]:
+        return [q.strip() for q in part.replace("PCI DSS v4.0.1", "").replace(";", "").split(",") if q.strip()]
+
+    assert numbers(evidenced) == requirements
+    assert numbers(supported) == related

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pci_rules import TemplateModel, evaluate
 from pci_rules.rules import RULES
@@ -97,8 +99,81 @@ def test_a_rest_api_stage_cache_is_encrypted_where_one_exists(properties: dict[s
 
 def test_a_rest_api_without_an_endpoint_configuration_is_edge_optimized_and_fails() -> None:
     assert _failures("PCI4-APIGW-ENDPOINT-TYPE", {"Api": r("AWS::ApiGateway::RestApi", Name="x")}) == [
-        "Api: endpoint type EDGE"
+        "Api: endpoint type EDGE with no WAF web ACL in front of it"
     ]
+
+
+def _stage_arn(api: str, stage: str) -> dict[str, Any]:
+    """What CDK's `Stage.stage_arn` renders: arn:<partition>:apigateway:<region>::/restapis/<api>/stages/<stage>."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":apigateway:",
+                {"Ref": "AWS::Region"},
+                "::/restapis/",
+                {"Ref": api},
+                "/stages/",
+                {"Ref": stage},
+            ],
+        ]
+    }
+
+
+def _apis(types: list[str]) -> Resources:
+    return {
+        "Api": r("AWS::ApiGateway::RestApi", Name="cards", EndpointConfiguration={"Types": types}),
+        "Stage": r("AWS::ApiGateway::Stage", RestApiId={"Ref": "Api"}, StageName="prod"),
+        "Other": r("AWS::ApiGateway::RestApi", Name="other", EndpointConfiguration={"Types": ["PRIVATE"]}),
+        "OtherStage": r("AWS::ApiGateway::Stage", RestApiId={"Ref": "Other"}, StageName="prod"),
+    }
+
+
+_ACL = "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/cards/0"
+
+
+@pytest.mark.parametrize("types", [["REGIONAL"], ["EDGE"]])
+def test_an_internet_facing_rest_api_passes_only_with_a_web_acl_on_its_own_stage(types: list[str]) -> None:
+    """QSA reader r21 item 4: a REGIONAL API with nothing in front of it passed 1.4.1; now it fails, and a web
+    ACL on another API's stage (the attacker's decoy) does not pass it."""
+    alone = _apis(types)
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", alone) == [
+        f"Api: endpoint type {types[0]} with no WAF web ACL in front of it"
+    ]
+    decoy = {
+        **alone,
+        "Acl": r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Other", "OtherStage"), WebACLArn=_ACL),
+    }
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", decoy) == [
+        f"Api: endpoint type {types[0]} with no WAF web ACL in front of it"
+    ]
+    guarded = {
+        **alone,
+        "Acl": r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Stage"), WebACLArn=_ACL),
+    }
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", guarded) == []
+
+
+@pytest.mark.parametrize("web_acl", [None, "arn:aws:wafv2:us-east-1:111122223333:global/webacl/cdn/0"])
+def test_an_edge_api_behind_a_distribution_passes_only_where_the_distribution_has_a_web_acl(
+    web_acl: str | None,
+) -> None:
+    origin = {
+        "Id": "api",
+        "DomainName": {"Fn::Join": ["", [{"Ref": "Api"}, ".execute-api.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
+    }
+    config: dict[str, Any] = {"Enabled": True, "Origins": [origin]}
+    if web_acl:
+        config["WebACLId"] = web_acl
+    resources = {**_apis(["EDGE"]), "Cdn": r("AWS::CloudFront::Distribution", DistributionConfig=config)}
+    expected = [] if web_acl else ["Api: endpoint type EDGE with no WAF web ACL in front of it"]
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == expected
+
+
+def test_a_private_rest_api_passes_without_a_web_acl() -> None:
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", _apis(["PRIVATE"])) == []
 
 
 def test_a_lambda_deployment_group_without_a_configuration_takes_all_at_once() -> None:
@@ -140,27 +215,66 @@ _BACKUPS = (
 
 
 @pytest.mark.parametrize("rule_id", _STORAGE_ENCRYPTION)
-def test_storage_level_encryption_cites_3_5_1_2_not_3_5_1(rule_id: str) -> None:
-    assert _BY_ID[rule_id].requirements == ("3.5.1.2",)
+def test_storage_level_encryption_evidences_nothing_and_is_related_to_3_5_1_2(rule_id: str) -> None:
+    """Pack 1.9.0 (QSA reader r21b item 2): 3.5.1.2.a examines that PAN on non-removable media is also rendered
+    unreadable by a 3.5.1 mechanism, which no store setting shows; a customer-managed key is key management
+    (3.6.1, a procedure), so both are related, never evidence."""
+    rule = _BY_ID[rule_id]
+    assert rule.requirements == ()
+    assert "3.5.1.2" in rule.related
+    assert "3.5.1" not in rule.requirements
 
 
 @pytest.mark.parametrize("rule_id", _BACKUPS)
-def test_backups_cite_the_incident_response_plan_s_backup_processes_only(rule_id: str) -> None:
-    assert _BY_ID[rule_id].requirements == ("12.10.1",)
+def test_backups_are_related_to_the_incident_response_plan_not_evidence_of_it(rule_id: str) -> None:
+    assert _BY_ID[rule_id].requirements == ()
+    assert _BY_ID[rule_id].related == ("12.10.1",)
 
 
 @pytest.mark.parametrize(
-    ("rule_id", "requirements"),
+    ("rule_id", "requirements", "related"),
     [
-        ("PCI4-APIGW-XRAY", ("10.7.2",)),
-        ("PCI4-EC2-DETAILED-MONITORING", ("10.7.2",)),
-        ("PCI4-ECR-LIFECYCLE-POLICY", ("3.2.1",)),
-        ("PCI4-CLOUDFRONT-SNI", ("1.2.5",)),
-        ("PCI4-CLOUDFRONT-TLS12-POLICY", ("1.2.5", "4.2.1")),
-        ("PCI4-APIGW-ENDPOINT-TYPE", ("1.4.1",)),
+        ("PCI4-APIGW-XRAY", (), ("10.7.2",)),
+        ("PCI4-EC2-DETAILED-MONITORING", (), ("10.7.2",)),
+        ("PCI4-ECR-LIFECYCLE-POLICY", (), ("3.2.1",)),
+        ("PCI4-CLOUDFRONT-SNI", (), ("1.2.5",)),
+        ("PCI4-CLOUDFRONT-TLS12-POLICY", ("4.2.1",), ("1.2.5",)),
+        ("PCI4-APIGW-ENDPOINT-TYPE", ("1.4.1",), ()),
     ],
 )
 def test_the_questioned_edge_and_compute_citations_are_the_reviewed_ones(
-    rule_id: str, requirements: tuple[str, ...]
+    rule_id: str, requirements: tuple[str, ...], related: tuple[str, ...]
 ) -> None:
     assert _BY_ID[rule_id].requirements == requirements
+    assert _BY_ID[rule_id].related == related
+
+
+_ENDPOINT_TYPES = st.lists(st.sampled_from(["PRIVATE", "REGIONAL", "EDGE", "regional", "private"]), max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(types=_ENDPOINT_TYPES, on_own=st.booleans(), on_other=st.booleans(), via_cdn=st.booleans())
+def test_an_api_passes_the_endpoint_rule_iff_private_or_a_web_acl_fronts_that_api(
+    types: list[str], on_own: bool, on_other: bool, via_cdn: bool
+) -> None:
+    """Property (QSA reader r21b item 4): whatever the endpoint types and whatever web ACLs sit in front of a
+    decoy API, the API passes only when every type is PRIVATE or a web ACL fronts it (its own stage, or a
+    distribution with a WebACLId whose origin is the API). An empty list is EDGE, CloudFormation's default."""
+    resources = _apis(types) if types else {**_apis(["EDGE"]), "Api": r("AWS::ApiGateway::RestApi", Name="c")}
+    if on_own:
+        resources["Own"] = r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Stage"), WebACLArn=_ACL)
+    if on_other:
+        resources["Decoy"] = r(
+            "AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Other", "OtherStage"), WebACLArn=_ACL
+        )
+    if via_cdn:
+        origin = {"Id": "api", "DomainName": {"Fn::Join": ["", [{"Ref": "Api"}, ".execute-api.example.com"]]}}
+        config = {
+            "Enabled": True,
+            "Origins": [origin],
+            "WebACLId": "arn:aws:wafv2:us-east-1:111122223333:global/webacl/c/0",
+        }
+        resources["Cdn"] = r("AWS::CloudFront::Distribution", DistributionConfig=config)
+    private = bool(types) and all(t.upper() == "PRIVATE" for t in types)
+    failed = [f for f in _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) if f.startswith("Api:")]
+    assert (not failed) is (private or on_own or via_cdn)

@@ -415,13 +415,14 @@ def test_a_default_cdk_kinesis_stream_in_a_known_region_passes_and_in_an_agnosti
     tmp_path: Path,
 ) -> None:
     """CDK renders If[AwsCdkKinesisEncryptedStreamsUnsupportedRegions, NoValue, KMS] (the China regions). Since
-    pack 1.7.0 the default stream's AWS managed key fails the rule anyway (a customer-managed key is required):
-    what this shows is that in a known region only that region's branch is examined (the KMS one)."""
+    pack 1.9.0 the encryption rule passes the default stream (its AWS managed key is PCI4-KINESIS-CUSTOMER-KEY's
+    finding): in a known region only that region's branch is examined (the KMS one), in an agnostic stack the
+    unencrypted branch fails."""
     rule = BY_ID["PCI4-KINESIS-ENCRYPTED"]
     (known,) = evaluate(_kinesis_stream(tmp_path / "known", Environment(account="1" * 12, region="eu-west-1")), [rule])
     assert known.checks
     assert all("UnsupportedRegions true" not in f.detail for f in known.failures)
-    assert all("customer-managed" in f.detail for f in known.failures)
+    assert not known.failures
     (agnostic,) = evaluate(_kinesis_stream(tmp_path / "agnostic", None), [rule])
     (failure,) = agnostic.failures
     assert "AwsCdkKinesisEncryptedStreamsUnsupportedRegions true" in failure.detail

@@ -229,21 +229,26 @@ def test_a_group_of_another_platform_named_by_a_literal_is_not_examined() -> Non
     assert result.examined == 0
 
 
-# --- Data-store encryption can only be fixed ------------------------------------------------------------
+# --- Data-store encryption can only be fixed; a customer-managed key can be acknowledged ----------------
 
 STORE_ENCRYPTION_RULES = (
-    "PCI4-DYNAMODB-KMS",
     "PCI4-SQS-ENCRYPTED",
     "PCI4-KINESIS-ENCRYPTED",
+    "PCI4-REDSHIFT-ENCRYPTED",
     "PCI4-DOCDB-ENCRYPTED",
     "PCI4-NEPTUNE-ENCRYPTED",
-    "PCI4-REDSHIFT-KMS",
     "PCI4-EFS-ENCRYPTED",
     "PCI4-DAX-ENCRYPTED",
     "PCI4-ATHENA-RESULTS-ENCRYPTED",
     "PCI4-RDS-STORAGE-ENCRYPTED",
     "PCI4-S3-ENCRYPTION",
 )
+# Pack 1.9.0 (QSA reader r21b item 2): these ask a customer-managed key of a store that is encrypted by default
+# (DynamoDB always, SQS with SSE-SQS, CDK's Kinesis and Redshift with AWS managed keys). The key is key
+# management (3.6.1, related), not encryption at rest, and a fork's store outside the CDE is acknowledged under
+# governance (tests/test_acknowledgment_model.py), as PCI4-RDS-CUSTOMER-KEY always was. A store not encrypted at
+# all is the never-acknowledgeable rule's finding (STORE_ENCRYPTION_RULES), not examined by these.
+CUSTOMER_KEY_RULES = ("PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY", "PCI4-KINESIS-CUSTOMER-KEY", "PCI4-REDSHIFT-KMS")
 
 
 @pytest.mark.parametrize("rule_id", STORE_ENCRYPTION_RULES)
@@ -251,12 +256,20 @@ def test_no_acknowledgment_accepts_an_unencrypted_data_store(rule_id: str) -> No
     assert BY_ID[rule_id].acknowledgeable is False
 
 
+@pytest.mark.parametrize("rule_id", CUSTOMER_KEY_RULES)
+def test_a_customer_managed_key_rule_is_acknowledgeable_and_evidences_nothing(rule_id: str) -> None:
+    assert BY_ID[rule_id].acknowledgeable is True
+    assert BY_ID[rule_id].requirements == ()
+    assert "3.6.1" in BY_ID[rule_id].related
+
+
 @pytest.mark.parametrize(
-    ("rule_id", "resources"),
+    ("rule_id", "resources", "detail"),
     [
         (
             "PCI4-DYNAMODB-KMS",
             {"T": r("AWS::DynamoDB::Table", SSESpecification={"SSEEnabled": True, "SSEType": "KMS"})},
+            "encrypted at rest with the AWS managed key aws/dynamodb, not a customer-managed KMS key",
         ),
         (
             "PCI4-DYNAMODB-KMS",
@@ -267,16 +280,75 @@ def test_no_acknowledgment_accepts_an_unencrypted_data_store(rule_id: str) -> No
                     Replicas=[{"Region": "eu-west-1", "SSESpecification": {"KMSMasterKeyId": "alias/aws/dynamodb"}}],
                 )
             },
+            "encrypted at rest with the AWS managed key aws/dynamodb, not a customer-managed KMS key",
         ),
-        ("PCI4-DYNAMODB-KMS", {"T": r("AWS::DynamoDB::GlobalTable", Replicas=[{"Region": "eu-west-1"}])}),
         (
-            "PCI4-KINESIS-ENCRYPTED",
+            "PCI4-DYNAMODB-KMS",
+            {"T": r("AWS::DynamoDB::GlobalTable", Replicas=[{"Region": "eu-west-1"}])},
+            "encrypted at rest with the AWS owned key, not a customer-managed KMS key",
+        ),
+        (
+            "PCI4-KINESIS-CUSTOMER-KEY",
             {"T": r("AWS::Kinesis::Stream", StreamEncryption={"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})},
+            "encrypted at rest with an AWS managed key, not a customer-managed KMS key",
+        ),
+        ("PCI4-KINESIS-ENCRYPTED", {"T": r("AWS::Kinesis::Stream")}, "not encrypted at rest (no StreamEncryption)"),
+        (
+            "PCI4-SQS-CUSTOMER-KEY",
+            {"T": r("AWS::SQS::Queue")},
+            "encrypted at rest with SQS owned keys (SSE-SQS), not a customer-managed KMS key",
+        ),
+        (
+            "PCI4-SQS-CUSTOMER-KEY",
+            {"T": r("AWS::SQS::Queue", KmsMasterKeyId="alias/aws/sqs")},
+            "encrypted at rest with the AWS managed key aws/sqs, not a customer-managed KMS key",
+        ),
+        (
+            "PCI4-SQS-ENCRYPTED",
+            {"T": r("AWS::SQS::Queue", SqsManagedSseEnabled=False)},
+            "not encrypted at rest (SqsManagedSseEnabled false, no KmsMasterKeyId)",
+        ),
+        (
+            "PCI4-REDSHIFT-KMS",
+            {"T": r("AWS::Redshift::Cluster", Encrypted=True)},
+            "encrypted at rest with the AWS managed key, not a customer-managed KMS key",
+        ),
+        (
+            "PCI4-REDSHIFT-ENCRYPTED",
+            {"T": r("AWS::Redshift::Cluster")},
+            "not encrypted at rest (Encrypted is not true)",
         ),
     ],
 )
-def test_an_aws_managed_key_does_not_meet_the_dynamodb_and_kinesis_rules(rule_id: str, resources: Resources) -> None:
-    assert _failures(rule_id, resources) == ["T: not encrypted with a customer-managed KMS key"]
+def test_a_customer_key_finding_names_the_key_a_store_has_and_unencrypted_only_when_it_is(
+    rule_id: str, resources: Resources, detail: str
+) -> None:
+    assert _failures(rule_id, resources) == [f"T: {detail}"]
+
+
+def test_a_stock_cdk_table_and_queue_are_not_called_unencrypted() -> None:
+    """The QSA reader's example (r21b item 2): a stock `ddb.Table` and `sqs.Queue` are encrypted at rest by
+    default; their finding names the key, and cites 3.5.1.2/3.6.1 as "supports", not as a requirement."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_dynamodb as ddb
+    from aws_cdk import aws_sqs as sqs
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Stock")
+    ddb.Table(stack, "Table", partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING))
+    sqs.Queue(stack, "Queue")
+    model = TemplateModel.from_templates({"Stock": app.synth().get_stack_by_name("Stock").template})
+    results = evaluate(model, [BY_ID["PCI4-DYNAMODB-KMS"], BY_ID["PCI4-SQS-CUSTOMER-KEY"]])
+    details = [c.detail for result in results for c in result.failures]
+    assert len(details) == 2
+    assert all("customer-managed KMS key" in d and not d.startswith("not encrypted") for d in details), details
+    assert all("unencrypted" not in d for d in details)
+    # Encrypted by default, so the never-acknowledgeable encrypted-at-all rule passes the queue.
+    (at_rest,) = evaluate(model, [BY_ID["PCI4-SQS-ENCRYPTED"]])
+    assert at_rest.examined == 1
+    assert not at_rest.failures
+    for result in results:
+        assert result.rule.citation().startswith("supports PCI DSS v4.0.1 3.5.1.2")
 
 
 def test_a_global_table_with_customer_keys_on_every_replica_passes() -> None:
@@ -424,3 +496,23 @@ def test_no_landing_zone_acknowledgment_or_environment_file_names_a_store_encryp
     named = set().union(*(_rules_named(yaml.safe_load(f.read_text(encoding="utf-8"))) for f in files))
     assert named, "no acknowledgment read"
     assert not {n.split("[")[0] for n in named} & set(STORE_ENCRYPTION_RULES)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource"),
+    [
+        ("PCI4-SQS-CUSTOMER-KEY", r("AWS::SQS::Queue", SqsManagedSseEnabled=False)),
+        ("PCI4-KINESIS-CUSTOMER-KEY", r("AWS::Kinesis::Stream")),
+        ("PCI4-REDSHIFT-KMS", r("AWS::Redshift::Cluster")),
+    ],
+)
+def test_an_unencrypted_store_is_left_to_the_rule_that_cannot_be_acknowledged(rule_id: str, resource: Any) -> None:
+    """An acknowledgment of the customer-key rule cannot hide an unencrypted store: the key rule does not examine
+    it, and the encrypted-at-all rule (never acknowledgeable) fails it."""
+    model = TemplateModel.from_templates({"S": {"Resources": {"T": resource}}})
+    (result,) = evaluate(model, [BY_ID[rule_id]])
+    assert result.examined == 0
+    at_rest = {"PCI4-SQS-CUSTOMER-KEY": "PCI4-SQS-ENCRYPTED", "PCI4-KINESIS-CUSTOMER-KEY": "PCI4-KINESIS-ENCRYPTED"}
+    (guard,) = evaluate(model, [BY_ID[at_rest.get(rule_id, "PCI4-REDSHIFT-ENCRYPTED")]])
+    assert guard.failures
+    assert not guard.rule.acknowledgeable

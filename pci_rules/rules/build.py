@@ -15,7 +15,8 @@ SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 @rule(
     id="PCI4-CODEBUILD-HARDENED",
-    requirements=("6.5.1", "8.3.2", "8.6.2", "10.2.1", "10.3.2"),
+    requirements=("8.3.2", "8.6.2", "10.2.1", "10.3.2"),
+    related=("6.5.1",),
     description=(
         "Every CodeBuild project has no credentials in its source URL or clear-text variables, logs, "
         "encrypts S3 logs and runs unprivileged."

@@ -3,26 +3,25 @@ conformance pack that no Security Hub PCI DSS v4.0.1 control covers (the crosswa
 names the Config rule), plus SQS and EFS encryption at rest, which that pack does not check.
 
 Each rule reads the property the AWS Config managed rule's page (AWS Config Developer Guide, "<rule name>")
-says it evaluates, with the rule's default parameters, and cites the v4.0.1 requirement the property serves
-(pack 1.8.0; AWS's own mapping, `aws_pci_dss_v4_managed_pack_mapping.json`, stands beside each in the crosswalk
-with the reviewed reason for every difference, `crosswalk.DEPARTURES`):
+says it evaluates, with the rule's default parameters. Its `requirements` are those whose testing procedure
+examines that property; most of these rules evidence none and carry `related` requirements only (pack 1.9.0;
+AWS's own mapping, `aws_pci_dss_v4_config_mapping.json`, stands beside each in the crosswalk with the reviewed
+reason for every difference, `crosswalk.DEPARTURES`; each related pair's reason is in
+`evidence.catalog.RELATED_NOT_EVIDENCE`):
 
-- encryption at rest, 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is storage- or
-  disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also rendered
-  unreadable by a 3.5.1 mechanism. It renders nothing unreadable to a reader the store serves, so it is not
-  3.5.1 (AWS's page maps these rules to 3.5.1 and 8.3.2); the landing zone's 3.5.1 mechanism is the vault's
-  field-level encryption and keyed hash (PCI4-CARD-DATA-FIELD-ENCRYPTION).
-- backups, 12.10.1: the incident response plan's "business recovery and continuity procedures" and "data backup
-  processes" (PCI DSS v4.0.1 12.10.1) rest on the backups these rules require. 3.2.1 is not cited: it keeps
-  account data to a minimum with retention limits and disposal, which a minimum backup retention works against.
-  AWS's page maps the backup rules to 10.3.3 (audit log backups) and the point-in-time recovery rule to 3.2.1;
-  these stores hold no audit logs in the landing zone.
+- encryption at rest, related to 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is
+  storage- or disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also
+  rendered unreadable by a 3.5.1 mechanism; 3.5.1.2.a examines that other mechanism, which no store setting
+  shows (the landing zone's is the vault's field-level encryption and keyed hash,
+  PCI4-CARD-DATA-FIELD-ENCRYPTION). The customer-managed-key rules are related to 3.6.1 too (the key policy is
+  the owner's, which its key-management procedures govern) and are acknowledgeable: their finding names the
+  key a store is encrypted with, never "unencrypted" for an encrypted store.
+- backups, related to 12.10.1: the incident response plan's "data backup processes" rest on the backups these
+  rules require, but 12.10.1.a examines the plan, a document. 3.2.1 is not cited: it keeps account data to a
+  minimum with retention limits and disposal, which a minimum backup retention works against.
 - 10.4.2 for service logs (APIGateway.9, StepFunctions.1), 8.3.1 and 8.6.3 as this pack's `PCI4-RDS-IAM-AUTH`
   cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift
   traffic kept inside the VPC, as the egress rules cite it.
-
-The evidence report does not cite the backup pairs (`evidence.catalog.UNRELATED_MAPPINGS`: the plan is a
-document its testing procedure examines); the 3.5.1.2 pairs support 3.5.1.2.a's statement.
 
 In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
 gives every rule something to examine.
@@ -35,7 +34,7 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_customer_key, is_true, statements
+from pci_rules.rules._common import as_list, is_customer_key, is_false, is_true, statements
 
 
 def _check(resource: Resource, problem: str | None) -> Check:
@@ -57,12 +56,13 @@ def _at_least(resource: Resource, prop: str, minimum: int, default: int) -> str 
     return f"{prop} {resource.prop(prop, default=default)!r} < {minimum}"
 
 
-# --- Encryption at rest (3.5.1.2) ---------------------------------------------------------------------
+# --- Encryption at rest (related: 3.5.1.2) ---------------------------------------------------------------------
 
 
 @rule(
     id="PCI4-DAX-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every DynamoDB Accelerator cluster encrypts its data at rest.",
     fix="Set SSESpecification.SSEEnabled true on the AWS::DAX::Cluster (set at creation).",
     acknowledgeable=False,
@@ -76,7 +76,8 @@ def dax_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DOCDB-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every DocumentDB cluster encrypts its storage.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::DocDB::DBCluster.",
     acknowledgeable=False,
@@ -89,12 +90,12 @@ def docdb_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DYNAMODB-KMS",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
     description="Every DynamoDB table is encrypted with a customer-managed KMS key (not the AWS owned or AWS"
     " managed key).",
     fix="Set SSESpecification SSEEnabled true, SSEType KMS and KMSMasterKeyId a customer-managed key (a global"
     " table: each replica's SSESpecification.KMSMasterKeyId; CDK: TableEncryption.CUSTOMER_MANAGED).",
-    acknowledgeable=False,
 )
 def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
     # dynamodb-table-encrypted-kms: NON_COMPLIANT if the table is not encrypted with AWS KMS;
@@ -114,30 +115,53 @@ def dynamodb_kms(model: TemplateModel) -> Iterator[Check]:
         else:
             keys = [table.prop("SSESpecification", "KMSMasterKeyId")]
         ok = enabled and kind == "KMS" and all(is_customer_key(k) for k in keys)
-        yield _check(table, None if ok else "not encrypted with a customer-managed KMS key")
+        # A table is always encrypted at rest (the AWS owned key when SSEEnabled is false or absent), so the
+        # finding names the key, never "unencrypted".
+        held = "the AWS managed key aws/dynamodb" if enabled and kind == "KMS" else "the AWS owned key"
+        yield _check(table, None if ok else f"encrypted at rest with {held}, not a customer-managed KMS key")
 
 
 @rule(
     id="PCI4-KINESIS-ENCRYPTED",
-    requirements=("3.5.1.2",),
-    description="Every Kinesis data stream encrypts records at rest with a customer-managed KMS key.",
-    fix="Set StreamEncryption with EncryptionType KMS and KeyId a customer-managed key (not alias/aws/kinesis).",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every Kinesis data stream encrypts records at rest (server-side encryption with KMS).",
+    fix="Set StreamEncryption with EncryptionType KMS (CDK: encryption=StreamEncryption.KMS or MANAGED).",
     acknowledgeable=False,
 )
 def kinesis_encrypted(model: TemplateModel) -> Iterator[Check]:
-    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream. KeyId
-    # alias/aws/kinesis is the AWS managed key ("AWS::Kinesis::Stream StreamEncryption", CloudFormation
-    # Template Reference); the rule asks the owner's key, as PCI4-DYNAMODB-KMS does.
+    # kinesis-stream-encrypted: NON_COMPLIANT if server-side encryption is not enabled for the stream
+    # ("AWS::Kinesis::Stream StreamEncryption", CloudFormation Template Reference: absent, records are not
+    # encrypted). Which key is PCI4-KINESIS-CUSTOMER-KEY's (acknowledgeable); a stream not encrypted at all can
+    # only be fixed.
     for stream in model.resources("AWS::Kinesis::Stream"):
-        ok = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS" and is_customer_key(
-            stream.prop("StreamEncryption", "KeyId")
+        encrypted = str(stream.prop("StreamEncryption", "EncryptionType")).upper() == "KMS"
+        yield _check(stream, None if encrypted else "not encrypted at rest (no StreamEncryption)")
+
+
+@rule(
+    id="PCI4-KINESIS-CUSTOMER-KEY",
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
+    description="Every Kinesis data stream encrypted at rest uses a customer-managed KMS key.",
+    fix="Set StreamEncryption.KeyId to a customer-managed key (not alias/aws/kinesis).",
+)
+def kinesis_customer_key(model: TemplateModel) -> Iterator[Check]:
+    # KeyId alias/aws/kinesis is the AWS managed key ("AWS::Kinesis::Stream StreamEncryption", CloudFormation
+    # Template Reference). A stream without encryption is PCI4-KINESIS-ENCRYPTED's finding, not examined here.
+    for stream in model.resources("AWS::Kinesis::Stream"):
+        if str(stream.prop("StreamEncryption", "EncryptionType")).upper() != "KMS":
+            continue
+        ok = is_customer_key(stream.prop("StreamEncryption", "KeyId"))
+        yield _check(
+            stream, None if ok else "encrypted at rest with an AWS managed key, not a customer-managed KMS key"
         )
-        yield _check(stream, None if ok else "not encrypted with a customer-managed KMS key")
 
 
 @rule(
     id="PCI4-NEPTUNE-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every Neptune cluster encrypts its storage, and so its snapshots.",
     fix="Set StorageEncrypted true (and KmsKeyId to a customer-managed key) on the AWS::Neptune::DBCluster.",
     acknowledgeable=False,
@@ -151,22 +175,45 @@ def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 
 @rule(
-    id="PCI4-REDSHIFT-KMS",
-    requirements=("3.5.1.2",),
-    description="Every Redshift cluster is encrypted with a customer-managed KMS key.",
-    fix="Set Encrypted true and KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
+    id="PCI4-REDSHIFT-ENCRYPTED",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every Redshift cluster is encrypted at rest.",
+    fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::Redshift::Cluster.",
     acknowledgeable=False,
 )
-def redshift_kms(model: TemplateModel) -> Iterator[Check]:
-    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key.
+def redshift_encrypted(model: TemplateModel) -> Iterator[Check]:
+    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key; Encrypted
+    # defaults false ("AWS::Redshift::Cluster", CloudFormation Template Reference). Which key is
+    # PCI4-REDSHIFT-KMS's (acknowledgeable).
     for cluster in model.resources("AWS::Redshift::Cluster"):
-        ok = is_true(cluster.prop("Encrypted")) and is_customer_key(cluster.prop("KmsKeyId"))
-        yield _check(cluster, None if ok else "not encrypted with a customer-managed KMS key")
+        ok = is_true(cluster.prop("Encrypted"))
+        yield _check(cluster, None if ok else "not encrypted at rest (Encrypted is not true)")
+
+
+@rule(
+    id="PCI4-REDSHIFT-KMS",
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
+    description="Every encrypted Redshift cluster uses a customer-managed KMS key.",
+    fix="Set KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
+)
+def redshift_kms(model: TemplateModel) -> Iterator[Check]:
+    # Without KmsKeyId an encrypted cluster uses the AWS managed key. An unencrypted cluster is
+    # PCI4-REDSHIFT-ENCRYPTED's finding, not examined here.
+    for cluster in model.resources("AWS::Redshift::Cluster"):
+        if not is_true(cluster.prop("Encrypted")):
+            continue
+        ok = is_customer_key(cluster.prop("KmsKeyId"))
+        yield _check(
+            cluster, None if ok else "encrypted at rest with the AWS managed key, not a customer-managed KMS key"
+        )
 
 
 @rule(
     id="PCI4-ATHENA-RESULTS-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every Athena workgroup encrypts its query results at rest.",
     fix="Set WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration.EncryptionOption (SSE_KMS).",
     acknowledgeable=False,
@@ -180,25 +227,58 @@ def athena_results_encrypted(model: TemplateModel) -> Iterator[Check]:
         yield _check(group, None if option else "query results are not encrypted")
 
 
+def _sse_sqs(queue: Resource) -> bool:
+    """SSE-SQS is on for a queue that sets neither SqsManagedSseEnabled false nor KmsMasterKeyId ("By default
+    queues are encrypted using SSE-SQS": "aws-cdk-lib.aws_sqs module", AWS CDK API Reference; "Encryption at rest
+    in Amazon SQS", Amazon SQS Developer Guide)."""
+    return queue.prop("KmsMasterKeyId") is None and not is_false(queue.prop("SqsManagedSseEnabled"))
+
+
 @rule(
     id="PCI4-SQS-ENCRYPTED",
-    requirements=("3.5.1.2",),
-    description="Every SQS queue is encrypted with a customer-managed KMS key.",
-    fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every SQS queue is encrypted at rest (SSE-SQS or SSE-KMS).",
+    fix="Leave SqsManagedSseEnabled on or set KmsMasterKeyId on the AWS::SQS::Queue (CDK: not"
+    " QueueEncryption.UNENCRYPTED).",
     acknowledgeable=False,
 )
 def sqs_encrypted(model: TemplateModel) -> Iterator[Check]:
-    # Not in AWS's PCI DSS v4.0 pack. SSE-SQS (SqsManagedSseEnabled) uses keys SQS owns, which no key policy
-    # of the account controls; KmsMasterKeyId names a KMS key ("AWS::SQS::Queue", CloudFormation Template
-    # Reference), as PCI4-SNS-ENCRYPTED asks of topics.
+    # Not in AWS's PCI DSS v4.0 pack (Security Hub FSBP SQS.1 checks the same). Which key is
+    # PCI4-SQS-CUSTOMER-KEY's (acknowledgeable); a queue not encrypted at all can only be fixed.
     for queue in model.resources("AWS::SQS::Queue"):
-        ok = is_customer_key(queue.prop("KmsMasterKeyId"))
-        yield _check(queue, None if ok else "not encrypted with a customer-managed KMS key")
+        ok = queue.prop("KmsMasterKeyId") is not None or _sse_sqs(queue)
+        yield _check(queue, None if ok else "not encrypted at rest (SqsManagedSseEnabled false, no KmsMasterKeyId)")
+
+
+@rule(
+    id="PCI4-SQS-CUSTOMER-KEY",
+    requirements=(),
+    related=("3.5.1.2", "3.6.1"),
+    description="Every SQS queue is encrypted with a customer-managed KMS key.",
+    fix="Set KmsMasterKeyId on the AWS::SQS::Queue (CDK: encryption=QueueEncryption.KMS, encryption_master_key=...).",
+)
+def sqs_customer_key(model: TemplateModel) -> Iterator[Check]:
+    # SSE-SQS uses keys SQS owns, which no key policy of the account controls; KmsMasterKeyId names a KMS key
+    # ("AWS::SQS::Queue", CloudFormation Template Reference), as PCI4-SNS-ENCRYPTED asks of topics. An
+    # unencrypted queue is PCI4-SQS-ENCRYPTED's finding, not examined here.
+    for queue in model.resources("AWS::SQS::Queue"):
+        key = queue.prop("KmsMasterKeyId")
+        if key is None and not _sse_sqs(queue):
+            continue
+        if is_customer_key(key):
+            problem = None
+        elif key is None:
+            problem = "encrypted at rest with SQS owned keys (SSE-SQS), not a customer-managed KMS key"
+        else:
+            problem = "encrypted at rest with the AWS managed key aws/sqs, not a customer-managed KMS key"
+        yield _check(queue, problem)
 
 
 @rule(
     id="PCI4-EFS-ENCRYPTED",
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every EFS file system encrypts its data at rest.",
     fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::EFS::FileSystem.",
     acknowledgeable=False,
@@ -210,12 +290,13 @@ def efs_encrypted(model: TemplateModel) -> Iterator[Check]:
         yield _check(system, None if is_true(system.prop("Encrypted")) else "not encrypted at rest")
 
 
-# --- Backups (12.10.1) --------------------------------------------------------------------------------
+# --- Backups (related: 12.10.1) --------------------------------------------------------------------------------
 
 
 @rule(
     id="PCI4-DYNAMODB-PITR",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every DynamoDB table has point-in-time recovery on.",
     fix="Set PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled true on the table.",
 )
@@ -243,7 +324,8 @@ ELASTICACHE_MIN_SNAPSHOT_DAYS = 15
 
 @rule(
     id="PCI4-ELASTICACHE-BACKUPS",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every Redis OSS/Valkey cache keeps automatic backups at least 15 days.",
     fix="Set SnapshotRetentionLimit to 15 or more on the cache cluster or replication group.",
 )
@@ -262,7 +344,8 @@ NEPTUNE_MIN_BACKUP_DAYS = 7
 
 @rule(
     id="PCI4-NEPTUNE-BACKUP-RETENTION",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every Neptune cluster keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more on the AWS::Neptune::DBCluster.",
 )
@@ -275,7 +358,8 @@ def neptune_backup_retention(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-REDSHIFT-BACKUPS",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every Redshift cluster keeps automated snapshots (retention of 1 to 35 days, not 0).",
     fix="Leave AutomatedSnapshotRetentionPeriod unset (1) or set it between 1 and 35.",
 )
@@ -331,7 +415,8 @@ def _denies_deletion(statement: Any) -> bool:
 
 @rule(
     id="PCI4-BACKUP-VAULT-NO-MANUAL-DELETION",
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every AWS Backup vault's access policy denies deleting recovery points to everyone.",
     fix=(
         "Give the AWS::Backup::BackupVault an AccessPolicy Deny statement, Principal and Resource '*', on"

@@ -34,7 +34,8 @@ def config_all_resources(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-SNS-ENCRYPTED",
-    requirements=("3.5.1", "10.3.2"),
+    requirements=(),
+    related=("3.5.1", "10.3.2"),
     description="Every SNS topic is encrypted with a customer-managed KMS key.",
     fix="Set KmsMasterKeyId on the AWS::SNS::Topic (CDK: master_key=...).",
 )

@@ -5,7 +5,7 @@ Hub control of the standard covers (issue 21, QSA review item 5).
 Each rule reads what the AWS Config managed rule of the same purpose reads ("<rule-name>", AWS Config
 Developer Guide, "AWS Config managed rules"); the crosswalk (`pci_rules/CROSSWALK.md`) names the Config rule.
 Each rule cites the v4.0.1 requirement the property serves, and says why beside it. AWS's own mapping of each
-Config rule (`pci_rules/aws_pci_dss_v4_managed_pack_mapping.json`, read from the AWS Config Developer Guide page
+Config rule (`pci_rules/aws_pci_dss_v4_config_mapping.json`, read from the AWS Config Developer Guide page
 "Operational Best Practices for PCI DSS 4.0 (Including global resource types)") is shown beside it in the
 crosswalk, and every difference carries a reviewed reason there (`crosswalk.DEPARTURES`).
 """
@@ -45,10 +45,12 @@ def _rest_stages(model: TemplateModel) -> Iterator[tuple[Resource, tuple[str, ..
 
 @rule(
     id="PCI4-APIGW-CACHE-ENCRYPTED",
-    # 3.5.1.2: CacheDataEncrypted encrypts the cache's storage, storage-level encryption, the subject of
+    # Related to 3.5.1.2, not evidence (3.5.1.2.a examines the 3.5.1 mechanism beside it): CacheDataEncrypted
+    # encrypts the cache's storage, storage-level encryption, the subject of
     # 3.5.1.2; a cached response is served decrypted to any caller the API serves, so it is not the 3.5.1
     # mechanism for any PAN a response carries (that is field-level: PCI4-CARD-DATA-FIELD-ENCRYPTION).
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every API Gateway REST API stage that caches responses encrypts its cache on every caching method.",
     fix="Set CacheDataEncrypted true on every MethodSettings entry with CachingEnabled (and on the /* * default).",
 )
@@ -75,38 +77,71 @@ def apigw_cache_encrypted(model: TemplateModel) -> Iterator[Check]:
         yield _check(stage, "a cache is not encrypted" if plain or unset else None)
 
 
-# The endpoint types a CDE REST API may use: api-gw-endpoint-type-check's endpointConfigurationTypes parameter
-# (no default: the owner lists the allowed types).
-APIGW_ALLOWED_ENDPOINT_TYPES = ("REGIONAL", "PRIVATE")
+# A PRIVATE endpoint is reachable only through interface VPC endpoints ("Creating a private API", API Gateway
+# Developer Guide). A REGIONAL or EDGE endpoint is reachable from the internet, so it passes only with an NSC the
+# templates show in front of it: an AWS WAF web ACL associated with one of its stages (AWS::WAFv2::WebACLAssociation
+# ResourceArn "arn:<partition>:apigateway:<region>::/restapis/<api-id>/stages/<stage-name>": "AWS::WAFv2::
+# WebACLAssociation", CloudFormation Template Reference; "AssociateWebACL", AWS WAF API Reference), or a CloudFront
+# distribution with a web ACL (DistributionConfig.WebACLId) whose origin is the API.
+APIGW_PRIVATE_ENDPOINT = "PRIVATE"
+
+
+def _fronted_by_waf(model: TemplateModel, api: Resource) -> bool:
+    """Whether a web ACL sits in front of `api`: an association whose ResourceArn names one of its stages (the
+    API referenced inside the ARN, with "/restapis/" and "/stages/"), or a distribution with a WebACLId whose
+    origin domain references the API."""
+    for association in model.resources("AWS::WAFv2::WebACLAssociation"):
+        arn = association.reference("ResourceArn")
+        text = str(arn)
+        if "/restapis/" in text and "/stages/" in text and api in model.references(association.stack, arn):
+            return True
+    for distribution in model.resources("AWS::CloudFront::Distribution"):
+        if not distribution.prop("DistributionConfig", "WebACLId"):
+            continue
+        for origin in _mappings(distribution.reference("DistributionConfig", "Origins")):
+            if api in model.references(distribution.stack, origin.get("DomainName")):
+                return True
+    return False
 
 
 @rule(
     id="PCI4-APIGW-ENDPOINT-TYPE",
-    # 1.4.1: a regional or private endpoint sits behind network controls the owner configures (its own WAF,
-    # CloudFront distribution or VPC endpoint); an edge-optimized one fronts it with an AWS-managed distribution.
-    # AWS's sample-pack page maps api-gw-endpoint-type-check to 1.2.8 and six more of 1.x; 1.2.8 concerns NSC
-    # configuration files, which the endpoint type is not (crosswalk.DEPARTURES says why for each).
+    # 1.4.1: NSCs are implemented between trusted and untrusted networks. A PRIVATE endpoint admits only the VPC's
+    # interface endpoints; a REGIONAL or EDGE one faces the internet, and passes only where the templates show
+    # the NSC in front of it, a WAF web ACL on its stage or on the distribution that fronts it (1.4.1.a examines
+    # NSC configurations between the networks; the web ACL is that configuration). AWS's sample-pack page maps
+    # api-gw-endpoint-type-check to 1.2.8 and six more of 1.x; 1.2.8 concerns NSC configuration files, which the
+    # endpoint type is not (crosswalk.DEPARTURES says why for each).
     requirements=("1.4.1",),
-    description=f"Every API Gateway REST API uses a {' or '.join(APIGW_ALLOWED_ENDPOINT_TYPES)} endpoint, not EDGE.",
-    fix="Set EndpointConfiguration.Types to [REGIONAL] or [PRIVATE] (CDK: endpoint_types); EDGE is the default.",
+    description="Every API Gateway REST API is PRIVATE, or REGIONAL/EDGE only with an AWS WAF web ACL in front of"
+    " it (on a stage, or on a CloudFront distribution whose origin it is).",
+    fix="Set EndpointConfiguration.Types to [PRIVATE] (CDK: endpoint_types), or associate a WAF web ACL with the"
+    " API's stage (AWS::WAFv2::WebACLAssociation, ResourceArn the stage ARN) or with the CloudFront distribution"
+    " in front of it; EDGE is the default.",
 )
 def apigw_endpoint_type(model: TemplateModel) -> Iterator[Check]:
     # AWS::ApiGateway::RestApi EndpointConfiguration.Types: "If unspecified, the default is EDGE" (CloudFormation
     # Template Reference, "AWS::ApiGateway::RestApi EndpointConfiguration").
     for api in model.resources("AWS::ApiGateway::RestApi"):
         types = [str(t).upper() for t in as_list(api.prop("EndpointConfiguration", "Types", default=["EDGE"]))]
-        other = [t for t in types if t not in APIGW_ALLOWED_ENDPOINT_TYPES]
-        yield _check(api, f"endpoint type {', '.join(other)}" if other or not types else None)
+        if types and all(t == APIGW_PRIVATE_ENDPOINT for t in types):
+            yield _check(api, None)
+            continue
+        public = ", ".join(t for t in types if t != APIGW_PRIVATE_ENDPOINT) or "EDGE"
+        fronted = _fronted_by_waf(model, api)
+        yield _check(api, None if fronted else f"endpoint type {public} with no WAF web ACL in front of it")
 
 
 @rule(
     id="PCI4-APIGW-XRAY",
-    # 10.7.2: a trace is not an audit log (10.2.1 asks logs of user and administrator actions; a stage's access
+    # Related to 10.7.2, not evidence (10.7.2.b examines the alert a failed control raises): a trace is not an audit
+    # log (10.2.1 asks logs of user and administrator actions; a stage's access
     # log is one). X-Ray samples requests and records their path
     # through the stage to the services behind it ("Amazon API Gateway active tracing support for AWS X-Ray",
     # AWS X-Ray Developer Guide), which is how a failure of the API tier the vault's access control sits in is
     # located and addressed promptly once an alarm has detected it; the trace itself raises no alert.
-    requirements=("10.7.2",),
+    requirements=(),
+    related=("10.7.2",),
     description="Every API Gateway REST API stage has AWS X-Ray active tracing on.",
     fix="Set TracingEnabled true on the AWS::ApiGateway::Stage or the Deployment's StageDescription"
     " (CDK: deploy_options tracing_enabled=True).",
@@ -150,9 +185,11 @@ CLOUDFRONT_TLS12_POLICIES = ("TLSv1.2_2018", "TLSv1.2_2019", "TLSv1.2_2021", "TL
 
 @rule(
     id="PCI4-CLOUDFRONT-TLS12-POLICY",
-    # 4.2.1: viewers reach the distribution over TLS 1.2 or later only. 1.2.5 (AWS's mapping): the protocol
-    # versions the edge accepts are the approved ones, SSL 3.0 and TLS 1.0/1.1 are not allowed at all.
-    requirements=("1.2.5", "4.2.1"),
+    # 4.2.1: viewers reach the distribution over TLS 1.2 or later only. 1.2.5 is related (AWS's mapping; 1.2.5.a
+    # examines the documented list of allowed protocols, which this is not): the protocol versions accepted are
+    # narrowed, SSL 3.0 and TLS 1.0/1.1 are not allowed at all.
+    requirements=("4.2.1",),
+    related=("1.2.5",),
     description="Every CloudFront distribution requires TLS 1.2 or later of viewers (MinimumProtocolVersion).",
     fix="Set ViewerCertificate.MinimumProtocolVersion to TLSv1.2_2021 (needs a custom certificate).",
 )
@@ -169,11 +206,13 @@ def cloudfront_tls12_policy(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-CLOUDFRONT-SNI",
-    # 1.2.5 (AWS's mapping): serving the certificate by SNI only allows the connection method every modern
+    # Related to 1.2.5 (AWS's mapping), not evidence: 1.2.5.a examines the documented, approved list of allowed
+    # services, protocols and ports. Serving the certificate by SNI only allows the connection method every modern
     # client uses; a dedicated-IP (vip) endpoint exists to admit clients without SNI, an extra allowed service
     # that needs a business need of its own. SNI changes no cipher or protocol version, so it is not 4.2.1's
     # strong cryptography (PCI4-CLOUDFRONT-TLS12-POLICY is).
-    requirements=("1.2.5",),
+    requirements=(),
+    related=("1.2.5",),
     description="Every CloudFront distribution with a custom certificate serves it by SNI, not a dedicated IP (vip).",
     fix="Set ViewerCertificate.SslSupportMethod to sni-only.",
 )
@@ -358,11 +397,13 @@ def _group_unread(sources: list[tuple[str, Any]]) -> str | None:
 
 @rule(
     id="PCI4-EC2-DETAILED-MONITORING",
-    # 10.7.2: detailed monitoring sends the instance's metrics every minute instead of every five ("Detailed
+    # Related to 10.7.2, not evidence (10.7.2.b examines the alert a failed control raises; metrics are an
+    # alarm's input): detailed monitoring sends the instance's metrics every minute instead of every five ("Detailed
     # monitoring (1-minute intervals)", aws_cdk.aws_ecs.InstanceMonitoring, AWS CDK API Reference), so an alarm
     # on a failing instance that runs a security control detects and alerts on it within minutes. Metrics are
     # not audit logs, so 10.2.1 (AWS's page lists 10.2.1.1) is not cited.
-    requirements=("10.7.2",),
+    requirements=(),
+    related=("10.7.2",),
     description="Every EC2 instance and Auto Scaling group has detailed (one-minute) monitoring on, itself or"
     " through its launch template or launch configuration.",
     fix="Set Monitoring true on the instance or LaunchTemplateData.Monitoring.Enabled (CDK: detailed_monitoring).",
@@ -442,10 +483,12 @@ def tgw_no_auto_accept(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ECR-LIFECYCLE-POLICY",
-    # 3.2.1 (AWS's mapping): a lifecycle policy is a retention and disposal rule for what the repository stores
+    # Related to 3.2.1 (AWS's mapping), not evidence: 3.2.1.a examines the retention policy for account data,
+    # which images are not. A lifecycle policy is a retention and disposal rule for what the repository stores
     # (images expire after a count or an age). Expiring an old image patches nothing, so 6.3.3 (installing
     # security updates) is not cited; PCI4-ECR-SCAN-ON-PUSH and Inspector serve vulnerability management.
-    requirements=("3.2.1",),
+    requirements=(),
+    related=("3.2.1",),
     description="Every ECR private repository has a lifecycle policy.",
     fix="Set LifecyclePolicy.LifecyclePolicyText (CDK: lifecycle_rules=[...]).",
 )

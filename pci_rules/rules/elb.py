@@ -118,7 +118,8 @@ def lb_access_logs(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ELB-DROP-INVALID-HEADERS",
-    requirements=("6.2.4", "6.4.2"),
+    requirements=("6.4.2",),
+    related=("6.2.4",),
     description="Every Application Load Balancer drops HTTP headers with invalid fields (request smuggling).",
     fix="Set the attribute routing.http.drop_invalid_header_fields.enabled to true.",
 )
@@ -167,7 +168,8 @@ SAFE_DESYNC_MODES = ("defensive", "strictest")
 
 @rule(
     id="PCI4-ELB-DESYNC-MITIGATION",
-    requirements=("6.2.4", "6.4.2"),
+    requirements=("6.4.2",),
+    related=("6.2.4",),
     description="Every Application Load Balancer mitigates HTTP desync in defensive or strictest mode, not monitor.",
     fix="Set the attribute routing.http.desync_mitigation_mode to strictest (or defensive).",
 )
@@ -191,7 +193,8 @@ def _certificate_arns(listener: Resource) -> list[object]:
 
 @rule(
     id="PCI4-ELB-ACM-CERTIFICATE",
-    requirements=("4.2.1", "4.2.1.1"),
+    requirements=("4.2.1",),
+    related=("4.2.1.1",),
     description=(
         "Load-balancer certificates come from ACM (renewed by AWS), and certificates requested here use RSA "
         ">= 2048 or ECDSA."

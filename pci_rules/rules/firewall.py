@@ -35,7 +35,8 @@ def _policy_problems(model: TemplateModel, policy: Resource) -> list[str]:
 
 @rule(
     id="PCI4-NETWORK-FIREWALL-POSTURE",
-    requirements=("1.3.2", "1.4.1", "1.5.1", "10.2.1"),
+    requirements=("1.3.2", "1.4.1", "10.2.1"),
+    related=("1.5.1",),
     description=(
         "Every Network Firewall has a non-empty policy that drops and alerts by default, logs alerts and "
         "flows, and has delete and subnet-change protection."

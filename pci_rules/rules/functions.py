@@ -10,7 +10,8 @@ FUNCTION = "AWS::Lambda::Function"
 
 @rule(
     id="PCI4-LAMBDA-IN-VPC",
-    requirements=("1.3.1", "1.4.4"),
+    requirements=("1.3.1",),
+    related=("1.4.4",),
     description="Every Lambda function runs in a VPC, behind its security groups and NACLs.",
     fix="Set VpcConfig with subnets and security groups (CDK: vpc=..., vpc_subnets=...), or acknowledge why not.",
 )
@@ -22,7 +23,8 @@ def lambda_in_vpc(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-LAMBDA-ENV-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=(),
+    related=("3.5.1",),
     description="A Lambda function with environment variables encrypts them with a customer-managed KMS key.",
     fix="Set KmsKeyArn on the function (CDK: environment_encryption=...), or keep secrets out of the environment.",
 )
@@ -79,7 +81,8 @@ def _service_principal(principal: object) -> bool:
 
 @rule(
     id="PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE",
-    requirements=("7.2.1", "1.4.4"),
+    requirements=("7.2.1",),
+    related=("1.4.4",),
     description=(
         "A Lambda permission for an AWS service principal names the resource or the account that may invoke"
         " (SourceArn or SourceAccount): without either, that service acting for any account can invoke the"

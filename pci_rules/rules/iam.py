@@ -78,7 +78,8 @@ def iam_no_users(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-IAM-TRUST-SCOPED",
-    requirements=("7.2.1", "8.2.2"),
+    requirements=("7.2.1",),
+    related=("8.2.2",),
     description="No role trust policy lets any principal (`*`) assume the role without a condition.",
     fix="Name the principals that may assume the role, or add aws:PrincipalOrgID/aws:SourceArn conditions.",
 )

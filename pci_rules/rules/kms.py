@@ -48,7 +48,8 @@ def kms_no_public_principal(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-KMS-DELETION-WINDOW",
-    requirements=("3.6.1", "3.7.5"),
+    requirements=("3.6.1",),
+    related=("3.7.5",),
     description="A KMS key scheduled for deletion waits the full 30 days, so a mistaken deletion can be cancelled.",
     fix="Leave PendingWindowInDays unset or set it to 30 (CDK: pending_window=Duration.days(30)).",
 )
@@ -97,7 +98,8 @@ def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
 
 @rule(
     id="PCI4-KMS-CUSTODIAN-SEPARATION",
-    requirements=("3.6.1", "3.6.1.2", "7.2.2"),
+    requirements=("3.6.1", "7.2.2"),
+    related=("3.6.1.2",),
     description=(
         "A key policy's administrators are never allowed to use the key, and are explicitly denied its crypto actions."
     ),

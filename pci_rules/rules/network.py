@@ -191,10 +191,12 @@ def default_sg_restricted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EC2-EBS-DEFAULT-ENCRYPTION",
-    # 3.5.1.2: EBS encryption by default is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # Related to 3.5.1.2, not evidence: EBS encryption by default is disk-level encryption, the subject of 3.5.1.2:
+    # on non-removable
     # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
     # encryption), so this is not 3.5.1 itself.
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="EBS encryption by default is turned on in every region that has a VPC.",
     fix="Call EnableEbsEncryptionByDefault (and ModifyEbsDefaultKmsKeyId) at deployment in each region.",
 )
@@ -211,10 +213,12 @@ def ebs_default_encryption(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EC2-VOLUME-ENCRYPTED",
-    # 3.5.1.2: EBS volume encryption is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # Related to 3.5.1.2, not evidence: EBS volume encryption is disk-level encryption, the subject of 3.5.1.2: on
+    # non-removable
     # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
     # encryption), so this is not 3.5.1 itself.
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every EBS volume and instance block device is encrypted.",
     fix="Set Encrypted: true (and a KmsKeyId) on AWS::EC2::Volume and every BlockDeviceMappings Ebs.",
     acknowledgeable=False,

@@ -58,7 +58,8 @@ def guardduty_protections(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-SECURITYHUB-PCI-V401",
-    requirements=("10.4.1.1", "11.5.2", "12.4.2"),
+    requirements=("10.4.1.1",),
+    related=("12.4.2", "11.5.2"),
     description="Every Security Hub subscription enables the PCI DSS v4.0.1 standard, and none the retired v3.2.1.",
     fix="Add an AWS::SecurityHub::Standard with StandardsArn ...::standards/pci-dss/v/4.0.1; remove v3.2.1.",
 )
@@ -161,7 +162,8 @@ SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
 
 @rule(
     id="PCI4-ACCOUNT-GUARD-VALUES",
-    requirements=("1.4.4", "2.2.1", "8.3.6", "8.3.7", "8.3.9", "8.3.10.1", "8.6.3"),
+    requirements=("2.2.1", "8.3.6", "8.3.7", "8.3.9"),
+    related=("1.4.4", "8.3.10.1", "8.6.3"),
     description=(
         "Account guards set by SDK call or resource hold safe values (password policy, public access blocks, "
         "IMDSv2, EMR block public access, SSM sharing)."

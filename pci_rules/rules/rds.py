@@ -25,10 +25,12 @@ def _databases(model: TemplateModel) -> Iterator[Resource]:
 
 @rule(
     id="PCI4-RDS-STORAGE-ENCRYPTED",
-    # 3.5.1.2: RDS storage encryption is disk-level encryption, the subject of 3.5.1.2: on non-removable
+    # Related to 3.5.1.2, not evidence: RDS storage encryption is disk-level encryption, the subject of 3.5.1.2: on
+    # non-removable
     # media PAN must also be rendered unreadable by a 3.5.1 mechanism (the vault's field-level
     # encryption), so this is not 3.5.1 itself.
-    requirements=("3.5.1.2",),
+    requirements=(),
+    related=("3.5.1.2",),
     description="Every RDS instance and cluster encrypts its storage.",
     fix="Set StorageEncrypted: true (CDK: storage_encrypted=True); an existing database needs a snapshot restore.",
     acknowledgeable=False,
@@ -41,7 +43,10 @@ def rds_storage_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-CUSTOMER-KEY",
-    requirements=("3.5.1", "3.6.1"),
+    # 3.6.1 and 3.5.1 are related, not evidence (pack 1.9.0): a customer-managed key puts the key policy in the
+    # owner's hands, which 3.6.1's key-management procedures then govern; the key choice renders no PAN unreadable.
+    requirements=(),
+    related=("3.6.1", "3.5.1"),
     description="Every RDS instance and cluster encrypts with a customer-managed KMS key, not the AWS managed aws/rds.",
     fix="Set KmsKeyId to a customer-managed key (CDK: storage_encryption_key=...).",
 )
@@ -65,7 +70,8 @@ def rds_not_public(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-DELETION-PROTECTION",
-    requirements=("3.5.1", "10.5.1"),
+    requirements=(),
+    related=("3.5.1", "10.5.1"),
     description="Every RDS instance and cluster has deletion protection.",
     fix="Set DeletionProtection: true (CDK: deletion_protection=True).",
 )
@@ -106,9 +112,11 @@ def rds_log_exports(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-BACKUPS",
-    # 12.10.1: the incident response plan's data backup and recovery procedures rest on the automated backups;
+    # Related to 12.10.1, not evidence (12.10.1.a examines the plan, a document): the incident response plan's data
+    # backup and recovery procedures rest on the automated backups;
     # a backup's retention renders nothing unreadable, so 3.5.1 (cited before pack 1.8.0) is not.
-    requirements=("12.10.1",),
+    requirements=(),
+    related=("12.10.1",),
     description="Every RDS database keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more (CDK: backup_retention=Duration.days(7)).",
 )

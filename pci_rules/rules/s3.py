@@ -27,7 +27,8 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
 
 @rule(
     id="PCI4-S3-ENCRYPTION",
-    requirements=("3.5.1",),
+    requirements=(),
+    related=("3.5.1",),
     description="Every bucket declares default encryption (SSE-KMS, or SSE-S3 where a log service requires it).",
     fix="Set BucketEncryption with SSEAlgorithm aws:kms and a KMSMasterKeyID (CDK: encryption=BucketEncryption.KMS).",
     acknowledgeable=False,
@@ -72,7 +73,8 @@ def s3_tls_only(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-S3-VERSIONING",
-    requirements=("10.5.1", "10.3.4"),
+    requirements=("10.5.1",),
+    related=("10.3.4",),
     description="Every bucket keeps object versions, so an overwrite or delete is recoverable.",
     fix="Set VersioningConfiguration Status Enabled (CDK: versioned=True).",
 )

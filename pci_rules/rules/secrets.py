@@ -51,7 +51,8 @@ def _days(expression: object) -> int | None:
 
 @rule(
     id="PCI4-SECRET-ROTATION",
-    requirements=("8.3.9", "8.6.3"),
+    requirements=("8.6.3",),
+    related=("8.3.9",),
     description="Every Secrets Manager secret has a rotation schedule of 90 days or less.",
     fix="Add an AWS::SecretsManager::RotationSchedule of at most 90 days (CDK: secret.add_rotation_schedule).",
 )
@@ -77,7 +78,8 @@ def secret_rotation(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-SECRET-CUSTOMER-KEY",
-    requirements=("3.5.1", "8.3.2"),
+    requirements=("8.3.2",),
+    related=("3.5.1",),
     description="Every Secrets Manager secret is encrypted with a customer-managed KMS key.",
     fix="Set KmsKeyId on the AWS::SecretsManager::Secret (CDK: encryption_key=...).",
 )

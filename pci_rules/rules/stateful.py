@@ -24,7 +24,8 @@ REPLACE_KEEPS = ("Retain", "Snapshot")
 
 @rule(
     id="PCI4-STATEFUL-RETAINED",
-    requirements=("3.5.1", "10.5.1"),
+    requirements=(),
+    related=("3.5.1", "10.5.1"),
     description="Keys, buckets, log groups, databases, secrets, tables, volumes are retained on delete and replace.",
     fix=(
         "Set DeletionPolicy to RetainExceptOnCreate (or Retain) and UpdateReplacePolicy to Retain"

@@ -44,7 +44,8 @@ def _why(declared: Any) -> str:
 
 @rule(
     id="PCI4-TEMPLATE-PARAMETERS-RESOLVED",
-    requirements=("2.2.1", "6.5.1"),
+    requirements=("2.2.1",),
+    related=("6.5.1",),
     description="Every template Parameter a resource uses has AllowedValues or a parent's value, so rules see it.",
     fix="Give the Parameter AllowedValues (a Default alone lets a deployer pass anything), or pass it from the parent"
     " stack, or use an SSM parameter.",
@@ -98,7 +99,8 @@ def _inline_macros(value: Any) -> list[str]:
 
 @rule(
     id="PCI4-TEMPLATE-NO-TRANSFORMS",
-    requirements=("2.2.1", "6.5.1"),
+    requirements=("2.2.1",),
+    related=("6.5.1",),
     description="Every resource deploys as the rules read it: no macro (SAM, AWS::Include, another) rewrites it.",
     fix="Write the resources as CloudFormation types (CDK constructs, not AWS::Serverless::*), without"
     " Transform or Fn::Transform; the AWS::SecretsManager transform of a hosted rotation is read as such.",

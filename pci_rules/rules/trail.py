@@ -25,7 +25,8 @@ def trail_logging(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-TRAIL-MULTI-REGION",
-    requirements=("10.2.1", "10.2.2"),
+    requirements=("10.2.1",),
+    related=("10.2.2",),
     description="Every trail records all regions and global service events (IAM, STS, CloudFront).",
     fix="Set IsMultiRegionTrail: true and leave IncludeGlobalServiceEvents on.",
 )
@@ -53,7 +54,8 @@ def trail_validation(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-TRAIL-KMS",
-    requirements=("10.3.2", "3.5.1"),
+    requirements=("10.3.2",),
+    related=("3.5.1",),
     description="Every trail encrypts its log files with a customer-managed KMS key.",
     fix="Set KMSKeyId on the AWS::CloudTrail::Trail (CDK: encryption_key=...).",
 )
@@ -146,7 +148,8 @@ def _all_buckets(value: object) -> bool:
 
 @rule(
     id="PCI4-TRAIL-DATA-EVENTS",
-    requirements=("10.2.1", "10.2.1.1", "10.2.1.7"),
+    requirements=("10.2.1", "10.2.1.1"),
+    related=("10.2.1.7",),
     description=(
         "Every trail records S3 object and Lambda invoke data events, read and write, excluding no bucket but its own."
     ),

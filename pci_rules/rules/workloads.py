@@ -256,7 +256,8 @@ def launch_configuration_no_public_ip(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EC2-NACL-IN-USE",
-    requirements=("1.2.7",),
+    requirements=(),
+    related=("1.2.7",),
     description="Every network ACL is associated with a subnet (no unused ACLs to review).",
     fix="Associate the network ACL with its subnets (AWS::EC2::SubnetNetworkAclAssociation) or delete it.",
 )
@@ -298,7 +299,8 @@ def client_vpn_logging(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ECR-SCAN-ON-PUSH",
-    requirements=("6.2.3", "6.2.4", "11.3.1"),
+    requirements=("11.3.1",),
+    related=("6.2.3", "6.2.4"),
     description="Every ECR private repository scans images on push.",
     fix="Set ImageScanningConfiguration.ScanOnPush true (CDK: image_scan_on_push=True), or enhanced scanning.",
 )
@@ -416,7 +418,8 @@ def eks_supported_version(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EKS-SECRETS-ENCRYPTED",
-    requirements=("3.5.1",),
+    requirements=(),
+    related=("3.5.1",),
     description="Every EKS cluster envelope-encrypts Kubernetes secrets with a KMS key.",
     fix="Add EncryptionConfig with Resources [secrets] and a KMS key (CDK: secrets_encryption_key).",
 )
@@ -558,7 +561,8 @@ def opensearch_audit_logs(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-DOCDB-BACKUP-RETENTION",
-    requirements=("3.2.1", "10.5.1"),
+    requirements=(),
+    related=("3.2.1", "10.5.1"),
     description="Every DocumentDB cluster keeps automated backups at least 7 days.",
     fix="Set BackupRetentionPeriod to 7 or more.",
 )
@@ -798,7 +802,8 @@ def msk_connect_in_transit(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-EVENTBRIDGE-BUS-POLICY",
-    requirements=("1.4.4",),
+    requirements=(),
+    related=("1.4.4",),
     description="Every custom EventBridge event bus has a resource-based policy (who may put events is explicit).",
     fix="Set Policy on the AWS::Events::EventBus or add an AWS::Events::EventBusPolicy for it.",
 )

@@ -1583,8 +1583,17 @@ def markdown_to_html(markdown_text: str) -> str:
                 index = end
                 continue
         elif lists and line.startswith("- ") and (not kept or not kept[-1].strip()):
-            before = next((k for k in reversed(kept) if k.strip()), "")
-            end = _plain_list(lines, index) if not before or not _opens_list_context(before) else index
+            # The paragraph before the blank line: any of its lines may belong to a list (an item, or a lazy
+            # continuation line of one, which markdown-it keeps in the item), and then this item continues it.
+            position = len(kept)
+            while position and not kept[position - 1].strip():
+                position -= 1
+            before = []
+            while position and kept[position - 1].strip():
+                position -= 1
+                before.append(kept[position])
+            listed = any(_opens_list_context(k) for k in before)
+            end = _plain_list(lines, index) if not listed else index
             if end > index:
                 kept.append(f"{_TABLE_PLACEHOLDER}{len(blocks)}")
                 blocks.append(_list_html(lines[index:end], inline))

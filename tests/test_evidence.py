@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from compliance.gate import EVIDENCE_DIR, Gate, GateReport
@@ -1028,6 +1028,7 @@ _MARKDOWN_LINE = st.one_of(
 
 
 @given(st.lists(_MARKDOWN_LINE, min_size=1, max_size=14))
+@example(lines=["- a", "|  | x |", "", "- a"])  # a lazy continuation line keeps the list going past the blank
 @settings(max_examples=400, deadline=None)
 def test_generated_markdown_renders_as_markdown_it_renders_it(lines: list[str]) -> None:
     """Property: for any document of list items, nested items, table rows, paragraphs, headings and fences

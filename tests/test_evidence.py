@@ -806,9 +806,10 @@ def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidenc
         assert len([r for r in rows if r[0] == regional.region and r[2] == "route"]) == len(regional.routes)
     # Raw template check: every NACL entry of the JSON is a row.
     assert {ref for ref, _ in template_acl_entries(_templates(evidence.model))} <= refs
-    http = [r for r in rows if r[2] == "ingress" and r[3].endswith("tcp 80") and r[4] == "0.0.0.0/0"]
-    assert http
-    assert all("port 80" in r[6] and "0.0.0.0/0" in r[6] for r in http)
+    assert not [r for r in rows if r[3].endswith("tcp 80")], "the edge has no port-80 listener to admit"
+    https = [r for r in rows if r[2] == "ingress" and r[3].endswith("tcp 443") and r[4] == "0.0.0.0/0"]
+    assert https
+    assert all("0.0.0.0/0" in r[6] for r in https)
     assert any("ephemeral range" in r[6] for r in rows)
     # Every NACL entry's stated need is the one its template carries (pci-lz:need), never a flag.
     needs = {

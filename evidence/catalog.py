@@ -358,6 +358,7 @@ PROCESS_REQUIREMENTS = {
 # Mappings the evidence does not cite: a rule whose finding says nothing about the requirement the
 # rule pack lists next to it (reviewed per rule, the reason stated). Such a pair neither supports nor
 # lowers the requirement's statement; the rule still counts for its other requirements.
+INTERNAL_TRANSIT = "internal transit, not transmission over open, public networks (an internal-transit note)"
 UNRELATED_MAPPINGS = {
     ("PCI4-RDS-BACKUPS", "12.10.1"): "backups are not an incident response plan",
     ("PCI4-IAM-TRUST-SCOPED", "8.2.2"): "trust-policy scoping concerns who may assume a role, not shared accounts",
@@ -442,6 +443,16 @@ UNRELATED_MAPPINGS = {
     " protocols and ports; a minimum TLS version narrows what is allowed but is not that list",
     ("PCI4-ECR-LIFECYCLE-POLICY", "3.2.1"): "3.2.1 examines the retention and disposal policy for account data;"
     " an image repository's lifecycle policy is a retention rule for images, which hold no account data",
+    # QSA reader r20b, finding 9: 4.2.1 is transmission over open, public networks. These rules examine
+    # internal transit (inside the VPC, or to an AWS API over a VPC endpoint); they are internal-transit notes
+    # (the TLS work paper lists each such endpoint), never 4.2.1 evidence.
+    ("PCI4-RDS-PROXY-TLS", "4.2.1"): INTERNAL_TRANSIT + ": application tier to the RDS proxy, inside the VPC",
+    ("PCI4-RDS-TLS-FORCED", "4.2.1"): INTERNAL_TRANSIT + ": proxy or application tier to the database, inside the VPC",
+    ("PCI4-S3-TLS-ONLY", "4.2.1"): INTERNAL_TRANSIT + ": requests to the landing zone's buckets (through the S3"
+    " gateway endpoint from the tiers, AWS-internal from the services that deliver logs)",
+    ("PCI4-SNS-TLS-ONLY", "4.2.1"): INTERNAL_TRANSIT + ": AWS services and functions publishing alarms, which"
+    " carry no PAN",
+    ("PCI4-ES-NODE-TO-NODE-ENCRYPTION", "4.2.1"): INTERNAL_TRANSIT + ": traffic between a search domain's own nodes",
 }
 
 # (Config rule, requirement) pairs the review found unrelated (reviewed like UNRELATED_MAPPINGS): the

@@ -539,7 +539,7 @@ def _path_exists(edges: list[tuple[str, str]], start: str, goal: str) -> bool:
     return goal in seen
 
 
-def test_data_flow_follows_card_data_from_client_through_waf_alb_proxy_to_database_and_kms(
+def test_data_flow_follows_card_data_from_client_through_alb_waf_proxy_to_database_and_kms(
     evidence: Evidence,
 ) -> None:
     for topo in Topology(evidence.model).regions.values():
@@ -550,8 +550,9 @@ def test_data_flow_follows_card_data_from_client_through_waf_alb_proxy_to_databa
         alb = next(i for i, label in labels.items() if label.startswith("Application Load Balancer"))
         proxy = next(i for i, label in labels.items() if "RDS Proxy" in label)
         database = next(i for i, label in labels.items() if "RDS DB instance" in label)
-        assert ("client", waf) in data
-        assert (waf, alb) in data
+        assert ("client", alb) in data  # TLS ends at the load balancer,
+        assert (alb, waf) in data  # which sends each request to AWS WAF for inspection
+        assert ("client", waf) not in data
         assert _path_exists(data, "client", proxy)
         assert _path_exists(data, proxy, database)
         keys = [e for e in diagram.edges if e.kind == "key"]

@@ -225,8 +225,10 @@ def test_the_data_flow_runs_from_entry_to_final_disposition(model: TemplateModel
             node("Lambda function\nCardVault/Migrate"),
         )
         database, backups = node("RDS DB instance"), node("Automated backups")
-        assert "TLS" in detail("client", waf)
-        assert "mutual TLS: verify" in detail("client", waf)
+        alb = node("Application Load Balancer")
+        assert "TLS" in detail("client", alb)
+        assert "mutual TLS: verify" in detail("client", alb)  # TLS and mTLS end at the load balancer
+        assert "first 8 KB of the body" in detail(alb, waf)  # which sends each request to AWS WAF
         caller = node("Caller role\nrole/pci-lz-card-vault-detokenizer")
         assert "response carries the PAN" in detail(caller, detok)
         assert "cron(" in labels[next(e.source for e in diagram.edges if e.target == purge and "scheduled" in e.detail)]

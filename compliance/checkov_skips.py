@@ -127,16 +127,6 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
         requirement="PCI DSS v4.0.1 3.6.1, 7.2.1",
     ),
     CheckovSkip(
-        path=f"{_NETWORK}/Network/EdgeSecurityGroup",
-        check="CKV_AWS_260",
-        reason=(
-            "The internet-facing load balancer's group admits port 80 from the configured client CIDRs"
-            " (0.0.0.0/0 in the default environment, a public payment page) only so HTTP can be redirected"
-            " to HTTPS; the same finding is acknowledged for cdk-nag as AwsSolutions-EC23"
-        ),
-        requirement="PCI DSS v4.0.1 1.4.1, 4.2.1",
-    ),
-    CheckovSkip(
         path="PciLz-*-Data-*/AccessLogs/Bucket",
         check="CKV_AWS_18",
         reason=(

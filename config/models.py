@@ -1290,9 +1290,10 @@ class EnvironmentConfig(_Frozen):
     az_count: int = Field(default=2, ge=2, le=3)
     allowed_ingress_cidrs: tuple[IngressCidr, ...] = Field(
         min_length=1,
-        # Each source costs two inbound entries in the public NACL, whose default quota is 20 per direction.
+        # Each source costs one inbound (443) and one outbound (replies) entry in the public NACL, whose
+        # default quota is 20 per direction.
         max_length=8,
-        description="Sources allowed to reach the public load balancer (443/80); at most 8.",
+        description="Sources allowed to reach the public load balancer (HTTPS 443 only); at most 8.",
     )
     domain_name: str | None = Field(default=None, max_length=253, pattern=r"^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
     alarm_email: str

@@ -370,6 +370,7 @@ _KEY_PROCEDURES = (
     "3.6.1's testing procedure examines the documented key-management procedures (custodians, key-encrypting"
     " keys, storage); a customer-managed key makes them applicable to the store but is not them"
 )
+INTERNAL_TRANSIT = "internal transit, not transmission over open, public networks (an internal-transit note)"
 RELATED_NOT_EVIDENCE = {
     ("PCI4-RDS-BACKUPS", "12.10.1"): "backups are not an incident response plan",
     ("PCI4-IAM-TRUST-SCOPED", "8.2.2"): "trust-policy scoping concerns who may assume a role, not shared accounts",
@@ -492,6 +493,16 @@ RELATED_NOT_EVIDENCE = {
     " generates an alert; a trace of sampled requests is neither the control nor the alert",
     ("PCI4-EC2-DETAILED-MONITORING", "10.7.2"): "10.7.2.b examines that a failure of a critical security control"
     " system generates an alert; one-minute metrics are an alarm's input, not the alert (PCI4-ALARM-ACTIONS is)",
+    # QSA reader r20b, finding 9: 4.2.1 is transmission over open, public networks. These rules examine
+    # internal transit (inside the VPC, or to an AWS API over a VPC endpoint); they are internal-transit notes
+    # (the TLS work paper lists each such endpoint), never 4.2.1 evidence.
+    ("PCI4-RDS-PROXY-TLS", "4.2.1"): INTERNAL_TRANSIT + ": application tier to the RDS proxy, inside the VPC",
+    ("PCI4-RDS-TLS-FORCED", "4.2.1"): INTERNAL_TRANSIT + ": proxy or application tier to the database, inside the VPC",
+    ("PCI4-S3-TLS-ONLY", "4.2.1"): INTERNAL_TRANSIT + ": requests to the landing zone's buckets (through the S3"
+    " gateway endpoint from the tiers, AWS-internal from the services that deliver logs)",
+    ("PCI4-SNS-TLS-ONLY", "4.2.1"): INTERNAL_TRANSIT + ": AWS services and functions publishing alarms, which"
+    " carry no PAN",
+    ("PCI4-ES-NODE-TO-NODE-ENCRYPTION", "4.2.1"): INTERNAL_TRANSIT + ": traffic between a search domain's own nodes",
 }
 
 # (Config rule, requirement) pairs the review found unrelated (reviewed like RELATED_NOT_EVIDENCE): the

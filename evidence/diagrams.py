@@ -208,6 +208,36 @@ def _cidr_label(topo: RegionTopology, cidr: str) -> tuple[str, str]:
     ), "internet" if not inside else "resource"
 
 
+# A network rule allows a connection; it does not encrypt one. Where the destination is a listener or a
+# database whose template sets the encryption, the flow names it; anywhere else it says so.
+NOT_SET_BY_A_RULE = "not set by a network rule (the data-flow hops and the TLS work paper state each connection's)"
+
+
+def flow_encryption(model: TemplateModel | None, members: Sequence[Member], protocol: str) -> str:
+    """In-transit encryption of a security-group flow `protocol` ("tcp 443") into a group with `members`,
+    from the templates: an Application Load Balancer's listener on that port ("TLS: HTTPS listener,
+    <SslPolicy>" or "none: plain HTTP listener"), a PostgreSQL instance's parameter group
+    (`evidence.flows.database_tls`), else `NOT_SET_BY_A_RULE`."""
+    if model is None:
+        return NOT_SET_BY_A_RULE
+    port = protocol.removeprefix("tcp ")
+    found: list[str] = []
+    for member in members:
+        resource = member.resource
+        if resource.type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            for listener in model.resources("AWS::ElasticLoadBalancingV2::Listener"):
+                refs = model.references(listener.stack, listener.prop("LoadBalancerArn"))
+                if str(listener.prop("Port")) != port or not any(r.key == resource.key for r in refs):
+                    continue
+                if listener.prop("Protocol") == "HTTPS":
+                    found.append(f"TLS: HTTPS listener, {listener.prop('SslPolicy')}")
+                else:
+                    found.append(f"none: plain {listener.prop('Protocol')} listener")
+        elif resource.type == "AWS::RDS::DBInstance" and str(resource.prop("Port", default=port)) == port:
+            found.append(database_tls(model, resource))
+    return "; ".join(dict.fromkeys(found)) or NOT_SET_BY_A_RULE
+
+
 def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
     """Tiers as clusters (the tiers whose subnets store, process or transmit PAN inside a CDE-boundary
     cluster), subnets per AZ, gateways, firewall endpoints inside their subnets, endpoints, the WAF
@@ -397,14 +427,26 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
         here, there = group_nodes[rule.group.key], peer_node(rule)
         ends = (here, there) if rule.egress else (there, here)
         flows.setdefault((*ends, rule.protocol), []).append(rule)
+    destination_groups: dict[tuple[str, str, str], Resource] = {}
+    for rule in topo.sg_rules:
+        if not rule.allows_nothing:
+            here, there = group_nodes[rule.group.key], peer_node(rule)
+            ends = (here, there) if rule.egress else (there, here)
+            target = rule.peer_group if rule.egress else rule.group
+            if target is not None:
+                destination_groups.setdefault((*ends, rule.protocol), target)
     for (from_node, to_node, protocol), rules in flows.items():
         by_reference = any(r.peer_group is not None for r in rules)
         how = "SG reference" if by_reference else "CIDR"
         sides = "+".join(sorted({"egress" if r.egress else "ingress" for r in rules}))
         label = f"{protocol}\n{how} ({sides})"
-        diagram.edges.append(Edge(from_node, to_node, label, "flow", tuple(r.ref for r in rules)))
+        target = destination_groups.get((from_node, to_node, protocol))
+        members = topo.members.get(target.key, []) if target is not None else []
+        tls = flow_encryption(scope.model if scope is not None else None, members, protocol)
+        diagram.edges.append(Edge(from_node, to_node, label, "flow", tuple(r.ref for r in rules), tls=tls))
     # The WAF in front of each load balancer it is associated with: a regional service, not in the VPC, but in
-    # the card-data path (it inspects every request body), so inside the CDE boundary of the load balancer's
+    # the card-data path (it inspects the first 8 KB of each request body the load balancer sends it), so
+    # inside the CDE boundary of the load balancer's
     # VPC, in a box of its own that says it is not in the VPC; drawn on the load balancer's tier page.
     section_of_cluster = {section.cluster: section.key for section in diagram.sections}
     clusters_by_node = {n: c for c in _all_clusters(diagram.clusters) for n in c.nodes}
@@ -435,7 +477,17 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
                 ),
                 box,
             )
-            diagram.edges.append(Edge(waf, group_nodes[group.key], "inspects every HTTPS request", "flow"))
+            # The load balancer sends each request to AWS WAF (its first 8 KB of body for an ALB: "Considerations
+            # for managing body inspection in AWS WAF", AWS WAF Developer Guide).
+            diagram.edges.append(
+                Edge(
+                    waf,
+                    group_nodes[group.key],
+                    "inspects each request the load balancer sends it",
+                    "flow",
+                    tls=AWS_INTERNAL,
+                )
+            )
     for number, flow in enumerate((e for e in diagram.edges if e.kind == "flow"), start=1):
         flow.detail, flow.label = flow.label, f"F{number}"
     _split_large_tiers(diagram)
@@ -704,7 +756,8 @@ def _kms_hop_data(actions: Iterable[str]) -> str:
 
 
 def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
-    """Card data from the caller to its final disposition: WAF -> load balancer -> the vault's
+    """Card data from the caller to its final disposition: load balancer (TLS ends; it sends each
+    request to AWS WAF, first 8 KB of the body) -> the vault's
     functions -> RDS Proxy -> database -> backups; detokenization to its named callers, the purge
     schedule, the migration trigger, every KMS and Secrets Manager call the functions' policies
     allow, and where each log ends. Every hop carries its protocol, port and in-transit encryption;
@@ -780,16 +833,19 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             if target.key != lb.key:
                 continue
             waf = node_for(web_acl, f"AWS WAF web ACL\n{display_name(web_acl)}")
+            # The caller's TLS (and mTLS) ends at the load balancer, which sends each request to AWS WAF and
+            # forwards it only on an allow; for an ALB the body AWS WAF inspects is its first 8 KB (8,192
+            # bytes), fixed ("Considerations for managing body inspection in AWS WAF", AWS WAF Developer
+            # Guide; `waf.fail_open.enabled` false: refused when WAF cannot be reached).
             edge(
-                waf,
                 lb_node,
+                waf,
                 "data",
-                "inspected request, then processed",
-                "in the load balancer (same TLS session)",
-                tls="the client's TLS session, terminated at the load balancer",
+                "request sent for inspection (headers, first 8 KB of the body), verdict returned",
+                "Elastic Load Balancing to AWS WAF",
+                tls=AWS_INTERNAL,
                 data=request,
             )
-            entry = waf
             for config in model.referrers(web_acl, "AWS::WAFv2::LoggingConfiguration"):
                 for dest in _log_destinations(model, config):
                     if dest.type == "AWS::Logs::LogGroup":
@@ -826,7 +882,8 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     f"HTTP {listener.prop('Port')}: 301 redirect to HTTPS only",
                     f"HTTP {listener.prop('Port')}",
                     tls="none: plain HTTP, which answers only with a redirect",
-                    data="none (a client that sends a PAN over HTTP gets a redirect; the body is not forwarded)",
+                    data="a PAN a client sends here has crossed the internet in clear; the load balancer answers"
+                    " with a redirect and forwards nothing",
                 )
         bucket = _lb_attribute(lb, "access_logs.s3.bucket")
         if _lb_attribute(lb, "access_logs.s3.enabled") == "true" and bucket is not None:

@@ -23,9 +23,11 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-EC2-CDE-NO-INTERNET-ROUTE": "a CDE subnet without an internet, NAT or egress-only route admits no"
         " inbound path from outside the VPC",
         "PCI4-EC2-DEFAULT-SG-RESTRICTED": "the default group admits nothing, so no resource reaches the CDE through it",
-        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "no NACL admits the whole internet except 80/443 to the public tier",
+        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "no NACL admits the whole internet except HTTP/HTTPS ports to the public"
+        " tier (the landing zone admits 443 only)",
         "PCI4-EC2-NO-AUTO-PUBLIC-IP": "no subnet hands out public addresses that make instances reachable inbound",
-        "PCI4-EC2-SG-NO-OPEN-INGRESS": "no security group admits the whole internet except the load balancer's 80/443",
+        "PCI4-EC2-SG-NO-OPEN-INGRESS": "no security group admits the whole internet except a load balancer's"
+        " HTTP/HTTPS ports (the landing zone opens 443 only)",
         "PCI4-EC2-TGW-NO-AUTO-ACCEPT": "no VPC attachment to a transit gateway is accepted unreviewed, so no unreviewed"
         " route reaches the CDE",
         "PCI4-LAMBDA-IN-VPC": "functions in a VPC are reached only through their security groups and NACLs",
@@ -45,8 +47,10 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-NETWORK-FIREWALL-POSTURE": "the Network Firewall is an NSC between the application tier and the internet",
     },
     "1.4.2": {
-        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "inbound from the internet is limited to 80/443 at the public tier's NACL",
-        "PCI4-EC2-SG-NO-OPEN-INGRESS": "inbound from the internet is limited to 80/443 on the load balancer's group",
+        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "inbound from the internet is limited to HTTP/HTTPS ports at the public"
+        " tier's NACL (443 only in the landing zone)",
+        "PCI4-EC2-SG-NO-OPEN-INGRESS": "inbound from the internet is limited to HTTP/HTTPS ports on the load"
+        " balancer's group (443 only in the landing zone)",
     },
     "1.4.4": {
         "PCI4-AUTOSCALING-LAUNCH-CONFIG-NO-PUBLIC-IP": "an instance with a public address is directly reachable;"
@@ -128,17 +132,13 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-DMS-ENDPOINT-TLS": "replication endpoints connect with TLS",
         "PCI4-ELASTICACHE-TRANSIT-ENCRYPTION": "cache traffic is encrypted in transit",
         "PCI4-ELB-ACM-CERTIFICATE": "the load balancer's certificates are issued and renewed by ACM with strong keys",
-        "PCI4-ELB-HTTP-REDIRECT-ONLY": "plain HTTP only redirects to HTTPS and never carries data",
+        "PCI4-ELB-HTTP-REDIRECT-ONLY": "a plain-HTTP listener may only redirect to HTTPS; a request sent to one"
+        " still crosses the internet in clear, so the landing zone has no port-80 listener at all",
         "PCI4-ELB-HTTPS-TLS12": "the internet-facing listener, where PAN arrives, allows TLS 1.2 or later only",
-        "PCI4-ES-NODE-TO-NODE-ENCRYPTION": "search nodes encrypt traffic between them",
         "PCI4-ES-TLS12": "search domains require HTTPS with TLS 1.2 or later",
         "PCI4-MSK-CONNECT-IN-TRANSIT": "connectors reach their cluster over TLS",
         "PCI4-MSK-IN-TRANSIT": "brokers encrypt traffic between them and with clients",
-        "PCI4-RDS-PROXY-TLS": "the proxy refuses clients without TLS",
-        "PCI4-RDS-TLS-FORCED": "the database's parameter group refuses connections without TLS",
         "PCI4-REDSHIFT-REQUIRE-TLS": "the warehouse refuses connections without TLS",
-        "PCI4-S3-TLS-ONLY": "bucket policies deny requests without TLS",
-        "PCI4-SNS-TLS-ONLY": "topic policies deny publishing without TLS",
         "PCI4-TRANSFER-NO-FTP": "no file-transfer server accepts plain FTP",
     },
     "6.2.4": {
@@ -423,8 +423,8 @@ _CONFIG_BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " at the end of its cryptoperiod (KMS does not rotate HMAC keys; the rule does not see those)",
     },
     "4.2.1": {
-        "pci-dss-v4-alb-http-to-https-redirection-check": "plain HTTP on a load balancer only redirects to HTTPS"
-        " and never carries data",
+        "pci-dss-v4-alb-http-to-https-redirection-check": "a plain-HTTP listener on a load balancer only"
+        " redirects to HTTPS (the landing zone has none: a request sent to one crosses the internet in clear)",
         "pci-dss-v4-s3-bucket-ssl-requests-only": "bucket policies deny requests made without TLS",
     },
     "6.4.2": {

@@ -52,6 +52,7 @@ from evidence.catalog import (
     title,
 )
 from evidence.diagrams import (
+    NOT_SET_BY_A_RULE,
     Diagram,
     data_flow_diagram,
     network_diagram,
@@ -1252,7 +1253,23 @@ def report_markdown(
             )
             out.append("")
         hops = [e for e in built.diagram.edges if e.detail]
-        if hops:
+        if hops and built.diagram.name.startswith("network-"):
+            # One schema for network edges (QSA reader r20b, finding 3): a flow is a protocol and port a
+            # rule kind allows; its encryption is the destination's, from the templates (`flow_encryption`).
+            nodes = built.diagram.nodes
+            out += [
+                "| Hop | From | To | Protocol and port | Allowed by | In-transit encryption | Template rules |",
+                "| --- | --- | --- | --- | --- | --- | --- |",
+            ]
+            for edge in hops:
+                what, _, how = edge.detail.partition("\n")
+                out.append(
+                    f"| {edge.label} | {_cell(nodes[edge.source].label)} | {_cell(nodes[edge.target].label)}"
+                    f" | {_cell(what) if how else '-'} | {_cell(how) if how else _cell(what)}"
+                    f" | {_cell(edge.tls) or NOT_SET_BY_A_RULE} | {_cell('; '.join(edge.refs)) or '-'} |"
+                )
+            out.append("")
+        elif hops:
             nodes = built.diagram.nodes
             out += [
                 "| Hop | From | To | What | Protocol and port | In-transit encryption | Card-data elements"

@@ -52,7 +52,9 @@ UNVERIFIED = "outside the templates: unverified"
 
 # Types that process or transmit PAN whenever they front the vault (every request body passes them).
 _PAN_PATH_TYPES = {
-    "AWS::WAFv2::WebACL": "inspects every request body (card numbers included) before the load balancer",
+    # "Considerations for managing body inspection in AWS WAF", AWS WAF Developer Guide: 8 KB fixed for an ALB.
+    "AWS::WAFv2::WebACL": "inspects the requests the load balancer sends it after ending TLS, the first 8 KB of"
+    " each body (card numbers included)",
     "AWS::WAFv2::WebACLAssociation": "puts the web ACL in the card-data path",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "terminates TLS of card-data requests",
     "AWS::ElasticLoadBalancingV2::Listener": "terminates TLS of card-data requests",  # an HTTPS listener

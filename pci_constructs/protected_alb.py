@@ -20,7 +20,6 @@ from pci_constructs.secure_bucket import SecureBucket
 from pci_constructs.web_acl import RegionalWebAcl
 
 HTTPS_PORT = 443
-HTTP_PORT = 80
 
 # The ELB security policies that negotiate only TLS 1.2 and 1.3 with no SHA-1 or
 # non-forward-secret ciphers (PCI DSS 4.2.1), by the name AWS and the configuration use.
@@ -44,10 +43,12 @@ class ProtectedAlb(Construct):
     """Public entry point of the cardholder-data environment (PCI DSS v4.0.1 1.4.1, 1.4.2, 4.2.1, 6.4.2, 10.2.1).
 
     - 1.4.1/1.4.2: internet-facing, in the public tier only, using the given security group
-      (which admits 443/80 from the allowed client CIDRs and reaches only the application tier);
+      (which admits 443 from the allowed client CIDRs and reaches only the application tier);
       the construct never opens the group itself.
-    - 4.2.1: the HTTPS listener uses an ACM certificate and a TLS 1.2+ policy from `TLS_POLICIES`;
-      port 80 only answers with a permanent redirect to HTTPS.
+    - 4.2.1: the only listener is HTTPS, with an ACM certificate and a TLS 1.2+ policy from
+      `TLS_POLICIES`. There is no plain-HTTP listener, not even one that redirects: the vault API is
+      server-to-server over mutual TLS, and a port-80 listener would let a client send a PAN across
+      the internet in clear before any redirect answered it.
     - 6.4.2: the given WAF web ACL is associated with the load balancer, exactly once.
     - 10.2.1: access and connection (TLS handshake) logs go to a dedicated SecureBucket;
       invalid header fields are dropped, HTTP desync mitigation is strictest, and deletion
@@ -56,7 +57,6 @@ class ProtectedAlb(Construct):
 
     load_balancer: elbv2.ApplicationLoadBalancer
     https_listener: elbv2.ApplicationListener
-    http_redirect_listener: elbv2.ApplicationListener
     log_bucket: SecureBucket
     web_acl_association: wafv2.CfnWebACLAssociation
 
@@ -119,13 +119,6 @@ class ProtectedAlb(Construct):
             default_action=elbv2.ListenerAction.fixed_response(
                 404, content_type="text/plain", message_body="Not Found"
             ),
-        )
-        self.http_redirect_listener = self.load_balancer.add_listener(
-            "HttpRedirect",
-            port=HTTP_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            open=False,
-            default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port=str(HTTPS_PORT), permanent=True),
         )
         self.web_acl_association = wafv2.CfnWebACLAssociation(
             self,

@@ -30,7 +30,6 @@ from pci_constructs.provider_logging import harden_provider
 EPHEMERAL_PORTS = ec2.AclTraffic.tcp_port_range(1024, 65535)
 ANYWHERE = "0.0.0.0/0"
 HTTPS = 443
-HTTP = 80
 
 
 # AWS-owned buckets that workloads in the application tier read through the S3 gateway endpoint:
@@ -323,9 +322,6 @@ class SegmentedVpc(Construct):
         for source in allowed_ingress_cidrs:
             peer = ec2.Peer.ipv4(source)
             self.edge_security_group.add_ingress_rule(peer, ec2.Port.tcp(HTTPS), "HTTPS from allowed clients")
-            self.edge_security_group.add_ingress_rule(
-                peer, ec2.Port.tcp(HTTP), "HTTP from allowed clients, redirected to HTTPS"
-            )
         self.edge_security_group.add_egress_rule(
             self.application_security_group, ec2.Port.tcp(app_port), "To application targets"
         )
@@ -369,18 +365,12 @@ class SegmentedVpc(Construct):
         app = self._cidrs(self.application_subnets)
         cde = self._cidrs(self.cde_subnets)
         vpc = [str(network)]
-        https, http = ec2.AclTraffic.tcp_port(HTTPS), ec2.AclTraffic.tcp_port(HTTP)
+        https = ec2.AclTraffic.tcp_port(HTTPS)
         app_traffic, db_traffic = ec2.AclTraffic.tcp_port(app_port), ec2.AclTraffic.tcp_port(db_port)
 
         rules: dict[Tier, list[_AclRule]] = {
             Tier.PUBLIC: [
                 _AclRule(inbound, https, allowed_ingress_cidrs, need="HTTPS from the API clients to the load balancer"),
-                _AclRule(
-                    inbound,
-                    http,
-                    allowed_ingress_cidrs,
-                    need="HTTP from the API clients, answered by a redirect to HTTPS",
-                ),
                 *(
                     (
                         _AclRule(

@@ -538,6 +538,14 @@ def _requirements_cell(rule_ids: tuple[str, ...]) -> str:
 # PCI DSS v4 (`aws_requirements`). A rule with neither says here why the pack keeps it (pack 1.9.0, QSA reader
 # r21b); tests/test_pci_rules.py fails for a support-only rule with no reason and for a stale entry.
 SUPPORT_ONLY_REASONS: dict[str, str] = {
+    "PCI4-RDS-PROXY-TLS": "TLS from clients to an RDS proxy, inside the VPC: internal transit, which 4.2.1 (open,"
+    " public networks) does not ask; kept because a proxy that accepts clear text would expose credentials"
+    " and query results to anything on the subnet",
+    "PCI4-RDS-TLS-FORCED": "a database that refuses connections without TLS, inside the VPC: internal transit,"
+    " which 4.2.1 (open, public networks) does not ask; kept so no client, the proxy included, can fall back to"
+    " clear text",
+    "PCI4-SNS-TLS-ONLY": "a topic policy that refuses requests without TLS (aws:SecureTransport); publishers reach"
+    " SNS over AWS's API, internal transit rather than open public networks, so it supports 4.2.1 only",
     "PCI4-SQS-ENCRYPTED": "a queue's encryption at rest, as Security Hub FSBP SQS.1 checks it (not a control of"
     " the PCI DSS standard); supports 3.5.1.2 where a queue carries account data",
     "PCI4-SQS-CUSTOMER-KEY": "a queue's key in the owner's hands (its key policy), which 3.6.1's procedures"

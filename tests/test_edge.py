@@ -556,15 +556,15 @@ def test_https_listener_uses_the_configured_certificate_and_tls12_plus(synthesiz
         ]
 
 
-def test_http_listener_only_redirects_permanently_to_https(synthesized: Synthesized) -> None:
+def test_the_only_listener_is_https_443_with_no_port_80_listener(synthesized: Synthesized) -> None:
+    """QSA reader r20b, finding 4: no plain-HTTP listener, not even a redirect. A client that sends a PAN to
+    port 80 has sent it across the internet in clear before any redirect answers; the vault's callers are
+    servers over mutual TLS and need none."""
     for region in _regions(synthesized.config):
         template = _edge(synthesized, region)
         listeners = template.find_resources("AWS::ElasticLoadBalancingV2::Listener")
-        assert len(listeners) == 2
-        _, listener = _only(template, "AWS::ElasticLoadBalancingV2::Listener", {"Protocol": "HTTP"})
-        assert listener["Properties"]["Port"] == 80
-        assert listener["Properties"]["DefaultActions"] == [
-            {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}
+        assert [(li["Properties"]["Protocol"], li["Properties"]["Port"]) for li in listeners.values()] == [
+            ("HTTPS", 443)
         ]
         assert not template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
 
@@ -572,7 +572,7 @@ def test_http_listener_only_redirects_permanently_to_https(synthesized: Synthesi
 # --- network exposure ---------------------------------------------------------------------------
 
 
-def test_no_security_group_admits_the_internet_except_the_edge_on_80_and_443(synthesized: Synthesized) -> None:
+def test_no_security_group_admits_the_internet_except_the_edge_on_443(synthesized: Synthesized) -> None:
     edge_groups = _edge_groups(synthesized)
     open_to_world = [
         (stack, group, rule)
@@ -582,16 +582,16 @@ def test_no_security_group_admits_the_internet_except_the_edge_on_80_and_443(syn
     for stack, group, rule in open_to_world:
         assert (stack, group) in edge_groups, f"{stack} {group} admits the internet: {rule}"
         assert rule["IpProtocol"] == "tcp"
-        assert (rule["FromPort"], rule["ToPort"]) in {(443, 443), (80, 80)}, f"{group}: {rule}"
+        assert (rule["FromPort"], rule["ToPort"]) == (443, 443), f"{group}: {rule}"
     if "0.0.0.0/0" in synthesized.config.allowed_ingress_cidrs:
         assert {(stack, rule["FromPort"]) for stack, _, rule in open_to_world} == {
-            (stack, port) for stack, _ in edge_groups for port in (80, 443)
+            (stack, 443) for stack, _ in edge_groups
         }
 
 
-def test_edge_group_admits_exactly_the_configured_clients_on_80_and_443(synthesized: Synthesized) -> None:
+def test_edge_group_admits_exactly_the_configured_clients_on_443(synthesized: Synthesized) -> None:
     """Nothing (a listener left `open`, say) adds a rule beyond the configured client CIDRs."""
-    expected = sorted((cidr, port) for cidr in synthesized.config.allowed_ingress_cidrs for port in (80, 443))
+    expected = sorted((cidr, 443) for cidr in synthesized.config.allowed_ingress_cidrs)
     for edge_stack, edge_group in _edge_groups(synthesized):
         rules = [
             rule
@@ -659,9 +659,7 @@ def test_edge_acknowledgments_are_recorded_with_their_reason(synthesized: Synthe
         "NIST.800.53.R5-S3DefaultEncryptionKMS",
         "PCI.DSS.321-S3BucketReplicationEnabled",
         "NIST.800.53.R5-S3BucketReplicationEnabled",
-        "PCI.DSS.321-ELBv2ACMCertificateRequired",
-        "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-    }
+    }, "no ELBv2ACMCertificateRequired entry: with no port-80 listener every listener has the ACM certificate"
     for entry in edge_entries:
         suppressed = [
             f
@@ -759,7 +757,7 @@ def test_protected_alb_never_opens_the_group_beyond_the_configured_clients(tmp_p
     edge_id = _logical_id(network.edge_security_group)
     assert not [rule for _, _, rule in rules if rule.get("CidrIp") == "0.0.0.0/0"]
     edge_rules = sorted((rule["CidrIp"], rule["FromPort"]) for _, group, rule in rules if group == edge_id)
-    assert edge_rules == [(clients, 80), (clients, 443)]
+    assert edge_rules == [(clients, 443)]
 
 
 def test_security_response_headers_are_documented_as_the_workloads_job() -> None:

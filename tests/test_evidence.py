@@ -536,7 +536,7 @@ def _path_exists(edges: list[tuple[str, str]], start: str, goal: str) -> bool:
     return goal in seen
 
 
-def test_data_flow_follows_card_data_from_client_through_waf_alb_proxy_to_database_and_kms(
+def test_data_flow_follows_card_data_from_client_through_alb_waf_proxy_to_database_and_kms(
     evidence: Evidence,
 ) -> None:
     for topo in Topology(evidence.model).regions.values():
@@ -547,8 +547,9 @@ def test_data_flow_follows_card_data_from_client_through_waf_alb_proxy_to_databa
         alb = next(i for i, label in labels.items() if label.startswith("Application Load Balancer"))
         proxy = next(i for i, label in labels.items() if "RDS Proxy" in label)
         database = next(i for i, label in labels.items() if "RDS DB instance" in label)
-        assert ("client", waf) in data
-        assert (waf, alb) in data
+        assert ("client", alb) in data  # TLS ends at the load balancer,
+        assert (alb, waf) in data  # which sends each request to AWS WAF for inspection
+        assert ("client", waf) not in data
         assert _path_exists(data, "client", proxy)
         assert _path_exists(data, proxy, database)
         keys = [e for e in diagram.edges if e.kind == "key"]
@@ -803,9 +804,10 @@ def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidenc
         assert len([r for r in rows if r[0] == regional.region and r[2] == "route"]) == len(regional.routes)
     # Raw template check: every NACL entry of the JSON is a row.
     assert {ref for ref, _ in template_acl_entries(_templates(evidence.model))} <= refs
-    http = [r for r in rows if r[2] == "ingress" and r[3].endswith("tcp 80") and r[4] == "0.0.0.0/0"]
-    assert http
-    assert all("port 80" in r[6] and "0.0.0.0/0" in r[6] for r in http)
+    assert not [r for r in rows if r[3].endswith("tcp 80")], "the edge has no port-80 listener to admit"
+    https = [r for r in rows if r[2] == "ingress" and r[3].endswith("tcp 443") and r[4] == "0.0.0.0/0"]
+    assert https
+    assert all("0.0.0.0/0" in r[6] for r in https)
     assert any("ephemeral range" in r[6] for r in rows)
     # Every NACL entry's stated need is the one its template carries (pci-lz:need), never a flag.
     needs = {

@@ -339,3 +339,18 @@ def test_the_procedures_not_compared_are_exactly_the_frozen_ones_and_the_readme_
         sorted(_WORDING_NOT_COMPARED - {"3.7.8"}, key=lambda p: [int(x) if x.isdigit() else x for x in p.split(".")])
     )
     assert f"found in no stored source: {listed}" in readme
+
+
+def test_internal_transit_rules_are_notes_under_4_2_1_never_its_evidence() -> None:
+    """QSA reader r20b, finding 9: 4.2.1 is transmission over open, public networks. The rules that examine
+    TLS inside the VPC or to an AWS API (database, proxy, buckets, topics, search nodes) are excluded from
+    it as internal-transit notes (pack 1.9.0: `related`, not `requirements`); the internet-facing listener's
+    rules stay cited."""
+    from evidence.mapping_reasons import MAPPING_REASONS
+
+    internal = {"PCI4-RDS-PROXY-TLS", "PCI4-RDS-TLS-FORCED", "PCI4-S3-TLS-ONLY", "PCI4-SNS-TLS-ONLY"}
+    internal.add("PCI4-ES-NODE-TO-NODE-ENCRYPTION")
+    for rule_id in internal:
+        assert catalog.RELATED_NOT_EVIDENCE[(rule_id, "4.2.1")].startswith(catalog.INTERNAL_TRANSIT)
+        assert (rule_id, "4.2.1") not in MAPPING_REASONS
+    assert ("PCI4-ELB-HTTPS-TLS12", "4.2.1") in MAPPING_REASONS

@@ -225,8 +225,10 @@ def test_the_data_flow_runs_from_entry_to_final_disposition(model: TemplateModel
             node("Lambda function\nCardVault/Migrate"),
         )
         database, backups = node("RDS DB instance"), node("Automated backups")
-        assert "TLS" in detail("client", waf)
-        assert "mutual TLS: verify" in detail("client", waf)
+        alb = node("Application Load Balancer")
+        assert "TLS" in detail("client", alb)
+        assert "mutual TLS: verify" in detail("client", alb)  # TLS and mTLS end at the load balancer
+        assert "first 8 KB of the body" in detail(alb, waf)  # which sends each request to AWS WAF
         caller = node("Caller role\nrole/pci-lz-card-vault-detokenizer")
         assert "response carries the PAN" in detail(caller, detok)
         assert "cron(" in labels[next(e.source for e in diagram.edges if e.target == purge and "scheduled" in e.detail)]
@@ -303,24 +305,19 @@ def test_no_diagram_repeats_a_label(model: TemplateModel, synthesized: Synthesiz
             assert len(lines) == len(set(lines)), (item.diagram.name, text)
 
 
-def test_the_redirect_listener_is_in_scope_for_what_it_is_and_the_alb_log_bucket_is_a_store(
+def test_the_only_listener_terminates_tls_and_the_alb_log_bucket_is_a_store(
     model: TemplateModel,
 ) -> None:
-    """QSA reader r20, findings 5 and 6: the port-80 listener only redirects (its basis says so, never that it
-    terminates TLS); the load balancer's access-log bucket has a row in the data-flow store table."""
+    """QSA reader r20b, finding 4: there is no port-80 listener (a request sent to one crosses the internet
+    in clear before a redirect), so every listener terminates TLS; r20, finding 6: the load balancer's
+    access-log bucket has a row in the data-flow store table."""
     from evidence.diagrams import data_flow_diagram
-    from evidence.scope import REDIRECT_LISTENER_BASIS
 
     scope = ScopeModel(model)
     listeners = list(model.resources("AWS::ElasticLoadBalancingV2::Listener"))
-    http = [li for li in listeners if li.prop("Protocol") == "HTTP"]
     https = [li for li in listeners if li.prop("Protocol") == "HTTPS"]
-    assert http
     assert https
-    for listener in http:
-        assert scope.category(listener) == (CDE, REDIRECT_LISTENER_BASIS)
-        assert "terminates TLS" not in REDIRECT_LISTENER_BASIS
-        assert "redirect" in REDIRECT_LISTENER_BASIS
+    assert https == listeners, "no plain-HTTP listener"
     assert all(scope.category(li) == (CDE, "terminates TLS of card-data requests") for li in https)
     for region in Topology(model).regions.values():
         stores = data_flow_diagram(model, region, scope).stores

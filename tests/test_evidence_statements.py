@@ -461,3 +461,50 @@ def test_the_rule_table_counts_requirements_only_and_shows_related_apart(default
     assert "- Synth rule `PCI4-RDS-BACKUPS` (examined" not in section
     storage = _section(text, "3.5.1.2")
     assert "- Synth rule `PCI4-RDS-STORAGE-ENCRYPTED` (examined" not in storage
+
+
+def test_network_hops_have_one_schema_and_the_internet_to_alb_hop_names_its_tls(default: Written) -> None:
+    """QSA reader r20b, finding 3: a network hop row is protocol and port, the rule kind that allows it, and
+    the destination's in-transit encryption from the templates (internet -> load balancer 443: the HTTPS
+    listener's policy), never a shifted column or a bare "-"."""
+    from evidence.diagrams import NOT_SET_BY_A_RULE
+
+    text = default.report()
+    header = "| Hop | From | To | Protocol and port | Allowed by | In-transit encryption | Template rules |"
+    for region in Topology(default.model).regions:
+        part = text.split(f"1.2.3 network diagram: {region}", 1)[1].split("\n### ", 1)[0]
+        assert header in part
+        rows = [
+            [c.strip() for c in line.strip("|").split(" | ")] for line in part.splitlines() if line.startswith("| F")
+        ]
+        assert rows
+        for hop, _source, _target, port, allowed, tls, _refs in rows:
+            assert port == "-" or re.fullmatch(r"(tcp|udp|icmp|all)\b.*", port), (hop, port)
+            assert allowed, hop
+            assert tls, hop
+            assert tls != "-", hop
+        policies = {
+            str(li.prop("SslPolicy")) for li in default.model.resources("AWS::ElasticLoadBalancingV2::Listener")
+        }
+        internet_443 = [r for r in rows if r[3] == "tcp 443" and "0.0.0.0/0" in r[1]]
+        assert internet_443
+        assert all(r[5] in {f"TLS: HTTPS listener, {p}" for p in policies} for r in internet_443), internet_443
+        assert any(r[5] == NOT_SET_BY_A_RULE for r in rows)
+
+
+def test_the_entry_path_is_caller_to_load_balancer_then_waf_with_its_8_kb_body_limit(default: Written) -> None:
+    """QSA reader r20b, finding 5: the caller's TLS and mTLS end at the load balancer, which sends each request
+    to AWS WAF; for an ALB the body AWS WAF inspects is its first 8 KB ("Considerations for managing body
+    inspection in AWS WAF", AWS WAF Developer Guide)."""
+    scope = ScopeModel(default.model)
+    for topo in Topology(default.model).regions.values():
+        diagram = data_flow_diagram(default.model, topo, scope)
+        kind = {key: node.label.split("\n")[0] for key, node in diagram.nodes.items()}
+        from_client = [kind[e.target] for e in diagram.edges if e.source == "client"]
+        assert from_client
+        assert set(from_client) == {"Application Load Balancer"}, from_client
+        to_waf = [e for e in diagram.edges if kind[e.target] == "AWS WAF web ACL"]
+        assert to_waf
+        assert all(kind[e.source] == "Application Load Balancer" and "8 KB" in (e.detail or e.label) for e in to_waf)
+        assert not [e for e in diagram.edges if kind[e.source] == "AWS WAF web ACL" and e.kind == "data"]
+    assert "before the load balancer" not in scope.category(next(default.model.resources("AWS::WAFv2::WebACL")))[1]

@@ -201,11 +201,9 @@ def _check_tls(written: Written, *, proxy: bool) -> None:
     refs = {row[-1]: row for row in paper.rows}
     for stack, logical_id, props in _resources(written.model, "AWS::ElasticLoadBalancingV2::Listener"):
         row = refs[f"{stack}/{logical_id}"]
-        if props.get("Protocol") == "HTTPS":
-            assert row[3] == props["SslPolicy"]
-            assert "outside the templates: unverified" in row[4]  # the configured ACM certificate
-        else:
-            assert row[5] == "redirects to HTTPS:443 (HTTP_301)", row
+        assert props.get("Protocol") == "HTTPS", "no plain-HTTP listener, not even a redirect"
+        assert row[3] == props["SslPolicy"]
+        assert "outside the templates: unverified" in row[4]  # the configured ACM certificate
     assert any(r[1].startswith("RDS Proxy") for r in paper.rows) is proxy
     assert all("rds.force_ssl=1" in r[3] for r in paper.rows if r[1].startswith("database parameter group"))
 

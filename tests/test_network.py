@@ -158,12 +158,12 @@ def test_public_nacl_is_stateless_correct(synthesized: Synthesized, region: str)
     inbound = [_ports(e) for e in entries if not e["Egress"]]
     outbound = [_ports(e) for e in entries if e["Egress"]]
     assert (443, 443) in inbound
-    assert (80, 80) in inbound
+    assert (80, 80) not in inbound, "no port-80 listener to reach"
     assert (1024, 65535) in inbound, "replies of the load balancer's targets"
     assert (1024, 65535) in outbound, "replies to clients"
 
 
-def test_behind_the_firewall_the_public_tier_admits_the_internet_on_443_and_80_only(
+def test_behind_the_firewall_the_public_tier_admits_the_internet_on_443_only(
     synthesized: Synthesized, region: str
 ) -> None:
     """egress.mode firewall (the default) moved the NAT gateways to the egress tier: nothing in the
@@ -173,7 +173,7 @@ def test_behind_the_firewall_the_public_tier_admits_the_internet_on_443_and_80_o
     app = {s.ipv4_cidr_block for s in network.application_subnets.subnets}
     entries = _nacl_entries(synthesized, region, Tier.PUBLIC)
     open_inbound = {_ports(e) for e in entries if not e["Egress"] and e["CidrBlock"] == "0.0.0.0/0"}
-    assert open_inbound == {(443, 443), (80, 80)}
+    assert open_inbound == {(443, 443)}
     assert {e["CidrBlock"] for e in entries if not e["Egress"] and _ports(e) == (1024, 65535)} == app
     outbound = [e for e in entries if e["Egress"]]
     assert not any(_ports(e) == (443, 443) for e in outbound), "no NAT forwarding from the public tier"
@@ -292,7 +292,7 @@ def test_no_open_ingress_except_the_edge_web_ports(network_template: cdk_asserti
             if rule.get("CidrIp") == "0.0.0.0/0":
                 assert "load balancer" in group["Properties"]["GroupDescription"]
                 assert rule["FromPort"] == rule["ToPort"]
-                assert rule["FromPort"] in (80, 443)
+                assert rule["FromPort"] == 443
 
 
 def test_no_group_allows_all_outbound(network_template: cdk_assertions.Template) -> None:

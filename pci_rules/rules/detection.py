@@ -47,7 +47,8 @@ def sns_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-SNS-TLS-ONLY",
-    requirements=("4.2.1",),
+    requirements=(),
+    related=("4.2.1",),  # internal transit, not open public networks (evidence.catalog INTERNAL_TRANSIT)
     description="Every SNS topic policy denies publishing without TLS.",
     fix="Add a Deny statement with Bool aws:SecureTransport false (CDK: enforce_ssl=True).",
 )

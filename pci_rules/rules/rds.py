@@ -83,7 +83,8 @@ def rds_deletion_protection(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-TLS-FORCED",
-    requirements=("4.2.1",),
+    requirements=(),
+    related=("4.2.1",),  # internal transit, not open public networks (evidence.catalog INTERNAL_TRANSIT)
     description="Every RDS database's parameter group refuses connections without TLS.",
     fix="Use a parameter group with rds.force_ssl=1 (PostgreSQL, SQL Server) or require_secure_transport=ON (MySQL).",
 )
@@ -129,7 +130,8 @@ def rds_backups(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-RDS-PROXY-TLS",
-    requirements=("4.2.1",),
+    requirements=(),
+    related=("4.2.1",),  # internal transit, not open public networks (evidence.catalog INTERNAL_TRANSIT)
     description="Every RDS Proxy requires TLS from its clients.",
     fix="Set RequireTLS: true on the AWS::RDS::DBProxy (CDK: require_tls=True).",
 )

@@ -57,7 +57,8 @@ def s3_public_access_block(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-S3-TLS-ONLY",
-    requirements=("4.2.1",),
+    requirements=(),
+    related=("4.2.1",),  # internal transit, not open public networks (evidence.catalog INTERNAL_TRANSIT)
     description="Every bucket policy denies requests that do not use TLS.",
     fix="Add a Deny statement on s3:* with Bool aws:SecureTransport false (CDK: enforce_ssl=True).",
 )

@@ -507,7 +507,8 @@ def es_in_vpc(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ES-NODE-TO-NODE-ENCRYPTION",
-    requirements=("4.2.1",),
+    requirements=(),
+    related=("4.2.1",),  # internal transit, not open public networks (evidence.catalog INTERNAL_TRANSIT)
     description="Every Elasticsearch domain encrypts traffic between its nodes.",
     fix="Set NodeToNodeEncryptionOptions.Enabled true.",
 )

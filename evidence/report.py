@@ -62,7 +62,15 @@ from evidence.diagrams import (
 from evidence.flows import alias_of, grants, key_reference, kms_key
 from evidence.mapping_reasons import CONFIG_RULE_REASONS, MAPPING_REASONS
 from evidence.pages import pages, place_labels
-from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
+from evidence.scope import (
+    CDE,
+    CDE_OUTSIDE,
+    ScopeModel,
+    cde_outside_templates,
+    outside_templates,
+    payment_channels,
+    wireless_statement,
+)
 from evidence.topology import Topology
 from evidence.workpapers import (
     NOT_VERIFIED,
@@ -928,6 +936,15 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
         *(f"| {c} | {p} | {_cell(b)} |" for c, p, b in payment_channels(model, scope)),
         "",
         f"- {wireless_statement(model)}",
+        "",
+        f"### {CDE_OUTSIDE}",
+        "",
+        "Systems the templates do not create that send or receive PAN: CDE by what they do, their controls"
+        " not shown by the templates (12.8 where a third party runs one).",
+        "",
+        "| System | Referenced by | Basis |",
+        "| --- | --- | --- |",
+        *(f"| {w} | {_code(r)} | {_cell(b)} |" for w, r, b in cde_outside_templates(model, scope)),
         "",
         "### Outside the templates: unverified",
         "",

@@ -23,7 +23,7 @@ from evidence.catalog import ANTI_MALWARE_CUSTOMER, ANTI_MALWARE_TEMPLATES
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
-from evidence.scope import ScopeModel
+from evidence.scope import ScopeModel, card_data_stores
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name, in_cidr
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_constructs.sbom import sbom_label
@@ -907,13 +907,18 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
     rows = []
     vault_regions = _vault_regions(model)
     purposes = _bucket_purposes(model)
+    pan_stores = card_data_stores(model)
     for store in model.resources(*_STORE_TYPES):
         stack = model.stack_of(store)
         region = stack.region or "unknown"
-        elements = "none written by the templates' workloads (the vault never logs a card number)"
+        elements = "no card data: no card-vault function or request log writes here"
         if store.type == "AWS::S3::Bucket":
             written = purposes.get(store.key, [])
             purpose = "logs: " + "; ".join(sorted(set(written))) if written else f"bucket ({store.path})"
+            if store.key in pan_stores:
+                elements = pan_stores[store.key][1]
+            elif written:
+                elements = "no card data: written only by " + "; ".join(sorted(set(written)))
             expiry, _restore_after, transitions = _lifecycle(store)
             retention = _retention_text(expiry, RETAINED_DAYS) + (f"; {', '.join(transitions)}" if transitions else "")
             lock = _object_lock(store)

@@ -158,11 +158,11 @@ def _masking(group: Resource) -> str:
 def _bucket_expiry(bucket: Resource) -> int | None:
     rules = bucket.prop("LifecycleConfiguration", "Rules", default=[]) or []
     days = [
-        r.get("ExpirationInDays")
+        int(r["ExpirationInDays"])
         for r in rules
         if isinstance(r, Mapping) and r.get("Status", "Enabled") == "Enabled" and r.get("ExpirationInDays")
     ]
-    return min(int(d) for d in days) if days else None
+    return min(days) if days else None
 
 
 def card_data_stores(model: TemplateModel) -> dict[tuple[str, str], tuple[bool, str]]:

@@ -325,3 +325,12 @@ def test_the_procedures_not_compared_are_exactly_the_frozen_ones_and_the_readme_
         sorted(_WORDING_NOT_COMPARED - {"3.7.8"}, key=lambda p: [int(x) if x.isdigit() else x for x in p.split(".")])
     )
     assert f"found in no stored source: {listed}" in readme
+
+
+def test_sub_requirements_carry_their_own_titles_not_their_principals() -> None:
+    """QSA reader r20b LOW: 6.2.3 and 8.3.10.1 were headed by their principal requirement's title (6, 8)."""
+    for requirement in ("6.2.3", "8.3.10.1"):
+        principal = catalog.PRINCIPAL_TITLES[requirement.split(".", 1)[0]]
+        assert catalog.title(requirement) != principal
+    assert "reviewed before release" in catalog.title("6.2.3")
+    assert catalog.title("8.3.10.1").startswith("Service providers only")

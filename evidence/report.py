@@ -911,12 +911,15 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
     payment channels, wireless, and everything referenced but not created (unverified)."""
     rows = []
     connected = 0
+    bases: dict[tuple[str, str], int] = {}
     for resource in model.resources():
         category, basis = scope.category(resource)
         if category == CDE:
             rows.append((model.stack_of(resource).region or "-", resource.type, resource.path, basis))
         else:
             connected += 1
+            # One row per (category, basis): a count, the inventory paper lists each resource.
+            bases[(category, basis)] = bases.get((category, basis), 0) + 1
     out = [
         "## Scope the templates support",
         "",
@@ -928,6 +931,17 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
         "| Region | Type | Construct path | Basis |",
         "| --- | --- | --- | --- |",
         *(f"| {r} | {_code(t)} | {_code(p)} | {_cell(b)} |" for r, t, p, b in sorted(rows)),
+        "",
+        "### Scope documentation and confirmation (12.5.2)",
+        "",
+        "PCI DSS v4.0.1 12.5.2: scope is documented and confirmed by the entity at least once every 12 months"
+        " and upon significant change. The templates' share: every resource that is not CDE, counted by its"
+        " category and the basis derived from what the templates give it to do (the inventory work paper"
+        " lists each). The confirmation itself (who confirmed the scope, when): not evidenced.",
+        "",
+        "| Category | Basis | Resources |",
+        "| --- | --- | --- |",
+        *(f"| {c} | {_cell(b)} | {n} |" for (c, b), n in sorted(bases.items())),
         "",
         "Payment channels:",
         "",

@@ -467,8 +467,42 @@ class ScopeModel:
                 return CDE, f"stores cardholder data: {statement}"
             return CONNECTED, f"log store of the CDE's requests: {statement}"
         if stack.account is not None or stack.region is not None:
-            return CONNECTED, "same account as the CDE: can affect its security (network, keys, logs, identity)"
+            return CONNECTED, self._connected_basis(resource)
         return OUT, "no account or region recorded and no reference to the CDE"
+
+    def _connected_basis(self, resource: Resource) -> str:
+        """Why a resource that is not CDE is connected-to or security-impacting, from what the templates give it
+        to do (PCI DSS v4.0.1 section 4: systems with connectivity to the CDE, that provide security services to
+        it or that can impact its configuration or security)."""
+        kind = resource.type
+        if kind == "AWS::EC2::Subnet":
+            regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+            found = regional.subnet(resource) if regional is not None else None
+            tier = f"{found.tier} tier subnet" if found is not None else "subnet"
+            if any(r.type == "AWS::EC2::NatGateway" for r in self.model.referrers(resource)):
+                return f"connected-to: {tier} hosting a NAT gateway that carries the CDE tiers' outbound traffic"
+            return f"connected-to: {tier} of the CDE's VPC, hosting no CDE component"
+        if kind in ("AWS::EC2::NatGateway", "AWS::EC2::EIP"):
+            return "connected-to: carries the CDE tiers' outbound traffic to the internet (connectivity to the CDE)"
+        if kind in ("AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment"):
+            return "connected-to: the VPC's internet gateway, which carries the public tier's (CDE) traffic"
+        if kind in ("AWS::EC2::RouteTable", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation"):
+            return "security-impacting: routes the CDE's VPC traffic (segmentation)"
+        if kind.startswith(("AWS::EC2::SecurityGroup", "AWS::EC2::NetworkAcl", "AWS::EC2::SubnetNetworkAclAssoc")):
+            return "security-impacting: a network security control of the CDE's VPC (1.2, 1.3)"
+        if kind in ("AWS::EC2::VPC", "AWS::EC2::FlowLog"):
+            return "security-impacting: the CDE's network or its flow logs"
+        if kind.startswith("AWS::IAM::") or kind.startswith("AWS::SSO::"):
+            return "security-impacting: identity that can grant or use access to the account's resources (7, 8)"
+        if kind.startswith("AWS::KMS::"):
+            return "security-impacting: a key of the CDE's account (logs, secrets, alerts, storage) (3.6, 3.7)"
+        if kind.startswith(("AWS::Logs::", "AWS::CloudTrail::", "AWS::S3::")):
+            return "security-impacting: holds or delivers the account's audit logs or data (10)"
+        if kind.startswith(("AWS::Config::", "AWS::GuardDuty::", "AWS::SecurityHub::", "AWS::CloudWatch::")):
+            return "security-impacting: a security service monitoring the CDE's account (10, 11)"
+        if kind.startswith(("AWS::Lambda::", "AWS::Events::", "AWS::SNS::", "AWS::Scheduler::")):
+            return "security-impacting: a function, schedule or topic of the CDE's account (monitoring, alerting)"
+        return "same account as the CDE: can affect its security (network, keys, logs, identity)"
 
     def kind_of(self, resource: Resource) -> str:
         """The diagram shading class: cde, connected or out."""

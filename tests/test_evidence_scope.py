@@ -461,3 +461,32 @@ def test_systems_outside_the_templates_that_receive_pan_are_cde(model: TemplateM
         assert "client" in labels
         assert any(label.startswith("Caller role\nrole/pci-lz-card-vault-detokenizer") for label in labels.values())
         assert all(diagram.nodes[node_id].kind == "cde" for node_id in cluster.nodes)
+
+
+def test_connected_to_resources_carry_a_basis_from_what_they_do_and_12_5_2_counts_them(
+    model: TemplateModel, report_text: str
+) -> None:
+    """QSA reader r20b MEDIUM 7: the NAT gateways, their egress subnets and the internet gateway carry CDE
+    traffic: each says so, not "same account as the CDE"; the report's 12.5.2 section counts every resource
+    that is not CDE by category and basis."""
+    scope = ScopeModel(model)
+    nat = list(model.resources("AWS::EC2::NatGateway"))
+    igw = list(model.resources("AWS::EC2::InternetGateway"))
+    assert nat
+    assert igw
+    assert all("outbound traffic" in scope.category(r)[1] for r in nat)
+    assert all("public tier's (CDE) traffic" in scope.category(r)[1] for r in igw)
+    egress = [s for s in model.resources("AWS::EC2::Subnet") if "EgressSubnet" in s.path]
+    assert egress
+    for subnet in egress:
+        category, basis = scope.category(subnet)
+        assert category == CONNECTED
+        assert "NAT gateway" in basis
+    categories = [scope.category(r) for r in model.resources()]
+    generic = [b for c, b in categories if b.startswith("same account as the CDE")]
+    assert len(generic) < len(categories) // 4, len(generic)
+    section = report_text.split("### Scope documentation and confirmation (12.5.2)", 1)[1].split("\n### ", 1)[0]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| ")]
+    counts = [int(row[-1]) for row in cells if row[0] in (CONNECTED, "out of scope")]
+    assert sum(counts) == sum(1 for c, _ in categories if c != CDE)
+    assert "not evidenced" in section

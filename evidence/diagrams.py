@@ -725,7 +725,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     # callers and the detokenizer's caller roles are outside the templates, so their controls are unverified,
     # but their scope category is CDE (a third party among them is a service provider under 12.8).
     cde_outside = Cluster("cluster_cde_outside", CDE_OUTSIDE, "cde")
-    diagram.clusters += [outside, cde_outside, cde, connected]
+    diagram.clusters += [outside, cde, cde_outside, connected]
     client = diagram.add(
         Node("client", "Payment API caller\n(mTLS client certificate; card-not-present API)", "cde", section="entry"),
         cde_outside,

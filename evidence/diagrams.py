@@ -724,11 +724,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     # Systems that send or receive PAN are CDE wherever they run (PCI DSS v4.0.1 section 4): the Payment API's
     # callers and the detokenizer's caller roles are outside the templates, so their controls are unverified,
     # but their scope category is CDE (a third party among them is a service provider under 12.8).
-    cde_outside = Cluster("cluster_cde_outside", CDE_OUTSIDE, "cde")
-    diagram.clusters += [outside, cde, cde_outside, connected]
+    # Drawn in the CDE cluster (no cluster of their own: the pages' overview keeps its height), each label
+    # saying CDE_OUTSIDE.
+    diagram.clusters += [outside, cde, connected]
     client = diagram.add(
-        Node("client", "Payment API caller\n(mTLS client certificate; card-not-present API)", "cde", section="entry"),
-        cde_outside,
+        Node("client", f"Payment API caller (mTLS)\n{CDE_OUTSIDE}", "cde", section="entry"),
+        cde,
     )
     nodes: dict[tuple[str, str], str] = {}
 
@@ -985,11 +986,11 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                         Node(
                             ids("n"),
                             # Its response carries the PAN: CDE, outside the templates (the cluster says so).
-                            f"Caller role\n{caller.rsplit(':', 1)[-1]}",
+                            f"Caller role\n{caller.rsplit(':', 1)[-1]}\n{CDE_OUTSIDE}",
                             "cde",
                             section="functions",
                         ),
-                        cde_outside,
+                        cde,
                     ),
                 )
                 edge(

@@ -241,6 +241,14 @@ class EdgeConfig(_Frozen):
         default=ALB_WAF_BODY_INSPECTION_LIMIT,
         description="Requests with a larger body are blocked; at most 8192, all WAF sees behind an ALB.",
     )
+    alb_log_expiry_days: int = Field(
+        default=365,
+        description=(
+            "Days the load balancer's access and connection logs are kept before S3 Lifecycle expires them. The"
+            " access log holds each request line as sent, so a card number a client puts in a URL is stored"
+            " there: this is its retention limit (PCI DSS 3.2.1); at least 365 (10.5.1)."
+        ),
+    )
 
     @field_validator("waf_rate_limit")
     @classmethod
@@ -255,6 +263,15 @@ class EdgeConfig(_Frozen):
     def _rate_window_offered(cls, value: int) -> int:
         if value not in WAF_RATE_WINDOWS_SECONDS:
             raise ValueError(f"AWS WAF counts rates over {WAF_RATE_WINDOWS_SECONDS} seconds only, not {value}")
+        return value
+
+    @field_validator("alb_log_expiry_days")
+    @classmethod
+    def _alb_logs_kept_a_year(cls, value: int) -> int:
+        if value < MIN_LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} days is under the {MIN_LOG_RETENTION_DAYS} days of audit-log history PCI DSS 10.5.1 requires"
+            )
         return value
 
     @field_validator("max_body_bytes")

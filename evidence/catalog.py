@@ -97,12 +97,15 @@ TITLES = {
     "3.7.5": "Keys are retired, replaced or destroyed when their integrity is weakened or they reach end of use",
     "4.2.1.1": "An inventory of the entity's trusted keys and certificates is maintained",
     "5.2.2": "The deployed anti-malware solution detects and removes, blocks or contains all known malware",
+    "6.2.3": "Bespoke and custom software is reviewed before release to identify and correct coding vulnerabilities",
     "6.2.4": "Software engineering techniques prevent or mitigate common software attacks in bespoke software",
     "6.3.1": "New security vulnerabilities are identified and assigned a risk ranking",
     "6.5.1": "Changes to production system components follow established change procedures",
     "7.3.1": "An access control system restricts access by need to know and covers all system components",
     "8.2.1": "Every user is assigned a unique ID before access to system components or cardholder data",
     "8.3.1": "All user access is authenticated with at least one authentication factor",
+    "8.3.10.1": "Service providers only: customer users' single-factor passwords are changed every 90 days"
+    " (or access is analysed dynamically)",
     "8.6.2": "Passwords of interactive application and system accounts are not hard-coded in scripts or files",
     "10.2.1.1": "Audit logs capture all individual user access to cardholder data",
     "10.2.1.7": "Audit logs capture all creation and deletion of system-level objects",
@@ -380,7 +383,12 @@ RELATED_NOT_EVIDENCE = {
     ("PCI4-LAMBDA-ENV-ENCRYPTED", "3.5.1"): "Lambda environment variables hold no PAN",
     ("PCI4-RDS-CUSTOMER-KEY", "3.5.1"): "storage encryption key choice is disk-level (3.5.1.2), not field-level",
     ("PCI4-RDS-DELETION-PROTECTION", "3.5.1"): "deletion protection does not render PAN unreadable",
-    ("PCI4-S3-ENCRYPTION", "3.5.1"): "no PAN is stored in S3; bucket encryption is storage-level",
+    # The one S3 store that may hold PAN is the load balancer's access-log bucket (a card number a client puts
+    # in a URL; evidence.scope.card_data_stores): Elastic Load Balancing delivers only to SSE-S3, which any
+    # reader with s3:GetObject sees through, so bucket encryption is storage-level and does not render that
+    # PAN unreadable; the bucket is a CDE store with a retention limit (data-stores work paper, 3.2.1).
+    ("PCI4-S3-ENCRYPTION", "3.5.1"): "bucket encryption is storage-level and transparent to readers: it does"
+    " not render PAN unreadable (the access-log bucket that may hold PAN is a CDE store, data-stores paper)",
     ("PCI4-SECRET-CUSTOMER-KEY", "3.5.1"): "Secrets Manager holds credentials, not PAN",
     ("PCI4-SNS-ENCRYPTED", "3.5.1"): "SNS topics carry alarms, not stored PAN",
     ("PCI4-STATEFUL-RETAINED", "3.5.1"): "a retention policy does not render PAN unreadable",
@@ -521,7 +529,8 @@ UNRELATED_CONFIG_RULES = {
     ("pci-dss-v4-encrypted-volumes", "3.5.1"): "disk-level encryption is 3.5.1.2's subject",
     ("pci-dss-v4-rds-snapshots-public-prohibited", "3.5.1"): "snapshot visibility does not render PAN unreadable",
     ("pci-dss-v4-rds-storage-encrypted", "3.5.1"): "RDS storage encryption is disk-level (3.5.1.2)",
-    ("pci-dss-v4-s3-default-encryption-kms", "3.5.1"): "no PAN is stored in S3",
+    ("pci-dss-v4-s3-default-encryption-kms", "3.5.1"): "bucket encryption is storage-level: it does not render"
+    " PAN unreadable (the access-log bucket that may hold PAN is a CDE store, data-stores paper)",
     ("pci-dss-v4-sns-encrypted-kms", "3.5.1"): "SNS topics carry no stored PAN",
     ("pci-dss-v4-sns-encrypted-kms", "10.3.2"): "SNS topics are not audit logs",
     ("pci-dss-v4-multi-region-cloudtrail-enabled", "10.2.2"): "multi-region is coverage, not record contents",

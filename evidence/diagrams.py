@@ -36,7 +36,7 @@ from evidence.flows import (
     short_actions,
     stored_elements,
 )
-from evidence.scope import ScopeModel
+from evidence.scope import CDE_OUTSIDE, ScopeModel, waf_log_destinations
 from evidence.topology import (
     AclEntry,
     Member,
@@ -774,10 +774,15 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     outside = Cluster("cluster_outside", "Outside the templates: unverified", "out")
     cde = Cluster("cluster_cde", "CDE: stores, processes or transmits PAN", "cde")
     connected = Cluster("cluster_connected", "Connected-to / security-impacting", "connected")
+    # Systems that send or receive PAN are CDE wherever they run (PCI DSS v4.0.1 section 4): the Payment API's
+    # callers and the detokenizer's caller roles are outside the templates, so their controls are unverified,
+    # but their scope category is CDE (a third party among them is a service provider under 12.8).
+    # Drawn in the CDE cluster (no cluster of their own: the pages' overview keeps its height), each label
+    # saying CDE_OUTSIDE.
     diagram.clusters += [outside, cde, connected]
     client = diagram.add(
-        Node("client", "Payment API caller\n(mTLS client certificate; card-not-present API)", "out", section="entry"),
-        outside,
+        Node("client", f"Payment API caller (mTLS)\n{CDE_OUTSIDE}", "cde", section="entry"),
+        cde,
     )
     nodes: dict[tuple[str, str], str] = {}
 
@@ -849,15 +854,15 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             for config in model.referrers(web_acl, "AWS::WAFv2::LoggingConfiguration"):
                 for dest in _log_destinations(model, config):
                     if dest.type == "AWS::Logs::LogGroup":
+                        holds, statement = scope.card_data_stores.get(dest.key, (True, "may hold PAN"))
                         edge(
                             waf,
-                            log_node(dest, "WAF request logs (authorization, cookie redacted)"),
-                            "log",
+                            log_node(dest, "WAF request logs"),
+                            "data" if holds else "log",
                             "WAF request logs",
                             "AWS WAF log delivery to CloudWatch Logs",
                             tls=AWS_INTERNAL,
-                            data="no PAN: request line and headers only, never the body (where the API takes the PAN);"
-                            " authorization and cookie redacted",
+                            data=statement,
                         )
         https = [li for li in listeners if li.prop("Protocol") == "HTTPS"]
         for listener in https:
@@ -1037,12 +1042,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     diagram.add(
                         Node(
                             ids("n"),
-                            # Drawn in the cluster "Outside the templates: unverified": its label says so.
-                            f"Caller role\n{caller.rsplit(':', 1)[-1]}",
-                            "out",
+                            # Its response carries the PAN: CDE, outside the templates (the cluster says so).
+                            f"Caller role\n{caller.rsplit(':', 1)[-1]}\n{CDE_OUTSIDE}",
+                            "cde",
                             section="functions",
                         ),
-                        outside,
+                        cde,
                     ),
                 )
                 edge(
@@ -1323,7 +1328,9 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             diagram.stores.append(
                 (
                     f"log group {held.prop('LogGroupName') or display_name(held)}",
-                    "log events (the vault never logs a PAN)",
+                    scope.card_data_stores[held.key][1]
+                    if held.key in scope.card_data_stores
+                    else "log events; the vault masks a card number in a log line before writing it",
                     "CloudWatch Logs encryption (KMS)",
                     key_reference(model, kms_key(model, held, "KmsKeyId")),
                     retention_text(model, held),
@@ -1362,8 +1369,8 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 (
                     f"S3 bucket {display_name(held)} (load balancer access and connection logs)",
                     "request lines as sent (method, URL and query string, HTTP version), user agents, client"
-                    " addresses, TLS protocol and cipher; never a request body. A card number a client puts in a"
-                    " URL is kept as sent, in a request WAF blocked too",
+                    " addresses, TLS protocol and cipher; never a request body. "
+                    + scope.card_data_stores.get(held.key, (True, "may hold PAN"))[1],
                     f"S3 server-side encryption ({algorithm or 'the bucket default'})",
                     key_reference(model, key)
                     if key is not None
@@ -1423,17 +1430,7 @@ def _proxy_secrets(model: TemplateModel, proxy: Resource) -> list[Resource]:
 def _log_destinations(model: TemplateModel, config: Resource) -> list[Resource]:
     """Log groups a WAF logging configuration names, by reference or by a literal ARN of a group
     the templates create (`...:log-group:<name>`)."""
-    found = list(model.references(config.stack, config.prop("LogDestinationConfigs")))
-    for dest in config.prop("LogDestinationConfigs", default=[]) or []:
-        if isinstance(dest, str) and ":log-group:" in dest:
-            name = dest.split(":log-group:", 1)[1].removesuffix(":*")
-            region = dest.split(":")[3]
-            found += [
-                g
-                for g in model.resources("AWS::Logs::LogGroup")
-                if g.prop("LogGroupName") == name and model.stack_of(g).region in (region, None)
-            ]
-    return found
+    return waf_log_destinations(model, config)
 
 
 def _database_mechanism(model: TemplateModel, scope: ScopeModel, db: Resource) -> str:

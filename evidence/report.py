@@ -63,7 +63,15 @@ from evidence.diagrams import (
 from evidence.flows import alias_of, grants, key_reference, kms_key
 from evidence.mapping_reasons import CONFIG_RULE_REASONS, MAPPING_REASONS
 from evidence.pages import pages, place_labels
-from evidence.scope import CDE, ScopeModel, outside_templates, payment_channels, wireless_statement
+from evidence.scope import (
+    CDE,
+    CDE_OUTSIDE,
+    ScopeModel,
+    cde_outside_templates,
+    outside_templates,
+    payment_channels,
+    wireless_statement,
+)
 from evidence.topology import Topology
 from evidence.workpapers import (
     NOT_VERIFIED,
@@ -906,12 +914,15 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
     payment channels, wireless, and everything referenced but not created (unverified)."""
     rows = []
     connected = 0
+    bases: dict[tuple[str, str], int] = {}
     for resource in model.resources():
         category, basis = scope.category(resource)
         if category == CDE:
             rows.append((model.stack_of(resource).region or "-", resource.type, resource.path, basis))
         else:
             connected += 1
+            # One row per (category, basis): a count, the inventory paper lists each resource.
+            bases[(category, basis)] = bases.get((category, basis), 0) + 1
     out = [
         "## Scope the templates support",
         "",
@@ -924,6 +935,17 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
         "| --- | --- | --- | --- |",
         *(f"| {r} | {_code(t)} | {_code(p)} | {_cell(b)} |" for r, t, p, b in sorted(rows)),
         "",
+        "### Scope documentation and confirmation (12.5.2)",
+        "",
+        "PCI DSS v4.0.1 12.5.2: scope is documented and confirmed by the entity at least once every 12 months"
+        " and upon significant change. The templates' share: every resource that is not CDE, counted by its"
+        " category and the basis derived from what the templates give it to do (the inventory work paper"
+        " lists each). The confirmation itself (who confirmed the scope, when): not evidenced.",
+        "",
+        "| Category | Basis | Resources |",
+        "| --- | --- | --- |",
+        *(f"| {c} | {_cell(b)} | {n} |" for (c, b), n in sorted(bases.items())),
+        "",
         "Payment channels:",
         "",
         "| Channel | In the templates | Basis |",
@@ -931,6 +953,15 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
         *(f"| {c} | {p} | {_cell(b)} |" for c, p, b in payment_channels(model, scope)),
         "",
         f"- {wireless_statement(model)}",
+        "",
+        f"### {CDE_OUTSIDE}",
+        "",
+        "Systems the templates do not create that send or receive PAN: CDE by what they do, their controls"
+        " not shown by the templates (12.8 where a third party runs one).",
+        "",
+        "| System | Referenced by | Basis |",
+        "| --- | --- | --- |",
+        *(f"| {w} | {_code(r)} | {_cell(b)} |" for w, r, b in cde_outside_templates(model, scope)),
         "",
         "### Outside the templates: unverified",
         "",

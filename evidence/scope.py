@@ -44,11 +44,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from evidence.flows import invoke_grants as _invoke_grants
 from evidence.topology import Topology, display_name
 from pci_rules.model import Resource, TemplateModel
 
 CDE, CONNECTED, OUT = "CDE", "connected-to / security-impacting", "out of scope"
 UNVERIFIED = "outside the templates: unverified"
+# A system outside the templates that sends or receives PAN (the Payment API's callers, the detokenizer's caller
+# roles): its category is CDE; that the templates do not show its controls is provenance, not a category.
+CDE_OUTSIDE = "CDE, outside the templates: unverified"
 
 # Types that process or transmit PAN whenever they front the vault (every request body passes them).
 _PAN_PATH_TYPES = {
@@ -110,6 +114,119 @@ def _env(resource: Resource) -> Mapping[str, Any]:
     return variables if isinstance(variables, Mapping) else {}
 
 
+def waf_log_destinations(model: TemplateModel, config: Resource) -> list[Resource]:
+    """Log groups a WAF logging configuration names, by reference or by a literal ARN of a group
+    the templates create (`...:log-group:<name>`)."""
+    found = list(model.references(config.stack, config.prop("LogDestinationConfigs")))
+    for dest in config.prop("LogDestinationConfigs", default=[]) or []:
+        if isinstance(dest, str) and ":log-group:" in dest:
+            name = dest.split(":log-group:", 1)[1].removesuffix(":*")
+            region = dest.split(":")[3]
+            found += [
+                g
+                for g in model.resources("AWS::Logs::LogGroup")
+                if g.prop("LogGroupName") == name and model.stack_of(g).region in (region, None)
+            ]
+    return found
+
+
+def _redacted(config: Resource) -> tuple[set[str], list[str]]:
+    """(request-line parts, header names) a WAF logging configuration's RedactedFields name."""
+    parts: set[str] = set()
+    headers: list[str] = []
+    for field in config.prop("RedactedFields", default=[]) or []:
+        if not isinstance(field, Mapping):
+            continue
+        for name, value in field.items():
+            if name == "SingleHeader" and isinstance(value, Mapping):
+                headers.append(str(value.get("Name", "")).lower())
+            else:
+                parts.add(str(name))
+    return parts, headers
+
+
+def _masking(group: Resource) -> str:
+    """What a log group's data-protection policy does to a card number: detected at ingestion and shown
+    masked, but kept recoverable: a principal with logs:Unmask reads it in clear (Amazon CloudWatch Logs
+    API Reference, "PutDataProtectionPolicy")."""
+    policy = json.dumps(group.prop("DataProtectionPolicy") or {})
+    if "CreditCardNumber" in policy:
+        return (
+            "its CreditCardNumber data-protection policy shows it masked, but keeps it: logs:Unmask reads it in clear"
+        )
+    return "no data-protection policy masks it"
+
+
+def _bucket_expiry(bucket: Resource) -> int | None:
+    rules = bucket.prop("LifecycleConfiguration", "Rules", default=[]) or []
+    days = [
+        int(r["ExpirationInDays"])
+        for r in rules
+        if isinstance(r, Mapping) and r.get("Status", "Enabled") == "Enabled" and r.get("ExpirationInDays")
+    ]
+    return min(days) if days else None
+
+
+def card_data_stores(model: TemplateModel) -> dict[tuple[str, str], tuple[bool, str]]:
+    """The log stores a request to the load balancers reaches, by resource key: (may hold PAN, statement).
+
+    Derived from the templates, one statement per store:
+    - a load balancer's access-log bucket (the `access_logs.s3.bucket` attribute) may hold PAN: each entry
+      records the request line as the client sent it (method, URL with its query string, HTTP version), so
+      a card number a client puts in a URL is stored, in a request WAF blocked too, and Elastic Load
+      Balancing cannot redact a field ("Access logs for your Application Load Balancer", Elastic Load
+      Balancing User Guide). The statement gives the bucket's lifecycle expiry (3.2.1).
+    - a WAF log group may hold PAN unless its logging configuration redacts both the URI path and the query
+      string: AWS WAF logs the URI, the query string ("args") and the headers of each request, never the body,
+      and redacts only what RedactedFields names (UriPath, QueryString, SingleHeader, Method: AWS WAF API
+      Reference, "LoggingConfiguration"; "Log fields for protection pack (web ACL) traffic", AWS WAF
+      Developer Guide). Headers it does not redact are logged as sent; the statement says so.
+    """
+    found: dict[tuple[str, str], tuple[bool, str]] = {}
+    for lb in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        attributes = {
+            str(a.get("Key")): a.get("Value")
+            for a in lb.prop("LoadBalancerAttributes", default=[]) or []
+            if isinstance(a, Mapping)
+        }
+        if str(attributes.get("access_logs.s3.enabled")).lower() != "true":
+            continue
+        for bucket in model.references(lb.stack, attributes.get("access_logs.s3.bucket")):
+            if bucket.type != "AWS::S3::Bucket":
+                continue
+            days = _bucket_expiry(bucket)
+            kept = (
+                f"objects expire after {days} days (lifecycle rule)" if days else "never expire (no lifecycle expiry)"
+            )
+            found[bucket.key] = (
+                True,
+                "may hold PAN: the load balancer's access log records each request line as the client sent it"
+                " (method, URL and query string), so a card number a client puts in a URL is stored, in a request"
+                f" WAF blocked too; Elastic Load Balancing cannot redact it; {kept}",
+            )
+    for config in model.resources("AWS::WAFv2::LoggingConfiguration"):
+        parts, headers = _redacted(config)
+        named = ", ".join(sorted(headers)) or "none"
+        open_parts = [
+            label for part, label in (("UriPath", "URI path"), ("QueryString", "query string")) if part not in parts
+        ]
+        for group in waf_log_destinations(model, config):
+            if open_parts:
+                found[group.key] = (
+                    True,
+                    f"may hold PAN: the WAF logging configuration does not redact the {' or '.join(open_parts)},"
+                    f" so a card number a client puts in a URL is logged as sent; {_masking(group)}",
+                )
+            else:
+                found[group.key] = (
+                    False,
+                    "no PAN from a URL: the WAF logging configuration redacts the URI path and query string"
+                    f" (headers redacted: {named}); WAF logs no body; other request headers are logged as sent,"
+                    f" so a card number a client put in one would be stored; {_masking(group)}",
+                )
+    return found
+
+
 class ScopeModel:
     """Scope categories of every resource of a model (see the module docstring)."""
 
@@ -150,6 +267,11 @@ class ScopeModel:
                 if key.type == "AWS::KMS::Key":
                     found[key.key] = key
         return found
+
+    @cached_property
+    def card_data_stores(self) -> dict[tuple[str, str], tuple[bool, str]]:
+        """`card_data_stores(model)`: the log stores the load balancers' requests reach."""
+        return card_data_stores(self.model)
 
     @cached_property
     def fronts_vault(self) -> bool:
@@ -341,14 +463,92 @@ class ScopeModel:
                 " segmentation, PCI DSS v4.0.1 section 4); no card data crosses it: no CDE component's security"
                 " group allows traffic out of the VPC"
             )
+        if resource.key in self.card_data_stores:
+            holds, statement = self.card_data_stores[resource.key]
+            if holds and self.fronts_vault:
+                return CDE, f"stores cardholder data: {statement}"
+            return CONNECTED, f"log store of the CDE's requests: {statement}"
         if stack.account is not None or stack.region is not None:
-            return CONNECTED, "same account as the CDE: can affect its security (network, keys, logs, identity)"
+            return CONNECTED, self._connected_basis(resource)
         return OUT, "no account or region recorded and no reference to the CDE"
+
+    def _connected_basis(self, resource: Resource) -> str:
+        """Why a resource that is not CDE is connected-to or security-impacting, from what the templates give it
+        to do (PCI DSS v4.0.1 section 4: systems with connectivity to the CDE, that provide security services to
+        it or that can impact its configuration or security)."""
+        kind = resource.type
+        if kind == "AWS::EC2::Subnet":
+            regional = self.topology.regions.get(self.model.stack_of(resource).region or "")
+            found = regional.subnet(resource) if regional is not None else None
+            tier = f"{found.tier} tier subnet" if found is not None else "subnet"
+            if any(r.type == "AWS::EC2::NatGateway" for r in self.model.referrers(resource)):
+                return f"connected-to: {tier} hosting a NAT gateway that carries the CDE tiers' outbound traffic"
+            return f"connected-to: {tier} of the CDE's VPC, hosting no CDE component"
+        if kind in ("AWS::EC2::NatGateway", "AWS::EC2::EIP"):
+            return "connected-to: carries the CDE tiers' outbound traffic to the internet (connectivity to the CDE)"
+        if kind in ("AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment"):
+            return "connected-to: the VPC's internet gateway, which carries the public tier's (CDE) traffic"
+        if kind in ("AWS::EC2::RouteTable", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation"):
+            return "security-impacting: routes the CDE's VPC traffic (segmentation)"
+        if kind.startswith(("AWS::EC2::SecurityGroup", "AWS::EC2::NetworkAcl", "AWS::EC2::SubnetNetworkAclAssoc")):
+            return "security-impacting: a network security control of the CDE's VPC (1.2, 1.3)"
+        if kind in ("AWS::EC2::VPC", "AWS::EC2::FlowLog"):
+            return "security-impacting: the CDE's network or its flow logs"
+        if kind.startswith("AWS::IAM::") or kind.startswith("AWS::SSO::"):
+            return "security-impacting: identity that can grant or use access to the account's resources (7, 8)"
+        if kind.startswith("AWS::KMS::"):
+            return "security-impacting: a key of the CDE's account (logs, secrets, alerts, storage) (3.6, 3.7)"
+        if kind.startswith(("AWS::Logs::", "AWS::CloudTrail::", "AWS::S3::")):
+            return "security-impacting: holds or delivers the account's audit logs or data (10)"
+        if kind.startswith(("AWS::Config::", "AWS::GuardDuty::", "AWS::SecurityHub::", "AWS::CloudWatch::")):
+            return "security-impacting: a security service monitoring the CDE's account (10, 11)"
+        if kind.startswith(("AWS::Lambda::", "AWS::Events::", "AWS::SNS::", "AWS::Scheduler::")):
+            return "security-impacting: a function, schedule or topic of the CDE's account (monitoring, alerting)"
+        return "same account as the CDE: can affect its security (network, keys, logs, identity)"
 
     def kind_of(self, resource: Resource) -> str:
         """The diagram shading class: cde, connected or out."""
         category = self.category(resource)[0]
         return {CDE: "cde", CONNECTED: "connected"}.get(category, "out")
+
+
+# -- CDE, outside the templates ---------------------------------------------------------------------------
+def cde_outside_templates(model: TemplateModel, scope: ScopeModel) -> list[tuple[str, str, str]]:
+    """(system, referenced by, basis) of each system the templates do not create that sends or receives PAN.
+
+    Its category is CDE (`CDE_OUTSIDE`: PCI DSS v4.0.1 section 4, the CDE includes the system components
+    that store, process or transmit cardholder data): the Payment API's callers, which send the PAN to a load
+    balancer that fronts the vault, and every principal a vault function's resource policy lets invoke it
+    (`AWS::Lambda::Permission`), whose response may carry the PAN. A third party among them is a service
+    provider whose PCI DSS compliance 12.8.1-12.8.5 manage. Raises nothing; empty when no vault is fronted.
+    """
+    rows: list[tuple[str, str, str]] = []
+    if scope.fronts_vault:
+        for listener in model.resources("AWS::ElasticLoadBalancingV2::Listener"):
+            if listener.prop("Protocol") != "HTTPS":
+                continue
+            mode = listener.prop("MutualAuthentication", "Mode")
+            rows.append(
+                (
+                    "Payment API callers (clients of the HTTPS listener)",
+                    listener.path,
+                    "send the PAN in the request body"
+                    + (f"; authenticated by mutual TLS ({mode})" if mode else "; no client certificate required")
+                    + "; a third party among them: 12.8",
+                )
+            )
+    for function in scope.vault_functions:
+        for principal, alias in _invoke_grants(model, function):
+            if principal.startswith("arn:"):
+                rows.append(
+                    (
+                        f"caller role {principal.rsplit(':', 1)[-1]}",
+                        function.path + (f" (alias {alias})" if alias else ""),
+                        "lambda:InvokeFunction on a card-vault function (AWS::Lambda::Permission); its response"
+                        " may carry the PAN; a third party's role: 12.8",
+                    )
+                )
+    return sorted(set(rows))
 
 
 # -- outside the templates ---------------------------------------------------------------------------

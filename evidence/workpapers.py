@@ -23,7 +23,7 @@ from evidence.catalog import ANTI_MALWARE_CUSTOMER, ANTI_MALWARE_TEMPLATES
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
-from evidence.scope import ScopeModel
+from evidence.scope import ScopeModel, card_data_stores
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name, in_cidr
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_constructs.sbom import sbom_label
@@ -496,13 +496,27 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
     users by identity policy or grant, cryptoperiod and how the key is rotated."""
     rows = []
     by_grant = key_users_by_grant(model)
+    envelope = (ScopeModel(model) if scope is None else scope).envelope_keys
     for key in model.resources("AWS::KMS::Key"):
         admins: set[str] = set()
         users: set[str] = set()
+        denies: list[str] = []
+        account_wide = False
         for statement in key.prop("KeyPolicy", "Statement", default=[]) or []:
-            if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            if not isinstance(statement, Mapping):
+                continue
+            if statement.get("Effect") == "Deny":
+                if any(_matches(a, _USE_ACTIONS) for a in _actions(statement)) and "*" in str(
+                    statement.get("Principal")
+                ):
+                    keys_ = sorted(k for c in (statement.get("Condition") or {}).values() for k in c)
+                    denies.append(f"{statement.get('Sid') or 'Deny'} (unless {', '.join(keys_) or 'nothing'})")
+                continue
+            if statement.get("Effect") != "Allow":
                 continue
             actions = _actions(statement)
+            if "kms:*" in actions and not statement.get("Condition") and ":root" in str(statement.get("Principal")):
+                account_wide = True
             principals = _principals(statement)
             if statement.get("Condition"):
                 principals = [f"{p} (with conditions)" for p in principals]
@@ -524,9 +538,37 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
                 "; ".join(referrers) or "-",
                 "; ".join(sorted(by_grant.get(key.key, set()))) or "none in the templates",
                 _cryptoperiod(key, scope),
+                _protected_stores(model, key, envelope),
+                "; ".join(denies)
+                if denies
+                else (
+                    "none: the account-root statement (kms:* for the account) lets any principal of the account"
+                    " whose IAM policy allows it use the key, beyond those listed (AWS KMS Developer Guide,"
+                    ' "Default key policy": it enables IAM policies)'
+                    if account_wide
+                    else "none"
+                ),
             ]
         )
     return sorted(rows)
+
+
+_PROTECTED_TYPES = (
+    *("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::S3::Bucket", "AWS::Logs::LogGroup"),
+    *("AWS::SNS::Topic", "AWS::SecretsManager::Secret", "AWS::CloudTrail::Trail", "AWS::DynamoDB::Table"),
+    "AWS::EFS::FileSystem",
+)
+
+
+def _protected_stores(model: TemplateModel, key: Resource, envelope: Mapping[tuple[str, str], Resource]) -> str:
+    """The stores a key protects: those whose template names it, and the vault's fields when the vault's
+    functions generate data keys under it (`VAULT_KMS_KEY_ID`)."""
+    found = sorted(
+        {f"{r.type.split('::')[-1]} {display_name(r)}" for r in model.referrers(key) if r.type in _PROTECTED_TYPES}
+    )
+    if key.key in envelope:
+        found.append("vault.cards PAN and vault.data_keys (envelope: the vault's data keys are generated under it)")
+    return "; ".join(found) or "none in the templates"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -907,13 +949,18 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
     rows = []
     vault_regions = _vault_regions(model)
     purposes = _bucket_purposes(model)
+    pan_stores = card_data_stores(model)
     for store in model.resources(*_STORE_TYPES):
         stack = model.stack_of(store)
         region = stack.region or "unknown"
-        elements = "none written by the templates' workloads (the vault never logs a card number)"
+        elements = "no card data: no card-vault function or request log writes here"
         if store.type == "AWS::S3::Bucket":
             written = purposes.get(store.key, [])
             purpose = "logs: " + "; ".join(sorted(set(written))) if written else f"bucket ({store.path})"
+            if store.key in pan_stores:
+                elements = pan_stores[store.key][1]
+            elif written:
+                elements = "no card data: written only by " + "; ".join(sorted(set(written)))
             expiry, _restore_after, transitions = _lifecycle(store)
             retention = _retention_text(expiry, RETAINED_DAYS) + (f"; {', '.join(transitions)}" if transitions else "")
             lock = _object_lock(store)
@@ -1678,7 +1725,8 @@ def all_workpapers(
             "From each key policy: principals allowed key-administration actions versus cryptographic use;"
             " from the identity policies, role inline policies and KMS grants of the templates: who else may use"
             " the key (a statement on `*` names no key and is not listed); each key's cryptoperiod and how it is"
-            " rotated. Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
+            " rotated; the stores each key protects; whether the key policy denies use to every other principal."
+            " Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
             (
                 "Key",
                 "Stack",
@@ -1688,6 +1736,8 @@ def all_workpapers(
                 "Referenced by",
                 "Users (identity policies and grants)",
                 "Cryptoperiod and rotation",
+                "Stores it protects",
+                "Deny of use to other principals (key policy)",
             ),
             tuple(tuple(r) for r in keys(model, scope)),
         ),

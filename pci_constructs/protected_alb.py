@@ -10,6 +10,7 @@ fixed 404 and forwards nothing.
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
@@ -53,6 +54,9 @@ class ProtectedAlb(Construct):
     - 10.2.1: access and connection (TLS handshake) logs go to a dedicated SecureBucket;
       invalid header fields are dropped, HTTP desync mitigation is strictest, and deletion
       protection is on.
+    - 3.2.1: the access log holds each request line as sent, so it is a store that may hold a
+      PAN a client puts in a URL; its objects expire after `log_expiry_days` (raises
+      ValueError under 365, the 10.5.1 minimum).
     """
 
     load_balancer: elbv2.ApplicationLoadBalancer
@@ -72,9 +76,12 @@ class ProtectedAlb(Construct):
         tls_policy: str,
         web_acl: RegionalWebAcl,
         access_logs_bucket: s3.IBucket,
+        log_expiry_days: int = 365,
         mutual_authentication: elbv2.MutualAuthentication | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if log_expiry_days < 365:
+            raise ValueError(f"log_expiry_days={log_expiry_days}: PCI DSS 10.5.1 keeps audit logs at least 365 days")
         if tls_policy not in TLS_POLICIES:
             raise ValueError(f"tls_policy={tls_policy!r}: not a TLS 1.2+ policy; choose one of {sorted(TLS_POLICIES)}")
 
@@ -85,6 +92,12 @@ class ProtectedAlb(Construct):
             s3_managed_encryption_reason="Elastic Load Balancing delivers access logs only to SSE-S3 buckets",
             access_logs_bucket=access_logs_bucket,
             access_logs_prefix="edge-alb-logs/",
+            # The access log holds each request line as the client sent it (method, URL and query string):
+            # a card number a client puts in a URL is stored here ("Access logs for your Application Load
+            # Balancer", Elastic Load Balancing User Guide), and ELB cannot redact it. A store that may hold
+            # PAN has a retention limit (PCI DSS 3.2.1): objects expire after `log_expiry_days`, no fewer
+            # than 10.5.1's 365.
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireLoadBalancerLogs", expiration=Duration.days(log_expiry_days))],
         )
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,

@@ -34,8 +34,18 @@ RATE_WINDOWS_SECONDS = (60, 120, 300, 600)
 ALB_BODY_INSPECTION_LIMIT = 8192
 # AWS WAF delivers to CloudWatch Logs only into groups whose name starts with this.
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
-# Credentials and session tokens never reach the WAF log (PCI DSS 3.3, 8.3.2, 10.3).
-REDACTED_HEADERS = ("authorization", "cookie")
+# Credentials and session tokens never reach the WAF log (PCI DSS 3.3, 8.3.2, 10.3); nor does the Referer,
+# which carries the URL of the page a request came from, query string included.
+REDACTED_HEADERS = ("authorization", "cookie", "referer")
+# The request-line parts a client may put a card number in (a PAN in a URL): redacted from the WAF log so
+# the log store holds no PAN from them (PCI DSS 3.2.1, 3.4, 10.3). AWS WAF logs the URI and the query string
+# ("args") of every request and can redact only UriPath, QueryString, SingleHeader and Method
+# (AWS WAF API Reference, "LoggingConfiguration": RedactedFields; CloudFormation
+# "AWS::WAFv2::LoggingConfiguration FieldToMatch"). Log redaction does not reach sampled requests, which
+# AWS WAF keeps for three hours (AWS WAF API Reference, "VisibilityConfig": SampledRequestsEnabled,
+# and "GetSampledRequests": any time range in the previous three hours).
+REDACTED_REQUEST_LINE = ("UriPath", "QueryString")
+_SNAKE = {"UriPath": "uri_path", "QueryString": "query_string"}
 
 # (rule name, AWS managed rule group), evaluated after the IP reputation, rate and size rules.
 MANAGED_RULE_GROUPS = (
@@ -220,8 +230,11 @@ class RegionalWebAcl(Construct):
     attacks in front of public-facing web applications; this ACL is that solution for
     the landing zone's load balancers. Every request it evaluates is logged to a
     KMS-encrypted CloudWatch Logs group kept at least a year (10.2.1, 10.3.2, 10.5.1),
-    with the `authorization` and `cookie` headers redacted so the log holds no
-    credentials or session tokens.
+    with the `authorization`, `cookie` and `referer` headers and the URI path and query
+    string redacted (`REDACTED_HEADERS`, `REDACTED_REQUEST_LINE`), so the log holds no
+    credentials, session tokens or a card number a client put in a URL. Other request
+    headers are logged as sent; the log group's CreditCardNumber data-protection policy
+    masks a card number in them when the log is read (a reader with `logs:Unmask` sees it).
 
     Associate it with a resource through `ProtectedAlb`, which requires one.
     """
@@ -434,8 +447,15 @@ class RegionalWebAcl(Construct):
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[log_group_arn],
             redacted_fields=[
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
-                for header in REDACTED_HEADERS
+                *(
+                    wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                    for header in REDACTED_HEADERS
+                ),
+                # One field per entry: FieldToMatch names exactly one part of the request.
+                *(
+                    wafv2.CfnLoggingConfiguration.FieldToMatchProperty(**{_SNAKE[part]: {}})
+                    for part in REDACTED_REQUEST_LINE
+                ),
             ],
         )
         self.logging_configuration.node.add_dependency(self.log_group, self.log_delivery_policy)

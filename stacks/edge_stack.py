@@ -91,6 +91,7 @@ class EdgeStack(LandingZoneStack):
             tls_policy=edge.tls_policy,
             web_acl=self.web_acl,
             access_logs_bucket=access_logs_bucket,
+            log_expiry_days=edge.alb_log_expiry_days,
             mutual_authentication=self.client_trust_store.mutual_authentication if self.client_trust_store else None,
         )
         # The card vault's listener rule is on this listener: pinned, so turning the vault off (which removes

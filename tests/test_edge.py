@@ -144,6 +144,7 @@ def test_default_edge_config_is_strict(default_config: EnvironmentConfig) -> Non
     assert edge.waf_rate_window_seconds == 300
     assert 10 <= edge.waf_rate_limit <= 2000
     assert edge.max_body_bytes == 8192
+    assert edge.alb_log_expiry_days == 365
 
 
 @pytest.mark.parametrize(
@@ -157,6 +158,7 @@ def test_default_edge_config_is_strict(default_config: EnvironmentConfig) -> Non
         ({"tls_policy": "ELBSecurityPolicy-2016-08"}, "edge.tls_policy", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"),
         ({"tls_policy": "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06"}, "edge.tls_policy", "Input should be"),
         ({"waf_rate_limt": 100}, "edge.waf_rate_limt", "did you mean 'waf_rate_limit'?"),
+        ({"alb_log_expiry_days": 364}, "edge.alb_log_expiry_days", "under the 365 days"),
     ],
 )
 def test_bad_edge_config_fails_before_synthesis(edge: dict[str, Any], field: str, rule: str) -> None:
@@ -437,7 +439,7 @@ def test_every_waf_rule_has_metrics_and_sampled_requests(synthesized: Synthesize
             assert visibility["MetricName"]
 
 
-def test_waf_logs_to_an_encrypted_year_long_group_with_credentials_redacted(synthesized: Synthesized) -> None:
+def test_waf_logs_to_an_encrypted_year_long_group_with_credentials_and_urls_redacted(synthesized: Synthesized) -> None:
     config = synthesized.config
     for region in _regions(config):
         template = _edge(synthesized, region)
@@ -453,8 +455,14 @@ def test_waf_logs_to_an_encrypted_year_long_group_with_credentials_redacted(synt
         properties = logging["Properties"]
         assert properties["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
         assert properties["LogDestinationConfigs"] == [f"arn:aws:logs:{region}:{config.account}:log-group:{group_name}"]
-        redacted = {field["SingleHeader"]["Name"].lower() for field in properties["RedactedFields"]}
-        assert redacted >= {"authorization", "cookie"}
+        fields = properties["RedactedFields"]
+        redacted = {field["SingleHeader"]["Name"].lower() for field in fields if "SingleHeader" in field}
+        assert redacted >= {"authorization", "cookie", "referer"}
+        # A card number a client puts in a URL never reaches the WAF log store (3.2.1, 3.4): the URI path and
+        # the query string are redacted, each as its own FieldToMatch (one part per entry).
+        assert {"UriPath": {}} in fields
+        assert {"QueryString": {}} in fields
+        assert all(len(field) == 1 for field in fields)
         assert group_id in logging["DependsOn"]
 
 
@@ -498,6 +506,45 @@ def test_alb_attributes_harden_http_handling_and_enable_logs(synthesized: Synthe
         bucket_id, _ = _only(template, "AWS::S3::Bucket")
         assert attributes["access_logs.s3.bucket"] == {"Ref": bucket_id}
         assert attributes["connection_logs.s3.bucket"] == {"Ref": bucket_id}
+
+
+def test_alb_log_bucket_expires_its_objects_after_the_configured_days(synthesized: Synthesized) -> None:
+    """The access log may hold a PAN a client put in a URL: a store with a retention limit (3.2.1, 10.5.1)."""
+    config = synthesized.config
+    for region in _regions(config):
+        _, bucket = _only(_edge(synthesized, region), "AWS::S3::Bucket")
+        rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+        assert [rule["ExpirationInDays"] for rule in expiring] == [config.edge.alb_log_expiry_days]
+        assert expiring[0]["Status"] == "Enabled"
+        assert "Prefix" not in expiring[0]
+        assert "TagFilters" not in expiring[0]
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+
+
+@settings(max_examples=10, deadline=None)
+@given(days=st.integers(min_value=365, max_value=3650))
+def test_alb_log_expiry_is_the_configured_figure(days: int) -> None:
+    config = parse_environment(_with_edge(alb_log_expiry_days=days))
+    assert config.edge.alb_log_expiry_days == days
+
+
+def test_protected_alb_refuses_logs_kept_under_a_year(tmp_path: Path) -> None:
+    stack = _small_stack(tmp_path)
+    vpc = ec2.Vpc(stack, "Vpc", availability_zones=["us-east-1a", "us-east-1b"], nat_gateways=0)
+    with pytest.raises(ValueError, match=r"log_expiry_days=30: PCI DSS 10\.5\.1"):
+        ProtectedAlb(
+            stack,
+            "Alb",
+            vpc=vpc,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc, allow_all_outbound=False),
+            certificate_arn="arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-4000-8000-000000000001",
+            tls_policy="ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+            web_acl=_web_acl(stack),
+            access_logs_bucket=s3.Bucket(stack, "AccessLogs"),
+            log_expiry_days=30,
+        )
 
 
 def test_alb_log_bucket_is_sse_s3_and_grants_this_regions_elb_delivery(synthesized: Synthesized) -> None:

@@ -890,6 +890,13 @@ def test_keys_table_separates_administrators_from_users(evidence: Evidence) -> N
     assert "pci-lz-key-administrator" not in cardholder[4]
     assert cardholder[2].startswith("yes")
     assert "DBInstance" in cardholder[5]
+    # QSA reader r20b MEDIUM 8: the stores each key protects, and whether its policy denies use to everyone
+    # else; the cardholder-data key has no such deny, so the account-root exposure is stated, not left out.
+    assert "DBInstance" in cardholder[8]
+    assert "vault.cards PAN" in cardholder[8]
+    assert cardholder[9].startswith("none: the account-root statement")
+    secrets = next(row for name, row in rows.items() if "SecretsKey" in name)
+    assert "DenyUseOutsideSecretsManager (unless aws:PrincipalIsAWSService, kms:ViaService)" in secrets[9]
 
 
 def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(

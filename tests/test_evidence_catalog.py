@@ -354,3 +354,12 @@ def test_internal_transit_rules_are_notes_under_4_2_1_never_its_evidence() -> No
         assert catalog.RELATED_NOT_EVIDENCE[(rule_id, "4.2.1")].startswith(catalog.INTERNAL_TRANSIT)
         assert (rule_id, "4.2.1") not in MAPPING_REASONS
     assert ("PCI4-ELB-HTTPS-TLS12", "4.2.1") in MAPPING_REASONS
+
+
+def test_sub_requirements_carry_their_own_titles_not_their_principals() -> None:
+    """QSA reader r20b LOW: 6.2.3 and 8.3.10.1 were headed by their principal requirement's title (6, 8)."""
+    for requirement in ("6.2.3", "8.3.10.1"):
+        principal = catalog.PRINCIPAL_TITLES[requirement.split(".", 1)[0]]
+        assert catalog.title(requirement) != principal
+    assert "reviewed before release" in catalog.title("6.2.3")
+    assert catalog.title("8.3.10.1").startswith("Service providers only")

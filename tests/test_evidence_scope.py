@@ -357,3 +357,132 @@ def test_every_interface_endpoint_is_scoped_by_what_the_vault_sends_through_it(m
         assert category == CONNECTED, basis
         assert "facilitates segmentation" in basis, basis
         assert not scope.firewall_carries_cde(firewall)
+
+
+def _edited(model: TemplateModel, edit: Any) -> TemplateModel:
+    templates: dict[str, Any] = {name: copy.deepcopy(dict(s.template)) for name, s in model.stacks.items()}
+    edit(templates)
+    return TemplateModel(
+        StackTemplate(name, templates[name], s.account, s.region, s.assembly) for name, s in model.stacks.items()
+    )
+
+
+def test_log_stores_that_may_hold_pan_are_cde_with_a_statement_from_the_templates(model: TemplateModel) -> None:
+    """QSA reader r20b HIGH 1: the load balancer's access-log bucket may hold a PAN a client put in a URL
+    (Elastic Load Balancing cannot redact): a CDE store with its expiry stated. The WAF log group redacts the
+    URI path and query string, so it is connected-to, with what it still logs as sent stated."""
+    from evidence.scope import card_data_stores
+    from evidence.workpapers import data_stores_paper
+
+    scope = ScopeModel(model)
+    stores = card_data_stores(model)
+    buckets = [b for b in model.resources("AWS::S3::Bucket") if b.key in stores]
+    groups = [g for g in model.resources("AWS::Logs::LogGroup") if g.key in stores]
+    assert len(buckets) == len(groups) == 2  # one of each per region
+    for bucket in buckets:
+        category, basis = scope.category(bucket)
+        assert category == CDE
+        assert "may hold PAN" in basis
+        assert "request line" in basis
+        rules = bucket.prop("LifecycleConfiguration", "Rules")
+        days = next(r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r)
+        assert f"expire after {days} days" in basis
+    for group in groups:
+        category, basis = scope.category(group)
+        assert category == CONNECTED
+        assert "redacts the URI path and query string" in basis
+        assert "authorization, cookie, referer" in basis
+        assert "logged as sent" in basis  # the residual (other headers) is stated, not hidden
+        assert "logs:Unmask" in basis
+    # The data-stores paper carries the same statement, not a default.
+    paper = data_stores_paper(model)
+    column = paper.header.index("Card-data elements")
+    texts = [row[column] for row in paper.rows]
+    assert not any("never logs a card number" in t for t in texts)
+    assert sum("may hold PAN" in t for t in texts) == len(buckets)
+    # The data-flow store table: the WAF log group's row says what the logging configuration redacts.
+    for region in Topology(model).regions.values():
+        rows = data_flow_diagram(model, region, scope).stores
+        assert not any("the vault never logs a PAN" in row[1] for row in rows)
+        assert any(row[0].startswith("log group aws-waf-logs-") and "redacts the URI path" in row[1] for row in rows)
+
+
+def test_a_waf_log_left_unredacted_or_an_alb_log_with_no_expiry_is_stated_as_such(model: TemplateModel) -> None:
+    """Adversarial: a fork that drops the URI-path redaction and the access-log expiry gets a CDE log group
+    and a bucket whose statement says its objects never expire."""
+    from evidence.scope import card_data_stores
+
+    def edit(templates: dict[str, Any]) -> None:
+        for template in templates.values():
+            for body in template.get("Resources", {}).values():
+                if body["Type"] == "AWS::WAFv2::LoggingConfiguration":
+                    fields = body["Properties"]["RedactedFields"]
+                    body["Properties"]["RedactedFields"] = [f for f in fields if "UriPath" not in f]
+                if body["Type"] == "AWS::S3::Bucket":
+                    rules = body["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+                    for rule in rules:
+                        rule.pop("ExpirationInDays", None)
+
+    changed = _edited(model, edit)
+    scope = ScopeModel(changed)
+    stores = card_data_stores(changed)
+    groups = [g for g in changed.resources("AWS::Logs::LogGroup") if g.key in stores]
+    buckets = [b for b in changed.resources("AWS::S3::Bucket") if b.key in stores]
+    assert groups
+    assert buckets
+    for group in groups:
+        category, basis = scope.category(group)
+        assert category == CDE
+        assert "does not redact the URI path" in basis
+    assert all("never expire" in scope.category(b)[1] for b in buckets)
+
+
+def test_systems_outside_the_templates_that_receive_pan_are_cde(model: TemplateModel, report_text: str) -> None:
+    """QSA reader r20b HIGH 2: the Payment API caller and the detokenizer's caller role send or receive PAN:
+    drawn and listed as "CDE, outside the templates: unverified", never as a grey outside node."""
+    from evidence.scope import CDE_OUTSIDE, cde_outside_templates
+
+    scope = ScopeModel(model)
+    rows = cde_outside_templates(model, scope)
+    systems = [system for system, _, _ in rows]
+    assert any(s.startswith("Payment API callers") for s in systems)
+    assert "caller role role/pci-lz-card-vault-detokenizer" in systems
+    assert all("12.8" in basis for _, _, basis in rows)
+    assert f"### {CDE_OUTSIDE}" in report_text
+    assert "caller role role/pci-lz-card-vault-detokenizer" in report_text
+    for topo in Topology(model).regions.values():
+        diagram = data_flow_diagram(model, topo, scope)
+        cluster = next(c for c in diagram.clusters if c.id == "cluster_cde")
+        outside = [diagram.nodes[i] for i in cluster.nodes if CDE_OUTSIDE in diagram.nodes[i].label]
+        assert any(n.id == "client" for n in outside)
+        assert any(n.label.startswith("Caller role\nrole/pci-lz-card-vault-detokenizer") for n in outside)
+        assert all(n.kind == "cde" for n in outside)
+
+
+def test_connected_to_resources_carry_a_basis_from_what_they_do_and_12_5_2_counts_them(
+    model: TemplateModel, report_text: str
+) -> None:
+    """QSA reader r20b MEDIUM 7: the NAT gateways, their egress subnets and the internet gateway carry CDE
+    traffic: each says so, not "same account as the CDE"; the report's 12.5.2 section counts every resource
+    that is not CDE by category and basis."""
+    scope = ScopeModel(model)
+    nat = list(model.resources("AWS::EC2::NatGateway"))
+    igw = list(model.resources("AWS::EC2::InternetGateway"))
+    assert nat
+    assert igw
+    assert all("outbound traffic" in scope.category(r)[1] for r in nat)
+    assert all("public tier's (CDE) traffic" in scope.category(r)[1] for r in igw)
+    egress = [s for s in model.resources("AWS::EC2::Subnet") if "EgressSubnet" in s.path]
+    assert egress
+    for subnet in egress:
+        category, basis = scope.category(subnet)
+        assert category == CONNECTED
+        assert "NAT gateway" in basis
+    categories = [scope.category(r) for r in model.resources()]
+    generic = [b for c, b in categories if b.startswith("same account as the CDE")]
+    assert len(generic) < len(categories) // 4, len(generic)
+    section = report_text.split("### Scope documentation and confirmation (12.5.2)", 1)[1].split("\n### ", 1)[0]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| ")]
+    counts = [int(row[-1]) for row in cells if row[0] in (CONNECTED, "out of scope")]
+    assert sum(counts) == sum(1 for c, _ in categories if c != CDE)
+    assert "not evidenced" in section

@@ -212,14 +212,17 @@ class _Pager:
     def name(self, key: str) -> str:
         return f"{self.diagram.name}-{key}"
 
-    def summary(self, section: Section, with_page: bool = True, scope: str = "") -> Node:
+    def summary(self, section: Section, with_page: bool = True, scope: str = "", stacked: bool = False) -> Node:
         """The node that stands for `section` on another page; with `scope`, for its nodes of that scope class
-        only (shaded by it, its first line saying which part it is)."""
+        only (shaded by it, its first line saying which part it is; `stacked`, as the overview draws it: the
+        part on a line of its own, so a rank of split summaries side by side stays within a page's width)."""
         head, _, rest = section.summary.partition("\n")
-        if scope:
+        if scope and not stacked:
             head += f" ({SCOPE_KINDS[scope]} part)"
         if with_page:  # on its first line: a line less a summary box, and a rank of them is a page's height
             head += f", page {self.numbers[section.key]} of {self.count}"
+        if scope and stacked:
+            rest = f"({SCOPE_KINDS[scope]} part)" + (f"\n{rest}" if rest else "")
         label = head + (f"\n{rest}" if rest else "")
         return Node(_summary_id(section.key, scope), label, scope or section.kind, link=self.name(section.key))
 
@@ -230,11 +233,12 @@ class _Pager:
         kind = self.diagram.nodes[node_id].kind
         return kind if kind in SCOPE_KINDS and kind in self.scope_home else ""
 
-    def far_end(self, section: Section, node_id: str) -> tuple[Node, str | None]:
-        """(summary node, its home cluster) that stands for `node_id` of `section` on another page."""
+    def far_end(self, section: Section, node_id: str, stacked: bool = False) -> tuple[Node, str | None]:
+        """(summary node, its home cluster) that stands for `node_id` of `section` on another page (`stacked`:
+        on the overview, see `summary`)."""
         scope = self.scope_of(node_id)
         if scope:
-            return self.summary(section, scope=scope), self.scope_home[scope]
+            return self.summary(section, scope=scope, stacked=stacked), self.scope_home[scope]
         return self.summary(section), self.summary_home(section)
 
     def summary_home(self, section: Section) -> str | None:
@@ -313,7 +317,7 @@ class _Pager:
         found: dict[str, Node] = {}
         homes: dict[str, str | None] = {}
         for node_id, key in self.assigned.items():  # one summary per section (per scope class, where split)
-            node, home = self.far_end(by_key[key], node_id)
+            node, home = self.far_end(by_key[key], node_id, stacked=True)
             found.setdefault(node.id, node)
             homes[node.id] = home
         order = {s.key: i for i, s in enumerate(self.sections)}
@@ -331,8 +335,8 @@ class _Pager:
             if source_key is None or target_key is None:
                 continue
             there = [
-                self.far_end(by_key[source_key], edge.source)[0].id,
-                self.far_end(by_key[target_key], edge.target)[0].id,
+                self.far_end(by_key[source_key], edge.source, stacked=True)[0].id,
+                self.far_end(by_key[target_key], edge.target, stacked=True)[0].id,
             ]
             if there[0] != there[1]:
                 triples.append((there[0], there[1], edge))

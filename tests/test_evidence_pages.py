@@ -316,7 +316,8 @@ def test_the_data_flow_overview_draws_the_cde_boundary_and_never_merges_card_dat
                 kinds = {n.kind for n in stands_for if n.id in {m for c in full.clusters for m in c.nodes}}
                 assert node.kind in kinds, (app, node.label, kinds)
                 assert node.id in homes[node.kind].nodes, (app, node.label)  # drawn in its class's cluster
-                assert f"({SCOPE_KINDS[node.kind]} part)" in node.label.split("\n")[0], node.label
+                # its part on a line of its own, under the stage's name and page (the overview stays a page wide)
+                assert node.label.split("\n")[1] == f"({SCOPE_KINDS[node.kind]} part)", node.label
             by_number = {e.label: e for e in full.edges}
             for arrow in overview.edges:
                 members = [by_number[n] for n in label_numbers(arrow.label)]

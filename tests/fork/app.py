@@ -74,6 +74,19 @@ ECR_LIFECYCLE = json.dumps(
 )
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
+    # A fork serving a browser page may keep a plain-HTTP listener that only redirects (the landing zone has
+    # none: its callers are servers over mTLS), which PCI4-ELB-HTTP-REDIRECT-ONLY examines.
+    "WebRedirect": (
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "LoadBalancerArn": f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/portal/0123abcd",
+            "Protocol": "HTTP",
+            "Port": 80,
+            "DefaultActions": [
+                {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}
+            ],
+        },
+    ),
     "HttpApiStage": (
         "AWS::ApiGatewayV2::Stage",
         {

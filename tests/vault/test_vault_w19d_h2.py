@@ -187,3 +187,20 @@ def test_every_hash_compared_costs_one_credit(
             _store(attacker, secrets.token_bytes(32), pair, versions, [secrets.token_bytes(32)] * older)
         assert getattr(refused.value, "sqlstate", None) == NO_RESERVATION
         assert _unspent(database, pair) == reserved - answered * per_card
+
+
+def test_the_readmes_search_times_follow_from_the_default_limit_and_window() -> None:
+    """The README's figures (r19c L1): with the defaults, ten windows for a 13-digit card's 100 candidates (the
+    100th answered when the tenth window opens, 9 hours after the first), 10,000 for a 16-digit card's 100,000
+    (9,999 hours), and up to 2 x max_siblings answered within seconds across a window's end."""
+    from pathlib import Path
+
+    from card_vault import migrate
+
+    limit, window = migrate.DEFAULT_MAX_SIBLINGS, migrate.DEFAULT_SIBLING_WINDOW_SECONDS
+    hours = {digits: (-(-candidates // limit) - 1) * window // 3600 for digits, candidates in ((13, 100), (16, 10**5))}
+    assert hours == {13: 9, 16: 9_999}
+    readme = " ".join(Path(__file__).resolve().parents[2].joinpath("README.md").read_text().split())
+    assert f"takes at least {hours[13]} hours and a 16-digit card (100,000) {hours[16]:,} hours" in readme
+    assert f"up to 2 \u00d7 `max_siblings` ({2 * limit}) are answered within seconds" in readme
+    assert f"takes at least {hours[13]} hours and the 16-digit one {hours[16]:,} hours" in readme

@@ -15,10 +15,10 @@
 -- one per card: during an HMAC key rotation its calls (two hashes) fail with CV001 until the function is
 -- updated; outside a rotation (one hash) nothing changes.
 
--- The checks, shared by both store functions. Not callable by the API login.
+-- The checks, shared by both store functions (reads nothing: not a definer function). Not callable by the API login.
 CREATE FUNCTION vault.check_older_versions(p_hmac_key_version smallint, p_older_versions smallint[])
 RETURNS integer
-LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k integer := coalesce(cardinality(p_older_versions), 0);
 BEGIN

@@ -30,6 +30,10 @@ from constructs import Construct
 from config.models import MAX_OPERATOR_SESSION_SECONDS, identity_center_trust_patterns, principal_kind
 from pci_constructs.permissions_boundary import operator_role_name
 
+# The tag every card-vault shred-epoch key carries (pci_constructs.card_vault.SHRED_EPOCH_TAG, which a test
+# holds equal to this one; not imported, so the operator roles do not load the vault's construct module).
+SHRED_EPOCH_TAG = "pci-lz:shred-epoch"
+
 SAML_SIGN_IN_AUDIENCE = "https://signin.aws.amazon.com/saml"
 # Actions that turn protected data into plaintext or give the means to (PCI DSS 3.5, 7.2.1).
 KEY_USE_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
@@ -55,13 +59,19 @@ class CardDataScope:
     in case the alias is ever removed); `vault_function_patterns`: function names the deny covers;
     `hmac_key_alias_pattern`: the card vault's keyed-hash keys' aliases (`alias/pci-lz/<env>/card-vault-hmac-v*`),
     denied kms:GenerateMac and kms:VerifyMac by `kms:ResourceAliases` (a condition of every KMS key operation,
-    "AWS KMS permissions", AWS KMS Developer Guide): the hash key's policy denies them too.
+    "AWS KMS permissions", AWS KMS Developer Guide): the hash key's policy denies them too;
+    `shred_epoch_key_alias_pattern`: the card vault's shred-epoch keys' aliases
+    (`alias/pci-lz/<env>/card-vault-shred-epoch-*`), denied the key-use actions and kms:PutKeyPolicy by
+    `kms:ResourceAliases` ("Use aliases to control access to KMS keys", AWS KMS Developer Guide) and, by
+    the `pci-lz:shred-epoch` tag every epoch key carries, `aws:ResourceTag/<key>` ("Use tags to control
+    access to KMS keys", AWS KMS Developer Guide), also kms:UntagResource (red team r19c M2, issue 19).
     """
 
     cardholder_data_key_alias: str
     cardholder_data_key_arns: tuple[str, ...]
     vault_function_patterns: tuple[str, ...]
     hmac_key_alias_pattern: str | None = None
+    shred_epoch_key_alias_pattern: str | None = None
 
 
 def vault_function_patterns(environment: str) -> tuple[str, ...]:
@@ -117,6 +127,26 @@ def card_data_denies(scope: CardDataScope, *, partition: str, account: str) -> l
                 conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": [scope.hmac_key_alias_pattern]}},
             ),
         )
+    if scope.shred_epoch_key_alias_pattern:
+        # The epoch keys wrap data keys as the cardholder-data key does (their policies keep the account-root
+        # statement, which lets IAM policies such as PowerUserAccess grant them): denied by alias and by tag.
+        # StringLike "*" on the tag holds whenever the key carries it, whatever the epoch number.
+        statements[1:1] = [
+            iam.PolicyStatement(
+                sid="DenyShredEpochKeysByAlias",
+                effect=iam.Effect.DENY,
+                actions=[*KEY_USE_ACTIONS, "kms:PutKeyPolicy"],
+                resources=["*"],
+                conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": [scope.shred_epoch_key_alias_pattern]}},
+            ),
+            iam.PolicyStatement(
+                sid="DenyShredEpochKeysByTag",
+                effect=iam.Effect.DENY,
+                actions=[*KEY_USE_ACTIONS, "kms:PutKeyPolicy", "kms:UntagResource"],
+                resources=["*"],
+                conditions={"StringLike": {f"aws:ResourceTag/{SHRED_EPOCH_TAG}": "*"}},
+            ),
+        ]
     if scope.cardholder_data_key_arns:
         statements.insert(
             1,

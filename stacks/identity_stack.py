@@ -58,6 +58,7 @@ class IdentityStack(LandingZoneStack):
                 cardholder_data_key_arns=(keys.cardholder_data.key_arn,),
                 vault_function_patterns=vault_function_patterns(config.name),
                 hmac_key_alias_pattern=key_alias(config, "card-vault-hmac-v*"),
+                shred_epoch_key_alias_pattern=key_alias(config, "card-vault-shred-epoch-*"),
             ),
             log_archive_bucket_pattern=log_archive_bucket_name(config, "*"),
             logs_key_alias=key_alias(config, "logs"),

@@ -7,13 +7,13 @@ in every outbound string: a run of digits of any script (ASCII, fullwidth, Arabi
 and every other Unicode `Nd` digit, and the `No` characters with a digit value: superscript,
 subscript, circled, parenthesized digits... `_OTHER_DIGITS`; each read as its ASCII value), where up to
 `MAX_SEPARATOR_CHARS` separator characters may stand between two digits (any Unicode space or
-tab, zero-width characters, any dash, `.`, `_`, `/`, `\\`, `|`, `#`, `!`, `$`, `%`, `&`, quotes,
-brackets, `@`, `^`, backtick, combining marks... see `_SEPARATOR` and `_MORE_SEPARATORS`; and the
-encoded separators `%20`, `%2D`, `&nbsp;`, `&#45;`... `_ENCODED_SEPARATOR`, each one separator whose own
-digits are not read as the card's); the run is a card number when any
-13-19 digit window of it passes Luhn. Such a run is replaced whole. One shape is read
-differently: a plain decimal number (digits, one `.`, digits), which is a timestamp or a
-measurement in traces and metrics, has each side checked on its own.
+tab, every C0 control character and DEL, zero-width characters, any dash, `.`, `_`, `/`, `\\`, `|`,
+`#`, `!`, `$`, `%`, `&`, quotes, brackets, `@`, `^`, backtick, combining marks... see `_SEPARATOR`
+and `_MORE_SEPARATORS`; and the encoded separators `%20`, `%2D`, `&nbsp;`, `&#45;`, `\\t`,
+`\\u0009`... `_ENCODED_SEPARATOR`, each one separator whose own digits are not read as the
+card's); the run is a card number when any 13-19 digit window of it passes Luhn. Such a run is
+replaced whole. One shape is read differently: a plain decimal number (digits, one `.`, digits),
+which is a timestamp or a measurement in traces and metrics, has each side checked on its own.
 
 A second, looser reading catches groups written with `,`, `:` or `;` between them, or with four or
 more spaces (red-team r19 F7): digit groups separated by up to 16 such characters form a card
@@ -37,9 +37,11 @@ MASK = "*"
 MAX_SEPARATOR_CHARS = 3
 # What may stand between two digits of one card number: whitespace of any script (tabs and
 # no-break spaces included), every dash (Unicode Pd), and the punctuation people write card
-# numbers with. Not `,` or `:` -- they separate values in logs and timestamps.
+# numbers with. Not `,` or `:` -- they separate values in logs and timestamps. Every C0 control
+# character and DEL too (task w19d, red team r19c M3: JSON writes them as escapes, and a backspace or
+# vertical tab between digit groups must separate as a tab does).
 _SEPARATOR = (
-    r"[\s\u00a0\u00ad\u2000-\u200d\u2060\ufeff\u202f\u205f\u3000"  # spaces, zero-width characters
+    r"[\s\x00-\x1f\x7f\u00a0\u00ad\u2000-\u200d\u2060\ufeff\u202f\u205f\u3000"  # spaces, zero-width characters
     r"\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # dashes and minus signs
     r"._/\\|\u30fb\uff0e\uff0f\uff3f*+~=-]"  # punctuation, ASCII and fullwidth
 )
@@ -50,10 +52,14 @@ _MORE_SEPARATORS = (
     r"\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 )
 # Encoded separators, read as one separator each (their own digits are not card digits): percent-encoded
-# space, tab, no-break space, `-`, `.`, `/`, `+`, and HTML's space, no-break space and dash entities.
+# space, tab, no-break space, `-`, `.`, `/`, `+`, HTML's space, no-break space and dash entities, and the
+# backslash escapes below.
 _ENCODED_SEPARATOR = (
     r"(?:%(?:20|09|2[bBdDeEfF]|[aA]0|[cC]2%[aA]0)"
-    r"|&(?:nbsp|ensp|emsp|thinsp|ndash|mdash|#(?:9|32|45|160|x0*(?:9|20|2[dD]|[aA]0)));)"
+    r"|&(?:nbsp|ensp|emsp|thinsp|ndash|mdash|#(?:9|32|45|160|x0*(?:9|20|2[dD]|[aA]0)));"
+    # JSON, C and Python escapes of a control character, space, no-break space or dash (`\t`, `\u0009`,
+    # `\x0b`...; task w19d, red team r19c M3): text that quotes a JSON line, or a value a client wrote.
+    r"|\\(?:[tnrbfv0]|u00(?:[01][0-9a-fA-F]|20|2[dDeEfF]|[aA]0|7[fF])|x(?:[01][0-9a-fA-F]|20|2[dD]|[aA]0)))"
 )
 _ENCODED = re.compile(_ENCODED_SEPARATOR)
 # One separator: an encoded one first (so `%20` is not read as `%` and the digits 2 and 0), then a character.

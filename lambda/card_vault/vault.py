@@ -153,11 +153,15 @@ class Vault:
 
     def reserve_siblings(self, client_id: str, requests: list[TokenizeRequest]) -> list[Reservation]:
         """Reserve every card of `requests` in its (first six, last four) pair's sibling count before it is
-        tokenized, stored card, replay or not (`CardStore.reserve_siblings`); a pair's cards all or none."""
+        tokenized, stored card, replay or not (`CardStore.reserve_siblings`); a pair's cards all or none.
+
+        A card counts once per keyed hash the store compares for it: one, plus one per older HMAC key version
+        held during a rotation (migration 0026: `vault.store_card` spends one unspent tokenization per hash)."""
+        hashes = 1 + len(self._hasher.previous)
         cards: dict[tuple[str, str], int] = {}
         for request in requests:
             pair = masked_view(request.pan)
-            cards[pair] = cards.get(pair, 0) + 1
+            cards[pair] = cards.get(pair, 0) + hashes
         return self._store.reserve_siblings(client_id, cards)
 
     def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:

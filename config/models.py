@@ -308,6 +308,8 @@ class ConformancePacksConfig(_Frozen):
         description=(
             "The project's PCI DSS v4.0.1 pack (compliance/conformance/pci-dss-v4.json), whose rules the"
             " crosswalk (pci_rules/CROSSWALK.md) pairs with the synth rules; its IAM password-policy rule alerts."
+            " false only with an AWS pack (aws_managed or aws_sample_s3_uri): with neither, no Config rule would"
+            " watch what the synth rules checked once deployed."
         ),
     )
     aws_managed: Literal["PCI-DSS_V4"] | None = Field(
@@ -347,6 +349,14 @@ class ConformancePacksConfig(_Frozen):
             raise ValueError(
                 "conformance_packs: give aws_managed or aws_sample_s3_uri, not both (both deploy AWS's PCI DSS v4"
                 " rules, each under its own rule names)"
+            )
+        if not self.project and self.aws_managed is None and self.aws_sample_s3_uri is None:
+            # Issue 21 MEDIUM 4: the crosswalk names a Config rule watching each synth rule's property after
+            # deploy; with no pack at all none would (PCI DSS 11.5.2's change detection, 12.4's reviews).
+            raise ValueError(
+                "conformance_packs.project: false needs an AWS pack instead: set conformance_packs.aws_managed"
+                " (PCI-DSS_V4) or conformance_packs.aws_sample_s3_uri, or leave project true; with none, no"
+                " conformance pack is deployed and no Config rule watches what the synth rules checked"
             )
         return self
 

@@ -397,6 +397,9 @@ RELATED_NOT_EVIDENCE = {
     " and untrusted networks, not the Network Firewall",
     ("PCI4-SECURITYHUB-PCI-V401", "12.4.2"): "12.4.2 is a service-provider review of personnel duties;"
     " a Security Hub standard subscription is not it",
+    ("PCI4-ECR-SCAN-ON-PUSH", "11.3.1"): "11.3.1's testing procedures examine the internal scan reports of at least"
+    " every three months and their rescans; a repository's scan-on-push setting is not a report, only a source"
+    " of the scans they summarise",
     ("PCI4-ECR-SCAN-ON-PUSH", "6.2.3"): "image scanning finds known vulnerabilities in packages, not a review"
     " of bespoke code before release; the rule carries Security Hub ECR.1's requirement for the crosswalk only",
     ("PCI4-ECR-SCAN-ON-PUSH", "6.2.4"): "image scanning finds known vulnerabilities in packages, not engineering"

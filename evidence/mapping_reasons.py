@@ -330,7 +330,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-ALARM-ACTIONS": "an alarm on a failed control (trail stopped, key disabled) reaches someone",
     },
     "11.3.1": {
-        "PCI4-ECR-SCAN-ON-PUSH": "container images are scanned for vulnerabilities when pushed",
         "PCI4-INSPECTOR-EC2-ECR-SCANNING": "Inspector scans instances and images for vulnerabilities continuously",
     },
     "11.5.1": {

@@ -552,16 +552,17 @@ SUPPORT_ONLY_REASONS: dict[str, str] = {
     " govern; supports 3.5.1.2 and 3.6.1 where a queue carries account data",
     "PCI4-EFS-ENCRYPTED": "a file system's encryption at rest, which efs-encrypted-check watches after deploy;"
     " supports 3.5.1.2 where the file system holds account data",
-    "PCI4-SNS-ENCRYPTED": "the project's conformance pack rule sns-encrypted-kms (its metadata: 3.5.1, 10.3.2);"
-    " the alarm topics' encryption under the landing zone's key",
+    "PCI4-SNS-ENCRYPTED": "the Config rule sns-encrypted-kms (in the conformance pack of the landing zone that"
+    " ships this pack, whose metadata maps it to 3.5.1, 10.3.2); a topic's encryption under a KMS key",
     "PCI4-LAMBDA-ENV-ENCRYPTED": "a function's environment encrypted under a customer key, so configuration"
     " values are readable only through the key policy; supports 3.5.1 where an environment would carry PAN",
-    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "the project's conformance pack rule ec2-ebs-encryption-by-default;"
-    " disk-level encryption, supports 3.5.1.2",
-    "PCI4-EC2-VOLUME-ENCRYPTED": "the project's conformance pack rule encrypted-volumes; disk-level encryption,"
-    " supports 3.5.1.2",
-    "PCI4-RDS-STORAGE-ENCRYPTED": "the project's conformance pack rule rds-storage-encrypted; disk-level"
-    " encryption of the vault database, supports 3.5.1.2 beside the vault's field-level encryption (3.5.1)",
+    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "the Config rule ec2-ebs-encryption-by-default (in the conformance pack"
+    " of the landing zone that ships this pack); disk-level encryption, supports 3.5.1.2",
+    "PCI4-EC2-VOLUME-ENCRYPTED": "the Config rule encrypted-volumes (in the conformance pack of the landing zone"
+    " that ships this pack); disk-level encryption, supports 3.5.1.2",
+    "PCI4-RDS-STORAGE-ENCRYPTED": "the Config rule rds-storage-encrypted (in the conformance pack of the landing"
+    " zone that ships this pack); disk-level encryption of a database, supports 3.5.1.2 beside a field-level"
+    " encryption of stored PAN (3.5.1)",
     "PCI4-RDS-CUSTOMER-KEY": "the database key's policy in the owner's hands, which 3.6.1's procedures govern",
     "PCI4-RDS-DELETION-PROTECTION": "a stateful database cannot be deleted by one stack update; supports 3.5.1"
     " and 10.5.1 only as a guard against losing the store",
@@ -600,14 +601,15 @@ _A1 = "A1 (multi-tenant service providers only)"
 _A3 = "A3 (designated entities' supplemental validation only)"
 DEPARTURES: dict[str, str] = {
     "multi-region-cloudtrail-enabled": "10.2.1 is the trail's coverage and 10.2.2 its record contents (the"
-    " project's pack maps the same two); the events of 10.2.1.1-10.2.1.7 are what the trail is told to record"
+    " landing zone's pack, compliance/conformance/pci-dss-v4.json in the repository that ships this pack, maps"
+    " the same two); the events of 10.2.1.1-10.2.1.7 are what the trail is told to record"
     " (PCI4-TRAIL-DATA-EVENTS), 10.3.1 is read access to the log files (bucket and key policies), 10.6.3 time"
     f" settings and 5.3.4 anti-malware logs, none of them a trail's region scope; {_A1}",
     "cw-loggroup-retention-period-check": "10.5.1 (12 months' retention) is AWS's and ours; the rule's KMS half"
     " adds 10.3.2 (logs protected from modification). 3.2.1 and 3.3.x limit how long account data and SAD are"
     " kept, and a log group keeps neither by design; 5.3.4 is the anti-malware solution's own logs",
     "netfw-logging-enabled": "PCI4-NETWORK-FIREWALL-POSTURE checks the egress firewall's whole posture, so it"
-    " cites 1.3.2, 1.4.1 and 1.5.1 besides the logging's 10.2.1 (the project's pack: 1.3.2, 10.2.1). The"
+    " cites 1.3.2, 1.4.1 and 1.5.1 besides the logging's 10.2.1 (the landing zone's pack: 1.3.2, 10.2.1). The"
     " 10.2.1.x events and 10.2.2 details are the firewall log's fixed format, 10.3.1 is access to the log files,"
     f" 10.6.3 time settings, 5.3.4 anti-malware logs; {_A1}",
     "api-gw-cache-enabled-and-encrypted": "cache encryption is storage-level, 3.5.1.2's subject; it does not"
@@ -988,7 +990,8 @@ _BACKUP_REASON = (
     "a resource is in a backup plan when a plan's resource assignment selects it by ARN, by tag or by resource"
     " type; that assignment may live in another stack, in an AWS Organizations backup policy, or be made after"
     " deploy, and the -protected-by- rules also ask for a recovery point within a period: only the account"
-    " answers. The landing zone's own retention is checked at synth by PCI4-RDS-BACKUPS and PCI4-S3-VERSIONING"
+    " answers. In the landing zone that ships this pack, retention is checked at synth by PCI4-RDS-BACKUPS and"
+    " PCI4-S3-VERSIONING"
 )
 _BACKUP_PAGES = (
     "'Assigning resources to a backup plan' (AWS Backup Developer Guide); 'Backup policies' (AWS Organizations"
@@ -1399,7 +1402,8 @@ def render() -> str:
         "## AWS's PCI DSS v4.0 conformance-pack rules checked at synth",
         "",
         'Rules of AWS\'s "Operational Best Practices for PCI DSS v4.0" pack (vendored list) that no control'
-        " covers and the project's pack does not deploy (some are offered in a few regions only); AWS's pack"
+        " covers and the landing zone's own pack (in the repository that ships this pack) does not deploy (some are"
+        " offered in a few regions only); AWS's pack"
         " watches them after deploy (`audit.conformance_packs.aws_managed: PCI-DSS_V4`, whose rules vary by region,"
         " or `aws_sample_s3_uri`, the sample template this list is vendored from).",
         "",

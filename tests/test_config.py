@@ -158,3 +158,35 @@ def test_shred_epochs_accepts_exactly_the_documented_ranges(epochs: list[int], f
         parse_environment(data, source="test")
     named = "epochs" if not valid_epochs else field
     assert f"card_vault.shred_epochs.{named}" in str(refused.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    project=st.booleans(),
+    aws_managed=st.sampled_from([None, "PCI-DSS_V4"]),
+    aws_sample=st.sampled_from(
+        [None, "s3://config-templates-{region}/Operational-Best-Practices-for-PCI-DSS-4.0.yaml"]
+    ),
+)
+def test_project_false_is_refused_unless_an_aws_pack_watches_instead(
+    project: bool, aws_managed: str | None, aws_sample: str | None
+) -> None:
+    """Issue 21 MEDIUM 4: conformance_packs.project false with no AWS pack deployed no conformance pack, while the
+    crosswalk names a Config rule watching each synth rule. It is refused, naming the field; every other
+    combination but both AWS packs at once loads."""
+    data = default_data()
+    packs: dict[str, Any] = {"project": project}
+    if aws_managed is not None:
+        packs["aws_managed"] = aws_managed
+    if aws_sample is not None:
+        packs["aws_sample_s3_uri"] = aws_sample
+    data.setdefault("audit", {})["conformance_packs"] = packs
+    if aws_managed is not None and aws_sample is not None:
+        with pytest.raises(ConfigError, match="not both"):
+            parse_environment(data)
+    elif not project and aws_managed is None and aws_sample is None:
+        with pytest.raises(ConfigError, match=r"conformance_packs\.project: false needs an AWS pack"):
+            parse_environment(data)
+    else:
+        loaded = parse_environment(data).audit.conformance_packs
+        assert loaded.project is project

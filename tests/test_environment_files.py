@@ -155,3 +155,26 @@ def test_the_readme_cost_figures_are_what_make_cost_prints_for_this_file(checked
     if label is None:
         pytest.skip(f"README quotes no cost for {checked.path.name}")
     assert rows[label] == readme_row(label, estimate(checked.outdir), load_price_table(), regions)
+
+
+def test_the_example_names_every_guardduty_feature_the_detector_turns_on() -> None:
+    """Issue 21 LOW 8: the comment above guardduty_mode left Lambda Protection out, though the detector turns
+    it on. It names each feature of `GUARDDUTY_FEATURES` by its GuardDuty name."""
+    from pci_constructs.detective_controls import GUARDDUTY_FEATURES
+
+    lines = (ENVS / "example.yaml").read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("guardduty_mode:"))
+    comment = []
+    for line in reversed(lines[:at]):
+        if not line.strip().startswith("#"):
+            break
+        comment.append(line)
+    text = " ".join(comment)
+    names = {
+        "S3_DATA_EVENTS": "S3 protection",
+        "RDS_LOGIN_EVENTS": "RDS login monitoring",
+        "LAMBDA_NETWORK_LOGS": "Lambda Protection",
+        "RUNTIME_MONITORING": "runtime",
+    }
+    assert set(GUARDDUTY_FEATURES) == set(names)
+    assert all(names[feature] in text for feature in GUARDDUTY_FEATURES), text

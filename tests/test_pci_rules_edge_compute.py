@@ -140,14 +140,14 @@ def test_an_internet_facing_rest_api_passes_only_with_a_web_acl_on_its_own_stage
     ACL on another API's stage (the attacker's decoy) does not pass it."""
     alone = _apis(types)
     assert _failures("PCI4-APIGW-ENDPOINT-TYPE", alone) == [
-        f"Api: endpoint type {types[0]} with no WAF web ACL in front of it"
+        f"Api: endpoint type {types[0]} with no WAF web ACL on stage prod"
     ]
     decoy = {
         **alone,
         "Acl": r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Other", "OtherStage"), WebACLArn=_ACL),
     }
     assert _failures("PCI4-APIGW-ENDPOINT-TYPE", decoy) == [
-        f"Api: endpoint type {types[0]} with no WAF web ACL in front of it"
+        f"Api: endpoint type {types[0]} with no WAF web ACL on stage prod"
     ]
     guarded = {
         **alone,
@@ -156,20 +156,122 @@ def test_an_internet_facing_rest_api_passes_only_with_a_web_acl_on_its_own_stage
     assert _failures("PCI4-APIGW-ENDPOINT-TYPE", guarded) == []
 
 
-@pytest.mark.parametrize("web_acl", [None, "arn:aws:wafv2:us-east-1:111122223333:global/webacl/cdn/0"])
-def test_an_edge_api_behind_a_distribution_passes_only_where_the_distribution_has_a_web_acl(
-    web_acl: str | None,
-) -> None:
-    origin = {
+def test_a_web_acl_on_one_stage_does_not_pass_the_api_while_another_stage_is_bare() -> None:
+    """Issue 21 r1.9.0 HIGH 1 (the reader's /tmp outside app): REGIONAL, a web ACL on stage `second`, `prod` bare,
+    passed; every stage now needs its own association, an AWS::ApiGateway::Stage and a Deployment's StageName alike."""
+    resources = {
+        **_apis(["REGIONAL"]),
+        "Second": r("AWS::ApiGateway::Stage", RestApiId={"Ref": "Api"}, StageName="second"),
+        "OnSecond": r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Second"), WebACLArn=_ACL),
+    }
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == [
+        "Api: endpoint type REGIONAL with no WAF web ACL on stage prod"
+    ]
+    resources["OnProd"] = r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Stage"), WebACLArn=_ACL)
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == []
+    resources["Deploy"] = r("AWS::ApiGateway::Deployment", RestApiId={"Ref": "Api"}, StageName="canary")
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == [
+        "Api: endpoint type REGIONAL with no WAF web ACL on stage canary"
+    ]
+    # The Deployment's stage has only its name: an ARN naming it after /stages/ (Fn::Sub text here) covers it, and
+    # a name that merely begins with it ("canary-old") does not.
+    sub = {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/canary"}
+    resources["OnCanary"] = r(
+        "AWS::WAFv2::WebACLAssociation", ResourceArn={"Fn::Sub": sub["Fn::Sub"] + "-old"}, WebACLArn=_ACL
+    )
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == [
+        "Api: endpoint type REGIONAL with no WAF web ACL on stage canary"
+    ]
+    resources["OnCanary"] = r("AWS::WAFv2::WebACLAssociation", ResourceArn=sub, WebACLArn=_ACL)
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == []
+
+
+_SECRET = "cf-origin-7f3a"  # not a credential: a test value for the Referer the distribution sends
+
+
+def _referer_deny(secret: Any = _SECRET, **overrides: Any) -> dict[str, Any]:
+    """The resource policy "API Gateway resource policy examples" builds on: allow execute-api:/*, deny it unless
+    aws:Referer is the distribution's secret."""
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "execute-api:Invoke",
+        "Resource": "execute-api:/*",
+        "Condition": {"StringNotEquals": {"aws:Referer": secret}},
+        **overrides,
+    }
+    allow = {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    return {"Version": "2012-10-17", "Statement": [allow, deny]}
+
+
+def _behind_cdn(policy: dict[str, Any] | None, header: str | None = _SECRET, web_acl: bool = True) -> Resources:
+    origin: dict[str, Any] = {
         "Id": "api",
         "DomainName": {"Fn::Join": ["", [{"Ref": "Api"}, ".execute-api.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
     }
+    if header is not None:
+        origin["OriginCustomHeaders"] = [{"HeaderName": "Referer", "HeaderValue": header}]
     config: dict[str, Any] = {"Enabled": True, "Origins": [origin]}
     if web_acl:
-        config["WebACLId"] = web_acl
+        config["WebACLId"] = "arn:aws:wafv2:us-east-1:111122223333:global/webacl/cdn/0"
     resources = {**_apis(["EDGE"]), "Cdn": r("AWS::CloudFront::Distribution", DistributionConfig=config)}
-    expected = [] if web_acl else ["Api: endpoint type EDGE with no WAF web ACL in front of it"]
-    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) == expected
+    if policy is not None:
+        resources["Api"] = r(
+            "AWS::ApiGateway::RestApi", Name="cards", EndpointConfiguration={"Types": ["EDGE"]}, Policy=policy
+        )
+    return resources
+
+
+_BYPASS = (
+    "Api: endpoint type EDGE behind a CloudFront web ACL, but no resource policy denies execute-api:Invoke without"
+    " the Referer secret that distribution sends (its execute-api endpoint stays reachable)"
+)
+
+
+def test_an_api_behind_a_distribution_web_acl_passes_only_with_a_policy_refusing_callers_who_bypass_it() -> None:
+    """Issue 21 r1.9.0 HIGH 1: a distribution with a WebACLId in front passed while the execute-api endpoint stayed
+    open to anyone who called it directly. It passes now only with a Deny of execute-api:Invoke on execute-api:/*
+    unless aws:Referer is the value the same origin sends as its Referer custom header."""
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", _behind_cdn(None)) == [_BYPASS]
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", _behind_cdn(_referer_deny())) == []
+    # No web ACL on the distribution: nothing in front, whatever the policy.
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", _behind_cdn(_referer_deny(), web_acl=False)) == [
+        "Api: endpoint type EDGE with no WAF web ACL on stage prod"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("why", "policy", "header"),
+    [
+        ("the distribution sends no Referer", _referer_deny(), None),
+        ("the distribution sends another value", _referer_deny(), "guessable"),
+        ("an empty secret", _referer_deny(""), ""),
+        ("the Deny covers one path only", _referer_deny(Resource="execute-api:/prod/GET/cards"), _SECRET),
+        (
+            "the Deny spares other actions' principals",
+            _referer_deny(Principal={"AWS": "arn:aws:iam::111122223333:root"}),
+            _SECRET,
+        ),
+        ("an Allow, not a Deny", _referer_deny(Effect="Allow"), _SECRET),
+        (
+            "a second condition narrows the Deny",
+            _referer_deny(
+                Condition={"StringNotEquals": {"aws:Referer": _SECRET}, "Bool": {"aws:SecureTransport": "false"}}
+            ),
+            _SECRET,
+        ),
+        (
+            "source addresses are not a gate a template shows to be CloudFront's",
+            _referer_deny(Condition={"NotIpAddress": {"aws:SourceIp": ["0.0.0.0/1"]}}),
+            _SECRET,
+        ),
+    ],
+)
+def test_a_resource_policy_that_lets_a_direct_caller_through_does_not_pass_a_distribution_fronted_api(
+    why: str, policy: dict[str, Any], header: str | None
+) -> None:
+    """Adversarial: each policy below still admits a caller who goes to the execute-api endpoint directly."""
+    assert _failures("PCI4-APIGW-ENDPOINT-TYPE", _behind_cdn(policy, header)) == [_BYPASS], why
 
 
 def test_a_private_rest_api_passes_without_a_web_acl() -> None:
@@ -252,29 +354,38 @@ def test_the_questioned_edge_and_compute_citations_are_the_reviewed_ones(
 _ENDPOINT_TYPES = st.lists(st.sampled_from(["PRIVATE", "REGIONAL", "EDGE", "regional", "private"]), max_size=3)
 
 
-@settings(max_examples=60, deadline=None)
-@given(types=_ENDPOINT_TYPES, on_own=st.booleans(), on_other=st.booleans(), via_cdn=st.booleans())
-def test_an_api_passes_the_endpoint_rule_iff_private_or_a_web_acl_fronts_that_api(
-    types: list[str], on_own: bool, on_other: bool, via_cdn: bool
+@settings(max_examples=80, deadline=None)
+@given(
+    types=_ENDPOINT_TYPES,
+    on_own=st.booleans(),
+    on_second=st.booleans(),
+    on_other=st.booleans(),
+    via_cdn=st.booleans(),
+    gated=st.booleans(),
+)
+def test_an_api_passes_the_endpoint_rule_iff_private_or_a_web_acl_fronts_every_way_in(
+    types: list[str], on_own: bool, on_second: bool, on_other: bool, via_cdn: bool, gated: bool
 ) -> None:
-    """Property (QSA reader r21b item 4): whatever the endpoint types and whatever web ACLs sit in front of a
-    decoy API, the API passes only when every type is PRIVATE or a web ACL fronts it (its own stage, or a
-    distribution with a WebACLId whose origin is the API). An empty list is EDGE, CloudFormation's default."""
+    """Property (issue 21 r1.9.0 HIGH 1): whatever the endpoint types and whatever web ACLs sit in front of a
+    decoy API, the API (two stages) passes only when every type is PRIVATE, or a web ACL is on each of its stages,
+    or a distribution with a WebACLId fronts it and its policy denies callers without the distribution's Referer
+    secret. An empty list is EDGE, CloudFormation's default."""
     resources = _apis(types) if types else {**_apis(["EDGE"]), "Api": r("AWS::ApiGateway::RestApi", Name="c")}
+    resources["Second"] = r("AWS::ApiGateway::Stage", RestApiId={"Ref": "Api"}, StageName="second")
     if on_own:
         resources["Own"] = r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Stage"), WebACLArn=_ACL)
+    if on_second:
+        resources["Own2"] = r("AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Api", "Second"), WebACLArn=_ACL)
     if on_other:
         resources["Decoy"] = r(
             "AWS::WAFv2::WebACLAssociation", ResourceArn=_stage_arn("Other", "OtherStage"), WebACLArn=_ACL
         )
     if via_cdn:
-        origin = {"Id": "api", "DomainName": {"Fn::Join": ["", [{"Ref": "Api"}, ".execute-api.example.com"]]}}
-        config = {
-            "Enabled": True,
-            "Origins": [origin],
-            "WebACLId": "arn:aws:wafv2:us-east-1:111122223333:global/webacl/c/0",
-        }
-        resources["Cdn"] = r("AWS::CloudFront::Distribution", DistributionConfig=config)
+        resources["Cdn"] = _behind_cdn(None)["Cdn"]
+    if gated:
+        resources["Api"] = r(
+            "AWS::ApiGateway::RestApi", **{**resources["Api"]["Properties"], "Policy": _referer_deny()}
+        )
     private = bool(types) and all(t.upper() == "PRIVATE" for t in types)
     failed = [f for f in _failures("PCI4-APIGW-ENDPOINT-TYPE", resources) if f.startswith("Api:")]
-    assert (not failed) is (private or on_own or via_cdn)
+    assert (not failed) is (private or (on_own and on_second) or (via_cdn and gated))

@@ -12,12 +12,13 @@ crosswalk, and every difference carries a reviewed reason there (`crosswalk.DEPA
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import EKS_CLUSTER_TYPES, as_list, eks_log_types, is_true
+from pci_rules.rules._common import EKS_CLUSTER_TYPES, as_list, eks_log_types, flatten, is_true, statements
 
 
 def _check(resource: Resource, problem: str | None) -> Check:
@@ -78,46 +79,150 @@ def apigw_cache_encrypted(model: TemplateModel) -> Iterator[Check]:
 
 
 # A PRIVATE endpoint is reachable only through interface VPC endpoints ("Creating a private API", API Gateway
-# Developer Guide). A REGIONAL or EDGE endpoint is reachable from the internet, so it passes only with an NSC the
-# templates show in front of it: an AWS WAF web ACL associated with one of its stages (AWS::WAFv2::WebACLAssociation
-# ResourceArn "arn:<partition>:apigateway:<region>::/restapis/<api-id>/stages/<stage-name>": "AWS::WAFv2::
-# WebACLAssociation", CloudFormation Template Reference; "AssociateWebACL", AWS WAF API Reference), or a CloudFront
-# distribution with a web ACL (DistributionConfig.WebACLId) whose origin is the API.
+# Developer Guide). A REGIONAL or EDGE endpoint is reachable from the internet on every stage it has, so it passes
+# only with an NSC the templates show in front of EVERY stage: an AWS WAF web ACL associated with each stage
+# (AWS::WAFv2::WebACLAssociation ResourceArn "arn:<partition>:apigateway:<region>::/restapis/<api-id>/stages/
+# <stage-name>": "AWS::WAFv2::WebACLAssociation", CloudFormation Template Reference; "AssociateWebACL", AWS WAF API
+# Reference; a web ACL is associated with one stage, not with the API).
+#
+# A CloudFront distribution with a web ACL (DistributionConfig.WebACLId) whose origin is the API leaves the
+# execute-api endpoint itself reachable, so it counts only beside a resource policy (AWS::ApiGateway::RestApi
+# Policy) that denies execute-api:Invoke on every stage, method and path to any request without the secret the
+# distribution sends: a Deny with StringNotEquals on aws:Referer (a key "AWS condition keys that can be used in
+# API Gateway resource policies", API Gateway Developer Guide, lists for every authorization type), whose value the
+# same origin sends as an origin custom header Referer (OriginCustomHeaders; CloudFront overwrites a header of that
+# name a viewer sent: "Add custom headers to origin requests", Amazon CloudFront Developer Guide). aws:SourceIp is
+# not taken as the gate: CloudFront's origin-facing addresses are not a range a template can show to be
+# CloudFront's only.
 APIGW_PRIVATE_ENDPOINT = "PRIVATE"
 
 
-def _fronted_by_waf(model: TemplateModel, api: Resource) -> bool:
-    """Whether a web ACL sits in front of `api`: an association whose ResourceArn names one of its stages (the
-    API referenced inside the ARN, with "/restapis/" and "/stages/"), or a distribution with a WebACLId whose
-    origin domain references the API."""
+def _api_stages(model: TemplateModel, api: Resource) -> list[tuple[Resource, Any]]:
+    """Each stage of `api` the templates make, beside its StageName (a string, or whatever the template holds):
+    AWS::ApiGateway::Stage resources and Deployments with a StageName whose RestApiId references the API."""
+    stages: list[tuple[Resource, Any]] = []
+    for stage, prefix in _rest_stages(model):
+        if api not in model.references(stage.stack, stage.reference("RestApiId")):
+            continue
+        if prefix and stage.reference("StageName") is None:
+            continue  # a StageDescription with no StageName makes no stage ("AWS::ApiGateway::Deployment")
+        stages.append((stage, stage.reference("StageName")))
+    return stages
+
+
+def _token(logical_id: str) -> str:
+    """A reference as `flatten` renders it: `<Id>` from a Ref in an Fn::Join, `${Id}` in Fn::Sub text."""
+    return rf"(?:<{re.escape(logical_id)}>|\$\{{{re.escape(logical_id)}\}})"
+
+
+def _stage_has_web_acl(model: TemplateModel, api: Resource, stage: Resource, name: Any) -> bool:
+    """Whether a web ACL association's ResourceArn names this stage of this API: ".../restapis/<api>/stages/
+    <stage>", the API by reference and the stage by reference to the AWS::ApiGateway::Stage or by its literal
+    StageName (a Deployment's stage has only its name)."""
+    stage_forms = [_token(stage.logical_id)] if stage.type == "AWS::ApiGateway::Stage" else []
+    if isinstance(name, str):
+        stage_forms.append(re.escape(name))
+    if not stage_forms:
+        return False
+    pattern = re.compile(rf"/restapis/{_token(api.logical_id)}/stages/(?:{'|'.join(stage_forms)})$")
     for association in model.resources("AWS::WAFv2::WebACLAssociation"):
-        arn = association.reference("ResourceArn")
-        text = str(arn)
-        if "/restapis/" in text and "/stages/" in text and api in model.references(association.stack, arn):
+        if association.stack == api.stack and pattern.search(flatten(association.reference("ResourceArn"))):
             return True
+    return False
+
+
+def _resource_covers_all(statement: Mapping[str, Any]) -> bool:
+    """Whether the statement's Resource covers every stage, method and path: `*`, `execute-api:/*`, or an
+    execute-api ARN ending `/*` ("API Gateway resource policy examples": "execute-api:/* to represent all stages,
+    methods, and paths in the current API")."""
+    resources = [flatten(r) for r in as_list(statement.get("Resource"))]
+    return any(r in ("*", "execute-api:/*") or (r.endswith("/*") and "execute-api" in r) for r in resources)
+
+
+def _referer_gates(api: Resource) -> list[set[str]]:
+    """For each Deny in the API's resource policy that refuses execute-api:Invoke on every resource to every
+    principal unless aws:Referer equals one of some values (its only condition), those values."""
+    gates: list[set[str]] = []
+    for statement in statements(api.reference("Policy")):
+        principal = statement.get("Principal")
+        anyone = principal == "*" or (isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS")))
+        actions = [str(a).lower() for a in as_list(statement.get("Action"))]
+        if statement.get("Effect") != "Deny" or not anyone or not _resource_covers_all(statement):
+            continue
+        if not any(a in ("*", "execute-api:*", "execute-api:invoke") for a in actions):
+            continue
+        condition = statement.get("Condition")
+        # One operator with one key: a second narrows the Deny further (operators and keys are ANDed).
+        if not isinstance(condition, Mapping) or list(condition) != ["StringNotEquals"]:
+            continue
+        keys = condition["StringNotEquals"]
+        if isinstance(keys, Mapping) and [str(k).lower() for k in keys] == ["aws:referer"]:
+            values = {str(v) for v in as_list(next(iter(keys.values()))) if isinstance(v, str) and v}
+            if values:
+                gates.append(values)
+    return gates
+
+
+def _cloudfront_origins(model: TemplateModel, api: Resource) -> list[Mapping[str, Any]]:
+    """The origins, of distributions with a WebACLId, whose domain references the API."""
+    origins: list[Mapping[str, Any]] = []
     for distribution in model.resources("AWS::CloudFront::Distribution"):
         if not distribution.prop("DistributionConfig", "WebACLId"):
             continue
         for origin in _mappings(distribution.reference("DistributionConfig", "Origins")):
             if api in model.references(distribution.stack, origin.get("DomainName")):
-                return True
-    return False
+                origins.append(origin)
+    return origins
+
+
+def _sends_referer(origin: Mapping[str, Any], values: set[str]) -> bool:
+    return any(
+        str(header.get("HeaderName", "")).lower() == "referer" and header.get("HeaderValue") in values
+        for header in _mappings(origin.get("OriginCustomHeaders"))
+    )
+
+
+def _endpoint_problem(model: TemplateModel, api: Resource, public: str) -> str | None:
+    """None when a web ACL sits in front of every way in; else the finding, naming what the read found."""
+    stages = _api_stages(model, api)
+    bare = [stage for stage, name in stages if not _stage_has_web_acl(model, api, stage, name)]
+    if stages and not bare:
+        return None
+    origins = _cloudfront_origins(model, api)
+    if origins:
+        gates = _referer_gates(api)
+        if any(_sends_referer(origin, values) for origin in origins for values in gates):
+            return None
+        return (
+            f"endpoint type {public} behind a CloudFront web ACL, but no resource policy denies execute-api:Invoke"
+            " without the Referer secret that distribution sends (its execute-api endpoint stays reachable)"
+        )
+    if not stages:
+        return f"endpoint type {public} with no WAF web ACL in front of it"
+    names = ", ".join(
+        str(name) if isinstance(name, str) else stage.logical_id for stage, name in stages if stage in bare
+    )
+    return f"endpoint type {public} with no WAF web ACL on stage {names}"
 
 
 @rule(
     id="PCI4-APIGW-ENDPOINT-TYPE",
     # 1.4.1: NSCs are implemented between trusted and untrusted networks. A PRIVATE endpoint admits only the VPC's
-    # interface endpoints; a REGIONAL or EDGE one faces the internet, and passes only where the templates show
-    # the NSC in front of it, a WAF web ACL on its stage or on the distribution that fronts it (1.4.1.a examines
+    # interface endpoints; a REGIONAL or EDGE one faces the internet on every stage, and passes only where the
+    # templates show the NSC in front of each: a WAF web ACL on every stage, or a web ACL on the distribution that
+    # fronts it together with a resource policy that refuses callers who bypass the distribution (1.4.1.a examines
     # NSC configurations between the networks; the web ACL is that configuration). AWS's sample-pack page maps
     # api-gw-endpoint-type-check to 1.2.8 and six more of 1.x; 1.2.8 concerns NSC configuration files, which the
     # endpoint type is not (crosswalk.DEPARTURES says why for each).
     requirements=("1.4.1",),
-    description="Every API Gateway REST API is PRIVATE, or REGIONAL/EDGE only with an AWS WAF web ACL in front of"
-    " it (on a stage, or on a CloudFront distribution whose origin it is).",
-    fix="Set EndpointConfiguration.Types to [PRIVATE] (CDK: endpoint_types), or associate a WAF web ACL with the"
-    " API's stage (AWS::WAFv2::WebACLAssociation, ResourceArn the stage ARN) or with the CloudFront distribution"
-    " in front of it; EDGE is the default.",
+    description="Every API Gateway REST API is PRIVATE, or REGIONAL/EDGE only with an AWS WAF web ACL on every"
+    " stage, or behind a CloudFront distribution with a web ACL and a resource policy denying execute-api:Invoke"
+    " to callers that bypass it.",
+    fix="Set EndpointConfiguration.Types to [PRIVATE] (CDK: endpoint_types), or associate a WAF web ACL with every"
+    " stage of the API (AWS::WAFv2::WebACLAssociation, ResourceArn the stage ARN), or front it with a CloudFront"
+    " distribution with a web ACL and give the API a Policy that denies execute-api:Invoke on execute-api:/*"
+    " unless aws:Referer equals the secret the distribution sends as the origin's Referer custom header"
+    " (StringNotEquals); EDGE is the default.",
 )
 def apigw_endpoint_type(model: TemplateModel) -> Iterator[Check]:
     # AWS::ApiGateway::RestApi EndpointConfiguration.Types: "If unspecified, the default is EDGE" (CloudFormation
@@ -128,8 +233,7 @@ def apigw_endpoint_type(model: TemplateModel) -> Iterator[Check]:
             yield _check(api, None)
             continue
         public = ", ".join(t for t in types if t != APIGW_PRIVATE_ENDPOINT) or "EDGE"
-        fronted = _fronted_by_waf(model, api)
-        yield _check(api, None if fronted else f"endpoint type {public} with no WAF web ACL in front of it")
+        yield _check(api, _endpoint_problem(model, api, public))
 
 
 @rule(

@@ -299,8 +299,12 @@ def client_vpn_logging(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ECR-SCAN-ON-PUSH",
-    requirements=("11.3.1",),
-    related=("6.2.3", "6.2.4"),
+    # 11.3.1 is related, not evidence (pack 1.10.0, issue 21 LOW 7): 11.3.1's testing procedures examine the
+    # internal scan reports of at least every three months and their rescans, which a repository's scan-on-push
+    # setting is not. The scans it turns on feed those reports; 6.2.3 and 6.2.4 are related for Security Hub
+    # ECR.1's mapping (evidence.catalog.RELATED_NOT_EVIDENCE says why for each).
+    requirements=(),
+    related=("11.3.1", "6.2.3", "6.2.4"),
     description="Every ECR private repository scans images on push.",
     fix="Set ImageScanningConfiguration.ScanOnPush true (CDK: image_scan_on_push=True), or enhanced scanning.",
 )

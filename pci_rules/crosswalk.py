@@ -918,6 +918,24 @@ def coverage_kind(control_id: str) -> str:
     return "conditional" if control_id in CONDITIONAL else "partial" if control_id in PARTIAL else "full"
 
 
+def _same_or_nested(a: str, b: str) -> bool:
+    """One requirement is the other, or a sub-requirement of it (3.5.1.1 under 3.5.1)."""
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
+
+
+def related_only(control_id: str) -> bool:
+    """Whether the control's synth rules only support its requirements: no rule of it has one of the control's
+    requirements (or a sub- or parent requirement) among its evidenced `requirements`, every match being in
+    `related` (pack 1.9.0). False for a control with no rule. Raises KeyError for an unknown control ID."""
+    rule_ids = mapping(control_id).rules
+    if not rule_ids:
+        return False
+    control = next(c for c in controls() if c.id == control_id)
+    by_id = {r.id: r for r in RULES}
+    evidenced = {q for rule_id in rule_ids if rule_id in by_id for q in by_id[rule_id].requirements}
+    return not any(_same_or_nested(q, c) for q in evidenced for c in control.requirements)
+
+
 def coverage_kinds() -> dict[str, int]:
     """Applicable controls by how their rule covers them: full, partial, conditional, and none."""
     counts = {"full": 0, "partial": 0, "conditional": 0, "none": 0}
@@ -1265,8 +1283,21 @@ def coverage_sentence() -> str:
     return (
         f"{kinds['full']} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates are fully"
         f" checked by a synth rule; {kinds['partial']} partially, {kinds['conditional']} conditionally"
-        f" (only where the app sets the account setting by SDK call or declares the detector), {kinds['none']} not"
+        f" (only where the app sets the account setting by SDK call or declares the detector), {kinds['none']} not;"
+        f" {related_only_count()} of those with a rule are checked by rules whose findings support the control's"
+        f" PCI DSS requirements without evidencing them (marked related only), and {unverified_applicable()} are"
+        " counted from details not yet read from the control's page (marked `*`)"
     )
+
+
+def related_only_count() -> int:
+    """Applicable controls with a rule whose rules only support the control's requirements (`related_only`)."""
+    return sum(1 for c in controls() if applicable(c) and related_only(c.id))
+
+
+def unverified_applicable() -> int:
+    """Applicable controls (counted in the coverage figure) whose details were not read from their page."""
+    return sum(1 for c in controls() if applicable(c) and not c.details_read_from_control_page)
 
 
 def _config_rule_name(text: str) -> str:
@@ -1357,6 +1388,11 @@ def render() -> str:
         why = PARTIAL.get(control.id) or CONDITIONAL.get(control.id)
         if kind:
             what = f"{what} — **{kind}**" + (f": {why}" if why else "")
+            if related_only(control.id):
+                what += (
+                    f" — **related only**: the rule's findings support {', '.join(control.requirements)}"
+                    " but evidence none of them (the report does not count them)"
+                )
         lines.append(
             f"| {name}{detail} | {_cell(control.title)} | {', '.join(control.resource_types)} |"
             f" {', '.join(control.requirements)} | {_cell(what)} | {_cell(control.config_rule)} |"

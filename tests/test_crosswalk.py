@@ -468,3 +468,35 @@ def test_a_requirement_is_named_by_itself_and_never_by_unrelated_prose(requireme
     # A sibling in another section does not name it.
     other = "13." + requirement.split(".", 1)[1]
     assert not _named(requirement, f"{prose} {other}")
+
+
+def test_a_control_whose_rules_only_support_its_requirements_is_marked_related_only() -> None:
+    """QSA reader r21c, MEDIUM 3: "full" coverage read as requirement coverage where the control's rule carries the
+    control's requirements only as `related`. Such a control is marked "related only" in the crosswalk and counted
+    apart in the coverage sentence; a control whose rule evidences one of its requirements is not."""
+    by_id = {r.id: r for r in RULES}
+    text = (Path(crosswalk.__file__).parent / "CROSSWALK.md").read_text(encoding="utf-8")
+    flagged = [c for c in crosswalk.controls() if crosswalk.applicable(c) and crosswalk.related_only(c.id)]
+    assert {"DocumentDB.2", "EKS.3", "S3.17"} <= {c.id for c in flagged}
+    for control in flagged:
+        evidenced = {q for rule in crosswalk.mapping(control.id).rules for q in by_id[rule].requirements}
+        assert not any(
+            q == r or q.startswith(f"{r}.") or r.startswith(f"{q}.") for q in evidenced for r in control.requirements
+        ), control.id
+        row = next(
+            line
+            for line in text.splitlines()
+            if line.startswith(f"| [{control.id}]") or line.startswith(f"| {control.id}")
+        )
+        assert "**related only**" in row, control.id
+    evidencing = [c for c in crosswalk.controls() if crosswalk.mapping(c.id).rules and not crosswalk.related_only(c.id)]
+    assert evidencing
+    for control in evidencing:
+        evidenced = {q for rule in crosswalk.mapping(control.id).rules for q in by_id[rule].requirements}
+        assert any(
+            q == r or q.startswith(f"{r}.") or r.startswith(f"{q}.") for q in evidenced for r in control.requirements
+        )
+    assert (
+        f"{len(flagged)} of those with a rule are checked by rules whose findings support"
+        in crosswalk.coverage_sentence()
+    )

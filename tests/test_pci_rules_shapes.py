@@ -314,9 +314,14 @@ def test_a_customer_managed_key_rule_is_acknowledgeable_and_evidences_nothing(ru
             "encrypted at rest with the AWS managed key, not a customer-managed KMS key",
         ),
         (
+            "PCI4-S3-ENCRYPTION",
+            {"T": r("AWS::S3::Bucket")},
+            "declares no default encryption (S3 applies SSE-S3, not SSE-KMS)",
+        ),
+        (
             "PCI4-REDSHIFT-ENCRYPTED",
             {"T": r("AWS::Redshift::Cluster")},
-            "not encrypted at rest (Encrypted is not true)",
+            "does not declare encryption at rest (Encrypted is not true in the template)",
         ),
     ],
 )

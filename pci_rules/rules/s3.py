@@ -40,7 +40,10 @@ def s3_encryption(model: TemplateModel) -> Iterator[Check]:
             (r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules if isinstance(r, Mapping)
         ]
         ok = bool(algorithms) and all(a in ("aws:kms", "aws:kms:dsse", "AES256") for a in algorithms)
-        yield Check(bucket, ok, "" if ok else "no default server-side encryption")
+        # S3 applies SSE-S3 to every new object of a bucket with no default encryption of its own (since
+        # 2023-01-05, "Using server-side encryption with Amazon S3 managed keys (SSE-S3)", S3 User Guide):
+        # the finding says the template declares none (so not the SSE-KMS under a key policy asked here).
+        yield Check(bucket, ok, "" if ok else "declares no default encryption (S3 applies SSE-S3, not SSE-KMS)")
 
 
 @rule(

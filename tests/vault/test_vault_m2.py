@@ -101,7 +101,10 @@ class Attacker:
         assert row is not None
         return str(row[0])
 
-    def store_many(self, macs: list[bytes], pair: tuple[str, str]) -> list[str]:
+    def store_many(self, macs: list[bytes], pair: tuple[str, str], versions: list[int] | None = None) -> list[str]:
+        """`vault.store_cards` as the API login, each card also compared under the older key `versions` (random
+        hashes); none by default."""
+        versions = [] if versions is None else versions
         n = len(macs)
         rows = self.conn.execute(
             STORE_CARDS,
@@ -118,8 +121,8 @@ class Attacker:
                 [pair[1]] * n,
                 [12] * n,
                 [2035] * n,
-                [],
-                [],
+                versions,
+                [secrets.token_bytes(32) for _ in range(n * len(versions))],
             ),
         ).fetchall()
         return [str(r[1]) for r in rows]

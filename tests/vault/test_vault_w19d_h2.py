@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from tests.vault.cards import card_number
 from tests.vault.conftest import CLIENT_ID, Captured, Database, set_card_search
-from tests.vault.test_vault_m2 import STORE_CARD, STORE_CARDS, Attacker, _guesses, _stored_card, _token
+from tests.vault.test_vault_m2 import STORE_CARD, Attacker, _guesses, _stored_card, _token
 
 LIMIT = 20
 NO_RESERVATION = "CV001"
@@ -77,27 +77,7 @@ def _store(attacker: Attacker, mac: bytes, pair: tuple[str, str], versions: list
 
 
 def _store_many(attacker: Attacker, macs: list[bytes], pair: tuple[str, str], versions: list[int]) -> list[str]:
-    n = len(macs)
-    rows = attacker.conn.execute(
-        STORE_CARDS,
-        (
-            CLIENT_ID,
-            [_token() for _ in range(n)],
-            macs,
-            [1] * n,
-            [attacker.key_id] * n,
-            [secrets.token_bytes(44) for _ in range(n)],
-            [secrets.token_bytes(40) for _ in range(n)],
-            ["visa"] * n,
-            [pair[0]] * n,
-            [pair[1]] * n,
-            [12] * n,
-            [2035] * n,
-            versions,
-            [secrets.token_bytes(32) for _ in range(n * len(versions))],
-        ),
-    ).fetchall()
-    return [str(r[1]) for r in rows]
+    return attacker.store_many(macs, pair, versions)
 
 
 @pytest.mark.usefixtures("installed")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def _run(python: Path, args: list[str], cwd: Path, environ: dict[str, str]) -> s
 
 def _package_sources() -> list[Path]:
     """What the wheel is made of: its build files and the packages it includes."""
-    files = [ROOT / "pyproject.toml", ROOT / "README.md"]
+    files = [ROOT / "pyproject.toml", ROOT / "README.md", ROOT / "LICENSE"]
     for package in ("pci_constructs", "pci_rules"):
         if (ROOT / package).is_dir():
             files += sorted(f for f in (ROOT / package).rglob("*") if f.is_file() and "__pycache__" not in f.parts)
@@ -121,3 +122,6 @@ def test_pip_install_of_the_wheel_works_in_a_fresh_venv(tmp_path: Path, wheel: P
     use = _run(python, ["-c", _USE_INSTALLED, str(ROOT), str(tmp_path / "cdk.out")], tmp_path, environ)
     assert use.returncode == 0, use.stderr[-3000:]
     assert (tmp_path / "cdk.out" / "Reuse.template.json").exists()
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: Apache-2.0" in archive.read(metadata).decode("utf-8").splitlines()

@@ -18,6 +18,7 @@ import sys
 import sysconfig
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,6 +49,17 @@ def test_the_build_backend_is_pinned_in_the_dev_requirements() -> None:
     assert _version(pinned) >= _version(BUILD_REQUIRES.split(">=", 1)[1])
     source = Path(__file__).read_text(encoding="utf-8")
     assert '"--no-build-isolation", "--no-index"' in source
+
+
+def test_the_pack_and_the_repository_have_one_licence() -> None:
+    """`pci_rules/LICENSE` is the repository's LICENSE (the pack's folder is built on its own, so it keeps a
+    copy), and both distributions declare it."""
+    assert (PACKAGE / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").lstrip().startswith("Apache License")
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for project in (PROJECT, root):
+        assert project["license"] == "Apache-2.0"
+        assert project["license-files"] == ["LICENSE"]
 
 
 def test_the_distribution_has_its_version_changelog_and_readme() -> None:
@@ -109,7 +121,27 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert synth.returncode == 0, synth.stderr[-3000:]
     summary: dict[str, Any] = json.loads(synth.stdout.strip().splitlines()[-1])
     summary["venv"] = str(target)
+    summary["wheel"] = str(wheel)
     return summary
+
+
+def _wheel_metadata(wheel: Path) -> tuple[str, set[str]]:
+    """The wheel's METADATA text and the names of its files."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        return archive.read(metadata).decode("utf-8"), names
+
+
+def test_the_wheel_carries_its_licence(installed: dict[str, Any]) -> None:
+    """An outside team can take the pack on only under known terms (reader r21d HIGH 1): the wheel names its
+    SPDX licence (PEP 639 `License-Expression`) and ships the licence text, the repository's own."""
+    metadata, names = _wheel_metadata(Path(installed["wheel"]))
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    with zipfile.ZipFile(installed["wheel"]) as archive:
+        assert archive.read(licence) == (ROOT / "LICENSE").read_bytes()
 
 
 def test_the_wheel_is_what_the_fork_app_imports(installed: dict[str, Any]) -> None:

@@ -117,7 +117,7 @@ def card_search_from(environ: Mapping[str, str]) -> tuple[int, int]:
 
 def set_card_search(database_url: str, *, max_siblings: int, window_seconds: int) -> None:
     """Write the sibling limit and window into `vault.card_search_settings` (migration 0021), as the
-    table's owner (the migrating login; no vault login may write it). `vault.reserve_siblings` reads
+    table's owner (the migrating login; no vault login may write it). `vault.reserve_card_hashes` reads
     them inside the database, so the API login can neither choose nor change them. A running window
     keeps the end its row recorded; a new limit applies to the next reservation."""
     with connect(database_url, autocommit=True) as conn:

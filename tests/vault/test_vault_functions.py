@@ -129,7 +129,7 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_keys", "shred_epochs", "UPDATE"),
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
-        # reads the sibling limit and window in vault.reserve_siblings; none of the logins has a right (0021)
+        # reads the sibling limit and window in vault.reserve_card_hashes; none of the logins has a right (0021)
         ("card_vault_scoped", "card_search_settings", "SELECT"),
         ("card_vault_scoped", "cards", "DELETE"),  # owns vault.get_card/delete_card/update_card (0014)
         ("card_vault_scoped", "idempotency_keys", "INSERT"),  # owns vault.idempotent_answer and

@@ -135,10 +135,15 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_scoped", "idempotency_keys", "INSERT"),  # owns vault.idempotent_answer and
         ("card_vault_scoped", "idempotency_keys", "SELECT"),  # vault.remember_idempotent_key (0018)
         ("card_vault_scoped", "idempotency_keys", "UPDATE"),
+        # the hash-bound credits (0027): reserved by vault.reserve_card_hashes, spent by vault.spend_card_hashes
         ("card_vault_scoped", "sibling_counts", "INSERT"),
         ("card_vault_scoped", "sibling_counts", "SELECT"),
         ("card_vault_scoped", "sibling_counts", "UPDATE"),
-        ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.store_card; cannot log in
+        ("card_vault_scoped", "sibling_credits", "DELETE"),
+        ("card_vault_scoped", "sibling_credits", "INSERT"),
+        ("card_vault_scoped", "sibling_credits", "SELECT"),
+        ("card_vault_scoped", "sibling_credits", "UPDATE"),
+        ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.tokenize_card; cannot log in
     ]
     assert supers == []
 

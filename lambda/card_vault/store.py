@@ -216,12 +216,14 @@ class CardStore:
         self._pool = pool
 
     def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str, shred_epoch: int = 0) -> None:
-        """Store one wrapped data key and the shred epoch of the KMS key that wrapped it (migration 0025)."""
+        """Store one wrapped data key (`vault.save_data_key`, migration 0029): the database records it under the
+        configured shred epoch (`vault.data_key_settings`, written by the migration function) and refuses one
+        wrapped by another KMS key than the configured one (SQLSTATE `CV003`), so no login chooses an epoch
+        (red team r19c M1). `shred_epoch`, the cipher's view of the current epoch, is not sent: the database's
+        configuration decides (the same configuration, written by the migration function)."""
+        del shred_epoch
         with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn, shred_epoch) VALUES (%s, %s, %s, %s)",
-                (key_id, wrapped_key, kms_key_arn, shred_epoch),
-            )
+            conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (key_id, wrapped_key, kms_key_arn))
 
     def load_data_key(self, key_id: uuid.UUID) -> tuple[bytes, str]:
         with self._pool.connection() as conn:

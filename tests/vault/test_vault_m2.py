@@ -70,7 +70,7 @@ class Attacker:
         self.conn = psycopg.connect(database.role_urls["card_vault_app"], autocommit=True)
         self.key_id = uuid.uuid4()
         self.conn.execute(
-            "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn) VALUES (%s, %s, %s)",
+            "SELECT vault.save_data_key(%s, %s, %s)",  # the database sets its epoch (migration 0029)
             (self.key_id, secrets.token_bytes(40), "arn:aws:kms:eu-west-1:000000000000:key/attacker"),
         )
 

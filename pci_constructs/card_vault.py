@@ -617,7 +617,12 @@ class CardVault(Construct):
         _only_vault_roles_mac(self.hmac_keys.values(), (self.api.role, self.keys.role))
         _only_the_keys_job_shreds(self.shred_epoch_keys.values(), self.keys.role, key_administrator_role_arns)
         self.migration_security_group = self._migration_security_group(database, endpoint_security_group)
-        self.migrate = self._migration_trigger(database, reserved.migration, search)
+        self.migrate = self._migration_trigger(
+            database,
+            reserved.migration,
+            search,
+            (shred_epochs.current if shred_epochs is not None else 0, data_key_wrapper),
+        )
 
         self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
         self.target_group, self.listener_rule = self._alb_route(listener, listener_rule_priority, target_group_name)
@@ -861,7 +866,11 @@ class CardVault(Construct):
         return group
 
     def _migration_trigger(
-        self, database: VaultDatabase, concurrency: int | None, search: CardSearchGuard
+        self,
+        database: VaultDatabase,
+        concurrency: int | None,
+        search: CardSearchGuard,
+        data_key: tuple[int, kms.IKey],
     ) -> triggers.TriggerFunction:
         name = "Migrate"
         spec = _FunctionSpec(
@@ -880,6 +889,10 @@ class CardVault(Construct):
                 # function, so both triggers run again (execute_on_handler_change).
                 "VAULT_SIBLING_LIMIT": str(search.max_siblings),
                 "VAULT_SIBLING_WINDOW_SECONDS": str(search.window_minutes * 60),
+                # The shred epoch and KMS key of every new data key, written into vault.data_key_settings at every
+                # run (migration 0029, red team r19c M1): vault.save_data_key records that epoch, no login's choice.
+                "VAULT_DATA_KEY_EPOCH": str(data_key[0]),
+                "VAULT_DATA_KEY_KMS_KEY_ARN": data_key[1].key_arn,
             },
             security_groups=[self.migration_security_group],
             timeout=MIGRATION_TIMEOUT,

@@ -1,9 +1,10 @@
 """An alarm when the account's KMS `GenerateMac` requests outrun the card vault's tokenizations (issue 19, r19 F2).
 
 The vault's API role may call `kms:GenerateMac` on the keyed-hash keys: one guessed card number per
-request, checked through `vault.store_card`. The API itself makes one `GenerateMac` per tokenized card and
-HMAC key version held (`card_vault.hmac_key_versions`). Anyone else holding that right (a stolen
-session of the API role, code running in the function) makes requests the vault's own metrics never see;
+request, checked through `vault.tokenize_card` (migration 0027; `vault.store_card` before it). The API
+itself makes one `GenerateMac` per tokenized card and HMAC key version held (`card_vault.hmac_key_versions`).
+Anyone else holding that right (a stolen session of the API role, code running in the function) makes
+requests the vault's own metrics never see;
 CloudTrail records every one: KMS logs `GenerateMac` as a management event ("GenerateMac", AWS KMS
 Developer Guide, "Logging AWS KMS API calls with AWS CloudTrail": `eventSource` kms.amazonaws.com,
 `eventName` GenerateMac, `awsRegion`), which the landing zone's multi-region trail delivers to its

@@ -101,6 +101,22 @@ def test_only_key_administrators_or_the_keys_job_may_schedule_an_epoch_keys_dele
         assert not _with_action(template, name, "kms:ScheduleKeyDeletion")
 
 
+def test_the_migration_function_writes_the_current_epoch_and_its_key(shredding: tuple[Template, Any]) -> None:
+    """Red team r19c M1 (migration 0029): the database, not the API login, sets each data key's epoch, from
+    the configuration the migration function carries: the current epoch and the KMS key that wraps new keys."""
+    template, vault = shredding
+    (migrate_function,) = [
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "card_vault.migrate.handler"
+    ]
+    variables = migrate_function["Properties"]["Environment"]["Variables"]
+    assert variables["VAULT_DATA_KEY_EPOCH"] == "2"
+    assert json.dumps(variables["VAULT_DATA_KEY_KMS_KEY_ARN"]) == json.dumps(
+        {"Fn::GetAtt": [template_id(template, vault.shred_epoch_keys[2]), "Arn"]}
+    )
+
+
 def test_new_data_keys_only_under_the_current_epoch_and_every_epoch_readable(shredding: tuple[Template, Any]) -> None:
     template, vault = shredding
     current = _ref(vault.shred_epoch_keys[2], template)

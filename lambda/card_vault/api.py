@@ -56,7 +56,7 @@ from card_vault.pan import find_pans, luhn_valid, mask_pans, masked_view
 from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
 from card_vault.store import Reservation, SiblingReservationError
 from card_vault.tracing import traced
-from card_vault.vault import CardNotFoundError, IdempotencyMismatchError, Tokenized
+from card_vault.vault import CardNotFoundError, Hashed, IdempotencyMismatchError, Tokenized
 
 CLIENT_SUBJECT_HEADER = "x-amzn-mtls-clientcert-subject"
 CLIENT_ISSUER_HEADER = "x-amzn-mtls-clientcert-issuer"
@@ -284,15 +284,17 @@ def create_app() -> ALBResolver:
         if refused is not None:
             return refused
         # Reserved before the key is looked at: a replay or a mismatch counts as a new sibling would,
-        # so an Idempotency-Key is no way around the sibling limit or the metrics (red team r19b H1).
-        reservation = _reserve_siblings(caller, [request])
+        # so an Idempotency-Key is no way around the sibling limit or the metrics (red team r19b H1). The
+        # card is hashed first: each credit is bound to one of its keyed hashes (red team r19c H1).
+        hashed = vault.hash_cards([request])
+        reservation = _reserve_siblings(caller, hashed)
         if isinstance(reservation, Response):
             return reservation
         try:
             if key is None:
-                result = vault.tokenize(request, client_id=client, reserved=True)
+                result = vault.tokenize(request, client_id=client, hashed=hashed[0])
             else:
-                result = vault.tokenize_idempotent(request, client_id=client, key=key, reserved=True)
+                result = vault.tokenize_idempotent(request, client_id=client, key=key, hashed=hashed[0])
         except SiblingReservationError:
             return _reservation_lapsed(caller)
         except IdempotencyMismatchError:
@@ -390,15 +392,15 @@ def create_app() -> ALBResolver:
             headers={"Retry-After": "1"},
         )
 
-    def _reservations(client: ClientSettings, requests: list[TokenizeRequest]) -> list[Reservation]:
+    def _reservations(client: ClientSettings, hashed: list[Hashed]) -> list[Reservation]:
         vault, _ = runtime.current()
-        return vault.reserve_siblings(client.id, requests)
+        return vault.reserve_siblings(client.id, hashed)
 
-    def _reserve_siblings(client: ClientSettings, requests: list[TokenizeRequest]) -> int | Response[str]:
+    def _reserve_siblings(client: ClientSettings, hashed: list[Hashed]) -> int | Response[str]:
         """The request's sibling cards once reserved, or a 429 (nothing stored) when the card's first six and
         last four reached the sibling limit, stored card or not: the refusal says nothing about whether this
         number is stored (red-team r19 F1)."""
-        reservations = _reservations(client, requests)
+        reservations = _reservations(client, hashed)
         refused = [r for r in reservations if not r.granted]
         if not refused:
             return sum(r.siblings for r in reservations)
@@ -446,13 +448,17 @@ def create_app() -> ALBResolver:
         checked: list[TokenizeRequest | list[dict[str, str]] | str] = [_validated(item) for item in cards]
         valid = [c for c in checked if isinstance(c, TokenizeRequest)]
         siblings = 0
+        vault, _ = runtime.current()
+        hashed: list[Hashed] = []
         if valid:
             refused = _spend_budget(caller, len(valid))
             if refused is not None:
                 return refused
-            # Every card reserved in its pair's sibling count before anything is stored, a pair's cards
-            # all or none (red team r19b M2); cards of a refused pair get a 429 each.
-            reservations = _reservations(caller, valid)
+            # Every card hashed, then reserved in its pair's sibling count (one credit per keyed hash, red team
+            # r19c H1) before anything is stored, a pair's cards all or none (red team r19b M2); cards of a
+            # refused pair get a 429 each.
+            hashed = vault.hash_cards(valid)
+            reservations = _reservations(caller, hashed)
             siblings = sum(r.siblings for r in reservations)
             searched = {r.pair for r in reservations if not r.granted}
             if searched:
@@ -463,13 +469,13 @@ def create_app() -> ALBResolver:
                     reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
                 ]
                 valid = [c for c in checked if isinstance(c, TokenizeRequest)]
+                hashed = [h for h in hashed if h.pair not in searched]
                 logger.warning(
                     "batch cards refused: sibling limit",
                     extra={"event": "sibling_limited", "client": caller.id, "retry_after": retry_after},
                 )
-        vault, _ = runtime.current()
         try:
-            results = iter(vault.tokenize_many(valid, client_id=caller.id, reserved=True) if valid else [])
+            results = iter(vault.tokenize_many(valid, client_id=caller.id, hashed=hashed) if valid else [])
         except SiblingReservationError:
             return _reservation_lapsed(caller)
         answers: list[dict[str, Any]] = []

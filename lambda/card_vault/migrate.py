@@ -117,13 +117,39 @@ def card_search_from(environ: Mapping[str, str]) -> tuple[int, int]:
 
 def set_card_search(database_url: str, *, max_siblings: int, window_seconds: int) -> None:
     """Write the sibling limit and window into `vault.card_search_settings` (migration 0021), as the
-    table's owner (the migrating login; no vault login may write it). `vault.reserve_siblings` reads
+    table's owner (the migrating login; no vault login may write it). `vault.reserve_card_hashes` reads
     them inside the database, so the API login can neither choose nor change them. A running window
     keeps the end its row recorded; a new limit applies to the next reservation."""
     with connect(database_url, autocommit=True) as conn:
         conn.execute(
             "UPDATE vault.card_search_settings SET max_siblings = %s, window_seconds = %s, updated_at = now()",
             (max_siblings, window_seconds),
+        )
+
+
+def data_key_epoch_from(environ: Mapping[str, str]) -> tuple[int, str | None]:
+    """The shred epoch new data keys are recorded under and the KMS key that must wrap them, from the migration
+    function's environment (`VAULT_DATA_KEY_EPOCH`, 0-9999, default 0; `VAULT_DATA_KEY_KMS_KEY_ARN`, set by the
+    construct: the current shred epoch's key, or the cardholder-data key without epochs). Raises ValueError
+    naming the variable when the epoch is not an integer in range."""
+    raw = environ.get("VAULT_DATA_KEY_EPOCH")
+    try:
+        epoch = 0 if raw is None else int(raw)
+    except ValueError:
+        raise ValueError("VAULT_DATA_KEY_EPOCH: not an integer") from None
+    if not 0 <= epoch <= 9999:
+        raise ValueError("VAULT_DATA_KEY_EPOCH: must be 0-9999")
+    return epoch, environ.get("VAULT_DATA_KEY_KMS_KEY_ARN") or None
+
+
+def set_data_key_epoch(database_url: str, *, epoch: int, kms_key_arn: str | None) -> None:
+    """Write the current shred epoch and its KMS key into `vault.data_key_settings` (migration 0029), as the table's
+    owner (the migrating login): `vault.save_data_key` records every new data key under that epoch and refuses
+    one wrapped by another key, so no vault login chooses an epoch (red team r19c M1)."""
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE vault.data_key_settings SET shred_epoch = %s, kms_key_arn = %s, updated_at = now()",
+            (epoch, kms_key_arn),
         )
 
 
@@ -181,6 +207,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # which re-runs both triggers (`execute_on_handler_change`).
     max_siblings, window_seconds = card_search_from(os.environ)
     set_card_search(url, max_siblings=max_siblings, window_seconds=window_seconds)
+    # The configured current shred epoch and its key, likewise (migration 0029).
+    epoch, data_key_arn = data_key_epoch_from(os.environ)
+    set_data_key_epoch(url, epoch=epoch, kms_key_arn=data_key_arn)
     pgaudit = ensure_pgaudit(url)
     logger.info(
         "migrations applied",
@@ -191,6 +220,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "roles": list(APP_ROLES),
             "pgaudit": pgaudit,
             "card_search": {"max_siblings": max_siblings, "window_seconds": window_seconds},
+            "data_key_epoch": epoch,
         },
     )
     return {

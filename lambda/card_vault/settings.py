@@ -18,7 +18,7 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
   `tokenize_per_minute` is its tokenize budget (cards per minute, shared by every instance);
 - the sibling limit and window (red-team r19 F1, the middle-digit search) are not the API's settings:
   the migration function writes them into `vault.card_search_settings` (migration 0021) from its own
-  environment, and `vault.reserve_siblings` reads them inside the database (`card_vault.migrate`);
+  environment, and `vault.reserve_card_hashes` reads them inside the database (`card_vault.migrate`);
 - `VAULT_MTLS_MODE`: `verify` (the default, the deployed vault: the load balancer's mutual TLS verify
   mode sends `X-Amzn-Mtls-Clientcert-Leaf`, and a request without a leaf matching the subject, issuer and
   serial-number headers is refused, `card_vault.mtls`) or `headers` (local runs only: a leaf is checked

@@ -56,17 +56,18 @@ class NewCard:
     expiry_month: int
     expiry_year: int
     # The card's hash under each older HMAC key version held (a rotation in progress), oldest last:
-    # `vault.store_card` looks the card up under them, within its (first six, last four), before storing it.
+    # `vault.tokenize_card` looks the card up under them, within its (first six, last four), before storing it.
     older: tuple[tuple[int, bytes], ...] = ()
 
 
 class SiblingReservationError(LookupError):
     """The database refused to store or answer for a card because no unspent sibling reservation of its
-    (first six, last four) pair covers it (SQLSTATE `CV001`, `vault.spend_siblings`, migration 0023): the
-    reservation was never taken, was spent, or its window ended between the reservation and the store."""
+    (first six, last four) pair bound to its keyed hash covers it (SQLSTATE `CV001`, `vault.spend_card_hashes`,
+    migration 0027): the reservation was never taken, was spent, or its window ended between the reservation
+    and the store."""
 
 
-# `vault.spend_siblings`' refusal (migration 0023).
+# `vault.spend_card_hashes`' refusal (migrations 0023, 0027).
 NO_RESERVATION_SQLSTATE = "CV001"
 
 
@@ -215,12 +216,14 @@ class CardStore:
         self._pool = pool
 
     def save_data_key(self, key_id: uuid.UUID, wrapped_key: bytes, kms_key_arn: str, shred_epoch: int = 0) -> None:
-        """Store one wrapped data key and the shred epoch of the KMS key that wrapped it (migration 0025)."""
+        """Store one wrapped data key (`vault.save_data_key`, migration 0029): the database records it under the
+        configured shred epoch (`vault.data_key_settings`, written by the migration function) and refuses one
+        wrapped by another KMS key than the configured one (SQLSTATE `CV003`), so no login chooses an epoch
+        (red team r19c M1). `shred_epoch`, the cipher's view of the current epoch, is not sent: the database's
+        configuration decides (the same configuration, written by the migration function)."""
+        del shred_epoch
         with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn, shred_epoch) VALUES (%s, %s, %s, %s)",
-                (key_id, wrapped_key, kms_key_arn, shred_epoch),
-            )
+            conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (key_id, wrapped_key, kms_key_arn))
 
     def load_data_key(self, key_id: uuid.UUID) -> tuple[bytes, str]:
         with self._pool.connection() as conn:
@@ -263,20 +266,26 @@ class CardStore:
         assert row is not None
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
 
-    def reserve_siblings(self, client_id: str, cards: dict[tuple[str, str], int]) -> list[Reservation]:
-        """Reserve each (first six, last four) pair's cards in the client's sibling counts before they are
-        tokenized, all of a pair or none (`vault.reserve_siblings`, migrations 0018 and 0021): one statement,
-        one row lock per pair, so concurrent requests cannot pass the limit together (red team r19b M2). The
-        limit and window are the database's (`vault.card_search_settings`, written by the migration
-        function from the configuration), never this login's: each row returns the ones applied."""
-        if not cards:
+    def reserve_siblings(self, client_id: str, hashes: list[tuple[str, str, bytes]]) -> list[Reservation]:
+        """Reserve one tokenization per (first six, last four, keyed hash) of `hashes` before the cards are
+        tokenized, a pair's hashes all or none (`vault.reserve_card_hashes`, migration 0027): one statement,
+        one row lock per pair, so concurrent requests cannot pass the limit together (red team r19b M2). Each
+        credit is bound to its hash: the store and the key look-up answer only for a hash reserved, so a
+        transaction rolled back after an answer gets back a credit for that same hash only (red team r19c H1).
+        Autocommit, its own transaction: the answering functions refuse a transaction that has written
+        (SQLSTATE `CV002`). The limit and window are the database's (`vault.card_search_settings`), never this
+        login's: each row returns the ones applied. One row per pair, `cards` its hashes reserved."""
+        if not hashes:
             return []
-        pairs = sorted(cards)
+        ordered = sorted(hashes)
+        cards: dict[tuple[str, str], int] = {}
+        for first6, last4, _ in ordered:
+            cards[(first6, last4)] = cards.get((first6, last4), 0) + 1
         with self._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT first6, last4, granted, earlier, retry_after, max_siblings, window_seconds"
-                " FROM vault.reserve_siblings(%s, %s::text[], %s::text[], %s::integer[])",
-                (client_id, [p[0] for p in pairs], [p[1] for p in pairs], [cards[p] for p in pairs]),
+                " FROM vault.reserve_card_hashes(%s, %s::text[], %s::text[], %s::bytea[])",
+                (client_id, [h[0] for h in ordered], [h[1] for h in ordered], [h[2] for h in ordered]),
             ).fetchall()
         return [
             Reservation(
@@ -318,17 +327,34 @@ class CardStore:
         return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
 
     def idempotent_answer(
-        self, client_id: str, key_hash: bytes, request_hashes: list[bytes]
+        self, client_id: str, key_hash: bytes, pair: tuple[str, str], hashes: list[tuple[int, bytes, bytes]]
     ) -> IdempotentAnswer | None:
-        """The live answer under this client's key for a request with one of `request_hashes` (its
-        fingerprint under each HMAC key version held), `locked`, or None (never used, or expired).
-        A client-scoped function (migration 0018): the database compares the fingerprints, the API
-        login reads no key row, and a mismatch locks the key."""
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT outcome, status, response FROM vault.idempotent_answer(%s, %s, %s::bytea[])",
-                (client_id, key_hash, request_hashes),
-            ).fetchone()
+        """The live answer under this client's key for a card of `pair` with `hashes` (key version, the card
+        number's keyed hash under it, the request's fingerprint under it: current version first), `locked`, or
+        None (never used, or expired). A client-scoped function (migration 0027): the database compares the
+        key's card's hash and the fingerprints, spending one reserved credit per hash sent, the API login reads
+        no key row, and a mismatch locks the key."""
+        from psycopg import DatabaseError
+
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(
+                    "SELECT outcome, status, response FROM vault.idempotent_answer(%s, %s, %s, %s,"
+                    " %s::smallint[], %s::bytea[], %s::bytea[])",
+                    (
+                        client_id,
+                        key_hash,
+                        pair[0],
+                        pair[1],
+                        [h[0] for h in hashes],
+                        [h[1] for h in hashes],
+                        [h[2] for h in hashes],
+                    ),
+                ).fetchone()
+        except DatabaseError as err:
+            if _no_reservation(err):
+                raise SiblingReservationError("no sibling reservation covers this card") from None
+            raise
         if row is None:
             return None
         if row[0] != "replay":
@@ -341,15 +367,17 @@ class CardStore:
         *,
         key_hash: bytes,
         request_hash: bytes,
-        request_hashes: list[bytes],
+        request_hashes: list[tuple[int, bytes, bytes]],
         answer: Callable[[StoredCard, bool], tuple[int, str]],
         ttl_seconds: int,
     ) -> tuple[StoredCard, bool] | Replay:
         """Insert `card` and store its answer under the key in one transaction.
 
         When the key is already live (a concurrent or earlier request), nothing of this request is
-        kept (the transaction rolls back) and that key's answer for `request_hashes` (this request's
-        fingerprint under each HMAC key version held) is returned as a `Replay`.
+        kept (the transaction rolls back, giving the card's credits back) and that key's answer for
+        `request_hashes` ((key version, keyed hash, fingerprint) under each HMAC key version held) is returned
+        as a `Replay`. The store is the transaction's first statement: `vault.tokenize_card` answers only in a
+        transaction that has written nothing before (migration 0027).
         """
         with self._pool.connection() as conn:
             try:
@@ -374,47 +402,15 @@ class CardStore:
                 pass
             else:
                 return stored, created
-        existing = self.idempotent_answer(card.client_id, key_hash, request_hashes)
+        # The rollback gave this card's credits back (bound to its hashes): the key's answer spends them.
+        existing = self.idempotent_answer(card.client_id, key_hash, (card.first6, card.last4), request_hashes)
         if existing is None:  # expired between the two statements
             raise LookupError("idempotency key expired during the request; retry")
         return Replay(existing)
 
-    def remember_idempotent(
-        self,
-        client_id: str,
-        *,
-        key_hash: bytes,
-        token: str,
-        request_hash: bytes,
-        request_hashes: list[bytes],
-        status: int,
-        response: str,
-        ttl_seconds: int,
-    ) -> IdempotentAnswer | None:
-        """Store the answer for the card `token` under the key unless a live one is: None when stored, else that one."""
-        with self._pool.connection() as conn, conn.transaction():
-            row = conn.execute(
-                _REMEMBER_KEY,
-                {
-                    "client": client_id,
-                    "key": key_hash,
-                    "token": token,
-                    "req": request_hash,
-                    "status": status,
-                    "response": response,
-                    "ttl": ttl_seconds,
-                },
-            ).fetchone()
-        if row is not None and row[0]:
-            return None
-        existing = self.idempotent_answer(client_id, key_hash, request_hashes)
-        if existing is None:  # expired between the two statements
-            raise LookupError("idempotency key expired during the request; retry")
-        return existing
-
     def insert_many(self, cards: list[NewCard]) -> list[tuple[StoredCard, bool]]:
         """Insert every card in one statement (one round trip, one transaction, one durable commit) through
-        `vault.store_cards` (migration 0015), each card as `insert` would; answers in the order given.
+        `vault.tokenize_cards` (migrations 0015, 0027), each card as `insert` would; answers in the order given.
 
         The cards are passed as one array per column, all under one client and one HMAC key version.
         """
@@ -436,7 +432,7 @@ class CardStore:
                 raise SiblingReservationError("no sibling reservation covers a card of this batch") from None
             raise
         stored = {int(r[0]): StoredCard(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6])) for r in rows}
-        if len(stored) != len(cards):  # a stored card was deleted between store_card's two statements
+        if len(stored) != len(cards):  # a stored card was deleted between the store function's two statements
             raise LookupError("card vanished during concurrent tokenization; retry")
         return [(stored[i], stored[i].token == card.token) for i, card in enumerate(cards, start=1)]
 
@@ -444,9 +440,10 @@ class CardStore:
     def _store_cards(
         conn: Connection[Any], client_id: str, version: int, cards: list[NewCard], older_versions: list[int]
     ) -> list[Any]:
-        # `vault.store_cards` (migration 0023) spends one reservation per card of its pair, then stores each.
+        # `vault.tokenize_cards` (migration 0027) spends one credit per card and hash compared, each bound to its
+        # (pair, keyed hash), then stores each.
         return conn.execute(
-            "SELECT ord, token, brand, first6, last4, expiry_month, expiry_year FROM vault.store_cards("
+            "SELECT ord, token, brand, first6, last4, expiry_month, expiry_year FROM vault.tokenize_cards("
             "%s, %s::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[], %s::bytea[], %s::bytea[],"
             " %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[], %s::smallint[], %s::bytea[])",
             (
@@ -523,16 +520,16 @@ class CardStore:
 
     @staticmethod
     def _insert(conn: Connection[Any], card: NewCard) -> tuple[StoredCard, bool]:
-        # One SECURITY DEFINER function (migrations 0012, 0023): the API login may neither insert into
+        # One SECURITY DEFINER function (migrations 0012, 0023, 0027): the API login may neither insert into
         # vault.cards nor read `pan_hmac`, so a guessed hash cannot be tested by a unique violation either;
-        # the function spends one sibling reservation of the card's pair and looks the card up in that pair
-        # only, under the current and every older key version sent.
+        # the function spends one credit reserved for each hash it compares (the card's pair and that hash)
+        # and looks the card up in that pair only, under the current and every older key version sent.
         from psycopg import DatabaseError
 
         try:
             with conn.cursor(row_factory=dict_row) as cur:
                 row = cur.execute(
-                    "SELECT * FROM vault.store_card(%(client_id)s, %(token)s, %(pan_hmac)s,"
+                    "SELECT * FROM vault.tokenize_card(%(client_id)s, %(token)s, %(pan_hmac)s,"
                     " %(hmac_key_version)s::smallint, %(format_version)s::smallint, %(data_key_id)s,"
                     " %(pan_ciphertext)s, %(name_ciphertext)s, %(brand)s, %(first6)s, %(last4)s,"
                     " %(expiry_month)s::smallint, %(expiry_year)s::smallint, %(older_versions)s::smallint[],"

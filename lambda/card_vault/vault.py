@@ -95,6 +95,25 @@ class Tokenized:
 
 
 @dataclass(frozen=True)
+class Hashed:
+    """A card to tokenize with its keyed hashes, computed before its reservation: each reserved credit is bound
+    to one of them (migration 0027). `older`: its hash under each older HMAC key version held (a rotation)."""
+
+    request: TokenizeRequest
+    pan_hmac: bytes
+    older: tuple[tuple[int, bytes], ...] = ()
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return masked_view(self.request.pan)
+
+    def credits(self) -> list[tuple[str, str, bytes]]:
+        """(first six, last four, keyed hash) of every hash the store compares for this card: one per version."""
+        first6, last4 = self.pair
+        return [(first6, last4, self.pan_hmac)] + [(first6, last4, mac) for _, mac in self.older]
+
+
+@dataclass(frozen=True)
 class VaultParts:
     """What the key-maintenance jobs work with (`card_vault.keys`)."""
 
@@ -113,20 +132,14 @@ class Vault:
     def parts(self) -> VaultParts:
         return VaultParts(self._store, self._cipher, self._hasher, self._cipher.kms)
 
-    def _new_card(
-        self,
-        request: TokenizeRequest,
-        *,
-        client_id: str,
-        pan_hmac: bytes,
-        older: tuple[tuple[int, bytes], ...] = (),
-    ) -> NewCard:
+    def _new_card(self, hashed: Hashed, *, client_id: str) -> NewCard:
+        request = hashed.request
         candidate = new_token()
-        first6, last4 = masked_view(request.pan)
+        first6, last4 = hashed.pair
         return NewCard(
             client_id=client_id,
             token=candidate,
-            pan_hmac=pan_hmac,
+            pan_hmac=hashed.pan_hmac,
             hmac_key_version=self._hasher.current.version,
             pan=self._cipher.seal(request.pan, token=candidate, field="pan"),
             name=self._cipher.seal(request.cardholder_name, token=candidate, field="name"),
@@ -135,15 +148,26 @@ class Vault:
             last4=last4,
             expiry_month=request.expiry_month,
             expiry_year=request.expiry_year,
-            older=older,
+            older=hashed.older,
         )
 
-    def _older_hashes(self, pan: str) -> tuple[tuple[int, bytes], ...]:
-        """The card number's hash under each older HMAC key version held (one GenerateMac each, a rotation only)."""
-        return tuple((older.version, self._hasher.digest(pan, older)) for older in self._hasher.previous)
+    def hash_cards(self, requests: list[TokenizeRequest]) -> list[Hashed]:
+        """Every card's keyed hash under each HMAC key version held: one `GenerateMac` per card and version (one
+        normally, two during a rotation), sent concurrently for a batch (KMS has no batch form)."""
+        if len(requests) == 1:
+            pan = requests[0].pan
+            older = tuple((key.version, self._hasher.digest(pan, key)) for key in self._hasher.previous)
+            return [Hashed(requests[0], self._hasher.digest(pan), older)]
+        pans = [r.pan for r in requests]
+        current = self._hasher.digest_many(pans)
+        previous = [(key.version, self._hasher.digest_many(pans, key)) for key in self._hasher.previous]
+        return [
+            Hashed(request, mac, tuple((version, macs[i]) for version, macs in previous))
+            for i, (request, mac) in enumerate(zip(requests, current, strict=True))
+        ]
 
-    def _reserve_or_raise(self, client_id: str, requests: list[TokenizeRequest]) -> None:
-        refused = [r for r in self.reserve_siblings(client_id, requests) if not r.granted]
+    def _reserve_or_raise(self, client_id: str, hashed: list[Hashed]) -> None:
+        refused = [r for r in self.reserve_siblings(client_id, hashed) if not r.granted]
         if refused:
             raise SiblingLimitError(refused)
 
@@ -151,25 +175,21 @@ class Vault:
         """Draw `cards` tokenizations from the client's shared budget (see `CardStore.take_budget`)."""
         return self._store.take_budget(client_id, cards=cards, limit=limit, window_seconds=window_seconds)
 
-    def reserve_siblings(self, client_id: str, requests: list[TokenizeRequest]) -> list[Reservation]:
-        """Reserve every card of `requests` in its (first six, last four) pair's sibling count before it is
+    def reserve_siblings(self, client_id: str, hashed: list[Hashed]) -> list[Reservation]:
+        """Reserve every card of `hashed` in its (first six, last four) pair's sibling count before it is
         tokenized, stored card, replay or not (`CardStore.reserve_siblings`); a pair's cards all or none.
 
         A card counts once per keyed hash the store compares for it: one, plus one per older HMAC key version
-        held during a rotation (migration 0026: `vault.store_card` spends one unspent tokenization per hash)."""
-        hashes = 1 + len(self._hasher.previous)
-        cards: dict[tuple[str, str], int] = {}
-        for request in requests:
-            pair = masked_view(request.pan)
-            cards[pair] = cards.get(pair, 0) + hashes
-        return self._store.reserve_siblings(client_id, cards)
+        held during a rotation (migration 0026), and each such credit is bound to that hash (migration 0027):
+        the database answers for no other hash with it, even when the answer's transaction is rolled back."""
+        return self._store.reserve_siblings(client_id, [c for h in hashed for c in h.credits()])
 
     def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
         """Draw one detokenization from the caller's shared budget (`CardStore.take_detokenize_budget`)."""
         return self._store.take_detokenize_budget(caller, limit=limit, window_seconds=window_seconds)
 
     def tokenize_idempotent(
-        self, request: TokenizeRequest, *, client_id: str, key: str, reserved: bool = False
+        self, request: TokenizeRequest, *, client_id: str, key: str, hashed: Hashed | None = None
     ) -> Tokenized:
         """`tokenize` under an Idempotency-Key: the same key and request give the first answer again.
 
@@ -184,26 +204,27 @@ class Vault:
         request was fingerprinted under an older version still matches (one `GenerateMac` per
         older version held, during a rotation only).
 
-        `reserved`: the caller has reserved the card in its pair's sibling count (`reserve_siblings`);
-        otherwise this does, raising SiblingLimitError when the pair is at its limit. The database spends
-        the reservation when it stores or answers for the card (`vault.store_card`, migration 0023) and
-        raises `store.SiblingReservationError` when none covers it.
+        `hashed`: the card's hashes (`hash_cards`), which the caller reserved (`reserve_siblings`); without
+        it this hashes and reserves, raising SiblingLimitError when the pair is at its limit. The database
+        spends the credits bound to the card's hashes when it answers for the key or stores the card
+        (migration 0027) and raises `store.SiblingReservationError` when none covers them.
         """
-        if not reserved:
-            self._reserve_or_raise(client_id, [request])
-        pan_hmac = self._hasher.digest(request.pan)
-        request_hash = _fingerprint(request, pan_hmac)
-        # The request's fingerprint under every HMAC key version held (one more GenerateMac per older
-        # version, during a rotation only): the database compares them, so a mismatch locks the key.
-        older = self._older_hashes(request.pan)
-        request_hashes = [request_hash] + [_fingerprint(request, mac) for _, mac in older]
+        if hashed is None:
+            hashed = self.hash_cards([request])[0]
+            self._reserve_or_raise(client_id, [hashed])
+        request_hash = _fingerprint(request, hashed.pan_hmac)
+        # The card's hash and the request's fingerprint under every HMAC key version held: the database
+        # compares them with the key's card and first request, spending one bound credit per hash sent.
+        request_hashes = [(self._hasher.current.version, hashed.pan_hmac, request_hash)] + [
+            (version, mac, _fingerprint(request, mac)) for version, mac in hashed.older
+        ]
         key_hash = idempotency_key_hash(key)
-        earlier = self._store.idempotent_answer(client_id, key_hash, request_hashes)
+        earlier = self._store.idempotent_answer(client_id, key_hash, hashed.pair, request_hashes)
         if earlier is None:
-            # A card stored under an older key version is found by vault.store_card (within its pair) and
+            # A card stored under an older key version is found by vault.tokenize_card (within its pair) and
             # answered 200, as a card stored under the current one.
             outcome = self._store.insert_idempotent(
-                self._new_card(request, client_id=client_id, pan_hmac=pan_hmac, older=older),
+                self._new_card(hashed, client_id=client_id),
                 key_hash=key_hash,
                 request_hash=request_hash,
                 request_hashes=request_hashes,
@@ -219,32 +240,23 @@ class Vault:
         return Tokenized(CardView.model_validate_json(earlier.response), created=earlier.status == 201, replayed=True)
 
     def tokenize_many(
-        self, requests: list[TokenizeRequest], *, client_id: str, reserved: bool = False
+        self, requests: list[TokenizeRequest], *, client_id: str, hashed: list[Hashed] | None = None
     ) -> list[Tokenized]:
         """Tokenize every card in one transaction (one durable commit); answers in the order given.
 
         A card sent twice in one batch gets one token (the second answer is `created=False`). A card stored
-        under an older HMAC key version (a rotation) is found, within its pair, by `vault.store_cards`.
-        `reserved` as in `tokenize_idempotent`: without it, SiblingLimitError when any pair is at its limit.
+        under an older HMAC key version (a rotation) is found, within its pair, by `vault.tokenize_cards`.
+        `hashed` as in `tokenize_idempotent`, one per request: without it, SiblingLimitError when any pair is at
+        its limit.
         """
         if not requests:
             return []
-        if not reserved:
-            self._reserve_or_raise(client_id, requests)
-        pans = [r.pan for r in requests]
-        # One GenerateMac per card and held key version (KMS has no batch form), sent concurrently; then one
-        # statement.
-        current = self._hasher.digest_many(pans)
-        older = [(key.version, self._hasher.digest_many(pans, key)) for key in self._hasher.previous]
-        cards = [
-            self._new_card(
-                request,
-                client_id=client_id,
-                pan_hmac=pan_hmac,
-                older=tuple((version, macs[i]) for version, macs in older),
-            )
-            for i, (request, pan_hmac) in enumerate(zip(requests, current, strict=True))
-        ]
+        if hashed is None:
+            hashed = self.hash_cards(requests)
+            self._reserve_or_raise(client_id, hashed)
+        if [h.request for h in hashed] != requests:
+            raise ValueError("tokenize_many: one hashed card per request, in order")
+        cards = [self._new_card(h, client_id=client_id) for h in hashed]
         return [Tokenized(view_of(stored), created) for stored, created in self._store.insert_many(cards)]
 
     def update(self, token: str, request: UpdateRequest, *, client_id: str) -> CardView:
@@ -264,7 +276,7 @@ class Vault:
         """The database answers (the load balancer's health check)."""
         return self._store.ping()
 
-    def tokenize(self, request: TokenizeRequest, *, client_id: str, reserved: bool = False) -> Tokenized:
+    def tokenize(self, request: TokenizeRequest, *, client_id: str, hashed: Hashed | None = None) -> Tokenized:
         """Store the card once per client; the same number from the same client returns its first token.
 
         Each client is its own token domain: duplicate detection, lookup and disposal see only the
@@ -278,16 +290,14 @@ class Vault:
         (plus one per older key version held during a rotation), and a `GenerateDataKey` only when
         the cached data key is due (every 5 minutes or 1,000,000 encryptions).
 
-        `reserved` as in `tokenize_idempotent`: the database spends one sibling reservation of the card's
-        (first six, last four) for every card it stores or answers for (migration 0023), so without one
-        taken by the caller this takes it (raising SiblingLimitError at the limit).
+        `hashed` as in `tokenize_idempotent`: the database spends the credits reserved for the card's (first
+        six, last four) and each of its keyed hashes (migration 0027), so without them this hashes and
+        reserves (raising SiblingLimitError at the limit).
         """
-        if not reserved:
-            self._reserve_or_raise(client_id, [request])
-        # One GenerateMac per held key version: one normally, two while a rotation is in progress.
-        pan_hmac = self._hasher.digest(request.pan)
-        card = self._new_card(request, client_id=client_id, pan_hmac=pan_hmac, older=self._older_hashes(request.pan))
-        stored, created = self._store.insert(card)
+        if hashed is None:
+            hashed = self.hash_cards([request])[0]
+            self._reserve_or_raise(client_id, [hashed])
+        stored, created = self._store.insert(self._new_card(hashed, client_id=client_id))
         return Tokenized(view_of(stored), created=created)
 
     def lookup(self, token: str, *, client_id: str) -> CardView:

@@ -200,10 +200,12 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
         with db.admin() as conn:
             conn.execute(
                 "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
-                " vault.sibling_counts, vault.detokenize_budget, vault.shred_epochs"
+                " vault.sibling_counts, vault.sibling_credits, vault.detokenize_budget, vault.shred_epochs"
             )
-        # The configured card-search bound's defaults, as the migration function writes them (0021).
+        # The configured card-search bound's defaults, as the migration function writes them (0021), and the
+        # data keys' epoch of a vault without shred epochs (0029).
         set_card_search(db, max_siblings=migrate.DEFAULT_MAX_SIBLINGS)
+        migrate.set_data_key_epoch(db.admin_url, epoch=0, kms_key_arn=None)
 
 
 def set_card_search(

@@ -108,8 +108,8 @@ def test_roles_have_only_their_grants(database: Database) -> None:
             " AND (rolsuper OR rolcreaterole OR rolcreatedb)"
         ).fetchall()
     assert rows == [
-        ("card_vault_app", "data_keys", "INSERT"),
-        # nothing on cards, the idempotency keys or the sibling counts: only through SECURITY DEFINER
+        # nothing on data keys since post/0030 (through vault.save_data_key, which sets the epoch: 0029), nothing
+        # on cards, the idempotency keys or the sibling counts: only through SECURITY DEFINER
         # functions, each for one client (0012, 0014, 0018)
         ("card_vault_app", "tokenize_budget", "INSERT"),
         ("card_vault_app", "tokenize_budget", "SELECT"),
@@ -122,23 +122,30 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         # re-wraps data keys; makes the current shred epoch's and deletes unused older ones (0025); column
         # grants on cards only
         ("card_vault_keys", "data_keys", "DELETE"),
-        ("card_vault_keys", "data_keys", "INSERT"),
         ("card_vault_keys", "data_keys", "SELECT"),
         ("card_vault_keys", "shred_epochs", "INSERT"),  # the shred ledger (migration 0025)
         ("card_vault_keys", "shred_epochs", "SELECT"),
         ("card_vault_keys", "shred_epochs", "UPDATE"),
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
-        # reads the sibling limit and window in vault.reserve_siblings; none of the logins has a right (0021)
+        # reads the sibling limit and window in vault.reserve_card_hashes; none of the logins has a right (0021)
         ("card_vault_scoped", "card_search_settings", "SELECT"),
         ("card_vault_scoped", "cards", "DELETE"),  # owns vault.get_card/delete_card/update_card (0014)
+        # owns vault.save_data_key, which records each data key under the configured epoch (0029)
+        ("card_vault_scoped", "data_key_settings", "SELECT"),
+        ("card_vault_scoped", "data_keys", "INSERT"),
         ("card_vault_scoped", "idempotency_keys", "INSERT"),  # owns vault.idempotent_answer and
         ("card_vault_scoped", "idempotency_keys", "SELECT"),  # vault.remember_idempotent_key (0018)
         ("card_vault_scoped", "idempotency_keys", "UPDATE"),
+        # the hash-bound credits (0027): reserved by vault.reserve_card_hashes, spent by vault.spend_card_hashes
         ("card_vault_scoped", "sibling_counts", "INSERT"),
         ("card_vault_scoped", "sibling_counts", "SELECT"),
         ("card_vault_scoped", "sibling_counts", "UPDATE"),
-        ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.store_card; cannot log in
+        ("card_vault_scoped", "sibling_credits", "DELETE"),
+        ("card_vault_scoped", "sibling_credits", "INSERT"),
+        ("card_vault_scoped", "sibling_credits", "SELECT"),
+        ("card_vault_scoped", "sibling_credits", "UPDATE"),
+        ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.tokenize_card; cannot log in
     ]
     assert supers == []
 

@@ -41,11 +41,11 @@ LIMIT = 5
 MADE_UP = ("000000", "0000")
 NO_RESERVATION = "CV001"
 STORE_CARD = (
-    "SELECT token FROM vault.store_card(%s, %s, %s, 1::smallint, 1::smallint, %s, %s, %s, 'visa', %s, %s,"
+    "SELECT token FROM vault.tokenize_card(%s, %s, %s, 1::smallint, 1::smallint, %s, %s, %s, 'visa', %s, %s,"
     " 12::smallint, 2035::smallint, %s::smallint[], %s::bytea[])"
 )
 STORE_CARDS = (
-    "SELECT ord, token FROM vault.store_cards(%s, 1::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[],"
+    "SELECT ord, token FROM vault.tokenize_cards(%s, 1::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[],"
     " %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[],"
     " %s::smallint[], %s::bytea[])"
 )
@@ -70,19 +70,21 @@ class Attacker:
         self.conn = psycopg.connect(database.role_urls["card_vault_app"], autocommit=True)
         self.key_id = uuid.uuid4()
         self.conn.execute(
-            "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn) VALUES (%s, %s, %s)",
+            "SELECT vault.save_data_key(%s, %s, %s)",  # the database sets its epoch (migration 0029)
             (self.key_id, secrets.token_bytes(40), "arn:aws:kms:eu-west-1:000000000000:key/attacker"),
         )
 
-    def reserve(self, pair: tuple[str, str], cards: int) -> bool:
+    def reserve(self, pair: tuple[str, str], macs: list[bytes]) -> bool:
+        """One credit of `pair` per keyed hash in `macs`, each bound to it (migration 0027), all or none."""
+        n = len(macs)
         row = self.conn.execute(
-            "SELECT granted FROM vault.reserve_siblings(%s, ARRAY[%s], ARRAY[%s], ARRAY[%s])",
-            (CLIENT_ID, pair[0], pair[1], cards),
+            "SELECT granted FROM vault.reserve_card_hashes(%s, %s::text[], %s::text[], %s::bytea[])",
+            (CLIENT_ID, [pair[0]] * n, [pair[1]] * n, macs),
         ).fetchone()
         return bool(row and row[0])
 
     def store(self, mac: bytes, pair: tuple[str, str], token: str | None = None) -> str:
-        """The token `vault.store_card` answers with for this hash under `pair`; raises psycopg errors."""
+        """The token `vault.tokenize_card` answers with for this hash under `pair`; raises psycopg errors."""
         row = self.conn.execute(
             STORE_CARD,
             (
@@ -101,11 +103,19 @@ class Attacker:
         assert row is not None
         return str(row[0])
 
-    def store_many(self, macs: list[bytes], pair: tuple[str, str], versions: list[int] | None = None) -> list[str]:
-        """`vault.store_cards` as the API login, each card also compared under the older key `versions` (random
-        hashes); none by default."""
+    def store_many(
+        self,
+        macs: list[bytes],
+        pair: tuple[str, str],
+        versions: list[int] | None = None,
+        older_macs: list[bytes] | None = None,
+    ) -> list[str]:
+        """`vault.tokenize_cards` as the API login, each card also compared under the older key `versions`
+        (`older_macs`, card by card; random hashes by default); none by default."""
         versions = [] if versions is None else versions
         n = len(macs)
+        if older_macs is None:
+            older_macs = [secrets.token_bytes(32) for _ in range(n * len(versions))]
         rows = self.conn.execute(
             STORE_CARDS,
             (
@@ -122,7 +132,7 @@ class Attacker:
                 [12] * n,
                 [2035] * n,
                 versions,
-                [secrets.token_bytes(32) for _ in range(n * len(versions))],
+                older_macs,
             ),
         ).fetchall()
         return [str(r[1]) for r in rows]
@@ -173,14 +183,21 @@ def test_without_a_reservation_the_api_login_gets_no_answer(
     with pytest.raises(psycopg.DatabaseError) as batch:
         attacker.store_many([right, wrong], pair)
     assert _refused(batch)
-    # The older-version look-up has no function of its own any more: it is a step of store_card.
-    with pytest.raises(psycopg.errors.UndefinedFunction):
-        attacker.conn.execute(
-            "SELECT * FROM vault.find_card_under(%s, 1::smallint, %s, 2035::smallint, 12::smallint)", (CLIENT_ID, right)
-        )
+    # The older-version look-up has no function of its own any more: it is a step of tokenize_card; the
+    # previous release's store functions and unbound reservation are gone (post/0028_contract_0027.sql).
+    for gone in (
+        "SELECT * FROM vault.find_card_under(%s, 1::smallint, %s, 2035::smallint, 12::smallint)",
+        "SELECT * FROM vault.store_card(%s, 'tok_x', %s, 1::smallint, 1::smallint, gen_random_uuid(),"
+        " '\\x00'::bytea, '\\x00'::bytea, 'visa', '411111', '1111', 1::smallint, 2035::smallint,"
+        " ARRAY[]::smallint[], ARRAY[]::bytea[])",
+        "SELECT * FROM vault.reserve_siblings(%s, ARRAY['411111'], ARRAY['1111'], ARRAY[length(%s)])",
+    ):
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            attacker.conn.execute(gone, (CLIENT_ID, right))
     # Nor can the login spend, or store without spending, by the internal functions.
     for statement in (
-        "SELECT vault.spend_siblings('payments', ARRAY['411111'], ARRAY['1111'])",
+        "SELECT vault.spend_card_hashes('payments', ARRAY['411111'], ARRAY['1111'], ARRAY['\\x00'::bytea])",
+        "SELECT vault.refuse_written_transaction()",
         "SELECT * FROM vault.store_card_in_pair('payments', 'tok_x', '\\x00'::bytea, 1::smallint, 1::smallint,"
         " gen_random_uuid(), '\\x00'::bytea, '\\x00'::bytea, 'visa', '411111', '1111', 1::smallint, 2035::smallint,"
         " ARRAY[]::smallint[], ARRAY[]::bytea[])",
@@ -205,7 +222,8 @@ def test_credits_of_a_made_up_pair_pay_for_nothing_of_the_real_one(
         guess = next(guesses)
         if guess != pan:
             wrong.append(hasher.digest(guess))
-    assert attacker.reserve(MADE_UP, LIMIT)
+    extra = secrets.token_bytes(32)
+    assert attacker.reserve(MADE_UP, [right, wrong[0], right, wrong[1], extra])
     # Naming the real pair: the made-up pair's credits do not cover it.
     with pytest.raises(psycopg.DatabaseError) as real:
         attacker.store(right, pair)
@@ -219,10 +237,14 @@ def test_credits_of_a_made_up_pair_pay_for_nothing_of_the_real_one(
         mine = _token()
         assert attacker.store(mac, MADE_UP, mine) == mine
     assert token not in attacker.store_many([right, wrong[1]], MADE_UP)
-    # Four of the five credits spent; the fifth, then no more.
-    attacker.store(secrets.token_bytes(32), MADE_UP)
-    with pytest.raises(psycopg.DatabaseError) as spent:
+    # Four of the five credits spent; a hash reserved for none of them is refused, the fifth's own hash answered
+    # once, then no more.
+    with pytest.raises(psycopg.DatabaseError) as unbound:
         attacker.store(secrets.token_bytes(32), MADE_UP)
+    assert _refused(unbound)
+    attacker.store(extra, MADE_UP)
+    with pytest.raises(psycopg.DatabaseError) as spent:
+        attacker.store(extra, MADE_UP)
     assert _refused(spent)
     # The real card is untouched and still the client's one row under its pair.
     with database.admin() as conn:
@@ -248,22 +270,29 @@ def test_direct_calls_answer_at_most_max_siblings_guesses_of_a_pair(
     stored card's own tokenization included, never pass `max_siblings` in the window, and the stored card is
     found only when a reservation paid for it."""
     with database.admin() as conn:
-        conn.execute("TRUNCATE vault.cards, vault.idempotency_keys, vault.sibling_counts, vault.tokenize_budget")
+        conn.execute(
+            "TRUNCATE vault.cards, vault.idempotency_keys, vault.sibling_counts, vault.sibling_credits,"
+            " vault.tokenize_budget"
+        )
     set_card_search(database, max_siblings=LIMIT)
     rng = random.Random(RNG_SEED + len(plan))
     pan, token, pair = _stored_card(captured, rng)
     hasher = vault.parts().hasher
     guesses = _guesses(*pair, rng)
     right = hasher.digest(pan)
+    pool = [right]  # hashes reserved at some point, the stored card's among them
     answered = 1  # the stored card's own tokenization through the API
     refusals: list[str | None] = []
     for step, n in plan:
         if step == "reserve":
-            attacker.reserve(pair, n)
+            macs = [right if rng.random() < 0.3 else hasher.digest(next(guesses)) for _ in range(n)]
+            pool.extend(macs)
+            attacker.reserve(pair, macs)
             continue
-        # Every guess of the step is the stored card's hash or a fresh wrong one.
+        # Every guess of the step is a hash reserved before (the stored card's among them) or a fresh wrong one.
         macs = [
-            right if rng.random() < 0.3 else hasher.digest(next(guesses)) for _ in range(n if step == "batch" else 1)
+            rng.choice(pool) if rng.random() < 0.7 else hasher.digest(next(guesses))
+            for _ in range(n if step == "batch" else 1)
         ]
         try:
             answers = attacker.store_many(macs, pair) if step == "batch" else [attacker.store(macs[0], pair)]

@@ -127,7 +127,7 @@ def test_the_previous_code_works_between_the_pre_and_post_deploy_migrations(
     # The new code's path is there already (the functions are updated after the pre-deploy phase).
     with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
         assert conn.execute(
-            "SELECT has_function_privilege('vault.store_card(text, text, bytea, smallint,"
+            "SELECT has_function_privilege('vault.tokenize_card(text, text, bytea, smallint,"
             " smallint, uuid, bytea, bytea, text, text, text, smallint, smallint, smallint[], bytea[])', 'EXECUTE')"
         ).fetchone() == (True,)
 
@@ -152,6 +152,51 @@ def test_the_previous_code_works_between_the_pre_and_post_deploy_migrations(
             " WHERE table_schema = 'vault' AND table_name = 'idempotency_keys' AND column_name = 'token'"
         ).fetchone()
         assert nullable == ("NO",)
+
+
+# The release before migration 0027 (store.py then): an unbound reservation, then the store.
+OLD_RESERVE = "SELECT granted FROM vault.reserve_siblings('payments', ARRAY['411111'], ARRAY['1111'], ARRAY[1])"
+STORE_ARGS = (
+    "('payments', %s, %s, 1::smallint, 1::smallint, %s, '\\x00'::bytea, '\\x00'::bytea, 'visa', '411111', '1111',"
+    " 12::smallint, 2035::smallint, ARRAY[]::smallint[], ARRAY[]::bytea[])"
+)
+
+
+def test_the_previous_store_path_works_until_the_contract_of_0027(staged: dict[str, str]) -> None:
+    """Migration 0027's window: the previous release's reservation and vault.store_card still answer (its
+    unbound credits; H1 stays open through them, as 0027's header says), the new functions answer only for a
+    hash reserved, neither kind of credit pays for the other's call, and post/0028 drops the old ones."""
+    key_id = uuid.uuid4()
+    tokens = {name: "tok_" + secrets.token_urlsafe(24) for name in ("tok_new0", "tok_old1", "tok_new1", "tok_old2")}
+    with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO vault.data_keys (id, wrapped_key, kms_key_arn) VALUES (%s, %s, %s)",
+            (key_id, os.urandom(40), "arn:aws:kms:eu-west-1:111111111111:key/test"),
+        )
+        old_mac, new_mac = os.urandom(32), os.urandom(32)
+        assert conn.execute(OLD_RESERVE).fetchone() == (True,)
+        with pytest.raises(psycopg.DatabaseError) as unbound:  # an unbound credit pays for no new call
+            conn.execute("SELECT token FROM vault.tokenize_card" + STORE_ARGS, (tokens["tok_new0"], old_mac, key_id))
+        assert getattr(unbound.value, "sqlstate", None) == "CV001"
+        token = "tok_" + secrets.token_urlsafe(24)
+        row = conn.execute("SELECT token FROM vault.store_card" + STORE_ARGS, (token, old_mac, key_id)).fetchone()
+        assert row == (token,)
+        conn.execute(
+            "SELECT granted FROM vault.reserve_card_hashes('payments', ARRAY['411111'], ARRAY['1111'], %s::bytea[])",
+            ([new_mac],),
+        )
+        with pytest.raises(psycopg.DatabaseError) as bound:  # a bound credit pays for no old call
+            conn.execute("SELECT token FROM vault.store_card" + STORE_ARGS, (tokens["tok_old1"], new_mac, key_id))
+        assert getattr(bound.value, "sqlstate", None) == "CV001"
+        row = conn.execute(
+            "SELECT token FROM vault.tokenize_card" + STORE_ARGS, (tokens["tok_new1"], new_mac, key_id)
+        ).fetchone()
+        assert row == (tokens["tok_new1"],)
+    migrate.apply_migrations(staged["yoyo"], "post")
+    with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
+        for old in (OLD_RESERVE, "SELECT token FROM vault.store_card" + STORE_ARGS):
+            with pytest.raises(psycopg.errors.UndefinedFunction):
+                conn.execute(old, (tokens["tok_old2"], old_mac, key_id) if "%s" in old else None)
 
 
 def test_the_pre_deploy_phase_leaves_the_post_deploy_migrations_pending(staged: dict[str, str]) -> None:

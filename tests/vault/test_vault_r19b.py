@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import threading
 from collections.abc import Iterator
 
@@ -179,8 +180,8 @@ def test_concurrent_reservations_stay_within_the_limit(database: Database) -> No
         with psycopg.connect(app, autocommit=True) as conn:
             barrier.wait()
             row = conn.execute(
-                "SELECT granted FROM vault.reserve_siblings(%s, %s, %s, %s)",
-                (CLIENT_ID, ["411111"], ["1111"], [3]),
+                "SELECT granted FROM vault.reserve_card_hashes(%s, %s, %s, %s)",
+                (CLIENT_ID, ["411111"] * 3, ["1111"] * 3, [secrets.token_bytes(32) for _ in range(3)]),
             ).fetchone()
             granted.append(bool(row and row[0]))
 
@@ -226,22 +227,34 @@ def test_the_api_login_reads_no_key_and_no_count(statement: str, captured: Captu
 
 @pytest.mark.usefixtures("installed")
 def test_a_key_answers_only_its_own_request_to_the_api_login(database: Database, captured: Captured) -> None:
-    """vault.idempotent_answer with any other fingerprint locks the key and returns nothing of the card."""
+    """vault.idempotent_answer with any other hash and fingerprint locks the key and returns nothing of the card;
+    without a credit reserved for the hash sent it answers nothing at all (migration 0027)."""
+    pan = card_number("4", 16, random.Random(RNG_SEED + 4))
     call(
         captured,
         "POST",
         "/v1/cards",
-        card_body(card_number("4", 16, random.Random(RNG_SEED + 4))),
+        card_body(pan),
         subject=OTHER_SUBJECT,
         headers={"idempotency-key": "refund-000000043"},
     )
     from card_vault.vault import idempotency_key_hash
 
+    answer = (
+        "SELECT outcome, status, response FROM vault.idempotent_answer(%s, %s, %s, %s, ARRAY[1]::smallint[],"
+        " %s::bytea[], %s::bytea[])"
+    )
+    guess = secrets.token_bytes(32)
+    args = (OTHER_ID, idempotency_key_hash("refund-000000043"), pan[:6], pan[-4:], [guess], [b"\0" * 32])
     with psycopg.connect(database.role_urls["card_vault_app"], autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT outcome, status, response FROM vault.idempotent_answer(%s, %s, %s::bytea[])",
-            (OTHER_ID, idempotency_key_hash("refund-000000043"), [b"\0" * 32]),
-        ).fetchall()
+        with pytest.raises(psycopg.DatabaseError) as unpaid:
+            conn.execute(answer, args)
+        assert getattr(unpaid.value, "sqlstate", None) == "CV001"
+        conn.execute(
+            "SELECT granted FROM vault.reserve_card_hashes(%s, %s, %s, %s::bytea[])",
+            (OTHER_ID, [pan[:6]], [pan[-4:]], [guess]),
+        )
+        rows = conn.execute(answer, args).fetchall()
     assert rows == [("locked", None, None)]
 
 
@@ -262,8 +275,8 @@ def test_no_call_lowers_a_count_and_counting_reads_no_card(captured: Captured, d
             # The window is the configuration's (vault.card_search_settings), never the API login's.
             set_card_search(database, max_siblings=100, window_seconds=window)
             row = conn.execute(
-                "SELECT granted, earlier FROM vault.reserve_siblings(%s, %s, %s, %s)",
-                (OTHER_ID, [first6], [last4], [1]),
+                "SELECT granted, earlier FROM vault.reserve_card_hashes(%s, %s, %s, %s::bytea[])",
+                (OTHER_ID, [first6], [last4], [secrets.token_bytes(32)]),
             ).fetchone()
             assert row is not None
             return bool(row[0]), int(row[1])

@@ -52,7 +52,7 @@ def test_api_login_cannot_read_or_probe_keyed_hashes(database: Database, capture
         "update a hash": "UPDATE vault.cards SET pan_hmac = pan_hmac",
     }
     assert {name: _try(app, sql) for name, sql in probes.items()} == dict.fromkeys(probes, "refused")
-    # The older-version look-up is no function of its own any more (migration 0023: a step of vault.store_card,
+    # The older-version look-up is no function of its own any more (migration 0023: a step of vault.tokenize_card,
     # which spends a sibling reservation first; tests/vault/test_vault_m2.py attacks that).
     with psycopg.connect(app, autocommit=True) as conn, pytest.raises(psycopg.errors.UndefinedFunction):
         conn.execute(
@@ -72,11 +72,13 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
             " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'vault' AND p.prosecdef"
         ).fetchall()
     assert {r[0]: r[1] for r in rows} == {
-        "store_card": "card_vault_tokenizer",
-        "store_cards": "card_vault_tokenizer",  # the batch path (migration 0015), each card through store_card
-        # migration 0023: the pair-scoped store both call (not the API login's) and the spend they make first
+        # migration 0027 (red team r19c H1): the store functions (store_card and store_cards of migrations
+        # 0012, 0015, 0023 and 0026 before them), each hash they compare paid by a credit bound to it
+        "tokenize_card": "card_vault_tokenizer",
+        "tokenize_cards": "card_vault_tokenizer",  # the batch path, each card through store_card_in_pair
+        # migration 0023: the pair-scoped store both call (not the API login's); 0027: the spend they make first
         "store_card_in_pair": "card_vault_tokenizer",
-        "spend_siblings": "card_vault_scoped",
+        "spend_card_hashes": "card_vault_scoped",
         "open_for_detokenize": "card_vault_audit_writer",
         "record_tampered": "card_vault_audit_writer",
         # r19 F8 (migration 0014): the API login's only way to a card row
@@ -86,7 +88,9 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
         # r19b (migration 0018): the idempotency keys and the sibling counts, one client at a time
         "idempotent_answer": "card_vault_scoped",
         "remember_idempotent_key": "card_vault_scoped",
-        "reserve_siblings": "card_vault_scoped",
+        "reserve_card_hashes": "card_vault_scoped",  # migration 0027: one credit per keyed hash
+        # migration 0029 (red team r19c M1): a new data key, under the epoch the configuration sets
+        "save_data_key": "card_vault_scoped",
         # task w19b (migration 0025): the trigger that sets a card's shred epoch from its data key
         "set_card_shred_epoch": "card_vault_tokenizer",
     }
@@ -178,7 +182,7 @@ def test_detokenize_login_cannot_forge_audit_rows_or_read_unrecorded(database: D
 def test_store_cards_refuses_arrays_of_different_lengths_and_oversized_batches(database: Database) -> None:
     """The batch function checks its own input (one element per card per array, at most 1000 cards)."""
     call_sql = (
-        "SELECT * FROM vault.store_cards('payments', 1::smallint, %s::text[], %s::bytea[], %s::smallint[],"
+        "SELECT * FROM vault.tokenize_cards('payments', 1::smallint, %s::text[], %s::bytea[], %s::smallint[],"
         " %s::uuid[], %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[],"
         " %s::smallint[], %s::bytea[])"
     )

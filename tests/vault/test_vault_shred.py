@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from card_vault import keys, runtime
+from card_vault import keys, migrate, runtime
 from card_vault.envelope import DATA_KEY_CONTEXT, EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
 from card_vault.models import TokenizeRequest, UpdateRequest
@@ -63,6 +63,9 @@ class KeyStateKms:
 
 
 def _vault(database: Database, aws: Aws, role: str, *, key_id: str, epoch: int) -> Vault:
+    """A vault whose configuration's current epoch is `epoch`: the migration function writes it into the
+    database as a deploy of that configuration would (migration 0029), and the database records it."""
+    migrate.set_data_key_epoch(database.admin_url, epoch=epoch, kms_key_arn=None)
     store = CardStore(open_pool(database.role_urls[role], max_size=2))
     kms = KeyStateKms(aws.session.client("kms"))
     return Vault(

@@ -1,7 +1,8 @@
-"""Red team r19c H2, run as the attacker it models (issue 19, task w19d; migration 0026): the API's database
-login, straight to the database, sends `vault.store_card` up to eight made-up "older key version" hashes
-beside the main one, so that one unspent tokenization of a (first six, last four) pair tests nine middle-digit
-guesses.
+"""Red team r19c H2, run as the attacker it models (issue 19, task w19d; migration 0026, the functions of 0027):
+the API's database login, straight to the database, sends `vault.tokenize_card` up to eight made-up "older key
+version" hashes beside the main one, so that one unspent tokenization of a (first six, last four) pair tests nine
+middle-digit guesses. Each credit is now also bound to one hash (migration 0027): a call is answered only when
+every hash it compares has its own.
 
 The properties (hypothesis over the number of older hashes and of credits reserved): a call comparing
 1 + k hashes is answered only when the pair holds 1 + k unspent tokenizations, and then spends exactly
@@ -41,9 +42,11 @@ def attacker(database: Database) -> Iterator[Attacker]:
 
 
 def _unspent(database: Database, pair: tuple[str, str]) -> int:
+    """The pair's unspent credits, every hash's together (vault.sibling_credits, migration 0027)."""
     with database.admin() as conn:
         row = conn.execute(
-            "SELECT unspent FROM vault.sibling_counts WHERE client_id = %s AND first6 = %s AND last4 = %s",
+            "SELECT coalesce(sum(unspent), 0) FROM vault.sibling_credits"
+            " WHERE client_id = %s AND first6 = %s AND last4 = %s AND window_end > now()",
             (CLIENT_ID, *pair),
         ).fetchone()
     return int(row[0]) if row else 0
@@ -51,9 +54,15 @@ def _unspent(database: Database, pair: tuple[str, str]) -> int:
 
 def _clear(database: Database, pair: tuple[str, str]) -> None:
     with database.admin() as conn:
-        conn.execute(
-            "DELETE FROM vault.sibling_counts WHERE client_id = %s AND first6 = %s AND last4 = %s", (CLIENT_ID, *pair)
-        )
+        for table in ("sibling_counts", "sibling_credits"):
+            conn.execute(
+                f"DELETE FROM vault.{table} WHERE client_id = %s AND first6 = %s AND last4 = %s",
+                (CLIENT_ID, *pair),
+            )
+
+
+def _macs(n: int) -> list[bytes]:
+    return [secrets.token_bytes(32) for _ in range(n)]
 
 
 def _store(attacker: Attacker, mac: bytes, pair: tuple[str, str], versions: list[int], macs: list[bytes]) -> str:
@@ -76,8 +85,10 @@ def _store(attacker: Attacker, mac: bytes, pair: tuple[str, str], versions: list
     return str(row[0])
 
 
-def _store_many(attacker: Attacker, macs: list[bytes], pair: tuple[str, str], versions: list[int]) -> list[str]:
-    return attacker.store_many(macs, pair, versions)
+def _store_many(
+    attacker: Attacker, macs: list[bytes], pair: tuple[str, str], versions: list[int], older: list[bytes] | None = None
+) -> list[str]:
+    return attacker.store_many(macs, pair, versions, older)
 
 
 @pytest.mark.usefixtures("installed")
@@ -94,14 +105,16 @@ def test_nine_hashes_for_one_credit_are_refused(
     guesses = _guesses(*pair, rng)
     older = [hasher.digest(next(g for g in guesses if g != pan)) for _ in range(7)] + [hasher.digest(pan)]
     versions = list(range(2, 10))
-    assert attacker.reserve(pair, 1)
+    main = secrets.token_bytes(32)
+    assert attacker.reserve(pair, [main])
     with pytest.raises(psycopg.DatabaseError) as refused:
-        _store(attacker, secrets.token_bytes(32), pair, versions, older)
+        _store(attacker, main, pair, versions, older)
     assert getattr(refused.value, "sqlstate", None) == NO_RESERVATION
     assert _unspent(database, pair) == 1, "a refused call spends nothing"
-    # Paid for in full, the nine hashes are compared (and miss: the stored card is under version 1, not 9).
-    assert attacker.reserve(pair, 8)
-    assert _store(attacker, secrets.token_bytes(32), pair, versions, older) != token
+    # Paid for in full (a credit bound to each of the nine hashes), the nine are compared (and miss: the stored
+    # card is under version 1, not 9).
+    assert attacker.reserve(pair, older)
+    assert _store(attacker, main, pair, versions, older) != token
     assert _unspent(database, pair) == 0
 
 
@@ -117,10 +130,11 @@ def test_older_versions_must_be_distinct_and_not_the_current_one(
     set_card_search(database, max_siblings=LIMIT)
     pair = (card_number(rng=random.Random(7))[:6], "4242")
     _clear(database, pair)
-    assert attacker.reserve(pair, LIMIT)
+    macs = _macs(1 + len(versions))
+    assert attacker.reserve(pair, macs + _macs(LIMIT - len(macs)))
     for call in (
-        lambda: _store(attacker, secrets.token_bytes(32), pair, versions, [secrets.token_bytes(32)] * len(versions)),  # type: ignore[arg-type]
-        lambda: _store_many(attacker, [secrets.token_bytes(32)], pair, versions),  # type: ignore[arg-type]
+        lambda: _store(attacker, macs[0], pair, versions, macs[1:]),  # type: ignore[arg-type]
+        lambda: _store_many(attacker, macs[:1], pair, versions, macs[1:]),  # type: ignore[arg-type]
     ):
         with pytest.raises(psycopg.DatabaseError) as refused:
             call()
@@ -144,27 +158,32 @@ def test_every_hash_compared_costs_one_credit(
     rng = random.Random(seed)
     pair = (card_number(rng=rng)[:6], f"{rng.randrange(10_000):04d}")
     _clear(database, pair)
-    assert attacker.reserve(pair, reserved)
     versions = list(range(2, 2 + older))
     per_card = 1 + older
+    # Card i's hashes, current first, each bound to one credit; the first `reserved` of them are reserved, in
+    # card order (and further hashes of no card when more are reserved than the cards need).
+    hashes = [_macs(per_card) for _ in range(cards)]
+    needed = [mac for card in hashes for mac in card]
+    assert attacker.reserve(pair, needed[:reserved] + _macs(max(0, reserved - len(needed))))
     if batch:
-        macs = [secrets.token_bytes(32) for _ in range(cards)]
+        main, rest = [card[0] for card in hashes], [mac for card in hashes for mac in card[1:]]
         if reserved < cards * per_card:
             with pytest.raises(psycopg.DatabaseError) as refused:
-                _store_many(attacker, macs, pair, versions)
+                _store_many(attacker, main, pair, versions, rest)
             assert getattr(refused.value, "sqlstate", None) == NO_RESERVATION
             assert _unspent(database, pair) == reserved, "a refused batch spends nothing"
         else:
-            _store_many(attacker, macs, pair, versions)
+            _store_many(attacker, main, pair, versions, rest)
             assert _unspent(database, pair) == reserved - cards * per_card
         return
     answered = min(cards, reserved // per_card)
-    for _ in range(answered):
-        _store(attacker, secrets.token_bytes(32), pair, versions, [secrets.token_bytes(32)] * older)
+    for card in hashes[:answered]:
+        _store(attacker, card[0], pair, versions, card[1:])
     assert _unspent(database, pair) == reserved - answered * per_card
     if answered < cards:
+        card = hashes[answered]
         with pytest.raises(psycopg.DatabaseError) as refused:
-            _store(attacker, secrets.token_bytes(32), pair, versions, [secrets.token_bytes(32)] * older)
+            _store(attacker, card[0], pair, versions, card[1:])
         assert getattr(refused.value, "sqlstate", None) == NO_RESERVATION
         assert _unspent(database, pair) == reserved - answered * per_card
 

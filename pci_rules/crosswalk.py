@@ -237,7 +237,9 @@ MAPPINGS: dict[str, Mapping] = {
         note="the audit archive only; other buckets are versioned (PCI4-S3-VERSIONING), the control fails them",
     ),
     "S3.17": rules(
-        "PCI4-S3-ENCRYPTION", note="SSE-S3 allowed where a log service requires it; the control fails those"
+        "PCI4-S3-CUSTOMER-KEY",
+        "PCI4-S3-ENCRYPTION",
+        note="SSE-S3 allowed where a log service requires it; the control fails those",
     ),
     "S3.19": rules("PCI4-S3-ACCESS-POINT-BPA"),
     "S3.22": rules("PCI4-TRAIL-DATA-EVENTS"),

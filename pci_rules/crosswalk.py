@@ -1329,6 +1329,92 @@ def watched_after_deploy() -> dict[str, str]:
     return out
 
 
+# Which pack holds each watching Config rule (QSA reader r21c). The project pack is the conformance pack of the
+# landing zone that ships this pack (its Detection stack deploys this file; it is not in the standalone
+# distribution, so the crosswalk is generated in that repository); AWS's pack is the vendored rule list of
+# AWS's PCI DSS v4.0 sample template (`aws_pci_dss_v4_conformance_pack_rules.json`), which the managed
+# PCI-DSS_V4 pack is read as (its own rule list is not stored). Security Hub's PCI DSS v4.0.1 standard runs each
+# control's rule as a service-linked Config rule of its own, in no pack.
+PROJECT_PACK_FILE = HERE.parent / "compliance" / "conformance" / "pci-dss-v4.json"
+PROJECT_PACK_PREFIX = "pci-dss-v4-"
+# That landing zone's default configuration (config.models: ConformancePacksConfig.project true, aws_managed
+# and aws_sample_s3_uri unset; AuditConfig.security_hub_mode create); tests/test_crosswalk.py holds them equal.
+DEFAULT_PROJECT_PACK = True
+DEFAULT_AWS_PACK = False
+DEFAULT_SECURITY_HUB = True
+BOTH_PACKS = "both packs"
+PROJECT_PACK = "project pack"
+AWS_PACK = "AWS's pack"
+NEITHER_PACK = "neither pack"
+
+
+@cache
+def project_pack_rules() -> frozenset[str]:
+    """The Config rule names of the landing zone's own conformance pack (`PROJECT_PACK_FILE`)."""
+    if not PROJECT_PACK_FILE.is_file():
+        raise FileNotFoundError(
+            f"{PROJECT_PACK_FILE}: the crosswalk is generated in the repository of the landing zone that ships this"
+            " pack, whose conformance pack it reads"
+        )
+    pack = json.loads(PROJECT_PACK_FILE.read_text(encoding="utf-8"))
+    return frozenset(
+        str(body["Properties"]["ConfigRuleName"]).removeprefix(PROJECT_PACK_PREFIX)
+        for body in pack["Resources"].values()
+        if body.get("Type") == "AWS::Config::ConfigRule"
+    )
+
+
+@cache
+def aws_pack_rule_names() -> frozenset[str]:
+    return frozenset(str(r["name"]) for r in aws_pack_rules())
+
+
+def pack_holding(config_rule: str) -> str:
+    """Which conformance pack holds `config_rule`: both, the project's, AWS's, or neither."""
+    project, aws = config_rule in project_pack_rules(), config_rule in aws_pack_rule_names()
+    if project and aws:
+        return BOTH_PACKS
+    return PROJECT_PACK if project else AWS_PACK if aws else NEITHER_PACK
+
+
+def _config_rule_names(text: str) -> list[str]:
+    """The AWS Config managed rule names in a watcher cell (not the reasons a rule has none)."""
+    names = [part.split(" (", 1)[0].strip() for part in text.split(", ")]
+    return [n for n in names if n and all(c.islower() or c.isdigit() or c == "-" for c in n) and "-" in n]
+
+
+def _security_hub_controls(rule_id: str) -> list[str]:
+    return [c.id for c in controls() if rule_id in mapping(c.id).rules]
+
+
+def watching_packs() -> dict[str, tuple[str, str]]:
+    """Every rule -> (which pack holds each Config rule watching it, and Security Hub's controls; whether one
+    of them runs in the landing zone's default configuration)."""
+    out: dict[str, tuple[str, str]] = {}
+    for rule_id, text in watched_after_deploy().items():
+        names = _config_rule_names(text)
+        hub = _security_hub_controls(rule_id)
+        parts = [f"{name}: {pack_holding(name)}" for name in names]
+        if hub:
+            parts.append(f"Security Hub {', '.join(hub)}")
+        holders = {pack_holding(n) for n in names}
+        by_default = [
+            *([PROJECT_PACK] if DEFAULT_PROJECT_PACK and holders & {PROJECT_PACK, BOTH_PACKS} else []),
+            *([AWS_PACK] if DEFAULT_AWS_PACK and holders & {AWS_PACK, BOTH_PACKS} else []),
+            *(["Security Hub"] if DEFAULT_SECURITY_HUB and hub else []),
+        ]
+        if by_default:
+            default = "yes: " + ", ".join(by_default)
+        elif names:
+            default = "no: only with AWS's pack (`audit.conformance_packs.aws_managed`)"
+            if not holders & {AWS_PACK, BOTH_PACKS}:
+                default = "no: in neither pack"
+        else:
+            default = "no Config rule"
+        out[rule_id] = ("; ".join(parts) or "-", default)
+    return out
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -1465,12 +1551,22 @@ def render() -> str:
         " supports without evidencing them (carried for this crosswalk and AWS's mapping, never counted as"
         " evidence; `pci_rules.rule.Rule.related`).",
         "",
-        "| Synth rule | PCI DSS v4.0.1 (evidence) | Related (not evidence) | AWS Config rule |",
-        "|---|---|---|---|",
+        "",
+        "Which pack holds each watching Config rule: the project pack (`compliance/conformance/pci-dss-v4.json` of"
+        " the landing zone that ships this pack), AWS's pack (the vendored rule list of AWS's PCI DSS v4.0 sample"
+        " template, read as the managed `PCI-DSS_V4` pack, whose own list is not stored), both or neither;"
+        " Security Hub's PCI DSS v4.0.1 standard runs each control's Config rule itself, in no pack. \"By"
+        " default\" says whether one of them runs in that landing zone's default configuration (the project pack"
+        " and Security Hub on, no AWS pack); any other app deploys the packs it chooses.",
+        "",
+        "| Synth rule | PCI DSS v4.0.1 (evidence) | Related (not evidence) | AWS Config rule | Held by | By default |",
+        "|---|---|---|---|---|---|",
     ]
     watched = watched_after_deploy()
+    packs = watching_packs()
     lines += [
         f"| `{r.id}` | {', '.join(r.requirements) or '-'} | {', '.join(r.related) or '-'} | {_cell(watched[r.id])} |"
+        f" {_cell(packs[r.id][0])} | {_cell(packs[r.id][1])} |"
         for r in RULES
     ]
     return "\n".join(lines) + "\n"

@@ -1442,6 +1442,7 @@ def render() -> str:
         f"- Control details: {meta['details_source']}. {meta['note']}.",
         f"- **Coverage: {coverage_sentence()}** "
         f"({len(controls())} controls in the standard; the rest need the live account or have no template property).",
+        f"- Why {meta['listed_count']} controls: {meta['count_note']}.",
         f"- {unverified()} of the {len(controls())} controls are marked `*`: their details are not yet verified"
         " against the control's page.",
         f"- AWS's mapping of each Config rule (`{AWS_MAPPING_FILE.name}`, read {mapping_read_date()}): the control IDs"

@@ -12,10 +12,10 @@ reason for every difference, `crosswalk.DEPARTURES`; each related pair's reason 
 - encryption at rest, related to 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is
   storage- or disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also
   rendered unreadable by a 3.5.1 mechanism; 3.5.1.2.a examines that other mechanism, which no store setting
-  shows (the landing zone's is the vault's field-level encryption and keyed hash,
-  PCI4-CARD-DATA-FIELD-ENCRYPTION). The customer-managed-key rules are related to 3.6.1 too (the key policy is
-  the owner's, which its key-management procedures govern) and are acknowledgeable: their finding names the
-  key a store is encrypted with, never "unencrypted" for an encrypted store.
+  shows (for a card vault, field-level encryption and a keyed hash, PCI4-CARD-DATA-FIELD-ENCRYPTION). The
+  customer-managed-key rules are related to 3.6.1 too (the key policy is the owner's, which its key-management
+  procedures govern) and are acknowledgeable: their finding names the key a store is encrypted with, never
+  "unencrypted" for an encrypted store.
 - backups, related to 12.10.1: the incident response plan's "data backup processes" rest on the backups these
   rules require, but 12.10.1.a examines the plan, a document. 3.2.1 is not cited: it keeps account data to a
   minimum with retention limits and disposal, which a minimum backup retention works against.
@@ -23,8 +23,8 @@ reason for every difference, `crosswalk.DEPARTURES`; each related pair's reason 
   cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift
   traffic kept inside the VPC, as the egress rules cite it.
 
-In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
-gives every rule something to examine.
+The default app of the repository that ships this pack has none of these resource types; the fork app of its
+tests (`tests/fork/app.py`) gives every rule something to examine.
 """
 
 from __future__ import annotations

@@ -389,6 +389,8 @@ RELATED_NOT_EVIDENCE = {
     # PAN unreadable; the bucket is a CDE store with a retention limit (data-stores work paper, 3.2.1).
     ("PCI4-S3-ENCRYPTION", "3.5.1"): "bucket encryption is storage-level and transparent to readers: it does"
     " not render PAN unreadable (the access-log bucket that may hold PAN is a CDE store, data-stores paper)",
+    ("PCI4-S3-CUSTOMER-KEY", "3.5.1"): "a bucket's key choice is storage-level encryption: it does not render PAN"
+    " unreadable to a reader the key policy admits (the access-log bucket that may hold PAN takes SSE-S3 only)",
     ("PCI4-SECRET-CUSTOMER-KEY", "3.5.1"): "Secrets Manager holds credentials, not PAN",
     ("PCI4-SNS-ENCRYPTED", "3.5.1"): "SNS topics carry alarms, not stored PAN",
     ("PCI4-STATEFUL-RETAINED", "3.5.1"): "a retention policy does not render PAN unreadable",
@@ -498,6 +500,7 @@ RELATED_NOT_EVIDENCE = {
             "PCI4-REDSHIFT-KMS",
             "PCI4-SQS-CUSTOMER-KEY",
             "PCI4-RDS-CUSTOMER-KEY",
+            "PCI4-S3-CUSTOMER-KEY",
         )
     },
     ("PCI4-APIGW-XRAY", "10.7.2"): "10.7.2.b examines that a failure of a critical security control system"

@@ -237,7 +237,9 @@ MAPPINGS: dict[str, Mapping] = {
         note="the audit archive only; other buckets are versioned (PCI4-S3-VERSIONING), the control fails them",
     ),
     "S3.17": rules(
-        "PCI4-S3-ENCRYPTION", note="SSE-S3 allowed where a log service requires it; the control fails those"
+        "PCI4-S3-CUSTOMER-KEY",
+        "PCI4-S3-ENCRYPTION",
+        note="SSE-S3 allowed where a log service requires it; the control fails those",
     ),
     "S3.19": rules("PCI4-S3-ACCESS-POINT-BPA"),
     "S3.22": rules("PCI4-TRAIL-DATA-EVENTS"),
@@ -552,16 +554,16 @@ SUPPORT_ONLY_REASONS: dict[str, str] = {
     " govern; supports 3.5.1.2 and 3.6.1 where a queue carries account data",
     "PCI4-EFS-ENCRYPTED": "a file system's encryption at rest, which efs-encrypted-check watches after deploy;"
     " supports 3.5.1.2 where the file system holds account data",
-    "PCI4-SNS-ENCRYPTED": "the Config rule sns-encrypted-kms (in the conformance pack of the landing zone that"
-    " ships this pack, whose metadata maps it to 3.5.1, 10.3.2); a topic's encryption under a KMS key",
+    "PCI4-SNS-ENCRYPTED": "a topic's encryption under a KMS key, which the Config rule sns-encrypted-kms watches"
+    " after deploy; supports 3.5.1 and 10.3.2 where a topic carries account data or audit records",
     "PCI4-LAMBDA-ENV-ENCRYPTED": "a function's environment encrypted under a customer key, so configuration"
     " values are readable only through the key policy; supports 3.5.1 where an environment would carry PAN",
-    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "the Config rule ec2-ebs-encryption-by-default (in the conformance pack"
-    " of the landing zone that ships this pack); disk-level encryption, supports 3.5.1.2",
-    "PCI4-EC2-VOLUME-ENCRYPTED": "the Config rule encrypted-volumes (in the conformance pack of the landing zone"
-    " that ships this pack); disk-level encryption, supports 3.5.1.2",
-    "PCI4-RDS-STORAGE-ENCRYPTED": "the Config rule rds-storage-encrypted (in the conformance pack of the landing"
-    " zone that ships this pack); disk-level encryption of a database, supports 3.5.1.2 beside a field-level"
+    "PCI4-EC2-EBS-DEFAULT-ENCRYPTION": "the account's default encryption of new EBS volumes, which the Config"
+    " rule ec2-ebs-encryption-by-default watches after deploy; disk-level encryption, supports 3.5.1.2",
+    "PCI4-EC2-VOLUME-ENCRYPTED": "a volume's encryption, which the Config rule encrypted-volumes watches after"
+    " deploy; disk-level encryption, supports 3.5.1.2",
+    "PCI4-RDS-STORAGE-ENCRYPTED": "a database's storage encryption, which the Config rule rds-storage-encrypted"
+    " watches after deploy; disk-level encryption of a database, supports 3.5.1.2 beside a field-level"
     " encryption of stored PAN (3.5.1)",
     "PCI4-RDS-CUSTOMER-KEY": "the database key's policy in the owner's hands, which 3.6.1's procedures govern",
     "PCI4-RDS-DELETION-PROTECTION": "a stateful database cannot be deleted by one stack update; supports 3.5.1"
@@ -601,7 +603,7 @@ _A1 = "A1 (multi-tenant service providers only)"
 _A3 = "A3 (designated entities' supplemental validation only)"
 DEPARTURES: dict[str, str] = {
     "multi-region-cloudtrail-enabled": "10.2.1 is the trail's coverage and 10.2.2 its record contents (the"
-    " landing zone's pack, compliance/conformance/pci-dss-v4.json in the repository that ships this pack, maps"
+    " project pack, compliance/conformance/pci-dss-v4.json in the repository that ships this pack, maps"
     " the same two); the events of 10.2.1.1-10.2.1.7 are what the trail is told to record"
     " (PCI4-TRAIL-DATA-EVENTS), 10.3.1 is read access to the log files (bucket and key policies), 10.6.3 time"
     f" settings and 5.3.4 anti-malware logs, none of them a trail's region scope; {_A1}",
@@ -609,7 +611,7 @@ DEPARTURES: dict[str, str] = {
     " adds 10.3.2 (logs protected from modification). 3.2.1 and 3.3.x limit how long account data and SAD are"
     " kept, and a log group keeps neither by design; 5.3.4 is the anti-malware solution's own logs",
     "netfw-logging-enabled": "PCI4-NETWORK-FIREWALL-POSTURE checks the egress firewall's whole posture, so it"
-    " cites 1.3.2, 1.4.1 and 1.5.1 besides the logging's 10.2.1 (the landing zone's pack: 1.3.2, 10.2.1). The"
+    " cites 1.3.2, 1.4.1 and 1.5.1 besides the logging's 10.2.1 (the project pack maps 1.3.2, 10.2.1). The"
     " 10.2.1.x events and 10.2.2 details are the firewall log's fixed format, 10.3.1 is access to the log files,"
     f" 10.6.3 time settings, 5.3.4 anti-malware logs; {_A1}",
     "api-gw-cache-enabled-and-encrypted": "cache encryption is storage-level, 3.5.1.2's subject; it does not"
@@ -1008,8 +1010,8 @@ _BACKUP_REASON = (
     "a resource is in a backup plan when a plan's resource assignment selects it by ARN, by tag or by resource"
     " type; that assignment may live in another stack, in an AWS Organizations backup policy, or be made after"
     " deploy, and the -protected-by- rules also ask for a recovery point within a period: only the account"
-    " answers. In the landing zone that ships this pack, retention is checked at synth by PCI4-RDS-BACKUPS and"
-    " PCI4-S3-VERSIONING"
+    " answers. What a template declares is checked at synth: backup retention by PCI4-RDS-BACKUPS and the data-store"
+    " backup rules, object versions by PCI4-S3-VERSIONING"
 )
 _BACKUP_PAGES = (
     "'Assigning resources to a backup plan' (AWS Backup Developer Guide); 'Backup policies' (AWS Organizations"
@@ -1116,8 +1118,8 @@ AWS_PACK_REVIEWED: tuple[PackRuleDecision, ...] = (
     ),
     _parameterised(
         "internet-gateway-authorized-vpc-only",
-        "it fails an internet gateway attached to a VPC not in the owner's AuthorizedVpcIds; the landing zone's"
-        " own VPCs are checked by PCI4-EC2-CDE-NO-INTERNET-ROUTE (no CDE subnet routes to the internet)",
+        "it fails an internet gateway attached to a VPC not in the owner's AuthorizedVpcIds; the templates' own"
+        " VPCs are checked by PCI4-EC2-CDE-NO-INTERNET-ROUTE (no CDE subnet routes to the internet)",
         f"internet-gateway-authorized-vpc-only ({_CONFIG})",
     ),
     _checked(
@@ -1199,7 +1201,7 @@ AWS_PACK_REVIEWED: tuple[PackRuleDecision, ...] = (
     _runtime(
         "security-account-information-provided",
         "the account's security alternate contact is set with the Account Management API (PutAlternateContact),"
-        " which no CloudFormation resource holds; the landing zone sets none",
+        " which no CloudFormation resource holds, so no template sets or shows it",
         f"security-account-information-provided ({_CONFIG}); PutAlternateContact (AWS Account Management API"
         " Reference)",
     ),
@@ -1327,6 +1329,101 @@ def watched_after_deploy() -> dict[str, str]:
     return out
 
 
+# Which pack holds each watching Config rule (QSA reader r21c). The project pack is the conformance pack of the
+# landing zone that ships this pack (its Detection stack deploys this file; it is not in the standalone
+# distribution, so the crosswalk is generated in that repository); AWS's pack is the vendored rule list of
+# AWS's PCI DSS v4.0 sample template (`aws_pci_dss_v4_conformance_pack_rules.json`), which the managed
+# PCI-DSS_V4 pack is read as (its own rule list is not stored). Security Hub's PCI DSS v4.0.1 standard runs each
+# control's rule as a service-linked Config rule of its own, in no pack.
+PROJECT_PACK_FILE = HERE.parent / "compliance" / "conformance" / "pci-dss-v4.json"
+PROJECT_PACK_PREFIX = "pci-dss-v4-"
+# That landing zone's default configuration (config.models: ConformancePacksConfig.project true, aws_managed
+# and aws_sample_s3_uri unset; AuditConfig.security_hub_mode create); tests/test_crosswalk.py holds them equal.
+DEFAULT_PROJECT_PACK = True
+DEFAULT_AWS_PACK = False
+DEFAULT_SECURITY_HUB = True
+BOTH_PACKS = "both packs"
+PROJECT_PACK = "project pack"
+AWS_PACK = "AWS's pack"
+NEITHER_PACK = "neither pack"
+
+
+# The crosswalk and the rules speak of any CDK app using this pack (its own distribution), not of the landing
+# zone that ships it (QSA reader r21c). A mention that must stay is listed here with the reason it holds for any
+# app; tests/test_crosswalk.py fails on any other "landing zone" in the crosswalk or in the rules' text.
+LANDING_ZONE_MENTIONS: dict[str, str] = {
+    "of the landing zone that ships this pack": "names where the project pack file is kept (the repository this"
+    " pack is distributed from), which the Held-by column is read from: a fact of the data, whatever app reads it",
+}
+
+
+@cache
+def project_pack_rules() -> frozenset[str]:
+    """The Config rule names of the landing zone's own conformance pack (`PROJECT_PACK_FILE`)."""
+    if not PROJECT_PACK_FILE.is_file():
+        raise FileNotFoundError(
+            f"{PROJECT_PACK_FILE}: the crosswalk is generated in the repository that ships this pack, whose"
+            " conformance pack it reads"
+        )
+    pack = json.loads(PROJECT_PACK_FILE.read_text(encoding="utf-8"))
+    return frozenset(
+        str(body["Properties"]["ConfigRuleName"]).removeprefix(PROJECT_PACK_PREFIX)
+        for body in pack["Resources"].values()
+        if body.get("Type") == "AWS::Config::ConfigRule"
+    )
+
+
+@cache
+def aws_pack_rule_names() -> frozenset[str]:
+    return frozenset(str(r["name"]) for r in aws_pack_rules())
+
+
+def pack_holding(config_rule: str) -> str:
+    """Which conformance pack holds `config_rule`: both, the project's, AWS's, or neither."""
+    project, aws = config_rule in project_pack_rules(), config_rule in aws_pack_rule_names()
+    if project and aws:
+        return BOTH_PACKS
+    return PROJECT_PACK if project else AWS_PACK if aws else NEITHER_PACK
+
+
+def _config_rule_names(text: str) -> list[str]:
+    """The AWS Config managed rule names in a watcher cell (not the reasons a rule has none)."""
+    names = [part.split(" (", 1)[0].strip() for part in text.split(", ")]
+    return [n for n in names if n and all(c.islower() or c.isdigit() or c == "-" for c in n) and "-" in n]
+
+
+def _security_hub_controls(rule_id: str) -> list[str]:
+    return [c.id for c in controls() if rule_id in mapping(c.id).rules]
+
+
+def watching_packs() -> dict[str, tuple[str, str]]:
+    """Every rule -> (which pack holds each Config rule watching it, and Security Hub's controls; whether one
+    of them runs in the landing zone's default configuration)."""
+    out: dict[str, tuple[str, str]] = {}
+    for rule_id, text in watched_after_deploy().items():
+        names = _config_rule_names(text)
+        hub = _security_hub_controls(rule_id)
+        parts = [f"{name}: {pack_holding(name)}" for name in names]
+        if hub:
+            parts.append(f"Security Hub {', '.join(hub)}")
+        holders = {pack_holding(n) for n in names}
+        by_default = [
+            *([PROJECT_PACK] if DEFAULT_PROJECT_PACK and holders & {PROJECT_PACK, BOTH_PACKS} else []),
+            *([AWS_PACK] if DEFAULT_AWS_PACK and holders & {AWS_PACK, BOTH_PACKS} else []),
+            *(["Security Hub"] if DEFAULT_SECURITY_HUB and hub else []),
+        ]
+        if by_default:
+            default = "yes: " + ", ".join(by_default)
+        elif names:
+            default = "no: only with AWS's pack (`audit.conformance_packs.aws_managed`)"
+            if not holders & {AWS_PACK, BOTH_PACKS}:
+                default = "no: in neither pack"
+        else:
+            default = "no Config rule"
+        out[rule_id] = ("; ".join(parts) or "-", default)
+    return out
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -1354,6 +1451,7 @@ def render() -> str:
         f"- Control details: {meta['details_source']}. {meta['note']}.",
         f"- **Coverage: {coverage_sentence()}** "
         f"({len(controls())} controls in the standard; the rest need the live account or have no template property).",
+        f"- Why {meta['listed_count']} controls: {meta['count_note']}.",
         f"- {unverified()} of the {len(controls())} controls are marked `*`: their details are not yet verified"
         " against the control's page.",
         f"- AWS's mapping of each Config rule (`{AWS_MAPPING_FILE.name}`, read {mapping_read_date()}): the control IDs"
@@ -1438,7 +1536,8 @@ def render() -> str:
         "## AWS's PCI DSS v4.0 conformance-pack rules checked at synth",
         "",
         'Rules of AWS\'s "Operational Best Practices for PCI DSS v4.0" pack (vendored list) that no control'
-        " covers and the landing zone's own pack (in the repository that ships this pack) does not deploy (some are"
+        " covers and the project pack (`compliance/conformance/pci-dss-v4.json` in the repository that ships this"
+        " pack) does not deploy (some are"
         " offered in a few regions only); AWS's pack"
         " watches them after deploy (`audit.conformance_packs.aws_managed: PCI-DSS_V4`, whose rules vary by region,"
         " or `aws_sample_s3_uri`, the sample template this list is vendored from).",
@@ -1463,12 +1562,22 @@ def render() -> str:
         " supports without evidencing them (carried for this crosswalk and AWS's mapping, never counted as"
         " evidence; `pci_rules.rule.Rule.related`).",
         "",
-        "| Synth rule | PCI DSS v4.0.1 (evidence) | Related (not evidence) | AWS Config rule |",
-        "|---|---|---|---|",
+        "",
+        "Which pack holds each watching Config rule: the project pack (`compliance/conformance/pci-dss-v4.json` of"
+        " the landing zone that ships this pack), AWS's pack (the vendored rule list of AWS's PCI DSS v4.0 sample"
+        " template, read as the managed `PCI-DSS_V4` pack, whose own list is not stored), both or neither;"
+        " Security Hub's PCI DSS v4.0.1 standard runs each control's Config rule itself, in no pack. \"By"
+        " default\" says whether one of them runs in that repository's default configuration (the project pack"
+        " and Security Hub on, no AWS pack); any other app deploys the packs it chooses.",
+        "",
+        "| Synth rule | PCI DSS v4.0.1 (evidence) | Related (not evidence) | AWS Config rule | Held by | By default |",
+        "|---|---|---|---|---|---|",
     ]
     watched = watched_after_deploy()
+    packs = watching_packs()
     lines += [
         f"| `{r.id}` | {', '.join(r.requirements) or '-'} | {', '.join(r.related) or '-'} | {_cell(watched[r.id])} |"
+        f" {_cell(packs[r.id][0])} | {_cell(packs[r.id][1])} |"
         for r in RULES
     ]
     return "\n".join(lines) + "\n"

@@ -92,6 +92,21 @@ def unresolved_function(value: Any) -> str | None:
     return None
 
 
+# Every property path a rule reads with `Resource.prop`/`reference` while `rule.evaluate` runs it: what a
+# finding's variant text names the conditions of (only those the read value depended on).
+PropertyRead = tuple[tuple[str, str], tuple[str | int, ...]]
+_PROPERTY_READS: ContextVar[list[PropertyRead] | None] = ContextVar("property_reads", default=None)
+
+
+def record_property_reads(reads: list[PropertyRead]) -> Token[list[PropertyRead] | None]:
+    """Start recording the property paths `Resource.prop`/`reference` read into `reads`."""
+    return _PROPERTY_READS.set(reads)
+
+
+def reset_property_reads(token: Token[list[PropertyRead] | None]) -> None:
+    _PROPERTY_READS.reset(token)
+
+
 def record_unresolved_reads(reads: list[UnresolvedRead]) -> Token[list[UnresolvedRead] | None]:
     """Start recording `Resource.prop` reads of unresolved string intrinsics into `reads`."""
     return _UNRESOLVED_READS.set(reads)
@@ -169,6 +184,9 @@ class Resource:
         return value
 
     def _lookup(self, keys: tuple[str | int, ...], default: Any) -> Any:
+        paths = _PROPERTY_READS.get()
+        if paths is not None:
+            paths.append((self.key, keys))
         value: Any = self.properties
         for key in keys:
             if isinstance(key, int):
@@ -204,6 +222,8 @@ class StackTemplate:
     # for a variant: resources left undecided (more condition atoms than MAX_CONDITIONS), and the variant in words
     conditions_over_cap: Mapping[str, int] = field(default_factory=dict)
     labels: str = ""
+    # for a variant: its choice, the Parameter index and the truth of each condition atom
+    choice: tuple[int, Mapping[str, bool]] | None = None
 
     @cached_property
     def resources(self) -> dict[str, Resource]:
@@ -961,6 +981,7 @@ def _resolved(stack: StackTemplate, index: int, assignment: Mapping[str, bool], 
         written=stack.template,
         conditions_over_cap=space.over_cap,
         labels=_label(stack, index, assignment),
+        choice=(index, assignment),
     )
 
 
@@ -980,6 +1001,120 @@ def _label(stack: StackTemplate, index: int, assignment: Mapping[str, bool]) -> 
     if rows:  # a mapping's row, chosen by a pseudo parameter the environment leaves unknown
         parameters = ", ".join(rows) if not _parameter_options(stack) else f"{parameters}, {', '.join(rows)}"
     return f"with {', '.join(truths)}; {parameters}" if truths else f"with {parameters}"
+
+
+def variant_label(stack: StackTemplate, logical_id: str, paths: Iterable[tuple[str | int, ...]] = ()) -> str:
+    """The variant of `stack` in words for one resource's finding: only the conditions the value read depended
+    on (the `Fn::If`s on and under each property path read, `paths`; every `Fn::If` of the resource when none
+    was recorded) and its resource-level `Condition`, and the Parameters (or mapping rows) only where that value
+    or those conditions read one; "" when the value depended on no choice. `stack` is a variant's."""
+    if stack.choice is None or stack.written is None:
+        return stack.labels
+    index, assignment = stack.choice
+    source = replace(stack, template=stack.written, written=None, labels="", choice=None)
+    body = (source.template.get("Resources") or {}).get(logical_id) or {}
+    properties = body.get("Properties")
+    resolver = _resolver(source, index, assignment)
+    read = list(paths)
+    if read:
+        names: set[str] = set()
+        values: list[Any] = []
+        for keys in read:
+            names |= _conditions_on_path(properties, keys, values)
+    else:
+        names, values = set(_if_conditions(properties)), [properties]
+    condition = _decided_condition(resolver, body)
+    if condition:
+        names.add(condition)
+    truths = []
+    for name in sorted(names):
+        truth = resolver.decide(name)
+        truths.append(f"{name} {'undecided' if truth is _FREE else str(bool(truth)).lower()}")
+    options = _parameter_options(source)
+    definitions = source.template.get("Conditions") or {}
+    reads_parameter = any(_names_a_parameter(v, frozenset(options)) for v in values) or any(
+        _referenced_parameters(definitions.get(n), options) for n in _with_nested_conditions(names, definitions)
+    )
+    maps = _pseudo_keyed_maps(source)
+    rows = [
+        f"{name} row {keys[min(index, len(keys) - 1)]}"
+        for name, keys in sorted(maps.items())
+        if any(_finds_in_map(v, name) for v in values)
+    ]
+    parameters = ""
+    if reads_parameter:
+        parameters = (
+            "every Parameter at its Default" if index == 0 else f"every Parameter at its allowed value #{index + 1}"
+        )
+    chosen = ", ".join(p for p in (parameters, ", ".join(rows)) if p)
+    if truths:
+        return f"with {', '.join(truths)}; {chosen}" if chosen else f"with {', '.join(truths)}"
+    return f"with {chosen}" if chosen else ""
+
+
+def _conditions_on_path(value: Any, keys: tuple[str | int, ...], values: list[Any]) -> set[str]:
+    """The conditions of the `Fn::If`s the written `value` passes through on the way to `keys`, and of those
+    under the value found there (appended to `values`); a list index takes every element, as an
+    `AWS::NoValue` may shift the positions."""
+    found: set[str] = set()
+
+    def descend(item: Any, rest: tuple[str | int, ...]) -> None:
+        if isinstance(item, Mapping) and len(item) == 1 and "Fn::If" in item:
+            inner = item["Fn::If"]
+            if isinstance(inner, list) and len(inner) == 3 and isinstance(inner[0], str):
+                found.add(inner[0])
+                descend(inner[1], rest)
+                descend(inner[2], rest)
+                return
+        if not rest:
+            values.append(item)
+            found.update(_if_conditions(item))
+            return
+        key, tail = rest[0], rest[1:]
+        if isinstance(key, int) and isinstance(item, list):
+            for element in item:
+                descend(element, tail)
+        elif isinstance(key, str) and isinstance(item, Mapping) and key in item:
+            descend(item[key], tail)
+
+    descend(value, keys)
+    return found
+
+
+def _with_nested_conditions(names: Iterable[str], definitions: Mapping[str, Any]) -> set[str]:
+    """`names` and every condition their definitions name (`{"Condition": ...}`), transitively."""
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        out.add(name)
+        todo.extend(_condition_references(definitions.get(name)))
+    return out
+
+
+def _condition_references(value: Any) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        inner = value.get("Condition")
+        if len(value) == 1 and isinstance(inner, str):
+            yield inner
+        for item in value.values():
+            yield from _condition_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _condition_references(item)
+
+
+def _finds_in_map(value: Any, name: str) -> bool:
+    if isinstance(value, Mapping):
+        inner = value.get("Fn::FindInMap") if len(value) == 1 else None
+        if isinstance(inner, list) and inner and inner[0] == name:
+            return True
+        return any(_finds_in_map(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(_finds_in_map(v, name) for v in value)
+    return False
 
 
 def _names_a_parameter(value: Any, parameters: frozenset[str]) -> bool:

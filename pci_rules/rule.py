@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from pci_rules.model import (
     MAX_CONDITIONS,
     STRING_INTRINSICS,
+    PropertyRead,
     Resource,
     TemplateModel,
     UnresolvedRead,
+    record_property_reads,
     record_unresolved_reads,
+    reset_property_reads,
     reset_unresolved_reads,
+    variant_label,
 )
 
 RuleCheck = Callable[[TemplateModel], Iterable["Check"]]
@@ -169,7 +173,16 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
         merged: dict[tuple[tuple[str, str], int], Check] = {}
         for label, variant in variants:
             seen: dict[tuple[str, str], int] = {}
-            for check in _run_recording(rule_, variant):
+            paths: list[PropertyRead] = []
+            if labelled:  # the paths read name a variant's conditions; a model without choices has none
+                token = record_property_reads(paths)
+                try:
+                    checks = _run_recording(rule_, variant)
+                finally:
+                    reset_property_reads(token)
+            else:
+                checks = _run_recording(rule_, variant)
+            for check in checks:
                 nth = seen[check.resource.key] = seen.get(check.resource.key, -1) + 1
                 key = (check.resource.key, nth)
                 previous = merged.get(key)
@@ -177,13 +190,21 @@ def evaluate(model: TemplateModel, rules: Iterable[Rule]) -> list[RuleResult]:
                     continue
                 original = model.resource(*check.resource.key) or check.resource
                 where = variant.stacks.get(check.resource.stack)
-                named = label if where is None else where.labels  # a stack without choices has no label
                 # the variant's label only where the choice reached the resource: its properties as resolved
                 # differ from those written (an Fn::If, a Parameter's value, a lookup in it), or it exists only
-                # under a resource-level Condition the variant made true
+                # under a resource-level Condition the variant made true; a variant's label names only what the
+                # value read depended on (worked out for a failure only: it rereads the written template)
                 reached = check.resource.properties != original.properties or original.condition is not None
-                chose = labelled and bool(named) and reached
-                detail = check.detail if check.passed or not chose else f"{check.detail} ({named})"
+                detail = check.detail
+                if labelled and reached and not check.passed:
+                    named = (  # a stack without choices has no label
+                        label
+                        if where is None
+                        else variant_label(
+                            where, check.resource.logical_id, [k for r, k in paths if r == check.resource.key]
+                        )
+                    )
+                    detail = f"{check.detail} ({named})" if named else check.detail
                 merged[key] = Check(
                     resource=original, passed=check.passed, detail=detail, requirements=check.requirements
                 )

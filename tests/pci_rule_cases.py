@@ -93,6 +93,9 @@ def _secret(**rules: Any) -> Resources:
     return out
 
 
+KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
 def _bucket(policy: list[dict[str, Any]] | None = None, **properties: Any) -> Resources:
     out: Resources = {"Bucket": r("AWS::S3::Bucket", **properties)}
     if policy is not None:
@@ -712,10 +715,22 @@ CASES: dict[str, tuple[Resources, Resources]] = {
     ),
     "PCI4-SECRET-ROTATION": (_secret(ScheduleExpression="rate(30 days)"), _secret()),
     "PCI4-SECRET-CUSTOMER-KEY": (_secret(), {"Secret": r("AWS::SecretsManager::Secret")}),
+    # S3 applies SSE-S3 to every new object of a bucket that declares none: the compliant case declares
+    # nothing; only an algorithm S3 does not have fails (QSA reader r21c).
     "PCI4-S3-ENCRYPTION": (
+        _bucket(),
         _bucket(
             BucketEncryption={
-                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:des"}}]
+            }
+        ),
+    ),
+    "PCI4-S3-CUSTOMER-KEY": (
+        _bucket(
+            BucketEncryption={
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN}}
+                ]
             }
         ),
         _bucket(),

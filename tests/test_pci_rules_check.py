@@ -21,7 +21,21 @@ def _app(tmp_path: Path, rule_id: str, *, acknowledge: bool) -> Path:
     outdir = tmp_path / "cdk.out"
     app = App(outdir=str(outdir), context={"aws:cdk:enable-path-metadata": True})
     stack = Stack(app, "Small")
-    bucket = s3.CfnBucket(stack, "Plain")  # no BucketEncryption: fails PCI4-S3-ENCRYPTION
+    # An SSEAlgorithm S3 does not have fails PCI4-S3-ENCRYPTION (never acknowledgeable); a bucket declaring none
+    # passes it (S3's SSE-S3 default), and fails PCI4-S3-CUSTOMER-KEY (acknowledgeable) only.
+    bucket = s3.CfnBucket(
+        stack,
+        "Plain",
+        bucket_encryption=s3.CfnBucket.BucketEncryptionProperty(
+            server_side_encryption_configuration=[
+                s3.CfnBucket.ServerSideEncryptionRuleProperty(
+                    server_side_encryption_by_default=s3.CfnBucket.ServerSideEncryptionByDefaultProperty(
+                        sse_algorithm="aws:des"
+                    )
+                )
+            ]
+        ),
+    )
     if acknowledge:
         Validations.of(cast(CfnResource, bucket)).acknowledge(
             Acknowledgment(id=acknowledgment_id(rule_id), reason="silenced with CDK's own acknowledgment")

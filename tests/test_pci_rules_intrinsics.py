@@ -595,3 +595,49 @@ def test_a_condition_over_more_atoms_than_the_cap_is_examined_as_created_without
     assert [label for label, _ in model.variants()] == [""]
     (failure,) = _sg_result(template).failures
     assert failure.detail.startswith("open to the internet")
+
+
+# --- A finding's variant text names only the conditions the value read depended on (QSA reader r21c) -------
+
+_TWO_UNRELATED: dict[str, Any] = {
+    "Parameters": {"Stage": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]}},
+    "Conditions": {
+        "Traced": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]},
+        "Described": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+        "Kept": {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "111111111111"]},
+    },
+    "Resources": {
+        "Api": r(
+            "AWS::ApiGateway::Stage",
+            RestApiId="a",
+            TracingEnabled={"Fn::If": ["Traced", True, False]},
+            Description={"Fn::If": ["Described", "east", "elsewhere"]},
+        ),
+        "Logs": r(
+            "AWS::S3::Bucket",
+            VersioningConfiguration={"Fn::If": ["Kept", {"Status": "Enabled"}, {"Status": "Suspended"}]},
+        ),
+    },
+}
+
+
+def test_a_finding_names_only_the_conditions_its_value_depended_on() -> None:
+    """The stage's tracing rests on Traced (over the Stage Parameter); its Description's condition and the
+    bucket's are unrelated to it, and the bucket's versioning reads no Parameter: neither finding names what it
+    did not depend on, though every variant's label (the whole stack's choice) names all three conditions."""
+    model = TemplateModel.from_templates({"S": _TWO_UNRELATED})
+    assert all("Described" in label and "Kept" in label for label, _ in model.variants())
+    (xray,) = evaluate(model, [BY_ID["PCI4-APIGW-XRAY"]])
+    assert [c.detail for c in xray.failures] == [
+        "X-Ray tracing is off (with Traced false; every Parameter at its Default)"
+    ]
+    (versioning,) = evaluate(model, [BY_ID["PCI4-S3-VERSIONING"]])
+    assert [c.detail for c in versioning.failures] == ["versioning is not enabled (with Kept false)"]
+
+
+def test_a_value_read_under_no_condition_gets_no_variant_text() -> None:
+    """A resource whose read property is literal, beside a property chosen by a condition, is not labelled."""
+    template = copy.deepcopy(_TWO_UNRELATED)
+    template["Resources"]["Api"]["Properties"]["TracingEnabled"] = False
+    (xray,) = evaluate(TemplateModel.from_templates({"S": template}), [BY_ID["PCI4-APIGW-XRAY"]])
+    assert [c.detail for c in xray.failures] == ["X-Ray tracing is off"]

@@ -152,7 +152,7 @@ def test_the_wheel_is_what_the_fork_app_imports(installed: dict[str, Any]) -> No
 def test_the_installed_pack_gates_an_app_that_uses_none_of_the_landing_zone(installed: dict[str, Any]) -> None:
     assert installed["failed"], "an unacknowledged finding fails the synth"
     open_bucket = {v["rule"]: v for v in installed["violations"] if "Fork/Open/Resource" in v["paths"]}
-    assert {"PCI4-S3-ENCRYPTION", "PCI4-S3-TLS-ONLY", "PCI4-S3-VERSIONING", "PCI4-S3-ACCESS-LOGGING"} <= set(
+    assert {"PCI4-S3-CUSTOMER-KEY", "PCI4-S3-TLS-ONLY", "PCI4-S3-VERSIONING", "PCI4-S3-ACCESS-LOGGING"} <= set(
         open_bucket
     )
     assert "server_access_logs_bucket" in open_bucket["PCI4-S3-ACCESS-LOGGING"]["fix"], "the output names the fix"

@@ -248,7 +248,13 @@ STORE_ENCRYPTION_RULES = (
 # management (3.6.1, related), not encryption at rest, and a fork's store outside the CDE is acknowledged under
 # governance (tests/test_acknowledgment_model.py), as PCI4-RDS-CUSTOMER-KEY always was. A store not encrypted at
 # all is the never-acknowledgeable rule's finding (STORE_ENCRYPTION_RULES), not examined by these.
-CUSTOMER_KEY_RULES = ("PCI4-DYNAMODB-KMS", "PCI4-SQS-CUSTOMER-KEY", "PCI4-KINESIS-CUSTOMER-KEY", "PCI4-REDSHIFT-KMS")
+CUSTOMER_KEY_RULES = (
+    "PCI4-DYNAMODB-KMS",
+    "PCI4-SQS-CUSTOMER-KEY",
+    "PCI4-KINESIS-CUSTOMER-KEY",
+    "PCI4-REDSHIFT-KMS",
+    "PCI4-S3-CUSTOMER-KEY",
+)
 
 
 @pytest.mark.parametrize("rule_id", STORE_ENCRYPTION_RULES)
@@ -311,17 +317,41 @@ def test_a_customer_managed_key_rule_is_acknowledgeable_and_evidences_nothing(ru
         (
             "PCI4-REDSHIFT-KMS",
             {"T": r("AWS::Redshift::Cluster", Encrypted=True)},
-            "encrypted at rest with the AWS managed key, not a customer-managed KMS key",
+            "encrypted at rest with a key AWS holds, not a customer-managed KMS key",
         ),
         (
-            "PCI4-S3-ENCRYPTION",
+            "PCI4-REDSHIFT-KMS",
+            {"T": r("AWS::Redshift::Cluster")},
+            "encrypted at rest with a key AWS holds, not a customer-managed KMS key",
+        ),
+        (
+            "PCI4-S3-CUSTOMER-KEY",
             {"T": r("AWS::S3::Bucket")},
-            "declares no default encryption (S3 applies SSE-S3, not SSE-KMS)",
+            "encrypted at rest with SSE-S3 (S3's default), not a customer-managed KMS key",
+        ),
+        (
+            "PCI4-S3-CUSTOMER-KEY",
+            {
+                "T": r(
+                    "AWS::S3::Bucket",
+                    BucketEncryption={
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+                        ]
+                    },
+                )
+            },
+            "encrypted at rest with SSE-KMS with the AWS managed key aws/s3, not a customer-managed KMS key",
         ),
         (
             "PCI4-REDSHIFT-ENCRYPTED",
-            {"T": r("AWS::Redshift::Cluster")},
-            "does not declare encryption at rest (Encrypted is not true in the template)",
+            {"T": r("AWS::Redshift::Cluster", Encrypted=False)},
+            "Encrypted is false (not encrypted at rest; Redshift refuses it for a new cluster)",
+        ),
+        (
+            "PCI4-REDSHIFT-ENCRYPTED",
+            {"T": r("AWS::Redshift::Cluster", SnapshotIdentifier="old")},
+            "restored from a snapshot without Encrypted true: its encryption is the snapshot's",
         ),
     ],
 )
@@ -329,6 +359,60 @@ def test_a_customer_key_finding_names_the_key_a_store_has_and_unencrypted_only_w
     rule_id: str, resources: Resources, detail: str
 ) -> None:
     assert _failures(rule_id, resources) == [f"T: {detail}"]
+
+
+def _passes(rule_id: str, resources: Resources) -> dict[str, str]:
+    model = TemplateModel.from_templates({"S": {"Resources": resources}})
+    (result,) = evaluate(model, [BY_ID[rule_id]])
+    assert not result.failures
+    return {c.resource.logical_id: c.detail for c in result.checks}
+
+
+def test_a_store_the_service_encrypts_by_default_passes_and_the_pass_says_so() -> None:
+    """QSA reader r21c: S3 applies SSE-S3 to every new object of a bucket that declares none (since 2023-01-05),
+    and Redshift encrypts a new cluster unless Encrypted is false (CreateCluster: "Default: true"); the
+    at-rest rules (never acknowledgeable) pass them and say why, and the key rules (acknowledgeable) ask the
+    customer-managed key."""
+    assert _passes("PCI4-S3-ENCRYPTION", {"T": r("AWS::S3::Bucket")}) == {
+        "T": "declares no default encryption: S3 applies SSE-S3 to every new object"
+    }
+    assert _passes("PCI4-REDSHIFT-ENCRYPTED", {"T": r("AWS::Redshift::Cluster")}) == {
+        "T": "Encrypted not set: Redshift encrypts a new cluster by default"
+    }
+    assert BY_ID["PCI4-S3-CUSTOMER-KEY"].acknowledgeable
+    assert not BY_ID["PCI4-S3-ENCRYPTION"].acknowledgeable
+
+
+def test_a_bucket_a_log_service_writes_to_keeps_sse_s3() -> None:
+    """S3 server access logs and load-balancer access logs support SSE-S3 only: a bucket the templates make
+    their destination passes PCI4-S3-CUSTOMER-KEY with SSE-S3 (declared or S3's default), and says which."""
+    sse_s3 = {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    resources = {
+        "Data": r(
+            "AWS::S3::Bucket",
+            BucketEncryption={
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:aws:kms:k"}}
+                ]
+            },
+            LoggingConfiguration={"DestinationBucketName": {"Ref": "AccessLogs"}},
+        ),
+        "AccessLogs": r("AWS::S3::Bucket", BucketEncryption=sse_s3),
+        "AlbLogs": r("AWS::S3::Bucket"),
+        "Alb": r(
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            LoadBalancerAttributes=[{"Key": "access_logs.s3.bucket", "Value": {"Ref": "AlbLogs"}}],
+        ),
+    }
+    assert _passes("PCI4-S3-CUSTOMER-KEY", resources) == {
+        "Data": "",
+        "AccessLogs": "SSE-S3: receives S3 server access logs, which support only SSE-S3",
+        "AlbLogs": "SSE-S3: receives load-balancer access logs, which support only SSE-S3",
+    }
+    resources["Other"] = r("AWS::S3::Bucket", BucketEncryption=sse_s3)
+    assert _failures("PCI4-S3-CUSTOMER-KEY", resources) == [
+        "Other: encrypted at rest with SSE-S3 (declared), not a customer-managed KMS key"
+    ]
 
 
 def test_a_stock_cdk_table_and_queue_are_not_called_unencrypted() -> None:
@@ -508,7 +592,8 @@ def test_no_landing_zone_acknowledgment_or_environment_file_names_a_store_encryp
     [
         ("PCI4-SQS-CUSTOMER-KEY", r("AWS::SQS::Queue", SqsManagedSseEnabled=False)),
         ("PCI4-KINESIS-CUSTOMER-KEY", r("AWS::Kinesis::Stream")),
-        ("PCI4-REDSHIFT-KMS", r("AWS::Redshift::Cluster")),
+        ("PCI4-REDSHIFT-KMS", r("AWS::Redshift::Cluster", Encrypted=False)),
+        ("PCI4-REDSHIFT-KMS", r("AWS::Redshift::Cluster", SnapshotIdentifier="old")),
     ],
 )
 def test_an_unencrypted_store_is_left_to_the_rule_that_cannot_be_acknowledged(rule_id: str, resource: Any) -> None:

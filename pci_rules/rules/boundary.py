@@ -1,6 +1,7 @@
 """Every role keeps its permissions boundary, as rendered (PCI DSS v4.0.1 7.2.1, 7.2.2).
 
-The landing zone attaches its boundary with an Aspect; an escape hatch that runs after it (a
+An app that attaches its boundary with an Aspect (as the repository shipping this pack does) is exposed to
+an escape hatch that runs after it (a
 `add_property_deletion_override("PermissionsBoundary")`, a raw `CfnResource` role) would remove it
 without anything else noticing. This rule reads the rendered templates, so it sees the result.
 """

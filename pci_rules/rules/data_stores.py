@@ -12,10 +12,10 @@ reason for every difference, `crosswalk.DEPARTURES`; each related pair's reason 
 - encryption at rest, related to 3.5.1.2: the store's own encryption (SSE, storage or cluster encryption) is
   storage- or disk-level, the subject of 3.5.1.2, which allows it on non-removable media only where PAN is also
   rendered unreadable by a 3.5.1 mechanism; 3.5.1.2.a examines that other mechanism, which no store setting
-  shows (the landing zone's is the vault's field-level encryption and keyed hash,
-  PCI4-CARD-DATA-FIELD-ENCRYPTION). The customer-managed-key rules are related to 3.6.1 too (the key policy is
-  the owner's, which its key-management procedures govern) and are acknowledgeable: their finding names the
-  key a store is encrypted with, never "unencrypted" for an encrypted store.
+  shows (for a card vault, field-level encryption and a keyed hash, PCI4-CARD-DATA-FIELD-ENCRYPTION). The
+  customer-managed-key rules are related to 3.6.1 too (the key policy is the owner's, which its key-management
+  procedures govern) and are acknowledgeable: their finding names the key a store is encrypted with, never
+  "unencrypted" for an encrypted store.
 - backups, related to 12.10.1: the incident response plan's "data backup processes" rest on the backups these
   rules require, but 12.10.1.a examines the plan, a document. 3.2.1 is not cited: it keeps account data to a
   minimum with retention limits and disposal, which a minimum backup retention works against.
@@ -23,8 +23,8 @@ reason for every difference, `crosswalk.DEPARTURES`; each related pair's reason 
   cites for IAM database authentication, and 1.3.2 (outbound traffic from the CDE restricted) for Redshift
   traffic kept inside the VPC, as the egress rules cite it.
 
-In the landing zone's own app these resource types are absent; the fork app of the tests (`tests/fork/app.py`)
-gives every rule something to examine.
+The default app of the repository that ships this pack has none of these resource types; the fork app of its
+tests (`tests/fork/app.py`) gives every rule something to examine.
 """
 
 from __future__ import annotations
@@ -178,39 +178,56 @@ def neptune_encrypted(model: TemplateModel) -> Iterator[Check]:
     id="PCI4-REDSHIFT-ENCRYPTED",
     requirements=(),
     related=("3.5.1.2",),
-    description="Every Redshift cluster is encrypted at rest.",
-    fix="Set Encrypted true (and KmsKeyId to a customer-managed key) on the AWS::Redshift::Cluster.",
+    description="Every Redshift cluster is encrypted at rest: Encrypted true, or left to Redshift's default for a"
+    " new cluster, which encrypts; not Encrypted false, nor a restore whose encryption the template does not show.",
+    fix="Set Encrypted true (or leave it unset on a new cluster) on the AWS::Redshift::Cluster; a cluster restored"
+    " from a snapshot (SnapshotIdentifier) sets Encrypted true.",
     acknowledgeable=False,
 )
 def redshift_encrypted(model: TemplateModel) -> Iterator[Check]:
-    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key. The template
-    # is the evidence: a cluster that does not set Encrypted true does not show encryption at rest, whatever
-    # default the service applies at creation (not found in the stored Redshift pages; QSA reader r21c), so
-    # the finding says what the template does not declare, not that the data is unencrypted. Which key is
-    # PCI4-REDSHIFT-KMS's (acknowledgeable).
+    # redshift-cluster-kms-enabled: NON_COMPLIANT unless the cluster is encrypted with a KMS key. A new
+    # provisioned cluster is encrypted when Encrypted is not given: "If true, the data in the cluster is
+    # encrypted at rest. If you set the value on this parameter to false, the request will fail. Default: true"
+    # (CreateCluster, Amazon Redshift API Reference), and "your database is encrypted by default" ("Amazon
+    # Redshift database encryption", Amazon Redshift Management Guide), so that cluster passes and the pass says
+    # so. A restore from a snapshot takes the snapshot's state, which the template does not show; Encrypted
+    # false fails. Redshift Serverless encrypts every namespace with a KMS key whatever the template says
+    # ("Changing the AWS KMS key for a namespace", Amazon Redshift Management Guide), so no rule reads it here.
+    # Which key is PCI4-REDSHIFT-KMS's (acknowledgeable).
     for cluster in model.resources("AWS::Redshift::Cluster"):
-        ok = is_true(cluster.prop("Encrypted"))
-        declared = "does not declare encryption at rest (Encrypted is not true in the template)"
-        yield _check(cluster, None if ok else declared)
+        encrypted = cluster.prop("Encrypted")
+        if is_true(encrypted):
+            yield _check(cluster, None)
+        elif is_false(encrypted):
+            yield _check(cluster, "Encrypted is false (not encrypted at rest; Redshift refuses it for a new cluster)")
+        elif cluster.prop("SnapshotIdentifier"):
+            yield _check(cluster, "restored from a snapshot without Encrypted true: its encryption is the snapshot's")
+        else:
+            yield Check(cluster, True, "Encrypted not set: Redshift encrypts a new cluster by default")
+
+
+def _redshift_encrypted(cluster: Resource) -> bool:
+    encrypted = cluster.prop("Encrypted")
+    return is_true(encrypted) or (encrypted is None and not cluster.prop("SnapshotIdentifier"))
 
 
 @rule(
     id="PCI4-REDSHIFT-KMS",
     requirements=(),
     related=("3.5.1.2", "3.6.1"),
-    description="Every encrypted Redshift cluster uses a customer-managed KMS key.",
+    description="Every encrypted Redshift cluster (by Encrypted true or Redshift's default) uses a customer-managed"
+    " KMS key.",
     fix="Set KmsKeyId to a customer-managed key on the AWS::Redshift::Cluster.",
 )
 def redshift_kms(model: TemplateModel) -> Iterator[Check]:
-    # Without KmsKeyId an encrypted cluster uses the AWS managed key. An unencrypted cluster is
+    # Without KmsKeyId an encrypted cluster uses a key AWS holds ("Amazon Redshift database encryption": an
+    # AWS-owned key or a customer managed key). A cluster the template does not show encrypted is
     # PCI4-REDSHIFT-ENCRYPTED's finding, not examined here.
     for cluster in model.resources("AWS::Redshift::Cluster"):
-        if not is_true(cluster.prop("Encrypted")):
+        if not _redshift_encrypted(cluster):
             continue
         ok = is_customer_key(cluster.prop("KmsKeyId"))
-        yield _check(
-            cluster, None if ok else "encrypted at rest with the AWS managed key, not a customer-managed KMS key"
-        )
+        yield _check(cluster, None if ok else "encrypted at rest with a key AWS holds, not a customer-managed KMS key")
 
 
 @rule(

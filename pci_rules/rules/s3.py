@@ -5,7 +5,7 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_true, statements
+from pci_rules.rules._common import as_list, is_customer_key, is_true, statements
 
 BUCKET = "AWS::S3::Bucket"
 BLOCK_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
@@ -25,25 +25,89 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
     return ("s3:*" in actions or "*" in actions) and (str(secure).lower() == "false" or tls is not None)
 
 
+_ALGORITHMS = ("aws:kms", "aws:kms:dsse", "AES256")  # "ServerSideEncryptionByDefault", Amazon S3 API Reference
+_KMS = ("aws:kms", "aws:kms:dsse")
+
+
+def _default_encryption(bucket: Resource) -> list[Mapping[str, Any]]:
+    rules = as_list(bucket.prop("BucketEncryption", "ServerSideEncryptionConfiguration"))
+    return [r.get("ServerSideEncryptionByDefault") or {} for r in rules if isinstance(r, Mapping)]
+
+
 @rule(
     id="PCI4-S3-ENCRYPTION",
     requirements=(),
     related=("3.5.1",),
-    description="Every bucket declares default encryption (SSE-KMS, or SSE-S3 where a log service requires it).",
-    fix="Set BucketEncryption with SSEAlgorithm aws:kms and a KMSMasterKeyID (CDK: encryption=BucketEncryption.KMS).",
+    description="Every bucket encrypts new objects at rest: with the default encryption it declares (SSE-KMS,"
+    " DSSE-KMS or SSE-S3), or with SSE-S3, which S3 applies to every new object when none is declared.",
+    fix="Declare BucketEncryption with an SSEAlgorithm S3 has (aws:kms, aws:kms:dsse or AES256), or none at all.",
     acknowledgeable=False,
 )
 def s3_encryption(model: TemplateModel) -> Iterator[Check]:
+    # "Amazon S3 now applies server-side encryption with Amazon S3 managed keys (SSE-S3) as the base level of
+    # encryption for every bucket" since 2023-01-05 ("Setting default server-side encryption behavior for Amazon
+    # S3 buckets", Amazon S3 User Guide): a bucket without BucketEncryption is encrypted at rest, and the pass
+    # says so. It fails only on a declared algorithm S3 does not have ("ServerSideEncryptionByDefault", Amazon S3
+    # API Reference: AES256 | aws:kms | aws:kms:dsse). Which key is PCI4-S3-CUSTOMER-KEY's (acknowledgeable).
     for bucket in model.resources(BUCKET):
-        rules = as_list(bucket.prop("BucketEncryption", "ServerSideEncryptionConfiguration"))
-        algorithms = [
-            (r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules if isinstance(r, Mapping)
-        ]
-        ok = bool(algorithms) and all(a in ("aws:kms", "aws:kms:dsse", "AES256") for a in algorithms)
-        # S3 applies SSE-S3 to every new object of a bucket with no default encryption of its own (since
-        # 2023-01-05, "Using server-side encryption with Amazon S3 managed keys (SSE-S3)", S3 User Guide):
-        # the finding says the template declares none (so not the SSE-KMS under a key policy asked here).
-        yield Check(bucket, ok, "" if ok else "declares no default encryption (S3 applies SSE-S3, not SSE-KMS)")
+        algorithms = [d.get("SSEAlgorithm") for d in _default_encryption(bucket)]
+        if not algorithms:
+            yield Check(bucket, True, "declares no default encryption: S3 applies SSE-S3 to every new object")
+            continue
+        unknown = [a for a in algorithms if a not in _ALGORITHMS]
+        yield Check(bucket, not unknown, f"declares an SSEAlgorithm S3 does not have: {unknown}" if unknown else "")
+
+
+@rule(
+    id="PCI4-S3-CUSTOMER-KEY",
+    requirements=(),
+    related=("3.5.1", "3.6.1"),
+    description="Every bucket's default encryption is SSE-KMS with a customer-managed KMS key, except a bucket a"
+    " log service that supports only SSE-S3 writes to (S3 server access logs, load-balancer access logs).",
+    fix="Set BucketEncryption with SSEAlgorithm aws:kms and KMSMasterKeyID a customer-managed key (CDK:"
+    " encryption=BucketEncryption.KMS, encryption_key=...); acknowledge it for a bucket outside the CDE.",
+)
+def s3_customer_key(model: TemplateModel) -> Iterator[Check]:
+    # A CDE store's key is one whose key policy and custodians the owner controls (3.6.1, related), as
+    # PCI4-DYNAMODB-KMS and PCI4-REDSHIFT-KMS ask; a fork's bucket outside the CDE keeps SSE-S3 under an
+    # acknowledgment naming what it is. Exempt, with the reason in the pass: the destination of S3 server access
+    # logs ("Enabling Amazon S3 server access logging", Amazon S3 User Guide: default encryption of the
+    # destination bucket with SSE-KMS is not supported, SSE-S3 only) and of a load balancer's access logs
+    # ("Access logs for your Application Load Balancer", Elastic Load Balancing User Guide: SSE-S3 is the only
+    # server-side encryption supported), as the template shows them (a bucket's LoggingConfiguration, a load
+    # balancer's access_logs.s3.bucket attribute).
+    log_targets = _log_service_targets(model)
+    for bucket in model.resources(BUCKET):
+        defaults = _default_encryption(bucket)
+        kms_keys = [d.get("KMSMasterKeyID") for d in defaults if d.get("SSEAlgorithm") in _KMS]
+        if defaults and len(kms_keys) == len(defaults) and all(is_customer_key(k) for k in kms_keys):
+            yield Check(bucket, True)
+            continue
+        service = log_targets.get(bucket.key)
+        if service is not None and all(d.get("SSEAlgorithm") == "AES256" for d in defaults):
+            yield Check(bucket, True, f"SSE-S3: receives {service}, which support only SSE-S3")
+            continue
+        if not defaults or all(d.get("SSEAlgorithm") == "AES256" for d in defaults):
+            held = "SSE-S3 (S3's default)" if not defaults else "SSE-S3 (declared)"
+        else:
+            held = "SSE-KMS with the AWS managed key aws/s3"
+        yield Check(bucket, False, f"encrypted at rest with {held}, not a customer-managed KMS key")
+
+
+def _log_service_targets(model: TemplateModel) -> dict[tuple[str, str], str]:
+    """Buckets the templates make the destination of a log service that supports only SSE-S3."""
+    found: dict[tuple[str, str], str] = {}
+    for source in model.resources(BUCKET):
+        target = model.target(source.stack, source.prop("LoggingConfiguration", "DestinationBucketName"))
+        if target is not None and target.type == BUCKET:
+            found[target.key] = "S3 server access logs"
+    for balancer in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        for attribute in as_list(balancer.prop("LoadBalancerAttributes")):
+            if isinstance(attribute, Mapping) and attribute.get("Key") == "access_logs.s3.bucket":
+                target = model.target(balancer.stack, attribute.get("Value"))
+                if target is not None and target.type == BUCKET:
+                    found.setdefault(target.key, "load-balancer access logs")
+    return found
 
 
 @rule(

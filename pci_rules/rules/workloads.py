@@ -1,8 +1,9 @@
 """Resource types a fork's CDE workload typically adds, one rule per Security Hub PCI DSS v4.0.1 control
 whose property a rendered template shows (the crosswalk, `pci_rules/CROSSWALK.md`, names the control).
 
-Each rule examines the resources of its type only: in the landing zone's own app most have nothing to
-examine; the fork app of the tests (`tests/fork/app.py`) gives every one of them something.
+Each rule examines the resources of its type only: an app without that type gives it nothing to examine
+(the default app of the repository that ships this pack has few of them); the fork app of its tests
+(`tests/fork/app.py`) gives every one of them something.
 """
 
 from __future__ import annotations

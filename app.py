@@ -11,22 +11,63 @@ A bad configuration stops here, before any template is written.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import App
-
-from compliance.gate import Gate, failure_summary, gate_zones, prepare_stage, synthesize
-from compliance.registry import AcknowledgmentError
 from config import ConfigError, load_environment
 from config.delivery_loader import load_delivery
-from evidence.report import attestation_of, write_compliance_evidence, write_evidence_for_assembly
-from stacks.delivery import build_delivery
-from stacks.landing_zone import LandingZone, build_landing_zone
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 # What the CDK CLI sets: each resource's construct path in its metadata ("aws:cdk:path").
 PATH_METADATA_CONTEXT = "aws:cdk:enable-path-metadata"
+# Where the CDK CLI hands an app its context (aws-cdk-lib cx-api CONTEXT_ENV, CONTEXT_OVERFLOW_LOCATION_ENV):
+# App takes cdk.json's context as defaults, then the JSON of the first, then the file the second names.
+CONTEXT_ENV = "CDK_CONTEXT_JSON"
+CONTEXT_OVERFLOW_LOCATION_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
+
+
+def cli_context(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The context `main`'s App will hold when run as the CLI runs it, merged in App's own order:
+    cdk.json's context, then `CDK_CONTEXT_JSON`, then the overflow file."""
+    context: dict[str, Any] = dict(json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
+    if environ.get(CONTEXT_ENV):
+        context.update(json.loads(environ[CONTEXT_ENV]))
+    if environ.get(CONTEXT_OVERFLOW_LOCATION_ENV):
+        context.update(json.loads(Path(environ[CONTEXT_OVERFLOW_LOCATION_ENV]).read_text(encoding="utf-8")))
+    return context
+
+
+def check_configuration(context: Mapping[str, Any]) -> None:
+    """Load what the context selects (`delivery`, else `env`) as `build_zones` will; raises ConfigError for
+    a bad configuration. Needs neither aws_cdk nor jsii's Node process."""
+    delivery = context.get("delivery")
+    if delivery:
+        load_delivery(delivery)
+    else:
+        load_environment(context.get("env"))
+
+
+if __name__ == "__main__":
+    # `python app.py` (what `cdk synth` runs): a bad configuration exits 2 with its error in the time it
+    # takes to read it, before aws_cdk, jsii's Node process and the stacks are imported. `main` loads it
+    # again from the App's context, so an App built another way is checked the same.
+    try:
+        check_configuration(cli_context())
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+# Below the check above, so that a bad configuration never waits for them.
+from aws_cdk import App  # noqa: E402
+
+from compliance.gate import Gate, failure_summary, gate_zones, prepare_stage, synthesize  # noqa: E402
+from compliance.registry import AcknowledgmentError  # noqa: E402
+from evidence.report import attestation_of, write_compliance_evidence, write_evidence_for_assembly  # noqa: E402
+from stacks.delivery import build_delivery  # noqa: E402
+from stacks.landing_zone import LandingZone, build_landing_zone  # noqa: E402
 
 
 def build_zones(app: App) -> list[LandingZone]:

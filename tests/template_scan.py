@@ -6,6 +6,7 @@ check runs over the session's default synthesis, a configuration variant, or a s
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -945,19 +946,38 @@ def fixed_name_replacements(deployed: dict[str, Template], variant: dict[str, Te
 # --- SDK calls CDK's AwsCustomResource makes at deploy time -------------------------------------------------
 
 
-def _service_model(service: str) -> Any:
-    """botocore's model of the service an AwsCustomResource names (its JavaScript client name, such as
-    "ConfigService", "EC2" or "S3Control", is the model's serviceId without spaces), or None."""
+@functools.cache
+def _botocore_session() -> Any:
+    """One botocore session for the scan: its loader keeps each service model it has read, so a model the
+    templates' calls name is read once per process, not once per call."""
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+@functools.cache
+def _service_names() -> dict[str, str]:
+    """Each serviceId (spaces removed, lower case) and each service name (hyphens removed) -> the first
+    service, in botocore's order, that has it. Built once per process from a throwaway session, so the
+    ~450 models read for their serviceIds are not all kept in memory."""
     import botocore.session
 
     session = botocore.session.get_session()
-    wanted = service.removeprefix("@aws-sdk/client-").replace("-", "").replace(" ", "").lower()
+    names: dict[str, str] = {}
     for name in session.get_available_services():
         model = session.get_service_model(name)
         service_id = str(model.metadata.get("serviceId", "")).replace(" ", "").lower()
-        if wanted in {service_id, name.replace("-", "")}:
-            return model
-    return None
+        names.setdefault(service_id, name)
+        names.setdefault(name.replace("-", ""), name)
+    return names
+
+
+def _service_model(service: str) -> Any:
+    """botocore's model of the service an AwsCustomResource names (its JavaScript client name, such as
+    "ConfigService", "EC2" or "S3Control", is the model's serviceId without spaces), or None."""
+    wanted = service.removeprefix("@aws-sdk/client-").replace("-", "").replace(" ", "").lower()
+    name = _service_names().get(wanted)
+    return None if name is None else _botocore_session().get_service_model(name)
 
 
 def _unmodelled(shape: Any, value: Any, path: str) -> Iterator[str]:

@@ -54,3 +54,24 @@ def test_unknown_environment_fails_before_synthesis(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown environment 'staging-typo' (field: env)" in result.stderr
     assert templates_in(tmp_path) == []
+
+
+def test_a_bad_configuration_fails_before_aws_cdk_is_imported(tmp_path: Path) -> None:
+    """The early check of `python app.py` reads the configuration without aws_cdk or jsii's Node process,
+    so the error comes in the time it takes to read the file (issue 23). `-X importtime` lists every import."""
+    environ = {**os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out"), "CDK_CONTEXT_JSON": '{"delivery": "nope"}'}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "unknown delivery 'nope' (field: delivery)" in done.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert "config.loader" in imported
+    assert not [name for name in imported if name.split(".")[0] in {"aws_cdk", "jsii", "stacks", "compliance"}]
+    assert templates_in(tmp_path) == []

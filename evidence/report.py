@@ -1749,6 +1749,7 @@ def write_compliance_evidence(
                 root,
                 (attestations or {}).get(environment),
                 f"environment {environment}",
+                outside=TemplateModel(s for s in model.stacks.values() if s.assembly != stage),
             )
         files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
         return files
@@ -1783,6 +1784,7 @@ def _write_set(
     attestation: Attestation | None,
     title: str,
     deployed: DeployedState | None = None,
+    outside: TemplateModel | None = None,
 ) -> list[Path]:
     prov = provenance(
         model,
@@ -1800,7 +1802,13 @@ def _write_set(
     statuses = requirement_statuses(results, gate, report)
     att = attestation or Attestation()
     papers = all_workpapers(
-        model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root, scope=scope
+        model,
+        topology,
+        aoc_edition=att.aws_aoc_edition,
+        aoc_date=att.aws_aoc_date,
+        root=root,
+        scope=scope,
+        outside=outside,
     )
     papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {

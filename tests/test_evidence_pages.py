@@ -318,6 +318,15 @@ def test_the_data_flow_overview_draws_the_cde_boundary_and_never_merges_card_dat
                 assert node.id in homes[node.kind].nodes, (app, node.label)  # drawn in its class's cluster
                 # its part on a line of its own, under the stage's name and page (the overview stays a page wide)
                 assert node.label.split("\n")[1] == f"({SCOPE_KINDS[node.kind]} part)", node.label
+                # QSA reader r20b, finding 10: its subtitle names its own members' kinds, never the stage's
+                # generic list ("Entry (outside part)" listed the WAF and load balancer, which are CDE).
+                own = list(dict.fromkeys(n.part for n in stands_for if n.part and n.kind == node.kind))
+                assert own, (app, node.label)
+                subtitle = node.label.split("\n")[2]
+                shown, _, more = subtitle.partition(" +")
+                assert shown.split(", ") == own[: len(shown.split(", "))], (app, node.label, own)
+                assert len(shown.split(", ")) + int(more or 0) == len(own), (app, node.label, own)
+                assert len(node.label.split("\n")) == 3, node.label  # as tall as the stage's generic summary
             by_number = {e.label: e for e in full.edges}
             for arrow in overview.edges:
                 members = [by_number[n] for n in label_numbers(arrow.label)]

@@ -319,6 +319,13 @@ def rule_review(topology: Topology) -> list[list[str]]:
         for route in regional.routes:
             target = display_name(route.target) if route.target is not None else route.target_kind
             flags = ["0.0.0.0/0"] if route.destination in ANYWHERE else []
+            # AWS::EC2::Route has no description property: the construct that makes a route writes its need into
+            # the route's metadata (NACL_NEED_METADATA), a gateway endpoint into its own for the routes it adds.
+            # A route with none is flagged (QSA reader r20b), like a rule with no description.
+            need = route.source.metadata.get(NACL_NEED_METADATA)
+            if not isinstance(need, str) or not need.strip():
+                need = ""
+                flags.append(MISSING_JUSTIFICATION)
             rows.append(
                 [
                     region,
@@ -326,7 +333,7 @@ def rule_review(topology: Topology) -> list[list[str]]:
                     "route",
                     route.destination,
                     f"{route.target_kind}: {target}",
-                    "-",
+                    need or "-",
                     ", ".join(flags) or "-",
                     f"{route.source.stack}/{route.source.logical_id}",
                 ]
@@ -1914,8 +1921,9 @@ def all_workpapers(
             "Rule review (1.2.5, 1.2.7)",
             "Every security-group rule, NACL entry, Network Firewall default action and rule-group rule, WAF"
             f" web ACL default action and rule, and route of the templates ({len(review)}; {flagged} flagged)."
-            " The stated need is the template's own description (a NACL entry's is its `pci-lz:need`"
-            " metadata; a WAF rule's its name and the web ACL's description)."
+            " The stated need is the template's own description (a NACL entry's and a route's is its"
+            " `pci-lz:need` metadata, a gateway endpoint's prefix-list route's the endpoint's; a WAF rule's its"
+            " name and the web ACL's description)."
             f" Each: {NOT_EVIDENCED}; review date: not evidenced.",
             ("Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"),
             tuple(tuple(r) for r in review),

@@ -840,6 +840,13 @@ def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidenc
         assert needs[row[7]], row
         assert row[5] == needs[row[7]], row
         assert "no justification in the template" not in row[6], row
+    # QSA reader r20b: every route states its need (pci-lz:need on the route, or on the gateway endpoint whose
+    # prefix-list route it is); a route without one is flagged like an undescribed rule.
+    route_rows = [r for r in rows if r[2] == "route"]
+    assert route_rows
+    for row in route_rows:
+        assert row[5] != "-", row
+        assert "no justification in the template" not in row[6], row
     text = evidence.read(f"{REPORT_NAME}.md")
     assert f"Each: {APPROVAL}" in text
 

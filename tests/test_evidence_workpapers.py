@@ -421,6 +421,30 @@ def _model(resources: dict[str, Any]) -> TemplateModel:
     return TemplateModel([StackTemplate("S", {"Resources": resources}, account="111111111111", region="eu-west-1")])
 
 
+def test_a_route_with_no_stated_need_is_flagged() -> None:
+    """QSA reader r20b: the rule review flagged rules and NACL entries without a justification, not routes."""
+    from evidence.workpapers import MISSING_JUSTIFICATION, rule_review
+
+    vpc = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}
+    table = {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}}
+    gateway = {"Type": "AWS::EC2::InternetGateway", "Properties": {}}
+    route = {
+        "Type": "AWS::EC2::Route",
+        "Properties": {
+            "RouteTableId": {"Ref": "Table"},
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "GatewayId": {"Ref": "Igw"},
+        },
+    }
+    needed = {**route, "Metadata": {"pci-lz:need": "the public tier's internet edge"}}
+    model = _model({"Vpc": vpc, "Table": table, "Igw": gateway, "Bare": route, "Stated": needed})
+    rows = {row[7].split("/")[-1]: row for row in rule_review(Topology(model)) if row[2] == "route"}
+    assert MISSING_JUSTIFICATION in rows["Bare"][6]
+    assert rows["Bare"][5] == "-"
+    assert MISSING_JUSTIFICATION not in rows["Stated"][6]
+    assert rows["Stated"][5] == "the public tier's internet edge"
+
+
 def test_short_retention_and_an_early_glacier_transition_are_flagged() -> None:
     model = _model(
         {

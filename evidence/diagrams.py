@@ -418,7 +418,21 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
         value = rule.peer_cidr or f"prefix list {rule.peer_prefix_list}"
         if value not in cidr_nodes:
             label, kind = _cidr_label(topo, value) if rule.peer_cidr else (value, "internet")
-            cidr_nodes[value] = diagram.add(Node(ids("cidr"), label, kind), internet if kind == "internet" else None)
+            # A range inside a VPC (the whole VPC's included) is drawn in that VPC's outline, not outside it
+            # (QSA reader r20b LOW: "Any address in the VPC" sat outside the VPC).
+            home = internet if kind == "internet" else None
+            if home is None and rule.peer_cidr is not None:
+                home = next(
+                    (
+                        vpc_clusters[v.key]
+                        for v in topo.vpcs
+                        if v.key in vpc_clusters
+                        and isinstance(v.prop("CidrBlock"), str)
+                        and in_cidr(rule.peer_cidr, v.prop("CidrBlock"))
+                    ),
+                    None,
+                )
+            cidr_nodes[value] = diagram.add(Node(ids("cidr"), label, kind), home)
         return cidr_nodes[value]
 
     flows: dict[tuple[str, str, str], list[SgRule]] = {}

@@ -387,3 +387,23 @@ def test_regenerating_a_synthesized_assembly_writes_the_same_bytes(
     assert sorted(first) == sorted(second)
     assert [name for name in first if first[name] != second[name]] == []
     assert len(first) > 100
+
+
+def test_a_range_inside_a_vpc_is_drawn_inside_that_vpc(synthesized: Synthesized) -> None:
+    """QSA reader r20b LOW: the network diagram's "Any address in the VPC" node sat outside the VPC's outline;
+    every address-range node inside a VPC is drawn in that VPC's cluster (at any depth)."""
+    from evidence.diagrams import Cluster
+
+    def inner(cluster: Cluster) -> set[str]:
+        return {*cluster.nodes, *(n for c in cluster.clusters for n in inner(c))}
+
+    checked = 0
+    for full in _full_drawings(TemplateModel.from_assembly(synthesized.outdir)):
+        vpcs = [c for c in full.clusters if c.kind == "vpc"] + [
+            c for top in full.clusters for c in top.clusters if c.kind == "vpc"
+        ]
+        for node in full.nodes.values():
+            if node.id.startswith("cidr") and ("in the VPC" in node.label or "(inside the VPC)" in node.label):
+                assert any(node.id in inner(v) for v in vpcs), (full.name, node.label)
+                checked += 1
+    assert checked

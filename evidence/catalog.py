@@ -550,4 +550,8 @@ UNRELATED_CONFIG_RULES = {
     " restrict it (cited under 10.2.1)",
     ("pci-dss-v4-securityhub-enabled", "11.5.1"): "Security Hub evaluates controls and aggregates findings; the"
     " intrusion-detection technique is GuardDuty (pci-dss-v4-guardduty-enabled-centralized)",
+    # QSA reader r20b, finding 9: the synth rule of the same property (PCI4-S3-TLS-ONLY) is an internal-transit
+    # note under 4.2.1, so the Config rule watching it after deploy is one too, not 4.2.1 evidence.
+    ("pci-dss-v4-s3-bucket-ssl-requests-only", "4.2.1"): INTERNAL_TRANSIT + ": requests to the landing zone's"
+    " buckets, as for PCI4-S3-TLS-ONLY",
 }

@@ -61,6 +61,7 @@ class Node:
     resource: tuple[str, str] | None = None  # (stack, logical id) a scope-shaded node draws (ScopeModel.kind_of)
     section: str = ""  # the page (Section.key) the node is drawn on when the diagram is split (evidence.pages)
     link: str = ""  # a page summary node: the name of the page it stands for (an anchor in the HTML)
+    part: str = ""  # what the node is, in a word or two ("WAF", "callers"): a scope-split summary's subtitle
 
 
 @dataclass
@@ -417,7 +418,21 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
         value = rule.peer_cidr or f"prefix list {rule.peer_prefix_list}"
         if value not in cidr_nodes:
             label, kind = _cidr_label(topo, value) if rule.peer_cidr else (value, "internet")
-            cidr_nodes[value] = diagram.add(Node(ids("cidr"), label, kind), internet if kind == "internet" else None)
+            # A range inside a VPC (the whole VPC's included) is drawn in that VPC's outline, not outside it
+            # (QSA reader r20b LOW: "Any address in the VPC" sat outside the VPC).
+            home = internet if kind == "internet" else None
+            if home is None and rule.peer_cidr is not None:
+                home = next(
+                    (
+                        vpc_clusters[v.key]
+                        for v in topo.vpcs
+                        if v.key in vpc_clusters
+                        and isinstance(v.prop("CidrBlock"), str)
+                        and in_cidr(rule.peer_cidr, v.prop("CidrBlock"))
+                    ),
+                    None,
+                )
+            cidr_nodes[value] = diagram.add(Node(ids("cidr"), label, kind), home)
         return cidr_nodes[value]
 
     flows: dict[tuple[str, str, str], list[SgRule]] = {}
@@ -601,6 +616,22 @@ FLOW_STAGES = {
     "AWS::S3::Bucket": "logs",
     "AWS::EC2::VPC": "logs",
 }  # any other node: the stage it has most hops to (evidence.pages)
+# What each node is, in a word or two: a scope-split summary lists its own members' (QSA reader r20b finding 10).
+FLOW_PARTS = {
+    "AWS::WAFv2::WebACL": "WAF",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "ALB",
+    "AWS::Lambda::Function": "functions",
+    "AWS::CloudFormation::CustomResource": "deploy triggers",
+    "Custom::Trigger": "deploy triggers",
+    "AWS::KMS::Key": "KMS keys",
+    "AWS::SecretsManager::Secret": "secrets",
+    "AWS::RDS::DBProxy": "proxy",
+    "AWS::RDS::DBInstance": "RDS",
+    "AWS::RDS::DBCluster": "RDS",
+    "AWS::Logs::LogGroup": "log groups",
+    "AWS::S3::Bucket": "buckets",
+    "AWS::EC2::VPC": "VPC flow logs",
+}
 # The security-services diagram's pages, by family: each node's from its resource type.
 SERVICE_PAGES = (
     ("audit", "the audit chain: trail, log groups, archive and replica", "Audit chain\ntrail, logs, archive"),
@@ -781,7 +812,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
     # saying CDE_OUTSIDE.
     diagram.clusters += [outside, cde, connected]
     client = diagram.add(
-        Node("client", f"Payment API caller (mTLS)\n{CDE_OUTSIDE}", "cde", section="entry"),
+        Node("client", f"Payment API caller (mTLS)\n{CDE_OUTSIDE}", "cde", section="entry", part="callers"),
         cde,
     )
     nodes: dict[tuple[str, str], str] = {}
@@ -791,7 +822,12 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             kind = scope.kind_of(resource)
             cluster = {"cde": cde, "connected": connected}.get(kind, outside)
             node = Node(
-                ids("n"), label, kind, resource=resource.key, section=section or FLOW_STAGES.get(resource.type, "")
+                ids("n"),
+                label,
+                kind,
+                resource=resource.key,
+                section=section or FLOW_STAGES.get(resource.type, ""),
+                part=FLOW_PARTS.get(resource.type, resource.type.split("::")[1]),
             )
             nodes[resource.key] = diagram.add(node, cluster)
         return nodes[resource.key]
@@ -962,6 +998,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                             f"Secrets Manager hosted rotation\n{name}\n(created by the transform)",
                             "out",
                             section="database",
+                            part="hosted rotation",
                         ),
                         outside,
                     ),
@@ -1046,6 +1083,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                             f"Caller role\n{caller.rsplit(':', 1)[-1]}\n{CDE_OUTSIDE}",
                             "cde",
                             section="functions",
+                            part="callers",
                         ),
                         cde,
                     ),
@@ -1063,7 +1101,14 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
             timer = nodes.setdefault(
                 ("schedule", expression + fn.logical_id),
                 diagram.add(
-                    Node(ids("n"), f"EventBridge schedule\n{expression}", "connected", section="functions"), connected
+                    Node(
+                        ids("n"),
+                        f"EventBridge schedule\n{expression}",
+                        "connected",
+                        section="functions",
+                        part="schedule",
+                    ),
+                    connected,
                 ),
             )
             edge(
@@ -1142,6 +1187,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                         "AWS X-Ray: trace segments\nkept by X-Ray (retention not set here)",
                         "connected",
                         section="function-logs",
+                        part="X-Ray",
                     ),
                     connected,
                 )
@@ -1210,6 +1256,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     f"Automated backups and snapshots\nretention {days} days ({kept})",
                     scope.kind_of(db),
                     section="database",
+                    part="backups",
                 ),
                 cde if scope.kind_of(db) == "cde" else connected,
             ),
@@ -1253,6 +1300,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                         f"Performance Insights\n{display_name(db)}, kept {days} days",
                         scope.kind_of(db),
                         section="database",
+                        part="Performance Insights",
                     ),
                     cde if scope.kind_of(db) == "cde" else connected,
                 ),

@@ -424,7 +424,6 @@ _CONFIG_BY_REQUIREMENT: dict[str, dict[str, str]] = {
     "4.2.1": {
         "pci-dss-v4-alb-http-to-https-redirection-check": "a plain-HTTP listener on a load balancer only"
         " redirects to HTTPS (the landing zone has none: a request sent to one crosses the internet in clear)",
-        "pci-dss-v4-s3-bucket-ssl-requests-only": "bucket policies deny requests made without TLS",
     },
     "6.4.2": {
         "pci-dss-v4-alb-waf-enabled": "the public load balancer stays associated with a web ACL, the automated"

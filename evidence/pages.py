@@ -188,6 +188,7 @@ def _summary_id(key: str, scope: str = "") -> str:
 
 
 SCOPE_KINDS = {"cde": "CDE", "connected": "connected-to", "out": "outside"}  # a split summary's "(CDE part)"
+PART_LABEL_MIN = 22  # characters a split summary's own subtitle may take where its stage's is shorter
 
 
 class _Pager:
@@ -217,6 +218,8 @@ class _Pager:
         only (shaded by it, its first line saying which part it is; `stacked`, as the overview draws it: the
         part on a line of its own, so a rank of split summaries side by side stays within a page's width)."""
         head, _, rest = section.summary.partition("\n")
+        if scope:
+            rest = self.part_label(section, scope, rest)
         if scope and not stacked:
             head += f" ({SCOPE_KINDS[scope]} part)"
         if with_page:  # on its first line: a line less a summary box, and a rank of them is a page's height
@@ -225,6 +228,30 @@ class _Pager:
             rest = f"({SCOPE_KINDS[scope]} part)" + (f"\n{rest}" if rest else "")
         label = head + (f"\n{rest}" if rest else "")
         return Node(_summary_id(section.key, scope), label, scope or section.kind, link=self.name(section.key))
+
+    def part_label(self, section: Section, scope: str, generic: str) -> str:
+        """A scope-split summary's subtitle: what its own members are (their `Node.part`, in drawing order), on
+        one line no wider than the stage's generic subtitle (`generic`, kept where no member says what it is),
+        so a part's box is as tall and as wide as the stage's (QSA reader r20b finding 10: "Entry (outside
+        part)" listed the WAF and the load balancer, which are CDE)."""
+        parts = list(
+            dict.fromkeys(
+                n.part
+                for n in self.diagram.nodes.values()
+                if n.part and self.assigned.get(n.id) == section.key and self.scope_of(n.id) == scope
+            )
+        )
+        if not parts:
+            return generic
+        width = max(PART_LABEL_MIN, *(len(line) for line in generic.splitlines()))
+        shown: list[str] = []
+        for index, part in enumerate(parts):
+            more = len(parts) - index - 1
+            candidate = ", ".join([*shown, part]) + (f" +{more}" if more else "")
+            if shown and len(candidate) > width:
+                return ", ".join(shown) + f" +{len(parts) - len(shown)}"
+            shown.append(part)
+        return ", ".join(shown)
 
     def scope_of(self, node_id: str) -> str:
         """A node's scope class where the diagram splits its summaries by scope, else ""."""

@@ -691,7 +691,13 @@ def requirement_statuses(
     for control in SECURITY_HUB_CONTROLS:
         if control.config_rule in by_source:
             for requirement in control.requirements:
-                status(requirement).security_hub.append(control.control_id)
+                # AWS maps the control; where the review excludes its Config rule from the requirement (r20b
+                # finding 9: S3.5 under 4.2.1 is internal transit), it is named with that reason, not cited.
+                unrelated_hub = UNRELATED_CONFIG_RULES.get((by_source[control.config_rule].name, requirement))
+                if unrelated_hub:
+                    excluded_config.append((requirement, f"Security Hub {control.control_id}", unrelated_hub))
+                else:
+                    status(requirement).security_hub.append(control.control_id)
     for ack, requirements in _acknowledgment_entries(gate):
         rule_id = ack.rule.split("::")[-1]
         if rule_id not in rule_ids:
@@ -1202,7 +1208,13 @@ def report_markdown(
                 for name in entry.config_rules
             ]
         for name, why in sorted(entry.excluded_config_rules):
-            out.append(f"- Config rule {_code(name)} is mapped here by the conformance pack but not cited: {why}.")
+            if name.startswith("Security Hub "):
+                control_id = name.removeprefix("Security Hub ")
+                out.append(
+                    f"- Security Hub {STANDARD} control {_code(control_id)} is mapped here by AWS but not cited: {why}."
+                )
+            else:
+                out.append(f"- Config rule {_code(name)} is mapped here by the conformance pack but not cited: {why}.")
         if entry.security_hub:
             hub = ", ".join(_code(c) for c in entry.security_hub)
             out.append(f"- Watched after deploy by Security Hub {STANDARD} controls: {hub}")
@@ -1737,6 +1749,7 @@ def write_compliance_evidence(
                 root,
                 (attestations or {}).get(environment),
                 f"environment {environment}",
+                outside=TemplateModel(s for s in model.stacks.values() if s.assembly != stage),
             )
         files.append(write_manifest(directory, files))  # last: it lists every file above, per-environment sets included
         return files
@@ -1771,6 +1784,7 @@ def _write_set(
     attestation: Attestation | None,
     title: str,
     deployed: DeployedState | None = None,
+    outside: TemplateModel | None = None,
 ) -> list[Path]:
     prov = provenance(
         model,
@@ -1788,7 +1802,13 @@ def _write_set(
     statuses = requirement_statuses(results, gate, report)
     att = attestation or Attestation()
     papers = all_workpapers(
-        model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root, scope=scope
+        model,
+        topology,
+        aoc_edition=att.aws_aoc_edition,
+        aoc_date=att.aws_aoc_date,
+        root=root,
+        scope=scope,
+        outside=outside,
     )
     papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {

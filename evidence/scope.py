@@ -145,6 +145,21 @@ def _redacted(config: Resource) -> tuple[set[str], list[str]]:
     return parts, headers
 
 
+def _data_protected(model: TemplateModel, config: Resource) -> set[str]:
+    """The field types the logged web ACL's data protection substitutes or hashes in full (no FieldKeys: every
+    key of the type, API Reference "FieldToProtect"). Web ACL data protection applies to the logs and to
+    sampled requests (AWS WAF Developer Guide, "Data protection"; API Reference "DataProtectionConfig")."""
+    found: set[str] = set()
+    for acl in model.references(config.stack, config.prop("ResourceArn")):
+        if acl.type != "AWS::WAFv2::WebACL":
+            continue
+        for protection in acl.prop("DataProtectionConfig", "DataProtections", default=[]) or []:
+            field = protection.get("Field") if isinstance(protection, Mapping) else None
+            if isinstance(field, Mapping) and not field.get("FieldKeys") and protection.get("Action"):
+                found.add(str(field.get("FieldType")))
+    return found
+
+
 def _masking(group: Resource) -> str:
     """What a log group's data-protection policy does to a card number: detected at ingestion and shown
     masked, but kept recoverable: a principal with logs:Unmask reads it in clear (Amazon CloudWatch Logs
@@ -180,7 +195,8 @@ def card_data_stores(model: TemplateModel) -> dict[tuple[str, str], tuple[bool, 
       string: AWS WAF logs the URI, the query string ("args") and the headers of each request, never the body,
       and redacts only what RedactedFields names (UriPath, QueryString, SingleHeader, Method: AWS WAF API
       Reference, "LoggingConfiguration"; "Log fields for protection pack (web ACL) traffic", AWS WAF
-      Developer Guide). Headers it does not redact are logged as sent; the statement says so.
+      Developer Guide). Headers it does not redact are logged as sent, unless the web ACL's data protection
+      substitutes every header (`_data_protected`); the statement says which.
     """
     found: dict[tuple[str, str], tuple[bool, str]] = {}
     for lb in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
@@ -216,6 +232,14 @@ def card_data_stores(model: TemplateModel) -> dict[tuple[str, str], tuple[bool, 
                     True,
                     f"may hold PAN: the WAF logging configuration does not redact the {' or '.join(open_parts)},"
                     f" so a card number a client puts in a URL is logged as sent; {_masking(group)}",
+                )
+            elif "SINGLE_HEADER" in _data_protected(model, config):
+                found[group.key] = (
+                    False,
+                    "no PAN from a URL or a header: the WAF logging configuration redacts the URI path and query"
+                    f" string (headers redacted: {named}), and the web ACL's data protection substitutes every"
+                    " header (REDACTED), in the log and in sampled requests; WAF logs no body;"
+                    f" {_masking(group)}",
                 )
             else:
                 found[group.key] = (

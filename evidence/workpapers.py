@@ -319,6 +319,13 @@ def rule_review(topology: Topology) -> list[list[str]]:
         for route in regional.routes:
             target = display_name(route.target) if route.target is not None else route.target_kind
             flags = ["0.0.0.0/0"] if route.destination in ANYWHERE else []
+            # AWS::EC2::Route has no description property: the construct that makes a route writes its need into
+            # the route's metadata (NACL_NEED_METADATA), a gateway endpoint into its own for the routes it adds.
+            # A route with none is flagged (QSA reader r20b), like a rule with no description.
+            need = route.source.metadata.get(NACL_NEED_METADATA)
+            if not isinstance(need, str) or not need.strip():
+                need = ""
+                flags.append(MISSING_JUSTIFICATION)
             rows.append(
                 [
                     region,
@@ -326,7 +333,7 @@ def rule_review(topology: Topology) -> list[list[str]]:
                     "route",
                     route.destination,
                     f"{route.target_kind}: {target}",
-                    "-",
+                    need or "-",
                     ", ".join(flags) or "-",
                     f"{route.source.stack}/{route.source.logical_id}",
                 ]
@@ -1389,6 +1396,24 @@ def _cde_accounts(model: TemplateModel) -> set[str]:
 
 
 INTERNET_ZONE = "internet"
+# PCI DSS v4.0.1 1.4.x: the internet is an untrusted network (a network outside the entity's control), not an
+# "out-of-scope" system set; 11.4.5 tests isolation of the CDE from both.
+UNTRUSTED = "untrusted network"
+UNATTACHED = "attached to nothing in these templates"
+# What the paper cannot do: it is a plan and template evidence. PCI DSS v4.0.1 11.4.5 (and 11.4.6 for service
+# providers) asks a penetration test of the segmentation controls in use, by the entity's methodology, by a
+# qualified and organizationally independent tester, confirming they isolate the CDE from all out-of-scope
+# systems.
+DEPLOYED_TEST = (
+    "a test of the deployed network must still: from a host in each out-of-scope set listed here and from the"
+    " internet, attempt every TCP and UDP port and ICMP towards every CDE subnet and component (not only the"
+    " ports the templates allow) and confirm that only the listed traffic passes; confirm the deployed security"
+    " groups, NACLs, routes, peering, transit-gateway and VPN attachments match these templates (nothing added"
+    " outside them) and that no network interface uses a group attached to nothing here; be performed by a"
+    " qualified, organizationally independent tester under the entity's penetration-testing methodology, at"
+    " least every 12 months and after any change to a segmentation control (every 6 months for service"
+    " providers, 11.4.6), with its date and result recorded"
+)
 
 
 def _zone_of_cidr(regional: RegionTopology, cidr: str | None) -> set[str]:
@@ -1468,7 +1493,7 @@ def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str
                 (
                     regional.region,
                     f"boundary {cde_tier} tier (CDE) / {other}"
-                    + (" tier (connected-to)" if other != INTERNET_ZONE else " (out of scope)"),
+                    + (" tier (connected-to)" if other != INTERNET_ZONE else f" ({UNTRUSTED})"),
                     "; ".join(acl_text) or "no NACL",
                     "; ".join(sorted(sg_text)) or "no security-group rule crosses it",
                     f"from the {other} side, only the listed traffic reaches the {cde_tier} tier, and back (11.4.5)",
@@ -1478,7 +1503,166 @@ def boundary_rows(regional: RegionTopology, scope: ScopeModel) -> list[tuple[str
     return rows
 
 
-def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeModel | None = None) -> WorkPaper:
+def _vpc_cidr(model: TemplateModel, vpc: Resource) -> str | None:
+    cidr = model.literal(vpc.stack, vpc.prop("CidrBlock"))
+    return cidr if isinstance(cidr, str) else None
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return in_cidr(a, b) or in_cidr(b, a)
+
+
+def _paths_towards_cde(regional: RegionTopology, inside: list[str], cidrs: list[str]) -> list[str]:
+    """What in the templates lets traffic from `cidrs` (an out-of-scope network's addresses; empty when unknown)
+    towards the CDE tiers `inside`: routes of the CDE route tables that leave the VPC other than to the internet
+    edge and the egress firewall (peering, transit gateway, virtual private gateway, other), and the CDE tiers'
+    NACL entries and CDE-attached security-group rules admitting those addresses (those for the whole internet
+    are the internet row's: a network outside the VPC reaches them as the internet does)."""
+    subnets = [s for s in regional.subnets if s.tier in inside]
+    tables = {s.route_table.key for s in subnets if s.route_table is not None}
+    found = [
+        f"route {r.destination} -> {r.target_kind} ({display_name(r.route_table)})"
+        for r in regional.routes
+        if r.route_table.key in tables
+        and r.target_kind in {"peering", "transit-gateway", "virtual-private-gateway", "other"}
+    ]
+    acls = {s.network_acl.key for s in subnets if s.network_acl is not None}
+    tier_of = {s.resource.key: s.tier for s in regional.subnets}
+    cde_groups = {
+        key
+        for key, members in regional.members.items()
+        if any(tier_of.get(sub.key) in inside for m in members for sub in m.subnets)
+    }
+    for cidr in cidrs:
+        found += [
+            f"NACL {display_name(e.acl)} {e.text}"
+            for e in regional.acl_entries
+            if e.acl.key in acls and e.allow and not e.egress and e.cidr not in ANYWHERE and _overlaps(e.cidr, cidr)
+        ]
+        found += [
+            f"SG {display_name(r.group)}: {r.protocol} from {_peer(r)}"
+            for r in regional.sg_rules
+            if r.group.key in cde_groups
+            and not r.egress
+            and r.peer_cidr is not None
+            and r.peer_cidr not in ANYWHERE
+            and _overlaps(r.peer_cidr, cidr)
+        ]
+    return list(dict.fromkeys(found))
+
+
+def _out_of_scope_rows(
+    model: TemplateModel, topology: Topology, scope: ScopeModel, outside: TemplateModel | None
+) -> list[tuple[str, ...]]:
+    """One row per out-of-scope network or system set the templates show, with the checks from it towards the
+    CDE (QSA reader r20b, finding 6): the internet (an untrusted network), every VPC of the templates with no
+    CDE tier, and the other environments of the configuration (`outside`: the stacks of the same synth that are
+    not this set's, such as the delivery's tooling account and the other stages)."""
+    rows: list[tuple[str, ...]] = []
+    for region, regional in topology.regions.items():
+        inside = cde_tiers(regional, scope)
+        if not inside:
+            continue
+        admitted = sorted(
+            {
+                f"SG {display_name(r.group)}: {r.protocol} from {_peer(r)}"
+                for r in regional.sg_rules
+                if not r.egress and r.peer_cidr in ANYWHERE and regional.members.get(r.group.key)
+            }
+        )
+        gateways = ", ".join(display_name(g) for g in regional.internet_gateways) or "none"
+        rows.append(
+            (
+                region,
+                f"internet ({UNTRUSTED}, 1.4.1): internet gateways {gateways}",
+                f"CDE tiers ({', '.join(inside)}) from an {UNTRUSTED}",
+                "inbound from anywhere: " + ("; ".join(admitted) or "no security-group rule admits it"),
+                "from the internet, only the listed traffic reaches the CDE (the load balancer's listener), and"
+                " nothing reaches the tiers without an internet route (1.4.2, 11.4.5)",
+                TEST_DATE,
+            )
+        )
+        cde_vpcs = {s.vpc.key for s in regional.subnets if s.tier in inside and s.vpc is not None}
+        for vpc in regional.vpcs:
+            if vpc.key in cde_vpcs:
+                continue
+            cidr = _vpc_cidr(model, vpc)
+            paths = _paths_towards_cde(regional, inside, [cidr] if cidr else [])
+            rows.append(
+                (
+                    region,
+                    f"VPC {display_name(vpc)} ({cidr or 'CIDR resolved at deploy'}, no CDE tier)",
+                    "out-of-scope network",
+                    (
+                        "; ".join(paths)
+                        or "no peering, transit-gateway or VPN route, NACL entry or security-group rule"
+                        " of the CDE admits it in the templates"
+                    )
+                    + "; otherwise it reaches the CDE only as the internet does (the internet row)",
+                    "no connection from this VPC reaches the CDE (11.4.5)",
+                    TEST_DATE,
+                )
+            )
+    for name, stacks in _environments(outside):
+        accounts = sorted({s.account or "account resolved at deploy" for s in stacks})
+        own = TemplateModel(stacks)
+        cidrs = sorted({c for v in own.resources("AWS::EC2::VPC") if (c := _vpc_cidr(own, v))})
+        checks = []
+        for region, regional in topology.regions.items():
+            inside = cde_tiers(regional, scope)
+            mine = [r for r in regional.vpcs if (c := _vpc_cidr(model, r)) and any(_overlaps(c, o) for o in cidrs)]
+            paths = _paths_towards_cde(regional, inside, cidrs) if inside else []
+            routes = [p for p in paths if p.startswith("route ")]
+            others = [p for p in paths if not p.startswith("route ")]
+            if routes:
+                checks.append(f"{region}: " + "; ".join(routes))
+            elif others and mine:
+                checks.append(
+                    f"{region}: its VPC addresses overlap this environment's own ({', '.join(cidrs)}), so the CDE's"
+                    " rules for them cannot tell the two apart; no peering, transit-gateway or VPN route of the CDE"
+                    " reaches it (overlapping VPCs cannot be peered)"
+                )
+            elif others:
+                checks.append(f"{region}: " + "; ".join(others))
+        rows.append(
+            (
+                "-",
+                f"environment {name} (account {', '.join(accounts)}"
+                + (f"; VPC {', '.join(cidrs)}" if cidrs else "; no VPC")
+                + ")",
+                "out-of-scope environment (another environment of the configuration)",
+                (
+                    "; ".join(checks)
+                    or "no peering, transit-gateway or VPN route, NACL entry or security-group rule of"
+                    " the CDE admits it in the templates"
+                )
+                + "; otherwise it reaches the CDE only as the internet does (the internet rows)",
+                "no connection from this environment reaches the CDE (11.4.5)",
+                TEST_DATE,
+            )
+        )
+    return rows
+
+
+def _environments(outside: TemplateModel | None) -> list[tuple[str, list[Any]]]:
+    """The other environments of one synth, by nested assembly (the top-level stacks are the delivery's own)."""
+    if outside is None:
+        return []
+    by: dict[str, list[Any]] = {}
+    for stack in outside.stacks.values():
+        by.setdefault(stack.assembly.removeprefix("assembly-") or "delivery (tooling)", []).append(stack)
+    return sorted(by.items())
+
+
+def segmentation_paper(
+    model: TemplateModel,
+    topology: Topology,
+    scope: ScopeModel | None = None,
+    outside: TemplateModel | None = None,
+) -> WorkPaper:
+    """The 11.4.5 plan: the CDE's edges, the controls that isolate it, each out-of-scope network or system set
+    the templates show (`outside`: the stacks of the same synth outside this set) with the checks from it
+    towards the CDE, and what a test of the deployed network must still do (`DEPLOYED_TEST`)."""
     scope = ScopeModel(model, topology) if scope is None else scope
     rows: list[tuple[str, ...]] = []
     for region, regional in topology.regions.items():
@@ -1529,10 +1713,28 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
             if any(scope.category(m.resource)[0] == CDE for m in members):
                 cde_groups.add(key)
         for group in regional.security_groups:
-            if group.key not in cde_groups:
-                continue
             ingress = [r for r in regional.sg_rules if r.group.key == group.key and not r.egress]
             text = "; ".join(f"{r.protocol} from {_peer(r)}" for r in ingress) or "no ingress"
+            if not regional.members.get(group.key):
+                # Not skipped (r20b finding 6): a group nothing uses here can be attached later or outside them.
+                egress = [
+                    r for r in regional.sg_rules if r.group.key == group.key and r.egress and not r.allows_nothing
+                ]
+                text += "; " + ("; ".join(f"{r.protocol} to {_peer(r)}" for r in egress) or "no egress")
+                rows.append(
+                    (
+                        region,
+                        f"SG {display_name(group)} ({UNATTACHED})",
+                        "nothing yet: its rules apply to whatever is attached to it later",
+                        text,
+                        "no network interface of the deployed account uses it, or what does is in the inventory"
+                        " with its scope (11.4.5)",
+                        TEST_DATE,
+                    )
+                )
+                continue
+            if group.key not in cde_groups:
+                continue
             rows.append(
                 (
                     region,
@@ -1555,6 +1757,7 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
                         TEST_DATE,
                     )
                 )
+    rows += _out_of_scope_rows(model, topology, scope, outside)
     cde_accounts = _cde_accounts(model) - {""}
     environments: dict[str, set[str]] = {}
     for stack in model.stacks.values():
@@ -1581,16 +1784,30 @@ def segmentation_paper(model: TemplateModel, topology: Topology, scope: ScopeMod
             TEST_DATE,
         )
     )
+    rows.append(
+        (
+            "-",
+            "the deployed network (every row above)",
+            f"the CDE from every out-of-scope set and the {UNTRUSTED}",
+            "this paper is a plan and template evidence, not a test",
+            DEPLOYED_TEST,
+            TEST_DATE,
+        )
+    )
     return WorkPaper(
         "segmentation",
         "Segmentation testing (11.4.5, 11.4.6)",
         "Each edge of the CDE: a CDE tier (tagged, or hosting a CDE component: the load balancer's public tier, the"
-        " vault's application tier) with the internet and every connected-to tier, with the NACLs and security"
-        " groups that enforce it and what each lets through (for a boundary"
+        f" vault's application tier) with the internet (an {UNTRUSTED}, 1.4.1) and every connected-to tier, with"
+        " the NACLs and security groups that enforce it and what each lets through (for a boundary"
         " row the third column names the NACLs, the fourth the security-group rules); then the controls that"
-        " isolate the CDE, what the templates allow through each, and the test a penetration"
-        " tester performs against it. The test itself, its date and its result: not evidenced"
-        " (11.4.5: at least every 12 months and after changes; 11.4.6 for service providers: every 6 months).",
+        " isolate the CDE (security groups attached to nothing in these templates included), what the templates"
+        " allow through each, and the test a penetration tester performs against it; then each out-of-scope"
+        " network or system set the templates show (VPCs with no CDE tier, accounts without CDE components, the"
+        " other environments of the configuration) and the internet, with what in the templates reaches the CDE"
+        " from each. This paper is a plan and template evidence, not a test: "
+        + DEPLOYED_TEST
+        + ". The test itself, its date and its result: not evidenced.",
         ("Region", "Control to test", "Separates", "What the templates allow", "Test", "Test date"),
         tuple(rows),
     )
@@ -1690,8 +1907,10 @@ def all_workpapers(
     aoc_date: str | None = None,
     root: Path | None = None,
     scope: ScopeModel | None = None,
+    outside: TemplateModel | None = None,
 ) -> list[WorkPaper]:
-    """Every work paper, in report order; scope categories from `scope` (one ScopeModel per assembly)."""
+    """Every work paper, in report order; scope categories from `scope` (one ScopeModel per assembly); `outside`
+    is the stacks of the same synth outside this set (the segmentation paper's other environments)."""
     root = Path(__file__).resolve().parent.parent if root is None else root
     scope = ScopeModel(model, topology) if scope is None else scope
     review = rule_review(topology)
@@ -1702,8 +1921,9 @@ def all_workpapers(
             "Rule review (1.2.5, 1.2.7)",
             "Every security-group rule, NACL entry, Network Firewall default action and rule-group rule, WAF"
             f" web ACL default action and rule, and route of the templates ({len(review)}; {flagged} flagged)."
-            " The stated need is the template's own description (a NACL entry's is its `pci-lz:need`"
-            " metadata; a WAF rule's its name and the web ACL's description)."
+            " The stated need is the template's own description (a NACL entry's and a route's is its"
+            " `pci-lz:need` metadata, a gateway endpoint's prefix-list route's the endpoint's; a WAF rule's its"
+            " name and the web ACL's description)."
             f" Each: {NOT_EVIDENCED}; review date: not evidenced.",
             ("Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"),
             tuple(tuple(r) for r in review),
@@ -1745,7 +1965,7 @@ def all_workpapers(
         tls_paper(model),
         logging_paper(model),
         software_paper(model, root),
-        segmentation_paper(model, topology, scope),
+        segmentation_paper(model, topology, scope, outside),
         responsibility_paper(model, aoc_edition=aoc_edition, aoc_date=aoc_date),
     ]
 

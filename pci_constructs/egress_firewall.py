@@ -40,6 +40,25 @@ from pci_constructs.encrypted_log_group import EncryptedLogGroup
 
 # Capacity is fixed at creation (a change replaces the rule group): room for the configuration's
 # ceiling of 500 domains, each matched as TLS SNI and as HTTP Host.
+# The rule review's stated need of each route this construct makes or redirects (evidence/workpapers.py reads
+# it from the route's `pci-lz:need` metadata: AWS::EC2::Route has no description property).
+ROUTE_NEED_METADATA = "pci-lz:need"
+EGRESS_ROUTE_NEED = (
+    "The application tier's only way out: every outbound connection passes this zone's Network Firewall"
+    " endpoint, whose allow-list drops any domain not listed"
+)
+RETURN_ROUTE_NEED = (
+    "Replies to the application tier's egress return through the same firewall endpoint (symmetric routing,"
+    " so the stateful rules see both directions)"
+)
+FIREWALL_ROUTE_NEED = (
+    "Traffic the firewall endpoint allowed leaves through this zone's NAT gateway in the egress tier; nothing"
+    " else runs in the firewall tier"
+)
+NAT_TIER_ROUTE_NEED = (
+    "The NAT gateways' way to the internet: only the firewall-inspected egress of the application tier reaches"
+    " them; no workload runs in the egress tier"
+)
 RULE_GROUP_CAPACITY = 1000
 MAX_DOMAINS = RULE_GROUP_CAPACITY // 2
 STATEFUL_DEFAULT_ACTIONS = ("aws:drop_established", "aws:alert_established")
@@ -171,13 +190,17 @@ class EgressFirewall(Construct):
             logging.add_resource_dependency(delivery_policy)
             endpoint = endpoint_id(firewall)
             self._route_through(application_subnet, endpoint)
+            for subnet, need in ((firewall_subnet, FIREWALL_ROUTE_NEED), (egress_subnet, NAT_TIER_ROUTE_NEED)):
+                route = subnet.node.try_find_child("DefaultRoute")
+                if isinstance(route, ec2.CfnRoute):  # CDK's routes of the firewall and egress tiers
+                    route.add_metadata(ROUTE_NEED_METADATA, need)
             ec2.CfnRoute(
                 self,
                 f"ReturnRoute{letter}",
                 route_table_id=egress_subnet.route_table.route_table_id,
                 destination_cidr_block=application_subnet.ipv4_cidr_block,
                 vpc_endpoint_id=endpoint,
-            )
+            ).add_metadata(ROUTE_NEED_METADATA, RETURN_ROUTE_NEED)
             self.firewalls[zone] = firewall
             self.endpoint_ids[zone] = endpoint
 
@@ -251,3 +274,4 @@ class EgressFirewall(Construct):
             raise ValueError(f"{subnet.node.path} has no default route to redirect through the firewall")
         route.add_property_deletion_override("NatGatewayId")
         route.add_property_override("VpcEndpointId", endpoint)
+        route.add_metadata(ROUTE_NEED_METADATA, EGRESS_ROUTE_NEED)  # the rule review's stated need

@@ -505,6 +505,9 @@ class SegmentedVpc(Construct):
                 continue
             for rule in ("PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW"):
                 justify(self, route, rule=rule, reason=reason, requirement="PCI DSS v4.0.1 1.4.1, 1.4.2")
+            # The rule review's stated need (evidence/workpapers.py): a route has no description property.
+            if isinstance(route, ec2.CfnRoute):
+                route.add_metadata(NACL_NEED_METADATA, reason)
 
     def _create_flow_log(self) -> None:
         """ALL traffic (PCI DSS 10.2), delivered by a role whose permissions are a managed policy.
@@ -571,6 +574,14 @@ class SegmentedVpc(Construct):
             subnets=[ec2.SubnetSelection(subnet_group_name=Tier.APPLICATION.value)],
         )
         s3.add_to_policy(same_account_only)
+        # The rule review's stated need of the prefix-list routes this endpoint adds (evidence/workpapers.py).
+        endpoint_resource = s3.node.default_child
+        if isinstance(endpoint_resource, ec2.CfnVPCEndpoint):
+            endpoint_resource.add_metadata(
+                NACL_NEED_METADATA,
+                "The application tier reaches S3 (the landing zone's buckets, ECR layers, OS repositories) over"
+                " AWS's network under this endpoint's same-account policy, not through the firewall and NAT",
+            )
         # Requests to AWS-owned buckets are signed by AWS (ECR hands out layer URLs) or anonymous (the
         # Amazon Linux repositories): aws:PrincipalAccount never matches them, so read-only access to
         # exactly those buckets is allowed on its own (see AWS_OWNED_BUCKET_OBJECTS for the sources).

@@ -45,6 +45,18 @@ REDACTED_HEADERS = ("authorization", "cookie", "referer")
 # AWS WAF keeps for three hours (AWS WAF API Reference, "VisibilityConfig": SampledRequestsEnabled,
 # and "GetSampledRequests": any time range in the previous three hours).
 REDACTED_REQUEST_LINE = ("UriPath", "QueryString")
+# Web ACL data protection (AWS WAF Developer Guide, "Data protection"; API Reference "DataProtectionConfig"):
+# configured on the web ACL it "alters the data that's available for any other data collection activity,
+# including your AWS WAF logging destinations, web ACL request sampling, and Amazon Security Lake", so it
+# reaches the sampled requests the log redaction above does not. Every field type it offers is substituted
+# ("REDACTED"), never hashed: the hash is SHA-256 over the account number and the content (same page), no
+# secret key, so a PAN's hash falls to a search of the card-number space (not a 3.5.1 keyed hash). A field type with
+# no FieldKeys protects all of its keys (API Reference "FieldToProtect"), so SINGLE_HEADER covers every header,
+# a custom one a client puts a card number in included (QSA reader r20b). Rule-match and rate-based details
+# stay protected (the Exclude flags false). UriPath is not among the field types
+# (SINGLE_HEADER | SINGLE_COOKIE | SINGLE_QUERY_ARGUMENT | QUERY_STRING | BODY): the log redacts it
+# (REDACTED_REQUEST_LINE); sampled requests still show it.
+DATA_PROTECTED_FIELDS = ("SINGLE_HEADER", "SINGLE_COOKIE", "QUERY_STRING", "BODY")
 _SNAKE = {"UriPath": "uri_path", "QueryString": "query_string"}
 
 # (rule name, AWS managed rule group), evaluated after the IP reputation, rate and size rules.
@@ -312,6 +324,17 @@ class RegionalWebAcl(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(name),
             rules=self._rules(rate_limit, rate_window_seconds, max_body_bytes, self.large_body_paths, card_rule),
+            data_protection_config=wafv2.CfnWebACL.DataProtectionConfigProperty(
+                data_protections=[
+                    wafv2.CfnWebACL.DataProtectProperty(
+                        action="SUBSTITUTION",
+                        field=wafv2.CfnWebACL.FieldToProtectProperty(field_type=field_type),
+                        exclude_rule_match_details=False,
+                        exclude_rate_based_details=False,
+                    )
+                    for field_type in DATA_PROTECTED_FIELDS
+                ]
+            ),
         )
         self.log_group = EncryptedLogGroup(
             self,

@@ -36,7 +36,7 @@ from pci_constructs.protected_alb import TLS_POLICIES, ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
 from pci_constructs.web_acl import LargeBodyPath, RegionalWebAcl
 from stacks.landing_zone import stack_name
-from tests.conftest import Synthesized, new_app
+from tests.conftest import Delivered, Synthesized, new_app
 from tests.template_scan import counted_managed_rules_not_reblocked
 
 REQUIRED_MANAGED_GROUPS = {
@@ -464,6 +464,33 @@ def test_waf_logs_to_an_encrypted_year_long_group_with_credentials_and_urls_reda
         assert {"QueryString": {}} in fields
         assert all(len(field) == 1 for field in fields)
         assert group_id in logging["DependsOn"]
+
+
+def test_every_web_acl_substitutes_every_header_cookie_query_and_body_in_logs_and_samples(
+    synthesized: Synthesized, delivered: Delivered
+) -> None:
+    """QSA reader r20b: the WAF log recorded every header it did not redact as sent (a PAN in a custom header was
+    stored) and sampled requests were not redacted at all. Every synthesized web ACL, of the default app and of
+    every delivery stage, carries web ACL data protection (AWS WAF Developer Guide, "Data protection": it applies
+    to the logs, request sampling and Security Lake): all headers (SINGLE_HEADER with no FieldKeys: every key),
+    all cookies, the query string and the body, substituted, with rule-match and rate-based details protected."""
+    templates = [*synthesized.templates()]
+    templates += [(a.stack_name, a.template) for a in delivered.assembly.stacks_recursively]
+    scanned = 0
+    for name, template in templates:
+        for logical_id, body in (template.get("Resources") or {}).items():
+            if body.get("Type") != "AWS::WAFv2::WebACL":
+                continue
+            protections = body["Properties"]["DataProtectionConfig"]["DataProtections"]
+            by_type = {p["Field"]["FieldType"]: p for p in protections}
+            assert set(by_type) == {"SINGLE_HEADER", "SINGLE_COOKIE", "QUERY_STRING", "BODY"}, (name, logical_id)
+            for field_type, protection in by_type.items():
+                assert protection["Action"] == "SUBSTITUTION", (name, field_type)  # a hash of a PAN is searchable
+                assert "FieldKeys" not in protection["Field"], (name, field_type)  # every key of the type
+                assert protection["ExcludeRuleMatchDetails"] is False, (name, field_type)
+                assert protection["ExcludeRateBasedDetails"] is False, (name, field_type)
+            scanned += 1
+    assert scanned >= 2 + len(delivered.config.environments), scanned
 
 
 def test_waf_log_delivery_is_allowed_for_its_own_group_only(synthesized: Synthesized) -> None:

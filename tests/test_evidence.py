@@ -374,6 +374,24 @@ def test_a_forks_pack_mapping_an_excluded_pair_again_is_named_not_cited() -> Non
     ]
 
 
+def test_a_security_hub_control_whose_config_rule_the_review_excludes_is_named_not_cited() -> None:
+    """QSA reader r20b, finding 9: AWS maps S3.5 (s3-bucket-ssl-requests-only) to 4.2.1; the evidence holds the
+    bucket TLS policy an internal-transit note there, so S3.5 is named with that reason, not as watching 4.2.1."""
+    from evidence.catalog import INTERNAL_TRANSIT
+    from evidence.report import ConfigRule
+
+    gate, report = Gate(packs=(), acknowledged_paths={}), GateReport((), (), ())
+    ssl = ConfigRule("pci-dss-v4-s3-bucket-ssl-requests-only", "S3_BUCKET_SSL_REQUESTS_ONLY", ())
+    statuses = {
+        s.requirement: s
+        for s in requirement_statuses([_one_check_rule(True, "4.2.1")], gate, report, config_rules=[ssl])
+    }
+    assert "S3.5" not in statuses["4.2.1"].security_hub
+    ((name, why),) = statuses["4.2.1"].excluded_config_rules
+    assert name == "Security Hub S3.5"
+    assert why.startswith(INTERNAL_TRANSIT)
+
+
 def test_a_process_requirement_rests_on_prerequisites_and_is_not_evidenced() -> None:
     """r20 MEDIUM 4: 10.4.2 (periodic log review), 12.3.4 (yearly technology review), 11.5.2 (weekly change
     detection): a passing rule there examines a prerequisite, stated as such and counted as not evidenced."""
@@ -821,6 +839,13 @@ def test_rule_review_lists_every_sg_rule_nacl_entry_and_route_with_flags(evidenc
     for row in acl_rows:
         assert needs[row[7]], row
         assert row[5] == needs[row[7]], row
+        assert "no justification in the template" not in row[6], row
+    # QSA reader r20b: every route states its need (pci-lz:need on the route, or on the gateway endpoint whose
+    # prefix-list route it is); a route without one is flagged like an undescribed rule.
+    route_rows = [r for r in rows if r[2] == "route"]
+    assert route_rows
+    for row in route_rows:
+        assert row[5] != "-", row
         assert "no justification in the template" not in row[6], row
     text = evidence.read(f"{REPORT_NAME}.md")
     assert f"Each: {APPROVAL}" in text

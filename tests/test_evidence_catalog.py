@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from evidence import catalog
 from pci_rules.rules import RULES
@@ -128,7 +129,7 @@ def test_the_conformance_pack_maps_no_pair_the_review_excludes() -> None:
     assert not mapped, f"the conformance pack maps pairs the review excludes: {mapped}"
     stale = sorted(name for name, _ in catalog.UNRELATED_CONFIG_RULES if name not in rules)
     assert not stale, f"Config-rule exclusions naming no rule of the pack: {stale}"
-    assert len(catalog.UNRELATED_CONFIG_RULES) == 14
+    assert len(catalog.UNRELATED_CONFIG_RULES) == 15
     assert ("pci-dss-v4-kms-cmk-not-scheduled-for-deletion", "3.7.2") in catalog.UNRELATED_CONFIG_RULES
     assert rules["pci-dss-v4-kms-cmk-not-scheduled-for-deletion"].requirements == ("3.6.1",)
     assert rules["pci-dss-v4-rds-storage-encrypted"].requirements == ()
@@ -157,6 +158,65 @@ def test_the_conformance_pack_maps_exactly_the_reviewed_pairs() -> None:
         assert len(description) <= 256, name
         pairs |= {(name, q) for q in requirements}
     assert pairs == set(CONFIG_RULE_REASONS)
+
+
+# QSA reader r20b, finding 9: a (Config rule, requirement) pair of the pack where every synth rule of the same
+# property (crosswalk.watched_after_deploy: the synth rules the Config rule keeps watching after deploy) that
+# names the requirement names it as related, not evidence. Reviewed differences, where the synth rule checks
+# several properties and its related pair is about another one, with the property each pair is about:
+_PACK_DIFFERS_REVIEWED = {
+    ("pci-dss-v4-ebs-snapshot-public-restorable-check", "1.4.4"): "PCI4-ACCOUNT-GUARD-VALUES' 1.4.4 is related"
+    " for the IAM password policy; the Config rule watches the account's EBS snapshot block, a store's copy",
+    ("pci-dss-v4-s3-account-level-public-access-blocks-periodic", "1.4.4"): "PCI4-ACCOUNT-GUARD-VALUES' 1.4.4 is"
+    " related for the IAM password policy; the Config rule watches the account's S3 public access block",
+}
+
+
+def _pack_differs_from_synth_rules(config_rules: list[Any]) -> dict[tuple[str, str], list[str]]:
+    """(pack Config rule, requirement) -> the synth rules of the same property that hold it related only."""
+    from pci_rules.crosswalk import watched_after_deploy
+
+    watching: dict[str, list[str]] = {}
+    for rule_id, names in watched_after_deploy().items():
+        for name in names.split(", "):
+            watching.setdefault(name.split(" ", 1)[0], []).append(rule_id)
+    by_id = {r.id: r for r in RULES}
+    differs = {}
+    for config_rule in config_rules:
+        synth = watching.get(config_rule.name.removeprefix("pci-dss-v4-"), [])
+        for requirement in config_rule.requirements:
+            related = [r for r in synth if requirement in by_id[r].related]
+            evidenced = [r for r in synth if requirement in by_id[r].requirements]
+            if related and not evidenced:
+                differs[(config_rule.name, requirement)] = related
+    return differs
+
+
+def test_the_pack_maps_no_requirement_the_evidence_holds_related_for_the_same_property() -> None:
+    """QSA reader r20b, finding 9: the pack mapped s3-bucket-ssl-requests-only to 4.2.1 while PCI4-S3-TLS-ONLY,
+    the synth rule of the same check, is an internal-transit note there. The pack's pairs agree with the synth
+    rules' evidence, apart from the reviewed multi-property differences above (a stale one fails)."""
+    from evidence.report import conformance_rules
+
+    rules = conformance_rules()
+    differs = _pack_differs_from_synth_rules(rules)
+    unreviewed = sorted(set(differs) - set(_PACK_DIFFERS_REVIEWED))
+    assert not unreviewed, f"the pack maps requirements its synth rules hold related only: {unreviewed}"
+    assert set(differs) == set(_PACK_DIFFERS_REVIEWED), "a reviewed difference is gone: remove it"
+    assert all(differs[pair] == ["PCI4-ACCOUNT-GUARD-VALUES"] for pair in _PACK_DIFFERS_REVIEWED)
+    ssl = next(c for c in rules if c.name == "pci-dss-v4-s3-bucket-ssl-requests-only")
+    assert ssl.requirements == ()
+    why = catalog.UNRELATED_CONFIG_RULES[("pci-dss-v4-s3-bucket-ssl-requests-only", "4.2.1")]
+    assert why.startswith(catalog.INTERNAL_TRANSIT)
+
+
+def test_a_pack_mapping_a_requirement_its_synth_rule_holds_related_is_caught() -> None:
+    """The check above, on a pack that maps s3-bucket-ssl-requests-only to 4.2.1 again, names that pair."""
+    from evidence.report import ConfigRule
+
+    readded = ConfigRule("pci-dss-v4-s3-bucket-ssl-requests-only", "S3_BUCKET_SSL_REQUESTS_ONLY", ("4.2.1",))
+    differs = _pack_differs_from_synth_rules([readded])
+    assert differs == {("pci-dss-v4-s3-bucket-ssl-requests-only", "4.2.1"): ["PCI4-S3-TLS-ONLY"]}
 
 
 def test_a_pack_mapping_an_excluded_pair_is_caught() -> None:
@@ -307,7 +367,7 @@ def test_the_readme_states_the_conformance_packs_mapped_rule_counts() -> None:
     mapped = sum(1 for c in rules if c.requirements)
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     assert f"{len(rules)} AWS managed Config rules, {mapped} of them mapped to PCI DSS v4.0.1" in readme
-    assert f"the other {len(rules) - mapped} (S3, EBS, RDS storage and SNS encryption)" in readme
+    assert f"the other {len(rules) - mapped} (S3, EBS, RDS storage and SNS encryption, and S3's TLS-only" in readme
     assert "carries 14 requirement mappings the report excludes" not in readme
 
 

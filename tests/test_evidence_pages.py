@@ -318,6 +318,15 @@ def test_the_data_flow_overview_draws_the_cde_boundary_and_never_merges_card_dat
                 assert node.id in homes[node.kind].nodes, (app, node.label)  # drawn in its class's cluster
                 # its part on a line of its own, under the stage's name and page (the overview stays a page wide)
                 assert node.label.split("\n")[1] == f"({SCOPE_KINDS[node.kind]} part)", node.label
+                # QSA reader r20b, finding 10: its subtitle names its own members' kinds, never the stage's
+                # generic list ("Entry (outside part)" listed the WAF and load balancer, which are CDE).
+                own = list(dict.fromkeys(n.part for n in stands_for if n.part and n.kind == node.kind))
+                assert own, (app, node.label)
+                subtitle = node.label.split("\n")[2]
+                shown, _, more = subtitle.partition(" +")
+                assert shown.split(", ") == own[: len(shown.split(", "))], (app, node.label, own)
+                assert len(shown.split(", ")) + int(more or 0) == len(own), (app, node.label, own)
+                assert len(node.label.split("\n")) == 3, node.label  # as tall as the stage's generic summary
             by_number = {e.label: e for e in full.edges}
             for arrow in overview.edges:
                 members = [by_number[n] for n in label_numbers(arrow.label)]
@@ -378,3 +387,23 @@ def test_regenerating_a_synthesized_assembly_writes_the_same_bytes(
     assert sorted(first) == sorted(second)
     assert [name for name in first if first[name] != second[name]] == []
     assert len(first) > 100
+
+
+def test_a_range_inside_a_vpc_is_drawn_inside_that_vpc(synthesized: Synthesized) -> None:
+    """QSA reader r20b LOW: the network diagram's "Any address in the VPC" node sat outside the VPC's outline;
+    every address-range node inside a VPC is drawn in that VPC's cluster (at any depth)."""
+    from evidence.diagrams import Cluster
+
+    def inner(cluster: Cluster) -> set[str]:
+        return {*cluster.nodes, *(n for c in cluster.clusters for n in inner(c))}
+
+    checked = 0
+    for full in _full_drawings(TemplateModel.from_assembly(synthesized.outdir)):
+        vpcs = [c for c in full.clusters if c.kind == "vpc"] + [
+            c for top in full.clusters for c in top.clusters if c.kind == "vpc"
+        ]
+        for node in full.nodes.values():
+            if node.id.startswith("cidr") and ("in the VPC" in node.label or "(inside the VPC)" in node.label):
+                assert any(node.id in inner(v) for v in vpcs), (full.name, node.label)
+                checked += 1
+    assert checked

@@ -392,7 +392,9 @@ def test_log_stores_that_may_hold_pan_are_cde_with_a_statement_from_the_template
         assert category == CONNECTED
         assert "redacts the URI path and query string" in basis
         assert "authorization, cookie, referer" in basis
-        assert "logged as sent" in basis  # the residual (other headers) is stated, not hidden
+        # QSA reader r20b: the web ACL's data protection substitutes every header, in logs and sampled requests.
+        assert "data protection substitutes every header" in basis
+        assert "logged as sent" not in basis
         assert "logs:Unmask" in basis
     # The data-stores paper carries the same statement, not a default.
     paper = data_stores_paper(model)

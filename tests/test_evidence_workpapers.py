@@ -303,6 +303,20 @@ def _check_segmentation(written: Written) -> None:
             assert "nat-gateway" not in row[3], row
             assert ("internet-gateway" in row[3]) == row[2].endswith("(CDE edge) from the internet"), row
     assert any(r[2] == "out-of-scope environments" for r in paper.rows)
+    # QSA reader r20b, finding 6: the internet is an untrusted network, never "out of scope"; each region's paper
+    # names it with what the templates admit from it; groups with nothing attached are listed, not skipped; the
+    # paper says what a test of the deployed network must still do.
+    assert not any("(out of scope)" in cell for row in paper.rows for cell in row)
+    for region, regional in Topology(written.model).regions.items():
+        (internet,) = [r for r in paper.rows if r[0] == region and r[1].startswith("internet (untrusted network")]
+        assert internet[2].endswith("from an untrusted network"), internet
+        unattached = [g for g in regional.security_groups if not regional.members.get(g.key)]
+        listed = [r for r in paper.rows if r[0] == region and r[1].endswith("(attached to nothing in these templates)")]
+        assert len(listed) == len(unattached), (region, listed)
+    (deployed,) = [r for r in paper.rows if r[1] == "the deployed network (every row above)"]
+    assert "every TCP and UDP port" in deployed[4]
+    assert "organizationally independent" in deployed[4]
+    assert "not a test" in paper.intro
     # The CDE's edges where they are: each CDE tier with the internet and with every tier outside the boundary,
     # never between two CDE tiers (public to application is inside the CDE).
     scope = ScopeModel(written.model)
@@ -316,13 +330,13 @@ def _check_segmentation(written: Written) -> None:
             mine = [r for r in boundaries if r[1].startswith(f"boundary {tier} tier (CDE) / ")]
             assert all(r[2].startswith("NACL ") for r in mine), mine
             assert not any(f"/ {other} tier" in r[1] for r in mine for other in inside), mine
-            internet = next(r for r in mine if r[1].endswith("/ internet (out of scope)"))
+            internet = next(r for r in mine if r[1].endswith("/ internet (untrusted network)"))
             if regional.is_cde_tier(tier):  # the tagged data tier: nothing from the internet
                 assert "default deny" in internet[2], internet
                 assert internet[3] == "no security-group rule crosses it", internet
         # Where a public tier hosts the load balancer, its internet edge is the one the security groups open.
         if "Public" in inside:
-            edge = next(r for r in boundaries if r[1] == "boundary Public tier (CDE) / internet (out of scope)")
+            edge = next(r for r in boundaries if r[1] == "boundary Public tier (CDE) / internet (untrusted network)")
             assert "tcp 443 from 0.0.0.0/0" in edge[3], edge
 
 
@@ -385,11 +399,50 @@ def test_delivery_synth_writes_the_papers_per_environment(delivered: Delivered, 
         rows = list(csv.DictReader(handle))
     outside = [r for r in rows if r["Separates"] == "out-of-scope environment"]
     assert any(delivered.config.tooling.account in r["Control to test"] for r in outside), outside
+    # Each environment's set names the other environments of the configuration as out-of-scope environments,
+    # with the checks from each towards its CDE (QSA reader r20b, finding 6).
+    for environment, other in (("preprod", "prod"), ("prod", "preprod")):
+        with (top / environment / WORKPAPER_DIR / "segmentation.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        separated = {
+            r["Control to test"].split(" (account", 1)[0]: r
+            for r in rows
+            if r["Separates"].startswith("out-of-scope environment (")
+        }
+        assert set(separated) == {f"environment {other}", "environment delivery (tooling)"}, separated
+        assert delivered.config.tooling.account in separated["environment delivery (tooling)"]["Control to test"]
+        assert all(
+            r["Test"] == "no connection from this environment reaches the CDE (11.4.5)" for r in separated.values()
+        )
 
 
 # -- small models: the flags fire --------------------------------------------------------------------
 def _model(resources: dict[str, Any]) -> TemplateModel:
     return TemplateModel([StackTemplate("S", {"Resources": resources}, account="111111111111", region="eu-west-1")])
+
+
+def test_a_route_with_no_stated_need_is_flagged() -> None:
+    """QSA reader r20b: the rule review flagged rules and NACL entries without a justification, not routes."""
+    from evidence.workpapers import MISSING_JUSTIFICATION, rule_review
+
+    vpc = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}
+    table = {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}}
+    gateway = {"Type": "AWS::EC2::InternetGateway", "Properties": {}}
+    route = {
+        "Type": "AWS::EC2::Route",
+        "Properties": {
+            "RouteTableId": {"Ref": "Table"},
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "GatewayId": {"Ref": "Igw"},
+        },
+    }
+    needed = {**route, "Metadata": {"pci-lz:need": "the public tier's internet edge"}}
+    model = _model({"Vpc": vpc, "Table": table, "Igw": gateway, "Bare": route, "Stated": needed})
+    rows = {row[7].split("/")[-1]: row for row in rule_review(Topology(model)) if row[2] == "route"}
+    assert MISSING_JUSTIFICATION in rows["Bare"][6]
+    assert rows["Bare"][5] == "-"
+    assert MISSING_JUSTIFICATION not in rows["Stated"][6]
+    assert rows["Stated"][5] == "the public tier's internet edge"
 
 
 def test_short_retention_and_an_early_glacier_transition_are_flagged() -> None:

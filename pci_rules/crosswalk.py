@@ -893,8 +893,8 @@ def applicable(control: Control) -> bool:
 
 # How much of a control its synth rule checks. "full" (every other control with a rule): the rule checks what
 # the control checks. "partial": the rule checks less (the reason says what). "conditional": the rule can only
-# examine what the app sets by SDK call (`Custom::AWS`, an AwsCustomResource); an app that does not set the
-# account guard that way leaves the control unexamined at synth.
+# examine what the app sets by SDK call (`Custom::AWS`, an AwsCustomResource) or declares (a trail, a detector);
+# an app that does not set the account guard or declare the resource leaves the control unexamined at synth.
 PARTIAL: dict[str, str] = {
     "EMR.1": "the rule reads subnets of the templates only; an imported subnet is read by the control after launch",
     "S3.9": "the rule exempts buckets that receive server access logs; the control does not",
@@ -903,12 +903,28 @@ PARTIAL: dict[str, str] = {
 }
 _ACCOUNT_SETTING = "an account setting: examined only where the app sets it by SDK call (AwsCustomResource)"
 _INSPECTOR = "Amazon Inspector: examined only where the app enables it by SDK call or resource"
+_DETECTOR = (
+    "examined only where the templates declare a detector (AWS::GuardDuty::Detector); an app that enables"
+    " GuardDuty outside them leaves the control unexamined at synth"
+)
+_TRAIL = (
+    "examined only where the templates declare a trail (AWS::CloudTrail::Trail); an app whose trail is"
+    " created outside them (an organization trail) leaves the control unexamined at synth"
+)
 CONDITIONAL: dict[str, str] = {
     **dict.fromkeys(("IAM.7", "IAM.11", "IAM.12", "IAM.14", "IAM.16", "IAM.17", "S3.1", "EMR.2"), _ACCOUNT_SETTING),
     **dict.fromkeys(("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"), _INSPECTOR),
-    "GuardDuty.1": "examined only where the templates declare an AWS::GuardDuty::Detector; an app that enables"
-    " GuardDuty outside them leaves the control unexamined at synth",
+    "GuardDuty.1": _DETECTOR,
+    **dict.fromkeys(("GuardDuty.6", "GuardDuty.7", "GuardDuty.9", "GuardDuty.10"), _DETECTOR),
+    **dict.fromkeys(("CloudTrail.3", "S3.22", "S3.23"), _TRAIL),
 }
+
+# Resource types of controls that evaluate the account (or the account's one resource of a kind in a Region):
+# the control fails where the account has none, while a synth rule over the templates examines only what they
+# declare. A control of these types whose rules examine nothing on an app without the resource (no rule fails on
+# absence) is "conditional", never "full" (QSA reader r21d HIGH; tests/test_pci_rules_coverage.py derives it).
+# GuardDuty: "you can have only one detector per account per Region" (GuardDuty API Reference, CreateDetector).
+ACCOUNT_LEVEL_TYPES: frozenset[str] = frozenset({"AWS::::Account", "AWS::GuardDuty::Detector"})
 
 
 def coverage_kind(control_id: str) -> str:
@@ -1283,7 +1299,8 @@ def coverage_sentence() -> str:
     return (
         f"{kinds['full']} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates are fully"
         f" checked by a synth rule; {kinds['partial']} partially, {kinds['conditional']} conditionally"
-        f" (only where the app sets the account setting by SDK call or declares the detector), {kinds['none']} not;"
+        " (only where the app sets the account setting by SDK call or declares the trail or detector),"
+        f" {kinds['none']} not;"
         f" {related_only_count()} of those with a rule are checked by rules whose findings support the control's"
         f" PCI DSS requirements without evidencing them (marked related only), and {unverified_applicable()} are"
         " counted from details not yet read from the control's page (marked `*`)"

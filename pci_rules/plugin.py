@@ -6,7 +6,9 @@ the plugin parses them once into a `TemplateModel`, runs every rule, and returns
 as a `PolicyViolationBeta1` naming the resource by logical ID and template path. CDK maps that
 pair to the construct path, applies `Validations.of(construct).acknowledge(...)` acknowledgments
 (ID `PCI-DSS-v4.0.1::<rule id>`), writes `validation-report.json`, and fails the synth when an
-unacknowledged violation of severity `error` is left.
+unacknowledged violation of severity `error` is left. A never-acknowledgeable rule's violation has severity
+`fatal`, which CDK does not let `acknowledge(...)` suppress: the synth fails whatever acknowledgment names it, and
+the violation names the acknowledgment it refuses (read from the stack metadata in `manifest.json`).
 
 An app may also plug in its own acknowledgment source (`acknowledgments=`): a callable that gets each
 `Finding` (rule, resource with its construct path, detail) and returns the reason it is accepted, or
@@ -19,9 +21,12 @@ After `validate()`, `model` and `results` stay on the instance for whoever write
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import jsii
 from aws_cdk import (
@@ -78,6 +83,56 @@ def acknowledgment_id(rule_id: str) -> str:
     return f"{PLUGIN_NAME}::{rule_id}"
 
 
+# CDK's metadata type of `Validations.of(construct).acknowledge(...)` (`Validations.ACKNOWLEDGED_RULES_METADATA_KEY`).
+ACKNOWLEDGED_RULES_METADATA = "aws:cdk:acknowledged-rules"
+# The severity CDK never suppresses: aws-cdk-lib 2.275.0 `isSuppressibleViolation` (core/lib/validation/private/
+# report.js) leaves a violation of severity "fatal" in place whatever `acknowledge(...)` says, and its console
+# report then prints "Rule <id>" instead of "Acknowledge with '<id>'". A never-acknowledgeable rule reports so.
+NEVER_ACKNOWLEDGEABLE_SEVERITY = "fatal"
+
+
+def cdk_acknowledgments(template_paths: Iterable[str | Path]) -> dict[str, dict[str, str]]:
+    """`{rule id: {construct path: reason}}` of this pack's rules from CDK's own acknowledgments.
+
+    CDK writes every construct's metadata, `aws:cdk:acknowledged-rules` entries included, into its stack's
+    artifact beside the templates (aws-cdk-lib `collectStackMetadata`: the manifest's `metadata`, or since 2.275
+    the `<stack>.metadata.json` its `additionalMetadataFile` names) before it runs the plugins, so the plugin
+    sees an acknowledgment made on a construct in a stack. One made on the App or a Stage (above every stack)
+    is in no stack's metadata: `validation-report.json` records it when CDK applies it."""
+    found: dict[str, dict[str, str]] = {}
+    prefix = f"{PLUGIN_NAME}::"
+    for directory in sorted({Path(p).parent for p in template_paths}):
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for artifact in (manifest.get("artifacts") or {}).values():
+            metadata = dict((artifact or {}).get("metadata") or {})
+            extra = (artifact or {}).get("additionalMetadataFile")  # aws-cdk-lib 2.275: `<stack>.metadata.json`
+            if isinstance(extra, str):
+                with contextlib.suppress(OSError, ValueError):
+                    metadata.update(json.loads((directory / extra).read_text(encoding="utf-8")))
+            for path, entries in metadata.items():
+                for entry in entries or []:
+                    if not isinstance(entry, dict) or entry.get("type") != ACKNOWLEDGED_RULES_METADATA:
+                        continue
+                    for ack_id, reason in (entry.get("data") or {}).items():
+                        if isinstance(ack_id, str) and ack_id.startswith(prefix):
+                            found.setdefault(ack_id[len(prefix) :], {})[path.lstrip("/")] = str(reason)
+    return found
+
+
+def acknowledged_at(path: str, acknowledgments: Mapping[str, str]) -> str | None:
+    """The construct path of the closest acknowledgment at or above `path` (CDK's `findClosestAck`), or None."""
+    here = path
+    while True:
+        if here in acknowledgments:
+            return here
+        if "/" not in here:
+            return None
+        here = here.rsplit("/", 1)[0]
+
+
 @jsii.implements(IPolicyValidationPluginBeta1)
 class PciDssV4Plugin:
     """CDK policy-validation plugin running the PCI DSS v4.0.1 rules on the rendered templates.
@@ -96,6 +151,7 @@ class PciDssV4Plugin:
         self.model: TemplateModel | None = None
         self.results: list[RuleResult] = []
         self.acknowledged: list[tuple[Finding, str]] = []
+        self.cdk_acknowledged: dict[str, dict[str, str]] = {}
         self.elapsed_s: float | None = None
         self.cpu_s: float | None = None
 
@@ -120,6 +176,7 @@ class PciDssV4Plugin:
         self.model = TemplateModel.from_template_paths(context.template_paths)
         self.results = evaluate(self.model, self._rules)
         self.acknowledged = []
+        self.cdk_acknowledged = cdk_acknowledgments(context.template_paths)
         violations = [v for result in self.results if (v := self._violation(result)) is not None]
         report = PolicyValidationPluginReportBeta1(
             success=not violations, violations=violations, plugin_version=RULE_SET_VERSION
@@ -155,11 +212,20 @@ class PciDssV4Plugin:
                 )
             )
         rule_ = result.rule
+        description = violation_heading(rule_, failures)
+        severity = "error"
+        if not rule_.acknowledgeable:
+            severity = NEVER_ACKNOWLEDGEABLE_SEVERITY
+            description += ". Cannot be acknowledged: fix it"
+            acks = self.cdk_acknowledged.get(rule_.id, {})
+            refused = sorted({at for c in failures if (at := acknowledged_at(c.resource.path, acks)) is not None})
+            if refused:
+                description += f" (the acknowledgment at {', '.join(refused)} is refused)"
         return PolicyViolationBeta1(
             rule_name=rule_.id,
-            description=violation_heading(rule_, failures),
+            description=description,
             fix=rule_.fix,
-            severity="error",
+            severity=severity,
             violating_resources=resources,
             rule_metadata={
                 "requirements": ", ".join(rule_.requirements),

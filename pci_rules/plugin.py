@@ -16,7 +16,9 @@ None. Accepted findings are left out of the violations CDK sees and kept in `ack
 reason; a rule marked never-acknowledgeable ignores the source. The pack knows no governance fields:
 an app that has owners, approvers and review dates keeps them in its source.
 
-After `validate()`, `model` and `results` stay on the instance for whoever writes the evidence.
+After `validate()`, `model` and `results` stay on the instance for whoever writes the evidence, and the same
+results are written to `pci-dss-v4-results.json` in the cloud assembly's root directory (`RESULTS_FILE`; the
+`results_file` argument renames it, None writes none), which outlives the `cdk synth` subprocess.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -122,6 +125,34 @@ def cdk_acknowledgments(template_paths: Iterable[str | Path]) -> dict[str, dict[
     return found
 
 
+# The machine-readable results `validate()` writes into the cloud assembly's root directory (beside
+# validation-report.json): `cdk synth` runs the app in a subprocess, so `plugin.results` and the accepted findings
+# are gone when it returns; this file keeps them.
+RESULTS_FILE = "pci-dss-v4-results.json"
+PACKAGE_NAME = "pci-dss-v4-cdk-rules"
+
+
+def assembly_root(template_paths: Iterable[str | Path]) -> Path | None:
+    """The cloud assembly's root directory: from the templates' directories, up through every directory that
+    holds a `manifest.json` (a Stage's nested assembly is a subdirectory of its parent's). None without one."""
+    roots = set()
+    for directory in {Path(p).resolve().parent for p in template_paths}:
+        if not (directory / "manifest.json").is_file():
+            continue
+        while (directory.parent / "manifest.json").is_file() and directory.parent != directory:
+            directory = directory.parent
+        roots.add(directory)
+    return min(roots, key=lambda d: (len(d.parts), str(d))) if roots else None
+
+
+def _status(result: RuleResult) -> str:
+    if result.failures:
+        return "failed"
+    if result.examined:
+        return "met"
+    return "absence confirmed" if result.rule.absence else "not evidenced"
+
+
 def acknowledged_at(path: str, acknowledgments: Mapping[str, str]) -> str | None:
     """The construct path of the closest acknowledgment at or above `path` (CDK's `findClosestAck`), or None."""
     here = path
@@ -144,10 +175,16 @@ class PciDssV4Plugin:
     """
 
     def __init__(
-        self, rules: Iterable[Rule] | None = None, *, acknowledgments: AcknowledgmentSource | None = None
+        self,
+        rules: Iterable[Rule] | None = None,
+        *,
+        acknowledgments: AcknowledgmentSource | None = None,
+        results_file: str | None = RESULTS_FILE,
     ) -> None:
         self._rules: tuple[Rule, ...] = RULES if rules is None else tuple(rules)
         self._source = acknowledgments
+        self._results_name = results_file
+        self.results_path: Path | None = None
         self.model: TemplateModel | None = None
         self.results: list[RuleResult] = []
         self.acknowledged: list[tuple[Finding, str]] = []
@@ -181,9 +218,77 @@ class PciDssV4Plugin:
         report = PolicyValidationPluginReportBeta1(
             success=not violations, violations=violations, plugin_version=RULE_SET_VERSION
         )
+        self.results_path = None
+        outdir = assembly_root(context.template_paths)
+        if self._results_name and outdir is not None:
+            self.results_path = outdir / self._results_name
+            self.results_path.write_bytes(self.results_json())
         self.elapsed_s = time.perf_counter() - start
         self.cpu_s = time.process_time() - cpu
         return report
+
+    def results_document(self) -> dict[str, Any]:
+        """What `validate()` found, as the results file holds it (see `results_json`)."""
+        accepted = {(f.rule.id, f.resource.key): reason for f, reason in self.acknowledged}
+        rules, findings, acknowledged = [], [], []
+        for result in self.results:
+            rule_ = result.rule
+            acks = self.cdk_acknowledged.get(rule_.id, {})
+            open_, accepted_here = 0, 0
+            for check in result.failures:
+                resource = check.resource
+                source_reason = accepted.get((rule_.id, resource.key))
+                at = acknowledged_at(resource.path, acks)
+                if source_reason is not None:
+                    status, how = "accepted", {"reason": source_reason, "source": "acknowledgment source"}
+                elif at is not None and rule_.acknowledgeable:
+                    status = "accepted"
+                    how = {"reason": acks[at], "source": f"CDK acknowledge({acknowledgment_id(rule_.id)}) at {at}"}
+                else:
+                    status, how = "open", {}
+                    if at is not None:
+                        status = "open: acknowledgment refused (never acknowledgeable)"
+                open_ += status != "accepted"
+                accepted_here += status == "accepted"
+                entry = {
+                    "rule": rule_.id,
+                    "stack": resource.stack,
+                    "logicalId": resource.logical_id,
+                    "path": resource.path,
+                    "type": resource.type,
+                    "detail": check.detail,
+                    "status": status,
+                }
+                findings.append(entry)
+                if how:
+                    acknowledged.append({"rule": rule_.id, "path": resource.path, **how})
+            rules.append(
+                {
+                    "id": rule_.id,
+                    "requirements": list(rule_.requirements),
+                    "related": list(rule_.related),
+                    "acknowledgeable": rule_.acknowledgeable,
+                    "examined": result.examined,
+                    "status": _status(result),
+                    "evidence": result.evidence,
+                    "open": open_,
+                    "accepted": accepted_here,
+                }
+            )
+        return {
+            "pack": PACKAGE_NAME,
+            "plugin": PLUGIN_NAME,
+            "version": RULE_SET_VERSION,
+            "stacks": sorted(self.model.stacks) if self.model is not None else [],
+            "rules": rules,
+            "findings": findings,
+            "acknowledged": acknowledged,
+        }
+
+    def results_json(self) -> bytes:
+        """The results file's bytes: the same for the same templates and acknowledgments (no time, no absolute
+        path, keys and lists in a fixed order)."""
+        return (json.dumps(self.results_document(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     def _accepted(self, rule_: Rule, check: Check) -> bool:
         if self._source is None or not rule_.acknowledgeable:

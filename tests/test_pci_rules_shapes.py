@@ -173,6 +173,43 @@ def test_a_deployment_stage_is_read_for_tracing() -> None:
     assert _failures("PCI4-APIGW-XRAY", _deployment()) == ["Dep: X-Ray tracing is off"]
 
 
+_ACCESS_LOG = {"DestinationArn": "arn:aws:logs:us-east-1:111122223333:log-group:api"}
+_EVERY_METHOD_INFO = [{"ResourcePath": "/*", "HttpMethod": "*", "LoggingLevel": "INFO"}]
+
+
+@pytest.mark.parametrize(
+    ("description", "found"),
+    [
+        ({"AccessLogSetting": _ACCESS_LOG, "LoggingLevel": "ERROR"}, []),
+        ({"AccessLogSetting": _ACCESS_LOG, "MethodSettings": _EVERY_METHOD_INFO}, []),
+        (
+            {},  # a LambdaRestApi's stage with neither: the QSA reader r21d's MEDIUM 4
+            [
+                "Dep: no access log destination (AccessLogSetting.DestinationArn); execution logging off (no"
+                " LoggingLevel ERROR or INFO for every method, /* *)"
+            ],
+        ),
+        (
+            {"LoggingLevel": "INFO"},
+            ["Dep: no access log destination (AccessLogSetting.DestinationArn)"],
+        ),
+        (
+            {
+                "AccessLogSetting": _ACCESS_LOG,
+                "MethodSettings": [
+                    *_EVERY_METHOD_INFO,
+                    {"ResourcePath": "/~1cards", "HttpMethod": "POST", "LoggingLevel": "OFF"},
+                ],
+            },
+            ["Dep: execution logging OFF on POST /~1cards"],
+        ),
+    ],
+)
+def test_a_rest_stage_needs_access_and_execution_logs(description: dict[str, Any], found: list[str]) -> None:
+    resources = _deployment(**description) if description else _deployment()
+    assert _failures("PCI4-APIGW-REST-STAGE-LOGGING", resources) == found
+
+
 @pytest.mark.parametrize(
     ("description", "ok"),
     [

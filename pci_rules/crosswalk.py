@@ -899,7 +899,8 @@ def applicable(control: Control) -> bool:
 # an app that does not set the account guard or declare the resource leaves the control unexamined at synth.
 PARTIAL: dict[str, str] = {
     "EMR.1": "the rule reads subnets of the templates only; an imported subnet is read by the control after launch",
-    "S3.9": "the rule exempts buckets that receive server access logs; the control does not",
+    "S3.9": "the rule exempts buckets that receive server access logs, which the control does not; it fails a bucket"
+    " that logs to itself (a LoggingConfiguration with no other DestinationBucketName), which the control passes",
     "S3.15": "the rule asks Object Lock of the audit archive only; the control asks it of every bucket",
     "S3.17": "the rule allows SSE-S3 on buckets a log service writes to; the control asks SSE-KMS everywhere",
 }

@@ -558,3 +558,26 @@ def test_an_unencrypted_store_is_left_to_the_rule_that_cannot_be_acknowledged(ru
     (guard,) = evaluate(model, [BY_ID[at_rest.get(rule_id, "PCI4-REDSHIFT-ENCRYPTED")]])
     assert guard.failures
     assert not guard.rule.acknowledgeable
+
+
+# --- S3 server access logging to the bucket itself (QSA reader r21d MEDIUM 5) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "logging",
+    [
+        {"LogFilePrefix": "access/"},  # CDK's server_access_logs_prefix alone: "log to current bucket"
+        {},
+        {"DestinationBucketName": {"Ref": "Data"}, "LogFilePrefix": "access/"},
+    ],
+)
+def test_a_bucket_that_logs_to_itself_is_told_so_not_that_it_has_no_logging(logging: dict[str, Any]) -> None:
+    resources = {"Data": r("AWS::S3::Bucket", LoggingConfiguration=logging)}
+    assert _failures("PCI4-S3-ACCESS-LOGGING", resources) == [
+        "Data: logs to itself (LoggingConfiguration without another DestinationBucketName: S3 stores the bucket's"
+        " access logs in the bucket they audit); name another bucket"
+    ]
+
+
+def test_a_bucket_without_logging_configuration_has_no_server_access_logging() -> None:
+    assert _failures("PCI4-S3-ACCESS-LOGGING", {"Data": r("AWS::S3::Bucket")}) == ["Data: no server access logging"]

@@ -528,3 +528,19 @@ def test_an_account_level_control_is_full_only_when_a_rule_fails_on_the_resource
     assert {"CloudTrail.3", "S3.22", "S3.23", "GuardDuty.1", "GuardDuty.6", "GuardDuty.10"} <= derived
     assert "declare a trail" in crosswalk.CONDITIONAL["S3.22"]
     assert "declare a detector" in crosswalk.CONDITIONAL["GuardDuty.6"]
+
+
+def test_the_coverage_sentence_opens_with_the_figure_a_qsa_can_cite() -> None:
+    """QSA reader r21d LOW: full, evidenced (not related only) and verified (not `*`) controls come first."""
+    citable = [
+        c.id
+        for c in crosswalk.controls()
+        if crosswalk.applicable(c)
+        and crosswalk.coverage_kind(c.id) == "full"
+        and not crosswalk.related_only(c.id)
+        and c.details_read_from_control_page
+    ]
+    assert crosswalk.citable() == len(citable)
+    assert crosswalk.coverage_sentence().startswith(f"{len(citable)} of the {crosswalk.coverage()[1]} ")
+    assert "CloudTrail.3" not in citable  # conditional, and `*`
+    assert "GuardDuty.6" not in citable  # conditional

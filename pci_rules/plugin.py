@@ -70,8 +70,8 @@ HEADING_DETAILS = 5
 
 def violation_heading(rule_: Rule, failures: Iterable[Check]) -> str:
     """The description CDK prints as a violation's heading: the rule ID, its one line and requirements, then
-    what was wrong on each failing resource (`logical id: detail`, the first `HEADING_DETAILS`), which CDK's
-    console report otherwise leaves to validation-report.json's propertyPaths."""
+    what was wrong on each failing resource given (`logical id: detail`, the first `HEADING_DETAILS`). The
+    plugin passes one resource per violation, so a heading names its own resource's problem only."""
     base = f"{rule_.id}: {rule_.description} ({rule_.citation()})"
     details = list(dict.fromkeys(f"{c.resource.logical_id}: {c.detail}" for c in failures if c.detail))
     if not details:
@@ -214,7 +214,7 @@ class PciDssV4Plugin:
         self.results = evaluate(self.model, self._rules)
         self.acknowledged = []
         self.cdk_acknowledged = cdk_acknowledgments(context.template_paths)
-        violations = [v for result in self.results if (v := self._violation(result)) is not None]
+        violations = [v for result in self.results for v in self._violations(result)]
         report = PolicyValidationPluginReportBeta1(
             success=not violations, violations=violations, plugin_version=RULE_SET_VERSION
         )
@@ -299,42 +299,44 @@ class PciDssV4Plugin:
             self.acknowledged.append((finding, reason))
         return bool(reason)
 
-    def _violation(self, result: RuleResult) -> PolicyViolationBeta1 | None:
+    def _violations(self, result: RuleResult) -> list[PolicyViolationBeta1]:
+        """One violation per failing resource the source did not accept (QSA reader r21d, LOW): its description
+        names that resource's problem only, never another's (one CDK then acknowledges included); its location
+        (validation-report.json's `propertyPaths`) is the resource's JSON pointer in its template."""
         failures = [c for c in result.failures if not self._accepted(result.rule, c)]
-        if not failures:
-            return None
         assert self.model is not None
-        resources = []
+        rule_ = result.rule
+        out = []
         for check in failures:
             template_path = self.model.stack_of(check.resource).template_path
             if template_path is None:  # only a model built from dicts has none; validate() reads files
                 raise ValueError(f"no template file known for stack {check.resource.stack}")
-            resources.append(
-                PolicyViolatingResourceBeta1(
-                    resource_logical_id=check.resource.logical_id,
-                    template_path=template_path,
-                    locations=[check.detail or result.rule.description],
+            description = violation_heading(rule_, [check])
+            severity = "error"
+            if not rule_.acknowledgeable:
+                severity = NEVER_ACKNOWLEDGEABLE_SEVERITY
+                description += ". Cannot be acknowledged: fix it"
+                at = acknowledged_at(check.resource.path, self.cdk_acknowledged.get(rule_.id, {}))
+                if at is not None:
+                    description += f" (the acknowledgment at {at} is refused)"
+            out.append(
+                PolicyViolationBeta1(
+                    rule_name=rule_.id,
+                    description=description,
+                    fix=rule_.fix,
+                    severity=severity,
+                    violating_resources=[
+                        PolicyViolatingResourceBeta1(
+                            resource_logical_id=check.resource.logical_id,
+                            template_path=template_path,
+                            locations=[f"/Resources/{check.resource.logical_id}"],
+                        )
+                    ],
+                    rule_metadata={
+                        "requirements": ", ".join(rule_.requirements),
+                        "related": ", ".join(rule_.related),
+                        "acknowledgeable": "yes" if rule_.acknowledgeable else "no: fix it",
+                    },
                 )
             )
-        rule_ = result.rule
-        description = violation_heading(rule_, failures)
-        severity = "error"
-        if not rule_.acknowledgeable:
-            severity = NEVER_ACKNOWLEDGEABLE_SEVERITY
-            description += ". Cannot be acknowledged: fix it"
-            acks = self.cdk_acknowledged.get(rule_.id, {})
-            refused = sorted({at for c in failures if (at := acknowledged_at(c.resource.path, acks)) is not None})
-            if refused:
-                description += f" (the acknowledgment at {', '.join(refused)} is refused)"
-        return PolicyViolationBeta1(
-            rule_name=rule_.id,
-            description=description,
-            fix=rule_.fix,
-            severity=severity,
-            violating_resources=resources,
-            rule_metadata={
-                "requirements": ", ".join(rule_.requirements),
-                "related": ", ".join(rule_.related),
-                "acknowledgeable": "yes" if rule_.acknowledgeable else "no: fix it",
-            },
-        )
+        return out

@@ -89,3 +89,31 @@ def test_a_missing_report_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="no validation report"):
         check_report(tmp_path)
     assert main([str(tmp_path)]) == 2
+
+
+def test_each_violation_names_its_own_resource_only_with_its_template_location(tmp_path: Path) -> None:
+    """QSA reader r21d LOW: one violation per failing resource; the one CDK acknowledges is not named in the
+    other's description; `propertyPaths` holds the resource's pointer in its template, not prose."""
+    outdir = tmp_path / "cdk.out"
+    app = App(outdir=str(outdir), context={"aws:cdk:enable-path-metadata": True})
+    stack = Stack(app, "Small")
+    accepted = s3.CfnBucket(stack, "Accepted")
+    s3.CfnBucket(stack, "Open")
+    Validations.of(cast(CfnResource, accepted)).acknowledge(
+        Acknowledgment(id=acknowledgment_id("PCI4-S3-ACCESS-LOGGING"), reason="scratch")
+    )
+    Validations.of(app).add_plugins(
+        cast(IPolicyValidationPlugin, PciDssV4Plugin(rules=[BY_ID["PCI4-S3-ACCESS-LOGGING"]]))
+    )
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (ours,) = [p for p in report["pluginReports"] if p["pluginName"] == "PCI-DSS-v4.0.1"]
+    (violation,) = ours["violations"]
+    assert violation["description"].endswith("Open: no server access logging")
+    assert "Accepted" not in violation["description"]
+    (construct,) = violation["violatingConstructs"]
+    assert construct["constructPath"] == "Small/Open"
+    assert construct["cloudFormationResource"]["propertyPaths"] == ["/Resources/Open"]
+    (suppressed,) = ours["suppressedViolations"]
+    assert "Open" not in suppressed["description"]

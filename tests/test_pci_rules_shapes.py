@@ -581,3 +581,14 @@ def test_a_bucket_that_logs_to_itself_is_told_so_not_that_it_has_no_logging(logg
 
 def test_a_bucket_without_logging_configuration_has_no_server_access_logging() -> None:
     assert _failures("PCI4-S3-ACCESS-LOGGING", {"Data": r("AWS::S3::Bucket")}) == ["Data: no server access logging"]
+
+
+def test_ebs_default_encryption_set_outside_the_app_is_not_evidenced_not_a_failure() -> None:
+    """QSA reader r21d LOW: an organisation that enables EBS encryption by default outside the app leaves no call
+    in the templates; its VPCs do not fail, the rule examines nothing and says so."""
+    vpc = {"Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16")}
+    (result,) = evaluate(
+        TemplateModel.from_templates({"S": {"Resources": vpc}}), [BY_ID["PCI4-EC2-EBS-DEFAULT-ENCRYPTION"]]
+    )
+    assert result.examined == 0
+    assert result.evidence.startswith("not evidenced")

@@ -123,7 +123,9 @@ MAPPINGS: dict[str, Mapping] = {
     "DocumentDB.3": not_applicable("CloudFormation creates no manual cluster snapshot and cannot share one"),
     "DocumentDB.4": rules("PCI4-DOCDB-AUDIT-LOGS"),
     "DynamoDB.7": rules("PCI4-DAX-TLS"),
-    "EC2.8": rules("PCI4-EC2-INSTANCE-IMDSV2", "PCI4-ACCOUNT-GUARD-VALUES", note="and the account's IMDSv2 default"),
+    # The account's IMDSv2 default (PCI4-ACCOUNT-GUARD-VALUES) is not on this row: that rule does not cite 2.2.6, and
+    # EC2.8 examines instances, which PCI4-EC2-INSTANCE-IMDSV2 reads (QSA reader r21d, LOW).
+    "EC2.8": rules("PCI4-EC2-INSTANCE-IMDSV2", note="instances and their launch templates"),
     "EC2.13": rules("PCI4-EC2-SG-NO-OPEN-INGRESS", note="no port open to the internet but 80/443 on an LB's group"),
     "EC2.14": rules("PCI4-EC2-SG-NO-OPEN-INGRESS"),
     "EC2.15": rules("PCI4-EC2-NO-AUTO-PUBLIC-IP"),

@@ -186,6 +186,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-IAM-TRUST-SCOPED": "no role can be assumed by anyone: who may act as it is named",
         "PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS": "no identity may decrypt with every key",
         "PCI4-KMS-NO-PUBLIC-PRINCIPAL": "no key is usable by anyone",
+        "PCI4-LAMBDA-NO-PUBLIC-ACCESS": "no function policy lets anyone invoke a function, and no function URL takes"
+        " unauthenticated requests: every invoke grant names who may call (pack 1.11.0)",
         "PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE": "a service may invoke a function only for the named resource or"
         " account",
         "PCI4-S3-ACLS-DISABLED": "bucket access is by policy only, not by per-object ACLs",
@@ -265,6 +267,7 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-OPENSEARCH-AUDIT-LOGS": "the search domain's audit log is enabled",
         "PCI4-RDS-LOG-EXPORTS": "the database's engine logs (connections, DDL) are exported",
         "PCI4-REDSHIFT-AUDIT-LOGGING": "the warehouse's audit log is enabled",
+        "PCI4-APIGW-REST-STAGE-LOGGING": "every REST API stage writes an access log and execution logs (pack 1.11.0)",
         "PCI4-S3-ACCESS-LOGGING": "bucket access is logged",
         "PCI4-TRAIL-DATA-EVENTS": "S3 object and Lambda invoke data events are recorded",
         "PCI4-TRAIL-LOGGING": "the trail is logging",

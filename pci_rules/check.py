@@ -1,11 +1,13 @@
 """Post-synth check: no never-acknowledgeable finding was silenced by CDK's own acknowledgments.
 
-The plugin refuses an acknowledgment source's reason for a rule marked never-acknowledgeable, but
-CDK applies `Validations.of(construct).acknowledge(...)` itself, after the plugin returns: such a
-violation lands under `suppressedViolations` in `<outdir>/validation-report.json` and the synth
-passes. Run this after `cdk synth` (`python -m pci_rules.check cdk.out`, or `check_report(outdir)`):
-it fails on every suppressed violation of this pack whose rule is never-acknowledgeable (by the
-violation's `ruleMetadata.acknowledgeable`, or by the rule's own flag when the metadata is missing).
+Since pack 1.11.0 the plugin reports a never-acknowledgeable rule's violation at severity `fatal`, which CDK's
+`Validations.of(construct).acknowledge(...)` does not suppress (aws-cdk-lib `isSuppressibleViolation`), so the
+synth itself fails. This check is the second gate for reports it cannot vouch for (one written by an older pack,
+or a plugin built on this one that reports at `error`): such a violation lands under `suppressedViolations` in
+`<outdir>/validation-report.json` and the synth passes. Run it after `cdk synth` (`python -m pci_rules.check
+cdk.out`, or `check_report(outdir)`): it fails on every suppressed violation of this pack whose rule is
+never-acknowledgeable (by the violation's `ruleMetadata.acknowledgeable`, or by the rule's own flag when the
+metadata is missing).
 """
 
 from __future__ import annotations

@@ -123,7 +123,9 @@ MAPPINGS: dict[str, Mapping] = {
     "DocumentDB.3": not_applicable("CloudFormation creates no manual cluster snapshot and cannot share one"),
     "DocumentDB.4": rules("PCI4-DOCDB-AUDIT-LOGS"),
     "DynamoDB.7": rules("PCI4-DAX-TLS"),
-    "EC2.8": rules("PCI4-EC2-INSTANCE-IMDSV2", "PCI4-ACCOUNT-GUARD-VALUES", note="and the account's IMDSv2 default"),
+    # The account's IMDSv2 default (PCI4-ACCOUNT-GUARD-VALUES) is not on this row: that rule does not cite 2.2.6, and
+    # EC2.8 examines instances, which PCI4-EC2-INSTANCE-IMDSV2 reads (QSA reader r21d, LOW).
+    "EC2.8": rules("PCI4-EC2-INSTANCE-IMDSV2", note="instances and their launch templates"),
     "EC2.13": rules("PCI4-EC2-SG-NO-OPEN-INGRESS", note="no port open to the internet but 80/443 on an LB's group"),
     "EC2.14": rules("PCI4-EC2-SG-NO-OPEN-INGRESS"),
     "EC2.15": rules("PCI4-EC2-NO-AUTO-PUBLIC-IP"),
@@ -815,6 +817,8 @@ NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the syn
 # The AWS Config rule that keeps watching each rule's property after deploy, for rules the controls and
 # the conformance-pack rules above do not already name one for.
 WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
+    "PCI4-APIGW-REST-STAGE-LOGGING": "api-gw-execution-logging-enabled (the execution-log half; Security Hub"
+    " APIGateway.1, which is not in the PCI DSS v4.0.1 standard)",
     "PCI4-IAM-PERMISSIONS-BOUNDARY": NO_CONFIG_RULE,
     "PCI4-CARD-DATA-FIELD-ENCRYPTION": NO_CONFIG_RULE,
     "PCI4-CONFIG-ALL-RESOURCES": "none: AWS Config evaluates its own recorder through Security Hub Config.1",
@@ -895,22 +899,39 @@ def applicable(control: Control) -> bool:
 
 # How much of a control its synth rule checks. "full" (every other control with a rule): the rule checks what
 # the control checks. "partial": the rule checks less (the reason says what). "conditional": the rule can only
-# examine what the app sets by SDK call (`Custom::AWS`, an AwsCustomResource); an app that does not set the
-# account guard that way leaves the control unexamined at synth.
+# examine what the app sets by SDK call (`Custom::AWS`, an AwsCustomResource) or declares (a trail, a detector);
+# an app that does not set the account guard or declare the resource leaves the control unexamined at synth.
 PARTIAL: dict[str, str] = {
     "EMR.1": "the rule reads subnets of the templates only; an imported subnet is read by the control after launch",
-    "S3.9": "the rule exempts buckets that receive server access logs; the control does not",
+    "S3.9": "the rule exempts buckets that receive server access logs, which the control does not; it fails a bucket"
+    " that logs to itself (a LoggingConfiguration with no other DestinationBucketName), which the control passes",
     "S3.15": "the rule asks Object Lock of the audit archive only; the control asks it of every bucket",
     "S3.17": "the rule allows SSE-S3 on buckets a log service writes to; the control asks SSE-KMS everywhere",
 }
 _ACCOUNT_SETTING = "an account setting: examined only where the app sets it by SDK call (AwsCustomResource)"
 _INSPECTOR = "Amazon Inspector: examined only where the app enables it by SDK call or resource"
+_DETECTOR = (
+    "examined only where the templates declare a detector (AWS::GuardDuty::Detector); an app that enables"
+    " GuardDuty outside them leaves the control unexamined at synth"
+)
+_TRAIL = (
+    "examined only where the templates declare a trail (AWS::CloudTrail::Trail); an app whose trail is"
+    " created outside them (an organization trail) leaves the control unexamined at synth"
+)
 CONDITIONAL: dict[str, str] = {
     **dict.fromkeys(("IAM.7", "IAM.11", "IAM.12", "IAM.14", "IAM.16", "IAM.17", "S3.1", "EMR.2"), _ACCOUNT_SETTING),
     **dict.fromkeys(("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"), _INSPECTOR),
-    "GuardDuty.1": "examined only where the templates declare an AWS::GuardDuty::Detector; an app that enables"
-    " GuardDuty outside them leaves the control unexamined at synth",
+    "GuardDuty.1": _DETECTOR,
+    **dict.fromkeys(("GuardDuty.6", "GuardDuty.7", "GuardDuty.9", "GuardDuty.10"), _DETECTOR),
+    **dict.fromkeys(("CloudTrail.3", "S3.22", "S3.23"), _TRAIL),
 }
+
+# Resource types of controls that evaluate the account (or the account's one resource of a kind in a Region):
+# the control fails where the account has none, while a synth rule over the templates examines only what they
+# declare. A control of these types whose rules examine nothing on an app without the resource (no rule fails on
+# absence) is "conditional", never "full" (QSA reader r21d HIGH; tests/test_pci_rules_coverage.py derives it).
+# GuardDuty: "you can have only one detector per account per Region" (GuardDuty API Reference, CreateDetector).
+ACCOUNT_LEVEL_TYPES: frozenset[str] = frozenset({"AWS::::Account", "AWS::GuardDuty::Detector"})
 
 
 def coverage_kind(control_id: str) -> str:
@@ -1278,14 +1299,30 @@ def aws_pack_rules() -> list[dict[str, object]]:
     return rules
 
 
+def citable() -> int:
+    """Applicable controls a QSA can cite as checked at synth: fully (not partial or conditional), by rules that
+    evidence the control's requirements (not related only), from details read from the control's page (not `*`)."""
+    return sum(
+        1
+        for c in controls()
+        if applicable(c)
+        and coverage_kind(c.id) == "full"
+        and not related_only(c.id)
+        and c.details_read_from_control_page
+    )
+
+
 def coverage_sentence() -> str:
-    """The headline counts full coverage only; partial and conditional follow it."""
+    """The headline is the citable figure (`citable`); every count it leaves out follows."""
     kinds = coverage_kinds()
     total = coverage()[1]
     return (
-        f"{kinds['full']} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates are fully"
-        f" checked by a synth rule; {kinds['partial']} partially, {kinds['conditional']} conditionally"
-        f" (only where the app sets the account setting by SDK call or declares the detector), {kinds['none']} not;"
+        f"{citable()} of the {total} Security Hub PCI DSS v4.0.1 controls applicable to templates are fully checked"
+        " by a synth rule that evidences the control's PCI DSS requirements, from details read from the control's"
+        f" page (the figure to cite). Counting every rule: {kinds['full']} fully checked, {kinds['partial']} partially,"
+        f" {kinds['conditional']} conditionally"
+        " (only where the app sets the account setting by SDK call or declares the trail or detector),"
+        f" {kinds['none']} not;"
         f" {related_only_count()} of those with a rule are checked by rules whose findings support the control's"
         f" PCI DSS requirements without evidencing them (marked related only), and {unverified_applicable()} are"
         " counted from details not yet read from the control's page (marked `*`)"

@@ -665,7 +665,10 @@ CASES: dict[str, tuple[Resources, Resources]] = {
             "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
             "Ebs": r("Custom::AWS", Create='{"action":"enableEbsEncryptionByDefault"}'),
         },
-        {"Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16")},
+        {
+            "Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16"),
+            "Ebs": r("Custom::AWS", Create='{"action":"disableEbsEncryptionByDefault"}'),
+        },
     ),
     "PCI4-EC2-VOLUME-ENCRYPTED": (
         {"Volume": r("AWS::EC2::Volume", Encrypted=True, KmsKeyId=REF)},

@@ -55,6 +55,10 @@ EDGE_COMPUTE_CASES: dict[str, tuple[Resources, Resources]] = {
         bad("RestStage", "RestApi", MethodSettings=_PLAIN_CACHE),
     ),
     "PCI4-APIGW-ENDPOINT-TYPE": (good("RestApi"), bad("RestApi", EndpointConfiguration=None)),
+    "PCI4-APIGW-REST-STAGE-LOGGING": (
+        good("RestStage", "RestApi"),
+        bad("RestStage", "RestApi", AccessLogSetting=None, MethodSettings=None),
+    ),
     "PCI4-APIGW-XRAY": (good("RestStage", "RestApi"), bad("RestStage", "RestApi", TracingEnabled=False)),
     "PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE": (good("Cdn"), _cdn(ViewerCertificate=_DEFAULT_CERTIFICATE)),
     "PCI4-CLOUDFRONT-TLS12-POLICY": (

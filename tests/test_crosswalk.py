@@ -603,3 +603,47 @@ def test_no_crosswalk_or_rule_text_speaks_of_the_landing_zone_unless_listed_with
         if at >= 0:
             offending.append(rest[max(0, at - 60) : at + 40])
     assert offending == []
+
+
+def test_an_account_level_control_is_full_only_when_a_rule_fails_on_the_resource_missing() -> None:
+    """QSA reader r21d HIGH: a control that evaluates the account (`crosswalk.ACCOUNT_LEVEL_TYPES`: the account,
+    its one GuardDuty detector per Region) fails in an account without the resource, while a rule over the
+    templates examines only what they declare. On an app with no such resource, a control none of whose rules
+    fails on the absence is conditional (never full), with the reason saying what it examines."""
+    from pci_rules.model import TemplateModel
+    from pci_rules.rule import evaluate
+
+    bare = TemplateModel.from_templates({"App": {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}})
+    results = {r.rule.id: r for r in evaluate(bare, RULES)}
+    derived = set()
+    for control in crosswalk.controls():
+        rule_ids = crosswalk.mapping(control.id).rules
+        if not crosswalk.applicable(control) or not rule_ids:
+            continue
+        if not set(control.resource_types) <= crosswalk.ACCOUNT_LEVEL_TYPES:
+            continue
+        if any(results[rule_id].failures for rule_id in rule_ids):
+            continue  # the rule fails on absence: finding none is a finding, the control can be full
+        derived.add(control.id)
+        assert results[rule_ids[0]].evidence.startswith("not evidenced"), control.id
+        assert crosswalk.coverage_kind(control.id) == "conditional", control.id
+        assert "examined only where" in crosswalk.CONDITIONAL[control.id], control.id
+    assert {"CloudTrail.3", "S3.22", "S3.23", "GuardDuty.1", "GuardDuty.6", "GuardDuty.10"} <= derived
+    assert "declare a trail" in crosswalk.CONDITIONAL["S3.22"]
+    assert "declare a detector" in crosswalk.CONDITIONAL["GuardDuty.6"]
+
+
+def test_the_coverage_sentence_opens_with_the_figure_a_qsa_can_cite() -> None:
+    """QSA reader r21d LOW: full, evidenced (not related only) and verified (not `*`) controls come first."""
+    citable = [
+        c.id
+        for c in crosswalk.controls()
+        if crosswalk.applicable(c)
+        and crosswalk.coverage_kind(c.id) == "full"
+        and not crosswalk.related_only(c.id)
+        and c.details_read_from_control_page
+    ]
+    assert crosswalk.citable() == len(citable)
+    assert crosswalk.coverage_sentence().startswith(f"{len(citable)} of the {crosswalk.coverage()[1]} ")
+    assert "CloudTrail.3" not in citable  # conditional, and `*`
+    assert "GuardDuty.6" not in citable  # conditional

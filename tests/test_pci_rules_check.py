@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 from aws_cdk import Acknowledgment, App, CfnResource, IPolicyValidationPlugin, Stack, Validations
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 
 from pci_rules.check import ReportError, check_report, main
 from pci_rules.plugin import PciDssV4Plugin, acknowledgment_id
@@ -21,40 +22,60 @@ def _app(tmp_path: Path, rule_id: str, *, acknowledge: bool) -> Path:
     outdir = tmp_path / "cdk.out"
     app = App(outdir=str(outdir), context={"aws:cdk:enable-path-metadata": True})
     stack = Stack(app, "Small")
-    # An SSEAlgorithm S3 does not have fails PCI4-S3-ENCRYPTION (never acknowledgeable); a bucket declaring none
-    # passes it (S3's SSE-S3 default), and fails PCI4-S3-CUSTOMER-KEY (acknowledgeable) only.
-    bucket = s3.CfnBucket(
-        stack,
-        "Plain",
-        bucket_encryption=s3.CfnBucket.BucketEncryptionProperty(
-            server_side_encryption_configuration=[
-                s3.CfnBucket.ServerSideEncryptionRuleProperty(
-                    server_side_encryption_by_default=s3.CfnBucket.ServerSideEncryptionByDefaultProperty(
-                        sse_algorithm="aws:des"
-                    )
-                )
-            ]
-        ),
-    )
-    if acknowledge:
-        Validations.of(cast(CfnResource, bucket)).acknowledge(
-            Acknowledgment(id=acknowledgment_id(rule_id), reason="silenced with CDK's own acknowledgment")
-        )
+    bucket = s3.CfnBucket(stack, "Plain")  # no LoggingConfiguration: fails PCI4-S3-ACCESS-LOGGING
+    queue = sqs.CfnQueue(stack, "Bare", sqs_managed_sse_enabled=False)  # fails PCI4-SQS-ENCRYPTED
+    for target in (bucket, queue):
+        if acknowledge:
+            Validations.of(cast(CfnResource, target)).acknowledge(
+                Acknowledgment(id=acknowledgment_id(rule_id), reason="silenced with CDK's own acknowledgment")
+            )
     plugin = PciDssV4Plugin(rules=[BY_ID[rule_id]])
     Validations.of(app).add_plugins(cast(IPolicyValidationPlugin, plugin))
     app.synth()  # the only violation is acknowledged, so CDK passes the synth
     return outdir
 
 
-def test_cdk_acknowledgment_of_a_never_acknowledgeable_rule_is_caught(tmp_path: Path) -> None:
-    assert not BY_ID["PCI4-S3-ENCRYPTION"].acknowledgeable
-    outdir = _app(tmp_path, "PCI4-S3-ENCRYPTION", acknowledge=True)
-    report = json.loads((outdir / "validation-report.json").read_text())
+def test_cdk_acknowledgment_of_a_never_acknowledgeable_rule_fails_the_synth(tmp_path: Path) -> None:
+    """QSA reader r21d MEDIUM 3: the plugin reports a never-acknowledgeable rule at severity "fatal", which CDK's
+    `acknowledge(...)` cannot suppress; the message says so and names the acknowledgment it refuses."""
+    assert not BY_ID["PCI4-SQS-ENCRYPTED"].acknowledgeable
+    with pytest.raises(Exception, match="ValidationFailed: FATAL PCI4-SQS-ENCRYPTED") as raised:
+        _app(tmp_path, "PCI4-SQS-ENCRYPTED", acknowledge=True)
+    message = str(raised.value)
+    assert "Acknowledge with 'PCI-DSS-v4.0.1::PCI4-SQS-ENCRYPTED'" not in message
+    assert "Cannot be acknowledged: fix it (the acknowledgment at Small/Bare is refused)" in message
+    report = json.loads((tmp_path / "cdk.out" / "validation-report.json").read_text())
     (ours,) = [p for p in report["pluginReports"] if p["pluginName"] == "PCI-DSS-v4.0.1"]
-    assert [v["ruleName"] for v in ours["suppressedViolations"]] == ["PCI4-S3-ENCRYPTION"]  # CDK did silence it
-    (problem,) = check_report(outdir)
-    assert problem.startswith("PCI4-S3-ENCRYPTION at Small/Plain: never acknowledgeable")
-    assert main([str(outdir)]) == 1
+    assert not ours.get("suppressedViolations")
+    (violation,) = ours["violations"]
+    assert violation["ruleName"] == "PCI4-SQS-ENCRYPTED"
+    assert violation["severity"] == "fatal"
+    assert check_report(tmp_path / "cdk.out") == []  # nothing was silenced, so the post-synth check has nothing
+
+
+def test_the_post_synth_check_still_catches_a_suppressed_never_acknowledgeable_violation(tmp_path: Path) -> None:
+    """A report written by a pack before 1.11.0 (severity "error", so CDK suppressed it) fails the check."""
+    report = {
+        "pluginReports": [
+            {
+                "pluginName": "PCI-DSS-v4.0.1",
+                "violations": [],
+                "suppressedViolations": [
+                    {
+                        "ruleName": "PCI4-SQS-ENCRYPTED",
+                        "ruleMetadata": {"acknowledgeable": "no: fix it"},
+                        "acknowledgedAt": "Small/Bare",
+                        "acknowledgedId": "PCI-DSS-v4.0.1::PCI4-SQS-ENCRYPTED",
+                        "violatingConstructs": [{"constructPath": "Small/Bare"}],
+                    }
+                ],
+            }
+        ]
+    }
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+    (problem,) = check_report(tmp_path)
+    assert problem.startswith("PCI4-SQS-ENCRYPTED at Small/Bare: never acknowledgeable")
+    assert main([str(tmp_path)]) == 1
 
 
 def test_cdk_acknowledgment_of_an_acknowledgeable_rule_passes(tmp_path: Path) -> None:
@@ -68,3 +89,31 @@ def test_a_missing_report_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="no validation report"):
         check_report(tmp_path)
     assert main([str(tmp_path)]) == 2
+
+
+def test_each_violation_names_its_own_resource_only_with_its_template_location(tmp_path: Path) -> None:
+    """QSA reader r21d LOW: one violation per failing resource; the one CDK acknowledges is not named in the
+    other's description; `propertyPaths` holds the resource's pointer in its template, not prose."""
+    outdir = tmp_path / "cdk.out"
+    app = App(outdir=str(outdir), context={"aws:cdk:enable-path-metadata": True})
+    stack = Stack(app, "Small")
+    accepted = s3.CfnBucket(stack, "Accepted")
+    s3.CfnBucket(stack, "Open")
+    Validations.of(cast(CfnResource, accepted)).acknowledge(
+        Acknowledgment(id=acknowledgment_id("PCI4-S3-ACCESS-LOGGING"), reason="scratch")
+    )
+    Validations.of(app).add_plugins(
+        cast(IPolicyValidationPlugin, PciDssV4Plugin(rules=[BY_ID["PCI4-S3-ACCESS-LOGGING"]]))
+    )
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (ours,) = [p for p in report["pluginReports"] if p["pluginName"] == "PCI-DSS-v4.0.1"]
+    (violation,) = ours["violations"]
+    assert violation["description"].endswith("Open: no server access logging")
+    assert "Accepted" not in violation["description"]
+    (construct,) = violation["violatingConstructs"]
+    assert construct["constructPath"] == "Small/Open"
+    assert construct["cloudFormationResource"]["propertyPaths"] == ["/Resources/Open"]
+    (suppressed,) = ours["suppressedViolations"]
+    assert "Open" not in suppressed["description"]

@@ -122,6 +122,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads(synth.stdout.strip().splitlines()[-1])
     summary["venv"] = str(target)
     summary["wheel"] = str(wheel)
+    with zipfile.ZipFile(wheel) as archive:
+        summary["wheel_files"] = archive.namelist()
+    results = tmp / "cdk.out" / "pci-dss-v4-results.json"
+    summary["results"] = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else None
     return summary
 
 
@@ -142,6 +146,20 @@ def test_the_wheel_carries_its_licence(installed: dict[str, Any]) -> None:
     (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
     with zipfile.ZipFile(installed["wheel"]) as archive:
         assert archive.read(licence) == (ROOT / "LICENSE").read_bytes()
+
+
+def test_the_wheel_carries_the_changelog_and_crosswalk(installed: dict[str, Any]) -> None:
+    """QSA reader r21d LOW: the CHANGELOG the README points to ships in the wheel."""
+    assert {"pci_rules/CHANGELOG.md", "pci_rules/CROSSWALK.md", "pci_rules/README.md"} <= set(installed["wheel_files"])
+
+
+def test_the_apps_subprocess_synth_leaves_the_results_file(installed: dict[str, Any]) -> None:
+    """The fork app run as `cdk synth` runs an app (a subprocess with the outdir): the plugin's results survive it."""
+    results = installed["results"]
+    assert results is not None, "no pci-dss-v4-results.json in the assembly"
+    assert results["version"] == pci_rules.__version__
+    assert len(results["rules"]) == len(RULES)
+    assert all(isinstance(r["examined"], int) and r["status"] for r in results["rules"])
 
 
 def test_the_wheel_is_what_the_fork_app_imports(installed: dict[str, Any]) -> None:

@@ -173,6 +173,43 @@ def test_a_deployment_stage_is_read_for_tracing() -> None:
     assert _failures("PCI4-APIGW-XRAY", _deployment()) == ["Dep: X-Ray tracing is off"]
 
 
+_ACCESS_LOG = {"DestinationArn": "arn:aws:logs:us-east-1:111122223333:log-group:api"}
+_EVERY_METHOD_INFO = [{"ResourcePath": "/*", "HttpMethod": "*", "LoggingLevel": "INFO"}]
+
+
+@pytest.mark.parametrize(
+    ("description", "found"),
+    [
+        ({"AccessLogSetting": _ACCESS_LOG, "LoggingLevel": "ERROR"}, []),
+        ({"AccessLogSetting": _ACCESS_LOG, "MethodSettings": _EVERY_METHOD_INFO}, []),
+        (
+            {},  # a LambdaRestApi's stage with neither: the QSA reader r21d's MEDIUM 4
+            [
+                "Dep: no access log destination (AccessLogSetting.DestinationArn); execution logging off (no"
+                " LoggingLevel ERROR or INFO for every method, /* *)"
+            ],
+        ),
+        (
+            {"LoggingLevel": "INFO"},
+            ["Dep: no access log destination (AccessLogSetting.DestinationArn)"],
+        ),
+        (
+            {
+                "AccessLogSetting": _ACCESS_LOG,
+                "MethodSettings": [
+                    *_EVERY_METHOD_INFO,
+                    {"ResourcePath": "/~1cards", "HttpMethod": "POST", "LoggingLevel": "OFF"},
+                ],
+            },
+            ["Dep: execution logging OFF on POST /~1cards"],
+        ),
+    ],
+)
+def test_a_rest_stage_needs_access_and_execution_logs(description: dict[str, Any], found: list[str]) -> None:
+    resources = _deployment(**description) if description else _deployment()
+    assert _failures("PCI4-APIGW-REST-STAGE-LOGGING", resources) == found
+
+
 @pytest.mark.parametrize(
     ("description", "ok"),
     [
@@ -606,3 +643,37 @@ def test_an_unencrypted_store_is_left_to_the_rule_that_cannot_be_acknowledged(ru
     (guard,) = evaluate(model, [BY_ID[at_rest.get(rule_id, "PCI4-REDSHIFT-ENCRYPTED")]])
     assert guard.failures
     assert not guard.rule.acknowledgeable
+
+
+# --- S3 server access logging to the bucket itself (QSA reader r21d MEDIUM 5) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "logging",
+    [
+        {"LogFilePrefix": "access/"},  # CDK's server_access_logs_prefix alone: "log to current bucket"
+        {},
+        {"DestinationBucketName": {"Ref": "Data"}, "LogFilePrefix": "access/"},
+    ],
+)
+def test_a_bucket_that_logs_to_itself_is_told_so_not_that_it_has_no_logging(logging: dict[str, Any]) -> None:
+    resources = {"Data": r("AWS::S3::Bucket", LoggingConfiguration=logging)}
+    assert _failures("PCI4-S3-ACCESS-LOGGING", resources) == [
+        "Data: logs to itself (LoggingConfiguration without another DestinationBucketName: S3 stores the bucket's"
+        " access logs in the bucket they audit); name another bucket"
+    ]
+
+
+def test_a_bucket_without_logging_configuration_has_no_server_access_logging() -> None:
+    assert _failures("PCI4-S3-ACCESS-LOGGING", {"Data": r("AWS::S3::Bucket")}) == ["Data: no server access logging"]
+
+
+def test_ebs_default_encryption_set_outside_the_app_is_not_evidenced_not_a_failure() -> None:
+    """QSA reader r21d LOW: an organisation that enables EBS encryption by default outside the app leaves no call
+    in the templates; its VPCs do not fail, the rule examines nothing and says so."""
+    vpc = {"Vpc": r("AWS::EC2::VPC", CidrBlock="10.0.0.0/16")}
+    (result,) = evaluate(
+        TemplateModel.from_templates({"S": {"Resources": vpc}}), [BY_ID["PCI4-EC2-EBS-DEFAULT-ENCRYPTION"]]
+    )
+    assert result.examined == 0
+    assert result.evidence.startswith("not evidenced")

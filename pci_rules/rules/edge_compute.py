@@ -255,6 +255,51 @@ def apigw_xray(model: TemplateModel) -> Iterator[Check]:
         yield _check(stage, None if is_true(stage.prop(*prefix, "TracingEnabled")) else "X-Ray tracing is off")
 
 
+# Execution-log levels api-gw-execution-logging-enabled accepts: "NON_COMPLIANT if logging is not enabled, or if
+# loggingLevel is neither ERROR nor INFO" (AWS Config Developer Guide, api-gw-execution-logging-enabled).
+_EXECUTION_LOG_LEVELS = ("ERROR", "INFO")
+
+
+def _rest_stage_logging_problems(stage: Resource, prefix: tuple[str, ...]) -> list[str]:
+    problems = []
+    if not stage.prop(*prefix, "AccessLogSetting", "DestinationArn"):
+        problems.append("no access log destination (AccessLogSetting.DestinationArn)")
+    settings = [m for m in as_list(stage.prop(*prefix, "MethodSettings")) if isinstance(m, Mapping)]
+    every = [m for m in settings if m.get("ResourcePath") == "/*" and m.get("HttpMethod") == "*"]
+    # A Deployment's StageDescription also takes LoggingLevel for every method of the stage it makes.
+    levels = [str(m.get("LoggingLevel", "OFF")).upper() for m in every]
+    if prefix:
+        levels.append(str(stage.prop(*prefix, "LoggingLevel", default="OFF")).upper())
+    if not any(level in _EXECUTION_LOG_LEVELS for level in levels):
+        problems.append("execution logging off (no LoggingLevel ERROR or INFO for every method, /* *)")
+    for method in settings:
+        level = method.get("LoggingLevel")
+        if level is not None and str(level).upper() not in _EXECUTION_LOG_LEVELS and method not in every:
+            problems.append(f"execution logging {level} on {method.get('HttpMethod')} {method.get('ResourcePath')}")
+    return problems
+
+
+@rule(
+    id="PCI4-APIGW-REST-STAGE-LOGGING",
+    # 10.2.1: audit logs are enabled and active for all system components. A REST API stage's access log records
+    # each request (caller, time, method, path, status); its execution log records what API Gateway did with it.
+    # Security Hub APIGateway.1 (not in the PCI DSS standard's control list) and the Config rule
+    # api-gw-execution-logging-enabled ask every method's LoggingLevel ERROR or INFO; the access log is
+    # AccessLogSetting ("AWS::ApiGateway::Stage AccessLogSetting", CloudFormation Template Reference). The v2 rule
+    # (PCI4-APIGW-V2-ACCESS-LOGS) reads HTTP and WebSocket stages only.
+    requirements=("10.2.1",),
+    description="Every API Gateway REST API stage writes access logs and execution logs (ERROR or INFO on every"
+    " method).",
+    fix="Set AccessLogSetting.DestinationArn (and Format) and a MethodSettings entry ResourcePath /*, HttpMethod *"
+    " with LoggingLevel INFO or ERROR on the AWS::ApiGateway::Stage or the Deployment's StageDescription, and no"
+    " method set to OFF (CDK: deploy_options access_log_destination=..., logging_level=MethodLoggingLevel.INFO).",
+)
+def apigw_rest_stage_logging(model: TemplateModel) -> Iterator[Check]:
+    for stage, prefix in _rest_stages(model):
+        problems = _rest_stage_logging_problems(stage, prefix)
+        yield _check(stage, "; ".join(problems) or None)
+
+
 # --- CloudFront viewer certificates and S3 origins -----------------------------------------------------
 
 

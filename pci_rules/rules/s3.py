@@ -152,20 +152,39 @@ def s3_versioning(model: TemplateModel) -> Iterator[Check]:
         yield Check(bucket, versioned, "" if versioned else "versioning is not enabled")
 
 
+_SELF_LOGGING = (
+    "logs to itself (LoggingConfiguration without another DestinationBucketName: S3 stores the bucket's access"
+    " logs in the bucket they audit); name another bucket"
+)
+
+
 @rule(
     id="PCI4-S3-ACCESS-LOGGING",
     requirements=("10.2.1",),
     description="Every bucket logs access to another bucket; a bucket receiving access logs is exempt (loop).",
-    fix="Set LoggingConfiguration DestinationBucketName (CDK: server_access_logs_bucket=...).",
+    fix="Set LoggingConfiguration DestinationBucketName to another bucket (CDK: server_access_logs_bucket=...).",
 )
 def s3_access_logging(model: TemplateModel) -> Iterator[Check]:
+    # A LoggingConfiguration without DestinationBucketName logs to the bucket itself: "By default, logs are stored
+    # in the bucket where the LoggingConfiguration property is defined" (CloudFormation Template Reference,
+    # "AWS::S3::Bucket LoggingConfiguration"; CDK's server_access_logs_prefix alone renders that: "otherwise - log
+    # to current bucket"). Logging is on, but the records sit beside what they audit, writable by whoever writes
+    # the bucket (10.3.2 asks logs protected from modification), and each delivery is itself logged. A finding,
+    # in words that say so, not "no server access logging" (QSA reader r21d, MEDIUM 5).
     targets = {
         t.key
         for b in model.resources(BUCKET)
         if (t := model.target(b.stack, b.prop("LoggingConfiguration", "DestinationBucketName"))) is not None
+        and t.key != b.key
     }
     for bucket in model.resources(BUCKET):
-        logged = bool(bucket.prop("LoggingConfiguration", "DestinationBucketName")) or bucket.key in targets
+        configured = isinstance(bucket.prop("LoggingConfiguration"), Mapping)
+        destination = bucket.prop("LoggingConfiguration", "DestinationBucketName")
+        target = model.target(bucket.stack, destination) if destination else None
+        if configured and (not destination or (target is not None and target.key == bucket.key)):
+            yield Check(bucket, False, _SELF_LOGGING)
+            continue
+        logged = bool(destination) or bucket.key in targets
         yield Check(bucket, logged, "" if logged else "no server access logging")
 
 

@@ -1056,7 +1056,11 @@ def inspector_ec2_ecr_scanning(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-LAMBDA-NO-PUBLIC-ACCESS",
-    requirements=("1.4.4",),
+    # 7.2.1 (Security Hub Lambda.1's requirement): 7.2.1.b examines access control settings against the access
+    # control model; a function policy that lets anyone invoke is such a setting granting access to no defined
+    # role. 1.4.4: no direct path from an untrusted network to a CDE component. (QSA reader r21d LOW: Lambda.1's
+    # 7.2.1 was carried only by PCI4-LAMBDA-SERVICE-PERMISSION-SOURCE.)
+    requirements=("1.4.4", "7.2.1"),
     description=(
         "No Lambda permission lets anyone (`*`) invoke a function without a source condition, and no function URL"
         " takes unauthenticated requests (AuthType NONE)."

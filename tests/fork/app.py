@@ -582,8 +582,15 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "TracingEnabled": True,
             "CacheClusterEnabled": True,
             "CacheClusterSize": "0.5",
+            "AccessLogSetting": {"DestinationArn": LOG_GROUP_ARN, "Format": "$context.requestId"},
             "MethodSettings": [
-                {"ResourcePath": "/*", "HttpMethod": "*", "CachingEnabled": True, "CacheDataEncrypted": True}
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "CachingEnabled": True,
+                    "CacheDataEncrypted": True,
+                    "LoggingLevel": "INFO",
+                }
             ],
         },
     ),

@@ -238,6 +238,18 @@ def flow_encryption(model: TemplateModel | None, members: Sequence[Member], prot
     return "; ".join(dict.fromkeys(found)) or NOT_SET_BY_A_RULE
 
 
+def vpc_label(vpc: Resource, vpcs: Sequence[Resource]) -> str:
+    """What tells one VPC of a region's `vpcs` from another on a drawing: the construct path of the stack that
+    creates it (`prod/PciLz-prod-Network-us-east-1`: the Stage and stack name its environment), with the VPC's own
+    name when that stack creates several."""
+    parts = [p for p in vpc.path.split("/") if p not in ("Resource", "Default")]
+    shown = display_name(vpc).split("/")
+    prefix = parts[: len(parts) - len(shown)] if len(parts) > len(shown) and parts[-len(shown) :] == shown else []
+    owner = "/".join(prefix) or vpc.stack
+    shared = sum(1 for other in vpcs if other.stack == vpc.stack) > 1
+    return f"{owner} {display_name(vpc)}" if shared else owner
+
+
 def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
     """Tiers as clusters (the tiers whose subnets store, process or transmit PAN inside a CDE-boundary
     cluster), subnets per AZ, gateways, firewall endpoints inside their subnets, endpoints, the WAF
@@ -257,10 +269,16 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
     vpc_clusters: dict[tuple[str, str], Cluster] = {}
     cde_clusters: dict[tuple[str, str], Cluster] = {}  # VPC key -> its CDE boundary
     tier_clusters: dict[tuple[tuple[str, str], str], Cluster] = {}
+    several = len(topo.vpcs) > 1
     for vpc in topo.vpcs:
         cidr = vpc.prop("CidrBlock")
+        # Two VPCs of one region (a delivery synth's stages, a fork's second VPC) may share a construct path and
+        # a CIDR: each is labelled by the stack that creates it, which names its environment.
+        owner = f" ({vpc_label(vpc, topo.vpcs)})" if several else ""
         vpc_cluster = Cluster(
-            ids("cluster_vpc"), f"VPC {display_name(vpc)} {cidr if isinstance(cidr, str) else ''}".strip(), "vpc"
+            ids("cluster_vpc"),
+            f"VPC {display_name(vpc)} {cidr if isinstance(cidr, str) else ''}".strip() + owner,
+            "vpc",
         )
         vpc_clusters[vpc.key] = vpc_cluster
         diagram.clusters.append(vpc_cluster)
@@ -276,15 +294,16 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             vpc_cluster.clusters.append(cde)
             cde_clusters[vpc.key] = cde
     # One page per tier (evidence.pages): the tier's name and CIDRs stand for it on every other page.
-    several = len(topo.vpcs) > 1
+    vpcs_by_key = {v.key: v for v in topo.vpcs}
     for number, ((vpc_key, tier), tier_cluster) in enumerate(tier_clusters.items()):
-        vpc_part = f"vpc{[v.key for v in topo.vpcs].index(vpc_key) + 1}-" if several else ""
+        label = vpc_label(vpcs_by_key[vpc_key], topo.vpcs) if several else ""
+        vpc_part = f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}-" if several else ""
         cidrs = [s.cidr for s in topo.tier_subnets(tier) if s.vpc is not None and s.vpc.key == vpc_key and s.cidr]
         head = tier_cluster.label.split("\n")[0]
         diagram.sections.append(
             Section(
                 f"{vpc_part}{re.sub(r'[^a-z0-9]+', '-', tier.lower()).strip('-') or f'tier{number}'}",
-                f"{head}" + (f", VPC {vpc_part.rstrip('-')}" if several else ""),
+                f"{head}" + (f", VPC of {label}" if several else ""),
                 "\n".join([head, *(", ".join(cidrs[i : i + 2]) for i in range(0, len(cidrs), 2))]),
                 # Shaded by scope: every tier of the VPC outside the boundary is in the CDE's account and network.
                 "cde" if _tier_scope(topo, scope, tier) else "connected",

@@ -930,6 +930,53 @@ def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(
         assert f"- Prepared by: {preparer};" in text
 
 
+def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
+    delivered: Delivered, tmp_path: Path
+) -> None:
+    """QSA reader r20c HIGH 1: `cdk synth -c delivery=default` wrote one merged report, because the synth's model
+    is the policy-validation plugin's (`TemplateModel.from_template_paths`), which did not know each template's
+    Stage. Written here as `app.main` writes it, from the delivery synth's own plugin model and results."""
+    from app import write_synth_evidence
+
+    plugin_model = delivered.gate.pci_dss_v4.model
+    assert plugin_model is not None
+    assert {stack.assembly for stack in plugin_model.stacks.values()} == {"", "assembly-preprod", "assembly-prod"}
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(delivered.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    zones = [stage.zone for stage in delivered.delivery.stages.values()]
+    files = write_synth_evidence(assembly, zones, delivered.gate, delivered.report)
+    top = assembly / EVIDENCE_DIR
+    title = "# PCI DSS v4.0.1 compliance evidence: delivery PciLz-delivery (per-environment sets: preprod, prod)"
+    assert (top / f"{REPORT_NAME}.md").read_text(encoding="utf-8").splitlines()[0] == title
+    accounts = {zone.config.name: zone.config.account for zone in zones}
+    assert len(set(accounts.values())) == 2
+    for environment, account in accounts.items():
+        directory = top / environment
+        assert directory / f"{REPORT_NAME}.md" in files
+        text = (directory / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == f"# PCI DSS v4.0.1 compliance evidence: environment {environment}"
+        # one account per report: the environment's own
+        environment_line = next(line for line in text.splitlines() if line.startswith("- Environment: "))
+        assert environment_line.startswith(f"- Environment: environment {environment}; account(s): {account};")
+        for other in set(accounts.values()) - {account}:
+            assert other not in text, (environment, other)
+        assert any((directory / DIAGRAM_DIR).glob("network-*-overview.svg")), environment
+    # The delivery-wide set draws every stage's VPC of a region on one sheet: each labelled by its stack.
+    drawn = [(top / DIAGRAM_DIR / f"network-{region}.mmd").read_text(encoding="utf-8") for region in _regions(top)]
+    vpc_labels = [label for text in drawn for label in re.findall(r'"(VPC [^"]*)"', text)]
+    assert vpc_labels
+    for label in vpc_labels:  # the Stage and the stack that creates it, which name its environment
+        assert re.search(r"\((preprod/PciLz-preprod|prod/PciLz-prod)-[A-Za-z0-9-]*\)$", label), label
+    assert {"preprod", "prod"} <= {label.rsplit("(", 1)[1].split("/")[0] for label in vpc_labels}
+    assert not any(re.search(r"\bvpc\d", text) for text in drawn)
+
+
+def _regions(directory: Path) -> list[str]:
+    """The regions a set draws a network for (each has an overview page)."""
+    overviews = (directory / DIAGRAM_DIR).glob("network-*-overview.mmd")
+    return sorted(p.name.removeprefix("network-").removesuffix("-overview.mmd") for p in overviews)
+
+
 @pytest.mark.parametrize(
     "case",
     [

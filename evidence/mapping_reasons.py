@@ -218,7 +218,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-NEPTUNE-IAM-AUTH": "graph database users authenticate with IAM signatures",
         "PCI4-DMS-ENDPOINT-AUTHENTICATION": "replication endpoints authenticate (IAM or a mechanism)",
         "PCI4-ELASTICACHE-AUTH": "cache clients authenticate (AUTH token or RBAC users)",
-        "PCI4-IAM-NO-USERS": "people reach AWS only through roles assumed with the identity provider's factors",
+        "PCI4-IAM-NO-USERS": "the templates create no IAM user, so no identity they define authenticates with an IAM"
+        " password or access key of its own; an IAM user they only trust (break-glass, below) is outside them",
         "PCI4-RDS-IAM-AUTH": "database users authenticate with IAM tokens",
         "PCI4-RDS-PROXY-IAM": "proxy clients authenticate with IAM",
     },

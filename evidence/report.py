@@ -43,6 +43,7 @@ from evidence.catalog import (
     CUSTOMER_RESPONSIBILITIES,
     LIMIT_DEFAULT,
     LIMITS,
+    PASSWORD_POLICY_REQUIREMENTS,
     PROCESS_REQUIREMENTS,
     RELATED_NOT_EVIDENCE,
     SECURITY_HUB_CONTROLS,
@@ -54,6 +55,7 @@ from evidence.catalog import (
 from evidence.diagrams import (
     NOT_SET_BY_A_RULE,
     Diagram,
+    _trusted,
     data_flow_diagram,
     network_diagram,
     services_diagram,
@@ -72,7 +74,7 @@ from evidence.scope import (
     payment_channels,
     wireless_statement,
 )
-from evidence.topology import Topology
+from evidence.topology import Topology, display_name
 from evidence.workpapers import (
     NOT_VERIFIED,
     WORKPAPER_DIR,
@@ -84,6 +86,7 @@ from evidence.workpapers import (
 )
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
+from pci_rules.rules._common import sdk_call
 from pci_rules.rules._common import statements as statements_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -614,11 +617,74 @@ def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[st
     return sorted(out, key=lambda item: (item[0].rule, item[0].path))
 
 
+_IAM_USER_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):user/(.+)$")
+
+
+def trusted_iam_users(model: TemplateModel) -> list[tuple[str, str, str]]:
+    """(account, user name, role it may assume) for every IAM user a role's trust policy in the templates names:
+    the templates create none (PCI4-IAM-NO-USERS), so each is an identity outside them."""
+    found = set()
+    for role in model.resources("AWS::IAM::Role"):
+        for statement in role.prop("AssumeRolePolicyDocument", "Statement", default=[]) or []:
+            if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+                for arn in _trusted(statement):
+                    if (match := _IAM_USER_ARN.match(arn)) is not None:
+                        found.add((match[1], match[2], display_name(role)))
+    return sorted(found)
+
+
+def password_policy_accounts(model: TemplateModel) -> list[str]:
+    """The accounts whose IAM password policy the templates set (an `updateAccountPasswordPolicy` SDK call)."""
+    accounts = set()
+    for resource in model.resources("Custom::AWS"):
+        call = sdk_call(resource)
+        if call is not None and call.get("action") == "updateAccountPasswordPolicy":
+            accounts.add(model.stack_of(resource).account or "unknown")
+    return sorted(accounts)
+
+
+def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
+    """`BEYOND_THE_TEMPLATES` stated for this model: the IAM users its trust policies name with their accounts, and
+    for the password requirements whether the policy the templates set is in those users' account (QSA reader
+    r20c MEDIUM 2: the examined policy governed an account with no IAM user, the break-glass user's account none
+    of the templates). A password requirement left out reads as its rules' results say."""
+    users = trusted_iam_users(model)
+    if not users:
+        return {k: v for k, v in BEYOND_THE_TEMPLATES.items() if k not in PASSWORD_POLICY_REQUIREMENTS}
+    named = "; ".join(
+        f"the IAM user {user} of account {account} (arn:aws:iam::{account}:user/{user}, trusted by the role {role})"
+        for account, user, role in users
+    )
+    out = {
+        requirement: f"{named}: it exists outside the templates, so its ID management and authentication are not"
+        " evidenced"
+        + ("; nor are people and identity-provider accounts outside AWS IAM" if requirement == "8.2.2" else "")
+        for requirement in BEYOND_THE_TEMPLATES
+        if requirement not in PASSWORD_POLICY_REQUIREMENTS
+    }
+    examined = password_policy_accounts(model)
+    elsewhere = sorted({account for account, _, _ in users} - set(examined))
+    if elsewhere:
+        policy = (
+            f"the IAM password policy the templates set is that of account {', '.join(examined)}, where they create"
+            " no IAM user (PCI4-IAM-NO-USERS), so it governs no user they name"
+            if examined
+            else "no template sets an IAM password policy"
+        )
+        for requirement in PASSWORD_POLICY_REQUIREMENTS:
+            out[requirement] = (
+                f"{policy}; the IAM users that sign in with a password are {named}, and no template sets the"
+                f" password policy of account {', '.join(elsewhere)}: not evidenced"
+            )
+    return out
+
+
 def requirement_statuses(
     results: Sequence[RuleResult],
     gate: Gate,
     report: GateReport,
     config_rules: Sequence[ConfigRule] | None = None,
+    beyond: Mapping[str, str] | None = None,
 ) -> list[RequirementStatus]:
     """One statement per requirement in scope (named by a rule, a Config rule, the customer table or
     the diagrams): open findings > findings under exception > examined, no findings > diagram
@@ -719,7 +785,7 @@ def requirement_statuses(
         )
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
         entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
-        entry.beyond = BEYOND_THE_TEMPLATES.get(entry.requirement, "")
+        entry.beyond = (BEYOND_THE_TEMPLATES if beyond is None else beyond).get(entry.requirement, "")
         examined = [o for o in entry.rules if not o.absence]
         if any(o.failed for o in entry.rules):
             entry.status = OPEN
@@ -727,6 +793,8 @@ def requirement_statuses(
             entry.status = EXCEPTED
         elif entry.process:
             entry.status = NOT_EVIDENCED  # its rules examined prerequisites only
+        elif entry.beyond and entry.requirement in PASSWORD_POLICY_REQUIREMENTS:
+            entry.status = NOT_EVIDENCED  # the policy examined governs no user the section names
         elif examined:
             entry.status = PASSED
         elif entry.rules and not entry.beyond:
@@ -1785,7 +1853,7 @@ def _write_set(
     assembly = _assets_directory(model, outdir)
     diagrams = build_diagrams(model, topology, prov.diagram_lines(), scope, assembly)
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
-    statuses = requirement_statuses(results, gate, report)
+    statuses = requirement_statuses(results, gate, report, beyond=beyond_the_templates(model))
     att = attestation or Attestation()
     papers = all_workpapers(
         model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root, scope=scope

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -353,6 +354,52 @@ def test_the_default_report_counts_absence_apart_and_8_2_2_not_evidenced_beyond_
     summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert f"| {ABSENCE} | " in summary
     assert "8.2.2" not in next(line for line in summary.splitlines() if line.startswith(f"| {PASSED} |"))
+
+
+def test_password_requirements_are_not_evidenced_for_the_only_iam_user_and_name_its_account(
+    evidence: Evidence,
+) -> None:
+    """QSA reader r20c MEDIUM 2: 8.3.6/8.3.9 read "examined, no findings" on the password policy of an account
+    where the templates create no IAM user, while break-glass-1 signs in to the identity account, whose policy
+    no template sets; 8.3.1's reason for PCI4-IAM-NO-USERS said people reach AWS only through roles."""
+    from config.defaults import PLACEHOLDER_ACCOUNT, PLACEHOLDER_IDENTITY_ACCOUNT
+    from evidence.report import beyond_the_templates, password_policy_accounts, trusted_iam_users
+
+    assert trusted_iam_users(evidence.model) == [(PLACEHOLDER_IDENTITY_ACCOUNT, "break-glass-1", "BreakGlass/Role")]
+    assert password_policy_accounts(evidence.model) == [PLACEHOLDER_ACCOUNT]
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    for requirement in ("8.3.6", "8.3.7", "8.3.9"):
+        assert reported[requirement] == NOT_EVIDENCED, requirement
+        section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        assert "- Synth rule `PCI4-ACCOUNT-GUARD-VALUES` (examined" in section  # the examination is still shown
+        assert (
+            f"- Not evidenced beyond the templates: the IAM password policy the templates set is that of account"
+            f" {PLACEHOLDER_ACCOUNT}, where they create no IAM user" in section
+        ), section
+        assert f"break-glass-1 of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section
+        assert f"no template sets the password policy of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section
+    section_831 = text.split("\n### 8.3.1 ", 1)[1].split("\n### ", 1)[0]
+    assert "only through roles" not in section_831
+    assert f"break-glass-1 of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section_831
+    # The user's account is where the policy is set: the examined policy is theirs, and the rule's result stands.
+    same = TemplateModel(
+        [
+            *evidence.model.stacks.values(),
+            StackTemplate(
+                "Identity",
+                {"Resources": {"Policy": _password_policy_call()}},
+                account=PLACEHOLDER_IDENTITY_ACCOUNT,
+                region="us-east-1",
+            ),
+        ]
+    )
+    assert not set(beyond_the_templates(same)) & {"8.3.6", "8.3.7", "8.3.9"}
+
+
+def _password_policy_call() -> dict[str, Any]:
+    call = {"service": "IAM", "action": "updateAccountPasswordPolicy", "parameters": {"MinimumPasswordLength": 14}}
+    return {"Type": "Custom::AWS", "Properties": {"Create": json.dumps(call)}}
 
 
 def test_a_forks_pack_mapping_an_excluded_pair_again_is_named_not_cited() -> None:

@@ -922,16 +922,22 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 sink = node_for(
                     found, f"S3 bucket {display_name(found)}\naccess + connection logs ({sse or 'default encryption'})"
                 )
+                # The request line as sent: a card number a client puts in a URL is logged. The hop says what the
+                # store row and the scope say of the bucket (ScopeModel.card_data_stores), drawn as card data.
+                holds = scope.card_data_stores.get(found.key, (True, ""))[0]
                 edge(
                     lb_node,
                     sink,
-                    "log",
+                    "data" if holds else "log",
                     "access and connection logs",
                     "Elastic Load Balancing log delivery to S3",
                     tls=AWS_INTERNAL,
-                    # The request line as sent: a card number a client puts in a URL is logged (the store row).
-                    data="no PAN by the API's design: request line as sent, client address and TLS details, never"
-                    " the body",
+                    data=(
+                        "may hold PAN (request line in access logs): the request line as the client sent it, client"
+                        " address and TLS details, never the body"
+                        if holds
+                        else "request line as sent, client address and TLS details, never the body"
+                    ),
                 )
         for fn in _lambda_targets(model, lb):
             functions[fn.key] = fn

@@ -454,8 +454,8 @@ RELATED_NOT_EVIDENCE = {
     " a change procedure",
     ("PCI4-SECURITYHUB-PCI-V401", "11.5.2"): "Security Hub evaluates controls; the change-detection mechanism for"
     " configurations is AWS Config (PCI4-CONFIG-ALL-RESOURCES)",
-    ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert; the trail's signed"
-    " digest files are the change detection 10.3.4 examines",
+    ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert (nor do the trail's"
+    " signed digest files, validated on demand: 10.3.4 reads not evidenced)",
     # The backup rules of pack 1.6.0 (pci_rules/rules/data_stores.py) cite 12.10.1 since pack 1.8.0 for the plan's
     # "data backup processes"; 12.10.1.a examines the plan, a document, which no template shows.
     **{

@@ -295,7 +295,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-TRAIL-CLOUDWATCH": "the trail also delivers promptly to a second store, CloudWatch Logs",
     },
     "10.3.4": {
-        "PCI4-TRAIL-VALIDATION": "signed digest files detect any change to delivered trail logs",
+        "PCI4-TRAIL-VALIDATION": "signed digest files let a change to delivered trail logs be detected when someone"
+        " validates them (on demand; they raise no alert), for the trail only",
     },
     "10.4.1": {
         "PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL": "the database's failure and configuration events reach someone",
@@ -502,8 +503,8 @@ _CONFIG_BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " policy limits who can read and write their events",
     },
     "10.3.4": {
-        "pci-dss-v4-cloud-trail-log-file-validation-enabled": "signed digest files keep detecting any change to"
-        " delivered trail logs",
+        "pci-dss-v4-cloud-trail-log-file-validation-enabled": "the trail keeps writing signed digest files, which"
+        " let a change to its delivered logs be detected on validation (no alert)",
     },
     "10.4.1.1": {
         "pci-dss-v4-cloud-trail-cloud-watch-logs-enabled": "the trail keeps delivering to CloudWatch Logs, where"

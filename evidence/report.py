@@ -81,6 +81,7 @@ from evidence.workpapers import (
     DeployedState,
     all_workpapers,
     insert_paper_tables,
+    log_flows,
     papers_markdown,
     write_workpapers,
 )
@@ -518,6 +519,7 @@ class RequirementStatus:
     customer: str = ""
     process: str = ""  # the process the requirement is (PROCESS_REQUIREMENTS), its rules prerequisites only
     beyond: str = ""  # what the section states outside the templates (BEYOND_THE_TEMPLATES)
+    scoped: str = ""  # what the rules examined of a requirement that names more, and what is not evidenced
     artefacts: list[str] = field(default_factory=list)
     procedure: str = ""
     limits: str = ""
@@ -679,12 +681,56 @@ def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
     return out
 
 
+def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
+    """10.3.3 and 10.3.4 scoped to what the synth rules examined, the other log sources of the logging paper named
+    "not evidenced" (QSA reader r20c MEDIUM 4). PCI DSS v4.0.1 10.3.3: audit log files, "including those for
+    external-facing technologies", are promptly backed up to a secure, central, internal log server or other
+    media that is difficult to modify; 10.3.4: file integrity monitoring or change-detection mechanisms on audit
+    logs so that existing log data cannot be changed "without generating alerts". The rules examine the trail
+    only: its log-file validation writes signed digest files, which a person validates on demand
+    (`aws cloudtrail validate-logs`: "Validating CloudTrail log file integrity with the AWS CLI", AWS CloudTrail
+    User Guide; "validate-logs", AWS CLI Command Reference) and which raise no alert of their own, so even for
+    the trail 10.3.4's alert is not evidenced, as versioning is not (`evidence.catalog.RELATED_NOT_EVIDENCE`).
+    A requirement is left out when the templates configure no trail."""
+    flows = log_flows(model)
+    trails = sorted({f.source for f in flows if f.source.startswith("CloudTrail trail")})
+    if not trails:
+        return {}
+    others = sorted({f.source for f in flows if not f.source.startswith("CloudTrail trail")})
+    external = sorted(
+        {f"{f.source} -> {f.destination_text}" for f in flows if f.source.startswith(_EXTERNAL_FACING_LOGS)}
+    )
+    other_text = f"the other {len(others)} log sources of the logging paper ({'; '.join(others)})" if others else ""
+    change = (
+        f"examined: {', '.join(trails)}, whose log-file validation writes signed digest files; a change to delivered"
+        " log files is detected only when someone validates them (on demand), and no alert is raised, so the"
+        " alert 10.3.4 asks is not evidenced even for the trail"
+    )
+    backup = (
+        f"examined: {', '.join(trails)} (its central archive and CloudWatch Logs), and the audit-log exports of"
+        " databases and brokers where the templates declare them"
+    )
+    if other_text:
+        change += f"; not evidenced: change detection with alerts on {other_text}"
+        backup += f"; not evidenced: a backup to a central store difficult to modify of {other_text}"
+    if external:
+        backup += (
+            "; of them, the external-facing technologies' logs stay where they are written, in their own region"
+            f" ({'; '.join(external)})"
+        )
+    return {"10.3.3": backup, "10.3.4": change}
+
+
+_EXTERNAL_FACING_LOGS = ("AWS WAF", "load balancer", "Network Firewall")
+
+
 def requirement_statuses(
     results: Sequence[RuleResult],
     gate: Gate,
     report: GateReport,
     config_rules: Sequence[ConfigRule] | None = None,
     beyond: Mapping[str, str] | None = None,
+    scoped: Mapping[str, str] | None = None,
 ) -> list[RequirementStatus]:
     """One statement per requirement in scope (named by a rule, a Config rule, the customer table or
     the diagrams): open findings > findings under exception > examined, no findings > diagram
@@ -786,6 +832,7 @@ def requirement_statuses(
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
         entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
         entry.beyond = (BEYOND_THE_TEMPLATES if beyond is None else beyond).get(entry.requirement, "")
+        entry.scoped = (scoped or {}).get(entry.requirement, "") if entry.rules else ""
         examined = [o for o in entry.rules if not o.absence]
         if any(o.failed for o in entry.rules):
             entry.status = OPEN
@@ -795,6 +842,8 @@ def requirement_statuses(
             entry.status = NOT_EVIDENCED  # its rules examined prerequisites only
         elif entry.beyond and entry.requirement in PASSWORD_POLICY_REQUIREMENTS:
             entry.status = NOT_EVIDENCED  # the policy examined governs no user the section names
+        elif entry.scoped:
+            entry.status = NOT_EVIDENCED  # the rules examined part of what the requirement names
         elif examined:
             entry.status = PASSED
         elif entry.rules and not entry.beyond:
@@ -813,6 +862,11 @@ def requirement_statuses(
                 )
             elif entry.beyond:
                 entry.customer = f"Evidence what lies beyond the templates: {entry.beyond}."
+            elif entry.scoped:
+                entry.customer = (
+                    "Evidence what the synth rules did not examine (the scope line above), with the deployed"
+                    " configuration and the change-detection or backup records."
+                )
             elif entry.config_rules:
                 entry.customer = (
                     "No synth rule examined a resource for this in the templates: keep the deployed account"
@@ -1260,6 +1314,8 @@ def report_markdown(
             out.append(f"- Synth rule {_code(rule_id)} is related here, not evidence (supports it only): {why}.")
         if entry.beyond:
             out.append(f"- Not evidenced beyond the templates: {entry.beyond}.")
+        if entry.scoped:
+            out.append(f"- What the rules above examined, and what they did not: {entry.scoped}.")
         if entry.resources:
             out.append(f"- Resources examined with no finding ({len(entry.resources)}):")
             out += [f"  - {_code(path)}" for path in entry.resources]
@@ -1853,7 +1909,9 @@ def _write_set(
     assembly = _assets_directory(model, outdir)
     diagrams = build_diagrams(model, topology, prov.diagram_lines(), scope, assembly)
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
-    statuses = requirement_statuses(results, gate, report, beyond=beyond_the_templates(model))
+    statuses = requirement_statuses(
+        results, gate, report, beyond=beyond_the_templates(model), scoped=scoped_log_statements(model)
+    )
     att = attestation or Attestation()
     papers = all_workpapers(
         model, topology, aoc_edition=att.aws_aoc_edition, aoc_date=att.aws_aoc_date, root=root, scope=scope

@@ -745,7 +745,7 @@ class LogFlow:
     destination_text: str
 
 
-def _log_flows(model: TemplateModel) -> list[LogFlow]:
+def log_flows(model: TemplateModel) -> list[LogFlow]:
     """Every log source the templates configure and where it writes."""
     flows: list[LogFlow] = []
 
@@ -894,7 +894,7 @@ def _retention_text(days: int | None, minimum: int) -> str:
 
 def logging_paper(model: TemplateModel) -> WorkPaper:
     rows = []
-    for flow in _log_flows(model):
+    for flow in log_flows(model):
         immutability, retention, immediate, encryption = _destination_facts(model, flow.destination)
         region = model.stacks[flow.source_ref.split("/", 1)[0]].region or "unknown"
         rows.append(
@@ -939,7 +939,7 @@ def _vault_regions(model: TemplateModel) -> set[str]:
 
 def _bucket_purposes(model: TemplateModel) -> dict[tuple[str, str], list[str]]:
     purposes: dict[tuple[str, str], list[str]] = {}
-    for flow in _log_flows(model):
+    for flow in log_flows(model):
         if flow.destination is not None and flow.destination.type == "AWS::S3::Bucket":
             purposes.setdefault(flow.destination.key, []).append(flow.source)
     return purposes

@@ -397,6 +397,33 @@ def test_password_requirements_are_not_evidenced_for_the_only_iam_user_and_name_
     assert not set(beyond_the_templates(same)) & {"8.3.6", "8.3.7", "8.3.9"}
 
 
+def test_10_3_3_and_10_3_4_state_what_was_examined_and_the_other_log_sources_not_evidenced(evidence: Evidence) -> None:
+    """QSA reader r20c MEDIUM 4: 10.3.4 read "examined, no findings" on the trail's log-file validation alone
+    (digests raise no alert; validation runs on demand) and 10.3.3 cited the trail only, though it names the logs
+    of external-facing technologies and the load balancer's log bucket stays in its region."""
+    from evidence.workpapers import log_flows
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    others = {f.source for f in log_flows(evidence.model) if not f.source.startswith("CloudTrail trail")}
+    assert len(others) > 10
+    for requirement in ("10.3.3", "10.3.4"):
+        assert reported[requirement] == NOT_EVIDENCED, requirement
+        section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
+        assert "examined: CloudTrail trail" in scope_line
+        assert "not evidenced: " in scope_line
+        assert f"the other {len(others)} log sources of the logging paper" in scope_line
+        for source in others:
+            assert source in scope_line, (requirement, source)
+    change = text.split("\n### 10.3.4 ", 1)[1].split("\n### ", 1)[0]
+    assert "no alert is raised" in change
+    assert "detect any change" not in change
+    backup = text.split("\n### 10.3.3 ", 1)[1].split("\n### ", 1)[0]
+    assert "external-facing technologies' logs stay where they are written" in backup
+    assert "load balancer access logs" in backup
+
+
 def _password_policy_call() -> dict[str, Any]:
     call = {"service": "IAM", "action": "updateAccountPasswordPolicy", "parameters": {"MinimumPasswordLength": 14}}
     return {"Type": "Custom::AWS", "Properties": {"Create": json.dumps(call)}}

@@ -424,6 +424,43 @@ def test_10_3_3_and_10_3_4_state_what_was_examined_and_the_other_log_sources_not
     assert "load balancer access logs" in backup
 
 
+_RULE_LINE = re.compile(
+    r"^- Synth rule `(?P<rule>[^`]+)` \(examined \d+: \d+ passed, (?P<failed>\d+) failed"
+    r"(?:, (?P<excepted>\d+) under exception)?\).*Why it supports it: (?P<why>.*)\.$"
+)
+
+
+def test_no_reason_states_a_verdict_its_rule_s_results_or_scope_contradict(evidence: Evidence) -> None:
+    """QSA reader r20c MEDIUM 5: "Why it supports it" said "no identity has an administrator policy" above its two
+    exceptions, "no grant covers every action of a service" though AWS-managed policies are not read, that every
+    resource "is the one deployed" though the Data templates carry the Secrets Manager transform, and that 3.7.4's
+    cryptoperiod is the key policy's (it is the key's RotationPeriodInDays)."""
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reasons: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if (match := _RULE_LINE.match(line)) is None:
+            continue
+        reasons.setdefault(match["rule"], set()).add(match["why"])
+        if int(match["failed"]) or int(match["excepted"] or 0):  # a reason above findings claims no universal
+            assert not match["why"].startswith(("no ", "every ", "all ", "inbound ", "privileges ")), line
+    assert any(match.startswith("each identity it passed") for match in reasons["PCI4-IAM-NO-ADMIN-POLICY"])
+    assert all("AWS-managed policies attached" in why for why in reasons["PCI4-IAM-NO-SERVICE-WILDCARD"])
+    transforms = {
+        t
+        for stack in evidence.model.stacks.values()
+        for t in ([stack.template.get("Transform")] if isinstance(stack.template.get("Transform"), str) else [])
+    }
+    assert "AWS::SecretsManager-2024-09-16" in transforms
+    (transform_reason,) = reasons["PCI4-TEMPLATE-NO-TRANSFORMS"]
+    assert "AWS::SecretsManager-2024-09-16" in transform_reason
+    assert "hosted rotation function and its execution role" in transform_reason
+    assert "no permissions boundary" in transform_reason
+    assert "is the one deployed" not in transform_reason
+    rotation = text.split("\n### 3.7.4 ", 1)[1].split("\n### ", 1)[0]
+    assert "RotationPeriodInDays" in rotation
+    assert "the cryptoperiod the key policy states" not in rotation
+
+
 def _password_policy_call() -> dict[str, Any]:
     call = {"service": "IAM", "action": "updateAccountPasswordPolicy", "parameters": {"MinimumPasswordLength": 14}}
     return {"Type": "Custom::AWS", "Properties": {"Create": json.dumps(call)}}

@@ -1350,12 +1350,17 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         if held is None:
             continue
         if held.type == "AWS::Logs::LogGroup":
+            # What the store holds is what its hops carry: the vault masks card numbers only in its own functions'
+            # log lines, which are not the flow logs' or the database's (QSA reader r20c LOW).
+            logged = dict.fromkeys(
+                e.data for e in diagram.edges if e.target == nodes[resource_key] and e.data and e.kind == "log"
+            )
             diagram.stores.append(
                 (
                     f"log group {held.prop('LogGroupName') or display_name(held)}",
                     scope.card_data_stores[held.key][1]
                     if held.key in scope.card_data_stores
-                    else "log events; the vault masks a card number in a log line before writing it",
+                    else "log events: " + ("; ".join(logged) if logged else "no hop into it is drawn"),
                     "CloudWatch Logs encryption (KMS)",
                     key_reference(model, kms_key(model, held, "KmsKeyId")),
                     retention_text(model, held),

@@ -63,7 +63,7 @@ if __name__ == "__main__":
 # Below the check above, so that a bad configuration never waits for them.
 from aws_cdk import App  # noqa: E402
 
-from compliance.gate import Gate, failure_summary, gate_zones, prepare_stage, synthesize  # noqa: E402
+from compliance.gate import Gate, GateReport, failure_summary, gate_zones, prepare_stage, synthesize  # noqa: E402
 from compliance.registry import AcknowledgmentError  # noqa: E402
 from evidence.report import attestation_of, write_compliance_evidence, write_evidence_for_assembly  # noqa: E402
 from stacks.delivery import build_delivery  # noqa: E402
@@ -89,6 +89,26 @@ def gate_app(app: App) -> tuple[list[LandingZone], Gate]:
     return zones, gate_zones(app, zones)
 
 
+def write_synth_evidence(outdir: Path, zones: list[LandingZone], gate: Gate, report: GateReport) -> list[Path]:
+    """The evidence a synth writes under `<outdir>/compliance/`, from the policy-validation plugin's own
+    parse and results (the templates it was handed by path, every Stage's included), with each
+    environment's attestation; the files written."""
+    plugin = gate.pci_dss_v4
+    attestation = attestation_of(zones[0].config.evidence) if len(zones) == 1 else None
+    attestations = {zone.config.name: attestation_of(zone.config.evidence) for zone in zones}
+    if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
+        return write_compliance_evidence(
+            outdir,
+            model=plugin.model,
+            results=plugin.results,
+            gate=gate,
+            report=report,
+            attestation=attestation,
+            attestations=attestations,
+        )
+    return write_evidence_for_assembly(outdir, gate, report, attestation=attestation)  # validation stopped first
+
+
 def main(app: App | None = None) -> int:
     """Build, gate and synthesize `app` (default: an App with cdk.json's context); the exit code.
 
@@ -110,21 +130,7 @@ def main(app: App | None = None) -> int:
         return 2
     _, report = synthesize(app, gate)
     if (Path(app.outdir) / "manifest.json").is_file():  # the templates exist even when validation failed
-        plugin = gate.pci_dss_v4
-        attestation = attestation_of(zones[0].config.evidence) if len(zones) == 1 else None
-        attestations = {zone.config.name: attestation_of(zone.config.evidence) for zone in zones}
-        if plugin.model is not None and plugin.results is not None:  # the rules' own parse and results
-            files = write_compliance_evidence(
-                app.outdir,
-                model=plugin.model,
-                results=plugin.results,
-                gate=gate,
-                report=report,
-                attestation=attestation,
-                attestations=attestations,
-            )
-        else:  # validation stopped before the plugin ran
-            files = write_evidence_for_assembly(app.outdir, gate, report, attestation=attestation)
+        files = write_synth_evidence(Path(app.outdir), zones, gate, report)
         print(f"compliance evidence: {len(files)} files in {Path(app.outdir).name}/compliance/", file=sys.stderr)
     print(
         f"compliance gate: {len(report.findings)} unacknowledged, {len(report.acknowledged)} acknowledged"

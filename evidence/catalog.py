@@ -335,7 +335,17 @@ BEYOND_THE_TEMPLATES = {
     "8.2.1": _BREAK_GLASS,
     "8.2.2": _BREAK_GLASS,
     "8.3.1": _BREAK_GLASS,
+    "8.3.6": _IAM_LOGIN_POLICY,
+    "8.3.7": _IAM_LOGIN_POLICY,
+    "8.3.9": _IAM_LOGIN_POLICY,
 }
+# Of those, the requirements whose examined resource governs no user the section names: the password policy
+# the templates set (PCI4-ACCOUNT-GUARD-VALUES) is that of an account where the templates create no IAM user
+# (PCI4-IAM-NO-USERS), while the IAM users the templates trust (break-glass) sign in to another account, whose
+# policy no template sets (QSA reader r20c MEDIUM 2). When every trusted IAM user is in an account whose policy
+# was examined, the examined policy is theirs and the requirement reads as examined
+# (evidence.report.beyond_the_templates derives the users and accounts from the trust policies).
+PASSWORD_POLICY_REQUIREMENTS = ("8.3.6", "8.3.7", "8.3.9")
 
 # Requirements that are a process (a review, a test, a plan, a periodic activity performed by people):
 # the synth rules mapped to them examine only prerequisites (the logs exist, the runtime is current, Config
@@ -446,8 +456,8 @@ RELATED_NOT_EVIDENCE = {
     " a change procedure",
     ("PCI4-SECURITYHUB-PCI-V401", "11.5.2"): "Security Hub evaluates controls; the change-detection mechanism for"
     " configurations is AWS Config (PCI4-CONFIG-ALL-RESOURCES)",
-    ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert; the trail's signed"
-    " digest files are the change detection 10.3.4 examines",
+    ("PCI4-S3-VERSIONING", "10.3.4"): "versioning keeps earlier versions but raises no alert (nor do the trail's"
+    " signed digest files, validated on demand: 10.3.4 reads not evidenced)",
     # The backup rules of pack 1.6.0 (pci_rules/rules/data_stores.py) cite 12.10.1 since pack 1.8.0 for the plan's
     # "data backup processes"; 12.10.1.a examines the plan, a document, which no template shows.
     **{

@@ -239,6 +239,18 @@ def flow_encryption(model: TemplateModel | None, members: Sequence[Member], prot
     return "; ".join(dict.fromkeys(found)) or NOT_SET_BY_A_RULE
 
 
+def vpc_label(vpc: Resource, vpcs: Sequence[Resource]) -> str:
+    """What tells one VPC of a region's `vpcs` from another on a drawing: the construct path of the stack that
+    creates it (`prod/PciLz-prod-Network-us-east-1`: the Stage and stack name its environment), with the VPC's own
+    name when that stack creates several."""
+    parts = [p for p in vpc.path.split("/") if p not in ("Resource", "Default")]
+    shown = display_name(vpc).split("/")
+    prefix = parts[: len(parts) - len(shown)] if len(parts) > len(shown) and parts[-len(shown) :] == shown else []
+    owner = "/".join(prefix) or vpc.stack
+    shared = sum(1 for other in vpcs if other.stack == vpc.stack) > 1
+    return f"{owner} {display_name(vpc)}" if shared else owner
+
+
 def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Diagram:
     """Tiers as clusters (the tiers whose subnets store, process or transmit PAN inside a CDE-boundary
     cluster), subnets per AZ, gateways, firewall endpoints inside their subnets, endpoints, the WAF
@@ -258,10 +270,16 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
     vpc_clusters: dict[tuple[str, str], Cluster] = {}
     cde_clusters: dict[tuple[str, str], Cluster] = {}  # VPC key -> its CDE boundary
     tier_clusters: dict[tuple[tuple[str, str], str], Cluster] = {}
+    several = len(topo.vpcs) > 1
     for vpc in topo.vpcs:
         cidr = vpc.prop("CidrBlock")
+        # Two VPCs of one region (a delivery synth's stages, a fork's second VPC) may share a construct path and
+        # a CIDR: each is labelled by the stack that creates it, which names its environment.
+        owner = f" ({vpc_label(vpc, topo.vpcs)})" if several else ""
         vpc_cluster = Cluster(
-            ids("cluster_vpc"), f"VPC {display_name(vpc)} {cidr if isinstance(cidr, str) else ''}".strip(), "vpc"
+            ids("cluster_vpc"),
+            f"VPC {display_name(vpc)} {cidr if isinstance(cidr, str) else ''}".strip() + owner,
+            "vpc",
         )
         vpc_clusters[vpc.key] = vpc_cluster
         diagram.clusters.append(vpc_cluster)
@@ -277,15 +295,16 @@ def network_diagram(topo: RegionTopology, scope: ScopeModel | None = None) -> Di
             vpc_cluster.clusters.append(cde)
             cde_clusters[vpc.key] = cde
     # One page per tier (evidence.pages): the tier's name and CIDRs stand for it on every other page.
-    several = len(topo.vpcs) > 1
+    vpcs_by_key = {v.key: v for v in topo.vpcs}
     for number, ((vpc_key, tier), tier_cluster) in enumerate(tier_clusters.items()):
-        vpc_part = f"vpc{[v.key for v in topo.vpcs].index(vpc_key) + 1}-" if several else ""
+        label = vpc_label(vpcs_by_key[vpc_key], topo.vpcs) if several else ""
+        vpc_part = f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}-" if several else ""
         cidrs = [s.cidr for s in topo.tier_subnets(tier) if s.vpc is not None and s.vpc.key == vpc_key and s.cidr]
         head = tier_cluster.label.split("\n")[0]
         diagram.sections.append(
             Section(
                 f"{vpc_part}{re.sub(r'[^a-z0-9]+', '-', tier.lower()).strip('-') or f'tier{number}'}",
-                f"{head}" + (f", VPC {vpc_part.rstrip('-')}" if several else ""),
+                f"{head}" + (f", VPC of {label}" if several else ""),
                 "\n".join([head, *(", ".join(cidrs[i : i + 2]) for i in range(0, len(cidrs), 2))]),
                 # Shaded by scope: every tier of the VPC outside the boundary is in the CDE's account and network.
                 "cde" if _tier_scope(topo, scope, tier) else "connected",
@@ -939,16 +958,22 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 sink = node_for(
                     found, f"S3 bucket {display_name(found)}\naccess + connection logs ({sse or 'default encryption'})"
                 )
+                # The request line as sent: a card number a client puts in a URL is logged. The hop says what the
+                # store row and the scope say of the bucket (ScopeModel.card_data_stores), drawn as card data.
+                holds = scope.card_data_stores.get(found.key, (True, ""))[0]
                 edge(
                     lb_node,
                     sink,
-                    "log",
+                    "data" if holds else "log",
                     "access and connection logs",
                     "Elastic Load Balancing log delivery to S3",
                     tls=AWS_INTERNAL,
-                    # The request line as sent: a card number a client puts in a URL is logged (the store row).
-                    data="no PAN by the API's design: request line as sent, client address and TLS details, never"
-                    " the body",
+                    data=(
+                        "may hold PAN (request line in access logs): the request line as the client sent it, client"
+                        " address and TLS details, never the body"
+                        if holds
+                        else "request line as sent, client address and TLS details, never the body"
+                    ),
                 )
         for fn in _lambda_targets(model, lb):
             functions[fn.key] = fn
@@ -1373,12 +1398,17 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
         if held is None:
             continue
         if held.type == "AWS::Logs::LogGroup":
+            # What the store holds is what its hops carry: the vault masks card numbers only in its own functions'
+            # log lines, which are not the flow logs' or the database's (QSA reader r20c LOW).
+            logged = dict.fromkeys(
+                e.data for e in diagram.edges if e.target == nodes[resource_key] and e.data and e.kind == "log"
+            )
             diagram.stores.append(
                 (
                     f"log group {held.prop('LogGroupName') or display_name(held)}",
                     scope.card_data_stores[held.key][1]
                     if held.key in scope.card_data_stores
-                    else "log events; the vault masks a card number in a log line before writing it",
+                    else "log events: " + ("; ".join(logged) if logged else "no hop into it is drawn"),
                     "CloudWatch Logs encryption (KMS)",
                     key_reference(model, kms_key(model, held, "KmsKeyId")),
                     retention_text(model, held),

@@ -23,8 +23,9 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-EC2-CDE-NO-INTERNET-ROUTE": "a CDE subnet without an internet, NAT or egress-only route admits no"
         " inbound path from outside the VPC",
         "PCI4-EC2-DEFAULT-SG-RESTRICTED": "the default group admits nothing, so no resource reaches the CDE through it",
-        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "no NACL admits the whole internet except HTTP/HTTPS ports to the public"
-        " tier (the landing zone admits 443 only)",
+        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "each NACL it passed admits the whole internet only on HTTP/HTTPS ports of"
+        " the public tier (the landing zone admits 443 only); one under exception below admits more, with its"
+        " stated need",
         "PCI4-EC2-NO-AUTO-PUBLIC-IP": "no subnet hands out public addresses that make instances reachable inbound",
         "PCI4-EC2-SG-NO-OPEN-INGRESS": "no security group admits the whole internet except a load balancer's"
         " HTTP/HTTPS ports (the landing zone opens 443 only)",
@@ -47,8 +48,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-NETWORK-FIREWALL-POSTURE": "the Network Firewall is an NSC between the application tier and the internet",
     },
     "1.4.2": {
-        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "inbound from the internet is limited to HTTP/HTTPS ports at the public"
-        " tier's NACL (443 only in the landing zone)",
+        "PCI4-EC2-NACL-NO-OPEN-INGRESS": "at each NACL it passed, inbound from the internet is limited to HTTP/HTTPS"
+        " ports at the public tier (443 only in the landing zone); one under exception below admits more",
         "PCI4-EC2-SG-NO-OPEN-INGRESS": "inbound from the internet is limited to HTTP/HTTPS ports on the load"
         " balancer's group (443 only in the landing zone)",
     },
@@ -81,8 +82,11 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-ACCOUNT-GUARD-VALUES": "the account-level settings (public access blocks, IMDSv2 default, SSM sharing)"
         " are part of the configuration standard applied to every component",
         "PCI4-TEMPLATE-PARAMETERS-RESOLVED": "every value the rules compare with the standard is the deployed one",
-        "PCI4-TEMPLATE-NO-TRANSFORMS": "every resource the rules compare with the standard is the one deployed,"
-        " not one a macro rewrites at deploy",
+        "PCI4-TEMPLATE-NO-TRANSFORMS": "each resource it passed is deployed as the rules read it, not rewritten by"
+        " a macro; it allows the AWS::SecretsManager-2024-09-16 transform (the Data templates carry it), which adds"
+        " at deploy what no rule examined: the hosted rotation function and its execution role, created with no"
+        " permissions boundary, which connect to the CDE database (listed under outside the templates:"
+        " unverified)",
     },
     "2.2.2": {
         "PCI4-RDS-CUSTOM-MASTER-USERNAME": "the vendor default master user name (postgres, admin) is not used",
@@ -115,7 +119,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-KMS-NO-PUBLIC-PRINCIPAL": "no key policy lets an anonymous principal use or manage a key",
     },
     "3.7.4": {
-        "PCI4-KMS-ROTATION": "KMS changes the symmetric keys' material yearly, the cryptoperiod the key policy states",
+        "PCI4-KMS-ROTATION": "KMS changes each symmetric key's material every RotationPeriodInDays the key"
+        " declares (365 by default), the cryptoperiod the rule reads from the key, not from its key policy",
     },
     "4.2.1": {
         "PCI4-ACMPCA-NO-ROOT-CA": "the private CA issuing TLS certificates is a subordinate; the root that anchors"
@@ -178,10 +183,16 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
     },
     "7.2.1": {
         "PCI4-EC2-CLIENT-VPN-NOT-ALL": "Client VPN access to a network is granted to a named group, not to all",
-        "PCI4-IAM-NO-ADMIN-POLICY": "no identity has an administrator policy that grants beyond its need",
-        "PCI4-IAM-NO-AWS-MANAGED-POLICY": "every grant is written for its role, not a broad AWS-managed set",
-        "PCI4-IAM-NO-SERVICE-WILDCARD": "no grant covers every action of a service",
-        "PCI4-IAM-NO-STAR-ACTIONS": "no grant covers every action",
+        "PCI4-IAM-NO-ADMIN-POLICY": "each identity it passed has no administrator policy attached; an identity"
+        " that has one (AdministratorAccess, PowerUserAccess) is listed below, open or under exception with"
+        " its stated need",
+        "PCI4-IAM-NO-AWS-MANAGED-POLICY": "each identity it passed has its grants written for its role, not a broad"
+        " AWS-managed set; the identities under exception below hold one, with its stated need",
+        "PCI4-IAM-NO-SERVICE-WILDCARD": "for each identity it passed, no statement the templates write (inline and"
+        " customer-managed policies) allows every action of a service; the AWS-managed policies attached to an"
+        " identity are not read by it (PCI4-IAM-NO-AWS-MANAGED-POLICY and PCI4-IAM-NO-ADMIN-POLICY name them)",
+        "PCI4-IAM-NO-STAR-ACTIONS": "for each identity it passed, no grant the templates write covers every"
+        " action; one under exception below does, with its stated need",
         "PCI4-IAM-PERMISSIONS-BOUNDARY": "every role is capped by the boundary the access model defines",
         "PCI4-IAM-TRUST-SCOPED": "no role can be assumed by anyone: who may act as it is named",
         "PCI4-KMS-NO-DECRYPT-ON-ALL-KEYS": "no identity may decrypt with every key",
@@ -196,10 +207,15 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " structure (the access model), never to a single account outside it",
     },
     "7.2.2": {
-        "PCI4-IAM-NO-ADMIN-POLICY": "no identity holds administrator privileges by policy",
-        "PCI4-IAM-NO-AWS-MANAGED-POLICY": "privileges are written per role, not taken from broad AWS-managed sets",
-        "PCI4-IAM-NO-SERVICE-WILDCARD": "no grant covers every action of a service",
-        "PCI4-IAM-NO-STAR-ACTIONS": "no grant covers every action",
+        "PCI4-IAM-NO-ADMIN-POLICY": "each identity it passed holds no administrator privileges by an attached"
+        " policy; the identities listed below under exception do",
+        "PCI4-IAM-NO-AWS-MANAGED-POLICY": "the privileges of each identity it passed are written per role, not taken"
+        " from broad AWS-managed sets; the identities under exception below take them from one",
+        "PCI4-IAM-NO-SERVICE-WILDCARD": "for each identity it passed, no statement the templates write (inline and"
+        " customer-managed policies) allows every action of a service; the AWS-managed policies attached to an"
+        " identity are not read by it (PCI4-IAM-NO-AWS-MANAGED-POLICY and PCI4-IAM-NO-ADMIN-POLICY name them)",
+        "PCI4-IAM-NO-STAR-ACTIONS": "for each identity it passed, no grant the templates write covers every"
+        " action; one under exception below does, with its stated need",
         "PCI4-IAM-PERMISSIONS-BOUNDARY": "every role's privileges stay within the boundary",
         "PCI4-KMS-CUSTODIAN-SEPARATION": "key administrators may not use the keys (least privilege per duty)",
         "PCI4-KMS-GRANTS-FOR-AWS-RESOURCES": "no key user can extend its own privileges by a grant",
@@ -220,7 +236,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-NEPTUNE-IAM-AUTH": "graph database users authenticate with IAM signatures",
         "PCI4-DMS-ENDPOINT-AUTHENTICATION": "replication endpoints authenticate (IAM or a mechanism)",
         "PCI4-ELASTICACHE-AUTH": "cache clients authenticate (AUTH token or RBAC users)",
-        "PCI4-IAM-NO-USERS": "people reach AWS only through roles assumed with the identity provider's factors",
+        "PCI4-IAM-NO-USERS": "the templates create no IAM user, so no identity they define authenticates with an IAM"
+        " password or access key of its own; an IAM user they only trust (break-glass, below) is outside them",
         "PCI4-RDS-IAM-AUTH": "database users authenticate with IAM tokens",
         "PCI4-RDS-PROXY-IAM": "proxy clients authenticate with IAM",
     },
@@ -297,7 +314,8 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-TRAIL-CLOUDWATCH": "the trail also delivers promptly to a second store, CloudWatch Logs",
     },
     "10.3.4": {
-        "PCI4-TRAIL-VALIDATION": "signed digest files detect any change to delivered trail logs",
+        "PCI4-TRAIL-VALIDATION": "signed digest files let a change to delivered trail logs be detected when someone"
+        " validates them (on demand; they raise no alert), for the trail only",
     },
     "10.4.1": {
         "PCI4-RDS-EVENT-SUBSCRIPTION-CRITICAL": "the database's failure and configuration events reach someone",
@@ -503,8 +521,8 @@ _CONFIG_BY_REQUIREMENT: dict[str, dict[str, str]] = {
         " policy limits who can read and write their events",
     },
     "10.3.4": {
-        "pci-dss-v4-cloud-trail-log-file-validation-enabled": "signed digest files keep detecting any change to"
-        " delivered trail logs",
+        "pci-dss-v4-cloud-trail-log-file-validation-enabled": "the trail keeps writing signed digest files, which"
+        " let a change to its delivered logs be detected on validation (no alert)",
     },
     "10.4.1.1": {
         "pci-dss-v4-cloud-trail-cloud-watch-logs-enabled": "the trail keeps delivering to CloudWatch Logs, where"

@@ -43,6 +43,7 @@ from evidence.catalog import (
     CUSTOMER_RESPONSIBILITIES,
     LIMIT_DEFAULT,
     LIMITS,
+    PASSWORD_POLICY_REQUIREMENTS,
     PROCESS_REQUIREMENTS,
     RELATED_NOT_EVIDENCE,
     SECURITY_HUB_CONTROLS,
@@ -54,6 +55,7 @@ from evidence.catalog import (
 from evidence.diagrams import (
     NOT_SET_BY_A_RULE,
     Diagram,
+    _trusted,
     data_flow_diagram,
     network_diagram,
     services_diagram,
@@ -72,18 +74,20 @@ from evidence.scope import (
     payment_channels,
     wireless_statement,
 )
-from evidence.topology import Topology
+from evidence.topology import Topology, display_name
 from evidence.workpapers import (
     NOT_VERIFIED,
     WORKPAPER_DIR,
     DeployedState,
     all_workpapers,
     insert_paper_tables,
+    log_flows,
     papers_markdown,
     write_workpapers,
 )
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, RuleResult
+from pci_rules.rules._common import sdk_call
 from pci_rules.rules._common import statements as statements_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -515,6 +519,7 @@ class RequirementStatus:
     customer: str = ""
     process: str = ""  # the process the requirement is (PROCESS_REQUIREMENTS), its rules prerequisites only
     beyond: str = ""  # what the section states outside the templates (BEYOND_THE_TEMPLATES)
+    scoped: str = ""  # what the rules examined of a requirement that names more, and what is not evidenced
     artefacts: list[str] = field(default_factory=list)
     procedure: str = ""
     limits: str = ""
@@ -614,11 +619,118 @@ def _acknowledgment_entries(gate: Gate) -> list[tuple[AcknowledgedEntry, list[st
     return sorted(out, key=lambda item: (item[0].rule, item[0].path))
 
 
+_IAM_USER_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):user/(.+)$")
+
+
+def trusted_iam_users(model: TemplateModel) -> list[tuple[str, str, str]]:
+    """(account, user name, role it may assume) for every IAM user a role's trust policy in the templates names:
+    the templates create none (PCI4-IAM-NO-USERS), so each is an identity outside them."""
+    found = set()
+    for role in model.resources("AWS::IAM::Role"):
+        for statement in role.prop("AssumeRolePolicyDocument", "Statement", default=[]) or []:
+            if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+                for arn in _trusted(statement):
+                    if (match := _IAM_USER_ARN.match(arn)) is not None:
+                        found.add((match[1], match[2], display_name(role)))
+    return sorted(found)
+
+
+def password_policy_accounts(model: TemplateModel) -> list[str]:
+    """The accounts whose IAM password policy the templates set (an `updateAccountPasswordPolicy` SDK call)."""
+    accounts = set()
+    for resource in model.resources("Custom::AWS"):
+        call = sdk_call(resource)
+        if call is not None and call.get("action") == "updateAccountPasswordPolicy":
+            accounts.add(model.stack_of(resource).account or "unknown")
+    return sorted(accounts)
+
+
+def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
+    """`BEYOND_THE_TEMPLATES` stated for this model: the IAM users its trust policies name with their accounts, and
+    for the password requirements whether the policy the templates set is in those users' account (QSA reader
+    r20c MEDIUM 2: the examined policy governed an account with no IAM user, the break-glass user's account none
+    of the templates). A password requirement left out reads as its rules' results say."""
+    users = trusted_iam_users(model)
+    if not users:
+        return {k: v for k, v in BEYOND_THE_TEMPLATES.items() if k not in PASSWORD_POLICY_REQUIREMENTS}
+    named = "; ".join(
+        f"the IAM user {user} of account {account} (arn:aws:iam::{account}:user/{user}, trusted by the role {role})"
+        for account, user, role in users
+    )
+    out = {
+        requirement: f"{named}: it exists outside the templates, so its ID management and authentication are not"
+        " evidenced"
+        + ("; nor are people and identity-provider accounts outside AWS IAM" if requirement == "8.2.2" else "")
+        for requirement in BEYOND_THE_TEMPLATES
+        if requirement not in PASSWORD_POLICY_REQUIREMENTS
+    }
+    examined = password_policy_accounts(model)
+    elsewhere = sorted({account for account, _, _ in users} - set(examined))
+    if elsewhere:
+        policy = (
+            f"the IAM password policy the templates set is that of account {', '.join(examined)}, where they create"
+            " no IAM user (PCI4-IAM-NO-USERS), so it governs no user they name"
+            if examined
+            else "no template sets an IAM password policy"
+        )
+        for requirement in PASSWORD_POLICY_REQUIREMENTS:
+            out[requirement] = (
+                f"{policy}; the IAM users that sign in with a password are {named}, and no template sets the"
+                f" password policy of account {', '.join(elsewhere)}: not evidenced"
+            )
+    return out
+
+
+def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
+    """10.3.3 and 10.3.4 scoped to what the synth rules examined, the other log sources of the logging paper named
+    "not evidenced" (QSA reader r20c MEDIUM 4). PCI DSS v4.0.1 10.3.3: audit log files, "including those for
+    external-facing technologies", are promptly backed up to a secure, central, internal log server or other
+    media that is difficult to modify; 10.3.4: file integrity monitoring or change-detection mechanisms on audit
+    logs so that existing log data cannot be changed "without generating alerts". The rules examine the trail
+    only: its log-file validation writes signed digest files, which a person validates on demand
+    (`aws cloudtrail validate-logs`: "Validating CloudTrail log file integrity with the AWS CLI", AWS CloudTrail
+    User Guide; "validate-logs", AWS CLI Command Reference) and which raise no alert of their own, so even for
+    the trail 10.3.4's alert is not evidenced, as versioning is not (`evidence.catalog.RELATED_NOT_EVIDENCE`).
+    A requirement is left out when the templates configure no trail."""
+    flows = log_flows(model)
+    trails = sorted({f.source for f in flows if f.source.startswith("CloudTrail trail")})
+    if not trails:
+        return {}
+    others = sorted({f.source for f in flows if not f.source.startswith("CloudTrail trail")})
+    external = sorted(
+        {f"{f.source} -> {f.destination_text}" for f in flows if f.source.startswith(_EXTERNAL_FACING_LOGS)}
+    )
+    other_text = f"the other {len(others)} log sources of the logging paper ({'; '.join(others)})" if others else ""
+    change = (
+        f"examined: {', '.join(trails)}, whose log-file validation writes signed digest files; a change to delivered"
+        " log files is detected only when someone validates them (on demand), and no alert is raised, so the"
+        " alert 10.3.4 asks is not evidenced even for the trail"
+    )
+    backup = (
+        f"examined: {', '.join(trails)} (its central archive and CloudWatch Logs), and the audit-log exports of"
+        " databases and brokers where the templates declare them"
+    )
+    if other_text:
+        change += f"; not evidenced: change detection with alerts on {other_text}"
+        backup += f"; not evidenced: a backup to a central store difficult to modify of {other_text}"
+    if external:
+        backup += (
+            "; of them, the external-facing technologies' logs stay where they are written, in their own region"
+            f" ({'; '.join(external)})"
+        )
+    return {"10.3.3": backup, "10.3.4": change}
+
+
+_EXTERNAL_FACING_LOGS = ("AWS WAF", "load balancer", "Network Firewall")
+
+
 def requirement_statuses(
     results: Sequence[RuleResult],
     gate: Gate,
     report: GateReport,
     config_rules: Sequence[ConfigRule] | None = None,
+    beyond: Mapping[str, str] | None = None,
+    scoped: Mapping[str, str] | None = None,
 ) -> list[RequirementStatus]:
     """One statement per requirement in scope (named by a rule, a Config rule, the customer table or
     the diagrams): open findings > findings under exception > examined, no findings > diagram
@@ -725,7 +837,8 @@ def requirement_statuses(
         )
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
         entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
-        entry.beyond = BEYOND_THE_TEMPLATES.get(entry.requirement, "")
+        entry.beyond = (BEYOND_THE_TEMPLATES if beyond is None else beyond).get(entry.requirement, "")
+        entry.scoped = (scoped or {}).get(entry.requirement, "") if entry.rules else ""
         examined = [o for o in entry.rules if not o.absence]
         if any(o.failed for o in entry.rules):
             entry.status = OPEN
@@ -733,6 +846,10 @@ def requirement_statuses(
             entry.status = EXCEPTED
         elif entry.process:
             entry.status = NOT_EVIDENCED  # its rules examined prerequisites only
+        elif entry.beyond and entry.requirement in PASSWORD_POLICY_REQUIREMENTS:
+            entry.status = NOT_EVIDENCED  # the policy examined governs no user the section names
+        elif entry.scoped:
+            entry.status = NOT_EVIDENCED  # the rules examined part of what the requirement names
         elif examined:
             entry.status = PASSED
         elif entry.rules and not entry.beyond:
@@ -751,6 +868,11 @@ def requirement_statuses(
                 )
             elif entry.beyond:
                 entry.customer = f"Evidence what lies beyond the templates: {entry.beyond}."
+            elif entry.scoped:
+                entry.customer = (
+                    "Evidence what the synth rules did not examine (the scope line above), with the deployed"
+                    " configuration and the change-detection or backup records."
+                )
             elif entry.config_rules:
                 entry.customer = (
                     "No synth rule examined a resource for this in the templates: keep the deployed account"
@@ -1198,6 +1320,8 @@ def report_markdown(
             out.append(f"- Synth rule {_code(rule_id)} is related here, not evidence (supports it only): {why}.")
         if entry.beyond:
             out.append(f"- Not evidenced beyond the templates: {entry.beyond}.")
+        if entry.scoped:
+            out.append(f"- What the rules above examined, and what they did not: {entry.scoped}.")
         if entry.resources:
             out.append(f"- Resources examined with no finding ({len(entry.resources)}):")
             out += [f"  - {_code(path)}" for path in entry.resources]
@@ -1799,7 +1923,9 @@ def _write_set(
     assembly = _assets_directory(model, outdir)
     diagrams = build_diagrams(model, topology, prov.diagram_lines(), scope, assembly)
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
-    statuses = requirement_statuses(results, gate, report)
+    statuses = requirement_statuses(
+        results, gate, report, beyond=beyond_the_templates(model), scoped=scoped_log_statements(model)
+    )
     att = attestation or Attestation()
     papers = all_workpapers(
         model,

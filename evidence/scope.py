@@ -526,6 +526,23 @@ class ScopeModel:
             return "security-impacting: holds or delivers the account's audit logs or data (10)"
         if kind.startswith(("AWS::Config::", "AWS::GuardDuty::", "AWS::SecurityHub::", "AWS::CloudWatch::")):
             return "security-impacting: a security service monitoring the CDE's account (10, 11)"
+        if kind == "AWS::Lambda::Permission":
+            # The resource policy of a vault function (the load balancer's invoke, the detokenize callers'): it
+            # decides who sends card data to the function or receives it back (QSA reader r20c LOW).
+            vault = {f.key for f in self.vault_functions}
+            targets = []
+            for target in self.model.references(resource.stack, resource.prop("FunctionName")):
+                if target.type == "AWS::Lambda::Alias":  # a permission on the function's alias (the callers')
+                    targets += self.model.references(target.stack, target.prop("FunctionName"))
+                else:
+                    targets.append(target)
+            targets = [t for t in targets if t.key in vault]
+            if targets:
+                named = ", ".join(sorted(display_name(t) for t in targets))
+                return (
+                    f"security-impacting: the resource policy that lets {resource.prop('Principal')} invoke the vault"
+                    f" function {named}, a path card data takes (1.2.4, 7.2.1)"
+                )
         if kind.startswith(("AWS::Lambda::", "AWS::Events::", "AWS::SNS::", "AWS::Scheduler::")):
             return "security-impacting: a function, schedule or topic of the CDE's account (monitoring, alerting)"
         return "same account as the CDE: can affect its security (network, keys, logs, identity)"

@@ -14,7 +14,7 @@ Each table is a statement about the templates; none says a control is in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -503,7 +503,8 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
     users by identity policy or grant, cryptoperiod and how the key is rotated."""
     rows = []
     by_grant = key_users_by_grant(model)
-    envelope = (ScopeModel(model) if scope is None else scope).envelope_keys
+    scope = ScopeModel(model) if scope is None else scope
+    envelope, keyed = scope.envelope_keys, scope.keyed_hash_keys
     for key in model.resources("AWS::KMS::Key"):
         admins: set[str] = set()
         users: set[str] = set()
@@ -545,7 +546,7 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
                 "; ".join(referrers) or "-",
                 "; ".join(sorted(by_grant.get(key.key, set()))) or "none in the templates",
                 _cryptoperiod(key, scope),
-                _protected_stores(model, key, envelope),
+                _protected_stores(model, key, envelope, keyed),
                 "; ".join(denies)
                 if denies
                 else (
@@ -567,14 +568,22 @@ _PROTECTED_TYPES = (
 )
 
 
-def _protected_stores(model: TemplateModel, key: Resource, envelope: Mapping[tuple[str, str], Resource]) -> str:
-    """The stores a key protects: those whose template names it, and the vault's fields when the vault's
-    functions generate data keys under it (`VAULT_KMS_KEY_ID`)."""
+def _protected_stores(
+    model: TemplateModel,
+    key: Resource,
+    envelope: Mapping[tuple[str, str], Resource],
+    keyed: Mapping[tuple[str, str], Resource],
+) -> str:
+    """The stores a key protects: those whose template names it, the vault's fields when the vault's
+    functions generate data keys under it (`VAULT_KMS_KEY_ID`), and the vault's keyed hash when they compute it
+    with the key (a `*HMAC*` variable: the store table cites the same key for `pan_hmac`, QSA reader r20c LOW)."""
     found = sorted(
         {f"{r.type.split('::')[-1]} {display_name(r)}" for r in model.referrers(key) if r.type in _PROTECTED_TYPES}
     )
     if key.key in envelope:
         found.append("vault.cards PAN and vault.data_keys (envelope: the vault's data keys are generated under it)")
+    if key.key in keyed:
+        found.append("vault.cards pan_hmac (keyed hash of the PAN: the vault's functions compute it with this key)")
     return "; ".join(found) or "none in the templates"
 
 
@@ -752,7 +761,7 @@ class LogFlow:
     destination_text: str
 
 
-def _log_flows(model: TemplateModel) -> list[LogFlow]:
+def log_flows(model: TemplateModel) -> list[LogFlow]:
     """Every log source the templates configure and where it writes."""
     flows: list[LogFlow] = []
 
@@ -901,7 +910,7 @@ def _retention_text(days: int | None, minimum: int) -> str:
 
 def logging_paper(model: TemplateModel) -> WorkPaper:
     rows = []
-    for flow in _log_flows(model):
+    for flow in log_flows(model):
         immutability, retention, immediate, encryption = _destination_facts(model, flow.destination)
         region = model.stacks[flow.source_ref.split("/", 1)[0]].region or "unknown"
         rows.append(
@@ -946,7 +955,7 @@ def _vault_regions(model: TemplateModel) -> set[str]:
 
 def _bucket_purposes(model: TemplateModel) -> dict[tuple[str, str], list[str]]:
     purposes: dict[tuple[str, str], list[str]] = {}
-    for flow in _log_flows(model):
+    for flow in log_flows(model):
         if flow.destination is not None and flow.destination.type == "AWS::S3::Bucket":
             purposes.setdefault(flow.destination.key, []).append(flow.source)
     return purposes
@@ -1222,7 +1231,7 @@ def tls_paper(model: TemplateModel) -> WorkPaper:
 
 
 # -- software -----------------------------------------------------------------------------------------
-def _function_sbom(function: Resource, root: Path) -> str:
+def _function_sbom(function: Resource, root: Path, sharing: Mapping[str, Sequence[str]] | None = None) -> str:
     """The function's SBOM as `make audit` names it (`sbom_label`, shared with ci_tools/supply_chain.py), from
     the requirements file the template's metadata records (`SBOM_SOURCE_METADATA`, written by the bundler);
     "missing" when the template records none (CDK's own providers, a function bundled another way) or the
@@ -1230,7 +1239,13 @@ def _function_sbom(function: Resource, root: Path) -> str:
     source = function.metadata.get(SBOM_SOURCE_METADATA)
     if not isinstance(source, str) or not (root / source).is_file():
         return "missing"
-    return f"sbom/{sbom_label(source)}.cdx.json (`make audit`, from {source})"
+    # The SBOM is of a requirements file, not of one function: a function bundled with another's dependency set
+    # (the Keys job with detokenize's) is named beside it, not credited with an SBOM of its own (QSA reader r20c).
+    shared = [name for name in (sharing or {}).get(source, ()) if name != display_name(function)]
+    return (
+        f"sbom/{sbom_label(source)}.cdx.json: written by `make audit`, not in this set; the dependencies of {source}"
+        + (f", the same set bundled into {', '.join(shared)}" if shared else "")
+    )
 
 
 # How the software paper's code digest of an asset directory is computed, so an assessor can repeat it.
@@ -1314,6 +1329,11 @@ def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
 
     rows = []
     assets = _AssetFiles(model)
+    sharing: dict[str, list[str]] = {}
+    for function in model.resources("AWS::Lambda::Function"):
+        source = function.metadata.get(SBOM_SOURCE_METADATA)
+        if isinstance(source, str) and display_name(function) not in sharing.get(source, []):
+            sharing.setdefault(source, []).append(display_name(function))
     for function in model.resources("AWS::Lambda::Function"):
         code = function.prop("Code") or {}
         key = code.get("S3Key") if isinstance(code, Mapping) else None
@@ -1331,7 +1351,7 @@ def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
             digest = f"container image {model.literal(function.stack, code['ImageUri']) or 'resolved at deploy'}"
         else:
             digest = "not evidenced (code resolved at deploy)"
-        sbom = _function_sbom(function, root)
+        sbom = _function_sbom(function, root, {k: sorted(v) for k, v in sharing.items()})
         description = function.prop("Description")
         rows.append(
             (
@@ -1378,8 +1398,9 @@ def software_paper(model: TemplateModel, root: Path) -> WorkPaper:
         f" assembly holds it ({CODE_DIGEST_RULE}) beside the CDK asset hash (the S3 object name the function's"
         " code is read from; for the vault's functions a hash of the bundle's inputs), and its software bill of"
         " materials: `make audit` writes a CycloneDX SBOM for each"
-        ' `lambda/<name>/requirements.txt` into `sbom/` beside this report; "missing" where no SBOM source is'
-        " known. Vulnerability status: `make audit`.",
+        " `lambda/<name>/requirements.txt` into its own `sbom/` directory, not part of this evidence set (not in"
+        ' its MANIFEST); "missing" where no SBOM source is known. An SBOM is of a dependency set: functions'
+        " bundled with the same set are named together. Vulnerability status: `make audit`.",
         ("Region", "Component", "Function", "Runtime", "Code SHA-256", "SBOM", "Template"),
         tuple(sorted(rows)),
         frozenset({6}),

@@ -317,23 +317,32 @@ class TemplateModel:
         Environments come from the `manifest.json` beside each template when there is one.
         """
         files = [Path(p) for p in paths]
-        environments: dict[Path, tuple[str, str | None, str | None]] = {}
+        environments: dict[Path, tuple[str, str | None, str | None, str]] = {}
         for directory in {p.parent for p in files}:
+            assembly = _nested_assembly_name(directory)
             for artifact_id, artifact in _manifest_artifacts(directory):
                 if artifact.get("type") == STACK_ARTIFACT:
                     template_file = (artifact.get("properties") or {}).get("templateFile", "")
                     environments[(directory / template_file).resolve()] = (
                         artifact_id,
                         *_environment(artifact.get("environment")),
+                        assembly,
                     )
         stacks = []
         for path in files:
             template = json.loads(path.read_text(encoding="utf-8"))
-            name, account, region = environments.get(
-                path.resolve(), (path.name.removesuffix(TEMPLATE_SUFFIX), None, None)
+            name, account, region, assembly = environments.get(
+                path.resolve(), (path.name.removesuffix(TEMPLATE_SUFFIX), None, None, "")
             )
             stacks.append(
-                StackTemplate(name=name, template=template, account=account, region=region, template_path=str(path))
+                StackTemplate(
+                    name=name,
+                    template=template,
+                    account=account,
+                    region=region,
+                    assembly=assembly,
+                    template_path=str(path),
+                )
             )
         return cls(_with_nested(stacks))
 
@@ -1183,6 +1192,17 @@ def _manifest_artifacts(directory: Path) -> list[tuple[str, Mapping[str, Any]]]:
     if not manifest.is_file():
         return []
     return list((json.loads(manifest.read_text(encoding="utf-8")).get("artifacts") or {}).items())
+
+
+def _nested_assembly_name(directory: Path) -> str:
+    """The Stage a template directory is the nested assembly of, as `_read_assembly` names it (the
+    `directoryName` its parent's manifest gives it), or "" for the app's own assembly: the policy-validation
+    plugin is handed every Stage's templates by path, and their Stage is only in the parent's manifest."""
+    for _, artifact in _manifest_artifacts(directory.parent):
+        properties = artifact.get("properties") or {}
+        if artifact.get("type") == NESTED_ASSEMBLY_ARTIFACT and properties.get("directoryName") == directory.name:
+            return directory.name
+    return ""
 
 
 def _read_assembly(directory: Path, assembly: str) -> Iterator[StackTemplate]:

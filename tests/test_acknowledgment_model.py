@@ -58,6 +58,46 @@ def test_the_registry_is_a_data_file_every_entry_with_its_governance() -> None:
         assert entry.approver.lower() != entry.owner.lower()
 
 
+# The packs that carry one check under one name (`PCI.DSS.321-X` and `NIST.800.53.R5-X` are cdk-nag's one rule X
+# in two packs); a `[...]` finding sub-ID names a finding of its rule.
+_MIRRORED_PACKS = ("PCI.DSS.321-", "NIST.800.53.R5-", "HIPAA.Security-")
+
+
+def _one_rule(rule: str) -> str:
+    bare = rule.split("[", 1)[0]
+    return next((bare.removeprefix(p) for p in _MIRRORED_PACKS if bare.startswith(p)), bare)
+
+
+def test_an_id_means_one_rule_on_one_kind_of_resource(synthesized: Synthesized) -> None:
+    """QSA reader r20c MEDIUM 6: `detection-config-role-iam4` covered two rules and
+    `identity-platformadministrator-role-iam-no-aws-managed-policy` also the auditor's and break-glass roles: an id an
+    environment adopts must mean one thing. Its rules are one check (cdk-nag's mirrored packs aside), and every
+    construct it matched renders one kind of resource (its own: `<path>` or `<path>/Resource`)."""
+    from pci_rules.model import TemplateModel
+
+    by_id: dict[str, set[str]] = {}
+    for entry in ACKNOWLEDGMENTS:
+        by_id.setdefault(entry.id, set()).add(_one_rule(entry.rule))
+    several = {entry_id: rules for entry_id, rules in by_id.items() if len(rules) > 1}
+    assert several == {}
+    assert by_id["detection-config-role-iam4"] == {"AwsSolutions-IAM4"}
+    model = TemplateModel.from_assembly(synthesized.outdir)
+    types_at: dict[str, str] = {}
+    for resource in model.resources():
+        types_at[resource.path] = resource.type
+        types_at.setdefault(resource.path.removesuffix("/Resource"), resource.type)
+    kinds: dict[str, set[str]] = {}
+    for entry, paths in synthesized.gate.acknowledged_paths.items():
+        for path in paths:
+            if (kind := types_at.get(path.lstrip("/"))) is not None:
+                kinds.setdefault(entry.id, set()).add(kind)
+    assert kinds["identity-platformadministrator-role-iam-no-aws-managed-policy"] == {"AWS::IAM::Role"}
+    assert {entry_id: k for entry_id, k in kinds.items() if len(k) > 1} == {}
+    reason = next(e.reason for e in ACKNOWLEDGMENTS if e.id == "edge-sg-open-to-clients")
+    assert "payment page" not in reason
+    assert "no web page is served" in reason
+
+
 def test_no_entry_names_a_nacl_entry_number_or_a_logical_id() -> None:
     for entry in ACKNOWLEDGMENTS:
         last = entry.path.rsplit("/", 1)[-1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -353,6 +354,116 @@ def test_the_default_report_counts_absence_apart_and_8_2_2_not_evidenced_beyond_
     summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert f"| {ABSENCE} | " in summary
     assert "8.2.2" not in next(line for line in summary.splitlines() if line.startswith(f"| {PASSED} |"))
+
+
+def test_password_requirements_are_not_evidenced_for_the_only_iam_user_and_name_its_account(
+    evidence: Evidence,
+) -> None:
+    """QSA reader r20c MEDIUM 2: 8.3.6/8.3.9 read "examined, no findings" on the password policy of an account
+    where the templates create no IAM user, while break-glass-1 signs in to the identity account, whose policy
+    no template sets; 8.3.1's reason for PCI4-IAM-NO-USERS said people reach AWS only through roles."""
+    from config.defaults import PLACEHOLDER_ACCOUNT, PLACEHOLDER_IDENTITY_ACCOUNT
+    from evidence.report import beyond_the_templates, password_policy_accounts, trusted_iam_users
+
+    assert trusted_iam_users(evidence.model) == [(PLACEHOLDER_IDENTITY_ACCOUNT, "break-glass-1", "BreakGlass/Role")]
+    assert password_policy_accounts(evidence.model) == [PLACEHOLDER_ACCOUNT]
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    for requirement in ("8.3.6", "8.3.7", "8.3.9"):
+        assert reported[requirement] == NOT_EVIDENCED, requirement
+        section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        assert "- Synth rule `PCI4-ACCOUNT-GUARD-VALUES` (examined" in section  # the examination is still shown
+        assert (
+            f"- Not evidenced beyond the templates: the IAM password policy the templates set is that of account"
+            f" {PLACEHOLDER_ACCOUNT}, where they create no IAM user" in section
+        ), section
+        assert f"break-glass-1 of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section
+        assert f"no template sets the password policy of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section
+    section_831 = text.split("\n### 8.3.1 ", 1)[1].split("\n### ", 1)[0]
+    assert "only through roles" not in section_831
+    assert f"break-glass-1 of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section_831
+    # The user's account is where the policy is set: the examined policy is theirs, and the rule's result stands.
+    same = TemplateModel(
+        [
+            *evidence.model.stacks.values(),
+            StackTemplate(
+                "Identity",
+                {"Resources": {"Policy": _password_policy_call()}},
+                account=PLACEHOLDER_IDENTITY_ACCOUNT,
+                region="us-east-1",
+            ),
+        ]
+    )
+    assert not set(beyond_the_templates(same)) & {"8.3.6", "8.3.7", "8.3.9"}
+
+
+def test_10_3_3_and_10_3_4_state_what_was_examined_and_the_other_log_sources_not_evidenced(evidence: Evidence) -> None:
+    """QSA reader r20c MEDIUM 4: 10.3.4 read "examined, no findings" on the trail's log-file validation alone
+    (digests raise no alert; validation runs on demand) and 10.3.3 cited the trail only, though it names the logs
+    of external-facing technologies and the load balancer's log bucket stays in its region."""
+    from evidence.workpapers import log_flows
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reported = _reported_statuses(text)
+    others = {f.source for f in log_flows(evidence.model) if not f.source.startswith("CloudTrail trail")}
+    assert len(others) > 10
+    for requirement in ("10.3.3", "10.3.4"):
+        assert reported[requirement] == NOT_EVIDENCED, requirement
+        section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+        scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
+        assert "examined: CloudTrail trail" in scope_line
+        assert "not evidenced: " in scope_line
+        assert f"the other {len(others)} log sources of the logging paper" in scope_line
+        for source in others:
+            assert source in scope_line, (requirement, source)
+    change = text.split("\n### 10.3.4 ", 1)[1].split("\n### ", 1)[0]
+    assert "no alert is raised" in change
+    assert "detect any change" not in change
+    backup = text.split("\n### 10.3.3 ", 1)[1].split("\n### ", 1)[0]
+    assert "external-facing technologies' logs stay where they are written" in backup
+    assert "load balancer access logs" in backup
+
+
+_RULE_LINE = re.compile(
+    r"^- Synth rule `(?P<rule>[^`]+)` \(examined \d+: \d+ passed, (?P<failed>\d+) failed"
+    r"(?:, (?P<excepted>\d+) under exception)?\).*Why it supports it: (?P<why>.*)\.$"
+)
+
+
+def test_no_reason_states_a_verdict_its_rule_s_results_or_scope_contradict(evidence: Evidence) -> None:
+    """QSA reader r20c MEDIUM 5: "Why it supports it" said "no identity has an administrator policy" above its two
+    exceptions, "no grant covers every action of a service" though AWS-managed policies are not read, that every
+    resource "is the one deployed" though the Data templates carry the Secrets Manager transform, and that 3.7.4's
+    cryptoperiod is the key policy's (it is the key's RotationPeriodInDays)."""
+    text = evidence.read(f"{REPORT_NAME}.md")
+    reasons: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if (match := _RULE_LINE.match(line)) is None:
+            continue
+        reasons.setdefault(match["rule"], set()).add(match["why"])
+        if int(match["failed"]) or int(match["excepted"] or 0):  # a reason above findings claims no universal
+            assert not match["why"].startswith(("no ", "every ", "all ", "inbound ", "privileges ")), line
+    assert any(match.startswith("each identity it passed") for match in reasons["PCI4-IAM-NO-ADMIN-POLICY"])
+    assert all("AWS-managed policies attached" in why for why in reasons["PCI4-IAM-NO-SERVICE-WILDCARD"])
+    transforms = {
+        t
+        for stack in evidence.model.stacks.values()
+        for t in ([stack.template.get("Transform")] if isinstance(stack.template.get("Transform"), str) else [])
+    }
+    assert "AWS::SecretsManager-2024-09-16" in transforms
+    (transform_reason,) = reasons["PCI4-TEMPLATE-NO-TRANSFORMS"]
+    assert "AWS::SecretsManager-2024-09-16" in transform_reason
+    assert "hosted rotation function and its execution role" in transform_reason
+    assert "no permissions boundary" in transform_reason
+    assert "is the one deployed" not in transform_reason
+    rotation = text.split("\n### 3.7.4 ", 1)[1].split("\n### ", 1)[0]
+    assert "RotationPeriodInDays" in rotation
+    assert "the cryptoperiod the key policy states" not in rotation
+
+
+def _password_policy_call() -> dict[str, Any]:
+    call = {"service": "IAM", "action": "updateAccountPasswordPolicy", "parameters": {"MinimumPasswordLength": 14}}
+    return {"Type": "Custom::AWS", "Properties": {"Create": json.dumps(call)}}
 
 
 def test_a_forks_pack_mapping_an_excluded_pair_again_is_named_not_cited() -> None:
@@ -953,6 +1064,53 @@ def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(
         assert directory / f"{REPORT_NAME}.html" in files
         preparer = "Jane Doe (platform)" if environment == "prod" else "pending"
         assert f"- Prepared by: {preparer};" in text
+
+
+def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
+    delivered: Delivered, tmp_path: Path
+) -> None:
+    """QSA reader r20c HIGH 1: `cdk synth -c delivery=default` wrote one merged report, because the synth's model
+    is the policy-validation plugin's (`TemplateModel.from_template_paths`), which did not know each template's
+    Stage. Written here as `app.main` writes it, from the delivery synth's own plugin model and results."""
+    from app import write_synth_evidence
+
+    plugin_model = delivered.gate.pci_dss_v4.model
+    assert plugin_model is not None
+    assert {stack.assembly for stack in plugin_model.stacks.values()} == {"", "assembly-preprod", "assembly-prod"}
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(delivered.outdir, assembly, ignore=shutil.ignore_patterns(EVIDENCE_DIR))
+    zones = [stage.zone for stage in delivered.delivery.stages.values()]
+    files = write_synth_evidence(assembly, zones, delivered.gate, delivered.report)
+    top = assembly / EVIDENCE_DIR
+    title = "# PCI DSS v4.0.1 compliance evidence: delivery PciLz-delivery (per-environment sets: preprod, prod)"
+    assert (top / f"{REPORT_NAME}.md").read_text(encoding="utf-8").splitlines()[0] == title
+    accounts = {zone.config.name: zone.config.account for zone in zones}
+    assert len(set(accounts.values())) == 2
+    for environment, account in accounts.items():
+        directory = top / environment
+        assert directory / f"{REPORT_NAME}.md" in files
+        text = (directory / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == f"# PCI DSS v4.0.1 compliance evidence: environment {environment}"
+        # one account per report: the environment's own
+        environment_line = next(line for line in text.splitlines() if line.startswith("- Environment: "))
+        assert environment_line.startswith(f"- Environment: environment {environment}; account(s): {account};")
+        for other in set(accounts.values()) - {account}:
+            assert other not in text, (environment, other)
+        assert any((directory / DIAGRAM_DIR).glob("network-*-overview.svg")), environment
+    # The delivery-wide set draws every stage's VPC of a region on one sheet: each labelled by its stack.
+    drawn = [(top / DIAGRAM_DIR / f"network-{region}.mmd").read_text(encoding="utf-8") for region in _regions(top)]
+    vpc_labels = [label for text in drawn for label in re.findall(r'"(VPC [^"]*)"', text)]
+    assert vpc_labels
+    for label in vpc_labels:  # the Stage and the stack that creates it, which name its environment
+        assert re.search(r"\((preprod/PciLz-preprod|prod/PciLz-prod)-[A-Za-z0-9-]*\)$", label), label
+    assert {"preprod", "prod"} <= {label.rsplit("(", 1)[1].split("/")[0] for label in vpc_labels}
+    assert not any(re.search(r"\bvpc\d", text) for text in drawn)
+
+
+def _regions(directory: Path) -> list[str]:
+    """The regions a set draws a network for (each has an overview page)."""
+    overviews = (directory / DIAGRAM_DIR).glob("network-*-overview.mmd")
+    return sorted(p.name.removeprefix("network-").removesuffix("-overview.mmd") for p in overviews)
 
 
 @pytest.mark.parametrize(

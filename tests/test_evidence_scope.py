@@ -488,3 +488,26 @@ def test_connected_to_resources_carry_a_basis_from_what_they_do_and_12_5_2_count
     counts = [int(row[-1]) for row in cells if row[0] in (CONNECTED, "out of scope")]
     assert sum(counts) == sum(1 for c, _ in categories if c != CDE)
     assert "not evidenced" in section
+
+
+def test_every_hop_into_a_store_that_may_hold_pan_is_drawn_and_labelled_as_card_data(model: TemplateModel) -> None:
+    """QSA reader r20c MEDIUM 3: the load balancer -> access-log bucket hop said "no PAN by the API's design" and
+    was drawn as a log hop while the bucket is a CDE store that may hold PAN: a hop into a store takes its
+    card-data class from the same scope fact as the store (ScopeModel.card_data_stores)."""
+    scope = ScopeModel(model)
+    holding = {key for key, (holds, _) in scope.card_data_stores.items() if holds}
+    access_logs = {key for key, (_, statement) in scope.card_data_stores.items() if "access log" in statement}
+    access_log_hops = 0
+    for topo in Topology(model).regions.values():
+        diagram = data_flow_diagram(model, topo, scope)
+        for edge in diagram.edges:
+            target = diagram.nodes[edge.target].resource
+            if target not in holding:
+                continue
+            assert edge.kind == "data", (edge.label, edge.data)
+            assert "may hold PAN" in edge.data, (edge.label, edge.data)
+            assert "no PAN" not in edge.data, (edge.label, edge.data)
+            if target in access_logs:  # (the hop's label is its number once numbered; its text is `data`)
+                access_log_hops += 1
+                assert edge.data.startswith("may hold PAN (request line in access logs)")
+    assert access_log_hops == 2  # one load balancer per region

@@ -26,7 +26,7 @@ from compliance.gate import EVIDENCE_DIR, synthesize
 from config.models import EvidenceConfig
 from evidence.report import REPORT_NAME, Attestation, attestation_of, canonical_order, write_compliance_evidence
 from evidence.scope import ScopeModel
-from evidence.topology import Topology
+from evidence.topology import Topology, display_name
 from evidence.workpapers import (
     HMAC_ROTATION,
     IMMEDIATE_DAYS,
@@ -558,3 +558,41 @@ def test_directory_digest_lists_what_find_type_f_lists(tmp_path: Path) -> None:
     listed = [("a.py", b"a"), ("pkg/b.py", b"b"), ("pkg/sub/c.txt", b"c" * 70_000)]
     expected = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in listed)
     assert directory_digest(root) == hashlib.sha256(expected.encode()).hexdigest()
+
+
+def test_the_qsa_r20c_low_findings_keys_inventory_stores_and_sboms(default: Written) -> None:
+    """QSA reader r20c LOW: the keys paper said the keyed-hash key protects "none in the templates" while the store
+    table cites it for `pan_hmac`; the vault functions' invoke permissions (the load balancer's, the detokenize
+    callers') had the basis "monitoring, alerting"; the store table said the vault masks card numbers in flow-log
+    and database log groups it never writes; the SBOM cells pointed outside the set as if in it, and credited the
+    Keys function with detokenize's SBOM."""
+    from evidence.diagrams import data_flow_diagram
+    from evidence.scope import ScopeModel
+
+    model = default.model
+    scope = ScopeModel(model)
+    keyed = {(display_name(key), key.stack) for key in scope.keyed_hash_keys.values()}
+    keys_rows = [r for r in default.papers["keys"].rows if (r[0], r[1]) in keyed]
+    assert keyed
+    assert len(keys_rows) == len(keyed)
+    for row in keys_rows:
+        assert "vault.cards pan_hmac" in row[8], row
+    permissions = [r for r in default.papers["inventory"].rows if r[0] == "AWS::Lambda::Permission"]
+    vault_paths = [r for r in permissions if "/CardVault/" in r[2]]
+    assert vault_paths
+    for row in vault_paths:
+        assert "monitoring, alerting" not in row[7], row
+        assert "a path card data takes" in row[7], row
+    for topo in Topology(model).regions.values():
+        for store in data_flow_diagram(model, topo, scope).stores:
+            if store[0].startswith("log group") and "the vault masks" in store[1]:
+                raise AssertionError(store)
+            if "FlowLogs" in store[0] or "postgresql" in store[0]:
+                assert store[1].startswith("log events: no PAN"), store
+    software = {r[1]: r[5] for r in default.papers["software"].rows}
+    keys_sbom = software["Lambda CardVault/Keys"]
+    assert "not in this set" in keys_sbom
+    assert "the dependencies of lambda/detokenize/requirements.txt, the same set bundled into CardVault/Detokenize" in (
+        keys_sbom
+    )
+    assert all("not in this set" in cell for cell in software.values() if cell.startswith("sbom/"))

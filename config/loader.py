@@ -311,8 +311,18 @@ def is_file_selector(selector: str) -> bool:
 
 
 def load_environment(selector: str | None) -> EnvironmentConfig:
-    """`selector` is an embedded environment name or a path to a JSON/YAML file; None means default."""
-    selector = selector or DEFAULT_ENVIRONMENT
+    """`selector` is an embedded environment name or a path to a JSON/YAML file; None (no `env` in the
+    context) means default. Raises ConfigError for an empty or non-string value (an unset shell variable in
+    `-c env=$ENV` must not build the demo environment), an unknown name or a bad file."""
+    if selector is None:
+        selector = DEFAULT_ENVIRONMENT
+    elif not isinstance(selector, str):
+        raise ConfigError(f"env must be a string (an embedded environment name or a file path), got {selector!r}")
+    elif not selector.strip():
+        raise ConfigError(
+            "env is empty (field: env): name an embedded environment or a JSON or YAML file, or leave env unset"
+            " for the default"
+        )
     if is_file_selector(selector):
         path = Path(selector)
         return parse_environment(_read_file(path), source=str(path))

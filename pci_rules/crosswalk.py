@@ -19,6 +19,7 @@ when a control marked applicable has no rule, and holds the README's coverage fi
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -1621,7 +1622,10 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    target = Path(argv[0]) if argv else CROSSWALK_FILE
+    """`python -m pci_rules.crosswalk [OUTPUT]`: write the crosswalk (default `pci_rules/CROSSWALK.md`)."""
+    parser = argparse.ArgumentParser(prog="python -m pci_rules.crosswalk", description="Write the crosswalk.")
+    parser.add_argument("output", nargs="?", type=Path, default=CROSSWALK_FILE, help="default: %(default)s")
+    target: Path = parser.parse_args(argv).output
     target.write_text(render(), encoding="utf-8")
     with_rule, total = coverage()
     print(f"{target}: {with_rule}/{total} applicable controls with a synth rule")

@@ -178,7 +178,16 @@ def extra_stacks(scope: Construct) -> list[Callable[[Construct, LandingZone], No
         module_name, _, function = str(name).partition(":")
         try:
             add = getattr(importlib.import_module(module_name), function) if function else None
-        except (ImportError, AttributeError):
+        except ModuleNotFoundError as err:
+            if err.name is None or not (module_name == err.name or module_name.startswith(f"{err.name}.")):
+                # The fork's module was found but imports something missing: say what, not that it is absent.
+                raise ConfigError(
+                    f"{EXTRA_STACKS_CONTEXT}: {name!r} could not be imported: {err} (an import inside {module_name})"
+                ) from err
+            add = None
+        except ImportError as err:
+            raise ConfigError(f"{EXTRA_STACKS_CONTEXT}: {name!r} could not be imported: {err}") from err
+        except AttributeError:
             add = None
         if not callable(add):
             raise ConfigError(

@@ -190,3 +190,17 @@ def test_project_false_is_refused_unless_an_aws_pack_watches_instead(
     else:
         loaded = parse_environment(data).audit.conformance_packs
         assert loaded.project is project
+
+
+@pytest.mark.parametrize("selector", ["", "   "])
+def test_an_empty_env_is_refused_not_the_default(selector: str) -> None:
+    """Fork trial r23f: `-c env=$UNSET` must not build the demo environment quietly."""
+    with pytest.raises(ConfigError, match=r"env is empty \(field: env\)"):
+        load_environment(selector)
+
+
+@pytest.mark.parametrize("selector", [5, True, ["default"]])
+def test_a_non_string_env_is_a_configuration_error(selector: Any) -> None:
+    """A number, boolean or list in cdk.json's or ~/.cdk.json's `env` is refused by name, not a traceback."""
+    with pytest.raises(ConfigError, match=r"env must be a string"):
+        load_environment(selector)

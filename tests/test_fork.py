@@ -16,7 +16,7 @@ from compliance.gate import GateReport, failure_summary, synthesize
 from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.loader import FILE_SUFFIXES
-from stacks.landing_zone import EXTRA_STACKS_CONTEXT
+from stacks.landing_zone import EXTRA_STACKS_CONTEXT, extra_stacks
 from tests.conftest import ROOT, new_app
 from tests.fork_stacks import INLINE_RULES
 
@@ -84,6 +84,21 @@ def test_an_extra_stacks_name_that_does_not_import_is_refused(tmp_path: Path) ->
     app = new_app(tmp_path, **{EXTRA_STACKS_CONTEXT: "tests.no_such_module:add"})
     with pytest.raises(ConfigError, match=r"extra_stacks: 'tests\.no_such_module:add'"):
         gate_app(app)
+
+
+def test_a_fork_module_that_imports_something_missing_names_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fork trial r23f finding 3: the fork's own module is found, but an import inside it fails; the error
+    says which package is missing instead of calling the module unimportable."""
+    (tmp_path / "acme_broken.py").write_text("import acme_package_not_installed\n\ndef add(scope, zone): pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = App(context={EXTRA_STACKS_CONTEXT: "acme_broken:add"})
+    with pytest.raises(ConfigError, match=r"could not be imported: No module named 'acme_package_not_installed'"):
+        extra_stacks(app)
+    # The module itself missing keeps the 'module:function' message.
+    with pytest.raises(ConfigError, match=r"is not 'module:function' naming an importable function"):
+        extra_stacks(App(context={EXTRA_STACKS_CONTEXT: "acme_absent_module:add"}))
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -22,6 +22,11 @@ use of it alarms). Runs as the `card_vault_keys` login.
   masked columns and expiry); then every data key of another epoch that no card uses any more is deleted.
   Re-wrapping the data key would not do: a data key seals many cards, and a card deleted earlier would
   stay readable under the re-wrapped key from any WAL, snapshot or PITR copy of its row.
+  A card the job cannot open (its ciphertext fails authentication, or KMS answers that its data key is not
+  one it made: a planted or tampered row, red team r19d) is skipped and counted (`unreadable`, the EMF metric
+  `ResealUnreadable`, alarmed; one warning with the tokens' `sha256:` fingerprints), and the run goes on: its
+  epoch stays `in_use` for `shred` until the card is disposed of, and every other card is resealed. Since
+  migration 0031 no writer can store a card under a data key of another epoch than the current one.
 - `{"job": "shred"}`: for each configured epoch but the current one, records when it first held no
   card and no data key (`vault.shred_epochs.emptied_at`; a card or key seen again clears it), and once
   the backup retention (`backup_retention_days`, the RDS automated-backup and PITR window) has passed
@@ -43,18 +48,26 @@ counts only. Answers hold counts, never a card number or a token.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import time
 import uuid
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from card_vault.envelope import DATA_KEY_CONTEXT, EnvelopeCipher
+from card_vault.envelope import DATA_KEY_CONTEXT, DecryptionError, EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
 from card_vault.settings import ShredSettings
 from card_vault.store import CardStore
 
 DEFAULT_LIMIT = 5_000
 BATCH = 200
+METRIC_NAMESPACE = "PciLz/CardVault"
+UNREADABLE_METRIC = "ResealUnreadable"
+# KMS Decrypt's answers for a wrapped data key that no KMS key of this vault will ever open ("Decrypt", AWS KMS
+# API Reference, Errors): the ciphertext is not KMS's, or was made under another key than the one recorded.
+PERMANENT_KMS_ERRORS = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
 
 
 class KeysRequest(BaseModel):
@@ -135,7 +148,8 @@ def reseal(
     """Seal up to `limit` cards again under `cipher` (whose data keys are the current shred epoch's,
     `cipher.shred_epoch`), then delete every data key of another epoch no card uses; counts only."""
     epoch = cipher.shred_epoch
-    counts = {"resealed": 0, "changed": 0, "seen": 0, "data_keys_deleted": 0}
+    counts = {"resealed": 0, "changed": 0, "unreadable": 0, "seen": 0, "data_keys_deleted": 0}
+    unreadable: list[str] = []
     after = ""
     while counts["seen"] < limit:
         rows = store.cards_to_reseal(current_epoch=epoch, limit=min(BATCH, limit - counts["seen"]), after=after)
@@ -146,13 +160,60 @@ def reseal(
             after = row.token
             if dry_run:
                 continue
-            pan = cipher.seal(cipher.open(row.pan, token=row.token, field="pan"), token=row.token, field="pan")
-            name = cipher.seal(cipher.open(row.name, token=row.token, field="name"), token=row.token, field="name")
+            try:
+                pan_text = cipher.open(row.pan, token=row.token, field="pan")
+                name_text = cipher.open(row.name, token=row.token, field="name")
+            except (DecryptionError, ClientError) as err:
+                if isinstance(err, ClientError) and _error_code(err) not in PERMANENT_KMS_ERRORS:
+                    raise  # KMS throttled, the key disabled, no access: the run fails and its alarm fires
+                # Not sealed by this vault (a planted row, red team r19d finding 1), or tampered with: skipped
+                # and counted, never raised, so one such card does not stop every later card's re-seal or
+                # the deletion of the old epoch's unused data keys. It keeps its epoch `in_use` (shred) until
+                # it is disposed of; the log line names the token's fingerprint only.
+                counts["unreadable"] += 1
+                unreadable.append(token_fingerprint(row.token))
+                continue
+            pan = cipher.seal(pan_text, token=row.token, field="pan")
+            name = cipher.seal(name_text, token=row.token, field="name")
+            del pan_text, name_text
             counts["resealed" if store.reseal_card(row, pan=pan, name=name) else "changed"] += 1
     more = bool(store.cards_to_reseal(current_epoch=epoch, limit=1, after=after))
     if not dry_run and not more:
         counts["data_keys_deleted"] = store.delete_unused_data_keys(except_epoch=epoch)
+    if not dry_run:
+        _count_unreadable(counts["unreadable"], unreadable)
     return {"job": "reseal", "epoch": epoch, **counts, "more": more, "dry_run": dry_run}
+
+
+def _error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def token_fingerprint(token: str) -> str:
+    """`sha256:` + 16 hex of a token, for the log: correlates one card's lines, names no token."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _count_unreadable(count: int, fingerprints: list[str]) -> None:
+    """`ResealUnreadable` (EMF, namespace `PciLz/CardVault`, dimension `service`): cards this run could not open,
+    alarmed on (pci_constructs/card_vault.py); one warning naming their tokens' fingerprints, never data."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    from card_vault.logs import SERVICE, vault_logger
+    from card_vault.pan import luhn_valid
+
+    stamp = time.time_ns() // 1_000_000
+    while luhn_valid(str(stamp)):  # a 13-digit epoch that passes Luhn would look like a card number
+        stamp -= 1
+    metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    metrics.set_timestamp(stamp)
+    metrics.add_metric(UNREADABLE_METRIC, MetricUnit.Count, count)
+    metrics.flush_metrics()
+    if fingerprints:
+        vault_logger().warning(
+            "reseal: cards not readable under their data keys, skipped",
+            extra={"event": "reseal_unreadable", "count": count, "tokens": fingerprints[:100]},
+        )
 
 
 def shred(

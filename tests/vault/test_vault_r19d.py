@@ -1,0 +1,132 @@
+"""Red team r19d (issue 19, task w19i), run as the attacker it models: the API's database login (card_vault_app)
+straight to the embedded PostgreSQL, against the shred-epoch fixes of migrations 0025 and 0029 (moto's KMS).
+
+Finding 1 (HIGH): the login stored a card with junk ciphertext under an old epoch's data key; every re-seal then
+raised, no live card was resealed, the old epoch's data keys were never deleted and its key never shredded.
+Migration 0031 refuses a data key of another epoch than the current one on every card write, and the re-seal
+skips and counts a card it cannot open and goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import random
+import secrets
+from typing import Any
+
+import psycopg
+import pytest
+from card_vault import keys
+
+from tests.vault.cards import card_number
+from tests.vault.conftest import CLIENT_ID, Aws, Database
+from tests.vault.test_vault_shred import _epoch_key, _one, _request, _shred_settings, _vault
+
+POISON = "tok_" + "P" * 32
+
+
+def _app(database: Database) -> psycopg.Connection[Any]:
+    return psycopg.connect(database.role_urls["card_vault_app"], autocommit=True)
+
+
+def _store_raw(
+    conn: psycopg.Connection[Any], *, data_key_id: object, token: str, first6: str = "411111", last4: str = "1111"
+) -> list[Any]:
+    """The red team's statements: one hash-bound credit reserved, then vault.tokenize_card with junk ciphertexts
+    under `data_key_id` (any data key whose id the login has seen)."""
+    pan_hmac = secrets.token_bytes(32)
+    conn.execute("SELECT * FROM vault.reserve_card_hashes(%s, %s, %s, %s)", (CLIENT_ID, [first6], [last4], [pan_hmac]))
+    return conn.execute(
+        "SELECT * FROM vault.tokenize_card(%s, %s, %s, 1::smallint, 1::smallint, %s, %s, %s, 'visa', %s, %s,"
+        " 1::smallint, 2030::smallint, ARRAY[]::smallint[], ARRAY[]::bytea[])",
+        (CLIENT_ID, token, pan_hmac, data_key_id, b"junk" * 10, b"junk-name" * 5, first6, last4),
+    ).fetchall()
+
+
+def test_a_planted_card_no_longer_blocks_reseal_or_shred(
+    database: Database, aws: Aws, capfd: pytest.CaptureFixture[str], log_lines: io.StringIO
+) -> None:
+    epochs = {1: _epoch_key(aws, 1), 2: _epoch_key(aws, 2)}
+    api = _vault(database, aws, "card_vault_app", key_id=epochs[1], epoch=1)
+    live = [
+        api.tokenize(_request(card_number(rng=random.Random(seed))), client_id=CLIENT_ID).view.token for seed in (7, 8)
+    ]
+    (data_key,) = _one(database, "SELECT data_key_id FROM vault.cards WHERE token = %s", live[0])
+    with _app(database) as conn:  # planted while epoch 1 is current: its data key is of the current epoch
+        assert _store_raw(conn, data_key_id=data_key, token=POISON)
+    job = _vault(database, aws, "card_vault_keys", key_id=epochs[2], epoch=2)
+    parts = job.parts()
+    capfd.readouterr()
+    answer = keys.reseal(store=parts.store, cipher=parts.cipher)
+    assert answer | {"data_keys_deleted": None} == {
+        "job": "reseal",
+        "epoch": 2,
+        "resealed": 2,
+        "changed": 0,
+        "unreadable": 1,
+        "seen": 3,
+        "data_keys_deleted": None,
+        "more": False,
+        "dry_run": False,
+    }
+    out = capfd.readouterr().out
+    # The EMF metric the alarm watches, and one warning naming the token's fingerprint, never the token.
+    emf = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    assert [m[keys.UNREADABLE_METRIC] for m in emf] == [[1.0]]
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == keys.METRIC_NAMESPACE
+    logged = log_lines.getvalue()
+    assert keys.token_fingerprint(POISON) in logged
+    assert '"event":"reseal_unreadable"' in logged.replace(" ", "")
+    assert POISON not in out + logged
+    assert "junk" not in out + logged
+    for token in live:  # every live card moved to epoch 2 and still detokenizes
+        assert _one(database, "SELECT shred_epoch FROM vault.cards WHERE token = %s", token) == (2,)
+    # The planted card keeps epoch 1 (and its data key) in use: shred says so, correctly, and nothing is due.
+    shred = keys.shred(
+        store=parts.store, kms=parts.kms, shred_settings=_shred_settings(epochs), now=dt.datetime.now(dt.UTC)
+    )
+    assert shred["epochs"][0] == {"epoch": 1, "cards": 1, "data_keys": 1, "state": "in_use"}
+    # Once it is disposed of, the next run deletes epoch 1's last data key and epoch 1 waits out the retention.
+    api.dispose(POISON, client_id=CLIENT_ID)  # the client (or an operator) disposes of it
+    assert _one(database, "SELECT count(*) FROM vault.cards WHERE token = %s", POISON) == (0,)
+    again = keys.reseal(store=parts.store, cipher=parts.cipher)
+    assert (again["unreadable"], again["data_keys_deleted"], again["more"]) == (0, 1, False)
+    shred = keys.shred(
+        store=parts.store, kms=parts.kms, shred_settings=_shred_settings(epochs), now=dt.datetime.now(dt.UTC)
+    )
+    assert shred["epochs"][0]["state"] == "waiting"
+
+
+def test_no_card_is_written_under_an_old_epochs_data_key(database: Database, aws: Aws) -> None:
+    epochs = {1: _epoch_key(aws, 1), 2: _epoch_key(aws, 2)}
+    api1 = _vault(database, aws, "card_vault_app", key_id=epochs[1], epoch=1)
+    old = api1.tokenize(_request(card_number(rng=random.Random(18))), client_id=CLIENT_ID).view.token
+    (old_key,) = _one(database, "SELECT data_key_id FROM vault.cards WHERE token = %s", old)
+    # Epoch 2 is current (the configuration deployed); the login still holds the epoch-1 data key's id.
+    api2 = _vault(database, aws, "card_vault_app", key_id=epochs[2], epoch=2)
+    fresh = api2.tokenize(_request(card_number(rng=random.Random(19))), client_id=CLIENT_ID).view.token
+    with _app(database) as conn:
+        # A junk name sealed "under" the epoch-1 key on a card of the current epoch: refused, nothing written.
+        with pytest.raises(psycopg.DatabaseError) as refused:
+            conn.execute(
+                "SELECT * FROM vault.update_card(%s, %s, NULL, NULL, %s, %s)", (CLIENT_ID, fresh, b"junk", old_key)
+            )
+        assert refused.value.sqlstate == "CV004"
+        # A new card under the old epoch's data key: refused.
+        with pytest.raises(psycopg.DatabaseError) as refused:
+            _store_raw(conn, data_key_id=old_key, token="tok_" + "B" * 32, first6="522222", last4="2222")
+        assert refused.value.sqlstate == "CV004"
+    assert _one(database, "SELECT count(*) FROM vault.cards WHERE token = %s", "tok_" + "B" * 32) == (0,)
+    assert _one(database, "SELECT name_data_key_id IS NULL FROM vault.cards WHERE token = %s", fresh) == (True,)
+    # The old card, still in epoch 1 awaiting its re-seal, may have its expiry changed (its data key is kept).
+    with _app(database) as conn:
+        assert conn.execute(
+            "SELECT expiry_year FROM vault.update_card(%s, %s, 12::smallint, 2031::smallint, NULL, NULL)",
+            (CLIENT_ID, old),
+        ).fetchone() == (2031,)
+    # And the Keys job has nothing it cannot open: both cards are read and the old one resealed.
+    parts = _vault(database, aws, "card_vault_keys", key_id=epochs[2], epoch=2).parts()
+    answer = keys.reseal(store=parts.store, cipher=parts.cipher)
+    assert (answer["resealed"], answer["unreadable"], answer["data_keys_deleted"]) == (1, 0, 1)

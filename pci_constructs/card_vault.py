@@ -110,6 +110,9 @@ CRL_DAYS_METRIC = "ClientCrlDaysToNextUpdate"
 # The Keys job's count of cards its re-seal could not open (lambda/card_vault/keys.py UNREADABLE_METRIC, dimension
 # `service`): a planted or tampered row, which keeps its shred epoch in use until it is disposed of (red team r19d).
 RESEAL_UNREADABLE_METRIC = "ResealUnreadable"
+# The Keys job's count of data keys its `verify` found wrapped by another KMS key than the one recorded beside them
+# (keys.py QUARANTINED_METRIC; migration 0032, red team r19d finding 2).
+DATA_KEY_QUARANTINED_METRIC = "DataKeyQuarantined"
 CRL_ALARM_HOURS = 25
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
@@ -1249,8 +1252,9 @@ class CardVault(Construct):
     def _keys_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
         """Alarms on the Keys job (red team r19d finding 1): any failed run in an hour (the function's `Errors`,
         "Monitoring functions on the Lambda console" / "Types of metrics for Lambda functions", Lambda Developer
-        Guide: invocations that result in a function error), and any card its re-seal skipped as unreadable
-        (`ResealUnreadable`, summed over a day: the job runs daily), to the alerts topic as the CRL check's."""
+        Guide: invocations that result in a function error), any card its re-seal skipped as unreadable
+        (`ResealUnreadable`) and any data key its verification quarantined (`DataKeyQuarantined`), each summed
+        over a day (the job runs daily), to the alerts topic as the CRL check's."""
         return {
             "errors": self._alarm(
                 self.keys.metric_errors(statistic=cloudwatch.Stats.SUM, period=Duration.hours(1)),
@@ -1275,6 +1279,23 @@ class CardVault(Construct):
                     "Card vault re-seal skipped cards it cannot open (a planted or tampered row): their shred epoch"
                     " stays in use and its KMS key is never due for deletion. The warning log line names their"
                     " tokens' sha256 fingerprints; dispose of them (red team r19d, PCI DSS v4.0.1 3.7.5)"
+                ),
+                threshold=1,
+                topic=topic,
+            ),
+            "quarantined": self._alarm(
+                cloudwatch.Metric(
+                    namespace=METRIC_NAMESPACE,
+                    metric_name=DATA_KEY_QUARANTINED_METRIC,
+                    dimensions_map={"service": SERVICE_NAME},
+                    statistic=cloudwatch.Stats.SUM,
+                    period=Duration.days(1),
+                ),
+                "KeysDataKeyQuarantined",
+                description=(
+                    "Card vault: a data key the API recorded is not wrapped by the KMS key recorded beside it (or"
+                    " that key is not the vault's); the Keys job quarantined it. The API's database login or role"
+                    " is misused: investigate (red team r19d finding 2, migration 0032; PCI DSS v4.0.1 3.6.1)"
                 ),
                 threshold=1,
                 topic=topic,

@@ -1079,22 +1079,24 @@ def test_the_keys_job_alarms_on_any_error_and_on_any_card_its_reseal_cannot_open
             "AlarmActions": [Match.any_value()],
         },
     )
-    template.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "MetricName": card_vault.RESEAL_UNREADABLE_METRIC,
-            "Namespace": card_vault.METRIC_NAMESPACE,
-            "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
-            "Statistic": "Sum",
-            "Period": 86_400,
-            "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "AlarmActions": [Match.any_value()],
-        },
-    )
+    for metric in (card_vault.RESEAL_UNREADABLE_METRIC, card_vault.DATA_KEY_QUARANTINED_METRIC):
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "MetricName": metric,
+                "Namespace": card_vault.METRIC_NAMESPACE,
+                "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
+                "Statistic": "Sum",
+                "Period": 86_400,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": [Match.any_value()],
+            },
+        )
     from card_vault import keys
 
     assert keys.UNREADABLE_METRIC == card_vault.RESEAL_UNREADABLE_METRIC
+    assert keys.QUARANTINED_METRIC == card_vault.DATA_KEY_QUARANTINED_METRIC
     assert keys.METRIC_NAMESPACE == card_vault.METRIC_NAMESPACE
 
 

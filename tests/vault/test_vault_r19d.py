@@ -14,11 +14,14 @@ import io
 import json
 import random
 import secrets
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
-from card_vault import keys
+from botocore.exceptions import ClientError
+from card_vault import keys, migrate
+from card_vault.envelope import DATA_KEY_CONTEXT
 
 from tests.vault.cards import card_number
 from tests.vault.conftest import CLIENT_ID, Aws, Database
@@ -130,3 +133,73 @@ def test_no_card_is_written_under_an_old_epochs_data_key(database: Database, aws
     parts = _vault(database, aws, "card_vault_keys", key_id=epochs[2], epoch=2).parts()
     answer = keys.reseal(store=parts.store, cipher=parts.cipher)
     assert (answer["resealed"], answer["unreadable"], answer["data_keys_deleted"]) == (1, 0, 1)
+
+
+class PinnedKeyKms:
+    """moto's KMS client, answering a Decrypt whose `KeyId` is not the key that wrapped the ciphertext as KMS does.
+
+    "Decrypt" (AWS KMS API Reference): "If you specify a different KMS key, the Decrypt operation fails", with
+    IncorrectKeyException ("the specified KMS key cannot decrypt the data"); moto 5 answers AccessDeniedException.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def decrypt(self, **kwargs: Any) -> Any:
+        pinned = kwargs.pop("KeyId", None)
+        answer = self._client.decrypt(**kwargs)
+        if pinned is not None and answer["KeyId"] != self._client.describe_key(KeyId=pinned)["KeyMetadata"]["Arn"]:
+            error = {"Code": "IncorrectKeyException", "Message": "the specified KMS key cannot decrypt the data"}
+            raise ClientError({"Error": error}, "Decrypt")
+        return answer
+
+
+def test_a_data_key_made_under_another_kms_key_is_quarantined_and_takes_no_card(
+    database: Database, aws: Aws, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Finding 2: vault.save_data_key compares only the ARN its caller names. The API login records a data key
+    made under a KMS key of its own with the configured ARN named; the Keys job's `verify` decrypts it with that
+    ARN pinned, KMS refuses, the key is quarantined (alarmed) and no card can be stored under it any more."""
+    configured = _epoch_key(aws, 1)
+    migrate.set_data_key_epoch(database.admin_url, epoch=1, kms_key_arn=configured)
+    kms = aws.session.client("kms")
+    foreign = kms.create_key(Description="attacker key")["KeyMetadata"]["Arn"]
+    blob = kms.generate_data_key(KeyId=foreign, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT)
+    honest = kms.generate_data_key(KeyId=configured, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT)
+    lying, true = uuid.uuid4(), uuid.uuid4()
+    with _app(database) as conn:
+        with pytest.raises(psycopg.DatabaseError) as refused:  # naming the foreign key is refused (0029)
+            conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (uuid.uuid4(), blob["CiphertextBlob"], foreign))
+        assert refused.value.sqlstate == "CV003"
+        # Naming the configured key for it is not, in the database: it cannot ask KMS.
+        conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (lying, blob["CiphertextBlob"], configured))
+        conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (true, honest["CiphertextBlob"], configured))
+        assert _store_raw(conn, data_key_id=lying, token="tok_" + "C" * 32)  # before verification: accepted
+    job = _vault(database, aws, "card_vault_keys", key_id=configured, epoch=1)
+    store = job.parts().store
+    capfd.readouterr()
+    answer = keys.verify(store=store, kms=PinnedKeyKms(kms), key_ids=[aws.kms_key_arn, configured])
+    assert answer == {"job": "verify", "verified": 1, "quarantined": 1, "seen": 2, "more": False, "dry_run": False}
+    emf = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m[keys.QUARANTINED_METRIC] for m in emf] == [[1.0]]
+    assert _one(
+        database, "SELECT quarantined_at IS NOT NULL, verified_at IS NULL FROM vault.data_keys WHERE id = %s", lying
+    ) == (True, True)
+    assert _one(
+        database, "SELECT quarantined_at IS NULL, verified_at IS NOT NULL FROM vault.data_keys WHERE id = %s", true
+    ) == (True, True)
+    with _app(database) as conn, pytest.raises(psycopg.DatabaseError) as refused:
+        _store_raw(conn, data_key_id=lying, token="tok_" + "D" * 32, first6="522222", last4="2222")
+    assert refused.value.sqlstate == "CV005"
+    # A second run has nothing left to verify (each data key is decrypted once).
+    again = keys.verify(store=store, kms=PinnedKeyKms(kms), key_ids=[aws.kms_key_arn, configured])
+    assert (again["seen"], again["quarantined"]) == (0, 0)
+    # A data key recorded under a key that is not the vault's at all is quarantined without a KMS call.
+    migrate.set_data_key_epoch(database.admin_url, epoch=1, kms_key_arn=None)
+    stray = uuid.uuid4()
+    with _app(database) as conn:
+        conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (stray, blob["CiphertextBlob"], foreign))
+    assert keys.verify(store=store, kms=PinnedKeyKms(kms), key_ids=[configured])["quarantined"] == 1

@@ -629,6 +629,7 @@ class CardVault(Construct):
             reserved.migration,
             search,
             (shred_epochs.current if shred_epochs is not None else 0, data_key_wrapper),
+            reserved.api,
         )
 
         self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
@@ -879,6 +880,7 @@ class CardVault(Construct):
         concurrency: int | None,
         search: CardSearchGuard,
         data_key: tuple[int, kms.IKey],
+        api_concurrency: int | None,
     ) -> triggers.TriggerFunction:
         name = "Migrate"
         spec = _FunctionSpec(
@@ -901,6 +903,10 @@ class CardVault(Construct):
                 # run (migration 0029, red team r19c M1): vault.save_data_key records that epoch, no login's choice.
                 "VAULT_DATA_KEY_EPOCH": str(data_key[0]),
                 "VAULT_DATA_KEY_KMS_KEY_ARN": data_key[1].key_arn,
+                # The API login's CONNECTION LIMIT (migration 0033, red team r19d finding 3): its reserved
+                # concurrency times its pool of one connection (runtime.build_vault), doubled for the proxy's
+                # connection churn; -1 (none) when the API reserves no concurrency.
+                "VAULT_API_CONNECTION_LIMIT": str(-1 if api_concurrency is None else 2 * api_concurrency),
             },
             security_groups=[self.migration_security_group],
             timeout=MIGRATION_TIMEOUT,

@@ -1100,6 +1100,22 @@ def test_the_keys_job_alarms_on_any_error_and_on_any_card_its_reseal_cannot_open
     assert keys.METRIC_NAMESPACE == card_vault.METRIC_NAMESPACE
 
 
+def test_the_migration_sizes_the_api_logins_connection_limit_from_its_reserved_concurrency(
+    synthesized: Synthesized,
+) -> None:
+    """Red team r19d finding 3 (migration 0033): CONNECTION LIMIT = the API's reserved concurrency x its pool of one,
+    doubled for the proxy's churn."""
+    template = _workload(synthesized, synthesized.config.home_region)
+    (migrate_fn,) = [
+        resource
+        for resource in _functions(template).values()
+        if resource["Properties"]["Handler"] == "card_vault.migrate.handler"
+    ]
+    api = card_vault.ReservedConcurrency().api
+    assert api is not None
+    assert migrate_fn["Properties"]["Environment"]["Variables"]["VAULT_API_CONNECTION_LIMIT"] == str(2 * api)
+
+
 def test_the_prefix_list_lookup_refuses_a_stack_whose_sdk_function_runs_as_another_role(tmp_path: Any) -> None:
     """CDK's AwsCustomResource function is one per stack and takes the first resource's role: a second lookup
     (or any earlier AwsCustomResource) would run with permissions this construct did not write."""

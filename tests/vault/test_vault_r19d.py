@@ -203,3 +203,63 @@ def test_a_data_key_made_under_another_kms_key_is_quarantined_and_takes_no_card(
     with _app(database) as conn:
         conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (stray, blob["CiphertextBlob"], foreign))
     assert keys.verify(store=store, kms=PinnedKeyKms(kms), key_ids=[configured])["quarantined"] == 1
+
+
+def _reserve(conn: psycopg.Connection[Any], hashes: list[bytes], first6: str = "400000", last4: str = "0002") -> Any:
+    return conn.execute(
+        "SELECT granted, retry_after FROM vault.reserve_card_hashes(%s, %s, %s, %s)",
+        (CLIENT_ID, [first6] * len(hashes), [last4] * len(hashes), hashes),
+    ).fetchall()
+
+
+def test_a_reset_of_the_unlogged_counts_closes_reservations_for_one_window(database: Database) -> None:
+    """Finding 3: one backend of the API login killed (OOM) makes PostgreSQL restart its backends and empty every
+    UNLOGGED table, sibling_counts and sibling_credits with them: a fresh budget for every pair. Simulated here,
+    not by a restart of the shared embedded server (every other test's pool would break): the admin empties the
+    unlogged tables, as crash recovery does (each is reset to its empty init fork)."""
+    with _app(database) as conn:
+        assert _reserve(conn, [secrets.token_bytes(32) for _ in range(10)]) == [(True, pytest.approx(3600, abs=5))]
+        assert _reserve(conn, [secrets.token_bytes(32)])[0][0] is False  # the pair's window is full
+    with database.admin() as admin:
+        admin.execute("TRUNCATE vault.sibling_counts, vault.sibling_credits, vault.sibling_sentinel")
+    with _app(database) as conn:
+        # The reset is seen: every pair refused for one window (the API answers 429 with Retry-After).
+        ((granted, retry_after),) = _reserve(conn, [secrets.token_bytes(32) for _ in range(10)])
+        assert granted is False
+        assert 3590 <= retry_after <= 3600
+        assert _reserve(conn, [secrets.token_bytes(32)], first6="522222", last4="2222")[0][0] is False
+    assert _one(database, "SELECT count(*) FROM vault.sibling_sentinel") == (1,)
+    with database.admin() as admin:  # a window later it opens again
+        admin.execute("UPDATE vault.sibling_guard SET closed_until = now() - interval '1 second'")
+    with _app(database) as conn:
+        assert _reserve(conn, [secrets.token_bytes(32)])[0][0] is True
+        # The login can neither re-open the guard nor put the sentinel back itself.
+        for statement in (
+            "UPDATE vault.sibling_guard SET closed_until = '-infinity'",
+            "INSERT INTO vault.sibling_sentinel (singleton) VALUES (true)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def test_the_api_login_is_bounded_and_cannot_lift_its_bounds(database: Database) -> None:
+    """Finding 3: no statement_timeout, work_mem, temp_file_limit or connection limit bounded the login that could
+    take the server down. Set per role (migration 0033) and, for the connection limit, by the migration function."""
+    migrate.set_api_connection_limit(
+        database.admin_url, migrate.api_connection_limit_from({"VAULT_API_CONNECTION_LIMIT": "40"})
+    )
+    with _app(database) as conn:
+        assert conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'),"
+            " current_setting('work_mem'), current_setting('temp_file_limit')"
+        ).fetchone() == ("10s", "10s", "4MB", "256MB")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET temp_file_limit = -1")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(11)")
+    assert _one(database, "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'card_vault_app'") == (40,)
+    assert migrate.api_connection_limit_from({}) == -1
+    for bad in ("x", "0", "10001"):
+        with pytest.raises(ValueError, match="VAULT_API_CONNECTION_LIMIT"):
+            migrate.api_connection_limit_from({"VAULT_API_CONNECTION_LIMIT": bad})
+    migrate.set_api_connection_limit(database.admin_url, -1)

@@ -263,3 +263,21 @@ def test_the_api_login_is_bounded_and_cannot_lift_its_bounds(database: Database)
         with pytest.raises(ValueError, match="VAULT_API_CONNECTION_LIMIT"):
             migrate.api_connection_limit_from({"VAULT_API_CONNECTION_LIMIT": bad})
     migrate.set_api_connection_limit(database.admin_url, -1)
+
+
+def test_against_the_api_login_the_sibling_limit_holds_where_the_tokenize_budget_does_not(database: Database) -> None:
+    """Finding 4, stated not fixed (README threat table): the per-client tokenize budget is the API function's
+    check on the honest client; the login writes vault.tokenize_budget and resets its own `used`. What binds the
+    login itself is the sibling limit, inside the database: reset the budget, and the pair is still full."""
+    with _app(database) as conn:
+        conn.execute(
+            "INSERT INTO vault.tokenize_budget (client_id, window_start, used) VALUES (%s, now(), 600)"
+            " ON CONFLICT (client_id) DO UPDATE SET used = 600",
+            (CLIENT_ID,),
+        )
+        reset = conn.execute("UPDATE vault.tokenize_budget SET used = 0 WHERE client_id = %s", (CLIENT_ID,))
+        assert reset.rowcount == 1  # the weakness the README states
+        assert _reserve(conn, [secrets.token_bytes(32) for _ in range(10)])[0][0] is True
+        for _ in range(3):
+            conn.execute("UPDATE vault.tokenize_budget SET used = 0 WHERE client_id = %s", (CLIENT_ID,))
+            assert _reserve(conn, [secrets.token_bytes(32)])[0][0] is False

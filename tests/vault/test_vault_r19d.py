@@ -22,9 +22,11 @@ import pytest
 from botocore.exceptions import ClientError
 from card_vault import keys, migrate
 from card_vault.envelope import DATA_KEY_CONTEXT
+from card_vault.logs import DatabaseFailureError, without_database_detail
 
-from tests.vault.cards import card_number
-from tests.vault.conftest import CLIENT_ID, Aws, Database
+from tests.vault.api_calls import call
+from tests.vault.cards import card_body, card_number
+from tests.vault.conftest import CLIENT_ID, Aws, Database, trace_texts
 from tests.vault.test_vault_shred import _epoch_key, _one, _request, _shred_settings, _vault
 
 POISON = "tok_" + "P" * 32
@@ -281,3 +283,75 @@ def test_against_the_api_login_the_sibling_limit_holds_where_the_tokenize_budget
         for _ in range(3):
             conn.execute("UPDATE vault.tokenize_budget SET used = 0 WHERE client_id = %s", (CLIENT_ID,))
             assert _reserve(conn, [secrets.token_bytes(32)])[0][0] is False
+
+
+def _check_violation(database: Database) -> None:
+    """The red team's a_detail.py, as the API login: a card whose expiry year breaks the table's CHECK. PostgreSQL's
+    DETAIL then prints the failing row: the keyed hash's bytes beside first six and last four."""
+    with _app(database) as conn:
+        key_id = uuid.uuid4()
+        conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (key_id, secrets.token_bytes(40), "arn:test"))
+        pan_hmac = secrets.token_bytes(32)
+        conn.execute(
+            "SELECT * FROM vault.reserve_card_hashes(%s, %s, %s, %s)", (CLIENT_ID, ["400000"], ["0009"], [pan_hmac])
+        )
+        conn.execute(
+            "SELECT * FROM vault.tokenize_card(%s, %s, %s, 1::smallint, 1::smallint, %s, 'CIPHER', 'NAME', 'visa',"
+            " '400000', '0009', 1::smallint, 2100::smallint, ARRAY[]::smallint[], ARRAY[]::bytea[])",
+            (CLIENT_ID, "tok_" + "Z" * 32, pan_hmac, key_id),
+        )
+
+
+def test_a_database_errors_detail_reaches_no_log_line_trace_or_response(
+    database: Database,
+    installed: Any,
+    captured: Any,
+    log_lines: io.StringIO,
+    tracing_on: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 5: the API's catch-all logged the psycopg error with its traceback, DETAIL included. Now a database
+    error anywhere in the chain logs its SQLSTATE, constraint and function names only."""
+    with pytest.raises(psycopg.errors.CheckViolation) as real:
+        _check_violation(database)
+    detail = str(real.value.diag.message_detail)
+    assert "Failing row contains" in detail  # what must not get out
+    assert "400000" in detail
+
+    def tokenize(*_: Any, **__: Any) -> Any:
+        _check_violation(database)  # the real error from the embedded PostgreSQL, raised inside the route
+
+    monkeypatch.setattr(installed, "tokenize", tokenize)
+    tracing_on.drain()
+    response = call(captured, "POST", "/v1/cards", card_body())
+    assert response["statusCode"] == 500
+    logged = log_lines.getvalue()
+    (line,) = [json.loads(text) for text in logged.splitlines() if '"request failed"' in text]
+    assert line["sqlstate"] == "23514"
+    assert line["error_type"] == "CheckViolation"
+    assert line["constraint"]
+    assert "vault.store_card_in_pair" in line["functions"]
+    traces = trace_texts(tracing_on, tracing_on.drain())
+    records = [r.getMessage() + str(r.exc_text or "") + str(vars(r)) for r in caplog.records]
+    for text in [logged, *traces, *records, json.dumps(response)]:
+        assert "Failing row" not in text
+        assert "400000" not in text
+        assert "Traceback" not in text
+
+
+def test_a_scheduled_jobs_database_error_reaches_the_runtime_without_its_detail(database: Database) -> None:
+    """The purge and Keys functions raise to the Lambda runtime, which logs the raised text: a DatabaseFailureError
+    naming the SQLSTATE only, with no chained exception to print."""
+    with pytest.raises(psycopg.errors.CheckViolation) as real:
+        _check_violation(database)
+    clean = without_database_detail(real.value)
+    assert isinstance(clean, DatabaseFailureError)
+    assert "SQLSTATE 23514" in str(clean)
+    assert "Failing row" not in str(clean)
+    assert "400000" not in str(clean)
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = real.value
+    assert isinstance(without_database_detail(wrapped), DatabaseFailureError)
+    plain = ValueError("no database here")
+    assert without_database_detail(plain) is plain

@@ -107,6 +107,12 @@ SERVICE_NAME = "card-vault"
 # The client-CRL check's EMF metric (lambda/card_vault/crl_check.py DAYS_METRIC: days to nextUpdate, dimension
 # `service`) and its alarms' window: 25 hourly periods always hold one daily run.
 CRL_DAYS_METRIC = "ClientCrlDaysToNextUpdate"
+# The Keys job's count of cards its re-seal could not open (lambda/card_vault/keys.py UNREADABLE_METRIC, dimension
+# `service`): a planted or tampered row, which keeps its shred epoch in use until it is disposed of (red team r19d).
+RESEAL_UNREADABLE_METRIC = "ResealUnreadable"
+# The Keys job's count of data keys its `verify` found wrapped by another KMS key than the one recorded beside them
+# (keys.py QUARANTINED_METRIC; migration 0032, red team r19d finding 2).
+DATA_KEY_QUARANTINED_METRIC = "DataKeyQuarantined"
 CRL_ALARM_HOURS = 25
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
@@ -350,6 +356,7 @@ class CardVault(Construct):
     crl_check: lambda_.Function | None
     crl_check_rule: events.Rule | None
     crl_alarms: dict[str, cloudwatch.Alarm]
+    keys_alarms: dict[str, cloudwatch.Alarm]
     s3_prefix_list: ManagedPrefixListLookup | None
 
     def __init__(
@@ -622,6 +629,7 @@ class CardVault(Construct):
             reserved.migration,
             search,
             (shred_epochs.current if shred_epochs is not None else 0, data_key_wrapper),
+            reserved.api,
         )
 
         self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
@@ -664,6 +672,7 @@ class CardVault(Construct):
         self.crl_check, self.crl_check_rule, self.crl_alarms, self.s3_prefix_list = None, None, {}, None
         if client_crl is not None:
             self._crl_check(client_crl, endpoint_security_group, alarm_topic)
+        self.keys_alarms = self._keys_alarms(alarm_topic)
         if alarm_name_prefix is not None:
             self._name_alarms(alarm_name_prefix)
         # On an update, a function's new code runs only once the schema it expects is there (each migration
@@ -871,6 +880,7 @@ class CardVault(Construct):
         concurrency: int | None,
         search: CardSearchGuard,
         data_key: tuple[int, kms.IKey],
+        api_concurrency: int | None,
     ) -> triggers.TriggerFunction:
         name = "Migrate"
         spec = _FunctionSpec(
@@ -893,6 +903,10 @@ class CardVault(Construct):
                 # run (migration 0029, red team r19c M1): vault.save_data_key records that epoch, no login's choice.
                 "VAULT_DATA_KEY_EPOCH": str(data_key[0]),
                 "VAULT_DATA_KEY_KMS_KEY_ARN": data_key[1].key_arn,
+                # The API login's CONNECTION LIMIT (migration 0033, red team r19d finding 3): its reserved
+                # concurrency times its pool of one connection (runtime.build_vault), doubled for the proxy's
+                # connection churn; -1 (none) when the API reserves no concurrency.
+                "VAULT_API_CONNECTION_LIMIT": str(-1 if api_concurrency is None else 2 * api_concurrency),
             },
             security_groups=[self.migration_security_group],
             timeout=MIGRATION_TIMEOUT,
@@ -1009,6 +1023,7 @@ class CardVault(Construct):
         no state. CloudWatch alarm names are at most 255 characters ("PutMetricAlarm", CloudWatch API Reference)."""
         alarms = [*self.known_card_alarms.values(), *self.new_card_alarms.values()]
         alarms += [*self.detokenize_alarms.values(), *self.sibling_alarms.values(), *self.crl_alarms.values()]
+        alarms += [*self.keys_alarms.values()]
         for alarm in alarms:
             name = f"{prefix}{alarm.node.id}"
             if len(name) > 255:
@@ -1234,6 +1249,59 @@ class CardVault(Construct):
                 description=(
                     f"Client CRL {where}: the daily check failed (the object version unreadable, not a PEM CRL or"
                     " without nextUpdate); its log group names the reason (issue 19 finding 9)"
+                ),
+                threshold=1,
+                topic=topic,
+            ),
+        }
+
+    def _keys_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        """Alarms on the Keys job (red team r19d finding 1): any failed run in an hour (the function's `Errors`,
+        "Monitoring functions on the Lambda console" / "Types of metrics for Lambda functions", Lambda Developer
+        Guide: invocations that result in a function error), any card its re-seal skipped as unreadable
+        (`ResealUnreadable`) and any data key its verification quarantined (`DataKeyQuarantined`), each summed
+        over a day (the job runs daily), to the alerts topic as the CRL check's."""
+        return {
+            "errors": self._alarm(
+                self.keys.metric_errors(statistic=cloudwatch.Stats.SUM, period=Duration.hours(1)),
+                "KeysJobErrors",
+                description=(
+                    "Card vault Keys job (rehash, rewrap, reseal, shred, rotate) failed: crypto-shredding and key"
+                    " rotation stop until it runs; its log group names the job (PCI DSS v4.0.1 3.6.1, 3.7.5)"
+                ),
+                threshold=1,
+                topic=topic,
+            ),
+            "unreadable": self._alarm(
+                cloudwatch.Metric(
+                    namespace=METRIC_NAMESPACE,
+                    metric_name=RESEAL_UNREADABLE_METRIC,
+                    dimensions_map={"service": SERVICE_NAME},
+                    statistic=cloudwatch.Stats.SUM,
+                    period=Duration.days(1),
+                ),
+                "KeysResealUnreadable",
+                description=(
+                    "Card vault re-seal skipped cards it cannot open (a planted or tampered row): their shred epoch"
+                    " stays in use and its KMS key is never due for deletion. The warning log line names their"
+                    " tokens' sha256 fingerprints; dispose of them (red team r19d, PCI DSS v4.0.1 3.7.5)"
+                ),
+                threshold=1,
+                topic=topic,
+            ),
+            "quarantined": self._alarm(
+                cloudwatch.Metric(
+                    namespace=METRIC_NAMESPACE,
+                    metric_name=DATA_KEY_QUARANTINED_METRIC,
+                    dimensions_map={"service": SERVICE_NAME},
+                    statistic=cloudwatch.Stats.SUM,
+                    period=Duration.days(1),
+                ),
+                "KeysDataKeyQuarantined",
+                description=(
+                    "Card vault: a data key the API recorded is not wrapped by the KMS key recorded beside it (or"
+                    " that key is not the vault's); the Keys job quarantined it. The API's database login or role"
+                    " is misused: investigate (red team r19d finding 2, migration 0032; PCI DSS v4.0.1 3.6.1)"
                 ),
                 threshold=1,
                 topic=topic,

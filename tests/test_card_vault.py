@@ -1057,6 +1057,65 @@ def test_the_crl_alarms_fire_at_warn_days_at_expiry_on_errors_and_when_the_check
     assert card_vault.CRL_ALARM_HOURS * 3600 <= 604_800
 
 
+def test_the_keys_job_alarms_on_any_error_and_on_any_card_its_reseal_cannot_open(synthesized: Synthesized) -> None:
+    """Red team r19d finding 1: a failing Keys job stops crypto-shredding silently; a planted card its re-seal
+    skips keeps its epoch in use. Both alarm to the alerts topic."""
+    template = _workload(synthesized, synthesized.config.home_region)
+    (keys_id,) = [
+        logical_id
+        for logical_id, resource in _functions(template).items()
+        if resource["Properties"]["Handler"] == "card_vault.keys.handler"
+    ]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": keys_id}}],
+            "Statistic": "Sum",
+            "Period": 3600,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [Match.any_value()],
+        },
+    )
+    for metric in (card_vault.RESEAL_UNREADABLE_METRIC, card_vault.DATA_KEY_QUARANTINED_METRIC):
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "MetricName": metric,
+                "Namespace": card_vault.METRIC_NAMESPACE,
+                "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
+                "Statistic": "Sum",
+                "Period": 86_400,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": [Match.any_value()],
+            },
+        )
+    from card_vault import keys
+
+    assert keys.UNREADABLE_METRIC == card_vault.RESEAL_UNREADABLE_METRIC
+    assert keys.QUARANTINED_METRIC == card_vault.DATA_KEY_QUARANTINED_METRIC
+    assert keys.METRIC_NAMESPACE == card_vault.METRIC_NAMESPACE
+
+
+def test_the_migration_sizes_the_api_logins_connection_limit_from_its_reserved_concurrency(
+    synthesized: Synthesized,
+) -> None:
+    """Red team r19d finding 3 (migration 0033): CONNECTION LIMIT = the API's reserved concurrency x its pool of one,
+    doubled for the proxy's churn."""
+    template = _workload(synthesized, synthesized.config.home_region)
+    (migrate_fn,) = [
+        resource
+        for resource in _functions(template).values()
+        if resource["Properties"]["Handler"] == "card_vault.migrate.handler"
+    ]
+    api = card_vault.ReservedConcurrency().api
+    assert api is not None
+    assert migrate_fn["Properties"]["Environment"]["Variables"]["VAULT_API_CONNECTION_LIMIT"] == str(2 * api)
+
+
 def test_the_prefix_list_lookup_refuses_a_stack_whose_sdk_function_runs_as_another_role(tmp_path: Any) -> None:
     """CDK's AwsCustomResource function is one per stack and takes the first resource's role: a second lookup
     (or any earlier AwsCustomResource) would run with permissions this construct did not write."""

@@ -42,7 +42,7 @@ from pydantic import ValidationError
 
 from card_vault import mtls, runtime
 from card_vault.jsonbody import BodyError, parse_object
-from card_vault.logs import SERVICE, vault_logger
+from card_vault.logs import SERVICE, log_failure, vault_logger
 from card_vault.models import (
     MAX_BATCH_CARDS,
     TOKEN_PATTERN,
@@ -599,7 +599,7 @@ def create_app() -> ALBResolver:
 
     @app.exception_handler(Exception)
     def internal_error(err: Exception) -> Response[str]:
-        logger.exception("request failed", extra={"event": "error", "error_type": type(err).__name__})
+        log_failure(logger, "request failed", err, event="error")
         return _error(500, "internal error")
 
     return app
@@ -699,7 +699,7 @@ def handle(resolver: ALBResolver, event: dict[str, Any], context: LambdaContext)
             )
         return finish(resolver.resolve(view, context))
     except Exception as err:  # a failure outside the resolver (settings, middleware): no detail out
-        logger.exception("request failed", extra={"event": "error", "error_type": type(err).__name__})
+        log_failure(logger, "request failed", err, event="error")
         return finish(
             {
                 "statusCode": 500,

@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from card_vault import runtime
 from card_vault.envelope import DecryptionError
-from card_vault.logs import vault_logger
+from card_vault.logs import log_failure, vault_logger
 from card_vault.models import DetokenizeRequest, error_details
 from card_vault.settings import DETOKENIZE_WINDOW_SECONDS
 from card_vault.tracing import traced
@@ -110,7 +110,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except DecryptionError:
             outcome, pan = "tampered", ""
     except Exception as err:
-        logger.exception("detokenize failed", extra={**audit, "outcome": "error", "error_type": type(err).__name__})
+        log_failure(logger, "detokenize failed", err, **audit, outcome="error")
         return {"error": "internal error"}
     if outcome == "not_found":
         logger.warning("detokenize: no such card", extra={**audit, "outcome": outcome})

@@ -16,12 +16,21 @@ use of it alarms). Runs as the `card_vault_keys` login.
   `{"job": "rewrap", "every": true}` re-encrypts all of them (under the key's newest material
   after a rotation of its key material).
 
-- `{"job": "reseal"}` (shred epochs, migration 0025): every card whose card number's or name's data key
+- `{"job": "verify"}` (migration 0032, red team r19d): every data key not yet verified is decrypted with the KMS
+  key recorded beside it pinned (`KeyId`), which must be the cardholder-data key or a shred epoch's: the API's
+  login records data keys and could name the configured key for one made under another. A mismatch
+  quarantines the data key (no card may use it any more; the EMF metric `DataKeyQuarantined`, alarmed).
+, migration 0025): every card whose card number's or name's data key
   belongs to another shred epoch than the current one (epoch 0, the cardholder-data key, included) is
   decrypted and sealed again under a data key of the current epoch (new nonces, the same token, hash,
   masked columns and expiry); then every data key of another epoch that no card uses any more is deleted.
   Re-wrapping the data key would not do: a data key seals many cards, and a card deleted earlier would
   stay readable under the re-wrapped key from any WAL, snapshot or PITR copy of its row.
+  A card the job cannot open (its ciphertext fails authentication, or KMS answers that its data key is not
+  one it made: a planted or tampered row, red team r19d) is skipped and counted (`unreadable`, the EMF metric
+  `ResealUnreadable`, alarmed; one warning with the tokens' `sha256:` fingerprints), and the run goes on: its
+  epoch stays `in_use` for `shred` until the card is disposed of, and every other card is resealed. Since
+  migration 0031 no writer can store a card under a data key of another epoch than the current one.
 - `{"job": "shred"}`: for each configured epoch but the current one, records when it first held no
   card and no data key (`vault.shred_epochs.emptied_at`; a card or key seen again clears it), and once
   the backup retention (`backup_retention_days`, the RDS automated-backup and PITR window) has passed
@@ -32,7 +41,7 @@ use of it alarms). Runs as the `card_vault_keys` login.
   pending deletion is recorded, not scheduled again. Epoch 0 is never scheduled. With
   `schedule_deletion: false` (the landing zone: its permissions boundary denies the Keys role
   `kms:ScheduleKeyDeletion`) a drained epoch is answered `due`, and a key administrator schedules it.
-- `{"job": "rotate"}` (the daily schedule): `reseal`, then `shred`; answers both, and whether the current
+- `{"job": "rotate"}` (the daily schedule): `verify`, `reseal`, then `shred`; answers the three, and whether the current
   epoch is older than `epoch_days` (`"new_epoch_due"`: add the next epoch to the configuration).
 
 Each is idempotent and resumable: each run handles up to `limit` rows (default 5,000) and says
@@ -43,24 +52,33 @@ counts only. Answers hold counts, never a card number or a token.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import time
 import uuid
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from card_vault.envelope import DATA_KEY_CONTEXT, EnvelopeCipher
+from card_vault.envelope import DATA_KEY_CONTEXT, DecryptionError, EnvelopeCipher
 from card_vault.keyed_hash import KeyedHasher
 from card_vault.settings import ShredSettings
 from card_vault.store import CardStore
 
 DEFAULT_LIMIT = 5_000
 BATCH = 200
+METRIC_NAMESPACE = "PciLz/CardVault"
+UNREADABLE_METRIC = "ResealUnreadable"
+QUARANTINED_METRIC = "DataKeyQuarantined"
+# KMS Decrypt's answers for a wrapped data key that no KMS key of this vault will ever open ("Decrypt", AWS KMS
+# API Reference, Errors): the ciphertext is not KMS's, or was made under another key than the one recorded.
+PERMANENT_KMS_ERRORS = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
 
 
 class KeysRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    job: Literal["rehash", "rewrap", "reseal", "shred", "rotate"]
+    job: Literal["rehash", "rewrap", "verify", "reseal", "shred", "rotate"]
     dry_run: bool = False
     every: bool = False
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=100_000)
@@ -129,13 +147,50 @@ def rewrap(
     return {"job": "rewrap", **counts, "more": more, "dry_run": dry_run}
 
 
+def verify(
+    *, store: CardStore, kms: Any, key_ids: list[str], limit: int = DEFAULT_LIMIT, dry_run: bool = False
+) -> dict[str, Any]:
+    """Verify up to `limit` new data keys (migration 0032): each must be wrapped by the KMS key recorded beside it,
+    and that key one of `key_ids` (the cardholder-data key and the shred epochs' keys). Decrypt with `KeyId` pinned
+    to the recorded key ("Decrypt", AWS KMS API Reference: with a different key "the Decrypt operation fails",
+    IncorrectKeyException); the plain data key is dropped unused. A mismatch quarantines the data key; KMS
+    errors that say nothing of the key (throttling, a disabled key, no access) raise. Counts only."""
+    allowed = {kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"] for key_id in key_ids}
+    counts = {"verified": 0, "quarantined": 0, "seen": 0}
+    after: uuid.UUID | None = None
+    while counts["seen"] < limit:
+        rows = store.data_keys_to_verify(limit=min(BATCH, limit - counts["seen"]), after=after)
+        if not rows:
+            break
+        for key_id, wrapped, recorded_arn in rows:
+            counts["seen"] += 1
+            after = key_id
+            if dry_run:
+                continue
+            good = recorded_arn in allowed
+            if good:
+                try:
+                    kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=DATA_KEY_CONTEXT, KeyId=recorded_arn)
+                except ClientError as err:
+                    if _error_code(err) not in PERMANENT_KMS_ERRORS:
+                        raise
+                    good = False
+            store.mark_data_key(key_id, verified=good)
+            counts["verified" if good else "quarantined"] += 1
+    more = bool(store.data_keys_to_verify(limit=1, after=after))
+    if not dry_run:
+        _emit(QUARANTINED_METRIC, counts["quarantined"])
+    return {"job": "verify", **counts, "more": more, "dry_run": dry_run}
+
+
 def reseal(
     *, store: CardStore, cipher: EnvelopeCipher, limit: int = DEFAULT_LIMIT, dry_run: bool = False
 ) -> dict[str, Any]:
     """Seal up to `limit` cards again under `cipher` (whose data keys are the current shred epoch's,
     `cipher.shred_epoch`), then delete every data key of another epoch no card uses; counts only."""
     epoch = cipher.shred_epoch
-    counts = {"resealed": 0, "changed": 0, "seen": 0, "data_keys_deleted": 0}
+    counts = {"resealed": 0, "changed": 0, "unreadable": 0, "seen": 0, "data_keys_deleted": 0}
+    unreadable: list[str] = []
     after = ""
     while counts["seen"] < limit:
         rows = store.cards_to_reseal(current_epoch=epoch, limit=min(BATCH, limit - counts["seen"]), after=after)
@@ -146,13 +201,67 @@ def reseal(
             after = row.token
             if dry_run:
                 continue
-            pan = cipher.seal(cipher.open(row.pan, token=row.token, field="pan"), token=row.token, field="pan")
-            name = cipher.seal(cipher.open(row.name, token=row.token, field="name"), token=row.token, field="name")
+            try:
+                pan_text = cipher.open(row.pan, token=row.token, field="pan")
+                name_text = cipher.open(row.name, token=row.token, field="name")
+            except (DecryptionError, ClientError) as err:
+                if isinstance(err, ClientError) and _error_code(err) not in PERMANENT_KMS_ERRORS:
+                    raise  # KMS throttled, the key disabled, no access: the run fails and its alarm fires
+                # Not sealed by this vault (a planted row, red team r19d finding 1), or tampered with: skipped
+                # and counted, never raised, so one such card does not stop every later card's re-seal or
+                # the deletion of the old epoch's unused data keys. It keeps its epoch `in_use` (shred) until
+                # it is disposed of; the log line names the token's fingerprint only.
+                counts["unreadable"] += 1
+                unreadable.append(token_fingerprint(row.token))
+                continue
+            pan = cipher.seal(pan_text, token=row.token, field="pan")
+            name = cipher.seal(name_text, token=row.token, field="name")
+            del pan_text, name_text
             counts["resealed" if store.reseal_card(row, pan=pan, name=name) else "changed"] += 1
     more = bool(store.cards_to_reseal(current_epoch=epoch, limit=1, after=after))
     if not dry_run and not more:
         counts["data_keys_deleted"] = store.delete_unused_data_keys(except_epoch=epoch)
+    if not dry_run:
+        _count_unreadable(counts["unreadable"], unreadable)
     return {"job": "reseal", "epoch": epoch, **counts, "more": more, "dry_run": dry_run}
+
+
+def _error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def token_fingerprint(token: str) -> str:
+    """`sha256:` + 16 hex of a token, for the log: correlates one card's lines, names no token."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _emit(metric: str, count: int) -> None:
+    """One EMF count of the Keys job (namespace `PciLz/CardVault`, dimension `service`), alarmed on."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    from card_vault.logs import SERVICE
+    from card_vault.pan import luhn_valid
+
+    stamp = time.time_ns() // 1_000_000
+    while luhn_valid(str(stamp)):  # a 13-digit epoch that passes Luhn would look like a card number
+        stamp -= 1
+    metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    metrics.set_timestamp(stamp)
+    metrics.add_metric(metric, MetricUnit.Count, count)
+    metrics.flush_metrics()
+
+
+def _count_unreadable(count: int, fingerprints: list[str]) -> None:
+    """`ResealUnreadable` (EMF, namespace `PciLz/CardVault`, dimension `service`): cards this run could not open,
+    alarmed on (pci_constructs/card_vault.py); one warning naming their tokens' fingerprints, never data."""
+    from card_vault.logs import vault_logger
+
+    _emit(UNREADABLE_METRIC, count)
+    if fingerprints:
+        vault_logger().warning(
+            "reseal: cards not readable under their data keys, skipped",
+            extra={"event": "reseal_unreadable", "count": count, "tokens": fingerprints[:100]},
+        )
 
 
 def shred(
@@ -207,7 +316,21 @@ def shred(
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point; a failure raises, so the invocation is recorded as failed."""
+    """Lambda entry point; a failure raises, so the invocation is recorded as failed (a database error's text
+    and DETAIL left behind: the runtime logs what is raised, red team r19d finding 5)."""
+    from card_vault.logs import log_failure, vault_logger, without_database_detail
+
+    try:
+        return _run(event)
+    except Exception as err:
+        clean = without_database_detail(err)
+        if clean is err:
+            raise
+        log_failure(vault_logger(), "key maintenance failed", err, event="keys")
+        raise clean from None
+
+
+def _run(event: dict[str, Any]) -> dict[str, Any]:
     from card_vault import runtime
     from card_vault.logs import vault_logger
 
@@ -215,10 +338,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = KeysRequest.model_validate(event)
     vault, settings = runtime.current()
     parts = vault.parts()
-    if request.job in {"reseal", "shred", "rotate"}:
+    vault_key_ids = [settings.kms_key_id, *(e.key_id for e in (settings.shred.epochs if settings.shred else ()))]
+    if request.job == "verify":
+        answer = verify(
+            store=parts.store, kms=parts.kms, key_ids=vault_key_ids, limit=request.limit, dry_run=request.dry_run
+        )
+    elif request.job in {"reseal", "shred", "rotate"}:
         if settings.shred is None:
             raise ValueError(f"job {request.job}: no shred epochs configured (VAULT_SHRED)")
         answer = {}
+        if request.job == "rotate":
+            answer["verify"] = verify(
+                store=parts.store, kms=parts.kms, key_ids=vault_key_ids, limit=request.limit, dry_run=request.dry_run
+            )
         if request.job in {"reseal", "rotate"}:
             answer["reseal"] = reseal(
                 store=parts.store, cipher=parts.cipher, limit=request.limit, dry_run=request.dry_run

@@ -120,3 +120,62 @@ def install_root_filter() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, PanMaskingFilter) for f in handler.filters):
             handler.addFilter(PanMaskingFilter())
+
+
+# `PL/pgSQL function vault.tokenize_card(text,...) line 12 at ...` in a database error's CONTEXT: the names only.
+_FUNCTION_IN_CONTEXT = re.compile(r"function ([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\(")
+
+
+def database_error(err: BaseException) -> BaseException | None:
+    """The first psycopg error in `err`'s chain (itself, its cause or context), else None. By duck type: importing
+    psycopg here would put it in every function's import."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__module__.startswith("psycopg") and hasattr(current, "sqlstate"):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def database_error_fields(err: BaseException) -> dict[str, Any]:
+    """What may be logged of a database error: its SQLSTATE, constraint and the functions it passed through.
+
+    Never its message, DETAIL or traceback (red team r19d finding 5): a CHECK or unique violation's DETAIL
+    prints the failing row, the keyed hash next to first six and last four."""
+    diag = getattr(err, "diag", None)
+    context = str(getattr(diag, "context", None) or "")
+    return {
+        "error_type": type(err).__name__,
+        "sqlstate": getattr(err, "sqlstate", None),
+        "constraint": getattr(diag, "constraint_name", None),
+        "functions": sorted(set(_FUNCTION_IN_CONTEXT.findall(context))),
+    }
+
+
+def log_failure(logger: Any, message: str, err: BaseException, **extra: Any) -> None:
+    """`logger.exception(message)`, except for a database error anywhere in `err`'s chain: then one error line
+    with `database_error_fields` and no exception text or traceback."""
+    found = database_error(err)
+    if found is None:
+        logger.exception(message, extra={"error_type": type(err).__name__, **extra})
+        return
+    logger.error(message, extra={**extra, **database_error_fields(found), "error_type": type(err).__name__})
+
+
+class DatabaseFailureError(RuntimeError):
+    """A database error with its text left behind: what a scheduled job raises to the Lambda runtime, whose own log
+    line and `errorMessage` hold the exception's text and traceback."""
+
+
+def without_database_detail(err: BaseException) -> BaseException:
+    """`err`, or a `DatabaseFailureError` naming only `database_error_fields` when a database error is in its chain."""
+    found = database_error(err)
+    if found is None:
+        return err
+    fields = database_error_fields(found)
+    return DatabaseFailureError(
+        f"database error {fields['error_type']} SQLSTATE {fields['sqlstate']}"
+        f" constraint {fields['constraint']} functions {','.join(fields['functions']) or '-'}"
+    )

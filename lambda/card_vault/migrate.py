@@ -153,6 +153,29 @@ def set_data_key_epoch(database_url: str, *, epoch: int, kms_key_arn: str | None
         )
 
 
+def api_connection_limit_from(environ: Mapping[str, str]) -> int:
+    """`VAULT_API_CONNECTION_LIMIT` (the construct: the API function's reserved concurrency times its pool size of
+    one, doubled for the proxy's churn), or -1 (no limit: the API reserves no concurrency). Raises ValueError
+    naming the variable when it is not an integer of -1 or 1-10000 (red team r19d finding 3, migration 0033)."""
+    raw = environ.get("VAULT_API_CONNECTION_LIMIT")
+    if raw is None:
+        return -1
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ValueError("VAULT_API_CONNECTION_LIMIT: not an integer") from None
+    if limit != -1 and not 1 <= limit <= 10_000:
+        raise ValueError("VAULT_API_CONNECTION_LIMIT: must be -1 or 1-10000")
+    return limit
+
+
+def set_api_connection_limit(database_url: str, limit: int) -> None:
+    """`ALTER ROLE card_vault_app CONNECTION LIMIT` (-1: none): the API's login opens no more sessions than its
+    functions can use, so it cannot exhaust the server's connections for the other logins."""
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE card_vault_app CONNECTION LIMIT {}").format(sql.Literal(int(limit))))
+
+
 def ensure_pgaudit(database_url: str) -> str:
     """Create the pgaudit extension once its library is loaded (red-team r19 F5).
 
@@ -210,6 +233,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The configured current shred epoch and its key, likewise (migration 0029).
     epoch, data_key_arn = data_key_epoch_from(os.environ)
     set_data_key_epoch(url, epoch=epoch, kms_key_arn=data_key_arn)
+    # The API login's connection limit, likewise (migration 0033, red team r19d finding 3).
+    set_api_connection_limit(url, api_connection_limit_from(os.environ))
     pgaudit = ensure_pgaudit(url)
     logger.info(
         "migrations applied",

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from card_vault import runtime
-from card_vault.logs import vault_logger
+from card_vault.logs import log_failure, vault_logger, without_database_detail
 from card_vault.models import PurgeRequest
 from card_vault.tracing import traced
 
@@ -22,6 +22,17 @@ logger = vault_logger()
 @logger.inject_lambda_context
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    try:
+        return _purge(event)
+    except Exception as err:
+        clean = without_database_detail(err)
+        if clean is err:
+            raise
+        log_failure(logger, "purge failed", err, event="purge")
+        raise clean from None  # the runtime logs the raised text: no database DETAIL in it (red team r19d)
+
+
+def _purge(event: dict[str, Any]) -> dict[str, int]:
     request = PurgeRequest.model_validate({k: v for k, v in event.items() if k == "dry_run"})
     vault, settings = runtime.current()
     count = vault.purge(grace_days=settings.purge_grace_days, dry_run=request.dry_run)

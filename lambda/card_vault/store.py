@@ -647,6 +647,24 @@ class CardStore:
             )
             return cur.rowcount == 1
 
+    # -- data key verification (migration 0032; the card_vault_keys login) ------------------------
+
+    def data_keys_to_verify(self, *, limit: int, after: uuid.UUID | None = None) -> list[tuple[uuid.UUID, bytes, str]]:
+        """Up to `limit` data keys neither verified nor quarantined, by ID after `after`: (id, wrapped, KMS key ARN)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, wrapped_key, kms_key_arn FROM vault.data_keys"
+                " WHERE verified_at IS NULL AND quarantined_at IS NULL AND id > %s ORDER BY id LIMIT %s",
+                (after or uuid.UUID(int=0), limit),
+            ).fetchall()
+        return [(r[0], bytes(r[1]), str(r[2])) for r in rows]
+
+    def mark_data_key(self, key_id: uuid.UUID, *, verified: bool) -> None:
+        """Record the verification's outcome: `verified_at`, or `quarantined_at` (no card may use it any more)."""
+        column = "verified_at" if verified else "quarantined_at"
+        with self._pool.connection() as conn:
+            conn.execute(f"UPDATE vault.data_keys SET {column} = now() WHERE id = %s", (key_id,))  # noqa: S608
+
     # -- shred epochs (migration 0025; the card_vault_keys login) -------------------------------
 
     def cards_to_reseal(self, *, current_epoch: int, limit: int, after: str = "") -> list[ResealRow]:

@@ -202,6 +202,9 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
                 "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
                 " vault.sibling_counts, vault.sibling_credits, vault.detokenize_budget, vault.shred_epochs"
             )
+            # The reset guard of migration 0033: open, its sentinel present (the server has not been reset).
+            conn.execute("INSERT INTO vault.sibling_sentinel (singleton) VALUES (true) ON CONFLICT DO NOTHING")
+            conn.execute("UPDATE vault.sibling_guard SET closed_until = '-infinity', reset_seen_at = NULL")
         # The configured card-search bound's defaults, as the migration function writes them (0021), and the
         # data keys' epoch of a vault without shred epochs (0029).
         set_card_search(db, max_siblings=migrate.DEFAULT_MAX_SIBLINGS)

@@ -145,7 +145,14 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_scoped", "sibling_credits", "INSERT"),
         ("card_vault_scoped", "sibling_credits", "SELECT"),
         ("card_vault_scoped", "sibling_credits", "UPDATE"),
+        # the reset guard of vault.reserve_card_hashes (0033): the unlogged sentinel, the logged closing time
+        ("card_vault_scoped", "sibling_guard", "SELECT"),
+        ("card_vault_scoped", "sibling_guard", "UPDATE"),
+        ("card_vault_scoped", "sibling_sentinel", "INSERT"),
+        ("card_vault_scoped", "sibling_sentinel", "SELECT"),
         ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.tokenize_card; cannot log in
+        # owns vault.refuse_stale_data_key, the trigger comparing each card's data keys' epoch with it (0031)
+        ("card_vault_tokenizer", "data_key_settings", "SELECT"),
     ]
     assert supers == []
 

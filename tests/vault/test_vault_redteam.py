@@ -93,6 +93,8 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
         "save_data_key": "card_vault_scoped",
         # task w19b (migration 0025): the trigger that sets a card's shred epoch from its data key
         "set_card_shred_epoch": "card_vault_tokenizer",
+        # red team r19d (migration 0031): the trigger that refuses a data key of another epoch than the current
+        "refuse_stale_data_key": "card_vault_tokenizer",
     }
     for _name, _owner, can_login, _definer, config in rows:
         assert can_login is False

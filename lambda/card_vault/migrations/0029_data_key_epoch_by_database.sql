@@ -7,7 +7,8 @@
 -- `card_vault.migrate.set_data_key_epoch`, VAULT_DATA_KEY_EPOCH and VAULT_DATA_KEY_KMS_KEY_ARN, the configured
 -- current epoch and the KMS key that wraps new data keys) and vault.save_data_key, a SECURITY DEFINER function
 -- that records every new data key under that epoch and refuses (SQLSTATE CV003, nothing stored) a data key
--- wrapped by another KMS key than the configured one. Expand half: the previous release's code inserts data
+-- its caller names as wrapped by another KMS key than the configured one (the database cannot ask KMS which key
+-- wrapped it: red team r19d finding 2; the Keys job's `verify`, migration 0032, checks it with KMS). Expand half: the previous release's code inserts data
 -- keys directly until post/0030_contract_0029.sql revokes that; the Keys login (card_vault_keys) reseals
 -- through the same function.
 CREATE TABLE IF NOT EXISTS vault.data_key_settings (
@@ -23,8 +24,9 @@ REVOKE ALL ON vault.data_key_settings FROM PUBLIC;
 GRANT SELECT ON vault.data_key_settings TO card_vault_scoped;
 GRANT INSERT ON vault.data_keys TO card_vault_scoped;
 
--- Record one wrapped data key under the configured epoch; the epoch recorded. The KMS key must be the configured
--- one (the ARN GenerateDataKey returns) when one is configured.
+-- Record one wrapped data key under the configured epoch; the epoch recorded. The KMS key named must be the
+-- configured one (the ARN GenerateDataKey returns) when one is configured: the caller's claim, verified with KMS
+-- by the Keys job (migration 0032), not here.
 CREATE FUNCTION vault.save_data_key(p_id uuid, p_wrapped_key bytea, p_kms_key_arn text) RETURNS smallint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -1860,16 +1860,14 @@ def write_compliance_evidence(
             stage_results = [
                 RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results
             ]
-            stage_gate = dataclasses.replace(
-                gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
-            )
+            stage_gate, stage_report = stage_gate_report(gate, report, environment, names)
             files += _write_set(
                 directory / environment,
                 Path(outdir) / stage,
                 stage_model,
                 stage_results,
                 stage_gate,
-                report,
+                stage_report,
                 root,
                 (attestations or {}).get(environment),
                 f"environment {environment}",
@@ -1879,6 +1877,43 @@ def write_compliance_evidence(
         return files
     finally:
         gc.unfreeze()
+
+
+def stage_gate_report(
+    gate: Gate, report: GateReport, environment: str, stacks: Iterable[str]
+) -> tuple[Gate, GateReport]:
+    """The gate and its report as one environment's Stage saw them: only the findings, acknowledged findings,
+    applied acknowledgments (with the constructs they matched there), Checkov skips and adoptions of the
+    constructs under that Stage, so an environment's pack counts and exception register are its own, never
+    the delivery tooling's or another Stage's. The Stage is the environment's gated construct scope, else the
+    report's stage holding one of `stacks` (its CloudFormation stack names), else the environment's name."""
+    names = set(stacks)
+    stage = next((e.path for e in gate.environments if e.name == environment and e.path), "") or next(
+        (path for path, held in report.stages.items() if path and names & set(held)), environment
+    )
+    known = {*report.stages, stage}
+
+    def mine(path: str) -> bool:  # the innermost stage holding the construct is this one
+        return max((s for s in known if s and path.startswith(s + "/")), key=len, default="") == stage
+
+    acknowledged = {entry: [p for p in paths if mine(p)] for entry, paths in gate.acknowledged_paths.items()}
+    acknowledged = {entry: paths for entry, paths in acknowledged.items() if paths}
+    skipped = {skip: [p for p in paths if mine(p)] for skip, paths in gate.checkov_skipped_paths.items()}
+    stage_gate = dataclasses.replace(
+        gate,
+        acknowledged_paths=acknowledged,
+        checkov_skipped_paths={skip: paths for skip, paths in skipped.items() if paths},
+        environments=tuple(e for e in gate.environments if e.name == environment),
+        adoptions=tuple(a for a in gate.adoptions if a.environment == environment),
+    )
+    stage_report = dataclasses.replace(
+        report,
+        findings=tuple(f for f in report.findings if mine(f.path)),
+        acknowledged=tuple(f for f in report.acknowledged if mine(f.path)),
+        stages={path: held for path, held in report.stages.items() if path == stage},
+        unused=tuple(a for a in report.unused if a in acknowledged or (a.scope is not None and a.scope == stage)),
+    )
+    return stage_gate, stage_report
 
 
 def canonical_order(model: TemplateModel) -> TemplateModel:

@@ -1085,17 +1085,34 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
     title = "# PCI DSS v4.0.1 compliance evidence: delivery PciLz-delivery (per-environment sets: preprod, prod)"
     assert (top / f"{REPORT_NAME}.md").read_text(encoding="utf-8").splitlines()[0] == title
     accounts = {zone.config.name: zone.config.account for zone in zones}
-    assert len(set(accounts.values())) == 2
+    assert len({*accounts.values(), delivered.config.tooling.account}) == 3
     for environment, account in accounts.items():
         directory = top / environment
         assert directory / f"{REPORT_NAME}.md" in files
         text = (directory / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
         assert text.splitlines()[0] == f"# PCI DSS v4.0.1 compliance evidence: environment {environment}"
-        # one account per report: the environment's own
+        # One subject per set: the environment's own account in its environment line and on every inventory
+        # row; another account appears only where the 11.4.5 paper names the other environments of the
+        # configuration as what the CDE is segmented from.
         environment_line = next(line for line in text.splitlines() if line.startswith("- Environment: "))
         assert environment_line.startswith(f"- Environment: environment {environment}; account(s): {account};")
-        for other in set(accounts.values()) - {account}:
-            assert other not in text, (environment, other)
+        inventory = json.loads((directory / "workpapers" / "inventory.json").read_text(encoding="utf-8"))
+        assert inventory["rows"]
+        assert {row["Account"] for row in inventory["rows"]} == {account}
+        assert all(row["Construct path"].startswith(f"{environment}/") for row in inventory["rows"]), environment
+        subject, segmentation = _without_section(text, "### Segmentation testing (11.4.5")
+        others = {a for a in {*accounts.values(), delivered.config.tooling.account} if a != account}
+        for other in others:
+            assert other not in subject, (environment, other)
+        for other in others:
+            rows = [line for line in segmentation.splitlines() if other in line]
+            assert len(rows) == 1, (environment, other, rows)
+            assert "| out-of-scope environment (another environment of the configuration) |" in rows[0], rows[0]
+        # Built from the Stage's own templates and gate results (QSA reader r20d HIGH): no construct path of
+        # the delivery tooling's or another Stage's stacks anywhere but in the segmentation rows naming them.
+        foreign = [name for name in (*accounts, "delivery") if name != environment]
+        assert not re.findall(rf"\bPciLz-(?:{'|'.join(foreign)})-[A-Za-z0-9-]+", subject), environment
+        _assert_the_stage_s_own_gate_results(text, delivered, environment)
         assert any((directory / DIAGRAM_DIR).glob("network-*-overview.svg")), environment
     # The delivery-wide set draws every stage's VPC of a region on one sheet: each labelled by its stack.
     drawn = [(top / DIAGRAM_DIR / f"network-{region}.mmd").read_text(encoding="utf-8") for region in _regions(top)]
@@ -1105,6 +1122,42 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
         assert re.search(r"\((preprod/PciLz-preprod|prod/PciLz-prod)-[A-Za-z0-9-]*\)$", label), label
     assert {"preprod", "prod"} <= {label.rsplit("(", 1)[1].split("/")[0] for label in vpc_labels}
     assert not any(re.search(r"\bvpc\d", text) for text in drawn)
+
+
+def _assert_the_stage_s_own_gate_results(text: str, delivered: Delivered, environment: str) -> None:
+    """A per-environment set's pack counts and exception register are those of its Stage's constructs only."""
+    own = [f for f in delivered.report.acknowledged if f.stage == environment]
+    assert own
+    assert len(own) < len(delivered.report.acknowledged)
+    for pack in delivered.gate.packs:
+        expected = sum(1 for f in own if f.plugin == pack or f.rule.split("::")[-1].startswith(pack + "-"))
+        assert f"\n| {pack} | 0 | {expected} |\n" in text, (environment, pack, expected)
+    applied = {
+        entry: [p for p in paths if p.startswith(environment + "/")]
+        for entry, paths in delivered.gate.acknowledged_paths.items()
+    }
+    register = text.split("| Id | Rule | Construct path | Requirement cited |", 1)[1].split("\n\n", 1)[0]
+    rows = register.splitlines()[2:]
+    assert len(rows) == sum(1 for paths in applied.values() if paths), environment
+    everywhere = sum(len(paths) for paths in delivered.gate.acknowledged_paths.values())
+    assert sum(len(paths) for paths in applied.values()) < everywhere
+
+
+def _without_section(text: str, heading: str) -> tuple[str, str]:
+    """`text` without the section whose heading starts with `heading` (up to the next heading of its level
+    or above), and that section."""
+    lines = text.splitlines(keepends=True)
+    level = heading.split(" ", 1)[0]
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].startswith("#") and len(lines[i].split(" ", 1)[0]) <= len(level)
+        ),
+        len(lines),
+    )
+    return "".join(lines[:start] + lines[end:]), "".join(lines[start:end])
 
 
 def _regions(directory: Path) -> list[str]:

@@ -49,6 +49,7 @@ from evidence.catalog import (
     SECURITY_HUB_CONTROLS,
     STANDARD,
     TESTING_PROCEDURES,
+    TRUSTED_PRINCIPAL_REQUIREMENTS,
     UNRELATED_CONFIG_RULES,
     title,
 )
@@ -635,6 +636,19 @@ def trusted_iam_users(model: TemplateModel) -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
+def break_glass_principals(model: TemplateModel) -> list[tuple[str, str]]:
+    """(principal, role) for every principal a break-glass role's trust policy allows
+    (pci_constructs.operator_roles: the `BreakGlass` role, created only when principals are configured)."""
+    found: set[tuple[str, str]] = set()
+    for role in model.resources("AWS::IAM::Role"):
+        if "/BreakGlass/" not in f"/{role.path}/":
+            continue
+        for statement in role.prop("AssumeRolePolicyDocument", "Statement", default=[]) or []:
+            if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+                found.update((who, display_name(role)) for who in _trusted(statement))
+    return sorted(found)
+
+
 def password_policy_accounts(model: TemplateModel) -> list[str]:
     """The accounts whose IAM password policy the templates set (an `updateAccountPasswordPolicy` SDK call)."""
     accounts = set()
@@ -651,19 +665,32 @@ def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
     r20c MEDIUM 2: the examined policy governed an account with no IAM user, the break-glass user's account none
     of the templates). A password requirement left out reads as its rules' results say."""
     users = trusted_iam_users(model)
-    if not users:
-        return {k: v for k, v in BEYOND_THE_TEMPLATES.items() if k not in PASSWORD_POLICY_REQUIREMENTS}
-    named = "; ".join(
-        f"the IAM user {user} of account {account} (arn:aws:iam::{account}:user/{user}, trusted by the role {role})"
-        for account, user, role in users
-    )
+    others = [(who, role) for who, role in break_glass_principals(model) if not _IAM_USER_ARN.match(who)]
+    people = "; nor are people and identity-provider accounts outside AWS IAM"
+    if users:
+        named = "; ".join(
+            f"the IAM user {user} of account {account} (arn:aws:iam::{account}:user/{user}, trusted by the role {role})"
+            for account, user, role in users
+        )
+        stated = f"{named}: it exists outside the templates, so its ID management and authentication are not evidenced"
+    elif others:
+        stated = (
+            "no role's trust policy in these templates names an IAM user; the break-glass role trusts "
+            + "; ".join(f"{who} (role {role})" for who, role in others)
+            + ", principals outside the templates whose ID management and authentication are not evidenced"
+        )
+    else:
+        stated = (
+            "no break-glass principal is trusted in these templates (no break-glass role, and no role's trust"
+            " policy names an IAM user); the identities that sign in to these accounts are outside them, so"
+            " their ID management and authentication are not evidenced"
+        )
     out = {
-        requirement: f"{named}: it exists outside the templates, so its ID management and authentication are not"
-        " evidenced"
-        + ("; nor are people and identity-provider accounts outside AWS IAM" if requirement == "8.2.2" else "")
-        for requirement in BEYOND_THE_TEMPLATES
-        if requirement not in PASSWORD_POLICY_REQUIREMENTS
+        requirement: stated + (people if requirement == "8.2.2" else "")
+        for requirement in TRUSTED_PRINCIPAL_REQUIREMENTS
     }
+    if not users:
+        return out
     examined = password_policy_accounts(model)
     elsewhere = sorted({account for account, _, _ in users} - set(examined))
     if elsewhere:
@@ -836,6 +863,8 @@ def requirement_statuses(
             else f"{entry.requirement} (no testing procedure catalogued for template evidence)"
         )
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
+        if beyond is not None and entry.requirement in TRUSTED_PRINCIPAL_REQUIREMENTS and beyond.get(entry.requirement):
+            entry.limits = beyond[entry.requirement]  # the principals this model's trust policies name
         entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
         entry.beyond = (BEYOND_THE_TEMPLATES if beyond is None else beyond).get(entry.requirement, "")
         entry.scoped = (scoped or {}).get(entry.requirement, "") if entry.rules else ""

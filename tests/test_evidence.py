@@ -382,6 +382,10 @@ def test_password_requirements_are_not_evidenced_for_the_only_iam_user_and_name_
     section_831 = text.split("\n### 8.3.1 ", 1)[1].split("\n### ", 1)[0]
     assert "only through roles" not in section_831
     assert f"break-glass-1 of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section_831
+    # QSA reader r20d HIGH 3: the "cannot show" line names the user's real account, never a placeholder.
+    cannot_show = next(line for line in section_831.splitlines() if line.startswith("- This evidence cannot show: "))
+    assert f"arn:aws:iam::{PLACEHOLDER_IDENTITY_ACCOUNT}:user/break-glass-1" in cannot_show
+    assert "arn:aws:iam::<account>" not in text
     # The user's account is where the policy is set: the examined policy is theirs, and the rule's result stands.
     same = TemplateModel(
         [
@@ -1113,6 +1117,14 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
         foreign = [name for name in (*accounts, "delivery") if name != environment]
         assert not re.findall(rf"\bPciLz-(?:{'|'.join(foreign)})-[A-Za-z0-9-]+", subject), environment
         _assert_the_stage_s_own_gate_results(text, delivered, environment)
+        # QSA reader r20d HIGH 3: the Stage's Identity template creates no BreakGlass role and trusts no IAM
+        # user, so no break-glass user is stated, under the section nor on its "cannot show" line.
+        for requirement in ("8.2.1", "8.2.2", "8.3.1"):
+            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+            assert "break-glass-1" not in section, (environment, requirement)
+            for line in ("- Not evidenced beyond the templates: ", "- This evidence cannot show: "):
+                stated = next(x for x in section.splitlines() if x.startswith(line))
+                assert "no break-glass principal is trusted in these templates" in stated, (environment, stated)
         assert any((directory / DIAGRAM_DIR).glob("network-*-overview.svg")), environment
     # The delivery-wide set draws every stage's VPC of a region on one sheet: each labelled by its stack.
     drawn = [(top / DIAGRAM_DIR / f"network-{region}.mmd").read_text(encoding="utf-8") for region in _regions(top)]

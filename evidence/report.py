@@ -1080,13 +1080,26 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
             connected += 1
             # One row per (category, basis): a count, the inventory paper lists each resource.
             bases[(category, basis)] = bases.get((category, basis), 0) + 1
+    others = sorted({s.account for s in model.stacks.values() if s.account} - scope.cde_accounts)
+    tooling = sorted({s.account for s in model.stacks.values() if s.account in others and scope.deployment_stack(s)})
+    why = "because every one shares the CDE's account"
+    if others:
+        why = (
+            f"because every one is in a CDE account ({', '.join(sorted(scope.cde_accounts))}) or, in account"
+            f" {', '.join(others)}, "
+            + (
+                "is the delivery tooling that deploys the CDE's stacks (security-impacting)"
+                if tooling == others
+                else "is security-impacting as its basis states"
+            )
+        )
     out = [
         "## Scope the templates support",
         "",
         "CDE: every component that stores, processes or transmits PAN, read from the templates (the"
         " diagrams draw the same boundary). Each other resource of these accounts is connected-to or"
-        f" security-impacting ({connected} resources: network, keys, logs, monitoring, identity); none is"
-        " out of scope, because every one shares the CDE's account. An assessor confirms the boundary.",
+        f" security-impacting ({connected} resources: network, keys, logs, monitoring, identity, deployment);"
+        f" none is out of scope, {why}. An assessor confirms the boundary.",
         "",
         "| Region | Type | Construct path | Basis |",
         "| --- | --- | --- | --- |",

@@ -43,7 +43,7 @@ from evidence.report import (
     write_evidence_for_assembly,
 )
 from evidence.topology import Topology
-from evidence.workpapers import WORKPAPER_DIR
+from evidence.workpapers import OTHER_ENVIRONMENT, TOOLING_CATEGORY, WORKPAPER_DIR
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
@@ -1108,10 +1108,13 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
         others = {a for a in {*accounts.values(), delivered.config.tooling.account} if a != account}
         for other in others:
             assert other not in subject, (environment, other)
+        tooling = delivered.config.tooling.account
         for other in others:
             rows = [line for line in segmentation.splitlines() if other in line]
             assert len(rows) == 1, (environment, other, rows)
-            assert "| out-of-scope environment (another environment of the configuration) |" in rows[0], rows[0]
+            # The delivery tooling deploys this environment's stacks: security-impacting, never out of scope.
+            category = TOOLING_CATEGORY if other == tooling else OTHER_ENVIRONMENT
+            assert f"| {category} |" in rows[0], rows[0]
         # Built from the Stage's own templates and gate results (QSA reader r20d HIGH): no construct path of
         # the delivery tooling's or another Stage's stacks anywhere but in the segmentation rows naming them.
         foreign = [name for name in (*accounts, "delivery") if name != environment]
@@ -1126,6 +1129,23 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
                 stated = next(x for x in section.splitlines() if x.startswith(line))
                 assert "no break-glass principal is trusted in these templates" in stated, (environment, stated)
         assert any((directory / DIAGRAM_DIR).glob("network-*-overview.svg")), environment
+    # The delivery-wide set classes the tooling account by its account (QSA reader r20d MEDIUM): the pipeline,
+    # OIDC and artifact resources deploy the CDE's stacks (security-impacting), in no CDE account.
+    tooling = delivered.config.tooling.account
+    inventory = json.loads((top / "workpapers" / "inventory.json").read_text(encoding="utf-8"))["rows"]
+    tooling_rows = [row for row in inventory if row["Account"] == tooling]
+    assert tooling_rows
+    assert all(row["Construct path"].startswith("PciLz-delivery-") for row in tooling_rows)
+    assert {row["Basis"].split(" in account ")[0] for row in tooling_rows} == {
+        "security-impacting: the delivery tooling"
+    }
+    delivery_text = (top / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+    assert "every one shares the CDE's account" not in delivery_text
+    assert f"in account {tooling}, is the delivery tooling that deploys the CDE's stacks" in delivery_text
+    _, segmentation = _without_section(delivery_text, "### Segmentation testing (11.4.5")
+    tooling_lines = [line for line in segmentation.splitlines() if tooling in line]
+    assert len(tooling_lines) == 1
+    assert f"| {TOOLING_CATEGORY} |" in tooling_lines[0]
     # The delivery-wide set draws every stage's VPC of a region on one sheet: each labelled by its stack.
     drawn = [(top / DIAGRAM_DIR / f"network-{region}.mmd").read_text(encoding="utf-8") for region in _regions(top)]
     vpc_labels = [label for text in drawn for label in re.findall(r'"(VPC [^"]*)"', text)]

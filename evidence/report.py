@@ -709,20 +709,30 @@ def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
 
 
 def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
-    """10.3.3 and 10.3.4 scoped to what the synth rules examined, the other log sources of the logging paper named
-    "not evidenced" (QSA reader r20c MEDIUM 4). PCI DSS v4.0.1 10.3.3: audit log files, "including those for
-    external-facing technologies", are promptly backed up to a secure, central, internal log server or other
-    media that is difficult to modify; 10.3.4: file integrity monitoring or change-detection mechanisms on audit
-    logs so that existing log data cannot be changed "without generating alerts". The rules examine the trail
-    only: its log-file validation writes signed digest files, which a person validates on demand
+    """10.3.2, 10.3.3 and 10.3.4 scoped to what the synth rules examined, the other log sources of the logging paper
+    named "not evidenced" (QSA reader r20c MEDIUM 4; 10.3.2: r20d). PCI DSS v4.0.1 10.3.3: audit log files,
+    "including those for external-facing technologies", are promptly backed up to a secure, central, internal log
+    server or other media that is difficult to modify; 10.3.4: file integrity monitoring or change-detection
+    mechanisms on audit logs so that existing log data cannot be changed "without generating alerts". The rules
+    examine the trail only: its log-file validation writes signed digest files, which a person validates on demand
     (`aws cloudtrail validate-logs`: "Validating CloudTrail log file integrity with the AWS CLI", AWS CloudTrail
-    User Guide; "validate-logs", AWS CLI Command Reference) and which raise no alert of their own, so even for
-    the trail 10.3.4's alert is not evidenced, as versioning is not (`evidence.catalog.RELATED_NOT_EVIDENCE`).
-    A requirement is left out when the templates configure no trail."""
+    User Guide; "validate-logs", AWS CLI Command Reference) and which raise no alert of their own, so even for the
+    trail 10.3.4's alert is not evidenced, as versioning is not (`evidence.catalog.RELATED_NOT_EVIDENCE`). 10.3.3
+    and 10.3.4 are left out when the templates configure no trail; 10.3.2 when they configure no log."""
     flows = log_flows(model)
+    stores = sorted({f.destination_text for f in flows})
+    # 10.3.2 (QSA reader r20d): its rules examine encryption, retention and the trail's digests; encryption keeps
+    # logs confidential, it does not stop a principal allowed to write or delete them from altering them.
+    modification = (
+        "examined: the log groups' and the trail's encryption and retention, and the trail's signed digest files;"
+        " encryption is not protection from modification (whoever may write, delete or re-key a log store alters"
+        " it through the encryption), and a digest shows a change only when someone validates it; not evidenced:"
+        f" who could delete or alter each of the {len(stores)} log stores of the logging paper"
+        f" ({'; '.join(stores)}), through its resource, key and IAM policies"
+    )
     trails = sorted({f.source for f in flows if f.source.startswith("CloudTrail trail")})
     if not trails:
-        return {}
+        return {"10.3.2": modification} if stores else {}
     others = sorted({f.source for f in flows if not f.source.startswith("CloudTrail trail")})
     external = sorted(
         {f"{f.source} -> {f.destination_text}" for f in flows if f.source.startswith(_EXTERNAL_FACING_LOGS)}
@@ -745,7 +755,7 @@ def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
             "; of them, the external-facing technologies' logs stay where they are written, in their own region"
             f" ({'; '.join(external)})"
         )
-    return {"10.3.3": backup, "10.3.4": change}
+    return {"10.3.2": modification, "10.3.3": backup, "10.3.4": change}
 
 
 _EXTERNAL_FACING_LOGS = ("AWS WAF", "load balancer", "Network Firewall")

@@ -428,6 +428,23 @@ def test_10_3_3_and_10_3_4_state_what_was_examined_and_the_other_log_sources_not
     assert "load balancer access logs" in backup
 
 
+def test_10_3_2_is_not_examined_no_findings_on_encryption_alone(evidence: Evidence) -> None:
+    """QSA reader r20d: 10.3.2 (log files protected from modification) read "examined, no findings" on the log
+    stores' encryption and retention; encryption keeps logs confidential, it does not stop a principal allowed to
+    delete or overwrite them. Scoped like 10.3.3/10.3.4: what was examined, and who could alter each store, not."""
+    from evidence.workpapers import log_flows
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert _reported_statuses(text)["10.3.2"] == NOT_EVIDENCED
+    section = text.split("\n### 10.3.2 ", 1)[1].split("\n### ", 1)[0]
+    scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
+    assert "encryption is not protection from modification" in scope_line
+    stores = {f.destination_text for f in log_flows(evidence.model)}
+    assert f"who could delete or alter each of the {len(stores)} log stores of the logging paper" in scope_line
+    for store in stores:
+        assert store in scope_line, store
+
+
 _RULE_LINE = re.compile(
     r"^- Synth rule `(?P<rule>[^`]+)` \(examined \d+: \d+ passed, (?P<failed>\d+) failed"
     r"(?:, (?P<excepted>\d+) under exception)?\).*Why it supports it: (?P<why>.*)\.$"

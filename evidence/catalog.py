@@ -290,10 +290,14 @@ LIMIT_DEFAULT = (
     "the deployed state (drift, manual changes), the people and processes that operate it, and any"
     " interview or documentation procedure of this requirement"
 )
+# What stands here without a parsed model; a synth states the principals its trust policies name instead
+# (evidence.report.beyond_the_templates, QSA reader r20d HIGH 3: prod trusts no break-glass user).
 _BREAK_GLASS = (
-    "the IAM user break-glass-1 that the templates trust (arn:aws:iam::<account>:user/break-glass-1, admin"
-    " through BreakGlass) exists outside the templates: its ID management and authentication are not evidenced"
+    "every IAM user a role's trust policy names (a break-glass user among them) exists outside the templates,"
+    " which create none: its ID management and authentication are not evidenced"
 )
+# The requirements whose statements name the principals the trust policies trust (derived per model).
+TRUSTED_PRINCIPAL_REQUIREMENTS = ("8.2.1", "8.2.2", "8.3.1")
 _IAM_LOGIN_POLICY = (
     "the IAM password policy applies to IAM users outside the templates (the templates create none): not evidenced"
 )

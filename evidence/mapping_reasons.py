@@ -136,7 +136,10 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-DAX-TLS": "the DAX endpoint encrypts traffic with TLS",
         "PCI4-DMS-ENDPOINT-TLS": "replication endpoints connect with TLS",
         "PCI4-ELASTICACHE-TRANSIT-ENCRYPTION": "cache traffic is encrypted in transit",
-        "PCI4-ELB-ACM-CERTIFICATE": "the load balancer's certificates are issued and renewed by ACM with strong keys",
+        "PCI4-ELB-ACM-CERTIFICATE": "the load balancer's certificates are held in ACM; only one the templates"
+        " request through ACM (AWS::CertificateManager::Certificate) is issued and renewed by ACM; a literal"
+        " certificate ARN outside the templates may be imported, renewed by its owner, its key and expiry not"
+        " shown here (the TLS work paper lists each: 4.2.1.1)",
         "PCI4-ELB-HTTP-REDIRECT-ONLY": "a plain-HTTP listener may only redirect to HTTPS; a request sent to one"
         " still crosses the internet in clear, so the landing zone has no port-80 listener at all",
         "PCI4-ELB-HTTPS-TLS12": "the internet-facing listener, where PAN arrives, allows TLS 1.2 or later only",

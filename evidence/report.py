@@ -49,6 +49,7 @@ from evidence.catalog import (
     SECURITY_HUB_CONTROLS,
     STANDARD,
     TESTING_PROCEDURES,
+    TRUSTED_PRINCIPAL_REQUIREMENTS,
     UNRELATED_CONFIG_RULES,
     title,
 )
@@ -635,6 +636,19 @@ def trusted_iam_users(model: TemplateModel) -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
+def break_glass_principals(model: TemplateModel) -> list[tuple[str, str]]:
+    """(principal, role) for every principal a break-glass role's trust policy allows
+    (pci_constructs.operator_roles: the `BreakGlass` role, created only when principals are configured)."""
+    found: set[tuple[str, str]] = set()
+    for role in model.resources("AWS::IAM::Role"):
+        if "/BreakGlass/" not in f"/{role.path}/":
+            continue
+        for statement in role.prop("AssumeRolePolicyDocument", "Statement", default=[]) or []:
+            if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+                found.update((who, display_name(role)) for who in _trusted(statement))
+    return sorted(found)
+
+
 def password_policy_accounts(model: TemplateModel) -> list[str]:
     """The accounts whose IAM password policy the templates set (an `updateAccountPasswordPolicy` SDK call)."""
     accounts = set()
@@ -651,19 +665,32 @@ def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
     r20c MEDIUM 2: the examined policy governed an account with no IAM user, the break-glass user's account none
     of the templates). A password requirement left out reads as its rules' results say."""
     users = trusted_iam_users(model)
-    if not users:
-        return {k: v for k, v in BEYOND_THE_TEMPLATES.items() if k not in PASSWORD_POLICY_REQUIREMENTS}
-    named = "; ".join(
-        f"the IAM user {user} of account {account} (arn:aws:iam::{account}:user/{user}, trusted by the role {role})"
-        for account, user, role in users
-    )
+    others = [(who, role) for who, role in break_glass_principals(model) if not _IAM_USER_ARN.match(who)]
+    people = "; nor are people and identity-provider accounts outside AWS IAM"
+    if users:
+        named = "; ".join(
+            f"the IAM user {user} of account {account} (arn:aws:iam::{account}:user/{user}, trusted by the role {role})"
+            for account, user, role in users
+        )
+        stated = f"{named}: it exists outside the templates, so its ID management and authentication are not evidenced"
+    elif others:
+        stated = (
+            "no role's trust policy in these templates names an IAM user; the break-glass role trusts "
+            + "; ".join(f"{who} (role {role})" for who, role in others)
+            + ", principals outside the templates whose ID management and authentication are not evidenced"
+        )
+    else:
+        stated = (
+            "no break-glass principal is trusted in these templates (no break-glass role, and no role's trust"
+            " policy names an IAM user); the identities that sign in to these accounts are outside them, so"
+            " their ID management and authentication are not evidenced"
+        )
     out = {
-        requirement: f"{named}: it exists outside the templates, so its ID management and authentication are not"
-        " evidenced"
-        + ("; nor are people and identity-provider accounts outside AWS IAM" if requirement == "8.2.2" else "")
-        for requirement in BEYOND_THE_TEMPLATES
-        if requirement not in PASSWORD_POLICY_REQUIREMENTS
+        requirement: stated + (people if requirement == "8.2.2" else "")
+        for requirement in TRUSTED_PRINCIPAL_REQUIREMENTS
     }
+    if not users:
+        return out
     examined = password_policy_accounts(model)
     elsewhere = sorted({account for account, _, _ in users} - set(examined))
     if elsewhere:
@@ -682,20 +709,30 @@ def beyond_the_templates(model: TemplateModel) -> dict[str, str]:
 
 
 def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
-    """10.3.3 and 10.3.4 scoped to what the synth rules examined, the other log sources of the logging paper named
-    "not evidenced" (QSA reader r20c MEDIUM 4). PCI DSS v4.0.1 10.3.3: audit log files, "including those for
-    external-facing technologies", are promptly backed up to a secure, central, internal log server or other
-    media that is difficult to modify; 10.3.4: file integrity monitoring or change-detection mechanisms on audit
-    logs so that existing log data cannot be changed "without generating alerts". The rules examine the trail
-    only: its log-file validation writes signed digest files, which a person validates on demand
+    """10.3.2, 10.3.3 and 10.3.4 scoped to what the synth rules examined, the other log sources of the logging paper
+    named "not evidenced" (QSA reader r20c MEDIUM 4; 10.3.2: r20d). PCI DSS v4.0.1 10.3.3: audit log files,
+    "including those for external-facing technologies", are promptly backed up to a secure, central, internal log
+    server or other media that is difficult to modify; 10.3.4: file integrity monitoring or change-detection
+    mechanisms on audit logs so that existing log data cannot be changed "without generating alerts". The rules
+    examine the trail only: its log-file validation writes signed digest files, which a person validates on demand
     (`aws cloudtrail validate-logs`: "Validating CloudTrail log file integrity with the AWS CLI", AWS CloudTrail
-    User Guide; "validate-logs", AWS CLI Command Reference) and which raise no alert of their own, so even for
-    the trail 10.3.4's alert is not evidenced, as versioning is not (`evidence.catalog.RELATED_NOT_EVIDENCE`).
-    A requirement is left out when the templates configure no trail."""
+    User Guide; "validate-logs", AWS CLI Command Reference) and which raise no alert of their own, so even for the
+    trail 10.3.4's alert is not evidenced, as versioning is not (`evidence.catalog.RELATED_NOT_EVIDENCE`). 10.3.3
+    and 10.3.4 are left out when the templates configure no trail; 10.3.2 when they configure no log."""
     flows = log_flows(model)
+    stores = sorted({f.destination_text for f in flows})
+    # 10.3.2 (QSA reader r20d): its rules examine encryption, retention and the trail's digests; encryption keeps
+    # logs confidential, it does not stop a principal allowed to write or delete them from altering them.
+    modification = (
+        "examined: the log groups' and the trail's encryption and retention, and the trail's signed digest files;"
+        " encryption is not protection from modification (whoever may write, delete or re-key a log store alters"
+        " it through the encryption), and a digest shows a change only when someone validates it; not evidenced:"
+        f" who could delete or alter each of the {len(stores)} log stores of the logging paper"
+        f" ({'; '.join(stores)}), through its resource, key and IAM policies"
+    )
     trails = sorted({f.source for f in flows if f.source.startswith("CloudTrail trail")})
     if not trails:
-        return {}
+        return {"10.3.2": modification} if stores else {}
     others = sorted({f.source for f in flows if not f.source.startswith("CloudTrail trail")})
     external = sorted(
         {f"{f.source} -> {f.destination_text}" for f in flows if f.source.startswith(_EXTERNAL_FACING_LOGS)}
@@ -718,7 +755,7 @@ def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
             "; of them, the external-facing technologies' logs stay where they are written, in their own region"
             f" ({'; '.join(external)})"
         )
-    return {"10.3.3": backup, "10.3.4": change}
+    return {"10.3.2": modification, "10.3.3": backup, "10.3.4": change}
 
 
 _EXTERNAL_FACING_LOGS = ("AWS WAF", "load balancer", "Network Firewall")
@@ -836,6 +873,8 @@ def requirement_statuses(
             else f"{entry.requirement} (no testing procedure catalogued for template evidence)"
         )
         entry.limits = LIMITS.get(entry.requirement, LIMIT_DEFAULT)
+        if beyond is not None and entry.requirement in TRUSTED_PRINCIPAL_REQUIREMENTS and beyond.get(entry.requirement):
+            entry.limits = beyond[entry.requirement]  # the principals this model's trust policies name
         entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
         entry.beyond = (BEYOND_THE_TEMPLATES if beyond is None else beyond).get(entry.requirement, "")
         entry.scoped = (scoped or {}).get(entry.requirement, "") if entry.rules else ""
@@ -1051,13 +1090,26 @@ def scope_markdown(model: TemplateModel, scope: ScopeModel, assembly: Path | Non
             connected += 1
             # One row per (category, basis): a count, the inventory paper lists each resource.
             bases[(category, basis)] = bases.get((category, basis), 0) + 1
+    others = sorted({s.account for s in model.stacks.values() if s.account} - scope.cde_accounts)
+    tooling = sorted({s.account for s in model.stacks.values() if s.account in others and scope.deployment_stack(s)})
+    why = "because every one shares the CDE's account"
+    if others:
+        why = (
+            f"because every one is in a CDE account ({', '.join(sorted(scope.cde_accounts))}) or, in account"
+            f" {', '.join(others)}, "
+            + (
+                "is the delivery tooling that deploys the CDE's stacks (security-impacting)"
+                if tooling == others
+                else "is security-impacting as its basis states"
+            )
+        )
     out = [
         "## Scope the templates support",
         "",
         "CDE: every component that stores, processes or transmits PAN, read from the templates (the"
         " diagrams draw the same boundary). Each other resource of these accounts is connected-to or"
-        f" security-impacting ({connected} resources: network, keys, logs, monitoring, identity); none is"
-        " out of scope, because every one shares the CDE's account. An assessor confirms the boundary.",
+        f" security-impacting ({connected} resources: network, keys, logs, monitoring, identity, deployment);"
+        f" none is out of scope, {why}. An assessor confirms the boundary.",
         "",
         "| Region | Type | Construct path | Basis |",
         "| --- | --- | --- | --- |",
@@ -1860,16 +1912,14 @@ def write_compliance_evidence(
             stage_results = [
                 RuleResult(r.rule, tuple(c for c in r.checks if c.resource.stack in names)) for r in results
             ]
-            stage_gate = dataclasses.replace(
-                gate, adoptions=tuple(a for a in gate.adoptions if a.environment == environment)
-            )
+            stage_gate, stage_report = stage_gate_report(gate, report, environment, names)
             files += _write_set(
                 directory / environment,
                 Path(outdir) / stage,
                 stage_model,
                 stage_results,
                 stage_gate,
-                report,
+                stage_report,
                 root,
                 (attestations or {}).get(environment),
                 f"environment {environment}",
@@ -1879,6 +1929,43 @@ def write_compliance_evidence(
         return files
     finally:
         gc.unfreeze()
+
+
+def stage_gate_report(
+    gate: Gate, report: GateReport, environment: str, stacks: Iterable[str]
+) -> tuple[Gate, GateReport]:
+    """The gate and its report as one environment's Stage saw them: only the findings, acknowledged findings,
+    applied acknowledgments (with the constructs they matched there), Checkov skips and adoptions of the
+    constructs under that Stage, so an environment's pack counts and exception register are its own, never
+    the delivery tooling's or another Stage's. The Stage is the environment's gated construct scope, else the
+    report's stage holding one of `stacks` (its CloudFormation stack names), else the environment's name."""
+    names = set(stacks)
+    stage = next((e.path for e in gate.environments if e.name == environment and e.path), "") or next(
+        (path for path, held in report.stages.items() if path and names & set(held)), environment
+    )
+    known = {*report.stages, stage}
+
+    def mine(path: str) -> bool:  # the innermost stage holding the construct is this one
+        return max((s for s in known if s and path.startswith(s + "/")), key=len, default="") == stage
+
+    acknowledged = {entry: [p for p in paths if mine(p)] for entry, paths in gate.acknowledged_paths.items()}
+    acknowledged = {entry: paths for entry, paths in acknowledged.items() if paths}
+    skipped = {skip: [p for p in paths if mine(p)] for skip, paths in gate.checkov_skipped_paths.items()}
+    stage_gate = dataclasses.replace(
+        gate,
+        acknowledged_paths=acknowledged,
+        checkov_skipped_paths={skip: paths for skip, paths in skipped.items() if paths},
+        environments=tuple(e for e in gate.environments if e.name == environment),
+        adoptions=tuple(a for a in gate.adoptions if a.environment == environment),
+    )
+    stage_report = dataclasses.replace(
+        report,
+        findings=tuple(f for f in report.findings if mine(f.path)),
+        acknowledged=tuple(f for f in report.acknowledged if mine(f.path)),
+        stages={path: held for path, held in report.stages.items() if path == stage},
+        unused=tuple(a for a in report.unused if a in acknowledged or (a.scope is not None and a.scope == stage)),
+    )
+    return stage_gate, stage_report
 
 
 def canonical_order(model: TemplateModel) -> TemplateModel:

@@ -46,7 +46,7 @@ from typing import Any
 
 from evidence.flows import invoke_grants as _invoke_grants
 from evidence.topology import Topology, display_name
-from pci_rules.model import Resource, TemplateModel
+from pci_rules.model import Resource, StackTemplate, TemplateModel
 
 CDE, CONNECTED, OUT = "CDE", "connected-to / security-impacting", "out of scope"
 UNVERIFIED = "outside the templates: unverified"
@@ -293,6 +293,40 @@ class ScopeModel:
         return found
 
     @cached_property
+    def cde_accounts(self) -> frozenset[str]:
+        """The accounts of the stacks that create a CDE system component (a card-vault function, the card-data
+        database); those not recorded are left out."""
+        found = set()
+        for resource in self.model.resources("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::Lambda::Function"):
+            account = self.model.stack_of(resource).account
+            if account and (resource.type != "AWS::Lambda::Function" or _vault_function(resource)):
+                found.add(account)
+        return frozenset(found)
+
+    def deployment_stack(self, stack: StackTemplate) -> bool:
+        """A stack of the delivery tooling: the App's own (no nested assembly) in a synth whose environments
+        are Stages (nested assemblies), so it is the pipeline, OIDC deploy roles or artifact store that deploys
+        them (stacks.delivery)."""
+        return not stack.assembly and any(s.assembly for s in self.model.stacks.values())
+
+    def other_account_basis(self, stack: StackTemplate) -> str | None:
+        """Why a resource in an account no CDE component is in is still connected-to or security-impacting; None
+        when its account is one of the CDE's (or either is not recorded)."""
+        if not stack.account or not self.cde_accounts or stack.account in self.cde_accounts:
+            return None
+        cde = ", ".join(sorted(self.cde_accounts))
+        if self.deployment_stack(stack):
+            return (
+                f"security-impacting: the delivery tooling in account {stack.account} (not a CDE account: {cde}),"
+                " which deploys the CDE's stacks: its pipeline, deploy roles and artifacts can change the CDE's"
+                " configuration (PCI DSS v4.0.1 section 4: systems that can impact the CDE's configuration)"
+            )
+        return (
+            f"security-impacting: a stack of these templates in account {stack.account} (not a CDE account: {cde});"
+            " what it can affect in the CDE is not derived from the templates: an assessor confirms its category"
+        )
+
+    @cached_property
     def card_data_stores(self) -> dict[tuple[str, str], tuple[bool, str]]:
         """`card_data_stores(model)`: the log stores the load balancers' requests reach."""
         return card_data_stores(self.model)
@@ -492,6 +526,8 @@ class ScopeModel:
             if holds and self.fronts_vault:
                 return CDE, f"stores cardholder data: {statement}"
             return CONNECTED, f"log store of the CDE's requests: {statement}"
+        if (elsewhere := self.other_account_basis(stack)) is not None:
+            return CONNECTED, elsewhere
         if stack.account is not None or stack.region is not None:
             return CONNECTED, self._connected_basis(resource)
         return OUT, "no account or region recorded and no reference to the CDE"

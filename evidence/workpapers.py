@@ -1651,18 +1651,33 @@ def _out_of_scope_rows(
                 f"environment {name} (account {', '.join(accounts)}"
                 + (f"; VPC {', '.join(cidrs)}" if cidrs else "; no VPC")
                 + ")",
-                "out-of-scope environment (another environment of the configuration)",
+                TOOLING_CATEGORY if name == TOOLING else OTHER_ENVIRONMENT,
                 (
                     "; ".join(checks)
                     or "no peering, transit-gateway or VPN route, NACL entry or security-group rule of"
                     " the CDE admits it in the templates"
                 )
                 + "; otherwise it reaches the CDE only as the internet does (the internet rows)",
-                "no connection from this environment reaches the CDE (11.4.5)",
+                TOOLING_EXPECTED if name == TOOLING else "no connection from this environment reaches the CDE (11.4.5)",
                 TEST_DATE,
             )
         )
     return rows
+
+
+TOOLING = "delivery (tooling)"
+OTHER_ENVIRONMENT = "out-of-scope environment (another environment of the configuration)"
+# The delivery tooling (pipeline, GitHub OIDC deploy roles, artifact buckets) deploys the CDE's stacks: it can
+# impact the CDE's configuration, so it is security-impacting (PCI DSS v4.0.1 section 4, "connected-to or
+# security-impacting" system components), never an out-of-scope set, though no network path joins them.
+TOOLING_CATEGORY = (
+    "security-impacting (the delivery tooling of the configuration: it deploys the CDE's stacks through"
+    " CloudFormation and its deploy roles, not over a network connection)"
+)
+TOOLING_EXPECTED = (
+    "no network connection from it reaches the CDE (11.4.5); its access to the CDE is deployment, governed by"
+    " its deploy roles (7.2, 8) and change control (6.5.1)"
+)
 
 
 def _environments(outside: TemplateModel | None) -> list[tuple[str, list[Any]]]:
@@ -1671,7 +1686,7 @@ def _environments(outside: TemplateModel | None) -> list[tuple[str, list[Any]]]:
         return []
     by: dict[str, list[Any]] = {}
     for stack in outside.stacks.values():
-        by.setdefault(stack.assembly.removeprefix("assembly-") or "delivery (tooling)", []).append(stack)
+        by.setdefault(stack.assembly.removeprefix("assembly-") or TOOLING, []).append(stack)
     return sorted(by.items())
 
 
@@ -1784,14 +1799,16 @@ def segmentation_paper(
     for stack in model.stacks.values():
         if stack.account and stack.account not in cde_accounts:
             environments.setdefault(stack.account, set()).add(stack.assembly.removeprefix("assembly-") or "app")
+    nested = any(s.assembly for s in model.stacks.values())
     for account, names in sorted(environments.items()):
+        tooling = nested and names == {"app"}  # the App's own stacks beside Stages: the delivery tooling
         rows.append(
             (
                 "-",
-                f"account {account} ({', '.join(sorted(names))})",
-                "out-of-scope environment",
+                f"account {account} ({TOOLING if tooling else ', '.join(sorted(names))})",
+                TOOLING_CATEGORY if tooling else "out-of-scope environment",
                 "no network connection to the CDE in the templates",
-                "no connection from this environment reaches the CDE (11.4.5)",
+                TOOLING_EXPECTED if tooling else "no connection from this environment reaches the CDE (11.4.5)",
                 TEST_DATE,
             )
         )

@@ -165,13 +165,24 @@ def _all_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.S
     )
 
 
-def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-    """Every rule publishes CloudWatch metrics and keeps sampled requests (PCI DSS 10.2, 10.4)."""
+def _visibility(metric_name: str, *, sampled: bool = True) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    """Every rule publishes CloudWatch metrics (PCI DSS 10.2, 10.4) and, unless `sampled` is false, keeps
+    sampled requests."""
     return wafv2.CfnWebACL.VisibilityConfigProperty(
         cloud_watch_metrics_enabled=True,
         metric_name=metric_name,
-        sampled_requests_enabled=True,
+        sampled_requests_enabled=sampled,
     )
+
+
+# The rule that matches a card number in the URI path, the query string or a configured header keeps no sampled
+# requests: every request it samples carries a PAN, and sampling "doesn't provide a field redaction option"
+# (AWS WAF API Reference, "VisibilityConfig": SampledRequestsEnabled), while data protection has no URI path
+# field type (DATA_PROTECTED_FIELDS), so the sample would hold the URI path's PAN in clear for three hours
+# (QSA reader r20d). Its CloudWatch metric still counts what it blocks; the WAF log records each request with the
+# URI path and query string redacted (REDACTED_REQUEST_LINE). The other rules still sample: a request they match
+# with a card number in its path outside the blocked prefix would show it there.
+CARD_NUMBER_RULE_SAMPLED = False
 
 
 def _managed_rule(
@@ -231,7 +242,7 @@ def _card_number_rule(block: CardNumberBlock, pattern_set_arn: str) -> wafv2.Cfn
         priority=0,
         action=wafv2.CfnWebACL.RuleActionProperty(block={}),
         statement=_all_of(under_prefix, _any_of([carries(field) for field in fields])),
-        visibility_config=_visibility("CardNumberInRequestLine"),
+        visibility_config=_visibility("CardNumberInRequestLine", sampled=CARD_NUMBER_RULE_SAMPLED),
     )
 
 

@@ -428,14 +428,18 @@ def test_web_acl_blocks_bodies_over_the_configured_size(synthesized: Synthesized
         assert statement["FieldToMatch"] == {"Body": {"OversizeHandling": "MATCH"}}
 
 
-def test_every_waf_rule_has_metrics_and_sampled_requests(synthesized: Synthesized) -> None:
+def test_every_waf_rule_has_metrics_and_only_the_card_number_rule_keeps_no_samples(synthesized: Synthesized) -> None:
+    """QSA reader r20d: a sampled request keeps its URI path in clear (sampling has no redaction and data
+    protection has no URI path field), so the rule that matches a card number in the request line samples none."""
     for region in _regions(synthesized.config):
         rules = _web_acl_rules(_edge(synthesized, region))
         assert [r["Priority"] for r in rules] == sorted({r["Priority"] for r in rules})
+        names = {rule["Name"] for rule in rules}
+        assert "CardNumberInRequestLine" in names
         for rule in rules:
             visibility = rule["VisibilityConfig"]
             assert visibility["CloudWatchMetricsEnabled"] is True, rule["Name"]
-            assert visibility["SampledRequestsEnabled"] is True, rule["Name"]
+            assert visibility["SampledRequestsEnabled"] is (rule["Name"] != "CardNumberInRequestLine"), rule["Name"]
             assert visibility["MetricName"]
 
 

@@ -43,7 +43,7 @@ from evidence.report import (
     write_evidence_for_assembly,
 )
 from evidence.topology import Topology
-from evidence.workpapers import WORKPAPER_DIR
+from evidence.workpapers import OTHER_ENVIRONMENT, TOOLING_CATEGORY, WORKPAPER_DIR
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate
 from pci_rules.rules import RULES
@@ -382,6 +382,10 @@ def test_password_requirements_are_not_evidenced_for_the_only_iam_user_and_name_
     section_831 = text.split("\n### 8.3.1 ", 1)[1].split("\n### ", 1)[0]
     assert "only through roles" not in section_831
     assert f"break-glass-1 of account {PLACEHOLDER_IDENTITY_ACCOUNT}" in section_831
+    # QSA reader r20d HIGH 3: the "cannot show" line names the user's real account, never a placeholder.
+    cannot_show = next(line for line in section_831.splitlines() if line.startswith("- This evidence cannot show: "))
+    assert f"arn:aws:iam::{PLACEHOLDER_IDENTITY_ACCOUNT}:user/break-glass-1" in cannot_show
+    assert "arn:aws:iam::<account>" not in text
     # The user's account is where the policy is set: the examined policy is theirs, and the rule's result stands.
     same = TemplateModel(
         [
@@ -422,6 +426,23 @@ def test_10_3_3_and_10_3_4_state_what_was_examined_and_the_other_log_sources_not
     backup = text.split("\n### 10.3.3 ", 1)[1].split("\n### ", 1)[0]
     assert "external-facing technologies' logs stay where they are written" in backup
     assert "load balancer access logs" in backup
+
+
+def test_10_3_2_is_not_examined_no_findings_on_encryption_alone(evidence: Evidence) -> None:
+    """QSA reader r20d: 10.3.2 (log files protected from modification) read "examined, no findings" on the log
+    stores' encryption and retention; encryption keeps logs confidential, it does not stop a principal allowed to
+    delete or overwrite them. Scoped like 10.3.3/10.3.4: what was examined, and who could alter each store, not."""
+    from evidence.workpapers import log_flows
+
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert _reported_statuses(text)["10.3.2"] == NOT_EVIDENCED
+    section = text.split("\n### 10.3.2 ", 1)[1].split("\n### ", 1)[0]
+    scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
+    assert "encryption is not protection from modification" in scope_line
+    stores = {f.destination_text for f in log_flows(evidence.model)}
+    assert f"who could delete or alter each of the {len(stores)} log stores of the logging paper" in scope_line
+    for store in stores:
+        assert store in scope_line, store
 
 
 _RULE_LINE = re.compile(
@@ -1085,18 +1106,63 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
     title = "# PCI DSS v4.0.1 compliance evidence: delivery PciLz-delivery (per-environment sets: preprod, prod)"
     assert (top / f"{REPORT_NAME}.md").read_text(encoding="utf-8").splitlines()[0] == title
     accounts = {zone.config.name: zone.config.account for zone in zones}
-    assert len(set(accounts.values())) == 2
+    assert len({*accounts.values(), delivered.config.tooling.account}) == 3
     for environment, account in accounts.items():
         directory = top / environment
         assert directory / f"{REPORT_NAME}.md" in files
         text = (directory / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
         assert text.splitlines()[0] == f"# PCI DSS v4.0.1 compliance evidence: environment {environment}"
-        # one account per report: the environment's own
+        # One subject per set: the environment's own account in its environment line and on every inventory
+        # row; another account appears only where the 11.4.5 paper names the other environments of the
+        # configuration as what the CDE is segmented from.
         environment_line = next(line for line in text.splitlines() if line.startswith("- Environment: "))
         assert environment_line.startswith(f"- Environment: environment {environment}; account(s): {account};")
-        for other in set(accounts.values()) - {account}:
-            assert other not in text, (environment, other)
+        inventory = json.loads((directory / "workpapers" / "inventory.json").read_text(encoding="utf-8"))
+        assert inventory["rows"]
+        assert {row["Account"] for row in inventory["rows"]} == {account}
+        assert all(row["Construct path"].startswith(f"{environment}/") for row in inventory["rows"]), environment
+        subject, segmentation = _without_section(text, "### Segmentation testing (11.4.5")
+        others = {a for a in {*accounts.values(), delivered.config.tooling.account} if a != account}
+        for other in others:
+            assert other not in subject, (environment, other)
+        tooling = delivered.config.tooling.account
+        for other in others:
+            rows = [line for line in segmentation.splitlines() if other in line]
+            assert len(rows) == 1, (environment, other, rows)
+            # The delivery tooling deploys this environment's stacks: security-impacting, never out of scope.
+            category = TOOLING_CATEGORY if other == tooling else OTHER_ENVIRONMENT
+            assert f"| {category} |" in rows[0], rows[0]
+        # Built from the Stage's own templates and gate results (QSA reader r20d HIGH): no construct path of
+        # the delivery tooling's or another Stage's stacks anywhere but in the segmentation rows naming them.
+        foreign = [name for name in (*accounts, "delivery") if name != environment]
+        assert not re.findall(rf"\bPciLz-(?:{'|'.join(foreign)})-[A-Za-z0-9-]+", subject), environment
+        _assert_the_stage_s_own_gate_results(text, delivered, environment)
+        # QSA reader r20d HIGH 3: the Stage's Identity template creates no BreakGlass role and trusts no IAM
+        # user, so no break-glass user is stated, under the section nor on its "cannot show" line.
+        for requirement in ("8.2.1", "8.2.2", "8.3.1"):
+            section = text.split(f"\n### {requirement} ", 1)[1].split("\n### ", 1)[0]
+            assert "break-glass-1" not in section, (environment, requirement)
+            for line in ("- Not evidenced beyond the templates: ", "- This evidence cannot show: "):
+                stated = next(x for x in section.splitlines() if x.startswith(line))
+                assert "no break-glass principal is trusted in these templates" in stated, (environment, stated)
         assert any((directory / DIAGRAM_DIR).glob("network-*-overview.svg")), environment
+    # The delivery-wide set classes the tooling account by its account (QSA reader r20d MEDIUM): the pipeline,
+    # OIDC and artifact resources deploy the CDE's stacks (security-impacting), in no CDE account.
+    tooling = delivered.config.tooling.account
+    inventory = json.loads((top / "workpapers" / "inventory.json").read_text(encoding="utf-8"))["rows"]
+    tooling_rows = [row for row in inventory if row["Account"] == tooling]
+    assert tooling_rows
+    assert all(row["Construct path"].startswith("PciLz-delivery-") for row in tooling_rows)
+    assert {row["Basis"].split(" in account ")[0] for row in tooling_rows} == {
+        "security-impacting: the delivery tooling"
+    }
+    delivery_text = (top / f"{REPORT_NAME}.md").read_text(encoding="utf-8")
+    assert "every one shares the CDE's account" not in delivery_text
+    assert f"in account {tooling}, is the delivery tooling that deploys the CDE's stacks" in delivery_text
+    _, segmentation = _without_section(delivery_text, "### Segmentation testing (11.4.5")
+    tooling_lines = [line for line in segmentation.splitlines() if tooling in line]
+    assert len(tooling_lines) == 1
+    assert f"| {TOOLING_CATEGORY} |" in tooling_lines[0]
     # The delivery-wide set draws every stage's VPC of a region on one sheet: each labelled by its stack.
     drawn = [(top / DIAGRAM_DIR / f"network-{region}.mmd").read_text(encoding="utf-8") for region in _regions(top)]
     vpc_labels = [label for text in drawn for label in re.findall(r'"(VPC [^"]*)"', text)]
@@ -1105,6 +1171,42 @@ def test_the_synth_s_own_path_writes_a_delivery_s_evidence_per_environment(
         assert re.search(r"\((preprod/PciLz-preprod|prod/PciLz-prod)-[A-Za-z0-9-]*\)$", label), label
     assert {"preprod", "prod"} <= {label.rsplit("(", 1)[1].split("/")[0] for label in vpc_labels}
     assert not any(re.search(r"\bvpc\d", text) for text in drawn)
+
+
+def _assert_the_stage_s_own_gate_results(text: str, delivered: Delivered, environment: str) -> None:
+    """A per-environment set's pack counts and exception register are those of its Stage's constructs only."""
+    own = [f for f in delivered.report.acknowledged if f.stage == environment]
+    assert own
+    assert len(own) < len(delivered.report.acknowledged)
+    for pack in delivered.gate.packs:
+        expected = sum(1 for f in own if f.plugin == pack or f.rule.split("::")[-1].startswith(pack + "-"))
+        assert f"\n| {pack} | 0 | {expected} |\n" in text, (environment, pack, expected)
+    applied = {
+        entry: [p for p in paths if p.startswith(environment + "/")]
+        for entry, paths in delivered.gate.acknowledged_paths.items()
+    }
+    register = text.split("| Id | Rule | Construct path | Requirement cited |", 1)[1].split("\n\n", 1)[0]
+    rows = register.splitlines()[2:]
+    assert len(rows) == sum(1 for paths in applied.values() if paths), environment
+    everywhere = sum(len(paths) for paths in delivered.gate.acknowledged_paths.values())
+    assert sum(len(paths) for paths in applied.values()) < everywhere
+
+
+def _without_section(text: str, heading: str) -> tuple[str, str]:
+    """`text` without the section whose heading starts with `heading` (up to the next heading of its level
+    or above), and that section."""
+    lines = text.splitlines(keepends=True)
+    level = heading.split(" ", 1)[0]
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].startswith("#") and len(lines[i].split(" ", 1)[0]) <= len(level)
+        ),
+        len(lines),
+    )
+    return "".join(lines[:start] + lines[end:]), "".join(lines[start:end])
 
 
 def _regions(directory: Path) -> list[str]:

@@ -394,25 +394,34 @@ def test_delivery_synth_writes_the_papers_per_environment(delivered: Delivered, 
         stage = [s for s in model.stacks.values() if s.assembly == f"assembly-{environment}"]
         assert stage
         assert listed == sorted((s.name, logical_id) for s in stage for logical_id in s.template.get("Resources") or {})
-    # The delivery-wide set: the tooling account is an environment outside the CDE.
+    # The delivery-wide set: the tooling account is outside the CDE's accounts, and security-impacting: it deploys
+    # the CDE's stacks (QSA reader r20d MEDIUM), never an out-of-scope environment.
+    from evidence.workpapers import OTHER_ENVIRONMENT, TOOLING_CATEGORY, TOOLING_EXPECTED
+
+    tooling = delivered.config.tooling.account
     with (top / WORKPAPER_DIR / "segmentation.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    outside = [r for r in rows if r["Separates"] == "out-of-scope environment"]
-    assert any(delivered.config.tooling.account in r["Control to test"] for r in outside), outside
+    assert not [r for r in rows if r["Separates"] == "out-of-scope environment"]
+    named = [r for r in rows if tooling in r["Control to test"]]
+    assert len(named) == 1
+    assert (named[0]["Separates"], named[0]["Test"]) == (TOOLING_CATEGORY, TOOLING_EXPECTED)
     # Each environment's set names the other environments of the configuration as out-of-scope environments,
-    # with the checks from each towards its CDE (QSA reader r20b, finding 6).
+    # with the checks from each towards its CDE (QSA reader r20b, finding 6), and the tooling as security-impacting.
     for environment, other in (("preprod", "prod"), ("prod", "preprod")):
         with (top / environment / WORKPAPER_DIR / "segmentation.csv").open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
         separated = {
             r["Control to test"].split(" (account", 1)[0]: r
             for r in rows
-            if r["Separates"].startswith("out-of-scope environment (")
+            if r["Separates"] in (OTHER_ENVIRONMENT, TOOLING_CATEGORY)
         }
         assert set(separated) == {f"environment {other}", "environment delivery (tooling)"}, separated
-        assert delivered.config.tooling.account in separated["environment delivery (tooling)"]["Control to test"]
-        assert all(
-            r["Test"] == "no connection from this environment reaches the CDE (11.4.5)" for r in separated.values()
+        own = separated["environment delivery (tooling)"]
+        assert tooling in own["Control to test"]
+        assert (own["Separates"], own["Test"]) == (TOOLING_CATEGORY, TOOLING_EXPECTED)
+        assert separated[f"environment {other}"]["Separates"] == OTHER_ENVIRONMENT
+        assert (
+            separated[f"environment {other}"]["Test"] == "no connection from this environment reaches the CDE (11.4.5)"
         )
 
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from tests.conftest import ROOT
 
@@ -75,3 +78,41 @@ def test_a_bad_configuration_fails_before_aws_cdk_is_imported(tmp_path: Path) ->
     assert "config.loader" in imported
     assert not [name for name in imported if name.split(".")[0] in {"aws_cdk", "jsii", "stacks", "compliance"}]
     assert templates_in(tmp_path) == []
+
+
+def test_a_delivery_with_an_env_is_refused_naming_both(tmp_path: Path) -> None:
+    """Fork trial r23f: with `-c delivery=` a `-c env=` was silently ignored (the delivery names its
+    environments). The CLI always passes cdk.json's own `env` default: that one alone is not refused."""
+    environ = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+        "CDK_CONTEXT_JSON": json.dumps({"env": "envs/acme.yaml", "delivery": "default"}),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "error: both delivery ('default') and env ('envs/acme.yaml') are set (fields: delivery, env)" in done.stderr
+    assert templates_in(tmp_path) == []
+
+
+def test_the_pair_is_refused_by_the_app_built_another_way_too() -> None:
+    """`build_zones` (what `main` runs on any App) refuses the pair as the early check does; cdk.json's
+    own `env` beside a delivery is the CLI's default, not a choice."""
+    from app import CDK_JSON, build_zones, check_configuration, selected_delivery
+
+    default_env = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]["env"]
+    assert selected_delivery({"delivery": "default", "env": default_env}) == "default"
+    assert selected_delivery({"env": "envs/acme.yaml"}) is None
+    with pytest.raises(ConfigError, match=r"both delivery \('default'\) and env \('prod'\) are set"):
+        check_configuration({"delivery": "default", "env": "prod"})
+    from aws_cdk import App
+
+    with pytest.raises(ConfigError, match=r"both delivery \('default'\) and env \('prod'\) are set"):
+        build_zones(App(context={"delivery": "default", "env": "prod"}))

@@ -128,20 +128,27 @@ def write_synth_evidence(outdir: Path, zones: list[LandingZone], gate: Gate, rep
     return write_evidence_for_assembly(outdir, gate, report, attestation=attestation)  # validation stopped first
 
 
+def cli_app() -> App:
+    """The App `main` builds: cdk.json's context as defaults, under what the CLI passes (`CDK_CONTEXT_JSON`,
+    the overflow file), merged by aws-cdk-lib itself; `cli_context` must select the same `env` and
+    `delivery` (tests/test_app_cli.py builds this App under each input shape)."""
+    # The CLI hands the app cdk.json's context (feature flags included); a direct
+    # `python app.py` run takes the same context as defaults, so both build the same app.
+    return App(
+        context={
+            **json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"],
+            PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
+        }
+    )
+
+
 def main(app: App | None = None) -> int:
     """Build, gate and synthesize `app` (default: an App with cdk.json's context); the exit code.
 
     0: synthesized and passed the gate; 1: the gate found unacknowledged findings; 2: the
     configuration or the acknowledgment registry is invalid (nothing was synthesized).
     """
-    # The CLI hands the app cdk.json's context (feature flags included); a direct
-    # `python app.py` run takes the same context as defaults, so both build the same app.
-    app = app or App(
-        context={
-            **json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"],
-            PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
-        }
-    )
+    app = app or cli_app()
     try:
         zones, gate = gate_app(app)
     except (ConfigError, AcknowledgmentError) as err:

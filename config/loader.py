@@ -335,18 +335,21 @@ def expired_acknowledgments(config: EnvironmentConfig, today: date | None = None
     ]
 
 
-def _unexpired(config: EnvironmentConfig, source: str, today: date | None) -> EnvironmentConfig:
-    expired = expired_acknowledgments(config, today)
+def _unexpired(config: EnvironmentConfig, source: str, today: date | None, check: bool) -> EnvironmentConfig:
+    expired = expired_acknowledgments(config, today) if check else []
     if expired:
         raise ConfigError("\n".join([f"invalid environment configuration ({source}):", *expired]))
     return config
 
 
-def load_environment(selector: str | None, *, field: str = "env", today: date | None = None) -> EnvironmentConfig:
+def load_environment(
+    selector: str | None, *, field: str = "env", today: date | None = None, check_reviews: bool = True
+) -> EnvironmentConfig:
     """`selector` is an embedded environment name or a path to a JSON/YAML file; None (no `env` in the
     context) means default. Raises ConfigError for an empty or non-string value (an unset shell variable in
     `-c env=$ENV` must not build the demo environment), an unknown name, a bad file or an acknowledgment
-    whose `review_by` has passed on `today` (default: the real date). `field` names where the selector
+    whose `review_by` has passed on `today` (default: the real date; `check_reviews=False` for a reader of
+    what an earlier synth deployed, such as evidence/live.py). `field` names where the selector
     came from in the messages (`env`, or a delivery's `environments.<i>.config`)."""
     if selector is None:
         selector = DEFAULT_ENVIRONMENT
@@ -359,7 +362,9 @@ def load_environment(selector: str | None, *, field: str = "env", today: date | 
         )
     if is_file_selector(selector):
         path = Path(selector)
-        return _unexpired(parse_environment(_read_file(path, field=field), source=str(path)), str(path), today)
+        return _unexpired(
+            parse_environment(_read_file(path, field=field), source=str(path)), str(path), today, check_reviews
+        )
     if selector not in EMBEDDED_ENVIRONMENTS:
         known = ", ".join(sorted(EMBEDDED_ENVIRONMENTS))
         meant = _environment_file_named(selector)
@@ -370,4 +375,4 @@ def load_environment(selector: str | None, *, field: str = "env", today: date | 
         )
         raise ConfigError(f"unknown environment {selector!r} (field: {field}); embedded environments: {known}{hint}")
     source = f"embedded {selector!r}"
-    return _unexpired(parse_environment(EMBEDDED_ENVIRONMENTS[selector], source=source), source, today)
+    return _unexpired(parse_environment(EMBEDDED_ENVIRONMENTS[selector], source=source), source, today, check_reviews)

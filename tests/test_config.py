@@ -259,6 +259,8 @@ def test_an_expired_acknowledgment_in_the_file_is_refused_at_load(tmp_path: Path
         "  - acknowledgments.0.review_by: expired: 2026-06-30 has passed; the owner reviews the risk"
         " (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding is fixed and this entry deleted",
     ]
+    # evidence/live.py reads what an earlier synth deployed: the next synth refuses the entry, not the evidence.
+    assert load_environment(str(path), today=date(2026, 7, 1), check_reviews=False).acknowledgments
     path.write_text(json.dumps(_acknowledging(date.today() - timedelta(days=1))), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"acknowledgments\.0\.review_by: expired"):
         load_environment(str(path))  # default: the real date, as the gate's

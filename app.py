@@ -40,10 +40,29 @@ def cli_context(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return context
 
 
+def selected_delivery(context: Mapping[str, Any]) -> Any:
+    """The context's `delivery` (None without one); raises ConfigError when an `env` beside it differs from
+    cdk.json's own `env` default: a delivery builds the environments it names, so a `-c env=...` given
+    with it would be silently ignored. (`-c env=` equal to cdk.json's default cannot be told apart from
+    the default the CLI always passes, and changes nothing.)"""
+    delivery = context.get("delivery")
+    if not delivery:
+        return None
+    env = context.get("env")
+    default_env = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"].get("env")
+    if env is not None and env != default_env:
+        raise ConfigError(
+            f"both delivery ({delivery!r}) and env ({env!r}) are set (fields: delivery, env): a delivery builds"
+            " the environments it names, so env would be ignored; pass -c delivery=... (make DELIVERY=...) or"
+            " -c env=... (make LZ_ENV=...), not both"
+        )
+    return delivery
+
+
 def check_configuration(context: Mapping[str, Any]) -> None:
     """Load what the context selects (`delivery`, else `env`) as `build_zones` will; raises ConfigError for
     a bad configuration. Needs neither aws_cdk nor jsii's Node process."""
-    delivery = context.get("delivery")
+    delivery = selected_delivery(context)
     if delivery:
         load_delivery(delivery)
     else:
@@ -73,7 +92,7 @@ from stacks.landing_zone import LandingZone, build_landing_zone  # noqa: E402
 def build_zones(app: App) -> list[LandingZone]:
     """The environments the context selects, built in `app`: one (`-c env=`) or every stage's
     (`-c delivery=`). Raises ConfigError for a bad configuration."""
-    delivery = app.node.try_get_context("delivery")
+    delivery = selected_delivery({key: app.node.try_get_context(key) for key in ("delivery", "env")})
     if delivery:
         built = build_delivery(app, load_delivery(delivery), selector=delivery, prepare_stage=prepare_stage)
         return [stage.zone for stage in built.stages.values()]
@@ -109,20 +128,27 @@ def write_synth_evidence(outdir: Path, zones: list[LandingZone], gate: Gate, rep
     return write_evidence_for_assembly(outdir, gate, report, attestation=attestation)  # validation stopped first
 
 
+def cli_app() -> App:
+    """The App `main` builds: cdk.json's context as defaults, under what the CLI passes (`CDK_CONTEXT_JSON`,
+    the overflow file), merged by aws-cdk-lib itself; `cli_context` must select the same `env` and
+    `delivery` (tests/test_app_cli.py builds this App under each input shape)."""
+    # The CLI hands the app cdk.json's context (feature flags included); a direct
+    # `python app.py` run takes the same context as defaults, so both build the same app.
+    return App(
+        context={
+            **json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"],
+            PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
+        }
+    )
+
+
 def main(app: App | None = None) -> int:
     """Build, gate and synthesize `app` (default: an App with cdk.json's context); the exit code.
 
     0: synthesized and passed the gate; 1: the gate found unacknowledged findings; 2: the
     configuration or the acknowledgment registry is invalid (nothing was synthesized).
     """
-    # The CLI hands the app cdk.json's context (feature flags included); a direct
-    # `python app.py` run takes the same context as defaults, so both build the same app.
-    app = app or App(
-        context={
-            **json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"],
-            PATH_METADATA_CONTEXT: True,  # as the CLI sets it: rules and evidence name construct paths
-        }
-    )
+    app = app or cli_app()
     try:
         zones, gate = gate_app(app)
     except (ConfigError, AcknowledgmentError) as err:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from config.defaults import PLACEHOLDER_ACCOUNT
 from config.delivery import DeliveryConfig
-from config.loader import ConfigError, _read_file, load_environment
+from config.loader import ConfigError, _read_file, expired_acknowledgments, load_environment
 
 DEFAULT_DELIVERY = "default"
 PRE_PRODUCTION_ACCOUNT = "222222222222"
@@ -103,7 +103,7 @@ def _resolve_environments(data: dict[str, Any], base: Path | None) -> dict[str, 
             if base is not None and (selector.endswith(".json") or "/" in selector):
                 selector = str(base / selector)
             try:
-                config = load_environment(selector).model_dump(mode="json")
+                config = load_environment(selector, field=f"environments.{index}.config").model_dump(mode="json")
             except ConfigError as err:
                 raise ConfigError(f"environments.{index}.config: {err}") from None
             entry = {**entry, "config": config}
@@ -122,11 +122,28 @@ def load_delivery(selector: str) -> DeliveryConfig:
     """`selector` is an embedded delivery name or a path to a JSON file; raises ConfigError naming the field."""
     if selector.endswith(".json") or "/" in selector:
         path = Path(selector)
-        return parse_delivery(_read_file(path), source=str(path), base=path.parent)
+        return _unexpired(
+            parse_delivery(_read_file(path, field="delivery", kind="delivery"), source=str(path), base=path.parent),
+            str(path),
+        )
     if selector not in EMBEDDED_DELIVERIES:
         known = ", ".join(sorted(EMBEDDED_DELIVERIES))
         raise ConfigError(
             f"unknown delivery {selector!r} (field: delivery); embedded deliveries: {known};"
             " or pass a path to a JSON file"
         )
-    return parse_delivery(EMBEDDED_DELIVERIES[selector], source=f"embedded {selector!r}")
+    source = f"embedded {selector!r}"
+    return _unexpired(parse_delivery(EMBEDDED_DELIVERIES[selector], source=source), source)
+
+
+def _unexpired(delivery: DeliveryConfig, source: str) -> DeliveryConfig:
+    """Refuse an environment acknowledgment whose review_by has passed, as `load_environment` does for an
+    environment given inline in the delivery file (one named by path was checked when it was read)."""
+    expired = [
+        line
+        for index, entry in enumerate(delivery.environments)
+        for line in expired_acknowledgments(entry.config, prefix=f"environments.{index}.config.")
+    ]
+    if expired:
+        raise ConfigError("\n".join([f"invalid delivery configuration ({source}):", *expired]))
+    return delivery

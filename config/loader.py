@@ -15,6 +15,7 @@ import re
 import types
 import typing
 from collections.abc import Hashable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -189,13 +190,14 @@ def _kind(value: Any) -> str:
     return {list: "a list", str: "a single text value", bool: "true/false"}.get(type(value), type(value).__name__)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path, *, field: str = "env", kind: str = "environment") -> dict[str, Any]:
+    """The object in the file `path`, which the context or configuration field `field` names."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(f"cannot read environment file {path}: {err.strerror}") from None
+        raise ConfigError(f"cannot read {kind} file {path} (field: {field}): {err.strerror}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"environment file {path}: {NOT_AN_OBJECT}; the file is not UTF-8 text") from None
+        raise ConfigError(f"{kind} file {path} (field: {field}): {NOT_AN_OBJECT}; the file is not UTF-8 text") from None
     return parse_text(text, source=str(path), suffix=path.suffix.lower())
 
 
@@ -310,26 +312,67 @@ def is_file_selector(selector: str) -> bool:
     return selector.lower().endswith(FILE_SUFFIXES) or "/" in selector
 
 
-def load_environment(selector: str | None) -> EnvironmentConfig:
+def _environment_file_named(selector: str) -> Path | None:
+    """`envs/<selector>.yaml` (or .yml, .json) where a bare name was meant as that file."""
+    for suffix in FILE_SUFFIXES:
+        candidate = Path("envs") / f"{selector}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def expired_acknowledgments(config: EnvironmentConfig, today: date | None = None, prefix: str = "") -> list[str]:
+    """One line per acknowledgment of the environment file whose `review_by` has passed on `today`:
+    the compliance gate refuses it after the whole build; its date is in the file, so the load says
+    it at once. (An adoption's expiry is evidence, not a failure: the gate records it; not here.)"""
+    today = today or date.today()
+    return [
+        f"  - {prefix}acknowledgments.{index}.review_by: expired: {entry.review_by.isoformat()} has passed;"
+        " the owner reviews the risk (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding is fixed"
+        " and this entry deleted"
+        for index, entry in enumerate(config.acknowledgments)
+        if entry.review_by < today
+    ]
+
+
+def _unexpired(config: EnvironmentConfig, source: str, today: date | None, check: bool) -> EnvironmentConfig:
+    expired = expired_acknowledgments(config, today) if check else []
+    if expired:
+        raise ConfigError("\n".join([f"invalid environment configuration ({source}):", *expired]))
+    return config
+
+
+def load_environment(
+    selector: str | None, *, field: str = "env", today: date | None = None, check_reviews: bool = True
+) -> EnvironmentConfig:
     """`selector` is an embedded environment name or a path to a JSON/YAML file; None (no `env` in the
     context) means default. Raises ConfigError for an empty or non-string value (an unset shell variable in
-    `-c env=$ENV` must not build the demo environment), an unknown name or a bad file."""
+    `-c env=$ENV` must not build the demo environment), an unknown name, a bad file or an acknowledgment
+    whose `review_by` has passed on `today` (default: the real date; `check_reviews=False` for a reader of
+    what an earlier synth deployed, such as evidence/live.py). `field` names where the selector
+    came from in the messages (`env`, or a delivery's `environments.<i>.config`)."""
     if selector is None:
         selector = DEFAULT_ENVIRONMENT
     elif not isinstance(selector, str):
-        raise ConfigError(f"env must be a string (an embedded environment name or a file path), got {selector!r}")
+        raise ConfigError(f"{field} must be a string (an embedded environment name or a file path), got {selector!r}")
     elif not selector.strip():
         raise ConfigError(
-            "env is empty (field: env): name an embedded environment or a JSON or YAML file, or leave env unset"
-            " for the default"
+            f"{field} is empty (field: {field}): name an embedded environment or a JSON or YAML file, or leave it"
+            " unset for the default"
         )
     if is_file_selector(selector):
         path = Path(selector)
-        return parse_environment(_read_file(path), source=str(path))
+        return _unexpired(
+            parse_environment(_read_file(path, field=field), source=str(path)), str(path), today, check_reviews
+        )
     if selector not in EMBEDDED_ENVIRONMENTS:
         known = ", ".join(sorted(EMBEDDED_ENVIRONMENTS))
-        raise ConfigError(
-            f"unknown environment {selector!r} (field: env); embedded environments: {known};"
-            " or pass a path to a JSON or YAML file (for example envs/example.yaml)"
+        meant = _environment_file_named(selector)
+        hint = (
+            f"; did you mean the file {meant}" + (f" (-c env={meant})?" if field == "env" else "?")
+            if meant is not None
+            else "; or pass a path to a JSON or YAML file (for example envs/example.yaml)"
         )
-    return parse_environment(EMBEDDED_ENVIRONMENTS[selector], source=f"embedded {selector!r}")
+        raise ConfigError(f"unknown environment {selector!r} (field: {field}); embedded environments: {known}{hint}")
+    source = f"embedded {selector!r}"
+    return _unexpired(parse_environment(EMBEDDED_ENVIRONMENTS[selector], source=source), source, today, check_reviews)

@@ -7,7 +7,8 @@ templates. `--management-profile` names an AWS profile of the organization's man
 for the guardrails rows (and the names of the stack that deploys there).
 
 Exit status 1 when any check fails, 0 otherwise (warnings included). Needs AWS credentials of
-the target account with read access (the AWS managed ReadOnlyAccess policy covers every call).
+the target account with read access (the AWS managed ReadOnlyAccess policy covers every call:
+Describe, Get and List only, `ec2:DescribeAvailabilityZones` for the zones row among them).
 """
 
 from __future__ import annotations

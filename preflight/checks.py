@@ -30,6 +30,8 @@ RECOMMENDED_BOOTSTRAP_VERSION = 21
 BOOTSTRAP_STACK = "CDKToolkit"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
+# The least `az_count` the configuration accepts (config.models.EnvironmentConfig.az_count).
+MIN_AZ_COUNT = 2
 
 # Service Quotas codes and the AWS defaults used when the Service Quotas API cannot be read.
 VPCS_PER_REGION = ("vpc", "L-F678F1CE", 5)
@@ -328,6 +330,46 @@ def check_bootstrap(account: Account, config: EnvironmentConfig) -> Iterator[Res
             yield Result(name, Status.WARN, f"bootstrap version {version} < {RECOMMENDED_BOOTSTRAP_VERSION}", fix)
         else:
             yield Result(name, Status.PASS, f"bootstrap version {version}")
+
+
+def _available_zones(account: Account, region: str) -> list[str]:
+    """Names of the region's Availability Zones the account can use: state `available` and zone type
+    `availability-zone` (not a Local or Wavelength Zone). Without `AllAvailabilityZones` the answer
+    holds only zones the account may use (AWS EC2 API Reference, "DescribeAvailabilityZones")."""
+    zones = account.client("ec2", region).describe_availability_zones(
+        Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}]
+    )["AvailabilityZones"]
+    return sorted(
+        z["ZoneName"]
+        for z in zones
+        if z.get("State") == "available" and z.get("ZoneType", "availability-zone") == "availability-zone"
+    )
+
+
+def check_availability_zones(account: Account, config: EnvironmentConfig) -> Iterator[Result]:
+    """Each region's configured zones (`az_suffixes`, else the first `az_count` of a, b, c) exist and are
+    available in the account: synth names them without a lookup, and a missing one fails only the
+    Network stack, in CloudFormation, after the Keys stacks deployed (fork trial r23f)."""
+    for region in config.regions:
+        name = f"availability zones {region}"
+        configured = config.availability_zones(region)
+        available = _available_zones(account, region)
+        missing = [zone for zone in configured if zone not in available]
+        if not missing:
+            yield Result(name, Status.PASS, f"{', '.join(configured)} available")
+            continue
+        letters = ", ".join(zone.removeprefix(region) for zone in available)
+        field = f"regions.{region}.az_suffixes"
+        if config.regions[region].az_suffixes is None:
+            field += f" (unset: the first az_count={config.az_count} of a, b, c)"
+        detail = f"{field} names {', '.join(missing)}: not available; the account has {', '.join(available) or 'none'}"
+        if len(available) < MIN_AZ_COUNT:
+            fix = f"deploy to another region: {region} has fewer than {MIN_AZ_COUNT} available zones"
+        elif len(available) < config.az_count:
+            fix = f"lower az_count ({config.az_count}) to {len(available)}, or deploy to another region"
+        else:
+            fix = f"set regions.{region}.az_suffixes to {config.az_count} of {letters}"
+        yield Result(name, Status.FAIL, detail, fix)
 
 
 def _quota(account: Account, region: str, quota: tuple[str, str, int]) -> tuple[float, bool]:
@@ -875,6 +917,7 @@ CHECKS: tuple[Callable[[Account, EnvironmentConfig], Iterator[Result]], ...] = (
     check_certificates,
     check_detective_singletons,
     check_bootstrap,
+    check_availability_zones,
     check_quotas,
     check_lambda_concurrency,
     check_enhanced_monitoring_log_group,

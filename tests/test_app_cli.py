@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from tests.conftest import ROOT
 
@@ -75,3 +79,91 @@ def test_a_bad_configuration_fails_before_aws_cdk_is_imported(tmp_path: Path) ->
     assert "config.loader" in imported
     assert not [name for name in imported if name.split(".")[0] in {"aws_cdk", "jsii", "stacks", "compliance"}]
     assert templates_in(tmp_path) == []
+
+
+def test_a_delivery_with_an_env_is_refused_naming_both(tmp_path: Path) -> None:
+    """Fork trial r23f: with `-c delivery=` a `-c env=` was silently ignored (the delivery names its
+    environments). The CLI always passes cdk.json's own `env` default: that one alone is not refused."""
+    environ = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+        "CDK_CONTEXT_JSON": json.dumps({"env": "envs/acme.yaml", "delivery": "default"}),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "error: both delivery ('default') and env ('envs/acme.yaml') are set (fields: delivery, env)" in done.stderr
+    assert templates_in(tmp_path) == []
+
+
+def test_the_pair_is_refused_by_the_app_built_another_way_too() -> None:
+    """`build_zones` (what `main` runs on any App) refuses the pair as the early check does; cdk.json's
+    own `env` beside a delivery is the CLI's default, not a choice."""
+    from app import CDK_JSON, build_zones, check_configuration, selected_delivery
+
+    default_env = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]["env"]
+    assert selected_delivery({"delivery": "default", "env": default_env}) == "default"
+    assert selected_delivery({"env": "envs/acme.yaml"}) is None
+    with pytest.raises(ConfigError, match=r"both delivery \('default'\) and env \('prod'\) are set"):
+        check_configuration({"delivery": "default", "env": "prod"})
+    from aws_cdk import App
+
+    with pytest.raises(ConfigError, match=r"both delivery \('default'\) and env \('prod'\) are set"):
+        build_zones(App(context={"delivery": "default", "env": "prod"}))
+
+
+# Run in a fresh interpreter per shape: aws-cdk-lib's App reads the two variables from the jsii Node
+# process's environment, fixed when that process starts.
+_COMPARE = """
+import json
+from app import cli_app, cli_context
+app = cli_app()
+context = cli_context()
+print(json.dumps({key: [context.get(key), app.node.try_get_context(key)] for key in ("env", "delivery")}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("from_env", "from_file", "expected"),
+    [
+        (None, None, {"env": "default", "delivery": None}),  # cdk.json's context alone
+        ({"env": "envs/a.yaml"}, None, {"env": "envs/a.yaml", "delivery": None}),
+        ("", {"delivery": "d.json"}, {"env": "default", "delivery": "d.json"}),  # an empty variable is unset
+        (None, {"env": "envs/b.yaml"}, {"env": "envs/b.yaml", "delivery": None}),
+        # Both: merged key by key, the overflow file over the variable, both over cdk.json.
+        (
+            {"env": "envs/a.yaml", "delivery": "d.json"},
+            {"env": "envs/b.yaml"},
+            {"env": "envs/b.yaml", "delivery": "d.json"},
+        ),
+    ],
+    ids=["cdk.json", "env-var", "empty-var-and-file", "overflow-file", "both-file-wins"],
+)
+def test_cli_context_selects_what_aws_cdk_lib_app_holds(
+    tmp_path: Path, from_env: dict[str, str] | str | None, from_file: dict[str, str] | None, expected: dict[str, Any]
+) -> None:
+    """`cli_context` copies aws-cdk-lib App's context merge so the early check reads the configuration the
+    App will; a real `aws_cdk.App()` under each input shape must hold the same `env` and `delivery`, so
+    a CDK upgrade that changes the merge fails here."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("CDK_CONTEXT_JSON", "CONTEXT_OVERFLOW_LOCATION_ENV")}
+    environ.pop("CDK_OUTDIR", None)  # no synth at exit
+    environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+    if from_env is not None:
+        environ["CDK_CONTEXT_JSON"] = from_env if isinstance(from_env, str) else json.dumps(from_env)
+    if from_file is not None:
+        overflow = tmp_path / "context.json"
+        overflow.write_text(json.dumps(from_file), encoding="utf-8")
+        environ["CONTEXT_OVERFLOW_LOCATION_ENV"] = str(overflow)
+    done = subprocess.run(
+        [sys.executable, "-c", _COMPARE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300, check=True
+    )
+    selected = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {key: ours for key, (ours, _) in selected.items()} == expected
+    assert {key: app for key, (_, app) in selected.items()} == expected

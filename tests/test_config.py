@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,62 @@ def test_a_non_string_env_is_a_configuration_error(selector: Any) -> None:
     """A number, boolean or list in cdk.json's or ~/.cdk.json's `env` is refused by name, not a traceback."""
     with pytest.raises(ConfigError, match=r"env must be a string"):
         load_environment(selector)
+
+
+# --- Fork trial r23f finding 2: each message names its field --------------------------------------
+
+
+def test_a_missing_environment_file_names_the_env_field(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError) as err:
+        load_environment(str(missing))
+    assert str(err.value) == f"cannot read environment file {missing} (field: env): No such file or directory"
+
+
+def test_a_bare_name_of_a_file_in_envs_suggests_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-c env=acme` where envs/acme.yaml exists: the likely meaning, not only the embedded names."""
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "acme.yaml").write_text("name: acme\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_environment("acme")
+    assert str(err.value) == (
+        "unknown environment 'acme' (field: env); embedded environments: default;"
+        " did you mean the file envs/acme.yaml (-c env=envs/acme.yaml)?"
+    )
+    with pytest.raises(ConfigError, match=r"\(field: env\).*for example envs/example\.yaml\)$"):
+        load_environment("nope")  # no envs/nope.*: the generic hint
+
+
+def _acknowledging(review_by: date) -> dict[str, Any]:
+    data = default_data()
+    data["acknowledgments"] = [
+        {
+            "path": "PciLz-default-Data-*/StaticKey",
+            "rule": "PCI4-KMS-ROTATION",
+            "reason": "A test key whose material is replaced by re-encryption under a new key every quarter",
+            "requirement": "PCI DSS v4.0.1 3.7.4",
+            "owner": "payments-platform",
+            "review_by": review_by.isoformat(),
+        }
+    ]
+    return data
+
+
+def test_an_expired_acknowledgment_in_the_file_is_refused_at_load(tmp_path: Path) -> None:
+    """The gate refuses it only after the whole build; its review_by is in the file, so the load says it."""
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(_acknowledging(date(2026, 6, 30))), encoding="utf-8")
+    assert load_environment(str(path), today=date(2026, 6, 30)).acknowledgments  # the last day still holds
+    with pytest.raises(ConfigError) as err:
+        load_environment(str(path), today=date(2026, 7, 1))
+    assert str(err.value).splitlines() == [
+        f"invalid environment configuration ({path}):",
+        "  - acknowledgments.0.review_by: expired: 2026-06-30 has passed; the owner reviews the risk"
+        " (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding is fixed and this entry deleted",
+    ]
+    # evidence/live.py reads what an earlier synth deployed: the next synth refuses the entry, not the evidence.
+    assert load_environment(str(path), today=date(2026, 7, 1), check_reviews=False).acknowledgments
+    path.write_text(json.dumps(_acknowledging(date.today() - timedelta(days=1))), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"acknowledgments\.0\.review_by: expired"):
+        load_environment(str(path))  # default: the real date, as the gate's

@@ -580,3 +580,44 @@ def test_checkov_has_no_failed_check_on_the_delivery(delivery_scans: dict[str, S
     assert result.summary.get("parsing_errors") == 0
     assert result.summary.get("passed", 0) > 0
     assert not result.findings, "checkov failed checks in the delivery:\n  " + "\n  ".join(map(str, result.findings))
+
+
+def test_a_missing_delivery_file_names_the_delivery_field(tmp_path: Path) -> None:
+    """Fork trial r23f: `-c delivery=nope.json` said "cannot read environment file nope.json"."""
+    missing = tmp_path / "nope.json"
+    with pytest.raises(ConfigError) as err:
+        load_delivery(str(missing))
+    assert str(err.value) == f"cannot read delivery file {missing} (field: delivery): No such file or directory"
+
+
+def test_a_missing_environment_file_of_a_delivery_names_its_entry(tmp_path: Path) -> None:
+    data = _default()
+    data["environments"][1]["config"] = "envs/missing.json"
+    path = tmp_path / "delivery.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"\(field: environments\.1\.config\): No such file"):
+        load_delivery(str(path))
+
+
+def test_an_expired_acknowledgment_of_an_inline_environment_is_refused_at_load(tmp_path: Path) -> None:
+    data = _default()
+    data["environments"][1]["config"]["acknowledgments"] = [
+        {
+            "path": "PciLz-*-Data-*/StaticKey",
+            "rule": "PCI4-KMS-ROTATION",
+            "reason": "A test key whose material is replaced by re-encryption under a new key every quarter",
+            "requirement": "PCI DSS v4.0.1 3.7.4",
+            "owner": "payments-platform",
+            "review_by": (date.today() - timedelta(days=1)).isoformat(),
+        }
+    ]
+    path = tmp_path / "delivery.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as err:
+        load_delivery(str(path))
+    assert str(err.value).splitlines()[:2] == [
+        f"invalid delivery configuration ({path}):",
+        f"  - environments.1.config.acknowledgments.0.review_by: expired: {date.today() - timedelta(days=1)}"
+        " has passed; the owner reviews the risk (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding"
+        " is fixed and this entry deleted",
+    ]

@@ -27,6 +27,7 @@ from preflight.checks import (
     Result,
     Status,
     check_account,
+    check_availability_zones,
     check_client_crl,
     check_lambda_concurrency,
     check_quotas,
@@ -550,3 +551,80 @@ def test_no_client_crl_configured_no_row(aws: boto3.Session) -> None:
 
 def test_the_crl_check_runs_with_every_other_check(aws: boto3.Session) -> None:
     assert check_client_crl in CHECKS
+
+
+def _west_1(**regional: Any) -> dict[str, Any]:
+    """The default environment with us-west-1 (whose accounts have two zones) in place of us-west-2."""
+    data: dict[str, Any] = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]).replace("us-west-2", "us-west-1"))
+    data["regions"]["us-west-1"].update(regional)
+    return data
+
+
+def _zone_rows(session: boto3.Session, config: EnvironmentConfig) -> dict[str, Result]:
+    return {r.check: r for r in check_availability_zones(Account(session, config.home_region), config)}
+
+
+def test_the_configured_zones_of_a_ready_account_pass(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    results = _results(aws, ready)
+    assert results["availability zones us-east-1"].status is Status.PASS
+    assert results["availability zones us-west-2"].detail == "us-west-2a, us-west-2b available"
+
+
+def test_an_az_count_the_region_cannot_hold_fails_naming_az_count_and_the_zones(aws: boto3.Session) -> None:
+    """Fork trial r23f: us-west-1 with az_count 3 synthesizes (synth makes no AZ lookup) and would fail
+    the Network stack in CloudFormation after the Keys stacks deployed; preflight stops it first."""
+    config = parse_environment({**_west_1(), "az_count": 3})
+    rows = _zone_rows(aws, config)
+    assert rows["availability zones us-east-1"].status is Status.PASS
+    row = rows["availability zones us-west-1"]
+    assert row.status is Status.FAIL
+    assert "regions.us-west-1.az_suffixes (unset: the first az_count=3 of a, b, c)" in row.detail
+    assert "names us-west-1c: not available; the account has us-west-1a, us-west-1b" in row.detail
+    assert row.fix == "lower az_count (3) to 2, or deploy to another region"
+
+
+def test_a_zone_letter_the_region_lacks_fails_naming_az_suffixes(aws: boto3.Session) -> None:
+    config = parse_environment(_west_1(az_suffixes=["a", "c"]))
+    row = _zone_rows(aws, config)["availability zones us-west-1"]
+    assert row.status is Status.FAIL
+    assert (
+        row.detail
+        == "regions.us-west-1.az_suffixes names us-west-1c: not available; the account has us-west-1a, us-west-1b"
+    )
+    assert row.fix == "set regions.us-west-1.az_suffixes to 2 of a, b"
+
+
+def test_impaired_zones_and_local_zones_do_not_count(aws: boto3.Session, ready: EnvironmentConfig) -> None:
+    """Only `available` zones of type `availability-zone` count (EC2 API Reference, DescribeAvailabilityZones):
+    an impaired zone or a Local Zone cannot hold the Network stack's subnets."""
+    account = Account(aws, ready.home_region)
+    zone_type = {"Filters": [{"Name": "zone-type", "Values": ["availability-zone"]}]}
+    answers = {
+        "us-east-1": [
+            ("us-east-1a", "available", "availability-zone"),
+            ("us-east-1b", "impaired", "availability-zone"),
+        ],
+        "us-west-2": [
+            ("us-west-2a", "available", "availability-zone"),
+            ("us-west-2-lax-1b", "available", "local-zone"),
+        ],
+    }
+    for region, zones in answers.items():
+        stubber = Stubber(account.client("ec2", region))
+        stubber.add_response(
+            "describe_availability_zones",
+            {"AvailabilityZones": [{"ZoneName": n, "State": s, "ZoneType": t} for n, s, t in zones]},
+            zone_type,
+        )
+        stubber.activate()
+    rows = {r.check: r for r in check_availability_zones(account, ready)}
+    assert rows["availability zones us-east-1"].detail.endswith(
+        "names us-east-1b: not available; the account has us-east-1a"
+    )
+    assert rows["availability zones us-west-2"].detail.endswith(
+        "names us-west-2b: not available; the account has us-west-2a"
+    )
+    assert (
+        rows["availability zones us-west-2"].fix
+        == "deploy to another region: us-west-2 has fewer than 2 available zones"
+    )

@@ -166,3 +166,11 @@ def test_a_fork_lambda_built_with_vpc_function_passes_the_gate_and_checkov(tmp_p
     assert not failed, failed
     skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in result["results"]["skipped_checks"]}
     assert any(check == "CKV_AWS_111" and "NetworkPolicy" in res for check, res in skipped), skipped
+
+
+def test_the_readme_quotes_the_forks_vpc_function_as_tests_fork_stacks_has_it() -> None:
+    """README 'Adding your own stack' shows VpcFunction as tests/fork_stacks.py's OrdersStack builds it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Adding your own stack") : readme.index("### Fork checklist")]
+    (quoted,) = [block.split("```")[0] for block in section.split("```python\n")[1:] if "VpcFunction(" in block]
+    assert quoted in (ROOT / "tests" / "fork_stacks.py").read_text(encoding="utf-8")

@@ -26,6 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from compliance.acknowledgments import ACKNOWLEDGMENTS
 from compliance.gate import GateReport, read_report, register_gates
 from config.models import DEMO_CLIENT_CA_BUNDLE
+from pci_constructs import card_vault
 from pci_constructs.alert_topic import RegionalAlertTopic
 from pci_constructs.audit_trail import AuditTrail
 from pci_constructs.card_vault import DATABASE_USERS, CardVault, VaultClient, VaultDatabase
@@ -42,7 +43,7 @@ from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.secure_bucket import BucketReplication, SecureBucket
 from pci_constructs.security_alarms import FindingAlerts, SecurityAlarms
 from pci_constructs.segmented_vpc import SegmentedVpc
-from pci_constructs.vpc_function import NETWORK_INTERFACE_ACTIONS, VpcFunction
+from pci_constructs.vpc_function import NETWORK_INTERFACE_ACTIONS, RUNTIME, VpcFunction
 from pci_constructs.web_acl import RegionalWebAcl
 from tests.conftest import ROOT
 
@@ -543,7 +544,7 @@ def test_vpc_function_is_reserved_traced_in_the_vpc_and_logs_to_a_retained_encry
         "AWS::Lambda::Function",
         {
             "Description": "Bare consumer function",
-            "Runtime": "python3.14",
+            "Runtime": RUNTIME.name,
             "ReservedConcurrentExecutions": 5,
             "TracingConfig": {"Mode": "Active"},
             "KmsKeyArn": assertions.Match.any_value(),
@@ -581,3 +582,7 @@ def test_vpc_function_refuses_no_queue_without_a_reason_and_no_concurrency() -> 
         VpcFunction(stack, "NoQueue", reserved_concurrency=1, dead_letter_queue=None, **options)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least 1"):
         VpcFunction(stack, "NoConcurrency", reserved_concurrency=0, dead_letter_queue=None, **options)  # type: ignore[arg-type]
+
+
+def test_vpc_function_and_the_card_vault_run_on_the_one_pinned_runtime() -> None:
+    assert card_vault.RUNTIME is RUNTIME

@@ -64,10 +64,10 @@ from pci_constructs.lambda_bundling import python_asset, record_sbom_source
 from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
 from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
+from pci_constructs.vpc_function import RUNTIME as RUNTIME  # re-exported: every Python function runs one runtime
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 PACKAGE = LAMBDA_ROOT / "card_vault"
-RUNTIME = lambda_.Runtime.PYTHON_3_14
 HTTPS = 443
 # The database roles the migration creates (lambda/card_vault/migrate.py APP_ROLES), one per function.
 APP_USER = "card_vault_app"

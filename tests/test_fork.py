@@ -4,6 +4,7 @@ from the fork's environment file (issue #18 cases 2 and 3)."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import yaml
 from aws_cdk import App
 
 from app import gate_app
+from ci_tools.scanners import CHECKOV_CONFIG, checkov_executable
 from compliance.gate import GateReport, failure_summary, synthesize
 from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
@@ -127,4 +129,48 @@ def test_the_readme_quotes_the_forks_justification_as_tests_fork_stacks_has_it()
     section = readme[readme.index("### Adding your own stack") : readme.index("### Fork checklist")]
     quoted = section.split("```python\n")[-1].split("```")[0]
     assert "justify(" in quoted
+    assert quoted in (ROOT / "tests" / "fork_stacks.py").read_text(encoding="utf-8")
+
+
+ORDERS = "tests.fork_stacks:add_orders"
+
+
+def test_a_fork_lambda_built_with_vpc_function_passes_the_gate_and_checkov(tmp_path: Path) -> None:
+    """Fork trial r23f finding 1: a fork's Lambda in the VPC passed `make synth` with its own `justify`
+    but failed checkov's CKV_AWS_111 in `make test`. Built with VpcFunction, it carries both, and the
+    fork acknowledges nothing."""
+    app = new_app(tmp_path / "cdk.out", **{EXTRA_STACKS_CONTEXT: ORDERS})
+    zones, gate = gate_app(app)
+    assembly, report = synthesize(app, gate)
+    assert assembly is not None, failure_summary(report)
+    assert report.passed, failure_summary(report)
+    name = zones[0].config.name
+    stack = f"PciLz-{name}-Orders-{zones[0].config.home_region}"
+    carried = [
+        e
+        for e, paths in gate.acknowledged_paths.items()
+        if e.carried_by is not None and any(p.startswith(f"{stack}/") for p in paths)
+    ]
+    assert {e.rule for e in carried} == {"AwsSolutions-IAM5[Resource::*]"}
+    assert {e.source for e in carried} == {"construct VpcFunction (pci_constructs)"}
+    template = tmp_path / "cdk.out" / f"{stack}.template.json"
+    scanned = subprocess.run(
+        [checkov_executable(), "--config-file", str(CHECKOV_CONFIG), "-f", str(template), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    result = json.loads(scanned.stdout)
+    failed = [f"{c['check_id']} {c['resource']}" for c in result["results"]["failed_checks"]]
+    assert not failed, failed
+    skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in result["results"]["skipped_checks"]}
+    assert any(check == "CKV_AWS_111" and "NetworkPolicy" in res for check, res in skipped), skipped
+
+
+def test_the_readme_quotes_the_forks_vpc_function_as_tests_fork_stacks_has_it() -> None:
+    """README 'Adding your own stack' shows VpcFunction as tests/fork_stacks.py's OrdersStack builds it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Adding your own stack") : readme.index("### Fork checklist")]
+    (quoted,) = [block.split("```")[0] for block in section.split("```python\n")[1:] if "VpcFunction(" in block]
     assert quoted in (ROOT / "tests" / "fork_stacks.py").read_text(encoding="utf-8")

@@ -57,7 +57,6 @@ import time
 import uuid
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from card_vault.envelope import DATA_KEY_CONTEXT, DecryptionError, EnvelopeCipher
@@ -171,8 +170,8 @@ def verify(
             if good:
                 try:
                     kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=DATA_KEY_CONTEXT, KeyId=recorded_arn)
-                except ClientError as err:
-                    if _error_code(err) not in PERMANENT_KMS_ERRORS:
+                except Exception as err:
+                    if _aws_error_code(err) not in PERMANENT_KMS_ERRORS:
                         raise
                     good = False
             store.mark_data_key(key_id, verified=good)
@@ -204,9 +203,9 @@ def reseal(
             try:
                 pan_text = cipher.open(row.pan, token=row.token, field="pan")
                 name_text = cipher.open(row.name, token=row.token, field="name")
-            except (DecryptionError, ClientError) as err:
-                if isinstance(err, ClientError) and _error_code(err) not in PERMANENT_KMS_ERRORS:
-                    raise  # KMS throttled, the key disabled, no access: the run fails and its alarm fires
+            except Exception as err:
+                if not isinstance(err, DecryptionError) and _aws_error_code(err) not in PERMANENT_KMS_ERRORS:
+                    raise  # KMS throttled, the key disabled, no access, any other error: the run fails and alarms
                 # Not sealed by this vault (a planted row, red team r19d finding 1), or tampered with: skipped
                 # and counted, never raised, so one such card does not stop every later card's re-seal or
                 # the deletion of the old epoch's unused data keys. It keeps its epoch `in_use` (shred) until
@@ -226,8 +225,15 @@ def reseal(
     return {"job": "reseal", "epoch": epoch, **counts, "more": more, "dry_run": dry_run}
 
 
-def _error_code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", ""))
+def _aws_error_code(err: Exception) -> str | None:
+    """The AWS error code of a botocore `ClientError` (its `response["Error"]["Code"]`), None for any other
+    exception. Read from the exception rather than by importing botocore: this module ships in the detokenize
+    bundle, whose requirements pin what its handler imports (boto3, not botocore itself)."""
+    response = getattr(err, "response", None)
+    if not isinstance(response, dict):
+        return None
+    error = response.get("Error")
+    return str(error.get("Code", "")) if isinstance(error, dict) else None
 
 
 def token_fingerprint(token: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from card_vault import api, detokenize, runtime
+from card_vault import api, detokenize, migrate, runtime
 from card_vault.envelope import Sealed
 from card_vault.models import MAX_BATCH_CARDS, TokenizeRequest
 from card_vault.pan import find_pans, luhn_valid
@@ -81,6 +81,8 @@ def test_middle_digit_search_is_stopped_by_the_shared_rate_limit(
     # The tokenize budget alone: the sibling limit (default 10, below this budget) is tested in test_vault_r19.
     set_card_search(database, max_siblings=1000)
     limited = _with_limit(settings, RATE_LIMIT)
+    # The limit the database applies (migration 0034), as the migration function writes it from the configuration.
+    migrate.set_tokenize_limits(database.admin_url, default=600, clients={CLIENT_ID: RATE_LIMIT})
     instances = [make_vault(database, aws), make_vault(database, aws)]
     runtime.install(instances[0], limited)
     rng = random.Random(1913)

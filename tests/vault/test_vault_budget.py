@@ -185,3 +185,31 @@ def test_a_refusal_after_a_reset_is_counted_and_says_nothing_about_any_card(
     assert payload(limited)["error"] == "rate limit exceeded"
     assert "1 cards per minute" in payload(limited)["reason"]
     assert not [m for m in _emf(later) if api.GUARD_CLOSED_METRIC in m]
+
+
+def test_the_migration_function_reads_the_configured_budgets_and_refuses_bad_ones() -> None:
+    assert migrate.tokenize_limits_from({}) == (migrate.DEFAULT_TOKENIZE_PER_MINUTE, {})
+    raw = json.dumps({"default": 20, "clients": {"payments": 600, "refunds": 30}})
+    assert migrate.tokenize_limits_from({"VAULT_TOKENIZE_LIMITS": raw}) == (20, {"payments": 600, "refunds": 30})
+    for bad in (
+        "x",
+        "[]",
+        json.dumps({"default": 0}),
+        json.dumps({"default": True}),
+        json.dumps({"clients": {"Payments": 5}}),
+        json.dumps({"clients": {"payments": 2_000_001}}),
+        json.dumps({"clients": []}),
+        json.dumps({"other": 1}),
+    ):
+        with pytest.raises(ValueError, match="VAULT_TOKENIZE_LIMITS"):
+            migrate.tokenize_limits_from({"VAULT_TOKENIZE_LIMITS": bad})
+
+
+def test_the_migration_function_writes_exactly_the_configured_clients(database: Database) -> None:
+    migrate.set_tokenize_limits(database.admin_url, default=50, clients={"payments": 7, "refunds": 9})
+    migrate.set_tokenize_limits(database.admin_url, default=40, clients={"payments": 8})
+    with database.admin() as admin:
+        rows = admin.execute("SELECT client_id, per_minute FROM vault.tokenize_limits ORDER BY 1").fetchall()
+        default = admin.execute("SELECT default_per_minute FROM vault.tokenize_settings").fetchone()
+    assert rows == [("payments", 8)]
+    assert default == (40,)

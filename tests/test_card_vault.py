@@ -708,9 +708,7 @@ def test_the_migration_function_carries_every_clients_tokenize_budget(synthesize
     vault = synthesized.config.card_vault
     assert vault is not None
     functions = _functions(_workload(synthesized, REGIONS[0]))
-    (migrate_function,) = (
-        f for f in functions.values() if f["Properties"]["Handler"] == "card_vault.migrate.handler"
-    )
+    (migrate_function,) = (f for f in functions.values() if f["Properties"]["Handler"] == "card_vault.migrate.handler")
     raw = migrate_function["Properties"]["Environment"]["Variables"]["VAULT_TOKENIZE_LIMITS"]
     from card_vault import migrate
 

@@ -23,8 +23,8 @@
   with the limits the migration function wrote), so every instance shares it and the API's login cannot
   reset it (429 with Retry-After, nothing stored when spent); after a reset of the unlogged counts every
   reservation is refused for one window (migration 0033): a 429 that names no pair, counted in the
-  `SiblingGuardClosed` metric, which alarms; known-card and new-card answers are counted per client (EMF metrics, dimension
-  `client_id`), and a CloudWatch alarm per client fires when the known share is too high.
+  `SiblingGuardClosed` metric, which alarms; known-card and new-card answers are counted per client
+  (EMF metrics, dimension `client_id`), and a CloudWatch alarm per client fires when the known share is too high.
 - Idempotency (`Idempotency-Key` on POST /v1/cards): the same key and request give the first
   answer again; the same key with another request gets 422. Keys are per client, live 24 hours.
 - Health (GET /v1/health): the load balancer's check, no client certificate; says only whether

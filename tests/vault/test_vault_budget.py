@@ -64,13 +64,15 @@ def test_the_api_login_can_neither_reset_nor_raise_its_tokenize_budget(database:
             "INSERT INTO vault.tokenize_limits (client_id, per_minute) VALUES ('payments', 1000000)",
             "UPDATE vault.tokenize_settings SET default_per_minute = 1000000",
             "SELECT * FROM vault.tokenize_spend",
-            "SELECT * FROM vault.reserve_sibling_hashes('payments', ARRAY['499999'], ARRAY['9999'], ARRAY['\\x01'::bytea])",
+            "SELECT * FROM vault.reserve_sibling_hashes('payments', ARRAY['499999'], ARRAY['9999'],"
+            " ARRAY['\\x01'::bytea])",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
         for gone in (
             "UPDATE vault.tokenize_budget SET used = 0",
-            "SELECT * FROM vault.reserve_card_hashes('payments', ARRAY['499999'], ARRAY['9999'], ARRAY['\\x01'::bytea])",
+            "SELECT * FROM vault.reserve_card_hashes('payments', ARRAY['499999'], ARRAY['9999'],"
+            " ARRAY['\\x01'::bytea])",
         ):
             with pytest.raises((psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction)):
                 conn.execute(gone)
@@ -134,7 +136,9 @@ def test_whatever_the_login_sends_the_database_grants_at_most_the_budget(
 def _close_the_guard(database: Database) -> None:
     """A crash, failover or restore, as crash recovery leaves the unlogged tables (see test_vault_r19d)."""
     with database.admin() as admin:
-        admin.execute("TRUNCATE vault.sibling_counts, vault.sibling_credits, vault.sibling_sentinel, vault.tokenize_spend")
+        admin.execute(
+            "TRUNCATE vault.sibling_counts, vault.sibling_credits, vault.sibling_sentinel, vault.tokenize_spend"
+        )
 
 
 def _emf(out: str) -> list[dict[str, Any]]:
@@ -165,8 +169,10 @@ def test_a_refusal_after_a_reset_is_counted_and_says_nothing_about_any_card(
     assert all(3500 <= s <= 3600 for s in seconds)
     for response in [*answers, batch]:
         text = response["body"]
-        assert stored[:6] not in text and stored[-4:] not in text
-        assert fresh[:6] not in text and fresh[-4:] not in text
+        assert stored[:6] not in text
+        assert stored[-4:] not in text
+        assert fresh[:6] not in text
+        assert fresh[-4:] not in text
     metrics = [m for m in _emf(out) if api.GUARD_CLOSED_METRIC in m]
     assert [m[api.GUARD_CLOSED_METRIC] for m in metrics] == [[1.0]] * 4  # one per refused request
     (definition,) = metrics[0]["_aws"]["CloudWatchMetrics"]

@@ -274,7 +274,8 @@ def test_the_previous_budget_path_works_until_the_contract_of_0034(staged: dict[
     with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
         assert conn.execute(OLD_TAKE_BUDGET).fetchone() == (1,)
         row = conn.execute(OLD_RESERVE_HASHES, ([os.urandom(32)],)).fetchone()
-        assert row is not None and row[2] is True
+        assert row is not None
+        assert row[2] is True
         new = conn.execute(
             "SELECT granted, refusal FROM vault.reserve_tokenizations('payments', ARRAY['422222'], ARRAY['2222'],"
             " %s::bytea[])",
@@ -283,7 +284,8 @@ def test_the_previous_budget_path_works_until_the_contract_of_0034(staged: dict[
         assert new == (True, None)
         # The budget of 2 is spent across both names: the old one refuses the third as the new one would.
         row = conn.execute(OLD_RESERVE_HASHES, ([os.urandom(32)],)).fetchone()
-        assert row is not None and row[2] is False
+        assert row is not None
+        assert row[2] is False
     migrate.apply_migrations(staged["yoyo"], "post")
     with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
         with pytest.raises(psycopg.errors.UndefinedTable):

@@ -42,7 +42,9 @@ def _store_raw(
     """The red team's statements: one hash-bound credit reserved, then vault.tokenize_card with junk ciphertexts
     under `data_key_id` (any data key whose id the login has seen)."""
     pan_hmac = secrets.token_bytes(32)
-    conn.execute("SELECT * FROM vault.reserve_tokenizations(%s, %s, %s, %s)", (CLIENT_ID, [first6], [last4], [pan_hmac]))
+    conn.execute(
+        "SELECT * FROM vault.reserve_tokenizations(%s, %s, %s, %s)", (CLIENT_ID, [first6], [last4], [pan_hmac])
+    )
     return conn.execute(
         "SELECT * FROM vault.tokenize_card(%s, %s, %s, 1::smallint, 1::smallint, %s, %s, %s, 'visa', %s, %s,"
         " 1::smallint, 2030::smallint, ARRAY[]::smallint[], ARRAY[]::bytea[])",

@@ -96,9 +96,15 @@ def local_vault(
     # nor matched by keyed hash, so every start begins with an empty vault.
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
+            "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_spend, vault.idempotency_keys,"
             " vault.sibling_counts, vault.detokenize_budget"
         )
+    # The clients' tokenize budgets in the database, as the migration function writes them (migration 0034).
+    migrate.set_tokenize_limits(
+        admin_url,
+        default=migrate.DEFAULT_TOKENIZE_PER_MINUTE,
+        clients={c.id: c.tokenize_per_minute for c in clients or (DEFAULT_CLIENT,)},
+    )
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         key_arn = session.client("kms").create_key(Description="cardholder data (local)")["KeyMetadata"]["Arn"]

@@ -114,6 +114,10 @@ RESEAL_UNREADABLE_METRIC = "ResealUnreadable"
 # (keys.py QUARANTINED_METRIC; migration 0032, red team r19d finding 2).
 DATA_KEY_QUARANTINED_METRIC = "DataKeyQuarantined"
 CRL_ALARM_HOURS = 25
+# Tokenize requests the database refused because it closed every reservation after a reset of its unlogged counts
+# (lambda/card_vault/api.py GUARD_CLOSED_METRIC, dimension `service`; migrations 0033, 0034, red team r19d).
+GUARD_CLOSED_METRIC = "SiblingGuardClosed"
+GUARD_CLOSED_PERIOD = Duration.minutes(5)
 # "CreateTargetGroup" (ELB API Reference): at most 32 alphanumerics and hyphens, no hyphen first or
 # last, not starting with "internal-"; unique per account and region.
 _TARGET_GROUP_NAME = re.compile(r"^(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
@@ -357,6 +361,7 @@ class CardVault(Construct):
     crl_check_rule: events.Rule | None
     crl_alarms: dict[str, cloudwatch.Alarm]
     keys_alarms: dict[str, cloudwatch.Alarm]
+    guard_closed_alarm: cloudwatch.Alarm
     s3_prefix_list: ManagedPrefixListLookup | None
 
     def __init__(
@@ -630,6 +635,7 @@ class CardVault(Construct):
             search,
             (shred_epochs.current if shred_epochs is not None else 0, data_key_wrapper),
             reserved.api,
+            clients,
         )
 
         self.detokenize_aliases = self._allow_detokenize_callers(detokenize_caller_role_arns)
@@ -673,6 +679,7 @@ class CardVault(Construct):
         if client_crl is not None:
             self._crl_check(client_crl, endpoint_security_group, alarm_topic)
         self.keys_alarms = self._keys_alarms(alarm_topic)
+        self.guard_closed_alarm = self._guard_closed_alarm(alarm_topic)
         if alarm_name_prefix is not None:
             self._name_alarms(alarm_name_prefix)
         # On an update, a function's new code runs only once the schema it expects is there (each migration
@@ -881,6 +888,7 @@ class CardVault(Construct):
         search: CardSearchGuard,
         data_key: tuple[int, kms.IKey],
         api_concurrency: int | None,
+        clients: tuple[VaultClient, ...],
     ) -> triggers.TriggerFunction:
         name = "Migrate"
         spec = _FunctionSpec(
@@ -899,6 +907,16 @@ class CardVault(Construct):
                 # function, so both triggers run again (execute_on_handler_change).
                 "VAULT_SIBLING_LIMIT": str(search.max_siblings),
                 "VAULT_SIBLING_WINDOW_SECONDS": str(search.window_minutes * 60),
+                # Each client's tokenize budget, written into vault.tokenize_limits at every run and checked inside
+                # vault.reserve_card_hashes (migration 0034, red team r19d finding 4): the API login cannot reset it.
+                # A client ID the configuration does not name gets the lowest configured budget.
+                "VAULT_TOKENIZE_LIMITS": json.dumps(
+                    {
+                        "default": min((c.tokenize_per_minute for c in clients), default=600),
+                        "clients": {c.client_id: c.tokenize_per_minute for c in clients},
+                    },
+                    sort_keys=True,
+                ),
                 # The shred epoch and KMS key of every new data key, written into vault.data_key_settings at every
                 # run (migration 0029, red team r19c M1): vault.save_data_key records that epoch, no login's choice.
                 "VAULT_DATA_KEY_EPOCH": str(data_key[0]),
@@ -1023,7 +1041,7 @@ class CardVault(Construct):
         no state. CloudWatch alarm names are at most 255 characters ("PutMetricAlarm", CloudWatch API Reference)."""
         alarms = [*self.known_card_alarms.values(), *self.new_card_alarms.values()]
         alarms += [*self.detokenize_alarms.values(), *self.sibling_alarms.values(), *self.crl_alarms.values()]
-        alarms += [*self.keys_alarms.values()]
+        alarms += [*self.keys_alarms.values(), self.guard_closed_alarm]
         for alarm in alarms:
             name = f"{prefix}{alarm.node.id}"
             if len(name) > 255:
@@ -1254,6 +1272,31 @@ class CardVault(Construct):
                 topic=topic,
             ),
         }
+
+    def _guard_closed_alarm(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """Alarm when the database refuses tokenize requests because it closed every reservation after a reset of
+        its unlogged sibling counts (a crash, failover or restore, or a backend of the API's login crashed:
+        migrations 0033, 0034, red team r19d): the API counts each such refusal in `SiblingGuardClosed`; one in 5
+        minutes alarms, to the alerts topic as the CRL and Keys alarms. Tokenization stays closed until the
+        window ends (`card_search.window_minutes`); the alarm says why, and that it may have been caused."""
+        return self._alarm(
+            cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name=GUARD_CLOSED_METRIC,
+                dimensions_map={"service": SERVICE_NAME},
+                statistic=cloudwatch.Stats.SUM,
+                period=GUARD_CLOSED_PERIOD,
+            ),
+            "TokenizeGuardClosed",
+            description=(
+                "Card vault: tokenization refused because the database's unlogged sibling counts were reset (a"
+                " crash, failover or restore, or a crashed backend of the API's login) and every reservation is"
+                " closed for one card-search window; look for the cause in the database's log (PCI DSS v4.0.1"
+                " 3.5.1, 10.7.2)"
+            ),
+            threshold=1,
+            topic=topic,
+        )
 
     def _keys_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
         """Alarms on the Keys job (red team r19d finding 1): any failed run in an hour (the function's `Errors`,

@@ -702,6 +702,45 @@ def test_api_clients_carry_their_tokenize_budget(synthesized: Synthesized) -> No
     ]
 
 
+def test_the_migration_function_carries_every_clients_tokenize_budget(synthesized: Synthesized) -> None:
+    """Red team r19d finding 4: the database applies the budgets (migration 0034), written by the migration function
+    from its environment; the API's login neither passes nor writes them."""
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    functions = _functions(_workload(synthesized, REGIONS[0]))
+    (migrate_function,) = (f for f in functions.values() if f["Properties"]["Handler"] == "card_vault.migrate.handler")
+    raw = migrate_function["Properties"]["Environment"]["Variables"]["VAULT_TOKENIZE_LIMITS"]
+    from card_vault import migrate
+
+    default, clients = migrate.tokenize_limits_from({"VAULT_TOKENIZE_LIMITS": raw})
+    expected = {c.id: c.tokenize_per_minute or vault.tokenize_per_minute for c in vault.clients}
+    assert clients == expected
+    assert default == min(expected.values(), default=600)
+
+
+def test_a_refusal_after_a_reset_of_the_sibling_counts_alarms(synthesized: Synthesized) -> None:
+    """The fail-closed window after a reset of the unlogged counts (migration 0033): the API counts every refusal it
+    causes (`SiblingGuardClosed`, lambda/card_vault/api.py) and one in 5 minutes alarms to the alerts topic."""
+    from card_vault import api
+
+    assert api.GUARD_CLOSED_METRIC == card_vault.GUARD_CLOSED_METRIC
+    template = _workload(synthesized, synthesized.config.home_region)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": card_vault.GUARD_CLOSED_METRIC,
+            "Namespace": card_vault.METRIC_NAMESPACE,
+            "Dimensions": [{"Name": "service", "Value": card_vault.SERVICE_NAME}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [Match.any_value()],
+        },
+    )
+
+
 def test_a_configured_crl_is_added_to_the_trust_store(tmp_path: Any) -> None:
     from pci_constructs.client_trust_store import ClientTrustStore, RevocationList
     from tests.conftest import ROOT

@@ -19,9 +19,12 @@
   (`card_vault.tracing.traced`).
 - Hostile JSON (`card_vault.jsonbody`): deep nesting and repeated keys get 400, never a 500.
 - Oracle bound (issue 19 finding 2): every tokenization draws on the client's budget per minute,
-  kept in the database so every instance shares it (429 with Retry-After, nothing stored when
-  spent); known-card and new-card answers are counted per client (EMF metrics, dimension
-  `client_id`), and a CloudWatch alarm per client fires when the known share is too high.
+  kept and checked by the database inside the reservation (`vault.reserve_card_hashes`, migration 0034,
+  with the limits the migration function wrote), so every instance shares it and the API's login cannot
+  reset it (429 with Retry-After, nothing stored when spent); after a reset of the unlogged counts every
+  reservation is refused for one window (migration 0033): a 429 that names no pair, counted in the
+  `SiblingGuardClosed` metric, which alarms; known-card and new-card answers are counted per client
+  (EMF metrics, dimension `client_id`), and a CloudWatch alarm per client fires when the known share is too high.
 - Idempotency (`Idempotency-Key` on POST /v1/cards): the same key and request give the first
   answer again; the same key with another request gets 422. Keys are per client, live 24 hours.
 - Health (GET /v1/health): the load balancer's check, no client certificate; says only whether
@@ -53,7 +56,7 @@ from card_vault.models import (
     refuse_sad_fields,
 )
 from card_vault.pan import find_pans, luhn_valid, mask_pans, masked_view
-from card_vault.settings import TOKENIZE_WINDOW_SECONDS, ClientSettings, Right
+from card_vault.settings import ClientSettings, Right
 from card_vault.store import Reservation, SiblingReservationError
 from card_vault.tracing import traced
 from card_vault.vault import CardNotFoundError, Hashed, IdempotencyMismatchError, Tokenized
@@ -88,6 +91,9 @@ SIBLING_METRIC = "SiblingCards"
 TOKENIZED_METRIC = "CardsTokenized"
 # Requests refused for a repeated (or single-value) X-Amzn-Mtls-Clientcert-* header.
 FORGED_MTLS_METRIC = "ForgedMtlsHeaders"
+# Tokenize requests refused because the database closed every reservation after a reset of its unlogged counts
+# (a crash, failover or restore; migrations 0033, 0034): dimension `service` only, alarmed to the alerts topic.
+GUARD_CLOSED_METRIC = "SiblingGuardClosed"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
@@ -163,6 +169,18 @@ def count_answers(client_id: str, results: list[Tokenized], siblings: int = 0) -
     total.set_timestamp(metric_timestamp())
     total.add_metric(TOKENIZED_METRIC, MetricUnit.Count, len(results))
     total.flush_metrics()
+
+
+def count_guard_closed() -> None:
+    """One `SiblingGuardClosed` (EMF, dimension `service` only): a tokenize request refused because the database
+    closed every reservation after a reset of its unlogged counts (migrations 0033, 0034). No client, pair or
+    card in it."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, service=SERVICE)
+    metrics.set_timestamp(metric_timestamp())
+    metrics.add_metric(GUARD_CLOSED_METRIC, MetricUnit.Count, 1)
+    metrics.flush_metrics()
 
 
 def create_app() -> ALBResolver:
@@ -280,9 +298,6 @@ def create_app() -> ALBResolver:
             )
             return _error(422, "validation failed", details)
         vault, _ = runtime.current()
-        refused = _spend_budget(caller, 1)
-        if refused is not None:
-            return refused
         # Reserved before the key is looked at: a replay or a mismatch counts as a new sibling would,
         # so an Idempotency-Key is no way around the sibling limit or the metrics (red team r19b H1). The
         # card is hashed first: each credit is bound to one of its keyed hashes (red team r19c H1).
@@ -342,31 +357,45 @@ def create_app() -> ALBResolver:
             )
         return key
 
-    def _spend_budget(client: ClientSettings, cards: int) -> Response[str] | None:
-        """None when the client's budget covers `cards`; else a 429 with Retry-After (nothing is stored)."""
-        vault, _ = runtime.current()
-        budget = vault.take_budget(
-            client.id, cards=cards, limit=client.tokenize_per_minute, window_seconds=TOKENIZE_WINDOW_SECONDS
-        )
-        if budget.granted:
-            return None
-        logger.warning(
-            "tokenize refused: rate limit",
-            extra={"event": "rate_limited", "client": client.id, "cards": cards, "retry_after": budget.retry_after},
-        )
-        body = {
-            "error": "rate limit exceeded",
-            "reason": (
-                f"this client may tokenize {client.tokenize_per_minute} cards per minute;"
-                f" retry after {budget.retry_after} seconds"
-            ),
-        }
+    def _too_many(status_error: str, reason: str, retry_after: int) -> Response[str]:
         return Response(
             status_code=429,
             content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(body),
-            headers={"Retry-After": str(budget.retry_after)},
+            body=json.dumps({"error": status_error, "reason": reason}),
+            headers={"Retry-After": str(retry_after)},
         )
+
+    def _whole_request_refusal(client: ClientSettings, reservations: list[Reservation]) -> Response[str] | None:
+        """A 429 for the whole request (nothing reserved, nothing stored) when the database refused it for the
+        reset guard or the client's tokenize budget (migration 0034), else None. Neither names a pair or says
+        anything about a card: the reset refuses every pair alike, with the guard's one closing time."""
+        reasons = {r.refusal for r in reservations}
+        if "reset" in reasons:
+            retry_after = max(r.retry_after for r in reservations)
+            logger.warning(
+                "tokenize refused: reservations closed after a reset of the sibling counts",
+                extra={"event": "guard_closed", "client": client.id, "retry_after": retry_after},
+            )
+            count_guard_closed()
+            return _too_many(
+                "tokenization paused",
+                f"the vault is not tokenizing for now; retry after {retry_after} seconds",
+                retry_after,
+            )
+        if "budget" in reasons:
+            retry_after = max(r.retry_after for r in reservations)
+            cards = sum(r.cards for r in reservations)
+            logger.warning(
+                "tokenize refused: rate limit",
+                extra={"event": "rate_limited", "client": client.id, "cards": cards, "retry_after": retry_after},
+            )
+            per_minute = reservations[0].budget_per_minute
+            return _too_many(
+                "rate limit exceeded",
+                f"this client may tokenize {per_minute} cards per minute; retry after {retry_after} seconds",
+                retry_after,
+            )
+        return None
 
     def _sibling_reason(refused: list[Reservation]) -> str:
         """The 429's reason, from the limit and window the database applied (`vault.card_search_settings`)."""
@@ -401,6 +430,9 @@ def create_app() -> ALBResolver:
         last four reached the sibling limit, stored card or not: the refusal says nothing about whether this
         number is stored (red-team r19 F1)."""
         reservations = _reservations(client, hashed)
+        whole = _whole_request_refusal(client, reservations)
+        if whole is not None:
+            return whole
         refused = [r for r in reservations if not r.granted]
         if not refused:
             return sum(r.siblings for r in reservations)
@@ -451,14 +483,14 @@ def create_app() -> ALBResolver:
         vault, _ = runtime.current()
         hashed: list[Hashed] = []
         if valid:
-            refused = _spend_budget(caller, len(valid))
-            if refused is not None:
-                return refused
             # Every card hashed, then reserved in its pair's sibling count (one credit per keyed hash, red team
             # r19c H1) before anything is stored, a pair's cards all or none (red team r19b M2); cards of a
             # refused pair get a 429 each.
             hashed = vault.hash_cards(valid)
             reservations = _reservations(caller, hashed)
+            whole = _whole_request_refusal(caller, reservations)
+            if whole is not None:
+                return whole
             siblings = sum(r.siblings for r in reservations)
             searched = {r.pair for r in reservations if not r.granted}
             if searched:

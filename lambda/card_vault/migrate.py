@@ -20,7 +20,9 @@ Python function information": `invoked_function_arn` names the alias or version 
 
 Configuration the database holds (migration 0021): the card-search bound (`card_vault.card_search`:
 `VAULT_SIBLING_LIMIT`, `VAULT_SIBLING_WINDOW_SECONDS` in this function's environment) is written into
-`vault.card_search_settings` at every run, so the API login never passes it.
+`vault.card_search_settings` at every run, so the API login never passes it. Likewise the tokenize budgets
+(migration 0034, red team r19d finding 4: `VAULT_TOKENIZE_LIMITS`, each configured client's cards per minute, and
+the default) into `vault.tokenize_limits` and `vault.tokenize_settings`.
 
 The trigger connects straight to the instance (not the proxy) as the master user, with TLS
 verified against the RDS certificate authorities: the master login is used only here, by secret
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -125,6 +128,52 @@ def set_card_search(database_url: str, *, max_siblings: int, window_seconds: int
             "UPDATE vault.card_search_settings SET max_siblings = %s, window_seconds = %s, updated_at = now()",
             (max_siblings, window_seconds),
         )
+
+
+# `card_vault.tokenize_per_minute`'s default (config/models.py, card_vault.settings.DEFAULT_TOKENIZE_PER_MINUTE).
+DEFAULT_TOKENIZE_PER_MINUTE = 600
+
+
+def tokenize_limits_from(environ: Mapping[str, str]) -> tuple[int, dict[str, int]]:
+    """`(default, {client ID: cards per minute})` from `VAULT_TOKENIZE_LIMITS` (JSON `{"default": n, "clients":
+    {id: n}}`, set by the construct from `card_vault.tokenize_per_minute` and each client's own), else the default
+    and no client. Raises ValueError naming the variable when it is not that shape, a client ID is not one the
+    vault accepts, or a limit is not an integer of 1-2000000 (migration 0034, red team r19d finding 4)."""
+    raw = environ.get("VAULT_TOKENIZE_LIMITS")
+    if raw is None:
+        return DEFAULT_TOKENIZE_PER_MINUTE, {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ValueError("VAULT_TOKENIZE_LIMITS: not JSON") from None
+    if not isinstance(value, dict) or set(value) - {"default", "clients"}:
+        raise ValueError('VAULT_TOKENIZE_LIMITS: send {"default": n, "clients": {"<client id>": n}}')
+    default = value.get("default", DEFAULT_TOKENIZE_PER_MINUTE)
+    clients = value.get("clients", {})
+    if not isinstance(clients, dict):
+        raise ValueError("VAULT_TOKENIZE_LIMITS: clients must be an object")
+    for limit in [default, *clients.values()]:
+        if type(limit) is not int or not 1 <= limit <= 2_000_000:
+            raise ValueError("VAULT_TOKENIZE_LIMITS: each limit must be an integer of 1-2000000")
+    if any(not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", str(c)) for c in clients):
+        raise ValueError("VAULT_TOKENIZE_LIMITS: a client ID is not one the vault accepts")
+    return default, {str(c): int(n) for c, n in clients.items()}
+
+
+def set_tokenize_limits(database_url: str, *, default: int, clients: Mapping[str, int]) -> None:
+    """Write the tokenize budgets into `vault.tokenize_settings` and `vault.tokenize_limits` (migration 0034), as
+    the tables' owner (the migrating login; no vault login may write them), in one transaction: the configured
+    clients' rows exactly (a client no longer configured loses its row and gets the default). Read only inside
+    `vault.reserve_card_hashes`, so the API login neither passes nor changes them."""
+    with connect(database_url) as conn, conn.transaction():
+        conn.execute("UPDATE vault.tokenize_settings SET default_per_minute = %s, updated_at = now()", (default,))
+        conn.execute("DELETE FROM vault.tokenize_limits WHERE NOT (client_id = ANY(%s::text[]))", (list(clients),))
+        for client_id, limit in sorted(clients.items()):
+            conn.execute(
+                "INSERT INTO vault.tokenize_limits (client_id, per_minute) VALUES (%s, %s) ON CONFLICT (client_id)"
+                " DO UPDATE SET per_minute = EXCLUDED.per_minute, updated_at = now()",
+                (client_id, limit),
+            )
 
 
 def data_key_epoch_from(environ: Mapping[str, str]) -> tuple[int, str | None]:
@@ -230,6 +279,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # which re-runs both triggers (`execute_on_handler_change`).
     max_siblings, window_seconds = card_search_from(os.environ)
     set_card_search(url, max_siblings=max_siblings, window_seconds=window_seconds)
+    # The configured tokenize budgets, likewise (migration 0034, red team r19d finding 4).
+    tokenize_default, tokenize_limits = tokenize_limits_from(os.environ)
+    set_tokenize_limits(url, default=tokenize_default, clients=tokenize_limits)
     # The configured current shred epoch and its key, likewise (migration 0029).
     epoch, data_key_arn = data_key_epoch_from(os.environ)
     set_data_key_epoch(url, epoch=epoch, kms_key_arn=data_key_arn)
@@ -246,6 +298,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "pgaudit": pgaudit,
             "card_search": {"max_siblings": max_siblings, "window_seconds": window_seconds},
             "data_key_epoch": epoch,
+            "tokenize_limits": {"default": tokenize_default, "clients": tokenize_limits},
         },
     )
     return {

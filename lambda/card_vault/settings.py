@@ -15,7 +15,9 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
 - `VAULT_CLIENTS`: JSON list of the API's clients, each `{"id", "subject", "issuer", "rights"}`: the
   client certificate's subject and issuer (RFC 2253, as the ALB writes them) map to a client ID, the
   client's token domain; `rights` lists what it may do (`tokenize`, `lookup`, `dispose`, `update`);
-  `tokenize_per_minute` is its tokenize budget (cards per minute, shared by every instance);
+  `tokenize_per_minute` is its tokenize budget as configured (cards per minute, shared by every instance);
+  the database applies it (the migration function writes it into `vault.tokenize_limits` from
+  `VAULT_TOKENIZE_LIMITS`, migration 0034), so the API's login can neither pass nor reset it;
 - the sibling limit and window (red-team r19 F1, the middle-digit search) are not the API's settings:
   the migration function writes them into `vault.card_search_settings` (migration 0021) from its own
   environment, and `vault.reserve_card_hashes` reads them inside the database (`card_vault.migrate`);
@@ -52,7 +54,6 @@ Right = Literal["tokenize", "lookup", "dispose", "update"]
 DEFAULT_TOKENIZE_PER_MINUTE = 600
 DEFAULT_DETOKENIZE_PER_MINUTE = 30
 DETOKENIZE_WINDOW_SECONDS = 60
-TOKENIZE_WINDOW_SECONDS = 60
 CLIENT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}$"
 
 

@@ -131,6 +131,11 @@ class Reservation:
     # The limit and window the database applied (`vault.card_search_settings`, migration 0021).
     max_siblings: int = 0
     window_seconds: int = 0
+    # Why the database refused the pair (migration 0034): `reset` (every reservation closed for one window after a
+    # reset of the unlogged counts, migration 0033), `budget` (the client's tokenize budget of this minute is
+    # spent), `siblings` (the pair's limit); None when granted. `budget_per_minute`: the client's budget applied.
+    refusal: str | None = None
+    budget_per_minute: int = 0
 
     @property
     def siblings(self) -> int:
@@ -234,47 +239,19 @@ class CardStore:
             raise LookupError(f"data key {key_id} not found")
         return bytes(row[0]), str(row[1])
 
-    def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
-        """Take `cards` from the client's budget of `limit` per window, or refuse and take nothing.
-
-        One statement on an unlogged table (no WAL flush at commit), on the database's clock, so
-        every Lambda instance shares one budget per client. The row lock is held for the statement only.
-        """
-        if cards > limit:
-            return Budget(granted=False, retry_after=window_seconds)
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                """
-                WITH w AS (
-                    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(w)s) * %(w)s) AS start
-                ), taken AS (
-                    INSERT INTO vault.tokenize_budget AS b (client_id, window_start, used)
-                    SELECT %(client)s, w.start, %(n)s FROM w
-                    ON CONFLICT (client_id) DO UPDATE
-                        SET used = CASE WHEN b.window_start = EXCLUDED.window_start
-                                        THEN b.used + EXCLUDED.used ELSE EXCLUDED.used END,
-                            window_start = EXCLUDED.window_start
-                        WHERE b.window_start <> EXCLUDED.window_start OR b.used + EXCLUDED.used <= %(limit)s
-                    RETURNING used
-                )
-                SELECT (SELECT count(*) FROM taken),
-                       ceil(extract(epoch FROM (SELECT start FROM w) + make_interval(secs => %(w)s)
-                            - clock_timestamp()))::int
-                """,
-                {"client": client_id, "n": cards, "limit": limit, "w": window_seconds},
-            ).fetchone()
-        assert row is not None
-        return Budget(granted=bool(row[0]), retry_after=max(1, int(row[1])))
-
     def reserve_siblings(self, client_id: str, hashes: list[tuple[str, str, bytes]]) -> list[Reservation]:
         """Reserve one tokenization per (first six, last four, keyed hash) of `hashes` before the cards are
-        tokenized, a pair's hashes all or none (`vault.reserve_card_hashes`, migration 0027): one statement,
+        tokenized, a pair's hashes all or none (`vault.reserve_tokenizations`, migrations 0027, 0034): one statement,
         one row lock per pair, so concurrent requests cannot pass the limit together (red team r19b M2). Each
         credit is bound to its hash: the store and the key look-up answer only for a hash reserved, so a
         transaction rolled back after an answer gets back a credit for that same hash only (red team r19c H1).
         Autocommit, its own transaction: the answering functions refuse a transaction that has written
         (SQLSTATE `CV002`). The limit and window are the database's (`vault.card_search_settings`), never this
-        login's: each row returns the ones applied. One row per pair, `cards` its hashes reserved."""
+        login's: each row returns the ones applied. One row per pair, `cards` its hashes reserved.
+
+        The same statement takes one unit of the client's tokenize budget per keyed hash (migration 0034), with the
+        limit the migration function wrote (`vault.tokenize_limits`), all or none: a refused budget, a closed reset
+        guard or a full pair is each row's `refusal`."""
         if not hashes:
             return []
         ordered = sorted(hashes)
@@ -283,8 +260,8 @@ class CardStore:
             cards[(first6, last4)] = cards.get((first6, last4), 0) + 1
         with self._pool.connection() as conn:
             rows = conn.execute(
-                "SELECT first6, last4, granted, earlier, retry_after, max_siblings, window_seconds"
-                " FROM vault.reserve_card_hashes(%s, %s::text[], %s::text[], %s::bytea[])",
+                "SELECT first6, last4, granted, earlier, retry_after, max_siblings, window_seconds, refusal,"
+                " budget_per_minute FROM vault.reserve_tokenizations(%s, %s::text[], %s::text[], %s::bytea[])",
                 (client_id, [h[0] for h in ordered], [h[1] for h in ordered], [h[2] for h in ordered]),
             ).fetchall()
         return [
@@ -296,13 +273,16 @@ class CardStore:
                 int(r[4]),
                 int(r[5]),
                 int(r[6]),
+                None if r[7] is None else str(r[7]),
+                int(r[8]),
             )
             for r in rows
         ]
 
     def take_detokenize_budget(self, caller: str, *, limit: int, window_seconds: int) -> Budget:
-        """Take one detokenization from the caller's budget of `limit` per window, or refuse (the same
-        fixed-window statement as `take_budget`, on `vault.detokenize_budget`)."""
+        """Take one detokenization from the caller's budget of `limit` per window, or refuse: one statement on
+        an unlogged table (no WAL flush at commit), on the database's clock, a fixed window shared by every
+        instance (`vault.detokenize_budget`)."""
         with self._pool.connection() as conn:
             row = conn.execute(
                 """

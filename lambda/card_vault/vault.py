@@ -171,10 +171,6 @@ class Vault:
         if refused:
             raise SiblingLimitError(refused)
 
-    def take_budget(self, client_id: str, *, cards: int, limit: int, window_seconds: int) -> Budget:
-        """Draw `cards` tokenizations from the client's shared budget (see `CardStore.take_budget`)."""
-        return self._store.take_budget(client_id, cards=cards, limit=limit, window_seconds=window_seconds)
-
     def reserve_siblings(self, client_id: str, hashed: list[Hashed]) -> list[Reservation]:
         """Reserve every card of `hashed` in its (first six, last four) pair's sibling count before it is
         tokenized, stored card, replay or not (`CardStore.reserve_siblings`); a pair's cards all or none.

@@ -199,7 +199,7 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
         db: Database = request.getfixturevalue("database")
         with db.admin() as conn:
             conn.execute(
-                "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_budget, vault.idempotency_keys,"
+                "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_spend, vault.idempotency_keys,"
                 " vault.sibling_counts, vault.sibling_credits, vault.detokenize_budget, vault.shred_epochs"
             )
             # The reset guard of migration 0033: open, its sentinel present (the server has not been reset).
@@ -208,6 +208,8 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
         # The configured card-search bound's defaults, as the migration function writes them (0021), and the
         # data keys' epoch of a vault without shred epochs (0029).
         set_card_search(db, max_siblings=migrate.DEFAULT_MAX_SIBLINGS)
+        # The tokenize budgets, as the migration function writes them from the configuration (0034).
+        migrate.set_tokenize_limits(db.admin_url, default=migrate.DEFAULT_TOKENIZE_PER_MINUTE, clients={})
         migrate.set_data_key_epoch(db.admin_url, epoch=0, kms_key_arn=None)
 
 

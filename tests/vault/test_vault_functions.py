@@ -110,10 +110,8 @@ def test_roles_have_only_their_grants(database: Database) -> None:
     assert rows == [
         # nothing on data keys since post/0030 (through vault.save_data_key, which sets the epoch: 0029), nothing
         # on cards, the idempotency keys or the sibling counts: only through SECURITY DEFINER
-        # functions, each for one client (0012, 0014, 0018)
-        ("card_vault_app", "tokenize_budget", "INSERT"),
-        ("card_vault_app", "tokenize_budget", "SELECT"),
-        ("card_vault_app", "tokenize_budget", "UPDATE"),
+        # functions, each for one client (0012, 0014, 0018); nothing on a tokenize budget since post/0035 (the
+        # budget is spent inside vault.reserve_tokenizations: 0034, red team r19d finding 4)
         ("card_vault_auditor", "detokenize_audit", "SELECT"),
         ("card_vault_detokenize", "data_keys", "SELECT"),
         ("card_vault_detokenize", "detokenize_budget", "INSERT"),  # per-caller rate limit (migration 0013)
@@ -128,7 +126,7 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_keys", "shred_epochs", "UPDATE"),
         ("card_vault_purge", "cards", "DELETE"),
         ("card_vault_purge", "idempotency_keys", "DELETE"),
-        # reads the sibling limit and window in vault.reserve_card_hashes; none of the logins has a right (0021)
+        # reads the sibling limit and window in vault.reserve_tokenizations; none of the logins has a right (0021)
         ("card_vault_scoped", "card_search_settings", "SELECT"),
         ("card_vault_scoped", "cards", "DELETE"),  # owns vault.get_card/delete_card/update_card (0014)
         # owns vault.save_data_key, which records each data key under the configured epoch (0029)
@@ -137,7 +135,7 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_scoped", "idempotency_keys", "INSERT"),  # owns vault.idempotent_answer and
         ("card_vault_scoped", "idempotency_keys", "SELECT"),  # vault.remember_idempotent_key (0018)
         ("card_vault_scoped", "idempotency_keys", "UPDATE"),
-        # the hash-bound credits (0027): reserved by vault.reserve_card_hashes, spent by vault.spend_card_hashes
+        # the hash-bound credits (0027): reserved by vault.reserve_tokenizations, spent by vault.spend_card_hashes
         ("card_vault_scoped", "sibling_counts", "INSERT"),
         ("card_vault_scoped", "sibling_counts", "SELECT"),
         ("card_vault_scoped", "sibling_counts", "UPDATE"),
@@ -145,11 +143,18 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_scoped", "sibling_credits", "INSERT"),
         ("card_vault_scoped", "sibling_credits", "SELECT"),
         ("card_vault_scoped", "sibling_credits", "UPDATE"),
-        # the reset guard of vault.reserve_card_hashes (0033): the unlogged sentinel, the logged closing time
+        # the reset guard of vault.reserve_tokenizations (0033): the unlogged sentinel, the logged closing time
         ("card_vault_scoped", "sibling_guard", "SELECT"),
         ("card_vault_scoped", "sibling_guard", "UPDATE"),
         ("card_vault_scoped", "sibling_sentinel", "INSERT"),
         ("card_vault_scoped", "sibling_sentinel", "SELECT"),
+        # the tokenize budget of vault.reserve_tokenizations (0034): the limits the migration function writes, and
+        # the unlogged spend
+        ("card_vault_scoped", "tokenize_limits", "SELECT"),
+        ("card_vault_scoped", "tokenize_settings", "SELECT"),
+        ("card_vault_scoped", "tokenize_spend", "INSERT"),
+        ("card_vault_scoped", "tokenize_spend", "SELECT"),
+        ("card_vault_scoped", "tokenize_spend", "UPDATE"),
         ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.tokenize_card; cannot log in
         # owns vault.refuse_stale_data_key, the trigger comparing each card's data keys' epoch with it (0031)
         ("card_vault_tokenizer", "data_key_settings", "SELECT"),

@@ -162,7 +162,7 @@ def test_after_any_write_in_the_transaction_the_vault_answers_nothing(
             attacker.store(first, pair)
         elif step == "DO":
             attacker.conn.execute(
-                "DO $$ BEGIN PERFORM vault.reserve_card_hashes('payments', ARRAY['000000'], ARRAY['0000'],"
+                "DO $$ BEGIN PERFORM vault.reserve_tokenizations('payments', ARRAY['000000'], ARRAY['0000'],"
                 " ARRAY['\\x00'::bytea]); RAISE EXCEPTION 'undo'; EXCEPTION WHEN raise_exception THEN NULL; END $$"
             )
         else:
@@ -216,7 +216,7 @@ def _empty(database: Database) -> None:
     with database.admin() as conn:
         conn.execute(
             "TRUNCATE vault.cards, vault.idempotency_keys, vault.sibling_counts, vault.sibling_credits,"
-            " vault.tokenize_budget"
+            " vault.tokenize_spend"
         )
 
 

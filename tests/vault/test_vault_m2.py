@@ -78,7 +78,7 @@ class Attacker:
         """One credit of `pair` per keyed hash in `macs`, each bound to it (migration 0027), all or none."""
         n = len(macs)
         row = self.conn.execute(
-            "SELECT granted FROM vault.reserve_card_hashes(%s, %s::text[], %s::text[], %s::bytea[])",
+            "SELECT granted FROM vault.reserve_tokenizations(%s, %s::text[], %s::text[], %s::bytea[])",
             (CLIENT_ID, [pair[0]] * n, [pair[1]] * n, macs),
         ).fetchone()
         return bool(row and row[0])
@@ -272,7 +272,7 @@ def test_direct_calls_answer_at_most_max_siblings_guesses_of_a_pair(
     with database.admin() as conn:
         conn.execute(
             "TRUNCATE vault.cards, vault.idempotency_keys, vault.sibling_counts, vault.sibling_credits,"
-            " vault.tokenize_budget"
+            " vault.tokenize_spend"
         )
     set_card_search(database, max_siblings=LIMIT)
     rng = random.Random(RNG_SEED + len(plan))

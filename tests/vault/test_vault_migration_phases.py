@@ -253,3 +253,42 @@ def test_the_phase_is_read_from_the_invoked_qualifier(arn: str, phase: str) -> N
 def test_post_migrations_ship_in_the_function_package() -> None:
     assert Path(migrate.__file__).resolve().parent / "migrations" / "post" == migrate.POST_MIGRATIONS
     assert list(migrate.POST_MIGRATIONS.glob("*.sql")), "no post-deploy migration"
+
+
+# The release before migration 0034 (store.py then): its own budget statement, then the seven-column reservation.
+OLD_TAKE_BUDGET = (
+    "INSERT INTO vault.tokenize_budget AS b (client_id, window_start, used) VALUES ('payments', now(), 1)"
+    " ON CONFLICT (client_id) DO UPDATE SET used = b.used + 1 RETURNING used"
+)
+OLD_RESERVE_HASHES = (
+    "SELECT first6, last4, granted, earlier, retry_after, max_siblings, window_seconds"
+    " FROM vault.reserve_card_hashes('payments', ARRAY['411111'], ARRAY['1111'], %s::bytea[])"
+)
+
+
+def test_the_previous_budget_path_works_until_the_contract_of_0034(staged: dict[str, str]) -> None:
+    """Migration 0034's window (red team r19d finding 4): the previous release's budget statement and its
+    seven-column vault.reserve_card_hashes still work, the latter drawing on the database's budget as the new
+    vault.reserve_tokenizations does (so neither name is a way around it); post/0035 takes both away."""
+    migrate.set_tokenize_limits(staged["admin"], default=600, clients={"payments": 2})
+    with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
+        assert conn.execute(OLD_TAKE_BUDGET).fetchone() == (1,)
+        row = conn.execute(OLD_RESERVE_HASHES, ([os.urandom(32)],)).fetchone()
+        assert row is not None
+        assert row[2] is True
+        new = conn.execute(
+            "SELECT granted, refusal FROM vault.reserve_tokenizations('payments', ARRAY['422222'], ARRAY['2222'],"
+            " %s::bytea[])",
+            ([os.urandom(32)],),
+        ).fetchone()
+        assert new == (True, None)
+        # The budget of 2 is spent across both names: the old one refuses the third as the new one would.
+        row = conn.execute(OLD_RESERVE_HASHES, ([os.urandom(32)],)).fetchone()
+        assert row is not None
+        assert row[2] is False
+    migrate.apply_migrations(staged["yoyo"], "post")
+    with psycopg.connect(staged["card_vault_app"], autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute(OLD_TAKE_BUDGET)
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            conn.execute(OLD_RESERVE_HASHES, ([os.urandom(32)],))

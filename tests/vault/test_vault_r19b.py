@@ -180,7 +180,7 @@ def test_concurrent_reservations_stay_within_the_limit(database: Database) -> No
         with psycopg.connect(app, autocommit=True) as conn:
             barrier.wait()
             row = conn.execute(
-                "SELECT granted FROM vault.reserve_card_hashes(%s, %s, %s, %s)",
+                "SELECT granted FROM vault.reserve_tokenizations(%s, %s, %s, %s)",
                 (CLIENT_ID, ["411111"] * 3, ["1111"] * 3, [secrets.token_bytes(32) for _ in range(3)]),
             ).fetchone()
             granted.append(bool(row and row[0]))
@@ -251,7 +251,7 @@ def test_a_key_answers_only_its_own_request_to_the_api_login(database: Database,
             conn.execute(answer, args)
         assert getattr(unpaid.value, "sqlstate", None) == "CV001"
         conn.execute(
-            "SELECT granted FROM vault.reserve_card_hashes(%s, %s, %s, %s::bytea[])",
+            "SELECT granted FROM vault.reserve_tokenizations(%s, %s, %s, %s::bytea[])",
             (OTHER_ID, [pan[:6]], [pan[-4:]], [guess]),
         )
         rows = conn.execute(answer, args).fetchall()
@@ -275,7 +275,7 @@ def test_no_call_lowers_a_count_and_counting_reads_no_card(captured: Captured, d
             # The window is the configuration's (vault.card_search_settings), never the API login's.
             set_card_search(database, max_siblings=100, window_seconds=window)
             row = conn.execute(
-                "SELECT granted, earlier FROM vault.reserve_card_hashes(%s, %s, %s, %s::bytea[])",
+                "SELECT granted, earlier FROM vault.reserve_tokenizations(%s, %s, %s, %s::bytea[])",
                 (OTHER_ID, [first6], [last4], [secrets.token_bytes(32)]),
             ).fetchone()
             assert row is not None

@@ -42,7 +42,9 @@ def _store_raw(
     """The red team's statements: one hash-bound credit reserved, then vault.tokenize_card with junk ciphertexts
     under `data_key_id` (any data key whose id the login has seen)."""
     pan_hmac = secrets.token_bytes(32)
-    conn.execute("SELECT * FROM vault.reserve_card_hashes(%s, %s, %s, %s)", (CLIENT_ID, [first6], [last4], [pan_hmac]))
+    conn.execute(
+        "SELECT * FROM vault.reserve_tokenizations(%s, %s, %s, %s)", (CLIENT_ID, [first6], [last4], [pan_hmac])
+    )
     return conn.execute(
         "SELECT * FROM vault.tokenize_card(%s, %s, %s, 1::smallint, 1::smallint, %s, %s, %s, 'visa', %s, %s,"
         " 1::smallint, 2030::smallint, ARRAY[]::smallint[], ARRAY[]::bytea[])",
@@ -209,7 +211,7 @@ def test_a_data_key_made_under_another_kms_key_is_quarantined_and_takes_no_card(
 
 def _reserve(conn: psycopg.Connection[Any], hashes: list[bytes], first6: str = "400000", last4: str = "0002") -> Any:
     return conn.execute(
-        "SELECT granted, retry_after FROM vault.reserve_card_hashes(%s, %s, %s, %s)",
+        "SELECT granted, retry_after FROM vault.reserve_tokenizations(%s, %s, %s, %s)",
         (CLIENT_ID, [first6] * len(hashes), [last4] * len(hashes), hashes),
     ).fetchall()
 
@@ -267,24 +269,6 @@ def test_the_api_login_is_bounded_and_cannot_lift_its_bounds(database: Database)
     migrate.set_api_connection_limit(database.admin_url, -1)
 
 
-def test_against_the_api_login_the_sibling_limit_holds_where_the_tokenize_budget_does_not(database: Database) -> None:
-    """Finding 4, stated not fixed (README threat table): the per-client tokenize budget is the API function's
-    check on the honest client; the login writes vault.tokenize_budget and resets its own `used`. What binds the
-    login itself is the sibling limit, inside the database: reset the budget, and the pair is still full."""
-    with _app(database) as conn:
-        conn.execute(
-            "INSERT INTO vault.tokenize_budget (client_id, window_start, used) VALUES (%s, now(), 600)"
-            " ON CONFLICT (client_id) DO UPDATE SET used = 600",
-            (CLIENT_ID,),
-        )
-        reset = conn.execute("UPDATE vault.tokenize_budget SET used = 0 WHERE client_id = %s", (CLIENT_ID,))
-        assert reset.rowcount == 1  # the weakness the README states
-        assert _reserve(conn, [secrets.token_bytes(32) for _ in range(10)])[0][0] is True
-        for _ in range(3):
-            conn.execute("UPDATE vault.tokenize_budget SET used = 0 WHERE client_id = %s", (CLIENT_ID,))
-            assert _reserve(conn, [secrets.token_bytes(32)])[0][0] is False
-
-
 def _check_violation(database: Database) -> None:
     """The red team's a_detail.py, as the API login: a card whose expiry year breaks the table's CHECK. PostgreSQL's
     DETAIL then prints the failing row: the keyed hash's bytes beside first six and last four."""
@@ -293,7 +277,7 @@ def _check_violation(database: Database) -> None:
         conn.execute("SELECT vault.save_data_key(%s, %s, %s)", (key_id, secrets.token_bytes(40), "arn:test"))
         pan_hmac = secrets.token_bytes(32)
         conn.execute(
-            "SELECT * FROM vault.reserve_card_hashes(%s, %s, %s, %s)", (CLIENT_ID, ["400000"], ["0009"], [pan_hmac])
+            "SELECT * FROM vault.reserve_tokenizations(%s, %s, %s, %s)", (CLIENT_ID, ["400000"], ["0009"], [pan_hmac])
         )
         conn.execute(
             "SELECT * FROM vault.tokenize_card(%s, %s, %s, 1::smallint, 1::smallint, %s, 'CIPHER', 'NAME', 'visa',"

@@ -88,7 +88,9 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
         # r19b (migration 0018): the idempotency keys and the sibling counts, one client at a time
         "idempotent_answer": "card_vault_scoped",
         "remember_idempotent_key": "card_vault_scoped",
-        "reserve_card_hashes": "card_vault_scoped",  # migration 0027: one credit per keyed hash
+        "reserve_tokenizations": "card_vault_scoped",  # migrations 0027, 0034: one credit per keyed hash
+        # migration 0034 (red team r19d finding 4): reserve_tokenizations takes the tokenize budget, then this (0033)
+        "reserve_sibling_hashes": "card_vault_scoped",
         # migration 0029 (red team r19c M1): a new data key, under the epoch the configuration sets
         "save_data_key": "card_vault_scoped",
         # task w19b (migration 0025): the trigger that sets a card's shred epoch from its data key

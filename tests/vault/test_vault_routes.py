@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from card_vault import api, detokenize, runtime
+from card_vault import api, detokenize, migrate, runtime
 from card_vault.envelope import Sealed
 from card_vault.models import MAX_BATCH_CARDS, TokenizeRequest
 from card_vault.pan import find_pans, luhn_valid
@@ -44,7 +44,10 @@ from tests.vault.events import FakeContext
 RATE_LIMIT = 20  # cards per minute for the attacked client
 
 
-def _with_limit(settings: VaultSettings, limit: int) -> VaultSettings:
+def _with_limit(settings: VaultSettings, limit: int, database: Database) -> VaultSettings:
+    """The client's tokenize budget at `limit`: in the database, which applies it (migration 0034), as the migration
+    function writes it from the configuration, and in the API's settings, as the construct passes both."""
+    migrate.set_tokenize_limits(database.admin_url, default=600, clients={CLIENT_ID: limit})
     clients = tuple(
         c.model_copy(update={"tokenize_per_minute": limit}) if c.id == CLIENT_ID else c for c in settings.clients
     )
@@ -80,7 +83,7 @@ def test_middle_digit_search_is_stopped_by_the_shared_rate_limit(
     the search gets 429 with Retry-After after 20 tries and never reaches the card."""
     # The tokenize budget alone: the sibling limit (default 10, below this budget) is tested in test_vault_r19.
     set_card_search(database, max_siblings=1000)
-    limited = _with_limit(settings, RATE_LIMIT)
+    limited = _with_limit(settings, RATE_LIMIT, database)
     instances = [make_vault(database, aws), make_vault(database, aws)]
     runtime.install(instances[0], limited)
     rng = random.Random(1913)
@@ -117,7 +120,7 @@ def test_middle_digit_search_is_stopped_by_the_shared_rate_limit(
 def test_budget_is_per_client_and_a_batch_larger_than_the_rest_takes_nothing(
     database: Database, installed: Vault, settings: VaultSettings, captured: Captured
 ) -> None:
-    runtime.install(installed, _with_limit(settings, 5))
+    runtime.install(installed, _with_limit(settings, 5, database))
     batch = {"cards": [card_body(card_number()) for _ in range(4)]}
     assert call(captured, "POST", "/v1/cards/batch", batch)["statusCode"] == 200
     refused = call(captured, "POST", "/v1/cards/batch", {"cards": [card_body(card_number()) for _ in range(2)]})

@@ -279,6 +279,7 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "Engine": "valkey",
             "CacheNodeType": "cache.t4g.micro",
             "TransitEncryptionEnabled": True,
+            "TransitEncryptionMode": "required",
             "AtRestEncryptionEnabled": True,
             "UserGroupIds": ["sessions"],
             "AutoMinorVersionUpgrade": True,

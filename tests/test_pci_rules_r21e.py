@@ -1,0 +1,51 @@
+"""QSA reader r21e's rule findings: each with the compliant case (the fork app's resource) and the one it missed."""
+
+from __future__ import annotations
+
+import pytest
+
+from pci_rules import TemplateModel, evaluate
+from pci_rules.rules import RULES
+from tests.pci_rule_cases_workloads import Resources, _cdn, _origin, bad, good
+
+BY_ID = {rule.id: rule for rule in RULES}
+
+
+def _failures(rule_id: str, resources: Resources) -> list[str]:
+    (result,) = evaluate(TemplateModel.from_templates({"S": {"Resources": resources}}), [BY_ID[rule_id]])
+    assert result.examined, f"{rule_id} examined nothing"
+    return [f"{c.resource.logical_id}: {c.detail}" for c in result.failures]
+
+
+# --- MEDIUM 2: weak transport passed 4.2.1 rules ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule_id", ["PCI4-CLOUDFRONT-ORIGIN-HTTPS", "PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3"])
+def test_an_origin_held_to_tls_1_2_only_passes(rule_id: str) -> None:
+    assert _failures(rule_id, good("Cdn")) == []
+
+
+@pytest.mark.parametrize("rule_id", ["PCI4-CLOUDFRONT-ORIGIN-HTTPS", "PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3"])
+@pytest.mark.parametrize("protocols", [["TLSv1"], ["TLSv1.1", "TLSv1.2"], ["TLSv1", "TLSv1.2"]])
+def test_an_origin_allowing_tls_below_1_2_fails(rule_id: str, protocols: list[str]) -> None:
+    (failure,) = _failures(rule_id, _cdn(Origins=_origin("https-only", protocols)))
+    assert "below 1.2" in failure or "less than TLSv1.2" in failure
+    assert protocols[0] in failure
+
+
+def test_an_origin_declaring_no_protocols_fails() -> None:
+    origins = _origin("https-only", [])
+    del origins[0]["CustomOriginConfig"]["OriginSSLProtocols"]
+    (failure,) = _failures("PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3", _cdn(Origins=origins))
+    assert "declares no OriginSSLProtocols" in failure
+
+
+def test_an_elasticache_group_in_required_mode_or_undeclared_mode_passes() -> None:
+    assert good("Cache")["Cache"]["Properties"]["TransitEncryptionMode"] == "required"
+    assert _failures("PCI4-ELASTICACHE-TRANSIT-ENCRYPTION", good("Cache")) == []
+    assert _failures("PCI4-ELASTICACHE-TRANSIT-ENCRYPTION", bad("Cache", TransitEncryptionMode=None)) == []
+
+
+def test_an_elasticache_group_in_preferred_mode_fails() -> None:
+    (failure,) = _failures("PCI4-ELASTICACHE-TRANSIT-ENCRYPTION", bad("Cache", TransitEncryptionMode="preferred"))
+    assert "'preferred' accepts unencrypted connections" in failure

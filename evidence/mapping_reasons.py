@@ -167,9 +167,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-APPSYNC-WAF": "a GraphQL API serving a public web application is behind a web ACL",
         "PCI4-CLOUDFRONT-WAF": "a distribution serving a public web application is behind a web ACL",
         "PCI4-ELB-DELETION-PROTECTION": "the WAF-fronted entry point cannot be deleted and replaced by one without it",
-        "PCI4-ELB-DESYNC-MITIGATION": "the load balancer blocks desync (request smuggling) attacks before the"
-        " application sees them",
-        "PCI4-ELB-DROP-INVALID-HEADERS": "the load balancer drops malformed headers used in smuggling attacks",
         "PCI4-ELB-WAF": "the public API's load balancer is behind a web ACL (the automated technical solution)",
         "PCI4-WAF-CLASSIC-NOT-EMPTY": "a WAF Classic web ACL has rules and each rule has conditions: an empty one"
         " inspects nothing",

@@ -506,6 +506,8 @@ RELATED_NOT_EVIDENCE = {
             "PCI4-SQS-CUSTOMER-KEY",
             "PCI4-KINESIS-CUSTOMER-KEY",
             "PCI4-REDSHIFT-ENCRYPTED",
+            "PCI4-ELASTICACHE-ENCRYPTED-AT-REST",
+            "PCI4-OPENSEARCH-ENCRYPTED-AT-REST",
         )
     },
     **{

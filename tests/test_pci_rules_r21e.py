@@ -49,3 +49,36 @@ def test_an_elasticache_group_in_required_mode_or_undeclared_mode_passes() -> No
 def test_an_elasticache_group_in_preferred_mode_fails() -> None:
     (failure,) = _failures("PCI4-ELASTICACHE-TRANSIT-ENCRYPTION", bad("Cache", TransitEncryptionMode="preferred"))
     assert "'preferred' accepts unencrypted connections" in failure
+
+
+# --- MEDIUM 4: encryption at rest of ElastiCache replication groups and OpenSearch domains -----------------
+
+
+def test_new_encryption_at_rest_rules_cannot_be_acknowledged() -> None:
+    for rule_id in ("PCI4-ELASTICACHE-ENCRYPTED-AT-REST", "PCI4-OPENSEARCH-ENCRYPTED-AT-REST"):
+        assert not BY_ID[rule_id].acknowledgeable
+        assert BY_ID[rule_id].related == ("3.5.1.2",)
+
+
+def test_a_valkey_group_without_the_flag_takes_the_services_default_and_passes() -> None:
+    resources = bad("Cache", AtRestEncryptionEnabled=None)
+    assert resources["Cache"]["Properties"]["Engine"] == "valkey"
+    (result,) = evaluate(
+        TemplateModel.from_templates({"S": {"Resources": resources}}), [BY_ID["PCI4-ELASTICACHE-ENCRYPTED-AT-REST"]]
+    )
+    (check,) = result.checks
+    assert check.passed
+    assert "Valkey group by default" in check.detail
+
+
+@pytest.mark.parametrize("engine", ["redis", "valkey"])
+def test_a_group_declaring_encryption_at_rest_off_fails(engine: str) -> None:
+    (failure,) = _failures(
+        "PCI4-ELASTICACHE-ENCRYPTED-AT-REST", bad("Cache", Engine=engine, AtRestEncryptionEnabled=False)
+    )
+    assert "not encrypted at rest" in failure
+
+
+def test_an_opensearch_domain_without_encryption_at_rest_options_fails() -> None:
+    (failure,) = _failures("PCI4-OPENSEARCH-ENCRYPTED-AT-REST", bad("Search", EncryptionAtRestOptions=None))
+    assert "EncryptionAtRestOptions.Enabled None" in failure

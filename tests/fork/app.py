@@ -298,7 +298,10 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "Search": (
         "AWS::OpenSearchService::Domain",
-        {"LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}}},
+        {
+            "LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}},
+            "EncryptionAtRestOptions": {"Enabled": True, "KmsKeyId": KEY_ARN},
+        },
     ),
     "Documents": (
         "AWS::DocDB::DBCluster",

@@ -82,3 +82,74 @@ def test_a_group_declaring_encryption_at_rest_off_fails(engine: str) -> None:
 def test_an_opensearch_domain_without_encryption_at_rest_options_fails() -> None:
     (failure,) = _failures("PCI4-OPENSEARCH-ENCRYPTED-AT-REST", bad("Search", EncryptionAtRestOptions=None))
     assert "EncryptionAtRestOptions.Enabled None" in failure
+
+
+# --- LOW: S3 self-logging by literal name, an open bus policy, FATAL-only logging, ECS names -----------------
+
+
+def _bucket(**properties: object) -> dict[str, object]:
+    return {"Type": "AWS::S3::Bucket", "Properties": properties}
+
+
+def test_a_bucket_logging_to_itself_by_its_literal_name_fails_and_another_by_name_passes() -> None:
+    resources = {
+        "Logs": _bucket(BucketName="logs-b", LoggingConfiguration={"DestinationBucketName": "logs-b"}),
+        "Data": _bucket(LoggingConfiguration={"DestinationBucketName": "logs-b"}),
+    }
+    (failure,) = _failures("PCI4-S3-ACCESS-LOGGING", resources)
+    assert failure.startswith("Logs: ")
+    # the log bucket itself, logging nowhere but receiving Data's logs by name, is exempt (loop)
+    resources["Logs"] = _bucket(BucketName="logs-b")
+    assert _failures("PCI4-S3-ACCESS-LOGGING", resources) == []
+
+
+def _bus_statement(**statement: object) -> Resources:
+    base = {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": "*"}
+    return bad("Bus", Policy={"Statement": [{**base, **statement}]})
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}])
+def test_a_bus_policy_letting_anyone_put_events_unconditionally_fails(principal: object) -> None:
+    (failure,) = _failures("PCI4-EVENTBRIDGE-BUS-POLICY", _bus_statement(Principal=principal))
+    assert "any principal put events" in failure
+
+
+def test_a_bus_policy_for_anyone_in_the_organization_passes() -> None:
+    condition = {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}}
+    assert _failures("PCI4-EVENTBRIDGE-BUS-POLICY", _bus_statement(Condition=condition)) == []
+    assert _failures("PCI4-EVENTBRIDGE-BUS-POLICY", good("Bus")) == []
+
+
+def test_a_bus_policy_resource_in_the_legacy_form_letting_anyone_put_events_fails() -> None:
+    resources = bad("Bus", Policy=None)
+    resources["Open"] = {
+        "Type": "AWS::Events::EventBusPolicy",
+        "Properties": {
+            "EventBusName": {"Ref": "Bus"},
+            "StatementId": "open",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+        },
+    }
+    (failure,) = _failures("PCI4-EVENTBRIDGE-BUS-POLICY", resources)
+    assert "any principal" in failure
+
+
+@pytest.mark.parametrize("level", ["ERROR", "ALL"])
+def test_step_functions_logging_at_error_or_all_passes(level: str) -> None:
+    machine = good("StateMachine")
+    machine["StateMachine"]["Properties"]["LoggingConfiguration"]["Level"] = level
+    assert _failures("PCI4-STEPFUNCTIONS-LOGGING", machine) == []
+
+
+def test_step_functions_logging_at_fatal_fails() -> None:
+    machine = good("StateMachine")
+    machine["StateMachine"]["Properties"]["LoggingConfiguration"]["Level"] = "FATAL"
+    (failure,) = _failures("PCI4-STEPFUNCTIONS-LOGGING", machine)
+    assert "level FATAL, not ERROR or ALL" in failure
+
+
+def test_the_ecs_secrets_rule_says_which_names_it_checks() -> None:
+    description = BY_ID["PCI4-ECS-NO-SECRETS-IN-ENVIRONMENT"].description
+    assert "AWS_ACCESS_KEY_ID" in description
+    assert "any other name is not detected" in description

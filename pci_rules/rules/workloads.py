@@ -25,6 +25,7 @@ from pci_rules.rules._common import (
     is_false,
     is_true,
     sdk_call,
+    statements,
 )
 
 
@@ -70,15 +71,19 @@ def appsync_field_logging(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-STEPFUNCTIONS-LOGGING",
     requirements=("10.4.2",),
-    description="Every Step Functions state machine logs its executions to CloudWatch Logs.",
+    description="Every Step Functions state machine logs its executions to CloudWatch Logs at level ERROR or ALL.",
     fix="Set LoggingConfiguration with Level ERROR or ALL and a log group destination.",
 )
 def stepfunctions_logging(model: TemplateModel) -> Iterator[Check]:
+    # Level FATAL logs only execution failures, not errors in states (QSA reader r21e LOW): ERROR or ALL only.
     for machine in model.resources("AWS::StepFunctions::StateMachine"):
         level = str(machine.prop("LoggingConfiguration", "Level", default="OFF")).upper()
         destinations = machine.prop("LoggingConfiguration", "Destinations")
-        ok = level != "OFF" and bool(destinations)
-        yield _check(machine, None if ok else "execution logging is off or has no destination")
+        if level not in ("ERROR", "ALL"):
+            problem: str | None = f"execution logging level {level}, not ERROR or ALL"
+        else:
+            problem = None if destinations else "execution logging has no destination"
+        yield _check(machine, problem)
 
 
 # --- CloudFront -------------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ def _weak_origin_protocols(origin: Mapping[str, Any]) -> str | None:
     declared = origin.get("OriginSSLProtocols")
     if declared is None:
         return "declares no OriginSSLProtocols"
-    weak = sorted(str(p) for p in as_list(declared) if p not in _STRONG_ORIGIN_PROTOCOLS)
+    weak = sorted(str(p) for p in as_list(declared) if str(p) not in _STRONG_ORIGIN_PROTOCOLS)
     return f"allows {', '.join(weak)}" if weak else None
 
 
@@ -386,7 +391,11 @@ ECS_SECRET_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", 
 @rule(
     id="PCI4-ECS-NO-SECRETS-IN-ENVIRONMENT",
     requirements=("8.6.2",),
-    description="No ECS container definition passes credentials as plain environment variables.",
+    description=(
+        "No ECS container definition passes credentials as plain environment variables named AWS_ACCESS_KEY_ID,"
+        " AWS_SECRET_ACCESS_KEY or ECS_ENGINE_AUTH_DATA (the names Security Hub ECS.8 checks; a secret under"
+        " any other name is not detected)."
+    ),
     fix="Pass credentials through ContainerDefinitions[].Secrets (Secrets Manager or SSM), or use the task role.",
 )
 def ecs_no_secrets_in_environment(model: TemplateModel) -> Iterator[Check]:
@@ -850,9 +859,31 @@ def msk_connect_in_transit(model: TemplateModel) -> Iterator[Check]:
     fix="Set Policy on the AWS::Events::EventBus or add an AWS::Events::EventBusPolicy for it.",
 )
 def eventbridge_bus_policy(model: TemplateModel) -> Iterator[Check]:
+    # A policy allowing everyone (Principal "*" or {"AWS": "*"}) to put events with no Condition makes who may
+    # put events explicit only as "anyone" (QSA reader r21e LOW): it fails, as no policy does.
     for bus in model.resources("AWS::Events::EventBus"):
-        ok = bool(bus.prop("Policy")) or bool(model.referrers(bus, "AWS::Events::EventBusPolicy"))
-        yield _check(bus, None if ok else "no resource-based policy")
+        attached = model.referrers(bus, "AWS::Events::EventBusPolicy")
+        if not bus.prop("Policy") and not attached:
+            yield _check(bus, "no resource-based policy")
+            continue
+        documents = [bus.prop("Policy")] + [{"Statement": p.prop("Statement")} for p in attached]
+        documents += [{"Statement": {k: p.prop(k) for k in ("Principal", "Action", "Condition")}} for p in attached]
+        open_ = [
+            statement
+            for document in documents
+            for statement in statements(document)
+            if statement.get("Effect", "Allow") == "Allow"
+            and _everyone(statement.get("Principal"))
+            and any(str(a) in ("events:PutEvents", "events:*", "*") for a in as_list(statement.get("Action")))
+            and not statement.get("Condition")
+        ]
+        yield _check(bus, "the policy lets any principal put events, with no condition" if open_ else None)
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
 
 
 @rule(

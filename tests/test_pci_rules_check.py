@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from pci_rules.check import ReportError, check_report, main
 from pci_rules.plugin import PciDssV4Plugin, acknowledgment_id
 from pci_rules.rules import RULES
+from tests.conftest import Delivered, Synthesized
 
 BY_ID = {rule.id: rule for rule in RULES}
 
@@ -194,3 +195,13 @@ def test_an_open_finding_in_a_nested_assemblys_report_fails_the_check(tmp_path: 
     assert check_report(tmp_path) == [
         "PCI4-S3-ACCESS-LOGGING at Prod/Data/Plain: open (error) in assembly-Prod/validation-report.json"
     ]
+
+
+def test_the_default_app_and_the_stage_based_delivery_app_pass_the_check(
+    synthesized: Synthesized, delivered: Delivered
+) -> None:
+    """The project's own apps, as `make synth` and `make synth DELIVERY=default` build them (the delivery app's
+    stacks all sit in Stages): nothing open, nothing silenced, in any report or results file."""
+    assert check_report(synthesized.outdir) == []
+    assert check_report(delivered.outdir) == []
+    assert any(p.name.startswith("assembly-") for p in Path(delivered.outdir).iterdir())

@@ -426,6 +426,12 @@ RELATED_NOT_EVIDENCE = {
     " not load-balancer settings",
     ("PCI4-ELB-DROP-INVALID-HEADERS", "6.2.4"): "6.2.4 concerns engineering techniques in bespoke software,"
     " not load-balancer settings",
+    ("PCI4-ELB-DESYNC-MITIGATION", "6.4.2"): "6.4.2 is an automated technical solution that detects and prevents"
+    " web-based attacks (a WAF in front of the application); refusing desync requests hardens the load balancer"
+    " but is not that solution",
+    ("PCI4-ELB-DROP-INVALID-HEADERS", "6.4.2"): "6.4.2 is an automated technical solution that detects and prevents"
+    " web-based attacks (a WAF in front of the application); dropping invalid header fields hardens the load"
+    " balancer but is not that solution",
     ("PCI4-ELB-ACM-CERTIFICATE", "4.2.1.1"): "4.2.1.1 is an inventory of trusted keys and certificates;"
     " the TLS work paper is an input to it, not the inventory",
     ("PCI4-TRAIL-DATA-EVENTS", "10.2.1.7"): "creation/deletion of system-level objects are management events,"
@@ -504,6 +510,8 @@ RELATED_NOT_EVIDENCE = {
             "PCI4-SQS-CUSTOMER-KEY",
             "PCI4-KINESIS-CUSTOMER-KEY",
             "PCI4-REDSHIFT-ENCRYPTED",
+            "PCI4-ELASTICACHE-ENCRYPTED-AT-REST",
+            "PCI4-OPENSEARCH-ENCRYPTED-AT-REST",
         )
     },
     **{

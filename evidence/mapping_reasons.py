@@ -130,12 +130,12 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-CLB-TLS12-POLICY": "a Classic Load Balancer negotiates TLS 1.2 or later only",
         "PCI4-CLOUDFRONT-CUSTOM-CERTIFICATE": "viewers get the owner's own certificate, not the shared default one",
         "PCI4-CLOUDFRONT-ORIGIN-HTTPS": "CloudFront reaches its origins over HTTPS",
-        "PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3": "no origin connection allows SSLv3",
+        "PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3": "no origin connection allows less than TLSv1.2",
         "PCI4-CLOUDFRONT-TLS12-POLICY": "viewer connections negotiate TLS 1.2 or later only",
         "PCI4-CLOUDFRONT-VIEWER-HTTPS": "viewers reach CloudFront over HTTPS only",
         "PCI4-DAX-TLS": "the DAX endpoint encrypts traffic with TLS",
         "PCI4-DMS-ENDPOINT-TLS": "replication endpoints connect with TLS",
-        "PCI4-ELASTICACHE-TRANSIT-ENCRYPTION": "cache traffic is encrypted in transit",
+        "PCI4-ELASTICACHE-TRANSIT-ENCRYPTION": "cache traffic is encrypted in transit, unencrypted connections refused",
         "PCI4-ELB-ACM-CERTIFICATE": "the load balancer's certificates are held in ACM; only one the templates"
         " request through ACM (AWS::CertificateManager::Certificate) is issued and renewed by ACM; a literal"
         " certificate ARN outside the templates may be imported, renewed by its owner, its key and expiry not"
@@ -170,9 +170,6 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-APPSYNC-WAF": "a GraphQL API serving a public web application is behind a web ACL",
         "PCI4-CLOUDFRONT-WAF": "a distribution serving a public web application is behind a web ACL",
         "PCI4-ELB-DELETION-PROTECTION": "the WAF-fronted entry point cannot be deleted and replaced by one without it",
-        "PCI4-ELB-DESYNC-MITIGATION": "the load balancer blocks desync (request smuggling) attacks before the"
-        " application sees them",
-        "PCI4-ELB-DROP-INVALID-HEADERS": "the load balancer drops malformed headers used in smuggling attacks",
         "PCI4-ELB-WAF": "the public API's load balancer is behind a web ACL (the automated technical solution)",
         "PCI4-WAF-CLASSIC-NOT-EMPTY": "a WAF Classic web ACL has rules and each rule has conditions: an empty one"
         " inspects nothing",

@@ -574,6 +574,10 @@ SUPPORT_ONLY_REASONS: dict[str, str] = {
     "PCI4-RDS-BACKUPS": "automated backups the incident response plan's data backup processes rely on (12.10.1)",
     "PCI4-STATEFUL-RETAINED": "stateful resources (keys, logs, databases) survive a stack deletion; supports"
     " 3.5.1 and 10.5.1 only as a guard against losing them",
+    "PCI4-ELASTICACHE-ENCRYPTED-AT-REST": "a replication group's encryption at rest, which the Config rule"
+    " elasticache-repl-grp-encrypted-at-rest watches after deploy; storage-level encryption, supports 3.5.1.2",
+    "PCI4-OPENSEARCH-ENCRYPTED-AT-REST": "a domain's encryption at rest, which the Config rule"
+    " opensearch-encrypted-at-rest watches after deploy; storage-level encryption, supports 3.5.1.2",
 }
 
 
@@ -829,6 +833,10 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-ELB-HTTPS-TLS12": "elbv2-predefined-security-policy-ssl-check",
     "PCI4-ELB-PUBLIC-SUBNETS-ONLY": NO_CONFIG_RULE,
     "PCI4-ELB-DELETION-PROTECTION": "elb-deletion-protection-enabled",
+    # QSA reader r21e (pack 1.12.0): AWS Config managed rules no pack here deploys and no control of the
+    # standard uses (AWS Config Developer Guide, each rule's page).
+    "PCI4-ELASTICACHE-ENCRYPTED-AT-REST": "elasticache-repl-grp-encrypted-at-rest",
+    "PCI4-OPENSEARCH-ENCRYPTED-AT-REST": "opensearch-encrypted-at-rest",
     "PCI4-LAMBDA-IN-VPC": "lambda-inside-vpc",
     "PCI4-LAMBDA-ENV-ENCRYPTED": NO_CONFIG_RULE,
     "PCI4-LAMBDA-LOG-GROUP": NO_CONFIG_RULE,

@@ -75,6 +75,8 @@ _REVIEWED_UNRELATED = {
     ("PCI4-SECURITYHUB-PCI-V401", "12.4.2"),
     ("PCI4-ELB-DESYNC-MITIGATION", "6.2.4"),
     ("PCI4-ELB-DROP-INVALID-HEADERS", "6.2.4"),
+    ("PCI4-ELB-DESYNC-MITIGATION", "6.4.2"),  # QSA reader r21e (pack 1.12.0): a load-balancer setting, not a WAF
+    ("PCI4-ELB-DROP-INVALID-HEADERS", "6.4.2"),
     ("PCI4-ELB-ACM-CERTIFICATE", "4.2.1.1"),
     ("PCI4-TRAIL-DATA-EVENTS", "10.2.1.7"),
     ("PCI4-EC2-NACL-IN-USE", "1.2.7"),

@@ -159,6 +159,48 @@ def kinesis_customer_key(model: TemplateModel) -> Iterator[Check]:
 
 
 @rule(
+    id="PCI4-ELASTICACHE-ENCRYPTED-AT-REST",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every ElastiCache replication group encrypts its data at rest (AtRestEncryptionEnabled).",
+    fix="Set AtRestEncryptionEnabled true on the AWS::ElastiCache::ReplicationGroup (set at creation only).",
+    acknowledgeable=False,
+)
+def elasticache_encrypted_at_rest(model: TemplateModel) -> Iterator[Check]:
+    # elasticache-repl-grp-encrypted-at-rest: NON_COMPLIANT if encryption at rest is not enabled. An undeclared
+    # AtRestEncryptionEnabled takes the service's default (CreateReplicationGroup, Amazon ElastiCache API
+    # Reference: "Default: true when using Valkey, false when using Redis OSS"; CloudFormation's Engine defaults
+    # to redis). It cannot be changed after creation, so a group without it can only be replaced (QSA reader r21e).
+    for group in model.resources("AWS::ElastiCache::ReplicationGroup"):
+        declared = group.prop("AtRestEncryptionEnabled")
+        engine = str(group.prop("Engine", default="redis")).lower()
+        if declared is None and engine == "valkey":
+            yield Check(group, True, "AtRestEncryptionEnabled not set: ElastiCache encrypts a Valkey group by default")
+        elif is_true(declared):
+            yield _check(group, None)
+        else:
+            yield _check(group, f"not encrypted at rest (AtRestEncryptionEnabled {declared!r}, engine {engine})")
+
+
+@rule(
+    id="PCI4-OPENSEARCH-ENCRYPTED-AT-REST",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every OpenSearch Service domain encrypts its data at rest (EncryptionAtRestOptions.Enabled).",
+    fix="Set EncryptionAtRestOptions.Enabled true (and KmsKeyId to a customer-managed key) on the domain.",
+    acknowledgeable=False,
+)
+def opensearch_encrypted_at_rest(model: TemplateModel) -> Iterator[Check]:
+    # opensearch-encrypted-at-rest: NON_COMPLIANT if the EncryptionAtRestOptions field is not enabled (AWS Config
+    # Developer Guide). No stored AWS page gives a default for an undeclared one, so only Enabled true passes.
+    for domain in model.resources("AWS::OpenSearchService::Domain"):
+        enabled = domain.prop("EncryptionAtRestOptions", "Enabled")
+        yield _check(
+            domain, None if is_true(enabled) else f"not encrypted at rest (EncryptionAtRestOptions.Enabled {enabled!r})"
+        )
+
+
+@rule(
     id="PCI4-NEPTUNE-ENCRYPTED",
     requirements=(),
     related=("3.5.1.2",),

@@ -118,8 +118,10 @@ def lb_access_logs(model: TemplateModel) -> Iterator[Check]:
 
 @rule(
     id="PCI4-ELB-DROP-INVALID-HEADERS",
-    requirements=("6.4.2",),
-    related=("6.2.4",),
+    requirements=(),
+    # 6.4.2 is an automated technical solution detecting and preventing web attacks (a WAF); a load-balancer
+    # setting supports it without being it. AWS maps Security Hub's control to 6.2.4 (QSA reader r21e).
+    related=("6.2.4", "6.4.2"),
     description="Every Application Load Balancer drops HTTP headers with invalid fields (request smuggling).",
     fix="Set the attribute routing.http.drop_invalid_header_fields.enabled to true.",
 )
@@ -168,8 +170,10 @@ SAFE_DESYNC_MODES = ("defensive", "strictest")
 
 @rule(
     id="PCI4-ELB-DESYNC-MITIGATION",
-    requirements=("6.4.2",),
-    related=("6.2.4",),
+    requirements=(),
+    # 6.4.2 is an automated technical solution detecting and preventing web attacks (a WAF); a load-balancer
+    # setting supports it without being it. AWS maps Security Hub's control to 6.2.4 (QSA reader r21e).
+    related=("6.2.4", "6.4.2"),
     description="Every Application Load Balancer mitigates HTTP desync in defensive or strictest mode, not monitor.",
     fix="Set the attribute routing.http.desync_mitigation_mode to strictest (or defensive).",
 )

@@ -171,17 +171,29 @@ def s3_access_logging(model: TemplateModel) -> Iterator[Check]:
     # to current bucket"). Logging is on, but the records sit beside what they audit, writable by whoever writes
     # the bucket (10.3.2 asks logs protected from modification), and each delivery is itself logged. A finding,
     # in words that say so, not "no server access logging" (QSA reader r21d, MEDIUM 5).
+    # A destination is a bucket of the templates by reference (Ref, Fn::GetAtt) or by the literal name a bucket
+    # here declares as its BucketName (QSA reader r21e LOW: `BucketName: logs-b` logging to "logs-b" passed).
+    named = {
+        name: b.key for b in model.resources(BUCKET) if isinstance(name := b.reference("BucketName"), str) and name
+    }
+
+    def destination_key(bucket: Resource, destination: object) -> tuple[str, str] | None:
+        target = model.target(bucket.stack, destination)
+        if target is not None:
+            return target.key
+        return named.get(destination) if isinstance(destination, str) else None
+
     targets = {
-        t.key
+        key
         for b in model.resources(BUCKET)
-        if (t := model.target(b.stack, b.prop("LoggingConfiguration", "DestinationBucketName"))) is not None
-        and t.key != b.key
+        if (key := destination_key(b, b.prop("LoggingConfiguration", "DestinationBucketName"))) is not None
+        and key != b.key
     }
     for bucket in model.resources(BUCKET):
         configured = isinstance(bucket.prop("LoggingConfiguration"), Mapping)
         destination = bucket.prop("LoggingConfiguration", "DestinationBucketName")
-        target = model.target(bucket.stack, destination) if destination else None
-        if configured and (not destination or (target is not None and target.key == bucket.key)):
+        key = destination_key(bucket, destination) if destination else None
+        if configured and (not destination or key == bucket.key):
             yield Check(bucket, False, _SELF_LOGGING)
             continue
         logged = bool(destination) or bucket.key in targets

@@ -25,6 +25,7 @@ from pci_rules.rules._common import (
     is_false,
     is_true,
     sdk_call,
+    statements,
 )
 
 
@@ -70,15 +71,19 @@ def appsync_field_logging(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-STEPFUNCTIONS-LOGGING",
     requirements=("10.4.2",),
-    description="Every Step Functions state machine logs its executions to CloudWatch Logs.",
+    description="Every Step Functions state machine logs its executions to CloudWatch Logs at level ERROR or ALL.",
     fix="Set LoggingConfiguration with Level ERROR or ALL and a log group destination.",
 )
 def stepfunctions_logging(model: TemplateModel) -> Iterator[Check]:
+    # Level FATAL logs only execution failures, not errors in states (QSA reader r21e LOW): ERROR or ALL only.
     for machine in model.resources("AWS::StepFunctions::StateMachine"):
         level = str(machine.prop("LoggingConfiguration", "Level", default="OFF")).upper()
         destinations = machine.prop("LoggingConfiguration", "Destinations")
-        ok = level != "OFF" and bool(destinations)
-        yield _check(machine, None if ok else "execution logging is off or has no destination")
+        if level not in ("ERROR", "ALL"):
+            problem: str | None = f"execution logging level {level}, not ERROR or ALL"
+        else:
+            problem = None if destinations else "execution logging has no destination"
+        yield _check(machine, problem)
 
 
 # --- CloudFront -------------------------------------------------------------------------------------
@@ -146,11 +151,29 @@ def cloudfront_waf(model: TemplateModel) -> Iterator[Check]:
         yield _check(distribution, None if config.get("WebACLId") else "no web ACL")
 
 
+# CloudFront's origin protocols (CloudFront API Reference, OriginSslProtocols: SSLv3 | TLSv1 | TLSv1.1 | TLSv1.2).
+# Only TLSv1.2 is strong cryptography for 4.2.1; no stored AWS page gives the default of an absent list, so an
+# origin reached over TLS declares it (CDK's HttpOrigin renders [TLSv1.2] by default).
+_STRONG_ORIGIN_PROTOCOLS = frozenset({"TLSv1.2"})
+
+
+def _weak_origin_protocols(origin: Mapping[str, Any]) -> str | None:
+    """Why an origin reached over TLS is not held to TLSv1.2 only (None: it is)."""
+    declared = origin.get("OriginSSLProtocols")
+    if declared is None:
+        return "declares no OriginSSLProtocols"
+    weak = sorted(str(p) for p in as_list(declared) if str(p) not in _STRONG_ORIGIN_PROTOCOLS)
+    return f"allows {', '.join(weak)}" if weak else None
+
+
 @rule(
     id="PCI4-CLOUDFRONT-ORIGIN-HTTPS",
     requirements=("4.2.1",),
-    description="CloudFront reaches every custom origin over HTTPS (never http-only, nor match-viewer with allow-all).",
-    fix="Set CustomOriginConfig.OriginProtocolPolicy to https-only.",
+    description=(
+        "CloudFront reaches every custom origin over HTTPS (never http-only, nor match-viewer with allow-all),"
+        " with TLSv1.2 only."
+    ),
+    fix="Set CustomOriginConfig.OriginProtocolPolicy to https-only and OriginSSLProtocols to [TLSv1.2].",
 )
 def cloudfront_origin_https(model: TemplateModel) -> Iterator[Check]:
     for distribution, config in _distributions(model):
@@ -164,21 +187,28 @@ def cloudfront_origin_https(model: TemplateModel) -> Iterator[Check]:
             if o.get("OriginProtocolPolicy") == "http-only"
             or (o.get("OriginProtocolPolicy") == "match-viewer" and viewer == "allow-all")
         ]
-        yield _check(distribution, "a custom origin is reached without TLS" if bad else None)
+        weak = [f"origin {o.get('Id', '?')} {w}" for o in origins if o not in bad and (w := _weak_origin_protocols(o))]
+        problem = "a custom origin is reached without TLS" if bad else None
+        problem = problem or (f"a custom origin is reached with TLS below 1.2 ({'; '.join(weak)})" if weak else None)
+        yield _check(distribution, problem)
 
 
 @rule(
     id="PCI4-CLOUDFRONT-ORIGIN-NO-SSLV3",
     requirements=("4.2.1",),
-    description="No CloudFront custom origin allows the deprecated SSLv3 protocol.",
+    description=(
+        "No CloudFront custom origin allows SSLv3 or any protocol below TLSv1.2 (OriginSSLProtocols is [TLSv1.2])."
+    ),
     fix="Set CustomOriginConfig.OriginSSLProtocols to [TLSv1.2].",
 )
 def cloudfront_origin_no_sslv3(model: TemplateModel) -> Iterator[Check]:
     for distribution, config in _distributions(model):
         origins = _custom_origins(config)
         if origins:
-            sslv3 = any("SSLv3" in as_list(o.get("OriginSSLProtocols")) for o in origins)
-            yield _check(distribution, "a custom origin allows SSLv3" if sslv3 else None)
+            weak = [f"origin {o.get('Id', '?')} {w}" for o in origins if (w := _weak_origin_protocols(o))]
+            yield _check(
+                distribution, f"a custom origin allows less than TLSv1.2 ({'; '.join(weak)})" if weak else None
+            )
 
 
 # --- EC2 instances, launch templates, Auto Scaling, VPN ----------------------------------------------
@@ -361,7 +391,11 @@ ECS_SECRET_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", 
 @rule(
     id="PCI4-ECS-NO-SECRETS-IN-ENVIRONMENT",
     requirements=("8.6.2",),
-    description="No ECS container definition passes credentials as plain environment variables.",
+    description=(
+        "No ECS container definition passes credentials as plain environment variables named AWS_ACCESS_KEY_ID,"
+        " AWS_SECRET_ACCESS_KEY or ECS_ENGINE_AUTH_DATA (the names Security Hub ECS.8 checks; a secret under"
+        " any other name is not detected)."
+    ),
     fix="Pass credentials through ContainerDefinitions[].Secrets (Secrets Manager or SSM), or use the task role.",
 )
 def ecs_no_secrets_in_environment(model: TemplateModel) -> Iterator[Check]:
@@ -477,13 +511,24 @@ def elasticache_minor_upgrades(model: TemplateModel) -> Iterator[Check]:
 @rule(
     id="PCI4-ELASTICACHE-TRANSIT-ENCRYPTION",
     requirements=("4.2.1",),
-    description="Every ElastiCache replication group encrypts traffic in transit.",
-    fix="Set TransitEncryptionEnabled true (and TransitEncryptionMode required).",
+    description=(
+        "Every ElastiCache replication group encrypts traffic in transit and refuses unencrypted connections"
+        " (TransitEncryptionMode required, or not declared)."
+    ),
+    fix="Set TransitEncryptionEnabled true and TransitEncryptionMode required (never preferred).",
 )
 def elasticache_transit_encryption(model: TemplateModel) -> Iterator[Check]:
+    # TransitEncryptionMode "preferred" accepts unencrypted connections beside TLS (a migration setting); an
+    # undeclared mode passes: no stored AWS page confirms its default, so the pack records that (README).
     for group in model.resources("AWS::ElastiCache::ReplicationGroup"):
-        ok = is_true(group.prop("TransitEncryptionEnabled"))
-        yield _check(group, None if ok else "traffic in transit is not encrypted")
+        mode = group.prop("TransitEncryptionMode")
+        if not is_true(group.prop("TransitEncryptionEnabled")):
+            problem: str | None = "traffic in transit is not encrypted"
+        elif mode is not None and str(mode).lower() != "required":
+            problem = f"TransitEncryptionMode {mode!r} accepts unencrypted connections; set 'required'"
+        else:
+            problem = None
+        yield _check(group, problem)
 
 
 @rule(
@@ -814,9 +859,31 @@ def msk_connect_in_transit(model: TemplateModel) -> Iterator[Check]:
     fix="Set Policy on the AWS::Events::EventBus or add an AWS::Events::EventBusPolicy for it.",
 )
 def eventbridge_bus_policy(model: TemplateModel) -> Iterator[Check]:
+    # A policy allowing everyone (Principal "*" or {"AWS": "*"}) to put events with no Condition makes who may
+    # put events explicit only as "anyone" (QSA reader r21e LOW): it fails, as no policy does.
     for bus in model.resources("AWS::Events::EventBus"):
-        ok = bool(bus.prop("Policy")) or bool(model.referrers(bus, "AWS::Events::EventBusPolicy"))
-        yield _check(bus, None if ok else "no resource-based policy")
+        attached = model.referrers(bus, "AWS::Events::EventBusPolicy")
+        if not bus.prop("Policy") and not attached:
+            yield _check(bus, "no resource-based policy")
+            continue
+        documents = [bus.prop("Policy")] + [{"Statement": p.prop("Statement")} for p in attached]
+        documents += [{"Statement": {k: p.prop(k) for k in ("Principal", "Action", "Condition")}} for p in attached]
+        open_ = [
+            statement
+            for document in documents
+            for statement in statements(document)
+            if statement.get("Effect", "Allow") == "Allow"
+            and _everyone(statement.get("Principal"))
+            and any(str(a) in ("events:PutEvents", "events:*", "*") for a in as_list(statement.get("Action")))
+            and not statement.get("Condition")
+        ]
+        yield _check(bus, "the policy lets any principal put events, with no condition" if open_ else None)
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
 
 
 @rule(

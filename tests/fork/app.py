@@ -279,6 +279,7 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
             "Engine": "valkey",
             "CacheNodeType": "cache.t4g.micro",
             "TransitEncryptionEnabled": True,
+            "TransitEncryptionMode": "required",
             "AtRestEncryptionEnabled": True,
             "UserGroupIds": ["sessions"],
             "AutoMinorVersionUpgrade": True,
@@ -297,7 +298,10 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "Search": (
         "AWS::OpenSearchService::Domain",
-        {"LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}}},
+        {
+            "LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}},
+            "EncryptionAtRestOptions": {"Enabled": True, "KmsKeyId": KEY_ARN},
+        },
     ),
     "Documents": (
         "AWS::DocDB::DBCluster",

@@ -1364,7 +1364,9 @@ def test_3_5_1_names_the_stores_that_may_hold_pan_and_is_not_examined_no_finding
     assert "not evidenced: PAN in the" in scope_line
     for resource in holding:
         assert resource is not None
-        assert f"{display_name(resource)} ({resource.stack})" in scope_line
+        assert f"Bucket {display_name(resource)} ({resource.stack}), written by Elastic Load Balancing, SSE-S3" in (
+            scope_line
+        )
     summary_row = next(line for line in text.splitlines() if line.startswith(f"| {PASSED} | "))
     assert "3.5.1" not in summary_row.split(":", 1)[1].replace(" |", "").replace(" ", "").split(",")
 
@@ -1380,3 +1382,6 @@ def test_10_2_1_1_is_not_evidenced_and_names_the_vault_s_detokenize_audit(eviden
     scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
     assert "the load balancer's, not the client" in scope_line
     assert "`vault.detokenize_audit` table" in scope_line
+    # The database parameter group preloads pgaudit (pci_constructs.encrypted_database); the line says what it logs.
+    assert "preload pgaudit with object auditing through rds_pgaudit" in scope_line
+    assert "not reads of card data" in scope_line

@@ -321,8 +321,10 @@ LIMITS = {
     " records outside the templates (not evidenced)",
     "5.2.2": "anti-malware on systems: the templates deploy none (not evidenced)",
     "3.5.1.3": "nothing more: it applies only where disk-level encryption is what renders PAN unreadable",
-    "10.2.1.1": "individual user access to cardholder data held in RDS: pgaudit is not configured, so only"
-    " the vault functions' Lambda invoke data events apply",
+    "10.2.1.1": "individual user access to cardholder data held in RDS: pgaudit's object auditing logs the"
+    " changes the vault's migrations grant its role, not reads, and the API function's recorded caller is the"
+    " load balancer's principal; the vault's `vault.detokenize_audit` rows are data, examined in the deployed"
+    " database",
     "12.4.2": "applies to service providers only; the quarterly review is not evidenced by templates",
     "8.2.1": _BREAK_GLASS,
     "8.2.2": _BREAK_GLASS + "; people and identity-provider accounts outside AWS IAM",

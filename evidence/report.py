@@ -63,13 +63,14 @@ from evidence.diagrams import (
     to_dot,
     to_mermaid,
 )
-from evidence.flows import alias_of, grants, key_reference, kms_key
+from evidence.flows import alias_of, card_data, grants, key_reference, kms_key
 from evidence.mapping_reasons import CONFIG_RULE_REASONS, MAPPING_REASONS
 from evidence.pages import pages, place_labels
 from evidence.scope import (
     CDE,
     CDE_OUTSIDE,
     ScopeModel,
+    card_data_stores,
     cde_outside_templates,
     outside_templates,
     payment_channels,
@@ -86,7 +87,7 @@ from evidence.workpapers import (
     papers_markdown,
     write_workpapers,
 )
-from pci_rules.model import TemplateModel
+from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, RuleResult
 from pci_rules.rules._common import sdk_call
 from pci_rules.rules._common import statements as statements_of
@@ -761,6 +762,89 @@ def scoped_log_statements(model: TemplateModel) -> dict[str, str]:
 _EXTERNAL_FACING_LOGS = ("AWS WAF", "load balancer", "Network Firewall")
 
 
+def _pan_store_text(store: Resource) -> str:
+    """A store that may hold PAN, named as the logging paper names it, with who writes it and its encryption."""
+    if store.type == "AWS::S3::Bucket":
+        rules = store.prop("BucketEncryption", "ServerSideEncryptionConfiguration", default=[]) or []
+        algorithms = {
+            str((r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"))
+            for r in rules
+            if isinstance(r, Mapping)
+        }
+        encryption = "SSE-KMS" if algorithms & {"aws:kms", "aws:kms:dsse"} else "SSE-S3"
+        return f"Bucket {display_name(store)} ({store.stack}), written by Elastic Load Balancing, {encryption}"
+    encryption = "a KMS key" if store.prop("KmsKeyId") else "CloudWatch Logs' default encryption"
+    return f"LogGroup {display_name(store)} ({store.stack}), written by AWS WAF, {encryption}"
+
+
+def _pgaudit_text(model: TemplateModel) -> str:
+    """What the database parameter groups of the templates configure of pgaudit (the PostgreSQL audit extension).
+
+    pgaudit's object auditing logs the statements on objects `pgaudit.role` holds privileges on ("Auditing
+    database objects", Amazon RDS User Guide); which objects and privileges is the vault's migrations' (SQL,
+    not a template: they grant the role UPDATE/DELETE of card and key rows, no SELECT), so a read of card data
+    is not in the database log."""
+    groups = list(model.resources("AWS::RDS::DBParameterGroup", "AWS::RDS::DBClusterParameterGroup"))
+    preloading = [g for g in groups if "pgaudit" in str(g.prop("Parameters", "shared_preload_libraries", default=""))]
+    if not preloading:
+        return "no database parameter group of the templates preloads pgaudit"
+    roles = sorted(
+        {str(g.prop("Parameters", "pgaudit.role")) for g in preloading if g.prop("Parameters", "pgaudit.role")}
+    )
+    sessions = sorted({str(g.prop("Parameters", "pgaudit.log", default="none")) for g in preloading})
+    return (
+        f"the database parameter groups preload pgaudit with object auditing through {', '.join(roles) or 'no role'}"
+        f" (session classes: {', '.join(sessions)}), which logs statements on the objects and privileges the vault's"
+        " migrations grant that role (changes to card and key rows, not reads of card data)"
+    )
+
+
+def scoped_card_data_statements(model: TemplateModel) -> dict[str, str]:
+    """3.5.1 and 10.2.1.1 scoped to what the synth rules examined (QSA reader r20e HIGH 1 and MEDIUM 3).
+
+    3.5.1 (PAN rendered unreadable anywhere it is stored): the rules examine the card vault's functions, whose
+    field-level envelope encryption and keyed hash are the templates' only 3.5.1 mechanism, and they reach only
+    the PAN the vault writes. A store `evidence.scope.card_data_stores` says "may hold PAN" (the load balancer's
+    access-log bucket, a WAF log group that does not redact the URL) is written by AWS itself (Elastic Load
+    Balancing, AWS WAF), never through the vault, so no 3.5.1 mechanism covers it: its storage encryption is
+    3.5.1.2's subject, not a method that renders PAN unreadable. Each such store is named "not evidenced".
+
+    10.2.1.1 (audit logs capture all individual user access to cardholder data): the trail's Lambda invoke data
+    events record the IAM principal that invoked a vault function, and for the API function that principal is
+    the load balancer's, not the client; pgaudit object auditing logs changes, not reads. What records the individual
+    access is the vault's application audit, the `vault.detokenize_audit` table (migrations 0011 and 0020: one row
+    per detokenize call, with its caller alias, reason code, ticket and Lambda request ID), which is data, not a
+    template: it is named as what to examine."""
+    out: dict[str, str] = {}
+    stores = card_data_stores(model)
+    open_stores = []
+    for key, (holds, _statement) in sorted(stores.items()):
+        resource = model.resource(*key)
+        if holds and resource is not None:
+            open_stores.append(_pan_store_text(resource))
+    vault = [fn for fn in model.resources("AWS::Lambda::Function") if card_data(fn) is not None]
+    if open_stores:
+        out["3.5.1"] = (
+            "examined: the card vault's functions, whose field-level envelope encryption and keyed hash render the"
+            " PAN the vault stores unreadable; not evidenced: PAN in the "
+            f"{len(open_stores)} store{'s' if len(open_stores) != 1 else ''} the data-stores paper says may hold it"
+            f" ({'; '.join(open_stores)}), from request URLs, incl. requests WAF blocked, which no 3.5.1 mechanism of"
+            " the templates reaches (AWS writes them, never the vault): storage encryption is transparent to any"
+            " reader allowed to read them and does not render PAN unreadable"
+        )
+    if vault:
+        out["10.2.1.1"] = (
+            "examined: the trail's Lambda invoke data events, which record the IAM principal that invoked each"
+            " vault function; for the API function that principal is the load balancer's, not the client, and"
+            f" {_pgaudit_text(model)}, so individual user access is not evidenced by the templates; not evidenced:"
+            " the vault's application audit, the `vault.detokenize_audit` table (one row"
+            " per detokenize call: caller alias, reason code, ticket, Lambda request ID, outcome; migrations"
+            " `0011_detokenize_audit.sql` and `0020_detokenize_audit_caller.sql`), whose rows the assessor examines"
+            " with the deployed database"
+        )
+    return out
+
+
 def requirement_statuses(
     results: Sequence[RuleResult],
     gate: Gate,
@@ -910,7 +994,8 @@ def requirement_statuses(
             elif entry.scoped:
                 entry.customer = (
                     "Evidence what the synth rules did not examine (the scope line above), with the deployed"
-                    " configuration and the change-detection or backup records."
+                    " configuration and the records it names (change detection, backups, the stores' contents,"
+                    " the vault's audit rows)."
                 )
             elif entry.config_rules:
                 entry.customer = (
@@ -2011,7 +2096,11 @@ def _write_set(
     diagrams = build_diagrams(model, topology, prov.diagram_lines(), scope, assembly)
     rendered = render_diagrams(directory / DIAGRAM_DIR, diagrams)  # dot runs while the report is written
     statuses = requirement_statuses(
-        results, gate, report, beyond=beyond_the_templates(model), scoped=scoped_log_statements(model)
+        results,
+        gate,
+        report,
+        beyond=beyond_the_templates(model),
+        scoped={**scoped_log_statements(model), **scoped_card_data_statements(model)},
     )
     att = attestation or Attestation()
     papers = all_workpapers(

@@ -356,3 +356,28 @@ def test_a_fork_acknowledges_the_customer_key_rules_for_a_store_outside_the_cde(
     for rule in ("PCI4-DOCDB-ENCRYPTED", "PCI4-SQS-ENCRYPTED"):
         never = _ack(path="Tiny/Jobs", rule=rule, reason=reason)
         assert any("can never be acknowledged" in p for p in never.problems()), rule
+
+
+def test_every_acknowledgment_cites_a_reviewed_requirement_of_its_rule() -> None:
+    """QSA reader r20e (issue 20 item 1): the exception register cited requirements the finding does not concern
+    (Lambda concurrency under 6.4.3 and 2.2.1, cfn-lint's hard-coded zones under 12.5.2). Each entry's requirement
+    is one its rule has a reviewed reason for (compliance.requirement_review), or the registry's statement that no
+    PCI DSS requirement applies."""
+    from compliance.registry import NO_REQUIREMENT
+    from compliance.requirement_review import REVIEWED_REQUIREMENTS, rule_family
+
+    unreviewed = []
+    for ack in ACKNOWLEDGMENTS:
+        reviewed = REVIEWED_REQUIREMENTS.get(rule_family(ack.rule), {})
+        cited = (
+            [NO_REQUIREMENT]
+            if ack.requirement == NO_REQUIREMENT
+            else ack.requirement.removeprefix("PCI DSS v4.0.1 ").split(", ")
+        )
+        unreviewed += [(ack.id, ack.rule, requirement) for requirement in cited if requirement not in reviewed]
+    assert not unreviewed
+    assert all(reason.strip() for reasons in REVIEWED_REQUIREMENTS.values() for reason in reasons.values())
+    by_id = {ack.id: ack.requirement for ack in ACKNOWLEDGMENTS}
+    assert by_id["data-sdk-call-function-lambdaconcurrency"] == NO_REQUIREMENT
+    assert by_id["identity-sdk-call-function-lambdaconcurrency"] == NO_REQUIREMENT
+    assert by_id["configured-availability-zones"] == NO_REQUIREMENT

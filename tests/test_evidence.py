@@ -1343,3 +1343,45 @@ def test_the_whole_report_renders_as_markdown_it_renders_it(evidence: Evidence) 
     text = evidence.read(f"{REPORT_NAME}.md")
     assert text.count("\n| --- |") > 10
     assert markdown_to_html(text) == MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
+def test_3_5_1_names_the_stores_that_may_hold_pan_and_is_not_examined_no_findings(evidence: Evidence) -> None:
+    """QSA reader r20e HIGH 1: the data-stores paper says the load balancer's access-log bucket may hold PAN from
+    URLs (SSE-S3 only), the section says bucket encryption does not render PAN unreadable, yet 3.5.1 read
+    "examined, no findings" on the vault's functions alone. Derived from `card_data_stores`: each store that may
+    hold PAN is named "not evidenced" in the section, and the status follows."""
+    from evidence.scope import card_data_stores
+    from evidence.topology import display_name
+
+    model = evidence.model
+    text = evidence.read(f"{REPORT_NAME}.md")
+    holding = [model.resource(*key) for key, (holds, _) in card_data_stores(model).items() if holds]
+    assert holding, "the default app's load balancers log to a bucket that may hold PAN"
+    assert all(r is not None and "-Edge-" in r.stack for r in holding)
+    assert _reported_statuses(text)["3.5.1"] == NOT_EVIDENCED
+    section = text.split("\n### 3.5.1 ", 1)[1].split("\n### ", 1)[0]
+    scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
+    assert "not evidenced: PAN in the" in scope_line
+    for resource in holding:
+        assert resource is not None
+        assert f"Bucket {display_name(resource)} ({resource.stack}), written by Elastic Load Balancing, SSE-S3" in (
+            scope_line
+        )
+    summary_row = next(line for line in text.splitlines() if line.startswith(f"| {PASSED} | "))
+    assert "3.5.1" not in summary_row.split(":", 1)[1].replace(" |", "").replace(" ", "").split(",")
+
+
+def test_10_2_1_1_is_not_evidenced_and_names_the_vault_s_detokenize_audit(evidence: Evidence) -> None:
+    """QSA reader r20e MEDIUM 3: 10.2.1.1 read "examined, no findings" though its own limits line says pgaudit is
+    not configured and the API function's recorded caller is the load balancer's principal, not the client."""
+    text = evidence.read(f"{REPORT_NAME}.md")
+    assert _reported_statuses(text)["10.2.1.1"] == NOT_EVIDENCED
+    summary_row = next(line for line in text.splitlines() if line.startswith(f"| {PASSED} | "))
+    assert "10.2.1.1" not in summary_row.split(":", 1)[1].replace(" |", "").replace(" ", "").split(",")
+    section = text.split("\n### 10.2.1.1 ", 1)[1].split("\n### ", 1)[0]
+    scope_line = next(line for line in section.splitlines() if line.startswith("- What the rules above examined"))
+    assert "the load balancer's, not the client" in scope_line
+    assert "`vault.detokenize_audit` table" in scope_line
+    # The database parameter group preloads pgaudit (pci_constructs.encrypted_database); the line says what it logs.
+    assert "preload pgaudit with object auditing through rds_pgaudit" in scope_line
+    assert "not reads of card data" in scope_line

@@ -64,6 +64,7 @@ from pci_constructs.lambda_bundling import python_asset, record_sbom_source
 from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
 from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
+from pci_constructs.vpc_function import NETWORK_INTERFACE_ACTIONS
 from pci_constructs.vpc_function import RUNTIME as RUNTIME  # re-exported: every Python function runs one runtime
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -787,17 +788,7 @@ class CardVault(Construct):
                 ),
                 # "Giving Lambda functions access to resources in an Amazon VPC": the ENI actions,
                 # which EC2 does not scope to resources (what AWSLambdaVPCAccessExecutionRole grants).
-                iam.PolicyStatement(
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeSubnets",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=["*"],
-                ),
+                iam.PolicyStatement(actions=list(NETWORK_INTERFACE_ACTIONS), resources=["*"]),
                 # "Visualize Lambda function invocations using AWS X-Ray": no resource-level permissions.
                 iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.environment_key.key_arn]),

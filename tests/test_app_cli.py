@@ -16,17 +16,25 @@ from config.defaults import EMBEDDED_ENVIRONMENTS
 from tests.conftest import ROOT
 
 
-def run_app(tmp_path: Path, env_selector: str, *, context: str = "env") -> subprocess.CompletedProcess[str]:
-    """`python app.py` with `-c <context>=<env_selector>` (context `delivery` for a delivery)."""
+def run_app(
+    tmp_path: Path,
+    env_selector: str | None = None,
+    *,
+    context: str = "env",
+    full_context: dict[str, str] | None = None,
+    python_args: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """`python [python_args] app.py` with `-c <context>=<env_selector>` (context `delivery` for a delivery), or
+    with `full_context` as the whole CLI context."""
     outdir = tmp_path / "cdk.out"
     environ = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({context: env_selector}),
+        "CDK_CONTEXT_JSON": json.dumps(full_context if full_context is not None else {context: env_selector}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "app.py")],
+        [sys.executable, *python_args, str(ROOT / "app.py")],
         cwd=ROOT,
         env=environ,
         capture_output=True,
@@ -63,16 +71,7 @@ def test_unknown_environment_fails_before_synthesis(tmp_path: Path) -> None:
 def test_a_bad_configuration_fails_before_aws_cdk_is_imported(tmp_path: Path) -> None:
     """The early check of `python app.py` reads the configuration without aws_cdk or jsii's Node process,
     so the error comes in the time it takes to read the file (issue 23). `-X importtime` lists every import."""
-    environ = {**os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out"), "CDK_CONTEXT_JSON": '{"delivery": "nope"}'}
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_app(tmp_path, "nope", context="delivery", python_args=("-X", "importtime"))
     assert done.returncode == 2
     assert "unknown delivery 'nope' (field: delivery)" in done.stderr
     imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
@@ -84,20 +83,7 @@ def test_a_bad_configuration_fails_before_aws_cdk_is_imported(tmp_path: Path) ->
 def test_a_delivery_with_an_env_is_refused_naming_both(tmp_path: Path) -> None:
     """Fork trial r23f: with `-c delivery=` a `-c env=` was silently ignored (the delivery names its
     environments). The CLI always passes cdk.json's own `env` default: that one alone is not refused."""
-    environ = {
-        **os.environ,
-        "CDK_OUTDIR": str(tmp_path / "cdk.out"),
-        "CDK_CONTEXT_JSON": json.dumps({"env": "envs/acme.yaml", "delivery": "default"}),
-    }
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_app(tmp_path, full_context={"env": "envs/acme.yaml", "delivery": "default"})
     assert done.returncode == 2
     assert "error: both delivery ('default') and env ('envs/acme.yaml') are set (fields: delivery, env)" in done.stderr
     assert templates_in(tmp_path) == []

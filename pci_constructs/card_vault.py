@@ -321,6 +321,17 @@ class _RunsLast:
             self._last.node.add_dependency(node)
 
 
+def _service_sum(metric_name: str, period: Duration) -> cloudwatch.Metric:
+    """The sum over `period` of one of the vault's EMF metrics that carry the `service` dimension only."""
+    return cloudwatch.Metric(
+        namespace=METRIC_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic=cloudwatch.Stats.SUM,
+        period=period,
+    )
+
+
 class CardVault(Construct):
     """The four functions, their roles, keys, logs, schedule and ALB wiring.
 
@@ -1271,13 +1282,7 @@ class CardVault(Construct):
         minutes alarms, to the alerts topic as the CRL and Keys alarms. Tokenization stays closed until the
         window ends (`card_search.window_minutes`); the alarm says why, and that it may have been caused."""
         return self._alarm(
-            cloudwatch.Metric(
-                namespace=METRIC_NAMESPACE,
-                metric_name=GUARD_CLOSED_METRIC,
-                dimensions_map={"service": SERVICE_NAME},
-                statistic=cloudwatch.Stats.SUM,
-                period=GUARD_CLOSED_PERIOD,
-            ),
+            _service_sum(GUARD_CLOSED_METRIC, GUARD_CLOSED_PERIOD),
             "TokenizeGuardClosed",
             description=(
                 "Card vault: tokenization refused because the database's unlogged sibling counts were reset (a"
@@ -1307,13 +1312,7 @@ class CardVault(Construct):
                 topic=topic,
             ),
             "unreadable": self._alarm(
-                cloudwatch.Metric(
-                    namespace=METRIC_NAMESPACE,
-                    metric_name=RESEAL_UNREADABLE_METRIC,
-                    dimensions_map={"service": SERVICE_NAME},
-                    statistic=cloudwatch.Stats.SUM,
-                    period=Duration.days(1),
-                ),
+                _service_sum(RESEAL_UNREADABLE_METRIC, Duration.days(1)),
                 "KeysResealUnreadable",
                 description=(
                     "Card vault re-seal skipped cards it cannot open (a planted or tampered row): their shred epoch"
@@ -1324,13 +1323,7 @@ class CardVault(Construct):
                 topic=topic,
             ),
             "quarantined": self._alarm(
-                cloudwatch.Metric(
-                    namespace=METRIC_NAMESPACE,
-                    metric_name=DATA_KEY_QUARANTINED_METRIC,
-                    dimensions_map={"service": SERVICE_NAME},
-                    statistic=cloudwatch.Stats.SUM,
-                    period=Duration.days(1),
-                ),
+                _service_sum(DATA_KEY_QUARANTINED_METRIC, Duration.days(1)),
                 "KeysDataKeyQuarantined",
                 description=(
                     "Card vault: a data key the API recorded is not wrapped by the KMS key recorded beside it (or"

@@ -19,6 +19,7 @@ results file, at the root and in nested assemblies), and fails on:
   built on this one that reports at `error`, which CDK suppressed.
 
 A violation CDK suppressed for an acknowledgeable rule, and a finding the results file lists as accepted, pass.
+Each failing finding (rule, construct path) is printed once, from the first file naming it (`check_report`).
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def assembly_directories(outdir: str | Path) -> list[Path]:
     return found
 
 
-def _report_problems(path: Path, where: str, suppressed: set[tuple[str, str]]) -> list[str]:
+def _report_problems(
+    path: Path, where: str, suppressed: set[tuple[str, str]], named: set[tuple[str, str]]
+) -> list[str]:
     """The report's problems; adds each (rule, construct path) CDK suppressed for an acknowledgeable rule to
-    `suppressed`."""
+    `suppressed`; names each open or never-acknowledgeable one not yet in `named` (and adds it there)."""
     data = _read(path)
     reports = data.get("pluginReports") if isinstance(data, Mapping) else None
     if not isinstance(reports, list):
@@ -93,6 +96,10 @@ def _report_problems(path: Path, where: str, suppressed: set[tuple[str, str]]) -
             if not isinstance(violation, Mapping):
                 continue
             for construct in violation.get("violatingConstructs") or [{}]:
+                key = (str(violation.get("ruleName")), str(construct.get("constructPath")))
+                if key in named:
+                    continue
+                named.add(key)
                 problems.append(
                     f"{violation.get('ruleName')} at {construct.get('constructPath', '?')}: open"
                     f" ({violation.get('severity', '?')}) in {where}"
@@ -105,6 +112,10 @@ def _report_problems(path: Path, where: str, suppressed: set[tuple[str, str]]) -
                     suppressed.add((str(violation.get("ruleName")), str(construct.get("constructPath"))))
                 continue
             for construct in violation.get("violatingConstructs") or [{}]:
+                key = (str(violation.get("ruleName")), str(construct.get("constructPath")))
+                if key in named:
+                    continue
+                named.add(key)
                 problems.append(
                     f"{violation.get('ruleName')} at {construct.get('constructPath', '?')}: never acknowledgeable,"
                     f" but acknowledged at {violation.get('acknowledgedAt', '?')}"
@@ -113,24 +124,33 @@ def _report_problems(path: Path, where: str, suppressed: set[tuple[str, str]]) -
     return problems
 
 
-def _results_problems(path: Path, where: str, suppressed: set[tuple[str, str]]) -> list[str]:
+def _results_problems(
+    path: Path, where: str, suppressed: set[tuple[str, str]], named: set[tuple[str, str]]
+) -> list[str]:
+    """The results file's open findings that no report suppressed for an acknowledgeable rule and that no
+    earlier line (`named`: (rule, construct path) already printed) names; adds each it names to `named`."""
     data = _read(path)
     findings = data.get("findings") if isinstance(data, Mapping) else None
     if not isinstance(findings, list):
         raise ReportError(f"{path}: no findings list")
-    return [
-        f"{finding.get('rule')} at {finding.get('path', '?')}: {finding.get('status')} in {where}"
-        for finding in findings
-        if isinstance(finding, Mapping)
-        and str(finding.get("status", "")).startswith("open")
-        and (str(finding.get("rule")), str(finding.get("path"))) not in suppressed
-    ]
+    problems = []
+    for finding in findings:
+        if not isinstance(finding, Mapping) or not str(finding.get("status", "")).startswith("open"):
+            continue
+        key = (str(finding.get("rule")), str(finding.get("path")))
+        if key in suppressed or key in named:
+            continue
+        named.add(key)
+        problems.append(f"{key[0]} at {finding.get('path', '?')}: {finding.get('status')} in {where}")
+    return problems
 
 
 def check_report(outdir: str | Path) -> list[str]:
     """One line per open finding of this pack, and per never-acknowledgeable violation CDK suppressed, in the
-    cloud assembly at `outdir` and its nested assemblies (empty: passed). A finding both the report and the
-    results file hold is named once per file.
+    cloud assembly at `outdir` and its nested assemblies (empty: passed). Each finding, (rule, construct path),
+    is named once: by the first report that lists it open (reports are read first, parents before nested
+    assemblies), else by the first results file that lists it open (pack 1.13.0; before, a finding both the
+    report and the results file held was printed twice).
 
     Raises `ReportError` when `<outdir>/validation-report.json` is missing or unreadable: CDK writes it
     whenever a policy-validation plugin is registered, so its absence means the pack did not run.
@@ -140,16 +160,17 @@ def check_report(outdir: str | Path) -> list[str]:
         raise ReportError(f"{root / REPORT_FILE}: no validation report (was PciDssV4Plugin registered?)")
     problems: list[str] = []
     suppressed: set[tuple[str, str]] = set()
+    named: set[tuple[str, str]] = set()
     directories = assembly_directories(root)
     for directory in directories:
         if (directory / REPORT_FILE).is_file():
             problems += _report_problems(
-                directory / REPORT_FILE, str(directory.relative_to(root) / REPORT_FILE), suppressed
+                directory / REPORT_FILE, str(directory.relative_to(root) / REPORT_FILE), suppressed, named
             )
     for directory in directories:
         if (directory / RESULTS_FILE).is_file():
             where = str(directory.relative_to(root) / RESULTS_FILE)
-            problems += _results_problems(directory / RESULTS_FILE, where, suppressed)
+            problems += _results_problems(directory / RESULTS_FILE, where, suppressed, named)
     return list(dict.fromkeys(problems))
 
 

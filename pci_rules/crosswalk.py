@@ -84,6 +84,12 @@ def not_applicable(reason: str) -> Mapping:
 _USERS = "PCI4-IAM-NO-USERS refuses IAM users in the templates; the users' credential state lives in the account"
 _SDK_POLICY = "PCI4-ACCOUNT-GUARD-VALUES checks the password policy the templates set by SDK call"
 
+# PCI4-ES-IN-VPC, -NODE-TO-NODE-ENCRYPTION and -TLS12 read both domain types (pack 1.13.0); the control evaluates
+# the Elasticsearch one, and its Opensearch.2/.3/.8 counterparts are not in the PCI DSS v4.0.1 standard.
+_SEARCH_TYPES = (
+    "also every AWS::OpenSearchService::Domain (CDK's aws_opensearchservice.Domain), which the control does not"
+    " evaluate"
+)
 # The EKS rules read both shapes an app renders a cluster in.
 _EKS_SHAPES = "AWS::EKS::Cluster and the Custom::AWSCDK-EKS-Cluster (its Config) CDK's aws_eks.Cluster renders"
 
@@ -168,10 +174,10 @@ MAPPINGS: dict[str, Mapping] = {
         "PCI4-ACCOUNT-GUARD-VALUES",
         note="the EMR block public access an SDK call sets (no CloudFormation resource has it)",
     ),
-    "ES.2": rules("PCI4-ES-IN-VPC"),
-    "ES.3": rules("PCI4-ES-NODE-TO-NODE-ENCRYPTION"),
+    "ES.2": rules("PCI4-ES-IN-VPC", note=_SEARCH_TYPES),
+    "ES.3": rules("PCI4-ES-NODE-TO-NODE-ENCRYPTION", note=_SEARCH_TYPES),
     "ES.5": rules("PCI4-ES-AUDIT-LOGS"),
-    "ES.8": rules("PCI4-ES-TLS12"),
+    "ES.8": rules("PCI4-ES-TLS12", note=_SEARCH_TYPES),
     "EventBridge.3": rules("PCI4-EVENTBRIDGE-BUS-POLICY"),
     "GuardDuty.1": rules("PCI4-GUARDDUTY-ENABLED"),
     "GuardDuty.6": rules("PCI4-GUARDDUTY-PROTECTIONS"),
@@ -819,6 +825,17 @@ AWS_PACK_WATCHER = "(AWS's PCI DSS v4.0 pack)"
 
 NO_CONFIG_RULE = "none: no AWS Config managed rule checks this property; the synth rule is the control"
 
+# AWS Config rules watching a rule's property on a resource type its control's Config rule does not evaluate,
+# named beside the control's (AWS Config Developer Guide, each rule's page: the opensearch-* rules "do not
+# evaluate Elasticsearch domains", the elasticsearch-* ones evaluate AWS::Elasticsearch::Domain only). None is
+# in either conformance pack; Security Hub's Opensearch.2, .3 and .8 use them outside the PCI DSS v4.0.1
+# standard (pack 1.13.0).
+WATCHED_ALSO: dict[str, tuple[str, ...]] = {
+    "PCI4-ES-IN-VPC": ("opensearch-in-vpc-only",),
+    "PCI4-ES-NODE-TO-NODE-ENCRYPTION": ("opensearch-node-to-node-encryption-check",),
+    "PCI4-ES-TLS12": ("opensearch-https-required",),
+}
+
 # The AWS Config rule that keeps watching each rule's property after deploy, for rules the controls and
 # the conformance-pack rules above do not already name one for.
 WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
@@ -1360,6 +1377,8 @@ def watched_after_deploy() -> dict[str, str]:
             name = _config_rule_name(control.config_rule)
             if rule_id in watched and name not in watched[rule_id]:
                 watched[rule_id].append(name)
+    for rule_id, also in WATCHED_ALSO.items():
+        watched[rule_id] += [name for name in also if name not in watched[rule_id]]
     named: list[tuple[str, tuple[str, ...]]] = [(e.name, e.rules) for e in CONFIG_PACK_RULES]
     named += [(d.name, d.rules) for d in AWS_PACK_REVIEWED]
     for config_rule, rule_ids in named:

@@ -142,14 +142,15 @@ WORKLOAD_CASES: dict[str, tuple[Resources, Resources]] = {
     "PCI4-ELASTICACHE-MINOR-UPGRADES": (good("Cache"), bad("Cache", AutoMinorVersionUpgrade=False)),
     "PCI4-ELASTICACHE-TRANSIT-ENCRYPTION": (good("Cache"), bad("Cache", TransitEncryptionEnabled=None)),
     "PCI4-ELASTICACHE-AUTH": (good("Cache"), bad("Cache", UserGroupIds=None)),
-    "PCI4-ES-IN-VPC": (good("Elasticsearch"), bad("Elasticsearch", VPCOptions=None)),
+    # Both CloudFormation types of a search domain (pack 1.13.0); tests/test_pci_rules_r21f.py fails the OpenSearch one.
+    "PCI4-ES-IN-VPC": (good("Elasticsearch", "Search"), bad("Elasticsearch", VPCOptions=None)),
     "PCI4-ES-NODE-TO-NODE-ENCRYPTION": (
-        good("Elasticsearch"),
+        good("Elasticsearch", "Search"),
         bad("Elasticsearch", NodeToNodeEncryptionOptions={"Enabled": False}),
     ),
     "PCI4-ES-AUDIT-LOGS": (good("Elasticsearch"), bad("Elasticsearch", LogPublishingOptions=None)),
     "PCI4-ES-TLS12": (
-        good("Elasticsearch"),
+        good("Elasticsearch", "Search"),
         bad(
             "Elasticsearch",
             DomainEndpointOptions={"EnforceHTTPS": True, "TLSSecurityPolicy": "Policy-Min-TLS-1-0-2019-07"},

@@ -512,18 +512,22 @@ def _group_configuration(model: TemplateModel, group: Resource, key: str) -> lis
 def _launched(model: TemplateModel, key: str, *inner: str) -> Iterator[tuple[Resource, list[tuple[str, Any]]]]:
     """Each EC2 instance and each Auto Scaling group, beside (where, value) of LaunchTemplateData `key` (then
     `inner`) for each source its instances take it from: an instance's own `key` (`inner` not applied), else
-    its launch template's; a group's every launch template ("a launch template not in these templates" is
-    None), else its launch configuration's property of that meaning (`LAUNCH_CONFIGURATION_PROPERTIES`)."""
+    its launch template's (for an instance with none, where names its own `key` as unset; for one whose template
+    is not in these templates, "a launch template not in these templates"); a group's every launch template
+    ("a launch template not in these templates" is None), else its launch configuration's property of that
+    meaning (`LAUNCH_CONFIGURATION_PROPERTIES`)."""
     for instance in model.resources("AWS::EC2::Instance"):
         own = instance.prop(key)
         if own is not None:
             yield instance, [("its own", own)]
             continue
         template = _launch_template(model, instance)
-        yield (
-            instance,
-            [("its launch template", template.prop("LaunchTemplateData", key, *inner) if template else None)],
-        )
+        if template is not None:
+            yield instance, [("its launch template", template.prop("LaunchTemplateData", key, *inner))]
+        elif instance.prop("LaunchTemplate") is not None:
+            yield instance, [(UNREAD_SOURCES[0], None)]
+        else:  # no launch template: the instance's own property is all there is (pack 1.13.0, QSA reader r21f)
+            yield instance, [(f"its own {key} not set, no launch template", None)]
     for group in model.resources(AUTO_SCALING_GROUP):
         templates = _group_templates(model, group)
         if templates:

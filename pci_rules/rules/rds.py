@@ -31,14 +31,57 @@ def _databases(model: TemplateModel) -> Iterator[Resource]:
     # encryption), so this is not 3.5.1 itself.
     requirements=(),
     related=("3.5.1.2",),
-    description="Every RDS instance and cluster encrypts its storage.",
-    fix="Set StorageEncrypted: true (CDK: storage_encrypted=True); an existing database needs a snapshot restore.",
+    description="Every RDS instance and cluster encrypts its storage (StorageEncrypted true); a restore from a"
+    " snapshot passes only where the template shows the restored storage encrypted.",
+    fix="Set StorageEncrypted: true (CDK: storage_encrypted=True); an existing database needs a snapshot restore."
+    " A cluster restored from a snapshot sets StorageEncrypted true and KmsKeyId (CDK: storage_encryption_key=...)."
+    " An instance restored from a snapshot (DBSnapshotIdentifier) cannot show its encryption in a template.",
     acknowledgeable=False,
 )
 def rds_storage_encrypted(model: TemplateModel) -> Iterator[Check]:
+    """One check per stand-alone instance and per cluster (`_databases`); never acknowledgeable.
+
+    A database created empty passes only with StorageEncrypted true ("By default, it isn't encrypted",
+    AWS::RDS::DBInstance StorageEncrypted, CloudFormation Template Reference). A restore from a snapshot takes
+    its encryption from the snapshot, which no template shows (QSA reader r21f, pack 1.13.0), so it fails closed
+    with a finding that says so, except where the template itself decides the restored storage:
+
+    - AWS::RDS::DBCluster with SnapshotIdentifier ("AWS::RDS::DBCluster", CloudFormation Template Reference,
+      StorageEncrypted): for an encrypted snapshot "don't specify this property. The value is inherited from the
+      snapshot, and the specified KmsKeyId property is used"; for an unencrypted one "you can use this property
+      to specify that the restored DB cluster is encrypted. Specify the KmsKeyId property for the KMS key to use";
+      and with StorageEncrypted but no KmsKeyId "the restored DB cluster inherits the encryption settings from
+      the DB snapshot". So StorageEncrypted true with a KmsKeyId is encrypted whatever the snapshot (pass); any
+      other restore is the snapshot's (fail: not determinable from the template).
+    - AWS::RDS::DBInstance with DBSnapshotIdentifier ("AWS::RDS::DBInstance", same reference, StorageEncrypted):
+      "If you specify DBSnapshotIdentifier property, don't specify this property. The value is inherited from
+      the snapshot." Nothing in the template decides it, so every such restore fails closed.
+
+    After deploy the Config rule rds-storage-encrypted reads the instance's actual encryption.
+    """
     for db in _databases(model):
-        encrypted = is_true(db.prop("StorageEncrypted"))
-        yield Check(db, encrypted, "" if encrypted else "StorageEncrypted is not true")
+        declared = db.prop("StorageEncrypted")
+        snapshot_key = "SnapshotIdentifier" if db.type == "AWS::RDS::DBCluster" else "DBSnapshotIdentifier"
+        snapshot = db.prop(snapshot_key)
+        if snapshot:
+            decided = db.type == "AWS::RDS::DBCluster" and is_true(declared) and bool(db.prop("KmsKeyId"))
+            if decided:
+                detail = (
+                    f"restored from a snapshot ({snapshot_key}) with StorageEncrypted true and KmsKeyId: encrypted"
+                    " with that key whatever the snapshot"
+                )
+                yield Check(db, True, detail)
+                continue
+            detail = (
+                f"restored from a snapshot ({snapshot_key}), StorageEncrypted {declared!r}: the storage's encryption"
+                " is inherited from the snapshot, which these templates do not show (not determinable at synth)"
+            )
+            if db.type == "AWS::RDS::DBCluster":
+                detail += "; set StorageEncrypted true and KmsKeyId to encrypt the restored cluster"
+            yield Check(db, False, detail)
+            continue
+        encrypted = is_true(declared)
+        yield Check(db, encrypted, "" if encrypted else f"StorageEncrypted is {declared!r}, not true")
 
 
 @rule(

@@ -243,9 +243,14 @@ def instance_imdsv2(model: TemplateModel) -> Iterator[Check]:
             reference = instance.reference("LaunchTemplate", "LaunchTemplateId") or instance.reference(
                 "LaunchTemplate", "LaunchTemplateName"
             )
-            template = model.target(instance.stack, reference)
+            template = model.target(instance.stack, reference) if reference is not None else None
             tokens = template.prop("LaunchTemplateData", "MetadataOptions", "HttpTokens") if template else None
-            where = "its launch template" if template else "neither its MetadataOptions nor a launch template here"
+            if template is not None:
+                where = "its launch template"
+            elif reference is not None:
+                where = "no MetadataOptions, and a launch template not in these templates"
+            else:
+                where = "no MetadataOptions and no launch template"
         yield _check(instance, None if tokens == "required" else f"HttpTokens {tokens!r} ({where}), not 'required'")
 
 
@@ -544,28 +549,46 @@ def elasticache_auth(model: TemplateModel) -> Iterator[Check]:
             yield _check(group, None if ok else "clients are not authenticated")
 
 
+# Search domains of both CloudFormation types: CDK's aws_opensearchservice.Domain renders
+# AWS::OpenSearchService::Domain, the deprecated aws_elasticsearch one AWS::Elasticsearch::Domain ("New resource
+# types", Amazon OpenSearch Service Developer Guide). VPCOptions.SubnetIds, NodeToNodeEncryptionOptions.Enabled
+# and DomainEndpointOptions (EnforceHTTPS, TLSSecurityPolicy) are named alike in both ("AWS::OpenSearchService::
+# Domain VPCOptions", "... NodeToNodeEncryptionOptions", "... DomainEndpointOptions", CloudFormation Template
+# Reference). Security Hub's ES.2/.3/.8 evaluate the Elasticsearch type; its Opensearch.2/.3/.8 are not in the
+# PCI DSS v4.0.1 standard, so the OpenSearch domains are watched after deploy by the Config rules
+# opensearch-in-vpc-only, opensearch-node-to-node-encryption-check and opensearch-https-required (each "does not
+# evaluate Elasticsearch domains", AWS Config Developer Guide), which crosswalk.WATCHED_ALSO names (pack 1.13.0).
+SEARCH_DOMAINS = ("AWS::Elasticsearch::Domain", "AWS::OpenSearchService::Domain")
+
+
 @rule(
     id="PCI4-ES-IN-VPC",
     requirements=("1.4.4",),
-    description="Every Elasticsearch domain is reachable only inside a VPC.",
-    fix="Set VPCOptions (subnets and security groups) on the AWS::Elasticsearch::Domain.",
+    description="Every OpenSearch Service domain (AWS::OpenSearchService::Domain or the older"
+    " AWS::Elasticsearch::Domain) is reachable only inside a VPC.",
+    fix="Set VPCOptions (subnets and security groups) on the domain (CDK: vpc=... on aws_opensearchservice.Domain).",
 )
 def es_in_vpc(model: TemplateModel) -> Iterator[Check]:
-    for domain in model.resources("AWS::Elasticsearch::Domain"):
-        yield _check(domain, None if domain.prop("VPCOptions", "SubnetIds") else "not in a VPC")
+    # A domain without VPCOptions has a public endpoint (elasticsearch-in-vpc-only / opensearch-in-vpc-only:
+    # NON_COMPLIANT if the domain endpoint is public).
+    for domain in model.resources(*SEARCH_DOMAINS):
+        yield _check(
+            domain, None if domain.prop("VPCOptions", "SubnetIds") else "not in a VPC (no VPCOptions.SubnetIds)"
+        )
 
 
 @rule(
     id="PCI4-ES-NODE-TO-NODE-ENCRYPTION",
     requirements=(),
     related=("4.2.1",),  # internal transit, not open public networks (evidence.catalog INTERNAL_TRANSIT)
-    description="Every Elasticsearch domain encrypts traffic between its nodes.",
-    fix="Set NodeToNodeEncryptionOptions.Enabled true.",
+    description="Every OpenSearch Service domain (either CloudFormation type) encrypts traffic between its nodes.",
+    fix="Set NodeToNodeEncryptionOptions.Enabled true (CDK: node_to_node_encryption=True).",
 )
 def es_node_to_node(model: TemplateModel) -> Iterator[Check]:
-    for domain in model.resources("AWS::Elasticsearch::Domain"):
-        ok = is_true(domain.prop("NodeToNodeEncryptionOptions", "Enabled"))
-        yield _check(domain, None if ok else "node-to-node traffic is not encrypted")
+    for domain in model.resources(*SEARCH_DOMAINS):
+        enabled = domain.prop("NodeToNodeEncryptionOptions", "Enabled")
+        problem = None if is_true(enabled) else f"node-to-node traffic is not encrypted (Enabled {enabled!r})"
+        yield _check(domain, problem)
 
 
 @rule(
@@ -575,27 +598,36 @@ def es_node_to_node(model: TemplateModel) -> Iterator[Check]:
     fix="Set LogPublishingOptions.AUDIT_LOGS with Enabled true and a log group.",
 )
 def es_audit_logs(model: TemplateModel) -> Iterator[Check]:
+    # An AWS::OpenSearchService::Domain is PCI4-OPENSEARCH-AUDIT-LOGS' (Security Hub Opensearch.5).
     for domain in model.resources("AWS::Elasticsearch::Domain"):
         ok = is_true(domain.prop("LogPublishingOptions", "AUDIT_LOGS", "Enabled"))
         yield _check(domain, None if ok else "audit logs are not published")
 
 
 # TLS security policies of OpenSearch Service / Elasticsearch domains that allow TLS 1.2 or later only
-# ("DomainEndpointOptions", CloudFormation reference of AWS::OpenSearchService::Domain).
+# ("DomainEndpointOptions", CloudFormation reference of AWS::OpenSearchService::Domain, and the API's
+# DomainEndpointOptions: Policy-Min-TLS-1-0-2019-07 supports TLS 1.0 to 1.2, Policy-Min-TLS-1-2-2019-07 only
+# TLS 1.2, Policy-Min-TLS-1-2-PFS-2023-10 TLS 1.2 to 1.3 with perfect forward secrecy).
 SEARCH_TLS12_POLICIES = ("Policy-Min-TLS-1-2-PFS-2023-10", "Policy-Min-TLS-1-2-2019-07")
 
 
 @rule(
     id="PCI4-ES-TLS12",
     requirements=("4.2.1",),
-    description="Every Elasticsearch domain enforces HTTPS with a TLS 1.2+ security policy.",
-    fix="Set DomainEndpointOptions.EnforceHTTPS true and TLSSecurityPolicy Policy-Min-TLS-1-2-PFS-2023-10.",
+    description="Every OpenSearch Service domain (either CloudFormation type) enforces HTTPS with a TLS 1.2+"
+    " security policy.",
+    fix="Set DomainEndpointOptions.EnforceHTTPS true and TLSSecurityPolicy Policy-Min-TLS-1-2-PFS-2023-10"
+    " (CDK: enforce_https=True, tls_security_policy=TLSSecurityPolicy.TLS_1_2_PFS).",
 )
 def es_tls12(model: TemplateModel) -> Iterator[Check]:
-    for domain in model.resources("AWS::Elasticsearch::Domain"):
+    # opensearch-https-required / elasticsearch-https-required: NON_COMPLIANT if EnforceHTTPS is not true, or
+    # TLSSecurityPolicy is not among the accepted policies.
+    for domain in model.resources(*SEARCH_DOMAINS):
         options = domain.prop("DomainEndpointOptions") or {}
-        ok = is_true(options.get("EnforceHTTPS")) and options.get("TLSSecurityPolicy") in SEARCH_TLS12_POLICIES
-        yield _check(domain, None if ok else "HTTPS with TLS 1.2+ is not enforced")
+        enforce, policy = options.get("EnforceHTTPS"), options.get("TLSSecurityPolicy")
+        ok = is_true(enforce) and policy in SEARCH_TLS12_POLICIES
+        problem = f"HTTPS with TLS 1.2+ is not enforced (EnforceHTTPS {enforce!r}, TLSSecurityPolicy {policy!r})"
+        yield _check(domain, None if ok else problem)
 
 
 @rule(
@@ -666,11 +698,25 @@ def redshift_not_public(model: TemplateModel) -> Iterator[Check]:
     fix="Set require_ssl true in the cluster's AWS::Redshift::ClusterParameterGroup.",
 )
 def redshift_require_tls(model: TemplateModel) -> Iterator[Check]:
+    # The finding says what require_ssl is: an explicit "false" is not "not set" (pack 1.13.0, QSA reader r21f).
     for cluster in model.resources("AWS::Redshift::Cluster"):
-        group = model.target(cluster.stack, cluster.prop("ClusterParameterGroupName"))
+        name = cluster.prop("ClusterParameterGroupName")
+        group = model.target(cluster.stack, name)
         parameters = _mappings(group.prop("Parameters")) if group else []
-        ok = any(p.get("ParameterName") == "require_ssl" and is_true(p.get("ParameterValue")) for p in parameters)
-        yield _check(cluster, None if ok else "require_ssl is not set in its parameter group")
+        values = [p.get("ParameterValue") for p in parameters if p.get("ParameterName") == "require_ssl"]
+        if any(is_true(value) for value in values):
+            problem = None
+        elif values:
+            problem = f"require_ssl is {values[-1]!r} in its parameter group, not true"
+        elif group is not None:
+            problem = "require_ssl is not set in its parameter group"
+        elif name is not None:
+            problem = "its parameter group is not in these templates: require_ssl not read"
+        else:
+            problem = (
+                "no ClusterParameterGroupName: require_ssl is not set (the default parameter group's is not shown)"
+            )
+        yield _check(cluster, problem)
 
 
 @rule(

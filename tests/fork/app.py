@@ -299,6 +299,11 @@ WORKLOAD: dict[str, tuple[str, dict[str, Any]]] = {
     "Search": (
         "AWS::OpenSearchService::Domain",
         {
+            # what CDK's aws_opensearchservice.Domain renders for vpc=..., node_to_node_encryption=True,
+            # enforce_https=True and TLSSecurityPolicy.TLS_1_2_PFS (PCI4-ES-IN-VPC, -NODE-TO-NODE-ENCRYPTION, -TLS12)
+            "VPCOptions": {"SubnetIds": SUBNETS},
+            "NodeToNodeEncryptionOptions": {"Enabled": True},
+            "DomainEndpointOptions": {"EnforceHTTPS": True, "TLSSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10"},
             "LogPublishingOptions": {"AUDIT_LOGS": {"Enabled": True, "CloudWatchLogsLogGroupArn": LOG_GROUP_ARN}},
             "EncryptionAtRestOptions": {"Enabled": True, "KmsKeyId": KEY_ARN},
         },

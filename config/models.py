@@ -593,7 +593,10 @@ class VaultClient(_Frozen):
         default=None,
         ge=1,
         le=100_000,
-        description="Cards this client may tokenize per minute (every instance shares it); unset: the vault's default.",
+        description=(
+            "Cards this client may tokenize in any 60 seconds (a sliding window; every instance shares it); unset:"
+            " the vault's default."
+        ),
     )
     known_card_alarm_percent: int | None = Field(
         default=None,
@@ -832,8 +835,9 @@ class CardVaultConfig(_Frozen):
         ge=1,
         le=100_000,
         description=(
-            "Default tokenize budget per client (cards per minute, kept in the database, so every instance"
-            " shares it); over it the API answers 429 with Retry-After and stores nothing."
+            "Default tokenize budget per client (cards in any 60 seconds: a sliding window of one-second buckets"
+            " kept in the database, so every instance shares it); over it the API answers 429 with Retry-After"
+            " and stores nothing."
         ),
     )
     known_card_alarm: VaultKnownCardAlarm = Field(

@@ -111,6 +111,8 @@ CRL_DAYS_METRIC = "ClientCrlDaysToNextUpdate"
 # The Keys job's count of cards its re-seal could not open (lambda/card_vault/keys.py UNREADABLE_METRIC, dimension
 # `service`): a planted or tampered row, which keeps its shred epoch in use until it is disposed of (red team r19d).
 RESEAL_UNREADABLE_METRIC = "ResealUnreadable"
+# The Keys job's count of unreadable cards it disposed of (lambda/card_vault/keys.py DISPOSED_METRIC, migration 0036).
+UNREADABLE_DISPOSED_METRIC = "UnreadableDisposed"
 # The Keys job's count of data keys its `verify` found wrapped by another KMS key than the one recorded beside them
 # (keys.py QUARANTINED_METRIC; migration 0032, red team r19d finding 2).
 DATA_KEY_QUARANTINED_METRIC = "DataKeyQuarantined"
@@ -1298,7 +1300,8 @@ class CardVault(Construct):
         """Alarms on the Keys job (red team r19d finding 1): any failed run in an hour (the function's `Errors`,
         "Monitoring functions on the Lambda console" / "Types of metrics for Lambda functions", Lambda Developer
         Guide: invocations that result in a function error), any card its re-seal skipped as unreadable
-        (`ResealUnreadable`) and any data key its verification quarantined (`DataKeyQuarantined`), each summed
+        (`ResealUnreadable`), any it disposed of (`UnreadableDisposed`, migration 0036) and any data key its
+        verification quarantined (`DataKeyQuarantined`), each summed
         over a day (the job runs daily), to the alerts topic as the CRL check's."""
         return {
             "errors": self._alarm(
@@ -1318,6 +1321,17 @@ class CardVault(Construct):
                     "Card vault re-seal skipped cards it cannot open (a planted or tampered row): their shred epoch"
                     " stays in use and its KMS key is never due for deletion. The warning log line names their"
                     " tokens' sha256 fingerprints; dispose of them (red team r19d, PCI DSS v4.0.1 3.7.5)"
+                ),
+                threshold=1,
+                topic=topic,
+            ),
+            "disposed": self._alarm(
+                _service_sum(UNREADABLE_DISPOSED_METRIC, Duration.days(1)),
+                "KeysUnreadableDisposed",
+                description=(
+                    "Card vault re-seal deleted cards it could not open for 20 hours or more (migration 0036): the"
+                    " ResealUnreadable alarm named their tokens' sha256 fingerprints a day earlier;"
+                    " vault.unreadable_cards records each (red team r19e, PCI DSS v4.0.1 3.7.5)"
                 ),
                 threshold=1,
                 topic=topic,

@@ -1118,7 +1118,11 @@ def test_the_keys_job_alarms_on_any_error_and_on_any_card_its_reseal_cannot_open
             "AlarmActions": [Match.any_value()],
         },
     )
-    for metric in (card_vault.RESEAL_UNREADABLE_METRIC, card_vault.DATA_KEY_QUARANTINED_METRIC):
+    for metric in (
+        card_vault.RESEAL_UNREADABLE_METRIC,
+        card_vault.UNREADABLE_DISPOSED_METRIC,
+        card_vault.DATA_KEY_QUARANTINED_METRIC,
+    ):
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
             {
@@ -1136,6 +1140,7 @@ def test_the_keys_job_alarms_on_any_error_and_on_any_card_its_reseal_cannot_open
 
     assert keys.UNREADABLE_METRIC == card_vault.RESEAL_UNREADABLE_METRIC
     assert keys.QUARANTINED_METRIC == card_vault.DATA_KEY_QUARANTINED_METRIC
+    assert keys.DISPOSED_METRIC == card_vault.UNREADABLE_DISPOSED_METRIC
     assert keys.METRIC_NAMESPACE == card_vault.METRIC_NAMESPACE
 
 

@@ -29,7 +29,10 @@ use of it alarms). Runs as the `card_vault_keys` login.
   A card the job cannot open (its ciphertext fails authentication, or KMS answers that its data key is not
   one it made: a planted or tampered row, red team r19d) is skipped and counted (`unreadable`, the EMF metric
   `ResealUnreadable`, alarmed; one warning with the tokens' `sha256:` fingerprints), and the run goes on: its
-  epoch stays `in_use` for `shred` until the card is disposed of, and every other card is resealed. Since
+  epoch stays `in_use` for `shred` until the card is disposed of, and every other card is resealed. Each such
+  card is reported to `vault.dispose_unreadable_card` (migration 0036, red team r19e finding 1): the first report
+  records it, a run at least 20 hours later (the next daily `rotate`) deletes it (`disposed`, the EMF metric
+  `UnreadableDisposed`, alarmed), so a card nobody can read never blocks its epoch's shred for ever. Since
   migration 0031 no writer can store a card under a data key of another epoch than the current one.
 - `{"job": "shred"}`: for each configured epoch but the current one, records when it first held no
   card and no data key (`vault.shred_epochs.emptied_at`; a card or key seen again clears it), and once
@@ -69,6 +72,8 @@ BATCH = 200
 METRIC_NAMESPACE = "PciLz/CardVault"
 UNREADABLE_METRIC = "ResealUnreadable"
 QUARANTINED_METRIC = "DataKeyQuarantined"
+# Cards the re-seal disposed of as unreadable (migration 0036, red team r19e finding 1), alarmed as ResealUnreadable.
+DISPOSED_METRIC = "UnreadableDisposed"
 # KMS Decrypt's answers for a wrapped data key that no KMS key of this vault will ever open ("Decrypt", AWS KMS
 # API Reference, Errors): the ciphertext is not KMS's, or was made under another key than the one recorded.
 PERMANENT_KMS_ERRORS = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
@@ -188,7 +193,7 @@ def reseal(
     """Seal up to `limit` cards again under `cipher` (whose data keys are the current shred epoch's,
     `cipher.shred_epoch`), then delete every data key of another epoch no card uses; counts only."""
     epoch = cipher.shred_epoch
-    counts = {"resealed": 0, "changed": 0, "unreadable": 0, "seen": 0, "data_keys_deleted": 0}
+    counts = {"resealed": 0, "changed": 0, "unreadable": 0, "disposed": 0, "seen": 0, "data_keys_deleted": 0}
     unreadable: list[str] = []
     after = ""
     while counts["seen"] < limit:
@@ -212,6 +217,10 @@ def reseal(
                 # it is disposed of; the log line names the token's fingerprint only.
                 counts["unreadable"] += 1
                 unreadable.append(token_fingerprint(row.token))
+                # Reported to the database (migration 0036): recorded on the first run, deleted by the first run
+                # at least 20 hours later, so no card nobody can read keeps its epoch in use for ever.
+                if store.dispose_unreadable(row.token) == "disposed":
+                    counts["disposed"] += 1
                 continue
             pan = cipher.seal(pan_text, token=row.token, field="pan")
             name = cipher.seal(name_text, token=row.token, field="name")
@@ -222,6 +231,7 @@ def reseal(
         counts["data_keys_deleted"] = store.delete_unused_data_keys(except_epoch=epoch)
     if not dry_run:
         _count_unreadable(counts["unreadable"], unreadable)
+        _emit(DISPOSED_METRIC, counts["disposed"])
     return {"job": "reseal", "epoch": epoch, **counts, "more": more, "dry_run": dry_run}
 
 

@@ -163,8 +163,9 @@ def tokenize_limits_from(environ: Mapping[str, str]) -> tuple[int, dict[str, int
 def set_tokenize_limits(database_url: str, *, default: int, clients: Mapping[str, int]) -> None:
     """Write the tokenize budgets into `vault.tokenize_settings` and `vault.tokenize_limits` (migration 0034), as
     the tables' owner (the migrating login; no vault login may write them), in one transaction: the configured
-    clients' rows exactly (a client no longer configured loses its row and gets the default). Read only inside
-    `vault.reserve_card_hashes`, so the API login neither passes nor changes them."""
+    clients' rows exactly (a client no longer configured loses its row, and with it every reservation and new
+    card: migration 0036 refuses a client ID without a row, SQLSTATE CV006). Read only inside
+    `vault.reserve_tokenizations` and the card trigger, so the API login neither passes nor changes them."""
     with connect(database_url) as conn, conn.transaction():
         conn.execute("UPDATE vault.tokenize_settings SET default_per_minute = %s, updated_at = now()", (default,))
         conn.execute("DELETE FROM vault.tokenize_limits WHERE NOT (client_id = ANY(%s::text[]))", (list(clients),))

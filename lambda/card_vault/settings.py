@@ -15,9 +15,11 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
 - `VAULT_CLIENTS`: JSON list of the API's clients, each `{"id", "subject", "issuer", "rights"}`: the
   client certificate's subject and issuer (RFC 2253, as the ALB writes them) map to a client ID, the
   client's token domain; `rights` lists what it may do (`tokenize`, `lookup`, `dispose`, `update`);
-  `tokenize_per_minute` is its tokenize budget as configured (cards per minute, shared by every instance);
-  the database applies it (the migration function writes it into `vault.tokenize_limits` from
-  `VAULT_TOKENIZE_LIMITS`, migration 0034), so the API's login can neither pass nor reset it;
+  `tokenize_per_minute` is its tokenize budget as configured (cards in any 60 seconds, a sliding window of
+  one-second buckets since migration 0037, shared by every instance); the database applies it (the migration
+  function writes it into `vault.tokenize_limits` from `VAULT_TOKENIZE_LIMITS`, migration 0034), so the API's
+  login can neither pass nor reset it, and refuses any client ID without a row there (migration 0036, SQLSTATE
+  CV006: only the configuration's clients tokenize or hold cards);
 - the sibling limit and window (red-team r19 F1, the middle-digit search) are not the API's settings:
   the migration function writes them into `vault.card_search_settings` (migration 0021) from its own
   environment, and `vault.reserve_card_hashes` reads them inside the database (`card_vault.migrate`);

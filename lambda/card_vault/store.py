@@ -250,8 +250,10 @@ class CardStore:
         login's: each row returns the ones applied. One row per pair, `cards` its hashes reserved.
 
         The same statement takes one unit of the client's tokenize budget per keyed hash (migration 0034), with the
-        limit the migration function wrote (`vault.tokenize_limits`), all or none: a refused budget, a closed reset
-        guard or a full pair is each row's `refusal`."""
+        limit the migration function wrote (`vault.tokenize_limits`), all or none, in a sliding window of 61
+        one-second buckets (migration 0037: never more than the limit in any 60 seconds): a refused budget, a closed
+        reset guard or a full pair is each row's `refusal`. Raises `psycopg.DatabaseError` with SQLSTATE `CV006`
+        when `client_id` has no `vault.tokenize_limits` row (not a configured client, migration 0036)."""
         if not hashes:
             return []
         ordered = sorted(hashes)
@@ -692,6 +694,15 @@ class CardStore:
                 ),
             )
             return cur.rowcount == 1
+
+    def dispose_unreadable(self, token: str) -> str:
+        """Report one card the re-seal could not open to `vault.dispose_unreadable_card` (migration 0036, red team
+        r19e finding 1; the Keys login only). Answers the database's state: `marked` (first report, recorded),
+        `waiting` (reported less than 20 hours ago), `disposed` (reported at least 20 hours ago: the card row is
+        deleted) or `not_eligible` (no such card, or its data keys are of the current shred epoch)."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT vault.dispose_unreadable_card(%s)", (token,)).fetchone()
+        return str(row[0]) if row else "not_eligible"
 
     def delete_unused_data_keys(self, *, except_epoch: int) -> int:
         """Delete every data key of another shred epoch than `except_epoch` that no card uses (card number or

@@ -208,9 +208,21 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
         # The configured card-search bound's defaults, as the migration function writes them (0021), and the
         # data keys' epoch of a vault without shred epochs (0029).
         set_card_search(db, max_siblings=migrate.DEFAULT_MAX_SIBLINGS)
-        # The tokenize budgets, as the migration function writes them from the configuration (0034).
-        migrate.set_tokenize_limits(db.admin_url, default=migrate.DEFAULT_TOKENIZE_PER_MINUTE, clients={})
+        # The tokenize budgets, as the migration function writes them from the configuration (0034): one row per
+        # configured client, the only client IDs the database accepts (migration 0036, red team r19e).
+        configure_clients(db)
         migrate.set_data_key_epoch(db.admin_url, epoch=0, kms_key_arn=None)
+
+
+# The client IDs the tests' configurations name (the `settings` fixture's three, and test_vault_routes' `updater`).
+CONFIGURED_CLIENTS = (CLIENT_ID, OTHER_ID, READER_ID, "updater")
+
+
+def configure_clients(database: Database, limits: dict[str, int] | None = None) -> None:
+    """Every configured client's tokenize budget (`limits` overriding the default of 600 a minute), written as the
+    migration function writes them (`card_vault.migrate.set_tokenize_limits`): a client ID not here is refused."""
+    clients = dict.fromkeys(CONFIGURED_CLIENTS, migrate.DEFAULT_TOKENIZE_PER_MINUTE) | (limits or {})
+    migrate.set_tokenize_limits(database.admin_url, default=migrate.DEFAULT_TOKENIZE_PER_MINUTE, clients=clients)
 
 
 def set_card_search(

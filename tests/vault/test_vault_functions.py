@@ -155,6 +155,10 @@ def test_roles_have_only_their_grants(database: Database) -> None:
         ("card_vault_scoped", "tokenize_spend", "INSERT"),
         ("card_vault_scoped", "tokenize_spend", "SELECT"),
         ("card_vault_scoped", "tokenize_spend", "UPDATE"),
+        # owns vault.dispose_unreadable_card, which records each card the re-seal could not open (0036)
+        ("card_vault_scoped", "unreadable_cards", "INSERT"),
+        ("card_vault_scoped", "unreadable_cards", "SELECT"),
+        ("card_vault_scoped", "unreadable_cards", "UPDATE"),
         ("card_vault_tokenizer", "cards", "INSERT"),  # owns vault.tokenize_card; cannot log in
         # owns vault.refuse_stale_data_key, the trigger comparing each card's data keys' epoch with it (0031)
         ("card_vault_tokenizer", "data_key_settings", "SELECT"),

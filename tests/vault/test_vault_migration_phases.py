@@ -16,7 +16,7 @@ import pytest
 from card_vault import migrate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.vault.conftest import Database, _as_url
+from tests.vault.conftest import CONFIGURED_CLIENTS, Database, _as_url
 
 # What the release before migration 0012 ran, statement for statement (lambda/card_vault/store.py then).
 OLD_INSERT_CARD = """
@@ -69,6 +69,8 @@ def staged(database: Database) -> Iterator[dict[str, str]]:
     for role, url in database.role_urls.items():
         urls[role] = make_conninfo("", **{**conninfo_to_dict(url), "dbname": name})
     assert migrate.apply_migrations(urls["yoyo"], "pre")
+    # The configured clients, as the migration function writes them at every run (migration 0036 refuses others).
+    migrate.set_tokenize_limits(urls["admin"], default=600, clients=dict.fromkeys(CONFIGURED_CLIENTS, 600))
     yield urls
     with database.admin() as conn:
         conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))

@@ -97,10 +97,15 @@ def test_definer_functions_are_owned_by_a_nologin_role_with_a_fixed_search_path(
         "set_card_shred_epoch": "card_vault_tokenizer",
         # red team r19d (migration 0031): the trigger that refuses a data key of another epoch than the current
         "refuse_stale_data_key": "card_vault_tokenizer",
+        # the configured-clients trigger on vault.cards and the Keys job's disposal of unreadable cards (0036)
+        "refuse_unconfigured_client": "card_vault_tokenizer",
+        "dispose_unreadable_card": "card_vault_scoped",
     }
     for _name, _owner, can_login, _definer, config in rows:
         assert can_login is False
-        assert config == ["search_path=pg_catalog, pg_temp"]
+        # a fixed search path; the functions a vault login calls also carry their own memory limits (migration 0037)
+        assert config[0] == "search_path=pg_catalog, pg_temp"
+        assert set(config[1:]) <= {"work_mem=4MB", "hash_mem_multiplier=2"}
     assert public == [(False,)] * len(rows)
 
 

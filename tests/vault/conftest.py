@@ -200,7 +200,8 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
         with db.admin() as conn:
             conn.execute(
                 "TRUNCATE vault.cards, vault.data_keys, vault.tokenize_spend, vault.idempotency_keys,"
-                " vault.sibling_counts, vault.sibling_credits, vault.detokenize_budget, vault.shred_epochs"
+                " vault.sibling_counts, vault.sibling_credits, vault.detokenize_budget, vault.shred_epochs,"
+                " vault.unreadable_cards"
             )
             # The reset guard of migration 0033: open, its sentinel present (the server has not been reset).
             conn.execute("INSERT INTO vault.sibling_sentinel (singleton) VALUES (true) ON CONFLICT DO NOTHING")

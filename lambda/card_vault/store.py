@@ -500,6 +500,65 @@ class CardStore:
         with self._pool.connection() as conn:
             return self._insert(conn, card)
 
+    def reserve_and_insert(self, card: NewCard) -> tuple[Reservation, tuple[StoredCard, bool] | None]:
+        """Reserve `card`'s credits and store it in one round trip (`vault.tokenize_one`, migration 0042): the
+        reservation of `reserve_siblings` (budget, sibling limit, reset guard, configured client; its refusal as
+        there), committed inside the procedure before `vault.tokenize_card` answers as `insert` does.
+
+        Returns the reservation and, when it was granted, the stored row and whether it is new (None when refused:
+        nothing stored). Raises `psycopg.DatabaseError` with SQLSTATE `CV006` for a client without a budget (as
+        `reserve_siblings`), SiblingReservationError when the credits lapsed between the procedure's two steps, and
+        LookupError when the stored card was deleted meanwhile (retry). Called in autocommit, never in a
+        transaction block: the procedure's COMMIT refuses one ("invalid transaction termination")."""
+        from psycopg import DatabaseError
+
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(
+                    "CALL vault.tokenize_one(%s, %s, %s, %s::smallint, %s::smallint, %s, %s, %s, %s, %s, %s,"
+                    " %s::smallint, %s::smallint, %s::smallint[], %s::bytea[],"
+                    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+                    (
+                        card.client_id,
+                        card.token,
+                        card.pan_hmac,
+                        card.hmac_key_version,
+                        card.pan.format_version,
+                        card.pan.data_key_id,
+                        card.pan.ciphertext,
+                        card.name.ciphertext,
+                        card.brand,
+                        card.first6,
+                        card.last4,
+                        card.expiry_month,
+                        card.expiry_year,
+                        [v for v, _ in card.older],
+                        [mac for _, mac in card.older],
+                    ),
+                ).fetchone()
+        except DatabaseError as err:
+            if _no_reservation(err):
+                raise SiblingReservationError("no sibling reservation covers this card") from None
+            raise
+        assert row is not None  # a CALL with output parameters answers one row
+        reservation = Reservation(
+            (card.first6, card.last4),
+            1 + len(card.older),
+            bool(row[0]),
+            int(row[1] or 0),
+            int(row[2]),
+            int(row[3]),
+            int(row[4]),
+            None if row[5] is None else str(row[5]),
+            int(row[6]),
+        )
+        if not reservation.granted:
+            return reservation, None
+        if row[7] is None:  # the stored card was deleted between the store function's two statements
+            raise LookupError("card vanished during concurrent tokenization; retry")
+        stored = StoredCard(str(row[7]), str(row[8]), str(row[9]), str(row[10]), int(row[11]), int(row[12]))
+        return reservation, (stored, stored.token == card.token)
+
     @staticmethod
     def _insert(conn: Connection[Any], card: NewCard) -> tuple[StoredCard, bool]:
         # One SECURITY DEFINER function (migrations 0012, 0023, 0027): the API login may neither insert into

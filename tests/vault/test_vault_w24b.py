@@ -1,0 +1,238 @@
+"""Task w24B (issue 19, "Speed and footprint"): a single card is reserved and tokenized in one database round trip,
+`CALL vault.tokenize_one` (migration 0042), which commits the reservation inside the procedure before
+`vault.tokenize_card` answers. Attacked as red team r19c H1 attacked the two-statement path, by the API's database
+login straight to the database:
+
+- the CALL inside the caller's own transaction block (BEGIN, CALL, read, ROLLBACK: the reservation rolled back with
+  the answer) is refused at the procedure's COMMIT, nothing answered, stored or counted; so after any earlier write,
+  in a savepoint or not (a pair already full is refused before the COMMIT: no answer either);
+- (hypothesis) any sequence of CALLs, autocommit or inside transaction blocks committed or rolled back, answers at
+  most `max_siblings` distinct hashes of a pair in a window, and every CALL refused once the pair is full;
+- the procedure is the API login's only (not PUBLIC's), runs as the caller (SECURITY INVOKER: it grants no right the
+  two statements lacked), and the vault's tokenize path through it makes one database statement per card and
+  answers as the two-statement path did (new card 201, the same card again 200 with its token, a full pair 429).
+
+Against the embedded PostgreSQL, moto's KMS for the keyed hash, under the suite's PAN leak guard.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from card_vault.models import TokenizeRequest
+from card_vault.vault import SiblingLimitError, Vault
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.vault.api_calls import call, payload
+from tests.vault.cards import card_body, card_number
+from tests.vault.conftest import CLIENT_ID, Captured, Database, set_card_search
+from tests.vault.test_vault_m2 import Attacker, _guesses, _stored_card
+
+LIMIT = 5
+INVALID_TRANSACTION_TERMINATION = "2D000"
+CALL_ONE = (
+    "CALL vault.tokenize_one(%s, %s, %s, 1::smallint, 1::smallint, %s, %s, %s, 'visa', %s, %s, 12::smallint,"
+    " 2035::smallint, %s::smallint[], %s::bytea[], NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " NULL, NULL)"
+)
+
+
+@pytest.fixture
+def attacker(database: Database) -> Iterator[Attacker]:
+    found = Attacker(database)
+    yield found
+    found.close()
+
+
+def _call(attacker: Attacker, mac: bytes, pair: tuple[str, str], token: str) -> tuple[bool, str | None]:
+    """One `vault.tokenize_one` as the API login: (granted, the token answered or None)."""
+    row = attacker.conn.execute(
+        CALL_ONE,
+        (CLIENT_ID, token, mac, attacker.key_id, secrets.token_bytes(44), secrets.token_bytes(40), *pair, [], []),
+    ).fetchone()
+    assert row is not None
+    return bool(row[0]), None if row[7] is None else str(row[7])
+
+
+def _cards(database: Database) -> int:
+    with database.admin() as conn:
+        row = conn.execute("SELECT count(*) FROM vault.cards").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _reserved(database: Database, pair: tuple[str, str]) -> int:
+    """The pair's committed count in its window (`vault.sibling_counts`)."""
+    with database.admin() as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(siblings), 0) FROM vault.sibling_counts WHERE client_id = %s AND first6 = %s"
+            " AND last4 = %s",
+            (CLIENT_ID, *pair),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.usefixtures("installed")
+@pytest.mark.parametrize(
+    "prelude",
+    [[], ["SAVEPOINT s"], ["SAVEPOINT s", "CALL", "ROLLBACK TO SAVEPOINT s"], ["RESERVE"]],
+    ids=["begin", "savepoint", "call-rolled-back-to-savepoint", "reserve-first"],
+)
+def test_a_call_in_the_callers_transaction_answers_nothing(
+    vault: Vault, attacker: Attacker, database: Database, captured: Captured, prelude: list[str]
+) -> None:
+    """BEGIN, CALL, read, ROLLBACK would roll the reservation back with the answer (H1): the procedure's COMMIT is
+    refused in a transaction block, so the CALL fails before anything is answered, and nothing is stored or
+    counted; the stored card's own hash sent that way learns nothing either."""
+    set_card_search(database, max_siblings=LIMIT)
+    rng = random.Random(24_0042)
+    pan, token, pair = _stored_card(captured, rng)
+    mac = vault.parts().hasher.digest(pan)
+    cards, counted = _cards(database), _reserved(database, pair)
+    attacker.conn.execute("BEGIN")
+    try:
+        for step in prelude:
+            if step == "CALL":
+                with pytest.raises(psycopg.DatabaseError):
+                    _call(attacker, mac, pair, "tok_" + secrets.token_urlsafe(24))
+            elif step == "RESERVE":
+                assert attacker.reserve(pair, [secrets.token_bytes(32)])
+            else:
+                attacker.conn.execute(step)
+        with pytest.raises(psycopg.DatabaseError) as refused:
+            _call(attacker, mac, pair, "tok_" + secrets.token_urlsafe(24))
+        assert refused.value.sqlstate in {INVALID_TRANSACTION_TERMINATION, "25P02"}  # 25P02: already aborted
+        assert token not in str(refused.value)
+    finally:
+        attacker.conn.execute("ROLLBACK")
+    assert _cards(database) == cards
+    assert _reserved(database, pair) == counted
+
+
+@pytest.mark.usefixtures("installed")
+def test_guessing_through_the_one_call_path_stops_at_the_sibling_limit(
+    vault: Vault, attacker: Attacker, database: Database, captured: Captured
+) -> None:
+    """The middle-digit search through CALLs in autocommit: the stored card's pair is already counted once (its own
+    tokenization), so `LIMIT - 1` guesses are answered (each a new card: none is the stored one) and every later
+    CALL is refused (granted false, no token), the stored card's own hash included."""
+    set_card_search(database, max_siblings=LIMIT)
+    rng = random.Random(24_0043)
+    pan, token, pair = _stored_card(captured, rng)
+    hasher = vault.parts().hasher
+    guesses = (g for g in _guesses(*pair, rng) if g != pan)
+    answered = [
+        _call(attacker, hasher.digest(next(guesses)), pair, "tok_" + secrets.token_urlsafe(24)) for _ in range(8)
+    ]
+    assert [granted for granted, _ in answered] == [True] * (LIMIT - 1) + [False] * (8 - LIMIT + 1)
+    assert all(answer is None for granted, answer in answered if not granted)
+    assert token not in {answer for _, answer in answered}
+    assert _call(attacker, hasher.digest(pan), pair, "tok_" + secrets.token_urlsafe(24)) == (False, None)
+
+
+@pytest.mark.usefixtures("installed")
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["autocommit", "commit", "rollback"]), st.booleans()), max_size=12))
+def test_any_mix_of_calls_and_transactions_answers_at_most_the_limit(
+    vault: Vault,
+    attacker: Attacker,
+    database: Database,
+    captured: Captured,
+    steps: list[tuple[str, bool]],
+) -> None:
+    """Whatever the mix of CALLs in autocommit and inside transaction blocks (committed or rolled back), with the
+    stored card's hash or a guess: the distinct hashes answered in the pair's window never exceed `LIMIT`, counting
+    the stored card's own tokenization, and the stored card is answered only through a committed reservation."""
+    with database.admin() as conn:
+        conn.execute("DELETE FROM vault.cards")
+        conn.execute("DELETE FROM vault.sibling_counts")
+        conn.execute("DELETE FROM vault.sibling_credits")
+        conn.execute("DELETE FROM vault.tokenize_spend")
+    set_card_search(database, max_siblings=LIMIT)
+    rng = random.Random(len(steps))
+    pan, _, pair = _stored_card(captured, rng)
+    hasher = vault.parts().hasher
+    guesses = (g for g in _guesses(*pair, rng) if g != pan)
+    answered: set[bytes] = {hasher.digest(pan)}
+    for mode, stored_one in steps:
+        mac = hasher.digest(pan) if stored_one else hasher.digest(next(guesses))
+        if mode != "autocommit":
+            attacker.conn.execute("BEGIN")
+        try:
+            granted, answer = _call(attacker, mac, pair, "tok_" + secrets.token_urlsafe(24))
+        except psycopg.DatabaseError:
+            assert mode != "autocommit"
+        else:
+            # Inside a transaction block a CALL fails at its COMMIT, or is refused before it (a full pair).
+            assert mode == "autocommit" or (not granted and answer is None), "a transaction block got an answer"
+            if granted:
+                assert answer is not None
+                answered.add(mac)
+        finally:
+            if mode != "autocommit":
+                attacker.conn.execute("ROLLBACK" if mode == "rollback" else "COMMIT")
+    assert len(answered) <= LIMIT
+
+
+def test_only_the_api_login_may_call_it_and_it_runs_as_the_caller(database: Database) -> None:
+    with database.admin() as conn:
+        row = conn.execute(
+            "SELECT p.prosecdef, p.proconfig, p.prokind, has_function_privilege('public', p.oid, 'EXECUTE'),"
+            " has_function_privilege('card_vault_app', p.oid, 'EXECUTE') FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'vault' AND p.proname = 'tokenize_one'"
+        ).fetchone()
+    assert row == (False, None, "p", False, True)
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_vault_tokenizes_a_card_in_one_statement(
+    vault: Vault, database: Database, captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Vault.tokenize` (no reservation of the caller's) sends one statement per card, and answers as before: a new
+    card, the same card again with its first token, a full pair refused (SiblingLimitError, nothing stored)."""
+    set_card_search(database, max_siblings=3)
+    statements: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def counted(self: psycopg.Connection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(query).split("(")[0])
+        return execute(self, query, *args, **kwargs)
+
+    rng = random.Random(24_0044)
+    pan = card_number(rng=rng)
+    request = TokenizeRequest.model_validate(card_body(pan))
+    vault.tokenize(request, client_id=CLIENT_ID)  # warm: the data key is created and saved once
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    again = vault.tokenize(request, client_id=CLIENT_ID)
+    assert statements == ["CALL vault.tokenize_one"]
+    assert not again.created
+    sibling = next(g for g in _guesses(pan[:6], pan[-4:], rng) if g != pan)
+    assert vault.tokenize(TokenizeRequest.model_validate(card_body(sibling)), client_id=CLIENT_ID).created
+    cards = _cards(database)
+    third = next(g for g in _guesses(pan[:6], pan[-4:], rng) if g not in {pan, sibling})
+    with pytest.raises(SiblingLimitError) as refused:
+        vault.tokenize(TokenizeRequest.model_validate(card_body(third)), client_id=CLIENT_ID)
+    assert refused.value.refused[0].refusal == "siblings"
+    assert _cards(database) == cards
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_api_answers_through_the_one_call_path_as_before(database: Database, captured: Captured) -> None:
+    set_card_search(database, max_siblings=2)
+    rng = random.Random(24_0045)
+    pan = card_number(rng=rng)
+    first = call(captured, "POST", "/v1/cards", card_body(pan))
+    assert first["statusCode"] == 201
+    again = call(captured, "POST", "/v1/cards", card_body(pan))
+    assert again["statusCode"] == 200
+    assert payload(again)["token"] == payload(first)["token"]
+    sibling = next(g for g in _guesses(pan[:6], pan[-4:], rng) if g != pan)
+    refused = call(captured, "POST", "/v1/cards", card_body(sibling))
+    assert refused["statusCode"] == 429
+    headers = {k.lower() for k in {**refused.get("headers", {}), **refused.get("multiValueHeaders", {})}}
+    assert "retry-after" in headers

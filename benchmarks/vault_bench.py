@@ -381,7 +381,7 @@ def measure(cards: int, http_cards: int) -> Figures:
         bodies = _bodies(cards * 2, 4)
         chunks = [bodies[i : i + BATCH_ROWS] for i in range(0, len(bodies), BATCH_ROWS)]
         batch = _run(
-            lambda chunk: vault.tokenize_many(
+            lambda chunk: vault.tokenize_many_reserved(
                 [TokenizeRequest.model_validate(b) for b in chunk], client_id=DEFAULT_CLIENT_ID
             ),
             chunks,

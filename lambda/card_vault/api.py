@@ -493,13 +493,17 @@ def create_app() -> ALBResolver:
         valid = [c for c in checked if isinstance(c, TokenizeRequest)]
         siblings = 0
         vault, _ = runtime.current()
-        hashed: list[Hashed] = []
+        stored: list[Tokenized | None] = []
         if valid:
             # Every card hashed, then reserved in its pair's sibling count (one credit per keyed hash, red team
             # r19c H1) before anything is stored, a pair's cards all or none (red team r19b M2); cards of a
-            # refused pair get a 429 each.
+            # refused pair get a 429 each. Reservation and store are one round trip (migration 0042): the
+            # database commits the reservation, then stores the granted pairs' cards only.
             hashed = vault.hash_cards(valid)
-            reservations = _reservations(caller, hashed)
+            try:
+                reservations, stored = vault.tokenize_many_reserved(valid, client_id=caller.id, hashed=hashed)
+            except SiblingReservationError:
+                return _reservation_lapsed(caller)
             whole = _whole_request_refusal(caller, reservations)
             if whole is not None:
                 return whole
@@ -512,16 +516,11 @@ def create_app() -> ALBResolver:
                 checked = [
                     reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
                 ]
-                valid = [c for c in checked if isinstance(c, TokenizeRequest)]
-                hashed = [h for h in hashed if h.pair not in searched]
                 logger.warning(
                     "batch cards refused: sibling limit",
                     extra={"event": "sibling_limited", "client": caller.id, "retry_after": retry_after},
                 )
-        try:
-            results = iter(vault.tokenize_many(valid, client_id=caller.id, hashed=hashed) if valid else [])
-        except SiblingReservationError:
-            return _reservation_lapsed(caller)
+        results = iter([outcome for outcome in stored if outcome is not None])
         answers: list[dict[str, Any]] = []
         outcomes: list[Tokenized] = []
         for index, item in enumerate(checked):

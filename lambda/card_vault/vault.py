@@ -255,6 +255,23 @@ class Vault:
         cards = [self._new_card(h, client_id=client_id) for h in hashed]
         return [Tokenized(view_of(stored), created) for stored, created in self._store.insert_many(cards)]
 
+    def tokenize_many_reserved(
+        self, requests: list[TokenizeRequest], *, client_id: str, hashed: list[Hashed] | None = None
+    ) -> tuple[list[Reservation], list[Tokenized | None]]:
+        """Reserve every card and tokenize those of the granted pairs in one database round trip
+        (`CardStore.reserve_and_insert_many`, migration 0042): the reservations as `reserve_siblings` answers them
+        and, per request in order, its answer as `tokenize_many` gives it, or None (its pair refused, or the whole
+        request refused for the reset guard or the budget: nothing stored). `hashed` as in `tokenize_many`."""
+        if not requests:
+            return [], []
+        if hashed is None:
+            hashed = self.hash_cards(requests)
+        if [h.request for h in hashed] != requests:
+            raise ValueError("tokenize_many_reserved: one hashed card per request, in order")
+        cards = [self._new_card(h, client_id=client_id) for h in hashed]
+        reservations, outcomes = self._store.reserve_and_insert_many(cards)
+        return reservations, [None if o is None else Tokenized(view_of(o[0]), o[1]) for o in outcomes]
+
     def update(self, token: str, request: UpdateRequest, *, client_id: str) -> CardView:
         """Set a card's expiry and/or cardholder name (the name sealed again under the current data key)."""
         expiry = None

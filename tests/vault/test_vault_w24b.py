@@ -236,3 +236,104 @@ def test_the_api_answers_through_the_one_call_path_as_before(database: Database,
     assert refused["statusCode"] == 429
     headers = {k.lower() for k in {**refused.get("headers", {}), **refused.get("multiValueHeaders", {})}}
     assert "retry-after" in headers
+
+
+CALL_BATCH = (
+    "CALL vault.tokenize_batch(%s, 1::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[], %s::bytea[],"
+    " %s::bytea[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[], ARRAY[]::smallint[],"
+    " ARRAY[]::bytea[], NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+)
+
+
+def _call_batch(attacker: Attacker, macs: list[bytes], pairs: list[tuple[str, str]]) -> tuple[Any, ...]:
+    n = len(macs)
+    row = attacker.conn.execute(
+        CALL_BATCH,
+        (
+            CLIENT_ID,
+            ["tok_" + secrets.token_urlsafe(24) for _ in range(n)],
+            macs,
+            [1] * n,
+            [attacker.key_id] * n,
+            [secrets.token_bytes(44) for _ in range(n)],
+            [secrets.token_bytes(40) for _ in range(n)],
+            ["visa"] * n,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            [12] * n,
+            [2035] * n,
+        ),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+@pytest.mark.usefixtures("installed")
+def test_a_batch_call_in_the_callers_transaction_answers_nothing(
+    vault: Vault, attacker: Attacker, database: Database, captured: Captured
+) -> None:
+    """The batch procedure as the single one: inside BEGIN ... ROLLBACK its COMMIT is refused, nothing answered,
+    stored or counted, the stored card's own hash among the batch's."""
+    set_card_search(database, max_siblings=LIMIT)
+    rng = random.Random(24_0046)
+    pan, token, pair = _stored_card(captured, rng)
+    hasher = vault.parts().hasher
+    guess = next(g for g in _guesses(*pair, rng) if g != pan)
+    cards, counted = _cards(database), _reserved(database, pair)
+    attacker.conn.execute("BEGIN")
+    try:
+        with pytest.raises(psycopg.DatabaseError) as refused:
+            _call_batch(attacker, [hasher.digest(pan), hasher.digest(guess)], [pair, pair])
+        assert refused.value.sqlstate == INVALID_TRANSACTION_TERMINATION
+        assert token not in str(refused.value)
+    finally:
+        attacker.conn.execute("ROLLBACK")
+    assert _cards(database) == cards
+    assert _reserved(database, pair) == counted
+
+
+@pytest.mark.usefixtures("installed")
+def test_a_batch_stores_the_granted_pairs_cards_only_in_one_statement(
+    vault: Vault, attacker: Attacker, database: Database, captured: Captured
+) -> None:
+    """A batch whose one pair is full: that pair's cards get no answer (no token, nothing compared or stored), the
+    other pair's card is stored; a pair's cards all or none (red team r19b M2), the limit counted in the database."""
+    set_card_search(database, max_siblings=LIMIT)
+    rng = random.Random(24_0047)
+    pan, token, full = _stored_card(captured, rng)
+    hasher = vault.parts().hasher
+    for guess in [g for g, _ in zip((g for g in _guesses(*full, rng) if g != pan), range(LIMIT - 1), strict=False)]:
+        assert _call(attacker, hasher.digest(guess), full, "tok_" + secrets.token_urlsafe(24))[0]
+    other_pan = card_number(rng=rng)
+    other = (other_pan[:6], other_pan[-4:])
+    cards = _cards(database)
+    row = _call_batch(attacker, [hasher.digest(pan), hasher.digest(other_pan)], [full, other])
+    reserved = dict(zip(zip(row[0], row[1], strict=True), row[2], strict=True))
+    assert reserved == {full: False, other: True}
+    assert list(row[9]) == [2]  # the other pair's card, its position in the batch
+    assert token not in row[10]
+    assert _cards(database) == cards + 1
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_api_batch_is_one_statement_and_answers_per_card(
+    database: Database, captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_card_search(database, max_siblings=1)
+    rng = random.Random(24_0048)
+    pans = [card_number(rng=rng) for _ in range(3)]
+    first = call(captured, "POST", "/v1/cards", card_body(pans[0]))
+    assert first["statusCode"] == 201
+    statements: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def counted(self: psycopg.Connection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(query).split("(")[0])
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    answer = call(captured, "POST", "/v1/cards/batch", {"cards": [card_body(p) for p in pans]})
+    assert statements == ["CALL vault.tokenize_batch"]
+    assert answer["statusCode"] == 200
+    statuses = [r["status"] for r in payload(answer)["results"]]
+    assert statuses == [429, 201, 201]  # the first pair is full (its own tokenization); the others new

@@ -45,8 +45,8 @@ def test_the_bench_prints_every_row(recorded: vault_bench.Figures) -> None:
 def test_the_cold_start_row_is_measured_in_a_fresh_interpreter(recorded: vault_bench.Figures) -> None:
     """A real measurement of one function (one run), printed in the bench's format; its value is not judged."""
     cold = vault_bench.cold_start("purge", runs=1)
-    assert set(cold) == {"import_wall_ms", "import_cpu_ms", "start_wall_ms", "start_cpu_ms", "rss_mib"}
-    assert all(value > 0 for value in cold.values())
+    assert set(cold) == {"import_wall_ms", "import_cpu_ms", "start_wall_ms", "start_cpu_ms", "rss_mib", "load"}
+    assert all(value > 0 for name, value in cold.items() if name != "load")
     figures = {**recorded, "cold": {**recorded["cold"], "purge": cold}}
     line = next(line for line in vault_bench.report(figures) if line.startswith("purge "))
     assert f"{cold['import_cpu_ms']:.0f} / {cold['import_wall_ms']:.0f}" in line
@@ -61,6 +61,30 @@ def test_the_batch_row_reads_pending_until_the_batch_path_is_measured(recorded: 
     assert "batch tokenization (100 cards) / single card, 1 connection: " in text
     assert "pending" not in text
     assert "pending" not in vault_bench.readme_table(measured)
+
+
+def test_every_goal_is_printed_beside_its_ratio_with_an_honest_verdict(recorded: vault_bench.Figures) -> None:
+    """Each ratio the issue sets a goal for is printed with the goal, "goal met" or "goal not met" as the figure says
+    (never judged here: the recorded figures' own verdict), and the load average it was measured at."""
+    goals = vault_bench.ratios(recorded)
+    text = "\n".join(vault_bench.report(recorded))
+    for threads in ("1", str(vault_bench.THREADS)):
+        ratio, met, load = goals[f"logic_{threads}"]
+        assert met == (ratio >= vault_bench.LOGIC_GOAL)
+        assert (
+            f"logic / raw insert, {threads} thread(s): {ratio:.2f}x, goal >= {vault_bench.LOGIC_GOAL}x: "
+            f"{vault_bench.verdict(met)} (load {load})"
+        ) in text
+    ratio, met, load = goals["batch"]
+    assert met == (ratio >= vault_bench.BATCH_GOAL)
+    assert f"goal >= {vault_bench.BATCH_GOAL:.0f}x: {vault_bench.verdict(met)} (load {load})" in text
+    assert f"goals: {sum(1 for _, ok, _ in goals.values() if ok)} of {len(goals)} met" in text
+    flipped = {**recorded, "raw": {**recorded["raw"], "1": {**recorded["raw"]["1"], "per_second": 1e12}}}
+    assert "logic / raw insert, 1 thread(s): 0.00x, goal >= 0.9x: goal not met" in "\n".join(
+        vault_bench.report(flipped)
+    )
+    table = vault_bench.readme_table(recorded)
+    assert table.count("goal met") + table.count("goal not met") == len(goals)
 
 
 def test_the_local_server_turns_nagle_off() -> None:

@@ -302,13 +302,22 @@ def create_app() -> ALBResolver:
         # so an Idempotency-Key is no way around the sibling limit or the metrics (red team r19b H1). The
         # card is hashed first: each credit is bound to one of its keyed hashes (red team r19c H1).
         hashed = vault.hash_cards([request])
-        reservation = _reserve_siblings(caller, hashed)
-        if isinstance(reservation, Response):
-            return reservation
+        reservation = 0
         try:
             if key is None:
-                result = vault.tokenize(request, client_id=client, hashed=hashed[0])
+                # Reservation and store in one round trip (migration 0042), the reservation committed first.
+                reserved, outcome = vault.tokenize_reserved(request, client_id=client, hashed=hashed[0])
+                answered = _reservation_answer(caller, [reserved])
+                if isinstance(answered, Response):
+                    return answered
+                reservation = answered
+                assert outcome is not None  # a granted reservation answers the card
+                result = outcome
             else:
+                answered = _reserve_siblings(caller, hashed)
+                if isinstance(answered, Response):
+                    return answered
+                reservation = answered
                 result = vault.tokenize_idempotent(request, client_id=client, key=key, hashed=hashed[0])
         except SiblingReservationError:
             return _reservation_lapsed(caller)
@@ -429,7 +438,10 @@ def create_app() -> ALBResolver:
         """The request's sibling cards once reserved, or a 429 (nothing stored) when the card's first six and
         last four reached the sibling limit, stored card or not: the refusal says nothing about whether this
         number is stored (red-team r19 F1)."""
-        reservations = _reservations(client, hashed)
+        return _reservation_answer(client, _reservations(client, hashed))
+
+    def _reservation_answer(client: ClientSettings, reservations: list[Reservation]) -> int | Response[str]:
+        """`_reserve_siblings`' answer for reservations already taken."""
         whole = _whole_request_refusal(client, reservations)
         if whole is not None:
             return whole
@@ -481,13 +493,17 @@ def create_app() -> ALBResolver:
         valid = [c for c in checked if isinstance(c, TokenizeRequest)]
         siblings = 0
         vault, _ = runtime.current()
-        hashed: list[Hashed] = []
+        stored: list[Tokenized | None] = []
         if valid:
             # Every card hashed, then reserved in its pair's sibling count (one credit per keyed hash, red team
             # r19c H1) before anything is stored, a pair's cards all or none (red team r19b M2); cards of a
-            # refused pair get a 429 each.
+            # refused pair get a 429 each. Reservation and store are one round trip (migration 0042): the
+            # database commits the reservation, then stores the granted pairs' cards only.
             hashed = vault.hash_cards(valid)
-            reservations = _reservations(caller, hashed)
+            try:
+                reservations, stored = vault.tokenize_many_reserved(valid, client_id=caller.id, hashed=hashed)
+            except SiblingReservationError:
+                return _reservation_lapsed(caller)
             whole = _whole_request_refusal(caller, reservations)
             if whole is not None:
                 return whole
@@ -500,16 +516,11 @@ def create_app() -> ALBResolver:
                 checked = [
                     reason if isinstance(c, TokenizeRequest) and masked_view(c.pan) in searched else c for c in checked
                 ]
-                valid = [c for c in checked if isinstance(c, TokenizeRequest)]
-                hashed = [h for h in hashed if h.pair not in searched]
                 logger.warning(
                     "batch cards refused: sibling limit",
                     extra={"event": "sibling_limited", "client": caller.id, "retry_after": retry_after},
                 )
-        try:
-            results = iter(vault.tokenize_many(valid, client_id=caller.id, hashed=hashed) if valid else [])
-        except SiblingReservationError:
-            return _reservation_lapsed(caller)
+        results = iter([outcome for outcome in stored if outcome is not None])
         answers: list[dict[str, Any]] = []
         outcomes: list[Tokenized] = []
         for index, item in enumerate(checked):

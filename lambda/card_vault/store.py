@@ -418,6 +418,91 @@ class CardStore:
             raise LookupError("card vanished during concurrent tokenization; retry")
         return [(stored[i], stored[i].token == card.token) for i, card in enumerate(cards, start=1)]
 
+    def reserve_and_insert_many(
+        self, cards: list[NewCard]
+    ) -> tuple[list[Reservation], list[tuple[StoredCard, bool] | None]]:
+        """Reserve every card's credits and store the cards of the granted pairs in one round trip
+        (`vault.tokenize_batch`, migration 0042): the reservation of `reserve_siblings`, committed inside the
+        procedure, then `vault.tokenize_cards` for the granted pairs' cards as `insert_many` stores them.
+
+        Returns the reservations (one per pair, as `reserve_siblings`) and, per card in the order given, its stored
+        row and whether it is new, or None (its pair refused, or the whole request refused for the reset guard or
+        the budget: then nothing is stored). Raises ValueError for cards of mixed clients or key versions,
+        SiblingReservationError when credits lapsed between the two steps, LookupError when a stored card was
+        deleted meanwhile, `psycopg.DatabaseError` (SQLSTATE `CV006`) for a client without a budget."""
+        if not cards:
+            return [], []
+        client_id, version = cards[0].client_id, cards[0].hmac_key_version
+        if any(c.client_id != client_id or c.hmac_key_version != version for c in cards):
+            raise ValueError("reserve_and_insert_many: one client and one HMAC key version per batch")
+        older_versions = [v for v, _ in cards[0].older]
+        if any([v for v, _ in c.older] != older_versions for c in cards):
+            raise ValueError("reserve_and_insert_many: every card must carry its hash under the same older versions")
+        per_pair: dict[tuple[str, str], int] = {}
+        for card in cards:
+            per_pair[(card.first6, card.last4)] = per_pair.get((card.first6, card.last4), 0) + 1 + len(older_versions)
+        from psycopg import DatabaseError
+
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(
+                    "CALL vault.tokenize_batch(%s, %s::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[],"
+                    " %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[],"
+                    " %s::smallint[], %s::bytea[], NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+                    " NULL, NULL, NULL, NULL, NULL)",
+                    (
+                        client_id,
+                        version,
+                        [c.token for c in cards],
+                        [c.pan_hmac for c in cards],
+                        [c.pan.format_version for c in cards],
+                        [c.pan.data_key_id for c in cards],
+                        [c.pan.ciphertext for c in cards],
+                        [c.name.ciphertext for c in cards],
+                        [c.brand for c in cards],
+                        [c.first6 for c in cards],
+                        [c.last4 for c in cards],
+                        [c.expiry_month for c in cards],
+                        [c.expiry_year for c in cards],
+                        older_versions,
+                        [mac for c in cards for _, mac in c.older],
+                    ),
+                ).fetchone()
+        except DatabaseError as err:
+            if _no_reservation(err):
+                raise SiblingReservationError("no sibling reservation covers a card of this batch") from None
+            raise
+        assert row is not None  # a CALL with output parameters answers one row
+        reservations = [
+            Reservation(
+                (str(f), str(lst)),
+                per_pair[(str(f), str(lst))],
+                bool(g),
+                int(e or 0),
+                int(ra),
+                int(ms),
+                int(ws),
+                None if rf is None else str(rf),
+                int(bp),
+            )
+            for f, lst, g, e, ra, ms, ws, rf, bp in zip(*row[:9], strict=True)
+        ]
+        granted = {r.pair for r in reservations if r.granted}
+        whole = {r.refusal for r in reservations} & {"reset", "budget"}
+        stored: dict[int, StoredCard] = {}
+        if row[9] is not None:
+            for ord_, token, brand, first6, last4, month, year in zip(*row[9:16], strict=True):
+                stored[int(ord_)] = StoredCard(str(token), str(brand), str(first6), str(last4), int(month), int(year))
+        results: list[tuple[StoredCard, bool] | None] = []
+        for i, card in enumerate(cards, start=1):
+            if whole or (card.first6, card.last4) not in granted:
+                results.append(None)
+            elif i not in stored:  # a stored card was deleted between the store function's two statements
+                raise LookupError("card vanished during concurrent tokenization; retry")
+            else:
+                results.append((stored[i], stored[i].token == card.token))
+        return reservations, results
+
     @staticmethod
     def _store_cards(
         conn: Connection[Any], client_id: str, version: int, cards: list[NewCard], older_versions: list[int]
@@ -499,6 +584,65 @@ class CardStore:
         """
         with self._pool.connection() as conn:
             return self._insert(conn, card)
+
+    def reserve_and_insert(self, card: NewCard) -> tuple[Reservation, tuple[StoredCard, bool] | None]:
+        """Reserve `card`'s credits and store it in one round trip (`vault.tokenize_one`, migration 0042): the
+        reservation of `reserve_siblings` (budget, sibling limit, reset guard, configured client; its refusal as
+        there), committed inside the procedure before `vault.tokenize_card` answers as `insert` does.
+
+        Returns the reservation and, when it was granted, the stored row and whether it is new (None when refused:
+        nothing stored). Raises `psycopg.DatabaseError` with SQLSTATE `CV006` for a client without a budget (as
+        `reserve_siblings`), SiblingReservationError when the credits lapsed between the procedure's two steps, and
+        LookupError when the stored card was deleted meanwhile (retry). Called in autocommit, never in a
+        transaction block: the procedure's COMMIT refuses one ("invalid transaction termination")."""
+        from psycopg import DatabaseError
+
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(
+                    "CALL vault.tokenize_one(%s, %s, %s, %s::smallint, %s::smallint, %s, %s, %s, %s, %s, %s,"
+                    " %s::smallint, %s::smallint, %s::smallint[], %s::bytea[],"
+                    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+                    (
+                        card.client_id,
+                        card.token,
+                        card.pan_hmac,
+                        card.hmac_key_version,
+                        card.pan.format_version,
+                        card.pan.data_key_id,
+                        card.pan.ciphertext,
+                        card.name.ciphertext,
+                        card.brand,
+                        card.first6,
+                        card.last4,
+                        card.expiry_month,
+                        card.expiry_year,
+                        [v for v, _ in card.older],
+                        [mac for _, mac in card.older],
+                    ),
+                ).fetchone()
+        except DatabaseError as err:
+            if _no_reservation(err):
+                raise SiblingReservationError("no sibling reservation covers this card") from None
+            raise
+        assert row is not None  # a CALL with output parameters answers one row
+        reservation = Reservation(
+            (card.first6, card.last4),
+            1 + len(card.older),
+            bool(row[0]),
+            int(row[1] or 0),
+            int(row[2]),
+            int(row[3]),
+            int(row[4]),
+            None if row[5] is None else str(row[5]),
+            int(row[6]),
+        )
+        if not reservation.granted:
+            return reservation, None
+        if row[7] is None:  # the stored card was deleted between the store function's two statements
+            raise LookupError("card vanished during concurrent tokenization; retry")
+        stored = StoredCard(str(row[7]), str(row[8]), str(row[9]), str(row[10]), int(row[11]), int(row[12]))
+        return reservation, (stored, stored.token == card.token)
 
     @staticmethod
     def _insert(conn: Connection[Any], card: NewCard) -> tuple[StoredCard, bool]:

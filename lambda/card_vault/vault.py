@@ -255,6 +255,23 @@ class Vault:
         cards = [self._new_card(h, client_id=client_id) for h in hashed]
         return [Tokenized(view_of(stored), created) for stored, created in self._store.insert_many(cards)]
 
+    def tokenize_many_reserved(
+        self, requests: list[TokenizeRequest], *, client_id: str, hashed: list[Hashed] | None = None
+    ) -> tuple[list[Reservation], list[Tokenized | None]]:
+        """Reserve every card and tokenize those of the granted pairs in one database round trip
+        (`CardStore.reserve_and_insert_many`, migration 0042): the reservations as `reserve_siblings` answers them
+        and, per request in order, its answer as `tokenize_many` gives it, or None (its pair refused, or the whole
+        request refused for the reset guard or the budget: nothing stored). `hashed` as in `tokenize_many`."""
+        if not requests:
+            return [], []
+        if hashed is None:
+            hashed = self.hash_cards(requests)
+        if [h.request for h in hashed] != requests:
+            raise ValueError("tokenize_many_reserved: one hashed card per request, in order")
+        cards = [self._new_card(h, client_id=client_id) for h in hashed]
+        reservations, outcomes = self._store.reserve_and_insert_many(cards)
+        return reservations, [None if o is None else Tokenized(view_of(o[0]), o[1]) for o in outcomes]
+
     def update(self, token: str, request: UpdateRequest, *, client_id: str) -> CardView:
         """Set a card's expiry and/or cardholder name (the name sealed again under the current data key)."""
         expiry = None
@@ -281,8 +298,9 @@ class Vault:
         A later expiry sent for a stored card replaces the stored one (a reissued card), so the
         answer always shows the current expiry; an earlier one leaves it as it is.
 
-        One round trip for a new card: the insert itself detects a duplicate (unique keyed hash),
-        so concurrent submissions of one card give one row and one token. KMS: one `GenerateMac`
+        One database round trip when `hashed` is None (`tokenize_reserved`: reservation and store in one
+        CALL, migration 0042), two when the caller reserved already; the insert itself detects a duplicate
+        (unique keyed hash), so concurrent submissions of one card give one row and one token. KMS: one `GenerateMac`
         (plus one per older key version held during a rotation), and a `GenerateDataKey` only when
         the cached data key is due (every 5 minutes or 1,000,000 encryptions).
 
@@ -291,10 +309,34 @@ class Vault:
         reserves (raising SiblingLimitError at the limit).
         """
         if hashed is None:
-            hashed = self.hash_cards([request])[0]
-            self._reserve_or_raise(client_id, [hashed])
+            reservation, result = self.tokenize_reserved(request, client_id=client_id)
+            if result is None:
+                raise SiblingLimitError([reservation])
+            return result
         stored, created = self._store.insert(self._new_card(hashed, client_id=client_id))
         return Tokenized(view_of(stored), created=created)
+
+    def tokenize_reserved(
+        self, request: TokenizeRequest, *, client_id: str, hashed: Hashed | None = None
+    ) -> tuple[Reservation, Tokenized | None]:
+        """Reserve and tokenize one card in one database round trip (`CardStore.reserve_and_insert`, migration
+        0042): the card's (first six, last four) reservation, as `reserve_siblings` answers it, and the card's
+        answer as `tokenize` gives it, or None when the reservation was refused (nothing stored).
+
+        The reservation is committed in the database before the card is stored or found (migration 0027's rule),
+        so it counts whatever happens to the answer. `hashed`: the card's hashes (`hash_cards`), computed here
+        when None (one `GenerateMac` per HMAC key version held). Raises `store.SiblingReservationError` when the
+        credits lapsed between the two steps, `psycopg.DatabaseError` (SQLSTATE `CV006`) for a client without a
+        budget."""
+        if hashed is None:
+            hashed = self.hash_cards([request])[0]
+        elif hashed.request != request:
+            raise ValueError("tokenize_reserved: the hashed card is another request's")
+        reservation, outcome = self._store.reserve_and_insert(self._new_card(hashed, client_id=client_id))
+        if outcome is None:
+            return reservation, None
+        stored, created = outcome
+        return reservation, Tokenized(view_of(stored), created=created)
 
     def lookup(self, token: str, *, client_id: str) -> CardView:
         card = self._store.get(token, client_id=client_id)

@@ -141,6 +141,7 @@ def test_internal_error_has_no_detail_and_log_masks_the_number(
         raise RuntimeError(f"database said something about {pan}")
 
     monkeypatch.setattr(installed, "tokenize", boom)
+    monkeypatch.setattr(installed, "tokenize_reserved", boom)  # the API's one-round-trip path (migration 0042)
     response = call(captured, "POST", "/v1/cards", card_body(pan))
     assert response["statusCode"] == 500
     assert payload(response) == {"error": "internal error"}

@@ -97,6 +97,7 @@ def test_a_handler_error_is_not_recorded_in_the_trace(
         raise RuntimeError(f"card {pan} broke the database")
 
     monkeypatch.setattr(installed, "tokenize", boom)
+    monkeypatch.setattr(installed, "tokenize_reserved", boom)  # the API's one-round-trip path (migration 0042)
     assert call(captured, "POST", "/v1/cards", card_body(pan))["statusCode"] == 500
     datagrams = tracing_on.drain()
     assert datagrams

@@ -308,6 +308,7 @@ def test_a_database_errors_detail_reaches_no_log_line_trace_or_response(
         _check_violation(database)  # the real error from the embedded PostgreSQL, raised inside the route
 
     monkeypatch.setattr(installed, "tokenize", tokenize)
+    monkeypatch.setattr(installed, "tokenize_reserved", tokenize)  # the API's one-round-trip path (migration 0042)
     tracing_on.drain()
     response = call(captured, "POST", "/v1/cards", card_body())
     assert response["statusCode"] == 500

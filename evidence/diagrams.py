@@ -1066,7 +1066,7 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                 lb_node,
                 node_for(fn, f"Lambda function\n{display_name(fn)}"),
                 "data",
-                f"synchronous invoke with the decrypted request as a JSON event (method, path, query string,"
+                f"invoke, synchronous: the decrypted request as a JSON event (method, path, query string,"
                 f" headers, body) and the function's JSON response back; routed by {matched}",
                 "Lambda Invoke by Elastic Load Balancing (not a network connection: no security-group rule applies)",
                 refs=(*(f"{r.holder.stack}/{r.holder.logical_id}" for r in routes), *dict.fromkeys(scoped)),

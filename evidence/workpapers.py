@@ -14,7 +14,7 @@ Each table is a statement about the templates; none says a control is in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -2056,21 +2056,30 @@ def containment_statement(topology: Topology, scope: ScopeModel, rows: Sequence[
             f"In {region} the CDE is the {', '.join(inside)} tiers of VPC {', '.join(vpcs) or 'unknown'}; it is"
             f" contained by {controls or 'no segmentation control in these templates'}, each a row below."
         )
-    # The sets a test starts from: the internet row of each region, every VPC with no CDE tier, and every row
-    # outside a region (accounts, other environments, the delivery tooling, environments outside the templates)
-    # but the closing "deployed network" row.
-    sources = [
-        r[1]
-        for r in rows
-        if r[1].startswith("internet (")
-        or r[2] == "out-of-scope network"
-        or (r[0] == "-" and not r[1].startswith("the deployed network"))
-    ]
-    listed = "; ".join(dict.fromkeys(sources)) or "none in these templates"
+    # The sets a test starts from, by kind (each is a row below, so no account or address is repeated here): the
+    # internet row of each region, every VPC with no CDE tier, and every row outside a region (accounts, other
+    # environments, the delivery tooling, environments outside the templates) but the closing "deployed network".
+    kinds: tuple[tuple[str, Callable[[Sequence[str]], bool]], ...] = (
+        ("the internet (an untrusted network)", lambda r: r[1].startswith("internet (")),
+        ("VPC with no CDE tier", lambda r: r[2] == "out-of-scope network"),
+        ("other environment of the configuration", lambda r: r[2] == OTHER_ENVIRONMENT),
+        ("account without CDE components", lambda r: r[1].startswith("account ") and r[2] != TOOLING_CATEGORY),
+        ("delivery tooling (security-impacting)", lambda r: r[2] == TOOLING_CATEGORY),
+        (
+            "environments outside these templates (to be listed by the entity)",
+            lambda r: r[1].startswith("environments outside these templates"),
+        ),
+    )
+    listed = "; ".join(
+        f"{label} ({n} row{'' if n == 1 else 's'})"
+        for label, test in kinds
+        if (n := len({(r[0], r[1]) for r in rows if test(r)}))
+    )
     return (
         " ".join(sentences)
-        + f" A segmentation test must exercise those controls from each of these sets, as the rows list them:"
-        f" {listed}."
+        + " A segmentation test must exercise those controls from each of these sets, each a row below: "
+        + (listed or "none in these templates")
+        + "."
     )
 
 

@@ -737,7 +737,7 @@ def test_segmentation_statement_follows_from_the_model(default: Written) -> None
         nacls = sum(1 for r in paper.rows if r[0] == region and r[1].startswith("NACL "))
         assert f"In {region} the CDE is the {', '.join(tiers)} tiers" in paper.intro
         assert f"{nacls} NACL" in paper.intro
-    assert "internet (untrusted network" in paper.intro
+    assert "the internet (an untrusted network) (2 rows)" in paper.intro
     firewalls = [r for r in paper.rows if r[1].startswith("Network Firewall ")]
     assert firewalls
     assert all("policy " in r[3] and "(application tier)" not in r[2] for r in firewalls)

@@ -1227,6 +1227,14 @@ class EvidenceConfig(_Frozen):
     last_reviewed_commit: str | None = Field(
         default=None, description="The 40-hex git commit that review examined; the evidence shows what changed since."
     )
+    reviewed_rule_review: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Path, relative to the repository root, of the rule review (workpapers/rule-review.json of that commit's"
+            " synth) the last review examined; the rule review lists the rules added, removed and changed since."
+        ),
+    )
     aws_aoc_edition: str | None = Field(
         default=None,
         min_length=3,
@@ -1249,6 +1257,16 @@ class EvidenceConfig(_Frozen):
             raise ValueError("approval_date needs an approver")
         if self.last_reviewed_commit and not self.last_review_date:
             raise ValueError("last_reviewed_commit needs last_review_date")
+        if self.reviewed_rule_review is not None:
+            if not self.last_reviewed_commit:
+                raise ValueError("reviewed_rule_review needs last_reviewed_commit")
+            parts = self.reviewed_rule_review.replace("\\", "/").split("/")
+            if (
+                self.reviewed_rule_review.startswith("/")
+                or ".." in parts
+                or not self.reviewed_rule_review.endswith(".json")
+            ):
+                raise ValueError("reviewed_rule_review must be a relative path to a .json file inside the repository")
         return self
 
 

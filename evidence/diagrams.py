@@ -111,6 +111,9 @@ class Diagram:
     clusters: list[Cluster] = field(default_factory=list)
     # (store, what it holds, protection mechanism, key as the templates reference it, retention)
     stores: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    # A data flow's security-group rules on groups attached to nothing in these templates (group, direction,
+    # traffic, peer, template rule): no data flows over them here, whatever is attached later inherits them.
+    unattached_rules: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     rankdir: str = "TB"
     spacing: tuple[float, float] = (0.25, 0.5)  # Graphviz nodesep, ranksep (inches)
     xlabels: bool = False  # print each edge's label beside its arrow (DOT xlabel), adding no rank
@@ -709,6 +712,69 @@ def _lambda_targets(model: TemplateModel, lb: Resource) -> list[Resource]:
     return list(functions.values())
 
 
+@dataclass(frozen=True)
+class LambdaRoute:
+    """One way a load balancer reaches a Lambda function: the listener or listener rule that forwards to a
+    `lambda` target group, the conditions it matches, and the function's permissions for Elastic Load
+    Balancing (`AWS::Lambda::Permission`)."""
+
+    function: Resource
+    target_group: Resource
+    holder: Resource  # the listener (default action) or listener rule
+    conditions: str
+    permissions: tuple[Resource, ...]
+
+
+def _rule_conditions(holder: Resource) -> str:
+    """A listener rule's conditions as `field values` (path-pattern /v1/*), "default action" for a listener."""
+    if holder.type == "AWS::ElasticLoadBalancingV2::Listener":
+        return "default action"
+    parts = []
+    for condition in holder.prop("Conditions", default=[]) or []:
+        if not isinstance(condition, Mapping):
+            continue
+        field_name = str(condition.get("Field"))
+        config = next((v for k, v in condition.items() if k.endswith("Config") and isinstance(v, Mapping)), {})
+        values = config.get("Values") or condition.get("Values") or []
+        parts.append(f"{field_name} {', '.join(map(str, values)) if isinstance(values, list) else values}")
+    return "; ".join(parts) or "no condition"
+
+
+def _source_arn_text(model: TemplateModel, permission: Resource, target_group: Resource) -> str:
+    """What a Lambda permission's SourceArn names: the route's target group, something else, or nothing."""
+    value = permission.prop("SourceArn")
+    if value is None:
+        return "no SourceArn: the permission names no target group"
+    if any(t.key == target_group.key for t in model.references(permission.stack, value)):
+        return f"SourceArn: target group {display_name(target_group)}"
+    literal = model.literal(permission.stack, value)
+    return f"SourceArn: {literal}" if isinstance(literal, str) else "SourceArn: resolved at deploy"
+
+
+def lambda_routes(model: TemplateModel, lb: Resource) -> list[LambdaRoute]:
+    """Every listener and listener rule of `lb` that forwards to a `lambda` target group, per function
+    ("Use Lambda functions as targets of an Application Load Balancer", Elastic Load Balancing User Guide: the
+    load balancer invokes the function itself, with Elastic Load Balancing's permission on the function)."""
+    routes: dict[tuple[tuple[str, str], tuple[str, str], tuple[str, str]], LambdaRoute] = {}
+    for listener in model.referrers(lb, "AWS::ElasticLoadBalancingV2::Listener"):
+        for holder in [listener, *model.referrers(listener, "AWS::ElasticLoadBalancingV2::ListenerRule")]:
+            for group in model.references(holder.stack, dict(holder.properties)):
+                if group.type != "AWS::ElasticLoadBalancingV2::TargetGroup" or group.prop("TargetType") != "lambda":
+                    continue
+                for fn in model.references(group.stack, group.prop("Targets")):
+                    if fn.type != "AWS::Lambda::Function":
+                        continue
+                    permissions = tuple(
+                        p
+                        for p in model.referrers(fn, "AWS::Lambda::Permission")
+                        if str(p.prop("Principal")).startswith("elasticloadbalancing.")
+                    )
+                    routes[(fn.key, group.key, holder.key)] = LambdaRoute(
+                        fn, group, holder, _rule_conditions(holder), permissions
+                    )
+    return [routes[k] for k in sorted(routes)]
+
+
 def _flow_label(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
@@ -975,16 +1041,38 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                         else "request line as sent, client address and TLS details, never the body"
                     ),
                 )
-        for fn in _lambda_targets(model, lb):
+        by_function: dict[tuple[str, str], list[LambdaRoute]] = {}
+        for route in lambda_routes(model, lb):
+            by_function.setdefault(route.function.key, []).append(route)
+        for routes in by_function.values():
+            fn = routes[0].function
             functions[fn.key] = fn
+            matched = "; ".join(
+                f"{display_name(r.holder)} ({r.conditions}) -> target group {display_name(r.target_group)}"
+                for r in routes
+            )
+            scoped = [
+                f"{p.stack}/{p.logical_id} ({_source_arn_text(model, p, r.target_group)})"
+                for r in routes
+                for p in r.permissions
+            ]
+            # "Use Lambda functions as targets of an Application Load Balancer" (Elastic Load Balancing User
+            # Guide): the load balancer invokes the function directly, not over a network connection (no
+            # security-group rule applies), passing the request as JSON (method, path, query string, headers,
+            # body; "Process Application Load Balancer requests with Lambda", AWS Lambda Developer Guide: a
+            # synchronous invoke). The listener's TLS ends at the load balancer; how AWS protects the invoke
+            # inside its network the templates cannot show.
             edge(
                 lb_node,
                 node_for(fn, f"Lambda function\n{display_name(fn)}"),
                 "data",
-                "invoke (Lambda target group)",
-                "Lambda Invoke",
-                tls="AWS-internal HTTPS (TLS)",
-                data=request_elements([fn]),
+                f"invoke, synchronous: the decrypted request as a JSON event (method, path, query string,"
+                f" headers, body) and the function's JSON response back; routed by {matched}",
+                "Lambda Invoke by Elastic Load Balancing (not a network connection: no security-group rule applies)",
+                refs=(*(f"{r.holder.stack}/{r.holder.logical_id}" for r in routes), *dict.fromkeys(scoped)),
+                tls="listener TLS ends at the load balancer; the invoke is inside AWS (Elastic Load Balancing to"
+                " Lambda): its encryption in transit is AWS's, not evidenced by the templates",
+                data=request_elements([fn]) + " (in the event's body and the response's body)",
             )
     for fn in scope.vault_functions:
         if model.stack_of(fn).region == topo.region or (model.stack_of(fn).region is None and len(model.stacks) == 1):
@@ -1466,6 +1554,27 @@ def data_flow_diagram(model: TemplateModel, topo: RegionTopology, scope: ScopeMo
                     "until deleted (retained)",
                 )
             )
+    # Groups attached to nothing (QSA reader r20f): their rules carry no flow in these templates, but they are
+    # rules of the templates, and a resource attached to the group later (or outside them) inherits each one.
+    for rule in topo.sg_rules:
+        if topo.members.get(rule.group.key) or rule.allows_nothing:
+            continue
+        if rule.peer_group is not None:
+            peer = f"SG {display_name(rule.peer_group)}"
+        elif rule.peer_prefix_list:
+            peer = f"prefix list {rule.peer_prefix_list}"
+        else:
+            peer = rule.peer_cidr or "unknown until deploy"
+        diagram.unattached_rules.append(
+            (
+                f"SG {display_name(rule.group)}",
+                "egress" if rule.egress else "ingress",
+                rule.protocol,
+                peer,
+                rule.ref,
+            )
+        )
+    diagram.unattached_rules.sort()
     # Number the hops: the diagram carries the number, the flow table beside it the full text, so no
     # label overprints another however many hops a region has.
     for number, hop in enumerate(diagram.edges, start=1):

@@ -217,6 +217,7 @@ class Attestation:
     last_reviewed_commit: str | None = None
     aws_aoc_edition: str | None = None
     aws_aoc_date: str | None = None
+    reviewed_rule_review: str | None = None
 
 
 def attestation_of(evidence: Any) -> Attestation:
@@ -234,6 +235,7 @@ def attestation_of(evidence: Any) -> Attestation:
         last_reviewed_commit=text("last_reviewed_commit"),
         aws_aoc_edition=text("aws_aoc_edition"),
         aws_aoc_date=text("aws_aoc_date"),
+        reviewed_rule_review=text("reviewed_rule_review"),
     )
 
 
@@ -1597,6 +1599,19 @@ def report_markdown(
             ]
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in built.diagram.stores]
             out.append("")
+        if built.diagram.unattached_rules:
+            out += [
+                "Security-group rules on groups attached to nothing in these templates (no data flows over them"
+                " here; a resource attached to the group later, or outside the templates, inherits each one):",
+                "",
+                "| Group | Direction | Traffic | Peer | Template rule |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            out += [
+                f"| {_cell(g)} | {d} | {_cell(t)} | {_cell(p)} | {_code(r)} |"
+                for g, d, t, p, r in built.diagram.unattached_rules
+            ]
+            out.append("")
         flows = [e for e in built.diagram.edges if e.kind == "flow" and not e.detail]
         if flows and built.diagram.name.startswith("network-"):
             nodes = built.diagram.nodes
@@ -2111,6 +2126,8 @@ def _write_set(
         root=root,
         scope=scope,
         outside=outside,
+        reviewed_commit=att.last_reviewed_commit,
+        reviewed_rule_review=att.reviewed_rule_review,
     )
     papers += list(deployed.papers) if deployed else []
     common: dict[str, Any] = {

@@ -14,12 +14,13 @@ Each table is a statement about the templates; none says a control is in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evidence.catalog import ANTI_MALWARE_CUSTOMER, ANTI_MALWARE_TEMPLATES
+from evidence.diagrams import MASKED_LOGS
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
@@ -341,6 +342,128 @@ def rule_review(topology: Topology) -> list[list[str]]:
     return rows
 
 
+RULE_REVIEW_HEADER = ("Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template")
+RULE_DIFF_HEADER = ("Change", "Region", "Control", "Direction", "Template", "At the reviewed commit", "Now")
+NONE_RECORDED = "none recorded"
+# What identifies one rule across two synths: the control it belongs to, its direction and the template resource
+# that makes it. A rule whose traffic, peer, stated need or flags differ under one such identity is "changed"
+# when each side holds exactly one rule of it; otherwise the rules are listed as removed and added.
+_RULE_IDENTITY = (0, 1, 2, 7)
+_RULE_CONTENT = (3, 4, 5, 6)
+
+
+def _rule_text(row: Sequence[str]) -> str:
+    return "; ".join(f"{RULE_REVIEW_HEADER[i].lower()}: {row[i]}" for i in _RULE_CONTENT)
+
+
+def rule_review_changes(current: Sequence[Sequence[str]], reviewed: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """Rows of RULE_DIFF_HEADER: every rule in `current` and not in `reviewed` ("added"), in `reviewed` and not
+    in `current` ("removed"), and each rule whose identity (region, control, direction, template) is one rule on
+    both sides with different traffic, peer, stated need or flags ("changed"). Rows are rule-review rows
+    (RULE_REVIEW_HEADER order); identical rows on both sides are unchanged and not listed; sorted, so the same
+    two rule sets always give the same rows."""
+    remaining_now = list(map(tuple, current))
+    remaining_then = list(map(tuple, reviewed))
+    then_counts: dict[tuple[str, ...], int] = {}
+    for row in remaining_then:
+        then_counts[row] = then_counts.get(row, 0) + 1
+    unmatched_now = []
+    for row in remaining_now:
+        if then_counts.get(row, 0):
+            then_counts[row] -= 1
+        else:
+            unmatched_now.append(row)
+    unmatched_then = [row for row, n in then_counts.items() for _ in range(n)]
+
+    def by_identity(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+        out: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for row in rows:
+            out.setdefault(tuple(row[i] for i in _RULE_IDENTITY), []).append(row)
+        return out
+
+    now_ids, then_ids = by_identity(unmatched_now), by_identity(unmatched_then)
+    changes: list[tuple[str, ...]] = []
+    for identity in sorted(set(now_ids) | set(then_ids)):
+        now, then = now_ids.get(identity, []), then_ids.get(identity, [])
+        region, control, direction, template = identity
+        if len(now) == 1 and len(then) == 1:
+            changes.append(("changed", region, control, direction, template, _rule_text(then[0]), _rule_text(now[0])))
+            continue
+        changes += [("removed", region, control, direction, template, _rule_text(r), "-") for r in then]
+        changes += [("added", region, control, direction, template, "-", _rule_text(r)) for r in now]
+    return sorted(changes)
+
+
+def rule_review_changes_paper(
+    current: Sequence[Sequence[str]],
+    *,
+    reviewed_commit: str | None,
+    reviewed_file: Path | None,
+    reviewed_name: str | None,
+) -> WorkPaper:
+    """The rule-level diff since the last review (PCI DSS v4.0.1 1.2.7 reviews, 1.2.2 changes): `current` is this
+    synth's rule review; `reviewed_file` the rule review the last review examined (the JSON `write_workpapers`
+    writes, `{"columns": [...], "rows": [{column: value}]}`), named in the configuration as `reviewed_name`.
+    "none recorded" when no review is configured; "not evidenced" when a review is but its rule set is not
+    recorded or not readable. Raises nothing: an unreadable file is stated in the paper."""
+    title = "Rule review: changes since the last review (1.2.2, 1.2.7)"
+    if not reviewed_commit:
+        return WorkPaper(
+            "rule-review-changes",
+            title,
+            f"Last reviewed rule set: {NONE_RECORDED} (no `evidence.last_reviewed_commit` in the environment"
+            " configuration), so no change since a review can be listed.",
+            RULE_DIFF_HEADER,
+            ((NONE_RECORDED, *("-",) * 6),),
+            frozenset({4}),
+        )
+    if reviewed_file is None or reviewed_name is None:
+        return WorkPaper(
+            "rule-review-changes",
+            title,
+            f"Last review at commit {reviewed_commit}; the rule set it examined is not recorded"
+            " (`evidence.reviewed_rule_review` unset): the rule-level changes since: not evidenced.",
+            RULE_DIFF_HEADER,
+            (("not evidenced", *("-",) * 6),),
+            frozenset({4}),
+        )
+    import hashlib
+    import json
+
+    try:
+        raw = reviewed_file.read_bytes()
+        body = json.loads(raw)
+        columns = list(body["columns"])
+        if columns != list(RULE_REVIEW_HEADER):
+            raise ValueError(f"columns {columns} are not the rule review's")
+        reviewed = [tuple(str(record[c]) for c in RULE_REVIEW_HEADER) for record in body["rows"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return WorkPaper(
+            "rule-review-changes",
+            title,
+            f"Last review at commit {reviewed_commit}; its rule set `{reviewed_name}` could not be read"
+            f" ({type(error).__name__}: {error}): the rule-level changes since: not evidenced.",
+            RULE_DIFF_HEADER,
+            (("not evidenced", *("-",) * 6),),
+            frozenset({4}),
+        )
+    rows = rule_review_changes(current, reviewed)
+    counts = {kind: sum(1 for r in rows if r[0] == kind) for kind in ("added", "removed", "changed")}
+    return WorkPaper(
+        "rule-review-changes",
+        title,
+        f"Against the rule set the last review (commit {reviewed_commit}) examined, `{reviewed_name}` (SHA-256"
+        f" {hashlib.sha256(raw).hexdigest()}, {len(reviewed)} rules; now {len(current)}): {counts['added']} added,"
+        f" {counts['removed']} removed, {counts['changed']} changed"
+        + ("" if rows else ": no rule changed since")
+        + ". A rule is identified by its region, control, direction and template resource. That the recorded file"
+        " is what the review examined, and each change's approval (1.2.2): not evidenced.",
+        RULE_DIFF_HEADER,
+        tuple(rows) or (("no change", *("-",) * 6),),
+        frozenset({4}),
+    )
+
+
 def _is_vault_function(resource: Resource) -> bool:
     return resource.type == "AWS::Lambda::Function" and "/CardVault/" in f"/{resource.path}"
 
@@ -498,6 +621,60 @@ def _cryptoperiod(key: Resource, scope: ScopeModel | None) -> str:
     return "automatic rotation off; cryptoperiod: not evidenced"
 
 
+# AWS KMS Developer Guide, "Default key policy": the statement giving the account root kms:* lets IAM
+# policies of the account grant the key; it is not a grant to the root user alone.
+ROOT_STATEMENT = "kms:* to the account: any principal of the account whose IAM policy allows it"
+
+
+def _rotation_text(key: Resource) -> str:
+    """The key's own rotation properties: `EnableKeyRotation` and `RotationPeriodInDays` (default 365; AWS
+    KMS API Reference, "EnableKeyRotation"), or the key spec KMS cannot rotate."""
+    spec = key.prop("KeySpec")
+    if spec not in (None, "SYMMETRIC_DEFAULT"):
+        return f"not automatic: {spec} (AWS KMS rotates symmetric encryption keys only)"
+    if key.prop("EnableKeyRotation") is True:
+        days = _days(key.prop("RotationPeriodInDays"))
+        return f"automatic, every {days} days (RotationPeriodInDays)" if days else "automatic, every 365 days (default)"
+    return "off (EnableKeyRotation not true)"
+
+
+def _condition_keys(statement: Mapping[str, Any]) -> list[str]:
+    condition = statement.get("Condition") or {}
+    return sorted({k for c in condition.values() if isinstance(c, Mapping) for k in c})
+
+
+def _condition_text(statement: Mapping[str, Any]) -> str:
+    """`operator key value[, value]` for each condition of a statement, values as the template states them."""
+    parts = []
+    for operator, clauses in sorted((statement.get("Condition") or {}).items()):
+        if not isinstance(clauses, Mapping):
+            continue
+        for name, value in sorted(clauses.items()):
+            values = value if isinstance(value, list) else [value]
+            parts.append(f"{operator} {name} {', '.join(_principal_text(v) for v in values)}")
+    return "; ".join(parts)
+
+
+def _deny_text(statement: Mapping[str, Any]) -> str:
+    """One Deny statement of a key policy: its Sid, the actions, whom it names and the condition under which it
+    applies (the statement applies only where its condition holds)."""
+    actions = ", ".join(sorted(a.removeprefix("kms:") for a in _actions(statement)))
+    who = ", ".join(_principals(statement)) or "no principal"
+    when = _condition_text(statement)
+    return f"{statement.get('Sid') or 'Deny'}: denies {actions} to {who}" + (f" where {when}" if when else "")
+
+
+def _deny_column(denies: list[str], account_wide: bool) -> str:
+    text = "; ".join(denies) if denies else "no Deny statement"
+    if account_wide:
+        text += (
+            "; the account-root statement (kms:* for the account) lets any principal of the account whose IAM policy"
+            " allows it use the key, beyond those listed, except where a deny above applies (AWS KMS Developer"
+            ' Guide, "Default key policy": it enables IAM policies)'
+        )
+    return text
+
+
 def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str]]:
     """Rows: key, stack, rotation, administrators, users (key policy), resources that reference it,
     users by identity policy or grant, cryptoperiod and how the key is rotated."""
@@ -510,31 +687,42 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
         users: set[str] = set()
         denies: list[str] = []
         account_wide = False
-        for statement in key.prop("KeyPolicy", "Statement", default=[]) or []:
-            if not isinstance(statement, Mapping):
-                continue
+        statements = [s for s in key.prop("KeyPolicy", "Statement", default=[]) or [] if isinstance(s, Mapping)]
+        # Unconditional denies naming a principal (not `*`): what that principal may never do, whatever an
+        # allow says (AWS KMS Developer Guide, "Key policies in AWS KMS": an explicit deny overrides any allow).
+        denied: dict[str, set[str]] = {}
+        for statement in statements:
+            if statement.get("Effect") == "Deny" and not statement.get("Condition"):
+                for principal in _principals(statement):
+                    if principal != "*":
+                        denied.setdefault(principal, set()).update(_actions(statement))
+        for statement in statements:
             if statement.get("Effect") == "Deny":
-                if any(_matches(a, _USE_ACTIONS) for a in _actions(statement)) and "*" in str(
-                    statement.get("Principal")
-                ):
-                    keys_ = sorted(k for c in (statement.get("Condition") or {}).values() for k in c)
-                    denies.append(f"{statement.get('Sid') or 'Deny'} (unless {', '.join(keys_) or 'nothing'})")
+                denies.append(_deny_text(statement))
                 continue
             if statement.get("Effect") != "Allow":
                 continue
             actions = _actions(statement)
-            if "kms:*" in actions and not statement.get("Condition") and ":root" in str(statement.get("Principal")):
-                account_wide = True
-            principals = _principals(statement)
-            if statement.get("Condition"):
-                principals = [f"{p} (with conditions)" for p in principals]
-            if any(_matches(a, _ADMIN_ACTIONS) for a in actions):
-                admins.update(principals)
-            if any(_matches(a, _USE_ACTIONS) for a in actions):
-                users.update(principals)
-        rotation = "yes (yearly or as configured)" if key.prop("EnableKeyRotation") else "no"
-        if key.prop("KeySpec") not in (None, "SYMMETRIC_DEFAULT"):
-            rotation += f"; {key.prop('KeySpec')}"
+            root_wide = (
+                "kms:*" in actions and not statement.get("Condition") and ":root" in str(statement.get("Principal"))
+            )
+            account_wide = account_wide or root_wide
+            for principal in _principals(statement):
+                refused = denied.get(principal, set())
+                admin = [a for a in actions if _matches(a, _ADMIN_ACTIONS) and a not in refused]
+                use = [a for a in actions if _matches(a, _USE_ACTIONS) and not any(_matches(d, [a]) for d in refused)]
+                label = principal
+                if root_wide and principal.endswith(":root"):
+                    label += f" ({ROOT_STATEMENT})"
+                elif statement.get("Condition"):
+                    label += f" (with conditions on {', '.join(_condition_keys(statement))})"
+                if refused:
+                    label += f" (denied {', '.join(sorted(a.removeprefix('kms:') for a in refused))})"
+                if admin:
+                    admins.add(label)
+                if use:
+                    users.add(label)
+        rotation = _rotation_text(key)
         referrers = sorted({f"{r.type.split('::')[-1]} {display_name(r)}" for r in model.referrers(key)})
         rows.append(
             [
@@ -547,25 +735,33 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
                 "; ".join(sorted(by_grant.get(key.key, set()))) or "none in the templates",
                 _cryptoperiod(key, scope),
                 _protected_stores(model, key, envelope, keyed),
-                "; ".join(denies)
-                if denies
-                else (
-                    "none: the account-root statement (kms:* for the account) lets any principal of the account"
-                    " whose IAM policy allows it use the key, beyond those listed (AWS KMS Developer Guide,"
-                    ' "Default key policy": it enables IAM policies)'
-                    if account_wide
-                    else "none"
-                ),
+                _deny_column(denies, account_wide),
             ]
         )
     return sorted(rows)
 
 
-_PROTECTED_TYPES = (
-    *("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::S3::Bucket", "AWS::Logs::LogGroup"),
-    *("AWS::SNS::Topic", "AWS::SecretsManager::Secret", "AWS::CloudTrail::Trail", "AWS::DynamoDB::Table"),
-    "AWS::EFS::FileSystem",
-)
+# The property by which each store type names the key that encrypts it (CloudFormation resource reference of
+# each type); a key a store references any other way (a replication destination's key, a policy) is not one
+# that protects it.
+_KEY_PROPERTIES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "AWS::RDS::DBInstance": (
+        (("KmsKeyId",), "storage, automated backups and snapshots"),
+        (("PerformanceInsightsKMSKeyId",), "Performance Insights data"),
+    ),
+    "AWS::RDS::DBCluster": (
+        (("KmsKeyId",), "storage, automated backups and snapshots"),
+        (("PerformanceInsightsKmsKeyId",), "Performance Insights data"),
+    ),
+    "AWS::Logs::LogGroup": ((("KmsKeyId",), "log events"),),
+    "AWS::SNS::Topic": ((("KmsMasterKeyId",), "messages at rest"),),
+    "AWS::SecretsManager::Secret": ((("KmsKeyId",), "secret value"),),
+    "AWS::CloudTrail::Trail": ((("KMSKeyId",), "log files, SSE-KMS"),),
+    "AWS::DynamoDB::Table": ((("SSESpecification", "KMSMasterKeyId"), "items"),),
+    "AWS::EFS::FileSystem": ((("KmsKeyId",), "files"),),
+    "AWS::Lambda::Function": ((("KmsKeyArn",), "environment variables at rest"),),
+    "AWS::Config::DeliveryChannel": ((("S3KmsKeyArn",), "configuration history and snapshots it delivers"),),
+}
 
 
 def _protected_stores(
@@ -574,17 +770,42 @@ def _protected_stores(
     envelope: Mapping[tuple[str, str], Resource],
     keyed: Mapping[tuple[str, str], Resource],
 ) -> str:
-    """The stores a key protects: those whose template names it, the vault's fields when the vault's
-    functions generate data keys under it (`VAULT_KMS_KEY_ID`), and the vault's keyed hash when they compute it
-    with the key (a `*HMAC*` variable: the store table cites the same key for `pan_hmac`, QSA reader r20c LOW)."""
-    found = sorted(
-        {f"{r.type.split('::')[-1]} {display_name(r)}" for r in model.referrers(key) if r.type in _PROTECTED_TYPES}
+    """The stores a key protects: those whose encryption property names it (`_KEY_PROPERTIES`, a bucket's
+    default SSE-KMS key, the EBS default-key call), each with what the property encrypts, the vault's fields
+    when the vault's functions generate data keys under it (`VAULT_KMS_KEY_ID`), and the vault's keyed hash
+    when they compute it with the key (a `*HMAC*` variable: the store table cites the same key for `pan_hmac`,
+    QSA reader r20c LOW)."""
+    found: list[tuple[str, str, str]] = []
+    for store in model.referrers(key):
+        what = [
+            label
+            for path, label in _KEY_PROPERTIES.get(store.type, ())
+            if any(k.key == key.key for k in model.references(store.stack, store.prop(*path)))
+        ]
+        if store.type == "AWS::S3::Bucket":
+            for rule in store.prop("BucketEncryption", "ServerSideEncryptionConfiguration", default=[]) or []:
+                default = (rule or {}).get("ServerSideEncryptionByDefault") or {}
+                if any(k.key == key.key for k in model.references(store.stack, default.get("KMSMasterKeyID"))):
+                    what.append("objects, SSE-KMS")
+        if store.type == "Custom::AWS" and "modifyEbsDefaultKmsKeyId" in json_text(store.prop("Create")):
+            what.append(
+                "the region's default EBS encryption key, ModifyEbsDefaultKmsKeyId: new volumes and snapshot copies"
+            )
+        if what:
+            found.append((_resource_label(store), store.stack, "; ".join(what)))
+    labels = [label for label, _, _ in found]
+    found_text = sorted(
+        f"{label}{f' in {stack}' if labels.count(label) > 1 else ''} ({what})" for label, stack, what in found
     )
     if key.key in envelope:
-        found.append("vault.cards PAN and vault.data_keys (envelope: the vault's data keys are generated under it)")
+        found_text.append(
+            "vault.cards PAN and vault.data_keys (envelope: the vault's data keys are generated under it)"
+        )
     if key.key in keyed:
-        found.append("vault.cards pan_hmac (keyed hash of the PAN: the vault's functions compute it with this key)")
-    return "; ".join(found) or "none in the templates"
+        found_text.append(
+            "vault.cards pan_hmac (keyed hash of the PAN: the vault's functions compute it with this key)"
+        )
+    return "; ".join(found_text) or "none in the templates"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -614,6 +835,7 @@ _STORE_TYPES = (
     "AWS::SecretsManager::Secret",
     "AWS::DynamoDB::Table",
     "AWS::EFS::FileSystem",
+    "AWS::Logs::LogGroup",
 )
 # Amazon S3 User Guide, "Understanding and managing Amazon S3 storage classes": objects in S3 Glacier
 # Flexible Retrieval and S3 Glacier Deep Archive must be restored before they can be read; every other
@@ -954,11 +1176,50 @@ def _vault_regions(model: TemplateModel) -> set[str]:
 
 
 def _bucket_purposes(model: TemplateModel) -> dict[tuple[str, str], list[str]]:
+    """Store key -> the log sources `log_flows` finds writing to it (buckets and log groups)."""
     purposes: dict[tuple[str, str], list[str]] = {}
     for flow in log_flows(model):
-        if flow.destination is not None and flow.destination.type == "AWS::S3::Bucket":
+        if flow.destination is not None and flow.destination.type in ("AWS::S3::Bucket", "AWS::Logs::LogGroup"):
             purposes.setdefault(flow.destination.key, []).append(flow.source)
     return purposes
+
+
+def _log_writers(model: TemplateModel) -> dict[tuple[str, str], list[Resource]]:
+    """Log group key -> the resources `log_flows` finds writing to it."""
+    writers: dict[tuple[str, str], list[Resource]] = {}
+    for flow in log_flows(model):
+        if flow.destination is None or flow.destination.type != "AWS::Logs::LogGroup":
+            continue
+        stack, _, logical_id = flow.source_ref.partition("/")
+        writer = model.resource(stack, logical_id)
+        if writer is not None:
+            writers.setdefault(flow.destination.key, []).append(writer)
+    return writers
+
+
+def data_protection_text(group: Resource) -> str:
+    """A log group's CloudWatch Logs data protection policy, read from its `DataProtectionPolicy`: the data
+    identifiers each statement names and what it does (Audit: findings reported; Deidentify/MaskConfig: shown
+    masked to readers without logs:Unmask, the event itself kept; Amazon CloudWatch Logs User Guide, "Help
+    protect sensitive log data with masking"). "none" when the group has no policy."""
+    policy = group.prop("DataProtectionPolicy")
+    if not isinstance(policy, Mapping):
+        return "no data protection policy"
+    parts = []
+    for statement in policy.get("Statement", []) or []:
+        if not isinstance(statement, Mapping):
+            continue
+        names = sorted(str(i).rsplit("/", 1)[-1] for i in statement.get("DataIdentifier", []) or [])
+        operation = statement.get("Operation") or {}
+        verbs = []
+        if isinstance(operation, Mapping):
+            if "Audit" in operation:
+                verbs.append("audits")
+            if "Deidentify" in operation:
+                verbs.append("masks")
+        parts.append(f"{' and '.join(verbs) or 'names'} {', '.join(names) or 'no identifier'}")
+    text = "; ".join(parts) or "a policy with no statement"
+    return f"data protection policy {text} (masked events are kept: logs:Unmask reads them in clear)"
 
 
 def data_stores_paper(model: TemplateModel) -> WorkPaper:
@@ -966,6 +1227,7 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
     vault_regions = _vault_regions(model)
     purposes = _bucket_purposes(model)
     pan_stores = card_data_stores(model)
+    writers = _log_writers(model)
     for store in model.resources(*_STORE_TYPES):
         stack = model.stack_of(store)
         region = stack.region or "unknown"
@@ -1064,6 +1326,37 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
                 if any(True for _ in model.resources("AWS::CloudTrail::Trail"))
                 else "no trail in these templates"
             )
+        elif store.type == "AWS::Logs::LogGroup":
+            written = purposes.get(store.key, [])
+            purpose = "logs: " + "; ".join(sorted(set(written))) if written else f"log group ({store.path})"
+            retention = _retention_text(_days(store.prop("RetentionInDays")), RETAINED_DAYS)
+            retention += f"; deletion policy {store.deletion_policy or 'Delete'}"
+            by = writers.get(store.key, [])
+            if store.key in pan_stores:
+                elements = pan_stores[store.key][1]
+            elif by and all(_is_vault_function(w) for w in by):
+                elements = MASKED_LOGS
+            elif written:
+                elements = "no card data: written only by " + "; ".join(sorted(set(written)))
+            else:
+                elements = "not evidenced: no writer found in the templates"
+            key = store.prop("KmsKeyId")
+            protection = "; ".join(
+                [
+                    _key_text(model, store, key)
+                    if key is not None
+                    else "CloudWatch Logs default encryption (no KMS key)",
+                    data_protection_text(store),
+                ]
+            )
+            # "Logging CloudWatch Logs API and console operations in AWS CloudTrail" (Amazon CloudWatch Logs User
+            # Guide): CloudTrail records CloudWatch Logs API calls; which read calls a trail records is not stated
+            # by the templates.
+            access_text = (
+                "CloudTrail management events (CloudWatch Logs API calls); the reads a trail records: not evidenced"
+                if any(True for _ in model.resources("AWS::CloudTrail::Trail"))
+                else "no trail in these templates"
+            )
         else:
             purpose = store.path
             retention = f"deletion policy {store.deletion_policy or 'Delete'}"
@@ -1085,9 +1378,10 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
     return WorkPaper(
         "data-stores",
         "Data stores (3.2.1, 3.5.1, 10.2.1)",
-        "Every store the templates create: what it holds, how long, which card-data elements, how it is protected"
-        " and how access to it is logged. The stores' actual contents (3.5.1.b examines them) and data written"
-        " outside the templates: not evidenced.",
+        "Every store the templates create (buckets, databases, secrets, log groups): what it holds, how long,"
+        " which card-data elements (a log group that may receive a card number with its data protection policy),"
+        " how it is protected and how access to it is logged. The stores' actual contents (3.5.1.b examines"
+        " them) and data written outside the templates: not evidenced.",
         (
             "Region",
             "Store",
@@ -1690,6 +1984,105 @@ def _environments(outside: TemplateModel | None) -> list[tuple[str, list[Any]]]:
     return sorted(by.items())
 
 
+def _firewall_policy_text(model: TemplateModel, firewall: Resource) -> str:
+    """What a Network Firewall's policy allows, from the templates: its stateful rule order and default
+    actions, and each rule group it references with its rule count (domain lists by their targets)."""
+    policies = [
+        p
+        for p in model.references(firewall.stack, firewall.prop("FirewallPolicyArn"))
+        if p.type == "AWS::NetworkFirewall::FirewallPolicy"
+    ]
+    if not policies:
+        return "its policy is not in these templates: not evidenced"
+    parts = []
+    for policy in policies:
+        body = policy.prop("FirewallPolicy") or {}
+        if not isinstance(body, Mapping):
+            continue
+        order = (body.get("StatefulEngineOptions") or {}).get("RuleOrder") or "DEFAULT_ACTION_ORDER"
+        defaults = ", ".join(map(str, body.get("StatefulDefaultActions") or [])) or "none (pass)"
+        stateless = ", ".join(map(str, body.get("StatelessDefaultActions") or [])) or "none"
+        groups = []
+        for reference in body.get("StatefulRuleGroupReferences") or []:
+            for group in model.references(policy.stack, (reference or {}).get("ResourceArn")):
+                source = group.prop("RuleGroup", "RulesSource") or {}
+                listed = source.get("RulesSourceList") if isinstance(source, Mapping) else None
+                if isinstance(listed, Mapping):
+                    targets = listed.get("Targets") or []
+                    kind = listed.get("GeneratedRulesType", "?")
+                    types = ", ".join(map(str, listed.get("TargetTypes") or []))
+                    domains = f"{len(targets)} domain" + ("" if len(targets) == 1 else "s")
+                    groups.append(f"{display_name(group)}: {kind} {types}, {domains}")
+                else:
+                    groups.append(f"{display_name(group)} (rule review lists its rules)")
+        parts.append(
+            f"policy {display_name(policy)}: stateless default {stateless}; stateful {order}, default {defaults};"
+            f" rule groups: {'; '.join(groups) or 'none'}"
+        )
+    return "; ".join(parts) or "not evidenced"
+
+
+def containment_statement(topology: Topology, scope: ScopeModel, rows: Sequence[Sequence[str]]) -> str:
+    """What contains the CDE, in a sentence per region, from the same parsed model as the rows: the CDE tiers
+    (`cde_tiers`) with their VPC, the segmentation controls a test must exercise (counted by kind from the
+    rows: NACLs, route tables, security groups of CDE systems, groups attached to nothing, Network Firewalls),
+    and the out-of-scope and untrusted sets (the rows whose region is "-" or whose separates column names an
+    out-of-scope or untrusted network) a test must start from."""
+    sentences = []
+    for region, regional in topology.regions.items():
+        inside = cde_tiers(regional, scope)
+        if not inside:
+            sentences.append(f"In {region} no tier holds a CDE component: nothing to contain there.")
+            continue
+        vpcs = sorted({display_name(s.vpc) for s in regional.subnets if s.tier in inside and s.vpc is not None})
+        mine = [r for r in rows if r[0] == region]
+        counts = (
+            (sum(1 for r in mine if r[1].startswith("NACL ")), "NACL", "NACLs"),
+            (sum(1 for r in mine if r[1].startswith("route table ")), "route table", "route tables"),
+            (
+                sum(1 for r in mine if r[1].startswith("SG ") and UNATTACHED not in r[1]),
+                "security group of CDE systems",
+                "security groups of CDE systems",
+            ),
+            (
+                sum(1 for r in mine if r[1].startswith("SG ") and UNATTACHED in r[1]),
+                f"security group {UNATTACHED}",
+                f"security groups {UNATTACHED}",
+            ),
+            (sum(1 for r in mine if r[1].startswith("Network Firewall ")), "Network Firewall", "Network Firewalls"),
+        )
+        controls = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+        sentences.append(
+            f"In {region} the CDE is the {', '.join(inside)} tiers of VPC {', '.join(vpcs) or 'unknown'}; it is"
+            f" contained by {controls or 'no segmentation control in these templates'}, each a row below."
+        )
+    # The sets a test starts from, by kind (each is a row below, so no account or address is repeated here): the
+    # internet row of each region, every VPC with no CDE tier, and every row outside a region (accounts, other
+    # environments, the delivery tooling, environments outside the templates) but the closing "deployed network".
+    kinds: tuple[tuple[str, Callable[[Sequence[str]], bool]], ...] = (
+        ("the internet (an untrusted network)", lambda r: r[1].startswith("internet (")),
+        ("VPC with no CDE tier", lambda r: r[2] == "out-of-scope network"),
+        ("other environment of the configuration", lambda r: r[2] == OTHER_ENVIRONMENT),
+        ("account without CDE components", lambda r: r[1].startswith("account ") and r[2] != TOOLING_CATEGORY),
+        ("delivery tooling (security-impacting)", lambda r: r[2] == TOOLING_CATEGORY),
+        (
+            "environments outside these templates (to be listed by the entity)",
+            lambda r: r[1].startswith("environments outside these templates"),
+        ),
+    )
+    listed = "; ".join(
+        f"{label} ({n} row{'' if n == 1 else 's'})"
+        for label, test in kinds
+        if (n := len({(r[0], r[1]) for r in rows if test(r)}))
+    )
+    return (
+        " ".join(sentences)
+        + " A segmentation test must exercise those controls from each of these sets, each a row below: "
+        + (listed or "none in these templates")
+        + "."
+    )
+
+
 def segmentation_paper(
     model: TemplateModel,
     topology: Topology,
@@ -1783,13 +2176,29 @@ def segmentation_paper(
             )
         for firewall in model.resources("AWS::NetworkFirewall::Firewall"):
             if model.stack_of(firewall).region == region:
+                # Which tiers' traffic it filters: the subnets whose route table sends a route to this firewall's
+                # endpoint (topology resolves the endpoint to its firewall); CDE tiers first.
+                routed = {
+                    s.tier
+                    for s in regional.subnets
+                    if s.route_table is not None
+                    and any(
+                        r.route_table.key == s.route_table.key and r.target is not None and r.target.key == firewall.key
+                        for r in regional.routes
+                    )
+                }
+                filtered = [t for t in regional.tiers if t in routed]
+                through = (
+                    ", ".join(f"{t} tier ({'CDE' if t in inside else 'connected-to'})" for t in filtered)
+                    or "no route table of these templates routes to it"
+                )
                 rows.append(
                     (
                         region,
                         f"Network Firewall {display_name(firewall)} ({scope.category(firewall)[0]})",
-                        "CDE egress (application tier) from the internet",
-                        "egress allow-list (stateful domain rules, everything else dropped)",
-                        "only allow-listed destinations reachable (11.4.5)",
+                        f"traffic routed through it ({through}) from the internet",
+                        _firewall_policy_text(model, firewall),
+                        "only what the policy's rules allow passes, in both directions of each routed tier (11.4.5)",
                         TEST_DATE,
                     )
                 )
@@ -1835,15 +2244,13 @@ def segmentation_paper(
     return WorkPaper(
         "segmentation",
         "Segmentation testing (11.4.5, 11.4.6)",
-        "Each edge of the CDE: a CDE tier (tagged, or hosting a CDE component: the load balancer's public tier, the"
-        f" vault's application tier) with the internet (an {UNTRUSTED}, 1.4.1) and every connected-to tier, with"
-        " the NACLs and security groups that enforce it and what each lets through (for a boundary"
-        " row the third column names the NACLs, the fourth the security-group rules); then the controls that"
-        " isolate the CDE (security groups attached to nothing in these templates included), what the templates"
-        " allow through each, and the test a penetration tester performs against it; then each out-of-scope"
-        " network or system set the templates show (VPCs with no CDE tier, accounts without CDE components, the"
-        " other environments of the configuration) and the internet, with what in the templates reaches the CDE"
-        " from each. This paper is a plan and template evidence, not a test: "
+        containment_statement(topology, scope, rows)
+        + " The rows: each edge of the CDE (a CDE tier with the internet, an"
+        f" {UNTRUSTED} (1.4.1), and with every connected-to tier; for a boundary row the third column names the"
+        " NACLs, the fourth the security-group rules that cross it); then each control listed above with what the"
+        " templates allow through it and the test a penetration tester performs against it; then each"
+        " out-of-scope network or system set with what in the templates reaches the CDE from it. This paper is a"
+        " plan and template evidence, not a test: "
         + DEPLOYED_TEST
         + ". The test itself, its date and its result: not evidenced.",
         ("Region", "Control to test", "Separates", "What the templates allow", "Test", "Test date"),
@@ -1946,13 +2353,23 @@ def all_workpapers(
     root: Path | None = None,
     scope: ScopeModel | None = None,
     outside: TemplateModel | None = None,
+    reviewed_commit: str | None = None,
+    reviewed_rule_review: str | None = None,
 ) -> list[WorkPaper]:
     """Every work paper, in report order; scope categories from `scope` (one ScopeModel per assembly); `outside`
-    is the stacks of the same synth outside this set (the segmentation paper's other environments)."""
+    is the stacks of the same synth outside this set (the segmentation paper's other environments);
+    `reviewed_commit` and `reviewed_rule_review` (a path relative to `root`) the last review's commit and the
+    rule review it examined, from the environment's `evidence:` block (the rule-review changes paper)."""
     root = Path(__file__).resolve().parent.parent if root is None else root
     scope = ScopeModel(model, topology) if scope is None else scope
     review = rule_review(topology)
     flagged = sum(1 for row in review if row[6] != "-")
+    changes = rule_review_changes_paper(
+        review,
+        reviewed_commit=reviewed_commit,
+        reviewed_file=root / reviewed_rule_review if reviewed_rule_review else None,
+        reviewed_name=reviewed_rule_review,
+    )
     return [
         WorkPaper(
             "rule-review",
@@ -1962,11 +2379,13 @@ def all_workpapers(
             " The stated need is the template's own description (a NACL entry's and a route's is its"
             " `pci-lz:need` metadata, a gateway endpoint's prefix-list route's the endpoint's; a WAF rule's its"
             " name and the web ACL's description)."
-            f" Each: {NOT_EVIDENCED}; review date: not evidenced.",
-            ("Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"),
+            f" Each: {NOT_EVIDENCED}; review date: not evidenced. The rules added, removed and changed since the"
+            " last recorded review: the next paper.",
+            RULE_REVIEW_HEADER,
             tuple(tuple(r) for r in review),
             frozenset({7}),
         ),
+        changes,
         WorkPaper(
             "inventory",
             "Inventory (12.5.1)",
@@ -1980,11 +2399,16 @@ def all_workpapers(
         WorkPaper(
             "keys",
             "Keys (3.6.1, 3.7)",
-            "From each key policy: principals allowed key-administration actions versus cryptographic use;"
-            " from the identity policies, role inline policies and KMS grants of the templates: who else may use"
-            " the key (a statement on `*` names no key and is not listed); each key's cryptoperiod and how it is"
-            " rotated; the stores each key protects; whether the key policy denies use to every other principal."
-            " Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not evidenced.",
+            "Rotation from each key's EnableKeyRotation, RotationPeriodInDays and KeySpec. From each key policy:"
+            " principals allowed key-administration actions versus cryptographic use, less what an unconditional"
+            " Deny naming that principal refuses it (shown beside it); the account root's kms:* statement is"
+            " shown as what it is, a grant to any principal of the account an IAM policy allows; every Deny"
+            " statement with its actions, principals and conditions. From the identity policies, role inline"
+            " policies and KMS grants of the templates: who else may use the key (a statement on `*` names no"
+            " key and is not listed). The stores each key protects, from the encryption property of each store"
+            " that names it (a key referenced any other way protects nothing here). Each key's cryptoperiod and"
+            " how it is rotated. Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not"
+            " evidenced.",
             (
                 "Key",
                 "Stack",

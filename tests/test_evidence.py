@@ -1045,15 +1045,20 @@ def test_keys_table_separates_administrators_from_users(evidence: Evidence) -> N
     cardholder = next(row for name, row in rows.items() if "CardholderDataKey" in name)
     assert "pci-lz-key-administrator" in cardholder[3]
     assert "pci-lz-key-administrator" not in cardholder[4]
-    assert cardholder[2].startswith("yes")
+    assert cardholder[2] == "automatic, every 365 days (RotationPeriodInDays)"  # QSA reader r20f: from the key
     assert "DBInstance" in cardholder[5]
     # QSA reader r20b MEDIUM 8: the stores each key protects, and whether its policy denies use to everyone
     # else; the cardholder-data key has no such deny, so the account-root exposure is stated, not left out.
     assert "DBInstance" in cardholder[8]
     assert "vault.cards PAN" in cardholder[8]
-    assert cardholder[9].startswith("none: the account-root statement")
+    assert "the account-root statement (kms:* for the account) lets any principal" in cardholder[9]
+    # QSA reader r20f: every Deny with its principals and conditions, and the key administrator shown with what
+    # the deny naming it refuses (it manages the key, never uses it).
+    assert "KeyAdministratorsNeverUseTheKey: denies" in cardholder[9]
+    assert "(denied " in cardholder[3]
     secrets = next(row for name, row in rows.items() if "SecretsKey" in name)
-    assert "DenyUseOutsideSecretsManager (unless aws:PrincipalIsAWSService, kms:ViaService)" in secrets[9]
+    assert "DenyUseOutsideSecretsManager: denies" in secrets[9]
+    assert "where Bool aws:PrincipalIsAWSService false; StringNotEquals kms:ViaService secretsmanager." in secrets[9]
 
 
 def test_a_delivery_synth_writes_one_evidence_set_per_environment_titled_by_it(

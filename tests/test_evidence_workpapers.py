@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app import gate_app
 from ci_tools import supply_chain
@@ -39,6 +41,8 @@ from evidence.workpapers import (
     cde_tiers,
     logging_paper,
     responsibility_paper,
+    rule_review_changes,
+    rule_review_changes_paper,
     software_paper,
 )
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
@@ -50,6 +54,7 @@ from tests.conftest import ROOT, Delivered, Synthesized, new_app
 
 PAPERS = (
     "rule-review",
+    "rule-review-changes",
     "inventory",
     "keys",
     "data-stores",
@@ -605,3 +610,134 @@ def test_the_qsa_r20c_low_findings_keys_inventory_stores_and_sboms(default: Writ
         keys_sbom
     )
     assert all("not in this set" in cell for cell in software.values() if cell.startswith("sbom/"))
+
+
+# -- QSA reader r20f: rule-level diff, key derivation, log groups as stores, containment, the ALB invoke -----
+_RULE_ROW = st.tuples(
+    st.sampled_from(["us-east-1", "us-west-2"]),
+    st.sampled_from(["SG a", "SG b", "NACL c"]),
+    st.sampled_from(["ingress", "egress"]),
+    st.sampled_from(["tcp 443", "tcp 5432", "tcp 8443"]),
+    st.sampled_from(["0.0.0.0/0", "10.0.0.0/16", "SG d"]),
+    st.sampled_from(["need", "-"]),
+    st.sampled_from(["-", "0.0.0.0/0"]),
+    st.sampled_from(["S/A", "S/B", "S/C"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_RULE_ROW, max_size=12), st.lists(_RULE_ROW, max_size=12))
+def test_rule_review_changes_account_for_every_rule(now: list[tuple[str, ...]], then: list[tuple[str, ...]]) -> None:
+    """Every rule of either side is unchanged, added, removed or one side of a change; a set against itself
+    has no change; swapping the sides swaps added and removed."""
+    changes = rule_review_changes(now, then)
+    assert rule_review_changes(now, now) == []
+    kinds = [c[0] for c in changes]
+    added, removed, changed = kinds.count("added"), kinds.count("removed"), kinds.count("changed")
+    unchanged = len(now) - added - changed
+    assert unchanged == len(then) - removed - changed >= 0
+    swapped = [c[0] for c in rule_review_changes(then, now)]
+    assert swapped.count("added") == removed
+    assert swapped.count("removed") == added
+
+
+def test_rule_review_changes_paper_states_each_case(tmp_path: Path) -> None:
+    """No review: "none recorded"; a review without a recorded rule set or an unreadable one: "not evidenced";
+    a recorded one: the rules added, removed and changed, with the file's SHA-256."""
+    row = ("us-east-1", "SG a", "ingress", "tcp 443", "0.0.0.0/0", "need", "0.0.0.0/0", "S/A")
+    none = rule_review_changes_paper([row], reviewed_commit=None, reviewed_file=None, reviewed_name=None)
+    assert "none recorded" in none.intro
+    assert none.rows[0][0] == "none recorded"
+    unset = rule_review_changes_paper([row], reviewed_commit="a" * 40, reviewed_file=None, reviewed_name=None)
+    assert "not evidenced" in unset.intro
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"columns": ["x"], "rows": []}', encoding="utf-8")
+    unreadable = rule_review_changes_paper([row], reviewed_commit="a" * 40, reviewed_file=bad, reviewed_name="bad.json")
+    assert "could not be read" in unreadable.intro
+    assert unreadable.rows[0][0] == "not evidenced"
+    reviewed = tmp_path / "rule-review.json"
+    header = ["Region", "Control", "Direction", "Traffic", "Peer / target", "Stated need", "Flags", "Template"]
+    old = dict(zip(header, (*row[:3], "tcp 80", *row[4:]), strict=True))
+    gone = dict(zip(header, ("us-east-1", "SG z", "egress", "tcp 22", "10.0.0.0/8", "-", "-", "S/Z"), strict=True))
+    reviewed.write_text(json.dumps({"columns": header, "rows": [old, gone]}), encoding="utf-8")
+    paper = rule_review_changes_paper(
+        [row], reviewed_commit="a" * 40, reviewed_file=reviewed, reviewed_name="rule-review.json"
+    )
+    assert hashlib.sha256(reviewed.read_bytes()).hexdigest() in paper.intro
+    assert "0 added, 1 removed, 1 changed" in paper.intro
+    assert [r[0] for r in paper.rows] == ["changed", "removed"]
+    assert "traffic: tcp 80" in paper.rows[0][5]
+    assert "traffic: tcp 443" in paper.rows[0][6]
+
+
+def test_evidence_config_reviewed_rule_review_needs_a_commit_and_a_repository_path() -> None:
+    with pytest.raises(ValueError, match="needs last_reviewed_commit"):
+        EvidenceConfig(reviewed_rule_review="reviews/rule-review.json")
+    for bad in ("/etc/rule-review.json", "../rule-review.json", "reviews/rule-review.csv"):
+        with pytest.raises(ValueError, match="relative path"):
+            EvidenceConfig(last_review_date=date(2026, 12, 1), last_reviewed_commit="a" * 40, reviewed_rule_review=bad)
+
+
+def test_keys_paper_is_derived_from_key_policies_and_encryption_properties(default: Written) -> None:
+    """Rotation states the key's RotationPeriodInDays; a principal an unconditional Deny names is shown with
+    what it is denied; the account root's kms:* reads as a grant to the account's IAM policies; a store is
+    listed only through its encryption property (with what it encrypts)."""
+    paper = default.papers["keys"]
+    for record in paper.records():
+        key = next(
+            k
+            for k in default.model.resources("AWS::KMS::Key")
+            if display_name(k) == record["Key"] and k.stack == record["Stack"]
+        )
+        days = key.prop("RotationPeriodInDays")
+        if key.prop("EnableKeyRotation") is True and key.prop("KeySpec") in (None, "SYMMETRIC_DEFAULT"):
+            assert record["Rotation"] == f"automatic, every {days} days (RotationPeriodInDays)"
+        for statement in key.prop("KeyPolicy", "Statement"):
+            if statement.get("Effect") == "Deny" and statement.get("Sid"):
+                assert f"{statement['Sid']}: denies" in record["Deny of use to other principals (key policy)"]
+        if "pci-lz-key-administrator" in record["Administrators (key policy)"]:
+            assert "(denied " in record["Administrators (key policy)"]
+            assert "pci-lz-key-administrator" not in record["Users (key policy)"]
+        assert "(kms:* to the account" in record["Users (key policy)"]
+    cardholder = next(r for r in paper.records() if r["Key"] == "Keys/CardholderDataKey")
+    assert "(storage, automated backups and snapshots; Performance Insights data)" in cardholder["Stores it protects"]
+    environment = next(r for r in paper.records() if r["Key"] == "CardVault/EnvironmentKey")
+    assert "Function CardVault/Api (environment variables at rest)" in environment["Stores it protects"]
+
+
+def test_data_stores_list_every_log_group(default: Written) -> None:
+    """Every log group of the templates is a data-store row with its retention, key and data protection policy;
+    a WAF log group's row carries the card-data statement the scope makes for it."""
+    rows = {r[8]: r for r in default.papers["data-stores"].rows}
+    groups = list(default.model.resources("AWS::Logs::LogGroup"))
+    assert groups
+    for group in groups:
+        row = rows[f"{group.stack}/{group.logical_id}"]
+        days = group.prop("RetentionInDays")
+        assert row[4].startswith(f"{days} days" if days else "never expires")
+        assert ("data protection policy audits" in row[6]) == (
+            "CreditCardNumber" in json.dumps(group.prop("DataProtectionPolicy"))
+        )
+    waf = [r for r in rows.values() if "AWS WAF web ACL log" in r[3]]
+    assert waf
+    assert all("WAF logging configuration" in r[5] for r in waf)
+
+
+def test_segmentation_statement_follows_from_the_model(default: Written) -> None:
+    """The containment statement names each region's CDE tiers and counts exactly the control rows below it."""
+    paper = default.papers["segmentation"]
+    scope = ScopeModel(default.model)
+    topology = Topology(default.model)
+    for region, regional in topology.regions.items():
+        tiers = [
+            t
+            for t in regional.tiers
+            if regional.is_cde_tier(t) or any(s.resource.key in scope.hosted for s in regional.tier_subnets(t))
+        ]
+        nacls = sum(1 for r in paper.rows if r[0] == region and r[1].startswith("NACL "))
+        assert f"In {region} the CDE is the {', '.join(tiers)} tiers" in paper.intro
+        assert f"{nacls} NACL" in paper.intro
+    assert "the internet (an untrusted network) (2 rows)" in paper.intro
+    firewalls = [r for r in paper.rows if r[1].startswith("Network Firewall ")]
+    assert firewalls
+    assert all("policy " in r[3] and "(application tier)" not in r[2] for r in firewalls)

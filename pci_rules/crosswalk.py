@@ -306,7 +306,11 @@ CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("ec2-instance-no-public-ip", ("AWS::EC2::Instance",), ("PCI4-EC2-NO-AUTO-PUBLIC-IP",)),
     ConfigPackRule("encrypted-volumes", ("AWS::EC2::Volume",), ("PCI4-EC2-VOLUME-ENCRYPTED",)),
     ConfigPackRule("ec2-ebs-encryption-by-default", ("AWS::::Account",), ("PCI4-EC2-EBS-DEFAULT-ENCRYPTION",)),
-    ConfigPackRule("rds-storage-encrypted", ("AWS::RDS::DBInstance",), ("PCI4-RDS-STORAGE-ENCRYPTED",)),
+    ConfigPackRule(
+        "rds-storage-encrypted",
+        ("AWS::RDS::DBInstance",),
+        ("PCI4-RDS-STORAGE-ENCRYPTED", "PCI4-RDS-INHERITED-ENCRYPTION"),
+    ),
     ConfigPackRule(
         "kms-cmk-not-scheduled-for-deletion", ("AWS::KMS::Key",), ("PCI4-KMS-DELETION-WINDOW", "PCI4-STATEFUL-RETAINED")
     ),
@@ -574,6 +578,9 @@ SUPPORT_ONLY_REASONS: dict[str, str] = {
     "PCI4-RDS-STORAGE-ENCRYPTED": "a database's storage encryption, which the Config rule rds-storage-encrypted"
     " watches after deploy; disk-level encryption of a database, supports 3.5.1.2 beside a field-level"
     " encryption of stored PAN (3.5.1)",
+    "PCI4-RDS-INHERITED-ENCRYPTION": "the owner's verified record that a restored or replicated database's source"
+    " is encrypted, where the templates cannot show it; the Config rule rds-storage-encrypted reads the"
+    " database's actual encryption after deploy; disk-level encryption, supports 3.5.1.2",
     "PCI4-RDS-CUSTOMER-KEY": "the database key's policy in the owner's hands, which 3.6.1's procedures govern",
     "PCI4-RDS-DELETION-PROTECTION": "a stateful database cannot be deleted by one stack update; supports 3.5.1"
     " and 10.5.1 only as a guard against losing the store",

@@ -678,6 +678,17 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
         {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "StorageEncrypted": False})},
     ),
+    "PCI4-RDS-INHERITED-ENCRYPTION": (
+        {
+            "Source": r("AWS::RDS::DBInstance", **DB_OK),
+            "Replica": r(
+                "AWS::RDS::DBInstance",
+                **{k: v for k, v in DB_OK.items() if k != "StorageEncrypted"},
+                SourceDBInstanceIdentifier={"Ref": "Source"},
+            ),
+        },
+        {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "DBSnapshotIdentifier": "snap-1"})},
+    ),
     "PCI4-RDS-CUSTOMER-KEY": (
         {"Db": r("AWS::RDS::DBInstance", **DB_OK)},
         {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "KmsKeyId": "alias/aws/rds"})},

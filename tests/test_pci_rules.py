@@ -24,6 +24,8 @@ NOTHING_IN_THE_DEFAULT_APP = {
     "PCI4-CODEBUILD-HARDENED": "CodeBuild projects exist only in the delivery app (its pipeline), not the default app",
     "PCI4-INSPECTOR-LAMBDA-SCANNING": "Inspector is off by default (the fork app in tests/fork enables it)",
     "PCI4-INSPECTOR-EC2-ECR-SCANNING": "Inspector is off by default (the fork app in tests/fork enables it)",
+    "PCI4-RDS-INHERITED-ENCRYPTION": "the landing zone restores and replicates no database (tests/fork/app.py"
+    " restores one from a snapshot, acknowledged)",
     "PCI4-ELB-HTTP-REDIRECT-ONLY": "the landing zone has no plain-HTTP listener (its callers are servers over mTLS;"
     " tests/fork/app.py has a redirect-only one)",
     # The resource types a fork's CDE adds (pci_rules/rules/workloads.py): the fork app has one of each.

@@ -180,6 +180,9 @@ def test_cdks_own_acknowledgment_is_honoured(installed: dict[str, Any]) -> None:
     assert {"rule": "PCI4-S3-ACCESS-LOGGING", "paths": ["Fork/Legacy/Resource"]} in installed["suppressed"]
     flagged = [p for v in installed["violations"] for p in v["paths"]]
     assert "Fork/Legacy/Resource" not in flagged
+    # a database restored from a snapshot: its owner verified the snapshot's encryption (pack 1.14.0)
+    assert {"rule": "PCI4-RDS-INHERITED-ENCRYPTION", "paths": ["Fork/Restored"]} in installed["suppressed"]
+    assert "Fork/Restored" not in flagged, "every other rule passes the restored database"
 
 
 def test_the_apps_acknowledgment_source_is_honoured(installed: dict[str, Any]) -> None:

@@ -173,18 +173,19 @@ def _cluster(**changes: Any) -> Resources:
     return {"Db": r("AWS::RDS::DBCluster", **{k: v for k, v in properties.items() if v is not None})}
 
 
-def test_a_cluster_restored_without_storage_encrypted_is_not_determinable_and_fails_closed() -> None:
-    (failure,) = _failures("PCI4-RDS-STORAGE-ENCRYPTED", _cluster(SnapshotIdentifier="snap-1", StorageEncrypted=None))
-    assert "restored from a snapshot (SnapshotIdentifier), StorageEncrypted None" in failure
-    assert "inherited from the snapshot, which these templates do not show (not determinable at synth)" in failure
+def test_a_cluster_restored_without_storage_encrypted_is_not_determinable_and_is_the_owners_to_verify() -> None:
+    resources = _cluster(SnapshotIdentifier="snap-1", StorageEncrypted=None)
+    (failure,) = _failures("PCI4-RDS-INHERITED-ENCRYPTION", resources)
+    assert "restored from a snapshot (SnapshotIdentifier 'snap-1')" in failure
+    assert "its storage encryption is its source's, which these templates do not show" in failure
     assert failure.endswith("set StorageEncrypted true and KmsKeyId to encrypt the restored cluster")
-    assert not BY_ID["PCI4-RDS-STORAGE-ENCRYPTED"].acknowledgeable
+    assert BY_ID["PCI4-RDS-INHERITED-ENCRYPTION"].acknowledgeable
+    assert _checks("PCI4-RDS-STORAGE-ENCRYPTED", resources) == [], "not the never-acknowledgeable rule's"
 
 
-def test_a_cluster_restored_with_storage_encrypted_but_no_key_inherits_the_snapshots_and_fails() -> None:
-    resources = _cluster(SnapshotIdentifier="snap-1", KmsKeyId=None)
-    (failure,) = _failures("PCI4-RDS-STORAGE-ENCRYPTED", resources)
-    assert "StorageEncrypted True: the storage's encryption is inherited from the snapshot" in failure
+def test_a_cluster_restored_with_storage_encrypted_but_no_key_inherits_the_snapshots() -> None:
+    (failure,) = _failures("PCI4-RDS-INHERITED-ENCRYPTION", _cluster(SnapshotIdentifier="snap-1", KmsKeyId=None))
+    assert "its storage encryption is its source's" in failure
 
 
 def test_a_cluster_restored_with_storage_encrypted_and_a_key_passes_and_says_why() -> None:
@@ -198,12 +199,14 @@ def test_a_cluster_restored_with_storage_encrypted_and_a_key_passes_and_says_why
 
 
 @pytest.mark.parametrize("declared", [None, True])
-def test_an_instance_restored_from_a_snapshot_fails_closed_whatever_it_declares(declared: bool | None) -> None:
+def test_an_instance_restored_from_a_snapshot_is_the_owners_to_verify_whatever_it_declares(
+    declared: bool | None,
+) -> None:
     properties = {**DB_OK, "DBSnapshotIdentifier": "snap-1", "StorageEncrypted": declared}
     resources = {"Db": r("AWS::RDS::DBInstance", **{k: v for k, v in properties.items() if v is not None})}
-    (failure,) = _failures("PCI4-RDS-STORAGE-ENCRYPTED", resources)
-    assert f"restored from a snapshot (DBSnapshotIdentifier), StorageEncrypted {declared!r}" in failure
-    assert "not determinable at synth" in failure
+    (failure,) = _failures("PCI4-RDS-INHERITED-ENCRYPTION", resources)
+    assert "restored from a snapshot (DBSnapshotIdentifier 'snap-1')" in failure
+    assert "which these templates do not show" in failure
 
 
 def test_a_new_database_says_what_storage_encrypted_is() -> None:

@@ -3,6 +3,7 @@
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
@@ -23,6 +24,92 @@ def _databases(model: TemplateModel) -> Iterator[Resource]:
     return (db for db in model.resources(*DATABASES) if _standalone(db))
 
 
+# What makes a database take its storage encryption from a source instead of its own StorageEncrypted
+# (AWS::RDS::DBInstance and AWS::RDS::DBCluster, CloudFormation Template Reference; CreateDBInstanceReadReplica,
+# RestoreDBInstanceToPointInTime, RestoreDBClusterToPointInTime and CreateDBCluster KmsKeyId, Amazon RDS API
+# Reference): a snapshot restore, a read replica ("a read replica in the same Amazon Web Services Region is always
+# encrypted with the same KMS key as the source"; "you can't create an encrypted read replica from an unencrypted
+# DB instance or Multi-AZ DB cluster"), a point-in-time restore (from a source instance, its automated backups or
+# its resource ID), and a cluster replicating another (ReplicationSourceIdentifier: "If ReplicationSourceIdentifier
+# identifies an encrypted source, then Amazon RDS uses the KMS key used to encrypt the source").
+INHERITED_FROM: dict[str, tuple[str, ...]] = {
+    "AWS::RDS::DBInstance": (
+        "DBSnapshotIdentifier",
+        "DBClusterSnapshotIdentifier",
+        "SourceDBInstanceIdentifier",
+        "SourceDBClusterIdentifier",
+        "SourceDBInstanceAutomatedBackupsArn",
+        "SourceDbiResourceId",
+    ),
+    "AWS::RDS::DBCluster": (
+        "SnapshotIdentifier",
+        "SourceDBClusterIdentifier",
+        "ReplicationSourceIdentifier",
+        "SourceDbClusterResourceId",
+    ),
+}
+SNAPSHOTS = ("DBSnapshotIdentifier", "DBClusterSnapshotIdentifier", "SnapshotIdentifier")
+
+
+def _inherits(db: Resource) -> tuple[str, Any] | None:
+    """(property, value) that makes `db` take its storage encryption from a source, else None."""
+    for name in INHERITED_FROM.get(db.type, ()):
+        value = db.reference(name)
+        if value not in (None, ""):
+            return name, value
+    return None
+
+
+def _cluster_sets_its_own(db: Resource) -> bool:
+    """A cluster restored from a snapshot with StorageEncrypted true and a KmsKeyId is encrypted with that key
+    whatever the snapshot ("AWS::RDS::DBCluster" StorageEncrypted: for an unencrypted snapshot "you can use this
+    property to specify that the restored DB cluster is encrypted. Specify the KmsKeyId property for the KMS key
+    to use"; without KmsKeyId "the restored DB cluster inherits the encryption settings from the DB snapshot")."""
+    inherited = _inherits(db)
+    return (
+        db.type == "AWS::RDS::DBCluster"
+        and inherited is not None
+        and inherited[0] == "SnapshotIdentifier"
+        and is_true(db.prop("StorageEncrypted"))
+        and bool(db.prop("KmsKeyId"))
+    )
+
+
+def _source(model: TemplateModel, db: Resource) -> Resource | None:
+    """The database in these templates `db` replicates or restores from (a Ref, GetAtt, an ARN joined from one,
+    or an import), else None: a snapshot is never a resource of the templates."""
+    inherited = _inherits(db)
+    if inherited is None or inherited[0] in SNAPSHOTS:
+        return None
+    found = [r for r in model.references(db.stack, inherited[1]) if r.type in DATABASES]
+    return found[0] if found else None
+
+
+def _encrypted_by_templates(
+    model: TemplateModel, db: Resource, seen: frozenset[tuple[str, str]] = frozenset()
+) -> bool | None:
+    """True or False where the templates decide `db`'s storage encryption, None where a source outside them
+    (a snapshot, a database of another app or account) does."""
+    if db.key in seen:
+        return None
+    if _inherits(db) is None or _cluster_sets_its_own(db):
+        return is_true(db.prop("StorageEncrypted"))
+    source = _source(model, db)
+    return None if source is None else _encrypted_by_templates(model, source, seen | {db.key})
+
+
+def _inheritance_detail(model: TemplateModel, db: Resource) -> str:
+    inherited = _inherits(db)
+    assert inherited is not None
+    name, value = inherited
+    if name in SNAPSHOTS:
+        return f"restored from a snapshot ({name} {flatten(value)!r})"
+    source = _source(model, db)
+    if source is None:
+        return f"a replica or restore of {flatten(value)!r} ({name}), a source outside these templates"
+    return f"a copy of {source.path} ({name})"
+
+
 @rule(
     id="PCI4-RDS-STORAGE-ENCRYPTED",
     # Related to 3.5.1.2, not evidence: RDS storage encryption is disk-level encryption, the subject of 3.5.1.2: on
@@ -31,57 +118,75 @@ def _databases(model: TemplateModel) -> Iterator[Resource]:
     # encryption), so this is not 3.5.1 itself.
     requirements=(),
     related=("3.5.1.2",),
-    description="Every RDS instance and cluster encrypts its storage (StorageEncrypted true); a restore from a"
-    " snapshot passes only where the template shows the restored storage encrypted.",
+    description="Every RDS instance and cluster whose storage encryption the templates decide encrypts it"
+    " (StorageEncrypted true, or a copy of an encrypted database in the templates).",
     fix="Set StorageEncrypted: true (CDK: storage_encrypted=True); an existing database needs a snapshot restore."
-    " A cluster restored from a snapshot sets StorageEncrypted true and KmsKeyId (CDK: storage_encryption_key=...)."
-    " An instance restored from a snapshot (DBSnapshotIdentifier) cannot show its encryption in a template.",
+    " A replica or restore of a database in the templates is encrypted only if that database is."
+    " A cluster restored from a snapshot sets StorageEncrypted true and KmsKeyId (CDK: storage_encryption_key=...).",
     acknowledgeable=False,
 )
 def rds_storage_encrypted(model: TemplateModel) -> Iterator[Check]:
-    """One check per stand-alone instance and per cluster (`_databases`); never acknowledgeable.
+    """One check per stand-alone instance and per cluster (`_databases`) whose encryption the templates decide;
+    never acknowledgeable.
 
     A database created empty passes only with StorageEncrypted true ("By default, it isn't encrypted",
-    AWS::RDS::DBInstance StorageEncrypted, CloudFormation Template Reference). A restore from a snapshot takes
-    its encryption from the snapshot, which no template shows (QSA reader r21f, pack 1.13.0), so it fails closed
-    with a finding that says so, except where the template itself decides the restored storage:
+    AWS::RDS::DBInstance StorageEncrypted, CloudFormation Template Reference). A copy (read replica,
+    point-in-time restore, replicating cluster) of a database in the same templates has that database's
+    encryption (see `INHERITED_FROM`), so it passes or fails with it. A cluster restored from a snapshot with
+    StorageEncrypted true and KmsKeyId is encrypted whatever the snapshot (`_cluster_sets_its_own`). Every
+    other restore or replica takes its encryption from outside the templates and is PCI4-RDS-INHERITED-ENCRYPTION's
+    (acknowledgeable once its owner has verified the source), not this rule's: QSA reader r21f found that a fork
+    restoring a database could not pass the gate at all while this never-acknowledgeable rule judged them.
 
-    - AWS::RDS::DBCluster with SnapshotIdentifier ("AWS::RDS::DBCluster", CloudFormation Template Reference,
-      StorageEncrypted): for an encrypted snapshot "don't specify this property. The value is inherited from the
-      snapshot, and the specified KmsKeyId property is used"; for an unencrypted one "you can use this property
-      to specify that the restored DB cluster is encrypted. Specify the KmsKeyId property for the KMS key to use";
-      and with StorageEncrypted but no KmsKeyId "the restored DB cluster inherits the encryption settings from
-      the DB snapshot". So StorageEncrypted true with a KmsKeyId is encrypted whatever the snapshot (pass); any
-      other restore is the snapshot's (fail: not determinable from the template).
-    - AWS::RDS::DBInstance with DBSnapshotIdentifier ("AWS::RDS::DBInstance", same reference, StorageEncrypted):
-      "If you specify DBSnapshotIdentifier property, don't specify this property. The value is inherited from
-      the snapshot." Nothing in the template decides it, so every such restore fails closed.
-
-    After deploy the Config rule rds-storage-encrypted reads the instance's actual encryption.
+    After deploy the Config rule rds-storage-encrypted reads the database's actual encryption.
     """
     for db in _databases(model):
-        declared = db.prop("StorageEncrypted")
-        snapshot_key = "SnapshotIdentifier" if db.type == "AWS::RDS::DBCluster" else "DBSnapshotIdentifier"
-        snapshot = db.prop(snapshot_key)
-        if snapshot:
-            decided = db.type == "AWS::RDS::DBCluster" and is_true(declared) and bool(db.prop("KmsKeyId"))
-            if decided:
-                detail = (
-                    f"restored from a snapshot ({snapshot_key}) with StorageEncrypted true and KmsKeyId: encrypted"
-                    " with that key whatever the snapshot"
-                )
-                yield Check(db, True, detail)
-                continue
-            detail = (
-                f"restored from a snapshot ({snapshot_key}), StorageEncrypted {declared!r}: the storage's encryption"
-                " is inherited from the snapshot, which these templates do not show (not determinable at synth)"
-            )
-            if db.type == "AWS::RDS::DBCluster":
-                detail += "; set StorageEncrypted true and KmsKeyId to encrypt the restored cluster"
-            yield Check(db, False, detail)
+        encrypted = _encrypted_by_templates(model, db)
+        if encrypted is None:
             continue
-        encrypted = is_true(declared)
-        yield Check(db, encrypted, "" if encrypted else f"StorageEncrypted is {declared!r}, not true")
+        if _inherits(db) is None:
+            declared = db.prop("StorageEncrypted")
+            yield Check(db, encrypted, "" if encrypted else f"StorageEncrypted is {declared!r}, not true")
+        elif _cluster_sets_its_own(db):
+            detail = (
+                "restored from a snapshot (SnapshotIdentifier) with StorageEncrypted true and KmsKeyId: encrypted"
+                " with that key whatever the snapshot"
+            )
+            yield Check(db, True, detail)
+        else:
+            state = "encrypted: so is the copy" if encrypted else "not encrypted: nor is the copy"
+            yield Check(db, encrypted, f"{_inheritance_detail(model, db)}, whose storage is {state}")
+
+
+@rule(
+    id="PCI4-RDS-INHERITED-ENCRYPTION",
+    requirements=(),
+    related=("3.5.1.2",),
+    description="Every RDS database restored from a snapshot or copied from a database outside the templates has"
+    " its source's storage encryption verified by its owner (the templates cannot show it).",
+    fix="Verify the source is encrypted (DescribeDBSnapshots / DescribeDBClusterSnapshots / DescribeDBInstances:"
+    " Encrypted or StorageEncrypted true, with the KmsKeyId you expect) and acknowledge this finding on the"
+    " database with that record; or restore a cluster with StorageEncrypted true and KmsKeyId, or copy a database"
+    " of these templates. Config rds-storage-encrypted watches it after deploy.",
+)
+def rds_inherited_encryption(model: TemplateModel) -> Iterator[Check]:
+    """One check per stand-alone instance and cluster that takes its storage encryption from a source
+    (`INHERITED_FROM`): passes where the templates decide it (PCI4-RDS-STORAGE-ENCRYPTED then judges it), fails
+    (acknowledgeable) where the source is outside them: an instance restored from a snapshot "inherits" the
+    snapshot's encryption whatever it declares ("If you specify DBSnapshotIdentifier property, don't specify this
+    property. The value is inherited from the snapshot", AWS::RDS::DBInstance StorageEncrypted)."""
+    for db in _databases(model):
+        if _inherits(db) is None:
+            continue
+        decided = _encrypted_by_templates(model, db) is not None
+        where = _inheritance_detail(model, db)
+        if decided:
+            yield Check(db, True, f"{where}: the templates decide its encryption (PCI4-RDS-STORAGE-ENCRYPTED)")
+            continue
+        detail = f"{where}: its storage encryption is its source's, which these templates do not show"
+        if db.type == "AWS::RDS::DBCluster" and where.startswith("restored from a snapshot"):
+            detail += "; set StorageEncrypted true and KmsKeyId to encrypt the restored cluster"
+        yield Check(db, False, detail)
 
 
 @rule(

@@ -786,8 +786,51 @@ def build(app: App) -> Stack:
         Acknowledgment(id=acknowledgment_id("PCI4-S3-ACCESS-LOGGING"), reason="Legacy bucket, retired in Q3")
     )
     _hardened_bucket(stack, "Exported", key)
+    _restored_database(stack, key)
     _workload(stack)
     return stack
+
+
+RESTORED_REASON = (
+    "Restored from snapshot fork-cards-2026-11-30; its owner read DescribeDBSnapshots: Encrypted true under the"
+    " fork's data key (change FORK-112); Config rds-storage-encrypted watches the database after deploy"
+)
+
+
+def _restored_database(stack: Stack, key: kms.IKey) -> None:
+    """A database restored from a snapshot: its storage encryption is the snapshot's, so the owner verifies it and
+    acknowledges PCI4-RDS-INHERITED-ENCRYPTION with that record (every other RDS rule passes it)."""
+    params = CfnResource(
+        stack,
+        "RestoredParams",
+        type="AWS::RDS::DBParameterGroup",
+        properties={"Family": "postgres17", "Description": "TLS only", "Parameters": {"rds.force_ssl": "1"}},
+    )
+    restored = CfnResource(
+        stack,
+        "Restored",
+        type="AWS::RDS::DBInstance",
+        properties={
+            "DBSnapshotIdentifier": "fork-cards-2026-11-30",
+            "DBInstanceClass": "db.t4g.medium",
+            "Engine": "postgres",
+            "KmsKeyId": key.key_arn,
+            "PubliclyAccessible": False,
+            "DeletionProtection": True,
+            "DBParameterGroupName": params.ref,
+            "EnableCloudwatchLogsExports": ["postgresql"],
+            "BackupRetentionPeriod": 7,
+            "EnableIAMDatabaseAuthentication": True,
+            "MultiAZ": True,
+            "CopyTagsToSnapshot": True,
+            "MonitoringInterval": 60,
+            "DBSubnetGroupName": "fork-cde",
+        },
+    )
+    restored.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
+    Validations.of(restored).acknowledge(
+        Acknowledgment(id=acknowledgment_id("PCI4-RDS-INHERITED-ENCRYPTION"), reason=RESTORED_REASON)
+    )
 
 
 def main(outdir: str) -> dict[str, object]:

@@ -213,3 +213,17 @@ def test_a_new_database_says_what_storage_encrypted_is() -> None:
     resources = {"Db": r("AWS::RDS::DBInstance", **{**DB_OK, "StorageEncrypted": "false"})}
     assert _failures("PCI4-RDS-STORAGE-ENCRYPTED", resources) == ["Db: StorageEncrypted is 'false', not true"]
     assert _failures("PCI4-RDS-STORAGE-ENCRYPTED", {"Db": r("AWS::RDS::DBInstance", **DB_OK)}) == []
+
+
+# --- pack 1.14.0: an instance whose launch template is not in the templates ------------------------------------
+
+
+def test_an_instance_whose_launch_template_is_elsewhere_is_not_passed_unread_for_its_key_pair() -> None:
+    elsewhere = {"LaunchTemplateId": "lt-0123456789abcdef0", "Version": "1"}
+    resources = {"Instance": r("AWS::EC2::Instance", ImageId="ami-1", LaunchTemplate=elsewhere)}
+    assert _failures("PCI4-EC2-NO-KEY-PAIR", resources) == [
+        "Instance: a launch template not in these templates: not read"
+    ]
+    own = {"Instance": r("AWS::EC2::Instance", ImageId="ami-1", LaunchTemplate=elsewhere, KeyName="ops")}
+    assert _failures("PCI4-EC2-NO-KEY-PAIR", own) == ["Instance: launched with a key pair (its own)"]
+    assert _failures("PCI4-EC2-NO-KEY-PAIR", {"Instance": r("AWS::EC2::Instance", ImageId="ami-1")}) == []

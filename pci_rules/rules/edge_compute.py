@@ -593,10 +593,11 @@ def ec2_instance_profile(model: TemplateModel) -> Iterator[Check]:
 )
 def ec2_no_key_pair(model: TemplateModel) -> Iterator[Check]:
     # ec2-no-amazon-key-pair: NON_COMPLIANT when an instance was launched with a key pair (launch-time only).
-    # A group whose launch template is not in these templates is not passed unread.
+    # An instance or group whose launch template is not in these templates is not passed unread (pack 1.14.0:
+    # an instance's was, QSA reader r21f).
     for launched, sources in _launched(model, "KeyName"):
         keyed = [where for where, value in sources if value]
-        unread = _group_unread(sources) if launched.type == AUTO_SCALING_GROUP else None
+        unread = _group_unread(sources)
         problem = f"launched with a key pair ({', '.join(keyed)})" if keyed else unread and f"{unread}: not read"
         yield _check(launched, problem or None)
 

@@ -101,8 +101,18 @@ def is_customer_key(value: Any) -> bool:
     return bool(value) and "alias/aws/" not in str(value)
 
 
-def sdk_call(resource: Resource) -> Mapping[str, Any] | None:
-    """The SDK call a CDK `AwsCustomResource` (`Custom::AWS`) makes on create, parsed; None when unreadable.
+# The calls a CDK `AwsCustomResource` (`Custom::AWS`) renders, each a JSON string ("AwsCustomResource", AWS CDK API
+# Reference, aws_cdk.custom_resources): `Create` is onCreate, or onUpdate where no onCreate is given ("Default: - the
+# call when the resource is updated"); `Update` is onUpdate and runs on every stack update that changes the
+# resource's properties; `Delete` runs when the resource is removed. Create and Update each leave the account in the
+# state they set, so a guard is read in both (pack 1.14.0: Update was not read, so a guard weakened on update
+# passed). Delete is not read: what a guard's removal undoes is the stack owner's decision on deletion.
+STATE_SETTING_CALLS = ("Create", "Update")
+
+
+def sdk_call(resource: Resource, phase: str = "Create") -> Mapping[str, Any] | None:
+    """The SDK call a CDK `AwsCustomResource` (`Custom::AWS`) makes in `phase` ("Create", "Update" or "Delete"),
+    parsed; None when absent or unreadable.
 
     Tokens inside its JSON (`Fn::Join` parts such as the account ID) read as `<Ref>` placeholders.
     """
@@ -110,12 +120,59 @@ def sdk_call(resource: Resource) -> Mapping[str, Any] | None:
 
     if resource.type != "Custom::AWS":
         return None
-    text = flatten(resource.reference("Create"))
+    text = flatten(resource.reference(phase))
     try:
         call = json.loads(text)
     except ValueError:
         return None
     return call if isinstance(call, Mapping) else None
+
+
+def sdk_calls(resource: Resource) -> list[tuple[str, Mapping[str, Any]]]:
+    """(phase, call) for each state-setting call (`STATE_SETTING_CALLS`) a `Custom::AWS` resource renders, Create
+    first; [] for any other resource."""
+    found = [(phase, sdk_call(resource, phase)) for phase in STATE_SETTING_CALLS]
+    return [(phase, call) for phase, call in found if call is not None]
+
+
+def sdk_service(call: Mapping[str, Any]) -> str:
+    """A call's service in one spelling, whichever form CDK accepted ("AwsSdkCall.service": the SDK v2 name
+    `Inspector2`, the v3 client name `inspector2` or package `@aws-sdk/client-inspector2`): lower case, no
+    package prefix, no hyphens (`inspector2`)."""
+    service = str(call.get("service", "")).strip().lower()
+    service = service.removeprefix("@aws-sdk/").removeprefix("client-")
+    return service.replace("-", "")
+
+
+def sdk_action(call: Mapping[str, Any]) -> str:
+    """A call's action in one spelling, whichever form CDK accepted ("AwsSdkCall.action": the v2 method
+    `updateAccountPasswordPolicy`, the v3 command `UpdateAccountPasswordPolicyCommand` or the API name
+    `UpdateAccountPasswordPolicy`): the v2 method form, first letter lower case, no `Command` suffix."""
+    action = str(call.get("action", "")).strip().removesuffix("Command")
+    return action[:1].lower() + action[1:]
+
+
+def inspector_missing(resource: Resource, wanted: tuple[str, ...]) -> list[str] | None:
+    """For a `Custom::AWS` resource that enables Amazon Inspector (inspector2 `enable`, in any spelling
+    `sdk_service`/`sdk_action` accept) on create or update: what each such call leaves out of `wanted`
+    resourceTypes ("Inspector enabled without ...", with the phase where both calls enable it); None for a
+    resource that enables no Inspector."""
+    enables = [
+        (phase, call)
+        for phase, call in sdk_calls(resource)
+        if sdk_service(call) == "inspector2" and sdk_action(call) == "enable"
+    ]
+    if not enables:
+        return None
+    problems = []
+    for phase, call in enables:
+        parameters = call.get("parameters")
+        types = {str(t) for t in as_list(parameters.get("resourceTypes") if isinstance(parameters, Mapping) else None)}
+        missing = [t for t in wanted if t not in types]
+        if missing:
+            where = f"on {phase.lower()}: " if len(enables) > 1 else ""
+            problems.append(f"{where}Inspector enabled without {', '.join(missing)}")
+    return problems
 
 
 def actions_of(statement: Mapping[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import ANYWHERE, as_list, is_cde_subnet, is_true, sdk_call
+from pci_rules.rules._common import ANYWHERE, as_list, is_cde_subnet, is_true, sdk_action, sdk_calls
 
 SG = "AWS::EC2::SecurityGroup"
 EDGE_PORTS = frozenset({80, 443})
@@ -209,8 +209,8 @@ def ebs_default_encryption(model: TemplateModel) -> Iterator[Check]:
     for resource in model.resources():
         if not resource.type.startswith("Custom::"):
             continue
-        call = sdk_call(resource) if resource.type == "Custom::AWS" else None
-        text = str(call.get("action") if call is not None else resource.properties).lower()
+        calls = sdk_calls(resource)
+        text = (" ".join(sdk_action(c) for _, c in calls) if calls else str(resource.properties)).lower()
         if "disableebsencryptionbydefault" in text:
             yield Check(resource, False, "turns EBS encryption by default off (DisableEbsEncryptionByDefault)")
         elif "enableebsencryptionbydefault" in text:

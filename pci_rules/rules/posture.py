@@ -10,7 +10,7 @@ from typing import Any
 
 from pci_rules.model import TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, flatten, is_true, sdk_call
+from pci_rules.rules._common import as_list, flatten, inspector_missing, is_true, sdk_action, sdk_calls
 
 # GuardDuty protection plans ("AWS::GuardDuty::Detector CFNFeatureConfiguration"): S3 Protection,
 # RDS Protection, Lambda Protection (GuardDuty.6) and Runtime Monitoring.
@@ -86,12 +86,9 @@ INSPECTOR_LAMBDA = ("LAMBDA", "LAMBDA_CODE")
 )
 def inspector_lambda_scanning(model: TemplateModel) -> Iterator[Check]:
     for resource in model.resources("Custom::AWS"):
-        call = sdk_call(resource)
-        if call is None or str(call.get("service", "")).lower() != "inspector2" or call.get("action") != "enable":
-            continue
-        types = {str(t) for t in as_list((call.get("parameters") or {}).get("resourceTypes"))}
-        missing = [t for t in INSPECTOR_LAMBDA if t not in types]
-        yield Check(resource, not missing, f"Inspector enabled without {', '.join(missing)}" if missing else "")
+        missing = inspector_missing(resource, INSPECTOR_LAMBDA)
+        if missing is not None:
+            yield Check(resource, not missing, "; ".join(missing))
 
 
 # Security Hub IAM.16 ("Ensure IAM password policy prevents password reuse", PCI DSS v4.0.1 8.3.7) "checks whether
@@ -175,12 +172,15 @@ SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
 )
 def account_guard_values(model: TemplateModel) -> Iterator[Check]:
     for resource in model.resources("Custom::AWS"):
-        call = sdk_call(resource)
-        if call is None:
-            continue
-        parameters = call.get("parameters")
-        problems = _guard_problems(str(call.get("action")), parameters if isinstance(parameters, Mapping) else {})
-        if problems is not None:
+        guards = [
+            (phase, _guard_problems(sdk_action(call), p if isinstance(p := call.get("parameters"), Mapping) else {}))
+            for phase, call in sdk_calls(resource)
+        ]
+        examined = [(phase, problems) for phase, problems in guards if problems is not None]
+        if examined:
+            problems = [f"on {phase.lower()}: {problem}" for phase, found in examined for problem in found]
+            if len(examined) == 1:  # one call sets the guard: its problems need no phase
+                problems = list(examined[0][1])
             yield Check(resource, not problems, "; ".join(problems))
     for snapshot in model.resources("AWS::EC2::SnapshotBlockPublicAccess"):
         state = snapshot.prop("State")

@@ -22,9 +22,9 @@ from pci_rules.rules._common import (
     eks_endpoint_public,
     eks_log_types,
     eks_version,
+    inspector_missing,
     is_false,
     is_true,
-    sdk_call,
     statements,
 )
 
@@ -1159,12 +1159,9 @@ INSPECTOR_EC2_ECR = ("EC2", "ECR")
 )
 def inspector_ec2_ecr_scanning(model: TemplateModel) -> Iterator[Check]:
     for resource in model.resources("Custom::AWS"):
-        call = sdk_call(resource)
-        if call is None or str(call.get("service", "")).lower() != "inspector2" or call.get("action") != "enable":
-            continue
-        types = {str(t) for t in as_list((call.get("parameters") or {}).get("resourceTypes"))}
-        missing = [t for t in INSPECTOR_EC2_ECR if t not in types]
-        yield _check(resource, f"Inspector enabled without {', '.join(missing)}" if missing else None)
+        missing = inspector_missing(resource, INSPECTOR_EC2_ECR)
+        if missing is not None:
+            yield _check(resource, "; ".join(missing) or None)
 
 
 @rule(

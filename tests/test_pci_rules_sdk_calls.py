@@ -126,3 +126,25 @@ def test_the_spellings_of_one_call_read_alike(service: str, method: str) -> None
     ]
     assert {sdk_service(f) for f in forms} == {service}
     assert {sdk_action(f) for f in forms} == {method}
+
+
+# --- Security Hub: a disabled control of the PCI DSS v4.0.1 standard (pack 1.14.0, r21h) -------------------------
+
+
+def test_a_disabled_control_of_the_v401_standard_is_a_finding_naming_it_and_its_reason() -> None:
+    arn = "arn:aws:securityhub:us-east-1::standards/pci-dss/v/4.0.1"
+    control = "arn:aws:securityhub:us-east-1:111111111111:control/pci-dss/v/4.0.1/CloudTrail.4"
+    resources = {
+        "Hub": r("AWS::SecurityHub::Hub", EnableDefaultStandards=False),
+        "Standard": r(
+            "AWS::SecurityHub::Standard",
+            StandardsArn=arn,
+            DisabledStandardsControls=[{"StandardsControlArn": control, "Reason": "validated by our own job"}],
+        ),
+    }
+    assert ("Standard", False, "disables 1 PCI DSS v4.0.1 control(s): CloudTrail.4 (validated by our own job)") in (
+        _results("PCI4-SECURITYHUB-PCI-V401", resources)
+    )
+    assert BY_ID["PCI4-SECURITYHUB-PCI-V401"].acknowledgeable
+    resources["Standard"] = r("AWS::SecurityHub::Standard", StandardsArn=arn, DisabledStandardsControls=[])
+    assert all(passed for _, passed, _ in _results("PCI4-SECURITYHUB-PCI-V401", resources))

@@ -60,17 +60,37 @@ def guardduty_protections(model: TemplateModel) -> Iterator[Check]:
     id="PCI4-SECURITYHUB-PCI-V401",
     requirements=("10.4.1.1",),
     related=("12.4.2", "11.5.2"),
-    description="Every Security Hub subscription enables the PCI DSS v4.0.1 standard, and none the retired v3.2.1.",
-    fix="Add an AWS::SecurityHub::Standard with StandardsArn ...::standards/pci-dss/v/4.0.1; remove v3.2.1.",
+    description="Every Security Hub subscription enables the PCI DSS v4.0.1 standard with none of its controls"
+    " disabled, and none the retired v3.2.1.",
+    fix="Add an AWS::SecurityHub::Standard with StandardsArn ...::standards/pci-dss/v/4.0.1 and no"
+    " DisabledStandardsControls (or acknowledge the finding with each disabled control's reviewed reason);"
+    " remove v3.2.1.",
 )
 def securityhub_pci_v401(model: TemplateModel) -> Iterator[Check]:
+    """A hub per stack subscribes v4.0.1; no standard is v3.2.1; the v4.0.1 standard disables no control.
+
+    A control in DisabledStandardsControls (AWS::SecurityHub::Standard, CloudFormation Template Reference: each a
+    StandardsControlArn with a Reason, "required" when disabling) runs no checks and yields no findings in that
+    standard ("Disabling a control in a specific standard", AWS Security Hub User Guide), so the runtime watch the
+    crosswalk names for it stops (pack 1.14.0, r21h). The finding names each control and its stated reason; it is
+    acknowledgeable, so a reviewed decision can stand in the registry."""
     standards = [(s, flatten(s.reference("StandardsArn"))) for s in model.resources("AWS::SecurityHub::Standard")]
     for hub in model.resources("AWS::SecurityHub::Hub"):
         subscribed = any(s.stack == hub.stack and PCI_V401 in arn for s, arn in standards)
         yield Check(hub, subscribed, "" if subscribed else "no PCI DSS v4.0.1 standard in this stack")
     for standard, arn in standards:
-        old = PCI_V321 in arn
-        yield Check(standard, not old, "PCI DSS v3.2.1 is retired: subscribe v4.0.1" if old else "")
+        if PCI_V321 in arn:
+            yield Check(standard, False, "PCI DSS v3.2.1 is retired: subscribe v4.0.1")
+            continue
+        disabled = [
+            f"{flatten(c.get('StandardsControlArn')).rsplit('/', 1)[-1]} ({c.get('Reason') or 'no reason given'})"
+            for c in as_list(standard.prop("DisabledStandardsControls"))
+            if isinstance(c, Mapping)
+        ]
+        if PCI_V401 in arn and disabled:
+            yield Check(standard, False, f"disables {len(disabled)} PCI DSS v4.0.1 control(s): {', '.join(disabled)}")
+        else:
+            yield Check(standard, True, "")
 
 
 # Amazon Inspector resource types that scan Lambda functions ("Scanning AWS Lambda functions with

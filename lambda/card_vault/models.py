@@ -77,7 +77,11 @@ def valid_name(value: str) -> str:
     cleaned = clean_text(value)
     if not MIN_NAME_CHARS <= len(cleaned) <= MAX_NAME_CHARS:
         raise ValueError(f"must be {MIN_NAME_CHARS}-{MAX_NAME_CHARS} characters")
-    if not _NAME_CHARS.match(cleaned):
+    # `\w` also matches Unicode numbers that are not decimal digits (category No: superscript, circled digits;
+    # Nl: Roman numerals), and `pan.ascii_digits` reads a card number out of those: a name such as "⁴¹¹¹..."
+    # would carry a PAN in the clear into the store and every response (issue 19, red team r19g). No
+    # character of a Unicode number category is a letter of a name.
+    if not _NAME_CHARS.match(cleaned) or any(unicodedata.category(char)[0] == "N" for char in cleaned):
         raise ValueError("letters with single spaces, apostrophes, dots or hyphens only")
     return cleaned
 

@@ -111,6 +111,6 @@ def test_a_subsegment_id_is_never_pan_shaped(monkeypatch: pytest.MonkeyPatch) ->
         assert n == 8
         return draws.pop(0)
 
-    monkeypatch.setattr(tracing.os, "urandom", urandom)
+    monkeypatch.setattr("card_vault.tracing.os.urandom", urandom)
     assert tracing.subsegment_id() == "cafefeedfacebead"
     assert draws == []

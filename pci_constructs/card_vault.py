@@ -59,7 +59,12 @@ from constructs import Construct, IConstruct
 
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.justification import justify
-from pci_constructs.key_ring import only_grants_for_aws_resources, purpose_key, separate_administrators
+from pci_constructs.key_ring import (
+    card_vault_role_path,
+    only_grants_for_aws_resources,
+    purpose_key,
+    separate_administrators,
+)
 from pci_constructs.lambda_bundling import python_asset, record_sbom_source
 from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
 from pci_constructs.provider_logging import harden_provider
@@ -415,6 +420,7 @@ class CardVault(Construct):
         prefix its permissions boundary protects, `pci-lz-<env>-vault-`); None leaves the names generated.
         `client_crl`: deploy the daily client-CRL check (`_crl_check`) and its alarms; None deploys neither."""
         super().__init__(scope, construct_id)
+        self._alias_prefix = alias_prefix
         if not detokenize_caller_role_arns:
             raise ValueError("detokenize_caller_role_arns: name at least one role")
         if not 1 <= len(hmac_key_versions) <= 2 or len(set(hmac_key_versions)) != len(hmac_key_versions):
@@ -788,6 +794,8 @@ class CardVault(Construct):
             f"{name}Role",
             description=f"Card vault {name} function",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            # The one exception of the cardholder-data key's use deny (key_ring.card_vault_role_path).
+            path=card_vault_role_path(self._alias_prefix),
         )
         policy = iam.ManagedPolicy(
             self,

@@ -62,6 +62,10 @@ CRYPTOGRAPHIC_ACTIONS = (
     "kms:ReEncrypt*",
 )
 
+# Every use of the cardholder-data key that yields plaintext, a data key or new ciphertext under it (AWS KMS API
+# Reference): denied to all but the vault and RDS (`KeyRing._only_the_card_vault_and_rds`).
+CARDHOLDER_DATA_USE_ACTIONS = (*CRYPTOGRAPHIC_ACTIONS, "kms:GenerateDataKeyPair*")
+
 # Denied to key administrators: crypto, and the two ways around the deny.
 DENIED_TO_KEY_ADMINISTRATORS = (*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant", "kms:PutKeyPolicy")
 
@@ -123,6 +127,26 @@ def separate_administrators(key: kms.Key, administrator_role_arns: Sequence[str]
     )
 
 
+def card_vault_role_path(alias_prefix: str) -> str:
+    """`/<alias prefix, slashes as hyphens>-card-vault/` (`/pci-lz-<env>-card-vault/` for `pci-lz/<env>`): the IAM
+    path of the card vault's function roles, the one exception of the cardholder-data key's use deny (`KeyRing`).
+
+    A path, not a name pattern: CloudFormation generates role names from stack and logical IDs and may shorten
+    them, while a path is the template's own (AWS::IAM::Role Path, CloudFormation Template Reference; "IAM
+    identifiers", IAM User Guide: a role's ARN is `arn:<partition>:iam::<account>:role<path><name>`, and a path is
+    `/`, or `/` + printable ASCII + `/`). Its first segment starts with `pci-lz-<env>-`, so the permissions
+    boundary's fixed-name role pattern `role/pci-lz-<env>-*` already covers it: no bounded principal creates,
+    passes or changes a role under it (`permissions_boundary.boundary_statements`, NoReserved, NoOwnRoles and
+    NoRolePass).
+
+    Raises ValueError for an empty prefix or one with characters an IAM path refuses.
+    """
+    segment = alias_prefix.strip("/").replace("/", "-")
+    if not segment or not all("!" <= character <= "~" for character in segment):
+        raise ValueError(f"alias_prefix {alias_prefix!r}: an IAM path takes printable ASCII only")
+    return f"/{segment}-card-vault/"
+
+
 class KeyRing(Construct):
     """The per-region keys, one per purpose, so a grant on one never opens another (PCI DSS 3.6.1, 3.7).
 
@@ -170,6 +194,7 @@ class KeyRing(Construct):
         self._only_through_service(self.secrets, f"secretsmanager.{region}.amazonaws.com", "SecretsManager")
         self._only_through_service(self.s3_data, f"s3.{region}.amazonaws.com", "S3")
         self._only_through_service(self.block_storage, f"ec2.{region}.amazonaws.com", "Ec2")
+        self._only_the_card_vault_and_rds(self.cardholder_data, card_vault_role_path(alias_prefix))
         self._allow_account_volumes_through_ec2(self.block_storage)
         for purpose_key_ in self.all_keys:
             self._separate_administrators(purpose_key_)
@@ -197,6 +222,42 @@ class KeyRing(Construct):
                 conditions={
                     "StringNotEquals": {"kms:ViaService": via_service},
                     "Bool": {"aws:PrincipalIsAWSService": "false"},
+                },
+            )
+        )
+
+    @staticmethod
+    def _only_the_card_vault_and_rds(key: kms.Key, vault_role_path: str) -> None:
+        """No principal uses the cardholder-data key but the card vault's roles (under `vault_role_path`), RDS on a
+        caller's behalf, and AWS service principals, whatever an identity policy grants (PCI DSS v4.0.1 3.5.1,
+        3.6.1.2, 7.2.2).
+
+        The account-root statement lets any IAM policy of the account grant the key ("Key policies in AWS KMS",
+        AWS KMS Developer Guide), so PowerUserAccess would decrypt the vault's data keys; an explicit Deny in the
+        key policy wins over any Allow ("Policy evaluation logic", IAM User Guide). The conditions of one
+        statement are ANDed, so the deny applies only when all hold: `aws:PrincipalArn` (a role session's role
+        ARN, path included: "AWS global condition context keys", IAM User Guide) is not under the vault's path;
+        the request does not come through RDS (`kms:ViaService` `rds.<region>.amazonaws.com`, "kms:ViaService",
+        AWS KMS Developer Guide: the database's storage, its snapshots and Performance Insights, whose KMS page
+        "Changing an AWS KMS policy for Performance Insights" names `rds.<region>.amazonaws.com`; `StringNotEquals`
+        on an absent key holds, so a direct call is denied); and the caller is not an AWS service principal
+        (`aws:PrincipalIsAWSService`, BoolIfExists). Administration (PutKeyPolicy among it) is not denied, so
+        the key cannot be locked out; CreateGrant is left to the grants-for-AWS-resources deny.
+        """
+        stack = Stack.of(key)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheCardVaultAndRdsUseTheKey",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(CARDHOLDER_DATA_USE_ACTIONS),
+                resources=["*"],
+                conditions={
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:role{vault_role_path}*"
+                    },
+                    "StringNotEquals": {"kms:ViaService": f"rds.{stack.region}.amazonaws.com"},
+                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
                 },
             )
         )

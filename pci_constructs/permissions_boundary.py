@@ -336,7 +336,11 @@ def boundary_statements(
     # Every fixed-name role of the landing zone (`pci-lz-<env>-*`): the operator roles, the guard roles (the EBS
     # guard role among them: passed to a new function of one's own, a guard role would make its account-level
     # calls for anyone with lambda:CreateFunction), the archive's replication role. CloudFormation passes them
-    # with its execution role, which carries no boundary; no landing-zone role passes one at run time.
+    # with its execution role, which carries no boundary; no landing-zone role passes one at run time. The card
+    # vault's roles live under the path `/pci-lz-<env>-card-vault/` (key_ring.card_vault_role_path), the
+    # cardholder-data key's one exception, which this pattern covers too (IAM's `*` spans `/`): no bounded
+    # principal creates one (NoReserved), changes one (NoOwnRoles) or passes one (NoRolePass), since a role of its
+    # own there would decrypt card data.
     fixed_name_roles = f"{iam_arn}:role/{operator_role_name(environment, '*')}"
     return [
         iam.PolicyStatement(sid="AllowAll", actions=["*"], resources=["*"]),
@@ -392,7 +396,7 @@ def boundary_statements(
             sid="NoReserved",
             effect=iam.Effect.DENY,
             actions=["iam:CreateRole"],
-            resources=[f"arn:{partition}:iam::*:{RESERVED_ROLE_PATH}"],
+            resources=[f"arn:{partition}:iam::*:{RESERVED_ROLE_PATH}", fixed_name_roles],
         ),
         iam.PolicyStatement(
             sid="NoOwnRoles",
@@ -402,7 +406,10 @@ def boundary_statements(
             resources=[*own_roles, *bootstrap_role_users],
         ),
         iam.PolicyStatement(
-            sid="NoRolePass", effect=iam.Effect.DENY, actions=["iam:PassRole"], resources=[fixed_name_roles]
+            sid="NoRolePass",
+            effect=iam.Effect.DENY,
+            actions=["iam:PassRole"],
+            resources=[fixed_name_roles],
         ),
         iam.PolicyStatement(
             sid="NoBootstrap",

@@ -73,6 +73,7 @@ _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "ArnEquals": (_equals, False),
     "ArnLike": (_arn_like, False),
     "ArnNotLike": (_arn_like, True),
+    "Bool": (lambda pattern, value: pattern.lower() == value.lower(), False),
 }
 
 
@@ -89,13 +90,16 @@ def _condition_holds(conditions: Mapping[str, Mapping[str, Any]], context: Mappi
         # ("Single-valued vs. multivalued context keys", IAM User Guide). Only the positive operators are modelled.
         any_value = qualified.startswith("ForAnyValue:")
         operator = qualified.removeprefix("ForAnyValue:")
+        # ...IfExists: an absent key satisfies the operator ("IAM JSON policy elements: Condition operators").
+        if_exists = operator.endswith("IfExists")
+        operator = operator.removesuffix("IfExists")
         if operator not in _OPERATORS or (any_value and _OPERATORS[operator][1]):
             raise NotImplementedError(f"condition operator {qualified} is not modelled")
         test, negated = _OPERATORS[operator]
         for key, patterns in keys.items():
             value = next((v for k, v in context.items() if k.lower() == key.lower()), None)
             if value is None:
-                if not negated:
+                if not negated and not if_exists:
                     return False
                 continue
             values = value if isinstance(value, tuple) else (value,)

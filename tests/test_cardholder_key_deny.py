@@ -1,0 +1,166 @@
+"""The cardholder-data key's use deny (issue 20, "no data-key deny on the cardholder-data key"): every key of
+every synthesized template that encrypts cardholder data denies Decrypt, Encrypt, GenerateDataKey* and
+ReEncrypt* to all but the card vault's roles (IAM path `/pci-lz-<env>-card-vault/`), RDS on a caller's behalf
+and AWS service principals; the vault's roles carry that path; and the permissions boundary stops a bounded
+principal from creating, passing or changing a role under it (else it could join the exception)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from aws_cdk import CfnElement, Stack
+from aws_cdk import aws_kms as kms
+
+from pci_constructs.key_ring import CARDHOLDER_DATA_USE_ACTIONS, card_vault_role_path
+from tests.conftest import Synthesized
+from tests.iam_eval import Request, denied_by, render
+
+ACCOUNT = "111111111111"
+SID = "OnlyTheCardVaultAndRdsUseTheKey"
+
+
+def _logical_id(key: kms.Key) -> str:
+    stack = Stack.of(key)
+    return cast(str, stack.resolve(stack.get_logical_id(cast(CfnElement, key.node.default_child))))
+
+
+def _cardholder_keys(synthesized: Synthesized) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    found = []
+    for region, zone in synthesized.zone.regions.items():
+        key = zone.keys.keys.cardholder_data
+        stack = Stack.of(key)
+        logical_id = _logical_id(key)
+        template = synthesized.template(stack.stack_name).to_json()
+        statements = template["Resources"][logical_id]["Properties"]["KeyPolicy"]["Statement"]
+        found.append((region, stack.stack_name, [render(s) for s in statements]))
+    return found
+
+
+def test_every_cardholder_data_key_denies_use_outside_the_vault_and_rds(synthesized: Synthesized) -> None:
+    keys = _cardholder_keys(synthesized)
+    assert len(keys) == len(synthesized.zone.regions) >= 2
+    for region, _, statements in keys:
+        (deny,) = [s for s in statements if s.get("Sid") == SID]
+        assert deny["Effect"] == "Deny"
+        assert deny["Principal"] == {"AWS": "*"}
+        assert set(deny["Action"]) == set(CARDHOLDER_DATA_USE_ACTIONS)
+        assert deny["Condition"]["StringNotEquals"] == {"kms:ViaService": f"rds.{region}.amazonaws.com"}
+
+
+def _role_arn(path: str, name: str = "Some-Role") -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role{path}{name}"
+
+
+@pytest.mark.parametrize("action", ["kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:Encrypt"])
+def test_who_may_use_the_cardholder_data_key(synthesized: Synthesized, action: str) -> None:
+    env = synthesized.config.name
+    vault_path = card_vault_role_path(f"pci-lz/{env}")
+    for region, _, statements in _cardholder_keys(synthesized):
+
+        def denied(principal: str, via: str | None = None, policy: list[dict[str, Any]] = statements) -> list[str]:
+            request = {"aws:PrincipalArn": principal, "aws:PrincipalIsAWSService": "false"}
+            if via is not None:
+                request["kms:ViaService"] = via
+            return denied_by(policy, Request(action, context=request))
+
+        assert SID not in denied(_role_arn(vault_path, "PciLz-x-CardVaultApiRole-AB12")), region
+        assert SID in denied(_role_arn("/", f"PciLz-{env}-Workload-{region}-Other")), "a name is no exception"
+        assert SID in denied(_role_arn("/", f"pci-lz-{env}-platform-administrator"))
+        assert SID in denied(f"arn:aws:iam::{ACCOUNT}:root")
+        assert SID in denied(_role_arn(f"/pci-lz/{env}/other/")), "only the vault's own path"
+        assert SID in denied(_role_arn(f"/pci-lz-{env}-card-vault-x/")), "a look-alike path"
+        assert SID not in denied(_role_arn("/", "AnyRole"), f"rds.{region}.amazonaws.com")
+        assert SID in denied(_role_arn("/", "AnyRole"), f"s3.{region}.amazonaws.com")
+        # An AWS service principal acting itself carries no aws:PrincipalArn of the account
+        assert SID not in denied_by(statements, Request(action, context={"aws:PrincipalIsAWSService": "true"}))
+
+
+def test_every_vault_role_is_under_the_vault_path(synthesized: Synthesized) -> None:
+    env = synthesized.config.name
+    for region, zone in synthesized.zone.regions.items():
+        assert zone.workload is not None
+        template = synthesized.template(Stack.of(zone.workload.vault).stack_name).to_json()
+        vault_roles = {
+            logical_id: body["Properties"]
+            for logical_id, body in template["Resources"].items()
+            if body["Type"] == "AWS::IAM::Role" and logical_id.startswith("CardVault")
+        }
+        assert len(vault_roles) >= 5, region
+        assert {p.get("Path") for p in vault_roles.values()} == {f"/pci-lz-{env}-card-vault/"}, region
+
+
+def test_a_bounded_principal_cannot_create_pass_or_change_a_vault_role(synthesized: Synthesized) -> None:
+    env = synthesized.config.name
+    region = next(iter(synthesized.zone.regions))
+    boundary = synthesized.zone.regions[region].keys.boundary
+    stack = Stack.of(boundary)
+    template = synthesized.template(stack.stack_name).to_json()
+    (policy,) = [
+        body["Properties"]["PolicyDocument"]["Statement"]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::IAM::ManagedPolicy"
+        and "boundary" in str(body["Properties"].get("ManagedPolicyName", "")).lower()
+    ]
+    statements = [render(s) for s in policy]
+    vault_role = _role_arn(card_vault_role_path(f"pci-lz/{env}"), "Mine")
+    for action in (
+        "iam:CreateRole",
+        "iam:PassRole",
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+    ):
+        assert denied_by(statements, Request(action, resource=vault_role)), action
+    # A team's own role, created with the boundary attached, stays allowed
+    (unbounded,) = [s for s in statements if s.get("Sid") == "NoUnbounded"]
+    exact = unbounded["Condition"]["StringNotEquals"]["iam:PermissionsBoundary"]
+    bounded = {"iam:PermissionsBoundary": exact if isinstance(exact, str) else exact[0]}
+    team_role = _role_arn("/", "team-app-role")
+    assert not denied_by(statements, Request("iam:CreateRole", resource=team_role, context=bounded))
+
+
+_KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt", "kms:*")
+
+
+def _roles_granted_a_key(templates: list[dict[str, Any]], key_logical_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(role logical ID, role properties) of every role whose inline or attached policy allows a use of the key,
+    by Ref, GetAtt or an import of its export (the export's name carries the key's logical ID)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for template in templates:
+        resources = template["Resources"]
+        for logical_id, body in resources.items():
+            kind, properties = body["Type"], body.get("Properties", {})
+            if kind == "AWS::IAM::Role":
+                documents, roles = [p["PolicyDocument"] for p in properties.get("Policies", [])], [logical_id]
+            elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                documents = [properties["PolicyDocument"]]
+                attached = properties.get("Roles", [])
+                roles = [role["Ref"] for role in attached if isinstance(role, dict) and "Ref" in role]
+            else:
+                continue
+            for statement in (s for d in documents for s in d["Statement"] if s.get("Effect") == "Allow"):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if any(a.startswith(_KEY_USE) for a in actions) and key_logical_id in str(statement.get("Resource")):
+                    found.extend((role, resources[role]["Properties"]) for role in roles)
+    return found
+
+
+def test_every_role_granted_the_cardholder_data_key_is_a_vault_role(synthesized: Synthesized) -> None:
+    """A role the templates grant the key but the deny does not exempt would deploy and fail at its first call:
+    every grant of every template on a cardholder-data key goes to a role under the vault path."""
+    templates = [artifact.template for artifact in synthesized.assembly.stacks_recursively]
+    env = synthesized.config.name
+    for region, zone in synthesized.zone.regions.items():
+        granted = _roles_granted_a_key(templates, _logical_id(zone.keys.keys.cardholder_data))
+        assert len(granted) >= 3, region  # the API, detokenize and the key jobs
+        for role, properties in granted:
+            assert properties.get("Path") == card_vault_role_path(f"pci-lz/{env}"), (region, role)
+
+
+def test_the_vault_path_falls_under_the_boundarys_fixed_name_roles() -> None:
+    """NoReserved, NoOwnRoles and NoRolePass name `role/pci-lz-<env>-*`: the vault's path must start there."""
+    for env in ("default", "prod", "a-b"):
+        assert card_vault_role_path(f"pci-lz/{env}").startswith(f"/pci-lz-{env}-")
+    with pytest.raises(ValueError, match="printable ASCII"):
+        card_vault_role_path("pci-lz/é")

@@ -589,8 +589,9 @@ SUPPORT_ONLY_REASONS: dict[str, str] = {
     " 3.5.1 and 10.5.1 only as a guard against losing them",
     "PCI4-ELASTICACHE-ENCRYPTED-AT-REST": "a replication group's encryption at rest, which the Config rule"
     " elasticache-repl-grp-encrypted-at-rest watches after deploy; storage-level encryption, supports 3.5.1.2",
-    "PCI4-OPENSEARCH-ENCRYPTED-AT-REST": "a domain's encryption at rest, which the Config rule"
-    " opensearch-encrypted-at-rest watches after deploy; storage-level encryption, supports 3.5.1.2",
+    "PCI4-OPENSEARCH-ENCRYPTED-AT-REST": "a domain's encryption at rest, which the Config rules"
+    " opensearch-encrypted-at-rest and elasticsearch-encrypted-at-rest watch after deploy; storage-level"
+    " encryption, supports 3.5.1.2",
 }
 
 
@@ -841,6 +842,9 @@ WATCHED_ALSO: dict[str, tuple[str, ...]] = {
     "PCI4-ES-IN-VPC": ("opensearch-in-vpc-only",),
     "PCI4-ES-NODE-TO-NODE-ENCRYPTION": ("opensearch-node-to-node-encryption-check",),
     "PCI4-ES-TLS12": ("opensearch-https-required",),
+    # opensearch-encrypted-at-rest evaluates the OpenSearch type, elasticsearch-encrypted-at-rest
+    # AWS::Elasticsearch::Domain only (each rule's page); no control of the standard uses either (pack 1.14.0).
+    "PCI4-OPENSEARCH-ENCRYPTED-AT-REST": ("opensearch-encrypted-at-rest", "elasticsearch-encrypted-at-rest"),
 }
 
 # The AWS Config rule that keeps watching each rule's property after deploy, for rules the controls and
@@ -860,7 +864,6 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     # QSA reader r21e (pack 1.12.0): AWS Config managed rules no pack here deploys and no control of the
     # standard uses (AWS Config Developer Guide, each rule's page).
     "PCI4-ELASTICACHE-ENCRYPTED-AT-REST": "elasticache-repl-grp-encrypted-at-rest",
-    "PCI4-OPENSEARCH-ENCRYPTED-AT-REST": "opensearch-encrypted-at-rest",
     "PCI4-LAMBDA-IN-VPC": "lambda-inside-vpc",
     "PCI4-LAMBDA-ENV-ENCRYPTED": NO_CONFIG_RULE,
     "PCI4-LAMBDA-LOG-GROUP": NO_CONFIG_RULE,

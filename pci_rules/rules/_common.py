@@ -246,3 +246,16 @@ def eks_log_types(cluster: Resource) -> set[str]:
         return {str(t) for e in entries if is_true(e.get("enabled")) for t in as_list(e.get("types"))}
     entries = _mappings(cluster.prop("Logging", "ClusterLogging", "EnabledTypes"))
     return {str(e.get("Type")) for e in entries}
+
+
+# Search domains of both CloudFormation types: CDK's aws_opensearchservice.Domain renders
+# AWS::OpenSearchService::Domain, the deprecated aws_elasticsearch one AWS::Elasticsearch::Domain ("New resource
+# types", Amazon OpenSearch Service Developer Guide). VPCOptions.SubnetIds, NodeToNodeEncryptionOptions.Enabled
+# and DomainEndpointOptions (EnforceHTTPS, TLSSecurityPolicy) are named alike in both ("AWS::OpenSearchService::
+# Domain VPCOptions", "... NodeToNodeEncryptionOptions", "... DomainEndpointOptions", CloudFormation Template
+# Reference). Security Hub's ES.2/.3/.8 evaluate the Elasticsearch type; its Opensearch.2/.3/.8 are not in the
+# PCI DSS v4.0.1 standard, so the OpenSearch domains are watched after deploy by the Config rules
+# opensearch-in-vpc-only, opensearch-node-to-node-encryption-check and opensearch-https-required (each "does not
+# evaluate Elasticsearch domains", AWS Config Developer Guide), which crosswalk.WATCHED_ALSO names (pack 1.13.0).
+# EncryptionAtRestOptions.Enabled is named alike in both too (PCI4-OPENSEARCH-ENCRYPTED-AT-REST, pack 1.14.0).
+SEARCH_DOMAINS = ("AWS::Elasticsearch::Domain", "AWS::OpenSearchService::Domain")

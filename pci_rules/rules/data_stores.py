@@ -34,7 +34,7 @@ from typing import Any
 
 from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
-from pci_rules.rules._common import as_list, is_customer_key, is_false, is_true, statements
+from pci_rules.rules._common import SEARCH_DOMAINS, as_list, is_customer_key, is_false, is_true, statements
 
 
 def _check(resource: Resource, problem: str | None) -> Check:
@@ -186,14 +186,17 @@ def elasticache_encrypted_at_rest(model: TemplateModel) -> Iterator[Check]:
     id="PCI4-OPENSEARCH-ENCRYPTED-AT-REST",
     requirements=(),
     related=("3.5.1.2",),
-    description="Every OpenSearch Service domain encrypts its data at rest (EncryptionAtRestOptions.Enabled).",
+    description="Every OpenSearch Service domain (AWS::OpenSearchService::Domain or the older"
+    " AWS::Elasticsearch::Domain) encrypts its data at rest (EncryptionAtRestOptions.Enabled).",
     fix="Set EncryptionAtRestOptions.Enabled true (and KmsKeyId to a customer-managed key) on the domain.",
     acknowledgeable=False,
 )
 def opensearch_encrypted_at_rest(model: TemplateModel) -> Iterator[Check]:
-    # opensearch-encrypted-at-rest: NON_COMPLIANT if the EncryptionAtRestOptions field is not enabled (AWS Config
-    # Developer Guide). No stored AWS page gives a default for an undeclared one, so only Enabled true passes.
-    for domain in model.resources("AWS::OpenSearchService::Domain"):
+    # opensearch-encrypted-at-rest (AWS::OpenSearchService::Domain) and elasticsearch-encrypted-at-rest
+    # (AWS::Elasticsearch::Domain): NON_COMPLIANT if the EncryptionAtRestOptions field is not enabled (AWS Config
+    # Developer Guide, each rule's page). No stored AWS page gives a default for an undeclared one, so only Enabled
+    # true passes.
+    for domain in model.resources(*SEARCH_DOMAINS):
         enabled = domain.prop("EncryptionAtRestOptions", "Enabled")
         yield _check(
             domain, None if is_true(enabled) else f"not encrypted at rest (EncryptionAtRestOptions.Enabled {enabled!r})"

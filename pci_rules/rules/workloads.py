@@ -17,6 +17,7 @@ from pci_rules.model import Resource, TemplateModel
 from pci_rules.rule import Check, rule
 from pci_rules.rules._common import (
     EKS_CLUSTER_TYPES,
+    SEARCH_DOMAINS,
     as_list,
     eks_encrypted_resources,
     eks_endpoint_public,
@@ -549,16 +550,7 @@ def elasticache_auth(model: TemplateModel) -> Iterator[Check]:
             yield _check(group, None if ok else "clients are not authenticated")
 
 
-# Search domains of both CloudFormation types: CDK's aws_opensearchservice.Domain renders
-# AWS::OpenSearchService::Domain, the deprecated aws_elasticsearch one AWS::Elasticsearch::Domain ("New resource
-# types", Amazon OpenSearch Service Developer Guide). VPCOptions.SubnetIds, NodeToNodeEncryptionOptions.Enabled
-# and DomainEndpointOptions (EnforceHTTPS, TLSSecurityPolicy) are named alike in both ("AWS::OpenSearchService::
-# Domain VPCOptions", "... NodeToNodeEncryptionOptions", "... DomainEndpointOptions", CloudFormation Template
-# Reference). Security Hub's ES.2/.3/.8 evaluate the Elasticsearch type; its Opensearch.2/.3/.8 are not in the
-# PCI DSS v4.0.1 standard, so the OpenSearch domains are watched after deploy by the Config rules
-# opensearch-in-vpc-only, opensearch-node-to-node-encryption-check and opensearch-https-required (each "does not
-# evaluate Elasticsearch domains", AWS Config Developer Guide), which crosswalk.WATCHED_ALSO names (pack 1.13.0).
-SEARCH_DOMAINS = ("AWS::Elasticsearch::Domain", "AWS::OpenSearchService::Domain")
+# Search domains of both CloudFormation types: `_common.SEARCH_DOMAINS`.
 
 
 @rule(

@@ -62,6 +62,7 @@ from pci_constructs.justification import justify
 from pci_constructs.key_ring import (
     card_vault_role_path,
     only_grants_for_aws_resources,
+    only_the_card_vault_uses,
     purpose_key,
     separate_administrators,
 )
@@ -1544,7 +1545,8 @@ def _shred_epoch_key(
 ) -> kms.Key:
     """One shred epoch's key: symmetric, yearly rotation, retained (CloudFormation never deletes it; the Keys
     job schedules its deletion once the epoch is drained), tagged `pci-lz:shred-epoch`. The epoch is part of
-    the construct ID and the alias, so epochs never replace each other."""
+    the construct ID and the alias, so epochs never replace each other. Its policy denies every use to all but
+    the vault's roles and AWS service principals (`key_ring.only_the_card_vault_uses`)."""
     key = purpose_key(
         scope,
         f"ShredEpochKey{epoch}",
@@ -1552,6 +1554,10 @@ def _shred_epoch_key(
         description=f"Card vault data keys of shred epoch {epoch}; deleted once drained (PCI DSS 3.7.5)",
     )
     separate_administrators(key, administrator_role_arns)
+    # The epoch's data keys are the vault's alone: no IAM policy outside the templates decrypts them.
+    only_the_card_vault_uses(
+        key, card_vault_role_path(alias_prefix), sid="OnlyTheCardVaultUsesTheKey", through_service=None
+    )
     Tags.of(key).add(SHRED_EPOCH_TAG, str(epoch))
     return key
 

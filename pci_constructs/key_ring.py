@@ -18,6 +18,7 @@ Who may do what with a key is written in its key policy:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -147,6 +148,44 @@ def card_vault_role_path(alias_prefix: str) -> str:
     return f"/{segment}-card-vault/"
 
 
+def only_the_card_vault_uses(key: kms.Key, vault_role_path: str, *, sid: str, through_service: str | None) -> None:
+    """No principal uses `key` but the card vault's roles (IAM path `vault_role_path`), requests through
+    `through_service` (a `kms:ViaService` value; None for none) and AWS service principals, whatever an identity
+    policy grants (PCI DSS v4.0.1 3.5.1, 3.6.1.2, 7.2.2). Used for the cardholder-data key (through RDS) and each
+    shred-epoch key (no service).
+
+    The account-root statement lets any IAM policy of the account grant the key ("Key policies in AWS KMS",
+    AWS KMS Developer Guide), so PowerUserAccess would decrypt the vault's data keys; an explicit Deny in the
+    key policy wins over any Allow ("Policy evaluation logic", IAM User Guide). The conditions of one
+    statement are ANDed, so the deny applies only when all hold: `aws:PrincipalArn` (a role session's role
+    ARN, path included: "AWS global condition context keys", IAM User Guide) is not under the vault's path;
+    the request does not come through the service (`kms:ViaService`, "kms:ViaService", AWS KMS Developer Guide:
+    for RDS `rds.<region>.amazonaws.com`, the database's storage, its snapshots and Performance Insights, whose
+    KMS page "Changing an AWS KMS policy for Performance Insights" names it; `StringNotEquals` on an absent key
+    holds, so a direct call is denied); and the caller is not an AWS service principal
+    (`aws:PrincipalIsAWSService`, BoolIfExists: a service using a grant made to its service principal). The
+    actions are `CARDHOLDER_DATA_USE_ACTIONS`; administration (PutKeyPolicy, ScheduleKeyDeletion among it) is
+    not denied, so the key cannot be locked out; CreateGrant is left to the grants-for-AWS-resources deny.
+    """
+    stack = Stack.of(key)
+    conditions: dict[str, Any] = {
+        "ArnNotLike": {"aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:role{vault_role_path}*"},
+        "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+    }
+    if through_service is not None:
+        conditions["StringNotEquals"] = {"kms:ViaService": through_service}
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(CARDHOLDER_DATA_USE_ACTIONS),
+            resources=["*"],
+            conditions=conditions,
+        )
+    )
+
+
 class KeyRing(Construct):
     """The per-region keys, one per purpose, so a grant on one never opens another (PCI DSS 3.6.1, 3.7).
 
@@ -194,7 +233,12 @@ class KeyRing(Construct):
         self._only_through_service(self.secrets, f"secretsmanager.{region}.amazonaws.com", "SecretsManager")
         self._only_through_service(self.s3_data, f"s3.{region}.amazonaws.com", "S3")
         self._only_through_service(self.block_storage, f"ec2.{region}.amazonaws.com", "Ec2")
-        self._only_the_card_vault_and_rds(self.cardholder_data, card_vault_role_path(alias_prefix))
+        only_the_card_vault_uses(
+            self.cardholder_data,
+            card_vault_role_path(alias_prefix),
+            sid="OnlyTheCardVaultAndRdsUseTheKey",
+            through_service=f"rds.{region}.amazonaws.com",
+        )
         self._allow_account_volumes_through_ec2(self.block_storage)
         for purpose_key_ in self.all_keys:
             self._separate_administrators(purpose_key_)
@@ -222,42 +266,6 @@ class KeyRing(Construct):
                 conditions={
                     "StringNotEquals": {"kms:ViaService": via_service},
                     "Bool": {"aws:PrincipalIsAWSService": "false"},
-                },
-            )
-        )
-
-    @staticmethod
-    def _only_the_card_vault_and_rds(key: kms.Key, vault_role_path: str) -> None:
-        """No principal uses the cardholder-data key but the card vault's roles (under `vault_role_path`), RDS on a
-        caller's behalf, and AWS service principals, whatever an identity policy grants (PCI DSS v4.0.1 3.5.1,
-        3.6.1.2, 7.2.2).
-
-        The account-root statement lets any IAM policy of the account grant the key ("Key policies in AWS KMS",
-        AWS KMS Developer Guide), so PowerUserAccess would decrypt the vault's data keys; an explicit Deny in the
-        key policy wins over any Allow ("Policy evaluation logic", IAM User Guide). The conditions of one
-        statement are ANDed, so the deny applies only when all hold: `aws:PrincipalArn` (a role session's role
-        ARN, path included: "AWS global condition context keys", IAM User Guide) is not under the vault's path;
-        the request does not come through RDS (`kms:ViaService` `rds.<region>.amazonaws.com`, "kms:ViaService",
-        AWS KMS Developer Guide: the database's storage, its snapshots and Performance Insights, whose KMS page
-        "Changing an AWS KMS policy for Performance Insights" names `rds.<region>.amazonaws.com`; `StringNotEquals`
-        on an absent key holds, so a direct call is denied); and the caller is not an AWS service principal
-        (`aws:PrincipalIsAWSService`, BoolIfExists). Administration (PutKeyPolicy among it) is not denied, so
-        the key cannot be locked out; CreateGrant is left to the grants-for-AWS-resources deny.
-        """
-        stack = Stack.of(key)
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="OnlyTheCardVaultAndRdsUseTheKey",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=list(CARDHOLDER_DATA_USE_ACTIONS),
-                resources=["*"],
-                conditions={
-                    "ArnNotLike": {
-                        "aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:role{vault_role_path}*"
-                    },
-                    "StringNotEquals": {"kms:ViaService": f"rds.{stack.region}.amazonaws.com"},
-                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
                 },
             )
         )

@@ -6,11 +6,13 @@ principal from creating, passing or changing a role under it (else it could join
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 import pytest
 from aws_cdk import CfnElement, Stack
 from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
 
 from pci_constructs.key_ring import CARDHOLDER_DATA_USE_ACTIONS, card_vault_role_path
 from tests.conftest import Synthesized
@@ -164,3 +166,49 @@ def test_the_vault_path_falls_under_the_boundarys_fixed_name_roles() -> None:
         assert card_vault_role_path(f"pci-lz/{env}").startswith(f"/pci-lz-{env}-")
     with pytest.raises(ValueError, match="printable ASCII"):
         card_vault_role_path("pci-lz/é")
+
+
+@pytest.fixture(scope="module")
+def shredding_workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Any]:
+    """One region with two shred epochs: the vault's data keys live under the epoch keys."""
+    from aws_cdk import App
+
+    from config import parse_environment
+    from config.defaults import EMBEDDED_ENVIRONMENTS
+    from stacks.landing_zone import build_landing_zone
+    from tests.conftest import CDK_CONTEXT
+
+    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
+    data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
+    data["card_vault"]["shred_epochs"] = {"epochs": [1, 2], "deletion_window_days": 14, "schedule_hour_utc": 5}
+    app = App(outdir=str(tmp_path_factory.mktemp("shred-deny")), context=CDK_CONTEXT)
+    zone = build_landing_zone(app, parse_environment(data))
+    workload = zone.regions[data["home_region"]].workload
+    assert workload is not None
+    return dict(Template.from_stack(workload).to_json()), workload.vault
+
+
+@pytest.mark.parametrize("action", ["kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"])
+def test_every_shred_epoch_key_is_the_vaults_alone(shredding_workload: tuple[dict[str, Any], Any], action: str) -> None:
+    """No service exemption on an epoch key: nothing but the vault uses it, RDS included."""
+    template, vault = shredding_workload
+    path = card_vault_role_path("pci-lz/default")
+    assert len(vault.shred_epoch_keys) == 2
+    for epoch, key in vault.shred_epoch_keys.items():
+        policy = template["Resources"][_logical_id(key)]["Properties"]["KeyPolicy"]["Statement"]
+        statements = [render(s) for s in policy]
+        (deny,) = [s for s in statements if s.get("Sid") == "OnlyTheCardVaultUsesTheKey"]
+        assert "StringNotEquals" not in deny["Condition"], epoch
+
+        def denied(principal: str, via: str | None = None, policy: list[dict[str, Any]] = statements) -> list[str]:
+            request = {"aws:PrincipalArn": principal, "aws:PrincipalIsAWSService": "false"}
+            if via is not None:
+                request["kms:ViaService"] = via
+            return denied_by(policy, Request(action, context=request))
+
+        assert "OnlyTheCardVaultUsesTheKey" not in denied(_role_arn(path, "PciLz-default-Workload-Keys"))
+        assert "OnlyTheCardVaultUsesTheKey" in denied(_role_arn("/", "PowerUser"))
+        assert "OnlyTheCardVaultUsesTheKey" in denied(_role_arn("/", "PowerUser"), "rds.us-east-1.amazonaws.com")
+    granted = _roles_granted_a_key([template], _logical_id(vault.shred_epoch_keys[2]))
+    assert len(granted) >= 3
+    assert {properties.get("Path") for _, properties in granted} == {path}

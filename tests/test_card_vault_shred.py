@@ -16,7 +16,9 @@ from aws_cdk.assertions import Capture, Match, Template
 from config import parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from pci_constructs import card_vault
+from pci_constructs.key_ring import card_vault_role_path
 from tests.conftest import CDK_CONTEXT
+from tests.iam_eval import Request, denied_by, render, roles_granted_a_key
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +216,31 @@ def test_no_vault_role_is_granted_what_the_boundary_denies_and_the_deletion_is_d
     assert '\\"schedule_deletion\\": false' in json.dumps(
         keys_function["Properties"]["Environment"]["Variables"]["VAULT_SHRED"]
     )
+
+
+@pytest.mark.parametrize("action", ["kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"])
+def test_every_epoch_key_is_the_vaults_alone(shredding: tuple[Template, Any], action: str) -> None:
+    """Each epoch key denies every use to all but the vault's roles (its IAM path) and AWS service principals:
+    no IAM policy outside the templates decrypts an epoch's data keys, and no service exemption (RDS included)."""
+    template, vault = shredding
+    path = card_vault_role_path("pci-lz/default")
+    resources = template.to_json()["Resources"]
+    for epoch, key in vault.shred_epoch_keys.items():
+        statements = [render(s) for s in resources[template_id(template, key)]["Properties"]["KeyPolicy"]["Statement"]]
+        (deny,) = [s for s in statements if s.get("Sid") == "OnlyTheCardVaultUsesTheKey"]
+        assert "StringNotEquals" not in deny["Condition"], epoch
+
+        def denied(principal: str, via: str | None = None, policy: list[dict[str, Any]] = statements) -> list[str]:
+            context = {"aws:PrincipalArn": principal, "aws:PrincipalIsAWSService": "false"}
+            if via is not None:
+                context["kms:ViaService"] = via
+            return denied_by(policy, Request(action, context=context))
+
+        account_role = "arn:aws:iam::111111111111:role"
+        assert "OnlyTheCardVaultUsesTheKey" not in denied(f"{account_role}{path}PciLz-default-Workload-Keys")
+        assert "OnlyTheCardVaultUsesTheKey" in denied(f"{account_role}/PowerUser")
+        assert "OnlyTheCardVaultUsesTheKey" in denied(f"{account_role}/PowerUser", "rds.us-east-1.amazonaws.com")
+        # Every role the template grants the key is a vault role, under the path the deny exempts.
+        granted = roles_granted_a_key([dict(template.to_json())], template_id(template, key))
+        assert len(granted) >= 2, epoch
+        assert {properties.get("Path") for _, properties in granted} == {path}, epoch

@@ -6,17 +6,15 @@ principal from creating, passing or changing a role under it (else it could join
 
 from __future__ import annotations
 
-import copy
 from typing import Any, cast
 
 import pytest
 from aws_cdk import CfnElement, Stack
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Template
 
 from pci_constructs.key_ring import CARDHOLDER_DATA_USE_ACTIONS, card_vault_role_path
 from tests.conftest import Synthesized
-from tests.iam_eval import Request, denied_by, render
+from tests.iam_eval import Request, denied_by, render, roles_granted_a_key
 
 ACCOUNT = "111111111111"
 SID = "OnlyTheCardVaultAndRdsUseTheKey"
@@ -122,39 +120,13 @@ def test_a_bounded_principal_cannot_create_pass_or_change_a_vault_role(synthesiz
     assert not denied_by(statements, Request("iam:CreateRole", resource=team_role, context=bounded))
 
 
-_KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt", "kms:*")
-
-
-def _roles_granted_a_key(templates: list[dict[str, Any]], key_logical_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """(role logical ID, role properties) of every role whose inline or attached policy allows a use of the key,
-    by Ref, GetAtt or an import of its export (the export's name carries the key's logical ID)."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    for template in templates:
-        resources = template["Resources"]
-        for logical_id, body in resources.items():
-            kind, properties = body["Type"], body.get("Properties", {})
-            if kind == "AWS::IAM::Role":
-                documents, roles = [p["PolicyDocument"] for p in properties.get("Policies", [])], [logical_id]
-            elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-                documents = [properties["PolicyDocument"]]
-                attached = properties.get("Roles", [])
-                roles = [role["Ref"] for role in attached if isinstance(role, dict) and "Ref" in role]
-            else:
-                continue
-            for statement in (s for d in documents for s in d["Statement"] if s.get("Effect") == "Allow"):
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                if any(a.startswith(_KEY_USE) for a in actions) and key_logical_id in str(statement.get("Resource")):
-                    found.extend((role, resources[role]["Properties"]) for role in roles)
-    return found
-
-
 def test_every_role_granted_the_cardholder_data_key_is_a_vault_role(synthesized: Synthesized) -> None:
     """A role the templates grant the key but the deny does not exempt would deploy and fail at its first call:
     every grant of every template on a cardholder-data key goes to a role under the vault path."""
     templates = [artifact.template for artifact in synthesized.assembly.stacks_recursively]
     env = synthesized.config.name
     for region, zone in synthesized.zone.regions.items():
-        granted = _roles_granted_a_key(templates, _logical_id(zone.keys.keys.cardholder_data))
+        granted = roles_granted_a_key(templates, _logical_id(zone.keys.keys.cardholder_data))
         assert len(granted) >= 3, region  # the API, detokenize and the key jobs
         for role, properties in granted:
             assert properties.get("Path") == card_vault_role_path(f"pci-lz/{env}"), (region, role)
@@ -166,49 +138,3 @@ def test_the_vault_path_falls_under_the_boundarys_fixed_name_roles() -> None:
         assert card_vault_role_path(f"pci-lz/{env}").startswith(f"/pci-lz-{env}-")
     with pytest.raises(ValueError, match="printable ASCII"):
         card_vault_role_path("pci-lz/é")
-
-
-@pytest.fixture(scope="module")
-def shredding_workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Any]:
-    """One region with two shred epochs: the vault's data keys live under the epoch keys."""
-    from aws_cdk import App
-
-    from config import parse_environment
-    from config.defaults import EMBEDDED_ENVIRONMENTS
-    from stacks.landing_zone import build_landing_zone
-    from tests.conftest import CDK_CONTEXT
-
-    data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
-    data["regions"] = {data["home_region"]: data["regions"][data["home_region"]]}
-    data["card_vault"]["shred_epochs"] = {"epochs": [1, 2], "deletion_window_days": 14, "schedule_hour_utc": 5}
-    app = App(outdir=str(tmp_path_factory.mktemp("shred-deny")), context=CDK_CONTEXT)
-    zone = build_landing_zone(app, parse_environment(data))
-    workload = zone.regions[data["home_region"]].workload
-    assert workload is not None
-    return dict(Template.from_stack(workload).to_json()), workload.vault
-
-
-@pytest.mark.parametrize("action", ["kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"])
-def test_every_shred_epoch_key_is_the_vaults_alone(shredding_workload: tuple[dict[str, Any], Any], action: str) -> None:
-    """No service exemption on an epoch key: nothing but the vault uses it, RDS included."""
-    template, vault = shredding_workload
-    path = card_vault_role_path("pci-lz/default")
-    assert len(vault.shred_epoch_keys) == 2
-    for epoch, key in vault.shred_epoch_keys.items():
-        policy = template["Resources"][_logical_id(key)]["Properties"]["KeyPolicy"]["Statement"]
-        statements = [render(s) for s in policy]
-        (deny,) = [s for s in statements if s.get("Sid") == "OnlyTheCardVaultUsesTheKey"]
-        assert "StringNotEquals" not in deny["Condition"], epoch
-
-        def denied(principal: str, via: str | None = None, policy: list[dict[str, Any]] = statements) -> list[str]:
-            request = {"aws:PrincipalArn": principal, "aws:PrincipalIsAWSService": "false"}
-            if via is not None:
-                request["kms:ViaService"] = via
-            return denied_by(policy, Request(action, context=request))
-
-        assert "OnlyTheCardVaultUsesTheKey" not in denied(_role_arn(path, "PciLz-default-Workload-Keys"))
-        assert "OnlyTheCardVaultUsesTheKey" in denied(_role_arn("/", "PowerUser"))
-        assert "OnlyTheCardVaultUsesTheKey" in denied(_role_arn("/", "PowerUser"), "rds.us-east-1.amazonaws.com")
-    granted = _roles_granted_a_key([template], _logical_id(vault.shred_epoch_keys[2]))
-    assert len(granted) >= 3
-    assert {properties.get("Path") for _, properties in granted} == {path}

@@ -201,6 +201,29 @@ def open_pool(
     )
 
 
+def _card_arrays(client_id: str, version: int, cards: list[NewCard], older_versions: list[int]) -> tuple[Any, ...]:
+    """The parameters `vault.tokenize_cards` and `vault.tokenize_batch` take for a batch, in their order: the
+    client, the HMAC key version, one array per card column (token, hash, format version, data key, PAN and
+    name ciphertexts, brand, first six, last four, expiry month and year), the older versions and their MACs."""
+    return (
+        client_id,
+        version,
+        [c.token for c in cards],
+        [c.pan_hmac for c in cards],
+        [c.pan.format_version for c in cards],
+        [c.pan.data_key_id for c in cards],
+        [c.pan.ciphertext for c in cards],
+        [c.name.ciphertext for c in cards],
+        [c.brand for c in cards],
+        [c.first6 for c in cards],
+        [c.last4 for c in cards],
+        [c.expiry_month for c in cards],
+        [c.expiry_year for c in cards],
+        older_versions,
+        [mac for c in cards for _, mac in c.older],
+    )
+
+
 class _KeyTakenError(Exception):
     """Rolls back a transaction whose idempotency key another request holds."""
 
@@ -450,23 +473,7 @@ class CardStore:
                     " %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[],"
                     " %s::smallint[], %s::bytea[], NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
                     " NULL, NULL, NULL, NULL, NULL)",
-                    (
-                        client_id,
-                        version,
-                        [c.token for c in cards],
-                        [c.pan_hmac for c in cards],
-                        [c.pan.format_version for c in cards],
-                        [c.pan.data_key_id for c in cards],
-                        [c.pan.ciphertext for c in cards],
-                        [c.name.ciphertext for c in cards],
-                        [c.brand for c in cards],
-                        [c.first6 for c in cards],
-                        [c.last4 for c in cards],
-                        [c.expiry_month for c in cards],
-                        [c.expiry_year for c in cards],
-                        older_versions,
-                        [mac for c in cards for _, mac in c.older],
-                    ),
+                    _card_arrays(client_id, version, cards, older_versions),
                 ).fetchone()
         except DatabaseError as err:
             if _no_reservation(err):
@@ -513,23 +520,7 @@ class CardStore:
             "SELECT ord, token, brand, first6, last4, expiry_month, expiry_year FROM vault.tokenize_cards("
             "%s, %s::smallint, %s::text[], %s::bytea[], %s::smallint[], %s::uuid[], %s::bytea[], %s::bytea[],"
             " %s::text[], %s::text[], %s::text[], %s::smallint[], %s::smallint[], %s::smallint[], %s::bytea[])",
-            (
-                client_id,
-                version,
-                [c.token for c in cards],
-                [c.pan_hmac for c in cards],
-                [c.pan.format_version for c in cards],
-                [c.pan.data_key_id for c in cards],
-                [c.pan.ciphertext for c in cards],
-                [c.name.ciphertext for c in cards],
-                [c.brand for c in cards],
-                [c.first6 for c in cards],
-                [c.last4 for c in cards],
-                [c.expiry_month for c in cards],
-                [c.expiry_year for c in cards],
-                older_versions,
-                [mac for c in cards for _, mac in c.older],
-            ),
+            _card_arrays(client_id, version, cards, older_versions),
         ).fetchall()
 
     def update(

@@ -148,6 +148,28 @@ def card_vault_role_path(alias_prefix: str) -> str:
     return f"/{segment}-card-vault/"
 
 
+def ec2_infrastructure_principal_arns(scope: Construct) -> tuple[str, str]:
+    """The principal EC2 decrypts an encrypted volume's data key as when an instance mounts it: `aws:PrincipalArn`
+    patterns for the role `aws:ec2-infrastructure` of this account and its per-instance sessions.
+
+    AWS KMS Developer Guide, "Amazon EC2 example two" (CloudTrail): at volume creation EC2 calls
+    GenerateDataKeyWithoutPlaintext and CreateGrant with grantee `<account>:aws:ec2-infrastructure:<instance>`;
+    at mount the `Decrypt` caller is `arn:aws:sts::<account>:assumed-role/aws:ec2-infrastructure/<instance>`,
+    an assumed role, not an AWS service principal, and the page does not say the call carries `kms:ViaService`.
+    A Deny on "not through EC2 and not a service principal" could therefore refuse the mount of every
+    instance's encrypted volume, so the block-storage key's deny exempts it. No principal of the account can
+    take the name: an IAM role name cannot contain a colon (`RoleName` takes letters, digits and `+=,.@_-`
+    only: "CreateRole", IAM API Reference), so the pattern names only AWS's own role. Both the role and the
+    session form are listed because the global condition `aws:PrincipalArn` gives a role session's role ARN
+    ("AWS global condition context keys").
+    """
+    stack = Stack.of(scope)
+    return (
+        f"arn:{stack.partition}:iam::{stack.account}:role/aws:ec2-infrastructure",
+        f"arn:{stack.partition}:sts::{stack.account}:assumed-role/aws:ec2-infrastructure/*",
+    )
+
+
 def only_the_card_vault_uses(key: kms.Key, vault_role_path: str, *, sid: str, through_service: str | None) -> None:
     """No principal uses `key` but the card vault's roles (IAM path `vault_role_path`), requests through
     `through_service` (a `kms:ViaService` value; None for none) and AWS service principals, whatever an identity
@@ -232,7 +254,12 @@ class KeyRing(Construct):
         region = Stack.of(self).region
         self._only_through_service(self.secrets, f"secretsmanager.{region}.amazonaws.com", "SecretsManager")
         self._only_through_service(self.s3_data, f"s3.{region}.amazonaws.com", "S3")
-        self._only_through_service(self.block_storage, f"ec2.{region}.amazonaws.com", "Ec2")
+        self._only_through_service(
+            self.block_storage,
+            f"ec2.{region}.amazonaws.com",
+            "Ec2",
+            exempt_principal_arns=ec2_infrastructure_principal_arns(self),
+        )
         only_the_card_vault_uses(
             self.cardholder_data,
             card_vault_role_path(alias_prefix),
@@ -251,11 +278,21 @@ class KeyRing(Construct):
         separate_administrators(key, self.administrator_role_arns)
 
     @staticmethod
-    def _only_through_service(key: kms.Key, via_service: str, service_label: str) -> None:
+    def _only_through_service(
+        key: kms.Key, via_service: str, service_label: str, *, exempt_principal_arns: Sequence[str] = ()
+    ) -> None:
         """No principal of the account uses the key directly, only through the service it serves.
 
-        AWS service principals are exempt: they act under their own statements and conditions.
+        AWS service principals are exempt: they act under their own statements and conditions. So is each
+        of `exempt_principal_arns` (ArnNotLike on `aws:PrincipalArn`): a principal AWS itself runs in the
+        account whose calls are not documented to carry `kms:ViaService`.
         """
+        conditions: dict[str, Any] = {
+            "StringNotEquals": {"kms:ViaService": via_service},
+            "Bool": {"aws:PrincipalIsAWSService": "false"},
+        }
+        if exempt_principal_arns:
+            conditions["ArnNotLike"] = {"aws:PrincipalArn": list(exempt_principal_arns)}
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=f"DenyUseOutside{service_label}",
@@ -263,10 +300,7 @@ class KeyRing(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=[*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant"],
                 resources=["*"],
-                conditions={
-                    "StringNotEquals": {"kms:ViaService": via_service},
-                    "Bool": {"aws:PrincipalIsAWSService": "false"},
-                },
+                conditions=conditions,
             )
         )
 

@@ -14,6 +14,7 @@ from aws_cdk import assertions as cdk_assertions
 from pci_constructs.key_ring import CRYPTOGRAPHIC_ACTIONS, KeyRing
 from stacks.landing_zone import stack_name
 from tests.conftest import Synthesized
+from tests.iam_eval import Request, denied_by, render
 
 Statement = dict[str, Any]
 ADMIN_ONLY_DENIED = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant")
@@ -154,6 +155,37 @@ def test_ebs_key_serves_this_accounts_volumes_through_ec2_only(synthesized: Synt
             }
         (grants,) = [s for s in open_to_account if _matches_action(s, "kms:CreateGrant")]
         assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+@pytest.mark.parametrize("action", ["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"])
+def test_ebs_key_deny_spares_ec2s_own_volume_principal_only(synthesized: Synthesized, action: str) -> None:
+    """EC2 decrypts a volume's data key at mount as the assumed role `aws:ec2-infrastructure` (AWS KMS Developer
+    Guide, "Amazon EC2 example two"), not documented to carry kms:ViaService: the deny must not refuse it, and
+    must still refuse every principal of the account that calls KMS directly."""
+    account = synthesized.config.account
+    for region in synthesized.config.regions:
+        statements = [render(s) for s in _key_statements(synthesized, region, "block_storage")]
+
+        def denied(principal: str, via: str | None = None, policy: list[Statement] = statements) -> list[str]:
+            context = {"aws:PrincipalArn": principal, "aws:PrincipalIsAWSService": "false"}
+            if via is not None:
+                context["kms:ViaService"] = via
+            return denied_by(policy, Request(action, context=context))
+
+        ec2_role = f"arn:aws:iam::{account}:role/aws:ec2-infrastructure"
+        ec2_session = f"arn:aws:sts::{account}:assumed-role/aws:ec2-infrastructure/i-0123456789abcdef0"
+        assert "DenyUseOutsideEc2" not in denied(ec2_role), region
+        assert "DenyUseOutsideEc2" not in denied(ec2_session), region
+        assert "DenyUseOutsideEc2" not in denied(f"arn:aws:iam::{account}:role/AnyRole", f"ec2.{region}.amazonaws.com")
+        for principal in (
+            f"arn:aws:iam::{account}:role/AnyRole",
+            f"arn:aws:iam::{account}:role/aws-ec2-infrastructure",
+            f"arn:aws:iam::{account}:role/ec2-infrastructure",
+            f"arn:aws:iam::{account}:root",
+            "arn:aws:iam::222222222222:role/aws:ec2-infrastructure",
+        ):
+            assert "DenyUseOutsideEc2" in denied(principal), (region, principal)
+        assert "DenyUseOutsideEc2" in denied(ec2_role.replace(account, "222222222222"), f"s3.{region}.amazonaws.com")
 
 
 def test_log_and_alert_service_statements_are_kept(synthesized: Synthesized) -> None:

@@ -68,6 +68,7 @@ from pci_constructs.key_ring import (
 )
 from pci_constructs.lambda_bundling import python_asset, record_sbom_source
 from pci_constructs.managed_prefix_list import ManagedPrefixListLookup, s3_prefix_list_name
+from pci_constructs.permissions_boundary import CODE_PROTECTED_TAG_VALUE, PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 from pci_constructs.provider_logging import harden_provider
 from pci_constructs.retention import retain
 from pci_constructs.vpc_function import NETWORK_INTERFACE_ACTIONS
@@ -570,6 +571,10 @@ class CardVault(Construct):
                     **common,
                     "VAULT_DB_USER": DETOKENIZE_USER,
                     "VAULT_DETOKENIZE_PER_MINUTE": str(detokenize_limits.per_minute),
+                    # The aliases of _allow_detokenize_callers: any other qualifier, or none, is refused.
+                    "VAULT_DETOKENIZE_CALLERS": json.dumps(
+                        [detokenize_alias_name(arn) for arn in detokenize_caller_role_arns]
+                    ),
                 },
                 security_groups=[
                     self._security_group("Detokenize", endpoint_security_group, "KMS"),
@@ -706,6 +711,7 @@ class CardVault(Construct):
         # On an update, a function's new code runs only once the schema it expects is there (each migration
         # also keeps the previous code working: new columns get a default until the next release).
         self.migrate.execute_before(self.api, self.detokenize, self.purge, self.keys)
+        self._protect_functions()
         self.purge_rule = events.Rule(
             self,
             "PurgeSchedule",
@@ -820,6 +826,24 @@ class CardVault(Construct):
         self._policies = getattr(self, "_policies", {})
         self._policies[name] = policy
         return role.without_policy_updates()
+
+    def _protect_functions(self) -> None:
+        """The protection tag on every vault function (security review r27, H1): the permissions boundary then
+        denies every bounded principal, break-glass included, any change to its code, configuration, versions,
+        aliases or resource policy (`NoCodeChange`), so none can make a vault role decrypt for it. The API and the
+        purge are invoked only by AWS services (the load balancer, EventBridge), to which a boundary never
+        applies: `true` also denies invoking them (`NoProtected`), so no principal sends the API a forged
+        mutual-TLS header. Detokenize (its callers' roles), the Keys job (operators) and the migration (CDK's
+        trigger provider, a bounded role) keep invoking: `code`. CloudFormation's execution role carries no
+        boundary, so deploys change them as before."""
+        for function, value in (
+            (self.api, PROTECTED_TAG_VALUE),
+            (self.purge, PROTECTED_TAG_VALUE),
+            (self.detokenize, CODE_PROTECTED_TAG_VALUE),
+            (self.keys, CODE_PROTECTED_TAG_VALUE),
+            (self.migrate, CODE_PROTECTED_TAG_VALUE),
+        ):
+            Tags.of(function).add(PROTECTED_TAG_KEY, value)
 
     def _function(
         self, name: str, spec: _FunctionSpec, *, concurrency: int | None, unreserved_reason: str = _UNRESERVED_REASON

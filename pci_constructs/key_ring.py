@@ -65,10 +65,18 @@ CRYPTOGRAPHIC_ACTIONS = (
 
 # Every use of the cardholder-data key that yields plaintext, a data key or new ciphertext under it (AWS KMS API
 # Reference): denied to all but the vault and RDS (`KeyRing._only_the_card_vault_and_rds`).
-CARDHOLDER_DATA_USE_ACTIONS = (*CRYPTOGRAPHIC_ACTIONS, "kms:GenerateDataKeyPair*")
+# CreateGrant too (security review r27, L1): a grant is a way to use the key that the other actions' deny would
+# otherwise leave to any integrated service acting for a caller; RDS's own grant-making for the database arrives
+# through RDS and stays exempt on the cardholder-data key, and the epoch keys need no grant.
+CARDHOLDER_DATA_USE_ACTIONS = (*CRYPTOGRAPHIC_ACTIONS, "kms:GenerateDataKeyPair*", "kms:CreateGrant")
 
 # Denied to key administrators: crypto, and the two ways around the deny.
-DENIED_TO_KEY_ADMINISTRATORS = (*CRYPTOGRAPHIC_ACTIONS, "kms:CreateGrant", "kms:PutKeyPolicy")
+DENIED_TO_KEY_ADMINISTRATORS = (
+    *CRYPTOGRAPHIC_ACTIONS,
+    "kms:GenerateDataKeyPair*",
+    "kms:CreateGrant",
+    "kms:PutKeyPolicy",
+)
 
 
 def purpose_key(scope: Construct, construct_id: str, *, alias: str, description: str) -> kms.Key:
@@ -137,8 +145,8 @@ def card_vault_role_path(alias_prefix: str) -> str:
     identifiers", IAM User Guide: a role's ARN is `arn:<partition>:iam::<account>:role<path><name>`, and a path is
     `/`, or `/` + printable ASCII + `/`). Its first segment starts with `pci-lz-<env>-`, so the permissions
     boundary's fixed-name role pattern `role/pci-lz-<env>-*` already covers it: no bounded principal creates,
-    passes or changes a role under it (`permissions_boundary.boundary_statements`, NoReserved, NoOwnRoles and
-    NoRolePass).
+    passes or changes a role under it (`permissions_boundary.boundary_statements`, NoReserved and NoOwnRoles), and
+    none changes a function that runs as one (NoCodeChange, by the tag `CardVault._protect_functions` sets).
 
     Raises ValueError for an empty prefix or one with characters an IAM path refuses.
     """
@@ -186,8 +194,8 @@ def only_the_card_vault_uses(key: kms.Key, vault_role_path: str, *, sid: str, th
     KMS page "Changing an AWS KMS policy for Performance Insights" names it; `StringNotEquals` on an absent key
     holds, so a direct call is denied); and the caller is not an AWS service principal
     (`aws:PrincipalIsAWSService`, BoolIfExists: a service using a grant made to its service principal). The
-    actions are `CARDHOLDER_DATA_USE_ACTIONS`; administration (PutKeyPolicy, ScheduleKeyDeletion among it) is
-    not denied, so the key cannot be locked out; CreateGrant is left to the grants-for-AWS-resources deny.
+    actions are `CARDHOLDER_DATA_USE_ACTIONS` (CreateGrant among them); administration (PutKeyPolicy,
+    ScheduleKeyDeletion among it) is not denied, so the key cannot be locked out.
     """
     stack = Stack.of(key)
     conditions: dict[str, Any] = {

@@ -240,6 +240,11 @@ ARCHIVE_TAMPERING_ACTIONS = (
 # EventBridge rules to them, `rule_to_topic`). One key, set only by CloudFormation: the boundary denies its change.
 PROTECTED_TAG_KEY = "pci-lz:protected"
 PROTECTED_TAG_VALUE = "true"
+# The card vault's functions (security review r27, H1): their roles are the cardholder-data key's one exception, so
+# whoever changes a function's code, configuration, versions, aliases or resource policy decrypts as the vault.
+# `code` protects them from every change (NoCodeChange) and leaves invoking to each function's own resource policy
+# and its callers' identity policies: the detokenize callers and the migration's trigger provider must invoke.
+CODE_PROTECTED_TAG_VALUE = "code"
 # What the boundary denies on a resource carrying the protection tag (aws:ResourceTag/pci-lz:protected = true), one
 # statement across services. Each action below is authorized on the tagged resource with aws:ResourceTag:
 # - Lambda, "Resources and conditions for Lambda actions" (Lambda Developer Guide, "Function actions"):
@@ -256,22 +261,30 @@ PROTECTED_TAG_VALUE = "true"
 # - EventBridge, "Tag-based policies in Amazon EventBridge" (EventBridge User Guide): rules carry
 #   aws:ResourceTag; DeleteRule, DisableRule, PutRule, PutTargets, RemoveTargets.
 PROTECTED_RESOURCE_ACTIONS = (
-    "lambda:AddPermission",
-    "lambda:Delete*",
     "lambda:Invoke*",
-    "lambda:Put*",
-    "lambda:RemovePermission",
-    "lambda:Update*",
-    "sns:AddPermission",
+    "sns:*Permission",
     "sns:DeleteTopic",
     "sns:PutDataProtectionPolicy",
-    "sns:RemovePermission",
     "sns:SetTopicAttributes",
     "events:DeleteRule",
     "events:DisableRule",
     "events:PutRule",
     "events:PutTargets",
     "events:RemoveTargets",
+)
+# What the boundary denies on a function carrying the protection tag with either value (`true` or `code`): every
+# change to what the function runs or who may invoke it. Lambda's "Function actions" (above) authorize these on
+# the function with aws:ResourceTag: AddPermission/RemovePermission (`*Permission`; the layer-version forms act on
+# layers, untagged), Update* (code, configuration, alias, event invoke config, URL config), Put*/Delete*
+# (concurrency, provisioned concurrency, code signing, event invoke config, the function), PublishVersion and
+# CreateAlias (a version of changed code behind a new alias). No read action (Get*, List*) is among them.
+PROTECTED_FUNCTION_CHANGE_ACTIONS = (
+    "lambda:*Permission",
+    "lambda:CreateAlias",
+    "lambda:Delete*",
+    "lambda:Publish*",
+    "lambda:Put*",
+    "lambda:Update*",
 )
 # Adding, changing or removing the protection tag on any resource: TagResource and UntagResource (`*TagResource`)
 # take aws:TagKeys in Lambda ("Function actions", above), SNS and EventBridge (Service Authorization Reference).
@@ -339,7 +352,7 @@ def boundary_statements(
     # with its execution role, which carries no boundary; no landing-zone role passes one at run time. The card
     # vault's roles live under the path `/pci-lz-<env>-card-vault/` (key_ring.card_vault_role_path), the
     # cardholder-data key's one exception, which this pattern covers too (IAM's `*` spans `/`): no bounded
-    # principal creates one (NoReserved), changes one (NoOwnRoles) or passes one (NoRolePass), since a role of its
+    # principal creates or passes one (NoReserved) or changes one (NoOwnRoles), since a role of its
     # own there would decrypt card data.
     fixed_name_roles = f"{iam_arn}:role/{operator_role_name(environment, '*')}"
     return [
@@ -392,10 +405,12 @@ def boundary_statements(
             ],
             resources=own_policies,
         ),
+        # Creating or passing a reserved or fixed-name role, in one statement (IAM counts each statement's Sid,
+        # Effect and Resource against the 6,144 characters): nobody passes an Identity Center role either.
         iam.PolicyStatement(
             sid="NoReserved",
             effect=iam.Effect.DENY,
-            actions=["iam:CreateRole"],
+            actions=["iam:CreateRole", "iam:PassRole"],
             resources=[f"arn:{partition}:iam::*:{RESERVED_ROLE_PATH}", fixed_name_roles],
         ),
         iam.PolicyStatement(
@@ -404,12 +419,6 @@ def boundary_statements(
             actions=list(ROLE_CHANGE_ACTIONS),
             # The roles that may use the bootstrap roles are exact names, and unchangeable like the rest.
             resources=[*own_roles, *bootstrap_role_users],
-        ),
-        iam.PolicyStatement(
-            sid="NoRolePass",
-            effect=iam.Effect.DENY,
-            actions=["iam:PassRole"],
-            resources=[fixed_name_roles],
         ),
         iam.PolicyStatement(
             sid="NoBootstrap",
@@ -480,6 +489,14 @@ def boundary_statements(
             actions=list(PROTECTED_RESOURCE_ACTIONS),
             resources=["*"],
             conditions={"StringEquals": {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": PROTECTED_TAG_VALUE}},
+        ),
+        # The function changes, on either value of the tag (StringLike "*": an absent tag does not match).
+        iam.PolicyStatement(
+            sid="NoCodeChange",
+            effect=iam.Effect.DENY,
+            actions=list(PROTECTED_FUNCTION_CHANGE_ACTIONS),
+            resources=["*"],
+            conditions={"StringLike": {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": "*"}},
         ),
         iam.PolicyStatement(
             sid="NoProtectionTag",

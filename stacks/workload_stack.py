@@ -31,6 +31,7 @@ from pci_constructs.permissions_boundary import protected_alarm_name_prefix
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
 from stacks.base import LandingZoneStack
+from stacks.keys_stack import key_alias_prefix
 
 
 def card_vault_enabled(config: EnvironmentConfig) -> bool:
@@ -109,7 +110,7 @@ class WorkloadStack(LandingZoneStack):
         self.vault = CardVault(
             self,
             "CardVault",
-            alias_prefix=f"pci-lz/{config.name}",
+            alias_prefix=key_alias_prefix(config),
             key_administrator_role_arns=config.key_administrator_role_arns,
             vpc=network.vpc,
             subnets=ec2.SubnetSelection(subnets=network.application_subnets.subnets),

@@ -23,6 +23,7 @@ from aws_cdk.assertions import Match
 from pci_constructs.github_oidc import deploy_role_name
 from pci_constructs.permissions_boundary import (
     ARCHIVE_TAMPERING_ACTIONS,
+    CODE_PROTECTED_TAG_VALUE,
     CONFORMANCE_PACK_ACTIONS,
     EBS_DEFAULT_GUARD_ACTIONS,
     MANAGED_POLICY_MAX,
@@ -76,6 +77,8 @@ CDK_EXEC = f"{IAM}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
 PIPELINE_ROLE = f"{IAM}:role/PciLz-delivery-Pipeline-us-east-1-PipelineRole-XYZ"
 GITHUB_ROLE = f"{IAM}:role/pci-lz-github-deploy-prod"
 PROTECTED = {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": PROTECTED_TAG_VALUE}
+CODE_PROTECTED = {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": CODE_PROTECTED_TAG_VALUE}
+TEAM_FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:team-orders-consumer"
 GUARD_FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:PciLz-default-AccountGuards-us-east-1-AWS679f53-X"
 VAULT_FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:PciLz-default-Workload-us-east-1-CardVaultApi-X"
 ALERTS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:PciLz-default-Audit-us-east-1-SecurityAlarmsTopic-X"
@@ -277,11 +280,13 @@ CASES: list[tuple[str, Request, str | None]] = [
         (
             f"protected-function-{action.split(':')[1]}",
             _request(action, GUARD_FUNCTION, REGIONAL_GUARD, **PROTECTED),
-            "NoProtected",
+            "NoProtected" if action.startswith("lambda:Invoke") else "NoCodeChange",
         )
         for action in (
             "lambda:InvokeFunction",
             "lambda:InvokeFunctionUrl",
+            "lambda:PublishVersion",
+            "lambda:CreateAlias",
             "lambda:UpdateFunctionCode",
             "lambda:UpdateFunctionConfiguration",
             "lambda:AddPermission",
@@ -293,8 +298,39 @@ CASES: list[tuple[str, Request, str | None]] = [
             "lambda:UpdateAlias",
         )
     ),
-    ("unprotected-function-invoke", _request("lambda:InvokeFunction", VAULT_FUNCTION, EC2_ADMIN), None),
-    ("unprotected-function-update", _request("lambda:UpdateFunctionCode", VAULT_FUNCTION, EC2_ADMIN), None),
+    ("unprotected-function-invoke", _request("lambda:InvokeFunction", TEAM_FUNCTION, EC2_ADMIN), None),
+    ("unprotected-function-update", _request("lambda:UpdateFunctionCode", TEAM_FUNCTION, EC2_ADMIN), None),
+    # Security review r27, H1: the card vault's functions (their roles decrypt card data) change only through
+    # CloudFormation, whoever the bounded principal (break-glass included); `code` leaves invoking to their callers.
+    *(
+        (
+            f"vault-function-{action.split(':')[1]}-{who.rsplit('/', 1)[-1]}",
+            _request(action, f"{VAULT_FUNCTION}:caller-x", who, **CODE_PROTECTED),
+            "NoCodeChange",
+        )
+        for action in (
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+            "lambda:PublishVersion",
+            "lambda:CreateAlias",
+            "lambda:UpdateAlias",
+            "lambda:DeleteAlias",
+            "lambda:AddPermission",
+            "lambda:RemovePermission",
+            "lambda:PutFunctionConcurrency",
+            "lambda:DeleteFunction",
+            "lambda:UpdateFunctionUrlConfig",
+        )
+        for who in (EC2_ADMIN, BREAK_GLASS)
+    ),
+    (
+        "vault-function-invoke",
+        _request("lambda:InvokeFunction", f"{VAULT_FUNCTION}:caller-x", EC2_ADMIN, **CODE_PROTECTED),
+        None,
+    ),
+    ("vault-function-read", _request("lambda:GetFunction", VAULT_FUNCTION, EC2_ADMIN, **CODE_PROTECTED), None),
+    ("vault-function-list-aliases", _request("lambda:ListAliases", VAULT_FUNCTION, EC2_ADMIN, **CODE_PROTECTED), None),
+    ("vault-function-get-policy", _request("lambda:GetPolicy", VAULT_FUNCTION, EC2_ADMIN, **CODE_PROTECTED), None),
     ("protected-function-read", _request("lambda:GetFunction", GUARD_FUNCTION, EC2_ADMIN, **PROTECTED), None),
     # Reviewer finding 2: the alert path, by the same tag; kms:DisableKey on every key.
     *(
@@ -355,7 +391,7 @@ CASES: list[tuple[str, Request, str | None]] = [
     ("enable-any-key", _request("kms:EnableKey", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc", EC2_ADMIN), None),
     # Second review (issue #22), 1: a guard role passed to a function of one's own would run the guard calls.
     *(
-        (f"pass-guard-role-{scope}", _request("iam:PassRole", f"{IAM}:role/{guard}", BREAK_GLASS), "NoRolePass")
+        (f"pass-guard-role-{scope}", _request("iam:PassRole", f"{IAM}:role/{guard}", BREAK_GLASS), "NoReserved")
         for scope, guard in (
             ("global", guard_role_name(ENV, "global")),
             ("regional", guard_role_name(ENV, "us-east-1")),

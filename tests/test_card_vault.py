@@ -180,6 +180,23 @@ def test_detokenize_invokable_only_by_configured_role(synthesized: Synthesized, 
 
 
 @pytest.mark.parametrize("region", REGIONS)
+def test_detokenize_answers_exactly_its_caller_aliases(synthesized: Synthesized, region: str) -> None:
+    """The function refuses any qualifier but its callers' aliases (card_vault.detokenize): the list it carries is
+    the aliases whose resource policies name the configured roles, no more, no fewer."""
+    template = _workload(synthesized, region)
+    aliases = {a["Properties"]["Name"] for a in template.find_resources("AWS::Lambda::Alias").values()}
+    carried = [
+        json.loads(f["Properties"]["Environment"]["Variables"]["VAULT_DETOKENIZE_CALLERS"])
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if "VAULT_DETOKENIZE_CALLERS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert len(carried) == 1
+    roles = synthesized.config.card_vault.detokenize_caller_role_arns  # type: ignore[union-attr]
+    assert sorted(carried[0]) == sorted(a for a in aliases if a.startswith("caller-"))
+    assert len(carried[0]) == len(roles)
+
+
+@pytest.mark.parametrize("region", REGIONS)
 def test_purge_is_scheduled_and_migration_is_a_trigger(synthesized: Synthesized, region: str) -> None:
     template = _workload(synthesized, region)
     template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "cron(17 3 * * ? *)"})

@@ -13,6 +13,7 @@ from aws_cdk import CfnElement, Stack
 from aws_cdk import aws_kms as kms
 
 from pci_constructs.key_ring import CARDHOLDER_DATA_USE_ACTIONS, card_vault_role_path
+from pci_constructs.permissions_boundary import CODE_PROTECTED_TAG_VALUE, PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 from tests.conftest import Synthesized
 from tests.iam_eval import Request, denied_by, render, roles_granted_a_key
 
@@ -133,8 +134,37 @@ def test_every_role_granted_the_cardholder_data_key_is_a_vault_role(synthesized:
 
 
 def test_the_vault_path_falls_under_the_boundarys_fixed_name_roles() -> None:
-    """NoReserved, NoOwnRoles and NoRolePass name `role/pci-lz-<env>-*`: the vault's path must start there."""
+    """NoReserved and NoOwnRoles name `role/pci-lz-<env>-*`: the vault's path must start there."""
     for env in ("default", "prod", "a-b"):
         assert card_vault_role_path(f"pci-lz/{env}").startswith(f"/pci-lz-{env}-")
     with pytest.raises(ValueError, match="printable ASCII"):
         card_vault_role_path("pci-lz/é")
+
+
+def test_every_function_running_as_a_vault_role_is_protected_from_change(synthesized: Synthesized) -> None:
+    """Security review r27, H1: a vault role decrypts card data, so changing a function that runs as one (its code,
+    configuration, versions, aliases or resource policy) would decrypt for whoever changed it. Every function of
+    every template whose role is under the vault path carries the protection tag, so the boundary's NoCodeChange
+    denies every bounded principal that change; only those invoked by AWS services alone also refuse invocation."""
+    env = synthesized.config.name
+    vault_path = card_vault_role_path(f"pci-lz/{env}")
+    found: dict[str, str] = {}
+    for artifact in synthesized.assembly.stacks_recursively:
+        resources = artifact.template.get("Resources", {})
+        for logical_id, body in resources.items():
+            if body["Type"] != "AWS::Lambda::Function":
+                continue
+            role = body["Properties"].get("Role", {})
+            role_id = role.get("Fn::GetAtt", [None])[0] if isinstance(role, dict) else None
+            if role_id is None or resources.get(role_id, {}).get("Properties", {}).get("Path") != vault_path:
+                continue
+            tags = {t["Key"]: t["Value"] for t in body["Properties"].get("Tags", [])}
+            assert tags.get(PROTECTED_TAG_KEY) in {PROTECTED_TAG_VALUE, CODE_PROTECTED_TAG_VALUE}, (
+                artifact.stack_name,
+                logical_id,
+            )
+            found[f"{artifact.stack_name}/{logical_id}"] = tags[PROTECTED_TAG_KEY]
+    assert len(found) >= 4 * len(synthesized.zone.regions), found
+    invoked_by_services_only = {k for k, v in found.items() if v == PROTECTED_TAG_VALUE}
+    assert all("CardVaultApi" in k or "CardVaultPurge" in k for k in invoked_by_services_only), found
+    assert any("CardVaultDetokenize" in k for k, v in found.items() if v == CODE_PROTECTED_TAG_VALUE), found

@@ -53,7 +53,8 @@ _ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 def caller_of(invoked_function_arn: str) -> str:
     """The caller a detokenize invocation is counted for: the alias in the invoked ARN
     (`arn:aws:lambda:<region>:<account>:function:<name>:<alias>`), else `unqualified` (only an identity
-    policy of this account can allow that) or `version-<n>`."""
+    policy of this account can allow that) or `version-<n>`. The handler answers only the callers of
+    `VAULT_DETOKENIZE_CALLERS` (the deployed function's configured aliases)."""
     parts = invoked_function_arn.split(":")
     qualifier = parts[7] if len(parts) == 8 else ""
     if qualifier.isdigit():
@@ -79,6 +80,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         vault, settings = runtime.current()
         caller = caller_of(str(getattr(context, "invoked_function_arn", "") or ""))
+        if settings.detokenize_callers is not None and caller not in settings.detokenize_callers:
+            logger.warning("detokenize refused: caller", extra={**audit, "outcome": "refused", "caller": caller})
+            return {
+                "error": "caller not allowed",
+                "reason": "invoke the function through your own caller alias; another qualifier or none is refused",
+            }
         budget = vault.take_detokenize_budget(
             caller, limit=settings.detokenize_per_minute, window_seconds=DETOKENIZE_WINDOW_SECONDS
         )

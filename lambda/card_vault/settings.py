@@ -29,6 +29,10 @@ Variables (all set by the CDK construct `pci_constructs.card_vault.CardVault`):
   when sent, its absence is allowed);
 - `VAULT_DETOKENIZE_PER_MINUTE`: detokenizations each caller (the function alias it invokes) may make per
   minute, shared by every instance;
+- `VAULT_DETOKENIZE_CALLERS`: JSON list of the alias names the detokenize function answers through (one per
+  configured caller role, `caller-<role name>`); an invocation through any other qualifier, or none, is refused
+  before anything is read (an identity policy of the account can allow an unqualified invocation, which no
+  alias's resource policy names). Absent (local runs only): every invocation is counted under its qualifier;
 - `VAULT_PURGE_GRACE_DAYS`: days after a card's expiry month before the purge deletes it;
 - `VAULT_SHRED`: the shred epochs (issue 19 finding 8, migration 0025), JSON `{"epochs": [{"epoch", "key_id"}],
   "epoch_days", "backup_retention_days", "deletion_window_days"}`: the highest epoch's KMS key wraps every new
@@ -135,6 +139,9 @@ class VaultSettings(BaseModel):
     purge_grace_days: int = Field(default=30, ge=0, le=3650)
     mtls_mode: Literal["verify", "headers"] = "verify"
     detokenize_per_minute: int = Field(default=DEFAULT_DETOKENIZE_PER_MINUTE, ge=1, le=100_000)
+    detokenize_callers: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")], ...] | None = Field(
+        default=None, min_length=1, max_length=5
+    )
     region: str | None = None
     shred: ShredSettings | None = None
 
@@ -171,13 +178,16 @@ class SettingsError(RuntimeError):
     """The environment does not describe a usable vault (names the variables, never their values)."""
 
 
+_JSON_FIELDS = frozenset({"clients", "hmac_keys", "shred", "detokenize_callers"})
+
+
 def from_environment(environ: dict[str, str] | None = None) -> VaultSettings:
     env = dict(os.environ if environ is None else environ)
     raw: dict[str, object] = {}
     for field in VaultSettings.model_fields:
         value = env.get(f"VAULT_{field.upper()}")
         if value is not None:
-            raw[field] = json.loads(value) if field in {"clients", "hmac_keys", "shred"} else value
+            raw[field] = json.loads(value) if field in _JSON_FIELDS else value
     raw.setdefault("region", env.get("AWS_REGION"))
     try:
         return VaultSettings.model_validate(raw)

@@ -921,6 +921,7 @@ def with_crl(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
     data["card_vault"]["client_crl"] = dict(CRL)
+    del data["card_vault"]["client_crl_waiver"]  # exactly one of the two
     config = parse_environment(data, source="test")
     app = new_app(tmp_path_factory.mktemp("cdk.out.crl"))
     zone = build_landing_zone(app, config)
@@ -1187,6 +1188,7 @@ def test_an_sse_kms_crl_bucket_grants_decrypt_on_its_key_through_s3_only(tmp_pat
     data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
     key_arn = f"arn:aws:kms:{data['home_region']}:111111111111:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
     data["card_vault"]["client_crl"] = {**CRL, "kms_key_arn": key_arn}
+    del data["card_vault"]["client_crl_waiver"]  # exactly one of the two
     config = parse_environment(data, source="test")
     from stacks.landing_zone import build_landing_zone
     from tests.conftest import new_app

@@ -35,6 +35,8 @@ from aws_cdk import CfnResource, Stack, Stage, Validations
 from constructs import IConstruct
 
 from compliance.predicates import CONFIG_PREDICATES, RESOURCE_PREDICATES
+from pci_constructs.governance import PENDING as PENDING  # re-exported for the registry's callers
+from pci_constructs.governance import governance_problems, reason_problem
 from pci_constructs.justification import justifications_of
 from pci_rules.plugin import acknowledgment_id
 from pci_rules.rules import RULES
@@ -61,14 +63,8 @@ NEVER_ACKNOWLEDGEABLE = frozenset(
     {r.id for r in RULES if not r.acknowledgeable}
     | {"AwsSolutions-RDS2", "PCI.DSS.321-RDSStorageEncrypted", "NIST.800.53.R5-RDSStorageEncrypted"}
 )
-MAX_REVIEW_MONTHS = 12
 PROJECT_REGISTRY = "compliance/acknowledgments.yaml"
-PENDING: Literal["pending"] = "pending"  # a governance field not known yet (an approver, an approval date, a ticket)
 _RESOURCE_TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
-GENERIC_REASONS = frozenset(
-    {"n/a", "na", "not applicable", "false positive", "suppressed", "ok", "todo", "tbd", "ignore", "wip"}
-)
-MIN_REASON_LENGTH = 40
 
 
 def shared_problems(path: str, reason: str, requirement: str) -> list[str]:
@@ -77,24 +73,12 @@ def shared_problems(path: str, reason: str, requirement: str) -> list[str]:
     segments = path.split("/")
     if len(segments) < 2 or all(s == "*" for s in segments[1:]):
         found.append("path must name a construct inside a stack, not a whole stack or app")
-    reason = reason.strip()
-    if reason.lower().rstrip(".") in GENERIC_REASONS or len(reason) < MIN_REASON_LENGTH:
-        found.append(f"reason must be specific (>= {MIN_REASON_LENGTH} characters, not generic)")
+    problem = reason_problem(reason)
+    if problem is not None:
+        found.append(problem)
     if requirement != NO_REQUIREMENT and not _REQUIREMENT.match(requirement):
         found.append(f"requirement must read 'PCI DSS v4.0.1 <n.n.n>' or '{NO_REQUIREMENT}'")
     return found
-
-
-def months_ahead(today: date, months: int) -> date:
-    """`today` plus whole calendar months (the 29th-31st fall back to the month's last day)."""
-    year, month = divmod(today.month - 1 + months, 12)
-    year, month = today.year + year, month + 1
-    for day in range(today.day, 27, -1):
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    return date(year, month, min(today.day, 28))
 
 
 def path_matches(pattern: str, construct_path: str) -> bool:
@@ -321,40 +305,6 @@ def _iso(value: date | str) -> str:
 
 def _approval_date(value: str) -> date | Literal["pending"]:
     return PENDING if value == PENDING else date.fromisoformat(value)
-
-
-def governance_problems(
-    *,
-    owner: str,
-    approver: str,
-    approval_date: date | str,
-    ticket: str,
-    review_by: date,
-    today: date,
-) -> list[str]:
-    """What the governance fields of an entry (or an adoption) must get right on `today`."""
-    found = []
-    if len(owner.strip()) < 3:
-        found.append("owner must name the accountable person or team")
-    if len(approver.strip()) < 3:
-        found.append("approver must name who approved the risk, or read 'pending'")
-    elif approver.strip().lower() != PENDING and approver.strip().lower() == owner.strip().lower():
-        found.append("approver must differ from the owner (separation of duties): name another person or team")
-    if len(ticket.strip()) < 3:
-        found.append("ticket must name the change or risk record, or read 'pending'")
-    if isinstance(approval_date, date) and approval_date > today:
-        found.append(f"approval_date {approval_date.isoformat()} is in the future")
-    if review_by < today:
-        found.append(
-            f"expired: review_by {review_by.isoformat()} has passed; the owner reviews the risk"
-            " (PCI DSS v4.0.1 12.3.1) and sets a new date, or the finding is fixed and this entry deleted"
-        )
-    elif review_by > months_ahead(today, MAX_REVIEW_MONTHS):
-        found.append(
-            f"review_by {review_by.isoformat()} is more than {MAX_REVIEW_MONTHS} months ahead"
-            f" (latest {months_ahead(today, MAX_REVIEW_MONTHS).isoformat()})"
-        )
-    return found
 
 
 class AcknowledgmentError(ValueError):

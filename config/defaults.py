@@ -9,6 +9,21 @@ from typing import Any
 PLACEHOLDER_ACCOUNT = "111111111111"
 # A placeholder identity account whose IAM users (with MFA) reach the break-glass role.
 PLACEHOLDER_IDENTITY_ACCOUNT = "222222222222"
+# The embedded environments have no client PKI, so no CRL: the trust store checks no revocation, an accepted
+# risk with its governance (card_vault.client_crl_waiver; roles as placeholders, approval pending). A real
+# environment publishes its client CA's CRL and sets card_vault.client_crl instead.
+DEMO_CLIENT_CRL_WAIVER: dict[str, str] = {
+    "reason": (
+        "Demonstration environment with no client PKI yet: the client CA (config/certs/demo-client-ca.pem) had its"
+        " private key discarded, so it issues no certificates and publishes no CRL; before real cardholder data"
+        " the client CA's CRL is published to a versioned S3 bucket and set as card_vault.client_crl."
+    ),
+    "owner": "platform-security",
+    "approver": "payments-risk-committee",
+    "approval_date": "pending",
+    "ticket": "pending",
+    "review_by": "2027-11-01",
+}
 
 EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
     "default": {
@@ -48,10 +63,11 @@ EMBEDDED_ENVIRONMENTS: dict[str, dict[str, Any]] = {
             ],
             "break_glass_principals": [f"arn:aws:iam::{PLACEHOLDER_IDENTITY_ACCOUNT}:user/break-glass-1"],
         },
-        # The card vault with the demonstration client CA (config/certs/demo-client-ca.pem) and a
-        # placeholder role allowed to detokenize.
+        # The card vault with the demonstration client CA (config/certs/demo-client-ca.pem), a
+        # placeholder role allowed to detokenize and, with no client PKI, the waiver of the client CRL.
         "card_vault": {
             "detokenize_caller_role_arns": [f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/pci-lz-card-vault-detokenizer"],
+            "client_crl_waiver": DEMO_CLIENT_CRL_WAIVER,
         },
     },
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config.defaults import PLACEHOLDER_ACCOUNT
+from config.defaults import DEMO_CLIENT_CRL_WAIVER, PLACEHOLDER_ACCOUNT
 from config.delivery import DeliveryConfig
 from config.loader import ConfigError, _read_file, expired_acknowledgments, load_environment
 
@@ -50,8 +50,12 @@ def placeholder_environment(name: str, account: str, cidr_second_octets: tuple[i
         "log_retention_days": 365,
         "key_administrator_role_arns": [f"arn:aws:iam::{account}:role/pci-lz-key-administrator"],
         "audit": {"object_lock_mode": "GOVERNANCE", "archive_retention_days": 365},
-        # The card vault (issue #10) with the demonstration client CA and a placeholder detokenizing role.
-        "card_vault": {"detokenize_caller_role_arns": [f"arn:aws:iam::{account}:role/pci-lz-card-vault-detokenizer"]},
+        # The card vault (issue #10) with the demonstration client CA, a placeholder detokenizing role and, with no
+        # client PKI, the client CRL's waiver (config/defaults.py).
+        "card_vault": {
+            "detokenize_caller_role_arns": [f"arn:aws:iam::{account}:role/pci-lz-card-vault-detokenizer"],
+            "client_crl_waiver": DEMO_CLIENT_CRL_WAIVER,
+        },
     }
 
 

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from pci_constructs.governance import PENDING, governance_findings, reason_problem
+
 # CloudWatch Logs accepts only these retention values; PCI DSS 10.5.1 needs at least a year.
 CLOUDWATCH_RETENTION_DAYS = (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 MIN_LOG_RETENTION_DAYS = 365
@@ -669,6 +671,62 @@ class VaultCardSearchGuard(_Frozen):
     )
 
 
+_REQUIREMENT_PATTERN = r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$"
+
+
+class _GovernanceFields(_Frozen):
+    """Governance of an accepted risk (PCI DSS v4.0.1 12.3.1); "pending" where not known yet."""
+
+    owner: str = Field(min_length=3, description="The accountable person or team (the risk owner).")
+    approver: str = Field(
+        default=PENDING, min_length=3, description="Who approved the risk, never the owner; 'pending' until known."
+    )
+    approval_date: date | Literal["pending"] = Field(
+        default=PENDING, description="ISO date of the approval, or 'pending'."
+    )
+    ticket: str = Field(default=PENDING, min_length=3, description="Change or risk record, or 'pending'.")
+    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
+
+
+class VaultClientCrlWaiver(_GovernanceFields):
+    """The accepted risk of a mutual-TLS trust store with no certificate revocation list (PCI DSS v4.0.1 12.3.1).
+
+    Without a CRL the load balancer accepts a revoked client certificate until it expires ("Mutual
+    authentication with TLS in Application Load Balancer", certificate revocation: ELB checks revocation only
+    against the CRLs added to the trust store). Set this when `card_vault.client_crl` cannot be yet, with
+    who owns the risk (`owner`), who approved it (`approver`, never the owner, compared case-insensitively;
+    'pending' until known), when and under which record, why (`reason`, specific) and the next review
+    (`review_by`: not passed and at most 12 months ahead of the day the configuration is loaded). The rules
+    are the acknowledgment registry's (pci_constructs/governance.py). The evidence's TLS work paper prints
+    the waiver beside the listener; `make preflight` warns with its owner and review date.
+    """
+
+    reason: str = Field(
+        min_length=40,
+        description=(
+            "Why the trust store checks no revocation yet: specific, at least 40 characters (for example, no"
+            " client PKI issuing CRLs exists yet, and what limits the exposure meanwhile)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _governance(self) -> Self:
+        problem = reason_problem(self.reason)
+        if problem is not None:
+            raise ValueError(problem)
+        found = governance_findings(
+            owner=self.owner,
+            approver=self.approver,
+            approval_date=self.approval_date,
+            ticket=self.ticket,
+            review_by=self.review_by,
+            today=date.today(),
+        )
+        if found:
+            raise ValueError("; ".join(message for _, message in found))
+        return self
+
+
 class VaultClientCrl(_Frozen):
     """A certificate revocation list (PEM, signed by a CA of the trust store) in a versioned S3 bucket.
 
@@ -879,7 +937,18 @@ class CardVaultConfig(_Frozen):
     )
     client_crl: VaultClientCrl | None = Field(
         default=None,
-        description="Certificate revocation list for client certificates, added to the ALB trust store.",
+        description=(
+            "Certificate revocation list for client certificates, added to the ALB trust store. With the vault"
+            " enabled, set exactly one of client_crl and client_crl_waiver."
+        ),
+    )
+    client_crl_waiver: VaultClientCrlWaiver | None = Field(
+        default=None,
+        description=(
+            "The accepted risk of no client CRL (a revoked client certificate is accepted until it expires):"
+            " owner, approver (never the owner), approval date, ticket, review_by (at most 12 months ahead) and"
+            " reason. With the vault enabled, set exactly one of client_crl and client_crl_waiver."
+        ),
     )
     detokenize_caller_role_arns: tuple[str, ...] = Field(
         min_length=1,
@@ -927,6 +996,24 @@ class CardVaultConfig(_Frozen):
             " in every region (checked by make preflight)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _revocation_decided(self) -> Self:
+        """Revocation is configured or its absence is an accepted risk; never silently absent, never both."""
+        if not self.enabled:
+            return self
+        if self.client_crl is None and self.client_crl_waiver is None:
+            raise ValueError(
+                "client_crl: set card_vault.client_crl (the client CA's CRL in S3) or card_vault.client_crl_waiver"
+                " (the accepted risk: owner, approver, approval_date, ticket, review_by, reason); without either"
+                " the load balancer would accept a revoked client certificate and nothing would say so"
+            )
+        if self.client_crl is not None and self.client_crl_waiver is not None:
+            raise ValueError(
+                "client_crl_waiver: card_vault.client_crl is set, so revocation is checked: delete"
+                " card_vault.client_crl_waiver (set exactly one of the two)"
+            )
+        return self
 
     @field_validator("hmac_key_versions")
     @classmethod
@@ -1268,24 +1355,6 @@ class EvidenceConfig(_Frozen):
             ):
                 raise ValueError("reviewed_rule_review must be a relative path to a .json file inside the repository")
         return self
-
-
-_PENDING: Literal["pending"] = "pending"
-_REQUIREMENT_PATTERN = r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$"
-
-
-class _GovernanceFields(_Frozen):
-    """Governance of an accepted risk (PCI DSS v4.0.1 12.3.1); "pending" where not known yet."""
-
-    owner: str = Field(min_length=3, description="The accountable person or team (the risk owner).")
-    approver: str = Field(
-        default=_PENDING, min_length=3, description="Who approved the risk, never the owner; 'pending' until known."
-    )
-    approval_date: date | Literal["pending"] = Field(
-        default=_PENDING, description="ISO date of the approval, or 'pending'."
-    )
-    ticket: str = Field(default=_PENDING, min_length=3, description="Change or risk record, or 'pending'.")
-    review_by: date = Field(description="ISO date of the next review, at most 12 months ahead (PCI DSS 12.3.1).")
 
 
 class EnvironmentAcknowledgment(_GovernanceFields):

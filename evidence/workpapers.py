@@ -26,6 +26,7 @@ from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
 from evidence.scope import ScopeModel, card_data_stores
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name, in_cidr
+from pci_constructs.client_trust_store import REVOCATION_WAIVER_METADATA
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_constructs.sbom import sbom_label
 from pci_constructs.segmented_vpc import NACL_NEED_METADATA
@@ -1428,9 +1429,37 @@ def _trust_store(model: TemplateModel, listener: Resource) -> str:
         if isinstance(key, str):
             asset = key.split(".", 1)[0][:12]
             text += f" (CDK asset {asset}…: the configured client CA bundle; the CA's issuance: {UNVERIFIED})"
+        text += "; " + _client_revocation(model, store)
     if mutual.get("IgnoreClientCertificateExpiry"):
         text += "; EXPIRED CLIENT CERTIFICATES ACCEPTED"
     return text
+
+
+def _client_revocation(model: TemplateModel, store: Resource) -> str:
+    """How the trust store checks client certificate revocation: the CRL object versions its
+    `TrustStoreRevocation`s add, else the waiver the trust store's metadata records
+    (`REVOCATION_WAIVER_METADATA`, pci_constructs/client_trust_store.py), else that nothing says.
+    ELB checks revocation only against the CRLs added to the trust store ("Mutual authentication with TLS
+    in Application Load Balancer", certificate revocation)."""
+    crls = [
+        f"s3://{content.get('S3Bucket')}/{content.get('S3Key')}@{content.get('S3ObjectVersion') or 'latest'}"
+        for revocation in model.resources("AWS::ElasticLoadBalancingV2::TrustStoreRevocation")
+        if revocation.stack == store.stack
+        and (target := model.target(revocation.stack, revocation.prop("TrustStoreArn"))) is not None
+        and target.key == store.key
+        for content in revocation.prop("RevocationContents", default=[]) or []
+        if isinstance(content, Mapping)
+    ]
+    if crls:
+        return f"client certificate revocation: CRL {', '.join(sorted(crls))}"
+    waiver = store.metadata.get(REVOCATION_WAIVER_METADATA)
+    if isinstance(waiver, Mapping):
+        return (
+            f"client certificate revocation: not checked: waived by {waiver.get('owner')}, approved by"
+            f" {waiver.get('approver')} on {waiver.get('approval_date')}, ticket {waiver.get('ticket')}, review by"
+            f" {waiver.get('review_by')}: {waiver.get('reason')}"
+        )
+    return "client certificate revocation: NOT CHECKED (no CRL, no waiver recorded)"
 
 
 def tls_paper(model: TemplateModel) -> WorkPaper:

@@ -15,17 +15,33 @@ algorithm, TooManyTrustStoreRevocationEntries past the trust store's quota) and 
 again: its `RevocationContents` "requires replacement" on update, so each new CRL is a new S3
 object version written into the configuration and deployed; the replacement adds the new list
 before CloudFormation removes the old.
+
+Revocation is never silently absent (issue 19 finding 9): the construct takes exactly one of
+`revocation` and `revocation_waiver`. Without a CRL Elastic Load Balancing checks no revocation at
+all ("Mutual authentication with TLS in Application Load Balancer": revocation is checked only against
+the CRLs added to the trust store), so a revoked client certificate is accepted until it expires; a
+`RevocationWaiver` records that accepted risk with its governance (PCI DSS v4.0.1 12.3.1: owner,
+approver other than the owner, approval date, ticket, a review at most 12 months ahead, reason), checked
+by the rules the acknowledgment registry uses (pci_constructs/governance.py). The waiver is written into
+the trust store's template metadata (`REVOCATION_WAIVER_METADATA`), where the evidence reads it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
+
+from pci_constructs.governance import PENDING, governance_findings, reason_problem
+
+# The trust store's template metadata key holding the waiver of revocation (RevocationWaiver.metadata()).
+REVOCATION_WAIVER_METADATA = "pci-lz:client-revocation-waiver"
 
 
 @dataclass(frozen=True)
@@ -37,13 +53,67 @@ class RevocationList:
     version: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class RevocationWaiver:
+    """The accepted risk of a trust store without a CRL: a revoked client certificate is accepted until it expires.
+
+    `owner` accepts the risk; `approver` approved it (never the owner, compared case-insensitively;
+    "pending" until known) on `approval_date` (a date, or "pending") under `ticket` (or "pending");
+    `review_by` is the next review (not passed, at most 12 months ahead of the day the construct is built);
+    `reason` says why (specific, at least 40 characters). PCI DSS v4.0.1 12.3.1.
+    """
+
+    reason: str
+    owner: str
+    review_by: date
+    approver: str = PENDING
+    approval_date: date | Literal["pending"] = PENDING
+    ticket: str = PENDING
+
+    def problems(self, today: date) -> list[str]:
+        """Why the waiver is not acceptable on `today` (empty when it is)."""
+        found = [p for p in (reason_problem(self.reason),) if p is not None]
+        found += [
+            message
+            for _, message in governance_findings(
+                owner=self.owner,
+                approver=self.approver,
+                approval_date=self.approval_date,
+                ticket=self.ticket,
+                review_by=self.review_by,
+                today=today,
+            )
+        ]
+        return found
+
+    def metadata(self) -> dict[str, str]:
+        """The waiver as the trust store's template metadata: every field as text (dates in ISO form)."""
+        return {
+            "owner": self.owner,
+            "approver": self.approver,
+            "approval_date": self.approval_date.isoformat()
+            if isinstance(self.approval_date, date)
+            else self.approval_date,
+            "ticket": self.ticket,
+            "review_by": self.review_by.isoformat(),
+            "reason": self.reason,
+        }
+
+
 class ClientTrustStore(Construct):
-    """`mutual_authentication` is what the HTTPS listener takes: verify mode, expired certificates refused."""
+    """`mutual_authentication` is what the HTTPS listener takes: verify mode, expired certificates refused.
+
+    Exactly one of `revocation` (the CRL, added as a `TrustStoreRevocation`) and `revocation_waiver`
+    (no CRL: the accepted risk, written into the trust store's metadata) is required. Raises ValueError
+    for neither, both, a waiver whose governance fails on `today` (default: the real date), a CRL
+    without key or version, or a bundle that is not PEM certificates or holds a private key.
+    """
 
     bundle: s3_assets.Asset
     trust_store: elbv2.TrustStore
     mutual_authentication: elbv2.MutualAuthentication
     revocation: elbv2.TrustStoreRevocation | None
+    revocation_waiver: RevocationWaiver | None
 
     def __init__(
         self,
@@ -53,8 +123,22 @@ class ClientTrustStore(Construct):
         ca_bundle: Path,
         name: str,
         revocation: RevocationList | None = None,
+        revocation_waiver: RevocationWaiver | None = None,
+        today: date | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if revocation is None and revocation_waiver is None:
+            raise ValueError(
+                "ClientTrustStore: pass revocation (the client CA's CRL, RevocationList) or revocation_waiver"
+                " (RevocationWaiver: the accepted risk of no revocation check, with owner, approver and review_by)"
+            )
+        if revocation is not None and revocation_waiver is not None:
+            raise ValueError("ClientTrustStore: pass revocation or revocation_waiver, not both")
+        if revocation_waiver is not None:
+            problems = revocation_waiver.problems(today or date.today())
+            if problems:
+                raise ValueError("ClientTrustStore revocation_waiver: " + "; ".join(problems))
+        self.revocation_waiver = revocation_waiver
         text = ca_bundle.read_text(encoding="utf-8")
         if "PRIVATE KEY" in text or "-----BEGIN CERTIFICATE-----" not in text:
             raise ValueError(f"{ca_bundle}: must hold PEM CA certificates and no private key")
@@ -67,6 +151,10 @@ class ClientTrustStore(Construct):
             trust_store_name=name,
         )
         self.revocation = None
+        if revocation_waiver is not None:
+            store = self.trust_store.node.default_child
+            assert isinstance(store, elbv2.CfnTrustStore)
+            store.add_metadata(REVOCATION_WAIVER_METADATA, revocation_waiver.metadata())
         if revocation is not None:
             if not revocation.key or not revocation.version:
                 raise ValueError("revocation: the CRL's key and object version are required")

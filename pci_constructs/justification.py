@@ -20,6 +20,8 @@ from datetime import date
 from aws_cdk import Acknowledgment, Validations
 from constructs import Construct, IConstruct
 
+from pci_constructs.governance import MIN_REASON_LENGTH, PENDING
+
 # The policy-validation plugins' names, as each prefixes the rule IDs it reports.
 _NAMESPACES = (
     ("PCI4-", "PCI-DSS-v4.0.1"),
@@ -29,13 +31,11 @@ _NAMESPACES = (
 )
 _REQUIREMENT = re.compile(r"^PCI DSS v4\.0\.1 \d{1,2}(\.\d{1,2}){0,3}(, \d{1,2}(\.\d{1,2}){0,3})*$")
 _ATTRIBUTE = "_pci_justifications"
-MIN_REASON_LENGTH = 40
 # Governance of the justifications this package carries (PCI DSS v4.0.1 12.3.1): the package's
 # maintainers own them and review them by this date; a gate that enforces review dates stops
 # an app on an outdated copy of the package after it, which is the point.
 OWNER = "pci_constructs maintainers"
 REVIEW_BY = date(2027, 11, 1)
-PENDING = "pending"
 
 
 def validation_id(rule: str) -> str:

@@ -796,6 +796,8 @@ def check_client_crl(
 ) -> Iterator[Result]:
     """The configured client CRL (`card_vault.client_crl`): fails when the object version cannot be read or
     parsed, or its nextUpdate has passed; warns when it is `warn_days_before_next_update` days away or fewer.
+    With no CRL, the waiver (`card_vault.client_crl_waiver`) is one warning naming its owner and review_by
+    (no AWS call).
 
     Read-only: `s3:GetObject` of the configured version (the deploying role reads it already). The load
     balancer reads the object when the revocation is added to the trust store, and a change of its
@@ -804,8 +806,19 @@ def check_client_crl(
     past its nextUpdate stays in the trust store until a deploy brings the next one. Times in UTC.
     """
     vault = config.card_vault
-    crl_config = vault.client_crl if vault is not None and vault.enabled else None
+    if vault is None or not vault.enabled:
+        return
+    crl_config, waiver = vault.client_crl, vault.client_crl_waiver
     if crl_config is None:
+        if waiver is not None:  # the configuration holds exactly one of the two (CardVaultConfig)
+            yield Result(
+                "client CRL",
+                Status.WARN,
+                f"no client CRL: revoked client certificates are accepted; waived by {waiver.owner}"
+                f" (approver {waiver.approver}, ticket {waiver.ticket}), review by {waiver.review_by.isoformat()}",
+                "publish the client CA's CRL to a versioned S3 bucket, set card_vault.client_crl and delete"
+                " card_vault.client_crl_waiver; or review the waiver by its date",
+            )
         return
     from cryptography import x509  # only when a CRL is configured
 

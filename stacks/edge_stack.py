@@ -9,7 +9,7 @@ from constructs import Construct
 from config import EnvironmentConfig
 from config.models import REPO_ROOT
 from pci_constructs.card_vault import API_PATH_PREFIX, BATCH_MAX_BODY_BYTES, BATCH_PATH, CLIENT_HEADERS
-from pci_constructs.client_trust_store import ClientTrustStore, RevocationList
+from pci_constructs.client_trust_store import ClientTrustStore, RevocationList, RevocationWaiver
 from pci_constructs.key_ring import KeyRing
 from pci_constructs.protected_alb import ProtectedAlb
 from pci_constructs.segmented_vpc import SegmentedVpc
@@ -78,6 +78,19 @@ class EdgeStack(LandingZoneStack):
                 revocation=(
                     RevocationList(bucket=crl.bucket, key=crl.key, version=crl.version)
                     if (crl := vault.client_crl) is not None
+                    else None
+                ),
+                # No CRL: the configuration's accepted risk (card_vault.client_crl_waiver), exactly one of the two.
+                revocation_waiver=(
+                    RevocationWaiver(
+                        reason=waiver.reason,
+                        owner=waiver.owner,
+                        approver=waiver.approver,
+                        approval_date=waiver.approval_date,
+                        ticket=waiver.ticket,
+                        review_by=waiver.review_by,
+                    )
+                    if (waiver := vault.client_crl_waiver) is not None
                     else None
                 ),
             )

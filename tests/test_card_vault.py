@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 from unittest import mock
 
@@ -788,6 +790,115 @@ def test_a_configured_crl_is_added_to_the_trust_store(tmp_path: Any) -> None:
     )
 
 
+def _trust_store(tmp_path: Any, **revocation: Any) -> tuple[Any, Template]:
+    from pci_constructs.client_trust_store import ClientTrustStore
+    from tests.conftest import ROOT
+
+    stack = Stack(App(outdir=str(tmp_path)), "Crl", env=Environment(account="111111111111", region="us-east-1"))
+    store = ClientTrustStore(
+        stack, "Clients", ca_bundle=ROOT / "config/certs/demo-client-ca.pem", name="crl-test", **revocation
+    )
+    return store, Template.from_stack(stack)
+
+
+WAIVER_REASON = "No client PKI yet: the demonstration CA publishes no CRL, so revoked certificates live until expiry."
+
+
+def test_the_trust_store_requires_a_crl_or_a_waiver_never_both(tmp_path: Any) -> None:
+    """A fork using ClientTrustStore directly gets no silent default: revocation is decided, once."""
+    from pci_constructs.client_trust_store import RevocationList, RevocationWaiver
+
+    crl = RevocationList(bucket="example-pki-crls", key="clients/ca.crl.pem", version="v7")
+    waiver = RevocationWaiver(reason=WAIVER_REASON, owner="platform-security", review_by=date(2027, 6, 1))
+    with pytest.raises(ValueError, match=r"pass revocation .* or revocation_waiver"):
+        _trust_store(tmp_path / "neither")
+    with pytest.raises(ValueError, match="not both"):
+        _trust_store(tmp_path / "both", revocation=crl, revocation_waiver=waiver, today=date(2026, 12, 4))
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"approver": "PLATFORM-security"}, "approver must differ from the owner"),
+        ({"review_by": date(2026, 12, 3)}, "expired: review_by 2026-12-03 has passed"),
+        ({"review_by": date(2027, 12, 5)}, "more than 12 months ahead"),
+        ({"reason": "no CRL"}, "reason must be specific"),
+        ({"approval_date": date(2026, 12, 5)}, "approval_date 2026-12-05 is in the future"),
+    ],
+    ids=["owner-approves", "expired", "too-far", "short-reason", "future-approval"],
+)
+def test_the_trust_store_refuses_a_waiver_whose_governance_fails(
+    tmp_path: Any, fields: dict[str, Any], problem: str
+) -> None:
+    from pci_constructs.client_trust_store import RevocationWaiver
+
+    waiver = RevocationWaiver(
+        **{"reason": WAIVER_REASON, "owner": "platform-security", "review_by": date(2027, 6, 1), **fields}
+    )
+    with pytest.raises(ValueError, match=f"revocation_waiver: .*{re.escape(problem)}"):
+        _trust_store(tmp_path, revocation_waiver=waiver, today=date(2026, 12, 4))
+
+
+def test_a_waiver_adds_no_revocation_and_is_recorded_on_the_trust_store(tmp_path: Any) -> None:
+    from pci_constructs.client_trust_store import REVOCATION_WAIVER_METADATA, RevocationWaiver
+
+    waiver = RevocationWaiver(
+        reason=WAIVER_REASON,
+        owner="platform-security",
+        approver="payments-risk-committee",
+        approval_date=date(2026, 11, 30),
+        ticket="RISK-19",
+        review_by=date(2027, 11, 1),
+    )
+    store, template = _trust_store(tmp_path, revocation_waiver=waiver, today=date(2026, 12, 4))
+    assert store.revocation is None
+    assert store.revocation_waiver == waiver
+    template.resource_count_is("AWS::ElasticLoadBalancingV2::TrustStoreRevocation", 0)
+    template.has_resource(
+        "AWS::ElasticLoadBalancingV2::TrustStore",
+        {
+            "Metadata": Match.object_like(
+                {
+                    REVOCATION_WAIVER_METADATA: {
+                        "owner": "platform-security",
+                        "approver": "payments-risk-committee",
+                        "approval_date": "2026-11-30",
+                        "ticket": "RISK-19",
+                        "review_by": "2027-11-01",
+                        "reason": WAIVER_REASON,
+                    }
+                }
+            )
+        },
+    )
+
+
+def test_the_default_edge_trust_store_carries_the_configured_waiver(synthesized: Synthesized) -> None:
+    """The embedded default has no client PKI: each region's trust store records card_vault.client_crl_waiver."""
+    from pci_constructs.client_trust_store import REVOCATION_WAIVER_METADATA
+
+    vault = synthesized.config.card_vault
+    assert vault is not None
+    waiver = vault.client_crl_waiver
+    assert waiver is not None
+    for region in REGIONS:
+        template = synthesized.template(stack_name(synthesized.config, "Edge", region))
+        template.resource_count_is("AWS::ElasticLoadBalancingV2::TrustStoreRevocation", 0)
+        recorded = Capture()
+        template.has_resource(
+            "AWS::ElasticLoadBalancingV2::TrustStore",
+            {"Metadata": Match.object_like({REVOCATION_WAIVER_METADATA: recorded})},
+        )
+        assert recorded.as_object() == {
+            "owner": waiver.owner,
+            "approver": waiver.approver,
+            "approval_date": str(waiver.approval_date),
+            "ticket": waiver.ticket,
+            "review_by": waiver.review_by.isoformat(),
+            "reason": waiver.reason,
+        }
+
+
 def test_crl_configuration_reaches_the_edge_and_is_validated() -> None:
     base = EMBEDDED_ENVIRONMENTS["default"]
     vault = {**base["card_vault"], "client_crl": {"bucket": "Bad_Bucket", "key": "k", "version": "1"}}
@@ -938,6 +1049,7 @@ def with_crl(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
     data["card_vault"]["client_crl"] = dict(CRL)
+    del data["card_vault"]["client_crl_waiver"]  # exactly one of the two
     config = parse_environment(data, source="test")
     app = new_app(tmp_path_factory.mktemp("cdk.out.crl"))
     zone = build_landing_zone(app, config)
@@ -1204,6 +1316,7 @@ def test_an_sse_kms_crl_bucket_grants_decrypt_on_its_key_through_s3_only(tmp_pat
     data = copy.deepcopy(EMBEDDED_ENVIRONMENTS["default"])
     key_arn = f"arn:aws:kms:{data['home_region']}:111111111111:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
     data["card_vault"]["client_crl"] = {**CRL, "kms_key_arn": key_arn}
+    del data["card_vault"]["client_crl_waiver"]  # exactly one of the two
     config = parse_environment(data, source="test")
     from stacks.landing_zone import build_landing_zone
     from tests.conftest import new_app

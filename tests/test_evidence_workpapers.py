@@ -741,3 +741,90 @@ def test_segmentation_statement_follows_from_the_model(default: Written) -> None
     firewalls = [r for r in paper.rows if r[1].startswith("Network Firewall ")]
     assert firewalls
     assert all("policy " in r[3] and "(application tier)" not in r[2] for r in firewalls)
+
+
+# -- client certificate revocation in the TLS paper (issue 19, finding 9 follow-up) ----------------------------
+def _mtls_model(**revocation: Any) -> TemplateModel:
+    """A listener in verify mode on a `ClientTrustStore` built with `revocation` or `revocation_waiver`."""
+    from aws_cdk import App, Environment, Stack
+    from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+    from aws_cdk.assertions import Template
+
+    from pci_constructs.client_trust_store import ClientTrustStore
+
+    stack = Stack(App(), "Mtls", env=Environment(account="111111111111", region="eu-west-1"))
+    store = ClientTrustStore(
+        stack, "Clients", ca_bundle=ROOT / "config/certs/demo-client-ca.pem", name="mtls-test", **revocation
+    )
+    elbv2.CfnListener(
+        stack,
+        "Https",
+        load_balancer_arn="arn:aws:elasticloadbalancing:eu-west-1:111111111111:loadbalancer/app/x/0123456789abcdef",
+        port=443,
+        protocol="HTTPS",
+        ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        default_actions=[{"type": "fixed-response", "fixedResponseConfig": {"statusCode": "404"}}],
+        mutual_authentication={"mode": "verify", "trustStoreArn": store.trust_store.trust_store_arn},
+    )
+    template = Template.from_stack(stack).to_json()
+    return TemplateModel([StackTemplate("Mtls", template, account="111111111111", region="eu-west-1")])
+
+
+def _trust_store_cell(model: TemplateModel) -> str:
+    from evidence.workpapers import tls_paper
+
+    (row,) = [r for r in tls_paper(model).rows if r[1].startswith("listener")]
+    return row[6]
+
+
+def test_the_tls_paper_names_the_crl_the_trust_store_checks() -> None:
+    from pci_constructs.client_trust_store import RevocationList
+
+    cell = _trust_store_cell(
+        _mtls_model(revocation=RevocationList(bucket="example-pki-crls", key="clients/ca.crl.pem", version="v7"))
+    )
+    assert "mTLS mode verify" in cell
+    assert "client certificate revocation: CRL s3://example-pki-crls/clients/ca.crl.pem@v7" in cell
+    assert "not checked" not in cell
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    owner=st.sampled_from(["platform-security", "Card Platform Owner", "j.doe@example.com"]),
+    approved=st.one_of(st.just("pending"), st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 11, 30))),
+    days=st.integers(min_value=0, max_value=300),
+)
+def test_the_tls_paper_states_a_waived_revocation_with_its_governance(owner: str, approved: Any, days: int) -> None:
+    from datetime import timedelta
+
+    from pci_constructs.client_trust_store import RevocationWaiver
+
+    review_by = date.today() + timedelta(days=days)
+    reason = "No client PKI yet: the demonstration CA publishes no CRL; revoked certificates live until expiry."
+    waiver = RevocationWaiver(
+        reason=reason,
+        owner=owner,
+        approver="payments-risk-committee",
+        approval_date=approved,
+        ticket="RISK-19",
+        review_by=review_by,
+    )
+    cell = _trust_store_cell(_mtls_model(revocation_waiver=waiver))
+    approval = approved.isoformat() if isinstance(approved, date) else approved
+    assert (
+        f"client certificate revocation: not checked: waived by {owner}, approved by payments-risk-committee on"
+        f" {approval}, ticket RISK-19, review by {review_by.isoformat()}: {reason}"
+    ) in cell
+
+
+def test_the_default_app_tls_paper_states_the_shipped_waiver(default: Written) -> None:
+    """The default environment has no client PKI: its listeners' trust store cell states the waiver."""
+    from config.defaults import DEMO_CLIENT_CRL_WAIVER as W
+
+    cells = [r[6] for r in default.papers["tls"].rows if r[1].startswith("listener") and "mTLS" in r[6]]
+    assert cells  # one HTTPS listener with mutual TLS per region
+    for cell in cells:
+        assert (
+            f"client certificate revocation: not checked: waived by {W['owner']}, approved by {W['approver']} on"
+            f" {W['approval_date']}, ticket {W['ticket']}, review by {W['review_by']}: {W['reason']}"
+        ) in cell

@@ -31,10 +31,10 @@ from compliance.registry import (
     Acknowledgment,
     AcknowledgmentError,
     apply_acknowledgments,
-    months_ahead,
 )
 from config import ConfigError, parse_environment
 from config.defaults import EMBEDDED_ENVIRONMENTS
+from pci_constructs.governance import months_ahead
 from pci_rules.plugin import PLUGIN_NAME
 from pci_rules.rules import RULES
 from tests.conftest import Synthesized, new_app

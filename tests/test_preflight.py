@@ -493,6 +493,7 @@ def _crl_config(session: boto3.Session, body: bytes, **crl: Any) -> EnvironmentC
     s3.put_object(Bucket=CRL_BUCKET, Key=CRL_KEY, Body=b"a later version that is not the configured one")
     data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
     data["card_vault"]["client_crl"] = {"bucket": CRL_BUCKET, "key": CRL_KEY, "version": version, **crl}
+    del data["card_vault"]["client_crl_waiver"]  # exactly one of the two
     return parse_environment(data)
 
 
@@ -543,10 +544,36 @@ def test_a_missing_client_crl_version_fails_naming_the_error(aws: boto3.Session)
     assert "cannot be read" in result.detail
 
 
-def test_no_client_crl_configured_no_row(aws: boto3.Session) -> None:
-    config = parse_environment(json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"])))
-    assert config.card_vault is None or config.card_vault.client_crl is None
-    assert _crl_results(aws, config) == []
+def test_a_waived_client_crl_is_one_warning_naming_its_owner_and_review_date(aws: boto3.Session) -> None:
+    """No CRL: the waiver's governance is reported (owner, approver, ticket, review_by), with no AWS call."""
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["card_vault"]["client_crl_waiver"] = {
+        **data["card_vault"]["client_crl_waiver"],
+        "owner": "card-platform-owner",
+        "approver": "Head of Payments Risk",
+        "ticket": "RISK-4711",
+        "review_by": (datetime.date.today() + datetime.timedelta(days=90)).isoformat(),
+    }
+    config = parse_environment(data)
+    assert config.card_vault is not None
+    assert config.card_vault.client_crl is None
+    (result,) = _crl_results(aws, config)
+    review_by = (datetime.date.today() + datetime.timedelta(days=90)).isoformat()
+    assert (result.check, result.status) == ("client CRL", Status.WARN)
+    assert "revoked client certificates are accepted" in result.detail
+    assert "waived by card-platform-owner" in result.detail
+    assert "approver Head of Payments Risk" in result.detail
+    assert "RISK-4711" in result.detail
+    assert f"review by {review_by}" in result.detail
+    assert "card_vault.client_crl" in result.fix
+
+
+def test_no_vault_no_client_crl_row(aws: boto3.Session) -> None:
+    data = json.loads(json.dumps(EMBEDDED_ENVIRONMENTS["default"]))
+    data["card_vault"]["enabled"] = False
+    assert _crl_results(aws, parse_environment(data)) == []
+    del data["card_vault"]
+    assert _crl_results(aws, parse_environment(data)) == []
 
 
 def test_the_crl_check_runs_with_every_other_check(aws: boto3.Session) -> None:

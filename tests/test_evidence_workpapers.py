@@ -705,6 +705,44 @@ def test_keys_paper_is_derived_from_key_policies_and_encryption_properties(defau
     assert "Function CardVault/Api (environment variables at rest)" in environment["Stores it protects"]
 
 
+def test_keys_paper_users_follow_the_key_policy_denies(default: Written) -> None:
+    """Issue 20: the cardholder-data key's account-root grant reads as limited to what its Deny exempts, the vault's
+    roles (under the exempt path) are not refused, a grant on `*` narrowed by kms:ViaService (the security
+    auditor's, to the logs alias through S3) is listed under each logs key, and every conditional Deny names its
+    exemptions. No identity user of a key is left unmarked while a Deny refuses its direct use."""
+    from evidence.iam_eval import Request, denied_by, render
+    from evidence.workpapers import _known
+
+    records = default.papers["keys"].records()
+    users, by_policy, deny = (
+        "Users (key policy)",
+        "Users (identity policies and grants)",
+        "Deny of use to other principals (key policy)",
+    )
+    cardholder = [r for r in records if r["Key"] == "Keys/CardholderDataKey"]
+    logs = [r for r in records if r["Key"] == "Keys/LogsKey"]
+    block = [r for r in records if r["Key"] == "Keys/BlockStorageKey"]
+    assert len(cardholder) == len(logs) == len(block) >= 2
+    for record in cardholder:
+        assert "limited by OnlyTheCardVaultAndRdsUseTheKey leaves only: roles under the IAM path" in record[users]
+        assert "/pci-lz-default-card-vault/" in record[deny]
+        for grant in record[by_policy].split("; "):
+            assert grant.startswith("Role CardVault/"), grant
+            assert "refuse" not in grant, grant
+    for record in logs:
+        assert (
+            "Role SecurityAuditor/Role: Decrypt through s3.*.amazonaws.com only (kms:ViaService)" in record[by_policy]
+        )
+    for record in block:
+        assert "DenyUseOutsideEc2: denies" in record[deny]
+        assert "(exempt: AWS service principals (aws:PrincipalIsAWSService); requests through ec2." in record[deny]
+    # Cross-check one verdict with the evaluator directly: a role outside the vault path is refused a direct call.
+    key = next(k for k in default.model.resources("AWS::KMS::Key") if k.logical_id.startswith("KeysCardholderDataKey"))
+    statements = [render(s, _known(default.model, key.stack)) for s in key.prop("KeyPolicy", "Statement")]
+    outsider = {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/Other", "aws:PrincipalIsAWSService": "false"}
+    assert "OnlyTheCardVaultAndRdsUseTheKey" in denied_by(statements, Request("kms:Decrypt", context=outsider))
+
+
 def test_data_stores_list_every_log_group(default: Written) -> None:
     """Every log group of the templates is a data-store row with its retention, key and data protection policy;
     a WAF log group's row carries the card-data statement the scope makes for it."""

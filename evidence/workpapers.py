@@ -38,6 +38,7 @@ from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
 from evidence.scope import ScopeModel, card_data_stores
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name, in_cidr
+from pci_constructs.audit_trail import SELECTOR_REASONS_METADATA
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_constructs.sbom import sbom_label
 from pci_constructs.segmented_vpc import NACL_NEED_METADATA
@@ -1326,13 +1327,127 @@ def json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _trail_data_events(model: TemplateModel, resource_type: str) -> bool:
+def _bucket_token(bucket: Resource) -> str:
+    """The bucket's name as a selector value holds it: the literal BucketName, else a stand-in naming the resource."""
+    name = bucket.prop("BucketName")
+    return name if isinstance(name, str) else f"<bucket {bucket.stack}/{bucket.logical_id}>"
+
+
+def _selector_text(model: TemplateModel, stack: str, value: Any) -> str | None:
+    """A selector value as text: a literal, a Join of literals and bucket references (`Ref` is the name,
+    `GetAtt Arn` the ARN), pseudo parameters rendered; None when a part is known only at deploy."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        texts = [_selector_text(model, stack, part) for part in parts]
+        return None if any(t is None for t in texts) else str(separator).join(t for t in texts if t is not None)
+    target = model.target(stack, value)
+    if target is not None and target.type == "AWS::S3::Bucket":
+        token = _bucket_token(target)
+        return f"arn:aws:s3:::{token}" if isinstance(value, Mapping) and "Fn::GetAtt" in value else token
+    rendered = render(value)
+    return None if has_unresolved(rendered) else str(rendered)
+
+
+_FIELD_TESTS: dict[str, Callable[[str, list[str]], bool]] = {
+    "Equals": lambda v, xs: v in xs,
+    "NotEquals": lambda v, xs: v not in xs,
+    "StartsWith": lambda v, xs: any(v.startswith(x) for x in xs),
+    "NotStartsWith": lambda v, xs: not any(v.startswith(x) for x in xs),
+    "EndsWith": lambda v, xs: any(v.endswith(x) for x in xs),
+    "NotEndsWith": lambda v, xs: not any(v.endswith(x) for x in xs),
+}
+
+
+def _advanced_selector_covers(
+    model: TemplateModel, stack: str, selector: Mapping[str, Any], obj: str
+) -> tuple[bool | None, str]:
+    """Whether an advanced event selector records data events on the object ARN `obj` (None: a value is known
+    only at deploy), and a qualifier ("reads only", "writes only", "some event names"). The fields ANDed, the
+    values of one operator ORed ("AdvancedFieldSelector", AWS CloudTrail API Reference)."""
+    fields = [f for f in selector.get("FieldSelectors", []) or [] if isinstance(f, Mapping)]
+    qualifier = ""
+    for field_ in fields:
+        name = str(field_.get("Field"))
+        for operator, test in _FIELD_TESTS.items():
+            if operator not in field_:
+                continue
+            raw = field_[operator]
+            values = [_selector_text(model, stack, v) for v in (raw if isinstance(raw, list) else [raw])]
+            if any(v is None for v in values):
+                return None, ""
+            texts = [v for v in values if v is not None]
+            if name == "eventCategory" and not test("Data", texts):
+                return False, ""
+            if name == "resources.type" and not test("AWS::S3::Object", texts):
+                return False, ""
+            if name == "resources.ARN" and not test(obj, texts):
+                return False, ""
+            if name == "readOnly":
+                qualifier = "reads only" if test("true", texts) and not test("false", texts) else "writes only"
+            if name == "eventName":
+                qualifier = "some event names only"
+    categories = [f for f in fields if f.get("Field") == "eventCategory"]
+    types = [f for f in fields if f.get("Field") == "resources.type"]
+    return (bool(categories) and bool(types)), qualifier
+
+
+def trail_object_coverage(model: TemplateModel, bucket: Resource) -> str:
+    """Whether a trail of the templates records object-level (S3 data) events on the bucket, from each trail's
+    AdvancedEventSelectors or EventSelectors (DataResources of type AWS::S3::Object, prefix match), its region
+    scope (IsMultiRegionTrail) and account (an organization trail records every member account): "object-level
+    access recorded by trail T (selector S)", or "not recorded (excluded by the selector S of trail T: reason)"
+    with the reason the trail's `pci-lz:selector-exclusions` metadata gives, or "not recorded: no trail's data
+    event selector includes it". AWS CloudTrail User Guide, "Logging data events"; a value known only at deploy
+    reads "not evidenced"."""
+    obj = f"arn:aws:s3:::{_bucket_token(bucket)}/object"
+    template = model.stacks.get(bucket.stack)
+    recorded: list[str] = []
+    excluded: list[str] = []
+    unknown: list[str] = []
     for trail in model.resources("AWS::CloudTrail::Trail"):
-        if resource_type in json_text(trail.prop("AdvancedEventSelectors")) or resource_type in json_text(
-            trail.prop("EventSelectors")
+        trail_stack = model.stacks.get(trail.stack)
+        name = display_name(trail)
+        if trail.prop("IsOrganizationTrail") is not True and (
+            trail_stack is None or template is None or trail_stack.account != template.account
         ):
-            return True
-    return False
+            continue
+        if trail.prop("IsMultiRegionTrail") is not True and (
+            trail_stack is None or template is None or trail_stack.region != template.region
+        ):
+            continue
+        reasons = trail.metadata.get(SELECTOR_REASONS_METADATA) or {}
+        for selector in trail.prop("AdvancedEventSelectors", default=[]) or []:
+            if not isinstance(selector, Mapping):
+                continue
+            label = str(selector.get("Name") or "unnamed")
+            covers, qualifier = _advanced_selector_covers(model, trail.stack, selector, obj)
+            s3_selector = "AWS::S3::Object" in json_text(selector)
+            if covers is None and s3_selector:
+                unknown.append(f"trail {name} (selector {label!r}: a value known only at deploy)")
+            elif covers:
+                recorded.append(f"trail {name} (selector {label!r}{', ' + qualifier if qualifier else ''})")
+            elif s3_selector:
+                reason = reasons.get(label) if isinstance(reasons, Mapping) else None
+                excluded.append(f"the selector {label!r} of trail {name}" + (f": {reason}" if reason else ""))
+        for selector in trail.prop("EventSelectors", default=[]) or []:
+            for data in (selector or {}).get("DataResources", []) or []:
+                if not isinstance(data, Mapping) or data.get("Type") != "AWS::S3::Object":
+                    continue
+                values = [_selector_text(model, trail.stack, v) for v in data.get("Values", []) or []]
+                if any(v is None for v in values):
+                    unknown.append(f"trail {name} (event selector: a value known only at deploy)")
+                elif any(obj.startswith(v) for v in values if v is not None):
+                    kind = str(selector.get("ReadWriteType") or "All")
+                    recorded.append(f"trail {name} (event selector, {kind})")
+    if recorded:
+        return f"object-level access recorded by {'; '.join(recorded)}"
+    if unknown:
+        return f"object-level access: not evidenced ({'; '.join(unknown)})"
+    if excluded:
+        return f"object-level access not recorded (excluded by {'; '.join(excluded)})"
+    return "object-level access not recorded: no trail's data event selector includes it"
 
 
 # -- log sources and their destinations -----------------------------------------------------------------
@@ -1621,8 +1736,7 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
             if isinstance(logging, Mapping):
                 target = model.target(store.stack, logging.get("DestinationBucketName"))
                 access.append(f"server access logs to {display_name(target) if target else 'a bucket'}")
-            if _trail_data_events(model, "AWS::S3::Object"):
-                access.append("CloudTrail S3 data events (unless the trail excludes this bucket)")
+            access.append(trail_object_coverage(model, store))
             access_text = "; ".join(access) or "none in the templates"
         elif store.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
             vault = region in vault_regions

@@ -779,3 +779,158 @@ def test_segmentation_statement_follows_from_the_model(default: Written) -> None
     firewalls = [r for r in paper.rows if r[1].startswith("Network Firewall ")]
     assert firewalls
     assert all("policy " in r[3] and "(application tier)" not in r[2] for r in firewalls)
+
+
+# -- QSA reader r20d LOW: which buckets' object-level access a trail records ----------------------------------
+def test_the_data_stores_rows_say_which_buckets_the_trails_data_events_record(default: Written) -> None:
+    """The trail's archive (its S3BucketName, read in the raw template JSON) is the one bucket its S3 selector
+    excludes, with the reason the trail's metadata gives; every other bucket of the trail's account reads as
+    recorded by it."""
+    from pci_constructs.audit_trail import ARCHIVE_EXCLUSION_REASON
+
+    archives = {
+        (stack, body["Properties"]["S3BucketName"]["Ref"])
+        for stack, _, body in (
+            (name, lid, body)
+            for name, template in default.model.stacks.items()
+            for lid, body in (template.template.get("Resources") or {}).items()
+        )
+        if body.get("Type") == "AWS::CloudTrail::Trail"
+    }
+    assert archives
+    buckets = [r for r in default.papers["data-stores"].rows if r[1].startswith("Bucket")]
+    assert len(buckets) > len(archives)
+    for row in buckets:
+        stack, logical_id = row[8].split("/")
+        if (stack, logical_id) in archives:
+            assert "object-level access not recorded (excluded by the selector 'S3 object-level access'" in row[7]
+            assert ARCHIVE_EXCLUSION_REASON in row[7]
+        else:
+            assert "object-level access recorded by trail " in row[7], row
+
+
+def _trail_model(trail: dict[str, Any], *, trail_region: str = "us-east-1") -> TemplateModel:
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "data-bucket"}}
+    other = {"Type": "AWS::S3::Bucket", "Properties": {}}
+    return TemplateModel(
+        [
+            StackTemplate(
+                "Audit",
+                {"Resources": {"Trail": {"Type": "AWS::CloudTrail::Trail", "Properties": trail}}},
+                "111111111111",
+                trail_region,
+            ),
+            StackTemplate("Data", {"Resources": {"Data": bucket, "Other": other}}, "111111111111", "us-west-2"),
+        ]
+    )
+
+
+def _coverage(trail: dict[str, Any], bucket: str = "Data", **kwargs: Any) -> str:
+    from evidence.workpapers import trail_object_coverage
+
+    model = _trail_model(trail, **kwargs)
+    resource = model.resource("Data", bucket)
+    assert resource is not None
+    return trail_object_coverage(model, resource)
+
+
+_S3_DATA = [
+    {"Field": "eventCategory", "Equals": ["Data"]},
+    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+]
+
+
+@pytest.mark.parametrize(
+    ("trail", "expected"),
+    [
+        # legacy event selectors: a prefix of every bucket, one bucket's prefix, another bucket's prefix
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "EventSelectors": [{"DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]}],
+            },
+            "recorded by trail Trail (event selector, All)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "EventSelectors": [
+                    {
+                        "ReadWriteType": "WriteOnly",
+                        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::data-bucket/"]}],
+                    }
+                ],
+            },
+            "recorded by trail Trail (event selector, WriteOnly)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "EventSelectors": [
+                    {"DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::elsewhere/"]}]}
+                ],
+            },
+            "not recorded: no trail's data event selector includes it",
+        ),
+        # advanced selectors: reads only; excluded by NotStartsWith (no reason in metadata); a deploy-time value
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "AdvancedEventSelectors": [
+                    {"Name": "R", "FieldSelectors": [*_S3_DATA, {"Field": "readOnly", "Equals": ["true"]}]}
+                ],
+            },
+            "recorded by trail Trail (selector 'R', reads only)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "AdvancedEventSelectors": [
+                    {
+                        "Name": "X",
+                        "FieldSelectors": [
+                            *_S3_DATA,
+                            {"Field": "resources.ARN", "NotStartsWith": ["arn:aws:s3:::data-bucket/"]},
+                        ],
+                    }
+                ],
+            },
+            "not recorded (excluded by the selector 'X' of trail Trail)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "AdvancedEventSelectors": [
+                    {
+                        "Name": "U",
+                        "FieldSelectors": [
+                            *_S3_DATA,
+                            {"Field": "resources.ARN", "StartsWith": [{"Fn::ImportValue": "unknown"}]},
+                        ],
+                    }
+                ],
+            },
+            "not evidenced",
+        ),
+        # a single-region trail in another region records nothing of this bucket's region
+        (
+            {"AdvancedEventSelectors": [{"Name": "All", "FieldSelectors": _S3_DATA}]},
+            "not recorded: no trail's data event selector includes it",
+        ),
+    ],
+)
+def test_trail_object_coverage_reads_each_selector_form(trail: dict[str, Any], expected: str) -> None:
+    assert expected in _coverage(trail), _coverage(trail)
+
+
+def test_a_selector_on_one_bucket_by_reference_excludes_the_other() -> None:
+    selector = {"Field": "resources.ARN", "StartsWith": [{"Fn::Join": ["", ["arn:aws:s3:::", "data-bucket", "/"]]}]}
+    trail = {
+        "IsMultiRegionTrail": True,
+        "AdvancedEventSelectors": [{"Name": "One", "FieldSelectors": [*_S3_DATA, selector]}],
+    }
+    assert "recorded by trail Trail" in _coverage(trail)
+    assert "not recorded (excluded by the selector 'One'" in _coverage(trail, "Other")
+    # in the trail's own region a single-region trail records it
+    single = {"AdvancedEventSelectors": [{"Name": "All", "FieldSelectors": _S3_DATA}]}
+    assert "recorded by trail Trail" in _coverage(single, trail_region="us-west-2")

@@ -934,3 +934,17 @@ def test_a_selector_on_one_bucket_by_reference_excludes_the_other() -> None:
     # in the trail's own region a single-region trail records it
     single = {"AdvancedEventSelectors": [{"Name": "All", "FieldSelectors": _S3_DATA}]}
     assert "recorded by trail Trail" in _coverage(single, trail_region="us-west-2")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.sampled_from(["data-bucket", "data-bucket-2", "elsewhere", "data"]), max_size=4), st.booleans())
+def test_a_prefix_selector_records_exactly_the_buckets_it_names(names: set[str], negated: bool) -> None:
+    """StartsWith names the buckets recorded, NotStartsWith the buckets excluded; a prefix ends with `/`, so
+    `data-bucket` never stands for `data-bucket-2`."""
+    operator = "NotStartsWith" if negated else "StartsWith"
+    arn = {"Field": "resources.ARN", operator: [f"arn:aws:s3:::{n}/" for n in sorted(names)]}
+    trail = {"IsMultiRegionTrail": True, "AdvancedEventSelectors": [{"Name": "S", "FieldSelectors": [*_S3_DATA, arn]}]}
+    if not names:  # an empty value list is not a valid selector: nothing to compare
+        return
+    recorded = "recorded by trail Trail" in _coverage(trail)
+    assert recorded is (("data-bucket" in names) is not negated)

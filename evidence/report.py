@@ -64,6 +64,7 @@ from evidence.diagrams import (
     to_mermaid,
 )
 from evidence.flows import alias_of, card_data, grants, key_reference, kms_key
+from evidence.iam_eval import Request, denied_by, render
 from evidence.mapping_reasons import CONFIG_RULE_REASONS, MAPPING_REASONS
 from evidence.pages import pages, place_labels
 from evidence.scope import (
@@ -524,6 +525,7 @@ class RequirementStatus:
     process: str = ""  # the process the requirement is (PROCESS_REQUIREMENTS), its rules prerequisites only
     beyond: str = ""  # what the section states outside the templates (BEYOND_THE_TEMPLATES)
     scoped: str = ""  # what the rules examined of a requirement that names more, and what is not evidenced
+    derived: str = ""  # a statement derived from the templates that no rule's result is (never changes the status)
     artefacts: list[str] = field(default_factory=list)
     procedure: str = ""
     limits: str = ""
@@ -847,6 +849,102 @@ def scoped_card_data_statements(model: TemplateModel) -> dict[str, str]:
     return out
 
 
+def _lb_access_log_buckets(model: TemplateModel) -> list[Resource]:
+    """The buckets a load balancer's `access_logs.s3.bucket` attribute names, with access logging enabled."""
+    found: dict[tuple[str, str], Resource] = {}
+    for lb in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        attributes = {
+            str(a.get("Key")): a.get("Value")
+            for a in lb.prop("LoadBalancerAttributes", default=[]) or []
+            if isinstance(a, Mapping)
+        }
+        if str(attributes.get("access_logs.s3.enabled")).lower() != "true":
+            continue
+        for bucket in model.references(lb.stack, attributes.get("access_logs.s3.bucket")):
+            if bucket.type == "AWS::S3::Bucket":
+                found[bucket.key] = bucket
+    return [found[k] for k in sorted(found)]
+
+
+def bucket_transport(model: TemplateModel, bucket: Resource) -> tuple[list[str], str | None, list[str]]:
+    """(Sids of the bucket-policy Denies that refuse a plain-HTTP `s3:PutObject` to an object of the bucket by
+    any principal, the minimum TLS version a `NumericLessThan s3:TlsVersion` Deny sets, the principals the policy
+    allows to put objects). Evaluated with `evidence.iam_eval` on the bucket policy as the template writes it:
+    a Deny to every principal of `s3:PutObject` where `Bool aws:SecureTransport false` (the policy AWS gives
+    for the s3-bucket-ssl-requests-only rule, AWS Knowledge Center "How do I comply with the AWS Config rule
+    s3-bucket-ssl-requests-only"; an explicit deny overrides the allow, IAM User Guide "Policy evaluation
+    logic")."""
+    statements = [
+        s
+        for policy in model.attached(bucket, "AWS::S3::BucketPolicy", "Bucket")
+        for s in policy.prop("PolicyDocument", "Statement", default=[]) or []
+        if isinstance(s, Mapping)
+    ]
+    arn = f"arn:aws:s3:::{bucket.logical_id.lower()}"
+    known = {f"{bucket.logical_id}.Arn": arn, bucket.logical_id: bucket.logical_id.lower()}
+    plain: list[str] = []
+    for statement in statements:
+        condition = statement.get("Condition") or {}
+        everyone = statement.get("Principal") in ("*", {"AWS": "*"})
+        if statement.get("Effect") != "Deny" or not everyone or list(condition) != ["Bool"]:
+            continue
+        rendered = render(dict(statement), known)
+        request = Request("s3:PutObject", f"{arn}/AWSLogs/object", {"aws:SecureTransport": "false"})
+        if denied_by([rendered], request):
+            plain.append(f"the Deny {statement['Sid']}" if statement.get("Sid") else "a Deny (no Sid)")
+    minimum = next(
+        (
+            str(s["Condition"]["NumericLessThan"]["s3:TlsVersion"])
+            for s in statements
+            if s.get("Effect") == "Deny"
+            and "s3:TlsVersion" in json.dumps((s.get("Condition") or {}).get("NumericLessThan"))
+        ),
+        None,
+    )
+    writers = sorted(
+        {
+            f"{kind} {value}"
+            for s in statements
+            if s.get("Effect") == "Allow" and "s3:PutObject" in json.dumps(s.get("Action"))
+            for kind, values in (s.get("Principal") or {}).items()
+            for value in (values if isinstance(values, list) else [values])
+            if isinstance(value, str)
+        }
+    )
+    return plain, minimum, writers
+
+
+def transit_statements(model: TemplateModel) -> dict[str, str]:
+    """4.2.1 (QSA reader r20d LOW): the load balancers' access-log buckets, where Elastic Load Balancing delivers
+    each request line (URL and query string, so a card number a client puts there) from the load balancer's
+    region. That delivery is AWS's own service-to-S3 call, not transmission over an open, public network, but it
+    carries card data, so its transport is stated from each bucket's policy (`bucket_transport`): TLS only when a
+    Deny to every principal refuses a plain-HTTP PutObject, with the minimum TLS version and the principals the
+    policy lets write. A statement only: it does not change the requirement's template evidence. Empty when no
+    load balancer writes access logs to a bucket of the templates."""
+    buckets = _lb_access_log_buckets(model)
+    if not buckets:
+        return {}
+    parts = []
+    for bucket in buckets:
+        plain, minimum, writers = bucket_transport(model, bucket)
+        if plain:
+            text = f"TLS only: {', '.join(plain)} denies every principal a request without aws:SecureTransport"
+            text += f", minimum TLS {minimum} (s3:TlsVersion)" if minimum else ", no minimum TLS version"
+        else:
+            text = "plain HTTP not denied by the bucket policy"
+        writer_text = f"; written by {', '.join(writers)}" if writers else ""
+        parts.append(f"Bucket {display_name(bucket)} ({bucket.stack}): {text}{writer_text}")
+    return {
+        "4.2.1": (
+            "the load balancers' access logs, which record each request line with its URL and query string (card"
+            " data a client puts there), are delivered by Elastic Load Balancing to S3 inside AWS, not over an open,"
+            " public network; the transport each destination bucket's policy requires of that delivery: "
+            + "; ".join(parts)
+        )
+    }
+
+
 def requirement_statuses(
     results: Sequence[RuleResult],
     gate: Gate,
@@ -854,6 +952,7 @@ def requirement_statuses(
     config_rules: Sequence[ConfigRule] | None = None,
     beyond: Mapping[str, str] | None = None,
     scoped: Mapping[str, str] | None = None,
+    derived: Mapping[str, str] | None = None,
 ) -> list[RequirementStatus]:
     """One statement per requirement in scope (named by a rule, a Config rule, the customer table or
     the diagrams): open findings > findings under exception > examined, no findings > diagram
@@ -964,6 +1063,7 @@ def requirement_statuses(
         entry.process = PROCESS_REQUIREMENTS.get(entry.requirement, "")
         entry.beyond = (BEYOND_THE_TEMPLATES if beyond is None else beyond).get(entry.requirement, "")
         entry.scoped = (scoped or {}).get(entry.requirement, "") if entry.rules else ""
+        entry.derived = (derived or {}).get(entry.requirement, "")
         examined = [o for o in entry.rules if not o.absence]
         if any(o.failed for o in entry.rules):
             entry.status = OPEN
@@ -1461,6 +1561,8 @@ def report_markdown(
             out.append(f"- Not evidenced beyond the templates: {entry.beyond}.")
         if entry.scoped:
             out.append(f"- What the rules above examined, and what they did not: {entry.scoped}.")
+        if entry.derived:
+            out.append(f"- Derived from the templates (a statement, not a rule's result): {entry.derived}.")
         if entry.resources:
             out.append(f"- Resources examined with no finding ({len(entry.resources)}):")
             out += [f"  - {_code(path)}" for path in entry.resources]
@@ -2116,6 +2218,7 @@ def _write_set(
         report,
         beyond=beyond_the_templates(model),
         scoped={**scoped_log_statements(model), **scoped_card_data_statements(model)},
+        derived=transit_statements(model),
     )
     att = attestation or Attestation()
     papers = all_workpapers(

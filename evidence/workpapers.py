@@ -6,7 +6,8 @@
 - Inventory (12.5.1): every network, compute, data, key, logging and edge component with its
   type, name, stack, account, region and scope category, with the basis of the category.
 - Keys (3.6.1, 3.7): each KMS key's rotation, the principals its key policy lets administer it
-  versus use it, and the resources that reference it.
+  versus use it (less what its Deny statements refuse, `evidence.iam_eval`), the identity policies that
+  grant it, and the resources that reference it.
 
 Each table is a statement about the templates; none says a control is in place.
 """
@@ -16,16 +17,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from evidence.catalog import ANTI_MALWARE_CUSTOMER, ANTI_MALWARE_TEMPLATES
 from evidence.diagrams import MASKED_LOGS
+from evidence.iam_eval import (
+    PRINCIPAL_ARN,
+    PRINCIPAL_SERVICE,
+    UNRESOLVED,
+    Request,
+    condition_holds,
+    denied_by,
+    has_unresolved,
+    render,
+)
 from evidence.scope import CDE as SCOPE_CDE
 from evidence.scope import CONNECTED as SCOPE_CONNECTED
 from evidence.scope import OUT as SCOPE_OUT
 from evidence.scope import ScopeModel, card_data_stores
 from evidence.topology import AclEntry, RegionTopology, SgRule, Topology, display_name, in_cidr
+from pci_constructs.audit_trail import SELECTOR_REASONS_METADATA
 from pci_constructs.client_trust_store import REVOCATION_WAIVER_METADATA
 from pci_constructs.lambda_bundling import SBOM_SOURCE_METADATA
 from pci_constructs.sbom import sbom_label
@@ -537,34 +550,307 @@ def _matches(action: str, wanted: Iterable[str]) -> bool:
 
 
 _IDENTITY_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+# The concrete cryptographic calls a use action (which may end in `*`) stands for, so a Deny's own wildcard
+# (`kms:GenerateDataKey*`) is matched against a call, never against another pattern.
+_CONCRETE_USE = (
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateDataKeyPair",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+)
+_VIA_SERVICE = "kms:ViaService"
+# Context keys of the key itself a statement on `*` may narrow by ("AWS KMS condition keys", AWS KMS Developer
+# Guide: kms:ResourceAliases; "Controlling access to AWS resources using tags", IAM User Guide: aws:ResourceTag).
+_RESOURCE_KEYS = ("kms:resourcealiases", "aws:resourcetag/")
 
 
-def _policy_holders(model: TemplateModel, policy: Resource) -> list[str]:
+@dataclass(frozen=True)
+class _Holder:
+    """A principal an identity policy is attached to: its label and its ARN as a Deny's `aws:PrincipalArn` sees
+    it (None: not known from the templates, a group's members or a role outside them)."""
+
+    label: str
+    arn: str | None
+
+
+def _account(model: TemplateModel, stack: str) -> str:
+    template = model.stacks.get(stack)
+    return template.account if template is not None and template.account else UNRESOLVED
+
+
+def _role_arn(model: TemplateModel, role: Resource) -> str:
+    """The role's ARN, `arn:aws:iam::<account>:role<Path><RoleName>` ("IAM identifiers", IAM User Guide); a
+    generated name is stood for by `<LogicalId>-generated` (a name pattern `*` matches it, no literal name does)."""
+    path, name = role.prop("Path"), role.prop("RoleName")
+    path = path if isinstance(path, str) else "/"
+    name = name if isinstance(name, str) else f"{role.logical_id}-generated"
+    return f"arn:aws:iam::{_account(model, role.stack)}:role{path}{name}"
+
+
+def _known(model: TemplateModel, stack: str) -> dict[str, str]:
+    """What `iam_eval.render` may substitute in a statement of `stack`: its account, region and role ARNs."""
+    known = {"AWS::AccountId": _account(model, stack)}
+    template = model.stacks.get(stack)
+    if template is not None and template.region:
+        known["AWS::Region"] = template.region
+    for role in model.resources("AWS::IAM::Role"):
+        if role.stack == stack:
+            known[f"{role.logical_id}.Arn"] = _role_arn(model, role)
+    return known
+
+
+def _policy_holders(model: TemplateModel, policy: Resource) -> list[_Holder]:
     """Who an identity policy is attached to: its Roles/Users/Groups, and roles naming it."""
-    holders = []
+    holders: list[_Holder] = []
     for prop in ("Roles", "Users", "Groups"):
         for target in model.references(policy.stack, policy.prop(prop)):
-            holders.append(f"{target.type.split('::')[-1]} {display_name(target)}")
+            arn = _role_arn(model, target) if target.type == "AWS::IAM::Role" else None
+            holders.append(_Holder(f"{target.type.split('::')[-1]} {display_name(target)}", arn))
         for literal in policy.prop(prop, default=[]) or []:
             if not isinstance(literal, str):
                 continue
             named = next((r for r in model.resources("AWS::IAM::Role") if r.prop("RoleName") == literal), None)
             if prop == "Roles" and named is not None:
-                holders.append(f"Role {display_name(named)} ({named.stack})")
+                holders.append(_Holder(f"Role {display_name(named)} ({named.stack})", _role_arn(model, named)))
             else:
-                holders.append(f"{prop[:-1]} {literal} ({UNVERIFIED})")
+                holders.append(_Holder(f"{prop[:-1]} {literal} ({UNVERIFIED})", None))
     for role in model.referrers(policy, "AWS::IAM::Role"):
-        holders.append(f"Role {display_name(role)}")
-    return sorted(set(holders))
+        holders.append(_Holder(f"Role {display_name(role)}", _role_arn(model, role)))
+    return sorted(set(holders), key=lambda h: h.label)
+
+
+def _split_condition(statement: Mapping[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]], list[str]]:
+    """An Allow's condition as (the kms:ViaService values it narrows to, its clauses on the key's own context
+    keys, the other condition keys)."""
+    vias: list[str] = []
+    on_key: dict[str, dict[str, Any]] = {}
+    other: list[str] = []
+    for operator, clauses in (statement.get("Condition") or {}).items():
+        if not isinstance(clauses, Mapping):
+            continue
+        for name, value in clauses.items():
+            if name.lower() == _VIA_SERVICE.lower() and operator in ("StringEquals", "StringLike"):
+                vias.extend(str(v) for v in (value if isinstance(value, list) else [value]))
+            elif name.lower().startswith(_RESOURCE_KEYS):
+                on_key.setdefault(operator, {})[name] = value
+            else:
+                other.append(name)
+    return vias, on_key, sorted(set(other))
+
+
+def _root_wide(statement: Mapping[str, Any]) -> bool:
+    """The default key policy's statement: kms:* to the account root, unconditioned ("Default key policy", AWS KMS
+    Developer Guide: it lets the account's IAM policies grant the key)."""
+    return (
+        statement.get("Effect") == "Allow"
+        and "kms:*" in _actions(statement)
+        and not statement.get("Condition")
+        and ":root" in str(statement.get("Principal"))
+    )
+
+
+def _key_statements(key: Resource) -> list[Mapping[str, Any]]:
+    return [s for s in key.prop("KeyPolicy", "Statement", default=[]) or [] if isinstance(s, Mapping)]
+
+
+def _named_unconditional(statement: Mapping[str, Any]) -> bool:
+    """A Deny naming principals (not `*`) without a condition: shown beside the principal it names."""
+    return (
+        not statement.get("Condition")
+        and all(p != "*" for p in _principals(statement))
+        and "AWS: *" not in (_principals(statement))
+    )
+
+
+def _evaluated_denies(model: TemplateModel, key: Resource, *, named: bool) -> list[dict[str, Any]]:
+    """The key policy's Deny statements rendered for `iam_eval` (with `named`, the unconditional ones naming a
+    principal too)."""
+    known = _known(model, key.stack)
+    return [
+        render(dict(s), known)
+        for s in _key_statements(key)
+        if s.get("Effect") == "Deny" and (named or not _named_unconditional(s))
+    ]
+
+
+def _deny_services(denies: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The kms:ViaService values the Denies exempt (`StringNotEquals kms:ViaService`): the routes to try."""
+    found: set[str] = set()
+    for statement in denies:
+        for operator, clauses in (statement.get("Condition") or {}).items():
+            if operator.startswith("StringNot") and isinstance(clauses, Mapping):
+                for name, value in clauses.items():
+                    if name.lower() == _VIA_SERVICE.lower():
+                        found.update(str(v) for v in (value if isinstance(value, list) else [value]))
+    return sorted(found)
+
+
+def _route(via: str, region: str | None) -> str:
+    """A kms:ViaService pattern as one request's value: `s3.*.amazonaws.com` in the key's region."""
+    return via.replace("*", region) if region and "*" in via else via
+
+
+def use_verdict(
+    denies: Sequence[Mapping[str, Any]],
+    actions: Iterable[str],
+    *,
+    arn: str | None = None,
+    service: str | None = None,
+    vias: Sequence[str] = (),
+    region: str | None = None,
+) -> str:
+    """What a key policy's Deny statements leave of a principal's use of the key, as a suffix for its label.
+
+    `denies` are rendered Deny statements (`iam_eval.render`); `actions` the principal's allowed use actions
+    (`kms:Decrypt`, `kms:GenerateDataKey*`); `arn` its principal ARN, or `service` its service principal
+    (`logs.amazonaws.com`); `vias` the kms:ViaService values its own grant narrows it to, in `region` for a
+    pattern. Returns "" when no Deny refuses anything, " through S only (kms:ViaService)" for a grant narrowed
+    to a service, "; refused by SID" when every call on every route is refused, " through S only (SID refuses
+    direct use)" when only a service the Deny exempts remains, " (SID refuses Encrypt, ...)" for a partial
+    refusal, and a "not evaluated" note for a principal the templates do not name or a value resolved at deploy.
+    Each request is evaluated as IAM does (an explicit Deny overrides any Allow: "Policy evaluation logic", IAM
+    User Guide) by `evidence.iam_eval.denied_by`."""
+    concrete = sorted({c for a in actions for c in _CONCRETE_USE if fnmatchcase(c.lower(), a.lower())})
+    prefix = f" through {', '.join(vias)} only (kms:ViaService)" if vias else ""
+    if not denies or not concrete:
+        return prefix
+    if arn is None and service is None:
+        return prefix + " (the key policy's Denies not evaluated: principal not known from the templates)"
+    unresolved = sorted(str(s.get("Sid", "Deny")) for s in denies if has_unresolved(s.get("Condition")))
+    if unresolved or (arn is not None and has_unresolved(arn)):
+        return prefix + f" (not evaluated against {', '.join(unresolved) or 'the Denies'}: a value resolved at deploy)"
+    base: dict[str, str | tuple[str, ...]] = {"aws:PrincipalIsAWSService": "true" if service else "false"}
+    if arn is not None:
+        base[PRINCIPAL_ARN] = arn
+    if service is not None:
+        base[PRINCIPAL_SERVICE] = service
+    routes: list[str | None] = [_route(v, region) for v in vias] if vias else [None, *_deny_services(denies)]
+    allowed: dict[str | None, list[str]] = {}
+    refusing: set[str] = set()
+    try:
+        for route in routes:
+            context = dict(base) if route is None else {**base, _VIA_SERVICE: route}
+            allowed[route] = []
+            for action in concrete:
+                sids = denied_by([dict(d) for d in denies], Request(action, context=context))
+                refusing.update(sids)
+                if not sids:
+                    allowed[route].append(action)
+    except NotImplementedError as error:
+        return prefix + f" (the key policy's Denies not evaluated: {error})"
+    names = ", ".join(sorted(refusing))
+    if not refusing:
+        return prefix
+    if not any(allowed.values()):
+        return f"{prefix}; refused by {names}"
+    if vias:
+        kept = {a for v in allowed.values() for a in v}
+        return f"{prefix} ({names} refuses {', '.join(a.removeprefix('kms:') for a in concrete if a not in kept)})"
+    direct = allowed[None]
+    if not direct:
+        remaining = [r for r in routes if r is not None and allowed[r]]
+        return f" through {', '.join(map(str, remaining))} only ({names} refuses direct use)"
+    refused = [a.removeprefix("kms:") for a in concrete if a not in direct]
+    return f" ({names} refuses {', '.join(refused)})" if refused else ""
+
+
+def deny_exemptions(model: TemplateModel, stack: str, statement: Mapping[str, Any]) -> list[str]:
+    """Whom or what a conditional Deny leaves out, from its negated conditions (the Deny applies only where all
+    of them hold, so each is an exemption): a role path or principals (`ArnNotLike`/`ArnNotEquals` on
+    aws:PrincipalArn), a service route (`StringNotEquals kms:ViaService`), AWS service principals
+    (`Bool[IfExists] aws:PrincipalIsAWSService false`), grants for AWS resources (`kms:GrantIsForAWSResource
+    false`); a positive condition narrows whom the Deny applies to ("applies only where ..."). AWS global
+    condition context keys (IAM User Guide) and "AWS KMS condition keys" (AWS KMS Developer Guide)."""
+    out: list[str] = []
+    for operator, clauses in sorted((statement.get("Condition") or {}).items()):
+        if not isinstance(clauses, Mapping):
+            continue
+        base = operator.removeprefix("ForAnyValue:").removesuffix("IfExists")
+        for name, value in sorted(clauses.items()):
+            values = value if isinstance(value, list) else [value]
+            lowered = name.lower()
+            if lowered == "aws:principalarn" and base in ("ArnNotLike", "ArnNotEquals", "StringNotLike"):
+                texts = []
+                for item in values:
+                    target = model.target(stack, item) if isinstance(item, Mapping) else None
+                    rendered = render(item, _known(model, stack))
+                    text = (
+                        f"Role {display_name(target)}"
+                        if target is not None
+                        else (_principal_text(item) if has_unresolved(rendered) else str(rendered))
+                    )
+                    path = re.fullmatch(r"arn:[^:]*:iam::[^:]*:role(/.+/)\*", text)
+                    texts.append(f"roles under the IAM path {path.group(1)} ({text})" if path else text)
+                out.append(f"{', '.join(texts)} (aws:PrincipalArn)")
+            elif lowered == _VIA_SERVICE.lower() and base.startswith("StringNot"):
+                out.append(f"requests through {', '.join(map(_principal_text, values))} (kms:ViaService)")
+            elif (
+                lowered == "aws:principalisawsservice"
+                and base == "Bool"
+                and [str(v).lower() for v in values] == ["false"]
+            ):
+                out.append("AWS service principals (aws:PrincipalIsAWSService)")
+            elif (
+                lowered == "kms:grantisforawsresource"
+                and base == "Bool"
+                and [str(v).lower() for v in values] == ["false"]
+            ):
+                out.append("grants for AWS resources (kms:GrantIsForAWSResource)")
+            else:
+                out.append(f"requests where {operator} {name} {', '.join(map(_principal_text, values))} fails")
+    return out
 
 
 def key_users_by_grant(model: TemplateModel) -> dict[tuple[str, str], set[str]]:
-    """Key -> the principals an identity policy (or a role's inline policy) or a KMS grant of the
-    templates lets use it: Allow statements with a cryptographic action whose Resource references
-    the key. A statement on `*` (narrowed by kms:ViaService or not) names no key and is not counted."""
-    found: dict[tuple[str, str], set[str]] = {}
+    """Key -> the principals an identity policy (or a role's inline policy) or a KMS grant of the templates lets
+    use it, each as `holder: calls[ through S only (kms:ViaService)][ mark]`.
 
-    def scan(stack: str, document: Any, holders: list[str]) -> None:
+    An Allow with a cryptographic action counts for a key its Resource references, and, when its Resource is
+    `*`, for every key of the same account whose key policy lets the account's IAM policies grant it (the root
+    kms:* statement, "Default key policy", AWS KMS Developer Guide) and whose aliases and tags satisfy the
+    statement's kms:ResourceAliases / aws:ResourceTag conditions. A kms:ViaService condition narrows the use to
+    that service ("kms:ViaService", AWS KMS Developer Guide). The key policy's Deny statements are then applied
+    (`use_verdict`): a holder they refuse reads "refused by SID". A policy on `*` attached to no principal of the
+    templates (a permissions boundary) is not counted. A KMS grant is listed as written (its grantee
+    is resolved at deploy in these templates)."""
+    found: dict[tuple[str, str], set[str]] = {}
+    keys_ = list(model.resources("AWS::KMS::Key"))
+    aliases: dict[tuple[str, str], tuple[str, ...]] = {}
+    for alias in model.resources("AWS::KMS::Alias"):
+        name = alias.prop("AliasName")
+        for target in model.references(alias.stack, alias.prop("TargetKeyId")):
+            if isinstance(name, str):
+                aliases[target.key] = (*aliases.get(target.key, ()), name)
+    denies = {key.key: _evaluated_denies(model, key, named=True) for key in keys_}
+    open_to_iam = {key.key for key in keys_ if any(_root_wide(s) for s in _key_statements(key))}
+
+    def key_context(key: Resource) -> dict[str, str | tuple[str, ...]]:
+        context: dict[str, str | tuple[str, ...]] = {"kms:ResourceAliases": aliases.get(key.key, ())}
+        for tag in key.prop("Tags", default=[]) or []:
+            if isinstance(tag, Mapping) and isinstance(tag.get("Key"), str) and isinstance(tag.get("Value"), str):
+                context[f"aws:ResourceTag/{tag['Key']}"] = tag["Value"]
+        return context
+
+    def add(key: Resource, holders: list[_Holder], actions: list[str], statement: Mapping[str, Any]) -> None:
+        vias, on_key, other = _split_condition(statement)
+        try:
+            if on_key and not condition_holds(render(on_key), key_context(key)):
+                return
+        except NotImplementedError:
+            other = sorted({*other, *(k for clauses in on_key.values() for k in clauses)})
+        calls = ", ".join(sorted({a.removeprefix("kms:") for a in actions}))
+        note = f" (with conditions on {', '.join(other)})" if other else ""
+        region = model.stacks[key.stack].region if key.stack in model.stacks else None
+        for holder in holders:
+            mark = use_verdict(denies[key.key], actions, arn=holder.arn, vias=vias, region=region)
+            found.setdefault(key.key, set()).add(f"{holder.label}: {calls}{note}{mark}")
+
+    def scan(stack: str, document: Any, holders: list[_Holder]) -> None:
         if not isinstance(document, Mapping):
             return
         for statement in document.get("Statement", []) or []:
@@ -573,18 +859,33 @@ def key_users_by_grant(model: TemplateModel) -> dict[tuple[str, str], set[str]]:
             actions = [a for a in _actions(statement) if _matches(a, _USE_ACTIONS)]
             if not actions:
                 continue
-            condition = " (with conditions)" if statement.get("Condition") else ""
-            for key in model.references(stack, statement.get("Resource")):
+            resources = statement.get("Resource")
+            if resources == "*" or (isinstance(resources, list) and "*" in resources):
+                # A policy attached to no principal of the templates (a permissions boundary among them, which only
+                # limits) grants nothing on `*` there.
+                holders = [h for h in holders if h.label != "not attached"]
+                for key in keys_:
+                    if key.key in open_to_iam and _account(model, key.stack) == _account(model, stack):
+                        add(key, holders, actions, statement)
+                continue
+            for key in model.references(stack, resources):
                 if key.type == "AWS::KMS::Key":
-                    calls = ", ".join(sorted({a.removeprefix("kms:") for a in actions}))
-                    found.setdefault(key.key, set()).update(f"{h}: {calls}{condition}" for h in holders)
+                    add(key, holders, actions, statement)
 
     for policy in model.resources(*_IDENTITY_POLICY_TYPES):
-        scan(policy.stack, policy.prop("PolicyDocument"), _policy_holders(model, policy) or ["not attached"])
+        scan(
+            policy.stack,
+            policy.prop("PolicyDocument"),
+            _policy_holders(model, policy) or [_Holder("not attached", None)],
+        )
     for role in model.resources("AWS::IAM::Role"):
         for inline in role.prop("Policies", default=[]) or []:
             if isinstance(inline, Mapping):
-                scan(role.stack, inline.get("PolicyDocument"), [f"Role {display_name(role)} (inline)"])
+                scan(
+                    role.stack,
+                    inline.get("PolicyDocument"),
+                    [_Holder(f"Role {display_name(role)} (inline)", _role_arn(model, role))],
+                )
     for grant in model.resources("AWS::KMS::Grant"):
         operations = ", ".join(map(str, grant.prop("Operations", default=[]) or []))
         grantee = model.literal(grant.stack, grant.prop("GranteePrincipal"))
@@ -656,13 +957,19 @@ def _condition_text(statement: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _deny_text(statement: Mapping[str, Any]) -> str:
-    """One Deny statement of a key policy: its Sid, the actions, whom it names and the condition under which it
-    applies (the statement applies only where its condition holds)."""
+def _deny_text(model: TemplateModel, stack: str, statement: Mapping[str, Any]) -> str:
+    """One Deny statement of a key policy: its Sid, the actions, whom it names, the condition under which it
+    applies (the statement applies only where its condition holds) and what that condition exempts
+    (`deny_exemptions`)."""
     actions = ", ".join(sorted(a.removeprefix("kms:") for a in _actions(statement)))
     who = ", ".join(_principals(statement)) or "no principal"
     when = _condition_text(statement)
-    return f"{statement.get('Sid') or 'Deny'}: denies {actions} to {who}" + (f" where {when}" if when else "")
+    exempt = deny_exemptions(model, stack, statement)
+    return (
+        f"{statement.get('Sid') or 'Deny'}: denies {actions} to {who}"
+        + (f" where {when}" if when else "")
+        + (f" (exempt: {'; '.join(exempt)})" if exempt else "")
+    )
 
 
 def _deny_column(denies: list[str], account_wide: bool) -> str:
@@ -676,9 +983,42 @@ def _deny_column(denies: list[str], account_wide: bool) -> str:
     return text
 
 
+def _account_limits(model: TemplateModel, key: Resource, denies: Sequence[Mapping[str, Any]]) -> str:
+    """For the root kms:* statement: each Deny that refuses an ordinary principal of the account a direct use,
+    with what it leaves (its exemptions)."""
+    probe = f"arn:aws:iam::{_account(model, key.stack)}:role/any-role-of-the-account"
+    limits = []
+    for raw, rendered in zip(
+        [s for s in _key_statements(key) if s.get("Effect") == "Deny" and not _named_unconditional(s)],
+        denies,
+        strict=True,
+    ):
+        verdict = use_verdict([rendered], _CONCRETE_USE, arn=probe)
+        if verdict and "not evaluated" not in verdict:
+            exempt = deny_exemptions(model, key.stack, raw)
+            limits.append(f"{raw.get('Sid') or 'Deny'} leaves only: {'; '.join(exempt) or 'no one'}")
+    return f"; limited by {'; '.join(limits)}" if limits else ""
+
+
+def _principal_items(statement: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(label as `_principals` writes it, kind `AWS`/`Service`/`*`, the raw value) for each principal."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return [("*", "*", "*")]
+    if not isinstance(principal, Mapping):
+        return []
+    return [
+        (f"{kind}: {_principal_text(item)}", kind, item)
+        for kind, value in sorted(principal.items())
+        for item in (value if isinstance(value, list) else [value])
+    ]
+
+
 def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str]]:
     """Rows: key, stack, rotation, administrators, users (key policy), resources that reference it,
-    users by identity policy or grant, cryptoperiod and how the key is rotated."""
+    users by identity policy or grant, cryptoperiod and how the key is rotated, the stores it protects, and
+    its Deny statements. A user of the key policy that a conditional Deny refuses reads "refused by SID", one
+    left a service route only "through S only (SID refuses direct use)" (`use_verdict`)."""
     rows = []
     by_grant = key_users_by_grant(model)
     scope = ScopeModel(model) if scope is None else scope
@@ -688,7 +1028,10 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
         users: set[str] = set()
         denies: list[str] = []
         account_wide = False
-        statements = [s for s in key.prop("KeyPolicy", "Statement", default=[]) or [] if isinstance(s, Mapping)]
+        statements = _key_statements(key)
+        conditional = _evaluated_denies(model, key, named=False)
+        known = _known(model, key.stack)
+        region = model.stacks[key.stack].region if key.stack in model.stacks else None
         # Unconditional denies naming a principal (not `*`): what that principal may never do, whatever an
         # allow says (AWS KMS Developer Guide, "Key policies in AWS KMS": an explicit deny overrides any allow).
         denied: dict[str, set[str]] = {}
@@ -699,16 +1042,15 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
                         denied.setdefault(principal, set()).update(_actions(statement))
         for statement in statements:
             if statement.get("Effect") == "Deny":
-                denies.append(_deny_text(statement))
+                denies.append(_deny_text(model, key.stack, statement))
                 continue
             if statement.get("Effect") != "Allow":
                 continue
             actions = _actions(statement)
-            root_wide = (
-                "kms:*" in actions and not statement.get("Condition") and ":root" in str(statement.get("Principal"))
-            )
+            root_wide = _root_wide(statement)
             account_wide = account_wide or root_wide
-            for principal in _principals(statement):
+            vias = _split_condition(statement)[0]
+            for principal, kind, raw in _principal_items(statement):
                 refused = denied.get(principal, set())
                 admin = [a for a in actions if _matches(a, _ADMIN_ACTIONS) and a not in refused]
                 use = [a for a in actions if _matches(a, _USE_ACTIONS) and not any(_matches(d, [a]) for d in refused)]
@@ -721,8 +1063,28 @@ def keys(model: TemplateModel, scope: ScopeModel | None = None) -> list[list[str
                     label += f" (denied {', '.join(sorted(a.removeprefix('kms:') for a in refused))})"
                 if admin:
                     admins.add(label)
-                if use:
-                    users.add(label)
+                if not use:
+                    continue
+                if root_wide and principal.endswith(":root"):
+                    users.add(label + _account_limits(model, key, conditional))
+                    continue
+                rendered = render(raw, known)
+                arn = (
+                    f"arn:aws:iam::{_account(model, key.stack)}:role/any-role-of-the-account"
+                    if rendered == "*"
+                    else rendered
+                )
+                users.add(
+                    label
+                    + use_verdict(
+                        conditional,
+                        use,
+                        arn=None if kind == "Service" else str(arn),
+                        service=str(rendered) if kind == "Service" else None,
+                        vias=vias,
+                        region=region,
+                    )
+                )
         rotation = _rotation_text(key)
         referrers = sorted({f"{r.type.split('::')[-1]} {display_name(r)}" for r in model.referrers(key)})
         rows.append(
@@ -966,13 +1328,127 @@ def json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _trail_data_events(model: TemplateModel, resource_type: str) -> bool:
+def _bucket_token(bucket: Resource) -> str:
+    """The bucket's name as a selector value holds it: the literal BucketName, else a stand-in naming the resource."""
+    name = bucket.prop("BucketName")
+    return name if isinstance(name, str) else f"<bucket {bucket.stack}/{bucket.logical_id}>"
+
+
+def _selector_text(model: TemplateModel, stack: str, value: Any) -> str | None:
+    """A selector value as text: a literal, a Join of literals and bucket references (`Ref` is the name,
+    `GetAtt Arn` the ARN), pseudo parameters rendered; None when a part is known only at deploy."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        texts = [_selector_text(model, stack, part) for part in parts]
+        return None if any(t is None for t in texts) else str(separator).join(t for t in texts if t is not None)
+    target = model.target(stack, value)
+    if target is not None and target.type == "AWS::S3::Bucket":
+        token = _bucket_token(target)
+        return f"arn:aws:s3:::{token}" if isinstance(value, Mapping) and "Fn::GetAtt" in value else token
+    rendered = render(value)
+    return None if has_unresolved(rendered) else str(rendered)
+
+
+_FIELD_TESTS: dict[str, Callable[[str, list[str]], bool]] = {
+    "Equals": lambda v, xs: v in xs,
+    "NotEquals": lambda v, xs: v not in xs,
+    "StartsWith": lambda v, xs: any(v.startswith(x) for x in xs),
+    "NotStartsWith": lambda v, xs: not any(v.startswith(x) for x in xs),
+    "EndsWith": lambda v, xs: any(v.endswith(x) for x in xs),
+    "NotEndsWith": lambda v, xs: not any(v.endswith(x) for x in xs),
+}
+
+
+def _advanced_selector_covers(
+    model: TemplateModel, stack: str, selector: Mapping[str, Any], obj: str
+) -> tuple[bool | None, str]:
+    """Whether an advanced event selector records data events on the object ARN `obj` (None: a value is known
+    only at deploy), and a qualifier ("reads only", "writes only", "some event names"). The fields ANDed, the
+    values of one operator ORed ("AdvancedFieldSelector", AWS CloudTrail API Reference)."""
+    fields = [f for f in selector.get("FieldSelectors", []) or [] if isinstance(f, Mapping)]
+    qualifier = ""
+    for field_ in fields:
+        name = str(field_.get("Field"))
+        for operator, test in _FIELD_TESTS.items():
+            if operator not in field_:
+                continue
+            raw = field_[operator]
+            values = [_selector_text(model, stack, v) for v in (raw if isinstance(raw, list) else [raw])]
+            if any(v is None for v in values):
+                return None, ""
+            texts = [v for v in values if v is not None]
+            if name == "eventCategory" and not test("Data", texts):
+                return False, ""
+            if name == "resources.type" and not test("AWS::S3::Object", texts):
+                return False, ""
+            if name == "resources.ARN" and not test(obj, texts):
+                return False, ""
+            if name == "readOnly":
+                qualifier = "reads only" if test("true", texts) and not test("false", texts) else "writes only"
+            if name == "eventName":
+                qualifier = "some event names only"
+    categories = [f for f in fields if f.get("Field") == "eventCategory"]
+    types = [f for f in fields if f.get("Field") == "resources.type"]
+    return (bool(categories) and bool(types)), qualifier
+
+
+def trail_object_coverage(model: TemplateModel, bucket: Resource) -> str:
+    """Whether a trail of the templates records object-level (S3 data) events on the bucket, from each trail's
+    AdvancedEventSelectors or EventSelectors (DataResources of type AWS::S3::Object, prefix match), its region
+    scope (IsMultiRegionTrail) and account (an organization trail records every member account): "object-level
+    access recorded by trail T (selector S)", or "not recorded (excluded by the selector S of trail T: reason)"
+    with the reason the trail's `pci-lz:selector-exclusions` metadata gives, or "not recorded: no trail's data
+    event selector includes it". AWS CloudTrail User Guide, "Logging data events"; a value known only at deploy
+    reads "not evidenced"."""
+    obj = f"arn:aws:s3:::{_bucket_token(bucket)}/object"
+    template = model.stacks.get(bucket.stack)
+    recorded: list[str] = []
+    excluded: list[str] = []
+    unknown: list[str] = []
     for trail in model.resources("AWS::CloudTrail::Trail"):
-        if resource_type in json_text(trail.prop("AdvancedEventSelectors")) or resource_type in json_text(
-            trail.prop("EventSelectors")
+        trail_stack = model.stacks.get(trail.stack)
+        name = display_name(trail)
+        if trail.prop("IsOrganizationTrail") is not True and (
+            trail_stack is None or template is None or trail_stack.account != template.account
         ):
-            return True
-    return False
+            continue
+        if trail.prop("IsMultiRegionTrail") is not True and (
+            trail_stack is None or template is None or trail_stack.region != template.region
+        ):
+            continue
+        reasons = trail.metadata.get(SELECTOR_REASONS_METADATA) or {}
+        for selector in trail.prop("AdvancedEventSelectors", default=[]) or []:
+            if not isinstance(selector, Mapping):
+                continue
+            label = str(selector.get("Name") or "unnamed")
+            covers, qualifier = _advanced_selector_covers(model, trail.stack, selector, obj)
+            s3_selector = "AWS::S3::Object" in json_text(selector)
+            if covers is None and s3_selector:
+                unknown.append(f"trail {name} (selector {label!r}: a value known only at deploy)")
+            elif covers:
+                recorded.append(f"trail {name} (selector {label!r}{', ' + qualifier if qualifier else ''})")
+            elif s3_selector:
+                reason = reasons.get(label) if isinstance(reasons, Mapping) else None
+                excluded.append(f"the selector {label!r} of trail {name}" + (f": {reason}" if reason else ""))
+        for selector in trail.prop("EventSelectors", default=[]) or []:
+            for data in (selector or {}).get("DataResources", []) or []:
+                if not isinstance(data, Mapping) or data.get("Type") != "AWS::S3::Object":
+                    continue
+                values = [_selector_text(model, trail.stack, v) for v in data.get("Values", []) or []]
+                if any(v is None for v in values):
+                    unknown.append(f"trail {name} (event selector: a value known only at deploy)")
+                elif any(obj.startswith(v) for v in values if v is not None):
+                    kind = str(selector.get("ReadWriteType") or "All")
+                    recorded.append(f"trail {name} (event selector, {kind})")
+    if recorded:
+        return f"object-level access recorded by {'; '.join(recorded)}"
+    if unknown:
+        return f"object-level access: not evidenced ({'; '.join(unknown)})"
+    if excluded:
+        return f"object-level access not recorded (excluded by {'; '.join(excluded)})"
+    return "object-level access not recorded: no trail's data event selector includes it"
 
 
 # -- log sources and their destinations -----------------------------------------------------------------
@@ -1261,8 +1737,7 @@ def data_stores_paper(model: TemplateModel) -> WorkPaper:
             if isinstance(logging, Mapping):
                 target = model.target(store.stack, logging.get("DestinationBucketName"))
                 access.append(f"server access logs to {display_name(target) if target else 'a bucket'}")
-            if _trail_data_events(model, "AWS::S3::Object"):
-                access.append("CloudTrail S3 data events (unless the trail excludes this bucket)")
+            access.append(trail_object_coverage(model, store))
             access_text = "; ".join(access) or "none in the templates"
         elif store.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
             vault = region in vault_regions
@@ -2432,9 +2907,15 @@ def all_workpapers(
             " principals allowed key-administration actions versus cryptographic use, less what an unconditional"
             " Deny naming that principal refuses it (shown beside it); the account root's kms:* statement is"
             " shown as what it is, a grant to any principal of the account an IAM policy allows; every Deny"
-            " statement with its actions, principals and conditions. From the identity policies, role inline"
-            " policies and KMS grants of the templates: who else may use the key (a statement on `*` names no"
-            " key and is not listed). The stores each key protects, from the encryption property of each store"
+            " statement with its actions, principals, conditions and what those conditions exempt (a role path,"
+            " requests through a service, AWS service principals). From the identity policies, role inline"
+            " policies and KMS grants of the templates: who else may use the key (a statement on `*` counts for"
+            " every key of its account whose key policy lets IAM policies grant it and whose aliases and tags meet"
+            ' its conditions; a kms:ViaService condition reads "through <service> only"). Each user, of the key'
+            " policy or an identity policy, is checked against the key policy's Deny statements: one a Deny refuses"
+            ' reads "refused by <Sid>", one left only a service route "through <service> only (<Sid> refuses direct'
+            ' use)" (evidence.iam_eval; explicit deny wins: IAM User Guide, "Policy evaluation logic").'
+            " The stores each key protects, from the encryption property of each store"
             " that names it (a key referenced any other way protects nothing here). Each key's cryptoperiod and"
             " how it is rotated. Key custodians' acknowledgments (3.6.1.2) and cryptoperiod approval: not"
             " evidenced.",

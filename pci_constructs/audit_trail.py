@@ -20,6 +20,14 @@ from constructs import Construct
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 
 _CLOUDTRAIL = "cloudtrail.amazonaws.com"
+# Template metadata on the trail: {advanced event selector name: why it leaves out what it leaves out}, so the
+# evidence states the reason beside the stores a selector excludes (evidence.workpapers.trail_object_coverage).
+SELECTOR_REASONS_METADATA = "pci-lz:selector-exclusions"
+ARCHIVE_EXCLUSION_REASON = (
+    "the trail's own archive: recording object-level events on it would record CloudTrail's own deliveries,"
+    " each of which would be delivered there again (the trail would feed itself)"
+)
+S3_SELECTOR_NAME = "S3 object-level access"
 
 
 def _field(name: str, **operator: Sequence[str]) -> cloudtrail.CfnTrail.AdvancedFieldSelectorProperty:
@@ -111,6 +119,8 @@ class AuditTrail(Construct):
             ),
         )
         self.trail.node.add_dependency(delivery_policy, bucket_policy)
+        if s3_data_event_buckets is None:
+            self.trail.add_metadata(SELECTOR_REASONS_METADATA, {S3_SELECTOR_NAME: ARCHIVE_EXCLUSION_REASON})
 
     def _only_this_trail_writes(self, bucket: s3.Bucket, account: str, organization_id: str | None) -> s3.BucketPolicy:
         """CloudTrail's documented bucket policy limited to this trail (`aws:SourceArn`); any other writer is denied.
@@ -175,7 +185,7 @@ class AuditTrail(Construct):
                 field_selectors=[_field("eventCategory", equal_to=["Management"])],
             ),
             cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
-                name="S3 object-level access",
+                name=S3_SELECTOR_NAME,
                 field_selectors=[
                     _field("eventCategory", equal_to=["Data"]),
                     _field("resources.type", equal_to=["AWS::S3::Object"]),

@@ -244,3 +244,25 @@ def test_every_epoch_key_is_the_vaults_alone(shredding: tuple[Template, Any], ac
         granted = roles_granted_a_key([dict(template.to_json())], template_id(template, key))
         assert len(granted) >= 2, epoch
         assert {properties.get("Path") for _, properties in granted} == {path}, epoch
+
+
+def test_the_keys_paper_reads_each_epoch_keys_deny(shredding: tuple[Template, Any]) -> None:
+    """Issue 20: on the keys paper each shred-epoch key's account-root grant is limited by OnlyTheCardVaultUsesTheKey
+    to the vault's role path and AWS service principals, and the vault roles its template grants the key are
+    listed unrefused (they are under that path)."""
+    from evidence.workpapers import keys
+    from pci_rules.model import StackTemplate, TemplateModel
+
+    template, vault = shredding
+    model = TemplateModel([StackTemplate("Workload", template.to_json(), "111111111111", "us-east-1")])
+    rows = {r[0]: r for r in keys(model)}
+    path = card_vault_role_path("pci-lz/default")
+    for key in vault.shred_epoch_keys.values():
+        row = rows[template_id(template, key)]  # this synth writes no construct paths: the name is the logical ID
+        assert f"limited by OnlyTheCardVaultUsesTheKey leaves only: roles under the IAM path {path}" in row[4], row[4]
+        assert "AWS service principals (aws:PrincipalIsAWSService)" in row[4]
+        grants = row[6].split("; ")
+        assert len(grants) >= 2, row[6]
+        for grant in grants:
+            assert grant.startswith("Role CardVault"), grant
+            assert "refused" not in grant, grant

@@ -511,3 +511,83 @@ def test_the_entry_path_is_caller_to_load_balancer_then_waf_with_its_8_kb_body_l
         assert all(kind[e.source] == "Application Load Balancer" and "8 KB" in (e.detail or e.label) for e in to_waf)
         assert not [e for e in diagram.edges if kind[e.source] == "AWS WAF web ACL" and e.kind == "data"]
     assert "before the load balancer" not in scope.category(next(default.model.resources("AWS::WAFv2::WebACL")))[1]
+
+
+# -- QSA reader r20d LOW: 4.2.1 states the access-log buckets' TLS-only policy --------------------------------
+def test_4_2_1_states_each_access_log_buckets_transport_from_its_policy(default: Written) -> None:
+    """Every bucket a load balancer writes access logs to (counted in the raw template JSON) is named under 4.2.1
+    with the transport its bucket policy requires; the default app's deny plain HTTP and TLS below 1.2."""
+    text = default.report()
+    section = text[text.index("### 4.2.1 ") : text.index("### ", text.index("### 4.2.1 ") + 4)]
+    (line,) = [x for x in section.splitlines() if x.startswith("- Derived from the templates")]
+    buckets = 0
+    for stack in default.model.stacks.values():
+        for body in (stack.template.get("Resources") or {}).values():
+            if body.get("Type") == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+                attributes = {a["Key"]: a["Value"] for a in body["Properties"].get("LoadBalancerAttributes", [])}
+                buckets += attributes.get("access_logs.s3.enabled") == "true"
+    assert buckets >= 2
+    assert line.count("): TLS only: ") == buckets, line
+    assert line.count("minimum TLS 1.2 (s3:TlsVersion)") == buckets
+
+
+def _lb_model(statements: list[dict[str, Any]]) -> TemplateModel:
+    bucket_arn = {"Fn::GetAtt": ["Logs", "Arn"]}
+    resources: dict[str, Any] = {
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {}},
+        "Lb": {
+            "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            "Properties": {
+                "LoadBalancerAttributes": [
+                    {"Key": "access_logs.s3.enabled", "Value": "true"},
+                    {"Key": "access_logs.s3.bucket", "Value": {"Ref": "Logs"}},
+                ]
+            },
+        },
+        "Policy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "Logs"},
+                "PolicyDocument": {
+                    "Statement": [
+                        {"Resource": [bucket_arn, {"Fn::Join": ["", [bucket_arn, "/*"]]}], **s} for s in statements
+                    ]
+                },
+            },
+        },
+    }
+    return TemplateModel.from_templates({"Edge": {"Resources": resources}})
+
+
+_PLAIN_DENY = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*"}
+
+
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        ([{**_PLAIN_DENY, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}], "TLS only: a Deny (no Sid)"),
+        ([{**_PLAIN_DENY, "Sid": "Tls", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}], "the Deny Tls"),
+        # a Deny of TLS requests, a Deny naming one principal, a Deny of reads only: none makes the bucket TLS only
+        ([{**_PLAIN_DENY, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}], "plain HTTP not denied"),
+        (
+            [
+                {
+                    **_PLAIN_DENY,
+                    "Principal": {"AWS": "arn:aws:iam::1:root"},
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+            "plain HTTP not denied",
+        ),
+        (
+            [{**_PLAIN_DENY, "Action": "s3:GetObject", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
+            "plain HTTP not denied",
+        ),
+        ([], "plain HTTP not denied"),
+    ],
+)
+def test_4_2_1_transport_is_evaluated_not_matched_by_name(statements: list[dict[str, Any]], expected: str) -> None:
+    from evidence.report import transit_statements
+
+    (text,) = transit_statements(_lb_model(statements)).values()
+    assert expected in text, text

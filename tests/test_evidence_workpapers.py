@@ -705,6 +705,44 @@ def test_keys_paper_is_derived_from_key_policies_and_encryption_properties(defau
     assert "Function CardVault/Api (environment variables at rest)" in environment["Stores it protects"]
 
 
+def test_keys_paper_users_follow_the_key_policy_denies(default: Written) -> None:
+    """Issue 20: the cardholder-data key's account-root grant reads as limited to what its Deny exempts, the vault's
+    roles (under the exempt path) are not refused, a grant on `*` narrowed by kms:ViaService (the security
+    auditor's, to the logs alias through S3) is listed under each logs key, and every conditional Deny names its
+    exemptions. No identity user of a key is left unmarked while a Deny refuses its direct use."""
+    from evidence.iam_eval import Request, denied_by, render
+    from evidence.workpapers import _known
+
+    records = default.papers["keys"].records()
+    users, by_policy, deny = (
+        "Users (key policy)",
+        "Users (identity policies and grants)",
+        "Deny of use to other principals (key policy)",
+    )
+    cardholder = [r for r in records if r["Key"] == "Keys/CardholderDataKey"]
+    logs = [r for r in records if r["Key"] == "Keys/LogsKey"]
+    block = [r for r in records if r["Key"] == "Keys/BlockStorageKey"]
+    assert len(cardholder) == len(logs) == len(block) >= 2
+    for record in cardholder:
+        assert "limited by OnlyTheCardVaultAndRdsUseTheKey leaves only: roles under the IAM path" in record[users]
+        assert "/pci-lz-default-card-vault/" in record[deny]
+        for grant in record[by_policy].split("; "):
+            assert grant.startswith("Role CardVault/"), grant
+            assert "refuse" not in grant, grant
+    for record in logs:
+        assert (
+            "Role SecurityAuditor/Role: Decrypt through s3.*.amazonaws.com only (kms:ViaService)" in record[by_policy]
+        )
+    for record in block:
+        assert "DenyUseOutsideEc2: denies" in record[deny]
+        assert "(exempt: AWS service principals (aws:PrincipalIsAWSService); requests through ec2." in record[deny]
+    # Cross-check one verdict with the evaluator directly: a role outside the vault path is refused a direct call.
+    key = next(k for k in default.model.resources("AWS::KMS::Key") if k.logical_id.startswith("KeysCardholderDataKey"))
+    statements = [render(s, _known(default.model, key.stack)) for s in key.prop("KeyPolicy", "Statement")]
+    outsider = {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/Other", "aws:PrincipalIsAWSService": "false"}
+    assert "OnlyTheCardVaultAndRdsUseTheKey" in denied_by(statements, Request("kms:Decrypt", context=outsider))
+
+
 def test_data_stores_list_every_log_group(default: Written) -> None:
     """Every log group of the templates is a data-store row with its retention, key and data protection policy;
     a WAF log group's row carries the card-data statement the scope makes for it."""
@@ -828,3 +866,172 @@ def test_the_default_app_tls_paper_states_the_shipped_waiver(default: Written) -
             f"client certificate revocation: not checked: waived by {W['owner']}, approved by {W['approver']} on"
             f" {W['approval_date']}, ticket {W['ticket']}, review by {W['review_by']}: {W['reason']}"
         ) in cell
+
+
+# -- QSA reader r20d LOW: which buckets' object-level access a trail records ----------------------------------
+def test_the_data_stores_rows_say_which_buckets_the_trails_data_events_record(default: Written) -> None:
+    """The trail's archive (its S3BucketName, read in the raw template JSON) is the one bucket its S3 selector
+    excludes, with the reason the trail's metadata gives; every other bucket of the trail's account reads as
+    recorded by it."""
+    from pci_constructs.audit_trail import ARCHIVE_EXCLUSION_REASON
+
+    archives = {
+        (stack, body["Properties"]["S3BucketName"]["Ref"])
+        for stack, _, body in (
+            (name, lid, body)
+            for name, template in default.model.stacks.items()
+            for lid, body in (template.template.get("Resources") or {}).items()
+        )
+        if body.get("Type") == "AWS::CloudTrail::Trail"
+    }
+    assert archives
+    buckets = [r for r in default.papers["data-stores"].rows if r[1].startswith("Bucket")]
+    assert len(buckets) > len(archives)
+    for row in buckets:
+        stack, logical_id = row[8].split("/")
+        if (stack, logical_id) in archives:
+            assert "object-level access not recorded (excluded by the selector 'S3 object-level access'" in row[7]
+            assert ARCHIVE_EXCLUSION_REASON in row[7]
+        else:
+            assert "object-level access recorded by trail " in row[7], row
+
+
+def _trail_model(trail: dict[str, Any], *, trail_region: str = "us-east-1") -> TemplateModel:
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "data-bucket"}}
+    other = {"Type": "AWS::S3::Bucket", "Properties": {}}
+    return TemplateModel(
+        [
+            StackTemplate(
+                "Audit",
+                {"Resources": {"Trail": {"Type": "AWS::CloudTrail::Trail", "Properties": trail}}},
+                "111111111111",
+                trail_region,
+            ),
+            StackTemplate("Data", {"Resources": {"Data": bucket, "Other": other}}, "111111111111", "us-west-2"),
+        ]
+    )
+
+
+def _coverage(trail: dict[str, Any], bucket: str = "Data", **kwargs: Any) -> str:
+    from evidence.workpapers import trail_object_coverage
+
+    model = _trail_model(trail, **kwargs)
+    resource = model.resource("Data", bucket)
+    assert resource is not None
+    return trail_object_coverage(model, resource)
+
+
+_S3_DATA = [
+    {"Field": "eventCategory", "Equals": ["Data"]},
+    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+]
+
+
+@pytest.mark.parametrize(
+    ("trail", "expected"),
+    [
+        # legacy event selectors: a prefix of every bucket, one bucket's prefix, another bucket's prefix
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "EventSelectors": [{"DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]}],
+            },
+            "recorded by trail Trail (event selector, All)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "EventSelectors": [
+                    {
+                        "ReadWriteType": "WriteOnly",
+                        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::data-bucket/"]}],
+                    }
+                ],
+            },
+            "recorded by trail Trail (event selector, WriteOnly)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "EventSelectors": [
+                    {"DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::elsewhere/"]}]}
+                ],
+            },
+            "not recorded: no trail's data event selector includes it",
+        ),
+        # advanced selectors: reads only; excluded by NotStartsWith (no reason in metadata); a deploy-time value
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "AdvancedEventSelectors": [
+                    {"Name": "R", "FieldSelectors": [*_S3_DATA, {"Field": "readOnly", "Equals": ["true"]}]}
+                ],
+            },
+            "recorded by trail Trail (selector 'R', reads only)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "AdvancedEventSelectors": [
+                    {
+                        "Name": "X",
+                        "FieldSelectors": [
+                            *_S3_DATA,
+                            {"Field": "resources.ARN", "NotStartsWith": ["arn:aws:s3:::data-bucket/"]},
+                        ],
+                    }
+                ],
+            },
+            "not recorded (excluded by the selector 'X' of trail Trail)",
+        ),
+        (
+            {
+                "IsMultiRegionTrail": True,
+                "AdvancedEventSelectors": [
+                    {
+                        "Name": "U",
+                        "FieldSelectors": [
+                            *_S3_DATA,
+                            {"Field": "resources.ARN", "StartsWith": [{"Fn::ImportValue": "unknown"}]},
+                        ],
+                    }
+                ],
+            },
+            "not evidenced",
+        ),
+        # a single-region trail in another region records nothing of this bucket's region
+        (
+            {"AdvancedEventSelectors": [{"Name": "All", "FieldSelectors": _S3_DATA}]},
+            "not recorded: no trail's data event selector includes it",
+        ),
+    ],
+)
+def test_trail_object_coverage_reads_each_selector_form(trail: dict[str, Any], expected: str) -> None:
+    assert expected in _coverage(trail), _coverage(trail)
+
+
+def test_a_selector_on_one_bucket_by_reference_excludes_the_other() -> None:
+    selector = {"Field": "resources.ARN", "StartsWith": [{"Fn::Join": ["", ["arn:aws:s3:::", "data-bucket", "/"]]}]}
+    trail = {
+        "IsMultiRegionTrail": True,
+        "AdvancedEventSelectors": [{"Name": "One", "FieldSelectors": [*_S3_DATA, selector]}],
+    }
+    assert "recorded by trail Trail" in _coverage(trail)
+    assert "not recorded (excluded by the selector 'One'" in _coverage(trail, "Other")
+    # in the trail's own region a single-region trail records it
+    single = {"AdvancedEventSelectors": [{"Name": "All", "FieldSelectors": _S3_DATA}]}
+    assert "recorded by trail Trail" in _coverage(single, trail_region="us-west-2")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.sampled_from(["data-bucket", "data-bucket-2", "elsewhere", "data"]), max_size=4), st.booleans())
+def test_a_prefix_selector_records_exactly_the_buckets_it_names(names: set[str], negated: bool) -> None:
+    """StartsWith names the buckets recorded, NotStartsWith the buckets excluded; a prefix ends with `/`, so
+    `data-bucket` never stands for `data-bucket-2`."""
+    operator = "NotStartsWith" if negated else "StartsWith"
+    arn = {"Field": "resources.ARN", operator: [f"arn:aws:s3:::{n}/" for n in sorted(names)]}
+    trail = {"IsMultiRegionTrail": True, "AdvancedEventSelectors": [{"Name": "S", "FieldSelectors": [*_S3_DATA, arn]}]}
+    if not names:  # an empty value list is not a valid selector: nothing to compare
+        return
+    recorded = "recorded by trail Trail" in _coverage(trail)
+    assert recorded is (("data-bucket" in names) is not negated)

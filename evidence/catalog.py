@@ -263,6 +263,10 @@ TESTING_PROCEDURES = {
     "8.6.3": ("8.6.3", f"application and system account passwords protected against misuse ({_NOT_COMPARED})"),
     "10.2.1": ("10.2.1", "examine audit log configurations: logs enabled and active"),
     "10.2.1.1": ("10.2.1.1", "examine audit log configurations and log data: individual access to cardholder data"),
+    "10.2.1.7": (
+        "10.2.1.7",
+        "examine audit log configurations and log data: creation and deletion of system-level objects are logged",
+    ),
     "10.3.2": ("10.3.2", "examine system configurations and privileges: log files protected from modification"),
     "10.3.3": ("10.3.3", "examine backup configurations of audit logs"),
     "10.3.4": ("10.3.4", "examine settings and monitored files of change-detection mechanisms"),
@@ -438,6 +442,9 @@ RELATED_NOT_EVIDENCE = {
     " the TLS work paper is an input to it, not the inventory",
     ("PCI4-TRAIL-DATA-EVENTS", "10.2.1.7"): "creation/deletion of system-level objects are management events,"
     " not data events",
+    ("PCI4-TRAIL-MANAGEMENT-EVENTS", "10.2.1.1"): "KMS Decrypt and GenerateMac events (management events the rule"
+    " keeps) record each use of the vault's keys by a role, not which individual user reached which cardholder"
+    " data; that is the data events' and the vault's own audit rows'",
     ("PCI4-EC2-NACL-IN-USE", "1.2.7"): "the six-monthly review is documentation and interview only",
     ("PCI4-KMS-CUSTODIAN-SEPARATION", "3.6.1.2"): "3.6.1.2 concerns the form keys are stored in (KMS,"
     " HSM-backed), not custodian separation",

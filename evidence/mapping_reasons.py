@@ -288,12 +288,18 @@ _BY_REQUIREMENT: dict[str, dict[str, str]] = {
         "PCI4-S3-ACCESS-LOGGING": "bucket access is logged",
         "PCI4-TRAIL-DATA-EVENTS": "S3 object and Lambda invoke data events are recorded",
         "PCI4-TRAIL-LOGGING": "the trail is logging",
+        "PCI4-TRAIL-MANAGEMENT-EVENTS": "a multi-region trail records every management event, read and write, KMS"
+        " and RDS Data API events included (pack 1.15.0)",
         "PCI4-TRAIL-MULTI-REGION": "the trail covers every region and global services",
         "PCI4-WAF-LOGGING": "the web ACL logs its decisions",
     },
     "10.2.1.1": {
         "PCI4-TRAIL-DATA-EVENTS": "each invoke of a vault function (the path to cardholder data) is recorded with"
         " its caller",
+    },
+    "10.2.1.7": {
+        "PCI4-TRAIL-MANAGEMENT-EVENTS": "creating and deleting system-level objects (resources, roles, keys, trails)"
+        " are write management events, which a multi-region trail records in every region with no exclusion",
     },
     "10.3.2": {
         "PCI4-CODEBUILD-HARDENED": "a build project's S3 logs are not left unencrypted (Security Hub CodeBuild.3)",

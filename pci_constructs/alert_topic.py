@@ -8,6 +8,8 @@ same KMS-encrypted, TLS-only shape and the same e-mail subscription.
 from __future__ import annotations
 
 from aws_cdk import Stack, Tags
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -58,3 +60,19 @@ def alarm_topic(
         )
     )
     return topic
+
+
+def notify(alarm: cloudwatch.Alarm, topic: sns.ITopic) -> None:
+    """Make `alarm` publish to `topic` (an SNS topic of the alarm's own region) when it enters ALARM and when it
+    enters INSUFFICIENT_DATA (PCI DSS v4.0.1 10.4.1.1, 10.7.2).
+
+    The INSUFFICIENT_DATA action is what AWS Config cloudwatch-alarm-action-check asks by default
+    (insufficientDataActionRequired true; okActionRequired false: no OK action is added), and what the rule pack's
+    PCI4-ALARM-ACTIONS checks. It changes no alarm's state: the alarm's TreatMissingData still decides how
+    missing data points are read (AWS CloudWatch User Guide, "Configuring how CloudWatch alarms treat missing
+    data"); with notBreaching or breaching, as every alarm of this repository, a period without data keeps the
+    alarm in OK or ALARM, so the INSUFFICIENT_DATA action fires only when CloudWatch cannot evaluate the alarm (its
+    metric unavailable). The topic policy of `alarm_topic` already lets this account's alarms publish."""
+    action = cloudwatch_actions.SnsAction(topic)
+    alarm.add_alarm_action(action)
+    alarm.add_insufficient_data_action(action)

@@ -44,7 +44,6 @@ from aws_cdk import (
     triggers,
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
@@ -57,6 +56,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
+from pci_constructs.alert_topic import notify
 from pci_constructs.encrypted_log_group import EncryptedLogGroup
 from pci_constructs.justification import justify
 from pci_constructs.key_ring import (
@@ -1069,7 +1069,7 @@ class CardVault(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        notify(created, topic)
         return created
 
     def _name_alarms(self, prefix: str) -> None:
@@ -1140,7 +1140,7 @@ class CardVault(Construct):
             datapoints_to_alarm=evaluation_periods if evaluation_periods > 1 else None,
             treat_missing_data=missing,
         )
-        created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        notify(created, topic)
         return created
 
     # -- client CRL check --------------------------------------------------------------------

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from pci_constructs.alert_topic import notify
 from pci_constructs.card_vault import METRIC_NAMESPACE, SERVICE_NAME, TOKENIZED_METRIC
 
 MAC_METRIC = "KmsGenerateMacRequests"
@@ -111,4 +111,4 @@ class MacVolumeAlarm(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        notify(self.alarm, topic)

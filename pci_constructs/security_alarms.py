@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_cdk import Duration, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from pci_constructs.alert_topic import alarm_topic
+from pci_constructs.alert_topic import alarm_topic, notify
 from pci_constructs.permissions_boundary import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
 
@@ -226,7 +225,6 @@ class SecurityAlarms(Construct):
         self.topic = alarm_topic(
             self, "Topic", topic_key=topic_key, email=email, display_name="PCI landing zone security alerts"
         )
-        action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms, self.metric_filters = {}, {}
         for event in events:
             metric_filter = logs.MetricFilter(
@@ -249,7 +247,7 @@ class SecurityAlarms(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            alarm.add_alarm_action(action)
+            notify(alarm, self.topic)
             self.metric_filters[event.name] = metric_filter
             self.alarms[event.name] = alarm
 

@@ -7,7 +7,7 @@ small function over that model, and `evaluate` runs them. The compliance
 evidence and the diagrams read the same model, so they cannot disagree.
 """
 
-__version__ = "1.14.0"
+__version__ = "1.15.0"
 
 from pci_rules.model import Resource, StackTemplate, TemplateModel
 from pci_rules.rule import Check, Rule, RuleResult, evaluate, rule

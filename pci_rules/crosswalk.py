@@ -294,7 +294,11 @@ class ConfigPackRule:
 # shows and whose Config rule no control of the standard above uses.
 CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("cloud-trail-cloud-watch-logs-enabled", ("AWS::CloudTrail::Trail",), ("PCI4-TRAIL-CLOUDWATCH",)),
-    ConfigPackRule("multi-region-cloudtrail-enabled", ("AWS::CloudTrail::Trail",), ("PCI4-TRAIL-MULTI-REGION",)),
+    ConfigPackRule(
+        "multi-region-cloudtrail-enabled",
+        ("AWS::CloudTrail::Trail",),
+        ("PCI4-TRAIL-MULTI-REGION", "PCI4-TRAIL-MANAGEMENT-EVENTS"),
+    ),
     ConfigPackRule("cloudwatch-log-group-encrypted", ("AWS::Logs::LogGroup",), ("PCI4-LOGS-KMS-RETAINED",)),
     ConfigPackRule("cw-loggroup-retention-period-check", ("AWS::Logs::LogGroup",), ("PCI4-LOGS-KMS-RETAINED",)),
     ConfigPackRule("s3-bucket-public-read-prohibited", ("AWS::S3::Bucket",), ("PCI4-S3-PUBLIC-ACCESS-BLOCK",)),
@@ -328,6 +332,11 @@ CONFIG_PACK_RULES: tuple[ConfigPackRule, ...] = (
     ConfigPackRule("ebs-snapshot-public-restorable-check", ("AWS::::Account",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("ssm-document-not-public", ("AWS::SSM::Document",), ("PCI4-ACCOUNT-GUARD-VALUES",)),
     ConfigPackRule("netfw-logging-enabled", ("AWS::NetworkFirewall::Firewall",), ("PCI4-NETWORK-FIREWALL-POSTURE",)),
+    # Pack 1.15.0 (issue 21): offered in all supported AWS regions on its page (AWS Config Developer Guide,
+    # rds-instance-deletion-protection-enabled) and in the vendored managed-rule list, so the project pack holds it.
+    ConfigPackRule(
+        "rds-instance-deletion-protection-enabled", ("AWS::RDS::DBInstance",), ("PCI4-RDS-DELETION-PROTECTION",)
+    ),
 )
 
 _LAUNCHED = "the rule also reads every Auto Scaling group's launch templates (LaunchTemplate, MixedInstancesPolicy)"
@@ -625,8 +634,10 @@ _A3 = "A3 (designated entities' supplemental validation only)"
 DEPARTURES: dict[str, str] = {
     "multi-region-cloudtrail-enabled": "10.2.1 is the trail's coverage and 10.2.2 its record contents (the"
     " project pack, compliance/conformance/pci-dss-v4.json in the repository that ships this pack, maps"
-    " the same two); the events of 10.2.1.1-10.2.1.7 are what the trail is told to record"
-    " (PCI4-TRAIL-DATA-EVENTS), 10.3.1 is read access to the log files (bucket and key policies), 10.6.3 time"
+    " the same two); of the events of 10.2.1.1-10.2.1.7, the rule's management-event half (no"
+    " ExcludeManagementEventSources, PCI4-TRAIL-MANAGEMENT-EVENTS) evidences 10.2.1.7 and supports 10.2.1.1;"
+    " the other events are what data-event selectors record (PCI4-TRAIL-DATA-EVENTS), 10.3.1 is read access"
+    " to the log files (bucket and key policies), 10.6.3 time"
     f" settings and 5.3.4 anti-malware logs, none of them a trail's region scope; {_A1}",
     "cw-loggroup-retention-period-check": "10.5.1 (12 months' retention) is AWS's and ours; the rule's KMS half"
     " adds 10.3.2 (logs protected from modification). 3.2.1 and 3.3.x limit how long account data and SAD are"
@@ -776,7 +787,9 @@ DEPARTURES: dict[str, str] = {
     " (6.4.1 is superseded by it from 31 March 2025); the NSC requirements 1.2, 1.3, 1.4, 1.5 are the network"
     f" controls, which AppSync has none of; {_A1}",
     "cloudtrail-security-trail-enabled": "the pack checks the security-trail properties one by one: multi-region"
-    " and logging (10.2.1, 10.2.2), validation (10.3.4), KMS (10.3.2; 3.5.1 as Security Hub CloudTrail.2 cites,"
+    " and logging (10.2.1, 10.2.2), management events read and write with no source excluded (10.2.1.7, the"
+    " creation and deletion of system-level objects; 10.2.1.1 supported by KMS events, not evidenced),"
+    " validation (10.3.4), KMS (10.3.2; 3.5.1 as Security Hub CloudTrail.2 cites,"
     " excluded from the evidence); 10.3.3 and 10.5.1 are the archive's (PCI4-TRAIL-ARCHIVE-OBJECT-LOCK, -CLOUDWATCH),"
     f" 5.3.4 anti-malware logs; {_A1}",
     "cloudwatch-alarm-action-check": "an alarm with an action reaches someone, so an automated review raises its"
@@ -878,7 +891,6 @@ WATCHED_AFTER_DEPLOY_EXTRA: dict[str, str] = {
     "PCI4-EC2-SG-NO-ALLOW-ALL-EGRESS": NO_CONFIG_RULE,
     "PCI4-EC2-CDE-NO-INTERNET-ROUTE": NO_CONFIG_RULE,
     "PCI4-RDS-CUSTOMER-KEY": NO_CONFIG_RULE,
-    "PCI4-RDS-DELETION-PROTECTION": "rds-instance-deletion-protection-enabled",
     "PCI4-RDS-TLS-FORCED": NO_CONFIG_RULE,
     "PCI4-RDS-BACKUPS": "db-instance-backup-enabled",
     "PCI4-RDS-PROXY-TLS": NO_CONFIG_RULE,
@@ -1108,18 +1120,35 @@ AWS_PACK_REVIEWED: tuple[PackRuleDecision, ...] = (
     ),
     _checked(
         "cloudtrail-security-trail-enabled",
-        ("PCI4-TRAIL-MULTI-REGION", "PCI4-TRAIL-VALIDATION", "PCI4-TRAIL-KMS", "PCI4-TRAIL-LOGGING"),
-        "partial: the synth rules ask of every trail what the Config rule asks of one (global service events,"
-        " multi-region, log file validation, KMS, logging); its read-and-write management events with no"
-        " exclusion are not checked at synth (CloudTrail records them by default when no selector narrows them)",
-        f"cloudtrail-security-trail-enabled ({_CONFIG})",
+        (
+            "PCI4-TRAIL-MULTI-REGION",
+            "PCI4-TRAIL-VALIDATION",
+            "PCI4-TRAIL-KMS",
+            "PCI4-TRAIL-LOGGING",
+            "PCI4-TRAIL-MANAGEMENT-EVENTS",
+        ),
+        "the synth rules ask of every trail what the Config rule asks of one (global service events,"
+        " multi-region, log file validation, KMS, logging), and PCI4-TRAIL-MANAGEMENT-EVENTS (pack 1.15.0) asks"
+        " what the Config rule asks of at least one: a multi-region trail of the account recording management"
+        " events, read and write, excluding no event source. Defaults relied on: a trail with no event selector"
+        " records every read and write management event; a basic selector's IncludeManagementEvents defaults to"
+        " true, ReadWriteType to All and ExcludeManagementEventSources to empty; an advanced selector with"
+        " eventCategory Equals Management and no readOnly field records read and write events, and only an"
+        " eventSource field (NotEquals kms.amazonaws.com or rdsdata.amazonaws.com) excludes a source",
+        f"cloudtrail-security-trail-enabled ({_CONFIG}); AWS::CloudTrail::Trail EventSelector and"
+        f" AdvancedEventSelector ({_CFN}); EventSelector and AdvancedFieldSelector (AWS CloudTrail API Reference)",
     ),
     _checked(
         "cloudwatch-alarm-action-check",
         ("PCI4-ALARM-ACTIONS",),
-        "partial: the synth rule asks an ALARM action and ActionsEnabled (alarmActionRequired); the Config"
-        " rule's default insufficientDataActionRequired true (an INSUFFICIENT_DATA action) is not checked",
-        f"cloudwatch-alarm-action-check ({_CONFIG})",
+        "the synth rule asks what the Config rule's documented defaults ask (pack 1.15.0): an ALARM action"
+        " (alarmActionRequired true), an INSUFFICIENT_DATA action (insufficientDataActionRequired true) and"
+        " ActionsEnabled not false; no OK action (okActionRequired false). Decision: an alarm that cannot be"
+        " evaluated is a failed detection control (10.7.2), so it notifies too; the action changes no alarm's"
+        " state (TreatMissingData still reads missing data points; notBreaching or breaching keep an alarm out of"
+        " INSUFFICIENT_DATA when a period has no data)",
+        f"cloudwatch-alarm-action-check ({_CONFIG}); 'Configuring how CloudWatch alarms treat missing data'"
+        " (Amazon CloudWatch User Guide)",
     ),
     _checked(
         "db-instance-backup-enabled",
@@ -1333,6 +1362,122 @@ def aws_pack_rules() -> list[dict[str, object]]:
     """The vendored rules of AWS's PCI DSS v4.0 conformance pack: name, source identifier, resource types."""
     rules: list[dict[str, object]] = json.loads(AWS_PACK_FILE.read_text(encoding="utf-8"))["rules"]
     return rules
+
+
+# AWS Config managed rules (pack 1.15.0, issue 21): each rule's source identifier, region line and resource types,
+# vendored with its provenance and date (`aws_config_managed_rules.json`). A conformance pack holding a rule its
+# region does not offer fails to deploy there, so the project pack holds only rules offered in every region, and
+# the test holding it to this list (tests/test_conformance_pack_rules.py) fails on any other.
+MANAGED_RULES_FILE = HERE / "aws_config_managed_rules.json"
+ALL_REGIONS = "All supported AWS regions"
+
+
+@cache
+def managed_rules() -> dict[str, dict[str, str]]:
+    """Source identifier -> {"region": the page's AWS Region line, "resource_types": ...}, from the vendored list.
+    Raises KeyError/ValueError (via json) when the file is malformed."""
+    data = json.loads(MANAGED_RULES_FILE.read_text(encoding="utf-8"))
+    return {
+        str(r["identifier"]): {"region": str(r["region"]), "resource_types": str(r["resource_types"])}
+        for r in data["rules"]
+    }
+
+
+def managed_rules_source() -> dict[str, str]:
+    """The vendored list's provenance: what, where it was copied from, when."""
+    return cast(dict[str, str], json.loads(MANAGED_RULES_FILE.read_text(encoding="utf-8"))["source"])
+
+
+@dataclass(frozen=True)
+class KeptOut:
+    """A Config rule that watches a synth rule's property after deploy and that the project pack does not hold:
+    its source identifier, the AWS Region line of its stored page (read 2026-12-04; the stricter of that page
+    and the vendored list decides), and why it stays out."""
+
+    identifier: str
+    stored_page_region: str
+    reason: str
+
+
+_REGIONS = "not offered in every region (its page's AWS Region line, quoted): a pack holding it fails to deploy there"
+_PARAMETERS = "and it needs a parameter only the owner can set"
+# The Config rules named in WATCHED_AFTER_DEPLOY_EXTRA and WATCHED_ALSO that no pack holds (QSA reader r21c's
+# "nothing watches them"), each decided (pack 1.15.0). Region lines from each rule's page, AWS Config Developer Guide,
+# read 2026-12-04.
+NOT_IN_PROJECT_PACK: dict[str, KeptOut] = {
+    "elasticache-repl-grp-encrypted-at-rest": KeptOut(
+        "ELASTICACHE_REPL_GRP_ENCRYPTED_AT_REST",
+        "All supported AWS regions except Asia Pacific (Thailand), Middle East (UAE), Asia Pacific (Malaysia), Asia"
+        " Pacific (Melbourne), AWS GovCloud (US-East), AWS GovCloud (US-West), Mexico (Central), Israel (Tel Aviv),"
+        " Asia Pacific (Taipei), Canada West (Calgary) Region",
+        _REGIONS,
+    ),
+    "opensearch-encrypted-at-rest": KeptOut(
+        "OPENSEARCH_ENCRYPTED_AT_REST",
+        "All supported AWS regions except China (Beijing), Asia Pacific (Thailand), Middle East (UAE), Asia Pacific"
+        " (Hyderabad), ... Europe (Zurich) Region (15 regions)",
+        _REGIONS,
+    ),
+    "elasticsearch-encrypted-at-rest": KeptOut(
+        "ELASTICSEARCH_ENCRYPTED_AT_REST",
+        "All supported AWS regions except Asia Pacific (Taipei) Region",
+        _REGIONS + " (the vendored list says all regions; the stored page is stricter)",
+    ),
+    "api-gw-execution-logging-enabled": KeptOut(
+        "API_GW_EXECUTION_LOGGING_ENABLED", "All supported AWS regions except Asia Pacific (Taipei) Region", _REGIONS
+    ),
+    "elbv2-predefined-security-policy-ssl-check": KeptOut(
+        "ELBV2_PREDEFINED_SECURITY_POLICY_SSL_CHECK",
+        "All supported AWS regions except Middle East (Bahrain), Asia Pacific (Thailand), Asia Pacific (Jakarta),"
+        " ... Europe (Zurich) Region (14 regions)",
+        f"{_REGIONS}, {_PARAMETERS} (sslPolicies, no default)",
+    ),
+    "elb-deletion-protection-enabled": KeptOut(
+        "ELB_DELETION_PROTECTION_ENABLED",
+        "All supported AWS regions except Asia Pacific (Osaka) Region",
+        _REGIONS + " (the vendored list says all regions; the stored page is stricter)",
+    ),
+    "lambda-inside-vpc": KeptOut(
+        "LAMBDA_INSIDE_VPC",
+        "All supported AWS regions except China (Beijing), Asia Pacific (Thailand), AWS GovCloud (US-East), AWS"
+        " GovCloud (US-West), Mexico (Central), Asia Pacific (Taipei), China (Ningxia) Region",
+        _REGIONS,
+    ),
+    "iam-policy-blacklisted-check": KeptOut(
+        "IAM_POLICY_BLACKLISTED_CHECK",
+        "All supported AWS regions except Asia Pacific (Thailand), Middle East (UAE), Asia Pacific (Hyderabad),"
+        " ... Europe (Zurich) Region (11 regions)",
+        _REGIONS,
+    ),
+    "iam-policy-no-statements-with-full-access": KeptOut(
+        "IAM_POLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
+        "(its stored page's region line was not in the excerpt read; the vendored list excludes 12 regions)",
+        _REGIONS,
+    ),
+    "iam-inline-policy-blocked-kms-actions": KeptOut(
+        "IAM_INLINE_POLICY_BLOCKED_KMS_ACTIONS",
+        "All supported AWS regions except Asia Pacific (Thailand), Middle East (UAE), Asia Pacific (Hyderabad),"
+        " ... Europe (Zurich) Region (11 regions)",
+        f"{_REGIONS}, {_PARAMETERS} (blockedActionsPatterns)",
+    ),
+    "iam-customer-policy-blocked-kms-actions": KeptOut(
+        "IAM_CUSTOMER_POLICY_BLOCKED_KMS_ACTIONS",
+        "All supported AWS regions except Asia Pacific (Thailand), Middle East (UAE), Asia Pacific (Hyderabad),"
+        " ... Europe (Zurich) Region (11 regions)",
+        f"{_REGIONS}, {_PARAMETERS} (blockedActionsPatterns)",
+    ),
+    "s3-bucket-acl-prohibited": KeptOut(
+        "S3_BUCKET_ACL_PROHIBITED",
+        "All supported AWS regions except Asia Pacific (Thailand), Asia Pacific (Malaysia), Mexico (Central), Asia"
+        " Pacific (Taipei), Canada West (Calgary) Region",
+        _REGIONS,
+    ),
+    "secretsmanager-using-cmk": KeptOut(
+        "SECRETSMANAGER_USING_CMK",
+        "All supported AWS regions except Asia Pacific (Taipei) Region",
+        _REGIONS + " (the vendored list says all regions; the stored page is stricter)",
+    ),
+}
 
 
 def citable() -> int:
@@ -1629,6 +1774,24 @@ def render() -> str:
         for e in AWS_PACK_SYNTH_RULES
     ]
     lines += [
+        "",
+        "## AWS Config rules that watch a synth rule and that the project pack does not hold",
+        "",
+        f"{len(NOT_IN_PROJECT_PACK)} Config rules watching a synth rule, in no pack and no control of the standard."
+        " Each was considered for the project pack (pack 1.15.0): a conformance pack holding a rule its region does"
+        " not offer fails to deploy there, so the pack holds only rules offered in every region. Region lines are"
+        " those of each rule's page (AWS Config Developer Guide, read 2026-12-04) beside the vendored list"
+        f" (`{MANAGED_RULES_FILE.name}`: {managed_rules_source()['copied_from']}, retrieved"
+        f" {managed_rules_source()['retrieved']}); the stricter decides.",
+        "",
+        "| AWS Config rule | Identifier | AWS Region (stored page) | AWS Region (vendored list)"
+        " | Why not in the project pack |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {k.identifier} | {_cell(k.stored_page_region)} |"
+            f" {_cell(managed_rules()[k.identifier]['region'])} | {_cell(k.reason)} |"
+            for name, k in sorted(NOT_IN_PROJECT_PACK.items())
+        ),
         "",
         "## Every synth rule and the AWS Config rule that watches it after deploy",
         "",

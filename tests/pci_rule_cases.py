@@ -27,6 +27,7 @@ def retained(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 REF = {"Ref": "Key"}
+TOPIC = {"Ref": "Topic"}
 KEY = {"Key": r("AWS::KMS::Key", EnableKeyRotation=True)}
 TRAIL_OK: dict[str, Any] = {
     "IsLogging": True,
@@ -546,6 +547,19 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK)},
         {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "IsMultiRegionTrail": False})},
     ),
+    "PCI4-TRAIL-MANAGEMENT-EVENTS": (
+        _trail([{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]),
+        _trail(
+            [
+                {
+                    "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["Management"]},
+                        {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+                    ]
+                }
+            ]
+        ),
+    ),
     "PCI4-TRAIL-VALIDATION": (
         {"Trail": r("AWS::CloudTrail::Trail", **TRAIL_OK)},
         {"Trail": r("AWS::CloudTrail::Trail", **{**TRAIL_OK, "EnableLogFileValidation": "false"})},
@@ -878,8 +892,8 @@ CASES: dict[str, tuple[Resources, Resources]] = {
         {"Topic": r("AWS::SNS::Topic", KmsMasterKeyId=REF)},
     ),
     "PCI4-ALARM-ACTIONS": (
-        {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[{"Ref": "Topic"}])},
-        {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[{"Ref": "Topic"}], ActionsEnabled=False)},
+        {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[TOPIC], InsufficientDataActions=[TOPIC])},
+        {"Alarm": r("AWS::CloudWatch::Alarm", AlarmActions=[TOPIC])},
     ),
     # --- issue #18: the boundary on every role; no all-ports egress to the internet ---------------
     "PCI4-IAM-PERMISSIONS-BOUNDARY": (

@@ -369,7 +369,10 @@ def test_the_readme_states_the_conformance_packs_mapped_rule_counts() -> None:
     mapped = sum(1 for c in rules if c.requirements)
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     assert f"{len(rules)} AWS managed Config rules, {mapped} of them mapped to PCI DSS v4.0.1" in readme
-    assert f"the other {len(rules) - mapped} (S3, EBS, RDS storage and SNS encryption, and S3's TLS-only" in readme
+    assert (
+        f"the other {len(rules) - mapped} (S3, EBS, RDS storage and SNS encryption, S3's TLS-only bucket policies,"
+        " and since pack 1.15.0 RDS instance deletion protection)" in readme
+    )
     assert "carries 14 requirement mappings the report excludes" not in readme
 
 

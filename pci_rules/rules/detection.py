@@ -63,13 +63,28 @@ def sns_tls_only(model: TemplateModel) -> Iterator[Check]:
         yield Check(topic, enforced, "" if enforced else "no topic policy denies aws:SecureTransport false")
 
 
+# AWS Config cloudwatch-alarm-action-check, with its documented defaults (AWS Config Developer Guide, the rule's
+# page): alarmActionRequired true, insufficientDataActionRequired true ("at least one action when the alarm
+# transitions to the INSUFFICIENT_DATA state"), okActionRequired false. The rule asks what those defaults ask
+# (pack 1.15.0): an alarm whose data stops arriving, or that CloudWatch cannot evaluate, tells someone too. Its
+# TreatMissingData is the owner's: with notBreaching or breaching, missing data points keep the alarm in OK or
+# ALARM, so the INSUFFICIENT_DATA action fires only when the alarm cannot be evaluated at all.
 @rule(
     id="PCI4-ALARM-ACTIONS",
     requirements=("10.4.1.1", "10.7.2"),
-    description="Every CloudWatch alarm notifies someone when it fires.",
-    fix="Give the alarm AlarmActions (an SNS topic) and leave ActionsEnabled on.",
+    description="Every CloudWatch alarm notifies someone when it fires and when it has insufficient data.",
+    fix=(
+        "Give the alarm AlarmActions and InsufficientDataActions (an SNS topic; CDK: add_alarm_action and"
+        " add_insufficient_data_action) and leave ActionsEnabled on."
+    ),
 )
 def alarm_actions(model: TemplateModel) -> Iterator[Check]:
     for alarm in model.resources("AWS::CloudWatch::Alarm"):
-        ok = bool(as_list(alarm.prop("AlarmActions"))) and not is_false(alarm.prop("ActionsEnabled"))
-        yield Check(alarm, ok, "" if ok else "no alarm action")
+        problems = [
+            f"no {what} action"
+            for what, prop in (("alarm", "AlarmActions"), ("INSUFFICIENT_DATA", "InsufficientDataActions"))
+            if not as_list(alarm.prop(prop))
+        ]
+        if is_false(alarm.prop("ActionsEnabled")):
+            problems.append("ActionsEnabled is false")
+        yield Check(alarm, not problems, "; ".join(problems))

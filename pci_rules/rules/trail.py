@@ -177,3 +177,106 @@ def trail_data_events(model: TemplateModel) -> Iterator[Check]:
             if others:
                 problems.append(f"S3 data events exclude buckets {others}")
         yield Check(trail, not problems, "; ".join(problems))
+
+
+# Management events (pack 1.15.0, issue 21). The defaults the rule relies on, as the pages state them:
+# "By default, trails created without specific event selectors will be configured to log all read and write
+# management events" (AWS::CloudTrail::Trail EventSelector, CloudFormation Template Reference); in a basic
+# selector IncludeManagementEvents defaults to true and ReadWriteType to All (EventSelector, AWS CloudTrail API
+# Reference); ExcludeManagementEventSources "by default ... is empty, and KMS and Amazon RDS Data API events are
+# logged", and may hold kms.amazonaws.com or rdsdata.amazonaws.com (same page). In an advanced selector,
+# eventCategory Equals Management selects management events, readOnly left out logs both read and write events,
+# and eventSource may be NotEquals kms.amazonaws.com or rdsdata.amazonaws.com (AdvancedFieldSelector, AWS
+# CloudTrail API Reference; AWS::CloudTrail::Trail AdvancedEventSelector). A trail takes either kind, not both.
+# AWS Config cloudtrail-security-trail-enabled asks at least one trail to record "events for reads and writes",
+# "management events" and to "not exclude any management events"; multi-region-cloudtrail-enabled fails where
+# ExcludeManagementEventSources is not empty (AWS Config Developer Guide, each rule's page).
+READ, WRITE = "read", "write"
+_READ_WRITE = {"All": {READ, WRITE}, "ReadOnly": {READ}, "WriteOnly": {WRITE}}
+
+
+def _advanced_management(selectors: list[object]) -> tuple[set[str], list[str]]:
+    """(the read/write kinds of management events recorded from every source, the exclusions found)."""
+    kinds: set[str] = set()
+    excluded: list[str] = []
+    for selector in selectors:
+        fields = _selector_fields(selector)
+        if "Management" not in as_list(fields.get("eventCategory", {}).get("Equals")):
+            continue
+        source = fields.get("eventSource")
+        if source is not None:
+            excluded += [str(v) for k, v in source.items() if k != "Field" for v in as_list(v)]
+            continue
+        read_only = fields.get("readOnly")
+        if read_only is None:
+            kinds |= {READ, WRITE}
+        elif set(read_only) == {"Field", "Equals"}:
+            values = {str(v).lower() for v in as_list(read_only["Equals"])}
+            kinds |= {READ} if values == {"true"} else {WRITE} if values == {"false"} else set()
+    return kinds, excluded
+
+
+def _basic_management(selectors: list[object]) -> tuple[set[str], list[str]]:
+    kinds: set[str] = set()
+    excluded: list[str] = []
+    for selector in selectors:
+        if not isinstance(selector, Mapping) or is_false(selector.get("IncludeManagementEvents", True)):
+            continue
+        sources = [str(s) for s in as_list(selector.get("ExcludeManagementEventSources"))]
+        if sources:
+            excluded += sources
+            continue
+        kinds |= _READ_WRITE.get(str(selector.get("ReadWriteType", "All")), set())
+    return kinds, excluded
+
+
+def management_gaps(trail: Resource) -> list[str]:
+    """Why `trail` does not record every management event, read and write, from every event source; [] when it
+    does (a trail with no event selector does, by CloudTrail's default). Any exclusion of a source in a selector
+    that records management events is a gap, even where another selector records that source's events, as AWS
+    Config reads it (multi-region-cloudtrail-enabled: NON_COMPLIANT "if the ExcludeManagementEventSources field
+    is not empty")."""
+    advanced = as_list(trail.prop("AdvancedEventSelectors"))
+    basic = as_list(trail.prop("EventSelectors"))
+    if not advanced and not basic:
+        return []
+    kinds, excluded = _advanced_management(advanced) if advanced else _basic_management(basic)
+    problems = []
+    if excluded:
+        problems.append(f"management events exclude event sources {sorted(set(excluded))}")
+    if kinds != {READ, WRITE}:
+        recorded = " and ".join(sorted(kinds)) + " only" if kinds else "none"
+        problems.append(f"management events of every source recorded: {recorded} (read and write needed)")
+    return problems
+
+
+@rule(
+    id="PCI4-TRAIL-MANAGEMENT-EVENTS",
+    requirements=("10.2.1", "10.2.1.7"),
+    related=("10.2.1.1",),
+    description=(
+        "At least one multi-region trail of the account records every management event, read and write, "
+        "excluding neither KMS nor RDS Data API events."
+    ),
+    fix=(
+        "Leave the trail's event selectors out (CloudTrail then records every management event), or add an "
+        "advanced event selector with eventCategory Equals Management and no readOnly or eventSource field "
+        "(basic: IncludeManagementEvents true, ReadWriteType All, no ExcludeManagementEventSources)."
+    ),
+)
+def trail_management_events(model: TemplateModel) -> Iterator[Check]:
+    trails = list(model.resources(TRAIL))
+    gaps = {t.key: management_gaps(t) for t in trails}
+    account = {t.key: model.stack_of(t).account for t in trails}
+    for trail in trails:
+        recording = [
+            t.logical_id
+            for t in trails
+            if account[t.key] == account[trail.key] and is_true(t.prop("IsMultiRegionTrail")) and not gaps[t.key]
+        ]
+        if recording:
+            by = "" if trail.logical_id in recording else f"recorded by multi-region trail {recording[0]}"
+            yield Check(trail, True, by)
+            continue
+        problems = gaps[trail.key] or ["IsMultiRegionTrail is not true"]
+        yield Check(trail, False, "no multi-region trail of the account records them: " + "; ".join(problems))

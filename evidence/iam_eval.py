@@ -19,9 +19,10 @@ a `known` mapping supplies other Refs and `<LogicalId>.Arn` GetAtts; anything el
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
 UNRESOLVED = "<unresolved>"
@@ -74,12 +75,22 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@functools.lru_cache(maxsize=4096)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """IAM's wildcards: `*` any run of characters, `?` any one; every other character is itself (`[ab]` is no
+    class, unlike fnmatch): "IAM JSON policy elements: Condition operators", IAM User Guide."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+
+
 def _glob(pattern: str, value: str) -> bool:
-    return fnmatchcase(value, pattern)
+    return _wildcard(pattern).fullmatch(value) is not None
 
 
 def _arn_like(pattern: str, value: str) -> bool:
-    """ArnLike: each of the six colon-delimited parts matched separately (the last may hold colons)."""
+    """ArnLike and ArnEquals (the same test in IAM): each of the six colon-delimited parts matched separately (the
+    last may hold colons), wildcards allowed in each; a pattern of `*` alone matches any ARN."""
+    if pattern == "*":
+        return True
     wanted, given = pattern.split(":", 5), value.split(":", 5)
     return len(wanted) == len(given) == 6 and all(map(_glob, wanted, given))
 
@@ -93,8 +104,8 @@ _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringNotEquals": (_equals, True),
     "StringLike": (_glob, False),
     "StringNotLike": (_glob, True),
-    "ArnEquals": (_equals, False),
-    "ArnNotEquals": (_equals, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True),
     "ArnLike": (_arn_like, False),
     "ArnNotLike": (_arn_like, True),
     "Bool": (lambda pattern, value: pattern.lower() == value.lower(), False),

@@ -73,9 +73,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _CPU_REPORT.record(item.nodeid.split("::", 1)[0], cpu_now() - start)
 
 
+# Seconds per loadscope scope (module or class) of this run, summed by the controller (or by the one
+# process of `-n 0`) and merged into .test-cache/scheduling/durations.json at the end: the next
+# `--dist loadscope` run hands out its costliest units first (tests/scheduling.py).
+_SCOPE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when in ("setup", "call", "teardown"):
+        from tests.scheduling import scope_of
+
+        scope = scope_of(report.nodeid)
+        _SCOPE_SECONDS[scope] = _SCOPE_SECONDS.get(scope, 0.0) + report.duration
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _CPU_REPORT is not None and _CPU_REPORT.by_module:
         _CPU_REPORT.write()
+    if _SCOPE_SECONDS and not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        from tests.scheduling import record_durations
+
+        record_durations(_SCOPE_SECONDS)
 
 
 def pytest_report_header() -> str:

@@ -12,17 +12,33 @@ so `loadscope` hands it out first and the other worker(s) take the remaining mod
 Which modules use them is read from each module's source (a parameter `synthesized: Synthesized`,
 `delivered: Delivered` or `environment_synths: EnvironmentSynths`, or `request.getfixturevalue(...)`
 of one): a module it misses still passes; it only builds the synth again in its own worker.
+
+Order (issue #23): xdist hands out work units by their number of tests, so a one-test module that takes a
+minute (the generated environments, the pre-commit hooks) went last, and the run waited for it while the
+other worker was idle; a worker also takes its next unit when at most two of its tests are pending, so
+units queued behind such a test waited with it. Units are handed out instead by their cost, largest
+first (the longest-processing-time rule): the seconds its modules took in the last run that ran them
+(setup, call and teardown of their tests, a session synth charged to the module that first used it,
+recorded by the controller in `.test-cache/scheduling/durations.json`, merged so a partial run keeps the
+other modules' figures), else `FIRST_RUN_SECONDS` (a fresh clone's estimate), else its number of tests
+times `SECONDS_PER_TEST`. Only the order changes:
+every test still runs, each unit on one worker.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
-from tests.cache import ROOT
+from tests.cache import CACHE_ROOT, ROOT
 
 SHARED_UNIT = "tests::session-synths"
 # A test or fixture parameter (the suite is typed: `synthesized: Synthesized`), or a dynamic request.
@@ -49,6 +65,89 @@ def work_unit(nodeid: str) -> str:
     return SHARED_UNIT if Path(module).suffix == ".py" and uses_session_synth(module) else scope
 
 
+# Where the controller records each scope's seconds (`record_durations`), read by the next run's scheduler.
+DURATIONS = CACHE_ROOT / "scheduling" / "durations.json"
+# A scope with no recorded figure (in a unit with no first-run estimate) costs this many seconds per test.
+SECONDS_PER_TEST = 0.05
+# Seconds per unit on a fresh clone (no `DURATIONS` yet): the units that cost far more than their number of
+# tests says, from a cold `pytest -n 2 --dist loadscope --durations=60` (2026-12-04, load 1-7, sums of
+# their listed items, rounded). Only the order of a first run depends on them.
+FIRST_RUN_SECONDS: dict[str, float] = {
+    SHARED_UNIT: 300.0,
+    "tests/test_pre_commit.py": 130.0,
+    "tests/test_generated_environments.py": 72.0,
+    "tests/test_fork.py": 55.0,
+    "tests/test_lambda_bundling.py": 25.0,
+    "tests/test_pci_rules_package.py": 20.0,
+    "tests/test_app_cli.py": 20.0,
+    "tests/vault/test_vault_w19a.py": 16.0,
+    "tests/test_packaging.py": 13.0,
+    "tests/vault/test_vault_r19d.py": 10.0,
+    "tests/test_pci_rules_intrinsics.py": 10.0,
+    "tests/test_vault_local.py": 8.0,
+    "tests/test_bare_app_constructs.py": 7.0,
+    "tests/test_supply_chain.py": 6.0,
+}
+
+
+def read_durations(path: Path = DURATIONS) -> dict[str, float]:
+    """The recorded seconds per scope ({module or `module::Class`: seconds}); empty when absent or unreadable."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
+
+
+def record_durations(seconds: Mapping[str, float], path: Path = DURATIONS) -> None:
+    """Merge this run's seconds per scope into `path` (scopes this run did not run keep their figure),
+    written atomically (a temporary file replaced)."""
+    merged = {**read_durations(path), **{scope: round(s, 2) for scope, s in seconds.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(merged, indent=1, sort_keys=True), encoding="utf-8")
+    temporary.replace(path)
+
+
+def scope_of(nodeid: str) -> str:
+    """loadscope's own scope of a test: its module, or its class (`path::Class`)."""
+    return nodeid.rsplit("::", 1)[0]
+
+
+def unit_cost(unit: str, nodeids: Iterable[str], recorded: Mapping[str, float]) -> float:
+    """The seconds a work unit is expected to take: the recorded seconds of its scopes (the modules and
+    classes of `nodeids`; a scope not recorded counts `SECONDS_PER_TEST` a test), else, when none of
+    them is recorded, the first-run estimate, else `SECONDS_PER_TEST` a test."""
+    tests: dict[str, int] = {}
+    for nodeid in nodeids:
+        scope = scope_of(nodeid)
+        tests[scope] = tests.get(scope, 0) + 1
+    if not any(scope in recorded for scope in tests):
+        return FIRST_RUN_SECONDS.get(unit, sum(tests.values()) * SECONDS_PER_TEST)
+    return sum(recorded.get(scope, n * SECONDS_PER_TEST) for scope, n in tests.items())
+
+
+class CostOrderedQueue(OrderedDict[str, dict[str, bool]]):
+    """loadscope's work queue ({unit: {nodeid: done}}), whose `popitem` gives the costliest unit first
+    (`unit_cost`; ties in insertion order). xdist takes units only through `popitem(last=False)`."""
+
+    def __init__(self, recorded: Mapping[str, float]) -> None:
+        super().__init__()
+        self.recorded = dict(recorded)
+
+    def popitem(self, last: bool = True) -> tuple[str, dict[str, bool]]:
+        if not self:
+            raise KeyError("popitem(): the work queue is empty")
+        unit = max(self, key=lambda u: unit_cost(u, self[u], self.recorded))
+        return unit, self.pop(unit)
+
+
 class SessionSynthScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
+    def __init__(self, config: Any, log: Any = None) -> None:
+        super().__init__(config, log)
+        self.workqueue = CostOrderedQueue(read_durations())
+
     def _split_scope(self, nodeid: str) -> str:
         return work_unit(nodeid)

@@ -1,9 +1,10 @@
 """The rule pack as its own distribution, and no vacuous passes.
 
 The wheel is built from a copy of `pci_rules/` (nothing written into the repository) once per source
-state (kept in `.test-cache/rules-wheel/`, tests/cache.py), installed every run into a fresh venv with `--no-index` (the venv reuses the dependencies already installed in `.venv`
-through a `.pth` file, never the registry), and gates `tests/fork/app.py`: a small app that uses
-neither the landing zone's stacks nor its configuration.
+state (kept in `.test-cache/rules-wheel/`, tests/cache.py), installed every run into a fresh venv with
+`--no-index` (the venv reuses the dependencies already installed in `.venv` through a `.pth` file, never
+the registry), and gates `tests/fork/app.py`: a small app that uses neither the landing zone's stacks
+nor its configuration.
 """
 
 from __future__ import annotations

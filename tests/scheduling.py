@@ -20,8 +20,9 @@ units queued behind such a test waited with it. Units are handed out instead by 
 first (the longest-processing-time rule): the seconds its modules took in the last run that ran them
 (setup, call and teardown of their tests, a session synth charged to the module that first used it,
 recorded by the controller in `.test-cache/scheduling/durations.json`, merged so a partial run keeps the
-other modules' figures), else `FIRST_RUN_SECONDS` (a fresh clone's estimate), else its number of tests
-times `SECONDS_PER_TEST`. Only the order changes:
+other modules' figures; a module not recorded counts `SECONDS_PER_TEST` a test), and never less than
+`FIRST_RUN_SECONDS` (estimates for the units that cost far more than their number of tests says, which
+order a fresh clone's first run). Only the order changes:
 every test still runs, each unit on one worker.
 """
 
@@ -67,11 +68,11 @@ def work_unit(nodeid: str) -> str:
 
 # Where the controller records each scope's seconds (`record_durations`), read by the next run's scheduler.
 DURATIONS = CACHE_ROOT / "scheduling" / "durations.json"
-# A scope with no recorded figure (in a unit with no first-run estimate) costs this many seconds per test.
+# A scope with no recorded figure costs this many seconds per test.
 SECONDS_PER_TEST = 0.05
 # Seconds per unit on a fresh clone (no `DURATIONS` yet): the units that cost far more than their number of
 # tests says, from a cold `pytest -n 2 --dist loadscope --durations=60` (2026-12-04, load 1-7, sums of
-# their listed items, rounded). Only the order of a first run depends on them.
+# their listed items, rounded): the floor of each unit's cost, so they order a first run.
 FIRST_RUN_SECONDS: dict[str, float] = {
     SHARED_UNIT: 300.0,
     "tests/test_pre_commit.py": 130.0,
@@ -118,15 +119,15 @@ def scope_of(nodeid: str) -> str:
 
 def unit_cost(unit: str, nodeids: Iterable[str], recorded: Mapping[str, float]) -> float:
     """The seconds a work unit is expected to take: the recorded seconds of its scopes (the modules and
-    classes of `nodeids`; a scope not recorded counts `SECONDS_PER_TEST` a test), else, when none of
-    them is recorded, the first-run estimate, else `SECONDS_PER_TEST` a test."""
+    classes of `nodeids`; a scope not recorded counts `SECONDS_PER_TEST` a test), but never less than the
+    unit's first-run estimate (a partial run, `pytest FILE`, records only some of the shared unit's
+    modules, which would rank it below units it outlasts)."""
     tests: dict[str, int] = {}
     for nodeid in nodeids:
         scope = scope_of(nodeid)
         tests[scope] = tests.get(scope, 0) + 1
-    if not any(scope in recorded for scope in tests):
-        return FIRST_RUN_SECONDS.get(unit, sum(tests.values()) * SECONDS_PER_TEST)
-    return sum(recorded.get(scope, n * SECONDS_PER_TEST) for scope, n in tests.items())
+    measured = sum(recorded.get(scope, n * SECONDS_PER_TEST) for scope, n in tests.items())
+    return max(measured, FIRST_RUN_SECONDS.get(unit, 0.0))
 
 
 class CostOrderedQueue(OrderedDict[str, dict[str, bool]]):

@@ -65,14 +65,17 @@ def test_the_costliest_unit_is_handed_out_first_not_the_one_with_most_tests() ->
     assert not queue
 
 
-def test_a_units_cost_sums_its_scopes_and_falls_back_to_the_first_run_estimate() -> None:
+def test_a_units_cost_sums_its_scopes_and_never_falls_below_the_first_run_estimate() -> None:
     nodeids = ["tests/test_gate.py::test_a", "tests/test_network.py::test_b", "tests/test_network.py::TestX::test_c"]
-    recorded = {"tests/test_gate.py": 20.0, "tests/test_network.py": 3.0}
-    # The shared unit: two recorded scopes, one class scope not recorded (one test).
-    assert unit_cost(SHARED_UNIT, nodeids, recorded) == 23.0 + SECONDS_PER_TEST
-    # Nothing of it recorded: a fresh clone's estimate, else so much a test.
+    recorded = {"tests/test_gate.py": 400.0, "tests/test_network.py": 3.0}
+    # Two recorded scopes, one class scope not recorded (one test).
+    assert unit_cost(SHARED_UNIT, nodeids, recorded) == 403.0 + SECONDS_PER_TEST
+    # Nothing of it recorded, or less than its first-run estimate (a partial run): the estimate.
     assert unit_cost(SHARED_UNIT, nodeids, {}) == FIRST_RUN_SECONDS[SHARED_UNIT]
+    assert unit_cost(SHARED_UNIT, nodeids, {"tests/test_network.py": 3.0}) == FIRST_RUN_SECONDS[SHARED_UNIT]
+    # No estimate: what was recorded, else so much a test.
     assert unit_cost("tests/test_new.py", ["tests/test_new.py::test_a"] * 4, {}) == 4 * SECONDS_PER_TEST
+    assert unit_cost("tests/test_new.py", ["tests/test_new.py::test_a"], {"tests/test_new.py": 9.5}) == 9.5
 
 
 def test_recorded_durations_merge_with_the_last_runs(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@
 but the session synths of tests/conftest.py (`synthesized`, `delivered`: the default app and the
 default delivery, about 40 s of CPU together; `environment_synths`: every envs/ file) were built
 again by every worker that ran any module using them. They hold live constructs (the gate, the
-zones) that cannot be shared between processes, so instead every module that names one of them
-becomes part of one work unit, run by one worker, which builds each once. The unit is the largest,
-so `loadscope` hands it out first and the other worker(s) take the remaining modules meanwhile
+zones) that cannot be shared between processes, so instead the modules that name them are grouped
+into two work units, each run by one worker: `SHARED_UNIT`, every module that names `delivered` or
+`environment_synths` (and, most of them, `synthesized` too), and `DEFAULT_SYNTH_UNIT`, every module
+that names only `synthesized`. One unit of them all was 184 s of CPU on one worker in a repeat run,
+against 112 s for every other module (2026-12-04, `LZ_TEST_CPU`), so it bounded the run; two units
+build the default app once in each (about 10 s of CPU more) and the two workers share the rest
 (issue #23).
 
 Which modules use them is read from each module's source (a parameter `synthesized: Synthesized`,
@@ -42,28 +45,46 @@ from xdist.scheduler import LoadScopeScheduling
 from tests.cache import CACHE_ROOT, ROOT
 
 SHARED_UNIT = "tests::session-synths"
-# A test or fixture parameter (the suite is typed: `synthesized: Synthesized`), or a dynamic request.
-_USES = re.compile(
-    r"\b(synthesized: Synthesized|delivered: Delivered|environment_synths: EnvironmentSynths)\b"
-    r"|getfixturevalue\(\s*[\"'](synthesized|delivered|environment_synths)[\"']"
-)
+DEFAULT_SYNTH_UNIT = "tests::default-synth"
+
+
+def _uses(*names: str) -> re.Pattern[str]:
+    """A test or fixture parameter (the suite is typed: `synthesized: Synthesized`), or a dynamic request."""
+    types = {"synthesized": "Synthesized", "delivered": "Delivered", "environment_synths": "EnvironmentSynths"}
+    parameters = "|".join(f"{name}: {types[name]}" for name in names)
+    requested = "|".join(names)
+    return re.compile(rf"\b({parameters})\b|getfixturevalue\(\s*[\"']({requested})[\"']")
+
+
+_USES_DEFAULT = _uses("synthesized")
+_USES_OTHERS = _uses("delivered", "environment_synths")
 
 
 @cache
+def session_synth_unit(module: str) -> str | None:
+    """The shared unit of the test module at `module` (a path relative to the repository): `SHARED_UNIT`
+    when it names `delivered` or `environment_synths`, `DEFAULT_SYNTH_UNIT` when it names only
+    `synthesized`, None when it names no session synth."""
+    try:
+        source = (ROOT / module).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if _USES_OTHERS.search(source):
+        return SHARED_UNIT
+    return DEFAULT_SYNTH_UNIT if _USES_DEFAULT.search(source) else None
+
+
 def uses_session_synth(module: str) -> bool:
     """Whether the test module at `module` (a path relative to the repository) names a session synth."""
-    path = ROOT / module
-    try:
-        return bool(_USES.search(path.read_text(encoding="utf-8")))
-    except OSError:
-        return False
+    return session_synth_unit(module) is not None
 
 
 def work_unit(nodeid: str) -> str:
-    """The module of `nodeid` (loadscope's unit), or the one shared unit for the session synths' users."""
+    """The module of `nodeid` (loadscope's unit), or the shared unit of a session synth's user."""
     scope = nodeid.rsplit("::", 1)[0]
     module = nodeid.split("::", 1)[0]
-    return SHARED_UNIT if Path(module).suffix == ".py" and uses_session_synth(module) else scope
+    shared = session_synth_unit(module) if Path(module).suffix == ".py" else None
+    return shared or scope
 
 
 # Where the controller records each scope's seconds (`record_durations`), read by the next run's scheduler.
@@ -72,9 +93,11 @@ DURATIONS = CACHE_ROOT / "scheduling" / "durations.json"
 SECONDS_PER_TEST = 0.05
 # Seconds per unit on a fresh clone (no `DURATIONS` yet): the units that cost far more than their number of
 # tests says, from a cold `pytest -n 2 --dist loadscope --durations=60` (2026-12-04, load 1-7, sums of
-# their listed items, rounded): the floor of each unit's cost, so they order a first run.
+# their listed items, rounded; the two shared units split the one shared unit's estimate of then): the
+# floor of each unit's cost, so they order a first run.
 FIRST_RUN_SECONDS: dict[str, float] = {
-    SHARED_UNIT: 300.0,
+    SHARED_UNIT: 180.0,
+    DEFAULT_SYNTH_UNIT: 150.0,
     "tests/test_pre_commit.py": 130.0,
     "tests/test_generated_environments.py": 72.0,
     "tests/test_fork.py": 55.0,

@@ -1,4 +1,5 @@
-"""The xdist scheduling of tests/scheduling.py: the session synths' users share one work unit (issue #23)."""
+"""The xdist scheduling of tests/scheduling.py: the session synths' users share one of two work units, handed out
+costliest first (issue #23)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.scheduling import (
+    DEFAULT_SYNTH_UNIT,
     FIRST_RUN_SECONDS,
     SECONDS_PER_TEST,
     SHARED_UNIT,
@@ -23,10 +25,15 @@ from tests.scheduling import (
 )
 
 
-def test_modules_that_use_a_session_synth_share_one_unit() -> None:
+def test_modules_that_use_a_session_synth_share_one_of_two_units() -> None:
     assert uses_session_synth("tests/test_gate.py")  # synthesized
     assert uses_session_synth("tests/test_deploy_workflow.py")  # delivered only
-    assert work_unit("tests/test_gate.py::test_default_app_has_no_unacknowledged_finding") == SHARED_UNIT
+    # Only the default app: the default synth's unit (built again there, so the two workers share the rest).
+    assert work_unit("tests/test_gate.py::test_default_app_has_no_unacknowledged_finding") == DEFAULT_SYNTH_UNIT
+    assert work_unit("tests/test_outside_scanners.py::test_cfn_lint_reports_no_errors") == DEFAULT_SYNTH_UNIT
+    # The delivery (with or without the default app): the other shared unit, which builds both.
+    assert work_unit("tests/test_deploy_workflow.py::test_x") == SHARED_UNIT
+    assert work_unit("tests/test_evidence.py::test_x") == SHARED_UNIT  # synthesized and delivered
     assert work_unit("tests/test_delivery.py::test_x[param::with::colons]") == SHARED_UNIT
     # Every envs/ file's synth, shared by the environment-file tests and the three-AZ pages (issue 20).
     assert uses_session_synth("tests/test_environment_files.py")

@@ -73,9 +73,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _CPU_REPORT.record(item.nodeid.split("::", 1)[0], cpu_now() - start)
 
 
+# Seconds per loadscope scope (module or class) of this run, summed by the controller (or by the one
+# process of `-n 0`) and merged into .test-cache/scheduling/durations.json at the end: the next
+# `--dist loadscope` run hands out its costliest units first (tests/scheduling.py).
+_SCOPE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when in ("setup", "call", "teardown"):
+        from tests.scheduling import scope_of
+
+        scope = scope_of(report.nodeid)
+        _SCOPE_SECONDS[scope] = _SCOPE_SECONDS.get(scope, 0.0) + report.duration
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _CPU_REPORT is not None and _CPU_REPORT.by_module:
         _CPU_REPORT.write()
+    if _SCOPE_SECONDS and not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        from tests.scheduling import record_durations
+
+        record_durations(_SCOPE_SECONDS)
 
 
 def pytest_report_header() -> str:
@@ -155,7 +173,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Delivered:
     return Delivered(config, delivery, gate, report, assembly, outdir)
 
 
-# --- Issue #23: the outside scanners once over every session synth the selected tests scan.
+# --- Issue #23: the outside scanners once over each session synth the selected tests scan.
 BROKEN_PATH = "Broken-us-east-1/Payments/Bucket/Resource"
 
 
@@ -187,27 +205,26 @@ def write_broken_assembly(outdir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def outside_scans(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, ScanResult]]:
     """cfn-lint and checkov started once (one batch: one checkov process, one cfn-lint per region) over the
-    session synths that this session's selected tests scan: "default" (the default app, reports in
-    $SCAN_REPORT_DIR, default cdk.out/compliance/scans/) and "broken" (a deliberately broken one-stack
-    assembly) for tests/test_outside_scanners.py's `scans`, "delivery" for tests/test_delivery.py's
-    `delivery_scans`. Each assembly gets its own results by name; unchanged templates come from the
-    per-template caches. Every user is in the session synths' work unit (tests/scheduling.py), so one
-    worker runs them all."""
-    wanted = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
-    assemblies: dict[str, tuple[Path, Path]] = {}
-    if "scans" in wanted:
-        synthesized: Synthesized = request.getfixturevalue("synthesized")
-        report_dir = Path(os.environ.get("SCAN_REPORT_DIR", ROOT / "cdk.out" / "compliance" / "scans"))
-        broken = tmp_path_factory.mktemp("broken") / "cdk.out"
-        write_broken_assembly(broken)
-        assemblies |= {"default": (synthesized.outdir, report_dir), "broken": (broken, broken.parent / "reports")}
-    if "delivery_scans" in wanted:
-        delivered: Delivered = request.getfixturevalue("delivered")
-        assemblies["delivery"] = (delivered.outdir, tmp_path_factory.mktemp("delivery-scans"))
+    default app ("default", reports in $SCAN_REPORT_DIR, default cdk.out/compliance/scans/) and a
+    deliberately broken one-stack assembly ("broken"), for tests/test_outside_scanners.py's `scans`. Each
+    assembly gets its own results by name; unchanged templates come from the per-template caches."""
+    report_dir = Path(os.environ.get("SCAN_REPORT_DIR", ROOT / "cdk.out" / "compliance" / "scans"))
+    broken = tmp_path_factory.mktemp("broken") / "cdk.out"
+    write_broken_assembly(broken)
+    assemblies = {"default": (synthesized.outdir, report_dir), "broken": (broken, broken.parent / "reports")}
     return ScanBatch(assemblies, lint_cache=LINT_CACHE, checkov_cache=CHECKOV_CACHE).finish()
+
+
+@pytest.fixture(scope="session")
+def delivery_outside_scans(delivered: Delivered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
+    """cfn-lint and checkov over the default delivery's assembly, for tests/test_delivery.py's
+    `delivery_scans`: its own batch, since the delivery's users and the default app's scanner tests are
+    in different work units (tests/scheduling.py), so on different workers."""
+    assemblies = {"delivery": (delivered.outdir, tmp_path_factory.mktemp("delivery-scans"))}
+    return ScanBatch(assemblies, lint_cache=LINT_CACHE, checkov_cache=CHECKOV_CACHE).finish()["delivery"]
 
 
 # --- Every environment file in envs/, synthesized once per session (issue 20/23): tests/test_environment_files.py

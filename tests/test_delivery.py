@@ -546,9 +546,9 @@ def test_the_v4_plugin_parses_every_stack_of_the_delivery(delivered: Delivered) 
 
 
 @pytest.fixture(scope="module")
-def delivery_scans(outside_scans: dict[str, dict[str, ScanResult]]) -> dict[str, ScanResult]:
-    """The delivery's results from the session's one scan batch (tests/conftest.py `outside_scans`)."""
-    return outside_scans["delivery"]
+def delivery_scans(delivery_outside_scans: dict[str, ScanResult]) -> dict[str, ScanResult]:
+    """The delivery's results from the session's scan batch (tests/conftest.py `delivery_outside_scans`)."""
+    return delivery_outside_scans
 
 
 def test_cfn_lint_reports_no_errors_on_the_pipeline_templates(

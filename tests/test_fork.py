@@ -7,6 +7,7 @@ import json
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,16 +15,18 @@ from aws_cdk import App
 
 from app import gate_app
 from ci_tools.scanners import CHECKOV_CONFIG, checkov_executable
-from compliance.gate import GateReport, failure_summary, synthesize
+from compliance.gate import failure_summary, synthesize
 from config import ConfigError
 from config.defaults import EMBEDDED_ENVIRONMENTS
 from config.loader import FILE_SUFFIXES
 from stacks.landing_zone import EXTRA_STACKS_CONTEXT, extra_stacks
+from tests.cache import cached_synth_result
 from tests.conftest import ROOT, new_app
 from tests.fork_stacks import INLINE_RULES
 
 FORK = "tests.fork_stacks:add_signing_acknowledged_in_env_file"
 SELF_JUSTIFIED = "tests.fork_stacks:add_signing"  # what a fork puts in cdk.json for every environment
+FORK_STACKS = ROOT / "tests" / "fork_stacks.py"  # the fork's stack modules (also in the source digest)
 INLINE = INLINE_RULES
 SCHEMA_FILE = "environment.schema.json"  # an editor's schema in envs/, not an environment
 # Every file the loader accepts (config.loader.FILE_SUFFIXES, as tests/test_environment_files.py selects them).
@@ -57,29 +60,45 @@ def _fork_environment(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fork(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, GateReport, dict[str, object]]:
+def fork(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The fork's gated synth with its environment file, and what the tests below assert of it (issue #23:
+    kept per configuration and source state in tests/cache.py, so a repeat run does not synthesize)."""
     directory = tmp_path_factory.mktemp("fork")
-    app = new_app(directory / "cdk.out", env=str(_fork_environment(directory)), **{EXTRA_STACKS_CONTEXT: FORK})
-    _, gate = gate_app(app)  # what `make synth` runs, with "extra_stacks" in cdk.json
-    assembly, report = synthesize(app, gate)
-    assert assembly is not None, failure_summary(report)
-    return app, report, assembly.get_stack_by_name("PciLz-acme-Signing-us-east-1").template
+    environment = _fork_environment(directory)
+
+    def gate() -> dict[str, Any]:
+        app = new_app(directory / "cdk.out", env=str(environment), **{EXTRA_STACKS_CONTEXT: FORK})
+        _, gate = gate_app(app)  # what `make synth` runs, with "extra_stacks" in cdk.json
+        assembly, report = synthesize(app, gate)
+        template = assembly.get_stack_by_name("PciLz-acme-Signing-us-east-1").template if assembly else None
+        roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"] if template else []
+        return {
+            "synthesized": assembly is not None,
+            "passed": report.passed,
+            "failures": failure_summary(report),
+            "hidden": sorted(
+                {f.rule.split("::")[-1] for f in report.acknowledged if f.path.startswith("PciLz-acme-Signing-")}
+            ),
+            "role_boundaries": [r["Properties"].get("PermissionsBoundary") for r in roles],
+        }
+
+    # The configuration: the fork's environment file (its review_by is dated from today, in the key too).
+    outcome: dict[str, Any] = cached_synth_result(
+        "fork-env-file", environment.read_text(encoding="utf-8"), gate, Path(__file__), FORK_STACKS
+    )
+    assert outcome["synthesized"], outcome["failures"]
+    return outcome
 
 
-def test_the_forks_stack_passes_the_gate_with_its_own_acknowledgments(
-    fork: tuple[App, GateReport, dict[str, object]],
-) -> None:
-    _, report, _ = fork
-    assert report.passed, failure_summary(report)
-    hidden = {f.rule.split("::")[-1] for f in report.acknowledged if f.path.startswith("PciLz-acme-Signing-")}
-    assert set(INLINE) <= hidden
+def test_the_forks_stack_passes_the_gate_with_its_own_acknowledgments(fork: dict[str, Any]) -> None:
+    assert fork["passed"], fork["failures"]
+    assert set(INLINE) <= set(fork["hidden"])
 
 
-def test_the_forks_role_gets_the_landing_zones_boundary(fork: tuple[App, GateReport, dict[str, object]]) -> None:
-    _, _, template = fork
-    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]  # type: ignore[attr-defined]
-    assert roles
-    assert all(r["Properties"]["PermissionsBoundary"] for r in roles)
+def test_the_forks_role_gets_the_landing_zones_boundary(fork: dict[str, Any]) -> None:
+    boundaries = fork["role_boundaries"]
+    assert boundaries
+    assert all(boundaries)
 
 
 def test_an_extra_stacks_name_that_does_not_import_is_refused(tmp_path: Path) -> None:
@@ -110,17 +129,34 @@ def test_a_self_justified_fork_stack_in_cdk_json_keeps_every_environments_gate_g
     """Fork trial finding 1: `extra_stacks` in cdk.json adds the stack to every environment, none of
     whose files acknowledges its findings; the stack's own `justify` (the fork's governance) does."""
     selector = environment if environment == "default" else str(ROOT / "envs" / environment)
-    app = new_app(tmp_path / "cdk.out", env=selector, **{EXTRA_STACKS_CONTEXT: SELF_JUSTIFIED})
-    zones, gate = gate_app(app)
-    _, report = synthesize(app, gate)
-    assert report.passed, failure_summary(report)
-    name = zones[0].config.name
-    hidden = [f for f in report.acknowledged if f.path.startswith(f"PciLz-{name}-Signing-")]
-    assert {f.rule.split("::")[-1] for f in hidden} >= set(INLINE)
-    carried = [e for e in gate.acknowledged_paths if e.carried_by is not None and e.owner == "acme-reporting"]
-    assert {e.rule for e in carried} == set(INLINE)
-    assert {e.source for e in carried} == {"construct SigningStack (tests)"}  # the fork's, not pci_constructs'
-    assert all(e.approver == "acme-ciso" and e.ticket == "RISK-12" for e in carried)
+
+    def gate() -> dict[str, Any]:
+        """The gated synth and what this test asserts of it (issue #23: kept per configuration and source
+        state in tests/cache.py, so a repeat run with nothing changed does not synthesize)."""
+        app = new_app(tmp_path / "cdk.out", env=selector, **{EXTRA_STACKS_CONTEXT: SELF_JUSTIFIED})
+        zones, gate = gate_app(app)
+        _, report = synthesize(app, gate)
+        name = zones[0].config.name
+        carried = [e for e in gate.acknowledged_paths if e.carried_by is not None and e.owner == "acme-reporting"]
+        return {
+            "passed": report.passed,
+            "failures": failure_summary(report),
+            "hidden": sorted(
+                {f.rule.split("::")[-1] for f in report.acknowledged if f.path.startswith(f"PciLz-{name}-Signing-")}
+            ),
+            "carried_rules": sorted({e.rule for e in carried}),
+            "carried_sources": sorted({e.source for e in carried}),
+            "carried_approvals": all(e.approver == "acme-ciso" and e.ticket == "RISK-12" for e in carried),
+        }
+
+    # The configuration: the selector and the environment file's text (envs/ is not in the source digest).
+    text = "" if environment == "default" else Path(selector).read_text(encoding="utf-8")
+    outcome = cached_synth_result("fork-self-justified", f"{environment}\n{text}", gate, Path(__file__), FORK_STACKS)
+    assert outcome["passed"], outcome["failures"]
+    assert set(outcome["hidden"]) >= set(INLINE)
+    assert set(outcome["carried_rules"]) == set(INLINE)
+    assert outcome["carried_sources"] == ["construct SigningStack (tests)"]  # the fork's, not pci_constructs'
+    assert outcome["carried_approvals"]
 
 
 def test_the_readme_quotes_the_forks_justification_as_tests_fork_stacks_has_it() -> None:
@@ -139,32 +175,50 @@ def test_a_fork_lambda_built_with_vpc_function_passes_the_gate_and_checkov(tmp_p
     """Fork trial r23f finding 1: a fork's Lambda in the VPC passed `make synth` with its own `justify`
     but failed checkov's CKV_AWS_111 in `make test`. Built with VpcFunction, it carries both, and the
     fork acknowledges nothing."""
-    app = new_app(tmp_path / "cdk.out", **{EXTRA_STACKS_CONTEXT: ORDERS})
-    zones, gate = gate_app(app)
-    assembly, report = synthesize(app, gate)
-    assert assembly is not None, failure_summary(report)
-    assert report.passed, failure_summary(report)
-    name = zones[0].config.name
-    stack = f"PciLz-{name}-Orders-{zones[0].config.home_region}"
-    carried = [
-        e
-        for e, paths in gate.acknowledged_paths.items()
-        if e.carried_by is not None and any(p.startswith(f"{stack}/") for p in paths)
-    ]
-    assert {e.rule for e in carried} == {"AwsSolutions-IAM5[Resource::*]"}
-    assert {e.source for e in carried} == {"construct VpcFunction (pci_constructs)"}
-    template = tmp_path / "cdk.out" / f"{stack}.template.json"
-    scanned = subprocess.run(
-        [checkov_executable(), "--config-file", str(CHECKOV_CONFIG), "-f", str(template), "-o", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    result = json.loads(scanned.stdout)
-    failed = [f"{c['check_id']} {c['resource']}" for c in result["results"]["failed_checks"]]
-    assert not failed, failed
-    skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in result["results"]["skipped_checks"]}
+
+    def gate_and_scan() -> dict[str, Any]:
+        """The gated synth, checkov over the fork's stack, and what this test asserts of them (issue #23:
+        kept per source state in tests/cache.py, so a repeat run with nothing changed runs neither)."""
+        app = new_app(tmp_path / "cdk.out", **{EXTRA_STACKS_CONTEXT: ORDERS})
+        zones, gate = gate_app(app)
+        assembly, report = synthesize(app, gate)
+        name = zones[0].config.name
+        stack = f"PciLz-{name}-Orders-{zones[0].config.home_region}"
+        outcome: dict[str, Any] = {"synthesized": assembly is not None, "passed": report.passed}
+        outcome["failures"] = failure_summary(report)
+        if assembly is None:
+            return outcome
+        carried = [
+            e
+            for e, paths in gate.acknowledged_paths.items()
+            if e.carried_by is not None and any(p.startswith(f"{stack}/") for p in paths)
+        ]
+        outcome["carried_rules"] = sorted({e.rule for e in carried})
+        outcome["carried_sources"] = sorted({e.source for e in carried})
+        template = tmp_path / "cdk.out" / f"{stack}.template.json"
+        scanned = subprocess.run(
+            [checkov_executable(), "--config-file", str(CHECKOV_CONFIG), "-f", str(template), "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        result = json.loads(scanned.stdout)
+        outcome["failed"] = [f"{c['check_id']} {c['resource']}" for c in result["results"]["failed_checks"]]
+        outcome["skipped"] = sorted(
+            [c["check_id"], c["resource"].split(".")[-1]] for c in result["results"]["skipped_checks"]
+        )
+        return outcome
+
+    # checkov's configuration is a source too (its pinned version is in requirements-scan.txt, in the digest).
+    sources = (Path(__file__), FORK_STACKS, CHECKOV_CONFIG)
+    outcome = cached_synth_result("fork-vpc-function", ORDERS, gate_and_scan, *sources)
+    assert outcome["synthesized"], outcome["failures"]
+    assert outcome["passed"], outcome["failures"]
+    assert set(outcome["carried_rules"]) == {"AwsSolutions-IAM5[Resource::*]"}
+    assert set(outcome["carried_sources"]) == {"construct VpcFunction (pci_constructs)"}
+    assert not outcome["failed"], outcome["failed"]
+    skipped = {(check, res) for check, res in outcome["skipped"]}
     assert any(check == "CKV_AWS_111" and "NetworkPolicy" in res for check, res in skipped), skipped
 
 

@@ -21,6 +21,7 @@ from aws_cdk import App, CfnResource, Stack
 from ci_tools.scanners import CHECKOV_CONFIG, ScanBatch, ScanResult, checkov_executable, construct_paths
 from compliance.checkov_skips import CHECKOV_SKIPS, CheckovSkip, apply_checkov_skips
 from compliance.registry import AcknowledgmentError
+from tests.cache import CHECKOV_CACHE, LINT_CACHE
 from tests.conftest import BROKEN_PATH, Synthesized, write_broken_assembly
 
 Scans = dict[str, ScanResult]
@@ -177,13 +178,14 @@ def test_every_registry_skip_is_well_formed() -> None:
 
 def test_a_cached_cfn_lint_result_is_the_result_of_linting_the_same_template(tmp_path: Path) -> None:
     """The lint cache (issue #23) gives the same findings without starting cfn-lint, and a changed
-    template is linted again."""
+    template is linted again. checkov's results come from the session's checkov cache (this test asserts
+    none of them; the broken assembly's template is the one `outside_scans` scans)."""
     outdir = tmp_path / "cdk.out"
     _write_broken_assembly(outdir)
     cache = tmp_path / "lint-cache"
 
     def lint(report: str) -> tuple[list[str], bool]:
-        batch = ScanBatch({report: (outdir, tmp_path / report)}, lint_cache=cache, checkov_cache=tmp_path / "ck")
+        batch = ScanBatch({report: (outdir, tmp_path / report)}, lint_cache=cache, checkov_cache=CHECKOV_CACHE)
         linted = batch.cfn_lint.linted
         return sorted(map(str, batch.finish()[report]["cfn-lint"].findings)), linted
 
@@ -218,7 +220,8 @@ def _checkov_view(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[t
 def test_a_cached_checkov_result_is_the_result_of_scanning_the_same_template(tmp_path: Path) -> None:
     """The checkov cache (issue #23): a miss (one checkov -f run, split per template) and a hit (no checkov
     process) report what checkov run as before the cache (`--directory cdk.out`) reports for the same
-    template, skip included; a changed template misses and is scanned again."""
+    template, skip included; a changed template misses and is scanned again. cfn-lint's results come from
+    the session's lint cache (this test asserts none of them)."""
     outdir = tmp_path / "cdk.out"
     _write_broken_assembly(outdir)
     template = outdir / "Broken.template.json"
@@ -236,7 +239,7 @@ def test_a_cached_checkov_result_is_the_result_of_scanning_the_same_template(tmp
     cache = tmp_path / "checkov-cache"
 
     def run(report: str) -> tuple[ScanResult, bool]:
-        batch = ScanBatch({report: (outdir, tmp_path / report)}, lint_cache=tmp_path / "lc", checkov_cache=cache)
+        batch = ScanBatch({report: (outdir, tmp_path / report)}, lint_cache=LINT_CACHE, checkov_cache=cache)
         scanned = batch.checkov.proc is not None
         return batch.finish()[report]["checkov"], scanned
 

@@ -1,9 +1,10 @@
 """The rule pack as its own distribution, and no vacuous passes.
 
-The wheel is built once from a copy of `pci_rules/` (nothing written into the repository), installed
-into a fresh venv with `--no-index` (the venv reuses the dependencies already installed in `.venv`
-through a `.pth` file, never the registry), and gates `tests/fork/app.py`: a small app that uses
-neither the landing zone's stacks nor its configuration.
+The wheel is built from a copy of `pci_rules/` (nothing written into the repository) once per source
+state (kept in `.test-cache/rules-wheel/`, tests/cache.py), installed every run into a fresh venv with
+`--no-index` (the venv reuses the dependencies already installed in `.venv` through a `.pth` file, never
+the registry), and gates `tests/fork/app.py`: a small app that uses neither the landing zone's stacks
+nor its configuration.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 import pci_rules
 from pci_rules.rule import RuleResult
 from pci_rules.rules import RULES
+from tests.cache import cache_dir, cache_lock, tree_digest
 from tests.conftest import ROOT, Delivered, Synthesized
 from tests.fork import app as fork_app
 
@@ -83,13 +85,22 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=600, check=False)
 
 
+_NOT_PACKAGED = ("__pycache__", "build", "*.egg-info")
+
+
+def _package_files() -> list[Path]:
+    """What the rule pack's wheel is built from: every file of pci_rules/ that the build copies."""
+    return [
+        f
+        for f in PACKAGE.rglob("*")
+        if f.is_file() and not any(part in ("__pycache__", "build") or part.endswith(".egg-info") for part in f.parts)
+    ]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The fork app's summary, run in a fresh venv where only the built wheel provides `pci_rules`."""
     tmp = tmp_path_factory.mktemp("wheel")
-    source = tmp / "source" / "pci_rules"
-    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
-    dist = tmp / "dist"
     # PEP 517 with the declared backend, from .venv's own setuptools (requirements-dev.txt): no isolated
     # build environment, no index, so the test never downloads anything.
     backend = BUILD_REQUIRES.split(">=", 1)[1]
@@ -99,10 +110,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             f"setuptools {have} in .venv; pci_rules/pyproject.toml needs >= {backend}: install"
             f" requirements-dev.txt's setuptools pin (make deps)"
         )
-    wheel_args = ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(dist), "."]
-    build = _run([sys.executable, "-m", "pip", *wheel_args], source)
-    assert build.returncode == 0, build.stderr[-3000:]
-    (wheel,) = dist.glob("pci_dss_v4_cdk_rules-*.whl")
+    # Built once per source state and setuptools version, kept under .test-cache/ (tests/cache.py, issue
+    # #23); the install into a fresh venv below runs every time.
+    dist = cache_dir("rules-wheel", tree_digest(_package_files(), f"setuptools=={have}", f"python {sys.version}"))
+    with cache_lock(dist):
+        if not list(dist.glob("pci_dss_v4_cdk_rules-*.whl")):
+            source = tmp / "source" / "pci_rules"
+            shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns(*_NOT_PACKAGED))
+            wheel_args = ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(dist), "."]
+            build = _run([sys.executable, "-m", "pip", *wheel_args], source)
+            assert build.returncode == 0, build.stderr[-3000:]
+        (wheel,) = dist.glob("pci_dss_v4_cdk_rules-*.whl")
     target = tmp / "venv"
     venv.EnvBuilder(with_pip=False, clear=True).create(target)
     python = target / "bin" / "python"

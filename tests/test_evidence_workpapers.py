@@ -735,7 +735,9 @@ def test_keys_paper_users_follow_the_key_policy_denies(default: Written) -> None
         )
     for record in block:
         assert "DenyUseOutsideEc2: denies" in record[deny]
-        assert "(exempt: AWS service principals (aws:PrincipalIsAWSService); requests through ec2." in record[deny]
+        (ec2_deny,) = [d for d in record[deny].split("\n") if d.startswith("DenyUseOutsideEc2")] or [record[deny]]
+        assert ":role/aws:ec2-infrastructure" in ec2_deny, ec2_deny  # EC2's own volume principal (key_ring)
+        assert "AWS service principals (aws:PrincipalIsAWSService); requests through ec2." in ec2_deny, ec2_deny
     # Cross-check one verdict with the evaluator directly: a role outside the vault path is refused a direct call.
     key = next(k for k in default.model.resources("AWS::KMS::Key") if k.logical_id.startswith("KeysCardholderDataKey"))
     statements = [render(s, _known(default.model, key.stack)) for s in key.prop("KeyPolicy", "Statement")]

@@ -2062,7 +2062,8 @@ def services_diagram(model: TemplateModel, scope: ScopeModel, assembly: Path | N
         role_node = node(role, f"IAM role {display_name(role)}\nsessions <= {session or 3600} s")
         for statement in people:
             condition = json.dumps(statement.get("Condition") or {})
-            mfa = "MFA required" if "aws:MultiFactorAuthPresent" in condition else "MFA at the identity provider"
+            # Short: three such labels side by side overprinted each other at full length (browser test).
+            mfa = "MFA required" if "aws:MultiFactorAuthPresent" in condition else "MFA at the IdP"
             for who in _trusted(statement):
                 # One node per principal as a person reads it: a permission set's ARN patterns (with
                 # and without the region segment) are one permission set.

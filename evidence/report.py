@@ -73,6 +73,7 @@ from evidence.scope import (
     ScopeModel,
     card_data_stores,
     cde_outside_templates,
+    lb_access_log_buckets,
     outside_templates,
     payment_channels,
     wireless_statement,
@@ -849,23 +850,6 @@ def scoped_card_data_statements(model: TemplateModel) -> dict[str, str]:
     return out
 
 
-def _lb_access_log_buckets(model: TemplateModel) -> list[Resource]:
-    """The buckets a load balancer's `access_logs.s3.bucket` attribute names, with access logging enabled."""
-    found: dict[tuple[str, str], Resource] = {}
-    for lb in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        attributes = {
-            str(a.get("Key")): a.get("Value")
-            for a in lb.prop("LoadBalancerAttributes", default=[]) or []
-            if isinstance(a, Mapping)
-        }
-        if str(attributes.get("access_logs.s3.enabled")).lower() != "true":
-            continue
-        for bucket in model.references(lb.stack, attributes.get("access_logs.s3.bucket")):
-            if bucket.type == "AWS::S3::Bucket":
-                found[bucket.key] = bucket
-    return [found[k] for k in sorted(found)]
-
-
 def bucket_transport(model: TemplateModel, bucket: Resource) -> tuple[list[str], str | None, list[str]]:
     """(Sids of the bucket-policy Denies that refuse a plain-HTTP `s3:PutObject` to an object of the bucket by
     any principal, the minimum TLS version a `NumericLessThan s3:TlsVersion` Deny sets, the principals the policy
@@ -922,7 +906,7 @@ def transit_statements(model: TemplateModel) -> dict[str, str]:
     Deny to every principal refuses a plain-HTTP PutObject, with the minimum TLS version and the principals the
     policy lets write. A statement only: it does not change the requirement's template evidence. Empty when no
     load balancer writes access logs to a bucket of the templates."""
-    buckets = _lb_access_log_buckets(model)
+    buckets = lb_access_log_buckets(model)
     if not buckets:
         return {}
     parts = []

@@ -182,6 +182,24 @@ def _bucket_expiry(bucket: Resource) -> int | None:
     return min(days) if days else None
 
 
+def lb_access_log_buckets(model: TemplateModel) -> list[Resource]:
+    """The buckets a load balancer's `access_logs.s3.bucket` attribute names, with access logging enabled
+    (`access_logs.s3.enabled` true: "Access logs for your Application Load Balancer", ELB User Guide), by key."""
+    found: dict[tuple[str, str], Resource] = {}
+    for lb in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        attributes = {
+            str(a.get("Key")): a.get("Value")
+            for a in lb.prop("LoadBalancerAttributes", default=[]) or []
+            if isinstance(a, Mapping)
+        }
+        if str(attributes.get("access_logs.s3.enabled")).lower() != "true":
+            continue
+        for bucket in model.references(lb.stack, attributes.get("access_logs.s3.bucket")):
+            if bucket.type == "AWS::S3::Bucket":
+                found[bucket.key] = bucket
+    return [found[k] for k in sorted(found)]
+
+
 def card_data_stores(model: TemplateModel) -> dict[tuple[str, str], tuple[bool, str]]:
     """The log stores a request to the load balancers reaches, by resource key: (may hold PAN, statement).
 
@@ -199,27 +217,15 @@ def card_data_stores(model: TemplateModel) -> dict[tuple[str, str], tuple[bool, 
       substitutes every header (`_data_protected`); the statement says which.
     """
     found: dict[tuple[str, str], tuple[bool, str]] = {}
-    for lb in model.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        attributes = {
-            str(a.get("Key")): a.get("Value")
-            for a in lb.prop("LoadBalancerAttributes", default=[]) or []
-            if isinstance(a, Mapping)
-        }
-        if str(attributes.get("access_logs.s3.enabled")).lower() != "true":
-            continue
-        for bucket in model.references(lb.stack, attributes.get("access_logs.s3.bucket")):
-            if bucket.type != "AWS::S3::Bucket":
-                continue
-            days = _bucket_expiry(bucket)
-            kept = (
-                f"objects expire after {days} days (lifecycle rule)" if days else "never expire (no lifecycle expiry)"
-            )
-            found[bucket.key] = (
-                True,
-                "may hold PAN: the load balancer's access log records each request line as the client sent it"
-                " (method, URL and query string), so a card number a client puts in a URL is stored, in a request"
-                f" WAF blocked too; Elastic Load Balancing cannot redact it; {kept}",
-            )
+    for bucket in lb_access_log_buckets(model):
+        days = _bucket_expiry(bucket)
+        kept = f"objects expire after {days} days (lifecycle rule)" if days else "never expire (no lifecycle expiry)"
+        found[bucket.key] = (
+            True,
+            "may hold PAN: the load balancer's access log records each request line as the client sent it"
+            " (method, URL and query string), so a card number a client puts in a URL is stored, in a request"
+            f" WAF blocked too; Elastic Load Balancing cannot redact it; {kept}",
+        )
     for config in model.resources("AWS::WAFv2::LoggingConfiguration"):
         parts, headers = _redacted(config)
         named = ", ".join(sorted(headers)) or "none"

@@ -38,7 +38,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from pci_constructs.governance import PENDING, governance_findings, reason_problem
+from pci_constructs.governance import PENDING, governance_problems, reason_problem
 
 # The trust store's template metadata key holding the waiver of revocation (RevocationWaiver.metadata()).
 REVOCATION_WAIVER_METADATA = "pci-lz:client-revocation-waiver"
@@ -73,17 +73,14 @@ class RevocationWaiver:
     def problems(self, today: date) -> list[str]:
         """Why the waiver is not acceptable on `today` (empty when it is)."""
         found = [p for p in (reason_problem(self.reason),) if p is not None]
-        found += [
-            message
-            for _, message in governance_findings(
-                owner=self.owner,
-                approver=self.approver,
-                approval_date=self.approval_date,
-                ticket=self.ticket,
-                review_by=self.review_by,
-                today=today,
-            )
-        ]
+        found += governance_problems(
+            owner=self.owner,
+            approver=self.approver,
+            approval_date=self.approval_date,
+            ticket=self.ticket,
+            review_by=self.review_by,
+            today=today,
+        )
         return found
 
     def metadata(self) -> dict[str, str]:

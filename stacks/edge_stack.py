@@ -81,17 +81,9 @@ class EdgeStack(LandingZoneStack):
                     else None
                 ),
                 # No CRL: the configuration's accepted risk (card_vault.client_crl_waiver), exactly one of the two.
+                # The configuration's model and the construct's carry the same six fields.
                 revocation_waiver=(
-                    RevocationWaiver(
-                        reason=waiver.reason,
-                        owner=waiver.owner,
-                        approver=waiver.approver,
-                        approval_date=waiver.approval_date,
-                        ticket=waiver.ticket,
-                        review_by=waiver.review_by,
-                    )
-                    if (waiver := vault.client_crl_waiver) is not None
-                    else None
+                    RevocationWaiver(**waiver.model_dump()) if (waiver := vault.client_crl_waiver) is not None else None
                 ),
             )
         self.alb = ProtectedAlb(
